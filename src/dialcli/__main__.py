@@ -1,0 +1,3 @@
+from dialcli.cli import main
+
+main()

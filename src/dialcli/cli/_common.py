@@ -1,0 +1,109 @@
+"""Shared plumbing for command modules: the workspace, consoles, JSON, campaign lookup.
+
+Commands stay thin: parse, call one core function, render. Errors are raised as
+``DialcliError`` and turned into a message and exit code by ``DialcliGroup`` in
+``cli/__init__.py`` -- never by the command itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from dialcli.clock import SystemClock
+from dialcli.config import resolve_db_path
+from dialcli.errors import InputError, NotFoundError
+from dialcli.store import Store
+
+#: stdout stays parseable for exports; messages and errors go to stderr.
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class AppState:
+    db_option: str | None = None
+    clock: SystemClock = field(default_factory=SystemClock)
+    _store: Store | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return resolve_db_path(self.db_option)
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.db_path)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def state(ctx: typer.Context) -> AppState:
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = AppState()
+    return root.obj
+
+
+def store(ctx: typer.Context) -> Store:
+    return state(ctx).store()
+
+
+def now(ctx: typer.Context) -> datetime:
+    return state(ctx).clock.now()
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output on stdout (no Rich wrapping or markup)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def note(message: str) -> None:
+    """A human message on stderr (keeps stdout clean for data)."""
+    err.print(message)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]Warning:[/yellow] {message}")
+
+
+def success(message: str) -> None:
+    err.print(f"[green]✓[/green] {message}")
+
+
+def resolve_campaign_id(st: Store, name: str | None) -> int:
+    """A campaign by name, or the only campaign when the name is omitted."""
+    if name:
+        row = st.one("SELECT id FROM campaigns WHERE name = ? COLLATE NOCASE", (name,))
+        if row is None:
+            names = [r[0] for r in st.all("SELECT name FROM campaigns ORDER BY name")]
+            raise NotFoundError(
+                f"No campaign named {name!r}.",
+                hint=("Campaigns here: " + ", ".join(names)) if names
+                else "Create one with: dialcli campaign create NAME --agent A --from +1...",
+            )
+        return int(row[0])
+    rows = st.all("SELECT id, name FROM campaigns ORDER BY name")
+    if len(rows) == 1:
+        return int(rows[0][0])
+    if not rows:
+        raise InputError(
+            "This workspace has no campaigns yet.",
+            hint="Create one with: dialcli campaign create NAME --agent A --from +1...",
+        )
+    raise InputError(
+        "Which campaign? This workspace has " + str(len(rows)) + ": "
+        + ", ".join(r[1] for r in rows) + ".",
+        hint="Name it, e.g. --campaign " + repr(rows[0][1]) + " (or as the first argument).",
+    )

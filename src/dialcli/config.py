@@ -1,0 +1,112 @@
+"""Where the workspace is, and credentials from the environment.
+
+Secrets (the Twilio auth token, the LLM key) are read from the environment only,
+held in ``Secret`` wrappers whose ``repr``/``str`` never show the value, and are
+never written to the database, logs or reports.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialcli.errors import ConfigError
+
+DEFAULT_DB = "dialcli.db"
+DB_ENV = "DIALCLI_DB"
+
+
+def resolve_db_path(option: str | None) -> Path:
+    """``--db`` beats ``$DIALCLI_DB`` beats ``./dialcli.db``."""
+    value = option or os.environ.get(DB_ENV) or DEFAULT_DB
+    return Path(value).expanduser()
+
+
+class Secret:
+    """A string that does not print itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+@dataclass(frozen=True)
+class TwilioCredentials:
+    account_sid: str
+    auth_token: Secret
+    api_base: str | None = None   # TWILIO_API_BASE: a compatible server (tests)
+
+    @classmethod
+    def from_env(cls) -> "TwilioCredentials":
+        sid, token = _env("TWILIO_ACCOUNT_SID"), _env("TWILIO_AUTH_TOKEN")
+        missing = [n for n, v in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token)) if not v]
+        if missing:
+            raise ConfigError(
+                f"Twilio credentials are missing: set {' and '.join(missing)}.",
+                hint="Find them at console.twilio.com (Account Info), then e.g.\n"
+                     "  export TWILIO_ACCOUNT_SID=AC...  TWILIO_AUTH_TOKEN=...\n"
+                     "To rehearse without Twilio, run with --simulate.",
+            )
+        assert sid and token
+        if not sid.startswith("AC") or len(sid) != 34:
+            raise ConfigError(
+                "TWILIO_ACCOUNT_SID does not look like an Account SID (AC + 32 characters).",
+            )
+        return cls(sid, Secret(token), _env("TWILIO_API_BASE"))
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    base_url: str
+    model: str
+    api_key: Secret | None
+
+    @classmethod
+    def from_env(cls) -> "LLMSettings | None":
+        """The configured LLM, or None when no LLM is configured (rule brain)."""
+        base = _env("DIALCLI_LLM_BASE_URL")
+        model = _env("DIALCLI_LLM_MODEL")
+        key = _env("DIALCLI_LLM_API_KEY") or _env("OPENAI_API_KEY")
+        if not (base or model or _env("DIALCLI_LLM_API_KEY")):
+            return None
+        return cls(
+            base_url=(base or "https://api.openai.com/v1").rstrip("/"),
+            model=model or "gpt-4o-mini",
+            api_key=Secret(key) if key else None,
+        )
+
+
+def public_url(option: str | None) -> str | None:
+    value = option or _env("DIALCLI_PUBLIC_URL")
+    return value.rstrip("/") if value else None
+
+
+def secret_values() -> list[str]:
+    """Every secret in the environment (for scrubbing and for the secrets test)."""
+    names = ("TWILIO_AUTH_TOKEN", "DIALCLI_LLM_API_KEY", "OPENAI_API_KEY")
+    return [v for v in (_env(n) for n in names) if v and len(v) >= 6]
+
+
+def scrub(text: str) -> str:
+    """Replace any secret value in ``text`` with ****."""
+    for value in secret_values():
+        text = text.replace(value, "****")
+    return text

@@ -1,0 +1,146 @@
+"""The brain interface shared by live calls and the simulator.
+
+A ``Brain`` opens one ``BrainSession`` per answered call. The session has the call's
+``CallContext`` (rendered greeting and system prompt, lead variables, recipient time
+zone) and keeps the transcript. For each thing the caller says, ``respond`` yields the
+agent's reply as text chunks (an LLM streams tokens; the rule brain yields one chunk),
+and may finish with an ``EndCall`` carrying the disposition. The live relay server
+and the simulator drive sessions the same way, so a rehearsal exercises the same
+code as a real call.
+
+Sessions are synchronous; the async relay server runs them in a worker thread.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from dialcli.models import Disposition, VoicemailAction
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Everything the brain and the provider need to know about one dial."""
+
+    call_id: int
+    campaign: str
+    agent: str
+    to: str
+    from_: str
+    greeting: str                  # rendered for this lead
+    system_prompt: str             # rendered for this lead
+    voicemail_message: str         # rendered; '' when none
+    voicemail_action: VoicemailAction
+    language: str = "en-US"
+    voice: str | None = None
+    lead_name: str = ""
+    lead_vars: dict[str, Any] = field(default_factory=dict)
+    recipient_tz: str | None = None   # IANA zone used to read "tomorrow at 3"
+    llm_model: str | None = None
+
+
+@dataclass
+class Utterance:
+    role: str                     # 'agent' | 'caller' | 'dtmf' | 'system'
+    text: str
+    at_s: float = 0.0             # seconds since the call was answered
+    interrupted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {"role": self.role, "text": self.text, "at_s": round(self.at_s, 2)}
+        if self.interrupted:
+            d["interrupted"] = True
+        return d
+
+
+@dataclass(frozen=True)
+class EndCall:
+    """The brain's decision to end the call, with its label."""
+
+    disposition: Disposition
+    summary: str = ""
+    callback_text: str | None = None   # what the caller said about when to call back
+    callback_at: str | None = None     # ISO-8601 if the brain resolved it itself
+    goodbye: str = ""                  # last line to speak before hanging up
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One piece of the agent's reply. ``end`` is set on the last chunk of the call."""
+
+    text: str = ""
+    end: EndCall | None = None
+
+
+class BrainSession(ABC):
+    """One conversation."""
+
+    def __init__(self, ctx: CallContext):
+        self.ctx = ctx
+        self.transcript: list[Utterance] = []
+        self.result: EndCall | None = None
+
+    @property
+    def caller_turns(self) -> int:
+        return sum(1 for u in self.transcript if u.role == "caller")
+
+    def opening(self) -> str:
+        """The first line (the rendered greeting), recorded in the transcript."""
+        self.transcript.append(Utterance("agent", self.ctx.greeting, 0.0))
+        return self.ctx.greeting
+
+    @abstractmethod
+    def respond(self, caller_text: str, at_s: float = 0.0) -> Iterator[Chunk]:
+        """React to the caller's words; yield reply chunks (last may carry ``end``)."""
+
+    def on_dtmf(self, digit: str, at_s: float = 0.0) -> Iterator[Chunk]:
+        """A keypress. Default: 9 means opt-out (the standard keypress opt-out)."""
+        self.transcript.append(Utterance("dtmf", digit, at_s))
+        if digit == "9":
+            end = EndCall(Disposition.OPT_OUT, "Pressed 9 to opt out.",
+                          goodbye="You've been removed from our list. Goodbye.")
+            self.result = end
+            self.transcript.append(Utterance("agent", end.goodbye, at_s))
+            yield Chunk(end.goodbye, end)
+        return
+
+    def on_interrupt(self, heard: str) -> None:
+        """The caller barged in: keep only what they heard of the last agent line."""
+        for utt in reversed(self.transcript):
+            if utt.role == "agent":
+                utt.text = heard
+                utt.interrupted = True
+                break
+
+    def finish(self, at_s: float = 0.0) -> EndCall | None:
+        """The call ended (hang-up); return the label if the brain decided one."""
+        return self.result
+
+    def transcript_dicts(self) -> list[dict[str, Any]]:
+        return [u.as_dict() for u in self.transcript]
+
+
+class Brain(ABC):
+    """Creates sessions. Implementations: ``rules.RuleBrain``, ``llm.LLMBrain``."""
+
+    name = "brain"
+
+    @abstractmethod
+    def open(self, ctx: CallContext) -> BrainSession:
+        """Start a conversation for an answered call."""
+
+    def close(self) -> None:
+        """Release clients (HTTP pools)."""
+
+
+def collect(chunks: Iterator[Chunk]) -> tuple[str, EndCall | None]:
+    """Join a streamed reply into (text, end)."""
+    parts: list[str] = []
+    end: EndCall | None = None
+    for chunk in chunks:
+        parts.append(chunk.text)
+        if chunk.end is not None:
+            end = chunk.end
+    return "".join(parts), end

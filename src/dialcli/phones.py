@@ -1,0 +1,232 @@
+"""Phone numbers: E.164 validation, candidate time zones and region/state.
+
+``PhoneParser.parse`` turns what a user typed ("(415) 555-0123", "+1 415.555.0123",
+"14155550123") into a ``Phone``: the E.164 string, every candidate IANA time zone of
+the number, and its region (``US-CA``, ``CA-ON``; ``US`` when the state is unknown).
+
+phonenumbers costs ~60 us per number; a million-row import cannot afford that. For
+North American Numbering Plan numbers (+1, 10 national digits) everything we derive
+-- validity, number type, region, time zones, geocoded place -- depends only on the
+area code and exchange (NPA-NXX, the first six national digits), so the result is
+cached by that prefix and computed once per exchange. ``tests/test_phones.py``
+checks the cached path against the uncached one on random numbers. Other countries
+take the full parse every time.
+
+Zones are () when unknown: invalid-for-zone numbers, toll-free and other
+non-geographic numbers (for which phonenumbers returns the whole country's list).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import PhoneNumberType, geocoder
+from phonenumbers import timezone as pn_timezone
+
+NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+_STRIP = re.compile(r"[\s\-.()/\u00a0\u2010-\u2015]")
+_DIGITS = re.compile(r"\+?\d+")
+_EXCEL_SCI = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
+_NON_GEO_TYPES = frozenset({
+    PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST,
+    PhoneNumberType.VOIP, PhoneNumberType.PERSONAL_NUMBER, PhoneNumberType.PAGER,
+    PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL,
+})
+
+US_STATES = {
+    "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA",
+    "Colorado": "CO", "Connecticut": "CT", "Delaware": "DE", "Florida": "FL", "Georgia": "GA",
+    "Hawaii": "HI", "Idaho": "ID", "Illinois": "IL", "Indiana": "IN", "Iowa": "IA",
+    "Kansas": "KS", "Kentucky": "KY", "Louisiana": "LA", "Maine": "ME", "Maryland": "MD",
+    "Massachusetts": "MA", "Michigan": "MI", "Minnesota": "MN", "Mississippi": "MS",
+    "Missouri": "MO", "Montana": "MT", "Nebraska": "NE", "Nevada": "NV",
+    "New Hampshire": "NH", "New Jersey": "NJ", "New Mexico": "NM", "New York": "NY",
+    "North Carolina": "NC", "North Dakota": "ND", "Ohio": "OH", "Oklahoma": "OK",
+    "Oregon": "OR", "Pennsylvania": "PA", "Rhode Island": "RI", "South Carolina": "SC",
+    "South Dakota": "SD", "Tennessee": "TN", "Texas": "TX", "Utah": "UT", "Vermont": "VT",
+    "Virginia": "VA", "Washington": "WA", "West Virginia": "WV", "Wisconsin": "WI",
+    "Wyoming": "WY", "Washington D.C.": "DC", "Washington, D.C.": "DC",
+    "District of Columbia": "DC",
+}
+CA_PROVINCES = {
+    "Alberta": "AB", "British Columbia": "BC", "Manitoba": "MB", "New Brunswick": "NB",
+    "Newfoundland and Labrador": "NL", "Nova Scotia": "NS", "Ontario": "ON",
+    "Prince Edward Island": "PE", "Quebec": "QC", "Saskatchewan": "SK",
+    "Northwest Territories": "NT", "Nunavut": "NU", "Yukon": "YT",
+}
+_STATE_CODES = {"US": set(US_STATES.values()), "CA": set(CA_PROVINCES.values())}
+_STATE_NAMES = {"US": US_STATES, "CA": CA_PROVINCES}
+
+
+_PREFIX_CACHEABLE = frozenset({"US", "CA"})
+
+
+class PhoneError(ValueError):
+    """A phone value that cannot be dialed; ``str(exc)`` is the reason for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    e164: str
+    zones: tuple[str, ...]
+    region: str          # 'US-CA', 'CA-ON', 'US' (state unknown), 'GB', ...
+    country: str         # ISO region code of the number, e.g. 'US', 'PR', 'GB'
+
+    @property
+    def state(self) -> str | None:
+        """Two-letter state/province when known (US and Canada)."""
+        if "-" in self.region:
+            return self.region.split("-", 1)[1]
+        return None
+
+
+def region_from_place(country: str, place: str) -> str:
+    """'Mountain View, CA' / 'Florida' -> 'US-CA' / 'US-FL'; otherwise the country."""
+    names = _STATE_NAMES.get(country)
+    if names and place:
+        if ", " in place:
+            code = place.rsplit(", ", 1)[1].strip()
+            if code in _STATE_CODES[country]:
+                return f"{country}-{code}"
+        code = names.get(place.strip())
+        if code:
+            return f"{country}-{code}"
+    return country
+
+
+def _describe(num: phonenumbers.PhoneNumber) -> Phone:
+    """The slow, exact path: every fact from phonenumbers' metadata."""
+    if not phonenumbers.is_valid_number(num):
+        reason = "not a valid phone number"
+        possible = phonenumbers.is_possible_number_with_reason(num)
+        if possible == phonenumbers.ValidationResult.TOO_SHORT:
+            reason = "too few digits for a phone number"
+        elif possible == phonenumbers.ValidationResult.TOO_LONG:
+            reason = "too many digits for a phone number"
+        elif possible == phonenumbers.ValidationResult.INVALID_COUNTRY_CODE:
+            reason = "unknown country code"
+        raise PhoneError(reason)
+    ntype = phonenumbers.number_type(num)
+    if ntype == PhoneNumberType.PREMIUM_RATE:
+        raise PhoneError("premium-rate number (costs money to call); not dialed")
+    e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    country = phonenumbers.region_code_for_number(num) or ""
+    if ntype in _NON_GEO_TYPES or not phonenumbers.is_number_geographical(num):
+        return Phone(e164, (), country, country)
+    zones = tuple(
+        z for z in pn_timezone.time_zones_for_geographical_number(num)
+        if z != pn_timezone.UNKNOWN_TIMEZONE
+    )
+    place = geocoder.description_for_number(num, "en")
+    return Phone(e164, zones, region_from_place(country, place), country)
+
+
+_UNCACHEABLE = object()
+
+
+class PhoneParser:
+    """Validates and describes phone numbers; caches NANP results by NPA-NXX."""
+
+    def __init__(self, default_region: str | None = "US"):
+        if default_region is not None:
+            default_region = default_region.upper()
+            if default_region not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(f"unknown region code {default_region!r}")
+        self.default_region = default_region
+        self._nanp_default = default_region in NANP_REGIONS
+        # NPA-NXX -> Phone template (zones/region of that exchange), PhoneError,
+        # or _UNCACHEABLE for exchanges whose metadata splits below NPA-NXX.
+        self._cache: dict[str, object] = {}
+
+    def parse(self, raw: str) -> Phone:
+        """Parse one phone value; raises ``PhoneError`` with a reason."""
+        text = raw.strip()
+        if not text:
+            raise PhoneError("empty")
+        if _EXCEL_SCI.match(text):
+            raise PhoneError(
+                f"looks like Excel scientific notation ({text}): the last digits are lost. "
+                "Format the phone columns as Text in the spreadsheet and export again"
+            )
+        cleaned = _STRIP.sub("", text)
+        if _DIGITS.fullmatch(cleaned):
+            national = self._nanp_national(cleaned)
+            if national is not None:
+                return self._nanp(national)
+        return self._slow(text)
+
+    def _nanp_national(self, cleaned: str) -> str | None:
+        if cleaned.startswith("+"):
+            digits = cleaned[1:]
+            if len(digits) == 11 and digits[0] == "1":
+                return digits[1:]
+            return None
+        if not self._nanp_default:
+            return None
+        if len(cleaned) == 10:
+            return cleaned
+        if len(cleaned) == 11 and cleaned[0] == "1":
+            return cleaned[1:]
+        return None
+
+    def _nanp(self, national: str) -> Phone:
+        prefix = national[:6]
+        hit = self._cache.get(prefix)
+        if hit is None:
+            num = phonenumbers.parse("+1" + national, None)
+            try:
+                hit = _describe(num)
+            except PhoneError as exc:
+                hit = exc
+            # Only US and Canadian metadata is uniform below NPA-NXX (checked for
+            # every NPA-NXX with tools/check_nanp_prefix_cache.py); some Caribbean
+            # exchanges (e.g. +1 246 521, +1 876 606) split further, so they always
+            # take the exact path.
+            if phonenumbers.region_code_for_number(num) not in _PREFIX_CACHEABLE:
+                self._cache[prefix] = _UNCACHEABLE
+            else:
+                self._cache[prefix] = hit
+        elif hit is _UNCACHEABLE:
+            hit = self._exact("+1" + national)
+        if isinstance(hit, PhoneError):
+            raise PhoneError(str(hit))
+        return Phone("+1" + national, hit.zones, hit.region, hit.country)
+
+    @staticmethod
+    def _exact(e164: str) -> "Phone | PhoneError":
+        try:
+            return _describe(phonenumbers.parse(e164, None))
+        except PhoneError as exc:
+            return exc
+
+    def _slow(self, text: str) -> Phone:
+        try:
+            num = phonenumbers.parse(text, self.default_region)
+        except phonenumbers.NumberParseException as exc:
+            if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+                raise PhoneError(
+                    "no country code: start the number with + and the country code, "
+                    "or pass --default-region"
+                ) from None
+            raise PhoneError("not a phone number") from None
+        if num.extension:
+            raise PhoneError("has an extension; dialcli cannot dial extensions")
+        return _describe(num)
+
+
+@lru_cache(maxsize=4096)
+def describe_e164(e164: str) -> Phone:
+    """Describe an already-E.164 number (used for from-numbers and DNC entries)."""
+    return PhoneParser(None).parse(e164)
+
+
+def is_e164(text: str) -> bool:
+    return bool(re.fullmatch(r"\+[1-9]\d{6,14}", text or ""))
+
+
+def normalize_e164(text: str, default_region: str | None = "US") -> str:
+    """Validate a number typed on the command line; return E.164 or raise PhoneError."""
+    return PhoneParser(default_region).parse(text).e164

@@ -1,0 +1,170 @@
+"""The workspace store: one SQLite file per workspace.
+
+``Store`` opens the file in WAL mode with a busy timeout and foreign keys on, and
+applies pending migrations under a write lock, so a fresh file and an old one are
+handled the same way and two processes opening a new file at once do not race.
+
+The connection is in autocommit mode; every state change goes through ``tx()``,
+which is ``BEGIN IMMEDIATE`` ... ``COMMIT``: it takes the write lock up front, so
+a read-then-write inside it cannot be overtaken by another writer. A ``Store`` is
+used by one thread; a thread that needs the database opens its own ``Store``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from sqlite_utils import Database
+
+from dialcli.errors import DialcliError, InputError
+from dialcli.store.migrations import migrations
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class StoreError(DialcliError):
+    """The workspace file cannot be opened or is not a dialcli workspace."""
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike[str], *, migrate: bool = True):
+        self.path = str(path)
+        if self.path != ":memory:":
+            parent = Path(self.path).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise InputError(
+                    f"Cannot open workspace {self.path}: folder {parent} does not exist.",
+                    hint="Create the folder or pass another path with --db.",
+                )
+        try:
+            self.conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if self.path != ":memory:" and str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: could not switch to WAL mode (got {mode}).")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"Cannot open workspace {self.path}: {exc}.",
+                hint="Is it a dialcli workspace? Pass another file with --db.",
+            ) from exc
+        self.db = Database(self.conn)
+        self._depth = 0
+        if migrate:
+            self.migrate()
+
+    # -- schema -----------------------------------------------------------------
+    def migrate(self) -> None:
+        """Apply pending migrations under the write lock (idempotent)."""
+        try:
+            if not migrations.pending(self.db):
+                return
+            with self.tx():
+                # Re-check inside the lock: another process may have migrated.
+                if migrations.pending(self.db):
+                    migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"Cannot open workspace {self.path}: {exc}.",
+                hint="Is it a dialcli workspace? Pass another file with --db.",
+            ) from exc
+
+    def applied_migrations(self) -> list[str]:
+        return [m.name for m in migrations.applied(self.db)]
+
+    # -- transactions -------------------------------------------------------------
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self.conn
+        except BaseException:
+            self._depth = 0
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self._depth = 0
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read of several queries (``BEGIN DEFERRED``)."""
+        if self._depth or self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+
+    # -- queries ---------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        return self.conn.executemany(sql, rows)
+
+    def one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # -- settings --------------------------------------------------------------
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        value = self.scalar("SELECT value FROM settings WHERE key = ?", (key,))
+        return default if value is None else value
+
+    def set_setting(self, key: str, value: str, now_iso: str) -> None:
+        with self.tx():
+            self.execute(
+                "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (key, value, now_iso),
+            )
+
+    def delete_setting(self, key: str) -> bool:
+        with self.tx():
+            return self.execute("DELETE FROM settings WHERE key = ?", (key,)).rowcount > 0
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            pass
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,279 @@
+"""Append-only schema migrations (sqlite-utils ``Migrations``).
+
+Each migration is a named function applied once, in order, inside a transaction
+together with its record in ``_sqlite_migrations``. Never edit a migration that has
+been released: add a new one at the end. ``tests/test_store.py`` checks both a blank
+database and an upgrade from the previous schema.
+
+Timestamps are ISO-8601 UTC text (see ``dialcli.clock.to_iso``). Statuses are the
+``StrEnum`` values in ``dialcli.models``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("dialcli")
+
+
+def _run(db: Database, sql: str) -> None:
+    """Execute a script statement by statement inside the migration's transaction.
+
+    (``executescript`` would COMMIT first, breaking the migration's atomicity.)
+    """
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            db.execute(buffer)
+            buffer = ""
+    if buffer.strip():
+        db.execute(buffer)
+
+
+@migrations()
+def m001_foundation(db: Database) -> None:
+    """Workspace: settings, agents, numbers, campaigns, leads and their phones, opt-outs."""
+    _run(db, """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE agents (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        greeting TEXT NOT NULL,
+        system_prompt TEXT NOT NULL,
+        voice TEXT,
+        language TEXT NOT NULL DEFAULT 'en-US',
+        voicemail_message TEXT,
+        llm_model TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE numbers (
+        id INTEGER PRIMARY KEY,
+        e164 TEXT NOT NULL UNIQUE,
+        label TEXT,
+        voice_capable INTEGER,          -- NULL = not synced with the provider yet
+        provider_sid TEXT,
+        synced_at TEXT,
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE campaigns (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE RESTRICT,
+        from_number TEXT NOT NULL REFERENCES numbers(e164) ON DELETE RESTRICT,
+        window_start TEXT NOT NULL DEFAULT '09:00',
+        window_end TEXT NOT NULL DEFAULT '20:00',
+        retry_interval_minutes INTEGER NOT NULL DEFAULT 60,
+        max_attempts INTEGER NOT NULL DEFAULT 3,
+        voicemail_action TEXT NOT NULL DEFAULT 'hangup',
+        voicemail_message TEXT,
+        max_concurrent INTEGER NOT NULL DEFAULT 5,
+        cps REAL NOT NULL DEFAULT 1,
+        status TEXT NOT NULL DEFAULT 'DRAFT',
+        run INTEGER NOT NULL DEFAULT 1,          -- bumped by restart
+        pass_no INTEGER NOT NULL DEFAULT 1,      -- current retry pass of this run
+        pass_started_at TEXT,
+        next_pass_at TEXT,                       -- when pass_no opens (NULL: open)
+        lease_owner TEXT,                        -- runner token; NULL when nobody runs it
+        lease_pid INTEGER,
+        lease_host TEXT,
+        heartbeat_at TEXT,                       -- runner's last heartbeat (wall clock)
+        started_at TEXT,
+        completed_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    -- The set of candidate time zones (and state/region) of a phone. Leads are
+    -- queued per group, so the calling window is evaluated once per group, not per lead.
+    CREATE TABLE zone_groups (
+        id INTEGER PRIMARY KEY,
+        zones TEXT NOT NULL,                     -- comma-separated IANA names; '' = unknown
+        region TEXT NOT NULL DEFAULT '',         -- e.g. 'US-FL'; '' = unknown
+        UNIQUE (zones, region)
+    );
+    CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        campaign_id INTEGER REFERENCES campaigns(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        rows INTEGER NOT NULL DEFAULT 0,
+        imported INTEGER NOT NULL DEFAULT 0,
+        rejected INTEGER NOT NULL DEFAULT 0,
+        duplicates INTEGER NOT NULL DEFAULT 0,
+        optout_marked INTEGER NOT NULL DEFAULT 0,
+        columns TEXT,                            -- JSON list of normalized headers
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE leads (
+        id INTEGER PRIMARY KEY,
+        campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+        import_id INTEGER REFERENCES imports(id) ON DELETE SET NULL,
+        row_number INTEGER NOT NULL,             -- line in the source CSV
+        name TEXT NOT NULL,
+        email TEXT,
+        phone1 TEXT,                             -- E.164 of slot 1, for duplicate checks
+        vars TEXT NOT NULL DEFAULT '{}',         -- JSON {TOKEN: value}
+        timezone TEXT,                           -- IANA override from a 'timezone' column
+        status TEXT NOT NULL DEFAULT 'PENDING',
+        last_disposition TEXT,
+        phone_slot INTEGER,                      -- phone being tried (or that reached them)
+        cur_group INTEGER REFERENCES zone_groups(id),
+        pass_no INTEGER NOT NULL DEFAULT 1,
+        pass_done INTEGER NOT NULL DEFAULT 0,    -- 1 = done with campaigns.pass_no
+        attempts INTEGER NOT NULL DEFAULT 0,     -- dials this run
+        next_try_at TEXT,                        -- not before (e.g. frequency cap)
+        callback_at TEXT,                        -- appointment due (status CALLBACK)
+        callback_slot INTEGER,
+        callback_attempts INTEGER NOT NULL DEFAULT 0,
+        reached_slot INTEGER,
+        skip_reason TEXT,
+        last_call_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX leads_ready ON leads (campaign_id, cur_group, phone_slot, id)
+        WHERE status IN ('PENDING', 'RETRY') AND pass_done = 0;
+    CREATE INDEX leads_status ON leads (campaign_id, status);
+    CREATE INDEX leads_phone1 ON leads (campaign_id, phone1);
+    CREATE INDEX leads_callback ON leads (campaign_id, callback_at) WHERE status = 'CALLBACK';
+    CREATE TABLE lead_phones (
+        lead_id INTEGER NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+        slot INTEGER NOT NULL CHECK (slot BETWEEN 1 AND 10),
+        e164 TEXT NOT NULL,
+        zones TEXT NOT NULL DEFAULT '',
+        region TEXT,
+        group_id INTEGER REFERENCES zone_groups(id),
+        dead_reason TEXT,                        -- NULL = live
+        PRIMARY KEY (lead_id, slot)
+    ) WITHOUT ROWID;
+    CREATE INDEX lead_phones_e164 ON lead_phones (e164);
+    -- The workspace ("org") opt-out list: never dialed again by any campaign.
+    CREATE TABLE dnc (
+        e164 TEXT PRIMARY KEY,
+        reason TEXT,
+        source TEXT NOT NULL,                    -- call | cli | import:<file> | registry
+        campaign_id INTEGER,
+        lead_id INTEGER,
+        added_at TEXT NOT NULL
+    ) WITHOUT ROWID
+    """)
+
+
+@migrations()
+def m002_calls(db: Database) -> None:
+    """Dialing: calls (one row per dial, UNIQUE per attempt), appointments, audit, provider events."""
+    _run(db, """
+    CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+        run INTEGER NOT NULL,
+        lead_id INTEGER NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+        slot INTEGER NOT NULL,
+        e164 TEXT NOT NULL,
+        from_number TEXT NOT NULL,
+        pass_no INTEGER NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'pass',       -- 'pass' or 'callback:<n>'
+        provider TEXT NOT NULL,                  -- 'simulator' | 'twilio'
+        provider_sid TEXT,
+        status TEXT NOT NULL DEFAULT 'claimed',
+        answered_by TEXT,
+        disposition TEXT,                        -- set when the outcome is applied
+        turns INTEGER,
+        summary TEXT,
+        callback_text TEXT,
+        transcript TEXT,                         -- JSON [{role, text, at}]
+        claimed_at TEXT NOT NULL,
+        placed_at TEXT,
+        answered_at TEXT,
+        ended_at TEXT,
+        duration_s INTEGER,
+        billed_minutes INTEGER,
+        price REAL,                              -- positive dollars (Twilio sends negative)
+        price_unit TEXT,
+        price_final INTEGER NOT NULL DEFAULT 0,  -- 0 = estimated from billed minutes
+        zone TEXT,                               -- zone(s) checked at dial time
+        local_time TEXT,                         -- recipient local time at dial
+        error_code INTEGER,
+        error TEXT,
+        UNIQUE (campaign_id, run, lead_id, slot, pass_no, kind)
+    );
+    CREATE INDEX calls_sid ON calls (provider_sid);
+    CREATE INDEX calls_open ON calls (campaign_id) WHERE disposition IS NULL;
+    CREATE INDEX calls_e164_claimed ON calls (e164, claimed_at);
+    CREATE INDEX calls_campaign_ended ON calls (campaign_id, ended_at);
+    CREATE INDEX calls_lead ON calls (lead_id);
+    CREATE TABLE appointments (
+        id INTEGER PRIMARY KEY,
+        campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+        lead_id INTEGER NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+        call_id INTEGER REFERENCES calls(id) ON DELETE SET NULL,
+        slot INTEGER NOT NULL,
+        due_at TEXT NOT NULL,
+        note TEXT,
+        status TEXT NOT NULL DEFAULT 'open',     -- open | done | canceled
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX appointments_lead ON appointments (lead_id);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        ts TEXT NOT NULL,
+        campaign_id INTEGER,
+        lead_id INTEGER,
+        call_id INTEGER,
+        e164 TEXT,
+        decision TEXT NOT NULL,                  -- dial | skip | defer | ...
+        reason TEXT,
+        detail TEXT                              -- JSON
+    );
+    CREATE INDEX audit_campaign_lead ON audit (campaign_id, lead_id);
+    -- Provider callbacks already applied: (CallSid, event, SequenceNumber) dedupe.
+    CREATE TABLE provider_events (
+        call_sid TEXT NOT NULL,
+        event TEXT NOT NULL,
+        sequence TEXT NOT NULL DEFAULT '',
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (call_sid, event, sequence)
+    ) WITHOUT ROWID
+    """)
+
+
+@migrations()
+def m003_webhooks(db: Database) -> None:
+    """Webhook subscriptions and the durable outbox (one row per event per subscription)."""
+    _run(db, """
+    CREATE TABLE webhook_subscriptions (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL DEFAULT 'campaign.lead.updated',
+        secret TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        subscription_id INTEGER NOT NULL REFERENCES webhook_subscriptions(id) ON DELETE CASCADE,
+        type TEXT NOT NULL,
+        campaign_id INTEGER,
+        lead_id INTEGER,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        delivered_at TEXT,
+        dead_at TEXT,
+        last_error TEXT,
+        UNIQUE (event_id, subscription_id)
+    );
+    CREATE INDEX outbox_pending ON outbox (subscription_id, next_attempt_at)
+        WHERE delivered_at IS NULL AND dead_at IS NULL;
+    CREATE INDEX outbox_lead ON outbox (subscription_id, lead_id, id)
+        WHERE delivered_at IS NULL AND dead_at IS NULL
+    """)

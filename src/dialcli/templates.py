@@ -1,0 +1,230 @@
+"""``{{TOKEN}}`` rendering for greetings, system prompts and voicemail messages.
+
+Rules (product doc, "Using variables in the agent"):
+
+* Tokens are CSV headers normalized with ``normalize_header``: uppercase, every run
+  of non-alphanumerics becomes one ``_`` (``case number`` -> ``CASE_NUMBER``,
+  ``Tax-ID`` -> ``TAX_ID``). In a template, ``{{ name }}``, ``{{Name}}`` and
+  ``{{NAME}}`` are the same token: names are resolved case-insensitively.
+* ``{{NAME}}`` falls back to ``there``; ``{{EMAIL}}`` and any missing or empty token
+  render as the empty string, and the doubled space an empty token leaves behind
+  is collapsed, so "Hi , this is..." never happens.
+* CSV values are data, never templates: a value holding ``{{`` or ``{%`` is shown
+  literally (Jinja never re-renders variable values).
+* Rendering uses Jinja2's ``ImmutableSandboxedEnvironment``, so a template cannot
+  reach Python internals; ``{% if AMOUNT %}...{% endif %}`` and filters still work.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Mapping
+
+from jinja2 import TemplateSyntaxError, Undefined, meta, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from dialcli.errors import InputError
+
+NAME_FALLBACK = "there"
+_EMPTY = "\x00"  # marks where an empty token rendered, so spacing can be repaired
+_NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
+
+
+def normalize_header(header: str) -> str:
+    """CSV header -> token: uppercase, runs of non-alphanumerics -> '_'.
+
+    Accents are folded (``Café`` -> ``CAFE``); a leading digit gets a ``_`` prefix so
+    the token stays a valid template name. Returns '' for a header with no letters
+    or digits.
+    """
+    text = unicodedata.normalize("NFKD", str(header))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    token = _NON_ALNUM.sub("_", text.strip()).strip("_").upper()
+    if token and token[0].isdigit():
+        token = "_" + token
+    return token
+
+
+class _Undefined(Undefined):
+    """A missing token renders as the empty-marker instead of raising."""
+
+    def __str__(self) -> str:
+        return _EMPTY
+
+    def __iter__(self):
+        return iter(())
+
+    def __bool__(self) -> bool:
+        return False
+
+
+class _TokenContext(Context):
+    """Resolve names case-insensitively: ``name`` / ``Name`` -> ``NAME``."""
+
+    def resolve_or_missing(self, key: str) -> Any:
+        value = super().resolve_or_missing(key)
+        if value is _MISSING_SENTINEL() and key != key.upper():
+            value = super().resolve_or_missing(normalize_header(key) or key)
+        return value
+
+
+@lru_cache(maxsize=1)
+def _MISSING_SENTINEL() -> Any:  # noqa: N802 - mirrors jinja2.utils.missing
+    from jinja2.utils import missing
+
+    return missing
+
+
+def _finalize(value: Any) -> Any:
+    if value is None:
+        return _EMPTY
+    if isinstance(value, str) and value.strip() == "":
+        return _EMPTY
+    return value
+
+
+class _Env(ImmutableSandboxedEnvironment):
+    context_class = _TokenContext
+
+
+_env = _Env(
+    undefined=_Undefined,
+    autoescape=False,
+    keep_trailing_newline=True,
+    finalize=_finalize,
+)
+
+_SPACE_FIX = re.compile(r"([ \t]*)\x00+([ \t]*)(?=([,.;:!?])?)")
+
+
+def _repair(text: str) -> str:
+    """Remove empty-token markers and the doubled/odd spaces they leave."""
+
+    def fix(m: re.Match[str]) -> str:
+        before, after, punct = m.group(1), m.group(2), m.group(3)
+        if before and after:
+            return " "
+        if before and punct and not after:
+            return ""  # "balance of {{X}}." -> "balance of."
+        return before or after
+
+    text = _SPACE_FIX.sub(fix, text)
+    return text.replace(_EMPTY, "")
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    line: int
+    column: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+_SPACED_TOKEN = re.compile(r"\{\{(\s*[A-Za-z_][A-Za-z0-9_]*(?:[ \-]+[A-Za-z0-9_]+)+\s*)\}\}")
+
+
+def _prepare(source: str) -> str:
+    """Let users write a header as it was: ``{{case number}}``, ``{{Tax-ID}}``."""
+    return _SPACED_TOKEN.sub(lambda m: "{{ " + normalize_header(m.group(1)) + " }}", source)
+
+
+@lru_cache(maxsize=256)
+def _compile(source: str):
+    return _env.from_string(_prepare(source))
+
+
+def check_template(source: str, *, field: str = "template") -> None:
+    """Raise ``InputError`` with the position of a syntax error, if any."""
+    try:
+        _env.parse(_prepare(source))
+    except TemplateSyntaxError as exc:
+        line = exc.lineno or 1
+        lines = source.splitlines() or [""]
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        column = _guess_column(text)
+        problem = TemplateProblem(line, column, exc.message or "syntax error")
+        raise InputError(
+            f"The {field} is not a valid template ({problem}).",
+            hint=f"  {text}\n  " + (" " * ((column or 1) - 1)) + "^\n"
+                 "Write variables as {{TOKEN}}, e.g. {{NAME}} or {{CASE_NUMBER}}.",
+        ) from None
+    try:  # a trial render catches sandbox violations (e.g. ``{{ x.__class__ }}``)
+        _compile(source).render({})
+    except SecurityError as exc:
+        raise InputError(f"The {field} uses something templates may not: {str(exc).rstrip('.')}.") from None
+    except Exception:  # noqa: BLE001 - data-dependent errors surface at render time
+        pass
+
+
+def _guess_column(line: str) -> int | None:
+    """Column of the first unbalanced ``{{``/``{%`` on the error line (1-based)."""
+    for opener, closer in (("{{", "}}"), ("{%", "%}"), ("{#", "#}")):
+        start = 0
+        while True:
+            i = line.find(opener, start)
+            if i < 0:
+                break
+            j = line.find(closer, i + 2)
+            if j < 0:
+                return i + 1
+            start = j + 2
+    return 1 if line else None
+
+
+def tokens_used(source: str) -> set[str]:
+    """Normalized names of the variables a template reads."""
+    try:
+        ast = _env.parse(_prepare(source))
+    except TemplateSyntaxError:
+        return set()
+    names = meta.find_undeclared_variables(ast)
+    # Names bound by {% for x in ... %} / {% set %} are excluded by find_undeclared.
+    return {normalize_header(n) or n for n in names}
+
+
+def lead_context(name: str | None, email: str | None, variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The token values for one lead (NAME/EMAIL defaults applied)."""
+    ctx: dict[str, Any] = {k: v for k, v in variables.items()}
+    name = (name or "").strip()
+    ctx["NAME"] = name or NAME_FALLBACK
+    ctx["EMAIL"] = (email or "").strip()
+    return ctx
+
+
+def render(source: str | None, context: Mapping[str, Any]) -> str:
+    """Render a template for one lead; missing/empty tokens degrade gracefully."""
+    if not source:
+        return ""
+    template = _compile(source)
+    ctx = dict(context)
+    if not str(ctx.get("NAME") or "").strip():
+        ctx["NAME"] = NAME_FALLBACK
+    try:
+        out = template.render(ctx)
+    except TemplateSyntaxError:  # pragma: no cover - checked at agent create/edit
+        raise
+    except Exception as exc:  # sandbox violations, bad filters on data: fail soft
+        raise InputError(f"Could not render the template: {exc}") from None
+    return _repair(out)
+
+
+def render_for_lead(source: str | None, *, name: str | None, email: str | None,
+                    variables: Mapping[str, Any]) -> str:
+    return render(source, lead_context(name, email, variables))
+
+
+__all__ = [
+    "NAME_FALLBACK", "check_template", "lead_context", "normalize_header", "render",
+    "render_for_lead", "tokens_used", "TemplateProblem",
+]
+
+# Silence linters about an imported-but-unused module kept for introspection users.
+_ = nodes
