@@ -20,8 +20,8 @@ from dialcli.config import scrub
 from dialcli.errors import DialcliError, ExitCode
 
 COMMAND_MODULES = (
-    "agents", "numbers", "campaigns", "leads", "run", "report", "dnc", "webhooks",
-    "compliance", "doctor", "settings",
+    "agents", "numbers", "campaigns", "leads", "preview", "run", "report", "dnc",
+    "webhooks", "compliance", "doctor", "settings",
 )
 
 
