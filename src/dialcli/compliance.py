@@ -200,3 +200,50 @@ class CallingPolicy:
 
     def describe(self) -> dict:
         return {"window": f"{self.start:%H:%M}-{self.end:%H:%M}", "federal": "08:00-21:00"}
+
+
+# -- per-dial checks the engine makes inside its claim transaction ---------------------
+
+RULES_VERSION = "federal-2026.1"
+DEFAULT_CAP = 3            # dial attempts per number per rolling 24 h, across campaigns
+CAP_WINDOW = timedelta(hours=24)
+
+
+def policy_for_campaign(conn, campaign) -> CallingPolicy:
+    """The policy the engine uses for ``campaign`` (a ``models.Campaign``)."""
+    return CallingPolicy(campaign.window)
+
+
+def check_cap(conn, e164: str, at: datetime, *, limit: int = DEFAULT_CAP) -> tuple[int, datetime | None]:
+    """(dials to ``e164`` in the last 24 h, earliest instant another dial is allowed).
+
+    The second item is None when a dial is allowed now.
+    """
+    from dialcli.clock import from_iso, to_iso
+
+    since = to_iso(at - CAP_WINDOW)
+    rows = conn.execute(
+        "SELECT claimed_at FROM calls WHERE e164 = ? AND claimed_at > ? "
+        "AND status != 'canceled' ORDER BY claimed_at",
+        (e164, since),
+    ).fetchall()
+    count = len(rows)
+    if count < limit:
+        return count, None
+    oldest = from_iso(rows[count - limit][0])
+    assert oldest is not None
+    return count, oldest + CAP_WINDOW
+
+
+def record_decision(conn, *, ts: str, campaign_id: int | None, lead_id: int | None,
+                    call_id: int | None, e164: str | None, decision: str,
+                    reason: str | None = None, detail: dict | None = None) -> None:
+    """Append one row to the audit log (in the caller's transaction)."""
+    import json
+
+    conn.execute(
+        "INSERT INTO audit (ts, campaign_id, lead_id, call_id, e164, decision, reason, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (ts, campaign_id, lead_id, call_id, e164, decision, reason,
+         json.dumps(detail or {}, separators=(",", ":"), default=str)),
+    )
