@@ -277,3 +277,89 @@ def m003_webhooks(db: Database) -> None:
     CREATE INDEX outbox_lead ON outbox (subscription_id, lead_id, id)
         WHERE delivered_at IS NULL AND dead_at IS NULL
     """)
+
+
+def _call_stats_row(r: str, sign: str) -> str:
+    """VALUES(...) of one call row's contribution to ``call_stats`` (``sign`` '+'/'-')."""
+    final = f"{r}.price_final = 1"
+    return (
+        f"({r}.campaign_id, {r}.run, COALESCE(substr({r}.ended_at, 1, 10), ''), "
+        f"COALESCE({r}.disposition, ''), {sign}1, {sign}COALESCE({r}.duration_s, 0), "
+        f"{sign}COALESCE({r}.billed_minutes, 0), "
+        f"{sign}(CASE WHEN {final} THEN 0 ELSE COALESCE({r}.billed_minutes, 0) END), "
+        f"{sign}(CASE WHEN {final} THEN 1 ELSE 0 END), "
+        f"{sign}(CASE WHEN {final} THEN CAST(ROUND(COALESCE({r}.price, 0) * 1000000) AS INTEGER)"
+        f" ELSE 0 END))"
+    )
+
+
+_CALL_STATS_UPSERT = (
+    "INSERT INTO call_stats (campaign_id, run, day, disposition, calls, talk_s, "
+    "billed_minutes, est_minutes, priced_calls, price_micros) VALUES {row} "
+    "ON CONFLICT DO UPDATE SET calls = calls + excluded.calls, "
+    "talk_s = talk_s + excluded.talk_s, billed_minutes = billed_minutes + excluded.billed_minutes, "
+    "est_minutes = est_minutes + excluded.est_minutes, "
+    "priced_calls = priced_calls + excluded.priced_calls, "
+    "price_micros = price_micros + excluded.price_micros;"
+)
+
+
+@migrations()
+def m004_results(db: Database) -> None:
+    """Report counters kept by triggers on calls; webhook delivery bookkeeping.
+
+    ``call_stats`` holds, per (campaign, run, UTC day of ended_at, disposition), the
+    number of calls, talk seconds, billed minutes and final prices. Triggers keep it
+    equal to an aggregate over ``calls`` in the same transaction as every change, so
+    KPIs over millions of calls are a sum over a few hundred rows. Prices are integer
+    micro-dollars so that adding and subtracting never drifts. Disposition '' = not
+    finished yet (in flight); day '' = not ended.
+    """
+    _run(db, f"""
+    CREATE TABLE call_stats (
+        campaign_id INTEGER NOT NULL,
+        run INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        disposition TEXT NOT NULL,
+        calls INTEGER NOT NULL DEFAULT 0,
+        talk_s INTEGER NOT NULL DEFAULT 0,
+        billed_minutes INTEGER NOT NULL DEFAULT 0,
+        est_minutes INTEGER NOT NULL DEFAULT 0,   -- billed minutes without a final price
+        priced_calls INTEGER NOT NULL DEFAULT 0,
+        price_micros INTEGER NOT NULL DEFAULT 0,  -- sum of final prices, 1e-6 dollars
+        PRIMARY KEY (campaign_id, run, day, disposition)
+    ) WITHOUT ROWID;
+    INSERT INTO call_stats (campaign_id, run, day, disposition, calls, talk_s,
+                            billed_minutes, est_minutes, priced_calls, price_micros)
+    SELECT campaign_id, run, COALESCE(substr(ended_at, 1, 10), ''), COALESCE(disposition, ''),
+           COUNT(*), SUM(COALESCE(duration_s, 0)), SUM(COALESCE(billed_minutes, 0)),
+           SUM(CASE WHEN price_final = 1 THEN 0 ELSE COALESCE(billed_minutes, 0) END),
+           SUM(CASE WHEN price_final = 1 THEN 1 ELSE 0 END),
+           SUM(CASE WHEN price_final = 1
+                    THEN CAST(ROUND(COALESCE(price, 0) * 1000000) AS INTEGER) ELSE 0 END)
+    FROM calls GROUP BY 1, 2, 3, 4;
+    CREATE TRIGGER call_stats_insert AFTER INSERT ON calls BEGIN
+        {_CALL_STATS_UPSERT.format(row=_call_stats_row("new", ""))}
+    END;
+    CREATE TRIGGER call_stats_delete AFTER DELETE ON calls BEGIN
+        {_CALL_STATS_UPSERT.format(row=_call_stats_row("old", "-"))}
+    END;
+    CREATE TRIGGER call_stats_update
+    AFTER UPDATE OF campaign_id, run, ended_at, disposition, duration_s, billed_minutes,
+                    price, price_final ON calls
+    WHEN old.campaign_id IS NOT new.campaign_id OR old.run IS NOT new.run
+      OR old.ended_at IS NOT new.ended_at OR old.disposition IS NOT new.disposition
+      OR old.duration_s IS NOT new.duration_s OR old.billed_minutes IS NOT new.billed_minutes
+      OR old.price IS NOT new.price OR old.price_final IS NOT new.price_final
+    BEGIN
+        {_CALL_STATS_UPSERT.format(row=_call_stats_row("old", "-"))}
+        {_CALL_STATS_UPSERT.format(row=_call_stats_row("new", ""))}
+    END;
+    ALTER TABLE outbox ADD COLUMN first_attempt_at TEXT;   -- wall clock; 24 h budget starts
+    ALTER TABLE outbox ADD COLUMN last_attempt_at TEXT;
+    ALTER TABLE outbox ADD COLUMN lease_until TEXT;        -- a deliverer is sending it
+    ALTER TABLE outbox ADD COLUMN last_status INTEGER;     -- HTTP status of the last attempt
+    CREATE INDEX outbox_dead ON outbox (subscription_id, id) WHERE dead_at IS NOT NULL;
+    ALTER TABLE webhook_subscriptions ADD COLUMN disabled_at TEXT;
+    ALTER TABLE webhook_subscriptions ADD COLUMN disabled_reason TEXT
+    """)
