@@ -12,6 +12,7 @@ import sys
 
 import click
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from dialcli import __version__
@@ -32,7 +33,8 @@ class DialcliGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except DialcliError as exc:
-            err.print(f"[bold red]Error:[/bold red] {scrub(exc.message)}", markup=True,
+            # escape: messages quote user-typed names, which may hold [brackets].
+            err.print(f"[bold red]Error:[/bold red] {escape(scrub(exc.message))}", markup=True,
                       highlight=False)
             if exc.hint:
                 err.print(scrub(exc.hint), markup=False, highlight=False)
