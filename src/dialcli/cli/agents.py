@@ -1,7 +1,226 @@
-"""Commands: agents (not written yet)."""
+"""Commands: ``dialcli agent create|list|show|edit|delete``.
+
+Thin: each command parses options, calls one function in ``dialcli.agents`` and
+renders the result. User-written text (names, greetings, prompts) is always put in
+``rich.text.Text`` so brackets in a prompt are never read as Rich markup.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
 
 import typer
+from rich import box
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from dialcli import agents as core
+from dialcli.cli import _common
+from dialcli.models import Agent
+
+agent_app = typer.Typer(
+    name="agent",
+    help="Create and manage voice agents (greeting, system prompt, voice, voicemail message).",
+    no_args_is_help=True,
+)
+
+_TOKENS_NOTE = "Use {{TOKEN}} for lead variables, e.g. {{NAME}} or {{CASE_NUMBER}}."
+
+
+def agents_table(agents: list[Agent], counts: dict[int, int]) -> Table:
+    """The agent list as a Rich table."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, expand=True)
+    for col in ("Name", "Language", "Voice", "Voicemail", "Campaigns"):
+        table.add_column(col, no_wrap=col != "Name", overflow="fold")
+    # expand + ratio: the greeting gets what the fixed columns leave, cut with "…".
+    table.add_column("Greeting", ratio=1, no_wrap=True, overflow="ellipsis")
+    for a in agents:
+        table.add_row(
+            Text(a.name, style="bold"), a.language, Text(a.voice or "default"),
+            "message" if a.voicemail_message else "—", str(counts.get(a.id, 0)),
+            Text(" ".join(a.greeting.split())),
+        )
+    return table
+
+
+def agent_detail(agent: Agent, campaigns: list[str]) -> RenderableType:
+    """One agent: settings, then its texts verbatim."""
+    info = Table.grid(padding=(0, 2))
+    info.add_column(style="dim", no_wrap=True)
+    info.add_column()
+    info.add_row("Agent", Text(agent.name, style="bold"))
+    info.add_row("Language", agent.language)
+    info.add_row("Voice", Text(agent.voice or "provider default"))
+    info.add_row("LLM model", Text(agent.llm_model or "workspace default"))
+    info.add_row("Tokens", Text(", ".join(core.agent_tokens(agent)) or "none"))
+    info.add_row("Campaigns", Text(", ".join(campaigns) or "none"))
+    info.add_row("Updated", agent.updated_at)
+    parts: list[RenderableType] = [
+        info,
+        Panel(Text(agent.greeting), title="Greeting", title_align="left", box=box.ROUNDED),
+        Panel(Text(agent.system_prompt), title="System prompt", title_align="left", box=box.ROUNDED),
+    ]
+    if agent.voicemail_message:
+        parts.append(Panel(Text(agent.voicemail_message), title="Voicemail message",
+                           title_align="left", box=box.ROUNDED))
+    return Group(*parts)
+
+
+@agent_app.command("create")
+def create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Agent name (unique, case-insensitive)."),
+    greeting: Optional[str] = typer.Option(None, "--greeting", help="First thing the agent says. " + _TOKENS_NOTE),
+    greeting_file: Optional[str] = typer.Option(None, "--greeting-file", metavar="FILE",
+                                                help="Read the greeting from a UTF-8 file."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="System prompt for the conversation."),
+    prompt_file: Optional[str] = typer.Option(None, "--prompt-file", metavar="FILE",
+                                              help="Read the system prompt from a UTF-8 file."),
+    voice: Optional[str] = typer.Option(None, "--voice", help="Text-to-speech voice name (provider default if omitted)."),
+    language: str = typer.Option("en-US", "--language", help="Language tag for speech, e.g. en-US, es-MX."),
+    voicemail_message: Optional[str] = typer.Option(
+        None, "--voicemail-message", help="Message left on answering machines (campaigns with --voicemail message)."),
+    voicemail_file: Optional[str] = typer.Option(None, "--voicemail-message-file", metavar="FILE",
+                                                 help="Read the voicemail message from a UTF-8 file."),
+    llm_model: Optional[str] = typer.Option(None, "--llm-model", metavar="MODEL",
+                                            help="Chat model for this agent (default: $DIALCLI_LLM_MODEL)."),
+) -> None:
+    """Create a voice agent.
+
+    The greeting, system prompt and voicemail message may use {{TOKEN}} variables from
+    the lead's CSV columns; {{NAME}} falls back to "there" and missing values to empty.
+    A malformed template is refused with the line and column of the error.
+
+    \b
+    Example:
+      dialcli agent create Zara --greeting-file greeting.txt --prompt-file prompt.txt
+      dialcli agent create Sam --greeting "Hi {{NAME}}, this is Sam from Acme." \\
+        --prompt "You are Sam, a polite assistant." --voicemail-message "Please call us back."
+    """
+    g = core.read_text_option(greeting, greeting_file, field="greeting", option="greeting", required=True)
+    p = core.read_text_option(prompt, prompt_file, field="system prompt", option="prompt", required=True)
+    vm = core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
+                               option="voicemail-message", required=False)
+    agent = core.create_agent(
+        _common.store(ctx), name=name, greeting=g or "", prompt=p or "", voice=voice,
+        language=language, voicemail_message=vm, llm_model=llm_model, now=_common.now(ctx),
+    )
+    tokens = core.agent_tokens(agent)
+    _common.success(f"Created agent {escape(repr(agent.name))}"
+                    + (f" (tokens: {', '.join(tokens)})." if tokens else "."))
+
+
+@agent_app.command("list")
+def list_(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the workspace's agents.
+
+    \b
+    Example:
+      dialcli agent list
+      dialcli agent list --json
+    """
+    st = _common.store(ctx)
+    agents = core.list_agents(st)
+    counts = core.campaign_counts(st)
+    if as_json:
+        _common.print_json([core.agent_as_dict(a) | {"campaign_count": counts.get(a.id, 0)}
+                            for a in agents])
+        return
+    if not agents:
+        _common.note("No agents yet. Create one with: dialcli agent create NAME "
+                     "--greeting-file greeting.txt --prompt-file prompt.txt")
+        return
+    _common.out.print(agents_table(agents, counts))
+
+
+@agent_app.command("show")
+def show(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Agent name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show an agent's settings, greeting, system prompt and voicemail message.
+
+    \b
+    Example:
+      dialcli agent show Zara
+      dialcli agent show Zara --json
+    """
+    st = _common.store(ctx)
+    agent = core.get_agent(st, name)
+    campaigns = core.campaigns_using(st, agent.id)
+    if as_json:
+        _common.print_json(core.agent_as_dict(agent, campaigns=campaigns))
+        return
+    _common.out.print(agent_detail(agent, campaigns))
+
+
+@agent_app.command("edit")
+def edit(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Agent to change."),
+    new_name: Optional[str] = typer.Option(None, "--name", help="Rename the agent."),
+    greeting: Optional[str] = typer.Option(None, "--greeting", help="New greeting."),
+    greeting_file: Optional[str] = typer.Option(None, "--greeting-file", metavar="FILE",
+                                                help="Read the new greeting from a file."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="New system prompt."),
+    prompt_file: Optional[str] = typer.Option(None, "--prompt-file", metavar="FILE",
+                                              help="Read the new system prompt from a file."),
+    voice: Optional[str] = typer.Option(None, "--voice", help='New voice ("" = provider default).'),
+    language: Optional[str] = typer.Option(None, "--language", help="New language tag."),
+    voicemail_message: Optional[str] = typer.Option(
+        None, "--voicemail-message", help='New voicemail message ("" removes it).'),
+    voicemail_file: Optional[str] = typer.Option(None, "--voicemail-message-file", metavar="FILE",
+                                                 help="Read the voicemail message from a file."),
+    llm_model: Optional[str] = typer.Option(None, "--llm-model", metavar="MODEL",
+                                            help='Chat model ("" = workspace default).'),
+) -> None:
+    """Change an agent; only the options given are changed.
+
+    Campaigns using the agent pick up the change for their next call.
+
+    \b
+    Example:
+      dialcli agent edit Zara --greeting-file greeting-v2.txt
+      dialcli agent edit Zara --name "Zara (collections)" --voice Polly.Joanna
+    """
+    g = core.read_text_option(greeting, greeting_file, field="greeting", option="greeting", required=False)
+    p = core.read_text_option(prompt, prompt_file, field="system prompt", option="prompt", required=False)
+    vm = core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
+                               option="voicemail-message", required=False)
+    agent = core.edit_agent(
+        _common.store(ctx), name, new_name=new_name, greeting=g, prompt=p,
+        voice=core.UNSET if voice is None else voice, language=language,
+        voicemail_message=core.UNSET if vm is None else vm,
+        llm_model=core.UNSET if llm_model is None else llm_model, now=_common.now(ctx),
+    )
+    _common.success(f"Updated agent {escape(repr(agent.name))}.")
+
+
+@agent_app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Agent to delete."),
+) -> None:
+    """Delete an agent that no campaign uses.
+
+    An agent attached to a campaign cannot be deleted: reassign the campaign's agent
+    or delete the campaign first.
+
+    \b
+    Example:
+      dialcli agent delete Zara
+    """
+    agent = core.delete_agent(_common.store(ctx), name)
+    _common.success(f"Deleted agent {escape(repr(agent.name))}.")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add the ``agent`` group to the app."""
+    app.add_typer(agent_app, name="agent")
