@@ -1,7 +1,270 @@
-"""Commands: campaigns (not written yet)."""
+"""Commands: ``dialcli campaign create|list|show|edit|delete``.
+
+Thin: options are parsed here, every rule (limits, window, from-number, voicemail
+message, running campaigns) is enforced in ``dialcli.campaigns``. ``campaign_app``
+is module-level so other modules can attach commands to the group.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
 
 import typer
+from rich import box
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from dialcli import agents as agents_core
+from dialcli import campaigns as core
+from dialcli.cli import _common
+from dialcli.errors import ExitCode
+from dialcli.models import CampaignStatus, LeadStatus, VoicemailAction
+
+campaign_app = typer.Typer(
+    name="campaign",
+    help="Create and manage campaigns: agent, from-number, calling hours, retries, pacing.",
+    no_args_is_help=True,
+)
+
+_STATUS_STYLE = {
+    CampaignStatus.DRAFT: "dim", CampaignStatus.RUNNING: "bold green",
+    CampaignStatus.PAUSED: "yellow", CampaignStatus.COMPLETED: "cyan",
+}
+_REACHED = (LeadStatus.REACHED, LeadStatus.OPTED_OUT, LeadStatus.CALLBACK)
+
+
+def _q(name: str) -> str:
+    """A user-typed name, quoted and safe inside Rich markup."""
+    return escape(repr(name))
+
+
+def campaigns_table(rows: list[core.CampaignSummary]) -> Table:
+    """The campaign list as a Rich table."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("Name", style="bold")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Agent")
+    table.add_column("From", no_wrap=True)
+    for col in ("Leads", "To call", "Reached"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("Pass", justify="right", no_wrap=True)
+    for s in rows:
+        c = s.campaign
+        to_call = s.leads[LeadStatus.PENDING] + s.leads[LeadStatus.RETRY] + s.leads[LeadStatus.DIALING]
+        reached = sum(s.leads[x] for x in _REACHED)
+        table.add_row(
+            Text(c.name), Text(c.status.value, style=_STATUS_STYLE[c.status]), Text(s.agent.name),
+            c.from_number, f"{s.total_leads:,}", f"{to_call:,}",
+            f"{reached:,}", f"{c.pass_no}/{c.max_attempts}",
+        )
+    return table
+
+
+def campaign_detail(s: core.CampaignSummary) -> RenderableType:
+    """One campaign: settings, then leads by status."""
+    c = s.campaign
+    info = Table.grid(padding=(0, 2))
+    info.add_column(style="dim", no_wrap=True)
+    info.add_column()
+    info.add_row("Campaign", Text.assemble((c.name, "bold"), "  ",
+                                           (c.status.value, _STATUS_STYLE[c.status])))
+    info.add_row("Agent", Text(f"{s.agent.name} ({s.agent.language})"))
+    info.add_row("From", Text(c.from_number + (f" ({s.number_label})" if s.number_label else "")))
+    info.add_row("Calling hours", f"{c.window_start}-{c.window_end} in each recipient's time zone")
+    info.add_row("Retries", f"pass every {c.retry_interval_minutes} min, "
+                            f"up to {c.max_attempts} pass{'es' if c.max_attempts != 1 else ''} per phone")
+    if c.voicemail_action is VoicemailAction.MESSAGE:
+        source = "campaign's" if c.voicemail_message else "agent's"
+        info.add_row("Voicemail", Text(f"leave the {source} message: ")
+                     + Text(" ".join((s.voicemail_message or "").split()), style="italic"))
+    else:
+        info.add_row("Voicemail", "hang up, no message")
+    info.add_row("Pacing", f"up to {c.max_concurrent} calls at once, {c.cps:g} call/s")
+    progress = f"run {c.run}, pass {c.pass_no}"
+    if c.next_pass_at:
+        progress += f", next pass at {c.next_pass_at}"
+    info.add_row("Progress", progress)
+    info.add_row("Calls", f"{s.calls:,} this run")
+    info.add_row("Imports", str(s.imports))
+
+    leads = Table(box=box.SIMPLE_HEAD, show_edge=False, title=f"Leads: {s.total_leads:,}",
+                  title_justify="left")
+    leads.add_column("Status")
+    leads.add_column("Leads", justify="right")
+    for status in LeadStatus:
+        n = s.leads[status]
+        leads.add_row(Text(status.value, style="" if n else "dim"),
+                      Text(f"{n:,}", style="" if n else "dim"))
+    return Group(info, Text(""), leads)
+
+
+@campaign_app.command("create")
+def create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Campaign name (unique, case-insensitive)."),
+    agent: str = typer.Option(..., "--agent", help="Voice agent that talks on each call."),
+    from_number: str = typer.Option(..., "--from", metavar="E164", help="Workspace number to dial from."),
+    window: str = typer.Option("09:00-20:00", "--window", metavar="HH:MM-HH:MM",
+                               help="Calling hours in the recipient's local time, within 08:00-21:00."),
+    retry_interval: int = typer.Option(60, "--retry-interval", metavar="MINUTES",
+                                       help="Minutes between retry passes (1-10080)."),
+    max_attempts: int = typer.Option(3, "--max-attempts", metavar="N",
+                                     help="Passes per phone before a lead is exhausted (1-10)."),
+    voicemail: Optional[str] = typer.Option(
+        None, "--voicemail", metavar="hangup|message",
+        help="On an answering machine: hang up, or leave the voicemail message "
+             "[default: message if a voicemail message is given, else hangup]."),
+    voicemail_message: Optional[str] = typer.Option(
+        None, "--voicemail-message", help="Message for machines (overrides the agent's)."),
+    voicemail_file: Optional[str] = typer.Option(None, "--voicemail-message-file", metavar="FILE",
+                                                 help="Read the voicemail message from a UTF-8 file."),
+    max_concurrent: int = typer.Option(5, "--max-concurrent", metavar="N",
+                                       help="Calls in progress at once (1-200)."),
+    cps: float = typer.Option(1.0, "--cps", metavar="RATE", help="New calls per second (0-50]."),
+) -> None:
+    """Create a campaign (status DRAFT) for an agent and a from-number.
+
+    Dials happen only inside the calling window in the recipient's time zone, never
+    outside the federal 08:00-21:00. Unreached leads are retried every
+    --retry-interval minutes, up to --max-attempts passes over their phones.
+
+    \b
+    Example:
+      dialcli campaign create "Spring outreach" --agent Zara --from +14155550100
+      dialcli campaign create Renewals --agent Zara --from +14155550100 \\
+        --window 10:00-19:00 --retry-interval 120 --max-attempts 2 --voicemail message
+    """
+    vm = agents_core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
+                                      option="voicemail-message", required=False)
+    action = voicemail if voicemail is not None else ("message" if vm and vm.strip() else "hangup")
+    c = core.create_campaign(
+        _common.store(ctx), name=name, agent=agent, from_number=from_number, window=window,
+        retry_interval=retry_interval, max_attempts=max_attempts, voicemail=action,
+        voicemail_message=vm, max_concurrent=max_concurrent, cps=cps, now=_common.now(ctx),
+    )
+    _common.success(f"Created campaign {_q(c.name)} (DRAFT).")
+    _common.note(f"Next: dialcli import leads.csv --campaign {_q(c.name)}")
+
+
+@campaign_app.command("list")
+def list_(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List campaigns with their status and lead counts.
+
+    \b
+    Example:
+      dialcli campaign list
+      dialcli campaign list --json
+    """
+    rows = core.list_campaigns(_common.store(ctx))
+    if as_json:
+        _common.print_json([s.as_dict() for s in rows])
+        return
+    if not rows:
+        _common.note("No campaigns yet. Create one with: dialcli campaign create NAME "
+                     "--agent A --from +1...")
+        return
+    _common.out.print(campaigns_table(rows))
+
+
+@campaign_app.command("show")
+def show(
+    ctx: typer.Context,
+    name: Optional[str] = typer.Argument(None, help="Campaign (may be omitted if there is only one)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a campaign's settings, agent and leads by status.
+
+    \b
+    Example:
+      dialcli campaign show "Spring outreach"
+      dialcli campaign show --json
+    """
+    st = _common.store(ctx)
+    details = core.campaign_details(st, _common.resolve_campaign_id(st, name))
+    if as_json:
+        _common.print_json(details.as_dict())
+        return
+    _common.out.print(campaign_detail(details))
+
+
+@campaign_app.command("edit")
+def edit(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Campaign to change."),
+    new_name: Optional[str] = typer.Option(None, "--name", help="Rename the campaign."),
+    agent: Optional[str] = typer.Option(None, "--agent", help="Use another agent (not while running)."),
+    from_number: Optional[str] = typer.Option(None, "--from", metavar="E164",
+                                              help="Dial from another number (not while running)."),
+    window: Optional[str] = typer.Option(None, "--window", metavar="HH:MM-HH:MM", help="New calling hours."),
+    retry_interval: Optional[int] = typer.Option(None, "--retry-interval", metavar="MINUTES",
+                                                 help="Minutes between retry passes (1-10080)."),
+    max_attempts: Optional[int] = typer.Option(None, "--max-attempts", metavar="N",
+                                               help="Passes per phone (1-10)."),
+    voicemail: Optional[str] = typer.Option(None, "--voicemail", metavar="hangup|message",
+                                            help="Hang up on machines, or leave the message."),
+    voicemail_message: Optional[str] = typer.Option(
+        None, "--voicemail-message", help='Campaign voicemail message ("" = use the agent\'s).'),
+    voicemail_file: Optional[str] = typer.Option(None, "--voicemail-message-file", metavar="FILE",
+                                                 help="Read the voicemail message from a file."),
+    max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent", metavar="N",
+                                                 help="Calls at once (1-200)."),
+    cps: Optional[float] = typer.Option(None, "--cps", metavar="RATE", help="New calls per second (0-50]."),
+) -> None:
+    """Change a campaign's settings; only the options given are changed.
+
+    The agent and from-number cannot change while the campaign is running (pause
+    it first); other settings apply from the next dial or pass.
+
+    \b
+    Example:
+      dialcli campaign edit "Spring outreach" --window 10:00-19:00 --max-attempts 2
+      dialcli campaign edit "Spring outreach" --agent Sam --from +14155550111
+    """
+    vm = agents_core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
+                                      option="voicemail-message", required=False)
+    c = core.edit_campaign(
+        _common.store(ctx), name, name=new_name, agent=agent, from_number=from_number,
+        window=window, retry_interval=retry_interval, max_attempts=max_attempts,
+        voicemail=voicemail, voicemail_message=agents_core.UNSET if vm is None else vm,
+        max_concurrent=max_concurrent, cps=cps, now=_common.now(ctx),
+    )
+    _common.success(f"Updated campaign {_q(c.name)}.")
+
+
+@campaign_app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Campaign to delete."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a campaign with its leads, calls and imports (not while running).
+
+    The workspace opt-out list and the audit log are kept.
+
+    \b
+    Example:
+      dialcli campaign delete "Spring outreach"
+      dialcli campaign delete "Spring outreach" --yes
+    """
+    st = _common.store(ctx)
+    details = core.check_deletable(st, name)
+    c = details.campaign
+    if not yes:
+        question = (f"Delete campaign {c.name!r} with {details.total_leads:,} lead"
+                    f"{'s' if details.total_leads != 1 else ''} and their call history?")
+        if not typer.confirm(question, default=False, err=True):
+            _common.note("Nothing deleted.")
+            raise typer.Exit(int(ExitCode.ERROR))
+    deleted = core.delete_campaign(st, c.id)
+    _common.success(f"Deleted campaign {_q(c.name)}: {deleted['leads']:,} leads, "
+                    f"{deleted['calls']:,} calls. Opt-outs are kept.")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add the ``campaign`` group to the app."""
+    app.add_typer(campaign_app, name="campaign")
