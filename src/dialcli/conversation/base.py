@@ -9,6 +9,9 @@ and the simulator drive sessions the same way, so a rehearsal exercises the same
 code as a real call.
 
 Sessions are synchronous; the async relay server runs them in a worker thread.
+Implementations: ``rules.RuleBrain`` (offline, deterministic) and ``llm.LLMBrain``
+(OpenAI-compatible, falls back to the rules); ``llm.make_brain(settings)`` picks one.
+A call the brain did not label is labelled afterwards by ``classify.classify_transcript``.
 """
 
 from __future__ import annotations
@@ -64,6 +67,11 @@ class EndCall:
     callback_text: str | None = None   # what the caller said about when to call back
     callback_at: str | None = None     # ISO-8601 if the brain resolved it itself
     goodbye: str = ""                  # last line to speak before hanging up
+
+    # The goodbye is also the text of the chunk that carries this EndCall (or the end
+    # of that turn's streamed text): consumers speak ``Chunk.text`` only and must not
+    # speak ``goodbye`` a second time. The callback instant is resolved by the engine
+    # with its clock: ``callback_time.callback_due(callback_at, callback_text, now, tz)``.
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,354 @@
+"""What did the caller mean? Intent patterns over natural phone speech.
+
+``read(text, first_name)`` returns a ``Reading``: the primary ``Intent`` of one
+caller utterance, every intent that matched (``flags``) and the words that say when
+to call back (``time_phrase``). The rule brain drives its dialogue from it and the
+post-call classifier labels transcripts with it, so both agree.
+
+Speech-to-text gives lowercase or sentence-case text with fillers and contractions.
+``normalize`` lowercases, strips fillers ("um", "uh"), expands contractions
+("don't" -> "do not", "I'm" -> "i am") and drops punctuation, so one pattern covers
+"I'm not interested", "im not interested" and "I am not interested." Negation is
+handled by order and by the patterns themselves: "not interested" is checked before
+"interested", and the interested patterns refuse a preceding "not".
+
+Priority (the first that matches is the primary intent): opt-out (a compliance
+duty: "don't call me again" must never be missed), wrong number, voicemail greeting,
+callback, not interested, interested, the specific questions, goodbye, hold,
+identity confirmation ("speaking"), bare no, hesitation, bare yes, greeting, a time
+alone, unclear.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dialcli.conversation.callback_time import find_time_phrase
+
+
+class Intent(StrEnum):
+    OPT_OUT = "opt_out"
+    WRONG_NUMBER = "wrong_number"
+    VOICEMAIL = "voicemail"              # an answering-machine greeting, not a person
+    CALLBACK = "callback"
+    NOT_INTERESTED = "not_interested"
+    INTERESTED = "interested"            # explicit interest ("I'd like to set up a plan")
+    ASK_IDENTITY = "ask_identity"        # who is this?
+    ASK_WHO_FOR = "ask_who_for"          # who are you looking for? / who?
+    ASK_PURPOSE = "ask_purpose"          # what is this about?
+    ASK_NUMBER_SOURCE = "ask_number_source"
+    ASK_ROBOT = "ask_robot"              # am I talking to a machine?
+    ASK_REPEAT = "ask_repeat"            # sorry, what?
+    ASK_INFO = "ask_info"                # tell me more / how much is it? (engaged)
+    ASK_OTHER = "ask_other"              # any other question
+    GOODBYE = "goodbye"
+    HOLD = "hold"                        # hang on a second
+    CONFIRM_IDENTITY = "confirm_identity"  # speaking / that's me
+    DENY = "deny"                        # bare no
+    HESITANT = "hesitant"                # maybe / not sure
+    AFFIRM = "affirm"                    # bare yes / sure / sounds good
+    GREETING = "greeting"                # hello?
+    TIME = "time"                        # only a time ("tomorrow at 3")
+    ANY_TIME = "any_time"                # whenever / any time
+    UNCLEAR = "unclear"
+
+
+@dataclass(frozen=True)
+class Reading:
+    intent: Intent
+    flags: frozenset[Intent]
+    time_phrase: str | None
+    text: str                     # normalized
+
+    def has(self, *intents: Intent) -> bool:
+        return any(i in self.flags for i in intents)
+
+
+_FILLERS = re.compile(r"\b(?:u+m+|u+h+|e+r+m*|h+m+|a+h+|mm+)\b")
+# Only at the start: "like" and "so" carry meaning mid-sentence ("I'd like to").
+_LEAD_FILLERS = re.compile(r"^(?:(?:well|oh|so|you know|i mean|look|listen|ok so|okay so)\s+)+")
+_CONTRACTIONS = (
+    (r"\bcan'?t\b", "can not"), (r"\bcannot\b", "can not"), (r"\bwon'?t\b", "will not"),
+    (r"\bain'?t\b", "is not"), (r"\bshan'?t\b", "shall not"),
+    (r"\b(do|does|did|is|are|was|were|have|has|had|would|could|should|must|need)n'?t\b",
+     r"\1 not"),
+    (r"\bi'?m\b", "i am"), (r"\b(you|we|they)'re\b", r"\1 are"),
+    (r"\b(i|you|we|they)'ve\b", r"\1 have"), (r"\b(i|you|we|they|he|she|it)'ll\b", r"\1 will"),
+    (r"\b(i|you|we|they|he|she)'d\b", r"\1 would"), (r"\blet'?s\b", "let us"),
+    (r"\b(it|that|there|who|what|he|she|here|where|how)'s\b", r"\1 is"),
+    (r"\by'all\b", "you all"), (r"\bgonna\b", "going to"), (r"\bwanna\b", "want to"),
+    (r"\bgotta\b", "got to"), (r"\bdunno\b", "do not know"), (r"\bok\b", "okay"),
+)
+
+
+def normalize(text: str) -> str:
+    """Lowercase, expand contractions, drop fillers and punctuation."""
+    s = (text or "").lower().replace("’", "'").replace("‘", "'")
+    for pattern, repl in _CONTRACTIONS:
+        s = re.sub(pattern, repl, s)
+    s = re.sub(r"[^\w\s']", " ", s).replace("'", "")
+    s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
+    return _LEAD_FILLERS.sub("", s)
+
+
+def _any(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+_TIME_WORDS = (r"today|tomorrow|tonight|later|again later|this|next|on|at|in|until|before|"
+               r"after|around|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+               r"during|right now|now|while|till")
+
+_OPT_OUT = _any(
+    # Possessive (*+) so "don't call me tomorrow" cannot backtrack into "don't call".
+    rf"\b(?:do not|never) (?:ever )?(?:call|contact|phone|ring|text|bother|dial)"
+    rf"(?: me| us| this number| here| my number| this phone| this line| anymore| again| back)*+"
+    rf"\b(?! (?:back )?(?:{_TIME_WORDS})\b)",
+    r"\bstop (?:calling|contacting|ringing|phoning|bothering|texting|dialing)\b",
+    r"\b(?:quit|cease) (?:calling|contacting)\b",
+    r"\bno more calls?\b",
+    r"\b(?:remove|delete|erase|drop) (?:me|us|my (?:number|name|details|info)|this number|my phone)\b",
+    r"\b(?:take|get|put|leave) (?:me|us|my (?:number|name)|this number) (?:off|out of|from)\b",
+    r"\b(?:put|add|place) (?:me|us|my number|this number) on (?:the |your |a )?do not call\b",
+    r"\bdo not call list\b", r"\bdnc list\b",
+    r"\bunsubscribe\b", r"\bopt (?:me )?out\b", r"\bopting out\b",
+    r"\blose my number\b", r"\bleave me alone\b",
+    r"\b(?:do not|never) want (?:to be|any more|anymore|more)? ?(?:called|contacted|calls)\b",
+    r"\bi will report you\b", r"\bharass(?:ing|ment)?\b",
+    r"\bhow (?:do|can) i (?:get|be) (?:removed|taken off)\b",
+)
+
+_VOICEMAIL = _any(
+    r"\b(?:leave|record) (?:me |us )?(?:a |your )?(?:brief |short )?(?:message|name and number)\b",
+    r"\b(?:after|at) the (?:tone|beep)\b", r"\bvoice ?mail\b", r"\bmailbox\b",
+    r"\b(?:not available|unavailable|can not come to the phone|unable to (?:take|answer) your call)\b"
+    r".*\b(?:message|tone|beep)\b",
+    r"\bthe (?:person|number|subscriber) you (?:are trying to reach|have dialed|called)\b",
+)
+
+
+def _name_patterns(first: str) -> list[str]:
+    if not first:
+        return []
+    n = re.escape(first)
+    return [
+        rf"\b(?:there is|there are) no {n}\b", rf"\bno {n} (?:here|at this number)\b",
+        rf"\b(?:this|i) (?:is|am) not {n}\b", rf"\b(?:i do not know|never heard of) (?:a |any )?{n}\b",
+        rf"\b{n} does not live here\b", rf"\bno one (?:here )?(?:named|called) {n}\b",
+    ]
+
+
+_WRONG_NUMBER = [
+    r"\bwrong (?:number|person|guy|lady|house|people|phone|one|name|household|address)\b",
+    r"\b(?:no one|nobody|noone|no body|no person) (?:here |lives here |at this number )?"
+    r"(?:by|with|named|called|of) (?:that|this|the|such a) ?(?:name)?\b",
+    r"\bno one here (?:named|called|by that name)\b",
+    r"\b(?:you have|you got|you have got|got the) (?:the )?wrong\b",
+    r"\bnot the right (?:number|person)\b",
+    r"\b(?:does|do) not live here\b", r"\bnever heard of (?:him|her|them|that person|that name|this person)\b",
+    r"\bi do not know (?:who (?:that|this) is|who you are (?:talking about|looking for)|(?:any|a|an) \w+ by that name|anyone (?:by|named|called)|anybody (?:by|named|called)|that person|this person|him|her)\b",
+    r"\b(?:he|she|they) (?:passed away|died|moved (?:out|away)?)\b",
+    r"\b(?:this|it) is (?:a|my) new number\b", r"\bjust got this number\b",
+    r"\bthis number (?:belongs|is registered) to\b",
+]
+
+_CALLBACK = _any(
+    # "Thanks for calling back" is gratitude, not a request.
+    r"(?<!for )\bcall(?:ing)? (?:me |us |her |him )?(?:back|again|later|another time|some other time)\b",
+    rf"\bcall (?:me |us )?(?:back )?(?:{_TIME_WORDS}|in the|first thing|after work|around|sometime)\b",
+    r"\b(?:try|ring|phone|reach|catch|contact|get back to|call back) (?:me |us )?"
+    r"(?:again |back )?(?:later|back|again|another|some other|tomorrow|tonight|next|this|on|at|in |"
+    r"after|around|monday|tuesday|wednesday|thursday|friday|saturday|sunday|the)",
+    r"\bi am (?:really |kind of |a bit |a little )?(?:busy|driving|at work|working|in a meeting|"
+    r"in class|at the doctor|on my way|about to|eating|cooking|in the middle of|with (?:a |my )?"
+    r"(?:customer|client|patient|kids|family|someone)|on (?:the other line|another call|a call)|"
+    r"not (?:free|available) (?:right )?now|out|outside|away|running late|headed out|on the road)\b",
+    r"\b(?:not|bad|terrible|awkward) (?:a )?(?:good |great |convenient )?time\b",
+    r"\bnot a good moment\b", r"\bbad moment\b",
+    r"\b(?:can not|unable to|not able to) (?:really )?(?:talk|speak|chat)\b",
+    r"\bnot (?:right )?now\b", r"\bnow is not\b",
+    r"\b(?:another|some other|a better|a different) time\b",
+    r"\b(?:later|tomorrow|tonight|next week|another day) (?:would be|is|works|might be) (?:better|good|best|fine)\b",
+    r"\b(?:i will|i would) be (?:free|available|around|home|back)\b",
+    r"\bi am (?:free|available) (?:tomorrow|later|after|on|at|in|next|this|tonight)\b",
+    r"\bin a hurry\b",
+    r"(?<!to you )\b(?:talk|speak|chat) (?:more )?(?:later|tomorrow|another time)\b",
+)
+#: words that make a lone time phrase a callback request ("Friday works better")
+_CALLBACK_HINT = re.compile(r"\b(?:better|works|work|good|prefer|free|available|best|fine|okay|instead|then)\b")
+
+_NOT_INTERESTED = _any(
+    r"\bnot (?:\w+ ){0,2}interested\b", r"\bno (?:real )?interest\b", r"\buninterested\b",
+    r"\bno,? (?:thanks|thank you|thankyou)\b", r"\bno thanks\b", r"\bthanks but no\b",
+    r"\bnot for (?:me|us)\b", r"\bnot really\b", r"\bnot at all\b", r"\bno way\b",
+    # "I'm good" alone may answer "how are you?"; only a clear decline counts.
+    r"\b(?:i|we) (?:am|are) all set\b",
+    r"\b(?:i|we) (?:am|are) (?:good|fine|okay|covered|happy) (?:with (?:what|my|our|the)|already)\b",
+    r"\balready (?:have|got|using|use|with|signed)\b",
+    r"\b(?:do not|does not) (?:really )?(?:want|need)\b(?! to (?:talk|speak) (?:right )?now)",
+    r"\bno need\b", r"\b(?:i will|i would rather|we will|going to) pass\b", r"\bpass on (?:it|that|this)\b",
+    r"\bnot (?:looking|buying|shopping) (?:for|to)?\b", r"\bcan not afford\b",
+    r"\bnot something (?:i|we) (?:want|need)\b", r"\bno i am good\b", r"\bno we are good\b",
+    r"\bnot happening\b", r"\bforget it\b", r"\bdecline\b",
+    r"\b(?:do not|never) bother\b", r"\bnever\b(?! mind)", r"\bcount (?:me|us) out\b",
+)
+
+_INTERESTED = _any(
+    r"(?<!not )(?<!not really )(?<!not very )(?<!never )\b(?:i am|we are|i would be|i might be|"
+    r"definitely|very|really|sounds) interest(?:ed|ing)\b",
+    r"\b(?:i|we) (?:would|do) like to (?!know (?:who|how|why|what))(?:set|sign|get|start|enroll|"
+    r"schedule|book|go|move|hear|learn|know more|try|apply|buy|do|make|talk|speak|see)\w*\b",
+    r"\b(?:i|we) want (?:to (?:set|sign|get|start|enroll|schedule|book|go ahead|move|apply|buy|try|"
+    r"do (?:it|that|this))|(?:it|that|this|one|in))\b",
+    r"\bsign (?:me|us) up\b", r"\bcount (?:me|us) in\b", r"\blet us do (?:it|that|this)\b",
+    r"\blet us go (?:ahead|for it)\b", r"\bi am in\b", r"\bgo ahead and (?:set|sign|book|schedule)\b",
+    r"\bset (?:it|that|me|us|one|this) up\b", r"\bhow do (?:i|we) (?:sign up|get started|start|enroll|apply)\b",
+    r"\bwhat (?:do|would) (?:i|we) need to do\b", r"\bi need (?:that|this|help with)\b",
+    r"\bthat would be (?:great|helpful|nice|good|perfect|wonderful)\b", r"\byes please\b",
+    r"\b(?:sounds|that is|it is) (?:great|perfect|wonderful|amazing|fantastic)\b",
+)
+
+_ASK_WHO_FOR = [
+    r"\bwho (?:are|were) you (?:looking|asking|calling|trying to reach)(?: for)?\b",
+    r"\bwho (?:do|did) you (?:want|need|wish to speak)\b", r"^(?:sorry |excuse me )?who\??$",
+    r"\bwho did you say\b", r"\bwho do you want\b",
+]
+_ASK_IDENTITY = _any(
+    r"\bwho (?:is|was) (?:this|that|it|calling|speaking|on the (?:line|phone))\b", r"\bwho are you\b",
+    r"\bwhat is your name\b", r"\bwho (?:do you|are you) (?:work|calling) (?:for|with|from)\b",
+    r"\bwhere (?:are you|is this|you) calling from\b", r"\bwhat company\b",
+    r"\bwho do you (?:represent|work for)\b", r"\bwho is calling\b", r"\bmay i ask who\b",
+    r"\bwith who(?:m)?\b", r"\bwho am i (?:talking|speaking) (?:to|with)\b",
+)
+_ASK_PURPOSE = _any(
+    r"\bwhat (?:is|was) (?:this|it|that|the call) (?:about|regarding|for|concerning|in regards to)\b",
+    r"\bwhy (?:are|were|did) you (?:calling|call)\b", r"\bwhat do you want\b",
+    r"\bwhat (?:are|were) you (?:calling about|selling|offering|calling for)\b",
+    r"\breason (?:for|of) (?:the|your|this) call\b", r"\bwhat (?:can|may) i (?:do|help) (?:for )?you\b",
+    r"\bwhat is this\b", r"\bhow can i help\b", r"\bwhat is going on\b", r"^why$",
+)
+_ASK_NUMBER_SOURCE = re.compile(
+    r"\b(?:how|where) (?:did|do) you get (?:my|this|our) (?:number|phone|info|information|details|name)\b"
+    r"|\bwho gave you (?:my|this) (?:number|info)\b")
+_ASK_ROBOT = re.compile(
+    r"\b(?:are you|is this|am i (?:talking|speaking) (?:to|with)|is that) (?:a |an )?(?:real )?"
+    r"(?:robot|bot|machine|computer|ai|artificial|human|person|recording|automated|real person|"
+    r"live person)\b")
+_ASK_REPEAT = re.compile(
+    r"\b(?:say|repeat) (?:that|it|this)(?: again)?\b|\bwhat did you (?:say|just say)\b|\bpardon\b|"
+    r"\bcome again\b|\bi (?:did not|could not) (?:catch|hear|get|understand) (?:that|you|what)\b|"
+    r"^(?:sorry |excuse me )?what\??$|^(?:sorry|excuse me|huh)\??$|\bcan not hear you\b|"
+    r"\byou are breaking up\b")
+_ASK_INFO = re.compile(
+    r"\btell me (?:more|about)\b|\bwhat are (?:my|the|your) options\b|\bhow does (?:it|this|that) work\b|"
+    r"\bgo on\b|\bi am listening\b|\b(?:more|any) (?:info|information|details)\b|"
+    r"\bwhat (?:do|can) you (?:offer|have|do)\b|\bwhat is the (?:deal|offer|catch|price|cost|rate)\b|"
+    r"\bhow much\b|\bexplain\b|\bwhat kind of\b|\bi am all ears\b|\bwhat would (?:it|that|i)\b|"
+    r"\bkeep going\b|\bcontinue\b")
+_GOODBYE = re.compile(
+    r"\b(?:good ?bye|bye(?: bye)?|see you|see ya|take care|cheers|have a (?:good|nice|great) "
+    r"(?:day|one|night|evening|afternoon|weekend)|talk (?:to you )?(?:later|soon|then)|"
+    r"(?:got to|have to|need to|must) (?:go|run|hang up)|i am hanging up|hanging up now)\b")
+_HOLD = re.compile(
+    r"\b(?:hold on|hang on|wait(?: a)?(?: sec(?:ond)?| minute| moment)?|one (?:sec|second|moment|minute)|"
+    r"just a (?:sec|second|moment|minute)|give me (?:a|one) (?:sec|second|moment|minute)|"
+    r"bear with me)\b")
+_AFFIRM = re.compile(
+    r"^(?:yes|yeah|yep|yup|ya|yea|yah|sure|okay|alright|all right|of course|certainly|absolutely|"
+    r"definitely|go ahead|please do|please|why not|sounds good|sounds great|that works|works for me|"
+    r"fine|right|correct|uh huh|mhm|indeed|i guess so|i suppose|that is fine|great|perfect|cool|"
+    r"you bet|totally|yes sir|yes maam)\b|\b(?:yes|yeah|sure) (?:please|definitely|of course)\b")
+_DENY = re.compile(r"^(?:no|nope|nah|negative|no sir|no maam|not really|no no)\b")
+_HESITANT = re.compile(
+    r"\b(?:maybe|perhaps|possibly|not sure|i do not know|i am unsure|depends|it depends|"
+    r"i will think about it|let me think|i need to think|i have to think)\b")
+_GREETING = re.compile(r"^(?:hello|hi|hey|hiya|hallo|yes|yeah|good (?:morning|afternoon|evening))\b")
+_ANY_TIME = re.compile(r"\b(?:any ?time|whenever|does not matter|any day|either|your choice|up to you)\b")
+_QUESTION_START = re.compile(
+    r"^(?:who|what|when|where|why|how|is|are|do|does|did|can|could|will|would)\b(?! not\b)")
+
+
+def _confirm_identity(first: str) -> re.Pattern[str]:
+    names = [rf"\b(?:this is|it is|i am|yes) {re.escape(first)}\b", rf"^{re.escape(first)}\b"] if first else []
+    return _any(
+        r"\bspeaking\b", r"\b(?:this|it|that) is (?:me|she|he|him|her)\b", r"\bthat is me\b",
+        r"\byou (?:have|got) (?:him|her|me)\b", r"\b(?:yes|yeah) it is\b", r"\bthis is (?:she|he)\b",
+        r"\bthat would be me\b", r"\bi am (?:she|he|him|her)\b", r"\bthat is right\b", *names,
+    )
+
+
+def first_name(full: str | None) -> str:
+    """The first word of a lead's name, normalized ('' when unknown)."""
+    words = normalize(full or "").split()
+    return words[0] if words and words[0] != "there" else ""
+
+
+def read(text: str, first: str = "") -> Reading:
+    """Classify one caller utterance. ``first`` is the lead's normalized first name."""
+    raw = text or ""
+    s = normalize(raw)
+    flags: set[Intent] = set()
+    time_phrase = find_time_phrase(raw) if s else None
+    question = raw.strip().endswith("?") or bool(_QUESTION_START.match(s))
+
+    def hit(intent: Intent, pattern: re.Pattern[str] | list[str]) -> None:
+        if isinstance(pattern, list):
+            if any(re.search(p, s) for p in pattern):
+                flags.add(intent)
+        elif pattern.search(s):
+            flags.add(intent)
+
+    hit(Intent.OPT_OUT, _OPT_OUT)
+    hit(Intent.WRONG_NUMBER, _WRONG_NUMBER + _name_patterns(first))
+    hit(Intent.VOICEMAIL, _VOICEMAIL)
+    hit(Intent.CALLBACK, _CALLBACK)
+    if time_phrase and _CALLBACK_HINT.search(s):
+        flags.add(Intent.CALLBACK)
+    hit(Intent.NOT_INTERESTED, _NOT_INTERESTED)
+    hit(Intent.INTERESTED, _INTERESTED)
+    hit(Intent.ASK_IDENTITY, _ASK_IDENTITY)
+    hit(Intent.ASK_WHO_FOR, _ASK_WHO_FOR + ([rf"\bwho is {re.escape(first)}\b",
+                                              rf"\b{re.escape(first)} who\b"] if first else []))
+    hit(Intent.ASK_PURPOSE, _ASK_PURPOSE)
+    hit(Intent.ASK_NUMBER_SOURCE, _ASK_NUMBER_SOURCE)
+    hit(Intent.ASK_ROBOT, _ASK_ROBOT)
+    hit(Intent.ASK_REPEAT, _ASK_REPEAT)
+    hit(Intent.ASK_INFO, _ASK_INFO)
+    hit(Intent.GOODBYE, _GOODBYE)
+    hit(Intent.HOLD, _HOLD)
+    hit(Intent.CONFIRM_IDENTITY, _confirm_identity(first))
+    hit(Intent.DENY, _DENY)
+    hit(Intent.HESITANT, _HESITANT)
+    hit(Intent.ANY_TIME, _ANY_TIME)
+    if _AFFIRM.search(s) and not (question and len(s.split()) <= 2):
+        flags.add(Intent.AFFIRM)
+    if _GREETING.match(s) and len(s.split()) <= 3:
+        flags.add(Intent.GREETING)
+    if time_phrase:
+        flags.add(Intent.TIME)
+    if question and not flags & _QUESTIONS and (_QUESTION_START.match(s) or len(s.split()) >= 3):
+        flags.add(Intent.ASK_OTHER)
+    # "Not interested" also matches the negated interest patterns' words; the explicit
+    # decline wins. A request to stop calling is never just "not interested".
+    if Intent.NOT_INTERESTED in flags:
+        flags.discard(Intent.INTERESTED)
+    intent = next((i for i in _PRIORITY if i in flags), Intent.UNCLEAR)
+    if intent is Intent.GOODBYE and Intent.DENY in flags:
+        intent = Intent.NOT_INTERESTED       # "No. Goodbye."
+    return Reading(intent, frozenset(flags), time_phrase, s)
+
+
+_QUESTIONS = frozenset({Intent.ASK_IDENTITY, Intent.ASK_WHO_FOR, Intent.ASK_PURPOSE,
+                        Intent.ASK_NUMBER_SOURCE, Intent.ASK_ROBOT, Intent.ASK_REPEAT,
+                        Intent.ASK_INFO})
+
+_PRIORITY = (
+    Intent.OPT_OUT, Intent.WRONG_NUMBER, Intent.VOICEMAIL, Intent.CALLBACK,
+    Intent.NOT_INTERESTED, Intent.INTERESTED, Intent.ASK_NUMBER_SOURCE, Intent.ASK_ROBOT,
+    Intent.ASK_WHO_FOR, Intent.ASK_IDENTITY, Intent.ASK_PURPOSE, Intent.ASK_INFO,
+    Intent.ASK_REPEAT, Intent.ASK_OTHER, Intent.GOODBYE, Intent.HOLD,
+    Intent.CONFIRM_IDENTITY, Intent.DENY, Intent.HESITANT, Intent.ANY_TIME, Intent.AFFIRM,
+    Intent.GREETING, Intent.TIME,
+)

@@ -1,0 +1,413 @@
+"""The offline rule-based brain: the simulator's default and the LLM's fallback.
+
+A ``RuleSession`` is a small dialogue state machine over ``intents.read``. Each
+caller utterance is read once; intents that settle the call (opt-out, wrong number,
+a callback request, a decline, explicit interest) end it in any state, with a
+goodbye suited to the label. Everything else depends on what the agent last asked:
+
+* ``OPEN`` (after the greeting): "speaking" -> say why we call, ask if they'd like
+  to hear more; a yes / "tell me more" / a question we cannot answer -> offer a
+  follow-up from the business (``CONFIRM_INTEREST``); a bare no -> offer a callback
+  (``OFFER_CALLBACK``); "who?" -> check we reached the lead (``CONFIRM_IDENTITY``).
+* ``CONFIRM_INTEREST``: yes -> INTERESTED (the one clarifying exchange a real agent
+  has before writing a lead down as interested); no -> NOT_INTERESTED.
+* ``ASK_WHEN`` (callback without a time): a time -> CALLBACK with it; anything
+  else -> CALLBACK with the default time (a busy person is not kept on the line).
+* ``CONFIRM_IDENTITY``: no -> WRONG_NUMBER; yes -> back to ``OPEN``.
+* ``OFFER_CALLBACK``: yes -> ask when; no -> NOT_INTERESTED.
+
+Questions ("who is this?", "what is this about?", "is this a robot?") are answered
+only from the call's context -- the agent's name, the company and purpose found in
+the rendered greeting (or prompt) -- and never with invented facts; then the pending
+question is asked again. Unclear input gets a polite re-ask; the third unclear turn
+in a row, a goodbye, or ``MAX_TURNS`` caller turns end the call as COMPLETED. A
+voicemail greeting heard in the first turns ends the call as VOICEMAIL (leaving the
+rendered voicemail message when the campaign says so).
+
+Deterministic: no randomness, so a seeded simulation replays exactly.
+``EXAMPLE_CALLER_LINES`` are natural lines per simulator persona; the tests assert
+each is labelled right, and the simulator may reuse them.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Iterator
+
+from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
+from dialcli.conversation.intents import Intent, Reading, first_name, read
+from dialcli.models import Disposition, VoicemailAction
+
+MAX_UNCLEAR = 3        # the third unclear turn in a row ends the call
+MAX_TURNS = 12         # a conversation that goes nowhere ends politely
+VOICEMAIL_TURNS = 2    # a machine greeting is only believed in the first turns
+
+#: Natural callee lines per simulator persona. Each, said as the first reply to the
+#: greeting, gets the persona's label: 'interested' lines may first get one
+#: clarifying question, answered with ``PERSONA_FOLLOW_UP['interested']``;
+#: 'callback' lines without a time get "when?", answered with the follow-up;
+#: 'one_word' lines get no label from the brain (the call is too short; the engine's
+#: short-call rule makes it NO_ANSWER).
+EXAMPLE_CALLER_LINES: dict[str, list[str]] = {
+    "interested": [
+        "Yes, I'd like to set up a plan.", "Sure, tell me more.", "Sounds good.",
+        "Yeah, I'm interested.", "Oh okay, what are my options?",
+        "That sounds great, let's do it.", "Yes please, sign me up.",
+        "Actually yes, how do I get started?", "Okay, I'm listening.",
+        "I would be interested in hearing more.",
+    ],
+    "not_interested": [
+        "No thanks, I'm not interested.", "I'm not interested, thank you.",
+        "Not interested.", "No, I don't want that.", "We're all set, thanks.",
+        "Nah, not for me.", "I already have one, thanks.", "No thank you, bye.",
+        "I'm not really interested right now.", "I'll pass.",
+    ],
+    "callback": [
+        "I'm busy right now, can you call me back tomorrow at 3?",
+        "I'm driving, call me back in two hours.",
+        "Not a good time. Try me next Tuesday morning.",
+        "Can you call me back tomorrow afternoon?",
+        "Could you call in an hour?", "I'm at work, call me after 5.",
+        "Call me back later.", "I'm in a meeting, can you try again Friday?",
+        "This isn't a good time.", "Can't talk now, call me back.",
+    ],
+    "opt_out": [
+        "Please take me off your list and stop calling me.",
+        "Don't call me again. Remove my number.",
+        "Stop calling this number. Unsubscribe me.", "Remove me from your list.",
+        "Put me on your do not call list.", "Do not call this number again.",
+        "I want to opt out.", "Take my number off your list, please.",
+        "Never call me again!", "Leave me alone and stop calling.",
+    ],
+    "wrong_number": [
+        "You have the wrong number, there's no one here by that name.",
+        "Wrong number, sorry.", "I think you have the wrong person.",
+        "There's nobody by that name here.", "You've got the wrong number, buddy.",
+        "Sorry, I don't know anyone by that name.", "This is not the right number.",
+        "No one named that lives here.",
+    ],
+    "one_word": ["Hello?", "Yeah?", "Hi?", "Yes?", "Hmm?", "Huh?"],
+}
+
+#: What each persona says when the agent asks its clarifying question.
+PERSONA_FOLLOW_UP: dict[str, str] = {
+    "interested": "Yes, please.",
+    "callback": "Tomorrow afternoon works.",
+}
+
+
+class State(Enum):
+    OPEN = "open"
+    CONFIRM_INTEREST = "confirm_interest"
+    ASK_WHEN = "ask_when"
+    CONFIRM_IDENTITY = "confirm_identity"
+    OFFER_CALLBACK = "offer_callback"
+
+
+# ----------------------------------------------------------------- context reading
+
+_NAME_WORD = r"[A-Z0-9][\w&'’\-]*"
+_COMPANY = rf"({_NAME_WORD}(?:\s+(?:{_NAME_WORD}|&|of|and|de|the)){{0,5}})"
+_STOP_TAIL = re.compile(r"\s+(?:of|and|de|the|&)$")
+
+
+def company_name(ctx: CallContext) -> str:
+    """The business the agent calls for, as the greeting (or prompt) names it."""
+    agent = re.escape(ctx.agent) if ctx.agent else r"\w+"
+    patterns = (
+        rf"\b{agent}\b,?\s+(?:here\s+)?(?:from|with|at|of|calling from|calling on behalf of)\s+{_COMPANY}",
+        rf"\b(?:calling|call)\s+(?:from|on behalf of)\s+{_COMPANY}",
+        rf"\b(?:on behalf of|here at|from|with)\s+{_COMPANY}",
+    )
+    for source in (ctx.greeting, ctx.system_prompt):
+        for pat in patterns + ((rf"\b(?:work|works|working) for\s+{_COMPANY}",
+                                rf"\brepresent(?:ing|s)?\s+{_COMPANY}")
+                               if source is ctx.system_prompt else ()):
+            m = re.search(pat, source or "")
+            if m:
+                name = _STOP_TAIL.sub("", m.group(1)).strip()
+                if name and name.lower() not in (ctx.lead_name or "").lower().split():
+                    return name
+    return ""
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", (text or "").strip()) if s.strip()]
+
+
+_GENERIC_Q = re.compile(
+    r"\b(?:have|got) (?:a|one) (?:minute|moment|second|sec)\b|\bgood time\b|\bhow are you\b|"
+    r"\bcan you hear me\b|\bis this\b|\bam i (?:speaking|talking)\b", re.I)
+
+
+def purpose_line(ctx: CallContext) -> str:
+    """What the greeting says the call is about (statements first), or ''."""
+    keep: list[str] = []
+    questions: list[str] = []
+    for sentence in _sentences(ctx.greeting):
+        low = sentence.lower()
+        if re.match(r"^(?:hi|hello|hey|good (?:morning|afternoon|evening)|dear)\b", low) and \
+                len(low.split()) <= 3:
+            continue
+        if "this is" in low or "my name is" in low or (ctx.agent and ctx.agent.lower() in low):
+            continue
+        if sentence.endswith("?"):
+            if not _GENERIC_Q.search(sentence):
+                questions.append(sentence)
+            continue
+        keep.append(sentence)
+    return " ".join(keep or questions[:1])
+
+
+def _asks_identity(ctx: CallContext, first: str) -> bool:
+    sentences = _sentences(ctx.greeting)
+    if not sentences or not sentences[-1].endswith("?"):
+        return False
+    last = sentences[-1].lower()
+    return bool(re.search(r"\bis this\b|\bam i (?:speaking|talking) (?:to|with)\b|\bspeaking with\b", last)
+                or (first and first in last.split()))
+
+
+# ------------------------------------------------------------------------- session
+
+class RuleSession(BrainSession):
+    """One conversation driven by intent rules (see the module docstring)."""
+
+    def __init__(self, ctx: CallContext):
+        super().__init__(ctx)
+        self.first = first_name(ctx.lead_name or str(ctx.lead_vars.get("NAME", "")))
+        self.display_first = (ctx.lead_name or "").split()[0] if ctx.lead_name else ""
+        self.company = company_name(ctx)
+        self.purpose = purpose_line(ctx)
+        self.state = State.CONFIRM_IDENTITY if _asks_identity(ctx, self.first) else State.OPEN
+        self.unclear = 0
+        self.readings: list[Reading] = []
+
+    # -- the interface -------------------------------------------------------------
+
+    def respond(self, caller_text: str, at_s: float = 0.0) -> Iterator[Chunk]:
+        self.transcript.append(Utterance("caller", caller_text, at_s))
+        if self.result is not None:
+            return
+        reading = read(caller_text, self.first)
+        self.readings.append(reading)
+        reply, end = self.decide(reading)
+        if end is None and self.caller_turns >= MAX_TURNS:
+            reply, end = "", self._end(Disposition.COMPLETED, "Conversation went on without a decision.")
+        if end is not None:
+            reply = " ".join(p for p in (reply, end.goodbye) if p)
+            self.result = end
+        self.transcript.append(Utterance("agent", reply, at_s))
+        yield Chunk(reply, end)
+
+    # -- the dialogue --------------------------------------------------------------
+
+    def decide(self, r: Reading) -> tuple[str, EndCall | None]:
+        """The reply to one reading and, if the call is over, its label."""
+        i = r.intent
+        if i is Intent.OPT_OUT:
+            return "", self._end(Disposition.OPT_OUT, "Caller asked not to be called again.")
+        if i is Intent.WRONG_NUMBER:
+            return "", self._end(Disposition.WRONG_NUMBER, "Caller said this is the wrong number.")
+        if i is Intent.VOICEMAIL and self.caller_turns <= VOICEMAIL_TURNS:
+            return "", self._voicemail()
+        if i is Intent.CALLBACK or (i is Intent.TIME and self.state is not State.CONFIRM_IDENTITY):
+            return self._callback(r)
+        if i is Intent.NOT_INTERESTED:
+            return "", self._end(Disposition.NOT_INTERESTED, "Caller declined.")
+        if i is Intent.INTERESTED:
+            return "", self._interested()
+        if self.state is State.CONFIRM_INTEREST and i is Intent.ASK_INFO and r.has(Intent.AFFIRM):
+            return "", self._interested()          # "Sure, tell me more" to "shall they call?"
+        if i in _ANSWERS:
+            self.unclear = 0
+            return _ANSWERS[i](self), None
+        if i is Intent.GOODBYE:
+            if self.state is State.ASK_WHEN:
+                return "", self._end(Disposition.CALLBACK, "Caller asked for a callback; no time given.")
+            return "", self._end(Disposition.COMPLETED, "Caller ended the conversation.")
+        if i is Intent.HOLD:
+            return "Sure, take your time.", None
+        return self._by_state(r)
+
+    def _by_state(self, r: Reading) -> tuple[str, EndCall | None]:
+        i, st = r.intent, self.state
+        yes = i in (Intent.AFFIRM, Intent.CONFIRM_IDENTITY, Intent.ASK_INFO)
+        if st is State.ASK_WHEN:
+            if i is Intent.DENY:
+                return "", self._end(Disposition.NOT_INTERESTED, "Caller declined a callback.")
+            return "", self._end(Disposition.CALLBACK, "Caller asked for a callback; no time given.")
+        if st is State.CONFIRM_INTEREST:
+            if yes:
+                return "", self._interested()
+            if i is Intent.DENY:
+                return "", self._end(Disposition.NOT_INTERESTED, "Caller declined a follow-up.")
+        elif st is State.CONFIRM_IDENTITY:
+            if i is Intent.DENY:
+                return "", self._end(Disposition.WRONG_NUMBER, "Caller is not the person we called for.")
+            if yes:
+                return self._go_open("Great, thank you."), None
+        elif st is State.OFFER_CALLBACK:
+            if yes:
+                self.state = State.ASK_WHEN
+                return "Of course. When would be a better time to call you back?", None
+            if i is Intent.DENY:
+                return "", self._end(Disposition.NOT_INTERESTED, "Caller declined.")
+        else:  # OPEN
+            if i is Intent.CONFIRM_IDENTITY:
+                return self._go_open("Great, thank you."), None
+            if i in (Intent.AFFIRM, Intent.HESITANT):
+                return self._offer_follow_up("Great." if i is Intent.AFFIRM else "No pressure."), None
+            if i is Intent.DENY:
+                self.state = State.OFFER_CALLBACK
+                return "No problem. Would you like me to call back at a better time?", None
+        return self._unclear(r)
+
+    # -- replies -------------------------------------------------------------------
+
+    @property
+    def _from(self) -> str:
+        return f" from {self.company}" if self.company else ""
+
+    def _pending_question(self) -> str:
+        return {
+            State.OPEN: "Would you like to hear more?",
+            State.CONFIRM_INTEREST: f"Would you like someone{self._from} to follow up with you?",
+            State.ASK_WHEN: "When would be a better time to call you back?",
+            State.CONFIRM_IDENTITY: (f"Am I speaking with {self.display_first}?" if self.display_first
+                                     else "Am I speaking with the right person?"),
+            State.OFFER_CALLBACK: "Would you like me to call back at a better time?",
+        }[self.state]
+
+    def _go_open(self, lead_in: str) -> str:
+        self.state = State.OPEN
+        purpose = f" {self.purpose}" if self.purpose else ""
+        return f"{lead_in}{purpose} Would you like to hear more?"
+
+    def _offer_follow_up(self, lead_in: str) -> str:
+        self.state = State.CONFIRM_INTEREST
+        who = f"someone{self._from}" if self.company else "someone from our team"
+        return (f"{lead_in} I don't have all the details with me, but {who} can walk you "
+                f"through them. Would you like them to follow up with you?")
+
+    def _answer_identity(self) -> str:
+        intro = f"This is {self.ctx.agent}{', calling' + self._from if self.company else ''}."
+        return f"{intro} {self._pending_question()}"
+
+    def _answer_purpose(self) -> str:
+        if self.purpose:
+            return f"{self.purpose} {self._pending_question()}"
+        if self.company:
+            return f"I'm calling on behalf of {self.company}. {self._pending_question()}"
+        return f"This is {self.ctx.agent}. {self._pending_question()}"
+
+    def _answer_who_for(self) -> str:
+        if not self.ctx.lead_name:
+            return self._answer_identity()
+        self.state = State.CONFIRM_IDENTITY
+        first = self.display_first or self.ctx.lead_name
+        return f"I'm trying to reach {self.ctx.lead_name}. Am I speaking with {first}?"
+
+    def _answer_number_source(self) -> str:
+        owner = f"{self.company}'s" if self.company else "our"
+        return (f"Your number is on {owner} contact list for this call. If you'd rather not be "
+                f"called, just say so and I'll take you off the list. {self._pending_question()}")
+
+    def _answer_robot(self) -> str:
+        for_whom = f" calling on behalf of {self.company}" if self.company else ""
+        return f"I'm an automated assistant{for_whom}. {self._pending_question()}"
+
+    def _answer_repeat(self) -> str:
+        for utt in reversed(self.transcript[:-1]):
+            if utt.role == "agent" and utt.text:
+                return utt.text
+        return self.ctx.greeting
+
+    def _answer_info(self) -> str:
+        if self.state in (State.OPEN, State.CONFIRM_INTEREST):
+            return self._offer_follow_up("Happy to help.")
+        return f"I don't have those details with me, I'm afraid. {self._pending_question()}"
+
+    def _answer_other(self) -> str:
+        if self.state in (State.OPEN, State.CONFIRM_INTEREST):
+            return self._offer_follow_up("That's a good question.")
+        return f"I'm not able to answer that, I'm afraid. {self._pending_question()}"
+
+    def _unclear(self, r: Reading) -> tuple[str, EndCall | None]:
+        self.unclear += 1
+        if self.unclear >= MAX_UNCLEAR:
+            return "", self._end(Disposition.COMPLETED, "Could not understand the caller.")
+        if r.intent is Intent.GREETING:
+            intro = f"Hi, this is {self.ctx.agent}{self._from}."
+            purpose = f"{self.purpose} " if self.purpose and self.state is State.OPEN else ""
+            return f"{intro} {purpose}{self._pending_question()}", None
+        if r.intent is Intent.HESITANT:
+            return f"No pressure. {self._pending_question()}", None
+        return f"Sorry, I didn't quite catch that. {self._pending_question()}", None
+
+    # -- endings -------------------------------------------------------------------
+
+    def _callback(self, r: Reading) -> tuple[str, EndCall | None]:
+        if r.time_phrase:
+            return "", self._end(Disposition.CALLBACK,
+                                 f"Caller asked for a callback: {r.time_phrase}.",
+                                 callback_text=self.transcript[-1].text, when=r.time_phrase)
+        if self.state is State.ASK_WHEN:
+            return "", self._end(Disposition.CALLBACK, "Caller asked for a callback; no time given.")
+        self.state = State.ASK_WHEN
+        self.unclear = 0
+        return "No problem. When would be a better time to call you back?", None
+
+    def _interested(self) -> EndCall:
+        return self._end(Disposition.INTERESTED, "Caller is interested and wants a follow-up.")
+
+    def _voicemail(self) -> EndCall:
+        message = ""
+        if self.ctx.voicemail_action is VoicemailAction.MESSAGE:
+            message = self.ctx.voicemail_message
+        return EndCall(Disposition.VOICEMAIL, "Reached a voicemail greeting.", goodbye=message)
+
+    def _end(self, disposition: Disposition, summary: str, *, callback_text: str | None = None,
+             when: str | None = None) -> EndCall:
+        return EndCall(disposition, summary, callback_text=callback_text,
+                       goodbye=goodbye_line(disposition, self.company, when))
+
+
+_ANSWERS = {
+    Intent.ASK_IDENTITY: RuleSession._answer_identity,
+    Intent.ASK_WHO_FOR: RuleSession._answer_who_for,
+    Intent.ASK_PURPOSE: RuleSession._answer_purpose,
+    Intent.ASK_NUMBER_SOURCE: RuleSession._answer_number_source,
+    Intent.ASK_ROBOT: RuleSession._answer_robot,
+    Intent.ASK_REPEAT: RuleSession._answer_repeat,
+    Intent.ASK_INFO: RuleSession._answer_info,
+    Intent.ASK_OTHER: RuleSession._answer_other,
+}
+
+
+def goodbye_line(disposition: Disposition, company: str = "", when: str | None = None) -> str:
+    """The last thing the agent says for each label."""
+    team = f"someone from {company}" if company else "someone from our team"
+    return {
+        Disposition.OPT_OUT: "Understood, I'm sorry to have bothered you. I'll make sure you "
+                             "aren't called again. Goodbye.",
+        Disposition.WRONG_NUMBER: "Oh, I'm sorry about that. I'll update our records. "
+                                  "Have a good day. Goodbye.",
+        Disposition.CALLBACK: (f"No problem, I'll call you back {when}. Thanks, goodbye." if when
+                               else "No problem, I'll try you again tomorrow. Thanks, goodbye."),
+        Disposition.NOT_INTERESTED: "I understand. Thank you for your time, and have a great day. "
+                                    "Goodbye.",
+        Disposition.INTERESTED: f"Wonderful! I'll note that you're interested, and {team} will "
+                                "follow up with you. Thank you, goodbye.",
+        Disposition.COMPLETED: "Thanks for your time. Goodbye.",
+    }.get(disposition, "Goodbye.")
+
+
+class RuleBrain(Brain):
+    """The offline brain: no network, no randomness."""
+
+    name = "rules"
+
+    def open(self, ctx: CallContext) -> RuleSession:
+        return RuleSession(ctx)

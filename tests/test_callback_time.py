@@ -1,0 +1,206 @@
+"""Callback-time parsing: phrases, zones, DST, defaults, and the always-future property."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dialcli.conversation.callback_time import (
+    MAX_AHEAD, callback_due, find_time_phrase, parse_callback_time,
+)
+
+UTC = timezone.utc
+NY, HNL = "America/New_York", "Pacific/Honolulu"
+T0 = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)   # Tue 10:00 in New York, 05:00 in Honolulu
+
+
+def local(text, now=T0, tz=NY, window=None):
+    got = parse_callback_time(text, now, tz, window)
+    return got.due_utc.astimezone(ZoneInfo(tz) if tz else UTC).strftime("%a %Y-%m-%d %H:%M"), got
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("call me back tomorrow at 3", "Wed 2026-03-04 15:00"),
+    ("Tomorrow at 3pm please", "Wed 2026-03-04 15:00"),
+    ("tomorrow at 9", "Wed 2026-03-04 09:00"),             # 8-11 -> am
+    ("tomorrow at 7", "Wed 2026-03-04 19:00"),             # 1-7 -> pm
+    ("tomorrow morning at 7", "Wed 2026-03-04 07:00"),     # a day part overrides
+    ("tomorrow at 8 in the evening", "Wed 2026-03-04 20:00"),
+    ("I'm busy, try next Tuesday morning", "Tue 2026-03-10 10:00"),
+    ("can you call in two hours", "Tue 2026-03-03 12:00"),
+    ("in 30 minutes", "Tue 2026-03-03 10:30"),
+    ("call me in an hour", "Tue 2026-03-03 11:00"),
+    ("in half an hour", "Tue 2026-03-03 10:30"),
+    ("in an hour and a half", "Tue 2026-03-03 11:30"),
+    ("give me twenty minutes", "Tue 2026-03-03 10:20"),
+    ("Friday", "Fri 2026-03-06 10:00"),                    # a day keeps the local time
+    ("Friday afternoon", "Fri 2026-03-06 14:00"),
+    ("at 5:30", "Tue 2026-03-03 17:30"),
+    ("at 15:45", "Tue 2026-03-03 15:45"),
+    ("next week", "Tue 2026-03-10 10:00"),                 # same weekday, same time
+    ("Thursday next week", "Thu 2026-03-12 10:00"),
+    ("Dec 3 at 10am", "Thu 2026-12-03 10:00"),
+    ("on the 3rd of December", "Thu 2026-12-03 10:00"),
+    ("December third at noon", "Thu 2026-12-03 12:00"),
+    ("12/3", "Thu 2026-12-03 10:00"),
+    ("the 15th", "Sun 2026-03-15 10:00"),
+    ("tonight", "Tue 2026-03-03 19:00"),
+    ("tonight at 8", "Tue 2026-03-03 20:00"),
+    ("this afternoon", "Tue 2026-03-03 14:00"),
+    ("this evening", "Tue 2026-03-03 18:00"),
+    ("half past four tomorrow", "Wed 2026-03-04 16:30"),
+    ("quarter to five", "Tue 2026-03-03 16:45"),
+    ("the day after tomorrow", "Thu 2026-03-05 10:00"),
+    ("at three thirty", "Tue 2026-03-03 15:30"),
+    ("3 o'clock", "Tue 2026-03-03 15:00"),
+    ("around noon", "Tue 2026-03-03 12:00"),
+    ("before 5", "Tue 2026-03-03 16:00"),
+    ("I'm at work until 6", "Tue 2026-03-03 18:00"),
+    ("later", "Tue 2026-03-03 12:00"),
+    ("in 3 days", "Fri 2026-03-06 10:00"),
+    ("at 9", "Wed 2026-03-04 09:00"),                      # 09:00 today has passed
+    ("this morning", "Tue 2026-03-03 11:00"),              # anchor passed, part still on: +1h
+    ("2026-03-04T15:00:00-05:00", "Wed 2026-03-04 15:00"),
+    ("2026-03-04T20:00:00Z", "Wed 2026-03-04 15:00"),
+    ("2026-03-05 09:30", "Thu 2026-03-05 09:30"),          # naive ISO: recipient's zone
+])
+def test_phrases_new_york(text, expected):
+    when, got = local(text)
+    assert when == expected
+    assert got.source == "parsed" and got.matched
+
+
+def test_same_phrase_two_zones_gives_local_times():
+    ny, _ = local("tomorrow at 3", tz=NY)
+    hnl, _ = local("tomorrow at 3", tz=HNL)
+    assert ny == "Wed 2026-03-04 15:00" and hnl == "Wed 2026-03-04 15:00"
+    a = parse_callback_time("tomorrow at 3", T0, NY).due_utc
+    b = parse_callback_time("tomorrow at 3", T0, HNL).due_utc
+    assert b - a == timedelta(hours=5)           # EST is UTC-5, HST UTC-10
+
+
+def test_tomorrow_is_the_recipients_tomorrow():
+    # 06:00 UTC: already Wednesday 01:00 in New York, still Tuesday 20:00 in Honolulu.
+    now = datetime(2026, 3, 4, 6, 0, tzinfo=UTC)
+    assert local("tomorrow at 3", now, NY)[0] == "Thu 2026-03-05 15:00"
+    assert local("tomorrow at 3", now, HNL)[0] == "Wed 2026-03-04 15:00"
+    assert local("tonight", now, HNL)[0] == "Wed 2026-03-04 19:00"   # 21:00 ends the night
+    half_past = datetime(2026, 3, 4, 5, 30, tzinfo=UTC)                # 19:30 in Honolulu
+    assert local("tonight", half_past, HNL)[0] == "Tue 2026-03-03 20:30"  # still tonight: +1h
+
+
+def test_relative_hours_are_real_hours_across_spring_forward():
+    now = datetime(2026, 3, 8, 6, 30, tzinfo=UTC)   # 01:30 EST, the night clocks jump
+    got = parse_callback_time("in two hours", now, NY)
+    assert got.due_utc == now + timedelta(hours=2)
+    assert got.local.strftime("%H:%M %Z") == "04:30 EDT"
+
+
+def test_default_keeps_wall_time_across_dst():
+    now = datetime(2026, 3, 7, 15, 0, tzinfo=UTC)   # Sat 10:00 EST
+    got = parse_callback_time("whenever, I don't care", now, NY)
+    assert got.source == "default" and got.matched == ""
+    assert got.due_utc == datetime(2026, 3, 8, 14, 0, tzinfo=UTC)   # Sun 10:00 EDT: 23 h
+    fall = datetime(2026, 10, 31, 14, 0, tzinfo=UTC)                # Sat 10:00 EDT
+    assert parse_callback_time("", fall, NY).due_utc == datetime(2026, 11, 1, 15, 0, tzinfo=UTC)
+
+
+def test_time_in_the_dst_gap_maps_forward():
+    now = datetime(2026, 3, 7, 15, 0, tzinfo=UTC)
+    got = parse_callback_time("tomorrow at 2:30am", now, NY)
+    assert got.local.strftime("%Y-%m-%d %H:%M %Z") == "2026-03-08 03:30 EDT"
+
+
+def test_ambiguous_fall_back_time_takes_the_first():
+    now = datetime(2026, 10, 31, 14, 0, tzinfo=UTC)
+    got = parse_callback_time("tomorrow at 1:30 am", now, NY)
+    assert got.due_utc == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)   # 01:30 EDT
+
+
+def test_half_hour_zone():
+    now = datetime(2026, 3, 3, 3, 0, tzinfo=UTC)    # 08:30 in Kolkata
+    assert local("at 11", now, "Asia/Kolkata")[0] == "Tue 2026-03-03 11:00"
+
+
+def test_window_decides_am_or_pm_for_a_bare_hour():
+    assert local("at 8", window=("09:00", "21:00"))[0] == "Tue 2026-03-03 20:00"
+    assert local("at 8", window=("08:00", "12:00"))[0] == "Wed 2026-03-04 08:00"
+    assert local("at 8")[0] == "Wed 2026-03-04 08:00"       # heuristic: 8 -> am
+    # Both readings inside the window: the business-hours heuristic decides.
+    assert local("at 3", window=("02:00", "21:00"))[0] == "Tue 2026-03-03 15:00"
+
+
+def test_past_times_move_forward_by_their_natural_step():
+    assert local("Tuesday at 9am")[0] == "Tue 2026-03-10 09:00"     # a week
+    assert local("this Tuesday at 4pm")[0] == "Tue 2026-03-03 16:00"
+    assert local("this Tuesday at 9am")[0] == "Tue 2026-03-10 09:00"
+    assert local("March 1")[0] == "Mon 2027-03-01 10:00"            # a year
+    assert local("2026-03-02T12:00:00-05:00")[0] == "Tue 2026-03-03 12:00"  # by days
+    assert local("2026-03-02T09:00:00-05:00")[0] == "Wed 2026-03-04 09:00"
+
+
+@pytest.mark.parametrize("text", ["", "I'm not interested", "blah blah", "Feb 30",
+                                  "in 900 days", "in 99999999999 weeks", "Yes, good morning!"])
+def test_unreadable_or_absurd_gives_the_default(text):
+    got = parse_callback_time(text, T0, NY)
+    assert got.source == "default"
+    assert got.due_utc == datetime(2026, 3, 4, 15, 0, tzinfo=UTC)   # next day, same time
+
+
+def test_unknown_or_missing_zone_reads_in_utc():
+    assert parse_callback_time("tomorrow at 3", T0, None).due_utc == datetime(
+        2026, 3, 4, 15, 0, tzinfo=UTC)
+    assert parse_callback_time("tomorrow at 3", T0, "Mars/Olympus").due_utc == datetime(
+        2026, 3, 4, 15, 0, tzinfo=UTC)
+
+
+def test_naive_now_is_a_programming_error():
+    with pytest.raises(ValueError):
+        parse_callback_time("tomorrow", datetime(2026, 3, 3, 10, 0), NY)
+
+
+def test_find_time_phrase():
+    assert find_time_phrase("I'm busy, call me back tomorrow at 3?") == "tomorrow at 3"
+    assert find_time_phrase("Not a good time. Try me next Tuesday morning.") == "next tuesday morning"
+    for line in ("I'm not interested", "Wrong number, sorry.", "Yes, speaking.",
+                 "Good morning!", "I have 3 kids", "Who is this?"):
+        assert find_time_phrase(line) is None, line
+
+
+def test_callback_due_prefers_the_resolved_time():
+    got = callback_due("2026-03-05T11:00:00-05:00", "tomorrow at 3", T0, NY)
+    assert got.local.strftime("%d %H:%M") == "05 11:00"
+    got = callback_due("sometime", "tomorrow at 3", T0, NY)       # unreadable -> the words
+    assert got.local.strftime("%d %H:%M") == "04 15:00"
+    got = callback_due(None, None, T0, NY)
+    assert got.source == "default"
+    assert "default" in got.describe()
+
+
+_PHRASES = st.sampled_from([
+    "tomorrow at 3", "next tuesday morning", "in two hours", "friday", "at 5:30", "next week",
+    "dec 3 at 10am", "tonight", "this afternoon", "the 31st", "12/31", "at 12", "before 1",
+    "in 0 minutes", "later", "2026-01-01T00:00:00Z", "half past 11", "end of the week",
+    "sunday evening", "in 3 days at 7", "midnight", "this morning", "quarter to 1",
+])
+_ZONES = st.sampled_from([NY, HNL, "Europe/London", "Asia/Kolkata", "Australia/Lord_Howe",
+                          "America/Phoenix", "UTC", None])
+_NOWS = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31),
+                     timezones=st.just(UTC))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_PHRASES, st.text(max_size=40),
+                      st.tuples(_PHRASES, _PHRASES).map(" and ".join)),
+       now=_NOWS, tz=_ZONES,
+       window=st.sampled_from([None, ("09:00", "20:00"), ("08:00", "21:00")]))
+def test_always_future_and_aware(text, now, tz, window):
+    got = parse_callback_time(text, now, tz, window)
+    assert got.due_utc.tzinfo is not None and got.due_utc.utcoffset() == timedelta(0)
+    assert now < got.due_utc <= now + MAX_AHEAD + timedelta(days=1)
+    assert got.source in ("parsed", "default")
+    assert (got.matched == "") == (got.source == "default")

@@ -1,0 +1,265 @@
+"""The rule brain: intents in natural speech, the dialogue, labels and goodbyes."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import pytest
+
+from dialcli.conversation.base import CallContext, collect
+from dialcli.conversation.intents import Intent, read
+from dialcli.conversation.rules import (
+    EXAMPLE_CALLER_LINES, MAX_TURNS, PERSONA_FOLLOW_UP, RuleBrain, company_name, purpose_line,
+)
+from dialcli.models import Disposition, VoicemailAction
+
+CTX = CallContext(
+    call_id=7, campaign="spring", agent="Zara", to="+14155550101", from_="+14155550199",
+    greeting="Hi Maria, this is Zara from Acme Solar. I'm calling about the solar quote you "
+             "asked for. Do you have a minute?",
+    system_prompt="You are Zara, a friendly assistant for Acme Solar.",
+    voicemail_message="Hi Maria, this is Zara from Acme Solar. Please call us back.",
+    voicemail_action=VoicemailAction.HANGUP, lead_name="Maria Lopez",
+    recipient_tz="America/New_York",
+)
+
+
+def talk(lines, ctx=CTX):
+    """Play caller lines until the brain ends the call; return (session, end, replies)."""
+    session = RuleBrain().open(ctx)
+    session.opening()
+    replies, end = [], None
+    for line in lines:
+        text, end = collect(session.respond(line, at_s=len(replies) * 3.0))
+        replies.append(text)
+        if end is not None:
+            break
+    return session, end or session.finish(), replies
+
+
+EXPECTED = {"interested": Disposition.INTERESTED, "not_interested": Disposition.NOT_INTERESTED,
+            "callback": Disposition.CALLBACK, "opt_out": Disposition.OPT_OUT,
+            "wrong_number": Disposition.WRONG_NUMBER, "one_word": None}
+
+
+@pytest.mark.parametrize("persona, line", [(p, line) for p, lines in EXAMPLE_CALLER_LINES.items()
+                                           for line in lines])
+def test_example_lines_get_their_persona_label(persona, line):
+    follow = [PERSONA_FOLLOW_UP[persona]] if persona in PERSONA_FOLLOW_UP else []
+    session, end, replies = talk([line, *follow])
+    expected = EXPECTED[persona]
+    if expected is None:
+        assert end is None and session.result is None
+        assert replies[0]          # a polite re-introduction, never silence
+    else:
+        assert end is not None and end.disposition is expected, (line, replies)
+        assert end.goodbye and replies[-1].endswith(end.goodbye)
+
+
+def test_every_persona_has_several_natural_lines():
+    assert set(EXAMPLE_CALLER_LINES) == set(EXPECTED)
+    assert all(len(lines) >= 6 for lines in EXAMPLE_CALLER_LINES.values())
+
+
+def test_simulator_scripts_get_their_labels():
+    """Every combination of the simulator's persona turns is labelled as the persona."""
+    sim = pytest.importorskip("dialcli.providers.simulator")
+    expected = dict(EXPECTED, callback_followup_yes=Disposition.INTERESTED,
+                    callback_followup_no=Disposition.NOT_INTERESTED)
+    checked = 0
+    for persona, turns in sim.SCRIPTS.items():
+        if persona not in expected:
+            continue
+        for combo in itertools.product(*turns):
+            _, end, replies = talk(combo)
+            got = None if end is None else end.disposition
+            assert got is expected[persona], (persona, combo, replies)
+            checked += 1
+    assert checked > 50
+
+
+@pytest.mark.parametrize("line, intent", [
+    ("I'm not interested", Intent.NOT_INTERESTED),
+    ("I am interested", Intent.INTERESTED),
+    ("im not really interested", Intent.NOT_INTERESTED),
+    ("Um, I'd be interested, yeah", Intent.INTERESTED),
+    ("I wouldn't be interested", Intent.NOT_INTERESTED),
+    ("I'm not interested, and don't call me again", Intent.OPT_OUT),
+    ("don't call me tomorrow, call me Friday", Intent.CALLBACK),
+    ("don't call me back", Intent.OPT_OUT),
+    ("Yes, thanks for calling back.", Intent.AFFIRM),      # gratitude, not a request
+    ("Who is this?", Intent.ASK_IDENTITY),
+    ("Who?", Intent.ASK_WHO_FOR),
+    ("Maria who?", Intent.ASK_WHO_FOR),
+    ("There's no Maria here", Intent.WRONG_NUMBER),
+    ("What is this about?", Intent.ASK_PURPOSE),
+    ("Is this a real person?", Intent.ASK_ROBOT),
+    ("How did you get my number?", Intent.ASK_NUMBER_SOURCE),
+    ("Sorry, what?", Intent.ASK_REPEAT),
+    ("I'm good, thanks", Intent.UNCLEAR),       # may answer "how are you?": not a decline
+    ("No, I'm good.", Intent.NOT_INTERESTED),
+    ("Hang on a second", Intent.HOLD),
+    ("Okay, bye", Intent.GOODBYE),
+    ("No. Goodbye.", Intent.NOT_INTERESTED),
+    ("Hi, you've reached Sam. Leave a message after the tone.", Intent.VOICEMAIL),
+    ("Tomorrow works better", Intent.CALLBACK),
+    ("tomorrow?", Intent.TIME),
+    ("Yes?", Intent.GREETING),
+    ("", Intent.UNCLEAR),
+])
+def test_intents(line, intent):
+    assert read(line, "maria").intent is intent
+
+
+def test_callback_with_a_time_ends_at_once_with_the_callers_words():
+    _, end, replies = talk(["Yes, this is me.", "I'm busy, call me back tomorrow at 3."])
+    assert end.disposition is Disposition.CALLBACK
+    assert end.callback_text == "I'm busy, call me back tomorrow at 3."
+    assert "tomorrow at 3" in end.goodbye and "tomorrow at 3" in end.summary
+    assert end.callback_at is None     # the engine resolves it with its own clock
+
+
+def test_callback_without_a_time_asks_when_once():
+    session, end, replies = talk(["I'm driving right now.", "Try me Friday afternoon."])
+    assert replies[0] == "No problem. When would be a better time to call you back?"
+    assert end.disposition is Disposition.CALLBACK
+    assert end.callback_text == "Try me Friday afternoon."
+    _, end, _ = talk(["This isn't a good time.", "Whenever."])
+    assert end.disposition is Disposition.CALLBACK and end.callback_text is None
+    assert "tomorrow" in end.goodbye
+    _, end, _ = talk(["Can't talk now.", "asdf qwerty"])
+    assert end.disposition is Disposition.CALLBACK   # a busy person is not kept on the line
+
+
+def test_bare_no_offers_a_callback_before_giving_up():
+    _, end, replies = talk(["No.", "No."])
+    assert "call back at a better time" in replies[0]
+    assert end.disposition is Disposition.NOT_INTERESTED
+    _, end, replies = talk(["No.", "Yes.", "Next week."])
+    assert replies[1].endswith("When would be a better time to call you back?")
+    assert end.disposition is Disposition.CALLBACK and end.callback_text == "Next week."
+
+
+def test_interest_gets_one_clarifying_question():
+    session, end, replies = talk(["Sure, tell me more."])
+    assert end is None and session.result is None
+    assert replies[0].endswith("Would you like them to follow up with you?")
+    assert "Acme Solar" in replies[0]
+    _, end, _ = talk(["Sure, tell me more.", "No, I'll pass."])
+    assert end.disposition is Disposition.NOT_INTERESTED
+    _, end, _ = talk(["Sure, tell me more.", "Yes please."])
+    assert end.disposition is Disposition.INTERESTED
+    assert "Acme Solar will follow up" in end.goodbye
+
+
+def test_questions_are_answered_from_context_only():
+    _, _, replies = talk(["Who is this?", "What is this about?", "Are you a robot?",
+                          "How did you get my number?"])
+    assert replies[0] == "This is Zara, calling from Acme Solar. Would you like to hear more?"
+    assert replies[1].startswith("I'm calling about the solar quote you asked for.")
+    assert replies[2].startswith("I'm an automated assistant calling on behalf of Acme Solar.")
+    assert "take you off the list" in replies[3]
+
+
+def test_without_a_company_the_agent_does_not_invent_one():
+    ctx = replace(CTX, greeting="Hello, this is Zara.", system_prompt="Be nice.")
+    assert company_name(ctx) == "" and purpose_line(ctx) == ""
+    _, _, replies = talk(["Who is this?", "What's this about?", "Sure, tell me more."], ctx)
+    assert replies[0] == "This is Zara. Would you like to hear more?"
+    assert replies[1] == "This is Zara. Would you like to hear more?"
+    assert " from " not in replies[0] + replies[1]
+    assert "someone from our team" in replies[2]
+
+
+@pytest.mark.parametrize("greeting, prompt, company", [
+    ("Hi Maria, this is Zara from Acme Solar. Got a minute?", "", "Acme Solar"),
+    ("Hello! Zara here with First National Bank of Ohio, calling about your card.", "",
+     "First National Bank of Ohio"),
+    ("Hi, I'm calling on behalf of Greenway Loans.", "", "Greenway Loans"),
+    ("Hi there, this is Zara.", "You work for Bright Dental & Co. Be brief.", "Bright Dental & Co"),
+    ("Hi, this is Zara.", "Keep it short.", ""),
+])
+def test_company_name(greeting, prompt, company):
+    assert company_name(replace(CTX, greeting=greeting, system_prompt=prompt)) == company
+
+
+def test_unclear_turns_end_the_call_politely():
+    session, end, replies = talk(["Blue elephant.", "Purple.", "Gronk."])
+    assert replies[0].startswith("Sorry, I didn't quite catch that.")
+    assert end.disposition is Disposition.COMPLETED
+    assert end.goodbye == "Thanks for your time. Goodbye."
+    assert session.caller_turns == 3
+
+
+def test_goodbye_ends_completed_and_hold_waits():
+    _, end, replies = talk(["Hold on.", "Okay, bye."])
+    assert replies[0] == "Sure, take your time."
+    assert end.disposition is Disposition.COMPLETED
+
+
+def test_endless_conversation_is_capped():
+    session, end, _ = talk(["Hang on."] * (MAX_TURNS + 5))
+    assert end.disposition is Disposition.COMPLETED
+    assert session.caller_turns == MAX_TURNS
+
+
+def test_wrong_number_after_who():
+    _, end, replies = talk(["Who?", "No."])
+    assert replies[0] == "I'm trying to reach Maria Lopez. Am I speaking with Maria?"
+    assert end.disposition is Disposition.WRONG_NUMBER
+    _, end, replies = talk(["Who?", "Yes, that's me.", "Not interested."])
+    assert replies[1].startswith("Great, thank you. I'm calling about the solar quote")
+    assert end.disposition is Disposition.NOT_INTERESTED
+
+
+def test_greeting_that_asks_for_the_lead_treats_no_as_wrong_number():
+    ctx = replace(CTX, greeting="Hi, this is Zara from Acme Solar. Am I speaking with Maria?")
+    _, end, _ = talk(["Nope."], ctx)
+    assert end.disposition is Disposition.WRONG_NUMBER
+    _, end, replies = talk(["Yes.", "Sure.", "Yes."], ctx)
+    assert replies[0].endswith("Would you like to hear more?")
+    assert end.disposition is Disposition.INTERESTED
+
+
+def test_voicemail_greeting_leaves_the_message_only_when_asked():
+    line = "Hi, you've reached Maria. Please leave a message after the beep."
+    _, end, replies = talk([line])
+    assert end.disposition is Disposition.VOICEMAIL and replies == [""]
+    ctx = replace(CTX, voicemail_action=VoicemailAction.MESSAGE)
+    _, end, replies = talk([line], ctx)
+    assert end.disposition is Disposition.VOICEMAIL
+    assert replies == [CTX.voicemail_message] and end.goodbye == CTX.voicemail_message
+
+
+def test_keypress_nine_opts_out():
+    session = RuleBrain().open(CTX)
+    session.opening()
+    text, end = collect(session.on_dtmf("9", 2.0))
+    assert end.disposition is Disposition.OPT_OUT and session.finish() is end
+    assert [u["role"] for u in session.transcript_dicts()] == ["agent", "dtmf", "agent"]
+
+
+def test_transcript_and_after_the_end():
+    session, end, _ = talk(["Who is this?", "Remove me from your list."])
+    before = session.transcript_dicts()
+    assert [u["role"] for u in before] == ["agent", "caller", "agent", "caller", "agent"]
+    assert before[0]["text"] == CTX.greeting and before[-1]["text"] == end.goodbye
+    assert list(session.respond("Hello? Are you still there?", 20.0)) == []
+    assert session.transcript[-1].role == "caller"      # still recorded, never answered
+    assert session.finish() is end
+
+
+def test_interrupted_line_keeps_what_was_heard():
+    session = RuleBrain().open(CTX)
+    session.opening()
+    session.on_interrupt("Hi Maria, this is Zara")
+    assert session.transcript[0].text == "Hi Maria, this is Zara"
+    assert session.transcript[0].interrupted
+
+
+def test_deterministic():
+    lines = ["Hello?", "Who is this?", "Sure, tell me more.", "Hmm.", "Yes."]
+    a, _, _ = talk(lines)
+    b, _, _ = talk(lines)
+    assert a.transcript_dicts() == b.transcript_dicts()
