@@ -69,7 +69,9 @@ class _TokenContext(Context):
     def resolve_or_missing(self, key: str) -> Any:
         value = super().resolve_or_missing(key)
         if value is _MISSING_SENTINEL() and key != key.upper():
-            value = super().resolve_or_missing(normalize_header(key) or key)
+            value = super().resolve_or_missing(key.upper())
+            if value is _MISSING_SENTINEL():
+                value = super().resolve_or_missing(normalize_header(key) or key)
         return value
 
 
@@ -99,22 +101,32 @@ _env = _Env(
     finalize=_finalize,
 )
 
-_SPACE_FIX = re.compile(r"([ \t]*)\x00+([ \t]*)(?=([,.;:!?])?)")
+# A run of empty-token markers, with the spaces around and between them
+# ("Dear {{A}} {{B}} Smith" has one run: " \x00 \x00 ").
+_EMPTY_RUN = re.compile(r"[ \t]*\x00(?:[ \t]*\x00)*[ \t]*")
+_NO_SPACE_BEFORE = frozenset(",.;:!?)]}")
+_NO_SPACE_AFTER = frozenset("([{")
 
 
 def _repair(text: str) -> str:
-    """Remove empty-token markers and the doubled/odd spaces they leave."""
+    """Remove empty-token markers and the doubled/odd spaces they leave.
+
+    A run of empty tokens becomes one space between two words, and nothing at the
+    start or end of a line, before punctuation or after an opening bracket:
+    "Hi {{X}}, there" -> "Hi, there"; "Dear {{A}} {{B}} Smith" -> "Dear Smith".
+    """
+    if _EMPTY not in text:
+        return text
 
     def fix(m: re.Match[str]) -> str:
-        before, after, punct = m.group(1), m.group(2), m.group(3)
-        if before and after:
-            return " "
-        if before and punct and not after:
-            return ""  # "balance of {{X}}." -> "balance of."
-        return before or after
+        prev = text[m.start() - 1] if m.start() > 0 else "\n"
+        nxt = text[m.end()] if m.end() < len(text) else "\n"
+        if prev in "\r\n" or nxt in "\r\n" or nxt in _NO_SPACE_BEFORE or prev in _NO_SPACE_AFTER:
+            return ""
+        run = m.group(0)
+        return " " if run[0] in " \t" or run[-1] in " \t" else ""
 
-    text = _SPACE_FIX.sub(fix, text)
-    return text.replace(_EMPTY, "")
+    return _EMPTY_RUN.sub(fix, text)
 
 
 @dataclass(frozen=True)
@@ -131,9 +143,36 @@ class TemplateProblem:
 _SPACED_TOKEN = re.compile(r"\{\{(\s*[A-Za-z_][A-Za-z0-9_]*(?:[ \-]+[A-Za-z0-9_]+)+\s*)\}\}")
 
 
+_BRACED = re.compile(r"\{\{([^{}\n]*)\}\}")
+# What a CSV header may look like when pasted between braces: "Owner's name",
+# "Amount ($)", "Due date (UTC)". Operators such as + | * ~ are deliberately absent,
+# so a mistyped expression is still reported, not silently turned into a token.
+_HEADERISH = re.compile(r"[A-Za-z][A-Za-z0-9 _'\u2019\-./&#()?$%]*")
+
+
 def _prepare(source: str) -> str:
-    """Let users write a header as it was: ``{{case number}}``, ``{{Tax-ID}}``."""
-    return _SPACED_TOKEN.sub(lambda m: "{{ " + normalize_header(m.group(1)) + " }}", source)
+    """Let users write a header as it was: ``{{case number}}``, ``{{Tax-ID}}``,
+    ``{{Owner's name}}``."""
+    source = _SPACED_TOKEN.sub(lambda m: "{{ " + normalize_header(m.group(1)) + " }}", source)
+    if "{{" not in source:
+        return source
+
+    def header(m: re.Match[str]) -> str:
+        inner = m.group(1).strip()
+        if not _HEADERISH.fullmatch(inner) or _is_expression(inner):
+            return m.group(0)
+        return "{{ " + (normalize_header(inner) or inner) + " }}"
+
+    return _BRACED.sub(header, source)
+
+
+@lru_cache(maxsize=1024)
+def _is_expression(text: str) -> bool:
+    try:
+        _env.parse("{{ " + text + " }}")
+    except TemplateSyntaxError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=256)
@@ -148,20 +187,74 @@ def check_template(source: str, *, field: str = "template") -> None:
     except TemplateSyntaxError as exc:
         line = exc.lineno or 1
         lines = source.splitlines() or [""]
-        text = lines[line - 1] if 0 < line <= len(lines) else ""
-        column = _guess_column(text)
+        opener = _unclosed_opener(source)
+        if opener is not None and opener[0] <= line:
+            # Jinja notices an unclosed {{ where the next token surprises it, often a
+            # later line; the mistake is the opener.
+            line, column = opener
+            text = lines[line - 1]
+        else:
+            text = lines[line - 1] if 0 < line <= len(lines) else ""
+            column = _guess_column(text)
         problem = TemplateProblem(line, column, exc.message or "syntax error")
         raise InputError(
             f"The {field} is not a valid template ({problem}).",
             hint=f"  {text}\n  " + (" " * ((column or 1) - 1)) + "^\n"
                  "Write variables as {{TOKEN}}, e.g. {{NAME}} or {{CASE_NUMBER}}.",
         ) from None
-    try:  # a trial render catches sandbox violations (e.g. ``{{ x.__class__ }}``)
+    _check_private_access(_env.parse(_prepare(source)), source, field)
+    try:  # a trial render catches sandbox violations the AST walk cannot see
         _compile(source).render({})
     except SecurityError as exc:
         raise InputError(f"The {field} uses something templates may not: {str(exc).rstrip('.')}.") from None
     except Exception:  # noqa: BLE001 - data-dependent errors surface at render time
         pass
+
+
+def _check_private_access(ast: nodes.Template, source: str, field: str) -> None:
+    """Refuse ``x.__class__``, ``x['_y']`` and ``x|attr('_y')`` up front.
+
+    At render time the sandbox turns such an access into an undefined value, which
+    our lenient ``_Undefined`` renders as empty -- safe, but silent. Saying so at
+    ``agent create`` is kinder than a greeting that quietly loses words.
+    """
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        name = None
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value
+        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args \
+                and isinstance(node.args[0], nodes.Const):
+            name = node.args[0].value
+        if isinstance(name, str) and name.startswith("_"):
+            lines = source.splitlines() or [""]
+            text = lines[node.lineno - 1] if 0 < node.lineno <= len(lines) else ""
+            raise InputError(
+                f"The {field} uses something templates may not (line {node.lineno}: "
+                f"attribute {name!r}; names starting with _ are private).",
+                hint=f"  {text}\nWrite variables as {{{{TOKEN}}}}, e.g. {{{{NAME}}}} or {{{{CASE_NUMBER}}}}.",
+            )
+
+
+_OPENER = re.compile(r"\{[{%#]")
+_CLOSER = {"{{": "}}", "{%": "%}", "{#": "#}"}
+
+
+def _unclosed_opener(source: str) -> tuple[int, int] | None:
+    """(line, column) of the first ``{{``/``{%``/``{#`` that is never closed, 1-based."""
+    pos = 0
+    while True:
+        m = _OPENER.search(source, pos)
+        if m is None:
+            return None
+        end = source.find(_CLOSER[m.group(0)], m.end())
+        nested = _OPENER.search(source, m.end()) if m.group(0) != "{#" else None
+        if end < 0 or (nested is not None and nested.start() < end):
+            line = source.count("\n", 0, m.start()) + 1
+            column = m.start() - (source.rfind("\n", 0, m.start()) + 1) + 1
+            return line, column
+        pos = end + 2
 
 
 def _guess_column(line: str) -> int | None:
@@ -225,6 +318,3 @@ __all__ = [
     "NAME_FALLBACK", "check_template", "lead_context", "normalize_header", "render",
     "render_for_lead", "tokens_used", "TemplateProblem",
 ]
-
-# Silence linters about an imported-but-unused module kept for introspection users.
-_ = nodes
