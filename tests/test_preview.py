@@ -1,0 +1,189 @@
+"""``preview``: rendering an agent for a campaign's lead, and the unknown-token warning."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from dialcli import agents, campaigns, numbers
+from dialcli.errors import InputError, NotFoundError
+from dialcli.preview import build_preview, known_tokens
+
+T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)
+
+GREETING = "Hi {{NAME}}, this is Zara about case {{case number}}, balance ${{AMOUNT}}."
+PROMPT = "You call {{ name }} in {{CITY}}. Email: {{EMAIL}}."
+
+
+@pytest.fixture
+def ws(store):
+    agents.create_agent(store, name="Zara", greeting=GREETING, prompt=PROMPT,
+                        voicemail_message="Zara here for {{NAME}}.", now=T0)
+    agents.create_agent(store, name="Sam", greeting="Yo {{NAME}} from {{PHONE1}}", prompt="p", now=T0)
+    numbers.add_number(store, "+14155550100", now=T0)
+    campaigns.create_campaign(store, name="Spring", agent="Zara", from_number="+14155550100", now=T0)
+    return store
+
+
+def add_import(store, columns, leads, campaign="Spring"):
+    """Insert an import and its leads as the importer would: vars keyed by normalized header."""
+    cid = campaigns.get_campaign(store, campaign).id
+    imp = store.execute("INSERT INTO imports (campaign_id, source, columns, created_at) "
+                        "VALUES (?, 'leads.csv', ?, 't')", (cid, json.dumps(columns))).lastrowid
+    ids = []
+    for row, (name, email, phone, variables) in enumerate(leads, start=2):
+        lead_id = store.execute(
+            "INSERT INTO leads (campaign_id, import_id, row_number, name, email, phone1, vars, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 't', 't')",
+            (cid, imp, row, name, email, phone, json.dumps(variables))).lastrowid
+        store.execute("INSERT INTO lead_phones (lead_id, slot, e164) VALUES (?, 1, ?)", (lead_id, phone))
+        ids.append(lead_id)
+    return ids
+
+
+COLUMNS = ["NAME", "PHONE1", "EMAIL", "AMOUNT", "CASE_NUMBER", "CITY"]
+LEADS = [
+    ("Alex Chen", "alex@example.com", "+14155551200",
+     {"AMOUNT": "5000", "CASE_NUMBER": "CASE-7741", "CITY": "San Francisco"}),
+    ("", None, "+12125550133", {"AMOUNT": "", "CASE_NUMBER": "{{ 7*7 }} {% if x %}", "CITY": "NYC"}),
+]
+
+
+def test_campaign_without_leads_renders_an_empty_lead(ws):
+    p = build_preview(ws, campaign="Spring")
+    assert p.lead is None and p.lead_total == 0 and not p.columns_known
+    assert p.greeting == "Hi there, this is Zara about case, balance $."
+    assert p.system_prompt == "You call there in. Email:."
+    assert p.voicemail_message == "Zara here for there." and p.voicemail_source == "agent"
+    assert p.voicemail_played is False                   # the campaign hangs up on machines
+    assert p.tokens == ["AMOUNT", "CASE_NUMBER", "CITY", "EMAIL", "NAME"]
+    assert p.unknown_tokens == [] and p.as_dict()["unknown_tokens"] is None
+    with pytest.raises(NotFoundError, match="has no leads yet"):
+        build_preview(ws, campaign="Spring", lead_number=1)
+
+
+def test_first_lead_in_import_order(ws):
+    add_import(ws, COLUMNS, LEADS)
+    p = build_preview(ws, campaign="spring")
+    assert p.position == 1 and p.lead_total == 2 and p.lead.name == "Alex Chen"
+    assert p.greeting == "Hi Alex Chen, this is Zara about case CASE-7741, balance $5000."
+    assert p.system_prompt == "You call Alex Chen in San Francisco. Email: alex@example.com."
+    assert p.unknown_tokens == [] and p.empty_tokens == []
+
+
+def test_nth_lead_values_are_data_not_templates(ws):
+    add_import(ws, COLUMNS, LEADS)
+    p = build_preview(ws, campaign="Spring", lead_number=2)
+    assert p.lead.row_number == 3
+    assert p.greeting == "Hi there, this is Zara about case {{ 7*7 }} {% if x %}, balance $."
+    assert p.empty_tokens == ["AMOUNT", "EMAIL", "NAME"]
+    assert build_preview(ws, campaign="Spring", lead_id=p.lead.id).position == 2
+
+
+def test_lead_selection_errors(ws):
+    ids = add_import(ws, COLUMNS, LEADS)
+    with pytest.raises(InputError, match=r"--lead 3 is out of range: campaign 'Spring' has 2 leads \(1-2\)"):
+        build_preview(ws, campaign="Spring", lead_number=3)
+    with pytest.raises(InputError, match="out of range"):
+        build_preview(ws, campaign="Spring", lead_number=0)
+    with pytest.raises(InputError, match="either --lead or --lead-id"):
+        build_preview(ws, campaign="Spring", lead_number=1, lead_id=ids[0])
+    with pytest.raises(NotFoundError, match="no lead with id 999"):
+        build_preview(ws, campaign="Spring", lead_id=999)
+
+
+def test_tokens_no_lead_has_are_reported(ws):
+    add_import(ws, ["NAME", "PHONE1", "AMOUNT"], [("Alex", None, "+14155551200", {"AMOUNT": "5"})])
+    p = build_preview(ws, campaign="Spring")
+    assert p.unknown_tokens == ["CASE_NUMBER", "CITY"]     # NAME and EMAIL always exist
+    # A second import with one of the missing columns makes it known.
+    add_import(ws, ["NAME", "PHONE1", "CASE_NUMBER"], [])
+    assert known_tokens(ws, campaigns.get_campaign(ws, "Spring").id) == \
+        {"NAME", "EMAIL", "AMOUNT", "CASE_NUMBER"}
+    assert build_preview(ws, campaign="Spring").unknown_tokens == ["CITY"]
+
+
+def test_structured_columns_are_not_variables(ws):
+    add_import(ws, COLUMNS, LEADS)
+    p = build_preview(ws, campaign="Spring", agent="Sam")     # another agent on these leads
+    assert p.agent.name == "Sam"
+    assert p.unknown_tokens == ["PHONE1"]
+    assert p.greeting == "Yo Alex Chen from"
+
+
+def test_leads_without_an_import_row_count_their_vars(ws):
+    cid = campaigns.get_campaign(ws, "Spring").id
+    ws.execute("INSERT INTO leads (campaign_id, row_number, name, vars, created_at, updated_at) "
+               "VALUES (?, 2, 'Al', '{\"CITY\": \"LA\", \"AMOUNT\": \"1\"}', 't', 't')", (cid,))
+    p = build_preview(ws, campaign="Spring")
+    assert p.columns_known and p.unknown_tokens == ["CASE_NUMBER"]
+    assert p.lead.phones == ()
+
+
+def test_campaign_voicemail_overrides_the_agents(ws):
+    campaigns.edit_campaign(ws, "Spring", voicemail="message", voicemail_message="Spring: {{NAME}}",
+                            now=T0)
+    add_import(ws, COLUMNS, LEADS)
+    p = build_preview(ws, campaign="Spring")
+    assert p.voicemail_message == "Spring: Alex Chen"
+    assert (p.voicemail_source, p.voicemail_played) == ("campaign", True)
+
+
+def test_agent_alone(ws):
+    p = build_preview(ws, agent="zara")
+    assert p.campaign is None and p.lead is None
+    assert p.voicemail_played is True and p.voicemail_message == "Zara here for there."
+    with pytest.raises(InputError, match="need a campaign"):
+        build_preview(ws, agent="zara", lead_number=1)
+    with pytest.raises(InputError, match="Preview what?"):
+        build_preview(ws)
+
+
+# -- CLI --------------------------------------------------------------------------------
+
+def test_cli_preview_default_campaign_and_first_lead(cli, ws):
+    add_import(ws, ["NAME", "PHONE1", "AMOUNT"], [
+        ("Alex Chen", None, "+14155551200", {"AMOUNT": "5000"}),
+        ("Jamie Lee", None, "+12125550133", {"AMOUNT": "12000"})])
+    r = cli("preview")
+    assert r.exit_code == 0, r.output
+    assert "Hi Alex Chen, this is Zara about case, balance $5000." in r.stdout
+    assert "Lead 1 of 2" in r.stdout
+    assert "Warning:" in r.stderr and "{{CASE_NUMBER}}, {{CITY}}" in r.stderr
+    assert "no lead in campaign 'Spring' has" in r.stderr
+
+
+def test_cli_preview_json(cli, ws):
+    add_import(ws, COLUMNS, LEADS)
+    r = cli("preview", "--campaign", "Spring", "--lead", "2", "--json")
+    assert r.exit_code == 0
+    data = json.loads(r.stdout)
+    assert data["lead"]["position"] == 2 and data["lead"]["row_number"] == 3
+    assert data["lead"]["phones"] == ["+12125550133"]
+    assert data["greeting"].startswith("Hi there, this is Zara")
+    assert data["unknown_tokens"] == [] and data["empty_tokens"] == ["AMOUNT", "EMAIL", "NAME"]
+    assert "This lead has no name" in r.stderr
+
+
+def test_cli_preview_agent_without_campaign(cli, store):
+    agents.create_agent(store, name="Zara", greeting=GREETING, prompt=PROMPT, now=T0)
+    r = cli("preview", "--agent", "Zara")
+    assert r.exit_code == 0
+    assert "Hi there, this is Zara about case, balance $." in r.stdout
+    assert "empty lead" in r.stdout
+
+
+def test_cli_preview_errors(cli, ws):
+    r = cli("preview", "--campaign", "Nope")
+    assert r.exit_code == 2 and "No campaign named 'Nope'" in r.stderr and r.stdout == ""
+    r = cli("preview", "--lead", "5")
+    assert r.exit_code == 2 and "has no leads yet" in r.stderr
+    r = cli("preview", "--agent", "Nobody")
+    assert r.exit_code == 2 and "No agent named 'Nobody'" in r.stderr
+
+
+def test_cli_preview_no_campaigns(cli, store):
+    r = cli("preview")
+    assert r.exit_code == 2 and "no campaigns yet" in r.stderr
