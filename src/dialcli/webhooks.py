@@ -131,7 +131,7 @@ def generate_secret() -> str:
 
 def fingerprint(secret: str) -> str:
     """A short, non-reversible name for a secret (safe to print)."""
-    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:12]
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:8]
 
 
 def redact_url(url: str) -> str:
@@ -230,6 +230,27 @@ def list_subscriptions(store: Store) -> list[SubscriptionStatus]:
         result.append(SubscriptionStatus(sub, pending, total - pending - dead, dead, last_ok,
                                          last["last_error"] if last else None, nxt))
     return result
+
+
+def outbox_counts(store: Store, subscription_id: int) -> tuple[int, int]:
+    """(pending, dead) events of a subscription."""
+    pending = store.scalar("SELECT COUNT(*) FROM outbox WHERE subscription_id = ? "
+                           "AND delivered_at IS NULL AND dead_at IS NULL", (subscription_id,))
+    dead = store.scalar("SELECT COUNT(*) FROM outbox WHERE subscription_id = ? "
+                        "AND dead_at IS NOT NULL", (subscription_id,))
+    return int(pending), int(dead)
+
+
+def only_subscription(store: Store) -> Subscription:
+    """The workspace's subscription when there is exactly one."""
+    rows = store.all("SELECT * FROM webhook_subscriptions ORDER BY id")
+    if len(rows) == 1:
+        return Subscription.from_row(rows[0])
+    if not rows:
+        raise InputError("There are no webhook subscriptions.",
+                         hint="Add one with: dialcli webhooks add https://example.com/hooks")
+    raise InputError(f"There are {len(rows)} webhook subscriptions; which one?",
+                     hint="Give its id (see dialcli webhooks list).")
 
 
 def remove_subscription(store: Store, ref: int | str) -> tuple[Subscription, int]:

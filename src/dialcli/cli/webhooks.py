@@ -1,7 +1,248 @@
-"""Commands: webhooks (not written yet)."""
+"""Commands: ``dialcli webhooks add|list|remove|test|deliver|retry|enable``.
+
+The outbox, signing and delivery rules live in ``dialcli.webhooks``. Secrets are
+printed exactly once, by ``add``; everything else shows a fingerprint.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Optional
 
 import typer
+from rich.table import Table
+from rich.text import Text
+
+from dialcli import webhooks as core
+from dialcli.cli._common import note, now, out, print_json, state, store, success, warn
+from dialcli.clock import to_iso
+
+webhooks_app = typer.Typer(
+    help="Send campaign.lead.updated events to your endpoint, signed, with retries.\n\n"
+         "\b\nExample:\n  dialcli webhooks add https://example.com/hooks/dialcli",
+    no_args_is_help=True,
+)
+
+
+def _ref(value: str | None) -> str | None:
+    return value.strip() if value else None
+
+
+def subscriptions_table(rows: list[core.SubscriptionStatus]) -> Table:
+    table = Table(title="Webhook subscriptions", title_justify="left")
+    table.add_column("ID", justify="right")
+    table.add_column("Endpoint", overflow="fold", ratio=1)
+    table.add_column("State")
+    table.add_column("Queued", justify="right")
+    table.add_column("Sent", justify="right")
+    table.add_column("Dead", justify="right")
+    table.add_column("Secret", no_wrap=True)
+    for r in rows:
+        sub = r.subscription
+        endpoint = Text(sub.display_url)
+        endpoint.append("\n" + ", ".join(sub.events), style="dim")
+        if r.last_error:
+            endpoint.append(f"\nlast error: {r.last_error}", style="yellow")
+        state_text = (Text("active", "green") if sub.active
+                      else Text(f"off: {sub.disabled_reason or 'disabled'}", "red"))
+        table.add_row(str(sub.id), endpoint, state_text, f"{r.pending:,}", f"{r.delivered:,}",
+                      Text(f"{r.dead:,}", "red" if r.dead else ""), sub.fingerprint)
+    if not rows:
+        table.add_row("", Text("none -- add one with: dialcli webhooks add URL", "dim"),
+                      "", "", "", "", "")
+    return table
+
+
+def stats_line(stats: core.DeliveryStats) -> str:
+    parts = [f"{stats.delivered:,} delivered"]
+    if stats.failed:
+        parts.append(f"{stats.failed:,} failed (will be retried)")
+    if stats.dead:
+        parts.append(f"{stats.dead:,} dead-lettered")
+    if stats.deferred:
+        parts.append(f"{stats.deferred:,} held back (endpoint failing)")
+    return ", ".join(parts)
+
+
+@webhooks_app.command("add")
+def add_cmd(
+    ctx: typer.Context,
+    url: str = typer.Argument(..., help="Your endpoint (https)."),
+    event: list[str] = typer.Option([], "--event", "-e",
+                                    help="Event type (repeatable); default campaign.lead.updated."),
+    secret: Optional[str] = typer.Option(None, "--secret",
+                                         help="Signing secret (default: a strong generated one)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (includes the secret)."),
+) -> None:
+    """Subscribe an endpoint; prints its signing secret once.
+
+    \b
+    Example:
+      dialcli webhooks add https://example.com/hooks/dialcli
+    """
+    sub, warnings = core.add_subscription(store(ctx), url, now_iso=to_iso(now(ctx)),
+                                          events=event or None, secret=secret)
+    for message in warnings:
+        warn(message)
+    if as_json:
+        print_json({"id": sub.id, "url": sub.display_url, "events": list(sub.events),
+                    "secret": sub.secret, "fingerprint": sub.fingerprint})
+        return
+    success(f"Subscription {sub.id}: {sub.display_url} ({', '.join(sub.events)})")
+    if secret is None:
+        note("Signing secret (shown only now; store it where your receiver can read it):")
+        out.print(sub.secret, markup=False)
+    note("Verify the Dialcli-Signature header as shown in the README (Webhooks), then: "
+         f"dialcli webhooks test {sub.id}")
+
+
+@webhooks_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List subscriptions with queued, delivered and dead-lettered counts.
+
+    \b
+    Example:
+      dialcli webhooks list
+    """
+    rows = core.list_subscriptions(store(ctx))
+    if as_json:
+        print_json([{
+            "id": r.subscription.id, "url": r.subscription.display_url,
+            "events": list(r.subscription.events), "active": r.subscription.active,
+            "disabled_reason": r.subscription.disabled_reason,
+            "secret_fingerprint": r.subscription.fingerprint, "pending": r.pending,
+            "delivered": r.delivered, "dead": r.dead, "last_delivered_at": r.last_delivered_at,
+            "last_error": r.last_error, "next_attempt_at": r.next_attempt_at,
+        } for r in rows])
+        return
+    out.print(subscriptions_table(rows))
+
+
+@webhooks_app.command("remove")
+def remove_cmd(
+    ctx: typer.Context,
+    subscription: str = typer.Argument(..., help="Subscription id or URL."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask, even with events queued."),
+) -> None:
+    """Delete a subscription and its queued events.
+
+    \b
+    Example:
+      dialcli webhooks remove 1 --yes
+    """
+    st = store(ctx)
+    sub = core.get_subscription(st, subscription)
+    pending, _ = core.outbox_counts(st, sub.id)
+    if pending and not yes:
+        typer.confirm(f"{pending:,} event(s) for {sub.display_url} are not delivered yet and "
+                      "will be dropped. Remove anyway?", abort=True, err=True)
+    removed, dropped = core.remove_subscription(st, sub.id)
+    success(f"Removed subscription {removed.id} ({removed.display_url})"
+            + (f"; dropped {dropped:,} queued event(s)" if dropped else ""))
+
+
+@webhooks_app.command("test")
+def test_cmd(
+    ctx: typer.Context,
+    subscription: Optional[str] = typer.Argument(None, help="Subscription id or URL "
+                                                  "(optional when there is one)."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for the endpoint."),
+) -> None:
+    """Send a signed webhook.test event to an endpoint now and show the answer.
+
+    \b
+    Example:
+      dialcli webhooks test 1
+    """
+    st = store(ctx)
+    sub = (core.get_subscription(st, subscription) if _ref(subscription)
+           else core.only_subscription(st))
+    result = core.send_test(st, sub.id, clock=state(ctx).clock, timeout_s=timeout)
+    if not result.ok:
+        raise core.DeliveryError(
+            f"{sub.display_url} did not accept the test event: {result.error}",
+            hint="It must answer 2xx within the timeout. Check the URL, that the receiver "
+                 "is running, and its signature check (README, Webhooks).")
+    success(f"{sub.display_url} answered {result.status} in {result.elapsed_ms:.0f} ms "
+            f"(event {result.event_id})")
+
+
+@webhooks_app.command("deliver")
+def deliver_cmd(
+    ctx: typer.Context,
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds",
+                                                help="Stop after this long (default: until done)."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait per request."),
+) -> None:
+    """Send every queued event now, without a running campaign.
+
+    Waiting retries are sent at once; an endpoint that still fails is left for later
+    (its events keep their retry schedule).
+
+    \b
+    Example:
+      dialcli webhooks deliver
+    """
+    st = store(ctx)
+    deliverer = core.Deliverer(st, clock=state(ctx).clock, rng=random.Random(),
+                               timeout_s=timeout)
+    try:
+        stats = deliverer.drain(max_seconds=max_seconds)
+    finally:
+        deliverer.close()
+    remaining = sum(core.outbox_counts(st, r.subscription.id)[0]
+                    for r in core.list_subscriptions(st) if r.subscription.active)
+    if stats.attempted == 0 and not remaining:
+        success("Nothing to deliver.")
+        return
+    note(stats_line(stats) + (f"; {remaining:,} still queued" if remaining else ""))
+    if stats.errors:
+        details = "; ".join(f"subscription {sid}: {error}" for sid, error in stats.errors.items())
+        raise core.DeliveryError(
+            f"Some endpoints failed: {details}",
+            hint="Their events stay queued and are retried by the running campaign or the "
+                 "next `dialcli webhooks deliver`.")
+    success("Delivered.")
+
+
+@webhooks_app.command("retry")
+def retry_cmd(
+    ctx: typer.Context,
+    subscription: Optional[str] = typer.Argument(None, help="Only this subscription (id or URL)."),
+    event_id: Optional[str] = typer.Option(None, "--event-id", help="Only this event (evt_...)."),
+) -> None:
+    """Requeue dead-lettered events (after 24 h of failed attempts).
+
+    \b
+    Example:
+      dialcli webhooks retry && dialcli webhooks deliver
+    """
+    count = core.retry_dead(store(ctx), subscription=_ref(subscription), event_id=event_id)
+    if not count:
+        success("No dead letters to retry.")
+        return
+    success(f"Requeued {count:,} event(s); they go out with the running campaign or "
+            "`dialcli webhooks deliver`.")
+
+
+@webhooks_app.command("enable")
+def enable_cmd(
+    ctx: typer.Context,
+    subscription: str = typer.Argument(..., help="Subscription id or URL."),
+) -> None:
+    """Switch a subscription back on (after its endpoint answered 410 Gone).
+
+    \b
+    Example:
+      dialcli webhooks enable 1
+    """
+    sub = core.enable_subscription(store(ctx), subscription)
+    success(f"Subscription {sub.id} ({sub.display_url}) is active; queued events resume in order.")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add the ``webhooks`` group."""
+    app.add_typer(webhooks_app, name="webhooks")
