@@ -185,6 +185,7 @@ class FakeTwilio:
         self.numbers: list[dict[str, Any]] = []
         self.caller_ids: list[dict[str, Any]] = []
         self.account_type = "Full"
+        self.max_page_size = 1000          # Twilio's cap; lower it to exercise paging
         self.account_status = "active"
         self.tunnel_is_down = False
         self._faults: list[dict[str, Any]] = []
@@ -357,7 +358,7 @@ class FakeTwilio:
             rows = [c for c in rows if c.from_ == q["From"]]
         if q.get("Status"):
             rows = [c for c in rows if c.status == q["Status"]]
-        size = int(q.get("PageSize", 50))
+        size = min(int(q.get("PageSize", 50)), self.max_page_size)
         page = int(q.get("Page", 0))
         chunk = rows[page * size:(page + 1) * size]
         return JSONResponse(self._page("calls", [self._call_json(c) for c in chunk], page, size,
@@ -407,7 +408,8 @@ class FakeTwilio:
             return denied
         q = request.query_params
         rows = [n for n in self.numbers if not q.get("PhoneNumber") or n["e164"] == q["PhoneNumber"]]
-        size, page = int(q.get("PageSize", 50)), int(q.get("Page", 0))
+        size = min(int(q.get("PageSize", 50)), self.max_page_size)
+        page = int(q.get("Page", 0))
         items = [{"sid": n["sid"], "account_sid": self.account_sid, "phone_number": n["e164"],
                   "friendly_name": n["label"], "status": "in-use",
                   "capabilities": {"voice": n["voice"], "sms": True, "mms": False, "fax": False},
