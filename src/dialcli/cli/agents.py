@@ -72,7 +72,7 @@ def agent_detail(agent: Agent, campaigns: list[str]) -> RenderableType:
 @agent_app.command("create")
 def create(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Agent name (unique, case-insensitive)."),
+    name: str = typer.Argument(..., metavar="NAME", help="Agent name (unique, case-insensitive)."),
     greeting: Optional[str] = typer.Option(None, "--greeting", help="First thing the agent says. " + _TOKENS_NOTE),
     greeting_file: Optional[str] = typer.Option(None, "--greeting-file", metavar="FILE",
                                                 help="Read the greeting from a UTF-8 file."),
@@ -142,7 +142,7 @@ def list_(
 @agent_app.command("show")
 def show(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Agent name."),
+    name: str = typer.Argument(..., metavar="AGENT", help="Agent name."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show an agent's settings, greeting, system prompt and voicemail message.
@@ -164,7 +164,7 @@ def show(
 @agent_app.command("edit")
 def edit(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Agent to change."),
+    name: str = typer.Argument(..., metavar="AGENT", help="Agent to change."),
     new_name: Optional[str] = typer.Option(None, "--name", help="Rename the agent."),
     greeting: Optional[str] = typer.Option(None, "--greeting", help="New greeting."),
     greeting_file: Optional[str] = typer.Option(None, "--greeting-file", metavar="FILE",
@@ -206,7 +206,7 @@ def edit(
 @agent_app.command("delete")
 def delete(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Agent to delete."),
+    name: str = typer.Argument(..., metavar="AGENT", help="Agent to delete."),
 ) -> None:
     """Delete an agent that no campaign uses.
 

@@ -103,7 +103,7 @@ def campaign_detail(s: core.CampaignSummary) -> RenderableType:
 @campaign_app.command("create")
 def create(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Campaign name (unique, case-insensitive)."),
+    name: str = typer.Argument(..., metavar="NAME", help="Campaign name (unique, case-insensitive)."),
     agent: str = typer.Option(..., "--agent", help="Voice agent that talks on each call."),
     from_number: str = typer.Option(..., "--from", metavar="E164", help="Workspace number to dial from."),
     window: str = typer.Option("09:00-20:00", "--window", metavar="HH:MM-HH:MM",
@@ -174,7 +174,7 @@ def list_(
 @campaign_app.command("show")
 def show(
     ctx: typer.Context,
-    name: Optional[str] = typer.Argument(None, help="Campaign (may be omitted if there is only one)."),
+    name: Optional[str] = typer.Argument(None, metavar="CAMPAIGN", help="Campaign (may be omitted if there is only one)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a campaign's settings, agent and leads by status.
@@ -195,7 +195,7 @@ def show(
 @campaign_app.command("edit")
 def edit(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Campaign to change."),
+    name: str = typer.Argument(..., metavar="CAMPAIGN", help="Campaign to change."),
     new_name: Optional[str] = typer.Option(None, "--name", help="Rename the campaign."),
     agent: Optional[str] = typer.Option(None, "--agent", help="Use another agent (not while running)."),
     from_number: Optional[str] = typer.Option(None, "--from", metavar="E164",
@@ -239,7 +239,7 @@ def edit(
 @campaign_app.command("delete")
 def delete(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Campaign to delete."),
+    name: str = typer.Argument(..., metavar="CAMPAIGN", help="Campaign to delete."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a campaign with its leads, calls and imports (not while running).
