@@ -1,7 +1,293 @@
-"""Commands: report (not written yet)."""
+"""Command: ``dialcli report`` -- the campaign page in the terminal, or CSV exports.
+
+The figures come from ``dialcli.reporting`` (data only) and the CSV files from
+``dialcli.exports``; this module parses options and turns the data into Rich
+renderables (functions that return them; only the command prints).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
 
 import typer
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from dialcli import exports, reporting, settings
+from dialcli.cli._common import now, out, print_json, resolve_campaign_id, store, success
+from dialcli.clock import from_iso
+from dialcli.errors import InputError
+from dialcli.reporting import CostReport, Kpis, Report
+
+STATUS_STYLE = {
+    "PENDING": "white", "DIALING": "bold cyan", "RETRY": "yellow", "CALLBACK": "magenta",
+    "REACHED": "bold green", "OPTED_OUT": "red", "EXHAUSTED": "dim", "SKIPPED": "dim",
+}
+DISPOSITION_STYLE = {
+    "INTERESTED": "bold green", "NOT_INTERESTED": "yellow", "CALLBACK": "magenta",
+    "VOICEMAIL": "blue", "WRONG_NUMBER": "red", "NO_ANSWER": "dim", "OPT_OUT": "bold red",
+    "COMPLETED": "green", "FAILED": "red",
+}
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+# -- renderables -------------------------------------------------------------------------
+
+def _pct(part: float, whole: float, digits: int = 1) -> str:
+    return f"{100 * part / whole:.{digits}f}%" if whole else "–"
+
+
+def money(amount: float) -> str:
+    """Dollars: cents for big amounts, up to 4 decimals below a dollar ($0.056)."""
+    if abs(amount) >= 1 or amount == 0:
+        return f"${amount:,.2f}"
+    text = f"{amount:.4f}".rstrip("0")
+    if len(text.split(".")[1]) < 2:
+        text = f"{amount:.2f}"
+    return "$" + text
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _when(iso: str | None) -> str:
+    dt = from_iso(iso)
+    return dt.strftime("%Y-%m-%d %H:%M") if dt else "–"
+
+
+def _card(title: str, value: str, sub: str, style: str = "bold") -> Panel:
+    body = Text(value, style=style, justify="center")
+    body.append("\n" + sub, style="dim")
+    return Panel(body, title=title, padding=(0, 0), expand=True)
+
+
+def header(k: Kpis) -> Text:
+    text = Text()
+    text.append(k.campaign, style="bold")
+    text.append(f"  {k.status}", style={"RUNNING": "bold green", "PAUSED": "bold yellow",
+                                         "COMPLETED": "bold blue"}.get(k.status, "bold"))
+    text.append(f"  ·  run {k.current_run}" if k.run is not None else "  ·  all runs")
+    text.append(f"  ·  pass {k.current_pass} of {k.max_passes}")
+    if k.next_pass_at:
+        text.append(f"  ·  next pass {_when(k.next_pass_at)} UTC")
+    return text
+
+
+def kpi_cards(k: Kpis) -> Table:
+    """The product doc's KPI cards: calls made, reached, interested, opt-out, and rates."""
+    cards = [
+        _card("Calls made", f"{k.calls_made:,}",
+              f"{k.in_flight:,} in flight" if k.in_flight else f"{k.calls_finished:,} finished"),
+        _card("Reached", f"{k.reached:,}", f"{k.leads_reached:,} of {k.leads_total:,} leads",
+              "bold green"),
+        _card("Interested", f"{k.interested:,}", _pct(k.interested, k.reached, 0) + " of reached",
+              "bold green"),
+        _card("Opt-out", f"{k.opted_out:,}", _pct(k.opted_out, k.reached, 0) + " of reached",
+              "bold red" if k.opted_out else "bold"),
+        _card("Reach rate", "–" if k.reach_rate is None else f"{100 * k.reach_rate:.1f}%",
+              "of finished"),
+        _card("Avg talk", _duration(k.avg_talk_s), "per reach"),
+    ]
+    grid = Table.grid(expand=True, padding=(0, 1))
+    for _ in cards:
+        grid.add_column(ratio=1)
+    grid.add_row(*cards)
+    return grid
+
+
+def lead_status_line(k: Kpis) -> Text:
+    text = Text(f"Leads {k.leads_total:,}: ", style="bold")
+    parts = [(s, n) for s, n in k.leads_by_status.items() if n]
+    for i, (status, n) in enumerate(parts):
+        if i:
+            text.append(" · ")
+        text.append(f"{n:,} {status.lower().replace('_', '-')}", style=STATUS_STYLE.get(status, ""))
+    if not parts:
+        text.append("none yet -- import some with: dialcli import leads.csv", style="dim")
+    return text
+
+
+def disposition_table(k: Kpis) -> Table:
+    table = Table(title="Dispositions", title_justify="left", expand=False)
+    table.add_column("Disposition")
+    table.add_column("Calls", justify="right")
+    table.add_column("Share", justify="right")
+    table.add_column("", min_width=20)
+    top = max(k.dispositions.values(), default=0)
+    for disp, n in sorted(k.dispositions.items(), key=lambda kv: -kv[1]):
+        if not n:
+            continue
+        bar = "█" * max(1, round(20 * n / top)) if top else ""
+        table.add_row(Text(disp, style=DISPOSITION_STYLE.get(disp, "")), f"{n:,}",
+                      _pct(n, k.calls_finished), Text(bar, style=DISPOSITION_STYLE.get(disp, "")))
+    if k.in_flight:
+        table.add_row(Text("in flight", style="cyan"), f"{k.in_flight:,}", "", "")
+    if not k.calls_made:
+        table.add_row(Text("no calls yet", style="dim"), "", "", "")
+    return table
+
+
+def lead_table(report: Report) -> Table:
+    shown = len(report.leads)
+    scope = ", ".join(s.lower() for s in report.status_filter) if report.status_filter else "all"
+    title = f"Leads ({scope}; {shown:,} of {report.leads_matching:,}, sorted by {report.sort})"
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("Row", "right"), ("Name", "left"), ("Status", "left"),
+                          ("Last disposition", "left"), ("Phone", "left"), ("Pass", "right"),
+                          ("Attempts", "right"), ("Last call (UTC)", "left")):
+        table.add_column(name, justify=justify,  # type: ignore[arg-type]
+                         no_wrap=name in ("Phone", "Last call (UTC)", "Status"))
+    for r in report.leads:
+        phone = f"{r.phone_slot}: {r.phone}" if r.phone else "–"
+        table.add_row(str(r.row_number), Text(r.name), Text(r.status, STATUS_STYLE.get(r.status, "")),
+                      Text(r.last_disposition or "–",
+                           DISPOSITION_STYLE.get(r.last_disposition or "", "dim")),
+                      phone, str(r.pass_no), str(r.attempts), _when(r.last_call_at))
+    if not report.leads:
+        table.add_row("", Text("no leads match", style="dim"), "", "", "", "", "", "")
+    return table
+
+
+def trend_chart(cost: CostReport, height: int = 6) -> Text:
+    """Daily cost as vertical bars, one column per day, zeros drawn as a baseline."""
+    values = [d.cost for d in cost.days]
+    top = max(values, default=0.0)
+    label_w = max(len(money(top)), 3)
+    lines = Text()
+    rows = range(height, 0, -1) if top else range(1, 0, -1)
+    for row in rows:
+        label = money(top) if row == height else ("$0" if row == 1 else "")
+        lines.append(f"{label:>{label_w}} ┤", style="dim")
+        for value in values:
+            eighths = round(8 * height * value / top) if top else 0
+            level = max(0, min(8, eighths - 8 * (row - 1)))
+            if row == 1 and value > 0 and eighths == 0:
+                level = 1   # a day with any spend is never invisible
+            char = BLOCKS[level] if level else ("▁" if row == 1 else " ")
+            lines.append(char, style="green" if level else "dim")
+            # A gap between days keeps neighbouring bars apart; the baseline stays whole.
+            lines.append("▁" if row == 1 else " ", style="dim")
+        lines.append("\n")
+    left, right = cost.first_day.strftime("%b %d"), cost.last_day.strftime("%b %d")
+    gap = max(1, 2 * len(values) - len(left) - len(right))
+    lines.append(" " * (label_w + 2) + left + " " * gap + right, style="dim")
+    return lines
+
+
+def cost_panel(cost: CostReport) -> Panel:
+    text = Text()
+    text.append("Rate ", style="bold")
+    text.append(f"${cost.rate:g}/min")
+    if cost.rate_is_default:
+        text.append(" (default; set yours with: dialcli config set rate_per_minute 0.014)",
+                    style="yellow")
+    text.append("\nBilled minutes ", style="bold")
+    text.append(f"{cost.billed_minutes:,}")
+    text.append("   Cost ", style="bold")
+    text.append(money(cost.cost))
+    if cost.cost_final and cost.cost_estimated:
+        text.append(f"  (provider price {money(cost.cost_final)} + estimated "
+                    f"{money(cost.cost_estimated)})", style="dim")
+    elif cost.cost_final:
+        text.append("  (provider prices)", style="dim")
+    elif cost.billed_minutes:
+        text.append("  (estimated: minutes x rate)", style="dim")
+    if cost.other_runs_cost is not None:
+        text.append(f"\nEarlier runs: {cost.other_runs_minutes:,} min, "
+                    f"{money(cost.other_runs_cost)} (see --all-runs)", style="dim")
+    text.append(f"\n\nLast {len(cost.days)} days (UTC): {cost.trend_minutes:,} min, "
+                f"{money(cost.trend_cost)}", style="bold")
+    if not cost.trend_minutes and not cost.trend_cost:
+        text.append("  no billed calls in these days", style="dim")
+    text.append("\n")
+    text.append_text(trend_chart(cost))
+    return Panel(text, title="Cost", title_align="left", expand=False)
+
+
+def report_view(report: Report) -> RenderableType:
+    """The whole campaign page."""
+    k = report.kpis
+    return Group(header(k), kpi_cards(k), lead_status_line(k), Text(""),
+                 disposition_table(k), Text(""), lead_table(report), Text(""),
+                 cost_panel(report.cost))
+
+
+# -- the command -------------------------------------------------------------------------
+
+def report(
+    ctx: typer.Context,
+    campaign_arg: Optional[str] = typer.Argument(None, metavar="[CAMPAIGN]",
+                                                 help="Campaign (optional when there is one)."),
+    campaign: Optional[str] = typer.Option(None, "--campaign", "-c", help="Campaign name."),
+    status: list[str] = typer.Option([], "--status", "-s",
+                                     help="Only leads with this status (repeatable or "
+                                          "comma-separated), e.g. RETRY,CALLBACK."),
+    sort: str = typer.Option("row", "--sort",
+                             help="Lead order: " + ", ".join(reporting.SORTS) + "."),
+    limit: int = typer.Option(50, "--limit", "-n", help="Lead rows to show (0 = all)."),
+    all_runs: bool = typer.Option(False, "--all-runs",
+                                  help="Count calls of every run, not just the current one."),
+    days: int = typer.Option(reporting.TREND_DAYS, "--days", help="Days in the cost trend."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    csv_path: Optional[str] = typer.Option(None, "--csv", metavar="FILE",
+                                           help="Export one row per lead to FILE ('-' = stdout)."),
+    calls: bool = typer.Option(False, "--calls", help="With --csv: one row per call instead."),
+    excel: bool = typer.Option(False, "--excel", help="With --csv: UTF-8 with BOM for Excel."),
+) -> None:
+    """Show a campaign's results: KPIs, dispositions, leads and cost with a 30-day trend.
+
+    Cost is billed minutes x rate_per_minute (or the provider's final price when
+    known); days are UTC. --csv exports every lead with its original columns and
+    outcome, or every call with --calls; cells are made safe to open in Excel.
+
+    \b
+    Example:
+      dialcli report
+      dialcli report Spring --status RETRY --sort last-call --limit 20
+      dialcli report --csv results.csv --excel
+      dialcli report --csv calls.csv --calls
+    """
+    if campaign_arg and campaign and campaign_arg.lower() != campaign.lower():
+        raise InputError(f"Two campaigns given ({campaign_arg!r} and {campaign!r}); name one.")
+    st = store(ctx)
+    campaign_id = resolve_campaign_id(st, campaign or campaign_arg)
+    if (calls or excel) and not csv_path:
+        raise InputError(f"{'--calls' if calls else '--excel'} applies to CSV exports.",
+                         hint="Add --csv FILE (or --csv - for stdout), e.g. "
+                              "dialcli report --csv calls.csv --calls")
+    if csv_path:
+        if as_json:
+            raise InputError("--json and --csv are two different outputs; pick one.")
+        if calls:
+            rate, _ = settings.rate_per_minute(st)
+            rows = exports.export(
+                lambda fh: exports.write_calls_csv(st, campaign_id, fh, rate=rate,
+                                                   all_runs=all_runs),
+                csv_path, excel=excel, stdout=sys.stdout.buffer)
+            what = "call"
+        else:
+            rows = exports.export(lambda fh: exports.write_leads_csv(st, campaign_id, fh),
+                                  csv_path, excel=excel, stdout=sys.stdout.buffer)
+            what = "lead"
+        if csv_path != "-":
+            success(f"Wrote {rows:,} {what} row{'s' if rows != 1 else ''} to {csv_path}")
+        return
+    result = reporting.campaign_report(
+        st, campaign_id, today=now(ctx).date(), all_runs=all_runs, status=status, sort=sort,
+        limit=limit, days=days)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    out.print(report_view(result))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add the ``report`` command."""
+    app.command("report")(report)
