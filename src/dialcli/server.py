@@ -124,8 +124,8 @@ def check_public_url(url: str | None) -> str:
     if not url:
         raise ConfigError(
             "No public URL: Twilio cannot reach this laptop.",
-            hint="Start a tunnel, e.g. `cloudflared tunnel --url http://localhost:8765`, then pass\n"
-                 "its https URL with --public-url or export DIALCLI_PUBLIC_URL=https://....",
+            hint="Start a tunnel (e.g. `cloudflared tunnel --url http://localhost:8765`) and pass "
+                 "its https URL with --public-url, or export DIALCLI_PUBLIC_URL=https://...",
         )
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:

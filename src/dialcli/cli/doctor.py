@@ -1,7 +1,144 @@
-"""Commands: doctor (not written yet)."""
+"""Commands: ``dialcli doctor`` and ``dialcli numbers sync`` (the live-calls checks).
+
+``numbers sync`` belongs to the ``numbers`` group, which lives in ``cli/numbers.py``;
+it is attached here so the Twilio-facing commands stay with the live-call code.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
 
 import typer
+from rich import box
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from dialcli import doctor as core
+from dialcli.cli import _common
+from dialcli.cli.numbers import numbers_app
+from dialcli.config import TwilioCredentials
+from dialcli.errors import ExitCode
+from dialcli.models import Campaign
+from dialcli.numbers_sync import SyncResult, sync_numbers
+
+MARKS = {core.OK: ("✓", "green"), core.WARN: ("!", "yellow"), core.FAIL: ("✗", "red"),
+         core.SKIP: ("–", "dim")}
+
+
+def checks_view(checks: list[core.Check]) -> Group:
+    """The doctor's findings: one line per check, with the fix under each problem."""
+    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column()
+    for c in checks:
+        mark, style = MARKS[c.status]
+        body = Text(c.message)
+        if c.fix and c.status in (core.FAIL, core.WARN):
+            body.append("\n→ " + c.fix, style="cyan")
+        table.add_row(Text(mark, style=style), c.name, body)
+    failed = sum(c.status == core.FAIL for c in checks)
+    warned = sum(c.status == core.WARN for c in checks)
+    summary = (Text(f"{failed} problem(s) to fix before calling.", style="bold red") if failed
+               else Text("Ready for live calls" + (f" ({warned} warning(s))." if warned else "."),
+                         style="bold green"))
+    return Group(table, Text(""), summary)
+
+
+def sync_view(result: SyncResult) -> Group:
+    """The numbers after a sync, with what changed."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("Number", "Label", "Voice", "On Twilio as", "Change"):
+        table.add_column(col, no_wrap=col != "Label")
+    for n in result.numbers:
+        voice = Text("yes", style="green") if n.voice else Text("no", style="red")
+        table.add_row(n.e164, Text(n.label or "—"), voice, n.kind, n.change)
+    lines = [table]
+    if result.missing:
+        lines.append(Text(
+            f"{len(result.missing)} number(s) are not on this Twilio account; campaigns cannot "
+            "dial from them. Buy or verify them at console.twilio.com.", style="yellow"))
+    return Group(*lines)
+
+
+def _campaigns(ctx: typer.Context, name: Optional[str]) -> list[Campaign]:
+    st = _common.store(ctx)
+    if name:
+        cid = _common.resolve_campaign_id(st, name)
+        return [Campaign.from_row(st.one("SELECT * FROM campaigns WHERE id = ?", (cid,)))]
+    return core.active_campaigns(st)
+
+
+def doctor(
+    ctx: typer.Context,
+    campaign: Optional[str] = typer.Argument(
+        None, help="Check this campaign (default: every campaign not completed)."),
+    public_url: Optional[str] = typer.Option(
+        None, "--public-url", metavar="URL",
+        help="Your tunnel's https URL (default: $DIALCLI_PUBLIC_URL)."),
+    port: int = typer.Option(8765, "--port", help="Local port of the callback server."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a report."),
+) -> None:
+    """Check that live calls will work from this laptop, and say how to fix what won't.
+
+    Checks the Twilio credentials, that each campaign's from-number is on the account
+    and voice-capable, that the public URL reaches this laptop through your tunnel
+    (the callback server answers its own health probe), that the LLM answers (if one
+    is configured), and how many leads are inside their calling window right now.
+    Exits with 1 if any check fails.
+
+    \b
+    Example:
+      cloudflared tunnel --url http://localhost:8765 &
+      dialcli doctor --public-url https://example.trycloudflare.com
+    """
+    st = _common.store(ctx)
+    campaigns = _campaigns(ctx, campaign)
+    checks = core.run_checks(st, campaigns, core.DoctorOptions(public_url=public_url, port=port),
+                             now=_common.now(ctx))
+    if as_json:
+        _common.print_json({"ok": not any(c.status == core.FAIL for c in checks),
+                            "checks": [c.as_dict() for c in checks]})
+    else:
+        _common.out.print(checks_view(checks))
+    if any(c.status == core.FAIL for c in checks):
+        raise typer.Exit(int(ExitCode.ERROR))
+
+
+def sync(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Bring in the numbers your Twilio account owns, and check the ones you added.
+
+    Owned numbers are added to the workspace with their voice capability; numbers you
+    added that are verified caller IDs count as voice-capable; numbers Twilio does not
+    know are marked unusable so a campaign does not fail on its first dial. Needs
+    TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.
+
+    \b
+    Example:
+      dialcli numbers sync
+    """
+    from dialcli.providers.twilio import TwilioAccount
+
+    account = TwilioAccount(TwilioCredentials.from_env())
+    result = sync_numbers(_common.store(ctx), account, now=_common.now(ctx))
+    if as_json:
+        _common.print_json([n.as_dict() for n in result.numbers])
+        return
+    if not result.numbers:
+        _common.note("The Twilio account has no phone numbers, and the workspace has none. "
+                     "Buy one at console.twilio.com > Phone Numbers.")
+        return
+    _common.out.print(sync_view(result))
+    _common.success(escape(f"Synced: {result.count('added')} added, {result.count('updated')} "
+                           f"updated, {len(result.missing)} not on the account."))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add ``doctor`` to the app and ``sync`` to the ``numbers`` group."""
+    app.command("doctor")(doctor)
+    numbers_app.command("sync")(sync)

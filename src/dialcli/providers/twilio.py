@@ -25,6 +25,7 @@ stores the real price over the engine's estimate (billed minutes x rate).
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 import math
 import threading
@@ -86,18 +87,30 @@ def make_client(creds: TwilioCredentials, timeout: float = 10.0) -> Client:
                   http_client=_ApiBaseHttpClient(creds.api_base, timeout))
 
 
-def _twilio_message(exc: TwilioException) -> str:
+def _details(exc: TwilioException) -> tuple[int | None, int | None, str]:
+    """(Twilio error code, HTTP status, message) from any twilio exception.
+
+    List calls raise a bare ``TwilioException("Unable to fetch page", response)``; the
+    code and message are then read from the response body ourselves.
+    """
+    code, status = getattr(exc, "code", None), getattr(exc, "status", None)
     text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
+    response = exc.args[1] if len(exc.args) > 1 else None
+    if code is None and status is None and hasattr(response, "status_code"):
+        status = response.status_code
+        try:
+            body = json.loads(response.text)
+            code, text = body.get("code"), body.get("message") or text
+        except (ValueError, AttributeError):
+            pass
     text = str(text or "").removeprefix("Unable to create record: ").removeprefix(
         "Unable to update record: ").removeprefix("Unable to fetch record: ")
-    return scrub(text.strip())
+    return code, status, scrub(text.strip())
 
 
 def classify(exc: TwilioException, to: str, from_: str) -> DialError:
     """A Twilio refusal as a DialError that says what happened and what to do."""
-    code = getattr(exc, "code", None)
-    status = getattr(exc, "status", None)
-    said = _twilio_message(exc)
+    code, status, said = _details(exc)
     ref = f"Twilio error {code}" if code else f"Twilio HTTP {status}"
     tail = f" ({ref}: {said})" if said else f" ({ref})"
     if code in RETRY_CODES:
@@ -143,9 +156,14 @@ def classify(exc: TwilioException, to: str, from_: str) -> DialError:
 
 
 def _rest_error(exc: TwilioException, what: str) -> ProviderError:
-    code, status = getattr(exc, "code", None), getattr(exc, "status", None)
-    return ProviderError(f"Twilio refused to {what} (error {code or status}: "
-                         f"{_twilio_message(exc)}).", code=code, status=status,
+    code, status, said = _details(exc)
+    hint = None
+    if status in (401, 403) or code == 20003:
+        hint = ("Check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN (console.twilio.com, Account "
+                "Info).")
+    ref = f"error {code}" if code else f"HTTP {status}" if status else str(exc.args[0] if exc.args else "")
+    return ProviderError(f"Twilio refused to {what} ({ref}" + (f": {said}" if said else "") + ").",
+                         hint=hint, code=code, status=status,
                          retryable=status == 429 or (status or 0) >= 500)
 
 
