@@ -322,3 +322,18 @@ def test_fake_server_lists_models_and_rejects_unknown_paths(fake_llm):
         with httpx.Client() as http:
             got = http.post(other.base_url + "/chat/completions", json={"stream": False}).json()
             assert got["choices"][0]["message"]["content"] == "Default."
+
+
+def test_voicemail_leaves_the_campaign_message_only_when_asked(fake_llm, brain):
+    line = "Hi, you've reached Maria, leave a message after the tone."
+    fake_llm.enqueue(tool_call("VOICEMAIL", "Machine."))
+    text, end = collect(start(brain).respond(line))
+    assert end.disposition is Disposition.VOICEMAIL and text == "" and end.goodbye == ""
+    ctx = replace(CTX, voicemail_action=VoicemailAction.MESSAGE,
+                  voicemail_message="Hi Maria, Zara from Acme Solar. Please call us back.")
+    fake_llm.enqueue(tool_call("VOICEMAIL", "Machine.", text=["Hello!"]))
+    session = start(brain, ctx)
+    chunks = [c.text for c in session.respond(line)]
+    assert chunks == ["Hello!", " " + ctx.voicemail_message]
+    assert session.result.goodbye == ctx.voicemail_message
+    assert session.transcript[-1].text == "Hello! " + ctx.voicemail_message

@@ -101,7 +101,8 @@ class CallbackTime:
 
     def describe(self) -> str:
         """'Wed 4 Mar 15:00 EST (tomorrow at 3)' for reports and logs."""
-        when = (self.local or self.due_utc).strftime("%a %-d %b %H:%M %Z")
+        at = self.local or self.due_utc
+        when = f"{at:%a} {at.day} {at:%b %H:%M %Z}"
         return f"{when} ({self.matched})" if self.matched else f"{when} (default: next day)"
 
 
@@ -235,7 +236,21 @@ def _normalize(raw: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
+# Every phrase the scanner understands contains one of these (a digit, a number or
+# ordinal word, a day, month, unit or day-part stem): text without any -- most
+# caller lines -- is not scanned at all.
+_GATE = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twent|thirt|fort|fift|second|"
+    r"third|ninth|twelfth|tod|ton|tom|tm|morn|after|even|night|noon|midday|lunch|midnight|"
+    r"eod|end|week|month|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|"
+    r"oct|nov|dec|later|soon|shortly|bit|while|little|hour|min|hr|day|o'?clock|half|"
+    r"quarter|couple|few|first)")
+
+
 def _scan(raw: str) -> _Spec:
+    if not _GATE.search(raw.lower()):
+        return _Spec()
     t = _Text(raw)
     spec = _Spec()
     _scan_iso(t, spec)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from enum import StrEnum
 
 from dialcli.conversation.callback_time import find_time_phrase
@@ -69,25 +70,36 @@ class Reading:
 _FILLERS = re.compile(r"\b(?:u+m+|u+h+|e+r+m*|h+m+|a+h+|mm+)\b")
 # Only at the start: "like" and "so" carry meaning mid-sentence ("I'd like to").
 _LEAD_FILLERS = re.compile(r"^(?:(?:well|oh|so|you know|i mean|look|listen|ok so|okay so)\s+)+")
-_CONTRACTIONS = (
-    (r"\bcan'?t\b", "can not"), (r"\bcannot\b", "can not"), (r"\bwon'?t\b", "will not"),
-    (r"\bain'?t\b", "is not"), (r"\bshan'?t\b", "shall not"),
-    (r"\b(do|does|did|is|are|was|were|have|has|had|would|could|should|must|need)n'?t\b",
-     r"\1 not"),
-    (r"\bi'?m\b", "i am"), (r"\b(you|we|they)'re\b", r"\1 are"),
-    (r"\b(i|you|we|they)'ve\b", r"\1 have"), (r"\b(i|you|we|they|he|she|it)'ll\b", r"\1 will"),
-    (r"\b(i|you|we|they|he|she)'d\b", r"\1 would"), (r"\blet'?s\b", "let us"),
-    (r"\b(it|that|there|who|what|he|she|here|where|how)'s\b", r"\1 is"),
-    (r"\by'all\b", "you all"), (r"\bgonna\b", "going to"), (r"\bwanna\b", "want to"),
-    (r"\bgotta\b", "got to"), (r"\bdunno\b", "do not know"), (r"\bok\b", "okay"),
-)
+def _contractions() -> dict[str, str]:
+    """Spoken/typed contraction -> expansion, with and without the apostrophe where
+    the bare form is not itself a word ("dont" yes, "ill"/"its"/"were" no)."""
+    table = {"can't": "can not", "cant": "can not", "cannot": "can not", "won't": "will not",
+             "wont": "will not", "ain't": "is not", "aint": "is not", "shan't": "shall not",
+             "i'm": "i am", "im": "i am", "let's": "let us", "lets": "let us",
+             "y'all": "you all", "gonna": "going to", "wanna": "want to", "gotta": "got to",
+             "dunno": "do not know", "ok": "okay"}
+    for verb in ("do", "does", "did", "is", "are", "was", "were", "have", "has", "had",
+                 "would", "could", "should", "must", "need"):
+        table[f"{verb}n't"] = table[f"{verb}nt"] = f"{verb} not"
+    for pron, suffixes in (("i", "ve ll d"), ("you", "re ve ll d"), ("we", "re ve ll d"),
+                           ("they", "re ve ll d"), ("he", "ll d s"), ("she", "ll d s"),
+                           ("it", "ll s"), ("that", "s"), ("there", "s"), ("who", "s"),
+                           ("what", "s"), ("here", "s"), ("where", "s"), ("how", "s")):
+        for suf in suffixes.split():
+            table[f"{pron}'{suf}"] = f"{pron} " + {"re": "are", "ve": "have", "ll": "will",
+                                                  "d": "would", "s": "is"}[suf]
+    table["werent"] = "were not"     # the bare "were" stays a word; "werent" is not one
+    return table
+
+
+_CONTRACTIONS = _contractions()
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 def normalize(text: str) -> str:
     """Lowercase, expand contractions, drop fillers and punctuation."""
     s = (text or "").lower().replace("’", "'").replace("‘", "'")
-    for pattern, repl in _CONTRACTIONS:
-        s = re.sub(pattern, repl, s)
+    s = _TOKEN.sub(lambda m: _CONTRACTIONS.get(m.group(0), m.group(0)), s)
     s = re.sub(r"[^\w\s']", " ", s).replace("'", "")
     s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
     return _LEAD_FILLERS.sub("", s)
@@ -127,6 +139,13 @@ _VOICEMAIL = _any(
     r".*\b(?:message|tone|beep)\b",
     r"\bthe (?:person|number|subscriber) you (?:are trying to reach|have dialed|called)\b",
 )
+
+
+@lru_cache(maxsize=256)
+def _named(first: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(wrong number, who-for) patterns including the lead's first name."""
+    extra_who = [rf"\bwho is {re.escape(first)}\b", rf"\b{re.escape(first)} who\b"] if first else []
+    return _any(*_WRONG_NUMBER, *_name_patterns(first)), _any(*_ASK_WHO_FOR, *extra_who)
 
 
 def _name_patterns(first: str) -> list[str]:
@@ -196,7 +215,8 @@ _NOT_INTERESTED = _any(
 )
 
 _INTERESTED = _any(
-    r"(?<!not )(?<!not really )(?<!not very )(?<!never )\b(?:i am|we are|i would be|i might be|"
+    # "not interested" never reaches here: the decline wins in ``read``.
+    r"\b(?:i am|we are|i would be|i might be|"
     r"definitely|very|really|sounds) interest(?:ed|ing)\b",
     r"\b(?:i|we) (?:would|do) like to (?!know (?:who|how|why|what))(?:set|sign|get|start|enroll|"
     r"schedule|book|go|move|hear|learn|know more|try|apply|buy|do|make|talk|speak|see)\w*\b",
@@ -270,6 +290,7 @@ _QUESTION_START = re.compile(
     r"^(?:who|what|when|where|why|how|is|are|do|does|did|can|could|will|would)\b(?! not\b)")
 
 
+@lru_cache(maxsize=256)
 def _confirm_identity(first: str) -> re.Pattern[str]:
     names = [rf"\b(?:this is|it is|i am|yes) {re.escape(first)}\b", rf"^{re.escape(first)}\b"] if first else []
     return _any(
@@ -293,15 +314,14 @@ def read(text: str, first: str = "") -> Reading:
     time_phrase = find_time_phrase(raw) if s else None
     question = raw.strip().endswith("?") or bool(_QUESTION_START.match(s))
 
-    def hit(intent: Intent, pattern: re.Pattern[str] | list[str]) -> None:
-        if isinstance(pattern, list):
-            if any(re.search(p, s) for p in pattern):
-                flags.add(intent)
-        elif pattern.search(s):
+    def hit(intent: Intent, pattern: re.Pattern[str]) -> None:
+        if pattern.search(s):
             flags.add(intent)
 
+    wrong_number, who_for = _named(first)
+
     hit(Intent.OPT_OUT, _OPT_OUT)
-    hit(Intent.WRONG_NUMBER, _WRONG_NUMBER + _name_patterns(first))
+    hit(Intent.WRONG_NUMBER, wrong_number)
     hit(Intent.VOICEMAIL, _VOICEMAIL)
     hit(Intent.CALLBACK, _CALLBACK)
     if time_phrase and _CALLBACK_HINT.search(s):
@@ -309,8 +329,7 @@ def read(text: str, first: str = "") -> Reading:
     hit(Intent.NOT_INTERESTED, _NOT_INTERESTED)
     hit(Intent.INTERESTED, _INTERESTED)
     hit(Intent.ASK_IDENTITY, _ASK_IDENTITY)
-    hit(Intent.ASK_WHO_FOR, _ASK_WHO_FOR + ([rf"\bwho is {re.escape(first)}\b",
-                                              rf"\b{re.escape(first)} who\b"] if first else []))
+    hit(Intent.ASK_WHO_FOR, who_for)
     hit(Intent.ASK_PURPOSE, _ASK_PURPOSE)
     hit(Intent.ASK_NUMBER_SOURCE, _ASK_NUMBER_SOURCE)
     hit(Intent.ASK_ROBOT, _ASK_ROBOT)

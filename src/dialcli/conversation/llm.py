@@ -41,7 +41,9 @@ from dialcli.config import LLMSettings, scrub
 from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
 from dialcli.conversation.callback_time import find_time_phrase, zone_for
 from dialcli.conversation.intents import Intent, first_name, read
-from dialcli.conversation.rules import RuleBrain, RuleSession, company_name, goodbye_line
+from dialcli.conversation.rules import (
+    RuleBrain, RuleSession, company_name, goodbye_line, voicemail_end,
+)
 from dialcli.models import Disposition
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ Use only what is written above; when you don't know, say someone will follow up.
 - When the conversation is over, say a short goodbye and call end_call with: INTERESTED \
 (wants to go ahead or be followed up), NOT_INTERESTED (declined), CALLBACK (asked to be \
 called another time), WRONG_NUMBER (not the person you are calling), OPT_OUT (asked not to \
-be called), VOICEMAIL (an answering machine), COMPLETED (anything else).
+be called), VOICEMAIL (an answering machine), COMPLETED (anything else). If a voicemail greeting answers, call end_call with VOICEMAIL at once and say nothing.
 - For CALLBACK, put when in callback_at: the person's own words ("tomorrow at 3pm", "next \
 Tuesday morning") or an ISO 8601 date-time with offset."""
 
@@ -104,8 +106,8 @@ def system_prompt(ctx: CallContext, now: datetime | None = None) -> str:
     parts = [ctx.system_prompt.strip(), rules] if ctx.system_prompt.strip() else [rules]
     if now is not None:
         local = now.astimezone(zone_for(ctx.recipient_tz))
-        parts.append(f"- It is now {local:%A %-d %B %Y, %H:%M} ({local.tzname()}) where the "
-                     "person is.")
+        parts.append(f"- It is now {local:%A} {local.day} {local:%B %Y, %H:%M} ({local.tzname()}) "
+                     "where the person is.")
     return "\n\n".join(parts)
 
 
@@ -286,7 +288,10 @@ class LLMSession(BrainSession):
         self.failures = 0
         if end_tool is not None:
             end = self._end_from_tool("".join(end_tool["args"]), real_text)
-            if real_text.strip():
+            if end.disposition is Disposition.VOICEMAIL and end.goodbye:
+                # The campaign's voicemail message is left whatever the model said.
+                yield from self._say((" " if said else "") + end.goodbye, end, at_s, prefix=said)
+            elif real_text.strip():
                 end = _with_goodbye(end, real_text.strip())
                 self._record(said, at_s)
                 self.result = end
@@ -432,6 +437,8 @@ class LLMSession(BrainSession):
             else:
                 callback_text = next((u.text for u in reversed(self.transcript)
                                       if u.role == "caller" and find_time_phrase(u.text)), None)
+        if disposition is Disposition.VOICEMAIL:
+            return EndCall(disposition, summary, goodbye=voicemail_end(self.ctx).goodbye)
         return EndCall(disposition, summary, callback_text=callback_text, callback_at=callback_at,
                        goodbye=goodbye_line(disposition, self.company,
                                             find_time_phrase(callback_text) if callback_text else None))

@@ -363,10 +363,7 @@ class RuleSession(BrainSession):
         return self._end(Disposition.INTERESTED, "Caller is interested and wants a follow-up.")
 
     def _voicemail(self) -> EndCall:
-        message = ""
-        if self.ctx.voicemail_action is VoicemailAction.MESSAGE:
-            message = self.ctx.voicemail_message
-        return EndCall(Disposition.VOICEMAIL, "Reached a voicemail greeting.", goodbye=message)
+        return voicemail_end(self.ctx)
 
     def _end(self, disposition: Disposition, summary: str, *, callback_text: str | None = None,
              when: str | None = None) -> EndCall:
@@ -384,6 +381,12 @@ _ANSWERS = {
     Intent.ASK_INFO: RuleSession._answer_info,
     Intent.ASK_OTHER: RuleSession._answer_other,
 }
+
+
+def voicemail_end(ctx: CallContext) -> EndCall:
+    """A machine answered: leave the rendered message if the campaign says so."""
+    message = ctx.voicemail_message if ctx.voicemail_action is VoicemailAction.MESSAGE else ""
+    return EndCall(Disposition.VOICEMAIL, "Reached a voicemail greeting.", goodbye=message or "")
 
 
 def goodbye_line(disposition: Disposition, company: str = "", when: str | None = None) -> str:
