@@ -8,6 +8,7 @@ the end of this file.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Iterator
@@ -322,3 +323,288 @@ def test_many_calls_at_once_each_end_exactly_once(fake, live):
         kinds = live.sink.kinds(100 + i)
         assert kinds.count("ended") == 1
         assert kinds.count("machine") == (1 if i % 5 == 0 else 0)
+
+
+# -- full campaigns: engine + TwilioProvider + callback server + fake Twilio -------------
+
+import httpx  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+from twilio.request_validator import RequestValidator  # noqa: E402
+
+from dialcli import engine as engine_mod  # noqa: E402
+from dialcli.clock import SystemClock  # noqa: E402
+from dialcli.config import Secret, TwilioCredentials  # noqa: E402
+from dialcli.engine import Engine  # noqa: E402
+from dialcli.providers.twilio import TwilioProvider  # noqa: E402
+from dialcli.store import Store  # noqa: E402
+from factories import add_leads, calls, leads, make_campaign  # noqa: E402
+
+ZONES = ("Pacific/Kiritimati", "Pacific/Auckland", "Australia/Sydney", "Asia/Tokyo",
+         "Asia/Shanghai", "Asia/Bangkok", "Asia/Kolkata", "Asia/Dubai", "Europe/Athens",
+         "Europe/Paris", "Europe/London", "Atlantic/Azores", "America/Sao_Paulo",
+         "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+         "Pacific/Honolulu", "Pacific/Pago_Pago")
+
+
+def awake_zone() -> str:
+    """A time zone where it is mid-day right now (the engine runs on real time here)."""
+    now = datetime.now(timezone.utc)
+    for name in ZONES:
+        if 10 <= now.astimezone(ZoneInfo(name)).hour < 18:
+            return name
+    raise AssertionError("no zone in daytime?")
+
+
+def ny(i: int) -> str:
+    return f"+1212555{i:04d}"     # New York numbers: no state-specific calling rules
+
+
+class Campaign:
+    """A campaign run for real: engine on the system clock, provider on the fake."""
+
+    def __init__(self, store, fake, specs, *, voicemail="message", brain=None, **provider_kw):
+        self.store, self.fake = store, fake
+        self.cid = make_campaign(store, cps=50, max_concurrent=10, max_attempts=1,
+                                 voicemail=voicemail)
+        zone = awake_zone()
+        self.numbers = []
+        lead_specs = []
+        for i, (scenario, extra) in enumerate(specs):
+            number = ny(100 + i)
+            self.numbers.append(number)
+            if scenario is not None:
+                fake.script(number, scenario)
+            lead_specs.append({"name": f"Lead {i}", "phones": [number, *extra],
+                               "timezone": zone, "vars": {}})
+        self.lead_ids = add_leads(store, self.cid, lead_specs)
+        creds = TwilioCredentials(fake.account_sid, Secret(fake.auth_token), fake.base_url)
+        provider_kw.setdefault("finish_grace_s", 2.0)
+        self.provider = TwilioProvider(creds, public_url="https://campaign.tunnel.example",
+                                       port=0, brain=brain or KeywordBrain(),
+                                       store_path=store.path, **provider_kw)
+        self.provider.start()
+        fake.tunnel["https://campaign.tunnel.example"] = self.provider.server.thread.local_url
+        self.engine = Engine(store, self.cid, self.provider, SystemClock())
+
+    def run(self, timeout: float = 30.0, during=None):
+        box: dict = {}
+        t = threading.Thread(target=lambda: box.update(result=self.engine.run()), daemon=True)
+        t.start()
+        if during is not None:
+            during(self)
+        t.join(timeout)
+        assert not t.is_alive(), "the campaign did not finish"
+        return box["result"]
+
+    def call_rows(self):
+        return calls(self.store, self.cid)
+
+    def lead_rows(self):
+        return leads(self.store, self.cid)
+
+
+@pytest.fixture
+def fast_engine(monkeypatch):
+    monkeypatch.setattr(engine_mod, "POLL_EVERY", engine_mod.timedelta(seconds=0.2))
+    monkeypatch.setattr(engine_mod, "RETRY_BACKOFF", engine_mod.timedelta(seconds=0.05))
+
+
+def test_campaign_records_every_outcome(fake, store, fast_engine):
+    specs = [
+        (Scenario(lines=[say("Who is this?"), say("I'm interested, tell me more")]), []),
+        (Scenario(lines=[say("Hello?"), say("not interested, thanks")]), []),
+        (Scenario(lines=[say("Hi"), say("I'm busy, call me back tomorrow at 3pm")]), []),
+        (Scenario(lines=[say("Hello?"), say("Sorry, wrong number")]), [ny(900)]),
+        (Scenario(lines=[say("Hello?"), say("Please remove me from your list")]), []),
+        (Scenario(lines=[say("Yes?"), dtmf("9")]), []),
+        (Scenario(answer="machine"), []),
+        (Scenario(answer="no-answer"), []),
+        (Scenario(answer="busy"), []),
+        (Scenario(answer="failed"), []),
+        (Scenario(lines=[say("Hello?"), hangup()]), []),                 # 1 turn = no answer
+    ]
+    fake.script(ny(900), Scenario(lines=[say("Hi"), say("OK, bye then")], talk_s=30))
+    camp = Campaign(store, fake, specs)
+
+    def stop_when_all_dialed(camp):
+        # The CALLBACK lead keeps the campaign open until tomorrow: pause once every
+        # dial has its outcome (pause lets calls in progress finish, so it is safe).
+        with Store(store.path) as st:
+            deadline = time.monotonic() + 25
+            while time.monotonic() < deadline and st.scalar(
+                    "SELECT COUNT(*) FROM calls WHERE disposition IS NOT NULL") < 12:
+                time.sleep(0.05)
+        camp.engine.request_stop()
+
+    result = camp.run(during=stop_when_all_dialed)
+    assert result.outcome == "paused"
+    rows = camp.call_rows()
+    by_number = {}
+    for r in rows:
+        by_number.setdefault(r["e164"], []).append(r)
+    disp = {n: [r["disposition"] for r in rs] for n, rs in by_number.items()}
+    assert disp[ny(100)] == ["INTERESTED"] and disp[ny(101)] == ["NOT_INTERESTED"]
+    assert disp[ny(102)] == ["CALLBACK"] and disp[ny(103)] == ["WRONG_NUMBER"]
+    assert disp[ny(900)] == ["COMPLETED"]                  # the wrong-number lead's phone2
+    assert disp[ny(104)] == ["OPT_OUT"] and disp[ny(105)] == ["OPT_OUT"]
+    assert disp[ny(106)] == ["VOICEMAIL"]
+    assert disp[ny(107)] == ["NO_ANSWER"] and disp[ny(108)] == ["NO_ANSWER"]
+    assert disp[ny(109)] == ["FAILED"] and disp[ny(110)] == ["NO_ANSWER"]
+    assert len(rows) == 12 and len(fake.calls) == 12         # nothing dialed twice
+    assert all(r["provider"] == "twilio" and r["provider_sid"] in fake.calls for r in rows)
+    interested = by_number[ny(100)][0]
+    assert interested["status"] == "completed" and interested["answered_by"] == "human"
+    assert interested["turns"] == 2 and interested["billed_minutes"] == 1
+    transcript = json.loads(interested["transcript"])
+    assert transcript[0]["role"] == "agent" and transcript[0]["text"].startswith("Hi Lead 0")
+    assert [u["text"] for u in transcript if u["role"] == "caller"] == \
+        ["Who is this?", "I'm interested, tell me more"]
+    vm = by_number[ny(106)][0]
+    assert vm["answered_by"] == "machine_end_beep"
+    assert fake.calls[vm["provider_sid"]].said == ["Please call us back, Lead 6."]
+    statuses = {r["e164"]: r["status"] for r in rows}
+    assert statuses[ny(107)] == "no-answer" and statuses[ny(108)] == "busy"
+    assert statuses[ny(109)] == "failed"
+    # Side effects the engine owns, driven by what the live path reported.
+    dnc = {r[0] for r in store.all("SELECT e164 FROM dnc")}
+    assert {ny(104), ny(105)} <= dnc
+    assert store.scalar("SELECT COUNT(*) FROM appointments WHERE campaign_id = ?", (camp.cid,)) == 1
+    assert store.scalar("SELECT dead_reason FROM lead_phones WHERE e164 = ?", (ny(103),)) \
+        == "wrong number"
+    lead_status = {r["id"]: r["status"] for r in camp.lead_rows()}
+    assert lead_status[camp.lead_ids[0]] == "REACHED"
+    assert lead_status[camp.lead_ids[4]] == "OPTED_OUT"
+    assert lead_status[camp.lead_ids[7]] == "EXHAUSTED"
+    assert not [r for r in camp.lead_rows() if r["status"] == "DIALING"]
+
+
+def test_campaign_voicemail_hangup_action(fake, store, fast_engine):
+    camp = Campaign(store, fake, [(Scenario(answer="machine", amd_two_step=True), [])],
+                    voicemail="hangup")
+    assert camp.run().outcome == "completed"
+    (row,) = camp.call_rows()
+    assert row["disposition"] == "VOICEMAIL" and row["answered_by"] == "machine_end_beep"
+    call = fake.calls[row["provider_sid"]]
+    assert call.said == [] and "hung-up-by-api" in call.events()
+
+
+def test_forged_and_replayed_callbacks_do_not_change_the_outcome(fake, store, fast_engine):
+    scenario = Scenario(lines=[say("Hello?"), wait(0.8), say("I'm interested")])
+    camp = Campaign(store, fake, [(scenario, [])])
+    verdicts: dict = {}
+
+    def attack(camp):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            live = [c for c in fake.calls.values() if c.status == "in-progress"]
+            if live and any(d["event"] == "ringing" and d.get("status") == 204
+                            for d in fake.deliveries):
+                break
+            time.sleep(0.02)
+        call = live[0]
+        call_id = camp.call_rows()[0]["id"]
+        local = camp.provider.server.thread.local_url
+        public = camp.provider.server.public_url
+        forged = {"AccountSid": fake.account_sid, "CallSid": call.sid, "CallStatus": "busy",
+                  "SequenceNumber": "9", "CallDuration": "0"}
+        path = f"/status/{call_id}"
+        verdicts["unsigned"] = httpx.post(local + path, data=forged).status_code
+        bad = RequestValidator("guessed-token").compute_signature(public + path, forged)
+        verdicts["wrong token"] = httpx.post(local + path, data=forged,
+                                             headers={"X-Twilio-Signature": bad}).status_code
+        amd = {"AccountSid": fake.account_sid, "CallSid": call.sid, "AnsweredBy": "fax"}
+        verdicts["forged amd"] = httpx.post(local + f"/amd/{call_id}", data=amd,
+                                            headers={"X-Twilio-Signature": "x"}).status_code
+        ringing = next(d for d in fake.deliveries if d["event"] == "ringing")
+        sig = RequestValidator(fake.auth_token).compute_signature(ringing["url"],
+                                                                  ringing["params"])
+        verdicts["replay"] = httpx.post(local + path, data=ringing["params"],
+                                        headers={"X-Twilio-Signature": sig}).status_code
+
+    camp.run(during=attack)
+    assert verdicts == {"unsigned": 403, "wrong token": 403, "forged amd": 403, "replay": 204}
+    (row,) = camp.call_rows()
+    assert (row["status"], row["disposition"], row["answered_by"]) == \
+        ("completed", "INTERESTED", "human")
+    seen = store.all("SELECT event, sequence FROM provider_events WHERE call_sid = ?",
+                     (row["provider_sid"],))
+    assert len(seen) == len({tuple(r) for r in seen})
+    assert ("status:busy", "9") not in {tuple(r) for r in seen}
+
+
+def test_out_of_order_and_duplicate_callbacks_in_a_campaign(fake, store, fast_engine):
+    scenario = Scenario(lines=[say("hi"), say("not interested")],
+                        delay={"ringing": 0.5, "in-progress": 0.5},
+                        duplicate=frozenset({"final", "amd"}))
+    camp = Campaign(store, fake, [(scenario, [])])
+    assert camp.run().outcome == "completed"
+    (row,) = camp.call_rows()
+    assert (row["status"], row["disposition"]) == ("completed", "NOT_INTERESTED")
+
+
+def test_tunnel_loss_is_recovered_by_polling(fake, store, fast_engine):
+    lost = frozenset({"initiated", "ringing", "in-progress", "final", "amd"})
+    specs = [(Scenario(lines=[say("hi"), say("I'm interested")], drop=lost, talk_s=40), []),
+             (Scenario(answer="no-answer", drop=lost), []),
+             # Nothing reaches the laptop at all: no TwiML, so Twilio ends the call.
+             (Scenario(lines=[say("Hello?")], drop=lost | {"twiml"}), [])]
+    camp = Campaign(store, fake, specs, quiet_s=0.3, poll_every_s=0.2)
+    result = camp.run(timeout=40)
+    assert result.outcome == "completed"
+    rows = {r["e164"]: r for r in camp.call_rows()}
+    assert rows[camp.numbers[0]]["disposition"] == "INTERESTED"
+    assert rows[camp.numbers[0]]["duration_s"] == 40
+    assert rows[camp.numbers[1]]["status"] == "no-answer"
+    assert rows[camp.numbers[2]]["disposition"] == "NO_ANSWER"     # TwiML never fetched
+    assert not [r for r in camp.lead_rows() if r["status"] == "DIALING"]
+    assert camp.provider.polled_events >= 3
+    assert all(d["status"] == "dropped" for d in fake.deliveries
+               if d["event"] in ("completed", "no-answer"))
+
+
+def test_rate_limited_creates_are_retried_once_placed(fake, store, fast_engine):
+    fake.fail_creates(20429, times=2)
+    camp = Campaign(store, fake, [(Scenario(lines=[say("I'm interested")]), [])])
+    assert camp.run().outcome == "completed"
+    (row,) = camp.call_rows()
+    assert row["disposition"] == "INTERESTED"
+    assert len(fake.creates) == 3 and len(fake.calls) == 1
+
+
+@pytest.mark.parametrize("code,words", [(21219, "Verified Caller IDs"),
+                                        (21210, "dialcli numbers sync")])
+def test_account_problems_pause_the_campaign_with_a_fix(fake, store, fast_engine, code, words):
+    fake.fail_creates(code, times=5)
+    camp = Campaign(store, fake, [(Scenario(), []), (Scenario(), [])])
+    result = camp.run()
+    assert result.outcome == "paused"
+    assert words in (camp.engine.snapshot().note or "")       # shown by `start` when it stops
+    assert store.scalar("SELECT status FROM campaigns WHERE id = ?", (camp.cid,)) == "PAUSED"
+    assert camp.call_rows() == [] and fake.calls == {}
+    assert {r["status"] for r in camp.lead_rows()} == {"PENDING"}
+
+
+def test_an_llm_that_times_out_still_gets_the_call_labelled(fake, store, fast_engine):
+    from dialcli.conversation.llm import LLMBrain
+    from fakes.fake_llm import FakeLLM, reply, tool_call
+
+    with FakeLLM() as llm:
+        llm.enqueue(reply("Great to hear.", first_delay=3.0),          # too slow
+                    tool_call("INTERESTED", "wants details", text=["Wonderful! "]))
+        brain = LLMBrain(llm.settings(key="sk-live-test-key"), first_token_s=0.2, total_s=0.6)
+        scenario = Scenario(lines=[say("Yes, tell me more"), say("Sounds great, I'm in")])
+        camp = Campaign(store, fake, [(scenario, [])], brain=brain)
+        assert camp.run().outcome == "completed"
+    (row,) = camp.call_rows()
+    assert row["status"] == "completed" and row["disposition"] == "INTERESTED"
+    transcript = json.loads(row["transcript"])
+    agent = [u["text"] for u in transcript if u["role"] == "agent"]
+    assert "sk-live-test-key" not in json.dumps(transcript)
+    # Turn 1: the model was too slow -> a holding line and the rule brain's answer,
+    # never silence; turn 2: the model's own words and its end_call label.
+    assert agent[1].startswith("One moment.") and len(agent[1]) > len("One moment. ")
+    assert agent[-1] == "Wonderful!" and len(llm.chat_requests) == 2
+    heard = fake.calls[row["provider_sid"]].heard
+    assert heard[1].startswith("One moment.") and heard[-1].strip() == "Wonderful!"
