@@ -15,6 +15,12 @@ from dialcli.errors import ConflictError, InputError, NotFoundError
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)
 
 
+def said(text: str, fragment: str) -> bool:
+    """``fragment`` appears in ``text`` however Rich wrapped the lines (stderr is
+    hard-wrapped at the console width, which depends on the terminal)."""
+    return "".join(fragment.split()) in "".join(text.split())
+
+
 @pytest.mark.parametrize("typed", [
     "+14155550100", "+1 415 555 0100", "(415) 555-0100", "415.555.0100", "4155550100",
     "1-415-555-0100", " +1 (415) 555-0100 ",
@@ -105,9 +111,9 @@ def test_require_dialable_refuses_numbers_sync_marked_incapable(store):
 # -- CLI --------------------------------------------------------------------------------
 
 def test_cli_add_list_remove(cli):
-    r = cli("numbers", "add", "(415) 555-0100", "--label", "Sales line")
+    r = cli("numbers", "add", "(415) 555-0100", "--label", "Sales")
     assert r.exit_code == 0, r.output
-    assert "Added +14155550100 (from '(415) 555-0100'), label 'Sales line'." in r.stderr
+    assert said(r.stderr, "Added +14155550100 (from '(415) 555-0100'), label 'Sales'.")
     r = cli("numbers", "add", "+442079460958")
     assert r.exit_code == 0
 
@@ -115,14 +121,14 @@ def test_cli_add_list_remove(cli):
     assert r.exit_code == 0
     data = json.loads(r.stdout)
     assert [(n["e164"], n["label"], n["voice_capable"], n["campaigns"]) for n in data] == [
-        ("+14155550100", "Sales line", None, []), ("+442079460958", None, None, [])]
+        ("+14155550100", "Sales", None, []), ("+442079460958", None, None, [])]
 
     r = cli("numbers", "list")
     assert r.exit_code == 0
-    assert "+14155550100" in r.stdout and "Sales line" in r.stdout and "not synced" in r.stdout
+    assert "+14155550100" in r.stdout and "Sales" in r.stdout and "not synced" in r.stdout
 
     r = cli("numbers", "remove", "+14155550100")
-    assert r.exit_code == 0 and "Removed +14155550100." in r.stderr
+    assert r.exit_code == 0 and said(r.stderr, "Removed +14155550100.")
     r = cli("numbers", "list", "--json")
     assert [n["e164"] for n in json.loads(r.stdout)] == ["+442079460958"]
 
@@ -130,20 +136,20 @@ def test_cli_add_list_remove(cli):
 def test_cli_errors(cli, store):
     r = cli("numbers", "add", "020 7946 0958")
     assert r.exit_code == 2
-    assert "country code" in r.stderr and r.stdout == ""
+    assert said(r.stderr, "country code") and r.stdout == ""
     r = cli("numbers", "remove", "+14155550100")
-    assert r.exit_code == 2 and "not one of this workspace's numbers" in r.stderr
+    assert r.exit_code == 2 and said(r.stderr, "not one of this workspace's numbers")
 
     numbers.add_number(store, "+14155550100", now=T0)
     agents.create_agent(store, name="Zara", greeting="Hi", prompt="p", now=T0)
     campaigns.create_campaign(store, name="Spring", agent="Zara", from_number="+14155550100", now=T0)
     r = cli("numbers", "remove", "+14155550100")
     assert r.exit_code == 1
-    assert "Can't remove +14155550100" in r.stderr and "'Spring'" in r.stderr
+    assert said(r.stderr, "Can't remove +14155550100") and said(r.stderr, "'Spring'")
     r = cli("numbers", "list", "--json")
     assert json.loads(r.stdout)[0]["campaigns"] == ["Spring"]
 
 
 def test_cli_list_empty(cli):
     r = cli("numbers", "list")
-    assert r.exit_code == 0 and r.stdout == "" and "No numbers yet" in r.stderr
+    assert r.exit_code == 0 and r.stdout == "" and said(r.stderr, "No numbers yet")

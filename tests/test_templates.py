@@ -156,7 +156,7 @@ def test_plain_text_renders_unchanged(text):
 
 # -- the template check ----------------------------------------------------------------------
 
-@settings(max_examples=100)
+@settings(max_examples=50)
 @given(lines=st.lists(st.lists(st.one_of(words, token_names.map(lambda t: "{{" + t + "}}")),
                                min_size=1, max_size=6).map(" ".join), min_size=1, max_size=6),
        data=st.data())

@@ -30,19 +30,29 @@ agent_app = typer.Typer(
 _TOKENS_NOTE = "Use {{TOKEN}} for lead variables, e.g. {{NAME}} or {{CASE_NUMBER}}."
 
 
-def agents_table(agents: list[Agent], counts: dict[int, int]) -> Table:
-    """The agent list as a Rich table."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, expand=True)
-    for col in ("Name", "Language", "Voice", "Voicemail", "Campaigns"):
-        table.add_column(col, no_wrap=col != "Name", overflow="fold")
-    # expand + ratio: the greeting gets what the fixed columns leave, cut with "…".
-    table.add_column("Greeting", ratio=1, no_wrap=True, overflow="ellipsis")
+def agents_table(agents: list[Agent], counts: dict[int, int], *, width: int | None = None) -> Table:
+    """The agent list as a Rich table (``width``: the console's, to fit narrow ones)."""
+    # The greeting takes what the other columns leave (expand + ratio), cut with
+    # "…". Too narrow for that, Rich would squeeze the names away: drop it instead.
+    narrow = width is not None and width < 76
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, expand=not narrow)
+    table.add_column("Name", no_wrap=narrow, overflow="ellipsis",
+                     max_width=max(8, width - 36) if narrow and width else None)
+    table.add_column("Language", no_wrap=True)
+    if not narrow:
+        table.add_column("Voice", no_wrap=True, overflow="fold")
+    table.add_column("Voicemail", no_wrap=True)
+    table.add_column("Campaigns", no_wrap=True)
+    if not narrow:
+        table.add_column("Greeting", ratio=1, no_wrap=True, overflow="ellipsis")
     for a in agents:
-        table.add_row(
-            Text(a.name, style="bold"), a.language, Text(a.voice or "default"),
-            "message" if a.voicemail_message else "—", str(counts.get(a.id, 0)),
-            Text(" ".join(a.greeting.split())),
-        )
+        vm = "message" if a.voicemail_message else "—"
+        used = str(counts.get(a.id, 0))
+        if narrow:
+            table.add_row(Text(a.name, style="bold"), a.language, vm, used)
+        else:
+            table.add_row(Text(a.name, style="bold"), a.language, Text(a.voice or "default"), vm,
+                          used, Text(" ".join(a.greeting.split())))
     return table
 
 
@@ -136,7 +146,7 @@ def list_(
         _common.note("No agents yet. Create one with: dialcli agent create NAME "
                      "--greeting-file greeting.txt --prompt-file prompt.txt")
         return
-    _common.out.print(agents_table(agents, counts))
+    _common.out.print(agents_table(agents, counts, width=_common.out.width))
 
 
 @agent_app.command("show")

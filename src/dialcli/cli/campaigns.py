@@ -40,25 +40,35 @@ def _q(name: str) -> str:
     return escape(repr(name))
 
 
-def campaigns_table(rows: list[core.CampaignSummary]) -> Table:
-    """The campaign list as a Rich table."""
+def campaigns_table(rows: list[core.CampaignSummary], *, width: int | None = None) -> Table:
+    """The campaign list as a Rich table (``width``: the console's, to fit narrow ones)."""
+    # Rich shrinks wrapping columns to nothing when a table cannot fit, so on a
+    # narrow terminal keep the columns that identify a campaign and cut long names.
+    narrow = width is not None and width < 76
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column("Name", style="bold")
+    table.add_column("Name", style="bold", no_wrap=narrow, overflow="ellipsis",
+                     max_width=max(8, width - 34) if narrow and width else None)
     table.add_column("Status", no_wrap=True)
-    table.add_column("Agent")
-    table.add_column("From", no_wrap=True)
-    for col in ("Leads", "To call", "Reached"):
-        table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("Pass", justify="right", no_wrap=True)
+    if not narrow:
+        table.add_column("Agent")
+        table.add_column("From", no_wrap=True)
+    table.add_column("Leads", justify="right", no_wrap=True)
+    if not narrow:
+        table.add_column("To call", justify="right", no_wrap=True)
+    table.add_column("Reached", justify="right", no_wrap=True)
+    if not narrow:
+        table.add_column("Pass", justify="right", no_wrap=True)
     for s in rows:
         c = s.campaign
         to_call = s.leads[LeadStatus.PENDING] + s.leads[LeadStatus.RETRY] + s.leads[LeadStatus.DIALING]
         reached = sum(s.leads[x] for x in _REACHED)
-        table.add_row(
-            Text(c.name), Text(c.status.value, style=_STATUS_STYLE[c.status]), Text(s.agent.name),
-            c.from_number, f"{s.total_leads:,}", f"{to_call:,}",
-            f"{reached:,}", f"{c.pass_no}/{c.max_attempts}",
-        )
+        status = Text(c.status.value, style=_STATUS_STYLE[c.status])
+        if narrow:
+            table.add_row(Text(c.name), status, f"{s.total_leads:,}", f"{reached:,}")
+        else:
+            table.add_row(Text(c.name), status, Text(s.agent.name), c.from_number,
+                          f"{s.total_leads:,}", f"{to_call:,}", f"{reached:,}",
+                          f"{c.pass_no}/{c.max_attempts}")
     return table
 
 
@@ -168,7 +178,7 @@ def list_(
         _common.note("No campaigns yet. Create one with: dialcli campaign create NAME "
                      "--agent A --from +1...")
         return
-    _common.out.print(campaigns_table(rows))
+    _common.out.print(campaigns_table(rows, width=_common.out.width))
 
 
 @campaign_app.command("show")

@@ -35,9 +35,9 @@ def numbers_table(numbers: list[Number], usage: dict[str, list[str]]) -> Table:
     """The number list as a Rich table."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     table.add_column("Number", no_wrap=True, style="bold")
-    table.add_column("Label")
+    table.add_column("Label", min_width=8)
     table.add_column("Voice", no_wrap=True)
-    table.add_column("Campaigns")
+    table.add_column("Campaigns", min_width=12)
     table.add_column("Added", no_wrap=True)
     for n in numbers:
         table.add_row(n.e164, Text(n.label or "—"), _capable(n),
