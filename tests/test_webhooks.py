@@ -411,6 +411,26 @@ def test_dead_endpoint_is_probed_not_hammered(store, campaign, receiver, wall):
     assert all(r["first_attempt_at"] is None for r in rows if r["attempts"] == 0)
     # The deferred wait for the same retry time as the probe.
     assert len({r["next_attempt_at"] for r in rows}) == 1
+    assert d.deliver_due().attempted == 0
+    d.close()
+
+
+def test_circuit_breaker_holds_heads_outside_the_batch(store, campaign, receiver, wall):
+    _, leads = campaign
+    subscribe(store, receiver.url)
+    for lead in leads:
+        change(store, lead, "DIALING")
+    receiver.default = "500"
+    d = make_deliverer(store, wall, concurrency=1)
+    stats = d.deliver_due(max_events=2)
+    assert (stats.attempted, stats.deferred) == (1, 1)
+    assert d.deliver_due(max_events=2).attempted == 0    # the other heads wait too
+    wall.set(d.next_due())
+    receiver.default = "ok"
+    total = webhooks.DeliveryStats()
+    for _ in range(5):
+        total.add(d.deliver_due(max_events=2))
+    assert total.delivered == len(leads)
     d.close()
 
 

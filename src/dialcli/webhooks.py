@@ -25,9 +25,11 @@ event's first attempt; after that it is dead-lettered (``dead_at``) and the next
 event of its chain goes ahead. ``webhooks retry`` requeues dead letters. **410 Gone**
 means the receiver asked us to stop: the subscription is deactivated (nothing is
 dropped; its queued events wait, and no new ones are recorded, until
-``webhooks enable``). When one attempt to a subscription fails, its other events in
-the same batch are deferred to the same retry time, so a dead endpoint costs one
-probe per backoff step instead of one timeout per lead.
+``webhooks enable``). When an attempt to a subscription fails, every other event
+due for it waits for that attempt's retry time (a circuit breaker), so a dead
+endpoint costs one probe per backoff step instead of one timeout per lead; the
+24 hours run per event from its own first attempt, so an endpoint that is down for
+a day loses (to the dead letters) only the events that were probing it.
 
 **Signature.** ``Dialcli-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
 "<t>.<raw body>")>``, plus ``Dialcli-Event-Id`` and ``Dialcli-Event-Type``; receivers
@@ -658,10 +660,16 @@ class Deliverer:
                 # Not an attempt: restore the bookkeeping and wait for the endpoint's retry.
                 conn.execute(
                     "UPDATE outbox SET lease_until = NULL, last_attempt_at = ?, "
-                    "first_attempt_at = ?, next_attempt_at = MAX(next_attempt_at, ?) "
-                    "WHERE id = ?",
-                    (job.last_attempt_at, job.first_attempt_at,
-                     retry_at.get(job.subscription_id, now_iso), job.row_id))
+                    "first_attempt_at = ? WHERE id = ?",
+                    (job.last_attempt_at, job.first_attempt_at, job.row_id))
+            # Circuit breaker: everything else due for a failing endpoint waits for its
+            # probe's retry time, so the next rounds do not probe it once per batch.
+            for sub_id, when in retry_at.items():
+                conn.execute(
+                    "UPDATE outbox SET next_attempt_at = ? WHERE subscription_id = ? "
+                    "AND delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at <= ? "
+                    "AND lease_until IS NULL",
+                    (when, sub_id, now_iso))
 
     @staticmethod
     def _promote(conn: sqlite3.Connection, job: _Job, now_iso: str) -> None:
