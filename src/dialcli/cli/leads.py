@@ -1,7 +1,188 @@
-"""Commands: leads (not written yet)."""
+"""Commands: ``dialcli template`` (starter CSV) and ``dialcli import`` (leads from a CSV).
+
+Thin: ``import`` resolves the campaign, calls ``importer.import_csv`` and renders the
+``ImportSummary`` it returns. The progress bar is drawn on stderr, and only when
+stderr is a terminal and the file is big enough to wait for.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
 
 import typer
+from rich import box
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from dialcli import importer
+from dialcli.cli import _common
+from dialcli.errors import InputError
+
+#: Below this size an import is over before a progress bar would be readable.
+PROGRESS_MIN_BYTES = 2 * 1024 * 1024
+_TOP_REASONS = 6
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add ``template`` and ``import`` to the app."""
+    app.command("template")(template)
+    app.command("import")(import_leads)
+
+
+def template(
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", metavar="FILE", help="Write to FILE instead of stdout."),
+    header_only: bool = typer.Option(
+        False, "--header-only", help="Only the header row, no example leads."),
+    force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
+) -> None:
+    """Write a starter leads CSV with good column names (the "Download template").
+
+    Columns: name and phone1 (required), phone2, phone3, email, timezone (an IANA
+    zone that overrides the phone's), and example variables (state, amount,
+    case_number, due_date, address): every column that is not a phone, name,
+    email or timezone becomes a {{VARIABLE}} for the agent's greeting and prompt.
+    The two example rows use fictional 555-01xx numbers: replace them.
+
+    \b
+    Example:
+      dialcli template -o leads.csv
+      dialcli template --header-only > leads.csv
+    """
+    text = importer.template_csv(examples=not header_only)
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    if output.exists() and not force:
+        raise InputError(f"{output} already exists.",
+                         hint="Pass --force to overwrite it, or choose another name with -o.")
+    if not output.parent.exists():
+        raise InputError(f"Cannot write {output}: folder {output.parent} does not exist.")
+    output.write_text(text, encoding="utf-8")
+    _common.success(f"Wrote {escape(str(output))}. Fill in one lead per row, then: "
+                    f"dialcli import {escape(str(output))}")
+
+
+def import_leads(
+    ctx: typer.Context,
+    csv_path: Path = typer.Argument(..., metavar="CSV", help="The leads file (UTF-8 or Excel CSV)."),
+    campaign: Optional[str] = typer.Option(
+        None, "--campaign", "-c", metavar="NAME",
+        help="Campaign to add the leads to (default: the only campaign)."),
+    default_region: str = typer.Option(
+        "US", "--default-region", metavar="CC",
+        help="Country of numbers written without +country code."),
+    rejects: Optional[Path] = typer.Option(
+        None, "--rejects", metavar="FILE",
+        help="Where to write rejected rows (default: <CSV name>.rejects.csv beside it)."),
+    allow_duplicates: bool = typer.Option(
+        False, "--allow-duplicates",
+        help="Import leads whose phone is already in the campaign or earlier in the file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import leads from a CSV into a campaign, all or nothing.
+
+    Required columns: name, phone1. Optional: phone2..phone10, email, timezone.
+    Headers are normalized (uppercase, non-alphanumerics -> _): 'case number'
+    becomes {{CASE_NUMBER}}. Phones may be written with spaces, dashes, dots or
+    parentheses; each is stored as E.164 with its time zones. Rows without a
+    valid phone, and duplicates, go to a rejects CSV with their line number and
+    the reason; numbers on the opt-out list are imported but never dialed. If
+    the import fails or you press Ctrl-C, nothing is imported.
+
+    \b
+    Example:
+      dialcli import leads.csv --campaign Spring
+      dialcli import export.csv --default-region CA --rejects bad.csv --json
+    """
+    st = _common.store(ctx)
+    campaign_id = _common.resolve_campaign_id(st, campaign)
+    size = csv_path.stat().st_size if csv_path.is_file() else 0
+    show_bar = not as_json and _common.err.is_terminal and size >= PROGRESS_MIN_BYTES
+    kwargs = dict(campaign_id=campaign_id, now=_common.now(ctx), default_region=default_region,
+                  allow_duplicates=allow_duplicates, rejects_path=rejects)
+    if show_bar:
+        with _progress() as bar:
+            task = bar.add_task(f"Importing {csv_path.name}", total=size)
+            summary = importer.import_csv(
+                st, csv_path, progress=lambda done, total: bar.update(task, completed=done),
+                **kwargs)
+    else:
+        summary = importer.import_csv(st, csv_path, **kwargs)
+    for notice in summary.notices:
+        _common.note(escape(notice))
+    for warning in summary.warnings:
+        _common.warn(escape(warning))
+    if as_json:
+        _common.print_json(summary.to_dict())
+        return
+    _common.out.print(summary_view(summary))
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                    TimeRemainingColumn(), console=_common.err, transient=True)
+
+
+def _reasons(counts: dict[str, int]) -> str:
+    items = list(counts.items())
+    text = ", ".join(f"{reason}: {n:,}" for reason, n in items[:_TOP_REASONS])
+    if len(items) > _TOP_REASONS:
+        text += f", and {len(items) - _TOP_REASONS} more"
+    return text
+
+
+def summary_view(s: importer.ImportSummary) -> RenderableType:
+    """The import summary: counts, reasons, leads per time zone, where rejects went."""
+    parts: list[RenderableType] = []
+    head = Text()
+    head.append("✓ " if s.imported else "! ", style="green" if s.imported else "yellow")
+    head.append(f"Imported {s.imported:,} lead{'s' if s.imported != 1 else ''} into campaign ")
+    head.append(s.campaign, style="bold")
+    head.append(f" from {Path(s.source).name} (import #{s.import_id})")
+    parts.append(head)
+    counts = Table.grid(padding=(0, 2))
+    counts.add_column(style="dim", no_wrap=True)
+    counts.add_column(justify="right", no_wrap=True)
+    counts.add_column()
+    counts.add_row("rows read", f"{s.rows:,}", "")
+    counts.add_row("imported", f"{s.imported:,}", "")
+    counts.add_row("rejected", f"{s.rejected:,}", Text(_reasons(s.rejected_by_reason)))
+    counts.add_row("duplicates", f"{s.duplicates:,}",
+                   "skipped (same phone already in the campaign or earlier in the file)"
+                   if s.duplicates else "")
+    optout = ""
+    if s.optout_phones:
+        optout = "phones on the opt-out list: imported, never dialed"
+        if s.optout_leads_skipped:
+            optout += f" ({s.optout_leads_skipped:,} leads have no other phone: SKIPPED)"
+    counts.add_row("opt-out marked", f"{s.optout_phones:,}", optout)
+    if s.dropped_phones:
+        counts.add_row("phones dropped", f"{s.dropped_phones:,}",
+                       Text("invalid, lead kept: " + _reasons(s.dropped_by_reason)))
+    parts.append(counts)
+    if s.dropped_examples:
+        ex = Text("  e.g. ", style="dim")
+        ex.append("; ".join(f"line {e['line']} {e['column']} {e['value']!r}: {e['reason']}"
+                            for e in s.dropped_examples[:3]))
+        parts.append(ex)
+    if s.leads_per_zone:
+        zones = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        zones.add_column("Time zone(s)")
+        zones.add_column("Leads", justify="right")
+        for zone, n in s.leads_per_zone.items():
+            zones.add_row(Text(zone.replace(",", " + ")), f"{n:,}")
+        parts.append(zones)
+    if s.rejects_file:
+        parts.append(Text(f"Rejected rows (line, reason, original values): {s.rejects_file}"))
+    if s.campaign_reopened:
+        parts.append(Text(f"Campaign {s.campaign!r} had completed; it is now PAUSED. "
+                          f"Run `dialcli resume {s.campaign}` to dial the new leads.",
+                          style="yellow"))
+    return Group(*parts)

@@ -1,0 +1,256 @@
+"""Reading a lead CSV: encoding, delimiter, header plan and records with line numbers.
+
+The reader is the standard library's ``csv`` module rather than pandas: its
+``line_num`` is the physical line reached after each record, so every record
+knows the line it started on even when quoted values hold line breaks and
+blank lines sit between rows -- rejects must point at the line the user sees in
+an editor. It also hands back ragged rows as they are (a row with an unquoted
+comma is rejected on its own instead of aborting the import), and in measurement
+it reads about as fast as pandas' C parser once pandas' per-chunk frame
+construction and the per-row line bookkeeping are counted.
+
+Encoding: UTF-8 (a BOM is dropped), UTF-16 with a BOM (Excel's "Unicode text"),
+otherwise Windows-1252, then Latin-1, with a notice. The whole file is checked
+before the first row is read, so a late invalid byte cannot switch encodings
+halfway through an import.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Iterator
+
+from dialcli.errors import InputError
+from dialcli.templates import normalize_header
+
+ISO_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+PHONE_SLOTS = 10
+STRUCTURED = frozenset({"NAME", "EMAIL", "TIMEZONE"} | {f"PHONE{i}" for i in range(1, 11)})
+_PHONE_TOKEN = re.compile(r"PHONE(\d+)")
+_LOOKS_LIKE_PHONE = re.compile(r"(PHONE|MOBILE|CELL|TEL|NUMBER)", re.I)
+_DELIMITERS = (",", ";", "\t", "|")
+_BLOCK = 1 << 20
+FIELD_LIMIT = 1 << 20
+csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
+
+
+@dataclass
+class FileInfo:
+    size: int
+    encoding: str
+    delimiter: str
+    header: list[str]
+    header_line: int
+    estimated_rows: int
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HeaderPlan:
+    """Where each kind of column is; built once per import from the header row."""
+
+    raw: list[str]                     # header cells as written (BOM stripped)
+    width: int
+    tokens: list[str]                  # normalized tokens of used columns, file order
+    name: int
+    email: int | None
+    timezone: int | None
+    state: int | None
+    phones: list[tuple[int, int]]      # (slot, column index), by slot
+    variables: list[tuple[str, int]]   # (token, column index), file order
+    ignored: list[int] = field(default_factory=list)  # columns without a usable name
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def var_tokens(self) -> list[str]:
+        return [t for t, _ in self.variables]
+
+
+def _sniff_encoding(path: Path, head: bytes) -> tuple[str, list[str], int]:
+    """(encoding, notices, newline count) after checking every byte of the file."""
+    if head.startswith(codecs.BOM_UTF8):
+        candidates = ["utf-8-sig"]
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", [], max(1, path.stat().st_size // 200)
+    else:
+        candidates = ["utf-8", "cp1252", "latin-1"]
+    for encoding in candidates:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        newlines = 0
+        try:
+            with path.open("rb") as f:
+                while block := f.read(_BLOCK):
+                    decoder.decode(block)
+                    newlines += block.count(b"\n")
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        notices = []
+        if encoding == "cp1252":
+            notices.append(
+                f"{path.name} is not UTF-8; read it as Windows-1252 (cp1252), the usual "
+                "encoding of Excel CSVs on Windows. If names look wrong, save the file as "
+                "'CSV UTF-8' and import again.")
+        elif encoding == "latin-1":
+            notices.append(
+                f"{path.name} is neither UTF-8 nor Windows-1252; read it as Latin-1. If names "
+                "look wrong, save the file as 'CSV UTF-8' and import again.")
+        return encoding, notices, newlines
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    """The separator of the header line: the most frequent of , ; TAB |."""
+    counts = {d: first_line.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def inspect(path: Path) -> FileInfo:
+    """Check the file is a readable CSV; find encoding, delimiter and header row."""
+    if not path.exists():
+        raise InputError(f"{path} does not exist.", hint="Check the path and try again.")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file.")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"{path.name} is empty: no header and no rows.",
+                         hint="Start from the template: dialcli template -o leads.csv")
+    with path.open("rb") as f:
+        head = f.read(65536)
+    if head.startswith(b"PK\x03\x04"):
+        raise InputError(f"{path.name} looks like an Excel workbook (.xlsx), not a CSV.",
+                         hint="In Excel use File > Save As > 'CSV UTF-8 (Comma delimited)'.")
+    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputError(f"{path.name} contains NUL bytes, so it is not a text CSV.",
+                         hint="Save it as 'CSV UTF-8' from your spreadsheet and import again.")
+    encoding, notices, newlines = _sniff_encoding(path, head)
+    with path.open("r", encoding=encoding, newline="") as f:
+        first = ""
+        for _ in range(100):
+            first = f.readline(65536)
+            if first.strip() or not first:
+                break
+    delimiter = _sniff_delimiter(first)
+    header, header_line = None, 0
+    for rows, starts, _pos in read_records(path, encoding, delimiter, 64, header=True):
+        for row, start in zip(rows, starts):
+            if any(cell.strip() for cell in row):
+                header, header_line = row, start
+                break
+        break
+    if header is None:
+        raise InputError(f"{path.name} has no header row (only blank lines).",
+                         hint="Start from the template: dialcli template -o leads.csv")
+    return FileInfo(size, encoding, delimiter, header, header_line,
+                    max(0, newlines - header_line), notices)
+
+
+def read_records(path: Path, encoding: str, delimiter: str, chunk_rows: int, *,
+                 header: bool = False) -> Iterator[tuple[list[list[str]], list[int], int]]:
+    """Chunks of ``(rows, start line of each row, bytes read so far)``.
+
+    Blank lines come back as empty rows (so callers can skip them while the line
+    count stays right). Without ``header=True`` the first non-blank record (the
+    header) is not returned.
+    """
+    raw = path.open("rb")
+    try:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        reader = csv.reader(text, delimiter=delimiter)
+        last = 0
+        skipping = not header
+        while True:
+            rows: list[list[str]] = []
+            starts: list[int] = []
+            try:
+                for row in islice(reader, chunk_rows):
+                    starts.append(last + 1)
+                    last = reader.line_num
+                    rows.append(row)
+            except csv.Error as exc:
+                raise InputError(
+                    f"{path.name}, line {last + 1}: cannot read the CSV ({exc}).",
+                    hint="A value may be missing its closing quote; fix that line and "
+                         "import again.",
+                ) from None
+            if not starts:
+                return
+            if skipping:
+                for i, row in enumerate(rows):
+                    if any(cell.strip() for cell in row):
+                        del rows[: i + 1]
+                        del starts[: i + 1]
+                        skipping = False
+                        break
+                else:
+                    continue
+            if rows:
+                yield rows, starts, raw.tell()
+    finally:
+        raw.close()
+
+
+def plan_header(cells: list[str], line: int) -> HeaderPlan:
+    """Normalize the header; raise ``InputError`` for missing or colliding columns."""
+    raw = [c.replace("\ufeff", "").strip() for c in cells]
+    tokens = [normalize_header(c) for c in raw]
+    warnings: list[str] = []
+    seen: dict[str, int] = {}
+    ignored = []
+    for i, token in enumerate(tokens):
+        if not token:
+            ignored.append(i)
+            if raw[i]:
+                warnings.append(f"Column {i + 1} ({raw[i]!r}) has no letters or digits in "
+                                "its name; its values were not imported.")
+            continue
+        if token in seen:
+            j = seen[token]
+            raise InputError(
+                f"Columns {raw[j]!r} (column {j + 1}) and {raw[i]!r} (column {i + 1}) both "
+                f"become {token} after normalization (uppercase, non-alphanumerics -> _).",
+                hint="Rename or remove one of them so every column has its own name, "
+                     "then import again.",
+            )
+        seen[token] = i
+    missing = [t.lower() for t in ("NAME", "PHONE1") if t not in seen]
+    if missing:
+        found = ", ".join(repr(c) for c in raw if c) or "(none)"
+        hint = [f"Columns found on line {line}: {found}.",
+                "Every lead needs a 'name' and a 'phone1' column; phone2..phone10, email "
+                "and timezone are optional and every other column becomes a {{VARIABLE}}."]
+        if "PHONE1" not in seen:
+            like = [c for c, t in zip(raw, tokens) if t and _LOOKS_LIKE_PHONE.search(c)]
+            if like:
+                hint.append(f"Did you mean {like[0]!r}? Rename it to phone1.")
+        hint.append("Start from the template: dialcli template -o leads.csv")
+        raise InputError(
+            f"The CSV is missing the required column{'s' if len(missing) > 1 else ''} "
+            + " and ".join(repr(m) for m in missing) + ".",
+            hint="\n".join(hint),
+        )
+    phones, variables = [], []
+    for token, i in seen.items():
+        m = _PHONE_TOKEN.fullmatch(token)
+        if token in STRUCTURED:
+            if m:
+                phones.append((int(m.group(1)), i))
+        else:
+            if m:
+                warnings.append(f"Column {raw[i]!r} is not dialed (only phone1..phone10 are "
+                                f"phones); it was imported as the variable {token}.")
+            variables.append((token, i))
+    phones.sort()
+    variables.sort(key=lambda tv: tv[1])
+    return HeaderPlan(
+        raw=raw, width=len(raw), tokens=[t for t in tokens if t], name=seen["NAME"],
+        email=seen.get("EMAIL"), timezone=seen.get("TIMEZONE"), state=seen.get("STATE"),
+        phones=phones, variables=variables, ignored=ignored, warnings=warnings,
+    )
