@@ -193,3 +193,21 @@ def test_cli_preview_errors(cli, ws):
 def test_cli_preview_no_campaigns(cli, store):
     r = cli("preview")
     assert r.exit_code == 2 and said(r.stderr, "no campaigns yet")
+
+
+def test_lead_order_is_per_campaign_when_imports_interleave(ws):
+    campaigns.create_campaign(ws, name="Other", agent="Sam", from_number="+14155550100", now=T0)
+    a = campaigns.get_campaign(ws, "Spring").id
+    b = campaigns.get_campaign(ws, "Other").id
+    for i in range(6):          # ids alternate between the two campaigns
+        cid = a if i % 2 == 0 else b
+        ws.execute("INSERT INTO leads (campaign_id, row_number, name, vars, created_at, updated_at) "
+                   "VALUES (?, ?, ?, '{}', 't', 't')", (cid, i + 2, f"Lead {i}"))
+    assert [build_preview(ws, campaign="Spring", lead_number=n).lead.name for n in (1, 2, 3)] == \
+        ["Lead 0", "Lead 2", "Lead 4"]
+    assert [build_preview(ws, campaign="Other", lead_number=n).lead.name for n in (1, 2, 3)] == \
+        ["Lead 1", "Lead 3", "Lead 5"]
+    lead5 = build_preview(ws, campaign="Other", lead_number=3).lead
+    assert build_preview(ws, campaign="Other", lead_id=lead5.id).position == 3
+    with pytest.raises(NotFoundError):
+        build_preview(ws, campaign="Spring", lead_id=lead5.id)      # another campaign's lead

@@ -71,8 +71,8 @@ class Preview:
         }
 
 
-def _load_lead(store: Store, campaign_id: int, *, lead_number: int | None,
-               lead_id: int | None, total: int, campaign_name: str) -> tuple[Lead | None, int | None]:
+def _load_lead(store: Store, campaign_id: int, *, lead_number: int | None, lead_id: int | None,
+               total: int, first_id: int | None, campaign_name: str) -> tuple[Lead | None, int | None]:
     if lead_id is not None:
         row = store.one("SELECT * FROM leads WHERE id = ? AND campaign_id = ?", (lead_id, campaign_id))
         if row is None:
@@ -90,31 +90,42 @@ def _load_lead(store: Store, campaign_id: int, *, lead_number: int | None,
         if not 1 <= position <= total:
             raise InputError(f"--lead {position} is out of range: campaign {campaign_name!r} has "
                              f"{total} lead{'s' if total != 1 else ''} (1-{total}).")
-        row = store.one("SELECT * FROM leads WHERE campaign_id = ? ORDER BY id LIMIT 1 OFFSET ?",
-                        (campaign_id, position - 1))
+        # Walk the primary key from the campaign's first lead ("+" keeps the planner
+        # off the campaign index, through which it would sort the whole campaign).
+        row = store.one("SELECT * FROM leads WHERE id >= ? AND +campaign_id = ? "
+                        "ORDER BY id LIMIT 1 OFFSET ?", (first_id, campaign_id, position - 1))
         assert row is not None
     phones = tuple(LeadPhone.from_row(p) for p in store.all(
         "SELECT * FROM lead_phones WHERE lead_id = ? ORDER BY slot", (row["id"],)))
     return Lead.from_row(row, phones), position
 
 
-def known_tokens(store: Store, campaign_id: int) -> set[str] | None:
-    """The variables the campaign's leads can have; None when nothing was imported."""
+def known_tokens(store: Store, campaign_id: int, *, total: int | None = None) -> set[str] | None:
+    """The variables the campaign's leads can have; None when there are no leads and
+    nothing was imported."""
     columns: set[str] = set()
     seen = False
-    for (text,) in store.all("SELECT columns FROM imports WHERE campaign_id = ?", (campaign_id,)):
+    imported = 0
+    for text, n in store.all("SELECT columns, imported FROM imports WHERE campaign_id = ?",
+                             (campaign_id,)):
         seen = True
+        imported += n or 0
         try:
             columns.update(str(c) for c in json.loads(text or "[]"))
         except (ValueError, TypeError):
             continue
-    loose = store.all(
-        "SELECT DISTINCT j.key FROM leads, json_each(leads.vars) AS j "
-        "WHERE leads.campaign_id = ? AND leads.import_id IS NULL", (campaign_id,))
-    if loose or store.scalar("SELECT 1 FROM leads WHERE campaign_id = ? AND import_id IS NULL "
-                             "LIMIT 1", (campaign_id,)):
-        seen = True
-        columns.update(str(r[0]) for r in loose)
+    if total is None:
+        total = store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ?", (campaign_id,)) or 0
+    # Leads not counted by an import (none, normally) are read one by one: scanning
+    # a million leads' vars only to learn nothing would make preview slow.
+    if total != imported:
+        loose = store.all(
+            "SELECT DISTINCT j.key FROM leads, json_each(leads.vars) AS j "
+            "WHERE leads.campaign_id = ? AND leads.import_id IS NULL", (campaign_id,))
+        if loose or store.scalar("SELECT 1 FROM leads WHERE campaign_id = ? AND import_id IS NULL "
+                                 "LIMIT 1", (campaign_id,)):
+            seen = True
+            columns.update(str(r[0]) for r in loose)
     if not seen:
         return None
     return (columns - NOT_VARIABLES) | ALWAYS
@@ -147,10 +158,11 @@ def build_preview(store: Store, *, campaign: int | str | None = None, agent: str
         total = 0
         known: set[str] | None = None
         if camp is not None:
-            total = store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ?", (camp.id,)) or 0
+            total, first_id = store.one(
+                "SELECT COUNT(*), MIN(id) FROM leads WHERE campaign_id = ?", (camp.id,))
             lead, position = _load_lead(store, camp.id, lead_number=lead_number, lead_id=lead_id,
-                                        total=total, campaign_name=camp.name)
-            known = known_tokens(store, camp.id)
+                                        total=total, first_id=first_id, campaign_name=camp.name)
+            known = known_tokens(store, camp.id, total=total)
         elif lead_number is not None or lead_id is not None:
             raise InputError("--lead and --lead-id need a campaign (--campaign NAME).")
 
