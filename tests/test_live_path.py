@@ -381,6 +381,7 @@ class Campaign:
         self.lead_ids = add_leads(store, self.cid, lead_specs)
         creds = TwilioCredentials(fake.account_sid, Secret(fake.auth_token), fake.base_url)
         provider_kw.setdefault("finish_grace_s", 2.0)
+        provider_kw.setdefault("freeze_gc", False)
         self.provider = TwilioProvider(creds, public_url="https://campaign.tunnel.example",
                                        port=0, brain=brain or KeywordBrain(),
                                        store_path=store.path, **provider_kw)

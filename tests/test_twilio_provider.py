@@ -134,7 +134,8 @@ def test_twilio_unreachable_is_retried(fake):
 
 def test_bad_credentials_pause_without_showing_the_token(fake):
     creds = TwilioCredentials(ACCOUNT_SID, Secret("wrong-token-123456"), fake.base_url)
-    provider = TwilioProvider(creds, public_url="https://x.example", port=0, brain=KeywordBrain())
+    provider = TwilioProvider(creds, public_url="https://x.example", port=0, brain=KeywordBrain(),
+                              freeze_gc=False)
     provider.start()
     try:
         with pytest.raises(DialError) as info:
@@ -148,7 +149,8 @@ def test_bad_credentials_pause_without_showing_the_token(fake):
 
 def test_place_before_start_is_an_error(fake):
     creds = TwilioCredentials(ACCOUNT_SID, Secret(AUTH_TOKEN), fake.base_url)
-    provider = TwilioProvider(creds, public_url="https://x.example", port=0, brain=KeywordBrain())
+    provider = TwilioProvider(creds, public_url="https://x.example", port=0, brain=KeywordBrain(),
+                              freeze_gc=False)
     with pytest.raises(ProviderError, match="not started"):
         dial(provider, 1, TO)
 

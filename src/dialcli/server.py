@@ -226,7 +226,8 @@ class CallServer:
         self.rest_pool = ThreadPoolExecutor(8, thread_name_prefix="dialcli-rest")
         self._db_pool: ThreadPoolExecutor | None = None
         self._db_local = threading.local()
-        self.stats: dict[str, int] = {"rejected": 0, "duplicates": 0, "callbacks": 0}
+        self.stats: dict[str, int] = {"rejected": 0, "duplicates": 0, "callbacks": 0,
+                                      "relay_active": 0, "relay_peak": 0}
         #: (first-token, whole-turn) server-added seconds per conversational turn
         self.turn_latency: list[tuple[float, float]] = []
         self._tasks: set[asyncio.Task] = set()
@@ -595,11 +596,15 @@ class CallServer:
             return
         assert call is not None
         await ws.accept()
+        with self.lock:
+            self.stats["relay_active"] += 1
+            self.stats["relay_peak"] = max(self.stats["relay_peak"], self.stats["relay_active"])
         try:
             await RelaySession(self, call, ws).run()
         finally:
             with self.lock:
                 call.relay, call.relay_ws = "done", None
+                self.stats["relay_active"] -= 1
 
 
 def _int(value: str | None) -> int | None:

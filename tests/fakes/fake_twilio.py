@@ -842,6 +842,7 @@ def start_provider(fake: FakeTwilio, brain: Any, *, store_path: str | None = Non
     public = public_url or public_url_for(0)
     creds = TwilioCredentials(fake.account_sid, Secret(fake.auth_token), fake.base_url)
     kwargs.setdefault("finish_grace_s", 2.0)
+    kwargs.setdefault("freeze_gc", False)     # many providers per test process
     provider = TwilioProvider(creds, public_url=public, port=0, brain=brain,
                               store_path=store_path, **kwargs)
     provider.bind(sink if sink is not None else EventRecorder(), clock or SystemClock())

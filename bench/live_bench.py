@@ -1,0 +1,254 @@
+"""Benchmark the live call path: a real campaign through the engine, TwilioProvider, the
+callback server and ConversationRelay WebSockets, against the local fake Twilio.
+
+What is measured (targets from the live-calls issue):
+
+* **concurrency** -- peak number of ConversationRelay sessions open at once on the
+  callback server (target >= 200);
+* **server-added latency per conversational turn**, excluding the brain: for each
+  caller prompt, the time from the prompt arriving on the WebSocket to the agent's
+  first token being written back, minus the time the brain itself took to produce
+  that token (target p99 <= 20 ms). The whole-turn figure (to the ``last`` token)
+  and what the fake callee observed end to end are reported too;
+* **pacing** -- the rate at which Calls.create requests reached Twilio, against the
+  campaign's configured calls per second (target within +-5%).
+
+The fake Twilio runs in a child process (Twilio is not on this laptop; it must not
+share the GIL with the server being measured). It reaches the callback server through
+a stand-in tunnel (a public https URL mapped to 127.0.0.1), signs every callback and
+handshake, and plays each callee: ``--turns`` prompts separated by ``--think`` seconds,
+then "I'm interested" (the brain ends the call). The brain is instant and scripted so
+the numbers are dialcli's own, not a model's.
+
+Usage: ``python bench/live_bench.py [--calls 260] [--cps 20] [--turns 8] [--think 2.0]``
+Results go to stdout (and ``--json FILE``); exit 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+PUBLIC = "https://bench.tunnel.example"
+
+
+# -- child process: the fake Twilio ---------------------------------------------------
+
+def serve_fake(args: argparse.Namespace) -> None:
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from fakes.fake_twilio import FakeTwilio, Scenario, say, wait
+
+    fake = FakeTwilio()
+    lines = []
+    for i in range(args.turns):
+        lines += [say(f"Line {i + 1}: tell me a little more about that."), wait(args.think)]
+    lines.append(say("Sounds good, I'm interested."))
+    fake.default = Scenario(lines=lines, ring_s=0.2, amd_delay_s=0.5, reply_timeout_s=15)
+
+    async def stats(request):
+        calls = list(fake.calls.values())
+        turns = [t for c in calls for t in c.turn_ms]
+        return JSONResponse({
+            "creates": fake.create_times, "calls": len(calls),
+            "ended": sum(c.ended for c in calls),
+            "statuses": {s: sum(c.status == s for c in calls) for s in {c.status for c in calls}},
+            "turn_first_ms": [t[0] for t in turns], "turn_last_ms": [t[1] for t in turns],
+            "delivery_failures": sum(1 for d in fake.deliveries
+                                     if not isinstance(d.get("status"), int)
+                                     or d["status"] >= 400),
+            "driver_errors": [e for c in calls for k, e in c.log if k in ("driver-error",
+                                                                         "relay-failed")][:5],
+        })
+
+    async def tunnel(request):
+        body = await request.json()
+        fake.tunnel.update(body)
+        return JSONResponse({"ok": True})
+
+    fake.app.router.routes.append(Route("/bench/stats", stats, methods=["GET"]))
+    fake.app.router.routes.append(Route("/bench/tunnel", tunnel, methods=["POST"]))
+    fake.start()
+    print(fake.base_url, flush=True)
+    try:
+        sys.stdin.read()                    # the parent closes stdin to stop us
+    finally:
+        fake.stop()
+
+
+# -- parent: the laptop ---------------------------------------------------------------
+
+def make_brain():
+    """A scripted brain with no think time, streaming its reply in three chunks."""
+    from dialcli.conversation.base import Brain, BrainSession, Chunk, EndCall, Utterance
+    from dialcli.models import Disposition
+
+    class Session(BrainSession):
+        def respond(self, caller_text: str, at_s: float = 0.0) -> Iterator[Chunk]:
+            self.transcript.append(Utterance("caller", caller_text, at_s))
+            if "interested" in caller_text:
+                end = EndCall(Disposition.INTERESTED, "wants details", goodbye="Great, talk soon!")
+                self.transcript.append(Utterance("agent", end.goodbye, at_s))
+                yield Chunk(end.goodbye, end)
+                return
+            parts = ["Sure. ", "Our plan cuts the bill ", "by about a third."]
+            self.transcript.append(Utterance("agent", "".join(parts), at_s))
+            for part in parts:
+                yield Chunk(part)
+
+    class Instant(Brain):
+        name = "instant"
+
+        def open(self, ctx):
+            return Session(ctx)
+
+    return Instant()
+
+
+def awake_zone() -> str:
+    now = datetime.now(timezone.utc)
+    for name in ("America/New_York", "Europe/London", "Asia/Tokyo", "Australia/Sydney",
+                 "Asia/Kolkata", "Europe/Athens", "America/Los_Angeles", "Pacific/Honolulu",
+                 "Asia/Dubai", "America/Sao_Paulo", "Pacific/Auckland", "Asia/Bangkok"):
+        if 10 <= now.astimezone(ZoneInfo(name)).hour < 18:
+            return name
+    raise SystemExit("no zone in daytime")
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(p / 100 * (len(values) - 1)))))
+    return values[k]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "p50": round(pct(values, 50), 3), "p95": round(pct(values, 95), 3),
+            "p99": round(pct(values, 99), 3), "max": round(max(values), 3) if values else 0.0}
+
+
+def run(args: argparse.Namespace) -> dict:
+    import httpx
+
+    from dialcli.clock import SystemClock
+    from dialcli.config import Secret, TwilioCredentials
+    from dialcli.engine import Engine
+    from dialcli.providers.twilio import TwilioProvider
+    from dialcli.store import Store
+    from factories import add_leads, make_campaign
+    from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
+
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve-fake", "--turns", str(args.turns),
+         "--think", str(args.think)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        fake_url = child.stdout.readline().strip()
+        if not fake_url.startswith("http"):
+            raise SystemExit("the fake Twilio did not start")
+        workdir = tempfile.mkdtemp(prefix="dialcli-live-bench-")
+        store = Store(os.path.join(workdir, "bench.db"))
+        cid = make_campaign(store, cps=args.cps, max_concurrent=args.calls + 10, max_attempts=1)
+        zone = awake_zone()
+        add_leads(store, cid, [{"name": f"Lead {i}", "phones": [f"+1212{5550000 + i:07d}"],
+                                "timezone": zone} for i in range(args.calls)])
+        creds = TwilioCredentials(ACCOUNT_SID, Secret(AUTH_TOKEN), fake_url)
+        provider = TwilioProvider(creds, public_url=PUBLIC, port=0, brain=make_brain(),
+                                  store_path=store.path, price_backoff=())
+        provider.start()
+        httpx.post(fake_url + "/bench/tunnel", json={PUBLIC: provider.server.thread.local_url})
+        engine = Engine(store, cid, provider, SystemClock())
+        started = time.monotonic()
+        box: dict = {}
+        t = threading.Thread(target=lambda: box.update(result=engine.run()), daemon=True)
+        t.start()
+        peak_in_flight = 0
+        while t.is_alive() and time.monotonic() - started < args.timeout:
+            peak_in_flight = max(peak_in_flight, len(engine.in_flight))
+            t.join(0.05)
+        elapsed = time.monotonic() - started
+        if t.is_alive():
+            engine.abort()
+            t.join(10)
+        stats = httpx.get(fake_url + "/bench/stats", timeout=30).json()
+        server = provider.server
+        first = [a * 1000 for a, _ in server.turn_latency]
+        whole = [b * 1000 for _, b in server.turn_latency]
+        creates = sorted(stats["creates"])
+        achieved = (len(creates) - 1) / (creates[-1] - creates[0]) if len(creates) > 1 else 0.0
+        dispositions = dict(store.all("SELECT disposition, COUNT(*) FROM calls GROUP BY 1"))
+        stuck = store.scalar("SELECT COUNT(*) FROM leads WHERE status = 'DIALING'")
+        result = {
+            "calls": args.calls, "cps": args.cps, "turns_per_call": args.turns + 1,
+            "elapsed_s": round(elapsed, 1), "outcome": box.get("result") and box["result"].outcome,
+            "peak_relay_sessions": server.stats["relay_peak"],
+            "peak_calls_in_flight": peak_in_flight,
+            "server_added_first_token_ms": summary(first),
+            "server_added_whole_turn_ms": summary(whole),
+            "callee_observed_first_token_ms": summary(stats["turn_first_ms"]),
+            "pacing_cps": round(achieved, 3),
+            "pacing_error_pct": round((achieved - args.cps) / args.cps * 100, 2),
+            "dispositions": dispositions, "stuck_dialing": stuck,
+            "fake_call_statuses": stats["statuses"],
+            "rejected_requests": server.stats["rejected"],
+            "delivery_failures": stats["delivery_failures"],
+            "fake_errors": stats["driver_errors"],
+        }
+        store.close()
+        return result
+    finally:
+        if child.stdin:
+            child.stdin.close()
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=260)
+    parser.add_argument("--cps", type=float, default=20.0)
+    parser.add_argument("--turns", type=int, default=8, help="prompts before the closing line")
+    parser.add_argument("--think", type=float, default=2.0, help="callee pause between prompts")
+    parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_fake:
+        serve_fake(args)
+        return 0
+    result = run(args)
+    targets = {
+        "peak relay sessions >= 200": result["peak_relay_sessions"] >= 200,
+        "server-added first-token latency p99 <= 20 ms":
+            result["server_added_first_token_ms"]["p99"] <= 20,
+        "pacing within 5% of the configured CPS": abs(result["pacing_error_pct"]) <= 5,
+        "every call ended (none stuck dialing)": result["stuck_dialing"] == 0
+            and result["outcome"] == "completed",
+    }
+    result["targets"] = targets
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    for name, ok in targets.items():
+        print(("PASS " if ok else "FAIL ") + name, file=sys.stderr)
+    return 0 if all(targets.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
