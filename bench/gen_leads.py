@@ -203,11 +203,15 @@ def generate(path: str | Path, n: int, seed: int = 1, *,
                     rnd.choice(NOTES),
                 ] + [f"v{rnd.randrange(1000)}" for _ in range(extra_columns)]
                 if rnd.random() < bad_fraction:
-                    row = _spoil(rnd, row, seen_phone1)
-                    if row is None:
-                        f.write(",".join([name.replace(",", " "), "415-555-0199",
-                                          "oops, unquoted", "x"]) + "\n")
+                    spoiled = _spoil(rnd, row, seen_phone1)
+                    if spoiled is None:  # an address with a comma written without quotes
+                        cells = [c.replace(",", " ").replace('"', "").replace("\n", " ")
+                                 for c in row]
+                        at = header.index("address")
+                        cells[at] = cells[at] + ", Apt " + str(rnd.randrange(1, 40))
+                        f.write(",".join(cells) + "\n")
                         continue
+                    row = spoiled
                 elif phones and len(seen_phone1) < 2048:
                     seen_phone1.append(phones[0])
                 w.writerow(row)
