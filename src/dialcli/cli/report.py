@@ -80,26 +80,36 @@ def header(k: Kpis) -> Text:
     return text
 
 
-def kpi_cards(k: Kpis) -> Table:
-    """The product doc's KPI cards: calls made, reached, interested, opt-out, and rates."""
-    cards = [
-        _card("Calls made", f"{k.calls_made:,}",
-              f"{k.in_flight:,} in flight" if k.in_flight else f"{k.calls_finished:,} finished"),
-        _card("Reached", f"{k.reached:,}", f"{k.leads_reached:,} of {k.leads_total:,} leads",
-              "bold green"),
-        _card("Interested", f"{k.interested:,}", _pct(k.interested, k.reached, 0) + " of reached",
-              "bold green"),
-        _card("Opt-out", f"{k.opted_out:,}", _pct(k.opted_out, k.reached, 0) + " of reached",
-              "bold red" if k.opted_out else "bold"),
-        _card("Reach rate", "–" if k.reach_rate is None else f"{100 * k.reach_rate:.1f}%",
-              "of finished"),
-        _card("Avg talk", _duration(k.avg_talk_s), "per reach"),
-    ]
-    grid = Table.grid(expand=True, padding=(0, 1))
-    for _ in cards:
-        grid.add_column(ratio=1)
-    grid.add_row(*cards)
-    return grid
+class KpiCards:
+    """The product doc's KPI cards; six in a row, or two rows of three when narrow."""
+
+    def __init__(self, k: Kpis):
+        self.cards = [
+            _card("Calls made", f"{k.calls_made:,}",
+                  f"{k.in_flight:,} in flight" if k.in_flight else f"{k.calls_finished:,} finished"),
+            _card("Reached", f"{k.reached:,}", f"{k.leads_reached:,} of {k.leads_total:,} leads",
+                  "bold green"),
+            _card("Interested", f"{k.interested:,}",
+                  _pct(k.interested, k.reached, 0) + " of reached", "bold green"),
+            _card("Opt-out", f"{k.opted_out:,}", _pct(k.opted_out, k.reached, 0) + " of reached",
+                  "bold red" if k.opted_out else "bold"),
+            _card("Reach rate", "–" if k.reach_rate is None else f"{100 * k.reach_rate:.1f}%",
+                  "of finished"),
+            _card("Avg talk", _duration(k.avg_talk_s), "per reach"),
+        ]
+
+    def __rich_console__(self, console, options):
+        per_row = 6 if options.max_width >= 100 else 3
+        grid = Table.grid(expand=True, padding=(0, 1))
+        for _ in range(per_row):
+            grid.add_column(ratio=1)
+        for i in range(0, len(self.cards), per_row):
+            grid.add_row(*self.cards[i:i + per_row])
+        yield grid
+
+
+def kpi_cards(k: Kpis) -> KpiCards:
+    return KpiCards(k)
 
 
 def lead_status_line(k: Kpis) -> Text:
