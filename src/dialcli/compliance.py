@@ -1,89 +1,55 @@
-"""Calling-hour policy: when may a number be dialed?
+"""Calling-hour policy: when may a number be dialed, and the evidence of each decision.
 
-The permitted window for a phone is the intersection, in **every** candidate time
-zone of the number, of the campaign's daily window and the federal TCPA limit
-(08:00-21:00 recipient-local, 47 CFR 64.1200(c)(1)). A number with no known zone is
-never dialable (``window_for`` returns a window that never opens) unless the lead
-carries an explicit ``timezone``.
+The permitted instants for a phone are the intersection, in **every** candidate time
+zone of the number, of the rules in ``calling_rules``:
 
-The engine asks ``GroupWindow.next_open(at)`` at the moment of each dial: it returns
-``(opens_at, closes_at)`` -- ``opens_at == at`` when the window is open now -- or
-``None`` when the group can never be dialed. Windows are computed per zone group
-(zones + region), not per lead, and cached.
+* the campaign's daily window and the federal TCPA limit (08:00-21:00
+  recipient-local, 47 CFR 64.1200(c)(1));
+* every applicable state's rows in the shipped, versioned ``data/state_rules.toml``
+  (windows, Saturday/Sunday rules, legal-holiday bans by state, fixed-offset hours);
+* the user's blackout dates (proclaimed holidays, declared emergencies).
 
-Local wall-clock times are converted with ``zoneinfo`` on each local date, so DST
-switch days, Arizona (no DST) and half-hour zones come out right.
+A state applies when the zone group's region names it: the number's own state
+(area code/exchange via phonenumbers' geocoder) and any state the lead's ``state``
+column adds ('US-FL,US-GA'). A number with no known zone is never dialable.
+
+``GroupWindow`` turns the rules into UTC intervals per local date with ``zoneinfo``
+-- so DST switch days, Arizona and half-hour zones come out right -- and caches
+them per zone group: the engine asks ``next_open(at)`` on every dial decision.
+
+Per-number frequency cap: ``DEFAULT_CAP`` dial attempts per rolling 24 h per number
+across every campaign of the workspace. A workspace setting may make it stricter or
+looser, but never looser than a state's cap (FL, OK, MD: 3) for that state's numbers.
+
+``decision_detail`` builds the one dict shape the engine, ``plan`` and ``audit`` share.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
-from typing import Callable, Iterable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from pathlib import Path
+from typing import Iterable
+from zoneinfo import ZoneInfo
 
+from dialcli.calling_rules import (  # noqa: F401  (re-exported: the engine's names)
+    DAY_END, FEDERAL_END, FEDERAL_START, US_STATES, Blackout, BlackoutDay, BlackoutRule,
+    DailyWindow, Rule, StateRow, StateRule, _fmt, holiday_name, is_valid_zone,
+    load_blackout, parse_blackout, parse_hhmm, parse_window, shipped_state_rules,
+    states_of, zone_info,
+)
+from dialcli.clock import from_iso, to_iso
 from dialcli.errors import InputError
 
 UTC = timezone.utc
-FEDERAL_START = time(8, 0)
-FEDERAL_END = time(21, 0)
 LOOKAHEAD_DAYS = 14
-
-#: A rule gives, for one zone and one local date, the local intervals allowed
-#: (empty list = the whole day is banned).
-Rule = Callable[[str, date], list[tuple[time, time]]]
-
-
-def parse_hhmm(text: str) -> time:
-    try:
-        hh, mm = text.strip().split(":")
-        value = time(int(hh), int(mm))
-    except (ValueError, AttributeError):
-        raise InputError(f"{text!r} is not a time of day; use HH:MM, e.g. 09:00.") from None
-    return value
+STATE_RULES_VERSION = shipped_state_rules()[0]
+#: Written into every audit row: which federal + state rule set decided.
+RULES_VERSION = f"federal+states-{STATE_RULES_VERSION}"
 
 
-def parse_window(text: str) -> tuple[str, str]:
-    """'09:00-20:00' -> ('09:00', '20:00'), validated against the federal limit."""
-    parts = [p.strip() for p in str(text).replace("–", "-").split("-")]
-    if len(parts) != 2:
-        raise InputError(
-            f"Calling window {text!r} is not START-END.",
-            hint="Use 24-hour local times, e.g. --window 09:00-20:00.",
-        )
-    start, end = parse_hhmm(parts[0]), parse_hhmm(parts[1])
-    if start >= end:
-        raise InputError(
-            f"Calling window {text!r} starts at or after it ends.",
-            hint="The start must be earlier than the end, e.g. 09:00-20:00.",
-        )
-    if start < FEDERAL_START or end > FEDERAL_END:
-        raise InputError(
-            f"Calling window {text!r} is outside 08:00-21:00, the federal TCPA limit "
-            "(recipient's local time).",
-            hint="Choose a window inside 08:00-21:00, e.g. 09:00-20:00.",
-        )
-    return (f"{start:%H:%M}", f"{end:%H:%M}")
-
-
-@lru_cache(maxsize=512)
-def zone_info(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def is_valid_zone(name: str) -> bool:
-    return bool(name) and zone_info(name) is not None
-
-
-def daily_rule(start: time, end: time) -> Rule:
-    def rule(zone: str, day: date) -> list[tuple[time, time]]:
-        return [(start, end)]
-    return rule
-
+# -- windows -----------------------------------------------------------------------
 
 def _local_to_utc(zone: ZoneInfo, day: date, t: time) -> datetime:
     # fold=0: in a repeated hour take the first occurrence; windows never start in
@@ -127,6 +93,10 @@ class GroupWindow:
     _cache_from: datetime | None = field(default=None, repr=False)
     _intervals: list[tuple[datetime, datetime]] = field(default_factory=list, repr=False)
 
+    @property
+    def states(self) -> tuple[str, ...]:
+        return states_of(self.region)
+
     def intervals(self, start: datetime, days: int = LOOKAHEAD_DAYS):
         """Permitted UTC intervals from ``start`` for ``days`` days."""
         if self.reason_closed:
@@ -141,9 +111,11 @@ class GroupWindow:
                 day = local_day + timedelta(days=k)
                 allowed = None
                 for rule in self.rules:
-                    got = [(_local_to_utc(zone, day, s), _local_to_utc(zone, day, e))
-                           for s, e in rule(name, day) if s < e]
-                    allowed = got if allowed is None else _intersect(_merge(allowed), _merge(got))
+                    got = _merge((_local_to_utc(zone, day, s), _local_to_utc(zone, day, e))
+                                 for s, e in rule(name, day) if s < e)
+                    allowed = got if allowed is None else _intersect(allowed, got)
+                    if not allowed:
+                        break
                 spans.extend(allowed or [])
             per_zone.append(_merge(spans))
         result = per_zone[0]
@@ -173,17 +145,70 @@ class GroupWindow:
         got = self.next_open(at)
         return got is not None and got[0] == at
 
+    def local_times(self, at: datetime) -> dict[str, str]:
+        """{zone: local ISO time with offset and weekday} at ``at``."""
+        out = {}
+        for name in self.zones:
+            zone = zone_info(name)
+            if zone is not None:
+                local = at.astimezone(zone)
+                out[name] = f"{local.isoformat(timespec='seconds')} {local:%a}"
+        return out
+
+    def explain(self, at: datetime) -> list[str]:
+        """Why the group is closed at ``at`` (empty when it is open)."""
+        if self.reason_closed:
+            return [self.reason_closed]
+        reasons: list[str] = []
+        for name in self.zones:
+            zone = zone_info(name)
+            local = at.astimezone(zone)
+            for rule in self.rules:
+                spans, note = rule.allowed(name, local.date())
+                inside = any(_local_to_utc(zone, local.date(), s) <= at
+                             < _local_to_utc(zone, local.date(), e) for s, e in spans)
+                if not inside:
+                    why = note or f"outside {rule.name} hours " + ", ".join(_fmt(s) for s in spans)
+                    text = f"{why} ({name} {local:%a %H:%M})"
+                    if text not in reasons:
+                        reasons.append(text)
+        return reasons
+
 
 class CallingPolicy:
     """The rules for one campaign; hands out cached ``GroupWindow`` objects."""
 
-    def __init__(self, window: tuple[str, str] = ("09:00", "20:00")):
+    def __init__(self, window: tuple[str, str] = ("09:00", "20:00"), *,
+                 state_rules: Iterable[StateRow] | None = None,
+                 blackout: Blackout | None = None, cap: int = 0,
+                 state_caps: dict[str, int] | None = None):
         start, end = parse_hhmm(window[0]), parse_hhmm(window[1])
         # The federal limit always applies, whatever the campaign says.
         self.start = max(start, FEDERAL_START)
         self.end = min(end, FEDERAL_END)
-        self.rules: tuple[Rule, ...] = (daily_rule(self.start, self.end),)
+        self.base_rule = DailyWindow(
+            self.start, self.end, name="campaign",
+            text=f"campaign {_fmt((start, end))} within federal 08:00-21:00")
+        self.rules: tuple[Rule, ...] = (self.base_rule,)
+        rows = shipped_state_rules()[1] if state_rules is None else tuple(state_rules)
+        self.state_rows: dict[str, list[StateRow]] = {}
+        for row in rows:
+            self.state_rows.setdefault(row.state, []).append(row)
+        self._state_rules = {st: tuple(StateRule(r) for r in rs)
+                             for st, rs in self.state_rows.items()}
+        self.blackout = blackout
+        self.cap = cap or DEFAULT_CAP
+        self.state_caps = dict(state_caps or {})
         self._groups: dict[tuple[tuple[str, ...], str], GroupWindow] = {}
+
+    def rules_for(self, region: str) -> tuple[Rule, ...]:
+        states = states_of(region)
+        rules = list(self.rules)
+        for st in states:
+            rules.extend(self._state_rules.get(st, ()))
+        if self.blackout is not None and self.blackout.days:
+            rules.append(BlackoutRule(self.blackout, states))
+        return tuple(rules)
 
     def window_for(self, zones: tuple[str, ...], region: str = "") -> GroupWindow:
         key = (tuple(zones), region or "")
@@ -194,33 +219,133 @@ class CallingPolicy:
                 reason = "unknown time zone (add a 'timezone' column to the lead)"
             elif any(zone_info(z) is None for z in zones):
                 reason = f"unknown time zone name in {','.join(zones)}"
-            group = GroupWindow(key[0], key[1], self.rules, reason_closed=reason)
+            group = GroupWindow(key[0], key[1], self.rules_for(key[1]), reason_closed=reason)
             self._groups[key] = group
         return group
 
+    def cap_for(self, region: str | None) -> int:
+        """Dial attempts allowed per rolling 24 h for a number in ``region``.
+
+        The workspace cap, made stricter by a per-state setting, and never looser than
+        a state's statutory cap (FL, OK, MD) for a number in that state.
+        """
+        limit = self.cap
+        for st in states_of(region):
+            limit = min(limit, self.state_caps.get(st, limit), STATUTORY_CAPS.get(st, limit))
+        return limit
+
+    def check_cap(self, conn, e164: str, region: str | None, at: datetime):
+        """``check_cap`` with this policy's limit for ``region``."""
+        return check_cap(conn, e164, at, limit=self.cap_for(region))
+
     def describe(self) -> dict:
-        return {"window": f"{self.start:%H:%M}-{self.end:%H:%M}", "federal": "08:00-21:00"}
+        return {"window": f"{self.start:%H:%M}-{self.end:%H:%M}", "federal": "08:00-21:00",
+                "rules_version": RULES_VERSION, "cap_per_24h": self.cap,
+                "state_caps": {**STATUTORY_CAPS, **self.state_caps},
+                "blackout": ({"source": self.blackout.source, "digest": self.blackout.digest,
+                              "days": len(self.blackout.days)} if self.blackout else None)}
+
+
+# -- the frequency cap and the settings that tune it ----------------------------------
+
+DEFAULT_CAP = 3            # dial attempts per number per rolling 24 h, across campaigns
+CAP_WINDOW = timedelta(hours=24)
+#: States whose law caps calls per 24 h: a looser workspace cap never applies there.
+STATUTORY_CAPS = {row.state: row.cap for row in shipped_state_rules()[1] if row.cap}
+MAX_CAP = 50
+
+SETTING_CAP = "dial_cap_per_24h"
+SETTING_CAP_BY_STATE = "dial_cap_by_state"
+SETTING_BLACKOUT = "blackout_file"
+
+
+def parse_state_caps(text: str) -> dict[str, int]:
+    """'TX=2, NY=1' -> {'TX': 2, 'NY': 1}; refuses a cap looser than a state's law."""
+    caps: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.replace(";", ",").split(","))):
+        state, sep, value = part.partition("=")
+        state = state.strip().upper()
+        if not sep or state not in US_STATES:
+            raise InputError(f"{part!r} is not STATE=CAP with a US state code.",
+                             hint="e.g. dialcli config set dial_cap_by_state TX=2,NY=2")
+        try:
+            cap = int(value.strip())
+        except ValueError:
+            raise InputError(f"{part!r}: the cap must be a whole number of dials.") from None
+        if not 1 <= cap <= MAX_CAP:
+            raise InputError(f"{part!r}: the cap must be between 1 and {MAX_CAP}.")
+        law = STATUTORY_CAPS.get(state)
+        if law is not None and cap > law:
+            raise InputError(
+                f"Refused: {state} law allows at most {law} calls per 24 h to a number; "
+                f"{part} would break it.", hint=f"Use {state}={law} or less.")
+        caps[state] = cap
+    return caps
+
+
+def format_state_caps(caps: dict[str, int]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(caps.items()))
+
+
+def parse_blackout_setting(text: str) -> str:
+    """A blackout file path: must exist and parse; stored absolute."""
+    path = Path(text).expanduser().resolve()
+    load_blackout(path)
+    return str(path)
+
+
+def _register_settings() -> None:
+    from dialcli.settings import Setting, parse_int_range, register
+
+    register(Setting(
+        SETTING_CAP,
+        f"Dial attempts per number per rolling 24 h, across all campaigns. Numbers in "
+        f"{', '.join(sorted(STATUTORY_CAPS))} never get more than their state's law allows.",
+        parse=parse_int_range(1, MAX_CAP), default=DEFAULT_CAP,
+        example=f"dialcli config set {SETTING_CAP} 2"))
+    register(Setting(
+        SETTING_CAP_BY_STATE,
+        "Stricter per-state caps, STATE=CAP,... (a cap looser than a state's law is refused).",
+        parse=parse_state_caps, format=format_state_caps,
+        example=f"dialcli config set {SETTING_CAP_BY_STATE} TX=2,NY=2"))
+    register(Setting(
+        SETTING_BLACKOUT,
+        "Blackout-dates file (DATE[..DATE] [STATES] [note] per line): no calls on those "
+        "local dates. `plan`/`start --blackout FILE` override it.",
+        parse=parse_blackout_setting,
+        example=f"dialcli config set {SETTING_BLACKOUT} ~/blackout.txt"))
+
+
+_register_settings()
+
+
+def _settings(conn) -> dict[str, str]:
+    keys = (SETTING_CAP, SETTING_CAP_BY_STATE, SETTING_BLACKOUT)
+    rows = conn.execute("SELECT key, value FROM settings WHERE key IN (?, ?, ?)", keys)
+    return {k: v for k, v in rows.fetchall()}
+
+
+def policy_for_campaign(conn, campaign, *, blackout: Blackout | None = None) -> CallingPolicy:
+    """The policy the engine uses for ``campaign`` (a ``models.Campaign``).
+
+    Reads the workspace's compliance settings; ``blackout`` (from ``--blackout FILE``)
+    replaces the ``blackout_file`` setting when given.
+    """
+    settings = _settings(conn)
+    cap = int(settings.get(SETTING_CAP) or DEFAULT_CAP)
+    state_caps = parse_state_caps(settings.get(SETTING_CAP_BY_STATE) or "")
+    if blackout is None and settings.get(SETTING_BLACKOUT):
+        blackout = load_blackout(settings[SETTING_BLACKOUT])
+    return CallingPolicy(campaign.window, blackout=blackout, cap=cap, state_caps=state_caps)
 
 
 # -- per-dial checks the engine makes inside its claim transaction ---------------------
-
-RULES_VERSION = "federal-2026.1"
-DEFAULT_CAP = 3            # dial attempts per number per rolling 24 h, across campaigns
-CAP_WINDOW = timedelta(hours=24)
-
-
-def policy_for_campaign(conn, campaign) -> CallingPolicy:
-    """The policy the engine uses for ``campaign`` (a ``models.Campaign``)."""
-    return CallingPolicy(campaign.window)
-
 
 def check_cap(conn, e164: str, at: datetime, *, limit: int = DEFAULT_CAP) -> tuple[int, datetime | None]:
     """(dials to ``e164`` in the last 24 h, earliest instant another dial is allowed).
 
     The second item is None when a dial is allowed now.
     """
-    from dialcli.clock import from_iso, to_iso
-
     since = to_iso(at - CAP_WINDOW)
     rows = conn.execute(
         "SELECT claimed_at FROM calls WHERE e164 = ? AND claimed_at > ? "
@@ -235,15 +360,116 @@ def check_cap(conn, e164: str, at: datetime, *, limit: int = DEFAULT_CAP) -> tup
     return count, oldest + CAP_WINDOW
 
 
+def decision_detail(group: GroupWindow, e164: str | None, at: datetime,
+                    cap_count: int | None, on_dnc: bool | None, *,
+                    cap_limit: int | None = None, zone_source: str | None = None,
+                    policy: CallingPolicy | None = None) -> dict:
+    """The evidence for one dial decision: the shape every audit row's ``detail`` has."""
+    opens = group.next_open(at)
+    detail = {
+        "e164": e164,
+        "zones": list(group.zones),
+        "zone_source": zone_source,
+        "region": group.region,
+        "states": list(group.states),
+        "local_time": group.local_times(at),
+        "rules_version": RULES_VERSION,
+        "rules": [r.name for r in group.rules],
+        "window_open": bool(opens and opens[0] == at),
+        "next_open": to_iso(opens[0]) if opens else None,
+        "closed_because": group.explain(at) if not (opens and opens[0] == at) else [],
+        "opt_out": on_dnc,
+        "cap_count": cap_count,
+        "cap_limit": cap_limit if cap_limit is not None
+        else (policy.cap_for(group.region) if policy else None),
+    }
+    blackout = next((r.blackout for r in group.rules if isinstance(r, BlackoutRule)), None)
+    if blackout is not None:
+        detail["blackout"] = f"{blackout.source}#{blackout.digest}"
+    return detail
+
+
 def record_decision(conn, *, ts: str, campaign_id: int | None, lead_id: int | None,
                     call_id: int | None, e164: str | None, decision: str,
                     reason: str | None = None, detail: dict | None = None) -> None:
     """Append one row to the audit log (in the caller's transaction)."""
-    import json
-
     conn.execute(
         "INSERT INTO audit (ts, campaign_id, lead_id, call_id, e164, decision, reason, detail) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (ts, campaign_id, lead_id, call_id, e164, decision, reason,
          json.dumps(detail or {}, separators=(",", ":"), default=str)),
     )
+
+
+# -- reading the audit log back --------------------------------------------------------
+
+AUDIT_COLUMNS = (
+    "id", "ts", "campaign", "lead_row", "lead", "call_id", "e164", "decision", "reason",
+    "zones", "zone_source", "states", "local_time", "rules_version", "rules", "window_open",
+    "next_open", "closed_because", "opt_out", "cap_count", "cap_limit", "detail",
+)
+
+
+def _flat(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def audit_entries(conn, *, campaign_id: int | None = None, lead_id: int | None = None,
+                  decision: str | None = None, limit: int | None = None):
+    """Audit rows oldest first, as dicts with ``AUDIT_COLUMNS`` keys (streamed).
+
+    ``detail`` fields are lifted into columns; rows written before ``decision_detail``
+    existed (keys ``local``, ``on_opt_out_list``) read the same way.
+    """
+    where, params = [], []
+    if campaign_id is not None:
+        where.append("a.campaign_id = ?")
+        params.append(campaign_id)
+    if lead_id is not None:
+        where.append("a.lead_id = ?")
+        params.append(lead_id)
+    if decision:
+        where.append("a.decision = ?")
+        params.append(decision)
+    sql = ("SELECT a.id, a.ts, c.name, l.row_number, l.name, a.call_id, a.e164, a.decision, "
+           "a.reason, a.detail FROM audit a LEFT JOIN campaigns c ON c.id = a.campaign_id "
+           "LEFT JOIN leads l ON l.id = a.lead_id"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.id"
+           + (" LIMIT ?" if limit else ""))
+    if limit:
+        params.append(limit)
+    for row in conn.execute(sql, params):
+        try:
+            detail = json.loads(row[9] or "{}")
+        except ValueError:
+            detail = {"raw": row[9]}
+        rules = detail.get("rules")
+        version = detail.get("rules_version") or (rules if isinstance(rules, str) else None)
+        yield {
+            "id": row[0], "ts": row[1], "campaign": row[2], "lead_row": row[3],
+            "lead": row[4], "call_id": row[5], "e164": row[6], "decision": row[7],
+            "reason": row[8], "zones": detail.get("zones"),
+            "zone_source": detail.get("zone_source"), "states": detail.get("states"),
+            "local_time": detail.get("local_time") or detail.get("local"),
+            "rules_version": version,
+            "rules": rules if isinstance(rules, list) else None,
+            "window_open": detail.get("window_open"), "next_open": detail.get("next_open"),
+            "closed_because": detail.get("closed_because"),
+            "opt_out": detail.get("opt_out", detail.get("on_opt_out_list")),
+            "cap_count": detail.get("cap_count"), "cap_limit": detail.get("cap_limit"),
+            "detail": detail,
+        }
+
+
+def audit_csv_row(entry: dict) -> list[str]:
+    """One CSV row: nested values flattened; ``detail`` kept whole as JSON."""
+    return [json.dumps(entry["detail"], separators=(",", ":"), default=str)
+            if k == "detail" else _flat(entry[k]) for k in AUDIT_COLUMNS]
