@@ -12,7 +12,8 @@ import pytest
 
 from dialcli import doctor
 from dialcli.models import Campaign
-from dialcli.server import CallServer, ServerThread
+from dialcli.server import CallServer
+from dialcli.server_thread import ServerThread
 from factories import add_leads, make_campaign
 from fakes.fake_llm import FakeLLM, http_error, reply
 from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio

@@ -19,7 +19,8 @@ from websockets.sync.client import connect as ws_connect
 from dialcli.errors import ConfigError, InputError
 from dialcli.models import CallStatus
 from dialcli.providers.base import EventKind
-from dialcli.server import CallServer, ServerThread, check_public_url
+from dialcli.server import CallServer, check_public_url
+from dialcli.server_thread import ServerThread
 from dialcli.store import Store
 from factories import KeywordBrain
 from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, start_provider
@@ -305,3 +306,9 @@ def test_a_busy_port_is_a_clear_error():
             ServerThread(object(), port=first.port)
     finally:
         first.stop()
+
+
+def test_an_oversized_body_is_refused_before_it_is_read_whole(live):
+    data = params(Junk="x" * 100_000)
+    assert post(live, "/status/1", data).status_code == 403
+    assert live.sink.events == []

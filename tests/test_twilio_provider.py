@@ -279,3 +279,13 @@ def test_account_lists_numbers_across_pages(fake):
     assert account.caller_ids() == [{"e164": "+14155559999", "sid": fake.caller_ids[0]["sid"],
                                      "label": "Cell", "voice": True,
                                      "kind": "verified caller ID"}]
+
+
+def test_adoption_never_takes_a_call_that_is_already_ours(fake, live):
+    fake.script(TO, Scenario(answer="busy"))
+    first = dial(live, 1, TO)                     # a recent call to the same number
+    fake.fail_creates(500, status=500)            # ...then an ambiguous failure, no call made
+    with pytest.raises(DialError) as info:
+        dial(live, 2, TO)
+    assert info.value.action == ProviderAction.RETRY
+    assert list(fake.calls) == [first]

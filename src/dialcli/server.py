@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +40,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
@@ -51,7 +49,8 @@ from starlette.websockets import WebSocket
 
 from dialcli.clock import SystemClock, to_iso
 from dialcli.conversation.base import Brain, CallContext
-from dialcli.errors import ConfigError, InputError
+from dialcli.errors import ConfigError
+from dialcli.server_thread import ServerThread
 from dialcli.models import CallStatus, VoicemailAction
 from dialcli.providers.base import CallEvent, EventKind
 
@@ -63,6 +62,7 @@ _mono = time.monotonic
 PLACED, RINGING, ANSWERED = 0, 1, 2
 MACHINE_VERDICTS = ("machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 PURGE_AFTER_S = 600.0
+MAX_BODY = 64 * 1024
 TWIML_HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
 TWIML_HOLD = ('<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="10"/><Hangup/>'
               '</Response>')
@@ -136,72 +136,6 @@ def check_public_url(url: str | None) -> str:
                           hint="Use only the tunnel's base URL (scheme and host), e.g. "
                                "https://abc.trycloudflare.com -- dialcli adds the paths.")
     return f"{parts.scheme}://{parts.netloc}"
-
-
-class ServerThread:
-    """Run an ASGI app with uvicorn on a background thread with its own event loop.
-
-    The socket is bound here, before the thread starts, so a busy port fails loudly
-    in the caller instead of inside uvicorn (which would ``sys.exit`` the thread).
-    """
-
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "server"):
-        self.app, self.host, self.name = app, host, name
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self.sock.bind((host, port))
-        except OSError as exc:
-            self.sock.close()
-            raise InputError(
-                f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
-                hint="Another program (maybe another dialcli) uses that port; pick another "
-                     "with --port and point your tunnel at it.",
-            ) from None
-        self.port = self.sock.getsockname()[1]
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self, timeout: float = 10.0) -> "ServerThread":
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=2,
-                                ws_max_size=1 << 20, backlog=2048)
-        self._server = uvicorn.Server(config)
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.loop.call_soon(ready.set)
-            try:
-                self.loop.run_until_complete(self._server.serve(sockets=[self.sock]))
-            finally:
-                self.loop.close()
-
-        self._thread = threading.Thread(target=run, name=f"dialcli-{self.name}", daemon=True)
-        self._thread.start()
-        ready.wait(timeout)
-        deadline = _mono() + timeout
-        while not self._server.started and self._thread.is_alive() and _mono() < deadline:
-            threading.Event().wait(0.005)
-        if not self._server.started:
-            raise InputError(f"The {self.name} on {self.host}:{self.port} did not start.")
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout)
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    @property
-    def local_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
 
 class CallServer:
@@ -428,8 +362,11 @@ class CallServer:
 
     def _reject(self, request: Request | WebSocket, reason: str) -> Response:
         self.stats["rejected"] += 1
-        client = request.client.host if request.client else "?"
-        log.warning("rejected %s from %s: %s", request.url.path, client, reason)
+        n = self.stats["rejected"]
+        if n <= 20 or n % 100 == 0:       # a flood of forgeries must not flood the log
+            client = request.client.host if request.client else "?"
+            log.warning("rejected %s from %s: %s (%d rejected so far)", request.url.path,
+                        client, reason, n)
         return Response("Forbidden", status_code=403, media_type="text/plain")
 
     def valid_signature(self, url: str, params: Any, signature: str | None) -> bool:
@@ -448,7 +385,12 @@ class CallServer:
         return call.sid if call.sid_state == "known" else None
 
     async def _authorize(self, request: Request) -> tuple[LiveCall, ImmutableMultiDict] | Response:
-        body = (await request.body()).decode("utf-8", "replace")
+        body = b""
+        async for part in request.stream():
+            body += part
+            if len(body) > MAX_BODY:         # Twilio's callbacks are a few hundred bytes
+                return self._reject(request, "oversized body")
+        body = body.decode("utf-8", "replace")
         form = ImmutableMultiDict(parse_qsl(body, keep_blank_values=True))
         url = self.public_url + request.url.path
         if request.url.query:

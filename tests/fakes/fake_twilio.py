@@ -62,7 +62,7 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect as ws_connect
 
-from dialcli.server import ServerThread
+from dialcli.server_thread import ServerThread
 
 ACCOUNT_SID = "AC" + "f" * 32
 AUTH_TOKEN = "fake-auth-token-0123456789abcdef"

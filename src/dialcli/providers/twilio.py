@@ -56,7 +56,7 @@ log = logging.getLogger("dialcli.twilio")
 TWILIO_API = "https://api.twilio.com"
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 PRICE_BACKOFF_S = (10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
-ADOPT_WINDOW = timedelta(minutes=2)
+ADOPT_SKEW = timedelta(seconds=10)      # laptop vs Twilio clock
 
 RETRY_CODES = {20429}
 DEAD_CODES = {21211, 21214, 21216, 21217, 13224}
@@ -474,12 +474,18 @@ class TwilioProvider(Provider):
         return sid
 
     def _adopt(self, req: DialRequest, asked_at: datetime) -> str | None:
-        """After an unknown outcome: the call Twilio did create, if any."""
+        """After an unknown outcome: the call Twilio did create, if any.
+
+        Only a call to this number created since we asked (less clock skew) and not
+        already one of ours can be it.
+        """
         try:
-            found = self.find_calls(req.to, req.from_, asked_at - ADOPT_WINDOW)
+            found = self.find_calls(req.to, req.from_, asked_at - ADOPT_SKEW)
         except ProviderError:
             return None
-        return found[0].sid if found else None
+        ours = {c.sid for c in list(self.server.calls.values()) if c.sid}
+        fresh = [c for c in found if c.sid not in ours]
+        return fresh[0].sid if fresh else None
 
     def fetch(self, sid: str) -> CallState | None:
         try:
