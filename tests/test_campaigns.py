@@ -362,3 +362,28 @@ def test_list_table_keeps_names_at_any_width(ws, width):
     text = console.export_text()
     assert "Autumn" in text and "Spring" in text and "DRAFT" in text
     assert all(len(line) <= width for line in text.splitlines())
+
+
+def test_cli_disclosure_warns_and_strict_refuses(cli, ws):
+    # Sam's greeting ("Hello") names nobody and offers no opt-out.
+    agents.create_agent(ws, name="Compliant", prompt="If asked to stop, label OPT_OUT.", now=T0,
+                        greeting="Hi {{NAME}}, this is Zara from Acme Recovery. Press 9 to stop these calls.")
+    before = dump(ws)
+    r = cli("campaign", "create", "Strict", "--agent", "Sam", "--from", FROM, "--strict")
+    assert r.exit_code == 2
+    assert said(r.stderr, "fails the disclosure check (--strict)") and r.stdout == ""
+    assert dump(ws) == before
+
+    r = cli("campaign", "create", "Loose", "--agent", "Sam", "--from", FROM)
+    assert r.exit_code == 0
+    assert said(r.stderr, "does not say who is calling") and said(r.stderr, "no way to opt out")
+    assert campaigns.get_campaign(ws, "Loose").status is CampaignStatus.DRAFT
+
+    r = cli("campaign", "create", "Good", "--agent", "Compliant", "--from", FROM, "--strict")
+    assert r.exit_code == 0 and "Warning" not in r.stderr
+
+    r = cli("campaign", "edit", "Good", "--agent", "Sam", "--strict")
+    assert r.exit_code == 2 and said(r.stderr, "disclosure check")
+    assert campaigns.get_campaign(ws, "Good").agent_id == agents.get_agent(ws, "Compliant").id
+    r = cli("campaign", "edit", "Good", "--max-attempts", "2")       # no agent change: no check
+    assert r.exit_code == 0 and "Warning" not in r.stderr

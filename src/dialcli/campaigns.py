@@ -38,6 +38,7 @@ from dialcli import numbers as numbers_mod
 from dialcli.agents import UNSET, clean_name, clean_text
 from dialcli.clock import to_iso
 from dialcli.compliance import parse_window
+from dialcli.disclosure import DisclosureWarning, check_agent, enforce
 from dialcli.errors import ConflictError, InputError, NotFoundError
 from dialcli.models import Agent, Campaign, CampaignStatus, LeadStatus, VoicemailAction
 from dialcli.store import Store
@@ -112,6 +113,13 @@ def _check_voicemail(action: VoicemailAction, campaign_message: str | None, agen
             hint=f"Add --voicemail-message TEXT, give the agent one (dialcli agent edit "
                  f"{agent.name!r} --voicemail-message TEXT), or use --voicemail hangup.",
         )
+
+
+def disclosure_check(store: Store, agent: str | Agent, *, strict: bool = False) -> list[DisclosureWarning]:
+    """The agent's disclosure warnings (caller identity, opt-out); with ``strict`` a
+    failing agent raises ``DisclosureError`` (exit 2). Call before writing."""
+    rec = _resolve_agent(store, agent)
+    return enforce(check_agent(rec.greeting, rec.system_prompt), strict=strict)
 
 
 def _resolve_agent(store: Store, agent: str | Agent) -> Agent:

@@ -110,6 +110,12 @@ def campaign_detail(s: core.CampaignSummary) -> RenderableType:
     return Group(info, Text(""), leads)
 
 
+def _disclosure_warnings(warnings: list) -> None:
+    for w in warnings:
+        _common.warn(escape(w.message))
+        _common.note(escape(w.hint))
+
+
 @campaign_app.command("create")
 def create(
     ctx: typer.Context,
@@ -133,12 +139,16 @@ def create(
     max_concurrent: int = typer.Option(5, "--max-concurrent", metavar="N",
                                        help="Calls in progress at once (1-200)."),
     cps: float = typer.Option(1.0, "--cps", metavar="RATE", help="New calls per second (0-50]."),
+    strict: bool = typer.Option(False, "--strict",
+                                help="Refuse an agent that fails the disclosure check instead of warning."),
 ) -> None:
     """Create a campaign (status DRAFT) for an agent and a from-number.
 
     Dials happen only inside the calling window in the recipient's time zone, never
     outside the federal 08:00-21:00. Unreached leads are retried every
     --retry-interval minutes, up to --max-attempts passes over their phones.
+    Warns when the agent's greeting does not say who is calling or the agent offers
+    no way to opt out (--strict refuses instead).
 
     \b
     Example:
@@ -149,12 +159,15 @@ def create(
     vm = agents_core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                       option="voicemail-message", required=False)
     action = voicemail if voicemail is not None else ("message" if vm and vm.strip() else "hangup")
+    st = _common.store(ctx)
+    warnings = core.disclosure_check(st, agent, strict=strict)
     c = core.create_campaign(
-        _common.store(ctx), name=name, agent=agent, from_number=from_number, window=window,
+        st, name=name, agent=agent, from_number=from_number, window=window,
         retry_interval=retry_interval, max_attempts=max_attempts, voicemail=action,
         voicemail_message=vm, max_concurrent=max_concurrent, cps=cps, now=_common.now(ctx),
     )
     _common.success(f"Created campaign {_q(c.name)} (DRAFT).")
+    _disclosure_warnings(warnings)
     _common.note(f"Next: dialcli import leads.csv --campaign {_q(c.name)}")
 
 
@@ -224,6 +237,8 @@ def edit(
     max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent", metavar="N",
                                                  help="Calls at once (1-200)."),
     cps: Optional[float] = typer.Option(None, "--cps", metavar="RATE", help="New calls per second (0-50]."),
+    strict: bool = typer.Option(False, "--strict",
+                                help="With --agent: refuse an agent that fails the disclosure check."),
 ) -> None:
     """Change a campaign's settings; only the options given are changed.
 
@@ -237,13 +252,16 @@ def edit(
     """
     vm = agents_core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                       option="voicemail-message", required=False)
+    st = _common.store(ctx)
+    warnings = core.disclosure_check(st, agent, strict=strict) if agent is not None else []
     c = core.edit_campaign(
-        _common.store(ctx), name, name=new_name, agent=agent, from_number=from_number,
+        st, name, name=new_name, agent=agent, from_number=from_number,
         window=window, retry_interval=retry_interval, max_attempts=max_attempts,
         voicemail=voicemail, voicemail_message=agents_core.UNSET if vm is None else vm,
         max_concurrent=max_concurrent, cps=cps, now=_common.now(ctx),
     )
     _common.success(f"Updated campaign {_q(c.name)}.")
+    _disclosure_warnings(warnings)
 
 
 @campaign_app.command("delete")
