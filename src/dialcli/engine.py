@@ -1,0 +1,1049 @@
+"""The dialing engine: the foreground loop that runs one campaign.
+
+Loop (design.md sections 4 and 5)::
+
+    take the runner lease -> reconcile calls a dead runner left open -> repeat:
+        apply call events that are due (provider callbacks, simulator timeline)
+        dispatch dials: callbacks that are due, then the breadth-first queue,
+            within max_concurrent and cps, inside every candidate zone's window
+        open the next pass / complete the campaign when the pass is over
+        heartbeat the lease; notice pause/opt-out/import from other processes
+        wait (on the injected clock) for the next event or deadline
+
+Durability: a dial is *claimed* -- a ``calls`` row (UNIQUE per campaign, run, lead,
+slot, pass and kind) plus the lead set to DIALING -- and committed before the
+provider is asked to place it. An outcome (call row, lead transition, retired phone,
+opt-out, appointment, webhook event) is one transaction. A killed runner leaves only
+claimed or in-flight calls behind; ``reconcile`` asks the provider about each before
+anything new is dialed, so nothing is dialed twice and nothing is lost.
+
+The engine never prints: it exposes ``snapshot()`` (for the live dashboard) and an
+optional ``on_event`` callback for log lines.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import queue
+import random
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from dialcli import compliance, outcomes
+from dialcli.clock import SystemClock, from_iso, to_iso
+from dialcli.conversation.base import Brain, CallContext, EndCall
+from dialcli.dialqueue import DialQueue
+from dialcli.errors import ConflictError, InputError, ProviderError
+from dialcli.lease import Lease
+from dialcli.models import (
+    Campaign, CallStatus, CampaignStatus, Disposition, LeadStatus, VoicemailAction,
+)
+from dialcli.providers.base import (
+    CallEvent, DialError, DialRequest, EventKind, Provider, ProviderAction,
+)
+from dialcli.scheduler import Pacer, earliest
+from dialcli.store import Store
+from dialcli.templates import lead_context, render
+
+DEFAULT_RATE = 0.014
+CONVERSATION_GRACE = timedelta(seconds=5)   # wait this long after ENDED for the transcript
+POLL_EVERY = timedelta(seconds=15)
+RETRY_BACKOFF = timedelta(seconds=2)
+SLOW_DOWN_PAUSE = timedelta(seconds=10)
+ACTIVE = ("PENDING", "RETRY", "DIALING", "CALLBACK")
+
+
+@dataclass
+class InFlight:
+    call_id: int
+    lead_id: int
+    lead_name: str
+    slot: int
+    kind: str
+    pass_no: int
+    e164: str
+    tz: str | None
+    sid: str | None = None
+    answered_by: str | None = None
+    answered_at: datetime | None = None
+    conversation: CallEvent | None = None
+    ended: CallEvent | None = None
+    grace_until: datetime | None = None
+    request: DialRequest | None = None
+    retries: int = 0
+
+
+@dataclass
+class Snapshot:
+    """What the live dashboard shows; built from in-memory counters (cheap)."""
+
+    campaign: str
+    status: str
+    now: datetime
+    run: int
+    pass_no: int
+    max_passes: int
+    next_pass_at: datetime | None
+    calls_made: int
+    reached: int
+    interested: int
+    opted_out: int
+    in_flight: int
+    minutes: int
+    cost: float
+    dispositions: dict[str, int]
+    leads_by_status: dict[str, int]
+    recent_leads: list[dict[str, Any]]
+    recent_events: list[dict[str, Any]]
+    waiting_until: datetime | None = None
+    note: str | None = None
+
+
+@dataclass
+class RunResult:
+    outcome: str                  # completed | paused | interrupted | lease_lost | aborted
+    calls: int = 0
+    message: str | None = None
+    reconciled: int = 0
+
+
+class _Sink:
+    """Events into the engine: ``emit`` from any thread, ``schedule`` on its clock."""
+
+    def __init__(self) -> None:
+        self.inbox: queue.Queue[CallEvent] = queue.Queue()
+        self.timeline: list[tuple[datetime, int, CallEvent]] = []
+        self._seq = itertools.count()
+
+    def emit(self, event: CallEvent) -> None:
+        self.inbox.put(event)
+
+    def schedule(self, at: datetime, event: CallEvent) -> None:
+        heapq.heappush(self.timeline, (at, next(self._seq), event))
+
+
+class Engine:
+    def __init__(self, store: Store, campaign_id: int, provider: Provider, clock, *,
+                 wall=None, rate_per_minute: float | None = None,
+                 on_event: Callable[[dict[str, Any]], None] | None = None,
+                 classifier: Callable[[list[dict[str, Any]]], EndCall | None] | None = None,
+                 callback_parser: Callable[[str | None, datetime, str | None], datetime] | None = None):
+        self.store = store
+        self.campaign_id = campaign_id
+        self.provider = provider
+        self.clock = clock
+        self.wall = wall or SystemClock()
+        self.on_event = on_event
+        self.classifier = classifier or _default_classifier
+        self.callback_parser = callback_parser or _default_callback_parser
+        self.sink = _Sink()
+        self.in_flight: dict[int, InFlight] = {}
+        self.stop_requested = threading.Event()
+        self.abort_requested = threading.Event()
+        self._lock = threading.Lock()
+        self.campaign = self._load_campaign()
+        rate = rate_per_minute
+        if rate is None:
+            rate = float(store.get_setting("rate_per_minute") or DEFAULT_RATE)
+        self.rate = rate
+        self.policy = compliance.policy_for_campaign(store.conn, self.campaign)
+        self.queue = DialQueue(store, campaign_id, self.policy)
+        self.pacer = Pacer(self.campaign.cps)
+        self.max_concurrent = self.campaign.max_concurrent
+        self.lease = Lease(store, campaign_id, self.campaign.name, self.wall)
+        self._agent = self._load_agent()
+        self._data_version = self._dv()
+        self._next_poll: datetime | None = None
+        self._slow_until: datetime | None = None
+        self._waiting_until: datetime | None = None
+        self._note: str | None = None
+        self._has_hooks = self._hooks_active()
+        self.recent_leads: deque[dict[str, Any]] = deque(maxlen=12)
+        self.recent_events: deque[dict[str, Any]] = deque(maxlen=12)
+        self.stats = Counter()
+        self.dispositions: Counter[str] = Counter()
+        self._load_stats()
+
+    # -- setup -----------------------------------------------------------------------
+    def _load_campaign(self) -> Campaign:
+        row = self.store.one("SELECT * FROM campaigns WHERE id = ?", (self.campaign_id,))
+        if row is None:
+            raise InputError(f"Campaign {self.campaign_id} does not exist.")
+        return Campaign.from_row(row)
+
+    def _load_agent(self) -> dict[str, Any]:
+        row = self.store.one("SELECT * FROM agents WHERE id = ?", (self.campaign.agent_id,))
+        assert row is not None
+        return dict(row)
+
+    def _dv(self) -> int:
+        return self.store.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def _hooks_active(self) -> bool:
+        return bool(self.store.scalar(
+            "SELECT 1 FROM webhook_subscriptions WHERE active = 1 LIMIT 1"))
+
+    def _load_stats(self) -> None:
+        c = self.campaign
+        for disp, n, minutes, cost in self.store.all(
+            "SELECT disposition, COUNT(*), COALESCE(SUM(billed_minutes), 0), "
+            "COALESCE(SUM(price), 0) FROM calls WHERE campaign_id = ? AND run = ? "
+            "AND disposition IS NOT NULL GROUP BY disposition", (c.id, c.run),
+        ):
+            self.dispositions[disp] = n
+            self.stats["calls"] += n
+            self.stats["minutes"] += minutes
+            self.stats["cost_micro"] += int(round(cost * 1_000_000))
+
+    # -- public controls -------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Ctrl-C: stop dispatching, let calls in progress finish, then return."""
+        self.stop_requested.set()
+        self.sink.emit(CallEvent(0, EventKind.PLACED, self.clock.now()))  # wake the loop
+
+    def abort(self) -> None:
+        """Second Ctrl-C: return now; open calls are reconciled on the next start."""
+        self.abort_requested.set()
+        self.stop_requested.set()
+        self.sink.emit(CallEvent(0, EventKind.PLACED, self.clock.now()))
+
+    # -- the loop --------------------------------------------------------------------
+    def run(self) -> RunResult:
+        c = self.campaign
+        if c.status is CampaignStatus.COMPLETED:
+            raise ConflictError(
+                f"Campaign {c.name!r} is completed.",
+                hint=f"Run it again from the start with `dialcli restart {c.name}`, or import "
+                     "more leads into it.",
+            )
+        self.lease.acquire()
+        try:
+            return self._run()
+        finally:
+            try:
+                self.provider.close()
+            finally:
+                self.lease.release()
+
+    def _run(self) -> RunResult:
+        now = self.clock.now()
+        with self.store.tx():
+            self.store.execute(
+                "UPDATE campaigns SET status = 'RUNNING', started_at = COALESCE(started_at, ?), "
+                "updated_at = ? WHERE id = ?", (to_iso(now), to_iso(now), self.campaign_id))
+        self.provider.bind(self.sink, self.clock)
+        self.provider.start()
+        reconciled = self.reconcile()
+        made_before = self.stats["calls"]
+        outcome = "completed"
+        spins = 0
+        while True:
+            now = self.clock.now()
+            self._drain(now)
+            if self.abort_requested.is_set():
+                outcome = "aborted"
+                break
+            if self.lease.due() and not self.lease.heartbeat():
+                outcome = "lease_lost"
+                self._note = "another runner took over this campaign"
+                break
+            self._check_external(now)
+            if self.stop_requested.is_set():
+                if not self.in_flight:
+                    outcome = "paused"
+                    break
+            else:
+                self._dispatch(now)
+                if not self.in_flight and self._finished(now):
+                    outcome = "completed"
+                    break
+            self._poll(now)
+            wake = self._next_wake(now)
+            if wake is None and not self.in_flight and not self.sink.timeline:
+                # Nothing can happen without an outside event: re-check shortly.
+                wake = now + timedelta(seconds=1)
+            if wake is not None and wake <= now and self.sink.inbox.empty() and not (
+                    self.sink.timeline and self.sink.timeline[0][0] <= now):
+                spins += 1
+                if spins > 100:   # a deadline that never makes progress: step past it
+                    wake = now + timedelta(seconds=1)
+            else:
+                spins = 0
+            self.clock.wait(self.sink.inbox, wake)
+        return self._finish_run(outcome, reconciled, made_before)
+
+    def _finish_run(self, outcome: str, reconciled: int, made_before: int) -> RunResult:
+        now = self.clock.now()
+        with self.store.tx():
+            if outcome == "completed":
+                self.store.execute(
+                    "UPDATE campaigns SET status = 'COMPLETED', completed_at = ?, "
+                    "next_pass_at = NULL, updated_at = ? WHERE id = ?",
+                    (to_iso(now), to_iso(now), self.campaign_id))
+            elif outcome in ("paused", "aborted", "interrupted"):
+                self.store.execute(
+                    "UPDATE campaigns SET status = 'PAUSED', updated_at = ? "
+                    "WHERE id = ? AND status = 'RUNNING'", (to_iso(now), self.campaign_id))
+        status = self.store.scalar("SELECT status FROM campaigns WHERE id = ?", (self.campaign_id,))
+        self.campaign = self._load_campaign()
+        made = self.stats["calls"] - made_before
+        msg = None
+        if outcome == "paused" and status == "PAUSED":
+            msg = "paused"
+        return RunResult(outcome, made, msg or self._note, reconciled)
+
+    def _next_wake(self, now: datetime) -> datetime | None:
+        candidates = [self._waiting_until]
+        if self.sink.timeline:
+            candidates.append(self.sink.timeline[0][0])
+        if self.in_flight and not self.pacer.ready(now):
+            candidates.append(self.pacer.next_at)
+        elif not self.pacer.ready(now):
+            candidates.append(self.pacer.next_at)
+        for f in self.in_flight.values():
+            if f.grace_until is not None:
+                candidates.append(f.grace_until)
+        if self._next_poll is not None and self.in_flight and getattr(self.provider, "polls", False):
+            candidates.append(self._next_poll)
+        wake = earliest(*candidates)
+        # Never sleep past the next lease heartbeat in real time.
+        if not getattr(self.clock, "virtual", False):
+            wake = earliest(wake, now + timedelta(seconds=1))
+        return wake
+
+    def _check_external(self, now: datetime) -> None:
+        """Another process committed (pause, dnc add, import, webhooks add)?"""
+        dv = self._dv()
+        if dv == self._data_version:
+            return
+        self._data_version = dv
+        self.queue.invalidate()
+        self._has_hooks = self._hooks_active()
+        status = self.store.scalar("SELECT status FROM campaigns WHERE id = ?", (self.campaign_id,))
+        if status == "PAUSED" and not self.stop_requested.is_set():
+            self._note = "paused from another terminal"
+            self.stop_requested.set()
+
+    def _poll(self, now: datetime) -> None:
+        if not getattr(self.provider, "polls", False) or not self.in_flight:
+            return
+        if self._next_poll is None or now >= self._next_poll:
+            self._next_poll = now + POLL_EVERY
+            self.provider.poll({f.call_id: f.sid for f in self.in_flight.values()}, now)
+
+    # -- events ----------------------------------------------------------------------
+    def _drain(self, now: datetime) -> None:
+        while True:
+            try:
+                event = self.sink.inbox.get_nowait()
+            except queue.Empty:
+                break
+            self._handle(event, now)
+        while self.sink.timeline and self.sink.timeline[0][0] <= now:
+            _, _, event = heapq.heappop(self.sink.timeline)
+            self._handle(event, now)
+        for f in list(self.in_flight.values()):
+            if f.grace_until is not None and now >= f.grace_until and f.ended is not None:
+                self._complete(f, f.ended, now)
+
+    def _handle(self, ev: CallEvent, now: datetime) -> None:
+        f = self.in_flight.get(ev.call_id)
+        if f is None:
+            return  # unknown, late or duplicate event: the call is already final
+        if ev.detail.get("retry_place"):
+            self._place(f, now)   # the provider never processed it: same claim, again
+            return
+        if ev.sid and not f.sid:
+            f.sid = ev.sid
+        kind = ev.kind
+        if kind is EventKind.ANSWERED:
+            f.answered_at = ev.at
+        elif kind in (EventKind.HUMAN, EventKind.MACHINE):
+            f.answered_by = ev.answered_by or f.answered_by
+            if f.answered_at is None:
+                f.answered_at = ev.at
+        elif kind is EventKind.CONVERSATION:
+            f.conversation = ev
+            if f.ended is not None:
+                self._complete(f, f.ended, now)
+                return
+        elif kind is EventKind.ENDED:
+            f.ended = ev
+            if ev.answered_by:
+                f.answered_by = ev.answered_by
+            human = (f.answered_by or "").startswith("human") or (
+                f.answered_by is None and ev.status is CallStatus.COMPLETED and f.answered_at)
+            if human and f.conversation is None and not getattr(self.clock, "virtual", False):
+                f.grace_until = now + CONVERSATION_GRACE
+                return
+            self._complete(f, ev, now)
+            return
+        self._event(f, str(kind), now, ev)
+
+    def _event(self, f: InFlight, what: str, now: datetime, ev: CallEvent | None = None) -> None:
+        if what in ("placed",):
+            return
+        item = {"at": now, "lead": f.lead_name, "e164": f.e164, "event": what}
+        self.recent_events.appendleft(item)
+        if self.on_event:
+            self.on_event({"type": "call", **item})
+
+    # -- dispatch ----------------------------------------------------------------------
+    def _dispatch(self, now: datetime) -> None:
+        self._waiting_until = None
+        if self._slow_until is not None and now < self._slow_until:
+            self._waiting_until = self._slow_until
+            return
+        while len(self.in_flight) < self.max_concurrent:
+            if not self.pacer.ready(now):
+                return
+            if self._dial_callback(now):
+                continue
+            if not self._dial_pass(now):
+                return
+
+    def _pass_open(self, now: datetime) -> bool:
+        c = self.campaign
+        nxt = from_iso(c.next_pass_at)
+        if nxt is not None and now < nxt:
+            self._waiting_until = earliest(self._waiting_until, nxt)
+            return False
+        return True
+
+    def _dial_pass(self, now: datetime) -> bool:
+        """Claim and place the next pass dial; False when nothing can be dialed now."""
+        if not self._pass_open(now):
+            return False
+        for _ in range(1000):  # bounded: each iteration retires or claims a head
+            choice = self.queue.next(now)
+            if choice.head is None:
+                self._waiting_until = earliest(self._waiting_until, choice.wake_at)
+                return False
+            group = choice.group
+            assert group is not None
+            if choice.never:
+                reason = self.queue.window(group).reason_closed or "no permitted calling time"
+                self._retire_phone(choice.head.lead_id, choice.head.slot, reason, now,
+                                   decision="skip")
+                self.queue.taken(group, now)
+                continue
+            result = self._claim(choice.head.lead_id, choice.head.slot, "pass", now)
+            self.queue.taken(group, now)
+            if result is None:
+                continue          # stale head, retired phone or deferred lead: next
+            self._place(result, now)
+            return True
+        return False
+
+    def _dial_callback(self, now: datetime) -> bool:
+        rows = self.store.all(
+            "SELECT id, callback_slot, callback_at FROM leads WHERE campaign_id = ? "
+            "AND status = 'CALLBACK' AND callback_at <= ? ORDER BY callback_at LIMIT 20",
+            (self.campaign_id, to_iso(now)))
+        for lead_id, slot, _due in rows:
+            window = self._window_for_slot(lead_id, slot)
+            span = window.next_open(now) if window is not None else None
+            if span is None:
+                self._retire_phone(lead_id, slot, "no permitted calling time", now,
+                                   decision="skip", callback=True)
+                continue
+            if span[0] > now:
+                with self.store.tx():
+                    self.store.execute("UPDATE leads SET callback_at = ? WHERE id = ?",
+                                       (to_iso(span[0]), lead_id))
+                continue
+            n = self.store.scalar(
+                "SELECT COUNT(*) FROM calls WHERE lead_id = ? AND run = ? AND kind LIKE 'callback:%'",
+                (lead_id, self.campaign.run)) + 1
+            result = self._claim(lead_id, slot, f"callback:{n}", now)
+            if result is not None:
+                self._place(result, now)
+                return True
+        nxt = self.store.scalar(
+            "SELECT MIN(callback_at) FROM leads WHERE campaign_id = ? AND status = 'CALLBACK'",
+            (self.campaign_id,))
+        self._waiting_until = earliest(self._waiting_until, from_iso(nxt))
+        return False
+
+    def _window_for_slot(self, lead_id: int, slot: int):
+        row = self.store.one("SELECT group_id FROM lead_phones WHERE lead_id = ? AND slot = ?",
+                             (lead_id, slot))
+        if row is None or row[0] is None:
+            return None
+        return self.queue.window(row[0])
+
+    # -- claim and place -------------------------------------------------------------
+    def _claim(self, lead_id: int, slot: int, kind: str, now: datetime) -> InFlight | None:
+        """Record the dial (call row + lead DIALING) in one transaction, or decline."""
+        c = self.campaign
+        now_iso = to_iso(now)
+        is_callback = kind != "pass"
+        with self.store.tx() as conn:
+            lead = conn.execute(
+                "SELECT status, phone_slot, pass_done, pass_no, name, email, vars, timezone, "
+                "callback_slot FROM leads WHERE id = ?", (lead_id,)).fetchone()
+            if lead is None:
+                return None
+            if is_callback:
+                if lead["status"] != "CALLBACK" or lead["callback_slot"] != slot:
+                    return None
+            elif lead["status"] not in ("PENDING", "RETRY") or lead["pass_done"] \
+                    or lead["phone_slot"] != slot:
+                return None
+            phone = conn.execute(
+                "SELECT e164, zones, region, group_id, dead_reason FROM lead_phones "
+                "WHERE lead_id = ? AND slot = ?", (lead_id, slot)).fetchone()
+            if phone is None or phone["dead_reason"]:
+                reason = phone["dead_reason"] if phone else "phone missing"
+                self._retire_in_tx(conn, lead_id, slot, reason, now, decision="skip",
+                                   callback=is_callback, already_dead=phone is not None)
+                return None
+            e164 = phone["e164"]
+            window = self.queue.window(phone["group_id"])
+            if not window.is_open(now):
+                return None   # closed since the head was chosen (clock moved): try later
+            opted_out = _opted_out(conn, e164, self.provider.name)
+            detail = _decision_detail(window, e164, now, opted_out)
+            if opted_out:
+                self._retire_in_tx(conn, lead_id, slot, "on the opt-out list", now,
+                                   decision="skip", callback=is_callback, detail=detail)
+                return None
+            cap_count, not_before = compliance.check_cap(conn, e164, now)
+            detail["cap_count"] = cap_count
+            if not_before is not None:
+                field_ = "callback_at" if is_callback else "next_try_at"
+                conn.execute(f"UPDATE leads SET {field_} = ?, updated_at = ? WHERE id = ?",
+                             (to_iso(not_before), now_iso, lead_id))
+                compliance.record_decision(
+                    conn, ts=now_iso, campaign_id=c.id, lead_id=lead_id, call_id=None,
+                    e164=e164, decision="defer", reason="frequency cap", detail=detail)
+                self.queue.deferred(not_before)
+                return None
+            local = _local_times(window.zones, now)
+            call_id = conn.execute(
+                "INSERT INTO calls (campaign_id, run, lead_id, slot, e164, from_number, pass_no, "
+                "kind, provider, status, claimed_at, zone, local_time) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'claimed', ?, ?, ?)",
+                (c.id, c.run, lead_id, slot, e164, c.from_number, lead["pass_no"], kind,
+                 self.provider.name, now_iso, ",".join(window.zones), local),
+            ).lastrowid
+            prev = lead["status"]
+            conn.execute(
+                "UPDATE leads SET status = 'DIALING', attempts = attempts + 1, last_call_at = ?, "
+                "next_try_at = NULL, updated_at = ? WHERE id = ?", (now_iso, now_iso, lead_id))
+            self._webhook(conn, now_iso, lead_id, prev)
+            compliance.record_decision(
+                conn, ts=now_iso, campaign_id=c.id, lead_id=lead_id, call_id=call_id,
+                e164=e164, decision="dial", reason=kind, detail=detail)
+        assert call_id is not None
+        variables = json.loads(lead["vars"] or "{}")
+        tz = lead["timezone"] or (window.zones[0] if window.zones else None)
+        ctx = self._context(call_id, e164, lead["name"], lead["email"], variables, tz)
+        attempt_key = f"{c.id}:{c.run}:{lead_id}:{slot}:{lead['pass_no']}:{kind}"
+        f = InFlight(call_id, lead_id, lead["name"] or "", slot, kind, lead["pass_no"], e164, tz)
+        f.request = DialRequest(call_id, e164, c.from_number, ctx, attempt_key)
+        self._lead_changed(lead_id, f.lead_name, "DIALING", None, slot, lead["pass_no"], now)
+        return f
+
+    def _context(self, call_id: int, e164: str, name: str | None, email: str | None,
+                 variables: dict[str, Any], tz: str | None) -> CallContext:
+        a, c = self._agent, self.campaign
+        tokens = lead_context(name, email, variables)
+        vm_source = c.voicemail_message or a.get("voicemail_message") or ""
+        return CallContext(
+            call_id=call_id, campaign=c.name, agent=a["name"], to=e164, from_=c.from_number,
+            greeting=render(a["greeting"], tokens),
+            system_prompt=render(a["system_prompt"], tokens),
+            voicemail_message=render(vm_source, tokens) if vm_source else "",
+            voicemail_action=VoicemailAction(c.voicemail_action),
+            language=a.get("language") or "en-US", voice=a.get("voice"),
+            lead_name=name or "", lead_vars=variables, recipient_tz=tz,
+            llm_model=a.get("llm_model"),
+        )
+
+    def _place(self, f: InFlight, now: datetime) -> None:
+        assert f.request is not None
+        self.in_flight[f.call_id] = f
+        self.pacer.took(now)
+        try:
+            sid = self.provider.place(f.request)
+        except DialError as exc:
+            self._dial_error(f, exc, now)
+            return
+        except ProviderError as exc:
+            self._dial_error(f, DialError(str(exc), action=ProviderAction.RETRY
+                                          if exc.retryable else ProviderAction.FAIL_CALL,
+                                          code=exc.code), now)
+            return
+        f.sid = f.sid or sid
+        with self.store.tx():
+            self.store.execute(
+                "UPDATE calls SET provider_sid = ?, status = CASE WHEN status = 'claimed' "
+                "THEN 'queued' ELSE status END, placed_at = ? WHERE id = ?",
+                (sid, to_iso(now), f.call_id))
+        self.stats["placed"] += 1
+
+    def _dial_error(self, f: InFlight, exc: DialError, now: datetime) -> None:
+        action = exc.action
+        if action in (ProviderAction.RETRY, ProviderAction.SLOW_DOWN) and f.retries < 5:
+            # Never processed by the provider: place the same claimed call again later.
+            f.retries += 1
+            if action is ProviderAction.SLOW_DOWN:
+                self.max_concurrent = max(1, min(self.max_concurrent, len(self.in_flight)) - 1)
+                self.pacer.slow_down()
+            delay = RETRY_BACKOFF * (2 ** (f.retries - 1))
+            self._slow_until = now + delay
+            self._note = f"provider asked us to slow down ({exc.code or 'busy'}); retrying"
+            self.sink.schedule(now + delay, CallEvent(f.call_id, EventKind.PLACED, now + delay,
+                                                      detail={"retry_place": True}))
+            return
+        if action is ProviderAction.PAUSE:
+            self._note = str(exc) + (f"\n{exc.hint}" if exc.hint else "")
+            self._unclaim(f, now, reason=f"not placed: {exc}")
+            self.stop_requested.set()
+            with self.store.tx():
+                self.store.execute("UPDATE campaigns SET status = 'PAUSED' WHERE id = ?",
+                                   (self.campaign_id,))
+            return
+        status = CallStatus.FAILED
+        ended = CallEvent(f.call_id, EventKind.ENDED, now, status=status,
+                          error_code=exc.code, error=str(exc))
+        if action is ProviderAction.DEAD_NUMBER:
+            ended.detail["dead_number"] = True
+        self._complete(f, ended, now)
+
+    def _unclaim(self, f: InFlight, now: datetime, reason: str) -> None:
+        """Undo a claim the provider never placed (it did not happen)."""
+        self.in_flight.pop(f.call_id, None)
+        _revert_claim(self.store, f.call_id, to_iso(now), reason)
+        self.queue.invalidate()
+
+    # -- outcomes ----------------------------------------------------------------------
+    def _complete(self, f: InFlight, ev: CallEvent, now: datetime) -> None:
+        """Apply a finished call: call row, lead transition, side effects; one transaction."""
+        self.in_flight.pop(f.call_id, None)
+        c = self.campaign
+        conv = f.conversation
+        label = conv.end if conv is not None else None
+        turns = conv.turns if conv is not None and conv.turns is not None else (
+            ev.turns if ev.turns is not None else 0)
+        transcript = (conv.transcript if conv is not None else None) or ev.transcript
+        answered_by = ev.answered_by or f.answered_by
+        status = ev.status or CallStatus.FAILED
+        if label is None and status is CallStatus.COMPLETED and transcript and turns >= 2 \
+                and not (answered_by or "").startswith("machine"):
+            label = self.classifier(transcript)
+        disposition = outcomes.disposition_for(
+            status, answered_by, label.disposition if label else None, turns)
+        if ev.detail.get("dead_number"):
+            disposition = Disposition.FAILED
+        now_iso = to_iso(now)
+        billed = ev.billed_minutes or 0
+        price = ev.price if ev.price is not None else round(billed * self.rate, 5)
+        price_final = 1 if ev.price is not None and getattr(self.provider, "prices_final", False) else 0
+        is_callback = f.kind != "pass"
+        with self.store.tx() as conn:
+            done = conn.execute(
+                "UPDATE calls SET status = ?, answered_by = ?, disposition = ?, turns = ?, "
+                "summary = ?, callback_text = ?, transcript = ?, answered_at = ?, ended_at = ?, "
+                "duration_s = ?, billed_minutes = ?, price = ?, price_unit = ?, price_final = ?, "
+                "error_code = ?, error = ?, provider_sid = COALESCE(provider_sid, ?) "
+                "WHERE id = ? AND disposition IS NULL",
+                (str(status), answered_by, str(disposition), turns,
+                 label.summary if label else None, label.callback_text if label else None,
+                 json.dumps(transcript) if transcript else None,
+                 to_iso(f.answered_at), to_iso(ev.at), ev.duration_s or 0, billed, price,
+                 ev.price_unit or "USD", price_final, ev.error_code, ev.error, f.sid, f.call_id),
+            ).rowcount
+            if not done:
+                return   # already applied (duplicate end)
+            lead = conn.execute(
+                "SELECT status, phone_slot, pass_no, callback_attempts, name FROM leads WHERE id = ?",
+                (f.lead_id,)).fetchone()
+            live = tuple(r[0] for r in conn.execute(
+                "SELECT slot FROM lead_phones WHERE lead_id = ? AND dead_reason IS NULL ORDER BY slot",
+                (f.lead_id,)))
+            view = outcomes.LeadView(LeadStatus(lead["status"]), f.slot, f.pass_no,
+                                     lead["callback_attempts"], live,
+                                     int(f.kind.split(":")[1]) if is_callback else 0)
+            if ev.detail.get("dead_number"):
+                conn.execute("UPDATE lead_phones SET dead_reason = ? WHERE lead_id = ? AND slot = ?",
+                             (f"invalid number ({ev.error_code})", f.lead_id, f.slot))
+                tr = outcomes.skip_phone(view, f.slot, max_attempts=c.max_attempts,
+                                         reason="invalid number")
+                if tr.status is LeadStatus.PENDING:
+                    tr = outcomes.Transition(LeadStatus.RETRY, tr.phone_slot, tr.pass_done,
+                                             kill_slot=tr.kill_slot, skip_reason=tr.skip_reason)
+                if tr.status is LeadStatus.SKIPPED:
+                    tr = outcomes.Transition(LeadStatus.EXHAUSTED, None, 1, kill_slot=f.slot,
+                                             skip_reason="no dialable phone left")
+            else:
+                tr = outcomes.next_state(view, f.slot, disposition, is_callback=is_callback,
+                                         max_attempts=c.max_attempts)
+            if tr.kill_slot is not None and disposition is Disposition.WRONG_NUMBER:
+                conn.execute("UPDATE lead_phones SET dead_reason = 'wrong number' "
+                             "WHERE lead_id = ? AND slot = ?", (f.lead_id, tr.kill_slot))
+            if disposition is Disposition.OPT_OUT:
+                _opt_out_lead(conn, f.lead_id, c.id, now_iso, self.provider.name)
+            callback_at = None
+            if tr.callback:
+                callback_at = self._callback_due(f, label, now, retry=is_callback and
+                                                 not disposition.reached)
+                conn.execute(
+                    "INSERT INTO appointments (campaign_id, lead_id, call_id, slot, due_at, note, "
+                    "status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?)",
+                    (c.id, f.lead_id, f.call_id, f.slot, to_iso(callback_at),
+                     (label.callback_text if label else None) or "callback retry", now_iso))
+            if is_callback:
+                conn.execute("UPDATE appointments SET status = 'done' WHERE lead_id = ? "
+                             "AND status = 'open' AND call_id != ?", (f.lead_id, f.call_id))
+            group = None
+            if tr.phone_slot is not None:
+                group = conn.execute(
+                    "SELECT group_id FROM lead_phones WHERE lead_id = ? AND slot = ?",
+                    (f.lead_id, tr.phone_slot)).fetchone()
+                group = group[0] if group else None
+            conn.execute(
+                "UPDATE leads SET status = ?, last_disposition = ?, phone_slot = ?, cur_group = ?, "
+                "pass_done = ?, reached_slot = COALESCE(?, reached_slot), callback_at = ?, "
+                "callback_slot = ?, callback_attempts = ?, skip_reason = ?, updated_at = ? "
+                "WHERE id = ?",
+                (str(tr.status), str(disposition), tr.phone_slot, group, tr.pass_done,
+                 tr.reached_slot, to_iso(callback_at), f.slot if tr.callback else None,
+                 tr.callback_attempts, tr.skip_reason, now_iso, f.lead_id))
+            self._webhook(conn, now_iso, f.lead_id, "DIALING")
+        if tr.status in (LeadStatus.PENDING, LeadStatus.RETRY) and not tr.pass_done:
+            self.queue.queued(group, tr.phone_slot, f.lead_id)
+        if disposition is Disposition.OPT_OUT:
+            self.queue.invalidate()
+        self._count(disposition, billed, price)
+        self._lead_changed(f.lead_id, f.lead_name, str(tr.status), str(disposition),
+                           tr.phone_slot, f.pass_no, now)
+        self._event(f, f"ended: {disposition}", now)
+
+    def _callback_due(self, f: InFlight, label: EndCall | None, now: datetime, *,
+                      retry: bool) -> datetime:
+        if retry:
+            due = now + timedelta(minutes=self.campaign.retry_interval_minutes)
+        elif label is not None and label.callback_at:
+            due = from_iso(label.callback_at) if _looks_iso(label.callback_at) else None
+            due = due or self.callback_parser(label.callback_at, now, f.tz)
+        else:
+            due = self.callback_parser(label.callback_text if label else None, now, f.tz)
+        window = self._window_for_slot(f.lead_id, f.slot)
+        if window is not None:
+            span = window.next_open(max(due, now))
+            if span is not None:
+                due = span[0]
+        return due
+
+    def _count(self, disposition: Disposition, billed: int, price: float) -> None:
+        self.stats["calls"] += 1
+        self.stats["minutes"] += billed
+        self.stats["cost_micro"] += int(round(price * 1_000_000))
+        self.dispositions[str(disposition)] += 1
+
+    def _lead_changed(self, lead_id: int, name: str, status: str, disposition: str | None,
+                      slot: int | None, pass_no: int, now: datetime) -> None:
+        item = {"at": now, "lead_id": lead_id, "name": name, "status": status,
+                "disposition": disposition, "slot": slot, "pass": pass_no}
+        self.recent_leads.appendleft(item)
+        if self.on_event and disposition is not None:
+            self.on_event({"type": "lead", **item})
+
+    def _webhook(self, conn, now_iso: str, lead_id: int, previous: str | None) -> None:
+        if not self._has_hooks:
+            return
+        from dialcli import webhooks
+
+        webhooks.enqueue_lead_update(conn, now_iso=now_iso, lead_id=lead_id,
+                                     previous_status=previous)
+
+    # -- retiring phones -------------------------------------------------------------
+    def _retire_phone(self, lead_id: int, slot: int, reason: str, now: datetime, *,
+                      decision: str, callback: bool = False) -> None:
+        with self.store.tx() as conn:
+            self._retire_in_tx(conn, lead_id, slot, reason, now, decision=decision,
+                               callback=callback)
+
+    def _retire_in_tx(self, conn, lead_id: int, slot: int, reason: str, now: datetime, *,
+                      decision: str, callback: bool = False, already_dead: bool = False,
+                      detail: dict[str, Any] | None = None) -> None:
+        """A phone is undialable (opt-out list, unknown zone): retire it, move the lead on."""
+        c = self.campaign
+        now_iso = to_iso(now)
+        lead = conn.execute(
+            "SELECT status, pass_no, callback_attempts, name FROM leads WHERE id = ?",
+            (lead_id,)).fetchone()
+        if lead is None:
+            return
+        if not already_dead:
+            conn.execute("UPDATE lead_phones SET dead_reason = ? WHERE lead_id = ? AND slot = ? "
+                         "AND dead_reason IS NULL", (reason, lead_id, slot))
+        e164 = conn.execute("SELECT e164 FROM lead_phones WHERE lead_id = ? AND slot = ?",
+                            (lead_id, slot)).fetchone()
+        compliance.record_decision(conn, ts=now_iso, campaign_id=c.id, lead_id=lead_id,
+                                   call_id=None, e164=e164[0] if e164 else None,
+                                   decision=decision, reason=reason, detail=detail)
+        live = tuple(r[0] for r in conn.execute(
+            "SELECT slot FROM lead_phones WHERE lead_id = ? AND dead_reason IS NULL ORDER BY slot",
+            (lead_id,)))
+        prev = LeadStatus(lead["status"])
+        if callback:
+            status = LeadStatus.EXHAUSTED if prev is not LeadStatus.OPTED_OUT else prev
+            if reason == "on the opt-out list":
+                status = LeadStatus.OPTED_OUT
+            conn.execute("UPDATE leads SET status = ?, skip_reason = ?, callback_at = NULL, "
+                         "updated_at = ? WHERE id = ?", (str(status), reason, now_iso, lead_id))
+            conn.execute("UPDATE appointments SET status = 'canceled' WHERE lead_id = ? "
+                         "AND status = 'open'", (lead_id,))
+            self._webhook(conn, now_iso, lead_id, str(prev))
+            return
+        view = outcomes.LeadView(prev, slot, lead["pass_no"], lead["callback_attempts"], live + (slot,)
+                                 if slot not in live else live)
+        tr = outcomes.skip_phone(view, slot, max_attempts=c.max_attempts, reason=reason)
+        group = None
+        if tr.phone_slot is not None:
+            row = conn.execute("SELECT group_id FROM lead_phones WHERE lead_id = ? AND slot = ?",
+                               (lead_id, tr.phone_slot)).fetchone()
+            group = row[0] if row else None
+        conn.execute(
+            "UPDATE leads SET status = ?, phone_slot = ?, cur_group = ?, pass_done = ?, "
+            "skip_reason = COALESCE(?, skip_reason), updated_at = ? WHERE id = ?",
+            (str(tr.status), tr.phone_slot, group, tr.pass_done, tr.skip_reason, now_iso, lead_id))
+        if tr.status is not prev:
+            self._webhook(conn, now_iso, lead_id, str(prev))
+            self._lead_changed(lead_id, lead["name"] or "", str(tr.status), None,
+                               tr.phone_slot, lead["pass_no"], now)
+        if tr.status in (LeadStatus.PENDING, LeadStatus.RETRY) and not tr.pass_done:
+            self.queue.queued(group, tr.phone_slot, lead_id)
+
+    # -- passes and completion ---------------------------------------------------------
+    def _finished(self, now: datetime) -> bool:
+        """Open the next pass when this one is over; True when the campaign is done."""
+        c = self.campaign
+        if any(h is not None for h in self.queue.heads.values()) and self.queue._fresh:
+            return False
+        if self._waiting_until is not None and self._waiting_until > now:
+            # Something will become dialable (window, deferral, callback, pass).
+            if self.store.scalar(
+                "SELECT 1 FROM leads WHERE campaign_id = ? AND status IN "
+                "('PENDING', 'RETRY', 'DIALING', 'CALLBACK') LIMIT 1", (c.id,)):
+                if not self._pass_over(c):
+                    return False
+        if not self._pass_over(c):
+            return False
+        retry = self.store.scalar(
+            "SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status = 'RETRY' AND pass_done = 1",
+            (c.id,))
+        if retry and c.pass_no < c.max_attempts:
+            nxt = now + timedelta(minutes=c.retry_interval_minutes)
+            with self.store.tx():
+                self.store.execute(
+                    "UPDATE campaigns SET pass_no = pass_no + 1, next_pass_at = ?, "
+                    "pass_started_at = ?, updated_at = ? WHERE id = ?",
+                    (to_iso(nxt), to_iso(nxt), to_iso(now), c.id))
+                self.store.execute(
+                    "UPDATE leads SET pass_done = 0, pass_no = ? WHERE campaign_id = ? "
+                    "AND status = 'RETRY' AND pass_done = 1", (c.pass_no + 1, c.id))
+            self.campaign = self._load_campaign()
+            self.queue.invalidate()
+            self._waiting_until = nxt
+            if self.on_event:
+                self.on_event({"type": "pass", "at": now, "pass": c.pass_no + 1,
+                               "opens_at": nxt})
+            return False
+        if retry:
+            # Last pass over: whoever is still waiting for a pass is exhausted.
+            with self.store.tx() as conn:
+                ids = [r[0] for r in conn.execute(
+                    "SELECT id FROM leads WHERE campaign_id = ? AND status = 'RETRY' "
+                    "AND pass_done = 1", (c.id,))]
+                conn.execute(
+                    "UPDATE leads SET status = 'EXHAUSTED', skip_reason = ?, updated_at = ? "
+                    "WHERE campaign_id = ? AND status = 'RETRY' AND pass_done = 1",
+                    (f"not reached in {c.max_attempts} pass(es)", to_iso(now), c.id))
+                for lead_id in ids:
+                    self._webhook(conn, to_iso(now), lead_id, "RETRY")
+        waiting = self.store.scalar(
+            "SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status IN "
+            "('PENDING', 'RETRY', 'DIALING', 'CALLBACK')", (c.id,))
+        return waiting == 0
+
+    def _pass_over(self, c: Campaign) -> bool:
+        return not self.store.scalar(
+            "SELECT 1 FROM leads WHERE campaign_id = ? AND ((status IN ('PENDING', 'RETRY') "
+            "AND pass_done = 0) OR status = 'DIALING') LIMIT 1", (c.id,))
+
+    # -- crash recovery ----------------------------------------------------------------
+    def reconcile(self) -> int:
+        """Settle calls a dead runner left open, before anything new is dialed."""
+        c = self.campaign
+        rows = self.store.all(
+            "SELECT calls.id, lead_id, slot, kind, calls.pass_no, calls.e164, provider_sid, "
+            "calls.status, claimed_at, provider, from_number, leads.name, leads.timezone "
+            "FROM calls JOIN leads ON leads.id = calls.lead_id "
+            "WHERE calls.campaign_id = ? AND disposition IS NULL ORDER BY calls.id", (c.id,))
+        settled = 0
+        now = self.clock.now()
+        for r in rows:
+            if r["provider"] != self.provider.name:
+                raise ConflictError(
+                    f"Campaign {c.name!r} has calls still open from a {r['provider']} run.",
+                    hint="Start it the same way as before (with or without --simulate) so "
+                         "those calls can be settled first.")
+            f = InFlight(r["id"], r["lead_id"], r["name"] or "", r["slot"], r["kind"],
+                         r["pass_no"], r["e164"], r["timezone"], sid=r["provider_sid"])
+            state = None
+            if f.sid:
+                state = self.provider.fetch(f.sid)
+            else:
+                claimed = from_iso(r["claimed_at"]) or now
+                found = self.provider.find_calls(r["e164"], r["from_number"],
+                                                 claimed - timedelta(minutes=2))
+                if found:
+                    state = sorted(found, key=lambda s: s.start_time or now)[0]
+                    f.sid = state.sid
+            settled += 1
+            if state is None:
+                if f.sid:
+                    ev = CallEvent(f.call_id, EventKind.ENDED, now, status=CallStatus.FAILED,
+                                   error="call unknown to the provider after a restart")
+                    self._complete(f, ev, now)
+                else:
+                    _revert_claim(self.store, f.call_id, to_iso(now),
+                                  "never placed: the runner stopped first")
+                continue
+            if state.status.final:
+                ev = CallEvent(f.call_id, EventKind.ENDED, state.end_time or now,
+                               sid=state.sid, status=state.status, answered_by=state.answered_by,
+                               duration_s=state.duration_s, billed_minutes=state.billed_minutes,
+                               price=state.price, price_unit=state.price_unit)
+                f.answered_by = state.answered_by
+                f.answered_at = state.start_time
+                self._complete(f, ev, now)
+            else:
+                self.in_flight[f.call_id] = f     # still live: callbacks or polling finish it
+        # Leads marked DIALING without an open call (should not happen): put them back.
+        with self.store.tx():
+            self.store.execute(
+                "UPDATE leads SET status = CASE WHEN attempts > 1 THEN 'RETRY' ELSE 'PENDING' END "
+                "WHERE campaign_id = ? AND status = 'DIALING' AND NOT EXISTS (SELECT 1 FROM calls "
+                "WHERE calls.lead_id = leads.id AND calls.disposition IS NULL)", (c.id,))
+        self.queue.invalidate()
+        return settled
+
+    # -- snapshot --------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """Safe to call from another thread (the dashboard's refresh thread)."""
+        for _ in range(5):
+            try:
+                return self._snapshot()
+            except RuntimeError:   # a deque/dict changed while we copied it
+                continue
+        return self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
+        c = self.campaign
+        d = self.dispositions
+        reached = sum(n for k, n in d.items() if Disposition(k).reached)
+        return Snapshot(
+            campaign=c.name, status="PAUSING" if self.stop_requested.is_set() and self.in_flight
+            else str(c.status if not self.stop_requested.is_set() else "PAUSED"),
+            now=self.clock.now(), run=c.run, pass_no=c.pass_no, max_passes=c.max_attempts,
+            next_pass_at=from_iso(c.next_pass_at), calls_made=self.stats["calls"],
+            reached=reached, interested=d.get("INTERESTED", 0), opted_out=d.get("OPT_OUT", 0),
+            in_flight=len(self.in_flight), minutes=self.stats["minutes"],
+            cost=self.stats["cost_micro"] / 1_000_000, dispositions=dict(d),
+            leads_by_status={}, recent_leads=list(self.recent_leads),
+            recent_events=list(self.recent_events), waiting_until=self._waiting_until,
+            note=self._note,
+        )
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+def _opted_out(conn, e164: str, provider: str) -> bool:
+    """On the workspace opt-out list? Opt-outs recorded by a *simulated* callee only
+    bind simulated runs, so rehearsing never blocks a real lead."""
+    row = conn.execute("SELECT source FROM dnc WHERE e164 = ?", (e164,)).fetchone()
+    if row is None:
+        return False
+    return provider == "simulator" or row[0] != "simulator"
+
+
+def _opt_out_lead(conn, lead_id: int, campaign_id: int, now_iso: str, provider: str) -> None:
+    """OPT_OUT: every number of the lead goes on the workspace list, now."""
+    source = "simulator" if provider == "simulator" else "call"
+    numbers = [r[0] for r in conn.execute(
+        "SELECT e164 FROM lead_phones WHERE lead_id = ?", (lead_id,))]
+    for e164 in numbers:
+        conn.execute(
+            "INSERT INTO dnc (e164, reason, source, campaign_id, lead_id, added_at) "
+            "VALUES (?, 'asked to be removed on a call', ?, ?, ?, ?) "
+            "ON CONFLICT(e164) DO UPDATE SET source = CASE WHEN dnc.source = 'simulator' "
+            "THEN excluded.source ELSE dnc.source END",
+            (e164, source, campaign_id, lead_id, now_iso))
+    if numbers and provider != "simulator":
+        marks = ",".join("?" * len(numbers))
+        conn.execute(f"UPDATE lead_phones SET dead_reason = 'on the opt-out list' "
+                     f"WHERE e164 IN ({marks}) AND dead_reason IS NULL", numbers)
+
+
+def _decision_detail(window, e164: str, now: datetime, opted_out: bool) -> dict[str, Any]:
+    return {"zones": list(window.zones), "region": window.region,
+            "local": _local_times(window.zones, now), "rules": compliance.RULES_VERSION,
+            "opt_out_checked": True, "on_opt_out_list": opted_out}
+
+
+def _local_times(zones, now: datetime) -> str:
+    out = []
+    for z in zones:
+        info = compliance.zone_info(z)
+        if info is not None:
+            out.append(now.astimezone(info).strftime("%Y-%m-%d %H:%M %Z"))
+    return "; ".join(out)
+
+
+def _revert_claim(store: Store, call_id: int, now_iso: str, reason: str) -> None:
+    """Delete a claim that was never placed and give the lead back its turn."""
+    with store.tx() as conn:
+        row = conn.execute("SELECT lead_id, kind, campaign_id, e164 FROM calls WHERE id = ? "
+                           "AND disposition IS NULL", (call_id,)).fetchone()
+        if row is None:
+            return
+        lead_id, kind, campaign_id, e164 = row
+        conn.execute("DELETE FROM calls WHERE id = ?", (call_id,))
+        back = "CALLBACK" if kind != "pass" else None
+        conn.execute(
+            "UPDATE leads SET status = COALESCE(?, CASE WHEN attempts > 1 THEN 'RETRY' "
+            "ELSE 'PENDING' END), attempts = MAX(attempts - 1, 0), updated_at = ? "
+            "WHERE id = ? AND status = 'DIALING'", (back, now_iso, lead_id))
+        compliance.record_decision(conn, ts=now_iso, campaign_id=campaign_id, lead_id=lead_id,
+                                   call_id=None, e164=e164, decision="unclaim", reason=reason)
+
+
+def _looks_iso(text: str) -> bool:
+    return len(text) >= 16 and text[4] == "-" and text[7] == "-" and "T" in text[8:11]
+
+
+def _default_classifier(transcript: list[dict[str, Any]]) -> EndCall | None:
+    try:
+        from dialcli.conversation.classify import classify_transcript
+    except ImportError:  # pragma: no cover - the classifier ships with the package
+        return None
+    return classify_transcript(transcript)
+
+
+def _default_callback_parser(text: str | None, now: datetime, tz: str | None) -> datetime:
+    try:
+        from dialcli.conversation.callback_time import parse_callback_time
+    except ImportError:  # pragma: no cover
+        return now + timedelta(days=1)
+    got = parse_callback_time(text or "", now, tz)
+    return getattr(got, "due_utc", got)

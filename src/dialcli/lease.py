@@ -1,0 +1,121 @@
+"""The runner lease: one live runner per campaign.
+
+``start`` takes the lease in one transaction; the runner renews ``heartbeat_at``
+every few seconds of *wall* time (even when the campaign runs on a virtual clock).
+A second ``start`` is refused with the other runner's pid and host. A lease whose
+heartbeat is older than ``STALE_AFTER`` -- or whose pid is dead on this host -- is
+taken over: the old runner crashed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from dialcli.clock import from_iso, to_iso
+from dialcli.errors import LeaseHeldError
+from dialcli.store import Store
+
+HEARTBEAT_EVERY = timedelta(seconds=3)
+STALE_AFTER = timedelta(seconds=20)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    owner: str
+    pid: int | None
+    host: str | None
+    heartbeat_at: datetime | None
+
+    def live(self, now: datetime) -> bool:
+        if self.heartbeat_at is None or now - self.heartbeat_at > STALE_AFTER:
+            return False
+        if self.host == socket.gethostname() and self.pid is not None and not _pid_alive(self.pid):
+            return False
+        return True
+
+    def describe(self, now: datetime) -> str:
+        ago = "" if self.heartbeat_at is None else \
+            f", last heartbeat {max(0, int((now - self.heartbeat_at).total_seconds()))}s ago"
+        return f"pid {self.pid} on {self.host}{ago}"
+
+
+def current(store: Store, campaign_id: int) -> LeaseInfo | None:
+    row = store.one(
+        "SELECT lease_owner, lease_pid, lease_host, heartbeat_at FROM campaigns WHERE id = ?",
+        (campaign_id,),
+    )
+    if row is None or row[0] is None:
+        return None
+    return LeaseInfo(row[0], row[1], row[2], from_iso(row[3]))
+
+
+def live_runner(store: Store, campaign_id: int, now: datetime) -> LeaseInfo | None:
+    info = current(store, campaign_id)
+    return info if info is not None and info.live(now) else None
+
+
+class Lease:
+    def __init__(self, store: Store, campaign_id: int, campaign_name: str, wall):
+        self.store = store
+        self.campaign_id = campaign_id
+        self.name = campaign_name
+        self.wall = wall
+        self.owner = secrets.token_hex(8)
+        self.pid = os.getpid()
+        self.host = socket.gethostname()
+        self._last_beat: datetime | None = None
+        self.took_over: LeaseInfo | None = None
+
+    def acquire(self) -> None:
+        now = self.wall.now()
+        with self.store.tx():
+            info = current(self.store, self.campaign_id)
+            if info is not None and info.owner != self.owner and info.live(now):
+                raise LeaseHeldError(
+                    f"Campaign {self.name!r} is already running ({info.describe(now)}).",
+                    hint=f"Watch it with `dialcli status {self.name}`, or stop it with "
+                         f"`dialcli pause {self.name}` (or Ctrl-C in its terminal).",
+                )
+            self.took_over = info
+            self.store.execute(
+                "UPDATE campaigns SET lease_owner = ?, lease_pid = ?, lease_host = ?, "
+                "heartbeat_at = ? WHERE id = ?",
+                (self.owner, self.pid, self.host, to_iso(now), self.campaign_id),
+            )
+        self._last_beat = now
+
+    def due(self) -> bool:
+        return self._last_beat is None or self.wall.now() - self._last_beat >= HEARTBEAT_EVERY
+
+    def heartbeat(self) -> bool:
+        """Renew; False if another runner has taken the lease (we must stop)."""
+        now = self.wall.now()
+        with self.store.tx():
+            ok = self.store.execute(
+                "UPDATE campaigns SET heartbeat_at = ? WHERE id = ? AND lease_owner = ?",
+                (to_iso(now), self.campaign_id, self.owner),
+            ).rowcount > 0
+        self._last_beat = now
+        return ok
+
+    def release(self) -> None:
+        with self.store.tx():
+            self.store.execute(
+                "UPDATE campaigns SET lease_owner = NULL, lease_pid = NULL, lease_host = NULL, "
+                "heartbeat_at = NULL WHERE id = ? AND lease_owner = ?",
+                (self.campaign_id, self.owner),
+            )

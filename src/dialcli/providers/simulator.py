@@ -1,0 +1,469 @@
+"""The simulated phone network: the demo, the rehearsal tool and the test double.
+
+Each dial is played out when it is placed: a per-dial ``random.Random`` seeded from
+the run's ``seed`` and the dial's unique attempt key decides what happens (answer,
+voicemail, no answer, busy, failure), how long it rings and talks; a callee persona,
+stable per phone number, decides what a human says. Human calls are real
+conversations with the same ``Brain`` a live call uses: the simulator speaks the
+persona's lines and the brain answers. The outcome is then delivered to the engine
+as timed ``CallEvent``s on its (usually virtual) clock, with realistic timestamps,
+durations and billed minutes.
+
+Determinism: the same seed and the same campaign give the same calls, in any order
+and across a kill/resume, because randomness is keyed by the dial, not drawn from one
+stream.
+
+Journal: like a real carrier, the simulated network outlives the runner. Every
+placement is appended (one ``write`` on an ``O_APPEND`` descriptor, so it survives a
+SIGKILL) to a JSON-lines journal next to the workspace; ``fetch`` and ``find_calls``
+read it, so crash reconciliation is exercised for real.
+
+Profiles (``--sim-profile FILE``, TOML) override the default population and can pin a
+script per phone number::
+
+    [outcomes]          # probabilities per dial (normalised)
+    human = 0.45
+    voicemail = 0.25
+    no_answer = 0.18
+    busy = 0.07
+    failed = 0.05
+
+    [personas]          # who answers, per number (normalised)
+    interested = 0.25
+    not_interested = 0.25
+    callback = 0.15
+    opt_out = 0.07
+    wrong_number = 0.08
+    one_word = 0.20
+
+    [timing]            # seconds: [min, mode, max] (triangular)
+    ring = [3, 8, 20]
+    voicemail_greeting = [6, 12, 20]
+    ring_timeout = 25
+    words_per_second = 2.6
+
+    price_per_minute = 0.014
+
+    [[numbers]]         # pin what happens on a number
+    number = "+14155550101"
+    attempts = ["no_answer", "voicemail", "human"]   # outcome of the 1st, 2nd, 3rd dial
+    lines = ["Who is this?", "Call me back tomorrow at 3"]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dialcli.clock import from_iso, to_iso
+from dialcli.conversation.base import Brain, CallContext, collect
+from dialcli.errors import InputError
+from dialcli.models import CallStatus, VoicemailAction
+from dialcli.providers.base import (
+    CallEvent, CallState, DialRequest, EventKind, Provider,
+)
+
+OUTCOMES = ("human", "voicemail", "no_answer", "busy", "failed")
+PERSONAS = ("interested", "not_interested", "callback", "opt_out", "wrong_number", "one_word")
+
+DEFAULT_PROFILE: dict[str, Any] = {
+    "outcomes": {"human": 0.45, "voicemail": 0.25, "no_answer": 0.18, "busy": 0.07,
+                 "failed": 0.05},
+    "personas": {"interested": 0.25, "not_interested": 0.25, "callback": 0.15,
+                 "opt_out": 0.07, "wrong_number": 0.08, "one_word": 0.20},
+    "timing": {"ring": [3, 8, 20], "voicemail_greeting": [6, 12, 20], "ring_timeout": 25,
+               "words_per_second": 2.6, "reply_delay": [0.4, 0.8, 1.8]},
+    "price_per_minute": 0.014,
+}
+
+# What each persona says, turn by turn; each turn picks one variant.
+SCRIPTS: dict[str, list[list[str]]] = {
+    "interested": [
+        ["Yes, speaking.", "This is me, yes.", "Yeah, that's me."],
+        ["Oh okay. What are my options?", "Sure, tell me more.", "Okay, I'm listening."],
+        ["Yes, I'd like to set up a payment plan.", "That sounds good, let's do it.",
+         "Yes, I'm interested."],
+        ["Great, thank you.", "Perfect, thanks.", "Okay, sounds good."],
+    ],
+    "not_interested": [
+        ["Yes, who is this?", "Speaking.", "Yeah?"],
+        ["No thanks, I'm not interested.", "I'm not interested, thank you.",
+         "No, I don't want that."],
+        ["No. Goodbye.", "I said no, thanks.", "Not interested, bye."],
+    ],
+    "callback": [
+        ["Yes, this is me.", "Speaking.", "Yes?"],
+        ["I'm busy right now, can you call me back tomorrow at 3?",
+         "I'm driving, call me back in two hours.",
+         "Not a good time. Try me next Tuesday morning.",
+         "Can you call me back tomorrow afternoon?"],
+        ["Thanks, bye.", "Okay, talk then.", "Great, bye."],
+    ],
+    "opt_out": [
+        ["Who is this?", "Yes?", "Hello?"],
+        ["Please take me off your list and stop calling me.",
+         "Don't call me again. Remove my number.",
+         "Stop calling this number. Unsubscribe me."],
+    ],
+    "wrong_number": [
+        ["Who?", "Sorry, who are you looking for?", "Hello?"],
+        ["You have the wrong number, there's no one here by that name.",
+         "Wrong number, sorry.", "I think you have the wrong person."],
+    ],
+    "one_word": [
+        ["Hello?", "Yeah?", "Hi?"],
+    ],
+    # A callback persona when we do call back as promised: they decide.
+    "callback_followup_yes": [
+        ["Yes, thanks for calling back.", "Oh right, yes, this is me."],
+        ["Okay, tell me more.", "Sure, go ahead."],
+        ["Yes, I'd like to set up a payment plan.", "That sounds good, I'm interested."],
+        ["Thank you.", "Great, thanks."],
+    ],
+    "callback_followup_no": [
+        ["Yes, this is me.", "Oh, right."],
+        ["I thought about it and I'm not interested, thank you.",
+         "No thanks, I'm not interested anymore."],
+        ["Goodbye.", "Bye."],
+    ],
+}
+
+
+def _tri(rng: random.Random, spec: Any) -> float:
+    if isinstance(spec, (int, float)):
+        return float(spec)
+    lo, mode, hi = (float(x) for x in spec)
+    return rng.triangular(lo, hi, mode)
+
+
+def _normalise(weights: dict[str, float], allowed: tuple[str, ...], what: str) -> dict[str, float]:
+    unknown = set(weights) - set(allowed)
+    if unknown:
+        raise InputError(
+            f"Simulator profile: unknown {what} {', '.join(sorted(unknown))}.",
+            hint=f"Known {what}s: {', '.join(allowed)}.",
+        )
+    total = sum(max(0.0, float(v)) for v in weights.values())
+    if total <= 0:
+        raise InputError(f"Simulator profile: the {what} weights add up to zero.")
+    return {k: max(0.0, float(v)) / total for k, v in weights.items()}
+
+
+@dataclass
+class PinnedNumber:
+    attempts: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    persona: str | None = None
+
+
+@dataclass
+class SimProfile:
+    outcomes: dict[str, float]
+    personas: dict[str, float]
+    timing: dict[str, Any]
+    price_per_minute: float
+    numbers: dict[str, PinnedNumber]
+
+    @classmethod
+    def default(cls) -> "SimProfile":
+        return cls.from_dict({})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "SimProfile":
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(f"Simulator profile {p} does not exist.") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"Simulator profile {p} is not valid TOML: {exc}.") from None
+        return cls.from_dict(data, source=str(p))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "profile") -> "SimProfile":
+        from dialcli.phones import PhoneError, normalize_e164
+
+        known = {"outcomes", "personas", "timing", "price_per_minute", "numbers"}
+        unknown = set(data) - known
+        if unknown:
+            raise InputError(f"{source}: unknown setting(s) {', '.join(sorted(unknown))}.",
+                             hint=f"Known: {', '.join(sorted(known))}.")
+        outcomes = {**DEFAULT_PROFILE["outcomes"], **data.get("outcomes", {})}
+        personas = {**DEFAULT_PROFILE["personas"], **data.get("personas", {})}
+        timing = {**DEFAULT_PROFILE["timing"], **data.get("timing", {})}
+        numbers: dict[str, PinnedNumber] = {}
+        for i, entry in enumerate(data.get("numbers", []) or [], 1):
+            if not isinstance(entry, dict) or "number" not in entry:
+                raise InputError(f"{source}: [[numbers]] entry {i} needs a 'number'.")
+            try:
+                e164 = normalize_e164(str(entry["number"]))
+            except PhoneError as exc:
+                raise InputError(f"{source}: [[numbers]] entry {i}: {exc}.") from None
+            attempts = [str(a).replace("-", "_") for a in entry.get("attempts", [])]
+            bad = [a for a in attempts if a not in OUTCOMES]
+            if bad:
+                raise InputError(f"{source}: [[numbers]] {e164}: unknown outcome(s) {bad}.",
+                                 hint=f"Use: {', '.join(OUTCOMES)}.")
+            persona = entry.get("persona")
+            if persona is not None and persona not in PERSONAS:
+                raise InputError(f"{source}: [[numbers]] {e164}: unknown persona {persona!r}.",
+                                 hint=f"Use: {', '.join(PERSONAS)}.")
+            lines = [str(x) for x in entry.get("lines", [])]
+            numbers[e164] = PinnedNumber(attempts, lines, persona)
+        try:
+            price = float(data.get("price_per_minute", DEFAULT_PROFILE["price_per_minute"]))
+        except (TypeError, ValueError):
+            raise InputError(f"{source}: price_per_minute must be a number.") from None
+        return cls(
+            outcomes=_normalise(outcomes, OUTCOMES, "outcome"),
+            personas=_normalise(personas, PERSONAS, "persona"),
+            timing=timing, price_per_minute=price, numbers=numbers,
+        )
+
+
+def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+    x = rng.random()
+    acc = 0.0
+    last = ""
+    for key, w in weights.items():
+        acc += w
+        last = key
+        if x < acc:
+            return key
+    return last
+
+
+class SimulatedProvider(Provider):
+    name = "simulator"
+
+    def __init__(self, brain: Brain, *, seed: int = 0, profile: SimProfile | None = None,
+                 journal_path: str | os.PathLike[str] | None = None):
+        self.brain = brain
+        self.seed = seed
+        self.profile = profile or SimProfile.default()
+        self.journal_path = str(journal_path) if journal_path else None
+        self._calls: dict[str, dict[str, Any]] = {}
+        self._by_to: dict[str, list[str]] = {}
+        self._dials_to: dict[str, int] = {}
+        self._fd: int | None = None
+        self.placed: list[DialRequest] = []     # history, for tests
+        if self.journal_path and os.path.exists(self.journal_path):
+            self._load_journal()
+
+    # -- journal -----------------------------------------------------------------
+    def _load_journal(self) -> None:
+        assert self.journal_path
+        with open(self.journal_path, encoding="utf-8") as fh:
+            for line in fh:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a torn last line from a kill mid-write
+                self._remember(entry)
+
+    def _remember(self, entry: dict[str, Any]) -> None:
+        sid = entry["sid"]
+        self._calls[sid] = entry
+        self._by_to.setdefault(entry["to"], []).append(sid)
+        self._dials_to[entry["to"]] = self._dials_to.get(entry["to"], 0) + 1
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        if not self.journal_path:
+            return
+        if self._fd is None:
+            self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(self._fd, (json.dumps(entry, separators=(",", ":")) + "\n").encode())
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    # -- Provider --------------------------------------------------------------------
+    def place(self, req: DialRequest) -> str:
+        now = self.clock.now()
+        sid = "CA" + _stable_hex(f"{self.seed}|{req.attempt_key}")
+        nth = self._dials_to.get(req.to, 0)
+        plan = self._plan(req, nth, now)
+        entry = {"sid": sid, "key": req.attempt_key, "call_id": req.call_id, "to": req.to,
+                 "from": req.from_, "placed_at": to_iso(now), **plan["final"]}
+        self._append(entry)
+        self._remember(entry)
+        self.placed.append(req)
+        for at, event in plan["events"]:
+            event.sid = sid
+            self.sink.schedule(at, event)
+        return sid
+
+    def fetch(self, sid: str) -> CallState | None:
+        entry = self._calls.get(sid)
+        return None if entry is None else _state(entry)
+
+    def find_calls(self, to: str, from_: str, since: datetime) -> list[CallState]:
+        out = []
+        for sid in self._by_to.get(to, []):
+            entry = self._calls[sid]
+            placed = from_iso(entry["placed_at"])
+            if entry["from"] == from_ and placed is not None and placed >= since:
+                out.append(_state(entry))
+        return out
+
+    # -- the simulation ------------------------------------------------------------
+    def persona_for(self, e164: str) -> str:
+        pinned = self.profile.numbers.get(e164)
+        if pinned and pinned.persona:
+            return pinned.persona
+        return _pick(random.Random(f"{self.seed}|persona|{e164}"), self.profile.personas)
+
+    def _plan(self, req: DialRequest, nth: int, t0: datetime) -> dict[str, Any]:
+        rng = random.Random(f"{self.seed}|{req.attempt_key}")
+        timing = self.profile.timing
+        pinned = self.profile.numbers.get(req.to)
+        if pinned and pinned.attempts:
+            outcome = pinned.attempts[min(nth, len(pinned.attempts) - 1)]
+        else:
+            outcome = _pick(rng, self.profile.outcomes)
+        cid = req.call_id
+        events: list[tuple[datetime, CallEvent]] = []
+
+        def at(seconds: float) -> datetime:
+            return t0 + timedelta(seconds=round(seconds, 3))
+
+        events.append((at(0), CallEvent(cid, EventKind.PLACED, at(0), status=CallStatus.QUEUED)))
+        if outcome == "failed":
+            end = rng.uniform(0.5, 3)
+            final = self._final(CallStatus.FAILED, None, 0, 0, t0, None, at(end))
+            final["error"] = "simulated network failure"
+            events.append((at(end), self._ended(cid, at(end), final)))
+            return {"final": final, "events": events}
+        ring_start = rng.uniform(0.8, 2.5)
+        events.append((at(ring_start), CallEvent(cid, EventKind.RINGING, at(ring_start),
+                                                 status=CallStatus.RINGING)))
+        if outcome == "busy":
+            end = ring_start + rng.uniform(1, 4)
+            final = self._final(CallStatus.BUSY, None, 0, 0, t0, None, at(end))
+            events.append((at(end), self._ended(cid, at(end), final)))
+            return {"final": final, "events": events}
+        timeout = float(timing.get("ring_timeout", 25))
+        if outcome == "no_answer":
+            end = ring_start + timeout + rng.uniform(0, 5)
+            final = self._final(CallStatus.NO_ANSWER, None, 0, 0, t0, None, at(end))
+            events.append((at(end), self._ended(cid, at(end), final)))
+            return {"final": final, "events": events}
+        answer = ring_start + min(_tri(rng, timing["ring"]), timeout - 0.5)
+        events.append((at(answer), CallEvent(cid, EventKind.ANSWERED, at(answer),
+                                             status=CallStatus.IN_PROGRESS)))
+        wps = float(timing.get("words_per_second", 2.6))
+        if outcome == "voicemail":
+            beep = answer + _tri(rng, timing["voicemail_greeting"])
+            answered_by = "machine_end_beep"
+            events.append((at(beep), CallEvent(cid, EventKind.MACHINE, at(beep),
+                                               answered_by=answered_by)))
+            left = (req.context.voicemail_action is VoicemailAction.MESSAGE
+                    and bool(req.context.voicemail_message))
+            end = beep + (0.6 + _speak(req.context.voicemail_message, wps) if left
+                          else rng.uniform(0.3, 1.0))
+            final = self._final(CallStatus.COMPLETED, answered_by, end - answer, 0, t0,
+                                at(answer), at(end))
+            final["voicemail_left"] = left
+            if left:
+                final["transcript"] = [{"role": "agent", "text": req.context.voicemail_message,
+                                        "at_s": round(beep - answer, 2)}]
+            events.append((at(end), self._ended(cid, at(end), final)))
+            return {"final": final, "events": events}
+        # A human answers: AMD (DetectMessageEnd) says "human" almost at once.
+        events.append((at(answer + 0.2), CallEvent(cid, EventKind.HUMAN, at(answer + 0.2),
+                                                   answered_by="human")))
+        followup = ":callback:" in req.attempt_key
+        talk, convo = self._converse(req.context, req.to, rng, wps, followup)
+        end = answer + talk
+        final = self._final(CallStatus.COMPLETED, "human", talk, convo["turns"], t0,
+                            at(answer), at(end))
+        final["transcript"] = convo["transcript"]
+        final["label"] = convo["label"]
+        conv = CallEvent(cid, EventKind.CONVERSATION, at(end), turns=convo["turns"],
+                         transcript=convo["transcript"], end=convo["end"])
+        events.append((at(end), conv))
+        events.append((at(end), self._ended(cid, at(end), final)))
+        return {"final": final, "events": events}
+
+    def _converse(self, ctx: CallContext, e164: str, rng: random.Random, wps: float,
+                  followup: bool = False):
+        pinned = self.profile.numbers.get(e164)
+        persona = self.persona_for(e164)
+        if followup and persona == "callback" and not (pinned and pinned.lines):
+            persona = "callback_followup_" + ("yes" if rng.random() < 0.5 else "no")
+        if pinned and pinned.lines:
+            lines = list(pinned.lines)
+        else:
+            lines = [rng.choice(turn) for turn in SCRIPTS[persona]]
+        session = self.brain.open(ctx)
+        t = 0.3
+        greeting = session.opening()
+        t += _speak(greeting, wps)
+        end = None
+        for line in lines:
+            t += _tri(rng, self.profile.timing["reply_delay"])
+            t += _speak(line, wps)
+            text, end = collect(session.respond(line, at_s=t))
+            t += rng.uniform(0.3, 0.9) + _speak(text, wps)
+            if end is not None:
+                break
+        if end is None:
+            t += rng.uniform(0.5, 1.5)       # the callee hangs up
+            end = session.finish(at_s=t)
+        return t, {
+            "turns": session.caller_turns, "transcript": session.transcript_dicts(),
+            "end": end, "label": None if end is None else str(end.disposition),
+        }
+
+    def _final(self, status: CallStatus, answered_by: str | None, talk_s: float, turns: int,
+               t0: datetime, answered: datetime | None, ended: datetime) -> dict[str, Any]:
+        duration = int(math.ceil(talk_s)) if answered else 0
+        billed = int(math.ceil(duration / 60)) if duration else 0
+        return {
+            "status": str(status), "answered_by": answered_by, "duration_s": duration,
+            "billed_minutes": billed, "price": round(billed * self.profile.price_per_minute, 5),
+            "turns": turns, "start": to_iso(answered) if answered else None,
+            "end": to_iso(ended),
+        }
+
+    @staticmethod
+    def _ended(call_id: int, when: datetime, final: dict[str, Any]) -> CallEvent:
+        return CallEvent(
+            call_id, EventKind.ENDED, when, status=CallStatus(final["status"]),
+            answered_by=final["answered_by"], duration_s=final["duration_s"],
+            billed_minutes=final["billed_minutes"], price=final["price"], price_unit="USD",
+            voicemail_left=bool(final.get("voicemail_left")), error=final.get("error"),
+        )
+
+
+def _speak(text: str, wps: float) -> float:
+    words = len((text or "").split())
+    return words / wps if words else 0.0
+
+
+def _stable_hex(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _state(entry: dict[str, Any]) -> CallState:
+    return CallState(
+        sid=entry["sid"], status=CallStatus(entry["status"]), to=entry["to"],
+        from_=entry["from"], answered_by=entry.get("answered_by"),
+        duration_s=entry.get("duration_s"), billed_minutes=entry.get("billed_minutes"),
+        price=entry.get("price"), price_unit="USD",
+        start_time=from_iso(entry.get("start")), end_time=from_iso(entry.get("end")),
+    )

@@ -1,0 +1,305 @@
+"""Scenario tests: the engine on the simulator, on a virtual clock."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from dialcli import lifecycle
+from dialcli.clock import VirtualClock, from_iso
+from dialcli.compliance import zone_info
+from dialcli.engine import Engine
+from dialcli.errors import ConflictError, LeaseHeldError
+from dialcli.providers.simulator import SimProfile, SimulatedProvider
+from factories import KeywordBrain, add_leads, calls, leads, make_campaign
+
+T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)   # Tue 10:00 New York
+
+
+def profile(numbers: dict[str, dict] | None = None, **rates) -> SimProfile:
+    data: dict = {}
+    if rates:
+        data["outcomes"] = {k: rates.get(k, 0.0) for k in
+                            ("human", "voicemail", "no_answer", "busy", "failed")}
+    if numbers:
+        data["numbers"] = [{"number": k, **v} for k, v in numbers.items()]
+    return SimProfile.from_dict(data)
+
+
+def run(store, cid, prof=None, *, start=T0, seed=1, journal=None, **kw):
+    clock = VirtualClock(start)
+    provider = SimulatedProvider(KeywordBrain(), seed=seed, profile=prof or profile(),
+                                 journal_path=journal)
+    engine = Engine(store, cid, provider, clock, **kw)
+    result = engine.run()
+    return engine, result, clock
+
+
+def ny(i: int) -> str:
+    return f"+1212555{i:04d}"
+
+
+def test_breadth_first_every_phone1_before_any_phone2(store):
+    cid = make_campaign(store, max_concurrent=2, max_attempts=1)
+    specs = [{"name": f"L{i}", "phones": [ny(100 + i), ny(200 + i)]} for i in range(8)]
+    add_leads(store, cid, specs)
+    _, result, _ = run(store, cid, profile(no_answer=1.0))
+    assert result.outcome == "completed"
+    order = [(c["slot"], c["lead_id"]) for c in calls(store, cid)]
+    assert [s for s, _ in order] == sorted(s for s, _ in order)
+    assert len(order) == 16
+
+
+def test_pass_gating_and_max_passes(store):
+    cid = make_campaign(store, retry=90, max_attempts=3)
+    add_leads(store, cid, [{"phones": [ny(100 + i)]} for i in range(4)])
+    _, result, _ = run(store, cid, profile(no_answer=1.0))
+    assert result.outcome == "completed"
+    rows = calls(store, cid)
+    assert Counter(c["e164"] for c in rows) == {ny(100 + i): 3 for i in range(4)}
+    by_pass: dict[int, list] = {}
+    for c in rows:
+        by_pass.setdefault(c["pass_no"], []).append(c)
+    for p in (2, 3):
+        prev_end = max(from_iso(c["ended_at"]) for c in by_pass[p - 1])
+        first = min(from_iso(c["claimed_at"]) for c in by_pass[p])
+        assert first - prev_end >= timedelta(minutes=90)
+    assert {l["status"] for l in leads(store, cid)} == {"EXHAUSTED"}
+    assert store.scalar("SELECT status FROM campaigns WHERE id = ?", (cid,)) == "COMPLETED"
+
+
+def test_short_completed_call_counts_as_no_answer(store):
+    cid = make_campaign(store, max_attempts=2)
+    add_leads(store, cid, [{"phones": [ny(100)]}])
+    prof = profile({ny(100): {"attempts": ["human"], "lines": ["Hello?"]}})
+    run(store, cid, prof)
+    rows = calls(store, cid)
+    assert [c["disposition"] for c in rows] == ["NO_ANSWER", "NO_ANSWER"]
+    assert rows[0]["answered_by"] == "human" and rows[0]["turns"] == 1
+    assert leads(store, cid)[0]["status"] == "EXHAUSTED"
+
+
+def test_wrong_number_retires_that_phone_only(store):
+    cid = make_campaign(store, max_attempts=3)
+    add_leads(store, cid, [{"phones": [ny(100), ny(101)]}])
+    prof = profile({ny(100): {"attempts": ["human"], "lines": ["Wrong number, sorry."]},
+                    ny(101): {"attempts": ["no_answer"]}})
+    run(store, cid, prof)
+    rows = calls(store, cid)
+    assert [c["e164"] for c in rows].count(ny(100)) == 1
+    assert [c["e164"] for c in rows].count(ny(101)) == 3
+    dead = store.scalar("SELECT dead_reason FROM lead_phones WHERE e164 = ?", (ny(100),))
+    assert dead == "wrong number"
+
+
+def test_reach_ends_the_lead_and_opt_out_is_honored_by_other_campaigns(store):
+    a = make_campaign(store, name="A")
+    b = make_campaign(store, name="B")
+    add_leads(store, a, [{"phones": [ny(100), ny(101)]}])
+    add_leads(store, b, [{"phones": [ny(101)]}, {"phones": [ny(300)]}])
+    prof = profile({ny(100): {"attempts": ["human"], "lines": ["Who?", "Please remove me."]},
+                    ny(300): {"attempts": ["human"], "lines": ["Yes", "I'm interested"]}})
+    run(store, a, prof)
+    assert [c["disposition"] for c in calls(store, a)] == ["OPT_OUT"]
+    assert leads(store, a)[0]["status"] == "OPTED_OUT"
+    assert store.scalar("SELECT COUNT(*) FROM dnc") == 2
+    run(store, b, prof)
+    dialed = [c["e164"] for c in calls(store, b)]
+    assert ny(101) not in dialed and dialed == [ny(300)]
+    first = leads(store, b)[0]
+    assert first["status"] == "SKIPPED"
+    assert store.scalar("SELECT reason FROM audit WHERE decision = 'skip' AND e164 = ?",
+                        (ny(101),)) == "on the opt-out list"
+
+
+def test_simulated_opt_outs_do_not_bind_live_runs(store):
+    from dialcli.engine import _opted_out
+
+    store.execute("INSERT INTO dnc (e164, source, added_at) VALUES (?, 'simulator', 't')", (ny(1),))
+    store.execute("INSERT INTO dnc (e164, source, added_at) VALUES (?, 'cli', 't')", (ny(2),))
+    assert _opted_out(store.conn, ny(1), "simulator")
+    assert not _opted_out(store.conn, ny(1), "twilio")
+    assert _opted_out(store.conn, ny(2), "twilio")
+
+
+def _local_ok(call, window=("09:00", "20:00")):
+    at = from_iso(call["claimed_at"])
+    for z in call["zone"].split(","):
+        local = at.astimezone(zone_info(z)).strftime("%H:%M")
+        if not (window[0] <= local < window[1]):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("number,zones", [
+    ("+12085550100", {"America/Boise", "America/Los_Angeles"}),   # Idaho: two zones
+    ("+16025550100", {"America/Phoenix"}),                          # Arizona, no DST
+    ("+18085550100", {"Pacific/Honolulu"}),
+    ("+19075550100", {"America/Adak", "America/Anchorage"}),       # Alaska: two zones
+])
+def test_window_checked_in_every_candidate_zone(store, number, zones):
+    cid = make_campaign(store)
+    add_leads(store, cid, [{"phones": [number]}])
+    _, _, _ = run(store, cid, profile(no_answer=1.0), start=datetime(2026, 3, 3, 11, tzinfo=timezone.utc))
+    rows = calls(store, cid)
+    assert len(rows) == 3
+    assert set(rows[0]["zone"].split(",")) == zones
+    assert all(_local_ok(c) for c in rows)
+    # First dial at the first instant the window is open in all zones.
+    first = from_iso(rows[0]["claimed_at"])
+    assert any(first.astimezone(zone_info(z)).strftime("%H:%M") == "09:00" for z in zones)
+
+
+def test_dst_switch_day(store):
+    cid = make_campaign(store, max_attempts=1)
+    add_leads(store, cid, [{"phones": [ny(100)]}])
+    # Sunday 2026-03-08: clocks jump at 02:00; 09:00 EDT is 13:00 UTC (not 14:00).
+    run(store, cid, profile(no_answer=1.0), start=datetime(2026, 3, 8, 6, tzinfo=timezone.utc))
+    assert calls(store, cid)[0]["claimed_at"].startswith("2026-03-08T13:00")
+
+
+def test_unknown_zone_is_skipped_unless_lead_has_timezone(store):
+    cid = make_campaign(store, max_attempts=1)
+    add_leads(store, cid, [{"phones": ["+18005550100"]},
+                           {"phones": ["+18005550101"], "timezone": "America/Chicago"}])
+    run(store, cid, profile(no_answer=1.0))
+    rows = calls(store, cid)
+    assert [c["e164"] for c in rows] == ["+18005550101"]
+    first = leads(store, cid)[0]
+    assert first["status"] == "SKIPPED" and "time zone" in first["skip_reason"]
+
+
+def test_closed_windows_do_not_block_open_ones(store):
+    cid = make_campaign(store, max_concurrent=1, max_attempts=1)
+    # 15:00 UTC: New York is open (10:00), Honolulu closed (05:00).
+    add_leads(store, cid, [{"phones": ["+18085550100"]}, {"phones": [ny(100)]}])
+    run(store, cid, profile(no_answer=1.0))
+    rows = calls(store, cid)
+    assert [c["e164"] for c in rows] == [ny(100), "+18085550100"]
+
+
+def test_callback_is_dialed_at_due_time_on_the_phone_that_reached_them(store):
+    cid = make_campaign(store)
+    add_leads(store, cid, [{"phones": [ny(100), ny(101)]}])
+    prof = profile({ny(100): {"attempts": ["no_answer"]},
+                    ny(101): {"attempts": ["human", "human"],
+                              "lines": ["Yes", "Call me back tomorrow at 3"]}})
+    due = datetime(2026, 3, 4, 20, 0, tzinfo=timezone.utc)   # tomorrow 15:00 New York
+    run(store, cid, prof, callback_parser=lambda text, now, tz: due)
+    rows = calls(store, cid)
+    cb = [c for c in rows if c["kind"].startswith("callback")]
+    assert cb and cb[0]["e164"] == ny(101) and cb[0]["claimed_at"].startswith("2026-03-04T20:00")
+    appt = store.one("SELECT due_at, slot FROM appointments ORDER BY id LIMIT 1")
+    assert appt["due_at"].startswith("2026-03-04T20:00") and appt["slot"] == 2
+
+
+def test_callback_due_outside_window_moves_into_it(store):
+    cid = make_campaign(store)
+    add_leads(store, cid, [{"phones": [ny(100)]}])
+    prof = profile({ny(100): {"attempts": ["human", "no_answer"],
+                              "lines": ["Yes", "Call me back at midnight"]}})
+    late = datetime(2026, 3, 4, 5, 0, tzinfo=timezone.utc)    # 00:00 New York
+    run(store, cid, prof, callback_parser=lambda text, now, tz: late)
+    appt = store.one("SELECT due_at FROM appointments ORDER BY id LIMIT 1")
+    assert appt["due_at"].startswith("2026-03-04T14:00")      # 09:00 New York
+
+
+def test_pause_from_another_connection_then_resume(store, db_path):
+    from dialcli.store import Store
+
+    cid = make_campaign(store, max_attempts=2)
+    add_leads(store, cid, [{"phones": [ny(100 + i)]} for i in range(30)])
+    other = Store(db_path)
+    seen = []
+
+    def on_event(item):
+        seen.append(item)
+        if len(seen) == 10:
+            lifecycle.pause(other, cid, T0)
+
+    engine, result, clock = run(store, cid, profile(no_answer=1.0), on_event=on_event)
+    assert result.outcome == "paused"
+    assert store.scalar("SELECT status FROM campaigns WHERE id = ?", (cid,)) == "PAUSED"
+    assert store.scalar("SELECT COUNT(*) FROM calls WHERE disposition IS NULL") == 0
+    made = len(calls(store, cid))
+    assert made < 60
+    engine2, result2, _ = run(store, cid, profile(no_answer=1.0), start=clock.now())
+    assert result2.outcome == "completed"
+    rows = calls(store, cid)
+    assert len(rows) == 60
+    assert len({(c["lead_id"], c["slot"], c["pass_no"], c["kind"]) for c in rows}) == 60
+
+
+def test_restart_new_run_keeps_history_and_opt_outs(store):
+    cid = make_campaign(store, max_attempts=1)
+    add_leads(store, cid, [{"phones": [ny(100)]}, {"phones": [ny(101)]}])
+    prof = profile({ny(100): {"attempts": ["human"], "lines": ["Who?", "Stop calling me, remove me."]},
+                    ny(101): {"attempts": ["no_answer"]}})
+    _, _, clock = run(store, cid, prof)
+    got = lifecycle.restart(store, cid, clock.now(), wall_now=T0)
+    assert got["run"] == 2
+    assert got["leads"] == {"PENDING": 2}
+    run(store, cid, prof, start=clock.now())
+    assert leads(store, cid)[0]["skip_reason"] == "on the opt-out list"
+    rows = calls(store, cid)
+    assert [(c["run"], c["e164"]) for c in rows] == [(1, ny(100)), (1, ny(101)), (2, ny(101))]
+
+
+def test_lease_refuses_a_second_runner_and_takes_over_a_stale_one(store):
+    import os
+    import socket
+
+    from dialcli.clock import to_iso
+
+    cid = make_campaign(store)
+    add_leads(store, cid, [{"phones": [ny(100)]}])
+    wall = VirtualClock(T0)
+    store.execute("UPDATE campaigns SET lease_owner = 'x', lease_pid = ?, lease_host = ?, "
+                  "heartbeat_at = ? WHERE id = ?", (os.getpid(), socket.gethostname(), to_iso(T0), cid))
+    with pytest.raises(LeaseHeldError) as exc:
+        run(store, cid, wall=wall)
+    assert f"pid {os.getpid()}" in str(exc.value)
+    wall.advance(timedelta(minutes=5))              # the other runner stopped beating
+    _, result, _ = run(store, cid, profile(no_answer=1.0), wall=wall)
+    assert result.outcome == "completed"
+    assert store.scalar("SELECT lease_owner FROM campaigns WHERE id = ?", (cid,)) is None
+
+
+def test_completed_campaign_refuses_start(store):
+    cid = make_campaign(store, max_attempts=1)
+    add_leads(store, cid, [{"phones": [ny(100)]}])
+    run(store, cid, profile(no_answer=1.0))
+    with pytest.raises(ConflictError):
+        run(store, cid)
+
+
+def test_reconcile_after_crash_settles_claims(store, tmp_path):
+    cid = make_campaign(store, max_attempts=1, max_concurrent=3)
+    add_leads(store, cid, [{"phones": [ny(100 + i)]} for i in range(6)])
+    journal = str(tmp_path / "net.jsonl")
+    clock = VirtualClock(T0)
+    provider = SimulatedProvider(KeywordBrain(), seed=3, profile=profile(no_answer=1.0),
+                                 journal_path=journal)
+    engine = Engine(store, cid, provider, clock)
+    engine.lease.acquire()
+    engine.provider.bind(engine.sink, clock)
+    # Claim and place three calls, then "die" before any outcome is applied.
+    for _ in range(3):
+        engine._dispatch(clock.now())
+        clock.advance(1)
+    assert len(engine.in_flight) == 3
+    # A claim that never reached the provider:
+    extra = engine._claim(4, 1, "pass", clock.now())
+    assert extra is not None
+    engine.lease.release()
+    provider.close()
+    _, result, _ = run(store, cid, profile(no_answer=1.0), seed=3, journal=journal,
+                       start=clock.now() + timedelta(minutes=1))
+    assert result.reconciled == 4
+    rows = calls(store, cid)
+    assert len(rows) == 6
+    assert all(c["disposition"] == "NO_ANSWER" for c in rows)
+    assert store.scalar("SELECT COUNT(*) FROM audit WHERE decision = 'unclaim'") == 1
