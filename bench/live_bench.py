@@ -92,8 +92,12 @@ def serve_fake(args: argparse.Namespace) -> None:
 
 # -- parent: the laptop ---------------------------------------------------------------
 
-def make_brain():
-    """A scripted brain with no think time, streaming its reply in three chunks."""
+def make_brain(inline: bool = False):
+    """A scripted brain with no think time, streaming its reply in three chunks.
+
+    By default it is treated like an LLM brain (its turns run in a worker thread);
+    ``inline`` declares it non-blocking like the rule brain (turns on the event loop).
+    """
     from dialcli.conversation.base import Brain, BrainSession, Chunk, EndCall, Utterance
     from dialcli.models import Disposition
 
@@ -112,6 +116,7 @@ def make_brain():
 
     class Instant(Brain):
         name = "instant"
+        blocking = not inline
 
         def open(self, ctx):
             return Session(ctx)
@@ -167,12 +172,13 @@ def run(args: argparse.Namespace) -> dict:
         add_leads(store, cid, [{"name": f"Lead {i}", "phones": [f"+1212{5550000 + i:07d}"],
                                 "timezone": zone} for i in range(args.calls)])
         creds = TwilioCredentials(ACCOUNT_SID, Secret(AUTH_TOKEN), fake_url)
-        provider = TwilioProvider(creds, public_url=PUBLIC, port=0, brain=make_brain(),
+        provider = TwilioProvider(creds, public_url=PUBLIC, port=0, brain=make_brain(args.inline),
                                   store_path=store.path, price_backoff=())
         provider.start()
         httpx.post(fake_url + "/bench/tunnel", json={PUBLIC: provider.server.thread.local_url})
         engine = Engine(store, cid, provider, SystemClock())
         started = time.monotonic()
+        cpu_started = time.process_time()
         box: dict = {}
         t = threading.Thread(target=lambda: box.update(result=engine.run()), daemon=True)
         t.start()
@@ -181,6 +187,7 @@ def run(args: argparse.Namespace) -> dict:
             peak_in_flight = max(peak_in_flight, len(engine.in_flight))
             t.join(0.05)
         elapsed = time.monotonic() - started
+        cpu = time.process_time() - cpu_started
         if t.is_alive():
             engine.abort()
             t.join(10)
@@ -194,7 +201,11 @@ def run(args: argparse.Namespace) -> dict:
         stuck = store.scalar("SELECT COUNT(*) FROM leads WHERE status = 'DIALING'")
         result = {
             "calls": args.calls, "cps": args.cps, "turns_per_call": args.turns + 1,
+            "brain_path": "event loop (non-blocking brain)" if args.inline
+            else "worker thread (like the LLM brain)",
             "elapsed_s": round(elapsed, 1), "outcome": box.get("result") and box["result"].outcome,
+            "laptop_cpu_s": round(cpu, 2), "laptop_cpu_share": round(cpu / elapsed, 3),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "peak_relay_sessions": server.stats["relay_peak"],
             "peak_calls_in_flight": peak_in_flight,
             "server_added_first_token_ms": summary(first),
@@ -226,6 +237,8 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=8, help="prompts before the closing line")
     parser.add_argument("--think", type=float, default=2.0, help="callee pause between prompts")
     parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument("--inline", action="store_true",
+                        help="brain declared non-blocking (rule-brain path: no thread hop)")
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -609,3 +609,20 @@ def test_an_llm_that_times_out_still_gets_the_call_labelled(fake, store, fast_en
     assert agent[-1] == "Wonderful!" and len(llm.chat_requests) == 2
     heard = fake.calls[row["provider_sid"]].heard
     assert heard[1].startswith("One moment.") and heard[-1].strip() == "Wonderful!"
+
+
+def test_a_non_blocking_brain_answers_on_the_event_loop(fake):
+    class InlineBrain(KeywordBrain):
+        blocking = False
+
+    provider = start_provider(fake, InlineBrain())
+    try:
+        to = "+14155550114"
+        fake.script(to, Scenario(lines=[say("Hello?"), say("I'm interested")]))
+        dial(provider, 14, to)
+        provider.sink.ended(14)
+        conv = conversation(provider, 14)
+        assert conv.end.disposition == Disposition.INTERESTED and conv.turns == 2
+        assert len(provider.server.turn_latency) == 2
+    finally:
+        provider.close()
