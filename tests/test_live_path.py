@@ -626,3 +626,13 @@ def test_a_non_blocking_brain_answers_on_the_event_loop(fake):
         assert len(provider.server.turn_latency) == 2
     finally:
         provider.close()
+
+
+def test_a_relay_that_never_connects_is_reported_on_the_end(fake, live):
+    to = "+14155550115"
+    fake.script(to, Scenario(lines=[say("Hello?")], drop=frozenset({"relay"})))
+    dial(live, 15, to)
+    ended = live.sink.ended(15)
+    assert ended.status == CallStatus.COMPLETED and ended.error_code == 64101
+    assert "ConversationRelay is enabled" in ended.error
+    assert live.sink.of(15, EventKind.CONVERSATION) == []

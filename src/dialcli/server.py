@@ -117,6 +117,7 @@ class LiveCall:
     poll_gap: float = 0.0
     done_at: float | None = None
     relay_ws: Any = None
+    relay_error: int | None = None      # Twilio's ErrorCode from the <Connect action>
 
 
 def check_public_url(url: str | None) -> str:
@@ -327,6 +328,13 @@ class CallServer:
             end_wait = _mono() + 1.0
             while call.relay == "active" and _mono() < end_wait:
                 await asyncio.sleep(0.02)
+        error_code, error = final.error_code, None
+        if call.relay_error and call.relay != "done":
+            # The conversation never started: say why instead of a silent NO_ANSWER.
+            error_code = error_code or call.relay_error
+            error = (f"ConversationRelay failed (Twilio error {call.relay_error}); check that "
+                     "ConversationRelay is enabled in the Twilio Console and that the tunnel "
+                     "passes WebSockets")
         if final.status == CallStatus.COMPLETED and call.stage < ANSWERED:
             with self.lock:
                 call.stage = ANSWERED
@@ -334,7 +342,7 @@ class CallServer:
         self._emit(call, EventKind.ENDED, status=final.status, answered_by=call.answered_by,
                    duration_s=final.duration_s, billed_minutes=final.billed_minutes,
                    price=final.price, price_unit=final.price_unit,
-                   voicemail_left=call.vm == "left", error_code=final.error_code,
+                   voicemail_left=call.vm == "left", error_code=error_code, error=error,
                    detail={"source": final.source})
         with self.lock:
             call.ended, call.done_at = True, _mono()
@@ -508,8 +516,9 @@ class CallServer:
             return got
         call, form = got
         if form.get("ErrorCode"):
-            log.warning("ConversationRelay for call %s ended with error %s (%s)", call.call_id,
-                        form.get("ErrorCode"), form.get("SessionStatus", ""))
+            call.relay_error = _int(form.get("ErrorCode"))
+            log.warning("ConversationRelay for call %s ended with Twilio error %s (%s)",
+                        call.call_id, form.get("ErrorCode"), form.get("SessionStatus", ""))
         # The agent ended the session (or it broke): end the call either way. Resuming
         # with a new <Connect> would risk talking over a caller who already left.
         return Response(TWIML_HANGUP, media_type="text/xml")
