@@ -312,3 +312,22 @@ def test_an_oversized_body_is_refused_before_it_is_read_whole(live):
     data = params(Junk="x" * 100_000)
     assert post(live, "/status/1", data).status_code == 403
     assert live.sink.events == []
+
+
+def test_a_call_placed_before_a_restart_is_recognised_by_its_row(live, store):
+    from factories import add_leads, make_campaign
+
+    cid = make_campaign(store)
+    lead = add_leads(store, cid, [{"phones": [TO]}])[0]
+    with store.tx():
+        call_id = store.execute(
+            "INSERT INTO calls (id, campaign_id, run, lead_id, slot, e164, from_number, pass_no, "
+            "provider, provider_sid, status, claimed_at) VALUES (50, ?, 1, ?, 1, ?, ?, 1, "
+            "'twilio', ?, 'ringing', '2026-03-03T15:00:00.000Z')",
+            (cid, lead, TO, "+14155550100", OTHER_SID)).lastrowid
+    final = params(CallSid=OTHER_SID, CallStatus="completed", SequenceNumber="3",
+                   CallDuration="12", Duration="1")
+    assert post(live, f"/status/{call_id}", params(CallSid=SID)).status_code == 404  # not its sid
+    assert post(live, f"/status/{call_id}", final).status_code == 204
+    ended = live.sink.ended(call_id)
+    assert ended.sid == OTHER_SID and ended.duration_s == 12

@@ -409,6 +409,8 @@ class CallServer:
             return self._reject(request, "AccountSid is not this account's")
         call = self.calls.get(request.path_params["call_id"])
         if call is None:
+            call = await self._adopt(request.path_params["call_id"], form.get("CallSid"))
+        if call is None:
             log.info("callback for unknown call %s ignored", request.path_params["call_id"])
             return Response("Unknown call", status_code=404, media_type="text/plain")
         sid = await self._await_sid(call)
@@ -439,16 +441,35 @@ class CallServer:
             self.stats["duplicates"] += 1
         return fresh
 
-    def _db_record(self, sid: str, event: str, sequence: str, now_iso: str) -> bool:
+    def _db(self) -> Any:
         store = getattr(self._db_local, "store", None)
         if store is None:
             from dialcli.store import Store
             store = self._db_local.store = Store(self.store_path, migrate=False)
+        return store
+
+    def _db_record(self, sid: str, event: str, sequence: str, now_iso: str) -> bool:
+        store = self._db()
         with store.tx():
             cur = store.execute(
                 "INSERT OR IGNORE INTO provider_events (call_sid, event, sequence, received_at) "
                 "VALUES (?, ?, ?, ?)", (sid, event, sequence, now_iso))
         return cur.rowcount == 1
+
+    async def _adopt(self, call_id: int, sid: str | None) -> LiveCall | None:
+        """A call placed before a restart: known by its row, if still open there."""
+        if self._db_pool is None or not sid:
+            return None
+        try:
+            known = await asyncio.get_running_loop().run_in_executor(
+                self._db_pool, self._db_open_sid, call_id)
+        except Exception:
+            return None
+        return self.set_sid(call_id, sid) if known == sid else None
+
+    def _db_open_sid(self, call_id: int) -> str | None:
+        return self._db().scalar(
+            "SELECT provider_sid FROM calls WHERE id = ? AND disposition IS NULL", (call_id,))
 
     def _db_close(self) -> None:
         store = getattr(self._db_local, "store", None)
