@@ -433,13 +433,13 @@ def test_campaign_records_every_outcome(fake, store, fast_engine):
         # The CALLBACK lead keeps the campaign open until tomorrow: pause once every
         # dial has its outcome (pause lets calls in progress finish, so it is safe).
         with Store(store.path) as st:
-            deadline = time.monotonic() + 25
+            deadline = time.monotonic() + 60
             while time.monotonic() < deadline and st.scalar(
                     "SELECT COUNT(*) FROM calls WHERE disposition IS NOT NULL") < 12:
                 time.sleep(0.05)
         camp.engine.request_stop()
 
-    result = camp.run(during=stop_when_all_dialed)
+    result = camp.run(timeout=90, during=stop_when_all_dialed)
     assert result.outcome == "paused"
     rows = camp.call_rows()
     by_number = {}

@@ -157,9 +157,10 @@ class CallServer:
         self.turn_timeout_s = turn_timeout_s
         self.lock = threading.Lock()
         self.calls: dict[int, LiveCall] = {}
-        self.brain_pool = ThreadPoolExecutor(brain_threads, thread_name_prefix="dialcli-brain")
-        self.rest_pool = ThreadPoolExecutor(8, thread_name_prefix="dialcli-rest")
+        self.brain_threads = brain_threads
+        self.brain_pool = self.rest_pool = ThreadPoolExecutor(1)   # replaced by start()
         self._db_pool: ThreadPoolExecutor | None = None
+        self._registered = 0
         self._db_local = threading.local()
         self.stats: dict[str, int] = {"rejected": 0, "duplicates": 0, "callbacks": 0,
                                       "relay_active": 0, "relay_peak": 0}
@@ -178,6 +179,10 @@ class CallServer:
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> "CallServer":
+        # Threads are created lazily by the pools; a brain turn may block on an LLM for
+        # seconds, so the brain pool is sized for every concurrent call.
+        self.brain_pool = ThreadPoolExecutor(self.brain_threads, thread_name_prefix="dialcli-brain")
+        self.rest_pool = ThreadPoolExecutor(8, thread_name_prefix="dialcli-rest")
         if self.store_path:
             self._db_pool = ThreadPoolExecutor(1, thread_name_prefix="dialcli-dedupe")
         self.thread = ServerThread(self.app, self.host, self.port, name="callback server").start()
@@ -208,7 +213,9 @@ class CallServer:
     def register(self, ctx: CallContext) -> LiveCall:
         call = LiveCall(ctx.call_id, ctx)
         with self.lock:
-            self._purge()
+            self._registered += 1
+            if self._registered % 256 == 0:
+                self._purge()
             self.calls[ctx.call_id] = call
         return call
 
