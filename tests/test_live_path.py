@@ -245,7 +245,11 @@ def test_duplicate_and_out_of_order_callbacks_change_nothing(fake, live):
     sid = dial(live, 10, to)
     ended = live.sink.ended(10)
     assert ended.status == CallStatus.COMPLETED
-    time.sleep(0.8)          # let the delayed ringing / in-progress arrive
+    deadline = time.monotonic() + 10      # let the delayed ringing / in-progress arrive
+    while time.monotonic() < deadline and sum(
+            d["event"] in ("ringing", "in-progress") for d in fake.deliveries) < 3:
+        time.sleep(0.05)
+    time.sleep(0.1)
     kinds = live.sink.kinds(10)
     assert kinds.count("ended") == 1 and kinds.count("human") == 1
     assert kinds.count("answered") == 1 and "ringing" not in kinds   # late ringing ignored
@@ -389,7 +393,7 @@ class Campaign:
         fake.tunnel["https://campaign.tunnel.example"] = self.provider.server.thread.local_url
         self.engine = Engine(store, self.cid, self.provider, SystemClock())
 
-    def run(self, timeout: float = 30.0, during=None):
+    def run(self, timeout: float = 60.0, during=None):
         box: dict = {}
         t = threading.Thread(target=lambda: box.update(result=self.engine.run()), daemon=True)
         t.start()
