@@ -289,6 +289,7 @@ def test_reconcile_after_crash_settles_claims(store, tmp_path):
     # Claim and place three calls, then "die" before any outcome is applied.
     for _ in range(3):
         engine._dispatch(clock.now())
+        engine._place_claimed(clock.now())
         clock.advance(1)
     assert len(engine.in_flight) == 3
     # A claim that never reached the provider:

@@ -167,7 +167,68 @@ class Engine:
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=12)
         self.stats = Counter()
         self.dispositions: Counter[str] = Counter()
+        self._pending_sids: list[tuple[str, str, int]] = []
+        self._to_place: list[InFlight] = []
+        self._batch_depth = 0
+        self._batch_cm = None
+        self._next_callback: datetime | None = None
+        self._callback_fresh = False
         self._load_stats()
+
+    # -- transactions ----------------------------------------------------------------
+    def _tx(self):
+        """A write transaction that first records SIDs of calls placed since the last one.
+
+        Inside ``_batch()`` (one loop iteration) it joins the iteration's transaction,
+        which is begun lazily by the first write, so idle iterations cost nothing.
+
+        Recording a SID is not a state change the engine depends on (reconcile finds an
+        unrecorded placement through ``find_calls``), so it rides along with the next
+        transaction instead of costing one of its own per dial.
+        """
+        engine = self
+
+        class _Tx:
+            def __enter__(self_inner):
+                if engine._batch_depth and engine._batch_cm is None:
+                    engine._batch_cm = engine.store.tx()
+                    engine._batch_cm.__enter__()
+                self_inner.cm = engine.store.tx()
+                conn = self_inner.cm.__enter__()
+                if engine._pending_sids:
+                    conn.executemany(
+                        "UPDATE calls SET provider_sid = ?, status = CASE WHEN status = 'claimed' "
+                        "THEN 'queued' ELSE status END, placed_at = ? WHERE id = ?",
+                        engine._pending_sids)
+                    engine._pending_sids.clear()
+                return conn
+
+            def __exit__(self_inner, *exc):
+                return self_inner.cm.__exit__(*exc)
+
+        return _Tx()
+
+    def _batch(self):
+        """One loop iteration's writes as one transaction (begun on first write)."""
+        engine = self
+
+        class _Batch:
+            def __enter__(self_inner):
+                engine._batch_depth += 1
+
+            def __exit__(self_inner, *exc):
+                engine._batch_depth -= 1
+                cm, engine._batch_cm = engine._batch_cm, None
+                if cm is not None:
+                    return cm.__exit__(*exc)
+                return False
+
+        return _Batch()
+
+    def flush(self) -> None:
+        if self._pending_sids:
+            with self._tx():
+                pass
 
     # -- setup -----------------------------------------------------------------------
     def _load_campaign(self) -> Campaign:
@@ -244,24 +305,29 @@ class Engine:
         spins = 0
         while True:
             now = self.clock.now()
-            self._drain(now)
-            if self.abort_requested.is_set():
-                outcome = "aborted"
-                break
-            if self.lease.due() and not self.lease.heartbeat():
-                outcome = "lease_lost"
-                self._note = "another runner took over this campaign"
-                break
-            self._check_external(now)
-            if self.stop_requested.is_set():
-                if not self.in_flight:
-                    outcome = "paused"
+            # Everything decided at this instant -- outcomes of calls that ended and the
+            # claims of the next dials -- commits as one transaction; the claimed calls
+            # are placed only after it has committed.
+            with self._batch():
+                self._drain(now)
+                if self.abort_requested.is_set():
+                    outcome = "aborted"
                     break
-            else:
-                self._dispatch(now)
-                if not self.in_flight and self._finished(now):
-                    outcome = "completed"
+                if self.lease.due() and not self.lease.heartbeat():
+                    outcome = "lease_lost"
+                    self._note = "another runner took over this campaign"
                     break
+                self._check_external(now)
+                if self.stop_requested.is_set():
+                    if not self.in_flight:
+                        outcome = "paused"
+                        break
+                else:
+                    self._dispatch(now)
+                    if not self.in_flight and self._finished(now):
+                        outcome = "completed"
+                        break
+            self._place_claimed(now)
             self._poll(now)
             wake = self._next_wake(now)
             if wake is None and not self.in_flight and not self.sink.timeline:
@@ -274,12 +340,14 @@ class Engine:
                     wake = now + timedelta(seconds=1)
             else:
                 spins = 0
+            if not getattr(self.clock, "virtual", False):
+                self.flush()
             self.clock.wait(self.sink.inbox, wake)
         return self._finish_run(outcome, reconciled, made_before)
 
     def _finish_run(self, outcome: str, reconciled: int, made_before: int) -> RunResult:
         now = self.clock.now()
-        with self.store.tx():
+        with self._tx():
             if outcome == "completed":
                 self.store.execute(
                     "UPDATE campaigns SET status = 'COMPLETED', completed_at = ?, "
@@ -323,6 +391,7 @@ class Engine:
             return
         self._data_version = dv
         self.queue.invalidate()
+        self._callback_fresh = False
         self._has_hooks = self._hooks_active()
         status = self.store.scalar("SELECT status FROM campaigns WHERE id = ?", (self.campaign_id,))
         if status == "PAUSED" and not self.stop_requested.is_set():
@@ -436,11 +505,23 @@ class Engine:
             self.queue.taken(group, now)
             if result is None:
                 continue          # stale head, retired phone or deferred lead: next
-            self._place(result, now)
+            self._claimed(result, now)
             return True
         return False
 
     def _dial_callback(self, now: datetime) -> bool:
+        if not self._callback_fresh:
+            nxt = self.store.scalar(
+                "SELECT MIN(callback_at) FROM leads WHERE campaign_id = ? AND status = 'CALLBACK'",
+                (self.campaign_id,))
+            self._next_callback = from_iso(nxt)
+            self._callback_fresh = True
+        if self._next_callback is None:
+            return False
+        if now < self._next_callback:
+            self._waiting_until = earliest(self._waiting_until, self._next_callback)
+            return False
+        self._callback_fresh = False      # re-read after acting on the due ones
         rows = self.store.all(
             "SELECT id, callback_slot, callback_at FROM leads WHERE campaign_id = ? "
             "AND status = 'CALLBACK' AND callback_at <= ? ORDER BY callback_at LIMIT 20",
@@ -453,7 +534,7 @@ class Engine:
                                    decision="skip", callback=True)
                 continue
             if span[0] > now:
-                with self.store.tx():
+                with self._tx():
                     self.store.execute("UPDATE leads SET callback_at = ? WHERE id = ?",
                                        (to_iso(span[0]), lead_id))
                 continue
@@ -462,12 +543,8 @@ class Engine:
                 (lead_id, self.campaign.run)) + 1
             result = self._claim(lead_id, slot, f"callback:{n}", now)
             if result is not None:
-                self._place(result, now)
+                self._claimed(result, now)
                 return True
-        nxt = self.store.scalar(
-            "SELECT MIN(callback_at) FROM leads WHERE campaign_id = ? AND status = 'CALLBACK'",
-            (self.campaign_id,))
-        self._waiting_until = earliest(self._waiting_until, from_iso(nxt))
         return False
 
     def _window_for_slot(self, lead_id: int, slot: int):
@@ -483,10 +560,12 @@ class Engine:
         c = self.campaign
         now_iso = to_iso(now)
         is_callback = kind != "pass"
-        with self.store.tx() as conn:
+        with self._tx() as conn:
             lead = conn.execute(
-                "SELECT status, phone_slot, pass_done, pass_no, name, email, vars, timezone, "
-                "callback_slot FROM leads WHERE id = ?", (lead_id,)).fetchone()
+                "SELECT l.status, l.phone_slot, l.pass_done, l.pass_no, l.name, l.email, l.vars, "
+                "l.timezone, l.callback_slot, p.e164, p.group_id, p.dead_reason "
+                "FROM leads l LEFT JOIN lead_phones p ON p.lead_id = l.id AND p.slot = ? "
+                "WHERE l.id = ?", (slot, lead_id)).fetchone()
             if lead is None:
                 return None
             if is_callback:
@@ -495,16 +574,13 @@ class Engine:
             elif lead["status"] not in ("PENDING", "RETRY") or lead["pass_done"] \
                     or lead["phone_slot"] != slot:
                 return None
-            phone = conn.execute(
-                "SELECT e164, zones, region, group_id, dead_reason FROM lead_phones "
-                "WHERE lead_id = ? AND slot = ?", (lead_id, slot)).fetchone()
-            if phone is None or phone["dead_reason"]:
-                reason = phone["dead_reason"] if phone else "phone missing"
+            if lead["e164"] is None or lead["dead_reason"]:
+                reason = lead["dead_reason"] or "phone missing"
                 self._retire_in_tx(conn, lead_id, slot, reason, now, decision="skip",
-                                   callback=is_callback, already_dead=phone is not None)
+                                   callback=is_callback, already_dead=lead["e164"] is not None)
                 return None
-            e164 = phone["e164"]
-            window = self.queue.window(phone["group_id"])
+            e164 = lead["e164"]
+            window = self.queue.window(lead["group_id"])
             if not window.is_open(now):
                 return None   # closed since the head was chosen (clock moved): try later
             opted_out = _opted_out(conn, e164, self.provider.name)
@@ -566,10 +642,19 @@ class Engine:
             llm_model=a.get("llm_model"),
         )
 
+    def _claimed(self, f: InFlight, now: datetime) -> None:
+        """A claim inside the open transaction: counts as in flight; placed after commit."""
+        self.in_flight[f.call_id] = f
+        self.pacer.took(now)
+        self._to_place.append(f)
+
+    def _place_claimed(self, now: datetime) -> None:
+        while self._to_place:
+            self._place(self._to_place.pop(0), now)
+
     def _place(self, f: InFlight, now: datetime) -> None:
         assert f.request is not None
         self.in_flight[f.call_id] = f
-        self.pacer.took(now)
         try:
             sid = self.provider.place(f.request)
         except DialError as exc:
@@ -581,11 +666,7 @@ class Engine:
                                           code=exc.code), now)
             return
         f.sid = f.sid or sid
-        with self.store.tx():
-            self.store.execute(
-                "UPDATE calls SET provider_sid = ?, status = CASE WHEN status = 'claimed' "
-                "THEN 'queued' ELSE status END, placed_at = ? WHERE id = ?",
-                (sid, to_iso(now), f.call_id))
+        self._pending_sids.append((sid, to_iso(now), f.call_id))
         self.stats["placed"] += 1
 
     def _dial_error(self, f: InFlight, exc: DialError, now: datetime) -> None:
@@ -647,7 +728,7 @@ class Engine:
         price = ev.price if ev.price is not None else round(billed * self.rate, 5)
         price_final = 1 if ev.price is not None and getattr(self.provider, "prices_final", False) else 0
         is_callback = f.kind != "pass"
-        with self.store.tx() as conn:
+        with self._tx() as conn:
             done = conn.execute(
                 "UPDATE calls SET status = ?, answered_by = ?, disposition = ?, turns = ?, "
                 "summary = ?, callback_text = ?, transcript = ?, answered_at = ?, ended_at = ?, "
@@ -663,11 +744,12 @@ class Engine:
             if not done:
                 return   # already applied (duplicate end)
             lead = conn.execute(
-                "SELECT status, phone_slot, pass_no, callback_attempts, name FROM leads WHERE id = ?",
-                (f.lead_id,)).fetchone()
-            live = tuple(r[0] for r in conn.execute(
-                "SELECT slot FROM lead_phones WHERE lead_id = ? AND dead_reason IS NULL ORDER BY slot",
-                (f.lead_id,)))
+                "SELECT status, callback_attempts FROM leads WHERE id = ?", (f.lead_id,)).fetchone()
+            phones = conn.execute(
+                "SELECT slot, group_id, dead_reason FROM lead_phones WHERE lead_id = ? ORDER BY slot",
+                (f.lead_id,)).fetchall()
+            live = tuple(p[0] for p in phones if p[2] is None)
+            groups = {p[0]: p[1] for p in phones}
             view = outcomes.LeadView(LeadStatus(lead["status"]), f.slot, f.pass_no,
                                      lead["callback_attempts"], live,
                                      int(f.kind.split(":")[1]) if is_callback else 0)
@@ -694,6 +776,7 @@ class Engine:
             if tr.callback:
                 callback_at = self._callback_due(f, label, now, retry=is_callback and
                                                  not disposition.reached)
+                self._next_callback = earliest(self._next_callback, callback_at)
                 conn.execute(
                     "INSERT INTO appointments (campaign_id, lead_id, call_id, slot, due_at, note, "
                     "status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?)",
@@ -702,12 +785,7 @@ class Engine:
             if is_callback:
                 conn.execute("UPDATE appointments SET status = 'done' WHERE lead_id = ? "
                              "AND status = 'open' AND call_id != ?", (f.lead_id, f.call_id))
-            group = None
-            if tr.phone_slot is not None:
-                group = conn.execute(
-                    "SELECT group_id FROM lead_phones WHERE lead_id = ? AND slot = ?",
-                    (f.lead_id, tr.phone_slot)).fetchone()
-                group = group[0] if group else None
+            group = groups.get(tr.phone_slot) if tr.phone_slot is not None else None
             conn.execute(
                 "UPDATE leads SET status = ?, last_disposition = ?, phone_slot = ?, cur_group = ?, "
                 "pass_done = ?, reached_slot = COALESCE(?, reached_slot), callback_at = ?, "
@@ -767,7 +845,7 @@ class Engine:
     # -- retiring phones -------------------------------------------------------------
     def _retire_phone(self, lead_id: int, slot: int, reason: str, now: datetime, *,
                       decision: str, callback: bool = False) -> None:
-        with self.store.tx() as conn:
+        with self._tx() as conn:
             self._retire_in_tx(conn, lead_id, slot, reason, now, decision=decision,
                                callback=callback)
 

@@ -1,0 +1,79 @@
+"""Crash recovery: SIGKILL a runner at random moments, resume, repeat.
+
+Invariants after the campaign completes: no (campaign, run, lead, phone, pass, kind)
+was placed twice on the (simulated) network -- the journal is the network's own
+record, written before the engine hears back -- every lead is final, every call row
+is settled, and every placement on the network has exactly one call row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dialcli.store import Store
+from factories import add_leads, make_campaign
+
+WORKER = str(Path(__file__).parent / "sim_worker.py")
+
+
+def _spawn(db: Path, seed: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, WORKER, str(db), str(seed)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def check_invariants(db: Path) -> dict:
+    store = Store(db)
+    journal = [json.loads(line) for line in open(str(db) + "-simnet.jsonl") if line.strip()]
+    keys = Counter(e["key"] for e in journal)
+    dup = {k: n for k, n in keys.items() if n > 1}
+    assert not dup, f"dialed twice: {dup}"
+    open_calls = store.scalar("SELECT COUNT(*) FROM calls WHERE disposition IS NULL")
+    assert open_calls == 0
+    active = store.scalar("SELECT COUNT(*) FROM leads WHERE status IN "
+                          "('PENDING', 'RETRY', 'DIALING', 'CALLBACK')")
+    assert active == 0
+    sids = Counter(r[0] for r in store.all("SELECT provider_sid FROM calls"))
+    assert all(n == 1 for n in sids.values())
+    assert {e["sid"] for e in journal} == set(sids)
+    assert store.scalar("SELECT status FROM campaigns WHERE id = 1") == "COMPLETED"
+    return {"placements": len(journal), "calls": sum(sids.values())}
+
+
+@pytest.mark.parametrize("seed", [11, 23])
+def test_sigkill_at_random_points_never_double_dials(tmp_path, seed):
+    db = tmp_path / "crash.db"
+    store = Store(db)
+    cid = make_campaign(store, max_attempts=3, retry=30, max_concurrent=5, cps=5)
+    assert cid == 1
+    rng = random.Random(seed)
+    add_leads(store, cid, [{"name": f"L{i}", "phones": [f"+1212555{1000 + i:04d}",
+                                                        f"+1415555{1000 + i:04d}"][: 1 + (i % 3 == 0)]}
+                           for i in range(250)])
+    store.close()
+    kills = 0
+    for attempt in range(60):
+        proc = _spawn(db, seed)
+        try:
+            out, errs = proc.communicate(timeout=rng.uniform(0.6, 2.5))
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            continue
+        assert proc.returncode == 0, errs
+        break
+    else:
+        pytest.fail("campaign never completed")
+    assert kills >= 1
+    figures = check_invariants(db)
+    assert figures["placements"] > 250
