@@ -172,7 +172,8 @@ def _aggregate(store, campaign_id):
         "SUM(CASE WHEN price_final = 1 THEN 0 ELSE COALESCE(billed_minutes, 0) END), "
         "SUM(price_final = 1), "
         "SUM(CASE WHEN price_final = 1 THEN CAST(ROUND(COALESCE(price, 0) * 1000000) AS INTEGER) "
-        "ELSE 0 END) FROM calls WHERE campaign_id = ? GROUP BY 1, 2, 3", (campaign_id,))
+        "ELSE 0 END) FROM calls WHERE campaign_id = ? AND disposition IS NOT NULL "
+        "GROUP BY 1, 2, 3", (campaign_id,))
     return {tuple(r[:3]): tuple(r[3:]) for r in rows}
 
 
@@ -247,4 +248,25 @@ def test_upgrade_backfills_counters_from_existing_calls(db_path):
     assert _stats(st, cid) == _aggregate(st, cid)
     k = reporting.campaign_kpis(st, cid)
     assert (k.calls_made, k.in_flight, k.reached) == (3, 1, 1)
+    st.close()
+
+
+def test_upgrade_from_m004_counts_finished_calls_only(db_path):
+    st = Store(db_path, migrate=False)
+    migrations.apply(st.db, stop_before="m005_call_stats_finished_only")
+    cid = make_campaign(st)
+    lead = add_lead(st, cid, row=2, name="L", phones=[("+14155551200", "America/Los_Angeles")])
+    add_call(st, cid, lead, pass_no=1, disposition="NO_ANSWER", ended_at=NOW, billed_minutes=1)
+    open_call = add_call(st, cid, lead, pass_no=2)
+    assert st.scalar("SELECT COUNT(*) FROM call_stats WHERE disposition = ''") == 1
+    st.close()
+    st = Store(db_path)
+    assert _stats(st, cid) == _aggregate(st, cid)
+    assert st.scalar("SELECT COUNT(*) FROM call_stats WHERE disposition = ''") == 0
+    with st.tx():
+        st.execute("UPDATE calls SET disposition = 'INTERESTED', ended_at = ?, duration_s = 60 "
+                   "WHERE id = ?", (NOW, open_call))
+    assert _stats(st, cid) == _aggregate(st, cid)
+    k = reporting.campaign_kpis(st, cid)
+    assert (k.calls_made, k.in_flight, k.reached) == (2, 0, 1)
     st.close()

@@ -363,3 +363,54 @@ def m004_results(db: Database) -> None:
     ALTER TABLE webhook_subscriptions ADD COLUMN disabled_at TEXT;
     ALTER TABLE webhook_subscriptions ADD COLUMN disabled_reason TEXT
     """)
+
+
+def _call_stats_select(r: str, sign: str) -> str:
+    """The same upsert as ``_call_stats_row``, but only when ``r`` is a finished call."""
+    values = _call_stats_row(r, sign)[1:-1]
+    return (
+        "INSERT INTO call_stats (campaign_id, run, day, disposition, calls, talk_s, "
+        f"billed_minutes, est_minutes, priced_calls, price_micros) SELECT {values} "
+        f"WHERE {r}.disposition IS NOT NULL "
+        "ON CONFLICT DO UPDATE SET calls = calls + excluded.calls, "
+        "talk_s = talk_s + excluded.talk_s, billed_minutes = billed_minutes + excluded.billed_minutes, "
+        "est_minutes = est_minutes + excluded.est_minutes, "
+        "priced_calls = priced_calls + excluded.priced_calls, "
+        "price_micros = price_micros + excluded.price_micros;"
+    )
+
+
+@migrations()
+def m005_call_stats_finished_only(db: Database) -> None:
+    """``call_stats`` counts finished calls only (disposition set).
+
+    A call then costs the counters one upsert, when its outcome is written, instead of
+    three (claim, and minus/plus at the outcome): the engine writes calls at thousands
+    per second. Calls in flight are counted from the ``calls_open`` partial index.
+    """
+    _run(db, f"""
+    DROP TRIGGER call_stats_insert;
+    DROP TRIGGER call_stats_update;
+    DROP TRIGGER call_stats_delete;
+    DELETE FROM call_stats WHERE disposition = '';
+    CREATE TRIGGER call_stats_insert AFTER INSERT ON calls
+    WHEN new.disposition IS NOT NULL BEGIN
+        {_CALL_STATS_UPSERT.format(row=_call_stats_row("new", ""))}
+    END;
+    CREATE TRIGGER call_stats_delete AFTER DELETE ON calls
+    WHEN old.disposition IS NOT NULL BEGIN
+        {_CALL_STATS_UPSERT.format(row=_call_stats_row("old", "-"))}
+    END;
+    CREATE TRIGGER call_stats_update
+    AFTER UPDATE OF campaign_id, run, ended_at, disposition, duration_s, billed_minutes,
+                    price, price_final ON calls
+    WHEN old.disposition IS NOT new.disposition OR (new.disposition IS NOT NULL AND (
+         old.campaign_id IS NOT new.campaign_id OR old.run IS NOT new.run
+      OR old.ended_at IS NOT new.ended_at OR old.duration_s IS NOT new.duration_s
+      OR old.billed_minutes IS NOT new.billed_minutes OR old.price IS NOT new.price
+      OR old.price_final IS NOT new.price_final))
+    BEGIN
+        {_call_stats_select("old", "-")}
+        {_call_stats_select("new", "")}
+    END
+    """)
