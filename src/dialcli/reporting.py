@@ -12,7 +12,7 @@ are counted from the ``calls_open`` partial index. Lead counts by status come fr
 the ``leads_status`` index (the one figure that grows with the campaign: about
 50 ms per million leads). The lead table reads one page of leads before joining
 their phones; the default order is a rowid scan that stops after the page, the
-other orders read every lead of the campaign once.
+other orders read the leads table once (about 0.3 s per million leads).
 
 **Definitions.**
 - *Calls made*: every dial of the run, including ones still in flight.
@@ -317,9 +317,11 @@ def lead_rows(store: Store, campaign_id: int, *, status: Iterable[str] = (), sor
     """One page of the lead table: status, last disposition, current phone, pass."""
     statuses = parse_statuses(status)
     order = SORTS[parse_sort(sort)]
-    # Without a status filter the import order is the rowid order: the unary + keeps
-    # SQLite from sorting the campaign's index entries and lets it stop after a page.
-    where = "+l.campaign_id = ?" if sort == "row" and not statuses else "l.campaign_id = ?"
+    # Without a status filter, read the table in rowid order (the unary + keeps SQLite
+    # off the campaign_id indexes): the import order then stops after one page, and
+    # other orders scan the table once instead of fetching a million rows in phone1
+    # index order (random I/O, 15x slower). With a filter, leads_status finds them.
+    where = "l.campaign_id = ?" if statuses else "+l.campaign_id = ?"
     params: list[Any] = [campaign_id]
     if statuses:
         where += f" AND l.status IN ({','.join('?' * len(statuses))})"
