@@ -56,6 +56,8 @@ POLL_EVERY = timedelta(seconds=15)
 RETRY_BACKOFF = timedelta(seconds=2)
 SLOW_DOWN_PAUSE = timedelta(seconds=10)
 ACTIVE = ("PENDING", "RETRY", "DIALING", "CALLBACK")
+EVENT_WORDS = {"ringing": "ringing", "answered": "answered", "human": "a person is on the line",
+               "machine": "answering machine", "conversation": "conversation over"}
 
 
 @dataclass
@@ -102,6 +104,7 @@ class Snapshot:
     recent_events: list[dict[str, Any]]
     waiting_until: datetime | None = None
     note: str | None = None
+    virtual: bool = False
 
 
 @dataclass
@@ -163,7 +166,7 @@ class Engine:
         self._waiting_until: datetime | None = None
         self._note: str | None = None
         self._has_hooks = self._hooks_active()
-        self.recent_leads: deque[dict[str, Any]] = deque(maxlen=12)
+        self.recent_leads: deque[dict[str, Any]] = deque(maxlen=40)
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=12)
         self.stats = Counter()
         self.dispositions: Counter[str] = Counter()
@@ -297,6 +300,7 @@ class Engine:
             self.store.execute(
                 "UPDATE campaigns SET status = 'RUNNING', started_at = COALESCE(started_at, ?), "
                 "updated_at = ? WHERE id = ?", (to_iso(now), to_iso(now), self.campaign_id))
+        self.campaign = self._load_campaign()
         self.provider.bind(self.sink, self.clock)
         self.provider.start()
         reconciled = self.reconcile()
@@ -457,7 +461,8 @@ class Engine:
     def _event(self, f: InFlight, what: str, now: datetime, ev: CallEvent | None = None) -> None:
         if what in ("placed",):
             return
-        item = {"at": now, "lead": f.lead_name, "e164": f.e164, "event": what}
+        item = {"at": now, "lead": f.lead_name, "e164": f.e164,
+                "event": EVENT_WORDS.get(what, what)}
         self.recent_events.appendleft(item)
         if self.on_event:
             self.on_event({"type": "call", **item})
@@ -801,7 +806,7 @@ class Engine:
             self.queue.invalidate()
         self._count(disposition, billed, price)
         self._lead_changed(f.lead_id, f.lead_name, str(tr.status), str(disposition),
-                           tr.phone_slot, f.pass_no, now)
+                           tr.phone_slot, f.pass_no, now, f.e164, bool(tr.pass_done))
         self._event(f, f"ended: {disposition}", now)
 
     def _callback_due(self, f: InFlight, label: EndCall | None, now: datetime, *,
@@ -827,9 +832,11 @@ class Engine:
         self.dispositions[str(disposition)] += 1
 
     def _lead_changed(self, lead_id: int, name: str, status: str, disposition: str | None,
-                      slot: int | None, pass_no: int, now: datetime) -> None:
+                      slot: int | None, pass_no: int, now: datetime, e164: str | None = None,
+                      pass_done: bool = False) -> None:
         item = {"at": now, "lead_id": lead_id, "name": name, "status": status,
-                "disposition": disposition, "slot": slot, "pass": pass_no}
+                "disposition": disposition, "slot": slot, "pass": pass_no, "e164": e164,
+                "pass_done": pass_done}
         self.recent_leads.appendleft(item)
         if self.on_event and disposition is not None:
             self.on_event({"type": "lead", **item})
@@ -1033,7 +1040,8 @@ class Engine:
         return Snapshot(
             campaign=c.name, status="PAUSING" if self.stop_requested.is_set() and self.in_flight
             else str(c.status if not self.stop_requested.is_set() else "PAUSED"),
-            now=self.clock.now(), run=c.run, pass_no=c.pass_no, max_passes=c.max_attempts,
+            now=self.clock.now(), virtual=bool(getattr(self.clock, "virtual", False)),
+            run=c.run, pass_no=c.pass_no, max_passes=c.max_attempts,
             next_pass_at=from_iso(c.next_pass_at), calls_made=self.stats["calls"],
             reached=reached, interested=d.get("INTERESTED", 0), opted_out=d.get("OPT_OUT", 0),
             in_flight=len(self.in_flight), minutes=self.stats["minutes"],

@@ -64,7 +64,7 @@ def status_line(s: Snapshot) -> Text:
     text.append(f"  pass {s.pass_no} of {s.max_passes}")
     if s.run > 1:
         text.append(f"  run {s.run}")
-    text.append(f"  clock {_hhmm(s.now)}", style="dim")
+    text.append(f"  {'simulated time' if s.virtual else 'now'} {_hhmm(s.now)}", style="dim")
     if s.next_pass_at is not None and s.next_pass_at > s.now:
         text.append(f"\nNext pass opens {_hhmm(s.next_pass_at)}", style="yellow")
     elif s.waiting_until is not None and s.in_flight == 0 and s.waiting_until > s.now:
@@ -124,18 +124,35 @@ def disposition_line(s: Snapshot) -> Text:
     return text
 
 
+def latest_per_lead(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Newest first, one row per lead (a lead's DIALING row is replaced by its outcome)."""
+    seen: set[Any] = set()
+    out = []
+    for r in rows:
+        key = r.get("lead_id", id(r))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(r)
+        if len(out) == limit:
+            break
+    return out
+
+
 def dashboard(s: Snapshot) -> Group:
     return Group(status_line(s), kpi_cards(s), disposition_line(s),
-                 lead_table(s.recent_leads[:8]), event_table(s.recent_events[:6]))
+                 lead_table(latest_per_lead(s.recent_leads, 8)), event_table(s.recent_events[:6]))
 
 
 def log_line(item: dict[str, Any]) -> str:
     """One plain line per engine event (when stdout is not a terminal)."""
     at = item["at"].strftime("%Y-%m-%dT%H:%M:%SZ") if item.get("at") else ""
     if item["type"] == "lead":
-        return (f"{at} lead {item['lead_id']} {item['name'] or '(no name)'}: "
-                f"{item['disposition']} -> {item['status']} (phone{item['slot'] or '-'}, "
-                f"pass {item['pass']})")
+        nxt = ""
+        if item["status"] in ("RETRY", "PENDING") and item.get("slot"):
+            nxt = " (next pass)" if item.get("pass_done") else f", next phone{item['slot']}"
+        return (f"{at} {item['name'] or '(no name)'} {item.get('e164') or ''} pass {item['pass']}: "
+                f"{item['disposition']} -> {item['status']}{nxt}").replace("  ", " ")
     if item["type"] == "pass":
         return f"{at} pass {item['pass']} opens at {item['opens_at']:%Y-%m-%dT%H:%M:%SZ}"
     return f"{at} {item.get('lead', '')} {item.get('e164', '')} {item.get('event', '')}"

@@ -24,7 +24,8 @@ from dialcli.store import Store
 
 #: stdout stays parseable for exports; messages and errors go to stderr.
 out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+# Piped or logged output is not word-wrapped at 80 columns (a log line stays one line).
+err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 
 @dataclass

@@ -40,8 +40,7 @@ def _drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *, live_view:
     tty = sys.stdout.isatty() if live_view is None else live_view
     if tty and opts.simulate and opts.speed is None:
         opts.speed = 30.0   # watchable: 30x real time, long waits compressed
-    log = None if (tty or quiet) else (lambda item: out.print(ui.log_line(item), markup=False,
-                                                              highlight=False))
+    log = None if (tty or quiet) else _log
     engine = runner.build(store, campaign_id, opts, wall=st.clock, on_event=log)
     _warn_disclosure(store, engine)
     handle = runner.start_thread(engine)
@@ -96,6 +95,14 @@ def _drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *, live_view:
     if handle.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     return result
+
+
+def _log(item: dict[str, Any]) -> None:
+    """Plain log lines when stdout is not a terminal: one per lead change / pass."""
+    if item.get("type") == "call":
+        return
+    sys.stdout.write(ui.log_line(item) + "\n")
+    sys.stdout.flush()
 
 
 def _warn_disclosure(store, engine) -> None:
@@ -261,7 +268,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         seed: int = typer.Option(7, "--seed", help="Seed of the simulated population."),
         speed: Optional[float] = typer.Option(None, "--speed", metavar="N",
-                                              help="Play at N x real time (default 30 on a terminal)."),
+                                              help="Play at N x real time (default 60 on a terminal)."),
         db: Path = typer.Option(Path("dialcli-demo.db"), "--demo-db", metavar="PATH",
                                 help="Where to build the demo workspace (recreated)."),
     ) -> None:
@@ -283,7 +290,9 @@ def register(app: typer.Typer) -> None:
         info = build_demo(db, st.clock.now())
         for line in info["lines"]:
             note(line)
-        opts = RunOptions(simulate=True, seed=seed, speed=speed, max_idle=0.6)
+        tty = sys.stdout.isatty()
+        opts = RunOptions(simulate=True, seed=seed, speed=speed or (60.0 if tty else None),
+                          max_idle=0.3)
         _drive(ctx, info["campaign_id"], opts)
         note("")
         note("Next:")
