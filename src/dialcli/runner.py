@@ -109,14 +109,30 @@ class RunHandle:
     interrupted: bool = field(default=False)
 
 
-def start_thread(engine: Engine) -> RunHandle:
+def start_thread(engine: Engine, *, webhooks: bool = False) -> RunHandle:
+    """Run the engine in a worker thread; with ``webhooks`` also deliver the outbox
+    (in real time, on its own connection) while it runs, and drain briefly after."""
     handle = RunHandle(engine, threading.Thread())
 
     def target() -> None:
+        stop = threading.Event()
+        delivery = None
+        if webhooks:
+            import random
+
+            from dialcli.webhook_delivery import Deliverer
+
+            delivery = Deliverer(engine.store, clock=engine.wall, rng=random.Random())
+            delivery_thread = delivery.run_in_thread(stop)
         try:
             handle.result = engine.run()
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             handle.error = exc
+        finally:
+            if delivery is not None:
+                stop.set()
+                delivery_thread.join(timeout=10)
+                delivery.close()
 
     handle.thread = threading.Thread(target=target, name="dialcli-engine", daemon=True)
     handle.thread.start()

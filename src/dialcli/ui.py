@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich.columns import Columns
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
@@ -35,11 +36,11 @@ def _hhmm(dt: datetime | None) -> str:
 
 def _card(label: str, value: str, style: str = "bold") -> Panel:
     return Panel(Text(value, style=style, justify="center"), title=label, padding=(0, 1),
-                 expand=True)
+                 width=19)
 
 
-def kpi_cards(s: Snapshot) -> Table:
-    grid = Table.grid(expand=True, padding=(0, 1))
+def kpi_cards(s: Snapshot) -> Columns:
+    """The KPI cards; they wrap onto more rows on a narrow terminal."""
     cards = [
         _card("Calls made", str(s.calls_made)),
         _card("Reached", str(s.reached), "bold green"),
@@ -48,10 +49,7 @@ def kpi_cards(s: Snapshot) -> Table:
         _card("In flight", str(s.in_flight), "bold cyan"),
         _card("Minutes · cost", f"{s.minutes} · ${s.cost:,.2f}"),
     ]
-    for _ in cards:
-        grid.add_column(ratio=1)
-    grid.add_row(*cards)
-    return grid
+    return Columns(cards, padding=(0, 1))
 
 
 def status_line(s: Snapshot) -> Text:

@@ -33,7 +33,7 @@ def _options(simulate: bool, seed: int, sim_profile: Optional[Path], speed: Opti
 
 
 def _drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *, live_view: bool | None = None,
-           quiet: bool = False) -> Any:
+           quiet: bool = False, strict: bool = False) -> Any:
     """Run the loop in a worker thread; dashboard + Ctrl-C in this one. Returns the result."""
     st = state(ctx)
     store = st.store()
@@ -41,9 +41,9 @@ def _drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *, live_view:
     if tty and opts.simulate and opts.speed is None:
         opts.speed = 30.0   # watchable: 30x real time, long waits compressed
     log = None if (tty or quiet) else _log
+    _check_disclosure(store, campaign_id, strict)
     engine = runner.build(store, campaign_id, opts, wall=st.clock, on_event=log)
-    _warn_disclosure(store, engine)
-    handle = runner.start_thread(engine)
+    handle = runner.start_thread(engine, webhooks=True)
     live = Live(get_renderable=lambda: ui.dashboard(engine.snapshot()), console=out,
                 refresh_per_second=8, transient=False) if tty else None
 
@@ -105,14 +105,15 @@ def _log(item: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _warn_disclosure(store, engine) -> None:
-    try:
-        from dialcli.disclosure import check_agent
-    except ImportError:
-        return
-    agent = engine._agent
-    for warning in check_agent(agent["greeting"], agent["system_prompt"]):
-        err.print(f"[yellow]Warning:[/yellow] {warning}")
+def _check_disclosure(store, campaign_id: int, strict: bool) -> None:
+    """Warn (or with --strict refuse) when the agent does not identify itself / offer opt-out."""
+    from dialcli.disclosure import check_agent, enforce
+
+    row = store.one("SELECT a.greeting, a.system_prompt FROM campaigns c JOIN agents a "
+                    "ON a.id = c.agent_id WHERE c.id = ?", (campaign_id,))
+    for warning in enforce(check_agent(row[0], row[1]), strict=strict):
+        err.print(f"[yellow]Warning:[/yellow] {warning.message}", markup=True, highlight=False)
+        err.print(f"  {warning.hint}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -129,6 +130,7 @@ def register(app: typer.Typer) -> None:
         public_url: Optional[str] = typer.Option(None, "--public-url", metavar="URL",
                                                  help="Your tunnel's https URL (live calls)."),
         port: int = typer.Option(8765, "--port", help="Local port of the callback server."),
+        strict: bool = typer.Option(False, "--strict", help="Refuse to dial if the agent fails the disclosure check."),
     ) -> None:
         """Start dialing a campaign (the foreground loop with a live dashboard).
 
@@ -146,7 +148,8 @@ def register(app: typer.Typer) -> None:
         status = st.scalar("SELECT status FROM campaigns WHERE id = ?", (cid,))
         if status == CampaignStatus.PAUSED:
             note("Campaign is paused; resuming it.")
-        _drive(ctx, cid, _options(simulate, seed, sim_profile, speed, public_url, port))
+        _drive(ctx, cid, _options(simulate, seed, sim_profile, speed, public_url, port),
+               strict=strict)
 
     @app.command("resume")
     def resume(
@@ -158,6 +161,7 @@ def register(app: typer.Typer) -> None:
         speed: Optional[float] = typer.Option(None, "--speed", metavar="N"),
         public_url: Optional[str] = typer.Option(None, "--public-url", metavar="URL"),
         port: int = typer.Option(8765, "--port"),
+        strict: bool = typer.Option(False, "--strict", help="Refuse to dial if the agent fails the disclosure check."),
     ) -> None:
         """Resume a paused (or crashed) campaign where it left off.
 
@@ -173,7 +177,8 @@ def register(app: typer.Typer) -> None:
         if status == CampaignStatus.DRAFT:
             raise InputError("This campaign has not been started yet.",
                              hint="Use: dialcli start")
-        _drive(ctx, cid, _options(simulate, seed, sim_profile, speed, public_url, port))
+        _drive(ctx, cid, _options(simulate, seed, sim_profile, speed, public_url, port),
+               strict=strict)
 
     @app.command("pause")
     def pause(
@@ -214,6 +219,7 @@ def register(app: typer.Typer) -> None:
         public_url: Optional[str] = typer.Option(None, "--public-url", metavar="URL"),
         port: int = typer.Option(8765, "--port"),
         no_start: bool = typer.Option(False, "--no-start", help="Reset only; start later."),
+        strict: bool = typer.Option(False, "--strict", help="Refuse to dial if the agent fails the disclosure check."),
     ) -> None:
         """Restart a campaign from the top: every lead back to PENDING, counters zeroed.
 
@@ -239,7 +245,7 @@ def register(app: typer.Typer) -> None:
         success(f"Campaign {name!r} reset for run {got['run']}: "
                 + ", ".join(f"{k} {v}" for k, v in sorted(got["leads"].items())))
         if not no_start:
-            _drive(ctx, cid, opts)
+            _drive(ctx, cid, opts, strict=strict)
 
     @app.command("status")
     def status(
