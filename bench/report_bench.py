@@ -24,6 +24,7 @@ import io
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -170,30 +171,38 @@ def build(path: Path, n_leads: int, n_calls: int, seed: int = 7) -> None:
     os.replace(tmp, path)
 
 
-def timed(fn, repeat: int = 5) -> tuple[float, float]:
-    """(first run, median of the rest) in seconds."""
-    times = []
+def timed(fn, repeat: int = 5) -> tuple[float, float, float]:
+    """(first run, median of the rest, median CPU time) in seconds."""
+    times, cpus = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return times[0], statistics.median(times[1:] or times)
+        cpus.append(time.process_time() - c0)
+    return times[0], statistics.median(times[1:] or times), statistics.median(cpus)
 
 
 def cli_time(db: Path, *args: str, repeat: int = 3, command: tuple[str, ...] = ("report",)
-             ) -> float:
-    """Worst wall time of ``repeat`` runs of the CLI in a fresh process."""
+             ) -> tuple[float, float]:
+    """(worst wall time, worst CPU time) of ``repeat`` runs of the CLI in a fresh process.
+
+    CPU time (user + system of the child) does not grow when other processes compete
+    for the two cores; wall time does.
+    """
     exe = Path(sys.executable).with_name("dialcli")
     cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else
            ["-m", "dialcli"]), "--db", str(db), *command, *args]
-    best = []
+    walls, cpus = [], []
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, env={**os.environ, "COLUMNS": "120"})
-        best.append(time.perf_counter() - t0)
+        walls.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.decode()[-500:]}")
-    return max(best)
+    return max(walls), max(cpus)
 
 
 def _trigger_db(keep: bool, n: int) -> tuple[Store, int]:
@@ -280,47 +289,57 @@ def main() -> None:
     calls = st.scalar("SELECT SUM(calls) FROM call_stats")
     rows = []
 
-    first, med = timed(lambda: reporting.campaign_kpis(st, cid), repeat=11)
-    rows.append(("campaign_kpis (core)", first, med, 0.050))
+    first, med, cpu = timed(lambda: reporting.campaign_kpis(st, cid), repeat=11)
+    rows.append(("campaign_kpis (core)", first, med, cpu, 0.050))
 
     def whole_report(**kw):
         report = reporting.campaign_report(st, cid, today=date(2026, 3, 20), **kw)
         console = Console(file=io.StringIO(), width=120, force_terminal=True)
         console.print(report_view(report))
 
-    first, med = timed(whole_report)
-    rows.append(("report core + render", first, med, 2.0))
-    first, med = timed(lambda: whole_report(sort="last-call"), repeat=3)
-    rows.append(("  ... --sort last-call", first, med, 2.0))
-    first, med = timed(lambda: whole_report(status=["RETRY"], sort="attempts"), repeat=3)
-    rows.append(("  ... --status RETRY --sort attempts", first, med, 2.0))
+    first, med, cpu = timed(whole_report)
+    rows.append(("report core + render", first, med, cpu, 2.0))
+    for label, kw in (("  ... --sort last-call", {"sort": "last-call"}),
+                      ("  ... --sort name", {"sort": "name"}),
+                      ("  ... --status RETRY --sort attempts",
+                       {"status": ["RETRY"], "sort": "attempts"})):
+        first, med, cpu = timed(lambda: whole_report(**kw), repeat=3)
+        rows.append((label, first, med, cpu, 2.0))
     st.close()
 
-    startup = cli_time(db, command=("--version",))
-    rows.append(("CLI start-up alone (dialcli --version)", startup, startup, None))
-    cli_rows = [] if args.skip_cli else [("dialcli report (CLI, end to end)", ()),
-                ("dialcli report --json", ("--json",)),
-                ("dialcli report --sort last-call", ("--sort", "last-call")),
-                ("dialcli report --status CALLBACK", ("--status", "CALLBACK"))]
+    wall, cpu = cli_time(db, command=("--version",))
+    rows.append(("CLI start-up alone (dialcli --version)", wall, wall, cpu, None))
+    cli_rows = [] if args.skip_cli else [
+        ("dialcli report (CLI, end to end)", ()),
+        ("dialcli report --json", ("--json",)),
+        ("dialcli report --sort last-call", ("--sort", "last-call")),
+        ("dialcli report --status CALLBACK", ("--status", "CALLBACK")),
+    ]
     for label, extra in cli_rows:
-        worst = cli_time(db, *extra)
-        rows.append((label, worst, worst, 2.0))
+        wall, cpu = cli_time(db, *extra)
+        rows.append((label, wall, wall, cpu, 2.0))
 
     if args.exports:
         for label, extra in (("report --csv (1 row per lead)", ()),
                              ("report --csv --calls (1 row per call)", ("--calls",))):
             target = OUT / "export.csv"
-            worst = cli_time(db, "--csv", str(target), *extra, repeat=1)
-            rows.append((label, worst, worst, None))
+            wall, cpu = cli_time(db, "--csv", str(target), *extra, repeat=1)
+            rows.append((label, wall, wall, cpu, None))
             target.unlink(missing_ok=True)
 
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nWorkspace: {leads:,} leads, {calls:,} calls ({db.stat().st_size / 1e6:,.0f} MB)"
-          f" -- Python {sys.version.split()[0]}, {os.cpu_count()} CPU")
-    print(f"{'figure':42} {'first':>9} {'typical':>9} {'target':>9}")
-    for label, first, med, target in rows:
+          f" -- Python {sys.version.split()[0]}, {os.cpu_count()} CPU, load average {load}")
+    print(f"{'figure':42} {'first':>9} {'typical':>9} {'CPU':>9} {'target':>8}")
+    for label, first, med, cpu, target in rows:
         verdict = "" if target is None else ("ok" if max(first, med) <= target else "MISS")
-        tgt = "-" if target is None else f"{target * 1000:.0f} ms" if target < 1 else f"{target:.0f} s"
-        print(f"{label:42} {first * 1000:7.0f}ms {med * 1000:7.0f}ms {tgt:>9}  {verdict}")
+        if target is not None and verdict == "MISS" and cpu is not None and cpu <= target:
+            verdict = "MISS on wall time; CPU time ok (machine busy)"
+        tgt = "-" if target is None else (f"{target * 1000:.0f} ms" if target < 1
+                                          else f"{target:.0f} s")
+        cpu_text = "-" if cpu is None else f"{cpu * 1000:.0f}ms"
+        print(f"{label:42} {first * 1000:7.0f}ms {med * 1000:7.0f}ms {cpu_text:>9} {tgt:>8}  "
+              f"{verdict}")
     if args.trigger_overhead:
         without, with_ = trigger_overhead()
         print(f"\nCall counters on the engine's write path (claim, placed, outcome: 3 "
