@@ -641,3 +641,24 @@ def test_every_row_is_imported_or_rejected_with_its_line(tmp_path_factory, rows)
     assert sorted(got + rejected) == nonblank
     assert summary.rows == len(nonblank)
     st.close()
+
+
+def test_variable_values_are_stripped_and_json_escaped(store, campaign, tmp_path):
+    values = [" lead", "trail ", 'say "hi"', "back\\slash", "tab\there", "\u00a0nbsp\u00a0",
+              "pipe | inside", "Bogotá", "", "multi\nline", "x|y"]
+    body = "".join(f'L{i},212555{1000 + i:04d},"{v.replace(chr(34), chr(34) * 2)}",plain{i}\n'
+                   for i, v in enumerate(values))
+    run(store, write(tmp_path, "name,phone1,note,other\n" + body), campaign, chunk_rows=4)
+    got = [json.loads(r["vars"]) for r in leads(store)]
+    assert [g["NOTE"] for g in got] == [v.strip() for v in values]
+    assert [g["OTHER"] for g in got] == [f"plain{i}" for i in range(len(values))]
+
+
+def test_line_numbers_with_cr_and_crlf_inside_values(store, campaign, tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b'name,phone1,note\r\nA,2125550142,"one\r\ntwo"\r\nB,bad,"x\ry"\r\n'
+                     b'C,oops,z\r\n')
+    summary = run(store, path, campaign)
+    assert [r["row_number"] for r in leads(store)] == [2]
+    rows = list(csv.reader(open(summary.rejects_file, encoding="utf-8", newline="")))
+    assert [r[0] for r in rows[1:]] == ["4", "6"]

@@ -49,7 +49,7 @@ WORKER_MIN_BYTES = 4 * 1024 * 1024
 #: Imports expected to add at least this many leads rebuild the phone indexes.
 DEFER_INDEX_MIN_ROWS = 50_000
 _DEFERRABLE_INDEXES = ("leads_phone1", "lead_phones_e164")
-_IMPORT_CACHE_KIB = 65_536
+_IMPORT_CACHE_KIB = 32_768
 
 Progress = Callable[[int, int], None]
 

@@ -22,7 +22,8 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from itertools import islice
+from bisect import bisect_right
+from itertools import accumulate, islice
 from pathlib import Path
 from typing import Iterator
 
@@ -167,21 +168,18 @@ def read_records(path: Path, encoding: str, delimiter: str, chunk_rows: int, *,
         last = 0
         skipping = not header
         while True:
-            rows: list[list[str]] = []
-            starts: list[int] = []
             try:
-                for row in islice(reader, chunk_rows):
-                    starts.append(last + 1)
-                    last = reader.line_num
-                    rows.append(row)
+                rows = list(islice(reader, chunk_rows))
             except csv.Error as exc:
                 raise InputError(
-                    f"{path.name}, line {last + 1}: cannot read the CSV ({exc}).",
+                    f"{path.name}, line {reader.line_num}: cannot read the CSV ({exc}).",
                     hint="A value may be missing its closing quote; fix that line and "
                          "import again.",
                 ) from None
-            if not starts:
+            if not rows:
                 return
+            starts = record_starts(rows, last, reader.line_num)
+            last = reader.line_num
             if skipping:
                 for i, row in enumerate(rows):
                     if any(cell.strip() for cell in row):
@@ -195,6 +193,28 @@ def read_records(path: Path, encoding: str, delimiter: str, chunk_rows: int, *,
                 yield rows, starts, raw.tell()
     finally:
         raw.close()
+
+
+_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def record_starts(rows: list[list[str]], before: int, after: int) -> list[int]:
+    """The physical line each record starts on, given the line count before and after.
+
+    Every record takes one line plus one per line break inside its quoted values.
+    When the counts say there are none (the usual chunk) this is a ``range``;
+    otherwise the breaks are found in one pass over the chunk's text and mapped
+    back to their rows -- no Python work per row either way.
+    """
+    n = len(rows)
+    if after - before == n:
+        return list(range(before + 1, before + 1 + n))
+    flat = list(map("".join, rows))
+    ends = list(accumulate(map(len, flat)))
+    extra = [0] * (n + 1)
+    for m in _BREAK.finditer("".join(flat)):
+        extra[bisect_right(ends, m.start()) + 1] += 1
+    return [before + 1 + i + e for i, e in enumerate(accumulate(extra[:n]))]
 
 
 def plan_header(cells: list[str], line: int) -> HeaderPlan:

@@ -72,9 +72,7 @@ class SeenKeys:
 
 def to_keys(e164s: list[str]) -> np.ndarray:
     """'+14155550123' -> 14155550123 (E.164 has at most 15 digits: fits int64)."""
-    if not e164s:
-        return np.empty(0, dtype=np.int64)
-    return np.array(e164s).astype(np.int64)
+    return np.fromiter(map(int, e164s), dtype=np.int64, count=len(e164s))
 
 
 class _Runs:
@@ -220,8 +218,6 @@ class Preparer:
         self.dropped_by_reason: Counter[str] = Counter()
         self.dropped_examples: list[dict[str, Any]] = []
         self.per_group: Counter[int | None] = Counter()
-        # Tokens are [A-Z0-9_] only, so they are safe inside a %-format.
-        self._vars_fmt = "{" + ",".join(f"{_encode(t)}:%s" for t, _ in self.h.variables) + "}"
         self._enc_caches = [_Encoded() for _ in self.h.variables]
 
     # -- driving ---------------------------------------------------------------------
@@ -556,24 +552,46 @@ class Preparer:
         return out
 
     def _vars(self, col, n: int) -> list[str]:
-        """The vars JSON of each row, built from per-column encoded values.
+        """The vars JSON of each row: one %-format per row over per-column strings.
 
-        Columns with few distinct values (state, city, dates) are encoded once per
-        value through a bounded cache; the row is one %-format of the encodings.
+        A column whose values in this chunk need neither JSON escaping nor
+        stripping (checked with one regex over the joined column) is used as is,
+        quoted by the format; other columns are encoded value by value, through a
+        bounded cache when they have few distinct values (state, city, dates).
         """
         if not self.h.variables:
             return ["{}"] * n
-        encoded = []
-        for cache, (_token, j) in zip(self._enc_caches, self.h.variables):
+        columns, parts = [], []
+        for cache, (token, j) in zip(self._enc_caches, self.h.variables):
             values = col(j)
+            if _plain(values):
+                columns.append(values)
+                parts.append(f'{_encode(token)}:"%s"')
+                continue
             if len(cache) > _ENC_CACHE_MAX:
                 cache.clear()
             if len(set(values)) * 2 < len(values):
-                encoded.append(list(map(cache.__getitem__, values)))
+                columns.append(list(map(cache.__getitem__, values)))
             else:
-                encoded.append(list(map(_encode, map(str.strip, values))))
-        fmt = self._vars_fmt
-        return [fmt % t for t in zip(*encoded)]
+                columns.append(list(map(_encode, map(str.strip, values))))
+            parts.append(f"{_encode(token)}:%s")
+        # Tokens are [A-Z0-9_] only, so they are safe inside a %-format.
+        fmt = "{" + ",".join(parts) + "}"
+        return [fmt % t for t in zip(*columns)]
+
+
+def _plain(values: list[str]) -> bool:
+    """True when no value needs JSON escaping or stripping (so it can be quoted as is).
+
+    Conservative and C-speed: ``isprintable`` is False for every control character
+    and every whitespace but the ASCII space, so only spaces next to the joining
+    '|' (or at either end) remain to check; a '|' inside a value can only make
+    this say False, which just takes the exact path.
+    """
+    text = "|".join(values)
+    return (text.isprintable() and '"' not in text and "\\" not in text
+            and "| " not in text and " |" not in text
+            and text[:1] != " " and text[-1:] != " ")
 
 
 class _Encoded(dict):
