@@ -662,3 +662,22 @@ def test_line_numbers_with_cr_and_crlf_inside_values(store, campaign, tmp_path):
     assert [r["row_number"] for r in leads(store)] == [2]
     rows = list(csv.reader(open(summary.rejects_file, encoding="utf-8", newline="")))
     assert [r[0] for r in rows[1:]] == ["4", "6"]
+
+
+def test_ctrl_c_with_worker_stops_it_and_writes_nothing(store, campaign, tmp_path):
+    import psutil
+
+    body = "".join(f"L{i},212555{i:04d}\n" for i in range(1000, 1600))
+    seen = []
+
+    def progress(done, total):
+        seen.append(done)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        run(store, write(tmp_path, "name,phone1\n" + body), campaign, chunk_rows=50,
+            progress=progress, workers=1)
+    assert nothing_written(store)
+    assert not [p for p in psutil.Process().children(recursive=True)
+                if "importer_worker" in " ".join(p.cmdline())]

@@ -135,7 +135,12 @@ def import_csv(store: Store, path: str | os.PathLike[str], *, campaign_id: int, 
     )
     old_cache = store.scalar("PRAGMA cache_size")
     store.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
+    proc = None
     try:
+        if use_worker:
+            from dialcli.importer_worker import start_worker
+
+            proc = start_worker()
         with store.tx() as conn:
             import_id = conn.execute(
                 "INSERT INTO imports (campaign_id, source, columns, created_at) VALUES (?, ?, ?, ?)",
@@ -146,7 +151,7 @@ def import_csv(store: Store, path: str | os.PathLike[str], *, campaign_id: int, 
                          allow_duplicates, tmp_rejects, chunk_rows)
             deferred = _defer_indexes(conn, info.estimated_rows)
             writer = _Writer(conn, campaign_id, int(import_id), int(campaign["pass_no"]), now_iso)
-            payloads = _run_worker(spec) if use_worker else _run_here(spec)
+            payloads = _run_worker(spec, proc) if proc is not None else _run_here(spec)
             stats: dict[str, Any] = {}
             try:
                 for payload in payloads:
@@ -175,6 +180,10 @@ def import_csv(store: Store, path: str | os.PathLike[str], *, campaign_id: int, 
     except KeyboardInterrupt:
         raise Interrupted("Import interrupted: nothing was imported.") from None
     finally:
+        if proc is not None:
+            from dialcli.importer_worker import stop_worker
+
+            stop_worker(proc)
         _unlink(tmp_rejects)
         store.execute(f"PRAGMA cache_size = {int(old_cache)}")
     return summary
@@ -229,10 +238,10 @@ def _run_here(spec: PrepareSpec) -> Iterator[Payload]:
         preparer.close()
 
 
-def _run_worker(spec: PrepareSpec) -> Iterator[Payload]:
+def _run_worker(spec: PrepareSpec, proc) -> Iterator[Payload]:
     from dialcli.importer_worker import run_in_worker
 
-    return run_in_worker(spec)
+    return run_in_worker(spec, proc)
 
 
 class _Writer:

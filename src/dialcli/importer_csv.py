@@ -23,7 +23,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from bisect import bisect_right
-from itertools import accumulate, islice
+from itertools import accumulate, chain, islice, repeat
 from pathlib import Path
 from typing import Iterator
 
@@ -167,9 +167,12 @@ def read_records(path: Path, encoding: str, delimiter: str, chunk_rows: int, *,
         reader = csv.reader(text, delimiter=delimiter)
         last = 0
         skipping = not header
-        while True:
+        # Small first chunks get the writer going while the reader is still warming
+        # the phone cache (most new exchanges show up early in a file).
+        sizes = chain((min(chunk_rows, 1_000), min(chunk_rows, 5_000)), repeat(chunk_rows))
+        for size in sizes:
             try:
-                rows = list(islice(reader, chunk_rows))
+                rows = list(islice(reader, size))
             except csv.Error as exc:
                 raise InputError(
                     f"{path.name}, line {reader.line_num}: cannot read the CSV ({exc}).",

@@ -106,12 +106,26 @@ def main() -> None:
     out.flush()
 
 
-def run_in_worker(spec: PrepareSpec) -> Iterator[Payload]:
-    """Payloads prepared by a worker process; stops the worker when closed early."""
-    proc = subprocess.Popen(
+def start_worker() -> subprocess.Popen:
+    """Start the worker early: it imports its modules while the caller gets ready."""
+    return subprocess.Popen(
         [sys.executable, "-m", "dialcli.importer_worker"], stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
     )
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None and not stream.closed:
+            stream.close()
+
+
+def run_in_worker(spec: PrepareSpec, proc: subprocess.Popen | None = None) -> Iterator[Payload]:
+    """Payloads prepared by a worker process; stops the worker when closed early."""
+    proc = proc or start_worker()
     assert proc.stdin is not None and proc.stdout is not None
     try:
         pickle.dump(spec, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
@@ -134,10 +148,7 @@ def run_in_worker(spec: PrepareSpec) -> Iterator[Payload]:
             else:
                 raise DialcliError(f"The import failed; nothing was imported.\n{value}")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stdout.close()
+        stop_worker(proc)
 
 
 if __name__ == "__main__":
