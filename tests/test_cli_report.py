@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+from datetime import date
 
 import click
 import pytest
@@ -171,3 +172,169 @@ def test_my_commands_have_help_with_examples():
             commands += list(command.commands.values())
         for cmd in commands:
             assert cmd.help and "Example" in cmd.help, cmd.name
+
+
+def test_narrow_terminal_keeps_names_readable(db_path):
+    from rich.console import Console
+
+    from dialcli import reporting
+    from dialcli.cli.report import report_view
+
+    with Store(db_path) as st:
+        data = spring_campaign(st)
+        report = reporting.campaign_report(st, data["campaign"], today=date(2026, 3, 3))
+    console = Console(file=io.StringIO(), width=80, record=True)
+    console.print(report_view(report))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for name in ("Alex Chen", "Jamie Lee", "Sam Rivera"):
+        assert name in text
+    assert "Calls made" in text and "Avg talk" in text and "tries" in text
+
+
+# -- against the engine: a simulated campaign with pinned outcomes ------------------------
+
+SIM_PROFILE = """
+[[numbers]]
+number = "+12125550101"
+attempts = ["human"]
+persona = "interested"
+[[numbers]]
+number = "+12125550102"
+attempts = ["no_answer", "no_answer"]
+[[numbers]]
+number = "+12125550103"
+attempts = ["voicemail", "human"]
+persona = "not_interested"
+[[numbers]]
+number = "+12125550104"
+attempts = ["human"]
+persona = "opt_out"
+[[numbers]]
+number = "+12125550105"
+attempts = ["busy", "failed"]
+[[numbers]]
+number = "+12125550106"
+attempts = ["human"]
+persona = "wrong_number"
+"""
+
+SIM_LEADS = """name,phone1,phone2,amount,case number
+Alex Chen,+12125550101,,5000,CASE-1
+Jamie Lee,+12125550102,+12125550103,12000,CASE-2
+Pat Quinn,+12125550104,,300,CASE-3
+Dana Diaz,+12125550105,,=1+2,CASE-4
+Wes Wong,+12125550106,,900,CASE-5
+"""
+
+
+@pytest.fixture
+def simulated(cli, tmp_path):
+    """A workspace set up with the real commands, and a profile pinning every outcome."""
+    (tmp_path / "greeting.txt").write_text("Hi {{NAME}}, this is Zara from Acme Lending. "
+                                           "Say stop to opt out.")
+    (tmp_path / "prompt.txt").write_text("You are Zara from Acme. Offer a payment plan.")
+    (tmp_path / "leads.csv").write_text(SIM_LEADS)
+    (tmp_path / "profile.toml").write_text(SIM_PROFILE)
+    for args in (("agent", "create", "Zara", "--greeting-file", tmp_path / "greeting.txt",
+                  "--prompt-file", tmp_path / "prompt.txt"),
+                 ("numbers", "add", "+14155550100"),
+                 ("campaign", "create", "Spring", "--agent", "Zara", "--from", "+14155550100",
+                  "--max-attempts", "2", "--retry-interval", "30"),
+                 ("import", tmp_path / "leads.csv")):
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+    return tmp_path / "profile.toml"
+
+
+def run_simulation(cli, profile):
+    result = cli("start", "--simulate", "--seed", "3", "--sim-profile", profile)
+    assert result.exit_code == 0, result.output
+
+
+def test_report_matches_a_simulated_campaign_with_pinned_outcomes(cli, db_path, simulated,
+                                                                  tmp_path):
+    run_simulation(cli, simulated)
+    assert cli("config", "set", "rate_per_minute", "0.02").exit_code == 0
+    data = json.loads(cli("report", "--json").stdout)
+    k = data["kpis"]
+    # Worked out from the profile: Alex 1 call; Jamie phone1 x2 + phone2 x2 (voicemail,
+    # then a human who declines in pass 2); Pat 1; Dana busy then failed; Wes 1.
+    assert k["dispositions"] == {"INTERESTED": 1, "NOT_INTERESTED": 1, "CALLBACK": 0,
+                                 "VOICEMAIL": 1, "WRONG_NUMBER": 1, "NO_ANSWER": 3,
+                                 "OPT_OUT": 1, "COMPLETED": 0, "FAILED": 1}
+    assert (k["calls_made"], k["calls_finished"], k["in_flight"]) == (9, 9, 0)
+    assert (k["reached"], k["interested"], k["opted_out"]) == (3, 1, 1)
+    assert k["reach_rate"] == pytest.approx(3 / 9)
+    assert k["leads_by_status"]["REACHED"] == 2 and k["leads_by_status"]["OPTED_OUT"] == 1
+    assert k["leads_by_status"]["EXHAUSTED"] == 2 and k["leads_reached"] == 3
+    assert k["status"] == "COMPLETED" and k["current_pass"] == 2
+    with Store(db_path) as st:
+        talk = st.scalar("SELECT AVG(duration_s) FROM calls WHERE disposition IN "
+                         "('INTERESTED', 'NOT_INTERESTED', 'OPT_OUT')")
+        minutes = st.scalar("SELECT SUM(billed_minutes) FROM calls")
+        per_day = dict(st.all("SELECT substr(ended_at, 1, 10), SUM(billed_minutes) FROM calls "
+                              "GROUP BY 1"))
+    assert k["avg_talk_s"] == pytest.approx(talk)
+    assert k["billed_minutes"] == minutes > 0
+    assert k["cost"] == pytest.approx(minutes * 0.02)      # estimates follow the set rate
+    days = {d["day"]: d for d in data["cost"]["days"]}
+    for day, billed in per_day.items():
+        assert days[day]["billed_minutes"] == billed
+    rows = {r["name"]: r for r in data["leads"]["rows"]}
+    jamie = rows["Jamie Lee"]
+    assert (jamie["status"], jamie["last_disposition"], jamie["pass_no"], jamie["attempts"],
+            jamie["phone"]) == ("REACHED", "NOT_INTERESTED", 2, 4, "+12125550103")
+    assert rows["Dana Diaz"]["last_disposition"] == "FAILED"
+    # The exports open cleanly: one row per lead, one per call.
+    assert cli("report", "--csv", tmp_path / "leads.out.csv", "--excel").exit_code == 0
+    assert cli("report", "--csv", tmp_path / "calls.out.csv", "--calls").exit_code == 0
+    leads = list(csv.DictReader((tmp_path / "leads.out.csv").open(encoding="utf-8-sig")))
+    assert [r["NAME"] for r in leads] == ["Alex Chen", "Jamie Lee", "Pat Quinn", "Dana Diaz",
+                                          "Wes Wong"]
+    assert leads[1]["reached_phone"] == "+12125550103" and leads[1]["CASE_NUMBER"] == "CASE-2"
+    assert leads[3]["AMOUNT"] == "'=1+2"
+    calls = list(csv.DictReader((tmp_path / "calls.out.csv").open(encoding="utf-8")))
+    assert len(calls) == 9
+    assert {c["recipient_zone"] for c in calls} == {"America/New_York"}
+    assert all(c["started_local"].endswith(("EST", "EDT")) for c in calls)
+    assert sum(int(c["billed_minutes"]) for c in calls) == minutes
+    page = cli("report").stdout
+    assert "33.3%" in page and "Leads 5:" in page
+
+
+def test_receiver_down_for_the_whole_campaign_gets_every_event_after(cli, db_path, simulated):
+    from fabricate import Receiver
+
+    down = Receiver().start()
+    port = down.port
+    down.stop()
+    added = cli("webhooks", "add", f"http://127.0.0.1:{port}/hooks", "--json")
+    secret = json.loads(added.stdout)["secret"]
+    run_simulation(cli, simulated)      # delivery runs alongside and fails throughout
+    (listing,) = json.loads(cli("webhooks", "list", "--json").stdout)
+    assert listing["delivered"] == 0 and listing["pending"] > 0
+    assert listing["last_error"].startswith("connection failed")
+    receiver = Receiver(secret=secret, port=port).start()
+    try:
+        result = cli("webhooks", "deliver")
+        assert result.exit_code == 0, result.output
+        events = receiver.accepted()
+        assert receiver.bad_signatures == 0
+        assert len(events) == listing["pending"] == len({e["id"] for e in events})
+        with Store(db_path) as st:
+            final = dict(st.all("SELECT id, status FROM leads"))
+        by_lead: dict[int, list[dict]] = {}
+        for event in events:
+            by_lead.setdefault(event["lead"]["id"], []).append(event["lead"])
+        assert set(by_lead) == set(final)
+        for lead_id, changes in by_lead.items():
+            # Arrival order per lead is the order things happened: each event starts
+            # where the previous one ended, and the last is the lead's final status.
+            assert changes[0]["previous_status"] == "PENDING"
+            for before, after in zip(changes, changes[1:]):
+                assert after["previous_status"] == before["status"]
+            assert changes[-1]["status"] == final[lead_id]
+        assert json.loads(cli("webhooks", "list", "--json").stdout)[0]["pending"] == 0
+    finally:
+        receiver.stop()

@@ -144,25 +144,62 @@ def disposition_table(k: Kpis) -> Table:
     return table
 
 
-def lead_table(report: Report) -> Table:
-    shown = len(report.leads)
-    scope = ", ".join(s.lower() for s in report.status_filter) if report.status_filter else "all"
-    title = f"Leads ({scope}; {shown:,} of {report.leads_matching:,}, sorted by {report.sort})"
-    table = Table(title=title, title_justify="left")
-    for name, justify in (("Row", "right"), ("Name", "left"), ("Status", "left"),
-                          ("Last disposition", "left"), ("Phone", "left"), ("Pass", "right"),
-                          ("Attempts", "right"), ("Last call (UTC)", "left")):
-        table.add_column(name, justify=justify,  # type: ignore[arg-type]
-                         no_wrap=name in ("Phone", "Last call (UTC)", "Status"))
-    for r in report.leads:
-        phone = f"{r.phone_slot}: {r.phone}" if r.phone else "–"
-        table.add_row(str(r.row_number), Text(r.name), Text(r.status, STATUS_STYLE.get(r.status, "")),
-                      Text(r.last_disposition or "–",
-                           DISPOSITION_STYLE.get(r.last_disposition or "", "dim")),
-                      phone, str(r.pass_no), str(r.attempts), _when(r.last_call_at))
-    if not report.leads:
-        table.add_row("", Text("no leads match", style="dim"), "", "", "", "", "", "")
-    return table
+class LeadTable:
+    """The lead table; on narrow terminals pass and attempts share a column and the
+    last call drops its year, so names stay readable."""
+
+    def __init__(self, report: Report):
+        self.report = report
+
+    def __rich_console__(self, console, options):
+        report = self.report
+        compact = options.max_width < 110
+        shown = len(report.leads)
+        scope = (", ".join(s.lower() for s in report.status_filter)
+                 if report.status_filter else "all")
+        table = Table(title=f"Leads ({scope}; {shown:,} of {report.leads_matching:,}, "
+                            f"sorted by {report.sort})", title_justify="left")
+        if not compact:
+            table.add_column("Row", justify="right")
+        table.add_column("Name", min_width=10, ratio=1)
+        table.add_column("Status", no_wrap=True)
+        table.add_column("Last outcome" if compact else "Last disposition", no_wrap=not compact,
+                         overflow="fold")
+        table.add_column("Phone", no_wrap=True)
+        if compact:
+            table.add_column("Pass / tries", justify="right")
+            table.add_column("Last call", no_wrap=True)
+        else:
+            table.add_column("Pass", justify="right")
+            table.add_column("Attempts", justify="right")
+            table.add_column("Last call (UTC)", no_wrap=True)
+        for r in report.leads:
+            last = _when(r.last_call_at)
+            if compact:
+                cells = [Text(r.name), Text(r.status, STATUS_STYLE.get(r.status, "")),
+                         Text(r.last_disposition or "–",
+                              DISPOSITION_STYLE.get(r.last_disposition or "", "dim")),
+                         r.phone or "–", f"{r.pass_no}/{r.attempts}",
+                         last[5:] if last != "–" else last]
+            else:
+                cells = [str(r.row_number), Text(r.name),
+                         Text(r.status, STATUS_STYLE.get(r.status, "")),
+                         Text(r.last_disposition or "–",
+                              DISPOSITION_STYLE.get(r.last_disposition or "", "dim")),
+                         f"{r.phone_slot}: {r.phone}" if r.phone else "–",
+                         str(r.pass_no), str(r.attempts), last]
+            table.add_row(*cells)
+        if not report.leads:
+            blanks = [""] * (len(table.columns) - 1)
+            if compact:
+                table.add_row(Text("no leads match", style="dim"), *blanks)
+            else:
+                table.add_row("", Text("no leads match", style="dim"), *blanks[1:])
+        yield table
+
+
+def lead_table(report: Report) -> LeadTable:
+    return LeadTable(report)
 
 
 def trend_chart(cost: CostReport, height: int = 6) -> Text:
