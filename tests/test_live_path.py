@@ -640,3 +640,15 @@ def test_a_relay_that_never_connects_is_reported_on_the_end(fake, live):
     assert ended.status == CallStatus.COMPLETED and ended.error_code == 64101
     assert "ConversationRelay is enabled" in ended.error
     assert live.sink.of(15, EventKind.CONVERSATION) == []
+
+
+def test_no_voicemail_is_claimed_when_the_machine_hung_up_first(fake, live):
+    to = "+14155550116"
+    # The machine's verdict reaches us after the call is over on Twilio's side (but
+    # before its final status): the redirect is refused with 21220.
+    fake.script(to, Scenario(answer="machine", machine_wait_s=0.05, amd_delay_s=0.01,
+                             delay={"amd": 0.3, "final": 0.8}))
+    sid = dial(live, 16, to)
+    ended = live.sink.ended(16)
+    assert live.sink.of(16, EventKind.MACHINE)             # the verdict was acted on...
+    assert ended.voicemail_left is False and fake.calls[sid].said == []   # ...too late

@@ -190,7 +190,8 @@ def test_hangup_of_an_ended_call_is_not_an_error(fake, live):
     fake.script(TO, Scenario(answer="busy"))
     sid = dial(live, 1, TO)
     live.sink.ended(1)
-    live.hangup(sid)                                  # Twilio answers 21220: already over
+    assert live.hangup(sid) is False                  # Twilio answers 21220: already over
+    assert live.redirect(sid, "<Response><Say>hi</Say></Response>") is False
     with pytest.raises(ProviderError):
         live.hangup("CA" + "0" * 32)                  # unknown call: a real error
 

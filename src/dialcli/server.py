@@ -76,8 +76,8 @@ class Backend(Protocol):
     def validate(self, url: str, params: Any, signature: str) -> bool: ...
     def relay_twiml(self, ctx: CallContext, relay_url: str, action_url: str) -> str: ...
     def voicemail_twiml(self, ctx: CallContext) -> str: ...
-    def redirect(self, sid: str, twiml: str) -> None: ...
-    def hangup(self, sid: str) -> None: ...
+    def redirect(self, sid: str, twiml: str) -> bool: ...
+    def hangup(self, sid: str) -> bool: ...
     def emit(self, event: CallEvent) -> None: ...
     def call_ended(self, sid: str, status: CallStatus, billed_minutes: int | None) -> None: ...
 
@@ -106,7 +106,7 @@ class LiveCall:
     answered_by: str | None = None
     human_sent: bool = False
     machine_sent: bool = False
-    vm: str = "none"                    # none | pending | left | hungup | failed
+    vm: str = "none"                    # none | pending | left | missed | hungup | failed
     relay: str = "none"                 # none | active | done
     conversation_sent: bool = False
     ending: bool = False
@@ -292,8 +292,9 @@ class CallServer:
         try:
             if leave:
                 assert ctx is not None
-                backend.redirect(call.sid, backend.voicemail_twiml(ctx))
-                result = "left"
+                # False: the call ended before the beep (nothing was left).
+                result = "left" if backend.redirect(call.sid, backend.voicemail_twiml(ctx)) \
+                    else "missed"
             else:
                 backend.hangup(call.sid)
                 result = "hungup"

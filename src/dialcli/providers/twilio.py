@@ -510,18 +510,21 @@ class TwilioProvider(Provider):
         return [call_state(c) for c in rows
                 if c.date_created is None or c.date_created >= since]
 
-    def hangup(self, sid: str) -> None:
-        self._update(sid, status="completed")
+    def hangup(self, sid: str) -> bool:
+        """End a live call; False if it had already ended."""
+        return self._update(sid, status="completed")
 
-    def redirect(self, sid: str, twiml: str) -> None:
-        self._update(sid, twiml=twiml)
+    def redirect(self, sid: str, twiml: str) -> bool:
+        """Replace what a live call is doing; False if it had already ended."""
+        return self._update(sid, twiml=twiml)
 
-    def _update(self, sid: str, **kwargs: Any) -> None:
+    def _update(self, sid: str, **kwargs: Any) -> bool:
         try:
             self.client.calls(sid).update(**kwargs)
+            return True
         except TwilioException as exc:
-            if getattr(exc, "code", None) == 21220:   # already over: nothing to do
-                return
+            if _details(exc)[0] == 21220:   # the call is already over
+                return False
             raise _rest_error(exc, f"update call {sid}") from None
         except requests.RequestException as exc:
             raise _network_error(exc, f"update call {sid}") from None
