@@ -16,7 +16,6 @@ from dialcli.errors import ConfigError, ProviderError
 from dialcli.models import CallStatus
 from dialcli.providers.base import DialError, EventKind, ProviderAction
 from dialcli.providers.twilio import TwilioAccount, TwilioProvider, classify
-from dialcli.store import Store
 from factories import KeywordBrain, add_leads, make_campaign
 from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Scenario, say, start_provider
 from test_live_path import FROM, dial

@@ -193,7 +193,7 @@ class FakeTwilio:
         self._http: httpx.AsyncClient | None = None
         self._lock = threading.Lock()
         self.server: ServerThread | None = None
-        prefix = f"/2010-04-01/Accounts/{{account}}"
+        prefix = "/2010-04-01/Accounts/{account}"
         self.app = Starlette(routes=[
             Route(prefix + ".json", self.r_account, methods=["GET"]),
             Route(prefix + "/Calls.json", self.r_calls_create, methods=["POST"]),

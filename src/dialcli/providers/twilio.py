@@ -32,7 +32,7 @@ import math
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -587,7 +587,3 @@ def _default_brain() -> Brain:
 
     return make_brain(LLMSettings.from_env())
 
-
-def iter_owned(account: TwilioAccount) -> Iterable[dict[str, Any]]:
-    yield from account.owned_numbers()
-    yield from account.caller_ids()
