@@ -16,7 +16,7 @@ from hypothesis import strategies as hs
 
 from dialcli import importer
 from dialcli.errors import InputError, Interrupted
-from dialcli.importer_prepare import merge_region
+from dialcli.importer_csv import merge_region
 from dialcli.phones import PhoneError, PhoneParser, _describe, _describe_nanp
 from dialcli.templates import normalize_header
 

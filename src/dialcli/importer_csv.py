@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from bisect import bisect_right
 from itertools import accumulate, chain, islice, repeat
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from dialcli.errors import InputError
+from dialcli.phones import US_STATES
 from dialcli.templates import normalize_header
 
 ISO_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -277,3 +278,63 @@ def plan_header(cells: list[str], line: int) -> HeaderPlan:
         email=seen.get("EMAIL"), timezone=seen.get("TIMEZONE"), state=seen.get("STATE"),
         phones=phones, variables=variables, ignored=ignored, warnings=warnings,
     )
+
+
+# -- values -------------------------------------------------------------------------
+
+_STATE_CODES = {name.upper(): code for name, code in US_STATES.items()}
+_STATE_CODES.update({code: code for code in US_STATES.values()})
+_STATE_CODES.update({"DC": "DC", "D.C.": "DC", "WASHINGTON DC": "DC"})
+
+
+def merge_region(region: str, state: str | None) -> str:
+    """The phone's region widened by the lead's ``state`` column: 'US-FL' + GA -> 'US-FL,US-GA'."""
+    if not state:
+        return region
+    extra = f"US-{state}"
+    parts = {p for p in region.split(",") if p}
+    if extra in parts:
+        return region
+    parts.add(extra)
+    parts.discard("US")  # the state is now known
+    return ",".join(sorted(parts))
+
+
+class Memo(dict):
+    """value -> resolve(value), computed once; ``bad`` holds non-blank values that gave None."""
+
+    resolve: Any = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bad: set[str] = set()
+
+    def __missing__(self, value: str) -> str | None:
+        out = self[value] = self.resolve(value)
+        if out is None and value.strip():
+            self.bad.add(value)
+        return out
+
+
+_TZ_NAMES: dict[str, str] = {}
+
+
+def canonical_zone(value: str) -> str | None:
+    """An IANA zone name, matched case-insensitively ('america/chicago'); else None."""
+    text = value.strip()
+    if not text:
+        return None
+    if not _TZ_NAMES:
+        import zoneinfo
+
+        _TZ_NAMES.update((z.lower(), z) for z in zoneinfo.available_timezones())
+    from dialcli.compliance import zone_info
+
+    name = _TZ_NAMES.get(text.lower(), text)
+    return name if zone_info(name) is not None else None
+
+
+def state_code(value: str) -> str | None:
+    """'fl', 'Florida', 'D.C.' -> 'FL', 'FL', 'DC'; None when not a US state or DC."""
+    text = " ".join(value.replace(".", ". ").split()).upper().replace(". ", ".").strip()
+    return _STATE_CODES.get(text) or _STATE_CODES.get(text.rstrip("."))

@@ -5,9 +5,9 @@ database (so it can run in a worker process): the header plan, a
 ``PhoneParser``, the zone groups known so far, the phone1 keys already in the
 campaign and on the opt-out list (``SeenKeys``: sorted int64 arrays, 16 bytes a
 number), and the next lead and group ids (the importer holds the write lock, so
-nobody else allocates them meanwhile). Each chunk becomes a ``Payload`` of
-tuples in insert order plus any new zone groups; the last payload carries the
-statistics.
+nobody else allocates them meanwhile). Each chunk becomes a ``Payload``: the
+rows as columns in insert order plus any new zone groups; the last payload
+carries the statistics. Rejected rows are written to the rejects file here.
 
 The work is done a column at a time with comprehensions and ``zip`` rather than
 a loop per row: at a million rows every per-row Python statement costs about
@@ -22,12 +22,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from dialcli.importer_csv import HeaderPlan, read_records
-from dialcli.phones import US_STATES, PhoneParser
+from dialcli.importer_csv import (HeaderPlan, Memo, canonical_zone, merge_region, read_records,
+                                  state_code)
+from dialcli.phones import PhoneParser
 
 OPTOUT_REASON = "on the opt-out list"
 _encode = json.encoder.encode_basestring  # type: ignore[attr-defined]
@@ -177,24 +179,6 @@ class Payload:
     final: dict[str, Any] | None = None
 
 
-_STATE_CODES = {name.upper(): code for name, code in US_STATES.items()}
-_STATE_CODES.update({code: code for code in US_STATES.values()})
-_STATE_CODES.update({"DC": "DC", "D.C.": "DC", "WASHINGTON DC": "DC"})
-
-
-def merge_region(region: str, state: str | None) -> str:
-    """The phone's region widened by the lead's ``state`` column: 'US-FL' + GA -> 'US-FL,US-GA'."""
-    if not state:
-        return region
-    extra = f"US-{state}"
-    parts = {p for p in region.split(",") if p}
-    if extra in parts:
-        return region
-    parts.add(extra)
-    parts.discard("US")  # the state is now known
-    return ",".join(sorted(parts))
-
-
 class Preparer:
     """Turns chunks of CSV records into insertable rows (see module docstring)."""
 
@@ -208,9 +192,7 @@ class Preparer:
         self.seen = _Runs()
         self._group_of: dict[Any, int] = {}
         self._zoneless: set[int] = set()
-        self._tz_cache: dict[str, str | None] = {}
-        self._tz_names: dict[str, str] | None = None
-        self._state_cache: dict[str, str | None] = {}
+        self._tz_cache, self._state_cache = Memo(), Memo()
         self._rejects_file = None
         self._rejects: Any = None
         self.stats: Counter[str] = Counter()
@@ -223,7 +205,7 @@ class Preparer:
     # -- driving ---------------------------------------------------------------------
     def run(self) -> Iterator[Payload]:
         s = self.spec
-        for rows, starts, pos in read_records(_path(s.path), s.encoding, s.delimiter,
+        for rows, starts, pos in read_records(Path(s.path), s.encoding, s.delimiter,
                                               s.chunk_rows):
             yield self.prepare(rows, starts, pos)
         yield Payload(final=self.final_stats())
@@ -508,42 +490,17 @@ class Preparer:
         return gid
 
     def _timezones(self, values: list[str]) -> list[str | None]:
-        cache = self._tz_cache
-        out = []
-        for v in values:
-            try:
-                out.append(cache[v])
-            except KeyError:
-                tz = cache[v] = self._canonical_zone(v)
-                out.append(tz)
-            if out[-1] is None and v.strip():
-                self.stats["bad_timezone"] += 1
-        return out
-
-    def _canonical_zone(self, value: str) -> str | None:
-        text = value.strip()
-        if not text:
-            return None
-        if self._tz_names is None:
-            import zoneinfo
-
-            self._tz_names = {z.lower(): z for z in zoneinfo.available_timezones()}
-        from dialcli.compliance import zone_info
-
-        name = self._tz_names.get(text.lower(), text)
-        return name if zone_info(name) is not None else None
+        return self._lookup(values, self._tz_cache, canonical_zone, "bad_timezone")
 
     def _states(self, values: list[str]) -> list[str | None]:
-        cache = self._state_cache
-        out = []
-        for v in values:
-            code = cache.get(v, "?")
-            if code == "?":
-                text = " ".join(v.replace(".", ". ").split()).upper().replace(". ", ".").strip()
-                code = cache[v] = _STATE_CODES.get(text) or _STATE_CODES.get(text.rstrip("."))
-            if code is None and v.strip():
-                self.stats["bad_state"] += 1
-            out.append(code)
+        return self._lookup(values, self._state_cache, state_code, "bad_state")
+
+    def _lookup(self, values, cache: "Memo", resolve, stat: str) -> list[str | None]:
+        """Map values through a memo (C-speed on hits); count non-blank values that fail."""
+        cache.resolve = resolve
+        out = list(map(cache.__getitem__, values))
+        if cache.bad:
+            self.stats[stat] += sum(map(cache.bad.__contains__, values))
         return out
 
     def _emails(self, values: list[str]) -> list[str]:
@@ -555,7 +512,7 @@ class Preparer:
         """The vars JSON of each row: one %-format per row over per-column strings.
 
         A column whose values in this chunk need neither JSON escaping nor
-        stripping (checked with one regex over the joined column) is used as is,
+        stripping (``_plain``, one pass over the joined column) is used as is,
         quoted by the format; other columns are encoded value by value, through a
         bounded cache when they have few distinct values (state, city, dates).
         """
@@ -606,8 +563,3 @@ def _category(reason: str) -> str:
     """A reason without the value it quotes, for counting: 'looks like Excel ... notation'."""
     return reason.split(" (", 1)[0].split(":", 1)[0].strip()
 
-
-def _path(path: str):
-    from pathlib import Path
-
-    return Path(path)
