@@ -74,6 +74,7 @@ def measure(argv: list[str]) -> dict:
     proc = psutil.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak_each: dict[int, int] = {}
     names: dict[int, str] = {}
+    cpu_each: dict[int, float] = {}
     peak_sum = 0
     while proc.poll() is None:
         total = 0
@@ -87,6 +88,11 @@ def measure(argv: list[str]) -> dict:
             except psutil.Error:
                 continue
             peak_each[p.pid] = max(peak_each.get(p.pid, 0), rss)
+            try:
+                t = p.cpu_times()
+                cpu_each[p.pid] = t.user + t.system
+            except psutil.Error:
+                pass
             if p.pid not in names:
                 try:
                     names[p.pid] = "worker" if "importer_worker" in " ".join(p.cmdline()) \
@@ -107,6 +113,8 @@ def measure(argv: list[str]) -> dict:
         "per_process_mb": {f"{names.get(pid, '?')} {pid}": round(v / 2**20)
                            for pid, v in peak_each.items()},
         "ru_maxrss_mb": after.ru_maxrss / 1024,
+        "cpu_per_process": {f"{names.get(pid, '?')} {pid}": round(v, 2)
+                            for pid, v in cpu_each.items()},
         "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
     }
 
@@ -151,7 +159,8 @@ def main() -> None:
           f"{s['rejected']:,} rejected, {s['duplicates']:,} duplicates, "
           f"{s['dropped_phones']:,} phones dropped, {len(s['leads_per_zone'])} zone groups")
     for r in results:
-        print(f"  run: {r['wall']:.2f} s wall, {r['cpu']:.2f} s CPU (both processes), "
+        print(f"  run: {r['wall']:.2f} s wall, {r['cpu']:.2f} s CPU in all "
+              f"(per process, sampled: {r['cpu_per_process']}), "
               f"load average before {r['load']:.1f}")
     print(f"  CLI start-up alone (dialcli --version): {startup:.2f} s")
     ok_time = best["wall"] <= TARGET_SECONDS

@@ -88,7 +88,7 @@ def test_import_summary(cli, db_path, tmp_path):
     assert "duplicates" in out
     assert "America/New_York" in out and "America/Los_Angeles" in out
     assert f"{tmp_path / 'leads.rejects.csv'}" in out.replace("\n", "")
-    rejects = list(csv.reader((tmp_path / "leads.rejects.csv").open()))
+    rejects = list(csv.reader((tmp_path / "leads.rejects.csv").open(encoding="utf-8-sig")))
     assert [r[0] for r in rejects[1:]] == ["4", "5"]
     assert count(db_path) == 2
 

@@ -155,7 +155,7 @@ def test_excel_scientific_notation_rejected_with_reason(store, campaign, tmp_pat
     path = write(tmp_path, "name,phone1\nAlex,4.1555512E+10\nJamie,2125550142\n")
     summary = run(store, path, campaign)
     assert summary.imported == 1 and summary.rejected == 1
-    rows = list(csv.reader(open(summary.rejects_file, encoding="utf-8")))
+    rows = list(csv.reader(open(summary.rejects_file, encoding="utf-8-sig")))
     assert rows[0] == ["line", "reason", "name", "phone1"]
     assert rows[1][0] == "2"
     assert "Excel scientific notation" in rows[1][1] and "Text" in rows[1][1]
@@ -184,7 +184,7 @@ def test_row_without_valid_phone_rejected(store, campaign, tmp_path):
     assert summary.imported == 1 and summary.rejected == 2
     assert summary.rejected_by_reason == {"no phone number": 1,
                                           "no valid phone: not a phone number": 1}
-    rows = list(csv.reader(open(tmp_path / "leads.rejects.csv", encoding="utf-8")))
+    rows = list(csv.reader(open(tmp_path / "leads.rejects.csv", encoding="utf-8-sig")))
     assert [r[0] for r in rows[1:]] == ["2", "3"]
     assert rows[2][1] == "no valid phone: phone1 'call me': not a phone number"
 
@@ -298,7 +298,7 @@ def test_line_numbers_with_embedded_newlines_and_blank_lines(store, campaign, tm
     assert [lead["row_number"] for lead in leads(store)] == [2, 7]
     assert json.loads(leads(store)[0]["vars"]) == {"NOTES": "two\nlines"}
     assert json.loads(leads(store)[1]["vars"]) == {"NOTES": "a, b"}
-    rows = list(csv.reader(open(summary.rejects_file, encoding="utf-8")))
+    rows = list(csv.reader(open(summary.rejects_file, encoding="utf-8-sig")))
     assert [r[0] for r in rows[1:]] == ["5", "8", "12"]
     assert rows[2][2:] == ["D\nE", "nope", "x\n\ny"]
     assert summary.rows == 5
@@ -315,7 +315,7 @@ def test_line_numbers_across_chunks(store, campaign, tmp_path):
         line += 2 if i % 3 == 0 else 1
     got = [lead["row_number"] for lead in leads(store)]
     assert got == [expected[i] for i in range(50) if i % 3 == 0]
-    rows = list(csv.reader(open(summary.rejects_file, encoding="utf-8")))
+    rows = list(csv.reader(open(summary.rejects_file, encoding="utf-8-sig")))
     assert [int(r[0]) for r in rows[1:]] == [expected[i] for i in range(50) if i % 3]
 
 
@@ -345,7 +345,7 @@ def test_duplicates_within_file_and_against_campaign(store, campaign, tmp_path):
             "Other,2125550160,\n")
     summary = run(store, write(tmp_path, text), campaign, chunk_rows=2)
     assert summary.duplicates == 3 and summary.imported == 2 and summary.rejected == 0
-    rows = list(csv.reader(open(summary.rejects_file, encoding="utf-8")))
+    rows = list(csv.reader(open(summary.rejects_file, encoding="utf-8-sig")))
     assert [(r[0], r[1]) for r in rows[1:]] == [
         ("2", "duplicate: +12125550142 is already in campaign 'Spring' (lead 1)"),
         ("4", "duplicate: +12125550150 is also on line 3"),
@@ -637,7 +637,7 @@ def test_every_row_is_imported_or_rejected_with_its_line(tmp_path_factory, rows)
     got = [r["row_number"] for r in st.all("SELECT row_number FROM leads ORDER BY id")]
     rejected = []
     if summary.rejects_file:
-        rejected = [int(r[0]) for r in list(csv.reader(open(summary.rejects_file)))[1:]]
+        rejected = [int(r[0]) for r in list(csv.reader(open(summary.rejects_file, encoding="utf-8-sig")))[1:]]
     assert sorted(got + rejected) == nonblank
     assert summary.rows == len(nonblank)
     st.close()
@@ -660,7 +660,7 @@ def test_line_numbers_with_cr_and_crlf_inside_values(store, campaign, tmp_path):
                      b'C,oops,z\r\n')
     summary = run(store, path, campaign)
     assert [r["row_number"] for r in leads(store)] == [2]
-    rows = list(csv.reader(open(summary.rejects_file, encoding="utf-8", newline="")))
+    rows = list(csv.reader(open(summary.rejects_file, encoding="utf-8-sig", newline="")))
     assert [r[0] for r in rows[1:]] == ["4", "6"]
 
 
@@ -681,3 +681,14 @@ def test_ctrl_c_with_worker_stops_it_and_writes_nothing(store, campaign, tmp_pat
     assert nothing_written(store)
     assert not [p for p in psutil.Process().children(recursive=True)
                 if "importer_worker" in " ".join(p.cmdline())]
+
+
+def test_rejects_file_reimports_after_fixing(store, campaign, tmp_path):
+    """The rejects file is a CSV the importer reads back (line and reason become variables)."""
+    summary = run(store, write(tmp_path, "name,phone1\nZoë,4.1555512E+10\n"), campaign)
+    raw = Path(summary.rejects_file).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")          # BOM: Excel opens it as UTF-8
+    fixed = raw.decode("utf-8-sig").replace("4.1555512E+10", "(415) 555-0123")
+    again = run(store, write(tmp_path, fixed, name="fixed.csv"), campaign)
+    assert again.imported == 1
+    assert leads(store)[0]["name"] == "Zoë"

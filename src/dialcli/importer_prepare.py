@@ -250,7 +250,9 @@ class Preparer:
     def _reject(self, line: int, row: list[str], category: str, reason: str,
                 duplicate: bool = False) -> None:
         if self._rejects is None:
-            self._rejects_file = open(self.spec.rejects_path, "w", newline="", encoding="utf-8")
+            # utf-8-sig: Excel, where people fix rejects, needs the BOM to read UTF-8.
+            self._rejects_file = open(self.spec.rejects_path, "w", newline="",
+                                      encoding="utf-8-sig")
             self._rejects = csv.writer(self._rejects_file)
             self._rejects.writerow(["line", "reason", *self.h.raw])
         self._rejects.writerow([line, reason, *row])
