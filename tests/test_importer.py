@@ -692,3 +692,18 @@ def test_rejects_file_reimports_after_fixing(store, campaign, tmp_path):
     again = run(store, write(tmp_path, fixed, name="fixed.csv"), campaign)
     assert again.imported == 1
     assert leads(store)[0]["name"] == "Zoë"
+
+
+def test_worker_that_cannot_start_falls_back_to_in_process(store, campaign, tmp_path,
+                                                           monkeypatch):
+    import subprocess
+
+    from dialcli import importer_worker
+
+    def broken():
+        return subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    monkeypatch.setattr(importer_worker, "start_worker", broken)
+    summary = run(store, write(tmp_path, "name,phone1\nA,2125550142\n"), campaign, workers=1)
+    assert summary.imported == 1

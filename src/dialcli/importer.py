@@ -239,9 +239,17 @@ def _run_here(spec: PrepareSpec) -> Iterator[Payload]:
 
 
 def _run_worker(spec: PrepareSpec, proc) -> Iterator[Payload]:
-    from dialcli.importer_worker import run_in_worker
+    """The worker's payloads; if it cannot run at all, prepare here instead."""
+    from dialcli.importer_worker import WorkerUnavailable, run_in_worker
 
-    return run_in_worker(spec, proc)
+    payloads = run_in_worker(spec, proc)
+    try:
+        first = next(payloads)
+    except WorkerUnavailable:
+        yield from _run_here(spec)
+        return
+    yield first
+    yield from payloads
 
 
 class _Writer:

@@ -106,6 +106,10 @@ def main() -> None:
     out.flush()
 
 
+class WorkerUnavailable(Exception):
+    """The worker exited before sending anything (e.g. a frozen or sandboxed install)."""
+
+
 def start_worker() -> subprocess.Popen:
     """Start the worker early: it imports its modules while the caller gets ready."""
     return subprocess.Popen(
@@ -128,16 +132,23 @@ def run_in_worker(spec: PrepareSpec, proc: subprocess.Popen | None = None) -> It
     proc = proc or start_worker()
     assert proc.stdin is not None and proc.stdout is not None
     try:
-        pickle.dump(spec, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        proc.stdin.close()
+        try:
+            pickle.dump(spec, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            proc.stdin.close()
+        except BrokenPipeError:
+            raise WorkerUnavailable(f"exit code {proc.wait()}") from None
+        started = False
         while True:
             try:
                 kind, value = pickle.load(proc.stdout)
             except EOFError:
                 code = proc.wait()
+                if not started:
+                    raise WorkerUnavailable(f"exit code {code}") from None
                 raise DialcliError(
                     f"The import worker stopped unexpectedly (exit code {code}); "
                     "nothing was imported.") from None
+            started = True
             if kind == "payload":
                 payload = unpack(value)
                 yield payload
