@@ -707,3 +707,23 @@ def test_worker_that_cannot_start_falls_back_to_in_process(store, campaign, tmp_
     monkeypatch.setattr(importer_worker, "start_worker", broken)
     summary = run(store, write(tmp_path, "name,phone1\nA,2125550142\n"), campaign, workers=1)
     assert summary.imported == 1
+
+
+def test_seen_runs_find_every_key_once_merged():
+    import numpy as np
+
+    from dialcli.importer_prepare import _Runs
+
+    runs = _Runs()
+    rnd = random.Random(3)
+    added: dict[int, int] = {}
+    for chunk in range(40):
+        keys = np.array(rnd.sample(range(10**6), 50), dtype=np.int64)
+        fresh = runs.lookup(keys) < 0
+        keys = keys[fresh]
+        values = np.arange(len(keys), dtype=np.int64) + chunk * 1000
+        runs.add(keys, values)
+        added.update(zip(keys.tolist(), values.tolist()))
+        assert len(runs.runs) <= 8
+    probe = np.array(list(added) + [10**6 + 5], dtype=np.int64)
+    assert runs.lookup(probe).tolist() == list(added.values()) + [-1]

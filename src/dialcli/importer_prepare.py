@@ -33,7 +33,6 @@ from dialcli.phones import PhoneParser
 
 OPTOUT_REASON = "on the opt-out list"
 _encode = json.encoder.encode_basestring  # type: ignore[attr-defined]
-_MAX_RUNS = 8
 _EXAMPLES = 5
 _ENC_CACHE_MAX = 50_000
 
@@ -78,7 +77,7 @@ def to_keys(e164s: list[str]) -> np.ndarray:
 
 
 class _Runs:
-    """Keys seen earlier in this import: a few sorted runs, merged when there are many."""
+    """Keys seen earlier in this import: a few sorted runs of geometric sizes."""
 
     def __init__(self) -> None:
         self.runs: list[SeenKeys] = []
@@ -91,11 +90,16 @@ class _Runs:
         return out
 
     def add(self, keys: np.ndarray, values: np.ndarray) -> None:
-        if len(keys):
-            self.runs.append(SeenKeys(keys, values))
-        if len(self.runs) > _MAX_RUNS:
-            self.runs = [SeenKeys(np.concatenate([r.keys for r in self.runs]),
-                                  np.concatenate([r.values for r in self.runs]))]
+        if not len(keys):
+            return
+        self.runs.append(SeenKeys(keys, values))
+        # Keep run sizes geometric (a binary counter): about log2(n / chunk) runs to
+        # search, and each key is merged O(log n) times; the stable sort of two
+        # sorted runs is a linear merge.
+        while len(self.runs) > 1 and len(self.runs[-1]) * 2 >= len(self.runs[-2]):
+            b, a = self.runs.pop(), self.runs.pop()
+            self.runs.append(SeenKeys(np.concatenate([a.keys, b.keys]),
+                                      np.concatenate([a.values, b.values])))
 
 
 @dataclass
