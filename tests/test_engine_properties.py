@@ -60,7 +60,7 @@ def test_random_campaigns_keep_the_invariants(tmp_path_factory, spec):
     profile = SimProfile.from_dict({"outcomes": spec["outcomes"]})
     journal = str(path) + "-net.jsonl"
     provider = SimulatedProvider(KeywordBrain(), seed=spec["seed"], profile=profile,
-                                 journal_path=journal)
+                                 journal_path=journal, record=True)
     clock = VirtualClock(START)
     result = Engine(store, cid, provider, clock).run()
     assert result.outcome == "completed"

@@ -30,10 +30,12 @@ def to_iso(dt: datetime | None) -> str | None:
     """Format an aware datetime as the store's ISO-8601 UTC text."""
     if dt is None:
         return None
-    if dt.tzinfo is None:
-        raise ValueError("naive datetime; use an aware UTC datetime")
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    if dt.tzinfo is not UTC:
+        if dt.tzinfo is None:
+            raise ValueError("naive datetime; use an aware UTC datetime")
+        dt = dt.astimezone(UTC)
+    # isoformat is several times faster than strftime; this runs many times per dial.
+    return dt.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def from_iso(text: str | None) -> datetime | None:

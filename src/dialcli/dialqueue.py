@@ -13,11 +13,12 @@ lock, and ``invalidate()`` (called when another process commits: an import, a
 
 from __future__ import annotations
 
+import heapq
 from datetime import datetime
 
 from dialcli.clock import from_iso, to_iso
 from dialcli.compliance import CallingPolicy, GroupWindow
-from dialcli.scheduler import Choice, Head, choose, earliest
+from dialcli.scheduler import Choice, Head, earliest
 from dialcli.store import Store
 
 _HEAD_SQL = (
@@ -26,17 +27,41 @@ _HEAD_SQL = (
     "AND pass_done = 0 AND (next_try_at IS NULL OR next_try_at <= ?) "
     "ORDER BY phone_slot, id LIMIT 1"
 )
+# The index is ordered (campaign, group, slot, id), so the first eligible row after
+# group g is the head of the next non-empty group: a refresh costs one lookup per
+# group that has leads, however many groups the workspace knows.
+_NEXT_GROUP_HEAD_SQL = (
+    "SELECT cur_group, phone_slot, id FROM leads INDEXED BY leads_ready "
+    "WHERE campaign_id = ? AND cur_group > ? AND status IN ('PENDING', 'RETRY') "
+    "AND pass_done = 0 AND (next_try_at IS NULL OR next_try_at <= ?) "
+    "ORDER BY cur_group, phone_slot, id LIMIT 1"
+)
 
 
 class DialQueue:
+    """Heads per zone group, and a heap of the heads whose window is open now.
+
+    A group's window opens and closes a few times a day, so which groups are open is
+    recomputed only when the clock passes the next such change (``_classify``); in
+    between, choosing the next dial is a heap peek, and the refill after a claim is one
+    indexed lookup. ``scheduler.choose`` states the same decision over plain values
+    (tests check that both agree).
+    """
+
     def __init__(self, store: Store, campaign_id: int, policy: CallingPolicy):
         self.store = store
         self.campaign_id = campaign_id
         self.policy = policy
         self.windows: dict[int, GroupWindow] = {}
         self.heads: dict[int, Head | None] = {}
+        self._spans: dict[int, tuple[datetime, datetime] | None] = {}
         self._fresh = False
         self._deferred_until: datetime | None = None
+        self._open: set[int] = set()
+        self._heap: list[tuple[int, int, int]] = []
+        self._never: set[int] = set()
+        self._next_change: datetime | None = None     # a window of a queued group opens/closes
+        self._next_open: datetime | None = None       # earliest opening of a closed group
 
     # -- groups and windows ----------------------------------------------------------
     def _load_groups(self) -> None:
@@ -50,19 +75,39 @@ class DialQueue:
             self._load_groups()
         return self.windows[group]
 
+    def span(self, group: int, at: datetime) -> tuple[datetime, datetime] | None:
+        """``window(group).next_open(at)``, remembered until the window next closes."""
+        cached = self._spans.get(group, False)
+        if cached is not False and (cached is None or at < cached[1]):
+            if cached is None:
+                return None
+            return (max(cached[0], at), cached[1])
+        got = self.window(group).next_open(at)
+        self._spans[group] = got
+        return got
+
     # -- heads ---------------------------------------------------------------------
     def invalidate(self) -> None:
         self._fresh = False
 
-    def _refill(self, group: int, now_iso: str) -> None:
-        row = self.store.one(_HEAD_SQL, (self.campaign_id, group, now_iso))
+    def _refill(self, group: int, now: datetime) -> None:
+        row = self.store.one(_HEAD_SQL, (self.campaign_id, group, to_iso(now)))
         self.heads[group] = None if row is None else Head(row[0], row[1])
+        self._place(group, now)
 
     def refresh(self, now: datetime) -> None:
         self._load_groups()
         now_iso = to_iso(now)
-        for group in self.windows:
-            self._refill(group, now_iso)
+        self.heads = {}
+        last = -1
+        while True:
+            row = self.store.one(_NEXT_GROUP_HEAD_SQL, (self.campaign_id, last, now_iso))
+            if row is None:
+                break
+            last = row[0]
+            if last not in self.windows:
+                self._load_groups()
+            self.heads[last] = Head(row[1], row[2])
         # Deferred leads (e.g. frequency cap) become eligible at their time.
         nxt = self.store.scalar(
             "SELECT MIN(next_try_at) FROM leads WHERE campaign_id = ? "
@@ -71,20 +116,65 @@ class DialQueue:
         )
         self._deferred_until = from_iso(nxt)
         self._fresh = True
+        self._classify(now)
+
+    def _classify(self, now: datetime) -> None:
+        self._open, self._never, self._heap = set(), set(), []
+        self._next_change = self._next_open = None
+        for group, head in self.heads.items():
+            if head is not None:
+                self._place(group, now, push=False)
+        heapq.heapify(self._heap)
+
+    def _place(self, group: int, now: datetime, push: bool = True) -> None:
+        """File ``group`` (with its current head) as open, closed or never."""
+        head = self.heads.get(group)
+        if head is None:
+            return
+        span = self.span(group, now)
+        if span is None:
+            self._never.add(group)
+            return
+        opens, closes = span
+        if opens <= now:
+            self._open.add(group)
+            entry = (head.slot, head.lead_id, group)
+            if push:
+                heapq.heappush(self._heap, entry)
+            else:
+                self._heap.append(entry)
+            self._next_change = earliest(self._next_change, closes)
+        else:
+            self._open.discard(group)
+            self._next_change = earliest(self._next_change, opens)
+            self._next_open = earliest(self._next_open, opens)
 
     def next(self, now: datetime) -> Choice:
         if not self._fresh or (self._deferred_until is not None and now >= self._deferred_until):
             self.refresh(now)
-        choice = choose(self.heads, self.windows, now)
-        if choice.head is None:
-            return Choice(wake_at=earliest(choice.wake_at, self._deferred_until))
-        return choice
+        elif self._next_change is not None and now >= self._next_change:
+            self._classify(now)
+        for group in list(self._never):
+            head = self.heads.get(group)
+            if head is not None:
+                return Choice(group=group, head=head, never=True)
+            self._never.discard(group)
+        heap = self._heap
+        while heap:
+            slot, lead_id, group = heap[0]
+            head = self.heads.get(group)
+            if head is None or group not in self._open or head.slot != slot \
+                    or head.lead_id != lead_id:
+                heapq.heappop(heap)          # stale entry
+                continue
+            return Choice(group=group, head=head)
+        return Choice(wake_at=earliest(self._next_open, self._deferred_until))
 
     def taken(self, group: int, now: datetime) -> None:
         """The head of ``group`` was claimed (or retired): read the next one."""
-        self._refill(group, to_iso(now))
+        self._refill(group, now)
 
-    def queued(self, group: int | None, slot: int | None, lead_id: int) -> None:
+    def queued(self, group: int | None, slot: int | None, lead_id: int, now: datetime) -> None:
         """A lead (re-)entered ``group``'s queue at ``slot`` (e.g. its next phone)."""
         if group is None or slot is None:
             return
@@ -93,6 +183,7 @@ class DialQueue:
         head = self.heads.get(group)
         if head is None or (slot, lead_id) < (head.slot, head.lead_id):
             self.heads[group] = Head(slot, lead_id)
+            self._place(group, now)
 
     def deferred(self, until: datetime) -> None:
         self._deferred_until = earliest(self._deferred_until, until)

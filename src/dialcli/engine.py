@@ -115,12 +115,23 @@ class RunResult:
     reconciled: int = 0
 
 
+#: Events that change state; the others (ringing, answered...) only feed the dashboard.
+_SIGNIFICANT = frozenset({EventKind.ENDED, EventKind.CONVERSATION})
+
+
 class _Sink:
-    """Events into the engine: ``emit`` from any thread, ``schedule`` on its clock."""
+    """Events into the engine: ``emit`` from any thread, ``schedule`` on its clock.
+
+    With ``lazy_progress`` (an unwatched simulation) the loop does not wake up for
+    progress-only events; they are applied, with their own timestamps, at the next
+    wake-up -- a simulated call then costs two loop turns, not six.
+    """
 
     def __init__(self) -> None:
         self.inbox: queue.Queue[CallEvent] = queue.Queue()
         self.timeline: list[tuple[datetime, int, CallEvent]] = []
+        self.wakes: list[datetime] = []
+        self.lazy_progress = False
         self._seq = itertools.count()
 
     def emit(self, event: CallEvent) -> None:
@@ -128,6 +139,14 @@ class _Sink:
 
     def schedule(self, at: datetime, event: CallEvent) -> None:
         heapq.heappush(self.timeline, (at, next(self._seq), event))
+        if not self.lazy_progress or event.kind in _SIGNIFICANT or event.detail:
+            heapq.heappush(self.wakes, at)
+
+    def next_wake(self, now: datetime) -> datetime | None:
+        wakes = self.wakes
+        while wakes and wakes[0] < now:
+            heapq.heappop(wakes)
+        return wakes[0] if wakes else None
 
 
 class Engine:
@@ -174,6 +193,8 @@ class Engine:
         self._to_place: list[InFlight] = []
         self._batch_depth = 0
         self._batch_cm = None
+        self._graces: dict[int, datetime] = {}
+        self.sink.lazy_progress = bool(getattr(clock, "virtual", False)) and not hasattr(clock, "speed")
         self._next_callback: datetime | None = None
         self._callback_fresh = False
         self._load_stats()
@@ -189,44 +210,11 @@ class Engine:
         unrecorded placement through ``find_calls``), so it rides along with the next
         transaction instead of costing one of its own per dial.
         """
-        engine = self
-
-        class _Tx:
-            def __enter__(self_inner):
-                if engine._batch_depth and engine._batch_cm is None:
-                    engine._batch_cm = engine.store.tx()
-                    engine._batch_cm.__enter__()
-                self_inner.cm = engine.store.tx()
-                conn = self_inner.cm.__enter__()
-                if engine._pending_sids:
-                    conn.executemany(
-                        "UPDATE calls SET provider_sid = ?, status = CASE WHEN status = 'claimed' "
-                        "THEN 'queued' ELSE status END, placed_at = ? WHERE id = ?",
-                        engine._pending_sids)
-                    engine._pending_sids.clear()
-                return conn
-
-            def __exit__(self_inner, *exc):
-                return self_inner.cm.__exit__(*exc)
-
-        return _Tx()
+        return _EngineTx(self)
 
     def _batch(self):
         """One loop iteration's writes as one transaction (begun on first write)."""
-        engine = self
-
-        class _Batch:
-            def __enter__(self_inner):
-                engine._batch_depth += 1
-
-            def __exit__(self_inner, *exc):
-                engine._batch_depth -= 1
-                cm, engine._batch_cm = engine._batch_cm, None
-                if cm is not None:
-                    return cm.__exit__(*exc)
-                return False
-
-        return _Batch()
+        return _Batch(self)
 
     def flush(self) -> None:
         if self._pending_sids:
@@ -370,16 +358,11 @@ class Engine:
         return RunResult(outcome, made, msg or self._note, reconciled)
 
     def _next_wake(self, now: datetime) -> datetime | None:
-        candidates = [self._waiting_until]
-        if self.sink.timeline:
-            candidates.append(self.sink.timeline[0][0])
-        if self.in_flight and not self.pacer.ready(now):
+        candidates = [self._waiting_until, self.sink.next_wake(now)]
+        if not self.pacer.ready(now):
             candidates.append(self.pacer.next_at)
-        elif not self.pacer.ready(now):
-            candidates.append(self.pacer.next_at)
-        for f in self.in_flight.values():
-            if f.grace_until is not None:
-                candidates.append(f.grace_until)
+        if self._graces:
+            candidates.append(min(self._graces.values()))
         if self._next_poll is not None and self.in_flight and getattr(self.provider, "polls", False):
             candidates.append(self._next_poll)
         wake = earliest(*candidates)
@@ -417,12 +400,20 @@ class Engine:
             except queue.Empty:
                 break
             self._handle(event, now)
-        while self.sink.timeline and self.sink.timeline[0][0] <= now:
-            _, _, event = heapq.heappop(self.sink.timeline)
+        timeline, wakes = self.sink.timeline, self.sink.wakes
+        while timeline and timeline[0][0] <= now:
+            _, _, event = heapq.heappop(timeline)
             self._handle(event, now)
-        for f in list(self.in_flight.values()):
-            if f.grace_until is not None and now >= f.grace_until and f.ended is not None:
-                self._complete(f, f.ended, now)
+        while wakes and wakes[0] <= now:     # everything due has just been applied
+            heapq.heappop(wakes)
+        if self._graces:
+            for call_id, until in list(self._graces.items()):
+                f = self.in_flight.get(call_id)
+                if f is None:
+                    del self._graces[call_id]
+                elif now >= until and f.ended is not None:
+                    del self._graces[call_id]
+                    self._complete(f, f.ended, now)
 
     def _handle(self, ev: CallEvent, now: datetime) -> None:
         f = self.in_flight.get(ev.call_id)
@@ -453,10 +444,11 @@ class Engine:
                 f.answered_by is None and ev.status is CallStatus.COMPLETED and f.answered_at)
             if human and f.conversation is None and not getattr(self.clock, "virtual", False):
                 f.grace_until = now + CONVERSATION_GRACE
+                self._graces[f.call_id] = f.grace_until
                 return
             self._complete(f, ev, now)
             return
-        self._event(f, str(kind), now, ev)
+        self._event(f, str(kind), ev.at, ev)
 
     def _event(self, f: InFlight, what: str, now: datetime, ev: CallEvent | None = None) -> None:
         if what in ("placed",):
@@ -801,9 +793,7 @@ class Engine:
                  tr.callback_attempts, tr.skip_reason, now_iso, f.lead_id))
             self._webhook(conn, now_iso, f.lead_id, "DIALING")
         if tr.status in (LeadStatus.PENDING, LeadStatus.RETRY) and not tr.pass_done:
-            self.queue.queued(group, tr.phone_slot, f.lead_id)
-        if disposition is Disposition.OPT_OUT:
-            self.queue.invalidate()
+            self.queue.queued(group, tr.phone_slot, f.lead_id, now)
         self._count(disposition, billed, price)
         self._lead_changed(f.lead_id, f.lead_name, str(tr.status), str(disposition),
                            tr.phone_slot, f.pass_no, now, f.e164, bool(tr.pass_done))
@@ -906,7 +896,7 @@ class Engine:
             self._lead_changed(lead_id, lead["name"] or "", str(tr.status), None,
                                tr.phone_slot, lead["pass_no"], now)
         if tr.status in (LeadStatus.PENDING, LeadStatus.RETRY) and not tr.pass_done:
-            self.queue.queued(group, tr.phone_slot, lead_id)
+            self.queue.queued(group, tr.phone_slot, lead_id, now)
 
     # -- passes and completion ---------------------------------------------------------
     def _finished(self, now: datetime) -> bool:
@@ -976,6 +966,9 @@ class Engine:
             "WHERE calls.campaign_id = ? AND disposition IS NULL ORDER BY calls.id", (c.id,))
         settled = 0
         now = self.clock.now()
+        if rows:
+            self.provider.prepare_reconcile(
+                [(r["provider_sid"], r["e164"], from_iso(r["claimed_at"]) or now) for r in rows])
         for r in rows:
             if r["provider"] != self.provider.name:
                 raise ConflictError(
@@ -1053,6 +1046,48 @@ class Engine:
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+class _EngineTx:
+    __slots__ = ("engine", "cm")
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def __enter__(self):
+        e = self.engine
+        if e._batch_depth and e._batch_cm is None:
+            e._batch_cm = e.store.tx()
+            e._batch_cm.__enter__()
+        self.cm = e.store.tx()
+        conn = self.cm.__enter__()
+        if e._pending_sids:
+            conn.executemany(
+                "UPDATE calls SET provider_sid = ?, status = CASE WHEN status = 'claimed' "
+                "THEN 'queued' ELSE status END, placed_at = ? WHERE id = ?", e._pending_sids)
+            e._pending_sids.clear()
+        return conn
+
+    def __exit__(self, *exc):
+        return self.cm.__exit__(*exc)
+
+
+class _Batch:
+    __slots__ = ("engine",)
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def __enter__(self):
+        self.engine._batch_depth += 1
+
+    def __exit__(self, *exc):
+        e = self.engine
+        e._batch_depth -= 1
+        cm, e._batch_cm = e._batch_cm, None
+        if cm is not None:
+            return cm.__exit__(*exc)
+        return False
+
 
 def _opted_out(conn, e164: str, provider: str) -> bool:
     """On the workspace opt-out list? Opt-outs recorded by a *simulated* callee only

@@ -37,8 +37,11 @@ class Choice:
     wake_at: datetime | None = None
 
 
-def choose(heads: Mapping[int, Head | None], windows: Mapping[int, Window],
-           now: datetime) -> Choice:
+class Spans(Protocol):
+    def span(self, group: int, at: datetime) -> tuple[datetime, datetime] | None: ...
+
+
+def choose(heads: Mapping[int, Head | None], spans: Spans, now: datetime) -> Choice:
     """The smallest head among open groups; else when the first closed group opens.
 
     A group whose window can never open is returned first with ``never=True`` so the
@@ -50,8 +53,7 @@ def choose(heads: Mapping[int, Head | None], windows: Mapping[int, Window],
     for group, head in heads.items():
         if head is None:
             continue
-        window = windows[group]
-        span = window.next_open(now)
+        span = spans.span(group, now)
         if span is None:
             return Choice(group=group, head=head, never=True)
         opens_at = span[0]

@@ -140,6 +140,10 @@ class Provider(ABC):
     def hangup(self, sid: str) -> None:
         """End a live call."""
 
+    def prepare_reconcile(self, open_calls: list[tuple[str | None, str, datetime]]) -> None:
+        """Called once before ``fetch``/``find_calls`` for the calls a dead runner left
+        open: [(sid or None, to, claimed_at)]. Lets a provider batch its lookups."""
+
     def poll(self, in_flight: dict[int, str | None], now: datetime) -> None:
         """Called periodically with {call_id: sid}; emit events for calls whose
         callbacks went missing (live providers poll; the simulator needs nothing)."""

@@ -244,38 +244,52 @@ class SimulatedProvider(Provider):
     name = "simulator"
 
     def __init__(self, brain: Brain, *, seed: int = 0, profile: SimProfile | None = None,
-                 journal_path: str | os.PathLike[str] | None = None):
+                 journal_path: str | os.PathLike[str] | None = None, record: bool = False):
         self.brain = brain
         self.seed = seed
         self.profile = profile or SimProfile.default()
         self.journal_path = str(journal_path) if journal_path else None
+        # Memory stays flat in campaign size: nothing per call is kept unless
+        # ``record`` (tests); the journal on disk is read only to reconcile.
         self._calls: dict[str, dict[str, Any]] = {}
         self._by_to: dict[str, list[str]] = {}
-        self._dials_to: dict[str, int] = {}
+        self._dials_to: dict[str, int] = {}      # only pinned numbers need a count
         self._fd: int | None = None
-        self.placed: list[DialRequest] = []     # history, for tests
-        if self.journal_path and os.path.exists(self.journal_path):
-            self._load_journal()
+        self.record = record
+        self.placed: list[DialRequest] = []     # history, when ``record``
+        if self.journal_path and os.path.exists(self.journal_path) and self.profile.numbers:
+            for entry in self._scan():
+                if entry["to"] in self.profile.numbers:
+                    self._dials_to[entry["to"]] = self._dials_to.get(entry["to"], 0) + 1
 
     # -- journal -----------------------------------------------------------------
-    def _load_journal(self) -> None:
-        assert self.journal_path
+    def _scan(self):
+        if not self.journal_path or not os.path.exists(self.journal_path):
+            return
         with open(self.journal_path, encoding="utf-8") as fh:
             for line in fh:
                 line = line.strip()
                 if not line:
                     continue
                 try:
-                    entry = json.loads(line)
+                    yield json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a torn last line from a kill mid-write
+
+    def prepare_reconcile(self, open_calls: list[tuple[str | None, str, datetime]]) -> None:
+        """Index, in one pass over the journal, what reconciling these calls needs."""
+        sids = {sid for sid, _to, _since in open_calls if sid}
+        tos = {to: since for sid, to, since in open_calls if not sid}
+        for entry in self._scan():
+            if entry["sid"] in sids or entry["to"] in tos:
                 self._remember(entry)
 
     def _remember(self, entry: dict[str, Any]) -> None:
+        entry = {k: v for k, v in entry.items() if k not in ("transcript", "label")}
         sid = entry["sid"]
+        if sid not in self._calls:
+            self._by_to.setdefault(entry["to"], []).append(sid)
         self._calls[sid] = entry
-        self._by_to.setdefault(entry["to"], []).append(sid)
-        self._dials_to[entry["to"]] = self._dials_to.get(entry["to"], 0) + 1
 
     def _append(self, entry: dict[str, Any]) -> None:
         if not self.journal_path:
@@ -298,8 +312,11 @@ class SimulatedProvider(Provider):
         entry = {"sid": sid, "key": req.attempt_key, "call_id": req.call_id, "to": req.to,
                  "from": req.from_, "placed_at": to_iso(now), **plan["final"]}
         self._append(entry)
-        self._remember(entry)
-        self.placed.append(req)
+        if req.to in self.profile.numbers:
+            self._dials_to[req.to] = nth + 1
+        if self.record:
+            self._remember(entry)
+            self.placed.append(req)
         for at, event in plan["events"]:
             event.sid = sid
             self.sink.schedule(at, event)
