@@ -199,9 +199,9 @@ class RelaySession:
         brain_first = 0.0
         while True:
             try:
-                kind, value, started, produced = await asyncio.wait_for(
-                    queue.get(), self.server.turn_timeout_s)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.server.turn_timeout_s):
+                    kind, value, started, produced = await queue.get()
+            except TimeoutError:
                 await self._fail("the agent did not answer in time")
                 return
             if kind == "error":
