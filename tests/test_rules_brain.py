@@ -263,3 +263,15 @@ def test_deterministic():
     a, _, _ = talk(lines)
     b, _, _ = talk(lines)
     assert a.transcript_dicts() == b.transcript_dicts()
+
+
+def test_rule_brain_never_blocks_and_the_llm_brain_may():
+    from dialcli.config import LLMSettings
+    from dialcli.conversation.llm import make_brain
+
+    assert RuleBrain().blocking is False
+    llm = make_brain(LLMSettings("http://127.0.0.1:9/v1", "m", None))
+    try:
+        assert llm.blocking is True
+    finally:
+        llm.close()

@@ -134,6 +134,9 @@ class Brain(ABC):
     """Creates sessions. Implementations: ``rules.RuleBrain``, ``llm.LLMBrain``."""
 
     name = "brain"
+    #: False when sessions never wait on I/O (the rule brain): the relay server may
+    #: then run them on its event loop instead of a worker thread.
+    blocking = True
 
     @abstractmethod
     def open(self, ctx: CallContext) -> BrainSession:

@@ -411,6 +411,7 @@ class RuleBrain(Brain):
     """The offline brain: no network, no randomness."""
 
     name = "rules"
+    blocking = False
 
     def open(self, ctx: CallContext) -> RuleSession:
         return RuleSession(ctx)
