@@ -289,3 +289,17 @@ def test_adoption_never_takes_a_call_that_is_already_ours(fake, live):
         dial(live, 2, TO)
     assert info.value.action == ProviderAction.RETRY
     assert list(fake.calls) == [first]
+
+
+def test_place_is_safe_from_several_threads_at_once(fake, live):
+    """One REST round trip per place(); an engine may place from several threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    numbers = [f"+1415555{3000 + i:04d}" for i in range(16)]
+    for to in numbers:
+        fake.script(to, Scenario(answer="busy"))
+    with ThreadPoolExecutor(8) as pool:
+        sids = list(pool.map(lambda i: dial(live, 200 + i, numbers[i]), range(16)))
+    assert len(set(sids)) == 16 and sorted(sids) == sorted(fake.calls)
+    for i in range(16):
+        assert live.sink.ended(200 + i).sid == sids[i]
