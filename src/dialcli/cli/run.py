@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any, Optional
 
