@@ -96,7 +96,7 @@ def bench_llm(turns: int) -> None:
         brain = LLMBrain(server.settings())
         first, total = [], []
         try:
-            for i in range(turns):
+            for _ in range(turns):
                 session = brain.open(CTX)
                 session.opening()
                 t0 = time.perf_counter()

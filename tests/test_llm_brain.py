@@ -74,7 +74,7 @@ def test_tokens_are_yielded_as_they_arrive(fake_llm, brain):
     fake_llm.enqueue(reply("One", " two", " three", " four", token_delay=0.15))
     session = start(brain)
     stamps = []
-    for chunk in session.respond("Tell me more"):
+    for _chunk in session.respond("Tell me more"):
         stamps.append(time.monotonic())
     assert len(stamps) == 4
     assert stamps[-1] - stamps[0] >= 0.3      # not buffered until the end

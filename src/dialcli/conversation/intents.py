@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from enum import StrEnum
 
-from dialcli.conversation.callback_time import find_time_phrase
+from dialcli.conversation.time_phrases import find_time_phrase
 
 
 class Intent(StrEnum):

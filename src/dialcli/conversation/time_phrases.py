@@ -1,0 +1,417 @@
+"""Time phrases in caller speech: text -> ``TimeSpec``, without a clock.
+
+``scan(text)`` finds, in this order, an ISO date-time (an LLM's ``callback_at``), a
+relative offset ("in two hours", "a week from now"), a day ("tomorrow", "next
+Tuesday", "Dec 3", "the 15th", "next week"), a clock time ("at 5:30", "3pm",
+"half past four", "noon") and a day part ("morning", "tonight", "after work"); each
+span is blanked out once read, so "in 2 hours" never also reads as "at 2" and "Dec
+3" never as "at 3". Number words become digits first ("two" -> 2, "half an hour" ->
+30 minutes, "a couple of" -> 2); ordinal words only next to a month or after "the",
+so "first thing" stays words. ``callback_time`` turns the spec into an instant.
+
+A cheap gate skips the scan for text with no digit and no time word at all, which
+is most of what callers say ("Yes, speaking.").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from dateutil import parser as du_parser
+from dateutil.relativedelta import relativedelta
+
+MORNING, NOON, AFTERNOON = time(10, 0), time(12, 0), time(14, 0)
+END_OF_DAY, EVENING, TONIGHT, FIRST_THING = time(17, 0), time(18, 0), time(19, 0), time(9, 0)
+
+#: day part -> (anchor time, end of the part, am/pm bias for a bare hour)
+DAY_PARTS: dict[str, tuple[time, time, str]] = {
+    "first thing": (FIRST_THING, time(11, 0), "am"),
+    "morning": (MORNING, time(12, 0), "am"),
+    "noon": (NOON, time(13, 0), "pm"),
+    "afternoon": (AFTERNOON, time(17, 0), "pm"),
+    "end of day": (END_OF_DAY, time(18, 0), "pm"),
+    "evening": (EVENING, time(21, 0), "pm"),
+    "night": (TONIGHT, time(21, 0), "pm"),
+}
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WD_RE = (r"(mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:rs(?:day)?)?|"
+          r"fri(?:day)?|sat(?:urday)?|sun(?:day)?)")
+_MONTH_RE = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"
+             r"aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_UNIT_RE = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|months?)"
+
+_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+}
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
+    "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12,
+    "thirteenth": 13, "fourteenth": 14, "fifteenth": 15, "sixteenth": 16,
+    "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20,
+    "thirtieth": 30,
+}
+
+@dataclass
+class TimeSpec:
+    """What a phrase says about when, before any clock is consulted."""
+
+    matched: list[tuple[int, str]] = field(default_factory=list)
+    iso: datetime | None = None
+    delta: relativedelta | None = None
+    wall_delta: bool = False          # days/weeks/months: keep the local wall time
+    # ('offset', days) | ('today',) | ('months', n) | ('weekday', 0-6, 'this'|'next'|
+    # 'nextweek'|'afternext') | ('date', month, day, year|None) | ('dom', day)
+    day: tuple[Any, ...] | None = None
+    clock: tuple[int, int, str] | None = None   # hour, minute, 'exact'|'bare'|'before'
+    part: str | None = None
+
+    def add(self, m: re.Match[str] | int, text: str | None = None) -> None:
+        pos = m if isinstance(m, int) else m.start()
+        self.matched.append((pos, (text if text is not None else m.group(0)).strip()))
+
+    @property
+    def words(self) -> str:
+        """The understood words, in the order they were said."""
+        return " ".join(text for _, text in sorted(self.matched))
+
+    @property
+    def empty(self) -> bool:
+        return not (self.iso or self.delta or self.day or self.clock or self.part)
+
+
+class _Text:
+    """Normalized text with spans blanked out as they are consumed."""
+
+    def __init__(self, raw: str):
+        self.raw = raw
+        self.s = self.orig = _normalize(raw)
+
+    def take(self, pattern: str, flags: int = 0) -> re.Match[str] | None:
+        m = re.search(pattern, self.s, flags)
+        if m:
+            self._blank(m.start(), m.end())
+        return m
+
+    def take_after(self, pattern: str) -> re.Match[str] | None:
+        """Match ``pattern`` in the original text but consume only its last group,
+        and only if that part is still unread (the words before it were read already)."""
+        for m in re.finditer(pattern, self.orig):
+            g = m.lastindex or 0
+            if self.s[m.start(g):m.end(g)] == m.group(g):
+                self._blank(m.start(g), m.end(g))
+                return m
+        return None
+
+    def _blank(self, start: int, end: int) -> None:
+        self.s = self.s[:start] + " " * (end - start) + self.s[end:]
+
+
+def _normalize(raw: str) -> str:
+    s = raw.lower().replace("’", "'").replace("\u2009", " ")
+    s = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", s)
+    s = re.sub(r"\b(good\s+(?:morning|afternoon|evening|night|day))\b", " ", s)
+    s = re.sub(r"\b(tmrw|tmr|tomoz|tomorow|tommorow|tommorrow)\b", "tomorrow", s)
+    s = re.sub(r"\bo'?\s?clock\b", "oclock", s)
+    s = re.sub(r"\b(?:a\s+)?quarter\s+(?:of\s+an?\s+)?hour\b", "15 minutes", s)
+    s = re.sub(r"\bhalf\s+(?:an?\s+)?hour\b", "30 minutes", s)
+    s = re.sub(r"\b(?:an?|one)\s+hour\s+and\s+a\s+half\b", "90 minutes", s)
+    s = re.sub(r"\ba\s+couple(?:\s+of)?\b", "2", s)
+    s = re.sub(r"\ba\s+few\b", "3", s)
+    # "twenty five" / "twenty-five" -> 25, then single number words.
+    s = re.sub(r"\b(twenty|thirty|forty|fifty)[\s-](one|two|three|four|five|six|seven|eight|nine)\b",
+               lambda m: str(_NUMBERS[m.group(1)] + _NUMBERS[m.group(2)]), s)
+    s = re.sub(r"\b(" + "|".join(_NUMBERS) + r")\b", lambda m: str(_NUMBERS[m.group(1)]), s)
+    # Ordinals only next to a month or after "the", so "first thing" stays words.
+    ords = "|".join(_ORDINALS)
+    s = re.sub(rf"\b(the|{_MONTH_RE})\s+({ords})\b",
+               lambda m: f"{m.group(1)} {_ORDINALS[m.group(m.lastindex)]}th", s)
+    s = re.sub(rf"\b({ords})\s+of\s+{_MONTH_RE}\b",
+               lambda m: f"{_ORDINALS[m.group(1)]}th of {m.group(2)}", s)
+    # Keep ISO-ish characters; everything else that is punctuation becomes space.
+    s = re.sub(r"[^\w:/+\-.' ]", " ", s)
+    s = re.sub(r"(?<!\d)[.](?!\d)", " ", s)
+    return re.sub(r"\s+", " ", s).strip()
+
+
+# Every phrase the scanner understands contains one of these (a digit, a number or
+# ordinal word, a day, month, unit or day-part stem): text without any -- most
+# caller lines -- is not scanned at all.
+_GATE = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twent|thirt|fort|fift|second|"
+    r"third|ninth|twelfth|tod|ton|tom|tm|morn|after|even|night|noon|midday|lunch|midnight|"
+    r"eod|end|week|month|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|"
+    r"oct|nov|dec|later|soon|shortly|bit|while|little|hour|min|hr|day|o'?clock|half|"
+    r"quarter|couple|few|first)")
+
+
+def scan(raw: str) -> TimeSpec:
+    """Read ``raw`` into a ``TimeSpec`` (empty when it says nothing about when)."""
+    if not _GATE.search(raw.lower()):
+        return TimeSpec()
+    t = _Text(raw)
+    spec = TimeSpec()
+    _scan_iso(t, spec)
+    if not spec.iso:
+        _scan_relative(t, spec)
+        _scan_day(t, spec)
+        _scan_clock(t, spec)
+        _scan_part(t, spec)
+        if spec.empty:
+            _scan_vague(t, spec)
+    return spec
+
+
+def _scan_iso(t: _Text, spec: TimeSpec) -> None:
+    m = re.search(r"\b\d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+                  r"(?:z|[+-]\d{2}(?::?\d{2})?)?)?\b", t.s)
+    if not m:
+        return
+    fragment = m.group(0)
+    try:
+        value = du_parser.isoparse(fragment.upper())
+    except (ValueError, OverflowError):
+        return
+    t.take(re.escape(fragment))
+    spec.add(m, _original(t.raw, fragment))
+    if len(fragment) == 10:
+        spec.day = ("date", value.month, value.day, value.year)
+    else:
+        spec.iso = value
+
+
+def _num(text: str) -> int:
+    return {"a": 1, "an": 1, "another": 1}.get(text, None) or int(text)
+
+
+def _scan_relative(t: _Text, spec: TimeSpec) -> None:
+    n = r"(\d+|an?|another)"
+    patterns = (
+        rf"\b(?:in|within|after|give (?:me|it|us))\s+(?:about\s+|around\s+|like\s+|roughly\s+|another\s+|maybe\s+|just\s+)?{n}(?:\s+and\s+a\s+half)?\s+{_UNIT_RE}\b",
+        rf"\b{n}(?:\s+and\s+a\s+half)?\s+{_UNIT_RE}\s+(?:from\s+now|from\s+today|later|time)\b",
+        rf"\b(?:try|call|ring)(?:\s+(?:me|us|again|back))*\s+(?:in\s+)?{n}\s+{_UNIT_RE}\b",
+    )
+    for pat in patterns:
+        m = t.take(pat)
+        if not m:
+            continue
+        amount, unit = _num(m.group(1)), m.group(m.lastindex)
+        half = "and a half" in m.group(0)
+        spec.add(m)
+        if unit.startswith(("min",)):
+            spec.delta = relativedelta(minutes=amount)
+        elif unit.startswith(("hour", "hr")):
+            spec.delta = relativedelta(hours=amount, minutes=30 if half else 0)
+        elif unit.startswith("day"):
+            spec.delta, spec.wall_delta = relativedelta(days=amount), True
+        elif unit.startswith("week"):
+            spec.delta, spec.wall_delta = relativedelta(weeks=amount), True
+        else:
+            spec.delta, spec.wall_delta = relativedelta(months=amount), True
+        return
+    m = t.take(r"\b(?:in\s+)?a\s+(week|month)\s+from\s+(?:now|today)\b")
+    if m:
+        spec.add(m)
+        spec.delta = relativedelta(weeks=1) if m.group(1) == "week" else relativedelta(months=1)
+        spec.wall_delta = True
+
+
+def _scan_day(t: _Text, spec: TimeSpec) -> None:
+    m = t.take(r"\b(?:the\s+)?day\s+after\s+tomorrow\b")
+    if m:
+        spec.day = ("offset", 2)
+        spec.add(m)
+        return
+    m = t.take(r"\btomorrow\b")
+    if m:
+        spec.day = ("offset", 1)
+        spec.add(m)
+    m = t.take(r"\btonight\b")
+    if m:
+        spec.part = "night"
+        spec.day = spec.day or ("offset", 0)
+        spec.add(m)
+    if spec.day:
+        return
+    m = t.take(rf"\b(?:(this|next|on|coming)\s+)?{_WD_RE}(?:\s+(next\s+week|this\s+week|after\s+next))?\b")
+    if m:
+        wd = _weekday(m.group(2))
+        qualifier, suffix = m.group(1) or "", m.group(3) or ""
+        mode = "this" if qualifier == "this" or "this" in suffix else "next"
+        if "next week" in suffix:
+            mode = "nextweek"
+        elif nw := t.take(r"\bnext\s+week\b"):
+            mode = "nextweek"
+            spec.add(nw)
+        elif "after next" in suffix:
+            mode = "afternext"
+        spec.day = ("weekday", wd, mode)
+        spec.add(m)
+        dom = t.take(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b")
+        if dom and 1 <= int(dom.group(1)) <= 31:
+            # "Thursday the 12th": the date is the more precise of the two.
+            spec.day = ("dom", int(dom.group(1)))
+            spec.add(dom)
+        return
+    m = t.take(rf"\b{_MONTH_RE}\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b")
+    m2 = m or t.take(rf"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_RE}(?:,?\s+(\d{{4}}))?\b")
+    if m2:
+        fragment = m2.group(0)
+        try:
+            value = du_parser.parse(fragment.replace("the ", "").replace(" of ", " "),
+                                    default=datetime(2000, 1, 1))
+        except (ValueError, OverflowError):
+            value = None
+        if value is not None:
+            year = int(m2.group(3)) if m2.group(3) else None
+            spec.day = ("date", value.month, value.day, year)
+            spec.add(m2)
+            return
+    m = t.take(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")
+    if m:
+        try:
+            value = du_parser.parse(m.group(0), dayfirst=False, default=datetime(2000, 1, 1))
+        except (ValueError, OverflowError):
+            value = None
+        if value is not None:
+            year = value.year if m.group(3) else None
+            spec.day = ("date", value.month, value.day, year)
+            spec.add(m)
+            return
+    m = t.take(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b")
+    if m and 1 <= int(m.group(1)) <= 31:
+        spec.day = ("dom", int(m.group(1)))
+        spec.add(m)
+        return
+    for pat, day in (
+        (r"\b(?:the\s+)?week\s+after\s+next\b", ("offset", 14)),
+        (r"\b(?:sometime\s+)?next\s+week\b", ("offset", 7)),
+        (r"\bnext\s+month\b", ("months", 1)),
+        (r"\b(?:the\s+)?end\s+of\s+(?:the|this)\s+week\b", ("weekday", 4, "this")),
+        (r"\b(?:later\s+)?this\s+week\b", ("offset", 2)),
+        (r"\b(?:this\s+|the\s+|over\s+the\s+|on\s+the\s+)?weekend\b", ("weekday", 5, "this")),
+        (r"\btoday\b", ("today",)),
+    ):
+        m = t.take(pat)
+        if m:
+            spec.day = day
+            spec.add(m)
+            return
+
+
+def _weekday(word: str) -> int:
+    for i, name in enumerate(_WEEKDAYS):
+        if name.startswith(word[:3]):
+            return i
+    raise ValueError(word)
+
+
+def _scan_clock(t: _Text, spec: TimeSpec) -> None:
+    ampm = r"(am|pm)\b"
+    m = t.take(rf"\b(?:at\s+|around\s+|about\s+|after\s+|by\s+)?(\d{{1,2}})(?::(\d{{2}}))?\s*{ampm}")
+    if m and 1 <= int(m.group(1)) <= 12:
+        hour = int(m.group(1)) % 12 + (12 if m.group(3) == "pm" else 0)
+        spec.clock = (hour, int(m.group(2) or 0), "exact")
+        spec.add(m)
+        return
+    m = t.take(r"\b(?:at\s+|around\s+)?(noon|midday|lunch\s*time|lunch|midnight)\b")
+    if m:
+        spec.clock = (0, 0, "exact") if m.group(1) == "midnight" else (12, 0, "exact")
+        spec.add(m)
+        return
+    m = t.take(r"\b(?:at\s+|around\s+)?(half|quarter)\s+(past|after|to|till|of)\s+(\d{1,2})\b")
+    if m and 1 <= int(m.group(3)) <= 12:
+        hour, minute = int(m.group(3)), 30 if m.group(1) == "half" else 15
+        if m.group(2) in ("to", "till", "of"):
+            hour, minute = (hour - 1) or 12, 60 - minute
+        spec.clock = (hour, minute, "bare")
+        spec.add(m)
+        return
+    m = t.take(r"\b(?:at\s+|around\s+|about\s+|after\s+|by\s+)?([01]?\d|2[0-3]):([0-5]\d)\b")
+    if m:
+        hour, minute = int(m.group(1)), int(m.group(2))
+        exact = hour == 0 or hour >= 13 or m.group(1).startswith("0")
+        spec.clock = (hour, minute, "exact" if exact else "bare")
+        spec.add(m)
+        return
+    m = t.take(r"\b(?:at\s+|around\s+)?(\d{1,2})\s*oclock\b")
+    if m and 1 <= int(m.group(1)) <= 12:
+        spec.clock = (int(m.group(1)), 0, "bare")
+        spec.add(m, m.group(0).replace("oclock", "o'clock"))
+        return
+    m = t.take(r"\bbetween\s+(\d{1,2})(?:\s*(am|pm))?\s+and\s+\d{1,2}(?:\s*(?:am|pm))?\b")
+    if m and 1 <= int(m.group(1)) <= 12:
+        hour = int(m.group(1))
+        kind = "bare"
+        if m.group(2):
+            hour, kind = hour % 12 + (12 if m.group(2) == "pm" else 0), "exact"
+        spec.clock = (hour, 0, kind)
+        spec.add(m)
+        return
+    m = t.take(r"\b(at|around|about|after|by|say|before|until|till|maybe|like)\s+(\d{1,2})"
+               r"(?:\s+(00|15|30|45))?(?:\s*ish)?\b(?!\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?|%|dollars|bucks|people|times))")
+    if m and 1 <= int(m.group(2)) <= 23:
+        hour, minute = int(m.group(2)), int(m.group(3) or 0)
+        # "before 5" means by 4; "until 6" ("I'm at work until 6") means from 6.
+        kind = "exact" if hour >= 13 else ("before" if m.group(1) == "before" else "bare")
+        spec.clock = (hour, minute, kind)
+        spec.add(m)
+        return
+    m = t.take_after(rf"\b(?:tomorrow|today|tonight|morning|afternoon|evening|{_WD_RE})\s+(\d{{1,2}})(?:ish)?\b"
+                     r"(?!\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?|th|st|nd|rd|:))")
+    if m:
+        hour = int(m.group(m.lastindex))
+        if 1 <= hour <= 12:
+            spec.clock = (hour, 0, "bare")
+            spec.add(m.start(m.lastindex), str(hour))
+            return
+    m = t.take(r"\b(\d{1,2})\s*ish\b")
+    if m and 1 <= int(m.group(1)) <= 12:
+        spec.clock = (int(m.group(1)), 0, "bare")
+        spec.add(m)
+
+
+def _scan_part(t: _Text, spec: TimeSpec) -> None:
+    for pat, part in (
+        (r"\bfirst\s+thing(?:\s+in\s+the\s+morning)?\b", "first thing"),
+        (r"\b(?:in\s+the\s+|this\s+|tomorrow\s+|the\s+)?(?:early\s+|late\s+|mid\s*)?morning\b", "morning"),
+        (r"\b(?:in\s+the\s+|this\s+|the\s+)?(?:early\s+|late\s+|mid\s*)?afternoon\b", "afternoon"),
+        (r"\b(?:the\s+)?end\s+of\s+(?:the\s+)?(?:business\s+|work\s*)?day\b|\beod\b", "end of day"),
+        (r"\b(?:in\s+the\s+|this\s+|the\s+)?(?:early\s+|late\s+)?evening\b|\bafter\s+work\b", "evening"),
+        (r"\b(?:at\s+|this\s+|tomorrow\s+|the\s+)?night\b", "night"),
+    ):
+        m = t.take(pat)
+        if m:
+            spec.part = part
+            spec.add(m)
+            return
+
+
+def _scan_vague(t: _Text, spec: TimeSpec) -> None:
+    m = t.take(r"\b(?:in\s+a\s+(?:little\s+)?(?:bit|while)|in\s+a\s+little|shortly|soon)\b")
+    if m:
+        spec.delta = relativedelta(hours=1)
+        spec.add(m)
+        return
+    m = t.take(r"\blater(?:\s+on|\s+today)?\b")
+    if m:
+        spec.delta = relativedelta(hours=2)
+        spec.add(m)
+
+
+def _original(raw: str, fragment: str) -> str:
+    i = raw.lower().find(fragment.lower())
+    return raw[i:i + len(fragment)] if i >= 0 else fragment
+
+
+def find_time_phrase(text: str | None) -> str | None:
+    """The words in ``text`` that say when (e.g. 'tomorrow at 3'), or None."""
+    spec = scan(text or "")
+    return None if spec.empty else spec.words
