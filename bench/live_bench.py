@@ -228,6 +228,7 @@ def run(args: argparse.Namespace) -> dict:
             "server_added_whole_turn_ms": summary(whole),
             "callee_observed_first_token_ms": summary(stats["turn_first_ms"]),
             "event_loop_timer_lag_ms": summary(lag),
+            "calls_create_round_trip_ms": summary([x * 1000 for x in provider.create_latency]),
             "pacing_cps": round(achieved, 3),
             "pacing_error_pct": round((achieved - args.cps) / args.cps * 100, 2),
             "dispositions": dispositions, "stuck_dialing": stuck,

@@ -337,6 +337,8 @@ class TwilioProvider(Provider):
         self.sink: Any = None
         self.clock: Any = SystemClock()
         self.polled_events = 0
+        #: seconds per Calls.create round trip (place() blocks the engine for this long)
+        self.create_latency: list[float] = []
         self._started = False
 
     @classmethod
@@ -442,6 +444,7 @@ class TwilioProvider(Provider):
             async_amd_status_callback=urls["amd"], async_amd_status_callback_method="POST",
             time_limit=self.time_limit_s)
         asked_at = self.clock.now()
+        t0 = _mono()
         try:
             sid = self.client.calls.create(**kwargs).sid
         except TwilioException as exc:
@@ -468,6 +471,8 @@ class TwilioProvider(Provider):
                 raise DialError(f"Twilio did not answer in time placing the call to {req.to}; "
                                 "not retrying it now to avoid calling twice.",
                                 action=ProviderAction.FAIL_CALL) from None
+        if len(self.create_latency) < 100_000:
+            self.create_latency.append(_mono() - t0)
         self.server.set_sid(req.call_id, sid)
         self.emit(CallEvent(req.call_id, EventKind.PLACED, self.clock.now(), sid=sid,
                             status=CallStatus.QUEUED))
