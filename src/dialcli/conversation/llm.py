@@ -404,6 +404,8 @@ class LLMSession(BrainSession):
             events.put(("error", f"a connection error ({type(exc).__name__})"))
         except (ValueError, KeyError, TypeError, AttributeError, IndexError):
             events.put(("error", "a malformed stream"))
+        except Exception as exc:  # noqa: BLE001 - the thread boundary: report, never hang
+            events.put(("error", f"an unexpected error ({type(exc).__name__})"))
 
     def _end_from_tool(self, raw_args: str, said: str) -> EndCall:
         try:
