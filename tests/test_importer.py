@@ -727,3 +727,82 @@ def test_seen_runs_find_every_key_once_merged():
         assert len(runs.runs) <= 8
     probe = np.array(list(added) + [10**6 + 5], dtype=np.int64)
     assert runs.lookup(probe).tolist() == list(added.values()) + [-1]
+
+
+TRICKY = ("\n"
+          "name,phone1,phone2,notes,,\n"
+          "A,2125550142,,\"two\r\nlines\",,\n"
+          "\n"
+          "B,bad,,\"x\ry\"\n"
+          ",,,\n"
+          "\"Chen, Alex\",(212) 555-0143,212.555.0150,\"say \"\"hi\"\"\",,\n"
+          "D,2125550144,,a,b,c,shifted\n"
+          "E,2125550145\n"
+          "F,2125550142,,dup\n"
+          "   \n"
+          "G,+1 212 555 0146,,\"multi\n\nline\",,\n")
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_pandas_and_csv_readers_agree(tmp_path, workers):
+    from dialcli.store import Store
+
+    src = write(tmp_path, TRICKY)
+    results = []
+    for reader in ("pandas", "csv"):
+        st = Store(tmp_path / f"{reader}.db")
+        cid = make_campaign(st)
+        summary = importer._import(
+            st, src, campaign_id=cid, now=NOW, default_region="US", allow_duplicates=False,
+            rejects_path=tmp_path / f"{reader}.rej.csv", progress=None, workers=workers,
+            chunk_rows=3, reader=reader)
+        results.append((summary.to_dict(), _snapshot(st),
+                        (tmp_path / f"{reader}.rej.csv").read_text(encoding="utf-8-sig")))
+        st.close()
+    (s0, d0, r0), (s1, d1, r1) = results
+    assert d0 == d1 and r0 == r1
+    assert {k: v for k, v in s0.items() if k != "rejects_file"} == \
+        {k: v for k, v in s1.items() if k != "rejects_file"}
+    assert [row[0] for row in d0[0]] == [3, 9, 11, 14]
+    assert [r[0] for r in list(csv.reader(r0.splitlines()))[1:] if r and r[0].isdigit()] == \
+        ["6", "10", "12"]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_row_with_many_extra_fields_falls_back_to_csv_reader(store, campaign, tmp_path,
+                                                             workers):
+    body = "A,2125550142\nB," + ",".join(["x"] * 30) + "\nC,2125550143\n"
+    summary = run(store, write(tmp_path, "name,phone1\n" + body), campaign, workers=workers)
+    assert summary.imported == 2 and summary.rejected == 1
+    assert summary.rejected_by_reason == {"more values than header columns": 1}
+    assert [r["row_number"] for r in leads(store)] == [2, 4]
+    assert store.scalar("SELECT COUNT(*) FROM imports") == 1
+
+
+def test_bulk_import_verifies_references_and_restores_foreign_keys(store, campaign, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.setattr(importer, "DEFER_INDEX_MIN_ROWS", 1)
+    body = "".join(f"L{i},212555{i:04d},2125559{i:03d}\n" for i in range(100, 140))
+    summary = run(store, write(tmp_path, "name,phone1,phone2\n" + body), campaign, chunk_rows=7)
+    assert summary.imported == 40
+    assert store.scalar("PRAGMA foreign_keys") == 1
+    assert store.all("PRAGMA foreign_key_check") == []
+
+
+def test_bulk_import_with_a_dangling_reference_rolls_back(store, campaign, tmp_path,
+                                                         monkeypatch):
+    from dialcli import importer_prepare
+
+    monkeypatch.setattr(importer, "DEFER_INDEX_MIN_ROWS", 1)
+    real = importer_prepare.Preparer._build
+
+    def broken(self, *args, **kwargs):
+        payload = real(self, *args, **kwargs)
+        payload.leads.cur_group[0] = 999       # a group that does not exist
+        return payload
+
+    monkeypatch.setattr(importer_prepare.Preparer, "_build", broken)
+    with pytest.raises(RuntimeError, match="dangling references: zone groups \\[999\\]"):
+        run(store, write(tmp_path, "name,phone1\nA,2125550142\n"), campaign)
+    assert nothing_written(store)
+    assert store.scalar("PRAGMA foreign_keys") == 1

@@ -46,7 +46,8 @@ from dialcli.store import Store
 
 #: Files at least this big are prepared in a second process.
 WORKER_MIN_BYTES = 4 * 1024 * 1024
-#: Imports expected to add at least this many leads rebuild the phone indexes.
+#: Imports expected to add at least this many leads rebuild the phone indexes and
+#: check references once at the end rather than per row.
 DEFER_INDEX_MIN_ROWS = 50_000
 _DEFERRABLE_INDEXES = ("leads_phone1", "lead_phones_e164")
 _IMPORT_CACHE_KIB = 32_768
@@ -101,7 +102,20 @@ def import_csv(store: Store, path: str | os.PathLike[str], *, campaign_id: int, 
     1 = prepare in a second process. Raises ``InputError`` for an unusable file
     (nothing written), ``Interrupted`` on Ctrl-C (nothing written).
     """
-    source = Path(path)
+    args = dict(campaign_id=campaign_id, now=now, default_region=default_region,
+                allow_duplicates=allow_duplicates, rejects_path=rejects_path,
+                progress=progress, workers=workers, chunk_rows=chunk_rows)
+    try:
+        return _import(store, Path(path), reader="pandas", **args)
+    except csvfile.ReaderFallback:
+        # A record pandas cannot take (e.g. far more fields than the header): the
+        # attempt was rolled back; the csv module reads anything, row by row.
+        return _import(store, Path(path), reader="csv", **args)
+
+
+def _import(store: Store, source: Path, *, campaign_id: int, now: datetime, default_region: str,
+            allow_duplicates: bool, rejects_path, progress: Progress | None,
+            workers: int | None, chunk_rows: int, reader: str) -> ImportSummary:
     info = csvfile.inspect(source)               # file, encoding, delimiter, header
     header = csvfile.plan_header(info.header, info.header_line)
     campaign = store.one("SELECT id, name, status, pass_no FROM campaigns WHERE id = ?",
@@ -135,6 +149,14 @@ def import_csv(store: Store, path: str | os.PathLike[str], *, campaign_id: int, 
     )
     old_cache = store.scalar("PRAGMA cache_size")
     store.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
+    # A bulk import checks its references once at the end (``_Writer.verify``)
+    # instead of per row: every row it references is created in this same
+    # transaction under the write lock. The pragma only takes effect outside a
+    # transaction, so a caller's open transaction keeps the per-row checks.
+    bulk = info.estimated_rows >= DEFER_INDEX_MIN_ROWS
+    fk_was_on = bool(store.scalar("PRAGMA foreign_keys"))
+    if bulk and fk_was_on:
+        store.execute("PRAGMA foreign_keys = OFF")
     proc = None
     try:
         if use_worker:
@@ -149,6 +171,7 @@ def import_csv(store: Store, path: str | os.PathLike[str], *, campaign_id: int, 
             summary.import_id = int(import_id)
             spec = _spec(conn, source, info, header, campaign, default_region,
                          allow_duplicates, tmp_rejects, chunk_rows)
+            spec.reader = reader
             deferred = _defer_indexes(conn, info.estimated_rows)
             writer = _Writer(conn, campaign_id, int(import_id), int(campaign["pass_no"]), now_iso)
             payloads = _run_worker(spec, proc) if proc is not None else _run_here(spec)
@@ -165,6 +188,8 @@ def import_csv(store: Store, path: str | os.PathLike[str], *, campaign_id: int, 
                 close = getattr(payloads, "close", None)
                 if close is not None:
                     close()
+            if not store.scalar("PRAGMA foreign_keys"):
+                writer.verify()
             for sql in deferred:
                 conn.execute(sql)
             _finish(conn, summary, stats, campaign, now_iso)
@@ -186,6 +211,8 @@ def import_csv(store: Store, path: str | os.PathLike[str], *, campaign_id: int, 
             stop_worker(proc)
         _unlink(tmp_rejects)
         store.execute(f"PRAGMA cache_size = {int(old_cache)}")
+        if bulk and fk_was_on:
+            store.execute("PRAGMA foreign_keys = ON")
     return summary
 
 
@@ -269,14 +296,50 @@ class _Writer:
         self.phone_sql = ("INSERT INTO lead_phones (lead_id, slot, e164, zones, region, group_id, "
                           "dead_reason) VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, ''))")
 
+        self.first_lead: int | None = None
+        self.last_lead = 0
+        self.groups_used: set[int] = set()
+        self.phones_written = 0
+
     def write(self, payload: Payload) -> None:
         if payload.groups:
             self.conn.executemany("INSERT INTO zone_groups (id, zones, region) VALUES (?, ?, ?)",
                                   payload.groups)
         if payload.leads:
-            self.conn.executemany(self.lead_sql, payload.leads.rows())
+            c = payload.leads
+            if self.first_lead is None:
+                self.first_lead = c.first_id
+            self.last_lead = c.first_id + len(c) - 1
+            self.groups_used.update(c.cur_group)
+            self.conn.executemany(self.lead_sql, c.rows())
         if payload.phones:
+            self.phones_written += len(payload.phones)
+            self.groups_used.update(payload.phones.group_id)
             self.conn.executemany(self.phone_sql, payload.phones.rows())
+
+    def verify(self) -> None:
+        """Check every reference the inserts made, in O(log n) (used when FKs were off).
+
+        Lead ids are primary keys, so a contiguous id range whose ends exist is
+        complete; every phone written must point into it (counted over the range);
+        every zone group used must exist.
+        """
+        conn = self.conn
+        self.groups_used.discard(0)
+        missing = self.groups_used - {r[0] for r in conn.execute("SELECT id FROM zone_groups")}
+        problems = [f"zone groups {sorted(missing)[:5]}"] if missing else []
+        if self.first_lead is not None:
+            lo, hi, count = self.first_lead, self.last_lead, self.last_lead - self.first_lead + 1
+            ends = conn.execute("SELECT MIN(id), MAX(id) FROM leads WHERE id >= ?", (lo,)).fetchone()
+            if tuple(ends) != (lo, hi):
+                problems.append(f"lead ids {tuple(ends)} != {(lo, hi)} ({count} leads)")
+            ph = conn.execute("SELECT COUNT(*), MAX(lead_id) FROM lead_phones "
+                              "WHERE lead_id >= ?", (lo,)).fetchone()
+            if ph[0] != self.phones_written or (ph[1] or hi) > hi:
+                problems.append(f"{ph[0]} phones of leads {lo}..{ph[1]}, "
+                                f"{self.phones_written} written for leads {lo}..{hi}")
+        if problems:
+            raise RuntimeError("import produced dangling references: " + "; ".join(problems))
 
 
 def _finish(conn, summary: ImportSummary, stats: dict[str, Any], campaign, now_iso: str) -> None:

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from bisect import bisect_right
 from itertools import accumulate, chain, islice, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -197,6 +198,90 @@ def read_records(path: Path, encoding: str, delimiter: str, chunk_rows: int, *,
                 yield rows, starts, raw.tell()
     finally:
         raw.close()
+
+
+class ReaderFallback(Exception):
+    """pandas cannot read this file the way the csv module does; use the csv reader."""
+
+
+#: Columns beyond the header that the pandas reader makes room for: a row with an
+#: unquoted comma or two is rejected on its own; a row with more fields than this
+#: makes the whole import start over with the csv reader.
+EXTRA_COLUMNS = 8
+
+
+def read_columns(path: Path, encoding: str, delimiter: str, width: int, chunk_rows: int,
+                 reader: str = "pandas") -> Iterator[tuple[list[list[str]], list[int], int]]:
+    """Chunks of ``(columns, start line of each record, bytes read so far)``, header skipped.
+
+    ``columns`` has at least ``width`` columns; short records are padded with ''
+    and blank lines are records of ''. The pandas reader (C tokenizer, columns
+    without a per-row step) is about twice as fast as the csv module; both give
+    the same records, and the csv reader is the exact fallback.
+    """
+    if reader == "csv":
+        for rows, starts, pos in read_records(path, encoding, delimiter, chunk_rows):
+            w = max(width, max(map(len, rows)))
+            for r in rows:
+                if len(r) < w:
+                    r.extend([""] * (w - len(r)))
+            yield [list(map(itemgetter(j), rows)) for j in range(w)], starts, pos
+        return
+    import pandas as pd
+
+    raw = path.open("rb")
+    try:
+        frames = pd.read_csv(
+            raw, sep=delimiter, header=None, names=list(range(width + EXTRA_COLUMNS)),
+            dtype=object, na_filter=False, keep_default_na=False, skip_blank_lines=False,
+            encoding=encoding, engine="c", iterator=True, quotechar='"', doublequote=True,
+        )
+        line = 1
+        skipping = True
+        sizes = chain((min(chunk_rows, 1_000), min(chunk_rows, 5_000)), repeat(chunk_rows))
+        for size in sizes:
+            try:
+                frame = frames.get_chunk(size)
+            except StopIteration:
+                return
+            except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
+                raise ReaderFallback(str(exc)) from None
+            if not len(frame):
+                return
+            cols = [frame[j].tolist() for j in frame.columns]
+            starts = _starts_from_columns(cols, line)
+            n = len(starts)
+            line = starts[-1] + 1 + _breaks_in_record(cols, n - 1)
+            if skipping:
+                first = next((i for i in range(n) if any(c[i].strip() for c in cols)), None)
+                if first is None:
+                    continue
+                cols = [c[first + 1:] for c in cols]
+                starts = starts[first + 1:]
+                skipping = False
+            if starts:
+                yield cols, starts, raw.tell()
+    finally:
+        raw.close()
+
+
+def _breaks_in_record(cols: list[list[str]], i: int) -> int:
+    return sum(v.count("\n") + v.count("\r") - v.count("\r\n") for v in (c[i] for c in cols))
+
+
+def _starts_from_columns(cols: list[list[str]], line: int) -> list[int]:
+    """Start line of each record: one line each plus the breaks in its values."""
+    n = len(cols[0])
+    extra = None
+    for c in cols:
+        text = "\x00".join(c)
+        if "\n" in text or "\r" in text:
+            counts = [v.count("\n") + v.count("\r") - v.count("\r\n") if v else 0 for v in c] \
+                if "\r" in text else [v.count("\n") for v in c]
+            extra = counts if extra is None else [a + b for a, b in zip(extra, counts)]
+    if extra is None:
+        return list(range(line, line + n))
+    return [line + i + e for i, e in enumerate(accumulate(chain((0,), extra[:-1])))]
 
 
 _BREAK = re.compile(r"\r\n|\r|\n")

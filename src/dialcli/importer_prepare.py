@@ -27,7 +27,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from dialcli.importer_csv import (HeaderPlan, Memo, canonical_zone, merge_region, read_records,
+from dialcli.importer_csv import (HeaderPlan, Memo, canonical_zone, merge_region, read_columns,
                                   state_code)
 from dialcli.phones import PhoneParser
 
@@ -120,6 +120,7 @@ class PrepareSpec:
     campaign: str
     rejects_path: str
     chunk_rows: int = 20_000
+    reader: str = "pandas"          # or "csv" (exact fallback; see importer_csv)
 
 
 @dataclass
@@ -209,9 +210,9 @@ class Preparer:
     # -- driving ---------------------------------------------------------------------
     def run(self) -> Iterator[Payload]:
         s = self.spec
-        for rows, starts, pos in read_records(Path(s.path), s.encoding, s.delimiter,
-                                              s.chunk_rows):
-            yield self.prepare(rows, starts, pos)
+        for cols, starts, pos in read_columns(Path(s.path), s.encoding, s.delimiter,
+                                              self.h.width, s.chunk_rows, s.reader):
+            yield self.prepare(cols, starts, pos)
         yield Payload(final=self.final_stats())
 
     def close(self) -> None:
@@ -268,71 +269,63 @@ class Preparer:
             self.rejected_by_reason[category] += 1
 
     # -- one chunk -------------------------------------------------------------------
-    def prepare(self, rows: list[list[str]], starts: list[int], pos: int) -> Payload:
+    def prepare(self, cols: list[list[str]], starts: list[int], pos: int) -> Payload:
+        """One chunk, column-major: ``cols[j]`` is column j (at least ``width`` of them)."""
         h = self.h
-        if h.ignored:
-            self._ignored_values(rows)
-        rows, starts = self._shape(rows, starts)
-        n = len(rows)
+        n = len(starts)
         self.stats["rows"] += n
-        col = lambda j: list(map(itemgetter(j), rows))  # noqa: E731
+        row = lambda i: _row(cols, i, h.width)  # noqa: E731 - only for rejects
+        if h.ignored:
+            self._ignored_values(cols)
+        bad = self._extras(cols, starts, row)
         parsed = []
         for slot, j in h.phones:
-            e164s, info, errors = self.parser.parse_column(col(j))
+            e164s, info, errors = self.parser.parse_column(cols[j])
             parsed.append((slot, j, e164s, info, errors))
         first = list(parsed[0][2])
         for _slot, _j, e164s, _info, _errors in parsed[1:]:
             first = [a if a is not None else b for a, b in zip(first, e164s)]
-        bad = {i for i, e in enumerate(first) if e is None}
-        for i in sorted(bad):
-            self._no_phone(rows[i], starts[i], parsed, i)
+        for i, e in enumerate(first):
+            if e is None and i not in bad:
+                bad.add(i)
+                self._no_phone(row(i), starts[i], parsed, i)
+        for i in bad:
+            first[i] = None
         if self.spec.check_duplicates:
-            bad |= self._duplicates(rows, starts, first)
-        keep = [i for i in range(n) if i not in bad] if bad else None
-        self._count_dropped(parsed, starts, rows, bad)
-        if keep is not None:
+            bad |= self._duplicates(row, starts, first)
+        self._count_dropped(parsed, starts, cols, bad)
+        col = cols.__getitem__
+        if bad:
+            keep = [i for i in range(n) if i not in bad]
             if not keep:
                 return Payload(bytes_read=pos)
             get = itemgetter(*keep)
             pick = (lambda seq: list(get(seq))) if len(keep) > 1 else (lambda seq: [get(seq)])
-            rows, starts, first = pick(rows), pick(starts), pick(first)
+            starts, first = pick(starts), pick(first)
             parsed = [(s, j, pick(e), pick(k), {}) for s, j, e, k, _ in parsed]
-            n = len(rows)
-        if not n:
-            return Payload(bytes_read=pos)
-        return self._build(rows, starts, first, parsed, pos, col=lambda j: list(map(itemgetter(j), rows)))
+            col = lambda j: pick(cols[j])  # noqa: E731
+        return self._build(starts, first, parsed, pos, col)
 
-    def _shape(self, rows, starts):
-        """Pad short rows, drop blank lines, reject rows with extra values."""
+    def _extras(self, cols, starts, row) -> set[int]:
+        """Reject rows with values beyond the header's columns (an unquoted comma)."""
         width = self.h.width
-        odd = [i for i, r in enumerate(rows) if len(r) != width]
-        if not odd:
-            return rows, starts
-        drop = set()
-        for i in odd:
-            r = rows[i]
-            if len(r) < width:
-                if not any(c.strip() for c in r):
-                    drop.add(i)
-                    continue
-                r.extend([""] * (width - len(r)))
-            elif any(c.strip() for c in r[width:]):
-                self.stats["rows"] += 1
-                self._reject(starts[i], r, "more values than header columns",
-                             f"has {len(r)} values but the header has {width} columns "
-                             "(a comma inside a value that is not in quotes?)")
-                drop.add(i)
-            else:
-                del r[width:]
-        if drop:
-            rows = [r for i, r in enumerate(rows) if i not in drop]
-            starts = [s for i, s in enumerate(starts) if i not in drop]
-        return rows, starts
+        flagged: set[int] = set()
+        for c in cols[width:]:
+            if any(c):
+                flagged.update(i for i, v in enumerate(c) if v.strip())
+        for i in sorted(flagged):
+            values = row(i)
+            self._reject(starts[i], values, "more values than header columns",
+                         f"has {len(values)} values but the header has {width} columns "
+                         "(a comma inside a value that is not in quotes?)")
+        return flagged
 
-    def _ignored_values(self, rows) -> None:
-        cols = self.h.ignored
-        self.stats["ignored_values"] += sum(
-            1 for r in rows if any(j < len(r) and r[j].strip() for j in cols))
+    def _ignored_values(self, cols) -> None:
+        filled: set[int] = set()
+        for j in self.h.ignored:
+            if any(cols[j]):
+                filled.update(i for i, v in enumerate(cols[j]) if v.strip())
+        self.stats["ignored_values"] += len(filled)
 
     def _no_phone(self, row, line, parsed, i) -> None:
         for slot, j, _e, _k, errors in parsed:
@@ -346,7 +339,7 @@ class Preparer:
             return
         self._reject(line, row, "no phone number", "no phone number in phone1..phone10")
 
-    def _duplicates(self, rows, starts, first) -> set[int]:
+    def _duplicates(self, row, starts, first) -> set[int]:
         idx = [i for i, e in enumerate(first) if e is not None]
         if not idx:
             return set()
@@ -372,13 +365,13 @@ class Preparer:
             else:
                 line = int(earlier[k]) if earlier[k] >= 0 else int(same_chunk[k])
                 reason = f"duplicate: {first[i]} is also on line {line}"
-            self._reject(starts[i], rows[i], "duplicate", reason, duplicate=True)
+            self._reject(starts[i], row(i), "duplicate", reason, duplicate=True)
             dups.add(i)
             fresh[k] = False
         self.seen.add(keys[fresh], lines[fresh])
         return dups
 
-    def _count_dropped(self, parsed, starts, rows, bad) -> None:
+    def _count_dropped(self, parsed, starts, cols, bad) -> None:
         for slot, j, _e, _k, errors in parsed:
             for i, reason in errors.items():
                 if i in bad:
@@ -388,12 +381,12 @@ class Preparer:
                 self.dropped_by_reason[cat] += 1
                 if len(self.dropped_examples) < _EXAMPLES:
                     self.dropped_examples.append({"line": starts[i], "column": f"phone{slot}",
-                                                  "value": rows[i][j].strip(), "reason": reason})
+                                                  "value": cols[j][i].strip(), "reason": reason})
 
     # -- rows ------------------------------------------------------------------------
-    def _build(self, rows, starts, first, parsed, pos, col) -> Payload:
+    def _build(self, starts, first, parsed, pos, col) -> Payload:
         h = self.h
-        n = len(rows)
+        n = len(starts)
         lead0 = self.next_lead
         self.next_lead += n
         ids = list(range(lead0, lead0 + n))
@@ -563,6 +556,14 @@ class _Encoded(dict):
     def __missing__(self, value: str) -> str:
         out = self[value] = _encode(value.strip())
         return out
+
+
+def _row(cols: list[list[str]], i: int, width: int) -> list[str]:
+    """Row i as the file had it (for the rejects file): empty extra columns dropped."""
+    values = [c[i] for c in cols]
+    while len(values) > width and not values[-1]:
+        values.pop()
+    return values
 
 
 def _category(reason: str) -> str:

@@ -30,6 +30,7 @@ from array import array
 from typing import Iterator
 
 from dialcli.errors import DialcliError, InputError
+from dialcli.importer_csv import ReaderFallback
 from dialcli.importer_prepare import LeadColumns, Payload, PhoneColumns, Preparer, PrepareSpec
 
 _SEP = "\x00"
@@ -99,6 +100,8 @@ def main() -> None:
         return  # the parent stopped reading (error or Ctrl-C): nothing to report
     except DialcliError as exc:
         pickle.dump(("input", (exc.message, exc.hint)), out)
+    except ReaderFallback as exc:
+        pickle.dump(("fallback", str(exc)), out)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises
         pickle.dump(("crash", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"), out)
     finally:
@@ -156,6 +159,8 @@ def run_in_worker(spec: PrepareSpec, proc: subprocess.Popen | None = None) -> It
                     return
             elif kind == "input":
                 raise InputError(value[0], hint=value[1])
+            elif kind == "fallback":
+                raise ReaderFallback(value)
             else:
                 raise DialcliError(f"The import failed; nothing was imported.\n{value}")
     finally:
