@@ -1,8 +1,8 @@
 """Lead import: a CSV of leads into a campaign, all or nothing.
 
 Shape: ``read -> prepare -> write``. The reader (``importer_csv``) turns the file into
-chunks of records that carry their original line numbers. ``Preparer`` turns a
-chunk into ready-to-insert rows: headers were normalized once, phones are parsed
+chunks of columns whose records carry their original line numbers. ``Preparer``
+turns a chunk into ready-to-insert rows: headers were normalized once, phones are parsed
 a column at a time with ``PhoneParser.parse_column`` (cached by NPA-NXX), zone
 groups are resolved through a small cache, duplicates are found with sorted
 NumPy key arrays (12 bytes per lead, not a Python set), opt-outs are matched the
@@ -12,10 +12,11 @@ caller opened, so a failure, an error or Ctrl-C leaves the workspace as it was.
 
 Large files run the preparer in a second process (``importer_worker``): SQLite
 writing is single-threaded, so the other core validates the next chunk while
-this one inserts the last. Memory stays flat: chunks are bounded, the queue
-between the two holds at most a few of them, and the two indexes that random
-phone numbers would scatter writes over are dropped and rebuilt (sorted, once)
-inside the same transaction when the import is large.
+this one inserts the last. Memory stays flat: chunks are bounded and the pipe
+between the two holds about one. When the import is large, the two indexes that
+random phone numbers would scatter writes over are dropped and rebuilt (sorted,
+once) inside the same transaction, and foreign keys are checked once at the end
+(``_Writer.verify``) instead of per row.
 
 Rules (product doc + design): headers are tokens (``normalize_header``);
 ``name`` and ``phone1`` are required; ``phone1..phone10`` are phones stored as
@@ -113,9 +114,30 @@ def import_csv(store: Store, path: str | os.PathLike[str], *, campaign_id: int, 
         return _import(store, Path(path), reader="csv", **args)
 
 
-def _import(store: Store, source: Path, *, campaign_id: int, now: datetime, default_region: str,
-            allow_duplicates: bool, rejects_path, progress: Progress | None,
-            workers: int | None, chunk_rows: int, reader: str) -> ImportSummary:
+def _import(store: Store, source: Path, *, workers: int | None, **kwargs) -> ImportSummary:
+    """Start the worker first (its interpreter and imports overlap our checks)."""
+    try:
+        big = source.is_file() and source.stat().st_size >= WORKER_MIN_BYTES
+    except OSError:
+        big = False
+    proc = None
+    if (big if workers is None else workers > 0):
+        from dialcli.importer_worker import start_worker
+
+        proc = start_worker()
+    try:
+        return _import_with(store, source, proc=proc, **kwargs)
+    finally:
+        if proc is not None:
+            from dialcli.importer_worker import stop_worker
+
+            stop_worker(proc)
+
+
+def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
+                 default_region: str, allow_duplicates: bool, rejects_path,
+                 progress: Progress | None, chunk_rows: int, reader: str,
+                 proc) -> ImportSummary:
     info = csvfile.inspect(source)               # file, encoding, delimiter, header
     header = csvfile.plan_header(info.header, info.header_line)
     campaign = store.one("SELECT id, name, status, pass_no FROM campaigns WHERE id = ?",
@@ -139,7 +161,6 @@ def _import(store: Store, source: Path, *, campaign_id: int, now: datetime, defa
         raise InputError(f"Cannot write the rejects file: folder {rejects.parent} does not exist.",
                          hint="Create it or pass another path with --rejects.")
     tmp_rejects = rejects.with_name(f".{rejects.name}.{os.getpid()}.tmp")
-    use_worker = (info.size >= WORKER_MIN_BYTES) if workers is None else workers > 0
     now_iso = to_iso(now)
     assert now_iso is not None
     summary = ImportSummary(
@@ -157,12 +178,7 @@ def _import(store: Store, source: Path, *, campaign_id: int, now: datetime, defa
     fk_was_on = bool(store.scalar("PRAGMA foreign_keys"))
     if bulk and fk_was_on:
         store.execute("PRAGMA foreign_keys = OFF")
-    proc = None
     try:
-        if use_worker:
-            from dialcli.importer_worker import start_worker
-
-            proc = start_worker()
         with store.tx() as conn:
             import_id = conn.execute(
                 "INSERT INTO imports (campaign_id, source, columns, created_at) VALUES (?, ?, ?, ?)",
@@ -208,7 +224,7 @@ def _import(store: Store, source: Path, *, campaign_id: int, now: datetime, defa
         if proc is not None:
             from dialcli.importer_worker import stop_worker
 
-            stop_worker(proc)
+            stop_worker(proc)   # before the unlink: the worker writes the temp file
         _unlink(tmp_rejects)
         store.execute(f"PRAGMA cache_size = {int(old_cache)}")
         if bulk and fk_was_on:
