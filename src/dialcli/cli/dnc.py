@@ -1,7 +1,207 @@
-"""Commands: dnc (not written yet)."""
+"""Commands: ``dialcli dnc add|remove|list|import|export`` (the workspace opt-out list).
+
+The list is per workspace and binds every campaign; a running campaign checks it at
+the moment of each dial, so ``dnc add`` here stops the very next dial of a campaign
+running in another terminal. The work is in ``dialcli.dnc``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import typer
+from rich.table import Table
+
+from dialcli import dnc as core
+from dialcli.cli._common import note, now, out, print_json, store, success
+from dialcli.clock import to_iso
+from dialcli.errors import InputError
+
+dnc_app = typer.Typer(
+    help="The workspace opt-out (do-not-call) list: never dialed by any campaign.\n\n"
+         "\b\nExample:\n  dialcli dnc add +14155550123 --reason 'asked by email'",
+    no_args_is_help=True,
+)
+
+
+def _effects(result) -> str:
+    bits = []
+    if result.phones:
+        bits.append(f"{result.phones} lead phone(s) retired")
+    if result.leads_moved:
+        bits.append(f"{result.leads_moved} lead(s) moved to their next phone")
+    if result.leads_skipped:
+        bits.append(f"{result.leads_skipped} lead(s) left with nothing to dial")
+    return ("; ".join(bits) + ".") if bits else ""
+
+
+@dnc_app.command("add")
+def add_cmd(
+    ctx: typer.Context,
+    numbers: list[str] = typer.Argument(..., help="Phone numbers (E.164 or 10-digit US)."),
+    reason: str = typer.Option("added by hand", "--reason", "-r", help="Why (kept as evidence)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Put numbers on the opt-out list; every campaign stops dialing them at once.
+
+    \b
+    Example:
+      dialcli dnc add +14155550123 "(212) 555-0102" --reason "asked by email"
+    """
+    st = store(ctx)
+    e164s = core.normalize(numbers)
+    with st.tx() as conn:
+        result = core.add(conn, e164s, source="cli", reason=reason, now_iso=to_iso(now(ctx)))
+    if as_json:
+        print_json({"numbers": e164s, "added": result.changed, "already": result.unchanged,
+                    "phones_retired": result.phones, "leads_moved": result.leads_moved,
+                    "leads_skipped": result.leads_skipped})
+        return
+    success(f"Added {result.changed} number(s) to the opt-out list"
+            + (f" ({result.unchanged} already on it)." if result.unchanged else "."))
+    if _effects(result):
+        note(_effects(result))
+
+
+@dnc_app.command("remove")
+def remove_cmd(
+    ctx: typer.Context,
+    numbers: list[str] = typer.Argument(..., help="Phone numbers to take off the list."),
+    force: bool = typer.Option(False, "--force",
+                               help="Also remove numbers whose owner opted out on a call."),
+    reason: str = typer.Option(None, "--reason", "-r", help="Why (kept as evidence)."),
+) -> None:
+    """Take numbers off the opt-out list (a person's own opt-out needs --force).
+
+    \b
+    Example:
+      dialcli dnc remove +14155550123 --reason "added by mistake"
+    """
+    st = store(ctx)
+    e164s = core.normalize(numbers)
+    with st.tx() as conn:
+        result = core.remove(conn, e164s, now_iso=to_iso(now(ctx)), reason=reason, force=force)
+    success(f"Removed {result.changed} number(s) from the opt-out list"
+            + (f" ({result.unchanged} were not on it)." if result.unchanged else "."))
+    if result.phones:
+        note(f"{result.phones} lead phone(s) are dialable again in later passes.")
+
+
+def dnc_table(entries: list[core.Entry], total: int) -> Table:
+    table = Table(title=f"Opt-out list ({total} number(s))", title_justify="left")
+    for col in ("Number", "Added (UTC)", "Source", "Reason", "Campaign"):
+        table.add_column(col, no_wrap=col == "Number", overflow="fold",
+                         min_width=12 if col == "Number" else None)
+    for e in entries:
+        table.add_row(e.e164, e.added_at[:16].replace("T", " "), e.source, e.reason or "",
+                      e.campaign or "")
+    return table
+
+
+@dnc_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    search: str = typer.Option(None, "--search", "-s", help="Digits the number contains."),
+    source: str = typer.Option(None, "--source", help="Only this source (call, cli, registry, import)."),
+    limit: int = typer.Option(100, "--limit", min=1, help="Rows to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show the opt-out list, newest first.
+
+    \b
+    Example:
+      dialcli dnc list --search 415
+    """
+    entries, total = core.list_entries(store(ctx).conn, search=search, source=source, limit=limit)
+    if as_json:
+        print_json({"total": total, "entries": [e.__dict__ for e in entries]})
+        return
+    out.print(dnc_table(entries, total))
+    if total > len(entries):
+        note(f"{total - len(entries)} more: raise --limit, or dialcli dnc export FILE.")
+
+
+def import_table(report: core.ImportReport) -> Table:
+    table = Table(title=f"Imported {report.source}", title_justify="left", show_header=False)
+    table.add_column("What")
+    table.add_column("Count", justify="right")
+    rows = [("Format", report.format + (f" (column {', '.join(report.columns)})"
+                                        if report.columns else "")),
+            ("Lines read", report.lines), ("Numbers read", report.numbers),
+            ("Added", report.added), ("Already on the list", report.already),
+            ("Deleted (change list)", report.deleted), ("Invalid", report.invalid),
+            ("Lead phones retired", report.phones),
+            ("Leads moved to their next phone", report.leads_moved),
+            ("Leads with nothing left to dial", report.leads_skipped)]
+    for what, n in rows:
+        table.add_row(what, str(n))
+    return table
+
+
+@dnc_app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="Registry download (.txt or .zip) or a CSV."),
+    column: str = typer.Option(None, "--column", "-c", help="CSV column holding the numbers."),
+    source: str = typer.Option(None, "--source", help="Label kept with each number."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Import numbers from a National DNC Registry download or a CSV.
+
+    Registry files: one 10-digit number per line, or NPA,NXXXXXX; change lists (a D
+    field deletes a registry entry); zipped downloads. A CSV needs a phone column.
+    All or nothing: one transaction. Invalid lines are counted and shown, not fatal.
+
+    \b
+    Example:
+      dialcli dnc import 2026-11-415.txt
+      dialcli dnc import unsubscribes.csv --column "Mobile Phone"
+    """
+    report = core.import_file(store(ctx), path, now_iso=to_iso(now(ctx)), column=column,
+                              source=source)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    out.print(import_table(report))
+    for lineno, value, why in report.invalid_samples:
+        note(f"  line {lineno}: {value!r}: {why}")
+    if report.invalid > len(report.invalid_samples):
+        note(f"  ... and {report.invalid - len(report.invalid_samples)} more invalid line(s).")
+    success(f"{report.added} number(s) added to the opt-out list.")
+
+
+@dnc_app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    path: str = typer.Argument("-", help="Output file ('-' = stdout)."),
+    fmt: str = typer.Option("csv", "--format", "-f",
+                            help="csv (with reasons) or txt (one number per line)."),
+) -> None:
+    """Write the whole opt-out list as CSV or plain text.
+
+    \b
+    Example:
+      dialcli dnc export optouts.csv
+      dialcli dnc export --format txt > numbers.txt
+    """
+    conn = store(ctx).conn
+    if fmt not in ("csv", "txt"):
+        raise InputError(f"Unknown format {fmt!r}; use csv or txt.")
+    if path == "-":
+        core.export(conn, sys.stdout, fmt=fmt)
+        sys.stdout.flush()
+        return
+    target = Path(path).expanduser()
+    if not target.parent.is_dir():
+        raise InputError(f"Folder {target.parent} does not exist.")
+    tmp = target.with_name(target.name + ".part")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        n = core.export(conn, fh, fmt=fmt)
+    tmp.replace(target)
+    success(f"Wrote {n} number(s) to {target}.")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add the ``dnc`` group."""
+    app.add_typer(dnc_app, name="dnc")
