@@ -19,7 +19,8 @@ GREETING = "Hi {{NAME}}, this is Zara from Acme. Press 9 to stop these calls."
 
 
 def campaign(store: Store, *, name: str = "C", window=("09:00", "20:00"), max_attempts=3,
-             retry=60, status="DRAFT", greeting: str = GREETING,
+             retry=60, status="DRAFT", greeting: str = GREETING, max_concurrent: int = 5,
+             cps: float = 1.0,
              prompt: str = "You are Zara. If asked to stop calling, label OPT_OUT.") -> int:
     with store.tx():
         agent = store.scalar("SELECT id FROM agents WHERE name = 'Zara'")
@@ -31,9 +32,10 @@ def campaign(store: Store, *, name: str = "C", window=("09:00", "20:00"), max_at
                       ("+14155550100", NOW))
         return store.execute(
             "INSERT INTO campaigns (name, agent_id, from_number, window_start, window_end, "
-            "retry_interval_minutes, max_attempts, status, created_at, updated_at) "
-            "VALUES (?, ?, '+14155550100', ?, ?, ?, ?, ?, ?, ?)",
-            (name, agent, window[0], window[1], retry, max_attempts, status, NOW, NOW),
+            "retry_interval_minutes, max_attempts, status, max_concurrent, cps, created_at, "
+            "updated_at) VALUES (?, ?, '+14155550100', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, agent, window[0], window[1], retry, max_attempts, status, max_concurrent,
+             cps, NOW, NOW),
         ).lastrowid
 
 

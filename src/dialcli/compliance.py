@@ -41,6 +41,7 @@ from dialcli.calling_rules import (  # noqa: F401  (re-exported: the engine's na
 )
 from dialcli.clock import from_iso, to_iso
 from dialcli.errors import InputError
+from dialcli.phones import PhoneError, describe_e164
 
 UTC = timezone.utc
 LOOKAHEAD_DAYS = 14
@@ -341,11 +342,34 @@ def policy_for_campaign(conn, campaign, *, blackout: Blackout | None = None) -> 
 
 # -- per-dial checks the engine makes inside its claim transaction ---------------------
 
-def check_cap(conn, e164: str, at: datetime, *, limit: int = DEFAULT_CAP) -> tuple[int, datetime | None]:
+def cap_for_number(conn, e164: str) -> int:
+    """The cap for one number: the workspace cap, made stricter by per-state settings
+    and state law for every state the number belongs to -- its own (area code) and
+    any a lead's ``state`` column gave it in any campaign."""
+    settings = _settings(conn)
+    limit = int(settings.get(SETTING_CAP) or DEFAULT_CAP)
+    state_caps = parse_state_caps(settings.get(SETTING_CAP_BY_STATE) or "")
+    regions = {r[0] for r in conn.execute(
+        "SELECT DISTINCT region FROM lead_phones WHERE e164 = ?", (e164,)) if r[0]}
+    try:
+        regions.add(describe_e164(e164).region)
+    except PhoneError:
+        pass
+    for region in regions:
+        for st in states_of(region):
+            limit = min(limit, state_caps.get(st, limit), STATUTORY_CAPS.get(st, limit))
+    return limit
+
+
+def check_cap(conn, e164: str, at: datetime, *,
+              limit: int | None = None) -> tuple[int, datetime | None]:
     """(dials to ``e164`` in the last 24 h, earliest instant another dial is allowed).
 
-    The second item is None when a dial is allowed now.
+    The second item is None when a dial is allowed now. Without ``limit`` the number's
+    own cap applies (``cap_for_number``: workspace settings and state law).
     """
+    if limit is None:
+        limit = cap_for_number(conn, e164)
     since = to_iso(at - CAP_WINDOW)
     rows = conn.execute(
         "SELECT claimed_at FROM calls WHERE e164 = ? AND claimed_at > ? "

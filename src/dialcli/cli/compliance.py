@@ -1,7 +1,316 @@
-"""Commands: compliance (not written yet)."""
+"""Commands: ``dialcli plan`` (dry run) and ``dialcli audit`` (the evidence).
+
+``plan`` explains, before the first call, when each number may be dialed and why, and
+estimates calls, minutes, cost and finish time from a simulated run on a copy of the
+workspace. ``audit`` exports the audit log: one row per dial decision and per skip.
+The work is in ``dialcli.plan`` and ``dialcli.compliance``; this module renders.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import datetime
+from pathlib import Path
 
 import typer
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from dialcli import compliance
+from dialcli.calling_rules import load_blackout
+from dialcli.cli._common import note, now, out, print_json, resolve_campaign_id, store, success
+from dialcli.clock import to_iso
+from dialcli.errors import InputError, NotFoundError
+from dialcli.plan import CATEGORIES, Plan, build_plan
+
+LABELS = {"now": "now", "later_today": "later today", "later": "later", "blocked": "blocked",
+          "done": "done"}
+STYLES = {"now": "green", "later_today": "cyan", "later": "yellow", "blocked": "red",
+          "done": "dim"}
+PLAN_CSV = ("row", "lead", "lead_status", "slot", "current", "e164", "category", "next_utc",
+            "next_local", "closes_utc", "zones", "zone_source", "states", "rules", "reasons",
+            "cap_count", "cap_limit", "opt_out")
+
+
+def _parse_at(text: str | None, ctx: typer.Context) -> datetime:
+    if not text:
+        return now(ctx)
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--at {text!r} is not a date-time.",
+                         hint="Use ISO 8601, e.g. --at 2026-12-01T09:00 (your local time) "
+                              "or --at 2026-12-01T14:00Z.") from None
+    if value.tzinfo is None:
+        value = value.astimezone()      # a bare time is the user's own local time
+    return value.astimezone(compliance.UTC)
+
+
+def _write_csv(path: str, header, rows) -> int:
+    """Write to ``path`` ('-' = stdout) through a temp file, so a failure leaves nothing."""
+    if path == "-":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        n = 0
+        for row in rows:
+            writer.writerow(row)
+            n += 1
+        sys.stdout.flush()
+        return n
+    target = Path(path).expanduser()
+    if not target.parent.is_dir():
+        raise InputError(f"Folder {target.parent} does not exist.")
+    tmp = target.with_name(target.name + ".part")
+    n = 0
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            n += 1
+    tmp.replace(target)
+    return n
+
+
+# -- plan ------------------------------------------------------------------------------
+
+def _local(p) -> str:
+    """'Sat Mar 07 09:00 PST' in each candidate zone (deduplicated)."""
+    if p.next_utc is None:
+        return ""
+    shown = []
+    for name in p.zones:
+        zone = compliance.zone_info(name)
+        if zone is not None:
+            text = p.next_utc.astimezone(zone).strftime("%a %b %d %H:%M %Z")
+            if text not in shown:
+                shown.append(text)
+    return " / ".join(shown)
+
+
+#: Below this many columns the tables drop the columns --csv/--json still carry.
+WIDE = 110
+
+
+def plan_table(plan: Plan, limit: int, width: int = 200) -> Table:
+    wide = width >= WIDE
+    table = Table(title=f"Plan for {plan.campaign} as of {to_iso(plan.at)[:16]}Z",
+                  title_justify="left")
+    table.add_column("Lead", overflow="fold")
+    table.add_column("Ph", justify="right", no_wrap=True)
+    table.add_column("Number", no_wrap=True, min_width=12)
+    table.add_column("When", no_wrap=True)
+    table.add_column("Next permitted (local)", overflow="fold")
+    if wide:
+        table.add_column("UTC", no_wrap=True)
+        table.add_column("Zones (source)", overflow="fold")
+        table.add_column("St")
+    table.add_column("Why", overflow="fold", ratio=1)
+    for p in plan.phones[:limit]:
+        source = {"number (area code/exchange)": "number",
+                  "lead timezone column": "lead tz"}.get(p.zone_source, p.zone_source)
+        cells = [f"{p.row} {p.lead}", f"{p.slot}{'*' if p.current else ''}", p.e164,
+                 Text(LABELS[p.category], style=STYLES[p.category]), _local(p)]
+        if wide:
+            cells += [p.next_utc.strftime("%m-%d %H:%M") if p.next_utc else "",
+                      f"{', '.join(p.zones) or '-'} ({source})", ",".join(p.states) or "-"]
+        table.add_row(*cells, "; ".join(p.reasons))
+    table.caption = "* = the lead's next phone in dialing order" + (
+        "" if wide else "; zones, states and UTC: widen the terminal or use --csv/--json")
+    return table
+
+
+def totals_table(plan: Plan) -> Table:
+    table = Table(title="Totals", title_justify="left")
+    table.add_column("")
+    for c in CATEGORIES:
+        table.add_column(LABELS[c], justify="right", style=STYLES[c])
+    table.add_row("numbers", *(str(plan.totals[c]) for c in CATEGORIES))
+    table.add_row("leads (next dial)", *(str(plan.lead_totals[c]) for c in CATEGORIES))
+    return table
+
+
+def plan_summary(plan: Plan) -> Group:
+    parts: list = [totals_table(plan)]
+    rules = sorted({r for p in plan.phones for r in p.rules})
+    parts.append(Text(f"Rules version {plan.rules_version}; cap "
+                      f"{plan.policy['cap_per_24h']}/24 h per number "
+                      "(state caps " + ", ".join(f"{k}={v}" for k, v in
+                                                 sorted(plan.policy["state_caps"].items()))
+                      + ")."))
+    for r in rules:
+        parts.append(Text(f"  • {r}", style="dim"))
+    est = plan.estimate
+    if est is not None:
+        if est.outcome == "unavailable":
+            parts.append(Text(f"Estimate: {est.note}", style="yellow"))
+        else:
+            finish = to_iso(est.finish_at)[:16].replace("T", " ") + " UTC" if est.finish_at else "-"
+            parts.append(Text(
+                f"Estimate (simulated, seed {est.seed}): {est.calls} calls, {est.minutes} "
+                f"billed minutes, ${est.cost:.2f}, {est.reached} reached, finishes {finish}"
+                + (f" ({est.note})" if est.outcome == "partial" else "") + "."))
+    for n in plan.notes:
+        parts.append(Text(n, style="yellow"))
+    return Group(*parts)
+
+
+def plan_cmd(
+    ctx: typer.Context,
+    campaign: str = typer.Argument(None, help="Campaign name (optional with one campaign)."),
+    at: str = typer.Option(None, "--at", help="Plan as of this time (ISO 8601; default now)."),
+    blackout: Path = typer.Option(None, "--blackout", help="Blackout-dates file for this plan."),
+    csv_path: str = typer.Option(None, "--csv", help="Write every row as CSV ('-' = stdout)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    estimate: bool = typer.Option(True, "--estimate/--no-estimate",
+                                  help="Simulate the run for calls, minutes, cost, finish."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulated run."),
+    limit: int = typer.Option(200, "--limit", min=1, help="Rows in the table."),
+) -> None:
+    """Dry run: when each number may be dialed, and why. Places no calls.
+
+    For every lead and phone: the next permitted local time and UTC instant, the
+    time zones and where they came from, the rules applied (campaign window, federal
+    08:00-21:00, state rules, holidays, blackout dates) and why a number waits or is
+    skipped (opt-out, frequency cap, invalid, unknown zone). Then totals and an
+    estimate of calls, minutes, cost and finish time from a simulated run.
+
+    \b
+    Example:
+      dialcli plan "Spring recovery" --csv plan.csv
+      dialcli plan --at 2026-12-01T09:00 --blackout blackout.txt
+    """
+    st = store(ctx)
+    cid = resolve_campaign_id(st, campaign)
+    when = _parse_at(at, ctx)
+    bl = load_blackout(blackout) if blackout else None
+    plan = build_plan(st, cid, when, blackout=bl, local_tz=now(ctx).astimezone().tzinfo,
+                      estimate=estimate, seed=seed)
+    if csv_path:
+        rows = ([p.row, p.lead, p.lead_status, p.slot, "yes" if p.current else "",
+                 p.e164, p.category, to_iso(p.next_utc) or "", compliance._flat(p.next_local),
+                 to_iso(p.closes_utc) or "", compliance._flat(p.zones), p.zone_source,
+                 compliance._flat(p.states), compliance._flat(p.rules),
+                 compliance._flat(p.reasons), "" if p.cap_count is None else p.cap_count,
+                 p.cap_limit, "yes" if p.opt_out else "no"] for p in plan.phones)
+        n = _write_csv(csv_path, PLAN_CSV, rows)
+        if csv_path != "-":
+            success(f"Wrote {n} row(s) to {csv_path}.")
+    if as_json:
+        print_json(plan.as_dict())
+        return
+    if csv_path == "-":
+        return
+    if not plan.phones:
+        note("This campaign has no leads yet. Import some: dialcli import leads.csv")
+    else:
+        out.print(plan_table(plan, limit, out.width))
+        if len(plan.phones) > limit:
+            note(f"{len(plan.phones) - limit} more row(s): raise --limit or use --csv FILE.")
+    out.print(plan_summary(plan))
+
+
+# -- audit -----------------------------------------------------------------------------
+
+def _local_short(value) -> str:
+    """{'America/New_York': '2026-03-03T10:00:00-05:00 Tue'} -> 'Tue 10:00 EST'."""
+    if not isinstance(value, dict):
+        return compliance._flat(value)
+    shown = []
+    for zone, text in value.items():
+        try:
+            local = datetime.fromisoformat(str(text).split(" ")[0])
+            info = compliance.zone_info(zone)
+            text = (local.astimezone(info) if info else local).strftime("%a %H:%M %Z").strip()
+        except ValueError:
+            pass
+        if text not in shown:
+            shown.append(text)
+    return " / ".join(shown)
+
+
+def audit_table(entries: list[dict], width: int = 200) -> Table:
+    wide = width >= WIDE
+    versions = sorted({e["rules_version"] for e in entries if e["rules_version"]})
+    table = Table(title="Audit log" + (f" (rules {', '.join(versions)})" if versions else ""),
+                  title_justify="left")
+    cols = ["Time (UTC)", "Campaign", "Row", "Number", "Decision", "Reason", "Local time",
+            "Opt-out", "Cap"] if wide else ["Time (UTC)", "Row", "Number", "Decision",
+                                            "Reason", "Local time"]
+    for col in cols:
+        table.add_column(col, no_wrap=col in ("Time (UTC)", "Number", "Decision", "Cap"),
+                         overflow="fold", ratio=1 if col in ("Reason", "Local time") else None,
+                         min_width=12 if col == "Number" else None)
+    for e in entries:
+        cap = "" if e["cap_count"] is None else f"{e['cap_count']}/{e['cap_limit'] or '?'}"
+        row = {"Time (UTC)": e["ts"][:19].replace("T", " ") if wide else e["ts"][5:19].replace("T", " "),
+               "Campaign": e["campaign"] or "-",
+               "Row": "" if e["lead_row"] is None else str(e["lead_row"]),
+               "Number": e["e164"] or "", "Decision": e["decision"], "Reason": e["reason"] or "",
+               "Local time": _local_short(e["local_time"]),
+               "Opt-out": compliance._flat(e["opt_out"]), "Cap": cap}
+        table.add_row(*(row[c] for c in cols))
+    return table
+
+
+def audit_cmd(
+    ctx: typer.Context,
+    campaign: str = typer.Argument(None, help="Campaign name (optional with one campaign)."),
+    lead: int = typer.Option(None, "--lead", help="Only this lead (its row in the CSV)."),
+    decision: str = typer.Option(None, "--decision", help="Only dial, skip, defer, dnc-add, ..."),
+    all_rows: bool = typer.Option(False, "--all",
+                                  help="Every campaign and workspace events (opt-out list)."),
+    csv_path: str = typer.Option(None, "--csv", help="Write every row as CSV ('-' = stdout)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    limit: int = typer.Option(200, "--limit", min=1, help="Rows in the table."),
+) -> None:
+    """Export the audit log: one row per dial decision and per skip.
+
+    Each row carries the evidence: candidate zones, local time, rules version,
+    opt-out check and cap count.
+
+    \b
+    Example:
+      dialcli audit "Spring recovery" --csv audit.csv
+      dialcli audit --lead 7
+    """
+    st = store(ctx)
+    cid = lead_id = None
+    if not all_rows:
+        cid = resolve_campaign_id(st, campaign)
+    elif campaign:
+        raise InputError("Give a campaign or --all, not both.")
+    if lead is not None:
+        if cid is None:
+            raise InputError("--lead needs a campaign (a row number is per campaign).")
+        lead_id = st.scalar("SELECT id FROM leads WHERE campaign_id = ? AND row_number = ?",
+                            (cid, lead))
+        if lead_id is None:
+            raise NotFoundError(f"No lead on row {lead} in this campaign.",
+                                hint="Rows are the lines of the imported CSV (header = 1).")
+    entries = compliance.audit_entries(st.conn, campaign_id=cid, lead_id=lead_id,
+                                       decision=decision)
+    if csv_path:
+        n = _write_csv(csv_path, compliance.AUDIT_COLUMNS,
+                       (compliance.audit_csv_row(e) for e in entries))
+        if csv_path != "-":
+            success(f"Wrote {n} audit row(s) to {csv_path}.")
+        return
+    rows = list(entries)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        note("No audit rows yet: they are written as the campaign dials and skips.")
+        return
+    out.print(audit_table(rows[-limit:], out.width))
+    if len(rows) > limit:
+        note(f"Showing the last {limit} of {len(rows)}: use --csv FILE for all.")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add ``plan`` and ``audit``."""
+    app.command("plan")(plan_cmd)
+    app.command("audit")(audit_cmd)

@@ -1,0 +1,160 @@
+"""``plan`` core: every number's next permitted instant, zones and source, rules, and why."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dialcli import dnc
+from dialcli.calling_rules import parse_blackout
+from dialcli.clock import to_iso
+from dialcli.errors import NotFoundError
+from dialcli.plan import build_plan
+
+import compliance_seed as seed
+
+UTC = timezone.utc
+T = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)      # Tuesday: 10:00 New York, 07:00 Los Angeles
+
+
+def by_number(plan):
+    return {p.e164: p for p in plan.phones}
+
+
+@pytest.fixture
+def campaign(store):
+    return seed.campaign(store)
+
+
+def test_categories_reasons_and_sources(store, campaign):
+    ids = seed.leads(store, campaign, [
+        {"name": "NY", "phones": ["2125550102"]},
+        {"name": "LA", "phones": ["4155550101"]},
+        {"name": "Toll free", "phones": ["8005551212", "3125550103"]},
+        {"name": "Dead", "phones": ["6175550106", "6175550156"], "dead": {1: "wrong number"}},
+        {"name": "Done", "phones": ["3125550104"], "status": "REACHED"},
+        {"name": "Own tz", "phones": ["8005551213"], "timezone": "America/Chicago"},
+        {"name": "Deferred", "phones": ["3125550105"],
+         "next_try_at": to_iso(T + timedelta(hours=2))},
+    ])
+    plan = build_plan(store, campaign, T, estimate=False)
+    p = by_number(plan)
+
+    ny = p["+12125550102"]
+    assert (ny.category, ny.next_utc, ny.reasons) == ("now", T, [])
+    assert ny.zones == ["America/New_York"] and ny.zone_source == "number (area code/exchange)"
+    assert ny.states == ["NY"] and ny.current and ny.cap_count == 0 and ny.cap_limit == 3
+    assert ny.next_local == {"America/New_York": "2026-03-03T10:00:00-05:00 Tue"}
+    assert ny.rules == ["campaign 09:00-20:00 within federal 08:00-21:00"]
+
+    la = p["+14155550101"]
+    assert la.category == "later_today"
+    assert la.next_utc == datetime(2026, 3, 3, 17, 0, tzinfo=UTC)
+    assert la.closes_utc == datetime(2026, 3, 4, 4, 0, tzinfo=UTC)
+    assert la.reasons == ["outside campaign hours 09:00-20:00 (America/Los_Angeles Tue 07:00)"]
+
+    toll = p["+18005551212"]
+    assert toll.category == "blocked" and "unknown time zone" in toll.reasons[0]
+    assert toll.zone_source == "unknown" and toll.zones == []
+    assert p["+13125550103"].category == "now" and not p["+13125550103"].current
+    assert p["+16175550106"].reasons == ["phone retired: wrong number"]
+    assert p["+13125550104"].category == "done" and p["+13125550104"].reasons == ["lead REACHED"]
+    own = p["+18005551213"]
+    assert own.category == "now" and own.zones == ["America/Chicago"]
+    assert own.zone_source == "lead timezone column"
+    deferred = p["+13125550105"]
+    assert deferred.category == "later_today"
+    assert deferred.next_utc == T + timedelta(hours=2)
+    assert deferred.reasons == ["lead deferred at 2026-03-03T17:00:00.000Z"]
+
+    assert p["+16175550156"].current and p["+16175550156"].category == "now"
+    assert plan.totals == {"now": 4, "later_today": 2, "later": 0, "blocked": 2, "done": 1}
+    # Leads by their next dial: the toll-free lead's phone 2 is dialable now.
+    assert plan.lead_totals == {"now": 4, "later_today": 2, "later": 0, "blocked": 0, "done": 1}
+    assert [x.row for x in plan.phones] == sorted(x.row for x in plan.phones)
+    assert len(ids) == 7
+
+
+def test_opt_out_and_frequency_cap(store, campaign):
+    a, b, c = seed.leads(store, campaign, [
+        {"phones": ["2125550102"]}, {"phones": ["2125550103", "2125550105"]},
+        {"phones": ["2125550104"]}])
+    # Opted out in a way that has not retired the phone yet (e.g. another process mid-way).
+    store.execute("INSERT INTO dnc (e164, source, added_at) VALUES ('+12125550102', 'cli', 't')")
+    with store.tx() as conn:
+        dnc.add(conn, ["+12125550103"], source="cli", reason="x", now_iso=to_iso(T))
+    other = seed.campaign(store, name="Other")
+    for h in (20, 10, 1):   # three dials in the last 24 h, from another campaign
+        seed.past_call(store, other, c, "+12125550104", T - timedelta(hours=h), pass_no=h)
+    p = by_number(build_plan(store, campaign, T, estimate=False))
+    assert p["+12125550102"].category == "blocked" and p["+12125550102"].opt_out
+    assert p["+12125550102"].reasons == ["on the opt-out list"]
+    assert p["+12125550103"].reasons == ["phone retired: on the opt-out list"]
+    assert p["+12125550105"].current and p["+12125550105"].category == "now"
+    cap = p["+12125550104"]
+    assert cap.category == "later_today" and cap.cap_count == 3
+    assert cap.next_utc == T + timedelta(hours=4)             # the oldest dial + 24 h
+    assert cap.reasons[0].startswith("frequency cap: 3 dial(s) in the last 24 h (limit 3)")
+
+
+def test_state_days_blackout_and_the_users_day(store, campaign):
+    seed.leads(store, campaign, [{"phones": ["4015550100"]}, {"phones": ["5045550100"]}])
+    sunday = datetime(2026, 3, 8, 15, 0, tzinfo=UTC)
+    p = by_number(build_plan(store, campaign, sunday, estimate=False))
+    ri = p["+14015550100"]
+    assert ri.states == ["RI"] and ri.category == "later"
+    assert ri.next_utc == datetime(2026, 3, 9, 13, 0, tzinfo=UTC)      # Mon 09:00 EDT
+    assert ri.reasons == ["RI: no calls on Sunday (America/New_York Sun 11:00)"]
+    assert any(r.startswith("RI 09:00-18:00") for r in ri.rules)
+    louisiana = p["+15045550100"]
+    assert louisiana.states == ["LA"] and "LA: no calls on Sunday" in louisiana.reasons[0]
+    blackout = parse_blackout("2026-03-09 LA Proclaimed day\n")
+    p = by_number(build_plan(store, campaign, sunday, blackout=blackout, estimate=False))
+    assert p["+15045550100"].next_utc == datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
+    assert p["+14015550100"].next_utc == datetime(2026, 3, 9, 13, 0, tzinfo=UTC)
+    # "later today" is the user's day: 20:00 in Los Angeles is already tomorrow in UTC.
+    evening = datetime(2026, 3, 4, 4, 0, tzinfo=UTC)
+    assert by_number(build_plan(store, campaign, evening, estimate=False))[
+        "+15045550100"].category == "later_today"
+    assert by_number(build_plan(store, campaign, evening, estimate=False,
+                                local_tz=ZoneInfo("America/Los_Angeles")))[
+        "+15045550100"].category == "later"
+
+
+def test_callback_and_retry_pass_waits(store, campaign):
+    due = T + timedelta(hours=3)
+    cb, retry = seed.leads(store, campaign, [
+        {"phones": ["2125550102", "2125550103"], "status": "CALLBACK", "callback_slot": 1,
+         "callback_at": to_iso(due)},
+        {"phones": ["2125550104"], "status": "RETRY", "pass_done": 1},
+    ])
+    with store.tx():
+        store.execute("UPDATE campaigns SET next_pass_at = ? WHERE id = ?",
+                      (to_iso(T + timedelta(hours=1)), campaign))
+    p = by_number(build_plan(store, campaign, T, estimate=False))
+    assert p["+12125550102"].next_utc == due and "callback due" in p["+12125550102"].reasons[0]
+    assert p["+12125550103"].category == "blocked"
+    assert "not the callback number" in p["+12125550103"].reasons[0]
+    assert p["+12125550104"].next_utc == T + timedelta(hours=1)
+    assert "next retry pass opens" in p["+12125550104"].reasons[0]
+
+
+def test_plan_reads_only_and_serialises(store, campaign, db_path):
+    seed.leads(store, campaign, [{"phones": ["2125550102"]}, {"phones": ["8005551212"]}])
+    before = store.conn.total_changes
+    dump = "\n".join(store.conn.iterdump())
+    plan = build_plan(store, campaign, T, estimate=False)
+    assert store.conn.total_changes == before and "\n".join(store.conn.iterdump()) == dump
+    data = json.loads(json.dumps(plan.as_dict()))
+    assert data["campaign"] == "C" and data["at"] == "2026-03-03T15:00:00.000Z"
+    assert data["phones"][0]["next_utc"] == "2026-03-03T15:00:00.000Z"
+    assert data["rules_version"].startswith("federal+states-")
+    assert data["policy"]["cap_per_24h"] == 3 and data["estimate"] is None
+
+
+def test_unknown_campaign(store):
+    with pytest.raises(NotFoundError):
+        build_plan(store, 999, T, estimate=False)
