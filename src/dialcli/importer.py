@@ -96,7 +96,7 @@ def import_csv(store: Store, path: str | os.PathLike[str], *, campaign_id: int, 
                default_region: str = "US", allow_duplicates: bool = False,
                rejects_path: str | os.PathLike[str] | None = None,
                progress: Progress | None = None, workers: int | None = None,
-               chunk_rows: int = 20_000) -> ImportSummary:
+               chunk_rows: int = 10_000) -> ImportSummary:
     """Import ``path`` into the campaign in one transaction; return the summary.
 
     ``workers``: None = decide by file size, 0 = prepare in this process,

@@ -119,7 +119,7 @@ class PrepareSpec:
     next_lead: int
     campaign: str
     rejects_path: str
-    chunk_rows: int = 20_000
+    chunk_rows: int = 10_000
     reader: str = "pandas"          # or "csv" (exact fallback; see importer_csv)
 
 
