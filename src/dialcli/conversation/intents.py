@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from enum import StrEnum
 
 from dialcli.conversation.time_phrases import find_time_phrase
@@ -141,11 +140,28 @@ _VOICEMAIL = _any(
 )
 
 
-@lru_cache(maxsize=256)
-def _named(first: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """(wrong number, who-for) patterns including the lead's first name."""
-    extra_who = [rf"\bwho is {re.escape(first)}\b", rf"\b{re.escape(first)} who\b"] if first else []
-    return _any(*_WRONG_NUMBER, *_name_patterns(first)), _any(*_ASK_WHO_FOR, *extra_who)
+# Name-specific patterns are compiled once around a placeholder word; the lead's first
+# name is swapped for it in the text. Compiling per name (thousands of distinct names
+# in a real list) cost milliseconds per new name -- more than the whole conversation.
+_NAME = "xleadnamex"
+
+
+def _named_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    n = _NAME
+    return (
+        _any(*_WRONG_NUMBER), _any(*_name_patterns(n)),
+        _any(*_ASK_WHO_FOR), _any(rf"\bwho is {n}\b", rf"\b{n} who\b"),
+    )
+
+
+def _with_placeholder(s: str, first: str) -> str | None:
+    """``s`` with the lead's first name (a whole word) replaced by the placeholder."""
+    if not first or first not in s:
+        return None
+    words = s.split(" ")
+    if first not in words:
+        return None
+    return " ".join(_NAME if w == first else w for w in words)
 
 
 def _name_patterns(first: str) -> list[str]:
@@ -290,14 +306,13 @@ _QUESTION_START = re.compile(
     r"^(?:who|what|when|where|why|how|is|are|do|does|did|can|could|will|would)\b(?! not\b)")
 
 
-@lru_cache(maxsize=256)
-def _confirm_identity(first: str) -> re.Pattern[str]:
-    names = [rf"\b(?:this is|it is|i am|yes) {re.escape(first)}\b", rf"^{re.escape(first)}\b"] if first else []
-    return _any(
-        r"\bspeaking\b", r"\b(?:this|it|that) is (?:me|she|he|him|her)\b", r"\bthat is me\b",
-        r"\byou (?:have|got) (?:him|her|me)\b", r"\b(?:yes|yeah) it is\b", r"\bthis is (?:she|he)\b",
-        r"\bthat would be me\b", r"\bi am (?:she|he|him|her)\b", r"\bthat is right\b", *names,
-    )
+_CONFIRM_IDENTITY = _any(
+    r"\bspeaking\b", r"\b(?:this|it|that) is (?:me|she|he|him|her)\b", r"\bthat is me\b",
+    r"\byou (?:have|got) (?:him|her|me)\b", r"\b(?:yes|yeah) it is\b", r"\bthis is (?:she|he)\b",
+    r"\bthat would be me\b", r"\bi am (?:she|he|him|her)\b", r"\bthat is right\b",
+)
+_CONFIRM_NAME = _any(rf"\b(?:this is|it is|i am|yes) {_NAME}\b", rf"^{_NAME}\b")
+_WRONG_STATIC, _WRONG_NAME, _WHO_STATIC, _WHO_NAME = _named_patterns()
 
 
 def first_name(full: str | None) -> str:
@@ -314,14 +329,15 @@ def read(text: str, first: str = "") -> Reading:
     time_phrase = find_time_phrase(raw) if s else None
     question = raw.strip().endswith("?") or bool(_QUESTION_START.match(s))
 
-    def hit(intent: Intent, pattern: re.Pattern[str]) -> None:
-        if pattern.search(s):
+    def hit(intent: Intent, pattern: re.Pattern[str], named: re.Pattern[str] | None = None) -> None:
+        if pattern.search(s) or (named is not None and with_name is not None
+                                 and named.search(with_name)):
             flags.add(intent)
 
-    wrong_number, who_for = _named(first)
+    with_name = _with_placeholder(s, first)
 
     hit(Intent.OPT_OUT, _OPT_OUT)
-    hit(Intent.WRONG_NUMBER, wrong_number)
+    hit(Intent.WRONG_NUMBER, _WRONG_STATIC, _WRONG_NAME)
     hit(Intent.VOICEMAIL, _VOICEMAIL)
     hit(Intent.CALLBACK, _CALLBACK)
     if time_phrase and _CALLBACK_HINT.search(s):
@@ -329,7 +345,7 @@ def read(text: str, first: str = "") -> Reading:
     hit(Intent.NOT_INTERESTED, _NOT_INTERESTED)
     hit(Intent.INTERESTED, _INTERESTED)
     hit(Intent.ASK_IDENTITY, _ASK_IDENTITY)
-    hit(Intent.ASK_WHO_FOR, who_for)
+    hit(Intent.ASK_WHO_FOR, _WHO_STATIC, _WHO_NAME)
     hit(Intent.ASK_PURPOSE, _ASK_PURPOSE)
     hit(Intent.ASK_NUMBER_SOURCE, _ASK_NUMBER_SOURCE)
     hit(Intent.ASK_ROBOT, _ASK_ROBOT)
@@ -337,7 +353,7 @@ def read(text: str, first: str = "") -> Reading:
     hit(Intent.ASK_INFO, _ASK_INFO)
     hit(Intent.GOODBYE, _GOODBYE)
     hit(Intent.HOLD, _HOLD)
-    hit(Intent.CONFIRM_IDENTITY, _confirm_identity(first))
+    hit(Intent.CONFIRM_IDENTITY, _CONFIRM_IDENTITY, _CONFIRM_NAME)
     hit(Intent.DENY, _DENY)
     hit(Intent.HESITANT, _HESITANT)
     hit(Intent.ANY_TIME, _ANY_TIME)
