@@ -352,3 +352,16 @@ def test_rules_cover_the_whole_day_boundaries():
     spans = g.intervals(_utc("2026-03-02T00:00"), days=3)
     assert all(hi - lo <= timedelta(hours=13) for lo, hi in spans)
     assert time(8, 0) <= spans[0][0].astimezone(ZoneInfo(NY)).time()
+
+
+def test_washington_numbers_get_washington_rules():
+    # phonenumbers' geocoder calls every WA area code "Washington State"; without the
+    # mapping the state's 08:00-20:00 rule silently never applied.
+    from dialcli.phones import PhoneParser
+
+    for raw in ("2065550107", "5095550100", "3605550100", "4255550100"):
+        phone = PhoneParser().parse(raw)
+        assert phone.region == "US-WA", raw
+        g = CallingPolicy(WIDE).window_for(phone.zones, phone.region)
+        assert "WA" in [r.name for r in g.rules]
+        assert not g.is_open(datetime(2026, 3, 4, 4, 30, tzinfo=UTC))   # 20:30 PST

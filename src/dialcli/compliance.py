@@ -157,22 +157,29 @@ class GroupWindow:
         return out
 
     def explain(self, at: datetime) -> list[str]:
-        """Why the group is closed at ``at`` (empty when it is open)."""
+        """Why the group is closed at ``at``, one line per zone (empty when open)."""
         if self.reason_closed:
             return [self.reason_closed]
         reasons: list[str] = []
         for name in self.zones:
             zone = zone_info(name)
             local = at.astimezone(zone)
+            notes: list[str] = []
+            hours: list[str] = []
             for rule in self.rules:
                 spans, note = rule.allowed(name, local.date())
-                inside = any(_local_to_utc(zone, local.date(), s) <= at
-                             < _local_to_utc(zone, local.date(), e) for s, e in spans)
-                if not inside:
-                    why = note or f"outside {rule.name} hours " + ", ".join(_fmt(s) for s in spans)
-                    text = f"{why} ({name} {local:%a %H:%M})"
-                    if text not in reasons:
-                        reasons.append(text)
+                if any(_local_to_utc(zone, local.date(), s) <= at
+                       < _local_to_utc(zone, local.date(), e) for s, e in spans):
+                    continue
+                if note:
+                    if note not in notes:
+                        notes.append(note)
+                else:
+                    hours.append(f"{rule.name} " + ", ".join(_fmt(s) for s in spans))
+            if hours:
+                notes.append("outside hours: " + ", ".join(hours))
+            if notes:
+                reasons.append(f"{'; '.join(notes)} ({name} {local:%a %H:%M})")
         return reasons
 
 
@@ -481,7 +488,8 @@ def audit_entries(conn, *, campaign_id: int | None = None, lead_id: int | None =
             "id": row[0], "ts": row[1], "campaign": row[2], "lead_row": row[3],
             "lead": row[4], "call_id": row[5], "e164": row[6], "decision": row[7],
             "reason": row[8], "zones": detail.get("zones"),
-            "zone_source": detail.get("zone_source"), "states": detail.get("states"),
+            "zone_source": detail.get("zone_source"),
+            "states": detail.get("states") or list(states_of(detail.get("region"))) or None,
             "local_time": detail.get("local_time") or detail.get("local"),
             "rules_version": version,
             "rules": rules if isinstance(rules, list) else None,

@@ -48,6 +48,7 @@ US_STATES = {
     "Oregon": "OR", "Pennsylvania": "PA", "Rhode Island": "RI", "South Carolina": "SC",
     "South Dakota": "SD", "Tennessee": "TN", "Texas": "TX", "Utah": "UT", "Vermont": "VT",
     "Virginia": "VA", "Washington": "WA", "West Virginia": "WV", "Wisconsin": "WI",
+    "Washington State": "WA",  # how phonenumbers' geocoder names every WA area code
     "Wyoming": "WY", "Washington D.C.": "DC", "Washington, D.C.": "DC",
     "District of Columbia": "DC",
 }
