@@ -60,7 +60,7 @@ class Engine(Settling):
     def __init__(self, store: Store, campaign_id: int, provider: Provider, clock, *,
                  wall=None, rate_per_minute: float | None = None,
                  on_event: Callable[[dict[str, Any]], None] | None = None,
-                 classifier: Callable[[list[dict[str, Any]]], EndCall | None] | None = None,
+                 classifier: Callable[[list[dict[str, Any]], str], EndCall | None] | None = None,
                  callback_parser: Callable[[str | None, datetime, str | None], datetime] | None = None):
         self.store = store
         self.campaign_id = campaign_id

@@ -42,7 +42,7 @@ class Settling:
         status = ev.status or CallStatus.FAILED
         if label is None and status is CallStatus.COMPLETED and transcript and turns >= 2 \
                 and not (answered_by or "").startswith("machine"):
-            label = self.classifier(transcript)
+            label = self.classifier(transcript, f.lead_name)
         disposition = outcomes.disposition_for(
             status, answered_by, label.disposition if label else None, turns)
         if ev.detail.get("dead_number"):
@@ -132,7 +132,8 @@ class Settling:
             due = now + timedelta(minutes=self.campaign.retry_interval_minutes)
         elif label is not None and label.callback_at:
             due = from_iso(label.callback_at) if _looks_iso(label.callback_at) else None
-            due = due or self.callback_parser(label.callback_at, now, f.tz)
+            if due is None or due <= now:      # a model's time in the past: read the words
+                due = self.callback_parser(label.callback_text or label.callback_at, now, f.tz)
         else:
             due = self.callback_parser(label.callback_text if label else None, now, f.tz)
         window = self._window_for_slot(f.lead_id, f.slot)
@@ -408,12 +409,15 @@ def _looks_iso(text: str) -> bool:
     return len(text) >= 16 and text[4] == "-" and text[7] == "-" and "T" in text[8:11]
 
 
-def _default_classifier(transcript: list[dict[str, Any]]) -> EndCall | None:
-    try:
-        from dialcli.conversation.classify import classify_transcript
-    except ImportError:  # pragma: no cover - the classifier ships with the package
-        return None
-    return classify_transcript(transcript)
+def _default_classifier(transcript: list[dict[str, Any]], lead_name: str = "") -> EndCall | None:
+    """Label a call the brain did not label, from its transcript.
+
+    Rules only: this runs inside the engine's transaction, where a blocking LLM
+    request (up to seconds) would hold the workspace's write lock.
+    """
+    from dialcli.conversation.classify import classify_transcript
+
+    return classify_transcript(transcript, lead_name=lead_name)
 
 
 def _default_callback_parser(text: str | None, now: datetime, tz: str | None) -> datetime:
