@@ -158,3 +158,9 @@ def test_plan_reads_only_and_serialises(store, campaign, db_path):
 def test_unknown_campaign(store):
     with pytest.raises(NotFoundError):
         build_plan(store, 999, T, estimate=False)
+
+
+def test_a_lead_being_dialed_says_so(store, campaign):
+    seed.leads(store, campaign, [{"phones": ["2125550102"], "status": "DIALING"}])
+    (phone,) = build_plan(store, campaign, T, estimate=False).phones
+    assert phone.reasons == ["a call to this lead is in progress"]

@@ -212,6 +212,8 @@ def _plan_phone(conn, policy, lead, status, p, at, day_end, next_pass, current) 
         earliest = not_before
         reasons.append(f"frequency cap: {count} dial(s) in the last 24 h (limit {cap_limit}) "
                        f"until {to_iso(not_before)}")
+    if status is LeadStatus.DIALING and p["slot"] == current:
+        reasons.append("a call to this lead is in progress")
     waits = []
     if p["slot"] == current:
         if status is LeadStatus.CALLBACK and lead["callback_at"]:
