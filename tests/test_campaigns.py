@@ -387,3 +387,29 @@ def test_cli_disclosure_warns_and_strict_refuses(cli, ws):
     assert campaigns.get_campaign(ws, "Good").agent_id == agents.get_agent(ws, "Compliant").id
     r = cli("campaign", "edit", "Good", "--max-attempts", "2")       # no agent change: no check
     assert r.exit_code == 0 and "Warning" not in r.stderr
+
+
+def test_paused_campaign_whose_runner_is_finishing_calls_is_left_alone(ws):
+    import os
+    import socket
+
+    from dialcli.clock import to_iso
+
+    c = create(ws)
+    wall = T0 + timedelta(hours=1)
+    ws.execute("UPDATE campaigns SET status = 'PAUSED', lease_owner = 'tok', lease_pid = ?, "
+               "lease_host = ?, heartbeat_at = ? WHERE id = ?",
+               (os.getpid(), socket.gethostname(), to_iso(wall - timedelta(seconds=2)), c.id))
+    before = dump(ws)
+    for attempt in (lambda: campaigns.delete_campaign(ws, "Spring", now=wall),
+                    lambda: campaigns.check_deletable(ws, "Spring", now=wall),
+                    lambda: campaigns.edit_campaign(ws, "Spring", agent="Sam", now=wall)):
+        with pytest.raises(ConflictError, match="still finishing calls in progress"):
+            attempt()
+    assert dump(ws) == before
+    # Other settings may change; and once the heartbeat is stale the runner is gone.
+    assert campaigns.edit_campaign(ws, "Spring", max_attempts=4, now=wall).max_attempts == 4
+    later = wall + timedelta(minutes=5)
+    assert campaigns.edit_campaign(ws, "Spring", agent="Sam", now=later).agent_id == \
+        agents.get_agent(ws, "Sam").id
+    assert campaigns.delete_campaign(ws, "Spring", now=later)["leads"] == 0

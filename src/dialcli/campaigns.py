@@ -19,9 +19,10 @@ Limits and why:
   campaign's overrides the agent's). Checked on every create and edit.
 
 While a campaign is RUNNING its agent and from-number cannot change (a runner
-holds them for calls in flight): pause first. Other settings may change at any
-time; the engine reads them again for the next dial or pass. A RUNNING campaign
-cannot be deleted. Deleting a campaign deletes its leads, calls, imports and
+holds them for calls in flight): pause first; and until a paused campaign's runner
+has finished its calls and released the lease. Other settings may change at any
+time; the engine reads them again for the next dial or pass. A RUNNING campaign,
+or one whose runner is still finishing, cannot be deleted. Deleting a campaign deletes its leads, calls, imports and
 appointments; the workspace opt-out list and the audit log are kept, and campaign
 ids are never reused, so kept audit rows cannot be mistaken for a new campaign's.
 """
@@ -40,6 +41,7 @@ from dialcli.clock import to_iso
 from dialcli.compliance import parse_window
 from dialcli.disclosure import DisclosureWarning, check_agent, enforce
 from dialcli.errors import ConflictError, InputError, NotFoundError
+from dialcli.lease import live_runner
 from dialcli.models import Agent, Campaign, CampaignStatus, LeadStatus, VoicemailAction
 from dialcli.store import Store
 
@@ -313,20 +315,17 @@ def edit_campaign(store: Store, id_or_name: int | str, *, name: str | None = Non
                          hint="Give at least one setting, e.g. --window 10:00-19:00 or --agent NAME.")
     with store.tx():
         current = get_campaign(store, id_or_name)
-        running = current.status is CampaignStatus.RUNNING
         if agent is not None:
             agent_rec = _resolve_agent(store, agent)
             if agent_rec.id != current.agent_id:
-                if running:
-                    raise _running_error(current, "change its agent")
+                _ensure_idle(store, current, "change its agent", now)
                 changes["agent_id"] = agent_rec.id
         else:
             agent_rec = agents_mod.get_agent_by_id(store, current.agent_id)
         if from_number is not None:
             number = numbers_mod.require_dialable(store, from_number)
             if number.e164 != current.from_number:
-                if running:
-                    raise _running_error(current, "change its from-number")
+                _ensure_idle(store, current, "change its from-number", now)
                 changes["from_number"] = number.e164
         if "name" in changes:
             _ensure_name_free(store, changes["name"], except_id=current.id)
@@ -340,27 +339,28 @@ def edit_campaign(store: Store, id_or_name: int | str, *, name: str | None = Non
     return get_campaign(store, current.id)
 
 
-def check_deletable(store: Store, id_or_name: int | str) -> CampaignSummary:
+def check_deletable(store: Store, id_or_name: int | str, *,
+                    now: datetime | None = None) -> CampaignSummary:
     """What deleting would remove; ``ConflictError`` if the campaign is running.
 
     Lets the CLI refuse before asking for confirmation; ``delete_campaign`` checks
     again inside its transaction.
     """
     details = campaign_details(store, id_or_name)
-    if details.campaign.status is CampaignStatus.RUNNING:
-        raise _running_error(details.campaign, "delete it")
+    _ensure_idle(store, details.campaign, "delete it", now)
     return details
 
 
-def delete_campaign(store: Store, id_or_name: int | str) -> dict[str, int]:
+def delete_campaign(store: Store, id_or_name: int | str, *,
+                    now: datetime | None = None) -> dict[str, int]:
     """Delete a campaign that is not running, with its leads, calls and imports.
 
-    Returns what was deleted: ``{"leads": n, "calls": n, "imports": n}``.
+    ``now`` (wall clock) also refuses while a paused campaign's runner is still
+    finishing its calls. Returns ``{"leads": n, "calls": n, "imports": n}``.
     """
     with store.tx():
         c = get_campaign(store, id_or_name)
-        if c.status is CampaignStatus.RUNNING:
-            raise _running_error(c, "delete it")
+        _ensure_idle(store, c, "delete it", now)
         deleted = {
             "leads": store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ?", (c.id,)),
             "calls": store.scalar("SELECT COUNT(*) FROM calls WHERE campaign_id = ?", (c.id,)),
@@ -376,11 +376,20 @@ def delete_campaign(store: Store, id_or_name: int | str) -> dict[str, int]:
     return deleted
 
 
-def _running_error(c: Campaign, action: str) -> ConflictError:
-    return ConflictError(
-        f"Campaign {c.name!r} is running; pause it before you {action}.",
-        hint=f"  dialcli pause {c.name!r}",
-    )
+def _ensure_idle(store: Store, c: Campaign, action: str, now: datetime | None) -> None:
+    """Refuse while the campaign runs -- or, just paused, its runner still holds the
+    lease to finish calls in progress (their outcomes would land on deleted rows or
+    name an agent that never spoke). ``now`` is wall time, as the lease's heartbeat."""
+    if c.status is CampaignStatus.RUNNING:
+        raise ConflictError(f"Campaign {c.name!r} is running; pause it before you {action}.",
+                            hint=f"  dialcli pause {c.name!r}")
+    runner = live_runner(store, c.id, now) if now is not None else None
+    if runner is not None:
+        raise ConflictError(
+            f"Campaign {c.name!r} is paused but its runner ({runner.describe(now)}) is still "
+            f"finishing calls in progress; wait for it to stop before you {action}.",
+            hint=f"  dialcli status {c.name!r}",
+        )
 
 
 def campaign_as_dict(c: Campaign) -> dict[str, Any]:

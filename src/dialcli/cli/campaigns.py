@@ -280,7 +280,7 @@ def delete(
       dialcli campaign delete "Spring outreach" --yes
     """
     st = _common.store(ctx)
-    details = core.check_deletable(st, name)
+    details = core.check_deletable(st, name, now=_common.now(ctx))
     c = details.campaign
     if not yes:
         question = (f"Delete campaign {c.name!r} with {details.total_leads:,} lead"
@@ -291,7 +291,7 @@ def delete(
     if details.total_leads >= 100_000:
         # ~15-20 us per lead with its phones (300k leads took ~5 s here): say so up front.
         _common.note(f"Deleting {details.total_leads:,} leads; this takes a second or two per 100,000.")
-    deleted = core.delete_campaign(st, c.id)
+    deleted = core.delete_campaign(st, c.id, now=_common.now(ctx))
     _common.success(f"Deleted campaign {_q(c.name)}: {deleted['leads']:,} leads, "
                     f"{deleted['calls']:,} calls. Opt-outs are kept.")
 
