@@ -306,13 +306,19 @@ class _Writer:
         if not csvfile.ISO_RE.fullmatch(now_iso):
             raise ValueError(f"unexpected timestamp {now_iso!r}")
         self.conn = conn
-        self.lead_sql = (
-            "INSERT INTO leads (id, campaign_id, import_id, row_number, name, email, phone1, "
-            "vars, timezone, status, phone_slot, cur_group, skip_reason, pass_no, created_at, "
-            f"updated_at) VALUES (?, {int(campaign_id)}, {int(import_id)}, ?, ?, NULLIF(?, ''), "
-            "?, ?, NULLIF(?, ''), ?, NULLIF(?, 0), NULLIF(?, 0), NULLIF(?, ''), "
-            f"{int(pass_no)}, '{now_iso}', '{now_iso}')"
-        )
+        head = ("INSERT INTO leads (id, row_number, name, email, phone1, vars, phone_slot, "
+                "cur_group, campaign_id, import_id, pass_no, created_at, updated_at")
+        values = (") VALUES (?, ?, ?, NULLIF(?, ''), ?, ?, NULLIF(?, 0), NULLIF(?, 0), "
+                  f"{int(campaign_id)}, {int(import_id)}, {int(pass_no)}, '{now_iso}', "
+                  f"'{now_iso}'")
+        # One statement per shape of chunk (see LeadColumns.rows): columns a chunk
+        # does not have are not bound at all.
+        self.lead_sql = {
+            (tz, st): head + (", timezone" if tz else "") + (", status, skip_reason" if st else "")
+            + values + (", NULLIF(?, '')" if tz else "") + (", ?, NULLIF(?, '')" if st else "")
+            + ")"
+            for tz in (False, True) for st in (False, True)
+        }
         self.phone_sql = ("INSERT INTO lead_phones (lead_id, slot, e164, zones, region, group_id, "
                           "dead_reason) VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, ''))")
 
@@ -331,7 +337,8 @@ class _Writer:
                 self.first_lead = c.first_id
             self.last_lead = c.first_id + len(c) - 1
             self.groups_used.update(c.cur_group)
-            self.conn.executemany(self.lead_sql, c.rows())
+            sql = self.lead_sql[(c.timezones is not None, c.status is not None)]
+            self.conn.executemany(sql, c.rows())
         if payload.phones:
             self.phones_written += len(payload.phones)
             self.groups_used.update(payload.phones.group_id)

@@ -146,11 +146,16 @@ class LeadColumns:
         return len(self.lines)
 
     def rows(self) -> Iterator[tuple]:
+        """Rows for ``_Writer``: the optional columns only when this chunk has them."""
         n = len(self.lines)
-        return zip(range(self.first_id, self.first_id + n), self.lines, self.names,
-                   self.emails, self.phone1, self.vars, self.timezones or repeat(""),
-                   self.status or repeat("PENDING"), self.phone_slot, self.cur_group,
-                   self.skip_reason or repeat(""))
+        cols: list[Iterable] = [range(self.first_id, self.first_id + n), self.lines,
+                                self.names, self.emails, self.phone1, self.vars,
+                                self.phone_slot, self.cur_group]
+        if self.timezones is not None:
+            cols.append(self.timezones)
+        if self.status is not None:
+            cols += [self.status, self.skip_reason or repeat("")]
+        return zip(*cols)
 
 
 @dataclass
