@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,6 +13,10 @@ from dialcli.clock import VirtualClock
 from dialcli.store import Store
 
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)  # a Tuesday, 10:00 in New York
+
+# The CLI's Rich consoles take their width from COLUMNS when first imported (under
+# xdist that can be before any fixture runs): pin it for every worker.
+os.environ["COLUMNS"] = "120"
 
 
 def pytest_addoption(parser):

@@ -115,14 +115,25 @@ def test_reach_ends_the_lead_and_opt_out_is_honored_by_other_campaigns(store):
                         (ny(101),)) == "on the opt-out list"
 
 
-def test_simulated_opt_outs_do_not_bind_live_runs(store):
-    from dialcli.engine import _opted_out
+def test_simulated_dials_and_opt_outs_do_not_bind_live_runs(store):
+    from dialcli import compliance, dnc
 
     store.execute("INSERT INTO dnc (e164, source, added_at) VALUES (?, 'simulator', 't')", (ny(1),))
     store.execute("INSERT INTO dnc (e164, source, added_at) VALUES (?, 'cli', 't')", (ny(2),))
-    assert _opted_out(store.conn, ny(1), "simulator")
-    assert not _opted_out(store.conn, ny(1), "twilio")
-    assert _opted_out(store.conn, ny(2), "twilio")
+    assert dnc.is_opted_out(store.conn, ny(1), simulated=True)
+    assert not dnc.is_opted_out(store.conn, ny(1), simulated=False)
+    assert dnc.is_opted_out(store.conn, ny(2), simulated=False)
+    # A rehearsal that ran days ahead on the virtual clock does not cap real dials.
+    cid = make_campaign(store)
+    lead = add_leads(store, cid, [{"phones": [ny(3)]}])[0]
+    for i in range(3):
+        store.execute(
+            "INSERT INTO calls (campaign_id, run, lead_id, slot, e164, from_number, pass_no, kind, "
+            "provider, claimed_at) VALUES (?, 1, ?, 1, ?, '+14155550100', ?, 'pass', 'simulator', ?)",
+            (cid, lead, ny(3), i + 1, f"2026-03-03T1{5 + i}:00:00.000Z"))
+    at = T0 + timedelta(hours=4)
+    assert compliance.check_cap(store.conn, ny(3), at, simulated=True)[1] is not None
+    assert compliance.check_cap(store.conn, ny(3), at, simulated=False) == (0, None)
 
 
 def _local_ok(call, window=("09:00", "20:00")):

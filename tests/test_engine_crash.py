@@ -59,20 +59,23 @@ def test_sigkill_at_random_points_never_double_dials(tmp_path, seed):
     rng = random.Random(seed)
     add_leads(store, cid, [{"name": f"L{i}", "phones": [f"+1212555{1000 + i:04d}",
                                                         f"+1415555{1000 + i:04d}"][: 1 + (i % 3 == 0)]}
-                           for i in range(400)])
+                           for i in range(1500)])
     store.close()
     kills = 0
-    for attempt in range(KILLS):
+    while kills < KILLS:
         proc = _spawn(db, seed)
         try:
-            proc.communicate(timeout=rng.uniform(0.5, 1.5))
+            proc.communicate(timeout=rng.uniform(0.45, 1.2))
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             kills += 1
-    proc = _spawn(db, seed)                 # then let it finish
+            continue
+        assert proc.returncode == 0
+        break                                # it finished between kills
+    proc = _spawn(db, seed)                  # resume (or confirm) to the end
     out, errs = proc.communicate(timeout=300)
     assert proc.returncode == 0, errs
-    assert kills >= 3
+    assert kills >= 2
     figures = check_invariants(db)
-    assert figures["placements"] > 400
+    assert figures["placements"] > 1500

@@ -368,20 +368,24 @@ def cap_for_number(conn, e164: str) -> int:
     return limit
 
 
-def check_cap(conn, e164: str, at: datetime, *,
-              limit: int | None = None) -> tuple[int, datetime | None]:
+def check_cap(conn, e164: str, at: datetime, *, limit: int | None = None,
+              simulated: bool | None = None) -> tuple[int, datetime | None]:
     """(dials to ``e164`` in the last 24 h, earliest instant another dial is allowed).
 
     The second item is None when a dial is allowed now. Without ``limit`` the number's
     own cap applies (``cap_for_number``: workspace settings and state law).
+    ``simulated`` counts only simulated (True) or only real (False) dials: a rehearsal
+    on the virtual clock, days ahead of real time, must not cap real calls.
     """
     if limit is None:
         limit = cap_for_number(conn, e164)
     since = to_iso(at - CAP_WINDOW)
+    which = "" if simulated is None else (
+        " AND provider = 'simulator'" if simulated else " AND provider != 'simulator'")
     rows = conn.execute(
-        "SELECT claimed_at FROM calls WHERE e164 = ? AND claimed_at > ? "
-        "AND status != 'canceled' ORDER BY claimed_at",
-        (e164, since),
+        "SELECT claimed_at FROM calls WHERE e164 = ? AND claimed_at > ? AND claimed_at <= ? "
+        "AND status != 'canceled'" + which + " ORDER BY claimed_at",
+        (e164, since, to_iso(at)),
     ).fetchall()
     count = len(rows)
     if count < limit:

@@ -31,7 +31,7 @@ from collections import Counter, deque
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from dialcli import compliance
+from dialcli import compliance, dnc
 from dialcli.clock import SystemClock, from_iso, to_iso
 from dialcli.conversation.base import CallContext, EndCall
 from dialcli.dialqueue import DialQueue
@@ -51,8 +51,7 @@ from dialcli.engine_types import (  # noqa: F401  (re-exported)
     InFlight, RunResult, Snapshot, _Batch, _EngineTx, _Sink,
 )
 from dialcli.settle import (  # noqa: F401  (re-exported)
-    Settling, _decision_detail, _default_callback_parser, _default_classifier, _local_times,
-    _opted_out, _revert_claim,
+    Settling, _default_callback_parser, _default_classifier, _local_times, _revert_claim,
 )
 
 
@@ -101,6 +100,7 @@ class Engine(Settling):
         self._batch_depth = 0
         self._batch_cm = None
         self._graces: dict[int, datetime] = {}
+        self._caps: dict[str, int] = {}
         self.sink.lazy_progress = bool(getattr(clock, "virtual", False)) and not hasattr(clock, "speed")
         self._next_callback: datetime | None = None
         self._callback_fresh = False
@@ -284,6 +284,7 @@ class Engine(Settling):
         if dv == self._data_version:
             return
         self._data_version = dv
+        self._caps.clear()
         self.queue.invalidate()
         self._callback_fresh = False
         self._has_hooks = self._hooks_active()
@@ -487,14 +488,18 @@ class Engine(Settling):
             window = self.queue.window(lead["group_id"])
             if not window.is_open(now):
                 return None   # closed since the head was chosen (clock moved): try later
-            opted_out = _opted_out(conn, e164, self.provider.name)
-            detail = _decision_detail(window, e164, now, opted_out)
+            simulated = self.provider.name == "simulator"
+            opted_out = dnc.is_opted_out(conn, e164, simulated=simulated)
+            limit = self._cap_for(conn, e164)
+            cap_count, not_before = (None, None) if opted_out else compliance.check_cap(
+                conn, e164, now, limit=limit, simulated=simulated)
+            detail = compliance.decision_detail(
+                window, e164, now, cap_count, opted_out, cap_limit=limit,
+                zone_source="lead timezone column" if lead["timezone"] else "phone number")
             if opted_out:
                 self._retire_in_tx(conn, lead_id, slot, "on the opt-out list", now,
                                    decision="skip", callback=is_callback, detail=detail)
                 return None
-            cap_count, not_before = compliance.check_cap(conn, e164, now)
-            detail["cap_count"] = cap_count
             if not_before is not None:
                 field_ = "callback_at" if is_callback else "next_try_at"
                 conn.execute(f"UPDATE leads SET {field_} = ?, updated_at = ? WHERE id = ?",
@@ -529,6 +534,16 @@ class Engine(Settling):
         f.request = DialRequest(call_id, e164, c.from_number, ctx, attempt_key)
         self._lead_changed(lead_id, f.lead_name, "DIALING", None, slot, lead["pass_no"], now)
         return f
+
+    def _cap_for(self, conn, e164: str) -> int:
+        """The number's frequency cap (settings + state law), cached until another
+        process commits (settings may have changed)."""
+        cap = self._caps.get(e164)
+        if cap is None:
+            if len(self._caps) > 50_000:
+                self._caps.clear()
+            cap = self._caps[e164] = compliance.cap_for_number(conn, e164)
+        return cap
 
     def _context(self, call_id: int, e164: str, name: str | None, email: str | None,
                  variables: dict[str, Any], tz: str | None) -> CallContext:

@@ -14,7 +14,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from dialcli import compliance, outcomes
+from dialcli import compliance, dnc, outcomes
 from dialcli.clock import from_iso, to_iso
 from dialcli.conversation.base import EndCall
 from dialcli.engine_types import InFlight
@@ -345,37 +345,15 @@ class Settling:
         return settled
 
 
-def _opted_out(conn, e164: str, provider: str) -> bool:
-    """On the workspace opt-out list? Opt-outs recorded by a *simulated* callee only
-    bind simulated runs, so rehearsing never blocks a real lead."""
-    row = conn.execute("SELECT source FROM dnc WHERE e164 = ?", (e164,)).fetchone()
-    if row is None:
-        return False
-    return provider == "simulator" or row[0] != "simulator"
-
-
 def _opt_out_lead(conn, lead_id: int, campaign_id: int, now_iso: str, provider: str) -> None:
-    """OPT_OUT: every number of the lead goes on the workspace list, now."""
-    source = "simulator" if provider == "simulator" else "call"
-    numbers = [r[0] for r in conn.execute(
-        "SELECT e164 FROM lead_phones WHERE lead_id = ?", (lead_id,))]
-    for e164 in numbers:
-        conn.execute(
-            "INSERT INTO dnc (e164, reason, source, campaign_id, lead_id, added_at) "
-            "VALUES (?, 'asked to be removed on a call', ?, ?, ?, ?) "
-            "ON CONFLICT(e164) DO UPDATE SET source = CASE WHEN dnc.source = 'simulator' "
-            "THEN excluded.source ELSE dnc.source END",
-            (e164, source, campaign_id, lead_id, now_iso))
-    if numbers and provider != "simulator":
-        marks = ",".join("?" * len(numbers))
-        conn.execute(f"UPDATE lead_phones SET dead_reason = 'on the opt-out list' "
-                     f"WHERE e164 IN ({marks}) AND dead_reason IS NULL", numbers)
-
-
-def _decision_detail(window, e164: str, now: datetime, opted_out: bool) -> dict[str, Any]:
-    return {"zones": list(window.zones), "region": window.region,
-            "local": _local_times(window.zones, now), "rules": compliance.RULES_VERSION,
-            "opt_out_checked": True, "on_opt_out_list": opted_out}
+    """OPT_OUT: every number of the lead goes on the workspace list, now (in the
+    outcome's transaction), and is retired in every campaign. A simulated callee's
+    opt-out binds simulated runs only."""
+    numbers = [r[0] for r in conn.execute("SELECT e164 FROM lead_phones WHERE lead_id = ?",
+                                          (lead_id,))]
+    dnc.add(conn, numbers, source=dnc.SIMULATOR_SOURCE if provider == "simulator" else "call",
+            reason="asked to be removed on a call", now_iso=now_iso,
+            campaign_id=campaign_id, lead_id=lead_id)
 
 
 def _local_times(zones, now: datetime) -> str:

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 
 from dialcli import lifecycle, runner, ui
 from dialcli.cli._common import err, note, out, print_json, resolve_campaign_id, state, success
@@ -110,7 +111,8 @@ def _check_disclosure(store, campaign_id: int, strict: bool) -> None:
     row = store.one("SELECT a.greeting, a.system_prompt FROM campaigns c JOIN agents a "
                     "ON a.id = c.agent_id WHERE c.id = ?", (campaign_id,))
     for warning in enforce(check_agent(row[0], row[1]), strict=strict):
-        err.print(f"[yellow]Warning:[/yellow] {warning.message}", markup=True, highlight=False)
+        # The message quotes the user's greeting: never read it as markup.
+        err.print(f"[yellow]Warning:[/yellow] {escape(warning.message)}", highlight=False)
         err.print(f"  {warning.hint}", markup=False, highlight=False)
 
 
