@@ -90,6 +90,13 @@ def unpack(t: tuple) -> Payload:
 def main() -> None:
     """Worker entry point: a spec on stdin, payload frames on stdout."""
     out = sys.stdout.buffer
+    # Load what the first chunk needs while the parent is still checking the file
+    # and opening its transaction (the geocoder alone takes ~0.5 s).
+    import pandas  # noqa: F401
+
+    from dialcli.phones import _geocoder
+
+    _geocoder()
     spec: PrepareSpec = pickle.load(sys.stdin.buffer)
     preparer = Preparer(spec)
     try:
