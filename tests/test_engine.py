@@ -315,3 +315,20 @@ def test_reconcile_after_crash_settles_claims(store, tmp_path):
     assert len(rows) == 6
     assert all(c["disposition"] == "NO_ANSWER" for c in rows)
     assert store.scalar("SELECT COUNT(*) FROM audit WHERE decision = 'unclaim'") == 1
+
+
+def test_stray_leads_without_a_queued_phone_do_not_hold_the_campaign(store):
+    cid = make_campaign(store, max_attempts=1)
+    ids = add_leads(store, cid, [{"phones": [ny(100)]}, {"phones": [ny(101), ny(102)]},
+                                 {"phones": [ny(103)]}])
+    # A lead with no phone slot at all, and one whose queue group was lost.
+    store.execute("UPDATE leads SET phone_slot = NULL, cur_group = NULL WHERE id = ?", (ids[0],))
+    store.execute("UPDATE lead_phones SET dead_reason = 'on the opt-out list' WHERE lead_id = ?",
+                  (ids[0],))
+    store.execute("UPDATE leads SET cur_group = NULL WHERE id = ?", (ids[1],))
+    _, result, _ = run(store, cid, profile(no_answer=1.0))
+    assert result.outcome == "completed"
+    got = {l["id"]: l for l in leads(store, cid)}
+    assert got[ids[0]]["status"] == "SKIPPED" and got[ids[0]]["skip_reason"] == "no dialable phone"
+    assert [c["e164"] for c in calls(store, cid)] == [ny(103), ny(101), ny(102)] or \
+        sorted(c["e164"] for c in calls(store, cid)) == [ny(101), ny(102), ny(103)]

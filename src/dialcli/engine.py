@@ -60,7 +60,8 @@ class Engine(Settling):
                  wall=None, rate_per_minute: float | None = None,
                  on_event: Callable[[dict[str, Any]], None] | None = None,
                  classifier: Callable[[list[dict[str, Any]], str], EndCall | None] | None = None,
-                 callback_parser: Callable[[str | None, datetime, str | None], datetime] | None = None):
+                 callback_parser: Callable[[str | None, datetime, str | None], datetime] | None = None,
+                 blackout=None):
         self.store = store
         self.campaign_id = campaign_id
         self.provider = provider
@@ -79,7 +80,7 @@ class Engine(Settling):
         if rate is None:
             rate = float(store.get_setting("rate_per_minute") or DEFAULT_RATE)
         self.rate = rate
-        self.policy = compliance.policy_for_campaign(store.conn, self.campaign)
+        self.policy = compliance.policy_for_campaign(store.conn, self.campaign, blackout=blackout)
         self.queue = DialQueue(store, campaign_id, self.policy)
         self.pacer = Pacer(self.campaign.cps)
         self.max_concurrent = self.campaign.max_concurrent

@@ -31,6 +31,7 @@ class RunOptions:
     public_url: str | None = None
     port: int = 8765
     host: str = "127.0.0.1"
+    blackout: str | None = None          # --blackout FILE (else the workspace setting)
 
 
 def make_brain():
@@ -78,7 +79,13 @@ def build(store: Store, campaign_id: int, opts: RunOptions, *, wall: SystemClock
     else:
         provider = _live_provider(store, opts)
         clock = wall
-    return Engine(store, campaign_id, provider, clock, wall=wall, on_event=on_event)
+    blackout = None
+    if opts.blackout:
+        from dialcli.compliance import load_blackout
+
+        blackout = load_blackout(opts.blackout)
+    return Engine(store, campaign_id, provider, clock, wall=wall, on_event=on_event,
+                  blackout=blackout)
 
 
 def _live_provider(store: Store, opts: RunOptions):

@@ -231,15 +231,11 @@ class Settling:
         """Open the next pass when this one is over; True when the campaign is done."""
         c = self.campaign
         if any(h is not None for h in self.queue.heads.values()) and self.queue._fresh:
-            return False
-        if self._waiting_until is not None and self._waiting_until > now:
-            # Something will become dialable (window, deferral, callback, pass).
-            if self.store.scalar(
-                "SELECT 1 FROM leads WHERE campaign_id = ? AND status IN "
-                "('PENDING', 'RETRY', 'DIALING', 'CALLBACK') LIMIT 1", (c.id,)):
-                if not self._pass_over(c):
-                    return False
+            return False        # someone is queued in this pass (maybe waiting for a window)
         if not self._pass_over(c):
+            # Leads still in the pass but none queued: dialing, deferred -- or strays
+            # with no phone to queue on, which would otherwise hold the pass open forever.
+            self._repair_strays(now)
             return False
         retry = self.store.scalar(
             "SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status = 'RETRY' AND pass_done = 1",
@@ -277,6 +273,33 @@ class Settling:
             "SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status IN "
             "('PENDING', 'RETRY', 'DIALING', 'CALLBACK')", (c.id,))
         return waiting == 0
+
+    def _repair_strays(self, now: datetime) -> None:
+        """Leads in the pass with no queue group (no live phone slot): give them their
+        next usable phone, or end them with the reason."""
+        rows = self.store.all(
+            "SELECT id, status FROM leads INDEXED BY leads_ready WHERE campaign_id = ? "
+            "AND cur_group IS NULL AND status IN ('PENDING', 'RETRY') AND pass_done = 0 "
+            "LIMIT 500", (self.campaign_id,))
+        if not rows:
+            return
+        now_iso = to_iso(now)
+        with self._tx() as conn:
+            for lead_id, status in rows:
+                usable = conn.execute(
+                    "SELECT slot, group_id FROM lead_phones WHERE lead_id = ? AND "
+                    "dead_reason IS NULL AND group_id IS NOT NULL ORDER BY slot LIMIT 1",
+                    (lead_id,)).fetchone()
+                if usable is not None:
+                    conn.execute("UPDATE leads SET phone_slot = ?, cur_group = ?, updated_at = ? "
+                                 "WHERE id = ?", (usable[0], usable[1], now_iso, lead_id))
+                    self.queue.queued(usable[1], usable[0], lead_id, now)
+                    continue
+                final = "SKIPPED" if status == "PENDING" else "EXHAUSTED"
+                conn.execute("UPDATE leads SET status = ?, phone_slot = NULL, pass_done = 1, "
+                             "skip_reason = 'no dialable phone', updated_at = ? WHERE id = ?",
+                             (final, now_iso, lead_id))
+                self._webhook(conn, now_iso, lead_id, status)
 
     def _pass_over(self, c: Campaign) -> bool:
         return not self.store.scalar(

@@ -20,7 +20,7 @@ SIM_HELP = "Dial the built-in simulated phone network instead of Twilio (no phon
 
 
 def _options(simulate: bool, seed: int, sim_profile: Optional[Path], speed: Optional[float],
-             public_url: Optional[str], port: int) -> RunOptions:
+             public_url: Optional[str], port: int, blackout: Optional[Path] = None) -> RunOptions:
     if speed is not None and speed <= 0:
         raise InputError("--speed must be a positive number, e.g. --speed 60.")
     if (sim_profile or speed) and not simulate:
@@ -28,7 +28,8 @@ def _options(simulate: bool, seed: int, sim_profile: Optional[Path], speed: Opti
                          hint="Add --simulate.")
     return RunOptions(simulate=simulate, seed=seed,
                       sim_profile=str(sim_profile) if sim_profile else None, speed=speed,
-                      public_url=public_url, port=port)
+                      public_url=public_url, port=port,
+                      blackout=str(blackout) if blackout else None)
 
 
 def _drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *, live_view: bool | None = None,
@@ -131,6 +132,8 @@ def register(app: typer.Typer) -> None:
                                                  help="Your tunnel's https URL (live calls)."),
         port: int = typer.Option(8765, "--port", help="Local port of the callback server."),
         strict: bool = typer.Option(False, "--strict", help="Refuse to dial if the agent fails the disclosure check."),
+        blackout: Optional[Path] = typer.Option(None, "--blackout", metavar="FILE",
+                                                help="Extra no-call dates (default: the blackout_file setting)."),
     ) -> None:
         """Start dialing a campaign (the foreground loop with a live dashboard).
 
@@ -148,7 +151,7 @@ def register(app: typer.Typer) -> None:
         status = st.scalar("SELECT status FROM campaigns WHERE id = ?", (cid,))
         if status == CampaignStatus.PAUSED:
             note("Campaign is paused; resuming it.")
-        _drive(ctx, cid, _options(simulate, seed, sim_profile, speed, public_url, port),
+        _drive(ctx, cid, _options(simulate, seed, sim_profile, speed, public_url, port, blackout),
                strict=strict)
 
     @app.command("resume")
@@ -162,6 +165,8 @@ def register(app: typer.Typer) -> None:
         public_url: Optional[str] = typer.Option(None, "--public-url", metavar="URL"),
         port: int = typer.Option(8765, "--port"),
         strict: bool = typer.Option(False, "--strict", help="Refuse to dial if the agent fails the disclosure check."),
+        blackout: Optional[Path] = typer.Option(None, "--blackout", metavar="FILE",
+                                                help="Extra no-call dates (default: the blackout_file setting)."),
     ) -> None:
         """Resume a paused (or crashed) campaign where it left off.
 
@@ -177,7 +182,7 @@ def register(app: typer.Typer) -> None:
         if status == CampaignStatus.DRAFT:
             raise InputError("This campaign has not been started yet.",
                              hint="Use: dialcli start")
-        _drive(ctx, cid, _options(simulate, seed, sim_profile, speed, public_url, port),
+        _drive(ctx, cid, _options(simulate, seed, sim_profile, speed, public_url, port, blackout),
                strict=strict)
 
     @app.command("pause")
@@ -220,6 +225,8 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8765, "--port"),
         no_start: bool = typer.Option(False, "--no-start", help="Reset only; start later."),
         strict: bool = typer.Option(False, "--strict", help="Refuse to dial if the agent fails the disclosure check."),
+        blackout: Optional[Path] = typer.Option(None, "--blackout", metavar="FILE",
+                                                help="Extra no-call dates (default: the blackout_file setting)."),
     ) -> None:
         """Restart a campaign from the top: every lead back to PENDING, counters zeroed.
 
@@ -234,7 +241,7 @@ def register(app: typer.Typer) -> None:
         store = st.store()
         cid = resolve_campaign_id(store, campaign)
         name = store.scalar("SELECT name FROM campaigns WHERE id = ?", (cid,))
-        opts = _options(simulate, seed, sim_profile, speed, public_url, port)
+        opts = _options(simulate, seed, sim_profile, speed, public_url, port, blackout)
         if not yes:
             leads = store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ?", (cid,))
             if not sys.stdin.isatty() and not yes:
