@@ -365,3 +365,11 @@ def test_washington_numbers_get_washington_rules():
         g = CallingPolicy(WIDE).window_for(phone.zones, phone.region)
         assert "WA" in [r.name for r in g.rules]
         assert not g.is_open(datetime(2026, 3, 4, 4, 30, tzinfo=UTC))   # 20:30 PST
+
+
+def test_spelled_out_us_subdivisions_match_the_holidays_package():
+    import holidays
+
+    from dialcli.calling_rules import US_STATES
+
+    assert US_STATES == frozenset(holidays.US.subdivisions)

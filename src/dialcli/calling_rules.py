@@ -29,14 +29,19 @@ from pathlib import Path
 from typing import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holidays_lib
 
 from dialcli.errors import InputError
 
 FEDERAL_START = time(8, 0)
 FEDERAL_END = time(21, 0)
 DAY_END = time.max           # "until midnight" for rows that do not limit a day
-US_STATES = frozenset(holidays_lib.US.subdivisions)
+# The ``holidays`` package's US subdivisions (states, DC, territories), spelled out so
+# that importing this module -- on every CLI start -- does not load ``holidays``
+# (tests/test_compliance.py checks the two stay equal).
+US_STATES = frozenset(
+    "AK AL AR AS AZ CA CO CT DC DE FL GA GU HI IA ID IL IN KS KY LA MA MD ME MI MN MO MP "
+    "MS MT NC ND NE NH NJ NM NV NY OH OK OR PA PR RI SC SD TN TX UM UT VA VI VT WA WI WV "
+    "WY".split())
 
 Interval = tuple[time, time]
 
@@ -144,6 +149,8 @@ class DailyWindow(Rule):
 def _holiday_table(state: str, year: int):
     if state not in US_STATES:
         return {}
+    import holidays as holidays_lib
+
     return holidays_lib.country_holidays("US", subdiv=state, years=year, observed=True)
 
 

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich import box
 from rich.console import Group, RenderableType
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from dialcli import importer
 from dialcli.cli import _common
 from dialcli.errors import InputError
+
+if TYPE_CHECKING:
+    from dialcli.importer import ImportSummary
 
 #: Below this size an import is over before a progress bar would be readable.
 PROGRESS_MIN_BYTES = 2 * 1024 * 1024
@@ -54,6 +55,8 @@ def template(
       dialcli template -o leads.csv
       dialcli template --header-only > leads.csv
     """
+    from dialcli import importer  # pandas and the geocoder load only when needed
+
     text = importer.template_csv(examples=not header_only)
     if output is None:
         sys.stdout.write(text)
@@ -101,6 +104,8 @@ def import_leads(
       dialcli import leads.csv --campaign Spring
       dialcli import export.csv --default-region CA --rejects bad.csv --json
     """
+    from dialcli import importer
+
     st = _common.store(ctx)
     campaign_id = _common.resolve_campaign_id(st, campaign)
     size = csv_path.stat().st_size if csv_path.is_file() else 0
@@ -125,7 +130,11 @@ def import_leads(
     _common.out.print(summary_view(summary))
 
 
-def _progress() -> Progress:
+def _progress():
+    from rich.progress import (
+        BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+    )
+
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                     TimeRemainingColumn(), console=_common.err, transient=True)
 
@@ -138,7 +147,7 @@ def _reasons(counts: dict[str, int]) -> str:
     return text
 
 
-def summary_view(s: importer.ImportSummary) -> RenderableType:
+def summary_view(s: "ImportSummary") -> RenderableType:
     """The import summary: counts, reasons, leads per time zone, where rejects went."""
     parts: list[RenderableType] = []
     head = Text()

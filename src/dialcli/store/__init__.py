@@ -18,10 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlite_utils import Database
-
 from dialcli.errors import DialcliError, InputError
-from dialcli.store.migrations import migrations
+from dialcli.store import migrations as schema
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -57,17 +55,37 @@ class Store:
                 f"Cannot open workspace {self.path}: {exc}.",
                 hint="Is it a dialcli workspace? Pass another file with --db.",
             ) from exc
-        self.db = Database(self.conn)
+        self._db = None
         self._depth = 0
         if migrate:
             self.migrate()
 
+    @property
+    def db(self):
+        """A sqlite-utils ``Database`` on this connection (imported on first use)."""
+        if self._db is None:
+            from sqlite_utils import Database
+
+            self._db = Database(self.conn)
+        return self._db
+
     # -- schema -----------------------------------------------------------------
+    def _applied_names(self) -> set[str]:
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlite_migrations'"
+        ).fetchone()
+        if not exists:
+            return set()
+        return {r[0] for r in self.conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?",
+            (schema.MIGRATION_SET,))}
+
     def migrate(self) -> None:
         """Apply pending migrations under the write lock (idempotent)."""
         try:
-            if not migrations.pending(self.db):
-                return
+            if set(schema.names()) <= self._applied_names():
+                return                       # current: no sqlite-utils needed at all
+            migrations = schema.migration_set()
             with self.tx():
                 # Re-check inside the lock: another process may have migrated.
                 if migrations.pending(self.db):
@@ -79,7 +97,7 @@ class Store:
             ) from exc
 
     def applied_migrations(self) -> list[str]:
-        return [m.name for m in migrations.applied(self.db)]
+        return [m.name for m in schema.migration_set().applied(self.db)]
 
     # -- transactions -------------------------------------------------------------
     @contextmanager

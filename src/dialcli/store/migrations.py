@@ -13,10 +13,49 @@ from __future__ import annotations
 
 import sqlite3
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Callable
 
-migrations = Migrations("dialcli")
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
+
+MIGRATION_SET = "dialcli"
+_REGISTERED: list[Callable[["Database"], None]] = []
+
+
+def migration() -> Callable[[Callable[["Database"], None]], Callable[["Database"], None]]:
+    """Register the decorated function as the next migration (its name is its id)."""
+
+    def register(fn: Callable[["Database"], None]) -> Callable[["Database"], None]:
+        _REGISTERED.append(fn)
+        return fn
+
+    return register
+
+
+def names() -> list[str]:
+    """Every migration's name, in order (no sqlite-utils import needed)."""
+    return [fn.__name__ for fn in _REGISTERED]
+
+
+@lru_cache(maxsize=1)
+def migration_set() -> "Migrations":
+    """The sqlite-utils ``Migrations`` set. Built on first use: importing sqlite-utils
+    imports pandas (a quarter of a second), which a workspace whose schema is current
+    never needs."""
+    from sqlite_utils.migrations import Migrations
+
+    built = Migrations(MIGRATION_SET)
+    for fn in _REGISTERED:
+        built()(fn)
+    return built
+
+
+def __getattr__(name: str) -> Any:
+    if name == "migrations":          # the sqlite-utils set, for callers and tests
+        return migration_set()
+    raise AttributeError(name)
 
 
 def _run(db: Database, sql: str) -> None:
@@ -34,7 +73,7 @@ def _run(db: Database, sql: str) -> None:
         db.execute(buffer)
 
 
-@migrations()
+@migration()
 def m001_foundation(db: Database) -> None:
     """Workspace: settings, agents, numbers, campaigns, leads and their phones, opt-outs."""
     _run(db, """
@@ -166,7 +205,7 @@ def m001_foundation(db: Database) -> None:
     """)
 
 
-@migrations()
+@migration()
 def m002_calls(db: Database) -> None:
     """Dialing: calls (one row per dial, UNIQUE per attempt), appointments, audit, provider events."""
     _run(db, """
@@ -244,7 +283,7 @@ def m002_calls(db: Database) -> None:
     """)
 
 
-@migrations()
+@migration()
 def m003_webhooks(db: Database) -> None:
     """Webhook subscriptions and the durable outbox (one row per event per subscription)."""
     _run(db, """
@@ -304,7 +343,7 @@ _CALL_STATS_UPSERT = (
 )
 
 
-@migrations()
+@migration()
 def m004_results(db: Database) -> None:
     """Report counters kept by triggers on calls; webhook delivery bookkeeping.
 
@@ -380,7 +419,7 @@ def _call_stats_select(r: str, sign: str) -> str:
     )
 
 
-@migrations()
+@migration()
 def m005_call_stats_finished_only(db: Database) -> None:
     """``call_stats`` counts finished calls only (disposition set).
 
