@@ -331,3 +331,15 @@ def test_a_call_placed_before_a_restart_is_recognised_by_its_row(live, store):
     assert post(live, f"/status/{call_id}", final).status_code == 204
     ended = live.sink.ended(call_id)
     assert ended.sid == OTHER_SID and ended.duration_s == 12
+
+
+def test_the_listening_socket_says_tcp_so_asyncio_disables_nagle():
+    # asyncio sets TCP_NODELAY only on accepted sockets whose proto is IPPROTO_TCP;
+    # without it every response waits ~40 ms for the peer's delayed ACK.
+    import socket
+
+    server = ServerThread(object(), port=0)
+    try:
+        assert server.sock.proto == socket.IPPROTO_TCP
+    finally:
+        server.sock.close()

@@ -24,7 +24,10 @@ class ServerThread:
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "server"):
         self.app, self.host, self.name = app, host, name
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio only turns Nagle off (TCP_NODELAY) on
+        # accepted sockets whose proto says TCP, and with Nagle on, a response written
+        # as headers + body waits ~40 ms for the peer's delayed ACK.
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self.sock.bind((host, port))
