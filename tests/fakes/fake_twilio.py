@@ -150,6 +150,7 @@ class FakeCall:
     turn_ms: list[tuple[float, float]] = field(default_factory=list)  # (first token, last)
     relay_messages: list[dict] = field(default_factory=list)
     update: asyncio.Event | None = None
+    amd_done: asyncio.Event | None = None
     pending: dict | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -537,6 +538,7 @@ class FakeTwilio:
             call.update = asyncio.Event()
             await self._progress(call, "in-progress", "answered")
             if call.p("MachineDetection") and call.p("AsyncAmd") == "true":
+                call.amd_done = asyncio.Event()
                 self._spawn(self._amd(call))
             doc = await self._fetch_twiml(call, call.p("Url"), "twiml") if call.p("Url") \
                 else call.p("Twiml")
@@ -564,15 +566,20 @@ class FakeTwilio:
         verdict = sc.amd or {"human": "human", "machine": "machine_end_beep",
                              "fax": "fax"}.get(sc.answer, "unknown")
         verdicts = (["machine_start", verdict] if sc.amd_two_step else [verdict])
-        for i, value in enumerate(verdicts):
-            await asyncio.sleep(sc.amd_delay_s * (1 + i))
-            if call.ended:
-                return
-            call.answered_by = value
-            params = {"AccountSid": self.account_sid, "CallSid": call.sid, "AnsweredBy": value,
-                      "MachineDetectionDuration": str(int(sc.amd_delay_s * 1000 * (1 + i)))}
-            call.log.append(("amd", value))
-            await self.post(call, "amd", call.p("AsyncAmdStatusCallback"), params)
+        try:
+            for i, value in enumerate(verdicts):
+                await asyncio.sleep(sc.amd_delay_s * (1 + i))
+                if call.ended:
+                    return
+                call.answered_by = value
+                params = {"AccountSid": self.account_sid, "CallSid": call.sid,
+                          "AnsweredBy": value,
+                          "MachineDetectionDuration": str(int(sc.amd_delay_s * 1000 * (1 + i)))}
+                call.log.append(("amd", value))
+                await self.post(call, "amd", call.p("AsyncAmdStatusCallback"), params)
+        finally:
+            assert call.amd_done is not None
+            call.amd_done.set()
 
     async def _fetch_twiml(self, call: FakeCall, url: str | None, event: str,
                            extra: dict[str, str] | None = None) -> str | None:
@@ -692,6 +699,13 @@ class FakeTwilio:
             # A machine never speaks into the relay; it records until dialcli acts.
             await self._read(call, ws, until_last=False, timeout=sc.machine_wait_s)
             return True
+        if call.amd_done is not None:
+            # Detection classifies a person by their first words ("Hello?"), so the
+            # verdict is in before the conversation gets going.
+            try:
+                await asyncio.wait_for(call.amd_done.wait(), sc.amd_delay_s * 2 + 2)
+            except asyncio.TimeoutError:
+                pass
         for step in sc.lines:
             if step.kind == "say":
                 await ws.send(json.dumps({"type": "prompt", "voicePrompt": step.text,
