@@ -222,26 +222,34 @@ def test_pause_from_another_connection_then_resume(store, db_path):
     from dialcli.store import Store
 
     cid = make_campaign(store, max_attempts=2)
-    add_leads(store, cid, [{"phones": [ny(100 + i)]} for i in range(30)])
-    other = Store(db_path)
+    add_leads(store, cid, [{"phones": [ny(1000 + i)]} for i in range(300)])
     seen = []
+    ten = threading.Event()
 
-    def on_event(item):
+    def on_event(item):          # runs in the engine (inside its transaction)
         seen.append(item)
         if len(seen) == 10:
+            ten.set()
+
+    def other_terminal():        # `dialcli pause` from elsewhere: its own connection
+        ten.wait(30)
+        with Store(db_path) as other:
             lifecycle.pause(other, cid, T0)
 
+    pauser = threading.Thread(target=other_terminal)
+    pauser.start()
     engine, result, clock = run(store, cid, profile(no_answer=1.0), on_event=on_event)
+    pauser.join()
     assert result.outcome == "paused"
     assert store.scalar("SELECT status FROM campaigns WHERE id = ?", (cid,)) == "PAUSED"
     assert store.scalar("SELECT COUNT(*) FROM calls WHERE disposition IS NULL") == 0
     made = len(calls(store, cid))
-    assert made < 60
+    assert made < 600
     engine2, result2, _ = run(store, cid, profile(no_answer=1.0), start=clock.now())
     assert result2.outcome == "completed"
     rows = calls(store, cid)
-    assert len(rows) == 60
-    assert len({(c["lead_id"], c["slot"], c["pass_no"], c["kind"]) for c in rows}) == 60
+    assert len(rows) == 600
+    assert len({(c["lead_id"], c["slot"], c["pass_no"], c["kind"]) for c in rows}) == 600
 
 
 def test_restart_new_run_keeps_history_and_opt_outs(store):

@@ -62,7 +62,7 @@ class Settling:
                 (str(status), answered_by, str(disposition), turns,
                  label.summary if label else None, label.callback_text if label else None,
                  json.dumps(transcript) if transcript else None,
-                 to_iso(f.answered_at), to_iso(ev.at), ev.duration_s or 0, billed, price,
+                 to_iso(f.answered_at) or ev.detail.get("answered_at"), to_iso(ev.at), ev.duration_s or 0, billed, price,
                  ev.price_unit or "USD", price_final, ev.error_code, ev.error, f.sid, f.call_id),
             ).rowcount
             if not done:

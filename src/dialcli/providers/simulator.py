@@ -317,9 +317,14 @@ class SimulatedProvider(Provider):
         if self.record:
             self._remember(entry)
             self.placed.append(req)
+        # Nobody watches an unscaled simulation: progress-only events (ringing,
+        # answered...) would be built and applied for nothing. The ENDED event carries
+        # everything the outcome needs.
+        progress = not getattr(self.sink, "lazy_progress", False)
         for at, event in plan["events"]:
-            event.sid = sid
-            self.sink.schedule(at, event)
+            if progress or event.kind in (EventKind.ENDED, EventKind.CONVERSATION):
+                event.sid = sid
+                self.sink.schedule(at, event)
         return sid
 
     def fetch(self, sid: str) -> CallState | None:
@@ -462,6 +467,7 @@ class SimulatedProvider(Provider):
             answered_by=final["answered_by"], duration_s=final["duration_s"],
             billed_minutes=final["billed_minutes"], price=final["price"], price_unit="USD",
             voicemail_left=bool(final.get("voicemail_left")), error=final.get("error"),
+            detail={"answered_at": final["start"]} if final.get("start") else {},
         )
 
 
