@@ -585,7 +585,8 @@ def test_account_problems_pause_the_campaign_with_a_fix(fake, store, fast_engine
     camp = Campaign(store, fake, [(Scenario(), []), (Scenario(), [])])
     result = camp.run()
     assert result.outcome == "paused"
-    assert words in (camp.engine.snapshot().note or "")       # shown by `start` when it stops
+    assert words in (camp.engine.snapshot().note or "")
+    assert words in (result.provider_pause or "")             # `start` exits 3 with it
     assert store.scalar("SELECT status FROM campaigns WHERE id = ?", (camp.cid,)) == "PAUSED"
     assert camp.call_rows() == [] and fake.calls == {}
     assert {r["status"] for r in camp.lead_rows()} == {"PENDING"}

@@ -47,7 +47,7 @@ from dialcli.scheduler import Pacer, earliest
 from dialcli.store import Store
 from dialcli.templates import lead_context, render
 from dialcli.engine_types import (  # noqa: F401  (re-exported)
-    ACTIVE, CONVERSATION_GRACE, DEFAULT_RATE, EVENT_WORDS, POLL_EVERY, RETRY_BACKOFF,
+    ACTIVE, CONVERSATION_GRACE, DEFAULT_RATE, EVENT_WORDS, PLACE_THREADS, POLL_EVERY, RETRY_BACKOFF,
     InFlight, RunResult, Snapshot, _Batch, _EngineTx, _Sink,
 )
 from dialcli.settle import (  # noqa: F401  (re-exported)
@@ -102,6 +102,8 @@ class Engine(Settling):
         self._batch_cm = None
         self._graces: dict[int, datetime] = {}
         self._caps: dict[str, int] = {}
+        self._placer = None
+        self.provider_pause: str | None = None   # why the provider paused the campaign
         self.sink.lazy_progress = bool(getattr(clock, "virtual", False)) and not hasattr(clock, "speed")
         self._next_callback: datetime | None = None
         self._callback_fresh = False
@@ -182,10 +184,19 @@ class Engine(Settling):
                      "more leads into it.",
             )
         self.lease.acquire()
+        if not getattr(self.clock, "virtual", False):
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._placer = ThreadPoolExecutor(max_workers=PLACE_THREADS,
+                                              thread_name_prefix="dialcli-place")
         try:
             return self._run()
         finally:
             try:
+                if self._placer is not None:
+                    # Placements not started yet are cancelled: their claims are settled
+                    # (never placed) by the next start's reconcile.
+                    self._placer.shutdown(wait=True, cancel_futures=True)
                 self.provider.close()
             finally:
                 self.lease.release()
@@ -257,13 +268,9 @@ class Engine(Settling):
                 self.store.execute(
                     "UPDATE campaigns SET status = 'PAUSED', updated_at = ? "
                     "WHERE id = ? AND status = 'RUNNING'", (to_iso(now), self.campaign_id))
-        status = self.store.scalar("SELECT status FROM campaigns WHERE id = ?", (self.campaign_id,))
         self.campaign = self._load_campaign()
         made = self.stats["calls"] - made_before
-        msg = None
-        if outcome == "paused" and status == "PAUSED":
-            msg = "paused"
-        return RunResult(outcome, made, msg or self._note, reconciled)
+        return RunResult(outcome, made, self._note, reconciled, self.provider_pause)
 
     def _next_wake(self, now: datetime) -> datetime | None:
         candidates = [self._waiting_until, self.sink.next_wake(now)]
@@ -330,6 +337,18 @@ class Engine(Settling):
             return  # unknown, late or duplicate event: the call is already final
         if ev.detail.get("retry_place"):
             self._place(f, now)   # the provider never processed it: same claim, again
+            return
+        done = ev.detail.get("placed")
+        if done is not None:          # a placement from the thread pool finished
+            try:
+                sid = done.result()
+            except ProviderError as exc:
+                self._place_failed(f, exc, now)
+            except Exception as exc:  # noqa: BLE001 - a provider bug must not kill the run
+                self._place_failed(f, DialError(f"placing the call failed: {exc}",
+                                                action=ProviderAction.FAIL_CALL), now)
+            else:
+                self._placed(f, sid, now)
             return
         if ev.sid and not f.sid:
             f.sid = ev.sid
@@ -573,21 +592,37 @@ class Engine(Settling):
             self._place(self._to_place.pop(0), now)
 
     def _place(self, f: InFlight, now: datetime) -> None:
+        """Ask the provider to place a claimed call.
+
+        On the virtual clock this is synchronous. In real time a provider's create
+        request takes a network round trip (100-300 ms to Twilio), which would cap the
+        campaign at a few calls per second, so placements run on a small thread pool
+        and their results come back through the inbox as PLACED events.
+        """
         assert f.request is not None
         self.in_flight[f.call_id] = f
+        if self._placer is not None:
+            future = self._placer.submit(self.provider.place, f.request)
+            future.add_done_callback(lambda done, cid=f.call_id: self.sink.emit(
+                CallEvent(cid, EventKind.PLACED, self.clock.now(), detail={"placed": done})))
+            return
         try:
             sid = self.provider.place(f.request)
-        except DialError as exc:
-            self._dial_error(f, exc, now)
-            return
         except ProviderError as exc:
-            self._dial_error(f, DialError(str(exc), action=ProviderAction.RETRY
-                                          if exc.retryable else ProviderAction.FAIL_CALL,
-                                          code=exc.code), now)
+            self._place_failed(f, exc, now)
             return
+        self._placed(f, sid, now)
+
+    def _placed(self, f: InFlight, sid: str, now: datetime) -> None:
         f.sid = f.sid or sid
         self._pending_sids.append((sid, to_iso(now), f.call_id))
         self.stats["placed"] += 1
+
+    def _place_failed(self, f: InFlight, exc: ProviderError, now: datetime) -> None:
+        if not isinstance(exc, DialError):
+            exc = DialError(str(exc), action=ProviderAction.RETRY if exc.retryable
+                            else ProviderAction.FAIL_CALL, code=exc.code)
+        self._dial_error(f, exc, now)
 
     def _dial_error(self, f: InFlight, exc: DialError, now: datetime) -> None:
         action = exc.action
@@ -605,6 +640,7 @@ class Engine(Settling):
             return
         if action is ProviderAction.PAUSE:
             self._note = str(exc) + (f"\n{exc.hint}" if exc.hint else "")
+            self.provider_pause = self._note
             self._unclaim(f, now, reason=f"not placed: {exc}")
             self.stop_requested.set()
             with self.store.tx():

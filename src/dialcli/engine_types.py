@@ -20,6 +20,7 @@ DEFAULT_RATE = 0.014
 CONVERSATION_GRACE = timedelta(seconds=5)   # wait this long after ENDED for the transcript
 POLL_EVERY = timedelta(seconds=15)
 RETRY_BACKOFF = timedelta(seconds=2)
+PLACE_THREADS = 8                            # concurrent create requests in real time
 SLOW_DOWN_PAUSE = timedelta(seconds=10)
 ACTIVE = ("PENDING", "RETRY", "DIALING", "CALLBACK")
 EVENT_WORDS = {"ringing": "ringing", "answered": "answered", "human": "a person is on the line",
@@ -79,6 +80,7 @@ class RunResult:
     calls: int = 0
     message: str | None = None
     reconciled: int = 0
+    provider_pause: str | None = None   # the provider refused dials: what to do about it
 
 
 #: Events that change state; the others (ringing, answered...) only feed the dashboard.

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from dialcli import lifecycle, runner, ui
 from dialcli.cli._common import err, note, out, print_json, resolve_campaign_id, state, success
-from dialcli.errors import ConflictError, DialcliError, ExitCode, InputError
+from dialcli.errors import ConflictError, ExitCode, InputError, ProviderError
 from dialcli.models import CampaignStatus
 from dialcli.runner import RunOptions
 
@@ -84,13 +84,14 @@ def _drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *, live_view:
                 f"{snap.minutes} min, ${snap.cost:,.2f}.")
     elif result.outcome == "lease_lost":
         raise ConflictError(f"Stopped: {result.message}.")
-    elif engine._note and "slow down" not in (engine._note or "") and result.outcome == "paused" \
-            and not handle.interrupted and "another terminal" not in engine._note:
-        # The provider paused the campaign (e.g. trial account, from-number not usable).
-        raise DialcliError(f"Campaign {snap.campaign!r} paused: {engine._note}")
+    elif result.provider_pause:
+        # The provider refused dials (trial account, from-number not usable...).
+        raise ProviderError(f"Campaign {snap.campaign!r} paused: {result.provider_pause}",
+                            hint=f"Fix that, then continue with: dialcli resume {snap.campaign}")
     else:
         name = snap.campaign
-        note(f"Campaign {name!r} paused after {result.calls} call(s) this session. "
+        why = f" ({result.message})" if result.message else ""
+        note(f"Campaign {name!r} paused{why} after {result.calls} call(s) this session. "
              f"Continue with: dialcli resume {name}")
     if handle.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
