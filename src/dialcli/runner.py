@@ -114,6 +114,9 @@ class RunHandle:
     result: RunResult | None = None
     error: BaseException | None = None
     interrupted: bool = field(default=False)
+    # Set when the worker is finished. The main thread waits on this, not on
+    # Thread.join: a Ctrl-C landing inside join() can leave is_alive() wrongly False.
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 def start_thread(engine: Engine, *, webhooks: bool = False) -> RunHandle:
@@ -136,10 +139,13 @@ def start_thread(engine: Engine, *, webhooks: bool = False) -> RunHandle:
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             handle.error = exc
         finally:
-            if delivery is not None:
-                stop.set()
-                delivery_thread.join(timeout=10)
-                delivery.close()
+            try:
+                if delivery is not None:
+                    stop.set()
+                    delivery_thread.join(timeout=10)
+                    delivery.close()
+            finally:
+                handle.done.set()
 
     handle.thread = threading.Thread(target=target, name="dialcli-engine", daemon=True)
     handle.thread.start()

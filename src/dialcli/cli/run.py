@@ -48,8 +48,8 @@ def _drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *, live_view:
                 refresh_per_second=8, transient=False) if tty else None
 
     def wait() -> None:
-        while handle.thread.is_alive():
-            handle.thread.join(0.1)
+        while not handle.done.wait(0.1):
+            pass
 
     if live:
         live.start()

@@ -143,7 +143,36 @@ def _tri(rng: random.Random, spec: Any) -> float:
     return rng.triangular(lo, hi, mode)
 
 
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"Simulator profile: {where} must be a number, not {value!r}.")
+    return float(value)
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError(f"Simulator profile: [{where}] must be a table of settings.")
+    return value
+
+
+def _check_timing(timing: dict[str, Any]) -> None:
+    for key, value in timing.items():
+        if key not in DEFAULT_PROFILE["timing"]:
+            raise InputError(f"Simulator profile: unknown timing setting {key!r}.",
+                             hint="Known: " + ", ".join(DEFAULT_PROFILE["timing"]) + ".")
+        if isinstance(value, list):
+            if len(value) != 3:
+                raise InputError(f"Simulator profile: timing {key} needs [min, mode, max].")
+            lo, mode, hi = (_number(v, f"timing {key}") for v in value)
+            if not 0 <= lo <= mode <= hi:
+                raise InputError(f"Simulator profile: timing {key} needs 0 <= min <= mode <= max.")
+        elif _number(value, f"timing {key}") < 0:
+            raise InputError(f"Simulator profile: timing {key} cannot be negative.")
+
+
 def _normalise(weights: dict[str, float], allowed: tuple[str, ...], what: str) -> dict[str, float]:
+    for key, value in weights.items():
+        _number(value, f"{what} {key}")
     unknown = set(weights) - set(allowed)
     if unknown:
         raise InputError(
@@ -184,10 +213,10 @@ class SimProfile:
             raise InputError(f"Simulator profile {p} does not exist.") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"Simulator profile {p} is not valid TOML: {exc}.") from None
-        return cls.from_dict(data, source=str(p))
+        return cls.from_dict(data, source=f"Simulator profile {p}")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "profile") -> "SimProfile":
+    def from_dict(cls, data: dict[str, Any], source: str = "Simulator profile") -> "SimProfile":
         from dialcli.phones import PhoneError, normalize_e164
 
         known = {"outcomes", "personas", "timing", "price_per_minute", "numbers"}
@@ -195,13 +224,22 @@ class SimProfile:
         if unknown:
             raise InputError(f"{source}: unknown setting(s) {', '.join(sorted(unknown))}.",
                              hint=f"Known: {', '.join(sorted(known))}.")
-        outcomes = {**DEFAULT_PROFILE["outcomes"], **data.get("outcomes", {})}
-        personas = {**DEFAULT_PROFILE["personas"], **data.get("personas", {})}
-        timing = {**DEFAULT_PROFILE["timing"], **data.get("timing", {})}
+        outcomes = {**DEFAULT_PROFILE["outcomes"], **_table(data.get("outcomes", {}), "outcomes")}
+        personas = {**DEFAULT_PROFILE["personas"], **_table(data.get("personas", {}), "personas")}
+        timing = {**DEFAULT_PROFILE["timing"], **_table(data.get("timing", {}), "timing")}
+        _check_timing(timing)
         numbers: dict[str, PinnedNumber] = {}
-        for i, entry in enumerate(data.get("numbers", []) or [], 1):
+        entries = data.get("numbers", []) or []
+        if not isinstance(entries, list):
+            raise InputError(f"{source}: write pinned numbers as [[numbers]] tables.")
+        for i, entry in enumerate(entries, 1):
             if not isinstance(entry, dict) or "number" not in entry:
                 raise InputError(f"{source}: [[numbers]] entry {i} needs a 'number'.")
+            for key in ("attempts", "lines"):
+                if key in entry and not (isinstance(entry[key], list)
+                                         and all(isinstance(x, str) for x in entry[key])):
+                    raise InputError(f"{source}: [[numbers]] entry {i}: {key} must be a list "
+                                     "of strings.")
             try:
                 e164 = normalize_e164(str(entry["number"]))
             except PhoneError as exc:
@@ -217,10 +255,10 @@ class SimProfile:
                                  hint=f"Use: {', '.join(PERSONAS)}.")
             lines = [str(x) for x in entry.get("lines", [])]
             numbers[e164] = PinnedNumber(attempts, lines, persona)
-        try:
-            price = float(data.get("price_per_minute", DEFAULT_PROFILE["price_per_minute"]))
-        except (TypeError, ValueError):
-            raise InputError(f"{source}: price_per_minute must be a number.") from None
+        price = _number(data.get("price_per_minute", DEFAULT_PROFILE["price_per_minute"]),
+                        "price_per_minute")
+        if price < 0:
+            raise InputError(f"{source}: price_per_minute cannot be negative.")
         return cls(
             outcomes=_normalise(outcomes, OUTCOMES, "outcome"),
             personas=_normalise(personas, PERSONAS, "persona"),

@@ -1,0 +1,170 @@
+"""CLI tests for start, resume, pause, restart, status and demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from dialcli.store import Store
+from factories import add_leads, make_campaign
+
+DIALCLI = [sys.executable, "-m", "dialcli"]
+
+
+def workspace(db_path, n=6, **kw):
+    store = Store(db_path)
+    cid = make_campaign(store, name="Spring", **kw)
+    add_leads(store, cid, [{"name": f"Lead {i}", "phones": [f"+1212555{100 + i:04d}"]}
+                           for i in range(n)])
+    store.close()
+    return cid
+
+
+def test_start_simulated_runs_to_completion_and_logs_lines(cli, db_path):
+    workspace(db_path)
+    r = cli("start", "--simulate", "--seed", "3")
+    assert r.exit_code == 0, r.output
+    assert "completed" in r.stderr
+    assert "pass 1:" in r.stdout            # one plain line per lead change when piped
+    with Store(db_path) as st:
+        assert st.scalar("SELECT status FROM campaigns") == "COMPLETED"
+        assert st.scalar("SELECT COUNT(*) FROM calls WHERE disposition IS NULL") == 0
+    r = cli("start", "--simulate")
+    assert r.exit_code == 1 and "completed" in r.stderr and "restart" in r.stderr
+
+
+def test_status_json_and_table(cli, db_path):
+    workspace(db_path)
+    assert cli("start", "--simulate").exit_code == 0
+    r = cli("status", "--json")
+    assert r.exit_code == 0
+    data = json.loads(r.stdout)
+    assert data["campaign"] == "Spring" and data["status"] == "COMPLETED"
+    assert data["calls_made"] == sum(data["dispositions"].values())
+    r = cli("status")
+    assert r.exit_code == 0 and "Calls made" in r.stdout
+
+
+def test_pause_resume_and_restart(cli, db_path):
+    workspace(db_path)
+    r = cli("pause")
+    assert r.exit_code == 1 and "draft" in r.stderr.lower()      # nothing to pause yet
+    r = cli("resume", "--simulate")
+    assert r.exit_code == 2 and "dialcli start" in r.stderr
+    assert cli("start", "--simulate").exit_code == 0
+    r = cli("restart", "--simulate", "--no-start", input="n\n")
+    assert r.exit_code == 2 and "--yes" in r.stderr             # not a terminal: must confirm
+    r = cli("restart", "--yes", "--no-start")
+    assert r.exit_code == 0 and "run 2" in r.stderr
+    with Store(db_path) as st:
+        assert st.scalar("SELECT run FROM campaigns") == 2
+        assert st.scalar("SELECT COUNT(*) FROM leads WHERE status = 'PENDING'") == 6
+    r = cli("start", "--simulate")
+    assert r.exit_code == 0
+
+
+def test_bad_options_are_usage_errors(cli, db_path):
+    workspace(db_path)
+    r = cli("start", "--speed", "2")
+    assert r.exit_code == 2 and "--simulate" in r.stderr
+    r = cli("start", "--simulate", "--speed", "0")
+    assert r.exit_code == 2
+    r = cli("start", "--simulate", "--sim-profile", "missing.toml")
+    assert r.exit_code == 2 and "does not exist" in r.stderr
+    r = cli("start", "Nope", "--simulate")
+    assert r.exit_code == 2 and "Spring" in r.stderr
+    r = cli("start")                          # live without credentials: says how to fix
+    assert r.exit_code == 2 and "TWILIO_ACCOUNT_SID" in r.stderr and "--simulate" in r.stderr
+    with Store(db_path) as st:
+        assert st.scalar("SELECT COUNT(*) FROM calls") == 0
+        assert st.scalar("SELECT status FROM campaigns") == "DRAFT"
+
+
+def test_sim_profile_pins_a_script(cli, db_path, tmp_path):
+    workspace(db_path, n=1)
+    profile = tmp_path / "p.toml"
+    profile.write_text('[[numbers]]\nnumber = "+12125550100"\nattempts = ["human"]\n'
+                       'lines = ["Yes, speaking", "Please remove me from your list"]\n')
+    r = cli("start", "--simulate", "--sim-profile", profile)
+    assert r.exit_code == 0, r.output
+    with Store(db_path) as st:
+        assert st.scalar("SELECT disposition FROM calls") == "OPT_OUT"
+        assert st.scalar("SELECT status FROM leads") == "OPTED_OUT"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[outcomes]\nhuman = 'lots'\n")
+    r = cli("restart", "--yes", "--simulate", "--sim-profile", bad)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_second_start_is_refused_while_one_runs(db_path, tmp_path):
+    workspace(db_path, n=60, max_concurrent=2)
+    env = {**os.environ, "DIALCLI_DB": str(db_path)}
+    first = subprocess.Popen(DIALCLI + ["start", "--simulate", "--speed", "20"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:           # wait until it holds the lease
+            with Store(db_path) as st:
+                if st.scalar("SELECT lease_owner FROM campaigns"):
+                    break
+            time.sleep(0.1)
+        second = subprocess.run(DIALCLI + ["start", "--simulate"], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert f"pid {first.pid}" in second.stderr and "already running" in second.stderr
+        paused = subprocess.run(DIALCLI + ["pause"], env=env, capture_output=True, text=True,
+                                timeout=60)
+        assert paused.returncode == 0 and "Pausing" in paused.stderr
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err
+        assert "paused" in err
+    finally:
+        if first.poll() is None:
+            first.kill()
+    with Store(db_path) as st:
+        assert st.scalar("SELECT status FROM campaigns") == "PAUSED"
+        assert st.scalar("SELECT COUNT(*) FROM calls WHERE disposition IS NULL") == 0
+        assert st.scalar("SELECT lease_owner FROM campaigns") is None
+
+
+def test_ctrl_c_pauses_lets_calls_finish_and_exits_130(db_path):
+    workspace(db_path, n=60, max_concurrent=3)
+    env = {**os.environ, "DIALCLI_DB": str(db_path)}
+    proc = subprocess.Popen(DIALCLI + ["start", "--simulate", "--speed", "20"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        with Store(db_path) as st:
+            if st.scalar("SELECT COUNT(*) FROM calls WHERE disposition IS NOT NULL"):
+                break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Pausing" in err and "resume" in err and "Traceback" not in err
+    with Store(db_path) as st:
+        assert st.scalar("SELECT status FROM campaigns") == "PAUSED"
+        assert st.scalar("SELECT COUNT(*) FROM calls WHERE disposition IS NULL") == 0
+        assert st.scalar("SELECT COUNT(*) FROM leads WHERE status = 'DIALING'") == 0
+
+
+def test_demo_builds_and_runs_the_example_campaign(cli, tmp_path):
+    r = cli("demo", "--demo-db", tmp_path / "demo.db", db=False)
+    assert r.exit_code == 0, r.output
+    assert "No real calls" in r.stderr and "completed" in r.stderr
+    assert "report" in r.stderr                     # where to look next
+    with Store(tmp_path / "demo.db") as st:
+        assert st.scalar("SELECT COUNT(*) FROM leads") >= 25
+        assert st.scalar("SELECT status FROM campaigns") == "COMPLETED"
+        assert st.scalar("SELECT COUNT(*) FROM leads WHERE status IN "
+                         "('PENDING', 'RETRY', 'DIALING', 'CALLBACK')") == 0
+    # Recreated each time.
+    r = cli("demo", "--demo-db", tmp_path / "demo.db", db=False)
+    assert r.exit_code == 0
+    with Store(tmp_path / "demo.db") as st:
+        assert st.scalar("SELECT COUNT(*) FROM campaigns") == 1
