@@ -1,10 +1,13 @@
 import csv
 import io
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from dialcli import exports
+from dialcli.clock import to_iso
 from dialcli.errors import InputError
 from dialcli.exports import neutralise
 
@@ -168,3 +171,27 @@ def test_export_path_errors(tmp_path):
         exports.export(lambda fh: 0, str(tmp_path))
     with pytest.raises(InputError, match="does not exist"):
         exports.export(lambda fh: 0, str(tmp_path / "missing" / "x.csv"))
+
+
+ZONES = ["America/New_York", "America/St_Johns", "Asia/Kathmandu", "Australia/Lord_Howe",
+         "America/Denver,America/Phoenix", "Pacific/Chatham"]
+
+
+@given(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31)),
+       st.sampled_from(ZONES))
+@example(datetime(2026, 3, 8, 6, 59, 59), "America/New_York")      # just before spring-forward
+@example(datetime(2026, 3, 8, 7, 0, 1), "America/New_York")
+@example(datetime(2026, 4, 4, 14, 59, 30), "Australia/Lord_Howe")  # 30-minute DST shift
+@example(datetime(2026, 4, 4, 15, 0, 30), "Australia/Lord_Howe")
+@example(datetime(2026, 3, 8, 9, 30, 0), "America/Denver,America/Phoenix")
+def test_cached_local_times_equal_a_direct_conversion(moment, zones):
+    iso = to_iso(moment.replace(tzinfo=timezone.utc))
+    expected = []
+    for name in zones.split(","):
+        local = moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(name))
+        expected.append((local.strftime("%Y-%m-%d %H:%M:%S %Z"), name))
+    direct = (expected[0][0] if len({t for t, _ in expected}) == 1
+              else " / ".join(f"{t} ({n})" for t, n in expected))
+    converter = exports._LocalTimes()
+    assert converter(zones, iso) == direct
+    assert converter(zones, iso) == direct      # from the cache
