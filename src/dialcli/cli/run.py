@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.live import Live
@@ -17,6 +17,24 @@ from dialcli.models import CampaignStatus
 from dialcli.runner import RunOptions
 
 SIM_HELP = "Dial the built-in simulated phone network instead of Twilio (no phone bill)."
+
+
+# The options every command that dials shares (start, resume, restart), declared once.
+CampaignArg = Annotated[Optional[str], typer.Argument(
+    help="Campaign name (optional when the workspace has one).")]
+SimulateOpt = Annotated[bool, typer.Option("--simulate", help=SIM_HELP)]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for a reproducible simulated run.")]
+ProfileOpt = Annotated[Optional[Path], typer.Option(
+    "--sim-profile", metavar="FILE", help="Simulated population and pinned scripts (TOML).")]
+SpeedOpt = Annotated[Optional[float], typer.Option(
+    "--speed", metavar="N", help="Play a simulated run at N x real time.")]
+PublicUrlOpt = Annotated[Optional[str], typer.Option(
+    "--public-url", metavar="URL", help="Your tunnel's https URL (live calls).")]
+PortOpt = Annotated[int, typer.Option("--port", help="Local port of the callback server.")]
+StrictOpt = Annotated[bool, typer.Option(
+    "--strict", help="Refuse to dial if the agent fails the disclosure check.")]
+BlackoutOpt = Annotated[Optional[Path], typer.Option(
+    "--blackout", metavar="FILE", help="Extra no-call dates (default: the blackout_file setting).")]
 
 
 def _options(simulate: bool, seed: int, sim_profile: Optional[Path], speed: Optional[float],
@@ -122,19 +140,15 @@ def register(app: typer.Typer) -> None:
     @app.command("start")
     def start(
         ctx: typer.Context,
-        campaign: Optional[str] = typer.Argument(None, help="Campaign name (optional when there is one)."),
-        simulate: bool = typer.Option(False, "--simulate", help=SIM_HELP),
-        seed: int = typer.Option(0, "--seed", help="Seed for a reproducible simulated run."),
-        sim_profile: Optional[Path] = typer.Option(None, "--sim-profile", metavar="FILE",
-                                                   help="Simulated population/scripts (TOML)."),
-        speed: Optional[float] = typer.Option(None, "--speed", metavar="N",
-                                              help="Play a simulated run at N x real time."),
-        public_url: Optional[str] = typer.Option(None, "--public-url", metavar="URL",
-                                                 help="Your tunnel's https URL (live calls)."),
-        port: int = typer.Option(8765, "--port", help="Local port of the callback server."),
-        strict: bool = typer.Option(False, "--strict", help="Refuse to dial if the agent fails the disclosure check."),
-        blackout: Optional[Path] = typer.Option(None, "--blackout", metavar="FILE",
-                                                help="Extra no-call dates (default: the blackout_file setting)."),
+        campaign: CampaignArg = None,
+        simulate: SimulateOpt = False,
+        seed: SeedOpt = 0,
+        sim_profile: ProfileOpt = None,
+        speed: SpeedOpt = None,
+        public_url: PublicUrlOpt = None,
+        port: PortOpt = 8765,
+        strict: StrictOpt = False,
+        blackout: BlackoutOpt = None,
     ) -> None:
         """Start dialing a campaign (the foreground loop with a live dashboard).
 
@@ -158,16 +172,15 @@ def register(app: typer.Typer) -> None:
     @app.command("resume")
     def resume(
         ctx: typer.Context,
-        campaign: Optional[str] = typer.Argument(None, help="Campaign name."),
-        simulate: bool = typer.Option(False, "--simulate", help=SIM_HELP),
-        seed: int = typer.Option(0, "--seed", help="Seed for a reproducible simulated run."),
-        sim_profile: Optional[Path] = typer.Option(None, "--sim-profile", metavar="FILE"),
-        speed: Optional[float] = typer.Option(None, "--speed", metavar="N"),
-        public_url: Optional[str] = typer.Option(None, "--public-url", metavar="URL"),
-        port: int = typer.Option(8765, "--port"),
-        strict: bool = typer.Option(False, "--strict", help="Refuse to dial if the agent fails the disclosure check."),
-        blackout: Optional[Path] = typer.Option(None, "--blackout", metavar="FILE",
-                                                help="Extra no-call dates (default: the blackout_file setting)."),
+        campaign: CampaignArg = None,
+        simulate: SimulateOpt = False,
+        seed: SeedOpt = 0,
+        sim_profile: ProfileOpt = None,
+        speed: SpeedOpt = None,
+        public_url: PublicUrlOpt = None,
+        port: PortOpt = 8765,
+        strict: StrictOpt = False,
+        blackout: BlackoutOpt = None,
     ) -> None:
         """Resume a paused (or crashed) campaign where it left off.
 
@@ -216,18 +229,17 @@ def register(app: typer.Typer) -> None:
     @app.command("restart")
     def restart(
         ctx: typer.Context,
-        campaign: Optional[str] = typer.Argument(None, help="Campaign name."),
+        campaign: CampaignArg = None,
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-        simulate: bool = typer.Option(False, "--simulate", help=SIM_HELP),
-        seed: int = typer.Option(0, "--seed"),
-        sim_profile: Optional[Path] = typer.Option(None, "--sim-profile", metavar="FILE"),
-        speed: Optional[float] = typer.Option(None, "--speed", metavar="N"),
-        public_url: Optional[str] = typer.Option(None, "--public-url", metavar="URL"),
-        port: int = typer.Option(8765, "--port"),
         no_start: bool = typer.Option(False, "--no-start", help="Reset only; start later."),
-        strict: bool = typer.Option(False, "--strict", help="Refuse to dial if the agent fails the disclosure check."),
-        blackout: Optional[Path] = typer.Option(None, "--blackout", metavar="FILE",
-                                                help="Extra no-call dates (default: the blackout_file setting)."),
+        simulate: SimulateOpt = False,
+        seed: SeedOpt = 0,
+        sim_profile: ProfileOpt = None,
+        speed: SpeedOpt = None,
+        public_url: PublicUrlOpt = None,
+        port: PortOpt = 8765,
+        strict: StrictOpt = False,
+        blackout: BlackoutOpt = None,
     ) -> None:
         """Restart a campaign from the top: every lead back to PENDING, counters zeroed.
 
