@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -340,3 +341,21 @@ def test_stray_leads_without_a_queued_phone_do_not_hold_the_campaign(store):
     assert got[ids[0]]["status"] == "SKIPPED" and got[ids[0]]["skip_reason"] == "no dialable phone"
     assert [c["e164"] for c in calls(store, cid)] == [ny(103), ny(101), ny(102)] or \
         sorted(c["e164"] for c in calls(store, cid)) == [ny(101), ny(102), ny(103)]
+
+
+def test_every_lead_status_change_reaches_the_outbox_including_restart(store):
+    from dialcli import webhooks
+
+    cid = make_campaign(store, max_attempts=1)
+    add_leads(store, cid, [{"phones": [ny(100)]}, {"phones": [ny(101)]}])
+    webhooks.add_subscription(store, "http://127.0.0.1:9/hook", now_iso="2026-03-03T15:00:00.000Z")
+    prof = profile({ny(100): {"attempts": ["human"], "lines": ["Yes", "I'm interested"]},
+                    ny(101): {"attempts": ["no_answer"]}})
+    _, _, clock = run(store, cid, prof)
+    events = [json.loads(r[0]) for r in store.all("SELECT payload FROM outbox ORDER BY id")]
+    # PENDING -> DIALING -> REACHED and PENDING -> DIALING -> EXHAUSTED
+    changes = [(e["lead"]["id"], e["lead"]["previous_status"], e["lead"]["status"]) for e in events]
+    assert len(changes) == 4 and all(prev != new for _, prev, new in changes)
+    lifecycle.restart(store, cid, clock.now(), wall_now=T0)
+    after = store.scalar("SELECT COUNT(*) FROM outbox")
+    assert after == 6                         # both leads back to PENDING

@@ -147,8 +147,9 @@ class Engine(Settling):
         return self.store.conn.execute("PRAGMA data_version").fetchone()[0]
 
     def _hooks_active(self) -> bool:
-        return bool(self.store.scalar(
-            "SELECT 1 FROM webhook_subscriptions WHERE active = 1 LIMIT 1"))
+        from dialcli import webhooks
+
+        return bool(webhooks.subscribers(self.store.conn))
 
     def _load_stats(self) -> None:
         c = self.campaign

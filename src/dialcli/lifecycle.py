@@ -46,7 +46,7 @@ def pause(store: Store, campaign_id: int, now: datetime) -> dict[str, Any]:
 
 def restart(store: Store, campaign_id: int, now: datetime, *, wall_now: datetime) -> dict[str, Any]:
     """New run: leads back to PENDING, counters zeroed, history kept."""
-    from dialcli import webhooks_hook
+    from dialcli import webhooks
 
     now_iso = to_iso(now)
     with store.tx() as conn:
@@ -66,7 +66,7 @@ def restart(store: Store, campaign_id: int, now: datetime, *, wall_now: datetime
                 f"Campaign {name!r} has {open_calls} call(s) from a stopped runner not settled yet.",
                 hint=f"Run `dialcli resume {name}` once to settle them (it reconciles with the "
                      "provider first), pause it, then restart.")
-        hooks = webhooks_hook.active(conn)
+        hooks = bool(webhooks.subscribers(conn))
         before = {r[0]: r[1] for r in conn.execute(
             "SELECT id, status FROM leads WHERE campaign_id = ?", (campaign_id,))} if hooks else {}
         conn.execute(
@@ -96,10 +96,8 @@ def restart(store: Store, campaign_id: int, now: datetime, *, wall_now: datetime
             WHERE campaign_id = ?
             """, (campaign_id,))
         if hooks:
-            for lead_id, status in conn.execute(
-                    "SELECT id, status FROM leads WHERE campaign_id = ?", (campaign_id,)).fetchall():
-                if before.get(lead_id) != status:
-                    webhooks_hook.lead_updated(conn, now_iso, lead_id, before.get(lead_id))
+            webhooks.enqueue_lead_updates(conn, now_iso=now_iso, changes=[
+                (lead_id, prev) for lead_id, prev in before.items()])
         counts = dict(conn.execute(
             "SELECT status, COUNT(*) FROM leads WHERE campaign_id = ? GROUP BY status",
             (campaign_id,)).fetchall())

@@ -7,7 +7,7 @@ prints or drives ``rich.live.Live``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.columns import Columns
 from rich.console import Group
@@ -15,7 +15,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.engine import Snapshot
+if TYPE_CHECKING:
+    from dialcli.engine import Snapshot
 
 STATUS_STYLE = {
     "PENDING": "white", "DIALING": "bold cyan", "RETRY": "yellow", "CALLBACK": "magenta",
@@ -39,7 +40,7 @@ def _card(label: str, value: str, style: str = "bold") -> Panel:
                  width=19)
 
 
-def kpi_cards(s: Snapshot) -> Columns:
+def kpi_cards(s: "Snapshot") -> Columns:
     """The KPI cards; they wrap onto more rows on a narrow terminal."""
     cards = [
         _card("Calls made", str(s.calls_made)),
@@ -52,7 +53,7 @@ def kpi_cards(s: Snapshot) -> Columns:
     return Columns(cards, padding=(0, 1))
 
 
-def status_line(s: Snapshot) -> Text:
+def status_line(s: "Snapshot") -> Text:
     text = Text()
     style = {"RUNNING": "bold green", "PAUSED": "bold yellow", "PAUSING": "bold yellow",
              "COMPLETED": "bold blue"}.get(s.status, "bold")
@@ -105,7 +106,7 @@ def event_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def disposition_line(s: Snapshot) -> Text:
+def disposition_line(s: "Snapshot") -> Text:
     text = Text("Dispositions: ", style="dim")
     if not s.dispositions:
         text.append("none yet", style="dim")
@@ -137,7 +138,7 @@ def latest_per_lead(rows: list[dict[str, Any]], limit: int) -> list[dict[str, An
     return out
 
 
-def dashboard(s: Snapshot) -> Group:
+def dashboard(s: "Snapshot") -> Group:
     return Group(status_line(s), kpi_cards(s), disposition_line(s),
                  lead_table(latest_per_lead(s.recent_leads, 8)), event_table(s.recent_events[:6]))
 

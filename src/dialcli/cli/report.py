@@ -21,16 +21,8 @@ from dialcli.cli._common import now, out, print_json, resolve_campaign_id, store
 from dialcli.clock import from_iso
 from dialcli.errors import InputError
 from dialcli.reporting import CostReport, Kpis, Report
+from dialcli.ui import DISPOSITION_STYLE, STATUS_STYLE
 
-STATUS_STYLE = {
-    "PENDING": "white", "DIALING": "bold cyan", "RETRY": "yellow", "CALLBACK": "magenta",
-    "REACHED": "bold green", "OPTED_OUT": "red", "EXHAUSTED": "dim", "SKIPPED": "dim",
-}
-DISPOSITION_STYLE = {
-    "INTERESTED": "bold green", "NOT_INTERESTED": "yellow", "CALLBACK": "magenta",
-    "VOICEMAIL": "blue", "WRONG_NUMBER": "red", "NO_ANSWER": "dim", "OPT_OUT": "bold red",
-    "COMPLETED": "green", "FAILED": "red",
-}
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
