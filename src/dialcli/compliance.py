@@ -353,19 +353,38 @@ def cap_for_number(conn, e164: str) -> int:
     """The cap for one number: the workspace cap, made stricter by per-state settings
     and state law for every state the number belongs to -- its own (area code) and
     any a lead's ``state`` column gave it in any campaign."""
-    settings = _settings(conn)
+    return cap_for_regions(_settings(conn), number_regions(conn, e164))
+
+
+def number_regions(conn, e164: str) -> set[str]:
+    """Every region the number has in the workspace: its own (from the area code) and
+    those its leads' ``state`` columns merged into their zone groups."""
+    regions = {r[0] for r in conn.execute(
+        "SELECT p.region FROM lead_phones p WHERE p.e164 = ? UNION "
+        "SELECT g.region FROM lead_phones p JOIN zone_groups g ON g.id = p.group_id "
+        "WHERE p.e164 = ?", (e164, e164)) if r[0]}
+    if not regions:
+        try:
+            regions.add(describe_e164(e164).region)
+        except PhoneError:
+            pass
+    return regions
+
+
+def cap_for_regions(settings: dict[str, str], regions) -> int:
+    """The cap for a number in ``regions``, given the workspace's compliance settings
+    (``settings_snapshot``); cheap, so callers can cache it per region set."""
     limit = int(settings.get(SETTING_CAP) or DEFAULT_CAP)
     state_caps = parse_state_caps(settings.get(SETTING_CAP_BY_STATE) or "")
-    regions = {r[0] for r in conn.execute(
-        "SELECT DISTINCT region FROM lead_phones WHERE e164 = ?", (e164,)) if r[0]}
-    try:
-        regions.add(describe_e164(e164).region)
-    except PhoneError:
-        pass
     for region in regions:
         for st in states_of(region):
             limit = min(limit, state_caps.get(st, limit), STATUTORY_CAPS.get(st, limit))
     return limit
+
+
+def settings_snapshot(conn) -> dict[str, str]:
+    """The workspace's compliance settings, read once (see ``cap_for_regions``)."""
+    return _settings(conn)
 
 
 def check_cap(conn, e164: str, at: datetime, *, limit: int | None = None,

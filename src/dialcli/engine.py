@@ -101,7 +101,8 @@ class Engine(Settling):
         self._batch_depth = 0
         self._batch_cm = None
         self._graces: dict[int, datetime] = {}
-        self._caps: dict[str, int] = {}
+        self._caps: dict[frozenset[str], int] = {}
+        self._cap_settings: dict[str, str] | None = None
         self._placer = None
         self.provider_pause: str | None = None   # why the provider paused the campaign
         self.sink.lazy_progress = bool(getattr(clock, "virtual", False)) and not hasattr(clock, "speed")
@@ -294,6 +295,7 @@ class Engine(Settling):
             return
         self._data_version = dv
         self._caps.clear()
+        self._cap_settings = None
         self.queue.invalidate()
         self._callback_fresh = False
         self._has_hooks = self._hooks_active()
@@ -557,13 +559,15 @@ class Engine(Settling):
         return f
 
     def _cap_for(self, conn, e164: str) -> int:
-        """The number's frequency cap (settings + state law), cached until another
-        process commits (settings may have changed)."""
-        cap = self._caps.get(e164)
+        """The number's frequency cap (settings + state law). One indexed lookup of the
+        number's regions; the cap per region set is cached until another process
+        commits (the settings may have changed)."""
+        regions = frozenset(compliance.number_regions(conn, e164))
+        cap = self._caps.get(regions)
         if cap is None:
-            if len(self._caps) > 50_000:
-                self._caps.clear()
-            cap = self._caps[e164] = compliance.cap_for_number(conn, e164)
+            if self._cap_settings is None:
+                self._cap_settings = compliance.settings_snapshot(conn)
+            cap = self._caps[regions] = compliance.cap_for_regions(self._cap_settings, regions)
         return cap
 
     def _context(self, call_id: int, e164: str, name: str | None, email: str | None,
