@@ -86,20 +86,34 @@ def _sniff_encoding(path: Path, head: bytes) -> tuple[str, list[str], int]:
     if head.startswith(codecs.BOM_UTF8):
         candidates = ["utf-8-sig"]
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", [], max(1, path.stat().st_size // 200)
+        candidates = ["utf-16"]
     else:
         candidates = ["utf-8", "cp1252", "latin-1"]
     for encoding in candidates:
         decoder = codecs.getincrementaldecoder(encoding)()
-        newlines = 0
+        newlines = done = 0
         try:
             with path.open("rb") as f:
                 while block := f.read(_BLOCK):
                     decoder.decode(block)
                     newlines += block.count(b"\n")
+                    done += len(block)
                 decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            continue
+        except UnicodeDecodeError as exc:
+            if len(candidates) > 1:
+                continue
+            # A byte-order mark names the encoding; bytes that contradict it mean a
+            # file pasted together from two encodings, and guessing would garble one.
+            pending = len(exc.object) - (len(block) if block else 0)
+            at = done - pending + exc.start + 1
+            label = "UTF-8" if encoding == "utf-8-sig" else "UTF-16"
+            raise InputError(
+                f"{path.name} starts with a {label} byte-order mark, but byte {at:,} is not "
+                f"valid {label}: the file mixes encodings.",
+                hint="Open it in your spreadsheet and save it as 'CSV UTF-8', then import again.",
+            ) from None
+        if encoding == "utf-16":
+            newlines = max(1, done // 200)   # '\n' bytes say nothing in UTF-16
         notices = []
         if encoding == "cp1252":
             notices.append(
@@ -178,19 +192,25 @@ def read_records(path: Path, encoding: str, delimiter: str, chunk_rows: int, *,
         # Small first chunks get the writer going while the reader is still warming
         # the phone cache (most new exchanges show up early in a file).
         sizes = chain((min(chunk_rows, 1_000), min(chunk_rows, 5_000)), repeat(chunk_rows))
+        final: tuple[list[str], int] | None = None
         for size in sizes:
             try:
                 rows = list(islice(reader, size))
             except csv.Error as exc:
+                if "field larger than field limit" in str(exc):
+                    raise too_long(path, reader.line_num) from None
                 raise InputError(
                     f"{path.name}, line {reader.line_num}: cannot read the CSV ({exc}).",
                     hint="A value may be missing its closing quote; fix that line and "
                          "import again.",
                 ) from None
             if not rows:
+                if final is not None:
+                    _check_closed(path, encoding, delimiter, *final)
                 return
             starts = record_starts(rows, last, reader.line_num)
             last = reader.line_num
+            final = rows[-1], starts[-1]
             if skipping:
                 for i, row in enumerate(rows):
                     if any(cell.strip() for cell in row):
@@ -204,6 +224,39 @@ def read_records(path: Path, encoding: str, delimiter: str, chunk_rows: int, *,
                 yield rows, starts, raw.tell()
     finally:
         raw.close()
+
+
+def too_long(path: Path, line: int) -> InputError:
+    return InputError(
+        f"{path.name}, line {line}: a value is longer than {FIELD_LIMIT:,} characters.",
+        hint="A value may be missing its closing quote, so that it runs on over the lines "
+             "after it; fix that line and import again.",
+    )
+
+
+def _check_closed(path: Path, encoding: str, delimiter: str, row: list[str], line: int) -> None:
+    """Refuse a file whose last record is a quote that is never closed.
+
+    The csv module (not strict) ends such a record at the end of the file, so
+    every line after the stray quote would become part of one value and those
+    leads would vanish without a word. Only a last record holding a line break
+    can have swallowed lines; it alone is parsed again, strictly.
+    """
+    if not any("\n" in cell or "\r" in cell for cell in row):
+        return
+    with path.open("r", encoding=encoding, newline="") as f:
+        try:
+            for _ in csv.reader(islice(f, line - 1, None), delimiter=delimiter, strict=True):
+                pass
+        except csv.Error as exc:
+            if "unexpected end of data" not in str(exc):
+                return
+            raise InputError(
+                f"{path.name}, line {line}: a quoted value starts here and is never closed, "
+                "so every line after it would be read as part of it.",
+                hint='Add the missing closing quote (") or remove the stray one, then import '
+                     "again.",
+            ) from None
 
 
 class ReaderFallback(Exception):
@@ -237,11 +290,14 @@ def read_columns(path: Path, encoding: str, delimiter: str, width: int, chunk_ro
 
     raw = path.open("rb")
     try:
-        frames = pd.read_csv(
-            raw, sep=delimiter, header=None, names=list(range(width + EXTRA_COLUMNS)),
-            dtype=object, na_filter=False, keep_default_na=False, skip_blank_lines=False,
-            encoding=encoding, engine="c", iterator=True, quotechar='"', doublequote=True,
-        )
+        try:  # the reader tokenizes its first rows at once: a short file fails here
+            frames = pd.read_csv(
+                raw, sep=delimiter, header=None, names=list(range(width + EXTRA_COLUMNS)),
+                dtype=object, na_filter=False, keep_default_na=False, skip_blank_lines=False,
+                encoding=encoding, engine="c", iterator=True, quotechar='"', doublequote=True,
+            )
+        except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
+            raise ReaderFallback(str(exc)) from None
         line = 1
         skipping = True
         sizes = chain((min(chunk_rows, 1_000), min(chunk_rows, 5_000)), repeat(chunk_rows))
@@ -255,7 +311,10 @@ def read_columns(path: Path, encoding: str, delimiter: str, width: int, chunk_ro
             if not len(frame):
                 return
             cols = [frame[j].tolist() for j in frame.columns]
-            starts = _starts_from_columns(cols, line)
+            starts, long = _starts_from_columns(cols, line)
+            if long is not None:
+                # The csv reader refuses such a value; so must this one, wherever it is.
+                raise too_long(path, starts[long])
             n = len(starts)
             line = starts[-1] + 1 + _breaks_in_record(cols, n - 1)
             if skipping:
@@ -275,19 +334,25 @@ def _breaks_in_record(cols: list[list[str]], i: int) -> int:
     return sum(v.count("\n") + v.count("\r") - v.count("\r\n") for v in (c[i] for c in cols))
 
 
-def _starts_from_columns(cols: list[list[str]], line: int) -> list[int]:
-    """Start line of each record: one line each plus the breaks in its values."""
+def _starts_from_columns(cols: list[list[str]], line: int) -> tuple[list[int], int | None]:
+    """Start line of each record: one line each plus the breaks in its values; and the
+    first record with a value longer than ``FIELD_LIMIT`` (None: there is none)."""
     n = len(cols[0])
     extra = None
+    long: int | None = None
     for c in cols:
         text = "\x00".join(c)
+        if len(text) > FIELD_LIMIT:      # rare: only then is each value measured
+            i = next((i for i, v in enumerate(c) if len(v) > FIELD_LIMIT), None)
+            if i is not None and (long is None or i < long):
+                long = i
         if "\n" in text or "\r" in text:
             counts = [v.count("\n") + v.count("\r") - v.count("\r\n") if v else 0 for v in c] \
                 if "\r" in text else [v.count("\n") for v in c]
             extra = counts if extra is None else [a + b for a, b in zip(extra, counts)]
     if extra is None:
-        return list(range(line, line + n))
-    return [line + i + e for i, e in enumerate(accumulate(chain((0,), extra[:-1])))]
+        return list(range(line, line + n)), long
+    return [line + i + e for i, e in enumerate(accumulate(chain((0,), extra[:-1])))], long
 
 
 _BREAK = re.compile(r"\r\n|\r|\n")
