@@ -13,6 +13,8 @@ Rules (product doc, "Using variables in the agent"):
   literally (Jinja never re-renders variable values).
 * Rendering uses Jinja2's ``ImmutableSandboxedEnvironment``, so a template cannot
   reach Python internals; ``{% if AMOUNT %}...{% endif %}`` and filters still work.
+  ``template_limits`` adds size limits on top, so no template (and no lead value fed
+  to one) can ask for gigabytes or loop for hours: it gets an ``InputError`` instead.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from typing import Any, Mapping
 from jinja2 import TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from dialcli.errors import InputError
+from dialcli.template_limits import MAX_OUTPUT, BoundedSandbox, render_bounded
 
 NAME_FALLBACK = "there"
 _EMPTY = "\x00"  # marks where an empty token rendered, so spacing can be repaired
@@ -90,7 +92,7 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-class _Env(ImmutableSandboxedEnvironment):
+class _Env(BoundedSandbox):
     context_class = _TokenContext
 
 
@@ -101,9 +103,11 @@ _env = _Env(
     finalize=_finalize,
 )
 
-# A run of empty-token markers, with the spaces around and between them
-# ("Dear {{A}} {{B}} Smith" has one run: " \x00 \x00 ").
-_EMPTY_RUN = re.compile(r"[ \t]*\x00(?:[ \t]*\x00)*[ \t]*")
+# A run of empty-token markers and the spaces between them ("Dear {{A}} {{B}} Smith"
+# has one run: "\x00 \x00"); the blanks around it are found by hand. (A pattern that
+# starts with [ \t]* would rescan every long run of spaces in a value from each of
+# its positions: quadratic, minutes for a 1 MB value.)
+_EMPTY_RUN = re.compile(r"\x00(?:[ \t]*\x00)*")
 _NO_SPACE_BEFORE = frozenset(",.;:!?)]}")
 _NO_SPACE_AFTER = frozenset("([{")
 
@@ -117,16 +121,25 @@ def _repair(text: str) -> str:
     """
     if _EMPTY not in text:
         return text
-
-    def fix(m: re.Match[str]) -> str:
-        prev = text[m.start() - 1] if m.start() > 0 else "\n"
-        nxt = text[m.end()] if m.end() < len(text) else "\n"
-        if prev in "\r\n" or nxt in "\r\n" or nxt in _NO_SPACE_BEFORE or prev in _NO_SPACE_AFTER:
-            return ""
-        run = m.group(0)
-        return " " if run[0] in " \t" or run[-1] in " \t" else ""
-
-    return _EMPTY_RUN.sub(fix, text)
+    out: list[str] = []
+    pos, size = 0, len(text)
+    for m in _EMPTY_RUN.finditer(text):
+        start, end = m.start(), m.end()
+        if start < pos:               # already taken in by the previous run's blanks
+            continue
+        while start > pos and text[start - 1] in " \t":
+            start -= 1
+        while end < size and text[end] in " \t":
+            end += 1
+        prev = text[start - 1] if start > 0 else "\n"
+        nxt = text[end] if end < size else "\n"
+        out.append(text[pos:start])
+        if not (prev in "\r\n" or nxt in "\r\n" or nxt in _NO_SPACE_BEFORE
+                or prev in _NO_SPACE_AFTER) and (start < m.start() or end > m.end()):
+            out.append(" ")
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -204,7 +217,7 @@ def check_template(source: str, *, field: str = "template") -> None:
         ) from None
     _check_private_access(_env.parse(_prepare(source)), source, field)
     try:  # a trial render catches sandbox violations the AST walk cannot see
-        _compile(source).render({})
+        render_bounded(_compile(source), {})
     except SecurityError as exc:
         raise InputError(f"The {field} uses something templates may not: {str(exc).rstrip('.')}.") from None
     except Exception:  # noqa: BLE001 - data-dependent errors surface at render time
@@ -344,17 +357,22 @@ def render(source: str | None, context: Mapping[str, Any]) -> str:
             if part.upper() == "NAME" and not str(value or "").strip():
                 value = NAME_FALLBACK
             out_parts.append(_finalize(value) if value is not None else _EMPTY)
-        return _repair("".join(str(p) for p in out_parts))
+        texts = [str(p) for p in out_parts]
+        if sum(map(len, texts)) > MAX_OUTPUT:
+            raise InputError(f"Could not render the template: the text comes out longer than "
+                             f"{MAX_OUTPUT:,} characters.")
+        return _repair("".join(texts))
     template = _compile(source)
     ctx = dict(context)
     if not str(ctx.get("NAME") or "").strip():
         ctx["NAME"] = NAME_FALLBACK
     try:
-        out = template.render(ctx)
+        out = render_bounded(template, ctx)
     except TemplateSyntaxError:  # pragma: no cover - checked at agent create/edit
         raise
     except Exception as exc:  # sandbox violations, bad filters on data: fail soft
-        raise InputError(f"Could not render the template: {exc}") from None
+        raise InputError(f"Could not render the template: "
+                         f"{str(exc).rstrip('.') or type(exc).__name__}.") from None
     return _repair(out)
 
 
