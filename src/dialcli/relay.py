@@ -21,6 +21,10 @@ label, if any.
 A brain that declares ``blocking = False`` (CPU-only, like the rule brain) runs on the
 event loop instead, saving two thread hops per turn.
 
+Frames that are not JSON objects (binary frames, invalid JSON, arrays) are ignored
+and counted, never fatal; a turn's caller text is capped at ``MAX_PROMPT``, so a
+flood of ``last: false`` prompts cannot grow without bound.
+
 A brain that raises or stalls past ``turn_timeout_s`` does not leave the caller in
 silence: they hear an apology and the call ends unlabeled (the post-call classifier
 decides). Per-turn server overhead (time not spent inside the brain) is recorded in
@@ -51,6 +55,9 @@ FALLBACK_LINE = ("I'm sorry, I'm having trouble on my end. We'll try you again a
 SETUP_TIMEOUT_S = 15.0
 CLOSE_WAIT_S = 5.0
 MAX_LATENCY_SAMPLES = 200_000
+#: A caller's words in one turn (a minute of speech is ~1 KB); more is not speech.
+MAX_PROMPT = 64 * 1024
+_LOG_IGNORED = 3          # log the first few ignored frames of a session, then count
 
 
 class RelaySession:
@@ -66,6 +73,7 @@ class RelaySession:
         self.partial = ""
         self.t0 = _mono()
         self.session_id = ""
+        self.ignored = 0
 
     def at_s(self) -> float:
         return _mono() - self.t0
@@ -104,11 +112,38 @@ class RelaySession:
             except Exception:
                 pass
 
+    async def _next(self) -> dict | None:
+        """The next frame as a JSON object; None for a frame that is not one.
+
+        Twilio sends only JSON objects in text frames; anything else (a binary frame,
+        invalid JSON, an array) is ignored rather than allowed to end the session
+        with a traceback. Raises ``WebSocketDisconnect`` when the socket closes.
+        """
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text = message.get("text")
+        what = "a binary frame"
+        if text is not None:
+            try:
+                msg = json.loads(text)
+            except ValueError:
+                what = "an unparseable message"
+            else:
+                if isinstance(msg, dict):
+                    return msg
+                what = "a message that is not a JSON object"
+        self.ignored += 1
+        if self.ignored <= _LOG_IGNORED:
+            log.warning("relay for call %s: ignored %s", self.call.call_id, what)
+        return None
+
     async def _setup(self) -> bool:
         try:
-            text = await asyncio.wait_for(self.ws.receive_text(), SETUP_TIMEOUT_S)
-            msg = json.loads(text)
-        except (asyncio.TimeoutError, ValueError, WebSocketDisconnect, RuntimeError):
+            msg = await asyncio.wait_for(self._next(), SETUP_TIMEOUT_S)
+        except (asyncio.TimeoutError, WebSocketDisconnect, RuntimeError):
+            msg = None
+        if msg is None:
             log.warning("relay for call %s: no setup message", self.call.call_id)
             return False
         backend = self.server.backend
@@ -120,7 +155,7 @@ class RelaySession:
                         self.call.call_id)
             await self.ws.close(1008)
             return False
-        self.session_id = str(msg.get("sessionId", ""))
+        self.session_id = str(msg.get("sessionId", ""))[:64]
         ctx = self.call.ctx
         assert ctx is not None and self.server.brain is not None
         brain = self.server.brain
@@ -137,11 +172,8 @@ class RelaySession:
     async def _read(self) -> None:
         try:
             while True:
-                text = await self.ws.receive_text()
-                try:
-                    msg = json.loads(text)
-                except ValueError:
-                    log.warning("relay for call %s: unparseable message", self.call.call_id)
+                msg = await self._next()
+                if msg is None:
                     continue
                 if msg.get("type") == "interrupt":
                     self.interrupted = True
@@ -155,7 +187,8 @@ class RelaySession:
         kind = msg.get("type")
         session = self.session
         if kind == "prompt":
-            self.partial += str(msg.get("voicePrompt", ""))
+            if len(self.partial) < MAX_PROMPT:
+                self.partial = (self.partial + str(msg.get("voicePrompt", "")))[:MAX_PROMPT]
             if msg.get("last", True) is False:
                 return
             text, self.partial = self.partial.strip(), ""
@@ -163,14 +196,14 @@ class RelaySession:
                 at = self.at_s()
                 await self._reply(lambda: session.respond(text, at), t_recv)
         elif kind == "dtmf":
-            digit, at = str(msg.get("digit", "")), self.at_s()
+            digit, at = str(msg.get("digit", ""))[:8], self.at_s()
             if digit:
                 await self._reply(lambda: session.on_dtmf(digit, at), t_recv)
         elif kind == "interrupt":
-            session.on_interrupt(str(msg.get("utteranceUntilInterrupt", "")))
+            session.on_interrupt(str(msg.get("utteranceUntilInterrupt", ""))[:MAX_PROMPT])
         elif kind == "error":
             log.warning("ConversationRelay error on call %s: %s", self.call.call_id,
-                        msg.get("description"))
+                        str(msg.get("description"))[:300])
 
     async def _reply(self, make: Callable[[], Iterator[Chunk]], t_recv: float) -> None:
         """Stream one reply; returns when the brain is done with this turn."""
@@ -254,9 +287,11 @@ class RelaySession:
             pass
 
     def _report(self) -> None:
-        detail = {"session_id": self.session_id}
+        detail: dict[str, Any] = {"session_id": self.session_id}
         if self.error:
             detail["error"] = self.error
+        if self.ignored:
+            detail["ignored_frames"] = self.ignored
         self.server.emit_conversation(self.call, self.session, self.end, detail)
 
     async def _in_thread(self, fn: Callable, *args: Any) -> Any:

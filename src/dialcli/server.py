@@ -588,10 +588,15 @@ class CallServer:
 
 
 def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
+    """A count from a callback field (durations, error codes), or None.
+
+    ASCII digits only and below 2**31: ``int()`` would take '٣', '-5' or forty
+    nines, and the engine stores these in SQLite INTEGER columns.
+    """
+    if not value or len(value) > 10 or not value.isascii() or not value.isdigit():
         return None
+    number = int(value)
+    return number if number < 2 ** 31 else None
 
 
 def encode_handoff(data: dict[str, Any]) -> str:
