@@ -317,6 +317,7 @@ class Settling:
             "WHERE calls.campaign_id = ? AND disposition IS NULL ORDER BY calls.id", (c.id,))
         settled = 0
         now = self.clock.now()
+        adopted: set[str] = set()
         if rows:
             self.provider.prepare_reconcile(
                 [(r["provider_sid"], r["e164"], from_iso(r["claimed_at"]) or now) for r in rows])
@@ -335,9 +336,14 @@ class Settling:
                 claimed = from_iso(r["claimed_at"]) or now
                 found = self.provider.find_calls(r["e164"], r["from_number"],
                                                  claimed - timedelta(minutes=2))
+                # A call to the same number another row already holds (an earlier pass,
+                # another lead with this phone) is not this claim's placement.
+                found = [s for s in found if s.sid not in adopted and not self.store.scalar(
+                    "SELECT 1 FROM calls WHERE provider_sid = ?", (s.sid,))]
                 if found:
                     state = sorted(found, key=lambda s: s.start_time or now)[0]
                     f.sid = state.sid
+                    adopted.add(state.sid)
             settled += 1
             if state is None:
                 if f.sid:
@@ -359,11 +365,14 @@ class Settling:
             else:
                 self.in_flight[f.call_id] = f     # still live: callbacks or polling finish it
         # Leads marked DIALING without an open call (should not happen): put them back.
-        with self.store.tx():
-            self.store.execute(
-                "UPDATE leads SET status = CASE WHEN attempts > 1 THEN 'RETRY' ELSE 'PENDING' END "
-                "WHERE campaign_id = ? AND status = 'DIALING' AND NOT EXISTS (SELECT 1 FROM calls "
-                "WHERE calls.lead_id = leads.id AND calls.disposition IS NULL)", (c.id,))
+        stray = "campaign_id = ? AND status = 'DIALING' AND NOT EXISTS (SELECT 1 FROM calls " \
+                "WHERE calls.lead_id = leads.id AND calls.disposition IS NULL)"
+        with self.store.tx() as conn:
+            ids = [r[0] for r in conn.execute(f"SELECT id FROM leads WHERE {stray}", (c.id,))]
+            conn.execute("UPDATE leads SET status = CASE WHEN attempts > 1 THEN 'RETRY' "
+                         f"ELSE 'PENDING' END WHERE {stray}", (c.id,))
+            for lead_id in ids:      # a status change like any other: subscribers hear it
+                self._webhook(conn, to_iso(now), lead_id, "DIALING")
         self.queue.invalidate()
         return settled
 
@@ -398,10 +407,17 @@ def _revert_claim(store: Store, call_id: int, now_iso: str, reason: str) -> None
         lead_id, kind, campaign_id, e164 = row
         conn.execute("DELETE FROM calls WHERE id = ?", (call_id,))
         back = "CALLBACK" if kind != "pass" else None
-        conn.execute(
+        moved = conn.execute(
             "UPDATE leads SET status = COALESCE(?, CASE WHEN attempts > 1 THEN 'RETRY' "
             "ELSE 'PENDING' END), attempts = MAX(attempts - 1, 0), updated_at = ? "
-            "WHERE id = ? AND status = 'DIALING'", (back, now_iso, lead_id))
+            "WHERE id = ? AND status = 'DIALING'", (back, now_iso, lead_id)).rowcount
+        if moved:
+            # Subscribers were told DIALING when it was claimed; tell them it is undone,
+            # or their view of the lead stays DIALING until its next dial.
+            from dialcli import webhooks
+
+            webhooks.enqueue_lead_update(conn, now_iso=now_iso, lead_id=lead_id,
+                                         previous_status="DIALING")
         compliance.record_decision(conn, ts=now_iso, campaign_id=campaign_id, lead_id=lead_id,
                                    call_id=None, e164=e164, decision="unclaim", reason=reason)
 

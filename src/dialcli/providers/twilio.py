@@ -339,6 +339,8 @@ class TwilioProvider(Provider):
         self.polled_events = 0
         #: seconds per Calls.create round trip (place() blocks the engine for this long)
         self.create_latency: list[float] = []
+        #: call id -> when we first asked, for creates whose outcome Twilio could not tell
+        self._unsure: dict[int, datetime] = {}
         self._started = False
 
     @classmethod
@@ -436,6 +438,13 @@ class TwilioProvider(Provider):
             raise ProviderError("The Twilio provider was not started (call start() first).")
         urls = self.server.urls(req.call_id)
         self.server.register(req.context)
+        asked_before = self._unsure.pop(req.call_id, None)
+        if asked_before is not None:
+            # An earlier try may have created this call and Twilio could not be asked
+            # then: look again, and create only once a lookup says it does not exist.
+            sid = self._adopt_or_retry(req, asked_before)
+            if sid is not None:
+                return self._record_placed(req, sid)
         kwargs = dict(
             to=req.to, from_=req.from_, url=urls["twiml"], method="POST",
             status_callback=urls["status"], status_callback_method="POST",
@@ -450,20 +459,20 @@ class TwilioProvider(Provider):
         except TwilioException as exc:
             error = classify(exc, req.to, req.from_)
             status = getattr(exc, "status", None) or 0
-            sid = self._adopt(req, asked_at) if status >= 500 else None
+            sid = self._adopt_or_retry(req, asked_at) if status >= 500 else None
             if sid is None:
                 self.server.forget(req.call_id)
                 raise error from None
         except requests.ConnectionError as exc:
             # Refused before anything was sent is safe to retry; a dropped connection
             # may have created the call, so look before saying so.
-            sid = None if _never_sent(exc) else self._adopt(req, asked_at)
+            sid = None if _never_sent(exc) else self._adopt_or_retry(req, asked_at)
             if sid is None:
                 self.server.forget(req.call_id)
                 raise DialError(f"Could not reach Twilio to call {req.to}; retrying later "
                                 f"({type(exc).__name__}).", action=ProviderAction.RETRY) from None
         except requests.Timeout:
-            sid = self._adopt(req, asked_at)
+            sid = self._adopt_or_retry(req, asked_at)
             if sid is None:
                 self.server.forget(req.call_id)
                 # Not found *yet* is not proof it was never created: do not retry this
@@ -473,24 +482,45 @@ class TwilioProvider(Provider):
                                 action=ProviderAction.FAIL_CALL) from None
         if len(self.create_latency) < 100_000:
             self.create_latency.append(_mono() - t0)
+        return self._record_placed(req, sid)
+
+    def _record_placed(self, req: DialRequest, sid: str) -> str:
         self.server.set_sid(req.call_id, sid)
         self.emit(CallEvent(req.call_id, EventKind.PLACED, self.clock.now(), sid=sid,
                             status=CallStatus.QUEUED))
         return sid
 
+    def _adopt_or_retry(self, req: DialRequest, asked_at: datetime) -> str | None:
+        """``_adopt``; when Twilio cannot even be asked, the outcome stays unknown: the
+        engine retries later, and that retry looks before it creates (``_unsure``)."""
+        try:
+            return self._adopt(req, asked_at)
+        except ProviderError:
+            self._unsure[req.call_id] = asked_at
+            raise DialError(f"Could not check with Twilio whether the call to {req.to} was "
+                            "placed; checking again before dialing (never twice).",
+                            action=ProviderAction.RETRY) from None
+
     def _adopt(self, req: DialRequest, asked_at: datetime) -> str | None:
         """After an unknown outcome: the call Twilio did create, if any.
 
         Only a call to this number created since we asked (less clock skew) and not
-        already one of ours can be it.
+        already one of ours can be it -- ours in memory, or recorded on a call row (a
+        call an earlier runner placed, e.g. the previous pass to this number). Raises
+        ``ProviderError`` when the lookup fails: that is not proof of anything.
         """
-        try:
-            found = self.find_calls(req.to, req.from_, asked_at - ADOPT_SKEW)
-        except ProviderError:
-            return None
+        found = self.find_calls(req.to, req.from_, asked_at - ADOPT_SKEW)
         ours = {c.sid for c in list(self.server.calls.values()) if c.sid}
-        fresh = [c for c in found if c.sid not in ours]
+        fresh = [c for c in found if c.sid not in ours and not self._recorded(c.sid)]
         return fresh[0].sid if fresh else None
+
+    def _recorded(self, sid: str) -> bool:
+        if not self.store_path:
+            return False
+        from dialcli.store import Store
+
+        with Store(self.store_path, migrate=False) as st:
+            return st.scalar("SELECT 1 FROM calls WHERE provider_sid = ?", (sid,)) is not None
 
     def fetch(self, sid: str) -> CallState | None:
         try:

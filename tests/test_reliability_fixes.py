@@ -1,0 +1,210 @@
+"""Regression tests for what the chaos, concurrency and soak runs found.
+
+Each test pins one fix, in the smallest setting that shows it (the chaos runs in
+``tests/chaos`` found them at random; these find them every time).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from dialcli import webhooks
+from dialcli.clock import VirtualClock
+from dialcli.engine import Engine
+from dialcli.providers.simulator import SimProfile, SimulatedProvider
+from factories import KeywordBrain, add_leads, make_campaign
+
+T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)   # Tue 10:00 New York
+NOW = "2026-03-03T15:00:00.000Z"
+
+
+def _engine(store, cid, journal=None, **outcomes):
+    prof = SimProfile.from_dict({"outcomes": {k: outcomes.get(k, 0.0) for k in
+                                              ("human", "voicemail", "no_answer", "busy",
+                                               "failed")}} if outcomes else {})
+    provider = SimulatedProvider(KeywordBrain(), seed=1, profile=prof, journal_path=journal)
+    return Engine(store, cid, provider, VirtualClock(T0))
+
+
+def _chain(store, lead_id):
+    return [(p["lead"]["previous_status"], p["lead"]["status"]) for p in (
+        json.loads(r[0]) for r in store.all(
+            "SELECT payload FROM outbox WHERE lead_id = ? ORDER BY id", (lead_id,)))]
+
+
+def _unbroken(chain):
+    return all(after[0] == before[1] for before, after in zip(chain, chain[1:]))
+
+
+def test_a_claim_undone_after_a_kill_tells_webhook_subscribers(store, tmp_path):
+    """Killed between committing a claim and placing it: the next start deletes the
+    claim and gives the lead back its turn -- a status change (DIALING -> PENDING)
+    that subscribers must hear, or their copy of the lead shows a dial that never was.
+    """
+    cid = make_campaign(store, max_attempts=1)
+    (lead,) = add_leads(store, cid, [{"phones": ["+12125550100"]}])
+    webhooks.add_subscription(store, "http://127.0.0.1:9/hook", now_iso=NOW)
+    journal = tmp_path / "net.jsonl"
+    dead = _engine(store, cid, journal)
+    with dead._batch():
+        assert dead._claim(lead, 1, "pass", T0) is not None    # committed, never placed
+    assert _chain(store, lead) == [("PENDING", "DIALING")]
+
+    result = _engine(store, cid, journal, no_answer=1.0).run()
+
+    assert result.outcome == "completed" and result.reconciled == 1
+    chain = _chain(store, lead)
+    assert chain[:2] == [("PENDING", "DIALING"), ("DIALING", "PENDING")]
+    assert _unbroken(chain) and chain[-1][1] == "EXHAUSTED"
+
+
+def test_a_stray_dialing_lead_put_back_by_reconcile_tells_subscribers(store):
+    cid = make_campaign(store, max_attempts=1)
+    (lead,) = add_leads(store, cid, [{"phones": ["+12125550101"]}])
+    webhooks.add_subscription(store, "http://127.0.0.1:9/hook", now_iso=NOW)
+    with store.tx():
+        store.execute("UPDATE leads SET status = 'DIALING', attempts = 1 WHERE id = ?", (lead,))
+    _engine(store, cid, no_answer=1.0).run()
+    chain = _chain(store, lead)
+    assert chain[0] == ("DIALING", "PENDING") and _unbroken(chain)
+
+
+def test_reconcile_never_adopts_a_call_another_row_holds(store, tmp_path):
+    """Killed after claiming a dial, before placing it: the next start looks for a call
+    to that number since the claim. An earlier call to the same number (another lead
+    with this phone, or the previous pass) is recorded on its own row and is not this
+    claim's placement -- adopting it gave two rows one call and lost a dial."""
+    cid = make_campaign(store, max_attempts=1)
+    first, second = add_leads(store, cid, [{"phones": ["+12125550102"]},
+                                           {"phones": ["+12125550102"]}])
+    journal = tmp_path / "net.jsonl"
+    dead = _engine(store, cid, journal, no_answer=1.0)
+    dead.provider.bind(dead.sink, dead.clock)
+    with dead._batch():
+        placed = dead._claim(first, 1, "pass", T0)
+        dead._claimed(placed, T0)
+    dead._place_claimed(T0)
+    dead.flush()                                           # first: placed, sid recorded
+    with dead._batch():
+        assert dead._claim(second, 1, "pass", T0) is not None   # second: never placed
+    dead.provider.close()
+
+    result = _engine(store, cid, journal, no_answer=1.0).run()
+
+    assert result.outcome == "completed"
+    sids = [r[0] for r in store.all("SELECT provider_sid FROM calls ORDER BY id")]
+    assert len(sids) == len(set(sids)) == 2 and sids[0] == placed.sid
+    assert store.scalar("SELECT COUNT(*) FROM audit WHERE decision = 'unclaim'") == 1
+
+
+# -- the live provider ---------------------------------------------------------------------
+
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from dialcli.config import Secret, TwilioCredentials  # noqa: E402
+from dialcli.providers.base import DialError, DialRequest, ProviderAction  # noqa: E402
+from dialcli.providers.twilio import TwilioProvider  # noqa: E402
+from fakes.fake_twilio import EventRecorder, FakeTwilio, Scenario, public_url_for  # noqa: E402
+from test_live_path import ctx  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent / "chaos"))
+from chaos_proxy import ChaosProxy  # noqa: E402
+
+FROM = "+14155550100"
+
+
+def _provider(fake, api_base, store_path=None):
+    from dialcli.clock import SystemClock
+
+    public = public_url_for(0)
+    creds = TwilioCredentials(fake.account_sid, Secret(fake.auth_token), api_base)
+    provider = TwilioProvider(creds, public_url=public, port=0, brain=KeywordBrain(),
+                              store_path=store_path, finish_grace_s=1.0, freeze_gc=False,
+                              http_timeout=2.0)
+    provider.bind(EventRecorder(), SystemClock())
+    provider.start()
+    fake.tunnel[public] = provider.server.thread.local_url
+    return provider
+
+
+def _dial(provider, call_id, to):
+    return provider.place(DialRequest(call_id, to, FROM, ctx(call_id, to),
+                                      f"1:1:{call_id}:1:1:pass", ring_timeout_s=20))
+
+
+@pytest.fixture
+def fake():
+    with FakeTwilio() as f:
+        yield f
+
+
+def test_an_unknown_create_is_looked_up_before_it_is_ever_sent_again(fake):
+    """The create's response is lost (the call *was* created) and the lookup that
+    should find it fails too: the outcome is unknown. The retry must look again and
+    adopt the call -- not create a second one (that was a double dial)."""
+    to = "+12125550103"
+    fake.script(to, Scenario(answer="busy"))
+    proxy = ChaosProxy(fake.base_url, faults={"create": {"lost-response": 1.0},
+                                              "list": {"reset": 1.0}})
+    provider = _provider(fake, proxy.url)
+    try:
+        with pytest.raises(DialError) as info:
+            _dial(provider, 1, to)
+        assert info.value.action is ProviderAction.RETRY
+        assert len(fake.calls) == 1                       # it exists on Twilio
+        proxy.calm()
+        sid = _dial(provider, 1, to)                      # the engine's retry
+        assert list(fake.calls) == [sid] and len(fake.creates) == 1
+    finally:
+        provider.close()
+        proxy.close()
+
+
+def test_a_lookup_that_proves_nothing_was_created_lets_the_retry_create(fake):
+    to = "+12125550104"
+    fake.script(to, Scenario(answer="busy"))
+    proxy = ChaosProxy(fake.base_url, faults={"create": {"reset": 1.0}, "list": {"reset": 1.0}})
+    provider = _provider(fake, proxy.url)
+    try:
+        with pytest.raises(DialError):
+            _dial(provider, 1, to)
+        assert fake.calls == {}
+        proxy.calm()
+        sid = _dial(provider, 1, to)
+        assert list(fake.calls) == [sid]
+    finally:
+        provider.close()
+        proxy.close()
+
+
+def test_adoption_skips_a_call_an_earlier_runner_recorded(fake, store):
+    """After a restart the provider's memory is empty; the earlier pass's call to the
+    same number is known only from its call row. An ambiguous create failure must not
+    adopt it."""
+    to = "+12125550105"
+    fake.script(to, Scenario(answer="busy"))
+    cid = make_campaign(store)
+    (lead,) = add_leads(store, cid, [{"phones": [to]}])
+    earlier = _provider(fake, fake.base_url, store.path)
+    try:
+        old_sid = _dial(earlier, 1, to)
+    finally:
+        earlier.close()
+    with store.tx():
+        store.execute("INSERT INTO calls (id, campaign_id, run, lead_id, slot, e164, from_number, "
+                      "pass_no, provider, provider_sid, status, disposition, claimed_at) VALUES "
+                      "(1, ?, 1, ?, 1, ?, ?, 1, 'twilio', ?, 'busy', 'NO_ANSWER', ?)",
+                      (cid, lead, to, FROM, old_sid, NOW))
+    fake.fail_creates(500, status=500)                    # ambiguous; nothing created
+    provider = _provider(fake, fake.base_url, store.path)
+    try:
+        with pytest.raises(DialError) as info:
+            _dial(provider, 2, to)
+        assert info.value.action is ProviderAction.RETRY
+        assert list(fake.calls) == [old_sid]
+    finally:
+        provider.close()
