@@ -71,6 +71,7 @@ from dialcli.providers.base import (
 )
 
 OUTCOMES = ("human", "voicemail", "no_answer", "busy", "failed")
+MAX_TIMING_S = 3600.0       # any one timing of a simulated call (Twilio rings 600 s at most)
 PERSONAS = ("interested", "not_interested", "callback", "opt_out", "wrong_number", "one_word")
 
 DEFAULT_PROFILE: dict[str, Any] = {
@@ -146,6 +147,9 @@ def _tri(rng: random.Random, spec: Any) -> float:
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"Simulator profile: {where} must be a number, not {value!r}.")
+    # TOML has inf and nan; neither is a probability, a price or a duration.
+    if not math.isfinite(float(value)):
+        raise InputError(f"Simulator profile: {where} must be a finite number, not {value!r}.")
     return float(value)
 
 
@@ -166,8 +170,19 @@ def _check_timing(timing: dict[str, Any]) -> None:
             lo, mode, hi = (_number(v, f"timing {key}") for v in value)
             if not 0 <= lo <= mode <= hi:
                 raise InputError(f"Simulator profile: timing {key} needs 0 <= min <= mode <= max.")
+            if hi > MAX_TIMING_S:
+                raise InputError(f"Simulator profile: timing {key} is over {MAX_TIMING_S:,.0f} "
+                                 "seconds.")
+        elif key == "words_per_second":
+            # Speech time is words / rate: zero or a tiny rate never ends.
+            if not 0.1 <= _number(value, f"timing {key}") <= 100:
+                raise InputError("Simulator profile: timing words_per_second must be between "
+                                 "0.1 and 100.")
         elif _number(value, f"timing {key}") < 0:
             raise InputError(f"Simulator profile: timing {key} cannot be negative.")
+        elif value > MAX_TIMING_S:
+            raise InputError(f"Simulator profile: timing {key} is over {MAX_TIMING_S:,.0f} "
+                             "seconds.")
 
 
 def _normalise(weights: dict[str, float], allowed: tuple[str, ...], what: str) -> dict[str, float]:
@@ -211,6 +226,10 @@ class SimProfile:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InputError(f"Simulator profile {p} does not exist.") from None
+        except IsADirectoryError:
+            raise InputError(f"Simulator profile {p} is a folder, not a TOML file.") from None
+        except OSError as exc:
+            raise InputError(f"Cannot read simulator profile {p}: {exc.strerror or exc}.") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"Simulator profile {p} is not valid TOML: {exc}.") from None
         return cls.from_dict(data, source=f"Simulator profile {p}")
