@@ -208,3 +208,29 @@ def test_adoption_skips_a_call_an_earlier_runner_recorded(fake, store):
         assert list(fake.calls) == [old_sid]
     finally:
         provider.close()
+
+
+def test_dnc_add_from_another_terminal_tells_subscribers_about_the_leads_it_moves(store):
+    """``dnc add`` retires the number everywhere and moves its leads on (a RETRY lead
+    with no phone left is EXHAUSTED, a PENDING one SKIPPED, a CALLBACK one SKIPPED):
+    status changes that subscribers must hear like any other."""
+    from dialcli import dnc
+
+    cid = make_campaign(store)
+    retry, pending, callback, moved = add_leads(store, cid, [
+        {"phones": ["+12125550110"]}, {"phones": ["+12125550111"]},
+        {"phones": ["+12125550112"]}, {"phones": ["+12125550113", "+12125550114"]}])
+    webhooks.add_subscription(store, "http://127.0.0.1:9/hook", now_iso=NOW)
+    with store.tx():
+        store.execute("UPDATE leads SET status = 'RETRY', pass_done = 1, attempts = 1 WHERE id = ?",
+                      (retry,))
+        store.execute("UPDATE leads SET status = 'CALLBACK', callback_slot = 1, "
+                      "callback_at = ? WHERE id = ?", (NOW, callback))
+    with store.tx() as conn:
+        dnc.add(conn, ["+12125550110", "+12125550111", "+12125550112", "+12125550113"],
+                source="cli", reason="asked by email", now_iso=NOW)
+    assert _chain(store, retry) == [("RETRY", "EXHAUSTED")]
+    assert _chain(store, pending) == [("PENDING", "SKIPPED")]
+    assert _chain(store, callback) == [("CALLBACK", "SKIPPED")]
+    assert _chain(store, moved) == []          # still PENDING, on its second phone
+    assert store.scalar("SELECT phone_slot FROM leads WHERE id = ?", (moved,)) == 2

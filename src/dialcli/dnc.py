@@ -229,11 +229,21 @@ def _retire_batch(conn, now_iso: str, result) -> None:
         "UPDATE lead_phones SET dead_reason = ? WHERE dead_reason IS NULL "
         "AND e164 IN (SELECT e164 FROM temp.dnc_batch WHERE op = 'add')", (DNC_REASON,))
     result.phones += len(hits)
+    changes = []
     for lead_id, slots in killed.items():
-        _move_lead(conn, lead_id, dict(slots), now_iso, result)
+        before = _move_lead(conn, lead_id, dict(slots), now_iso, result)
+        if before is not None:
+            changes.append((lead_id, str(before)))
+    if changes:
+        # A status change like any other: webhook subscribers hear it (same transaction).
+        from dialcli import webhooks
+
+        webhooks.enqueue_lead_updates(conn, now_iso=now_iso, changes=changes)
 
 
-def _move_lead(conn, lead_id: int, killed: dict[int, str], now_iso: str, result) -> None:
+def _move_lead(conn, lead_id: int, killed: dict[int, str], now_iso: str,
+               result) -> LeadStatus | None:
+    """Move one lead past its retired phone(s); returns its previous status if it moved."""
     lead = conn.execute(
         "SELECT l.campaign_id, l.status, l.phone_slot, l.pass_no, l.callback_attempts, "
         "l.callback_slot, c.max_attempts FROM leads l JOIN campaigns c ON c.id = l.campaign_id "
@@ -258,7 +268,7 @@ def _move_lead(conn, lead_id: int, killed: dict[int, str], now_iso: str, result)
                      "AND status = 'open'", (lead_id,))
         result.leads_skipped += 1
         _audit_skip(conn, now_iso, campaign_id, lead_id, killed[target], CALLBACK_REASON)
-        return
+        return status
     if slot is not None and slot not in killed:
         return       # its current phone is fine; later phones are skipped when reached
     if slot is None:
@@ -283,6 +293,7 @@ def _move_lead(conn, lead_id: int, killed: dict[int, str], now_iso: str, result)
     _audit_skip(conn, now_iso, campaign_id, lead_id, killed[slot],
                 move.skip_reason or DNC_REASON,
                 {"next_slot": move.phone_slot, "status": str(move.status)})
+    return status
 
 
 def _audit_skip(conn, now_iso, campaign_id, lead_id, e164, reason, extra=None) -> None:
