@@ -20,6 +20,8 @@ DEFAULT_RATE = 0.014
 CONVERSATION_GRACE = timedelta(seconds=5)   # wait this long after ENDED for the transcript
 POLL_EVERY = timedelta(seconds=15)
 RETRY_BACKOFF = timedelta(seconds=2)
+GROUP_COMMIT_S = 0.05                        # simulated runs commit at least this often
+GROUP_COMMIT_GAP_S = 0.001                   # and then leave the write lock free this long
 PLACE_THREADS = 8                            # concurrent create requests in real time
 SLOW_DOWN_PAUSE = timedelta(seconds=10)
 ACTIVE = ("PENDING", "RETRY", "DIALING", "CALLBACK")
@@ -128,6 +130,7 @@ class _EngineTx:
         if e._batch_depth and e._batch_cm is None:
             e._batch_cm = e.store.tx()
             e._batch_cm.__enter__()
+            e._batch_began = e.wall.monotonic()
         self.cm = e.store.tx()
         conn = self.cm.__enter__()
         if e._pending_sids:
@@ -153,7 +156,9 @@ class _Batch:
     def __exit__(self, *exc):
         e = self.engine
         e._batch_depth -= 1
-        cm, e._batch_cm = e._batch_cm, None
-        if cm is not None:
-            return cm.__exit__(*exc)
-        return False
+        if e._batch_cm is None:
+            return False
+        if exc[0] is None and e._group_commit and \
+                e.wall.monotonic() - e._batch_began < GROUP_COMMIT_S:
+            return False          # group commit: keep the transaction for the next turns
+        return e._end_batch(*exc)

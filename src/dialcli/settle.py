@@ -346,13 +346,10 @@ class Settling:
                     adopted.add(state.sid)
             settled += 1
             if state is None:
-                if f.sid:
-                    ev = CallEvent(f.call_id, EventKind.ENDED, now, status=CallStatus.FAILED,
-                                   error="call unknown to the provider after a restart")
-                    self._complete(f, ev, now)
-                else:
-                    _revert_claim(self.store, f.call_id, to_iso(now),
-                                  "never placed: the runner stopped first")
+                # The provider has no such call (Twilio answers 404; the simulated
+                # network never recorded it): it was never placed.
+                _revert_claim(self.store, f.call_id, to_iso(now),
+                              "never placed: the runner stopped first")
                 continue
             if state.status.final:
                 ev = CallEvent(f.call_id, EventKind.ENDED, state.end_time or now,

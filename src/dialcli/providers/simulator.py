@@ -312,6 +312,8 @@ class SimulatedProvider(Provider):
         self._by_to: dict[str, list[str]] = {}
         self._dials_to: dict[str, int] = {}      # only pinned numbers need a count
         self._fd: int | None = None
+        self.defer_journal = False
+        self._pending: list[bytes] = []
         self.record = record
         self.placed: list[DialRequest] = []     # history, when ``record``
         if self.journal_path and os.path.exists(self.journal_path) and self.profile.numbers:
@@ -351,11 +353,34 @@ class SimulatedProvider(Provider):
     def _append(self, entry: dict[str, Any]) -> None:
         if not self.journal_path:
             return
+        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        if self.defer_journal:
+            self._pending.append(line)
+            return
+        self._write(line)
+
+    def _write(self, data: bytes) -> None:
         if self._fd is None:
             self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.write(self._fd, (json.dumps(entry, separators=(",", ":")) + "\n").encode())
+        os.write(self._fd, data)
+
+    # Group commit: with ``defer_journal`` the network records placements only when
+    # the engine has committed the claims that asked for them (``flush_journal``
+    # after each commit; ``discard_journal`` after a rollback). The network's record
+    # never gets ahead of the workspace's, exactly as with claim-then-place, while
+    # the engine commits many dials at once.
+    supports_deferred_journal = True
+
+    def flush_journal(self) -> None:
+        if self._pending:
+            self._write(b"".join(self._pending))
+            self._pending.clear()
+
+    def discard_journal(self) -> None:
+        self._pending.clear()
 
     def close(self) -> None:
+        self.flush_journal()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -110,7 +111,7 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        self._begin_immediate()
         self._depth = 1
         try:
             yield self.conn
@@ -127,6 +128,29 @@ class Store:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
+
+    def _begin_immediate(self) -> None:
+        """Take the write lock, polling every millisecond while another writer holds it.
+
+        SQLite's own busy handler backs off to 100 ms between attempts; a running
+        campaign commits every few milliseconds and takes the lock straight back, so
+        a `pause` or `dnc add` waiting that way could miss every gap for seconds.
+        Polling at 1 ms gets in at the next gap. Gives up after the busy timeout.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        self.conn.execute("PRAGMA busy_timeout = 1")
+        try:
+            while True:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if ("locked" not in str(exc) and "busy" not in str(exc)) \
+                            or time.monotonic() >= deadline:
+                        raise
+                time.sleep(0.0005)
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
