@@ -94,6 +94,15 @@ class LLMSettings:
         )
 
 
+def path_text(path: str | os.PathLike[str]) -> str:
+    """A path as text that can be stored and printed.
+
+    Linux file names are bytes; Python keeps the ones that are not UTF-8 as lone
+    surrogates, which SQLite and JSON refuse. Those bytes become U+FFFD here.
+    """
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
 def public_url(option: str | None) -> str | None:
     value = option or _env("DIALCLI_PUBLIC_URL")
     return value.rstrip("/") if value else None

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, TextIO
 
 from dialcli.compliance import RULES_VERSION, record_decision
+from dialcli.config import path_text
 from dialcli.errors import ConflictError, InputError
 from dialcli.models import LeadStatus
 from dialcli.outcomes import LeadView, skip_phone
@@ -496,8 +497,8 @@ def import_file(store, path: str | Path, *, now_iso: str, column: str | None = N
                 hint="Expected one 10-digit number per line, NPA,NXXXXXX, or a CSV with "
                      "a phone column (choose it with --column).")
         registry = report.format == "registry"
-        report.source = source or (f"{REGISTRY_PREFIX}:{path.name}" if registry
-                                   else f"import:{path.name}")
+        name = path_text(path.name)
+        report.source = source or (f"{REGISTRY_PREFIX}:{name}" if registry else f"import:{name}")
         report.added = conn.execute(
             "INSERT INTO dnc (e164, reason, source, added_at) "
             "SELECT e164, ?, ?, ? FROM temp.dnc_batch WHERE op = 'add' " + _UPSERT,
@@ -511,7 +512,7 @@ def import_file(store, path: str | Path, *, now_iso: str, column: str | None = N
             (f"{REGISTRY_PREFIX}%",)).rowcount
         _retire_batch(conn, now_iso, report)
         record_decision(conn, ts=now_iso, campaign_id=None, lead_id=None, call_id=None,
-                        e164=None, decision="dnc-import", reason=str(path),
+                        e164=None, decision="dnc-import", reason=path_text(path),
                         detail={k: v for k, v in report.as_dict().items()
                                 if k != "invalid_samples"})
         conn.execute("DROP TABLE temp.dnc_batch")

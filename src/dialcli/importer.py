@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterator
 
 from dialcli import importer_csv as csvfile
 from dialcli.clock import to_iso
+from dialcli.config import path_text
 from dialcli.errors import Interrupted, InputError, NotFoundError
 from dialcli.models import CampaignStatus
 from dialcli.importer_prepare import Payload, Preparer, PrepareSpec, SeenKeys
@@ -164,7 +165,7 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
     now_iso = to_iso(now)
     assert now_iso is not None
     summary = ImportSummary(
-        import_id=0, campaign=campaign["name"], source=str(source), encoding=info.encoding,
+        import_id=0, campaign=campaign["name"], source=path_text(source), encoding=info.encoding,
         delimiter=info.delimiter, columns=header.tokens, variables=header.var_tokens,
         notices=list(info.notices), warnings=list(header.warnings),
     )
@@ -185,7 +186,7 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
         with store.tx() as conn:
             import_id = conn.execute(
                 "INSERT INTO imports (campaign_id, source, columns, created_at) VALUES (?, ?, ?, ?)",
-                (campaign_id, str(source.resolve()), json.dumps(header.tokens), now_iso),
+                (campaign_id, path_text(source.resolve()), json.dumps(header.tokens), now_iso),
             ).lastrowid
             summary.import_id = int(import_id)
             spec = _spec(conn, source, info, header, campaign, default_region,
@@ -220,7 +221,7 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
         # Committed: only now does the rejects file appear.
         if stats.get("rejects_written"):
             os.replace(tmp_rejects, rejects)
-            summary.rejects_file = str(rejects)
+            summary.rejects_file = path_text(rejects)
     except KeyboardInterrupt:
         raise Interrupted("Import interrupted: nothing was imported.") from None
     finally:

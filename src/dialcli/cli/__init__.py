@@ -39,6 +39,18 @@ class DialcliGroup(TyperGroup):
             if exc.hint:
                 err.print(scrub(exc.hint), markup=False, highlight=False)
             raise typer.Exit(int(exc.exit_code)) from None
+        except UnicodeEncodeError as exc:
+            if "surrogate" not in str(exc.reason):
+                raise
+            # Bytes that are not UTF-8 in an argument (Python keeps them as lone
+            # surrogates) cannot be stored: say which text, like any bad input.
+            bad = exc.object[exc.start:exc.end].encode("utf-8", "surrogateescape")
+            shown = repr(exc.object if len(exc.object) <= 80 else exc.object[:77] + "...")
+            err.print(f"[bold red]Error:[/bold red] {escape(scrub(shown))} is not UTF-8 text "
+                      f"(bytes {bad.hex(' ')}).", markup=True, highlight=False)
+            err.print("dialcli keeps names, text and settings as UTF-8: type it again in a "
+                      "UTF-8 terminal (e.g. LANG=en_US.UTF-8).", markup=False, highlight=False)
+            raise typer.Exit(int(ExitCode.USAGE)) from None
         except KeyboardInterrupt:
             err.print("Interrupted.")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
@@ -81,7 +93,21 @@ def _root(
     ),
 ) -> None:
     """Run outbound AI voice-call campaigns from your laptop."""
+    _tolerant_streams()
     ctx.obj = AppState(db_option=db)
+
+
+def _tolerant_streams() -> None:
+    """File names may hold bytes that are not UTF-8: print them, never crash on them.
+
+    Such bytes reach Python as lone surrogates. stdout passes them through as the
+    original bytes (as ``ls`` does); stderr shows them escaped, as Python does.
+    """
+    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        try:
+            stream.reconfigure(errors=errors)
+        except (AttributeError, ValueError, OSError):
+            pass
 
 
 for _name in COMMAND_MODULES:

@@ -59,18 +59,15 @@ def _write_csv(path: str, header, rows) -> int:
             n += 1
         sys.stdout.flush()
         return n
-    target = Path(path).expanduser()
-    if not target.parent.is_dir():
-        raise InputError(f"Folder {target.parent} does not exist.")
-    tmp = target.with_name(target.name + ".part")
+    from dialcli.exports import write_atomically   # a folder, a missing folder: InputError
+
     n = 0
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+    with write_atomically(path) as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(header)
         for row in rows:
             writer.writerow(row)
             n += 1
-    tmp.replace(target)
     return n
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dialcli import dnc as core
@@ -192,14 +193,11 @@ def export_cmd(
         core.export(conn, sys.stdout, fmt=fmt)
         sys.stdout.flush()
         return
-    target = Path(path).expanduser()
-    if not target.parent.is_dir():
-        raise InputError(f"Folder {target.parent} does not exist.")
-    tmp = target.with_name(target.name + ".part")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+    from dialcli.exports import write_atomically   # a folder, a missing folder: InputError
+
+    with write_atomically(path) as fh:
         n = core.export(conn, fh, fmt=fmt)
-    tmp.replace(target)
-    success(f"Wrote {n} number(s) to {target}.")
+    success(f"Wrote {n} number(s) to {escape(str(Path(path).expanduser()))}.")
 
 
 def register(app: typer.Typer) -> None:
