@@ -1,7 +1,9 @@
 """A live-path campaign runner in its own process, for the live chaos runs.
 
-Usage: python chaos_live_worker.py DB CAMPAIGN PUBLIC_URL PORT
+Usage: python chaos_live_worker.py DB CAMPAIGN PUBLIC_URL PORT [--fds]
 (credentials and TWILIO_API_BASE from the environment, as ``dialcli start`` reads them).
+With ``--fds`` it prints its open file descriptors before building anything and after
+the run (provider closed, webhook thread done) as ``fds BEFORE AFTER``.
 
 It is ``dialcli start CAMPAIGN --public-url URL --port PORT`` -- the same provider,
 callback server, rule brain, engine and webhook delivery thread (``runner``) -- with
@@ -26,8 +28,15 @@ from dialcli.runner import make_brain, start_thread
 from dialcli.store import Store
 
 
+def _fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
 def main() -> int:
     db, campaign, public_url, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    fds_before = _fds() if "--fds" in sys.argv else None
     engine_mod.POLL_EVERY = timedelta(seconds=0.5)
     engine_mod.RETRY_BACKOFF = timedelta(seconds=0.2)
     engine_mod.CONVERSATION_GRACE = timedelta(seconds=1)
@@ -47,6 +56,15 @@ def main() -> int:
         print(f"Error: {exc}", file=sys.stderr, flush=True)
         return int(exc.exit_code)
     result = handle.result
+    if fds_before is not None:
+        store.close()
+        print(f"fds {fds_before} {_fds()}", flush=True)
+        import os
+
+        import psutil
+
+        for c in psutil.Process().net_connections(kind="all"):
+            print(f"fd {c.fd} -> {c.laddr} {c.raddr} {c.status}", file=sys.stderr)
     print(result.outcome, result.calls, result.reconciled, flush=True)
     print(result.outcome, file=sys.stderr, flush=True)
     return 0 if result.outcome == "completed" else 1

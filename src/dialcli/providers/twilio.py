@@ -323,6 +323,7 @@ class TwilioProvider(Provider):
                  freeze_gc: bool = True, client: Client | None = None):
         self.credentials = credentials
         self.account_sid = credentials.account_sid
+        self._own_client = client is None
         self.client = client or make_client(credentials, http_timeout)
         self.account = TwilioAccount(credentials, self.client)
         self._validator = RequestValidator(credentials.auth_token.reveal())
@@ -379,6 +380,9 @@ class TwilioProvider(Provider):
         self._started = False
         self.server.stop()
         self.prices.stop()
+        session = getattr(self.client.http_client, "session", None)
+        if self._own_client and session is not None:
+            session.close()           # its pooled keep-alive connections to Twilio
 
     @property
     def port(self) -> int:
