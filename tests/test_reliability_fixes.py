@@ -234,3 +234,72 @@ def test_dnc_add_from_another_terminal_tells_subscribers_about_the_leads_it_move
     assert _chain(store, callback) == [("CALLBACK", "SKIPPED")]
     assert _chain(store, moved) == []          # still PENDING, on its second phone
     assert store.scalar("SELECT phone_slot FROM leads WHERE id = ?", (moved,)) == 2
+
+
+# -- a busy workspace ------------------------------------------------------------------------
+
+import sqlite3  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from dialcli.store import Store, StoreError  # noqa: E402
+
+
+def _hold_write_lock(path, seconds: float) -> threading.Event:
+    """Another process's long write transaction (like an import of a million rows)."""
+    taken = threading.Event()
+
+    def hold():
+        conn = sqlite3.connect(str(path), isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        taken.set()
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+        conn.close()
+
+    threading.Thread(target=hold, daemon=True).start()
+    assert taken.wait(5)
+    return taken
+
+
+def test_a_write_that_waits_too_long_says_the_workspace_is_busy(db_path):
+    Store(db_path).close()
+    store = Store(db_path)
+    store.busy_patience_s = 0.3
+    _hold_write_lock(db_path, 1.5)
+    try:
+        store.set_setting("rate_per_minute", "0.02", NOW)
+    except StoreError as exc:
+        assert "is busy" in str(exc) and "Try again" in str(exc)
+    else:
+        raise AssertionError("no StoreError")
+    finally:
+        store.close()
+
+
+def test_a_runner_outlasts_a_writer_that_holds_the_workspace_past_the_busy_timeout(
+        db_path, monkeypatch):
+    """An import into another campaign holds the write lock for its whole run (20 s per
+    million rows here); a runner that gave up after the busy timeout died with
+    "database is locked" and a traceback. Now it waits: the ordinary patience is
+    shrunk to 0.3 s here, the lock is held for 1.5 s mid-run, and the run completes."""
+    monkeypatch.setattr(Store, "busy_patience_s", 0.3)
+    store = Store(db_path)
+    cid = make_campaign(store, max_attempts=1, max_concurrent=2, cps=2)
+    add_leads(store, cid, [{"phones": [f"+1212555{2000 + i:04d}"]} for i in range(40)])
+    from dialcli.clock import ScaledClock
+
+    dialed = threading.Event()
+    provider = SimulatedProvider(KeywordBrain(), seed=1, profile=SimProfile.from_dict(
+        {"outcomes": {"no_answer": 1.0, "human": 0.0, "voicemail": 0.0, "busy": 0.0,
+                      "failed": 0.0}}))
+    engine = Engine(store, cid, provider, ScaledClock(T0, speed=600),
+                    on_event=lambda item: dialed.set() if item.get("type") == "lead" else None)
+    box = {}
+    runner = threading.Thread(target=lambda: box.update(result=engine.run()), daemon=True)
+    runner.start()
+    assert dialed.wait(20)
+    _hold_write_lock(db_path, 1.5)
+    runner.join(60)
+    store.close()
+    assert box.get("result") is not None and box["result"].outcome == "completed"

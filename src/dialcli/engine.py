@@ -49,7 +49,7 @@ from dialcli.templates import lead_context, render
 from dialcli.engine_types import (  # noqa: F401  (re-exported)
     ACTIVE, CONVERSATION_GRACE, DEFAULT_RATE, EVENT_WORDS, GROUP_COMMIT_GAP_S, GROUP_COMMIT_S,
     PLACE_THREADS,
-    POLL_EVERY, RETRY_BACKOFF,
+    POLL_EVERY, RETRY_BACKOFF, RUNNER_BUSY_PATIENCE_S,
     InFlight, RunResult, Snapshot, _Batch, _EngineTx, _Sink,
 )
 from dialcli.settle import (  # noqa: F401  (re-exported)
@@ -65,6 +65,9 @@ class Engine(Settling):
                  callback_parser: Callable[[str | None, datetime, str | None], datetime] | None = None,
                  blackout=None, group_commit: bool | None = None):
         self.store = store
+        # A runner waits out other writers (an import into another campaign holds the
+        # workspace for as long as it takes) instead of dying of a busy database.
+        store.busy_patience_s = max(store.busy_patience_s, RUNNER_BUSY_PATIENCE_S)
         self.campaign_id = campaign_id
         self.provider = provider
         self.clock = clock

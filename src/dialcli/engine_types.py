@@ -23,6 +23,7 @@ RETRY_BACKOFF = timedelta(seconds=2)
 GROUP_COMMIT_S = 0.05                        # simulated runs commit at least this often
 GROUP_COMMIT_GAP_S = 0.001                   # and then leave the write lock free this long
 PLACE_THREADS = 8                            # concurrent create requests in real time
+RUNNER_BUSY_PATIENCE_S = 900.0               # wait this long for another writer's lock
 SLOW_DOWN_PAUSE = timedelta(seconds=10)
 ACTIVE = ("PENDING", "RETRY", "DIALING", "CALLBACK")
 EVENT_WORDS = {"ringing": "ringing", "answered": "answered", "human": "a person is on the line",

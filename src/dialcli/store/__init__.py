@@ -30,6 +30,10 @@ class StoreError(DialcliError):
 
 
 class Store:
+    #: Seconds a write waits for another process's write lock before giving up; a
+    #: campaign runner raises it (it must outlast an import into another campaign).
+    busy_patience_s: float = BUSY_TIMEOUT_MS / 1000
+
     def __init__(self, path: str | os.PathLike[str], *, migrate: bool = True):
         self.path = str(path)
         if self.path != ":memory:":
@@ -135,9 +139,12 @@ class Store:
         SQLite's own busy handler backs off to 100 ms between attempts; a running
         campaign commits every few milliseconds and takes the lock straight back, so
         a `pause` or `dnc add` waiting that way could miss every gap for seconds.
-        Polling at 1 ms gets in at the next gap. Gives up after the busy timeout.
+        Polling at 1 ms gets in at the next gap. A writer that holds the lock for
+        longer (an import of a million rows: tens of seconds) is waited out at 20 ms
+        steps for ``busy_patience_s``; then a clear ``StoreError``, never a bare
+        "database is locked".
         """
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        started = time.monotonic()
         self.conn.execute("PRAGMA busy_timeout = 1")
         try:
             while True:
@@ -145,10 +152,15 @@ class Store:
                     self.conn.execute("BEGIN IMMEDIATE")
                     return
                 except sqlite3.OperationalError as exc:
-                    if ("locked" not in str(exc) and "busy" not in str(exc)) \
-                            or time.monotonic() >= deadline:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
                         raise
-                time.sleep(0.0005)
+                    waited = time.monotonic() - started
+                    if waited >= self.busy_patience_s:
+                        raise StoreError(
+                            f"The workspace {self.path} is busy: another dialcli process has "
+                            f"been writing to it for {waited:.0f} s (a large import?).",
+                            hint="Try again when it has finished.") from None
+                time.sleep(0.0005 if waited < 1.0 else 0.02)
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
