@@ -7,6 +7,7 @@ never written to the database, logs or reports.
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,9 +110,15 @@ def public_url(option: str | None) -> str | None:
 
 
 def secret_values() -> list[str]:
-    """Every secret in the environment (for scrubbing and for the secrets test)."""
+    """Every secret in the environment, and the HTTP Basic credentials built from the
+    Twilio token (an upstream error may echo the Authorization header), longest first."""
     names = ("TWILIO_AUTH_TOKEN", "DIALCLI_LLM_API_KEY", "OPENAI_API_KEY")
-    return [v for v in (_env(n) for n in names) if v and len(v) >= 6]
+    values = [v for v in (_env(n) for n in names) if v and len(v) >= 6]
+    sid, token = _env("TWILIO_ACCOUNT_SID"), _env("TWILIO_AUTH_TOKEN")
+    if sid and token:
+        basic = base64.b64encode(f"{sid}:{token}".encode()).decode()
+        values += [basic, basic.rstrip("=")]
+    return sorted(values, key=len, reverse=True)
 
 
 def scrub(text: str) -> str:
