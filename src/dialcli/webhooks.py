@@ -175,7 +175,7 @@ def add_subscription(store: Store, url: str, *, now_iso: str, events: Iterable[s
 def get_subscription(store: Store, ref: int | str) -> Subscription:
     """A subscription by id or exact URL."""
     row = None
-    if isinstance(ref, int) or str(ref).isdigit():
+    if isinstance(ref, int) or (str(ref).isascii() and str(ref).isdigit() and len(str(ref)) < 19):
         row = store.one("SELECT * FROM webhook_subscriptions WHERE id = ?", (int(ref),))
     if row is None:
         row = store.one("SELECT * FROM webhook_subscriptions WHERE url = ?", (str(ref),))

@@ -183,3 +183,15 @@ def test_files_whose_names_are_not_utf8_still_import(ready, tmp_path, command):
             assert source.endswith("caf\ufffd.csv") and json.loads(proc.stdout)["imported"] == 1
         else:
             assert st.scalar("SELECT COUNT(*) FROM dnc WHERE e164 = '+14155550166'") == 1
+
+
+@pytest.mark.parametrize("argv", [
+    ["report", "Spring", "--limit", "99999999999999999999"],
+    ["audit", "Spring", "--lead", "99999999999999999999"],
+    ["webhooks", "remove", "99999999999999999999"],
+    ["preview", "--lead", "99999999999999999999"],
+    ["campaign", "edit", "Spring", "--max-concurrent", "99999999999999999999"],
+])
+def test_numbers_too_large_for_sqlite_are_input_errors(ready, argv):
+    r = _run(ready, argv)
+    assert r.exit_code == 2 and "Error:" in r.stderr, r.output

@@ -51,6 +51,14 @@ class DialcliGroup(TyperGroup):
             err.print("dialcli keeps names, text and settings as UTF-8: type it again in a "
                       "UTF-8 terminal (e.g. LANG=en_US.UTF-8).", markup=False, highlight=False)
             raise typer.Exit(int(ExitCode.USAGE)) from None
+        except OverflowError as exc:
+            if "SQLite INTEGER" not in str(exc):
+                raise
+            # A number typed on the command line (--limit, --lead, an id) that no
+            # SQLite integer can hold; the transaction it was in has rolled back.
+            err.print("[bold red]Error:[/bold red] a number given is too large (the largest "
+                      "is 9223372036854775807).", markup=True, highlight=False)
+            raise typer.Exit(int(ExitCode.USAGE)) from None
         except KeyboardInterrupt:
             err.print("Interrupted.")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
