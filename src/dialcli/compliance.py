@@ -525,6 +525,12 @@ def audit_entries(conn, *, campaign_id: int | None = None, lead_id: int | None =
 
 
 def audit_csv_row(entry: dict) -> list[str]:
-    """One CSV row: nested values flattened; ``detail`` kept whole as JSON."""
+    """One CSV row: nested values flattened; ``detail`` kept whole as JSON.
+
+    Cells are made safe for spreadsheets like every other export: a lead named
+    ``=HYPERLINK(...)`` in a vendor's file must not become a live formula here.
+    """
+    from dialcli.exports import neutralise   # (exports imports this module)
+
     return [json.dumps(entry["detail"], separators=(",", ":"), default=str)
-            if k == "detail" else _flat(entry[k]) for k in AUDIT_COLUMNS]
+            if k == "detail" else neutralise(_flat(entry[k])) for k in AUDIT_COLUMNS]

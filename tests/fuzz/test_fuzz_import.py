@@ -28,7 +28,7 @@ from dialcli.exports import FORMULA_PREFIXES
 from dialcli.phones import is_e164
 from dialcli.store import Store
 from dialcli.templates import render_for_lead
-from fuzzkit import HOSTILE_VALUES, NOW, budget, dump, fuzz, no_traceback, workspace
+from fuzzkit import FORMULAS, HOSTILE_VALUES, NOW, budget, dump, fuzz, no_traceback, workspace
 
 _files = itertools.count()
 BREAK = re.compile(r"\r\n|\r|\n")
@@ -327,3 +327,27 @@ def test_shapes_that_are_refused_with_a_reason(ws, tmp_path, data, fragment):
     got = attempt(db, cid, new_file(tmp_path, data))
     if fragment is not None:
         assert isinstance(got, InputError) and fragment in str(got), got
+
+
+def test_every_csv_export_neutralises_formulas_from_lead_data(cli, db_path, tmp_path):
+    workspace(db_path)
+    names = [v for v in FORMULAS if v.strip()]
+    header = ["name", "phone1", "email", "case number", "timezone"]
+    body = [[name, f"+1212555{1000 + i:04d}", name, name, "America/New_York"]
+            for i, name in enumerate(names)]
+    r = cli("import", new_file(tmp_path, write_csv(header, body, "utf-8")))
+    assert r.exit_code == 0, r.output
+    r = cli("start", "Spring", "--simulate", "--seed", "5")
+    assert r.exit_code == 0, r.output
+    exports = {"leads": ("report", "Spring", "--csv"), "calls": ("report", "Spring", "--calls",
+                                                                   "--csv"),
+               "audit": ("audit", "Spring", "--csv")}
+    for what, argv in exports.items():
+        out = tmp_path / f"{what}.csv"
+        r = cli(*argv, out)
+        assert r.exit_code == 0, r.output
+        rows = _cells(out)
+        assert len(rows) > len(names) // 2, (what, len(rows))
+        live = [v for row in rows[1:] for v in row
+                if v.startswith(FORMULA_PREFIXES) and not is_e164(v)]
+        assert not live, (what, live[:5])
