@@ -569,6 +569,15 @@ class Engine(Settling):
                     e164=e164, decision="defer", reason="frequency cap", detail=detail)
                 self.queue.deferred(not_before)
                 return None
+            variables = json.loads(lead["vars"] or "{}")
+            try:
+                texts = self._texts(lead["name"], lead["email"], variables)
+            except InputError as exc:
+                # Rendered before the call row exists: a lead whose values the agent's
+                # templates cannot take is skipped with the reason, not dialed -- and
+                # the run goes on instead of stopping on it at every start.
+                self._skip_unrenderable(conn, lead, lead_id, exc, now, detail)
+                return None
             local = _local_times(window.zones, now)
             call_id = conn.execute(
                 "INSERT INTO calls (campaign_id, run, lead_id, slot, e164, from_number, pass_no, "
@@ -586,9 +595,8 @@ class Engine(Settling):
                 conn, ts=now_iso, campaign_id=c.id, lead_id=lead_id, call_id=call_id,
                 e164=e164, decision="dial", reason=kind, detail=detail)
         assert call_id is not None
-        variables = json.loads(lead["vars"] or "{}")
         tz = lead["timezone"] or (window.zones[0] if window.zones else None)
-        ctx = self._context(call_id, e164, lead["name"], lead["email"], variables, tz)
+        ctx = self._context(call_id, e164, lead["name"], variables, tz, texts)
         attempt_key = f"{c.id}:{c.run}:{lead_id}:{slot}:{lead['pass_no']}:{kind}"
         f = InFlight(call_id, lead_id, lead["name"] or "", slot, kind, lead["pass_no"], e164, tz)
         f.request = DialRequest(call_id, e164, c.from_number, ctx, attempt_key)
@@ -607,16 +615,40 @@ class Engine(Settling):
             cap = self._caps[regions] = compliance.cap_for_regions(self._cap_settings, regions)
         return cap
 
-    def _context(self, call_id: int, e164: str, name: str | None, email: str | None,
-                 variables: dict[str, Any], tz: str | None) -> CallContext:
+    def _texts(self, name: str | None, email: str | None,
+               variables: dict[str, Any]) -> tuple[str, str, str]:
+        """The greeting, system prompt and voicemail message for one lead (InputError
+        when the lead's values break a template)."""
         a, c = self._agent, self.campaign
         tokens = lead_context(name, email, variables)
         vm_source = c.voicemail_message or a.get("voicemail_message") or ""
+        return (render(a["greeting"], tokens), render(a["system_prompt"], tokens),
+                render(vm_source, tokens) if vm_source else "")
+
+    def _skip_unrenderable(self, conn, lead, lead_id: int, exc: InputError, now: datetime,
+                           detail: dict[str, Any]) -> None:
+        now_iso = to_iso(now)
+        prev = lead["status"]
+        final = "SKIPPED" if prev == "PENDING" else "EXHAUSTED"
+        reason = f"the agent's texts cannot be rendered for this lead: {exc.message}"[:500]
+        conn.execute("UPDATE leads SET status = ?, phone_slot = NULL, pass_done = 1, "
+                     "callback_at = NULL, skip_reason = ?, updated_at = ? WHERE id = ?",
+                     (final, reason, now_iso, lead_id))
+        conn.execute("UPDATE appointments SET status = 'canceled' WHERE lead_id = ? "
+                     "AND status = 'open'", (lead_id,))
+        compliance.record_decision(conn, ts=now_iso, campaign_id=self.campaign.id,
+                                   lead_id=lead_id, call_id=None, e164=lead["e164"],
+                                   decision="skip", reason=reason, detail=detail)
+        self._webhook(conn, now_iso, lead_id, prev)
+        self._lead_changed(lead_id, lead["name"] or "", final, None, None, lead["pass_no"], now)
+
+    def _context(self, call_id: int, e164: str, name: str | None, variables: dict[str, Any],
+                 tz: str | None, texts: tuple[str, str, str]) -> CallContext:
+        a, c = self._agent, self.campaign
+        greeting, prompt, voicemail = texts
         return CallContext(
             call_id=call_id, campaign=c.name, agent=a["name"], to=e164, from_=c.from_number,
-            greeting=render(a["greeting"], tokens),
-            system_prompt=render(a["system_prompt"], tokens),
-            voicemail_message=render(vm_source, tokens) if vm_source else "",
+            greeting=greeting, system_prompt=prompt, voicemail_message=voicemail,
             voicemail_action=VoicemailAction(c.voicemail_action),
             language=a.get("language") or "en-US", voice=a.get("voice"),
             lead_name=name or "", lead_vars=variables, recipient_tz=tz,

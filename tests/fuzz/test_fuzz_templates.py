@@ -209,3 +209,29 @@ def test_secret_in_environment_is_not_reachable(monkeypatch):
         out = attempt_render(src, lead_context("A", None, {}))
         assert out is None or SECRET not in out
     assert os.environ["TWILIO_AUTH_TOKEN"] == SECRET
+
+
+def test_a_lead_whose_values_break_the_greeting_is_skipped_not_a_stuck_run(cli, db_path,
+                                                                             tmp_path):
+    workspace(db_path, greeting="Hi {{NAME}}, this is Zara from Acme. Press 9 to opt out. "
+                                "{{ '.' * (AMOUNT|int) }}")
+    leads = tmp_path / "leads.csv"
+    leads.write_text("name,phone1,amount,timezone\nFine,+12125550101,3,America/New_York\n"
+                     "Bomb,+12125550102,99999999999,America/New_York\n"
+                     "Also fine,+12125550103,,America/New_York\n")
+    assert cli("import", leads).exit_code == 0
+    r = cli("start", "Spring", "--simulate", "--seed", "2")
+    assert r.exit_code == 0, r.output            # the run completes; it does not stop on Bomb
+    from dialcli.store import Store
+
+    with Store(db_path) as st:
+        rows = {r["name"]: r for r in st.all("SELECT * FROM leads")}
+        dialed = {r[0] for r in st.all("SELECT l.name FROM calls c JOIN leads l "
+                                       "ON l.id = c.lead_id")}
+        audit = st.all("SELECT decision, reason FROM audit WHERE lead_id = ?",
+                       (rows["Bomb"]["id"],))
+    assert rows["Bomb"]["status"] == "SKIPPED" and "Bomb" not in dialed
+    assert "cannot be rendered" in rows["Bomb"]["skip_reason"]
+    assert "repeating something" in rows["Bomb"]["skip_reason"]
+    assert [a["decision"] for a in audit] == ["skip"]
+    assert {"Fine", "Also fine"} <= dialed
