@@ -125,7 +125,7 @@ def _run(db_path, argv):
     return r
 
 
-@pytest.mark.parametrize("examples", budget(150, 5000))
+@pytest.mark.parametrize("examples", budget(300, 5000))
 def test_random_arguments_never_show_a_traceback(ready, tmp_path, examples):
     paths = path_kinds(tmp_path)
 

@@ -75,7 +75,7 @@ HEADERS = [b"name,phone1\n", b"name,phone1,notes\n", b"\xef\xbb\xbfname;phone1;a
            b"Name\tPhone1\tCase Number\n", b"name|phone1|x\n", b"\xff\xfen\x00a\x00m\x00e\x00"]
 
 
-@pytest.mark.parametrize("examples", budget(60, 2000))
+@pytest.mark.parametrize("examples", budget(120, 2000))
 def test_random_bytes_import_or_refuse_cleanly(ws, tmp_path, examples):
     db, cid = ws
 
@@ -115,7 +115,7 @@ def write_csv(header, rows, encoding: str, delimiter: str = ",") -> bytes:
     return buf.getvalue().encode(encoding)
 
 
-@pytest.mark.parametrize("examples", budget(50, 1500))
+@pytest.mark.parametrize("examples", budget(100, 1500))
 def test_hostile_cells_round_trip_and_stay_literal(ws, tmp_path, examples):
     db, cid = ws
 
@@ -163,7 +163,7 @@ def _cells(path) -> list[list[str]]:
         return list(csv.reader(f))
 
 
-@pytest.mark.parametrize("examples", budget(12, 300))
+@pytest.mark.parametrize("examples", budget(24, 300))
 def test_exported_cells_are_neutralised_for_spreadsheets(cli, db_path, tmp_path, examples):
     cid = workspace(db_path)
     del cid
@@ -226,7 +226,7 @@ def glued(draw):
     return newline.encode().join(chunks)
 
 
-@pytest.mark.parametrize("examples", budget(80, 3000))
+@pytest.mark.parametrize("examples", budget(160, 3000))
 def test_glued_csvs_import_or_refuse_cleanly(ws, tmp_path, examples):
     db, cid = ws
 
@@ -238,7 +238,7 @@ def test_glued_csvs_import_or_refuse_cleanly(ws, tmp_path, examples):
     run()
 
 
-@pytest.mark.parametrize("examples", budget(25, 600))
+@pytest.mark.parametrize("examples", budget(50, 600))
 def test_cli_import_never_shows_a_traceback(cli, db_path, tmp_path, examples):
     workspace(db_path)
 

@@ -151,7 +151,7 @@ def load_or_refuse(tmp_path, text: bytes) -> SimProfile | None:
         return None
 
 
-@pytest.mark.parametrize("examples", budget(150, 5000))
+@pytest.mark.parametrize("examples", budget(300, 5000))
 def test_structured_profiles_load_or_refuse_and_accepted_ones_play(tmp_path, examples):
     @fuzz(examples)
     @given(profiles)
@@ -163,7 +163,7 @@ def test_structured_profiles_load_or_refuse_and_accepted_ones_play(tmp_path, exa
     run()
 
 
-@pytest.mark.parametrize("examples", budget(100, 3000))
+@pytest.mark.parametrize("examples", budget(200, 3000))
 def test_broken_toml_is_an_input_error(tmp_path, examples):
     fragments = hs.sampled_from(["[outcomes]", "[[numbers]]", "human = ", "0.5", "= =", "[",
                                  "]", '"', "'''", "\n", "inf", "nan", "number = '+1415'",
@@ -217,7 +217,7 @@ def pristine(tmp_path):
     return db
 
 
-@pytest.mark.parametrize("examples", budget(20, 600))
+@pytest.mark.parametrize("examples", budget(40, 600))
 def test_cli_start_with_hostile_profiles_never_shows_a_traceback(pristine, tmp_path, examples):
     from typer.testing import CliRunner
 

@@ -172,7 +172,7 @@ def _setup_frame(kind, sid):
     return kind
 
 
-@pytest.mark.parametrize("examples", budget(40, 1500))
+@pytest.mark.parametrize("examples", budget(80, 1500))
 def test_hostile_frames_end_cleanly(live, caplog, capfd, examples):
     @fuzz(examples)
     @given(setups, hs.lists(message, max_size=6))

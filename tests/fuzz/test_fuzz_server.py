@@ -161,7 +161,7 @@ def assert_untouched(live, db_path, before):
     assert dump(db_path) == before
 
 
-@pytest.mark.parametrize("examples", budget(120, 5000))
+@pytest.mark.parametrize("examples", budget(240, 5000))
 def test_forged_callbacks_get_4xx_and_change_nothing(live, db_path, examples):
     before = dump(db_path)
 
@@ -179,7 +179,7 @@ def test_forged_callbacks_get_4xx_and_change_nothing(live, db_path, examples):
     assert live.server.stats["callbacks"] == 0
 
 
-@pytest.mark.parametrize("examples", budget(80, 3000))
+@pytest.mark.parametrize("examples", budget(160, 3000))
 def test_wrong_methods_paths_and_headers(live, db_path, examples):
     before = dump(db_path)
 
@@ -289,7 +289,7 @@ def test_slow_oversized_body_is_cut_off_before_it_is_read_whole(live, db_path):
 _seq = itertools.count(100)
 
 
-@pytest.mark.parametrize("examples", budget(80, 3000))
+@pytest.mark.parametrize("examples", budget(160, 3000))
 def test_signed_callbacks_with_odd_values_never_break_the_server(live, fake, examples):
     @fuzz(examples)
     @given(hs.sampled_from(ENDPOINTS), hs.dictionaries(hs.sampled_from(

@@ -112,7 +112,7 @@ contexts = hs.dictionaries(
     max_size=6)
 
 
-@pytest.mark.parametrize("examples", budget(300, 20000))
+@pytest.mark.parametrize("examples", budget(600, 20000))
 def test_check_and_render_raise_nothing_but_input_errors(examples, monkeypatch):
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", SECRET)
 
@@ -141,7 +141,7 @@ SHOWS_X = ["Hi {{X}}!", "Hi {{ x }}!", "{% if X %}Hi {{ X }}!{% endif %}", "Hi {
            "Hi {{ X|default('there') }}!", "Hi {{ X ~ '' }}!", "{% for v in [X] %}Hi {{ v }}!{% endfor %}"]
 
 
-@pytest.mark.parametrize("examples", budget(200, 10000))
+@pytest.mark.parametrize("examples", budget(400, 10000))
 def test_lead_values_are_never_evaluated(examples):
 
     @fuzz(examples)
@@ -183,7 +183,7 @@ def test_the_sandbox_still_allows_what_greetings_use():
     assert out == "Hi Alex Chen, you owe $5000.00 on CASE-1.   x  |0-1-2|   7|1024|abab"
 
 
-@pytest.mark.parametrize("examples", budget(30, 1000))
+@pytest.mark.parametrize("examples", budget(60, 1000))
 def test_agent_create_and_edit_never_show_a_traceback(cli, db_path, tmp_path, examples):
     workspace(db_path)
 
