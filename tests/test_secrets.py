@@ -25,6 +25,7 @@ import base64
 import json
 import logging
 import socket
+import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -139,6 +140,10 @@ def test_no_secret_reaches_disk_output_logs_or_errors(world, caplog, capfd):
         "--prompt", "You are Zara from Acme. Be brief.",
         "--voicemail-message", "Please call Acme back, {{NAME}}.")
     cli("numbers", "add", FROM)
+    # A connection held open for the whole run keeps the WAL file on disk (SQLite
+    # removes it when the last connection closes), so the scan reads it too.
+    keep_wal = sqlite3.connect(world["db"])
+    keep_wal.execute("SELECT COUNT(*) FROM agents").fetchone()
     cli("numbers", "sync")
     cli("campaign", "create", "Spring", "--agent", "Zara", "--from", FROM,
         "--max-attempts", "1", "--max-concurrent", "1", "--voicemail", "message")
@@ -217,8 +222,13 @@ def test_no_secret_reaches_disk_output_logs_or_errors(world, caplog, capfd):
     assert first.exit_code == 3 and "20003" in first.stderr, first.output[-2000:]
     assert receiver.hits, "webhooks were delivered"
 
-    for path in sorted(p for p in world["dir"].rglob("*") if p.is_file()):
+    scanned = sorted(p for p in world["dir"].rglob("*") if p.is_file())
+    names = {p.name for p in scanned}
+    assert {"dialcli.db", "dialcli.db-wal", "dialcli.db-simnet.jsonl"} <= names, names
+    for path in scanned:
         found += leaks(path.read_bytes(), f"file {path.relative_to(world['dir'])}")
+    keep_wal.close()
+    found += leaks(world["db"].read_bytes(), "the database after its last checkpoint")
     for argv, output in cli.printed:
         found += leaks(output, f"output of `{argv}`")
     out, err = capfd.readouterr()
