@@ -352,6 +352,9 @@ def export(conn, out: TextIO, *, fmt: str = "csv") -> int:
 
 # -- import ------------------------------------------------------------------------
 
+MAX_LINE = 1 << 20
+
+
 def _open_texts(path: Path) -> Iterator[tuple[str, TextIO]]:
     """(name, text stream) for a plain file or each text member of a zip download."""
     if zipfile.is_zipfile(path):
@@ -419,12 +422,23 @@ def _registry_line(line: str) -> tuple[str | None, str, str]:
     return "+1" + number, op, ""
 
 
+def _lines(name: str, stream: TextIO) -> Iterator[tuple[int, str]]:
+    """Numbered lines, each at most ``MAX_LINE`` characters: a file with no line
+    breaks (a binary, or a zip that inflates to gigabytes of one line) is refused
+    instead of being read into memory whole."""
+    for lineno, raw in enumerate(iter(lambda: stream.readline(MAX_LINE + 1), ""), 1):
+        if len(raw) > MAX_LINE:
+            raise InputError(f"{name}, line {lineno}: longer than {MAX_LINE:,} characters; "
+                             "this is not a registry download or a CSV of numbers.")
+        yield lineno, raw
+
+
 def _parse(path: Path, column: str | None, report: ImportReport) -> Iterator[tuple[str, str]]:
     parser = PhoneParser("US")
     for name, stream in _open_texts(path):
         columns: list[int] | None = None
         started = False
-        for lineno, raw in enumerate(stream, 1):
+        for lineno, raw in _lines(name, stream):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue

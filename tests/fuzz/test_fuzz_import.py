@@ -351,3 +351,51 @@ def test_every_csv_export_neutralises_formulas_from_lead_data(cli, db_path, tmp_
         live = [v for row in rows[1:] for v in row
                 if v.startswith(FORMULA_PREFIXES) and not is_e164(v)]
         assert not live, (what, live[:5])
+
+
+# -- the opt-out list importer (dnc import): registry files, CSVs, zips -------------------------
+
+@pytest.mark.parametrize("examples", budget(100, 2000))
+def test_dnc_import_takes_anything_or_refuses_cleanly(ws, tmp_path, examples):
+    from dialcli import dnc
+
+    db, _cid = ws
+
+    @fuzz(examples)
+    @given(hs.one_of(glued(), hs.binary(max_size=400),
+                     hs.lists(hs.sampled_from(PHONES + ["2125550142,D", "212,5550143", "#x",
+                                                        "phone\r", '"415-555-0101"']),
+                              max_size=8).map(lambda rows: "\n".join(rows).encode())),
+           hs.booleans())
+    def run(data, zipped):
+        path = new_file(tmp_path, data)
+        if zipped:
+            import zipfile
+
+            with zipfile.ZipFile(path.with_suffix(".zip"), "w") as zf:
+                zf.writestr("list.txt", data)
+            path = path.with_suffix(".zip")
+        before = dump(db)
+        with Store(db) as st:
+            try:
+                dnc.import_file(st, path, now_iso="2026-03-03T15:00:00.000Z")
+            except InputError as exc:
+                assert str(exc).strip()
+                assert dump(db) == before
+
+    run()
+
+
+def test_dnc_import_refuses_a_zip_that_inflates_to_one_endless_line(ws, tmp_path):
+    import zipfile
+
+    from dialcli import dnc
+
+    db, _cid = ws
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("list.txt", "2" * 5_000_000)         # 5 MB, one line, ~5 KB zipped
+    before = dump(db)
+    with Store(db) as st, pytest.raises(InputError, match="longer than 1,048,576"):
+        dnc.import_file(st, path, now_iso="2026-03-03T15:00:00.000Z")
+    assert dump(db) == before
