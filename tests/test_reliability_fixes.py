@@ -303,3 +303,26 @@ def test_a_runner_outlasts_a_writer_that_holds_the_workspace_past_the_busy_timeo
     runner.join(60)
     store.close()
     assert box.get("result") is not None and box["result"].outcome == "completed"
+
+
+def test_a_finished_live_call_keeps_no_prompt_and_is_forgotten_after_two_minutes(
+        fake, monkeypatch):
+    """The live soak's memory grew ~3 KB per call: every finished call kept its rendered
+    prompt and lead variables for ten minutes (30,000 calls at 50 calls/s). Now the
+    context goes when the call ends and the record two minutes later."""
+    from dialcli import server as server_mod
+
+    to = "+12125550106"
+    fake.script(to, Scenario(answer="busy"))
+    provider = _provider(fake, fake.base_url)
+    try:
+        _dial(provider, 1, to)
+        provider.sink.ended(1)
+        call = provider.server.calls[1]
+        assert call.ended and call.ctx is None
+        assert server_mod.PURGE_AFTER_S <= 120
+        monkeypatch.setattr(server_mod, "_mono", lambda: call.done_at + server_mod.PURGE_AFTER_S + 1)
+        provider.server._purge()
+        assert 1 not in provider.server.calls
+    finally:
+        provider.close()

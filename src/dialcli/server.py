@@ -61,7 +61,10 @@ _mono = time.monotonic
 
 PLACED, RINGING, ANSWERED = 0, 1, 2
 MACHINE_VERDICTS = ("machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
-PURGE_AFTER_S = 600.0
+# A finished call is remembered this long so that late and repeated callbacks are
+# recognised in memory; after that they get a 404 (the dedupe table still has them).
+# Short enough that memory is flat at 50 calls/s: ~6,000 small records at most.
+PURGE_AFTER_S = 120.0
 MAX_BODY = 64 * 1024
 TWIML_HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
 TWIML_HOLD = ('<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="10"/><Hangup/>'
@@ -354,6 +357,7 @@ class CallServer:
                    detail={"source": final.source})
         with self.lock:
             call.ended, call.done_at = True, _mono()
+            call.ctx = None      # the rendered prompt and lead variables: not needed now
         if self.backend is not None and call.sid:
             self.backend.call_ended(call.sid, final.status, final.billed_minutes)
 
