@@ -17,8 +17,8 @@ key without importing the whole application at start-up and without import cycle
 To add a key from another module::
 
     from dialcli.settings import Setting, register, parse_int_range
-    register(Setting("dial_cap_per_day", "Dial attempts per number per 24 h.",
-                     parse=parse_int_range(1, 10), default=3))
+    register(Setting("call_summary_words", "Words kept of a call summary.",
+                     parse=parse_int_range(1, 500), default=60))
 
 and add the module to ``REGISTERING_MODULES``.
 """

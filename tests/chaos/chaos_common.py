@@ -52,8 +52,12 @@ def number(n: int) -> str:
 
 
 def write_leads(path: Path, count: int, rng: random.Random, *, timezone_name: str | None = None,
-                base: int = 0, max_phones: int = 3) -> list[list[str]]:
-    """A leads CSV: 1..max_phones numbers each, unique across the file; returns the phones."""
+                base: int = 0, max_phones: int = 3, shared: float = 0.0) -> list[list[str]]:
+    """A leads CSV: 1..max_phones numbers each; returns the phones.
+
+    Numbers are unique, except that with probability ``shared`` a lead's last phone is
+    another lead's first (a household, a switchboard): the same number in two leads.
+    """
     cols = ["name", "phone1", "phone2", "phone3", "email", "case_number"]
     if timezone_name:
         cols.append("timezone")
@@ -64,6 +68,8 @@ def write_leads(path: Path, count: int, rng: random.Random, *, timezone_name: st
         k = min(rng.choice((1, 1, 2, 2, 3)), max_phones)
         phones = [number(n + j) for j in range(k)]
         n += k
+        if k > 1 and phones_by_lead and rng.random() < shared:
+            phones[-1] = rng.choice(phones_by_lead)[0]
         phones_by_lead.append(phones)
         row = [f"Lead {base + i}", *(phones + [""] * (3 - k)), f"lead{base + i}@example.com",
                f"CASE-{base + i}"]

@@ -51,7 +51,7 @@ def run_sim_chaos(tmp: Path, seed: int, *, long: bool) -> tuple[Figures, list[st
     try:
         db = tmp / "chaos.db"
         csv = tmp / "leads.csv"
-        write_leads(csv, leads, rng)
+        write_leads(csv, leads, rng, shared=0.05)
         ids = build_workspace(db, csv, hook_url=receiver.url, max_attempts=3, retry_interval=30,
                               max_concurrent=8, cps=10)
         env = child_env(tmp)
