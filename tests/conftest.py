@@ -58,6 +58,15 @@ def store(db_path):
 
 
 @pytest.fixture
+def fake():
+    """The local fake of Twilio's REST API (``tests/fakes/fake_twilio.py``), running."""
+    from fakes.fake_twilio import FakeTwilio
+
+    with FakeTwilio() as f:
+        yield f
+
+
+@pytest.fixture
 def clock():
     return VirtualClock(T0)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterable, Iterator, Sequence
+from zoneinfo import ZoneInfo
 
 from dialcli.clock import to_iso
 from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
@@ -120,3 +121,21 @@ def leads(store: Store, campaign_id: int) -> list[dict]:
 
 def ts(dt: datetime) -> str:
     return to_iso(dt)
+
+
+#: Zones around the globe, so one of them is always in the middle of its day.
+AWAKE_ZONES = ("Pacific/Kiritimati", "Pacific/Auckland", "Australia/Sydney", "Asia/Tokyo",
+               "Asia/Shanghai", "Asia/Bangkok", "Asia/Kolkata", "Asia/Dubai", "Europe/Athens",
+               "Europe/Paris", "Europe/London", "Atlantic/Azores", "America/Sao_Paulo",
+               "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+               "Pacific/Honolulu", "Pacific/Pago_Pago")
+
+
+def awake_zone() -> str:
+    """A zone where it is the middle of the day right now: tests that run the engine on
+    real time give their leads this ``timezone`` so the calling window is open."""
+    now = datetime.now(timezone.utc)
+    for name in AWAKE_ZONES:
+        if 10 <= now.astimezone(ZoneInfo(name)).hour < 17:
+            return name
+    raise AssertionError("no zone in daytime?")

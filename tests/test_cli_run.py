@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from dialcli.store import Store
 from factories import add_leads, make_campaign

@@ -19,7 +19,7 @@ from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, E
 from dialcli.models import CallStatus, Disposition, VoicemailAction
 from dialcli.providers.base import DialRequest, EventKind
 from factories import KeywordBrain
-from fakes.fake_twilio import (FakeTwilio, Scenario, dtmf, hangup, say, say_interrupting,
+from fakes.fake_twilio import (Scenario, dtmf, hangup, say, say_interrupting,
                                start_provider, wait)
 
 FROM = "+14155550100"
@@ -37,12 +37,6 @@ def ctx(call_id: int, to: str, *, action: VoicemailAction = VoicemailAction.MESS
 def dial(provider, call_id: int, to: str, **kw) -> str:
     return provider.place(DialRequest(call_id, to, FROM, ctx(call_id, to, **kw),
                                       f"1:1:{call_id}:1:1:pass", ring_timeout_s=20))
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as f:
-        yield f
 
 
 @pytest.fixture
@@ -332,8 +326,6 @@ def test_many_calls_at_once_each_end_exactly_once(fake, live):
 # -- full campaigns: engine + TwilioProvider + callback server + fake Twilio -------------
 
 import httpx  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
 
 from twilio.request_validator import RequestValidator  # noqa: E402
 
@@ -343,23 +335,7 @@ from dialcli.config import Secret, TwilioCredentials  # noqa: E402
 from dialcli.engine import Engine  # noqa: E402
 from dialcli.providers.twilio import TwilioProvider  # noqa: E402
 from dialcli.store import Store  # noqa: E402
-from factories import add_leads, calls, leads, make_campaign  # noqa: E402
-
-ZONES = ("Pacific/Kiritimati", "Pacific/Auckland", "Australia/Sydney", "Asia/Tokyo",
-         "Asia/Shanghai", "Asia/Bangkok", "Asia/Kolkata", "Asia/Dubai", "Europe/Athens",
-         "Europe/Paris", "Europe/London", "Atlantic/Azores", "America/Sao_Paulo",
-         "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
-         "Pacific/Honolulu", "Pacific/Pago_Pago")
-
-
-def awake_zone() -> str:
-    """A time zone where it is mid-day right now (the engine runs on real time here)."""
-    now = datetime.now(timezone.utc)
-    for name in ZONES:
-        if 10 <= now.astimezone(ZoneInfo(name)).hour < 18:
-            return name
-    raise AssertionError("no zone in daytime?")
-
+from factories import add_leads, awake_zone, calls, leads, make_campaign  # noqa: E402
 
 def ny(i: int) -> str:
     return f"+1212555{i:04d}"     # New York numbers: no state-specific calling rules

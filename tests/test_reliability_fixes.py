@@ -108,7 +108,7 @@ import pytest  # noqa: E402
 from dialcli.config import Secret, TwilioCredentials  # noqa: E402
 from dialcli.providers.base import DialError, DialRequest, ProviderAction  # noqa: E402
 from dialcli.providers.twilio import TwilioProvider  # noqa: E402
-from fakes.fake_twilio import EventRecorder, FakeTwilio, Scenario, public_url_for  # noqa: E402
+from fakes.fake_twilio import EventRecorder, Scenario, public_url_for  # noqa: E402
 from test_live_path import ctx  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent / "chaos"))
@@ -134,12 +134,6 @@ def _provider(fake, api_base, store_path=None):
 def _dial(provider, call_id, to):
     return provider.place(DialRequest(call_id, to, FROM, ctx(call_id, to),
                                       f"1:1:{call_id}:1:1:pass", ring_timeout_s=20))
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as f:
-        yield f
 
 
 def test_an_unknown_create_is_looked_up_before_it_is_ever_sent_again(fake):

@@ -23,18 +23,12 @@ from dialcli.server import CallServer, check_public_url
 from dialcli.server_thread import ServerThread
 from dialcli.store import Store
 from factories import KeywordBrain
-from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, start_provider
+from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, start_provider
 from test_live_path import ctx
 
 SID = "CA" + "1" * 32
 OTHER_SID = "CA" + "2" * 32
 TO = "+14155550123"
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as f:
-        yield f
 
 
 @pytest.fixture

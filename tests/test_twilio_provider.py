@@ -17,16 +17,10 @@ from dialcli.models import CallStatus
 from dialcli.providers.base import DialError, EventKind, ProviderAction
 from dialcli.providers.twilio import TwilioAccount, TwilioProvider, classify
 from factories import KeywordBrain, add_leads, make_campaign
-from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Scenario, say, start_provider
+from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, Scenario, say, start_provider
 from test_live_path import FROM, dial
 
 TO = "+14155550131"
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as f:
-        yield f
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from typing import Any
 from dialcli import agents, campaigns, numbers, webhooks
 from dialcli.importer import import_csv
 from dialcli.store import Store
+from factories import awake_zone  # noqa: F401  (shared with the chaos tests and soak)
 
 FROM = "+14155550100"
 SECRET = "whsec_chaos_0123456789abcdefghijklmnop"
@@ -223,24 +224,6 @@ def output_problems(run: Run, what: str) -> list[str]:
         if needle in text:
             found.append(f"{what}: {needle!r} in its output: {text[-800:]}")
     return found
-
-
-ZONES = ("Pacific/Kiritimati", "Pacific/Auckland", "Australia/Sydney", "Asia/Tokyo",
-         "Asia/Shanghai", "Asia/Bangkok", "Asia/Kolkata", "Asia/Dubai", "Europe/Athens",
-         "Europe/Paris", "Europe/London", "Atlantic/Azores", "America/Sao_Paulo",
-         "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
-         "Pacific/Honolulu", "Pacific/Pago_Pago")
-
-
-def awake_zone() -> str:
-    """A time zone where it is the middle of the day right now (live runs use real time)."""
-    from zoneinfo import ZoneInfo
-
-    now = datetime.now(timezone.utc)
-    for name in ZONES:
-        if 10 <= now.astimezone(ZoneInfo(name)).hour < 17:
-            return name
-    raise AssertionError("no zone in daytime?")
 
 
 def free_port() -> int:

@@ -3,7 +3,8 @@
 Usage: python chaos_live_worker.py DB CAMPAIGN PUBLIC_URL PORT [--fds]
 (credentials and TWILIO_API_BASE from the environment, as ``dialcli start`` reads them).
 With ``--fds`` it prints its open file descriptors before building anything and after
-the run (provider closed, webhook thread done) as ``fds BEFORE AFTER``.
+the run (provider closed, webhook thread done) as ``fds BEFORE AFTER``, and lists the
+sockets still open on stderr (what a failing descriptor test wants to see).
 
 It is ``dialcli start CAMPAIGN --public-url URL --port PORT`` -- the same provider,
 callback server, rule brain, engine and webhook delivery thread (``runner``) -- with
@@ -59,8 +60,6 @@ def main() -> int:
     if fds_before is not None:
         store.close()
         print(f"fds {fds_before} {_fds()}", flush=True)
-        import os
-
         import psutil
 
         for c in psutil.Process().net_connections(kind="all"):

@@ -25,18 +25,12 @@ from websockets.sync.client import connect as ws_connect
 
 from dialcli.providers.base import EventKind
 from factories import KeywordBrain
-from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, start_provider
+from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, start_provider
 from fuzzkit import budget, fuzz
 from test_live_path import ctx
 
 TO = "+14155550123"
 _ids = itertools.count(1)
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as f:
-        yield f
 
 
 @pytest.fixture

@@ -24,24 +24,16 @@ from twilio.request_validator import RequestValidator
 
 from dialcli.store import Store
 from factories import KeywordBrain, add_leads, make_campaign
-from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, start_provider
+from fakes.fake_twilio import AUTH_TOKEN, start_provider
 from fuzzkit import budget, dump, fuzz, no_traceback
 from test_live_path import ctx
+from test_server import OTHER_SID, SID, TO, params
 
-SID = "CA" + "1" * 32
-OTHER_SID = "CA" + "2" * 32
-TO = "+14155550123"
 ENDPOINTS = ["/twiml/1", "/status/1", "/amd/1", "/relay-action/1"]
 ODD_PATHS = ["/status/2", "/status/99999999999999999999999", "/status/-1", "/status/abc",
              "/status/1/", "//status/1", "/STATUS/1", "/relay/1", "/", "/status/%00", "/twiml",
              "/status/1?x=%ff", "/health/../status/1", "/amd/1%2f..", "/status/0x1"]
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as f:
-        yield f
 
 
 @pytest.fixture
@@ -62,14 +54,6 @@ def live(fake, db_path):
     yield provider
     provider.http.close()
     provider.close()
-
-
-def params(**extra) -> dict[str, str]:
-    base = {"AccountSid": ACCOUNT_SID, "CallSid": SID, "From": "+14155550100", "To": TO,
-            "Direction": "outbound-api", "ApiVersion": "2010-04-01", "CallStatus": "ringing",
-            "SequenceNumber": "1", "CallbackSource": "call-progress-events"}
-    base.update(extra)
-    return base
 
 
 def sign(url: str, data, token: str = AUTH_TOKEN) -> str:
