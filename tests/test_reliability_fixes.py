@@ -320,3 +320,26 @@ def test_a_finished_live_call_keeps_no_prompt_and_is_forgotten_after_two_minutes
         assert 1 not in provider.server.calls
     finally:
         provider.close()
+
+
+def test_a_callback_waiting_for_a_lost_create_ends_when_the_runner_stops(fake, db_path):
+    """Live chaos: a create's response was lost, so its call had no SID yet when the
+    call's status callback arrived; the request waited up to 15 s for place() and the
+    runner's shutdown cancelled it after its 2 s grace -- a traceback in the user's
+    terminal. A stopping server now ends the wait at once and answers 503."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fakes.fake_twilio import start_provider
+    from test_server import SID, TO, params, post
+
+    Store(db_path).close()
+    provider = start_provider(fake, KeywordBrain(), store_path=str(db_path))
+    provider.server.register(ctx(1, TO))          # placed, but no SID known yet
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(post, provider, "/status/1", params(CallSid=SID))
+        time.sleep(0.3)
+        assert not pending.done()                 # waiting for place() to learn the SID
+        started = time.monotonic()
+        provider.close()
+        assert pending.result(timeout=5).status_code == 503
+    assert time.monotonic() - started < 2.0       # well inside uvicorn's graceful timeout

@@ -171,6 +171,7 @@ class CallServer:
         self.turn_latency: list[tuple[float, float]] = []
         self._tasks: set[asyncio.Task] = set()
         self.thread: ServerThread | None = None
+        self.stopping = False     # set by stop(): requests stop waiting on place()
         self.app = Starlette(routes=[
             Route("/health", self.health, methods=["GET"]),
             Route("/twiml/{call_id:int}", self.twiml, methods=["POST"]),
@@ -193,6 +194,7 @@ class CallServer:
         return self
 
     def stop(self) -> None:
+        self.stopping = True
         if self.thread is not None:
             self.thread.stop()
             self.thread = None
@@ -400,7 +402,7 @@ class CallServer:
     async def _await_sid(self, call: LiveCall, timeout: float = 15.0) -> str | None:
         # A callback can overtake the Calls.create response; wait for place() to finish.
         deadline = _mono() + timeout
-        while call.sid_state == "pending" and _mono() < deadline:
+        while call.sid_state == "pending" and _mono() < deadline and not self.stopping:
             await asyncio.sleep(0.005)
         return call.sid if call.sid_state == "known" else None
 
@@ -426,6 +428,10 @@ class CallServer:
             log.info("callback for unknown call %s ignored", request.path_params["call_id"])
             return Response("Unknown call", status_code=404, media_type="text/plain")
         sid = await self._await_sid(call)
+        if sid is None and self.stopping:
+            # The runner is stopping before it learnt this call's SID (a lost create
+            # response): the next runner reconciles the call with Twilio instead.
+            return Response("Shutting down", status_code=503, media_type="text/plain")
         if sid is None or form.get("CallSid") != sid:
             return self._reject(request, f"CallSid does not belong to call {call.call_id}")
         call.last_heard = _mono()

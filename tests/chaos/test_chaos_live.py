@@ -179,6 +179,8 @@ def run_live_chaos(tmp: Path, seed: int, *, long: bool) -> tuple[Figures, list[s
                           provider="twilio")
         problems += check.violations
         fig.faults.update(receiver.injected)
+        if receiver.cut_off:      # not injected: a kill cut a delivery short
+            fig.faults["webhook requests cut off by a kill"] = receiver.cut_off
         fig.faults.update({k: v for k, v in proxy.injected.items()})
         for f in fake._faults:       # each counts down as it fires
             fig.faults[f"create {f['code']}" + (" (call created)" if f["created"] else "")] += \

@@ -98,9 +98,12 @@ def run_sim_chaos(tmp: Path, seed: int, *, long: bool) -> tuple[Figures, list[st
         receiver.calm()
         problems += deliver_rest(db, env, tmp)
         check = check_all(db, sim_placements(db), campaign_ids=[ids["campaign_id"]],
-                          receiver=receiver, subscription_id=ids["subscription_id"])
+                          receiver=receiver, subscription_id=ids["subscription_id"],
+                          kills=fig.kills)
         problems += check.violations
         fig.faults.update(receiver.injected)
+        if receiver.cut_off:      # not injected: a kill cut a delivery short
+            fig.faults["webhook requests cut off by a kill"] = receiver.cut_off
         fig.faults["runner SIGKILL"] = fig.kills
         fig.calls = check.figures["calls"]
         fig.events = check.figures.get("events", 0)
