@@ -218,6 +218,9 @@ def run(args: argparse.Namespace) -> dict:
             t.join(10)
         stats = httpx.get(fake_url + "/bench/stats", timeout=30).json()
         server = provider.server
+        if len(server.turn_latency) == server.turn_latency.maxlen:
+            print(f"note: the server keeps the latest {server.turn_latency.maxlen:,} turns; "
+                  "the latency figures are over those", file=sys.stderr)
         first = [a * 1000 for a, _ in server.turn_latency]
         whole = [b * 1000 for _, b in server.turn_latency]
         creates = sorted(stats["creates"])

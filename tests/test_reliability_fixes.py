@@ -343,3 +343,19 @@ def test_a_callback_waiting_for_a_lost_create_ends_when_the_runner_stops(fake, d
         provider.close()
         assert pending.result(timeout=5).status_code == 503
     assert time.monotonic() - started < 2.0       # well inside uvicorn's graceful timeout
+
+
+def test_turn_latencies_are_a_ring_not_a_log(fake):
+    """The live soak grew ~300 bytes per call after the two-minute purge: every turn's
+    latency pair was kept (up to 200,000) for the benchmark. A runner dialing for days
+    keeps only the latest few thousand."""
+    from dialcli import server as server_mod
+
+    provider = _provider(fake, fake.base_url)
+    try:
+        samples = provider.server.turn_latency
+        for i in range(server_mod.LATENCY_SAMPLES + 10):
+            samples.append((0.001, 0.002))
+        assert len(samples) == server_mod.LATENCY_SAMPLES <= 5_000
+    finally:
+        provider.close()

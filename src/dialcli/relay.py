@@ -54,7 +54,6 @@ FALLBACK_LINE = ("I'm sorry, I'm having trouble on my end. We'll try you again a
                  "Goodbye.")
 SETUP_TIMEOUT_S = 15.0
 CLOSE_WAIT_S = 5.0
-MAX_LATENCY_SAMPLES = 200_000
 #: A caller's words in one turn (a minute of speech is ~1 KB); more is not speech.
 MAX_PROMPT = 64 * 1024
 _LOG_IGNORED = 3          # log the first few ignored frames of a session, then count
@@ -257,8 +256,7 @@ class RelaySession:
         whole = (_mono() - t_recv) - (produced - started)
         if first_overhead is None:
             first_overhead = whole
-        if len(self.server.turn_latency) < MAX_LATENCY_SAMPLES:
-            self.server.turn_latency.append((max(0.0, first_overhead), max(0.0, whole)))
+        self.server.turn_latency.append((max(0.0, first_overhead), max(0.0, whole)))
         if end is not None:
             await self._finish_with(end)
 

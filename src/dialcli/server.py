@@ -35,6 +35,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
@@ -65,6 +66,7 @@ MACHINE_VERDICTS = ("machine_end_beep", "machine_end_silence", "machine_end_othe
 # recognised in memory; after that they get a 404 (the dedupe table still has them).
 # Short enough that memory is flat at 50 calls/s: ~6,000 small records at most.
 PURGE_AFTER_S = 120.0
+LATENCY_SAMPLES = 5_000
 MAX_BODY = 64 * 1024
 TWIML_HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
 TWIML_HOLD = ('<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="10"/><Hangup/>'
@@ -167,8 +169,9 @@ class CallServer:
         self._db_local = threading.local()
         self.stats: dict[str, int] = {"rejected": 0, "duplicates": 0, "callbacks": 0,
                                       "relay_active": 0, "relay_peak": 0}
-        #: (first-token, whole-turn) server-added seconds per conversational turn
-        self.turn_latency: list[tuple[float, float]] = []
+        #: (first-token, whole-turn) server-added seconds of the latest conversational
+        #: turns (a ring: a runner dialing for days keeps the last LATENCY_SAMPLES)
+        self.turn_latency: deque[tuple[float, float]] = deque(maxlen=LATENCY_SAMPLES)
         self._tasks: set[asyncio.Task] = set()
         self.thread: ServerThread | None = None
         self.stopping = False     # set by stop(): requests stop waiting on place()

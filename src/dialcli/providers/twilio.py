@@ -30,6 +30,7 @@ import json
 import logging
 import math
 import threading
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
@@ -49,7 +50,7 @@ from dialcli.errors import ProviderError
 from dialcli.models import CallStatus
 from dialcli.providers.base import (CallEvent, CallState, DialError, DialRequest, EventKind,
                                     Provider, ProviderAction)
-from dialcli.server import ANSWERED, RINGING, CallServer, Final, _mono
+from dialcli.server import ANSWERED, LATENCY_SAMPLES, RINGING, CallServer, Final, _mono
 
 log = logging.getLogger("dialcli.twilio")
 
@@ -339,7 +340,8 @@ class TwilioProvider(Provider):
         self.clock: Any = SystemClock()
         self.polled_events = 0
         #: seconds per Calls.create round trip (place() blocks the engine for this long)
-        self.create_latency: list[float] = []
+        #: seconds per Calls.create round trip, the latest few thousand (for live_bench)
+        self.create_latency: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         #: call id -> when we first asked, for creates whose outcome Twilio could not tell
         self._unsure: dict[int, datetime] = {}
         self._started = False
@@ -484,8 +486,7 @@ class TwilioProvider(Provider):
                 raise DialError(f"Twilio did not answer in time placing the call to {req.to}; "
                                 "not retrying it now to avoid calling twice.",
                                 action=ProviderAction.FAIL_CALL) from None
-        if len(self.create_latency) < 100_000:
-            self.create_latency.append(_mono() - t0)
+        self.create_latency.append(_mono() - t0)
         return self._record_placed(req, sid)
 
     def _record_placed(self, req: DialRequest, sid: str) -> str:
