@@ -1,7 +1,7 @@
 """Soak: memory and open files of a real runner over a long campaign (not in CI).
 
     python bench/soak.py sim  [--leads 1000000] [--calls 500000] [--seed 1]
-    python bench/soak.py live [--calls 3000] [--cps 50] [--concurrent 50]
+    python bench/soak.py live [--calls 30000] [--cps 50] [--concurrent 50]
     python bench/soak.py all  [...]                (both; --json FILE for the figures)
 
 **sim** -- a campaign of ``--leads`` realistic leads (``gen_leads``: 1-3 phones in the
@@ -19,9 +19,12 @@ While the runner works this process samples it once a second (psutil): resident
 memory, open file descriptors, threads, and the number of calls in the log. The
 report: start (first sample past 2% of the calls), peak and end RSS and fds, and the
 slope of RSS against calls over the second half of the run (least squares; the first
-half includes warming up: SQLite's page cache, thread pools), in MB per 100,000 calls. Flat means no per-call leak. Exit 1 if the slope is above
-``--max-slope`` MB per 100k calls or the second half's peak of open descriptors exceeds
-the first half's by more than ``--max-fd-growth``.
+half includes warming up: SQLite's page caches filling as the database grows, thread
+pools, the callback server's two minutes of finished calls), in MB per 100,000 calls.
+Flat means no per-call leak. Exit 1 if the slope is above ``--max-slope`` (sim 2, live
+10: what a 30k-call live run can tell from RSS noise) or open descriptors grow: the
+second half's median over the first half's, or the end over the start, by more than
+``--max-fd-growth``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -45,6 +49,10 @@ OUT = HERE / "out"
 sys.path[:0] = [str(HERE), str(ROOT / "tests"), str(ROOT / "tests" / "chaos")]
 
 MB = 2 ** 20
+#: Flat memory, in MB per 100,000 calls over the second half of the run. A live soak
+#: is ~30k calls with RSS wobbling by a MB or two as calls come and go: 10 MB/100k
+#: (100 bytes a call) is what it can tell from noise. The simulated soak runs 500k.
+MAX_SLOPE = {"sim": 2.0, "live": 10.0}
 FROM = "+14155550100"
 
 
@@ -84,7 +92,7 @@ def watch(proc: subprocess.Popen, db: Path, *, until_calls: int | None = None,
     return samples
 
 
-def summarize(name: str, samples: list[dict], wall_s: float, total: int) -> dict:
+def summarize(name: str, mode: str, samples: list[dict], wall_s: float, total: int) -> dict:
     settled = [s for s in samples if s["calls"] >= 0.02 * total] or samples
     steady = [s for s in samples if s["calls"] >= 0.5 * total] or samples
     first = [s for s in settled if s["calls"] < 0.5 * total] or settled
@@ -95,7 +103,7 @@ def summarize(name: str, samples: list[dict], wall_s: float, total: int) -> dict
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
     start, end = settled[0], samples[-1]
     return {
-        "name": name, "calls": total, "wall_s": round(wall_s, 1),
+        "name": name, "mode": mode, "calls": total, "wall_s": round(wall_s, 1),
         "calls_per_s": round(total / wall_s, 1) if wall_s else None, "samples": len(samples),
         "rss_mb": {"start": start["rss_mb"], "peak": max(s["rss_mb"] for s in samples),
                    "end": end["rss_mb"]},
@@ -106,6 +114,9 @@ def summarize(name: str, samples: list[dict], wall_s: float, total: int) -> dict
         "rss_second_half_mb": round(steady[-1]["rss_mb"] - steady[0]["rss_mb"], 2),
         "fds_peak_first_half": max(s["fds"] for s in first),
         "fds_peak_second_half": max(s["fds"] for s in steady),
+        # Peaks follow how many calls happen to be up at a sample; medians do not.
+        "fds_median_first_half": statistics.median(s["fds"] for s in first),
+        "fds_median_second_half": statistics.median(s["fds"] for s in steady),
     }
 
 
@@ -121,9 +132,9 @@ def print_report(fig: dict, samples: list[dict]) -> None:
           f"peak {f['peak']} end {f['end']}; threads start {t['start']} peak {t['peak']} end "
           f"{t['end']}")
     print(f"second half of the run: RSS {fig['rss_second_half_mb']:+} MB (slope "
-          f"{fig['rss_slope_mb_per_100k_calls']} MB per 100k calls); peak fds "
-          f"{fig['fds_peak_first_half']} in the first half, {fig['fds_peak_second_half']} in "
-          "the second")
+          f"{fig['rss_slope_mb_per_100k_calls']} MB per 100k calls); fds median (peak) "
+          f"{fig['fds_median_first_half']} ({fig['fds_peak_first_half']}) in the first half, "
+          f"{fig['fds_median_second_half']} ({fig['fds_peak_second_half']}) in the second")
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -194,7 +205,7 @@ def run_sim(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict]]:
     err = proc.stderr.read() if proc.stderr else ""
     if proc.wait() != 0:
         raise SystemExit(f"the runner failed:\n{err[-2000:]}")
-    return summarize(f"simulated campaign, {args.leads:,} leads", samples,
+    return summarize(f"simulated campaign, {args.leads:,} leads", "sim", samples,
                      time.monotonic() - t0, _calls(db)), samples
 
 
@@ -239,8 +250,8 @@ def run_live(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict]]:
     receiver.close()
     if code != 0:
         raise SystemExit(f"the live runner failed ({code}):\n{err[-2000:]}")
-    fig = summarize(f"live path against the fake Twilio, {args.calls:,} leads", samples, wall,
-                    _calls(db))
+    fig = summarize(f"live path against the fake Twilio, {args.calls:,} leads", "live",
+                    samples, wall, _calls(db))
     fig["webhook_events_accepted"] = len(receiver.accepted_ids())
     return fig, samples
 
@@ -251,13 +262,15 @@ def main() -> int:
     ap.add_argument("--leads", type=int, default=1_000_000)
     ap.add_argument("--calls", type=int, default=None,
                     help="sim: stop after this many calls (default 500,000); live: leads "
-                         "to dial (default 3,000)")
+                         "to dial (default 30,000: ten minutes at 50 calls/s)")
     ap.add_argument("--cps", type=float, default=50)
     ap.add_argument("--concurrent", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--max-slope", type=float, default=2.0, help="MB per 100k calls")
+    ap.add_argument("--max-slope", type=float, default=None,
+                    help="MB per 100k calls (default: sim 2, live 10)")
     ap.add_argument("--max-fd-growth", type=int, default=4,
-                    help="second half's peak fds over the first half's")
+                    help="open descriptors: second half's median over the first half's, "
+                         "and end over start")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--work", type=Path, default=OUT / "soak")
     args = ap.parse_args()
@@ -270,15 +283,16 @@ def main() -> int:
         figures.append(fig)
     if args.what in ("live", "all"):
         live_args = argparse.Namespace(**{**vars(args), "calls": (args.calls if args.what == "live"
-                                                                 and args.calls else 3000)})
+                                                                 and args.calls else 30_000)})
         fig, samples = run_live(live_args, args.work)
         print_report(fig, samples)
         figures.append(fig)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     bad = [f["name"] for f in figures
-           if f["rss_slope_mb_per_100k_calls"] > args.max_slope
-           or f["fds_peak_second_half"] - f["fds_peak_first_half"] > args.max_fd_growth]
+           if f["rss_slope_mb_per_100k_calls"] > (args.max_slope or MAX_SLOPE[f["mode"]])
+           or f["fds_median_second_half"] - f["fds_median_first_half"] > args.max_fd_growth
+           or f["fds"]["end"] - f["fds"]["start"] > args.max_fd_growth]
     if bad:
         print(f"\nOVER BOUNDS: {', '.join(bad)}")
         return 1
