@@ -194,7 +194,8 @@ def run(args: argparse.Namespace) -> dict:
             # this machine shows up here whatever dialcli does.
             import asyncio
 
-            while not stop_lag.is_set():
+            # (ends when the server starts stopping, before its loop closes)
+            while not stop_lag.is_set() and not provider.server.stopping:
                 t = time.monotonic()
                 await asyncio.sleep(0.005)
                 lag.append((time.monotonic() - t - 0.005) * 1000)
