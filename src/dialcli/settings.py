@@ -17,8 +17,10 @@ key without importing the whole application at start-up and without import cycle
 To add a key from another module::
 
     from dialcli.settings import Setting, register, parse_int_range
-    register(Setting("call_summary_words", "Words kept of a call summary.",
-                     parse=parse_int_range(1, 500), default=60))
+    register(Setting("dial_cap_per_24h", "Dial attempts per number per rolling 24 h.",
+                     parse=parse_int_range(1, 50), default=3))
+
+(``compliance.py`` registers that one, and the settings beside it, this way)
 
 and add the module to ``REGISTERING_MODULES``.
 """

@@ -164,6 +164,17 @@ class Figures:
     violations: int = 0
     seconds: float = 0.0
 
+    def record(self, check: Any, receiver: Any) -> None:
+        """Take a run's outcome: the receiver's faults, the checked calls and events."""
+        self.faults.update(receiver.injected)
+        if receiver.cut_off:      # not injected: a kill cut a delivery short
+            self.faults["webhook requests cut off by a kill"] = receiver.cut_off
+        self.faults["runner SIGKILL"] = self.kills
+        self.calls = check.figures["calls"]
+        self.events = check.figures.get("events", 0)
+        self.delivered = check.figures.get("events_accepted", 0)
+        self.duplicates = check.figures.get("receiver_duplicates", 0)
+
     def line(self) -> str:
         faults = ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())) or "none"
         return (f"chaos {self.mode}: runs {self.runs}, kills {self.kills}, faults injected "

@@ -178,19 +178,12 @@ def run_live_chaos(tmp: Path, seed: int, *, long: bool) -> tuple[Figures, list[s
                           receiver=receiver, subscription_id=ids["subscription_id"],
                           provider="twilio")
         problems += check.violations
-        fig.faults.update(receiver.injected)
-        if receiver.cut_off:      # not injected: a kill cut a delivery short
-            fig.faults["webhook requests cut off by a kill"] = receiver.cut_off
-        fig.faults.update({k: v for k, v in proxy.injected.items()})
+        fig.record(check, receiver)
+        fig.faults.update(proxy.injected)
         for f in fake._faults:       # each counts down as it fires
             fig.faults[f"create {f['code']}" + (" (call created)" if f["created"] else "")] += \
                 planned[id(f)] - f["times"]
         fig.faults["callback faults (numbers)"] = callback_faults
-        fig.faults["runner SIGKILL"] = fig.kills
-        fig.calls = check.figures["calls"]
-        fig.events = check.figures.get("events", 0)
-        fig.delivered = check.figures.get("events_accepted", 0)
-        fig.duplicates = check.figures.get("receiver_duplicates", 0)
     finally:
         for timer in timers:
             timer.cancel()

@@ -101,14 +101,7 @@ def run_sim_chaos(tmp: Path, seed: int, *, long: bool) -> tuple[Figures, list[st
                           receiver=receiver, subscription_id=ids["subscription_id"],
                           kills=fig.kills)
         problems += check.violations
-        fig.faults.update(receiver.injected)
-        if receiver.cut_off:      # not injected: a kill cut a delivery short
-            fig.faults["webhook requests cut off by a kill"] = receiver.cut_off
-        fig.faults["runner SIGKILL"] = fig.kills
-        fig.calls = check.figures["calls"]
-        fig.events = check.figures.get("events", 0)
-        fig.delivered = check.figures.get("events_accepted", 0)
-        fig.duplicates = check.figures.get("receiver_duplicates", 0)
+        fig.record(check, receiver)
     finally:
         receiver.close()
     fig.violations = len(problems)

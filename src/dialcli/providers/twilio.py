@@ -339,8 +339,8 @@ class TwilioProvider(Provider):
         self.sink: Any = None
         self.clock: Any = SystemClock()
         self.polled_events = 0
-        #: seconds per Calls.create round trip (place() blocks the engine for this long)
-        #: seconds per Calls.create round trip, the latest few thousand (for live_bench)
+        #: seconds per Calls.create round trip (a placing thread blocks this long), the
+        #: latest LATENCY_SAMPLES of them (for live_bench)
         self.create_latency: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         #: call id -> when we first asked, for creates whose outcome Twilio could not tell
         self._unsure: dict[int, datetime] = {}
