@@ -544,8 +544,8 @@ def test_deferred_index_rebuild_keeps_indexes(store, campaign, tmp_path, monkeyp
     after = dict(store.all("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))
     assert after == before
     plan = " ".join(r[3] for r in store.all(
-        "EXPLAIN QUERY PLAN SELECT id FROM leads WHERE campaign_id = 1 AND phone1 = 'x'"))
-    assert "leads_phone1" in plan
+        "EXPLAIN QUERY PLAN SELECT lead_id FROM lead_phones WHERE e164 = 'x'"))
+    assert "lead_phones_e164" in plan
     assert store.scalar("PRAGMA integrity_check") == "ok"
 
 

@@ -13,9 +13,9 @@ caller opened, so a failure, an error or Ctrl-C leaves the workspace as it was.
 Large files run the preparer in a second process (``importer_worker``): SQLite
 writing is single-threaded, so the other core validates the next chunk while
 this one inserts the last. Memory stays flat: chunks are bounded and the pipe
-between the two holds about one. When the import is large, the two indexes that
-random phone numbers would scatter writes over are dropped and rebuilt (sorted,
-once) inside the same transaction, and foreign keys are checked once at the end
+between the two holds about one. When the import is large, the phone index that
+random numbers would scatter writes over is dropped and rebuilt (sorted, once)
+inside the same transaction, and foreign keys are checked once at the end
 (``_Writer.verify``) instead of per row.
 
 Rules (product doc + design): headers are tokens (``normalize_header``);
@@ -48,10 +48,10 @@ from dialcli.store import Store
 
 #: Files at least this big are prepared in a second process.
 WORKER_MIN_BYTES = 4 * 1024 * 1024
-#: Imports expected to add at least this many leads rebuild the phone indexes and
+#: Imports expected to add at least this many leads rebuild the phone index and
 #: check references once at the end rather than per row.
 DEFER_INDEX_MIN_ROWS = 50_000
-_DEFERRABLE_INDEXES = ("leads_phone1", "lead_phones_e164")
+_DEFERRABLE_INDEXES = ("lead_phones_e164",)
 _IMPORT_CACHE_KIB = 32_768
 
 Progress = Callable[[int, int], None]
@@ -257,7 +257,7 @@ def _spec(conn, source, info, header, campaign, default_region, allow_duplicates
 
 
 def _defer_indexes(conn, estimated_rows: int) -> list[str]:
-    """Drop the phone indexes for a big import; return the SQL that rebuilds them.
+    """Drop the phone index for a big import; return the SQL that rebuilds it.
 
     Random phone numbers scatter index inserts over the whole B-tree, which costs
     more than sorting once at the end. Both happen inside the caller's

@@ -453,3 +453,12 @@ def m005_call_stats_finished_only(db: Database) -> None:
         {_call_stats_select("new", "")}
     END
     """)
+
+
+@migration()
+def m006_drop_leads_phone1_index(db: Database) -> None:
+    """Drop ``leads_phone1``: its one reader, an import's duplicate check, loads every
+    phone1 of the campaign in one pass, which ``leads_status`` serves almost as well
+    (0.47 s vs 0.35 s for a million leads), while keeping it cost every import a
+    sorted rebuild over random phone numbers (0.9 s per million leads) and 22 MB."""
+    _run(db, "DROP INDEX IF EXISTS leads_phone1")
