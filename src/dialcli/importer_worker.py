@@ -91,12 +91,14 @@ def main() -> None:
     """Worker entry point: a spec on stdin, payload frames on stdout."""
     out = sys.stdout.buffer
     # Load what the first chunk needs while the parent is still checking the file
-    # and opening its transaction (the geocoder alone takes ~0.5 s).
+    # and opening its transaction. The geocoder (~0.5 s, ~100 MB) only when there
+    # is no exchange table: with one, US/Canadian numbers never need it.
     import pandas  # noqa: F401
 
-    from dialcli.phones import _geocoder
+    from dialcli.phones import _exchange_table, _geocoder
 
-    _geocoder()
+    if _exchange_table() is None:
+        _geocoder()
     spec: PrepareSpec = pickle.load(sys.stdin.buffer)
     preparer = Preparer(spec)
     try:

@@ -18,7 +18,9 @@ non-geographic numbers (for which phonenumbers returns the whole country's list)
 
 from __future__ import annotations
 
+import json
 import re
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -63,6 +65,35 @@ _STATE_NAMES = {"US": US_STATES, "CA": CA_PROVINCES}
 
 
 _PREFIX_CACHEABLE = frozenset({"US", "CA"})
+
+#: The exchange table (``tools/build_nanp_table.py``): one byte per NPA-NXX for
+#: NPA and NXX in FIRST..FIRST+SPAN-1, naming an answer in its header, or NO_ENTRY.
+EXCHANGE_TABLE = "nanp_exchanges.bin"
+FIRST, SPAN, NO_ENTRY = 200, 800, 255
+
+
+@lru_cache(maxsize=1)
+def _exchange_table() -> "tuple[bytes, list[Phone]] | None":
+    """What phonenumbers says of each valid US/Canadian exchange, computed ahead.
+
+    Describing an exchange the first time costs ~50 us in phonenumbers (it tries
+    the patterns of up to 25 NANP regions, several times); a million-row import
+    meets ~20,000 of them. The table holds the same answers -- built by this
+    module's own parser -- for the phonenumbers version it names; under any
+    other version (or if the file is missing or damaged) it is not used.
+    """
+    from importlib.resources import files
+
+    try:
+        data = zlib.decompress(files("dialcli.data").joinpath(EXCHANGE_TABLE).read_bytes())
+        head, _, body = data.partition(b"\n")
+        meta = json.loads(head)
+        if meta.get("phonenumbers") != phonenumbers.__version__ or len(body) != SPAN * SPAN:
+            return None
+        answers = [Phone("", tuple(z), r, c) for z, r, c in meta["infos"]]
+    except (OSError, ValueError, KeyError, TypeError, zlib.error):
+        return None
+    return body, answers
 
 
 class PhoneError(ValueError):
@@ -183,7 +214,7 @@ class PhoneInfo:
 class PhoneParser:
     """Validates and describes phone numbers; caches NANP results by NPA-NXX."""
 
-    def __init__(self, default_region: str | None = "US"):
+    def __init__(self, default_region: str | None = "US", *, exchange_table: bool = True):
         if default_region is not None:
             default_region = default_region.upper()
             if default_region not in phonenumbers.SUPPORTED_REGIONS:
@@ -193,6 +224,7 @@ class PhoneParser:
         # NPA-NXX -> Phone template (zones/region of that exchange), PhoneError,
         # or _UNCACHEABLE for exchanges whose metadata splits below NPA-NXX.
         self._cache: dict[str, object] = {}
+        self._table = _exchange_table() if exchange_table else None
         # parse_column: NPA-NXX -> info id (int) or error reason (str); distinct
         # (zones, region, country) facts get small ids so callers key on an int.
         self._column_cache: dict[str, int | str] = {}
@@ -290,6 +322,8 @@ class PhoneParser:
     def _nanp(self, national: str) -> Phone:
         prefix = national[:6]
         hit = self._cache.get(prefix)
+        if hit is None and self._table is not None:
+            hit = self._from_table(prefix)
         if hit is None:
             num = phonenumbers.parse("+1" + national, None)
             try:
@@ -311,6 +345,17 @@ class PhoneParser:
         if isinstance(hit, PhoneError):
             raise PhoneError(str(hit))
         return Phone("+1" + national, hit.zones, hit.region, hit.country)
+
+    def _from_table(self, prefix: str) -> "Phone | None":
+        body, answers = self._table  # type: ignore[misc]
+        npa, nxx = int(prefix[:3]) - FIRST, int(prefix[3:]) - FIRST
+        if not (0 <= npa < SPAN and 0 <= nxx < SPAN):
+            return None
+        k = body[npa * SPAN + nxx]
+        if k == NO_ENTRY:
+            return None
+        hit = self._cache[prefix] = answers[k]
+        return hit
 
     @staticmethod
     def _exact(e164: str) -> "Phone | PhoneError":
