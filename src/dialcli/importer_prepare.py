@@ -404,8 +404,13 @@ class Preparer:
         per_slot = []
         for slot, _j, e164s, info, _errors in parsed:
             if tzs is None and states is None:
-                gids = [(gof.get(k) or group(k, None, None, new_groups)) if k >= 0 else 0
-                        for k in info]
+                # Keyed by info id alone: group each new id once, then map the
+                # column through a list (info id -1, no phone, is its last entry).
+                for k in set(info).difference(gof):
+                    if k >= 0:
+                        group(k, None, None, new_groups)
+                by_info = [gof.get(k, 0) for k in range(len(self.parser.infos))] + [0]
+                gids = list(map(by_info.__getitem__, info))
             else:
                 gids = [(gof.get((k, tz, st)) or group(k, tz, st, new_groups)) if k >= 0 else 0
                         for k, tz, st in zip(info, tzs or repeat(None), states or repeat(None))]
@@ -424,8 +429,12 @@ class Preparer:
         pslot = [0] * n
         cgroup = [0] * n
         for slot, e164s, _info, gids, dead in per_slot:
-            live = e164s if dead is None else [e if not d else None for e, d in zip(e164s, dead)]
-            cgroup = [c or (g if e is not None else 0) for c, e, g in zip(cgroup, live, gids)]
+            if dead is None:   # gids is 0 wherever there is no phone
+                live = e164s
+                cgroup = [c or g for c, g in zip(cgroup, gids)]
+            else:
+                live = [e if not d else None for e, d in zip(e164s, dead)]
+                cgroup = [c or (g if e is not None else 0) for c, e, g in zip(cgroup, live, gids)]
             pslot = [p or (slot if e is not None else 0) for p, e in zip(pslot, live)]
         status = skip = None
         if dnc is not None:
