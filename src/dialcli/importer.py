@@ -14,8 +14,8 @@ Large files run the preparer in a second process (``importer_worker``): SQLite
 writing is single-threaded, so the other core validates the next chunk while
 this one inserts the last. Memory stays flat: chunks are bounded and the pipe
 between the two holds about one. When the import is large, the phone index that
-random numbers would scatter writes over, and the status index, are dropped and
-rebuilt (sorted, once) inside the same transaction, and foreign keys are checked once at the end
+random numbers would scatter writes over is dropped and rebuilt (sorted, once)
+inside the same transaction, and foreign keys are checked once at the end
 (``_Writer.verify``) instead of per row.
 
 Rules (product doc + design): headers are tokens (``normalize_header``);
@@ -51,7 +51,7 @@ WORKER_MIN_BYTES = 4 * 1024 * 1024
 #: Imports expected to add at least this many leads rebuild ``_DEFERRABLE_INDEXES`` and
 #: check references once at the end rather than per row.
 DEFER_INDEX_MIN_ROWS = 50_000
-_DEFERRABLE_INDEXES = ("lead_phones_e164", "leads_status")
+_DEFERRABLE_INDEXES = ("lead_phones_e164",)
 _IMPORT_CACHE_KIB = 32_768
 
 Progress = Callable[[int, int], None]
@@ -259,10 +259,11 @@ def _spec(conn, source, info, header, campaign, default_region, allow_duplicates
 def _defer_indexes(conn, estimated_rows: int) -> list[str]:
     """Drop the deferrable indexes for a big import; return the SQL that rebuilds them.
 
-    Random phone numbers scatter index inserts over the whole B-tree, which costs
-    more than sorting once at the end (0.8 s vs ~3 s per million leads); the status
-    index costs 0.5 s of inserts and 0.3 s to rebuild. ``leads_ready`` stays: its
-    rebuild reads the whole table (1.0 s) for 0.8 s of inserts. Both happen inside the caller's
+    Random phone numbers scatter index inserts over the whole B-tree: ~3 s per
+    million leads, against 0.8 s to sort once at the end. The other indexes grow
+    at their ends; their inserts cost the writer time it would otherwise spend
+    waiting for the preparing worker, while a rebuild would come after the last
+    row, when nothing else is left to overlap with. Both happen inside the caller's
     transaction, so other connections never see the index missing.
     """
     if estimated_rows < DEFER_INDEX_MIN_ROWS:
