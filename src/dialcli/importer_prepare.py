@@ -181,22 +181,27 @@ class LeadColumns:
 
 @dataclass
 class PhoneColumns:
-    """``lead_phones`` rows as columns; dead_reason '' stands for NULL (live)."""
+    """``lead_phones`` rows as columns; dead_reason '' stands for NULL (live).
+
+    Each phone's zones and region are named by its info id (``info``) and spelled
+    out by the small ``zones_of``/``region_of`` tables only as rows are inserted.
+    """
 
     lead_id: list[int]
     slot: list[int]
     e164: list[str]
-    zones: list[str]
-    region: list[str]
+    info: list[int]
     group_id: list[int]
     dead_reason: list[str]
+    zones_of: list[str]
+    region_of: list[str]
 
     def __len__(self) -> int:
         return len(self.lead_id)
 
     def rows(self) -> Iterator[tuple]:
-        return zip(self.lead_id, self.slot, self.e164, self.zones, self.region,
-                   self.group_id, self.dead_reason)
+        return zip(self.lead_id, self.slot, self.e164, map(self.zones_of.__getitem__, self.info),
+                   map(self.region_of.__getitem__, self.info), self.group_id, self.dead_reason)
 
 
 @dataclass
@@ -482,27 +487,24 @@ class Preparer:
     def _phones(self, ids, per_slot) -> PhoneColumns:
         """lead_phones columns in (lead, slot) order, so the WITHOUT ROWID table appends."""
         infos = self.parser.infos
-        zones = [",".join(x.zones) for x in infos]
-        regions = [x.region for x in infos]
-        cols: list[list] = [[], [], [], [], [], [], []]
+        cols: list[list] = [[], [], [], [], [], []]
         for slot, e164s, info, gids, dead in per_slot:
             sel = [i for i, e in enumerate(e164s) if e is not None]
             if not sel:
                 continue
             get = itemgetter(*sel) if len(sel) > 1 else (lambda seq, i=sel[0]: (seq[i],))
-            ks = get(info)
             cols[0].extend(get(ids))
             cols[1].extend(repeat(slot, len(sel)))
             cols[2].extend(get(e164s))
-            cols[3].extend([zones[k] for k in ks])
-            cols[4].extend([regions[k] for k in ks])
-            cols[5].extend(get(gids))
-            cols[6].extend(get(dead) if dead is not None else repeat("", len(sel)))
+            cols[3].extend(get(info))
+            cols[4].extend(get(gids))
+            cols[5].extend(get(dead) if dead is not None else repeat("", len(sel)))
         if len(per_slot) > 1 and cols[0]:
             order = np.lexsort((np.array(cols[1]), np.array(cols[0])))
             get = itemgetter(*order.tolist()) if len(order) > 1 else (lambda seq: (seq[0],))
             cols = [list(get(c)) for c in cols]
-        return PhoneColumns(*cols)
+        return PhoneColumns(*cols, zones_of=[",".join(x.zones) for x in infos],
+                            region_of=[x.region for x in infos])
 
     def _group(self, info_id: int, tz: str | None, state: str | None, new) -> int:
         # Keyed by the info id alone when the file has neither column (the hot case).

@@ -66,8 +66,8 @@ def pack(p: Payload) -> tuple:
                  _ints(c.cur_group), None if c.skip_reason is None else _strs(c.skip_reason))
     if p.phones is not None:
         c2 = p.phones
-        phones = (_ints(c2.lead_id), _ints(c2.slot), _strs(c2.e164), _strs(c2.zones),
-                  _strs(c2.region), _ints(c2.group_id), _strs(c2.dead_reason))
+        phones = (_ints(c2.lead_id), _ints(c2.slot), _strs(c2.e164), _ints(c2.info),
+                  _ints(c2.group_id), _strs(c2.dead_reason), c2.zones_of, c2.region_of)
     return (p.groups, leads, phones, p.bytes_read, p.final)
 
 
@@ -81,9 +81,9 @@ def unpack(t: tuple) -> Payload:
                          None if status is None else _unstrs(status), _unints(pslot),
                          _unints(cgroup), None if skip is None else _unstrs(skip))
     if phones is not None:
-        lid, slot, e164, zones, region, gid, dead = phones
-        pc = PhoneColumns(_unints(lid), _unints(slot), _unstrs(e164), _unstrs(zones),
-                          _unstrs(region), _unints(gid), _unstrs(dead))
+        lid, slot, e164, info, gid, dead, zones_of, region_of = phones
+        pc = PhoneColumns(_unints(lid), _unints(slot), _unstrs(e164), _unints(info),
+                          _unints(gid), _unstrs(dead), zones_of, region_of)
     return Payload(groups=groups, leads=lc, phones=pc, bytes_read=bytes_read, final=final)
 
 
