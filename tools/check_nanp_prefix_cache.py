@@ -1,6 +1,7 @@
 """Check that NANP validity, type, region, zones and place depend only on NPA-NXX.
 
 Run after upgrading phonenumbers: python tools/check_nanp_prefix_cache.py 200 1000
+(then rebuild the exchange table the importer uses: python tools/build_nanp_table.py).
 Prints every exchange where a suffix changes the result (known: +1 246 521/522,
 +1 876 606 -- these are outside US/CA and bypass the cache in dialcli.phones).
 """
