@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from dialcli.conversation.time_phrases import find_time_phrase
 
@@ -322,9 +323,29 @@ def first_name(full: str | None) -> str:
 
 
 def read(text: str, first: str = "") -> Reading:
-    """Classify one caller utterance. ``first`` is the lead's normalized first name."""
+    """Classify one caller utterance. ``first`` is the lead's normalized first name.
+
+    A reading depends only on the words and, when they contain it, the lead's first
+    name; callers say the same short things over and over ("yes", "who is this?"),
+    so readings are remembered (bounded: a few MB at most).
+    """
     raw = text or ""
-    s = normalize(raw)
+    s = _normalized(raw)
+    if first and first not in s.split(" "):
+        first = ""           # the name only matters where it is said
+    return _reading(raw, s, first)
+
+
+_MEMO = 8192
+
+
+@lru_cache(maxsize=_MEMO)
+def _normalized(raw: str) -> str:
+    return normalize(raw)
+
+
+@lru_cache(maxsize=_MEMO)
+def _reading(raw: str, s: str, first: str) -> Reading:
     flags: set[Intent] = set()
     time_phrase = find_time_phrase(raw) if s else None
     question = raw.strip().endswith("?") or bool(_QUESTION_START.match(s))

@@ -23,6 +23,13 @@ from dialcli.errors import DialcliError, InputError
 from dialcli.store import migrations as schema
 
 BUSY_TIMEOUT_MS = 30_000
+#: Commit-time checkpoints once the WAL holds this many pages (SQLite's default is
+#: 1,000, 4 MB). A running campaign rewrites the same lead and index pages batch
+#: after batch; checkpointing every ~40 MB instead copies each such page once per
+#: checkpoint rather than once per few batches, and fsyncs a tenth as often
+#: (simulated campaigns +7%). Readers find pages in the WAL through its hash index,
+#: so a larger WAL costs them little.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
 class StoreError(DialcliError):
@@ -54,6 +61,7 @@ class Store:
             if self.path != ":memory:" and str(mode).lower() != "wal":
                 raise StoreError(f"{self.path}: could not switch to WAL mode (got {mode}).")
             self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
             raise StoreError(
