@@ -390,7 +390,10 @@ class SimulatedProvider(Provider):
         now = self.clock.now()
         sid = "CA" + _stable_hex(f"{self.seed}|{req.attempt_key}")
         nth = self._dials_to.get(req.to, 0)
-        plan = self._plan(req, nth, now)
+        # Nobody watches an unscaled simulation: progress-only events (ringing,
+        # answered...) would be built and applied for nothing. The ENDED event carries
+        # everything the outcome needs.
+        plan = self._plan(req, nth, now, progress=not getattr(self.sink, "lazy_progress", False))
         entry = {"sid": sid, "key": req.attempt_key, "call_id": req.call_id, "to": req.to,
                  "from": req.from_, "placed_at": to_iso(now), **plan["final"]}
         self._append(entry)
@@ -402,11 +405,9 @@ class SimulatedProvider(Provider):
         # Nobody watches an unscaled simulation: progress-only events (ringing,
         # answered...) would be built and applied for nothing. The ENDED event carries
         # everything the outcome needs.
-        progress = not getattr(self.sink, "lazy_progress", False)
         for at, event in plan["events"]:
-            if progress or event.kind in (EventKind.ENDED, EventKind.CONVERSATION):
-                event.sid = sid
-                self.sink.schedule(at, event)
+            event.sid = sid
+            self.sink.schedule(at, event)
         return sid
 
     def fetch(self, sid: str) -> CallState | None:
@@ -429,7 +430,8 @@ class SimulatedProvider(Provider):
             return pinned.persona
         return _pick(random.Random(f"{self.seed}|persona|{e164}"), self.profile.personas)
 
-    def _plan(self, req: DialRequest, nth: int, t0: datetime) -> dict[str, Any]:
+    def _plan(self, req: DialRequest, nth: int, t0: datetime, *,
+              progress: bool = True) -> dict[str, Any]:
         rng = random.Random(f"{self.seed}|{req.attempt_key}")
         timing = self.profile.timing
         pinned = self.profile.numbers.get(req.to)
@@ -443,36 +445,43 @@ class SimulatedProvider(Provider):
         def at(seconds: float) -> datetime:
             return t0 + timedelta(seconds=round(seconds, 3))
 
-        events.append((at(0), CallEvent(cid, EventKind.PLACED, at(0), status=CallStatus.QUEUED)))
+        def step(seconds: float, kind: EventKind, **fields: Any) -> None:
+            """A progress-only event (PLACED, RINGING, ...), when someone watches."""
+            if progress:
+                when = at(seconds)
+                events.append((when, CallEvent(cid, kind, when, **fields)))
+
+        def last(seconds: float, final: dict[str, Any]) -> None:
+            when = at(seconds)
+            events.append((when, self._ended(cid, when, final)))
+
+        step(0, EventKind.PLACED, status=CallStatus.QUEUED)
         if outcome == "failed":
             end = rng.uniform(0.5, 3)
             final = self._final(CallStatus.FAILED, None, 0, 0, t0, None, at(end))
             final["error"] = "simulated network failure"
-            events.append((at(end), self._ended(cid, at(end), final)))
+            last(end, final)
             return {"final": final, "events": events}
         ring_start = rng.uniform(0.8, 2.5)
-        events.append((at(ring_start), CallEvent(cid, EventKind.RINGING, at(ring_start),
-                                                 status=CallStatus.RINGING)))
+        step(ring_start, EventKind.RINGING, status=CallStatus.RINGING)
         if outcome == "busy":
             end = ring_start + rng.uniform(1, 4)
             final = self._final(CallStatus.BUSY, None, 0, 0, t0, None, at(end))
-            events.append((at(end), self._ended(cid, at(end), final)))
+            last(end, final)
             return {"final": final, "events": events}
         timeout = float(timing.get("ring_timeout", 25))
         if outcome == "no_answer":
             end = ring_start + timeout + rng.uniform(0, 5)
             final = self._final(CallStatus.NO_ANSWER, None, 0, 0, t0, None, at(end))
-            events.append((at(end), self._ended(cid, at(end), final)))
+            last(end, final)
             return {"final": final, "events": events}
         answer = ring_start + min(_tri(rng, timing["ring"]), timeout - 0.5)
-        events.append((at(answer), CallEvent(cid, EventKind.ANSWERED, at(answer),
-                                             status=CallStatus.IN_PROGRESS)))
+        step(answer, EventKind.ANSWERED, status=CallStatus.IN_PROGRESS)
         wps = float(timing.get("words_per_second", 2.6))
         if outcome == "voicemail":
             beep = answer + _tri(rng, timing["voicemail_greeting"])
             answered_by = "machine_end_beep"
-            events.append((at(beep), CallEvent(cid, EventKind.MACHINE, at(beep),
-                                               answered_by=answered_by)))
+            step(beep, EventKind.MACHINE, answered_by=answered_by)
             left = (req.context.voicemail_action is VoicemailAction.MESSAGE
                     and bool(req.context.voicemail_message))
             end = beep + (0.6 + _speak(req.context.voicemail_message, wps) if left
@@ -483,11 +492,10 @@ class SimulatedProvider(Provider):
             if left:
                 final["transcript"] = [{"role": "agent", "text": req.context.voicemail_message,
                                         "at_s": round(beep - answer, 2)}]
-            events.append((at(end), self._ended(cid, at(end), final)))
+            last(end, final)
             return {"final": final, "events": events}
         # A human answers: AMD (DetectMessageEnd) says "human" almost at once.
-        events.append((at(answer + 0.2), CallEvent(cid, EventKind.HUMAN, at(answer + 0.2),
-                                                   answered_by="human")))
+        step(answer + 0.2, EventKind.HUMAN, answered_by="human")
         followup = ":callback:" in req.attempt_key
         talk, convo = self._converse(req.context, req.to, rng, wps, followup)
         end = answer + talk
@@ -495,10 +503,10 @@ class SimulatedProvider(Provider):
                             at(answer), at(end))
         final["transcript"] = convo["transcript"]
         final["label"] = convo["label"]
-        conv = CallEvent(cid, EventKind.CONVERSATION, at(end), turns=convo["turns"],
-                         transcript=convo["transcript"], end=convo["end"])
-        events.append((at(end), conv))
-        events.append((at(end), self._ended(cid, at(end), final)))
+        when = at(end)
+        events.append((when, CallEvent(cid, EventKind.CONVERSATION, when, turns=convo["turns"],
+                                       transcript=convo["transcript"], end=convo["end"])))
+        last(end, final)
         return {"final": final, "events": events}
 
     def _converse(self, ctx: CallContext, e164: str, rng: random.Random, wps: float,
