@@ -269,6 +269,22 @@ def test_cap_for(cap, by_state, region, expected):
     assert CallingPolicy(cap=cap, state_caps=by_state).cap_for(region) == expected
 
 
+@pytest.mark.parametrize("cap,by_state,uniform", [
+    (3, "", 3), (2, "", 2), (1, "TX=2", 1), (5, "", None), (4, "", None), (3, "TX=2", None),
+    (3, "TX=3", 3),
+])
+def test_uniform_cap_only_when_no_region_can_lower_it(cap, by_state, uniform):
+    from dialcli.compliance import (SETTING_CAP, SETTING_CAP_BY_STATE, US_STATES,
+                                    cap_for_regions, uniform_cap)
+
+    settings_ = {SETTING_CAP: str(cap), SETTING_CAP_BY_STATE: by_state}
+    assert uniform_cap(settings_) == uniform
+    if uniform is not None:   # then every region set has exactly that cap
+        for st in sorted(US_STATES):
+            assert cap_for_regions(settings_, {f"US-{st}"}) == uniform
+        assert cap_for_regions(settings_, {"US-TX,US-FL", "US"}) == uniform
+
+
 def test_cap_settings_are_validated_and_read_by_the_policy(store):
     now = "2026-03-03T15:00:00.000Z"
     with pytest.raises(InputError, match="FL law allows at most 3"):

@@ -382,6 +382,16 @@ def cap_for_regions(settings: dict[str, str], regions) -> int:
     return limit
 
 
+def uniform_cap(settings: dict[str, str]) -> int | None:
+    """The cap every number has under these settings, when no state's cap (the
+    settings' or the law's) is stricter than the workspace's; else None, and the
+    number's regions decide (``cap_for_regions``)."""
+    limit = int(settings.get(SETTING_CAP) or DEFAULT_CAP)
+    state_caps = parse_state_caps(settings.get(SETTING_CAP_BY_STATE) or "")
+    stricter = min((*state_caps.values(), *STATUTORY_CAPS.values()), default=limit)
+    return limit if stricter >= limit else None
+
+
 def settings_snapshot(conn) -> dict[str, str]:
     """The workspace's compliance settings, read once (see ``cap_for_regions``)."""
     return _settings(conn)

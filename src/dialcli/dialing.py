@@ -115,14 +115,18 @@ class Dialing:
         return f
 
     def _cap_for(self, conn, e164: str) -> int:
-        """The number's frequency cap (settings + state law). One indexed lookup of the
-        number's regions; the cap per region set is cached until another process
-        commits (the settings may have changed)."""
+        """The number's frequency cap (settings + state law). When no state's cap is
+        stricter than the workspace's, that is every number's cap; otherwise one
+        indexed lookup of the number's regions, with the cap per region set cached.
+        Both are forgotten when another process commits (the settings may change)."""
+        if self._cap_settings is None:
+            self._cap_settings = compliance.settings_snapshot(conn)
+            self._uniform_cap = compliance.uniform_cap(self._cap_settings)
+        if self._uniform_cap is not None:
+            return self._uniform_cap
         regions = frozenset(compliance.number_regions(conn, e164))
         cap = self._caps.get(regions)
         if cap is None:
-            if self._cap_settings is None:
-                self._cap_settings = compliance.settings_snapshot(conn)
             cap = self._caps[regions] = compliance.cap_for_regions(self._cap_settings, regions)
         return cap
 

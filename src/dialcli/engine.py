@@ -115,6 +115,7 @@ class Engine(Dialing, Settling):
         self._graces: dict[int, datetime] = {}
         self._caps: dict[frozenset[str], int] = {}
         self._cap_settings: dict[str, str] | None = None
+        self._uniform_cap: int | None = None    # valid while _cap_settings is set
         self._placer = None
         self.provider_pause: str | None = None   # why the provider paused the campaign
         self.sink.lazy_progress = bool(getattr(clock, "virtual", False)) and not hasattr(clock, "speed")
