@@ -107,9 +107,10 @@ def no_traceback(*texts: str | bytes | None) -> None:
 
 
 def workspace(db: str | Path, *, greeting: str = "Hi {{NAME}}, this is Zara from Acme about "
-              "case {{CASE_NUMBER}}. Press 9 to opt out.") -> int:
-    """A workspace with agent Zara, the from-number and campaign Spring (returns its id)."""
-    from dialcli import agents, campaigns, numbers
+              "case {{CASE_NUMBER}}. Press 9 to opt out.", leads_csv: str | None = None) -> int:
+    """A workspace with agent Zara, the from-number and campaign Spring (returns its id);
+    with ``leads_csv``, that CSV text (written beside the database) imported into it."""
+    from dialcli import agents, campaigns, importer, numbers
     from dialcli.store import Store
 
     with Store(db) as st:
@@ -118,4 +119,9 @@ def workspace(db: str | Path, *, greeting: str = "Hi {{NAME}}, this is Zara from
                             voicemail_message="Please call Acme back, {{NAME}}.", now=NOW)
         numbers.add_number(st, FROM, now=NOW)
         campaigns.create_campaign(st, name="Spring", agent="Zara", from_number=FROM, now=NOW)
-        return int(st.scalar("SELECT id FROM campaigns WHERE name = 'Spring'"))
+        cid = int(st.scalar("SELECT id FROM campaigns WHERE name = 'Spring'"))
+        if leads_csv is not None:
+            csv_path = Path(db).with_name("leads.csv")
+            csv_path.write_text(leads_csv)
+            importer.import_csv(st, csv_path, campaign_id=cid, now=NOW, workers=0)
+        return cid

@@ -99,16 +99,9 @@ def commands(paths):
 
 
 @pytest.fixture
-def ready(db_path, tmp_path):
-    workspace(db_path)
-    csv_path = tmp_path / "leads.csv"
-    csv_path.write_text("name,phone1,case number\nAlex,+14155550101,=1+1\n"
-                        "Jamie,+12125550102,{{7*7}}\n")
-    from dialcli import importer
-    from dialcli.store import Store
-
-    with Store(db_path) as st:
-        importer.import_csv(st, csv_path, campaign_id=1, now=NOW, workers=0)
+def ready(db_path):
+    workspace(db_path, leads_csv="name,phone1,case number\nAlex,+14155550101,=1+1\n"
+                                 "Jamie,+12125550102,{{7*7}}\n")
     return db_path
 
 

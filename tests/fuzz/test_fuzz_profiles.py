@@ -206,14 +206,8 @@ def test_unusable_profile_paths_are_input_errors(tmp_path, case):
 def pristine(tmp_path):
     """A workspace with three importable leads, copied fresh for each run."""
     db = tmp_path / "pristine.db"
-    workspace(db)
-    csv_path = tmp_path / "leads.csv"
-    csv_path.write_text("name,phone1,timezone\nA,+14155550101,America/New_York\n"
-                        "B,+12125550102,America/New_York\nC,+13125550103,America/New_York\n")
-    from dialcli import importer
-
-    with Store(db) as st:
-        importer.import_csv(st, csv_path, campaign_id=1, now=NOW, workers=0)
+    workspace(db, leads_csv="name,phone1,timezone\nA,+14155550101,America/New_York\n"
+                            "B,+12125550102,America/New_York\nC,+13125550103,America/New_York\n")
     return db
 
 
