@@ -340,8 +340,7 @@ def policy_for_campaign(conn, campaign, *, blackout: Blackout | None = None) -> 
     replaces the ``blackout_file`` setting when given.
     """
     settings = _settings(conn)
-    cap = int(settings.get(SETTING_CAP) or DEFAULT_CAP)
-    state_caps = parse_state_caps(settings.get(SETTING_CAP_BY_STATE) or "")
+    cap, state_caps = _workspace_caps(settings)
     if blackout is None and settings.get(SETTING_BLACKOUT):
         blackout = load_blackout(settings[SETTING_BLACKOUT])
     return CallingPolicy(campaign.window, blackout=blackout, cap=cap, state_caps=state_caps)
@@ -371,11 +370,16 @@ def number_regions(conn, e164: str) -> set[str]:
     return regions
 
 
+def _workspace_caps(settings: dict[str, str]) -> tuple[int, dict[str, int]]:
+    """(the workspace's cap, its caps by state) from ``settings_snapshot``."""
+    return (int(settings.get(SETTING_CAP) or DEFAULT_CAP),
+            parse_state_caps(settings.get(SETTING_CAP_BY_STATE) or ""))
+
+
 def cap_for_regions(settings: dict[str, str], regions) -> int:
     """The cap for a number in ``regions``, given the workspace's compliance settings
     (``settings_snapshot``); cheap, so callers can cache it per region set."""
-    limit = int(settings.get(SETTING_CAP) or DEFAULT_CAP)
-    state_caps = parse_state_caps(settings.get(SETTING_CAP_BY_STATE) or "")
+    limit, state_caps = _workspace_caps(settings)
     for region in regions:
         for st in states_of(region):
             limit = min(limit, state_caps.get(st, limit), STATUTORY_CAPS.get(st, limit))
@@ -386,8 +390,7 @@ def uniform_cap(settings: dict[str, str]) -> int | None:
     """The cap every number has under these settings, when no state's cap (the
     settings' or the law's) is stricter than the workspace's; else None, and the
     number's regions decide (``cap_for_regions``)."""
-    limit = int(settings.get(SETTING_CAP) or DEFAULT_CAP)
-    state_caps = parse_state_caps(settings.get(SETTING_CAP_BY_STATE) or "")
+    limit, state_caps = _workspace_caps(settings)
     stricter = min((*state_caps.values(), *STATUTORY_CAPS.values()), default=limit)
     return limit if stricter >= limit else None
 

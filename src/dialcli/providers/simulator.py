@@ -402,9 +402,6 @@ class SimulatedProvider(Provider):
         if self.record:
             self._remember(entry)
             self.placed.append(req)
-        # Nobody watches an unscaled simulation: progress-only events (ringing,
-        # answered...) would be built and applied for nothing. The ENDED event carries
-        # everything the outcome needs.
         for at, event in plan["events"]:
             event.sid = sid
             self.sink.schedule(at, event)

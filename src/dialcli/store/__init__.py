@@ -142,12 +142,12 @@ class Store:
                 raise
 
     def _begin_immediate(self) -> None:
-        """Take the write lock, polling every millisecond while another writer holds it.
+        """Take the write lock, polling every half millisecond while another writer holds it.
 
         SQLite's own busy handler backs off to 100 ms between attempts; a running
         campaign commits every few milliseconds and takes the lock straight back, so
         a `pause` or `dnc add` waiting that way could miss every gap for seconds.
-        Polling at 1 ms gets in at the next gap. A writer that holds the lock for
+        Polling that often gets in at the next gap. A writer that holds the lock for
         longer (an import of a million rows: tens of seconds) is waited out at 20 ms
         steps for ``busy_patience_s``; then a clear ``StoreError``, never a bare
         "database is locked".
