@@ -145,11 +145,8 @@ def writer_floor(src: Path, chunk: int = 20_000) -> dict:
     n = rd.execute("SELECT COUNT(*) FROM leads").fetchone()[0]
     hi = rd.execute("SELECT MAX(id) FROM leads").fetchone()[0] or 0
     st = Store(dst)
-    st.execute(f"PRAGMA cache_size = -{importer._IMPORT_CACHE_KIB}")
-    st.execute("PRAGMA threads = 2")
-    st.execute("PRAGMA foreign_keys = OFF")
     timed = {"inserts": 0.0}
-    with st.tx() as conn:
+    with importer.bulk_settings(st, True), st.tx() as conn:
         deferred = importer._defer_indexes(conn, n)
         writer = importer._Writer(conn, 1, 1, 1, "2026-03-02T13:00:00.000Z")
         conn.executemany("INSERT INTO zone_groups (id, zones, region) VALUES (?, ?, ?)",

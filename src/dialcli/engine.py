@@ -46,8 +46,7 @@ from dialcli.scheduler import Pacer, earliest
 from dialcli.store import Store
 from dialcli.engine_types import (  # noqa: F401  (re-exported)
     ACTIVE, CONVERSATION_GRACE, DEFAULT_RATE, EVENT_WORDS, GROUP_COMMIT_GAP_S, GROUP_COMMIT_S,
-    PLACE_THREADS,
-    POLL_EVERY, RETRY_BACKOFF, RUNNER_BUSY_PATIENCE_S,
+    PLACE_THREADS, POLL_EVERY, RETRY_BACKOFF, RUNNER_BUSY_PATIENCE_S,
     InFlight, RunResult, Snapshot, _Batch, _EngineTx, _Sink,
 )
 from dialcli.dialing import Dialing
@@ -109,8 +108,11 @@ class Engine(Dialing, Settling):
         # every loop instant: the simulator records placements only after the commit
         # (see SimulatedProvider.flush_journal), so no dial is ever recorded by the
         # network and not by the workspace.
-        auto = (bool(getattr(clock, "virtual", False)) and not hasattr(clock, "speed")
-                and getattr(provider, "supports_deferred_journal", False))
+        # Nobody watches a virtual clock that is not scaled for viewing: progress-only
+        # events are not built, and the simulator's journal can wait for the commit.
+        unwatched = bool(getattr(clock, "virtual", False)) and not hasattr(clock, "speed")
+        self.sink.lazy_progress = unwatched
+        auto = unwatched and bool(getattr(provider, "supports_deferred_journal", False))
         self._group_commit = auto if group_commit is None else (group_commit and auto)
         self._graces: dict[int, datetime] = {}
         self._caps: dict[frozenset[str], int] = {}
@@ -118,7 +120,6 @@ class Engine(Dialing, Settling):
         self._uniform_cap: int | None = None    # valid while _cap_settings is set
         self._placer = None
         self.provider_pause: str | None = None   # why the provider paused the campaign
-        self.sink.lazy_progress = bool(getattr(clock, "virtual", False)) and not hasattr(clock, "speed")
         self._next_callback: datetime | None = None
         self._callback_fresh = False
         self._load_stats()

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -169,21 +170,9 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
         delimiter=info.delimiter, columns=header.tokens, variables=header.var_tokens,
         notices=list(info.notices), warnings=list(header.warnings),
     )
-    old_cache = store.scalar("PRAGMA cache_size")
-    old_threads = store.scalar("PRAGMA threads")
-    store.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
-    # The index rebuild's sort may use a helper thread: the worker is done by then.
-    store.execute("PRAGMA threads = 2")
-    # A bulk import checks its references once at the end (``_Writer.verify``)
-    # instead of per row: every row it references is created in this same
-    # transaction under the write lock. The pragma only takes effect outside a
-    # transaction, so a caller's open transaction keeps the per-row checks.
-    bulk = info.estimated_rows >= DEFER_INDEX_MIN_ROWS
-    fk_was_on = bool(store.scalar("PRAGMA foreign_keys"))
-    if bulk and fk_was_on:
-        store.execute("PRAGMA foreign_keys = OFF")
     try:
-        with store.tx() as conn:
+        with bulk_settings(store, info.estimated_rows >= DEFER_INDEX_MIN_ROWS), \
+                store.tx() as conn:
             import_id = conn.execute(
                 "INSERT INTO imports (campaign_id, source, columns, created_at) VALUES (?, ?, ?, ?)",
                 (campaign_id, path_text(source.resolve()), json.dumps(header.tokens), now_iso),
@@ -230,11 +219,33 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
 
             stop_worker(proc)   # before the unlink: the worker writes the temp file
         _unlink(tmp_rejects)
+    return summary
+
+
+@contextmanager
+def bulk_settings(store: Store, bulk: bool) -> Iterator[None]:
+    """The connection settings of an import, restored afterwards.
+
+    A bigger page cache; a helper thread for the index rebuild's sort (the worker
+    is done by then). A ``bulk`` import checks its references once at the end
+    (``_Writer.verify``) instead of per row: every row it references is created in
+    the same transaction under the write lock. That pragma only takes effect
+    outside a transaction, so a caller's open transaction keeps the per-row checks.
+    """
+    old_cache = store.scalar("PRAGMA cache_size")
+    old_threads = store.scalar("PRAGMA threads")
+    fk_was_on = bool(store.scalar("PRAGMA foreign_keys"))
+    store.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
+    store.execute("PRAGMA threads = 2")
+    if bulk and fk_was_on:
+        store.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
         store.execute(f"PRAGMA cache_size = {int(old_cache)}")
         store.execute(f"PRAGMA threads = {int(old_threads or 0)}")
         if bulk and fk_was_on:
             store.execute("PRAGMA foreign_keys = ON")
-    return summary
 
 
 def _spec(conn, source, info, header, campaign, default_region, allow_duplicates,
