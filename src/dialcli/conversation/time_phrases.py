@@ -16,8 +16,9 @@ is most of what callers say ("Yes, speaking.").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
+from functools import lru_cache
 from typing import Any
 
 from dateutil import parser as du_parser
@@ -153,7 +154,18 @@ _GATE = re.compile(
 
 
 def scan(raw: str) -> TimeSpec:
-    """Read ``raw`` into a ``TimeSpec`` (empty when it says nothing about when)."""
+    """Read ``raw`` into a ``TimeSpec`` (empty when it says nothing about when).
+
+    What a phrase says does not depend on the clock, and callers say the same few
+    phrases again and again (a campaign's callbacks, a simulated population's
+    scripts): the reading is memoized, and each caller gets its own copy.
+    """
+    spec = _scan(raw)
+    return replace(spec, matched=list(spec.matched))
+
+
+@lru_cache(maxsize=4096)
+def _scan(raw: str) -> TimeSpec:
     if not _GATE.search(raw.lower()):
         return TimeSpec()
     t = _Text(raw)
