@@ -394,8 +394,12 @@ class SimulatedProvider(Provider):
         # answered...) would be built and applied for nothing. The ENDED event carries
         # everything the outcome needs.
         plan = self._plan(req, nth, now, progress=not getattr(self.sink, "lazy_progress", False))
+        # The network's record of the call, as a carrier keeps one: what reconcile and
+        # fetch read back. The conversation reaches the engine through the events.
         entry = {"sid": sid, "key": req.attempt_key, "call_id": req.call_id, "to": req.to,
                  "from": req.from_, "placed_at": to_iso(now), **plan["final"]}
+        entry.pop("transcript", None)
+        entry.pop("label", None)
         self._append(entry)
         if req.to in self.profile.numbers:
             self._dials_to[req.to] = nth + 1
