@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Iterable
@@ -93,10 +94,24 @@ class GroupWindow:
     reason_closed: str | None = None          # set when the group can never be dialed
     _cache_from: datetime | None = field(default=None, repr=False)
     _intervals: list[tuple[datetime, datetime]] = field(default_factory=list, repr=False)
+    # The local times at the last instant asked: a dial's audit row and call row both
+    # want them, at the same instant.
+    _local_at: datetime | None = field(default=None, repr=False)
+    _local: tuple[dict[str, str], str] = field(default=({}, ""), repr=False)
 
-    @property
+    @cached_property
     def states(self) -> tuple[str, ...]:
         return states_of(self.region)
+
+    @cached_property
+    def rule_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.rules)
+
+    @cached_property
+    def blackout_tag(self) -> str | None:
+        """'<source>#<digest>' of the blackout list the group's rules apply, if any."""
+        blackout = next((r.blackout for r in self.rules if isinstance(r, BlackoutRule)), None)
+        return None if blackout is None else f"{blackout.source}#{blackout.digest}"
 
     def intervals(self, start: datetime, days: int = LOOKAHEAD_DAYS):
         """Permitted UTC intervals from ``start`` for ``days`` days."""
@@ -148,13 +163,23 @@ class GroupWindow:
 
     def local_times(self, at: datetime) -> dict[str, str]:
         """{zone: local ISO time with offset and weekday} at ``at``."""
-        out = {}
-        for name in self.zones:
-            zone = zone_info(name)
-            if zone is not None:
-                local = at.astimezone(zone)
-                out[name] = f"{local.isoformat(timespec='seconds')} {local:%a}"
-        return out
+        return dict(self._local_pair(at)[0])
+
+    def local_label(self, at: datetime) -> str:
+        """'2026-03-02 08:00 EST; ...': the local time in each zone, as a call row keeps it."""
+        return self._local_pair(at)[1]
+
+    def _local_pair(self, at: datetime) -> tuple[dict[str, str], str]:
+        if at != self._local_at or at.tzinfo is not self._local_at.tzinfo:
+            times, labels = {}, []
+            for name in self.zones:
+                zone = zone_info(name)
+                if zone is not None:
+                    local = at.astimezone(zone)
+                    times[name] = f"{local.isoformat(timespec='seconds')} {local:%a}"
+                    labels.append(local.strftime("%Y-%m-%d %H:%M %Z"))
+            self._local_at, self._local = at, (times, "; ".join(labels))
+        return self._local
 
     def explain(self, at: datetime) -> list[str]:
         """Why the group is closed at ``at``, one line per zone (empty when open)."""
@@ -441,7 +466,7 @@ def decision_detail(group: GroupWindow, e164: str | None, at: datetime,
         "states": list(group.states),
         "local_time": group.local_times(at),
         "rules_version": RULES_VERSION,
-        "rules": [r.name for r in group.rules],
+        "rules": list(group.rule_names),
         "window_open": bool(opens and opens[0] == at),
         "next_open": to_iso(opens[0]) if opens else None,
         "closed_because": group.explain(at) if not (opens and opens[0] == at) else [],
@@ -450,9 +475,8 @@ def decision_detail(group: GroupWindow, e164: str | None, at: datetime,
         "cap_limit": cap_limit if cap_limit is not None
         else (policy.cap_for(group.region) if policy else None),
     }
-    blackout = next((r.blackout for r in group.rules if isinstance(r, BlackoutRule)), None)
-    if blackout is not None:
-        detail["blackout"] = f"{blackout.source}#{blackout.digest}"
+    if group.blackout_tag is not None:
+        detail["blackout"] = group.blackout_tag
     return detail
 
 

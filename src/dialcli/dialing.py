@@ -23,7 +23,7 @@ from dialcli.engine_types import RETRY_BACKOFF, InFlight
 from dialcli.errors import InputError, ProviderError
 from dialcli.models import CallStatus, VoicemailAction
 from dialcli.providers.base import CallEvent, DialError, DialRequest, EventKind, ProviderAction
-from dialcli.settle import _local_times, _revert_claim
+from dialcli.settle import _revert_claim
 from dialcli.templates import lead_context, render
 
 
@@ -89,7 +89,7 @@ class Dialing:
                 # the run goes on instead of stopping on it at every start.
                 self._skip_unrenderable(conn, lead, lead_id, exc, now, detail)
                 return None
-            local = _local_times(window.zones, now)
+            local = window.local_label(now)
             call_id = conn.execute(
                 "INSERT INTO calls (campaign_id, run, lead_id, slot, e164, from_number, pass_no, "
                 "kind, provider, status, claimed_at, zone, local_time) "

@@ -51,7 +51,7 @@ from dialcli.engine_types import (  # noqa: F401  (re-exported)
 )
 from dialcli.dialing import Dialing
 from dialcli.settle import (  # noqa: F401  (re-exported)
-    Settling, _default_callback_parser, _default_classifier, _local_times, _revert_claim,
+    Settling, _default_callback_parser, _default_classifier, _revert_claim,
 )
 
 

@@ -385,15 +385,6 @@ def _opt_out_lead(conn, lead_id: int, campaign_id: int, now_iso: str, provider: 
             campaign_id=campaign_id, lead_id=lead_id)
 
 
-def _local_times(zones, now: datetime) -> str:
-    out = []
-    for z in zones:
-        info = compliance.zone_info(z)
-        if info is not None:
-            out.append(now.astimezone(info).strftime("%Y-%m-%d %H:%M %Z"))
-    return "; ".join(out)
-
-
 def _revert_claim(store: Store, call_id: int, now_iso: str, reason: str) -> None:
     """Delete a claim that was never placed and give the lead back its turn."""
     with store.tx() as conn:
