@@ -166,3 +166,35 @@ def test_commands_from_other_terminals_while_a_campaign_runs(tmp_path):
         assert not check.violations, "\n".join(check.violations[:30])
     finally:
         receiver.close()
+
+
+def test_pause_from_another_terminal_stops_an_unwatched_run(tmp_path):
+    """An unwatched simulated run (no --speed) holds the write lock ~50 ms at a time
+    (group commit) and re-reads what other processes changed only once per
+    transaction. Its log lines go to a pipe nobody reads until the pause is done: it
+    must block on that pipe outside its transaction (or `pause` could never get the
+    lock), see the pause that committed in a gap, and stop long before the end."""
+    rng = random.Random(9)
+    write_leads(tmp_path / "a.csv", 20000, rng, max_phones=1)
+    build_workspace(tmp_path / "work.db", tmp_path / "a.csv", hook_url=None, name="A",
+                    max_attempts=3, max_concurrent=50, cps=50)
+    db, env = tmp_path / "work.db", child_env(tmp_path)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "dialcli", "--db", str(db), "start", "A", "--simulate", "--seed", "9"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(tmp_path))
+    try:
+        _wait(lambda: (_scalar(db, "SELECT COUNT(*) FROM calls") or 0) >= 300, 60,
+              "the runner's first calls")
+        paused = cli(db, env, tmp_path, "pause", "A", timeout=30)
+        out, err = runner.communicate(timeout=30)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.communicate()
+    assert paused.returncode == 0, paused.stderr
+    assert runner.returncode == 0, err[-800:]
+    assert "paused" in (out + err).lower()
+    assert _scalar(db, "SELECT status FROM campaigns WHERE name = 'A'") == "PAUSED"
+    assert _scalar(db, "SELECT COUNT(*) FROM calls WHERE disposition IS NULL") == 0
+    # Stopped early: most leads were never dialed.
+    assert _scalar(db, "SELECT COUNT(*) FROM leads WHERE attempts = 0") > 10000

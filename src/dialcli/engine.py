@@ -104,6 +104,8 @@ class Engine(Dialing, Settling):
         self._batch_depth = 0
         self._batch_cm = None
         self._batch_began = 0.0
+        self._external_checked = False   # since the loop's transaction began
+        self._unsent: list[dict[str, Any]] = []   # on_event items awaiting their commit
         # An unwatched simulation commits every GROUP_COMMIT_S of wall time instead of
         # every loop instant: the simulator records placements only after the commit
         # (see SimulatedProvider.flush_journal), so no dial is ever recorded by the
@@ -144,23 +146,51 @@ class Engine(Dialing, Settling):
     def _end_batch(self, *exc) -> bool:
         """Commit (or, after an error, roll back) the open loop transaction."""
         cm, self._batch_cm = self._batch_cm, None
+        self._external_checked = False
         if cm is None:
             return False
         try:
             result = cm.__exit__(*exc) if exc else cm.__exit__(None, None, None)
         except BaseException:
+            self._unsent.clear()
             if self._group_commit:
                 self.provider.discard_journal()
             raise
+        failed = bool(exc and exc[0] is not None)
+        if failed:
+            self._unsent.clear()
         if self._group_commit:
-            if exc and exc[0] is not None:
+            if failed:
                 self.provider.discard_journal()
             else:
                 self.provider.flush_journal()
-                # Leave the lock free for a moment: another process waiting to write
-                # (`pause`, `dnc add`, an import) gets in now, not after the campaign.
-                self.wall.sleep(GROUP_COMMIT_GAP_S)
+        self._send_events()
+        if self._group_commit and not failed:
+            # Leave the lock free for a moment: another process waiting to write
+            # (`pause`, `dnc add`, an import) gets in now, not after the campaign.
+            self.wall.sleep(GROUP_COMMIT_GAP_S)
         return bool(result)
+
+    def _notify(self, item: dict[str, Any]) -> None:
+        """Hand ``item`` to ``on_event`` -- once the transaction that wrote it commits.
+
+        ``on_event`` may block (a CLI printing to a pipe nobody reads yet); blocking
+        inside the loop's transaction would hold the write lock, and a `pause` or
+        `dnc add` from another terminal would wait on it. Events of a transaction that
+        rolls back describe nothing that happened and are dropped.
+        """
+        if self.on_event is None:
+            return
+        if self._batch_cm is None:
+            self.on_event(item)
+        else:
+            self._unsent.append(item)
+
+    def _send_events(self) -> None:
+        while self._unsent and self.on_event is not None:
+            items, self._unsent = self._unsent, []
+            for item in items:
+                self.on_event(item)
 
     def flush(self) -> None:
         if self._pending_sids:
@@ -328,6 +358,9 @@ class Engine(Dialing, Settling):
 
     def _check_external(self, now: datetime) -> None:
         """Another process committed (pause, dnc add, import, webhooks add)?"""
+        if self._batch_cm is not None and self._external_checked:
+            return     # checked since we took the write lock: nobody else can commit now
+        self._external_checked = self._batch_cm is not None
         dv = self._dv()
         if dv == self._data_version:
             return
@@ -425,8 +458,7 @@ class Engine(Dialing, Settling):
         item = {"at": now, "lead": f.lead_name, "e164": f.e164,
                 "event": EVENT_WORDS.get(what, what)}
         self.recent_events.appendleft(item)
-        if self.on_event:
-            self.on_event({"type": "call", **item})
+        self._notify({"type": "call", **item})
 
     # -- dispatch ----------------------------------------------------------------------
     def _dispatch(self, now: datetime) -> None:

@@ -67,15 +67,15 @@ class Settling:
             ).rowcount
             if not done:
                 return   # already applied (duplicate end)
-            lead = conn.execute(
-                "SELECT status, callback_attempts FROM leads WHERE id = ?", (f.lead_id,)).fetchone()
-            phones = conn.execute(
-                "SELECT slot, group_id, dead_reason FROM lead_phones WHERE lead_id = ? ORDER BY slot",
-                (f.lead_id,)).fetchall()
-            live = tuple(p[0] for p in phones if p[2] is None)
-            groups = {p[0]: p[1] for p in phones}
-            view = outcomes.LeadView(LeadStatus(lead["status"]), f.slot, f.pass_no,
-                                     lead["callback_attempts"], live,
+            # The lead and its phones in one read (a lead has at least one phone).
+            rows = conn.execute(
+                "SELECT l.status, l.callback_attempts, p.slot, p.group_id, p.dead_reason "
+                "FROM leads l JOIN lead_phones p ON p.lead_id = l.id WHERE l.id = ? "
+                "ORDER BY p.slot", (f.lead_id,)).fetchall()
+            live = tuple(p[2] for p in rows if p[4] is None)
+            groups = {p[2]: p[3] for p in rows}
+            view = outcomes.LeadView(LeadStatus(rows[0][0]), f.slot, f.pass_no,
+                                     rows[0][1], live,
                                      int(f.kind.split(":")[1]) if is_callback else 0)
             if ev.detail.get("dead_number"):
                 conn.execute("UPDATE lead_phones SET dead_reason = ? WHERE lead_id = ? AND slot = ?",
@@ -156,8 +156,8 @@ class Settling:
                 "disposition": disposition, "slot": slot, "pass": pass_no, "e164": e164,
                 "pass_done": pass_done}
         self.recent_leads.appendleft(item)
-        if self.on_event and disposition is not None:
-            self.on_event({"type": "lead", **item})
+        if disposition is not None:
+            self._notify({"type": "lead", **item})
 
     def _webhook(self, conn, now_iso: str, lead_id: int, previous: str | None) -> None:
         if not self._has_hooks:
@@ -253,9 +253,7 @@ class Settling:
             self.campaign = self._load_campaign()
             self.queue.invalidate()
             self._waiting_until = nxt
-            if self.on_event:
-                self.on_event({"type": "pass", "at": now, "pass": c.pass_no + 1,
-                               "opens_at": nxt})
+            self._notify({"type": "pass", "at": now, "pass": c.pass_no + 1, "opens_at": nxt})
             return False
         if retry:
             # Last pass over: whoever is still waiting for a pass is exhausted.
