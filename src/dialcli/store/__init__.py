@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -34,6 +34,23 @@ WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 class StoreError(DialcliError):
     """The workspace file cannot be opened or is not a dialcli workspace."""
+
+
+class _Joined:
+    """A nested ``Store.tx()``: joins the open transaction; the outer one commits."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.store._depth += 1
+        return self.store.conn
+
+    def __exit__(self, *exc: object) -> bool:
+        self.store._depth -= 1
+        return False
 
 
 class Store:
@@ -113,16 +130,14 @@ class Store:
         return [m.name for m in schema.migration_set().applied(self.db)]
 
     # -- transactions -------------------------------------------------------------
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
+    def tx(self) -> AbstractContextManager[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one."""
         if self._depth:
-            self._depth += 1
-            try:
-                yield self.conn
-            finally:
-                self._depth -= 1
-            return
+            return _Joined(self)      # the engine joins its loop's transaction per step
+        return self._outer_tx()
+
+    @contextmanager
+    def _outer_tx(self) -> Iterator[sqlite3.Connection]:
         self._begin_immediate()
         self._depth = 1
         try:
