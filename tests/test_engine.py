@@ -360,3 +360,24 @@ def test_every_lead_status_change_reaches_the_outbox_including_restart(store):
     lifecycle.restart(store, cid, clock.now(), wall_now=T0)
     after = store.scalar("SELECT COUNT(*) FROM outbox")
     assert after == 6                         # both leads back to PENDING
+
+
+def test_every_placed_call_has_its_sid_and_placement_time(tmp_path):
+    """Group commit records SIDs at the commit, and a call that ended before it by its
+    outcome; either way every call row ends with both, the same as one commit per turn."""
+    from dialcli.store import Store
+
+    rows = {}
+    for mode in (True, False):
+        db = tmp_path / f"gc-{mode}.db"
+        st = Store(db)
+        cid = make_campaign(st, max_concurrent=6, max_attempts=2)
+        add_leads(st, cid, [{"name": f"L{i}", "phones": [ny(300 + i)]} for i in range(40)])
+        engine, result, _ = run(st, cid, journal=str(db) + "-simnet.jsonl", group_commit=mode)
+        assert engine._group_commit is mode and result.outcome == "completed"
+        assert st.scalar("SELECT COUNT(*) FROM calls WHERE provider_sid IS NULL "
+                         "OR placed_at IS NULL OR status IN ('claimed', 'queued')") == 0
+        rows[mode] = st.all("SELECT id, provider_sid, placed_at, status, disposition "
+                            "FROM calls ORDER BY id")
+        st.close()
+    assert [tuple(r) for r in rows[True]] == [tuple(r) for r in rows[False]]

@@ -204,7 +204,7 @@ class Dialing:
 
     def _placed(self, f: InFlight, sid: str, now: datetime) -> None:
         f.sid = f.sid or sid
-        self._pending_sids.append((sid, to_iso(now), f.call_id))
+        self._pending_sids[f.call_id] = (sid, to_iso(now), f.call_id)
         self.stats["placed"] += 1
 
     def _place_failed(self, f: InFlight, exc: ProviderError, now: datetime) -> None:

@@ -99,7 +99,7 @@ class Engine(Dialing, Settling):
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=12)
         self.stats = Counter()
         self.dispositions: Counter[str] = Counter()
-        self._pending_sids: list[tuple[str, str, int]] = []
+        self._pending_sids: dict[int, tuple[str, str, int]] = {}   # call id -> (sid, at, id)
         self._to_place: list[InFlight] = []
         self._batch_depth = 0
         self._batch_cm = None
@@ -135,7 +135,9 @@ class Engine(Dialing, Settling):
 
         Recording a SID is not a state change the engine depends on (reconcile finds an
         unrecorded placement through ``find_calls``), so it rides along with the next
-        transaction instead of costing one of its own per dial.
+        transaction instead of costing one of its own per dial. Under group commit it
+        rides along with the commit, and a call that ended meanwhile has its SID and
+        placement time written by its outcome instead (``_complete``).
         """
         return _EngineTx(self)
 
@@ -150,6 +152,8 @@ class Engine(Dialing, Settling):
         if cm is None:
             return False
         try:
+            if self._pending_sids and not (exc and exc[0] is not None):
+                self._write_sids(self.store.conn)
             result = cm.__exit__(*exc) if exc else cm.__exit__(None, None, None)
         except BaseException:
             self._unsent.clear()
@@ -170,6 +174,14 @@ class Engine(Dialing, Settling):
             # (`pause`, `dnc add`, an import) gets in now, not after the campaign.
             self.wall.sleep(GROUP_COMMIT_GAP_S)
         return bool(result)
+
+    def _write_sids(self, conn) -> None:
+        """Record the SIDs of calls placed since the last time (in the open transaction)."""
+        conn.executemany(
+            "UPDATE calls SET provider_sid = ?, status = CASE WHEN status = 'claimed' "
+            "THEN 'queued' ELSE status END, placed_at = ? WHERE id = ?",
+            list(self._pending_sids.values()))
+        self._pending_sids.clear()
 
     def _notify(self, item: dict[str, Any]) -> None:
         """Hand ``item`` to ``on_event`` -- once the transaction that wrote it commits.

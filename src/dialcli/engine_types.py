@@ -134,11 +134,8 @@ class _EngineTx:
             e._batch_began = e.wall.monotonic()
         self.cm = e.store.tx()
         conn = self.cm.__enter__()
-        if e._pending_sids:
-            conn.executemany(
-                "UPDATE calls SET provider_sid = ?, status = CASE WHEN status = 'claimed' "
-                "THEN 'queued' ELSE status END, placed_at = ? WHERE id = ?", e._pending_sids)
-            e._pending_sids.clear()
+        if e._pending_sids and not (e._group_commit and e._batch_cm is not None):
+            e._write_sids(conn)   # group commit writes them just before it commits
         return conn
 
     def __exit__(self, *exc):

@@ -52,18 +52,20 @@ class Settling:
         price = ev.price if ev.price is not None else round(billed * self.rate, 5)
         price_final = 1 if ev.price is not None and getattr(self.provider, "prices_final", False) else 0
         is_callback = f.kind != "pass"
+        placed = self._pending_sids.pop(f.call_id, None)    # not yet written: write it here
         with self._tx() as conn:
             done = conn.execute(
                 "UPDATE calls SET status = ?, answered_by = ?, disposition = ?, turns = ?, "
                 "summary = ?, callback_text = ?, transcript = ?, answered_at = ?, ended_at = ?, "
                 "duration_s = ?, billed_minutes = ?, price = ?, price_unit = ?, price_final = ?, "
-                "error_code = ?, error = ?, provider_sid = COALESCE(provider_sid, ?) "
-                "WHERE id = ? AND disposition IS NULL",
+                "error_code = ?, error = ?, provider_sid = COALESCE(provider_sid, ?), "
+                "placed_at = COALESCE(placed_at, ?) WHERE id = ? AND disposition IS NULL",
                 (str(status), answered_by, str(disposition), turns,
                  label.summary if label else None, label.callback_text if label else None,
                  json.dumps(transcript) if transcript else None,
                  to_iso(f.answered_at) or ev.detail.get("answered_at"), to_iso(ev.at), ev.duration_s or 0, billed, price,
-                 ev.price_unit or "USD", price_final, ev.error_code, ev.error, f.sid, f.call_id),
+                 ev.price_unit or "USD", price_final, ev.error_code, ev.error, f.sid,
+                 placed[1] if placed else None, f.call_id),
             ).rowcount
             if not done:
                 return   # already applied (duplicate end)
