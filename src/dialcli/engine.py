@@ -356,7 +356,10 @@ class Engine(Dialing, Settling):
 
     def _next_wake(self, now: datetime) -> datetime | None:
         candidates = [self._waiting_until, self.sink.next_wake(now)]
-        if not self.pacer.ready(now):
+        # The pacer's next slot matters only with room for another call; at the
+        # concurrency limit the next call to end wakes the loop (half the turns of a
+        # busy simulated campaign were pacer wake-ups with nothing to dial).
+        if len(self.in_flight) < self.max_concurrent and not self.pacer.ready(now):
             candidates.append(self.pacer.next_at)
         if self._graces:
             candidates.append(min(self._graces.values()))
