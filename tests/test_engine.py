@@ -381,3 +381,39 @@ def test_every_placed_call_has_its_sid_and_placement_time(tmp_path):
                             "FROM calls ORDER BY id")
         st.close()
     assert [tuple(r) for r in rows[True]] == [tuple(r) for r in rows[False]]
+
+
+def test_the_dashboard_says_why_nothing_is_dialed(store):
+    """Idle, the live dashboard names what it waits for: a window, a callback, a pass."""
+    from dialcli.ui import status_line
+
+    cid = make_campaign(store, max_attempts=2)
+    # 15:00 UTC: Honolulu is closed until 09:00 HST (19:00 UTC); New York is open.
+    add_leads(store, cid, [{"phones": ["+18085550100"]}, {"phones": [ny(100)]}])
+    prof = profile({ny(100): {"attempts": ["human"], "lines": ["Call me back in two hours"]},
+                    "+18085550100": {"attempts": ["no_answer", "no_answer"]}})
+    seen: list = []
+    engine: Engine
+
+    class Watched(VirtualClock):
+        def wait(self, inbox, until):
+            snap = engine.snapshot()
+            if snap.in_flight == 0 and snap.waiting_until is not None \
+                    and snap.waiting_until > snap.now:
+                seen.append((snap.waiting_until, snap.waiting_for, status_line(snap).plain))
+            super().wait(inbox, until)
+
+    clock = Watched(T0)
+    engine = Engine(store, cid, SimulatedProvider(KeywordBrain(), seed=1, profile=prof), clock)
+    engine.run()
+    # Waiting first for New York's callback (two hours on), then for Honolulu's window,
+    # then for the second pass.
+    at, why, line = seen[0]
+    assert T0 + timedelta(hours=2) < at < T0 + timedelta(hours=2, minutes=1)
+    assert why == "a callback is due"
+    assert line.endswith("Nothing to dial until Tue 17:00:21: a callback is due")
+    hawaii = [s for s in seen if s[0] == T0.replace(hour=19)]
+    assert hawaii and hawaii[0][1] == "calling hours open for numbers in Pacific/Honolulu"
+    assert "Nothing to dial until Tue 19:00:00: calling hours open for numbers in " \
+        "Pacific/Honolulu" in hawaii[0][2]
+    assert seen[-1][1] == "pass 2 opens" and "Next pass opens" in seen[-1][2]

@@ -62,6 +62,7 @@ class DialQueue:
         self._never: set[int] = set()
         self._next_change: datetime | None = None     # a window of a queued group opens/closes
         self._next_open: datetime | None = None       # earliest opening of a closed group
+        self._next_open_group: int | None = None      # ... and which group that is
 
     # -- groups and windows ----------------------------------------------------------
     def _load_groups(self) -> None:
@@ -120,7 +121,7 @@ class DialQueue:
 
     def _classify(self, now: datetime) -> None:
         self._open, self._never, self._heap = set(), set(), []
-        self._next_change = self._next_open = None
+        self._next_change = self._next_open = self._next_open_group = None
         for group, head in self.heads.items():
             if head is not None:
                 self._place(group, now, push=False)
@@ -147,7 +148,8 @@ class DialQueue:
         else:
             self._open.discard(group)
             self._next_change = earliest(self._next_change, opens)
-            self._next_open = earliest(self._next_open, opens)
+            if self._next_open is None or opens < self._next_open:
+                self._next_open, self._next_open_group = opens, group
 
     def next(self, now: datetime) -> Choice:
         if not self._fresh or (self._deferred_until is not None and now >= self._deferred_until):
@@ -168,7 +170,18 @@ class DialQueue:
                 heapq.heappop(heap)          # stale entry
                 continue
             return Choice(group=group, head=head)
-        return Choice(wake_at=earliest(self._next_open, self._deferred_until))
+        wake = earliest(self._next_open, self._deferred_until)
+        return Choice(wake_at=wake, wake_for=self._wake_for(wake))
+
+    def _wake_for(self, wake: datetime | None) -> str | None:
+        """Why nothing queued is dialable before ``wake`` (for the dashboard)."""
+        if wake is None:
+            return None
+        if wake == self._next_open and self._next_open_group is not None:
+            zones = self.window(self._next_open_group).zones
+            return ("calling hours open for numbers in " + ", ".join(zones) if zones
+                    else "calling hours open")
+        return "numbers held back by the frequency cap may be dialed again"
 
     def taken(self, group: int, now: datetime) -> None:
         """The head of ``group`` was claimed (or retired): read the next one."""

@@ -93,6 +93,8 @@ class Engine(Dialing, Settling):
         self._next_poll: datetime | None = None
         self._slow_until: datetime | None = None
         self._waiting_until: datetime | None = None
+        self._waiting_for: str | None = None     # why nothing is dialed before then
+        self._last_idle: tuple[datetime | None, str | None] = (None, None)
         self._note: str | None = None
         self._has_hooks = self._hooks_active()
         self.recent_leads: deque[dict[str, Any]] = deque(maxlen=40)
@@ -319,6 +321,8 @@ class Engine(Dialing, Settling):
                     if not self.in_flight and self._finished(now):
                         outcome = "completed"
                         break
+                    if not self.in_flight:
+                        self._idle(now)
             self._place_claimed(now)
             self._poll(now)
             wake = self._next_wake(now)
@@ -477,9 +481,9 @@ class Engine(Dialing, Settling):
 
     # -- dispatch ----------------------------------------------------------------------
     def _dispatch(self, now: datetime) -> None:
-        self._waiting_until = None
+        self._waiting_until = self._waiting_for = None
         if self._slow_until is not None and now < self._slow_until:
-            self._waiting_until = self._slow_until
+            self._wait(self._slow_until, "the phone provider asked us to slow down")
             return
         while len(self.in_flight) < self.max_concurrent:
             if not self.pacer.ready(now):
@@ -489,11 +493,26 @@ class Engine(Dialing, Settling):
             if not self._dial_pass(now):
                 return
 
+    def _wait(self, at: datetime | None, why: str | None) -> None:
+        """Nothing can be dialed before ``at`` for this reason (the earliest one wins)."""
+        if at is not None and (self._waiting_until is None or at < self._waiting_until):
+            self._waiting_until, self._waiting_for = at, why
+
+    def _idle(self, now: datetime) -> None:
+        """Nothing in flight and nothing dialable: say until when and why, once."""
+        key = (self._waiting_until, self._waiting_for)
+        if key[0] is None or key[0] <= now or key == self._last_idle:
+            return
+        self._last_idle = key
+        if (key[1] or "").startswith("pass "):
+            return        # the "pass" event has said when it opens
+        self._notify({"type": "idle", "at": now, "until": key[0], "why": key[1]})
+
     def _pass_open(self, now: datetime) -> bool:
         c = self.campaign
         nxt = from_iso(c.next_pass_at)
         if nxt is not None and now < nxt:
-            self._waiting_until = earliest(self._waiting_until, nxt)
+            self._wait(nxt, f"pass {c.pass_no} opens")
             return False
         return True
 
@@ -504,7 +523,7 @@ class Engine(Dialing, Settling):
         for _ in range(1000):  # bounded: each iteration retires or claims a head
             choice = self.queue.next(now)
             if choice.head is None:
-                self._waiting_until = earliest(self._waiting_until, choice.wake_at)
+                self._wait(choice.wake_at, choice.wake_for)
                 return False
             group = choice.group
             assert group is not None
@@ -532,7 +551,7 @@ class Engine(Dialing, Settling):
         if self._next_callback is None:
             return False
         if now < self._next_callback:
-            self._waiting_until = earliest(self._waiting_until, self._next_callback)
+            self._wait(self._next_callback, "a callback is due")
             return False
         self._callback_fresh = False      # re-read after acting on the due ones
         rows = self.store.all(
@@ -592,5 +611,5 @@ class Engine(Dialing, Settling):
             cost=self.stats["cost_micro"] / 1_000_000, dispositions=dict(d),
             leads_by_status={}, recent_leads=list(self.recent_leads),
             recent_events=list(self.recent_events), waiting_until=self._waiting_until,
-            note=self._note,
+            waiting_for=self._waiting_for, note=self._note,
         )

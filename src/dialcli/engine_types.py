@@ -73,6 +73,7 @@ class Snapshot:
     recent_leads: list[dict[str, Any]]
     recent_events: list[dict[str, Any]]
     waiting_until: datetime | None = None
+    waiting_for: str | None = None          # why: "a callback is due", "calling hours open in ..."
     note: str | None = None
     virtual: bool = False
 

@@ -35,6 +35,7 @@ class Choice:
     head: Head | None = None
     never: bool = False          # the group can never be dialed (unknown zone)
     wake_at: datetime | None = None
+    wake_for: str | None = None  # why nothing is dialable before wake_at
 
 
 class Spans(Protocol):

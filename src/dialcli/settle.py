@@ -254,7 +254,7 @@ class Settling:
                     "AND status = 'RETRY' AND pass_done = 1", (c.pass_no + 1, c.id))
             self.campaign = self._load_campaign()
             self.queue.invalidate()
-            self._waiting_until = nxt
+            self._waiting_until, self._waiting_for = nxt, f"pass {c.pass_no + 1} opens"
             self._notify({"type": "pass", "at": now, "pass": c.pass_no + 1, "opens_at": nxt})
             return False
         if retry:

@@ -67,8 +67,8 @@ def status_line(s: "Snapshot") -> Text:
     if s.next_pass_at is not None and s.next_pass_at > s.now:
         text.append(f"\nNext pass opens {_hhmm(s.next_pass_at)}", style="yellow")
     elif s.waiting_until is not None and s.in_flight == 0 and s.waiting_until > s.now:
-        text.append(f"\nWaiting until {_hhmm(s.waiting_until)} "
-                    "(calling windows closed, callbacks or pacing)", style="yellow")
+        why = s.waiting_for or "calling hours, callbacks or pacing"
+        text.append(f"\nNothing to dial until {_hhmm(s.waiting_until)}: {why}", style="yellow")
     if s.note:
         text.append(f"\n{s.note}", style="dim")
     return text
@@ -154,4 +154,7 @@ def log_line(item: dict[str, Any]) -> str:
                 f"{item['disposition']} -> {item['status']}{nxt}").replace("  ", " ")
     if item["type"] == "pass":
         return f"{at} pass {item['pass']} opens at {item['opens_at']:%Y-%m-%dT%H:%M:%SZ}"
+    if item["type"] == "idle":
+        return (f"{at} nothing to dial until {item['until']:%Y-%m-%dT%H:%M:%SZ}: "
+                f"{item['why'] or 'calling hours, callbacks or pacing'}")
     return f"{at} {item.get('lead', '')} {item.get('e164', '')} {item.get('event', '')}"

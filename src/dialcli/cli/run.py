@@ -117,7 +117,8 @@ def _drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *, live_view:
 
 
 def _log(item: dict[str, Any]) -> None:
-    """Plain log lines when stdout is not a terminal: one per lead change / pass."""
+    """Plain log lines when stdout is not a terminal: one per lead change, pass, and
+    stretch with nothing to dial (until when, and why)."""
     if item.get("type") == "call":
         return
     sys.stdout.write(ui.log_line(item) + "\n")
