@@ -417,3 +417,39 @@ def test_the_dashboard_says_why_nothing_is_dialed(store):
     assert "Nothing to dial until Tue 19:00:00: calling hours open for numbers in " \
         "Pacific/Honolulu" in hawaii[0][2]
     assert seen[-1][1] == "pass 2 opens" and "Next pass opens" in seen[-1][2]
+
+
+def test_status_in_another_terminal_says_what_an_idle_live_runner_waits_for(store, db_path):
+    """`dialcli status` elsewhere reads the reason the runner publishes with its
+    heartbeat; the release of the lease clears it."""
+    from dialcli.store import Store
+    from dialcli.ui import status_line
+
+    cid = make_campaign(store)
+    add_leads(store, cid, [{"phones": ["+18085550100"]}])   # Honolulu: closed until 19:00 UTC
+    seen: list = []
+    engine: Engine
+
+    class Wall(VirtualClock):
+        virtual = False      # as a live runner's clock: heartbeats publish the wait
+
+        def wait(self, inbox, until):
+            if self.now() - T0 > timedelta(seconds=4) and not seen:
+                with Store(db_path) as other:
+                    seen.append(lifecycle.snapshot(other, cid, self.now()))
+                engine.stop_requested.set()
+            super().wait(inbox, until)
+
+    clock = Wall(T0)
+    engine = Engine(store, cid, SimulatedProvider(KeywordBrain(), seed=1, profile=profile()),
+                    clock, wall=clock)
+    assert engine.run().outcome == "paused"
+    snap = seen[0]
+    assert snap.waiting_until == T0.replace(hour=19)
+    assert snap.waiting_for == "calling hours open for numbers in Pacific/Honolulu"
+    assert "Nothing to dial until Tue 19:00:00: calling hours open for numbers in " \
+        "Pacific/Honolulu" in status_line(snap).plain
+    # Stopped, the runner no longer speaks for the campaign.
+    after = lifecycle.snapshot(store, cid, clock.now())
+    assert after.waiting_until is None and after.waiting_for is None
+    assert store.scalar("SELECT waiting_until FROM campaigns WHERE id = ?", (cid,)) is None

@@ -307,7 +307,7 @@ class Engine(Dialing, Settling):
                 if self.abort_requested.is_set():
                     outcome = "aborted"
                     break
-                if self.lease.due() and not self.lease.heartbeat():
+                if self.lease.due() and not self.lease.heartbeat(self._published_wait(now)):
                     outcome = "lease_lost"
                     self._note = "another runner took over this campaign"
                     break
@@ -507,6 +507,15 @@ class Engine(Dialing, Settling):
         if (key[1] or "").startswith("pass "):
             return        # the "pass" event has said when it opens
         self._notify({"type": "idle", "at": now, "until": key[0], "why": key[1]})
+
+    def _published_wait(self, now: datetime) -> tuple[datetime | None, str | None]:
+        """What ``dialcli status`` in another terminal should say this runner waits
+        for: only an idle runner on wall time (a virtual instant means nothing there)."""
+        until = self._waiting_until
+        if self.in_flight or until is None or until <= now or \
+                getattr(self.clock, "virtual", False):
+            return (None, None)
+        return (until, self._waiting_for)
 
     def _pass_open(self, now: datetime) -> bool:
         c = self.campaign

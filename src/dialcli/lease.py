@@ -93,7 +93,7 @@ class Lease:
             self.took_over = info
             self.store.execute(
                 "UPDATE campaigns SET lease_owner = ?, lease_pid = ?, lease_host = ?, "
-                "heartbeat_at = ? WHERE id = ?",
+                "heartbeat_at = ?, waiting_until = NULL, waiting_for = NULL WHERE id = ?",
                 (self.owner, self.pid, self.host, to_iso(now), self.campaign_id),
             )
         self._last_beat = now
@@ -101,13 +101,19 @@ class Lease:
     def due(self) -> bool:
         return self._last_beat is None or self.wall.now() - self._last_beat >= HEARTBEAT_EVERY
 
-    def heartbeat(self) -> bool:
-        """Renew; False if another runner has taken the lease (we must stop)."""
+    def heartbeat(self, waiting: tuple[datetime | None, str | None] = (None, None)) -> bool:
+        """Renew; False if another runner has taken the lease (we must stop).
+
+        ``waiting`` is (until when, why) nothing is dialed, or (None, None) while the
+        runner is busy: published for ``dialcli status`` in other terminals."""
         now = self.wall.now()
+        until, why = waiting
         with self.store.tx():
             ok = self.store.execute(
-                "UPDATE campaigns SET heartbeat_at = ? WHERE id = ? AND lease_owner = ?",
-                (to_iso(now), self.campaign_id, self.owner),
+                "UPDATE campaigns SET heartbeat_at = ?, waiting_until = ?, waiting_for = ? "
+                "WHERE id = ? AND lease_owner = ?",
+                (to_iso(now), None if until is None else to_iso(until),
+                 None if until is None else why, self.campaign_id, self.owner),
             ).rowcount > 0
         self._last_beat = now
         return ok
@@ -116,6 +122,7 @@ class Lease:
         with self.store.tx():
             self.store.execute(
                 "UPDATE campaigns SET lease_owner = NULL, lease_pid = NULL, lease_host = NULL, "
-                "heartbeat_at = NULL WHERE id = ? AND lease_owner = ?",
+                "heartbeat_at = NULL, waiting_until = NULL, waiting_for = NULL "
+                "WHERE id = ? AND lease_owner = ?",
                 (self.campaign_id, self.owner),
             )

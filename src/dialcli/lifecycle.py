@@ -148,5 +148,13 @@ def snapshot(store: Store, campaign_id: int, now: datetime) -> Snapshot:
                        "slot": r["phone_slot"], "pass": r["pass_no"]} for r in recent],
         recent_events=[{"at": from_iso(r[0] or r[1]), "lead": r[2], "e164": r[3],
                         "event": f"ended: {r[4]}" if r[4] else r[5]} for r in events],
-        note=note,
+        note=note, **_runner_wait(c, runner, now),
     )
+
+
+def _runner_wait(c: Any, runner: Any, now: datetime) -> dict[str, Any]:
+    """What a live, idle runner said at its last heartbeat it is waiting for."""
+    until = from_iso(c["waiting_until"]) if runner is not None else None
+    if until is None or until <= now:
+        return {}
+    return {"waiting_until": until, "waiting_for": c["waiting_for"]}

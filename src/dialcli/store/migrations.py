@@ -462,3 +462,15 @@ def m006_drop_leads_phone1_index(db: Database) -> None:
     (0.47 s vs 0.35 s for a million leads), while keeping it cost every import a
     sorted rebuild over random phone numbers (0.9 s per million leads) and 22 MB."""
     _run(db, "DROP INDEX IF EXISTS leads_phone1")
+
+
+@migration()
+def m007_campaign_waiting(db: Database) -> None:
+    """What a live runner with nothing to dial is waiting for, renewed with its
+    heartbeat, so ``dialcli status`` in another terminal can say "nothing to dial
+    until 09:00: calling hours open for numbers in America/Chicago" as the runner's own
+    dashboard does. Cleared when the lease is released."""
+    _run(db, """
+    ALTER TABLE campaigns ADD COLUMN waiting_until TEXT;
+    ALTER TABLE campaigns ADD COLUMN waiting_for TEXT
+    """)
