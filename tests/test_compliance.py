@@ -182,6 +182,11 @@ def test_observed_holiday_and_the_day_itself():
     assert opens[0] == _utc("2026-07-02T13:00")             # Thu 08:00 CDT
     assert g.next_open(_utc("2026-07-03T01:01"))[0] == _utc("2026-07-06T13:00")  # Monday
     assert "Independence Day (observed)" in g.explain(_utc("2026-07-03T17:00"))[0]
+    # The special day alone, without ordinary hours, is what the dashboard adds.
+    notes = g.day_notes(_utc("2026-07-03T17:00"))
+    assert notes and all("Independence Day" in n for n in notes)
+    assert g.day_notes(_utc("2026-07-02T03:00")) == []       # Wed night: only the hours
+    assert g.explain(_utc("2026-07-02T03:00"))                # ... which explain names
 
 
 def test_mississippi_fixed_offset_in_a_far_zone():

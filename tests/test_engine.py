@@ -419,6 +419,29 @@ def test_the_dashboard_says_why_nothing_is_dialed(store):
     assert seen[-1][1] == "pass 2 opens" and "Next pass opens" in seen[-1][2]
 
 
+def test_the_dashboard_names_a_special_day_that_closes_the_window(store):
+    """Utah forbids calls on Sunday: the wait says so, not only "calling hours"."""
+    cid = make_campaign(store)
+    add_leads(store, cid, [{"phones": ["+18015550121"]}])          # Salt Lake City
+    seen: list = []
+    engine: Engine
+
+    class Watched(VirtualClock):
+        def wait(self, inbox, until):
+            if not seen:
+                seen.append(engine.snapshot())
+            super().wait(inbox, until)
+
+    sunday = datetime(2026, 12, 6, 22, 0, tzinfo=timezone.utc)      # 15:00 MST
+    clock = Watched(sunday)
+    engine = Engine(store, cid, SimulatedProvider(KeywordBrain(), seed=1, profile=profile()),
+                    clock)
+    engine.run()
+    assert seen[0].waiting_until == datetime(2026, 12, 7, 16, 0, tzinfo=timezone.utc)
+    assert seen[0].waiting_for == ("calling hours open for numbers in America/Denver "
+                                   "(UT: no calls on Sunday)")
+
+
 def test_status_in_another_terminal_says_what_an_idle_live_runner_waits_for(store, db_path):
     """`dialcli status` elsewhere reads the reason the runner publishes with its
     heartbeat; the release of the lease clears it."""

@@ -186,6 +186,25 @@ class GroupWindow:
         if self.reason_closed:
             return [self.reason_closed]
         reasons: list[str] = []
+        for name, local, notes, hours in self._closed_by(at):
+            if hours:
+                notes = [*notes, "outside hours: " + ", ".join(hours)]
+            if notes:
+                reasons.append(f"{'; '.join(notes)} ({name} {local:%a %H:%M})")
+        return reasons
+
+    def day_notes(self, at: datetime) -> list[str]:
+        """The special-day rules closing the group at ``at`` ("UT: no calls on Sunday",
+        a holiday), without the ordinary hours: what a user could not guess."""
+        if self.reason_closed:
+            return []
+        found: list[str] = []
+        for _name, _local, notes, _hours in self._closed_by(at):
+            found += [n for n in notes if n not in found]
+        return found
+
+    def _closed_by(self, at: datetime):
+        """Per zone: (zone, local time, notes of closing special days, closing hours)."""
         for name in self.zones:
             zone = zone_info(name)
             local = at.astimezone(zone)
@@ -201,11 +220,7 @@ class GroupWindow:
                         notes.append(note)
                 else:
                     hours.append(f"{rule.name} " + ", ".join(_fmt(s) for s in spans))
-            if hours:
-                notes.append("outside hours: " + ", ".join(hours))
-            if notes:
-                reasons.append(f"{'; '.join(notes)} ({name} {local:%a %H:%M})")
-        return reasons
+            yield name, local, notes, hours
 
 
 class CallingPolicy:

@@ -171,16 +171,18 @@ class DialQueue:
                 continue
             return Choice(group=group, head=head)
         wake = earliest(self._next_open, self._deferred_until)
-        return Choice(wake_at=wake, wake_for=self._wake_for(wake))
+        return Choice(wake_at=wake, wake_for=self._wake_for(wake, now))
 
-    def _wake_for(self, wake: datetime | None) -> str | None:
+    def _wake_for(self, wake: datetime | None, now: datetime) -> str | None:
         """Why nothing queued is dialable before ``wake`` (for the dashboard)."""
         if wake is None:
             return None
         if wake == self._next_open and self._next_open_group is not None:
-            zones = self.window(self._next_open_group).zones
-            return ("calling hours open for numbers in " + ", ".join(zones) if zones
-                    else "calling hours open")
+            window = self.window(self._next_open_group)
+            why = ("calling hours open for numbers in " + ", ".join(window.zones)
+                   if window.zones else "calling hours open")
+            notes = window.day_notes(now)
+            return f"{why} ({'; '.join(notes)})" if notes else why
         return "numbers held back by the frequency cap may be dialed again"
 
     def taken(self, group: int, now: datetime) -> None:
