@@ -283,6 +283,37 @@ def test_existing_zone_groups_reused(store, campaign, tmp_path):
     assert store.scalar("SELECT COUNT(*) FROM zone_groups") == 1
 
 
+def test_lead_ids_of_a_deleted_campaign_are_never_handed_out_again(store, tmp_path):
+    """The audit trail and webhook receivers still name deleted leads by their ids."""
+    from dialcli import campaigns, compliance
+
+    first = make_campaign(store, name="Old")
+    run(store, write(tmp_path, "name,phone1\nA,2125550142\nB,2125550143\n"), first)
+    old_ids = [lead["id"] for lead in leads(store)]
+    store.execute("INSERT INTO audit (ts, campaign_id, lead_id, decision) VALUES "
+                  "('t', ?, ?, 'dial')", (first, old_ids[-1]))
+    campaigns.delete_campaign(store, "Old")
+    second = make_campaign(store, name="New")
+    run(store, write(tmp_path, "name,phone1\nC,2125550144\n"), second)
+    assert leads(store)[0]["id"] > max(old_ids)
+    # The deleted lead's audit row names nobody, not the new lead.
+    [entry] = compliance.audit_entries(store.conn, campaign_id=first)
+    assert entry["lead"] is None and entry["lead_row"] is None
+
+
+def test_audit_rows_of_a_deleted_lead_whose_id_was_reused_name_nobody(store):
+    """Workspaces from before the id floor may hold a reused id: match the campaign."""
+    from dialcli import compliance
+
+    gone, now = make_campaign(store, name="Gone"), make_campaign(store, name="Now")
+    store.execute("INSERT INTO leads (id, campaign_id, row_number, name, created_at, updated_at) "
+                  "VALUES (7, ?, 2, 'New person', 't', 't')", (now,))
+    store.execute("INSERT INTO audit (ts, campaign_id, lead_id, decision) VALUES "
+                  "('t', ?, 7, 'dial')", (gone,))
+    [entry] = compliance.audit_entries(store.conn, lead_id=7)
+    assert entry["lead"] is None
+
+
 # -- rejects file line numbers ---------------------------------------------------------
 
 def test_line_numbers_with_embedded_newlines_and_blank_lines(store, campaign, tmp_path):

@@ -45,6 +45,22 @@ def test_upgrade_from_previous_version_keeps_data(db_path):
     assert st.scalar("SELECT value FROM settings WHERE key = 'k'") == "v"
 
 
+@pytest.mark.parametrize("seed, floor", [
+    ((), None),                                            # nothing named yet: no floor
+    (("INSERT INTO audit (ts, campaign_id, lead_id, decision) VALUES ('t', 9, 41, 'dial')",
+      "INSERT INTO dnc (e164, source, lead_id, added_at) VALUES ('+12125550100', 'call', 12, 't')"),
+     41),
+])
+def test_upgrade_seeds_the_lead_id_floor_from_ids_still_named(db_path, seed, floor):
+    st = Store(db_path, migrate=False)
+    migrations.apply(st.db, stop_before="m008_lead_id_floor")
+    for sql in seed:
+        st.execute(sql)
+    st.close()
+    st = Store(db_path)
+    assert st.scalar("SELECT max_id FROM id_floor WHERE name = 'leads'") == floor
+
+
 def test_upgrade_from_first_version(db_path):
     names = [m.name for m in migrations._migrations]
     st = Store(db_path, migrate=False)

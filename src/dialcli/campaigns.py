@@ -366,6 +366,12 @@ def delete_campaign(store: Store, id_or_name: int | str, *,
             "calls": store.scalar("SELECT COUNT(*) FROM calls WHERE campaign_id = ?", (c.id,)),
             "imports": store.scalar("SELECT COUNT(*) FROM imports WHERE campaign_id = ?", (c.id,)),
         }
+        # Lead ids are never handed out again (the audit trail and webhook receivers
+        # still name these leads by them): see migration m008.
+        store.execute(
+            "INSERT INTO id_floor (name, max_id) SELECT 'leads', MAX(id) FROM leads "
+            "WHERE campaign_id = ? GROUP BY campaign_id "
+            "ON CONFLICT (name) DO UPDATE SET max_id = MAX(max_id, excluded.max_id)", (c.id,))
         # Children first, leads before imports: deleting an import would otherwise
         # null leads.import_id row by row through an unindexed column.
         for table in ("appointments", "calls", "leads", "imports"):

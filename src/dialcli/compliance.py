@@ -547,7 +547,9 @@ def audit_entries(conn, *, campaign_id: int | None = None, lead_id: int | None =
         params.append(decision)
     sql = ("SELECT a.id, a.ts, c.name, l.row_number, l.name, a.call_id, a.e164, a.decision, "
            "a.reason, a.detail FROM audit a LEFT JOIN campaigns c ON c.id = a.campaign_id "
-           "LEFT JOIN leads l ON l.id = a.lead_id"
+           # The campaign too: before migration m008 a deleted campaign's lead ids
+           # could be handed out again.
+           "LEFT JOIN leads l ON l.id = a.lead_id AND l.campaign_id = a.campaign_id"
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.id"
            + (" LIMIT ?" if limit else ""))
     if limit:

@@ -252,7 +252,10 @@ def _spec(conn, source, info, header, campaign, default_region, allow_duplicates
           tmp_rejects, chunk_rows) -> PrepareSpec:
     groups = {(z, r): gid for gid, z, r in conn.execute("SELECT id, zones, region FROM zone_groups")}
     next_group = (conn.execute("SELECT MAX(id) FROM zone_groups").fetchone()[0] or 0) + 1
-    next_lead = (conn.execute("SELECT MAX(id) FROM leads").fetchone()[0] or 0) + 1
+    # Never an id a deleted campaign's lead had (``id_floor``, migration m008).
+    next_lead = (conn.execute(
+        "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM leads UNION ALL "
+        "SELECT max_id FROM id_floor WHERE name = 'leads')").fetchone()[0] or 0) + 1
     existing = None
     if not allow_duplicates:
         existing = SeenKeys.from_rows(conn.execute(

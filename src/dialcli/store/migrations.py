@@ -474,3 +474,26 @@ def m007_campaign_waiting(db: Database) -> None:
     ALTER TABLE campaigns ADD COLUMN waiting_until TEXT;
     ALTER TABLE campaigns ADD COLUMN waiting_for TEXT
     """)
+
+
+@migration()
+def m008_lead_id_floor(db: Database) -> None:
+    """The highest lead id this workspace has handed out, kept when a campaign is
+    deleted, so an import never gives a new lead the id of a deleted one: the audit
+    trail, the webhook outbox and receivers' records all still name the old lead by
+    it (SQLite's max(id)+1 would reuse the ids of the newest campaign's leads).
+    Seeded from every place an id may still be named."""
+    _run(db, """
+    CREATE TABLE id_floor (
+        name TEXT PRIMARY KEY,
+        max_id INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO id_floor (name, max_id)
+    SELECT 'leads', m FROM (
+        SELECT MAX(m) AS m FROM (
+            SELECT MAX(id) AS m FROM leads
+            UNION ALL SELECT MAX(lead_id) FROM audit
+            UNION ALL SELECT MAX(lead_id) FROM outbox
+            UNION ALL SELECT MAX(lead_id) FROM dnc))
+    WHERE m IS NOT NULL
+    """)
