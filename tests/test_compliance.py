@@ -394,3 +394,13 @@ def test_spelled_out_us_subdivisions_match_the_holidays_package():
     from dialcli.calling_rules import US_STATES
 
     assert US_STATES == frozenset(holidays.US.subdivisions)
+
+
+def test_never_reason_names_the_rules_that_never_meet():
+    policy = CallingPolicy(("08:00", "09:00"))
+    assert policy.window_for((CHI,), "US-IL").never_reason == (
+        "no permitted calling time: campaign 08:00-09:00 and IL 09:00-21:00 never overlap "
+        f"({CHI})")
+    # The hours meet: only special days could close every day ahead.
+    assert "16 weeks" in policy.window_for((CHI,), "US-IA").never_reason
+    assert "time zone" in policy.window_for((), "").never_reason

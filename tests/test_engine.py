@@ -476,3 +476,15 @@ def test_status_in_another_terminal_says_what_an_idle_live_runner_waits_for(stor
     after = lifecycle.snapshot(store, cid, clock.now())
     assert after.waiting_until is None and after.waiting_for is None
     assert store.scalar("SELECT waiting_until FROM campaigns WHERE id = ?", (cid,)) is None
+
+
+def test_a_lead_whose_rules_never_meet_is_skipped_saying_which(store):
+    """A campaign window of 08:00-09:00 and Illinois's 09:00-21:00 leave no minute."""
+    cid = make_campaign(store, window=("08:00", "09:00"))
+    add_leads(store, cid, [{"phones": ["+13125550101"]}, {"phones": [ny(100)]}])
+    run(store, cid, profile(no_answer=1.0))
+    chicago, new_york = leads(store, cid)
+    assert chicago["status"] == "SKIPPED"
+    assert chicago["skip_reason"] == ("no permitted calling time: campaign 08:00-09:00 and "
+                                      "IL 09:00-21:00 never overlap (America/Chicago)")
+    assert new_york["status"] != "SKIPPED"

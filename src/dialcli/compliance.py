@@ -181,6 +181,28 @@ class GroupWindow:
             self._local_at, self._local = at, (times, "; ".join(labels))
         return self._local
 
+    @cached_property
+    def never_reason(self) -> str:
+        """Why a group with no permitted instant ahead is skipped, as the lead's reason:
+        the rules whose hours never meet ("campaign 08:00-09:00 and IL 09:00-21:00
+        never overlap"), or the lookahead when special days fill it."""
+        if self.reason_closed:
+            return self.reason_closed
+        weekday = date(2026, 1, 7)            # an ordinary Wednesday: the hours alone
+        for zone in self.zones:
+            hours = [(rule, rule.allowed(zone, weekday)[0]) for rule in self.rules]
+            common = [(time(0), DAY_END)]
+            for _rule, spans in hours:
+                common = [(max(a, c), min(b, d)) for a, b in common for c, d in spans
+                          if max(a, c) < min(b, d)]
+            if not common:
+                named = " and ".join(f"{rule.name} " + (", ".join(_fmt(x) for x in spans)
+                                                        or "no hours")
+                                     for rule, spans in hours
+                                     if spans != [(time(0), DAY_END)])
+                return f"no permitted calling time: {named} never overlap ({zone})"
+        return f"no permitted calling time in the next {LOOKAHEAD_DAYS * 8 // 7} weeks"
+
     def explain(self, at: datetime) -> list[str]:
         """Why the group is closed at ``at``, one line per zone (empty when open)."""
         if self.reason_closed:

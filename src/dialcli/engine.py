@@ -537,7 +537,7 @@ class Engine(Dialing, Settling):
             group = choice.group
             assert group is not None
             if choice.never:
-                reason = self.queue.window(group).reason_closed or "no permitted calling time"
+                reason = self.queue.window(group).never_reason
                 self._retire_phone(choice.head.lead_id, choice.head.slot, reason, now,
                                    decision="skip")
                 self.queue.taken(group, now)
@@ -571,7 +571,9 @@ class Engine(Dialing, Settling):
             window = self._window_for_slot(lead_id, slot)
             span = window.next_open(now) if window is not None else None
             if span is None:
-                self._retire_phone(lead_id, slot, "no permitted calling time", now,
+                reason = (window.never_reason if window is not None
+                          else "no permitted calling time")
+                self._retire_phone(lead_id, slot, reason, now,
                                    decision="skip", callback=True)
                 continue
             if span[0] > now:

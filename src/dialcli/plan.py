@@ -230,8 +230,9 @@ def _plan_phone(conn, policy, lead, status, p, at, day_end, next_pass, current) 
     opens = group.next_open(earliest)
     if opens is None:
         return PhonePlan(category="blocked", next_utc=None, closes_utc=None, next_local={},
-                         reasons=["no permitted calling time in the next 16 weeks"]
-                         + group.explain(earliest), cap_count=count, cap_limit=cap_limit,
+                         reasons=[group.never_reason] + [
+                             r for r in group.explain(earliest) if r != group.never_reason],
+                         cap_count=count, cap_limit=cap_limit,
                          **base)
     if opens[0] > earliest:
         reasons.extend(group.explain(earliest))
