@@ -272,6 +272,19 @@ def test_running_campaign_cannot_be_deleted(ws):
 
 # -- CLI --------------------------------------------------------------------------------
 
+def test_cli_warns_of_states_a_window_never_meets(cli, ws):
+    r = cli("campaign", "create", "Early", "--agent", "sam", "--from", FROM,
+            "--window", "08:00-09:00")
+    assert r.exit_code == 0, r.output
+    assert said(r.stderr, "Calling hours 08:00-09:00 never meet the hours these states allow:")
+    assert said(r.stderr, "IL 09:00-21:00") and said(r.stderr, "RI 09:00-18:00")
+    r = cli("campaign", "edit", "Early", "--window", "19:00-21:00")
+    assert r.exit_code == 0 and said(r.stderr, "allow: RI 09:00-18:00.")
+    for args in (("--window", "09:00-20:00"), ("--max-attempts", "2")):
+        r = cli("campaign", "edit", "Early", *args)
+        assert r.exit_code == 0 and "never meet" not in r.stderr
+
+
 def test_cli_create_show_list(cli, ws):
     r = cli("campaign", "create", "Spring", "--agent", "sam", "--from", "(415) 555-0100",
             "--window", "10:00-19:00", "--voicemail-message", "Call us back")

@@ -404,3 +404,14 @@ def test_never_reason_names_the_rules_that_never_meet():
     # The hours meet: only special days could close every day ahead.
     assert "16 weeks" in policy.window_for((CHI,), "US-IA").never_reason
     assert "time zone" in policy.window_for((), "").never_reason
+
+
+def test_unreachable_states_are_those_whose_own_hours_miss_the_window():
+    from dialcli.compliance import unreachable_states
+
+    assert unreachable_states(("09:00", "20:00")) == []
+    assert unreachable_states(("19:00", "21:00")) == [("RI", "09:00-18:00")]
+    early = dict(unreachable_states(("08:00", "09:00")))
+    assert early["IL"] == "09:00-21:00"
+    assert early["OK"] == "09:00-20:00"         # two rows for a state: their common hours
+    assert "FL" not in early                    # 08:00-20:00 meets 08:00-09:00

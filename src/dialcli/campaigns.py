@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any
 
 from dialcli import agents as agents_mod
+from dialcli import compliance
 from dialcli import numbers as numbers_mod
 from dialcli.agents import UNSET, clean_name, clean_text
 from dialcli.clock import to_iso
@@ -122,6 +123,27 @@ def disclosure_check(store: Store, agent: str | Agent, *, strict: bool = False) 
     failing agent raises ``DisclosureError`` (exit 2). Call before writing."""
     rec = _resolve_agent(store, agent)
     return enforce(check_agent(rec.greeting, rec.system_prompt), strict=strict)
+
+
+@dataclass(frozen=True)
+class WindowWarning:
+    message: str
+    hint: str
+
+
+def window_warnings(c: Campaign) -> list[WindowWarning]:
+    """States whose own calling hours never meet the campaign's window: their leads
+    would all be skipped with "no permitted calling time" (empty = fine)."""
+    states = compliance.unreachable_states(c.window)
+    if not states:
+        return []
+    listed = ", ".join(f"{state} {hours}" for state, hours in states)
+    return [WindowWarning(
+        f"Calling hours {c.window_start}-{c.window_end} never meet the hours these states "
+        f"allow: {listed}. Leads there will be skipped, never dialed.",
+        f"Widen the window (e.g. dialcli campaign edit {c.name!r} --window 09:00-20:00); "
+        "`dialcli plan` shows each lead's next permitted time.",
+    )]
 
 
 def _resolve_agent(store: Store, agent: str | Agent) -> Agent:

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from dialcli.calling_rules import (  # noqa: F401  (re-exported: the engine's names)
     DAY_END, FEDERAL_END, FEDERAL_START, US_STATES, Blackout, BlackoutDay, BlackoutRule,
-    DailyWindow, Rule, StateRow, StateRule, _fmt, holiday_name, is_valid_zone,
+    DailyWindow, Interval, Rule, StateRow, StateRule, _fmt, holiday_name, is_valid_zone,
     load_blackout, parse_blackout, parse_hhmm, parse_window, shipped_state_rules,
     states_of, zone_info,
 )
@@ -188,13 +188,8 @@ class GroupWindow:
         never overlap"), or the lookahead when special days fill it."""
         if self.reason_closed:
             return self.reason_closed
-        weekday = date(2026, 1, 7)            # an ordinary Wednesday: the hours alone
         for zone in self.zones:
-            hours = [(rule, rule.allowed(zone, weekday)[0]) for rule in self.rules]
-            common = [(time(0), DAY_END)]
-            for _rule, spans in hours:
-                common = [(max(a, c), min(b, d)) for a, b in common for c, d in spans
-                          if max(a, c) < min(b, d)]
+            hours, common = self.weekday_hours(zone)
             if not common:
                 named = " and ".join(f"{rule.name} " + (", ".join(_fmt(x) for x in spans)
                                                         or "no hours")
@@ -202,6 +197,17 @@ class GroupWindow:
                                      if spans != [(time(0), DAY_END)])
                 return f"no permitted calling time: {named} never overlap ({zone})"
         return f"no permitted calling time in the next {LOOKAHEAD_DAYS * 8 // 7} weeks"
+
+    def weekday_hours(self, zone: str) -> tuple[list[tuple[Rule, list[Interval]]],
+                                                list[Interval]]:
+        """Each rule's local hours on an ordinary weekday in ``zone``, and what they
+        have in common (empty: the rules never meet on any ordinary day)."""
+        weekday = date(2026, 1, 7)            # a Wednesday, no holiday: the hours alone
+        hours = [(rule, rule.allowed(zone, weekday)[0]) for rule in self.rules]
+        common = [(time(0), DAY_END)]
+        for _rule, spans in hours:
+            common = _meet(common, spans)
+        return hours, common
 
     def explain(self, at: datetime) -> list[str]:
         """Why the group is closed at ``at``, one line per zone (empty when open)."""
@@ -243,6 +249,32 @@ class GroupWindow:
                 else:
                     hours.append(f"{rule.name} " + ", ".join(_fmt(s) for s in spans))
             yield name, local, notes, hours
+
+
+def _meet(first: list[Interval], second: list[Interval]) -> list[Interval]:
+    """The hours in both lists of local intervals."""
+    return [(max(a, c), min(b, d)) for a, b in first for c, d in second
+            if max(a, c) < min(b, d)]
+
+
+def unreachable_states(window: tuple[str, str]) -> list[tuple[str, str]]:
+    """The states whose own calling hours never meet the campaign's ``window`` on an
+    ordinary day, with those hours: [("IL", "09:00-21:00")]. A lead there would be
+    skipped with "no permitted calling time"; ``campaign create/edit`` warn first."""
+    policy = CallingPolicy(window)
+    found: list[tuple[str, str]] = []
+    for state in sorted(policy.state_rows):
+        # Central time: the one state whose hours have a fixed-offset basis (MS,
+        # UTC-06:00) is there, and in January the basis and local time agree.
+        group = policy.window_for(("America/Chicago",), f"US-{state}")
+        hours, common = group.weekday_hours("America/Chicago")
+        if not common:
+            own = [(time(0), DAY_END)]
+            for rule, spans in hours:
+                if rule not in policy.rules:
+                    own = _meet(own, spans)
+            found.append((state, ", ".join(_fmt(x) for x in own) or "no hours"))
+    return found
 
 
 class CallingPolicy:

@@ -111,6 +111,7 @@ def campaign_detail(s: core.CampaignSummary) -> RenderableType:
 
 
 def _disclosure_warnings(warnings: list) -> None:
+    """Disclosure and calling-window warnings: the message, then what to do."""
     for w in warnings:
         _common.warn(escape(w.message))
         _common.note(escape(w.hint))
@@ -167,7 +168,7 @@ def create(
         voicemail_message=vm, max_concurrent=max_concurrent, cps=cps, now=_common.now(ctx),
     )
     _common.success(f"Created campaign {_q(c.name)} (DRAFT).")
-    _disclosure_warnings(warnings)
+    _disclosure_warnings(warnings + core.window_warnings(c))
     _common.note(f"Next: dialcli import leads.csv --campaign {_q(c.name)}")
 
 
@@ -261,7 +262,7 @@ def edit(
         max_concurrent=max_concurrent, cps=cps, now=_common.now(ctx),
     )
     _common.success(f"Updated campaign {_q(c.name)}.")
-    _disclosure_warnings(warnings)
+    _disclosure_warnings(warnings + (core.window_warnings(c) if window is not None else []))
 
 
 @campaign_app.command("delete")
