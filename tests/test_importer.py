@@ -301,6 +301,20 @@ def test_lead_ids_of_a_deleted_campaign_are_never_handed_out_again(store, tmp_pa
     assert entry["lead"] is None and entry["lead_row"] is None
 
 
+def test_import_warns_of_leads_in_states_the_window_never_meets(store, campaign, tmp_path):
+    store.execute("UPDATE campaigns SET window_start = '08:00', window_end = '09:00'")
+    text = ("name,phone1\nA,3125550101\nB,3125550102\nC,4015550103\nD,2125550104\n")
+    summary = run(store, write(tmp_path, text), campaign)
+    assert summary.imported == 4
+    [warning] = [w for w in summary.warnings if "never meet" in w]
+    assert warning.startswith("3 lead(s) have a first phone in a state whose calling hours "
+                              "never meet this campaign's 08:00-09:00: IL 2 (09:00-21:00), "
+                              "RI 1 (09:00-18:00).")
+    store.execute("UPDATE campaigns SET window_start = '09:00', window_end = '20:00'")
+    again = run(store, write(tmp_path, "name,phone1\nE,3125550105\n", name="more.csv"), campaign)
+    assert not [w for w in again.warnings if "never meet" in w]
+
+
 def test_audit_rows_of_a_deleted_lead_whose_id_was_reused_name_nobody(store):
     """Workspaces from before the id floor may hold a reused id: match the campaign."""
     from dialcli import compliance

@@ -142,8 +142,8 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
                  proc) -> ImportSummary:
     info = csvfile.inspect(source)               # file, encoding, delimiter, header
     header = csvfile.plan_header(info.header, info.header_line)
-    campaign = store.one("SELECT id, name, status, pass_no FROM campaigns WHERE id = ?",
-                         (campaign_id,))
+    campaign = store.one("SELECT id, name, status, pass_no, window_start, window_end "
+                         "FROM campaigns WHERE id = ?", (campaign_id,))
     if campaign is None:
         raise NotFoundError(f"No campaign with id {campaign_id}.")
     try:
@@ -220,6 +220,30 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
             stop_worker(proc)   # before the unlink: the worker writes the temp file
         _unlink(tmp_rejects)
     return summary
+
+
+def _window_warnings(campaign, groups: dict[int, tuple[str, str]],
+                     per_group: dict[int, int]) -> list[str]:
+    """Leads whose first phone is in a state whose own calling hours never meet the
+    campaign's window: that phone would be skipped, never dialed."""
+    from dialcli.compliance import states_of, unreachable_states
+
+    window = (campaign["window_start"], campaign["window_end"])
+    never = dict(unreachable_states(window))
+    if not never:
+        return []
+    per_state: Counter[str] = Counter()
+    for gid, count in per_group.items():
+        hit = [st for st in states_of(groups.get(gid, ("", ""))[1]) if st in never]
+        if hit:
+            per_state[hit[0]] += count
+    if not per_state:
+        return []
+    listed = ", ".join(f"{st} {n} ({never[st]})" for st, n in per_state.most_common())
+    return [f"{sum(per_state.values())} lead(s) have a first phone in a state whose calling "
+            f"hours never meet this campaign's {window[0]}-{window[1]}: {listed}. Those "
+            f"phones will be skipped. Widen the window: dialcli campaign edit "
+            f"{campaign['name']!r} --window 09:00-20:00"]
 
 
 @contextmanager
@@ -403,14 +427,15 @@ def _finish(conn, summary: ImportSummary, stats: dict[str, Any], campaign, now_i
     summary.dropped_by_reason = dict(Counter(stats.get("dropped_by_reason", {})).most_common())
     summary.dropped_examples = stats.get("dropped_examples", [])
     summary.warnings.extend(stats.get("warnings", []))
-    zones = {gid: z for gid, z in conn.execute("SELECT id, zones FROM zone_groups")}
+    groups = {gid: (z, r) for gid, z, r in conn.execute("SELECT id, zones, region FROM zone_groups")}
     per_zone: Counter[str] = Counter()
     for gid, count in stats.get("per_group", {}).items():
         if not gid:
             per_zone["(not dialable)"] += count
         else:
-            per_zone[zones.get(gid) or "(unknown time zone)"] += count
+            per_zone[groups.get(gid, ("",))[0] or "(unknown time zone)"] += count
     summary.leads_per_zone = dict(per_zone.most_common())
+    summary.warnings.extend(_window_warnings(campaign, groups, stats.get("per_group", {})))
     conn.execute(
         "UPDATE imports SET rows = ?, imported = ?, rejected = ?, duplicates = ?, "
         "optout_marked = ? WHERE id = ?",
