@@ -338,3 +338,33 @@ def test_receiver_down_for_the_whole_campaign_gets_every_event_after(cli, db_pat
         assert json.loads(cli("webhooks", "list", "--json").stdout)[0]["pending"] == 0
     finally:
         receiver.stop()
+
+
+def test_fetch_prices_asks_twilio_then_reports_its_price(cli, spring, db_path, fake, monkeypatch):
+    from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeCall, Scenario
+
+    r = cli("report", "--fetch-prices")
+    assert r.exit_code != 0 and "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN" in r.stderr
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("TWILIO_API_BASE", fake.base_url)
+    r = cli("report", "--fetch-prices", "--json")
+    assert r.exit_code == 0 and "No estimated prices to fetch" in r.stderr
+    before = json.loads(r.stdout)["cost"]["cost_final"]
+    sid = "CA" + "5" * 32
+    with Store(db_path) as st:
+        call = st.one("SELECT id, e164, billed_minutes FROM calls WHERE run = 2 AND "
+                      "disposition IS NOT NULL AND billed_minutes > 0 AND price_final = 0 "
+                      "ORDER BY id LIMIT 1")
+        st.execute("UPDATE calls SET provider = 'twilio', provider_sid = ? WHERE id = ?",
+                   (sid, call["id"]))
+    fake.calls[sid] = FakeCall(sid=sid, to=call["e164"], from_="+14155550100", params={},
+                               scenario=Scenario(price_after_fetches=0), status="completed",
+                               duration=call["billed_minutes"] * 60)
+    r = cli("report", "--fetch-prices", "--json")
+    assert r.exit_code == 0, r.output
+    assert "1 of 1 estimated call price(s) now Twilio's own." in r.stderr
+    cost = json.loads(r.stdout)["cost"]
+    assert cost["cost_final"] == pytest.approx(before + call["billed_minutes"] * 0.014)
+    with Store(db_path) as st:
+        assert st.scalar("SELECT price_final FROM calls WHERE id = ?", (call["id"],)) == 1

@@ -297,3 +297,37 @@ def test_place_is_safe_from_several_threads_at_once(fake, live):
     assert len(set(sids)) == 16 and sorted(sids) == sorted(fake.calls)
     for i in range(16):
         assert live.sink.ended(200 + i).sid == sids[i]
+
+
+def test_fetch_prices_finalizes_the_estimates_a_stopped_runner_left(fake, live, store):
+    """`report --fetch-prices`: Twilio's price over each estimate it has published."""
+    from dialcli.providers.twilio import PriceSync, finalize_prices
+
+    published, late = "+14155550132", "+14155550133"
+    fake.script(published, Scenario(lines=[say("bye")], talk_s=125, price_after_fetches=0))
+    fake.script(late, Scenario(lines=[say("bye")], talk_s=30, price_after_fetches=5))
+    sids = {to: dial(live, i, to) for i, to in enumerate((published, late), start=1)}
+    live.sink.ended(1)
+    live.sink.ended(2)
+    cid = make_campaign(store)
+    leads = add_leads(store, cid, [{"phones": [published]}, {"phones": [late]}, {"phones": [TO]}])
+    stamp = to_iso(datetime.now(timezone.utc))
+    for lead, sid in zip(leads, [sids[published], sids[late], "CA" + "7" * 32]):
+        store.execute(
+            "INSERT INTO calls (campaign_id, run, lead_id, slot, e164, from_number, pass_no, "
+            "provider, provider_sid, status, disposition, claimed_at, ended_at, billed_minutes, "
+            "price, price_final) VALUES (?, 1, ?, 1, '+1', ?, 1, 'twilio', ?, 'completed', "
+            "'INTERESTED', ?, ?, 3, 0.05, 0)", (cid, lead, FROM, sid, stamp, stamp))
+    account = TwilioAccount(TwilioCredentials(ACCOUNT_SID, Secret(AUTH_TOKEN), fake.base_url))
+    assert finalize_prices(store, account, cid) == PriceSync(asked=3, finalized=1,
+                                                             unpublished=1, missing=1)
+    rows = {r["provider_sid"]: (r["price"], r["price_final"]) for r in store.all(
+        "SELECT provider_sid, price, price_final FROM calls")}
+    assert rows[sids[published]] == (pytest.approx(0.042), 1)     # 3 min x 0.014, Twilio's
+    assert rows[sids[late]] == (0.05, 0)                           # still the estimate
+    # Bad credentials: a clear error, and nothing written.
+    before = store.all("SELECT id, price, price_final FROM calls ORDER BY id")
+    wrong = TwilioAccount(TwilioCredentials(ACCOUNT_SID, Secret("wrong" * 6), fake.base_url))
+    with pytest.raises(ProviderError, match="TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN"):
+        finalize_prices(store, wrong, cid)
+    assert store.all("SELECT id, price, price_final FROM calls ORDER BY id") == before

@@ -17,7 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from dialcli import exports, reporting, settings
-from dialcli.cli._common import now, out, print_json, resolve_campaign_id, store, success
+from dialcli.cli._common import (note, now, out, print_json, resolve_campaign_id, store,
+                                success)
 from dialcli.clock import from_iso
 from dialcli.errors import InputError
 from dialcli.reporting import CostReport, Kpis, Report
@@ -279,12 +280,18 @@ def report(
                                            help="Export one row per lead to FILE ('-' = stdout)."),
     calls: bool = typer.Option(False, "--calls", help="With --csv: one row per call instead."),
     excel: bool = typer.Option(False, "--excel", help="With --csv: UTF-8 with BOM for Excel."),
+    fetch_prices: bool = typer.Option(
+        False, "--fetch-prices",
+        help="First ask Twilio for the final price of calls still estimated "
+             "(needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)."),
 ) -> None:
     """Show a campaign's results: KPIs, dispositions, leads and cost with a 30-day trend.
 
     Cost is billed minutes x rate_per_minute (or the provider's final price when
-    known); days are UTC. --csv exports every lead with its original columns and
-    outcome, or every call with --calls; cells are made safe to open in Excel.
+    known); days are UTC. Twilio publishes a call's price minutes after it ends: a
+    live run stores it while it runs, --fetch-prices fetches the ones it missed.
+    --csv exports every lead with its original columns and outcome, or every call
+    with --calls; cells are made safe to open in Excel.
 
     \b
     Example:
@@ -292,6 +299,7 @@ def report(
       dialcli report Spring --status RETRY --sort last-call --limit 20
       dialcli report --csv results.csv --excel
       dialcli report --csv calls.csv --calls
+      dialcli report Spring --fetch-prices
     """
     if campaign_arg and campaign and campaign_arg.lower() != campaign.lower():
         raise InputError(f"Two campaigns given ({campaign_arg!r} and {campaign!r}); name one.")
@@ -301,6 +309,8 @@ def report(
         raise InputError(f"{'--calls' if calls else '--excel'} applies to CSV exports.",
                          hint="Add --csv FILE (or --csv - for stdout), e.g. "
                               "dialcli report --csv calls.csv --calls")
+    if fetch_prices:
+        _fetch_prices(st, campaign_id)
     if csv_path:
         if as_json:
             raise InputError("--json and --csv are two different outputs; pick one.")
@@ -325,6 +335,24 @@ def report(
         print_json(result.as_dict())
         return
     out.print(report_view(result))
+
+
+def _fetch_prices(st, campaign_id: int) -> None:
+    """Store Twilio's final prices over the estimates; say what changed (stderr)."""
+    from dialcli.config import TwilioCredentials
+    from dialcli.providers.twilio import TwilioAccount, finalize_prices
+
+    done = finalize_prices(st, TwilioAccount(TwilioCredentials.from_env()), campaign_id)
+    if not done.asked:
+        note("No estimated prices to fetch: every answered call has Twilio's own price.")
+        return
+    parts = [f"{done.finalized} of {done.asked} estimated call price(s) now Twilio's own"]
+    if done.unpublished:
+        parts.append(f"{done.unpublished} not published by Twilio yet (try again in a few "
+                     "minutes)")
+    if done.missing:
+        parts.append(f"{done.missing} unknown to this Twilio account (left estimated)")
+    note("; ".join(parts) + ".")
 
 
 def register(app: typer.Typer) -> None:

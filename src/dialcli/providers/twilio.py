@@ -224,11 +224,77 @@ class TwilioAccount:
                  "voice": bool((n.capabilities or {}).get("voice")), "kind": "owned"}
                 for n in rows]
 
+    def fetch_call(self, sid: str) -> CallState | None:
+        """One call's state and, once Twilio has published it, its price (None: no such call)."""
+        try:
+            return call_state(self.client.calls(sid).fetch())
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None
+            raise _rest_error(exc, f"fetch call {sid}") from None
+        except TwilioException as exc:
+            raise _rest_error(exc, f"fetch call {sid}") from None
+        except requests.RequestException as exc:
+            raise _network_error(exc, f"fetch call {sid}") from None
+
     def caller_ids(self) -> list[dict[str, Any]]:
         rows = self._call("list the verified caller IDs", self.client.outgoing_caller_ids.list,
                           page_size=1000)
         return [{"e164": c.phone_number, "sid": c.sid, "label": c.friendly_name, "voice": True,
                  "kind": "verified caller ID"} for c in rows]
+
+
+def store_final_price(store: Any, sid: str, state: CallState) -> tuple[int, int]:
+    """Twilio's price of call ``sid`` over the estimate, in one transaction: (rows
+    finalized, rows whose outcome is not applied yet -- they keep waiting)."""
+    with store.tx():
+        # Only over an applied outcome: the engine writes its estimate when it
+        # applies ENDED, and must not overwrite the real price afterwards.
+        done = store.execute(
+            "UPDATE calls SET price = ?, price_unit = ?, price_final = 1 "
+            "WHERE provider_sid = ? AND price_final = 0 AND disposition IS NOT NULL",
+            (state.price, state.price_unit or "USD", sid)).rowcount
+        pending = store.scalar(
+            "SELECT COUNT(*) FROM calls WHERE provider_sid = ? AND disposition IS NULL", (sid,))
+    return done, pending
+
+
+@dataclass(frozen=True)
+class PriceSync:
+    """What ``finalize_prices`` did."""
+
+    asked: int          # estimated calls looked up on Twilio
+    finalized: int      # now carry Twilio's own price
+    unpublished: int    # Twilio has no price for them yet (minutes after the call)
+    missing: int        # Twilio does not know the call (another account?)
+
+
+def finalize_prices(store: Any, account: TwilioAccount, campaign_id: int, *,
+                    workers: int = 8) -> PriceSync:
+    """Ask Twilio for the final price of every answered call of the campaign that still
+    carries the estimate (billed minutes x rate) and store it -- what a live run's
+    price watcher does, for calls that ended after the runner had stopped watching.
+
+    Each price is its own transaction, so an interruption keeps those stored; the
+    first refusal (bad credentials) or network error is raised after the workers stop.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    sids = [r[0] for r in store.all(
+        "SELECT DISTINCT provider_sid FROM calls WHERE campaign_id = ? AND provider = 'twilio' "
+        "AND price_final = 0 AND provider_sid IS NOT NULL AND disposition IS NOT NULL "
+        "AND status = 'completed'", (campaign_id,))]
+    finalized = unpublished = missing = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers),
+                            thread_name_prefix="dialcli-prices") as pool:
+        for sid, state in zip(sids, pool.map(account.fetch_call, sids)):
+            if state is None:
+                missing += 1
+            elif state.price is None:
+                unpublished += 1
+            else:
+                finalized += store_final_price(store, sid, state)[0] > 0
+    return PriceSync(len(sids), finalized, unpublished, missing)
 
 
 @dataclass
@@ -292,16 +358,7 @@ class _PriceWatcher:
             log.info("price check for %s failed: %s", job.sid, exc)
             state = None
         if state is not None and state.price is not None and store is not None:
-            with store.tx():
-                # Only over an applied outcome: the engine writes its estimate when it
-                # applies ENDED, and must not overwrite the real price afterwards.
-                done = store.execute(
-                    "UPDATE calls SET price = ?, price_unit = ?, price_final = 1 "
-                    "WHERE provider_sid = ? AND price_final = 0 AND disposition IS NOT NULL",
-                    (state.price, state.price_unit or "USD", job.sid)).rowcount
-                pending = store.scalar(
-                    "SELECT COUNT(*) FROM calls WHERE provider_sid = ? AND disposition IS NULL",
-                    (job.sid,))
+            done, pending = store_final_price(store, job.sid, state)
             if done:
                 self.finalized += 1
             if not pending:
@@ -528,16 +585,7 @@ class TwilioProvider(Provider):
             return st.scalar("SELECT 1 FROM calls WHERE provider_sid = ?", (sid,)) is not None
 
     def fetch(self, sid: str) -> CallState | None:
-        try:
-            return call_state(self.client.calls(sid).fetch())
-        except TwilioRestException as exc:
-            if exc.status == 404:
-                return None
-            raise _rest_error(exc, f"fetch call {sid}") from None
-        except TwilioException as exc:
-            raise _rest_error(exc, f"fetch call {sid}") from None
-        except requests.RequestException as exc:
-            raise _network_error(exc, f"fetch call {sid}") from None
+        return self.account.fetch_call(sid)
 
     def find_calls(self, to: str, from_: str, since: datetime) -> list[CallState]:
         # Filter by time here: StartTime is empty while a call is queued.
