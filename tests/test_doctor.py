@@ -254,6 +254,17 @@ def test_calling_window_counts_leads_without_a_time_zone(store):
     assert check.status == "warn" and "1 lead(s) have no known time zone" in check.message
 
 
+def test_calling_window_counts_leads_whose_state_hours_never_meet_it(store):
+    cid = make_campaign(store, window=("08:00", "09:00"))
+    # 13:30 UTC: 08:30 in New York (open); Chicago's Illinois starts at 09:00, never met.
+    add_leads(store, cid, [{"phones": ["+12125550101"]}, {"phones": ["+13125550102"]}])
+    check = doctor.check_window(store, campaigns(store)[0], T0.replace(hour=13, minute=30))
+    assert check.status == "warn"
+    assert "1 of 2 waiting lead(s) are inside 08:00-09:00" in check.message
+    assert "1 lead(s) have no permitted calling time and will be skipped" in check.message
+    assert "IL 09:00-21:00" in check.message
+
+
 def test_doctor_for_a_named_campaign_only(fake, cli, store):
     fake.add_number(FROM)
     make_campaign(store, name="Alpha")

@@ -263,7 +263,7 @@ def check_window(store: Any, campaign: Campaign, now: datetime) -> Check:
     if total == 0:
         return Check(name, SKIP, "No leads are waiting to be dialed.")
     policy = compliance.policy_for_campaign(store.conn, campaign)
-    open_now = unknown = 0
+    open_now = unknown = never = 0
     soonest: datetime | None = None
     for r in rows:
         zones = tuple(z for z in (r["zones"] or "").split(",") if z)
@@ -272,14 +272,22 @@ def check_window(store: Any, campaign: Campaign, now: datetime) -> Check:
             unknown += r["n"]
             continue
         nxt = group.next_open(now)
-        if nxt is not None and nxt[0] == now:
+        if nxt is None:
+            never += r["n"]
+        elif nxt[0] == now:
             open_now += r["n"]
-        elif nxt is not None and (soonest is None or nxt[0] < soonest):
+        elif soonest is None or nxt[0] < soonest:
             soonest = nxt[0]
     note = (f" {unknown} lead(s) have no known time zone and will not be dialed "
             "(add a 'timezone' column)." if unknown else "")
+    if never:
+        states = ", ".join(f"{st} {hours}" for st, hours in
+                           compliance.unreachable_states(campaign.window))
+        note += (f" {never} lead(s) have no permitted calling time and will be skipped"
+                 + (f" (hours these states allow never meet {window}: {states})." if states
+                    else "."))
     if open_now:
-        return Check(name, WARN if unknown else OK,
+        return Check(name, WARN if unknown or never else OK,
                      f"{open_now} of {total} waiting lead(s) are inside {window} local time now."
                      + note)
     when = f" The earliest window opens at {soonest:%Y-%m-%d %H:%M} UTC." if soonest else ""
