@@ -64,6 +64,15 @@ def test_template_file_refuses_to_overwrite(cli, tmp_path):
     assert out.read_text().count("\n") == 1
 
 
+def test_template_takes_the_file_as_an_argument_too(cli, tmp_path):
+    out = tmp_path / "leads.csv"
+    result = cli("template", out, db=False)
+    assert result.exit_code == 0 and out.read_text().startswith("name,phone1,")
+    result = cli("template", tmp_path / "other.csv", "-o", out, db=False)
+    assert result.exit_code == 2 and "name one" in result.stderr
+    assert not (tmp_path / "other.csv").exists()
+
+
 def test_template_imports_cleanly(cli, db_path, tmp_path):
     make_campaign(db_path)
     out = tmp_path / "t.csv"

@@ -36,6 +36,8 @@ def register(app: typer.Typer) -> None:
 
 
 def template(
+    file: Optional[Path] = typer.Argument(
+        None, metavar="[FILE]", help="Write to FILE (the same as -o FILE)."),
     output: Optional[Path] = typer.Option(
         None, "-o", "--output", metavar="FILE", help="Write to FILE instead of stdout."),
     header_only: bool = typer.Option(
@@ -52,10 +54,14 @@ def template(
 
     \b
     Example:
-      dialcli template -o leads.csv
+      dialcli template leads.csv
       dialcli template --header-only > leads.csv
     """
     from dialcli import importer  # pandas and the geocoder load only when needed
+
+    if file is not None and output is not None and file != output:
+        raise InputError(f"Two files given ({file} and -o {output}); name one.")
+    output = output or file
 
     text = importer.template_csv(examples=not header_only)
     if output is None:
