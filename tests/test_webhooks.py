@@ -564,3 +564,60 @@ def test_httpx_client_can_be_injected(store, campaign, receiver, wall):
         assert d.deliver_due().delivered == 1
         d.close()
         assert not client.is_closed
+
+
+def test_delivered_events_are_kept_30_days_and_still_counted(store, campaign, receiver, wall):
+    _, leads = campaign
+    sub = subscribe(store, receiver.url)
+    for lead in leads:
+        for status in ("DIALING", "RETRY"):
+            change(store, lead, status)
+    d = make_deliverer(store, wall)
+    for _ in range(10):
+        d.deliver_due()
+    d.close()
+    delivered = store.scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL")
+    assert delivered == 2 * len(leads) >= 4
+    ids = [r[0] for r in store.all("SELECT id FROM outbox ORDER BY id")]
+    old = to_iso(wall.now() - timedelta(days=31))
+    # All delivered a month ago but the last; one dead letter from then too.
+    store.execute(f"UPDATE outbox SET delivered_at = ? WHERE id IN ({','.join('?' * (len(ids) - 1))})",
+                  (old, *ids[:-1]))
+    store.execute("UPDATE outbox SET delivered_at = NULL, dead_at = ? WHERE id = ?", (old, ids[0]))
+    change(store, leads[0], "REACHED")                       # queued, not delivered
+    before = webhooks.list_subscriptions(store)[0]
+    assert webhooks.prune_delivered(store, wall.now(), batch=2) == len(ids) - 2
+    after = webhooks.list_subscriptions(store)[0]
+    assert (after.pending, after.delivered, after.dead) == (before.pending, before.delivered,
+                                                            before.dead) == (1, len(ids) - 1, 1)
+    assert after.last_delivered_at == before.last_delivered_at
+    left = store.all("SELECT id, delivered_at IS NOT NULL, dead_at IS NOT NULL FROM outbox "
+                     "ORDER BY id")
+    assert [tuple(r) for r in left] == [(ids[0], 0, 1), (ids[-1], 1, 0), (ids[-1] + 1, 0, 0)]
+    assert store.scalar("SELECT delivered_pruned FROM webhook_subscriptions WHERE id = ?",
+                        (sub.id,)) == len(ids) - 2
+    # Everything delivered a month ago: the newest is kept, for "last delivered".
+    store.execute("UPDATE outbox SET delivered_at = ? WHERE delivered_at IS NOT NULL", (old,))
+    assert webhooks.prune_delivered(store, wall.now()) == 0
+    assert webhooks.list_subscriptions(store)[0].last_delivered_at == old
+
+
+def test_the_running_campaigns_delivery_thread_prunes(db_path, store, campaign, receiver):
+    _, leads = campaign
+    subscribe(store, receiver.url)
+    change(store, leads[0], "DIALING")
+    change(store, leads[1], "DIALING")
+    month_ago = to_iso(datetime.now(timezone.utc) - timedelta(days=40))
+    store.execute("UPDATE outbox SET delivered_at = ?", (month_ago,))
+    d = Deliverer(store, clock=SystemClock(), rng=random.Random(1), timeout_s=1)
+    stop = threading.Event()
+    thread = d.run_in_thread(stop, poll_s=0.05)
+    deadline = time.monotonic() + 10
+    while store.scalar("SELECT COUNT(*) FROM outbox") > 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    thread.join(10)
+    d.close()
+    assert d.last_error is None
+    assert store.scalar("SELECT COUNT(*) FROM outbox") == 1          # the newest stays
+    assert webhooks.list_subscriptions(store)[0].delivered == 2

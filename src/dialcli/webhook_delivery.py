@@ -52,6 +52,9 @@ MAX_BACKOFF_S = 1800.0
 MIN_BACKOFF_S = 1.0
 LEASE_MARGIN_S = 30.0
 MAX_ERROR_CHARS = 300
+KEEP_DELIVERED = timedelta(days=30)   # delivered events older than this are removed
+PRUNE_EVERY = timedelta(hours=1)
+PRUNE_BATCH = 5000
 
 
 @dataclass
@@ -374,9 +377,13 @@ class Deliverer:
                                timeout_s=self.timeout_s, concurrency=self.concurrency,
                                max_age=self.max_age, base_backoff_s=self.base_backoff_s,
                                max_backoff_s=self.max_backoff_s)
+            next_prune = self.clock.now()
             try:
                 while not stop_event.is_set():
                     try:
+                        if self.clock.now() >= next_prune:
+                            next_prune = self.clock.now() + PRUNE_EVERY
+                            prune_delivered(store, self.clock.now())
                         stats = worker.deliver_due()
                         if stats.attempted or stats.deferred:
                             continue
@@ -405,6 +412,37 @@ class Deliverer:
         thread = threading.Thread(target=loop, name="dialcli-webhooks", daemon=True)
         thread.start()
         return thread
+
+
+def prune_delivered(store: Store, now: datetime, *, keep: timedelta = KEEP_DELIVERED,
+                    batch: int = PRUNE_BATCH) -> int:
+    """Remove events delivered more than ``keep`` ago, so the outbox does not grow by
+    every lead change of every campaign forever; returns how many.
+
+    Queued and dead-lettered events are never removed. Each subscription keeps its
+    newest delivered event (``webhooks list``'s "last delivered") and counts the
+    removed ones in ``delivered_pruned``. Batches of ``batch`` rows, one transaction
+    each, so a first prune of a large outbox never holds the write lock for long.
+    """
+    cutoff = to_iso(now - keep)
+    removed = 0
+    for (sub_id,) in store.all("SELECT id FROM webhook_subscriptions ORDER BY id"):
+        newest = store.scalar(
+            "SELECT id FROM outbox WHERE subscription_id = ? AND delivered_at IS NOT NULL "
+            "ORDER BY delivered_at DESC, id DESC LIMIT 1", (sub_id,))
+        while newest is not None:
+            with store.tx():
+                n = store.execute(
+                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
+                    "WHERE subscription_id = ? AND delivered_at < ? AND id <> ? LIMIT ?)",
+                    (sub_id, cutoff, newest, batch)).rowcount
+                if n:
+                    store.execute("UPDATE webhook_subscriptions SET delivered_pruned = "
+                                  "delivered_pruned + ? WHERE id = ?", (n, sub_id))
+            removed += n
+            if n < batch:
+                break
+    return removed
 
 
 # -- dead letters and tests -----------------------------------------------------------

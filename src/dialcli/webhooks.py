@@ -204,7 +204,8 @@ def list_subscriptions(store: Store) -> list[SubscriptionStatus]:
             "SELECT MIN(next_attempt_at) FROM outbox WHERE subscription_id = ? "
             "AND delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at < ?",
             (sub.id, BLOCKED))
-        result.append(SubscriptionStatus(sub, pending, total - pending - dead, dead, last_ok,
+        delivered = total - pending - dead + row["delivered_pruned"]   # kept 30 days
+        result.append(SubscriptionStatus(sub, pending, delivered, dead, last_ok,
                                          last["last_error"] if last else None, nxt))
     return result
 
@@ -387,7 +388,7 @@ def signed_headers(secret: str, timestamp: int, body: bytes, event_id: str,
 
 _DELIVERY_NAMES = frozenset({
     "Deliverer", "DeliveryStats", "retry_dead", "send_test", "TestResult", "MAX_AGE",
-    "BASE_BACKOFF_S", "MAX_BACKOFF_S",
+    "BASE_BACKOFF_S", "MAX_BACKOFF_S", "prune_delivered",
 })
 
 

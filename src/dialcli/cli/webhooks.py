@@ -191,6 +191,7 @@ def deliver_cmd(
                                timeout_s=timeout)
     try:
         stats = deliverer.drain(max_seconds=max_seconds)
+        core.prune_delivered(st, state(ctx).clock.now())
     finally:
         deliverer.close()
     remaining = sum(core.outbox_counts(st, r.subscription.id)[0]

@@ -497,3 +497,12 @@ def m008_lead_id_floor(db: Database) -> None:
             UNION ALL SELECT MAX(lead_id) FROM dnc))
     WHERE m IS NOT NULL
     """)
+
+
+@migration()
+def m009_outbox_retention(db: Database) -> None:
+    """Delivered webhook events are kept 30 days (``webhook_delivery.prune_delivered``);
+    this counts the ones removed, so ``webhooks list`` still shows every delivery."""
+    _run(db, """
+    ALTER TABLE webhook_subscriptions ADD COLUMN delivered_pruned INTEGER NOT NULL DEFAULT 0
+    """)
