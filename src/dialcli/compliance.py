@@ -206,7 +206,7 @@ class GroupWindow:
         hours = [(rule, rule.allowed(zone, weekday)[0]) for rule in self.rules]
         common = [(time(0), DAY_END)]
         for _rule, spans in hours:
-            common = _meet(common, spans)
+            common = _intersect(common, _merge(spans))
         return hours, common
 
     def explain(self, at: datetime) -> list[str]:
@@ -251,12 +251,6 @@ class GroupWindow:
             yield name, local, notes, hours
 
 
-def _meet(first: list[Interval], second: list[Interval]) -> list[Interval]:
-    """The hours in both lists of local intervals."""
-    return [(max(a, c), min(b, d)) for a, b in first for c, d in second
-            if max(a, c) < min(b, d)]
-
-
 def unreachable_states(window: tuple[str, str]) -> list[tuple[str, str]]:
     """The states whose own calling hours never meet the campaign's ``window`` on an
     ordinary day, with those hours: [("IL", "09:00-21:00")]. A lead there would be
@@ -272,7 +266,7 @@ def unreachable_states(window: tuple[str, str]) -> list[tuple[str, str]]:
             own = [(time(0), DAY_END)]
             for rule, spans in hours:
                 if rule not in policy.rules:
-                    own = _meet(own, spans)
+                    own = _intersect(own, _merge(spans))
             found.append((state, ", ".join(_fmt(x) for x in own) or "no hours"))
     return found
 
