@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import compliance_seed as seed  # noqa: E402
-from dialcli import dnc  # noqa: E402
-from dialcli.compliance import CallingPolicy, check_cap  # noqa: E402
-from dialcli.plan import build_plan  # noqa: E402
+from dialcli.compliance import dnc  # noqa: E402
+from dialcli.compliance.policy import CallingPolicy, check_cap  # noqa: E402
+from dialcli.engine.plan import build_plan  # noqa: E402
 from dialcli.store import Store  # noqa: E402
 
 UTC = timezone.utc

@@ -63,8 +63,12 @@ def build_workspace(db: Path, leads: int, seed: int) -> None:
     """Generated CSV -> agent, number, campaign, import (via dialcli's own code)."""
     import gen_leads
 
-    from dialcli import agents, campaigns, numbers
-    from dialcli.importer import import_csv
+    from dialcli.workspace import agents
+
+    from dialcli.workspace import campaigns
+
+    from dialcli.workspace import numbers
+    from dialcli.leads.importer import import_csv
     from dialcli.store import Store
 
     csv = OUT / f"engine_leads_{leads}_{seed}.csv"
@@ -89,9 +93,9 @@ def child_run(db: str, seed: int, max_calls: int | None) -> None:
     """Run the campaign (in this process) and print figures as JSON."""
     from dialcli.clock import SystemClock, VirtualClock
     from dialcli.conversation.rules import RuleBrain
-    from dialcli.engine import Engine
+    from dialcli.engine.loop import Engine
     from dialcli.providers.simulator import SimulatedProvider
-    from dialcli.runner import journal_path
+    from dialcli.engine.runner import journal_path
     from dialcli.store import Store
 
     store = Store(db)
@@ -147,7 +151,7 @@ def sqlite_floor(db: Path, calls: int, *, group_commit: bool = True) -> float:
     """
     import json as _json
 
-    from dialcli.engine_types import GROUP_COMMIT_S
+    from dialcli.engine.types import GROUP_COMMIT_S
     from dialcli.store import Store
 
     work = db.with_name(db.stem + "-floor.db")
@@ -272,8 +276,8 @@ def build_big(db: Path, n: int, seed: int) -> None:
 
 
 def decision_latency(db: Path, decisions: int = 20000) -> tuple[float, float, int]:
-    from dialcli.compliance import CallingPolicy
-    from dialcli.dialqueue import DialQueue
+    from dialcli.compliance.policy import CallingPolicy
+    from dialcli.engine.queue import DialQueue
     from dialcli.store import Store
 
     store = Store(db)

@@ -136,7 +136,7 @@ def writer_floor(src: Path, chunk: int = 20_000) -> dict:
     """
     import sqlite3
 
-    from dialcli import importer
+    from dialcli.leads import importer
     from dialcli.store import Store
 
     dst = OUT / "import-floor.db"

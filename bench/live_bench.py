@@ -161,8 +161,8 @@ def run(args: argparse.Namespace) -> dict:
 
     from dialcli.clock import SystemClock
     from dialcli.config import Secret, TwilioCredentials
-    from dialcli.engine import Engine
-    from dialcli.providers.twilio import TwilioProvider
+    from dialcli.engine.loop import Engine
+    from dialcli.providers.twilio.provider import TwilioProvider
     from dialcli.store import Store
     from factories import add_leads, make_campaign
     from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN

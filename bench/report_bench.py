@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 from rich.console import Console  # noqa: E402
 
-from dialcli import reporting  # noqa: E402
+from dialcli.results import reporting  # noqa: E402
 from dialcli.cli.report import report_view  # noqa: E402
 from dialcli.clock import to_iso  # noqa: E402
 from dialcli.store import Store  # noqa: E402

@@ -149,8 +149,12 @@ def pristine_sim(leads: int, seed: int) -> Path:
     """A workspace with ``leads`` imported leads (built once, then copied)."""
     import gen_leads
 
-    from dialcli import agents, campaigns, numbers
-    from dialcli.importer import import_csv
+    from dialcli.workspace import agents
+
+    from dialcli.workspace import campaigns
+
+    from dialcli.workspace import numbers
+    from dialcli.leads.importer import import_csv
     from dialcli.store import Store
 
     db = OUT / f"soak_{leads}_{seed}_pristine.db"

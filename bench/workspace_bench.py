@@ -17,8 +17,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dialcli import agents, campaigns, numbers
-from dialcli.preview import build_preview
+from dialcli.workspace import agents
+
+from dialcli.workspace import campaigns
+
+from dialcli.workspace import numbers
+from dialcli.workspace.preview import build_preview
 from dialcli.store import Store
 
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from dialcli.store import Store
-from dialcli.webhooks import verify_signature
+from dialcli.results.webhooks import verify_signature
 
 NOW = "2026-03-03T15:00:00.000Z"
 COLUMNS = ["NAME", "PHONE1", "PHONE2", "EMAIL", "AMOUNT", "ADDRESS", "CASE_NUMBER"]

@@ -13,9 +13,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from dialcli.clock import SystemClock, VirtualClock  # noqa: E402
-from dialcli.engine import Engine  # noqa: E402
+from dialcli.engine.loop import Engine  # noqa: E402
 from dialcli.providers.simulator import SimulatedProvider  # noqa: E402
-from dialcli.runner import journal_path, simulated_start  # noqa: E402
+from dialcli.engine.runner import journal_path, simulated_start  # noqa: E402
 from dialcli.store import Store  # noqa: E402
 from factories import KeywordBrain  # noqa: E402
 

@@ -8,7 +8,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dialcli import agents, campaigns, numbers
+from dialcli.workspace import agents
+
+from dialcli.workspace import campaigns
+
+from dialcli.workspace import numbers
 from dialcli.errors import ConflictError, InputError, NotFoundError
 from dialcli.models import CampaignStatus, VoicemailAction
 

@@ -7,9 +7,11 @@ import json
 
 import pytest
 
-from dialcli import compliance
+from dialcli.store import audit as store_audit
+from dialcli.results import audit as results_audit
+from dialcli.compliance import policy as compliance
 from dialcli.cli import _common
-from dialcli.compliance import CallingPolicy, decision_detail
+from dialcli.compliance.policy import CallingPolicy, decision_detail
 from dialcli.clock import from_iso
 
 import compliance_seed as seed
@@ -94,7 +96,7 @@ def _decide(store, cid, lid, e164, decision, ts, reason=None, zone="America/New_
     detail = decision_detail(group, e164, from_iso(ts), 0, False, policy=policy,
                              zone_source="number")
     with store.tx() as conn:
-        compliance.record_decision(conn, ts=ts, campaign_id=cid, lead_id=lid, call_id=None,
+        store_audit.record_decision(conn, ts=ts, campaign_id=cid, lead_id=lid, call_id=None,
                                    e164=e164, decision=decision, reason=reason, detail=detail)
 
 
@@ -126,7 +128,7 @@ def test_audit_export(cli, store, tmp_path, width):
     r = cli("audit", "A", "--csv", target)
     assert r.exit_code == 0 and "Wrote 3 audit row(s)" in r.stderr
     rows = list(csv.DictReader(target.open()))
-    assert list(rows[0]) == list(compliance.AUDIT_COLUMNS)
+    assert list(rows[0]) == list(results_audit.AUDIT_COLUMNS)
     assert rows[0]["decision"] == "dial" and rows[0]["lead_row"] == "2"
     assert rows[0]["rules_version"] == compliance.RULES_VERSION
     assert rows[0]["opt_out"] == "no" and rows[0]["cap_count"] == "0"

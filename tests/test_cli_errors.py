@@ -8,7 +8,11 @@ from datetime import datetime, timezone
 import pytest
 import typer
 
-from dialcli import agents, campaigns, numbers
+from dialcli.workspace import agents
+
+from dialcli.workspace import campaigns
+
+from dialcli.workspace import numbers
 from dialcli.cli import app
 from dialcli.errors import ExitCode
 

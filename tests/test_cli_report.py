@@ -177,7 +177,7 @@ def test_my_commands_have_help_with_examples():
 def test_narrow_terminal_keeps_names_readable(db_path):
     from rich.console import Console
 
-    from dialcli import reporting
+    from dialcli.results import reporting
     from dialcli.cli.report import report_view
 
     with Store(db_path) as st:

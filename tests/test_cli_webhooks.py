@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from dialcli import webhooks
+from dialcli.results import webhooks
+from dialcli.store import outbox
 from dialcli.store import Store
 
 from fabricate import NOW, Receiver, add_lead, make_campaign
@@ -32,7 +33,7 @@ def queue_events(db_path, lead_ids, statuses=("DIALING", "RETRY")):
                     prev = conn.execute("SELECT status FROM leads WHERE id = ?",
                                         (lead_id,)).fetchone()[0]
                     conn.execute("UPDATE leads SET status = ? WHERE id = ?", (status, lead_id))
-                    webhooks.enqueue_lead_update(conn, now_iso=NOW, lead_id=lead_id,
+                    outbox.enqueue_lead_update(conn, now_iso=NOW, lead_id=lead_id,
                                                  previous_status=prev)
 
 

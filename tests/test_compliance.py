@@ -7,9 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dialcli import compliance, settings
-from dialcli.calling_rules import parse_blackout, parse_state_rules, shipped_state_rules
-from dialcli.compliance import CallingPolicy, check_cap, policy_for_campaign
+from dialcli.store import audit as store_audit
+from dialcli.results import audit as results_audit
+from dialcli.compliance import policy as compliance
+
+from dialcli.store import settings
+from dialcli.compliance.rules import parse_blackout, parse_state_rules, shipped_state_rules
+from dialcli.compliance.policy import CallingPolicy, check_cap, policy_for_campaign
 from dialcli.errors import InputError
 from dialcli.models import Campaign
 
@@ -279,8 +283,8 @@ def test_cap_for(cap, by_state, region, expected):
     (3, "TX=3", 3),
 ])
 def test_uniform_cap_only_when_no_region_can_lower_it(cap, by_state, uniform):
-    from dialcli.compliance import (SETTING_CAP, SETTING_CAP_BY_STATE, US_STATES,
-                                    cap_for_regions, uniform_cap)
+    from dialcli.compliance.policy import SETTING_CAP, SETTING_CAP_BY_STATE, cap_for_regions, uniform_cap
+    from dialcli.compliance.rules import US_STATES
 
     settings_ = {SETTING_CAP: str(cap), SETTING_CAP_BY_STATE: by_state}
     assert uniform_cap(settings_) == uniform
@@ -344,25 +348,25 @@ def test_decision_detail_and_audit_roundtrip(store):
     cid = seed.campaign(store)
     (lid,) = seed.leads(store, cid, [{"phones": ["7135550112"], "row": 7}])
     with store.tx() as conn:
-        compliance.record_decision(conn, ts="2026-03-03T14:30:00.000Z", campaign_id=cid,
+        store_audit.record_decision(conn, ts="2026-03-03T14:30:00.000Z", campaign_id=cid,
                                    lead_id=lid, call_id=None, e164="+17135550112",
                                    decision="defer", reason="window closed", detail=detail)
-    (entry,) = list(compliance.audit_entries(store.conn, campaign_id=cid))
+    (entry,) = list(results_audit.audit_entries(store.conn, campaign_id=cid))
     assert entry["lead_row"] == 7 and entry["decision"] == "defer"
     assert entry["rules_version"] == compliance.RULES_VERSION and entry["cap_limit"] == 3
-    row = dict(zip(compliance.AUDIT_COLUMNS, compliance.audit_csv_row(entry)))
+    row = dict(zip(results_audit.AUDIT_COLUMNS, results_audit.audit_csv_row(entry)))
     assert row["local_time"] == f"{CHI}=2026-03-03T08:30:00-06:00 Tue"
     assert row["opt_out"] == "no" and row["zones"] == CHI
 
 
 def test_audit_reads_engine_rows_written_before_decision_detail(store):
     with store.tx() as conn:
-        compliance.record_decision(
+        store_audit.record_decision(
             conn, ts="t", campaign_id=None, lead_id=None, call_id=None, e164="+1",
             decision="dial", detail={"zones": [NY], "local": "2026-03-03 10:00 EST",
                                      "rules": "federal-2026.1", "on_opt_out_list": False,
                                      "cap_count": 0})
-    (entry,) = list(compliance.audit_entries(store.conn))
+    (entry,) = list(results_audit.audit_entries(store.conn))
     assert entry["rules_version"] == "federal-2026.1" and entry["opt_out"] is False
     assert entry["local_time"] == "2026-03-03 10:00 EST" and entry["rules"] is None
 
@@ -391,7 +395,7 @@ def test_washington_numbers_get_washington_rules():
 def test_spelled_out_us_subdivisions_match_the_holidays_package():
     import holidays
 
-    from dialcli.calling_rules import US_STATES
+    from dialcli.compliance.rules import US_STATES
 
     assert US_STATES == frozenset(holidays.US.subdivisions)
 
@@ -407,7 +411,7 @@ def test_never_reason_names_the_rules_that_never_meet():
 
 
 def test_unreachable_states_are_those_whose_own_hours_miss_the_window():
-    from dialcli.compliance import unreachable_states
+    from dialcli.compliance.policy import unreachable_states
 
     assert unreachable_states(("09:00", "20:00")) == []
     assert unreachable_states(("19:00", "21:00")) == [("RI", "09:00-18:00")]

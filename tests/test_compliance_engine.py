@@ -14,13 +14,13 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dialcli import compliance
-from dialcli import settings as ws
+from dialcli.compliance import policy as compliance
+from dialcli.store import settings as ws
 from dialcli.clock import VirtualClock, from_iso
 from dialcli.conversation.rules import RuleBrain
-from dialcli.engine import Engine
+from dialcli.engine.loop import Engine
 from dialcli.models import Campaign
-from dialcli.plan import build_plan
+from dialcli.engine.plan import build_plan
 from dialcli.providers.simulator import SimProfile, SimulatedProvider
 from dialcli.store import Store
 
@@ -116,7 +116,7 @@ def test_opt_out_added_mid_campaign_stops_the_next_dial(store, db_path):
                 other = Store(db_path)
                 try:
                     with other.tx() as conn:
-                        from dialcli import dnc
+                        from dialcli.compliance import dnc
                         dnc.add(conn, ["+12125550103"], source="cli", reason="asked by email",
                                 now_iso=seed.NOW)
                 finally:

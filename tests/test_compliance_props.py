@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dialcli.calling_rules import FEDERAL_END, FEDERAL_START, parse_blackout
-from dialcli.compliance import CallingPolicy, check_cap, zone_info
+from dialcli.compliance.rules import FEDERAL_END, FEDERAL_START, parse_blackout
+from dialcli.compliance.policy import CallingPolicy, check_cap
+from dialcli.compliance.rules import zone_info
 
 import compliance_seed as seed
 

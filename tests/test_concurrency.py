@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).parent / "chaos"))
 from chaos_common import SECRET, build_workspace, child_env, write_leads  # noqa: E402
 from chaos_invariants import check_all, sim_placements  # noqa: E402
 from chaos_receiver import ChaosReceiver  # noqa: E402
-from dialcli import campaigns  # noqa: E402
+from dialcli.workspace import campaigns  # noqa: E402
 from dialcli.store import Store  # noqa: E402
 
 BAD = ("database is locked", "OperationalError", "Traceback")

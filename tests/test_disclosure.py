@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dialcli.disclosure import (
+from dialcli.compliance.disclosure import (
     DisclosureError, check_agent, enforce, first_sentence, identifies_caller, offers_opt_out,
     sentences,
 )

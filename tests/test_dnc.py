@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from dialcli import dnc
+from dialcli.compliance import dnc
 from dialcli.errors import ConflictError, InputError
 
 import compliance_seed as seed

@@ -10,10 +10,10 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from dialcli import doctor
+from dialcli.engine import doctor
 from dialcli.models import Campaign
-from dialcli.server import CallServer
-from dialcli.server_thread import ServerThread
+from dialcli.providers.twilio.server import CallServer
+from dialcli.providers.twilio.server_thread import ServerThread
 from factories import add_leads, make_campaign
 from fakes.fake_llm import FakeLLM, http_error, reply
 from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio

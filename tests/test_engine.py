@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dialcli import lifecycle
+from dialcli.engine import lifecycle
 from dialcli.clock import VirtualClock, from_iso
-from dialcli.compliance import zone_info
-from dialcli.engine import Engine
+from dialcli.compliance.rules import zone_info
+from dialcli.engine.loop import Engine
 from dialcli.errors import ConflictError, LeaseHeldError
 from dialcli.providers.simulator import SimProfile, SimulatedProvider
 from factories import KeywordBrain, add_leads, calls, leads, make_campaign
@@ -117,7 +117,8 @@ def test_reach_ends_the_lead_and_opt_out_is_honored_by_other_campaigns(store):
 
 
 def test_simulated_dials_and_opt_outs_do_not_bind_live_runs(store):
-    from dialcli import compliance, dnc
+    from dialcli.compliance import policy as compliance
+    from dialcli.compliance import dnc
 
     store.execute("INSERT INTO dnc (e164, source, added_at) VALUES (?, 'simulator', 't')", (ny(1),))
     store.execute("INSERT INTO dnc (e164, source, added_at) VALUES (?, 'cli', 't')", (ny(2),))
@@ -345,7 +346,7 @@ def test_stray_leads_without_a_queued_phone_do_not_hold_the_campaign(store):
 
 
 def test_every_lead_status_change_reaches_the_outbox_including_restart(store):
-    from dialcli import webhooks
+    from dialcli.results import webhooks
 
     cid = make_campaign(store, max_attempts=1)
     add_leads(store, cid, [{"phones": [ny(100)]}, {"phones": [ny(101)]}])
@@ -385,7 +386,7 @@ def test_every_placed_call_has_its_sid_and_placement_time(tmp_path):
 
 def test_the_dashboard_says_why_nothing_is_dialed(store):
     """Idle, the live dashboard names what it waits for: a window, a callback, a pass."""
-    from dialcli.ui import status_line
+    from dialcli.cli.ui import status_line
 
     cid = make_campaign(store, max_attempts=2)
     # 15:00 UTC: Honolulu is closed until 09:00 HST (19:00 UTC); New York is open.
@@ -446,7 +447,7 @@ def test_status_in_another_terminal_says_what_an_idle_live_runner_waits_for(stor
     """`dialcli status` elsewhere reads the reason the runner publishes with its
     heartbeat; the release of the lease clears it."""
     from dialcli.store import Store
-    from dialcli.ui import status_line
+    from dialcli.cli.ui import status_line
 
     cid = make_campaign(store)
     add_leads(store, cid, [{"phones": ["+18085550100"]}])   # Honolulu: closed until 19:00 UTC

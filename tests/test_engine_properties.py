@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dialcli.clock import VirtualClock, from_iso
-from dialcli.compliance import zone_info
-from dialcli.engine import Engine
+from dialcli.compliance.rules import zone_info
+from dialcli.engine.loop import Engine
 from dialcli.models import Disposition
 from dialcli.providers.simulator import SimProfile, SimulatedProvider
 from dialcli.store import Store

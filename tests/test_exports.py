@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import example, given, strategies as st
 
-from dialcli import exports
+from dialcli.results import exports
 from dialcli.clock import to_iso
 from dialcli.errors import InputError
-from dialcli.exports import neutralise
+from dialcli.results.exports import neutralise
 
 from fabricate import COLUMNS, add_call, add_import, add_lead, make_campaign, spring_campaign
 

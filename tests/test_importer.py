@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from dialcli import importer
+from dialcli.results import audit as results_audit
+from dialcli.leads import importer
 from dialcli.errors import InputError, Interrupted
-from dialcli.importer_csv import merge_region
+from dialcli.leads.csvfile import merge_region
 from dialcli.phones import PhoneError, PhoneParser, _describe, _describe_nanp
 from dialcli.templates import normalize_header
 
@@ -285,7 +286,7 @@ def test_existing_zone_groups_reused(store, campaign, tmp_path):
 
 def test_lead_ids_of_a_deleted_campaign_are_never_handed_out_again(store, tmp_path):
     """The audit trail and webhook receivers still name deleted leads by their ids."""
-    from dialcli import campaigns, compliance
+    from dialcli.workspace import campaigns
 
     first = make_campaign(store, name="Old")
     run(store, write(tmp_path, "name,phone1\nA,2125550142\nB,2125550143\n"), first)
@@ -297,7 +298,7 @@ def test_lead_ids_of_a_deleted_campaign_are_never_handed_out_again(store, tmp_pa
     run(store, write(tmp_path, "name,phone1\nC,2125550144\n"), second)
     assert leads(store)[0]["id"] > max(old_ids)
     # The deleted lead's audit row names nobody, not the new lead.
-    [entry] = compliance.audit_entries(store.conn, campaign_id=first)
+    [entry] = results_audit.audit_entries(store.conn, campaign_id=first)
     assert entry["lead"] is None and entry["lead_row"] is None
 
 
@@ -317,14 +318,13 @@ def test_import_warns_of_leads_in_states_the_window_never_meets(store, campaign,
 
 def test_audit_rows_of_a_deleted_lead_whose_id_was_reused_name_nobody(store):
     """Workspaces from before the id floor may hold a reused id: match the campaign."""
-    from dialcli import compliance
 
     gone, now = make_campaign(store, name="Gone"), make_campaign(store, name="Now")
     store.execute("INSERT INTO leads (id, campaign_id, row_number, name, created_at, updated_at) "
                   "VALUES (7, ?, 2, 'New person', 't', 't')", (now,))
     store.execute("INSERT INTO audit (ts, campaign_id, lead_id, decision) VALUES "
                   "('t', ?, 7, 'dial')", (gone,))
-    [entry] = compliance.audit_entries(store.conn, lead_id=7)
+    [entry] = results_audit.audit_entries(store.conn, lead_id=7)
     assert entry["lead"] is None
 
 
@@ -743,7 +743,7 @@ def test_worker_that_cannot_start_falls_back_to_in_process(store, campaign, tmp_
                                                            monkeypatch):
     import subprocess
 
-    from dialcli import importer_worker
+    from dialcli.leads import worker as importer_worker
 
     def broken():
         return subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"],
@@ -757,7 +757,7 @@ def test_worker_that_cannot_start_falls_back_to_in_process(store, campaign, tmp_
 def test_seen_runs_find_every_key_once_merged():
     import numpy as np
 
-    from dialcli.importer_prepare import _Runs
+    from dialcli.leads.prepare import _Runs
 
     runs = _Runs()
     rnd = random.Random(3)
@@ -836,7 +836,7 @@ def test_bulk_import_verifies_references_and_restores_foreign_keys(store, campai
 
 def test_bulk_import_with_a_dangling_reference_rolls_back(store, campaign, tmp_path,
                                                          monkeypatch):
-    from dialcli import importer_prepare
+    from dialcli.leads import prepare as importer_prepare
 
     monkeypatch.setattr(importer, "DEFER_INDEX_MIN_ROWS", 1)
     real = importer_prepare.Preparer._build

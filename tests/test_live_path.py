@@ -329,11 +329,11 @@ import httpx  # noqa: E402
 
 from twilio.request_validator import RequestValidator  # noqa: E402
 
-from dialcli import engine as engine_mod  # noqa: E402
+from dialcli.engine import loop as engine_mod  # noqa: E402
 from dialcli.clock import SystemClock  # noqa: E402
 from dialcli.config import Secret, TwilioCredentials  # noqa: E402
-from dialcli.engine import Engine  # noqa: E402
-from dialcli.providers.twilio import TwilioProvider  # noqa: E402
+from dialcli.engine.loop import Engine  # noqa: E402
+from dialcli.providers.twilio.provider import TwilioProvider  # noqa: E402
 from dialcli.store import Store  # noqa: E402
 from factories import add_leads, awake_zone, calls, leads, make_campaign  # noqa: E402
 

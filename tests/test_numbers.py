@@ -9,7 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialcli import agents, campaigns, numbers
+from dialcli.workspace import agents
+
+from dialcli.workspace import campaigns
+
+from dialcli.workspace import numbers
 from dialcli.errors import ConflictError, InputError, NotFoundError
 
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dialcli import dnc
-from dialcli.calling_rules import parse_blackout
+from dialcli.compliance import dnc
+from dialcli.compliance.rules import parse_blackout
 from dialcli.clock import to_iso
 from dialcli.errors import NotFoundError
-from dialcli.plan import build_plan
+from dialcli.engine.plan import build_plan
 
 import compliance_seed as seed
 

@@ -7,9 +7,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from dialcli import agents, campaigns, numbers
+from dialcli.workspace import agents
+
+from dialcli.workspace import campaigns
+
+from dialcli.workspace import numbers
 from dialcli.errors import InputError, NotFoundError
-from dialcli.preview import build_preview, known_tokens
+from dialcli.workspace.preview import build_preview, known_tokens
 
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)
 

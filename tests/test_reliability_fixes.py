@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from dialcli import webhooks
+from dialcli.results import webhooks
 from dialcli.clock import VirtualClock
-from dialcli.engine import Engine
+from dialcli.engine.loop import Engine
 from dialcli.providers.simulator import SimProfile, SimulatedProvider
 from factories import KeywordBrain, add_leads, make_campaign
 
@@ -107,7 +107,7 @@ import pytest  # noqa: E402
 
 from dialcli.config import Secret, TwilioCredentials  # noqa: E402
 from dialcli.providers.base import DialError, DialRequest, ProviderAction  # noqa: E402
-from dialcli.providers.twilio import TwilioProvider  # noqa: E402
+from dialcli.providers.twilio.provider import TwilioProvider  # noqa: E402
 from fakes.fake_twilio import EventRecorder, Scenario, public_url_for  # noqa: E402
 from test_live_path import ctx  # noqa: E402
 
@@ -208,7 +208,7 @@ def test_dnc_add_from_another_terminal_tells_subscribers_about_the_leads_it_move
     """``dnc add`` retires the number everywhere and moves its leads on (a RETRY lead
     with no phone left is EXHAUSTED, a PENDING one SKIPPED, a CALLBACK one SKIPPED):
     status changes that subscribers must hear like any other."""
-    from dialcli import dnc
+    from dialcli.compliance import dnc
 
     cid = make_campaign(store)
     retry, pending, callback, moved = add_leads(store, cid, [
@@ -304,7 +304,7 @@ def test_a_finished_live_call_keeps_no_prompt_and_is_forgotten_after_two_minutes
     """The live soak's memory grew ~3 KB per call: every finished call kept its rendered
     prompt and lead variables for ten minutes (30,000 calls at 50 calls/s). Now the
     context goes when the call ends and the record two minutes later."""
-    from dialcli import server as server_mod
+    from dialcli.providers.twilio import server as server_mod
 
     to = "+12125550106"
     fake.script(to, Scenario(answer="busy"))
@@ -349,7 +349,7 @@ def test_turn_latencies_are_a_ring_not_a_log(fake):
     """The live soak grew ~300 bytes per call after the two-minute purge: every turn's
     latency pair was kept (up to 200,000) for the benchmark. A runner dialing for days
     keeps only the latest few thousand."""
-    from dialcli import server as server_mod
+    from dialcli.providers.twilio import server as server_mod
 
     provider = _provider(fake, fake.base_url)
     try:

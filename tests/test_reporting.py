@@ -5,7 +5,9 @@ from datetime import date
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from dialcli import reporting, settings
+from dialcli.results import reporting
+
+from dialcli.store import settings
 from dialcli.errors import InputError
 from dialcli.store import Store
 from dialcli.store.migrations import migrations

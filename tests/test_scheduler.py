@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings, strategies as st
 
-from dialcli.compliance import CallingPolicy
-from dialcli.dialqueue import DialQueue
-from dialcli.scheduler import Head, Pacer, choose
+from dialcli.compliance.policy import CallingPolicy
+from dialcli.engine.queue import DialQueue
+from dialcli.engine.schedule import Head, Pacer, choose
 from factories import add_leads, make_campaign
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=timezone.utc)

@@ -263,7 +263,7 @@ def _provider_and_brain_errors() -> list[str]:
 
     from dialcli.config import LLMSettings, TwilioCredentials
     from dialcli.conversation.llm import LLMBrain
-    from dialcli.providers.twilio import _rest_error, classify
+    from dialcli.providers.twilio.provider import _rest_error, classify
 
     texts: list[str] = []
     echo = f"Authenticate {TOKEN} {base64.b64encode(f'{ACCOUNT}:{TOKEN}'.encode()).decode()}"

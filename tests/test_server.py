@@ -19,8 +19,8 @@ from websockets.sync.client import connect as ws_connect
 from dialcli.errors import ConfigError, InputError
 from dialcli.models import CallStatus
 from dialcli.providers.base import EventKind
-from dialcli.server import CallServer, check_public_url
-from dialcli.server_thread import ServerThread
+from dialcli.providers.twilio.server import CallServer, check_public_url
+from dialcli.providers.twilio.server_thread import ServerThread
 from dialcli.store import Store
 from factories import KeywordBrain
 from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, start_provider

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from dialcli import settings
+from dialcli.store import settings
 from dialcli.errors import ConfigError, InputError
-from dialcli.settings import Setting, parse_int_range
+from dialcli.store.settings import Setting, parse_int_range
 
 NOW = "2026-03-03T15:00:00.000Z"
 

@@ -15,7 +15,7 @@ from dialcli.config import Secret, TwilioCredentials
 from dialcli.errors import ConfigError, ProviderError
 from dialcli.models import CallStatus
 from dialcli.providers.base import DialError, EventKind, ProviderAction
-from dialcli.providers.twilio import TwilioAccount, TwilioProvider, classify
+from dialcli.providers.twilio.provider import TwilioAccount, TwilioProvider, classify
 from factories import KeywordBrain, add_leads, make_campaign
 from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, Scenario, say, start_provider
 from test_live_path import FROM, dial
@@ -301,7 +301,7 @@ def test_place_is_safe_from_several_threads_at_once(fake, live):
 
 def test_fetch_prices_finalizes_the_estimates_a_stopped_runner_left(fake, live, store):
     """`report --fetch-prices`: Twilio's price over each estimate it has published."""
-    from dialcli.providers.twilio import PriceSync, finalize_prices
+    from dialcli.providers.twilio.provider import PriceSync, finalize_prices
 
     published, late = "+14155550132", "+14155550133"
     fake.script(published, Scenario(lines=[say("bye")], talk_s=125, price_after_fetches=0))

@@ -14,11 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dialcli import webhooks
+from dialcli.results import webhooks
 from dialcli.clock import SystemClock, VirtualClock, from_iso, to_iso
 from dialcli.errors import ConflictError, InputError, NotFoundError
 from dialcli.store import Store
-from dialcli.webhooks import BLOCKED, DUE_NOW, Deliverer
+from dialcli.results import delivery
+from dialcli.results.delivery import Deliverer
+from dialcli.store import outbox as store_outbox
+from dialcli.store.outbox import BLOCKED, DUE_NOW
 
 from fabricate import NOW, Receiver, add_lead, make_campaign
 
@@ -57,7 +60,7 @@ def change(store, lead_id, status, *, at=NOW, attempts=None):
         prev = conn.execute("SELECT status FROM leads WHERE id = ?", (lead_id,)).fetchone()[0]
         conn.execute("UPDATE leads SET status = ?, attempts = COALESCE(?, attempts) WHERE id = ?",
                      (status, attempts, lead_id))
-        return webhooks.enqueue_lead_update(conn, now_iso=at, lead_id=lead_id,
+        return store_outbox.enqueue_lead_update(conn, now_iso=at, lead_id=lead_id,
                                             previous_status=prev)
 
 
@@ -120,7 +123,7 @@ def test_unchanged_status_records_nothing(store, campaign):
     _, leads = campaign
     subscribe(store, "https://example.com/hooks")
     with store.tx() as conn:
-        assert webhooks.enqueue_lead_update(conn, now_iso=NOW, lead_id=leads[0],
+        assert store_outbox.enqueue_lead_update(conn, now_iso=NOW, lead_id=leads[0],
                                             previous_status="PENDING") == 0
 
 
@@ -130,7 +133,7 @@ def test_event_rolls_back_with_the_status_change(store, campaign):
     with pytest.raises(RuntimeError):
         with store.tx() as conn:
             conn.execute("UPDATE leads SET status = 'DIALING' WHERE id = ?", (leads[0],))
-            webhooks.enqueue_lead_update(conn, now_iso=NOW, lead_id=leads[0],
+            store_outbox.enqueue_lead_update(conn, now_iso=NOW, lead_id=leads[0],
                                          previous_status="PENDING")
             raise RuntimeError("engine crashed before commit")
     assert store.scalar("SELECT COUNT(*) FROM outbox") == 0
@@ -142,7 +145,7 @@ def test_batch_enqueue(store, campaign):
     with store.tx() as conn:
         conn.execute("UPDATE leads SET status = 'PENDING'")
         conn.execute("UPDATE leads SET status = 'SKIPPED' WHERE id = ?", (leads[0],))
-        n = webhooks.enqueue_lead_updates(
+        n = store_outbox.enqueue_lead_updates(
             conn, now_iso=NOW, changes=[(lead, "REACHED") for lead in leads] + [(999999, None)])
     assert n == len(leads)
 
@@ -224,7 +227,7 @@ def test_delivers_signed_events_in_order(store, campaign, receiver, wall):
         change(store, leads[0], status)
     change(store, leads[1], "DIALING")
     d = make_deliverer(store, wall)
-    total = webhooks.DeliveryStats()
+    total = delivery.DeliveryStats()
     for _ in range(10):
         total.add(d.deliver_due())
     assert total.delivered == 5 and total.failed == 0
@@ -370,10 +373,10 @@ def test_dead_letter_after_24_hours_then_next_goes_ahead(store, campaign, receiv
     assert d.deliver_due().delivered == 1
     assert [p["lead"]["status"] for p in receiver.accepted()] == ["RETRY"]
     # Dead letters can be retried, and are delivered.
-    assert webhooks.retry_dead(store) == 1
+    assert delivery.retry_dead(store) == 1
     assert d.deliver_due().delivered == 1
     assert [p["lead"]["status"] for p in receiver.accepted()] == ["RETRY", "DIALING"]
-    assert webhooks.retry_dead(store) == 0
+    assert delivery.retry_dead(store) == 0
     d.close()
 
 
@@ -427,7 +430,7 @@ def test_circuit_breaker_holds_heads_outside_the_batch(store, campaign, receiver
     assert d.deliver_due(max_events=2).attempted == 0    # the other heads wait too
     wall.set(d.next_due())
     receiver.default = "ok"
-    total = webhooks.DeliveryStats()
+    total = delivery.DeliveryStats()
     for _ in range(5):
         total.add(d.deliver_due(max_events=2))
     assert total.delivered == len(leads)
@@ -528,14 +531,14 @@ def test_drain_stops_on_a_failing_endpoint(store, campaign, receiver, wall):
 def test_send_test_event(store, receiver, wall):
     sub = subscribe(store, receiver.url)
     receiver.secret = sub.secret
-    result = webhooks.send_test(store, sub.id, clock=wall)
+    result = delivery.send_test(store, sub.id, clock=wall)
     assert result.ok and result.status == 204
     assert receiver.hits[-1].event_type == "webhook.test" and receiver.bad_signatures == 0
     receiver.plan.append("500")
-    result = webhooks.send_test(store, sub.id, clock=wall)
+    result = delivery.send_test(store, sub.id, clock=wall)
     assert not result.ok and result.error.startswith("HTTP 500")
     receiver.stop()
-    result = webhooks.send_test(store, sub.id, clock=wall, timeout_s=0.5)
+    result = delivery.send_test(store, sub.id, clock=wall, timeout_s=0.5)
     assert not result.ok and "connection failed" in result.error
 
 
@@ -586,7 +589,7 @@ def test_delivered_events_are_kept_30_days_and_still_counted(store, campaign, re
     store.execute("UPDATE outbox SET delivered_at = NULL, dead_at = ? WHERE id = ?", (old, ids[0]))
     change(store, leads[0], "REACHED")                       # queued, not delivered
     before = webhooks.list_subscriptions(store)[0]
-    assert webhooks.prune_delivered(store, wall.now(), batch=2) == len(ids) - 2
+    assert delivery.prune_delivered(store, wall.now(), batch=2) == len(ids) - 2
     after = webhooks.list_subscriptions(store)[0]
     assert (after.pending, after.delivered, after.dead) == (before.pending, before.delivered,
                                                             before.dead) == (1, len(ids) - 1, 1)
@@ -598,7 +601,7 @@ def test_delivered_events_are_kept_30_days_and_still_counted(store, campaign, re
                         (sub.id,)) == len(ids) - 2
     # Everything delivered a month ago: the newest is kept, for "last delivered".
     store.execute("UPDATE outbox SET delivered_at = ? WHERE delivered_at IS NOT NULL", (old,))
-    assert webhooks.prune_delivered(store, wall.now()) == 0
+    assert delivery.prune_delivered(store, wall.now()) == 0
     assert webhooks.list_subscriptions(store)[0].last_delivered_at == old
 
 

@@ -22,8 +22,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dialcli import agents, campaigns, numbers, webhooks
-from dialcli.importer import import_csv
+from dialcli.workspace import agents
+
+from dialcli.workspace import campaigns
+
+from dialcli.workspace import numbers
+
+from dialcli.results import webhooks
+from dialcli.leads.importer import import_csv
 from dialcli.store import Store
 from factories import awake_zone  # noqa: F401  (shared with the chaos tests and soak)
 

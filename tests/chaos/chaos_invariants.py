@@ -33,7 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from dialcli import lifecycle, reporting, settings
+from dialcli.engine import lifecycle
+
+from dialcli.results import reporting
+
+from dialcli.store import settings
 from dialcli.clock import SystemClock
 from dialcli.models import Disposition, NOT_REACHED
 from dialcli.store import Store

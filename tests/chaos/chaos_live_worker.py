@@ -19,13 +19,13 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 
-import dialcli.engine as engine_mod
+import dialcli.engine.loop as engine_mod
 from dialcli.clock import SystemClock
 from dialcli.config import TwilioCredentials
-from dialcli.engine import Engine
+from dialcli.engine.loop import Engine
 from dialcli.errors import DialcliError
-from dialcli.providers.twilio import TwilioProvider
-from dialcli.runner import make_brain, start_thread
+from dialcli.providers.twilio.provider import TwilioProvider
+from dialcli.engine.runner import make_brain, start_thread
 from dialcli.store import Store
 
 

@@ -31,7 +31,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from dialcli.webhooks import verify_signature
+from dialcli.results.webhooks import verify_signature
 
 FAULTS = ("drop", "stall", "500", "429")
 

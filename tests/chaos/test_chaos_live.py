@@ -39,9 +39,9 @@ from chaos_common import (
 from chaos_invariants import check_all, fake_placements
 from chaos_proxy import ChaosProxy
 from chaos_receiver import ChaosReceiver
-from dialcli import settings
+from dialcli.store import settings
 from dialcli.clock import to_iso
-from dialcli.compliance import MAX_CAP
+from dialcli.compliance.policy import MAX_CAP
 from dialcli.store import Store
 from fakes.fake_twilio import FakeTwilio, Scenario, dtmf, hangup, say
 

@@ -62,7 +62,7 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect as ws_connect
 
-from dialcli.server_thread import ServerThread
+from dialcli.providers.twilio.server_thread import ServerThread
 
 ACCOUNT_SID = "AC" + "f" * 32
 AUTH_TOKEN = "fake-auth-token-0123456789abcdef"
@@ -851,7 +851,7 @@ def start_provider(fake: FakeTwilio, brain: Any, *, store_path: str | None = Non
     """A started TwilioProvider aimed at ``fake``, reached through a fake tunnel."""
     from dialcli.clock import SystemClock
     from dialcli.config import Secret, TwilioCredentials
-    from dialcli.providers.twilio import TwilioProvider
+    from dialcli.providers.twilio.provider import TwilioProvider
 
     public = public_url or public_url_for(0)
     creds = TwilioCredentials(fake.account_sid, Secret(fake.auth_token), fake.base_url)

@@ -110,7 +110,10 @@ def workspace(db: str | Path, *, greeting: str = "Hi {{NAME}}, this is Zara from
               "case {{CASE_NUMBER}}. Press 9 to opt out.", leads_csv: str | None = None) -> int:
     """A workspace with agent Zara, the from-number and campaign Spring (returns its id);
     with ``leads_csv``, that CSV text (written beside the database) imported into it."""
-    from dialcli import agents, campaigns, importer, numbers
+    from dialcli.workspace import agents
+    from dialcli.workspace import campaigns
+    from dialcli.leads import importer
+    from dialcli.workspace import numbers
     from dialcli.store import Store
 
     with Store(db) as st:

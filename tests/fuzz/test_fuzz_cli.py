@@ -22,7 +22,7 @@ from hypothesis import strategies as hs
 from typer.testing import CliRunner
 
 from dialcli.cli import app
-from fuzzkit import FROM, HOSTILE_VALUES, NOW, budget, dump, fuzz, no_traceback, workspace
+from fuzzkit import FROM, HOSTILE_VALUES, budget, dump, fuzz, no_traceback, workspace
 
 _n = itertools.count()
 

@@ -22,9 +22,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as hs
 
-from dialcli import importer
+from dialcli.leads import importer
 from dialcli.errors import InputError
-from dialcli.exports import FORMULA_PREFIXES
+from dialcli.results.exports import FORMULA_PREFIXES
 from dialcli.phones import is_e164
 from dialcli.store import Store
 from dialcli.templates import render_for_lead
@@ -357,7 +357,7 @@ def test_every_csv_export_neutralises_formulas_from_lead_data(cli, db_path, tmp_
 
 @pytest.mark.parametrize("examples", budget(100, 2000))
 def test_dnc_import_takes_anything_or_refuses_cleanly(ws, tmp_path, examples):
-    from dialcli import dnc
+    from dialcli.compliance import dnc
 
     db, _cid = ws
 
@@ -389,7 +389,7 @@ def test_dnc_import_takes_anything_or_refuses_cleanly(ws, tmp_path, examples):
 def test_dnc_import_refuses_a_zip_that_inflates_to_one_endless_line(ws, tmp_path):
     import zipfile
 
-    from dialcli import dnc
+    from dialcli.compliance import dnc
 
     db, _cid = ws
     path = tmp_path / "bomb.zip"

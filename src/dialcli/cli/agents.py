@@ -1,6 +1,6 @@
 """Commands: ``dialcli agent create|list|show|edit|delete``.
 
-Thin: each command parses options, calls one function in ``dialcli.agents`` and
+Thin: each command parses options, calls one function in ``dialcli.workspace.agents`` and
 renders the result. User-written text (names, greetings, prompts) is always put in
 ``rich.text.Text`` so brackets in a prompt are never read as Rich markup.
 """
@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dialcli import agents as core
+from dialcli.workspace import agents as core
 from dialcli.cli import _common
 from dialcli.models import Agent
 

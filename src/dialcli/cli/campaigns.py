@@ -1,7 +1,7 @@
 """Commands: ``dialcli campaign create|list|show|edit|delete``.
 
 Thin: options are parsed here, every rule (limits, window, from-number, voicemail
-message, running campaigns) is enforced in ``dialcli.campaigns``. ``campaign_app``
+message, running campaigns) is enforced in ``dialcli.workspace.campaigns``. ``campaign_app``
 is module-level so other modules can attach commands to the group.
 """
 
@@ -16,8 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dialcli import agents as agents_core
-from dialcli import campaigns as core
+from dialcli.workspace import agents as agents_core
+from dialcli.workspace import campaigns as core
 from dialcli.cli import _common
 from dialcli.errors import ExitCode
 from dialcli.models import CampaignStatus, LeadStatus, VoicemailAction

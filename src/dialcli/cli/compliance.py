@@ -3,7 +3,7 @@
 ``plan`` explains, before the first call, when each number may be dialed and why, and
 estimates calls, minutes, cost and finish time from a simulated run on a copy of the
 workspace. ``audit`` exports the audit log: one row per dial decision and per skip.
-The work is in ``dialcli.plan`` and ``dialcli.compliance``; this module renders.
+The work is in ``dialcli.engine.plan`` and ``dialcli.compliance.policy``; this module renders.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from dialcli import compliance
-from dialcli.calling_rules import load_blackout
+from dialcli.compliance import rules
+from dialcli.compliance import policy as compliance
+from dialcli.compliance.rules import load_blackout
 from dialcli.cli._common import note, now, out, print_json, resolve_campaign_id, store, success
 from dialcli.clock import to_iso
 from dialcli.errors import InputError, NotFoundError
-from dialcli.plan import CATEGORIES, Plan, build_plan
+from dialcli.results import audit
+from dialcli.engine.plan import CATEGORIES, Plan, build_plan
 
 LABELS = {"now": "now", "later_today": "later today", "later": "later", "blocked": "blocked",
           "done": "done"}
@@ -59,7 +61,7 @@ def _write_csv(path: str, header, rows) -> int:
             n += 1
         sys.stdout.flush()
         return n
-    from dialcli.exports import write_atomically   # a folder, a missing folder: InputError
+    from dialcli.results.exports import write_atomically   # a folder, a missing folder: InputError
 
     n = 0
     with write_atomically(path) as fh:
@@ -79,7 +81,7 @@ def _local(p) -> str:
         return ""
     shown = []
     for name in p.zones:
-        zone = compliance.zone_info(name)
+        zone = rules.zone_info(name)
         if zone is not None:
             text = p.next_utc.astimezone(zone).strftime("%a %b %d %H:%M %Z")
             if text not in shown:
@@ -187,10 +189,10 @@ def plan_cmd(
                       estimate=estimate, seed=seed)
     if csv_path:
         rows = ([p.row, p.lead, p.lead_status, p.slot, "yes" if p.current else "",
-                 p.e164, p.category, to_iso(p.next_utc) or "", compliance._flat(p.next_local),
-                 to_iso(p.closes_utc) or "", compliance._flat(p.zones), p.zone_source,
-                 compliance._flat(p.states), compliance._flat(p.rules),
-                 compliance._flat(p.reasons), "" if p.cap_count is None else p.cap_count,
+                 p.e164, p.category, to_iso(p.next_utc) or "", audit.flat(p.next_local),
+                 to_iso(p.closes_utc) or "", audit.flat(p.zones), p.zone_source,
+                 audit.flat(p.states), audit.flat(p.rules),
+                 audit.flat(p.reasons), "" if p.cap_count is None else p.cap_count,
                  p.cap_limit, "yes" if p.opt_out else "no"] for p in plan.phones)
         n = _write_csv(csv_path, PLAN_CSV, rows)
         if csv_path != "-":
@@ -214,12 +216,12 @@ def plan_cmd(
 def _local_short(value) -> str:
     """{'America/New_York': '2026-03-03T10:00:00-05:00 Tue'} -> 'Tue 10:00 EST'."""
     if not isinstance(value, dict):
-        return compliance._flat(value)
+        return audit.flat(value)
     shown = []
     for zone, text in value.items():
         try:
             local = datetime.fromisoformat(str(text).split(" ")[0])
-            info = compliance.zone_info(zone)
+            info = rules.zone_info(zone)
             text = (local.astimezone(info) if info else local).strftime("%a %H:%M %Z").strip()
         except ValueError:
             pass
@@ -247,7 +249,7 @@ def audit_table(entries: list[dict], width: int = 200) -> Table:
                "Row": "" if e["lead_row"] is None else str(e["lead_row"]),
                "Number": e["e164"] or "", "Decision": e["decision"], "Reason": e["reason"] or "",
                "Local time": _local_short(e["local_time"]),
-               "Opt-out": compliance._flat(e["opt_out"]), "Cap": cap}
+               "Opt-out": audit.flat(e["opt_out"]), "Cap": cap}
         table.add_row(*(row[c] for c in cols))
     return table
 
@@ -287,11 +289,11 @@ def audit_cmd(
         if lead_id is None:
             raise NotFoundError(f"No lead on row {lead} in this campaign.",
                                 hint="Rows are the lines of the imported CSV (header = 1).")
-    entries = compliance.audit_entries(st.conn, campaign_id=cid, lead_id=lead_id,
+    entries = audit.audit_entries(st.conn, campaign_id=cid, lead_id=lead_id,
                                        decision=decision)
     if csv_path:
-        n = _write_csv(csv_path, compliance.AUDIT_COLUMNS,
-                       (compliance.audit_csv_row(e) for e in entries))
+        n = _write_csv(csv_path, audit.AUDIT_COLUMNS,
+                       (audit.audit_csv_row(e) for e in entries))
         if csv_path != "-":
             success(f"Wrote {n} audit row(s) to {csv_path}.")
         return

@@ -2,7 +2,7 @@
 
 The list is per workspace and binds every campaign; a running campaign checks it at
 the moment of each dial, so ``dnc add`` here stops the very next dial of a campaign
-running in another terminal. The work is in ``dialcli.dnc``.
+running in another terminal. The work is in ``dialcli.compliance.dnc``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dialcli import dnc as core
+from dialcli.compliance import dnc as core
 from dialcli.cli._common import note, now, out, print_json, store, success
 from dialcli.clock import to_iso
 from dialcli.errors import InputError
@@ -193,7 +193,7 @@ def export_cmd(
         core.export(conn, sys.stdout, fmt=fmt)
         sys.stdout.flush()
         return
-    from dialcli.exports import write_atomically   # a folder, a missing folder: InputError
+    from dialcli.results.exports import write_atomically   # a folder, a missing folder: InputError
 
     with write_atomically(path) as fh:
         n = core.export(conn, fh, fmt=fmt)

@@ -15,13 +15,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dialcli import doctor as core
+from dialcli.engine import doctor as core
 from dialcli.cli import _common
 from dialcli.cli.numbers import numbers_app
 from dialcli.config import TwilioCredentials
 from dialcli.errors import ExitCode
 from dialcli.models import Campaign
-from dialcli.numbers_sync import SyncResult, sync_numbers
+from dialcli.providers.twilio.numbers import SyncResult, sync_numbers
 
 MARKS = {core.OK: ("✓", "green"), core.WARN: ("!", "yellow"), core.FAIL: ("✗", "red"),
          core.SKIP: ("–", "dim")}
@@ -122,7 +122,7 @@ def sync(
     Example:
       dialcli numbers sync
     """
-    from dialcli.providers.twilio import TwilioAccount
+    from dialcli.providers.twilio.provider import TwilioAccount
 
     account = TwilioAccount(TwilioCredentials.from_env())
     result = sync_numbers(_common.store(ctx), account, now=_common.now(ctx))

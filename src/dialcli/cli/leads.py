@@ -22,7 +22,7 @@ from dialcli.cli import _common
 from dialcli.errors import InputError
 
 if TYPE_CHECKING:
-    from dialcli.importer import ImportSummary
+    from dialcli.leads.importer import ImportSummary
 
 #: Below this size an import is over before a progress bar would be readable.
 PROGRESS_MIN_BYTES = 2 * 1024 * 1024
@@ -57,7 +57,7 @@ def template(
       dialcli template leads.csv
       dialcli template --header-only > leads.csv
     """
-    from dialcli import importer  # pandas and the geocoder load only when needed
+    from dialcli.leads import importer  # pandas and the geocoder load only when needed
 
     if file is not None and output is not None and file != output:
         raise InputError(f"Two files given ({file} and -o {output}); name one.")
@@ -110,7 +110,7 @@ def import_leads(
       dialcli import leads.csv --campaign Spring
       dialcli import export.csv --default-region CA --rejects bad.csv --json
     """
-    from dialcli import importer
+    from dialcli.leads import importer
 
     st = _common.store(ctx)
     campaign_id = _common.resolve_campaign_id(st, campaign)

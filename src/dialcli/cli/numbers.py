@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dialcli import numbers as core
+from dialcli.workspace import numbers as core
 from dialcli.cli import _common
 from dialcli.models import Number
 

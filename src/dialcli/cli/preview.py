@@ -1,6 +1,6 @@
 """Command: ``dialcli preview`` -- what the agent will say to a lead.
 
-Thin: ``dialcli.preview.build_preview`` renders; this module lays the result out
+Thin: ``dialcli.workspace.preview.build_preview`` renders; this module lays the result out
 and puts warnings (tokens no lead has) on stderr so ``--json`` stays parseable.
 """
 
@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dialcli.cli import _common
-from dialcli.preview import Preview, build_preview
+from dialcli.workspace.preview import Preview, build_preview
 
 
 def _lead_line(p: Preview) -> Text:

@@ -1,7 +1,7 @@
 """Command: ``dialcli report`` -- the campaign page in the terminal, or CSV exports.
 
-The figures come from ``dialcli.reporting`` (data only) and the CSV files from
-``dialcli.exports``; this module parses options and turns the data into Rich
+The figures come from ``dialcli.results.reporting`` (data only) and the CSV files from
+``dialcli.results.exports``; this module parses options and turns the data into Rich
 renderables (functions that return them; only the command prints).
 """
 
@@ -16,13 +16,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dialcli import exports, reporting, settings
+from dialcli.results import exports
+
+from dialcli.results import reporting
+
+from dialcli.store import settings
 from dialcli.cli._common import (note, now, out, print_json, resolve_campaign_id, store,
                                 success)
 from dialcli.clock import from_iso
 from dialcli.errors import InputError
-from dialcli.reporting import CostReport, Kpis, Report
-from dialcli.ui import DISPOSITION_STYLE, STATUS_STYLE
+from dialcli.results.reporting import CostReport, Kpis, Report
+from dialcli.cli.ui import DISPOSITION_STYLE, STATUS_STYLE
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -340,7 +344,7 @@ def report(
 def _fetch_prices(st, campaign_id: int) -> None:
     """Store Twilio's final prices over the estimates; say what changed (stderr)."""
     from dialcli.config import TwilioCredentials
-    from dialcli.providers.twilio import TwilioAccount, finalize_prices
+    from dialcli.providers.twilio.provider import TwilioAccount, finalize_prices
 
     done = finalize_prices(st, TwilioAccount(TwilioCredentials.from_env()), campaign_id)
     if not done.asked:

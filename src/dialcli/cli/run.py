@@ -10,11 +10,15 @@ import typer
 from rich.live import Live
 from rich.markup import escape
 
-from dialcli import lifecycle, runner, ui
+from dialcli.engine import lifecycle
+
+from dialcli.engine import runner
+
+from dialcli.cli import ui
 from dialcli.cli._common import err, note, out, print_json, resolve_campaign_id, state, success
 from dialcli.errors import ConflictError, ExitCode, InputError, ProviderError
 from dialcli.models import CampaignStatus
-from dialcli.runner import RunOptions
+from dialcli.engine.runner import RunOptions
 
 SIM_HELP = "Dial the built-in simulated phone network instead of Twilio (no phone bill)."
 
@@ -127,7 +131,7 @@ def _log(item: dict[str, Any]) -> None:
 
 def _check_disclosure(store, campaign_id: int, strict: bool) -> None:
     """Warn (or with --strict refuse) when the agent does not identify itself / offer opt-out."""
-    from dialcli.disclosure import check_agent, enforce
+    from dialcli.compliance.disclosure import check_agent, enforce
 
     row = store.one("SELECT a.greeting, a.system_prompt FROM campaigns c JOIN agents a "
                     "ON a.id = c.agent_id WHERE c.id = ?", (campaign_id,))
@@ -309,7 +313,7 @@ def register(app: typer.Typer) -> None:
         Example:
           dialcli demo
         """
-        from dialcli.demo import build_demo
+        from dialcli.engine.demo import build_demo
 
         st = state(ctx)
         st.close()

@@ -1,6 +1,6 @@
 """Commands: ``dialcli config set|get|list|unset`` (workspace settings).
 
-Validation and the registry of known keys live in ``dialcli.settings``; this module
+Validation and the registry of known keys live in ``dialcli.store.settings``; this module
 parses arguments and renders.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from dialcli import settings as core
+from dialcli.store import settings as core
 from dialcli.cli._common import note, now, out, print_json, store, success
 from dialcli.clock import to_iso
 

@@ -1,6 +1,6 @@
 """Commands: ``dialcli webhooks add|list|remove|test|deliver|retry|enable``.
 
-The outbox, signing and delivery rules live in ``dialcli.webhooks``. Secrets are
+The outbox, signing and delivery rules live in ``dialcli.results.webhooks`` and ``dialcli.results.delivery``. Secrets are
 printed exactly once, by ``add``; everything else shows a fingerprint.
 """
 
@@ -13,7 +13,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dialcli import webhooks as core
+from dialcli.results import delivery
+from dialcli.results import webhooks as core
 from dialcli.cli._common import note, now, out, print_json, state, store, success, warn
 from dialcli.clock import to_iso
 
@@ -53,7 +54,7 @@ def subscriptions_table(rows: list[core.SubscriptionStatus]) -> Table:
     return table
 
 
-def stats_line(stats: core.DeliveryStats) -> str:
+def stats_line(stats: delivery.DeliveryStats) -> str:
     parts = [f"{stats.delivered:,} delivered"]
     if stats.failed:
         parts.append(f"{stats.failed:,} failed (will be retried)")
@@ -160,7 +161,7 @@ def test_cmd(
     st = store(ctx)
     sub = (core.get_subscription(st, subscription) if _ref(subscription)
            else core.only_subscription(st))
-    result = core.send_test(st, sub.id, clock=state(ctx).clock, timeout_s=timeout)
+    result = delivery.send_test(st, sub.id, clock=state(ctx).clock, timeout_s=timeout)
     if not result.ok:
         raise core.DeliveryError(
             f"{sub.display_url} did not accept the test event: {result.error}",
@@ -187,11 +188,11 @@ def deliver_cmd(
       dialcli webhooks deliver
     """
     st = store(ctx)
-    deliverer = core.Deliverer(st, clock=state(ctx).clock, rng=random.Random(),
+    deliverer = delivery.Deliverer(st, clock=state(ctx).clock, rng=random.Random(),
                                timeout_s=timeout)
     try:
         stats = deliverer.drain(max_seconds=max_seconds)
-        core.prune_delivered(st, state(ctx).clock.now())
+        delivery.prune_delivered(st, state(ctx).clock.now())
     finally:
         deliverer.close()
     remaining = sum(core.outbox_counts(st, r.subscription.id)[0]
@@ -221,7 +222,7 @@ def retry_cmd(
     Example:
       dialcli webhooks retry && dialcli webhooks deliver
     """
-    count = core.retry_dead(store(ctx), subscription=_ref(subscription), event_id=event_id)
+    count = delivery.retry_dead(store(ctx), subscription=_ref(subscription), event_id=event_id)
     if not count:
         success("No dead letters to retry.")
         return

@@ -1,0 +1,160 @@
+"""Rich renderables for the live dashboard and the status snapshot.
+
+Functions here build renderables from plain data and return them; only ``cli/``
+prints or drives ``rich.live.Live``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.columns import Columns
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from dialcli.engine.loop import Snapshot
+
+STATUS_STYLE = {
+    "PENDING": "white", "DIALING": "bold cyan", "RETRY": "yellow", "CALLBACK": "magenta",
+    "REACHED": "bold green", "OPTED_OUT": "red", "EXHAUSTED": "dim", "SKIPPED": "dim",
+}
+DISPOSITION_STYLE = {
+    "INTERESTED": "bold green", "NOT_INTERESTED": "yellow", "CALLBACK": "magenta",
+    "VOICEMAIL": "blue", "WRONG_NUMBER": "red", "NO_ANSWER": "dim", "OPT_OUT": "bold red",
+    "COMPLETED": "green", "FAILED": "red",
+}
+
+
+def _hhmm(dt: datetime | None) -> str:
+    if dt is None:
+        return "-"
+    return dt.astimezone().strftime("%a %H:%M:%S")
+
+
+def _card(label: str, value: str, style: str = "bold") -> Panel:
+    return Panel(Text(value, style=style, justify="center"), title=label, padding=(0, 1),
+                 width=19)
+
+
+def kpi_cards(s: "Snapshot") -> Columns:
+    """The KPI cards; they wrap onto more rows on a narrow terminal."""
+    cards = [
+        _card("Calls made", str(s.calls_made)),
+        _card("Reached", str(s.reached), "bold green"),
+        _card("Interested", str(s.interested), "bold green"),
+        _card("Opt-out", str(s.opted_out), "bold red" if s.opted_out else "bold"),
+        _card("In flight", str(s.in_flight), "bold cyan"),
+        _card("Minutes · cost", f"{s.minutes} · ${s.cost:,.2f}"),
+    ]
+    return Columns(cards, padding=(0, 1))
+
+
+def status_line(s: "Snapshot") -> Text:
+    text = Text()
+    style = {"RUNNING": "bold green", "PAUSED": "bold yellow", "PAUSING": "bold yellow",
+             "COMPLETED": "bold blue"}.get(s.status, "bold")
+    text.append(f"{s.campaign}", style="bold")
+    text.append("  ")
+    text.append(s.status, style=style)
+    text.append(f"  pass {s.pass_no} of {s.max_passes}")
+    if s.run > 1:
+        text.append(f"  run {s.run}")
+    text.append(f"  {'simulated time' if s.virtual else 'now'} {_hhmm(s.now)}", style="dim")
+    if s.next_pass_at is not None and s.next_pass_at > s.now:
+        text.append(f"\nNext pass opens {_hhmm(s.next_pass_at)}", style="yellow")
+    elif s.waiting_until is not None and s.in_flight == 0 and s.waiting_until > s.now:
+        why = s.waiting_for or "calling hours, callbacks or pacing"
+        text.append(f"\nNothing to dial until {_hhmm(s.waiting_until)}: {why}", style="yellow")
+    if s.note:
+        text.append(f"\n{s.note}", style="dim")
+    return text
+
+
+def lead_table(rows: list[dict[str, Any]], title: str = "Recently changed leads") -> Table:
+    table = Table(title=title, title_justify="left", expand=True, show_edge=False)
+    table.add_column("When", style="dim", no_wrap=True)
+    table.add_column("Lead", overflow="ellipsis", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Last disposition", no_wrap=True)
+    table.add_column("Phone", justify="right")
+    table.add_column("Pass", justify="right")
+    for r in rows:
+        status = r.get("status") or ""
+        disp = r.get("disposition") or ""
+        table.add_row(
+            _hhmm(r.get("at")), r.get("name") or "(no name)",
+            Text(status, style=STATUS_STYLE.get(status, "")),
+            Text(disp, style=DISPOSITION_STYLE.get(disp, "")),
+            f"phone{r['slot']}" if r.get("slot") else "-", str(r.get("pass") or "-"),
+        )
+    return table
+
+
+def event_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Recent call events", title_justify="left", expand=True, show_edge=False)
+    table.add_column("When", style="dim", no_wrap=True)
+    table.add_column("Lead", overflow="ellipsis", no_wrap=True)
+    table.add_column("Number", no_wrap=True)
+    table.add_column("Event")
+    for r in rows:
+        table.add_row(_hhmm(r.get("at")), r.get("lead") or "", r.get("e164") or "",
+                      r.get("event") or "")
+    return table
+
+
+def disposition_line(s: "Snapshot") -> Text:
+    text = Text("Dispositions: ", style="dim")
+    if not s.dispositions:
+        text.append("none yet", style="dim")
+    for i, (k, n) in enumerate(sorted(s.dispositions.items(), key=lambda kv: -kv[1])):
+        if i:
+            text.append("  ")
+        text.append(f"{k} {n}", style=DISPOSITION_STYLE.get(k, ""))
+    if s.leads_by_status:
+        text.append("\nLeads: ", style="dim")
+        for i, (k, n) in enumerate(sorted(s.leads_by_status.items())):
+            if i:
+                text.append("  ")
+            text.append(f"{k} {n}", style=STATUS_STYLE.get(k, ""))
+    return text
+
+
+def latest_per_lead(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Newest first, one row per lead (a lead's DIALING row is replaced by its outcome)."""
+    seen: set[Any] = set()
+    out = []
+    for r in rows:
+        key = r.get("lead_id", id(r))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(r)
+        if len(out) == limit:
+            break
+    return out
+
+
+def dashboard(s: "Snapshot") -> Group:
+    return Group(status_line(s), kpi_cards(s), disposition_line(s),
+                 lead_table(latest_per_lead(s.recent_leads, 8)), event_table(s.recent_events[:6]))
+
+
+def log_line(item: dict[str, Any]) -> str:
+    """One plain line per engine event (when stdout is not a terminal)."""
+    at = item["at"].strftime("%Y-%m-%dT%H:%M:%SZ") if item.get("at") else ""
+    if item["type"] == "lead":
+        nxt = ""
+        if item["status"] in ("RETRY", "PENDING") and item.get("slot"):
+            nxt = " (next pass)" if item.get("pass_done") else f", next phone{item['slot']}"
+        return (f"{at} {item['name'] or '(no name)'} {item.get('e164') or ''} pass {item['pass']}: "
+                f"{item['disposition']} -> {item['status']}{nxt}").replace("  ", " ")
+    if item["type"] == "pass":
+        return f"{at} pass {item['pass']} opens at {item['opens_at']:%Y-%m-%dT%H:%M:%SZ}"
+    if item["type"] == "idle":
+        return (f"{at} nothing to dial until {item['until']:%Y-%m-%dT%H:%M:%SZ}: "
+                f"{item['why'] or 'calling hours, callbacks or pacing'}")
+    return f"{at} {item.get('lead', '')} {item.get('e164', '')} {item.get('event', '')}"

@@ -1,0 +1,298 @@
+"""``dialcli doctor``: will a live campaign work from this laptop right now?
+
+Each check returns a ``Check`` (ok / warn / fail / skip) with what is wrong and how to
+fix it -- the product doc's "common stumbles" turned into tests you can run before
+the first call:
+
+1. Twilio credentials: present in the environment and accepted (fetch the account);
+   a trial account is a warning (it can only call verified numbers).
+2. From-numbers: every campaign's from-number is owned (or a verified caller ID) and
+   voice-capable on that account.
+3. Public URL: set, well-formed, and reachable *through the tunnel*: the callback
+   server (this process starts it briefly if ``dialcli start`` is not running on the
+   port) must answer ``<public>/health?nonce=N`` with the same nonce.
+4. LLM: if configured, one tiny chat completion succeeds (else the rule brain is used).
+5. Calling window: how many leads waiting to be dialed are inside their calling
+   window now ("they may all be asleep").
+
+Network look-ups are injected (``account``, ``http``) so tests drive them against the
+fake Twilio and fake servers; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+import httpx
+
+from dialcli.compliance import policy as compliance
+from dialcli.config import LLMSettings, TwilioCredentials, public_url as resolve_public_url
+from dialcli.errors import ConfigError, DialcliError
+from dialcli.models import Campaign, CampaignStatus
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+WAITING = ("PENDING", "RETRY", "CALLBACK", "DIALING")
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    message: str
+    fix: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.name, "status": self.status, "message": self.message,
+                "fix": self.fix}
+
+
+@dataclass
+class DoctorOptions:
+    public_url: str | None = None
+    port: int = 8765
+    host: str = "127.0.0.1"
+    timeout: float = 10.0
+
+
+def run_checks(store: Any, campaigns: list[Campaign], opts: DoctorOptions, *, now: datetime,
+               account_factory: Callable[[TwilioCredentials], Any] | None = None,
+               http: httpx.Client | None = None) -> list[Check]:
+    own_http = http is None
+    http = http or httpx.Client(timeout=opts.timeout, trust_env=True, follow_redirects=False)
+    try:
+        checks: list[Check] = []
+        account = check_credentials(checks, account_factory)
+        check_from_numbers(checks, account, campaigns)
+        check_public_url(checks, opts, http)
+        check_llm(checks, http)
+        for campaign in campaigns:
+            checks.append(check_window(store, campaign, now))
+        if not campaigns:
+            checks.append(Check("Calling window", SKIP, "No active campaign to check.",
+                                "Create one with: dialcli campaign create NAME --agent A --from +1..."))
+        return checks
+    finally:
+        if own_http:
+            http.close()
+
+
+def active_campaigns(store: Any) -> list[Campaign]:
+    return [Campaign.from_row(r) for r in store.all(
+        "SELECT * FROM campaigns WHERE status != ? ORDER BY name COLLATE NOCASE",
+        (str(CampaignStatus.COMPLETED),))]
+
+
+def check_credentials(checks: list[Check], account_factory: Callable | None) -> Any:
+    name = "Twilio credentials"
+    try:
+        creds = TwilioCredentials.from_env()
+    except ConfigError as exc:
+        checks.append(Check(name, FAIL, exc.message, exc.hint))
+        return None
+    if account_factory is None:
+        from dialcli.providers.twilio.provider import TwilioAccount
+        account_factory = TwilioAccount
+    account = account_factory(creds)
+    try:
+        info = account.account()
+    except DialcliError as exc:
+        checks.append(Check(name, FAIL, f"Twilio did not accept the credentials: {exc.message}",
+                            "Copy the Account SID and Auth Token again from console.twilio.com "
+                            "(Account Info) into TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN."))
+        return None
+    label = f"{creds.account_sid[:6]}…{creds.account_sid[-4:]} ({info.get('name') or 'account'})"
+    if info.get("status") != "active":
+        checks.append(Check(name, FAIL, f"Twilio account {label} is {info.get('status')}.",
+                            "Reactivate the account at console.twilio.com (billing)."))
+        return None
+    if str(info.get("type", "")).lower() == "trial":
+        checks.append(Check(name, WARN, f"Account {label} is a trial account: it can only call "
+                            "numbers you verified, and callers hear a trial notice first.",
+                            "Upgrade at console.twilio.com > Billing, or verify each lead's "
+                            "number under Phone Numbers > Verified Caller IDs."))
+    else:
+        checks.append(Check(name, OK, f"Account {label} is active."))
+    return account
+
+
+def check_from_numbers(checks: list[Check], account: Any, campaigns: list[Campaign]) -> None:
+    name = "From-numbers"
+    if account is None:
+        checks.append(Check(name, SKIP, "Needs working Twilio credentials."))
+        return
+    numbers = sorted({c.from_number for c in campaigns})
+    if not numbers:
+        checks.append(Check(name, SKIP, "No active campaign to check."))
+        return
+    try:
+        known = {n["e164"]: n for n in account.caller_ids()}
+        known.update({n["e164"]: n for n in account.owned_numbers()})
+    except DialcliError as exc:
+        checks.append(Check(name, FAIL, f"Could not list the account's numbers: {exc.message}"))
+        return
+    for e164 in numbers:
+        users = ", ".join(c.name for c in campaigns if c.from_number == e164)
+        info = known.get(e164)
+        if info is None:
+            checks.append(Check(name, FAIL, f"{e164} (campaign {users}) is not a number on this "
+                                "Twilio account or a verified caller ID; Twilio will refuse "
+                                "every call (error 21210).",
+                                f"Buy or verify {e164} at console.twilio.com, or switch: "
+                                f"dialcli campaign edit {campaigns[0].name} --from +1...; then "
+                                "dialcli numbers sync"))
+        elif not info["voice"]:
+            checks.append(Check(name, FAIL, f"{e164} (campaign {users}) cannot make voice calls.",
+                                "Pick a voice-capable number (dialcli numbers sync shows them)."))
+        else:
+            checks.append(Check(name, OK, f"{e164} ({info['kind']}) can call; used by {users}."))
+
+
+def _nonce() -> str:
+    return secrets.token_hex(8)
+
+
+def check_public_url(checks: list[Check], opts: DoctorOptions, http: httpx.Client) -> None:
+    from dialcli.providers.twilio.server import CallServer, check_public_url as parse
+
+    name = "Public URL"
+    raw = resolve_public_url(opts.public_url)
+    try:
+        url = parse(raw)
+    except ConfigError as exc:
+        checks.append(Check(name, FAIL, exc.message, exc.hint))
+        return
+    local = f"http://{opts.host}:{opts.port}"
+    started = None
+    if not _is_dialcli(http, local + "/health"):
+        try:
+            started = CallServer(None, public_url=url, host=opts.host, port=opts.port).start()
+        except DialcliError as exc:
+            checks.append(Check(name, FAIL, f"Port {opts.port} is taken by something that is not "
+                                "dialcli's callback server.", exc.hint))
+            return
+    try:
+        nonce = _nonce()
+        try:
+            r = http.get(url + "/health", params={"nonce": nonce})
+        except httpx.HTTPError as exc:
+            checks.append(Check(name, FAIL, f"{url} is not reachable ({type(exc).__name__}).",
+                                f"Is the tunnel running and pointed at port {opts.port}? e.g.\n"
+                                f"  cloudflared tunnel --url http://localhost:{opts.port}\n"
+                                f"  ngrok http {opts.port}"))
+            return
+        try:
+            body = r.json() if r.status_code == 200 else {}
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict) or body.get("nonce") != nonce \
+                or body.get("service") != "dialcli":
+            checks.append(Check(name, FAIL, f"{url} answers (HTTP {r.status_code}) but not with "
+                                "this dialcli's callback server.",
+                                f"Point the tunnel at http://localhost:{opts.port} (the --port of "
+                                "dialcli start), or pass the tunnel's current URL."))
+            return
+        if url.startswith("http://"):
+            checks.append(Check(name, WARN, f"{url} reaches this laptop, but over plain http.",
+                                "Twilio needs https (and wss for the conversation) with a valid "
+                                "certificate: use the tunnel's https URL."))
+            return
+        checks.append(Check(name, OK, f"{url} reaches this laptop's callback server."))
+    finally:
+        if started is not None:
+            started.stop()
+
+
+def _is_dialcli(http: httpx.Client, url: str) -> bool:
+    try:
+        r = http.get(url, params={"nonce": "local"}, timeout=2.0)
+        return r.status_code == 200 and r.json().get("service") == "dialcli"
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def check_llm(checks: list[Check], http: httpx.Client) -> None:
+    name = "LLM"
+    settings = LLMSettings.from_env()
+    if settings is None:
+        checks.append(Check(name, OK, "No LLM configured: the built-in rule brain holds the "
+                            "conversations.", "For natural conversations set DIALCLI_LLM_BASE_URL, "
+                            "DIALCLI_LLM_MODEL and DIALCLI_LLM_API_KEY (any OpenAI-compatible API)."))
+        return
+    headers = {"Authorization": f"Bearer {settings.api_key.reveal()}"} if settings.api_key else {}
+    body = {"model": settings.model, "max_tokens": 5, "temperature": 0,
+            "messages": [{"role": "user", "content": "Reply with the word OK."}]}
+    where = f"{settings.base_url} (model {settings.model})"
+    try:
+        r = http.post(settings.base_url + "/chat/completions", json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        checks.append(Check(name, FAIL, f"Cannot reach the LLM at {where}: {type(exc).__name__}.",
+                            "Check DIALCLI_LLM_BASE_URL (e.g. http://localhost:11434/v1 for "
+                            "Ollama) and that the server is running."))
+        return
+    if r.status_code in (401, 403):
+        checks.append(Check(name, FAIL, f"The LLM at {where} refused the API key "
+                            f"(HTTP {r.status_code}).", "Set DIALCLI_LLM_API_KEY to a valid key."))
+        return
+    if r.status_code == 404:
+        checks.append(Check(name, FAIL, f"The LLM at {where} answered 404: wrong base URL or "
+                            "unknown model.", "The base URL usually ends in /v1; check the model "
+                            "name with your provider."))
+        return
+    try:
+        ok = r.status_code == 200 and bool(r.json().get("choices"))
+    except ValueError:
+        ok = False
+    if not ok:
+        checks.append(Check(name, FAIL, f"The LLM at {where} did not answer a test completion "
+                            f"(HTTP {r.status_code}).", "Check the server's logs and the model name."))
+        return
+    checks.append(Check(name, OK, f"{where} answers."))
+
+
+def check_window(store: Any, campaign: Campaign, now: datetime) -> Check:
+    name = f"Calling window ({campaign.name})"
+    rows = store.all(
+        "SELECT g.zones, g.region, COUNT(*) AS n FROM leads l LEFT JOIN zone_groups g "
+        "ON g.id = l.cur_group WHERE l.campaign_id = ? AND l.status IN (?, ?, ?, ?) "
+        "GROUP BY l.cur_group", (campaign.id, *WAITING))
+    total = sum(r["n"] for r in rows)
+    window = f"{campaign.window_start}-{campaign.window_end}"
+    if total == 0:
+        return Check(name, SKIP, "No leads are waiting to be dialed.")
+    policy = compliance.policy_for_campaign(store.conn, campaign)
+    open_now = unknown = never = 0
+    soonest: datetime | None = None
+    for r in rows:
+        zones = tuple(z for z in (r["zones"] or "").split(",") if z)
+        group = policy.window_for(zones, r["region"] or "")
+        if group.reason_closed:
+            unknown += r["n"]
+            continue
+        nxt = group.next_open(now)
+        if nxt is None:
+            never += r["n"]
+        elif nxt[0] == now:
+            open_now += r["n"]
+        elif soonest is None or nxt[0] < soonest:
+            soonest = nxt[0]
+    note = (f" {unknown} lead(s) have no known time zone and will not be dialed "
+            "(add a 'timezone' column)." if unknown else "")
+    if never:
+        states = ", ".join(f"{st} {hours}" for st, hours in
+                           compliance.unreachable_states(campaign.window))
+        note += (f" {never} lead(s) have no permitted calling time and will be skipped"
+                 + (f" (hours these states allow never meet {window}: {states})." if states
+                    else "."))
+    if open_now:
+        return Check(name, WARN if unknown or never else OK,
+                     f"{open_now} of {total} waiting lead(s) are inside {window} local time now."
+                     + note)
+    when = f" The earliest window opens at {soonest:%Y-%m-%d %H:%M} UTC." if soonest else ""
+    return Check(name, WARN, f"None of the {total} waiting lead(s) is inside {window} in their "
+                 f"own time zone right now: they may all be asleep.{when}{note}",
+                 "Nothing is wrong if you start now: dialcli waits for each lead's window. "
+                 "To call sooner, check the recipients' time zones against the campaign window "
+                 "(dialcli campaign edit NAME --window 09:00-20:00).")

@@ -1,0 +1,366 @@
+"""``dialcli plan``: a dry run that explains, before the first call, when each number
+may be dialed and why -- and estimates what the campaign will cost.
+
+For every lead and phone it reports the next permitted instant (UTC and local in each
+candidate zone), the zones and where they came from (the number's area code/exchange,
+or the lead's ``timezone`` column), the rules applied (campaign window within the
+federal limit, each state's rows, blackout dates), and why a number is later or never
+dialed (opt-out list, frequency cap, retired phone, unknown zone, no permitted time).
+It uses exactly the objects the engine uses at dial time (``policy_for_campaign``,
+the zone group's ``GroupWindow``, ``check_cap``, the opt-out list), so the plan and
+the dial-time decision cannot disagree about the rules.
+
+Categories: ``now`` (permitted at the plan instant), ``later_today`` (before the end
+of the user's local day), ``later``, ``blocked`` (never, with the reason), ``done``
+(the lead is finished). Lead totals use the lead's next phone in dialing order.
+
+The estimate (calls, minutes, cost, finish time) comes from a simulated run of the
+campaign on a *copy* of the workspace (sqlite3 backup API) on a virtual clock, so
+retry passes, closed windows and caps are played out; the workspace itself is never
+written. ``plan`` writes nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+
+from dialcli.compliance import dnc
+from dialcli.compliance.rules import Blackout
+from dialcli.clock import from_iso, to_iso
+from dialcli.compliance.policy import RULES_VERSION, cap_for_number, check_cap, policy_for_campaign
+from dialcli.errors import NotFoundError
+from dialcli.models import Campaign, LeadStatus
+from dialcli.phones import describe_e164, PhoneError
+
+UTC = timezone.utc
+CATEGORIES = ("now", "later_today", "later", "blocked", "done")
+
+
+@dataclass
+class PhonePlan:
+    lead_id: int
+    row: int
+    lead: str
+    lead_status: str
+    slot: int
+    e164: str
+    current: bool                     # the lead's next phone in dialing order
+    category: str
+    next_utc: datetime | None
+    closes_utc: datetime | None
+    next_local: dict[str, str]
+    zones: list[str]
+    zone_source: str
+    region: str
+    states: list[str]
+    rules: list[str]
+    reasons: list[str]
+    cap_count: int | None
+    cap_limit: int | None
+    opt_out: bool
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["next_utc"] = to_iso(self.next_utc)
+        d["closes_utc"] = to_iso(self.closes_utc)
+        return d
+
+
+@dataclass
+class Estimate:
+    calls: int
+    minutes: int
+    cost: float
+    finish_at: datetime | None
+    reached: int
+    outcome: str
+    seed: int
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["finish_at"] = to_iso(self.finish_at)
+        return d
+
+
+@dataclass
+class Plan:
+    campaign: str
+    campaign_status: str
+    at: datetime
+    rules_version: str
+    policy: dict
+    phones: list[PhonePlan]
+    totals: dict[str, int]
+    lead_totals: dict[str, int]
+    estimate: Estimate | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"campaign": self.campaign, "campaign_status": self.campaign_status,
+                "at": to_iso(self.at), "rules_version": self.rules_version,
+                "policy": self.policy, "totals": self.totals, "lead_totals": self.lead_totals,
+                "estimate": self.estimate.as_dict() if self.estimate else None,
+                "notes": self.notes, "phones": [p.as_dict() for p in self.phones]}
+
+
+def _zone_source(e164: str, zones: tuple[str, ...], lead_tz: str | None) -> str:
+    try:
+        own = describe_e164(e164).zones
+    except PhoneError:
+        own = ()
+    parts = []
+    if lead_tz and lead_tz in zones:
+        parts.append("lead timezone column")
+    if any(z in own for z in zones):
+        parts.append("number (area code/exchange)")
+    return " + ".join(parts) or "unknown"
+
+
+def _category(opens: datetime, at: datetime, day_end: datetime) -> str:
+    if opens <= at:
+        return "now"
+    return "later_today" if opens < day_end else "later"
+
+
+def build_plan(store, campaign_id: int, at: datetime, *, blackout: Blackout | None = None,
+               local_tz: tzinfo = UTC, estimate: bool = True, seed: int = 0) -> Plan:
+    """The dry-run plan of ``campaign_id`` as of ``at`` (reads only)."""
+    row = store.one("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
+    if row is None:
+        raise NotFoundError(f"Campaign {campaign_id} does not exist.")
+    campaign = Campaign.from_row(row)
+    conn = store.conn
+    policy = policy_for_campaign(conn, campaign, blackout=blackout)
+    local_now = at.astimezone(local_tz)
+    day_end = datetime.combine(local_now.date() + timedelta(days=1), datetime.min.time(),
+                               tzinfo=local_tz).astimezone(UTC)
+    next_pass = from_iso(campaign.next_pass_at)
+    phones: list[PhonePlan] = []
+    lead_cat: dict[int, str] = {}
+    with store.snapshot():
+        leads = conn.execute(
+            "SELECT id, row_number, name, status, phone_slot, pass_done, next_try_at, "
+            "callback_at, callback_slot, timezone, skip_reason FROM leads "
+            "WHERE campaign_id = ? ORDER BY row_number, id", (campaign_id,)).fetchall()
+        phone_rows: dict[int, list] = {}
+        for r in conn.execute(
+                "SELECT lp.lead_id, lp.slot, lp.e164, lp.zones, lp.region, lp.dead_reason, "
+                "g.zones AS gz, g.region AS gr FROM lead_phones lp "
+                "JOIN leads l ON l.id = lp.lead_id "
+                "LEFT JOIN zone_groups g ON g.id = lp.group_id "
+                "WHERE l.campaign_id = ? ORDER BY lp.lead_id, lp.slot", (campaign_id,)):
+            phone_rows.setdefault(r["lead_id"], []).append(r)
+        for lead in leads:
+            status = LeadStatus(lead["status"])
+            rows = phone_rows.get(lead["id"], [])
+            current = lead["callback_slot"] if status is LeadStatus.CALLBACK else lead["phone_slot"]
+            if not rows:
+                lead_cat[lead["id"]] = "done" if status.terminal else "blocked"
+                continue
+            mine = [_plan_phone(conn, policy, lead, status, p, at, day_end, next_pass, current)
+                    for p in rows]
+            phones.extend(mine)
+            lead_cat[lead["id"]] = _lead_category(mine, current, status)
+    totals = {c: sum(1 for p in phones if p.category == c) for c in CATEGORIES}
+    lead_totals = {c: sum(1 for v in lead_cat.values() if v == c) for c in CATEGORIES}
+    plan = Plan(campaign.name, str(campaign.status), at, RULES_VERSION, policy.describe(),
+                phones, totals, lead_totals)
+    if campaign.status == "COMPLETED":
+        plan.notes.append("The campaign is COMPLETED: `dialcli restart` re-runs every lead.")
+    if estimate:
+        plan.estimate = simulate_estimate(store, campaign_id, at, seed=seed, blackout=blackout)
+    return plan
+
+
+def _plan_phone(conn, policy, lead, status, p, at, day_end, next_pass, current) -> PhonePlan:
+    zones = tuple(z for z in (p["gz"] if p["gz"] is not None else p["zones"]).split(",") if z)
+    region = p["gr"] if p["gr"] is not None else (p["region"] or "")
+    group = policy.window_for(zones, region)
+    e164 = p["e164"]
+    opt_out = dnc.is_opted_out(conn, e164)
+    base = dict(lead_id=lead["id"], row=lead["row_number"], lead=lead["name"] or "",
+                lead_status=str(status), slot=p["slot"], e164=e164,
+                current=p["slot"] == current, zones=list(zones),
+                zone_source=_zone_source(e164, zones, lead["timezone"]), region=region,
+                states=list(group.states), rules=[r.text for r in group.rules],
+                opt_out=opt_out)
+    cap_limit = cap_for_number(conn, e164)    # what the engine applies at dial time
+    if status.terminal:
+        why = f"lead {status}" + (f": {lead['skip_reason']}" if lead["skip_reason"] else "")
+        return PhonePlan(category="done", next_utc=None, closes_utc=None, next_local={},
+                         reasons=[why], cap_count=None, cap_limit=cap_limit, **base)
+    blocked = None
+    if p["dead_reason"]:
+        blocked = f"phone retired: {p['dead_reason']}"
+    elif opt_out:
+        blocked = dnc.DNC_REASON
+    elif group.reason_closed:
+        blocked = group.reason_closed
+    elif status is LeadStatus.CALLBACK and p["slot"] != current:
+        blocked = "not the callback number (the callback is on phone %s)" % current
+    if blocked:
+        return PhonePlan(category="blocked", next_utc=None, closes_utc=None, next_local={},
+                         reasons=[blocked], cap_count=None, cap_limit=cap_limit, **base)
+    count, not_before = check_cap(conn, e164, at, limit=cap_limit)
+    earliest, reasons = at, []
+    if not_before is not None:
+        earliest = not_before
+        reasons.append(f"frequency cap: {count} dial(s) in the last 24 h (limit {cap_limit}) "
+                       f"until {to_iso(not_before)}")
+    if status is LeadStatus.DIALING and p["slot"] == current:
+        reasons.append("a call to this lead is in progress")
+    waits = []
+    if p["slot"] == current:
+        if status is LeadStatus.CALLBACK and lead["callback_at"]:
+            waits.append(("callback due", from_iso(lead["callback_at"])))
+        elif lead["next_try_at"]:
+            waits.append(("lead deferred", from_iso(lead["next_try_at"])))
+    if status is not LeadStatus.CALLBACK and next_pass is not None and (
+            lead["pass_done"] or status is LeadStatus.RETRY):
+        waits.append(("next retry pass opens", next_pass))
+    for label, when in waits:
+        if when is not None and when > earliest:
+            earliest = when
+            reasons.append(f"{label} at {to_iso(when)}")
+    opens = group.next_open(earliest)
+    if opens is None:
+        return PhonePlan(category="blocked", next_utc=None, closes_utc=None, next_local={},
+                         reasons=[group.never_reason] + [
+                             r for r in group.explain(earliest) if r != group.never_reason],
+                         cap_count=count, cap_limit=cap_limit,
+                         **base)
+    if opens[0] > earliest:
+        reasons.extend(group.explain(earliest))
+    return PhonePlan(category=_category(opens[0], at, day_end), next_utc=opens[0],
+                     closes_utc=opens[1], next_local=group.local_times(opens[0]),
+                     reasons=reasons, cap_count=count, cap_limit=cap_limit, **base)
+
+
+def _lead_category(rows: list[PhonePlan], current: int | None, status: LeadStatus) -> str:
+    if status.terminal:
+        return "done"
+    order = sorted(rows, key=lambda p: (current is not None and p.slot < current, p.slot))
+    for p in order:
+        if p.category != "blocked":
+            return p.category
+    return "blocked"
+
+
+# -- the estimate: a simulated run on a copy of the workspace --------------------------
+
+#: A rehearsal stops after this much virtual time, whatever is left (a stuck lead
+#: must not make ``plan`` run forever).
+HORIZON = timedelta(days=60)
+
+
+def simulate_estimate(store, campaign_id: int, at: datetime, *, seed: int = 0,
+                      blackout: Blackout | None = None) -> Estimate:
+    """Play the campaign on a virtual clock from ``at`` in a throw-away copy."""
+    status = store.scalar("SELECT status FROM campaigns WHERE id = ?", (campaign_id,))
+    if status == "COMPLETED":
+        return Estimate(0, 0, 0.0, None, 0, "completed", seed, "campaign already completed")
+    try:
+        from dialcli.conversation.rules import RuleBrain
+        from dialcli.engine.loop import Engine
+        from dialcli.providers.simulator import SimulatedProvider
+    except ImportError as exc:  # pragma: no cover - ships with the package
+        return Estimate(0, 0, 0.0, None, 0, "unavailable", seed, f"simulator unavailable: {exc}")
+    from dialcli.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="dialcli-plan-") as tmp:
+        path = Path(tmp) / "plan.db"
+        target = sqlite3.connect(path)
+        try:
+            store.conn.backup(target)
+        finally:
+            target.close()
+        copy = Store(path)
+        try:
+            with copy.tx():
+                # The copy is ours: no live runner's lease or pause may stop the rehearsal.
+                copy.execute("UPDATE campaigns SET lease_owner = NULL, lease_pid = NULL, "
+                             "lease_host = NULL, heartbeat_at = NULL, status = CASE "
+                             "WHEN status = 'PAUSED' THEN 'RUNNING' ELSE status END "
+                             "WHERE id = ?", (campaign_id,))
+                if blackout is not None:
+                    # The engine reads the blackout setting: point the copy's at these days.
+                    bfile = Path(tmp) / "blackout.txt"
+                    bfile.write_text("".join(
+                        f"{d.day.isoformat()} {','.join(d.states) or 'ALL'} {d.note}\n"
+                        for d in blackout.days), encoding="utf-8")
+                    copy.execute("INSERT INTO settings (key, value, updated_at) VALUES "
+                                 "('blackout_file', ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                                 "value = excluded.value", (str(bfile), to_iso(at)))
+            before = copy.scalar("SELECT COALESCE(MAX(id), 0) FROM calls")
+            # The offline rule brain: a rehearsal never calls an LLM (cost, speed).
+            provider = SimulatedProvider(RuleBrain(), seed=seed)
+            clock = _HorizonClock(at, at + HORIZON)
+            engine = Engine(copy, campaign_id, provider, clock)
+            clock.engine = engine
+            result = engine.run()
+            calls, minutes, cost, last, reached = copy.one(
+                "SELECT COUNT(*), COALESCE(SUM(billed_minutes), 0), COALESCE(SUM(price), 0), "
+                "MAX(COALESCE(ended_at, claimed_at)), "
+                "SUM(disposition NOT IN ('NO_ANSWER','FAILED','VOICEMAIL','WRONG_NUMBER')) "
+                "FROM calls WHERE id > ? AND campaign_id = ?", (before, campaign_id))
+            note = "simulated run on a copy of the workspace (virtual clock)"
+            if clock.hit:
+                note += "; " + clock.hit
+            return Estimate(calls, int(minutes), round(float(cost), 4), from_iso(last),
+                            int(reached or 0), "partial" if clock.hit else result.outcome,
+                            seed, note)
+        finally:
+            copy.close()
+
+
+class _HorizonClock:
+    """A virtual clock that stops the rehearsal when it cannot be an estimate any more:
+    virtual time past ``horizon``, no progress (many waits without time moving), or
+    more than ``budget_s`` real seconds spent (a huge campaign: use --no-estimate)."""
+
+    virtual = True
+    STALL_WAITS = 200_000
+
+    def __init__(self, start: datetime, horizon: datetime, budget_s: float = 120.0):
+        from dialcli.clock import SystemClock, VirtualClock
+
+        self._clock = VirtualClock(start)
+        self.horizon = horizon
+        self.engine = None
+        self.hit: str | None = None
+        self._wall = SystemClock()
+        self._deadline = self._wall.monotonic() + budget_s
+        self._still = 0
+        self._last = start
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self._clock.sleep(seconds)
+
+    def _stop(self, why: str) -> None:
+        if self.hit is None and self.engine is not None:
+            self.hit = why
+            self.engine.abort()
+
+    def wait(self, inbox, until) -> None:
+        if until is not None and until > self.horizon:
+            self._stop(f"stopped at the {HORIZON.days}-day horizon with leads left")
+            return
+        self._clock.wait(inbox, until)
+        now = self._clock.now()
+        self._still = self._still + 1 if now == self._last else 0
+        self._last = now
+        if self._still > self.STALL_WAITS:
+            self._stop("stopped: the simulated run made no progress")
+        elif self._still % 1000 == 0 and self._wall.monotonic() > self._deadline:
+            self._stop("stopped: the simulation took too long (use --no-estimate)")

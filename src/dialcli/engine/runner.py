@@ -1,0 +1,157 @@
+"""Wiring a run: provider, brain and clock for ``start``/``resume``/``restart``/``demo``.
+
+The engine runs in a worker thread so the terminal's main thread only handles the
+dashboard and Ctrl-C; a KeyboardInterrupt therefore never lands in the middle of a
+claim or an outcome. First Ctrl-C: pause (calls in progress finish and are recorded);
+second: stop waiting (open calls are reconciled on the next start).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from dialcli.clock import ScaledClock, SystemClock, VirtualClock, from_iso
+from dialcli.config import LLMSettings
+from dialcli.engine.loop import Engine, RunResult
+from dialcli.errors import ConfigError
+from dialcli.store import Store
+
+
+@dataclass
+class RunOptions:
+    simulate: bool = False
+    seed: int = 0
+    sim_profile: str | None = None
+    speed: float | None = None           # None: as fast as possible (simulation only)
+    max_idle: float | None = 1.0         # real seconds per idle gap when watching
+    public_url: str | None = None
+    port: int = 8765
+    host: str = "127.0.0.1"
+    blackout: str | None = None          # --blackout FILE (else the workspace setting)
+
+
+def make_brain():
+    """The LLM brain when one is configured in the environment, else the rule brain."""
+    settings = LLMSettings.from_env()
+    try:
+        from dialcli.conversation.llm import make_brain as llm_make_brain
+    except ImportError:  # pragma: no cover - llm ships with the package
+        llm_make_brain = None
+    if llm_make_brain is not None:
+        return llm_make_brain(settings)
+    from dialcli.conversation.rules import RuleBrain
+
+    return RuleBrain()
+
+
+def simulated_start(store: Store, campaign_id: int, wall_now: datetime) -> datetime:
+    """Virtual time continues where this campaign's simulation left off (never backwards)."""
+    latest = store.scalar(
+        "SELECT MAX(MAX(COALESCE(ended_at, ''), claimed_at)) FROM calls WHERE campaign_id = ?",
+        (campaign_id,))
+    start = wall_now
+    for text in (latest,):
+        when = from_iso(text) if text else None
+        if when is not None and when > start:
+            start = when
+    return start
+
+
+def journal_path(store: Store) -> str | None:
+    return None if store.path == ":memory:" else store.path + "-simnet.jsonl"
+
+
+def build(store: Store, campaign_id: int, opts: RunOptions, *, wall: SystemClock,
+          on_event: Callable[[dict[str, Any]], None] | None = None) -> Engine:
+    if opts.simulate:
+        from dialcli.providers.simulator import SimProfile, SimulatedProvider
+
+        profile = SimProfile.load(opts.sim_profile) if opts.sim_profile else SimProfile.default()
+        provider = SimulatedProvider(make_brain(), seed=opts.seed, profile=profile,
+                                     journal_path=journal_path(store))
+        start = simulated_start(store, campaign_id, wall.now())
+        clock: Any = (ScaledClock(start, opts.speed, max_idle=opts.max_idle)
+                      if opts.speed else VirtualClock(start))
+    else:
+        provider = _live_provider(store, opts)
+        clock = wall
+    blackout = None
+    if opts.blackout:
+        from dialcli.compliance.rules import load_blackout
+
+        blackout = load_blackout(opts.blackout)
+    return Engine(store, campaign_id, provider, clock, wall=wall, on_event=on_event,
+                  blackout=blackout)
+
+
+def _live_provider(store: Store, opts: RunOptions):
+    from dialcli.config import TwilioCredentials, public_url
+
+    creds = TwilioCredentials.from_env()
+    url = public_url(opts.public_url)
+    if not url:
+        raise ConfigError(
+            "Live calls need a public URL that reaches this laptop (for Twilio's callbacks).",
+            hint="Start a tunnel (e.g. `cloudflared tunnel --url http://localhost:8765`) and pass "
+                 "--public-url https://<your-tunnel> or set DIALCLI_PUBLIC_URL.\n"
+                 "To rehearse without Twilio, add --simulate.")
+    try:
+        from dialcli.providers.twilio.provider import TwilioProvider
+    except ImportError as exc:  # pragma: no cover
+        raise ConfigError(f"The Twilio provider is not available: {exc}") from None
+    return TwilioProvider(creds, public_url=url, port=opts.port, host=opts.host,
+                          brain=make_brain(), store_path=store.path)
+
+
+@dataclass
+class RunHandle:
+    engine: Engine
+    thread: threading.Thread
+    result: RunResult | None = None
+    error: BaseException | None = None
+    interrupted: bool = field(default=False)
+    # Set when the worker is finished. The main thread waits on this, not on
+    # Thread.join: a Ctrl-C landing inside join() can leave is_alive() wrongly False.
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def start_thread(engine: Engine, *, webhooks: bool = False) -> RunHandle:
+    """Run the engine in a worker thread; with ``webhooks`` also deliver the outbox
+    (in real time, on its own connection) while it runs, and drain briefly after."""
+    handle = RunHandle(engine, threading.Thread())
+
+    def target() -> None:
+        stop = threading.Event()
+        delivery = None
+        if webhooks:
+            import random
+
+            from dialcli.results.delivery import Deliverer
+
+            delivery = Deliverer(engine.store, clock=engine.wall, rng=random.Random())
+            delivery_thread = delivery.run_in_thread(stop)
+        try:
+            handle.result = engine.run()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            handle.error = exc
+        finally:
+            try:
+                if delivery is not None:
+                    stop.set()
+                    delivery_thread.join(timeout=10)
+                    delivery.close()
+            finally:
+                handle.done.set()
+
+    handle.thread = threading.Thread(target=target, name="dialcli-engine", daemon=True)
+    handle.thread.start()
+    return handle
+
+
+def demo_paths() -> Path:
+    """Where the example agent, prompt and leads live (shipped inside the package)."""
+    return Path(__file__).parent.parent / "data" / "examples"

@@ -1,0 +1,8 @@
+"""Live calls through Twilio.
+
+- ``provider``       ``TwilioProvider``: Calls.create, hang-up, fetch, the price watcher
+- ``server``         the callback server (status, AMD, TwiML), signature checks
+- ``relay``          one ConversationRelay WebSocket session <-> a ``BrainSession``
+- ``server_thread``  uvicorn on a background thread
+- ``numbers``        ``numbers sync``: the workspace's from-numbers as Twilio sees them
+"""

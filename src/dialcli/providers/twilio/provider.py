@@ -1,0 +1,678 @@
+"""Live calls through the user's Twilio account (the only module importing ``twilio``).
+
+``place`` creates each call with the callback server's public URLs (design.md 6):
+TwiML on answer, status callbacks for initiated/ringing/answered/completed, and async
+answering-machine detection with ``DetectMessageEnd`` so the agent greets a person at
+once and a machine gets the voicemail action after the beep. Everything afterwards
+arrives through ``server.CallServer`` as signed callbacks and the ConversationRelay
+WebSocket, and reaches the engine as ``CallEvent`` objects.
+
+Twilio's refusals become ``DialError`` with what the engine should do (see
+``classify``): rate limits are retried, a bad phone is retired, account-level
+problems (trial account, unusable from-number, geo permissions, bad credentials)
+pause the campaign with a message that says what to do, concurrency limits slow the
+campaign down. A create whose outcome is unknown (read timeout, 5xx) is looked up on
+Twilio before anything is retried, so a call is never placed twice.
+
+Never stuck: ``poll`` fetches calls whose callbacks went quiet (a tunnel that went
+down) and feeds the missing progress through the same state machine as callbacks.
+Price arrives minutes after a call ends; ``_PriceWatcher`` polls with backoff and
+stores the real price over the engine's estimate (billed minutes x rate).
+
+``TWILIO_API_BASE`` points the client at a Twilio-compatible server (the test fake).
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import json
+import logging
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+import requests
+from requests.adapters import HTTPAdapter
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
+
+from dialcli.clock import SystemClock, to_iso
+from dialcli.config import TwilioCredentials, public_url as resolve_public_url, scrub
+from dialcli.conversation.base import Brain, CallContext
+from dialcli.errors import ProviderError
+from dialcli.models import CallStatus
+from dialcli.providers.base import (CallEvent, CallState, DialError, DialRequest, EventKind,
+                                    Provider, ProviderAction)
+from dialcli.providers.twilio.server import ANSWERED, LATENCY_SAMPLES, RINGING, CallServer, Final
+
+log = logging.getLogger("dialcli.twilio")
+
+TWILIO_API = "https://api.twilio.com"
+STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+PRICE_BACKOFF_S = (10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
+ADOPT_SKEW = timedelta(seconds=10)      # laptop vs Twilio clock
+
+RETRY_CODES = {20429}
+DEAD_CODES = {21211, 21214, 21216, 21217, 13224}
+PAUSE_CODES = {21219, 21210, 21212, 21215, 20003, 20005, 10001, 21606}
+SLOW_CODES = {10004, 64109, 86008, 22005}
+
+_CONSOLE = "console.twilio.com"
+
+
+class _ApiBaseHttpClient(TwilioHttpClient):
+    """twilio's HTTP client, optionally aimed at a compatible server (TWILIO_API_BASE)."""
+
+    def __init__(self, api_base: str | None, timeout: float):
+        super().__init__(timeout=timeout)
+        self.api_base = api_base.rstrip("/") if api_base else None
+        # Twilio's default pool is sized for one thread; the engine, the poller, the
+        # voicemail actions and the price watcher share this client.
+        for prefix in ("https://", "http://"):
+            self.session.mount(prefix, HTTPAdapter(pool_connections=4, pool_maxsize=32))
+
+    def request(self, method, url, *args, **kwargs):
+        if self.api_base and url.startswith(TWILIO_API):
+            url = self.api_base + url[len(TWILIO_API):]
+        return super().request(method, url, *args, **kwargs)
+
+
+def make_client(creds: TwilioCredentials, timeout: float = 10.0) -> Client:
+    return Client(creds.account_sid, creds.auth_token.reveal(),
+                  http_client=_ApiBaseHttpClient(creds.api_base, timeout))
+
+
+def _details(exc: TwilioException) -> tuple[int | None, int | None, str]:
+    """(Twilio error code, HTTP status, message) from any twilio exception.
+
+    List calls raise a bare ``TwilioException("Unable to fetch page", response)``; the
+    code and message are then read from the response body ourselves.
+    """
+    code, status = getattr(exc, "code", None), getattr(exc, "status", None)
+    text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
+    response = exc.args[1] if len(exc.args) > 1 else None
+    if code is None and status is None and hasattr(response, "status_code"):
+        status = response.status_code
+        try:
+            body = json.loads(response.text)
+            code, text = body.get("code"), body.get("message") or text
+        except (ValueError, AttributeError):
+            pass
+    text = str(text or "").removeprefix("Unable to create record: ").removeprefix(
+        "Unable to update record: ").removeprefix("Unable to fetch record: ")
+    return code, status, scrub(text.strip())
+
+
+def classify(exc: TwilioException, to: str, from_: str) -> DialError:
+    """A Twilio refusal as a DialError that says what happened and what to do."""
+    code, status, said = _details(exc)
+    ref = f"Twilio error {code}" if code else f"Twilio HTTP {status}"
+    tail = f" ({ref}: {said})" if said else f" ({ref})"
+    if code in RETRY_CODES:
+        return DialError("Twilio is rate-limiting API requests; backing off and retrying" + tail,
+                         action=ProviderAction.RETRY, code=code, status=status)
+    if code in DEAD_CODES:
+        return DialError(f"Twilio cannot call {to}: the number is invalid, unreachable or "
+                         "blocked" + tail, action=ProviderAction.DEAD_NUMBER, code=code,
+                         status=status)
+    if code in SLOW_CODES:
+        return DialError("Twilio's concurrent-call limit for this account was reached; "
+                         "slowing down" + tail, action=ProviderAction.SLOW_DOWN, code=code,
+                         status=status,
+                         hint="Lower the campaign's --max-concurrent, or ask Twilio to raise "
+                              "the account's limit.")
+    if code == 21219:
+        return DialError(f"{to} is not a verified number, and trial accounts may only call "
+                         "verified numbers" + tail, action=ProviderAction.PAUSE, code=code,
+                         status=status,
+                         hint=f"Verify {to} at {_CONSOLE} > Phone Numbers > Verified Caller "
+                              "IDs, or upgrade the account, then: dialcli resume")
+    if code in (21210, 21212, 21606):
+        return DialError(f"From-number {from_} cannot place calls on this Twilio account"
+                         + tail, action=ProviderAction.PAUSE, code=code, status=status,
+                         hint=f"Buy {from_} or verify it as a caller ID at {_CONSOLE}, then run "
+                              "`dialcli numbers sync` and `dialcli resume`; or switch the "
+                              "campaign to a number you own (dialcli campaign edit C --from +1...).")
+    if code == 21215:
+        return DialError(f"Your Twilio geo permissions do not allow calls to {to}" + tail,
+                         action=ProviderAction.PAUSE, code=code, status=status,
+                         hint=f"Enable the destination country at {_CONSOLE} > Voice > "
+                              "Settings > Geo permissions, then: dialcli resume")
+    if code in PAUSE_CODES or status in (401, 403):
+        return DialError("Twilio refused the account's credentials or the account is not "
+                         "active" + tail, action=ProviderAction.PAUSE, code=code, status=status,
+                         hint="Check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN (console.twilio.com, "
+                              "Account Info) and that the account is active, then: dialcli resume")
+    if status is not None and status >= 500:
+        return DialError("Twilio had a server error; retrying later" + tail,
+                         action=ProviderAction.RETRY, code=code, status=status)
+    return DialError(f"Twilio refused the call to {to}" + tail, action=ProviderAction.FAIL_CALL,
+                     code=code, status=status)
+
+
+def _rest_error(exc: TwilioException, what: str) -> ProviderError:
+    code, status, said = _details(exc)
+    hint = None
+    if status in (401, 403) or code == 20003:
+        hint = ("Check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN (console.twilio.com, Account "
+                "Info).")
+    ref = f"error {code}" if code else f"HTTP {status}" if status else str(exc.args[0] if exc.args else "")
+    return ProviderError(f"Twilio refused to {what} ({ref}" + (f": {said}" if said else "") + ").",
+                         hint=hint, code=code, status=status,
+                         retryable=status == 429 or (status or 0) >= 500)
+
+
+def _network_error(exc: Exception, what: str) -> ProviderError:
+    return ProviderError(f"Could not reach Twilio to {what}: {type(exc).__name__}.",
+                         hint="Check the internet connection (and TWILIO_API_BASE if set).",
+                         retryable=True)
+
+
+def _price(value: Any) -> float | None:
+    try:
+        return abs(float(value)) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def call_state(c: Any) -> CallState:
+    """A twilio CallInstance as our CallState (price positive, billed minutes rounded up)."""
+    status = CallStatus(c.status) if c.status in CallStatus._value2member_map_ else CallStatus.QUEUED
+    duration = int(c.duration) if c.duration not in (None, "") else None
+    billed = None
+    if status == CallStatus.COMPLETED and duration is not None:
+        billed = math.ceil(duration / 60) if duration > 0 else 0
+    return CallState(sid=c.sid, status=status, to=c.to, from_=getattr(c, "_from", None),
+                     answered_by=c.answered_by, duration_s=duration, billed_minutes=billed,
+                     price=_price(c.price), price_unit=c.price_unit, start_time=c.start_time,
+                     end_time=c.end_time)
+
+
+class TwilioAccount:
+    """Account-level look-ups (doctor, numbers sync); REST only, no server."""
+
+    def __init__(self, credentials: TwilioCredentials, client: Client | None = None,
+                 timeout: float = 10.0):
+        self.credentials = credentials
+        self.account_sid = credentials.account_sid
+        self.client = client or make_client(credentials, timeout)
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TwilioException as exc:
+            raise _rest_error(exc, what) from None
+        except requests.RequestException as exc:
+            raise _network_error(exc, what) from None
+
+    def account(self) -> dict[str, Any]:
+        a = self._call("fetch the account", self.client.api.v2010.accounts(self.account_sid).fetch)
+        return {"sid": a.sid, "name": a.friendly_name, "status": a.status, "type": a.type}
+
+    def owned_numbers(self, phone_number: str | None = None) -> list[dict[str, Any]]:
+        kwargs = {"phone_number": phone_number} if phone_number else {}
+        rows = self._call("list the account's phone numbers",
+                          self.client.incoming_phone_numbers.list, page_size=1000, **kwargs)
+        return [{"e164": n.phone_number, "sid": n.sid, "label": n.friendly_name,
+                 "voice": bool((n.capabilities or {}).get("voice")), "kind": "owned"}
+                for n in rows]
+
+    def fetch_call(self, sid: str) -> CallState | None:
+        """One call's state and, once Twilio has published it, its price (None: no such call)."""
+        try:
+            return call_state(self.client.calls(sid).fetch())
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None
+            raise _rest_error(exc, f"fetch call {sid}") from None
+        except TwilioException as exc:
+            raise _rest_error(exc, f"fetch call {sid}") from None
+        except requests.RequestException as exc:
+            raise _network_error(exc, f"fetch call {sid}") from None
+
+    def caller_ids(self) -> list[dict[str, Any]]:
+        rows = self._call("list the verified caller IDs", self.client.outgoing_caller_ids.list,
+                          page_size=1000)
+        return [{"e164": c.phone_number, "sid": c.sid, "label": c.friendly_name, "voice": True,
+                 "kind": "verified caller ID"} for c in rows]
+
+
+def store_final_price(store: Any, sid: str, state: CallState) -> tuple[int, int]:
+    """Twilio's price of call ``sid`` over the estimate, in one transaction: (rows
+    finalized, rows whose outcome is not applied yet -- they keep waiting)."""
+    with store.tx():
+        # Only over an applied outcome: the engine writes its estimate when it
+        # applies ENDED, and must not overwrite the real price afterwards.
+        done = store.execute(
+            "UPDATE calls SET price = ?, price_unit = ?, price_final = 1 "
+            "WHERE provider_sid = ? AND price_final = 0 AND disposition IS NOT NULL",
+            (state.price, state.price_unit or "USD", sid)).rowcount
+        pending = store.scalar(
+            "SELECT COUNT(*) FROM calls WHERE provider_sid = ? AND disposition IS NULL", (sid,))
+    return done, pending
+
+
+@dataclass(frozen=True)
+class PriceSync:
+    """What ``finalize_prices`` did."""
+
+    asked: int          # estimated calls looked up on Twilio
+    finalized: int      # now carry Twilio's own price
+    unpublished: int    # Twilio has no price for them yet (minutes after the call)
+    missing: int        # Twilio does not know the call (another account?)
+
+
+def finalize_prices(store: Any, account: TwilioAccount, campaign_id: int, *,
+                    workers: int = 8) -> PriceSync:
+    """Ask Twilio for the final price of every answered call of the campaign that still
+    carries the estimate (billed minutes x rate) and store it -- what a live run's
+    price watcher does, for calls that ended after the runner had stopped watching.
+
+    Each price is its own transaction, so an interruption keeps those stored; the
+    first refusal (bad credentials) or network error is raised after the workers stop.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    sids = [r[0] for r in store.all(
+        "SELECT DISTINCT provider_sid FROM calls WHERE campaign_id = ? AND provider = 'twilio' "
+        "AND price_final = 0 AND provider_sid IS NOT NULL AND disposition IS NOT NULL "
+        "AND status = 'completed'", (campaign_id,))]
+    finalized = unpublished = missing = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers),
+                            thread_name_prefix="dialcli-prices") as pool:
+        for sid, state in zip(sids, pool.map(account.fetch_call, sids)):
+            if state is None:
+                missing += 1
+            elif state.price is None:
+                unpublished += 1
+            else:
+                finalized += store_final_price(store, sid, state)[0] > 0
+    return PriceSync(len(sids), finalized, unpublished, missing)
+
+
+@dataclass
+class _PriceJob:
+    sid: str
+    attempt: int = 0
+
+
+class _PriceWatcher:
+    """Polls ended calls for their price with backoff and stores it (own thread + Store)."""
+
+    def __init__(self, provider: "TwilioProvider", store_path: str | None,
+                 backoff: Sequence[float]):
+        self.provider, self.store_path, self.backoff = provider, store_path, tuple(backoff)
+        self._heap: list[tuple[float, int, _PriceJob]] = []
+        self._seq = 0
+        self._wake = threading.Condition()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="dialcli-price", daemon=True)
+        self.finalized = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stop = True
+            self._wake.notify()
+        self._thread.join(5)
+
+    def add(self, sid: str, attempt: int = 0, delay: float | None = None) -> None:
+        if not self.store_path or not self.backoff or attempt >= len(self.backoff):
+            return
+        with self._wake:
+            self._seq += 1
+            due = time.monotonic() + (self.backoff[attempt] if delay is None else delay)
+            heapq.heappush(self._heap, (due, self._seq, _PriceJob(sid, attempt)))
+            self._wake.notify()
+
+    def _run(self) -> None:
+        from dialcli.store import Store
+
+        store = Store(self.store_path, migrate=False) if self.store_path else None
+        try:
+            while True:
+                with self._wake:
+                    while not self._stop and (not self._heap or self._heap[0][0] > time.monotonic()):
+                        self._wake.wait(None if not self._heap else self._heap[0][0] - time.monotonic())
+                    if self._stop:
+                        return
+                    _, _, job = heapq.heappop(self._heap)
+                self._check(store, job)
+        finally:
+            if store is not None:
+                store.close()
+
+    def _check(self, store: Any, job: _PriceJob) -> None:
+        try:
+            state = self.provider.fetch(job.sid)
+        except ProviderError as exc:
+            log.info("price check for %s failed: %s", job.sid, exc)
+            state = None
+        if state is not None and state.price is not None and store is not None:
+            done, pending = store_final_price(store, job.sid, state)
+            if done:
+                self.finalized += 1
+            if not pending:
+                return
+            self.add(job.sid, job.attempt + 1, delay=min(self.backoff))   # not applied yet
+            return
+        self.add(job.sid, job.attempt + 1)
+
+
+class TwilioProvider(Provider):
+    name = "twilio"
+    polls = True            # the engine calls poll() for calls in flight
+    prices_final = True     # a price on ENDED is Twilio's own, not an estimate
+
+    def __init__(self, credentials: TwilioCredentials, *, public_url: str, port: int = 8765,
+                 host: str = "127.0.0.1", brain: Brain | None, store_path: str | None = None,
+                 http_timeout: float = 10.0, quiet_s: float = 30.0, poll_every_s: float = 15.0,
+                 finish_grace_s: float = 3.0, turn_timeout_s: float = 20.0,
+                 time_limit_s: int = 900, price_backoff: Sequence[float] = PRICE_BACKOFF_S,
+                 freeze_gc: bool = True, client: Client | None = None):
+        self.credentials = credentials
+        self.account_sid = credentials.account_sid
+        self._own_client = client is None
+        self.client = client or make_client(credentials, http_timeout)
+        self.account = TwilioAccount(credentials, self.client)
+        self._validator = RequestValidator(credentials.auth_token.reveal())
+        self.quiet_s, self.poll_every_s = quiet_s, poll_every_s
+        self.time_limit_s = time_limit_s
+        self.freeze_gc = freeze_gc
+        self.store_path = str(store_path) if store_path else None
+        self.server = CallServer(self, public_url=public_url, brain=brain,
+                                 store_path=self.store_path, host=host, port=port,
+                                 finish_grace_s=finish_grace_s, turn_timeout_s=turn_timeout_s)
+        self.prices = _PriceWatcher(self, self.store_path, price_backoff)
+        self.sink: Any = None
+        self.clock: Any = SystemClock()
+        self.polled_events = 0
+        #: seconds per Calls.create round trip (a placing thread blocks this long), the
+        #: latest LATENCY_SAMPLES of them (for live_bench)
+        self.create_latency: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        #: call id -> when we first asked, for creates whose outcome Twilio could not tell
+        self._unsure: dict[int, datetime] = {}
+        self._started = False
+
+    @classmethod
+    def from_env(cls, *, public_url: str | None = None, port: int = 8765,
+                 host: str = "127.0.0.1", brain: Brain | None = None,
+                 store_path: str | None = None, **kwargs: Any) -> "TwilioProvider":
+        """Credentials from TWILIO_*; public URL from the option or DIALCLI_PUBLIC_URL."""
+        creds = TwilioCredentials.from_env()
+        if brain is None:
+            brain = _default_brain()
+        return cls(creds, public_url=resolve_public_url(public_url) or "", port=port, host=host,
+                   brain=brain, store_path=store_path, **kwargs)
+
+    # -- lifecycle --------------------------------------------------------------------
+    def bind(self, sink: Any, clock: Any) -> None:
+        super().bind(sink, clock)
+        self.server.clock = clock
+
+    def start(self) -> None:
+        if self._started:
+            return
+        if self.freeze_gc:
+            # Everything alive now (modules, the SDK, the store) lives as long as the
+            # run. Moving it out of the collector's reach keeps full collections --
+            # which stop every thread, 50-150 ms in this process -- out of callers' turns.
+            gc.collect()
+            gc.freeze()
+        self.server.start()
+        self.prices.start()
+        self._started = True
+        self._requeue_prices()
+
+    def close(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        self.server.stop()
+        self.prices.stop()
+        session = getattr(self.client.http_client, "session", None)
+        if self._own_client and session is not None:
+            session.close()           # its pooled keep-alive connections to Twilio
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def _requeue_prices(self) -> None:
+        """Prices still estimated from an earlier run get finalized now."""
+        if not self.store_path:
+            return
+        from dialcli.store import Store
+
+        with Store(self.store_path, migrate=False) as st:
+            since = to_iso(self.clock.now() - timedelta(days=30))
+            rows = st.all("SELECT provider_sid FROM calls WHERE provider = 'twilio' AND "
+                          "price_final = 0 AND provider_sid IS NOT NULL AND status = 'completed' "
+                          "AND ended_at > ? ORDER BY ended_at DESC LIMIT 500", (since,))
+        for i, row in enumerate(rows):
+            self.prices.add(row[0], delay=0.2 * i)
+
+    # -- backend for the server ---------------------------------------------------------
+    def validate(self, url: str, params: Any, signature: str) -> bool:
+        return self._validator.validate(url, params, signature)
+
+    def relay_twiml(self, ctx: CallContext, relay_url: str, action_url: str) -> str:
+        response = VoiceResponse()
+        connect = response.connect(action=action_url, method="POST")
+        attrs: dict[str, Any] = {"url": relay_url, "welcome_greeting": ctx.greeting,
+                                 "language": ctx.language or "en-US", "interruptible": "any",
+                                 "dtmf_detection": True}
+        if ctx.voice:
+            attrs["voice"] = ctx.voice
+        relay = connect.conversation_relay(**attrs)
+        relay.parameter(name="call_id", value=str(ctx.call_id))
+        return str(response)
+
+    def voicemail_twiml(self, ctx: CallContext) -> str:
+        response = VoiceResponse()
+        response.pause(length=1)
+        kwargs: dict[str, Any] = {"language": ctx.language or "en-US"}
+        if ctx.voice:
+            kwargs["voice"] = ctx.voice
+        response.say(ctx.voicemail_message, **kwargs)
+        response.hangup()
+        return str(response)
+
+    def emit(self, event: CallEvent) -> None:
+        if self.sink is not None:
+            self.sink.emit(event)
+
+    def call_ended(self, sid: str, status: CallStatus, billed_minutes: int | None) -> None:
+        if status == CallStatus.COMPLETED:
+            self.prices.add(sid)
+
+    # -- the Provider interface --------------------------------------------------------------
+    def place(self, req: DialRequest) -> str:
+        if not self._started:
+            raise ProviderError("The Twilio provider was not started (call start() first).")
+        urls = self.server.urls(req.call_id)
+        self.server.register(req.context)
+        asked_before = self._unsure.pop(req.call_id, None)
+        if asked_before is not None:
+            # An earlier try may have created this call and Twilio could not be asked
+            # then: look again, and create only once a lookup says it does not exist.
+            sid = self._adopt_or_retry(req, asked_before)
+            if sid is not None:
+                return self._record_placed(req, sid)
+        kwargs = dict(
+            to=req.to, from_=req.from_, url=urls["twiml"], method="POST",
+            status_callback=urls["status"], status_callback_method="POST",
+            status_callback_event=STATUS_EVENTS, timeout=req.ring_timeout_s,
+            machine_detection="DetectMessageEnd", async_amd="true",
+            async_amd_status_callback=urls["amd"], async_amd_status_callback_method="POST",
+            time_limit=self.time_limit_s)
+        asked_at = self.clock.now()
+        t0 = time.monotonic()
+        try:
+            sid = self.client.calls.create(**kwargs).sid
+        except TwilioException as exc:
+            error = classify(exc, req.to, req.from_)
+            status = getattr(exc, "status", None) or 0
+            sid = self._adopt_or_retry(req, asked_at) if status >= 500 else None
+            if sid is None:
+                self.server.forget(req.call_id)
+                raise error from None
+        except requests.ConnectionError as exc:
+            # Refused before anything was sent is safe to retry; a dropped connection
+            # may have created the call, so look before saying so.
+            sid = None if _never_sent(exc) else self._adopt_or_retry(req, asked_at)
+            if sid is None:
+                self.server.forget(req.call_id)
+                raise DialError(f"Could not reach Twilio to call {req.to}; retrying later "
+                                f"({type(exc).__name__}).", action=ProviderAction.RETRY) from None
+        except requests.Timeout:
+            sid = self._adopt_or_retry(req, asked_at)
+            if sid is None:
+                self.server.forget(req.call_id)
+                # Not found *yet* is not proof it was never created: do not retry this
+                # dial in this pass (a double dial is worse than a missed one).
+                raise DialError(f"Twilio did not answer in time placing the call to {req.to}; "
+                                "not retrying it now to avoid calling twice.",
+                                action=ProviderAction.FAIL_CALL) from None
+        self.create_latency.append(time.monotonic() - t0)
+        return self._record_placed(req, sid)
+
+    def _record_placed(self, req: DialRequest, sid: str) -> str:
+        self.server.set_sid(req.call_id, sid)
+        self.emit(CallEvent(req.call_id, EventKind.PLACED, self.clock.now(), sid=sid,
+                            status=CallStatus.QUEUED))
+        return sid
+
+    def _adopt_or_retry(self, req: DialRequest, asked_at: datetime) -> str | None:
+        """``_adopt``; when Twilio cannot even be asked, the outcome stays unknown: the
+        engine retries later, and that retry looks before it creates (``_unsure``)."""
+        try:
+            return self._adopt(req, asked_at)
+        except ProviderError:
+            self._unsure[req.call_id] = asked_at
+            raise DialError(f"Could not check with Twilio whether the call to {req.to} was "
+                            "placed; checking again before dialing (never twice).",
+                            action=ProviderAction.RETRY) from None
+
+    def _adopt(self, req: DialRequest, asked_at: datetime) -> str | None:
+        """After an unknown outcome: the call Twilio did create, if any.
+
+        Only a call to this number created since we asked (less clock skew) and not
+        already one of ours can be it -- ours in memory, or recorded on a call row (a
+        call an earlier runner placed, e.g. the previous pass to this number). Raises
+        ``ProviderError`` when the lookup fails: that is not proof of anything.
+        """
+        found = self.find_calls(req.to, req.from_, asked_at - ADOPT_SKEW)
+        ours = {c.sid for c in list(self.server.calls.values()) if c.sid}
+        fresh = [c for c in found if c.sid not in ours and not self._recorded(c.sid)]
+        return fresh[0].sid if fresh else None
+
+    def _recorded(self, sid: str) -> bool:
+        if not self.store_path:
+            return False
+        from dialcli.store import Store
+
+        with Store(self.store_path, migrate=False) as st:
+            return st.scalar("SELECT 1 FROM calls WHERE provider_sid = ?", (sid,)) is not None
+
+    def fetch(self, sid: str) -> CallState | None:
+        return self.account.fetch_call(sid)
+
+    def find_calls(self, to: str, from_: str, since: datetime) -> list[CallState]:
+        # Filter by time here: StartTime is empty while a call is queued.
+        try:
+            rows = self.client.calls.list(to=to, from_=from_, limit=50, page_size=50)
+        except TwilioException as exc:
+            raise _rest_error(exc, f"list calls to {to}") from None
+        except requests.RequestException as exc:
+            raise _network_error(exc, f"list calls to {to}") from None
+        return [call_state(c) for c in rows
+                if c.date_created is None or c.date_created >= since]
+
+    def hangup(self, sid: str) -> bool:
+        """End a live call; False if it had already ended."""
+        return self._update(sid, status="completed")
+
+    def redirect(self, sid: str, twiml: str) -> bool:
+        """Replace what a live call is doing; False if it had already ended."""
+        return self._update(sid, twiml=twiml)
+
+    def _update(self, sid: str, **kwargs: Any) -> bool:
+        try:
+            self.client.calls(sid).update(**kwargs)
+            return True
+        except TwilioException as exc:
+            if _details(exc)[0] == 21220:   # the call is already over
+                return False
+            raise _rest_error(exc, f"update call {sid}") from None
+        except requests.RequestException as exc:
+            raise _network_error(exc, f"update call {sid}") from None
+
+    def poll(self, in_flight: dict[int, str | None], now: datetime) -> None:
+        """Fetch calls whose callbacks went quiet; the fetch runs off the engine thread."""
+        mono = time.monotonic()
+        for call_id, sid in in_flight.items():
+            call = self.server.calls.get(call_id)
+            if call is None:
+                if not sid:
+                    continue
+                call = self.server.set_sid(call_id, sid)
+                call.last_heard = mono - self.quiet_s
+            if call.sid is None or call.ending or call.relay == "active":
+                continue
+            if mono - call.last_heard < self.quiet_s or mono < call.next_poll:
+                continue
+            call.poll_gap = min(max(self.poll_every_s, call.poll_gap * 2), 120.0)
+            call.next_poll = mono + call.poll_gap
+            self.server.rest_pool.submit(self._poll_one, call)
+
+    def _poll_one(self, call: Any) -> None:
+        try:
+            state = self.fetch(call.sid)
+        except ProviderError as exc:
+            log.info("polling call %s failed: %s", call.call_id, exc)
+            return
+        if state is None:
+            return
+        log.info("call %s: no callback for a while; Twilio says %s (is the tunnel up?)",
+                 call.call_id, state.status)
+        before = (call.stage, call.ending)
+        if state.status == CallStatus.RINGING:
+            self.server.advance(call, RINGING)
+        elif state.status == CallStatus.IN_PROGRESS:
+            self.server.advance(call, ANSWERED)
+            if state.answered_by:
+                self.server.on_answered_by(call, state.answered_by)
+        elif state.status.final:
+            self.server.finish(call, Final(state.status, duration_s=state.duration_s,
+                                           billed_minutes=state.billed_minutes,
+                                           answered_by=state.answered_by, price=state.price,
+                                           price_unit=state.price_unit, source="poll"))
+        if (call.stage, call.ending) != before or state.status.final:
+            self.polled_events += 1
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """True when the connection was refused/unresolvable (the request never left)."""
+    text = repr(exc)
+    return any(s in text for s in ("NewConnectionError", "NameResolutionError",
+                                   "Connection refused", "ConnectTimeout"))
+
+
+def _default_brain() -> Brain:
+    """The configured LLM brain, or the rule brain (conversation.llm.make_brain)."""
+    from dialcli.config import LLMSettings
+    from dialcli.conversation.llm import make_brain
+
+    return make_brain(LLMSettings.from_env())
+

@@ -1,0 +1,610 @@
+"""The callback server Twilio talks to during live calls (design.md section 6).
+
+Starlette app + uvicorn, run on a background thread by ``TwilioProvider.start``.
+Twilio reaches it through the user's tunnel (``--public-url``), so every URL it
+signs is the *public* one: signatures are checked against ``public_url + path``,
+never against the local address the tunnel delivers to.
+
+Endpoints (``{call}`` is dialcli's call id, the row in ``calls``):
+
+  POST /twiml/{call}         answer: ``<Connect><ConversationRelay welcomeGreeting=..>``
+  POST /status/{call}        call progress (initiated, ringing, in-progress, final)
+  POST /amd/{call}           async answering-machine verdict (human / machine_end_*)
+  POST /relay-action/{call}  the ConversationRelay session ended; hang up
+  WS   /relay/{call}         ConversationRelay text protocol (``relay.RelaySession``)
+  GET  /health?nonce=N       tunnel probe for ``dialcli doctor`` (unsigned, stateless)
+
+Trust: a request changes nothing unless it carries a valid ``X-Twilio-Signature``
+for the public URL, our ``AccountSid``, and the ``CallSid`` this call id was given
+when it was placed. Anything else gets 403 and a log line (never the token). Valid
+callbacks are deduplicated on (CallSid, event, SequenceNumber) -- in memory per call
+and in the ``provider_events`` table -- so a replay or a Twilio retry changes nothing.
+
+Call state lives in ``LiveCall`` objects guarded by one lock; the server thread, the
+engine thread (``place``/``poll``) and worker threads all touch it. A per-call
+stage (placed < ringing < answered < ending) makes out-of-order callbacks harmless:
+a late ``ringing`` after ``in-progress``, or anything after the final status, is
+ignored. ``finish`` emits ENDED exactly once per call, after the relay session has
+reported its conversation and the voicemail action has run (bounded wait).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+from starlette.applications import Starlette
+from starlette.datastructures import ImmutableMultiDict
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from dialcli.clock import SystemClock, to_iso
+from dialcli.conversation.base import Brain, CallContext
+from dialcli.errors import ConfigError
+from dialcli.providers.twilio.relay import RelaySession
+from dialcli.providers.twilio.server_thread import ServerThread
+from dialcli.models import CallStatus, VoicemailAction
+from dialcli.providers.base import CallEvent, EventKind
+
+log = logging.getLogger("dialcli.providers.twilio.server")
+
+# A module alias so the monotonic source is one obvious place (pacing, quiet timers).
+_mono = time.monotonic
+
+PLACED, RINGING, ANSWERED = 0, 1, 2
+MACHINE_VERDICTS = ("machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
+# A finished call is remembered this long so that late and repeated callbacks are
+# recognised in memory; after that they get a 404 (the dedupe table still has them).
+# Short enough that memory is flat at 50 calls/s: ~6,000 small records at most.
+PURGE_AFTER_S = 120.0
+LATENCY_SAMPLES = 5_000
+MAX_BODY = 64 * 1024
+TWIML_HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
+TWIML_HOLD = ('<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="10"/><Hangup/>'
+              '</Response>')
+
+
+class Backend(Protocol):
+    """What the server needs from the provider (REST calls, TwiML, signatures, events)."""
+
+    account_sid: str
+
+    def validate(self, url: str, params: Any, signature: str) -> bool: ...
+    def relay_twiml(self, ctx: CallContext, relay_url: str, action_url: str) -> str: ...
+    def voicemail_twiml(self, ctx: CallContext) -> str: ...
+    def redirect(self, sid: str, twiml: str) -> bool: ...
+    def hangup(self, sid: str) -> bool: ...
+    def emit(self, event: CallEvent) -> None: ...
+    def call_ended(self, sid: str, status: CallStatus, billed_minutes: int | None) -> None: ...
+
+
+@dataclass
+class Final:
+    """The final status of a call, from a callback or a poll."""
+
+    status: CallStatus
+    duration_s: int | None = None
+    billed_minutes: int | None = None
+    answered_by: str | None = None
+    price: float | None = None
+    price_unit: str | None = None
+    error_code: int | None = None
+    source: str = "callback"
+
+
+@dataclass(eq=False)
+class LiveCall:
+    call_id: int
+    ctx: CallContext | None
+    sid: str | None = None
+    sid_state: str = "pending"          # pending -> known | failed
+    stage: int = PLACED
+    answered_by: str | None = None
+    human_sent: bool = False
+    machine_sent: bool = False
+    vm: str = "none"                    # none | pending | left | missed | hungup | failed
+    relay: str = "none"                 # none | active | done
+    conversation_sent: bool = False
+    ending: bool = False
+    ended: bool = False
+    seen: set = field(default_factory=set)
+    last_heard: float = field(default_factory=_mono)
+    next_poll: float = 0.0
+    poll_gap: float = 0.0
+    done_at: float | None = None
+    relay_ws: Any = None
+    relay_error: int | None = None      # Twilio's ErrorCode from the <Connect action>
+
+
+def check_public_url(url: str | None) -> str:
+    """Validate the tunnel's base URL (scheme + host, no path)."""
+    if not url:
+        raise ConfigError(
+            "No public URL: Twilio cannot reach this laptop.",
+            hint="Start a tunnel (e.g. `cloudflared tunnel --url http://localhost:8765`) and pass "
+                 "its https URL with --public-url, or export DIALCLI_PUBLIC_URL=https://...",
+        )
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"Public URL {url!r} is not an http(s) URL.",
+                          hint="Use the tunnel's base URL, e.g. https://abc.trycloudflare.com")
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise ConfigError(f"Public URL {url!r} has a path or query.",
+                          hint="Use only the tunnel's base URL (scheme and host), e.g. "
+                               "https://abc.trycloudflare.com -- dialcli adds the paths.")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class CallServer:
+    """The live-call state machine and its Starlette app."""
+
+    def __init__(self, backend: Backend | None, *, public_url: str, brain: Brain | None = None,
+                 store_path: str | None = None, clock: Any = None, host: str = "127.0.0.1",
+                 port: int = 8765, finish_grace_s: float = 3.0, turn_timeout_s: float = 20.0,
+                 brain_threads: int = 256):
+        self.backend = backend
+        self.public_url = check_public_url(public_url)
+        self.ws_base = "ws" + self.public_url[4:]    # http->ws, https->wss
+        self.brain = brain
+        self.store_path = store_path
+        self.clock = clock or SystemClock()
+        self.host, self.port = host, port
+        self.finish_grace_s = finish_grace_s
+        self.turn_timeout_s = turn_timeout_s
+        self.lock = threading.Lock()
+        self.calls: dict[int, LiveCall] = {}
+        self.brain_threads = brain_threads
+        self.brain_pool = self.rest_pool = ThreadPoolExecutor(1)   # replaced by start()
+        self._db_pool: ThreadPoolExecutor | None = None
+        self._registered = 0
+        self._db_local = threading.local()
+        self.stats: dict[str, int] = {"rejected": 0, "duplicates": 0, "callbacks": 0,
+                                      "relay_active": 0, "relay_peak": 0}
+        #: (first-token, whole-turn) server-added seconds of the latest conversational
+        #: turns (a ring: a runner dialing for days keeps the last LATENCY_SAMPLES)
+        self.turn_latency: deque[tuple[float, float]] = deque(maxlen=LATENCY_SAMPLES)
+        self._tasks: set[asyncio.Task] = set()
+        self.thread: ServerThread | None = None
+        self.stopping = False     # set by stop(): requests stop waiting on place()
+        self.app = Starlette(routes=[
+            Route("/health", self.health, methods=["GET"]),
+            Route("/twiml/{call_id:int}", self.twiml, methods=["POST"]),
+            Route("/status/{call_id:int}", self.status, methods=["POST"]),
+            Route("/amd/{call_id:int}", self.amd, methods=["POST"]),
+            Route("/relay-action/{call_id:int}", self.relay_action, methods=["POST"]),
+            WebSocketRoute("/relay/{call_id:int}", self.relay),
+        ])
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> "CallServer":
+        # Threads are created lazily by the pools; a brain turn may block on an LLM for
+        # seconds, so the brain pool is sized for every concurrent call.
+        self.brain_pool = ThreadPoolExecutor(self.brain_threads, thread_name_prefix="dialcli-brain")
+        self.rest_pool = ThreadPoolExecutor(8, thread_name_prefix="dialcli-rest")
+        if self.store_path:
+            self._db_pool = ThreadPoolExecutor(1, thread_name_prefix="dialcli-dedupe")
+        self.thread = ServerThread(self.app, self.host, self.port, name="callback server").start()
+        self.port = self.thread.port
+        return self
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self.thread is not None:
+            self.thread.stop()
+            self.thread = None
+        self.rest_pool.shutdown(wait=False, cancel_futures=True)
+        self.brain_pool.shutdown(wait=False, cancel_futures=True)
+        if self._db_pool is not None:
+            self._db_pool.submit(self._db_close).result(timeout=5)
+            self._db_pool.shutdown(wait=True)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        return self.thread.loop if self.thread else None
+
+    def urls(self, call_id: int) -> dict[str, str]:
+        base = self.public_url
+        return {"twiml": f"{base}/twiml/{call_id}", "status": f"{base}/status/{call_id}",
+                "amd": f"{base}/amd/{call_id}", "action": f"{base}/relay-action/{call_id}",
+                "relay": f"{self.ws_base}/relay/{call_id}"}
+
+    # -- registry (any thread) ---------------------------------------------------------
+    def register(self, ctx: CallContext) -> LiveCall:
+        call = LiveCall(ctx.call_id, ctx)
+        with self.lock:
+            self._registered += 1
+            if self._registered % 256 == 0:
+                self._purge()
+            self.calls[ctx.call_id] = call
+        return call
+
+    def set_sid(self, call_id: int, sid: str) -> LiveCall:
+        with self.lock:
+            call = self.calls.get(call_id)
+            if call is None:               # adopted after a restart: no context
+                call = self.calls[call_id] = LiveCall(call_id, None)
+            call.sid, call.sid_state = sid, "known"
+            call.last_heard = _mono()
+        return call
+
+    def forget(self, call_id: int) -> None:
+        """place() failed for sure: callbacks for this id are not ours any more."""
+        with self.lock:
+            call = self.calls.pop(call_id, None)
+            if call is not None:
+                call.sid_state = "failed"
+
+    def _purge(self) -> None:
+        cutoff = _mono() - PURGE_AFTER_S
+        dead = [cid for cid, c in self.calls.items() if c.done_at is not None and c.done_at < cutoff]
+        for cid in dead:
+            del self.calls[cid]
+
+    # -- events --------------------------------------------------------------------------
+    def _emit(self, call: LiveCall, kind: EventKind, **fields: Any) -> None:
+        if self.backend is None:
+            return
+        event = CallEvent(call_id=call.call_id, kind=kind, at=self.clock.now(), sid=call.sid,
+                          **fields)
+        try:
+            self.backend.emit(event)
+        except Exception:  # the sink is the engine's; a failure there must not kill the server
+            log.exception("event sink failed for call %s (%s)", call.call_id, kind)
+
+    def advance(self, call: LiveCall, stage: int) -> None:
+        """Move a call forward; out-of-order or late progress is ignored."""
+        with self.lock:
+            if call.ending or call.stage >= stage:
+                return
+            call.stage = stage
+        self._emit(call, EventKind.RINGING if stage == RINGING else EventKind.ANSWERED)
+
+    def on_answered_by(self, call: LiveCall, answered_by: str) -> None:
+        """An AMD verdict (callback or poll): HUMAN, or MACHINE + the voicemail action."""
+        with self.lock:
+            if call.ending:
+                call.answered_by = call.answered_by or answered_by
+                return
+            if answered_by == "machine_start" or call.human_sent or call.machine_sent:
+                if call.answered_by is None:
+                    call.answered_by = answered_by
+                return
+            machine = answered_by in MACHINE_VERDICTS or answered_by.startswith("machine_end")
+            call.answered_by = answered_by
+            if machine:
+                call.machine_sent, call.vm = True, "pending"
+            else:
+                call.human_sent = True
+        self.advance(call, ANSWERED)
+        if not machine:
+            self._emit(call, EventKind.HUMAN, answered_by=answered_by)
+            return
+        self._emit(call, EventKind.MACHINE, answered_by=answered_by)
+        self._spawn_thread(self._voicemail_action, call, answered_by)
+
+    def _voicemail_action(self, call: LiveCall, answered_by: str) -> None:
+        ctx, backend = call.ctx, self.backend
+        assert backend is not None and call.sid is not None
+        leave = (ctx is not None and answered_by != "fax"
+                 and ctx.voicemail_action == VoicemailAction.MESSAGE
+                 and bool(ctx.voicemail_message.strip()))
+        try:
+            if leave:
+                assert ctx is not None
+                # False: the call ended before the beep (nothing was left).
+                result = "left" if backend.redirect(call.sid, backend.voicemail_twiml(ctx)) \
+                    else "missed"
+            else:
+                backend.hangup(call.sid)
+                result = "hungup"
+        except Exception as exc:
+            log.warning("voicemail action for call %s failed: %s", call.call_id, exc)
+            result = "failed"
+            if leave:
+                try:
+                    backend.hangup(call.sid)
+                except Exception:
+                    pass
+        with self.lock:
+            call.vm = result
+
+    def finish(self, call: LiveCall, final: Final) -> None:
+        """Thread-safe entry to ``finish_async`` (used by the poller)."""
+        loop = self.loop
+        if loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self.finish_async(call, final), loop)
+
+    async def finish_async(self, call: LiveCall, final: Final) -> None:
+        with self.lock:
+            if call.ending:
+                return
+            call.ending = True
+            if final.answered_by and (call.answered_by in (None, "machine_start")):
+                call.answered_by = final.answered_by
+        deadline = _mono() + self.finish_grace_s
+        while _mono() < deadline and (call.relay == "active" or call.vm == "pending"):
+            await asyncio.sleep(0.02)
+        if call.relay == "active" and call.relay_ws is not None:
+            # Twilio should have closed the socket when the call ended; make the
+            # session wrap up so its conversation is reported before ENDED.
+            try:
+                await call.relay_ws.close(1000)
+            except Exception:
+                pass
+            end_wait = _mono() + 1.0
+            while call.relay == "active" and _mono() < end_wait:
+                await asyncio.sleep(0.02)
+        error_code, error = final.error_code, None
+        if call.relay_error and call.relay != "done":
+            # The conversation never started: say why instead of a silent NO_ANSWER.
+            error_code = error_code or call.relay_error
+            error = (f"ConversationRelay failed (Twilio error {call.relay_error}); check that "
+                     "ConversationRelay is enabled in the Twilio Console and that the tunnel "
+                     "passes WebSockets")
+        if final.status == CallStatus.COMPLETED and call.stage < ANSWERED:
+            with self.lock:
+                call.stage = ANSWERED
+            self._emit(call, EventKind.ANSWERED)
+        self._emit(call, EventKind.ENDED, status=final.status, answered_by=call.answered_by,
+                   duration_s=final.duration_s, billed_minutes=final.billed_minutes,
+                   price=final.price, price_unit=final.price_unit,
+                   voicemail_left=call.vm == "left", error_code=error_code, error=error,
+                   detail={"source": final.source})
+        with self.lock:
+            call.ended, call.done_at = True, _mono()
+            call.ctx = None      # the rendered prompt and lead variables: not needed now
+        if self.backend is not None and call.sid:
+            self.backend.call_ended(call.sid, final.status, final.billed_minutes)
+
+    def emit_conversation(self, call: LiveCall, session: Any, end: Any, detail: dict) -> None:
+        """Report the relay session's conversation once (not for machines)."""
+        with self.lock:
+            if call.conversation_sent or call.machine_sent:
+                return
+            call.conversation_sent = True
+        self._emit(call, EventKind.CONVERSATION, transcript=session.transcript_dicts(),
+                   turns=session.caller_turns, end=end, detail=detail)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _spawn_thread(self, fn: Callable, *args: Any) -> None:
+        # REST calls block; never on the event loop.
+        self.rest_pool.submit(fn, *args)
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _reject(self, request: Request | WebSocket, reason: str) -> Response:
+        self.stats["rejected"] += 1
+        n = self.stats["rejected"]
+        if n <= 20 or n % 100 == 0:       # a flood of forgeries must not flood the log
+            client = request.client.host if request.client else "?"
+            log.warning("rejected %s from %s: %s (%d rejected so far)", request.url.path,
+                        client, reason, n)
+        return Response("Forbidden", status_code=403, media_type="text/plain")
+
+    def valid_signature(self, url: str, params: Any, signature: str | None) -> bool:
+        if not signature or self.backend is None:
+            return False
+        try:
+            return bool(self.backend.validate(url, params, signature))
+        except Exception:
+            return False
+
+    async def _await_sid(self, call: LiveCall, timeout: float = 15.0) -> str | None:
+        # A callback can overtake the Calls.create response; wait for place() to finish.
+        deadline = _mono() + timeout
+        while call.sid_state == "pending" and _mono() < deadline and not self.stopping:
+            await asyncio.sleep(0.005)
+        return call.sid if call.sid_state == "known" else None
+
+    async def _authorize(self, request: Request) -> tuple[LiveCall, ImmutableMultiDict] | Response:
+        body = b""
+        async for part in request.stream():
+            body += part
+            if len(body) > MAX_BODY:         # Twilio's callbacks are a few hundred bytes
+                return self._reject(request, "oversized body")
+        body = body.decode("utf-8", "replace")
+        form = ImmutableMultiDict(parse_qsl(body, keep_blank_values=True))
+        url = self.public_url + request.url.path
+        if request.url.query:
+            url += "?" + request.url.query
+        if not self.valid_signature(url, form, request.headers.get("x-twilio-signature")):
+            return self._reject(request, "missing or invalid X-Twilio-Signature")
+        if self.backend is None or form.get("AccountSid") != self.backend.account_sid:
+            return self._reject(request, "AccountSid is not this account's")
+        call = self.calls.get(request.path_params["call_id"])
+        if call is None:
+            call = await self._adopt(request.path_params["call_id"], form.get("CallSid"))
+        if call is None:
+            log.info("callback for unknown call %s ignored", request.path_params["call_id"])
+            return Response("Unknown call", status_code=404, media_type="text/plain")
+        sid = await self._await_sid(call)
+        if sid is None and self.stopping:
+            # The runner is stopping before it learnt this call's SID (a lost create
+            # response): the next runner reconciles the call with Twilio instead.
+            return Response("Shutting down", status_code=503, media_type="text/plain")
+        if sid is None or form.get("CallSid") != sid:
+            return self._reject(request, f"CallSid does not belong to call {call.call_id}")
+        call.last_heard = _mono()
+        self.stats["callbacks"] += 1
+        return call, form
+
+    async def first_time(self, call: LiveCall, event: str, sequence: str = "") -> bool:
+        """True once per (CallSid, event, sequence); False for replays and retries."""
+        key = (event, sequence)
+        with self.lock:
+            if key in call.seen:
+                self.stats["duplicates"] += 1
+                return False
+            call.seen.add(key)
+        if self._db_pool is None or call.sid is None:
+            return True
+        loop = asyncio.get_running_loop()
+        try:
+            fresh = await loop.run_in_executor(self._db_pool, self._db_record, call.sid, event,
+                                               sequence, to_iso(self.clock.now()))
+        except Exception as exc:  # the dedupe table is a second line; memory already decided
+            log.warning("could not record callback %s/%s: %s", event, sequence, exc)
+            return True
+        if not fresh:
+            self.stats["duplicates"] += 1
+        return fresh
+
+    def _db(self) -> Any:
+        store = getattr(self._db_local, "store", None)
+        if store is None:
+            from dialcli.store import Store
+            store = self._db_local.store = Store(self.store_path, migrate=False)
+        return store
+
+    def _db_record(self, sid: str, event: str, sequence: str, now_iso: str) -> bool:
+        store = self._db()
+        with store.tx():
+            cur = store.execute(
+                "INSERT OR IGNORE INTO provider_events (call_sid, event, sequence, received_at) "
+                "VALUES (?, ?, ?, ?)", (sid, event, sequence, now_iso))
+        return cur.rowcount == 1
+
+    async def _adopt(self, call_id: int, sid: str | None) -> LiveCall | None:
+        """A call placed before a restart: known by its row, if still open there."""
+        if self._db_pool is None or not sid:
+            return None
+        try:
+            known = await asyncio.get_running_loop().run_in_executor(
+                self._db_pool, self._db_open_sid, call_id)
+        except Exception:
+            return None
+        return self.set_sid(call_id, sid) if known == sid else None
+
+    def _db_open_sid(self, call_id: int) -> str | None:
+        return self._db().scalar(
+            "SELECT provider_sid FROM calls WHERE id = ? AND disposition IS NULL", (call_id,))
+
+    def _db_close(self) -> None:
+        store = getattr(self._db_local, "store", None)
+        if store is not None:
+            store.close()
+            self._db_local.store = None
+
+    # -- HTTP endpoints --------------------------------------------------------------------
+    async def health(self, request: Request) -> Response:
+        nonce = request.query_params.get("nonce", "")[:128]
+        return JSONResponse({"ok": True, "service": "dialcli", "nonce": nonce})
+
+    async def twiml(self, request: Request) -> Response:
+        got = await self._authorize(request)
+        if isinstance(got, Response):
+            if got.status_code == 404:   # a call we no longer know: end it politely
+                return Response(TWIML_HANGUP, media_type="text/xml")
+            return got
+        call, form = got
+        answered_by = form.get("AnsweredBy")
+        if answered_by and await self.first_time(call, f"amd:{answered_by}"):
+            self.on_answered_by(call, answered_by)     # synchronous AMD mode
+        if call.ending or call.ctx is None or self.brain is None or self.backend is None:
+            return Response(TWIML_HANGUP, media_type="text/xml")
+        if call.machine_sent:
+            # The voicemail action (a redirect or a hang-up) is already on its way.
+            return Response(TWIML_HOLD, media_type="text/xml")
+        urls = self.urls(call.call_id)
+        return Response(self.backend.relay_twiml(call.ctx, urls["relay"], urls["action"]),
+                        media_type="text/xml")
+
+    async def status(self, request: Request) -> Response:
+        got = await self._authorize(request)
+        if isinstance(got, Response):
+            return got
+        call, form = got
+        raw = form.get("CallStatus", "")
+        if not await self.first_time(call, f"status:{raw}", form.get("SequenceNumber", "")):
+            return Response(status_code=204)
+        if raw == "ringing":
+            self.advance(call, RINGING)
+        elif raw == "in-progress":
+            self.advance(call, ANSWERED)
+        elif raw in {s.value for s in CallStatus if s.final}:
+            final = Final(CallStatus(raw), duration_s=_int(form.get("CallDuration")),
+                          billed_minutes=_int(form.get("Duration")),
+                          answered_by=form.get("AnsweredBy") or None,
+                          error_code=_int(form.get("ErrorCode")))
+            self.spawn(self.finish_async(call, final))
+        return Response(status_code=204)
+
+    async def amd(self, request: Request) -> Response:
+        got = await self._authorize(request)
+        if isinstance(got, Response):
+            return got
+        call, form = got
+        answered_by = form.get("AnsweredBy", "")
+        if answered_by and await self.first_time(call, f"amd:{answered_by}"):
+            self.on_answered_by(call, answered_by)
+        return Response(status_code=204)
+
+    async def relay_action(self, request: Request) -> Response:
+        got = await self._authorize(request)
+        if isinstance(got, Response):
+            return got
+        call, form = got
+        if form.get("ErrorCode"):
+            call.relay_error = _int(form.get("ErrorCode"))
+            log.warning("ConversationRelay for call %s ended with Twilio error %s (%s)",
+                        call.call_id, form.get("ErrorCode"), form.get("SessionStatus", ""))
+        # The agent ended the session (or it broke): end the call either way. Resuming
+        # with a new <Connect> would risk talking over a caller who already left.
+        return Response(TWIML_HANGUP, media_type="text/xml")
+
+    async def relay(self, ws: WebSocket) -> None:
+        call_id = ws.path_params["call_id"]
+        url = f"{self.ws_base}/relay/{call_id}"
+        signature = ws.headers.get("x-twilio-signature")
+        if not (self.valid_signature(url, {}, signature)
+                or self.valid_signature(url + "/", {}, signature)):
+            self._reject(ws, "WebSocket handshake without a valid X-Twilio-Signature")
+            await ws.close(1008)
+            return
+        call = self.calls.get(call_id)
+        with self.lock:
+            ok = (call is not None and call.relay == "none" and not call.ending
+                  and call.ctx is not None and self.brain is not None)
+            if ok:
+                assert call is not None
+                call.relay, call.relay_ws = "active", ws
+        if not ok:
+            self._reject(ws, "no relay session expected for this call (replayed handshake?)")
+            await ws.close(1008)
+            return
+        assert call is not None
+        await ws.accept()
+        with self.lock:
+            self.stats["relay_active"] += 1
+            self.stats["relay_peak"] = max(self.stats["relay_peak"], self.stats["relay_active"])
+        try:
+            await RelaySession(self, call, ws).run()
+        finally:
+            with self.lock:
+                call.relay, call.relay_ws = "done", None
+                self.stats["relay_active"] -= 1
+
+
+def _int(value: str | None) -> int | None:
+    """A count from a callback field (durations, error codes), or None.
+
+    ASCII digits only and below 2**31: ``int()`` would take '٣', '-5' or forty
+    nines, and the engine stores these in SQLite INTEGER columns.
+    """
+    if not value or len(value) > 10 or not value.isascii() or not value.isdigit():
+        return None
+    number = int(value)
+    return number if number < 2 ** 31 else None
