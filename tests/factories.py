@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 from dialcli.clock import to_iso
-from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
-from dialcli.models import Disposition
 from dialcli.phones import PhoneParser
 from dialcli.store import Store
+from fakes.keyword_brain import KeywordBrain  # noqa: F401  (tests/test_engine*.py import it from here)
 
 NOW = "2026-03-03T15:00:00.000Z"
 
@@ -74,39 +73,6 @@ def add_leads(store: Store, campaign_id: int, leads: Iterable[dict]) -> list[int
                     (lead_id, slot, p.e164, ",".join(p.zones), p.region, g, dead.get(slot)))
             ids.append(lead_id)
     return ids
-
-
-class KeywordSession(BrainSession):
-    """A tiny deterministic brain for engine tests: keyword -> disposition."""
-
-    RULES = (
-        ("remove", Disposition.OPT_OUT), ("stop calling", Disposition.OPT_OUT),
-        ("wrong number", Disposition.WRONG_NUMBER), ("call me back", Disposition.CALLBACK),
-        ("not interested", Disposition.NOT_INTERESTED), ("interested", Disposition.INTERESTED),
-        ("bye", Disposition.COMPLETED),
-    )
-
-    def respond(self, caller_text: str, at_s: float = 0.0) -> Iterator[Chunk]:
-        self.transcript.append(Utterance("caller", caller_text, at_s))
-        low = caller_text.lower()
-        for key, disp in self.RULES:
-            if key in low:
-                end = EndCall(disp, summary=f"said {key!r}",
-                              callback_text=caller_text if disp is Disposition.CALLBACK else None,
-                              goodbye="Thank you, goodbye.")
-                self.result = end
-                self.transcript.append(Utterance("agent", end.goodbye, at_s))
-                yield Chunk(end.goodbye, end)
-                return
-        self.transcript.append(Utterance("agent", "I see. Could you tell me more?", at_s))
-        yield Chunk("I see. Could you tell me more?")
-
-
-class KeywordBrain(Brain):
-    name = "keyword"
-
-    def open(self, ctx: CallContext) -> BrainSession:
-        return KeywordSession(ctx)
 
 
 def calls(store: Store, campaign_id: int | None = None) -> list[dict]:

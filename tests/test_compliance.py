@@ -17,7 +17,7 @@ from dialcli.compliance.policy import CallingPolicy, check_cap, policy_for_campa
 from dialcli.errors import InputError
 from dialcli.models import Campaign
 
-import compliance_seed as seed
+import builders
 
 UTC = timezone.utc
 NY, CHI, DEN, LA_, PHX = ("America/New_York", "America/Chicago", "America/Denver",
@@ -253,15 +253,16 @@ def test_blackout_bans_listed_states_only():
 # -- the frequency cap ------------------------------------------------------------------
 
 def test_check_cap_counts_every_campaign_and_rolls(store):
-    c1, c2 = seed.campaign(store, name="A"), seed.campaign(store, name="B")
-    (l1,), (l2,) = seed.leads(store, c1, [{"phones": ["2125550102"]}]), \
-        seed.leads(store, c2, [{"phones": ["2125550102"]}])
+    c1, c2 = builders.campaign(store, name="A"), builders.campaign(store, name="B")
+    (l1,), (l2,) = builders.add_leads(store, c1, [{"phones": ["2125550102"]}]), \
+        builders.add_leads(store, c2, [{"phones": ["2125550102"]}])
     t0 = _utc("2026-03-03T15:00")
-    seed.past_call(store, c1, l1, "+12125550102", t0)
-    seed.past_call(store, c2, l2, "+12125550102", t0 + timedelta(hours=1))
-    seed.past_call(store, c1, l1, "+12125550102", t0 + timedelta(hours=2), pass_no=2)
-    seed.past_call(store, c1, l1, "+12125550102", t0 + timedelta(hours=3), pass_no=3,
-                   status="canceled")
+    builders.add_call(store, c1, l1, e164="+12125550102", claimed_at=t0)
+    builders.add_call(store, c2, l2, e164="+12125550102", claimed_at=t0 + timedelta(hours=1))
+    builders.add_call(store, c1, l1, e164="+12125550102",
+                      claimed_at=t0 + timedelta(hours=2), pass_no=2)
+    builders.add_call(store, c1, l1, e164="+12125550102",
+                      claimed_at=t0 + timedelta(hours=3), pass_no=3, status="canceled")
     at = t0 + timedelta(hours=4)
     assert check_cap(store.conn, "+12125550102", at) == (3, t0 + timedelta(hours=24))
     assert check_cap(store.conn, "+12125550102", at, limit=4) == (3, None)
@@ -306,7 +307,7 @@ def test_cap_settings_are_validated_and_read_by_the_policy(store):
         settings.set_value(store, "dial_cap_per_24h", "0", now_iso=now)
     assert settings.set_value(store, "dial_cap_per_24h", "5", now_iso=now) == "5"
     assert settings.set_value(store, "dial_cap_by_state", "tx=2, fl=1", now_iso=now) == "FL=1,TX=2"
-    cid = seed.campaign(store)
+    cid = builders.campaign(store)
     policy = policy_for_campaign(store.conn, Campaign.from_row(
         store.one("SELECT * FROM campaigns WHERE id = ?", (cid,))))
     assert (policy.cap_for("US-CA"), policy.cap_for("US-TX"), policy.cap_for("US-FL"),
@@ -324,7 +325,7 @@ def test_blackout_setting_must_parse(store, tmp_path):
     good = tmp_path / "good.txt"
     good.write_text("2026-03-03 Proclaimed\n")
     settings.set_value(store, "blackout_file", str(good), now_iso=now)
-    cid = seed.campaign(store)
+    cid = builders.campaign(store)
     policy = policy_for_campaign(store.conn, Campaign.from_row(
         store.one("SELECT * FROM campaigns WHERE id = ?", (cid,))))
     g = policy.window_for((NY,), "US-NY")
@@ -345,8 +346,8 @@ def test_decision_detail_and_audit_roundtrip(store):
     assert detail["rules"][0] == "campaign" and "TX" in detail["rules"]
     assert detail["window_open"] is False and detail["next_open"] == "2026-03-03T15:00:00.000Z"
     assert detail["closed_because"] and detail["cap_limit"] == 3 and detail["opt_out"] is False
-    cid = seed.campaign(store)
-    (lid,) = seed.leads(store, cid, [{"phones": ["7135550112"], "row": 7}])
+    cid = builders.campaign(store)
+    (lid,) = builders.add_leads(store, cid, [{"phones": ["7135550112"], "row": 7}])
     with store.tx() as conn:
         store_audit.record_decision(conn, ts="2026-03-03T14:30:00.000Z", campaign_id=cid,
                                    lead_id=lid, call_id=None, e164="+17135550112",

@@ -13,7 +13,7 @@ from dialcli.compliance.rules import FEDERAL_END, FEDERAL_START, parse_blackout
 from dialcli.compliance.policy import CallingPolicy, check_cap
 from dialcli.compliance.rules import zone_info
 
-import compliance_seed as seed
+import builders
 
 UTC = timezone.utc
 #: More examples for a deeper local run: DIALCLI_PROP_EXAMPLES=5000 pytest ...
@@ -87,9 +87,9 @@ def test_a_dialer_obeying_check_cap_never_exceeds_it(store, limit, gaps):
     """Attempts every few minutes; dial only when check_cap allows: no rolling 24 h
     window ever holds more than ``limit`` dials, and a refusal names a time that works."""
     store.execute("DELETE FROM calls")
-    cid = store.scalar("SELECT id FROM campaigns LIMIT 1") or seed.campaign(store)
+    cid = store.scalar("SELECT id FROM campaigns LIMIT 1") or builders.campaign(store)
     lid = store.scalar("SELECT id FROM leads LIMIT 1") or \
-        seed.leads(store, cid, [{"phones": ["2125550102"]}])[0]
+        builders.add_leads(store, cid, [{"phones": ["2125550102"]}])[0]
     t = datetime(2026, 3, 3, 15, tzinfo=UTC)
     dialed: list[datetime] = []
     for k, gap in enumerate(gaps):
@@ -97,7 +97,7 @@ def test_a_dialer_obeying_check_cap_never_exceeds_it(store, limit, gaps):
         count, not_before = check_cap(store.conn, "+12125550102", t, limit=limit)
         assert count == sum(1 for d in dialed if d > t - timedelta(hours=24))
         if not_before is None:
-            seed.past_call(store, cid, lid, "+12125550102", t, pass_no=k + 1)
+            builders.add_call(store, cid, lid, e164="+12125550102", claimed_at=t, pass_no=k + 1)
             dialed.append(t)
         else:
             assert not_before > t

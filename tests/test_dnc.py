@@ -10,7 +10,7 @@ import pytest
 from dialcli.compliance import dnc
 from dialcli.errors import ConflictError, InputError
 
-import compliance_seed as seed
+import builders
 
 NOW = "2026-03-03T15:00:00.000Z"
 LATER = "2026-03-03T16:00:00.000Z"
@@ -22,36 +22,36 @@ def add(store, numbers, source="cli", reason="test"):
 
 
 def test_add_retires_phones_in_every_campaign_and_moves_leads(store):
-    c1 = seed.campaign(store, name="A")
-    c2 = seed.campaign(store, name="B")
-    two, one, dialing, reached, other_slot = seed.leads(store, c1, [
+    c1 = builders.campaign(store, name="A")
+    c2 = builders.campaign(store, name="B")
+    two, one, dialing, reached, other_slot = builders.add_leads(store, c1, [
         {"phones": ["2125550102", "2125550152"]},           # current phone dies -> phone 2
         {"phones": ["2125550102"]},                         # nothing left -> SKIPPED
         {"phones": ["2125550102"], "status": "DIALING"},    # the engine owns it now
         {"phones": ["2125550102"], "status": "REACHED"},
         {"phones": ["3125550103", "2125550102"]},           # a later phone dies: lead stays
     ])
-    (elsewhere,) = seed.leads(store, c2, [{"phones": ["+12125550102"]}])
+    (elsewhere,) = builders.add_leads(store, c2, [{"phones": ["+12125550102"]}])
     result = add(store, ["+12125550102"])
     assert (result.changed, result.unchanged, result.phones) == (1, 0, 6)
     assert (result.leads_moved, result.leads_skipped) == (1, 2)
     assert dnc.is_opted_out(store.conn, "+12125550102")
 
-    lead = seed.lead(store, two)
+    lead = builders.lead(store, two)
     assert (lead["status"], lead["phone_slot"], lead["pass_done"]) == ("PENDING", 2, 0)
-    group2 = seed.phones(store, two)[1]["group_id"]
+    group2 = builders.phones(store, two)[1]["group_id"]
     assert lead["cur_group"] == group2
-    assert seed.phones(store, two)[0]["dead_reason"] == dnc.DNC_REASON
+    assert builders.phones(store, two)[0]["dead_reason"] == dnc.DNC_REASON
     for lid in (one, elsewhere):
-        lead = seed.lead(store, lid)
+        lead = builders.lead(store, lid)
         assert lead["status"] == "SKIPPED" and lead["skip_reason"] == dnc.DNC_REASON
         assert lead["pass_done"] == 1 and lead["phone_slot"] is None
-    assert seed.lead(store, dialing)["status"] == "DIALING"
-    assert seed.phones(store, dialing)[0]["dead_reason"] == dnc.DNC_REASON
-    assert seed.lead(store, reached)["status"] == "REACHED"
-    assert (seed.lead(store, other_slot)["status"], seed.lead(store, other_slot)["phone_slot"]) \
+    assert builders.lead(store, dialing)["status"] == "DIALING"
+    assert builders.phones(store, dialing)[0]["dead_reason"] == dnc.DNC_REASON
+    assert builders.lead(store, reached)["status"] == "REACHED"
+    assert (builders.lead(store, other_slot)["status"], builders.lead(store, other_slot)["phone_slot"]) \
         == ("PENDING", 1)
-    decisions = [(a["decision"], a["lead_id"]) for a in seed.audit(store)]
+    decisions = [(a["decision"], a["lead_id"]) for a in builders.audit(store)]
     assert decisions[0] == ("dnc-add", None)
     assert ("skip", two) in decisions and ("skip", one) in decisions
 
@@ -60,37 +60,37 @@ def test_add_retires_phones_in_every_campaign_and_moves_leads(store):
 
 
 def test_retry_lead_whose_last_phone_dies_is_done_for_the_pass(store):
-    cid = seed.campaign(store, max_attempts=3)
-    (lid,) = seed.leads(store, cid, [{"phones": ["3125550103", "2125550102"],
+    cid = builders.campaign(store, max_attempts=3)
+    (lid,) = builders.add_leads(store, cid, [{"phones": ["3125550103", "2125550102"],
                                       "status": "RETRY", "slot": 2}])
     add(store, ["+12125550102"])
-    lead = seed.lead(store, lid)
+    lead = builders.lead(store, lid)
     # Phone 1 is still live: the next pass starts there.
     assert (lead["status"], lead["phone_slot"], lead["pass_done"]) == ("RETRY", 1, 1)
 
 
 def test_callback_lead_whose_number_dies_is_skipped_and_appointment_canceled(store):
-    cid = seed.campaign(store)
-    (lid,) = seed.leads(store, cid, [{"phones": ["2125550102", "3125550103"],
+    cid = builders.campaign(store)
+    (lid,) = builders.add_leads(store, cid, [{"phones": ["2125550102", "3125550103"],
                                       "status": "CALLBACK", "callback_slot": 1,
                                       "callback_at": LATER}])
     with store.tx():
         store.execute("INSERT INTO appointments (campaign_id, lead_id, slot, due_at, created_at) "
                       "VALUES (?, ?, 1, ?, ?)", (cid, lid, LATER, NOW))
     add(store, ["+12125550102"])
-    lead = seed.lead(store, lid)
+    lead = builders.lead(store, lid)
     assert lead["status"] == "SKIPPED" and lead["skip_reason"] == dnc.CALLBACK_REASON
     assert store.scalar("SELECT status FROM appointments WHERE lead_id = ?", (lid,)) == "canceled"
 
 
 def test_simulated_opt_outs_bind_only_simulated_runs(store):
-    cid = seed.campaign(store)
-    (lid,) = seed.leads(store, cid, [{"phones": ["2125550102"]}])
+    cid = builders.campaign(store)
+    (lid,) = builders.add_leads(store, cid, [{"phones": ["2125550102"]}])
     result = add(store, ["+12125550102"], source=dnc.SIMULATOR_SOURCE)
     assert result.changed == 1 and result.phones == 0
     assert not dnc.is_opted_out(store.conn, "+12125550102")
     assert dnc.is_opted_out(store.conn, "+12125550102", simulated=True)
-    assert seed.lead(store, lid)["status"] == "PENDING"
+    assert builders.lead(store, lid)["status"] == "PENDING"
     # A real opt-out of the same number upgrades the entry and retires the phone.
     real = add(store, ["+12125550102"], source="call")
     assert real.changed == 1 and real.phones == 1
@@ -102,8 +102,8 @@ def test_simulated_opt_outs_bind_only_simulated_runs(store):
 
 
 def test_remove_revives_opt_out_phones_only_and_protects_call_opt_outs(store):
-    cid = seed.campaign(store)
-    (lid,) = seed.leads(store, cid, [{"phones": ["2125550102", "3125550103"],
+    cid = builders.campaign(store)
+    (lid,) = builders.add_leads(store, cid, [{"phones": ["2125550102", "3125550103"],
                                       "dead": {2: "wrong number"}}])
     add(store, ["+12125550102", "+13125550103"])
     add(store, ["+14155550101"], source="call")
@@ -114,11 +114,11 @@ def test_remove_revives_opt_out_phones_only_and_protects_call_opt_outs(store):
         result = dnc.remove(conn, ["+12125550102", "+13125550103", "+16175550106"],
                             now_iso=LATER, reason="typo")
     assert (result.changed, result.unchanged, result.phones) == (2, 1, 1)
-    assert [p["dead_reason"] for p in seed.phones(store, lid)] == [None, "wrong number"]
+    assert [p["dead_reason"] for p in builders.phones(store, lid)] == [None, "wrong number"]
     with store.tx() as conn:
         assert dnc.remove(conn, ["+14155550101"], now_iso=LATER, force=True).changed == 1
     assert dnc.count(store.conn) == 0
-    removes = [a for a in seed.audit(store) if a["decision"] == "dnc-remove"]
+    removes = [a for a in builders.audit(store) if a["decision"] == "dnc-remove"]
     assert len(removes) == 3 and removes[-1]["detail"]["forced"] is True
 
 
@@ -150,7 +150,7 @@ def test_import_registry_flat_files(store, tmp_path):
     again = dnc.import_file(store, write(tmp_path, "b.txt", "2125550102\n4155550101\n"),
                             now_iso=NOW)
     assert (again.added, again.already) == (0, 2)
-    assert seed.audit(store)[-1]["decision"] == "dnc-import"
+    assert builders.audit(store)[-1]["decision"] == "dnc-import"
 
 
 def test_change_list_deletes_only_registry_entries(store, tmp_path):
@@ -197,8 +197,8 @@ def test_import_csv_without_a_phone_column_fails_cleanly(store, tmp_path):
 
 
 def test_import_of_nothing_valid_changes_nothing(store, tmp_path):
-    cid = seed.campaign(store)
-    seed.leads(store, cid, [{"phones": ["2125550102"]}])
+    cid = builders.campaign(store)
+    builders.add_leads(store, cid, [{"phones": ["2125550102"]}])
     path = write(tmp_path, "junk.txt", "12\nhello\n")
     with pytest.raises(InputError, match="No phone numbers found.*line 1"):
         dnc.import_file(store, path, now_iso=NOW)
@@ -209,17 +209,17 @@ def test_import_of_nothing_valid_changes_nothing(store, tmp_path):
 
 
 def test_import_retires_lead_phones(store, tmp_path):
-    cid = seed.campaign(store)
-    (lid,) = seed.leads(store, cid, [{"phones": ["2125550102", "3125550103"]}])
+    cid = builders.campaign(store)
+    (lid,) = builders.add_leads(store, cid, [{"phones": ["2125550102", "3125550103"]}])
     report = dnc.import_file(store, write(tmp_path, "r.txt", "2125550102\n"), now_iso=NOW)
     assert (report.phones, report.leads_moved) == (1, 1)
-    assert seed.lead(store, lid)["phone_slot"] == 2
+    assert builders.lead(store, lid)["phone_slot"] == 2
 
 
 # -- list and export -----------------------------------------------------------------
 
 def test_list_and_export(store):
-    cid = seed.campaign(store, name="Spring")
+    cid = builders.campaign(store, name="Spring")
     add(store, ["+12125550102"], reason="asked by email")
     with store.tx() as conn:
         dnc.add(conn, ["+13125550103"], source="call", reason="on a call", now_iso=NOW,

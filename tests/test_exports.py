@@ -11,7 +11,8 @@ from dialcli.clock import to_iso
 from dialcli.errors import InputError
 from dialcli.results.exports import neutralise
 
-from fabricate import COLUMNS, add_call, add_import, add_lead, make_campaign, spring_campaign
+import builders
+from builders import COLUMNS, add_call, add_import, add_lead, spring_campaign
 
 
 def read_csv(text: str) -> list[dict]:
@@ -73,19 +74,19 @@ def test_leads_csv(store):
 
 
 def test_leads_csv_columns_across_imports_and_without_import(store):
-    cid = make_campaign(store)
+    cid = builders.campaign(store, status="RUNNING")
     first = add_import(store, cid, ["NAME", "PHONE1", "AMOUNT"])
     second = add_import(store, cid, ["NAME", "PHONE1", "PHONE2", "CITY", "AMOUNT"])
     add_lead(store, cid, row=2, name="A", import_id=first, phones=[("+14155551200", "")],
-             variables={"AMOUNT": "1"})
+             vars={"AMOUNT": "1"})
     add_lead(store, cid, row=2, name="B", import_id=second,
              phones=[("+14155551201", ""), ("+14155551202", "")],
-             variables={"AMOUNT": "2", "CITY": "Oakland"})
+             vars={"AMOUNT": "2", "CITY": "Oakland"})
     assert exports.lead_columns(store, cid) == ["NAME", "PHONE1", "AMOUNT", "PHONE2", "CITY"]
-    other = make_campaign(store, "Direct")
+    other = builders.campaign(store, "Direct", status="RUNNING")
     add_lead(store, other, row=2, name="C", email="c@example.com",
              phones=[("+14155551203", ""), ("+14155551204", "")],
-             variables={"TIER": "gold", "=EVIL": "=1"})
+             vars={"TIER": "gold", "=EVIL": "=1"})
     assert exports.lead_columns(store, other) == ["NAME", "EMAIL", "PHONE1", "PHONE2", "TIER",
                                                   "=EVIL"]
     buf = io.StringIO()
@@ -125,7 +126,7 @@ def test_calls_csv(store):
 
 
 def test_calls_csv_local_time_in_every_zone(store):
-    cid = make_campaign(store)
+    cid = builders.campaign(store, status="RUNNING")
     lead = add_lead(store, cid, row=2, name="Border", phones=[("+19705550100",
                                                              "America/Denver,America/Phoenix")])
     add_call(store, cid, lead, claimed_at="2026-07-01T18:00:00.000Z",

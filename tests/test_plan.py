@@ -14,7 +14,7 @@ from dialcli.clock import to_iso
 from dialcli.errors import NotFoundError
 from dialcli.engine.plan import build_plan
 
-import compliance_seed as seed
+import builders
 
 UTC = timezone.utc
 T = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)      # Tuesday: 10:00 New York, 07:00 Los Angeles
@@ -26,11 +26,11 @@ def by_number(plan):
 
 @pytest.fixture
 def campaign(store):
-    return seed.campaign(store)
+    return builders.campaign(store)
 
 
 def test_categories_reasons_and_sources(store, campaign):
-    ids = seed.leads(store, campaign, [
+    ids = builders.add_leads(store, campaign, [
         {"name": "NY", "phones": ["2125550102"]},
         {"name": "LA", "phones": ["4155550101"]},
         {"name": "Toll free", "phones": ["8005551212", "3125550103"]},
@@ -79,16 +79,17 @@ def test_categories_reasons_and_sources(store, campaign):
 
 
 def test_opt_out_and_frequency_cap(store, campaign):
-    a, b, c = seed.leads(store, campaign, [
+    a, b, c = builders.add_leads(store, campaign, [
         {"phones": ["2125550102"]}, {"phones": ["2125550103", "2125550105"]},
         {"phones": ["2125550104"]}])
     # Opted out in a way that has not retired the phone yet (e.g. another process mid-way).
     store.execute("INSERT INTO dnc (e164, source, added_at) VALUES ('+12125550102', 'cli', 't')")
     with store.tx() as conn:
         dnc.add(conn, ["+12125550103"], source="cli", reason="x", now_iso=to_iso(T))
-    other = seed.campaign(store, name="Other")
+    other = builders.campaign(store, name="Other")
     for h in (20, 10, 1):   # three dials in the last 24 h, from another campaign
-        seed.past_call(store, other, c, "+12125550104", T - timedelta(hours=h), pass_no=h)
+        builders.add_call(store, other, c, e164="+12125550104",
+                          claimed_at=T - timedelta(hours=h), pass_no=h)
     p = by_number(build_plan(store, campaign, T, estimate=False))
     assert p["+12125550102"].category == "blocked" and p["+12125550102"].opt_out
     assert p["+12125550102"].reasons == ["on the opt-out list"]
@@ -101,7 +102,7 @@ def test_opt_out_and_frequency_cap(store, campaign):
 
 
 def test_state_days_blackout_and_the_users_day(store, campaign):
-    seed.leads(store, campaign, [{"phones": ["4015550100"]}, {"phones": ["5045550100"]}])
+    builders.add_leads(store, campaign, [{"phones": ["4015550100"]}, {"phones": ["5045550100"]}])
     sunday = datetime(2026, 3, 8, 15, 0, tzinfo=UTC)
     p = by_number(build_plan(store, campaign, sunday, estimate=False))
     ri = p["+14015550100"]
@@ -126,7 +127,7 @@ def test_state_days_blackout_and_the_users_day(store, campaign):
 
 def test_callback_and_retry_pass_waits(store, campaign):
     due = T + timedelta(hours=3)
-    cb, retry = seed.leads(store, campaign, [
+    cb, retry = builders.add_leads(store, campaign, [
         {"phones": ["2125550102", "2125550103"], "status": "CALLBACK", "callback_slot": 1,
          "callback_at": to_iso(due)},
         {"phones": ["2125550104"], "status": "RETRY", "pass_done": 1},
@@ -143,13 +144,13 @@ def test_callback_and_retry_pass_waits(store, campaign):
 
 
 def test_plan_reads_only_and_serialises(store, campaign, db_path):
-    seed.leads(store, campaign, [{"phones": ["2125550102"]}, {"phones": ["8005551212"]}])
+    builders.add_leads(store, campaign, [{"phones": ["2125550102"]}, {"phones": ["8005551212"]}])
     before = store.conn.total_changes
     dump = "\n".join(store.conn.iterdump())
     plan = build_plan(store, campaign, T, estimate=False)
     assert store.conn.total_changes == before and "\n".join(store.conn.iterdump()) == dump
     data = json.loads(json.dumps(plan.as_dict()))
-    assert data["campaign"] == "C" and data["at"] == "2026-03-03T15:00:00.000Z"
+    assert data["campaign"] == "Spring" and data["at"] == "2026-03-03T15:00:00.000Z"
     assert data["phones"][0]["next_utc"] == "2026-03-03T15:00:00.000Z"
     assert data["rules_version"].startswith("federal+states-")
     assert data["policy"]["cap_per_24h"] == 3 and data["estimate"] is None
@@ -161,6 +162,6 @@ def test_unknown_campaign(store):
 
 
 def test_a_lead_being_dialed_says_so(store, campaign):
-    seed.leads(store, campaign, [{"phones": ["2125550102"], "status": "DIALING"}])
+    builders.add_leads(store, campaign, [{"phones": ["2125550102"], "status": "DIALING"}])
     (phone,) = build_plan(store, campaign, T, estimate=False).phones
     assert phone.reasons == ["a call to this lead is in progress"]

@@ -12,7 +12,8 @@ from dialcli.errors import InputError
 from dialcli.store import Store
 from dialcli.store.migrations import migrations
 
-from fabricate import NOW, add_call, add_lead, make_campaign, spring_campaign
+import builders
+from builders import NOW_ISO, add_call, add_lead, spring_campaign
 
 TODAY = date(2026, 3, 3)
 
@@ -20,7 +21,7 @@ TODAY = date(2026, 3, 3)
 @pytest.fixture
 def spring(store):
     data = spring_campaign(store)
-    settings.set_value(store, "rate_per_minute", "0.02", now_iso=NOW)
+    settings.set_value(store, "rate_per_minute", "0.02", now_iso=NOW_ISO)
     return data
 
 
@@ -81,7 +82,7 @@ def test_kpis_follow_call_updates(store, spring):
 
 
 def test_empty_campaign(store):
-    cid = make_campaign(store, "Empty")
+    cid = builders.campaign(store, "Empty", status="RUNNING")
     k = reporting.campaign_kpis(store, cid)
     assert (k.calls_made, k.reached, k.billed_minutes, k.cost, k.leads_total) == (0, 0, 0, 0, 0)
     assert k.reach_rate is None and k.avg_talk_s is None
@@ -200,7 +201,7 @@ OPS = st.lists(st.tuples(
 @given(OPS)
 def test_call_stats_always_equal_an_aggregate_of_calls(ops):
     store = Store(":memory:")
-    cid = make_campaign(store)
+    cid = builders.campaign(store, status="RUNNING")
     lead = add_lead(store, cid, row=2, name="L", phones=[("+14155551200", "America/Los_Angeles")])
     ids: list[int] = []
     for n, (op, k, disp, ended, duration, billed, price) in enumerate(ops):
@@ -237,13 +238,13 @@ def test_upgrade_backfills_counters_from_existing_calls(db_path):
     migrations.apply(st.db, stop_before="m004_results")
     assert "m004_results" not in st.applied_migrations()
     # Old schema: insert directly (no triggers exist yet).
-    cid = make_campaign(st)
+    cid = builders.campaign(st, status="RUNNING")
     lead = add_lead(st, cid, row=2, name="L", phones=[("+14155551200", "America/Los_Angeles")])
     for n, disp in enumerate(["NO_ANSWER", "INTERESTED", None]):
         st.execute("INSERT INTO calls (campaign_id, run, lead_id, slot, e164, from_number, pass_no, "
                    "provider, claimed_at, ended_at, disposition, duration_s, billed_minutes) "
                    "VALUES (?, 1, ?, 1, '+14155551200', '+14155550100', ?, 'simulator', ?, ?, ?, "
-                   "60, 1)", (cid, lead, n + 1, NOW, NOW if disp else None, disp))
+                   "60, 1)", (cid, lead, n + 1, NOW_ISO, NOW_ISO if disp else None, disp))
     st.close()
     st = Store(db_path)
     assert st.applied_migrations() == names
@@ -256,9 +257,9 @@ def test_upgrade_backfills_counters_from_existing_calls(db_path):
 def test_upgrade_from_m004_counts_finished_calls_only(db_path):
     st = Store(db_path, migrate=False)
     migrations.apply(st.db, stop_before="m005_call_stats_finished_only")
-    cid = make_campaign(st)
+    cid = builders.campaign(st, status="RUNNING")
     lead = add_lead(st, cid, row=2, name="L", phones=[("+14155551200", "America/Los_Angeles")])
-    add_call(st, cid, lead, pass_no=1, disposition="NO_ANSWER", ended_at=NOW, billed_minutes=1)
+    add_call(st, cid, lead, pass_no=1, disposition="NO_ANSWER", ended_at=NOW_ISO, billed_minutes=1)
     open_call = add_call(st, cid, lead, pass_no=2)
     assert st.scalar("SELECT COUNT(*) FROM call_stats WHERE disposition = ''") == 1
     st.close()
@@ -267,7 +268,7 @@ def test_upgrade_from_m004_counts_finished_calls_only(db_path):
     assert st.scalar("SELECT COUNT(*) FROM call_stats WHERE disposition = ''") == 0
     with st.tx():
         st.execute("UPDATE calls SET disposition = 'INTERESTED', ended_at = ?, duration_s = 60 "
-                   "WHERE id = ?", (NOW, open_call))
+                   "WHERE id = ?", (NOW_ISO, open_call))
     assert _stats(st, cid) == _aggregate(st, cid)
     k = reporting.campaign_kpis(st, cid)
     assert (k.calls_made, k.in_flight, k.reached) == (2, 0, 1)

@@ -23,7 +23,9 @@ from dialcli.results.delivery import Deliverer
 from dialcli.store import outbox as store_outbox
 from dialcli.store.outbox import BLOCKED, DUE_NOW
 
-from fabricate import NOW, Receiver, add_lead, make_campaign
+import builders
+from builders import NOW_ISO, add_lead
+from fakes.webhook_receiver import Receiver
 
 WALL0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -35,10 +37,10 @@ def wall():
 
 @pytest.fixture
 def campaign(store):
-    cid = make_campaign(store)
+    cid = builders.campaign(store, status="RUNNING")
     leads = [add_lead(store, cid, row=i + 2, name=f"Lead {i}", email=f"l{i}@example.com",
                       phones=[(f"+1415555{1200 + i:04d}", "America/Los_Angeles")],
-                      variables={"AMOUNT": str(100 * i)}) for i in range(6)]
+                      vars={"AMOUNT": str(100 * i)}) for i in range(6)]
     return cid, leads
 
 
@@ -50,11 +52,11 @@ def receiver(wall):
 
 
 def subscribe(store, url, secret="s3cret-s3cret-s3cret", events=None):
-    sub, _ = webhooks.add_subscription(store, url, now_iso=NOW, secret=secret, events=events)
+    sub, _ = webhooks.add_subscription(store, url, now_iso=NOW_ISO, secret=secret, events=events)
     return sub
 
 
-def change(store, lead_id, status, *, at=NOW, attempts=None):
+def change(store, lead_id, status, *, at=NOW_ISO, attempts=None):
     """What the engine does: change the status and enqueue, in one transaction."""
     with store.tx() as conn:
         prev = conn.execute("SELECT status FROM leads WHERE id = ?", (lead_id,)).fetchone()[0]
@@ -92,7 +94,7 @@ def test_enqueue_payload_and_chain(store, campaign):
     assert re.fullmatch(r"evt_[0-9a-f]{32}", first["id"])
     assert rows[0]["event_id"] == first["id"] and rows[0]["subscription_id"] == sub.id
     assert first["type"] == "campaign.lead.updated"
-    assert first["created_at"] == NOW
+    assert first["created_at"] == NOW_ISO
     assert first["campaign"] == {"id": cid, "name": "Spring", "run": 1}
     lead = first["lead"]
     assert lead["id"] == leads[1] and lead["name"] == "Lead 1" and lead["row_number"] == 3
@@ -111,7 +113,7 @@ def test_enqueue_one_event_id_per_subscriber(store, campaign):
     _, leads = campaign
     subscribe(store, "https://a.example.com/h")
     subscribe(store, "https://b.example.com/h")
-    other, _ = webhooks.add_subscription(store, "https://c.example.com/h", now_iso=NOW)
+    other, _ = webhooks.add_subscription(store, "https://c.example.com/h", now_iso=NOW_ISO)
     store.execute("UPDATE webhook_subscriptions SET active = 0 WHERE id = ?", (other.id,))
     assert change(store, leads[0], "DIALING") == 2
     rows = outbox(store)
@@ -123,7 +125,7 @@ def test_unchanged_status_records_nothing(store, campaign):
     _, leads = campaign
     subscribe(store, "https://example.com/hooks")
     with store.tx() as conn:
-        assert store_outbox.enqueue_lead_update(conn, now_iso=NOW, lead_id=leads[0],
+        assert store_outbox.enqueue_lead_update(conn, now_iso=NOW_ISO, lead_id=leads[0],
                                             previous_status="PENDING") == 0
 
 
@@ -133,7 +135,7 @@ def test_event_rolls_back_with_the_status_change(store, campaign):
     with pytest.raises(RuntimeError):
         with store.tx() as conn:
             conn.execute("UPDATE leads SET status = 'DIALING' WHERE id = ?", (leads[0],))
-            store_outbox.enqueue_lead_update(conn, now_iso=NOW, lead_id=leads[0],
+            store_outbox.enqueue_lead_update(conn, now_iso=NOW_ISO, lead_id=leads[0],
                                          previous_status="PENDING")
             raise RuntimeError("engine crashed before commit")
     assert store.scalar("SELECT COUNT(*) FROM outbox") == 0
@@ -146,7 +148,7 @@ def test_batch_enqueue(store, campaign):
         conn.execute("UPDATE leads SET status = 'PENDING'")
         conn.execute("UPDATE leads SET status = 'SKIPPED' WHERE id = ?", (leads[0],))
         n = store_outbox.enqueue_lead_updates(
-            conn, now_iso=NOW, changes=[(lead, "REACHED") for lead in leads] + [(999999, None)])
+            conn, now_iso=NOW_ISO, changes=[(lead, "REACHED") for lead in leads] + [(999999, None)])
     assert n == len(leads)
 
 
@@ -183,21 +185,21 @@ def test_readme_verification_snippet_works():
 # -- subscriptions -----------------------------------------------------------------------
 
 def test_add_validates_and_generates_secret(store):
-    sub, warnings = webhooks.add_subscription(store, "http://hooks.example.com/x", now_iso=NOW)
+    sub, warnings = webhooks.add_subscription(store, "http://hooks.example.com/x", now_iso=NOW_ISO)
     assert sub.secret.startswith("whsec_") and len(sub.secret) > 40
     assert warnings and "https" in warnings[0]
     assert "secret" not in repr(sub) and sub.secret not in repr(sub)
     assert sub.fingerprint == webhooks.fingerprint(sub.secret)
     with pytest.raises(ConflictError):
-        webhooks.add_subscription(store, "http://hooks.example.com/x", now_iso=NOW)
+        webhooks.add_subscription(store, "http://hooks.example.com/x", now_iso=NOW_ISO)
     for bad in ("ftp://x.example.com/", "not a url", "https://", ""):
         with pytest.raises(InputError):
-            webhooks.add_subscription(store, bad, now_iso=NOW)
+            webhooks.add_subscription(store, bad, now_iso=NOW_ISO)
     with pytest.raises(InputError, match="Unknown event type"):
-        webhooks.add_subscription(store, "https://y.example.com/", now_iso=NOW,
+        webhooks.add_subscription(store, "https://y.example.com/", now_iso=NOW_ISO,
                                   events=["campaign.lead.deleted"])
     with pytest.raises(InputError, match="too short"):
-        webhooks.add_subscription(store, "https://y.example.com/", now_iso=NOW, secret="short")
+        webhooks.add_subscription(store, "https://y.example.com/", now_iso=NOW_ISO, secret="short")
     assert store.scalar("SELECT COUNT(*) FROM webhook_subscriptions") == 1
 
 
