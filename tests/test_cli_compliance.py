@@ -10,7 +10,7 @@ import pytest
 from dialcli.store import audit as store_audit
 from dialcli.results import audit as results_audit
 from dialcli.compliance import policy as compliance
-from dialcli.cli import _common
+from dialcli.cli import common
 from dialcli.compliance.policy import CallingPolicy, decision_detail
 from dialcli.clock import from_iso
 
@@ -23,7 +23,7 @@ AT = "2026-03-03T15:00Z"      # Tuesday, 10:00 in New York
 def width(monkeypatch):
     """Pin the stdout console's width (it is fixed when the CLI is first imported)."""
     def set_width(columns: int) -> None:
-        monkeypatch.setattr(_common.out, "_width", columns)
+        monkeypatch.setattr(common.out, "_width", columns)
     set_width(160)
     return set_width
 

@@ -16,13 +16,13 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from dialcli import __version__
-from dialcli.cli._common import AppState, err
+from dialcli.cli.common import AppState, err
 from dialcli.config import scrub
 from dialcli.errors import DialcliError, ExitCode
 
 COMMAND_MODULES = (
-    "agents", "numbers", "campaigns", "leads", "preview", "run", "report", "dnc",
-    "webhooks", "compliance", "doctor", "settings",
+    "agent", "numbers", "campaign", "import_", "preview", "start", "report", "dnc",
+    "webhooks", "plan", "doctor", "config",
 )
 
 

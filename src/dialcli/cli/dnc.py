@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dialcli.compliance import dnc as core
-from dialcli.cli._common import note, now, out, print_json, store, success
+from dialcli.cli.common import note, now, out, print_json, store, success
 from dialcli.clock import to_iso
 from dialcli.errors import InputError
 

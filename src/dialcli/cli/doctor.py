@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dialcli.engine import doctor as core
-from dialcli.cli import _common
+from dialcli.cli import common
 from dialcli.cli.numbers import numbers_app
 from dialcli.config import TwilioCredentials
 from dialcli.errors import ExitCode
@@ -64,9 +64,9 @@ def sync_view(result: SyncResult) -> Group:
 
 
 def _campaigns(ctx: typer.Context, name: Optional[str]) -> list[Campaign]:
-    st = _common.store(ctx)
+    st = common.store(ctx)
     if name:
-        cid = _common.resolve_campaign_id(st, name)
+        cid = common.resolve_campaign_id(st, name)
         return [Campaign.from_row(st.one("SELECT * FROM campaigns WHERE id = ?", (cid,)))]
     return core.active_campaigns(st)
 
@@ -94,15 +94,15 @@ def doctor(
       cloudflared tunnel --url http://localhost:8765 &
       dialcli doctor --public-url https://example.trycloudflare.com
     """
-    st = _common.store(ctx)
+    st = common.store(ctx)
     campaigns = _campaigns(ctx, campaign)
     checks = core.run_checks(st, campaigns, core.DoctorOptions(public_url=public_url, port=port),
-                             now=_common.now(ctx))
+                             now=common.now(ctx))
     if as_json:
-        _common.print_json({"ok": not any(c.status == core.FAIL for c in checks),
+        common.print_json({"ok": not any(c.status == core.FAIL for c in checks),
                             "checks": [c.as_dict() for c in checks]})
     else:
-        _common.out.print(checks_view(checks))
+        common.out.print(checks_view(checks))
     if any(c.status == core.FAIL for c in checks):
         raise typer.Exit(int(ExitCode.ERROR))
 
@@ -125,16 +125,16 @@ def sync(
     from dialcli.providers.twilio.provider import TwilioAccount
 
     account = TwilioAccount(TwilioCredentials.from_env())
-    result = sync_numbers(_common.store(ctx), account, now=_common.now(ctx))
+    result = sync_numbers(common.store(ctx), account, now=common.now(ctx))
     if as_json:
-        _common.print_json([n.as_dict() for n in result.numbers])
+        common.print_json([n.as_dict() for n in result.numbers])
         return
     if not result.numbers:
-        _common.note("The Twilio account has no phone numbers, and the workspace has none. "
+        common.note("The Twilio account has no phone numbers, and the workspace has none. "
                      "Buy one at console.twilio.com > Phone Numbers.")
         return
-    _common.out.print(sync_view(result))
-    _common.success(escape(f"Synced: {result.count('added')} added, {result.count('updated')} "
+    common.out.print(sync_view(result))
+    common.success(escape(f"Synced: {result.count('added')} added, {result.count('updated')} "
                            f"updated, {len(result.missing)} not on the account."))
 
 

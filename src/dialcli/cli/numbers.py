@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dialcli.workspace import numbers as core
-from dialcli.cli import _common
+from dialcli.cli import common
 from dialcli.models import Number
 
 numbers_app = typer.Typer(
@@ -63,9 +63,9 @@ def add(
     Example:
       dialcli numbers add +14155550100 --label "Sales line"
     """
-    added = core.add_number(_common.store(ctx), number, label=label, now=_common.now(ctx))
+    added = core.add_number(common.store(ctx), number, label=label, now=common.now(ctx))
     typed = number.strip()
-    _common.success(f"Added {added.e164}" + (f" (from {escape(repr(typed))})" if typed != added.e164 else "")
+    common.success(f"Added {added.e164}" + (f" (from {escape(repr(typed))})" if typed != added.e164 else "")
                     + (f", label {escape(repr(added.label))}." if added.label else "."))
 
 
@@ -81,16 +81,16 @@ def list_(
       dialcli numbers list
       dialcli numbers list --json
     """
-    st = _common.store(ctx)
+    st = common.store(ctx)
     numbers = core.list_numbers(st)
     usage = core.usage(st)
     if as_json:
-        _common.print_json([core.number_as_dict(n, campaigns=usage.get(n.e164, [])) for n in numbers])
+        common.print_json([core.number_as_dict(n, campaigns=usage.get(n.e164, [])) for n in numbers])
         return
     if not numbers:
-        _common.note("No numbers yet. Add one with: dialcli numbers add +14155550100")
+        common.note("No numbers yet. Add one with: dialcli numbers add +14155550100")
         return
-    _common.out.print(numbers_table(numbers, usage))
+    common.out.print(numbers_table(numbers, usage))
 
 
 @numbers_app.command("remove")
@@ -104,8 +104,8 @@ def remove(
     Example:
       dialcli numbers remove +14155550100
     """
-    removed = core.remove_number(_common.store(ctx), number)
-    _common.success(f"Removed {removed.e164}.")
+    removed = core.remove_number(common.store(ctx), number)
+    common.success(f"Removed {removed.e164}.")
 
 
 def register(app: typer.Typer) -> None:

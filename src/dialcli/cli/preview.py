@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli import _common
+from dialcli.cli import common
 from dialcli.workspace.preview import Preview, build_preview
 
 
@@ -101,17 +101,17 @@ def preview(
       dialcli preview --campaign "Spring outreach" --lead 3
       dialcli preview --agent Zara
     """
-    st = _common.store(ctx)
+    st = common.store(ctx)
     target: int | None = None
     if campaign is not None or agent is None:
-        target = _common.resolve_campaign_id(st, campaign)
+        target = common.resolve_campaign_id(st, campaign)
     p = build_preview(st, campaign=target, agent=agent, lead_number=lead, lead_id=lead_id)
     for message in _warnings(p):
-        _common.warn(escape(message))
+        common.warn(escape(message))
     if as_json:
-        _common.print_json(p.as_dict())
+        common.print_json(p.as_dict())
         return
-    _common.out.print(preview_view(p))
+    common.out.print(preview_view(p))
 
 
 def register(app: typer.Typer) -> None:

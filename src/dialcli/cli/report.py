@@ -21,7 +21,7 @@ from dialcli.results import exports
 from dialcli.results import reporting
 
 from dialcli.store import settings
-from dialcli.cli._common import (note, now, out, print_json, resolve_campaign_id, store,
+from dialcli.cli.common import (note, now, out, print_json, resolve_campaign_id, store,
                                 success)
 from dialcli.clock import from_iso
 from dialcli.errors import InputError

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from dialcli.results import delivery
 from dialcli.results import webhooks as core
-from dialcli.cli._common import note, now, out, print_json, state, store, success, warn
+from dialcli.cli.common import note, now, out, print_json, state, store, success, warn
 from dialcli.clock import to_iso
 
 webhooks_app = typer.Typer(

@@ -21,7 +21,7 @@ from rich.text import Text
 from dialcli.compliance import rules
 from dialcli.compliance import policy as compliance
 from dialcli.compliance.rules import load_blackout
-from dialcli.cli._common import note, now, out, print_json, resolve_campaign_id, store, success
+from dialcli.cli.common import note, now, out, print_json, resolve_campaign_id, store, success
 from dialcli.clock import to_iso
 from dialcli.errors import InputError, NotFoundError
 from dialcli.results import audit

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli import _common
+from dialcli.cli import common
 from dialcli.errors import InputError
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def template(
     if not output.parent.exists():
         raise InputError(f"Cannot write {output}: folder {output.parent} does not exist.")
     output.write_text(text, encoding="utf-8")
-    _common.success(f"Wrote {escape(str(output))}. Fill in one lead per row, then: "
+    common.success(f"Wrote {escape(str(output))}. Fill in one lead per row, then: "
                     f"dialcli import {escape(str(output))}")
 
 
@@ -112,11 +112,11 @@ def import_leads(
     """
     from dialcli.leads import importer
 
-    st = _common.store(ctx)
-    campaign_id = _common.resolve_campaign_id(st, campaign)
+    st = common.store(ctx)
+    campaign_id = common.resolve_campaign_id(st, campaign)
     size = csv_path.stat().st_size if csv_path.is_file() else 0
-    show_bar = not as_json and _common.err.is_terminal and size >= PROGRESS_MIN_BYTES
-    kwargs = dict(campaign_id=campaign_id, now=_common.now(ctx), default_region=default_region,
+    show_bar = not as_json and common.err.is_terminal and size >= PROGRESS_MIN_BYTES
+    kwargs = dict(campaign_id=campaign_id, now=common.now(ctx), default_region=default_region,
                   allow_duplicates=allow_duplicates, rejects_path=rejects)
     if show_bar:
         with _progress() as bar:
@@ -127,13 +127,13 @@ def import_leads(
     else:
         summary = importer.import_csv(st, csv_path, **kwargs)
     for notice in summary.notices:
-        _common.note(escape(notice))
+        common.note(escape(notice))
     for warning in summary.warnings:
-        _common.warn(escape(warning))
+        common.warn(escape(warning))
     if as_json:
-        _common.print_json(summary.to_dict())
+        common.print_json(summary.to_dict())
         return
-    _common.out.print(summary_view(summary))
+    common.out.print(summary_view(summary))
 
 
 def _progress():
@@ -142,7 +142,7 @@ def _progress():
     )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                    TimeRemainingColumn(), console=_common.err, transient=True)
+                    TimeRemainingColumn(), console=common.err, transient=True)
 
 
 def _reasons(counts: dict[str, int]) -> str:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from dialcli.store import settings as core
-from dialcli.cli._common import note, now, out, print_json, store, success
+from dialcli.cli.common import note, now, out, print_json, store, success
 from dialcli.clock import to_iso
 
 config_app = typer.Typer(

@@ -15,7 +15,7 @@ from dialcli.engine import lifecycle
 from dialcli.engine import runner
 
 from dialcli.cli import ui
-from dialcli.cli._common import err, note, out, print_json, resolve_campaign_id, state, success
+from dialcli.cli.common import err, note, out, print_json, resolve_campaign_id, state, success
 from dialcli.errors import ConflictError, ExitCode, InputError, ProviderError
 from dialcli.models import CampaignStatus
 from dialcli.engine.runner import RunOptions

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dialcli.workspace import agents as core
-from dialcli.cli import _common
+from dialcli.cli import common
 from dialcli.models import Agent
 
 agent_app = typer.Typer(
@@ -115,11 +115,11 @@ def create(
     vm = core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                option="voicemail-message", required=False)
     agent = core.create_agent(
-        _common.store(ctx), name=name, greeting=g or "", prompt=p or "", voice=voice,
-        language=language, voicemail_message=vm, llm_model=llm_model, now=_common.now(ctx),
+        common.store(ctx), name=name, greeting=g or "", prompt=p or "", voice=voice,
+        language=language, voicemail_message=vm, llm_model=llm_model, now=common.now(ctx),
     )
     tokens = core.agent_tokens(agent)
-    _common.success(f"Created agent {escape(repr(agent.name))}"
+    common.success(f"Created agent {escape(repr(agent.name))}"
                     + (f" (tokens: {', '.join(tokens)})." if tokens else "."))
 
 
@@ -135,18 +135,18 @@ def list_(
       dialcli agent list
       dialcli agent list --json
     """
-    st = _common.store(ctx)
+    st = common.store(ctx)
     agents = core.list_agents(st)
     counts = core.campaign_counts(st)
     if as_json:
-        _common.print_json([core.agent_as_dict(a) | {"campaign_count": counts.get(a.id, 0)}
+        common.print_json([core.agent_as_dict(a) | {"campaign_count": counts.get(a.id, 0)}
                             for a in agents])
         return
     if not agents:
-        _common.note("No agents yet. Create one with: dialcli agent create NAME "
+        common.note("No agents yet. Create one with: dialcli agent create NAME "
                      "--greeting-file greeting.txt --prompt-file prompt.txt")
         return
-    _common.out.print(agents_table(agents, counts, width=_common.out.width))
+    common.out.print(agents_table(agents, counts, width=common.out.width))
 
 
 @agent_app.command("show")
@@ -162,13 +162,13 @@ def show(
       dialcli agent show Zara
       dialcli agent show Zara --json
     """
-    st = _common.store(ctx)
+    st = common.store(ctx)
     agent = core.get_agent(st, name)
     campaigns = core.campaigns_using(st, agent.id)
     if as_json:
-        _common.print_json(core.agent_as_dict(agent, campaigns=campaigns))
+        common.print_json(core.agent_as_dict(agent, campaigns=campaigns))
         return
-    _common.out.print(agent_detail(agent, campaigns))
+    common.out.print(agent_detail(agent, campaigns))
 
 
 @agent_app.command("edit")
@@ -205,12 +205,12 @@ def edit(
     vm = core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                option="voicemail-message", required=False)
     agent = core.edit_agent(
-        _common.store(ctx), name, new_name=new_name, greeting=g, prompt=p,
+        common.store(ctx), name, new_name=new_name, greeting=g, prompt=p,
         voice=core.UNSET if voice is None else voice, language=language,
         voicemail_message=core.UNSET if vm is None else vm,
-        llm_model=core.UNSET if llm_model is None else llm_model, now=_common.now(ctx),
+        llm_model=core.UNSET if llm_model is None else llm_model, now=common.now(ctx),
     )
-    _common.success(f"Updated agent {escape(repr(agent.name))}.")
+    common.success(f"Updated agent {escape(repr(agent.name))}.")
 
 
 @agent_app.command("delete")
@@ -227,8 +227,8 @@ def delete(
     Example:
       dialcli agent delete Zara
     """
-    agent = core.delete_agent(_common.store(ctx), name)
-    _common.success(f"Deleted agent {escape(repr(agent.name))}.")
+    agent = core.delete_agent(common.store(ctx), name)
+    common.success(f"Deleted agent {escape(repr(agent.name))}.")
 
 
 def register(app: typer.Typer) -> None:

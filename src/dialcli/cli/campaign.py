@@ -18,7 +18,7 @@ from rich.text import Text
 
 from dialcli.workspace import agents as agents_core
 from dialcli.workspace import campaigns as core
-from dialcli.cli import _common
+from dialcli.cli import common
 from dialcli.errors import ExitCode
 from dialcli.models import CampaignStatus, LeadStatus, VoicemailAction
 
@@ -113,8 +113,8 @@ def campaign_detail(s: core.CampaignSummary) -> RenderableType:
 def _disclosure_warnings(warnings: list) -> None:
     """Disclosure and calling-window warnings: the message, then what to do."""
     for w in warnings:
-        _common.warn(escape(w.message))
-        _common.note(escape(w.hint))
+        common.warn(escape(w.message))
+        common.note(escape(w.hint))
 
 
 @campaign_app.command("create")
@@ -160,16 +160,16 @@ def create(
     vm = agents_core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                       option="voicemail-message", required=False)
     action = voicemail if voicemail is not None else ("message" if vm and vm.strip() else "hangup")
-    st = _common.store(ctx)
+    st = common.store(ctx)
     warnings = core.disclosure_check(st, agent, strict=strict)
     c = core.create_campaign(
         st, name=name, agent=agent, from_number=from_number, window=window,
         retry_interval=retry_interval, max_attempts=max_attempts, voicemail=action,
-        voicemail_message=vm, max_concurrent=max_concurrent, cps=cps, now=_common.now(ctx),
+        voicemail_message=vm, max_concurrent=max_concurrent, cps=cps, now=common.now(ctx),
     )
-    _common.success(f"Created campaign {_q(c.name)} (DRAFT).")
+    common.success(f"Created campaign {_q(c.name)} (DRAFT).")
     _disclosure_warnings(warnings + core.window_warnings(c))
-    _common.note(f"Next: dialcli import leads.csv --campaign {_q(c.name)}")
+    common.note(f"Next: dialcli import leads.csv --campaign {_q(c.name)}")
 
 
 @campaign_app.command("list")
@@ -184,15 +184,15 @@ def list_(
       dialcli campaign list
       dialcli campaign list --json
     """
-    rows = core.list_campaigns(_common.store(ctx))
+    rows = core.list_campaigns(common.store(ctx))
     if as_json:
-        _common.print_json([s.as_dict() for s in rows])
+        common.print_json([s.as_dict() for s in rows])
         return
     if not rows:
-        _common.note("No campaigns yet. Create one with: dialcli campaign create NAME "
+        common.note("No campaigns yet. Create one with: dialcli campaign create NAME "
                      "--agent A --from +1...")
         return
-    _common.out.print(campaigns_table(rows, width=_common.out.width))
+    common.out.print(campaigns_table(rows, width=common.out.width))
 
 
 @campaign_app.command("show")
@@ -208,12 +208,12 @@ def show(
       dialcli campaign show "Spring outreach"
       dialcli campaign show --json
     """
-    st = _common.store(ctx)
-    details = core.campaign_details(st, _common.resolve_campaign_id(st, name))
+    st = common.store(ctx)
+    details = core.campaign_details(st, common.resolve_campaign_id(st, name))
     if as_json:
-        _common.print_json(details.as_dict())
+        common.print_json(details.as_dict())
         return
-    _common.out.print(campaign_detail(details))
+    common.out.print(campaign_detail(details))
 
 
 @campaign_app.command("edit")
@@ -253,15 +253,15 @@ def edit(
     """
     vm = agents_core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                       option="voicemail-message", required=False)
-    st = _common.store(ctx)
+    st = common.store(ctx)
     warnings = core.disclosure_check(st, agent, strict=strict) if agent is not None else []
     c = core.edit_campaign(
         st, name, name=new_name, agent=agent, from_number=from_number,
         window=window, retry_interval=retry_interval, max_attempts=max_attempts,
         voicemail=voicemail, voicemail_message=agents_core.UNSET if vm is None else vm,
-        max_concurrent=max_concurrent, cps=cps, now=_common.now(ctx),
+        max_concurrent=max_concurrent, cps=cps, now=common.now(ctx),
     )
-    _common.success(f"Updated campaign {_q(c.name)}.")
+    common.success(f"Updated campaign {_q(c.name)}.")
     _disclosure_warnings(warnings + (core.window_warnings(c) if window is not None else []))
 
 
@@ -280,20 +280,20 @@ def delete(
       dialcli campaign delete "Spring outreach"
       dialcli campaign delete "Spring outreach" --yes
     """
-    st = _common.store(ctx)
-    details = core.check_deletable(st, name, now=_common.now(ctx))
+    st = common.store(ctx)
+    details = core.check_deletable(st, name, now=common.now(ctx))
     c = details.campaign
     if not yes:
         question = (f"Delete campaign {c.name!r} with {details.total_leads:,} lead"
                     f"{'s' if details.total_leads != 1 else ''} and their call history?")
         if not typer.confirm(question, default=False, err=True):
-            _common.note("Nothing deleted.")
+            common.note("Nothing deleted.")
             raise typer.Exit(int(ExitCode.ERROR))
     if details.total_leads >= 100_000:
         # ~15-20 us per lead with its phones (300k leads took ~5 s here): say so up front.
-        _common.note(f"Deleting {details.total_leads:,} leads; this takes a second or two per 100,000.")
-    deleted = core.delete_campaign(st, c.id, now=_common.now(ctx))
-    _common.success(f"Deleted campaign {_q(c.name)}: {deleted['leads']:,} leads, "
+        common.note(f"Deleting {details.total_leads:,} leads; this takes a second or two per 100,000.")
+    deleted = core.delete_campaign(st, c.id, now=common.now(ctx))
+    common.success(f"Deleted campaign {_q(c.name)}: {deleted['leads']:,} leads, "
                     f"{deleted['calls']:,} calls. Opt-outs are kept.")
 
 
