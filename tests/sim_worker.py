@@ -17,7 +17,7 @@ from dialcli.engine.loop import Engine  # noqa: E402
 from dialcli.providers.simulator import SimulatedProvider  # noqa: E402
 from dialcli.engine.runner import journal_path, simulated_start  # noqa: E402
 from dialcli.store import Store  # noqa: E402
-from factories import KeywordBrain  # noqa: E402
+from fakes.keyword_brain import KeywordBrain  # noqa: E402
 
 
 def main() -> int:

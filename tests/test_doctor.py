@@ -14,11 +14,12 @@ from dialcli.engine import doctor
 from dialcli.models import Campaign
 from dialcli.providers.twilio.server import CallServer
 from dialcli.providers.twilio.server_thread import ServerThread
-from factories import add_leads, make_campaign
+import builders
+from builders import add_leads
 from fakes.fake_llm import FakeLLM, http_error, reply
 from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
-FROM = "+14155550100"          # factories.make_campaign's from-number
+FROM = builders.FROM
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)   # 10:00 in New York, 00:00 in Tokyo
 
 
@@ -120,7 +121,7 @@ def test_numbers_sync_with_a_wrong_token_never_shows_it(fake, cli, monkeypatch):
 
 def test_doctor_all_good_through_the_tunnel(fake, store, monkeypatch):
     fake.add_number(FROM)
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     add_leads(store, cid, [{"phones": ["+12125550101"], "timezone": "America/New_York"},
                            {"phones": ["+12125550102"], "timezone": "Asia/Tokyo"}])
     port = free_port()
@@ -136,7 +137,7 @@ def test_doctor_all_good_through_the_tunnel(fake, store, monkeypatch):
         assert llm.chat_requests[0].headers.get("authorization") == "Bearer sk-test-123456"
     assert [(c.name, c.status) for c in checks] == [
         ("Twilio credentials", "ok"), ("From-numbers", "ok"), ("Public URL", "ok"),
-        ("LLM", "ok"), ("Calling window (C)", "ok")]
+        ("LLM", "ok"), ("Calling window (Spring)", "ok")]
     assert "1 of 2 waiting lead(s) are inside 09:00-20:00" in checks[-1].message
     # The server doctor started for the probe is gone again.
     with pytest.raises(httpx.HTTPError):
@@ -158,7 +159,7 @@ def test_doctor_probes_the_running_callback_server_instead_of_starting_one(fake,
 
 def test_doctor_reports_every_problem_with_a_fix(fake, cli, store):
     fake.account_type = "Trial"
-    make_campaign(store)                               # FROM is not on the fake account
+    builders.campaign(store)                               # FROM is not on the fake account
     r = cli("doctor", "--public-url", "https://nowhere.invalid", "--port", free_port(), "--json")
     assert r.exit_code == 1
     report = json.loads(r.stdout)
@@ -176,7 +177,7 @@ def test_doctor_reports_every_problem_with_a_fix(fake, cli, store):
 
 def test_doctor_text_report_and_exit_code(fake, cli, store):
     fake.add_number(FROM)
-    make_campaign(store)
+    builders.campaign(store)
     port = free_port()
     # Public URL == the local URL: reachable but plain http (a warning, not a failure).
     r = cli("doctor", "--public-url", f"http://127.0.0.1:{port}", "--port", port)
@@ -237,7 +238,7 @@ def test_doctor_llm_unreachable(monkeypatch):
 
 
 def test_calling_window_warns_when_everyone_is_asleep(store):
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     add_leads(store, cid, [{"phones": ["+12125550101"], "timezone": "Asia/Tokyo"},
                            {"phones": ["+12125550102"], "timezone": "Asia/Tokyo"}])
     check = doctor.check_window(store, campaigns(store)[0], T0)
@@ -248,14 +249,14 @@ def test_calling_window_warns_when_everyone_is_asleep(store):
 
 
 def test_calling_window_counts_leads_without_a_time_zone(store):
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     add_leads(store, cid, [{"phones": ["+12125550101"]}, {"phones": ["+80012345678"]}])
     check = doctor.check_window(store, campaigns(store)[0], T0)
     assert check.status == "warn" and "1 lead(s) have no known time zone" in check.message
 
 
 def test_calling_window_counts_leads_whose_state_hours_never_meet_it(store):
-    cid = make_campaign(store, window=("08:00", "09:00"))
+    cid = builders.campaign(store, window=("08:00", "09:00"))
     # 13:30 UTC: 08:30 in New York (open); Chicago's Illinois starts at 09:00, never met.
     add_leads(store, cid, [{"phones": ["+12125550101"]}, {"phones": ["+13125550102"]}])
     check = doctor.check_window(store, campaigns(store)[0], T0.replace(hour=13, minute=30))
@@ -267,8 +268,8 @@ def test_calling_window_counts_leads_whose_state_hours_never_meet_it(store):
 
 def test_doctor_for_a_named_campaign_only(fake, cli, store):
     fake.add_number(FROM)
-    make_campaign(store, name="Alpha")
-    make_campaign(store, name="Beta", from_number="+14155550199")
+    builders.campaign(store, name="Alpha")
+    builders.campaign(store, name="Beta", from_number="+14155550199")
     r = cli("doctor", "Alpha", "--public-url", "https://nowhere.invalid", "--json")
     names = [c["check"] for c in json.loads(r.stdout)["checks"]]
     assert "Calling window (Alpha)" in names and "Calling window (Beta)" not in names

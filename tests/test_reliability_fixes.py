@@ -13,7 +13,9 @@ from dialcli.results import webhooks
 from dialcli.clock import VirtualClock
 from dialcli.engine.loop import Engine
 from dialcli.providers.simulator import SimProfile, SimulatedProvider
-from factories import KeywordBrain, add_leads, make_campaign
+from fakes.keyword_brain import KeywordBrain
+import builders
+from builders import add_leads
 
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)   # Tue 10:00 New York
 NOW = "2026-03-03T15:00:00.000Z"
@@ -42,7 +44,7 @@ def test_a_claim_undone_after_a_kill_tells_webhook_subscribers(store, tmp_path):
     claim and gives the lead back its turn -- a status change (DIALING -> PENDING)
     that subscribers must hear, or their copy of the lead shows a dial that never was.
     """
-    cid = make_campaign(store, max_attempts=1)
+    cid = builders.campaign(store, max_attempts=1)
     (lead,) = add_leads(store, cid, [{"phones": ["+12125550100"]}])
     webhooks.add_subscription(store, "http://127.0.0.1:9/hook", now_iso=NOW)
     journal = tmp_path / "net.jsonl"
@@ -60,7 +62,7 @@ def test_a_claim_undone_after_a_kill_tells_webhook_subscribers(store, tmp_path):
 
 
 def test_a_stray_dialing_lead_put_back_by_reconcile_tells_subscribers(store):
-    cid = make_campaign(store, max_attempts=1)
+    cid = builders.campaign(store, max_attempts=1)
     (lead,) = add_leads(store, cid, [{"phones": ["+12125550101"]}])
     webhooks.add_subscription(store, "http://127.0.0.1:9/hook", now_iso=NOW)
     with store.tx():
@@ -75,7 +77,7 @@ def test_reconcile_never_adopts_a_call_another_row_holds(store, tmp_path):
     to that number since the claim. An earlier call to the same number (another lead
     with this phone, or the previous pass) is recorded on its own row and is not this
     claim's placement -- adopting it gave two rows one call and lost a dial."""
-    cid = make_campaign(store, max_attempts=1)
+    cid = builders.campaign(store, max_attempts=1)
     first, second = add_leads(store, cid, [{"phones": ["+12125550102"]},
                                            {"phones": ["+12125550102"]}])
     journal = tmp_path / "net.jsonl"
@@ -181,7 +183,7 @@ def test_adoption_skips_a_call_an_earlier_runner_recorded(fake, store):
     adopt it."""
     to = "+12125550105"
     fake.script(to, Scenario(answer="busy"))
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     (lead,) = add_leads(store, cid, [{"phones": [to]}])
     earlier = _provider(fake, fake.base_url, store.path)
     try:
@@ -210,7 +212,7 @@ def test_dnc_add_from_another_terminal_tells_subscribers_about_the_leads_it_move
     status changes that subscribers must hear like any other."""
     from dialcli.compliance import dnc
 
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     retry, pending, callback, moved = add_leads(store, cid, [
         {"phones": ["+12125550110"]}, {"phones": ["+12125550111"]},
         {"phones": ["+12125550112"]}, {"phones": ["+12125550113", "+12125550114"]}])
@@ -279,7 +281,7 @@ def test_a_runner_outlasts_a_writer_that_holds_the_workspace_past_the_busy_timeo
     shrunk to 0.3 s here, the lock is held for 1.5 s mid-run, and the run completes."""
     monkeypatch.setattr(Store, "busy_patience_s", 0.3)
     store = Store(db_path)
-    cid = make_campaign(store, max_attempts=1, max_concurrent=2, cps=2)
+    cid = builders.campaign(store, max_attempts=1, max_concurrent=2, cps=2)
     add_leads(store, cid, [{"phones": [f"+1212555{2000 + i:04d}"]} for i in range(40)])
     from dialcli.clock import ScaledClock
 

@@ -38,7 +38,7 @@ from dialcli.cli import app
 from fabricate import Receiver
 from fakes.fake_llm import FakeLLM, garbage, http_error, tool_call
 from fakes.fake_twilio import FakeTwilio, Scenario, hangup, say
-from factories import awake_zone
+from builders import awake_zone
 
 RUN = uuid.uuid4().hex[:8]       # names this run's URLs; shares nothing with the secrets
 TOKEN = f"twiliotok{uuid.uuid4().hex[:24]}"

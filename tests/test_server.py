@@ -22,7 +22,9 @@ from dialcli.providers.base import EventKind
 from dialcli.providers.twilio.server import CallServer, check_public_url
 from dialcli.providers.twilio.server_thread import ServerThread
 from dialcli.store import Store
-from factories import KeywordBrain
+import builders
+from builders import add_leads
+from fakes.keyword_brain import KeywordBrain
 from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, start_provider
 from test_live_path import ctx
 
@@ -309,9 +311,7 @@ def test_an_oversized_body_is_refused_before_it_is_read_whole(live):
 
 
 def test_a_call_placed_before_a_restart_is_recognised_by_its_row(live, store):
-    from factories import add_leads, make_campaign
-
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     lead = add_leads(store, cid, [{"phones": [TO]}])[0]
     with store.tx():
         call_id = store.execute(

@@ -16,7 +16,9 @@ from dialcli.errors import ConfigError, ProviderError
 from dialcli.models import CallStatus
 from dialcli.providers.base import DialError, EventKind, ProviderAction
 from dialcli.providers.twilio.provider import TwilioAccount, TwilioProvider, classify
-from factories import KeywordBrain, add_leads, make_campaign
+from fakes.keyword_brain import KeywordBrain
+import builders
+from builders import add_leads
 from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, Scenario, say, start_provider
 from test_live_path import FROM, dial
 
@@ -190,7 +192,7 @@ def test_hangup_of_an_ended_call_is_not_an_error(fake, live):
 
 
 def _call_row(store, sid, *, disposition="INTERESTED", price_final=0):
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     lead = add_leads(store, cid, [{"phones": [TO]}])[0]
     with store.tx():
         return store.execute(
@@ -309,7 +311,7 @@ def test_fetch_prices_finalizes_the_estimates_a_stopped_runner_left(fake, live, 
     sids = {to: dial(live, i, to) for i, to in enumerate((published, late), start=1)}
     live.sink.ended(1)
     live.sink.ended(2)
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     leads = add_leads(store, cid, [{"phones": [published]}, {"phones": [late]}, {"phones": [TO]}])
     stamp = to_iso(datetime.now(timezone.utc))
     for lead, sid in zip(leads, [sids[published], sids[late], "CA" + "7" * 32]):

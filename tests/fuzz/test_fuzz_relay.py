@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from dialcli.providers.base import EventKind
-from factories import KeywordBrain
+from fakes.keyword_brain import KeywordBrain
 from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, start_provider
 from fuzzkit import budget, fuzz
 from test_live_path import ctx

@@ -23,7 +23,9 @@ from hypothesis import strategies as hs
 from twilio.request_validator import RequestValidator
 
 from dialcli.store import Store
-from factories import KeywordBrain, add_leads, make_campaign
+from fakes.keyword_brain import KeywordBrain
+import builders
+from builders import add_leads
 from fakes.fake_twilio import AUTH_TOKEN, start_provider
 from fuzzkit import budget, dump, fuzz, no_traceback
 from test_live_path import ctx
@@ -39,7 +41,7 @@ METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]
 @pytest.fixture
 def live(fake, db_path):
     with Store(db_path) as st:
-        cid = make_campaign(st)
+        cid = builders.campaign(st)
         lead = add_leads(st, cid, [{"phones": [TO]}])[0]
         with st.tx():
             st.execute(
