@@ -26,15 +26,14 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "chaos"))
 
-from chaos_common import SECRET, build_workspace, child_env, write_leads  # noqa: E402
+import builders  # noqa: E402
+from chaos_common import SECRET, child_env, write_leads  # noqa: E402
 from chaos_invariants import check_all, sim_placements  # noqa: E402
 from chaos_receiver import ChaosReceiver  # noqa: E402
-from dialcli.workspace import campaigns  # noqa: E402
 from dialcli.store import Store  # noqa: E402
 
 BAD = ("database is locked", "OperationalError", "Traceback")
@@ -78,11 +77,11 @@ def test_commands_from_other_terminals_while_a_campaign_runs(tmp_path):
     try:
         write_leads(tmp_path / "a.csv", LEADS_A, rng, max_phones=2)
         write_leads(tmp_path / "b.csv", LEADS_B, rng, base=20000, max_phones=1)
-        build_workspace(db, tmp_path / "a.csv", hook_url=receiver.url, name="A", max_attempts=2,
-                        max_concurrent=5, cps=5)
-        with Store(db) as st:
-            campaigns.create_campaign(st, name="B", agent="Zara", from_number="+14155550100",
-                                      now=datetime.now(timezone.utc))
+        with builders.workspace(db) as st:
+            builders.campaign(st, "A", csv=tmp_path / "a.csv", max_attempts=2, max_concurrent=5,
+                              cps=5, voicemail="message")
+            builders.subscribe(st, receiver.url, secret=SECRET)
+            builders.campaign(st, "B")
         env = child_env(tmp_path)
         runner = subprocess.Popen(
             [sys.executable, "-m", "dialcli", "--db", str(db), "start", "A", "--simulate",
@@ -176,8 +175,9 @@ def test_pause_from_another_terminal_stops_an_unwatched_run(tmp_path):
     lock), see the pause that committed in a gap, and stop long before the end."""
     rng = random.Random(9)
     write_leads(tmp_path / "a.csv", 20000, rng, max_phones=1)
-    build_workspace(tmp_path / "work.db", tmp_path / "a.csv", hook_url=None, name="A",
-                    max_attempts=3, max_concurrent=50, cps=50)
+    with builders.workspace(tmp_path / "work.db") as st:
+        builders.campaign(st, "A", csv=tmp_path / "a.csv", max_attempts=3, max_concurrent=50,
+                          cps=50, voicemail="message")
     db, env = tmp_path / "work.db", child_env(tmp_path)
     runner = subprocess.Popen(
         [sys.executable, "-m", "dialcli", "--db", str(db), "start", "A", "--simulate", "--seed", "9"],

@@ -23,8 +23,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).parent / "chaos"))
 
+import builders  # noqa: E402
+from builders import awake_zone  # noqa: E402
 from chaos_common import (  # noqa: E402
-    SECRET, awake_zone, build_workspace, child_env, free_port, write_leads,
+    SECRET, child_env, free_port, write_leads,
 )
 from chaos_receiver import ChaosReceiver  # noqa: E402
 from dialcli.store import Store  # noqa: E402
@@ -41,8 +43,9 @@ def _calls(db: Path) -> int:
 def test_runner_memory_does_not_grow_with_calls(tmp_path):
     db = tmp_path / "mem.db"
     write_leads(tmp_path / "leads.csv", 9000, random.Random(3), max_phones=3)
-    build_workspace(db, tmp_path / "leads.csv", hook_url=None, max_attempts=3,
-                    max_concurrent=20, cps=20)
+    with builders.workspace(db) as st:
+        builders.campaign(st, "Chaos", csv=tmp_path / "leads.csv", max_attempts=3,
+                          max_concurrent=20, cps=20)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dialcli", "--db", str(db), "start", "Chaos", "--simulate",
          "--seed", "3"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -81,8 +84,10 @@ def test_live_runner_keeps_no_file_descriptors(tmp_path):
             fake.script(number, Scenario(lines=list(rng.choice(lines))) if rng.random() < 0.7
                         else Scenario(answer=rng.choice(("machine", "no-answer", "busy"))))
         db = tmp_path / "fd.db"
-        build_workspace(db, tmp_path / "leads.csv", hook_url=receiver.url, max_attempts=1,
-                        max_concurrent=20, cps=50)
+        with builders.workspace(db) as st:
+            builders.campaign(st, "Chaos", csv=tmp_path / "leads.csv", max_attempts=1,
+                              max_concurrent=20, cps=50, voicemail="message")
+            builders.subscribe(st, receiver.url, secret=SECRET)
         env = child_env(tmp_path, TWILIO_ACCOUNT_SID=fake.account_sid,
                         TWILIO_AUTH_TOKEN=fake.auth_token, TWILIO_API_BASE=fake.base_url)
         worker = Path(__file__).parent / "chaos" / "chaos_live_worker.py"

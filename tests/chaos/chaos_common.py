@@ -1,4 +1,4 @@
-"""Shared pieces of the chaos runs: workspaces, modes, kills, figures.
+"""Shared pieces of the chaos runs: lead files, modes, kills, figures.
 
 Quick mode (the default; runs in CI) does one run per path with a few kills; the
 long mode -- ``pytest --runslow tests/chaos`` or ``DIALCLI_CHAOS_RUNS=N`` -- does N
@@ -18,20 +18,12 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dialcli.workspace import agents
-
-from dialcli.workspace import campaigns
-
-from dialcli.workspace import numbers
-
-from dialcli.results import webhooks
-from dialcli.leads.importer import import_csv
+import builders
+from builders import awake_zone  # noqa: F401  (bench/soak.py imports it from here)
 from dialcli.store import Store
-from factories import awake_zone  # noqa: F401  (shared with the chaos tests and soak)
 
 FROM = "+14155550100"
 SECRET = "whsec_chaos_0123456789abcdefghijklmnop"
@@ -90,32 +82,14 @@ def write_leads(path: Path, count: int, rng: random.Random, *, timezone_name: st
 def build_workspace(db: Path, csv: Path, *, hook_url: str | None, max_attempts: int = 2,
                     retry_interval: int = 30, max_concurrent: int = 8, cps: float = 10.0,
                     voicemail: str = "message", name: str = "Chaos") -> dict[str, int]:
-    """Agent, number, campaign, import and (optionally) a webhook subscription."""
-    now = datetime.now(timezone.utc)
-    store = Store(db)
-    try:
-        agent = agents.create_agent(store, name="Zara", greeting=GREETING, prompt="You are Zara.",
-                                    voicemail_message="Please call Acme back, {{NAME}}.", now=now)
-        numbers.add_number(store, FROM, now=now)
-        camp = campaigns.create_campaign(
-            store, name=name, agent=agent, from_number=FROM, retry_interval=retry_interval,
-            max_attempts=max_attempts, voicemail=voicemail, max_concurrent=max_concurrent,
-            cps=cps, now=now)
-        sub_id = None
-        if hook_url:
-            sub, _ = webhooks.add_subscription(store, hook_url, now_iso=_iso(now), secret=SECRET)
-            sub_id = sub.id
-        import_csv(store, csv, campaign_id=camp.id, now=now, workers=0,
-                   rejects_path=csv.with_suffix(".rejects.csv"))
-        return {"campaign_id": camp.id, "subscription_id": sub_id or 0}
-    finally:
-        store.close()
-
-
-def _iso(dt: datetime) -> str:
-    from dialcli.clock import to_iso
-
-    return to_iso(dt)
+    """Campaign ``name`` with ``csv`` imported and (optionally) a webhook subscription;
+    kept for bench/soak.py, the tests build with ``builders`` directly."""
+    with builders.workspace(db) as st:
+        cid = builders.campaign(st, name, csv=csv, max_attempts=max_attempts,
+                                retry=retry_interval, max_concurrent=max_concurrent, cps=cps,
+                                voicemail=voicemail, greeting=GREETING)
+        sub = builders.subscribe(st, hook_url, secret=SECRET) if hook_url else None
+    return {"campaign_id": cid, "subscription_id": sub.id if sub else 0}
 
 
 def child_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -206,7 +180,7 @@ def deliver_rest(db: Path, env: dict[str, str], cwd: Path, *, budget_s: float = 
     that no second deliverer sends it meanwhile; wait for the lease, then deliver.
     Returns problems (a command that failed for another reason than an endpoint).
     """
-    from dialcli.clock import from_iso, utcnow
+    from dialcli.clock import from_iso, to_iso, utcnow
 
     problems = []
     deadline = time.monotonic() + budget_s
@@ -215,7 +189,7 @@ def deliver_rest(db: Path, env: dict[str, str], cwd: Path, *, budget_s: float = 
             left = st.scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL "
                              "AND dead_at IS NULL")
             lease = st.scalar("SELECT MIN(lease_until) FROM outbox WHERE delivered_at IS NULL "
-                              "AND dead_at IS NULL AND lease_until > ?", (_iso(utcnow()),))
+                              "AND dead_at IS NULL AND lease_until > ?", (to_iso(utcnow()),))
         if not left:
             return problems
         if lease and not once:

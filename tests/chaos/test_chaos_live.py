@@ -32,8 +32,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import builders
+from builders import awake_zone
 from chaos_common import (
-    SECRET, Figures, awake_zone, build_workspace, child_env, deliver_rest, free_port, long_mode,
+    SECRET, Figures, child_env, deliver_rest, free_port, long_mode,
     output_problems, report, spawn, write_leads,
 )
 from chaos_invariants import check_all, fake_placements
@@ -107,8 +109,10 @@ def run_live_chaos(tmp: Path, seed: int, *, long: bool) -> tuple[Figures, list[s
         csv = tmp / "leads.csv"
         phones = write_leads(csv, leads, rng, timezone_name=awake_zone(), max_phones=2,
                              shared=0.05)
-        ids = build_workspace(db, csv, hook_url=receiver.url, max_attempts=2, retry_interval=1,
-                              max_concurrent=6, cps=20)
+        with builders.workspace(db) as st:
+            cid = builders.campaign(st, "Chaos", csv=csv, max_attempts=2, retry=1,
+                                    max_concurrent=6, cps=20, voicemail="message")
+            sub = builders.subscribe(st, receiver.url, secret=SECRET)
         with Store(db) as st, st.tx():
             # Real time: the second pass opens at once instead of a minute later.
             st.execute("UPDATE campaigns SET retry_interval_minutes = 0")
@@ -174,8 +178,8 @@ def run_live_chaos(tmp: Path, seed: int, *, long: bool) -> tuple[Figures, list[s
             problems += deliver_rest(db, env, tmp, once=True)
         receiver.calm()
         problems += deliver_rest(db, env, tmp)
-        check = check_all(db, fake_placements(fake), campaign_ids=[ids["campaign_id"]],
-                          receiver=receiver, subscription_id=ids["subscription_id"],
+        check = check_all(db, fake_placements(fake), campaign_ids=[cid],
+                          receiver=receiver, subscription_id=sub.id,
                           provider="twilio")
         problems += check.violations
         fig.record(check, receiver)

@@ -22,8 +22,9 @@ import threading
 import time
 from pathlib import Path
 
+import builders
 from chaos_common import (
-    SECRET, Figures, build_workspace, child_env, deliver_rest, long_mode, output_problems,
+    SECRET, Figures, child_env, deliver_rest, long_mode, output_problems,
     report, spawn, write_leads,
 )
 from chaos_invariants import check_all, sim_placements
@@ -52,8 +53,10 @@ def run_sim_chaos(tmp: Path, seed: int, *, long: bool) -> tuple[Figures, list[st
         db = tmp / "chaos.db"
         csv = tmp / "leads.csv"
         write_leads(csv, leads, rng, shared=0.05)
-        ids = build_workspace(db, csv, hook_url=receiver.url, max_attempts=3, retry_interval=30,
-                              max_concurrent=8, cps=10)
+        with builders.workspace(db) as st:
+            cid = builders.campaign(st, "Chaos", csv=csv, max_attempts=3, retry=30,
+                                    max_concurrent=8, cps=10, voicemail="message")
+            sub = builders.subscribe(st, receiver.url, secret=SECRET)
         env = child_env(tmp)
         base = [sys.executable, "-m", "dialcli", "--db", str(db), "start", "Chaos",
                 "--simulate", "--seed", str(seed)]
@@ -97,8 +100,8 @@ def run_sim_chaos(tmp: Path, seed: int, *, long: bool) -> tuple[Figures, list[st
             problems += deliver_rest(db, env, tmp, once=True)
         receiver.calm()
         problems += deliver_rest(db, env, tmp)
-        check = check_all(db, sim_placements(db), campaign_ids=[ids["campaign_id"]],
-                          receiver=receiver, subscription_id=ids["subscription_id"],
+        check = check_all(db, sim_placements(db), campaign_ids=[cid],
+                          receiver=receiver, subscription_id=sub.id,
                           kills=fig.kills)
         problems += check.violations
         fig.record(check, receiver)
