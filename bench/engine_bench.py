@@ -10,7 +10,7 @@
 2. **SQLite floor** -- in the same workspace, the same statements per call (claim:
    insert call, update lead, insert audit; outcome: update call, update lead) and
    no engine logic, committed as the engine commits an unwatched simulation (every
-   ``GROUP_COMMIT_S`` of wall time): the most the storage allows. Beside it, the
+   ``Timing.group_commit_s`` of wall time): the most the storage allows. Beside it, the
    same with one commit per call, which is what group commit saves.
 3. **Next-dial decision at ``--big`` leads** -- ``DialQueue.next()`` plus the refill
    after the head is claimed, p50/p99 over 20,000 decisions with leads spread over
@@ -23,7 +23,7 @@ Where the time goes (cProfile and perf over the first 40,000 calls): the engine 
 bound by Python work, not by storage. It makes the floor's statements, about ten per
 call (the claim's re-read of the lead, opt-out and frequency-cap checks and three
 writes; the outcome's write, read of the lead's phones and lead transition), and
-commits every ``GROUP_COMMIT_S``: a quarter to a third of the wall time. The rest is
+commits every ``Timing.group_commit_s``: a quarter to a third of the wall time. The rest is
 Python spread over about a hundred functions, none above 5% of the run: the claim's
 re-checks, audit evidence and three template renders; the simulated network and the
 rule brain holding each conversation (about a quarter of the run); the outcome's
@@ -146,12 +146,12 @@ def sqlite_floor(db: Path, calls: int, *, group_commit: bool = True) -> float:
     check, cap count, insert call, lead to DIALING, audit row with the evidence), the
     provider SID, the outcome (call row with a transcript for answered calls, read
     lead and phones, lead transition) and the queue refill. Committed as the engine
-    commits an unwatched simulation -- once every ``GROUP_COMMIT_S`` of wall time --
+    commits an unwatched simulation -- once every ``Timing.group_commit_s`` of wall time --
     or, with ``group_commit=False``, once per call. ``db`` is left as it was.
     """
     import json as _json
 
-    from dialcli.engine.types import GROUP_COMMIT_S
+    from dialcli.engine.types import Timing
     from dialcli.store import Store
 
     work = db.with_name(db.stem + "-floor.db")
@@ -175,7 +175,7 @@ def sqlite_floor(db: Path, calls: int, *, group_commit: bool = True) -> float:
                               {"role": "agent", "text": "Great. Would you like to set up a "
                                "payment plan?", "at_s": 6.0},
                               {"role": "caller", "text": "Sure, tell me more.", "at_s": 9.2}])
-    every = GROUP_COMMIT_S if group_commit else 0.0
+    every = Timing().group_commit_s if group_commit else 0.0
     conn = store.conn
     t0 = began = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")

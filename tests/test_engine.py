@@ -310,12 +310,12 @@ def test_reconcile_after_crash_settles_claims(store, tmp_path):
     engine.provider.bind(engine.sink, clock)
     # Claim and place three calls, then "die" before any outcome is applied.
     for _ in range(3):
-        engine._dispatch(clock.now())
-        engine._place_claimed(clock.now())
+        engine.dispatcher.dispatch(clock.now())
+        engine.placer.place_claimed(clock.now())
         clock.advance(1)
     assert len(engine.in_flight) == 3
     # A claim that never reached the provider:
-    extra = engine._claim(4, 1, "pass", clock.now())
+    extra = engine.claimer.claim(4, 1, "pass", clock.now())
     assert extra is not None
     engine.lease.release()
     provider.close()
@@ -375,7 +375,7 @@ def test_every_placed_call_has_its_sid_and_placement_time(tmp_path):
         cid = make_campaign(st, max_concurrent=6, max_attempts=2)
         add_leads(st, cid, [{"name": f"L{i}", "phones": [ny(300 + i)]} for i in range(40)])
         engine, result, _ = run(st, cid, journal=str(db) + "-simnet.jsonl", group_commit=mode)
-        assert engine._group_commit is mode and result.outcome == "completed"
+        assert engine.tx.group_commit is mode and result.outcome == "completed"
         assert st.scalar("SELECT COUNT(*) FROM calls WHERE provider_sid IS NULL "
                          "OR placed_at IS NULL OR status IN ('claimed', 'queued')") == 0
         rows[mode] = st.all("SELECT id, provider_sid, placed_at, status, disposition "

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import queue
 import time
+from abc import ABC, abstractmethod
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any
 
 UTC = timezone.utc
 
@@ -63,23 +64,41 @@ def from_iso(text: str | None) -> datetime | None:
     return dt.astimezone(UTC)
 
 
-class Clock(Protocol):
-    """What engine code may know about time."""
+class Clock(ABC):
+    """What engine code may know about time, and what it may ask a clock.
 
+    Capabilities are declared here, never probed:
+
+    - ``virtual``: waiting jumps to the deadline; no real time passes (a simulation).
+      Real-time concerns -- threads for slow network requests, heartbeats that other
+      terminals read, a grace period for a transcript still in flight -- do not apply.
+    - ``watched``: someone may be watching the run as it happens (real time, or a
+      simulation played at a viewing speed), so progress events are worth building
+      and each instant's writes are committed at once rather than grouped.
+    """
+
+    virtual: bool = False
+    watched: bool = True
+
+    @abstractmethod
     def now(self) -> datetime:
         """Current time, aware UTC."""
 
+    @abstractmethod
     def wait(self, inbox: "queue.Queue[Any] | None", until: datetime | None) -> None:
         """Block until ``until`` or until ``inbox`` has an item, whichever is first."""
 
+    @abstractmethod
     def monotonic(self) -> float:
         """Seconds on a monotonic scale consistent with ``now`` (for pacing)."""
 
+    @abstractmethod
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` pass."""
 
-class SystemClock:
+
+class SystemClock(Clock):
     """Real time."""
-
-    virtual = False
 
     def now(self) -> datetime:
         return utcnow()
@@ -103,14 +122,16 @@ class SystemClock:
                 inbox.not_empty.wait(timeout if timeout is not None else 0.5)
 
 
-class VirtualClock:
+class VirtualClock(Clock):
     """Discrete-event time: waiting jumps straight to the deadline.
 
     ``wait`` returns at once if the inbox has an item; otherwise it advances ``now``
-    to ``until``. Time never goes backwards.
+    to ``until``. Time never goes backwards. Nobody watches it: a run on it is over
+    as fast as the machine allows.
     """
 
     virtual = True
+    watched = False
 
     def __init__(self, start: datetime):
         if start.tzinfo is None:
@@ -150,6 +171,8 @@ class ScaledClock(VirtualClock):
     ``max_idle`` caps the real seconds spent in any single wait, so a one-hour retry
     interval does not make a person watch a blank screen for a minute.
     """
+
+    watched = True
 
     def __init__(self, start: datetime, speed: float, max_idle: float | None = None,
                  _sleep=time.sleep, _monotonic=time.monotonic):

@@ -19,10 +19,10 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 
-import dialcli.engine.loop as engine_mod
 from dialcli.clock import SystemClock
 from dialcli.config import TwilioCredentials
 from dialcli.engine.loop import Engine
+from dialcli.engine.types import Timing
 from dialcli.errors import DialcliError
 from dialcli.providers.twilio.provider import TwilioProvider
 from dialcli.engine.runner import make_brain, start_thread
@@ -38,9 +38,6 @@ def _fds() -> int:
 def main() -> int:
     db, campaign, public_url, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     fds_before = _fds() if "--fds" in sys.argv else None
-    engine_mod.POLL_EVERY = timedelta(seconds=0.5)
-    engine_mod.RETRY_BACKOFF = timedelta(seconds=0.2)
-    engine_mod.CONVERSATION_GRACE = timedelta(seconds=1)
     store = Store(db)
     cid = store.scalar("SELECT id FROM campaigns WHERE name = ?", (campaign,))
     try:
@@ -48,7 +45,10 @@ def main() -> int:
                                   brain=make_brain(), store_path=store.path, http_timeout=2.0,
                                   quiet_s=1.0, poll_every_s=0.5, finish_grace_s=1.0,
                                   freeze_gc=False, price_backoff=(0.3, 0.6, 1.2))
-        engine = Engine(store, cid, provider, SystemClock(), wall=SystemClock())
+        engine = Engine(store, cid, provider, SystemClock(), wall=SystemClock(),
+                        timing=Timing(poll_every=timedelta(seconds=0.5),
+                                      retry_backoff=timedelta(seconds=0.2),
+                                      conversation_grace=timedelta(seconds=1)))
         handle = start_thread(engine, webhooks=True)
         handle.thread.join()
         if handle.error is not None:

@@ -35,11 +35,10 @@ from pathlib import Path
 from typing import Iterable, Iterator, TextIO
 
 from dialcli.compliance.policy import RULES_VERSION
+from dialcli.store import transitions
 from dialcli.store.audit import record_decision
 from dialcli.config import path_text
 from dialcli.errors import ConflictError, InputError
-from dialcli.models import LeadStatus
-from dialcli.outcomes import LeadView, skip_phone
 from dialcli.phones import PhoneError, PhoneParser
 from dialcli.templates import normalize_header
 
@@ -232,76 +231,21 @@ def _retire_batch(conn, now_iso: str, result) -> None:
         "AND e164 IN (SELECT e164 FROM temp.dnc_batch WHERE op = 'add')", (DNC_REASON,))
     result.phones += len(hits)
     changes = []
+    detail = {"opt_out": True, "rules_version": RULES_VERSION}
     for lead_id, slots in killed.items():
-        before = _move_lead(conn, lead_id, dict(slots), now_iso, result)
-        if before is not None:
-            changes.append((lead_id, str(before)))
+        moved = transitions.skip_opted_out(conn, lead_id, dict(slots), now_iso, reason=DNC_REASON,
+                                           callback_reason=CALLBACK_REASON, detail=detail)
+        if moved is None:
+            continue
+        before, after = moved
+        changes.append((lead_id, str(before)))
+        if after.terminal:
+            result.leads_skipped += 1
+        else:
+            result.leads_moved += 1
     if changes:
         # A status change like any other: webhook subscribers hear it (same transaction).
-        from dialcli.store import outbox
-
-        outbox.enqueue_lead_updates(conn, now_iso=now_iso, changes=changes)
-
-
-def _move_lead(conn, lead_id: int, killed: dict[int, str], now_iso: str,
-               result) -> LeadStatus | None:
-    """Move one lead past its retired phone(s); returns its previous status if it moved."""
-    lead = conn.execute(
-        "SELECT l.campaign_id, l.status, l.phone_slot, l.pass_no, l.callback_attempts, "
-        "l.callback_slot, c.max_attempts FROM leads l JOIN campaigns c ON c.id = l.campaign_id "
-        "WHERE l.id = ?", (lead_id,)).fetchone()
-    if lead is None:
-        return
-    campaign_id, status, slot, pass_no, cb_attempts, cb_slot, max_attempts = lead
-    status = LeadStatus(status)
-    if status.terminal or status is LeadStatus.DIALING:
-        return       # finished, or the engine owns it right now (its next dial re-checks)
-    live = tuple(r[0] for r in conn.execute(
-        "SELECT slot FROM lead_phones WHERE lead_id = ? AND dead_reason IS NULL ORDER BY slot",
-        (lead_id,)))
-    if status is LeadStatus.CALLBACK:
-        target = cb_slot or slot
-        if target not in killed:
-            return
-        conn.execute("UPDATE leads SET status = ?, skip_reason = ?, pass_done = 1, "
-                     "updated_at = ? WHERE id = ?",
-                     (LeadStatus.SKIPPED, CALLBACK_REASON, now_iso, lead_id))
-        conn.execute("UPDATE appointments SET status = 'canceled' WHERE lead_id = ? "
-                     "AND status = 'open'", (lead_id,))
-        result.leads_skipped += 1
-        _audit_skip(conn, now_iso, campaign_id, lead_id, killed[target], CALLBACK_REASON)
-        return status
-    if slot is not None and slot not in killed:
-        return       # its current phone is fine; later phones are skipped when reached
-    if slot is None:
-        if live:
-            return
-        slot = min(killed)
-    view = LeadView(status, slot, pass_no, cb_attempts, tuple(sorted(set(live) | {slot})))
-    move = skip_phone(view, slot, max_attempts=max_attempts, reason=DNC_REASON)
-    group = None
-    if move.phone_slot is not None:
-        group = conn.execute("SELECT group_id FROM lead_phones WHERE lead_id = ? AND slot = ?",
-                             (lead_id, move.phone_slot)).fetchone()[0]
-    conn.execute(
-        "UPDATE leads SET status = ?, phone_slot = ?, cur_group = ?, pass_done = ?, "
-        "skip_reason = COALESCE(?, skip_reason), updated_at = ? WHERE id = ?",
-        (move.status, move.phone_slot, group, move.pass_done, move.skip_reason, now_iso,
-         lead_id))
-    if LeadStatus(move.status).terminal:
-        result.leads_skipped += 1
-    else:
-        result.leads_moved += 1
-    _audit_skip(conn, now_iso, campaign_id, lead_id, killed[slot],
-                move.skip_reason or DNC_REASON,
-                {"next_slot": move.phone_slot, "status": str(move.status)})
-    return status
-
-
-def _audit_skip(conn, now_iso, campaign_id, lead_id, e164, reason, extra=None) -> None:
-    record_decision(conn, ts=now_iso, campaign_id=campaign_id, lead_id=lead_id, call_id=None,
-                    e164=e164, decision="skip", reason=reason,
-                    detail={"opt_out": True, "rules_version": RULES_VERSION, **(extra or {})})
+        transitions.send_events(conn, now_iso, changes)
 
 
 # -- listing and export --------------------------------------------------------------

@@ -1,45 +1,67 @@
-"""Dialing: claim a dial, then place it.
+"""Starting calls: claim a dial through every gate, then place it.
 
-``Dialing`` is the half of the engine that starts calls. ``_claim`` records a dial in
-one transaction -- the call row (UNIQUE per campaign, run, lead, phone, pass and
-kind), the lead set to DIALING, the audit row with the evidence (zones, local time,
-rules, opt-out check, frequency cap) -- after re-checking, under the write lock, that
-the lead is still due, the phone still live, the window open in every zone, the
-number not on the opt-out list and under its cap. Only then is the call placed:
-synchronously on the virtual clock, from a small thread pool in real time. Provider
-refusals become the right action (retry, retire the number, slow down, pause).
+``Claimer.claim`` records a dial in one transaction -- the call row (UNIQUE per
+campaign, run, lead, phone, pass and kind), the lead set to DIALING, the audit row with
+the evidence (zones, local time, rules, opt-out check, frequency cap) -- after
+re-checking, under the write lock, that the lead is still due, the phone still live,
+the window open in every zone, the number not on the opt-out list and under its cap.
+
+``Placer`` places claimed calls only after that transaction commits: synchronously on
+a virtual clock, from a small thread pool in real time (a create request is a network
+round trip). Provider refusals become the right action: place again later, slow
+down, fail the call, retire the number, or pause the campaign.
 """
 
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from dialcli.compliance import policy as compliance
-
+from dialcli.clock import Clock, to_iso
 from dialcli.compliance import dnc
-from dialcli.clock import to_iso
+from dialcli.compliance import policy as compliance
 from dialcli.conversation.base import CallContext
-from dialcli.engine.types import RETRY_BACKOFF, InFlight
+from dialcli.engine.batch import Transactions
+from dialcli.engine.progress import Progress
+from dialcli.engine.queue import DialQueue
+from dialcli.engine.schedule import Pacer
+from dialcli.engine.settle import Settler
+from dialcli.engine.types import InFlight, RunState, Sink, Timing
 from dialcli.errors import InputError, ProviderError
 from dialcli.models import CallStatus, VoicemailAction
-from dialcli.providers.base import CallEvent, DialError, DialRequest, EventKind, ProviderAction
-from dialcli.engine.settle import _revert_claim
-from dialcli.store import audit
+from dialcli.providers.base import (
+    CallEvent, DialError, DialRequest, EventKind, Provider, ProviderAction,
+)
+from dialcli.store import Store, transitions
 from dialcli.templates import lead_context, render
 
 
-class Dialing:
-    """Mixed into ``Engine``; uses its store, campaign, queue, provider and counters."""
+class Claimer:
+    def __init__(self, tx: Transactions, state: RunState, provider: Provider, queue: DialQueue,
+                 settler: Settler, progress: Progress):
+        self.tx = tx
+        self.state = state
+        self.provider = provider
+        self.queue = queue
+        self.settler = settler
+        self.progress = progress
+        self._caps: dict[frozenset[str], int] = {}
+        self._cap_settings: dict[str, str] | None = None
+        self._uniform_cap: int | None = None    # valid while _cap_settings is set
 
-    # -- claim and place -------------------------------------------------------------
-    def _claim(self, lead_id: int, slot: int, kind: str, now: datetime) -> InFlight | None:
+    def forget(self) -> None:
+        """Another process committed: the cap settings may have changed."""
+        self._caps.clear()
+        self._cap_settings = None
+
+    def claim(self, lead_id: int, slot: int, kind: str, now: datetime) -> InFlight | None:
         """Record the dial (call row + lead DIALING) in one transaction, or decline."""
-        c = self.campaign
+        c = self.state.campaign
         now_iso = to_iso(now)
         is_callback = kind != "pass"
-        with self._tx() as conn:
+        with self.tx.tx() as conn:
             lead = conn.execute(
                 "SELECT l.status, l.phone_slot, l.pass_done, l.pass_no, l.name, l.email, l.vars, "
                 "l.timezone, l.callback_slot, p.e164, p.group_id, p.dead_reason "
@@ -55,14 +77,15 @@ class Dialing:
                 return None
             if lead["e164"] is None or lead["dead_reason"]:
                 reason = lead["dead_reason"] or "phone missing"
-                self._retire_in_tx(conn, lead_id, slot, reason, now, decision="skip",
-                                   callback=is_callback, already_dead=lead["e164"] is not None)
+                self.settler.retire_in_tx(conn, lead_id, slot, reason, now, decision="skip",
+                                          callback=is_callback,
+                                          already_dead=lead["e164"] is not None)
                 return None
             e164 = lead["e164"]
             window = self.queue.window(lead["group_id"])
             if not window.is_open(now):
                 return None   # closed since the head was chosen (clock moved): try later
-            simulated = self.provider.name == "simulator"
+            simulated = self.provider.simulated
             opted_out = dnc.is_opted_out(conn, e164, simulated=simulated)
             limit = self._cap_for(conn, e164)
             cap_count, not_before = (None, None) if opted_out else compliance.check_cap(
@@ -71,16 +94,13 @@ class Dialing:
                 window, e164, now, cap_count, opted_out, cap_limit=limit,
                 zone_source="lead timezone column" if lead["timezone"] else "phone number")
             if opted_out:
-                self._retire_in_tx(conn, lead_id, slot, "on the opt-out list", now,
-                                   decision="skip", callback=is_callback, detail=detail)
+                self.settler.retire_in_tx(conn, lead_id, slot, "on the opt-out list", now,
+                                          decision="skip", callback=is_callback, detail=detail)
                 return None
             if not_before is not None:
-                field_ = "callback_at" if is_callback else "next_try_at"
-                conn.execute(f"UPDATE leads SET {field_} = ?, updated_at = ? WHERE id = ?",
-                             (to_iso(not_before), now_iso, lead_id))
-                audit.record_decision(
-                    conn, ts=now_iso, campaign_id=c.id, lead_id=lead_id, call_id=None,
-                    e164=e164, decision="defer", reason="frequency cap", detail=detail)
+                transitions.defer(conn, campaign_id=c.id, lead_id=lead_id, e164=e164,
+                                  callback=is_callback, until_iso=to_iso(not_before),
+                                  now_iso=now_iso, reason="frequency cap", detail=detail)
                 self.queue.deferred(not_before)
                 return None
             variables = json.loads(lead["vars"] or "{}")
@@ -90,38 +110,32 @@ class Dialing:
                 # Rendered before the call row exists: a lead whose values the agent's
                 # templates cannot take is skipped with the reason, not dialed -- and
                 # the run goes on instead of stopping on it at every start.
-                self._skip_unrenderable(conn, lead, lead_id, exc, now, detail)
+                reason = f"the agent's texts cannot be rendered for this lead: {exc.message}"
+                final = transitions.end(conn, campaign_id=c.id, lead_id=lead_id, e164=e164,
+                                        previous=lead["status"], reason=reason[:500],
+                                        now_iso=now_iso, detail=detail, hooks=self.state.hooks)
+                self.progress.lead_changed(lead_id, lead["name"] or "", final, None, None,
+                                           lead["pass_no"], now)
                 return None
-            local = window.local_label(now)
-            call_id = conn.execute(
-                "INSERT INTO calls (campaign_id, run, lead_id, slot, e164, from_number, pass_no, "
-                "kind, provider, status, claimed_at, zone, local_time) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'claimed', ?, ?, ?)",
-                (c.id, c.run, lead_id, slot, e164, c.from_number, lead["pass_no"], kind,
-                 self.provider.name, now_iso, ",".join(window.zones), local),
-            ).lastrowid
-            prev = lead["status"]
-            conn.execute(
-                "UPDATE leads SET status = 'DIALING', attempts = attempts + 1, last_call_at = ?, "
-                "next_try_at = NULL, updated_at = ? WHERE id = ?", (now_iso, now_iso, lead_id))
-            self._webhook(conn, now_iso, lead_id, prev)
-            audit.record_decision(
-                conn, ts=now_iso, campaign_id=c.id, lead_id=lead_id, call_id=call_id,
-                e164=e164, decision="dial", reason=kind, detail=detail)
-        assert call_id is not None
+            call_id = transitions.claim(
+                conn, campaign_id=c.id, run=c.run, lead_id=lead_id, slot=slot, e164=e164,
+                from_number=c.from_number, pass_no=lead["pass_no"], kind=kind,
+                provider=self.provider.name, now_iso=now_iso, zones=",".join(window.zones),
+                local_time=window.local_label(now), previous=lead["status"], detail=detail,
+                hooks=self.state.hooks)
         tz = lead["timezone"] or (window.zones[0] if window.zones else None)
         ctx = self._context(call_id, e164, lead["name"], variables, tz, texts)
         attempt_key = f"{c.id}:{c.run}:{lead_id}:{slot}:{lead['pass_no']}:{kind}"
         f = InFlight(call_id, lead_id, lead["name"] or "", slot, kind, lead["pass_no"], e164, tz)
         f.request = DialRequest(call_id, e164, c.from_number, ctx, attempt_key)
-        self._lead_changed(lead_id, f.lead_name, "DIALING", None, slot, lead["pass_no"], now)
+        self.progress.lead_changed(lead_id, f.lead_name, "DIALING", None, slot, lead["pass_no"],
+                                   now)
         return f
 
     def _cap_for(self, conn, e164: str) -> int:
         """The number's frequency cap (settings + state law). When no state's cap is
         stricter than the workspace's, that is every number's cap; otherwise one
-        indexed lookup of the number's regions, with the cap per region set cached.
-        Both are forgotten when another process commits (the settings may change)."""
+        indexed lookup of the number's regions, with the cap per region set cached."""
         if self._cap_settings is None:
             self._cap_settings = compliance.settings_snapshot(conn)
             self._uniform_cap = compliance.uniform_cap(self._cap_settings)
@@ -137,32 +151,15 @@ class Dialing:
                variables: dict[str, Any]) -> tuple[str, str, str]:
         """The greeting, system prompt and voicemail message for one lead (InputError
         when the lead's values break a template)."""
-        a, c = self._agent, self.campaign
+        a, c = self.state.agent, self.state.campaign
         tokens = lead_context(name, email, variables)
         vm_source = c.voicemail_message or a.get("voicemail_message") or ""
         return (render(a["greeting"], tokens), render(a["system_prompt"], tokens),
                 render(vm_source, tokens) if vm_source else "")
 
-    def _skip_unrenderable(self, conn, lead, lead_id: int, exc: InputError, now: datetime,
-                           detail: dict[str, Any]) -> None:
-        now_iso = to_iso(now)
-        prev = lead["status"]
-        final = "SKIPPED" if prev == "PENDING" else "EXHAUSTED"
-        reason = f"the agent's texts cannot be rendered for this lead: {exc.message}"[:500]
-        conn.execute("UPDATE leads SET status = ?, phone_slot = NULL, pass_done = 1, "
-                     "callback_at = NULL, skip_reason = ?, updated_at = ? WHERE id = ?",
-                     (final, reason, now_iso, lead_id))
-        conn.execute("UPDATE appointments SET status = 'canceled' WHERE lead_id = ? "
-                     "AND status = 'open'", (lead_id,))
-        audit.record_decision(conn, ts=now_iso, campaign_id=self.campaign.id,
-                                   lead_id=lead_id, call_id=None, e164=lead["e164"],
-                                   decision="skip", reason=reason, detail=detail)
-        self._webhook(conn, now_iso, lead_id, prev)
-        self._lead_changed(lead_id, lead["name"] or "", final, None, None, lead["pass_no"], now)
-
     def _context(self, call_id: int, e164: str, name: str | None, variables: dict[str, Any],
                  tz: str | None, texts: tuple[str, str, str]) -> CallContext:
-        a, c = self._agent, self.campaign
+        a, c = self.state.agent, self.state.campaign
         greeting, prompt, voicemail = texts
         return CallContext(
             call_id=call_id, campaign=c.name, agent=a["name"], to=e164, from_=c.from_number,
@@ -173,81 +170,118 @@ class Dialing:
             llm_model=a.get("llm_model"),
         )
 
-    def _claimed(self, f: InFlight, now: datetime) -> None:
+
+class Placer:
+    """Places claimed calls after their claims commit, and handles the provider's no."""
+
+    def __init__(self, store: Store, tx: Transactions, state: RunState, provider: Provider,
+                 clock: Clock, sink: Sink, pacer: Pacer, settler: Settler, queue: DialQueue,
+                 timing: Timing):
+        self.store = store
+        self.tx = tx
+        self.state = state
+        self.provider = provider
+        self.clock = clock
+        self.sink = sink
+        self.pacer = pacer
+        self.settler = settler
+        self.queue = queue
+        self.timing = timing
+        self._to_place: list[InFlight] = []
+        self._pool: ThreadPoolExecutor | None = None
+
+    def start(self) -> None:
+        """In real time, placements run on a small thread pool."""
+        if not self.clock.virtual:
+            self._pool = ThreadPoolExecutor(max_workers=self.timing.place_threads,
+                                            thread_name_prefix="dialcli-place")
+
+    def shutdown(self) -> None:
+        """Placements not started yet are cancelled: their claims are settled (never
+        placed) by the next start's reconcile."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def claimed(self, f: InFlight, now: datetime) -> None:
         """A claim inside the open transaction: counts as in flight; placed after commit."""
-        self.in_flight[f.call_id] = f
+        self.state.in_flight[f.call_id] = f
         self.pacer.took(now)
         self._to_place.append(f)
 
-    def _place_claimed(self, now: datetime) -> None:
+    def place_claimed(self, now: datetime) -> None:
         while self._to_place:
-            self._place(self._to_place.pop(0), now)
+            self.place(self._to_place.pop(0), now)
 
-    def _place(self, f: InFlight, now: datetime) -> None:
-        """Ask the provider to place a claimed call.
-
-        On the virtual clock this is synchronous. In real time a provider's create
-        request takes a network round trip (100-300 ms to Twilio), which would cap the
-        campaign at a few calls per second, so placements run on a small thread pool
-        and their results come back through the inbox as PLACED events.
-        """
+    def place(self, f: InFlight, now: datetime) -> None:
+        """Ask the provider to place a claimed call (synchronously on a virtual clock;
+        from the pool in real time, the result coming back through the sink)."""
         assert f.request is not None
-        self.in_flight[f.call_id] = f
-        if self._placer is not None:
-            future = self._placer.submit(self.provider.place, f.request)
+        self.state.in_flight[f.call_id] = f
+        if self._pool is not None:
+            future = self._pool.submit(self.provider.place, f.request)
             future.add_done_callback(lambda done, cid=f.call_id: self.sink.emit(
                 CallEvent(cid, EventKind.PLACED, self.clock.now(), detail={"placed": done})))
             return
         try:
             sid = self.provider.place(f.request)
         except ProviderError as exc:
-            self._place_failed(f, exc, now)
+            self._failed(f, exc, now)
             return
         self._placed(f, sid, now)
 
+    def finished(self, f: InFlight, done: Future, now: datetime) -> None:
+        """A placement from the pool finished."""
+        try:
+            sid = done.result()
+        except ProviderError as exc:
+            self._failed(f, exc, now)
+        except Exception as exc:  # noqa: BLE001 - a provider bug must not kill the run
+            self._failed(f, DialError(f"placing the call failed: {exc}",
+                                      action=ProviderAction.FAIL_CALL), now)
+        else:
+            self._placed(f, sid, now)
+
     def _placed(self, f: InFlight, sid: str, now: datetime) -> None:
         f.sid = f.sid or sid
-        self._pending_sids[f.call_id] = (sid, to_iso(now), f.call_id)
-        self.stats["placed"] += 1
+        self.tx.pending_sids[f.call_id] = (sid, to_iso(now), f.call_id)
 
-    def _place_failed(self, f: InFlight, exc: ProviderError, now: datetime) -> None:
+    def _failed(self, f: InFlight, exc: ProviderError, now: datetime) -> None:
         if not isinstance(exc, DialError):
             exc = DialError(str(exc), action=ProviderAction.RETRY if exc.retryable
                             else ProviderAction.FAIL_CALL, code=exc.code)
-        self._dial_error(f, exc, now)
-
-    def _dial_error(self, f: InFlight, exc: DialError, now: datetime) -> None:
+        state = self.state
         action = exc.action
         if action in (ProviderAction.RETRY, ProviderAction.SLOW_DOWN) and f.retries < 5:
             # Never processed by the provider: place the same claimed call again later.
             f.retries += 1
             if action is ProviderAction.SLOW_DOWN:
-                self.max_concurrent = max(1, min(self.max_concurrent, len(self.in_flight)) - 1)
+                state.max_concurrent = max(1, min(state.max_concurrent,
+                                                  len(state.in_flight)) - 1)
                 self.pacer.slow_down()
-            delay = RETRY_BACKOFF * (2 ** (f.retries - 1))
-            self._slow_until = now + delay
-            self._note = f"provider asked us to slow down ({exc.code or 'busy'}); retrying"
+            delay = self.timing.retry_backoff * (2 ** (f.retries - 1))
+            state.slow_until = now + delay
+            state.note = f"provider asked us to slow down ({exc.code or 'busy'}); retrying"
             self.sink.schedule(now + delay, CallEvent(f.call_id, EventKind.PLACED, now + delay,
                                                       detail={"retry_place": True}))
             return
         if action is ProviderAction.PAUSE:
-            self._note = str(exc) + (f"\n{exc.hint}" if exc.hint else "")
-            self.provider_pause = self._note
+            state.note = str(exc) + (f"\n{exc.hint}" if exc.hint else "")
+            state.provider_pause = state.note
             self._unclaim(f, now, reason=f"not placed: {exc}")
-            self.stop_requested.set()
+            state.stop_requested.set()
             with self.store.tx():
                 self.store.execute("UPDATE campaigns SET status = 'PAUSED' WHERE id = ?",
-                                   (self.campaign_id,))
+                                   (state.campaign.id,))
             return
-        status = CallStatus.FAILED
-        ended = CallEvent(f.call_id, EventKind.ENDED, now, status=status,
+        ended = CallEvent(f.call_id, EventKind.ENDED, now, status=CallStatus.FAILED,
                           error_code=exc.code, error=str(exc))
         if action is ProviderAction.DEAD_NUMBER:
             ended.detail["dead_number"] = True
-        self._complete(f, ended, now)
+        self.settler.complete(f, ended, now)
 
     def _unclaim(self, f: InFlight, now: datetime, reason: str) -> None:
         """Undo a claim the provider never placed (it did not happen)."""
-        self.in_flight.pop(f.call_id, None)
-        _revert_claim(self.store, f.call_id, to_iso(now), reason)
+        self.state.in_flight.pop(f.call_id, None)
+        with self.store.tx() as conn:
+            transitions.revert_claim(conn, call_id=f.call_id, now_iso=to_iso(now), reason=reason)
         self.queue.invalidate()

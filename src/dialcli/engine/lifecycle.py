@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from dialcli.clock import from_iso, to_iso
-from dialcli.engine.loop import DEFAULT_RATE, Snapshot
+from dialcli.engine.types import Snapshot
 from dialcli.errors import ConflictError
 from dialcli.workspace.lease import live_runner
 from dialcli.models import Disposition
-from dialcli.store import Store
+from dialcli.store import Store, settings, transitions
 
 
 def pause(store: Store, campaign_id: int, now: datetime) -> dict[str, Any]:
@@ -46,8 +46,6 @@ def pause(store: Store, campaign_id: int, now: datetime) -> dict[str, Any]:
 
 def restart(store: Store, campaign_id: int, now: datetime, *, wall_now: datetime) -> dict[str, Any]:
     """New run: leads back to PENDING, counters zeroed, history kept."""
-    from dialcli.store import outbox
-
     now_iso = to_iso(now)
     with store.tx() as conn:
         row = conn.execute("SELECT name, run FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()
@@ -66,41 +64,11 @@ def restart(store: Store, campaign_id: int, now: datetime, *, wall_now: datetime
                 f"Campaign {name!r} has {open_calls} call(s) from a stopped runner not settled yet.",
                 hint=f"Run `dialcli resume {name}` once to settle them (it reconciles with the "
                      "provider first), pause it, then restart.")
-        hooks = bool(outbox.subscribers(conn))
-        before = {r[0]: r[1] for r in conn.execute(
-            "SELECT id, status FROM leads WHERE campaign_id = ?", (campaign_id,))} if hooks else {}
         conn.execute(
             "UPDATE campaigns SET run = run + 1, pass_no = 1, next_pass_at = NULL, "
             "pass_started_at = NULL, status = 'PAUSED', started_at = NULL, completed_at = NULL, "
             "updated_at = ? WHERE id = ?", (now_iso, campaign_id))
-        conn.execute("UPDATE appointments SET status = 'canceled' WHERE campaign_id = ? "
-                     "AND status = 'open'", (campaign_id,))
-        conn.execute(
-            """
-            UPDATE leads SET
-                phone_slot = (SELECT MIN(slot) FROM lead_phones p
-                              WHERE p.lead_id = leads.id AND p.dead_reason IS NULL),
-                last_disposition = NULL, pass_no = 1, pass_done = 0, attempts = 0,
-                next_try_at = NULL, callback_at = NULL, callback_slot = NULL,
-                callback_attempts = 0, reached_slot = NULL, skip_reason = NULL,
-                last_call_at = NULL, updated_at = ?
-            WHERE campaign_id = ?
-            """, (now_iso, campaign_id))
-        conn.execute(
-            """
-            UPDATE leads SET
-                cur_group = (SELECT group_id FROM lead_phones p
-                             WHERE p.lead_id = leads.id AND p.slot = leads.phone_slot),
-                status = CASE WHEN phone_slot IS NULL THEN 'SKIPPED' ELSE 'PENDING' END,
-                skip_reason = CASE WHEN phone_slot IS NULL THEN 'no dialable phone' END
-            WHERE campaign_id = ?
-            """, (campaign_id,))
-        if hooks:
-            outbox.enqueue_lead_updates(conn, now_iso=now_iso, changes=[
-                (lead_id, prev) for lead_id, prev in before.items()])
-        counts = dict(conn.execute(
-            "SELECT status, COUNT(*) FROM leads WHERE campaign_id = ? GROUP BY status",
-            (campaign_id,)).fetchall())
+        counts = transitions.restart(conn, campaign_id=campaign_id, now_iso=now_iso)
     return {"campaign": name, "run": run + 1, "leads": counts}
 
 
@@ -117,7 +85,7 @@ def snapshot(store: Store, campaign_id: int, now: datetime) -> Snapshot:
             "SELECT COUNT(*), COALESCE(SUM(billed_minutes), 0), COALESCE(SUM(CASE WHEN "
             "price_final = 1 THEN price ELSE billed_minutes * ? END), 0), "
             "COALESCE(SUM(disposition IS NULL), 0) FROM calls WHERE campaign_id = ? AND run = ?",
-            (float(store.get_setting("rate_per_minute") or DEFAULT_RATE), campaign_id, run))
+            (settings.rate_per_minute(store)[0], campaign_id, run))
         by_status = dict(store.all(
             "SELECT status, COUNT(*) FROM leads WHERE campaign_id = ? GROUP BY status",
             (campaign_id,)))

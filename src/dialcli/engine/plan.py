@@ -30,7 +30,11 @@ from pathlib import Path
 
 from dialcli.compliance import dnc
 from dialcli.compliance.rules import Blackout
-from dialcli.clock import from_iso, to_iso
+from dialcli.clock import Clock, SystemClock, VirtualClock, from_iso, to_iso
+from dialcli.conversation.rules import RuleBrain
+from dialcli.engine.loop import Engine
+from dialcli.providers.simulator import SimulatedProvider
+from dialcli.store import Store
 from dialcli.compliance.policy import RULES_VERSION, cap_for_number, check_cap, policy_for_campaign
 from dialcli.errors import NotFoundError
 from dialcli.models import Campaign, LeadStatus
@@ -264,14 +268,6 @@ def simulate_estimate(store, campaign_id: int, at: datetime, *, seed: int = 0,
     status = store.scalar("SELECT status FROM campaigns WHERE id = ?", (campaign_id,))
     if status == "COMPLETED":
         return Estimate(0, 0, 0.0, None, 0, "completed", seed, "campaign already completed")
-    try:
-        from dialcli.conversation.rules import RuleBrain
-        from dialcli.engine.loop import Engine
-        from dialcli.providers.simulator import SimulatedProvider
-    except ImportError as exc:  # pragma: no cover - ships with the package
-        return Estimate(0, 0, 0.0, None, 0, "unavailable", seed, f"simulator unavailable: {exc}")
-    from dialcli.store import Store
-
     with tempfile.TemporaryDirectory(prefix="dialcli-plan-") as tmp:
         path = Path(tmp) / "plan.db"
         target = sqlite3.connect(path)
@@ -318,17 +314,16 @@ def simulate_estimate(store, campaign_id: int, at: datetime, *, seed: int = 0,
             copy.close()
 
 
-class _HorizonClock:
+class _HorizonClock(Clock):
     """A virtual clock that stops the rehearsal when it cannot be an estimate any more:
     virtual time past ``horizon``, no progress (many waits without time moving), or
     more than ``budget_s`` real seconds spent (a huge campaign: use --no-estimate)."""
 
     virtual = True
+    watched = False
     STALL_WAITS = 200_000
 
     def __init__(self, start: datetime, horizon: datetime, budget_s: float = 120.0):
-        from dialcli.clock import SystemClock, VirtualClock
-
         self._clock = VirtualClock(start)
         self.horizon = horizon
         self.engine = None

@@ -91,6 +91,20 @@ class DialQueue:
     def invalidate(self) -> None:
         self._fresh = False
 
+    @property
+    def waiting(self) -> bool:
+        """Someone is queued in this pass (perhaps waiting for a window to open), as
+        far as the heads read since the last change say."""
+        return self._fresh and any(h is not None for h in self.heads.values())
+
+    def window_for_slot(self, lead_id: int, slot: int) -> GroupWindow | None:
+        """The calling window of one lead's phone (None: no such phone or no zone)."""
+        row = self.store.one("SELECT group_id FROM lead_phones WHERE lead_id = ? AND slot = ?",
+                             (lead_id, slot))
+        if row is None or row[0] is None:
+            return None
+        return self.window(row[0])
+
     def _refill(self, group: int, now: datetime) -> None:
         row = self.store.one(_HEAD_SQL, (self.campaign_id, group, to_iso(now)))
         self.heads[group] = None if row is None else Head(row[0], row[1])

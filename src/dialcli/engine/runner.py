@@ -8,16 +8,20 @@ second: stop waiting (open calls are reconciled on the next start).
 
 from __future__ import annotations
 
+import random
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from dialcli.clock import ScaledClock, SystemClock, VirtualClock, from_iso
-from dialcli.config import LLMSettings
+from dialcli.clock import Clock, ScaledClock, SystemClock, VirtualClock, from_iso
+from dialcli.compliance.rules import load_blackout
+from dialcli.config import LLMSettings, TwilioCredentials, public_url
+from dialcli.conversation.llm import make_brain as llm_make_brain
 from dialcli.engine.loop import Engine, RunResult
 from dialcli.errors import ConfigError
+from dialcli.providers.simulator import SimProfile, SimulatedProvider
 from dialcli.store import Store
 
 
@@ -36,16 +40,7 @@ class RunOptions:
 
 def make_brain():
     """The LLM brain when one is configured in the environment, else the rule brain."""
-    settings = LLMSettings.from_env()
-    try:
-        from dialcli.conversation.llm import make_brain as llm_make_brain
-    except ImportError:  # pragma: no cover - llm ships with the package
-        llm_make_brain = None
-    if llm_make_brain is not None:
-        return llm_make_brain(settings)
-    from dialcli.conversation.rules import RuleBrain
-
-    return RuleBrain()
+    return llm_make_brain(LLMSettings.from_env())
 
 
 def simulated_start(store: Store, campaign_id: int, wall_now: datetime) -> datetime:
@@ -68,29 +63,23 @@ def journal_path(store: Store) -> str | None:
 def build(store: Store, campaign_id: int, opts: RunOptions, *, wall: SystemClock,
           on_event: Callable[[dict[str, Any]], None] | None = None) -> Engine:
     if opts.simulate:
-        from dialcli.providers.simulator import SimProfile, SimulatedProvider
-
         profile = SimProfile.load(opts.sim_profile) if opts.sim_profile else SimProfile.default()
         provider = SimulatedProvider(make_brain(), seed=opts.seed, profile=profile,
                                      journal_path=journal_path(store))
         start = simulated_start(store, campaign_id, wall.now())
-        clock: Any = (ScaledClock(start, opts.speed, max_idle=opts.max_idle)
+        clock: Clock = (ScaledClock(start, opts.speed, max_idle=opts.max_idle)
                       if opts.speed else VirtualClock(start))
     else:
         provider = _live_provider(store, opts)
         clock = wall
     blackout = None
     if opts.blackout:
-        from dialcli.compliance.rules import load_blackout
-
         blackout = load_blackout(opts.blackout)
     return Engine(store, campaign_id, provider, clock, wall=wall, on_event=on_event,
                   blackout=blackout)
 
 
 def _live_provider(store: Store, opts: RunOptions):
-    from dialcli.config import TwilioCredentials, public_url
-
     creds = TwilioCredentials.from_env()
     url = public_url(opts.public_url)
     if not url:
@@ -99,10 +88,9 @@ def _live_provider(store: Store, opts: RunOptions):
             hint="Start a tunnel (e.g. `cloudflared tunnel --url http://localhost:8765`) and pass "
                  "--public-url https://<your-tunnel> or set DIALCLI_PUBLIC_URL.\n"
                  "To rehearse without Twilio, add --simulate.")
-    try:
-        from dialcli.providers.twilio.provider import TwilioProvider
-    except ImportError as exc:  # pragma: no cover
-        raise ConfigError(f"The Twilio provider is not available: {exc}") from None
+    # lazy: the twilio library and the callback server load only for live calls
+    from dialcli.providers.twilio.provider import TwilioProvider
+
     return TwilioProvider(creds, public_url=url, port=opts.port, host=opts.host,
                           brain=make_brain(), store_path=store.path)
 
@@ -128,8 +116,7 @@ def start_thread(engine: Engine, *, webhooks: bool = False) -> RunHandle:
         stop = threading.Event()
         delivery = None
         if webhooks:
-            import random
-
+            # lazy: httpx loads only when there are webhooks to deliver
             from dialcli.results.delivery import Deliverer
 
             delivery = Deliverer(engine.store, clock=engine.wall, rng=random.Random())

@@ -1,5 +1,5 @@
-"""The engine's in-memory records: a call in flight, the dashboard snapshot, the
-run result, the event sink, and the transaction helpers that batch one loop instant.
+"""The engine's records: a call in flight, the state of a run that its parts share,
+its timing, the dashboard snapshot, the run result, and the event sink.
 """
 
 from __future__ import annotations
@@ -7,27 +7,30 @@ from __future__ import annotations
 import heapq
 import itertools
 import queue
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from dialcli.models import Campaign
 from dialcli.providers.base import CallEvent, DialRequest, EventKind
+from dialcli.store import Store
 
-if TYPE_CHECKING:
-    from dialcli.engine.loop import Engine
-
-DEFAULT_RATE = 0.014
-CONVERSATION_GRACE = timedelta(seconds=5)   # wait this long after ENDED for the transcript
-POLL_EVERY = timedelta(seconds=15)
-RETRY_BACKOFF = timedelta(seconds=2)
-GROUP_COMMIT_S = 0.05                        # simulated runs commit at least this often
-GROUP_COMMIT_GAP_S = 0.001                   # and then leave the write lock free this long
-PLACE_THREADS = 8                            # concurrent create requests in real time
-RUNNER_BUSY_PATIENCE_S = 900.0               # wait this long for another writer's lock
-SLOW_DOWN_PAUSE = timedelta(seconds=10)
-ACTIVE = ("PENDING", "RETRY", "DIALING", "CALLBACK")
 EVENT_WORDS = {"ringing": "ringing", "answered": "answered", "human": "a person is on the line",
                "machine": "answering machine", "conversation": "conversation over"}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The engine's waits and batch sizes; tests shorten them through the constructor."""
+
+    conversation_grace: timedelta = timedelta(seconds=5)  # after ENDED, for the transcript
+    poll_every: timedelta = timedelta(seconds=15)         # ask a polling provider this often
+    retry_backoff: timedelta = timedelta(seconds=2)       # first wait before placing again
+    group_commit_s: float = 0.05        # an unwatched simulation commits this often (wall)
+    group_commit_gap_s: float = 0.001   # and then leaves the write lock free this long
+    place_threads: int = 8              # concurrent create requests in real time
+    busy_patience_s: float = 900.0      # wait this long for another writer's lock
 
 
 @dataclass
@@ -88,10 +91,10 @@ class RunResult:
 
 
 #: Events that change state; the others (ringing, answered...) only feed the dashboard.
-_SIGNIFICANT = frozenset({EventKind.ENDED, EventKind.CONVERSATION})
+SIGNIFICANT = frozenset({EventKind.ENDED, EventKind.CONVERSATION})
 
 
-class _Sink:
+class Sink:
     """Events into the engine: ``emit`` from any thread, ``schedule`` on its clock.
 
     With ``lazy_progress`` (an unwatched simulation) the loop does not wake up for
@@ -111,7 +114,7 @@ class _Sink:
 
     def schedule(self, at: datetime, event: CallEvent) -> None:
         heapq.heappush(self.timeline, (at, next(self._seq), event))
-        if not self.lazy_progress or event.kind in _SIGNIFICANT or event.detail:
+        if not self.lazy_progress or event.kind in SIGNIFICANT or event.detail:
             heapq.heappush(self.wakes, at)
 
     def next_wake(self, now: datetime) -> datetime | None:
@@ -121,43 +124,36 @@ class _Sink:
         return wakes[0] if wakes else None
 
 
-class _EngineTx:
-    __slots__ = ("engine", "cm")
+@dataclass
+class RunState:
+    """What the parts of a running engine share, declared in one place.
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    The loop, the claimer, the placer, the settler and the pass keeper each get this
+    object in their constructor; none of them reads another's attributes.
+    """
 
-    def __enter__(self):
-        e = self.engine
-        if e._batch_depth and e._batch_cm is None:
-            e._batch_cm = e.store.tx()
-            e._batch_cm.__enter__()
-            e._batch_began = e.wall.monotonic()
-        self.cm = e.store.tx()
-        conn = self.cm.__enter__()
-        if e._pending_sids and not (e._group_commit and e._batch_cm is not None):
-            e._write_sids(conn)   # group commit writes them just before it commits
-        return conn
+    campaign: Campaign
+    agent: dict[str, Any]
+    max_concurrent: int
+    hooks: bool                                  # anyone subscribed to lead events
+    in_flight: dict[int, InFlight] = field(default_factory=dict)
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    abort_requested: threading.Event = field(default_factory=threading.Event)
+    slow_until: datetime | None = None           # the provider asked us to slow down
+    note: str | None = None                      # what the dashboard should say
+    provider_pause: str | None = None            # why the provider paused the campaign
+    waiting_until: datetime | None = None        # nothing is dialed before then ...
+    waiting_for: str | None = None               # ... for this reason
+    next_callback: datetime | None = None
+    callback_fresh: bool = False                 # next_callback was read since the last change
 
-    def __exit__(self, *exc):
-        return self.cm.__exit__(*exc)
+    def reload_campaign(self, store: Store) -> Campaign:
+        row = store.one("SELECT * FROM campaigns WHERE id = ?", (self.campaign.id,))
+        assert row is not None
+        self.campaign = Campaign.from_row(row)
+        return self.campaign
 
-
-class _Batch:
-    __slots__ = ("engine",)
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
-    def __enter__(self):
-        self.engine._batch_depth += 1
-
-    def __exit__(self, *exc):
-        e = self.engine
-        e._batch_depth -= 1
-        if e._batch_cm is None:
-            return False
-        if exc[0] is None and e._group_commit and \
-                e.wall.monotonic() - e._batch_began < GROUP_COMMIT_S:
-            return False          # group commit: keep the transaction for the next turns
-        return e._end_batch(*exc)
+    def wait(self, at: datetime | None, why: str | None) -> None:
+        """Nothing can be dialed before ``at`` for this reason (the earliest one wins)."""
+        if at is not None and (self.waiting_until is None or at < self.waiting_until):
+            self.waiting_until, self.waiting_for = at, why

@@ -112,7 +112,29 @@ class DialError(ProviderError):
 
 
 class Provider(ABC):
+    """A phone network the engine dials through.
+
+    Capabilities are declared here (the engine asks, never probes):
+
+    - ``simulated``: no real phone rings. An opt-out heard from a simulated callee
+      binds simulated runs only, and simulated dials count only towards simulated
+      frequency caps.
+    - ``polls``: callbacks can go missing, so the engine calls ``poll`` for calls in
+      flight (a live provider); a simulator's events always arrive.
+    - ``prices_final``: a price on ENDED is the carrier's own, not an estimate.
+    - ``supports_deferred_journal``: with ``defer_journal`` set, the provider records
+      placements only at ``flush_journal`` (after the engine commits the claims that
+      asked for them) and forgets them at ``discard_journal`` (after a rollback), so
+      the engine may commit many dials at once without the network's record getting
+      ahead of the workspace's.
+    """
+
     name = "provider"
+    simulated: bool = False
+    polls: bool = False
+    prices_final: bool = False
+    supports_deferred_journal: bool = False
+    defer_journal: bool = False
 
     def bind(self, sink: EventSink, clock: Any) -> None:
         """Called once by the engine before any dial."""
@@ -143,6 +165,12 @@ class Provider(ABC):
     def prepare_reconcile(self, open_calls: list[tuple[str | None, str, datetime]]) -> None:
         """Called once before ``fetch``/``find_calls`` for the calls a dead runner left
         open: [(sid or None, to, claimed_at)]. Lets a provider batch its lookups."""
+
+    def flush_journal(self) -> None:
+        """Record the placements deferred since the last flush (see the class doc)."""
+
+    def discard_journal(self) -> None:
+        """Forget the placements deferred since the last flush (their claims rolled back)."""
 
     def poll(self, in_flight: dict[int, str | None], now: datetime) -> None:
         """Called periodically with {call_id: sid}; emit events for calls whose

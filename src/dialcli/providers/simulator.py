@@ -299,6 +299,7 @@ def _pick(rng: random.Random, weights: dict[str, float]) -> str:
 
 class SimulatedProvider(Provider):
     name = "simulator"
+    simulated = True
 
     def __init__(self, brain: Brain, *, seed: int = 0, profile: SimProfile | None = None,
                  journal_path: str | os.PathLike[str] | None = None, record: bool = False):
@@ -364,11 +365,8 @@ class SimulatedProvider(Provider):
             self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.write(self._fd, data)
 
-    # Group commit: with ``defer_journal`` the network records placements only when
-    # the engine has committed the claims that asked for them (``flush_journal``
-    # after each commit; ``discard_journal`` after a rollback). The network's record
-    # never gets ahead of the workspace's, exactly as with claim-then-place, while
-    # the engine commits many dials at once.
+    # Group commit (``Provider`` explains the capability): the network's record never
+    # gets ahead of the workspace's, exactly as with claim-then-place.
     supports_deferred_journal = True
 
     def flush_journal(self) -> None:
