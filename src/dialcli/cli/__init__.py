@@ -1,35 +1,143 @@
-"""The ``dialcli`` command line.
+"""The ``dialcli`` command line: the table of commands, and where errors become exit codes.
 
-One module per command group; each exposes ``register(app)``. ``DialcliGroup`` is the
-single place where core errors become a message on stderr and a named exit code
-(``errors.ExitCode``), so every command, at any depth, behaves the same.
+Every command is registered one way: a row of ``COMMANDS`` names the module under
+``dialcli/cli/`` that defines it (with ``app = typer.Typer()`` and ``@app.command``)
+and the one line ``dialcli --help`` shows for it. ``DialcliGroup`` imports a module
+only when one of its commands runs, so ``dialcli --help`` and ``--version`` load
+neither the engine nor the libraries behind it (``bench/cli_startup.py`` measures it;
+``tests/test_cli_startup.py`` keeps each line equal to the command's own help).
+
+``DialcliGroup.invoke`` is the single place where a core error becomes a message on
+stderr and a named exit code (``errors.ExitCode``), for every command at any depth.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
+import inspect
 import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
-import click
 import typer
-from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from dialcli import __version__
-from dialcli.cli.common import AppState, err
 from dialcli.config import scrub
 from dialcli.errors import DialcliError, ExitCode
 
-COMMAND_MODULES = (
-    "agent", "numbers", "campaign", "import_", "preview", "start", "report", "dnc",
-    "webhooks", "plan", "doctor", "config",
-)
+#: What a row of the table loads: a command, or a group of them.
+Command = TyperCommand | TyperGroup
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a command is defined, and the line ``dialcli --help`` shows for it."""
+
+    module: str         # under dialcli.cli
+    help: str           # the first paragraph of the command's own help, on one line
+    group: bool = False  # the module's app is the group itself (``agent``), not a holder
+
+    def load(self, name: str) -> Command:
+        module = importlib.import_module(f"dialcli.cli.{self.module}")
+        group = typer.main.get_group(module.app)
+        return group if self.group else group.commands[name]
+
+#: Every command, in the order ``dialcli --help`` lists them.
+COMMANDS: dict[str, Entry] = {
+    "template": Entry("template", 'Write a starter leads CSV with good column names (the '
+                                  '"Download template").'),
+    "import": Entry("import_", "Import leads from a CSV into a campaign, all or nothing."),
+    "preview": Entry("preview", "Show the greeting, system prompt and voicemail message "
+                                "rendered for a lead."),
+    "start": Entry("start", "Start dialing a campaign (the foreground loop with a live "
+                            "dashboard)."),
+    "resume": Entry("start", "Resume a paused (or crashed) campaign where it left off."),
+    "pause": Entry("pause", "Pause a running campaign: no new dials; calls in progress "
+                            "finish."),
+    "restart": Entry("start", "Restart a campaign from the top: every lead back to PENDING, "
+                              "counters zeroed."),
+    "status": Entry("status", "Show a campaign's live snapshot once (KPIs, recent leads, "
+                              "recent calls)."),
+    "demo": Entry("demo", "Run a whole simulated campaign from the examples, live in your "
+                          "terminal."),
+    "report": Entry("report", "Show a campaign's results: KPIs, dispositions, leads and cost "
+                              "with a 30-day trend."),
+    "plan": Entry("plan", "Dry run: when each number may be dialed, and why. Places no "
+                          "calls."),
+    "audit": Entry("audit", "Export the audit log: one row per dial decision and per skip."),
+    "doctor": Entry("doctor", "Check that live calls will work from this laptop, and say how "
+                              "to fix what won't."),
+    "agent": Entry("agent", "Create and manage voice agents (greeting, system prompt, voice, "
+                            "voicemail message).", group=True),
+    "numbers": Entry("numbers", "Manage the phone numbers campaigns dial from.", group=True),
+    "campaign": Entry("campaign", "Create and manage campaigns: agent, from-number, calling "
+                                  "hours, retries, pacing.", group=True),
+    "dnc": Entry("dnc", "The workspace opt-out (do-not-call) list: never dialed by any "
+                        "campaign.", group=True),
+    "webhooks": Entry("webhooks", "Send campaign.lead.updated events to your endpoint, signed, "
+                                  "with retries.", group=True),
+    "config": Entry("config", "Workspace settings (rate per minute, compliance options, ...).",
+                    group=True),
+}
+
+
+def listed_help(command: Command) -> str:
+    """The line a group's help lists for ``command``: its help's first paragraph."""
+    text = inspect.cleandoc(command.short_help or command.help or "")
+    return text.split("\n\n")[0].replace("\n", " ").strip()
+
+
+class LazyCommands(Mapping[str, Command]):
+    """``COMMANDS`` as Click commands: the names come from the table, and a command's
+    module is imported the first time that command is looked up."""
+
+    def __init__(self, table: Mapping[str, Entry]):
+        self.table = table
+        self.loaded: dict[str, Command] = {}
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self.loaded:
+            self.loaded[name] = self.table[name].load(name)
+        return self.loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)
 
 
 class DialcliGroup(TyperGroup):
-    """Maps ``DialcliError`` to a clean message and exit code, for every subcommand."""
+    """The root group: commands load lazily from ``COMMANDS``, and ``DialcliError`` maps
+    to a clean message and exit code for every subcommand."""
 
-    def invoke(self, ctx: click.Context):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.commands = LazyCommands(COMMANDS)
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(self.commands)      # names only: TyperGroup's would import every module
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Command | None:
+        return self.commands[cmd_name] if cmd_name in self.commands else None
+
+    def format_help(self, ctx: typer.Context, formatter) -> None:
+        # The command list shows a name and one line; the table holds both, so listing
+        # them imports no command module.
+        listing = copy.copy(self)
+        listing.commands = {name: TyperCommand(name, help=entry.help)
+                            for name, entry in COMMANDS.items()}
+        super(DialcliGroup, listing).format_help(ctx, formatter)
+
+    def invoke(self, ctx: typer.Context):
+        # lazy: the consoles and the workspace serve commands; --help and --version,
+        # which never get here, print without them
+        from rich.markup import escape
+
+        from dialcli.cli.common import AppState, err
+
         try:
             return super().invoke(ctx)
         except DialcliError as exc:
@@ -101,6 +209,8 @@ def _root(
     ),
 ) -> None:
     """Run outbound AI voice-call campaigns from your laptop."""
+    from dialcli.cli.common import AppState  # lazy: as in DialcliGroup.invoke
+
     _tolerant_streams()
     ctx.obj = AppState(db_option=db)
 
@@ -116,11 +226,6 @@ def _tolerant_streams() -> None:
             stream.reconfigure(errors=errors)
         except (AttributeError, ValueError, OSError):
             pass
-
-
-for _name in COMMAND_MODULES:
-    _module = importlib.import_module(f"dialcli.cli.{_name}")
-    _module.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

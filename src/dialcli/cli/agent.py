@@ -21,7 +21,7 @@ from dialcli.workspace import agents as core
 from dialcli.cli import common
 from dialcli.models import Agent
 
-agent_app = typer.Typer(
+app = typer.Typer(
     name="agent",
     help="Create and manage voice agents (greeting, system prompt, voice, voicemail message).",
     no_args_is_help=True,
@@ -79,7 +79,7 @@ def agent_detail(agent: Agent, campaigns: list[str]) -> RenderableType:
     return Group(*parts)
 
 
-@agent_app.command("create")
+@app.command("create")
 def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Agent name (unique, case-insensitive)."),
@@ -123,7 +123,7 @@ def create(
                     + (f" (tokens: {', '.join(tokens)})." if tokens else "."))
 
 
-@agent_app.command("list")
+@app.command("list")
 def list_(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -149,7 +149,7 @@ def list_(
     common.out.print(agents_table(agents, counts, width=common.out.width))
 
 
-@agent_app.command("show")
+@app.command("show")
 def show(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="AGENT", help="Agent name."),
@@ -171,7 +171,7 @@ def show(
     common.out.print(agent_detail(agent, campaigns))
 
 
-@agent_app.command("edit")
+@app.command("edit")
 def edit(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="AGENT", help="Agent to change."),
@@ -213,7 +213,7 @@ def edit(
     common.success(f"Updated agent {escape(repr(agent.name))}.")
 
 
-@agent_app.command("delete")
+@app.command("delete")
 def delete(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="AGENT", help="Agent to delete."),
@@ -229,8 +229,3 @@ def delete(
     """
     agent = core.delete_agent(common.store(ctx), name)
     common.success(f"Deleted agent {escape(repr(agent.name))}.")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``agent`` group to the app."""
-    app.add_typer(agent_app, name="agent")

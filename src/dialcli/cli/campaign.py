@@ -1,8 +1,7 @@
 """Commands: ``dialcli campaign create|list|show|edit|delete``.
 
 Thin: options are parsed here, every rule (limits, window, from-number, voicemail
-message, running campaigns) is enforced in ``dialcli.workspace.campaigns``. ``campaign_app``
-is module-level so other modules can attach commands to the group.
+message, running campaigns) is enforced in ``dialcli.workspace.campaigns``.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from dialcli.cli import common
 from dialcli.errors import ExitCode
 from dialcli.models import CampaignStatus, LeadStatus, VoicemailAction
 
-campaign_app = typer.Typer(
+app = typer.Typer(
     name="campaign",
     help="Create and manage campaigns: agent, from-number, calling hours, retries, pacing.",
     no_args_is_help=True,
@@ -97,7 +96,7 @@ def campaign_detail(s: core.CampaignSummary) -> RenderableType:
         progress += f", next pass at {c.next_pass_at}"
     info.add_row("Progress", progress)
     info.add_row("Calls", f"{s.calls:,} this run")
-    info.add_row("Imports", str(s.imports))
+    info.add_row("Imports", f"{s.imports:,}")
 
     leads = Table(box=box.SIMPLE_HEAD, show_edge=False, title=f"Leads: {s.total_leads:,}",
                   title_justify="left")
@@ -117,7 +116,7 @@ def _disclosure_warnings(warnings: list) -> None:
         common.note(escape(w.hint))
 
 
-@campaign_app.command("create")
+@app.command("create")
 def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Campaign name (unique, case-insensitive)."),
@@ -172,7 +171,7 @@ def create(
     common.note(f"Next: dialcli import leads.csv --campaign {_q(c.name)}")
 
 
-@campaign_app.command("list")
+@app.command("list")
 def list_(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -195,7 +194,7 @@ def list_(
     common.out.print(campaigns_table(rows, width=common.out.width))
 
 
-@campaign_app.command("show")
+@app.command("show")
 def show(
     ctx: typer.Context,
     name: Optional[str] = typer.Argument(None, metavar="CAMPAIGN", help="Campaign (may be omitted if there is only one)."),
@@ -216,7 +215,7 @@ def show(
     common.out.print(campaign_detail(details))
 
 
-@campaign_app.command("edit")
+@app.command("edit")
 def edit(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="CAMPAIGN", help="Campaign to change."),
@@ -265,7 +264,7 @@ def edit(
     _disclosure_warnings(warnings + (core.window_warnings(c) if window is not None else []))
 
 
-@campaign_app.command("delete")
+@app.command("delete")
 def delete(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="CAMPAIGN", help="Campaign to delete."),
@@ -295,8 +294,3 @@ def delete(
     deleted = core.delete_campaign(st, c.id, now=common.now(ctx))
     common.success(f"Deleted campaign {_q(c.name)}: {deleted['leads']:,} leads, "
                     f"{deleted['calls']:,} calls. Opt-outs are kept.")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``campaign`` group to the app."""
-    app.add_typer(campaign_app, name="campaign")

@@ -1,4 +1,5 @@
-"""Shared plumbing for command modules: the workspace, consoles, JSON, campaign lookup.
+"""What command modules share: the workspace, the consoles, JSON and CSV output, and
+which campaign a command means.
 
 Commands stay thin: parse, call one core function, render. Errors are raised as
 ``DialcliError`` and turned into a message and exit code by ``DialcliGroup`` in
@@ -7,8 +8,10 @@ Commands stay thin: parse, call one core function, render. Errors are raised as
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,13 +22,16 @@ from rich.console import Console
 
 from dialcli.clock import SystemClock
 from dialcli.config import resolve_db_path
-from dialcli.errors import InputError, NotFoundError
+from dialcli.errors import InputError
 from dialcli.store import Store
 
 #: stdout stays parseable for exports; messages and errors go to stderr.
 out = Console(highlight=False, soft_wrap=False)
 # Piped or logged output is not word-wrapped at 80 columns (a log line stays one line).
 err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
+
+#: Below this many columns, tables drop the columns that --csv and --json still carry.
+WIDE = 110
 
 
 @dataclass
@@ -83,18 +89,37 @@ def success(message: str) -> None:
     err.print(f"[green]✓[/green] {message}")
 
 
+def write_csv(path: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Write CSV rows to ``path`` ('-' = stdout) through a temp file, so a failure
+    leaves no half-written file; the number of rows written."""
+    if path == "-":
+        return _write_rows(sys.stdout, header, rows)
+    # lazy: the exports module (and what it imports) only for commands that write a file
+    from dialcli.results.exports import write_atomically
+
+    with write_atomically(path) as fh:     # a folder, a missing folder: InputError
+        return _write_rows(fh, header, rows)
+
+
+def _write_rows(fh, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(header)
+    n = 0
+    for row in rows:
+        writer.writerow(row)
+        n += 1
+    fh.flush()
+    return n
+
+
 def resolve_campaign_id(st: Store, name: str | None) -> int:
     """A campaign by name, or the only campaign when the name is omitted."""
     if name:
-        row = st.one("SELECT id FROM campaigns WHERE name = ? COLLATE NOCASE", (name,))
-        if row is None:
-            names = [r[0] for r in st.all("SELECT name FROM campaigns ORDER BY name")]
-            raise NotFoundError(
-                f"No campaign named {name!r}.",
-                hint=("Campaigns here: " + ", ".join(names)) if names
-                else "Create one with: dialcli campaign create NAME --agent A --from +1...",
-            )
-        return int(row[0])
+        # lazy: the campaigns module imports compliance and templates, which only the
+        # commands that name a campaign need
+        from dialcli.workspace.campaigns import get_campaign
+
+        return get_campaign(st, name).id
     rows = st.all("SELECT id, name FROM campaigns ORDER BY name")
     if len(rows) == 1:
         return int(rows[0][0])

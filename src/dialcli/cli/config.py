@@ -13,7 +13,8 @@ from dialcli.store import settings as core
 from dialcli.cli.common import note, now, out, print_json, store, success
 from dialcli.clock import to_iso
 
-config_app = typer.Typer(
+app = typer.Typer(
+    name="config",
     help="Workspace settings (rate per minute, compliance options, ...).\n\n"
          "\b\nExample:\n  dialcli config set rate_per_minute 0.014",
     no_args_is_help=True,
@@ -36,7 +37,7 @@ def settings_table(rows: list[core.SettingValue]) -> Table:
     return table
 
 
-@config_app.command("set", context_settings={"ignore_unknown_options": True})
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def set_cmd(
     ctx: typer.Context,
     key: str = typer.Argument(..., help="Setting name, e.g. rate_per_minute."),
@@ -53,7 +54,7 @@ def set_cmd(
     success(f"{core.normalize_key(key)} = {canonical}")
 
 
-@config_app.command("get")
+@app.command("get")
 def get_cmd(
     ctx: typer.Context,
     key: str = typer.Argument(..., help="Setting name."),
@@ -81,7 +82,7 @@ def get_cmd(
         note(f"{setting.key} is not set.")
 
 
-@config_app.command("list")
+@app.command("list")
 def list_cmd(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -101,7 +102,7 @@ def list_cmd(
     out.print(settings_table(rows))
 
 
-@config_app.command("unset")
+@app.command("unset")
 def unset_cmd(
     ctx: typer.Context,
     key: str = typer.Argument(..., help="Setting name."),
@@ -118,8 +119,3 @@ def unset_cmd(
         success(f"{name} unset.")
     else:
         success(f"{name} was not set.")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``config`` group."""
-    app.add_typer(config_app, name="config")

@@ -19,7 +19,8 @@ from dialcli.cli.common import note, now, out, print_json, store, success
 from dialcli.clock import to_iso
 from dialcli.errors import InputError
 
-dnc_app = typer.Typer(
+app = typer.Typer(
+    name="dnc",
     help="The workspace opt-out (do-not-call) list: never dialed by any campaign.\n\n"
          "\b\nExample:\n  dialcli dnc add +14155550123 --reason 'asked by email'",
     no_args_is_help=True,
@@ -29,15 +30,15 @@ dnc_app = typer.Typer(
 def _effects(result) -> str:
     bits = []
     if result.phones:
-        bits.append(f"{result.phones} lead phone(s) retired")
+        bits.append(f"{result.phones:,} lead phone(s) retired")
     if result.leads_moved:
-        bits.append(f"{result.leads_moved} lead(s) moved to their next phone")
+        bits.append(f"{result.leads_moved:,} lead(s) moved to their next phone")
     if result.leads_skipped:
-        bits.append(f"{result.leads_skipped} lead(s) left with nothing to dial")
+        bits.append(f"{result.leads_skipped:,} lead(s) left with nothing to dial")
     return ("; ".join(bits) + ".") if bits else ""
 
 
-@dnc_app.command("add")
+@app.command("add")
 def add_cmd(
     ctx: typer.Context,
     numbers: list[str] = typer.Argument(..., help="Phone numbers (E.164 or 10-digit US)."),
@@ -59,13 +60,13 @@ def add_cmd(
                     "phones_retired": result.phones, "leads_moved": result.leads_moved,
                     "leads_skipped": result.leads_skipped})
         return
-    success(f"Added {result.changed} number(s) to the opt-out list"
-            + (f" ({result.unchanged} already on it)." if result.unchanged else "."))
+    success(f"Added {result.changed:,} number(s) to the opt-out list"
+            + (f" ({result.unchanged:,} already on it)." if result.unchanged else "."))
     if _effects(result):
         note(_effects(result))
 
 
-@dnc_app.command("remove")
+@app.command("remove")
 def remove_cmd(
     ctx: typer.Context,
     numbers: list[str] = typer.Argument(..., help="Phone numbers to take off the list."),
@@ -83,14 +84,14 @@ def remove_cmd(
     e164s = core.normalize(numbers)
     with st.tx() as conn:
         result = core.remove(conn, e164s, now_iso=to_iso(now(ctx)), reason=reason, force=force)
-    success(f"Removed {result.changed} number(s) from the opt-out list"
-            + (f" ({result.unchanged} were not on it)." if result.unchanged else "."))
+    success(f"Removed {result.changed:,} number(s) from the opt-out list"
+            + (f" ({result.unchanged:,} were not on it)." if result.unchanged else "."))
     if result.phones:
-        note(f"{result.phones} lead phone(s) are dialable again in later passes.")
+        note(f"{result.phones:,} lead phone(s) are dialable again in later passes.")
 
 
 def dnc_table(entries: list[core.Entry], total: int) -> Table:
-    table = Table(title=f"Opt-out list ({total} number(s))", title_justify="left")
+    table = Table(title=f"Opt-out list ({total:,} number(s))", title_justify="left")
     for col in ("Number", "Added (UTC)", "Source", "Reason", "Campaign"):
         table.add_column(col, no_wrap=col == "Number", overflow="fold",
                          min_width=12 if col == "Number" else None)
@@ -100,7 +101,7 @@ def dnc_table(entries: list[core.Entry], total: int) -> Table:
     return table
 
 
-@dnc_app.command("list")
+@app.command("list")
 def list_cmd(
     ctx: typer.Context,
     search: str = typer.Option(None, "--search", "-s", help="Digits the number contains."),
@@ -120,7 +121,7 @@ def list_cmd(
         return
     out.print(dnc_table(entries, total))
     if total > len(entries):
-        note(f"{total - len(entries)} more: raise --limit, or dialcli dnc export FILE.")
+        note(f"{total - len(entries):,} more: raise --limit, or dialcli dnc export FILE.")
 
 
 def import_table(report: core.ImportReport) -> Table:
@@ -136,11 +137,11 @@ def import_table(report: core.ImportReport) -> Table:
             ("Leads moved to their next phone", report.leads_moved),
             ("Leads with nothing left to dial", report.leads_skipped)]
     for what, n in rows:
-        table.add_row(what, str(n))
+        table.add_row(what, n if isinstance(n, str) else f"{n:,}")
     return table
 
 
-@dnc_app.command("import")
+@app.command("import")
 def import_cmd(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="Registry download (.txt or .zip) or a CSV."),
@@ -168,11 +169,11 @@ def import_cmd(
     for lineno, value, why in report.invalid_samples:
         note(f"  line {lineno}: {value!r}: {why}")
     if report.invalid > len(report.invalid_samples):
-        note(f"  ... and {report.invalid - len(report.invalid_samples)} more invalid line(s).")
-    success(f"{report.added} number(s) added to the opt-out list.")
+        note(f"  ... and {report.invalid - len(report.invalid_samples):,} more invalid line(s).")
+    success(f"{report.added:,} number(s) added to the opt-out list.")
 
 
-@dnc_app.command("export")
+@app.command("export")
 def export_cmd(
     ctx: typer.Context,
     path: str = typer.Argument("-", help="Output file ('-' = stdout)."),
@@ -197,9 +198,4 @@ def export_cmd(
 
     with write_atomically(path) as fh:
         n = core.export(conn, fh, fmt=fmt)
-    success(f"Wrote {n} number(s) to {escape(str(Path(path).expanduser()))}.")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``dnc`` group."""
-    app.add_typer(dnc_app, name="dnc")
+    success(f"Wrote {n:,} number(s) to {escape(str(Path(path).expanduser()))}.")

@@ -1,27 +1,21 @@
-"""Commands: ``dialcli doctor`` and ``dialcli numbers sync`` (the live-calls checks).
-
-``numbers sync`` belongs to the ``numbers`` group, which lives in ``cli/numbers.py``;
-it is attached here so the Twilio-facing commands stay with the live-call code.
-"""
+"""Command: ``dialcli doctor`` -- will live calls work from this laptop, and how to fix
+what won't. The checks are in ``dialcli.engine.doctor``; this module renders them."""
 
 from __future__ import annotations
 
 from typing import Optional
 
 import typer
-from rich import box
 from rich.console import Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from dialcli.engine import doctor as core
 from dialcli.cli import common
-from dialcli.cli.numbers import numbers_app
-from dialcli.config import TwilioCredentials
 from dialcli.errors import ExitCode
 from dialcli.models import Campaign
-from dialcli.providers.twilio.numbers import SyncResult, sync_numbers
+
+app = typer.Typer()
 
 MARKS = {core.OK: ("✓", "green"), core.WARN: ("!", "yellow"), core.FAIL: ("✗", "red"),
          core.SKIP: ("–", "dim")}
@@ -47,22 +41,6 @@ def checks_view(checks: list[core.Check]) -> Group:
     return Group(table, Text(""), summary)
 
 
-def sync_view(result: SyncResult) -> Group:
-    """The numbers after a sync, with what changed."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for col in ("Number", "Label", "Voice", "On Twilio as", "Change"):
-        table.add_column(col, no_wrap=col != "Label")
-    for n in result.numbers:
-        voice = Text("yes", style="green") if n.voice else Text("no", style="red")
-        table.add_row(n.e164, Text(n.label or "—"), voice, n.kind, n.change)
-    lines = [table]
-    if result.missing:
-        lines.append(Text(
-            f"{len(result.missing)} number(s) are not on this Twilio account; campaigns cannot "
-            "dial from them. Buy or verify them at console.twilio.com.", style="yellow"))
-    return Group(*lines)
-
-
 def _campaigns(ctx: typer.Context, name: Optional[str]) -> list[Campaign]:
     st = common.store(ctx)
     if name:
@@ -71,6 +49,7 @@ def _campaigns(ctx: typer.Context, name: Optional[str]) -> list[Campaign]:
     return core.active_campaigns(st)
 
 
+@app.command("doctor")
 def doctor(
     ctx: typer.Context,
     campaign: Optional[str] = typer.Argument(
@@ -105,40 +84,3 @@ def doctor(
         common.out.print(checks_view(checks))
     if any(c.status == core.FAIL for c in checks):
         raise typer.Exit(int(ExitCode.ERROR))
-
-
-def sync(
-    ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-) -> None:
-    """Bring in the numbers your Twilio account owns, and check the ones you added.
-
-    Owned numbers are added to the workspace with their voice capability; numbers you
-    added that are verified caller IDs count as voice-capable; numbers Twilio does not
-    know are marked unusable so a campaign does not fail on its first dial. Needs
-    TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.
-
-    \b
-    Example:
-      dialcli numbers sync
-    """
-    from dialcli.providers.twilio.provider import TwilioAccount
-
-    account = TwilioAccount(TwilioCredentials.from_env())
-    result = sync_numbers(common.store(ctx), account, now=common.now(ctx))
-    if as_json:
-        common.print_json([n.as_dict() for n in result.numbers])
-        return
-    if not result.numbers:
-        common.note("The Twilio account has no phone numbers, and the workspace has none. "
-                     "Buy one at console.twilio.com > Phone Numbers.")
-        return
-    common.out.print(sync_view(result))
-    common.success(escape(f"Synced: {result.count('added')} added, {result.count('updated')} "
-                           f"updated, {len(result.missing)} not on the account."))
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``doctor`` to the app and ``sync`` to the ``numbers`` group."""
-    app.command("doctor")(doctor)
-    numbers_app.command("sync")(sync)

@@ -1,83 +1,37 @@
-"""Commands: ``dialcli template`` (starter CSV) and ``dialcli import`` (leads from a CSV).
+"""Command: ``dialcli import`` (leads from a CSV into a campaign).
 
-Thin: ``import`` resolves the campaign, calls ``importer.import_csv`` and renders the
+Thin: it resolves the campaign, calls ``importer.import_csv`` and renders the
 ``ImportSummary`` it returns. The progress bar is drawn on stderr, and only when
 stderr is a terminal and the file is big enough to wait for.
 """
 
 from __future__ import annotations
 
-import sys
+import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import typer
 from rich import box
 from rich.console import Group, RenderableType
 from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from dialcli.cli import common
-from dialcli.errors import InputError
-
-if TYPE_CHECKING:
-    from dialcli.leads.importer import ImportSummary
+from dialcli.leads import importer
+from dialcli.leads.importer import ImportSummary
 
 #: Below this size an import is over before a progress bar would be readable.
 PROGRESS_MIN_BYTES = 2 * 1024 * 1024
 _TOP_REASONS = 6
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``template`` and ``import`` to the app."""
-    app.command("template")(template)
-    app.command("import")(import_leads)
+app = typer.Typer()
 
 
-def template(
-    file: Optional[Path] = typer.Argument(
-        None, metavar="[FILE]", help="Write to FILE (the same as -o FILE)."),
-    output: Optional[Path] = typer.Option(
-        None, "-o", "--output", metavar="FILE", help="Write to FILE instead of stdout."),
-    header_only: bool = typer.Option(
-        False, "--header-only", help="Only the header row, no example leads."),
-    force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
-) -> None:
-    """Write a starter leads CSV with good column names (the "Download template").
-
-    Columns: name and phone1 (required), phone2, phone3, email, timezone (an IANA
-    zone that overrides the phone's), and example variables (state, amount,
-    case_number, due_date, address): every column that is not a phone, name,
-    email or timezone becomes a {{VARIABLE}} for the agent's greeting and prompt.
-    The two example rows use fictional 555-01xx numbers: replace them.
-
-    \b
-    Example:
-      dialcli template leads.csv
-      dialcli template --header-only > leads.csv
-    """
-    from dialcli.leads import importer  # pandas and the geocoder load only when needed
-
-    if file is not None and output is not None and file != output:
-        raise InputError(f"Two files given ({file} and -o {output}); name one.")
-    output = output or file
-
-    text = importer.template_csv(examples=not header_only)
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    if output.exists() and not force:
-        raise InputError(f"{output} already exists.",
-                         hint="Pass --force to overwrite it, or choose another name with -o.")
-    if not output.parent.exists():
-        raise InputError(f"Cannot write {output}: folder {output.parent} does not exist.")
-    output.write_text(text, encoding="utf-8")
-    common.success(f"Wrote {escape(str(output))}. Fill in one lead per row, then: "
-                    f"dialcli import {escape(str(output))}")
-
-
+@app.command("import")
 def import_leads(
     ctx: typer.Context,
     csv_path: Path = typer.Argument(..., metavar="CSV", help="The leads file (UTF-8 or Excel CSV)."),
@@ -110,8 +64,6 @@ def import_leads(
       dialcli import leads.csv --campaign Spring
       dialcli import export.csv --default-region CA --rejects bad.csv --json
     """
-    from dialcli.leads import importer
-
     st = common.store(ctx)
     campaign_id = common.resolve_campaign_id(st, campaign)
     size = csv_path.stat().st_size if csv_path.is_file() else 0
@@ -136,11 +88,7 @@ def import_leads(
     common.out.print(summary_view(summary))
 
 
-def _progress():
-    from rich.progress import (
-        BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-    )
-
+def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                     TimeRemainingColumn(), console=common.err, transient=True)
 
@@ -153,7 +101,7 @@ def _reasons(counts: dict[str, int]) -> str:
     return text
 
 
-def summary_view(s: "ImportSummary") -> RenderableType:
+def summary_view(s: ImportSummary) -> RenderableType:
     """The import summary: counts, reasons, leads per time zone, where rejects went."""
     parts: list[RenderableType] = []
     head = Text()
@@ -198,6 +146,6 @@ def summary_view(s: "ImportSummary") -> RenderableType:
         parts.append(Text(f"Rejected rows (line, reason, original values): {s.rejects_file}"))
     if s.campaign_reopened:
         parts.append(Text(f"Campaign {s.campaign!r} had completed; it is now PAUSED. "
-                          f"Run `dialcli resume {s.campaign}` to dial the new leads.",
+                          f"Run `dialcli resume {shlex.quote(s.campaign)}` to dial the new leads.",
                           style="yellow"))
     return Group(*parts)

@@ -1,8 +1,4 @@
-"""Commands: ``dialcli numbers add|list|remove``.
-
-``numbers_app`` is a module-level Typer group so other modules can attach commands
-to it (``numbers sync`` lives with the live-calls code); ``register`` mounts it.
-"""
+"""Commands: ``dialcli numbers add|list|remove|sync`` (the numbers campaigns dial from)."""
 
 from __future__ import annotations
 
@@ -10,15 +6,18 @@ from typing import Optional
 
 import typer
 from rich import box
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.workspace import numbers as core
 from dialcli.cli import common
+from dialcli.config import TwilioCredentials
 from dialcli.models import Number
+from dialcli.providers.twilio.numbers import SyncResult, sync_numbers
+from dialcli.workspace import numbers as core
 
-numbers_app = typer.Typer(
+app = typer.Typer(
     name="numbers",
     help="Manage the phone numbers campaigns dial from.",
     no_args_is_help=True,
@@ -45,7 +44,7 @@ def numbers_table(numbers: list[Number], usage: dict[str, list[str]]) -> Table:
     return table
 
 
-@numbers_app.command("add")
+@app.command("add")
 def add(
     ctx: typer.Context,
     number: str = typer.Argument(..., metavar="E164",
@@ -69,7 +68,7 @@ def add(
                     + (f", label {escape(repr(added.label))}." if added.label else "."))
 
 
-@numbers_app.command("list")
+@app.command("list")
 def list_(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -93,7 +92,7 @@ def list_(
     common.out.print(numbers_table(numbers, usage))
 
 
-@numbers_app.command("remove")
+@app.command("remove")
 def remove(
     ctx: typer.Context,
     number: str = typer.Argument(..., metavar="E164", help="The number to remove."),
@@ -108,6 +107,50 @@ def remove(
     common.success(f"Removed {removed.e164}.")
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``numbers`` group to the app."""
-    app.add_typer(numbers_app, name="numbers")
+def sync_view(result: SyncResult) -> Group:
+    """The numbers after a sync, with what changed."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("Number", "Label", "Voice", "On Twilio as", "Change"):
+        table.add_column(col, no_wrap=col != "Label")
+    for n in result.numbers:
+        voice = Text("yes", style="green") if n.voice else Text("no", style="red")
+        table.add_row(n.e164, Text(n.label or "—"), voice, n.kind, n.change)
+    lines = [table]
+    if result.missing:
+        lines.append(Text(
+            f"{len(result.missing):,} number(s) are not on this Twilio account; campaigns cannot "
+            "dial from them. Buy or verify them at console.twilio.com.", style="yellow"))
+    return Group(*lines)
+
+
+@app.command("sync")
+def sync(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Bring in the numbers your Twilio account owns, and check the ones you added.
+
+    Owned numbers are added to the workspace with their voice capability; numbers you
+    added that are verified caller IDs count as voice-capable; numbers Twilio does not
+    know are marked unusable so a campaign does not fail on its first dial. Needs
+    TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.
+
+    \b
+    Example:
+      dialcli numbers sync
+    """
+    # lazy: the Twilio SDK only for the one command of the group that talks to Twilio
+    from dialcli.providers.twilio.provider import TwilioAccount
+
+    account = TwilioAccount(TwilioCredentials.from_env())
+    result = sync_numbers(common.store(ctx), account, now=common.now(ctx))
+    if as_json:
+        common.print_json([n.as_dict() for n in result.numbers])
+        return
+    if not result.numbers:
+        common.note("The Twilio account has no phone numbers, and the workspace has none. "
+                     "Buy one at console.twilio.com > Phone Numbers.")
+        return
+    common.out.print(sync_view(result))
+    common.success(escape(f"Synced: {result.count('added'):,} added, {result.count('updated'):,} "
+                          f"updated, {len(result.missing):,} not on the account."))

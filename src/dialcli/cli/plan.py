@@ -1,15 +1,13 @@
-"""Commands: ``dialcli plan`` (dry run) and ``dialcli audit`` (the evidence).
+"""Command: ``dialcli plan`` -- the dry run.
 
-``plan`` explains, before the first call, when each number may be dialed and why, and
+It explains, before the first call, when each number may be dialed and why, and
 estimates calls, minutes, cost and finish time from a simulated run on a copy of the
-workspace. ``audit`` exports the audit log: one row per dial decision and per skip.
-The work is in ``dialcli.engine.plan`` and ``dialcli.compliance.policy``; this module renders.
+workspace. The work is in ``dialcli.engine.plan`` and ``dialcli.compliance.policy``;
+this module renders.
 """
 
 from __future__ import annotations
 
-import csv
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -21,11 +19,14 @@ from rich.text import Text
 from dialcli.compliance import rules
 from dialcli.compliance import policy as compliance
 from dialcli.compliance.rules import load_blackout
-from dialcli.cli.common import note, now, out, print_json, resolve_campaign_id, store, success
+from dialcli.cli.common import (WIDE, note, now, out, print_json, resolve_campaign_id, store,
+                                success, write_csv)
 from dialcli.clock import to_iso
-from dialcli.errors import InputError, NotFoundError
+from dialcli.errors import InputError
 from dialcli.results import audit
 from dialcli.engine.plan import CATEGORIES, Plan, build_plan
+
+app = typer.Typer()
 
 LABELS = {"now": "now", "later_today": "later today", "later": "later", "blocked": "blocked",
           "done": "done"}
@@ -50,31 +51,6 @@ def _parse_at(text: str | None, ctx: typer.Context) -> datetime:
     return value.astimezone(compliance.UTC)
 
 
-def _write_csv(path: str, header, rows) -> int:
-    """Write to ``path`` ('-' = stdout) through a temp file, so a failure leaves nothing."""
-    if path == "-":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(header)
-        n = 0
-        for row in rows:
-            writer.writerow(row)
-            n += 1
-        sys.stdout.flush()
-        return n
-    from dialcli.results.exports import write_atomically   # a folder, a missing folder: InputError
-
-    n = 0
-    with write_atomically(path) as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow(row)
-            n += 1
-    return n
-
-
-# -- plan ------------------------------------------------------------------------------
-
 def _local(p) -> str:
     """'Sat Mar 07 09:00 PST' in each candidate zone (deduplicated)."""
     if p.next_utc is None:
@@ -87,10 +63,6 @@ def _local(p) -> str:
             if text not in shown:
                 shown.append(text)
     return " / ".join(shown)
-
-
-#: Below this many columns the tables drop the columns --csv/--json still carry.
-WIDE = 110
 
 
 def plan_table(plan: Plan, limit: int, width: int = 200) -> Table:
@@ -126,8 +98,8 @@ def totals_table(plan: Plan) -> Table:
     table.add_column("")
     for c in CATEGORIES:
         table.add_column(LABELS[c], justify="right", style=STYLES[c])
-    table.add_row("numbers", *(str(plan.totals[c]) for c in CATEGORIES))
-    table.add_row("leads (next dial)", *(str(plan.lead_totals[c]) for c in CATEGORIES))
+    table.add_row("numbers", *(f"{plan.totals[c]:,}" for c in CATEGORIES))
+    table.add_row("leads (next dial)", *(f"{plan.lead_totals[c]:,}" for c in CATEGORIES))
     return table
 
 
@@ -148,14 +120,15 @@ def plan_summary(plan: Plan) -> Group:
         else:
             finish = to_iso(est.finish_at)[:16].replace("T", " ") + " UTC" if est.finish_at else "-"
             parts.append(Text(
-                f"Estimate (simulated, seed {est.seed}): {est.calls} calls, {est.minutes} "
-                f"billed minutes, ${est.cost:.2f}, {est.reached} reached, finishes {finish}"
+                f"Estimate (simulated, seed {est.seed}): {est.calls:,} calls, {est.minutes:,} "
+                f"billed minutes, ${est.cost:,.2f}, {est.reached:,} reached, finishes {finish}"
                 + (f" ({est.note})" if est.outcome == "partial" else "") + "."))
     for n in plan.notes:
         parts.append(Text(n, style="yellow"))
     return Group(*parts)
 
 
+@app.command("plan")
 def plan_cmd(
     ctx: typer.Context,
     campaign: str = typer.Argument(None, help="Campaign name (optional with one campaign)."),
@@ -194,9 +167,9 @@ def plan_cmd(
                  audit.flat(p.states), audit.flat(p.rules),
                  audit.flat(p.reasons), "" if p.cap_count is None else p.cap_count,
                  p.cap_limit, "yes" if p.opt_out else "no"] for p in plan.phones)
-        n = _write_csv(csv_path, PLAN_CSV, rows)
+        n = write_csv(csv_path, PLAN_CSV, rows)
         if csv_path != "-":
-            success(f"Wrote {n} row(s) to {csv_path}.")
+            success(f"Wrote {n:,} row(s) to {csv_path}.")
     if as_json:
         print_json(plan.as_dict())
         return
@@ -207,109 +180,5 @@ def plan_cmd(
     else:
         out.print(plan_table(plan, limit, out.width))
         if len(plan.phones) > limit:
-            note(f"{len(plan.phones) - limit} more row(s): raise --limit or use --csv FILE.")
+            note(f"{len(plan.phones) - limit:,} more row(s): raise --limit or use --csv FILE.")
     out.print(plan_summary(plan))
-
-
-# -- audit -----------------------------------------------------------------------------
-
-def _local_short(value) -> str:
-    """{'America/New_York': '2026-03-03T10:00:00-05:00 Tue'} -> 'Tue 10:00 EST'."""
-    if not isinstance(value, dict):
-        return audit.flat(value)
-    shown = []
-    for zone, text in value.items():
-        try:
-            local = datetime.fromisoformat(str(text).split(" ")[0])
-            info = rules.zone_info(zone)
-            text = (local.astimezone(info) if info else local).strftime("%a %H:%M %Z").strip()
-        except ValueError:
-            pass
-        if text not in shown:
-            shown.append(text)
-    return " / ".join(shown)
-
-
-def audit_table(entries: list[dict], width: int = 200) -> Table:
-    wide = width >= WIDE
-    versions = sorted({e["rules_version"] for e in entries if e["rules_version"]})
-    table = Table(title="Audit log" + (f" (rules {', '.join(versions)})" if versions else ""),
-                  title_justify="left")
-    cols = ["Time (UTC)", "Campaign", "Row", "Number", "Decision", "Reason", "Local time",
-            "Opt-out", "Cap"] if wide else ["Time (UTC)", "Row", "Number", "Decision",
-                                            "Reason", "Local time"]
-    for col in cols:
-        table.add_column(col, no_wrap=col in ("Time (UTC)", "Number", "Decision", "Cap"),
-                         overflow="fold", ratio=1 if col in ("Reason", "Local time") else None,
-                         min_width=12 if col == "Number" else None)
-    for e in entries:
-        cap = "" if e["cap_count"] is None else f"{e['cap_count']}/{e['cap_limit'] or '?'}"
-        row = {"Time (UTC)": e["ts"][:19].replace("T", " ") if wide else e["ts"][5:19].replace("T", " "),
-               "Campaign": e["campaign"] or "-",
-               "Row": "" if e["lead_row"] is None else str(e["lead_row"]),
-               "Number": e["e164"] or "", "Decision": e["decision"], "Reason": e["reason"] or "",
-               "Local time": _local_short(e["local_time"]),
-               "Opt-out": audit.flat(e["opt_out"]), "Cap": cap}
-        table.add_row(*(row[c] for c in cols))
-    return table
-
-
-def audit_cmd(
-    ctx: typer.Context,
-    campaign: str = typer.Argument(None, help="Campaign name (optional with one campaign)."),
-    lead: int = typer.Option(None, "--lead", help="Only this lead (its row in the CSV)."),
-    decision: str = typer.Option(None, "--decision", help="Only dial, skip, defer, dnc-add, ..."),
-    all_rows: bool = typer.Option(False, "--all",
-                                  help="Every campaign and workspace events (opt-out list)."),
-    csv_path: str = typer.Option(None, "--csv", help="Write every row as CSV ('-' = stdout)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    limit: int = typer.Option(200, "--limit", min=1, help="Rows in the table."),
-) -> None:
-    """Export the audit log: one row per dial decision and per skip.
-
-    Each row carries the evidence: candidate zones, local time, rules version,
-    opt-out check and cap count.
-
-    \b
-    Example:
-      dialcli audit "Spring recovery" --csv audit.csv
-      dialcli audit --lead 7
-    """
-    st = store(ctx)
-    cid = lead_id = None
-    if not all_rows:
-        cid = resolve_campaign_id(st, campaign)
-    elif campaign:
-        raise InputError("Give a campaign or --all, not both.")
-    if lead is not None:
-        if cid is None:
-            raise InputError("--lead needs a campaign (a row number is per campaign).")
-        lead_id = st.scalar("SELECT id FROM leads WHERE campaign_id = ? AND row_number = ?",
-                            (cid, lead))
-        if lead_id is None:
-            raise NotFoundError(f"No lead on row {lead} in this campaign.",
-                                hint="Rows are the lines of the imported CSV (header = 1).")
-    entries = audit.audit_entries(st.conn, campaign_id=cid, lead_id=lead_id,
-                                       decision=decision)
-    if csv_path:
-        n = _write_csv(csv_path, audit.AUDIT_COLUMNS,
-                       (audit.audit_csv_row(e) for e in entries))
-        if csv_path != "-":
-            success(f"Wrote {n} audit row(s) to {csv_path}.")
-        return
-    rows = list(entries)
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        note("No audit rows yet: they are written as the campaign dials and skips.")
-        return
-    out.print(audit_table(rows[-limit:], out.width))
-    if len(rows) > limit:
-        note(f"Showing the last {limit} of {len(rows)}: use --csv FILE for all.")
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``plan`` and ``audit``."""
-    app.command("plan")(plan_cmd)
-    app.command("audit")(audit_cmd)

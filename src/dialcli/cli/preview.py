@@ -19,6 +19,8 @@ from rich.text import Text
 from dialcli.cli import common
 from dialcli.workspace.preview import Preview, build_preview
 
+app = typer.Typer()
+
 
 def _lead_line(p: Preview) -> Text:
     if p.lead is None:
@@ -30,7 +32,7 @@ def _lead_line(p: Preview) -> Text:
     lead = p.lead
     phone = lead.phones[0].e164 if lead.phones else "no phone"
     return Text.assemble(
-        ("Lead ", "dim"), (f"{p.position} of {p.lead_total:,}", "bold"),
+        ("Lead ", "dim"), (f"{p.position:,} of {p.lead_total:,}", "bold"),
         ("  row ", "dim"), str(lead.row_number), ("  ", ""), (lead.name or "(no name)", "bold"),
         ("  ", ""), phone, ("  id ", "dim"), str(lead.id),
     )
@@ -79,6 +81,7 @@ def _warnings(p: Preview) -> list[str]:
     return out
 
 
+@app.command("preview")
 def preview(
     ctx: typer.Context,
     campaign: Optional[str] = typer.Option(
@@ -112,8 +115,3 @@ def preview(
         common.print_json(p.as_dict())
         return
     common.out.print(preview_view(p))
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``preview`` command to the app."""
-    app.command("preview")(preview)

@@ -28,6 +28,8 @@ from dialcli.errors import InputError
 from dialcli.results.reporting import CostReport, Kpis, Report
 from dialcli.cli.ui import DISPOSITION_STYLE, STATUS_STYLE
 
+app = typer.Typer()
+
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
@@ -265,6 +267,7 @@ def report_view(report: Report) -> RenderableType:
 
 # -- the command -------------------------------------------------------------------------
 
+@app.command("report")
 def report(
     ctx: typer.Context,
     campaign_arg: Optional[str] = typer.Argument(None, metavar="[CAMPAIGN]",
@@ -350,15 +353,10 @@ def _fetch_prices(st, campaign_id: int) -> None:
     if not done.asked:
         note("No estimated prices to fetch: every answered call has Twilio's own price.")
         return
-    parts = [f"{done.finalized} of {done.asked} estimated call price(s) now Twilio's own"]
+    parts = [f"{done.finalized:,} of {done.asked:,} estimated call price(s) now Twilio's own"]
     if done.unpublished:
-        parts.append(f"{done.unpublished} not published by Twilio yet (try again in a few "
+        parts.append(f"{done.unpublished:,} not published by Twilio yet (try again in a few "
                      "minutes)")
     if done.missing:
-        parts.append(f"{done.missing} unknown to this Twilio account (left estimated)")
+        parts.append(f"{done.missing:,} unknown to this Twilio account (left estimated)")
     note("; ".join(parts) + ".")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``report`` command."""
-    app.command("report")(report)

@@ -35,6 +35,11 @@ def _hhmm(dt: datetime | None) -> str:
     return dt.astimezone().strftime("%a %H:%M:%S")
 
 
+def clock_text(dt: datetime) -> str:
+    """The dashboard's clock, in this computer's zone, saying which: 'Mon 14:03:07 PST'."""
+    return dt.astimezone().strftime("%a %H:%M:%S %Z")
+
+
 def _card(label: str, value: str, style: str = "bold") -> Panel:
     return Panel(Text(value, style=style, justify="center"), title=label, padding=(0, 1),
                  width=19)
@@ -43,12 +48,12 @@ def _card(label: str, value: str, style: str = "bold") -> Panel:
 def kpi_cards(s: "Snapshot") -> Columns:
     """The KPI cards; they wrap onto more rows on a narrow terminal."""
     cards = [
-        _card("Calls made", str(s.calls_made)),
-        _card("Reached", str(s.reached), "bold green"),
-        _card("Interested", str(s.interested), "bold green"),
-        _card("Opt-out", str(s.opted_out), "bold red" if s.opted_out else "bold"),
-        _card("In flight", str(s.in_flight), "bold cyan"),
-        _card("Minutes · cost", f"{s.minutes} · ${s.cost:,.2f}"),
+        _card("Calls made", f"{s.calls_made:,}"),
+        _card("Reached", f"{s.reached:,}", "bold green"),
+        _card("Interested", f"{s.interested:,}", "bold green"),
+        _card("Opt-out", f"{s.opted_out:,}", "bold red" if s.opted_out else "bold"),
+        _card("In flight", f"{s.in_flight:,}", "bold cyan"),
+        _card("Minutes · cost", f"{s.minutes:,} · ${s.cost:,.2f}"),
     ]
     return Columns(cards, padding=(0, 1))
 
@@ -63,7 +68,7 @@ def status_line(s: "Snapshot") -> Text:
     text.append(f"  pass {s.pass_no} of {s.max_passes}")
     if s.run > 1:
         text.append(f"  run {s.run}")
-    text.append(f"  {'simulated time' if s.virtual else 'now'} {_hhmm(s.now)}", style="dim")
+    text.append(f"  {'simulated time' if s.virtual else 'now'} {clock_text(s.now)}", style="dim")
     if s.next_pass_at is not None and s.next_pass_at > s.now:
         text.append(f"\nNext pass opens {_hhmm(s.next_pass_at)}", style="yellow")
     elif s.waiting_until is not None and s.in_flight == 0 and s.waiting_until > s.now:
@@ -113,13 +118,13 @@ def disposition_line(s: "Snapshot") -> Text:
     for i, (k, n) in enumerate(sorted(s.dispositions.items(), key=lambda kv: -kv[1])):
         if i:
             text.append("  ")
-        text.append(f"{k} {n}", style=DISPOSITION_STYLE.get(k, ""))
+        text.append(f"{k} {n:,}", style=DISPOSITION_STYLE.get(k, ""))
     if s.leads_by_status:
         text.append("\nLeads: ", style="dim")
         for i, (k, n) in enumerate(sorted(s.leads_by_status.items())):
             if i:
                 text.append("  ")
-            text.append(f"{k} {n}", style=STATUS_STYLE.get(k, ""))
+            text.append(f"{k} {n:,}", style=STATUS_STYLE.get(k, ""))
     return text
 
 

@@ -18,7 +18,8 @@ from dialcli.results import webhooks as core
 from dialcli.cli.common import note, now, out, print_json, state, store, success, warn
 from dialcli.clock import to_iso
 
-webhooks_app = typer.Typer(
+app = typer.Typer(
+    name="webhooks",
     help="Send campaign.lead.updated events to your endpoint, signed, with retries.\n\n"
          "\b\nExample:\n  dialcli webhooks add https://example.com/hooks/dialcli",
     no_args_is_help=True,
@@ -65,7 +66,7 @@ def stats_line(stats: delivery.DeliveryStats) -> str:
     return ", ".join(parts)
 
 
-@webhooks_app.command("add")
+@app.command("add")
 def add_cmd(
     ctx: typer.Context,
     url: str = typer.Argument(..., help="Your endpoint (https)."),
@@ -97,7 +98,7 @@ def add_cmd(
          f"dialcli webhooks test {sub.id}")
 
 
-@webhooks_app.command("list")
+@app.command("list")
 def list_cmd(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -122,7 +123,7 @@ def list_cmd(
     out.print(subscriptions_table(rows))
 
 
-@webhooks_app.command("remove")
+@app.command("remove")
 def remove_cmd(
     ctx: typer.Context,
     subscription: str = typer.Argument(..., help="Subscription id or URL."),
@@ -145,7 +146,7 @@ def remove_cmd(
             + (f"; dropped {dropped:,} queued event(s)" if dropped else ""))
 
 
-@webhooks_app.command("test")
+@app.command("test")
 def test_cmd(
     ctx: typer.Context,
     subscription: Optional[str] = typer.Argument(None, help="Subscription id or URL "
@@ -171,7 +172,7 @@ def test_cmd(
             f"(event {result.event_id})")
 
 
-@webhooks_app.command("deliver")
+@app.command("deliver")
 def deliver_cmd(
     ctx: typer.Context,
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds",
@@ -210,7 +211,7 @@ def deliver_cmd(
     success("Delivered.")
 
 
-@webhooks_app.command("retry")
+@app.command("retry")
 def retry_cmd(
     ctx: typer.Context,
     subscription: Optional[str] = typer.Argument(None, help="Only this subscription (id or URL)."),
@@ -230,7 +231,7 @@ def retry_cmd(
             "`dialcli webhooks deliver`.")
 
 
-@webhooks_app.command("enable")
+@app.command("enable")
 def enable_cmd(
     ctx: typer.Context,
     subscription: str = typer.Argument(..., help="Subscription id or URL."),
@@ -243,8 +244,3 @@ def enable_cmd(
     """
     sub = core.enable_subscription(store(ctx), subscription)
     success(f"Subscription {sub.id} ({sub.display_url}) is active; queued events resume in order.")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``webhooks`` group."""
-    app.add_typer(webhooks_app, name="webhooks")

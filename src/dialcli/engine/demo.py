@@ -1,13 +1,14 @@
 """``dialcli demo``: a whole campaign from the shipped examples, on the simulator.
 
 The workspace is recreated each time (``./dialcli-demo.db`` by default) so the demo
-always starts from the same place; nothing outside it is touched and no phone call
-is placed.
+always starts from the same place; no phone call is placed. Recreating deletes the
+file, so the demo marks its workspaces (SQLite's ``application_id``) and refuses any
+other existing file: ``dialcli --db mywork.db demo`` cannot wipe real work.
 """
 
 from __future__ import annotations
 
-import os
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,37 @@ from dialcli.engine.runner import demo_paths, journal_path
 from dialcli.store import Store
 
 DEMO_NUMBER = "+14155550100"
+#: Where the demo builds its workspace unless told otherwise.
+DEMO_DB = Path("dialcli-demo.db")
+#: Marks a workspace the demo built ("demo" in ASCII), in the SQLite file header.
+DEMO_APPLICATION_ID = 0x64656D6F
+
+
+def is_demo_workspace(db: Path) -> bool:
+    """Whether ``db`` is a workspace the demo built (and may rebuild)."""
+    try:
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        return conn.execute("PRAGMA application_id").fetchone()[0] == DEMO_APPLICATION_ID
+    except sqlite3.DatabaseError:       # not a SQLite file at all
+        return False
+    finally:
+        conn.close()
+
+
+def _check_replaceable(db: Path) -> None:
+    if db.is_dir():
+        raise InputError(f"{db} is a folder; give the demo a file path, e.g. "
+                         f"dialcli --db {db / DEMO_DB.name} demo.")
+    if not db.exists() or db.stat().st_size == 0 or db.name == DEMO_DB.name:
+        return
+    if not is_demo_workspace(db):
+        raise InputError(
+            f"{db} is not a demo workspace; the demo recreates its file, so it leaves "
+            "this one alone.",
+            hint=f"Give the demo a new file, e.g. dialcli --db {DEMO_DB} demo.")
 
 
 def _remove_workspace(db: Path) -> None:
@@ -35,12 +67,13 @@ def _remove_workspace(db: Path) -> None:
 def build_demo(db: Path, now: datetime) -> dict[str, Any]:
     """Recreate the demo workspace; return the campaign id and lines to show."""
     db = Path(db)
-    if db.exists() and db.is_dir():
-        raise InputError(f"{db} is a folder; pass a file path with --demo-db.")
+    _check_replaceable(db)
     _remove_workspace(db)
     examples = demo_paths()
     store = Store(db)
     try:
+        with store.tx() as conn:
+            conn.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
         agent = agents.create_agent(
             store, name="Zara",
             greeting=(examples / "agent-greeting.txt").read_text(encoding="utf-8").strip(),
@@ -58,18 +91,14 @@ def build_demo(db: Path, now: datetime) -> dict[str, Any]:
         assert journal_path(store)
     finally:
         store.close()
-    zones = ", ".join(f"{z} {n}" for z, n in sorted(summary.leads_per_zone.items(),
+    zones = ", ".join(f"{z} {n:,}" for z, n in sorted(summary.leads_per_zone.items(),
                                                      key=lambda kv: -kv[1])[:6])
     lines = [
         f"Demo workspace: {db} (recreated). No real calls: the phone network is simulated.",
         f"Agent 'Zara', from-number {DEMO_NUMBER}, campaign 'Demo' (09:00-20:00 recipient "
         "time, 3 passes, 60 min apart, voicemail: leave a message).",
-        f"Imported {summary.imported} leads from examples/leads.csv; {summary.rejected} "
+        f"Imported {summary.imported:,} leads from examples/leads.csv; {summary.rejected:,} "
         f"rejected" + (f" (see {summary.rejects_file})" if summary.rejects_file else "") + ".",
         f"Leads per time zone: {zones}.",
     ]
     return {"campaign_id": campaign.id, "lines": lines, "summary": summary}
-
-
-def demo_env_ok() -> bool:
-    return os.access(".", os.W_OK)

@@ -1,0 +1,74 @@
+"""How long ``dialcli --version`` and ``dialcli --help`` take, and which imports cost it.
+
+Each command runs N times in a fresh ``python -m dialcli`` process; the median wall
+time is printed next to the 0.15 s anchor, with the interpreter alone and
+``import typer`` measured the same way, as the floor no CLI built on Typer can go
+below (on a busy machine all of them rise together). Then ``python -X importtime``
+lists the ten imports with the largest cumulative time for each command.
+
+Usage: ``python bench/cli_startup.py [-n N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ANCHOR_S = 0.15
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "100"}
+
+
+def wall_times(argv: list[str], n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run(argv, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def top_imports(args: list[str], k: int = 10) -> list[tuple[int, int, str]]:
+    """(cumulative us, self us, module) of the ``k`` slowest imports, by cumulative time."""
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "dialcli", *args], env=ENV,
+                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         check=True)
+    rows = []
+    for line in run.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        own, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        rows.append((int(cumulative), int(own), name))
+    return sorted(rows, reverse=True)[:k]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=15, help="runs per command (default 15)")
+    n = parser.parse_args().n
+    py = [sys.executable]
+    cases = [("python -c pass", py + ["-c", "pass"], None),
+             ("python -c 'import typer'", py + ["-c", "import typer"], None),
+             ("dialcli --version", py + ["-m", "dialcli", "--version"], ANCHOR_S),
+             ("dialcli --help", py + ["-m", "dialcli", "--help"], ANCHOR_S)]
+    print(f"median wall time of {n} fresh processes (min in brackets)")
+    for label, argv, anchor in cases:
+        times = wall_times(argv, n)
+        median = statistics.median(times)
+        verdict = "" if anchor is None else (
+            f"   anchor {anchor:.2f} s: {'ok' if median <= anchor else 'OVER'}")
+        print(f"  {label:<26} {median:6.3f} s  [{min(times):.3f}]{verdict}")
+    for args in (["--version"], ["--help"]):
+        print(f"\ntop 10 imports of dialcli {' '.join(args)} by cumulative time (python -X importtime)")
+        for cumulative, own, name in top_imports(args):
+            print(f"  {cumulative / 1000:7.1f} ms  (self {own / 1000:5.1f} ms)  {name}")
+
+
+if __name__ == "__main__":
+    main()

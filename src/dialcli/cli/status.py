@@ -1,0 +1,78 @@
+"""Command: ``dialcli status`` -- a campaign's snapshot, once, with what to do next.
+
+The snapshot is the live dashboard's (``dialcli.engine.lifecycle.snapshot``), read
+from the workspace, so it works from another terminal while a runner dials.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict
+from typing import Any, Optional
+
+import typer
+
+from dialcli.cli import ui
+from dialcli.cli.common import note, out, print_json, resolve_campaign_id, state
+from dialcli.engine import lifecycle
+from dialcli.engine.types import Snapshot
+from dialcli.models import CampaignStatus
+
+app = typer.Typer()
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    campaign: Optional[str] = typer.Argument(None, help="Campaign name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a campaign's live snapshot once (KPIs, recent leads, recent calls).
+
+    Ends with the command that moves the campaign on: start a draft, resume a
+    paused campaign, or report on a completed one.
+
+    \b
+    Example:
+      dialcli status Spring
+      dialcli status Spring --json
+    """
+    st = state(ctx)
+    store = st.store()
+    cid = resolve_campaign_id(store, campaign)
+    snap = lifecycle.snapshot(store, cid, st.clock.now())
+    hint = next_step(snap)
+    if as_json:
+        print_json(snapshot_json(snap) | {"hint": hint})
+        return
+    out.print(ui.dashboard(snap))
+    if hint:
+        note(hint)
+
+
+def next_step(s: Snapshot) -> str | None:
+    """What to type next, for a campaign no runner is moving."""
+    name = shlex.quote(s.campaign)
+    if s.status == CampaignStatus.DRAFT:
+        return f"Not started yet. Start it with: dialcli start {name} (--simulate: no real calls)"
+    if s.status == CampaignStatus.PAUSED:
+        return f"Paused. Continue with: dialcli resume {name}"
+    if s.status == CampaignStatus.COMPLETED:
+        return (f"Completed. The results: dialcli report {name}; to dial every lead again: "
+                f"dialcli restart {name}")
+    return None
+
+
+def snapshot_json(s: Snapshot) -> dict[str, Any]:
+    """The snapshot as JSON-ready data (instants as ISO 8601)."""
+
+    def fix(v: Any) -> Any:
+        if hasattr(v, "isoformat"):
+            return v.isoformat()
+        if isinstance(v, dict):
+            return {k: fix(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        return v
+
+    return fix(asdict(s))
