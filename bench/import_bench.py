@@ -102,7 +102,7 @@ def measure(argv: list[str]) -> dict:
                 pass
             if p.pid not in names:
                 try:
-                    names[p.pid] = "worker" if "importer_worker" in " ".join(p.cmdline()) \
+                    names[p.pid] = "worker" if "dialcli.leads.worker" in " ".join(p.cmdline()) \
                         else "main"
                 except psutil.Error:
                     names[p.pid] = "?"

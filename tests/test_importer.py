@@ -725,7 +725,7 @@ def test_ctrl_c_with_worker_stops_it_and_writes_nothing(store, campaign, tmp_pat
             progress=progress, workers=1)
     assert nothing_written(store)
     assert not [p for p in psutil.Process().children(recursive=True)
-                if "importer_worker" in " ".join(p.cmdline())]
+                if "dialcli.leads.worker" in " ".join(p.cmdline())]
 
 
 def test_rejects_file_reimports_after_fixing(store, campaign, tmp_path):

@@ -1,7 +1,7 @@
 """Calling-hour policy: when may a number be dialed, and the evidence of each decision.
 
 The permitted instants for a phone are the intersection, in **every** candidate time
-zone of the number, of the rules in ``calling_rules``:
+zone of the number, of the rules in ``compliance.rules``:
 
 * the campaign's daily window and the federal TCPA limit (08:00-21:00
   recipient-local, 47 CFR 64.1200(c)(1));

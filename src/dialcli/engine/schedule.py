@@ -5,7 +5,7 @@ eligible lead with the smallest (phone slot, lead id). Breadth-first order acros
 whole campaign is then the smallest head among the groups whose calling window is
 open *now* -- every lead's phone1 before anyone's phone2, without waiting on leads
 whose window is closed. ``choose`` makes that decision from plain values; the
-database access lives in ``dialqueue``.
+database access lives in ``engine.queue``.
 """
 
 from __future__ import annotations

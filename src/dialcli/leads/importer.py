@@ -1,6 +1,6 @@
 """Lead import: a CSV of leads into a campaign, all or nothing.
 
-Shape: ``read -> prepare -> write``. The reader (``importer_csv``) turns the file into
+Shape: ``read -> prepare -> write``. The reader (``csvfile``) turns the file into
 chunks of columns whose records carry their original line numbers. ``Preparer``
 turns a chunk into ready-to-insert rows: headers were normalized once, phones are parsed
 a column at a time with ``PhoneParser.parse_column`` (cached by NPA-NXX), zone
@@ -10,7 +10,7 @@ same way, and bad rows go to the rejects file as they are found. ``_Writer``
 inserts the rows with ``executemany`` inside ONE write transaction that the
 caller opened, so a failure, an error or Ctrl-C leaves the workspace as it was.
 
-Large files run the preparer in a second process (``importer_worker``): SQLite
+Large files run the preparer in a second process (``worker``): SQLite
 writing is single-threaded, so the other core validates the next chunk while
 this one inserts the last. Memory stays flat: chunks are bounded and the pipe
 between the two holds about one. When the import is large, the phone index that

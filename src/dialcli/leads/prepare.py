@@ -141,7 +141,7 @@ class PrepareSpec:
     campaign: str
     rejects_path: str
     chunk_rows: int = 10_000
-    reader: str = "pandas"          # or "csv" (exact fallback; see importer_csv)
+    reader: str = "pandas"          # or "csv" (exact fallback; see csvfile)
 
 
 @dataclass

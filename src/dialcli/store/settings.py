@@ -20,7 +20,7 @@ To add a key from another module::
     register(Setting("dial_cap_per_24h", "Dial attempts per number per rolling 24 h.",
                      parse=parse_int_range(1, 50), default=3))
 
-(``compliance.py`` registers that one, and the settings beside it, this way)
+(``compliance.policy`` registers that one, and the settings beside it, this way)
 
 and add the module to ``REGISTERING_MODULES``.
 """
