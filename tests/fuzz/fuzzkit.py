@@ -17,15 +17,20 @@ import os
 import resource
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-NOW = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)   # a Tuesday, 10:00 in New York
-FROM = "+14155550100"
+import builders
+
+NOW = builders.NOW
+FROM = builders.FROM
+#: The fuzzed workspace's agent: its texts use lead variables, so hostile values reach
+#: the template renderer.
+GREETING = "Hi {{NAME}}, this is Zara from Acme about case {{CASE_NUMBER}}. Press 9 to opt out."
+PROMPT = "You are Zara from Acme. Case {{CASE_NUMBER}}, {{AMOUNT}}."
 
 #: Values a lead vendor's CSV may carry that must stay data: spreadsheet formulas
 #: (CSV injection), template syntax (server-side template injection), markup, and
@@ -106,25 +111,8 @@ def no_traceback(*texts: str | bytes | None) -> None:
         assert "Exception in ASGI application" not in text, text[-3000:]
 
 
-def workspace(db: str | Path, *, greeting: str = "Hi {{NAME}}, this is Zara from Acme about "
-              "case {{CASE_NUMBER}}. Press 9 to opt out.", leads_csv: str | None = None) -> int:
-    """A workspace with agent Zara, the from-number and campaign Spring (returns its id);
-    with ``leads_csv``, that CSV text (written beside the database) imported into it."""
-    from dialcli.workspace import agents
-    from dialcli.workspace import campaigns
-    from dialcli.leads import importer
-    from dialcli.workspace import numbers
-    from dialcli.store import Store
-
-    with Store(db) as st:
-        agents.create_agent(st, name="Zara", greeting=greeting,
-                            prompt="You are Zara from Acme. Case {{CASE_NUMBER}}, {{AMOUNT}}.",
-                            voicemail_message="Please call Acme back, {{NAME}}.", now=NOW)
-        numbers.add_number(st, FROM, now=NOW)
-        campaigns.create_campaign(st, name="Spring", agent="Zara", from_number=FROM, now=NOW)
-        cid = int(st.scalar("SELECT id FROM campaigns WHERE name = 'Spring'"))
-        if leads_csv is not None:
-            csv_path = Path(db).with_name("leads.csv")
-            csv_path.write_text(leads_csv)
-            importer.import_csv(st, csv_path, campaign_id=cid, now=NOW, workers=0)
-        return cid
+def workspace(db: str | Path, *, greeting: str = GREETING, leads_csv: str | None = None) -> int:
+    """Campaign Spring in a new workspace (its id), with ``leads_csv`` imported; kept for
+    tests/fuzz/test_fuzz_cli.py, the other fuzz tests build with ``builders``."""
+    with builders.workspace(db) as st:
+        return builders.campaign(st, greeting=greeting, prompt=PROMPT, csv=leads_csv)

@@ -28,7 +28,9 @@ from dialcli.results.exports import FORMULA_PREFIXES
 from dialcli.phones import is_e164
 from dialcli.store import Store
 from dialcli.templates import render_for_lead
-from fuzzkit import FORMULAS, HOSTILE_VALUES, NOW, budget, dump, fuzz, no_traceback, workspace
+import builders
+from fuzzkit import (FORMULAS, GREETING, HOSTILE_VALUES, NOW, PROMPT, budget, dump, fuzz,
+                     no_traceback)
 
 _files = itertools.count()
 BREAK = re.compile(r"\r\n|\r|\n")
@@ -40,7 +42,8 @@ PHONES = ["+14155550123", "(212) 555-0142", "415.555.0199", "2125550100", "+1 41
 @pytest.fixture
 def ws(tmp_path):
     db = tmp_path / "ws.db"
-    return db, workspace(db)
+    with builders.workspace(db) as st:
+        return db, builders.campaign(st, greeting=GREETING, prompt=PROMPT)
 
 
 def attempt(db, cid, path, **kw):
@@ -165,8 +168,8 @@ def _cells(path) -> list[list[str]]:
 
 @pytest.mark.parametrize("examples", budget(24, 300))
 def test_exported_cells_are_neutralised_for_spreadsheets(cli, db_path, tmp_path, examples):
-    cid = workspace(db_path)
-    del cid
+    with builders.workspace(db_path) as st:
+        builders.campaign(st, greeting=GREETING, prompt=PROMPT)
 
     @fuzz(examples)
     @given(hs.lists(hs.lists(hs.sampled_from(HOSTILE_VALUES + ["plain", "CASE-7741"])
@@ -240,7 +243,8 @@ def test_glued_csvs_import_or_refuse_cleanly(ws, tmp_path, examples):
 
 @pytest.mark.parametrize("examples", budget(50, 600))
 def test_cli_import_never_shows_a_traceback(cli, db_path, tmp_path, examples):
-    workspace(db_path)
+    with builders.workspace(db_path) as st:
+        builders.campaign(st, greeting=GREETING, prompt=PROMPT)
 
     @fuzz(examples)
     @given(hs.one_of(glued(), hs.binary(max_size=500)))
@@ -330,7 +334,8 @@ def test_shapes_that_are_refused_with_a_reason(ws, tmp_path, data, fragment):
 
 
 def test_every_csv_export_neutralises_formulas_from_lead_data(cli, db_path, tmp_path):
-    workspace(db_path)
+    with builders.workspace(db_path) as st:
+        builders.campaign(st, greeting=GREETING, prompt=PROMPT)
     names = [v for v in FORMULAS if v.strip()]
     header = ["name", "phone1", "email", "case number", "timezone"]
     body = [[name, f"+1212555{1000 + i:04d}", name, name, "America/New_York"]

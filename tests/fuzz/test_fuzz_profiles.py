@@ -26,7 +26,8 @@ from dialcli.errors import InputError
 from dialcli.providers.base import DialRequest
 from dialcli.providers.simulator import OUTCOMES, PERSONAS, SimProfile, SimulatedProvider
 from dialcli.store import Store
-from fuzzkit import HOSTILE_VALUES, NOW, budget, fuzz, no_traceback, workspace
+import builders
+from fuzzkit import GREETING, HOSTILE_VALUES, NOW, PROMPT, budget, fuzz, no_traceback
 from test_live_path import ctx
 
 _n = itertools.count()
@@ -206,8 +207,10 @@ def test_unusable_profile_paths_are_input_errors(tmp_path, case):
 def pristine(tmp_path):
     """A workspace with three importable leads, copied fresh for each run."""
     db = tmp_path / "pristine.db"
-    workspace(db, leads_csv="name,phone1,timezone\nA,+14155550101,America/New_York\n"
-                            "B,+12125550102,America/New_York\nC,+13125550103,America/New_York\n")
+    with builders.workspace(db) as st:
+        builders.campaign(st, greeting=GREETING, prompt=PROMPT,
+                          csv="name,phone1,timezone\nA,+14155550101,America/New_York\n"
+                              "B,+12125550102,America/New_York\nC,+13125550103,America/New_York\n")
     return db
 
 

@@ -19,8 +19,9 @@ from hypothesis import strategies as hs
 from dialcli.errors import InputError
 from dialcli.template_limits import MAX_OUTPUT
 from dialcli.templates import check_template, lead_context, render, render_for_lead
-from fuzzkit import (HOSTILE_VALUES, TEMPLATE_PAYLOADS, budget, dump, fuzz, memory_cap,
-                     no_traceback, workspace)
+import builders
+from fuzzkit import (GREETING, HOSTILE_VALUES, PROMPT, TEMPLATE_PAYLOADS, budget, dump, fuzz,
+                     memory_cap, no_traceback)
 
 SECRET = "tok-TEMPLATE-LEAK-CANARY-93f1"
 #: What a sandbox escape would print: modules, the environment, builtins, our secret.
@@ -67,7 +68,8 @@ def attempt_render(source: str, ctx: dict) -> str | None:
 def test_injection_is_refused_at_create_or_renders_safely(cli, db_path, tmp_path, monkeypatch,
                                                           payload):
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", SECRET)
-    workspace(db_path)
+    with builders.workspace(db_path) as st:
+        builders.campaign(st, greeting=GREETING, prompt=PROMPT)
     greeting = tmp_path / "g.txt"
     greeting.write_text(f"Hi {{{{NAME}}}}, this is Zara from Acme. {payload}", encoding="utf-8")
     before = dump(db_path)
@@ -185,7 +187,8 @@ def test_the_sandbox_still_allows_what_greetings_use():
 
 @pytest.mark.parametrize("examples", budget(60, 1000))
 def test_agent_create_and_edit_never_show_a_traceback(cli, db_path, tmp_path, examples):
-    workspace(db_path)
+    with builders.workspace(db_path) as st:
+        builders.campaign(st, greeting=GREETING, prompt=PROMPT)
 
     @fuzz(examples)
     @given(templates(), hs.sampled_from(["greeting", "prompt", "voicemail"]))
@@ -213,8 +216,9 @@ def test_secret_in_environment_is_not_reachable(monkeypatch):
 
 def test_a_lead_whose_values_break_the_greeting_is_skipped_not_a_stuck_run(cli, db_path,
                                                                              tmp_path):
-    workspace(db_path, greeting="Hi {{NAME}}, this is Zara from Acme. Press 9 to opt out. "
-                                "{{ '.' * (AMOUNT|int) }}")
+    with builders.workspace(db_path) as st:
+        builders.campaign(st, prompt=PROMPT, greeting="Hi {{NAME}}, this is Zara from Acme. "
+                                                      "Press 9 to opt out. {{ '.' * (AMOUNT|int) }}")
     leads = tmp_path / "leads.csv"
     leads.write_text("name,phone1,amount,timezone\nFine,+12125550101,3,America/New_York\n"
                      "Bomb,+12125550102,99999999999,America/New_York\n"
