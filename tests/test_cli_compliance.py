@@ -155,3 +155,27 @@ def test_help_has_examples(cli):
     for cmd in ("plan", "audit"):
         r = cli(cmd, "--help")
         assert r.exit_code == 0 and "Example" in r.stdout
+
+
+def test_plan_summary_prints_big_figures_with_thousands_separators():
+    """A big campaign's estimate reads '249,956 calls', as every other count does."""
+    from datetime import datetime, timezone
+
+    from rich.console import Console
+
+    from dialcli.cli.plan import plan_summary
+    from dialcli.engine.plan import CATEGORIES, Estimate, Plan
+
+    plan = Plan(campaign="Big", campaign_status="DRAFT", at=from_iso(AT), rules_version="r1",
+                policy={"cap_per_24h": 3, "state_caps": {}}, phones=[],
+                totals=dict.fromkeys(CATEGORIES, 123_456),
+                lead_totals=dict.fromkeys(CATEGORIES, 98_765),
+                estimate=Estimate(249_956, 612_345, 8_572.83,
+                                  datetime(2026, 3, 9, 1, 0, tzinfo=timezone.utc), 100_234,
+                                  "completed", 0))
+    console = Console(width=200, record=True)
+    console.print(plan_summary(plan))
+    text = console.export_text()
+    assert "249,956 calls, 612,345 billed minutes, $8,572.83, 100,234 reached" in text
+    assert "123,456" in text and "98,765" in text
+    assert "249956" not in text and "123456" not in text

@@ -60,11 +60,33 @@ def test_pause_resume_and_restart(cli, db_path):
     assert r.exit_code == 2 and "--yes" in r.stderr             # not a terminal: must confirm
     r = cli("restart", "--yes", "--no-start")
     assert r.exit_code == 0 and "run 2" in r.stderr
+    assert "dialcli resume Spring" in r.stderr             # how to start it later
     with Store(db_path) as st:
         assert st.scalar("SELECT run FROM campaigns") == 2
         assert st.scalar("SELECT COUNT(*) FROM leads WHERE status = 'PENDING'") == 6
+    # status says how a paused campaign continues (stderr for people, a field in JSON).
+    r = cli("status")
+    assert r.exit_code == 0 and "PAUSED" in r.stdout
+    assert "Continue with: dialcli resume Spring" in r.stderr
+    assert json.loads(cli("status", "--json").stdout)["hint"] == (
+        "Paused. Continue with: dialcli resume Spring")
     r = cli("start", "--simulate")
     assert r.exit_code == 0
+    assert "dialcli report Spring" in cli("status").stderr
+
+
+def test_status_hint_names_the_next_command_for_each_state(cli, db_path):
+    workspace(db_path)
+    r = cli("status")
+    assert r.exit_code == 0 and "dialcli start Spring" in r.stderr            # a draft
+    with Store(db_path) as st:
+        st.execute("UPDATE campaigns SET name = 'Spring outreach'")
+    # A name with a space is quoted, so the hint can be pasted as it is.
+    assert "dialcli start 'Spring outreach'" in cli("status").stderr
+    assert cli("pause").exit_code == 1                      # a draft cannot be paused
+    assert cli("start", "--simulate").exit_code == 0
+    hint = json.loads(cli("status", "--json").stdout)["hint"]
+    assert hint.startswith("Completed.") and "dialcli restart 'Spring outreach'" in hint
 
 
 def test_bad_options_are_usage_errors(cli, db_path):
@@ -156,14 +178,65 @@ def test_demo_builds_and_runs_the_example_campaign(cli, tmp_path):
     r = cli("demo", "--demo-db", tmp_path / "demo.db", db=False)
     assert r.exit_code == 0, r.output
     assert "No real calls" in r.stderr and "completed" in r.stderr
-    assert "report" in r.stderr                     # where to look next
+    assert f"dialcli --db {tmp_path / 'demo.db'} report" in r.stderr     # where to look next
     with Store(tmp_path / "demo.db") as st:
         assert st.scalar("SELECT COUNT(*) FROM leads") >= 25
         assert st.scalar("SELECT status FROM campaigns") == "COMPLETED"
         assert st.scalar("SELECT COUNT(*) FROM leads WHERE status IN "
                          "('PENDING', 'RETRY', 'DIALING', 'CALLBACK')") == 0
-    # Recreated each time.
-    r = cli("demo", "--demo-db", tmp_path / "demo.db", db=False)
+    # Recreated each time; the global --db names the same file as --demo-db.
+    r = cli("--db", tmp_path / "demo.db", "demo", db=False)
     assert r.exit_code == 0
     with Store(tmp_path / "demo.db") as st:
         assert st.scalar("SELECT COUNT(*) FROM campaigns") == 1
+
+
+def test_demo_uses_the_global_db_and_never_replaces_other_work(cli, tmp_path, monkeypatch):
+    real = tmp_path / "work.db"
+    workspace(real)
+    monkeypatch.setenv("DIALCLI_DB", str(real))       # the user's own workspace
+    before = real.read_bytes()
+    # Without --db the demo builds ./dialcli-demo.db, not $DIALCLI_DB.
+    r = cli("demo", db=False)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "dialcli-demo.db").exists() and real.read_bytes() == before
+    # --db names the demo's file ...
+    r = cli("--db", tmp_path / "try.db", "demo", db=False)
+    assert r.exit_code == 0 and f"--db {tmp_path / 'try.db'} status" in r.stderr
+    with Store(tmp_path / "try.db") as st:
+        assert st.scalar("SELECT status FROM campaigns") == "COMPLETED"
+    # ... but a file that is not a demo workspace is refused, not wiped and rebuilt.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    for target in (real, notes):
+        r = cli("--db", target, "demo", db=False)
+        assert r.exit_code == 2 and "not a demo workspace" in r.stderr, r.output
+    assert real.read_bytes() == before and notes.read_text() == "my notes\n"
+    r = cli("--db", tmp_path / "a.db", "demo", "--demo-db", tmp_path / "b.db", db=False)
+    assert r.exit_code == 2 and "name one" in r.stderr
+    assert not (tmp_path / "a.db").exists() and not (tmp_path / "b.db").exists()
+
+
+def test_the_dashboard_clock_names_its_zone(monkeypatch):
+    """'simulated time Tue 07:00:00 PST': the clock says which zone it is in."""
+    import time as time_mod
+    from datetime import datetime, timezone
+
+    from dialcli.cli.ui import status_line
+    from dialcli.engine.types import Snapshot
+
+    snap = Snapshot(campaign="Spring", status="RUNNING",
+                    now=datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc), run=1, pass_no=1,
+                    max_passes=3, next_pass_at=None, calls_made=1_234, reached=0, interested=0,
+                    opted_out=0, in_flight=0, minutes=0, cost=0.0, dispositions={},
+                    leads_by_status={}, recent_leads=[], recent_events=[], virtual=True)
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time_mod.tzset()
+    try:
+        assert "simulated time Tue 07:00:00 PST" in status_line(snap).plain
+        snap.virtual = False
+        snap.now = datetime(2026, 7, 7, 15, 0, tzinfo=timezone.utc)
+        assert "now Tue 08:00:00 PDT" in status_line(snap).plain
+    finally:
+        monkeypatch.undo()
+        time_mod.tzset()
