@@ -8,12 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dialcli.workspace import agents
-
-from dialcli.workspace import campaigns
-
-from dialcli.workspace import numbers
+import builders
 from dialcli.errors import ConflictError, InputError, NotFoundError
+from dialcli.workspace import agents, campaigns
 
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)
 
@@ -32,13 +29,6 @@ def make_agent(store, name="Zara", **kw):
     kw.setdefault("greeting", "Hi {{NAME}}, this is Zara from Acme.")
     kw.setdefault("prompt", "You are Zara. Case {{CASE_NUMBER}}.")
     return agents.create_agent(store, name=name, now=T0, **kw)
-
-
-def make_campaign(store, name="Spring", agent="Zara", **kw):
-    if store.scalar("SELECT COUNT(*) FROM numbers WHERE e164 = '+14155550100'") == 0:
-        numbers.add_number(store, "+14155550100", now=T0)
-    return campaigns.create_campaign(store, name=name, agent=agent, from_number="+14155550100",
-                                     now=T0, **kw)
 
 
 # -- core -------------------------------------------------------------------------------
@@ -161,7 +151,7 @@ def test_edit_rename(store):
 
 def test_clearing_voicemail_refused_while_a_campaign_relies_on_it(store):
     make_agent(store, voicemail_message="Please call back.")
-    make_campaign(store, voicemail="message")
+    builders.campaign(store, voicemail="message")
     before = dump(store)
     with pytest.raises(ConflictError) as exc:
         agents.edit_agent(store, "Zara", voicemail_message="", now=T0)
@@ -174,8 +164,8 @@ def test_clearing_voicemail_refused_while_a_campaign_relies_on_it(store):
 
 def test_delete_refused_while_campaigns_use_it(store):
     make_agent(store)
-    make_campaign(store, "Spring")
-    make_campaign(store, "autumn")
+    builders.campaign(store, "Spring")
+    builders.campaign(store, "autumn")
     with pytest.raises(ConflictError) as exc:
         agents.delete_agent(store, "zara")
     msg = exc.value.message
@@ -288,7 +278,7 @@ def test_cli_edit_and_delete(cli, store):
     r = cli("agent", "edit", "zara two")
     assert r.exit_code == 2 and said(r.stderr, "Nothing to change")
 
-    make_campaign(store, agent="Zara Two")
+    builders.campaign(store, agent_name="Zara Two")
     r = cli("agent", "delete", "Zara Two")
     assert r.exit_code == 1
     assert said(r.stderr, "Can't delete this voice agent") and said(r.stderr, "'Spring'")
@@ -315,7 +305,7 @@ def test_cli_names_with_markup_are_shown_literally(cli, store):
 def test_list_table_keeps_names_at_any_width(store, width):
     from rich.console import Console
 
-    from dialcli.cli.agents import agents_table
+    from dialcli.cli.agent import agents_table
 
     make_agent(store, name="Zara the collections agent", voice="Polly.Joanna")
     make_agent(store, name="Sam")

@@ -16,6 +16,8 @@ from dialcli.workspace import numbers
 from dialcli.errors import ConflictError, InputError, NotFoundError
 from dialcli.models import CampaignStatus, VoicemailAction
 
+import builders
+
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)
 FROM = "+14155550100"
 
@@ -47,20 +49,10 @@ def create(store, name="Spring", agent="Zara", **kw):
 
 
 def add_leads(store, campaign_id, n, *, status="PENDING", import_columns=None):
-    import_id = None
-    if import_columns is not None:
-        import_id = store.execute(
-            "INSERT INTO imports (campaign_id, source, columns, created_at) VALUES (?, 'x.csv', ?, 't')",
-            (campaign_id, json.dumps(import_columns))).lastrowid
-    ids = []
-    for i in range(n):
-        ids.append(store.execute(
-            "INSERT INTO leads (campaign_id, import_id, row_number, name, vars, status, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, '{}', ?, 't', 't')",
-            (campaign_id, import_id, i + 2, f"Lead {i}", status)).lastrowid)
-        store.execute("INSERT INTO lead_phones (lead_id, slot, e164) VALUES (?, 1, ?)",
-                      (ids[-1], f"+1212555{i:04d}"))
-    return ids
+    import_id = builders.add_import(store, campaign_id, import_columns) if import_columns else None
+    return builders.add_leads(store, campaign_id, [
+        {"name": f"Lead {i}", "phones": [f"+1212555{i:04d}"], "status": status,
+         "import_id": import_id} for i in range(n)])
 
 
 # -- create -----------------------------------------------------------------------------
@@ -370,7 +362,7 @@ def test_cli_delete_running_refused_without_asking(cli, ws):
 def test_list_table_keeps_names_at_any_width(ws, width):
     from rich.console import Console
 
-    from dialcli.cli.campaigns import campaigns_table
+    from dialcli.cli.campaign import campaigns_table
 
     create(ws, name="Spring outreach to our longest-standing customers")
     create(ws, name="Autumn")

@@ -21,27 +21,15 @@ from dialcli.leads.csvfile import merge_region
 from dialcli.phones import PhoneError, PhoneParser, _describe, _describe_nanp
 from dialcli.templates import normalize_header
 
+import builders
+
 NOW = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
-def make_campaign(store, name="Spring", status="DRAFT", pass_no=1) -> int:
-    with store.tx():
-        agent = store.scalar("SELECT id FROM agents WHERE name = 'Zara'")
-        if agent is None:
-            agent = store.execute(
-                "INSERT INTO agents (name, greeting, system_prompt, created_at, updated_at) "
-                "VALUES ('Zara', 'Hi {{NAME}}', 'You are Zara.', 't', 't')").lastrowid
-        store.execute("INSERT OR IGNORE INTO numbers (e164, added_at) VALUES ('+14155550100', 't')")
-        return store.execute(
-            "INSERT INTO campaigns (name, agent_id, from_number, status, pass_no, created_at, "
-            "updated_at) VALUES (?, ?, '+14155550100', ?, ?, 't', 't')",
-            (name, agent, status, pass_no)).lastrowid
-
-
 @pytest.fixture
 def campaign(store) -> int:
-    return make_campaign(store)
+    return builders.campaign(store)
 
 
 def write(tmp_path: Path, text: str, name="leads.csv", encoding="utf-8") -> Path:
@@ -288,13 +276,13 @@ def test_lead_ids_of_a_deleted_campaign_are_never_handed_out_again(store, tmp_pa
     """The audit trail and webhook receivers still name deleted leads by their ids."""
     from dialcli.workspace import campaigns
 
-    first = make_campaign(store, name="Old")
+    first = builders.campaign(store, "Old")
     run(store, write(tmp_path, "name,phone1\nA,2125550142\nB,2125550143\n"), first)
     old_ids = [lead["id"] for lead in leads(store)]
     store.execute("INSERT INTO audit (ts, campaign_id, lead_id, decision) VALUES "
                   "('t', ?, ?, 'dial')", (first, old_ids[-1]))
     campaigns.delete_campaign(store, "Old")
-    second = make_campaign(store, name="New")
+    second = builders.campaign(store, "New")
     run(store, write(tmp_path, "name,phone1\nC,2125550144\n"), second)
     assert leads(store)[0]["id"] > max(old_ids)
     # The deleted lead's audit row names nobody, not the new lead.
@@ -319,7 +307,7 @@ def test_import_warns_of_leads_in_states_the_window_never_meets(store, campaign,
 def test_audit_rows_of_a_deleted_lead_whose_id_was_reused_name_nobody(store):
     """Workspaces from before the id floor may hold a reused id: match the campaign."""
 
-    gone, now = make_campaign(store, name="Gone"), make_campaign(store, name="Now")
+    gone, now = builders.campaign(store, "Gone"), builders.campaign(store, "Now")
     store.execute("INSERT INTO leads (id, campaign_id, row_number, name, created_at, updated_at) "
                   "VALUES (7, ?, 2, 'New person', 't', 't')", (now,))
     store.execute("INSERT INTO audit (ts, campaign_id, lead_id, decision) VALUES "
@@ -408,7 +396,7 @@ def test_allow_duplicates(store, campaign, tmp_path):
 
 
 def test_duplicates_are_per_campaign(store, campaign, tmp_path):
-    other = make_campaign(store, "Other")
+    other = builders.campaign(store, "Other")
     path = write(tmp_path, "name,phone1\nA,2125550142\n")
     run(store, path, campaign)
     assert run(store, path, other).imported == 1
@@ -508,7 +496,7 @@ def test_all_rows_rejected_still_records_import(store, campaign, tmp_path):
 # -- campaign state, order, atomicity -----------------------------------------------------
 
 def test_import_into_completed_campaign_pauses_it(store, tmp_path):
-    cid = make_campaign(store, status="COMPLETED", pass_no=2)
+    cid = builders.campaign(store, status="COMPLETED", pass_no=2)
     store.execute("UPDATE campaigns SET completed_at = 'x' WHERE id = ?", (cid,))
     summary = run(store, write(tmp_path, "name,phone1\nA,2125550142\n"), cid)
     assert summary.campaign_reopened
@@ -518,7 +506,7 @@ def test_import_into_completed_campaign_pauses_it(store, tmp_path):
 
 
 def test_running_campaign_stays_running(store, tmp_path):
-    cid = make_campaign(store, status="RUNNING")
+    cid = builders.campaign(store, status="RUNNING")
     summary = run(store, write(tmp_path, "name,phone1\nA,2125550142\n"), cid)
     assert not summary.campaign_reopened
     assert store.scalar("SELECT status FROM campaigns") == "RUNNING"
@@ -624,7 +612,7 @@ def test_worker_process_matches_in_process(tmp_path):
     results = []
     for workers in (0, 1):
         st = Store(tmp_path / f"w{workers}.db")
-        cid = make_campaign(st)
+        cid = builders.campaign(st)
         for e164 in optout:
             st.execute("INSERT INTO dnc (e164, source, added_at) VALUES (?, 'cli', 't')", (e164,))
         summary = importer.import_csv(st, src, campaign_id=cid, now=NOW, workers=workers,
@@ -670,7 +658,7 @@ def test_every_row_is_imported_or_rejected_with_its_line(tmp_path_factory, rows)
                 f.write("\n")
                 expected_line += 1
     st = Store(tmp / "p.db")
-    cid = make_campaign(st)
+    cid = builders.campaign(st)
     nonblank = [s for s, (n, p, _b) in zip(starts, rows) if (n.strip() or p)]
     if not nonblank:
         with pytest.raises(InputError, match="no data rows"):
@@ -796,7 +784,7 @@ def test_pandas_and_csv_readers_agree(tmp_path, workers):
     results = []
     for reader in ("pandas", "csv"):
         st = Store(tmp_path / f"{reader}.db")
-        cid = make_campaign(st)
+        cid = builders.campaign(st)
         summary = importer._import(
             st, src, campaign_id=cid, now=NOW, default_region="US", allow_duplicates=False,
             rejects_path=tmp_path / f"{reader}.rej.csv", progress=None, workers=workers,

@@ -15,6 +15,8 @@ from dialcli.workspace import numbers
 from dialcli.errors import InputError, NotFoundError
 from dialcli.workspace.preview import build_preview, known_tokens
 
+import builders
+
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)
 
 GREETING = "Hi {{NAME}}, this is Zara about case {{case number}}, balance ${{AMOUNT}}."
@@ -38,19 +40,12 @@ def ws(store):
 
 
 def add_import(store, columns, leads, campaign="Spring"):
-    """Insert an import and its leads as the importer would: vars keyed by normalized header."""
+    """An import and its leads as the importer would write them: vars keyed by normalized header."""
     cid = campaigns.get_campaign(store, campaign).id
-    imp = store.execute("INSERT INTO imports (campaign_id, source, columns, created_at) "
-                        "VALUES (?, 'leads.csv', ?, 't')", (cid, json.dumps(columns))).lastrowid
-    ids = []
-    for row, (name, email, phone, variables) in enumerate(leads, start=2):
-        lead_id = store.execute(
-            "INSERT INTO leads (campaign_id, import_id, row_number, name, email, phone1, vars, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 't', 't')",
-            (cid, imp, row, name, email, phone, json.dumps(variables))).lastrowid
-        store.execute("INSERT INTO lead_phones (lead_id, slot, e164) VALUES (?, 1, ?)", (lead_id, phone))
-        ids.append(lead_id)
-    return ids
+    imp = builders.add_import(store, cid, columns)
+    return builders.add_leads(store, cid, [
+        {"name": name, "email": email, "phones": [phone], "vars": variables, "import_id": imp}
+        for name, email, phone, variables in leads])
 
 
 COLUMNS = ["NAME", "PHONE1", "EMAIL", "AMOUNT", "CASE_NUMBER", "CITY"]
