@@ -35,7 +35,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dialcli.cli import app
-from fabricate import Receiver
+from fakes.webhook_receiver import Receiver
 from fakes.fake_llm import FakeLLM, garbage, http_error, tool_call
 from fakes.fake_twilio import FakeTwilio, Scenario, hangup, say
 from builders import awake_zone
