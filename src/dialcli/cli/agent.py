@@ -17,9 +17,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.workspace import agents as core
 from dialcli.cli import common
 from dialcli.models import Agent
+from dialcli.workspace import agents as core
 
 app = typer.Typer(
     name="agent",

@@ -12,8 +12,8 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
-from dialcli.cli.common import (WIDE, note, out, print_json, resolve_campaign_id, store,
-                                success, write_csv)
+from dialcli.cli.common import (WIDE, note, out, print_json, resolve_campaign_id, store, success,
+                                write_csv)
 from dialcli.compliance import rules
 from dialcli.errors import InputError, NotFoundError
 from dialcli.results import audit

@@ -15,11 +15,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.workspace import agents as agents_core
-from dialcli.workspace import campaigns as core
 from dialcli.cli import common
 from dialcli.errors import ExitCode
 from dialcli.models import CampaignStatus, LeadStatus, VoicemailAction
+from dialcli.workspace import agents as agents_core
+from dialcli.workspace import campaigns as core
 
 app = typer.Typer(
     name="campaign",

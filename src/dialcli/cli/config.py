@@ -9,9 +9,9 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from dialcli.store import settings as core
 from dialcli.cli.common import note, now, out, print_json, store, success
 from dialcli.clock import to_iso
+from dialcli.store import settings as core
 
 app = typer.Typer(
     name="config",

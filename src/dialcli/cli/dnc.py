@@ -14,10 +14,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dialcli.compliance import dnc as core
 from dialcli.cli.common import note, now, out, print_json, store, success
 from dialcli.clock import to_iso
+from dialcli.compliance import dnc as core
 from dialcli.errors import InputError
+from dialcli.results.exports import write_atomically
 
 app = typer.Typer(
     name="dnc",
@@ -194,8 +195,6 @@ def export_cmd(
         core.export(conn, sys.stdout, fmt=fmt)
         sys.stdout.flush()
         return
-    from dialcli.results.exports import write_atomically   # a folder, a missing folder: InputError
-
-    with write_atomically(path) as fh:
+    with write_atomically(path) as fh:     # a folder, a missing folder: InputError
         n = core.export(conn, fh, fmt=fmt)
     success(f"Wrote {n:,} number(s) to {escape(str(Path(path).expanduser()))}.")

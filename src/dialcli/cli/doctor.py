@@ -10,8 +10,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.engine import doctor as core
 from dialcli.cli import common
+from dialcli.engine import doctor as core
 from dialcli.errors import ExitCode
 from dialcli.models import Campaign
 

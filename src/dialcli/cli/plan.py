@@ -16,15 +16,15 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.compliance import rules
-from dialcli.compliance import policy as compliance
-from dialcli.compliance.rules import load_blackout
 from dialcli.cli.common import (WIDE, note, now, out, print_json, resolve_campaign_id, store,
                                 success, write_csv)
 from dialcli.clock import to_iso
+from dialcli.compliance import policy as compliance
+from dialcli.compliance import rules
+from dialcli.compliance.rules import load_blackout
+from dialcli.engine.plan import CATEGORIES, Plan, build_plan
 from dialcli.errors import InputError
 from dialcli.results import audit
-from dialcli.engine.plan import CATEGORIES, Plan, build_plan
 
 app = typer.Typer()
 

@@ -16,17 +16,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.results import exports
-
-from dialcli.results import reporting
-
-from dialcli.store import settings
-from dialcli.cli.common import (note, now, out, print_json, resolve_campaign_id, store,
-                                success)
-from dialcli.clock import from_iso
-from dialcli.errors import InputError
-from dialcli.results.reporting import CostReport, Kpis, Report
+from dialcli.cli.common import note, now, out, print_json, resolve_campaign_id, store, success
 from dialcli.cli.ui import DISPOSITION_STYLE, STATUS_STYLE
+from dialcli.clock import from_iso
+from dialcli.config import TwilioCredentials
+from dialcli.errors import InputError
+from dialcli.results import exports, reporting
+from dialcli.results.reporting import CostReport, Kpis, Report
+from dialcli.store import settings
 
 app = typer.Typer()
 
@@ -346,7 +343,7 @@ def report(
 
 def _fetch_prices(st, campaign_id: int) -> None:
     """Store Twilio's final prices over the estimates; say what changed (stderr)."""
-    from dialcli.config import TwilioCredentials
+    # lazy: the Twilio SDK only when --fetch-prices asks Twilio
     from dialcli.providers.twilio.provider import TwilioAccount, finalize_prices
 
     done = finalize_prices(st, TwilioAccount(TwilioCredentials.from_env()), campaign_id)

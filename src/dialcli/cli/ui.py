@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from dialcli.engine.loop import Snapshot
+    from dialcli.engine.types import Snapshot
 
 STATUS_STYLE = {
     "PENDING": "white", "DIALING": "bold cyan", "RETRY": "yellow", "CALLBACK": "magenta",

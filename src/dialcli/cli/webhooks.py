@@ -13,10 +13,10 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.results import delivery
-from dialcli.results import webhooks as core
 from dialcli.cli.common import note, now, out, print_json, state, store, success, warn
 from dialcli.clock import to_iso
+from dialcli.results import delivery
+from dialcli.results import webhooks as core
 
 app = typer.Typer(
     name="webhooks",

@@ -13,15 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dialcli.workspace import agents
-
-from dialcli.workspace import campaigns
-
-from dialcli.workspace import numbers
+from dialcli.engine.runner import demo_paths, journal_path
 from dialcli.errors import InputError
 from dialcli.leads.importer import import_csv
-from dialcli.engine.runner import demo_paths, journal_path
 from dialcli.store import Store
+from dialcli.workspace import agents, campaigns, numbers
 
 DEMO_NUMBER = "+14155550100"
 #: Where the demo builds its workspace unless told otherwise.
