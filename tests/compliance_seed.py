@@ -1,16 +1,14 @@
-"""Direct-SQL builders for the compliance, opt-out and plan tests.
+"""Direct-SQL builders kept while test_compliance_engine.py, test_cli_dnc.py,
+test_cli_compliance.py and bench/compliance_bench.py still import them: new tests use
+``builders``.
 
 Independent of the importer and the CLI: a campaign, leads with phones described by
 ``PhoneParser`` (zones and region from the number, or the lead's own ``timezone``),
-the zone groups the engine queues by, and past calls for frequency-cap tests.
+and the zone groups the engine queues by.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-
-from dialcli.clock import to_iso
 from dialcli.phones import PhoneParser
 from dialcli.store import Store
 
@@ -82,26 +80,5 @@ def leads(store: Store, campaign_id: int, specs) -> list[int]:
     return ids
 
 
-def past_call(store: Store, campaign_id: int, lead_id: int, e164: str, at: datetime, *,
-              slot: int = 1, pass_no: int = 1, kind: str = "pass", status: str = "completed",
-              run: int = 1) -> int:
-    with store.tx():
-        return store.execute(
-            "INSERT INTO calls (campaign_id, run, lead_id, slot, e164, from_number, pass_no, kind, "
-            "provider, status, claimed_at) VALUES (?, ?, ?, ?, ?, '+14155550100', ?, ?, "
-            "'simulator', ?, ?)",
-            (campaign_id, run, lead_id, slot, e164, pass_no, kind, status, to_iso(at))).lastrowid
-
-
 def lead(store: Store, lead_id: int) -> dict:
     return dict(store.one("SELECT * FROM leads WHERE id = ?", (lead_id,)))
-
-
-def phones(store: Store, lead_id: int) -> list[dict]:
-    return [dict(r) for r in store.all("SELECT * FROM lead_phones WHERE lead_id = ? ORDER BY slot",
-                                       (lead_id,))]
-
-
-def audit(store: Store) -> list[dict]:
-    rows = store.all("SELECT * FROM audit ORDER BY id")
-    return [dict(r, detail=json.loads(r["detail"] or "{}")) for r in rows]

@@ -1,13 +1,11 @@
-"""Direct-SQL builders for engine tests (independent of the CLI and importer)."""
+"""Direct-SQL builders kept while tests/test_engine*.py, test_scheduler.py, test_cli_run.py
+and bench/live_bench.py still import them: new tests use ``builders``."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Iterable, Sequence
-from zoneinfo import ZoneInfo
 
-from dialcli.clock import to_iso
 from dialcli.phones import PhoneParser
 from dialcli.store import Store
 from fakes.keyword_brain import KeywordBrain  # noqa: F401  (tests/test_engine*.py import it from here)
@@ -83,25 +81,3 @@ def calls(store: Store, campaign_id: int | None = None) -> list[dict]:
 def leads(store: Store, campaign_id: int) -> list[dict]:
     return [dict(r) for r in store.all("SELECT * FROM leads WHERE campaign_id = ? ORDER BY id",
                                        (campaign_id,))]
-
-
-def ts(dt: datetime) -> str:
-    return to_iso(dt)
-
-
-#: Zones around the globe, so one of them is always in the middle of its day.
-AWAKE_ZONES = ("Pacific/Kiritimati", "Pacific/Auckland", "Australia/Sydney", "Asia/Tokyo",
-               "Asia/Shanghai", "Asia/Bangkok", "Asia/Kolkata", "Asia/Dubai", "Europe/Athens",
-               "Europe/Paris", "Europe/London", "Atlantic/Azores", "America/Sao_Paulo",
-               "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
-               "Pacific/Honolulu", "Pacific/Pago_Pago")
-
-
-def awake_zone() -> str:
-    """A zone where it is the middle of the day right now: tests that run the engine on
-    real time give their leads this ``timezone`` so the calling window is open."""
-    now = datetime.now(timezone.utc)
-    for name in AWAKE_ZONES:
-        if 10 <= now.astimezone(ZoneInfo(name)).hour < 17:
-            return name
-    raise AssertionError("no zone in daytime?")
