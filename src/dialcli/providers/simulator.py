@@ -19,16 +19,19 @@ SIGKILL) to a JSON-lines journal next to the workspace; ``fetch`` and ``find_cal
 read it, so crash reconciliation is exercised for real.
 
 Profiles (``--sim-profile FILE``, TOML) override the default population and can pin a
-script per phone number::
+script per phone number. A weight table (``[outcomes]``, ``[personas]``) you write
+replaces the default one: what it does not list gets 0, so ``[outcomes]`` with only
+``no_answer = 1.0`` means no call is ever answered. Weights are relative (0 or more,
+at least one above 0). ``[timing]`` settings replace the defaults one key at a time::
 
-    [outcomes]          # probabilities per dial (normalised)
+    [outcomes]          # relative chances per dial
     human = 0.45
     voicemail = 0.25
     no_answer = 0.18
     busy = 0.07
     failed = 0.05
 
-    [personas]          # who answers, per number (normalised)
+    [personas]          # who answers, per number (relative chances)
     interested = 0.25
     not_interested = 0.25
     callback = 0.15
@@ -185,19 +188,27 @@ def _check_timing(timing: dict[str, Any]) -> None:
                              "seconds.")
 
 
-def _normalise(weights: dict[str, float], allowed: tuple[str, ...], what: str) -> dict[str, float]:
-    for key, value in weights.items():
-        _number(value, f"{what} {key}")
-    unknown = set(weights) - set(allowed)
+def _weights(table: Any, allowed: tuple[str, ...], what: str, source: str) -> dict[str, float]:
+    """A weight table the user wrote: it replaces the defaults, so what it does not list
+    never happens. Weights are relative (normalised to sum 1); zero-weight entries are
+    dropped so that a rounding remainder can never pick one."""
+    for key, value in table.items():
+        if _number(value, f"{what} {key}") < 0:
+            raise InputError(f"{source}: the {what} weight {key} = {value} is negative.",
+                             hint="Weights are relative chances: 0 or more.")
+    unknown = set(table) - set(allowed)
     if unknown:
         raise InputError(
-            f"Simulator profile: unknown {what} {', '.join(sorted(unknown))}.",
+            f"{source}: unknown {what} {', '.join(sorted(unknown))}.",
             hint=f"Known {what}s: {', '.join(allowed)}.",
         )
-    total = sum(max(0.0, float(v)) for v in weights.values())
+    total = sum(float(v) for v in table.values())
     if total <= 0:
-        raise InputError(f"Simulator profile: the {what} weights add up to zero.")
-    return {k: max(0.0, float(v)) / total for k, v in weights.items()}
+        raise InputError(f"{source}: the {what} weights add up to zero.",
+                         hint=f"Give at least one {what} a weight above 0; {what}s a table "
+                              "does not list get 0.")
+    # The canonical order, not the file's, so the same weights pick the same way.
+    return {k: float(table[k]) / total for k in allowed if table.get(k, 0) > 0}
 
 
 @dataclass
@@ -243,8 +254,8 @@ class SimProfile:
         if unknown:
             raise InputError(f"{source}: unknown setting(s) {', '.join(sorted(unknown))}.",
                              hint=f"Known: {', '.join(sorted(known))}.")
-        outcomes = {**DEFAULT_PROFILE["outcomes"], **_table(data.get("outcomes", {}), "outcomes")}
-        personas = {**DEFAULT_PROFILE["personas"], **_table(data.get("personas", {}), "personas")}
+        outcomes = _table(data.get("outcomes", DEFAULT_PROFILE["outcomes"]), "outcomes")
+        personas = _table(data.get("personas", DEFAULT_PROFILE["personas"]), "personas")
         timing = {**DEFAULT_PROFILE["timing"], **_table(data.get("timing", {}), "timing")}
         _check_timing(timing)
         numbers: dict[str, PinnedNumber] = {}
@@ -279,8 +290,8 @@ class SimProfile:
         if price < 0:
             raise InputError(f"{source}: price_per_minute cannot be negative.")
         return cls(
-            outcomes=_normalise(outcomes, OUTCOMES, "outcome"),
-            personas=_normalise(personas, PERSONAS, "persona"),
+            outcomes=_weights(outcomes, OUTCOMES, "outcome", source),
+            personas=_weights(personas, PERSONAS, "persona", source),
             timing=timing, price_per_minute=price, numbers=numbers,
         )
 
