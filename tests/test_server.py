@@ -177,6 +177,50 @@ def test_callbacks_for_a_call_that_was_never_placed_are_not_applied(live):
     assert r.status_code == 404 and live.sink.events == []
 
 
+@pytest.mark.parametrize("endpoint", ["status", "amd", "twiml", "relay-action"])
+def test_a_signed_request_for_a_call_we_do_not_know_is_a_404_and_twiml_hangs_up(live, endpoint):
+    r = post(live, f"/{endpoint}/77", params())
+    if endpoint == "twiml":
+        assert r.status_code == 200 and "<Hangup/>" in r.text
+    else:
+        assert (r.status_code, r.text) == (404, "Unknown call")
+    assert live.sink.events == [] and live.server.stats["rejected"] == 0
+
+
+def _open_row(store, call_id, sid):
+    """A call placed by an earlier runner: its row is open, the server has never seen it."""
+    cid = builders.campaign(store)
+    lead = add_leads(store, cid, [{"phones": [TO]}])[0]
+    builders.add_call(store, cid, lead, status="ringing")
+    with store.tx():
+        store.execute("UPDATE calls SET id = ?, provider = 'twilio', provider_sid = ?",
+                      (call_id, sid))
+
+
+@pytest.mark.parametrize("forgery", ["unsigned", "wrong token", "foreign account"])
+def test_an_unsigned_caller_gets_the_same_403_for_known_unknown_and_adoptable_calls(
+        live, store, forgery):
+    """The signature and account are checked before any lookup: a caller without the
+    auth token cannot tell a live call, a call of an earlier runner, and no call apart,
+    and its request adopts nothing."""
+    _open_row(store, 50, OTHER_SID)
+    answers = []
+    for call_id, sid in ((1, SID), (50, OTHER_SID), (77, SID)):
+        data = params(CallSid=sid)
+        kw: dict = {}
+        if forgery == "unsigned":
+            kw["sign"] = False
+        elif forgery == "wrong token":
+            kw["token"] = "not-the-token"
+        else:
+            data["AccountSid"] = "AC" + "9" * 32
+        r = post(live, f"/status/{call_id}", data, **kw)
+        answers.append((r.status_code, r.text))
+    assert answers == [(403, "Forbidden")] * 3
+    assert 50 not in live.server.calls and live.sink.events == []
+    assert live.server.stats["rejected"] == 3
+
+
 def test_signature_covers_the_query_string_and_accepts_the_port_variant(live):
     path = "/status/1?attempt=2"
     assert post(live, path, params(), signed_url=live.server.public_url + "/status/1") \
@@ -321,7 +365,8 @@ def test_a_call_placed_before_a_restart_is_recognised_by_its_row(live, store):
             (cid, lead, TO, "+14155550100", OTHER_SID)).lastrowid
     final = params(CallSid=OTHER_SID, CallStatus="completed", SequenceNumber="3",
                    CallDuration="12", Duration="1")
-    assert post(live, f"/status/{call_id}", params(CallSid=SID)).status_code == 404  # not its sid
+    assert post(live, f"/status/{call_id}", params(CallSid=SID)).status_code == 403  # not its sid
+    assert call_id not in live.server.calls
     assert post(live, f"/status/{call_id}", final).status_code == 204
     ended = live.sink.ended(call_id)
     assert ended.sid == OTHER_SID and ended.duration_s == 12

@@ -16,9 +16,15 @@ Endpoints (``{call}`` is dialcli's call id, the row in ``calls``):
 
 Trust: a request changes nothing unless it carries a valid ``X-Twilio-Signature``
 for the public URL, our ``AccountSid``, and the ``CallSid`` this call id was given
-when it was placed. Anything else gets 403 and a log line (never the token). Valid
-callbacks are deduplicated on (CallSid, event, SequenceNumber) -- in memory per call
-and in the ``provider_events`` table -- so a replay or a Twilio retry changes nothing.
+when it was placed. The signature and the account are checked before any call is
+looked up, so whoever lacks the auth token gets the same 403 for every path and
+learns nothing about which calls exist; a CallSid that is not the call's is a 403
+too, and each gets a log line (never the token). A correctly signed request for a
+call id with no open call here (finished and forgotten, or never placed) is
+Twilio's, not a forgery: it gets 404 (a TwiML request gets a hang-up, so the caller
+is not left with an application error) and changes nothing. Valid callbacks are
+deduplicated on (CallSid, event, SequenceNumber) -- in memory per call and in the
+``provider_events`` table -- so a replay or a Twilio retry changes nothing.
 
 Call state lives in ``LiveCall`` objects guarded by one lock; the server thread, the
 engine thread (``place``/``poll``) and worker threads all touch it. A per-call
@@ -424,12 +430,16 @@ class CallServer:
             return self._reject(request, "missing or invalid X-Twilio-Signature")
         if self.backend is None or form.get("AccountSid") != self.backend.account_sid:
             return self._reject(request, "AccountSid is not this account's")
-        call = self.calls.get(request.path_params["call_id"])
+        call_id = request.path_params["call_id"]
+        call = self.calls.get(call_id)
         if call is None:
-            call = await self._adopt(request.path_params["call_id"], form.get("CallSid"))
-        if call is None:
-            log.info("callback for unknown call %s ignored", request.path_params["call_id"])
-            return Response("Unknown call", status_code=404, media_type="text/plain")
+            open_sid = await self._open_sid(call_id)
+            if open_sid is None:
+                log.info("callback for unknown call %s ignored", call_id)
+                return Response("Unknown call", status_code=404, media_type="text/plain")
+            if open_sid != form.get("CallSid"):
+                return self._reject(request, f"CallSid does not belong to call {call_id}")
+            call = self.set_sid(call_id, open_sid)    # placed before a restart: adopt it
         sid = await self._await_sid(call)
         if sid is None and self.stopping:
             # The runner is stopping before it learnt this call's SID (a lost create
@@ -477,16 +487,16 @@ class CallServer:
                 "VALUES (?, ?, ?, ?)", (sid, event, sequence, now_iso))
         return cur.rowcount == 1
 
-    async def _adopt(self, call_id: int, sid: str | None) -> LiveCall | None:
-        """A call placed before a restart: known by its row, if still open there."""
-        if self._db_pool is None or not sid:
+    async def _open_sid(self, call_id: int) -> str | None:
+        """The CallSid of call ``call_id`` if its row is still open (a call placed before
+        a restart), else None."""
+        if self._db_pool is None:
             return None
         try:
-            known = await asyncio.get_running_loop().run_in_executor(
+            return await asyncio.get_running_loop().run_in_executor(
                 self._db_pool, self._db_open_sid, call_id)
         except Exception:
             return None
-        return self.set_sid(call_id, sid) if known == sid else None
 
     def _db_open_sid(self, call_id: int) -> str | None:
         return self._db().scalar(
