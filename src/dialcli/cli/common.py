@@ -125,7 +125,7 @@ def resolve_campaign_id(st: Store, name: str | None) -> int:
         return int(rows[0][0])
     if not rows:
         raise InputError(
-            "This workspace has no campaigns yet.",
+            f"This workspace ({st.path}) has no campaigns yet.",
             hint="Create one with: dialcli campaign create NAME --agent A --from +1...",
         )
     raise InputError(
