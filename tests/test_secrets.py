@@ -263,12 +263,12 @@ def _provider_and_brain_errors() -> list[str]:
 
     from dialcli.config import LLMSettings, TwilioCredentials
     from dialcli.conversation.llm import LLMBrain
-    from dialcli.providers.twilio.provider import _rest_error, classify
+    from dialcli.providers.twilio.account import classify, rest_error
 
     texts: list[str] = []
     echo = f"Authenticate {TOKEN} {base64.b64encode(f'{ACCOUNT}:{TOKEN}'.encode()).decode()}"
     exc = TwilioRestException(401, "https://api.twilio.com/x", msg=echo, code=20003)
-    for err in (_rest_error(exc, "fetch the account"), classify(exc, ny(1), FROM)):
+    for err in (rest_error(exc, "fetch the account"), classify(exc, ny(1), FROM)):
         texts += [str(err), repr(err), str(getattr(err, "hint", ""))]
     creds = TwilioCredentials.from_env()
     settings = LLMSettings.from_env()

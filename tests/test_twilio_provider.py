@@ -15,7 +15,8 @@ from dialcli.config import Secret, TwilioCredentials
 from dialcli.errors import ConfigError, ProviderError
 from dialcli.models import CallStatus
 from dialcli.providers.base import DialError, EventKind, ProviderAction
-from dialcli.providers.twilio.provider import TwilioAccount, TwilioProvider, classify
+from dialcli.providers.twilio.account import TwilioAccount, classify
+from dialcli.providers.twilio.provider import TwilioProvider
 from fakes.keyword_brain import KeywordBrain
 import builders
 from builders import add_leads
@@ -303,7 +304,7 @@ def test_place_is_safe_from_several_threads_at_once(fake, live):
 
 def test_fetch_prices_finalizes_the_estimates_a_stopped_runner_left(fake, live, store):
     """`report --fetch-prices`: Twilio's price over each estimate it has published."""
-    from dialcli.providers.twilio.provider import PriceSync, finalize_prices
+    from dialcli.providers.twilio.account import PriceSync, finalize_prices
 
     published, late = "+14155550132", "+14155550133"
     fake.script(published, Scenario(lines=[say("bye")], talk_s=125, price_after_fetches=0))

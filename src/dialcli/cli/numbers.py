@@ -140,7 +140,7 @@ def sync(
       dialcli numbers sync
     """
     # lazy: the Twilio SDK only for the one command of the group that talks to Twilio
-    from dialcli.providers.twilio.provider import TwilioAccount
+    from dialcli.providers.twilio.account import TwilioAccount
 
     account = TwilioAccount(TwilioCredentials.from_env())
     result = sync_numbers(common.store(ctx), account, now=common.now(ctx))

@@ -344,7 +344,7 @@ def report(
 def _fetch_prices(st, campaign_id: int) -> None:
     """Store Twilio's final prices over the estimates; say what changed (stderr)."""
     # lazy: the Twilio SDK only when --fetch-prices asks Twilio
-    from dialcli.providers.twilio.provider import TwilioAccount, finalize_prices
+    from dialcli.providers.twilio.account import TwilioAccount, finalize_prices
 
     done = finalize_prices(st, TwilioAccount(TwilioCredentials.from_env()), campaign_id)
     if not done.asked:

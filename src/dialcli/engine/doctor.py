@@ -93,7 +93,7 @@ def check_credentials(checks: list[Check], account_factory: Callable | None) -> 
         checks.append(Check(name, FAIL, exc.message, exc.hint))
         return None
     if account_factory is None:
-        from dialcli.providers.twilio.provider import TwilioAccount
+        from dialcli.providers.twilio.account import TwilioAccount
         account_factory = TwilioAccount
     account = account_factory(creds)
     try:
