@@ -196,3 +196,20 @@ def test_cached_local_times_equal_a_direct_conversion(moment, zones):
     converter = exports._LocalTimes()
     assert converter(zones, iso) == direct
     assert converter(zones, iso) == direct      # from the cache
+
+
+def test_every_phone_slot_the_importer_reads_comes_back_in_the_export(store, tmp_path):
+    """The importer and the export share one list of structured columns: phone1 up to
+    the last slot are phones both ways, the next one is an ordinary variable."""
+    from dialcli.phones import PHONE_SLOTS
+
+    slots = range(1, PHONE_SLOTS + 2)
+    header = ["name"] + [f"phone{k}" for k in slots]
+    row = ["Many Phones"] + [f"+1212555{1000 + k:04d}" for k in slots]
+    cid = builders.campaign(store, csv=",".join(header) + "\n" + ",".join(row) + "\n")
+    assert store.scalar("SELECT COUNT(*) FROM lead_phones") == PHONE_SLOTS
+    buf = io.StringIO()
+    exports.write_leads_csv(store, cid, buf)
+    (out,) = read_csv(buf.getvalue())
+    for k in slots:
+        assert out[f"PHONE{k}"] == row[k]

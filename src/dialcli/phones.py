@@ -28,6 +28,9 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 
+#: A lead has up to this many phones: CSV columns phone1..phone10, ``lead_phones.slot``
+#: 1..10 (the schema's CHECK says the same in SQL).
+PHONE_SLOTS = 10
 NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 _STRIP = re.compile(r"[\s\-.()/\u00a0\u2010-\u2015]")
 _DIGITS = re.compile(r"\+?[0-9]+")

@@ -35,12 +35,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from dialcli.errors import InputError
-from dialcli.phones import US_STATES
+from dialcli.phones import PHONE_SLOTS, US_STATES
 from dialcli.templates import normalize_header
 
 ISO_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-PHONE_SLOTS = 10
-STRUCTURED = frozenset({"NAME", "EMAIL", "TIMEZONE"} | {f"PHONE{i}" for i in range(1, 11)})
+#: Columns that become a lead's own fields, not template variables (normalized tokens).
+STRUCTURED = frozenset({"NAME", "EMAIL", "TIMEZONE"}
+                       | {f"PHONE{i}" for i in range(1, PHONE_SLOTS + 1)})
 _PHONE_TOKEN = re.compile(r"PHONE(\d+)")
 _LOOKS_LIKE_PHONE = re.compile(r"(PHONE|MOBILE|CELL|TEL|NUMBER)", re.I)
 _DELIMITERS = (",", ";", "\t", "|")
@@ -413,8 +414,8 @@ def plan_header(cells: list[str], line: int) -> HeaderPlan:
     if missing:
         found = ", ".join(repr(c) for c in raw if c) or "(none)"
         hint = [f"Columns found on line {line}: {found}.",
-                "Every lead needs a 'name' and a 'phone1' column; phone2..phone10, email "
-                "and timezone are optional and every other column becomes a {{VARIABLE}}."]
+                f"Every lead needs a 'name' and a 'phone1' column; phone2..phone{PHONE_SLOTS}, "
+                "email and timezone are optional and every other column becomes a {{VARIABLE}}."]
         if "PHONE1" not in seen:
             like = [c for c, t in zip(raw, tokens) if t and _LOOKS_LIKE_PHONE.search(c)]
             if like:
@@ -433,7 +434,7 @@ def plan_header(cells: list[str], line: int) -> HeaderPlan:
                 phones.append((int(m.group(1)), i))
         else:
             if m:
-                warnings.append(f"Column {raw[i]!r} is not dialed (only phone1..phone10 are "
+                warnings.append(f"Column {raw[i]!r} is not dialed (only phone1..phone{PHONE_SLOTS} are "
                                 f"phones); it was imported as the variable {token}.")
             variables.append((token, i))
     phones.sort()

@@ -29,7 +29,7 @@ import numpy as np
 
 from dialcli.leads.csvfile import (HeaderPlan, Memo, canonical_zone, merge_region, read_columns,
                                   state_code)
-from dialcli.phones import PhoneParser
+from dialcli.phones import PHONE_SLOTS, PhoneParser
 
 OPTOUT_REASON = "on the opt-out list"
 _encode = json.encoder.encode_basestring  # type: ignore[attr-defined]
@@ -368,7 +368,8 @@ class Preparer:
         if not any(c.strip() for c in row):  # a line of only separators: a blank line
             self.stats["rows"] -= 1
             return
-        self._reject(line, row, "no phone number", "no phone number in phone1..phone10")
+        self._reject(line, row, "no phone number",
+                     f"no phone number in phone1..phone{PHONE_SLOTS}")
 
     def _duplicates(self, row, starts, first) -> set[int]:
         idx = [i for i, e in enumerate(first) if e is not None]

@@ -42,11 +42,11 @@ from typing import IO, Any, Callable, Iterator
 from dialcli.clock import from_iso
 from dialcli.compliance.rules import zone_info
 from dialcli.errors import InputError
+from dialcli.leads.csvfile import STRUCTURED
 from dialcli.phones import is_e164
 from dialcli.store import Store
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-STRUCTURED = {"NAME", "EMAIL", "TIMEZONE"} | {f"PHONE{k}" for k in range(1, 11)}
 
 LEAD_TRAILER = ["status", "last_disposition", "attempts", "pass", "reached_phone",
                 "callback_at_utc", "last_call_at_utc", "lead_id"]
