@@ -4,7 +4,8 @@ import pytest
 
 from dialcli.errors import InputError
 from dialcli.store import Store, StoreError
-from dialcli.store.migrations import migrations
+from dialcli.store import migrations
+from dialcli.store.migrations import migration_set
 
 EXPECTED_TABLES = {
     "settings", "agents", "numbers", "campaigns", "zone_groups", "imports", "leads",
@@ -20,7 +21,7 @@ def tables(st: Store) -> set[str]:
 def test_migrate_blank(db_path):
     st = Store(db_path)
     assert EXPECTED_TABLES <= tables(st)
-    assert st.applied_migrations() == [m.name for m in migrations._migrations]
+    assert st.applied_migrations() == migrations.names()
     assert st.scalar("PRAGMA journal_mode") == "wal"
     assert st.scalar("PRAGMA foreign_keys") == 1
     assert st.scalar("PRAGMA busy_timeout") == 30000
@@ -29,14 +30,14 @@ def test_migrate_blank(db_path):
 def test_migrate_is_idempotent(db_path):
     Store(db_path).close()
     st = Store(db_path)
-    assert len(st.applied_migrations()) == len(migrations._migrations)
+    assert len(st.applied_migrations()) == len(migrations.names())
 
 
 def test_upgrade_from_previous_version_keeps_data(db_path):
-    names = [m.name for m in migrations._migrations]
+    names = migrations.names()
     previous = names[-1]
     st = Store(db_path, migrate=False)
-    migrations.apply(st.db, stop_before=previous)
+    migration_set().apply(st.db, stop_before=previous)
     assert previous not in st.applied_migrations()
     st.execute("INSERT INTO settings (key, value, updated_at) VALUES ('k', 'v', 't')")
     st.close()
@@ -53,7 +54,7 @@ def test_upgrade_from_previous_version_keeps_data(db_path):
 ])
 def test_upgrade_seeds_the_lead_id_floor_from_ids_still_named(db_path, seed, floor):
     st = Store(db_path, migrate=False)
-    migrations.apply(st.db, stop_before="m008_lead_id_floor")
+    migration_set().apply(st.db, stop_before="m008_lead_id_floor")
     for sql in seed:
         st.execute(sql)
     st.close()
@@ -62,9 +63,9 @@ def test_upgrade_seeds_the_lead_id_floor_from_ids_still_named(db_path, seed, flo
 
 
 def test_upgrade_from_first_version(db_path):
-    names = [m.name for m in migrations._migrations]
+    names = migrations.names()
     st = Store(db_path, migrate=False)
-    migrations.apply(st.db, stop_before=names[1])
+    migration_set().apply(st.db, stop_before=names[1])
     assert st.applied_migrations() == names[:1]
     st.close()
     assert Store(db_path).applied_migrations() == names

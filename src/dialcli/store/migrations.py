@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -50,12 +50,6 @@ def migration_set() -> "Migrations":
     for fn in _REGISTERED:
         built()(fn)
     return built
-
-
-def __getattr__(name: str) -> Any:
-    if name == "migrations":          # the sqlite-utils set, for callers and tests
-        return migration_set()
-    raise AttributeError(name)
 
 
 def _run(db: Database, sql: str) -> None:
