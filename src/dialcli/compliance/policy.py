@@ -41,6 +41,7 @@ from dialcli.compliance.rules import (
 from dialcli.clock import from_iso, to_iso
 from dialcli.errors import InputError
 from dialcli.phones import PhoneError, describe_e164
+from dialcli.store.settings import Setting, parse_int_range, register
 
 UTC = timezone.utc
 LOOKAHEAD_DAYS = 14
@@ -389,8 +390,6 @@ def parse_blackout_setting(text: str) -> str:
 
 
 def _register_settings() -> None:
-    from dialcli.store.settings import Setting, parse_int_range, register
-
     register(Setting(
         SETTING_CAP,
         f"Dial attempts per number per rolling 24 h, across all campaigns. Numbers in "

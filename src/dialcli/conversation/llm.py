@@ -39,6 +39,7 @@ import httpx
 
 from dialcli.config import LLMSettings, scrub
 from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
+from dialcli.conversation.classify import classify_by_rules
 from dialcli.conversation.callback_time import find_time_phrase, zone_for
 from dialcli.conversation.intents import Intent, first_name, read
 from dialcli.conversation.rules import (
@@ -423,8 +424,6 @@ class LLMSession(BrainSession):
         except ValueError:
             disposition = None
         if disposition not in LABELS:
-            from dialcli.conversation.classify import classify_by_rules
-
             guess = classify_by_rules(self.transcript_dicts(), lead_name=self.ctx.lead_name)
             disposition = guess.disposition if guess else Disposition.COMPLETED
         summary = str(args.get("summary") or "")[:500]

@@ -93,7 +93,9 @@ def check_credentials(checks: list[Check], account_factory: Callable | None) -> 
         checks.append(Check(name, FAIL, exc.message, exc.hint))
         return None
     if account_factory is None:
+        # lazy: the twilio library loads only when there are credentials to check
         from dialcli.providers.twilio.account import TwilioAccount
+
         account_factory = TwilioAccount
     account = account_factory(creds)
     try:
@@ -155,6 +157,7 @@ def _nonce() -> str:
 
 
 def check_public_url(checks: list[Check], opts: DoctorOptions, http: httpx.Client) -> None:
+    # lazy: starlette and uvicorn load only when there is a public URL to check
     from dialcli.providers.twilio.server import CallServer, check_public_url as parse
 
     name = "Public URL"

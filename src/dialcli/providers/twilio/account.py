@@ -34,6 +34,7 @@ from dialcli.config import TwilioCredentials, scrub
 from dialcli.errors import ProviderError
 from dialcli.models import CallStatus
 from dialcli.providers.base import CallState, DialError, Provider, ProviderAction
+from dialcli.store import Store
 
 log = logging.getLogger("dialcli.twilio")
 
@@ -317,8 +318,6 @@ class PriceWatcher:
             self._wake.notify()
 
     def _run(self) -> None:
-        from dialcli.store import Store
-
         store = Store(self.store_path, migrate=False) if self.store_path else None
         try:
             while True:

@@ -35,8 +35,9 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from dialcli.clock import SystemClock, to_iso
-from dialcli.config import TwilioCredentials, public_url as resolve_public_url
+from dialcli.config import LLMSettings, TwilioCredentials, public_url as resolve_public_url
 from dialcli.conversation.base import Brain, CallContext
+from dialcli.conversation.llm import make_brain
 from dialcli.errors import ProviderError
 from dialcli.models import CallStatus
 from dialcli.providers.base import (CallEvent, CallState, DialError, DialRequest, EventKind,
@@ -45,6 +46,7 @@ from dialcli.providers.twilio.account import (
     PRICE_BACKOFF_S, PriceWatcher, TwilioAccount, call_state, classify, error_details,
     make_client, network_error, rest_error,
 )
+from dialcli.store import Store
 from dialcli.providers.twilio.server import ANSWERED, LATENCY_SAMPLES, RINGING, CallServer, Final
 
 log = logging.getLogger("dialcli.twilio")
@@ -135,8 +137,6 @@ class TwilioProvider(Provider):
         """Prices still estimated from an earlier run get finalized now."""
         if not self.store_path:
             return
-        from dialcli.store import Store
-
         with Store(self.store_path, migrate=False) as st:
             since = to_iso(self.clock.now() - timedelta(days=30))
             rows = st.all("SELECT provider_sid FROM calls WHERE provider = 'twilio' AND "
@@ -263,8 +263,6 @@ class TwilioProvider(Provider):
     def _recorded(self, sid: str) -> bool:
         if not self.store_path:
             return False
-        from dialcli.store import Store
-
         with Store(self.store_path, migrate=False) as st:
             return st.scalar("SELECT 1 FROM calls WHERE provider_sid = ?", (sid,)) is not None
 
@@ -354,8 +352,5 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
 
 def _default_brain() -> Brain:
     """The configured LLM brain, or the rule brain (conversation.llm.make_brain)."""
-    from dialcli.config import LLMSettings
-    from dialcli.conversation.llm import make_brain
-
     return make_brain(LLMSettings.from_env())
 
