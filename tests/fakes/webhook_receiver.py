@@ -28,7 +28,8 @@ class Hit:
 class Receiver:
     """An HTTP endpoint on 127.0.0.1 that answers per a script of modes.
 
-    Modes: ``ok`` (204), ``500``, ``410``, ``429:<s>`` (Retry-After), ``302``,
+    Modes: ``ok`` (204), ``500``, ``410``, ``429:<value>`` (Retry-After: seconds or an
+    HTTP date), ``302``,
     ``timeout:<s>`` (answer 200 only after s seconds -- past the client's timeout),
     ``close`` (drop the connection without answering). ``plan`` is consumed first;
     then ``mode_fn(hit_number)`` or ``default``.
@@ -97,7 +98,7 @@ class Receiver:
                             hit.answered = False
                         return
                     if mode.startswith("429:"):
-                        self._answer(429, b"slow down", {"Retry-After": mode.split(":")[1]})
+                        self._answer(429, b"slow down", {"Retry-After": mode.split(":", 1)[1]})
                         return
                     if mode == "302":
                         self._answer(302, b"", {"Location": "https://elsewhere.example/hooks"})
