@@ -807,6 +807,8 @@ def split(url: str) -> tuple[str, str]:
 class EventRecorder:
     """An ``EventSink`` that records events: the engine's stand-in in provider tests."""
 
+    lazy_progress = False
+
     def __init__(self) -> None:
         self.events: list[Any] = []
         self._cv = threading.Condition()

@@ -119,6 +119,8 @@ def play(profile: SimProfile) -> None:
     from dialcli.providers.base import EventKind
 
     class Sink:
+        lazy_progress = False
+
         def __init__(self):
             self.events = []
 

@@ -57,6 +57,10 @@ class CallEvent:
 
 
 class EventSink(Protocol):
+    #: Nobody watches progress-only events (ringing, answered...): a provider need
+    #: not build them (an unwatched simulation).
+    lazy_progress: bool
+
     def emit(self, event: CallEvent) -> None:
         """Deliver an event that happens now (thread-safe)."""
 

@@ -402,7 +402,7 @@ class SimulatedProvider(Provider):
         # Nobody watches an unscaled simulation: progress-only events (ringing,
         # answered...) would be built and applied for nothing. The ENDED event carries
         # everything the outcome needs.
-        plan = self._plan(req, nth, now, progress=not getattr(self.sink, "lazy_progress", False))
+        plan = self._plan(req, nth, now, progress=not self.sink.lazy_progress)
         # The network's record of the call, as a carrier keeps one: what reconcile and
         # fetch read back. The conversation reaches the engine through the events.
         entry = {"sid": sid, "key": req.attempt_key, "call_id": req.call_id, "to": req.to,

@@ -209,7 +209,7 @@ class RelaySession:
         queue: asyncio.Queue = asyncio.Queue()
         # A brain that never blocks (``blocking = False``, e.g. rules) answers on the
         # loop itself: two thread hops cost more than its whole turn.
-        inline = getattr(self.server.brain, "blocking", True) is False
+        inline = not self.server.brain.blocking
         put = (lambda fn, *args: fn(*args)) if inline else self.loop.call_soon_threadsafe
 
         def work() -> None:
