@@ -55,12 +55,6 @@ def campaigns(store) -> list[Campaign]:
     return doctor.active_campaigns(store)
 
 
-def by_name(checks, name):
-    found = [c for c in checks if c.name.startswith(name)]
-    assert found, [c.name for c in checks]
-    return found
-
-
 # -- numbers sync ----------------------------------------------------------------------
 
 def test_numbers_sync_adds_owned_numbers_and_flags_unknown_ones(fake, cli, store):

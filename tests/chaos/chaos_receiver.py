@@ -63,7 +63,6 @@ class ChaosReceiver:
         self.requests = 0
         self.bad: list[str] = []                       # signature / header problems
         self.cut_off = 0                               # requests whose sender died mid-body
-        self.down_stretches = 0
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -101,7 +100,6 @@ class ChaosReceiver:
         server, self._server = self._server, None
         if server is None:
             return
-        self.down_stretches += 1
         self.injected["down"] += 1
         server.shutdown()
         server.server_close()

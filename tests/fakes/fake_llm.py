@@ -41,8 +41,7 @@ Scripts (all builders take the timing/failure keywords of ``Script``):
 response once the queue is empty (none: HTTP 500 "no scripted response", so a test
 that under-scripts fails loudly); ``require_key`` makes requests without
 ``Authorization: Bearer <key>`` get OpenAI's 401. Delays end early when the server
-stops, so ``stop()`` never waits on a sleeping handler. ``wait_for_requests(n)``
-blocks until ``n`` requests have arrived.
+stops, so ``stop()`` never waits on a sleeping handler.
 """
 
 from __future__ import annotations
@@ -343,10 +342,6 @@ class FakeLLM:
     def pending(self) -> int:
         with self._lock:
             return len(self._queue)
-
-    def wait_for_requests(self, n: int, timeout: float = 5.0) -> bool:
-        with self._lock:
-            return self._lock.wait_for(lambda: len(self.requests) >= n, timeout)
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
