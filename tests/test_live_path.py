@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import timedelta
 from typing import Iterator
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
 from dialcli.models import CallStatus, Disposition, VoicemailAction
 from dialcli.providers.base import DialRequest, EventKind
-from factories import KeywordBrain
+from fakes.keyword_brain import KeywordBrain
 from fakes.fake_twilio import (Scenario, dtmf, hangup, say, say_interrupting,
                                start_provider, wait)
 
@@ -329,13 +330,17 @@ import httpx  # noqa: E402
 
 from twilio.request_validator import RequestValidator  # noqa: E402
 
-from dialcli.engine import loop as engine_mod  # noqa: E402
 from dialcli.clock import SystemClock  # noqa: E402
 from dialcli.config import Secret, TwilioCredentials  # noqa: E402
 from dialcli.engine.loop import Engine  # noqa: E402
+from dialcli.engine.types import Timing  # noqa: E402
 from dialcli.providers.twilio.provider import TwilioProvider  # noqa: E402
 from dialcli.store import Store  # noqa: E402
-from factories import add_leads, awake_zone, calls, leads, make_campaign  # noqa: E402
+import builders  # noqa: E402
+from builders import add_leads, awake_zone, calls, leads  # noqa: E402
+
+#: Live-path campaigns poll a silent call and place a refused one again quickly.
+FAST = Timing(poll_every=timedelta(seconds=0.2), retry_backoff=timedelta(seconds=0.05))
 
 def ny(i: int) -> str:
     return f"+1212555{i:04d}"     # New York numbers: no state-specific calling rules
@@ -346,7 +351,7 @@ class Campaign:
 
     def __init__(self, store, fake, specs, *, voicemail="message", brain=None, **provider_kw):
         self.store, self.fake = store, fake
-        self.cid = make_campaign(store, cps=50, max_concurrent=10, max_attempts=1,
+        self.cid = builders.campaign(store, cps=50, max_concurrent=10, max_attempts=1,
                                  voicemail=voicemail)
         zone = awake_zone()
         self.numbers = []
@@ -367,7 +372,7 @@ class Campaign:
                                        store_path=store.path, **provider_kw)
         self.provider.start()
         fake.tunnel["https://campaign.tunnel.example"] = self.provider.server.thread.local_url
-        self.engine = Engine(store, self.cid, self.provider, SystemClock())
+        self.engine = Engine(store, self.cid, self.provider, SystemClock(), timing=FAST)
 
     def run(self, timeout: float = 60.0, during=None):
         box: dict = {}
@@ -386,13 +391,7 @@ class Campaign:
         return leads(self.store, self.cid)
 
 
-@pytest.fixture
-def fast_engine(monkeypatch):
-    monkeypatch.setattr(engine_mod, "POLL_EVERY", engine_mod.timedelta(seconds=0.2))
-    monkeypatch.setattr(engine_mod, "RETRY_BACKOFF", engine_mod.timedelta(seconds=0.05))
-
-
-def test_campaign_records_every_outcome(fake, store, fast_engine):
+def test_campaign_records_every_outcome(fake, store):
     specs = [
         (Scenario(lines=[say("Who is this?"), say("I'm interested, tell me more")]), []),
         (Scenario(lines=[say("Hello?"), say("not interested, thanks")]), []),
@@ -461,7 +460,7 @@ def test_campaign_records_every_outcome(fake, store, fast_engine):
     assert not [r for r in camp.lead_rows() if r["status"] == "DIALING"]
 
 
-def test_campaign_voicemail_hangup_action(fake, store, fast_engine):
+def test_campaign_voicemail_hangup_action(fake, store):
     camp = Campaign(store, fake, [(Scenario(answer="machine", amd_two_step=True), [])],
                     voicemail="hangup")
     assert camp.run().outcome == "completed"
@@ -471,7 +470,7 @@ def test_campaign_voicemail_hangup_action(fake, store, fast_engine):
     assert call.said == [] and "hung-up-by-api" in call.events()
 
 
-def test_forged_and_replayed_callbacks_do_not_change_the_outcome(fake, store, fast_engine):
+def test_forged_and_replayed_callbacks_do_not_change_the_outcome(fake, store):
     scenario = Scenario(lines=[say("Hello?"), wait(0.8), say("I'm interested")])
     camp = Campaign(store, fake, [(scenario, [])])
     verdicts: dict = {}
@@ -515,7 +514,7 @@ def test_forged_and_replayed_callbacks_do_not_change_the_outcome(fake, store, fa
     assert ("status:busy", "9") not in {tuple(r) for r in seen}
 
 
-def test_out_of_order_and_duplicate_callbacks_in_a_campaign(fake, store, fast_engine):
+def test_out_of_order_and_duplicate_callbacks_in_a_campaign(fake, store):
     scenario = Scenario(lines=[say("hi"), say("not interested")],
                         delay={"ringing": 0.5, "in-progress": 0.5},
                         duplicate=frozenset({"final", "amd"}))
@@ -525,7 +524,7 @@ def test_out_of_order_and_duplicate_callbacks_in_a_campaign(fake, store, fast_en
     assert (row["status"], row["disposition"]) == ("completed", "NOT_INTERESTED")
 
 
-def test_tunnel_loss_is_recovered_by_polling(fake, store, fast_engine):
+def test_tunnel_loss_is_recovered_by_polling(fake, store):
     lost = frozenset({"initiated", "ringing", "in-progress", "final", "amd"})
     specs = [(Scenario(lines=[say("hi"), say("I'm interested")], drop=lost, talk_s=40), []),
              (Scenario(answer="no-answer", drop=lost), []),
@@ -545,7 +544,7 @@ def test_tunnel_loss_is_recovered_by_polling(fake, store, fast_engine):
                if d["event"] in ("completed", "no-answer"))
 
 
-def test_rate_limited_creates_are_retried_once_placed(fake, store, fast_engine):
+def test_rate_limited_creates_are_retried_once_placed(fake, store):
     fake.fail_creates(20429, times=2)
     camp = Campaign(store, fake, [(Scenario(lines=[say("I'm interested")]), [])])
     assert camp.run().outcome == "completed"
@@ -556,7 +555,7 @@ def test_rate_limited_creates_are_retried_once_placed(fake, store, fast_engine):
 
 @pytest.mark.parametrize("code,words", [(21219, "Verified Caller IDs"),
                                         (21210, "dialcli numbers sync")])
-def test_account_problems_pause_the_campaign_with_a_fix(fake, store, fast_engine, code, words):
+def test_account_problems_pause_the_campaign_with_a_fix(fake, store, code, words):
     fake.fail_creates(code, times=5)
     camp = Campaign(store, fake, [(Scenario(), []), (Scenario(), [])])
     result = camp.run()
@@ -568,7 +567,7 @@ def test_account_problems_pause_the_campaign_with_a_fix(fake, store, fast_engine
     assert {r["status"] for r in camp.lead_rows()} == {"PENDING"}
 
 
-def test_an_llm_that_times_out_still_gets_the_call_labelled(fake, store, fast_engine):
+def test_an_llm_that_times_out_still_gets_the_call_labelled(fake, store):
     from dialcli.conversation.llm import LLMBrain
     from fakes.fake_llm import FakeLLM, reply, tool_call
 

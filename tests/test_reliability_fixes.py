@@ -49,8 +49,8 @@ def test_a_claim_undone_after_a_kill_tells_webhook_subscribers(store, tmp_path):
     webhooks.add_subscription(store, "http://127.0.0.1:9/hook", now_iso=NOW)
     journal = tmp_path / "net.jsonl"
     dead = _engine(store, cid, journal)
-    with dead._batch():
-        assert dead._claim(lead, 1, "pass", T0) is not None    # committed, never placed
+    with dead.tx.batch():
+        assert dead.claimer.claim(lead, 1, "pass", T0) is not None    # committed, never placed
     assert _chain(store, lead) == [("PENDING", "DIALING")]
 
     result = _engine(store, cid, journal, no_answer=1.0).run()
@@ -83,13 +83,13 @@ def test_reconcile_never_adopts_a_call_another_row_holds(store, tmp_path):
     journal = tmp_path / "net.jsonl"
     dead = _engine(store, cid, journal, no_answer=1.0)
     dead.provider.bind(dead.sink, dead.clock)
-    with dead._batch():
-        placed = dead._claim(first, 1, "pass", T0)
-        dead._claimed(placed, T0)
-    dead._place_claimed(T0)
+    with dead.tx.batch():
+        placed = dead.claimer.claim(first, 1, "pass", T0)
+        dead.placer.claimed(placed, T0)
+    dead.placer.place_claimed(T0)
     dead.flush()                                           # first: placed, sid recorded
-    with dead._batch():
-        assert dead._claim(second, 1, "pass", T0) is not None   # second: never placed
+    with dead.tx.batch():
+        assert dead.claimer.claim(second, 1, "pass", T0) is not None   # second: never placed
     dead.provider.close()
 
     result = _engine(store, cid, journal, no_answer=1.0).run()
