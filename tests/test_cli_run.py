@@ -9,19 +9,17 @@ import subprocess
 import sys
 import time
 
+import builders
 from dialcli.store import Store
-from factories import add_leads, make_campaign
 
 DIALCLI = [sys.executable, "-m", "dialcli"]
 
 
 def workspace(db_path, n=6, **kw):
-    store = Store(db_path)
-    cid = make_campaign(store, name="Spring", **kw)
-    add_leads(store, cid, [{"name": f"Lead {i}", "phones": [f"+1212555{100 + i:04d}"]}
-                           for i in range(n)])
-    store.close()
-    return cid
+    """Campaign 'Spring' with ``n`` New York leads, one phone each."""
+    with builders.workspace(db_path) as store:
+        return builders.campaign(store, "Spring", **kw, leads=[
+            {"name": f"Lead {i}", "phones": [f"+1212555{100 + i:04d}"]} for i in range(n)])
 
 
 def test_start_simulated_runs_to_completion_and_logs_lines(cli, db_path):
