@@ -10,7 +10,7 @@ from dialcli.results import reporting
 from dialcli.store import settings
 from dialcli.errors import InputError
 from dialcli.store import Store
-from dialcli.store.migrations import migrations
+from dialcli.store import migrations
 
 import builders
 from builders import NOW_ISO, add_call, add_lead, spring_campaign
@@ -233,9 +233,9 @@ def test_deleting_a_campaign_clears_its_counters(store, spring):
 
 
 def test_upgrade_backfills_counters_from_existing_calls(db_path):
-    names = [m.name for m in migrations._migrations]
+    names = migrations.names()
     st = Store(db_path, migrate=False)
-    migrations.apply(st.db, stop_before="m004_results")
+    migrations.migration_set().apply(st.db, stop_before="m004_results")
     assert "m004_results" not in st.applied_migrations()
     # Old schema: insert directly (no triggers exist yet).
     cid = builders.campaign(st, status="RUNNING")
@@ -256,7 +256,7 @@ def test_upgrade_backfills_counters_from_existing_calls(db_path):
 
 def test_upgrade_from_m004_counts_finished_calls_only(db_path):
     st = Store(db_path, migrate=False)
-    migrations.apply(st.db, stop_before="m005_call_stats_finished_only")
+    migrations.migration_set().apply(st.db, stop_before="m005_call_stats_finished_only")
     cid = builders.campaign(st, status="RUNNING")
     lead = add_lead(st, cid, row=2, name="L", phones=[("+14155551200", "America/Los_Angeles")])
     add_call(st, cid, lead, pass_no=1, disposition="NO_ANSWER", ended_at=NOW_ISO, billed_minutes=1)

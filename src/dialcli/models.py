@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, Mapping
-
-from dialcli.clock import from_iso
 
 
 class CampaignStatus(StrEnum):
@@ -41,8 +38,6 @@ class LeadStatus(StrEnum):
 TERMINAL_LEAD_STATUSES = frozenset(
     {LeadStatus.REACHED, LeadStatus.OPTED_OUT, LeadStatus.EXHAUSTED, LeadStatus.SKIPPED}
 )
-#: Statuses from which a lead takes part in a pass.
-QUEUED_LEAD_STATUSES = (LeadStatus.PENDING, LeadStatus.RETRY)
 
 
 class Disposition(StrEnum):
@@ -231,7 +226,3 @@ class Lead:
             next_try_at=row["next_try_at"], callback_at=row["callback_at"],
             skip_reason=row["skip_reason"], updated_at=row["updated_at"], phones=phones,
         )
-
-
-def parse_dt(value: str | None) -> datetime | None:
-    return from_iso(value)

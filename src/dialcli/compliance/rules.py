@@ -95,10 +95,6 @@ def zone_info(name: str) -> ZoneInfo | None:
         return None
 
 
-def is_valid_zone(name: str) -> bool:
-    return bool(name) and zone_info(name) is not None
-
-
 def states_of(region: str | None) -> tuple[str, ...]:
     """'US-FL,US-GA' -> ('FL', 'GA'); 'US' or '' -> ()."""
     out: list[str] = []

@@ -91,9 +91,3 @@ class Pacer:
 def earliest(*times: datetime | None) -> datetime | None:
     present = [t for t in times if t is not None]
     return min(present) if present else None
-
-
-def move_into_window(window: Window, when: datetime) -> datetime | None:
-    """The first permitted instant at or after ``when`` (None: never)."""
-    span = window.next_open(when)
-    return None if span is None else span[0]

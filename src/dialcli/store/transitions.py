@@ -22,9 +22,6 @@ from dialcli.models import LeadStatus
 from dialcli.store import outbox
 from dialcli.store.audit import record_decision
 
-#: The statuses of a lead the campaign still has to do something about.
-OPEN_STATUSES = ("PENDING", "RETRY", "DIALING", "CALLBACK")
-
 
 def _hooks(conn: sqlite3.Connection, hooks: bool | None) -> bool:
     return bool(outbox.subscribers(conn)) if hooks is None else hooks

@@ -30,7 +30,7 @@ ids are never reused, so kept audit rows cannot be mistaken for a new campaign's
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -418,10 +418,3 @@ def _ensure_idle(store: Store, c: Campaign, action: str, now: datetime | None) -
             f"finishing calls in progress; wait for it to stop before you {action}.",
             hint=f"  dialcli status {c.name!r}",
         )
-
-
-def campaign_as_dict(c: Campaign) -> dict[str, Any]:
-    data = asdict(c)
-    data["status"] = c.status.value
-    data["voicemail_action"] = c.voicemail_action.value
-    return data

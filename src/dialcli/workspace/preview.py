@@ -24,13 +24,14 @@ from typing import Any
 from dialcli.workspace import agents as agents_mod
 from dialcli.workspace.campaigns import get_campaign
 from dialcli.errors import InputError, NotFoundError
+from dialcli.leads.csvfile import STRUCTURED
 from dialcli.models import Agent, Campaign, Lead, LeadPhone, VoicemailAction
 from dialcli.store import Store
 from dialcli.templates import NAME_FALLBACK, lead_context, render, tokens_used
 
 ALWAYS = frozenset({"NAME", "EMAIL"})
 #: Structured CSV columns that become lead fields, not template variables.
-NOT_VARIABLES = frozenset({"TIMEZONE", *(f"PHONE{i}" for i in range(1, 11))})
+NOT_VARIABLES = STRUCTURED - ALWAYS
 
 
 @dataclass(frozen=True)

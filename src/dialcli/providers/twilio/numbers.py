@@ -52,10 +52,6 @@ class SyncResult:
     def missing(self) -> list[SyncedNumber]:
         return [n for n in self.numbers if n.change == "missing"]
 
-    @property
-    def not_voice(self) -> list[SyncedNumber]:
-        return [n for n in self.numbers if n.kind != "not on this account" and not n.voice]
-
 
 def sync_numbers(store: Store, source: NumberSource, *, now: datetime) -> SyncResult:
     owned = {n["e164"]: n for n in source.owned_numbers()}
