@@ -14,7 +14,7 @@ from dialcli.cli import common
 from dialcli.compliance.policy import CallingPolicy, decision_detail
 from dialcli.clock import from_iso
 
-import compliance_seed as seed
+import builders
 
 AT = "2026-03-03T15:00Z"      # Tuesday, 10:00 in New York
 
@@ -29,8 +29,8 @@ def width(monkeypatch):
 
 
 def test_plan_table_json_and_csv(cli, store, tmp_path, width):
-    cid = seed.campaign(store, name="Spring")
-    seed.leads(store, cid, [{"name": "Jamie", "phones": ["2125550102"]},
+    cid = builders.campaign(store, "Spring")
+    builders.add_leads(store, cid, [{"name": "Jamie", "phones": ["2125550102"]},
                             {"name": "Alex", "phones": ["4155550101"]},
                             {"name": "Toll", "phones": ["8005551212"]}])
     r = cli("plan", "--at", AT, "--no-estimate")
@@ -63,8 +63,8 @@ def test_plan_table_json_and_csv(cli, store, tmp_path, width):
 
 
 def test_plan_blackout_and_bad_input(cli, store, tmp_path):
-    cid = seed.campaign(store)
-    seed.leads(store, cid, [{"phones": ["2125550102"]}])
+    cid = builders.campaign(store, "C")
+    builders.add_leads(store, cid, [{"phones": ["2125550102"]}])
     blackout = tmp_path / "blackout.txt"
     blackout.write_text("2026-03-03 NY Proclaimed day\n")
     r = cli("plan", "--at", AT, "--no-estimate", "--blackout", blackout, "--json")
@@ -85,7 +85,7 @@ def test_plan_blackout_and_bad_input(cli, store, tmp_path):
 def test_plan_without_leads_and_without_campaigns(cli, store):
     r = cli("plan", "--no-estimate")
     assert r.exit_code == 2 and "no campaigns" in r.stderr
-    seed.campaign(store)
+    builders.campaign(store, "C")
     r = cli("plan", "--at", AT, "--no-estimate")
     assert r.exit_code == 0 and "no leads yet" in r.stderr
 
@@ -101,10 +101,10 @@ def _decide(store, cid, lid, e164, decision, ts, reason=None, zone="America/New_
 
 
 def test_audit_export(cli, store, tmp_path, width):
-    a, b = seed.campaign(store, name="A"), seed.campaign(store, name="B")
-    l1, l2 = seed.leads(store, a, [{"phones": ["2125550102"], "row": 2},
+    a, b = builders.campaign(store, "A"), builders.campaign(store, "B")
+    l1, l2 = builders.add_leads(store, a, [{"phones": ["2125550102"], "row": 2},
                                    {"phones": ["2125550103"], "row": 3}])
-    (l3,) = seed.leads(store, b, [{"phones": ["2125550104"]}])
+    (l3,) = builders.add_leads(store, b, [{"phones": ["2125550104"]}])
     _decide(store, a, l1, "+12125550102", "dial", "2026-03-03T15:00:00.000Z", "pass")
     _decide(store, a, l2, "+12125550103", "defer", "2026-03-03T15:00:01.000Z", "frequency cap")
     _decide(store, a, l2, "+12125550103", "skip", "2026-03-03T15:00:02.000Z", "on the opt-out list")
@@ -146,7 +146,7 @@ def test_audit_export(cli, store, tmp_path, width):
 
 
 def test_audit_empty(cli, store):
-    seed.campaign(store)
+    builders.campaign(store, "C")
     r = cli("audit")
     assert r.exit_code == 0 and "No audit rows yet" in r.stderr
 

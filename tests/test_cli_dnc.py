@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 
-import compliance_seed as seed
+import builders
 
 
 def test_add_list_remove(cli, store):
-    cid = seed.campaign(store)
-    (lid,) = seed.leads(store, cid, [{"phones": ["2125550102", "3125550103"]}])
+    cid = builders.campaign(store, "C")
+    (lid,) = builders.add_leads(store, cid, [{"phones": ["2125550102", "3125550103"]}])
     r = cli("dnc", "add", "(212) 555-0102", "+13125550199", "--reason", "asked by email")
     assert r.exit_code == 0, r.output
     assert "Added 2 number(s)" in r.stderr and "1 lead phone(s) retired" in r.stderr
-    assert seed.lead(store, lid)["phone_slot"] == 2
+    assert builders.lead(store, lid)["phone_slot"] == 2
 
     r = cli("dnc", "add", "2125550102", "--json")
     assert r.exit_code == 0

@@ -9,7 +9,7 @@ import typer
 
 from dialcli.store import Store
 
-from fabricate import COLUMNS, add_call, make_campaign, spring_campaign
+from builders import COLUMNS, add_call, campaign, spring_campaign
 
 
 @pytest.fixture
@@ -140,8 +140,8 @@ def test_report_campaign_resolution(cli, db_path):
     result = cli("report")
     assert result.exit_code == 2 and "no campaigns yet" in result.stderr
     with Store(db_path) as st:
-        make_campaign(st, "Alpha")
-        make_campaign(st, "Beta")
+        campaign(st, "Alpha", status="RUNNING")
+        campaign(st, "Beta", status="RUNNING")
     result = cli("report")
     assert result.exit_code == 2 and "Which campaign?" in result.stderr
     assert cli("report", "beta").exit_code == 0
@@ -154,7 +154,7 @@ def test_report_campaign_resolution(cli, db_path):
 
 def test_empty_campaign_report(cli, db_path):
     with Store(db_path) as st:
-        make_campaign(st, "Fresh", status="DRAFT")
+        campaign(st, "Fresh")
     result = cli("report")
     assert result.exit_code == 0
     assert "no calls yet" in result.stdout and "no leads match" in result.stdout
@@ -304,7 +304,7 @@ def test_report_matches_a_simulated_campaign_with_pinned_outcomes(cli, db_path, 
 
 
 def test_receiver_down_for_the_whole_campaign_gets_every_event_after(cli, db_path, simulated):
-    from fabricate import Receiver
+    from fakes.webhook_receiver import Receiver
 
     down = Receiver().start()
     port = down.port

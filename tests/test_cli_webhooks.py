@@ -2,11 +2,12 @@ import json
 
 import pytest
 
+import builders
 from dialcli.results import webhooks
-from dialcli.store import outbox
-from dialcli.store import Store
+from dialcli.store import Store, outbox
+from fakes.webhook_receiver import Receiver
 
-from fabricate import NOW, Receiver, add_lead, make_campaign
+NOW = builders.NOW_ISO
 
 
 @pytest.fixture
@@ -18,11 +19,11 @@ def receiver():
 
 @pytest.fixture
 def leads(db_path):
-    with Store(db_path) as st:
-        cid = make_campaign(st)
-        return [add_lead(st, cid, row=i + 2, name=f"Lead {i}",
-                         phones=[(f"+1415555{1300 + i:04d}", "America/Los_Angeles")])
-                for i in range(3)]
+    with builders.workspace(db_path) as st:
+        cid = builders.campaign(st, status="RUNNING")
+        return builders.add_leads(st, cid, [
+            {"name": f"Lead {i}", "phones": [(f"+1415555{1300 + i:04d}", "America/Los_Angeles")]}
+            for i in range(3)])
 
 
 def queue_events(db_path, lead_ids, statuses=("DIALING", "RETRY")):

@@ -21,8 +21,9 @@ from hypothesis import given
 from hypothesis import strategies as hs
 from typer.testing import CliRunner
 
+import builders
 from dialcli.cli import app
-from fuzzkit import FROM, HOSTILE_VALUES, budget, dump, fuzz, no_traceback, workspace
+from fuzzkit import FROM, GREETING, HOSTILE_VALUES, PROMPT, budget, dump, fuzz, no_traceback
 
 _n = itertools.count()
 
@@ -100,8 +101,10 @@ def commands(paths):
 
 @pytest.fixture
 def ready(db_path):
-    workspace(db_path, leads_csv="name,phone1,case number\nAlex,+14155550101,=1+1\n"
-                                 "Jamie,+12125550102,{{7*7}}\n")
+    with builders.workspace(db_path) as st:
+        builders.campaign(st, greeting=GREETING, prompt=PROMPT,
+                          csv="name,phone1,case number\nAlex,+14155550101,=1+1\n"
+                              "Jamie,+12125550102,{{7*7}}\n")
     return db_path
 
 
