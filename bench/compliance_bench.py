@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import compliance_seed as seed  # noqa: E402
+import builders  # noqa: E402
 from dialcli.compliance import dnc  # noqa: E402
 from dialcli.compliance.policy import CallingPolicy, check_cap  # noqa: E402
 from dialcli.engine.plan import build_plan  # noqa: E402
@@ -67,28 +67,28 @@ def bench_windows() -> None:
 def bench_store(dnc_n: int, leads_n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "bench.db")
-        cid = seed.campaign(store, max_attempts=3)
+        cid = builders.campaign(store, max_attempts=3)
         rng = random.Random(7)
         lines = "\n".join(f"{rng.choice([212, 305, 415, 504, 713])}{rng.randint(2000000, 9999999)}"
                           for _ in range(dnc_n))
         reg = Path(tmp) / "registry.txt"
         reg.write_text(lines + "\n")
         timed("dnc import (registry flat file, lines)", dnc_n,
-              lambda: dnc.import_file(store, reg, now_iso=seed.NOW))
+              lambda: dnc.import_file(store, reg, now_iso=builders.NOW_ISO))
         probe = [f"+1{rng.choice([212, 305])}555{rng.randint(0, 9999):04d}" for _ in range(50_000)]
         timed("dnc.is_opted_out", len(probe),
               lambda: [dnc.is_opted_out(store.conn, p) for p in probe])
 
         specs = [{"phones": [f"{rng.choice([212, 305, 415, 504, 713, 401, 801, 208])}"
                              f"555{i % 10000:04d}"]} for i in range(leads_n)]
-        ids = seed.leads(store, cid, specs)
+        ids = builders.add_leads(store, cid, specs)
         with store.tx():
             store.executemany(
                 "INSERT INTO calls (campaign_id, run, lead_id, slot, e164, from_number, pass_no, "
                 "kind, provider, status, claimed_at) VALUES (?, 1, ?, 1, ?, '+14155550100', ?, "
                 "'pass', 'simulator', 'completed', ?)",
                 ((cid, ids[i % len(ids)], f"+1212555{i % 10000:04d}", i // len(ids) + 1,
-                  seed.NOW) for i in range(leads_n)))
+                  builders.NOW_ISO) for i in range(leads_n)))
         at = T + timedelta(hours=1)
         numbers = [f"+1212555{i:04d}" for i in range(10_000)]
         timed("check_cap (calls table populated)", len(numbers),

@@ -164,7 +164,8 @@ def run(args: argparse.Namespace) -> dict:
     from dialcli.engine.loop import Engine
     from dialcli.providers.twilio.provider import TwilioProvider
     from dialcli.store import Store
-    from factories import add_leads, make_campaign
+    import builders
+    from builders import add_leads
     from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 
     child = subprocess.Popen(
@@ -176,7 +177,7 @@ def run(args: argparse.Namespace) -> dict:
             raise SystemExit("the fake Twilio did not start")
         workdir = tempfile.mkdtemp(prefix="dialcli-live-bench-")
         store = Store(os.path.join(workdir, "bench.db"))
-        cid = make_campaign(store, cps=args.cps, max_concurrent=args.calls + 10, max_attempts=1)
+        cid = builders.campaign(store, cps=args.cps, max_concurrent=args.calls + 10, max_attempts=1)
         zone = awake_zone()
         add_leads(store, cid, [{"name": f"Lead {i}", "phones": [f"+1212{5550000 + i:07d}"],
                                 "timezone": zone} for i in range(args.calls)])

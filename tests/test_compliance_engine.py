@@ -24,7 +24,7 @@ from dialcli.engine.plan import build_plan
 from dialcli.providers.simulator import SimProfile, SimulatedProvider
 from dialcli.store import Store
 
-import compliance_seed as seed
+import builders
 from test_compliance_props import allowed_by_every_rule
 
 UTC = timezone.utc
@@ -91,8 +91,8 @@ def test_no_simulated_dial_outside_a_window_or_over_the_cap(tmp_path_factory, pi
     store = Store(path)
     try:
         ws.set_value(store, "dial_cap_per_24h", str(cap), now_iso=NOW_ISO)
-        cid = seed.campaign(store, window=window, max_attempts=attempts, retry=retry)
-        seed.leads(store, cid, [{"phones": p} for p in picks])
+        cid = builders.campaign(store, window=window, max_attempts=attempts, retry=retry)
+        builders.add_leads(store, cid, [{"phones": p} for p in picks])
         _, result = run(store, cid, start, prof=unanswered(), seed_=seed_)
         assert result.outcome == "completed"
         calls = check_every_dial(store, cid)
@@ -102,8 +102,8 @@ def test_no_simulated_dial_outside_a_window_or_over_the_cap(tmp_path_factory, pi
 
 
 def test_opt_out_added_mid_campaign_stops_the_next_dial(store, db_path):
-    cid = seed.campaign(store, max_concurrent=1, max_attempts=2, retry=30)
-    first, second = seed.leads(store, cid, [{"phones": ["2125550102"]},
+    cid = builders.campaign(store, max_concurrent=1, max_attempts=2, retry=30)
+    first, second = builders.add_leads(store, cid, [{"phones": ["2125550102"]},
                                            {"phones": ["2125550103", "2125550104"]}])
 
     class OtherTerminal(SimulatedProvider):
@@ -118,7 +118,7 @@ def test_opt_out_added_mid_campaign_stops_the_next_dial(store, db_path):
                     with other.tx() as conn:
                         from dialcli.compliance import dnc
                         dnc.add(conn, ["+12125550103"], source="cli", reason="asked by email",
-                                now_iso=seed.NOW)
+                                now_iso=builders.NOW_ISO)
                 finally:
                     other.close()
             return sid
@@ -137,8 +137,8 @@ def test_opt_out_added_mid_campaign_stops_the_next_dial(store, db_path):
 
 
 def test_plan_agrees_with_the_simulated_run(store):
-    cid = seed.campaign(store, max_concurrent=20, cps=50, max_attempts=1)
-    seed.leads(store, cid, [
+    cid = builders.campaign(store, max_concurrent=20, cps=50, max_attempts=1)
+    builders.add_leads(store, cid, [
         {"phones": ["2125550102"]},                    # NY: now
         {"phones": ["4155550101"]},                    # CA: later today (07:00 local)
         {"phones": ["8085550108"]},                    # HI: later today (05:00 local)

@@ -15,7 +15,9 @@ from dialcli.compliance.rules import zone_info
 from dialcli.engine.loop import Engine
 from dialcli.errors import ConflictError, LeaseHeldError
 from dialcli.providers.simulator import SimProfile, SimulatedProvider
-from factories import KeywordBrain, add_leads, calls, leads, make_campaign
+import builders
+from fakes.keyword_brain import KeywordBrain
+from builders import add_leads, calls, leads
 
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)   # Tue 10:00 New York
 
@@ -44,7 +46,7 @@ def ny(i: int) -> str:
 
 
 def test_breadth_first_every_phone1_before_any_phone2(store):
-    cid = make_campaign(store, max_concurrent=2, max_attempts=1)
+    cid = builders.campaign(store, max_concurrent=2, max_attempts=1)
     specs = [{"name": f"L{i}", "phones": [ny(100 + i), ny(200 + i)]} for i in range(8)]
     add_leads(store, cid, specs)
     _, result, _ = run(store, cid, profile(no_answer=1.0))
@@ -55,7 +57,7 @@ def test_breadth_first_every_phone1_before_any_phone2(store):
 
 
 def test_pass_gating_and_max_passes(store):
-    cid = make_campaign(store, retry=90, max_attempts=3)
+    cid = builders.campaign(store, retry=90, max_attempts=3)
     add_leads(store, cid, [{"phones": [ny(100 + i)]} for i in range(4)])
     _, result, _ = run(store, cid, profile(no_answer=1.0))
     assert result.outcome == "completed"
@@ -73,7 +75,7 @@ def test_pass_gating_and_max_passes(store):
 
 
 def test_short_completed_call_counts_as_no_answer(store):
-    cid = make_campaign(store, max_attempts=2)
+    cid = builders.campaign(store, max_attempts=2)
     add_leads(store, cid, [{"phones": [ny(100)]}])
     prof = profile({ny(100): {"attempts": ["human"], "lines": ["Hello?"]}})
     run(store, cid, prof)
@@ -84,7 +86,7 @@ def test_short_completed_call_counts_as_no_answer(store):
 
 
 def test_wrong_number_retires_that_phone_only(store):
-    cid = make_campaign(store, max_attempts=3)
+    cid = builders.campaign(store, max_attempts=3)
     add_leads(store, cid, [{"phones": [ny(100), ny(101)]}])
     prof = profile({ny(100): {"attempts": ["human"], "lines": ["Wrong number, sorry."]},
                     ny(101): {"attempts": ["no_answer"]}})
@@ -97,8 +99,8 @@ def test_wrong_number_retires_that_phone_only(store):
 
 
 def test_reach_ends_the_lead_and_opt_out_is_honored_by_other_campaigns(store):
-    a = make_campaign(store, name="A")
-    b = make_campaign(store, name="B")
+    a = builders.campaign(store, name="A")
+    b = builders.campaign(store, name="B")
     add_leads(store, a, [{"phones": [ny(100), ny(101)]}])
     add_leads(store, b, [{"phones": [ny(101)]}, {"phones": [ny(300)]}])
     prof = profile({ny(100): {"attempts": ["human"], "lines": ["Who?", "Please remove me."]},
@@ -126,7 +128,7 @@ def test_simulated_dials_and_opt_outs_do_not_bind_live_runs(store):
     assert not dnc.is_opted_out(store.conn, ny(1), simulated=False)
     assert dnc.is_opted_out(store.conn, ny(2), simulated=False)
     # A rehearsal that ran days ahead on the virtual clock does not cap real dials.
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     lead = add_leads(store, cid, [{"phones": [ny(3)]}])[0]
     for i in range(3):
         store.execute(
@@ -154,7 +156,7 @@ def _local_ok(call, window=("09:00", "20:00")):
     ("+19075550100", {"America/Adak", "America/Anchorage"}),       # Alaska: two zones
 ])
 def test_window_checked_in_every_candidate_zone(store, number, zones):
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     add_leads(store, cid, [{"phones": [number]}])
     _, _, _ = run(store, cid, profile(no_answer=1.0), start=datetime(2026, 3, 3, 11, tzinfo=timezone.utc))
     rows = calls(store, cid)
@@ -167,7 +169,7 @@ def test_window_checked_in_every_candidate_zone(store, number, zones):
 
 
 def test_dst_switch_day(store):
-    cid = make_campaign(store, max_attempts=1)
+    cid = builders.campaign(store, max_attempts=1)
     add_leads(store, cid, [{"phones": [ny(100)]}])
     # Sunday 2026-03-08: clocks jump at 02:00; 09:00 EDT is 13:00 UTC (not 14:00).
     run(store, cid, profile(no_answer=1.0), start=datetime(2026, 3, 8, 6, tzinfo=timezone.utc))
@@ -175,7 +177,7 @@ def test_dst_switch_day(store):
 
 
 def test_unknown_zone_is_skipped_unless_lead_has_timezone(store):
-    cid = make_campaign(store, max_attempts=1)
+    cid = builders.campaign(store, max_attempts=1)
     add_leads(store, cid, [{"phones": ["+18005550100"]},
                            {"phones": ["+18005550101"], "timezone": "America/Chicago"}])
     run(store, cid, profile(no_answer=1.0))
@@ -186,7 +188,7 @@ def test_unknown_zone_is_skipped_unless_lead_has_timezone(store):
 
 
 def test_closed_windows_do_not_block_open_ones(store):
-    cid = make_campaign(store, max_concurrent=1, max_attempts=1)
+    cid = builders.campaign(store, max_concurrent=1, max_attempts=1)
     # 15:00 UTC: New York is open (10:00), Honolulu closed (05:00).
     add_leads(store, cid, [{"phones": ["+18085550100"]}, {"phones": [ny(100)]}])
     run(store, cid, profile(no_answer=1.0))
@@ -195,7 +197,7 @@ def test_closed_windows_do_not_block_open_ones(store):
 
 
 def test_callback_is_dialed_at_due_time_on_the_phone_that_reached_them(store):
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     add_leads(store, cid, [{"phones": [ny(100), ny(101)]}])
     prof = profile({ny(100): {"attempts": ["no_answer"]},
                     ny(101): {"attempts": ["human", "human"],
@@ -210,7 +212,7 @@ def test_callback_is_dialed_at_due_time_on_the_phone_that_reached_them(store):
 
 
 def test_callback_due_outside_window_moves_into_it(store):
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     add_leads(store, cid, [{"phones": [ny(100)]}])
     prof = profile({ny(100): {"attempts": ["human", "no_answer"],
                               "lines": ["Yes", "Call me back at midnight"]}})
@@ -223,7 +225,7 @@ def test_callback_due_outside_window_moves_into_it(store):
 def test_pause_from_another_connection_then_resume(store, db_path):
     from dialcli.store import Store
 
-    cid = make_campaign(store, max_attempts=2)
+    cid = builders.campaign(store, max_attempts=2)
     # Big enough that the run outlasts the other "terminal" starting up.
     add_leads(store, cid, [{"phones": [f"+1212555{i:04d}"]} for i in range(200, 2200)])
     seen = []
@@ -256,7 +258,7 @@ def test_pause_from_another_connection_then_resume(store, db_path):
 
 
 def test_restart_new_run_keeps_history_and_opt_outs(store):
-    cid = make_campaign(store, max_attempts=1)
+    cid = builders.campaign(store, max_attempts=1)
     add_leads(store, cid, [{"phones": [ny(100)]}, {"phones": [ny(101)]}])
     prof = profile({ny(100): {"attempts": ["human"], "lines": ["Who?", "Stop calling me, remove me."]},
                     ny(101): {"attempts": ["no_answer"]}})
@@ -276,7 +278,7 @@ def test_lease_refuses_a_second_runner_and_takes_over_a_stale_one(store):
 
     from dialcli.clock import to_iso
 
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     add_leads(store, cid, [{"phones": [ny(100)]}])
     wall = VirtualClock(T0)
     store.execute("UPDATE campaigns SET lease_owner = 'x', lease_pid = ?, lease_host = ?, "
@@ -291,7 +293,7 @@ def test_lease_refuses_a_second_runner_and_takes_over_a_stale_one(store):
 
 
 def test_completed_campaign_refuses_start(store):
-    cid = make_campaign(store, max_attempts=1)
+    cid = builders.campaign(store, max_attempts=1)
     add_leads(store, cid, [{"phones": [ny(100)]}])
     run(store, cid, profile(no_answer=1.0))
     with pytest.raises(ConflictError):
@@ -299,7 +301,7 @@ def test_completed_campaign_refuses_start(store):
 
 
 def test_reconcile_after_crash_settles_claims(store, tmp_path):
-    cid = make_campaign(store, max_attempts=1, max_concurrent=3)
+    cid = builders.campaign(store, max_attempts=1, max_concurrent=3)
     add_leads(store, cid, [{"phones": [ny(100 + i)]} for i in range(6)])
     journal = str(tmp_path / "net.jsonl")
     clock = VirtualClock(T0)
@@ -329,7 +331,7 @@ def test_reconcile_after_crash_settles_claims(store, tmp_path):
 
 
 def test_stray_leads_without_a_queued_phone_do_not_hold_the_campaign(store):
-    cid = make_campaign(store, max_attempts=1)
+    cid = builders.campaign(store, max_attempts=1)
     ids = add_leads(store, cid, [{"phones": [ny(100)]}, {"phones": [ny(101), ny(102)]},
                                  {"phones": [ny(103)]}])
     # A lead with no phone slot at all, and one whose queue group was lost.
@@ -348,7 +350,7 @@ def test_stray_leads_without_a_queued_phone_do_not_hold_the_campaign(store):
 def test_every_lead_status_change_reaches_the_outbox_including_restart(store):
     from dialcli.results import webhooks
 
-    cid = make_campaign(store, max_attempts=1)
+    cid = builders.campaign(store, max_attempts=1)
     add_leads(store, cid, [{"phones": [ny(100)]}, {"phones": [ny(101)]}])
     webhooks.add_subscription(store, "http://127.0.0.1:9/hook", now_iso="2026-03-03T15:00:00.000Z")
     prof = profile({ny(100): {"attempts": ["human"], "lines": ["Yes", "I'm interested"]},
@@ -372,7 +374,7 @@ def test_every_placed_call_has_its_sid_and_placement_time(tmp_path):
     for mode in (True, False):
         db = tmp_path / f"gc-{mode}.db"
         st = Store(db)
-        cid = make_campaign(st, max_concurrent=6, max_attempts=2)
+        cid = builders.campaign(st, max_concurrent=6, max_attempts=2)
         add_leads(st, cid, [{"name": f"L{i}", "phones": [ny(300 + i)]} for i in range(40)])
         engine, result, _ = run(st, cid, journal=str(db) + "-simnet.jsonl", group_commit=mode)
         assert engine.tx.group_commit is mode and result.outcome == "completed"
@@ -388,7 +390,7 @@ def test_the_dashboard_says_why_nothing_is_dialed(store):
     """Idle, the live dashboard names what it waits for: a window, a callback, a pass."""
     from dialcli.cli.ui import status_line
 
-    cid = make_campaign(store, max_attempts=2)
+    cid = builders.campaign(store, max_attempts=2)
     # 15:00 UTC: Honolulu is closed until 09:00 HST (19:00 UTC); New York is open.
     add_leads(store, cid, [{"phones": ["+18085550100"]}, {"phones": [ny(100)]}])
     prof = profile({ny(100): {"attempts": ["human"], "lines": ["Call me back in two hours"]},
@@ -422,7 +424,7 @@ def test_the_dashboard_says_why_nothing_is_dialed(store):
 
 def test_the_dashboard_names_a_special_day_that_closes_the_window(store):
     """Utah forbids calls on Sunday: the wait says so, not only "calling hours"."""
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     add_leads(store, cid, [{"phones": ["+18015550121"]}])          # Salt Lake City
     seen: list = []
     engine: Engine
@@ -449,7 +451,7 @@ def test_status_in_another_terminal_says_what_an_idle_live_runner_waits_for(stor
     from dialcli.store import Store
     from dialcli.cli.ui import status_line
 
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     add_leads(store, cid, [{"phones": ["+18085550100"]}])   # Honolulu: closed until 19:00 UTC
     seen: list = []
     engine: Engine
@@ -481,7 +483,7 @@ def test_status_in_another_terminal_says_what_an_idle_live_runner_waits_for(stor
 
 def test_a_lead_whose_rules_never_meet_is_skipped_saying_which(store):
     """A campaign window of 08:00-09:00 and Illinois's 09:00-21:00 leave no minute."""
-    cid = make_campaign(store, window=("08:00", "09:00"))
+    cid = builders.campaign(store, window=("08:00", "09:00"))
     add_leads(store, cid, [{"phones": ["+13125550101"]}, {"phones": [ny(100)]}])
     run(store, cid, profile(no_answer=1.0))
     chicago, new_york = leads(store, cid)

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from dialcli.store import Store
-from factories import add_leads, make_campaign
+import builders
+from builders import add_leads
 
 WORKER = str(Path(__file__).parent / "sim_worker.py")
 KILLS = 6
@@ -63,7 +64,7 @@ def check_invariants(db: Path, *, group_commit: bool = False) -> dict:
 def test_sigkill_at_random_points_never_double_dials(tmp_path, seed, group_commit):
     db = tmp_path / "crash.db"
     store = Store(db)
-    cid = make_campaign(store, max_attempts=3, retry=30, max_concurrent=5, cps=5)
+    cid = builders.campaign(store, max_attempts=3, retry=30, max_concurrent=5, cps=5)
     assert cid == 1
     rng = random.Random(seed)
     add_leads(store, cid, [{"name": f"L{i}", "phones": [f"+1212555{1000 + i:04d}",

@@ -13,7 +13,9 @@ from dialcli.engine.loop import Engine
 from dialcli.models import Disposition
 from dialcli.providers.simulator import SimProfile, SimulatedProvider
 from dialcli.store import Store
-from factories import KeywordBrain, add_leads, make_campaign
+import builders
+from fakes.keyword_brain import KeywordBrain
+from builders import add_leads
 
 AREAS = ["212", "415", "208", "907", "602", "808", "305", "701"]
 START = datetime(2026, 3, 6, 12, 0, tzinfo=timezone.utc)   # Friday, before DST starts
@@ -53,7 +55,7 @@ def campaigns(draw):
 def test_random_campaigns_keep_the_invariants(tmp_path_factory, spec):
     path = tmp_path_factory.mktemp("prop") / "p.db"
     store = Store(path)
-    cid = make_campaign(store, window=spec["window"], retry=spec["retry"],
+    cid = builders.campaign(store, window=spec["window"], retry=spec["retry"],
                         max_attempts=spec["max_attempts"], max_concurrent=spec["max_concurrent"],
                         cps=2)
     add_leads(store, cid, spec["leads"])

@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 from dialcli.compliance.policy import CallingPolicy
 from dialcli.engine.queue import DialQueue
 from dialcli.engine.schedule import Head, Pacer, choose
-from factories import add_leads, make_campaign
+import builders
+from builders import add_leads
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=timezone.utc)
 
@@ -63,7 +64,7 @@ def test_dial_queue_agrees_with_choose(tmp_path_factory, seed, hour):
     from dialcli.store import Store
 
     store = Store(tmp_path_factory.mktemp("q") / "q.db")
-    cid = make_campaign(store)
+    cid = builders.campaign(store)
     rnd = random.Random(seed)
     add_leads(store, cid, [{"phones": [f"+1{rnd.choice(AREAS)}555{100 + i:04d}"]}
                            for i in range(rnd.randint(1, 25))])
