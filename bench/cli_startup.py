@@ -1,11 +1,12 @@
 """How long ``dialcli --version`` and ``dialcli --help`` take, and which imports cost it.
 
 Each command runs N times in a fresh ``python -m dialcli`` process; the median wall
-time is printed next to the 0.15 s anchor, with the interpreter alone and
-``import typer`` (and, for ``--help``, Typer's rich help module) measured the same
-way: the floors no CLI built on Typer's rich help can go below. On a busy machine all of them rise together: the load average is printed,
-and the CPU time, which rises less. Then ``python -X importtime``
-lists the ten imports with the largest cumulative time for each command.
+time is printed next to the 0.15 s anchor, with the interpreter alone, ``import typer``
+and (for ``--help``) Typer's rich help module measured the same way: the floors no CLI
+built on Typer's rich help can go below. On a busy machine all of them rise together,
+so the load average is printed too, and the CPU time, which rises less. Then
+``python -X importtime`` lists the ten imports with the largest cumulative time for
+each command.
 
 Usage: ``python bench/cli_startup.py [-n N]``
 """
@@ -76,7 +77,8 @@ def main() -> None:
         print(f"  {label:<36} {median:6.3f} s [{min(wall):.3f}]  cpu {statistics.median(cpu):.3f} s"
               f"{verdict}")
     for args in (["--version"], ["--help"]):
-        print(f"\ntop 10 imports of dialcli {' '.join(args)} by cumulative time (python -X importtime)")
+        print(f"\ntop 10 imports of dialcli {' '.join(args)} by cumulative time "
+              "(python -X importtime)")
         for cumulative, own, name in top_imports(args):
             print(f"  {cumulative / 1000:7.1f} ms  (self {own / 1000:5.1f} ms)  {name}")
 

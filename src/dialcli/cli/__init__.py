@@ -35,14 +35,15 @@ Command = TyperCommand | TyperGroup
 class Entry:
     """Where a command is defined, and the line ``dialcli --help`` shows for it."""
 
-    module: str         # under dialcli.cli
-    help: str           # the first paragraph of the command's own help, on one line
-    group: bool = False  # the module's app is the group itself (``agent``), not a holder
+    module: str             # under dialcli.cli
+    help: str               # the first paragraph of the command's own help, on one line
+    group: bool = False     # the module's app is the group (``agent``), not a holder
 
     def load(self, name: str) -> Command:
         module = importlib.import_module(f"dialcli.cli.{self.module}")
         group = typer.main.get_group(module.app)
         return group if self.group else group.commands[name]
+
 
 #: Every command, in the order ``dialcli --help`` lists them.
 COMMANDS: dict[str, Entry] = {
@@ -115,6 +116,7 @@ class DialcliGroup(TyperGroup):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        assert not self.commands, "commands are registered in COMMANDS, not on the root app"
         self.commands = LazyCommands(COMMANDS)
 
     def list_commands(self, ctx: typer.Context) -> list[str]:

@@ -52,7 +52,8 @@ def audit_table(entries: list[dict], width: int = 200) -> Table:
                          min_width=12 if col == "Number" else None)
     for e in entries:
         cap = "" if e["cap_count"] is None else f"{e['cap_count']}/{e['cap_limit'] or '?'}"
-        row = {"Time (UTC)": e["ts"][:19].replace("T", " ") if wide else e["ts"][5:19].replace("T", " "),
+        ts = e["ts"][:19] if wide else e["ts"][5:19]
+        row = {"Time (UTC)": ts.replace("T", " "),
                "Campaign": e["campaign"] or "-",
                "Row": "" if e["lead_row"] is None else str(e["lead_row"]),
                "Number": e["e164"] or "", "Decision": e["decision"], "Reason": e["reason"] or "",

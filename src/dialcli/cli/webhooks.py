@@ -1,7 +1,8 @@
 """Commands: ``dialcli webhooks add|list|remove|test|deliver|retry|enable``.
 
-The outbox, signing and delivery rules live in ``dialcli.results.webhooks`` and ``dialcli.results.delivery``. Secrets are
-printed exactly once, by ``add``; everything else shows a fingerprint.
+The outbox, signing and delivery rules live in ``dialcli.results.webhooks`` and
+``dialcli.results.delivery``. Secrets are printed exactly once, by ``add``; everything
+else shows a fingerprint.
 """
 
 from __future__ import annotations
