@@ -24,8 +24,6 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from dialcli import __version__
-from dialcli.config import scrub
-from dialcli.errors import DialcliError, ExitCode
 
 #: What a row of the table loads: a command, or a group of them.
 Command = TyperCommand | TyperGroup
@@ -134,11 +132,13 @@ class DialcliGroup(TyperGroup):
         super(DialcliGroup, listing).format_help(ctx, formatter)
 
     def invoke(self, ctx: typer.Context):
-        # lazy: the consoles and the workspace serve commands; --help and --version,
-        # which never get here, print without them
+        # lazy: the consoles, the workspace and the error types serve commands;
+        # --help and --version, which never get here, print without them
         from rich.markup import escape
 
         from dialcli.cli.common import AppState, err
+        from dialcli.config import scrub
+        from dialcli.errors import DialcliError, ExitCode
 
         try:
             return super().invoke(ctx)
