@@ -132,8 +132,7 @@ class DialcliGroup(TyperGroup):
         super(DialcliGroup, listing).format_help(ctx, formatter)
 
     def invoke(self, ctx: typer.Context):
-        # lazy: the consoles, the workspace and the error types serve commands;
-        # --help and --version, which never get here, print without them
+        # lazy: consoles, workspace and error types serve commands, not --help/--version
         from rich.markup import escape
 
         from dialcli.cli.common import AppState, err

@@ -115,8 +115,7 @@ def _write_rows(fh, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int
 def resolve_campaign_id(st: Store, name: str | None) -> int:
     """A campaign by name, or the only campaign when the name is omitted."""
     if name:
-        # lazy: the campaigns module imports compliance and templates, which only the
-        # commands that name a campaign need
+        # lazy: compliance and templates (via campaigns) only for commands naming a campaign
         from dialcli.workspace.campaigns import get_campaign
 
         return get_campaign(st, name).id
