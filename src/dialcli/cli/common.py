@@ -22,7 +22,6 @@ from rich.console import Console
 
 from dialcli.clock import SystemClock
 from dialcli.config import resolve_db_path
-from dialcli.errors import InputError
 from dialcli.store import Store
 
 #: stdout stays parseable for exports; messages and errors go to stderr.
@@ -113,22 +112,8 @@ def _write_rows(fh, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int
 
 
 def resolve_campaign_id(st: Store, name: str | None) -> int:
-    """A campaign by name, or the only campaign when the name is omitted."""
-    if name:
-        # lazy: compliance and templates (via campaigns) only for commands naming a campaign
-        from dialcli.workspace.campaigns import get_campaign
+    """A campaign's id by name, or the only campaign's when the name is omitted."""
+    # lazy: compliance and templates (via campaigns) only for commands naming a campaign
+    from dialcli.workspace.campaigns import find_campaign
 
-        return get_campaign(st, name).id
-    rows = st.all("SELECT id, name FROM campaigns ORDER BY name")
-    if len(rows) == 1:
-        return int(rows[0][0])
-    if not rows:
-        raise InputError(
-            f"This workspace ({st.path}) has no campaigns yet.",
-            hint="Create one with: dialcli campaign create NAME --agent A --from +1...",
-        )
-    raise InputError(
-        "Which campaign? This workspace has " + str(len(rows)) + ": "
-        + ", ".join(r[1] for r in rows) + ".",
-        hint="Name it, e.g. --campaign " + repr(rows[0][1]) + " (or as the first argument).",
-    )
+    return find_campaign(st, name).id

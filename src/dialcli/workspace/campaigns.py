@@ -154,6 +154,9 @@ def _resolve_agent(store: Store, agent: str | Agent) -> Agent:
 
 # -- queries ------------------------------------------------------------------------
 
+CREATE_HINT = "Create one with: dialcli campaign create NAME --agent A --from +1..."
+
+
 def get_campaign(store: Store, id_or_name: int | str) -> Campaign:
     """A campaign by id (int) or by name (str, case-insensitive)."""
     if isinstance(id_or_name, int) and not isinstance(id_or_name, bool):
@@ -167,10 +170,25 @@ def get_campaign(store: Store, id_or_name: int | str) -> Campaign:
         names = [r[0] for r in store.all("SELECT name FROM campaigns ORDER BY name COLLATE NOCASE")]
         raise NotFoundError(
             f"No campaign named {name!r}.",
-            hint=("Campaigns here: " + ", ".join(names)) if names else
-            "Create one with: dialcli campaign create NAME --agent A --from +1...",
+            hint=("Campaigns here: " + ", ".join(names)) if names else CREATE_HINT,
         )
     return Campaign.from_row(row)
+
+
+def find_campaign(store: Store, name: str | None) -> Campaign:
+    """A campaign by name, or the only campaign when the name is omitted (every
+    command that takes a campaign argument)."""
+    if name:
+        return get_campaign(store, name)
+    rows = store.all("SELECT * FROM campaigns ORDER BY name COLLATE NOCASE")
+    if len(rows) == 1:
+        return Campaign.from_row(rows[0])
+    if not rows:
+        raise InputError(f"This workspace ({store.path}) has no campaigns yet.", hint=CREATE_HINT)
+    raise InputError(
+        f"Which campaign? This workspace has {len(rows)}: "
+        + ", ".join(r["name"] for r in rows) + ".",
+        hint=f"Name it, e.g. --campaign {rows[0]['name']!r} (or as the first argument).")
 
 
 def lead_counts(store: Store, campaign_id: int) -> dict[str, int]:
