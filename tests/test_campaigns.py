@@ -20,6 +20,8 @@ import builders
 
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)
 FROM = "+14155550100"
+#: ``campaign create`` with the purpose every CLI test here needs.
+CREATE = ("campaign", "create", "--purpose", "informational")
 
 
 def said(text: str, fragment: str) -> bool:
@@ -45,6 +47,7 @@ def ws(store):
 
 def create(store, name="Spring", agent="Zara", **kw):
     kw.setdefault("from_number", FROM)
+    kw.setdefault("purpose", "informational")
     return campaigns.create_campaign(store, name=name, agent=agent, now=T0, **kw)
 
 
@@ -269,7 +272,7 @@ def test_running_campaign_cannot_be_deleted(ws):
 # -- CLI --------------------------------------------------------------------------------
 
 def test_cli_warns_of_states_a_window_never_meets(cli, ws):
-    r = cli("campaign", "create", "Early", "--agent", "sam", "--from", FROM,
+    r = cli(*CREATE, "Early", "--agent", "sam", "--from", FROM,
             "--window", "08:00-09:00")
     assert r.exit_code == 0, r.output
     assert said(r.stderr, "Calling hours 08:00-09:00 never meet the hours these states allow:")
@@ -282,10 +285,11 @@ def test_cli_warns_of_states_a_window_never_meets(cli, ws):
 
 
 def test_cli_create_show_list(cli, ws):
-    r = cli("campaign", "create", "Spring", "--agent", "sam", "--from", "(415) 555-0100",
+    r = cli(*CREATE, "Spring", "--agent", "sam", "--from", "(415) 555-0100",
             "--window", "10:00-19:00", "--voicemail-message", "Call us back")
     assert r.exit_code == 0, r.output
-    assert said(r.stderr, "Created campaign 'Spring' (DRAFT)") and r.stdout == ""
+    assert said(r.stderr, "Created campaign 'Spring' (DRAFT, informational: each number needs "
+                          "prior express consent (written or not))") and r.stdout == ""
     r = cli("campaign", "show", "--json")            # the only campaign: name may be omitted
     assert r.exit_code == 0
     data = json.loads(r.stdout)
@@ -300,7 +304,7 @@ def test_cli_create_show_list(cli, ws):
     assert "Spring" in r.stdout and "10:00-19:00" in r.stdout and "PENDING" in r.stdout
     assert "Leads: 2" in r.stdout
 
-    r = cli("campaign", "create", "Autumn", "--agent", "Zara", "--from", FROM)
+    r = cli(*CREATE, "Autumn", "--agent", "Zara", "--from", FROM)
     assert r.exit_code == 0
     r = cli("campaign", "list", "--json")
     assert r.exit_code == 0
@@ -311,13 +315,30 @@ def test_cli_create_show_list(cli, ws):
     assert r.exit_code == 2 and said(r.stderr, "Which campaign?")
 
 
+def test_cli_create_needs_a_purpose_and_says_what_each_needs(cli, ws):
+    for args in ((), ("--purpose", "selling")):
+        r = cli("campaign", "create", "Spring", "--agent", "Zara", "--from", FROM, *args)
+        assert r.exit_code == 2, r.output
+        assert said(r.stderr, "telemarketing") and said(r.stderr, "informational")
+        assert said(r.stderr, "written consent") and r.stdout == ""
+    r = cli("campaign", "create", "Spring", "--agent", "Zara", "--from", FROM)
+    assert said(r.stderr, "prior express written consent")
+    assert said(r.stderr, "prior express consent (written or not)")
+    assert campaigns.list_campaigns(ws) == []
+    r = cli("campaign", "create", "Spring", "--agent", "Zara", "--from", FROM,
+            "--purpose", "Telemarketing")
+    assert r.exit_code == 0, r.output
+    assert said(r.stderr, "telemarketing: each number needs prior express written consent")
+    assert campaigns.get_campaign(ws, "Spring").purpose == "telemarketing"
+
+
 def test_cli_create_errors(cli, ws):
-    r = cli("campaign", "create", "Spring", "--agent", "Zara", "--from", FROM, "--window", "07:00-20:00")
+    r = cli(*CREATE, "Spring", "--agent", "Zara", "--from", FROM, "--window", "07:00-20:00")
     assert r.exit_code == 2
     assert said(r.stderr, "08:00-21:00") and r.stdout == ""
-    r = cli("campaign", "create", "Spring", "--agent", "Zara", "--from", FROM, "--max-attempts", "abc")
+    r = cli(*CREATE, "Spring", "--agent", "Zara", "--from", FROM, "--max-attempts", "abc")
     assert r.exit_code == 2
-    r = cli("campaign", "create", "Spring", "--agent", "Sam", "--from", FROM, "--voicemail", "message")
+    r = cli(*CREATE, "Spring", "--agent", "Sam", "--from", FROM, "--voicemail", "message")
     assert r.exit_code == 2 and said(r.stderr, "needs a message")
     assert campaigns.list_campaigns(ws) == []
 
@@ -378,17 +399,17 @@ def test_cli_disclosure_warns_and_strict_refuses(cli, ws):
     agents.create_agent(ws, name="Compliant", prompt="If asked to stop, label OPT_OUT.", now=T0,
                         greeting="Hi {{NAME}}, this is Zara from Acme Recovery. Press 9 to stop these calls.")
     before = dump(ws)
-    r = cli("campaign", "create", "Strict", "--agent", "Sam", "--from", FROM, "--strict")
+    r = cli(*CREATE, "Strict", "--agent", "Sam", "--from", FROM, "--strict")
     assert r.exit_code == 2
     assert said(r.stderr, "fails the disclosure check (--strict)") and r.stdout == ""
     assert dump(ws) == before
 
-    r = cli("campaign", "create", "Loose", "--agent", "Sam", "--from", FROM)
+    r = cli(*CREATE, "Loose", "--agent", "Sam", "--from", FROM)
     assert r.exit_code == 0
     assert said(r.stderr, "does not say who is calling") and said(r.stderr, "no way to opt out")
     assert campaigns.get_campaign(ws, "Loose").status is CampaignStatus.DRAFT
 
-    r = cli("campaign", "create", "Good", "--agent", "Compliant", "--from", FROM, "--strict")
+    r = cli(*CREATE, "Good", "--agent", "Compliant", "--from", FROM, "--strict")
     assert r.exit_code == 0 and "Warning" not in r.stderr
 
     r = cli("campaign", "edit", "Good", "--agent", "Sam", "--strict")

@@ -17,6 +17,8 @@ from dialcli.cli import app
 from dialcli.errors import ExitCode
 
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)
+#: ``campaign create`` with the purpose every test here needs.
+CREATE = ("campaign", "create", "--purpose", "informational")
 FROM = "+14155550100"
 
 _REGISTERED = set(typer.main.get_command(app).commands)
@@ -33,8 +35,10 @@ def ws(store):
     agents.create_agent(store, name="Zara", greeting="Hi {{NAME}}", prompt="p", now=T0)
     agents.create_agent(store, name="Sam", greeting="Hello", prompt="p", now=T0)
     numbers.add_number(store, FROM, now=T0)
-    campaigns.create_campaign(store, name="Spring", agent="Zara", from_number=FROM, now=T0)
-    campaigns.create_campaign(store, name="Autumn", agent="Zara", from_number=FROM, now=T0)
+    campaigns.create_campaign(store, name="Spring", agent="Zara", from_number=FROM,
+                               purpose="informational", now=T0)
+    campaigns.create_campaign(store, name="Autumn", agent="Zara", from_number=FROM,
+                               purpose="informational", now=T0)
     return store
 
 
@@ -76,7 +80,7 @@ def test_unknown_campaign_is_exit_2(cli, ws, argv):
     ("agent", "show", "Nobody"),
     ("agent", "edit", "Nobody", "--voice", "x"),
     ("agent", "delete", "Nobody"),
-    ("campaign", "create", "New", "--agent", "Nobody", "--from", FROM),
+    (*CREATE, "New", "--agent", "Nobody", "--from", FROM),
     ("campaign", "edit", "Spring", "--agent", "Nobody"),
     ("preview", "--campaign", "Spring", "--agent", "Nobody"),
 ], ids=" ".join)
@@ -98,17 +102,17 @@ def test_unknown_agent_is_exit_2(cli, ws, argv):
     (("numbers", "add", FROM), ExitCode.USAGE, "already in this workspace"),
     (("numbers", "remove", FROM), ExitCode.ERROR, "Can't remove +14155550100"),
     (("numbers", "remove", "+14155550199"), ExitCode.USAGE, "not one of this workspace's numbers"),
-    (("campaign", "create", "spring", "--agent", "Zara", "--from", FROM), ExitCode.USAGE,
+    ((*CREATE, "spring", "--agent", "Zara", "--from", FROM), ExitCode.USAGE,
      "already exists"),
-    (("campaign", "create", "New", "--agent", "Zara", "--from", FROM, "--window", "08:00-22:00"),
+    ((*CREATE, "New", "--agent", "Zara", "--from", FROM, "--window", "08:00-22:00"),
      ExitCode.USAGE, "federal TCPA limit"),
-    (("campaign", "create", "New", "--agent", "Zara", "--from", FROM, "--window", "18:00-09:00"),
+    ((*CREATE, "New", "--agent", "Zara", "--from", FROM, "--window", "18:00-09:00"),
      ExitCode.USAGE, "starts at or after it ends"),
-    (("campaign", "create", "New", "--agent", "Zara", "--from", "+14155550199"), ExitCode.USAGE,
+    ((*CREATE, "New", "--agent", "Zara", "--from", "+14155550199"), ExitCode.USAGE,
      "numbers add +14155550199"),
-    (("campaign", "create", "New", "--agent", "Sam", "--from", FROM, "--voicemail", "message"),
+    ((*CREATE, "New", "--agent", "Sam", "--from", FROM, "--voicemail", "message"),
      ExitCode.USAGE, "needs a message"),
-    (("campaign", "create", "New", "--agent", "Zara", "--from", FROM, "--cps", "100"),
+    ((*CREATE, "New", "--agent", "Zara", "--from", FROM, "--cps", "100"),
      ExitCode.USAGE, "at most 50"),
     (("campaign", "edit", "Spring", "--retry-interval", "0"), ExitCode.USAGE, "out of range"),
     (("campaign", "edit", "Spring"), ExitCode.USAGE, "Nothing to change"),
@@ -130,7 +134,7 @@ def test_running_campaign_refusals_are_exit_1(cli, ws):
 
 
 def test_usage_errors_from_the_parser_are_exit_2(cli, ws):
-    result = cli("campaign", "create", "New", "--agent", "Zara")          # --from missing
+    result = cli("campaign", "create", "New", "--agent", "Zara", "--purpose", "informational")  # no --from
     assert result.exit_code == ExitCode.USAGE
     assert said(result.stderr, "--from") and result.stdout == ""
     result = cli("campaign", "edit", "Spring", "--max-attempts", "three")

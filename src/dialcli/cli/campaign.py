@@ -16,7 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from dialcli.cli import common
-from dialcli.errors import ExitCode
+from dialcli.compliance import consent
+from dialcli.errors import ExitCode, InputError
 from dialcli.models import CampaignStatus, LeadStatus, VoicemailAction
 from dialcli.workspace import agents as agents_core
 from dialcli.workspace import campaigns as core
@@ -109,6 +110,13 @@ def campaign_detail(s: core.CampaignSummary) -> RenderableType:
     return Group(info, Text(""), leads)
 
 
+def _purpose_hint() -> str:
+    """What each purpose needs, for a usage error."""
+    return ("AI-voice calls need the called party's consent (47 CFR 64.1200(a)). "
+            f"--purpose telemarketing (selling): {consent.NEEDS[consent.TELEMARKETING]}; "
+            f"--purpose informational (not selling): {consent.NEEDS[consent.INFORMATIONAL]}.")
+
+
 def _disclosure_warnings(warnings: list) -> None:
     """Disclosure and calling-window warnings: the message, then what to do."""
     for w in warnings:
@@ -139,6 +147,10 @@ def create(
     max_concurrent: int = typer.Option(5, "--max-concurrent", metavar="N",
                                        help="Calls in progress at once (1-200)."),
     cps: float = typer.Option(1.0, "--cps", metavar="RATE", help="New calls per second (0-50]."),
+    purpose: Optional[str] = typer.Option(
+        None, "--purpose", metavar="telemarketing|informational",
+        help="What the calls are for: telemarketing (selling; each number needs written "
+             "consent) or informational (each number needs any consent). Required."),
     strict: bool = typer.Option(False, "--strict",
                                 help="Refuse an agent that fails the disclosure check instead of warning."),
 ) -> None:
@@ -147,15 +159,21 @@ def create(
     Dials happen only inside the calling window in the recipient's time zone, never
     outside the federal 08:00-21:00. Unreached leads are retried every
     --retry-interval minutes, up to --max-attempts passes over their phones.
+    --purpose decides the consent each number needs before it is dialed: written
+    consent for telemarketing, any consent for informational calls.
     Warns when the agent's greeting does not say who is calling or the agent offers
     no way to opt out (--strict refuses instead).
 
     \b
     Example:
-      dialcli campaign create "Spring outreach" --agent Zara --from +14155550100
-      dialcli campaign create Renewals --agent Zara --from +14155550100 \\
+      dialcli campaign create "Spring outreach" --agent Zara --from +14155550100 \\
+        --purpose telemarketing
+      dialcli campaign create Renewals --agent Zara --from +14155550100 --purpose informational \\
         --window 10:00-19:00 --retry-interval 120 --max-attempts 2 --voicemail message
     """
+    if purpose is None:
+        raise InputError("A campaign needs --purpose: telemarketing or informational.",
+                         hint=_purpose_hint())
     vm = agents_core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                       option="voicemail-message", required=False)
     action = voicemail if voicemail is not None else ("message" if vm and vm.strip() else "hangup")
@@ -164,9 +182,11 @@ def create(
     c = core.create_campaign(
         st, name=name, agent=agent, from_number=from_number, window=window,
         retry_interval=retry_interval, max_attempts=max_attempts, voicemail=action,
-        voicemail_message=vm, max_concurrent=max_concurrent, cps=cps, now=common.now(ctx),
+        voicemail_message=vm, max_concurrent=max_concurrent, cps=cps, purpose=purpose,
+        now=common.now(ctx),
     )
-    common.success(f"Created campaign {_q(c.name)} (DRAFT).")
+    common.success(f"Created campaign {_q(c.name)} (DRAFT, {c.purpose}: each number needs "
+                   f"{consent.NEEDS[c.purpose]}).")
     _disclosure_warnings(warnings + core.window_warnings(c))
     common.note(f"Next: dialcli import leads.csv --campaign {_q(c.name)}")
 

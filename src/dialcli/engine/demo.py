@@ -80,7 +80,7 @@ def build_demo(db: Path, now: datetime) -> dict[str, Any]:
         campaign = campaigns.create_campaign(
             store, name="Demo", agent=agent, from_number=DEMO_NUMBER, window="09:00-20:00",
             retry_interval=60, max_attempts=3, voicemail="message", max_concurrent=5, cps=1.0,
-            now=now)
+            purpose="telemarketing", now=now)
         rejects = db.with_name(db.stem + ".rejects.csv")
         summary = import_csv(store, examples / "leads.csv", campaign_id=campaign.id, now=now,
                              rejects_path=rejects, workers=0)
