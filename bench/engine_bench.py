@@ -84,8 +84,15 @@ def build_workspace(db: Path, leads: int, seed: int) -> None:
     numbers.add_number(store, "+14155550100", now=_now())
     campaigns.create_campaign(store, name="Bench", agent=agent, from_number="+14155550100",
                               window="09:00-20:00", retry_interval=60, max_attempts=3,
-                              voicemail="message", max_concurrent=100, cps=50, now=_now())
+                              voicemail="message", max_concurrent=100, cps=50, purpose="telemarketing",
+                              now=_now())
     import_csv(store, csv, campaign_id=1, now=_now(), rejects_path=OUT / "engine.rejects.csv")
+    # Every number consented in writing (a telemarketing campaign's gate passes; the
+    # claim still looks the record up, as in a real run).
+    with store.tx() as conn:
+        conn.execute("INSERT OR IGNORE INTO consent (e164, kind, consented_at, source, origin, "
+                     "recorded_at) SELECT DISTINCT e164, 'written', '2000-01-01T00:00:00.000Z', "
+                     "'bench', 'bench', '2000-01-01T00:00:00.000Z' FROM lead_phones")
     store.close()
 
 

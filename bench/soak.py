@@ -179,9 +179,16 @@ def pristine_sim(leads: int, seed: int) -> Path:
     numbers.add_number(store, FROM, now=now)
     campaigns.create_campaign(store, name="Soak", agent=agent, from_number=FROM,
                               retry_interval=60, max_attempts=3, voicemail="message",
-                              max_concurrent=100, cps=50, now=now)
+                              max_concurrent=100, cps=50, purpose="telemarketing",
+                              now=now)
     t0 = time.perf_counter()
     summary = import_csv(store, csv, campaign_id=1, now=now, rejects_path=OUT / "soak.rejects.csv")
+    # Every number consented in writing (a telemarketing campaign's gate passes; the
+    # claim still looks the record up, as in a real run).
+    with store.tx() as conn:
+        conn.execute("INSERT OR IGNORE INTO consent (e164, kind, consented_at, source, origin, "
+                     "recorded_at) SELECT DISTINCT e164, 'written', '2000-01-01T00:00:00.000Z', "
+                     "'bench', 'bench', '2000-01-01T00:00:00.000Z' FROM lead_phones")
     store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     os.replace(tmp, db)

@@ -33,8 +33,10 @@ def build(path: Path, n: int) -> tuple[Store, int]:
     agents.create_agent(st, name="Zara", greeting="Hi {{NAME}}, about case {{CASE_NUMBER}}.",
                         prompt="Balance ${{AMOUNT}} in {{CITY}}.", now=T0)
     numbers.add_number(st, "+14155550100", now=T0)
-    a = campaigns.create_campaign(st, name="Big", agent="Zara", from_number="+14155550100", now=T0)
-    b = campaigns.create_campaign(st, name="Other", agent="Zara", from_number="+14155550100", now=T0)
+    a = campaigns.create_campaign(st, name="Big", agent="Zara", from_number="+14155550100",
+                                  purpose="informational", now=T0)
+    b = campaigns.create_campaign(st, name="Other", agent="Zara", from_number="+14155550100",
+                                  purpose="informational", now=T0)
     with st.tx():
         imports = {}
         for cid in (a.id, b.id):

@@ -25,12 +25,23 @@ zones (region US). Other keys, all optional: ``name``, ``row``, ``email``, ``var
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from dialcli.clock import to_iso
+from dialcli.clock import VirtualClock, to_iso
+from dialcli.compliance import policy as compliance
+from dialcli.conversation.base import EndCall
+from dialcli.engine.batch import Transactions
+from dialcli.engine.claim import Claimer
+from dialcli.engine.progress import Progress
+from dialcli.engine.queue import DialQueue
+from dialcli.engine.settle import Settler
+from dialcli.engine.types import InFlight, RunState
+from dialcli.models import CallStatus, Campaign
+from dialcli.providers.base import CallEvent, CallState, DialRequest, EventKind, Provider
+from dialcli.compliance import consent as consent_mod
 from dialcli.leads.importer import ImportSummary
 from dialcli.leads.importer import import_csv as _import_csv
 from dialcli.phones import PhoneParser
@@ -77,17 +88,21 @@ def campaign(store: Store, name: str = "Spring", *, agent_name: str = "Zara",
              retry: int = 60, max_attempts: int = 3, voicemail: str = "hangup",
              voicemail_message: str | None = None, max_concurrent: int = 5, cps: float = 1.0,
              greeting: str = GREETING, prompt: str = PROMPT, status: str | None = None,
-             run: int | None = None, pass_no: int | None = None) -> int:
+             run: int | None = None, pass_no: int | None = None,
+             purpose: str = "informational", consent: str | None = "express") -> int:
     """A campaign (its agent and from-number made if missing) with ``leads`` (specs, see
     the module docstring) or ``csv`` (CSV text or a file, through the importer); its id.
 
-    ``status``, ``run`` and ``pass_no`` set what only running the campaign would."""
+    ``status``, ``run`` and ``pass_no`` set what only running the campaign would.
+    ``purpose`` and ``consent`` (the kind of record each lead's phones get, None for
+    none) make the leads dialable through the consent gate unless a test says otherwise."""
     agent(store, agent_name, greeting=greeting, prompt=prompt)
     number(store, from_number)
     cid = campaigns.create_campaign(
         store, name=name, agent=agent_name, from_number=from_number, window=window,
         retry_interval=retry, max_attempts=max_attempts, voicemail=voicemail,
-        voicemail_message=voicemail_message, max_concurrent=max_concurrent, cps=cps, now=NOW).id
+        voicemail_message=voicemail_message, max_concurrent=max_concurrent, cps=cps,
+        purpose=purpose, now=NOW).id
     state = {"status": status, "run": run, "pass_no": pass_no}
     state = {k: v for k, v in state.items() if v is not None}
     if state:
@@ -95,10 +110,46 @@ def campaign(store: Store, name: str = "Spring", *, agent_name: str = "Zara",
             store.execute(f"UPDATE campaigns SET {', '.join(f'{k} = ?' for k in state)} "
                           "WHERE id = ?", (*state.values(), cid))
     if leads is not None:
-        add_leads(store, cid, leads)
+        add_leads(store, cid, [{"consent": consent, **spec} for spec in leads])
     if csv is not None:
         import_csv(store, cid, csv)
+        if consent:
+            consent_all(store, cid, consent)
     return cid
+
+
+#: Long before any test's clock: a consent given then counts at every dial.
+CONSENTED_AT = "2000-01-01T00:00:00.000Z"
+
+
+def consent_mix(store: Store, campaign_id: int, rng, *, written: float = 0.7,
+                express: float = 0.15) -> dict[str, int]:
+    """Each phone of the campaign's leads gets a written record, an express one or none,
+    at random in these shares (a list as users have it: mostly consented, not all)."""
+    counts = {"written": 0, "express": 0, "none": 0}
+    with store.tx() as conn:
+        rows = conn.execute("SELECT p.lead_id, p.e164 FROM lead_phones p JOIN leads l "
+                            "ON l.id = p.lead_id WHERE l.campaign_id = ? ORDER BY p.lead_id, "
+                            "p.slot", (campaign_id,)).fetchall()
+        for lead_id, e164 in rows:
+            roll = rng.random()
+            kind = "written" if roll < written else "express" if roll < written + express else None
+            counts[kind or "none"] += 1
+            if kind:
+                consent_mod.record(conn, e164=e164, kind=kind, consented_at=CONSENTED_AT,
+                                   source="test fixture", origin="builders", now_iso=NOW_ISO,
+                                   lead_id=lead_id)
+    return counts
+
+
+def consent_all(store: Store, campaign_id: int, kind: str = "express") -> int:
+    """A consent record of ``kind`` for every phone of the campaign's leads."""
+    with store.tx() as conn:
+        rows = conn.execute("SELECT p.lead_id, p.e164 FROM lead_phones p JOIN leads l "
+                            "ON l.id = p.lead_id WHERE l.campaign_id = ?", (campaign_id,)).fetchall()
+        return sum(consent_mod.record(conn, e164=e164, kind=kind, consented_at=CONSENTED_AT,
+                                      source="test fixture", origin="builders", now_iso=NOW_ISO,
+                                      lead_id=lead_id) for lead_id, e164 in rows)
 
 
 def import_csv(store: Store, campaign_id: int, csv: str | Path, **kw: Any) -> ImportSummary:
@@ -164,6 +215,12 @@ def add_leads(store: Store, campaign_id: int, specs: Iterable[dict]) -> list[int
                     "INSERT INTO lead_phones (lead_id, slot, e164, zones, region, group_id, "
                     "dead_reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (lead_id, k, e164, ",".join(zones), region, g, dead.get(k)))
+            kind = spec.get("consent", "express")
+            if kind:
+                for e164, _z, _r in phones:
+                    consent_mod.record(store.conn, e164=e164, kind=kind, consented_at=CONSENTED_AT,
+                                       source="test fixture", origin="builders", now_iso=NOW_ISO,
+                                       lead_id=lead_id)
             ids.append(lead_id)
     return ids
 
@@ -335,3 +392,69 @@ def spring_campaign(store: Store) -> dict[str, Any]:
     call[9] = add_call(store, cid, lead[3], run=2, pass_no=2, status="ringing",
                        claimed_at="2026-03-03T14:59:00.000Z")
     return {"campaign": cid, "import": imp, "lead": lead, "call": call}
+
+
+# -- the engine's parts, without its loop ----------------------------------------------------
+
+class NoNetwork(Provider):
+    """A provider a claim or a settlement must never call."""
+
+    name = "simulator"
+
+    def __init__(self, *, prices_final: bool = False, simulated: bool = True):
+        self.prices_final = prices_final
+        self.simulated = simulated
+
+    def place(self, req: DialRequest) -> str:
+        raise AssertionError("a claim never places the call itself")
+
+    def fetch(self, sid: str) -> CallState | None:
+        raise AssertionError("not asked")
+
+    def find_calls(self, to, from_, since) -> list[CallState]:
+        raise AssertionError("not asked")
+
+
+class EngineParts:
+    """An engine's Claimer and Settler over one campaign, sharing one RunState, with no
+    loop around them: each claim or settlement is a test's own step."""
+
+    def __init__(self, store, cid, *, provider: Provider | None = None,
+                 classifier=None, rate: float = 0.02):
+        self.store = store
+        self.clock = VirtualClock(NOW)
+        self.provider = provider or NoNetwork()
+        c = Campaign.from_row(store.one("SELECT * FROM campaigns WHERE id = ?", (cid,)))
+        agent = dict(store.one("SELECT * FROM agents WHERE id = ?", (c.agent_id,)))
+        self.state = RunState(c, agent, c.max_concurrent, hooks=False)
+        self.tx = Transactions(store, self.clock, self.provider, group_commit=False,
+                               commit_every_s=0.0, gap_s=0.0, on_event=None)
+        self.progress = Progress(self.tx.notify)
+        self.queue = DialQueue(store, cid, compliance.policy_for_campaign(store.conn, c))
+        self.classified: list = []
+
+        def classify(transcript, name):
+            self.classified.append(transcript)
+            return classifier(transcript, name) if classifier else None
+
+        self.settler = Settler(store, self.tx, self.state, self.queue, self.progress,
+                               self.provider, rate=rate, classifier=classify,
+                               callback_parser=lambda text, now, tz: now + timedelta(days=1))
+        self.claimer = Claimer(self.tx, self.state, self.provider, self.queue, self.settler,
+                               self.progress)
+
+    def claim(self, lead_id: int, slot: int = 1, kind: str = "pass") -> InFlight | None:
+        return self.claimer.claim(lead_id, slot, kind, self.clock.now())
+
+    def end(self, f: InFlight, status: CallStatus, *, answered_by: str | None = None,
+            turns: int = 0, label: EndCall | None = None, billed: int = 0,
+            price: float | None = None, transcript=None) -> None:
+        now = self.clock.now()
+        if label is not None or transcript is not None:
+            f.conversation = CallEvent(f.call_id, EventKind.CONVERSATION, now, end=label,
+                                       turns=turns, transcript=transcript)
+        ev = CallEvent(f.call_id, EventKind.ENDED, now, sid=f"SIM{f.call_id}", status=status,
+                       answered_by=answered_by, turns=turns, billed_minutes=billed, price=price,
+                       duration_s=billed * 60)
+        f.sid = ev.sid
+        self.settler.complete(f, ev, now)

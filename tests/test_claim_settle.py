@@ -12,84 +12,14 @@ from datetime import timedelta
 
 import pytest
 
-from builders import NOW, add_leads, audit, calls, campaign, lead, phones, workspace
-from dialcli.clock import VirtualClock, to_iso
+from builders import EngineParts as Parts
+from builders import NOW, NoNetwork, audit, calls, campaign, lead, phones, workspace
+from dialcli.clock import to_iso
 from dialcli.compliance import dnc
-from dialcli.compliance import policy as compliance
 from dialcli.conversation.base import EndCall
-from dialcli.engine.batch import Transactions
-from dialcli.engine.claim import Claimer
-from dialcli.engine.progress import Progress
-from dialcli.engine.queue import DialQueue
-from dialcli.engine.settle import Settler
-from dialcli.engine.types import InFlight, RunState
-from dialcli.models import CallStatus, Campaign, Disposition
-from dialcli.providers.base import CallEvent, CallState, DialRequest, EventKind, Provider
+from dialcli.models import CallStatus, Disposition
 
 NY1, NY2 = "+12125550101", "+12125550102"
-
-
-class NoNetwork(Provider):
-    """A provider a claim or a settlement must never call."""
-
-    name = "simulator"
-
-    def __init__(self, *, prices_final: bool = False, simulated: bool = True):
-        self.prices_final = prices_final
-        self.simulated = simulated
-
-    def place(self, req: DialRequest) -> str:
-        raise AssertionError("a claim never places the call itself")
-
-    def fetch(self, sid: str) -> CallState | None:
-        raise AssertionError("not asked")
-
-    def find_calls(self, to, from_, since) -> list[CallState]:
-        raise AssertionError("not asked")
-
-
-class Parts:
-    """A Claimer and a Settler over one campaign, sharing one RunState."""
-
-    def __init__(self, store, cid, *, provider: Provider | None = None,
-                 classifier=None, rate: float = 0.02):
-        self.store = store
-        self.clock = VirtualClock(NOW)
-        self.provider = provider or NoNetwork()
-        c = Campaign.from_row(store.one("SELECT * FROM campaigns WHERE id = ?", (cid,)))
-        agent = dict(store.one("SELECT * FROM agents WHERE id = ?", (c.agent_id,)))
-        self.state = RunState(c, agent, c.max_concurrent, hooks=False)
-        self.tx = Transactions(store, self.clock, self.provider, group_commit=False,
-                               commit_every_s=0.0, gap_s=0.0, on_event=None)
-        self.progress = Progress(self.tx.notify)
-        self.queue = DialQueue(store, cid, compliance.policy_for_campaign(store.conn, c))
-        self.classified: list = []
-
-        def classify(transcript, name):
-            self.classified.append(transcript)
-            return classifier(transcript, name) if classifier else None
-
-        self.settler = Settler(store, self.tx, self.state, self.queue, self.progress,
-                               self.provider, rate=rate, classifier=classify,
-                               callback_parser=lambda text, now, tz: now + timedelta(days=1))
-        self.claimer = Claimer(self.tx, self.state, self.provider, self.queue, self.settler,
-                               self.progress)
-
-    def claim(self, lead_id: int, slot: int = 1, kind: str = "pass") -> InFlight | None:
-        return self.claimer.claim(lead_id, slot, kind, self.clock.now())
-
-    def end(self, f: InFlight, status: CallStatus, *, answered_by: str | None = None,
-            turns: int = 0, label: EndCall | None = None, billed: int = 0,
-            price: float | None = None, transcript=None) -> None:
-        now = self.clock.now()
-        if label is not None or transcript is not None:
-            f.conversation = CallEvent(f.call_id, EventKind.CONVERSATION, now, end=label,
-                                       turns=turns, transcript=transcript)
-        ev = CallEvent(f.call_id, EventKind.ENDED, now, sid=f"SIM{f.call_id}", status=status,
-                       answered_by=answered_by, turns=turns, billed_minutes=billed, price=price,
-                       duration_s=billed * 60)
-        f.sid = ev.sid
-        self.settler.complete(f, ev, now)
 
 
 @pytest.fixture

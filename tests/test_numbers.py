@@ -91,7 +91,8 @@ def test_remove_refused_while_campaigns_dial_from_it(store):
     numbers.add_number(store, "+14155550100", now=T0)
     numbers.add_number(store, "+14155550111", now=T0)
     agents.create_agent(store, name="Zara", greeting="Hi", prompt="p", now=T0)
-    campaigns.create_campaign(store, name="Spring", agent="Zara", from_number="+14155550100", now=T0)
+    campaigns.create_campaign(store, name="Spring", agent="Zara", from_number="+14155550100",
+                              purpose="informational", now=T0)
     with pytest.raises(ConflictError) as exc:
         numbers.remove_number(store, "415 555 0100")
     assert "campaign 'Spring' dials from it" in exc.value.message
@@ -146,7 +147,8 @@ def test_cli_errors(cli, store):
 
     numbers.add_number(store, "+14155550100", now=T0)
     agents.create_agent(store, name="Zara", greeting="Hi", prompt="p", now=T0)
-    campaigns.create_campaign(store, name="Spring", agent="Zara", from_number="+14155550100", now=T0)
+    campaigns.create_campaign(store, name="Spring", agent="Zara", from_number="+14155550100",
+                              purpose="informational", now=T0)
     r = cli("numbers", "remove", "+14155550100")
     assert r.exit_code == 1
     assert said(r.stderr, "Can't remove +14155550100") and said(r.stderr, "'Spring'")

@@ -35,7 +35,8 @@ def ws(store):
                         voicemail_message="Zara here for {{NAME}}.", now=T0)
     agents.create_agent(store, name="Sam", greeting="Yo {{NAME}} from {{PHONE1}}", prompt="p", now=T0)
     numbers.add_number(store, "+14155550100", now=T0)
-    campaigns.create_campaign(store, name="Spring", agent="Zara", from_number="+14155550100", now=T0)
+    campaigns.create_campaign(store, name="Spring", agent="Zara", from_number="+14155550100",
+                              purpose="informational", now=T0)
     return store
 
 
@@ -195,7 +196,8 @@ def test_cli_preview_no_campaigns(cli, store):
 
 
 def test_lead_order_is_per_campaign_when_imports_interleave(ws):
-    campaigns.create_campaign(ws, name="Other", agent="Sam", from_number="+14155550100", now=T0)
+    campaigns.create_campaign(ws, name="Other", agent="Sam", from_number="+14155550100",
+                              purpose="informational", now=T0)
     a = campaigns.get_campaign(ws, "Spring").id
     b = campaigns.get_campaign(ws, "Other").id
     for i in range(6):          # ids alternate between the two campaigns

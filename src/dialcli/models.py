@@ -157,6 +157,10 @@ class Campaign:
     lease_pid: int | None = None
     lease_host: str | None = None
     heartbeat_at: str | None = None
+    purpose: str = "unspecified"          # telemarketing | informational | unspecified
+    consent_gate: str = "on"              # off only by the user's explicit choice
+    consent_gate_changed_at: str | None = None
+    consent_gate_changed_by: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Campaign":

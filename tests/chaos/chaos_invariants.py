@@ -122,6 +122,7 @@ def check_all(db: Path | str, placements: list[Placement], *, campaign_ids: Iter
             _leads_final(store, cid, out)
             _counters(store, cid, out)
         _opt_outs(store, out)
+        _consent(store, out)
         _call_stats(store, out)
         if receiver is not None:
             _webhooks(store, receiver, subscription_id, out)
@@ -230,6 +231,21 @@ def _opt_outs(store: Store, out: Check) -> None:
                 (e164, call["provider"], call["ended_at"]))
             for r in later:
                 out.fail(f"{e164} opted out on call {call['id']} but was dialed again (call {r[0]})")
+
+
+def _consent(store: Store, out: Check) -> None:
+    """No call without the consent its campaign's purpose required when it was claimed:
+    a record of the right kind given before the claim and not revoked by then."""
+    rows = store.all(
+        "SELECT c.id, c.e164, c.claimed_at, k.purpose FROM calls c "
+        "JOIN campaigns k ON k.id = c.campaign_id WHERE k.consent_gate = 'on' AND NOT EXISTS "
+        "(SELECT 1 FROM consent r WHERE r.e164 = c.e164 AND r.consented_at <= c.claimed_at "
+        "AND (r.revoked_at IS NULL OR r.revoked_at > c.claimed_at) "
+        "AND (k.purpose != 'telemarketing' OR r.kind = 'written'))")
+    for r in rows:
+        out.fail(f"call {r['id']} to {r['e164']} ({r['purpose']}) had no consent on record "
+                 f"when it was claimed at {r['claimed_at']}")
+    out.figures["calls_without_consent"] = len(rows)
 
 
 # -- counters --------------------------------------------------------------------------------

@@ -54,8 +54,12 @@ def run_sim_chaos(tmp: Path, seed: int, *, long: bool) -> tuple[Figures, list[st
         csv = tmp / "leads.csv"
         write_leads(csv, leads, rng, shared=0.05)
         with builders.workspace(db) as st:
+            # Telemarketing over a list where some numbers lack written consent: the
+            # consent invariant checks that none of those is ever dialed, kills or not.
             cid = builders.campaign(st, "Chaos", csv=csv, max_attempts=3, retry=30,
-                                    max_concurrent=8, cps=10, voicemail="message")
+                                    max_concurrent=8, cps=10, voicemail="message",
+                                    purpose="telemarketing", consent=None)
+            builders.consent_mix(st, cid, rng)
             sub = builders.subscribe(st, receiver.url, secret=SECRET)
         env = child_env(tmp)
         base = [sys.executable, "-m", "dialcli", "--db", str(db), "start", "Chaos",

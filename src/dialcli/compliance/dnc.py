@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, TextIO
 
+from dialcli.compliance import consent
 from dialcli.compliance.policy import RULES_VERSION
 from dialcli.store import transitions
 from dialcli.store.audit import record_decision
@@ -158,6 +159,9 @@ def add(conn, e164s: Iterable[str], *, source: str, reason: str | None, now_iso:
         else:
             result.unchanged += 1
     if source != SIMULATOR_SOURCE:     # a rehearsal never retires a real lead's phone
+        if not source.startswith(REGISTRY_PREFIX):
+            # A person's opt-out revokes their consent, for good (FCC 24-24).
+            consent.revoke(conn, numbers, now_iso=now_iso, reason=reason or "opted out")
         _load_batch(conn, ((n, "add") for n in numbers))
         _retire_batch(conn, now_iso, result)
     return result
@@ -469,6 +473,12 @@ def import_file(store, path: str | Path, *, now_iso: str, column: str | None = N
             "DELETE FROM dnc WHERE source LIKE ? AND e164 IN "
             "(SELECT e164 FROM temp.dnc_batch WHERE op = 'delete')",
             (f"{REGISTRY_PREFIX}%",)).rowcount
+        if not registry and not report.source.startswith(REGISTRY_PREFIX):
+            # An imported opt-out list is people's opt-outs: their consent goes with them.
+            conn.execute(
+                "UPDATE consent SET revoked_at = ?, revoked_reason = 'opted out (imported list)' "
+                "WHERE revoked_at IS NULL AND consented_at <= ? AND e164 IN "
+                "(SELECT e164 FROM temp.dnc_batch WHERE op = 'add')", (now_iso, now_iso))
         _retire_batch(conn, now_iso, report)
         record_decision(conn, ts=now_iso, campaign_id=None, lead_id=None, call_id=None,
                         e164=None, decision="dnc-import", reason=path_text(path),

@@ -4,7 +4,8 @@
 campaign, run, lead, phone, pass and kind), the lead set to DIALING, the audit row with
 the evidence (zones, local time, rules, opt-out check, frequency cap) -- after
 re-checking, under the write lock, that the lead is still due, the phone still live,
-the window open in every zone, the number not on the opt-out list and under its cap.
+the window open in every zone, the number not on the opt-out list, its consent on
+record as the campaign's purpose requires (``compliance.consent``), and under its cap.
 
 ``Placer`` places claimed calls only after that transaction commits: synchronously on
 a virtual clock, from a small thread pool in real time (a create request is a network
@@ -20,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from dialcli.clock import Clock, to_iso
-from dialcli.compliance import dnc
+from dialcli.compliance import consent, dnc
 from dialcli.compliance import policy as compliance
 from dialcli.conversation.base import CallContext
 from dialcli.engine.batch import Transactions
@@ -96,6 +97,16 @@ class Claimer:
             if opted_out:
                 self.settler.retire_in_tx(conn, lead_id, slot, "on the opt-out list", now,
                                           decision="skip", callback=is_callback, detail=detail)
+                return None
+            gate = consent.check(conn, e164, purpose=c.purpose, gate_on=c.consent_gate == "on",
+                                 at_iso=now_iso)
+            detail["consent"] = gate.evidence()
+            if not gate.ok:
+                # A gate that will not open by waiting: the phone is skipped with the
+                # reason and the lead moves on (``consent import`` revives it).
+                self.settler.retire_in_tx(conn, lead_id, slot, gate.reason or "no consent",
+                                          now, decision="skip", callback=is_callback,
+                                          detail=detail)
                 return None
             if not_before is not None:
                 transitions.defer(conn, campaign_id=c.id, lead_id=lead_id, e164=e164,

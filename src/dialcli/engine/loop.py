@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from dialcli.clock import Clock, SystemClock, from_iso, to_iso
+from dialcli.compliance import consent
 from dialcli.compliance import policy as compliance
 from dialcli.engine.batch import Transactions
 from dialcli.engine.claim import Claimer, Placer
@@ -153,6 +154,14 @@ class Engine:
                 hint=f"Run it again from the start with `dialcli restart {c.name}`, or import "
                      "more leads into it.",
             )
+        if c.purpose not in consent.PURPOSES:
+            raise InputError(
+                f"Campaign {c.name!r} does not say what its calls are for, so dialcli cannot "
+                "tell which consent each number needs.",
+                hint=f"dialcli campaign edit {c.name} --purpose telemarketing   (selling: prior "
+                     "express written consent)\n"
+                     f"dialcli campaign edit {c.name} --purpose informational   (not selling: "
+                     "prior express consent)")
         self.lease.acquire()
         self.placer.start()
         try:

@@ -500,3 +500,43 @@ def m009_outbox_retention(db: Database) -> None:
     _run(db, """
     ALTER TABLE webhook_subscriptions ADD COLUMN delivered_pruned INTEGER NOT NULL DEFAULT 0
     """)
+
+
+@migration()
+def m010_consent(db: Database) -> None:
+    """The consent gate (design.md section 8): what each campaign is for, and the
+    consent records its dials rely on.
+
+    ``campaigns.purpose`` is ``telemarketing`` (selling: prior express *written*
+    consent, 47 CFR 64.1200(a)(2)) or ``informational`` (any prior express consent,
+    64.1200(a)(1)-(3)); campaigns made before this are ``unspecified`` and ``start``
+    refuses them until the user says which. ``consent_gate`` is ``on`` unless the
+    user turned it off with both flags; when and from where is kept.
+
+    ``consent`` rows are keyed by phone number, workspace-wide, like the opt-out
+    list: a lead CSV's consent columns or a ``consent import`` file. An opt-out
+    revokes every record of the number then (``revoked_at``); taking the number off
+    the opt-out list later does not restore them.
+    """
+    _run(db, """
+    ALTER TABLE campaigns ADD COLUMN purpose TEXT NOT NULL DEFAULT 'unspecified'
+        CHECK (purpose IN ('unspecified', 'telemarketing', 'informational'));
+    ALTER TABLE campaigns ADD COLUMN consent_gate TEXT NOT NULL DEFAULT 'on'
+        CHECK (consent_gate IN ('on', 'off'));
+    ALTER TABLE campaigns ADD COLUMN consent_gate_changed_at TEXT;
+    ALTER TABLE campaigns ADD COLUMN consent_gate_changed_by TEXT;
+    CREATE TABLE consent (
+        id INTEGER PRIMARY KEY,
+        e164 TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('written', 'express')),
+        consented_at TEXT NOT NULL,
+        source TEXT,
+        origin TEXT NOT NULL,
+        lead_id INTEGER,
+        recorded_at TEXT NOT NULL,
+        revoked_at TEXT,
+        revoked_reason TEXT,
+        UNIQUE (e164, kind, consented_at, source)
+    );
+    CREATE INDEX consent_live ON consent (e164, revoked_at, kind, consented_at);
+    """)

@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any
 
 from dialcli.workspace import agents as agents_mod
+from dialcli.compliance import consent
 from dialcli.compliance import policy as compliance
 from dialcli.workspace import numbers as numbers_mod
 from dialcli.workspace.agents import UNSET, clean_name, clean_text
@@ -44,7 +45,7 @@ from dialcli.compliance.disclosure import DisclosureWarning, check_agent, enforc
 from dialcli.errors import ConflictError, InputError, NotFoundError
 from dialcli.workspace.lease import live_runner
 from dialcli.models import Agent, Campaign, CampaignStatus, LeadStatus, VoicemailAction
-from dialcli.store import Store
+from dialcli.store import Store, audit
 
 RETRY_INTERVAL_RANGE = (1, 7 * 24 * 60)
 MAX_ATTEMPTS_RANGE = (1, 10)
@@ -284,9 +285,13 @@ def create_campaign(store: Store, *, name: str, agent: str | Agent, from_number:
                     window: str | tuple[str, str] = "09:00-20:00", retry_interval: int = 60,
                     max_attempts: int = 3, voicemail: str | VoicemailAction = "hangup",
                     voicemail_message: str | None = None, max_concurrent: int = 5,
-                    cps: float = 1.0, now: datetime) -> Campaign:
-    """Validate and insert a DRAFT campaign; returns the stored record."""
+                    cps: float = 1.0, purpose: str, now: datetime) -> Campaign:
+    """Validate and insert a DRAFT campaign; returns the stored record.
+
+    ``purpose`` (telemarketing | informational) decides the consent every dial needs
+    (``compliance.consent``): a new campaign must say it."""
     name = clean_name(name, what="campaign")
+    purpose = consent.parse_purpose(purpose)
     start, end = clean_window(window)
     interval = clean_retry_interval(retry_interval)
     attempts = clean_max_attempts(max_attempts)
@@ -304,10 +309,11 @@ def create_campaign(store: Store, *, name: str, agent: str | Agent, from_number:
         store.execute(
             "INSERT INTO campaigns (id, name, agent_id, from_number, window_start, window_end, "
             "retry_interval_minutes, max_attempts, voicemail_action, voicemail_message, "
-            "max_concurrent, cps, status, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "max_concurrent, cps, status, purpose, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (campaign_id, name, agent_rec.id, number.e164, start, end, interval, attempts,
-             action.value, vm_text, concurrent, rate, CampaignStatus.DRAFT.value, stamp, stamp),
+             action.value, vm_text, concurrent, rate, CampaignStatus.DRAFT.value, purpose, stamp,
+             stamp),
         )
     return get_campaign(store, campaign_id)
 
@@ -330,9 +336,31 @@ def edit_campaign(store: Store, id_or_name: int | str, *, name: str | None = Non
                   window: str | tuple[str, str] | None = None, retry_interval: int | None = None,
                   max_attempts: int | None = None, voicemail: str | VoicemailAction | None = None,
                   voicemail_message: Any = UNSET, max_concurrent: int | None = None,
-                  cps: float | None = None, now: datetime) -> Campaign:
-    """Change only the given settings (``voicemail_message=""`` clears the campaign's own)."""
+                  cps: float | None = None, purpose: str | None = None,
+                  consent_gate: str | None = None, i_have_consent_records: bool = False,
+                  changed_by: str | None = None, now: datetime) -> Campaign:
+    """Change only the given settings (``voicemail_message=""`` clears the campaign's own).
+
+    The consent gate goes off only with ``i_have_consent_records`` too: the user says
+    their consent records live elsewhere. Either change of the gate is written to the
+    audit log with ``changed_by`` (who and where) and the time."""
     changes: dict[str, Any] = {}
+    if purpose is not None:
+        changes["purpose"] = consent.parse_purpose(purpose)
+    if consent_gate is not None:
+        gate = str(consent_gate).strip().lower()
+        if gate not in ("on", "off"):
+            raise InputError(f"--consent-gate is 'on' or 'off', not {consent_gate!r}.")
+        if gate == "off" and not i_have_consent_records:
+            raise InputError(
+                "The consent gate stays on unless you say your consent records are elsewhere.",
+                hint="An AI-voice call needs the called party's prior express consent (written "
+                     "for telemarketing: 47 CFR 64.1200(a)(2)). Import them with `dialcli consent "
+                     "import FILE`, or if you keep them in another system: --consent-gate off "
+                     "--i-have-consent-records")
+        changes["consent_gate"] = gate
+        changes["consent_gate_changed_at"] = to_iso(now)
+        changes["consent_gate_changed_by"] = changed_by
     if name is not None:
         changes["name"] = clean_name(name, what="campaign")
     if window is not None:
@@ -376,6 +404,13 @@ def edit_campaign(store: Store, id_or_name: int | str, *, name: str | None = Non
             sets = ", ".join(f"{col} = ?" for col in changes)
             store.execute(f"UPDATE campaigns SET {sets}, updated_at = ? WHERE id = ?",
                           (*changes.values(), to_iso(now), current.id))
+        if "consent_gate" in changes and changes["consent_gate"] != current.consent_gate:
+            audit.record_decision(
+                store.conn, ts=to_iso(now), campaign_id=current.id, lead_id=None, call_id=None,
+                e164=None, decision=f"consent-gate-{changes['consent_gate']}",
+                reason="the user keeps consent records elsewhere"
+                if changes["consent_gate"] == "off" else "consent records required again",
+                detail={"by": changed_by, "purpose": changes.get("purpose", current.purpose)})
     return get_campaign(store, current.id)
 
 
