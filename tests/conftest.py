@@ -74,7 +74,7 @@ def clock():
 @pytest.fixture
 def cli(db_path):
     """Invoke the CLI against the test workspace: ``cli("agent", "list")``."""
-    from dialcli.cli import app
+    from dialcli.cli.app import app
 
     runner = CliRunner()
 

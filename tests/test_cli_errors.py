@@ -13,7 +13,7 @@ from dialcli.workspace import agents
 from dialcli.workspace import campaigns
 
 from dialcli.workspace import numbers
-from dialcli.cli import app
+from dialcli.cli.app import app
 from dialcli.errors import ExitCode
 
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)

@@ -162,7 +162,7 @@ def test_empty_campaign_report(cli, db_path):
 
 
 def test_my_commands_have_help_with_examples():
-    from dialcli.cli import app
+    from dialcli.cli.app import app
 
     root = typer.main.get_command(app)
     for path in (["report"], ["webhooks"], ["config"]):

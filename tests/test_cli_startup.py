@@ -16,7 +16,8 @@ import typer
 from typer.testing import CliRunner
 
 import dialcli.cli
-from dialcli.cli import COMMANDS, app, listed_help
+from dialcli.cli import COMMANDS, root_help
+from dialcli.cli.app import app, listed_help
 
 #: Libraries (and our own layers) that only commands which need them may load.
 HEAVY = ("dialcli.engine", "dialcli.providers", "dialcli.leads", "dialcli.workspace",
@@ -51,6 +52,7 @@ def test_help_and_version_import_no_command_module_and_nothing_heavy(args):
     loaded = modules_after(*args)
     assert heavy(loaded) == []
     assert {m for m in loaded if m.startswith("dialcli.")} == {"dialcli.cli"}
+    assert "typer" not in loaded and "rich" not in loaded      # answered from the tables
 
 
 def test_the_probe_sees_what_a_command_loads():
@@ -73,7 +75,7 @@ def test_every_command_a_module_defines_is_in_the_table():
     in_table = {e.module for e in COMMANDS.values()}
     for info in pkgutil.iter_modules(dialcli.cli.__path__):
         module = importlib.import_module(f"dialcli.cli.{info.name}")
-        if not hasattr(module, "app"):
+        if not hasattr(module, "app") or info.name == "app":    # app.py: the root itself
             continue
         assert info.name in in_table, f"cli/{info.name}.py defines commands the table lacks"
         if COMMANDS.get(module.app.info.name or "", None) is not None:
@@ -90,6 +92,27 @@ def test_root_help_lists_every_command_with_its_line():
     rows = [line.split("│")[1].split() for line in lines if line.count("│") == 2]
     for name, entry in COMMANDS.items():
         assert [name, *entry.help.split()] in rows, name
+
+
+def test_the_fast_root_help_says_what_typers_says():
+    """``dialcli --help`` is drawn from the tables without Typer; it must say what
+    Typer's own rendering of the root group says, line for line."""
+    typer_out = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "100"}).stdout
+    fast = root_help(100)
+
+    def rows(text: str) -> list[list[str]]:
+        return [line.split("│")[1].split() for line in text.splitlines() if line.count("│") == 2]
+
+    def prose(text: str) -> list[str]:
+        return [line.strip() for line in text.splitlines() if line.strip()
+                and "│" not in line and "╭" not in line and "╰" not in line]
+
+    assert prose(fast) == prose(typer_out)
+    assert [r for r in rows(fast) if r[0] in COMMANDS] == \
+        [r for r in rows(typer_out) if r[0] in COMMANDS]
+    options = [[w for w in r if w != "<bool>"] for r in rows(typer_out) if r[0].startswith("--")]
+    assert [r for r in rows(fast) if r[0].startswith("--")] == options
+    assert all(len(line) == 100 for line in fast.splitlines() if line.startswith(("│", "╭", "╰")))
 
 
 def test_a_mistyped_command_is_suggested_without_loading_every_module():

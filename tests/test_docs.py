@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from dialcli import __version__
-from dialcli.cli import app
+from dialcli.cli.app import app
 
 ROOT = typer.main.get_command(app)
 

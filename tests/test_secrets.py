@@ -34,7 +34,7 @@ from urllib.parse import quote
 import pytest
 from typer.testing import CliRunner
 
-from dialcli.cli import app
+from dialcli.cli.app import app
 from fakes.webhook_receiver import Receiver
 from fakes.fake_llm import FakeLLM, garbage, http_error, tool_call
 from fakes.fake_twilio import FakeTwilio, Scenario, hangup, say

@@ -22,7 +22,7 @@ from hypothesis import strategies as hs
 from typer.testing import CliRunner
 
 import builders
-from dialcli.cli import app
+from dialcli.cli.app import app
 from fuzzkit import FROM, GREETING, HOSTILE_VALUES, PROMPT, budget, dump, fuzz, no_traceback
 
 _n = itertools.count()

@@ -220,7 +220,7 @@ def pristine(tmp_path):
 def test_cli_start_with_hostile_profiles_never_shows_a_traceback(pristine, tmp_path, examples):
     from typer.testing import CliRunner
 
-    from dialcli.cli import app
+    from dialcli.cli.app import app
 
     runner = CliRunner()
     codes: list[int] = []
@@ -257,7 +257,7 @@ def test_cli_start_with_hostile_profiles_never_shows_a_traceback(pristine, tmp_p
 def test_numbers_no_call_can_take_are_refused_at_the_cli(pristine, tmp_path, text, fragment):
     from typer.testing import CliRunner
 
-    from dialcli.cli import app
+    from dialcli.cli.app import app
 
     profile = tmp_path / "p.toml"
     profile.write_text(text)

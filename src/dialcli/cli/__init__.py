@@ -1,32 +1,24 @@
-"""The ``dialcli`` command line: the table of commands, and where errors become exit codes.
+"""The ``dialcli`` command line: one module per command, listed in one table.
 
 Every command is registered one way: a row of ``COMMANDS`` names the module under
 ``dialcli/cli/`` that defines it (with ``app = typer.Typer()`` and ``@app.command``)
-and the one line ``dialcli --help`` shows for it. ``DialcliGroup`` imports a module
-only when one of its commands runs, so ``dialcli --help`` and ``--version`` load
-neither the engine nor the libraries behind it (``bench/cli_startup.py`` measures it;
-``tests/test_cli_startup.py`` keeps each line equal to the command's own help).
+and the one line ``dialcli --help`` shows for it. ``main`` answers ``--version`` and
+``--help`` from these tables alone; any other command line goes to ``app.py``'s
+Typer application, which imports a command's module only when it runs
+(``bench/cli_startup.py`` measures it; ``tests/test_cli_startup.py`` keeps each line
+equal to the command's own help and the root help equal to Typer's).
 
-``DialcliGroup.invoke`` is the single place where a core error becomes a message on
-stderr and a named exit code (``errors.ExitCode``), for every command at any depth.
+Modules: ``app`` (the application and where errors become exit codes), ``common``
+(the workspace, consoles, JSON), ``ui`` (the dashboard), and one per command.
 """
 
 from __future__ import annotations
 
-import copy
 import importlib
-import inspect
 import sys
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-import typer
-from typer.core import TyperCommand, TyperGroup
-
 from dialcli import __version__
-
-#: What a row of the table loads: a command, or a group of them.
-Command = TyperCommand | TyperGroup
 
 
 @dataclass(frozen=True)
@@ -37,7 +29,10 @@ class Entry:
     help: str               # the first paragraph of the command's own help, on one line
     group: bool = False     # the module's app is the group (``agent``), not a holder
 
-    def load(self, name: str) -> Command:
+    def load(self, name: str):
+        """The Click command (or group) ``name``, importing its module now."""
+        import typer   # lazy: only a command that runs needs Typer
+
         module = importlib.import_module(f"dialcli.cli.{self.module}")
         group = typer.main.get_group(module.app)
         return group if self.group else group.commands[name]
@@ -82,153 +77,71 @@ COMMANDS: dict[str, Entry] = {
 }
 
 
-def listed_help(command: Command) -> str:
-    """The line a group's help lists for ``command``: its help's first paragraph."""
-    text = inspect.cleandoc(command.short_help or command.help or "")
-    return text.split("\n\n")[0].replace("\n", " ").strip()
-
-
-class LazyCommands(Mapping[str, Command]):
-    """``COMMANDS`` as Click commands: the names come from the table, and a command's
-    module is imported the first time that command is looked up."""
-
-    def __init__(self, table: Mapping[str, Entry]):
-        self.table = table
-        self.loaded: dict[str, Command] = {}
-
-    def __getitem__(self, name: str) -> Command:
-        if name not in self.loaded:
-            self.loaded[name] = self.table[name].load(name)
-        return self.loaded[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.table)
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-
-class DialcliGroup(TyperGroup):
-    """The root group: commands load lazily from ``COMMANDS``, and ``DialcliError`` maps
-    to a clean message and exit code for every subcommand."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        assert not self.commands, "commands are registered in COMMANDS, not on the root app"
-        self.commands = LazyCommands(COMMANDS)
-
-    def list_commands(self, ctx: typer.Context) -> list[str]:
-        return list(self.commands)      # names only: TyperGroup's would import every module
-
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> Command | None:
-        return self.commands[cmd_name] if cmd_name in self.commands else None
-
-    def format_help(self, ctx: typer.Context, formatter) -> None:
-        # The command list shows a name and one line; the table holds both, so listing
-        # them imports no command module.
-        listing = copy.copy(self)
-        listing.commands = {name: TyperCommand(name, help=entry.help)
-                            for name, entry in COMMANDS.items()}
-        super(DialcliGroup, listing).format_help(ctx, formatter)
-
-    def invoke(self, ctx: typer.Context):
-        # lazy: consoles, workspace and error types serve commands, not --help/--version
-        from rich.markup import escape
-
-        from dialcli.cli.common import AppState, err
-        from dialcli.config import scrub
-        from dialcli.errors import DialcliError, ExitCode
-
-        try:
-            return super().invoke(ctx)
-        except DialcliError as exc:
-            # escape: messages quote user-typed names, which may hold [brackets].
-            err.print(f"[bold red]Error:[/bold red] {escape(scrub(exc.message))}", markup=True,
-                      highlight=False)
-            if exc.hint:
-                err.print(scrub(exc.hint), markup=False, highlight=False)
-            raise typer.Exit(int(exc.exit_code)) from None
-        except UnicodeEncodeError as exc:
-            if "surrogate" not in str(exc.reason):
-                raise
-            # Bytes that are not UTF-8 in an argument (Python keeps them as lone
-            # surrogates) cannot be stored: say which text, like any bad input.
-            bad = exc.object[exc.start:exc.end].encode("utf-8", "surrogateescape")
-            shown = repr(exc.object if len(exc.object) <= 80 else exc.object[:77] + "...")
-            err.print(f"[bold red]Error:[/bold red] {escape(scrub(shown))} is not UTF-8 text "
-                      f"(bytes {bad.hex(' ')}).", markup=True, highlight=False)
-            err.print("dialcli keeps names, text and settings as UTF-8: type it again in a "
-                      "UTF-8 terminal (e.g. LANG=en_US.UTF-8).", markup=False, highlight=False)
-            raise typer.Exit(int(ExitCode.USAGE)) from None
-        except OverflowError as exc:
-            if "SQLite INTEGER" not in str(exc):
-                raise
-            # A number typed on the command line (--limit, --lead, an id) that no
-            # SQLite integer can hold; the transaction it was in has rolled back.
-            err.print("[bold red]Error:[/bold red] a number given is too large (the largest "
-                      "is 9223372036854775807).", markup=True, highlight=False)
-            raise typer.Exit(int(ExitCode.USAGE)) from None
-        except KeyboardInterrupt:
-            err.print("Interrupted.")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        finally:
-            if ctx.obj is not None and isinstance(ctx.obj, AppState) and ctx.parent is None:
-                ctx.obj.close()
-
-
-app = typer.Typer(
-    name="dialcli",
-    cls=DialcliGroup,
-    help="Run outbound AI voice-call campaigns from your laptop.\n\n"
+#: The root help's text: what dialcli is (``app.py`` gives it to Typer too).
+ABOUT = ("Run outbound AI voice-call campaigns from your laptop.\n\n"
          "Import leads from a CSV, pick a voice agent and a from-number, set calling\n"
          "hours and a retry policy, and start: dialcli dials every lead breadth-first\n"
          "inside calling hours, lets the AI agent talk, and labels each outcome.\n\n"
-         "Try it without a phone bill: dialcli demo",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,  # the Twilio auth token must never print
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
+         "Try it without a phone bill: dialcli demo")
+
+#: The root options, as ``app.py`` declares them: (names, metavar, help).
+ROOT_OPTIONS = (
+    ("--db", "PATH", "Workspace file (default: $DIALCLI_DB or ./dialcli.db)."),
+    ("--version", "", "Show the version and exit."),
+    ("--help -h", "", "Show this message and exit."),
 )
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"dialcli {__version__}")
-        raise typer.Exit()
+def root_help(width: int, color: bool = False) -> str:
+    """``dialcli --help`` drawn from the tables above, in Typer's layout, without
+    importing Typer or Rich (a tenth of a second and more before the first line)."""
+    width = max(60, min(width, 120))
+    bold = (lambda t: f"\x1b[1;36m{t}\x1b[0m") if color else (lambda t: t)
+    lines = ["", " Usage: dialcli [OPTIONS] COMMAND [ARGS]...", ""]
+    lines += [f" {line}".rstrip() for line in ABOUT.split("\n")]
+    lines.append("")
 
+    def box(title: str, rows: list[tuple[str, str]], left: int) -> None:
+        inner = width - 4
+        lines.append("╭─ " + title + " " + "─" * (width - len(title) - 5) + "╮")
+        for name, text in rows:
+            room = inner - left - 2
+            words, line, out = text.split(), "", []
+            for w in words:
+                if line and len(line) + 1 + len(w) > room:
+                    out.append(line)
+                    line = w
+                else:
+                    line = f"{line} {w}" if line else w
+            out.append(line)
+            for i, chunk in enumerate(out):
+                label = name if i == 0 else ""
+                pad = left - len(label)
+                lines.append("│ " + bold(label) + " " * pad + "  " + chunk.ljust(room) + " │")
+        lines.append("╰" + "─" * (width - 2) + "╯")
 
-@app.callback()
-def _root(
-    ctx: typer.Context,
-    db: str = typer.Option(
-        None, "--db", metavar="PATH",
-        help="Workspace file (default: $DIALCLI_DB or ./dialcli.db).",
-    ),
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version and exit.",
-    ),
-) -> None:
-    """Run outbound AI voice-call campaigns from your laptop."""
-    from dialcli.cli.common import AppState  # lazy: as in DialcliGroup.invoke
-
-    _tolerant_streams()
-    ctx.obj = AppState(db_option=db)
-
-
-def _tolerant_streams() -> None:
-    """File names may hold bytes that are not UTF-8: print them, never crash on them.
-
-    Such bytes reach Python as lone surrogates. stdout passes them through as the
-    original bytes (as ``ls`` does); stderr shows them escaped, as Python does.
-    """
-    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
-        try:
-            stream.reconfigure(errors=errors)
-        except (AttributeError, ValueError, OSError):
-            pass
+    options = [(f"{names.split()[0]:<10} {' '.join(names.split()[1:]):<3} {metavar:<5}".rstrip(),
+                text) for names, metavar, text in ROOT_OPTIONS]
+    box("Options", options, max(len(o[0]) for o in options))
+    box("Commands", [(name, e.help) for name, e in COMMANDS.items()],
+        max(len(n) for n in COMMANDS))
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    app(args=argv if argv is not None else sys.argv[1:], prog_name="dialcli")
+    """Console-script entry point. ``--version`` and ``--help`` are answered from the
+    tables here; anything else loads the command line (``app.py``)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args == ["--version"]:
+        sys.stdout.write(f"dialcli {__version__}\n")
+        return
+    if args in ([], ["--help"], ["-h"]):
+        import os
+        import shutil
+
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        sys.stdout.write(root_help(shutil.get_terminal_size((80, 24)).columns, color))
+        return
+    from dialcli.cli.app import app   # lazy: Typer, Rich and the group load for a command
+
+    app(args=args, prog_name="dialcli")

@@ -1,0 +1,165 @@
+"""The Typer application behind ``dialcli``: commands load lazily from ``COMMANDS``.
+
+``DialcliGroup`` imports a command's module only when that command runs, so a
+command loads neither the engine nor the libraries another command needs.
+``DialcliGroup.invoke`` is the single place where a core error becomes a message on
+stderr and a named exit code (``errors.ExitCode``), for every command at any depth.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import sys
+from collections.abc import Iterator, Mapping
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+from dialcli import __version__
+from dialcli.cli import ABOUT, COMMANDS, Entry
+
+#: What a row of the table loads: a command, or a group of them.
+Command = TyperCommand | TyperGroup
+
+def listed_help(command: Command) -> str:
+    """The line a group's help lists for ``command``: its help's first paragraph."""
+    text = inspect.cleandoc(command.short_help or command.help or "")
+    return text.split("\n\n")[0].replace("\n", " ").strip()
+
+
+class LazyCommands(Mapping[str, Command]):
+    """``COMMANDS`` as Click commands: the names come from the table, and a command's
+    module is imported the first time that command is looked up."""
+
+    def __init__(self, table: Mapping[str, Entry]):
+        self.table = table
+        self.loaded: dict[str, Command] = {}
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self.loaded:
+            self.loaded[name] = self.table[name].load(name)
+        return self.loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+class DialcliGroup(TyperGroup):
+    """The root group: commands load lazily from ``COMMANDS``, and ``DialcliError`` maps
+    to a clean message and exit code for every subcommand."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        assert not self.commands, "commands are registered in COMMANDS, not on the root app"
+        self.commands = LazyCommands(COMMANDS)
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(self.commands)      # names only: TyperGroup's would import every module
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Command | None:
+        return self.commands[cmd_name] if cmd_name in self.commands else None
+
+    def format_help(self, ctx: typer.Context, formatter) -> None:
+        # The command list shows a name and one line; the table holds both, so listing
+        # them imports no command module.
+        listing = copy.copy(self)
+        listing.commands = {name: TyperCommand(name, help=entry.help)
+                            for name, entry in COMMANDS.items()}
+        super(DialcliGroup, listing).format_help(ctx, formatter)
+
+    def invoke(self, ctx: typer.Context):
+        # lazy: consoles, workspace and error types serve commands, not --help/--version
+        from rich.markup import escape
+
+        from dialcli.cli.common import AppState, err
+        from dialcli.config import scrub
+        from dialcli.errors import DialcliError, ExitCode
+
+        try:
+            return super().invoke(ctx)
+        except DialcliError as exc:
+            # escape: messages quote user-typed names, which may hold [brackets].
+            err.print(f"[bold red]Error:[/bold red] {escape(scrub(exc.message))}", markup=True,
+                      highlight=False)
+            if exc.hint:
+                err.print(scrub(exc.hint), markup=False, highlight=False)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except UnicodeEncodeError as exc:
+            if "surrogate" not in str(exc.reason):
+                raise
+            # Bytes that are not UTF-8 in an argument (Python keeps them as lone
+            # surrogates) cannot be stored: say which text, like any bad input.
+            bad = exc.object[exc.start:exc.end].encode("utf-8", "surrogateescape")
+            shown = repr(exc.object if len(exc.object) <= 80 else exc.object[:77] + "...")
+            err.print(f"[bold red]Error:[/bold red] {escape(scrub(shown))} is not UTF-8 text "
+                      f"(bytes {bad.hex(' ')}).", markup=True, highlight=False)
+            err.print("dialcli keeps names, text and settings as UTF-8: type it again in a "
+                      "UTF-8 terminal (e.g. LANG=en_US.UTF-8).", markup=False, highlight=False)
+            raise typer.Exit(int(ExitCode.USAGE)) from None
+        except OverflowError as exc:
+            if "SQLite INTEGER" not in str(exc):
+                raise
+            # A number typed on the command line (--limit, --lead, an id) that no
+            # SQLite integer can hold; the transaction it was in has rolled back.
+            err.print("[bold red]Error:[/bold red] a number given is too large (the largest "
+                      "is 9223372036854775807).", markup=True, highlight=False)
+            raise typer.Exit(int(ExitCode.USAGE)) from None
+        except KeyboardInterrupt:
+            err.print("Interrupted.")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        finally:
+            if ctx.obj is not None and isinstance(ctx.obj, AppState) and ctx.parent is None:
+                ctx.obj.close()
+
+
+app = typer.Typer(
+    name="dialcli",
+    cls=DialcliGroup,
+    help=ABOUT,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # the Twilio auth token must never print
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dialcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: str = typer.Option(
+        None, "--db", metavar="PATH",
+        help="Workspace file (default: $DIALCLI_DB or ./dialcli.db).",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit.",
+    ),
+) -> None:
+    """Run outbound AI voice-call campaigns from your laptop."""
+    from dialcli.cli.common import AppState  # lazy: as in DialcliGroup.invoke
+
+    _tolerant_streams()
+    ctx.obj = AppState(db_option=db)
+
+
+def _tolerant_streams() -> None:
+    """File names may hold bytes that are not UTF-8: print them, never crash on them.
+
+    Such bytes reach Python as lone surrogates. stdout passes them through as the
+    original bytes (as ``ls`` does); stderr shows them escaped, as Python does.
+    """
+    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        try:
+            stream.reconfigure(errors=errors)
+        except (AttributeError, ValueError, OSError):
+            pass
