@@ -61,6 +61,8 @@ def test_leads_csv(store):
         "status": "REACHED", "last_disposition": "INTERESTED", "attempts": "1", "pass": "1",
         "reached_phone": "+14155551200", "callback_at_utc": "",
         "last_call_at_utc": "2026-03-01T15:00:00.000Z", "lead_id": str(data["lead"][1]),
+        "consent": "express", "consent_at_utc": builders.CONSENTED_AT,
+        "consent_source": "test fixture",
     }
     assert (jamie["PHONE1"], jamie["PHONE2"], jamie["pass"], jamie["attempts"]) == (
         "+12125550133", "+12125550144", "2", "3")

@@ -232,14 +232,29 @@ def test_deleting_a_campaign_clears_its_counters(store, spring):
     assert _stats(store, cid) == {}
 
 
+def _old_campaign(st: Store) -> int:
+    """A RUNNING campaign written as the schema before the consent gate (m010) held it:
+    the product's create_campaign writes today's columns."""
+    builders.agent(st, "Zara")
+    builders.number(st)
+    with st.tx():
+        return st.execute(
+            "INSERT INTO campaigns (name, agent_id, from_number, window_start, window_end, "
+            "retry_interval_minutes, max_attempts, voicemail_action, max_concurrent, cps, "
+            "status, created_at, updated_at) SELECT 'Spring', id, ?, '09:00', '20:00', 60, 3, "
+            "'hangup', 5, 1.0, 'RUNNING', ?, ? FROM agents WHERE name = 'Zara'",
+            (builders.FROM, NOW_ISO, NOW_ISO)).lastrowid
+
+
 def test_upgrade_backfills_counters_from_existing_calls(db_path):
     names = migrations.names()
     st = Store(db_path, migrate=False)
     migrations.migration_set().apply(st.db, stop_before="m004_results")
     assert "m004_results" not in st.applied_migrations()
     # Old schema: insert directly (no triggers exist yet).
-    cid = builders.campaign(st, status="RUNNING")
-    lead = add_lead(st, cid, row=2, name="L", phones=[("+14155551200", "America/Los_Angeles")])
+    cid = _old_campaign(st)
+    lead = add_lead(st, cid, row=2, name="L", phones=[("+14155551200", "America/Los_Angeles")],
+                    consent=None)
     for n, disp in enumerate(["NO_ANSWER", "INTERESTED", None]):
         st.execute("INSERT INTO calls (campaign_id, run, lead_id, slot, e164, from_number, pass_no, "
                    "provider, claimed_at, ended_at, disposition, duration_s, billed_minutes) "
@@ -257,8 +272,9 @@ def test_upgrade_backfills_counters_from_existing_calls(db_path):
 def test_upgrade_from_m004_counts_finished_calls_only(db_path):
     st = Store(db_path, migrate=False)
     migrations.migration_set().apply(st.db, stop_before="m005_call_stats_finished_only")
-    cid = builders.campaign(st, status="RUNNING")
-    lead = add_lead(st, cid, row=2, name="L", phones=[("+14155551200", "America/Los_Angeles")])
+    cid = _old_campaign(st)
+    lead = add_lead(st, cid, row=2, name="L", phones=[("+14155551200", "America/Los_Angeles")],
+                    consent=None)
     add_call(st, cid, lead, pass_no=1, disposition="NO_ANSWER", ended_at=NOW_ISO, billed_minutes=1)
     open_call = add_call(st, cid, lead, pass_no=2)
     assert st.scalar("SELECT COUNT(*) FROM call_stats WHERE disposition = ''") == 1

@@ -1,6 +1,10 @@
 """The audit log read back: one dict per decision, and its spreadsheet-safe CSV row.
 
 Written by ``dialcli.store.audit.record_decision`` in each decision's transaction.
+A dial's row keeps the consent it relied on (``detail["consent"]``: what the
+campaign's purpose required, and the record's type, time and source); the
+``consent_*`` columns lift it out so the CSV is the evidence on its own. Rows
+without it (skips before the gate, rows older than the gate) read empty there.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from dialcli.results.exports import neutralise
 AUDIT_COLUMNS = (
     "id", "ts", "campaign", "lead_row", "lead", "call_id", "e164", "decision", "reason",
     "zones", "zone_source", "states", "local_time", "rules_version", "rules", "window_open",
-    "next_open", "closed_because", "opt_out", "cap_count", "cap_limit", "detail",
+    "next_open", "closed_because", "opt_out", "cap_count", "cap_limit", "consent_required",
+    "consent_type", "consent_at", "consent_source", "detail",
 )
 
 
@@ -62,6 +67,8 @@ def audit_entries(conn, *, campaign_id: int | None = None, lead_id: int | None =
         except ValueError:
             detail = {"raw": row[9]}
         rules = detail.get("rules")
+        consent = detail.get("consent")
+        consent = consent if isinstance(consent, dict) else {}
         version = detail.get("rules_version") or (rules if isinstance(rules, str) else None)
         yield {
             "id": row[0], "ts": row[1], "campaign": row[2], "lead_row": row[3],
@@ -76,6 +83,8 @@ def audit_entries(conn, *, campaign_id: int | None = None, lead_id: int | None =
             "closed_because": detail.get("closed_because"),
             "opt_out": detail.get("opt_out", detail.get("on_opt_out_list")),
             "cap_count": detail.get("cap_count"), "cap_limit": detail.get("cap_limit"),
+            "consent_required": consent.get("required"), "consent_type": consent.get("type"),
+            "consent_at": consent.get("at"), "consent_source": consent.get("source"),
             "detail": detail,
         }
 

@@ -12,8 +12,9 @@ leaves half a file under the user's name).
 campaign's imports, in file order (``imports.columns``), with NAME, EMAIL, PHONE1..10
 and TIMEZONE taken from their structured homes and the rest from the lead's
 variables -- then status, last disposition, attempts, pass, the phone that reached
-them, callback time and last call time (UTC), and the lead id (to join with the call
-export).
+them, callback time and last call time (UTC), the lead id (to join with the call
+export), and the lead's consent on record (type or "none", when given, source; see
+``reporting.LEAD_CONSENT_COLUMNS``).
 
 **Call rows**: lead, phone slot, number, pass, start and end in UTC and in the
 recipient's local time (the zones checked at dial, ``calls.zone``; when a number
@@ -44,12 +45,14 @@ from dialcli.compliance.rules import zone_info
 from dialcli.errors import InputError
 from dialcli.leads.csvfile import STRUCTURED
 from dialcli.phones import is_e164
+from dialcli.results.reporting import LEAD_CONSENT_COLUMNS
 from dialcli.store import Store
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 LEAD_TRAILER = ["status", "last_disposition", "attempts", "pass", "reached_phone",
-                "callback_at_utc", "last_call_at_utc", "lead_id"]
+                "callback_at_utc", "last_call_at_utc", "lead_id", "consent", "consent_at_utc",
+                "consent_source"]
 CALL_COLUMNS = [
     "call_id", "run", "lead_id", "lead_row", "lead_name", "phone_slot", "number", "pass",
     "kind", "started_at_utc", "ended_at_utc", "started_local", "ended_local",
@@ -122,8 +125,9 @@ def write_leads_csv(store: Store, campaign_id: int, fh: IO[str]) -> int:
         count = 0
         for row in store.execute(
                 "SELECT l.id, l.name, l.email, l.timezone, l.vars, l.status, l.last_disposition, "
-                "l.attempts, l.pass_no, l.callback_at, l.last_call_at, l.reached_slot "
-                "FROM leads l WHERE +l.campaign_id = ? ORDER BY l.id", (campaign_id,)):
+                "l.attempts, l.pass_no, l.callback_at, l.last_call_at, l.reached_slot, "
+                + ", ".join(LEAD_CONSENT_COLUMNS) +
+                " FROM leads l WHERE +l.campaign_id = ? ORDER BY l.id", (campaign_id,)):
             lead_id = row[0]
             while pending is not None and pending[0] < lead_id:
                 pending = next(phones_iter, None)
@@ -144,7 +148,8 @@ def write_leads_csv(store: Store, campaign_id: int, fh: IO[str]) -> int:
                 cells.append(neutralise(value))
             reached = phones.get(row[11]) if row[11] is not None else None
             writer.writerow(cells + [row[5], row[6] or "", row[7], row[8], neutralise(reached),
-                                     row[9] or "", row[10] or "", lead_id])
+                                     row[9] or "", row[10] or "", lead_id, row[12] or "none",
+                                     row[13] or "", neutralise(row[14])])
             count += 1
     return count
 

@@ -30,6 +30,11 @@ other orders read the leads table once (about 0.3 s per million leads).
   call's day when a simulated campaign ran ahead of the wall clock), zeros included.
 - *Runs*: ``restart`` starts a new run; figures are for the current run unless
   ``all_runs``. Lead statuses are always the current ones.
+- *Consent* of a lead: the best live (not revoked) record of the phone that reached
+  it, else of its current phone -- written before express, then the newest, as the
+  gate picks it (``compliance.consent``); "none" when there is no record. The KPIs
+  carry the campaign's purpose and consent gate, and ``gate_off_text`` says, in the
+  words every command uses, that the user turned the gate off.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from datetime import date, timedelta
 from typing import Any, Iterable
 
 from dialcli.store import settings
+from dialcli.store.outbox import CONSENT_ORDER
 from dialcli.errors import InputError, NotFoundError
 from dialcli.models import Disposition, LeadStatus, NOT_REACHED
 from dialcli.store import Store
@@ -88,6 +94,18 @@ class Kpis:
     current_pass: int
     max_passes: int
     next_pass_at: str | None
+    purpose: str = "unspecified"
+    consent_gate: str = "on"
+    consent_gate_changed_at: str | None = None
+    consent_gate_changed_by: str | None = None
+
+    @property
+    def gate_off(self) -> str | None:
+        """The warning when the user turned the consent gate off (None when on)."""
+        if self.consent_gate != "off":
+            return None
+        return gate_off_text(self.consent_gate_changed_at, self.consent_gate_changed_by,
+                             sentence=True)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +156,15 @@ class LeadRow:
     attempts: int
     last_call_at: str | None
     callback_at: str | None
+    consent_type: str | None = None     # written | express | None (no live record)
+    consent_at: str | None = None
+    consent_source: str | None = None
+
+    @property
+    def consent(self) -> str:
+        """'written 2026-01-02', 'express 2025-11-30' or 'none'."""
+        return f"{self.consent_type} {self.consent_at[:10]}" if self.consent_type and \
+            self.consent_at else "none"
 
 
 @dataclass(frozen=True)
@@ -168,8 +195,27 @@ class Report:
 
 # -- helpers ---------------------------------------------------------------------------
 
+def gate_off_text(changed_at: str | None, changed_by: str | None, *,
+                  sentence: bool = False) -> str:
+    """What ``start``, ``status``, ``plan``, ``doctor`` and ``report`` say of a campaign
+    whose consent gate the user turned off (``sentence``: with a capital)."""
+    since = (changed_at or "?")[:16].replace("T", " ") + (" UTC" if changed_at else "")
+    return (f"{'C' if sentence else 'c'}onsent gate OFF since {since} "
+            f"({changed_by or 'unknown'}): calls go to numbers without a consent record on file")
+
+
+#: The consent of each lead (see the module docstring): three columns, from the phone
+#: that reached it, else its current one; the index ``consent_live`` finds each.
+LEAD_CONSENT_COLUMNS = tuple(
+    f"(SELECT {col} FROM consent WHERE e164 = (SELECT e164 FROM lead_phones WHERE "
+    "lead_id = l.id AND slot = COALESCE(l.reached_slot, l.phone_slot)) "
+    f"AND revoked_at IS NULL ORDER BY {CONSENT_ORDER} LIMIT 1)"
+    for col in ("kind", "consented_at", "source"))
+
+
 def _campaign(store: Store, campaign_id: int):
-    row = store.one("SELECT id, name, status, run, pass_no, max_attempts, next_pass_at "
+    row = store.one("SELECT id, name, status, run, pass_no, max_attempts, next_pass_at, purpose, "
+                    "consent_gate, consent_gate_changed_at, consent_gate_changed_by "
                     "FROM campaigns WHERE id = ?", (campaign_id,))
     if row is None:
         raise NotFoundError(f"Campaign {campaign_id} does not exist.")
@@ -262,6 +308,9 @@ def campaign_kpis(store: Store, campaign_id: int, *, all_runs: bool = False) -> 
         dispositions=by_disp, leads_total=sum(leads.values()), leads_by_status=leads,
         leads_reached=sum(leads.get(s.value, 0) for s in REACHED_LEAD_STATUSES),
         current_pass=c["pass_no"], max_passes=c["max_attempts"], next_pass_at=c["next_pass_at"],
+        purpose=c["purpose"], consent_gate=c["consent_gate"],
+        consent_gate_changed_at=c["consent_gate_changed_at"],
+        consent_gate_changed_by=c["consent_gate_changed_by"],
     )
 
 
@@ -314,7 +363,7 @@ def cost_report(store: Store, campaign_id: int, *, today: date, all_runs: bool =
 
 def lead_rows(store: Store, campaign_id: int, *, status: Iterable[str] = (), sort: str = "row",
               limit: int | None = 50, offset: int = 0) -> list[LeadRow]:
-    """One page of the lead table: status, last disposition, current phone, pass."""
+    """One page of the lead table: status, last disposition, current phone, pass, consent."""
     statuses = parse_statuses(status)
     order = SORTS[parse_sort(sort)]
     # Without a status filter, read the table in rowid order (the unary + keeps SQLite
@@ -333,9 +382,10 @@ def lead_rows(store: Store, campaign_id: int, *, status: Iterable[str] = (), sor
     # Page first, then join the phones of that page only.
     rows = store.all(
         "SELECT l.id, l.row_number, l.name, l.status, l.last_disposition, l.phone_slot, "
-        "p.e164, l.pass_no, l.attempts, l.last_call_at, l.callback_at FROM ("
+        "p.e164, l.pass_no, l.attempts, l.last_call_at, l.callback_at, "
+        + ", ".join(LEAD_CONSENT_COLUMNS) + " FROM ("
         "SELECT l.id, l.row_number, l.name, l.status, l.last_disposition, l.phone_slot, "
-        "l.pass_no, l.attempts, l.last_call_at, l.callback_at FROM leads l "
+        "l.reached_slot, l.pass_no, l.attempts, l.last_call_at, l.callback_at FROM leads l "
         f"WHERE {where} ORDER BY {order}{page}) l "
         "LEFT JOIN lead_phones p ON p.lead_id = l.id AND p.slot = l.phone_slot "
         f"ORDER BY {order}", params)
@@ -363,6 +413,6 @@ def campaign_report(store: Store, campaign_id: int, *, today: date, all_runs: bo
 
 __all__ = [
     "Kpis", "DayCost", "CostReport", "LeadRow", "Report", "SORTS", "TREND_DAYS",
-    "campaign_kpis", "cost_report", "lead_rows", "lead_counts", "campaign_report",
-    "parse_statuses", "parse_sort",
+    "LEAD_CONSENT_COLUMNS", "gate_off_text", "campaign_kpis", "cost_report", "lead_rows",
+    "lead_counts", "campaign_report", "parse_statuses", "parse_sort",
 ]

@@ -7,6 +7,10 @@ status change committed. With no subscriptions it costs one query on a tiny tabl
 Each event has a stable id (``evt_`` + 32 hex) shared by every subscription's copy;
 receivers dedupe on it (delivery is at least once). Delivery is
 ``dialcli.results.delivery``.
+
+Each payload carries the consent on record for the lead's current phone at the
+event's instant (``lead.consent``: type, time, source; null when there is none),
+so a receiver keeps the evidence beside the outcome.
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ LEAD_UPDATED = "campaign.lead.updated"
 DUE_NOW = "1970-01-01T00:00:00.000Z"
 #: Queued behind an older undelivered event of the same lead.
 BLOCKED = "9999-12-31T23:59:59.999Z"
+
+
+#: The consent a dial relies on, when a number has several live records: written
+#: before express, then the newest (``compliance.consent.best``'s order; the store
+#: sits below compliance, so the results and the outbox read it from here).
+CONSENT_ORDER = "kind = 'written' DESC, consented_at DESC, id DESC"
 
 
 def new_event_id() -> str:
@@ -47,6 +57,14 @@ def lead_payload(conn: sqlite3.Connection, lead_id: int, previous_status: str | 
         "WHERE l.id = ?", (lead_id,)).fetchone()
     if row is None:
         return None
+    consent = None
+    if row["phone_e164"]:
+        found = conn.execute(
+            "SELECT kind, consented_at, source FROM consent WHERE e164 = ? AND revoked_at IS "
+            f"NULL AND consented_at <= ? ORDER BY {CONSENT_ORDER} LIMIT 1",
+            (row["phone_e164"], created_at)).fetchone()
+        if found is not None:
+            consent = {"type": found[0], "at": found[1], "source": found[2]}
     return {
         "id": event_id,
         "type": LEAD_UPDATED,
@@ -63,6 +81,7 @@ def lead_payload(conn: sqlite3.Connection, lead_id: int, previous_status: str | 
             "last_disposition": row["last_disposition"],
             "current_phone": ({"slot": row["phone_slot"], "e164": row["phone_e164"]}
                               if row["phone_e164"] else None),
+            "consent": consent,
             "pass": row["pass_no"],
             "attempts": row["attempts"],
             "callback_at": row["callback_at"],
