@@ -131,8 +131,10 @@ def test_doctor_all_good_through_the_tunnel(fake, store, monkeypatch):
         assert llm.chat_requests[0].headers.get("authorization") == "Bearer sk-test-123456"
     assert [(c.name, c.status) for c in checks] == [
         ("Twilio credentials", "ok"), ("From-numbers", "ok"), ("Public URL", "ok"),
-        ("LLM", "ok"), ("Calling window (Spring)", "ok")]
-    assert "1 of 2 waiting lead(s) are inside 09:00-20:00" in checks[-1].message
+        ("LLM", "ok"), ("Calling window (Spring)", "ok"), ("Consent (Spring)", "ok")]
+    assert "1 of 2 waiting lead(s) are inside 09:00-20:00" in checks[-2].message
+    assert checks[-1].message.startswith("informational: every waiting lead (2) has prior "
+                                         "express consent")
     # The server doctor started for the probe is gone again.
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)

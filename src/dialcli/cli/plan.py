@@ -34,7 +34,8 @@ STYLES = {"now": "green", "later_today": "cyan", "later": "yellow", "blocked": "
           "done": "dim"}
 PLAN_CSV = ("row", "lead", "lead_status", "slot", "current", "e164", "category", "next_utc",
             "next_local", "closes_utc", "zones", "zone_source", "states", "rules", "reasons",
-            "cap_count", "cap_limit", "opt_out")
+            "cap_count", "cap_limit", "opt_out", "consent_required", "consent_type", "consent_at",
+            "consent_source")
 
 
 def _parse_at(text: str | None, ctx: typer.Context) -> datetime:
@@ -49,6 +50,22 @@ def _parse_at(text: str | None, ctx: typer.Context) -> datetime:
     if value.tzinfo is None:
         value = value.astimezone()      # a bare time is the user's own local time
     return value.astimezone(compliance.UTC)
+
+
+def _consent_cells(evidence: dict | None) -> list[str]:
+    """consent_required, consent_type, consent_at, consent_source (empty: not checked)."""
+    evidence = evidence or {}
+    return [audit.flat(evidence.get(k)) for k in ("required", "type", "at", "source")]
+
+
+def consent_line(plan: Plan) -> Text:
+    """'Purpose telemarketing: needs prior express written consent; consent gate on.'
+    (the numbers it blocks and the fix are in the plan's notes)."""
+    c = plan.consent
+    if not c.get("needs"):
+        return Text("Purpose: not set (no number can be dialed).", style="red")
+    return Text(f"Purpose {c['purpose']}: needs {c['needs']}; consent gate {c['gate']}.",
+                style="red" if c["gate"] == "off" else "")
 
 
 def _local(p) -> str:
@@ -105,6 +122,8 @@ def totals_table(plan: Plan) -> Table:
 
 def plan_summary(plan: Plan) -> Group:
     parts: list = [totals_table(plan)]
+    if plan.consent:
+        parts.append(consent_line(plan))
     rules = sorted({r for p in plan.phones for r in p.rules})
     parts.append(Text(f"Rules version {plan.rules_version}; cap "
                       f"{plan.policy['cap_per_24h']}/24 h per number "
@@ -146,8 +165,9 @@ def plan_cmd(
     For every lead and phone: the next permitted local time and UTC instant, the
     time zones and where they came from, the rules applied (campaign window, federal
     08:00-21:00, state rules, holidays, blackout dates) and why a number waits or is
-    skipped (opt-out, frequency cap, invalid, unknown zone). Then totals and an
-    estimate of calls, minutes, cost and finish time from a simulated run.
+    skipped (opt-out, no consent on record for the campaign's purpose, frequency
+    cap, invalid, unknown zone). Then totals, the numbers the consent gate blocks,
+    and an estimate of calls, minutes, cost and finish time from a simulated run.
 
     \b
     Example:
@@ -166,7 +186,8 @@ def plan_cmd(
                  to_iso(p.closes_utc) or "", audit.flat(p.zones), p.zone_source,
                  audit.flat(p.states), audit.flat(p.rules),
                  audit.flat(p.reasons), "" if p.cap_count is None else p.cap_count,
-                 p.cap_limit, "yes" if p.opt_out else "no"] for p in plan.phones)
+                 p.cap_limit, "yes" if p.opt_out else "no", *_consent_cells(p.consent)]
+                for p in plan.phones)
         n = write_csv(csv_path, PLAN_CSV, rows)
         if csv_path != "-":
             success(f"Wrote {n:,} row(s) to {csv_path}.")

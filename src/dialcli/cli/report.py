@@ -73,6 +73,10 @@ def header(k: Kpis) -> Text:
     text.append(f"  ·  pass {k.current_pass} of {k.max_passes}")
     if k.next_pass_at:
         text.append(f"  ·  next pass {_when(k.next_pass_at)} UTC")
+    text.append(f"  ·  {k.purpose}" if k.purpose != "unspecified" else "  ·  purpose not set",
+                style="" if k.purpose != "unspecified" else "red")
+    if k.gate_off:
+        text.append("\n" + k.gate_off, style="bold red")
     return text
 
 
@@ -150,6 +154,7 @@ class LeadTable:
     def __rich_console__(self, console, options):
         report = self.report
         compact = options.max_width < 110
+        dated = options.max_width >= 135      # room for the consent's date too
         shown = len(report.leads)
         scope = (", ".join(s.lower() for s in report.status_filter)
                  if report.status_filter else "all")
@@ -169,6 +174,7 @@ class LeadTable:
             table.add_column("Pass", justify="right")
             table.add_column("Attempts", justify="right")
             table.add_column("Last call (UTC)", no_wrap=True)
+        table.add_column("Consent", no_wrap=True)
         for r in report.leads:
             last = _when(r.last_call_at)
             if compact:
@@ -176,14 +182,14 @@ class LeadTable:
                          Text(r.last_disposition or "–",
                               DISPOSITION_STYLE.get(r.last_disposition or "", "dim")),
                          r.phone or "–", f"{r.pass_no}/{r.attempts}",
-                         last[5:] if last != "–" else last]
+                         last[5:] if last != "–" else last, _consent(r, short=True)]
             else:
                 cells = [str(r.row_number), Text(r.name),
                          Text(r.status, STATUS_STYLE.get(r.status, "")),
                          Text(r.last_disposition or "–",
                               DISPOSITION_STYLE.get(r.last_disposition or "", "dim")),
                          f"{r.phone_slot}: {r.phone}" if r.phone else "–",
-                         str(r.pass_no), str(r.attempts), last]
+                         str(r.pass_no), str(r.attempts), last, _consent(r, short=not dated)]
             table.add_row(*cells)
         if not report.leads:
             blanks = [""] * (len(table.columns) - 1)
@@ -192,6 +198,14 @@ class LeadTable:
             else:
                 table.add_row("", Text("no leads match", style="dim"), *blanks[1:])
         yield table
+
+
+def _consent(r, short: bool = False) -> Text:
+    """'written 2026-01-02' (or 'written' when narrow: the date is in --json and --csv);
+    'none' dimmed."""
+    if r.consent_type is None:
+        return Text("none", style="dim")
+    return Text(r.consent_type if short else r.consent)
 
 
 def lead_table(report: Report) -> LeadTable:
@@ -290,6 +304,9 @@ def report(
              "(needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)."),
 ) -> None:
     """Show a campaign's results: KPIs, dispositions, leads and cost with a 30-day trend.
+
+    Each lead shows the consent on record for its number (type and date, or none),
+    and the page says so when the campaign's consent gate is off.
 
     Cost is billed minutes x rate_per_minute (or the provider's final price when
     known); days are UTC. Twilio publishes a call's price minutes after it ends: a

@@ -2,7 +2,9 @@
 
 The three dial the same way and take the same options, declared once in ``RunFlags``;
 ``@dials`` adds them to a command after its own and hands them over as ``run``.
-``drive`` runs the engine in a worker thread and keeps this one for the live
+Before the first dial each warns the same way: the disclosure check, then the consent
+gate off, stale registry data or leads the gate will skip
+(``engine.doctor.start_warnings``). ``drive`` runs the engine in a worker thread and keeps this one for the live
 dashboard and Ctrl-C (``demo`` drives its campaign with it too).
 """
 
@@ -23,7 +25,7 @@ from rich.markup import escape
 from dialcli.cli import ui
 from dialcli.cli.common import err, note, out, resolve_campaign_id, state, success
 from dialcli.compliance.disclosure import check_agent, enforce
-from dialcli.engine import lifecycle, runner
+from dialcli.engine import doctor, lifecycle, runner
 from dialcli.engine.runner import RunOptions
 from dialcli.errors import ConflictError, ExitCode, InputError, ProviderError
 from dialcli.models import CampaignStatus
@@ -185,6 +187,8 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
         opts.speed = 30.0   # watchable: 30x real time, long waits compressed
     log = None if (tty or quiet) else _log
     _check_disclosure(store, campaign_id, strict)
+    for warning in doctor.start_warnings(store, campaign_id, st.clock.now()):
+        err.print(f"[yellow]Warning:[/yellow] {escape(warning)}", highlight=False)
     engine = runner.build(store, campaign_id, opts, wall=st.clock, on_event=log)
     handle = runner.start_thread(engine, webhooks=True)
     live = Live(get_renderable=lambda: ui.dashboard(engine.snapshot()), console=out,

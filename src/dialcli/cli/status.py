@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any, Optional
 
 import typer
+from rich.text import Text
 
 from dialcli.cli import ui
 from dialcli.cli.common import note, out, print_json, resolve_campaign_id, state
@@ -29,7 +30,8 @@ def status(
 ) -> None:
     """Show a campaign's live snapshot once (KPIs, recent leads, recent calls).
 
-    Ends with the command that moves the campaign on: start a draft, resume a
+    Shows what the campaign is for (its purpose) and whether its consent gate is
+    on, then the command that moves the campaign on: start a draft, resume a
     paused campaign, or report on a completed one.
 
     \b
@@ -41,13 +43,32 @@ def status(
     store = st.store()
     cid = resolve_campaign_id(store, campaign)
     snap = lifecycle.snapshot(store, cid, st.clock.now())
+    gate = lifecycle.consent_state(store, cid)
     hint = next_step(snap)
     if as_json:
-        print_json(snapshot_json(snap) | {"hint": hint})
+        print_json(snapshot_json(snap) | {"consent": gate, "hint": hint})
         return
     out.print(ui.dashboard(snap))
+    out.print(consent_line(gate, snap.campaign))
     if hint:
         note(hint)
+
+
+def consent_line(gate: dict[str, Any], campaign: str) -> Text:
+    """'Purpose: telemarketing (needs ...) · consent gate on', the gate off in red."""
+    text = Text("Purpose: ", style="bold")
+    if gate["needs"] is None:
+        text.append("not set", style="bold red")
+        text.append(" -- start refuses it until you set it: dialcli campaign edit "
+                    f"{shlex.quote(campaign)} --purpose telemarketing|informational")
+        return text
+    text.append(f"{gate['purpose']} (needs {gate['needs']})")
+    text.append("  ·  ")
+    if gate["warning"]:
+        text.append(gate["warning"], style="bold red")
+    else:
+        text.append("consent gate on", style="green")
+    return text
 
 
 def next_step(s: Snapshot) -> str | None:

@@ -14,6 +14,14 @@ the first call:
 4. LLM: if configured, one tiny chat completion succeeds (else the rule brain is used).
 5. Calling window: how many leads waiting to be dialed are inside their calling
    window now ("they may all be asleep").
+6. Consent: each campaign says what its calls are for (a purpose not set is a
+   failure: ``start`` refuses it), how many waiting leads lack the consent that
+   purpose needs (they will be skipped), and whether the user turned the gate off
+   (when, by whom). For telemarketing, the newest National DNC registry import
+   must be at most 31 days old (47 CFR 64.1200(c)(2)(i)(D)).
+
+``start_warnings`` is the part of 6 that ``start``, ``resume`` and ``restart`` say
+before dialing.
 
 Network look-ups are injected (``account``, ``http``) so tests drive them against the
 fake Twilio and fake servers; nothing here prints.
@@ -28,13 +36,20 @@ from typing import Any, Callable
 
 import httpx
 
+from dialcli.clock import to_iso
+from dialcli.compliance import consent
 from dialcli.compliance import policy as compliance
+from dialcli.compliance.dnc import REGISTRY_PREFIX
 from dialcli.config import LLMSettings, TwilioCredentials, public_url as resolve_public_url
 from dialcli.errors import ConfigError, DialcliError
 from dialcli.models import Campaign, CampaignStatus
+from dialcli.results.reporting import gate_off_text
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 WAITING = ("PENDING", "RETRY", "CALLBACK", "DIALING")
+#: A telemarketer must use a version of the registry obtained at most 31 days before
+#: the call (47 CFR 64.1200(c)(2)(i)(D)).
+REGISTRY_MAX_AGE_DAYS = 31
 
 
 @dataclass
@@ -70,9 +85,13 @@ def run_checks(store: Any, campaigns: list[Campaign], opts: DoctorOptions, *, no
         check_llm(checks, http)
         for campaign in campaigns:
             checks.append(check_window(store, campaign, now))
+            checks.append(check_consent(store, campaign, now))
         if not campaigns:
             checks.append(Check("Calling window", SKIP, "No active campaign to check.",
                                 "Create one with: dialcli campaign create NAME --agent A --from +1..."))
+        registry = check_registry(store, campaigns, now)
+        if registry is not None:
+            checks.append(registry)
         return checks
     finally:
         if own_http:
@@ -299,3 +318,106 @@ def check_window(store: Any, campaign: Campaign, now: datetime) -> Check:
                  "Nothing is wrong if you start now: dialcli waits for each lead's window. "
                  "To call sooner, check the recipients' time zones against the campaign window "
                  "(dialcli campaign edit NAME --window 09:00-20:00).")
+
+
+def check_consent(store: Any, campaign: Campaign, now: datetime) -> Check:
+    """The campaign's purpose, its gate, and the waiting leads the gate will skip."""
+    name = f"Consent ({campaign.name})"
+    if campaign.purpose not in consent.PURPOSES:
+        return Check(name, FAIL, f"Campaign {campaign.name!r} does not say what its calls are "
+                     "for, so dialcli cannot tell which consent each number needs; start "
+                     "refuses it.",
+                     f"dialcli campaign edit {campaign.name} --purpose telemarketing (selling: "
+                     f"{consent.NEEDS[consent.TELEMARKETING]}) or --purpose informational (not "
+                     f"selling: {consent.NEEDS[consent.INFORMATIONAL]})")
+    lacking = consent.lacking(store.conn, campaign.id, campaign.purpose, to_iso(now))
+    needs = consent.NEEDS[campaign.purpose]
+    if campaign.consent_gate == "off":
+        return Check(name, WARN, gate_off_text(campaign.consent_gate_changed_at,
+                                               campaign.consent_gate_changed_by, sentence=True)
+                     + f" ({campaign.purpose}: {needs}; {lacking:,} waiting lead(s) have "
+                     "no such record here).",
+                     f"Import the records (dialcli consent import FILE) and turn it back on: "
+                     f"dialcli campaign edit {campaign.name} --consent-gate on")
+    waiting = store.scalar(
+        "SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status IN ('PENDING', 'RETRY', "
+        "'CALLBACK')", (campaign.id,))
+    if lacking:
+        return Check(name, WARN, f"{lacking:,} of {waiting:,} waiting lead(s) have no number "
+                     f"with {needs} on record: they will be skipped ({campaign.purpose}).",
+                     "Add the records from your web form or CRM: dialcli consent import FILE "
+                     "(or consent_at / consent_type / consent_source columns in the leads CSV)")
+    return Check(name, OK, f"{campaign.purpose}: every waiting lead ({waiting:,}) has {needs} "
+                 "on record; the gate checks it again at each dial.")
+
+
+def registry_imported_at(store: Any) -> str | None:
+    """When the newest National DNC registry file came in: the newest registry entry,
+    or the newest registry import (re-importing an unchanged list adds no entry but
+    is a fresh scrub all the same)."""
+    return store.scalar(
+        "SELECT MAX(at) FROM (SELECT MAX(added_at) AS at FROM dnc WHERE source LIKE ? "
+        "UNION ALL SELECT MAX(ts) FROM audit WHERE campaign_id IS NULL AND decision = "
+        "'dnc-import' AND json_extract(detail, '$.source') LIKE ?)",
+        (f"{REGISTRY_PREFIX}:%", f"{REGISTRY_PREFIX}:%"))
+
+
+def check_registry(store: Any, campaigns: list[Campaign], now: datetime) -> Check | None:
+    """For telemarketing campaigns: is the National DNC registry data fresh enough?
+    None when no campaign checked is telemarketing."""
+    selling = [c for c in campaigns if c.purpose == consent.TELEMARKETING]
+    if not selling:
+        return None
+    names = ", ".join(c.name for c in selling)
+    newest = registry_imported_at(store)
+    fix = ("Download your area codes' list at telemarketing.donotcall.gov and import it: "
+           "dialcli dnc import FILE")
+    if newest is None:
+        gated = all(c.consent_gate == "on" for c in selling)
+        return Check("DNC registry", OK if gated else WARN,
+                     f"No National DNC registry file imported (telemarketing: {names}). "
+                     + ("Every dial needs written consent on record, which the registry rule "
+                        "allows (64.1200(c)(2)(ii))." if gated else
+                        "With the consent gate off, registry numbers are not refused."), fix)
+    age = consent.age_days(newest, now) or 0.0
+    when = newest[:10]
+    if age > REGISTRY_MAX_AGE_DAYS:
+        return Check("DNC registry", WARN, registry_stale_text(newest, now) + f" ({names}).",
+                     fix)
+    return Check("DNC registry", OK, f"National DNC registry imported {when} ({age:.0f} "
+                 f"day(s) ago; at most {REGISTRY_MAX_AGE_DAYS} for telemarketing).")
+
+
+def registry_stale_text(newest: str, now: datetime) -> str:
+    age = consent.age_days(newest, now) or 0.0
+    return (f"The newest National DNC registry import is {age:.0f} days old ({newest[:10]}): "
+            f"telemarketing needs a copy at most {REGISTRY_MAX_AGE_DAYS} days old "
+            "(47 CFR 64.1200(c)(2)(i)(D))")
+
+
+def start_warnings(store: Any, campaign_id: int, now: datetime) -> list[str]:
+    """What ``start``, ``resume`` and ``restart`` warn of before dialing: the gate off,
+    stale registry data for telemarketing, leads the gate will skip. An unspecified
+    purpose is not warned of: the engine refuses it with the fix."""
+    row = store.one("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
+    if row is None:
+        return []
+    campaign = Campaign.from_row(row)
+    if campaign.purpose not in consent.PURPOSES:
+        return []
+    warnings = []
+    if campaign.consent_gate == "off":
+        warnings.append(gate_off_text(campaign.consent_gate_changed_at,
+                                      campaign.consent_gate_changed_by) + ".")
+    if campaign.purpose == consent.TELEMARKETING:
+        newest = registry_imported_at(store)
+        if newest is not None and (consent.age_days(newest, now) or 0) > REGISTRY_MAX_AGE_DAYS:
+            warnings.append(registry_stale_text(newest, now)
+                            + ": import a fresh one with dialcli dnc import FILE.")
+    if campaign.consent_gate == "on":
+        lacking = consent.lacking(store.conn, campaign.id, campaign.purpose, to_iso(now))
+        if lacking:
+            warnings.append(f"{lacking:,} waiting lead(s) have no number with "
+                            f"{consent.NEEDS[campaign.purpose]} on record: they will be "
+                            "skipped. Add records with: dialcli consent import FILE")
+    return warnings

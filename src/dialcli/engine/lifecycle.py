@@ -8,7 +8,8 @@ appointments, audit) kept. Retired phones stay retired -- a wrong number or an
 opted-out number is a fact about the number, not about the last run.
 
 ``snapshot`` builds the same ``Snapshot`` the live dashboard shows, from the database,
-for ``dialcli status`` in another terminal.
+for ``dialcli status`` in another terminal; ``consent_state`` adds what the campaign
+is for and whether its consent gate is on.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from datetime import datetime
 from typing import Any
 
 from dialcli.clock import from_iso, to_iso
+from dialcli.compliance import consent
 from dialcli.engine.types import Snapshot
 from dialcli.errors import ConflictError
 from dialcli.workspace.lease import live_runner
 from dialcli.models import Disposition
+from dialcli.results.reporting import gate_off_text
 from dialcli.store import Store, settings, transitions
 
 
@@ -126,3 +129,15 @@ def _runner_wait(c: Any, runner: Any, now: datetime) -> dict[str, Any]:
     if until is None or until <= now:
         return {}
     return {"waiting_until": until, "waiting_for": c["waiting_for"]}
+
+
+def consent_state(store: Store, campaign_id: int) -> dict[str, Any]:
+    """The campaign's purpose, what it needs, and its consent gate (``dialcli status``)."""
+    row = store.one("SELECT purpose, consent_gate, consent_gate_changed_at, "
+                    "consent_gate_changed_by FROM campaigns WHERE id = ?", (campaign_id,))
+    assert row is not None
+    purpose, gate, changed_at, changed_by = row
+    return {"purpose": purpose, "needs": consent.NEEDS.get(purpose), "gate": gate,
+            "gate_changed_at": changed_at, "gate_changed_by": changed_by,
+            "warning": gate_off_text(changed_at, changed_by, sentence=True)
+            if gate == "off" else None}

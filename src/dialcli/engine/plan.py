@@ -5,10 +5,17 @@ For every lead and phone it reports the next permitted instant (UTC and local in
 candidate zone), the zones and where they came from (the number's area code/exchange,
 or the lead's ``timezone`` column), the rules applied (campaign window within the
 federal limit, each state's rows, blackout dates), and why a number is later or never
-dialed (opt-out list, frequency cap, retired phone, unknown zone, no permitted time).
-It uses exactly the objects the engine uses at dial time (``policy_for_campaign``,
-the zone group's ``GroupWindow``, ``check_cap``, the opt-out list), so the plan and
-the dial-time decision cannot disagree about the rules.
+dialed (opt-out list, consent, frequency cap, retired phone, unknown zone, no
+permitted time). It uses exactly the objects the engine uses at dial time
+(``policy_for_campaign``, the zone group's ``GroupWindow``, ``check_cap``, the opt-out
+list, ``consent.check``), so the plan and the dial-time decision cannot disagree
+about the rules.
+
+The consent gate is checked as the claim checks it, at the instant the plan says
+the number would be dialed: a number without the consent the campaign's purpose
+needs is ``blocked`` with the gate's reason (the claim skips it there and the lead
+moves on), and ``Plan.consent`` counts them. A campaign whose purpose is not set
+cannot start: the plan says so with the fix instead of an estimate.
 
 Categories: ``now`` (permitted at the plan instant), ``later_today`` (before the end
 of the user's local day), ``later``, ``blocked`` (never, with the reason), ``done``
@@ -28,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
-from dialcli.compliance import dnc
+from dialcli.compliance import consent, dnc
 from dialcli.compliance.rules import Blackout
 from dialcli.clock import Clock, SystemClock, VirtualClock, from_iso, to_iso
 from dialcli.conversation.rules import RuleBrain
@@ -36,9 +43,10 @@ from dialcli.engine.loop import Engine
 from dialcli.providers.simulator import SimulatedProvider
 from dialcli.store import Store
 from dialcli.compliance.policy import RULES_VERSION, cap_for_number, check_cap, policy_for_campaign
-from dialcli.errors import NotFoundError
+from dialcli.errors import InputError, NotFoundError
 from dialcli.models import Campaign, LeadStatus
 from dialcli.phones import describe_e164, PhoneError
+from dialcli.results.reporting import gate_off_text
 
 UTC = timezone.utc
 CATEGORIES = ("now", "later_today", "later", "blocked", "done")
@@ -66,6 +74,7 @@ class PhonePlan:
     cap_count: int | None
     cap_limit: int | None
     opt_out: bool
+    consent: dict | None = None       # the gate's evidence at the planned dial (None: not checked)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -103,11 +112,14 @@ class Plan:
     lead_totals: dict[str, int]
     estimate: Estimate | None = None
     notes: list[str] = field(default_factory=list)
+    #: purpose, gate ('on'|'off'), required, numbers_blocked, leads_lacking (see build_plan)
+    consent: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"campaign": self.campaign, "campaign_status": self.campaign_status,
                 "at": to_iso(self.at), "rules_version": self.rules_version,
                 "policy": self.policy, "totals": self.totals, "lead_totals": self.lead_totals,
+                "consent": self.consent,
                 "estimate": self.estimate.as_dict() if self.estimate else None,
                 "notes": self.notes, "phones": [p.as_dict() for p in self.phones]}
 
@@ -166,22 +178,59 @@ def build_plan(store, campaign_id: int, at: datetime, *, blackout: Blackout | No
             if not rows:
                 lead_cat[lead["id"]] = "done" if status.terminal else "blocked"
                 continue
-            mine = [_plan_phone(conn, policy, lead, status, p, at, day_end, next_pass, current)
-                    for p in rows]
+            mine = [_plan_phone(conn, policy, campaign, lead, status, p, at, day_end, next_pass,
+                                current) for p in rows]
             phones.extend(mine)
             lead_cat[lead["id"]] = _lead_category(mine, current, status)
     totals = {c: sum(1 for p in phones if p.category == c) for c in CATEGORIES}
     lead_totals = {c: sum(1 for v in lead_cat.values() if v == c) for c in CATEGORIES}
     plan = Plan(campaign.name, str(campaign.status), at, RULES_VERSION, policy.describe(),
                 phones, totals, lead_totals)
+    plan.consent = _consent_summary(store, campaign, phones, at)
     if campaign.status == "COMPLETED":
         plan.notes.append("The campaign is COMPLETED: `dialcli restart` re-runs every lead.")
+    plan.notes.extend(_consent_notes(campaign, plan.consent))
     if estimate:
         plan.estimate = simulate_estimate(store, campaign_id, at, seed=seed, blackout=blackout)
     return plan
 
 
-def _plan_phone(conn, policy, lead, status, p, at, day_end, next_pass, current) -> PhonePlan:
+def _consent_summary(store, campaign: Campaign, phones: list[PhonePlan], at: datetime) -> dict:
+    blocked = sum(1 for p in phones if p.category == "blocked" and p.consent is not None
+                  and p.consent.get("blocked"))
+    lacking = None
+    if campaign.purpose in consent.PURPOSES:
+        lacking = consent.lacking(store.conn, campaign.id, campaign.purpose, to_iso(at))
+    return {"purpose": campaign.purpose, "gate": campaign.consent_gate,
+            "gate_changed_at": campaign.consent_gate_changed_at,
+            "gate_changed_by": campaign.consent_gate_changed_by,
+            "needs": consent.NEEDS.get(campaign.purpose), "numbers_blocked": blocked,
+            "leads_lacking": lacking}
+
+
+def _consent_notes(campaign: Campaign, summary: dict) -> list[str]:
+    """The plain words under the plan's totals about the consent gate."""
+    if campaign.purpose not in consent.PURPOSES:
+        return [f"Campaign {campaign.name!r} does not say what its calls are for, so no number "
+                "can be dialed (start refuses it). Set it: dialcli campaign edit "
+                f"{campaign.name} --purpose telemarketing (selling: written consent) or "
+                "--purpose informational (not selling: any consent)."]
+    notes = []
+    if campaign.consent_gate == "off":
+        notes.append(gate_off_text(campaign.consent_gate_changed_at,
+                                   campaign.consent_gate_changed_by, sentence=True)
+                     + (f" ({summary['leads_lacking']:,} waiting lead(s) have none)."
+                        if summary["leads_lacking"] else "."))
+    elif summary["numbers_blocked"]:
+        notes.append(f"{summary['numbers_blocked']:,} number(s) blocked: no {campaign.purpose} "
+                     f"consent on record ({summary['needs']}); {summary['leads_lacking']:,} "
+                     "waiting lead(s) have no number with it. Add the records: "
+                     "dialcli consent import FILE")
+    return notes
+
+
+def _plan_phone(conn, policy, campaign, lead, status, p, at, day_end, next_pass,
+                current) -> PhonePlan:
     zones = tuple(z for z in (p["gz"] if p["gz"] is not None else p["zones"]).split(",") if z)
     region = p["gr"] if p["gr"] is not None else (p["region"] or "")
     group = policy.window_for(zones, region)
@@ -238,9 +287,17 @@ def _plan_phone(conn, policy, lead, status, p, at, day_end, next_pass, current) 
                              r for r in group.explain(earliest) if r != group.never_reason],
                          cap_count=count, cap_limit=cap_limit,
                          **base)
+    # The claim's gate, at the instant the claim would run it.
+    gate = consent.check(conn, e164, purpose=campaign.purpose,
+                         gate_on=campaign.consent_gate == "on", at_iso=to_iso(opens[0]))
+    evidence = gate.evidence() | {"blocked": not gate.ok}
+    if not gate.ok:
+        return PhonePlan(category="blocked", next_utc=None, closes_utc=None, next_local={},
+                         reasons=[gate.reason or "no consent"], cap_count=count,
+                         cap_limit=cap_limit, consent=evidence, **base)
     if opens[0] > earliest:
         reasons.extend(group.explain(earliest))
-    return PhonePlan(category=_category(opens[0], at, day_end), next_utc=opens[0],
+    return PhonePlan(consent=evidence, category=_category(opens[0], at, day_end), next_utc=opens[0],
                      closes_utc=opens[1], next_local=group.local_times(opens[0]),
                      reasons=reasons, cap_count=count, cap_limit=cap_limit, **base)
 
@@ -298,7 +355,13 @@ def simulate_estimate(store, campaign_id: int, at: datetime, *, seed: int = 0,
             clock = _HorizonClock(at, at + HORIZON)
             engine = Engine(copy, campaign_id, provider, clock)
             clock.engine = engine
-            result = engine.run()
+            try:
+                result = engine.run()
+            except InputError as exc:
+                # The engine refuses what ``start`` would refuse (a campaign whose purpose
+                # is not set): that is the plan's answer, not a crash.
+                return Estimate(0, 0, 0.0, None, 0, "unavailable", seed,
+                                f"start would refuse this campaign: {exc.message}")
             calls, minutes, cost, last, reached = copy.one(
                 "SELECT COUNT(*), COALESCE(SUM(billed_minutes), 0), COALESCE(SUM(price), 0), "
                 "MAX(COALESCE(ended_at, claimed_at)), "
