@@ -745,9 +745,9 @@ def test_worker_that_cannot_start_falls_back_to_in_process(store, campaign, tmp_
 def test_seen_runs_find_every_key_once_merged():
     import numpy as np
 
-    from dialcli.leads.prepare import _Runs
+    from dialcli.leads.keys import Runs
 
-    runs = _Runs()
+    runs = Runs()
     rnd = random.Random(3)
     added: dict[int, int] = {}
     for chunk in range(40):

@@ -51,13 +51,17 @@ def import_leads(
 ) -> None:
     """Import leads from a CSV into a campaign, all or nothing.
 
-    Required columns: name, phone1. Optional: phone2..phone10, email, timezone.
-    Headers are normalized (uppercase, non-alphanumerics -> _): 'case number'
-    becomes {{CASE_NUMBER}}. Phones may be written with spaces, dashes, dots or
-    parentheses; each is stored as E.164 with its time zones. Rows without a
+    Required columns: name, phone1. Optional: phone2..phone10, email, timezone,
+    and consent_at, consent_type (written|express), consent_source: one consent
+    record per phone of the row. Headers are normalized (uppercase,
+    non-alphanumerics -> _): 'case number' becomes {{CASE_NUMBER}}. Phones may be
+    written with spaces, dashes, dots or parentheses; each is stored as E.164
+    with its time zones. Rows without a
     valid phone, and duplicates, go to a rejects CSV with their line number and
-    the reason; numbers on the opt-out list are imported but never dialed. If
-    the import fails or you press Ctrl-C, nothing is imported.
+    the reason, as do rows whose consent columns are incomplete or unreadable;
+    numbers on the opt-out list are imported but never dialed. Says how many
+    leads lack the consent the campaign's purpose needs. If the import fails or
+    you press Ctrl-C, nothing is imported.
 
     \b
     Example:
@@ -86,6 +90,26 @@ def import_leads(
         common.print_json(summary.to_dict())
         return
     common.out.print(summary_view(summary))
+
+
+def consent_view(s: ImportSummary) -> Text:
+    """What the campaign's consent gate will do with its leads."""
+    name = shlex.quote(s.campaign)
+    if s.consent_needed is None:
+        return Text(f"Campaign {s.campaign!r} has no purpose yet, so it cannot start: dialcli "
+                    f"campaign edit {name} --purpose telemarketing|informational", style="yellow")
+    if s.consent_gate == "off":
+        return Text(f"The consent gate of {s.campaign!r} is off: its leads are dialed without "
+                    "checking consent records (yours are kept elsewhere).", style="yellow")
+    if not s.lacking_consent:
+        return Text(f"Consent: every lead to dial has {s.consent_needed} on record "
+                    f"({s.purpose} campaign).")
+    lacking = s.lacking_consent
+    return Text(f"Consent: {lacking:,} lead{'s' if lacking != 1 else ''} to dial "
+                f"{'have' if lacking != 1 else 'has'} no {s.consent_needed} on record "
+                f"({s.purpose} campaign) and will be skipped. Add the records with the "
+                "consent_at, consent_type and consent_source columns, or: "
+                "dialcli consent import FILE", style="yellow")
 
 
 def _progress() -> Progress:
@@ -126,6 +150,9 @@ def summary_view(s: ImportSummary) -> RenderableType:
         if s.optout_leads_skipped:
             optout += f" ({s.optout_leads_skipped:,} leads have no other phone: SKIPPED)"
     counts.add_row("opt-out marked", f"{s.optout_phones:,}", optout)
+    if s.consent_columns:
+        counts.add_row("consent records", f"{s.consent_records:,}",
+                       Text("one per phone, from " + ", ".join(s.consent_columns)))
     if s.dropped_phones:
         counts.add_row("phones dropped", f"{s.dropped_phones:,}",
                        Text("invalid, lead kept: " + _reasons(s.dropped_by_reason)))
@@ -144,6 +171,7 @@ def summary_view(s: ImportSummary) -> RenderableType:
         parts.append(zones)
     if s.rejects_file:
         parts.append(Text(f"Rejected rows (line, reason, original values): {s.rejects_file}"))
+    parts.append(consent_view(s))
     if s.campaign_reopened:
         parts.append(Text(f"Campaign {s.campaign!r} had completed; it is now PAUSED. "
                           f"Run `dialcli resume {shlex.quote(s.campaign)}` to dial the new leads.",

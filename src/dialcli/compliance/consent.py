@@ -247,3 +247,17 @@ def age_days(newest_iso: str | None, now: datetime) -> float | None:
     """Days since an instant (the newest registry import), or None."""
     at = from_iso(newest_iso)
     return None if at is None else (now - at) / timedelta(days=1)
+
+
+def count_lacking(conn: sqlite3.Connection, campaign_id: int, purpose: str, at_iso: str) -> int:
+    """``lacking``, without its look at every lead when no live record anywhere could
+    meet ``purpose`` at ``at_iso``: then every lead still to dial lacks it. An import
+    of a million leads into a workspace without consent records reports in a few
+    milliseconds instead of a second or two."""
+    need_written = purpose == TELEMARKETING
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM consent WHERE revoked_at IS NULL AND "
+                    "consented_at <= ? AND (? = 0 OR kind = 'written'))",
+                    (at_iso, int(need_written))).fetchone()[0]:
+        return lacking(conn, campaign_id, purpose, at_iso)
+    return int(conn.execute("SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status IN "
+                            "('PENDING', 'RETRY', 'CALLBACK')", (campaign_id,)).fetchone()[0])

@@ -39,8 +39,11 @@ from dialcli.phones import PHONE_SLOTS, US_STATES
 from dialcli.templates import normalize_header
 
 ISO_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+#: A lead's consent columns (normalized tokens): when, what kind, the proof's source.
+CONSENT_AT, CONSENT_TYPE, CONSENT_SOURCE = "CONSENT_AT", "CONSENT_TYPE", "CONSENT_SOURCE"
+CONSENT_COLUMNS = (CONSENT_AT, CONSENT_TYPE, CONSENT_SOURCE)
 #: Columns that become a lead's own fields, not template variables (normalized tokens).
-STRUCTURED = frozenset({"NAME", "EMAIL", "TIMEZONE"}
+STRUCTURED = frozenset({"NAME", "EMAIL", "TIMEZONE", *CONSENT_COLUMNS}
                        | {f"PHONE{i}" for i in range(1, PHONE_SLOTS + 1)})
 _PHONE_TOKEN = re.compile(r"PHONE(\d+)")
 _LOOKS_LIKE_PHONE = re.compile(r"(PHONE|MOBILE|CELL|TEL|NUMBER)", re.I)
@@ -76,6 +79,7 @@ class HeaderPlan:
     variables: list[tuple[str, int]]   # (token, column index), file order
     ignored: list[int] = field(default_factory=list)  # columns without a usable name
     warnings: list[str] = field(default_factory=list)
+    consent: dict[str, int] = field(default_factory=dict)  # CONSENT_* token -> column index
 
     @property
     def var_tokens(self) -> list[str]:
@@ -415,7 +419,8 @@ def plan_header(cells: list[str], line: int) -> HeaderPlan:
         found = ", ".join(repr(c) for c in raw if c) or "(none)"
         hint = [f"Columns found on line {line}: {found}.",
                 f"Every lead needs a 'name' and a 'phone1' column; phone2..phone{PHONE_SLOTS}, "
-                "email and timezone are optional and every other column becomes a {{VARIABLE}}."]
+                "email, timezone and consent_at/consent_type/consent_source are optional and "
+                "every other column becomes a {{VARIABLE}}."]
         if "PHONE1" not in seen:
             like = [c for c, t in zip(raw, tokens) if t and _LOOKS_LIKE_PHONE.search(c)]
             if like:
@@ -439,10 +444,19 @@ def plan_header(cells: list[str], line: int) -> HeaderPlan:
             variables.append((token, i))
     phones.sort()
     variables.sort(key=lambda tv: tv[1])
+    consent = {t: seen[t] for t in CONSENT_COLUMNS if t in seen}
+    if consent and not {CONSENT_AT, CONSENT_TYPE} <= set(consent):
+        have = " and ".join(repr(raw[i]) for i in consent.values())
+        raise InputError(
+            f"The CSV has {have} but not both 'consent_at' and 'consent_type': a consent "
+            "record needs when it was given and whether it was written.",
+            hint="Add the missing column (consent_type is 'written' or 'express'; consent_at "
+                 "a date or date-time), or remove the consent columns, then import again.")
     return HeaderPlan(
         raw=raw, width=len(raw), tokens=[t for t in tokens if t], name=seen["NAME"],
         email=seen.get("EMAIL"), timezone=seen.get("TIMEZONE"), state=seen.get("STATE"),
         phones=phones, variables=variables, ignored=ignored, warnings=warnings,
+        consent=consent,
     )
 
 

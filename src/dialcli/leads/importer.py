@@ -20,8 +20,9 @@ inside the same transaction, and foreign keys are checked once at the end
 
 Rules (product doc + design): headers are tokens (``normalize_header``);
 ``name`` and ``phone1`` are required; ``phone1..phone10`` are phones stored as
-E.164 with their candidate zones and region; ``email`` and ``timezone`` are
-structured; every other column is a ``{{TOKEN}}`` variable (``STATE`` too, which
+E.164 with their candidate zones and region; ``email``, ``timezone`` and the
+consent columns (``consent_columns``: one consent record per phone of the row, in
+the same transaction) are structured; every other column is a ``{{TOKEN}}`` variable (``STATE`` too, which
 also widens the zone group's region for the state calling rules). An invalid
 phone drops its slot; a row with no valid phone is rejected; a lead whose first
 valid phone is already in the campaign (or earlier in the file) is a duplicate;
@@ -39,12 +40,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from dialcli.compliance import consent
 from dialcli.leads import csvfile
 from dialcli.clock import to_iso
 from dialcli.config import path_text
 from dialcli.errors import Interrupted, InputError, NotFoundError
 from dialcli.models import CampaignStatus
-from dialcli.leads.prepare import Payload, Preparer, PrepareSpec, SeenKeys
+from dialcli.leads.keys import SeenKeys
+from dialcli.leads.prepare import Payload, Preparer, PrepareSpec
 from dialcli.store import Store
 
 #: Files at least this big are prepared in a second process.
@@ -82,6 +85,16 @@ class ImportSummary:
     variables: list[str] = field(default_factory=list)
     rejects_file: str | None = None
     campaign_reopened: bool = False
+    #: The consent gate: what the campaign's purpose needs, the consent columns read
+    #: (as written in the header), the records kept, and how many of the campaign's
+    #: leads still to dial have none of the consent the purpose needs (None when the
+    #: purpose is not set or the gate is off).
+    purpose: str = consent.UNSPECIFIED
+    consent_needed: str | None = None
+    consent_gate: str = "on"
+    consent_columns: list[str] = field(default_factory=list)
+    consent_records: int = 0
+    lacking_consent: int | None = None
     notices: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -142,8 +155,8 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
                  proc) -> ImportSummary:
     info = csvfile.inspect(source)               # file, encoding, delimiter, header
     header = csvfile.plan_header(info.header, info.header_line)
-    campaign = store.one("SELECT id, name, status, pass_no, window_start, window_end "
-                         "FROM campaigns WHERE id = ?", (campaign_id,))
+    campaign = store.one("SELECT id, name, status, pass_no, window_start, window_end, purpose, "
+                         "consent_gate FROM campaigns WHERE id = ?", (campaign_id,))
     if campaign is None:
         raise NotFoundError(f"No campaign with id {campaign_id}.")
     try:
@@ -169,6 +182,9 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
         import_id=0, campaign=campaign["name"], source=path_text(source), encoding=info.encoding,
         delimiter=info.delimiter, columns=header.tokens, variables=header.var_tokens,
         notices=list(info.notices), warnings=list(header.warnings),
+        purpose=campaign["purpose"], consent_needed=consent.NEEDS.get(campaign["purpose"]),
+        consent_gate=campaign["consent_gate"],
+        consent_columns=[header.raw[j] for j in header.consent.values()],
     )
     try:
         with bulk_settings(store, info.estimated_rows >= DEFER_INDEX_MIN_ROWS), \
@@ -182,7 +198,8 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
                          allow_duplicates, tmp_rejects, chunk_rows)
             spec.reader = reader
             deferred = _defer_indexes(conn, info.estimated_rows)
-            writer = _Writer(conn, campaign_id, int(import_id), int(campaign["pass_no"]), now_iso)
+            writer = _Writer(conn, campaign_id, int(import_id), int(campaign["pass_no"]), now_iso,
+                             consent_origin=f"leads:{source.name}")
             payloads = _run_worker(spec, proc) if proc is not None else _run_here(spec)
             stats: dict[str, Any] = {}
             try:
@@ -201,6 +218,7 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
                 writer.verify()
             for sql in deferred:
                 conn.execute(sql)
+            summary.consent_records = writer.consents_kept
             _finish(conn, summary, stats, campaign, now_iso)
             if summary.imported == 0 and summary.rows == 0:
                 raise InputError(
@@ -345,10 +363,14 @@ def _run_worker(spec: PrepareSpec, proc) -> Iterator[Payload]:
 class _Writer:
     """Inserts prepared rows; per-import constants are SQL literals, ''/0 become NULL."""
 
-    def __init__(self, conn, campaign_id: int, import_id: int, pass_no: int, now_iso: str):
+    def __init__(self, conn, campaign_id: int, import_id: int, pass_no: int, now_iso: str, *,
+                 consent_origin: str):
         if not csvfile.ISO_RE.fullmatch(now_iso):
             raise ValueError(f"unexpected timestamp {now_iso!r}")
         self.conn = conn
+        self.now_iso = now_iso
+        self.consent_origin = consent_origin
+        self.consents_kept = 0
         head = ("INSERT INTO leads (id, row_number, name, email, phone1, vars, phone_slot, "
                 "cur_group, campaign_id, import_id, pass_no, created_at, updated_at")
         values = (") VALUES (?, ?, ?, NULLIF(?, ''), ?, ?, NULLIF(?, 0), NULLIF(?, 0), "
@@ -386,6 +408,22 @@ class _Writer:
             self.phones_written += len(payload.phones)
             self.groups_used.update(payload.phones.group_id)
             self.conn.executemany(self.phone_sql, payload.phones.rows())
+        if payload.consents:
+            self._keep_consents(payload)
+
+    def _keep_consents(self, payload: Payload) -> None:
+        """One consent record per phone of each lead with one, in the import's
+        transaction: an import that fails or is interrupted leaves none."""
+        phones = payload.phones
+        by_lead: dict[int, list[str]] = {}
+        if phones is not None:
+            for lead_id, e164 in zip(phones.lead_id, phones.e164):
+                by_lead.setdefault(lead_id, []).append(e164)
+        for lead_id, kind, at, source in payload.consents or ():
+            for e164 in by_lead.get(lead_id, ()):
+                self.consents_kept += consent.record(
+                    self.conn, e164=e164, kind=kind, consented_at=at, source=source or None,
+                    origin=self.consent_origin, now_iso=self.now_iso, lead_id=lead_id)
 
     def verify(self) -> None:
         """Check every reference the inserts made, in O(log n) (used when FKs were off).
@@ -437,6 +475,9 @@ def _finish(conn, summary: ImportSummary, stats: dict[str, Any], campaign, now_i
             per_zone[groups.get(gid, ("",))[0] or "(unknown time zone)"] += count
     summary.leads_per_zone = dict(per_zone.most_common())
     summary.warnings.extend(_window_warnings(campaign, groups, stats.get("per_group", {})))
+    if campaign["purpose"] in consent.PURPOSES and campaign["consent_gate"] == "on":
+        summary.lacking_consent = consent.count_lacking(conn, campaign["id"],
+                                                        campaign["purpose"], now_iso)
     conn.execute(
         "UPDATE imports SET rows = ?, imported = ?, rejected = ?, duplicates = ?, "
         "optout_marked = ? WHERE id = ?",

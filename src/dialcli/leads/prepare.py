@@ -7,7 +7,8 @@ campaign and on the opt-out list (``SeenKeys``: sorted int64 arrays, 16 bytes a
 number), and the next lead and group ids (the importer holds the write lock, so
 nobody else allocates them meanwhile). Each chunk becomes a ``Payload``: the
 rows as columns in insert order plus any new zone groups; the last payload
-carries the statistics. Rejected rows are written to the rejects file here.
+carries the statistics. Rejected rows are written to the rejects file here, among them rows whose consent
+columns cannot be read (``consent_columns``).
 
 The work is done a column at a time with comprehensions and ``zip`` rather than
 a loop per row: at a million rows every per-row Python statement costs about
@@ -29,98 +30,14 @@ import numpy as np
 
 from dialcli.leads.csvfile import (HeaderPlan, Memo, canonical_zone, merge_region, read_columns,
                                   state_code)
+from dialcli.leads.consent_columns import ConsentColumns
+from dialcli.leads.keys import Runs, SeenKeys, to_keys
 from dialcli.phones import PHONE_SLOTS, PhoneParser
 
 OPTOUT_REASON = "on the opt-out list"
 _encode = json.encoder.encode_basestring  # type: ignore[attr-defined]
 _EXAMPLES = 5
 _ENC_CACHE_MAX = 50_000
-
-
-class SeenKeys:
-    """A sorted set of E.164 numbers (as int64) each with an int64 value."""
-
-    __slots__ = ("keys", "values")
-
-    def __init__(self, keys: np.ndarray, values: np.ndarray):
-        order = np.argsort(keys, kind="stable")
-        self.keys = keys[order]
-        self.values = values[order]
-
-    @classmethod
-    def from_rows(cls, rows: Iterable[tuple[str, int]]) -> "SeenKeys":
-        keys, values = [], []
-        for e164, value in rows:
-            if e164 and e164[0] == "+" and e164[1:].isdigit() and len(e164) <= 19:
-                keys.append(e164)
-                values.append(value)
-        return cls(to_keys(keys), np.array(values, dtype=np.int64))
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """The value of each key, or -1 where the key is absent."""
-        out = np.full(len(keys), -1, dtype=np.int64)
-        if not len(self.keys) or not len(keys):
-            return out
-        pos = np.searchsorted(self.keys, keys)
-        pos[pos == len(self.keys)] = 0
-        hit = self.keys[pos] == keys
-        out[hit] = self.values[pos[hit]]
-        return out
-
-
-def to_keys(e164s: list[str]) -> np.ndarray:
-    """'+14155550123' -> 14155550123 (E.164 has at most 15 digits: fits int64)."""
-    return np.fromiter(map(int, e164s), dtype=np.int64, count=len(e164s))
-
-
-#: Bits of the ``_Runs`` filter: 2**24 bytes (16 MB), so with a million keys seen
-#: about 6% of new keys still need the binary searches.
-_FILTER_BITS = 24
-
-
-def _slots(keys: np.ndarray) -> np.ndarray:
-    """A well-mixed ``_FILTER_BITS``-bit slot per key (Fibonacci hashing)."""
-    mixed = keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    return (mixed >> np.uint64(64 - _FILTER_BITS)).astype(np.intp)
-
-
-class _Runs:
-    """Keys seen earlier in this import: a few sorted runs of geometric sizes,
-    behind a one-byte-per-slot filter that answers "never seen" for most keys
-    without searching the runs."""
-
-    def __init__(self) -> None:
-        self.runs: list[SeenKeys] = []
-        self.filter = np.zeros(1 << _FILTER_BITS, dtype=np.bool_)
-
-    def lookup(self, keys: np.ndarray) -> np.ndarray:
-        out = np.full(len(keys), -1, dtype=np.int64)
-        maybe = np.flatnonzero(self.filter[_slots(keys)])
-        if not len(maybe):
-            return out
-        some = keys[maybe]
-        found = np.full(len(some), -1, dtype=np.int64)
-        for run in self.runs:
-            got = run.lookup(some)
-            found = np.where(found < 0, got, found)
-        out[maybe] = found
-        return out
-
-    def add(self, keys: np.ndarray, values: np.ndarray) -> None:
-        if not len(keys):
-            return
-        self.filter[_slots(keys)] = True
-        self.runs.append(SeenKeys(keys, values))
-        # Keep run sizes geometric (a binary counter): about log2(n / chunk) runs to
-        # search, and each key is merged O(log n) times; the stable sort of two
-        # sorted runs is a linear merge.
-        while len(self.runs) > 1 and len(self.runs[-1]) * 2 >= len(self.runs[-2]):
-            b, a = self.runs.pop(), self.runs.pop()
-            self.runs.append(SeenKeys(np.concatenate([a.keys, b.keys]),
-                                      np.concatenate([a.values, b.values])))
 
 
 @dataclass
@@ -213,6 +130,9 @@ class Payload:
     phones: PhoneColumns | None = None
     bytes_read: int = 0
     final: dict[str, Any] | None = None
+    #: (lead id, kind, consented_at, source) of each lead with a consent, when the
+    #: file has consent columns: one record per phone of the lead.
+    consents: list[tuple[int, str, str, str]] | None = None
 
 
 class Preparer:
@@ -225,7 +145,7 @@ class Preparer:
         self.groups = dict(spec.groups)
         self.next_group = spec.next_group
         self.next_lead = spec.next_lead
-        self.seen = _Runs()
+        self.seen = Runs()
         self._group_of: dict[Any, int] = {}
         self._zoneless: set[int] = set()
         self._tz_cache, self._state_cache = Memo(), Memo()
@@ -237,6 +157,8 @@ class Preparer:
         self.dropped_examples: list[dict[str, Any]] = []
         self.per_group: Counter[int | None] = Counter()
         self._enc_caches = [_Encoded() for _ in self.h.variables]
+        self.consent = (ConsentColumns(self.h.consent, self.h.timezone)
+                        if self.h.consent else None)
 
     # -- driving ---------------------------------------------------------------------
     def run(self) -> Iterator[Payload]:
@@ -320,12 +242,19 @@ class Preparer:
             if e is None and i not in bad:
                 bad.add(i)
                 self._no_phone(row(i), starts[i], parsed, i)
+        consents = None
+        if self.consent is not None:
+            consents, errors = self.consent.check(cols, bad, parsed, self.parser.infos)
+            for i, (category, reason) in errors.items():
+                self._reject(starts[i], row(i), category, reason)
+                bad.add(i)
         for i in bad:
             first[i] = None
         if self.spec.check_duplicates:
             bad |= self._duplicates(row, starts, first)
         self._count_dropped(parsed, starts, cols, bad)
         col = cols.__getitem__
+        keep: Any = range(n)
         if bad:
             keep = [i for i in range(n) if i not in bad]
             if not keep:
@@ -335,7 +264,12 @@ class Preparer:
             starts, first = pick(starts), pick(first)
             parsed = [(s, j, pick(e), pick(k), {}) for s, j, e, k, _ in parsed]
             col = lambda j: pick(cols[j])  # noqa: E731
-        return self._build(starts, first, parsed, pos, col)
+        payload = self._build(starts, first, parsed, pos, col)
+        if consents:
+            lead0 = payload.leads.first_id
+            payload.consents = [(lead0 + k, *consents[i]) for k, i in enumerate(keep)
+                                if i in consents]
+        return payload
 
     def _extras(self, cols, starts, row) -> set[int]:
         """Reject rows with values beyond the header's columns (an unquoted comma)."""

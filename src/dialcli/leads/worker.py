@@ -68,11 +68,15 @@ def pack(p: Payload) -> tuple:
         c2 = p.phones
         phones = (_ints(c2.lead_id), _ints(c2.slot), _strs(c2.e164), _ints(c2.info),
                   _ints(c2.group_id), _strs(c2.dead_reason), c2.zones_of, c2.region_of)
-    return (p.groups, leads, phones, p.bytes_read, p.final)
+    consents = None
+    if p.consents:
+        ids, kinds, ats, sources = zip(*p.consents)
+        consents = (_ints(list(ids)), _strs(list(kinds)), _strs(list(ats)), _strs(list(sources)))
+    return (p.groups, leads, phones, p.bytes_read, p.final, consents)
 
 
 def unpack(t: tuple) -> Payload:
-    groups, leads, phones, bytes_read, final = t
+    groups, leads, phones, bytes_read, final, consents = t
     lc = pc = None
     if leads is not None:
         (first_id, lines, names, emails, phone1, vars_, tzs, status, pslot, cgroup, skip) = leads
@@ -84,7 +88,12 @@ def unpack(t: tuple) -> Payload:
         lid, slot, e164, info, gid, dead, zones_of, region_of = phones
         pc = PhoneColumns(_unints(lid), _unints(slot), _unstrs(e164), _unints(info),
                           _unints(gid), _unstrs(dead), zones_of, region_of)
-    return Payload(groups=groups, leads=lc, phones=pc, bytes_read=bytes_read, final=final)
+    cs = None
+    if consents is not None:
+        ids, kinds, ats, sources = consents
+        cs = list(zip(_unints(ids), _unstrs(kinds), _unstrs(ats), _unstrs(sources)))
+    return Payload(groups=groups, leads=lc, phones=pc, bytes_read=bytes_read, final=final,
+                   consents=cs)
 
 
 def main() -> None:
