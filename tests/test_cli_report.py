@@ -9,6 +9,7 @@ import typer
 
 from dialcli.store import Store
 
+import builders
 from builders import COLUMNS, add_call, campaign, spring_campaign
 
 
@@ -229,8 +230,9 @@ Wes Wong,+12125550106,,900,CASE-5
 
 
 @pytest.fixture
-def simulated(cli, tmp_path):
-    """A workspace set up with the real commands, and a profile pinning every outcome."""
+def simulated(cli, tmp_path, db_path):
+    """A workspace set up with the real commands, and a profile pinning every outcome;
+    every number has a consent record, so the gate lets each dial through."""
     (tmp_path / "greeting.txt").write_text("Hi {{NAME}}, this is Zara from Acme Lending. "
                                            "Say stop to opt out.")
     (tmp_path / "prompt.txt").write_text("You are Zara from Acme. Offer a payment plan.")
@@ -240,10 +242,12 @@ def simulated(cli, tmp_path):
                   "--prompt-file", tmp_path / "prompt.txt"),
                  ("numbers", "add", "+14155550100"),
                  ("campaign", "create", "Spring", "--agent", "Zara", "--from", "+14155550100",
-                  "--max-attempts", "2", "--retry-interval", "30"),
+                  "--max-attempts", "2", "--retry-interval", "30", "--purpose", "informational"),
                  ("import", tmp_path / "leads.csv")):
         result = cli(*args)
         assert result.exit_code == 0, result.output
+    with Store(db_path) as st:
+        assert builders.consent_all(st, 1) == 6      # the six phones of the five leads
     return tmp_path / "profile.toml"
 
 
