@@ -356,6 +356,88 @@ def test_cli_edit(cli, ws):
     assert said(r.stderr, "pause it before you change its agent") and said(r.stderr, "dialcli pause 'Spring'")
 
 
+def test_cli_edit_purpose(cli, ws):
+    create(ws)
+    r = cli("campaign", "edit", "Spring", "--purpose", "telemarketing")
+    assert r.exit_code == 0, r.output
+    assert said(r.stderr, "each number needs prior express written consent")
+    assert campaigns.get_campaign(ws, "Spring").purpose == "telemarketing"
+    r = cli("campaign", "edit", "Spring", "--purpose", "sales")
+    assert r.exit_code == 2 and said(r.stderr, "--purpose informational")
+    assert campaigns.get_campaign(ws, "Spring").purpose == "telemarketing"
+
+
+def gate_audit(store) -> list[tuple]:
+    return [(r["decision"], json.loads(r["detail"])["by"]) for r in store.all(
+        "SELECT decision, detail FROM audit WHERE decision LIKE 'consent-gate-%' ORDER BY id")]
+
+
+def test_cli_consent_gate_goes_off_only_with_both_flags_and_is_audited(cli, ws):
+    create(ws, purpose="telemarketing")
+    before = dump(ws)
+    r = cli("campaign", "edit", "Spring", "--consent-gate", "off")
+    assert r.exit_code == 2 and said(r.stderr, "--consent-gate off --i-have-consent-records")
+    assert said(r.stderr, "47 CFR 64.1200(a)(2)")
+    r = cli("campaign", "edit", "Spring", "--i-have-consent-records")
+    assert r.exit_code == 2 and said(r.stderr, "only goes with --consent-gate off")
+    r = cli("campaign", "edit", "Spring", "--consent-gate", "on", "--i-have-consent-records")
+    assert r.exit_code == 2
+    r = cli("campaign", "edit", "Spring", "--consent-gate", "maybe")
+    assert r.exit_code == 2
+    assert dump(ws) == before
+
+    r = cli("campaign", "edit", "Spring", "--consent-gate", "off", "--i-have-consent-records")
+    assert r.exit_code == 0, r.output
+    assert said(r.stderr, "Consent gate OFF since")
+    c = campaigns.get_campaign(ws, "Spring")
+    assert c.consent_gate == "off" and "@" in c.consent_gate_changed_by
+    assert c.consent_gate_changed_at
+    who = c.consent_gate_changed_by
+    assert gate_audit(ws) == [("consent-gate-off", who)]
+
+    r = cli("campaign", "show", "Spring")
+    assert r.exit_code == 0
+    assert said(r.stdout, "consent gate OFF since") and said(r.stdout, who)
+    data = json.loads(cli("campaign", "show", "Spring", "--json").stdout)
+    assert (data["consent_gate"], data["consent_gate_changed_by"]) == ("off", who)
+    assert data["consent_gate_changed_at"] == c.consent_gate_changed_at
+
+    r = cli("campaign", "edit", "Spring", "--consent-gate", "on")
+    assert r.exit_code == 0, r.output
+    assert campaigns.get_campaign(ws, "Spring").consent_gate == "on"
+    assert gate_audit(ws) == [("consent-gate-off", who), ("consent-gate-on", who)]
+    r = cli("campaign", "show", "Spring")
+    assert said(r.stdout, "Consent gate on: a number without that consent on record is skipped")
+
+
+def test_cli_show_and_list_state_purpose_and_what_it_needs(cli, ws):
+    create(ws, name="Sell", purpose="telemarketing")
+    create(ws, name="Tell", purpose="informational")
+    ws.execute("UPDATE campaigns SET purpose = 'unspecified' WHERE name = 'Tell'")
+    r = cli("campaign", "show", "Sell")
+    assert said(r.stdout, "Purpose telemarketing: each number needs prior express written consent")
+    r = cli("campaign", "show", "Tell")
+    assert said(r.stdout, "not set: start refuses it") and said(r.stdout, "--purpose")
+    rows = {d["name"]: d for d in json.loads(cli("campaign", "list", "--json").stdout)}
+    assert (rows["Sell"]["purpose"], rows["Sell"]["consent_needed"], rows["Sell"]["consent_gate"]) \
+        == ("telemarketing", "prior express written consent", "on")
+    assert (rows["Tell"]["purpose"], rows["Tell"]["consent_needed"]) == ("unspecified", None)
+
+
+def test_list_table_shows_the_purpose_when_wide():
+    from rich.console import Console
+
+    from dialcli.cli.campaign import campaigns_table
+    from dialcli.store import Store
+
+    with Store(":memory:") as st:
+        builders.campaign(st, "Sell", purpose="telemarketing")
+        for width, shown in ((120, True), (80, False)):
+            console = Console(width=width, record=True, file=io.StringIO())
+            console.print(campaigns_table(campaigns.list_campaigns(st), width=width))
+            assert ("telemarketing" in console.export_text()) is shown
+
+
 def test_cli_delete_asks_first(cli, ws):
     c = create(ws)
     add_leads(ws, c.id, 2)

@@ -6,7 +6,9 @@ message, running campaigns) is enforced in ``dialcli.workspace.campaigns``.
 
 from __future__ import annotations
 
-from typing import Optional
+import getpass
+import socket
+from typing import Any, Optional
 
 import typer
 from rich import box
@@ -18,7 +20,8 @@ from rich.text import Text
 from dialcli.cli import common
 from dialcli.compliance import consent
 from dialcli.errors import ExitCode, InputError
-from dialcli.models import CampaignStatus, LeadStatus, VoicemailAction
+from dialcli.models import Campaign, CampaignStatus, LeadStatus, VoicemailAction
+from dialcli.results.reporting import gate_off_text
 from dialcli.workspace import agents as agents_core
 from dialcli.workspace import campaigns as core
 
@@ -45,10 +48,14 @@ def campaigns_table(rows: list[core.CampaignSummary], *, width: int | None = Non
     # Rich shrinks wrapping columns to nothing when a table cannot fit, so on a
     # narrow terminal keep the columns that identify a campaign and cut long names.
     narrow = width is not None and width < 76
+    # The purpose takes room only where names still fit beside it (show has it always).
+    wide = width is None or width >= 100
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     table.add_column("Name", style="bold", no_wrap=narrow, overflow="ellipsis",
                      max_width=max(8, width - 34) if narrow and width else None)
     table.add_column("Status", no_wrap=True)
+    if wide:
+        table.add_column("Purpose", no_wrap=True)
     if not narrow:
         table.add_column("Agent")
         table.add_column("From", no_wrap=True)
@@ -66,10 +73,41 @@ def campaigns_table(rows: list[core.CampaignSummary], *, width: int | None = Non
         if narrow:
             table.add_row(Text(c.name), status, f"{s.total_leads:,}", f"{reached:,}")
         else:
-            table.add_row(Text(c.name), status, Text(s.agent.name), c.from_number,
-                          f"{s.total_leads:,}", f"{to_call:,}", f"{reached:,}",
-                          f"{c.pass_no}/{c.max_attempts}")
+            table.add_row(Text(c.name), status, *([_purpose_cell(c)] if wide else []),
+                          Text(s.agent.name), c.from_number, f"{s.total_leads:,}",
+                          f"{to_call:,}", f"{reached:,}", f"{c.pass_no}/{c.max_attempts}")
     return table
+
+
+def _purpose_cell(c: Campaign) -> Text:
+    """The list's purpose column: the purpose, flagged when it is unset or its gate off."""
+    if c.purpose not in consent.PURPOSES:
+        return Text("not set", style="yellow")
+    return Text(c.purpose + (" (gate off)" if c.consent_gate == "off" else ""),
+                style="yellow" if c.consent_gate == "off" else "")
+
+
+def consent_fields(c: Campaign) -> dict[str, Any]:
+    """The purpose and consent gate as ``list --json`` and ``show --json`` give them."""
+    return {"purpose": c.purpose, "consent_needed": consent.NEEDS.get(c.purpose),
+            "consent_gate": c.consent_gate, "consent_gate_changed_at": c.consent_gate_changed_at,
+            "consent_gate_changed_by": c.consent_gate_changed_by}
+
+
+def _consent_rows(info: Table, c: Campaign) -> None:
+    """Purpose and consent gate rows of ``campaign show``."""
+    if c.purpose in consent.PURPOSES:
+        info.add_row("Purpose", f"{c.purpose}: each number needs {consent.NEEDS[c.purpose]}")
+    else:
+        info.add_row("Purpose", Text(f"not set: start refuses it until you say, e.g. dialcli "
+                                     f"campaign edit {c.name!r} --purpose telemarketing",
+                                     style="yellow"))
+    if c.consent_gate == "off":
+        info.add_row("Consent gate", Text(gate_off_text(c.consent_gate_changed_at,
+                                                        c.consent_gate_changed_by),
+                                          style="bold yellow"))
+    else:
+        info.add_row("Consent gate", "on: a number without that consent on record is skipped")
 
 
 def campaign_detail(s: core.CampaignSummary) -> RenderableType:
@@ -80,6 +118,7 @@ def campaign_detail(s: core.CampaignSummary) -> RenderableType:
     info.add_column()
     info.add_row("Campaign", Text.assemble((c.name, "bold"), "  ",
                                            (c.status.value, _STATUS_STYLE[c.status])))
+    _consent_rows(info, c)
     info.add_row("Agent", Text(f"{s.agent.name} ({s.agent.language})"))
     info.add_row("From", Text(c.from_number + (f" ({s.number_label})" if s.number_label else "")))
     info.add_row("Calling hours", f"{c.window_start}-{c.window_end} in each recipient's time zone")
@@ -108,6 +147,15 @@ def campaign_detail(s: core.CampaignSummary) -> RenderableType:
         leads.add_row(Text(status.value, style="" if n else "dim"),
                       Text(f"{n:,}", style="" if n else "dim"))
     return Group(info, Text(""), leads)
+
+
+def _who() -> str:
+    """Who changes the consent gate, for the audit log: user@host."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):     # no login name (a container without a passwd entry)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def _purpose_hint() -> str:
@@ -205,7 +253,7 @@ def list_(
     """
     rows = core.list_campaigns(common.store(ctx))
     if as_json:
-        common.print_json([s.as_dict() for s in rows])
+        common.print_json([{**s.as_dict(), **consent_fields(s.campaign)} for s in rows])
         return
     if not rows:
         common.note("No campaigns yet. Create one with: dialcli campaign create NAME "
@@ -230,7 +278,7 @@ def show(
     st = common.store(ctx)
     details = core.campaign_details(st, common.resolve_campaign_id(st, name))
     if as_json:
-        common.print_json(details.as_dict())
+        common.print_json({**details.as_dict(), **consent_fields(details.campaign)})
         return
     common.out.print(campaign_detail(details))
 
@@ -257,19 +305,41 @@ def edit(
     max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent", metavar="N",
                                                  help="Calls at once (1-200)."),
     cps: Optional[float] = typer.Option(None, "--cps", metavar="RATE", help="New calls per second (0-50]."),
+    purpose: Optional[str] = typer.Option(
+        None, "--purpose", metavar="telemarketing|informational",
+        help="What the calls are for: telemarketing needs written consent, informational "
+             "any consent."),
+    consent_gate: Optional[str] = typer.Option(
+        None, "--consent-gate", metavar="on|off",
+        help="off dials numbers without a consent record here; needs "
+             "--i-have-consent-records too."),
+    i_have_consent_records: bool = typer.Option(
+        False, "--i-have-consent-records",
+        help="With --consent-gate off: you keep every number's consent in another system."),
     strict: bool = typer.Option(False, "--strict",
                                 help="With --agent: refuse an agent that fails the disclosure check."),
 ) -> None:
     """Change a campaign's settings; only the options given are changed.
 
     The agent and from-number cannot change while the campaign is running (pause
-    it first); other settings apply from the next dial or pass.
+    it first); other settings apply from the next dial or pass. The consent gate
+    (each number needs the consent --purpose requires) goes off only with both
+    --consent-gate off and --i-have-consent-records; either change is written to
+    the audit log with who made it and when.
 
     \b
     Example:
       dialcli campaign edit "Spring outreach" --window 10:00-19:00 --max-attempts 2
       dialcli campaign edit "Spring outreach" --agent Sam --from +14155550111
+      dialcli campaign edit "Spring outreach" --purpose informational
+      dialcli campaign edit Renewals --consent-gate off --i-have-consent-records
     """
+    if i_have_consent_records and (consent_gate or "").strip().lower() != "off":
+        raise InputError(
+            "--i-have-consent-records only goes with --consent-gate off.",
+            hint="It is your statement that every number's consent is on record elsewhere, "
+                 "so dialcli may dial without checking its own records: dialcli campaign edit "
+                 f"{name!r} --consent-gate off --i-have-consent-records")
     vm = agents_core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                       option="voicemail-message", required=False)
     st = common.store(ctx)
@@ -278,9 +348,19 @@ def edit(
         st, name, name=new_name, agent=agent, from_number=from_number,
         window=window, retry_interval=retry_interval, max_attempts=max_attempts,
         voicemail=voicemail, voicemail_message=agents_core.UNSET if vm is None else vm,
-        max_concurrent=max_concurrent, cps=cps, now=common.now(ctx),
+        max_concurrent=max_concurrent, cps=cps, purpose=purpose, consent_gate=consent_gate,
+        i_have_consent_records=i_have_consent_records,
+        changed_by=_who() if consent_gate is not None else None, now=common.now(ctx),
     )
     common.success(f"Updated campaign {_q(c.name)}.")
+    if purpose is not None:
+        common.note(f"Purpose: {c.purpose}; each number needs {consent.NEEDS[c.purpose]}.")
+    if consent_gate is not None and c.consent_gate == "off":
+        common.warn(escape(gate_off_text(c.consent_gate_changed_at, c.consent_gate_changed_by,
+                                         sentence=True))
+                    + ". Every start warns of it; the audit log keeps who turned it off.")
+    elif consent_gate is not None:
+        common.note("Consent gate on: numbers without the consent the purpose needs are skipped.")
     _disclosure_warnings(warnings + (core.window_warnings(c) if window is not None else []))
 
 
