@@ -146,12 +146,13 @@ def test_no_secret_reaches_disk_output_logs_or_errors(world, caplog, capfd):
     keep_wal.execute("SELECT COUNT(*) FROM agents").fetchone()
     cli("numbers", "sync")
     cli("campaign", "create", "Spring", "--agent", "Zara", "--from", FROM,
+        "--purpose", "informational",
         "--max-attempts", "1", "--max-concurrent", "1", "--voicemail", "message")
     zone = awake_zone()
-    rows = ["name,phone1,timezone,case number"]
+    rows = ["name,phone1,timezone,case number,consent_at,consent_type"]
     for i in range(1, 7):
-        rows.append(f"Lead {i},{ny(i)},{zone},CASE-{i}")
-    rows.append("Bad row,not-a-phone,,CASE-X")              # a reject file too
+        rows.append(f"Lead {i},{ny(i)},{zone},CASE-{i},2026-01-02,express")
+    rows.append("Bad row,not-a-phone,,CASE-X,,")            # a reject file too
     (work / "leads.csv").write_text("\n".join(rows) + "\n")
     cli("import", work / "leads.csv", "--campaign", "Spring")
     cli("webhooks", "add", receiver.url)
@@ -180,9 +181,12 @@ def test_no_secret_reaches_disk_output_logs_or_errors(world, caplog, capfd):
 
     # -- a simulated campaign on the same LLM (the simulator's journal) -----------------------
     llm.enqueue(http_error(401, f"Incorrect API key provided: {LLM_KEY}"))
-    cli("campaign", "create", "Rehearsal", "--agent", "Zara", "--from", FROM, "--max-attempts", "1")
-    (work / "sim.csv").write_text("name,phone1\nSim One,+12125550141\nSim Two,+12125550142\n"
-                                  "Sim Three,+12125550143\n")
+    cli("campaign", "create", "Rehearsal", "--agent", "Zara", "--from", FROM, "--max-attempts", "1",
+        "--purpose", "informational")
+    (work / "sim.csv").write_text("name,phone1,consent_at,consent_type\n"
+                                  "Sim One,+12125550141,2026-01-02,written\n"
+                                  "Sim Two,+12125550142,2026-01-02,written\n"
+                                  "Sim Three,+12125550143,2026-01-02,written\n")
     cli("import", work / "sim.csv", "--campaign", "Rehearsal")
     cli("start", "Rehearsal", "--simulate", "--seed", "3", expect=(0,))
 

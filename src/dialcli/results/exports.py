@@ -43,7 +43,7 @@ from typing import IO, Any, Callable, Iterator
 from dialcli.clock import from_iso
 from dialcli.compliance.rules import zone_info
 from dialcli.errors import InputError
-from dialcli.leads.csvfile import STRUCTURED
+from dialcli.leads.csvfile import CONSENT_COLUMNS, STRUCTURED
 from dialcli.phones import is_e164
 from dialcli.results.reporting import LEAD_CONSENT_COLUMNS
 from dialcli.store import Store
@@ -77,6 +77,10 @@ def lead_columns(store: Store, campaign_id: int) -> list[str]:
     for (text,) in store.all("SELECT columns FROM imports WHERE campaign_id = ? "
                              "AND columns IS NOT NULL ORDER BY id", (campaign_id,)):
         for col in json.loads(text or "[]"):
+            # The consent columns come back as the trailer's consent fields: the record
+            # the lead's phone has now, which an opt-out may have revoked since.
+            if col in CONSENT_COLUMNS:
+                continue
             if col not in columns:
                 columns.append(col)
     orphans = store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND "
