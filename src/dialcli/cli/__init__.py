@@ -70,6 +70,8 @@ COMMANDS: dict[str, Entry] = {
                                   "hours, retries, pacing.", group=True),
     "dnc": Entry("dnc", "The workspace opt-out (do-not-call) list: never dialed by any "
                         "campaign.", group=True),
+    "consent": Entry("consent", "Consent records: whose numbers may get AI-voice calls, and "
+                                "the proof.", group=True),
     "webhooks": Entry("webhooks", "Send campaign.lead.updated events to your endpoint, signed, "
                                   "with retries.", group=True),
     "config": Entry("config", "Workspace settings (rate per minute, compliance options, ...).",

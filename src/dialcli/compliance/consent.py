@@ -23,16 +23,25 @@ the number off the opt-out list later does not restore them, only a newer consen
 
 from __future__ import annotations
 
+import codecs
+import csv
+import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 from dateutil import parser as dateparser
 
 from dialcli.clock import UTC, from_iso, to_iso
 from dialcli.compliance.rules import zone_info
+from dialcli.config import path_text
 from dialcli.errors import InputError
+from dialcli.models import TERMINAL_LEAD_STATUSES
+from dialcli.phones import PhoneError, PhoneParser
+from dialcli.store.audit import record_decision
+from dialcli.templates import normalize_header
 
 TELEMARKETING = "telemarketing"
 INFORMATIONAL = "informational"
@@ -261,3 +270,218 @@ def count_lacking(conn: sqlite3.Connection, campaign_id: int, purpose: str, at_i
         return lacking(conn, campaign_id, purpose, at_iso)
     return int(conn.execute("SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status IN "
                             "('PENDING', 'RETRY', 'CALLBACK')", (campaign_id,)).fetchone()[0])
+
+
+# -- consent import: a web-form or CRM export of consents, keyed by phone number ----------
+
+#: Header names (normalized tokens) that name a phone column, as a CRM or a web form
+#: writes them; ``phone_columns`` also takes phone1..phone10 and names made of
+#: PHONE/MOBILE/CELL/TELEPHONE words ("Mobile Phone", "Home_Phone_Number").
+PHONE_HEADERS = ("PHONE", "PHONE_NUMBER", "PHONENUMBER", "NUMBER", "TELEPHONE", "TEL",
+                 "E164", "MOBILE", "CELL", "PHONE_NO", "DNC", "CALLER_ID")
+_PHONE_N = re.compile(r"^PHONE_?([1-9]|10)$")
+_PHONE_WORDS = {"PHONE", "MOBILE", "CELL", "TELEPHONE"}
+
+#: How the gate words a phone it retired for want of consent (``check``'s reasons):
+#: ``consent import`` revives such phones once their number has the record.
+RETIRED_FOR_CONSENT = ("no written consent on record", "only express consent on record",
+                       "no consent on record")
+_TERMINAL = frozenset(str(s) for s in TERMINAL_LEAD_STATUSES)
+#: Bad rows a consent import lists (all are counted).
+MAX_REJECTS = 1000
+
+
+def phone_columns(tokens: list[str]) -> list[int]:
+    """Indexes of the phone columns among normalized header tokens (maybe none)."""
+    picked = [i for i, t in enumerate(tokens) if t in PHONE_HEADERS or _PHONE_N.match(t)]
+    return picked or [i for i, t in enumerate(tokens) if set(t.split("_")) & _PHONE_WORDS]
+
+
+@dataclass
+class ImportResult:
+    """What ``import_file`` did; ``as_dict`` is ``consent import --json``."""
+
+    source: str
+    columns: dict[str, list[str]] = field(default_factory=dict)  # role -> header names
+    rows: int = 0
+    added: int = 0                   # new records
+    already: int = 0                 # the same record was already kept
+    revoked_by_optout: int = 0       # new records of numbers that opted out after them
+    rejected: int = 0
+    rejects: list[tuple[int, str]] = field(default_factory=list)   # (line, reason)
+    numbers: int = 0                 # distinct numbers with a record from this file
+    phones_revived: int = 0          # lead phones the gate had retired, dialable again
+    leads_to_restart: int = 0        # of those, leads already done: ``restart`` dials them
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["rejects"] = [{"line": n, "reason": r} for n, r in self.rejects]
+        return d
+
+
+def import_file(store: Any, path: str | Path, *, now_iso: str, column: str | None = None,
+                default_region: str = "US") -> ImportResult:
+    """Add the consents of a CSV (a phone column, ``consent_at``, ``consent_type``, and
+    ``consent_source`` if present), all in one transaction.
+
+    Numbers need not be in the workspace yet. A row that cannot be read is skipped
+    and reported with its line; a naive time is read in the number's zone(s) (or the
+    row's ``timezone`` column), the latest reading kept. Lead phones the gate retired
+    for want of consent are revived for numbers that now pass their campaign's gate.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file.")
+    result = ImportResult(source=f"consent-import:{path.name}")
+    encoding = _encoding(path)
+    touched: set[str] = set()
+    with store.tx() as conn, path.open(encoding=encoding, newline="") as fh:
+        rows = _rows(fh, path, column, result)
+        parser = PhoneParser(default_region)
+        for line, values in rows:
+            result.rows += 1
+            try:
+                numbers, kind, at_text, source, tz = values
+                phones = [_phone(parser, n) for n in numbers]
+                if not phones:
+                    raise InputError("no phone number")
+                kind = parse_kind(kind) if kind else None
+                if kind is None or not at_text:
+                    raise InputError("consent_type is empty: say 'written' or 'express' (it "
+                                     "is not guessed)" if at_text else
+                                     "consent_at is empty: a consent needs its date")
+                for phone in phones:
+                    zones = (tz,) if tz and zone_info(tz) else phone.zones or (None,)
+                    at = max(parse_time(at_text, z) for z in zones)
+                    if record(conn, e164=phone.e164, kind=kind, consented_at=at,
+                              source=source or None, origin=result.source, now_iso=now_iso):
+                        result.added += 1
+                    else:
+                        result.already += 1
+                    touched.add(phone.e164)
+            except InputError as exc:
+                _reject(result, line, exc)
+        if result.rows == 0:
+            raise InputError(f"{path.name} has a header but no rows.")
+        result.numbers = len(touched)
+        result.revoked_by_optout = int(conn.execute(
+            "SELECT COUNT(*) FROM consent WHERE origin = ? AND recorded_at = ? AND "
+            "revoked_at IS NOT NULL", (result.source, now_iso)).fetchone()[0])
+        _revive(conn, touched, now_iso, result)
+        record_decision(conn, ts=now_iso, campaign_id=None, lead_id=None, call_id=None,
+                        e164=None, decision="consent-import", reason=path_text(path),
+                        detail={k: v for k, v in result.as_dict().items() if k != "rejects"})
+    return result
+
+
+def _phone(parser: PhoneParser, value: str) -> Any:
+    try:
+        return parser.parse(value)
+    except PhoneError as exc:
+        raise InputError(f"phone {value!r}: {exc}") from None
+
+
+def _reject(result: ImportResult, line: int, exc: InputError) -> None:
+    result.rejected += 1
+    if len(result.rejects) < MAX_REJECTS:
+        result.rejects.append((line, exc.message.rstrip(".")))
+
+
+def _encoding(path: Path) -> str:
+    """UTF-8 (a BOM dropped) if every byte is, else Windows-1252 (Excel on Windows)."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        with path.open("rb") as f:
+            while block := f.read(1 << 20):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8-sig"
+
+
+def _rows(fh: Any, path: Path, column: str | None, result: ImportResult) -> Iterator[
+        tuple[int, tuple[list[str], str, str, str, str | None]]]:
+    """(line, (phone values, type, at, source, zone)) for each non-blank row."""
+    first = fh.readline()
+    head = 1                         # physical lines up to and including the header
+    while first and not first.strip():
+        first = fh.readline()
+        head += 1
+    if not first:
+        raise InputError(f"{path.name} is empty.",
+                         hint="Expected a header with a phone column, consent_at and "
+                              "consent_type (consent_source optional).")
+    delimiter = max(",;\t|", key=lambda d: (first.count(d), d == ","))
+    header = next(csv.reader([first], delimiter=delimiter))
+    tokens = [normalize_header(h) for h in header]
+    if column is not None:
+        if normalize_header(column) not in tokens:
+            raise InputError(f"No column {column!r} in the header: {', '.join(header)}.",
+                             hint="Name the phone column with --column.")
+        phones = [tokens.index(normalize_header(column))]
+    else:
+        phones = phone_columns(tokens)
+    missing = [name for name, found in (("a phone column", phones),
+                                        ("consent_at", "CONSENT_AT" in tokens),
+                                        ("consent_type", "CONSENT_TYPE" in tokens)) if not found]
+    if missing:
+        raise InputError(
+            f"{path.name} has no {' and no '.join(missing)}: its header is "
+            f"{', '.join(header)}.",
+            hint="A consent file has a phone column (phone, mobile, ... or name it with "
+                 "--column), consent_at (date or date-time), consent_type (written or "
+                 "express) and optionally consent_source (form URL, recording id).")
+    at, kind = tokens.index("CONSENT_AT"), tokens.index("CONSENT_TYPE")
+    source = tokens.index("CONSENT_SOURCE") if "CONSENT_SOURCE" in tokens else None
+    tz = tokens.index("TIMEZONE") if "TIMEZONE" in tokens else None
+    result.columns = {"phone": [header[i] for i in phones], "consent_at": [header[at]],
+                      "consent_type": [header[kind]],
+                      "consent_source": [header[source]] if source is not None else [],
+                      "timezone": [header[tz]] if tz is not None else []}
+    reader = csv.reader(fh, delimiter=delimiter)
+    before = 0
+    for row in reader:
+        start = head + before + 1    # a quoted value may span lines: the row's first
+        before = reader.line_num
+        if not any(v.strip() for v in row):
+            continue
+        cell = lambda j: row[j].strip() if j is not None and j < len(row) else ""  # noqa: E731
+        yield start, ([cell(i) for i in phones if cell(i)], cell(kind), cell(at), cell(source),
+                      cell(tz) or None)
+
+
+def _revive(conn: sqlite3.Connection, numbers: set[str], now_iso: str,
+            result: ImportResult) -> None:
+    """Revive the lead phones the gate retired for want of consent whose number now
+    passes their campaign's gate; a lead already done keeps its status (``restart``)."""
+    like = " OR ".join("p.dead_reason LIKE ?" for _ in RETIRED_FOR_CONSENT)
+    rows = conn.execute(
+        "SELECT p.lead_id, p.slot, p.e164, l.status, c.purpose, c.id FROM lead_phones p "
+        f"JOIN leads l ON l.id = p.lead_id JOIN campaigns c ON c.id = l.campaign_id "
+        f"WHERE ({like})", [p + "%" for p in RETIRED_FOR_CONSENT]).fetchall()
+    restart: set[int] = set()
+    for lead_id, slot, e164, status, purpose, campaign_id in rows:
+        if e164 not in numbers or not check(conn, e164, purpose=purpose, gate_on=True,
+                                            at_iso=now_iso).ok:
+            continue
+        conn.execute("UPDATE lead_phones SET dead_reason = NULL WHERE lead_id = ? AND slot = ?",
+                     (lead_id, slot))
+        result.phones_revived += 1
+        if status in _TERMINAL:
+            restart.add(lead_id)
+        record_decision(conn, ts=now_iso, campaign_id=campaign_id, lead_id=lead_id,
+                        call_id=None, e164=e164, decision="consent-revive",
+                        reason="a consent record now on file",
+                        detail={"lead_status": status, "slot": slot})
+    result.leads_to_restart = len(restart)
+
+
+def history(conn: sqlite3.Connection, e164: str, *, at_iso: str) -> dict[str, Any]:
+    """``consent show``: every record of a number (newest first) and what the gate
+    would say of a dial now, for each purpose."""
+    return {"e164": e164, "records": [r.__dict__ for r in get(conn, e164)],
+            "now": {p: {"ok": g.ok, "reason": g.reason,
+                        "record": g.record.id if g.record else None}
+                    for p in PURPOSES
+                    for g in [check(conn, e164, purpose=p, gate_on=True, at_iso=at_iso)]}}
