@@ -51,6 +51,30 @@ def test_template_to_stdout(cli):
     assert len(rows) == 3 and all(len(r) == len(rows[0]) for r in rows)
 
 
+def test_template_has_the_consent_columns_with_an_example_of_each_type(cli):
+    result = cli("template", db=False)
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["consent_type"], bool(r["consent_at"]), bool(r["consent_source"]))
+            for r in rows] == [("written", True, True), ("express", True, True)]
+
+
+def test_template_consent_becomes_records_not_variables(cli, db_path, tmp_path):
+    make_campaign(db_path)
+    out = tmp_path / "t.csv"
+    assert cli("template", "-o", out).exit_code == 0
+    result = cli("import", out, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["consent_records"] == 3 and data["rejected"] == 0      # Jamie has two phones
+    assert not {"CONSENT_AT", "CONSENT_TYPE", "CONSENT_SOURCE"} & set(data["variables"])
+    assert count(db_path, "SELECT consented_at FROM consent WHERE kind = 'written'") == \
+        "2026-01-15T18:24:00.000Z"
+    # A date alone counts from the end of that day in the lead's zone (New York, EST).
+    assert count(db_path, "SELECT consented_at FROM consent WHERE e164 = '+12125550102'") == \
+        "2026-02-03T04:59:59.999Z"
+
+
 def test_template_file_refuses_to_overwrite(cli, tmp_path):
     out = tmp_path / "t.csv"
     result = cli("template", "-o", out, db=False)

@@ -29,9 +29,11 @@ def template(
     """Write a starter leads CSV with good column names (the "Download template").
 
     Columns: name and phone1 (required), phone2, phone3, email, timezone (an IANA
-    zone that overrides the phone's), and example variables (state, amount,
-    case_number, due_date, address): every column that is not a phone, name,
-    email or timezone becomes a {{VARIABLE}} for the agent's greeting and prompt.
+    zone that overrides the phone's), consent_at, consent_type (written or
+    express) and consent_source (the proof: form URL, recording id) -- the
+    consent the lead gave, which the campaign's purpose requires before a dial --
+    and example variables (state, amount, case_number, due_date, address): every
+    other column becomes a {{VARIABLE}} for the agent's greeting and prompt.
     The two example rows use fictional 555-01xx numbers: replace them.
 
     \b

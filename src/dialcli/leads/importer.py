@@ -500,13 +500,18 @@ def _unlink(path: Path) -> None:
         pass
 
 
-TEMPLATE_HEADER = ("name", "phone1", "phone2", "phone3", "email", "timezone", "state",
+TEMPLATE_HEADER = ("name", "phone1", "phone2", "phone3", "email", "timezone",
+                   "consent_at", "consent_type", "consent_source", "state",
                    "amount", "case_number", "due_date", "address")
+#: One lead with written consent (a signed web form, its time and zone exact), one
+#: with express consent only (a date alone: it counts from the end of that day).
 TEMPLATE_EXAMPLES = (
-    ("Alex Chen", "+14155550101", "", "", "alex.chen@example.com", "", "CA", "5000",
-     "CASE-7741", "2026-12-15", "123 Market St, San Francisco"),
+    ("Alex Chen", "+14155550101", "", "", "alex.chen@example.com", "",
+     "2026-01-15T10:24:00-08:00", "written", "https://example.com/optin?id=4411", "CA",
+     "5000", "CASE-7741", "2026-12-15", "123 Market St, San Francisco"),
     ("Jamie Lee", "(212) 555-0102", "212-555-0152", "", "jamie.lee@example.com",
-     "America/New_York", "NY", "12000", "CASE-7742", "2027-01-10", "1 Main St, Apt 4"),
+     "America/New_York", "2026-02-02", "express", "inbound call, recording REC-0192", "NY",
+     "12000", "CASE-7742", "2027-01-10", "1 Main St, Apt 4"),
 )
 
 
