@@ -301,3 +301,22 @@ def test_gate_skips_then_consent_import_and_restart_dial(cli, db_path, tmp_path)
             "SELECT detail FROM audit WHERE decision = 'dial' ORDER BY id")]
         assert [(e["required"], e["type"], e["origin"]) for e in evidence] == \
             [("written", "written", "consent-import:optins.csv")] * 3
+
+
+def test_demo_is_telemarketing_and_its_gate_skips_the_examples_without_written_consent(
+        cli, tmp_path):
+    r = cli("demo", "--demo-db", tmp_path / "demo.db", db=False)
+    assert r.exit_code == 0, r.output
+    assert said(r.stderr, "campaign 'Demo' (telemarketing: each number needs written consent")
+    assert said(r.stderr, "Lucas Nguyen (only express consent on record for +17135550112")
+    assert said(r.stderr, "Henry White (no written consent on record for +15035550118)")
+    with Store(tmp_path / "demo.db") as st:
+        assert st.scalar("SELECT purpose FROM campaigns") == "telemarketing"
+        skipped = {x["name"]: x["reason"] for x in st.all(
+            "SELECT l.name, a.reason FROM audit a JOIN leads l ON l.id = a.lead_id "
+            "WHERE a.decision = 'skip' AND a.reason LIKE '%consent%'")}
+        assert set(skipped) == {"Lucas Nguyen", "Evelyn Clark", "Henry White"}
+        # Every dial relied on a written record of the dialed number.
+        kinds = {json.loads(x["detail"])["consent"].get("type") for x in st.all(
+            "SELECT detail FROM audit WHERE decision = 'dial'")}
+        assert kinds == {"written"}

@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dialcli.clock import to_iso
+from dialcli.compliance import consent
 from dialcli.engine.runner import demo_paths, journal_path
 from dialcli.errors import InputError
 from dialcli.leads.importer import import_csv
@@ -60,6 +62,18 @@ def _remove_workspace(db: Path) -> None:
             path.unlink()
 
 
+def _gated(store: Store, campaign_id: int, at_iso: str) -> list[str]:
+    """'Name (why)' of each lead whose first phone the consent gate will skip."""
+    out = []
+    for name, e164 in store.conn.execute(
+            "SELECT name, phone1 FROM leads WHERE campaign_id = ? ORDER BY id", (campaign_id,)):
+        gate = consent.check(store.conn, e164, purpose=consent.TELEMARKETING, gate_on=True,
+                             at_iso=at_iso)
+        if not gate.ok:
+            out.append(f"{name} ({gate.reason})")
+    return out
+
+
 def build_demo(db: Path, now: datetime) -> dict[str, Any]:
     """Recreate the demo workspace; return the campaign id and lines to show."""
     db = Path(db)
@@ -84,6 +98,7 @@ def build_demo(db: Path, now: datetime) -> dict[str, Any]:
         rejects = db.with_name(db.stem + ".rejects.csv")
         summary = import_csv(store, examples / "leads.csv", campaign_id=campaign.id, now=now,
                              rejects_path=rejects, workers=0)
+        gated = _gated(store, campaign.id, to_iso(now))
         assert journal_path(store)
     finally:
         store.close()
@@ -91,10 +106,14 @@ def build_demo(db: Path, now: datetime) -> dict[str, Any]:
                                                      key=lambda kv: -kv[1])[:6])
     lines = [
         f"Demo workspace: {db} (recreated). No real calls: the phone network is simulated.",
-        f"Agent 'Zara', from-number {DEMO_NUMBER}, campaign 'Demo' (09:00-20:00 recipient "
-        "time, 3 passes, 60 min apart, voicemail: leave a message).",
+        f"Agent 'Zara', from-number {DEMO_NUMBER}, campaign 'Demo' (telemarketing: each number "
+        "needs written consent; 09:00-20:00 recipient time, 3 passes, 60 min apart, voicemail: "
+        "leave a message).",
         f"Imported {summary.imported:,} leads from examples/leads.csv; {summary.rejected:,} "
-        f"rejected" + (f" (see {summary.rejects_file})" if summary.rejects_file else "") + ".",
+        f"rejected" + (f" (see {summary.rejects_file})" if summary.rejects_file else "") + "; "
+        f"{summary.consent_records:,} consent records from its consent columns.",
+        f"Consent: {len(gated):,} lead(s) lack the written consent a telemarketing call needs; "
+        "the gate skips them with the reason: " + "; ".join(gated) + ".",
         f"Leads per time zone: {zones}.",
     ]
     return {"campaign_id": campaign.id, "lines": lines, "summary": summary}
