@@ -7,12 +7,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
 
 from dialcli.clock import VirtualClock
 from dialcli.store import Store
 
 T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)  # a Tuesday, 10:00 in New York
+
+# The suite runs on every core at once (xdist): a property test whose inputs are slow
+# to draw on a busy machine is not a failing property. Timing is never what they test.
+settings.register_profile("suite", suppress_health_check=[HealthCheck.too_slow], deadline=None)
+settings.load_profile("suite")
 
 # The CLI's Rich consoles take their width from COLUMNS when first imported (under
 # xdist that can be before any fixture runs): pin it for every worker.

@@ -234,18 +234,42 @@ def _opt_outs(store: Store, out: Check) -> None:
 
 
 def _consent(store: Store, out: Check) -> None:
-    """No call without the consent its campaign's purpose required when it was claimed:
-    a record of the right kind given before the claim and not revoked by then."""
-    rows = store.all(
-        "SELECT c.id, c.e164, c.claimed_at, k.purpose FROM calls c "
-        "JOIN campaigns k ON k.id = c.campaign_id WHERE k.consent_gate = 'on' AND NOT EXISTS "
-        "(SELECT 1 FROM consent r WHERE r.e164 = c.e164 AND r.consented_at <= c.claimed_at "
-        "AND (r.revoked_at IS NULL OR r.revoked_at > c.claimed_at) "
-        "AND (k.purpose != 'telemarketing' OR r.kind = 'written'))")
-    for r in rows:
-        out.fail(f"call {r['id']} to {r['e164']} ({r['purpose']}) had no consent on record "
-                 f"when it was claimed at {r['claimed_at']}")
-    out.figures["calls_without_consent"] = len(rows)
+    """No call without the consent its campaign's purpose required when it was claimed.
+
+    The dial's audit row names the record it relied on: it must be of the needed kind,
+    for that number, given before the claim, and not revoked by an opt-out committed
+    before the claim. Commit order is audit order: an opt-out typed in another terminal
+    is stamped with the wall clock while a simulated run stamps virtual time, so the
+    two clocks cannot be compared."""
+    bad = 0
+    for r in store.all(
+            "SELECT c.id, c.e164, c.claimed_at, k.purpose, a.id AS audit_id, a.detail "
+            "FROM calls c JOIN campaigns k ON k.id = c.campaign_id "
+            "JOIN audit a ON a.call_id = c.id AND a.decision = 'dial' "
+            "WHERE k.consent_gate = 'on'"):
+        evidence = json.loads(r["detail"] or "{}").get("consent") or {}
+        record = store.one("SELECT * FROM consent WHERE id = ?", (evidence.get("record"),))
+        why = None
+        if record is None:
+            why = "no consent record named in its audit row"
+        elif record["e164"] != r["e164"] or record["consented_at"] > r["claimed_at"]:
+            why = f"record {record['id']} is not a consent of this number before the claim"
+        elif r["purpose"] == "telemarketing" and record["kind"] != "written":
+            why = f"record {record['id']} is {record['kind']}, telemarketing needs written"
+        elif record["revoked_at"] is not None and store.scalar(
+                "SELECT 1 FROM audit WHERE decision = 'dnc-add' AND e164 = ? AND id < ? "
+                "AND ts >= ?", (r["e164"], r["audit_id"], record["consented_at"])):
+            why = f"record {record['id']} was revoked by an opt-out committed before the claim"
+        if why:
+            bad += 1
+            out.fail(f"call {r['id']} to {r['e164']} ({r['purpose']}): {why}")
+    unaudited = store.scalar(
+        "SELECT COUNT(*) FROM calls c JOIN campaigns k ON k.id = c.campaign_id "
+        "WHERE k.consent_gate = 'on' AND NOT EXISTS (SELECT 1 FROM audit a "
+        "WHERE a.call_id = c.id AND a.decision = 'dial')")
+    if unaudited:
+        out.fail(f"{unaudited} call(s) without the audit row of their dial")
+    out.figures["calls_without_consent"] = bad
 
 
 # -- counters --------------------------------------------------------------------------------

@@ -337,9 +337,9 @@ def test_every_csv_export_neutralises_formulas_from_lead_data(cli, db_path, tmp_
     with builders.workspace(db_path) as st:
         builders.campaign(st, greeting=GREETING, prompt=PROMPT)
     names = [v for v in FORMULAS if v.strip()]
-    header = ["name", "phone1", "email", "case number", "timezone"]
-    body = [[name, f"+1212555{1000 + i:04d}", name, name, "America/New_York"]
-            for i, name in enumerate(names)]
+    header = ["name", "phone1", "email", "case number", "timezone", "consent_at", "consent_type"]
+    body = [[name, f"+1212555{1000 + i:04d}", name, name, "America/New_York", "2026-01-02",
+             "express"] for i, name in enumerate(names)]
     r = cli("import", new_file(tmp_path, write_csv(header, body, "utf-8")))
     assert r.exit_code == 0, r.output
     r = cli("start", "Spring", "--simulate", "--seed", "5")

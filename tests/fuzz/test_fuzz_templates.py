@@ -220,9 +220,10 @@ def test_a_lead_whose_values_break_the_greeting_is_skipped_not_a_stuck_run(cli, 
         builders.campaign(st, prompt=PROMPT, greeting="Hi {{NAME}}, this is Zara from Acme. "
                                                       "Press 9 to opt out. {{ '.' * (AMOUNT|int) }}")
     leads = tmp_path / "leads.csv"
-    leads.write_text("name,phone1,amount,timezone\nFine,+12125550101,3,America/New_York\n"
-                     "Bomb,+12125550102,99999999999,America/New_York\n"
-                     "Also fine,+12125550103,,America/New_York\n")
+    leads.write_text("name,phone1,amount,timezone,consent_at,consent_type\n"
+                     "Fine,+12125550101,3,America/New_York,2026-01-02,express\n"
+                     "Bomb,+12125550102,99999999999,America/New_York,2026-01-02,express\n"
+                     "Also fine,+12125550103,,America/New_York,2026-01-02,express\n")
     assert cli("import", leads).exit_code == 0
     r = cli("start", "Spring", "--simulate", "--seed", "2")
     assert r.exit_code == 0, r.output            # the run completes; it does not stop on Bomb
