@@ -21,7 +21,7 @@ from dialcli.cli import common
 from dialcli.compliance import consent
 from dialcli.errors import ExitCode, InputError
 from dialcli.models import Campaign, CampaignStatus, LeadStatus, VoicemailAction
-from dialcli.results.reporting import gate_off_text
+from dialcli.compliance.consent import gate_off_text
 from dialcli.workspace import agents as agents_core
 from dialcli.workspace import campaigns as core
 

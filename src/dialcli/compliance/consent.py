@@ -38,6 +38,7 @@ from dialcli.clock import UTC, from_iso, to_iso
 from dialcli.compliance.rules import zone_info
 from dialcli.config import path_text
 from dialcli.errors import InputError
+from dialcli.store.outbox import CONSENT_ORDER
 from dialcli.models import TERMINAL_LEAD_STATUSES
 from dialcli.phones import PhoneError, PhoneParser
 from dialcli.store.audit import record_decision
@@ -61,6 +62,26 @@ _KIND_WORDS = {
     "express": EXPRESS, "e": EXPRESS, "pec": EXPRESS, "prior express": EXPRESS,
     "prior express consent": EXPRESS, "oral": EXPRESS, "verbal": EXPRESS,
 }
+
+
+def unset_purpose(name: str) -> tuple[str, str]:
+    """(message, fix) for a campaign that does not say what its calls are for: the
+    engine refuses it, ``plan`` and ``doctor`` say so, in these words."""
+    return (f"Campaign {name!r} does not say what its calls are for, so dialcli cannot tell "
+            "which consent each number needs.",
+            f"dialcli campaign edit {name} --purpose telemarketing   (selling: "
+            f"{NEEDS[TELEMARKETING]})\n"
+            f"dialcli campaign edit {name} --purpose informational   (not selling: "
+            f"{NEEDS[INFORMATIONAL]})")
+
+
+def gate_off_text(changed_at: str | None, changed_by: str | None, *,
+                  sentence: bool = False) -> str:
+    """What ``start``, ``status``, ``plan``, ``doctor``, ``campaign show`` and ``report``
+    say of a campaign whose consent gate the user turned off (``sentence``: capitalised)."""
+    since = (changed_at or "?")[:16].replace("T", " ") + (" UTC" if changed_at else "")
+    return (f"{'C' if sentence else 'c'}onsent gate OFF since {since} "
+            f"({changed_by or 'unknown'}): calls go to numbers without a consent record on file")
 
 
 def parse_purpose(text: str) -> str:
@@ -174,7 +195,7 @@ def best(conn: sqlite3.Connection, e164: str, at_iso: str) -> Record | None:
     written before express, then the newest."""
     row = conn.execute(
         "SELECT * FROM consent WHERE e164 = ? AND revoked_at IS NULL AND consented_at <= ? "
-        "ORDER BY kind = 'written' DESC, consented_at DESC, id DESC LIMIT 1",
+        f"ORDER BY {CONSENT_ORDER} LIMIT 1",
         (e164, at_iso)).fetchone()
     return Record.from_row(row) if row is not None else None
 

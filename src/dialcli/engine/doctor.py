@@ -43,7 +43,7 @@ from dialcli.compliance.dnc import REGISTRY_PREFIX
 from dialcli.config import LLMSettings, TwilioCredentials, public_url as resolve_public_url
 from dialcli.errors import ConfigError, DialcliError
 from dialcli.models import Campaign, CampaignStatus
-from dialcli.results.reporting import gate_off_text
+from dialcli.compliance.consent import gate_off_text
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 WAITING = ("PENDING", "RETRY", "CALLBACK", "DIALING")
@@ -324,12 +324,8 @@ def check_consent(store: Any, campaign: Campaign, now: datetime) -> Check:
     """The campaign's purpose, its gate, and the waiting leads the gate will skip."""
     name = f"Consent ({campaign.name})"
     if campaign.purpose not in consent.PURPOSES:
-        return Check(name, FAIL, f"Campaign {campaign.name!r} does not say what its calls are "
-                     "for, so dialcli cannot tell which consent each number needs; start "
-                     "refuses it.",
-                     f"dialcli campaign edit {campaign.name} --purpose telemarketing (selling: "
-                     f"{consent.NEEDS[consent.TELEMARKETING]}) or --purpose informational (not "
-                     f"selling: {consent.NEEDS[consent.INFORMATIONAL]})")
+        message, fix = consent.unset_purpose(campaign.name)
+        return Check(name, FAIL, message + " Start refuses it.", fix)
     lacking = consent.lacking(store.conn, campaign.id, campaign.purpose, to_iso(now))
     needs = consent.NEEDS[campaign.purpose]
     if campaign.consent_gate == "off":

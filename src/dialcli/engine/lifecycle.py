@@ -23,7 +23,7 @@ from dialcli.engine.types import Snapshot
 from dialcli.errors import ConflictError
 from dialcli.workspace.lease import live_runner
 from dialcli.models import Disposition
-from dialcli.results.reporting import gate_off_text
+from dialcli.compliance.consent import gate_off_text
 from dialcli.store import Store, settings, transitions
 
 

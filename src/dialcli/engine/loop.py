@@ -155,13 +155,8 @@ class Engine:
                      "more leads into it.",
             )
         if c.purpose not in consent.PURPOSES:
-            raise InputError(
-                f"Campaign {c.name!r} does not say what its calls are for, so dialcli cannot "
-                "tell which consent each number needs.",
-                hint=f"dialcli campaign edit {c.name} --purpose telemarketing   (selling: prior "
-                     "express written consent)\n"
-                     f"dialcli campaign edit {c.name} --purpose informational   (not selling: "
-                     "prior express consent)")
+            message, fix = consent.unset_purpose(c.name)
+            raise InputError(message, hint=fix)
         self.lease.acquire()
         self.placer.start()
         try:

@@ -46,7 +46,7 @@ from dialcli.compliance.policy import RULES_VERSION, cap_for_number, check_cap, 
 from dialcli.errors import InputError, NotFoundError
 from dialcli.models import Campaign, LeadStatus
 from dialcli.phones import describe_e164, PhoneError
-from dialcli.results.reporting import gate_off_text
+from dialcli.compliance.consent import gate_off_text
 
 UTC = timezone.utc
 CATEGORIES = ("now", "later_today", "later", "blocked", "done")
@@ -211,10 +211,8 @@ def _consent_summary(store, campaign: Campaign, phones: list[PhonePlan], at: dat
 def _consent_notes(campaign: Campaign, summary: dict) -> list[str]:
     """The plain words under the plan's totals about the consent gate."""
     if campaign.purpose not in consent.PURPOSES:
-        return [f"Campaign {campaign.name!r} does not say what its calls are for, so no number "
-                "can be dialed (start refuses it). Set it: dialcli campaign edit "
-                f"{campaign.name} --purpose telemarketing (selling: written consent) or "
-                "--purpose informational (not selling: any consent)."]
+        message, fix = consent.unset_purpose(campaign.name)
+        return [f"{message} No number can be dialed (start refuses it). Set it:\n{fix}"]
     notes = []
     if campaign.consent_gate == "off":
         notes.append(gate_off_text(campaign.consent_gate_changed_at,

@@ -44,6 +44,7 @@ from datetime import date, timedelta
 from typing import Any, Iterable
 
 from dialcli.store import settings
+from dialcli.compliance.consent import gate_off_text
 from dialcli.store.outbox import CONSENT_ORDER
 from dialcli.errors import InputError, NotFoundError
 from dialcli.models import Disposition, LeadStatus, NOT_REACHED
@@ -194,15 +195,6 @@ class Report:
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-def gate_off_text(changed_at: str | None, changed_by: str | None, *,
-                  sentence: bool = False) -> str:
-    """What ``start``, ``status``, ``plan``, ``doctor`` and ``report`` say of a campaign
-    whose consent gate the user turned off (``sentence``: with a capital)."""
-    since = (changed_at or "?")[:16].replace("T", " ") + (" UTC" if changed_at else "")
-    return (f"{'C' if sentence else 'c'}onsent gate OFF since {since} "
-            f"({changed_by or 'unknown'}): calls go to numbers without a consent record on file")
-
 
 #: The consent of each lead (see the module docstring): three columns, from the phone
 #: that reached it, else its current one; the index ``consent_live`` finds each.
