@@ -1,4 +1,4 @@
-"""Report figures against a campaign whose outcomes are pinned (tests/fabricate.py)."""
+"""Report figures against a campaign whose outcomes are pinned (builders.spring_campaign)."""
 
 from datetime import date
 

@@ -109,10 +109,3 @@ def no_traceback(*texts: str | bytes | None) -> None:
             text = text.decode("utf-8", "replace")
         assert "Traceback" not in text, text[-3000:]
         assert "Exception in ASGI application" not in text, text[-3000:]
-
-
-def workspace(db: str | Path, *, greeting: str = GREETING, leads_csv: str | None = None) -> int:
-    """Campaign Spring in a new workspace (its id), with ``leads_csv`` imported; kept for
-    tests/fuzz/test_fuzz_cli.py, the other fuzz tests build with ``builders``."""
-    with builders.workspace(db) as st:
-        return builders.campaign(st, greeting=greeting, prompt=PROMPT, csv=leads_csv)
