@@ -114,8 +114,6 @@ def test_reimport_keeps_one_record_and_an_opt_out_revokes_a_new_one(store, tmp_p
                              at_iso=NOW_ISO).ok
 
 
-@pytest.mark.xfail(strict=True, reason="consent.record relies on UNIQUE(e164, kind, "
-                   "consented_at, source), and SQLite's UNIQUE treats NULL sources as distinct")
 def test_reimport_of_records_without_a_source_keeps_one(store, tmp_path):
     path = write(tmp_path, "phone,consent_at,consent_type\n2125550142,2026-03-01,written\n")
     consent.import_file(store, path, now_iso=NOW_ISO)

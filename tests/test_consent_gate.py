@@ -278,3 +278,28 @@ def test_a_demo_sized_list_dials_only_the_consented(store):
     skipped = store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status = 'SKIPPED'",
                            (cid,))
     assert skipped == counts["express"] + counts["none"]
+
+
+# -- reading a consent's time ---------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-03-01", "2026-03-02T04:59:59.999Z"),            # a date: the end of that day
+    ("03/01/2026", "2026-03-02T04:59:59.999Z"),
+    ("2026-03-01 14:30", "2026-03-01T19:30:00.000Z"),      # no zone: the lead's zone
+    ("2026-03-01 2pm", "2026-03-01T19:00:00.000Z"),
+    ("2026-03-01T10:00:00-08:00", "2026-03-01T18:00:00.000Z"),
+])
+def test_a_consent_time_is_read_in_the_leads_zone_and_a_date_counts_from_its_end(text, expected):
+    assert consent.parse_time(text, "America/New_York") == expected
+
+
+@pytest.mark.parametrize("text", ["March 2026", "2026", "05/03", "next tuesday-ish", ""])
+def test_a_partial_or_unreadable_consent_time_is_refused_not_filled_from_today(text):
+    with pytest.raises(InputError):
+        consent.parse_time(text, "America/New_York")
+
+
+def test_the_same_record_without_a_source_is_kept_once(store):
+    for _ in range(2):
+        _record(store, NY1, "written", source=None)
+    assert len(consent.get(store.conn, NY1)) == 1

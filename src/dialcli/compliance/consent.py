@@ -28,7 +28,7 @@ import csv
 import re
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -104,30 +104,40 @@ def parse_kind(text: str) -> str:
     return kind
 
 
+#: Two defaults no real date shares: what dateutil fills in from them was not written.
+_FILL_A = datetime(1901, 1, 1, 1, 1, 1)
+_FILL_B = datetime(1902, 2, 2, 2, 2, 2)
+
+
 def parse_time(text: str, zone: str | None) -> str:
     """A consent time as the store's UTC text. A time without a zone is read in
     ``zone`` (the lead's own; UTC when unknown); a date alone counts from the end of
-    that day, since the hour it was given is unknown."""
+    that day, since the hour it was given is unknown. A date missing its day, month
+    or year ("March 2026") is refused: filling it in would be a guess."""
     raw = (text or "").strip()
     if not raw:
         raise InputError("A consent needs its date (consent_at).")
     tz = zone_info(zone) if zone else None
     tz = tz or UTC
+    hint = "Use 2026-03-01, 03/01/2026 or 2026-03-01T14:30:00-05:00."
     try:
-        if len(raw) <= 10 and raw.count("-") == 2:
-            day = date.fromisoformat(raw)
-            local = datetime.combine(day, time(23, 59, 59, 999000), tzinfo=tz)
+        if "T" in raw[8:11]:
+            local = dateparser.isoparse(raw)
         else:
-            parsed = dateparser.isoparse(raw) if "T" in raw else dateparser.parse(raw)
-            if isinstance(parsed, datetime) and parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=tz)
-            local = parsed
-            if len(raw) <= 12 and local.hour == local.minute == local.second == 0 \
-                    and ":" not in raw:
-                local = local.replace(hour=23, minute=59, second=59, microsecond=999000)
+            a = dateparser.parse(raw, default=_FILL_A)
+            b = dateparser.parse(raw, default=_FILL_B)
+            if a.date() != b.date():
+                raise InputError(f"Not a whole date: {raw!r} (its day, month or year is missing).",
+                                 hint=hint)
+            if a.hour != b.hour:              # no time of day: the end of that day
+                local = a.replace(hour=23, minute=59, second=59, microsecond=999000)
+            else:                             # "2 pm", "14:30": unwritten parts are zero
+                local = a.replace(minute=a.minute if a.minute == b.minute else 0,
+                                  second=a.second if a.second == b.second else 0)
     except (ValueError, OverflowError) as exc:
-        raise InputError(f"Not a date or date-time: {raw!r} ({exc}).",
-                         hint="Use 2026-03-01 or 2026-03-01T14:30:00-05:00.") from None
+        raise InputError(f"Not a date or date-time: {raw!r} ({exc}).", hint=hint) from None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=tz)
     return to_iso(local.astimezone(UTC))
 
 
@@ -260,16 +270,28 @@ def listing(conn: sqlite3.Connection, *, kind: str | None = None, live_only: boo
     return [Record.from_row(r) for r in conn.execute(sql, params)]
 
 
+#: Lead statuses the campaign still has to dial.
+WAITING = ("PENDING", "RETRY", "CALLBACK")
+
+
 def lacking(conn: sqlite3.Connection, campaign_id: int, purpose: str, at_iso: str) -> int:
-    """Leads of a campaign none of whose live phones has the consent ``purpose`` needs
-    at ``at_iso`` (what ``import``, ``plan`` and ``doctor`` report)."""
-    need_written = purpose == TELEMARKETING
+    """Leads still to dial none of whose live phones has the consent ``purpose`` needs
+    at ``at_iso`` (what ``import``, ``plan`` and ``doctor`` report). When no live
+    record anywhere could qualify, that is every lead still to dial -- counted without
+    looking at each (an import of a million leads reports in milliseconds)."""
+    need_written = int(purpose == TELEMARKETING)
+    marks = ", ".join("?" * len(WAITING))
+    if not conn.execute("SELECT EXISTS (SELECT 1 FROM consent WHERE revoked_at IS NULL AND "
+                        "consented_at <= ? AND (? = 0 OR kind = 'written'))",
+                        (at_iso, need_written)).fetchone()[0]:
+        return int(conn.execute(f"SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status "
+                                f"IN ({marks})", (campaign_id, *WAITING)).fetchone()[0])
     row = conn.execute(
-        "SELECT COUNT(*) FROM leads l WHERE l.campaign_id = ? AND l.status IN "
-        "('PENDING', 'RETRY', 'CALLBACK') AND NOT EXISTS (SELECT 1 FROM lead_phones p "
-        "JOIN consent c ON c.e164 = p.e164 WHERE p.lead_id = l.id AND p.dead_reason IS NULL "
-        "AND c.revoked_at IS NULL AND c.consented_at <= ? AND (? = 0 OR c.kind = 'written'))",
-        (campaign_id, at_iso, int(need_written))).fetchone()
+        f"SELECT COUNT(*) FROM leads l WHERE l.campaign_id = ? AND l.status IN ({marks}) "
+        "AND NOT EXISTS (SELECT 1 FROM lead_phones p JOIN consent c ON c.e164 = p.e164 "
+        "WHERE p.lead_id = l.id AND p.dead_reason IS NULL AND c.revoked_at IS NULL "
+        "AND c.consented_at <= ? AND (? = 0 OR c.kind = 'written'))",
+        (campaign_id, *WAITING, at_iso, need_written)).fetchone()
     return int(row[0])
 
 
@@ -277,20 +299,6 @@ def age_days(newest_iso: str | None, now: datetime) -> float | None:
     """Days since an instant (the newest registry import), or None."""
     at = from_iso(newest_iso)
     return None if at is None else (now - at) / timedelta(days=1)
-
-
-def count_lacking(conn: sqlite3.Connection, campaign_id: int, purpose: str, at_iso: str) -> int:
-    """``lacking``, without its look at every lead when no live record anywhere could
-    meet ``purpose`` at ``at_iso``: then every lead still to dial lacks it. An import
-    of a million leads into a workspace without consent records reports in a few
-    milliseconds instead of a second or two."""
-    need_written = purpose == TELEMARKETING
-    if conn.execute("SELECT EXISTS (SELECT 1 FROM consent WHERE revoked_at IS NULL AND "
-                    "consented_at <= ? AND (? = 0 OR kind = 'written'))",
-                    (at_iso, int(need_written))).fetchone()[0]:
-        return lacking(conn, campaign_id, purpose, at_iso)
-    return int(conn.execute("SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status IN "
-                            "('PENDING', 'RETRY', 'CALLBACK')", (campaign_id,)).fetchone()[0])
 
 
 # -- consent import: a web-form or CRM export of consents, keyed by phone number ----------

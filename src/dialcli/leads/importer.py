@@ -476,7 +476,7 @@ def _finish(conn, summary: ImportSummary, stats: dict[str, Any], campaign, now_i
     summary.leads_per_zone = dict(per_zone.most_common())
     summary.warnings.extend(_window_warnings(campaign, groups, stats.get("per_group", {})))
     if campaign["purpose"] in consent.PURPOSES and campaign["consent_gate"] == "on":
-        summary.lacking_consent = consent.count_lacking(conn, campaign["id"],
+        summary.lacking_consent = consent.lacking(conn, campaign["id"],
                                                         campaign["purpose"], now_iso)
     conn.execute(
         "UPDATE imports SET rows = ?, imported = ?, rejected = ?, duplicates = ?, "

@@ -535,8 +535,10 @@ def m010_consent(db: Database) -> None:
         lead_id INTEGER,
         recorded_at TEXT NOT NULL,
         revoked_at TEXT,
-        revoked_reason TEXT,
-        UNIQUE (e164, kind, consented_at, source)
+        revoked_reason TEXT
     );
+    -- One record per number, kind, time and source; a missing source is one value, not
+    -- a NULL that UNIQUE would let repeat on every re-import of the same file.
+    CREATE UNIQUE INDEX consent_once ON consent (e164, kind, consented_at, COALESCE(source, ''));
     CREATE INDEX consent_live ON consent (e164, revoked_at, kind, consented_at);
     """)
