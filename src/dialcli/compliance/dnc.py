@@ -52,9 +52,6 @@ _UPSERT = ("ON CONFLICT(e164) DO UPDATE SET source = excluded.source, reason = e
            "campaign_id = excluded.campaign_id, lead_id = excluded.lead_id, "
            "added_at = excluded.added_at WHERE dnc.source = 'simulator' "
            "AND excluded.source != 'simulator'")
-PHONE_HEADERS = ("PHONE", "PHONE_NUMBER", "PHONENUMBER", "NUMBER", "TELEPHONE", "TEL",
-                 "E164", "MOBILE", "CELL", "PHONE_NO", "DNC", "CALLER_ID")
-_PHONE_N = re.compile(r"^PHONE_?([1-9]|10)$")
 _NANP10 = re.compile(r"^[2-9]\d{2}[2-9]\d{6}$")
 _DELETE_FLAGS = {"D", "DEL", "DELETE", "DELETED", "REMOVE", "REMOVED"}
 _ADD_FLAGS = {"A", "ADD", "ADDED", "INSERT"}
@@ -331,10 +328,7 @@ def _header_columns(first: str, column: str | None) -> list[int] | None:
             raise InputError(f"No column {column!r} in the header: {', '.join(fields)}.",
                              hint="Name the phone column with --column.")
         return [names.index(want)]
-    picked = [i for i, n in enumerate(names) if n in PHONE_HEADERS or _PHONE_N.match(n)]
-    if not picked:     # "Mobile Phone", "Home_Phone_Number", "cell #"
-        picked = [i for i, n in enumerate(names)
-                  if set(n.split("_")) & {"PHONE", "MOBILE", "CELL", "TELEPHONE"}]
+    picked = consent.phone_columns(names)
     if picked:
         return picked
     if all(_field_number(f) or f.strip().upper().strip('"') in _DELETE_FLAGS | _ADD_FLAGS
