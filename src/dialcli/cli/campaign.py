@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import getpass
 import socket
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 from rich import box
@@ -85,13 +85,6 @@ def _purpose_cell(c: Campaign) -> Text:
         return Text("not set", style="yellow")
     return Text(c.purpose + (" (gate off)" if c.consent_gate == "off" else ""),
                 style="yellow" if c.consent_gate == "off" else "")
-
-
-def consent_fields(c: Campaign) -> dict[str, Any]:
-    """The purpose and consent gate as ``list --json`` and ``show --json`` give them."""
-    return {"purpose": c.purpose, "consent_needed": consent.NEEDS.get(c.purpose),
-            "consent_gate": c.consent_gate, "consent_gate_changed_at": c.consent_gate_changed_at,
-            "consent_gate_changed_by": c.consent_gate_changed_by}
 
 
 def _consent_rows(info: Table, c: Campaign) -> None:
@@ -253,7 +246,7 @@ def list_(
     """
     rows = core.list_campaigns(common.store(ctx))
     if as_json:
-        common.print_json([{**s.as_dict(), **consent_fields(s.campaign)} for s in rows])
+        common.print_json([s.as_dict() for s in rows])
         return
     if not rows:
         common.note("No campaigns yet. Create one with: dialcli campaign create NAME "
@@ -278,7 +271,7 @@ def show(
     st = common.store(ctx)
     details = core.campaign_details(st, common.resolve_campaign_id(st, name))
     if as_json:
-        common.print_json({**details.as_dict(), **consent_fields(details.campaign)})
+        common.print_json(details.as_dict())
         return
     common.out.print(campaign_detail(details))
 

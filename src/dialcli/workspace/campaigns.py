@@ -239,6 +239,9 @@ class CampaignSummary:
             "completed_at": c.completed_at,
             "leads": {"total": self.total_leads, **self.leads},
             "calls": self.calls, "imports": self.imports,
+            "purpose": c.purpose, "consent_needed": consent.NEEDS.get(c.purpose),
+            "consent_gate": c.consent_gate, "consent_gate_changed_at": c.consent_gate_changed_at,
+            "consent_gate_changed_by": c.consent_gate_changed_by,
         }
         return data
 
