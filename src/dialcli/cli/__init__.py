@@ -1,146 +1,36 @@
 """The ``dialcli`` command line: one module per command, listed in one table.
 
-Every command is registered one way: a row of ``COMMANDS`` names the module under
-``dialcli/cli/`` that defines it (with ``app = typer.Typer()`` and ``@app.command``)
-and the one line ``dialcli --help`` shows for it. ``main`` answers ``--version`` and
-``--help`` from these tables alone; any other command line goes to ``app.py``'s
-Typer application, which imports a command's module only when it runs
+Every command is registered one way: a row of ``registry.COMMANDS`` names the module
+under ``dialcli/cli/`` that defines it (with ``app = typer.Typer()`` and
+``@app.command``) and the one line ``dialcli --help`` shows for it. ``main`` answers
+``--version`` and ``--help`` from the registry alone; any other command line goes to
+``app.py``'s Typer application, which imports a command's module only when it runs
 (``bench/cli_startup.py`` measures it; ``tests/test_cli_startup.py`` keeps each line
 equal to the command's own help and the root help equal to Typer's).
 
-Modules: ``app`` (the application and where errors become exit codes), ``common``
-(the workspace, consoles, JSON), ``ui`` (the dashboard), and one per command.
+Modules: ``registry`` (the command table and the root help), ``app`` (the Typer
+application, where errors become exit codes), ``common`` (the workspace, consoles,
+JSON), ``ui`` (the dashboard), and one per command.
 """
 
 from __future__ import annotations
 
-import importlib
+import os
+import shutil
 import sys
-from dataclasses import dataclass
 
 from dialcli import __version__
-
-
-@dataclass(frozen=True)
-class Entry:
-    """Where a command is defined, and the line ``dialcli --help`` shows for it."""
-
-    module: str             # under dialcli.cli
-    help: str               # the first paragraph of the command's own help, on one line
-    group: bool = False     # the module's app is the group (``agent``), not a holder
-
-    def load(self, name: str):
-        """The Click command (or group) ``name``, importing its module now."""
-        import typer   # lazy: only a command that runs needs Typer
-
-        module = importlib.import_module(f"dialcli.cli.{self.module}")
-        group = typer.main.get_group(module.app)
-        return group if self.group else group.commands[name]
-
-
-#: Every command, in the order ``dialcli --help`` lists them.
-COMMANDS: dict[str, Entry] = {
-    "template": Entry("template", 'Write a starter leads CSV with good column names (the '
-                                  '"Download template").'),
-    "import": Entry("import_", "Import leads from a CSV into a campaign, all or nothing."),
-    "preview": Entry("preview", "Show the greeting, system prompt and voicemail message "
-                                "rendered for a lead."),
-    "start": Entry("start", "Start dialing a campaign (the foreground loop with a live "
-                            "dashboard)."),
-    "resume": Entry("start", "Resume a paused (or crashed) campaign where it left off."),
-    "pause": Entry("pause", "Pause a running campaign: no new dials; calls in progress "
-                            "finish."),
-    "restart": Entry("start", "Restart a campaign from the top: every lead back to PENDING, "
-                              "counters zeroed."),
-    "status": Entry("status", "Show a campaign's live snapshot once (KPIs, recent leads, "
-                              "recent calls)."),
-    "demo": Entry("demo", "Run a whole simulated campaign from the examples, live in your "
-                          "terminal."),
-    "report": Entry("report", "Show a campaign's results: KPIs, dispositions, leads and cost "
-                              "with a 30-day trend."),
-    "plan": Entry("plan", "Dry run: when each number may be dialed, and why. Places no "
-                          "calls."),
-    "audit": Entry("audit", "Export the audit log: one row per dial decision and per skip."),
-    "doctor": Entry("doctor", "Check that live calls will work from this laptop, and say how "
-                              "to fix what won't."),
-    "agent": Entry("agent", "Create and manage voice agents (greeting, system prompt, voice, "
-                            "voicemail message).", group=True),
-    "numbers": Entry("numbers", "Manage the phone numbers campaigns dial from.", group=True),
-    "campaign": Entry("campaign", "Create and manage campaigns: agent, from-number, calling "
-                                  "hours, retries, pacing.", group=True),
-    "dnc": Entry("dnc", "The workspace opt-out (do-not-call) list: never dialed by any "
-                        "campaign.", group=True),
-    "consent": Entry("consent", "Consent records: whose numbers may get AI-voice calls, and "
-                                "the proof.", group=True),
-    "webhooks": Entry("webhooks", "Send campaign.lead.updated events to your endpoint, signed, "
-                                  "with retries.", group=True),
-    "config": Entry("config", "Workspace settings (rate per minute, compliance options, ...).",
-                    group=True),
-}
-
-
-#: The root help's text: what dialcli is (``app.py`` gives it to Typer too).
-ABOUT = ("Run outbound AI voice-call campaigns from your laptop.\n\n"
-         "Import leads from a CSV, pick a voice agent and a from-number, set calling\n"
-         "hours and a retry policy, and start: dialcli dials every lead breadth-first\n"
-         "inside calling hours, lets the AI agent talk, and labels each outcome.\n\n"
-         "Try it without a phone bill: dialcli demo")
-
-#: The root options, as ``app.py`` declares them: (names, metavar, help).
-ROOT_OPTIONS = (
-    ("--db", "PATH", "Workspace file (default: $DIALCLI_DB or ./dialcli.db)."),
-    ("--version", "", "Show the version and exit."),
-    ("--help -h", "", "Show this message and exit."),
-)
-
-
-def root_help(width: int, color: bool = False) -> str:
-    """``dialcli --help`` drawn from the tables above, in Typer's layout, without
-    importing Typer or Rich (a tenth of a second and more before the first line)."""
-    width = max(60, min(width, 120))
-    bold = (lambda t: f"\x1b[1;36m{t}\x1b[0m") if color else (lambda t: t)
-    lines = ["", " Usage: dialcli [OPTIONS] COMMAND [ARGS]...", ""]
-    lines += [f" {line}".rstrip() for line in ABOUT.split("\n")]
-    lines.append("")
-
-    def box(title: str, rows: list[tuple[str, str]], left: int) -> None:
-        inner = width - 4
-        lines.append("╭─ " + title + " " + "─" * (width - len(title) - 5) + "╮")
-        for name, text in rows:
-            room = inner - left - 2
-            words, line, out = text.split(), "", []
-            for w in words:
-                if line and len(line) + 1 + len(w) > room:
-                    out.append(line)
-                    line = w
-                else:
-                    line = f"{line} {w}" if line else w
-            out.append(line)
-            for i, chunk in enumerate(out):
-                label = name if i == 0 else ""
-                pad = left - len(label)
-                lines.append("│ " + bold(label) + " " * pad + "  " + chunk.ljust(room) + " │")
-        lines.append("╰" + "─" * (width - 2) + "╯")
-
-    options = [(f"{names.split()[0]:<10} {' '.join(names.split()[1:]):<3} {metavar:<5}".rstrip(),
-                text) for names, metavar, text in ROOT_OPTIONS]
-    box("Options", options, max(len(o[0]) for o in options))
-    box("Commands", [(name, e.help) for name, e in COMMANDS.items()],
-        max(len(n) for n in COMMANDS))
-    return "\n".join(lines) + "\n"
+from dialcli.cli.registry import root_help
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point. ``--version`` and ``--help`` are answered from the
-    tables here; anything else loads the command line (``app.py``)."""
+    registry; anything else loads the command line (``app.py``)."""
     args = sys.argv[1:] if argv is None else list(argv)
     if args == ["--version"]:
         sys.stdout.write(f"dialcli {__version__}\n")
         return
     if args in ([], ["--help"], ["-h"]):
-        import os
-        import shutil
-
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         sys.stdout.write(root_help(shutil.get_terminal_size((80, 24)).columns, color))
         return

@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from dialcli import __version__
-from dialcli.cli import ABOUT, COMMANDS, Entry
+from dialcli.cli.registry import ABOUT, COMMANDS, Entry
 
 #: What a row of the table loads: a command, or a group of them.
 Command = TyperCommand | TyperGroup
