@@ -50,29 +50,36 @@ def _one_lead(store, purpose, phones_=(NY1, NY2), **kw):
 
 # -- one claim: purpose x consent x opt-out ------------------------------------------------
 
-CASES = [
-    # purpose, record on phone1, opted out, dialed, reason when skipped
-    ("telemarketing", None, False, False, f"no written consent on record for {NY1}"),
-    ("telemarketing", "express", False, False,
-     f"only express consent on record for {NY1}: telemarketing needs written consent"),
-    ("telemarketing", "written", False, True, None),
-    ("telemarketing", "written", True, False, "on the opt-out list"),
-    ("informational", None, False, False, f"no consent on record for {NY1}"),
-    ("informational", "express", False, True, None),
-    ("informational", "written", False, True, None),
-    ("informational", "express", True, False, "on the opt-out list"),
-]
+def _expected(purpose, kind, listed):
+    """(dialed, reason when skipped) for phone1: the opt-out list and the registry come
+    first (a registry number is never dialed, the strict reading); then the consent."""
+    if listed:
+        return False, "on the opt-out list"
+    if purpose == "telemarketing" and kind == "written" or purpose == "informational" and kind:
+        return True, None
+    if purpose == "telemarketing" and kind == "express":
+        return False, f"only express consent on record for {NY1}: telemarketing needs written consent"
+    return False, (f"no written consent on record for {NY1}" if purpose == "telemarketing"
+                   else f"no consent on record for {NY1}")
 
 
-@pytest.mark.parametrize("purpose, kind, opted_out, dialed, reason", CASES)
-def test_each_dial_needs_the_consent_its_purpose_requires(store, purpose, kind, opted_out,
+CASES = [(purpose, kind, listed, *_expected(purpose, kind, listed))
+         for purpose in ("telemarketing", "informational")
+         for kind in (None, "express", "written")
+         for listed in (None, "opt-out", "registry")]
+
+
+@pytest.mark.parametrize("purpose, kind, listed, dialed, reason", CASES)
+def test_each_dial_needs_the_consent_its_purpose_requires(store, purpose, kind, listed,
                                                           dialed, reason):
     cid, lead_id = _one_lead(store, purpose)
     if kind:
         _record(store, NY1, kind)
-    if opted_out:
+    if listed:
+        source = "cli" if listed == "opt-out" else "registry:2026-12.txt"
         with store.tx() as conn:
-            dnc.add(conn, [NY1], source="cli", reason="asked", now_iso=to_iso(NOW - timedelta(days=1)))
+            dnc.add(conn, [NY1], source=source, reason="asked",
+                    now_iso=to_iso(NOW - timedelta(days=1)))
     parts = EngineParts(store, cid)
     f = parts.claim(lead_id)
     if dialed:
