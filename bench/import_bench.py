@@ -148,7 +148,8 @@ def writer_floor(src: Path, chunk: int = 20_000) -> dict:
     timed = {"inserts": 0.0}
     with importer.bulk_settings(st, True), st.tx() as conn:
         deferred = importer._defer_indexes(conn, n)
-        writer = importer._Writer(conn, 1, 1, 1, "2026-03-02T13:00:00.000Z")
+        writer = importer._Writer(conn, 1, 1, 1, "2026-03-02T13:00:00.000Z",
+                                  consent_origin="leads:bench")
         conn.executemany("INSERT INTO zone_groups (id, zones, region) VALUES (?, ?, ?)",
                          rd.execute("SELECT id, zones, region FROM zone_groups").fetchall())
         for lo in range(1, hi + 1, chunk):
