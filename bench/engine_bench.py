@@ -172,7 +172,7 @@ def sqlite_floor(db: Path, calls: int, *, group_commit: bool = True) -> float:
     detail = _json.dumps({"e164": "+12125550100", "zones": ["America/New_York"],
                           "zone_source": "phone number", "region": "US-NY", "states": ["NY"],
                           "local_time": {"America/New_York": "2026-03-02T08:00:00-05:00 Mon"},
-                          "rules_version": "federal+states-2026.11.1", "rules": ["campaign"],
+                          "rules_version": "federal+states-2026.12.1", "rules": ["campaign"],
                           "window_open": True, "next_open": ts, "closed_because": [],
                           "opt_out": False, "cap_count": 0, "cap_limit": 3},
                          separators=(",", ":"))

@@ -347,6 +347,10 @@ DEFAULT_CAP = 3            # dial attempts per number per rolling 24 h, across c
 CAP_WINDOW = timedelta(hours=24)
 #: States whose law caps calls per 24 h: a looser workspace cap never applies there.
 STATUTORY_CAPS = {row.state: row.cap for row in shipped_state_rules()[1] if row.cap}
+#: States whose law counts calls to the consumer, "regardless of the phone number used"
+#: (Fla. Stat. 501.059(8)(a); Oklahoma's and Maryland's acts are worded alike).
+CONSUMER_CAP_STATES = frozenset(row.state for row in shipped_state_rules()[1]
+                                if row.cap_per == "consumer")
 MAX_CAP = 50
 
 SETTING_CAP = "dial_cap_per_24h"
@@ -510,6 +514,37 @@ def check_cap(conn, e164: str, at: datetime, *, limit: int | None = None,
     oldest = from_iso(rows[count - limit][0])
     assert oldest is not None
     return count, oldest + CAP_WINDOW
+
+
+def consumer_numbers(conn, lead_id: int) -> list[str]:
+    """Every number of the person behind a lead: its own phones and those of any lead
+    that shares one of them (the same consumer imported twice, or into two campaigns)."""
+    return [r[0] for r in conn.execute(
+        "SELECT DISTINCT p2.e164 FROM lead_phones p1 "
+        "JOIN lead_phones p0 ON p0.e164 = p1.e164 "
+        "JOIN lead_phones p2 ON p2.lead_id = p0.lead_id "
+        "WHERE p1.lead_id = ? ORDER BY p2.e164", (lead_id,))]
+
+
+def check_consumer_cap(conn, lead_id: int, at: datetime, *, limit: int,
+                       simulated: bool | None = None) -> tuple[int, datetime | None, list[str]]:
+    """``check_cap`` over every number of the consumer (``consumer_numbers``): (dials in
+    the last 24 h, earliest instant another is allowed or None, the numbers counted)."""
+    numbers = consumer_numbers(conn, lead_id)
+    since = to_iso(at - CAP_WINDOW)
+    which = "" if simulated is None else (
+        " AND provider = 'simulator'" if simulated else " AND provider != 'simulator'")
+    marks = ", ".join("?" * len(numbers))
+    rows = conn.execute(
+        f"SELECT claimed_at FROM calls WHERE e164 IN ({marks}) AND claimed_at > ? "
+        "AND claimed_at <= ? AND status != 'canceled'" + which + " ORDER BY claimed_at",
+        (*numbers, since, to_iso(at))).fetchall()
+    count = len(rows)
+    if count < limit:
+        return count, None, numbers
+    oldest = from_iso(rows[count - limit][0])
+    assert oldest is not None
+    return count, oldest + CAP_WINDOW, numbers
 
 
 def decision_detail(group: GroupWindow, e164: str | None, at: datetime,

@@ -168,6 +168,7 @@ class StateRow:
     holidays: Interval | None | str = "same"
     basis: str = "local"
     cap: int | None = None
+    cap_per: str = "number"      # "consumer": every number of the person counts
     applies_to: str = ""
     note: str = ""
 
@@ -180,7 +181,8 @@ class StateRow:
         if self.basis != "local":
             bits.append(f"hours in {self.basis}")
         if self.cap:
-            bits.append(f"cap {self.cap}/24h")
+            bits.append(f"cap {self.cap}/24h" + (" per consumer" if self.cap_per == "consumer"
+                                                 else ""))
         return f"{self.state} {', '.join(bits) or 'no hours limit'} ({self.confidence}; {self.source})"
 
 
@@ -351,7 +353,7 @@ class BlackoutRule(Rule):
 
 # -- the shipped state rules ---------------------------------------------------------
 
-_ROW_KEYS = {"state", "window", "saturday", "sunday", "holidays", "basis", "cap",
+_ROW_KEYS = {"state", "window", "saturday", "sunday", "holidays", "basis", "cap", "cap_per",
              "applies_to", "source", "confidence", "note"}
 
 
@@ -389,6 +391,9 @@ def parse_state_rules(text: str) -> tuple[str, tuple[StateRow, ...]]:
         cap = raw.get("cap")
         if cap is not None and (not isinstance(cap, int) or cap < 1):
             raise ValueError(f"{where}: cap must be a positive integer")
+        cap_per = raw.get("cap_per", "number")
+        if cap_per not in ("number", "consumer") or (cap_per == "consumer" and cap is None):
+            raise ValueError(f"{where}: cap_per is 'number' or 'consumer' (with a cap)")
         window = _day_value(raw.get("window"), where)
         rows.append(StateRow(
             state=state, source=raw["source"], confidence=raw["confidence"],
@@ -396,7 +401,7 @@ def parse_state_rules(text: str) -> tuple[str, tuple[StateRow, ...]]:
             saturday=_day_value(raw.get("saturday"), where),
             sunday=_day_value(raw.get("sunday"), where),
             holidays=_day_value(raw.get("holidays"), where),
-            basis=basis, cap=cap, applies_to=raw.get("applies_to", ""),
+            basis=basis, cap=cap, cap_per=cap_per, applies_to=raw.get("applies_to", ""),
             note=raw.get("note", ""),
         ))
     return version, tuple(rows)

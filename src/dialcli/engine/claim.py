@@ -91,9 +91,18 @@ class Claimer:
             limit = self._cap_for(conn, e164)
             cap_count, not_before = (None, None) if opted_out else compliance.check_cap(
                 conn, e164, now, limit=limit, simulated=simulated)
+            consumer = None
+            if not opted_out and not_before is None and \
+                    compliance.CONSUMER_CAP_STATES.intersection(window.states):
+                # The state counts calls to the person, whatever number is dialed.
+                cap_count, not_before, consumer = compliance.check_consumer_cap(
+                    conn, lead_id, now, limit=limit, simulated=simulated)
             detail = compliance.decision_detail(
                 window, e164, now, cap_count, opted_out, cap_limit=limit,
                 zone_source="lead timezone column" if lead["timezone"] else "phone number")
+            if consumer is not None:
+                detail["cap_scope"] = "consumer"
+                detail["cap_numbers"] = consumer
             if opted_out:
                 self.settler.retire_in_tx(conn, lead_id, slot, "on the opt-out list", now,
                                           decision="skip", callback=is_callback, detail=detail)
@@ -111,7 +120,9 @@ class Claimer:
             if not_before is not None:
                 transitions.defer(conn, campaign_id=c.id, lead_id=lead_id, e164=e164,
                                   callback=is_callback, until_iso=to_iso(not_before),
-                                  now_iso=now_iso, reason="frequency cap", detail=detail)
+                                  now_iso=now_iso, detail=detail,
+                                  reason="frequency cap" if consumer is None
+                                  else "frequency cap (per consumer: every number counts)")
                 self.queue.deferred(not_before)
                 return None
             variables = json.loads(lead["vars"] or "{}")
