@@ -34,9 +34,9 @@ from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from dialcli.compliance.rules import (
-    DAY_END, FEDERAL_END, FEDERAL_START, US_STATES, Blackout, BlackoutRule, DailyWindow,
-    Interval, Rule, StateRow, StateRule, format_span, load_blackout, parse_hhmm,
-    shipped_state_rules, states_of, zone_info,
+    CANADA_ROWS, DAY_END, FEDERAL_END, FEDERAL_START, US_STATES, Blackout, BlackoutRule,
+    DailyWindow, Interval, Rule, StateRow, StateRule, format_span, is_canadian,
+    load_blackout, parse_hhmm, shipped_state_rules, states_of, zone_info,
 )
 from dialcli.clock import from_iso, to_iso
 from dialcli.errors import InputError
@@ -291,6 +291,7 @@ class CallingPolicy:
             self.state_rows.setdefault(row.state, []).append(row)
         self._state_rules = {st: tuple(StateRule(r) for r in rs)
                              for st, rs in self.state_rows.items()}
+        self._canada_rules = tuple(StateRule(r) for r in CANADA_ROWS)
         self.blackout = blackout
         self.cap = cap or DEFAULT_CAP
         self.state_caps = dict(state_caps or {})
@@ -301,6 +302,8 @@ class CallingPolicy:
         rules = list(self.rules)
         for st in states:
             rules.extend(self._state_rules.get(st, ()))
+        if is_canadian(region):
+            rules.extend(self._canada_rules)
         if self.blackout is not None and self.blackout.days:
             rules.append(BlackoutRule(self.blackout, states))
         return tuple(rules)

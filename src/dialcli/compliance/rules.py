@@ -411,3 +411,32 @@ def parse_state_rules(text: str) -> tuple[str, tuple[StateRow, ...]]:
 def shipped_state_rules() -> tuple[str, tuple[StateRow, ...]]:
     text = resources.files("dialcli").joinpath("data/state_rules.toml").read_text("utf-8")
     return parse_state_rules(text)
+
+
+# -- Canada ----------------------------------------------------------------------------
+
+#: Canadian numbers (+1, region CA-xx): the CRTC's Unsolicited Telecommunications Rules
+#: in the recipient's local time. An AI voice is a "synthesized voice message", so the
+#: ADAD rules (Part IV) apply as well as the telemarketing ones (Part III); the ADAD
+#: hours are from the CRTC's published summary, which the current rule text reached here
+#: did not confirm: kept because they only narrow (strict, confidence L).
+CANADA_ROWS = (
+    StateRow(state="CRTC", window=(time(9, 0), time(21, 30)),
+             saturday=(time(10, 0), time(18, 0)), sunday=(time(10, 0), time(18, 0)),
+             applies_to="telemarketing calls",
+             source="CRTC Unsolicited Telecommunications Rules, Part III (Telemarketing Rules): "
+                    "9:00-21:30 weekdays, 10:00-18:00 weekends",
+             confidence="H"),
+    StateRow(state="CRTC", window=(time(9, 30), time(20, 0)),
+             saturday=(time(10, 30), time(17, 0)), sunday=(time(12, 0), time(17, 0)),
+             applies_to="automatic dialing-announcing device (pre-recorded or synthesized "
+                        "voice) calls",
+             source="CRTC Unsolicited Telecommunications Rules, Part IV (ADAD Rules), hours as "
+                    "the CRTC's consumer summary gives them",
+             confidence="L"),
+)
+
+
+def is_canadian(region: str | None) -> bool:
+    """A region of a Canadian number ('CA-ON'); 'US-CA' is California."""
+    return any(part.strip().upper().startswith("CA-") for part in (region or "").split(","))
