@@ -21,6 +21,7 @@ class Hit:
     event_type: str | None
     signature: str | None
     body: bytes
+    received_at: float = 0.0   # the receiver's clock (now_fn) when the request arrived
     answered: bool = False     # we sent a 2xx the client could read
 
 
@@ -75,9 +76,10 @@ class Receiver:
                 mode = receiver._mode()
                 hit = Hit(mode, self.headers.get("Dialcli-Event-Id"),
                           self.headers.get("Dialcli-Event-Type"),
-                          self.headers.get("Dialcli-Signature"), body)
+                          self.headers.get("Dialcli-Signature"), body,
+                          received_at=receiver.now_fn())
                 if receiver.secret is not None and not verify_signature(
-                        receiver.secret, hit.signature or "", body, now_unix=receiver.now_fn()):
+                        receiver.secret, hit.signature or "", body, now_unix=hit.received_at):
                     receiver.bad_signatures += 1
                 with receiver._lock:
                     receiver.hits.append(hit)
