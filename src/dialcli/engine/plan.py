@@ -218,9 +218,25 @@ def build_plan(store, campaign_id: int, at: datetime, *, blackout: Blackout | No
     return plan
 
 
+def _state_stop(p: PhonePlan) -> dict | None:
+    """The state artificial-voice rule that blocks ``p``, if one does."""
+    if p.category != "blocked" or not p.consent or not p.consent.get("blocked"):
+        return None
+    return (p.consent.get("state_rules") or {}).get("stopped_by")
+
+
 def _consent_summary(store, campaign: Campaign, phones: list[PhonePlan], at: datetime) -> dict:
     blocked = sum(1 for p in phones if p.category == "blocked" and p.consent is not None
-                  and p.consent.get("blocked"))
+                  and p.consent.get("blocked") and _state_stop(p) is None)
+    # Numbers a state's artificial-voice law keeps from an AI agent, by rule.
+    state_skips: dict[str, int] = {}
+    for p in phones:
+        stop = _state_stop(p)
+        if stop is not None:
+            key = (f"{stop['state']} {stop['rule'].replace('_', ' ')}"
+                   + (f" ({stop['consent']} consent)" if stop.get("consent") else "")
+                   + f": {stop['statute'].split(' (', 1)[0]}, confidence {stop['confidence']}")
+            state_skips[key] = state_skips.get(key, 0) + 1
     lacking = None
     if campaign.purpose in consent.PURPOSES:
         lacking = consent.lacking(store.conn, campaign.id, campaign.purpose, to_iso(at))
@@ -228,7 +244,7 @@ def _consent_summary(store, campaign: Campaign, phones: list[PhonePlan], at: dat
             "gate_changed_at": campaign.consent_gate_changed_at,
             "gate_changed_by": campaign.consent_gate_changed_by,
             "needs": consent.NEEDS.get(campaign.purpose), "numbers_blocked": blocked,
-            "leads_lacking": lacking}
+            "leads_lacking": lacking, "state_skips": state_skips}
 
 
 def _consent_notes(campaign: Campaign, summary: dict) -> list[str]:
@@ -247,6 +263,11 @@ def _consent_notes(campaign: Campaign, summary: dict) -> list[str]:
                      f"consent on record ({summary['needs']}); {summary['leads_lacking']:,} "
                      "waiting lead(s) have no number with it. Add the records: "
                      "dialcli consent import FILE")
+    skips = summary.get("state_skips") or {}
+    if skips:
+        notes.append(f"{sum(skips.values()):,} number(s) skipped by state artificial-voice "
+                     f"laws for {campaign.purpose} calls (an AI voice is an artificial voice): "
+                     + "; ".join(f"{k}: {v:,}" for k, v in sorted(skips.items())))
     return notes
 
 
