@@ -337,13 +337,15 @@ from dialcli.engine.types import Timing  # noqa: E402
 from dialcli.providers.twilio.provider import TwilioProvider  # noqa: E402
 from dialcli.store import Store  # noqa: E402
 import builders  # noqa: E402
-from builders import add_leads, awake_zone, calls, leads  # noqa: E402
+from builders import add_leads, awake_phone, calls, leads  # noqa: E402
 
 #: Live-path campaigns poll a silent call and place a refused one again quickly.
 FAST = Timing(poll_every=timedelta(seconds=0.2), retry_backoff=timedelta(seconds=0.05))
 
 def ny(i: int) -> str:
-    return f"+1212555{i:04d}"     # New York numbers: no state-specific calling rules
+    """Number i in a zone where it is the middle of the day now (a real-time run):
+    no state-specific calling rules apply there."""
+    return awake_phone(i)[0]
 
 
 class Campaign:
@@ -353,7 +355,7 @@ class Campaign:
         self.store, self.fake = store, fake
         self.cid = builders.campaign(store, cps=50, max_concurrent=10, max_attempts=1,
                                  voicemail=voicemail)
-        zone = awake_zone()
+        zone = awake_phone(0)[1]
         self.numbers = []
         lead_specs = []
         for i, (scenario, extra) in enumerate(specs):
