@@ -96,7 +96,7 @@ def write_csv(path: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -
     # lazy: the exports module (and what it imports) only for commands that write a file
     from dialcli.results.exports import write_atomically
 
-    with write_atomically(path) as fh:     # a folder, a missing folder: InputError
+    with write_atomically(path, what="CSV file", option="--csv") as fh:  # checked first
         return _write_rows(fh, header, rows)
 
 
