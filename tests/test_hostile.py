@@ -189,3 +189,226 @@ def test_unwritable_folder_is_refused(tmp_path):
             outfiles.check_target(ro / "x.csv")
     finally:
         ro.chmod(0o755)
+
+
+# -- 2. the workspace is known and sound before anything is written ---------------------
+
+import hashlib  # noqa: E402
+import shutil  # noqa: E402
+import sqlite3  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from tests import builders  # noqa: E402
+
+
+def filled_workspace(db_path, leads: int = 1500) -> None:
+    with Store(db_path) as st:
+        builders.campaign(st, "Spring", leads=[
+            {"name": f"Lead {i}", "phones": [f"+1415555{i:04d}"]} for i in range(leads)])
+        st.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def digest(db_path) -> tuple[str, ...]:
+    """The workspace as files on disk: the database and any WAL."""
+    out = []
+    for suffix in ("", "-wal"):
+        p = Path(f"{db_path}{suffix}")
+        out.append(hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() and
+                   p.stat().st_size else "")
+    return tuple(out)
+
+
+def raw(db_path, sql: str) -> None:
+    conn = sqlite3.connect(db_path)
+    try:
+        conn.executescript(sql)
+    finally:
+        conn.close()
+
+
+def damage(db_path, table: str = "leads", which: str = "middle") -> None:
+    """Overwrite 4 KB of ``table``: its root page, or a leaf in the middle (the sweep's
+    "4 KB overwritten in the leads table")."""
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if which == "root":
+        page = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?",
+                            (table,)).fetchone()[0]
+    else:
+        leaves = [r[0] for r in conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno",
+            (table,))]
+        page = leaves[len(leaves) // 2]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with open(db_path, "r+b") as fh:
+        fh.seek((page - 1) * size)
+        fh.write(bytes((i * 37 + 11) % 256 for i in range(size)))
+
+
+FOREIGN = {
+    "user_version from a newer dialcli": "PRAGMA user_version = 999;",
+    "a migration this dialcli does not know":
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+        "VALUES ('dialcli', 'm999_from_the_future', '2030-01-01');",
+    "an extra NOT NULL column":
+        "ALTER TABLE leads ADD COLUMN shard TEXT NOT NULL DEFAULT 'a';",
+    "an extra table": "CREATE TABLE leads_v2 (id INTEGER PRIMARY KEY);",
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOREIGN))
+@pytest.mark.parametrize("command", [("status",), ("dnc", "add", "+14155550199"),
+                                     ("start", "--simulate"), ("import", "{csv}")])
+def test_a_foreign_or_newer_workspace_is_refused(cli, db_path, tmp_path, case, command):
+    filled_workspace(db_path, leads=20)
+    raw(db_path, FOREIGN[case])
+    before = digest(db_path)
+    csv_path = tmp_path / "more.csv"
+    csv_path.write_text(LEADS)
+    result = cli(*[str(csv_path) if a == "{csv}" else a for a in command])
+    assert result.exit_code == 1, result.output
+    no_traceback(result)
+    assert "newer" in result.output or "did not make" in result.output
+    assert digest(db_path) == before
+
+
+def test_a_newer_workspace_names_the_version_that_made_it(cli, db_path):
+    filled_workspace(db_path, leads=2)
+    raw(db_path, "UPDATE _dialcli_schema SET migrations = migrations + 3, "
+                 "dialcli_version = '9.1.0'")
+    result = cli("status")
+    assert result.exit_code == 1
+    assert "made by dialcli 9.1.0 or newer" in result.output and "Upgrade" in result.output
+
+
+def test_a_workspace_made_before_the_schema_record_is_recorded_on_open(db_path):
+    filled_workspace(db_path, leads=2)
+    raw(db_path, "DELETE FROM _dialcli_schema; PRAGMA user_version = 0;")
+    with Store(db_path) as st:
+        assert st.scalar("SELECT COUNT(*) FROM _dialcli_schema") == 1
+        assert st.scalar("PRAGMA user_version") == len(__import__(
+            "dialcli.store.migrations", fromlist=["names"]).names())
+
+
+@pytest.mark.parametrize("command", [("start", "--simulate"), ("resume", "--simulate"),
+                                     ("import", "{csv}")])
+def test_a_damaged_workspace_is_refused_before_anything_is_written(cli, db_path, tmp_path,
+                                                                  command):
+    filled_workspace(db_path)
+    if command[0] == "resume":
+        raw(db_path, "UPDATE campaigns SET status = 'PAUSED'")
+    damage(db_path)
+    before = digest(db_path)
+    csv_path = tmp_path / "more.csv"
+    csv_path.write_text(LEADS)
+    result = cli(*[str(csv_path) if a == "{csv}" else a for a in command])
+    assert result.exit_code == 1, result.output
+    no_traceback(result)
+    assert "damaged" in result.output and "doctor --repair" in result.output
+    assert digest(db_path) == before
+
+
+def test_doctor_finds_the_damage_and_repair_copies_what_can_be_read(cli, db_path):
+    filled_workspace(db_path)
+    raw(db_path, "INSERT INTO dnc (e164, reason, source, added_at) VALUES "
+                 "('+14155550123', 'asked', 'cli', 't')")
+    damage(db_path, "leads")
+    before = digest(db_path)
+    result = cli("doctor", "--json")
+    assert result.exit_code == 1, result.output
+    assert '"Workspace"' in result.stdout and "--repair" in result.stdout
+    result = cli("doctor", "--repair", "--json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    got = json.loads(result.stdout)
+    assert digest(db_path) == before                       # the original is untouched
+    copy = got["target"]
+    assert Path(copy).exists() and got["after"]["dnc"] == 1
+    assert 1000 < got["after"]["leads"] < 1500         # all but the damaged page's rows
+    again = cli("--db", copy, "status")                  # a usable workspace
+    assert again.exit_code == 0, again.output
+    assert cli("--db", copy, "doctor", "--json").stdout.count('"ok"') >= 1
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="no sqlite3 shell")
+def test_repair_without_the_sqlite3_shell_copies_rows(db_path, tmp_path):
+    from datetime import datetime, timezone
+
+    from dialcli.store.repair import recover
+
+    filled_workspace(db_path)
+    damage(db_path, "leads")
+    got = recover(db_path, now=datetime(2026, 3, 3, tzinfo=timezone.utc), sqlite3_bin="")
+    assert got.method == "row copy"
+    assert got.after["campaigns"] == 1 and 0 < got.after["leads"] <= 1500
+    with Store(got.target) as st:
+        assert st.quick_check().ok
+
+
+# -- 3. faults are messages -------------------------------------------------------------
+
+def as_nobody(db_path, *args: str) -> subprocess.CompletedProcess:
+    """``dialcli`` run as an unprivileged user (root may write any file)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           sys.executable, "-m", "dialcli", "--db", str(db_path), *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+needs_setpriv = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                                   reason="needs root and setpriv to run as another user")
+
+
+@pytest.fixture
+def open_dir():
+    """A folder every user may enter (pytest's own are private to root)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="dialcli-hostile-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@needs_setpriv
+@pytest.mark.parametrize("command", [("dnc", "add", "+14155550199"), ("start", "--simulate"),
+                                     ("import", "{csv}"), ("status",)])
+def test_a_read_only_workspace_is_a_message(open_dir, command):
+    tmp_path = open_dir
+    db_path = tmp_path / "ws.db"
+    filled_workspace(db_path, leads=5)
+    csv_path = tmp_path / "more.csv"
+    csv_path.write_text(LEADS)
+    csv_path.chmod(0o644)
+    before = digest(db_path)
+    run = as_nobody(db_path, *[str(csv_path) if a == "{csv}" else a for a in command])
+    assert "Traceback" not in run.stderr, run.stderr
+    if command == ("status",):
+        assert run.returncode in (0, 1), run.stderr
+    else:
+        assert run.returncode in (1, 2), run.stderr
+        assert "read-only" in run.stderr or "readonly" in run.stderr or \
+            "not writable" in run.stderr or "Cannot open" in run.stderr, run.stderr
+    assert digest(db_path) == before
+
+
+@pytest.mark.parametrize("path,code", [("/dev/null", 2), ("{dir}", 2), ("{junk}", 2)])
+def test_a_path_that_cannot_be_a_workspace(cli, tmp_path, path, code):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not sqlite" * 10)
+    target = {"{dir}": str(tmp_path), "{junk}": str(junk)}.get(path, path)
+    result = cli("--db", target, "status", db=False)
+    assert result.exit_code == code, result.output
+    no_traceback(result)
+    assert "disk I/O" not in result.output
+
+
+@needs_setpriv
+def test_a_workspace_in_a_folder_the_user_cannot_enter(db_path):
+    filled_workspace(db_path, leads=2)       # pytest's tmp folders are root's alone
+    run = as_nobody(db_path, "status")
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr and "permission denied" in run.stderr

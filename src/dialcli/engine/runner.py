@@ -62,6 +62,8 @@ def journal_path(store: Store) -> str | None:
 
 def build(store: Store, campaign_id: int, opts: RunOptions, *, wall: SystemClock,
           on_event: Callable[[dict[str, Any]], None] | None = None) -> Engine:
+    # A damaged file is refused before the campaign is marked RUNNING or anything dialed.
+    store.quick_check()
     if opts.simulate:
         profile = SimProfile.load(opts.sim_profile) if opts.sim_profile else SimProfile.default()
         provider = SimulatedProvider(make_brain(), seed=opts.seed, profile=profile,

@@ -176,6 +176,7 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
     # Checked before the transaction: a folder, device, link or read-only file given as
     # --rejects is refused with nothing imported (the file appears only after commit).
     rejects_out = outfiles.AtomicFile(rejects, what="rejects file", option="--rejects")
+    store.quick_check()      # never import into a damaged file (refused, nothing written)
     rejects_out.create()
     tmp_rejects = rejects_out.tmp
     now_iso = to_iso(now)
