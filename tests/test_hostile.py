@@ -199,7 +199,7 @@ import sqlite3  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
-from tests import builders  # noqa: E402
+import builders  # noqa: E402
 
 
 def filled_workspace(db_path, leads: int = 1500) -> None:
@@ -412,3 +412,103 @@ def test_a_workspace_in_a_folder_the_user_cannot_enter(db_path):
     run = as_nobody(db_path, "status")
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr and "permission denied" in run.stderr
+
+
+# -- 3b. a run that meets a fault pauses itself; 7. signals pause like Ctrl-C ------------
+
+import signal  # noqa: E402
+import time  # noqa: E402
+
+DIALCLI = [sys.executable, "-m", "dialcli"]
+
+
+def running_campaign(db_path, n=60):
+    with builders.workspace(db_path) as store:
+        builders.campaign(store, "Spring", max_concurrent=3, leads=[
+            {"name": f"Lead {i}", "phones": [f"+1212555{100 + i:04d}"]} for i in range(n)])
+
+
+def start_slow(db_path):
+    env = {**os.environ, "DIALCLI_DB": str(db_path)}
+    proc = subprocess.Popen(DIALCLI + ["start", "--simulate", "--speed", "20"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with Store(db_path) as st:
+            if st.scalar("SELECT COUNT(*) FROM calls WHERE disposition IS NOT NULL"):
+                return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("the runner made no call in 60 s")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_pause_like_ctrl_c(db_path, sig):
+    running_campaign(db_path)
+    proc = start_slow(db_path)
+    try:
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Pausing" in err and "resume" in err and "Traceback" not in err
+    with Store(db_path) as st:
+        assert st.scalar("SELECT status FROM campaigns") == "PAUSED"
+        assert st.scalar("SELECT COUNT(*) FROM calls WHERE disposition IS NULL") == 0
+        assert st.scalar("SELECT COUNT(*) FROM leads WHERE status = 'DIALING'") == 0
+        assert st.scalar("SELECT lease_owner FROM campaigns") is None
+
+
+@pytest.mark.parametrize("what", ["file", "wal"])
+def test_a_runner_stops_when_its_file_or_wal_is_replaced(db_path, tmp_path, what):
+    running_campaign(db_path, n=200)
+    proc = start_slow(db_path)
+    try:
+        if what == "file":
+            shutil.copyfile(db_path, tmp_path / "copy.db")
+            os.replace(tmp_path / "copy.db", db_path)      # a restore over a live workspace
+        else:
+            os.unlink(f"{db_path}-wal")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and "Stopped:" in err
+    assert ("replaced" in err) if what == "file" else ("-wal" in err)
+
+
+def test_a_full_disk_pauses_the_run_and_resume_finishes_it(db_path):
+    from dialcli.clock import SystemClock
+    from dialcli.engine import runner
+    from dialcli.store.health import DiskFull
+
+    running_campaign(db_path, n=400)
+    st = Store(db_path)
+    cid = st.scalar("SELECT id FROM campaigns")
+    pages = st.scalar("PRAGMA page_count")
+    st.execute(f"PRAGMA max_page_count = {pages + 40}")     # a disk with 160 KB left
+    engine = runner.build(st, cid, runner.RunOptions(simulate=True), wall=SystemClock())
+    handle = runner.start_thread(engine)
+    assert handle.done.wait(120)
+    assert isinstance(handle.error, DiskFull), handle.error
+    assert "was paused" in handle.error.message and "resume" in str(handle.error)
+    st.close()
+    with Store(db_path) as check:
+        assert check.scalar("SELECT status FROM campaigns") == "PAUSED"
+        assert check.scalar("SELECT lease_owner FROM campaigns") is None
+        made = check.scalar("SELECT COUNT(*) FROM calls")
+    assert made > 0
+    env = {**os.environ, "DIALCLI_DB": str(db_path)}
+    done = subprocess.run(DIALCLI + ["resume", "--simulate"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    with Store(db_path) as check:
+        assert check.scalar("SELECT status FROM campaigns") == "COMPLETED"
+        assert check.scalar("SELECT COUNT(*) FROM leads WHERE status IN ('PENDING', 'RETRY', "
+                            "'DIALING')") == 0
+        twice = check.scalar("SELECT COUNT(*) FROM (SELECT 1 FROM calls GROUP BY campaign_id, "
+                             "run, lead_id, slot, pass_no, kind HAVING COUNT(*) > 1)")
+        assert twice == 0
