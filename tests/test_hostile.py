@@ -512,3 +512,52 @@ def test_a_full_disk_pauses_the_run_and_resume_finishes_it(db_path):
         twice = check.scalar("SELECT COUNT(*) FROM (SELECT 1 FROM calls GROUP BY campaign_id, "
                              "run, lead_id, slot, pass_no, kind HAVING COUNT(*) > 1)")
         assert twice == 0
+
+
+# -- 5. values that cannot work are refused up front ------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("campaign", "edit", "Spring", "--cps", "1e-300"),
+    ("campaign", "edit", "Spring", "--cps", "nan"),
+    ("start", "--simulate", "--speed", "1e-300"),
+    ("start", "--simulate", "--speed", "inf"),
+    ("start", "--simulate", "--port", "99999"),
+    ("start", "--simulate", "--port", "0"),
+    ("doctor", "--port", "65536"),
+    ("demo", "--speed", "nan"),
+    ("webhooks", "deliver", "--timeout", "1e300"),
+    ("webhooks", "deliver", "--timeout", "nan"),
+    ("webhooks", "deliver", "--max-seconds", "-1"),
+    ("webhooks", "add", "https://[::1]:99999/"),
+    ("webhooks", "add", "https://example.com:0/hook"),
+    ("webhooks", "add", "https://example.com:-1/"),
+    ("start", "--public-url", "https://example.com:99999"),
+])
+def test_values_that_cannot_work_are_refused(cli, db_path, args):
+    filled_workspace(db_path, leads=3)
+    before = digest(db_path)
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    no_traceback(result)
+    with Store(db_path) as st:
+        assert st.scalar("SELECT cps FROM campaigns") == 1.0
+        assert st.scalar("SELECT COUNT(*) FROM webhook_subscriptions") == 0
+        assert st.scalar("SELECT status FROM campaigns") == "DRAFT"
+    del before
+
+
+@pytest.mark.parametrize("greeting,line,column", [
+    ("Hi {% include '/etc/passwd' %}", 1, 4),
+    ("Hi {{NAME}}\n  {%- extends 'base.html' %}", 2, 3),
+    ("{% import 'macros' as m %}{{ m.hi() }}", 1, 1),
+    ("Hello\n\n{% from 'x' import y %}", 3, 1),
+    ("Hi {{ NAME|no_such_filter }}", 1, 12),
+])
+def test_templates_that_would_fail_at_render_are_refused_with_line_and_column(
+        cli, db_path, greeting, line, column):
+    result = cli("agent", "create", "Eve", "--greeting", greeting,
+                 "--prompt", "You are Eve from Acme; say stop to opt out.")
+    assert result.exit_code == 2, result.output
+    assert f"line {line}, column {column}" in result.output
+    with Store(db_path) as st:
+        assert st.scalar("SELECT COUNT(*) FROM agents") == 0

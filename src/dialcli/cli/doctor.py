@@ -57,7 +57,8 @@ def doctor(
     public_url: Optional[str] = typer.Option(
         None, "--public-url", metavar="URL",
         help="Your tunnel's https URL (default: $DIALCLI_PUBLIC_URL)."),
-    port: int = typer.Option(8765, "--port", help="Local port of the callback server."),
+    port: int = typer.Option(8765, "--port", help="Local port of the callback server.",
+                             min=1, max=65535),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a report."),
     repair: bool = typer.Option(
         False, "--repair", help="Copy what can be read of a damaged workspace into a new "

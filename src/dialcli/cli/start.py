@@ -23,7 +23,8 @@ from rich.live import Live
 from rich.markup import escape
 
 from dialcli.cli import ui
-from dialcli.cli.common import err, note, out, resolve_campaign_id, state, success
+from dialcli.cli.common import (bounded, err, note, out, resolve_campaign_id, state,
+                                success)
 from dialcli.compliance.disclosure import check_agent, enforce
 from dialcli.engine import doctor, lifecycle, runner
 from dialcli.engine.runner import RunOptions
@@ -52,11 +53,12 @@ class RunFlags:
         "--sim-profile", metavar="FILE",
         help="Simulated population and pinned scripts (TOML).")] = None
     speed: Annotated[Optional[float], typer.Option(
-        "--speed", metavar="N", help="Play a simulated run at N x real time.")] = None
+        "--speed", metavar="N", help="Play a simulated run at N x real time (0.01-100000).",
+        callback=bounded(0.01, 100_000))] = None
     public_url: Annotated[Optional[str], typer.Option(
         "--public-url", metavar="URL", help="Your tunnel's https URL (live calls).")] = None
     port: Annotated[int, typer.Option(
-        "--port", help="Local port of the callback server.")] = 8765
+        "--port", help="Local port of the callback server.", min=1, max=65535)] = 8765
     strict: Annotated[bool, typer.Option(
         "--strict", help="Refuse to dial if the agent fails the disclosure check.")] = False
     blackout: Annotated[Optional[Path], typer.Option(
