@@ -561,3 +561,71 @@ def test_templates_that_would_fail_at_render_are_refused_with_line_and_column(
     assert f"line {line}, column {column}" in result.output
     with Store(db_path) as st:
         assert st.scalar("SELECT COUNT(*) FROM agents") == 0
+
+
+# -- 6. a Twilio that answers 500 to everything -------------------------------------------
+
+def _resume_live(store, fake, cid):
+    """A second live run of the campaign (as `dialcli resume` builds it)."""
+    from dialcli.clock import SystemClock
+    from dialcli.config import Secret, TwilioCredentials
+    from dialcli.engine.loop import Engine
+    from dialcli.providers.twilio.provider import TwilioProvider
+    from fakes.keyword_brain import KeywordBrain
+    from test_live_path import FAST
+
+    creds = TwilioCredentials(fake.account_sid, Secret(fake.auth_token), fake.base_url)
+    provider = TwilioProvider(creds, public_url="https://campaign.tunnel.example", port=0,
+                              brain=KeywordBrain(), store_path=store.path,
+                              finish_grace_s=2.0, freeze_gc=False)
+    provider.start()
+    fake.tunnel["https://campaign.tunnel.example"] = provider.server.thread.local_url
+    return Engine(store, cid, provider, SystemClock(), timing=FAST)
+
+
+@pytest.mark.parametrize("created", [False, True], ids=["nothing-created", "calls-ring"])
+def test_a_twilio_outage_pauses_and_holds_uncertain_leads(fake, store, created):
+    from fakes.fake_twilio import Scenario, say
+    from test_live_path import Campaign
+
+    interested = Scenario(lines=[say("Yes, I'm interested")])
+    specs = [(interested, ["+13125550100"]), (interested, ["+13125550101"])]
+    camp = Campaign(store, fake, specs)
+    fake.outage(created=created)
+    result = camp.run(timeout=60)
+    assert result.outcome == "paused"
+    assert "status.twilio.com" in (result.provider_pause or "")
+    assert "held" in result.provider_pause
+    rows = camp.call_rows()
+    assert rows and all(r["status"] != "failed" and r["disposition"] is None for r in rows)
+    leads = camp.lead_rows()
+    assert {lead["status"] for lead in leads} <= {"DIALING", "PENDING"}
+    assert store.scalar("SELECT status FROM campaigns WHERE id = ?", (camp.cid,)) == "PAUSED"
+    # No second phone of a held lead rang.
+    assert not [c for c in fake.calls.values() if c.to.startswith("+1312")]
+
+    # Still down: resume dials nothing and stays paused (exit 3 from the CLI).
+    from dialcli.errors import ProviderError
+
+    with pytest.raises(ProviderError, match="left open"):
+        _resume_live(store, fake, camp.cid).run()
+    assert store.scalar("SELECT status FROM campaigns WHERE id = ?", (camp.cid,)) == "PAUSED"
+
+    fake.outage_over()
+    before = dict(fake.calls)
+    result = _resume_live(store, fake, camp.cid).run()
+    assert result.outcome == "completed"
+    per_number: dict[str, int] = {}
+    for c in fake.calls.values():
+        per_number[c.to] = per_number.get(c.to, 0) + 1
+    assert max(per_number.values()) == 1, per_number            # never twice
+    if created:
+        # The calls that rang during the outage were adopted, not dialed again; their
+        # conversation could not run (dialcli had let go of them), so each lead then
+        # moved on to its second phone -- only after the first one's fate was known.
+        assert {c.sid for c in before.values()} <= {r["provider_sid"] for r in camp.call_rows()}
+        assert [c.to for c in before.values()] == camp.numbers
+    else:
+        assert not [c for c in fake.calls.values() if c.to.startswith("+1312")]
+        assert {r["disposition"] for r in camp.call_rows()} == {"INTERESTED"}
+        assert {lead["status"] for lead in camp.lead_rows()} == {"REACHED"}
