@@ -106,7 +106,22 @@ def path_text(path: str | os.PathLike[str]) -> str:
 
 def public_url(option: str | None) -> str | None:
     value = option or _env("DIALCLI_PUBLIC_URL")
-    return value.rstrip("/") if value else None
+    if not value:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, -1
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or (
+            port is not None and not 1 <= port <= 65535):
+        raise ConfigError(f"The public URL {value!r} is not an http(s) URL with a host and a "
+                          "valid port (1-65535).",
+                          hint="Pass your tunnel's address, e.g. --public-url "
+                               "https://my-tunnel.trycloudflare.com")
+    return value.strip().rstrip("/")
 
 
 def secret_values() -> list[str]:

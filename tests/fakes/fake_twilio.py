@@ -190,6 +190,7 @@ class FakeTwilio:
         self.account_status = "active"
         self.tunnel_is_down = False
         self._faults: list[dict[str, Any]] = []
+        self.down: dict[str, Any] | None = None     # outage(): every REST request fails
         self._tasks: set[asyncio.Task] = set()
         self._http: httpx.AsyncClient | None = None
         self._lock = threading.Lock()
@@ -246,6 +247,15 @@ class FakeTwilio:
                                                   500 if code >= 500 and code < 600 else 400),
                              "message": message or f"Fake Twilio error {code}"})
 
+    def outage(self, *, status: int = 500, created: bool = False) -> None:
+        """Every REST request answers ``status`` until ``outage_over``; with ``created``,
+        a create still makes the call before answering it (the worst case: calls ring
+        and nobody can tell)."""
+        self.down = {"status": status, "created": created}
+
+    def outage_over(self) -> None:
+        self.down = None
+
     def add_number(self, e164: str, *, voice: bool = True, label: str | None = None) -> None:
         self.numbers.append({"e164": e164, "voice": voice, "label": label or e164,
                              "sid": "PN" + format(len(self.numbers) + 1, "032x")})
@@ -283,6 +293,10 @@ class FakeTwilio:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         if header != f"Basic {expected}" or request.path_params.get("account") != self.account_sid:
             return self._error(401, 20003, "Authenticate")
+        down = self.down
+        if down is not None and not (down["created"] and request.method == "POST"
+                                     and request.url.path.endswith("/Calls.json")):
+            return self._error(down["status"], 20500, "Internal Server Error")
         return None
 
     async def _form(self, request: Request) -> dict[str, list[str]]:
@@ -346,6 +360,8 @@ class FakeTwilio:
         self._spawn(self._drive(call))
         if fault is not None:
             return self._error(fault["status"], fault["code"], fault["message"])
+        if self.down is not None:
+            return self._error(self.down["status"], 20500, "Internal Server Error")
         return JSONResponse(self._call_json(call), status_code=201)
 
     async def r_calls_list(self, request: Request) -> Response:

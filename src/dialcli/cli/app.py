@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import sqlite3
 import sys
 from collections.abc import Iterator, Mapping
 
@@ -80,7 +81,15 @@ class DialcliGroup(TyperGroup):
         from dialcli.errors import DialcliError, ExitCode
 
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except sqlite3.DatabaseError as exc:
+                # A fault of the workspace file met mid-command (read-only, disk full,
+                # damaged pages): a message naming the file and the fix, not a traceback.
+                from dialcli.store.health import describe
+
+                path = ctx.obj.db_path if isinstance(ctx.obj, AppState) else "the workspace"
+                raise describe(exc, str(path)) from None
         except DialcliError as exc:
             # escape: messages quote user-typed names, which may hold [brackets].
             err.print(f"[bold red]Error:[/bold red] {escape(scrub(exc.message))}", markup=True,

@@ -187,7 +187,7 @@ def create(
                                                  help="Read the voicemail message from a UTF-8 file."),
     max_concurrent: int = typer.Option(5, "--max-concurrent", metavar="N",
                                        help="Calls in progress at once (1-200)."),
-    cps: float = typer.Option(1.0, "--cps", metavar="RATE", help="New calls per second (0-50]."),
+    cps: float = typer.Option(1.0, "--cps", metavar="RATE", help="New calls per second (0.001-50)."),
     purpose: Optional[str] = typer.Option(
         None, "--purpose", metavar="telemarketing|informational",
         help="What the calls are for: telemarketing (selling; each number needs written "
@@ -297,7 +297,7 @@ def edit(
                                                  help="Read the voicemail message from a file."),
     max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent", metavar="N",
                                                  help="Calls at once (1-200)."),
-    cps: Optional[float] = typer.Option(None, "--cps", metavar="RATE", help="New calls per second (0-50]."),
+    cps: Optional[float] = typer.Option(None, "--cps", metavar="RATE", help="New calls per second (0.001-50)."),
     purpose: Optional[str] = typer.Option(
         None, "--purpose", metavar="telemarketing|informational",
         help="What the calls are for: telemarketing needs written consent, informational "

@@ -96,7 +96,7 @@ def write_csv(path: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -
     # lazy: the exports module (and what it imports) only for commands that write a file
     from dialcli.results.exports import write_atomically
 
-    with write_atomically(path) as fh:     # a folder, a missing folder: InputError
+    with write_atomically(path, what="CSV file", option="--csv") as fh:  # checked first
         return _write_rows(fh, header, rows)
 
 
@@ -117,3 +117,18 @@ def resolve_campaign_id(st: Store, name: str | None) -> int:
     from dialcli.workspace.campaigns import find_campaign
 
     return find_campaign(st, name).id
+
+
+def bounded(lo: float, hi: float, unit: str = ""):
+    """A Typer ``callback`` refusing a number outside [lo, hi] -- and NaN and infinity,
+    which Click's ranges let through -- as a usage error (exit 2) naming the bounds."""
+    import math
+
+    def check(ctx: typer.Context, param: Any, value: Any) -> Any:
+        if value is None or ctx.resilient_parsing:
+            return value
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise typer.BadParameter(f"{value:g} is out of range: use {lo:g} to {hi:g}{unit}.")
+        return value
+
+    return check

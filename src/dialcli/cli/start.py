@@ -23,11 +23,13 @@ from rich.live import Live
 from rich.markup import escape
 
 from dialcli.cli import ui
-from dialcli.cli.common import err, note, out, resolve_campaign_id, state, success
+from dialcli.cli.common import (bounded, err, note, out, resolve_campaign_id, state,
+                                success)
 from dialcli.compliance.disclosure import check_agent, enforce
 from dialcli.engine import doctor, lifecycle, runner
 from dialcli.engine.runner import RunOptions
 from dialcli.errors import ConflictError, ExitCode, InputError, ProviderError
+from dialcli.store.health import StoreError
 from dialcli.models import CampaignStatus
 from dialcli.store import Store
 
@@ -51,11 +53,12 @@ class RunFlags:
         "--sim-profile", metavar="FILE",
         help="Simulated population and pinned scripts (TOML).")] = None
     speed: Annotated[Optional[float], typer.Option(
-        "--speed", metavar="N", help="Play a simulated run at N x real time.")] = None
+        "--speed", metavar="N", help="Play a simulated run at N x real time (0.01-100000).",
+        callback=bounded(0.01, 100_000))] = None
     public_url: Annotated[Optional[str], typer.Option(
         "--public-url", metavar="URL", help="Your tunnel's https URL (live calls).")] = None
     port: Annotated[int, typer.Option(
-        "--port", help="Local port of the callback server.")] = 8765
+        "--port", help="Local port of the callback server.", min=1, max=65535)] = 8765
     strict: Annotated[bool, typer.Option(
         "--strict", help="Refuse to dial if the agent fails the disclosure check.")] = False
     blackout: Annotated[Optional[Path], typer.Option(
@@ -201,23 +204,18 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     if live:
         live.start()
     try:
-        try:
-            wait()
-        except KeyboardInterrupt:
-            handle.interrupted = True
-            n = len(engine.in_flight)
-            err.print(f"\n[yellow]Pausing:[/yellow] no new dials; waiting for {n} call(s) in "
-                      "progress to finish. Press Ctrl-C again to quit now.")
-            engine.request_stop()
-            try:
-                wait()
-            except KeyboardInterrupt:
-                engine.abort()
-                wait()
+        with runner.pause_on_signals():
+            _wait_or_pause(engine, handle, wait)
     finally:
         if live:
             live.refresh()
             live.stop()
+    if handle.stopped_because:
+        raise StoreError(f"Stopped: {handle.stopped_because} while the campaign ran "
+                         f"({store.path}); nothing more was written.",
+                         hint="Put the workspace file back (or restore a backup) and run "
+                              f"`dialcli resume {shlex.quote(engine.campaign.name)}`: calls "
+                              "left open are settled with the provider first.")
     if handle.error is not None:
         raise handle.error
     result = handle.result
@@ -243,6 +241,23 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     if handle.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     return result
+
+
+def _wait_or_pause(engine: Any, handle: Any, wait: Callable[[], None]) -> None:
+    """Wait for the run; Ctrl-C (or SIGTERM/SIGHUP) pauses it, a second one quits."""
+    try:
+        wait()
+    except KeyboardInterrupt:
+        handle.interrupted = True
+        n = len(engine.in_flight)
+        err.print(f"\n[yellow]Pausing:[/yellow] no new dials; waiting for {n} call(s) in "
+                  "progress to finish. Press Ctrl-C again to quit now.")
+        engine.request_stop()
+        try:
+            wait()
+        except KeyboardInterrupt:
+            engine.abort()
+            wait()
 
 
 def _log(item: dict[str, Any]) -> None:

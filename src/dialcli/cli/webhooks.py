@@ -14,7 +14,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import note, now, out, print_json, state, store, success, warn
+from dialcli.cli.common import (bounded, note, now, out, print_json, state, store, success,
+                                warn)
 from dialcli.clock import to_iso
 from dialcli.results import delivery
 from dialcli.results import webhooks as core
@@ -152,7 +153,8 @@ def test_cmd(
     ctx: typer.Context,
     subscription: Optional[str] = typer.Argument(None, help="Subscription id or URL "
                                                   "(optional when there is one)."),
-    timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for the endpoint."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for the endpoint.",
+                                  callback=bounded(0.1, 300, " seconds")),
 ) -> None:
     """Send a signed webhook.test event to an endpoint now and show the answer.
 
@@ -177,8 +179,10 @@ def test_cmd(
 def deliver_cmd(
     ctx: typer.Context,
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds",
-                                                help="Stop after this long (default: until done)."),
-    timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait per request."),
+                                                help="Stop after this long (default: until done).",
+                                                callback=bounded(0, 7 * 24 * 3600, " seconds")),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait per request.",
+                                  callback=bounded(0.1, 300, " seconds")),
 ) -> None:
     """Send every queued event now, without a running campaign.
 

@@ -38,6 +38,9 @@ from dialcli.providers.base import (
 from dialcli.store import Store, transitions
 from dialcli.templates import lead_context, render
 
+#: Placements of one claim retried after a retryable refusal (5xx, 429, no network),
+#: 2 s apart and doubling (about a minute in all); then the campaign pauses.
+PLACE_RETRIES = 5
 
 class Claimer:
     def __init__(self, tx: Transactions, state: RunState, provider: Provider, queue: DialQueue,
@@ -273,7 +276,12 @@ class Placer:
                             else ProviderAction.FAIL_CALL, code=exc.code)
         state = self.state
         action = exc.action
-        if action in (ProviderAction.RETRY, ProviderAction.SLOW_DOWN) and f.retries < 5:
+        retrying = action in (ProviderAction.RETRY, ProviderAction.SLOW_DOWN)
+        if retrying and f.retries < PLACE_RETRIES and state.stop_requested.is_set():
+            # Pausing: not placed now (or, if uncertain, held for the next reconcile).
+            self._hold_or_unclaim(f, exc, now)
+            return
+        if retrying and f.retries < PLACE_RETRIES:
             # Never processed by the provider: place the same claimed call again later.
             f.retries += 1
             if action is ProviderAction.SLOW_DOWN:
@@ -286,10 +294,24 @@ class Placer:
             self.sink.schedule(now + delay, CallEvent(f.call_id, EventKind.PLACED, now + delay,
                                                       detail={"retry_place": True}))
             return
-        if action is ProviderAction.PAUSE:
-            state.note = str(exc) + (f"\n{exc.hint}" if exc.hint else "")
+        if action is ProviderAction.PAUSE or retrying or exc.uncertain:
+            # An account problem, or the provider failing placement after placement
+            # (5xx, no network): pause the campaign (`start` exits 3) and say what to check.
+            message, hint = str(exc), exc.hint
+            if retrying:
+                message = (f"Twilio failed {f.retries + 1} times in a row placing the call to "
+                           f"{f.e164} ({exc}).")
+                hint = ("Check https://status.twilio.com and this laptop's internet "
+                        "connection (and TWILIO_API_BASE if set), then: dialcli resume")
+            if exc.uncertain:
+                message += (f" The call to {f.e164} may have been placed: lead "
+                            f"{f.lead_name or f.lead_id} is held (not counted as failed, no "
+                            "other phone of it dialed) until `dialcli resume` asks Twilio "
+                            "what happened to it.")
+                hint = hint or "Check https://status.twilio.com, then: dialcli resume"
+            state.note = message + (f"\n{hint}" if hint else "")
             state.provider_pause = state.note
-            self._unclaim(f, now, reason=f"not placed: {exc}")
+            self._hold_or_unclaim(f, exc, now)
             state.stop_requested.set()
             with self.store.tx():
                 self.store.execute("UPDATE campaigns SET status = 'PAUSED' WHERE id = ?",
@@ -300,6 +322,16 @@ class Placer:
         if action is ProviderAction.DEAD_NUMBER:
             ended.detail["dead_number"] = True
         self.settler.complete(f, ended, now)
+
+    def _hold_or_unclaim(self, f: InFlight, exc: DialError, now: datetime) -> None:
+        """A dial not placed now: undone if the provider surely never placed it; if it
+        may have, its claim stays open (the lead DIALING) for the next start's
+        reconcile to look up -- adopted if Twilio has it, undone if not."""
+        if exc.uncertain:
+            self.state.in_flight.pop(f.call_id, None)
+            self.queue.invalidate()
+            return
+        self._unclaim(f, now, reason=f"not placed: {exc}")
 
     def _unclaim(self, f: InFlight, now: datetime, reason: str) -> None:
         """Undo a claim the provider never placed (it did not happen)."""

@@ -441,3 +441,23 @@ def start_warnings(store: Any, campaign_id: int, now: datetime) -> list[str]:
                             f"{consent.NEEDS[campaign.purpose]} on record: they will be "
                             "skipped. Add records with: dialcli consent import FILE")
     return warnings
+
+
+def check_workspace(store: Any) -> Check:
+    """The workspace file is sound: ``PRAGMA quick_check`` within its time budget."""
+    from dialcli.store import health
+
+    if store.path == ":memory:":
+        return Check("Workspace", SKIP, "In-memory workspace: nothing on disk to check.")
+    got = health.quick_check(store.conn)
+    if not got.ok:
+        shown = "; ".join(got.problems[:3])
+        return Check("Workspace", FAIL, f"{store.path} is damaged: {shown}.",
+                     "dialcli doctor --repair (copies what can be read into a new file), "
+                     "or restore a backup.")
+    if not got.finished:
+        return Check("Workspace", WARN, f"Integrity check of {store.path} stopped after "
+                     f"{got.seconds:.0f} s; the part read was sound.",
+                     "Run it without time limit: sqlite3 " + store.path + " 'PRAGMA quick_check'")
+    return Check("Workspace", OK, f"{store.path}: integrity ok (quick_check, "
+                 f"{got.seconds * 1000:,.0f} ms).")

@@ -50,7 +50,7 @@ from dialcli.engine.settle import (
     default_classifier,
 )
 from dialcli.engine.types import InFlight, RunResult, RunState, Sink, Snapshot, Timing
-from dialcli.errors import ConflictError, InputError
+from dialcli.errors import ConflictError, InputError, ProviderError
 from dialcli.models import Campaign, CallStatus, CampaignStatus
 from dialcli.providers.base import CallEvent, EventKind, Provider
 from dialcli.store import Store, outbox, settings
@@ -180,7 +180,19 @@ class Engine:
         if self.tx.group_commit:
             self.provider.defer_journal = True
         self.provider.start()
-        reconciled = self.reconciler.reconcile()
+        try:
+            reconciled = self.reconciler.reconcile()
+        except ProviderError as exc:
+            # The provider cannot say what became of calls left open: dial nothing new
+            # (a held lead's other phone must not ring), and leave the campaign PAUSED.
+            with self.store.tx():
+                self.store.execute("UPDATE campaigns SET status = 'PAUSED' WHERE id = ? AND "
+                                   "status = 'RUNNING'", (state.campaign.id,))
+            raise ProviderError(
+                f"Could not check the calls a previous run left open: {exc.message} Nothing "
+                "new was dialed; the campaign stays paused.",
+                hint=exc.hint or "Check https://status.twilio.com and this laptop's internet "
+                                 "connection, then: dialcli resume") from None
         made_before = self.progress.stats["calls"]
         outcome = "completed"
         spins = 0

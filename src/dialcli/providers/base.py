@@ -109,10 +109,13 @@ class DialError(ProviderError):
     """A dial the provider refused, with what the engine should do about it."""
 
     def __init__(self, message: str, *, action: ProviderAction, code: int | None = None,
-                 status: int | None = None, hint: str | None = None):
+                 status: int | None = None, hint: str | None = None, uncertain: bool = False):
         super().__init__(message, hint=hint, code=code, status=status,
                          retryable=action in (ProviderAction.RETRY, ProviderAction.SLOW_DOWN))
         self.action = action
+        #: The provider may have placed the call and could not tell: never count it
+        #: FAILED (the lead would move to its next phone while this one may ring).
+        self.uncertain = uncertain
 
 
 class Provider(ABC):

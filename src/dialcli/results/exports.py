@@ -34,15 +34,13 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
 from dialcli.clock import from_iso
 from dialcli.compliance.rules import zone_info
-from dialcli.errors import InputError
+from dialcli import outfiles
 from dialcli.leads.csvfile import CONSENT_COLUMNS, STRUCTURED
 from dialcli.phones import is_e164
 from dialcli.results.reporting import LEAD_CONSENT_COLUMNS
@@ -274,24 +272,17 @@ def write_calls_csv(store: Store, campaign_id: int, fh: IO[str], *, rate: float,
 
 
 @contextmanager
-def write_atomically(path: str | os.PathLike[str], *, excel: bool = False) -> Iterator[IO[str]]:
-    """A text file that appears at ``path`` only if the block finishes without error."""
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise InputError(f"{target} is a folder; give a file name, e.g. {target / 'leads.csv'}")
-    if not target.parent.is_dir():
-        raise InputError(f"Cannot write {target}: folder {target.parent} does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig" if excel else "utf-8", newline="") as fh:
-            yield fh
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def write_atomically(path: str | os.PathLike[str], *, excel: bool = False,
+                     what: str = "output file", option: str | None = None) -> Iterator[IO[str]]:
+    """A text file that appears at ``path`` only if the block finishes without error.
+
+    The path is checked before anything is written (``outfiles.check_target``: no
+    folder, device, FIFO, link or read-only file); the temp file lives beside it.
+    """
+    target = outfiles.AtomicFile(path, what=what, option=option)
+    with outfiles.write_text_atomically(
+            target, encoding="utf-8-sig" if excel else "utf-8") as fh:
+        yield fh
 
 
 def export(writer: Callable[[IO[str]], int], path: str, *, excel: bool = False,
@@ -308,7 +299,7 @@ def export(writer: Callable[[IO[str]], int], path: str, *, excel: bool = False,
         finally:
             wrapper.flush()
             wrapper.detach()
-    with write_atomically(path, excel=excel) as fh:
+    with write_atomically(path, excel=excel, what="CSV file", option="--csv") as fh:
         return writer(fh)
 
 

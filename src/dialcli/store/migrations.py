@@ -542,3 +542,24 @@ def m010_consent(db: Database) -> None:
     CREATE UNIQUE INDEX consent_once ON consent (e164, kind, consented_at, COALESCE(source, ''));
     CREATE INDEX consent_live ON consent (e164, revoked_at, kind, consented_at);
     """)
+
+
+@migration()
+def m016_schema_record(db: Database) -> None:
+    """What this workspace's schema is, as the dialcli that last migrated it left it.
+
+    One row: how many migrations that dialcli knew, its version, and the tables and
+    columns it saw after migrating (JSON). ``Store`` compares the live schema with it
+    on every open, so a workspace changed by a newer dialcli or by hand (an extra
+    table, an extra NOT NULL column) is refused instead of written into, and says
+    which dialcli made it. Written by ``Store``, never by a migration's data step.
+    """
+    _run(db, """
+    CREATE TABLE _dialcli_schema (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        migrations INTEGER NOT NULL,
+        dialcli_version TEXT NOT NULL,
+        tables TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    );
+    """)

@@ -51,6 +51,8 @@ RETRY_INTERVAL_RANGE = (1, 7 * 24 * 60)
 MAX_ATTEMPTS_RANGE = (1, 10)
 MAX_CONCURRENT_RANGE = (1, 200)
 MAX_CPS = 50.0
+#: One new call every 1,000 s: slower pacing is a paused campaign (and 1/cps must fit a timer).
+MIN_CPS = 0.001
 
 
 # -- validation ---------------------------------------------------------------------
@@ -87,9 +89,9 @@ def clean_cps(value: Any) -> float:
         cps = float(value)
     except (TypeError, ValueError):
         raise InputError(f"--cps {value!r} is not a number.") from None
-    if not math.isfinite(cps) or cps <= 0 or cps > MAX_CPS:
-        raise InputError(f"--cps {value} is out of range: calls per second must be above 0 "
-                         f"and at most {MAX_CPS:g}.",
+    if not math.isfinite(cps) or cps < MIN_CPS or cps > MAX_CPS:
+        raise InputError(f"--cps {value} is out of range: calls per second must be at least "
+                         f"{MIN_CPS:g} and at most {MAX_CPS:g}.",
                          hint="Twilio allows 1 call per second by default; e.g. --cps 1 or --cps 0.5.")
     return cps
 
