@@ -335,6 +335,7 @@ class Engine:
             f.answered_at = ev.at
         elif kind in (EventKind.HUMAN, EventKind.MACHINE):
             f.answered_by = ev.answered_by or f.answered_by
+            f.amd_at = f.amd_at or ev.at
             if f.answered_at is None:
                 f.answered_at = ev.at
         elif kind is EventKind.CONVERSATION:

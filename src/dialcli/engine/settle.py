@@ -84,13 +84,17 @@ class Settler:
                 "summary = ?, callback_text = ?, transcript = ?, answered_at = ?, ended_at = ?, "
                 "duration_s = ?, billed_minutes = ?, price = ?, price_unit = ?, price_final = ?, "
                 "error_code = ?, error = ?, provider_sid = COALESCE(provider_sid, ?), "
-                "placed_at = COALESCE(placed_at, ?) WHERE id = ? AND disposition IS NULL",
+                "placed_at = COALESCE(placed_at, ?), amd_at = ?, voicemail_left = ? "
+                "WHERE id = ? AND disposition IS NULL",
                 (str(status), answered_by, str(disposition), turns,
                  label.summary if label else None, label.callback_text if label else None,
                  json.dumps(transcript) if transcript else None,
                  to_iso(f.answered_at) or ev.detail.get("answered_at"), to_iso(ev.at),
                  ev.duration_s or 0, billed, price, ev.price_unit or "USD", price_final,
-                 ev.error_code, ev.error, f.sid, placed[1] if placed else None, f.call_id),
+                 ev.error_code, ev.error, f.sid, placed[1] if placed else None,
+                 to_iso(f.amd_at) or ev.detail.get("amd_at"),
+                 int(ev.voicemail_left) if answered_by and answered_by.startswith("machine")
+                 else None, f.call_id),
             ).rowcount
             if not done:
                 return   # already applied (duplicate end)

@@ -46,6 +46,7 @@ class InFlight:
     sid: str | None = None
     answered_by: str | None = None
     answered_at: datetime | None = None
+    amd_at: datetime | None = None          # when the answering-machine verdict came
     conversation: CallEvent | None = None
     ended: CallEvent | None = None
     grace_until: datetime | None = None
