@@ -179,8 +179,12 @@ def call_view(c: dict[str, Any]) -> RenderableType:
                                        f"({cb['status']})", Text(f' -- "{cb["note"]}"'
                                                                  if cb["note"] else "")))
     if c["fields"]:
-        parts.append(_line("Fields", "; ".join(f"{k} = {_show(v)}"
-                                                for k, v in c["fields"].items())))
+        by = c["fields_by"]
+        parts.append(_line("Fields", "; ".join(
+            f"{k} = {_show(v)}" + (f" ({by[k]})" if k in by else "")
+            for k, v in c["fields"].items())))
+    if c["fields_dropped"]:
+        parts.append(_line("Dropped", Text("; ".join(c["fields_dropped"]), style="yellow")))
     if c["cost"] is not None:
         source = ("provider's final price" if c["cost_source"] == "final"
                   else f"estimate, {c['billed_minutes']} min x rate")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from dialcli.models import Disposition, VoicemailAction
+from dialcli.workspace.fields import FieldSpec
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class CallContext:
     lead_vars: dict[str, Any] = field(default_factory=dict)
     recipient_tz: str | None = None   # IANA zone used to read "tomorrow at 3"
     llm_model: str | None = None
+    fields: tuple[FieldSpec, ...] = ()   # what the agent extracts from the call
 
 
 @dataclass
@@ -67,6 +69,7 @@ class EndCall:
     callback_text: str | None = None   # what the caller said about when to call back
     callback_at: str | None = None     # ISO-8601 if the brain resolved it itself
     goodbye: str = ""                  # last line to speak before hanging up
+    fields: Any = None                 # the brain's extracted values, unchecked
 
     # The goodbye is also the text of the chunk that carries this EndCall (or the end
     # of that turn's streamed text): consumers speak ``Chunk.text`` only and must not

@@ -189,7 +189,7 @@ class Claimer:
             voicemail_action=VoicemailAction(c.voicemail_action),
             language=a.get("language") or "en-US", voice=a.get("voice"),
             lead_name=name or "", lead_vars=variables, recipient_tz=tz,
-            llm_model=a.get("llm_model"),
+            llm_model=a.get("llm_model"), fields=self.state.fields,
         )
 
 

@@ -23,6 +23,8 @@ from dialcli.compliance import dnc
 from dialcli.conversation.base import EndCall
 from dialcli.conversation.callback_time import parse_callback_time
 from dialcli.conversation.classify import classify_transcript
+from dialcli.conversation.extract import extract as extract_fields
+from dialcli.conversation.intents import first_name
 from dialcli.engine.batch import Transactions
 from dialcli.engine.progress import Progress
 from dialcli.engine.queue import DialQueue
@@ -114,6 +116,14 @@ class Settler:
                     "status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?)",
                     (c.id, f.lead_id, f.call_id, f.slot, to_iso(callback_at),
                      (label.callback_text if label else None) or "callback retry", now_iso))
+            if state.fields and transcript and not (answered_by or "").startswith("machine"):
+                # Extracted fields: the brain's values checked, the rules' where it gave none.
+                found = extract_fields(
+                    state.fields, label.fields if label else None, transcript,
+                    callback_text=label.callback_text if label else None,
+                    callback_at=to_iso(callback_at), first=first_name(f.lead_name))
+                conn.execute("UPDATE calls SET fields = ? WHERE id = ?",
+                             (json.dumps(found, ensure_ascii=False), f.call_id))
             if is_callback:
                 conn.execute("UPDATE appointments SET status = 'done' WHERE lead_id = ? "
                              "AND status = 'open' AND call_id != ?", (f.lead_id, f.call_id))

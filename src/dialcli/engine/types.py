@@ -15,6 +15,8 @@ from typing import Any
 from dialcli.models import Campaign
 from dialcli.providers.base import CallEvent, DialRequest, EventKind
 from dialcli.store import Store
+from dialcli.workspace.fields import FieldSpec
+from dialcli.workspace.fields import loads as extracted_fields
 
 EVENT_WORDS = {"ringing": "ringing", "answered": "answered", "human": "a person is on the line",
                "machine": "answering machine", "conversation": "conversation over"}
@@ -147,6 +149,16 @@ class RunState:
     waiting_for: str | None = None               # ... for this reason
     next_callback: datetime | None = None
     callback_fresh: bool = False                 # next_callback was read since the last change
+
+    @property
+    def fields(self) -> tuple[FieldSpec, ...]:
+        """The agent's extracted fields (parsed once per stored text)."""
+        text = self.agent.get("fields")
+        cached = self.__dict__.get("_fields")
+        if cached is None or cached[0] != text:
+            cached = (text, tuple(extracted_fields(text)))
+            self.__dict__["_fields"] = cached
+        return cached[1]
 
     def reload_campaign(self, store: Store) -> Campaign:
         row = store.one("SELECT * FROM campaigns WHERE id = ?", (self.campaign.id,))

@@ -184,7 +184,7 @@ def _record(store: Store, row, rate: float) -> dict[str, Any]:
         "decided_by": decided_by(row, transcript),
         "summary": row["summary"], "callback_text": row["callback_text"],
         "callback": _appointment(store, row["id"]),
-        "fields": json.loads(row["fields"]) if row["fields"] else {},
+        **_fields(row["fields"]),
         "billed_minutes": row["billed_minutes"], "price_unit": row["price_unit"],
         "error_code": row["error_code"], "error": row["error"],
         "recording": ({"sid": row["recording_sid"], "status": row["recording_status"],
@@ -192,6 +192,16 @@ def _record(store: Store, row, rate: float) -> dict[str, Any]:
                       if row["recording_sid"] else None),
     })
     return call
+
+
+def _fields(text: str | None) -> dict[str, Any]:
+    """``fields`` (name -> value), ``fields_by`` (llm | rules) and ``fields_dropped``."""
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        data = {}
+    return {"fields": data.get("values") or {}, "fields_by": data.get("by") or {},
+            "fields_dropped": data.get("dropped") or []}
 
 
 def _voicemail(row, transcript: list[dict[str, Any]]) -> dict[str, Any] | None:
