@@ -361,3 +361,66 @@ def export_cmd(
     n = exports.export(write, jsonl, stdout=sys.stdout.buffer)
     if jsonl != "-":
         success(f"Wrote {n:,} call(s) to {jsonl}.")
+
+
+@app.command("download")
+def download_cmd(
+    ctx: typer.Context,
+    call_id: int = typer.Argument(..., metavar="ID", help="The call's ID (dialcli calls)."),
+    out_path: Optional[str] = typer.Option(None, "--out", metavar="FILE",
+                                           help="Where to save it (default: "
+                                                "call-ID-RECORDINGSID.wav here)."),
+    fmt: str = typer.Option("wav", "--format", metavar="wav|mp3", help="Audio format."),
+) -> None:
+    """Download a recorded call's audio from Twilio with the account's credentials.
+
+    dialcli keeps only the recording's reference; the audio stays with Twilio until
+    you download it. Recordings exist for campaigns with --record.
+
+    \b
+    Example:
+      dialcli calls download 12
+      dialcli calls download 12 --format mp3 --out alex.mp3
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    fmt = fmt.strip().lower()
+    if fmt not in ("wav", "mp3"):
+        raise InputError(f"--format {fmt!r}: use wav or mp3.")
+    st = store(ctx)
+    row = st.one("SELECT recording_sid, recording_status, provider FROM calls WHERE id = ?",
+                 (call_id,))
+    if row is None:
+        raise NotFoundError(f"There is no call {call_id}.",
+                            hint="List calls with: dialcli calls (the ID column).")
+    if not row[0]:
+        raise InputError(f"Call {call_id} has no recording.",
+                         hint="Only calls of a campaign with recording on are recorded: "
+                              "dialcli campaign edit NAME --record" if row[2] != "simulator"
+                         else "Simulated calls are never recorded.")
+    if row[1] not in (None, "completed"):
+        raise InputError(f"Call {call_id}'s recording is {row[1]}: there is no audio to fetch.")
+    target = Path(out_path or f"call-{call_id}-{row[0]}.{fmt}").expanduser()
+    if target.is_dir():
+        target = target / f"call-{call_id}-{row[0]}.{fmt}"
+    if not target.parent.is_dir():
+        raise InputError(f"Cannot write {target}: folder {target.parent} does not exist.")
+    # lazy: the Twilio SDK only for the command that talks to Twilio
+    from dialcli.config import TwilioCredentials
+    from dialcli.providers.twilio.account import TwilioAccount
+
+    account = TwilioAccount(TwilioCredentials.from_env())
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            size = account.download_recording(row[0], fmt, fh)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    success(f"Saved recording {row[0]} of call {call_id} to {target} ({size:,} bytes).")

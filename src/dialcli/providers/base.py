@@ -76,6 +76,7 @@ class DialRequest:
     context: CallContext
     attempt_key: str              # "campaign:run:lead:slot:pass:kind", unique per dial
     ring_timeout_s: int = 25
+    record: bool = False          # ask the provider to record the call (dual channel)
 
 
 @dataclass(frozen=True)
