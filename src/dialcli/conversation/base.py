@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from dialcli.models import Disposition, VoicemailAction
 from dialcli.workspace.fields import FieldSpec
@@ -60,6 +60,21 @@ class Utterance:
         return d
 
 
+class Transcript(list):
+    """A session's utterances; ``listener`` (when set) hears each line as it is added,
+    so a live call's dashboard can show the conversation as it happens."""
+
+    listener: "Callable[[Utterance], None] | None" = None
+
+    def append(self, utt: "Utterance") -> None:
+        super().append(utt)
+        if self.listener is not None:
+            try:
+                self.listener(utt)
+            except Exception:  # noqa: BLE001 - a watcher must never break the call
+                pass
+
+
 @dataclass(frozen=True)
 class EndCall:
     """The brain's decision to end the call, with its label."""
@@ -90,7 +105,7 @@ class BrainSession(ABC):
 
     def __init__(self, ctx: CallContext):
         self.ctx = ctx
-        self.transcript: list[Utterance] = []
+        self.transcript: list[Utterance] = Transcript()
         self.result: EndCall | None = None
 
     @property

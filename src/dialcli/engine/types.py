@@ -81,6 +81,7 @@ class Snapshot:
     waiting_until: datetime | None = None
     waiting_for: str | None = None          # why: "a callback is due", "calling hours open in ..."
     note: str | None = None
+    live_calls: list[dict[str, Any]] = field(default_factory=list)  # the last lines said
     virtual: bool = False
 
 

@@ -31,6 +31,7 @@ class EventKind(StrEnum):
     ANSWERED = "answered"        # picked up (AMD verdict may follow)
     MACHINE = "machine"          # AMD says machine (answered_by machine_* / fax)
     HUMAN = "human"              # AMD says human
+    LINE = "line"                # one line said in a call in progress (detail: role, text)
     CONVERSATION = "conversation"  # the brain session finished (transcript, label)
     ENDED = "ended"              # final status; the engine applies the outcome
 

@@ -514,6 +514,9 @@ class SimulatedProvider(Provider):
                             at(answer), at(end))
         final["amd_at"] = to_iso(at(answer + 0.2))
         final["transcript"] = convo["transcript"]
+        for utt in convo["transcript"]:     # each line when it is said, for a watcher
+            step(answer + utt["at_s"], EventKind.LINE,
+                 detail={"role": utt["role"], "text": utt["text"], "at_s": utt["at_s"]})
         final["label"] = convo["label"]
         when = at(end)
         events.append((when, CallEvent(cid, EventKind.CONVERSATION, when, turns=convo["turns"],

@@ -268,6 +268,11 @@ class CallServer:
         except Exception:  # the sink is the engine's; a failure there must not kill the server
             log.exception("event sink failed for call %s (%s)", call.call_id, kind)
 
+    def emit_line(self, call: LiveCall, utt: Any) -> None:
+        """A line of the conversation, as it is said (the live dashboard's)."""
+        self._emit(call, EventKind.LINE, detail={"role": utt.role, "text": utt.text,
+                                                 "at_s": round(utt.at_s, 2)})
+
     def advance(self, call: LiveCall, stage: int) -> None:
         """Move a call forward; out-of-order or late progress is ignored."""
         with self.lock:
