@@ -66,6 +66,9 @@ def agent_detail(agent: Agent, campaigns: list[str]) -> RenderableType:
     info.add_row("Voice", Text(agent.voice or "provider default"))
     info.add_row("LLM model", Text(agent.llm_model or "workspace default"))
     info.add_row("Tokens", Text(", ".join(core.agent_tokens(agent)) or "none"))
+    info.add_row("Extracts", Text("; ".join(
+        f"{f['name']} ({f['type']})" + (f": {f['description']}" if f["description"] else "")
+        for f in core.agent_as_dict(agent)["fields"]) or "nothing"))
     info.add_row("Campaigns", Text(", ".join(campaigns) or "none"))
     info.add_row("Updated", agent.updated_at)
     parts: list[RenderableType] = [
@@ -190,6 +193,13 @@ def edit(
                                                  help="Read the voicemail message from a file."),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", metavar="MODEL",
                                             help='Chat model ("" = workspace default).'),
+    field: list[str] = typer.Option([], "--field", metavar="NAME:TYPE[:DESCRIPTION]",
+                                    help="Extract this from each call (text, number, bool, "
+                                         "date, datetime); repeatable; same name replaces."),
+    fields_file: Optional[str] = typer.Option(None, "--fields-file", metavar="FILE",
+                                              help="Add the fields of a JSON or TOML schema file."),
+    drop_field: list[str] = typer.Option([], "--drop-field", metavar="NAME",
+                                         help="Stop extracting this field."),
 ) -> None:
     """Change an agent; only the options given are changed.
 
@@ -199,7 +209,14 @@ def edit(
     Example:
       dialcli agent edit Zara --greeting-file greeting-v2.txt
       dialcli agent edit Zara --name "Zara (collections)" --voice Polly.Joanna
+      dialcli agent edit Zara --field "best_time:text:When they want a call back" \\
+        --field amount_promised:number --field wants_brochure:bool
     """
+    from dialcli.workspace import fields as extracted   # lazy: only edit reads field specs
+
+    added = [extracted.parse_field_option(f) for f in field]
+    if fields_file:
+        added += extracted.load_fields_file(fields_file)
     g = core.read_text_option(greeting, greeting_file, field="greeting", option="greeting", required=False)
     p = core.read_text_option(prompt, prompt_file, field="system prompt", option="prompt", required=False)
     vm = core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
@@ -209,6 +226,7 @@ def edit(
         voice=core.UNSET if voice is None else voice, language=language,
         voicemail_message=core.UNSET if vm is None else vm,
         llm_model=core.UNSET if llm_model is None else llm_model, now=common.now(ctx),
+        add_fields=added, drop_fields=drop_field,
     )
     common.success(f"Updated agent {escape(repr(agent.name))}.")
 

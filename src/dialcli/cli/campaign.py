@@ -124,6 +124,8 @@ def campaign_detail(s: core.CampaignSummary) -> RenderableType:
     else:
         info.add_row("Voicemail", "hang up, no message")
     info.add_row("Pacing", f"up to {c.max_concurrent} calls at once, {c.cps:g} call/s")
+    info.add_row("Recording", "on (two channels; the greeting must announce it)" if c.record
+                 else "off")
     progress = f"run {c.run}, pass {c.pass_no}"
     if c.next_pass_at:
         progress += f", next pass at {c.next_pass_at}"
@@ -311,6 +313,9 @@ def edit(
         help="With --consent-gate off: you keep every number's consent in another system."),
     strict: bool = typer.Option(False, "--strict",
                                 help="With --agent: refuse an agent that fails the disclosure check."),
+    record: Optional[bool] = typer.Option(None, "--record/--no-record",
+                                          help="Ask Twilio to record each call (dual channel); "
+                                               "the greeting must announce it."),
 ) -> None:
     """Change a campaign's settings; only the options given are changed.
 
@@ -326,6 +331,7 @@ def edit(
       dialcli campaign edit "Spring outreach" --agent Sam --from +14155550111
       dialcli campaign edit "Spring outreach" --purpose informational
       dialcli campaign edit Renewals --consent-gate off --i-have-consent-records
+      dialcli campaign edit Renewals --record
     """
     if i_have_consent_records and (consent_gate or "").strip().lower() != "off":
         raise InputError(
@@ -337,6 +343,11 @@ def edit(
                                       option="voicemail-message", required=False)
     st = common.store(ctx)
     warnings = core.disclosure_check(st, agent, strict=strict) if agent is not None else []
+    if record:
+        # What start will insist on, said now: only the recording notice, once.
+        named = agent or agents_core.get_agent_by_id(st, core.get_campaign(st, name).agent_id)
+        warnings += [w for w in core.disclosure_check(st, named, record=True)
+                     if w.code == "recording" and w not in warnings]
     c = core.edit_campaign(
         st, name, name=new_name, agent=agent, from_number=from_number,
         window=window, retry_interval=retry_interval, max_attempts=max_attempts,
@@ -344,8 +355,13 @@ def edit(
         max_concurrent=max_concurrent, cps=cps, purpose=purpose, consent_gate=consent_gate,
         i_have_consent_records=i_have_consent_records,
         changed_by=_who() if consent_gate is not None else None, now=common.now(ctx),
+        record=record,
     )
     common.success(f"Updated campaign {_q(c.name)}.")
+    if record is not None:
+        common.note("Recording on: Twilio records each call in two channels; dialcli keeps "
+                    "the recording's SID and length (dialcli calls download ID fetches the "
+                    "audio)." if c.record else "Recording off.")
     if purpose is not None:
         common.note(f"Purpose: {c.purpose}; each number needs {consent.NEEDS[c.purpose]}.")
     if consent_gate is not None and c.consent_gate == "off":

@@ -51,6 +51,8 @@ COMMANDS: dict[str, Entry] = {
     "plan": Entry("plan", "Dry run: when each number may be dialed, and why. Places no "
                           "calls."),
     "audit": Entry("audit", "Export the audit log: one row per dial decision and per skip."),
+    "calls": Entry("calls", "Review calls: the log, each conversation, the transcripts.",
+                   group=True),
     "doctor": Entry("doctor", "Check that live calls will work from this laptop, and say how "
                               "to fix what won't."),
     "agent": Entry("agent", "Create and manage voice agents (greeting, system prompt, voice, "

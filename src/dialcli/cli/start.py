@@ -25,6 +25,7 @@ from rich.markup import escape
 from dialcli.cli import ui
 from dialcli.cli.common import (bounded, err, note, out, resolve_campaign_id, state,
                                 success)
+from dialcli.compliance import recording
 from dialcli.compliance.disclosure import check_agent, enforce
 from dialcli.engine import doctor, lifecycle, runner
 from dialcli.engine.runner import RunOptions
@@ -271,9 +272,12 @@ def _log(item: dict[str, Any]) -> None:
 
 def _check_disclosure(store: Store, campaign_id: int, strict: bool) -> None:
     """Warn (or with --strict refuse) when the agent does not identify itself / offer opt-out."""
-    row = store.one("SELECT a.greeting, a.system_prompt FROM campaigns c JOIN agents a "
+    row = store.one("SELECT a.greeting, a.system_prompt, c.record FROM campaigns c JOIN agents a "
                     "ON a.id = c.agent_id WHERE c.id = ?", (campaign_id,))
-    for warning in enforce(check_agent(row[0], row[1]), strict=strict):
+    # A recorded campaign whose numbers need all-party consent is refused without the
+    # notice (RecordingNoticeError, exit 2); elsewhere the missing notice is a warning.
+    recording.check_campaign(store.conn, campaign_id, record=bool(row[2]), greeting=row[0])
+    for warning in enforce(check_agent(row[0], row[1], record=bool(row[2])), strict=strict):
         # The message quotes the user's greeting: never read it as markup.
         err.print(f"[yellow]Warning:[/yellow] {escape(warning.message)}", highlight=False)
         err.print(f"  {warning.hint}", markup=False, highlight=False)

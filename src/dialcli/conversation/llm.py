@@ -46,6 +46,7 @@ from dialcli.conversation.rules import (
     RuleBrain, RuleSession, company_name, goodbye_line, voicemail_end,
 )
 from dialcli.models import Disposition
+from dialcli.workspace.fields import json_schema
 
 log = logging.getLogger(__name__)
 
@@ -368,7 +369,7 @@ class LLMSession(BrainSession):
                 messages: list[dict[str, str]]) -> None:
         b = self.brain
         body = {"model": self.model, "messages": messages, "stream": True,
-                "tools": [END_CALL_TOOL], "tool_choice": "auto",
+                "tools": [end_call_tool(self.ctx.fields)], "tool_choice": "auto",
                 "temperature": b.temperature, "max_tokens": b.max_tokens}
         try:
             with b.client.stream("POST", b.url, json=body, headers=b.headers()) as resp:
@@ -442,11 +443,23 @@ class LLMSession(BrainSession):
             return EndCall(disposition, summary, goodbye=voicemail_end(self.ctx).goodbye)
         return EndCall(disposition, summary, callback_text=callback_text, callback_at=callback_at,
                        goodbye=goodbye_line(disposition, self.company,
-                                            find_time_phrase(callback_text) if callback_text else None))
+                                            find_time_phrase(callback_text) if callback_text else None),
+                       fields=args.get("fields"))
 
 
 def _with_goodbye(end: EndCall, goodbye: str) -> EndCall:
-    return EndCall(end.disposition, end.summary, end.callback_text, end.callback_at, goodbye)
+    return EndCall(end.disposition, end.summary, end.callback_text, end.callback_at, goodbye,
+                   end.fields)
+
+
+def end_call_tool(specs) -> dict[str, Any]:
+    """``END_CALL_TOOL`` with the agent's extracted fields as a ``fields`` argument."""
+    if not specs:
+        return END_CALL_TOOL
+    fn = END_CALL_TOOL["function"]
+    params = dict(fn["parameters"])
+    params["properties"] = dict(params["properties"], fields=json_schema(specs))
+    return {"type": "function", "function": dict(fn, parameters=params)}
 
 
 def _looks_iso(text: str) -> bool:

@@ -152,7 +152,8 @@ class Claimer:
         ctx = self._context(call_id, e164, lead["name"], variables, tz, texts)
         attempt_key = f"{c.id}:{c.run}:{lead_id}:{slot}:{lead['pass_no']}:{kind}"
         f = InFlight(call_id, lead_id, lead["name"] or "", slot, kind, lead["pass_no"], e164, tz)
-        f.request = DialRequest(call_id, e164, c.from_number, ctx, attempt_key)
+        f.request = DialRequest(call_id, e164, c.from_number, ctx, attempt_key,
+                                record=bool(c.record))
         self.progress.lead_changed(lead_id, f.lead_name, "DIALING", None, slot, lead["pass_no"],
                                    now)
         return f
@@ -192,7 +193,7 @@ class Claimer:
             voicemail_action=VoicemailAction(c.voicemail_action),
             language=a.get("language") or "en-US", voice=a.get("voice"),
             lead_name=name or "", lead_vars=variables, recipient_tz=tz,
-            llm_model=a.get("llm_model"),
+            llm_model=a.get("llm_model"), fields=self.state.fields,
         )
 
 

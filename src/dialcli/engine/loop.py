@@ -347,8 +347,13 @@ class Engine:
             f.answered_at = ev.at
         elif kind in (EventKind.HUMAN, EventKind.MACHINE):
             f.answered_by = ev.answered_by or f.answered_by
+            f.amd_at = f.amd_at or ev.at
             if f.answered_at is None:
                 f.answered_at = ev.at
+        elif kind is EventKind.LINE:
+            self.progress.call_line(f, ev.detail.get("role", ""), ev.detail.get("text", ""),
+                                    ev.at)
+            return
         elif kind is EventKind.CONVERSATION:
             f.conversation = ev
             if f.ended is not None:
@@ -414,7 +419,7 @@ class Engine:
             cost=p.stats["cost_micro"] / 1_000_000, dispositions=dict(d),
             leads_by_status={}, recent_leads=list(p.recent_leads),
             recent_events=list(p.recent_events), waiting_until=state.waiting_until,
-            waiting_for=state.waiting_for, note=state.note,
+            waiting_for=state.waiting_for, note=state.note, live_calls=p.live_calls(),
         )
 
 

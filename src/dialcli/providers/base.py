@@ -31,6 +31,7 @@ class EventKind(StrEnum):
     ANSWERED = "answered"        # picked up (AMD verdict may follow)
     MACHINE = "machine"          # AMD says machine (answered_by machine_* / fax)
     HUMAN = "human"              # AMD says human
+    LINE = "line"                # one line said in a call in progress (detail: role, text)
     CONVERSATION = "conversation"  # the brain session finished (transcript, label)
     ENDED = "ended"              # final status; the engine applies the outcome
 
@@ -76,6 +77,7 @@ class DialRequest:
     context: CallContext
     attempt_key: str              # "campaign:run:lead:slot:pass:kind", unique per dial
     ring_timeout_s: int = 25
+    record: bool = False          # ask the provider to record the call (dual channel)
 
 
 @dataclass(frozen=True)

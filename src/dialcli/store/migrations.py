@@ -545,6 +545,31 @@ def m010_consent(db: Database) -> None:
 
 
 @migration()
+def m012_call_review(db: Database) -> None:
+    """Call review (issue 17): what ``calls show`` needs beyond the transcript, the
+    fields an agent extracts from each conversation, and opt-in recordings.
+
+    ``calls.amd_at`` is when the answering-machine verdict came and
+    ``voicemail_left`` whether a message was left; ``calls.fields`` is the JSON object
+    of extracted values (``agents.fields`` declares them: a JSON list of
+    ``{name, type, description}``). A recording is kept by reference only -- the
+    provider's SID, duration, status and resource URL; the audio stays with the
+    provider until ``calls download``. ``campaigns.record`` is the opt-in.
+    """
+    _run(db, """
+    ALTER TABLE calls ADD COLUMN amd_at TEXT;
+    ALTER TABLE calls ADD COLUMN voicemail_left INTEGER;
+    ALTER TABLE calls ADD COLUMN fields TEXT;
+    ALTER TABLE calls ADD COLUMN recording_sid TEXT;
+    ALTER TABLE calls ADD COLUMN recording_status TEXT;
+    ALTER TABLE calls ADD COLUMN recording_duration_s INTEGER;
+    ALTER TABLE calls ADD COLUMN recording_url TEXT;
+    ALTER TABLE agents ADD COLUMN fields TEXT;
+    ALTER TABLE campaigns ADD COLUMN record INTEGER NOT NULL DEFAULT 0 CHECK (record IN (0, 1))
+    """)
+
+
+@migration()
 def m016_schema_record(db: Database) -> None:
     """What this workspace's schema is, as the dialcli that last migrated it left it.
 

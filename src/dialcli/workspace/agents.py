@@ -29,6 +29,7 @@ from dialcli.errors import ConflictError, InputError, NotFoundError
 from dialcli.models import Agent
 from dialcli.store import Store
 from dialcli.templates import check_template, tokens_used
+from dialcli.workspace import fields as extracted
 
 MAX_NAME = 80
 MAX_TEXT = 100_000      # a prompt is a few KB; more is almost surely the wrong file
@@ -188,6 +189,7 @@ def agent_tokens(agent: Agent) -> list[str]:
 def agent_as_dict(agent: Agent, *, campaigns: list[str] | None = None) -> dict[str, Any]:
     data = asdict(agent)
     data["tokens"] = agent_tokens(agent)
+    data["fields"] = [f.as_dict() for f in extracted.loads(agent.fields)]
     if campaigns is not None:
         data["campaigns"] = campaigns
     return data
@@ -204,7 +206,8 @@ def _ensure_name_free(store: Store, name: str, *, except_id: int | None = None) 
 
 def create_agent(store: Store, *, name: str, greeting: str, prompt: str, voice: str | None = None,
                  language: str = "en-US", voicemail_message: str | None = None,
-                 llm_model: str | None = None, now: datetime) -> Agent:
+                 llm_model: str | None = None, now: datetime,
+                 fields: list[extracted.FieldSpec] | None = None) -> Agent:
     """Validate and insert an agent; returns the stored record."""
     name = clean_name(name, what="agent")
     greeting_text = clean_text(greeting, field="greeting")
@@ -218,8 +221,9 @@ def create_agent(store: Store, *, name: str, greeting: str, prompt: str, voice: 
         _ensure_name_free(store, name)
         cur = store.execute(
             "INSERT INTO agents (name, greeting, system_prompt, voice, language, voicemail_message, "
-            "llm_model, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (name, greeting_text, prompt_text, voice_name, lang, vm_text, model, stamp, stamp),
+            "llm_model, created_at, updated_at, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, greeting_text, prompt_text, voice_name, lang, vm_text, model, stamp, stamp,
+             extracted.dumps(extracted.check_set(list(fields or [])))),
         )
         agent_id = cur.lastrowid
     return get_agent_by_id(store, agent_id)
@@ -227,9 +231,11 @@ def create_agent(store: Store, *, name: str, greeting: str, prompt: str, voice: 
 
 def edit_agent(store: Store, name: str, *, new_name: str | None = None, greeting: str | None = None,
                prompt: str | None = None, voice: Any = UNSET, language: str | None = None,
-               voicemail_message: Any = UNSET, llm_model: Any = UNSET, now: datetime) -> Agent:
+               voicemail_message: Any = UNSET, llm_model: Any = UNSET, now: datetime,
+               add_fields: list[extracted.FieldSpec] = (), drop_fields: list[str] = ()) -> Agent:
     """Change only the given fields. ``voice``/``voicemail_message``/``llm_model`` = ""
-    clears them (``UNSET`` leaves them alone)."""
+    clears them (``UNSET`` leaves them alone). ``add_fields`` adds or replaces extracted
+    fields by name, ``drop_fields`` removes them."""
     changes: dict[str, Any] = {}
     if new_name is not None:
         changes["name"] = clean_name(new_name, what="agent")
@@ -246,7 +252,7 @@ def edit_agent(store: Store, name: str, *, new_name: str | None = None, greeting
                                                   required=False)
     if llm_model is not UNSET:
         changes["llm_model"] = (llm_model or "").strip() or None
-    if not changes:
+    if not changes and not add_fields and not drop_fields:
         raise InputError("Nothing to change.",
                          hint="Give at least one of --name, --greeting, --prompt, --voice, --language, "
                               "--voicemail-message.")
@@ -267,6 +273,9 @@ def edit_agent(store: Store, name: str, *, new_name: str | None = None, greeting
                     hint="Give the campaign its own message (dialcli campaign edit NAME "
                          "--voicemail-message TEXT) or set it to --voicemail hangup first.",
                 )
+        if add_fields or drop_fields:
+            changes["fields"] = extracted.dumps(extracted.merge(
+                extracted.loads(agent.fields), list(add_fields), list(drop_fields)))
         sets = ", ".join(f"{col} = ?" for col in changes)
         store.execute(f"UPDATE agents SET {sets}, updated_at = ? WHERE id = ?",
                       (*changes.values(), to_iso(now), agent.id))

@@ -121,11 +121,13 @@ def _check_voicemail(action: VoicemailAction, campaign_message: str | None, agen
         )
 
 
-def disclosure_check(store: Store, agent: str | Agent, *, strict: bool = False) -> list[DisclosureWarning]:
-    """The agent's disclosure warnings (caller identity, opt-out); with ``strict`` a
-    failing agent raises ``DisclosureError`` (exit 2). Call before writing."""
+def disclosure_check(store: Store, agent: str | Agent, *, strict: bool = False,
+                     record: bool = False) -> list[DisclosureWarning]:
+    """The agent's disclosure warnings (caller identity, opt-out, and the recording
+    notice when the campaign records); with ``strict`` a failing agent raises
+    ``DisclosureError`` (exit 2). Call before writing."""
     rec = _resolve_agent(store, agent)
-    return enforce(check_agent(rec.greeting, rec.system_prompt), strict=strict)
+    return enforce(check_agent(rec.greeting, rec.system_prompt, record=record), strict=strict)
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,7 @@ class CampaignSummary:
             "effective_voicemail_message": (self.voicemail_message
                                             if c.voicemail_action is VoicemailAction.MESSAGE
                                             else None),
-            "max_concurrent": c.max_concurrent, "cps": c.cps,
+            "max_concurrent": c.max_concurrent, "cps": c.cps, "record": bool(c.record),
             "run": c.run, "pass": c.pass_no, "next_pass_at": c.next_pass_at,
             "created_at": c.created_at, "updated_at": c.updated_at,
             "completed_at": c.completed_at,
@@ -343,7 +345,8 @@ def edit_campaign(store: Store, id_or_name: int | str, *, name: str | None = Non
                   voicemail_message: Any = UNSET, max_concurrent: int | None = None,
                   cps: float | None = None, purpose: str | None = None,
                   consent_gate: str | None = None, i_have_consent_records: bool = False,
-                  changed_by: str | None = None, now: datetime) -> Campaign:
+                  changed_by: str | None = None, now: datetime,
+                  record: bool | None = None) -> Campaign:
     """Change only the given settings (``voicemail_message=""`` clears the campaign's own).
 
     The consent gate goes off only with ``i_have_consent_records`` too: the user says
@@ -383,6 +386,8 @@ def edit_campaign(store: Store, id_or_name: int | str, *, name: str | None = Non
         changes["max_concurrent"] = clean_max_concurrent(max_concurrent)
     if cps is not None:
         changes["cps"] = clean_cps(cps)
+    if record is not None:
+        changes["record"] = 1 if record else 0
     if not changes and agent is None and from_number is None:
         raise InputError("Nothing to change.",
                          hint="Give at least one setting, e.g. --window 10:00-19:00 or --agent NAME.")

@@ -199,6 +199,14 @@ class TwilioProvider(Provider):
             machine_detection="DetectMessageEnd", async_amd="true",
             async_amd_status_callback=urls["amd"], async_amd_status_callback_method="POST",
             time_limit=self.time_limit_s)
+        if req.record:
+            # Each party on its own channel; the audio stays at Twilio and only its
+            # reference comes back, on the signed recording status callback.
+            kwargs.update(record=True, recording_channels="dual",
+                          recording_status_callback=urls["recording"],
+                          recording_status_callback_method="POST",
+                          recording_status_callback_event=["in-progress", "completed",
+                                                           "absent"])
         asked_at = self.clock.now()
         t0 = time.monotonic()
         try:

@@ -160,6 +160,8 @@ class RelaySession:
 
         def open_session() -> Any:
             session = brain.open(ctx)
+            # Each line as it is said, for the live dashboard.
+            session.transcript.listener = lambda u: self.server.emit_line(self.call, u)
             session.opening()
             return session
 
