@@ -112,6 +112,8 @@ class Agent:
     llm_model: str | None
     created_at: str
     updated_at: str
+    tts_provider: str | None = None      # ConversationRelay ttsProvider (``voice`` is its id)
+    voicemail_voice: str | None = None   # <Say> voice for the voicemail message
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Agent":
