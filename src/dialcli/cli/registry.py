@@ -53,6 +53,8 @@ COMMANDS: dict[str, Entry] = {
     "audit": Entry("audit", "Export the audit log: one row per dial decision and per skip."),
     "doctor": Entry("doctor", "Check that live calls will work from this laptop, and say how "
                               "to fix what won't."),
+    "call": Entry("call", "Place one test call to your own phone and print the conversation "
+                          "live."),
     "agent": Entry("agent", "Create and manage voice agents (greeting, system prompt, voice, "
                             "voicemail message).", group=True),
     "numbers": Entry("numbers", "Manage the phone numbers campaigns dial from.", group=True),

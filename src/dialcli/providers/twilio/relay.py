@@ -261,6 +261,7 @@ class RelaySession:
         greeting = self.session.opening(self.at_s())
         await self._send({"type": "text", "token": greeting, "last": True})
         self.server.greet_latency.append(max(0.0, _mono() - t_trigger))
+        self.server.observe(self.call, "agent", greeting, self.at_s())
 
     async def _handle(self, t_recv: float, msg: dict) -> None:
         kind = msg.get("type")
@@ -281,19 +282,24 @@ class RelaySession:
                 action = self.gate.speech(text, final, self.at_s())
                 if action == GREET:
                     session.heard(text, self.at_s())
+                    self.server.observe(self.call, "caller", text, self.at_s())
                     await self._greet(t_recv)
                     return
+                if final and text and not self.gate.greeted:
+                    self.server.observe(self.call, "machine", text, self.at_s())
                 if action is not None or not self.gate.greeted:
                     await self._act(action, t_recv)
                     return
             if final and text and not self.silenced:
                 at = self.at_s()
                 self.answered += 1
+                self.server.observe(self.call, "caller", text, at)
                 await self._reply(lambda: session.respond(text, at), t_recv)
         elif kind == "dtmf":
             digit, at = str(msg.get("digit", ""))[:8], self.at_s()
             if not digit or self.silenced:
                 return
+            self.server.observe(self.call, "dtmf", digit, at)
             if self.gate.waiting:
                 # Machines do not press keys: a person. An action key (9) gets its
                 # goodbye without a greeting first; any other key, the greeting.
@@ -302,7 +308,9 @@ class RelaySession:
                     await self._greet(t_recv)
             await self._reply(lambda: session.on_dtmf(digit, at), t_recv)
         elif kind == "interrupt":
-            session.on_interrupt(str(msg.get("utteranceUntilInterrupt", ""))[:MAX_PROMPT])
+            heard = str(msg.get("utteranceUntilInterrupt", ""))[:MAX_PROMPT]
+            session.on_interrupt(heard)
+            self.server.observe(self.call, "interrupted", heard, self.at_s())
         elif kind == "error":
             log.warning("ConversationRelay error on call %s: %s", self.call.call_id,
                         str(msg.get("description"))[:300])
@@ -348,6 +356,7 @@ class RelaySession:
             first_overhead: float | None = None
             brain_first = 0.0
             sent = False
+            spoken: list[str] = []
             while True:
                 try:
                     async with asyncio.timeout(self.server.turn_timeout_s):
@@ -366,6 +375,7 @@ class RelaySession:
                 if chunk.text and not self.interrupted:
                     await self._send({"type": "text", "token": chunk.text, "last": False})
                     sent = True
+                    spoken.append(chunk.text)
                 if first_overhead is None and chunk.text:
                     brain_first = produced - started
                     first_overhead = (_mono() - t_recv) - brain_first
@@ -373,6 +383,8 @@ class RelaySession:
                     end = chunk.end
             if sent and not self.interrupted:
                 await self._send({"type": "text", "token": "", "last": True})
+            if spoken and not self.silenced:
+                self.server.observe(self.call, "agent", "".join(spoken).strip(), self.at_s())
         finally:
             self.replying = False
         whole = (_mono() - t_recv) - (produced - started)

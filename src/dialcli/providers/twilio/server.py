@@ -187,6 +187,9 @@ class CallServer:
         #: words, the human verdict) to its first token going out
         self.greet_latency: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._tasks: set[asyncio.Task] = set()
+        #: (call_id, kind, text, at_s) for each line as it is said -- kinds: agent,
+        #: caller, dtmf, interrupted, status. ``dialcli call`` prints them live.
+        self.observer: Callable[[int, str, str, float], None] | None = None
         self.thread: ServerThread | None = None
         self.stopping = False     # set by stop(): requests stop waiting on place()
         self.app = Starlette(routes=[
@@ -411,6 +414,15 @@ class CallServer:
             call.conversation_sent = True
         self._emit(call, EventKind.CONVERSATION, transcript=session.transcript_dicts(),
                    turns=session.caller_turns, end=end, detail=detail)
+
+    def observe(self, call: LiveCall, kind: str, text: str, at_s: float) -> None:
+        """Tell the observer (if any) what was just said; never fails the call."""
+        if self.observer is None:
+            return
+        try:
+            self.observer(call.call_id, kind, text, at_s)
+        except Exception:  # noqa: BLE001 - a display problem must not end a call
+            log.exception("observer failed for call %s", call.call_id)
 
     # -- helpers -------------------------------------------------------------------------
     def _spawn_thread(self, fn: Callable, *args: Any) -> None:
