@@ -102,6 +102,11 @@ def say_interrupting(text: str, heard: str | None, after_tokens: int = 1) -> Ste
     return Step("say_interrupting", text, heard=heard, after_tokens=after_tokens)
 
 
+def press_during(text: str, digit: str, after_tokens: int = 1) -> Step:
+    """Say ``text``, then press ``digit`` after ``after_tokens`` reply tokens (mid-reply)."""
+    return Step("press_during", text, heard=digit, after_tokens=after_tokens)
+
+
 def wait(seconds: float) -> Step:
     return Step("wait", seconds=seconds)
 
@@ -770,6 +775,16 @@ class FakeTwilio:
                 call.log.append(("callee-interrupted", heard))
                 # Whatever the agent still sends for that reply is not heard.
                 if await self._read(call, ws, until_last=False, timeout=0.05, record=False):
+                    return False
+            elif step.kind == "press_during":
+                await ws.send(json.dumps({"type": "prompt", "voicePrompt": step.text,
+                                          "lang": sc.lang, "last": True}))
+                call.log.append(("callee-said", step.text))
+                if await self._read(call, ws, stop_after=step.after_tokens):
+                    return False
+                await ws.send(json.dumps({"type": "dtmf", "digit": step.heard}))
+                call.log.append(("callee-pressed", step.heard))
+                if await self._read(call, ws):
                     return False
             elif step.kind == "wait":
                 if await self._read(call, ws, until_last=False, timeout=step.seconds):

@@ -84,6 +84,9 @@ class RelaySession:
         self.session_id = ""
         self.ignored = 0
         self.answered = 0              # caller turns the brain answered
+        #: what the next reply answers: "barge" (a prompt after an interrupt) or "dtmf"
+        #: (an action key mid-reply) -- its latency is also kept apart for live_bench
+        self.pending_tag: str | None = None
         self.gate = GreetingGate(silence_s=server.greet_silence_s,
                                  machine_quiet_s=server.machine_quiet_s)
 
@@ -207,9 +210,11 @@ class RelaySession:
                 kind = msg.get("type")
                 if kind == "interrupt":
                     self._stop_reply()
+                    self.pending_tag = "barge"
                 elif kind == "dtmf" and self.replying and self.session is not None \
                         and str(msg.get("digit", "")) in self.session.action_digits:
                     self._stop_reply()     # 9 mid-reply: the goodbye, not the rest
+                    self.pending_tag = "dtmf"
                 self.inbox.put_nowait((_mono(), msg))
         except (WebSocketDisconnect, RuntimeError):
             pass
@@ -319,6 +324,7 @@ class RelaySession:
     async def _reply(self, make: Callable[[], Iterator[Chunk]], t_recv: float) -> None:
         """Stream one reply; returns when the brain is done with this turn."""
         self.interrupted = False
+        tag, self.pending_tag = self.pending_tag, None
         queue: asyncio.Queue = asyncio.Queue()
         session = self.session
         session.begin_turn()
@@ -391,6 +397,10 @@ class RelaySession:
         if first_overhead is None:
             first_overhead = whole
         self.server.turn_latency.append((max(0.0, first_overhead), max(0.0, whole)))
+        if tag == "barge":
+            self.server.barge_latency.append(max(0.0, first_overhead))
+        elif tag == "dtmf":
+            self.server.dtmf_latency.append(max(0.0, first_overhead))
         if end is not None and not self.silenced:
             await self._finish_with(end)
 

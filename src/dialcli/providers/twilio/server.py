@@ -186,6 +186,11 @@ class CallServer:
         #: server-added seconds from what triggered the greeting (the callee's first
         #: words, the human verdict) to its first token going out
         self.greet_latency: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        #: server-added seconds to the first token of the reply to a prompt that came
+        #: after an interrupt (barge-in reaction), and of the goodbye to an action key
+        #: pressed mid-reply (both include winding the cancelled reply down)
+        self.barge_latency: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.dtmf_latency: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._tasks: set[asyncio.Task] = set()
         #: (call_id, kind, text, at_s) for each line as it is said -- kinds: agent,
         #: caller, dtmf, interrupted, status. ``dialcli call`` prints them live.
