@@ -11,14 +11,26 @@ What is measured (targets from the live-calls issue):
   that token (target p99 <= 20 ms). The whole-turn figure (to the ``last`` token)
   and what the fake callee observed end to end are reported too;
 * **pacing** -- the rate at which Calls.create requests reached Twilio, against the
-  campaign's configured calls per second (target within +-5%).
+  campaign's configured calls per second (target within +-5%);
+* **greeting after hello** -- server-added time from what triggers the greeting (the
+  callee's "Hello?", said 0.5-1.5 s after pick-up, or AMD's human verdict, 1-4 s) to
+  its first token going out (target p99 <= 300 ms), and what the callee waited after
+  their "Hello?" when they spoke before the verdict;
+* **barge-in reaction** -- each callee interrupts one reply after its first token and
+  speaks again at once: server-added time from that prompt to the first token of the
+  new reply, including winding the cancelled reply down (target p99 <= 50 ms);
+* **DTMF 9 mid-reply** -- a quarter of the callees press 9 while a reply streams:
+  server-added time to the opt-out goodbye's first token (target p99 <= 100 ms).
 
 The fake Twilio runs in a child process (Twilio is not on this laptop; it must not
 share the GIL with the server being measured). It reaches the callback server through
 a stand-in tunnel (a public https URL mapped to 127.0.0.1), signs every callback and
-handshake, and plays each callee: ``--turns`` prompts separated by ``--think`` seconds,
-then "I'm interested" (the brain ends the call). The brain is instant and scripted so
-the numbers are dialcli's own, not a model's.
+handshake, and plays each callee: "Hello?" at a random 0.5-1.5 s (AMD's verdict at a
+random 1-4 s), ``--turns`` prompts separated by ``--think`` seconds (one of them cut
+short by an interrupt), then "I'm interested" (or 9 pressed mid-reply). The brain is
+scripted so the numbers are dialcli's own, not a model's: its first chunk is instant,
+the rest stream 40 ms apart like an LLM's tokens (and it stops when cancelled, as
+the LLM session does).
 
 Usage: ``python bench/live_bench.py [--calls 260] [--cps 20] [--turns 8] [--think 2.0]``
 Results go to stdout (and ``--json FILE``); exit 1 if a target is missed.
@@ -58,14 +70,28 @@ def serve_fake(args: argparse.Namespace) -> None:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from fakes.fake_twilio import FakeTwilio, Scenario, say, wait
+    import random
+
+    from fakes.fake_twilio import (FakeTwilio, Scenario, press_during, say, say_interrupting,
+                                   wait)
 
     fake = FakeTwilio()
-    lines = []
-    for i in range(args.turns):
-        lines += [say(f"Line {i + 1}: tell me a little more about that."), wait(args.think)]
-    lines.append(say("Sounds good, I'm interested."))
-    fake.default = Scenario(lines=lines, ring_s=0.2, amd_delay_s=0.5, reply_timeout_s=15)
+    rng = random.Random(args.seed)
+    for n in range(args.calls):
+        lines = []
+        barge = rng.randrange(args.turns) if args.turns else -1
+        for i in range(args.turns):
+            if i == barge:
+                lines += [say_interrupting(f"Line {i + 1}: hmm, and what about", None),
+                          say("Sorry, go on, what was that?")]
+            else:
+                lines.append(say(f"Line {i + 1}: tell me a little more about that."))
+            lines.append(wait(args.think))
+        lines.append(press_during("What's the catch here?", "9") if n % 4 == 3
+                     else say("Sounds good, I'm interested."))
+        fake.script(number(n), Scenario(
+            lines=lines, ring_s=0.2, hello="Hello?", hello_at_s=rng.uniform(0.5, 1.5),
+            amd_delay_s=rng.uniform(1.0, 4.0), reply_timeout_s=15))
 
     async def stats(request):
         calls = list(fake.calls.values())
@@ -75,6 +101,10 @@ def serve_fake(args: argparse.Namespace) -> None:
             "ended": sum(c.ended for c in calls),
             "statuses": {s: sum(c.status == s for c in calls) for s in {c.status for c in calls}},
             "turn_first_ms": [t[0] for t in turns], "turn_last_ms": [t[1] for t in turns],
+            "greeting_after_hello_ms": [c.greeting_after_s * 1000 for c in calls
+                                        if c.greeting_after_s is not None
+                                        and c.scenario.hello_at_s < c.scenario.amd_delay_s - 0.2],
+            "spoke_to_machine": sum(len(c.spoke_to_machine) for c in calls),
             "delivery_failures": sum(1 for d in fake.deliveries
                                      if not isinstance(d.get("status"), int)
                                      or d["status"] >= 400),
@@ -99,8 +129,16 @@ def serve_fake(args: argparse.Namespace) -> None:
 
 # -- parent: the laptop ---------------------------------------------------------------
 
+def number(i: int) -> str:
+    """Lead i's phone: one whose own zone is in its day (a timezone column only adds
+    zones), the same in the fake's process and ours."""
+    from builders import awake_phone
+    return awake_phone(i)[0]
+
+
 def make_brain(inline: bool = False):
-    """A scripted brain with no think time, streaming its reply in three chunks.
+    """A scripted brain: the first chunk at once, the rest 40 ms apart (an LLM's pace),
+    stopping as soon as the reply is cancelled (a barge-in), as the LLM session does.
 
     By default it is treated like an LLM brain (its turns run in a worker thread);
     ``inline`` declares it non-blocking like the rule brain (turns on the event loop).
@@ -116,9 +154,14 @@ def make_brain(inline: bool = False):
                 self.transcript.append(Utterance("agent", end.goodbye, at_s))
                 yield Chunk(end.goodbye, end)
                 return
-            parts = ["Sure. ", "Our plan cuts the bill ", "by about a third."]
-            self.transcript.append(Utterance("agent", "".join(parts), at_s))
-            for part in parts:
+            parts = ["Sure. ", "Our plan ", "cuts the bill ", "by about ", "a third, ",
+                     "with no fees."]
+            line = Utterance("agent", "", at_s)
+            self.transcript.append(line)
+            for i, part in enumerate(parts):
+                if i and not inline and self._cancel.wait(0.04):
+                    return
+                line.text += part
                 yield Chunk(part)
 
     class Instant(Brain):
@@ -153,12 +196,13 @@ def run(args: argparse.Namespace) -> dict:
     from dialcli.providers.twilio.provider import TwilioProvider
     from dialcli.store import Store
     import builders
-    from builders import add_leads, awake_phone
+    from builders import add_leads
     from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 
     child = subprocess.Popen(
         [sys.executable, __file__, "--serve-fake", "--turns", str(args.turns),
-         "--think", str(args.think)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+         "--think", str(args.think), "--calls", str(args.calls), "--seed", str(args.seed)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         fake_url = child.stdout.readline().strip()
         if not fake_url.startswith("http"):
@@ -167,7 +211,7 @@ def run(args: argparse.Namespace) -> dict:
         store = Store(os.path.join(workdir, "bench.db"))
         cid = builders.campaign(store, cps=args.cps, max_concurrent=args.calls + 10, max_attempts=1)
         # Numbers whose own zone is in the middle of its day (a timezone only adds zones).
-        add_leads(store, cid, [{"name": f"Lead {i}", "phones": [awake_phone(i)[0]]}
+        add_leads(store, cid, [{"name": f"Lead {i}", "phones": [number(i)]}
                                for i in range(args.calls)])
         creds = TwilioCredentials(ACCOUNT_SID, Secret(AUTH_TOKEN), fake_url)
         provider = TwilioProvider(creds, public_url=PUBLIC, port=0, brain=make_brain(args.inline),
@@ -229,6 +273,12 @@ def run(args: argparse.Namespace) -> dict:
             "server_added_first_token_ms": summary(first),
             "server_added_whole_turn_ms": summary(whole),
             "callee_observed_first_token_ms": summary(stats["turn_first_ms"]),
+            "greeting_server_added_ms": summary([x * 1000 for x in server.greet_latency]),
+            "greeting_after_hello_callee_ms": summary(stats["greeting_after_hello_ms"]),
+            "barge_in_reaction_server_added_ms": summary(
+                [x * 1000 for x in server.barge_latency]),
+            "dtmf9_goodbye_server_added_ms": summary([x * 1000 for x in server.dtmf_latency]),
+            "agent_tokens_spoken_to_machines": stats["spoke_to_machine"],
             "event_loop_timer_lag_ms": summary(lag),
             "calls_create_round_trip_ms": summary([x * 1000 for x in provider.create_latency]),
             "pacing_cps": round(achieved, 3),
@@ -257,6 +307,7 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=8, help="prompts before the closing line")
     parser.add_argument("--think", type=float, default=2.0, help="callee pause between prompts")
     parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument("--seed", type=int, default=7, help="callee timings")
     parser.add_argument("--inline", action="store_true",
                         help="brain declared non-blocking (rule-brain path: no thread hop)")
     parser.add_argument("--json", metavar="FILE")
@@ -271,6 +322,12 @@ def main() -> int:
         "server-added first-token latency p99 <= 20 ms":
             result["server_added_first_token_ms"]["p99"] <= 20,
         "pacing within 5% of the configured CPS": abs(result["pacing_error_pct"]) <= 5,
+        "greeting first token p99 <= 300 ms server-added":
+            result["greeting_server_added_ms"]["p99"] <= 300,
+        "barge-in reaction p99 <= 50 ms server-added":
+            result["barge_in_reaction_server_added_ms"]["p99"] <= 50,
+        "DTMF 9 goodbye p99 <= 100 ms server-added":
+            result["dtmf9_goodbye_server_added_ms"]["p99"] <= 100,
         "every call ended (none stuck dialing)": result["stuck_dialing"] == 0
             and result["outcome"] == "completed",
     }

@@ -34,12 +34,13 @@ def make_agent(store, name="Zara", **kw):
 # -- core -------------------------------------------------------------------------------
 
 def test_create_stores_normalized_fields(store):
-    a = make_agent(store, greeting="  Hi {{NAME}}\n", voice="  Polly.Joanna ", language="es-mx",
+    a = make_agent(store, greeting="  Hi {{NAME}}\n", voice="  Polly.Mia ", language="es-mx",
                    voicemail_message="Call {{ name }} back\n")
     assert a.id > 0
     assert a.name == "Zara"
     assert a.greeting == "Hi {{NAME}}"
-    assert a.voice == "Polly.Joanna"
+    # A <Say> name given as the conversation voice is read as its relay provider's id.
+    assert (a.tts_provider, a.voice) == ("Amazon", "Mia")
     assert a.language == "es-MX"
     assert a.voicemail_message == "Call {{ name }} back"
     assert a.created_at == a.updated_at == "2026-03-03T15:00:00.000Z"

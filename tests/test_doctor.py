@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from dialcli.engine import doctor
+from dialcli.workspace.campaigns import get_campaign
 from dialcli.models import Campaign
 from dialcli.providers.twilio.server import CallServer
 from dialcli.providers.twilio.server_thread import ServerThread
@@ -131,7 +132,8 @@ def test_doctor_all_good_through_the_tunnel(fake, store, monkeypatch):
         assert llm.chat_requests[0].headers.get("authorization") == "Bearer sk-test-123456"
     assert [(c.name, c.status) for c in checks] == [
         ("Twilio credentials", "ok"), ("From-numbers", "ok"), ("Public URL", "ok"),
-        ("LLM", "ok"), ("Calling window (Spring)", "ok"), ("Consent (Spring)", "ok")]
+        ("LLM", "ok"), ("Voices (Spring)", "ok"), ("Calling window (Spring)", "ok"),
+        ("Consent (Spring)", "ok")]
     assert "1 of 2 waiting lead(s) are inside 09:00-20:00" in checks[-2].message
     assert checks[-1].message.startswith("informational: every waiting lead (2) has prior "
                                          "express consent")
@@ -272,3 +274,17 @@ def test_doctor_for_a_named_campaign_only(fake, cli, store):
     assert r.exit_code == 1
     r = cli("doctor", "Gamma")
     assert r.exit_code == 2 and "No campaign named 'Gamma'" in r.stderr
+
+
+def test_doctor_flags_an_agent_voice_that_cannot_speak_its_language(store):
+    builders.agent(store)
+    builders.number(store)
+    builders.campaign(store)
+    # A voice stored before validation existed: an English Polly voice on a Spanish agent.
+    store.execute("UPDATE agents SET language = 'es-US', voice = 'Polly.Joanna'")
+    check = doctor.check_voices(store, get_campaign(store, "Spring"))
+    assert check.status == "fail" and "speaks en-US" in check.message
+    assert "--voicemail-voice" in check.fix
+    store.execute("UPDATE agents SET voice = 'Lupe-Neural', tts_provider = 'Amazon'")
+    check = doctor.check_voices(store, get_campaign(store, "Spring"))
+    assert check.status == "ok" and "Polly.Lupe-Neural" in check.message

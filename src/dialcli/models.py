@@ -113,6 +113,8 @@ class Agent:
     created_at: str
     updated_at: str
     fields: str | None = None      # JSON: what to extract from each call (workspace.fields)
+    tts_provider: str | None = None      # ConversationRelay ttsProvider (``voice`` is its id)
+    voicemail_voice: str | None = None   # <Say> voice for the voicemail message
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Agent":

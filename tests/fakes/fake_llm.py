@@ -239,7 +239,12 @@ class _Handler(BaseHTTPRequestHandler):
             if s.drop_after is not None and sent_tokens >= s.drop_after and i > 0:
                 self._cut()           # mid-body: the chunked stream never finishes
                 return
-            self._event(ev)
+            try:
+                self._event(ev)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client closed the stream mid-reply (a barge-in): stop generating.
+                self.server.fake._aborted()
+                return
             if i > 0:
                 sent_tokens += 1
         self._chunk(b"data: [DONE]\n\n")
@@ -287,6 +292,8 @@ class FakeLLM:
         self.require_key = require_key
         self.model = model
         self.requests: list[RecordedRequest] = []
+        #: streams the client closed before they finished (seen at the next write)
+        self.aborted = 0
         self._queue: deque[Script] = deque()
         self._lock = threading.Condition()
         self._stopping = threading.Event()
@@ -333,6 +340,10 @@ class FakeLLM:
 
     def settings(self, key: str | None = None, model: str | None = None) -> LLMSettings:
         return LLMSettings(self.base_url, model or self.model, Secret(key) if key else None)
+
+    def _aborted(self) -> None:
+        with self._lock:
+            self.aborted += 1
 
     def enqueue(self, *scripts: Script) -> None:
         with self._lock:

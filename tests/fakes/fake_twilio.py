@@ -83,7 +83,7 @@ def _now() -> datetime:
 class Step:
     kind: str                     # say | dtmf | say_interrupting | wait | hangup
     text: str = ""
-    heard: str = ""
+    heard: str | None = ""
     after_tokens: int = 1
     seconds: float = 0.0
 
@@ -96,9 +96,16 @@ def dtmf(digit: str) -> Step:
     return Step("dtmf", digit)
 
 
-def say_interrupting(text: str, heard: str, after_tokens: int = 1) -> Step:
-    """Say ``text``, then barge in after ``after_tokens`` reply tokens, having heard ``heard``."""
+def say_interrupting(text: str, heard: str | None, after_tokens: int = 1) -> Step:
+    """Say ``text``, then barge in after ``after_tokens`` reply tokens, having heard
+    ``heard`` (None: a random whole-word prefix of the tokens received, as Twilio
+    reports the words spoken before the interruption)."""
     return Step("say_interrupting", text, heard=heard, after_tokens=after_tokens)
+
+
+def press_during(text: str, digit: str, after_tokens: int = 1) -> Step:
+    """Say ``text``, then press ``digit`` after ``after_tokens`` reply tokens (mid-reply)."""
+    return Step("press_during", text, heard=digit, after_tokens=after_tokens)
 
 
 def wait(seconds: float) -> Step:
@@ -125,6 +132,18 @@ class Scenario:
     machine_wait_s: float = 3.0       # a machine records this long unless dialcli acts
     stay_s: float = 0.0               # after the last line, wait this long for the agent to end
     price_after_fetches: int = 1      # fetches after the end before ``price`` is set
+    # What the callee does in the first seconds (seconds after pick-up). A person says
+    # ``hello`` at ``hello_at_s`` (None: waits silently for the agent, after the AMD
+    # verdict); a machine plays ``machine_greeting`` from ``greeting_at_s`` over
+    # ``greeting_s`` (one partial prompt per word when partialPrompts is on), then
+    # beeps. ``greet_timeout_s``: how long a person waits to hear the agent.
+    hello: str | None = None
+    hello_at_s: float = 0.0
+    machine_greeting: str = ""
+    greeting_at_s: float = 0.3
+    greeting_s: float = 1.0
+    greet_timeout_s: float = 5.0
+    lang: str = "en-US"
 
 
 @dataclass(eq=False)
@@ -150,6 +169,11 @@ class FakeCall:
     handoff: dict | None = None
     turn_ms: list[tuple[float, float]] = field(default_factory=list)  # (first token, last)
     relay_messages: list[dict] = field(default_factory=list)
+    relay_attrs: dict[str, str] = field(default_factory=dict)   # the <ConversationRelay>
+    #: seconds from the callee's first words (or the verdict) to the greeting's first token
+    greeting_after_s: float | None = None
+    #: agent text tokens that arrived while a machine was answering, before its verdict
+    spoke_to_machine: list[str] = field(default_factory=list)
     update: asyncio.Event | None = None
     amd_done: asyncio.Event | None = None
     pending: dict | None = None
@@ -715,9 +739,13 @@ class FakeTwilio:
         """The ConversationRelay session: a WebSocket client playing the callee."""
         url = el.get("url", "")
         call.log.append(("relay-connect", url))
+        call.relay_attrs = dict(el.attrib)
         greeting = el.get("welcomeGreeting", "")
         if greeting:
+            # Twilio speaks it the moment the call connects, before any AMD verdict.
             call.heard.append(greeting)
+            if call.scenario.answer in ("machine", "fax"):
+                call.spoke_to_machine.append(greeting)
         session_id = "VX" + format(self.rng.getrandbits(128), "032x")
         action = {"SessionId": session_id, "SessionStatus": "ended", "HandoffData": "",
                   "SessionDuration": "0"}
@@ -751,16 +779,29 @@ class FakeTwilio:
         """Play the scenario's lines; True when the callee hung up (vs. the agent ended)."""
         sc = call.scenario
         if sc.answer in ("machine", "fax"):
-            # A machine never speaks into the relay; it records until dialcli acts.
-            await self._read(call, ws, until_last=False, timeout=sc.machine_wait_s)
-            return True
-        if call.amd_done is not None:
-            # Detection classifies a person by their first words ("Hello?"), so the
-            # verdict is in before the conversation gets going.
-            try:
-                await asyncio.wait_for(call.amd_done.wait(), sc.amd_delay_s * 2 + 2)
-            except asyncio.TimeoutError:
-                pass
+            return await self._machine(call, ws)
+        answered = call.answered_mono or time.monotonic()
+        if sc.hello is not None:
+            await asyncio.sleep(max(0.0, answered + sc.hello_at_s - time.monotonic()))
+            await self._speak(call, ws, sc.hello)
+            call.log.append(("callee-said", sc.hello))
+            trigger = time.monotonic()
+        else:
+            if call.amd_done is not None:
+                # Detection classifies a person by their first words ("Hello?"), so
+                # the verdict is in before the conversation gets going.
+                try:
+                    await asyncio.wait_for(call.amd_done.wait(), sc.amd_delay_s * 2 + 2)
+                except asyncio.TimeoutError:
+                    pass
+            trigger = time.monotonic()
+        if not call.heard:
+            # The agent's first words (no welcomeGreeting): a person waits for them.
+            got: list[float] = []
+            if await self._read(call, ws, timeout=sc.greet_timeout_s, first_at=got):
+                return False
+            if got:
+                call.greeting_after_s = got[0] - trigger
         for step in sc.lines:
             if step.kind == "say":
                 await ws.send(json.dumps({"type": "prompt", "voicePrompt": step.text,
@@ -771,7 +812,8 @@ class FakeTwilio:
             elif step.kind == "dtmf":
                 await ws.send(json.dumps({"type": "dtmf", "digit": step.text}))
                 call.log.append(("callee-pressed", step.text))
-                if await self._read(call, ws):
+                # A key that means nothing gets no reply: wait a moment, not a turn.
+                if await self._read(call, ws, timeout=min(sc.reply_timeout_s, 1.0)):
                     return False
             elif step.kind == "say_interrupting":
                 await ws.send(json.dumps({"type": "prompt", "voicePrompt": step.text,
@@ -779,11 +821,25 @@ class FakeTwilio:
                 call.log.append(("callee-said", step.text))
                 if await self._read(call, ws, stop_after=step.after_tokens):
                     return False
+                heard = step.heard
+                if heard is None:
+                    words = (call.heard[-1] if call.heard else "").split()
+                    heard = " ".join(words[:self.rng.randint(1, max(1, len(words)))])
                 await ws.send(json.dumps({"type": "interrupt", "utteranceUntilInterrupt":
-                                          step.heard, "durationUntilInterruptMs": 400}))
-                call.log.append(("callee-interrupted", step.heard))
+                                          heard, "durationUntilInterruptMs": 400}))
+                call.log.append(("callee-interrupted", heard))
                 # Whatever the agent still sends for that reply is not heard.
                 if await self._read(call, ws, until_last=False, timeout=0.05, record=False):
+                    return False
+            elif step.kind == "press_during":
+                await ws.send(json.dumps({"type": "prompt", "voicePrompt": step.text,
+                                          "lang": sc.lang, "last": True}))
+                call.log.append(("callee-said", step.text))
+                if await self._read(call, ws, stop_after=step.after_tokens):
+                    return False
+                await ws.send(json.dumps({"type": "dtmf", "digit": step.heard}))
+                call.log.append(("callee-pressed", step.heard))
+                if await self._read(call, ws):
                     return False
             elif step.kind == "wait":
                 if await self._read(call, ws, until_last=False, timeout=step.seconds):
@@ -796,9 +852,64 @@ class FakeTwilio:
         call.log.append(("callee-hung-up", None))
         return True
 
+    async def _speak(self, call: FakeCall, ws: Any, text: str, *,
+                     seconds: float = 0.0) -> None:
+        """The callee says ``text`` over ``seconds``: partial prompts (growing, one per
+        word) when the TwiML asked for partialPrompts, then the final prompt."""
+        words = text.split()
+        lang = call.scenario.lang
+        if call.relay_attrs.get("partialPrompts") == "true" and len(words) > 1:
+            for i in range(1, len(words)):
+                await asyncio.sleep(seconds / len(words))
+                await ws.send(json.dumps({"type": "prompt", "voicePrompt": " ".join(words[:i]),
+                                          "lang": lang, "last": False}))
+            await asyncio.sleep(seconds / len(words))
+        elif seconds:
+            await asyncio.sleep(seconds)
+        await ws.send(json.dumps({"type": "prompt", "voicePrompt": text, "lang": lang,
+                                  "last": True}))
+
+    async def _machine(self, call: FakeCall, ws: Any) -> bool:
+        """An answering machine: its greeting goes into the relay's transcription (it
+        is audio on the line), then the beep; it records until dialcli acts. Every
+        agent token that arrives before the machine verdict was spoken to it."""
+        sc = call.scenario
+
+        async def listen() -> None:
+            try:
+                async for raw in ws:
+                    msg = json.loads(raw)
+                    call.relay_messages.append(msg)
+                    if msg.get("type") == "text" and msg.get("token"):
+                        call.heard.append(msg["token"])
+                        if not (call.answered_by or "").startswith(("machine_end", "fax")):
+                            call.spoke_to_machine.append(msg["token"])
+            except Exception:
+                pass
+
+        listener = asyncio.ensure_future(listen())
+        try:
+            if sc.machine_greeting:
+                start = (call.answered_mono or time.monotonic()) + sc.greeting_at_s
+                await asyncio.sleep(max(0.0, start - time.monotonic()))
+                # " | " separates utterances (a pause the transcriber ends a prompt at).
+                parts = [p for p in sc.machine_greeting.split(" | ") if p.strip()]
+                for part in parts:
+                    await self._speak(call, ws, part,
+                                      seconds=sc.greeting_s * len(part) / len(sc.machine_greeting))
+                    call.log.append(("machine-greeting", part))
+            await asyncio.wait_for(asyncio.shield(listener), sc.machine_wait_s)
+        except asyncio.TimeoutError:
+            pass
+        except Exception:
+            pass
+        finally:
+            listener.cancel()
+        return True
+
     async def _read(self, call: FakeCall, ws: Any, *, until_last: bool = True,
                     timeout: float | None = None, stop_after: int | None = None,
-                    record: bool = True) -> bool:
+                    record: bool = True, first_at: list[float] | None = None) -> bool:
         """Read agent messages; True when the agent sent ``end`` (or closed)."""
         timeout = call.scenario.reply_timeout_s if timeout is None else timeout
         deadline = time.monotonic() + timeout
@@ -823,6 +934,8 @@ class FakeTwilio:
             if msg.get("type") == "text":
                 if first is None:
                     first = time.monotonic()
+                    if first_at is not None:
+                        first_at.append(first)
                 tokens.append(msg.get("token", ""))
                 if stop_after is not None and len([t for t in tokens if t]) >= stop_after:
                     break

@@ -20,6 +20,7 @@ from rich.text import Text
 from dialcli.cli import common
 from dialcli.models import Agent
 from dialcli.workspace import agents as core
+from dialcli.workspace.voices import say_voice_for
 
 app = typer.Typer(
     name="agent",
@@ -28,6 +29,21 @@ app = typer.Typer(
 )
 
 _TOKENS_NOTE = "Use {{TOKEN}} for lead variables, e.g. {{NAME}} or {{CASE_NUMBER}}."
+
+
+def voice_label(agent: Agent) -> str:
+    """The conversation voice as the user picked it: "Amazon Joanna-Neural"."""
+    if not agent.voice:
+        return f"{agent.tts_provider} default" if agent.tts_provider else "Twilio default"
+    return f"{agent.tts_provider} {agent.voice}" if agent.tts_provider else agent.voice
+
+
+def say_voice_label(agent: Agent) -> str:
+    """The voicemail (<Say>) voice, and whether it was derived."""
+    chosen = say_voice_for(agent)
+    if agent.voicemail_voice:
+        return chosen or ""
+    return f"{chosen} (derived)" if chosen else "Twilio default"
 
 
 def agents_table(agents: list[Agent], counts: dict[int, int], *, width: int | None = None) -> Table:
@@ -51,7 +67,7 @@ def agents_table(agents: list[Agent], counts: dict[int, int], *, width: int | No
         if narrow:
             table.add_row(Text(a.name, style="bold"), a.language, vm, used)
         else:
-            table.add_row(Text(a.name, style="bold"), a.language, Text(a.voice or "default"), vm,
+            table.add_row(Text(a.name, style="bold"), a.language, Text(voice_label(a)), vm,
                           used, Text(" ".join(a.greeting.split())))
     return table
 
@@ -63,7 +79,8 @@ def agent_detail(agent: Agent, campaigns: list[str]) -> RenderableType:
     info.add_column()
     info.add_row("Agent", Text(agent.name, style="bold"))
     info.add_row("Language", agent.language)
-    info.add_row("Voice", Text(agent.voice or "provider default"))
+    info.add_row("Voice", Text(voice_label(agent)))
+    info.add_row("Voicemail voice", Text(say_voice_label(agent)))
     info.add_row("LLM model", Text(agent.llm_model or "workspace default"))
     info.add_row("Tokens", Text(", ".join(core.agent_tokens(agent)) or "none"))
     info.add_row("Extracts", Text("; ".join(
@@ -92,8 +109,17 @@ def create(
     prompt: Optional[str] = typer.Option(None, "--prompt", help="System prompt for the conversation."),
     prompt_file: Optional[str] = typer.Option(None, "--prompt-file", metavar="FILE",
                                               help="Read the system prompt from a UTF-8 file."),
-    voice: Optional[str] = typer.Option(None, "--voice", help="Text-to-speech voice name (provider default if omitted)."),
-    language: str = typer.Option("en-US", "--language", help="Language tag for speech, e.g. en-US, es-MX."),
+    voice: Optional[str] = typer.Option(
+        None, "--voice", help="Conversation voice id of --tts-provider, e.g. en-US-Journey-O (Google), "
+                              "Joanna-Neural (Amazon), an ElevenLabs voice id. Default: Twilio's."),
+    tts_provider: Optional[str] = typer.Option(
+        None, "--tts-provider", help="ConversationRelay text-to-speech: Google, Amazon or ElevenLabs "
+                                     "(guessed from --voice when omitted)."),
+    voicemail_voice: Optional[str] = typer.Option(
+        None, "--voicemail-voice", help="<Say> voice for the voicemail message, e.g. Polly.Joanna-Neural, "
+                                        "Google.en-US-Neural2-F (default: matches --voice/--language)."),
+    language: str = typer.Option("en-US", "--language",
+                                 help="Language tag for speech and transcription, e.g. en-US, es-US."),
     voicemail_message: Optional[str] = typer.Option(
         None, "--voicemail-message", help="Message left on answering machines (campaigns with --voicemail message)."),
     voicemail_file: Optional[str] = typer.Option(None, "--voicemail-message-file", metavar="FILE",
@@ -112,6 +138,8 @@ def create(
       dialcli agent create Zara --greeting-file greeting.txt --prompt-file prompt.txt
       dialcli agent create Sam --greeting "Hi {{NAME}}, this is Sam from Acme." \\
         --prompt "You are Sam, a polite assistant." --voicemail-message "Please call us back."
+      dialcli agent create Lupe --language es-US --tts-provider Amazon --voice Lupe-Neural \\
+        --greeting-file saludo.txt --prompt-file prompt.txt
     """
     g = core.read_text_option(greeting, greeting_file, field="greeting", option="greeting", required=True)
     p = core.read_text_option(prompt, prompt_file, field="system prompt", option="prompt", required=True)
@@ -119,7 +147,8 @@ def create(
                                option="voicemail-message", required=False)
     agent = core.create_agent(
         common.store(ctx), name=name, greeting=g or "", prompt=p or "", voice=voice,
-        language=language, voicemail_message=vm, llm_model=llm_model, now=common.now(ctx),
+        language=language, voicemail_message=vm, llm_model=llm_model, tts_provider=tts_provider,
+        voicemail_voice=voicemail_voice, now=common.now(ctx),
     )
     tokens = core.agent_tokens(agent)
     common.success(f"Created agent {escape(repr(agent.name))}"
@@ -185,7 +214,11 @@ def edit(
     prompt: Optional[str] = typer.Option(None, "--prompt", help="New system prompt."),
     prompt_file: Optional[str] = typer.Option(None, "--prompt-file", metavar="FILE",
                                               help="Read the new system prompt from a file."),
-    voice: Optional[str] = typer.Option(None, "--voice", help='New voice ("" = provider default).'),
+    voice: Optional[str] = typer.Option(None, "--voice", help='New conversation voice id ("" = provider default).'),
+    tts_provider: Optional[str] = typer.Option(
+        None, "--tts-provider", help='Google, Amazon or ElevenLabs ("" = Twilio default).'),
+    voicemail_voice: Optional[str] = typer.Option(
+        None, "--voicemail-voice", help='New <Say> voice for the voicemail message ("" = derived).'),
     language: Optional[str] = typer.Option(None, "--language", help="New language tag."),
     voicemail_message: Optional[str] = typer.Option(
         None, "--voicemail-message", help='New voicemail message ("" removes it).'),
@@ -208,7 +241,7 @@ def edit(
     \b
     Example:
       dialcli agent edit Zara --greeting-file greeting-v2.txt
-      dialcli agent edit Zara --name "Zara (collections)" --voice Polly.Joanna
+      dialcli agent edit Zara --name "Zara (collections)" --tts-provider Amazon --voice Joanna-Neural
       dialcli agent edit Zara --field "best_time:text:When they want a call back" \\
         --field amount_promised:number --field wants_brochure:bool
     """
@@ -225,8 +258,10 @@ def edit(
         common.store(ctx), name, new_name=new_name, greeting=g, prompt=p,
         voice=core.UNSET if voice is None else voice, language=language,
         voicemail_message=core.UNSET if vm is None else vm,
-        llm_model=core.UNSET if llm_model is None else llm_model, now=common.now(ctx),
-        add_fields=added, drop_fields=drop_field,
+        llm_model=core.UNSET if llm_model is None else llm_model,
+        tts_provider=core.UNSET if tts_provider is None else tts_provider,
+        voicemail_voice=core.UNSET if voicemail_voice is None else voicemail_voice,
+        now=common.now(ctx), add_fields=added, drop_fields=drop_field,
     )
     common.success(f"Updated agent {escape(repr(agent.name))}.")
 

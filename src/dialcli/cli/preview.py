@@ -18,6 +18,7 @@ from rich.text import Text
 
 from dialcli.cli import common
 from dialcli.compliance import recording
+from dialcli.cli.agent import say_voice_label, voice_label
 from dialcli.workspace.preview import Preview, build_preview
 
 app = typer.Typer()
@@ -47,6 +48,8 @@ def preview_view(p: Preview) -> RenderableType:
     if p.campaign is not None:
         head.add_row("Campaign", Text(p.campaign.name, style="bold"))
     head.add_row("Agent", Text(f"{p.agent.name} ({p.agent.language})"))
+    head.add_row("Voice", Text(voice_label(p.agent)))
+    head.add_row("Voicemail voice", Text(say_voice_label(p.agent)))
     if p.lead is not None and p.lead.vars:
         head.add_row("Variables", Text(", ".join(f"{k}={v}" for k, v in sorted(p.lead.vars.items()))))
     parts: list[RenderableType] = [head, _lead_line(p)]

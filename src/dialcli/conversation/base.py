@@ -9,6 +9,10 @@ and the simulator drive sessions the same way, so a rehearsal exercises the same
 code as a real call.
 
 Sessions are synchronous; the async relay server runs them in a worker thread.
+Barge-in: the relay calls ``cancel()`` (from another thread) when the caller
+interrupts or presses an action key mid-reply; a ``respond`` that waits on I/O must
+notice ``cancelled`` promptly and return (the LLM session closes its HTTP stream),
+keeping what it already said in the transcript so ``on_interrupt`` can trim it.
 Implementations: ``rules.RuleBrain`` (offline, deterministic) and ``llm.LLMBrain``
 (OpenAI-compatible, falls back to the rules); ``llm.make_brain(settings)`` picks one.
 A call the brain did not label is labelled afterwards by ``classify.classify_transcript``.
@@ -16,6 +20,7 @@ A call the brain did not label is labelled afterwards by ``classify.classify_tra
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -44,6 +49,8 @@ class CallContext:
     recipient_tz: str | None = None   # IANA zone used to read "tomorrow at 3"
     llm_model: str | None = None
     fields: tuple[FieldSpec, ...] = ()   # what the agent extracts from the call
+    tts_provider: str | None = None    # ConversationRelay ttsProvider (``voice`` is its id)
+    voicemail_voice: str | None = None  # a <Say> voice for the voicemail message
 
 
 @dataclass
@@ -107,15 +114,38 @@ class BrainSession(ABC):
         self.ctx = ctx
         self.transcript: list[Utterance] = Transcript()
         self.result: EndCall | None = None
+        self._cancel = threading.Event()
+
+    # -- barge-in -------------------------------------------------------------------
+    @property
+    def cancelled(self) -> bool:
+        """True once ``cancel`` was called for the reply in progress."""
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        """Stop the reply in progress (any thread). Overridden to wake a blocked wait."""
+        self._cancel.set()
+
+    def begin_turn(self) -> None:
+        """A new reply starts: forget an earlier ``cancel``."""
+        self._cancel.clear()
+
+    #: Keys that end the call mid-reply (the relay cancels the reply at once for them).
+    action_digits: frozenset[str] = frozenset({"9"})
 
     @property
     def caller_turns(self) -> int:
         return sum(1 for u in self.transcript if u.role == "caller")
 
-    def opening(self) -> str:
+    def opening(self, at_s: float = 0.0) -> str:
         """The first line (the rendered greeting), recorded in the transcript."""
-        self.transcript.append(Utterance("agent", self.ctx.greeting, 0.0))
+        self.transcript.append(Utterance("agent", self.ctx.greeting, at_s))
         return self.ctx.greeting
+
+    def heard(self, caller_text: str, at_s: float = 0.0) -> None:
+        """The callee spoke before the greeting ("Hello?"): recorded, not answered --
+        the greeting is the answer."""
+        self.transcript.append(Utterance("caller", caller_text, at_s))
 
     @abstractmethod
     def respond(self, caller_text: str, at_s: float = 0.0) -> Iterator[Chunk]:

@@ -207,10 +207,20 @@ class LLMSession(BrainSession):
         self.failures = 0             # consecutive failed turns in this call
         self.on_rules = False
         self.failure_notes: list[str] = []
+        #: (events queue, {"response": the open HTTP stream}) of the turn in progress
+        self._turn: tuple[queue.Queue, dict[str, Any]] | None = None
 
-    def opening(self) -> str:
-        self.fallback.opening()
-        return super().opening()
+    def opening(self, at_s: float = 0.0) -> str:
+        self.fallback.opening(at_s)
+        return super().opening(at_s)
+
+    def cancel(self) -> None:
+        """Barge-in: wake the turn at once and close the HTTP stream (any thread)."""
+        super().cancel()
+        turn = self._turn
+        if turn is not None:
+            turn[0].put(("cancel", None))
+            _close_quietly(turn[1].get("response"))
 
     # -- a turn --------------------------------------------------------------------
 
@@ -232,13 +242,19 @@ class LLMSession(BrainSession):
         b = self.brain
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         cancel = threading.Event()
-        worker = threading.Thread(target=self._stream, args=(events, cancel, self._messages()),
+        holder: dict[str, Any] = {}
+        self._turn = (events, holder)
+        if self.cancelled:            # barged in before the request even started
+            self._turn = None
+            return
+        worker = threading.Thread(target=self._stream,
+                                  args=(events, cancel, self._messages(), holder),
                                   daemon=True, name=f"llm-call-{self.ctx.call_id}")
         worker.start()
         started = last = b.monotonic()
         spoken: list[str] = []
         tools: dict[int, dict[str, Any]] = {}
-        held = progressed = finished = False
+        held = progressed = finished = stopped = False
         failure: str | None = None
         try:
             while True:
@@ -256,6 +272,9 @@ class LLMSession(BrainSession):
                         continue
                     failure = "no reply in time" if not progressed else "the reply stalled"
                     break
+                if kind == "cancel":
+                    stopped = True
+                    break             # the caller barged in: stop now, keep what was said
                 if kind == "error":
                     failure = payload
                     break
@@ -270,14 +289,18 @@ class LLMSession(BrainSession):
                     slot = tools.setdefault(index, {"name": "", "args": []})
                     slot["name"] = slot["name"] or (name or "")
                     slot["args"].append(fragment)
-            finished = True
+            finished = not stopped
         finally:
             cancel.set()
+            self._turn = None
+            _close_quietly(holder.get("response"))
             if not finished and spoken:
                 # The consumer stopped listening mid-reply (the caller barged in): keep
                 # what was said so ``on_interrupt`` can trim it to what was heard.
                 self._record("".join(spoken), at_s)
 
+        if not finished:
+            return
         said = "".join(spoken)
         real_text = said[len(HOLDING_LINE) + 1:] if held else said
         end_tool = next((t for t in tools.values() if t["name"] == "end_call"), None)
@@ -348,8 +371,10 @@ class LLMSession(BrainSession):
         some chat templates (Mistral's, via vLLM) insist the turns start with the user.
         """
         messages: list[dict[str, str]] = []
-        for n, utt in enumerate(self.transcript):
-            if n == 0 and utt.role == "agent" and utt.text == self.ctx.greeting:
+        greeting_seen = False
+        for utt in self.transcript:
+            if not greeting_seen and utt.role == "agent" and utt.text == self.ctx.greeting:
+                greeting_seen = True      # it is in the system prompt already
                 continue
             if utt.role == "agent" and utt.text:
                 role, text = "assistant", utt.text
@@ -366,13 +391,17 @@ class LLMSession(BrainSession):
         return [{"role": "system", "content": self.system}] + messages
 
     def _stream(self, events: queue.Queue, cancel: threading.Event,
-                messages: list[dict[str, str]]) -> None:
+                messages: list[dict[str, str]], holder: dict[str, Any] | None = None) -> None:
         b = self.brain
         body = {"model": self.model, "messages": messages, "stream": True,
                 "tools": [end_call_tool(self.ctx.fields)], "tool_choice": "auto",
                 "temperature": b.temperature, "max_tokens": b.max_tokens}
         try:
             with b.client.stream("POST", b.url, json=body, headers=b.headers()) as resp:
+                if holder is not None:
+                    holder["response"] = resp
+                    if cancel.is_set():
+                        return
                 if resp.status_code != 200:
                     events.put(("error", f"HTTP {resp.status_code}{_error_detail(resp)}"))
                     return
@@ -402,6 +431,8 @@ class LLMSession(BrainSession):
                 events.put(("done", None))
         except httpx.TimeoutException:
             events.put(("error", "a timeout"))
+        except httpx.StreamClosed:
+            events.put(("error", "the stream was closed"))
         except httpx.HTTPError as exc:
             events.put(("error", f"a connection error ({type(exc).__name__})"))
         except (ValueError, KeyError, TypeError, AttributeError, IndexError):
@@ -445,6 +476,17 @@ class LLMSession(BrainSession):
                        goodbye=goodbye_line(disposition, self.company,
                                             find_time_phrase(callback_text) if callback_text else None),
                        fields=args.get("fields"))
+
+
+def _close_quietly(response: httpx.Response | None) -> None:
+    """Close a streaming response from any thread (barge-in): the connection is
+    dropped, so the server stops generating; the reader thread ends on the error."""
+    if response is None:
+        return
+    try:
+        response.close()
+    except Exception:  # noqa: BLE001 - racing the reader thread; it ends either way
+        pass
 
 
 def _with_goodbye(end: EndCall, goodbye: str) -> EndCall:

@@ -24,6 +24,7 @@ from dialcli.clock import Clock, to_iso
 from dialcli.compliance import consent, dnc
 from dialcli.compliance import policy as compliance
 from dialcli.conversation.base import CallContext
+from dialcli.workspace.voices import say_voice_for
 from dialcli.engine.batch import Transactions
 from dialcli.engine.progress import Progress
 from dialcli.engine.queue import DialQueue
@@ -194,6 +195,7 @@ class Claimer:
             language=a.get("language") or "en-US", voice=a.get("voice"),
             lead_name=name or "", lead_vars=variables, recipient_tz=tz,
             llm_model=a.get("llm_model"), fields=self.state.fields,
+            tts_provider=a.get("tts_provider"), voicemail_voice=say_voice_for(a),
         )
 
 

@@ -46,6 +46,7 @@ from dialcli.config import LLMSettings, TwilioCredentials, public_url as resolve
 from dialcli.errors import ConfigError, DialcliError
 from dialcli.models import Campaign, CampaignStatus
 from dialcli.compliance.consent import gate_off_text
+from dialcli.workspace import voices
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 WAITING = ("PENDING", "RETRY", "CALLBACK", "DIALING")
@@ -86,6 +87,7 @@ def run_checks(store: Any, campaigns: list[Campaign], opts: DoctorOptions, *, no
         check_public_url(checks, opts, http)
         check_llm(checks, http)
         for campaign in campaigns:
+            checks.append(check_voices(store, campaign))
             checks.append(check_window(store, campaign, now))
             checks.append(check_consent(store, campaign, now))
             state = check_state_rules(store, campaign)
@@ -277,6 +279,28 @@ def check_llm(checks: list[Check], http: httpx.Client) -> None:
                             f"(HTTP {r.status_code}).", "Check the server's logs and the model name."))
         return
     checks.append(Check(name, OK, f"{where} answers."))
+
+
+def check_voices(store: Any, campaign: Campaign) -> Check:
+    """The campaign's agent's voices: a relay voice its provider can speak in the
+    agent's language, and a <Say> voice for the voicemail (workspace/voices.py).
+    Names only: whether the account has a provider enabled, Twilio alone knows."""
+    name = f"Voices ({campaign.name})"
+    row = store.one("SELECT * FROM agents WHERE id = ?", (campaign.agent_id,))
+    if row is None:
+        return Check(name, FAIL, "The campaign's agent is missing.")
+    agent = dict(row)
+    problems = voices.voice_problems(agent)
+    relay = (f"{agent.get('tts_provider') or 'Twilio default'} "
+             f"{agent.get('voice') or ''}").strip()
+    said = voices.say_voice_for(agent) or "Twilio's default"
+    if problems:
+        return Check(name, FAIL if any(not p.startswith("no voicemail voice") for p in problems)
+                     else WARN, f"Agent {agent['name']!r}: " + "; ".join(problems),
+                     f"dialcli agent edit {agent['name']!r} --tts-provider P --voice V "
+                     "--voicemail-voice Polly.NAME-Neural")
+    return Check(name, OK, f"Agent {agent['name']!r} speaks {agent.get('language')} with "
+                           f"{relay}; voicemail read by {said}.")
 
 
 def check_window(store: Any, campaign: Campaign, now: datetime) -> Check:

@@ -545,6 +545,47 @@ def m010_consent(db: Database) -> None:
 
 
 @migration()
+def m011_voices_and_test_calls(db: Database) -> None:
+    """Voices that work on both speech paths, and test calls (``dialcli call``).
+
+    ``agents.voice`` is the ConversationRelay voice of ``agents.tts_provider``
+    (Google, Amazon or ElevenLabs; NULL: Twilio's default for the language);
+    ``agents.voicemail_voice`` is a ``<Say>`` voice (``Polly.Joanna``,
+    ``Google.en-US-Neural2-F``) for the voicemail message. Values are validated by
+    ``workspace/voices.py``.
+
+    ``test_calls`` holds one row per ``dialcli call``: a call outside any campaign,
+    so it is never in the ``calls`` table that campaign KPIs, reports and caps read.
+    """
+    _run(db, """
+    ALTER TABLE agents ADD COLUMN tts_provider TEXT;
+    ALTER TABLE agents ADD COLUMN voicemail_voice TEXT;
+    CREATE TABLE test_calls (
+        id INTEGER PRIMARY KEY,
+        agent_id INTEGER REFERENCES agents(id) ON DELETE SET NULL,
+        agent_name TEXT NOT NULL,
+        e164 TEXT NOT NULL,
+        from_number TEXT,
+        lead_id INTEGER REFERENCES leads(id) ON DELETE SET NULL,
+        provider TEXT NOT NULL,                  -- 'simulator' | 'twilio'
+        provider_sid TEXT,
+        status TEXT NOT NULL DEFAULT 'placing',
+        answered_by TEXT,
+        disposition TEXT,
+        summary TEXT,
+        transcript TEXT,                         -- JSON [{role, text, at_s}]
+        voicemail_left INTEGER NOT NULL DEFAULT 0,
+        override_hours TEXT,                     -- why calling hours were overridden (--now)
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        duration_s INTEGER,
+        error TEXT
+    );
+    CREATE INDEX test_calls_started ON test_calls (started_at);
+    """)
+
+
+@migration()
 def m012_call_review(db: Database) -> None:
     """Call review (issue 17): what ``calls show`` needs beyond the transcript, the
     fields an agent extracts from each conversation, and opt-in recordings.

@@ -30,6 +30,7 @@ from dialcli.models import Agent
 from dialcli.store import Store
 from dialcli.templates import check_template, tokens_used
 from dialcli.workspace import fields as extracted
+from dialcli.workspace.voices import check_relay_voice, check_say_voice, clean_tts_provider
 
 MAX_NAME = 80
 MAX_TEXT = 100_000      # a prompt is a few KB; more is almost surely the wrong file
@@ -206,24 +207,31 @@ def _ensure_name_free(store: Store, name: str, *, except_id: int | None = None) 
 
 def create_agent(store: Store, *, name: str, greeting: str, prompt: str, voice: str | None = None,
                  language: str = "en-US", voicemail_message: str | None = None,
-                 llm_model: str | None = None, now: datetime,
+                 llm_model: str | None = None, tts_provider: str | None = None,
+                 voicemail_voice: str | None = None, now: datetime,
                  fields: list[extracted.FieldSpec] | None = None) -> Agent:
-    """Validate and insert an agent; returns the stored record."""
+    """Validate and insert an agent; returns the stored record.
+
+    Voices are checked by ``voices``: the conversation voice against its provider's
+    id format and the language, the voicemail voice against ``<Say>``'s names."""
     name = clean_name(name, what="agent")
     greeting_text = clean_text(greeting, field="greeting")
     prompt_text = clean_text(prompt, field="system prompt")
     vm_text = clean_text(voicemail_message or "", field="voicemail message", required=False)
     lang = clean_language(language)
-    voice_name = clean_voice(voice)
+    provider, voice_name = check_relay_voice(clean_tts_provider(tts_provider), clean_voice(voice),
+                                             lang)
+    vm_voice = check_say_voice(clean_voice(voicemail_voice), lang)
     model = (llm_model or "").strip() or None
     stamp = to_iso(now)
     with store.tx():
         _ensure_name_free(store, name)
         cur = store.execute(
             "INSERT INTO agents (name, greeting, system_prompt, voice, language, voicemail_message, "
-            "llm_model, created_at, updated_at, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (name, greeting_text, prompt_text, voice_name, lang, vm_text, model, stamp, stamp,
-             extracted.dumps(extracted.check_set(list(fields or [])))),
+            "llm_model, tts_provider, voicemail_voice, created_at, updated_at, fields) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, greeting_text, prompt_text, voice_name, lang, vm_text, model, provider,
+             vm_voice, stamp, stamp, extracted.dumps(extracted.check_set(list(fields or [])))),
         )
         agent_id = cur.lastrowid
     return get_agent_by_id(store, agent_id)
@@ -231,11 +239,15 @@ def create_agent(store: Store, *, name: str, greeting: str, prompt: str, voice: 
 
 def edit_agent(store: Store, name: str, *, new_name: str | None = None, greeting: str | None = None,
                prompt: str | None = None, voice: Any = UNSET, language: str | None = None,
-               voicemail_message: Any = UNSET, llm_model: Any = UNSET, now: datetime,
+               voicemail_message: Any = UNSET, llm_model: Any = UNSET,
+               tts_provider: Any = UNSET, voicemail_voice: Any = UNSET,
+               now: datetime,
                add_fields: list[extracted.FieldSpec] = (), drop_fields: list[str] = ()) -> Agent:
-    """Change only the given fields. ``voice``/``voicemail_message``/``llm_model`` = ""
-    clears them (``UNSET`` leaves them alone). ``add_fields`` adds or replaces extracted
-    fields by name, ``drop_fields`` removes them."""
+    """Change only the given fields. ``voice``/``voicemail_message``/``llm_model``/
+    ``tts_provider``/``voicemail_voice`` = "" clears them (``UNSET`` leaves them alone).
+    The voices are checked again as they will be after the change (a new language
+    must suit the voices kept). ``add_fields`` adds or replaces extracted fields by
+    name, ``drop_fields`` removes them."""
     changes: dict[str, Any] = {}
     if new_name is not None:
         changes["name"] = clean_name(new_name, what="agent")
@@ -245,6 +257,10 @@ def edit_agent(store: Store, name: str, *, new_name: str | None = None, greeting
         changes["system_prompt"] = clean_text(prompt, field="system prompt")
     if voice is not UNSET:
         changes["voice"] = clean_voice(voice)
+    if tts_provider is not UNSET:
+        changes["tts_provider"] = clean_tts_provider(tts_provider)
+    if voicemail_voice is not UNSET:
+        changes["voicemail_voice"] = clean_voice(voicemail_voice)
     if language is not None:
         changes["language"] = clean_language(language)
     if voicemail_message is not UNSET:
@@ -255,9 +271,20 @@ def edit_agent(store: Store, name: str, *, new_name: str | None = None, greeting
     if not changes and not add_fields and not drop_fields:
         raise InputError("Nothing to change.",
                          hint="Give at least one of --name, --greeting, --prompt, --voice, --language, "
-                              "--voicemail-message.")
+                              "--voicemail-message, --tts-provider, --voicemail-voice.")
     with store.tx():
         agent = get_agent(store, name)
+        if changes.keys() & {"voice", "tts_provider", "voicemail_voice", "language"}:
+            lang = changes.get("language", agent.language)
+            provider = changes.get("tts_provider", agent.tts_provider)
+            if "voice" in changes and "tts_provider" not in changes and changes["voice"]:
+                provider = None       # a new voice names its own provider unless given
+            provider, voice_name = check_relay_voice(
+                provider, changes.get("voice", agent.voice), lang)
+            if voice_name is not None or "voice" in changes:
+                changes["voice"], changes["tts_provider"] = voice_name, provider
+            changes["voicemail_voice"] = check_say_voice(
+                changes.get("voicemail_voice", agent.voicemail_voice), lang)
         if "name" in changes:
             _ensure_name_free(store, changes["name"], except_id=agent.id)
         if "voicemail_message" in changes and changes["voicemail_message"] is None \

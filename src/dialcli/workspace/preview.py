@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from dialcli.workspace.voices import say_voice_for
 from dialcli.workspace import agents as agents_mod
 from dialcli.workspace.campaigns import get_campaign
 from dialcli.errors import InputError, NotFoundError
@@ -61,6 +62,9 @@ class Preview:
         return {
             "campaign": self.campaign.name if self.campaign else None,
             "agent": self.agent.name,
+            "language": self.agent.language,
+            "tts_provider": self.agent.tts_provider, "voice": self.agent.voice,
+            "voicemail_voice": say_voice_for(self.agent),
             "lead": lead, "leads_in_campaign": self.lead_total,
             "greeting": self.greeting, "system_prompt": self.system_prompt,
             "voicemail_message": self.voicemail_message or None,

@@ -37,6 +37,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from dialcli.clock import SystemClock, to_iso
 from dialcli.config import LLMSettings, TwilioCredentials, public_url as resolve_public_url
 from dialcli.conversation.base import Brain, CallContext
+from dialcli.conversation.greeting import GREET_AFTER_SILENCE_S, MACHINE_QUIET_S
 from dialcli.conversation.llm import make_brain
 from dialcli.errors import ProviderError
 from dialcli.models import CallStatus
@@ -64,7 +65,9 @@ class TwilioProvider(Provider):
                  http_timeout: float = 10.0, quiet_s: float = 30.0, poll_every_s: float = 15.0,
                  finish_grace_s: float = 3.0, turn_timeout_s: float = 20.0,
                  time_limit_s: int = 900, price_backoff: Sequence[float] = PRICE_BACKOFF_S,
-                 freeze_gc: bool = True, client: Client | None = None):
+                 freeze_gc: bool = True, client: Client | None = None,
+                 greet_silence_s: float = GREET_AFTER_SILENCE_S,
+                 machine_quiet_s: float = MACHINE_QUIET_S):
         self.credentials = credentials
         self.account_sid = credentials.account_sid
         self._own_client = client is None
@@ -77,7 +80,9 @@ class TwilioProvider(Provider):
         self.store_path = str(store_path) if store_path else None
         self.server = CallServer(self, public_url=public_url, brain=brain,
                                  store_path=self.store_path, host=host, port=port,
-                                 finish_grace_s=finish_grace_s, turn_timeout_s=turn_timeout_s)
+                                 finish_grace_s=finish_grace_s, turn_timeout_s=turn_timeout_s,
+                                 greet_silence_s=greet_silence_s,
+                                 machine_quiet_s=machine_quiet_s)
         self.prices = PriceWatcher(self, self.store_path, price_backoff)
         self.sink: Any = None
         self.clock: Any = SystemClock()
@@ -150,11 +155,18 @@ class TwilioProvider(Provider):
         return self._validator.validate(url, params, signature)
 
     def relay_twiml(self, ctx: CallContext, relay_url: str, action_url: str) -> str:
+        # No welcomeGreeting: Twilio would speak it before the AMD verdict, to machines
+        # too. The relay session greets a person itself (conversation/greeting.py).
+        # partialPrompts tells the greeting gate that someone is speaking (a machine's
+        # greeting suspends the silence timer); the brain still gets each utterance once.
+        # ``language`` sets both text-to-speech and transcription.
         response = VoiceResponse()
         connect = response.connect(action=action_url, method="POST")
-        attrs: dict[str, Any] = {"url": relay_url, "welcome_greeting": ctx.greeting,
-                                 "language": ctx.language or "en-US", "interruptible": "any",
-                                 "dtmf_detection": True}
+        attrs: dict[str, Any] = {"url": relay_url, "language": ctx.language or "en-US",
+                                 "interruptible": "any", "dtmf_detection": True,
+                                 "partial_prompts": True}
+        if ctx.tts_provider:
+            attrs["tts_provider"] = ctx.tts_provider
         if ctx.voice:
             attrs["voice"] = ctx.voice
         relay = connect.conversation_relay(**attrs)
@@ -165,8 +177,8 @@ class TwilioProvider(Provider):
         response = VoiceResponse()
         response.pause(length=1)
         kwargs: dict[str, Any] = {"language": ctx.language or "en-US"}
-        if ctx.voice:
-            kwargs["voice"] = ctx.voice
+        if ctx.voicemail_voice:
+            kwargs["voice"] = ctx.voicemail_voice      # a <Say> voice (workspace/voices.py)
         response.say(ctx.voicemail_message, **kwargs)
         response.hangup()
         return str(response)

@@ -6,17 +6,25 @@ messages (research/twilio.md section 2):
   in:  setup, prompt {voicePrompt, last}, dtmf {digit}, interrupt {utteranceUntilInterrupt}, error
   out: text {token, last}, end {handoffData}
 
-The greeting is spoken by Twilio itself (``welcomeGreeting`` in the TwiML); the session
-only records it. For each caller prompt the brain's ``respond`` runs in a worker thread
-(sessions are synchronous and an LLM call blocks for seconds) and its chunks are
-forwarded as ``text`` tokens the moment they exist, then ``last: true`` closes the
-talk cycle. A reader task keeps reading while a reply streams, so an ``interrupt``
-stops the remaining tokens at once; the reply is still drained from the brain (so
-its transcript is whole) and then ``on_interrupt`` trims the agent line to what the
-caller actually heard. DTMF goes to ``on_dtmf`` (9 = opt-out). When a chunk carries
-``end`` the goodbye is spoken, ``end`` is sent with the disposition as handoff data,
-and the conversation is reported. If the caller hangs up first, ``finish`` gives the
-label, if any.
+The greeting is sent from this side, not as Twilio's ``welcomeGreeting`` (which is
+spoken before any answering-machine verdict): ``conversation.greeting.GreetingGate``
+decides when -- AMD says human, the callee's first words read as a person, or a short
+silence -- and keeps the agent silent for a machine. AMD verdicts reach the session
+from the callback server (``verdict``); the gate's timers run in the session's loop.
+Partial prompts (``partialPrompts``) only tell the gate that someone is speaking; the
+brain gets each utterance once, when its final prompt arrives.
+
+For each caller prompt the brain's ``respond`` runs in a worker thread (sessions are
+synchronous and an LLM call blocks for seconds) and its chunks are forwarded as
+``text`` tokens the moment they exist, then ``last: true`` closes the talk cycle. A
+reader task keeps reading while a reply streams. An ``interrupt`` (or an action key
+such as 9) stops the remaining tokens at once and cancels the reply in the brain
+(``BrainSession.cancel``: the LLM's HTTP stream is closed), so the next prompt is
+answered at the brain's own speed; ``on_interrupt`` then trims the agent line to what
+the caller actually heard. A reply that sent no text sends nothing -- not even
+``last: true`` (a keypress that means nothing). When a chunk carries ``end`` the
+goodbye is spoken, ``end`` is sent with the disposition as handoff data, and the
+conversation is reported. If the caller hangs up first, ``finish`` gives the label.
 
 A brain that declares ``blocking = False`` (CPU-only, like the rule brain) runs on the
 event loop instead, saving two thread hops per turn.
@@ -42,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dialcli.conversation.base import Chunk, EndCall, Utterance
+from dialcli.conversation.greeting import GREET, RESUME, STOP, VOICEMAIL, GreetingGate
 
 if TYPE_CHECKING:
     from dialcli.providers.twilio.server import CallServer, LiveCall
@@ -65,6 +74,8 @@ class RelaySession:
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.session: Any = None
         self.interrupted = False
+        self.replying = False
+        self.silenced = False          # a machine: the agent says nothing more
         self.ended = False
         self.end: EndCall | None = None
         self.error: str | None = None
@@ -72,6 +83,12 @@ class RelaySession:
         self.t0 = _mono()
         self.session_id = ""
         self.ignored = 0
+        self.answered = 0              # caller turns the brain answered
+        #: what the next reply answers: "barge" (a prompt after an interrupt) or "dtmf"
+        #: (an action key mid-reply) -- its latency is also kept apart for live_bench
+        self.pending_tag: str | None = None
+        self.gate = GreetingGate(silence_s=server.greet_silence_s,
+                                 machine_quiet_s=server.machine_quiet_s)
 
     def at_s(self) -> float:
         return _mono() - self.t0
@@ -83,7 +100,16 @@ class RelaySession:
             reader = asyncio.create_task(self._read())
             try:
                 while not self.ended:
-                    item = await self.inbox.get()
+                    deadline = self.gate.next_deadline()
+                    try:
+                        if deadline is None:
+                            item = await self.inbox.get()
+                        else:
+                            item = await asyncio.wait_for(
+                                self.inbox.get(), max(0.0, deadline - self.at_s()))
+                    except (asyncio.TimeoutError, TimeoutError):
+                        await self._act(self.gate.due(self.at_s()), _mono())
+                        continue
                     if item is None:
                         break
                     await self._handle(*item)
@@ -103,6 +129,9 @@ class RelaySession:
             log.exception("relay session for call %s failed", self.call.call_id)
             self.error = self.error or "relay session error"
         finally:
+            with self.server.lock:
+                if self.call.relay_session is self:
+                    self.call.relay_session = None
             if self.session is not None:
                 self._report()
             try:
@@ -162,53 +191,150 @@ class RelaySession:
             session = brain.open(ctx)
             # Each line as it is said, for the live dashboard.
             session.transcript.listener = lambda u: self.server.emit_line(self.call, u)
-            session.opening()
             return session
 
-        self.session = await self._in_thread(open_session)
+        if brain.blocking:
+            self.session = await self._in_thread(open_session)
+        else:
+            self.session = open_session()
         self.t0 = _mono()
+        # From now on AMD verdicts come to ``verdict``; one that came before the
+        # socket opened is applied here.
+        with self.server.lock:
+            self.call.relay_session = self
+            known = self.call.answered_by
+        if known:
+            await self._act(self.gate.verdict(known, 0.0), _mono())
         return True
 
+    # -- input -------------------------------------------------------------------
     async def _read(self) -> None:
         try:
             while True:
                 msg = await self._next()
                 if msg is None:
                     continue
-                if msg.get("type") == "interrupt":
-                    self.interrupted = True
+                kind = msg.get("type")
+                if kind == "interrupt":
+                    self._stop_reply()
+                    self.pending_tag = "barge"
+                elif kind == "dtmf" and self.replying and self.session is not None \
+                        and str(msg.get("digit", "")) in self.session.action_digits:
+                    self._stop_reply()     # 9 mid-reply: the goodbye, not the rest
+                    self.pending_tag = "dtmf"
                 self.inbox.put_nowait((_mono(), msg))
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
             self.inbox.put_nowait(None)
 
+    def _stop_reply(self) -> None:
+        """Stop the reply in progress now: no more tokens, and the brain is told."""
+        self.interrupted = True
+        if self.replying and self.session is not None:
+            self.session.cancel()
+
+    def verdict(self, answered_by: str) -> None:
+        """An AMD verdict (any thread): stop talking to a machine at once."""
+        self.loop.call_soon_threadsafe(self._verdict_now, answered_by, _mono())
+
+    def _verdict_now(self, answered_by: str, t_recv: float) -> None:
+        if self.ended or self.session is None:
+            return
+        action = self.gate.verdict(answered_by, self.at_s())
+        if action in (STOP, VOICEMAIL):
+            self._silence()
+        if action is not None:
+            self.inbox.put_nowait((t_recv, {"type": "_act", "action": action}))
+
+    def _silence(self) -> None:
+        self.silenced = True
+        self._stop_reply()
+
+    async def _act(self, action: str | None, t_trigger: float) -> None:
+        """Carry out a gate decision."""
+        if action is None or self.ended:
+            return
+        if action == GREET:
+            if self.silenced:
+                self.silenced = False      # AMD said human after machine-like words
+            await self._greet(t_trigger)
+        elif action == STOP:
+            self._silence()
+        elif action == RESUME:
+            self.silenced = False      # AMD: a person after all
+        elif action == VOICEMAIL:
+            self._silence()
+            self.server.machine_by_transcript(self.call, self.gate.reason)
+
+    async def _greet(self, t_trigger: float) -> None:
+        if self.session.transcript and any(u.role == "agent" for u in self.session.transcript):
+            return
+        greeting = self.session.opening(self.at_s())
+        await self._send({"type": "text", "token": greeting, "last": True})
+        self.server.greet_latency.append(max(0.0, _mono() - t_trigger))
+        self.server.observe(self.call, "agent", greeting, self.at_s())
+
     async def _handle(self, t_recv: float, msg: dict) -> None:
         kind = msg.get("type")
         session = self.session
-        if kind == "prompt":
-            if len(self.partial) < MAX_PROMPT:
-                self.partial = (self.partial + str(msg.get("voicePrompt", "")))[:MAX_PROMPT]
-            if msg.get("last", True) is False:
+        if kind == "_act":
+            await self._act(msg["action"], t_recv)
+        elif kind == "prompt":
+            piece = str(msg.get("voicePrompt", ""))[:MAX_PROMPT]
+            self.partial = merge_prompt(self.partial, piece)[:MAX_PROMPT]
+            final = msg.get("last", True) is not False
+            text = self.partial.strip()
+            if final:
+                self.partial = ""
+            if self.gate.state == "machine":
                 return
-            text, self.partial = self.partial.strip(), ""
-            if text:
+            if not self.gate.greeted or self.answered < MACHINE_TURNS:
+                # Before the greeting, and in the first turns: is this a machine?
+                action = self.gate.speech(text, final, self.at_s())
+                if action == GREET:
+                    session.heard(text, self.at_s())
+                    self.server.observe(self.call, "caller", text, self.at_s())
+                    await self._greet(t_recv)
+                    return
+                if final and text and not self.gate.greeted:
+                    self.server.observe(self.call, "machine", text, self.at_s())
+                if action is not None or not self.gate.greeted:
+                    await self._act(action, t_recv)
+                    return
+            if final and text and not self.silenced:
                 at = self.at_s()
+                self.answered += 1
+                self.server.observe(self.call, "caller", text, at)
                 await self._reply(lambda: session.respond(text, at), t_recv)
         elif kind == "dtmf":
             digit, at = str(msg.get("digit", ""))[:8], self.at_s()
-            if digit:
-                await self._reply(lambda: session.on_dtmf(digit, at), t_recv)
+            if not digit or self.silenced:
+                return
+            self.server.observe(self.call, "dtmf", digit, at)
+            if self.gate.waiting:
+                # Machines do not press keys: a person. An action key (9) gets its
+                # goodbye without a greeting first; any other key, the greeting.
+                self.gate.state, self.gate.reason = "greeted", "a keypress"
+                if digit not in session.action_digits:
+                    await self._greet(t_recv)
+            await self._reply(lambda: session.on_dtmf(digit, at), t_recv)
         elif kind == "interrupt":
-            session.on_interrupt(str(msg.get("utteranceUntilInterrupt", ""))[:MAX_PROMPT])
+            heard = str(msg.get("utteranceUntilInterrupt", ""))[:MAX_PROMPT]
+            session.on_interrupt(heard)
+            self.server.observe(self.call, "interrupted", heard, self.at_s())
         elif kind == "error":
             log.warning("ConversationRelay error on call %s: %s", self.call.call_id,
                         str(msg.get("description"))[:300])
 
+    # -- output ------------------------------------------------------------------
     async def _reply(self, make: Callable[[], Iterator[Chunk]], t_recv: float) -> None:
         """Stream one reply; returns when the brain is done with this turn."""
         self.interrupted = False
+        tag, self.pending_tag = self.pending_tag, None
         queue: asyncio.Queue = asyncio.Queue()
+        session = self.session
+        session.begin_turn()
         # A brain that never blocks (``blocking = False``, e.g. rules) answers on the
         # loop itself: two thread hops cost more than its whole turn.
         inline = not self.server.brain.blocking
@@ -216,49 +342,73 @@ class RelaySession:
 
         def work() -> None:
             started = _mono()
+            chunks = make()
             try:
-                for chunk in make():
+                for chunk in chunks:
                     put(queue.put_nowait, ("chunk", chunk, started, _mono()))
+                    if session.cancelled:
+                        break           # barge-in: the rest is not wanted
                 put(queue.put_nowait, ("done", None, started, _mono()))
             except BaseException as exc:  # noqa: BLE001 - reported to the async side
                 put(queue.put_nowait, ("error", exc, started, _mono()))
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    try:
+                        close()
+                    except Exception:  # noqa: BLE001 - a brain's cleanup must not hang us
+                        pass
 
-        if inline:
-            work()
-        else:
-            self.loop.run_in_executor(self.server.brain_pool, work)
-        end: EndCall | None = None
-        first_overhead: float | None = None
-        brain_first = 0.0
-        while True:
-            try:
-                async with asyncio.timeout(self.server.turn_timeout_s):
-                    kind, value, started, produced = await queue.get()
-            except TimeoutError:
-                await self._fail("the agent did not answer in time")
-                return
-            if kind == "error":
-                log.warning("brain failed on call %s: %s", self.call.call_id,
-                            type(value).__name__)
-                await self._fail(f"agent error: {type(value).__name__}")
-                return
-            if kind == "done":
-                break
-            chunk: Chunk = value
-            if chunk.text and not self.interrupted:
-                await self._send({"type": "text", "token": chunk.text, "last": False})
-            if first_overhead is None:
-                brain_first = produced - started
-                first_overhead = (_mono() - t_recv) - brain_first
-            if chunk.end is not None:
-                end = chunk.end
-        if not self.interrupted:
-            await self._send({"type": "text", "token": "", "last": True})
+        self.replying = True
+        try:
+            if inline:
+                work()
+            else:
+                self.loop.run_in_executor(self.server.brain_pool, work)
+            end: EndCall | None = None
+            first_overhead: float | None = None
+            brain_first = 0.0
+            sent = False
+            spoken: list[str] = []
+            while True:
+                try:
+                    async with asyncio.timeout(self.server.turn_timeout_s):
+                        kind, value, started, produced = await queue.get()
+                except TimeoutError:
+                    await self._fail("the agent did not answer in time")
+                    return
+                if kind == "error":
+                    log.warning("brain failed on call %s: %s", self.call.call_id,
+                                type(value).__name__)
+                    await self._fail(f"agent error: {type(value).__name__}")
+                    return
+                if kind == "done":
+                    break
+                chunk: Chunk = value
+                if chunk.text and not self.interrupted:
+                    await self._send({"type": "text", "token": chunk.text, "last": False})
+                    sent = True
+                    spoken.append(chunk.text)
+                if first_overhead is None and chunk.text:
+                    brain_first = produced - started
+                    first_overhead = (_mono() - t_recv) - brain_first
+                if chunk.end is not None:
+                    end = chunk.end
+            if sent and not self.interrupted:
+                await self._send({"type": "text", "token": "", "last": True})
+            if spoken and not self.silenced:
+                self.server.observe(self.call, "agent", "".join(spoken).strip(), self.at_s())
+        finally:
+            self.replying = False
         whole = (_mono() - t_recv) - (produced - started)
         if first_overhead is None:
             first_overhead = whole
         self.server.turn_latency.append((max(0.0, first_overhead), max(0.0, whole)))
-        if end is not None:
+        if tag == "barge":
+            self.server.barge_latency.append(max(0.0, first_overhead))
+        elif tag == "dtmf":
+            self.server.dtmf_latency.append(max(0.0, first_overhead))
+        if end is not None and not self.silenced:
             await self._finish_with(end)
 
     async def _finish_with(self, end: EndCall) -> None:
@@ -279,6 +429,8 @@ class RelaySession:
         self._report()
 
     async def _send(self, msg: dict) -> None:
+        if self.silenced and msg.get("type") == "text":
+            return                       # never a word to a machine
         try:
             await self.ws.send_text(json.dumps(msg, ensure_ascii=False))
         except Exception:
@@ -291,10 +443,37 @@ class RelaySession:
             detail["error"] = self.error
         if self.ignored:
             detail["ignored_frames"] = self.ignored
+        if self.gate.reason:
+            detail["greeting"] = self.gate.reason
         self.server.emit_conversation(self.call, self.session, self.end, detail)
 
     async def _in_thread(self, fn: Callable, *args: Any) -> Any:
         return await self.loop.run_in_executor(self.server.brain_pool, fn, *args)
+
+
+#: Caller turns in which a machine greeting is still believed (rules.VOICEMAIL_TURNS).
+MACHINE_TURNS = 2
+
+
+def merge_prompt(before: str, piece: str) -> str:
+    """The utterance so far, given the next prompt piece.
+
+    With ``partialPrompts`` Twilio sends the transcript so far, growing, then the
+    final one; without, a long utterance may come as consecutive pieces. A piece that
+    extends what came before replaces it; anything else is appended. Either way the
+    brain gets the utterance once, whole.
+    """
+    if not before:
+        return piece
+    if _norm(piece).startswith(_norm(before)):
+        return piece
+    if _norm(before).startswith(_norm(piece)):
+        return before                  # a repeated (or shortened) partial
+    return before + piece
+
+
+def _norm(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
 
 
 def encode_handoff(data: dict[str, Any]) -> str:

@@ -7,7 +7,8 @@ never against the local address the tunnel delivers to.
 
 Endpoints (``{call}`` is dialcli's call id, the row in ``calls``):
 
-  POST /twiml/{call}         answer: ``<Connect><ConversationRelay welcomeGreeting=..>``
+  POST /twiml/{call}         answer: ``<Connect><ConversationRelay>`` (no welcomeGreeting:
+                             the relay greets a person, never a machine; relay.py)
   POST /status/{call}        call progress (initiated, ringing, in-progress, final)
   POST /amd/{call}           async answering-machine verdict (human / machine_end_*)
   POST /relay-action/{call}  the ConversationRelay session ended; hang up
@@ -55,6 +56,7 @@ from starlette.websockets import WebSocket
 
 from dialcli.clock import SystemClock, to_iso
 from dialcli.conversation.base import Brain, CallContext
+from dialcli.conversation.greeting import GREET_AFTER_SILENCE_S, MACHINE_QUIET_S
 from dialcli.errors import ConfigError
 from dialcli.providers.twilio.relay import RelaySession
 from dialcli.providers.twilio.server_thread import ServerThread
@@ -129,6 +131,7 @@ class LiveCall:
     done_at: float | None = None
     relay_ws: Any = None
     relay_error: int | None = None      # Twilio's ErrorCode from the <Connect action>
+    relay_session: Any = None           # the RelaySession, for AMD verdicts
 
 
 def check_public_url(url: str | None) -> str:
@@ -156,7 +159,8 @@ class CallServer:
     def __init__(self, backend: Backend | None, *, public_url: str, brain: Brain | None = None,
                  store_path: str | None = None, clock: Any = None, host: str = "127.0.0.1",
                  port: int = 8765, finish_grace_s: float = 3.0, turn_timeout_s: float = 20.0,
-                 brain_threads: int = 256):
+                 brain_threads: int = 256, greet_silence_s: float = GREET_AFTER_SILENCE_S,
+                 machine_quiet_s: float = MACHINE_QUIET_S):
         self.backend = backend
         self.public_url = check_public_url(public_url)
         self.ws_base = "ws" + self.public_url[4:]    # http->ws, https->wss
@@ -166,6 +170,7 @@ class CallServer:
         self.host, self.port = host, port
         self.finish_grace_s = finish_grace_s
         self.turn_timeout_s = turn_timeout_s
+        self.greet_silence_s, self.machine_quiet_s = greet_silence_s, machine_quiet_s
         self.lock = threading.Lock()
         self.calls: dict[int, LiveCall] = {}
         self.brain_threads = brain_threads
@@ -178,7 +183,18 @@ class CallServer:
         #: (first-token, whole-turn) server-added seconds of the latest conversational
         #: turns (a ring: a runner dialing for days keeps the last LATENCY_SAMPLES)
         self.turn_latency: deque[tuple[float, float]] = deque(maxlen=LATENCY_SAMPLES)
+        #: server-added seconds from what triggered the greeting (the callee's first
+        #: words, the human verdict) to its first token going out
+        self.greet_latency: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        #: server-added seconds to the first token of the reply to a prompt that came
+        #: after an interrupt (barge-in reaction), and of the goodbye to an action key
+        #: pressed mid-reply (both include winding the cancelled reply down)
+        self.barge_latency: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.dtmf_latency: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._tasks: set[asyncio.Task] = set()
+        #: (call_id, kind, text, at_s) for each line as it is said -- kinds: agent,
+        #: caller, dtmf, interrupted, status. ``dialcli call`` prints them live.
+        self.observer: Callable[[int, str, str, float], None] | None = None
         self.thread: ServerThread | None = None
         self.stopping = False     # set by stop(): requests stop waiting on place()
         self.app = Starlette(routes=[
@@ -282,7 +298,14 @@ class CallServer:
         self._emit(call, EventKind.RINGING if stage == RINGING else EventKind.ANSWERED)
 
     def on_answered_by(self, call: LiveCall, answered_by: str) -> None:
-        """An AMD verdict (callback or poll): HUMAN, or MACHINE + the voicemail action."""
+        """An AMD verdict (callback or poll): HUMAN, or MACHINE + the voicemail action.
+
+        The relay session hears every verdict (its greeting gate decides whether to
+        greet, or to stop talking to a machine at once)."""
+        with self.lock:
+            session = None if call.ending else call.relay_session
+        if session is not None:
+            session.verdict(answered_by)
         with self.lock:
             if call.ending:
                 call.answered_by = call.answered_by or answered_by
@@ -303,6 +326,22 @@ class CallServer:
             return
         self._emit(call, EventKind.MACHINE, answered_by=answered_by)
         self._spawn_thread(self._voicemail_action, call, answered_by)
+
+    def machine_by_transcript(self, call: LiveCall, reason: str) -> None:
+        """The relay heard a machine greeting and AMD gave no machine verdict in time
+        (or said ``unknown``): run the voicemail action anyway. ``answered_by`` says
+        how it was known (``machine_transcript``), never a verdict Twilio did not give."""
+        with self.lock:
+            if call.ending or call.machine_sent:
+                return
+            call.machine_sent, call.vm = True, "pending"
+            call.answered_by = "machine_transcript"
+        log.info("call %s: answering machine recognised from the transcript (%s)",
+                 call.call_id, reason)
+        self.advance(call, ANSWERED)
+        self._emit(call, EventKind.MACHINE, answered_by="machine_transcript",
+                   detail={"reason": reason})
+        self._spawn_thread(self._voicemail_action, call, "machine_transcript")
 
     def _voicemail_action(self, call: LiveCall, answered_by: str) -> None:
         ctx, backend = call.ctx, self.backend
@@ -387,6 +426,15 @@ class CallServer:
             call.conversation_sent = True
         self._emit(call, EventKind.CONVERSATION, transcript=session.transcript_dicts(),
                    turns=session.caller_turns, end=end, detail=detail)
+
+    def observe(self, call: LiveCall, kind: str, text: str, at_s: float) -> None:
+        """Tell the observer (if any) what was just said; never fails the call."""
+        if self.observer is None:
+            return
+        try:
+            self.observer(call.call_id, kind, text, at_s)
+        except Exception:  # noqa: BLE001 - a display problem must not end a call
+            log.exception("observer failed for call %s", call.call_id)
 
     # -- helpers -------------------------------------------------------------------------
     def _spawn_thread(self, fn: Callable, *args: Any) -> None:

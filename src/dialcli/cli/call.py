@@ -1,0 +1,135 @@
+"""Command: ``dialcli call NUMBER --agent A`` -- one test call, printed live.
+
+Thin: ``engine.testcall`` validates, gates, records and runs the call; this module
+parses the options, asks for confirmation where the user overrides calling hours,
+and prints each line as it is said.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import List, Optional
+
+import typer
+from rich.text import Text
+
+from dialcli.cli import common
+from dialcli.engine import testcall
+from dialcli.errors import InputError
+from dialcli.models import VoicemailAction
+
+app = typer.Typer()
+
+_STYLE = {"agent": ("Agent", "bold cyan"), "caller": ("Callee", "bold green"),
+          "machine": ("Machine", "magenta"), "dtmf": ("Keypress", "yellow"),
+          "interrupted": ("Interrupted", "yellow"), "status": ("·", "dim")}
+
+
+def _printer(ctx_agent: str):
+    lock = threading.Lock()
+
+    def on_line(kind: str, text: str, at_s: float) -> None:
+        who, style = _STYLE.get(kind, (kind, ""))
+        if kind == "agent":
+            who = ctx_agent
+        if kind == "interrupted":
+            text = f"the callee cut in; they heard: {text!r}"
+        line = Text(f"{at_s:5.1f}s  ", style="dim")
+        line.append(f"{who}: " if kind != "status" else "", style=style)
+        line.append(text, style="dim" if kind == "status" else "")
+        with lock:
+            common.out.print(line)
+
+    return on_line
+
+
+@app.command("call")
+def call(
+    ctx: typer.Context,
+    number: str = typer.Argument(..., metavar="NUMBER", help="The number to call (your own phone)."),
+    agent: str = typer.Option(..., "--agent", help="The voice agent to test."),
+    lead: Optional[int] = typer.Option(None, "--lead", metavar="ID",
+                                       help="Fill the agent's {{TOKENS}} from this lead."),
+    var: List[str] = typer.Option([], "--var", metavar="KEY=VALUE",
+                                  help="A token value, e.g. --var NAME=Alex (repeatable)."),
+    simulate: bool = typer.Option(False, "--simulate",
+                                  help="Talk to a simulated callee: no Twilio account, no call."),
+    persona: str = typer.Option("interested", "--persona", metavar="P",
+                                help="Simulated callee: interested, not_interested, callback, "
+                                     "opt_out, wrong_number, one_word."),
+    now: bool = typer.Option(False, "--now", help="Call even outside calling hours (asks to "
+                                                  "confirm; recorded on the test call)."),
+    yes: bool = typer.Option(False, "--yes", help="Confirm --now without asking."),
+    voicemail_hangup: bool = typer.Option(False, "--voicemail-hangup",
+                                          help="Hang up on a machine instead of leaving the "
+                                               "agent's voicemail message."),
+    from_number: Optional[str] = typer.Option(None, "--from", metavar="E164",
+                                              help="Caller ID (default: the workspace's first number)."),
+    public_url: Optional[str] = typer.Option(None, "--public-url", metavar="URL",
+                                             help="Your tunnel's https URL (live calls)."),
+    port: int = typer.Option(8765, "--port", help="Local port of the callback server."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON at the end."),
+) -> None:
+    """Place one test call to your own phone and print the conversation live.
+
+    The call goes through the whole live path -- the agent's greeting (to a person, never
+    to a machine), brain, voices, answering-machine detection and voicemail -- and the
+    same gates as a campaign: the opt-out list, and calling hours unless you pass --now.
+    It is recorded as a test call, never in any campaign's numbers.
+
+    \b
+    Example:
+      dialcli call +14155550123 --agent Zara --simulate
+      dialcli call +14155550123 --agent Zara --var NAME=Alex --public-url https://x.trycloudflare.com
+      dialcli call +14155550123 --agent Zara --lead 42 --now
+    """
+    st = common.store(ctx)
+    clock = common.state(ctx).clock
+    variables = testcall.parse_vars(var)
+    override = None
+    if now:
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InputError("--now calls outside calling hours and needs confirmation.",
+                                 hint="Run it in a terminal, or add --yes if this is your own phone.")
+            typer.confirm(f"Call {number} now, even outside calling hours? Only do this for your "
+                          "own phone", abort=True, err=True)
+        override = "--now (confirmed)" if not yes else "--now --yes"
+    provider = None
+    if not simulate:
+        # Credentials and the tunnel URL are checked before anything is recorded.
+        from dialcli.providers.twilio.provider import TwilioProvider
+
+        provider = TwilioProvider.from_env(public_url=public_url, port=port,
+                                           store_path=str(common.state(ctx).db_path))
+    prepared = testcall.prepare(
+        st, number=number, agent_name=agent, now=clock.now(), lead_id=lead, variables=variables,
+        simulate=simulate, from_number=from_number, override_hours=override,
+        voicemail_action=VoicemailAction.HANGUP if voicemail_hangup else VoicemailAction.MESSAGE)
+    if not prepared.hours_open:
+        common.warn(f"Outside calling hours ({prepared.hours_note}); calling anyway (--now).")
+    on_line = _printer(prepared.agent.name)
+    if simulate:
+        from dialcli.conversation.llm import make_brain
+        from dialcli.config import LLMSettings
+
+        brain = make_brain(LLMSettings.from_env())
+        result = testcall.run_simulated(prepared, brain, on_line, persona=persona,
+                                        pace=0.15 if sys.stdout.isatty() else 0.0)
+    else:
+        result = testcall.run_live(prepared, provider, on_line, clock=clock)
+    testcall.finish(st, prepared, result, clock.now())
+    if as_json:
+        common.print_json({"test_call": prepared.row_id, "to": prepared.phone.e164,
+                           "status": result.status, "disposition": result.disposition,
+                           "answered_by": result.answered_by, "summary": result.summary,
+                           "voicemail_left": result.voicemail_left, "error": result.error,
+                           "transcript": result.transcript})
+        return
+    message = f"Test call {prepared.row_id}: {result.disposition or result.status}"
+    if result.summary:
+        message += f" -- {result.summary}"
+    if result.error:
+        common.warn(result.error)
+    common.success(message + " (recorded as a test call; not in any campaign's numbers).")

@@ -1,0 +1,154 @@
+"""``dialcli call``: one test call outside any campaign (engine/testcall.py, cli/call.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from dialcli.clock import SystemClock
+from dialcli.compliance import dnc
+from dialcli.conversation.rules import RuleBrain
+from dialcli.engine import testcall
+from dialcli.errors import ConflictError, InputError, NotFoundError
+from dialcli.models import VoicemailAction
+from fakes.fake_twilio import Scenario, dtmf, say, say_interrupting, start_provider
+from fakes.keyword_brain import KeywordBrain
+import builders
+
+# 16:00 UTC on a Tuesday: 11:00 in New York, 08:00 in Los Angeles (before 09:00).
+OPEN = datetime(2026, 3, 3, 16, 0, tzinfo=timezone.utc)
+NY, LA = "+12125550123", "+14155550123"
+
+
+@pytest.fixture
+def ws(store):
+    builders.agent(store, greeting="Hi {{NAME}}, this is Zara from Acme.",
+                   prompt="You are Zara.", voicemail_message="Hi {{NAME}}, please call back.")
+    builders.number(store)
+    return store
+
+
+def test_a_test_call_is_recorded_before_it_is_placed_and_never_in_calls(ws):
+    call = testcall.prepare(ws, number="(212) 555-0123", agent_name="zara", now=OPEN,
+                            variables={"NAME": "Alex"}, simulate=True)
+    assert call.phone.e164 == NY and call.call_id == testcall.TEST_CALL_BASE + call.row_id
+    assert call.ctx.greeting == "Hi Alex, this is Zara from Acme."
+    assert call.ctx.voicemail_message == "Hi Alex, please call back."
+    row = ws.one("SELECT * FROM test_calls WHERE id = ?", (call.row_id,))
+    assert row["status"] == "placing" and row["e164"] == NY and row["override_hours"] is None
+    lines = []
+    result = testcall.run_simulated(call, RuleBrain(), lambda k, t, a: lines.append((k, t)),
+                                    persona="opt_out", seed=1)
+    testcall.finish(ws, call, result, OPEN)
+    assert ("caller", "Hello?") in lines and ("agent", "Hi Alex, this is Zara from Acme.") in lines
+    assert result.disposition == "OPT_OUT"
+    row = ws.one("SELECT * FROM test_calls WHERE id = ?", (call.row_id,))
+    assert row["disposition"] == "OPT_OUT" and json.loads(row["transcript"])[0]["text"] == "Hello?"
+    assert ws.scalar("SELECT COUNT(*) FROM calls") == 0
+
+
+def test_calling_hours_apply_unless_overridden_and_the_override_is_recorded(ws):
+    with pytest.raises(ConflictError) as info:
+        testcall.prepare(ws, number=LA, agent_name="Zara", now=OPEN)
+    assert "outside calling hours" in info.value.message and "--now" in info.value.hint
+    assert ws.scalar("SELECT COUNT(*) FROM test_calls") == 0
+    call = testcall.prepare(ws, number=LA, agent_name="Zara", now=OPEN,
+                            override_hours="--now (confirmed)")
+    assert not call.hours_open
+    note = ws.scalar("SELECT override_hours FROM test_calls WHERE id = ?", (call.row_id,))
+    assert note.startswith("--now (confirmed) -- ") and "Los_Angeles" in note
+
+
+def test_the_opt_out_list_is_never_overridden(ws):
+    with ws.tx():
+        dnc.add(ws.conn, [NY], source="manual", reason="asked", now_iso="2026-03-01T00:00:00Z")
+    with pytest.raises(ConflictError, match="opt-out list"):
+        testcall.prepare(ws, number=NY, agent_name="Zara", now=OPEN, override_hours="--now")
+    assert ws.scalar("SELECT COUNT(*) FROM test_calls") == 0
+
+
+@pytest.mark.parametrize("kw,error", [
+    ({"number": "12"}, InputError), ({"agent_name": "Nobody"}, NotFoundError),
+    ({"lead_id": 999}, NotFoundError),
+])
+def test_bad_input_is_refused_before_anything_is_written(ws, kw, error):
+    args = {"number": NY, "agent_name": "Zara", "now": OPEN, **kw}
+    with pytest.raises(error):
+        testcall.prepare(ws, **args)
+    assert ws.scalar("SELECT COUNT(*) FROM test_calls") == 0
+
+
+def test_a_leads_values_fill_the_tokens(ws):
+    cid = builders.campaign(ws)
+    lead_id = builders.add_lead(ws, cid, name="Maria Lopez", phones=[NY])
+    call = testcall.prepare(ws, number=NY, agent_name="Zara", now=OPEN, lead_id=lead_id)
+    assert call.ctx.greeting == "Hi Maria Lopez, this is Zara from Acme."   # as a campaign renders it
+
+
+def test_parse_vars():
+    assert testcall.parse_vars(["NAME=Alex", "CASE=12=34"]) == {"NAME": "Alex", "CASE": "12=34"}
+    with pytest.raises(InputError, match="KEY=VALUE"):
+        testcall.parse_vars(["NAME"])
+
+
+def test_cli_simulate_shows_a_whole_conversation(cli, ws):
+    r = cli("call", NY, "--agent", "Zara", "--simulate", "--var", "NAME=Alex", "--now", "--yes")
+    assert r.exit_code == 0, r.output
+    assert "Callee: Hello?" in r.stdout and "Zara: Hi Alex, this is Zara from Acme." in r.stdout
+    assert "recorded as a test call" in r.stderr
+    r = cli("call", NY, "--agent", "Zara", "--simulate", "--persona", "opt_out", "--now", "--yes",
+            "--json")
+    data = json.loads(r.stdout[r.stdout.index("{"):])
+    assert data["disposition"] == "OPT_OUT" and data["transcript"]
+    assert ws.scalar("SELECT COUNT(*) FROM test_calls") == 2
+    assert ws.scalar("SELECT COUNT(*) FROM calls") == 0
+
+
+@pytest.mark.parametrize("args,words", [
+    (["12", "--agent", "Zara", "--simulate"], "Cannot call"),
+    ([NY, "--agent", "Zara", "--simulate", "--var", "NAME"], "KEY=VALUE"),
+    ([NY, "--agent", "Zara", "--simulate", "--now"], "needs confirmation"),
+    ([NY, "--agent", "Zara", "--simulate", "--persona", "robot", "--now", "--yes"],
+     "Unknown simulated callee"),
+])
+def test_cli_usage_errors_exit_2(cli, ws, args, words):
+    r = cli("call", *args)
+    assert r.exit_code == 2 and words in r.stderr
+
+
+def test_a_live_test_call_through_the_fake_twilio_prints_every_line(fake, ws, db_path):
+    fake.script(NY, Scenario(hello="Hello?", hello_at_s=0.3, amd_delay_s=1.5,
+                             lines=[say_interrupting("Who is this?", None), dtmf("9")]))
+    call = testcall.prepare(ws, number=NY, agent_name="Zara", now=OPEN,
+                            variables={"NAME": "Alex"})
+    provider = start_provider(fake, KeywordBrain(), store_path=str(db_path))
+    lines = []
+    result = testcall.run_live(call, provider, lambda k, t, a: lines.append((k, t)),
+                               clock=SystemClock(), max_wait_s=20)
+    testcall.finish(ws, call, result, OPEN)
+    kinds = [k for k, _ in lines]
+    assert ("caller", "Hello?") in lines and ("agent", "Hi Alex, this is Zara from Acme.") in lines
+    assert "interrupted" in kinds and ("dtmf", "9") in lines
+    assert kinds.index("caller") < kinds.index("agent")
+    assert result.disposition == "OPT_OUT" and result.status == "completed"
+    row = ws.one("SELECT * FROM test_calls WHERE id = ?", (call.row_id,))
+    assert row["status"] == "completed" and row["disposition"] == "OPT_OUT"
+    assert ws.scalar("SELECT COUNT(*) FROM calls") == 0
+
+
+def test_a_live_test_call_to_a_machine_leaves_the_message(fake, ws, db_path):
+    fake.script(NY, Scenario(answer="machine", machine_greeting="Hi, you've reached Alex. | "
+                             "Leave a message after the tone.", greeting_at_s=0.2,
+                             greeting_s=1.0, amd_delay_s=1.5, machine_wait_s=5))
+    call = testcall.prepare(ws, number=NY, agent_name="Zara", now=OPEN,
+                            variables={"NAME": "Alex"})
+    provider = start_provider(fake, KeywordBrain(), store_path=str(db_path))
+    lines = []
+    result = testcall.run_live(call, provider, lambda k, t, a: lines.append((k, t)),
+                               clock=SystemClock(), max_wait_s=20)
+    assert result.disposition == "VOICEMAIL" and result.voicemail_left
+    assert not [t for k, t in lines if k == "agent"]
+    assert any(k == "machine" for k, _ in lines)
+    assert fake.by_to(NY)[0].said == ["Hi Alex, please call back."]
