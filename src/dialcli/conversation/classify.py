@@ -41,6 +41,8 @@ PREFIX = "Labelled after the call: "
 
 _FOLLOW_UP_Q = re.compile(r"\b(?:follow up|interested|set (?:it|that|you|this) up|sign (?:you )?up|"
                           r"schedule|book|go ahead|move forward|proceed|get started|enroll)\b", re.I)
+_OPT_OUT_Q = re.compile(r"\bstop calling\b|\b(?:take|remove) (?:you|your number)\b|"
+                        r"\bnot (?:to )?(?:be )?call(?:ed)? (?:you )?again\b", re.I)
 _CALLBACK_Q = re.compile(r"\bcall (?:you )?back\b|\bbetter time\b", re.I)
 _IDENTITY_Q = r"\b(?:am i (?:speaking|talking) (?:with|to)|is this {name}|are you {name})\b"
 
@@ -89,7 +91,7 @@ def classify_by_rules(transcript: list[dict[str, Any]], *, lead_name: str = "") 
     decided: tuple[Disposition, str] | None = None
     callback_text: str | None = None
     for text, r, question in readings:
-        yes = r.intent in (Intent.AFFIRM, Intent.CONFIRM_IDENTITY) or (
+        yes = r.intent in (Intent.AFFIRM, Intent.CONFIRM_IDENTITY, Intent.MAYBE_OPT_OUT) or (
             r.intent is Intent.ASK_INFO and r.has(Intent.AFFIRM))
         no = r.intent is Intent.DENY
         if r.intent is Intent.CALLBACK or (r.intent is Intent.TIME and decided and
@@ -101,6 +103,9 @@ def classify_by_rules(transcript: list[dict[str, Any]], *, lead_name: str = "") 
         elif r.intent is Intent.INTERESTED:
             decided = (Disposition.INTERESTED, "the caller said they were interested")
         elif question.rstrip().endswith("?") and (yes or no):
+            if yes and _OPT_OUT_Q.search(_last_sentence(question)):
+                return EndCall(Disposition.OPT_OUT,
+                               PREFIX + "the caller confirmed they do not want to be called again.")
             identity = _IDENTITY_Q.format(name=re.escape(first) if first else r"the right person")
             if no and re.search(identity, _last_sentence(question), re.I):
                 return EndCall(Disposition.WRONG_NUMBER,
