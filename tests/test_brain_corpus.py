@@ -14,7 +14,7 @@ import pytest
 
 from dialcli.conversation.base import collect
 from dialcli.conversation.callback_time import parse_callback_time
-from dialcli.conversation.evaluate import read_cases, run_cases
+from dialcli.conversation.evaluate import run_cases
 from dialcli.conversation.intents import Intent, read
 from dialcli.conversation.rules import OPT_OUT_QUESTION, RuleBrain
 from dialcli.models import Disposition
@@ -77,7 +77,7 @@ def talk(lines):
     "por qué me siguen llamando",
 ])
 def test_a_complaint_gets_one_confirming_question_and_yes_opts_out(complaint):
-    session, end, replies = talk([complaint])
+    _, end, replies = talk([complaint])
     assert end is None and replies[0].endswith(OPT_OUT_QUESTION)
     _, end, _ = talk([complaint, "yeah"])
     assert end.disposition is Disposition.OPT_OUT

@@ -31,6 +31,7 @@ import httpx
 from dialcli.config import LLMSettings
 from dialcli.conversation.base import EndCall
 from dialcli.conversation.intents import Intent, first_name, read
+from dialcli.conversation.rules import confirms_opt_out
 from dialcli.models import Disposition
 
 log = logging.getLogger(__name__)
@@ -91,9 +92,12 @@ def classify_by_rules(transcript: list[dict[str, Any]], *, lead_name: str = "") 
     decided: tuple[Disposition, str] | None = None
     callback_text: str | None = None
     for text, r, question in readings:
-        yes = r.intent in (Intent.AFFIRM, Intent.CONFIRM_IDENTITY, Intent.MAYBE_OPT_OUT) or (
+        yes = r.intent in (Intent.AFFIRM, Intent.CONFIRM_IDENTITY) or (
             r.intent is Intent.ASK_INFO and r.has(Intent.AFFIRM))
         no = r.intent is Intent.DENY
+        if _OPT_OUT_Q.search(_last_sentence(question)) and confirms_opt_out(r):
+            return EndCall(Disposition.OPT_OUT,
+                           PREFIX + "the caller confirmed they do not want to be called again.")
         if r.intent is Intent.CALLBACK or (r.intent is Intent.TIME and decided and
                                            decided[0] is Disposition.CALLBACK):
             decided = (Disposition.CALLBACK, "the caller asked to be called back")
@@ -103,9 +107,6 @@ def classify_by_rules(transcript: list[dict[str, Any]], *, lead_name: str = "") 
         elif r.intent is Intent.INTERESTED:
             decided = (Disposition.INTERESTED, "the caller said they were interested")
         elif question.rstrip().endswith("?") and (yes or no):
-            if yes and _OPT_OUT_Q.search(_last_sentence(question)):
-                return EndCall(Disposition.OPT_OUT,
-                               PREFIX + "the caller confirmed they do not want to be called again.")
             identity = _IDENTITY_Q.format(name=re.escape(first) if first else r"the right person")
             if no and re.search(identity, _last_sentence(question), re.I):
                 return EndCall(Disposition.WRONG_NUMBER,

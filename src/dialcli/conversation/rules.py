@@ -227,8 +227,7 @@ class RuleSession(BrainSession):
         if i is Intent.OPT_OUT:
             return "", self._end(Disposition.OPT_OUT, "Caller asked not to be called again.")
         if self.state is State.CONFIRM_OPT_OUT:
-            if r.has(Intent.AFFIRM, Intent.CONFIRM_IDENTITY) and not r.has(Intent.DENY) or \
-                    i in (Intent.AFFIRM, Intent.MAYBE_OPT_OUT):
+            if confirms_opt_out(r):
                 return "", self._end(Disposition.OPT_OUT,
                                      "Caller confirmed they do not want to be called again.")
             if i is Intent.DENY or (r.has(Intent.DENY) and (
@@ -450,6 +449,32 @@ def goodbye_line(disposition: Disposition, company: str = "", when: str | None =
                                 "follow up with you. Thank you, goodbye.",
         Disposition.COMPLETED: "Thanks for your time. Goodbye.",
     }.get(disposition, "Goodbye.")
+
+
+def confirms_opt_out(r: Reading) -> bool:
+    """Is this reading a yes to ``OPT_OUT_QUESTION``? ("yeah", "yes please", "sí",
+    "why do you keep calling, yes" -- not "no, it's fine")."""
+    return (r.has(Intent.AFFIRM, Intent.CONFIRM_IDENTITY) and not r.has(Intent.DENY)) or \
+        r.intent in (Intent.AFFIRM, Intent.MAYBE_OPT_OUT, Intent.OPT_OUT)
+
+
+def opt_out_guard(caller_text: str, first: str, last_agent_line: str,
+                  company: str = "") -> tuple[str, EndCall | None] | None:
+    """What the agent must say to this line whichever brain is talking, or None.
+
+    Not left to a model: a request to stop calling ends the call as OPT_OUT at once;
+    a yes to the confirming question is one; a complaint that may be one ("why do
+    you keep calling me?") gets the confirming question, once.
+    """
+    r = read(caller_text, first)
+    asked = OPT_OUT_QUESTION in (last_agent_line or "")
+    if r.intent is Intent.OPT_OUT or (asked and confirms_opt_out(r)):
+        end = EndCall(Disposition.OPT_OUT, "Caller asked not to be called again.",
+                      goodbye=goodbye_line(Disposition.OPT_OUT, company))
+        return end.goodbye, end
+    if r.intent is Intent.MAYBE_OPT_OUT and not asked:
+        return f"I'm sorry about the calls. {OPT_OUT_QUESTION}", None
+    return None
 
 
 class RuleBrain(Brain):
