@@ -66,6 +66,8 @@ def pct(n: int, d: int) -> str:
 
 
 def evaluate(cases: list[Case], *, failures: bool = False) -> dict[str, float]:
+    """Figures for ``cases``; ``failures`` lists the failed ones (tune split only:
+    held-out lines are judged in aggregate, never read one by one)."""
     results = run_cases(RuleBrain(), CTX, cases, NOW)
     by_label: dict[str, list[bool]] = {}
     confusions: Counter[tuple[str, str]] = Counter()
@@ -128,7 +130,7 @@ def main() -> int:
     missed = []
     for split in splits:
         print(f"\n=== {split} split ===")
-        figures = evaluate(load(split), failures=args.failures)
+        figures = evaluate(load(split), failures=args.failures and split == "tune")
         for name, target in TARGETS.items():
             ok = figures[name] <= target if name == "false opt-outs" else figures[name] >= target
             if not ok:

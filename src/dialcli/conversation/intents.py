@@ -98,6 +98,9 @@ _CONTRACTIONS = _contractions()
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
+_AGREEMENT_NOISES = re.compile(r"\b(?:uh[ -]?huh|mm[ -]?hmm+|mhm+|mm[ -]?hm|uh[ -]?hu)\b")
+
+
 def normalize(text: str) -> str:
     """Lowercase, expand contractions, drop fillers and punctuation."""
     s = (text or "").lower().replace("’", "'").replace("‘", "'")
@@ -106,6 +109,7 @@ def normalize(text: str) -> str:
         s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
     s = _TOKEN.sub(lambda m: _CONTRACTIONS.get(m.group(0), m.group(0)), s)
     s = re.sub(r"[^\w\s']", " ", s).replace("'", "")
+    s = _AGREEMENT_NOISES.sub("yes", s)       # "uh huh" is a yes, not "huh?"
     s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
     return _LEAD_FILLERS.sub("", s)
 
@@ -176,6 +180,18 @@ _OPT_OUT = _any(
     r"\bno quiero (?:\w+ )?(?:mas )?llamadas\b", r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:llame|llamen|llames|molest)",
     r"\bno (?:me )?(?:llame|llamen|llames) (?:mas|nunca)\b", r"\b(?:dejen|deje|deja)(?:me|nos) en paz\b",
     r"\bdar(?:me|nos)? de baja\b", r"\blista de no llamar\b", r"\bnunca (?:me |mas )?(?:llame|llamen)\b",
+    r"\bno quiero que (?:me |nos )?(?:\w+ ){0,2}(?:llam|molest)\w*",
+    r"\b(?:could|can|would|will) you (?:please |just |kindly )?(?:not|never) (?:call|contact|ring|dial)\b",
+    r"\b(?:did not|would not|do not|not|never) (?:call|contact|ring) (?:me |us |here |this number |this phone )?"
+    r"(?:again|anymore|any more|no more|ever again)\b",
+    r"^(?:please )?remove(?: please| me| it| us)?$", r"\b(?:want|get|be|take me|keep me|stay) off (?:of )?(?:the|your|this|that|ur|y alls) (?:\w+ )?list\b",
+    r"\boff (?:the|your|this|that) (?:calling |call |phone |contact |mailing |dialing )?list\b",
+    r"\b(?:block|blocking|blocked|report) (?:you|this number|your number|this|the number|y all)\b",
+    r"\b(?:you are|you re|i have you|i got you) blocked\b", r"\bno call list\b",
+    r"\b(?:illegal|breaking the law|against the law|tcpa|cease and desist)\b",
+    r"\b(?:call|calling) (?:me |here )?(?:again|one more time) and\b", r"\bkeep calling and\b",
+    r"^(?:no )?no more$", r"\bknock it off\b", r"^never again$", r"\bi am done with (?:these|your|the) calls\b",
+    r"\b(?:make|get) (?:these|the|your) calls (?:to )?stop\b", r"\bstop (?:these|the|your) calls\b",
 )
 #: "Don't call me ma'am" is about a name, not about calling.
 _NAMING = re.compile(
@@ -200,7 +216,10 @@ _MAYBE_OPT_OUT = _any(
     r"\b(?:\d+|two|three|four|five|six|seven|eight|nine|ten|twenty|a hundred|several|many|multiple) "
     r"(?:times|calls)\b",
     r"\b(?:siguen|sigue|sigues) llamando\b", r"\bpor que (?:me )?(?:llaman|llama) tanto\b",
-    r"\bevery (?:day|single day|week)\b.*\bcall", r"\bcall\w* (?:me )?every (?:day|single day|week)\b",
+    r"\bevery (?:day|single day|week)\b.*\bcall", r"\bcall\w*\b.*\bevery (?:single )?(?:day|week|morning|night|hour)\b",
+    r"^(?:(?:ugh|oh|oh god|seriously|man|god|jeez|geez)\s+)*not you (?:guys |people |again)",
+    r"\byou (?:guys |people |all )?(?:just|already) called\b", r"^(?:seriously|really|what) again\b",
+    r"\bcalls? (?:a|per|every) day\b",
 )
 
 
@@ -259,6 +278,8 @@ def _name_patterns(first: str) -> list[str]:
         rf"\b(?:there is|there are) no {n}\b", rf"\bno {n} (?:here|at this number)\b",
         rf"\b(?:this|i) (?:is|am) not {n}\b", rf"\b(?:i do not know|never heard of) (?:a |any )?{n}\b",
         rf"\b{n} does not live here\b", rf"\bno one (?:here )?(?:named|called) {n}\b",
+        rf"^(?:no |nope )?not {n}\b", rf"\b(?:do not know|dunno) (?:no|any|nobody|no one|a) {n}\b",
+        rf"\bwrong {n}\b", rf"\b(?:ninguna?|ningun) {n}\b",
     ]
 
 
@@ -290,6 +311,12 @@ _WRONG_NUMBER = [
     r"\b(?:numero|number) (?:equivocado|incorrecto|wrong)\b", r"\bequivocad[oa]s?\b", r"\bse equivoc\w*\b",
     r"\b(?:aqui )?no (?:vive|conozco|hay|tenemos) (?:a )?(?:ningun|ninguna|nadie|ningun)\b",
     r"\baqui no vive\b", r"\bno es aqui\b", r"\bno es (?:el|mi) numero\b", r"\bfallecio\b", r"\bmurio\b",
+    r"\bno vive (?:aqui|aca|en esta casa)\b", r"\bno (?:se encuentra|esta) (?:aqui|aca)\b.*\b(?:nunca|no vive)\b",
+    r"\b(?:she|he|they|mom|dad|mother|father|wife|husband) (?:has |have )?passed\b",
+    r"\b(?:a|an|some|totally|completely) (?:different|other) (?:person|people|family|name)\b",
+    r"\b(?:got|had|have had|have) (?:this|the|that) (?:number|phone|line) (?:a|an|for|since|about|like|only|just) ",
+    r"\b(?:you are|you re) (?:calling|trying) (?:a|the) (?:business|company|store|office|hotel|restaurant)\b",
+    r"\bfront desk\b", r"\bthis is (?:the )?(?:reception|front office|main office)\b",
 ]
 
 _CALLBACK = _any(
@@ -369,6 +396,11 @@ _NOT_INTERESTED = _any(
     r"\b(?:i|we) am not (?:doing|buying)\b", r"\bi am not doing (?:that|this|it)\b",
     r"\bno (?:me |nos )?interesa\b", r"\bno (?:estoy|estamos) interesad[oa]s?\b", r"\bno necesit\w+\b",
     r"\bno,? gracias\b", r"\bya (?:tengo|tenemos)\b", r"\bno quiero\b(?! que)",
+    r"^(?:(?:nah|no|yeah|oh)\s+)*(?:we|i) (?:good|fine|straight|set|cool)(?: (?:thanks|thank you|bro|man|though))*$",
+    r"\bnot at (?:this|the moment|the present) ?(?:time|moment)?(?: (?:thanks|thank you|sorry))*$",
+    r"\bnot (?:right )?now,? (?:thanks|thank you)\b", r"\b(?:so|but|and|says|said) no(?: thanks| thank you)?$",
+    r"\b(?:we|i) am not buying\b", r"\bwe are not buying\b", r"\bnot (?:my|our) cup of tea\b",
+    r"^(?:i|we) do not care\b", r"\bnot (?:for|in) (?:the market|me right now)\b",
 )
 
 _INTERESTED = _any(
@@ -397,6 +429,11 @@ _INTERESTED = _any(
     r"\b(?:i|we) would love\b", r"\b(?:i|we) (?:want|wanna) to (?:know|hear|learn|see) more\b",
     r"\b(?:me|nos) interesa\b", r"\b(?:estoy|estamos) interesad[oa]s?\b",
     r"\bquiero (?:mas )?informacion\b",
+    r"\b(?:was|were) (?:actually |just )?(?:going|about|planning|meaning) to call you\b", r"\bperfect timing\b",
+    r"\b(?:i|we) (?:want|need|would like|would love|could use) (?:a|an|the|some) (?:quote|estimate|appointment|"
+    r"consultation|visit|plan|payment plan)\b", r"\b(?:i|we) could (?:really )?use (?:that|this|it|one|some)\b",
+    r"\b(?:i am|we are) sold\b", r"\byou had me at\b", r"\b(?:mande|mandeme|envie|envieme|mandame) (?:la|mas)? ?informacion\b",
+    r"\bsend (?:me|us) (?:something|it|that|info|details) (?:in writing|by email|by mail|over)\b",
 )
 
 _ASK_WHO_FOR = [
@@ -549,6 +586,8 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     # decline wins. A request to stop calling is never just "not interested".
     if Intent.NOT_INTERESTED in flags:
         flags.discard(Intent.INTERESTED)
+        if not time_phrase and _DECLINE_LAST.search(s):
+            flags.discard(Intent.CALLBACK)    # "maybe some other time, but no"
     intent = next((i for i in _PRIORITY if i in flags), Intent.UNCLEAR)
     if intent is Intent.GOODBYE and Intent.DENY in flags:
         intent = Intent.NOT_INTERESTED       # "No. Goodbye."
@@ -568,6 +607,10 @@ _TIME_FRAME = frozenset(
 
 def _only_time(rest: str) -> bool:
     return all(w in _TIME_FRAME for w in re.findall(r"[a-z']+", rest.replace("'", "")))
+
+
+_DECLINE_LAST = re.compile(r"\b(?:but|so) no(?: thanks| thank you)?$|\bnot right now,? thank|"
+                           r"\bnot at this time\b")
 
 
 _QUESTIONS = frozenset({Intent.ASK_IDENTITY, Intent.ASK_WHO_FOR, Intent.ASK_PURPOSE,

@@ -132,7 +132,9 @@ _ES_WORDS = (   # (pattern, English) in order: longest phrases first
     (r"\b(?:la\s+)?(?:proxima\s+semana|semana\s+que\s+viene|otra\s+semana)\b", "next week"),
     (r"\b(?:el\s+)?(?:proximo|otro)\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"next \1"),
     (r"\b(?:el|este)\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"\1"),
-    (r"\ba\s+la\s+una\b", "at 1"), (r"\ba\s+las\b", "at"),
+    (r"\b(?:despues|luego)\s+de\s+las\b", "after"), (r"\bantes\s+de\s+las\b", "before"),
+    (r"\b(?:despues|luego)\s+de\s+la\s+una\b", "after 1"), (r"\bdespues\s+del?\s+(?:almuerzo|lonche)\b", "after lunch"),
+    (r"\ba\s+la\s+una\b", "at 1"), (r"\ba\s+las\b", "at"), (r"\blas\s+(?=\d)", "at "),
     (r"\ben\s+(una|un|\d+|dos|tres|cuatro|cinco|diez|quince|veinte|treinta)\s+(hora|horas|minutos?|dias?|semanas?)\b",
      r"in \1 \2"),
     (r"\by\s+media\b", ":30"), (r"\by\s+cuarto\b", ":15"),
@@ -156,7 +158,7 @@ def _spanish(s: str) -> str:
 
 
 _ES_GATE = re.compile(r"ma[nñ]ana|\bhoy\b|lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo|"
-                      r"\bhoras?\b|\btarde\b|\bnoche\b|semana|mediod|minutos|\ba las\b|\brato\b|\bluego\b")
+                      r"\bhoras?\b|\btarde\b|\bnoche\b|semana|mediod|minutos|\blas\b|\brato\b|\bluego\b|despu[eé]s")
 
 
 def _normalize(raw: str) -> str:
