@@ -282,3 +282,8 @@ def delete(
     """
     agent = core.delete_agent(common.store(ctx), name)
     common.success(f"Deleted agent {escape(repr(agent.name))}.")
+
+
+from dialcli.cli.agent_eval import register as register_eval_commands  # noqa: E402
+
+register_eval_commands(app)   # dialcli agent test / agent try
