@@ -123,7 +123,8 @@ class Claimer:
                                   now_iso=now_iso, detail=detail,
                                   reason="frequency cap" if consumer is None
                                   else "frequency cap (per consumer: every number counts)")
-                self.queue.deferred(not_before)
+                if not is_callback:    # a callback's new due time is read from the lead
+                    self.queue.deferred(not_before)
                 return None
             variables = json.loads(lead["vars"] or "{}")
             try:
