@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dialcli.clock import VirtualClock, from_iso
@@ -23,6 +24,7 @@ from dialcli.models import Campaign
 from dialcli.providers.simulator import SimProfile, SimulatedProvider
 from dialcli.store import Store
 import builders
+from test_scheduler import most_in_one_second
 from fakes.keyword_brain import KeywordBrain
 
 # No consumer-cap state here (FL 305 counts per person: checked in test_consumer_cap).
@@ -163,4 +165,26 @@ def test_every_dial_happens_at_its_first_permitted_instant(tmp_path_factory, spe
             assert paced or _busy(rows, at) >= spec["max_concurrent"], (
                 f"{r['kind']} dial {r['id']} owed {ready} permitted {p} dialed "
                 f"{r['claimed']}: a line was free at {at}")
+    store.close()
+
+
+@pytest.mark.parametrize("cps", [0.5, 1, 2, 2.5, 3, 7])
+def test_simulated_dials_never_burst_and_keep_the_rate(tmp_path, cps):
+    """Item 2 on the simulator: a rate-bound campaign (lines to spare) places no more
+    than ceil(cps) dials in any sliding second, and cps x 60 in its first minute (5%)."""
+    store = Store(tmp_path / "pace.db")
+    cid = builders.campaign(store, window=("08:00", "21:00"), max_attempts=1,
+                            max_concurrent=100, cps=cps)
+    n = int(cps * 70) + 5
+    builders.add_leads(store, cid, [{"name": f"L{i}", "phones": [f"+1212555{1000 + i:04d}"]}
+                                    for i in range(n)])
+    provider = SimulatedProvider(KeywordBrain(), seed=3, record=True,
+                                 profile=SimProfile.from_dict({"outcomes": {"no_answer": 1},
+                                                                "timing": {"ring_timeout": 5}}))
+    assert Engine(store, cid, provider, VirtualClock(START)).run().outcome == "completed"
+    placed = sorted(from_iso(r[0]) for r in store.all("SELECT claimed_at FROM calls"))
+    assert len(placed) == n
+    assert most_in_one_second(placed) <= math.ceil(cps)
+    first_minute = [t for t in placed if t < placed[0] + timedelta(seconds=60)]
+    assert abs(len(first_minute) - cps * 60) <= 0.05 * cps * 60 + 1, len(first_minute)
     store.close()
