@@ -351,9 +351,10 @@ def ny(i: int) -> str:
 class Campaign:
     """A campaign run for real: engine on the system clock, provider on the fake."""
 
-    def __init__(self, store, fake, specs, *, voicemail="message", brain=None, **provider_kw):
+    def __init__(self, store, fake, specs, *, voicemail="message", brain=None, cps=50,
+                 **provider_kw):
         self.store, self.fake = store, fake
-        self.cid = builders.campaign(store, cps=50, max_concurrent=10, max_attempts=1,
+        self.cid = builders.campaign(store, cps=cps, max_concurrent=10, max_attempts=1,
                                  voicemail=voicemail)
         zone = awake_phone(0)[1]
         self.numbers = []
@@ -460,6 +461,24 @@ def test_campaign_records_every_outcome(fake, store):
     assert lead_status[camp.lead_ids[4]] == "OPTED_OUT"
     assert lead_status[camp.lead_ids[7]] == "EXHAUSTED"
     assert not [r for r in camp.lead_rows() if r["status"] == "DIALING"]
+
+
+@pytest.mark.parametrize("cps", [2, 3])
+def test_live_dials_never_burst_on_the_wire(fake, store, cps):
+    """Item 2 live: the fake Twilio's clock on each create request -- what a carrier
+    counts -- never sees more than ceil(cps) in a sliding second, and the average rate
+    stays within 5% of cps (the real-time guard costs 3%)."""
+    from test_scheduler import most_in_one_second
+
+    n = 5 * cps + 1
+    camp = Campaign(store, fake, [(Scenario(answer="no-answer", ring_s=0.05), [])] * n, cps=cps)
+    assert camp.run(timeout=60).outcome == "completed"
+    assert len(fake.create_times) == n
+    at = [builders.NOW + timedelta(seconds=t) for t in fake.create_times]
+    gaps = [round(b - a, 3) for a, b in zip(fake.create_times, fake.create_times[1:])]
+    assert most_in_one_second(at) <= cps, gaps
+    rate = (n - 1) / (fake.create_times[-1] - fake.create_times[0])
+    assert abs(rate - cps) <= 0.05 * cps, rate
 
 
 def test_campaign_voicemail_hangup_action(fake, store):

@@ -28,7 +28,7 @@ from dialcli.workspace.voices import say_voice_for
 from dialcli.engine.batch import Transactions
 from dialcli.engine.progress import Progress
 from dialcli.engine.queue import DialQueue
-from dialcli.engine.schedule import Pacer
+from dialcli.engine.schedule import Pacer, SendGate
 from dialcli.engine.settle import Settler
 from dialcli.engine.types import InFlight, RunState, Sink, Timing
 from dialcli.errors import InputError, ProviderError
@@ -127,7 +127,8 @@ class Claimer:
                                   now_iso=now_iso, detail=detail,
                                   reason="frequency cap" if consumer is None
                                   else "frequency cap (per consumer: every number counts)")
-                self.queue.deferred(not_before)
+                if not is_callback:    # a callback's new due time is read from the lead
+                    self.queue.deferred(not_before)
                 return None
             variables = json.loads(lead["vars"] or "{}")
             try:
@@ -217,10 +218,14 @@ class Placer:
         self.timing = timing
         self._to_place: list[InFlight] = []
         self._pool: ThreadPoolExecutor | None = None
+        self._gate: SendGate | None = None
 
     def start(self) -> None:
-        """In real time, placements run on a small thread pool."""
+        """In real time, placements run on a small thread pool, each request passing
+        the send gate (the campaign's rate, measured when it leaves) first."""
         if not self.clock.virtual:
+            self._gate = SendGate(self.state.campaign.cps, self.clock.monotonic,
+                                  self.clock.sleep)
             self._pool = ThreadPoolExecutor(max_workers=self.timing.place_threads,
                                             thread_name_prefix="dialcli-place")
 
@@ -246,7 +251,7 @@ class Placer:
         assert f.request is not None
         self.state.in_flight[f.call_id] = f
         if self._pool is not None:
-            future = self._pool.submit(self.provider.place, f.request)
+            future = self._pool.submit(self._send, f.request)
             future.add_done_callback(lambda done, cid=f.call_id: self.sink.emit(
                 CallEvent(cid, EventKind.PLACED, self.clock.now(), detail={"placed": done})))
             return
@@ -256,6 +261,15 @@ class Placer:
             self._failed(f, exc, now)
             return
         self._placed(f, sid, now)
+
+    def _send(self, request: DialRequest) -> str:
+        """On a pool thread: wait for the send gate, then ask the provider."""
+        assert self._gate is not None
+        token = self._gate.wait()
+        try:
+            return self.provider.place(request)
+        finally:
+            self._gate.sent(token)
 
     def finished(self, f: InFlight, done: Future, now: datetime) -> None:
         """A placement from the pool finished."""
@@ -291,6 +305,8 @@ class Placer:
                 state.max_concurrent = max(1, min(state.max_concurrent,
                                                   len(state.in_flight)) - 1)
                 self.pacer.slow_down()
+                if self._gate is not None:
+                    self._gate.slow_down()
             delay = self.timing.retry_backoff * (2 ** (f.retries - 1))
             state.slow_until = now + delay
             state.note = f"provider asked us to slow down ({exc.code or 'busy'}); retrying"

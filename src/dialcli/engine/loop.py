@@ -44,7 +44,7 @@ from dialcli.engine.claim import Claimer, Placer
 from dialcli.engine.dispatch import Dispatcher
 from dialcli.engine.progress import Progress
 from dialcli.engine.queue import DialQueue
-from dialcli.engine.schedule import Pacer, earliest
+from dialcli.engine.schedule import REAL_TIME_GUARD, Pacer, earliest
 from dialcli.engine.settle import (
     CallbackParser, Classifier, Passes, Reconciler, Settler, default_callback_parser,
     default_classifier,
@@ -96,7 +96,7 @@ class Engine:
         self.progress = Progress(self.tx.notify)
         self.policy = compliance.policy_for_campaign(store.conn, campaign, blackout=blackout)
         self.queue = DialQueue(store, campaign_id, self.policy)
-        self.pacer = Pacer(campaign.cps)
+        self.pacer = Pacer(campaign.cps, guard=timedelta(0) if clock.virtual else REAL_TIME_GUARD)
         self.lease = Lease(store, campaign_id, campaign.name, self.wall)
         self.settler = Settler(store, self.tx, state, self.queue, self.progress, provider,
                                rate=rate, classifier=classifier or default_classifier,

@@ -249,8 +249,9 @@ class Passes:
                                       opens_iso=to_iso(nxt), now_iso=to_iso(now))
             self.state.reload_campaign(self.store)
             self.queue.invalidate()
-            self.state.waiting_until = nxt
-            self.state.waiting_for = f"pass {c.pass_no + 1} opens"
+            # The earliest wait wins: a callback due before the pass opens is not
+            # skipped by waking only for the pass.
+            self.state.wait(nxt, f"pass {c.pass_no + 1} opens")
             self.tx.notify({"type": "pass", "at": now, "pass": c.pass_no + 1, "opens_at": nxt})
             return False
         if retry:
