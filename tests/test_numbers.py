@@ -156,6 +156,6 @@ def test_cli_errors(cli, store):
     assert json.loads(r.stdout)[0]["campaigns"] == ["Spring"]
 
 
-def test_cli_list_empty(cli):
+def test_cli_list_empty(cli, store):
     r = cli("numbers", "list")
     assert r.exit_code == 0 and r.stdout == "" and said(r.stderr, "No numbers yet")

@@ -115,7 +115,7 @@ def create(
     vm = core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                option="voicemail-message", required=False)
     agent = core.create_agent(
-        common.store(ctx), name=name, greeting=g or "", prompt=p or "", voice=voice,
+        common.store(ctx, create=True), name=name, greeting=g or "", prompt=p or "", voice=voice,
         language=language, voicemail_message=vm, llm_model=llm_model, now=common.now(ctx),
     )
     tokens = core.agent_tokens(agent)

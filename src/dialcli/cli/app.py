@@ -79,8 +79,14 @@ class DialcliGroup(TyperGroup):
         from dialcli.config import scrub
         from dialcli.errors import DialcliError, ExitCode
 
+        failed = True
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            failed = False
+            return result
+        except typer.Exit as exc:
+            failed = exc.exit_code != 0
+            raise
         except DialcliError as exc:
             # escape: messages quote user-typed names, which may hold [brackets].
             err.print(f"[bold red]Error:[/bold red] {escape(scrub(exc.message))}", markup=True,
@@ -113,7 +119,7 @@ class DialcliGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         finally:
             if ctx.obj is not None and isinstance(ctx.obj, AppState) and ctx.parent is None:
-                ctx.obj.close()
+                ctx.obj.close(failed=failed)
 
 
 app = typer.Typer(

@@ -218,7 +218,7 @@ def create(
     vm = agents_core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                       option="voicemail-message", required=False)
     action = voicemail if voicemail is not None else ("message" if vm and vm.strip() else "hangup")
-    st = common.store(ctx)
+    st = common.store(ctx, create=True)
     warnings = core.disclosure_check(st, agent, strict=strict)
     c = core.create_campaign(
         st, name=name, agent=agent, from_number=from_number, window=window,

@@ -62,7 +62,7 @@ def add(
     Example:
       dialcli numbers add +14155550100 --label "Sales line"
     """
-    added = core.add_number(common.store(ctx), number, label=label, now=common.now(ctx))
+    added = core.add_number(common.store(ctx, create=True), number, label=label, now=common.now(ctx))
     typed = number.strip()
     common.success(f"Added {added.e164}" + (f" (from {escape(repr(typed))})" if typed != added.e164 else "")
                     + (f", label {escape(repr(added.label))}." if added.label else "."))
@@ -143,7 +143,7 @@ def sync(
     from dialcli.providers.twilio.account import TwilioAccount
 
     account = TwilioAccount(TwilioCredentials.from_env())
-    result = sync_numbers(common.store(ctx), account, now=common.now(ctx))
+    result = sync_numbers(common.store(ctx, create=True), account, now=common.now(ctx))
     if as_json:
         common.print_json([n.as_dict() for n in result.numbers])
         return
