@@ -288,6 +288,9 @@ def test_cli_edit_and_delete(cli, store):
 
     campaigns.delete_campaign(store, "Spring")
     r = cli("agent", "delete", "Zara Two")
+    assert r.exit_code == 2 and said(r.stderr, "--yes")     # no terminal to ask on
+    assert agents.get_agent(store, "Zara Two")
+    r = cli("agent", "delete", "Zara Two", "--yes")
     assert r.exit_code == 0
     assert said(r.stderr, "Deleted agent 'Zara Two'")
     assert agents.list_agents(store) == []

@@ -151,8 +151,8 @@ def test_retry_dead_letters(cli, db_path, leads, receiver):
 def test_remove_asks_when_events_are_queued(cli, db_path, leads):
     cli("webhooks", "add", "https://example.com/hooks")
     queue_events(db_path, leads[:1], statuses=("DIALING",))
-    result = cli("webhooks", "remove", "1", input="n\n")
-    assert result.exit_code == 1
+    result = cli("webhooks", "remove", "1", input="y\n")
+    assert result.exit_code == 2 and "--yes" in result.stderr     # no terminal to ask on
     with Store(db_path) as st:
         assert st.scalar("SELECT COUNT(*) FROM webhook_subscriptions") == 1
     result = cli("webhooks", "remove", "https://example.com/hooks", "--yes")

@@ -37,7 +37,7 @@ def files(folder: Path) -> list[str]:
 # Commands that change or show workspace state: none may create a workspace.
 NON_CREATING = [
     ["dnc", "add", "+12125550123"],
-    ["dnc", "remove", "+12125550123"],
+    ["dnc", "remove", "+12125550123", "--yes"],
     ["dnc", "list"],
     ["pause", "Spring"],
     ["config", "set", "rate_per_minute", "5"],

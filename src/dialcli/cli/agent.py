@@ -217,6 +217,7 @@ def edit(
 def delete(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="AGENT", help="Agent to delete."),
+    yes: bool = common.YES,
 ) -> None:
     """Delete an agent that no campaign uses.
 
@@ -226,6 +227,11 @@ def delete(
     \b
     Example:
       dialcli agent delete Zara
+      dialcli agent delete Zara --yes
     """
-    agent = core.delete_agent(common.store(ctx), name)
+    st = common.store(ctx)
+    found = core.get_agent(st, name)
+    if not core.campaigns_using(st, found.id):     # else delete_agent says why it can't
+        common.confirm(f"Delete agent {found.name!r}?", yes=yes, action="Deleting an agent")
+    agent = core.delete_agent(st, name)
     common.success(f"Deleted agent {escape(repr(agent.name))}.")

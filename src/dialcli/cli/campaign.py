@@ -361,11 +361,12 @@ def edit(
 def delete(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="CAMPAIGN", help="Campaign to delete."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = common.YES,
 ) -> None:
     """Delete a campaign with its leads, calls and imports (not while running).
 
-    The workspace opt-out list and the audit log are kept.
+    The workspace opt-out list and the audit log are kept. On a terminal you type
+    the campaign's name to confirm; with no terminal, --yes is required.
 
     \b
     Example:
@@ -375,12 +376,9 @@ def delete(
     st = common.store(ctx)
     details = core.check_deletable(st, name, now=common.now(ctx))
     c = details.campaign
-    if not yes:
-        question = (f"Delete campaign {c.name!r} with {details.total_leads:,} lead"
-                    f"{'s' if details.total_leads != 1 else ''} and their call history?")
-        if not typer.confirm(question, default=False, err=True):
-            common.note("Nothing deleted.")
-            raise typer.Exit(int(ExitCode.ERROR))
+    question = (f"Delete campaign {c.name!r} with {details.total_leads:,} lead"
+                f"{'s' if details.total_leads != 1 else ''} and their call history?")
+    common.confirm_by_name(question, c.name, yes=yes, action="Deleting a campaign")
     if details.total_leads >= 100_000:
         # ~15-20 us per lead with its phones (300k leads took ~5 s here): say so up front.
         common.note(f"Deleting {details.total_leads:,} leads; this takes a second or two per 100,000.")

@@ -23,7 +23,7 @@ from rich.markup import escape
 
 from dialcli.clock import SystemClock
 from dialcli.config import DEFAULT_DB, WorkspaceLocation, find_workspace, resolve_db_path
-from dialcli.errors import InputError
+from dialcli.errors import ExitCode, InputError
 from dialcli.store import Store
 
 #: stdout stays parseable for exports; messages and errors go to stderr.
@@ -161,6 +161,52 @@ def success(message: str) -> None:
 
 def _app_state() -> AppState | None:
     return _CURRENT[0] if _CURRENT else None
+
+
+#: The option every destructive command takes (``yes: bool = YES``): skip the question.
+YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (needed when "
+                   "there is no terminal to ask on).")
+
+
+def interactive() -> bool:
+    """A person can answer: stdin is a terminal, and stderr (where prompts go, so
+    ``cmd > out.txt`` still shows them) is one too."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _need_terminal(action: str) -> None:
+    if not interactive():
+        raise InputError(f"{action} needs confirmation, and there is no terminal to ask on.",
+                         hint="Add --yes to confirm.")
+
+
+def confirm(question: str, *, yes: bool, action: str) -> None:
+    """Ask before a destructive change (on stderr); ``--yes`` skips the question.
+
+    With no terminal to ask on, an error that names ``--yes`` (exit 2): a script never
+    hangs on a question nobody sees, and never goes ahead by default. A "no" changes
+    nothing and exits 1.
+    """
+    if yes:
+        return
+    _need_terminal(action)
+    if not typer.confirm(question, default=False, err=True):
+        note("Nothing changed.")
+        raise typer.Exit(int(ExitCode.ERROR))
+
+
+def confirm_by_name(question: str, name: str, *, yes: bool, action: str) -> None:
+    """As ``confirm``, but the user types ``name`` (as GitHub asks before deleting a
+    repository): a reflexive "y" cannot delete the wrong campaign."""
+    if yes:
+        return
+    _need_terminal(action)
+    err.print(question, markup=False)
+    typed = typer.prompt(f"Type the name ({name}) to confirm", default="",
+                         show_default=False, err=True)
+    if typed.strip() != name:
+        note("The name did not match. Nothing changed.")
+        raise typer.Exit(int(ExitCode.ERROR))
 
 
 def write_csv(path: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:

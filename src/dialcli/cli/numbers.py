@@ -96,14 +96,20 @@ def list_(
 def remove(
     ctx: typer.Context,
     number: str = typer.Argument(..., metavar="E164", help="The number to remove."),
+    yes: bool = common.YES,
 ) -> None:
     """Remove a number that no campaign dials from.
 
     \b
     Example:
-      dialcli numbers remove +14155550100
+      dialcli numbers remove +14155550100 --yes
     """
-    removed = core.remove_number(common.store(ctx), number)
+    st = common.store(ctx)
+    found = core.get_number(st, number)
+    if not core.campaigns_using(st, found.e164):   # else remove_number says why it can't
+        common.confirm(f"Remove from-number {found.e164}?", yes=yes,
+                       action="Removing a from-number")
+    removed = core.remove_number(st, number)
     common.success(f"Removed {removed.e164}.")
 
 

@@ -23,7 +23,8 @@ from rich.live import Live
 from rich.markup import escape
 
 from dialcli.cli import ui
-from dialcli.cli.common import err, note, out, resolve_campaign_id, state, success
+from dialcli.cli.common import (YES, confirm, err, note, out, resolve_campaign_id, state,
+                                success)
 from dialcli.compliance.disclosure import check_agent, enforce
 from dialcli.engine import doctor, lifecycle, runner
 from dialcli.engine.runner import RunOptions
@@ -145,7 +146,7 @@ def restart(
     ctx: typer.Context,
     run: RunFlags,
     campaign: CampaignArg = None,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = YES,
     no_start: bool = typer.Option(False, "--no-start", help="Reset only; start later."),
 ) -> None:
     """Restart a campaign from the top: every lead back to PENDING, counters zeroed.
@@ -164,10 +165,8 @@ def restart(
     opts = run.options()
     if not yes:
         leads = store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ?", (cid,))
-        if not sys.stdin.isatty():
-            raise InputError("restart needs confirmation.", hint="Add --yes to confirm.")
-        typer.confirm(f"Restart {name!r}: put all {leads:,} leads back to PENDING and "
-                      "dial them again?", abort=True)
+        confirm(f"Restart {name!r}: put all {leads:,} leads back to PENDING and dial them "
+                "again?", yes=yes, action="Restarting a campaign")
     got = lifecycle.restart(store, cid, st.clock.now(), wall_now=st.clock.now())
     success(f"Campaign {name!r} reset for run {got['run']}: "
             + ", ".join(f"{k} {v:,}" for k, v in sorted(got["leads"].items())))
