@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from dialcli.cli import logs
 from dialcli.clock import SystemClock
 from dialcli.config import DEFAULT_DB, WorkspaceLocation, find_workspace, resolve_db_path
 from dialcli.errors import ExitCode, InputError
@@ -140,8 +141,9 @@ def print_json(data: Any) -> None:
 
 
 def note(message: str) -> None:
-    """A human message on stderr (keeps stdout clean for data)."""
-    err.print(message)
+    """A human message on stderr (keeps stdout clean for data); none under -q."""
+    if not logs.SETTINGS.quiet:
+        err.print(message)
 
 
 def warn(message: str) -> None:
@@ -151,6 +153,8 @@ def warn(message: str) -> None:
 def success(message: str) -> None:
     """A change done: the message, then which workspace holds it when a workspace was
     opened (a find in a parent folder is never silent)."""
+    if logs.SETTINGS.quiet:
+        return
     app = _app_state()
     if app is not None:
         app.announce()

@@ -22,7 +22,7 @@ import typer
 from rich.live import Live
 from rich.markup import escape
 
-from dialcli.cli import ui
+from dialcli.cli import logs, ui
 from dialcli.cli.common import (YES, confirm, err, note, out, resolve_campaign_id, state,
                                 success)
 from dialcli.compliance.disclosure import check_agent, enforce
@@ -184,6 +184,7 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     tty = sys.stdout.isatty() if live_view is None else live_view
     if tty and opts.simulate and opts.speed is None:
         opts.speed = 30.0   # watchable: 30x real time, long waits compressed
+    quiet = quiet or logs.SETTINGS.quiet         # -q: no per-lead lines
     log = None if (tty or quiet) else _log
     _check_disclosure(store, campaign_id, strict)
     for warning in doctor.start_warnings(store, campaign_id, st.clock.now()):

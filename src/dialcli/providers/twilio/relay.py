@@ -129,6 +129,8 @@ class RelaySession:
                 what = "an unparseable message"
             else:
                 if isinstance(msg, dict):
+                    if log.isEnabledFor(logging.DEBUG):     # -vv: every frame
+                        log.debug("relay call %s <- %s", self.call.call_id, text)
                     return msg
                 what = "a message that is not a JSON object"
         self.ignored += 1
@@ -278,7 +280,10 @@ class RelaySession:
 
     async def _send(self, msg: dict) -> None:
         try:
-            await self.ws.send_text(json.dumps(msg, ensure_ascii=False))
+            text = json.dumps(msg, ensure_ascii=False)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("relay call %s -> %s", self.call.call_id, text)
+            await self.ws.send_text(text)
         except Exception:
             # The caller hung up mid-reply; the reader will see the close.
             pass
