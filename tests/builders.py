@@ -493,3 +493,59 @@ def awake_phone(i: int) -> tuple[str, str]:
                                if 10 <= now.astimezone(ZoneInfo(name)).hour < 17)]
     name = _AWAKE_PICK[0]
     return f"{AWAKE_NUMBERS[name]}{i % 10_000:04d}", name
+
+
+def run_in_pty(args: Sequence[str], *, cwd: str | Path, answers: Sequence[tuple[str, str]] = (),
+               stdout: Path | None = None, env: dict | None = None,
+               timeout: float = 60.0) -> tuple[int, str]:
+    """``python -m dialcli ARGS`` on a real pseudo-terminal, as a person runs it: stdin
+    and stderr are the terminal (stdout too, unless ``stdout`` names a file to redirect
+    it to, as ``> out.txt`` does). Each ``(fragment, text)`` of ``answers`` types
+    ``text`` once ``fragment`` has appeared. The exit code and what the terminal showed.
+    """
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    full_env = {**os.environ, "PYTHONPATH": str(root / "src"), "COLUMNS": "120",
+                "TERM": "dumb", **(env or {})}
+    master, slave = pty.openpty()
+    out_file = open(stdout, "wb") if stdout is not None else None
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "dialcli", *args], cwd=cwd,
+                                env=full_env, stdin=slave, stderr=slave,
+                                stdout=out_file if out_file is not None else slave,
+                                close_fds=True)
+    finally:
+        os.close(slave)
+        if out_file is not None:
+            out_file.close()
+    shown, seen_upto, pending = b"", 0, list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if pending and pending[0][0].encode() in shown[seen_upto:]:
+                seen_upto = len(shown)
+                os.write(master, (pending.pop(0)[1] + "\n").encode())
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"dialcli {' '.join(args)} still running; it showed:\n"
+                                   + shown.decode(errors="replace"))
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:              # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if proc.poll() is None and time.monotonic() > deadline:
+            proc.kill()
+        os.close(master)
+    return proc.wait(timeout=timeout), shown.decode(errors="replace").replace("\r\n", "\n")

@@ -146,9 +146,9 @@ def create(
     vm = core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                option="voicemail-message", required=False)
     agent = core.create_agent(
-        common.store(ctx), name=name, greeting=g or "", prompt=p or "", voice=voice,
-        language=language, voicemail_message=vm, llm_model=llm_model, tts_provider=tts_provider,
-        voicemail_voice=voicemail_voice, now=common.now(ctx),
+        common.store(ctx, create=True), name=name, greeting=g or "", prompt=p or "",
+        voice=voice, language=language, voicemail_message=vm, llm_model=llm_model,
+        tts_provider=tts_provider, voicemail_voice=voicemail_voice, now=common.now(ctx),
     )
     tokens = core.agent_tokens(agent)
     common.success(f"Created agent {escape(repr(agent.name))}"
@@ -270,6 +270,7 @@ def edit(
 def delete(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="AGENT", help="Agent to delete."),
+    yes: bool = common.YES,
 ) -> None:
     """Delete an agent that no campaign uses.
 
@@ -279,8 +280,13 @@ def delete(
     \b
     Example:
       dialcli agent delete Zara
+      dialcli agent delete Zara --yes
     """
-    agent = core.delete_agent(common.store(ctx), name)
+    st = common.store(ctx)
+    found = core.get_agent(st, name)
+    if not core.campaigns_using(st, found.id):     # else delete_agent says why it can't
+        common.confirm(f"Delete agent {found.name!r}?", yes=yes, action="Deleting an agent")
+    agent = core.delete_agent(st, name)
     common.success(f"Deleted agent {escape(repr(agent.name))}.")
 
 

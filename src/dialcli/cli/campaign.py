@@ -220,7 +220,7 @@ def create(
     vm = agents_core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                       option="voicemail-message", required=False)
     action = voicemail if voicemail is not None else ("message" if vm and vm.strip() else "hangup")
-    st = common.store(ctx)
+    st = common.store(ctx, create=True)
     warnings = core.disclosure_check(st, agent, strict=strict)
     c = core.create_campaign(
         st, name=name, agent=agent, from_number=from_number, window=window,
@@ -377,11 +377,12 @@ def edit(
 def delete(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="CAMPAIGN", help="Campaign to delete."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = common.YES,
 ) -> None:
     """Delete a campaign with its leads, calls and imports (not while running).
 
-    The workspace opt-out list and the audit log are kept.
+    The workspace opt-out list and the audit log are kept. On a terminal you type
+    the campaign's name to confirm; with no terminal, --yes is required.
 
     \b
     Example:
@@ -391,12 +392,9 @@ def delete(
     st = common.store(ctx)
     details = core.check_deletable(st, name, now=common.now(ctx))
     c = details.campaign
-    if not yes:
-        question = (f"Delete campaign {c.name!r} with {details.total_leads:,} lead"
-                    f"{'s' if details.total_leads != 1 else ''} and their call history?")
-        if not typer.confirm(question, default=False, err=True):
-            common.note("Nothing deleted.")
-            raise typer.Exit(int(ExitCode.ERROR))
+    question = (f"Delete campaign {c.name!r} with {details.total_leads:,} lead"
+                f"{'s' if details.total_leads != 1 else ''} and their call history?")
+    common.confirm_by_name(question, c.name, yes=yes, action="Deleting a campaign")
     if details.total_leads >= 100_000:
         # ~15-20 us per lead with its phones (300k leads took ~5 s here): say so up front.
         common.note(f"Deleting {details.total_leads:,} leads; this takes a second or two per 100,000.")

@@ -84,6 +84,9 @@ ABOUT = ("Run outbound AI voice-call campaigns from your laptop.\n\n"
 ROOT_OPTIONS = (
     ("--db", "PATH", "Workspace file (default: $DIALCLI_DB or ./dialcli.db)."),
     ("--version", "", "Show the version and exit."),
+    ("--quiet -q", "", "Say less: no per-lead lines or notes."),
+    ("--verbose -v", "", "Say more; -vv: Twilio requests, relay frames."),
+    ("--log-file", "PATH", "Also write the log to PATH."),
     ("--help -h", "", "Show this message and exit."),
 )
 

@@ -22,9 +22,9 @@ import typer
 from rich.live import Live
 from rich.markup import escape
 
-from dialcli.cli import ui
-from dialcli.cli.common import (bounded, err, note, out, resolve_campaign_id, state,
-                                success)
+from dialcli.cli import logs, ui
+from dialcli.cli.common import (YES, bounded, confirm, err, note, out, resolve_campaign_id,
+                                state, success)
 from dialcli.compliance import recording
 from dialcli.compliance.disclosure import check_agent, enforce
 from dialcli.engine import doctor, lifecycle, runner
@@ -149,7 +149,7 @@ def restart(
     ctx: typer.Context,
     run: RunFlags,
     campaign: CampaignArg = None,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = YES,
     no_start: bool = typer.Option(False, "--no-start", help="Reset only; start later."),
 ) -> None:
     """Restart a campaign from the top: every lead back to PENDING, counters zeroed.
@@ -168,10 +168,8 @@ def restart(
     opts = run.options()
     if not yes:
         leads = store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ?", (cid,))
-        if not sys.stdin.isatty():
-            raise InputError("restart needs confirmation.", hint="Add --yes to confirm.")
-        typer.confirm(f"Restart {name!r}: put all {leads:,} leads back to PENDING and "
-                      "dial them again?", abort=True)
+        confirm(f"Restart {name!r}: put all {leads:,} leads back to PENDING and dial them "
+                "again?", yes=yes, action="Restarting a campaign")
     got = lifecycle.restart(store, cid, st.clock.now(), wall_now=st.clock.now())
     success(f"Campaign {name!r} reset for run {got['run']}: "
             + ", ".join(f"{k} {v:,}" for k, v in sorted(got["leads"].items())))
@@ -189,6 +187,7 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     tty = sys.stdout.isatty() if live_view is None else live_view
     if tty and opts.simulate and opts.speed is None:
         opts.speed = 30.0   # watchable: 30x real time, long waits compressed
+    quiet = quiet or logs.SETTINGS.quiet         # -q: no per-lead lines
     log = None if (tty or quiet) else _log
     _check_disclosure(store, campaign_id, strict)
     for warning in doctor.start_warnings(store, campaign_id, st.clock.now()):

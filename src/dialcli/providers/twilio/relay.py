@@ -158,6 +158,8 @@ class RelaySession:
                 what = "an unparseable message"
             else:
                 if isinstance(msg, dict):
+                    if log.isEnabledFor(logging.DEBUG):     # -vv: every frame
+                        log.debug("relay call %s <- %s", self.call.call_id, text)
                     return msg
                 what = "a message that is not a JSON object"
         self.ignored += 1
@@ -432,7 +434,10 @@ class RelaySession:
         if self.silenced and msg.get("type") == "text":
             return                       # never a word to a machine
         try:
-            await self.ws.send_text(json.dumps(msg, ensure_ascii=False))
+            text = json.dumps(msg, ensure_ascii=False)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("relay call %s -> %s", self.call.call_id, text)
+            await self.ws.send_text(text)
         except Exception:
             # The caller hung up mid-reply; the reader will see the close.
             pass
