@@ -168,3 +168,25 @@ def test_parse_since():
     with pytest.raises(InputError):
         review.parse_since("soon", now)
 
+
+
+def test_decided_by_names_the_words_or_the_network_fact():
+    def row(**kw):
+        base = {"disposition": "INTERESTED", "status": "completed", "answered_by": "human",
+                "error": None}
+        return base | kw
+
+    hello = [{"role": "agent", "text": "Hi"}, {"role": "caller", "text": "Hello?"}]
+    assert review.decided_by(row(), hello + [{"role": "caller", "text": "Yes please"}]) == \
+        "Yes please"
+    assert review.decided_by(row(disposition="NO_ANSWER"), hello) == (
+        'the caller only said "Hello?" (one turn or fewer counts as no answer)')
+    assert review.decided_by(row(disposition="NO_ANSWER"), hello[:1]) == \
+        "nobody spoke after the greeting"
+    assert review.decided_by(row(disposition="OPT_OUT"), hello + [
+        {"role": "dtmf", "text": "9"}]) == "pressed 9"
+    assert review.decided_by(row(disposition="NO_ANSWER", status="busy", answered_by=None),
+                             []) == "the line was busy"
+    assert "machine_end_beep" in review.decided_by(
+        row(disposition="VOICEMAIL", answered_by="machine_end_beep"), [])
+    assert review.decided_by(row(disposition=None), hello) is None

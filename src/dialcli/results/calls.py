@@ -153,15 +153,20 @@ def decided_by(row, transcript: list[dict[str, Any]]) -> str | None:
         return _BY_STATUS[status]
     if row["error"] and disposition == "FAILED":
         return row["error"]
+    said = None
     for u in reversed(transcript):
         role, text = u.get("role"), str(u.get("text") or "").strip()
         if role == "dtmf" and text:
-            return f"pressed {text}"
+            said = f"pressed {text}"
+            break
         if role == "caller" and re.search(r"\w", text):
-            return text
-    if disposition == "NO_ANSWER":
-        return "nobody spoke after the greeting"
-    return None
+            said = text
+            break
+    if disposition == "NO_ANSWER" and status == "completed":
+        # The product rule: a completed call with at most one caller turn is no answer.
+        return (f'the caller only said "{said}" (one turn or fewer counts as no answer)'
+                if said else "nobody spoke after the greeting")
+    return said
 
 
 def _record(store: Store, row, rate: float) -> dict[str, Any]:
