@@ -155,6 +155,15 @@ def test_agent_edit_declares_and_drops_fields(cli, fielded):
     data = json.loads(cli("agent", "show", "Zara", "--json").stdout)
     assert len(data["fields"]) == 3
     assert "Extracts" in cli("agent", "show", "Zara").stdout
+    result = cli("agent", "create", "Sam", "--greeting", "Hi, this is Sam from Acme.",
+                 "--prompt", "Be brief.", "--field", "paid:bool:Whether they paid")
+    assert result.exit_code == 0, result.output
+    data = json.loads(cli("agent", "show", "Sam", "--json").stdout)
+    assert data["fields"] == [{"name": "paid", "type": "bool", "description": "Whether they paid"}]
+    result = cli("agent", "create", "Kim", "--greeting", "Hi, this is Kim from Acme.",
+                 "--prompt", "Be brief.", "--field", "a:text", "--field", "a:bool")
+    assert result.exit_code == 2 and "twice" in result.output
+    assert "Kim" not in cli("agent", "list").stdout
 
 
 def test_llm_fills_fields_in_a_simulated_campaign_and_they_reach_every_export(
