@@ -128,13 +128,13 @@ def test_twilio_records_in_two_channels_and_the_reference_is_kept(fake, store, c
         assert fake.wait_idle()
     finally:
         camp.provider.close()
-    create = fake.creates[0]
-    assert create["Record"] == ["true"] and create["RecordingChannels"] == ["dual"]
-    assert create["RecordingStatusCallback"][0].endswith("/recording/" + str(
-        camp.call_rows()[0]["id"]))
-    assert set(create["RecordingStatusCallbackEvent"]) == {"in-progress", "completed", "absent"}
     rows = {r["e164"]: r for r in camp.call_rows()}
     answered, missed = rows[ny(100)], rows[ny(101)]
+    # The two dials are placed concurrently: find this one's create by its number.
+    (create,) = [c for c in fake.creates if c["To"] == [ny(100)]]
+    assert create["Record"] == ["true"] and create["RecordingChannels"] == ["dual"]
+    assert create["RecordingStatusCallback"][0].endswith(f"/recording/{answered['id']}")
+    assert set(create["RecordingStatusCallbackEvent"]) == {"in-progress", "completed", "absent"}
     assert answered["recording_sid"] == "RE" + answered["provider_sid"][2:]
     assert answered["recording_status"] == "completed"
     assert answered["recording_duration_s"] == answered["duration_s"]
