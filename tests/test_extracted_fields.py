@@ -104,6 +104,8 @@ def test_llm_gets_the_fields_in_its_end_call_tool(fake_llm):
         _, end = collect(session.respond("Yes, I can pay 300."))
     finally:
         brain.close()
+    system = fake_llm.requests[0].json["messages"][0]["content"]
+    assert "amount_promised (number): The amount they promised to pay" in system
     tool = fake_llm.requests[0].json["tools"][0]["function"]
     assert set(tool["parameters"]["properties"]["fields"]["properties"]) == {s.name for s in SPECS}
     assert end.fields == {"amount_promised": 300, "wants_brochure": True}
