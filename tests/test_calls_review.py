@@ -168,3 +168,50 @@ def test_parse_since():
     with pytest.raises(InputError):
         review.parse_since("soon", now)
 
+
+
+def test_decided_by_names_the_words_or_the_network_fact():
+    def row(**kw):
+        base = {"disposition": "INTERESTED", "status": "completed", "answered_by": "human",
+                "error": None}
+        return base | kw
+
+    hello = [{"role": "agent", "text": "Hi"}, {"role": "caller", "text": "Hello?"}]
+    assert review.decided_by(row(), hello + [{"role": "caller", "text": "Yes please"}]) == \
+        "Yes please"
+    assert review.decided_by(row(disposition="NO_ANSWER"), hello) == (
+        'the caller only said "Hello?" (one turn or fewer counts as no answer)')
+    assert review.decided_by(row(disposition="NO_ANSWER"), hello[:1]) == \
+        "nobody spoke after the greeting"
+    assert review.decided_by(row(disposition="OPT_OUT"), hello + [
+        {"role": "dtmf", "text": "9"}]) == "pressed 9"
+    assert review.decided_by(row(disposition="NO_ANSWER", status="busy", answered_by=None),
+                             []) == "the line was busy"
+    assert "machine_end_beep" in review.decided_by(
+        row(disposition="VOICEMAIL", answered_by="machine_end_beep"), [])
+    assert review.decided_by(row(disposition=None), hello) is None
+
+
+def test_show_marks_what_the_caller_heard_and_keypresses(cli, db_path):
+    with Store(db_path) as st:
+        cid = builders.campaign(st)
+        lead = builders.add_leads(st, cid, [{"name": "Alex Chen", "phones": ["+12125550100"]}])[0]
+        call = builders.add_call(st, cid, lead, disposition="OPT_OUT", answered_by="human",
+                                 turns=1, answered_at="2026-03-03T15:00:00.000Z",
+                                 ended_at="2026-03-03T15:00:20.000Z", duration_s=20)
+        transcript = [{"role": "agent", "text": "Hi Alex, this is Zara from", "at_s": 0.0,
+                       "interrupted": True},
+                      {"role": "caller", "text": "Who?", "at_s": 1.5},
+                      {"role": "dtmf", "text": "9", "at_s": 6.25},
+                      {"role": "agent", "text": "You've been removed.", "at_s": 6.3}]
+        with st.tx():
+            st.execute("UPDATE calls SET transcript = ?, summary = 'Pressed 9 to opt out.', "
+                       "provider = 'twilio' WHERE id = ?", (json.dumps(transcript), call))
+    data = json.loads(cli("calls", "show", call, "--json").stdout)
+    assert [t["speaker"] for t in data["turns_list"]] == ["agent", "caller", "keypress", "agent"]
+    assert data["turns_list"][0]["interrupted"] is True
+    assert data["turns_list"][2]["at"] == "2026-03-03T15:00:06.250Z"
+    assert data["decided_by"] == "pressed 9" and not data["simulated"]
+    page = cli("calls", "show", call).stdout
+    assert "the caller heard only this" in page and "keypress" in page
+    assert "0:06.2" in page and "SIMULATED" not in page

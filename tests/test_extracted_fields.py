@@ -104,6 +104,8 @@ def test_llm_gets_the_fields_in_its_end_call_tool(fake_llm):
         _, end = collect(session.respond("Yes, I can pay 300."))
     finally:
         brain.close()
+    system = fake_llm.requests[0].json["messages"][0]["content"]
+    assert "amount_promised (number): The amount they promised to pay" in system
     tool = fake_llm.requests[0].json["tools"][0]["function"]
     assert set(tool["parameters"]["properties"]["fields"]["properties"]) == {s.name for s in SPECS}
     assert end.fields == {"amount_promised": 300, "wants_brochure": True}
@@ -155,6 +157,15 @@ def test_agent_edit_declares_and_drops_fields(cli, fielded):
     data = json.loads(cli("agent", "show", "Zara", "--json").stdout)
     assert len(data["fields"]) == 3
     assert "Extracts" in cli("agent", "show", "Zara").stdout
+    result = cli("agent", "create", "Sam", "--greeting", "Hi, this is Sam from Acme.",
+                 "--prompt", "Be brief.", "--field", "paid:bool:Whether they paid")
+    assert result.exit_code == 0, result.output
+    data = json.loads(cli("agent", "show", "Sam", "--json").stdout)
+    assert data["fields"] == [{"name": "paid", "type": "bool", "description": "Whether they paid"}]
+    result = cli("agent", "create", "Kim", "--greeting", "Hi, this is Kim from Acme.",
+                 "--prompt", "Be brief.", "--field", "a:text", "--field", "a:bool")
+    assert result.exit_code == 2 and "twice" in result.output
+    assert "Kim" not in cli("agent", "list").stdout
 
 
 def test_llm_fills_fields_in_a_simulated_campaign_and_they_reach_every_export(

@@ -128,13 +128,13 @@ def test_twilio_records_in_two_channels_and_the_reference_is_kept(fake, store, c
         assert fake.wait_idle()
     finally:
         camp.provider.close()
-    create = fake.creates[0]
-    assert create["Record"] == ["true"] and create["RecordingChannels"] == ["dual"]
-    assert create["RecordingStatusCallback"][0].endswith("/recording/" + str(
-        camp.call_rows()[0]["id"]))
-    assert set(create["RecordingStatusCallbackEvent"]) == {"in-progress", "completed", "absent"}
     rows = {r["e164"]: r for r in camp.call_rows()}
     answered, missed = rows[ny(100)], rows[ny(101)]
+    # The two dials are placed concurrently: find this one's create by its number.
+    (create,) = [c for c in fake.creates if c["To"] == [ny(100)]]
+    assert create["Record"] == ["true"] and create["RecordingChannels"] == ["dual"]
+    assert create["RecordingStatusCallback"][0].endswith(f"/recording/{answered['id']}")
+    assert set(create["RecordingStatusCallbackEvent"]) == {"in-progress", "completed", "absent"}
     assert answered["recording_sid"] == "RE" + answered["provider_sid"][2:]
     assert answered["recording_status"] == "completed"
     assert answered["recording_duration_s"] == answered["duration_s"]
@@ -227,3 +227,38 @@ def test_a_late_in_progress_never_overwrites_a_completed_recording(live, store):
                     "WHERE id = 7")
     assert tuple(row) == (REC, "completed", 42)
     assert _post(live, "/recording/7", _params(RecordingSid="nope")).status_code == 400
+
+
+def test_each_dial_decides_again_and_never_records_a_covered_number_without_notice():
+    on, ev = recording.decision("US-CA", "Hi, this is Zara from Acme.")
+    assert on is False and ev["all_party"] == ["CA"] and "no notice" in ev["why_off"]
+    on, ev = recording.decision("US-CA", "Hi, this is Zara from Acme; this call is recorded.")
+    assert on is True and ev["notice"] is True
+    assert recording.decision("US-NY", "Hi, this is Zara from Acme.")[0] is True
+    assert recording.decision("", "Hi, this is Zara from Acme.")[0] is False   # unknown state
+
+
+def test_a_greeting_edited_after_start_is_caught_at_the_dial(store):
+    """The gate at start is repeated per dial: a covered number is then placed unrecorded,
+    and the dial's audit row says so."""
+    from datetime import datetime, timezone
+
+    from dialcli.clock import VirtualClock
+    from dialcli.engine.loop import Engine
+    from dialcli.providers.simulator import SimProfile, SimulatedProvider
+
+    cid = builders.campaign(store, greeting="Hi {{NAME}}, this is Zara from Acme.")
+    add_leads(store, cid, [{"phones": ["+14155550101"], "timezone": "America/Los_Angeles"},
+                           {"phones": [ny(7)]}])
+    with store.tx():
+        store.execute("UPDATE campaigns SET record = 1")
+    provider = SimulatedProvider(KeywordBrain(), seed=1, profile=SimProfile.from_dict({}),
+                                 record=True)
+    engine = Engine(store, cid, provider,
+                    VirtualClock(datetime(2026, 3, 3, 18, 0, tzinfo=timezone.utc)))
+    engine.run()
+    asked = {r.to: r.record for r in provider.placed}
+    assert asked == {"+14155550101": False, ny(7): True}
+    detail = {r[0]: json.loads(r[1])["recording"] for r in store.all(
+        "SELECT e164, detail FROM audit WHERE decision = 'dial'")}
+    assert detail["+14155550101"]["on"] is False and detail[ny(7)]["on"] is True

@@ -234,8 +234,11 @@ def test_deleting_a_campaign_clears_its_counters(store, spring):
 
 def _old_campaign(st: Store) -> int:
     """A RUNNING campaign written as the schema before the consent gate (m010) held it:
-    the product's create_campaign writes today's columns."""
-    builders.agent(st, "Zara")
+    the product's create_campaign writes today's columns (and create_agent too)."""
+    with st.tx():
+        st.execute("INSERT INTO agents (name, greeting, system_prompt, language, created_at, "
+                   "updated_at) VALUES ('Zara', ?, ?, 'en-US', ?, ?)",
+                   (builders.GREETING, builders.PROMPT, NOW_ISO, NOW_ISO))
     builders.number(st)
     with st.tx():
         return st.execute(

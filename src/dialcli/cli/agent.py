@@ -126,6 +126,11 @@ def create(
                                                  help="Read the voicemail message from a UTF-8 file."),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", metavar="MODEL",
                                             help="Chat model for this agent (default: $DIALCLI_LLM_MODEL)."),
+    field: list[str] = typer.Option([], "--field", metavar="NAME:TYPE[:DESCRIPTION]",
+                                    help="Extract this from each call (text, number, bool, "
+                                         "date, datetime); repeatable."),
+    fields_file: Optional[str] = typer.Option(None, "--fields-file", metavar="FILE",
+                                              help="The fields of a JSON or TOML schema file."),
 ) -> None:
     """Create a voice agent.
 
@@ -145,10 +150,16 @@ def create(
     p = core.read_text_option(prompt, prompt_file, field="system prompt", option="prompt", required=True)
     vm = core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                option="voicemail-message", required=False)
+    from dialcli.workspace import fields as extracted   # lazy: only with field specs
+
+    specs = [extracted.parse_field_option(f) for f in field]
+    if fields_file:
+        specs += extracted.load_fields_file(fields_file)
     agent = core.create_agent(
         common.store(ctx, create=True), name=name, greeting=g or "", prompt=p or "",
         voice=voice, language=language, voicemail_message=vm, llm_model=llm_model,
         tts_provider=tts_provider, voicemail_voice=voicemail_voice, now=common.now(ctx),
+        fields=specs,
     )
     tokens = core.agent_tokens(agent)
     common.success(f"Created agent {escape(repr(agent.name))}"

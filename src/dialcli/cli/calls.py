@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from typing import Any, Optional
 
 import typer
@@ -22,6 +23,7 @@ from typer.core import TyperGroup
 
 from dialcli.cli.common import (WIDE, note, out, print_json, resolve_campaign_id, state, store,
                                 success)
+from dialcli.compliance.rules import zone_info
 from dialcli.errors import InputError, NotFoundError
 from dialcli.models import Disposition
 from dialcli.results import calls as core
@@ -201,9 +203,7 @@ def call_view(c: dict[str, Any]) -> RenderableType:
     if ev:
         bits = [f"zones {', '.join(ev['zones'] or []) if isinstance(ev['zones'], list) else ev['zones']}"]
         if ev["local_time"]:
-            local = ev["local_time"]
-            bits.append("local " + ("; ".join(f"{v}" for v in local.values())
-                                    if isinstance(local, dict) else str(local)))
+            bits.append("local " + _local_text(ev["local_time"]))
         if ev["rules_version"]:
             bits.append(f"rules {ev['rules_version']}")
         if ev["opt_out"] is not None:
@@ -215,6 +215,23 @@ def call_view(c: dict[str, Any]) -> RenderableType:
                         + (f", {ev['consent_source']}" if ev["consent_source"] else "") + ")")
         parts.append(_line("Dial evidence", " · ".join(bits)))
     return Group(*parts)
+
+
+def _local_text(value: Any) -> str:
+    """{'America/New_York': '2026-03-03T10:00:00-05:00 Tue'} -> 'Tue 10:00 EST'."""
+    if not isinstance(value, dict):
+        return str(value)
+    shown: list[str] = []
+    for zone, text in value.items():
+        try:
+            when = datetime.fromisoformat(str(text).split(" ")[0])
+            info = zone_info(zone)
+            text = (when.astimezone(info) if info else when).strftime("%a %H:%M %Z").strip()
+        except ValueError:
+            pass
+        if text not in shown:
+            shown.append(str(text))
+    return " / ".join(shown)
 
 
 def _show(value: Any) -> str:

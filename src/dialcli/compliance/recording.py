@@ -124,6 +124,23 @@ def _names(states: dict[str, int]) -> str:
     return ", ".join(shown)
 
 
+def decision(region: str | None, greeting: str) -> tuple[bool, dict]:
+    """Record this dial? (yes, unless the number is covered and the rendered greeting
+    has no notice: then the call is placed unrecorded), with the audit evidence.
+
+    ``start`` refuses such a campaign up front; this is the same rule at the dial, for
+    what changed after the start (an edited greeting, leads imported while running).
+    """
+    covered = covering(region)
+    notice = has_notice(greeting)
+    on = notice or not covered
+    evidence = {"on": on, "notice": notice, "all_party": list(covered),
+                "rules_version": table_version()}
+    if not on:
+        evidence["why_off"] = "all-party consent needed and the greeting has no notice"
+    return on, evidence
+
+
 def check_campaign(conn, campaign_id: int, *, record: bool, greeting: str) -> dict | None:
     """The ``start`` gate (see the module docstring). Returns what was checked (for the
     caller to show), or raises ``RecordingNoticeError``; None when not recording."""
@@ -141,5 +158,6 @@ def check_campaign(conn, campaign_id: int, *, record: bool, greeting: str) -> di
 
 
 __all__ = ["ConsentRow", "RecordingNoticeError", "shipped_table", "table_version", "covering",
-           "has_notice", "notice_hint", "campaign_coverage", "check_campaign", "CANADA",
+           "has_notice", "notice_hint", "campaign_coverage", "decision", "check_campaign",
+           "CANADA",
            "UNKNOWN"]

@@ -113,6 +113,12 @@ def system_prompt(ctx: CallContext, now: datetime | None = None) -> str:
         for_whom=f" and that you are calling for {company}" if company else "",
     )
     parts = [ctx.system_prompt.strip(), rules] if ctx.system_prompt.strip() else [rules]
+    if ctx.fields:
+        # What the agent extracts: the tool's schema says the types, this says why.
+        parts.append("- When you call end_call, fill `fields` with what the person told you: "
+                     + "; ".join(f"{f.name} ({f.type}): {f.description or f.name}"
+                                 for f in ctx.fields)
+                     + ". Use null for anything they did not say; never guess.")
     if now is not None:
         local = now.astimezone(zone_for(ctx.recipient_tz))
         parts.append(f"- It is now {local:%A} {local.day} {local:%B %Y, %H:%M} ({local.tzname()}) "

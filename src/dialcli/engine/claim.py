@@ -23,6 +23,7 @@ from typing import Any
 from dialcli.clock import Clock, to_iso
 from dialcli.compliance import consent, dnc
 from dialcli.compliance import policy as compliance
+from dialcli.compliance.recording import decision as recording_decision
 from dialcli.conversation.base import CallContext
 from dialcli.workspace.voices import say_voice_for
 from dialcli.engine.batch import Transactions
@@ -144,6 +145,9 @@ class Claimer:
                 self.progress.lead_changed(lead_id, lead["name"] or "", final, None, None,
                                            lead["pass_no"], now)
                 return None
+            record = bool(c.record)
+            if record:
+                record, detail["recording"] = recording_decision(window.region, texts[0])
             call_id = transitions.claim(
                 conn, campaign_id=c.id, run=c.run, lead_id=lead_id, slot=slot, e164=e164,
                 from_number=c.from_number, pass_no=lead["pass_no"], kind=kind,
@@ -155,7 +159,7 @@ class Claimer:
         attempt_key = f"{c.id}:{c.run}:{lead_id}:{slot}:{lead['pass_no']}:{kind}"
         f = InFlight(call_id, lead_id, lead["name"] or "", slot, kind, lead["pass_no"], e164, tz)
         f.request = DialRequest(call_id, e164, c.from_number, ctx, attempt_key,
-                                record=bool(c.record))
+                                record=record)
         self.progress.lead_changed(lead_id, f.lead_name, "DIALING", None, slot, lead["pass_no"],
                                    now)
         return f

@@ -153,18 +153,24 @@ def decided_by(row, transcript: list[dict[str, Any]]) -> str | None:
         return _BY_STATUS[status]
     if row["error"] and disposition == "FAILED":
         return row["error"]
+    said = None
     for u in reversed(transcript):
         role, text = u.get("role"), str(u.get("text") or "").strip()
         if role == "dtmf" and text:
-            return f"pressed {text}"
+            said = f"pressed {text}"
+            break
         if role == "caller" and re.search(r"\w", text):
-            return text
-    if disposition == "NO_ANSWER":
-        return "nobody spoke after the greeting"
-    return None
+            said = text
+            break
+    if disposition == "NO_ANSWER" and status == "completed":
+        # The product rule: a completed call with at most one caller turn is no answer.
+        return (f'the caller only said "{said}" (one turn or fewer counts as no answer)'
+                if said else "nobody spoke after the greeting")
+    return said
 
 
-def _record(store: Store, row, rate: float) -> dict[str, Any]:
+def _record(store: Store, row, rate: float,
+            appointments: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     call = _summary(row, rate)
     try:
         transcript = json.loads(row["transcript"] or "[]")
@@ -183,7 +189,8 @@ def _record(store: Store, row, rate: float) -> dict[str, Any]:
         "turns_list": _turns(transcript, answered),
         "decided_by": decided_by(row, transcript),
         "summary": row["summary"], "callback_text": row["callback_text"],
-        "callback": _appointment(store, row["id"]),
+        "callback": (appointments.get(row["id"]) if appointments is not None
+                     else _appointment(store, row["campaign_id"], row["lead_id"], row["id"])),
         **_fields(row["fields"]),
         "billed_minutes": row["billed_minutes"], "price_unit": row["price_unit"],
         "error_code": row["error_code"], "error": row["error"],
@@ -212,15 +219,31 @@ def _voicemail(row, transcript: list[dict[str, Any]]) -> dict[str, Any] | None:
     return {"left": left, "message": message if left else None}
 
 
-def _appointment(store: Store, call_id: int) -> dict[str, Any] | None:
-    row = store.one("SELECT due_at, note, status FROM appointments WHERE call_id = ? "
-                    "ORDER BY id DESC LIMIT 1", (call_id,))
+def _appointment(store: Store, campaign_id: int, lead_id: int,
+                 call_id: int) -> dict[str, Any] | None:
+    # By lead first: appointments are indexed by lead, not by call.
+    row = store.one("SELECT due_at, note, status FROM appointments WHERE lead_id = ? "
+                    "AND campaign_id = ? AND call_id = ? ORDER BY id DESC LIMIT 1",
+                    (lead_id, campaign_id, call_id))
     return None if row is None else {"due_at": row[0], "note": row[1], "status": row[2]}
 
 
-def _evidence(store: Store, call_id: int) -> dict[str, Any] | None:
-    """The audit row of the dial: what it rested on when it was placed."""
-    for e in audit_entries(store.conn, call_id=call_id, decision="dial"):
+def _appointments(store: Store, campaign_id: int | None) -> dict[int, dict[str, Any]]:
+    """Every appointment by the call that made it (one read for an export)."""
+    sql = "SELECT call_id, due_at, note, status FROM appointments WHERE call_id IS NOT NULL"
+    params: tuple = ()
+    if campaign_id is not None:
+        sql += " AND campaign_id = ?"
+        params = (campaign_id,)
+    return {r[0]: {"due_at": r[1], "note": r[2], "status": r[3]}
+            for r in store.execute(sql + " ORDER BY id", params)}
+
+
+def _evidence(store: Store, row) -> dict[str, Any] | None:
+    """The audit row of the dial: what it rested on when it was placed (read through
+    the audit log's campaign and lead index, then by call)."""
+    for e in audit_entries(store.conn, campaign_id=row["campaign_id"], lead_id=row["lead_id"],
+                           call_id=row["id"], decision="dial"):
         return {k: e[k] for k in ("ts", "zones", "zone_source", "states", "local_time",
                                   "rules_version", "rules", "opt_out", "cap_count",
                                   "cap_limit", "consent_required", "consent_type",
@@ -235,7 +258,7 @@ def call_detail(store: Store, call_id: int, *, rate: float) -> dict[str, Any]:
         raise NotFoundError(f"There is no call {call_id}.",
                             hint="List calls with: dialcli calls (the ID column).")
     call = _record(store, row, rate)
-    call["evidence"] = _evidence(store, call_id)
+    call["evidence"] = _evidence(store, row)
     return call
 
 
@@ -250,8 +273,9 @@ def call_records(store: Store, *, rate: float, campaign_id: int | None = None,
             where.append("c.run = k.run")
     sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY c.id"
     with store.snapshot():
+        appointments = _appointments(store, campaign_id)
         for row in store.execute(sql, params):
-            yield _record(store, row, rate)
+            yield _record(store, row, rate, appointments)
 
 
 __all__ = ["SPEAKERS", "parse_since", "list_calls", "call_detail", "call_records", "decided_by"]
