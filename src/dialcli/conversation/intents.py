@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from dialcli.conversation import classifier
 from dialcli.conversation.time_phrases import scan
 
 
@@ -64,6 +65,9 @@ class Reading:
     flags: frozenset[Intent]
     time_phrase: str | None
     text: str                     # normalized
+    #: The rules' own intent when the trained model's replaced it (else None): a
+    #: yes or no that answers the agent's question keeps its meaning there.
+    rule_intent: Intent | None = None
 
     def has(self, *intents: Intent) -> bool:
         return any(i in self.flags for i in intents)
@@ -591,7 +595,14 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     intent = next((i for i in _PRIORITY if i in flags), Intent.UNCLEAR)
     if intent is Intent.GOODBYE and Intent.DENY in flags:
         intent = Intent.NOT_INTERESTED       # "No. Goodbye."
-    return Reading(intent, frozenset(flags), time_phrase, s)
+    rule_intent = None
+    if intent in _SECOND_OPINION and (intent not in _SHORT_OK or s.count(" ") >= 4):
+        # The rules found nothing decisive: ask the trained model (classifier.py).
+        guess = classifier.believed(s)
+        if guess == "OPT_OUT" or (guess and intent not in _OPT_OUT_ONLY):
+            rule_intent, intent = intent, Intent(guess.lower())
+            flags.add(intent)
+    return Reading(intent, frozenset(flags), time_phrase, s, rule_intent)
 
 
 #: Words that may stand around a time phrase in a line that is only about when
@@ -608,6 +619,13 @@ _TIME_FRAME = frozenset(
 def _only_time(rest: str) -> bool:
     return all(w in _TIME_FRAME for w in re.findall(r"[a-z']+", rest.replace("'", "")))
 
+
+#: Readings the trained model may replace (yes/no lines only with 5+ words; a
+#: decline only by an opt-out; a complaint about calls never: it gets the question).
+_SECOND_OPINION = frozenset({Intent.UNCLEAR, Intent.ASK_OTHER, Intent.AFFIRM,
+                             Intent.DENY, Intent.GREETING, Intent.NOT_INTERESTED})
+_SHORT_OK = frozenset({Intent.AFFIRM, Intent.DENY, Intent.GREETING})
+_OPT_OUT_ONLY = frozenset({Intent.NOT_INTERESTED})
 
 _DECLINE_LAST = re.compile(r"\b(?:but|so) no(?: thanks| thank you)?$|\bnot right now,? thank|"
                            r"\bnot at this time\b")

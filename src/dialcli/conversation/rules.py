@@ -206,6 +206,10 @@ class RuleSession(BrainSession):
             # "I'm good, thanks" answers "how are you?"; it declines nothing.
             reading = Reading(Intent.GREETING, reading.flags - {Intent.NOT_INTERESTED} | {Intent.GREETING},
                               reading.time_phrase, reading.text)
+        if reading.rule_intent is not None and self.state is not State.OPEN and (
+                reading.rule_intent in _ANSWERING or Intent.DENY in reading.flags):
+            # A yes or no answers the pending question; the model's guess does not.
+            reading = Reading(reading.rule_intent, reading.flags, reading.time_phrase, reading.text)
         self.readings.append(reading)
         reply, end = self.decide(reading)
         if end is None and self.caller_turns >= MAX_TURNS:
@@ -409,6 +413,8 @@ class RuleSession(BrainSession):
         return EndCall(disposition, summary, callback_text=callback_text,
                        goodbye=goodbye_line(disposition, self.company, when))
 
+
+_ANSWERING = frozenset({Intent.AFFIRM, Intent.DENY, Intent.CONFIRM_IDENTITY})
 
 #: Readings that carry on a conversation (a "no" said with them answers the question).
 _CONTINUING = frozenset({Intent.DENY, Intent.ASK_PURPOSE, Intent.ASK_OTHER, Intent.ASK_INFO,
