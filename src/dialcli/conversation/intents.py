@@ -196,6 +196,13 @@ _OPT_OUT = _any(
     r"\b(?:call|calling) (?:me |here )?(?:again|one more time) and\b", r"\bkeep calling and\b",
     r"^(?:no )?no more$", r"\bknock it off\b", r"^never again$", r"\bi am done with (?:these|your|the) calls\b",
     r"\b(?:make|get) (?:these|the|your) calls (?:to )?stop\b", r"\bstop (?:these|the|your) calls\b",
+    r"^(?:please )?no (?:more )?calls\b", r"\bno (?:solicit\w*|telemarket\w*|sales calls|robocalls)\b",
+    r"\b(?:do not|never|will not) (?:take|accept|want|allow|answer) (?:\w+ ){0,3}(?:calls|solicit\w*|telemarket\w*)\b",
+    r"^(?:this is |that is |it is )?(?:spam|a scam|scam)(?: call| likely)?$",
+    r"\bdo not (?:\w+ ){0,4}call(?:ing)? (?:me |us |here )?(?:again|anymore|any more)\b",
+    r"\b(?:not|never) to be (?:called|contacted)\b", r"\bto not be (?:called|contacted)\b",
+    r"\b(?:file|filing|make|making|lodge|submit) a complaint\b",
+    r"\bno (?:me |nos )?(?:este|esten|estes) (?:llamando|molestando)\b",
 )
 #: "Don't call me ma'am" is about a name, not about calling.
 _NAMING = re.compile(
@@ -237,7 +244,7 @@ _VOICEMAIL = _any(
     r"\b(?:customer|subscriber|party|person|number|user|mobile|cellular customer) you (?:are |were |have )?"
     r"(?:calling|called|trying to reach|try to reach|dialed|have dialed|reached)\b",
     r"\b(?:not|no longer) in service\b", r"\b(?:been|is|was) disconnected\b",
-    r"\bcan not be completed\b", r"\bcall (?:has been |was )?forwarded\b",
+    r"\b(?:can not|could not|cannot) be completed\b", r"\bcall (?:has been |was )?forwarded\b",
     r"\b(?:automated|automatic) (?:voice|message|messaging)\b", r"\bvoice messag\w*\b",
     r"\baway from (?:my|the|our) (?:desk|phone)\b", r"^(?:hi |hello |hey )?(?:you have|youve) reached\b",
     r"\b(?:has|have) reached (?:the )?(?:voicemail|mailbox|residence|office)\b",
@@ -321,6 +328,10 @@ _WRONG_NUMBER = [
     r"\b(?:got|had|have had|have) (?:this|the|that) (?:number|phone|line) (?:a|an|for|since|about|like|only|just) ",
     r"\b(?:you are|you re) (?:calling|trying) (?:a|the) (?:business|company|store|office|hotel|restaurant)\b",
     r"\bfront desk\b", r"\bthis is (?:the )?(?:reception|front office|main office)\b",
+    r"\b(?:bought|purchased|rent|rented) (?:this|the) (?:house|home|place|apartment|number) from\b",
+    r"\b(?:previous|former|last|old) (?:owner|owners|tenant|tenants|resident|residents)\b",
+    r"\byou (?:want|mean|need|are looking for) my (?:neighbor|neighbour)\b",
+    r"^(?:i )?(?:do not|dont) know (?:her|him|them|that person)\b", r"\bmy name (?:is not|isnt)\b",
 ]
 
 _CALLBACK = _any(
@@ -360,12 +371,13 @@ _NOT_INTERESTED = _any(
     r"\b(?:i|we) (?:am|are) all set\b",
     r"\b(?:i|we) (?:am|are) (?:good|fine|okay|covered|happy) (?:with (?:what|my|our|the)|already)\b",
     r"\balready (?:have|got|using|use|with|signed)\b",
-    r"\b(?:do not|does not) (?:really )?(?:want|need)\b(?! to (?:talk|speak) (?:right )?now| to think)",
+    r"\b(?:do not|does not) (?:really )?(?:want|need)\b(?! to (?:talk|speak) (?:right )?now| to think| to miss| to lose| to forget| to bother)",
     r"\bno need\b", r"\b(?:i will|i would rather|we will|going to) pass\b", r"\bpass on (?:it|that|this)\b",
     r"\bnot (?:looking|buying|shopping) (?:for|to)?\b", r"\bcan not afford\b",
     r"\bnot something (?:i|we) (?:want|need)\b", r"\bno i am good\b", r"\bno we are good\b",
     r"\bnot happening\b", r"\bforget it\b", r"\bdecline\b",
-    r"\b(?:do not|never) bother\b", r"\bnever\b(?! mind)", r"\bcount (?:me|us) out\b",
+    r"\b(?:do not|never) bother\b", r"^(?:no |nah |nope )*never\b(?! mind)(?:$| (?:ever|in a million years|going to happen|gonna happen|no))",
+    r"\b(?:i|we) (?:will|would) never\b(?! (?:have|miss|forget))", r"\bcount (?:me|us) out\b",
     # Polite and oblique declines, "yeah no", sarcasm.
     r"^(?:(?:yeah|yes|oh|nah|no|well|honestly|um|uh|thanks|thank you)\s+)*(?:i am|we are|i think i am|"
     r"i think we are) (?:good|fine|okay|all good|set|covered|straight|alright|all right|ok)"
@@ -385,7 +397,7 @@ _NOT_INTERESTED = _any(
     r"^no(?: no)+$", r"\b(?:thanks|thank you|appreciate it|appreciate that|appreciate the call|"
     r"i appreciate it),? but no\b", r"\bbut no(?: thanks| thank you)?$",
     r"\b(?:satisfied|happy|content|fine) with (?:what|my|our|the one|the current|current)\b",
-    r"\b(?:i|we) (?:rent|are renting|am renting|am a renter|are renters|do not own)\b",
+    r"\b(?:i|we) (?:rent|are renting|am renting|am a renter|are renters|do not own)\b(?!.*\bbut\b)",
     r"\bchanged (?:my|our) minds?\b", r"^(?:no |nah )?not (?:anymore|any more)\b",
     r"\bno longer (?:interested|need|want)\b", r"\b(?:i|we) do not think so\b", r"\bprobably not\b",
     r"\bi doubt it\b", r"\b(?:do not|never|will not) (?:buy|do business|purchase|sign up for) (?:\w+ )?"
@@ -405,6 +417,8 @@ _NOT_INTERESTED = _any(
     r"\bnot (?:right )?now,? (?:thanks|thank you)\b", r"\b(?:so|but|and|says|said) no(?: thanks| thank you)?$",
     r"\b(?:we|i) am not buying\b", r"\bwe are not buying\b", r"\bnot (?:my|our) cup of tea\b",
     r"^(?:i|we) do not care\b", r"\bnot (?:for|in) (?:the market|me right now)\b",
+    r"\b(?:selling|sold|moving|about to move|relocating)\b.*\b(?:house|home|soon|out|place)\b",
+    r"\b(?:does not|would not|do not think it would) make sense\b", r"\bno (?:lo|la|los|las) necesit\w+\b",
 )
 
 _INTERESTED = _any(
@@ -438,6 +452,9 @@ _INTERESTED = _any(
     r"consultation|visit|plan|payment plan)\b", r"\b(?:i|we) could (?:really )?use (?:that|this|it|one|some)\b",
     r"\b(?:i am|we are) sold\b", r"\byou had me at\b", r"\b(?:mande|mandeme|envie|envieme|mandame) (?:la|mas)? ?informacion\b",
     r"\bsend (?:me|us) (?:something|it|that|info|details) (?:in writing|by email|by mail|over)\b",
+    r"\bput (?:me|us) down\b", r"\bsounds like a plan\b", r"\b(?:open|down) (?:to|for) (?:it|that|this)\b",
+    r"\b(?:can|could|may) (?:i|we) (?:get|have|schedule|book) (?:a|an|the|my|our) (?:free )?"
+    r"(?:quote|estimate|appointment|consultation|visit)\b", r"^si (?:quiero|me interesa)\b",
 )
 
 _ASK_WHO_FOR = [

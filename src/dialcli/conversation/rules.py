@@ -173,6 +173,10 @@ def _asks_identity(ctx: CallContext, first: str) -> bool:
                 or (first and first in last.split()))
 
 
+_SELF_INTRO = re.compile(r"^(?:(?:no|sorry|um|uh|well|hi|hello|yeah)\s+)*(?:my name is|this is|i am|it is|"
+                         r"you are (?:talking|speaking) (?:to|with)) ([a-z]+)(?: speaking| here)?$")
+_NOT_NAMES = frozenset("she he her him me it this that the a an his not speaking here busy fine good "
+                       "okay ok right correct yes who what sorry".split())
 _HOW_ARE_YOU = re.compile(r"\bhow (?:are you|is it going|are things|have you been|is your day)\b|"
                          r"\bhow's (?:it going|your day)\b", re.I)
 _FINE = re.compile(r"^(?:(?:oh|yeah|yes|well|um|uh)\s+)*(?:i am|we are|doing|pretty|very)?\s*"
@@ -206,6 +210,11 @@ class RuleSession(BrainSession):
             # "I'm good, thanks" answers "how are you?"; it declines nothing.
             reading = Reading(Intent.GREETING, reading.flags - {Intent.NOT_INTERESTED} | {Intent.GREETING},
                               reading.time_phrase, reading.text)
+        if reading.intent in (Intent.UNCLEAR, Intent.CONFIRM_IDENTITY, Intent.GREETING) and \
+                self._introduces_someone_else(reading.text):
+            # "My name is John" / "this is John" to a call for Maria.
+            reading = Reading(Intent.WRONG_NUMBER, reading.flags | {Intent.WRONG_NUMBER},
+                              reading.time_phrase, reading.text)
         if reading.rule_intent is not None and self.state is not State.OPEN and (
                 reading.rule_intent in _ANSWERING or Intent.DENY in reading.flags):
             # A yes or no answers the pending question; the model's guess does not.
@@ -219,6 +228,13 @@ class RuleSession(BrainSession):
             self.result = end
         self.transcript.append(Utterance("agent", reply, at_s))
         yield Chunk(reply, end)
+
+    def _introduces_someone_else(self, text: str) -> bool:
+        m = _SELF_INTRO.match(text)
+        if not m or not self.first:
+            return False
+        name = m.group(1)
+        return name != self.first and name not in _NOT_NAMES and not name.startswith(self.first[:3])
 
     def _last_agent_line(self) -> str:
         return next((u.text for u in reversed(self.transcript) if u.role == "agent"), "")
