@@ -59,11 +59,13 @@ def load(split: str) -> list[Case]:
     line by line); all: both."""
     cases = [c for path in sorted(DATA.glob("brain_corpus_*.csv")) for c in read_cases(path)]
     fresh = [c for path in sorted(DATA.glob("brain_heldout_*.csv")) for c in read_cases(path)]
+    # Probe lines written and checked one by one while fixing the rules: tune only.
+    seen = [c for path in sorted(DATA.glob("brain_tune_*.csv")) for c in read_cases(path)]
     if split == "tune":
-        return [c for c in cases if not held_out(c)]
+        return [c for c in cases if not held_out(c)] + seen
     if split == "heldout":
         return [c for c in cases if held_out(c)] + fresh
-    return cases + fresh
+    return cases + seen + fresh
 
 
 def pct(n: int, d: int) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,36 @@ def features(normalized: str) -> list[str]:
     out.append(f"^{words[0]}")
     out.append(f"{words[-1]}$")
     return out
+
+
+#: Naive Bayes is sure of itself on lines unlike any it was trained on ("take me
+#: through it" reads as "take me off"); an outcome is believed only on a line with a
+#: word people use to say it.
+ANCHORS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
+    "OPT_OUT": "stop call calls calling called calle list remove removed delete deleted number "
+               "contact contacting bother bothering quit off report reporting reported block "
+               "blocked unsubscribe harass harassing harassment spam scam solicitation consent "
+               "permission again anymore never llame llamen llamar llames llamando llamadas "
+               "lista baja molesten molestar paz borren quiten numero enough done",
+    "WRONG_NUMBER": "wrong name number live lives living moved passed died deceased know who "
+                    "person nobody one here not named called equivocado equivocada vive "
+                    "conozco nadie business owner",
+    "VOICEMAIL": "message tone beep reached available leave mailbox voicemail number call "
+                 "record recording unavailable service dialed mensaje tono disponible",
+    "INTERESTED": "yes yeah sure interested sign want like love quote set schedule book great "
+                  "sounds go ahead ready please okay ok definitely absolutely interesa quiero "
+                  "si estimate appointment send",
+    "NOT_INTERESTED": "no not nah nope never pass good fine set already have need want thanks "
+                      "thank interested afford gracias interesa necesito",
+    "CALLBACK": "call back later busy time tomorrow today tonight week morning afternoon "
+                "evening driving work meeting now free llame llamame mas tarde",
+}.items()}
+_THIRD_PARTY = re.compile(r"\b(?:my|our|his|her) (?:\w+ )?(?:boss|mom|mother|dad|father|wife|husband|"
+                          r"son|daughter|kids?|friend|sister|brother|work|job|bank|doctor|ex)\b")
+
+
+_FINE_WITH_IT = re.compile(r"\b(?:do not|dont) mind\b|\byou can (?:keep )?(?:call|calling)\b|"
+                           r"\b(?:it is|that is|its) (?:fine|okay|ok)\b")
 
 
 class Model:
@@ -70,11 +101,17 @@ class Model:
         return label, probs[label]
 
     def believed(self, normalized: str) -> str | None:
-        """The outcome when its probability clears its threshold, else None."""
+        """The outcome when its probability clears its threshold and the line has a
+        word that outcome is said with, else None."""
         label, p = self.predict(normalized)
-        if label == "CONTINUE":
+        if label == "CONTINUE" or p < self.thresholds.get(label, 1.01):
             return None
-        return label if p >= self.thresholds.get(label, 1.01) else None
+        words = set(normalized.split())
+        if not words & ANCHORS[label]:
+            return None
+        if label == "OPT_OUT" and _THIRD_PARTY.search(normalized) or _FINE_WITH_IT.search(normalized):
+            return None
+        return label
 
 
 #: Training (bench/train_brain_model.py) puts a fold's model here to evaluate it.

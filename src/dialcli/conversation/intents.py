@@ -124,7 +124,8 @@ def _any(*patterns: str) -> re.Pattern[str]:
 
 _TIME_WORDS = (r"today|tomorrow|tonight|later|again later|this|next|on|at|in|until|before|"
                r"after|around|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-               r"during|right now|now|while|till")
+               r"during|right now|now|while|till|til|too|so early|so late|early|late|past|"
+               r"weekends?|sundays|saturdays|mornings|evenings|nights|between")
 
 _OPT_OUT = _any(
     # Possessive (*+) so "don't call me tomorrow" cannot backtrack into "don't call".
@@ -173,7 +174,8 @@ _OPT_OUT = _any(
     r"\b(?:sick|tired) (?:and tired )?of (?:these|your|the|you|y all|all the|all these|being)\b",
     r"\bstop (?:it|that|this)\b", r"(?:^|\b(?:no|please|just|i said|okay|so|now|yeah|oh|hey|"
     r"alright|all right|seriously|god|man|dude|lady|look|listen) )stop(?: please| now| already)?$",
-    r"\bstop(?: please| now| already)?$", r"\bgo away\b", r"\bdo not (?:ever )?call (?:me |us |here )?\w+ either\b",
+    r"^(?!.*\b(?:hold on|hang on|wait|one sec|one second|talking|so fast)\b).*\bstop(?: please| now| already)?$",
+    r"\bgo away\b", r"\bdo not (?:ever )?call (?:me |us |here )?\w+ either\b",
     # Spanish (accents stripped): no me llame, deje de llamar, quiteme de su lista ...
     r"\bno (?:me |nos )?(?:vuelva|vuelvas|vuelvan|vuelvan a|vuelva a|vuelvas a)? ?(?:a )?"
     r"(?:llame|llames|llamen|llamar|marque|marquen|molest\w*)\b",
@@ -203,6 +205,14 @@ _OPT_OUT = _any(
     r"\b(?:not|never) to be (?:called|contacted)\b", r"\bto not be (?:called|contacted)\b",
     r"\b(?:file|filing|make|making|lodge|submit) a complaint\b",
     r"\bno (?:me |nos )?(?:este|esten|estes) (?:llamando|molestando)\b",
+    r"\b(?:want|need|like) (?:my|our|this) (?:name|number|info\w*|data|details|phone number) "
+    r"(?:removed|deleted|taken off|erased|off)\b", r"^enough(?: already| is enough| of this)?$",
+    r"\b(?:i am|we are) (?:done|finished|through) with (?:you|y all|this|these|your)\b",
+    r"\bbetter not (?:get|call|hear|receive)\b", r"\b(?:one more|another) call (?:and|from you)\b",
+    r"\bdo not call (?:this|my|our) (?:house|home|residence|line|cell|phone|household)\b",
+    r"\bout of (?:your|the|this|that) (?:system|database|records|list|files)\b",
+    r"\b(?:do not|never|no longer) (?:wish|care|desire) to be (?:called|contacted|bothered|phoned)\b",
+    r"\b(?:do not|never|no longer) (?:wish|care) to (?:receive|get|have) (?:\w+ )?(?:calls|phone calls)\b",
 )
 #: "Don't call me ma'am" is about a name, not about calling.
 _NAMING = re.compile(
@@ -236,7 +246,8 @@ _MAYBE_OPT_OUT = _any(
 
 _VOICEMAIL = _any(
     r"\b(?:leave|record) (?:me |us )?(?:a |your )?(?:brief |short )?(?:message|name and number)\b",
-    r"\b(?:after|at) the (?:tone|beep)\b", r"\bvoice ?mail\b", r"\bmailbox\b",
+    r"\b(?:after|at) the (?:tone|beep)\b", r"(?<!your )(?<!a )(?<!the )(?<!my )\bvoice ?mail\b",
+    r"\bmailbox\b",
     r"\b(?:not available|unavailable|can not come to the phone|unable to (?:take|answer) your call)\b"
     r".*\b(?:message|tone|beep)\b",
     r"\bthe (?:person|number|subscriber) you (?:are trying to reach|have dialed|called)\b",
@@ -253,7 +264,7 @@ _VOICEMAIL = _any(
     r"\bplease try (?:your call )?(?:again )?later\b.*", r"\btry your call again\b",
     r"\b(?:deje|deja|dejen) (?:su|tu|un) (?:mensaje|recado)\b", r"\bdespues del tono\b",
     r"\bno (?:esta|se encuentra) disponible\b", r"\bbuzon\b", r"\b(?:ha|has) llamado a\b",
-    r"\bfuera de servicio\b",
+    r"\bfuera de servicio\b", r"\b(?:esta apagado|fuera del area)\b",
 )
 
 
@@ -322,7 +333,7 @@ _WRONG_NUMBER = [
     r"\b(?:numero|number) (?:equivocado|incorrecto|wrong)\b", r"\bequivocad[oa]s?\b", r"\bse equivoc\w*\b",
     r"\b(?:aqui )?no (?:vive|conozco|hay|tenemos) (?:a )?(?:ningun|ninguna|nadie|ningun)\b",
     r"\baqui no vive\b", r"\bno es aqui\b", r"\bno es (?:el|mi) numero\b", r"\bfallecio\b", r"\bmurio\b",
-    r"\bno vive (?:aqui|aca|en esta casa)\b", r"\bno (?:se encuentra|esta) (?:aqui|aca)\b.*\b(?:nunca|no vive)\b",
+    r"\bno vive (?:aqui|aca|en esta casa)\b", r"\bno longer with us\b", r"\baqui no es\b", r"\bno (?:se encuentra|esta) (?:aqui|aca)\b.*\b(?:nunca|no vive)\b",
     r"\b(?:she|he|they|mom|dad|mother|father|wife|husband) (?:has |have )?passed\b",
     r"\b(?:a|an|some|totally|completely) (?:different|other) (?:person|people|family|name)\b",
     r"\b(?:got|had|have had|have) (?:this|the|that) (?:number|phone|line) (?:a|an|for|since|about|like|only|just) ",
@@ -452,7 +463,8 @@ _INTERESTED = _any(
     r"consultation|visit|plan|payment plan)\b", r"\b(?:i|we) could (?:really )?use (?:that|this|it|one|some)\b",
     r"\b(?:i am|we are) sold\b", r"\byou had me at\b", r"\b(?:mande|mandeme|envie|envieme|mandame) (?:la|mas)? ?informacion\b",
     r"\bsend (?:me|us) (?:something|it|that|info|details) (?:in writing|by email|by mail|over)\b",
-    r"\bput (?:me|us) down\b", r"\bsounds like a plan\b", r"\b(?:open|down) (?:to|for) (?:it|that|this)\b",
+    r"\bput (?:me|us) down\b", r"\b(?:let us|i want to|we want to|ready to) (?:move forward|proceed|go ahead)\b",
+    r"\b(?:me gustaria|quisiera|quiero) (?:recibir )?(?:mas )?(?:informacion|info)\b", r"\bsounds like a plan\b", r"\b(?:open|down) (?:to|for) (?:it|that|this)\b",
     r"\b(?:can|could|may) (?:i|we) (?:get|have|schedule|book) (?:a|an|the|my|our) (?:free )?"
     r"(?:quote|estimate|appointment|consultation|visit)\b", r"^si (?:quiero|me interesa)\b",
 )
