@@ -169,3 +169,13 @@ def test_the_shipped_model_loads_and_only_speaks_where_the_rules_are_unsure(monk
 def test_the_model_never_turns_a_yes_to_a_question_into_something_else():
     _, end, _ = talk(["okay", "yeah that's fine"])
     assert end.disposition is Disposition.INTERESTED
+
+
+@pytest.mark.parametrize("phrase, expected", [
+    ("call me back but not before noon", "2026-03-04 13:00"),
+    ("don't call after 8 though, try tomorrow", "2026-03-05 10:00"),
+    ("call me tomorrow but don't call before 9am", "2026-03-05 10:00"),
+])
+def test_limits_are_not_times(phrase, expected):
+    got = parse_callback_time(phrase, NOW, TZ)
+    assert got.local.strftime("%Y-%m-%d %H:%M") == expected

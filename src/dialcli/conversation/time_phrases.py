@@ -166,6 +166,10 @@ def _normalize(raw: str) -> str:
     if _ES_GATE.search(s):
         s = _spanish(s)
     s = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", s)
+    # "Not before noon" is after it; "don't call after 8" limits, it names no time.
+    s = re.sub(r"\bnot\s+before\b", "after", s)
+    s = re.sub(r"\b(?:don'?t|do\s+not|never)\s+call(?:\s+(?:me|us|here))?\s+(?:after|past|later\s+than|before|"
+               r"earlier\s+than)\s+\S+(?:\s*[ap]m)?", " ", s)
     s = re.sub(r"\b(good\s+(?:morning|afternoon|evening|night|day))\b", " ", s)
     s = re.sub(r"\b(tmrw|tmr|tomoz|tomorow|tommorow|tommorrow)\b", "tomorrow", s)
     s = re.sub(r"\bo'?\s?clock\b", "oclock", s)
