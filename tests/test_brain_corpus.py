@@ -179,3 +179,9 @@ def test_the_model_never_turns_a_yes_to_a_question_into_something_else():
 def test_limits_are_not_times(phrase, expected):
     got = parse_callback_time(phrase, NOW, TZ)
     assert got.local.strftime("%Y-%m-%d %H:%M") == expected
+
+
+@pytest.mark.parametrize("phrase", ["call me at 2:75", "call me at 25:30", "call me on february 30",
+                                    "call me at 13 pm", "on the 31st of april"])
+def test_times_that_do_not_exist_give_the_default(phrase):
+    assert parse_callback_time(phrase, NOW, TZ).source == "default"

@@ -391,6 +391,8 @@ def _weekday(word: str) -> int:
 
 
 def _scan_clock(t: _Text, spec: TimeSpec) -> None:
+    # A clock that does not exist ("2:75", "25:00") is not read as its hour either.
+    t.take(r"\b(?:at\s+|around\s+)?(?:\d{1,2}:[6-9]\d|2[4-9]:\d\d|[3-9]\d:\d\d)(?:\s*[ap]m)?\b")
     ampm = r"(am|pm)\b"
     m = t.take(rf"\b(?:at\s+|around\s+|about\s+|after\s+|by\s+)?(\d{{1,2}})(?::(\d{{2}}))?\s*{ampm}")
     if m and 1 <= int(m.group(1)) <= 12:
