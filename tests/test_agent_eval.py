@@ -146,3 +146,20 @@ def test_agent_test_uses_the_llm_when_one_is_configured(cli, zara, tmp_path, mon
         assert "LLM fake-model" in r.output
         systems = [q.json["messages"][0]["content"] for q in llm.chat_requests]
         assert systems and all("Wednesday 4 March 2026, 10:00" in s for s in systems)
+
+
+def test_try_renders_the_agent_for_a_lead_of_a_campaign(cli, store):
+    import builders
+
+    builders.campaign(store, "Spring", greeting="Hi {{NAME}}, this is Zara from Acme about "
+                      "case {{CASE}}. Do you have a minute?",
+                      leads=[{"name": "Ann Lee", "phones": ["+14155550101"], "vars": {"CASE": "A1"},
+                              "timezone": "America/Los_Angeles"},
+                             {"name": "Bo Chen", "phones": ["+14155550102"], "vars": {"CASE": "B2"},
+                              "timezone": "America/New_York"}])
+    r = cli("agent", "try", "Zara", "--lead", "2", input="call me tomorrow at 3\n")
+    assert r.exit_code == 0, r.output
+    assert "agent> Hi Bo Chen, this is Zara from Acme about case B2." in r.output
+    assert "Disposition: CALLBACK" in r.output and "15:00 EST" in r.output
+    r = cli("agent", "try", "Zara", "--lead", "9", input="/hangup\n")
+    assert r.exit_code == 2
