@@ -247,7 +247,7 @@ _MAYBE_OPT_OUT = _any(
 _VOICEMAIL = _any(
     r"\b(?:leave|record) (?:me |us )?(?:a |your )?(?:brief |short )?(?:message|name and number)\b",
     r"\b(?:after|at) the (?:tone|beep)\b", r"(?<!your )(?<!a )(?<!the )(?<!my )\bvoice ?mail\b",
-    r"\bmailbox\b",
+    r"\bmailbox\b", r"\bvoice ?mail (?:of|for|box)\b", r"\breached (?:\w+ ){0,3}voice ?mail\b",
     r"\b(?:not available|unavailable|can not come to the phone|unable to (?:take|answer) your call)\b"
     r".*\b(?:message|tone|beep)\b",
     r"\bthe (?:person|number|subscriber) you (?:are trying to reach|have dialed|called)\b",
@@ -343,6 +343,8 @@ _WRONG_NUMBER = [
     r"\b(?:previous|former|last|old) (?:owner|owners|tenant|tenants|resident|residents)\b",
     r"\byou (?:want|mean|need|are looking for) my (?:neighbor|neighbour)\b",
     r"^(?:i )?(?:do not|dont) know (?:her|him|them|that person)\b", r"\bmy name (?:is not|isnt)\b",
+    r"^(?:no |sorry )?i am not (?:her|him|the person|the one|who you|the guy|the lady)\b",
+    r"\b(?:number|phone|line) (?:was|has been|got|is) (?:reassigned|recycled|given to me|new)\b",
 ]
 
 _CALLBACK = _any(
@@ -418,7 +420,7 @@ _NOT_INTERESTED = _any(
     r"\b(?:going to|gonna) say no\b", r"\bthe answer is no\b", r"\bi said no\b",
     r"\bno means no\b", r"\bno es no\b", r"^(?:no |nah )?not today(?: thanks| thank you| sorry)?$",
     r"\byeah right\b", r"\boh sure\b.*\b(?:because|cause|right)\b", r"\bmoney to burn\b",
-    r"\banother (?:sales|robo|spam|telemarketing|scam|junk)\w* ?call\b", r"\bjust what i (?:need|needed)\b",
+    r"\banother (?:sales|robo|spam|telemarketing|scam|junk)\w* ?call\b",
     r"\blike i need\b", r"\bnot (?:my|our) thing\b", r"\bnot something (?:i|we) need\b",
     r"\b(?:i|we) am not (?:doing|buying)\b", r"\bi am not doing (?:that|this|it)\b",
     r"\bno (?:me |nos )?interesa\b", r"\bno (?:estoy|estamos) interesad[oa]s?\b", r"\bno necesit\w+\b",
@@ -430,6 +432,11 @@ _NOT_INTERESTED = _any(
     r"^(?:i|we) do not care\b", r"\bnot (?:for|in) (?:the market|me right now)\b",
     r"\b(?:selling|sold|moving|about to move|relocating)\b.*\b(?:house|home|soon|out|place)\b",
     r"\b(?:does not|would not|do not think it would) make sense\b", r"\bno (?:lo|la|los|las) necesit\w+\b",
+    r"\b(?:do not|dont) think (?:i am|we are|i would be|we would be|i will be) interested\b",
+    r"^(?:no |nope |okay |ok )?(?:thanks|thank you) (?:anyway|anyways|though)$",
+    r"\b(?:it is|that is|thats|its) a (?:no|hard no|pass)\b", r"^(?:no sorry|sorry no|no no sorry)$",
+    r"\bdecided (?:against|not to)\b", r"^nope (?:i am|we are) (?:fine|good|okay|ok|set)\b",
+    r"^not today,? not tomorrow\b",
 )
 
 _INTERESTED = _any(
@@ -463,7 +470,9 @@ _INTERESTED = _any(
     r"consultation|visit|plan|payment plan)\b", r"\b(?:i|we) could (?:really )?use (?:that|this|it|one|some)\b",
     r"\b(?:i am|we are) sold\b", r"\byou had me at\b", r"\b(?:mande|mandeme|envie|envieme|mandame) (?:la|mas)? ?informacion\b",
     r"\bsend (?:me|us) (?:something|it|that|info|details) (?:in writing|by email|by mail|over)\b",
-    r"\bput (?:me|us) down\b", r"\b(?:let us|i want to|we want to|ready to) (?:move forward|proceed|go ahead)\b",
+    r"\bput (?:me|us) down\b", r"\b(?:exactly|just) what (?:i|we) (?:need|want|were looking for)\b",
+    r"\b(?:pay|settle|take care of|clear) (?:it|this|that|the balance|my balance|the debt|the bill|"
+    r"what i owe)(?: off)?\b", r"\bpayment plan\b", r"\b(?:let us|i want to|we want to|ready to) (?:move forward|proceed|go ahead)\b",
     r"\b(?:me gustaria|quisiera|quiero) (?:recibir )?(?:mas )?(?:informacion|info)\b", r"\bsounds like a plan\b", r"\b(?:open|down) (?:to|for) (?:it|that|this)\b",
     r"\b(?:can|could|may) (?:i|we) (?:get|have|schedule|book) (?:a|an|the|my|our) (?:free )?"
     r"(?:quote|estimate|appointment|consultation|visit)\b", r"^si (?:quiero|me interesa)\b",
