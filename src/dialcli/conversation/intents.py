@@ -83,7 +83,11 @@ def _contractions() -> dict[str, str]:
              "wont": "will not", "ain't": "is not", "aint": "is not", "shan't": "shall not",
              "i'm": "i am", "im": "i am", "let's": "let us", "lets": "let us",
              "y'all": "you all", "gonna": "going to", "wanna": "want to", "gotta": "got to",
-             "dunno": "do not know", "ok": "okay"}
+             "dunno": "do not know", "ok": "okay",
+             # What speech-to-text and thumbs make of the words that matter most.
+             "caling": "calling", "callin": "calling", "colling": "calling",
+             "cawling": "calling", "calliing": "calling", "stap": "stop", "stahp": "stop",
+             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe"}
     for verb in ("do", "does", "did", "is", "are", "was", "were", "have", "has", "had",
                  "would", "could", "should", "must", "need"):
         table[f"{verb}n't"] = table[f"{verb}nt"] = f"{verb} not"
@@ -140,7 +144,7 @@ _OPT_OUT = _any(
     r"\b(?:put|add|place) (?:me|us|my number|this number) on (?:the |your |a )?do not call\b",
     r"\bdo not call list\b", r"\bdnc list\b",
     r"\bunsubscribe\b", r"\bopt (?:me )?out\b", r"\bopting out\b",
-    r"\blose my number\b", r"\bleave me alone\b",
+    r"\blose my number\b", r"\bleave (?:me|us|her|him|them|my \w+) (?:alone|be)\b",
     r"\b(?:do not|never) want (?:to be|any more|anymore|more)? ?(?:called|contacted|calls)\b",
     r"\bi will report you\b", r"\bharass(?:ing|ment)?\b",
     r"\bhow (?:do|can) i (?:get|be) (?:removed|taken off)\b",
@@ -153,12 +157,15 @@ _OPT_OUT = _any(
     r"this (?:number|phone)|our (?:number|names?)) (?:off|out of|from|of (?:your|the|this|that))\b",
     r"\b(?:wipe|delete|erase|remove|drop|clear|scratch|cross|strike) (?:me|us|my (?:number|name|info|"
     r"information|details|data|records?|contact|phone(?: number)?)|this (?:number|phone)|our (?:number|names?))\b",
-    r"\b(?:delete|erase|remove|wipe|purge) (?:all )?(?:my|our) \w+", r"\bdnc\b",
+    r"\b(?:delete|erase|remove|wipe|purge|pull|drop) (?:all )?(?:my|our) \w+", r"\bdnc\b",
+    r"\b(?:remove|take|delete|drop) (?:her|him|them)(?: off| from|$| please)\b",
+    r"\b(?:nobody|no one) (?:here )?wants? (?:your|these|the|any) (?:phone )?calls\b",
+    r"\b(?:do not|dont) do (?:robo|sales |telemarketing |marketing )?calls\b",
     r"\bdo not call (?:list|registry)\b", r"\b(?:national )?do not call registry\b",
     r"\b(?:i|we) (?:already |have |already have )?(?:told|asked) (?:you|y all|them)(?: \w+)?(?: \w+)? "
     r"(?:not to|to stop|to quit|never to|to not|to take|to remove)\b",
     r"\b(?:never|do not|did not) (?:ever )?want to hear from (?:you|y all|your)\b",
-    r"\b(?:never|do not) want (?:any more|anymore|more|these|your|any|the|those|you) ?(?:phone )?"
+    r"\b(?:never|do not|does not|did not) want (?:any more|anymore|more|these|your|any|the|those|you) ?(?:phone )?"
     r"(?:calls|calling|to call)\b",
     r"\b(?:do not|never) want (?:you|y all|your company|anyone|anybody) (?:\w+ )?(?:calling|to call|contacting|to contact|bothering)\b",
     r"\b(?:do not|never) want to be (?:called|contacted|bothered)\b",
