@@ -69,7 +69,7 @@ _THIRD_PARTY = re.compile(r"\b(?:my|our|his|her) (?:\w+ )?(?:boss|mom|mother|dad
 
 
 _FINE_WITH_IT = re.compile(r"\b(?:do not|dont) mind\b|\byou can (?:keep )?(?:call|calling)\b|"
-                           r"\bpay (?:\w+ )?off\b|"
+                           r"\bpay (?:\w+ )?off\b|\b(?:miss|missed|missing) (?:your|the|a|this) call|"
                            r"\b(?:it is|that is|its) (?:fine|okay|ok)\b")
 
 
