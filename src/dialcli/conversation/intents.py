@@ -176,7 +176,8 @@ _OPT_OUT = _any(
     r"\b(?:never )?(?:gave|give) (?:you|y all) (?:my )?permission\b",
     r"\b(?:do not|no longer) have (?:my )?(?:permission|consent)\b",
     r"\b(?:stop|quit|cease) (?:\w+ )?(?:bothering|pestering|harassing|hounding|spamming|calling)\b",
-    r"\b(?:stop|enough) (?:with )?(?:the|these|your|all the|all these|those) (?:calls|phone calls|calling)\b",
+    r"\b(?:stop|enough|quit|done) (?:with )?(?:the|these|your|all the|all these|those) (?:calls|phone calls|calling)\b",
+    r"\bno mas (?:llamadas|llamen|me llamen)\b",
     r"\benough (?:calls|calling)\b", r"\b(?:no more|not any more) (?:phone )?(?:calls|calling)\b",
     r"\b(?:sick|tired) (?:and tired )?of (?:these|your|the|you|y all|all the|all these|being)\b",
     r"\bstop (?:it|that|this)\b", r"(?:^|\b(?:no|please|just|i said|okay|so|now|yeah|oh|hey|"

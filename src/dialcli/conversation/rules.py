@@ -216,7 +216,8 @@ class RuleSession(BrainSession):
             reading = Reading(Intent.WRONG_NUMBER, reading.flags | {Intent.WRONG_NUMBER},
                               reading.time_phrase, reading.text)
         if reading.rule_intent is not None and self.state is not State.OPEN and (
-                reading.rule_intent in _ANSWERING or Intent.DENY in reading.flags):
+                reading.rule_intent in _ANSWERING or Intent.DENY in reading.flags) and (
+                reading.intent is not Intent.OPT_OUT or self.state is State.CONFIRM_OPT_OUT):
             # A yes or no answers the pending question; the model's guess does not.
             reading = Reading(reading.rule_intent, reading.flags, reading.time_phrase, reading.text)
         self.readings.append(reading)
