@@ -255,7 +255,9 @@ _MAYBE_OPT_OUT = _any(
 _VOICEMAIL = _any(
     r"\b(?:leave|record) (?:me |us )?(?:a |your )?(?:brief |short )?(?:message|name and number)\b",
     r"\b(?:after|at) the (?:tone|beep)\b", r"(?<!your )(?<!a )(?<!the )(?<!my )\bvoice ?mail\b",
-    r"\bmailbox\b", r"\bvoice ?mail (?:of|for|box)\b", r"\breached (?:\w+ ){0,3}voice ?mail\b",
+    r"\bmailbox\b", r"\bvoice ?mail (?:of|for|box)\b", r"\byou know what to do\b",
+    r"\b(?:office|we) (?:is|are) (?:currently |now )?closed\b", r"\bour (?:office |business )?hours are\b",
+    r"\bplease hold while we\b", r"\bconnect your call\b", r"\ball circuits are busy\b", r"\breached (?:\w+ ){0,3}voice ?mail\b",
     r"\b(?:not available|unavailable|can not come to the phone|unable to (?:take|answer) your call)\b"
     r".*\b(?:message|tone|beep)\b",
     r"\bthe (?:person|number|subscriber) you (?:are trying to reach|have dialed|called)\b",
@@ -480,7 +482,15 @@ _INTERESTED = _any(
     r"\bsend (?:me|us) (?:something|it|that|info|details) (?:in writing|by email|by mail|over)\b",
     r"\bput (?:me|us) down\b", r"\b(?:exactly|just) what (?:i|we) (?:need|want|were looking for)\b",
     r"\b(?:pay|settle|take care of|clear) (?:it|this|that|the balance|my balance|the debt|the bill|"
-    r"what i owe)(?: off)?\b", r"\bpayment plan\b", r"\b(?:let us|i want to|we want to|ready to) (?:move forward|proceed|go ahead)\b",
+    r"what i owe)(?: off)?\b", r"\bpayment plan\b",
+    r"\b(?:i|we) would appreciate (?:that|it)\b", r"\b(?:that|it) would be (?:awesome|amazing|lovely|"
+    r"fantastic|excellent|cool|ideal|great|helpful|nice|good|perfect|wonderful)\b",
+    r"\b(?:want|like|love) to hear (?:the|your|about the|about your|more about the) (?:offer|deal|options|details|plan)\b",
+    r"\b(?:can|could|shall) we (?:set up|schedule|book|arrange) (?:a|an|the) (?:appointment|consultation|call|"
+    r"meeting|time|visit)\b", r"\bavailable for (?:a|an|the) (?:consultation|appointment|visit|estimate)\b",
+    r"^(?:okay |ok |alright )?(?:deal|it is a deal|you have a deal|you got a deal)$", r"\bconvinced me\b",
+    r"\b(?:i|we) can pay\b", r"\bmake a payment\b", r"\b(?:mandenme|mandeme|envienme) a alguien\b",
+    r"\bagend\w+ (?:una )?cita\b", r"^(?:i am|we are) (?:game|down)$", r"\b(?:let us|i want to|we want to|ready to) (?:move forward|proceed|go ahead)\b",
     r"\b(?:me gustaria|quisiera|quiero) (?:recibir )?(?:mas )?(?:informacion|info)\b", r"\bsounds like a plan\b", r"\b(?:open|down) (?:to|for) (?:it|that|this)\b",
     r"\b(?:can|could|may) (?:i|we) (?:get|have|schedule|book) (?:a|an|the|my|our) (?:free )?"
     r"(?:quote|estimate|appointment|consultation|visit)\b", r"^si (?:quiero|me interesa)\b",

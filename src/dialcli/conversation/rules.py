@@ -173,7 +173,7 @@ def _asks_identity(ctx: CallContext, first: str) -> bool:
                 or (first and first in last.split()))
 
 
-_SELF_INTRO = re.compile(r"^(?:(?:no|sorry|um|uh|well|hi|hello|yeah)\s+)*(?:my name is|this is|i am|it is|"
+_SELF_INTRO = re.compile(r"^(?:(?:no|sorry|um|uh|well|hi|hello|yeah)\s+)*(?:my name is|this is|it is|"
                          r"you are (?:talking|speaking) (?:to|with)) ([a-z]+)(?: speaking| here)?$")
 _NOT_NAMES = frozenset("she he her him me it this that the a an his not speaking here busy fine good "
                        "okay ok right correct yes who what sorry".split())
