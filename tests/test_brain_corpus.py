@@ -185,3 +185,17 @@ def test_limits_are_not_times(phrase, expected):
                                     "call me at 13 pm", "on the 31st of april"])
 def test_times_that_do_not_exist_give_the_default(phrase):
     assert parse_callback_time(phrase, NOW, TZ).source == "default"
+
+
+@pytest.mark.parametrize("phrase, expected", [
+    ("end of next week", "Fri 03-13 10:00"), ("early next week", "Mon 03-09 10:00"),
+    ("after the weekend", "Mon 03-09 10:00"), ("around dinner time", "Wed 03-04 18:00"),
+    ("after dinner", "Wed 03-04 19:00"), ("noonish", "Wed 03-04 12:00"),
+    ("two thirty", "Wed 03-04 14:30"), ("call me at 5 30 pm", "Wed 03-04 17:30"),
+    ("before lunch tomorrow", "Thu 03-05 11:00"), ("el fin de semana", "Sat 03-07 10:00"),
+    ("mañana temprano", "Thu 03-05 10:00"), ("esta tarde a las 4", "Wed 03-04 16:00"),
+    ("a las 4 y media", "Wed 03-04 16:30"), ("pasado mañana", "Fri 03-06 10:00"),
+])
+def test_more_callback_phrases(phrase, expected):
+    got = parse_callback_time(phrase, NOW, TZ)
+    assert got.source == "parsed" and got.local.strftime("%a %m-%d %H:%M") == expected
