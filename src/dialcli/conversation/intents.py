@@ -178,6 +178,14 @@ _OPT_OUT = _any(
     r"\b(?:stop|quit|cease) (?:\w+ )?(?:bothering|pestering|harassing|hounding|spamming|calling)\b",
     r"\b(?:stop|enough|quit|done) (?:with )?(?:the|these|your|all the|all these|those) (?:calls|phone calls|calling)\b",
     r"\bno mas (?:llamadas|llamen|me llamen)\b",
+    r"\b(?:last|final) time (?:you|y all|you guys|you people) (?:call|ring|contact)\b",
+    r"\bremove (?:it|that|this)(?: please| now)?$",
+    r"^(?:(?:oh|just|well|and|so)\s+)*(?:screw you|go to hell|get lost|piss off|bugger off|f off|fuck off|"
+    r"eff off|fuck you|f you)\b", r"^(?:ya )?basta\b", r"\bbasta de (?:llamadas|llamar)\b",
+    r"\bno (?:me |nos )?(?:vuelvan|vuelva|vuelvas) a (?:marcar|llamar)\b",
+    r"\b(?:have no|do not have the|do not have any) right to (?:call|contact)\b",
+    r"\b(?:not allowed|not supposed|not permitted|should not be) (?:to )?(?:be )?(?:call|calling|contact)\w*\b",
+    r"\bdo not (?:ever )?(?:call|contact) (?:me|us|here) at all\b",
     r"\benough (?:calls|calling)\b", r"\b(?:no more|not any more) (?:phone )?(?:calls|calling)\b",
     r"\b(?:sick|tired) (?:and tired )?of (?:these|your|the|you|y all|all the|all these|being)\b",
     r"\bstop (?:it|that|this)\b", r"(?:^|\b(?:no|please|just|i said|okay|so|now|yeah|oh|hey|"
