@@ -660,7 +660,12 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     if intent is Intent.GOODBYE and Intent.DENY in flags:
         intent = Intent.NOT_INTERESTED       # "No. Goodbye."
     rule_intent = None
-    if intent in _SECOND_OPINION and (intent not in _SHORT_OK or s.count(" ") >= 4):
+    if intent in _SECOND_OPINION and _CESSATION_CALLING.search(s) and not _NOT_ABOUT_US.search(s):
+        # A word for ending next to a word for calling, in a line the rules did not read:
+        # most likely a way of saying "stop calling" that no pattern has yet.
+        rule_intent, intent = intent, Intent.OPT_OUT
+        flags.add(intent)
+    elif intent in _SECOND_OPINION and (intent not in _SHORT_OK or s.count(" ") >= 4):
         # The rules found nothing decisive: ask the trained model (classifier.py).
         guess = classifier.believed(s)
         if guess == "OPT_OUT" or (guess and intent not in _OPT_OUT_ONLY):
@@ -690,6 +695,14 @@ _SECOND_OPINION = frozenset({Intent.UNCLEAR, Intent.ASK_OTHER, Intent.AFFIRM,
                              Intent.DENY, Intent.GREETING, Intent.NOT_INTERESTED})
 _SHORT_OK = frozenset({Intent.AFFIRM, Intent.DENY, Intent.GREETING})
 _OPT_OUT_ONLY = frozenset({Intent.NOT_INTERESTED})
+
+_CESSATION_CALLING = re.compile(
+    r"\b(?:stop|quit|cease|remove|delete|erase|unsubscribe|block|no more|off of|taken off|take off)"
+    r"(?: \w+){0,2} (?:call|calls|calling|called|number|list|contact|contacting|phone|ringing|dialing|"
+    r"llamadas|llamar)\b")
+_NOT_ABOUT_US = re.compile(r"\b(?:my|our|his|her) (?:\w+ )?(?:boss|mom|mother|dad|father|wife|husband|son|"
+                           r"daughter|kids?|friend|sister|brother|work|job|bank|doctor|ex)\b|\bstop by\b|"
+                           r"\b(?:do not|dont) mind\b|\bcall (?:me|us) back\b|\bthe call dropped\b")
 
 _DECLINE_LAST = re.compile(r"\b(?:but|so) no(?: thanks| thank you)?$|\bnot right now,? thank|"
                            r"\bnot at this time\b")
