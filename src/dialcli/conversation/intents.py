@@ -14,9 +14,17 @@ handled by order and by the patterns themselves: "not interested" is checked bef
 
 Priority (the first that matches is the primary intent): opt-out (a compliance
 duty: "don't call me again" must never be missed), wrong number, voicemail greeting,
-callback, not interested, interested, the specific questions, goodbye, hold,
-identity confirmation ("speaking"), bare no, hesitation, bare yes, greeting, a time
-alone, unclear.
+a complaint about being called that may be an opt-out (``MAYBE_OPT_OUT``: the agent
+asks), callback, not interested, interested, a time alone ("how about Friday?"), the
+specific questions, goodbye, hold, identity confirmation ("speaking"), bare no,
+hesitation, bare yes, greeting, unclear.
+
+Accents are stripped, so Spanish is read too ("no me llame", "quíteme de su lista").
+A time phrase makes a line a callback only when the line is about when ("tomorrow at
+3 works"), never when it is about something else ("the weather is nice today", "the
+fourth time you called"). Where the rules find nothing decisive, a word for ending
+next to a word for calling is an opt-out, and the trained model (``classifier``)
+gives a second opinion; ``Reading.rule_intent`` keeps the rules' own reading then.
 """
 
 from __future__ import annotations

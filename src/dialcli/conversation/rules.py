@@ -15,6 +15,9 @@ goodbye suited to the label. Everything else depends on what the agent last aske
   else -> CALLBACK with the default time (a busy person is not kept on the line).
 * ``CONFIRM_IDENTITY``: no -> WRONG_NUMBER; yes -> back to ``OPEN``.
 * ``OFFER_CALLBACK``: yes -> ask when; no -> NOT_INTERESTED.
+* ``CONFIRM_OPT_OUT`` (after "why do you keep calling me?" the agent asks "Would you
+  like me to stop calling this number?" instead of pitching on): yes -> OPT_OUT; no
+  -> back to ``OPEN``. ``opt_out_guard`` gives the LLM brain the same two duties.
 
 Questions ("who is this?", "what is this about?", "is this a robot?") are answered
 only from the call's context -- the agent's name, the company and purpose found in
