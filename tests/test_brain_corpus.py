@@ -55,7 +55,7 @@ def test_corpus_meets_the_targets(split):
     # The tune split has been read line by line: everything there must pass. The
     # held-out floor guards what was measured (the opt-out bar is not met
     # there yet: see README "Understanding callers").
-    floor = {"tune": (1.0, 0.0, 0.99, 0.99), "heldout": (0.85, 0.02, 0.90, 0.95)}[split]
+    floor = {"tune": (1.0, 0.0, 0.99, 0.99), "heldout": (0.92, 0.02, 0.91, 0.96)}[split]
     assert recall >= floor[0], misses
     assert false_opt <= floor[1], misses
     assert decisive_ok >= floor[2], misses
