@@ -122,3 +122,44 @@ def test_try_keypress_and_hangup(cli, zara):
     r = cli("agent", "try", zara, input="hello?\n/hangup\n")
     assert r.exit_code == 0
     assert "without an outcome" in r.output
+
+
+def test_agent_test_uses_the_llm_when_one_is_configured(cli, zara, tmp_path, monkeypatch):
+    from fakes.fake_llm import FakeLLM, reply, tool_call
+
+    with FakeLLM() as llm:
+        monkeypatch.setenv("DIALCLI_LLM_BASE_URL", llm.base_url)
+        monkeypatch.setenv("DIALCLI_LLM_MODEL", "fake-model")
+        llm.enqueue(reply("Happy to help. Shall I have someone follow up?"),
+                    tool_call("INTERESTED", "Wants a follow-up.", text=["Great, thank you!"]),
+                    tool_call("CALLBACK", "Busy.", "2026-03-05T15:00", text=["Talk then."]))
+        cases = write(tmp_path, "caller,expected,callback_at\n"
+                                "stop calling me,OPT_OUT,\n"          # the guard: no request
+                                "tell me more | yes,INTERESTED,\n"
+                                "busy now call me tomorrow,CALLBACK,2026-03-05 15:00\n")
+        r = cli("agent", "test", zara, cases, "--json", *NOW)
+        assert r.exit_code == 0, r.output
+        rows = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+        assert [row["got"] for row in rows] == ["OPT_OUT", "INTERESTED", "CALLBACK"]
+        assert rows[2]["callback_at"] == "2026-03-05T15:00"
+        assert len(llm.chat_requests) == 3          # the opt-out never reached the model
+        assert "LLM fake-model" in r.output
+        systems = [q.json["messages"][0]["content"] for q in llm.chat_requests]
+        assert systems and all("Wednesday 4 March 2026, 10:00" in s for s in systems)
+
+
+def test_try_renders_the_agent_for_a_lead_of_a_campaign(cli, store):
+    import builders
+
+    builders.campaign(store, "Spring", greeting="Hi {{NAME}}, this is Zara from Acme about "
+                      "case {{CASE}}. Do you have a minute?",
+                      leads=[{"name": "Ann Lee", "phones": ["+14155550101"], "vars": {"CASE": "A1"},
+                              "timezone": "America/Los_Angeles"},
+                             {"name": "Bo Chen", "phones": ["+14155550102"], "vars": {"CASE": "B2"},
+                              "timezone": "America/New_York"}])
+    r = cli("agent", "try", "Zara", "--lead", "2", input="call me tomorrow at 3\n")
+    assert r.exit_code == 0, r.output
+    assert "agent> Hi Bo Chen, this is Zara from Acme about case B2." in r.output
+    assert "Disposition: CALLBACK" in r.output and "15:00 EST" in r.output
+    r = cli("agent", "try", "Zara", "--lead", "9", input="/hangup\n")
+    assert r.exit_code == 2

@@ -49,10 +49,13 @@ def test_corpus_meets_the_targets(split):
     false_opt = sum(r.got == "OPT_OUT" for r in other) / len(other)
     decisive_ok = sum(r.got == r.case.expected for r in decisive) / len(decisive)
     times_ok = sum(r.passed for r in timed) / len(timed)
-    misses = [(r.case.caller, r.why) for r in results if not r.passed]
-    # The held-out split is never tuned on: its bar is the issue's; the tune split's
-    # is higher (everything there has been looked at).
-    floor = {"tune": (1.0, 0.0, 0.99, 0.99), "heldout": (0.92, 0.02, 0.90, 0.94)}[split]
+    # Held-out lines are judged in aggregate only: their text is never shown.
+    misses = ([(r.case.caller, r.why) for r in results if not r.passed] if split == "tune"
+              else f"{sum(not r.passed for r in results)} held-out cases failed")
+    # The tune split has been read line by line: everything there must pass. The
+    # held-out floor guards what was measured (the opt-out bar is not met
+    # there yet: see README "Understanding callers").
+    floor = {"tune": (1.0, 0.0, 0.99, 0.99), "heldout": (0.92, 0.02, 0.91, 0.96)}[split]
     assert recall >= floor[0], misses
     assert false_opt <= floor[1], misses
     assert decisive_ok >= floor[2], misses
@@ -137,3 +140,62 @@ def test_a_time_that_has_passed_today_moves_to_tomorrow():
     evening = datetime(2026, 3, 4, 15, 30, tzinfo=ZoneInfo(TZ))
     got = parse_callback_time("after lunch", evening, TZ)
     assert got.local.strftime("%Y-%m-%d %H:%M") == "2026-03-05 13:00"
+
+
+def test_the_shipped_model_loads_and_only_speaks_where_the_rules_are_unsure(monkeypatch):
+    from dialcli.conversation import classifier, intents
+
+    m = classifier.model()
+    assert m is not None and set(m.classes) == set(classifier.OUTCOMES)
+    assert classifier.MODEL_PATH.stat().st_size < 1_000_000
+    probs = m.probabilities("please stop calling me")
+    assert abs(sum(probs.values()) - 1) < 1e-9 and max(probs, key=probs.get) == "OPT_OUT"
+    # A line the rules read is theirs; the model's reading is recorded only when used.
+    r = read("call me tomorrow at 3", "maria")
+    assert r.intent is Intent.CALLBACK and r.rule_intent is None
+    # Without the model file the rules work alone.
+    monkeypatch.setattr(classifier, "MODEL_PATH", classifier.MODEL_PATH.with_name("missing.json"))
+    classifier.model.cache_clear()
+    intents.clear_memo()
+    try:
+        assert classifier.model() is None
+        assert read("stop calling me", "maria").intent is Intent.OPT_OUT
+    finally:
+        monkeypatch.undo()
+        classifier.model.cache_clear()
+        intents.clear_memo()
+
+
+def test_the_model_never_turns_a_yes_to_a_question_into_something_else():
+    _, end, _ = talk(["okay", "yeah that's fine"])
+    assert end.disposition is Disposition.INTERESTED
+
+
+@pytest.mark.parametrize("phrase, expected", [
+    ("call me back but not before noon", "2026-03-04 13:00"),
+    ("don't call after 8 though, try tomorrow", "2026-03-05 10:00"),
+    ("call me tomorrow but don't call before 9am", "2026-03-05 10:00"),
+])
+def test_limits_are_not_times(phrase, expected):
+    got = parse_callback_time(phrase, NOW, TZ)
+    assert got.local.strftime("%Y-%m-%d %H:%M") == expected
+
+
+@pytest.mark.parametrize("phrase", ["call me at 2:75", "call me at 25:30", "call me on february 30",
+                                    "call me at 13 pm", "on the 31st of april"])
+def test_times_that_do_not_exist_give_the_default(phrase):
+    assert parse_callback_time(phrase, NOW, TZ).source == "default"
+
+
+@pytest.mark.parametrize("phrase, expected", [
+    ("end of next week", "Fri 03-13 10:00"), ("early next week", "Mon 03-09 10:00"),
+    ("after the weekend", "Mon 03-09 10:00"), ("around dinner time", "Wed 03-04 18:00"),
+    ("after dinner", "Wed 03-04 19:00"), ("noonish", "Wed 03-04 12:00"),
+    ("two thirty", "Wed 03-04 14:30"), ("call me at 5 30 pm", "Wed 03-04 17:30"),
+    ("before lunch tomorrow", "Thu 03-05 11:00"), ("el fin de semana", "Sat 03-07 10:00"),
+    ("mañana temprano", "Thu 03-05 10:00"), ("esta tarde a las 4", "Wed 03-04 16:00"),
+    ("a las 4 y media", "Wed 03-04 16:30"), ("pasado mañana", "Fri 03-06 10:00"),
+])
+def test_more_callback_phrases(phrase, expected):
+    got = parse_callback_time(phrase, NOW, TZ)
+    assert got.source == "parsed" and got.local.strftime("%a %m-%d %H:%M") == expected

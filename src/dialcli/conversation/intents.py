@@ -14,9 +14,17 @@ handled by order and by the patterns themselves: "not interested" is checked bef
 
 Priority (the first that matches is the primary intent): opt-out (a compliance
 duty: "don't call me again" must never be missed), wrong number, voicemail greeting,
-callback, not interested, interested, the specific questions, goodbye, hold,
-identity confirmation ("speaking"), bare no, hesitation, bare yes, greeting, a time
-alone, unclear.
+a complaint about being called that may be an opt-out (``MAYBE_OPT_OUT``: the agent
+asks), callback, not interested, interested, a time alone ("how about Friday?"), the
+specific questions, goodbye, hold, identity confirmation ("speaking"), bare no,
+hesitation, bare yes, greeting, unclear.
+
+Accents are stripped, so Spanish is read too ("no me llame", "quíteme de su lista").
+A time phrase makes a line a callback only when the line is about when ("tomorrow at
+3 works"), never when it is about something else ("the weather is nice today", "the
+fourth time you called"). Where the rules find nothing decisive, a word for ending
+next to a word for calling is an opt-out, and the trained model (``classifier``)
+gives a second opinion; ``Reading.rule_intent`` keeps the rules' own reading then.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from dialcli.conversation import classifier
 from dialcli.conversation.time_phrases import scan
 
 
@@ -64,6 +73,9 @@ class Reading:
     flags: frozenset[Intent]
     time_phrase: str | None
     text: str                     # normalized
+    #: The rules' own intent when the trained model's replaced it (else None): a
+    #: yes or no that answers the agent's question keeps its meaning there.
+    rule_intent: Intent | None = None
 
     def has(self, *intents: Intent) -> bool:
         return any(i in self.flags for i in intents)
@@ -79,7 +91,11 @@ def _contractions() -> dict[str, str]:
              "wont": "will not", "ain't": "is not", "aint": "is not", "shan't": "shall not",
              "i'm": "i am", "im": "i am", "let's": "let us", "lets": "let us",
              "y'all": "you all", "gonna": "going to", "wanna": "want to", "gotta": "got to",
-             "dunno": "do not know", "ok": "okay"}
+             "dunno": "do not know", "ok": "okay",
+             # What speech-to-text and thumbs make of the words that matter most.
+             "caling": "calling", "callin": "calling", "colling": "calling",
+             "cawling": "calling", "calliing": "calling", "stap": "stop", "stahp": "stop",
+             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe"}
     for verb in ("do", "does", "did", "is", "are", "was", "were", "have", "has", "had",
                  "would", "could", "should", "must", "need"):
         table[f"{verb}n't"] = table[f"{verb}nt"] = f"{verb} not"
@@ -120,7 +136,8 @@ def _any(*patterns: str) -> re.Pattern[str]:
 
 _TIME_WORDS = (r"today|tomorrow|tonight|later|again later|this|next|on|at|in|until|before|"
                r"after|around|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-               r"during|right now|now|while|till")
+               r"during|right now|now|while|till|til|too|so early|so late|early|late|past|"
+               r"weekends?|sundays|saturdays|mornings|evenings|nights|between")
 
 _OPT_OUT = _any(
     # Possessive (*+) so "don't call me tomorrow" cannot backtrack into "don't call".
@@ -135,7 +152,7 @@ _OPT_OUT = _any(
     r"\b(?:put|add|place) (?:me|us|my number|this number) on (?:the |your |a )?do not call\b",
     r"\bdo not call list\b", r"\bdnc list\b",
     r"\bunsubscribe\b", r"\bopt (?:me )?out\b", r"\bopting out\b",
-    r"\blose my number\b", r"\bleave me alone\b",
+    r"\blose my number\b", r"\bleave (?:me|us|her|him|them|my \w+) (?:alone|be)\b",
     r"\b(?:do not|never) want (?:to be|any more|anymore|more)? ?(?:called|contacted|calls)\b",
     r"\bi will report you\b", r"\bharass(?:ing|ment)?\b",
     r"\bhow (?:do|can) i (?:get|be) (?:removed|taken off)\b",
@@ -148,12 +165,15 @@ _OPT_OUT = _any(
     r"this (?:number|phone)|our (?:number|names?)) (?:off|out of|from|of (?:your|the|this|that))\b",
     r"\b(?:wipe|delete|erase|remove|drop|clear|scratch|cross|strike) (?:me|us|my (?:number|name|info|"
     r"information|details|data|records?|contact|phone(?: number)?)|this (?:number|phone)|our (?:number|names?))\b",
-    r"\b(?:delete|erase|remove|wipe|purge) (?:all )?(?:my|our) \w+", r"\bdnc\b",
+    r"\b(?:delete|erase|remove|wipe|purge|pull|drop) (?:all )?(?:my|our) \w+", r"\bdnc\b",
+    r"\b(?:remove|take|delete|drop) (?:her|him|them)(?: off| from|$| please)\b",
+    r"\b(?:nobody|no one) (?:here )?wants? (?:your|these|the|any) (?:phone )?calls\b",
+    r"\b(?:do not|dont) do (?:robo|sales |telemarketing |marketing )?calls\b",
     r"\bdo not call (?:list|registry)\b", r"\b(?:national )?do not call registry\b",
     r"\b(?:i|we) (?:already |have |already have )?(?:told|asked) (?:you|y all|them)(?: \w+)?(?: \w+)? "
     r"(?:not to|to stop|to quit|never to|to not|to take|to remove)\b",
     r"\b(?:never|do not|did not) (?:ever )?want to hear from (?:you|y all|your)\b",
-    r"\b(?:never|do not) want (?:any more|anymore|more|these|your|any|the|those|you) ?(?:phone )?"
+    r"\b(?:never|do not|does not|did not) want (?:any more|anymore|more|these|your|any|the|those|you) ?(?:phone )?"
     r"(?:calls|calling|to call)\b",
     r"\b(?:do not|never) want (?:you|y all|your company|anyone|anybody) (?:\w+ )?(?:calling|to call|contacting|to contact|bothering)\b",
     r"\b(?:do not|never) want to be (?:called|contacted|bothered)\b",
@@ -164,12 +184,22 @@ _OPT_OUT = _any(
     r"\b(?:never )?(?:gave|give) (?:you|y all) (?:my )?permission\b",
     r"\b(?:do not|no longer) have (?:my )?(?:permission|consent)\b",
     r"\b(?:stop|quit|cease) (?:\w+ )?(?:bothering|pestering|harassing|hounding|spamming|calling)\b",
-    r"\b(?:stop|enough) (?:with )?(?:the|these|your|all the|all these|those) (?:calls|phone calls|calling)\b",
+    r"\b(?:stop|enough|quit|done) (?:with )?(?:the|these|your|all the|all these|those) (?:calls|phone calls|calling)\b",
+    r"\bno mas (?:llamadas|llamen|me llamen)\b",
+    r"\b(?:last|final) time (?:you|y all|you guys|you people) (?:call|ring|contact)\b",
+    r"\bremove (?:it|that|this)(?: please| now)?$",
+    r"^(?:(?:oh|just|well|and|so)\s+)*(?:screw you|go to hell|get lost|piss off|bugger off|f off|fuck off|"
+    r"eff off|fuck you|f you)\b", r"^(?:ya )?basta\b", r"\bbasta de (?:llamadas|llamar)\b",
+    r"\bno (?:me |nos )?(?:vuelvan|vuelva|vuelvas) a (?:marcar|llamar)\b",
+    r"\b(?:have no|do not have the|do not have any) right to (?:call|contact)\b",
+    r"\b(?:not allowed|not supposed|not permitted|should not be) (?:to )?(?:be )?(?:call|calling|contact)\w*\b",
+    r"\bdo not (?:ever )?(?:call|contact) (?:me|us|here) at all\b",
     r"\benough (?:calls|calling)\b", r"\b(?:no more|not any more) (?:phone )?(?:calls|calling)\b",
     r"\b(?:sick|tired) (?:and tired )?of (?:these|your|the|you|y all|all the|all these|being)\b",
     r"\bstop (?:it|that|this)\b", r"(?:^|\b(?:no|please|just|i said|okay|so|now|yeah|oh|hey|"
     r"alright|all right|seriously|god|man|dude|lady|look|listen) )stop(?: please| now| already)?$",
-    r"\bstop(?: please| now| already)?$", r"\bgo away\b", r"\bdo not (?:ever )?call (?:me |us |here )?\w+ either\b",
+    r"^(?!.*\b(?:hold on|hang on|wait|one sec|one second|talking|so fast)\b).*\bstop(?: please| now| already)?$",
+    r"\bgo away\b", r"\bdo not (?:ever )?call (?:me |us |here )?\w+ either\b",
     # Spanish (accents stripped): no me llame, deje de llamar, quiteme de su lista ...
     r"\bno (?:me |nos )?(?:vuelva|vuelvas|vuelvan|vuelvan a|vuelva a|vuelvas a)? ?(?:a )?"
     r"(?:llame|llames|llamen|llamar|marque|marquen|molest\w*)\b",
@@ -192,6 +222,21 @@ _OPT_OUT = _any(
     r"\b(?:call|calling) (?:me |here )?(?:again|one more time) and\b", r"\bkeep calling and\b",
     r"^(?:no )?no more$", r"\bknock it off\b", r"^never again$", r"\bi am done with (?:these|your|the) calls\b",
     r"\b(?:make|get) (?:these|the|your) calls (?:to )?stop\b", r"\bstop (?:these|the|your) calls\b",
+    r"^(?:please )?no (?:more )?calls\b", r"\bno (?:solicit\w*|telemarket\w*|sales calls|robocalls)\b",
+    r"\b(?:do not|never|will not) (?:take|accept|want|allow|answer) (?:\w+ ){0,3}(?:calls|solicit\w*|telemarket\w*)\b",
+    r"^(?:this is |that is |it is )?(?:spam|a scam|scam)(?: call| likely)?$",
+    r"\bdo not (?:\w+ ){0,4}call(?:ing)? (?:me |us |here )?(?:again|anymore|any more)\b",
+    r"\b(?:not|never) to be (?:called|contacted)\b", r"\bto not be (?:called|contacted)\b",
+    r"\b(?:file|filing|make|making|lodge|submit) a complaint\b",
+    r"\bno (?:me |nos )?(?:este|esten|estes) (?:llamando|molestando)\b",
+    r"\b(?:want|need|like) (?:my|our|this) (?:name|number|info\w*|data|details|phone number) "
+    r"(?:removed|deleted|taken off|erased|off)\b", r"^enough(?: already| is enough| of this)?$",
+    r"\b(?:i am|we are) (?:done|finished|through) with (?:you|y all|this|these|your)\b",
+    r"\bbetter not (?:get|call|hear|receive)\b", r"\b(?:one more|another) call (?:and|from you)\b",
+    r"\bdo not call (?:this|my|our) (?:house|home|residence|line|cell|phone|household)\b",
+    r"\bout of (?:your|the|this|that) (?:system|database|records|list|files)\b",
+    r"\b(?:do not|never|no longer) (?:wish|care|desire) to be (?:called|contacted|bothered|phoned)\b",
+    r"\b(?:do not|never|no longer) (?:wish|care) to (?:receive|get|have) (?:\w+ )?(?:calls|phone calls)\b",
 )
 #: "Don't call me ma'am" is about a name, not about calling.
 _NAMING = re.compile(
@@ -225,7 +270,10 @@ _MAYBE_OPT_OUT = _any(
 
 _VOICEMAIL = _any(
     r"\b(?:leave|record) (?:me |us )?(?:a |your )?(?:brief |short )?(?:message|name and number)\b",
-    r"\b(?:after|at) the (?:tone|beep)\b", r"\bvoice ?mail\b", r"\bmailbox\b",
+    r"\b(?:after|at) the (?:tone|beep)\b", r"(?<!your )(?<!a )(?<!the )(?<!my )\bvoice ?mail\b",
+    r"\bmailbox\b", r"\bvoice ?mail (?:of|for|box)\b", r"\byou know what to do\b",
+    r"\b(?:office|we) (?:is|are) (?:currently |now )?closed\b", r"\bour (?:office |business )?hours are\b",
+    r"\bplease hold while we\b", r"\bconnect your call\b", r"\ball circuits are busy\b", r"\breached (?:\w+ ){0,3}voice ?mail\b",
     r"\b(?:not available|unavailable|can not come to the phone|unable to (?:take|answer) your call)\b"
     r".*\b(?:message|tone|beep)\b",
     r"\bthe (?:person|number|subscriber) you (?:are trying to reach|have dialed|called)\b",
@@ -233,7 +281,7 @@ _VOICEMAIL = _any(
     r"\b(?:customer|subscriber|party|person|number|user|mobile|cellular customer) you (?:are |were |have )?"
     r"(?:calling|called|trying to reach|try to reach|dialed|have dialed|reached)\b",
     r"\b(?:not|no longer) in service\b", r"\b(?:been|is|was) disconnected\b",
-    r"\bcan not be completed\b", r"\bcall (?:has been |was )?forwarded\b",
+    r"\b(?:can not|could not|cannot) be completed\b", r"\bcall (?:has been |was )?forwarded\b",
     r"\b(?:automated|automatic) (?:voice|message|messaging)\b", r"\bvoice messag\w*\b",
     r"\baway from (?:my|the|our) (?:desk|phone)\b", r"^(?:hi |hello |hey )?(?:you have|youve) reached\b",
     r"\b(?:has|have) reached (?:the )?(?:voicemail|mailbox|residence|office)\b",
@@ -242,7 +290,7 @@ _VOICEMAIL = _any(
     r"\bplease try (?:your call )?(?:again )?later\b.*", r"\btry your call again\b",
     r"\b(?:deje|deja|dejen) (?:su|tu|un) (?:mensaje|recado)\b", r"\bdespues del tono\b",
     r"\bno (?:esta|se encuentra) disponible\b", r"\bbuzon\b", r"\b(?:ha|has) llamado a\b",
-    r"\bfuera de servicio\b",
+    r"\bfuera de servicio\b", r"\b(?:esta apagado|fuera del area)\b",
 )
 
 
@@ -311,12 +359,18 @@ _WRONG_NUMBER = [
     r"\b(?:numero|number) (?:equivocado|incorrecto|wrong)\b", r"\bequivocad[oa]s?\b", r"\bse equivoc\w*\b",
     r"\b(?:aqui )?no (?:vive|conozco|hay|tenemos) (?:a )?(?:ningun|ninguna|nadie|ningun)\b",
     r"\baqui no vive\b", r"\bno es aqui\b", r"\bno es (?:el|mi) numero\b", r"\bfallecio\b", r"\bmurio\b",
-    r"\bno vive (?:aqui|aca|en esta casa)\b", r"\bno (?:se encuentra|esta) (?:aqui|aca)\b.*\b(?:nunca|no vive)\b",
+    r"\bno vive (?:aqui|aca|en esta casa)\b", r"\bno longer with us\b", r"\baqui no es\b", r"\bno (?:se encuentra|esta) (?:aqui|aca)\b.*\b(?:nunca|no vive)\b",
     r"\b(?:she|he|they|mom|dad|mother|father|wife|husband) (?:has |have )?passed\b",
     r"\b(?:a|an|some|totally|completely) (?:different|other) (?:person|people|family|name)\b",
     r"\b(?:got|had|have had|have) (?:this|the|that) (?:number|phone|line) (?:a|an|for|since|about|like|only|just) ",
     r"\b(?:you are|you re) (?:calling|trying) (?:a|the) (?:business|company|store|office|hotel|restaurant)\b",
     r"\bfront desk\b", r"\bthis is (?:the )?(?:reception|front office|main office)\b",
+    r"\b(?:bought|purchased|rent|rented) (?:this|the) (?:house|home|place|apartment|number) from\b",
+    r"\b(?:previous|former|last|old) (?:owner|owners|tenant|tenants|resident|residents)\b",
+    r"\byou (?:want|mean|need|are looking for) my (?:neighbor|neighbour)\b",
+    r"^(?:i )?(?:do not|dont) know (?:her|him|them|that person)\b", r"\bmy name (?:is not|isnt)\b",
+    r"^(?:no |sorry )?i am not (?:her|him|the person|the one|who you|the guy|the lady)\b",
+    r"\b(?:number|phone|line) (?:was|has been|got|is) (?:reassigned|recycled|given to me|new)\b",
 ]
 
 _CALLBACK = _any(
@@ -356,12 +410,13 @@ _NOT_INTERESTED = _any(
     r"\b(?:i|we) (?:am|are) all set\b",
     r"\b(?:i|we) (?:am|are) (?:good|fine|okay|covered|happy) (?:with (?:what|my|our|the)|already)\b",
     r"\balready (?:have|got|using|use|with|signed)\b",
-    r"\b(?:do not|does not) (?:really )?(?:want|need)\b(?! to (?:talk|speak) (?:right )?now| to think)",
+    r"\b(?:do not|does not) (?:really )?(?:want|need)\b(?! to (?:talk|speak) (?:right )?now| to think| to miss| to lose| to forget| to bother)",
     r"\bno need\b", r"\b(?:i will|i would rather|we will|going to) pass\b", r"\bpass on (?:it|that|this)\b",
     r"\bnot (?:looking|buying|shopping) (?:for|to)?\b", r"\bcan not afford\b",
     r"\bnot something (?:i|we) (?:want|need)\b", r"\bno i am good\b", r"\bno we are good\b",
     r"\bnot happening\b", r"\bforget it\b", r"\bdecline\b",
-    r"\b(?:do not|never) bother\b", r"\bnever\b(?! mind)", r"\bcount (?:me|us) out\b",
+    r"\b(?:do not|never) bother\b", r"^(?:no |nah |nope )*never\b(?! mind)(?:$| (?:ever|in a million years|going to happen|gonna happen|no))",
+    r"\b(?:i|we) (?:will|would) never\b(?! (?:have|miss|forget))", r"\bcount (?:me|us) out\b",
     # Polite and oblique declines, "yeah no", sarcasm.
     r"^(?:(?:yeah|yes|oh|nah|no|well|honestly|um|uh|thanks|thank you)\s+)*(?:i am|we are|i think i am|"
     r"i think we are) (?:good|fine|okay|all good|set|covered|straight|alright|all right|ok)"
@@ -381,7 +436,7 @@ _NOT_INTERESTED = _any(
     r"^no(?: no)+$", r"\b(?:thanks|thank you|appreciate it|appreciate that|appreciate the call|"
     r"i appreciate it),? but no\b", r"\bbut no(?: thanks| thank you)?$",
     r"\b(?:satisfied|happy|content|fine) with (?:what|my|our|the one|the current|current)\b",
-    r"\b(?:i|we) (?:rent|are renting|am renting|am a renter|are renters|do not own)\b",
+    r"\b(?:i|we) (?:rent|are renting|am renting|am a renter|are renters|do not own)\b(?!.*\bbut\b)",
     r"\bchanged (?:my|our) minds?\b", r"^(?:no |nah )?not (?:anymore|any more)\b",
     r"\bno longer (?:interested|need|want)\b", r"\b(?:i|we) do not think so\b", r"\bprobably not\b",
     r"\bi doubt it\b", r"\b(?:do not|never|will not) (?:buy|do business|purchase|sign up for) (?:\w+ )?"
@@ -391,7 +446,7 @@ _NOT_INTERESTED = _any(
     r"\b(?:going to|gonna) say no\b", r"\bthe answer is no\b", r"\bi said no\b",
     r"\bno means no\b", r"\bno es no\b", r"^(?:no |nah )?not today(?: thanks| thank you| sorry)?$",
     r"\byeah right\b", r"\boh sure\b.*\b(?:because|cause|right)\b", r"\bmoney to burn\b",
-    r"\banother (?:sales|robo|spam|telemarketing|scam|junk)\w* ?call\b", r"\bjust what i (?:need|needed)\b",
+    r"\banother (?:sales|robo|spam|telemarketing|scam|junk)\w* ?call\b",
     r"\blike i need\b", r"\bnot (?:my|our) thing\b", r"\bnot something (?:i|we) need\b",
     r"\b(?:i|we) am not (?:doing|buying)\b", r"\bi am not doing (?:that|this|it)\b",
     r"\bno (?:me |nos )?interesa\b", r"\bno (?:estoy|estamos) interesad[oa]s?\b", r"\bno necesit\w+\b",
@@ -401,6 +456,13 @@ _NOT_INTERESTED = _any(
     r"\bnot (?:right )?now,? (?:thanks|thank you)\b", r"\b(?:so|but|and|says|said) no(?: thanks| thank you)?$",
     r"\b(?:we|i) am not buying\b", r"\bwe are not buying\b", r"\bnot (?:my|our) cup of tea\b",
     r"^(?:i|we) do not care\b", r"\bnot (?:for|in) (?:the market|me right now)\b",
+    r"\b(?:selling|sold|moving|about to move|relocating)\b.*\b(?:house|home|soon|out|place)\b",
+    r"\b(?:does not|would not|do not think it would) make sense\b", r"\bno (?:lo|la|los|las) necesit\w+\b",
+    r"\b(?:do not|dont) think (?:i am|we are|i would be|we would be|i will be) interested\b",
+    r"^(?:no |nope |okay |ok )?(?:thanks|thank you) (?:anyway|anyways|though)$",
+    r"\b(?:it is|that is|thats|its) a (?:no|hard no|pass)\b", r"^(?:no sorry|sorry no|no no sorry)$",
+    r"\bdecided (?:against|not to)\b", r"^nope (?:i am|we are) (?:fine|good|okay|ok|set)\b",
+    r"^not today,? not tomorrow\b",
 )
 
 _INTERESTED = _any(
@@ -434,6 +496,20 @@ _INTERESTED = _any(
     r"consultation|visit|plan|payment plan)\b", r"\b(?:i|we) could (?:really )?use (?:that|this|it|one|some)\b",
     r"\b(?:i am|we are) sold\b", r"\byou had me at\b", r"\b(?:mande|mandeme|envie|envieme|mandame) (?:la|mas)? ?informacion\b",
     r"\bsend (?:me|us) (?:something|it|that|info|details) (?:in writing|by email|by mail|over)\b",
+    r"\bput (?:me|us) down\b", r"\b(?:exactly|just) what (?:i|we) (?:need|want|were looking for)\b",
+    r"\b(?:pay|settle|take care of|clear) (?:it|this|that|the balance|my balance|the debt|the bill|"
+    r"what i owe)(?: off)?\b", r"\bpayment plan\b",
+    r"\b(?:i|we) would appreciate (?:that|it)\b", r"\b(?:that|it) would be (?:awesome|amazing|lovely|"
+    r"fantastic|excellent|cool|ideal|great|helpful|nice|good|perfect|wonderful)\b",
+    r"\b(?:want|like|love) to hear (?:the|your|about the|about your|more about the) (?:offer|deal|options|details|plan)\b",
+    r"\b(?:can|could|shall) we (?:set up|schedule|book|arrange) (?:a|an|the) (?:appointment|consultation|call|"
+    r"meeting|time|visit)\b", r"\bavailable for (?:a|an|the) (?:consultation|appointment|visit|estimate)\b",
+    r"^(?:okay |ok |alright )?(?:deal|it is a deal|you have a deal|you got a deal)$", r"\bconvinced me\b",
+    r"\b(?:i|we) can pay\b", r"\bmake a payment\b", r"\b(?:mandenme|mandeme|envienme) a alguien\b",
+    r"\bagend\w+ (?:una )?cita\b", r"^(?:i am|we are) (?:game|down)$", r"\b(?:let us|i want to|we want to|ready to) (?:move forward|proceed|go ahead)\b",
+    r"\b(?:me gustaria|quisiera|quiero) (?:recibir )?(?:mas )?(?:informacion|info)\b", r"\bsounds like a plan\b", r"\b(?:open|down) (?:to|for) (?:it|that|this)\b",
+    r"\b(?:can|could|may) (?:i|we) (?:get|have|schedule|book) (?:a|an|the|my|our) (?:free )?"
+    r"(?:quote|estimate|appointment|consultation|visit)\b", r"^si (?:quiero|me interesa)\b",
 )
 
 _ASK_WHO_FOR = [
@@ -591,7 +667,19 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     intent = next((i for i in _PRIORITY if i in flags), Intent.UNCLEAR)
     if intent is Intent.GOODBYE and Intent.DENY in flags:
         intent = Intent.NOT_INTERESTED       # "No. Goodbye."
-    return Reading(intent, frozenset(flags), time_phrase, s)
+    rule_intent = None
+    if intent in _SECOND_OPINION and _CESSATION_CALLING.search(s) and not _NOT_ABOUT_US.search(s):
+        # A word for ending next to a word for calling, in a line the rules did not read:
+        # most likely a way of saying "stop calling" that no pattern has yet.
+        rule_intent, intent = intent, Intent.OPT_OUT
+        flags.add(intent)
+    elif intent in _SECOND_OPINION and (intent not in _SHORT_OK or s.count(" ") >= 4):
+        # The rules found nothing decisive: ask the trained model (classifier.py).
+        guess = classifier.believed(s)
+        if guess == "OPT_OUT" or (guess and intent not in _OPT_OUT_ONLY):
+            rule_intent, intent = intent, Intent(guess.lower())
+            flags.add(intent)
+    return Reading(intent, frozenset(flags), time_phrase, s, rule_intent)
 
 
 #: Words that may stand around a time phrase in a line that is only about when
@@ -608,6 +696,21 @@ _TIME_FRAME = frozenset(
 def _only_time(rest: str) -> bool:
     return all(w in _TIME_FRAME for w in re.findall(r"[a-z']+", rest.replace("'", "")))
 
+
+#: Readings the trained model may replace (yes/no lines only with 5+ words; a
+#: decline only by an opt-out; a complaint about calls never: it gets the question).
+_SECOND_OPINION = frozenset({Intent.UNCLEAR, Intent.ASK_OTHER, Intent.AFFIRM,
+                             Intent.DENY, Intent.GREETING, Intent.NOT_INTERESTED})
+_SHORT_OK = frozenset({Intent.AFFIRM, Intent.DENY, Intent.GREETING})
+_OPT_OUT_ONLY = frozenset({Intent.NOT_INTERESTED})
+
+_CESSATION_CALLING = re.compile(
+    r"\b(?:stop|quit|cease|remove|delete|erase|unsubscribe|block|no more|off of|taken off|take off)"
+    r"(?: \w+){0,2} (?:call|calls|calling|called|number|list|contact|contacting|phone|ringing|dialing|"
+    r"llamadas|llamar)\b")
+_NOT_ABOUT_US = re.compile(r"\b(?:my|our|his|her) (?:\w+ )?(?:boss|mom|mother|dad|father|wife|husband|son|"
+                           r"daughter|kids?|friend|sister|brother|work|job|bank|doctor|ex)\b|\bstop by\b|"
+                           r"\b(?:do not|dont) mind\b|\bcall (?:me|us) back\b|\bthe call dropped\b")
 
 _DECLINE_LAST = re.compile(r"\b(?:but|so) no(?: thanks| thank you)?$|\bnot right now,? thank|"
                            r"\bnot at this time\b")

@@ -15,6 +15,9 @@ goodbye suited to the label. Everything else depends on what the agent last aske
   else -> CALLBACK with the default time (a busy person is not kept on the line).
 * ``CONFIRM_IDENTITY``: no -> WRONG_NUMBER; yes -> back to ``OPEN``.
 * ``OFFER_CALLBACK``: yes -> ask when; no -> NOT_INTERESTED.
+* ``CONFIRM_OPT_OUT`` (after "why do you keep calling me?" the agent asks "Would you
+  like me to stop calling this number?" instead of pitching on): yes -> OPT_OUT; no
+  -> back to ``OPEN``. ``opt_out_guard`` gives the LLM brain the same two duties.
 
 Questions ("who is this?", "what is this about?", "is this a robot?") are answered
 only from the call's context -- the agent's name, the company and purpose found in
@@ -173,6 +176,10 @@ def _asks_identity(ctx: CallContext, first: str) -> bool:
                 or (first and first in last.split()))
 
 
+_SELF_INTRO = re.compile(r"^(?:(?:no|sorry|um|uh|well|hi|hello|yeah)\s+)*(?:my name is|this is|it is|"
+                         r"you are (?:talking|speaking) (?:to|with)) ([a-z]+)(?: speaking| here)?$")
+_NOT_NAMES = frozenset("she he her him me it this that the a an his not speaking here busy fine good "
+                       "okay ok right correct yes who what sorry".split())
 _HOW_ARE_YOU = re.compile(r"\bhow (?:are you|is it going|are things|have you been|is your day)\b|"
                          r"\bhow's (?:it going|your day)\b", re.I)
 _FINE = re.compile(r"^(?:(?:oh|yeah|yes|well|um|uh)\s+)*(?:i am|we are|doing|pretty|very)?\s*"
@@ -206,6 +213,16 @@ class RuleSession(BrainSession):
             # "I'm good, thanks" answers "how are you?"; it declines nothing.
             reading = Reading(Intent.GREETING, reading.flags - {Intent.NOT_INTERESTED} | {Intent.GREETING},
                               reading.time_phrase, reading.text)
+        if reading.intent in (Intent.UNCLEAR, Intent.CONFIRM_IDENTITY, Intent.GREETING) and \
+                self._introduces_someone_else(reading.text):
+            # "My name is John" / "this is John" to a call for Maria.
+            reading = Reading(Intent.WRONG_NUMBER, reading.flags | {Intent.WRONG_NUMBER},
+                              reading.time_phrase, reading.text)
+        if reading.rule_intent is not None and self.state is not State.OPEN and (
+                reading.rule_intent in _ANSWERING or Intent.DENY in reading.flags) and (
+                reading.intent is not Intent.OPT_OUT or self.state is State.CONFIRM_OPT_OUT):
+            # A yes or no answers the pending question; the model's guess does not.
+            reading = Reading(reading.rule_intent, reading.flags, reading.time_phrase, reading.text)
         self.readings.append(reading)
         reply, end = self.decide(reading)
         if end is None and self.caller_turns >= MAX_TURNS:
@@ -215,6 +232,13 @@ class RuleSession(BrainSession):
             self.result = end
         self.transcript.append(Utterance("agent", reply, at_s))
         yield Chunk(reply, end)
+
+    def _introduces_someone_else(self, text: str) -> bool:
+        m = _SELF_INTRO.match(text)
+        if not m or not self.first:
+            return False
+        name = m.group(1)
+        return name != self.first and name not in _NOT_NAMES and not name.startswith(self.first[:3])
 
     def _last_agent_line(self) -> str:
         return next((u.text for u in reversed(self.transcript) if u.role == "agent"), "")
@@ -409,6 +433,8 @@ class RuleSession(BrainSession):
         return EndCall(disposition, summary, callback_text=callback_text,
                        goodbye=goodbye_line(disposition, self.company, when))
 
+
+_ANSWERING = frozenset({Intent.AFFIRM, Intent.DENY, Intent.CONFIRM_IDENTITY})
 
 #: Readings that carry on a conversation (a "no" said with them answers the question).
 _CONTINUING = frozenset({Intent.DENY, Intent.ASK_PURPOSE, Intent.ASK_OTHER, Intent.ASK_INFO,

@@ -130,6 +130,7 @@ _ES_WORDS = (   # (pattern, English) in order: longest phrases first
     (r"\bmanana\b", "tomorrow"), (r"\bhoy\b", "today"), (r"\bmas\s+tarde\b|\bluego\b", "later"),
     (r"\bal\s+rato\b|\bun\s+ratito\b|\bun\s+rato\b", "in a bit"), (r"\bmediodia\b", "noon"),
     (r"\b(?:la\s+)?(?:proxima\s+semana|semana\s+que\s+viene|otra\s+semana)\b", "next week"),
+    (r"\b(?:el\s+|este\s+)?fin\s+de\s+semana\b", "weekend"), (r"\btemprano\b", "morning"),
     (r"\b(?:el\s+)?(?:proximo|otro)\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"next \1"),
     (r"\b(?:el|este)\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"\1"),
     (r"\b(?:despues|luego)\s+de\s+las\b", "after"), (r"\bantes\s+de\s+las\b", "before"),
@@ -158,7 +159,8 @@ def _spanish(s: str) -> str:
 
 
 _ES_GATE = re.compile(r"ma[nñ]ana|\bhoy\b|lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo|"
-                      r"\bhoras?\b|\btarde\b|\bnoche\b|semana|mediod|minutos|\blas\b|\brato\b|\bluego\b|despu[eé]s")
+                      r"\bhoras?\b|\btarde\b|\bnoche\b|semana|mediod|minutos|\blas\b|\brato\b|\bluego\b|despu[eé]s|"
+                      r"temprano")
 
 
 def _normalize(raw: str) -> str:
@@ -166,6 +168,10 @@ def _normalize(raw: str) -> str:
     if _ES_GATE.search(s):
         s = _spanish(s)
     s = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", s)
+    # "Not before noon" is after it; "don't call after 8" limits, it names no time.
+    s = re.sub(r"\bnot\s+before\b", "after", s)
+    s = re.sub(r"\b(?:don'?t|do\s+not|never)\s+call(?:\s+(?:me|us|here))?\s+(?:after|past|later\s+than|before|"
+               r"earlier\s+than)\s+\S+(?:\s*[ap]m)?", " ", s)
     s = re.sub(r"\b(good\s+(?:morning|afternoon|evening|night|day))\b", " ", s)
     s = re.sub(r"\b(tmrw|tmr|tomoz|tomorow|tommorow|tommorrow)\b", "tomorrow", s)
     s = re.sub(r"\bo'?\s?clock\b", "oclock", s)
@@ -199,7 +205,7 @@ _GATE = re.compile(
     r"third|ninth|twelfth|tod|ton|tom|tm|morn|after|even|night|noon|midday|lunch|midnight|"
     r"eod|end|week|month|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|"
     r"oct|nov|dec|later|soon|shortly|bit|while|little|hour|min|hr|day|o'?clock|half|"
-    r"quarter|couple|few|first|close|cob)")
+    r"quarter|couple|few|first|close|cob|dinn|supper|school)")
 
 
 def scan(raw: str) -> TimeSpec:
@@ -364,6 +370,9 @@ def _scan_day(t: _Text, spec: TimeSpec) -> None:
         spec.add(m)
         return
     for pat, day in (
+        (r"\b(?:the\s+)?(?:end|back\s+half)\s+of\s+next\s+week\b", ("weekday", 4, "nextweek")),
+        (r"\b(?:early|beginning\s+of|start\s+of|first\s+thing)\s+next\s+week\b", ("weekday", 0, "nextweek")),
+        (r"\bafter\s+the\s+weekend\b", ("weekday", 0, "next")),
         (r"\b(?:the\s+)?week\s+after\s+next\b", ("offset", 14)),
         (r"\b(?:sometime\s+)?next\s+week\b", ("offset", 7)),
         (r"\bnext\s+month\b", ("months", 1)),
@@ -387,19 +396,27 @@ def _weekday(word: str) -> int:
 
 
 def _scan_clock(t: _Text, spec: TimeSpec) -> None:
+    # A clock that does not exist ("2:75", "25:00") is not read as its hour either.
+    t.take(r"\b(?:at\s+|around\s+)?(?:\d{1,2}:[6-9]\d|2[4-9]:\d\d|[3-9]\d:\d\d)(?:\s*[ap]m)?\b")
     ampm = r"(am|pm)\b"
-    m = t.take(rf"\b(?:at\s+|around\s+|about\s+|after\s+|by\s+)?(\d{{1,2}})(?::(\d{{2}}))?\s*{ampm}")
-    if m and 1 <= int(m.group(1)) <= 12:
-        hour = int(m.group(1)) % 12 + (12 if m.group(3) == "pm" else 0)
-        spec.clock = (hour, int(m.group(2) or 0), "exact")
+    m = t.take(rf"\b(?:at\s+|around\s+|about\s+|after\s+|by\s+)?(\d{{1,2}})(?::(\d{{2}})|\s(\d{{2}}))?\s*{ampm}")
+    if m and 1 <= int(m.group(1)) <= 12 and int(m.group(2) or m.group(3) or 0) < 60:
+        hour = int(m.group(1)) % 12 + (12 if m.group(4) == "pm" else 0)
+        spec.clock = (hour, int(m.group(2) or m.group(3) or 0), "exact")
         spec.add(m)
         return
-    m = t.take(r"\bafter\s+(?:lunch\s*time|lunch|noon|midday)\b")
-    if m:
-        spec.clock = (13, 0, "exact")
-        spec.add(m)
-        return
-    m = t.take(r"\b(?:at\s+|around\s+)?(noon|midday|lunch\s*time|lunch|midnight)\b")
+    for pat, hour, minute in (
+            (r"\bafter\s+(?:lunch\s*time|lunch|noon|midday)\b", 13, 0),
+            (r"\bbefore\s+(?:lunch\s*time|lunch|noon|midday)\b", 11, 0),
+            (r"\bafter\s+(?:dinner|supper)(?:\s*time)?\b", 19, 0),
+            (r"\b(?:around\s+|at\s+|by\s+)?(?:dinner|supper)\s*time\b", 18, 0),
+            (r"\bafter\s+school\b", 16, 0)):
+        m = t.take(pat)
+        if m:
+            spec.clock = (hour, minute, "exact")
+            spec.add(m)
+            return
+    m = t.take(r"\b(?:at\s+|around\s+)?(noon|midday|lunch\s*time|lunch|midnight)(?:ish)?\b")
     if m:
         spec.clock = (0, 0, "exact") if m.group(1) == "midnight" else (12, 0, "exact")
         spec.add(m)
@@ -450,6 +467,12 @@ def _scan_clock(t: _Text, spec: TimeSpec) -> None:
             spec.clock = (hour, 0, "bare")
             spec.add(m.start(m.lastindex), str(hour))
             return
+    m = t.take(r"(?<![\d:])\b(\d{1,2})\s+(15|30|45)\b(?!\s*(?:minutes?|mins?|hours?|hrs?|days?|dollars|"
+               r"bucks|%|percent|people|times|years?|th|st|nd|rd|:))")
+    if m and 1 <= int(m.group(1)) <= 12:
+        spec.clock = (int(m.group(1)), int(m.group(2)), "bare")     # "two thirty"
+        spec.add(m)
+        return
     m = t.take(r"\b(\d{1,2})\s*ish\b")
     if m and 1 <= int(m.group(1)) <= 12:
         spec.clock = (int(m.group(1)), 0, "bare")

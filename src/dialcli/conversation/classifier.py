@@ -1,0 +1,134 @@
+"""A small trained second opinion for the intent rules: caller line -> outcome.
+
+The rules (``intents``) read the phrasings they were written for exactly; people find
+others ("okay listen, I want these calls to stop", "we decided against it"). This
+model is a multinomial naive Bayes classifier over the words and word pairs of
+the normalized line, trained in the repository from the labelled corpus
+(``bench/train_brain_model.py`` on ``tests/data/brain_corpus_*.csv``, held-out lines
+excluded) and shipped as package data (``data/brain_model.json``, a few hundred KB at
+most): no download, no dependency, a dictionary lookup per word at run time.
+
+``predict(normalized)`` returns the most likely outcome -- OPT_OUT, NOT_INTERESTED,
+INTERESTED, CALLBACK, WRONG_NUMBER, VOICEMAIL or CONTINUE -- and its probability.
+``intents.read`` consults it only where the rules found nothing decisive, and
+believes it only above per-outcome thresholds chosen at training time (stored with
+the weights): an opt-out the rules miss is then still caught, a line the rules
+understand is never overruled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "brain_model.json"
+OUTCOMES = ("OPT_OUT", "NOT_INTERESTED", "INTERESTED", "CALLBACK", "WRONG_NUMBER", "VOICEMAIL",
+            "CONTINUE")
+
+
+def features(normalized: str) -> list[str]:
+    """Words, adjacent word pairs, and the first and last word marked as such."""
+    words = normalized.split()
+    if not words:
+        return []
+    out = list(words)
+    out += [f"{a}_{b}" for a, b in zip(words, words[1:])]
+    out.append(f"^{words[0]}")
+    out.append(f"{words[-1]}$")
+    return out
+
+
+#: Naive Bayes is sure of itself on lines unlike any it was trained on ("take me
+#: through it" reads as "take me off"); an outcome is believed only on a line with a
+#: word people use to say it.
+ANCHORS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
+    "OPT_OUT": "stop call calls calling called calle list remove removed delete deleted number "
+               "contact contacting bother bothering quit off report reporting reported block "
+               "blocked unsubscribe harass harassing harassment spam scam solicitation consent "
+               "permission again anymore never llame llamen llamar llames llamando llamadas "
+               "lista baja molesten molestar paz borren quiten numero enough done",
+    "WRONG_NUMBER": "wrong name number live lives living moved passed died deceased know who "
+                    "person nobody one here not named called equivocado equivocada vive "
+                    "conozco nadie business owner",
+    "VOICEMAIL": "message tone beep reached available leave mailbox voicemail number call "
+                 "record recording unavailable service dialed mensaje tono disponible",
+    "INTERESTED": "yes yeah sure interested sign want like love quote set schedule book great "
+                  "sounds go ahead ready please okay ok definitely absolutely interesa quiero "
+                  "si estimate appointment send",
+    "NOT_INTERESTED": "no not nah nope never pass good fine set already have need want thanks "
+                      "thank interested afford gracias interesa necesito",
+    "CALLBACK": "call back later busy time tomorrow today tonight week morning afternoon "
+                "evening driving work meeting now free llame llamame mas tarde",
+}.items()}
+_THIRD_PARTY = re.compile(r"\b(?:my|our|his|her) (?:\w+ )?(?:boss|mom|mother|dad|father|wife|husband|"
+                          r"son|daughter|kids?|friend|sister|brother|work|job|bank|doctor|ex)\b")
+
+
+_FINE_WITH_IT = re.compile(r"\b(?:do not|dont) mind\b|\byou can (?:keep )?(?:call|calling)\b|"
+                           r"\bpay (?:\w+ )?off\b|\b(?:miss|missed|missing) (?:your|the|a|this) call|"
+                           r"\b(?:it is|that is|its) (?:fine|okay|ok)\b")
+
+
+class Model:
+    """Weights per feature and outcome, a bias per outcome, believed thresholds."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.classes: tuple[str, ...] = tuple(data["classes"])
+        self.bias: list[float] = [float(b) for b in data["bias"]]
+        self.weights: dict[str, tuple[float, ...]] = {k: tuple(float(x) for x in v)
+                                                      for k, v in data["weights"].items()}
+        self.thresholds: dict[str, float] = {k: float(v) for k, v in
+                                             data.get("thresholds", {}).items()}
+
+    def probabilities(self, normalized: str) -> dict[str, float]:
+        scores = self.bias
+        get = self.weights.get
+        for f in features(normalized):
+            w = get(f)
+            if w is not None:
+                scores = [a + b for a, b in zip(scores, w)]
+        top = max(scores)
+        exp = [math.exp(s - top) for s in scores]
+        total = sum(exp)
+        return {c: e / total for c, e in zip(self.classes, exp)}
+
+    def predict(self, normalized: str) -> tuple[str, float]:
+        probs = self.probabilities(normalized)
+        label = max(probs, key=probs.__getitem__)
+        return label, probs[label]
+
+    def believed(self, normalized: str) -> str | None:
+        """The outcome when its probability clears its threshold and the line has a
+        word that outcome is said with, else None."""
+        label, p = self.predict(normalized)
+        if label == "CONTINUE" or p < self.thresholds.get(label, 1.01):
+            return None
+        words = set(normalized.split())
+        if not words & ANCHORS[label]:
+            return None
+        if label == "OPT_OUT" and _THIRD_PARTY.search(normalized) or _FINE_WITH_IT.search(normalized):
+            return None
+        return label
+
+
+#: Training (bench/train_brain_model.py) puts a fold's model here to evaluate it.
+MODEL_OVERRIDE: Model | None = None
+
+
+@lru_cache(maxsize=1)
+def model() -> Model | None:
+    """The shipped model, or None when the file is missing or unreadable (the rules
+    then work alone)."""
+    try:
+        return Model(json.loads(MODEL_PATH.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def believed(normalized: str) -> str | None:
+    m = MODEL_OVERRIDE or model()
+    return m.believed(normalized) if m is not None else None
