@@ -66,6 +66,8 @@ COMMANDS: dict[str, Entry] = {
                                   "with retries.", group=True),
     "config": Entry("config", "Workspace settings (rate per minute, compliance options, ...).",
                     group=True),
+    "auth": Entry("auth", "Store Twilio and LLM credentials in your OS keyring (env vars still "
+                          "win).", group=True),
 }
 
 

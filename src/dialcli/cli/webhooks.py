@@ -8,6 +8,7 @@ else shows a fingerprint.
 from __future__ import annotations
 
 import random
+import sys
 from typing import Optional
 
 import typer
@@ -16,6 +17,7 @@ from rich.text import Text
 
 from dialcli.cli.common import confirm, note, now, out, print_json, state, store, success, warn
 from dialcli.clock import to_iso
+from dialcli.errors import InputError
 from dialcli.results import delivery
 from dialcli.results import webhooks as core
 
@@ -73,8 +75,10 @@ def add_cmd(
     url: str = typer.Argument(..., help="Your endpoint (https)."),
     event: list[str] = typer.Option([], "--event", "-e",
                                     help="Event type (repeatable); default campaign.lead.updated."),
-    secret: Optional[str] = typer.Option(None, "--secret",
-                                         help="Signing secret (default: a strong generated one)."),
+    secret: Optional[str] = typer.Option(
+        None, "--secret", metavar="-",
+        help="Your own signing secret, read from stdin with --secret - (default: a strong "
+             "generated one)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (includes the secret)."),
 ) -> None:
     """Subscribe an endpoint; prints its signing secret once.
@@ -82,7 +86,18 @@ def add_cmd(
     \b
     Example:
       dialcli webhooks add https://example.com/hooks/dialcli
+      dialcli webhooks add https://example.com/hooks/dialcli --secret - < secret.txt
     """
+    if secret == "-":
+        lines = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+        if len(lines) != 1:
+            raise InputError("--secret - reads one line from stdin: the signing secret.",
+                             hint="e.g. dialcli webhooks add URL --secret - < secret.txt")
+        secret = lines[0]
+    elif secret is not None:
+        # An argument is visible to every user in `ps` and kept in shell history.
+        warn("A secret given on the command line shows in `ps` and your shell history; "
+             "pass --secret - and send it on stdin instead.")
     sub, warnings = core.add_subscription(store(ctx), url, now_iso=to_iso(now(ctx)),
                                           events=event or None, secret=secret)
     for message in warnings:
