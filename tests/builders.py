@@ -522,3 +522,13 @@ def run_in_pty(args: Sequence[str], *, cwd: str | Path, answers: Sequence[tuple[
             proc.kill()
         os.close(master)
     return proc.wait(timeout=timeout), shown.decode(errors="replace").replace("\r\n", "\n")
+
+
+def as_terminal(monkeypatch, columns: int = 160) -> None:
+    """Make the CLI's stdout console behave as a terminal ``columns`` wide (Rich tables,
+    not the tab-separated lines piped output gets). Colour stays off: it was decided
+    when the console was made, on CliRunner's pipe."""
+    from dialcli.cli import common
+
+    monkeypatch.setattr(common.out, "_width", columns)
+    monkeypatch.setattr(common.out, "_force_terminal", True)

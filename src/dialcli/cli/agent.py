@@ -146,7 +146,7 @@ def list_(
         common.note("No agents yet. Create one with: dialcli agent create NAME "
                      "--greeting-file greeting.txt --prompt-file prompt.txt")
         return
-    common.out.print(agents_table(agents, counts, width=common.out.width))
+    common.show(agents_table(agents, counts, width=common.table_width()))
 
 
 @app.command("show")

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dialcli import credstore
-from dialcli.cli.common import interactive, note, out, print_json, success, warn
+from dialcli.cli.common import interactive, note, print_json, show, success, warn
 from dialcli.config import credential_source, env_value
 from dialcli.errors import InputError
 
@@ -140,7 +140,7 @@ def status(
     for row in rows:
         table.add_row(row["label"], row["source"] or "[yellow]not set[/yellow]",
                       row["shown"] or ("[dim]hidden[/dim]" if row["set"] else ""))
-    out.print(table)
+    show(table)
     note(f"Keyring: {backend}" if backend else
          f"Keyring: none on this system; dialcli auth login stores to {credstore.file_path()} "
          "(readable by you only).")

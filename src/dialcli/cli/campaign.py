@@ -252,7 +252,7 @@ def list_(
         common.note("No campaigns yet. Create one with: dialcli campaign create NAME "
                      "--agent A --from +1...")
         return
-    common.out.print(campaigns_table(rows, width=common.out.width))
+    common.show(campaigns_table(rows, width=common.table_width()))
 
 
 @app.command("show")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from dialcli.cli.common import note, now, out, print_json, store, success
+from dialcli.cli.common import note, now, out, print_json, show, store, success
 from dialcli.clock import to_iso
 from dialcli.store import settings as core
 
@@ -99,7 +99,7 @@ def list_cmd(
                      "effective": r.effective, "summary": r.summary, "known": r.known,
                      "updated_at": r.updated_at} for r in rows])
         return
-    out.print(settings_table(rows))
+    show(settings_table(rows))
 
 
 @app.command("unset")

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dialcli.cli.common import YES, confirm, note, now, out, print_json, store, success
+from dialcli.cli.common import YES, confirm, note, now, out, print_json, show, store, success, when
 from dialcli.clock import to_iso
 from dialcli.compliance import dnc as core
 from dialcli.errors import InputError
@@ -107,11 +107,11 @@ def remove_cmd(
 
 def dnc_table(entries: list[core.Entry], total: int) -> Table:
     table = Table(title=f"Opt-out list ({total:,} number(s))", title_justify="left")
-    for col in ("Number", "Added (UTC)", "Source", "Reason", "Campaign"):
+    for col in ("Number", "Added", "Source", "Reason", "Campaign"):
         table.add_column(col, no_wrap=col == "Number", overflow="fold",
                          min_width=12 if col == "Number" else None)
     for e in entries:
-        table.add_row(e.e164, e.added_at[:16].replace("T", " "), e.source, e.reason or "",
+        table.add_row(e.e164, when(e.added_at), e.source, e.reason or "",
                       e.campaign or "")
     return table
 
@@ -134,7 +134,7 @@ def list_cmd(
     if as_json:
         print_json({"total": total, "entries": [e.__dict__ for e in entries]})
         return
-    out.print(dnc_table(entries, total))
+    show(dnc_table(entries, total))
     if total > len(entries):
         note(f"{total - len(entries):,} more: raise --limit, or dialcli dnc export FILE.")
 

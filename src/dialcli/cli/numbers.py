@@ -89,7 +89,7 @@ def list_(
     if not numbers:
         common.note("No numbers yet. Add one with: dialcli numbers add +14155550100")
         return
-    common.out.print(numbers_table(numbers, usage))
+    common.show(numbers_table(numbers, usage))
 
 
 @app.command("remove")

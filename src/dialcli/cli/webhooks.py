@@ -15,7 +15,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import confirm, note, now, out, print_json, state, store, success, warn
+from dialcli.cli.common import (confirm, note, now, out, print_json, show, state, store,
+                                success, warn)
 from dialcli.clock import to_iso
 from dialcli.errors import InputError
 from dialcli.results import delivery
@@ -136,7 +137,7 @@ def list_cmd(
             "last_error": r.last_error, "next_attempt_at": r.next_attempt_at,
         } for r in rows])
         return
-    out.print(subscriptions_table(rows))
+    show(subscriptions_table(rows))
 
 
 @app.command("remove")
