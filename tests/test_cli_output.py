@@ -122,3 +122,38 @@ def test_status_json_has_no_offset_spelling(ws):
     assert "+00:00" not in r.stdout
     found = re.findall(r'"(\d{4}-\d{2}-\d{2}T[^"]+)"', r.stdout)
     assert found and all(RFC3339_Z.match(t) for t in found), found
+
+
+def test_every_command_takes_json():
+    """Commands with their own shape keep it; the rest get the shared --json."""
+    from test_cli_logs import all_commands
+
+    for name, cmd in all_commands():
+        if hasattr(cmd, "commands"):
+            continue
+        opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        assert "--json" in opts, name
+
+
+def test_state_changes_print_json(ws):
+    st, cid = ws
+    r = run("numbers", "add", "+14155550177", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is True and doc["number"] == {"e164": "+14155550177", "label": None}
+    assert doc["workspace"].endswith("dialcli.db") and doc["messages"] == ["Added +14155550177."]
+    doc = json.loads(run("config", "set", "rate_per_minute", "0.02", "--json").stdout)
+    assert doc["key"] == "rate_per_minute" and doc["value"] == "0.02"
+    doc = json.loads(run("dnc", "remove", "+12125550199", "--yes", "--json").stdout)
+    assert doc["removed"] == 1 and doc["numbers"] == ["+12125550199"]
+    doc = json.loads(run("agent", "edit", "Zara", "--voice", "Polly.Joanna", "--json").stdout)
+    assert doc["agent"]["voice"] == "Polly.Joanna"
+    r = run("start", "--simulate", "--seed", "1", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)                     # no per-lead lines around the document
+    assert doc["outcome"] in ("completed", "paused") and doc["snapshot"]["campaign"] == "Spring"
+    campaign(st, "Other", status="RUNNING")
+    doc = json.loads(run("pause", "Other", "--json").stdout)
+    assert doc["campaign"] == "Other" and doc["changed"] is True
+    doc = json.loads(run("campaign", "delete", "Spring", "--yes", "--json").stdout)
+    assert doc["deleted"]["name"] == "Spring" and doc["deleted"]["leads"] == 1

@@ -119,6 +119,7 @@ def create(
         language=language, voicemail_message=vm, llm_model=llm_model, now=common.now(ctx),
     )
     tokens = core.agent_tokens(agent)
+    common.result(agent=core.agent_as_dict(agent))
     common.success(f"Created agent {escape(repr(agent.name))}"
                     + (f" (tokens: {', '.join(tokens)})." if tokens else "."))
 
@@ -210,6 +211,7 @@ def edit(
         voicemail_message=core.UNSET if vm is None else vm,
         llm_model=core.UNSET if llm_model is None else llm_model, now=common.now(ctx),
     )
+    common.result(agent=core.agent_as_dict(agent))
     common.success(f"Updated agent {escape(repr(agent.name))}.")
 
 
@@ -234,4 +236,5 @@ def delete(
     if not core.campaigns_using(st, found.id):     # else delete_agent says why it can't
         common.confirm(f"Delete agent {found.name!r}?", yes=yes, action="Deleting an agent")
     agent = core.delete_agent(st, name)
+    common.result(deleted=core.agent_as_dict(agent))
     common.success(f"Deleted agent {escape(repr(agent.name))}.")

@@ -31,12 +31,18 @@ def listed_help(command: Command) -> str:
 def with_common_options(command: Command) -> Command:
     """``command`` (and, for a group, each of its commands) with the options every
     command takes without declaring them: ``-q``, ``-v``/``-vv``, ``--log-file``
-    (``logs.options``). Applied once per loaded command."""
+    (``logs.options``), and ``--json`` where the command has none of its own: it then
+    prints ``{"ok": true, "workspace": ..., "messages": [...], ...}`` with what the
+    command reported through ``common.success``/``common.result``. Applied once per
+    loaded command."""
     from dialcli.cli import logs
 
     if not getattr(command, "_dialcli_common", False):
         taken = {o for p in command.params for o in getattr(p, "opts", [])}
-        command.params.extend(o for o in logs.options() if not set(o.opts) & taken)
+        extra = logs.options()
+        if not hasattr(command, "commands") and "--json" not in taken:
+            extra += logs.json_option()       # commands without a JSON shape of their own
+        command.params.extend(o for o in extra if not set(o.opts) & taken)
         command._dialcli_common = True
     for sub in getattr(command, "commands", {}).values():
         with_common_options(sub)
@@ -109,6 +115,10 @@ class DialcliGroup(TyperGroup):
         try:
             logs.apply()              # the root's flags and $DIALCLI_LOG_LEVEL
             result = super().invoke(ctx)
+            if logs.SETTINGS.json and ctx.parent is None:
+                from dialcli.cli.common import print_result
+
+                print_result()
             failed = False
             return result
         except typer.Exit as exc:

@@ -226,6 +226,7 @@ def create(
         voicemail_message=vm, max_concurrent=max_concurrent, cps=cps, purpose=purpose,
         now=common.now(ctx),
     )
+    common.result(campaign=core.campaign_details(st, c.id).as_dict())
     common.success(f"Created campaign {_q(c.name)} (DRAFT, {c.purpose}: each number needs "
                    f"{consent.NEEDS[c.purpose]}).")
     _disclosure_warnings(warnings + core.window_warnings(c))
@@ -345,6 +346,7 @@ def edit(
         i_have_consent_records=i_have_consent_records,
         changed_by=_who() if consent_gate is not None else None, now=common.now(ctx),
     )
+    common.result(campaign=core.campaign_details(st, c.id).as_dict())
     common.success(f"Updated campaign {_q(c.name)}.")
     if purpose is not None:
         common.note(f"Purpose: {c.purpose}; each number needs {consent.NEEDS[c.purpose]}.")
@@ -383,5 +385,6 @@ def delete(
         # ~15-20 us per lead with its phones (300k leads took ~5 s here): say so up front.
         common.note(f"Deleting {details.total_leads:,} leads; this takes a second or two per 100,000.")
     deleted = core.delete_campaign(st, c.id, now=common.now(ctx))
+    common.result(deleted={"id": c.id, "name": c.name, **deleted})
     common.success(f"Deleted campaign {_q(c.name)}: {deleted['leads']:,} leads, "
                     f"{deleted['calls']:,} calls. Opt-outs are kept.")

@@ -60,6 +60,7 @@ class AppState:
 
     def __post_init__(self) -> None:
         _CURRENT[:] = [self]      # the running command's (helpers without a ctx use it)
+        _RESULT.clear()
 
     def location(self) -> WorkspaceLocation:
         return find_workspace(self.db_option)
@@ -282,6 +283,9 @@ def warn(message: str) -> None:
 def success(message: str) -> None:
     """A change done: the message, then which workspace holds it when a workspace was
     opened (a find in a parent folder is never silent)."""
+    if logs.SETTINGS.json:
+        _RESULT.setdefault("messages", []).append(Text.from_markup(message).plain)
+        return
     if logs.SETTINGS.quiet:
         return
     app = _app_state()
@@ -290,6 +294,28 @@ def success(message: str) -> None:
     where = app.opened if app is not None and app._store is not None else None
     suffix = f" [dim](workspace {escape(where)})[/dim]" if where else ""
     err.print(f"[green]✓[/green] {message}{suffix}")
+
+
+#: What a command without its own JSON shape did, for the shared --json.
+_RESULT: dict[str, Any] = {}
+
+
+def result(**data: Any) -> None:
+    """Add to what the shared ``--json`` prints (the changed object, counts...).
+    Commands call it beside ``success``; without --json it is not printed."""
+    _RESULT.update(data)
+
+
+def print_result() -> None:
+    """The shared --json document: ok, the workspace, the messages, then ``result``."""
+    app = _app_state()
+    doc: dict[str, Any] = {"ok": True}
+    if app is not None and app.opened is not None:
+        doc["workspace"] = str(Path(app.location().path).resolve())
+    doc["messages"] = _RESULT.pop("messages", [])
+    doc.update(_RESULT)
+    _RESULT.clear()
+    print_json(doc)
 
 
 def _app_state() -> AppState | None:

@@ -14,7 +14,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dialcli.cli.common import YES, confirm, note, now, out, print_json, show, store, success, when
+from dialcli.cli.common import (YES, confirm, note, now, out, print_json, show, store, success,
+                                when)
+from dialcli.cli.common import result as result_
 from dialcli.clock import to_iso
 from dialcli.compliance import dnc as core
 from dialcli.errors import InputError
@@ -99,6 +101,8 @@ def remove_cmd(
     with st.tx() as conn:
         result = core.remove(conn, e164s, now_iso=to_iso(now(ctx)), reason=reason,
                              force=new_consent)
+    result_(numbers=e164s, removed=result.changed, not_listed=result.unchanged,
+            phones_dialable_again=result.phones)
     success(f"Removed {result.changed:,} number(s) from the opt-out list"
             + (f" ({result.unchanged:,} were not on it)." if result.unchanged else "."))
     if result.phones:

@@ -15,8 +15,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import (confirm, note, now, out, print_json, show, state, store,
+from dialcli.cli.common import (confirm, note, now, out, print_json, result, show, state, store,
                                 success, warn)
+from dialcli.cli.common import result as result_
 from dialcli.clock import to_iso
 from dialcli.errors import InputError
 from dialcli.results import delivery
@@ -161,6 +162,7 @@ def remove_cmd(
                 "will be dropped. Remove anyway?", yes=yes,
                 action="Removing a subscription with queued events")
     removed, dropped = core.remove_subscription(st, sub.id)
+    result(removed={"id": removed.id, "url": removed.display_url}, dropped_events=dropped)
     success(f"Removed subscription {removed.id} ({removed.display_url})"
             + (f"; dropped {dropped:,} queued event(s)" if dropped else ""))
 
@@ -187,6 +189,8 @@ def test_cmd(
             f"{sub.display_url} did not accept the test event: {result.error}",
             hint="It must answer 2xx within the timeout. Check the URL, that the receiver "
                  "is running, and its signature check (README, Webhooks).")
+    result_(subscription=sub.id, status=result.status, elapsed_ms=round(result.elapsed_ms),
+            event_id=result.event_id)
     success(f"{sub.display_url} answered {result.status} in {result.elapsed_ms:.0f} ms "
             f"(event {result.event_id})")
 
@@ -217,6 +221,9 @@ def deliver_cmd(
         deliverer.close()
     remaining = sum(core.outbox_counts(st, r.subscription.id)[0]
                     for r in core.list_subscriptions(st) if r.subscription.active)
+    result(attempted=stats.attempted, delivered=stats.delivered, failed=stats.failed,
+           dead=stats.dead, deferred=stats.deferred, deactivated=stats.deactivated,
+           still_queued=remaining)
     if stats.attempted == 0 and not remaining:
         success("Nothing to deliver.")
         return
@@ -243,6 +250,7 @@ def retry_cmd(
       dialcli webhooks retry && dialcli webhooks deliver
     """
     count = delivery.retry_dead(store(ctx), subscription=_ref(subscription), event_id=event_id)
+    result(requeued=count)
     if not count:
         success("No dead letters to retry.")
         return
@@ -262,4 +270,5 @@ def enable_cmd(
       dialcli webhooks enable 1
     """
     sub = core.enable_subscription(store(ctx), subscription)
+    result(subscription={"id": sub.id, "url": sub.display_url, "active": True})
     success(f"Subscription {sub.id} ({sub.display_url}) is active; queued events resume in order.")
