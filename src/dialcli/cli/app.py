@@ -43,10 +43,24 @@ def with_common_options(command: Command) -> Command:
         if not hasattr(command, "commands") and "--json" not in taken:
             extra += logs.json_option()       # commands without a JSON shape of their own
         command.params.extend(o for o in extra if not set(o.opts) & taken)
+        _complete_names(command)
         command._dialcli_common = True
     for sub in getattr(command, "commands", {}).values():
         with_common_options(sub)
     return command
+
+
+def _complete_names(command: Command) -> None:
+    """Parameters naming a campaign, agent or from-number complete from the workspace
+    (``completion.kind_of``). Click keeps a parameter's completer in
+    ``_custom_shell_complete``; Typer fills it only from ``autocompletion=``, which would
+    have to be repeated on every such argument of every command."""
+    from dialcli.cli import completion
+
+    for param in command.params:
+        kind = completion.kind_of(param)
+        if kind is not None and getattr(param, "_custom_shell_complete", None) is None:
+            param._custom_shell_complete = completion.completer(kind)
 
 
 class LazyCommands(Mapping[str, Command]):

@@ -84,6 +84,8 @@ COMMANDS: dict[str, Entry] = {
                     group=True),
     "auth": Entry("auth", "Store Twilio and LLM credentials in your OS keyring (env vars still "
                           "win).", group=True),
+    "completion": Entry("completion", "Shell completion for dialcli, including names from "
+                                      "your workspace.", group=True),
 }
 
 
