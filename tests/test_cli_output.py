@@ -157,3 +157,17 @@ def test_state_changes_print_json(ws):
     assert doc["campaign"] == "Other" and doc["changed"] is True
     doc = json.loads(run("campaign", "delete", "Spring", "--yes", "--json").stdout)
     assert doc["deleted"]["name"] == "Spring" and doc["deleted"]["leads"] == 1
+
+
+def test_a_long_report_on_a_terminal_goes_through_the_pager(tmp_path):
+    with workspace(tmp_path) as st:
+        campaign(st, "Spring", leads=[{"phones": [f"+1212555{i:04d}"], "name": f"Lead {i}"}
+                                      for i in range(80)])
+    paged = tmp_path / "paged.txt"
+    env = {"PAGER": f"cat > {paged}", "LINES": "40"}
+    rc, shown = builders.run_in_pty(["report", "--limit", "0"], cwd=tmp_path, env=env)
+    assert rc == 0, shown
+    assert "Lead 79" in paged.read_text() and "Lead 79" not in shown
+    paged.unlink()
+    rc, shown = builders.run_in_pty(["report", "--limit", "3"], cwd=tmp_path, env=env)
+    assert rc == 0 and not paged.exists() and "Lead 2" in shown

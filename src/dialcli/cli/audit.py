@@ -114,6 +114,6 @@ def audit_cmd(
     if not rows:
         note("No audit rows yet: they are written as the campaign dials and skips.")
         return
-    show(audit_table(rows[-limit:], table_width()))
+    show(audit_table(rows[-limit:], table_width()), rows=min(len(rows), limit))
     if len(rows) > limit:
         note(f"Showing the last {limit:,} of {len(rows):,}: use --csv FILE for all.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -217,12 +218,17 @@ def table_width() -> int:
     return out.width if stdout_is_terminal() else 100_000
 
 
-def show(renderable: Any) -> None:
+def show(renderable: Any, *, rows: int = 0) -> None:
     """Print a table (or a group holding tables) on stdout. On a terminal, drawn by
-    Rich; piped, each table is one line per row, tab-separated, with a header line,
+    Rich, through the pager ($PAGER, else less) when its ``rows`` would not fit on the
+    screen; piped, each table is one line per row, tab-separated, with a header line,
     full values and RFC 3339 UTC times (as gh does), so grep, cut and awk work."""
     if stdout_is_terminal():
-        out.print(renderable)
+        if rows > out.height and not os.environ.get("DIALCLI_NO_PAGER"):
+            with out.pager(styles=True):
+                out.print(renderable)
+        else:
+            out.print(renderable)
         return
     from rich.console import Group
 

@@ -138,7 +138,7 @@ def list_cmd(
     if as_json:
         print_json({"total": total, "entries": [e.__dict__ for e in entries]})
         return
-    show(dnc_table(entries, total))
+    show(dnc_table(entries, total), rows=len(entries))
     if total > len(entries):
         note(f"{total - len(entries):,} more: raise --limit, or dialcli dnc export FILE.")
 

@@ -363,7 +363,7 @@ def report(
     if as_json:
         print_json(result.as_dict())
         return
-    show(report_view(result))
+    show(report_view(result), rows=len(result.leads) + 30)
 
 
 def _fetch_prices(st, campaign_id: int) -> None:
