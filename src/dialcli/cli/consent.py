@@ -47,7 +47,7 @@ def import_cmd(
     path: Path = typer.Argument(..., metavar="FILE",
                                 help="CSV: a phone column, consent_at, consent_type, "
                                      "consent_source (optional)."),
-    column: Optional[str] = typer.Option(None, "--column", "-c", metavar="COLUMN",
+    column: Optional[str] = typer.Option(None, "--column", metavar="COLUMN",
                                          help="The column holding the phone numbers."),
     default_region: str = typer.Option("US", "--default-region", metavar="CC",
                                        help="Country of numbers written without +country code."),

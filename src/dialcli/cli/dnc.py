@@ -123,7 +123,7 @@ def dnc_table(entries: list[core.Entry], total: int) -> Table:
 @app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    search: str = typer.Option(None, "--search", "-s", help="Digits the number contains."),
+    search: str = typer.Option(None, "--search", help="Digits the number contains."),
     source: str = typer.Option(None, "--source", help="Only this source (call, cli, registry, import)."),
     limit: int = typer.Option(100, "--limit", min=1, help="Rows to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -164,7 +164,7 @@ def import_table(report: core.ImportReport) -> Table:
 def import_cmd(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="Registry download (.txt or .zip) or a CSV."),
-    column: str = typer.Option(None, "--column", "-c", help="CSV column holding the numbers."),
+    column: str = typer.Option(None, "--column", help="CSV column holding the numbers."),
     source: str = typer.Option(None, "--source", help="Label kept with each number."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
