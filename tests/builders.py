@@ -526,11 +526,19 @@ def run_in_pty(args: Sequence[str], *, cwd: str | Path, answers: Sequence[tuple[
             out_file.close()
     shown, seen_upto, pending = b"", 0, list(answers)
     deadline = time.monotonic() + timeout
+    last: tuple[bytes, float, int] | None = None     # (answer, when, len(shown) then)
     try:
         while True:
             if pending and pending[0][0].encode() in shown[seen_upto:]:
                 seen_upto = len(shown)
-                os.write(master, (pending.pop(0)[1] + "\n").encode())
+                answer = (pending.pop(0)[1] + "\n").encode()
+                os.write(master, answer)
+                last = (answer, time.monotonic(), len(shown))
+            elif last and len(shown) == last[2] and time.monotonic() - last[1] > 2.0:
+                # Nothing echoed: a hidden prompt (getpass) flushed the typed answer
+                # before reading it, as it does when the answer comes that fast.
+                os.write(master, last[0])
+                last = (last[0], time.monotonic(), len(shown))
             if time.monotonic() > deadline:
                 raise TimeoutError(f"dialcli {' '.join(args)} still running; it showed:\n"
                                    + shown.decode(errors="replace"))
@@ -549,3 +557,13 @@ def run_in_pty(args: Sequence[str], *, cwd: str | Path, answers: Sequence[tuple[
             proc.kill()
         os.close(master)
     return proc.wait(timeout=timeout), shown.decode(errors="replace").replace("\r\n", "\n")
+
+
+def as_terminal(monkeypatch, columns: int = 160) -> None:
+    """Make the CLI's stdout console behave as a terminal ``columns`` wide (Rich tables,
+    not the tab-separated lines piped output gets). Colour stays off: it was decided
+    when the console was made, on CliRunner's pipe."""
+    from dialcli.cli import common
+
+    monkeypatch.setattr(common.out, "_width", columns)
+    monkeypatch.setattr(common.out, "_force_terminal", True)

@@ -48,6 +48,11 @@ def env_setup(monkeypatch, tmp_path):
                  "DIALCLI_LLM_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DIALCLI_HOME", str(tmp_path))
+    # Stored credentials: a file-backed keyring in the test's folder, never the real one.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "fakes.file_keyring.FileKeyring")
+    monkeypatch.setenv("DIALCLI_TEST_KEYRING", str(tmp_path / "test-keyring.json"))
+    from dialcli import credstore
+    credstore.forget()
     # The upward search for dialcli.db stays inside the test's folder.
     monkeypatch.setenv("DIALCLI_CEILING_DIRECTORIES", str(tmp_path.parent))
     monkeypatch.setenv("COLUMNS", "120")

@@ -21,9 +21,10 @@ AT = "2026-03-03T15:00Z"      # Tuesday, 10:00 in New York
 
 @pytest.fixture
 def width(monkeypatch):
-    """Pin the stdout console's width (it is fixed when the CLI is first imported)."""
+    """A terminal of a given width (the console's is fixed when the CLI is first
+    imported; piped output is tab-separated, tested in test_cli_output.py)."""
     def set_width(columns: int) -> None:
-        monkeypatch.setattr(common.out, "_width", columns)
+        builders.as_terminal(monkeypatch, columns)
     set_width(160)
     return set_width
 

@@ -243,7 +243,8 @@ def test_audit_csv_carries_the_consent_each_dial_relied_on(cli, store):
                if row["decision"] not in ("dial", "skip"))
 
 
-def test_report_and_lead_export_show_each_leads_consent(cli, store, tmp_path):
+def test_report_and_lead_export_show_each_leads_consent(cli, store, tmp_path, monkeypatch):
+    builders.as_terminal(monkeypatch)             # the page as drawn on a terminal
     cid = selling(store)
     # A revoked record is no consent: the express lead's number opts out.
     with store.tx() as conn:

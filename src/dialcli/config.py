@@ -1,8 +1,10 @@
-"""Where the workspace is, and credentials from the environment.
+"""Where the workspace is, and credentials.
 
-Secrets (the Twilio auth token, the LLM key) are read from the environment only,
-held in ``Secret`` wrappers whose ``repr``/``str`` never show the value, and are
-never written to the database, logs or reports.
+Secrets (the Twilio auth token, the LLM key) come from the environment, or when a
+variable is unset from what ``dialcli auth login`` stored (``credstore``: the OS
+keyring or a 0600 file); ``credential()`` is the one resolver. They are held in
+``Secret`` wrappers whose ``repr``/``str`` never show the value, and are never
+written to the database, logs or reports.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from dialcli import credstore
 from dialcli.errors import ConfigError
 
 DEFAULT_DB = "dialcli.db"
@@ -126,6 +129,25 @@ def _env(name: str) -> str | None:
     return value.strip() if value and value.strip() else None
 
 
+def env_value(name: str) -> str | None:
+    """An environment variable's value, stripped; None when unset or blank."""
+    return _env(name)
+
+
+def credential(name: str) -> str | None:
+    """A credential (``credstore.NAMES``): the environment variable wins; otherwise
+    what ``dialcli auth login`` stored."""
+    return _env(name) or credstore.stored(name)
+
+
+def credential_source(name: str) -> str | None:
+    """Where ``credential(name)`` comes from, in words (never the value)."""
+    if _env(name):
+        return f"environment ({name})"
+    item = credstore.load().get(name)
+    return item[1] if item else None
+
+
 @dataclass(frozen=True)
 class TwilioCredentials:
     account_sid: str
@@ -134,13 +156,15 @@ class TwilioCredentials:
 
     @classmethod
     def from_env(cls) -> "TwilioCredentials":
-        sid, token = _env("TWILIO_ACCOUNT_SID"), _env("TWILIO_AUTH_TOKEN")
+        sid, token = credential("TWILIO_ACCOUNT_SID"), credential("TWILIO_AUTH_TOKEN")
         missing = [n for n, v in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token)) if not v]
         if missing:
             raise ConfigError(
                 f"Twilio credentials are missing: set {' and '.join(missing)}.",
-                hint="Find them at console.twilio.com (Account Info), then e.g.\n"
-                     "  export TWILIO_ACCOUNT_SID=AC...  TWILIO_AUTH_TOKEN=...\n"
+                hint="Find them at console.twilio.com (Account Info), then store them with\n"
+                     "  dialcli auth login\n"
+                     "or set them for this shell: export TWILIO_ACCOUNT_SID=AC...  "
+                     "TWILIO_AUTH_TOKEN=...\n"
                      "To rehearse without Twilio, run with --simulate.",
             )
         assert sid and token
@@ -162,8 +186,9 @@ class LLMSettings:
         """The configured LLM, or None when no LLM is configured (rule brain)."""
         base = _env("DIALCLI_LLM_BASE_URL")
         model = _env("DIALCLI_LLM_MODEL")
-        key = _env("DIALCLI_LLM_API_KEY") or _env("OPENAI_API_KEY")
-        if not (base or model or _env("DIALCLI_LLM_API_KEY")):
+        stored_key = credential("DIALCLI_LLM_API_KEY")
+        key = stored_key or _env("OPENAI_API_KEY")
+        if not (base or model or stored_key):
             return None
         return cls(
             base_url=(base or "https://api.openai.com/v1").rstrip("/"),
@@ -202,11 +227,17 @@ def public_url(option: str | None) -> str | None:
 
 
 def secret_values() -> list[str]:
-    """Every secret in the environment, and the HTTP Basic credentials built from the
-    Twilio token (an upstream error may echo the Authorization header), longest first."""
+    """Every secret in the environment or read from the credential store, and the
+    HTTP Basic credentials built from the Twilio token (an upstream error may echo
+    the Authorization header), longest first."""
     names = ("TWILIO_AUTH_TOKEN", "DIALCLI_LLM_API_KEY", "OPENAI_API_KEY")
-    values = [v for v in (_env(n) for n in names) if v and len(v) >= 6]
-    sid, token = _env("TWILIO_ACCOUNT_SID"), _env("TWILIO_AUTH_TOKEN")
+    # Stored secrets only once this process has read them (credstore.loaded_values):
+    # scrubbing an error message must not open the keyring.
+    values = [v for v in [*(_env(n) for n in names), *credstore.loaded_values()]
+              if v and len(v) >= 6]
+    loaded = credstore.loaded_values()
+    sid = _env("TWILIO_ACCOUNT_SID") or (credstore.stored("TWILIO_ACCOUNT_SID") if loaded else None)
+    token = _env("TWILIO_AUTH_TOKEN") or (credstore.stored("TWILIO_AUTH_TOKEN") if loaded else None)
     if sid and token:
         basic = base64.b64encode(f"{sid}:{token}".encode()).decode()
         values += [basic, basic.rstrip("=")]

@@ -27,13 +27,19 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point. ``--version`` and ``--help`` are answered from the
     registry; anything else loads the command line (``app.py``)."""
     args = sys.argv[1:] if argv is None else list(argv)
-    if args == ["--version"]:
+    completing = bool(os.environ.get("_DIALCLI_COMPLETE"))
+    if args == ["--version"] and not completing:
         sys.stdout.write(f"dialcli {__version__}\n")
         return
-    if args in ([], ["--help"], ["-h"]):
+    if args in ([], ["--help"], ["-h"]) and not completing:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         sys.stdout.write(root_help(shutil.get_terminal_size((80, 24)).columns, color))
         return
     from dialcli.cli.app import app   # lazy: Typer, Rich and the group load for a command
 
+    if os.environ.get("_DIALCLI_COMPLETE"):
+        # The shell asks for completions (dialcli completion install): Typer answers.
+        from typer.completion import completion_init
+
+        completion_init()
     app(args=args, prog_name="dialcli")

@@ -162,6 +162,7 @@ def create(
         fields=specs,
     )
     tokens = core.agent_tokens(agent)
+    common.result(agent=core.agent_as_dict(agent))
     common.success(f"Created agent {escape(repr(agent.name))}"
                     + (f" (tokens: {', '.join(tokens)})." if tokens else "."))
 
@@ -189,7 +190,7 @@ def list_(
         common.note("No agents yet. Create one with: dialcli agent create NAME "
                      "--greeting-file greeting.txt --prompt-file prompt.txt")
         return
-    common.out.print(agents_table(agents, counts, width=common.out.width))
+    common.show(agents_table(agents, counts, width=common.table_width()))
 
 
 @app.command("show")
@@ -274,6 +275,7 @@ def edit(
         voicemail_voice=core.UNSET if voicemail_voice is None else voicemail_voice,
         now=common.now(ctx), add_fields=added, drop_fields=drop_field,
     )
+    common.result(agent=core.agent_as_dict(agent))
     common.success(f"Updated agent {escape(repr(agent.name))}.")
 
 
@@ -298,6 +300,7 @@ def delete(
     if not core.campaigns_using(st, found.id):     # else delete_agent says why it can't
         common.confirm(f"Delete agent {found.name!r}?", yes=yes, action="Deleting an agent")
     agent = core.delete_agent(st, name)
+    common.result(deleted=core.agent_as_dict(agent))
     common.success(f"Deleted agent {escape(repr(agent.name))}.")
 
 

@@ -9,10 +9,12 @@ stderr and a named exit code (``errors.ExitCode``), for every command at any dep
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import sqlite3
 import sys
 from collections.abc import Iterator, Mapping
+from typing import Optional
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -29,19 +31,93 @@ def listed_help(command: Command) -> str:
     return text.split("\n\n")[0].replace("\n", " ").strip()
 
 
+#: Group names in the other number (singular/plural), accepted but not listed.
+GROUP_ALIASES = {"agents": "agent", "campaigns": "campaign", "number": "numbers",
+                 "webhook": "webhooks", "consents": "consent"}
+#: Verbs that mean the same, accepted but not listed: create/add, delete/remove.
+VERB_ALIASES = {"create": "add", "add": "create", "delete": "remove", "remove": "delete"}
+
+
 def with_common_options(command: Command) -> Command:
     """``command`` (and, for a group, each of its commands) with the options every
     command takes without declaring them: ``-q``, ``-v``/``-vv``, ``--log-file``
-    (``logs.options``). Applied once per loaded command."""
+    (``logs.options``), and ``--json`` where the command has none of its own: it then
+    prints ``{"ok": true, "workspace": ..., "messages": [...], ...}`` with what the
+    command reported through ``common.success``/``common.result``. Applied once per
+    loaded command."""
     from dialcli.cli import logs
 
     if not getattr(command, "_dialcli_common", False):
         taken = {o for p in command.params for o in getattr(p, "opts", [])}
-        command.params.extend(o for o in logs.options() if not set(o.opts) & taken)
+        extra = logs.options()
+        if not hasattr(command, "commands") and "--json" not in taken:
+            extra += logs.json_option()       # commands without a JSON shape of their own
+        command.params.extend(o for o in extra if not set(o.opts) & taken)
+        _campaign_option(command, taken)
+        _complete_names(command)
         command._dialcli_common = True
-    for sub in getattr(command, "commands", {}).values():
-        with_common_options(sub)
+    subs = getattr(command, "commands", None)
+    if subs is not None:
+        for sub in list(subs.values()):
+            with_common_options(sub)
+        for alias, real in VERB_ALIASES.items():
+            if real in subs and alias not in subs:
+                hidden = copy.copy(subs[real])
+                hidden.hidden = True
+                subs[alias] = hidden
     return command
+
+
+def _campaign_option(command: Command, taken: set[str]) -> None:
+    """One way to pick a campaign: a command whose campaign is a positional argument
+    also takes ``--campaign NAME`` / ``-c NAME`` (as report, import and preview do)."""
+    from dialcli.cli import completion
+    from dialcli.errors import InputError
+
+    positional = next((p for p in command.params if getattr(p, "param_type_name", "") ==
+                       "argument" and completion.kind_of(p) == "campaign"), None)
+    if positional is None or "--campaign" in taken or command.callback is None:
+        return
+    import typer
+
+    holder = typer.Typer(add_completion=False)
+
+    @holder.command()
+    def _common(
+        campaign_alias: Optional[str] = typer.Option(
+            None, "--campaign", "-c", metavar="NAME",
+            help="The campaign (the same as giving it as the argument)."),
+    ) -> None:
+        """Not run: only its parameters are used."""
+
+    (option,) = typer.main.get_command(holder).params
+    command.params.append(option)
+    callback, name = command.callback, positional.name
+
+    @functools.wraps(callback)
+    def with_alias(*args, campaign_alias=None, **kwargs):
+        given = kwargs.get(name)
+        if campaign_alias is not None:
+            if given is not None and given != campaign_alias:
+                raise InputError(f"Two campaigns given ({given!r} and --campaign "
+                                 f"{campaign_alias!r}); name one.")
+            kwargs[name] = campaign_alias
+        return callback(*args, **kwargs)
+
+    command.callback = with_alias
+
+
+def _complete_names(command: Command) -> None:
+    """Parameters naming a campaign, agent or from-number complete from the workspace
+    (``completion.kind_of``). Click keeps a parameter's completer in
+    ``_custom_shell_complete``; Typer fills it only from ``autocompletion=``, which would
+    have to be repeated on every such argument of every command."""
+    from dialcli.cli import completion
+
+    for param in command.params:
+        kind = completion.kind_of(param)
+        if kind is not None and getattr(param, "_custom_shell_complete", None) is None:
+            param._custom_shell_complete = completion.completer(kind)
 
 
 class LazyCommands(Mapping[str, Command]):
@@ -86,6 +162,7 @@ class DialcliGroup(TyperGroup):
         return list(self.commands)      # names only: TyperGroup's would import every module
 
     def get_command(self, ctx: typer.Context, cmd_name: str) -> Command | None:
+        cmd_name = GROUP_ALIASES.get(cmd_name, cmd_name)
         return self.commands[cmd_name] if cmd_name in self.commands else None
 
     def format_help(self, ctx: typer.Context, formatter) -> None:
@@ -118,6 +195,10 @@ class DialcliGroup(TyperGroup):
 
                 path = ctx.obj.db_path if isinstance(ctx.obj, AppState) else "the workspace"
                 raise describe(exc, str(path)) from None
+            if logs.SETTINGS.json and ctx.parent is None:
+                from dialcli.cli.common import print_result
+
+                print_result()
             failed = False
             return result
         except typer.Exit as exc:

@@ -12,8 +12,8 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
-from dialcli.cli.common import (WIDE, note, out, print_json, resolve_campaign_id, store, success,
-                                write_csv)
+from dialcli.cli.common import (WIDE, Cell, note, out, print_json, resolve_campaign_id, show,
+                                store, success, table_width, write_csv)
 from dialcli.compliance import rules
 from dialcli.errors import InputError, NotFoundError
 from dialcli.results import audit
@@ -53,7 +53,7 @@ def audit_table(entries: list[dict], width: int = 200) -> Table:
     for e in entries:
         cap = "" if e["cap_count"] is None else f"{e['cap_count']}/{e['cap_limit'] or '?'}"
         ts = e["ts"][:19] if wide else e["ts"][5:19]
-        row = {"Time (UTC)": ts.replace("T", " "),
+        row = {"Time (UTC)": Cell(ts.replace("T", " "), e["ts"]),
                "Campaign": e["campaign"] or "-",
                "Row": "" if e["lead_row"] is None else str(e["lead_row"]),
                "Number": e["e164"] or "", "Decision": e["decision"], "Reason": e["reason"] or "",
@@ -114,6 +114,6 @@ def audit_cmd(
     if not rows:
         note("No audit rows yet: they are written as the campaign dials and skips.")
         return
-    out.print(audit_table(rows[-limit:], out.width))
+    show(audit_table(rows[-limit:], table_width()), rows=min(len(rows), limit))
     if len(rows) > limit:
         note(f"Showing the last {limit:,} of {len(rows):,}: use --csv FILE for all.")

@@ -228,6 +228,7 @@ def create(
         voicemail_message=vm, max_concurrent=max_concurrent, cps=cps, purpose=purpose,
         now=common.now(ctx),
     )
+    common.result(campaign=core.campaign_details(st, c.id).as_dict())
     common.success(f"Created campaign {_q(c.name)} (DRAFT, {c.purpose}: each number needs "
                    f"{consent.NEEDS[c.purpose]}).")
     _disclosure_warnings(warnings + core.window_warnings(c))
@@ -254,7 +255,7 @@ def list_(
         common.note("No campaigns yet. Create one with: dialcli campaign create NAME "
                      "--agent A --from +1...")
         return
-    common.out.print(campaigns_table(rows, width=common.out.width))
+    common.show(campaigns_table(rows, width=common.table_width()))
 
 
 @app.command("show")
@@ -357,6 +358,7 @@ def edit(
         changed_by=_who() if consent_gate is not None else None, now=common.now(ctx),
         record=record,
     )
+    common.result(campaign=core.campaign_details(st, c.id).as_dict())
     common.success(f"Updated campaign {_q(c.name)}.")
     if record is not None:
         common.note("Recording on: Twilio records each call in two channels; dialcli keeps "
@@ -399,5 +401,6 @@ def delete(
         # ~15-20 us per lead with its phones (300k leads took ~5 s here): say so up front.
         common.note(f"Deleting {details.total_leads:,} leads; this takes a second or two per 100,000.")
     deleted = core.delete_campaign(st, c.id, now=common.now(ctx))
+    common.result(deleted={"id": c.id, "name": c.name, **deleted})
     common.success(f"Deleted campaign {_q(c.name)}: {deleted['leads']:,} leads, "
                     f"{deleted['calls']:,} calls. Opt-outs are kept.")

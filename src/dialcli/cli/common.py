@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from dialcli.cli import logs
-from dialcli.clock import SystemClock
+from dialcli.clock import SystemClock, to_iso
 from dialcli.config import DEFAULT_DB, WorkspaceLocation, find_workspace, resolve_db_path
 from dialcli.errors import ExitCode, InputError
 from dialcli.store import Store
@@ -57,6 +61,7 @@ class AppState:
 
     def __post_init__(self) -> None:
         _CURRENT[:] = [self]      # the running command's (helpers without a ctx use it)
+        _RESULT.clear()
 
     def location(self) -> WorkspaceLocation:
         return find_workspace(self.db_option)
@@ -135,9 +140,140 @@ def now(ctx: typer.Context) -> datetime:
 
 
 def print_json(data: Any) -> None:
-    """Machine-readable output on stdout (no Rich wrapping or markup)."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    """Machine-readable output on stdout (no Rich wrapping or markup). Every instant is
+    RFC 3339 UTC with a ``Z`` (datetimes, and ISO strings written with ``+00:00``)."""
+    sys.stdout.write(json.dumps(json_ready(data), indent=2, default=str, ensure_ascii=False)
+                     + "\n")
     sys.stdout.flush()
+
+
+_UTC_OFFSET = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\+00:00$")
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with datetimes as ``...Z`` text and ``+00:00`` instants rewritten the
+    same way, so one command's JSON never mixes the two spellings."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.isoformat()
+        return to_iso(value)
+    if isinstance(value, str):
+        m = _UTC_OFFSET.match(value)
+        return m.group(1) + "Z" if m else value
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
+class Cell(Text):
+    """A table cell that shows ``display`` to a person and gives scripts ``raw`` (the
+    full value: an RFC 3339 UTC time, an untruncated text)."""
+
+    def __init__(self, display: str | Text, raw: str, **kw: Any):
+        super().__init__(**kw)
+        self.append(display if isinstance(display, Text) else Text(display))
+        self.raw = raw
+
+
+def when(value: datetime | str | None, *, zone: str | None = None, style: str = "") -> Cell:
+    """An instant as a cell: on a terminal 'YYYY-MM-DD HH:MM' in ``zone`` (an IANA
+    name: the recipient's where it matters) or UTC, with the zone's abbreviation; in
+    piped output RFC 3339 UTC ('2026-03-03T15:00:00Z')."""
+    if value is None or value == "":
+        return Cell("–", "", style=style)
+    dt = value if isinstance(value, datetime) else _parse_instant(value)
+    if dt is None:
+        return Cell(str(value), str(value), style=style)
+    utc = dt.astimezone(timezone.utc)
+    raw = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    shown = utc
+    if zone:
+        try:
+            from zoneinfo import ZoneInfo
+
+            shown = utc.astimezone(ZoneInfo(zone))
+        except (KeyError, ValueError):
+            shown = utc
+    label = shown.strftime("%Z") if shown is not utc else "UTC"
+    return Cell(f"{shown:%Y-%m-%d %H:%M} {label}", raw, style=style)
+
+
+def _parse_instant(text: str) -> datetime | None:
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+
+
+def stdout_is_terminal() -> bool:
+    return out.is_terminal
+
+
+def table_width() -> int:
+    """The width tables are laid out for: the terminal's, or unbounded when piped
+    (tables drop columns on narrow terminals; a script gets every column)."""
+    return out.width if stdout_is_terminal() else 100_000
+
+
+def show(renderable: Any, *, rows: int = 0) -> None:
+    """Print a table (or a group holding tables) on stdout. On a terminal, drawn by
+    Rich, through the pager ($PAGER, else less) when its ``rows`` would not fit on the
+    screen; piped, each table is one line per row, tab-separated, with a header line,
+    full values and RFC 3339 UTC times (as gh does), so grep, cut and awk work."""
+    if stdout_is_terminal():
+        if rows > out.height and not os.environ.get("DIALCLI_NO_PAGER"):
+            with out.pager(styles=True):
+                out.print(renderable)
+        else:
+            out.print(renderable)
+        return
+    from rich.console import Group
+
+    page = isinstance(renderable, Group)
+    parts = renderable.renderables if page else [renderable]
+    for part in parts:
+        if hasattr(part, "as_table"):              # a table laid out at render time
+            part = part.as_table(table_width())
+        if isinstance(part, Table):
+            # A page holds several tables: a '# title' line says which one follows.
+            if page and part.title:
+                title = part.title.plain if isinstance(part.title, Text) else \
+                    Text.from_markup(str(part.title)).plain
+                sys.stdout.write(f"# {title}\n")
+            write_tsv(part)
+        elif isinstance(part, (str, Text)) and not str(part).strip():
+            continue
+        else:
+            out.print(part, soft_wrap=True)
+
+
+def write_tsv(table: Table) -> None:
+    """``table`` as tab-separated lines: a header, then one line per row."""
+    columns = table.columns
+    lines = []
+    if table.show_header:
+        lines.append("\t".join(_tsv_text(c.header) for c in columns))
+    cells = [list(c.cells) for c in columns]
+    for row in zip(*cells):
+        lines.append("\t".join(_tsv_text(cell) for cell in row))
+    sys.stdout.write("\n".join(lines) + ("\n" if lines else ""))
+    sys.stdout.flush()
+
+
+def _tsv_text(cell: Any) -> str:
+    if isinstance(cell, Cell):
+        text = cell.raw
+    elif isinstance(cell, Text):
+        text = cell.plain
+    elif isinstance(cell, str):
+        text = Text.from_markup(cell).plain if "[" in cell else cell
+    else:
+        text = str(cell)
+    return " ".join(text.replace("\t", " ").split()) if ("\n" in text or "\t" in text) \
+        else text
 
 
 def note(message: str) -> None:
@@ -153,6 +289,9 @@ def warn(message: str) -> None:
 def success(message: str) -> None:
     """A change done: the message, then which workspace holds it when a workspace was
     opened (a find in a parent folder is never silent)."""
+    if logs.SETTINGS.json:
+        _RESULT.setdefault("messages", []).append(Text.from_markup(message).plain)
+        return
     if logs.SETTINGS.quiet:
         return
     app = _app_state()
@@ -161,6 +300,28 @@ def success(message: str) -> None:
     where = app.opened if app is not None and app._store is not None else None
     suffix = f" [dim](workspace {escape(where)})[/dim]" if where else ""
     err.print(f"[green]✓[/green] {message}{suffix}")
+
+
+#: What a command without its own JSON shape did, for the shared --json.
+_RESULT: dict[str, Any] = {}
+
+
+def result(**data: Any) -> None:
+    """Add to what the shared ``--json`` prints (the changed object, counts...).
+    Commands call it beside ``success``; without --json it is not printed."""
+    _RESULT.update(data)
+
+
+def print_result() -> None:
+    """The shared --json document: ok, the workspace, the messages, then ``result``."""
+    app = _app_state()
+    doc: dict[str, Any] = {"ok": True}
+    if app is not None and app.opened is not None:
+        doc["workspace"] = str(Path(app.location().path).resolve())
+    doc["messages"] = _RESULT.pop("messages", [])
+    doc.update(_RESULT)
+    _RESULT.clear()
+    print_json(doc)
 
 
 def _app_state() -> AppState | None:

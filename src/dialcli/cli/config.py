@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from dialcli.cli.common import note, now, out, print_json, store, success
+from dialcli.cli.common import note, now, out, print_json, result, show, store, success
 from dialcli.clock import to_iso
 from dialcli.store import settings as core
 
@@ -51,6 +51,7 @@ def set_cmd(
     """
     st = store(ctx)
     canonical = core.set_value(st, key, value, now_iso=to_iso(now(ctx)))
+    result(key=core.normalize_key(key), value=canonical)
     success(f"{core.normalize_key(key)} = {canonical}")
 
 
@@ -99,7 +100,7 @@ def list_cmd(
                      "effective": r.effective, "summary": r.summary, "known": r.known,
                      "updated_at": r.updated_at} for r in rows])
         return
-    out.print(settings_table(rows))
+    show(settings_table(rows))
 
 
 @app.command("unset")
@@ -115,6 +116,7 @@ def unset_cmd(
     """
     removed = core.unset(store(ctx), key)
     name = core.normalize_key(key)
+    result(key=name, removed=bool(removed))
     if removed:
         success(f"{name} unset.")
     else:

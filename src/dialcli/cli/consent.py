@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import note, now, out, print_json, store, success, warn
+from dialcli.cli.common import note, now, out, print_json, show, store, success, warn, when
 from dialcli.clock import to_iso
 from dialcli.compliance import consent as core
 from dialcli.errors import InputError
@@ -47,7 +47,7 @@ def import_cmd(
     path: Path = typer.Argument(..., metavar="FILE",
                                 help="CSV: a phone column, consent_at, consent_type, "
                                      "consent_source (optional)."),
-    column: Optional[str] = typer.Option(None, "--column", "-c", metavar="COLUMN",
+    column: Optional[str] = typer.Option(None, "--column", metavar="COLUMN",
                                          help="The column holding the phone numbers."),
     default_region: str = typer.Option("US", "--default-region", metavar="CC",
                                        help="Country of numbers written without +country code."),
@@ -127,15 +127,15 @@ def list_cmd(
         note("No consent records" + (f" of type {kind}" if kind else "") + ". Add them with a "
              "leads CSV's consent columns or: dialcli consent import FILE")
         return
-    out.print(records_table(records, title=f"Consent records ({len(records):,})"))
+    show(records_table(records, title=f"Consent records ({len(records):,})"))
 
 
 def records_table(records: list[core.Record], *, title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for col in ("Number", "Type", "Given (UTC)", "Source", "From", "State"):
+    for col in ("Number", "Type", "Given", "Source", "From", "State"):
         table.add_column(col, no_wrap=col in ("Number", "Type"), overflow="fold")
     for r in records:
-        table.add_row(r.e164, r.kind, _when(r.consented_at), Text(r.source or ""),
+        table.add_row(r.e164, r.kind, when(r.consented_at), Text(r.source or ""),
                       Text(r.origin + (f" (lead {r.lead_id})" if r.lead_id else "")), _state(r))
     return table
 
@@ -163,7 +163,7 @@ def show_cmd(
         return
     records = [core.Record(**r) for r in data["records"]]
     if records:
-        out.print(records_table(records, title=f"Consent records of {e164}"))
+        show(records_table(records, title=f"Consent records of {e164}"))
     else:
         note(f"No consent on record for {e164}.")
     for purpose, gate in data["now"].items():

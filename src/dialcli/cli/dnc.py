@@ -14,7 +14,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dialcli.cli.common import YES, confirm, note, now, out, print_json, store, success
+from dialcli.cli.common import (YES, confirm, note, now, out, print_json, show, store, success,
+                                when)
+from dialcli.cli.common import result as result_
 from dialcli.clock import to_iso
 from dialcli.compliance import dnc as core
 from dialcli.errors import InputError
@@ -99,6 +101,8 @@ def remove_cmd(
     with st.tx() as conn:
         result = core.remove(conn, e164s, now_iso=to_iso(now(ctx)), reason=reason,
                              force=new_consent)
+    result_(numbers=e164s, removed=result.changed, not_listed=result.unchanged,
+            phones_dialable_again=result.phones)
     success(f"Removed {result.changed:,} number(s) from the opt-out list"
             + (f" ({result.unchanged:,} were not on it)." if result.unchanged else "."))
     if result.phones:
@@ -107,11 +111,11 @@ def remove_cmd(
 
 def dnc_table(entries: list[core.Entry], total: int) -> Table:
     table = Table(title=f"Opt-out list ({total:,} number(s))", title_justify="left")
-    for col in ("Number", "Added (UTC)", "Source", "Reason", "Campaign"):
+    for col in ("Number", "Added", "Source", "Reason", "Campaign"):
         table.add_column(col, no_wrap=col == "Number", overflow="fold",
                          min_width=12 if col == "Number" else None)
     for e in entries:
-        table.add_row(e.e164, e.added_at[:16].replace("T", " "), e.source, e.reason or "",
+        table.add_row(e.e164, when(e.added_at), e.source, e.reason or "",
                       e.campaign or "")
     return table
 
@@ -119,7 +123,7 @@ def dnc_table(entries: list[core.Entry], total: int) -> Table:
 @app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    search: str = typer.Option(None, "--search", "-s", help="Digits the number contains."),
+    search: str = typer.Option(None, "--search", help="Digits the number contains."),
     source: str = typer.Option(None, "--source", help="Only this source (call, cli, registry, import)."),
     limit: int = typer.Option(100, "--limit", min=1, help="Rows to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -134,7 +138,7 @@ def list_cmd(
     if as_json:
         print_json({"total": total, "entries": [e.__dict__ for e in entries]})
         return
-    out.print(dnc_table(entries, total))
+    show(dnc_table(entries, total), rows=len(entries))
     if total > len(entries):
         note(f"{total - len(entries):,} more: raise --limit, or dialcli dnc export FILE.")
 
@@ -160,7 +164,7 @@ def import_table(report: core.ImportReport) -> Table:
 def import_cmd(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="Registry download (.txt or .zip) or a CSV."),
-    column: str = typer.Option(None, "--column", "-c", help="CSV column holding the numbers."),
+    column: str = typer.Option(None, "--column", help="CSV column holding the numbers."),
     source: str = typer.Option(None, "--source", help="Label kept with each number."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

@@ -48,6 +48,9 @@ class Settings:
     verbosity: int = 0          # -1 quiet, 0 default, 1 -v, 2 -vv
     log_file: Path | None = None
     from_flags: bool = False
+    #: The shared --json of a command that has no --json of its own: what it did,
+    #: as one JSON document (``common.result`` adds to it; ``app.py`` prints it).
+    json: bool = False
 
     @property
     def quiet(self) -> bool:
@@ -165,6 +168,28 @@ def _set_log_file(value: Optional[str]) -> None:
         apply()
 
 
+def _set_json(value: bool) -> None:
+    if value:
+        SETTINGS.json = True
+
+
+def json_option() -> list:
+    """A fresh shared ``--json`` option, for a command that has none of its own."""
+    import typer
+
+    holder = typer.Typer(add_completion=False)
+
+    @holder.command()
+    def _common(
+        as_json: bool = typer.Option(
+            False, "--json", expose_value=False, callback=_set_json,
+            help="Print what the command did as JSON on stdout."),
+    ) -> None:
+        """Not run: only its parameters are used."""
+
+    return list(typer.main.get_command(holder).params)
+
+
 def options() -> list:
     """Fresh ``-q``, ``-v``/``-vv`` and ``--log-file`` options for one command, made
     by Typer itself (a throwaway command's parameters) so they parse like the rest."""
@@ -194,6 +219,7 @@ def reset() -> None:
     """Back to the defaults before a command line is parsed (a process may run
     several: tests' CliRunner); the handlers come back with ``apply``."""
     SETTINGS.verbosity, SETTINGS.log_file, SETTINGS.from_flags = 0, None, False
+    SETTINGS.json = False
     _remove_handlers()
 
 

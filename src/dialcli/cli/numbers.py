@@ -64,6 +64,7 @@ def add(
     """
     added = core.add_number(common.store(ctx, create=True), number, label=label, now=common.now(ctx))
     typed = number.strip()
+    common.result(number={"e164": added.e164, "label": added.label})
     common.success(f"Added {added.e164}" + (f" (from {escape(repr(typed))})" if typed != added.e164 else "")
                     + (f", label {escape(repr(added.label))}." if added.label else "."))
 
@@ -89,7 +90,7 @@ def list_(
     if not numbers:
         common.note("No numbers yet. Add one with: dialcli numbers add +14155550100")
         return
-    common.out.print(numbers_table(numbers, usage))
+    common.show(numbers_table(numbers, usage))
 
 
 @app.command("remove")
@@ -110,6 +111,7 @@ def remove(
         common.confirm(f"Remove from-number {found.e164}?", yes=yes,
                        action="Removing a from-number")
     removed = core.remove_number(st, number)
+    common.result(removed={"e164": removed.e164, "label": removed.label})
     common.success(f"Removed {removed.e164}.")
 
 

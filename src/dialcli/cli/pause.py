@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from dialcli.cli.common import note, resolve_campaign_id, state, success
+from dialcli.cli.common import note, resolve_campaign_id, result, state, success
 from dialcli.engine import lifecycle
 
 app = typer.Typer()
@@ -35,6 +35,8 @@ def pause(
     cid = resolve_campaign_id(store, campaign)
     got = lifecycle.pause(store, cid, st.clock.now())
     name = got["campaign"]
+    result(campaign=name, changed=bool(got["changed"]), runner=got.get("runner"),
+           in_flight=got.get("in_flight", 0))
     if not got["changed"]:
         note(f"Campaign {name!r} is already paused.")
         return

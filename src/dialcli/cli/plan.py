@@ -16,8 +16,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import (WIDE, note, now, out, print_json, resolve_campaign_id, store,
-                                success, write_csv)
+from dialcli.cli.common import (WIDE, note, now, out, print_json, resolve_campaign_id, show,
+                                store, success, table_width, write_csv)
 from dialcli.clock import to_iso
 from dialcli.compliance import policy as compliance
 from dialcli.compliance import rules
@@ -200,7 +200,7 @@ def plan_cmd(
     if not plan.phones:
         note("This campaign has no leads yet. Import some: dialcli import leads.csv")
     else:
-        out.print(plan_table(plan, limit, out.width))
+        show(plan_table(plan, limit, table_width()))
         if len(plan.phones) > limit:
             note(f"{len(plan.phones) - limit:,} more row(s): raise --limit or use --csv FILE.")
     out.print(plan_summary(plan))

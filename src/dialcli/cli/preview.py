@@ -121,7 +121,7 @@ def preview(
     campaign: Optional[str] = typer.Option(
         None, "--campaign", "-c", help="Campaign (may be omitted if there is only one)."),
     lead: Optional[int] = typer.Option(
-        None, "--lead", "-n", metavar="N", help="The N-th lead of the campaign in import order [default: 1]."),
+        None, "--lead", metavar="N", help="The N-th lead of the campaign in import order [default: 1]."),
     lead_id: Optional[int] = typer.Option(None, "--lead-id", metavar="ID", help="The lead with this id."),
     agent: Optional[str] = typer.Option(
         None, "--agent", help="Preview this agent instead of the campaign's (or alone, without a campaign)."),

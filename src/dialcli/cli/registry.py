@@ -3,6 +3,22 @@ it, the root help's text, and that help drawn without Typer or Rich.
 
 Light on purpose: ``dialcli --help`` and ``--version`` import this module and nothing
 else of dialcli's; ``app.py`` builds the Typer application from the same table.
+
+Rules every command follows; a command added here gets the first three for free:
+
+* ``-q``, ``-v``/``-vv`` and ``--log-file`` are added to it (``app.with_common_options``).
+* ``--json``: a command that declares none gets the shared one, which prints
+  ``{"ok", "workspace", "messages", ...}``; add the changed object with
+  ``common.result(name=...)`` beside ``common.success(...)``. A command with data of
+  its own shape declares ``--json`` itself (``print_json``: instants always ``...Z``).
+* The workspace must exist: ``common.store(ctx)`` exits 2 where there is none. Only a
+  command that creates something a user means to keep passes ``create=True``.
+* A destructive command takes ``yes: bool = common.YES`` and asks with
+  ``common.confirm`` (or ``confirm_by_name``): on stderr, an error naming --yes when
+  no terminal can answer. ``--force`` means only "overwrite an existing file".
+* Tables go through ``common.show`` (drawn on a terminal; tab-separated, full values
+  and RFC 3339 UTC times when piped); times in cells through ``common.when``, which
+  names the zone.
 """
 
 from __future__ import annotations
@@ -70,6 +86,10 @@ COMMANDS: dict[str, Entry] = {
                                   "with retries.", group=True),
     "config": Entry("config", "Workspace settings (rate per minute, compliance options, ...).",
                     group=True),
+    "auth": Entry("auth", "Store Twilio and LLM credentials in your OS keyring (env vars still "
+                          "win).", group=True),
+    "completion": Entry("completion", "Shell completion for dialcli, including names from "
+                                      "your workspace.", group=True),
 }
 
 

@@ -16,7 +16,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import note, now, out, print_json, resolve_campaign_id, store, success
+from dialcli.cli.common import (Cell, note, now, out, print_json, resolve_campaign_id, show,
+                                store, success)
 from dialcli.cli.ui import DISPOSITION_STYLE, STATUS_STYLE
 from dialcli.clock import from_iso
 from dialcli.config import TwilioCredentials
@@ -152,9 +153,13 @@ class LeadTable:
         self.report = report
 
     def __rich_console__(self, console, options):
+        yield self.as_table(options.max_width)
+
+    def as_table(self, max_width: int) -> Table:
+        """The table laid out for ``max_width`` columns (piped output: unbounded)."""
         report = self.report
-        compact = options.max_width < 110
-        dated = options.max_width >= 135      # room for the consent's date too
+        compact = max_width < 110
+        dated = max_width >= 135      # room for the consent's date too
         shown = len(report.leads)
         scope = (", ".join(s.lower() for s in report.status_filter)
                  if report.status_filter else "all")
@@ -176,13 +181,16 @@ class LeadTable:
             table.add_column("Last call (UTC)", no_wrap=True)
         table.add_column("Consent", no_wrap=True)
         for r in report.leads:
-            last = _when(r.last_call_at)
+            shown_at = _when(r.last_call_at)
+            raw_at = r.last_call_at or ""
+            last = Cell(shown_at, raw_at)
             if compact:
                 cells = [Text(r.name), Text(r.status, STATUS_STYLE.get(r.status, "")),
                          Text(r.last_disposition or "–",
                               DISPOSITION_STYLE.get(r.last_disposition or "", "dim")),
                          r.phone or "–", f"{r.pass_no}/{r.attempts}",
-                         last[5:] if last != "–" else last, _consent(r, short=True)]
+                         Cell(shown_at[5:] if shown_at != "–" else shown_at, raw_at),
+                         _consent(r, short=True)]
             else:
                 cells = [str(r.row_number), Text(r.name),
                          Text(r.status, STATUS_STYLE.get(r.status, "")),
@@ -197,7 +205,7 @@ class LeadTable:
                 table.add_row(Text("no leads match", style="dim"), *blanks)
             else:
                 table.add_row("", Text("no leads match", style="dim"), *blanks[1:])
-        yield table
+        return table
 
 
 def _consent(r, short: bool = False) -> Text:
@@ -355,7 +363,7 @@ def report(
     if as_json:
         print_json(result.as_dict())
         return
-    out.print(report_view(result))
+    show(report_view(result), rows=len(result.leads) + 30)
 
 
 def _fetch_prices(st, campaign_id: int) -> None:

@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.markup import escape
 
 from dialcli.cli import logs, ui
+from dialcli.cli.common import result as add_result
 from dialcli.cli.common import (YES, bounded, confirm, err, note, out, resolve_campaign_id,
                                 state, success)
 from dialcli.compliance import recording
@@ -185,9 +186,10 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     st = state(ctx)
     store = st.store()
     tty = sys.stdout.isatty() if live_view is None else live_view
+    tty = tty and not logs.SETTINGS.json                          # --json: stdout is the document
     if tty and opts.simulate and opts.speed is None:
         opts.speed = 30.0   # watchable: 30x real time, long waits compressed
-    quiet = quiet or logs.SETTINGS.quiet         # -q: no per-lead lines
+    quiet = quiet or logs.SETTINGS.quiet or logs.SETTINGS.json   # -q, --json: no per-lead lines
     log = None if (tty or quiet) else _log
     _check_disclosure(store, campaign_id, strict)
     for warning in doctor.start_warnings(store, campaign_id, st.clock.now()):
@@ -224,6 +226,11 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     if not tty and not quiet:
         out.print(ui.disposition_line(snap))
     resume_cmd = f"dialcli resume {shlex.quote(snap.campaign)}"
+    # lazy: status's module (the snapshot's JSON shape) only once a run has ended
+    from dialcli.cli.status import snapshot_json
+
+    add_result(outcome=result.outcome, calls_this_session=result.calls,
+               snapshot=snapshot_json(snap))
     if result.outcome == "completed":
         success(f"Campaign {snap.campaign!r} completed: {snap.calls_made:,} calls, "
                 f"{snap.reached:,} reached, {snap.interested:,} interested, "

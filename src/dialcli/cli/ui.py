@@ -29,10 +29,18 @@ DISPOSITION_STYLE = {
 }
 
 
-def _hhmm(dt: datetime | None) -> str:
+def _hhmm(dt: datetime | None, *, zone: bool = True) -> str:
+    """An instant in this computer's zone, naming it ('Mon 14:03:07 PST'); without the
+    zone in table cells whose header names it (``_when_header``)."""
     if dt is None:
         return "-"
-    return dt.astimezone().strftime("%a %H:%M:%S")
+    return dt.astimezone().strftime("%a %H:%M:%S %Z" if zone else "%a %H:%M:%S").strip()
+
+
+def _when_header(rows: list[dict[str, Any]]) -> str:
+    """'When (PST)': the zone of the times in a dashboard table's cells."""
+    first = next((r["at"] for r in rows if r.get("at")), None)
+    return f"When ({first.astimezone().strftime('%Z')})" if first is not None else "When"
 
 
 def clock_text(dt: datetime) -> str:
@@ -81,7 +89,7 @@ def status_line(s: "Snapshot") -> Text:
 
 def lead_table(rows: list[dict[str, Any]], title: str = "Recently changed leads") -> Table:
     table = Table(title=title, title_justify="left", expand=True, show_edge=False)
-    table.add_column("When", style="dim", no_wrap=True)
+    table.add_column(_when_header(rows), style="dim", no_wrap=True)
     table.add_column("Lead", overflow="ellipsis", no_wrap=True)
     table.add_column("Status", no_wrap=True)
     table.add_column("Last disposition", no_wrap=True)
@@ -91,7 +99,7 @@ def lead_table(rows: list[dict[str, Any]], title: str = "Recently changed leads"
         status = r.get("status") or ""
         disp = r.get("disposition") or ""
         table.add_row(
-            _hhmm(r.get("at")), r.get("name") or "(no name)",
+            _hhmm(r.get("at"), zone=False), r.get("name") or "(no name)",
             Text(status, style=STATUS_STYLE.get(status, "")),
             Text(disp, style=DISPOSITION_STYLE.get(disp, "")),
             f"phone{r['slot']}" if r.get("slot") else "-", str(r.get("pass") or "-"),
@@ -101,12 +109,12 @@ def lead_table(rows: list[dict[str, Any]], title: str = "Recently changed leads"
 
 def event_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Recent call events", title_justify="left", expand=True, show_edge=False)
-    table.add_column("When", style="dim", no_wrap=True)
+    table.add_column(_when_header(rows), style="dim", no_wrap=True)
     table.add_column("Lead", overflow="ellipsis", no_wrap=True)
     table.add_column("Number", no_wrap=True)
     table.add_column("Event")
     for r in rows:
-        table.add_row(_hhmm(r.get("at")), r.get("lead") or "", r.get("e164") or "",
+        table.add_row(_hhmm(r.get("at"), zone=False), r.get("lead") or "", r.get("e164") or "",
                       r.get("event") or "")
     return table
 

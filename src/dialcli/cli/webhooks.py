@@ -8,15 +8,18 @@ else shows a fingerprint.
 from __future__ import annotations
 
 import random
+import sys
 from typing import Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import (bounded, confirm, note, now, out, print_json, state, store,
-                                success, warn)
+from dialcli.cli.common import (bounded, confirm, note, now, out, print_json, result, show,
+                                state, store, success, warn)
+from dialcli.cli.common import result as result_
 from dialcli.clock import to_iso
+from dialcli.errors import InputError
 from dialcli.results import delivery
 from dialcli.results import webhooks as core
 
@@ -74,8 +77,10 @@ def add_cmd(
     url: str = typer.Argument(..., help="Your endpoint (https)."),
     event: list[str] = typer.Option([], "--event", "-e",
                                     help="Event type (repeatable); default campaign.lead.updated."),
-    secret: Optional[str] = typer.Option(None, "--secret",
-                                         help="Signing secret (default: a strong generated one)."),
+    secret: Optional[str] = typer.Option(
+        None, "--secret", metavar="-",
+        help="Your own signing secret, read from stdin with --secret - (default: a strong "
+             "generated one)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (includes the secret)."),
 ) -> None:
     """Subscribe an endpoint; prints its signing secret once.
@@ -83,7 +88,18 @@ def add_cmd(
     \b
     Example:
       dialcli webhooks add https://example.com/hooks/dialcli
+      dialcli webhooks add https://example.com/hooks/dialcli --secret - < secret.txt
     """
+    if secret == "-":
+        lines = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+        if len(lines) != 1:
+            raise InputError("--secret - reads one line from stdin: the signing secret.",
+                             hint="e.g. dialcli webhooks add URL --secret - < secret.txt")
+        secret = lines[0]
+    elif secret is not None:
+        # An argument is visible to every user in `ps` and kept in shell history.
+        warn("A secret given on the command line shows in `ps` and your shell history; "
+             "pass --secret - and send it on stdin instead.")
     sub, warnings = core.add_subscription(store(ctx), url, now_iso=to_iso(now(ctx)),
                                           events=event or None, secret=secret)
     for message in warnings:
@@ -122,7 +138,7 @@ def list_cmd(
             "last_error": r.last_error, "next_attempt_at": r.next_attempt_at,
         } for r in rows])
         return
-    out.print(subscriptions_table(rows))
+    show(subscriptions_table(rows))
 
 
 @app.command("remove")
@@ -146,6 +162,7 @@ def remove_cmd(
                 "will be dropped. Remove anyway?", yes=yes,
                 action="Removing a subscription with queued events")
     removed, dropped = core.remove_subscription(st, sub.id)
+    result(removed={"id": removed.id, "url": removed.display_url}, dropped_events=dropped)
     success(f"Removed subscription {removed.id} ({removed.display_url})"
             + (f"; dropped {dropped:,} queued event(s)" if dropped else ""))
 
@@ -173,6 +190,8 @@ def test_cmd(
             f"{sub.display_url} did not accept the test event: {result.error}",
             hint="It must answer 2xx within the timeout. Check the URL, that the receiver "
                  "is running, and its signature check (README, Webhooks).")
+    result_(subscription=sub.id, status=result.status, elapsed_ms=round(result.elapsed_ms),
+            event_id=result.event_id)
     success(f"{sub.display_url} answered {result.status} in {result.elapsed_ms:.0f} ms "
             f"(event {result.event_id})")
 
@@ -205,6 +224,9 @@ def deliver_cmd(
         deliverer.close()
     remaining = sum(core.outbox_counts(st, r.subscription.id)[0]
                     for r in core.list_subscriptions(st) if r.subscription.active)
+    result(attempted=stats.attempted, delivered=stats.delivered, failed=stats.failed,
+           dead=stats.dead, deferred=stats.deferred, deactivated=stats.deactivated,
+           still_queued=remaining)
     if stats.attempted == 0 and not remaining:
         success("Nothing to deliver.")
         return
@@ -231,6 +253,7 @@ def retry_cmd(
       dialcli webhooks retry && dialcli webhooks deliver
     """
     count = delivery.retry_dead(store(ctx), subscription=_ref(subscription), event_id=event_id)
+    result(requeued=count)
     if not count:
         success("No dead letters to retry.")
         return
@@ -250,4 +273,5 @@ def enable_cmd(
       dialcli webhooks enable 1
     """
     sub = core.enable_subscription(store(ctx), subscription)
+    result(subscription={"id": sub.id, "url": sub.display_url, "active": True})
     success(f"Subscription {sub.id} ({sub.display_url}) is active; queued events resume in order.")
