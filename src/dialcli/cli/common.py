@@ -23,6 +23,7 @@ from rich.console import Console
 from dialcli.clock import SystemClock
 from dialcli.config import resolve_db_path
 from dialcli.store import Store
+from dialcli.workspace.lease import continue_frozen
 
 #: stdout stays parseable for exports; messages and errors go to stderr.
 out = Console(highlight=False, soft_wrap=False)
@@ -46,6 +47,9 @@ class AppState:
     def store(self) -> Store:
         if self._store is None:
             self._store = Store(self.db_path)
+            # A campaign runner stopped (SIGSTOP/Ctrl-Z) holding the write lock would
+            # block this command for good: continue it after a second of waiting.
+            self._store.on_busy = continue_frozen
         return self._store
 
     def close(self) -> None:
