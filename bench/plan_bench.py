@@ -5,14 +5,15 @@
 1. **Accuracy and speed at ``--leads``** -- a campaign built as ``engine_bench``
    builds it (generated leads, 40% with two phones, imported by dialcli's importer,
    3 passes, 60-minute retries) but with the default lines and rate (5 lines, 1 call/s,
-   so the run is line-bound and spans days). ``plan``'s estimate (a stratified sample
+   so the run is line-bound and spans days). ``plan``'s estimate (a random sample
    of ~3,000 leads played at the campaign's pace) is timed, then the full simulation
    of the same campaign on a copy (the estimate of a small campaign: every lead) is
    run and each figure compared: calls, billed minutes, cost, reached within +-3%,
    the finish time within an hour, and whether the interval holds the full figure.
    Targets: the estimate in <= 5 s; every figure inside its bound.
-2. **Speed at ``--big``** -- the estimate alone on a campaign of ``--big`` leads.
-   Target: <= 10 s.
+2. **Speed at ``--big``** -- the estimate alone on a campaign of ``--big`` leads
+   paced at 100 lines and 50 calls/s (at 5 lines a million leads outlast the
+   rehearsal's 60-day horizon). Target: <= 10 s.
 
 Workspaces are cached in bench/out/ between runs (generating a million leads takes
 a few minutes). Figures of the last run are in README "Speed".
@@ -49,6 +50,13 @@ def build(db: Path, leads: int, seed: int) -> None:
     for suffix in ("-wal", "-shm"):
         Path(str(tmp) + suffix).unlink(missing_ok=True)
     tmp.rename(db)
+
+
+def pace(db: Path, lines: int, cps: float) -> None:
+    from dialcli.store import Store
+
+    with Store(db) as st, st.tx():
+        st.execute("UPDATE campaigns SET max_concurrent = ?, cps = ? WHERE id = 1", (lines, cps))
 
 
 def estimate(db: Path, seed: int, *, full: bool = False):
@@ -106,6 +114,7 @@ def main() -> None:
 
     db = OUT / f"plan_{args.leads}_{args.seed}.db"
     build(db, args.leads, args.seed)
+    pace(db, 5, 1)
     print(f"plan estimate, {args.leads:,} leads (5 lines, 1 call/s, 3 passes):")
     sampled, took, cpu = estimate(db, args.seed)
     show("estimate", sampled, took, cpu)
@@ -119,7 +128,10 @@ def main() -> None:
     if not args.no_big:
         big = OUT / f"plan_{args.big}_{args.seed}.db"
         build(big, args.big, args.seed)
-        print(f"plan estimate, {args.big:,} leads:")
+        # 100 lines, 50 calls/s (engine_bench's pacing): at 5 lines a million leads
+        # would need more than the rehearsal's 60-day horizon.
+        pace(big, 100, 50)
+        print(f"plan estimate, {args.big:,} leads (100 lines, 50 calls/s, 3 passes):")
         got, took, cpu = estimate(big, args.seed)
         show("estimate", got, took, cpu)
         print(f"    target <= 10 s (CPU): {'met' if cpu <= 10 else 'MISSED'}")

@@ -167,7 +167,7 @@ def test_a_lead_being_dialed_says_so(store, campaign):
     assert phone.reasons == ["a call to this lead is in progress"]
 
 
-# -- the estimate from a stratified sample (issue 18 item 3) ------------------------------
+# -- the estimate from a random sample (issue 18 item 3) ------------------------------
 
 @pytest.fixture(scope="module")
 def big_campaign(tmp_path_factory):
@@ -191,7 +191,7 @@ def big_campaign(tmp_path_factory):
 
 
 def test_a_sampled_estimate_agrees_with_the_full_simulation(big_campaign):
-    """A sample of a quarter of the leads, played at the campaign's pace (rate and
+    """A random quarter of the leads, played at the campaign's pace (rate and
     lines scaled), gives every figure within 4% of the full simulation and an interval
     that holds it; the finish within a few hours (the full run's last callback chain
     is a rare event a sample may miss: the interval's upper end says how late)."""
@@ -203,7 +203,7 @@ def test_a_sampled_estimate_agrees_with_the_full_simulation(big_campaign):
         sampled = simulate_estimate(store, cid, T, seed=2, sample=600)
         full = simulate_estimate(store, cid, T, seed=2, sample=0, budget_s=600)
     assert full.sampled is None and full.outcome == "completed"
-    assert abs(sampled.sampled - 600) <= 1 and sampled.population == 2400
+    assert abs(sampled.sampled - 600) <= 80 and sampled.population == 2400
     assert sampled.outcome == "completed"
     for name in ("calls", "minutes", "cost", "reached"):
         got, want = getattr(sampled, name), getattr(full, name)
@@ -230,4 +230,4 @@ def test_a_sampled_estimate_writes_nothing_and_reads_only_the_sample(big_campaig
     assert before == after and est.calls > 0
     data = est.as_dict()
     assert set(data["intervals"]) == {"calls", "minutes", "cost", "reached"}
-    assert abs(data["sampled"] - 300) <= 1 and data["finish_interval"][0] == data["finish_at"]
+    assert abs(data["sampled"] - 300) <= 55 and data["finish_interval"][0] == data["finish_at"]
