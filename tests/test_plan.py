@@ -167,3 +167,69 @@ def test_a_lead_being_dialed_says_so(store, campaign):
     builders.add_leads(store, campaign, [{"phones": ["2125550102"], "status": "DIALING"}])
     (phone,) = build_plan(store, campaign, T, estimate=False).phones
     assert phone.reasons == ["a call to this lead is in progress"]
+
+
+# -- the estimate from a random sample (issue 18 item 3) ------------------------------
+
+@pytest.fixture(scope="module")
+def big_campaign(tmp_path_factory):
+    """2,400 leads (a third with two phones, numbers over four zones), line-bound
+    pacing (3 lines, 1 call/s): the run spans days of virtual time."""
+    import random
+
+    from dialcli.store import Store
+
+    path = tmp_path_factory.mktemp("plan-sample") / "big.db"
+    store = Store(path)
+    cid = builders.campaign(store, max_attempts=2, retry=120, max_concurrent=3, cps=1)
+    rng = random.Random(4)
+    areas = ["212", "415", "312", "808", "305", "602"]
+    builders.add_leads(store, cid, [
+        {"name": f"L{i}", "phones": [f"+1{rng.choice(areas)}555{i:04d}"]
+         + ([f"+1{rng.choice(areas)}556{i:04d}"] if rng.random() < 0.33 else [])}
+        for i in range(2400)])
+    store.close()
+    return path, cid
+
+
+def test_a_sampled_estimate_agrees_with_the_full_simulation(big_campaign):
+    """A random quarter of the leads, played at the campaign's pace (rate and
+    lines scaled), gives every figure within 4% of the full simulation and an interval
+    that holds it; the finish within a few hours (the full run's last callback chain
+    is a rare event a sample may miss: the interval's upper end says how late)."""
+    from dialcli.engine.estimate import simulate_estimate
+    from dialcli.store import Store
+
+    path, cid = big_campaign
+    with Store(path) as store:
+        sampled = simulate_estimate(store, cid, T, seed=2, sample=600)
+        full = simulate_estimate(store, cid, T, seed=2, sample=0, budget_s=600)
+    assert full.sampled is None and full.outcome == "completed"
+    assert abs(sampled.sampled - 600) <= 80 and sampled.population == 2400
+    assert sampled.outcome == "completed"
+    for name in ("calls", "minutes", "cost", "reached"):
+        got, want = getattr(sampled, name), getattr(full, name)
+        lo, hi = sampled.intervals[name]
+        assert abs(got - want) <= 0.04 * want, (name, got, want)
+        assert lo <= want <= hi, (name, lo, want, hi)
+    lo, hi = sampled.finish_interval
+    assert lo == sampled.finish_at and hi >= lo
+    assert abs(sampled.finish_at - full.finish_at) <= timedelta(hours=6), (sampled.finish_at,
+                                                                           full.finish_at)
+
+
+def test_a_sampled_estimate_writes_nothing_and_reads_only_the_sample(big_campaign):
+    from dialcli.engine.estimate import simulate_estimate
+    from dialcli.store import Store
+
+    path, cid = big_campaign
+    with Store(path) as store:
+        before = store.scalar("SELECT COUNT(*) FROM calls"), store.scalar(
+            "SELECT group_concat(status) FROM leads")
+        est = simulate_estimate(store, cid, T, seed=5, sample=300)
+        after = store.scalar("SELECT COUNT(*) FROM calls"), store.scalar(
+            "SELECT group_concat(status) FROM leads")
+    assert before == after and est.calls > 0
+    data = est.as_dict()
+    assert set(data["intervals"]) == {"calls", "minutes", "cost", "reached"}
+    assert abs(data["sampled"] - 300) <= 55 and data["finish_interval"][0] == data["finish_at"]

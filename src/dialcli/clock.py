@@ -64,6 +64,12 @@ def from_iso(text: str | None) -> datetime | None:
     return dt.astimezone(UTC)
 
 
+def cpu_seconds() -> float:
+    """CPU seconds this process has used: a budget that a loaded machine does not
+    eat (``plan`` bounds its rehearsal with it)."""
+    return time.process_time()
+
+
 class Clock(ABC):
     """What engine code may know about time, and what it may ask a clock.
 

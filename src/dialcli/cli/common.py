@@ -30,6 +30,7 @@ from dialcli.clock import SystemClock, to_iso
 from dialcli.config import DEFAULT_DB, WorkspaceLocation, find_workspace, resolve_db_path
 from dialcli.errors import ExitCode, InputError
 from dialcli.store import Store
+from dialcli.workspace.lease import continue_frozen
 
 #: stdout stays parseable for exports; messages and errors go to stderr.
 out = Console(highlight=False, soft_wrap=False)
@@ -82,6 +83,9 @@ class AppState:
             else:
                 self._store = Store(where.path)
                 self.opened = where.shown
+            # A campaign runner stopped (SIGSTOP/Ctrl-Z) holding the write lock would
+            # block this command for good: continue it after a second of waiting.
+            self._store.on_busy = continue_frozen
         return self._store
 
     def announce(self) -> None:

@@ -140,12 +140,31 @@ def plan_summary(plan: Plan) -> Group:
         else:
             finish = to_iso(est.finish_at)[:16].replace("T", " ") + " UTC" if est.finish_at else "-"
             parts.append(Text(
-                f"Estimate (simulated, seed {est.seed}): {est.calls:,} calls, {est.minutes:,} "
-                f"billed minutes, ${est.cost:,.2f}, {est.reached:,} reached, finishes {finish}"
+                f"Estimate (simulated, seed {est.seed}): {est.calls:,} calls{_pm(est, 'calls')}, "
+                f"{est.minutes:,} billed minutes{_pm(est, 'minutes')}, ${est.cost:,.2f}"
+                f"{_pm(est, 'cost')}, {est.reached:,} reached{_pm(est, 'reached')}, finishes "
+                f"{finish}{_finish_range(est)}"
                 + (f" ({est.note})" if est.outcome == "partial" else "") + "."))
+            if est.sampled:
+                parts.append(Text(f"  {est.note}; +- is a 95% interval.", style="dim"))
     for n in plan.notes:
         parts.append(Text(n, style="yellow"))
     return Group(*parts)
+
+
+def _pm(est, name: str) -> str:
+    """' (+-1.2%)': the half-width of a sampled estimate's 95% interval."""
+    lo, hi = est.intervals.get(name, (None, None))
+    value = getattr(est, name)
+    if lo is None or not value:
+        return ""
+    return f" (+-{(hi - lo) / 2 / value * 100:.1f}%)"
+
+
+def _finish_range(est) -> str:
+    if not est.finish_interval or est.finish_interval[1] <= est.finish_interval[0]:
+        return ""
+    return " (possibly until " + to_iso(est.finish_interval[1])[:16].replace("T", " ") + " UTC)"
 
 
 @app.command("plan")

@@ -15,6 +15,13 @@ rollback (``discard_journal``), so no dial is ever recorded by the network and n
 the workspace. After each commit the write lock is left free for a moment, so a
 ``pause`` or ``dnc add`` from another terminal gets in.
 
+**A frozen runner.** A runner stopped (SIGSTOP, Ctrl-Z) inside a batch holds the
+write lock until it is continued (``workspace.lease.continue_frozen`` does that for a
+command that waits). A batch that has been open longer than ``stale_after_s`` -- the
+lease's stale limit: another runner may have taken the campaign over meanwhile -- is
+rolled back instead of committed (nothing in it was placed: placements wait for the
+commit, and the simulator forgets its journal) and ``StaleBatch`` ends the run.
+
 Log events for the CLI (``notify``) reach ``on_event`` only after the transaction
 that wrote them commits: ``on_event`` may block on a pipe, and blocking inside the
 transaction would hold the write lock.
@@ -29,10 +36,20 @@ from dialcli.providers.base import Provider
 from dialcli.store import Store
 
 
+class StaleBatch(Exception):
+    """The loop's transaction stayed open past the lease's stale limit (the process was
+    frozen): it was rolled back, and this runner must stop."""
+
+    def __init__(self, held_s: float):
+        super().__init__(f"this runner was stopped for {held_s:.0f} s inside a transaction")
+        self.held_s = held_s
+
+
 class Transactions:
     def __init__(self, store: Store, wall: Clock, provider: Provider, *, group_commit: bool,
                  commit_every_s: float, gap_s: float,
-                 on_event: Callable[[dict[str, Any]], None] | None):
+                 on_event: Callable[[dict[str, Any]], None] | None,
+                 stale_after_s: float = 20.0):
         self.store = store
         self.wall = wall
         self.provider = provider
@@ -40,6 +57,7 @@ class Transactions:
         self.commit_every_s = commit_every_s
         self.gap_s = gap_s
         self.on_event = on_event
+        self.stale_after_s = stale_after_s
         #: call id -> (sid, placed at, call id): placements not written yet.
         self.pending_sids: dict[int, tuple[str, str, int]] = {}
         #: Another process's commits were checked since the open transaction began.
@@ -157,7 +175,11 @@ class _Batch:
         t._depth -= 1
         if t._cm is None:
             return False
-        if exc[0] is None and t.group_commit and \
-                t.wall.monotonic() - t._began < t.commit_every_s:
+        held = t.wall.monotonic() - t._began
+        if exc[0] is None and held > t.stale_after_s:
+            stale = StaleBatch(held)
+            t.end_batch(StaleBatch, stale, None)        # roll back
+            raise stale
+        if exc[0] is None and t.group_commit and held < t.commit_every_s:
             return False          # group commit: keep the transaction for the next turns
         return t.end_batch(*exc)

@@ -21,7 +21,8 @@ from dialcli.clock import from_iso, to_iso
 from dialcli.compliance import consent
 from dialcli.engine.types import Snapshot
 from dialcli.errors import ConflictError
-from dialcli.workspace.lease import live_runner
+from dialcli.workspace.lease import STALE_AFTER, LeaseInfo, live_runner
+from dialcli.workspace.lease import current as current_lease
 from dialcli.models import Disposition
 from dialcli.compliance.consent import gate_off_text
 from dialcli.store import Store, settings, transitions
@@ -100,14 +101,11 @@ def snapshot(store: Store, campaign_id: int, now: datetime) -> Snapshot:
             "SELECT calls.ended_at, calls.claimed_at, leads.name, calls.e164, calls.disposition, "
             "calls.status FROM calls JOIN leads ON leads.id = calls.lead_id "
             "WHERE calls.campaign_id = ? ORDER BY calls.id DESC LIMIT 12", (campaign_id,))
-        runner = live_runner(store, campaign_id, now)
+        lease = current_lease(store, campaign_id)
+    runner = lease if lease is not None and lease.live(now) else None
     reached = sum(n for k, n in disp.items() if Disposition(k).reached)
     status = c["status"]
-    note = None
-    if status == "RUNNING" and runner is None:
-        note = "no runner is alive (it stopped or crashed): `dialcli resume` continues"
-    elif runner is not None:
-        note = f"runner: {runner.describe(now)}"
+    note = _runner_note(status, lease, now)
     return Snapshot(
         campaign=c["name"], status=status, now=now, run=run, pass_no=c["pass_no"],
         max_passes=c["max_attempts"], next_pass_at=from_iso(c["next_pass_at"]),
@@ -121,6 +119,27 @@ def snapshot(store: Store, campaign_id: int, now: datetime) -> Snapshot:
                         "event": f"ended: {r[4]}" if r[4] else r[5]} for r in events],
         note=note, **_runner_wait(c, runner, now),
     )
+
+
+def _runner_note(status: str, lease: LeaseInfo | None, now: datetime) -> str | None:
+    """What ``status`` says about the runner: alive, frozen (stopped by SIGSTOP or
+    Ctrl-Z), hung or gone -- a frozen runner is not a crashed one."""
+    state = lease.state(now) if lease is not None else "dead"
+    if lease is not None and state == "frozen":
+        ago = "" if lease.heartbeat_at is None else \
+            f", last heartbeat {max(0, int((now - lease.heartbeat_at).total_seconds()))}s ago"
+        return (f"the runner (pid {lease.pid} on {lease.host}{ago}) is stopped (SIGSTOP or "
+                f"Ctrl-Z): `kill -CONT {lease.pid}` or `fg` in its terminal continues it; "
+                f"{int(STALE_AFTER.total_seconds())} s after its last heartbeat `dialcli resume` "
+                "takes the campaign over")
+    if lease is not None and state == "hung":
+        return (f"the runner ({lease.describe(now)}) is alive but no longer renews its lease: "
+                "`dialcli resume` takes the campaign over")
+    if lease is not None and state == "alive":
+        return f"runner: {lease.describe(now)}"
+    if status == "RUNNING":
+        return "no runner is alive (it stopped or crashed): `dialcli resume` continues"
+    return None
 
 
 def _runner_wait(c: Any, runner: Any, now: datetime) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from typing import Any, Callable
 from dialcli.clock import Clock, SystemClock, from_iso, to_iso
 from dialcli.compliance import consent
 from dialcli.compliance import policy as compliance
-from dialcli.engine.batch import Transactions
+from dialcli.engine.batch import StaleBatch, Transactions
 from dialcli.engine.claim import Claimer, Placer
 from dialcli.engine.dispatch import Dispatcher
 from dialcli.engine.progress import Progress
@@ -54,7 +54,7 @@ from dialcli.errors import ConflictError, InputError, ProviderError
 from dialcli.models import Campaign, CallStatus, CampaignStatus
 from dialcli.providers.base import CallEvent, EventKind, Provider
 from dialcli.store import Store, outbox, settings
-from dialcli.workspace.lease import Lease
+from dialcli.workspace.lease import STALE_AFTER, Lease
 
 #: Waits that make no progress before the loop steps past a stuck deadline.
 MAX_SPINS = 100
@@ -92,7 +92,8 @@ class Engine:
         self.tx = Transactions(store, self.wall, provider,
                                group_commit=auto if group_commit is None else (group_commit and auto),
                                commit_every_s=timing.group_commit_s, gap_s=timing.group_commit_gap_s,
-                               on_event=on_event)
+                               on_event=on_event,
+                               stale_after_s=timing.stale_after_s or STALE_AFTER.total_seconds())
         self.progress = Progress(self.tx.notify)
         self.policy = compliance.policy_for_campaign(store.conn, campaign, blackout=blackout)
         self.queue = DialQueue(store, campaign_id, self.policy)
@@ -201,27 +202,16 @@ class Engine:
             # Everything decided at this instant -- outcomes of calls that ended and the
             # claims of the next dials -- commits as one transaction; the claimed calls
             # are placed only after it has committed.
-            with self.tx.batch():
-                self._drain(now)
-                if state.abort_requested.is_set():
-                    outcome = "aborted"
-                    break
-                if self.lease.due() and not self.lease.heartbeat(self._published_wait(now)):
-                    outcome = "lease_lost"
-                    state.note = "another runner took over this campaign"
-                    break
-                self._check_external(now)
-                if state.stop_requested.is_set():
-                    if not state.in_flight:
-                        outcome = "paused"
-                        break
-                else:
-                    self.dispatcher.dispatch(now)
-                    if not state.in_flight and self.passes.finished(now):
-                        outcome = "completed"
-                        break
-                    if not state.in_flight:
-                        self._idle(now)
+            try:
+                stop = self._turn(now)
+            except StaleBatch as exc:
+                outcome = "lease_lost"
+                state.note = (f"{exc}; its lease went stale, so another runner may have taken "
+                              "the campaign over: nothing of that transaction was kept or dialed")
+                break
+            if stop is not None:
+                outcome = stop
+                break
             self.placer.place_claimed(now)
             self._poll(now)
             wake = self._next_wake(now)
@@ -240,6 +230,29 @@ class Engine:
             self.clock.wait(self.sink.inbox, wake)
         self.tx.end_batch()
         return self._finish_run(outcome, reconciled, made_before)
+
+    def _turn(self, now: datetime) -> str | None:
+        """One instant: events, lease, outside changes, dispatch -- in the instant's
+        transaction. The run's outcome when it is over, else None."""
+        state = self.state
+        with self.tx.batch():
+            self._drain(now)
+            if state.abort_requested.is_set():
+                return "aborted"
+            if self.lease.due() and not self.lease.heartbeat(self._published_wait(now)):
+                state.note = "another runner took over this campaign"
+                return "lease_lost"
+            self._check_external(now)
+            if state.stop_requested.is_set():
+                if not state.in_flight:
+                    return "paused"
+            else:
+                self.dispatcher.dispatch(now)
+                if not state.in_flight and self.passes.finished(now):
+                    return "completed"
+                if not state.in_flight:
+                    self._idle(now)
+        return None
 
     def _finish_run(self, outcome: str, reconciled: int, made_before: int) -> RunResult:
         state = self.state

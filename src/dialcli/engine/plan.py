@@ -21,29 +21,23 @@ Categories: ``now`` (permitted at the plan instant), ``later_today`` (before the
 of the user's local day), ``later``, ``blocked`` (never, with the reason), ``done``
 (the lead is finished). Lead totals use the lead's next phone in dialing order.
 
-The estimate (calls, minutes, cost, finish time) comes from a simulated run of the
-campaign on a *copy* of the workspace (sqlite3 backup API) on a virtual clock, so
-retry passes, closed windows and caps are played out; the workspace itself is never
-written. ``plan`` writes nothing.
+The estimate (calls, minutes, cost, reached, finish time) comes from a simulated run on
+a virtual clock, in a throw-away workspace: the whole campaign when it is small, a
+stratified sample of its leads at the campaign's pace when it is large, with an
+interval beside each figure (``engine.estimate``). ``plan`` writes nothing.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
-from pathlib import Path
 
 from dialcli.compliance import consent, dnc
 from dialcli.compliance.rules import Blackout
-from dialcli.clock import Clock, SystemClock, VirtualClock, from_iso, to_iso
-from dialcli.conversation.rules import RuleBrain
-from dialcli.engine.loop import Engine
-from dialcli.providers.simulator import SimulatedProvider
-from dialcli.store import Store
+from dialcli.clock import from_iso, to_iso
+from dialcli.engine.estimate import Estimate, simulate_estimate
 from dialcli.compliance.policy import RULES_VERSION, cap_for_number, check_cap, policy_for_campaign
-from dialcli.errors import InputError, NotFoundError
+from dialcli.errors import NotFoundError
 from dialcli.models import Campaign, LeadStatus
 from dialcli.phones import STATE_ZONES, PhoneError, number_zone_origins
 from dialcli.compliance.rules import states_of
@@ -82,23 +76,6 @@ class PhonePlan:
         d = asdict(self)
         d["next_utc"] = to_iso(self.next_utc)
         d["closes_utc"] = to_iso(self.closes_utc)
-        return d
-
-
-@dataclass
-class Estimate:
-    calls: int
-    minutes: int
-    cost: float
-    finish_at: datetime | None
-    reached: int
-    outcome: str
-    seed: int
-    note: str = ""
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["finish_at"] = to_iso(self.finish_at)
         return d
 
 
@@ -355,113 +332,4 @@ def _lead_category(rows: list[PhonePlan], current: int | None, status: LeadStatu
     return "blocked"
 
 
-# -- the estimate: a simulated run on a copy of the workspace --------------------------
-
-#: A rehearsal stops after this much virtual time, whatever is left (a stuck lead
-#: must not make ``plan`` run forever).
-HORIZON = timedelta(days=60)
-
-
-def simulate_estimate(store, campaign_id: int, at: datetime, *, seed: int = 0,
-                      blackout: Blackout | None = None) -> Estimate:
-    """Play the campaign on a virtual clock from ``at`` in a throw-away copy."""
-    status = store.scalar("SELECT status FROM campaigns WHERE id = ?", (campaign_id,))
-    if status == "COMPLETED":
-        return Estimate(0, 0, 0.0, None, 0, "completed", seed, "campaign already completed")
-    with tempfile.TemporaryDirectory(prefix="dialcli-plan-") as tmp:
-        path = Path(tmp) / "plan.db"
-        target = sqlite3.connect(path)
-        try:
-            store.conn.backup(target)
-        finally:
-            target.close()
-        copy = Store(path)
-        try:
-            with copy.tx():
-                # The copy is ours: no live runner's lease or pause may stop the rehearsal.
-                copy.execute("UPDATE campaigns SET lease_owner = NULL, lease_pid = NULL, "
-                             "lease_host = NULL, heartbeat_at = NULL, status = CASE "
-                             "WHEN status = 'PAUSED' THEN 'RUNNING' ELSE status END "
-                             "WHERE id = ?", (campaign_id,))
-                if blackout is not None:
-                    # The engine reads the blackout setting: point the copy's at these days.
-                    bfile = Path(tmp) / "blackout.txt"
-                    bfile.write_text("".join(
-                        f"{d.day.isoformat()} {','.join(d.states) or 'ALL'} {d.note}\n"
-                        for d in blackout.days), encoding="utf-8")
-                    copy.execute("INSERT INTO settings (key, value, updated_at) VALUES "
-                                 "('blackout_file', ?, ?) ON CONFLICT(key) DO UPDATE SET "
-                                 "value = excluded.value", (str(bfile), to_iso(at)))
-            before = copy.scalar("SELECT COALESCE(MAX(id), 0) FROM calls")
-            # The offline rule brain: a rehearsal never calls an LLM (cost, speed).
-            provider = SimulatedProvider(RuleBrain(), seed=seed)
-            clock = _HorizonClock(at, at + HORIZON)
-            engine = Engine(copy, campaign_id, provider, clock)
-            clock.engine = engine
-            try:
-                result = engine.run()
-            except InputError as exc:
-                # The engine refuses what ``start`` would refuse (a campaign whose purpose
-                # is not set): that is the plan's answer, not a crash.
-                return Estimate(0, 0, 0.0, None, 0, "unavailable", seed,
-                                f"start would refuse this campaign: {exc.message}")
-            calls, minutes, cost, last, reached = copy.one(
-                "SELECT COUNT(*), COALESCE(SUM(billed_minutes), 0), COALESCE(SUM(price), 0), "
-                "MAX(COALESCE(ended_at, claimed_at)), "
-                "SUM(disposition NOT IN ('NO_ANSWER','FAILED','VOICEMAIL','WRONG_NUMBER')) "
-                "FROM calls WHERE id > ? AND campaign_id = ?", (before, campaign_id))
-            note = "simulated run on a copy of the workspace (virtual clock)"
-            if clock.hit:
-                note += "; " + clock.hit
-            return Estimate(calls, int(minutes), round(float(cost), 4), from_iso(last),
-                            int(reached or 0), "partial" if clock.hit else result.outcome,
-                            seed, note)
-        finally:
-            copy.close()
-
-
-class _HorizonClock(Clock):
-    """A virtual clock that stops the rehearsal when it cannot be an estimate any more:
-    virtual time past ``horizon``, no progress (many waits without time moving), or
-    more than ``budget_s`` real seconds spent (a huge campaign: use --no-estimate)."""
-
-    virtual = True
-    watched = False
-    STALL_WAITS = 200_000
-
-    def __init__(self, start: datetime, horizon: datetime, budget_s: float = 120.0):
-        self._clock = VirtualClock(start)
-        self.horizon = horizon
-        self.engine = None
-        self.hit: str | None = None
-        self._wall = SystemClock()
-        self._deadline = self._wall.monotonic() + budget_s
-        self._still = 0
-        self._last = start
-
-    def now(self) -> datetime:
-        return self._clock.now()
-
-    def monotonic(self) -> float:
-        return self._clock.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        self._clock.sleep(seconds)
-
-    def _stop(self, why: str) -> None:
-        if self.hit is None and self.engine is not None:
-            self.hit = why
-            self.engine.abort()
-
-    def wait(self, inbox, until) -> None:
-        if until is not None and until > self.horizon:
-            self._stop(f"stopped at the {HORIZON.days}-day horizon with leads left")
-            return
-        self._clock.wait(inbox, until)
-        now = self._clock.now()
-        self._still = self._still + 1 if now == self._last else 0
-        self._last = now
-        if self._still > self.STALL_WAITS:
-            self._stop("stopped: the simulated run made no progress")
-        elif self._still % 1000 == 0 and self._wall.monotonic() > self._deadline:
-            self._stop("stopped: the simulation took too long (use --no-estimate)")
+# -- the estimate: ``engine.estimate`` (played whole, or from a stratified sample) ------

@@ -120,6 +120,9 @@ IDENTITY_EVERY_S = 1.0
 def start_thread(engine: Engine, *, webhooks: bool = False) -> RunHandle:
     """Run the engine in a worker thread; with ``webhooks`` also deliver the outbox
     (in real time, on its own connection) while it runs, and drain briefly after."""
+    # Before any thread: a frozen runner of this campaign is refused at once, and
+    # nothing here waits for the write lock it may hold.
+    engine.lease.refuse_if_frozen()
     handle = RunHandle(engine, threading.Thread())
 
     def target() -> None:

@@ -33,6 +33,7 @@ class Timing:
     group_commit_gap_s: float = 0.001   # and then leaves the write lock free this long
     place_threads: int = 8              # concurrent create requests in real time
     busy_patience_s: float = 900.0      # wait this long for another writer's lock
+    stale_after_s: float | None = None  # a batch open longer is rolled back (None: the lease's)
 
 
 @dataclass

@@ -328,6 +328,8 @@ class SimulatedProvider(Provider):
         self._pending: list[bytes] = []
         self.record = record
         self.placed: list[DialRequest] = []     # history, when ``record``
+        #: (placed at, ends at) of the last call placed: how long it holds its line
+        self.last_plan: tuple[datetime, datetime] | None = None
         if self.journal_path and os.path.exists(self.journal_path) and self.profile.numbers:
             for entry in self._scan():
                 if entry["to"] in self.profile.numbers:
@@ -418,6 +420,7 @@ class SimulatedProvider(Provider):
         for at, event in plan["events"]:
             event.sid = sid
             self.sink.schedule(at, event)
+        self.last_plan = (now, plan["events"][-1][0])
         return sid
 
     def fetch(self, sid: str) -> CallState | None:

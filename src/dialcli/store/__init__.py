@@ -17,7 +17,7 @@ import sqlite3
 import time
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from dialcli.errors import InputError
 from dialcli.store import health
@@ -55,6 +55,9 @@ class Store:
     #: Seconds a write waits for another process's write lock before giving up; a
     #: campaign runner raises it (it must outlast an import into another campaign).
     busy_patience_s: float = BUSY_TIMEOUT_MS / 1000
+    #: Called with the store after each second spent waiting for the write lock (the
+    #: CLI continues a frozen campaign runner that may hold it: ``workspace.lease``).
+    on_busy: Callable[["Store"], object] | None = None
 
     def __init__(self, path: str | os.PathLike[str], *, migrate: bool = True):
         self.path = str(path)
@@ -187,6 +190,7 @@ class Store:
         "database is locked".
         """
         started = time.monotonic()
+        nudged = 0
         self.conn.execute("PRAGMA busy_timeout = 1")
         try:
             while True:
@@ -202,6 +206,9 @@ class Store:
                             f"The workspace {self.path} is busy: another dialcli process has "
                             f"been writing to it for {waited:.0f} s (a large import?).",
                             hint="Try again when it has finished.") from None
+                    if self.on_busy is not None and waited >= nudged + 1.0:
+                        nudged = int(waited)
+                        self.on_busy(self)
                 time.sleep(0.0005 if waited < 1.0 else 0.02)
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
