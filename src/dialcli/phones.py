@@ -594,3 +594,18 @@ def warm_up() -> None:
     (~0.5 s, ~100 MB) when there is none (with one, NANP numbers never need it)."""
     if _exchange_table() is None:
         _geocoder()
+
+
+def group_zones(zones: tuple[str, ...], region: str, tz: str | None,
+                state: str | None) -> tuple[str, ...]:
+    """The candidate zones of a lead's phone: the number's own (``fail_closed``),
+    plus the lead's ``timezone`` column, plus every zone of a ``state`` column naming a
+    state the number is not already in. They only add: the window must be open in all
+    of them, so a column can delay a call, never let one through (a 415 number tagged
+    America/New_York is still not dialed at 05:00 Pacific)."""
+    out = list(zones)
+    if tz and tz not in out:
+        out.append(tz)
+    if state and f"US-{state}" not in region.split(","):
+        out.extend(z for z in STATE_ZONES.get(state, ()) if z not in out)
+    return tuple(out)
