@@ -95,7 +95,8 @@ def test_port_st_joe_is_on_eastern_time(store, number):
     assert set(p.zones) == {NY, CHI}
     assert any("FL 08:00-20:00 (America/New_York Tue 20:30)" in r for r in p.reasons), p.reasons
     assert p.next_utc == _at("2026-06-03T08:00", CHI)     # 08:00 in both of its zones
-    assert p.zone_origins[NY].startswith(f"override {number[:7]} (zone_overrides ")
+    assert p.zone_origins[NY] == (f"override {number[:7]}: Port St. Joe FL, on Eastern time "
+                                  "(phonenumbers 9.0.43: Central) (zone_overrides 2026.12.1)")
     assert p.zone_origins[CHI] == f"number (exchange {number[:7]})"
 
 

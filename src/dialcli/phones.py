@@ -502,8 +502,8 @@ def zone_origins(prefix: str, data_zones: tuple[str, ...]) -> dict[str, str]:
         if fix is not None and (fix.when == "always" or missing):
             label = key if len(key) == 3 else f"{npa}-{nxx}"
             for z in fix.zones:
-                origins.setdefault(z, f"override {label} (zone_overrides {version}: "
-                                      f"{fix.note or fix.source})")
+                origins.setdefault(z, f"override {label}: {fix.note or fix.source} "
+                                      f"(zone_overrides {version})")
     return origins
 
 
