@@ -484,6 +484,13 @@ def zone_origins(prefix: str, data_zones: tuple[str, ...]) -> dict[str, str]:
     """{zone: where it came from} for a US/Canadian exchange whose phonenumbers zones
     are ``data_zones``: the exchange's own data, its area code's span (an exchange
     the data lacks), or an override row."""
+    return dict(_zone_origins(prefix[:6], tuple(data_zones)))
+
+
+@lru_cache(maxsize=65_536)
+def _zone_origins(prefix: str, data_zones: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``zone_origins`` computed once per exchange (a plan or an import meets each
+    exchange many times)."""
     npa, nxx = prefix[:3], prefix[3:6]
     origins: dict[str, str] = {}
     if exchange_in_zone_data(prefix):
@@ -504,7 +511,7 @@ def zone_origins(prefix: str, data_zones: tuple[str, ...]) -> dict[str, str]:
             for z in fix.zones:
                 origins.setdefault(z, f"override {label}: {fix.note or fix.source} "
                                       f"(zone_overrides {version})")
-    return origins
+    return tuple(origins.items())
 
 
 def fail_closed(phone: Phone, prefix: str | None = None) -> Phone:
@@ -536,10 +543,19 @@ def number_zone_origins(e164: str) -> dict[str, str]:
     phone = describe_e164(e164)
     if phone.country not in _PREFIX_CACHEABLE or not phone.zones:
         return {z: "number" for z in phone.zones}
-    num = phonenumbers.parse(e164, None)
-    data = tuple(z for z in pn_timezone.time_zones_for_geographical_number(num)
-                 if z != pn_timezone.UNKNOWN_TIMEZONE)
-    return zone_origins(e164[2:8], data)
+    return zone_origins(e164[2:8], _data_zones(e164[2:8]))
+
+
+@lru_cache(maxsize=65_536)
+def _data_zones(prefix: str) -> tuple[str, ...]:
+    """phonenumbers' own zones of a +1 exchange (its longest matching prefix), before
+    ``fail_closed`` adds any: what ``zone_origins`` labels."""
+    data = _tz_data()
+    for k in range(len(prefix), 2, -1):
+        zones = data.get("1" + prefix[:k])
+        if zones is not None:
+            return tuple(z for z in zones if z != pn_timezone.UNKNOWN_TIMEZONE)
+    return ()
 
 
 #: The time zones of each US state, DC and territory: a lead's ``state`` column adds
