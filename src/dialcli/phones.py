@@ -414,13 +414,19 @@ class ZoneFix:
 
 def parse_zone_overrides(text: str) -> tuple[str, dict[str, ZoneFix]]:
     """(version, {prefix: fix}) from the TOML text; raises ValueError on a bad row."""
-    from zoneinfo import available_timezones
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    def known(zone: str) -> bool:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return False
+        return True
 
     data = tomllib.loads(text)
     version = str(data.get("version") or "")
     if not version:
         raise ValueError("zone overrides: missing version")
-    zones_ok = available_timezones()
     out: dict[str, ZoneFix] = {}
     for i, raw in enumerate(data.get("override", []), 1):
         prefix = str(raw.get("prefix", "")).replace("-", "")
@@ -432,7 +438,7 @@ def parse_zone_overrides(text: str) -> tuple[str, dict[str, ZoneFix]]:
         if not re.fullmatch(r"[2-9]\d\d([2-9]\d\d)?", prefix) or prefix in out:
             raise ValueError(f"{where}: prefix must be a new NPA or NPA-NXX, e.g. 850-227")
         zones, states = tuple(raw.get("zones", ())), tuple(raw.get("states", ()))
-        if not zones and not states or any(z not in zones_ok for z in zones):
+        if not zones and not states or not all(map(known, zones)):
             raise ValueError(f"{where}: needs zones (IANA names) or states")
         if any(st not in _STATE_CODES["US"] | _STATE_CODES["CA"] for st in states):
             raise ValueError(f"{where}: unknown state code in {states}")
