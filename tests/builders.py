@@ -44,8 +44,7 @@ from dialcli.providers.base import CallEvent, CallState, DialRequest, EventKind,
 from dialcli.compliance import consent as consent_mod
 from dialcli.leads.importer import ImportSummary
 from dialcli.leads.importer import import_csv as _import_csv
-from dialcli.leads.prepare import group_zones
-from dialcli.phones import PhoneParser
+from dialcli.phones import PhoneParser, group_zones
 from dialcli.results import webhooks
 from dialcli.store import Store
 from dialcli.workspace import agents, campaigns, numbers

@@ -233,3 +233,35 @@ def test_a_sampled_estimate_writes_nothing_and_reads_only_the_sample(big_campaig
     data = est.as_dict()
     assert set(data["intervals"]) == {"calls", "minutes", "cost", "reached"}
     assert abs(data["sampled"] - 300) <= 55 and data["finish_interval"][0] == data["finish_at"]
+
+
+def test_the_cap_explanation_says_florida_counts_the_person(store):
+    """Florida counts calls to the consumer whatever number is dialed (501.059(8)(a)):
+    the plan counts as the claim does -- three dials to phones 1 and 2 hold phone 3."""
+    from builders import NOW, add_call
+
+    miami = ["+13055550101", "+13055550102", "+13055550103"]
+    cid = builders.campaign(store, "Florida", purpose="telemarketing", consent="written",
+                            max_attempts=5)
+    (lead_id,) = builders.add_leads(store, cid, [{"phones": miami, "status": "RETRY",
+                                                  "slot": 3, "pass_no": 2,
+                                                  "consent": "written"}])
+    for (slot, pass_no), h in zip(((1, 1), (2, 1), (1, 2)), (1, 2, 3)):
+        add_call(store, cid, lead_id, slot=slot, pass_no=pass_no, disposition="NO_ANSWER",
+                 claimed_at=NOW - timedelta(hours=h))
+    plan = build_plan(store, cid, NOW, estimate=False)
+    p3 = by_number(plan)[miami[2]]
+    assert p3.cap_scope == "consumer" and p3.cap_numbers == sorted(miami)
+    assert p3.cap_count == 3 and p3.cap_limit == 3
+    # The cap lifts at 12:00 UTC (07:00 in Miami); the campaign window opens at 09:00.
+    assert p3.next_utc == datetime(2026, 3, 4, 14, 0, tzinfo=UTC)
+    assert p3.reasons[0] == (
+        "frequency cap per consumer (FL law counts calls to the person whatever number is "
+        "dialed): 3 dial(s) to the lead's 3 number(s) in the last 24 h (limit 3) until "
+        "2026-03-04T12:00:00.000Z")
+    assert plan.policy["consumer_cap_states"] == ["FL", "MD", "OK"]
+    # A New York lead keeps its per-number count.
+    ny = builders.campaign(store, "York")
+    builders.add_leads(store, ny, [{"phones": ["+12125550190"]}])
+    (p,) = build_plan(store, ny, NOW, estimate=False).phones
+    assert p.cap_scope == "number" and p.cap_numbers == []

@@ -26,8 +26,7 @@ from dialcli.compliance.policy import CallingPolicy
 from dialcli.compliance.rules import FEDERAL_END, FEDERAL_START, states_of, zone_info
 from dialcli.engine.plan import build_plan
 from dialcli.leads.csvfile import merge_region
-from dialcli.leads.prepare import group_zones
-from dialcli.phones import STATE_ZONES, PhoneParser, parse_zone_overrides
+from dialcli.phones import STATE_ZONES, PhoneParser, group_zones, parse_zone_overrides
 
 UTC = timezone.utc
 EXAMPLES = int(os.environ.get("DIALCLI_PROP_EXAMPLES", "200"))
@@ -96,7 +95,8 @@ def test_port_st_joe_is_on_eastern_time(store, number):
     assert set(p.zones) == {NY, CHI}
     assert any("FL 08:00-20:00 (America/New_York Tue 20:30)" in r for r in p.reasons), p.reasons
     assert p.next_utc == _at("2026-06-03T08:00", CHI)     # 08:00 in both of its zones
-    assert p.zone_origins[NY].startswith(f"override {number[:7]} (zone_overrides ")
+    assert p.zone_origins[NY] == (f"override {number[:7]}: Port St. Joe FL, on Eastern time "
+                                  "(phonenumbers 9.0.43: Central) (zone_overrides 2026.12.1)")
     assert p.zone_origins[CHI] == f"number (exchange {number[:7]})"
 
 
@@ -298,3 +298,54 @@ def test_oracle_is_not_trivially_satisfied():
     """The oracle finds more zones than the number's own for a missing exchange."""
     assert oracle_zones("+12199810142", None, None) == {NY, CHI}
     assert oracle_zones("+12125550142", None, "TX") == {NY, CHI, DEN}
+
+
+# -- the upgrade of a workspace imported before ----------------------------------------------------
+
+def test_the_upgrade_widens_the_zones_of_leads_imported_before(db_path):
+    """m017 re-derives the zones of phones imported with the old rules: a timezone
+    column that replaced the number's zones, a state column without its zones, an
+    exchange the data lacks on one zone."""
+    from dialcli.store import Store
+    from dialcli.store.migrations import migration_set
+
+    st = Store(db_path, migrate=False)
+    migration_set().apply(st.db, stop_before="m017_zones_fail_closed")
+    cid = builders.campaign(st, window=("08:00", "21:00"))
+    ids = builders.add_leads(st, cid, [{"phones": ["4155550142"], "timezone": NY},
+                                       {"phones": ["2125550142"], "state": "TX"},
+                                       {"phones": ["2199810142", "2125550143"]}])
+    old = [(ids[0], 1, LA_, "US-CA", NY, "US-CA"),                 # tz replaced the zone
+           (ids[1], 1, NY, "US-NY", NY, "US-NY,US-TX"),            # state without zones
+           (ids[2], 1, NY, "US-IN", NY, "US-IN"),                  # one zone for 219-981
+           (ids[2], 2, NY, "US-NY", NY, "US-NY")]                  # right already
+    with st.tx() as conn:
+        for lead_id, slot, zones, region, gzones, gregion in old:
+            conn.execute("INSERT OR IGNORE INTO zone_groups (zones, region) VALUES (?, ?)",
+                         (gzones, gregion))
+            gid = conn.execute("SELECT id FROM zone_groups WHERE zones = ? AND region = ?",
+                               (gzones, gregion)).fetchone()[0]
+            conn.execute("UPDATE lead_phones SET zones = ?, region = ?, group_id = ? "
+                         "WHERE lead_id = ? AND slot = ?", (zones, region, gid, lead_id, slot))
+            if slot == 1:
+                conn.execute("UPDATE leads SET cur_group = ? WHERE id = ?", (gid, lead_id))
+    st.close()
+
+    st = Store(db_path)                  # upgrades
+    try:
+        got = {(r[0], r[1]): (set(r[2].split(",")), r[3]) for r in st.all(
+            "SELECT p.lead_id, p.slot, g.zones, g.region FROM lead_phones p "
+            "JOIN zone_groups g ON g.id = p.group_id")}
+        assert got[(ids[0], 1)] == ({LA_, NY}, "US-CA")
+        assert got[(ids[1], 1)] == ({NY, CHI, DEN}, "US-NY,US-TX")
+        assert got[(ids[2], 1)] == ({NY, CHI}, "US-IN")
+        assert got[(ids[2], 2)] == ({NY}, "US-NY")
+        # Each lead's queue group follows its current phone.
+        for lead_id in ids:
+            assert st.scalar("SELECT l.cur_group = p.group_id FROM leads l JOIN lead_phones p "
+                             "ON p.lead_id = l.id AND p.slot = l.phone_slot WHERE l.id = ?",
+                             (lead_id,)) == 1
+        assert st.scalar("SELECT zones FROM lead_phones WHERE lead_id = ? AND slot = 1",
+                         (ids[2],)) == "America/Chicago,America/New_York"
+    finally:
+        st.close()

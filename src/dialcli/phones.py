@@ -414,13 +414,19 @@ class ZoneFix:
 
 def parse_zone_overrides(text: str) -> tuple[str, dict[str, ZoneFix]]:
     """(version, {prefix: fix}) from the TOML text; raises ValueError on a bad row."""
-    from zoneinfo import available_timezones
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    def known(zone: str) -> bool:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return False
+        return True
 
     data = tomllib.loads(text)
     version = str(data.get("version") or "")
     if not version:
         raise ValueError("zone overrides: missing version")
-    zones_ok = available_timezones()
     out: dict[str, ZoneFix] = {}
     for i, raw in enumerate(data.get("override", []), 1):
         prefix = str(raw.get("prefix", "")).replace("-", "")
@@ -432,7 +438,7 @@ def parse_zone_overrides(text: str) -> tuple[str, dict[str, ZoneFix]]:
         if not re.fullmatch(r"[2-9]\d\d([2-9]\d\d)?", prefix) or prefix in out:
             raise ValueError(f"{where}: prefix must be a new NPA or NPA-NXX, e.g. 850-227")
         zones, states = tuple(raw.get("zones", ())), tuple(raw.get("states", ()))
-        if not zones and not states or any(z not in zones_ok for z in zones):
+        if not zones and not states or not all(map(known, zones)):
             raise ValueError(f"{where}: needs zones (IANA names) or states")
         if any(st not in _STATE_CODES["US"] | _STATE_CODES["CA"] for st in states):
             raise ValueError(f"{where}: unknown state code in {states}")
@@ -484,6 +490,13 @@ def zone_origins(prefix: str, data_zones: tuple[str, ...]) -> dict[str, str]:
     """{zone: where it came from} for a US/Canadian exchange whose phonenumbers zones
     are ``data_zones``: the exchange's own data, its area code's span (an exchange
     the data lacks), or an override row."""
+    return dict(_zone_origins(prefix[:6], tuple(data_zones)))
+
+
+@lru_cache(maxsize=65_536)
+def _zone_origins(prefix: str, data_zones: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``zone_origins`` computed once per exchange (a plan or an import meets each
+    exchange many times)."""
     npa, nxx = prefix[:3], prefix[3:6]
     origins: dict[str, str] = {}
     if exchange_in_zone_data(prefix):
@@ -502,9 +515,9 @@ def zone_origins(prefix: str, data_zones: tuple[str, ...]) -> dict[str, str]:
         if fix is not None and (fix.when == "always" or missing):
             label = key if len(key) == 3 else f"{npa}-{nxx}"
             for z in fix.zones:
-                origins.setdefault(z, f"override {label} (zone_overrides {version}: "
-                                      f"{fix.note or fix.source})")
-    return origins
+                origins.setdefault(z, f"override {label}: {fix.note or fix.source} "
+                                      f"(zone_overrides {version})")
+    return tuple(origins.items())
 
 
 def fail_closed(phone: Phone, prefix: str | None = None) -> Phone:
@@ -536,10 +549,19 @@ def number_zone_origins(e164: str) -> dict[str, str]:
     phone = describe_e164(e164)
     if phone.country not in _PREFIX_CACHEABLE or not phone.zones:
         return {z: "number" for z in phone.zones}
-    num = phonenumbers.parse(e164, None)
-    data = tuple(z for z in pn_timezone.time_zones_for_geographical_number(num)
-                 if z != pn_timezone.UNKNOWN_TIMEZONE)
-    return zone_origins(e164[2:8], data)
+    return zone_origins(e164[2:8], _data_zones(e164[2:8]))
+
+
+@lru_cache(maxsize=65_536)
+def _data_zones(prefix: str) -> tuple[str, ...]:
+    """phonenumbers' own zones of a +1 exchange (its longest matching prefix), before
+    ``fail_closed`` adds any: what ``zone_origins`` labels."""
+    data = _tz_data()
+    for k in range(len(prefix), 2, -1):
+        zones = data.get("1" + prefix[:k])
+        if zones is not None:
+            return tuple(z for z in zones if z != pn_timezone.UNKNOWN_TIMEZONE)
+    return ()
 
 
 #: The time zones of each US state, DC and territory: a lead's ``state`` column adds
@@ -594,3 +616,18 @@ def warm_up() -> None:
     (~0.5 s, ~100 MB) when there is none (with one, NANP numbers never need it)."""
     if _exchange_table() is None:
         _geocoder()
+
+
+def group_zones(zones: tuple[str, ...], region: str, tz: str | None,
+                state: str | None) -> tuple[str, ...]:
+    """The candidate zones of a lead's phone: the number's own (``fail_closed``),
+    plus the lead's ``timezone`` column, plus every zone of a ``state`` column naming a
+    state the number is not already in. They only add: the window must be open in all
+    of them, so a column can delay a call, never let one through (a 415 number tagged
+    America/New_York is still not dialed at 05:00 Pacific)."""
+    out = list(zones)
+    if tz and tz not in out:
+        out.append(tz)
+    if state and f"US-{state}" not in region.split(","):
+        out.extend(z for z in STATE_ZONES.get(state, ()) if z not in out)
+    return tuple(out)

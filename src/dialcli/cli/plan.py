@@ -126,11 +126,14 @@ def plan_summary(plan: Plan) -> Group:
     if plan.consent:
         parts.append(consent_line(plan))
     rules = sorted({r for p in plan.phones for r in p.rules})
+    per_person = plan.policy.get("consumer_cap_states") or []
     parts.append(Text(f"Rules version {plan.rules_version}; cap "
                       f"{plan.policy['cap_per_24h']}/24 h per number "
                       "(state caps " + ", ".join(f"{k}={v}" for k, v in
                                                  sorted(plan.policy["state_caps"].items()))
-                      + ")."))
+                      + ")" + (f"; {', '.join(per_person)} count per person: every number of "
+                               "the lead (and of any lead sharing one) counts"
+                               if per_person else "") + "."))
     for r in rules:
         parts.append(Text(f"  • {r}", style="dim"))
     est = plan.estimate

@@ -345,6 +345,7 @@ class CallingPolicy:
         return {"window": f"{self.start:%H:%M}-{self.end:%H:%M}", "federal": "08:00-21:00",
                 "rules_version": RULES_VERSION, "cap_per_24h": self.cap,
                 "state_caps": {**STATUTORY_CAPS, **self.state_caps},
+                "consumer_cap_states": sorted(CONSUMER_CAP_STATES),
                 "blackout": ({"source": self.blackout.source, "digest": self.blackout.digest,
                               "days": len(self.blackout.days)} if self.blackout else None)}
 

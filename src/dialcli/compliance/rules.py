@@ -10,7 +10,9 @@ of a zone group in every candidate zone; this module only states them.
   from research/compliance.md section 2; every row carries its source and a
   confidence mark). Legal holidays come from the ``holidays`` package by
   subdivision with observed dates included (both the day and the observed day are
-  banned: the conservative reading). Rows with ``basis = "UTC-06:00"`` (Mississippi's
+  banned: the conservative reading), plus the days the state's statute names that the
+  package lacks (``[[holiday]]`` rows of the same file: PA's Good Friday and Election
+  Day, LA's January 8 and All Saints' Day, AL's Mardi Gras...). Rows with ``basis = "UTC-06:00"`` (Mississippi's
   "Central Standard Time") are read in that fixed offset and in local time.
 * ``BlackoutRule``: the user's blackout-dates file for proclaimed days and declared
   emergencies the ``holidays`` package cannot know.
@@ -142,17 +144,143 @@ class DailyWindow(Rule):
 
 
 @lru_cache(maxsize=256)
-def _holiday_table(state: str, year: int):
+def _holiday_table(state: str, year: int) -> dict[date, str]:
+    """The state's legal holidays in ``year``: the ``holidays`` package's (observed dates
+    included), with the statute's additions and removals from ``state_rules.toml``."""
     if state not in US_STATES:
         return {}
     import holidays as holidays_lib
 
-    return holidays_lib.country_holidays("US", subdiv=state, years=year, observed=True)
+    table = dict(holidays_lib.country_holidays("US", subdiv=state, years=year, observed=True))
+    for h in shipped_holidays().get(state, ()):
+        if h.remove:
+            table = {d: n for d, n in table.items() if h.name not in n.split("; ")}
+            continue
+        day = h.on(year)
+        if day is not None:
+            name = h.name + (f" ({h.label})" if h.label else "")
+            table[day] = f"{table[day]}; {name}" if day in table else name
+    return table
 
 
 def holiday_name(state: str, day: date) -> str | None:
     """The state's legal holiday on ``day`` (observed dates included), or None."""
     return _holiday_table(state, day.year).get(day)
+
+
+# -- statute holidays the ``holidays`` package does not give ---------------------------
+
+_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+_MONTHS = {m: i for i, m in enumerate(
+    "jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_NTH = {"1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "last": -1}
+_DATE_RULE = re.compile(
+    r"^(?:(?P<md>\d\d-\d\d)"
+    r"|easter(?P<off>[+-]\d+)"
+    r"|(?P<nth>1st|2nd|3rd|4th|last)-(?P<wd>mon|tue|wed|thu|fri|sat|sun)-(?P<mon>[a-z]{3})"
+    r"|(?P<election>election-day))$")
+
+
+def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> date:
+    if nth > 0:
+        first = date(year, month, 1)
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
+    nxt = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
+    return nxt - timedelta(days=(nxt.weekday() - weekday) % 7)
+
+
+@dataclass(frozen=True)
+class StatuteHoliday:
+    """One ``[[holiday]]`` row of ``state_rules.toml``: a legal holiday the statute names
+    that the ``holidays`` package lacks (or, ``remove``, one it has that the statute
+    does not -- only with a source; removing can only widen, so rows are rare)."""
+
+    state: str
+    name: str
+    date: str                   # "01-08", "easter-2", "2nd-mon-oct", "election-day"
+    source: str
+    confidence: str
+    checked: str
+    years: str = "all"          # "all" | "even" | "odd" | "every 4 from 2028"
+    label: str = ""             # shown with the name (e.g. a county caveat)
+    remove: bool = False
+    note: str = ""
+
+    def on(self, year: int) -> date | None:
+        """The holiday's date in ``year``, or None when it does not fall that year."""
+        if self.years == "even" and year % 2 or self.years == "odd" and not year % 2:
+            return None
+        every = re.fullmatch(r"every (\d+) from (\d{4})", self.years)
+        if every and ((year - int(every.group(2))) % int(every.group(1)) or
+                      year < int(every.group(2))):
+            return None
+        m = _DATE_RULE.match(self.date)
+        assert m is not None       # checked when parsed
+        if m.group("md"):
+            month, day = map(int, m.group("md").split("-"))
+            if (month, day) == (2, 29) and not (year % 4 == 0 and (year % 100 or year % 400 == 0)):
+                return None           # a leap day, in a year without one
+            return date(year, month, day)
+        if m.group("off"):
+            from dateutil.easter import easter
+
+            return easter(year) + timedelta(days=int(m.group("off")))
+        if m.group("election"):     # the Tuesday after the first Monday in November
+            return _nth_weekday(year, 11, 0, 1) + timedelta(days=1)
+        return _nth_weekday(year, _MONTHS[m.group("mon")], _WEEKDAYS[m.group("wd")],
+                            _NTH[m.group("nth")])
+
+
+_HOLIDAY_KEYS = {"state", "name", "date", "years", "label", "remove", "source", "confidence",
+                 "checked", "note"}
+
+
+def parse_state_holidays(text: str) -> dict[str, tuple[StatuteHoliday, ...]]:
+    """{state: holidays} from the ``[[holiday]]`` rows; raises ValueError on a bad row."""
+    data = tomllib.loads(text)
+    out: dict[str, list[StatuteHoliday]] = {}
+    for i, raw in enumerate(data.get("holiday", []), 1):
+        where = f"state holidays row {i} ({raw.get('state', '?')} {raw.get('name', '?')})"
+        extra = set(raw) - _HOLIDAY_KEYS
+        if extra:
+            raise ValueError(f"{where}: unknown field(s) {sorted(extra)}")
+        state = str(raw.get("state", "")).upper()
+        if state not in US_STATES:
+            raise ValueError(f"{where}: unknown state")
+        if not str(raw.get("name", "")).strip():
+            raise ValueError(f"{where}: needs a name")
+        remove = bool(raw.get("remove", False))
+        if not remove and not _DATE_RULE.match(str(raw.get("date", ""))):
+            raise ValueError(f"{where}: date must be MM-DD, easter-N/easter+N, "
+                             "NTH-WEEKDAY-MONTH (e.g. 2nd-mon-oct) or election-day")
+        years = str(raw.get("years", "all"))
+        if years not in ("all", "even", "odd") and not re.fullmatch(r"every \d+ from \d{4}",
+                                                                    years):
+            raise ValueError(f"{where}: years is all, even, odd or 'every N from YYYY'")
+        if not raw.get("source") or not re.fullmatch(r"[HML](/[HML])?",
+                                                     str(raw.get("confidence", ""))) \
+                or not re.fullmatch(r"\d{4}-\d\d-\d\d", str(raw.get("checked", ""))):
+            raise ValueError(f"{where}: needs a source, a confidence H, M or L and the date "
+                             "last checked (YYYY-MM-DD)")
+        holiday = StatuteHoliday(state=state, name=raw["name"].strip(),
+                                 date=str(raw.get("date", "")), source=raw["source"],
+                                 confidence=raw["confidence"], checked=str(raw["checked"]),
+                                 years=years, label=raw.get("label", ""), remove=remove,
+                                 note=raw.get("note", ""))
+        if not remove:
+            try:
+                holiday.on(2024)      # a leap year: a date that never exists (02-30) fails
+            except ValueError as exc:
+                raise ValueError(f"{where}: date {holiday.date!r} does not exist ({exc})") \
+                    from None
+        out.setdefault(state, []).append(holiday)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@lru_cache(maxsize=1)
+def shipped_holidays() -> dict[str, tuple[StatuteHoliday, ...]]:
+    text = resources.files("dialcli").joinpath("data/state_rules.toml").read_text("utf-8")
+    return parse_state_holidays(text)
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,8 @@ class Claimer:
                     conn, lead_id, now, limit=limit, simulated=simulated)
             detail = compliance.decision_detail(
                 window, e164, now, cap_count, opted_out, cap_limit=limit,
-                zone_source="lead timezone column" if lead["timezone"] else "phone number")
+                zone_source="phone number + lead timezone column" if lead["timezone"]
+                else "phone number")
             if consumer is not None:
                 detail["cap_scope"] = "consumer"
                 detail["cap_numbers"] = consumer

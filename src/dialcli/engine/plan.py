@@ -36,7 +36,8 @@ from dialcli.compliance import consent, dnc
 from dialcli.compliance.rules import Blackout
 from dialcli.clock import from_iso, to_iso
 from dialcli.engine.estimate import Estimate, simulate_estimate
-from dialcli.compliance.policy import RULES_VERSION, cap_for_number, check_cap, policy_for_campaign
+from dialcli.compliance.policy import (CONSUMER_CAP_STATES, RULES_VERSION, cap_for_number,
+                                      check_cap, check_consumer_cap, policy_for_campaign)
 from dialcli.errors import NotFoundError
 from dialcli.models import Campaign, LeadStatus
 from dialcli.phones import STATE_ZONES, PhoneError, number_zone_origins
@@ -71,6 +72,10 @@ class PhonePlan:
     opt_out: bool
     consent: dict | None = None       # the gate's evidence at the planned dial (None: not checked)
     zone_origins: dict[str, str] = field(default_factory=dict)   # zone -> where it came from
+    #: "number": the cap counts dials to this number; "consumer" (FL, OK, MD): dials to
+    #: every number of the person (``cap_numbers``), as the claim counts them.
+    cap_scope: str = "number"
+    cap_numbers: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -285,6 +290,19 @@ def _plan_phone(conn, policy, campaign, lead, status, p, at, day_end, next_pass,
         earliest = not_before
         reasons.append(f"frequency cap: {count} dial(s) in the last 24 h (limit {cap_limit}) "
                        f"until {to_iso(not_before)}")
+    consumer_states = sorted(CONSUMER_CAP_STATES.intersection(group.states))
+    if not_before is None and consumer_states:
+        # As the claim counts it: the state caps calls to the person, whatever number.
+        count, not_before, numbers = check_consumer_cap(conn, lead["id"], at, limit=cap_limit)
+        base["cap_scope"] = "consumer"
+        base["cap_numbers"] = numbers
+        if not_before is not None:
+            earliest = not_before
+            reasons.append(
+                f"frequency cap per consumer ({', '.join(consumer_states)} law counts calls to "
+                f"the person whatever number is dialed): {count} dial(s) to the lead's "
+                f"{len(numbers)} number(s) in the last 24 h (limit {cap_limit}) until "
+                f"{to_iso(not_before)}")
     if status is LeadStatus.DIALING and p["slot"] == current:
         reasons.append("a call to this lead is in progress")
     waits = []

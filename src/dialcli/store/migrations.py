@@ -629,3 +629,65 @@ def m016_schema_record(db: Database) -> None:
         recorded_at TEXT NOT NULL
     );
     """)
+
+
+@migration()
+def m017_zones_fail_closed(db: Database) -> None:
+    """Re-derive every lead phone's candidate zones the fail-closed way (issue 19).
+
+    Workspaces imported before it kept a lead's ``timezone`` column *instead of* the
+    number's zones, a ``state`` column's rules without its zones, and one zone for an
+    exchange phonenumbers lacks. Each phone's own facts are parsed again
+    (``phones.fail_closed``: the area code's span, the override file) and its group
+    becomes the number's zones plus the timezone column plus every zone of a state the
+    group's region names beyond the number's own (that is the state column); a lead's
+    ``cur_group`` follows its current phone. Only rows that change are written; zones
+    only ever grow, so no lead becomes dialable earlier than before.
+    """
+    from dialcli.phones import PhoneError, PhoneParser, group_zones
+
+    conn = db.conn
+    groups = {(z, r): gid for gid, z, r in conn.execute("SELECT id, zones, region FROM zone_groups")}
+    parser = PhoneParser("US")
+    rows = conn.execute(
+        "SELECT p.lead_id, p.slot, p.e164, p.zones, p.region, g.zones, g.region, l.timezone "
+        "FROM lead_phones p JOIN leads l ON l.id = p.lead_id "
+        "LEFT JOIN zone_groups g ON g.id = p.group_id").fetchall()
+
+    def states(region: str | None) -> list[str]:
+        return [p[3:] for p in (region or "").split(",") if p.startswith("US-") and len(p) == 5]
+
+    changed: set[int] = set()
+    for lead_id, slot, e164, zones, region, gzones, gregion, tz in rows:
+        try:
+            phone = parser.parse(e164)
+        except PhoneError:
+            continue
+        extra = [st for st in states(gregion) if st not in states(region)]
+        new_zones = group_zones(phone.zones, phone.region, tz, None)
+        parts = {p for p in phone.region.split(",") if p}
+        for st in extra:
+            new_zones = group_zones(new_zones, ",".join(sorted(parts)), None, st)
+            parts.add(f"US-{st}")
+        if extra:
+            parts.discard("US")
+        # Keep every zone the old group had (a zone is never taken away).
+        new_zones = (*new_zones, *(z for z in (gzones or "").split(",")
+                                   if z and z not in new_zones))
+        key = (",".join(new_zones), ",".join(sorted(parts)))
+        if key == (gzones, gregion) and ",".join(phone.zones) == zones \
+                and phone.region == region:
+            continue
+        gid = groups.get(key)
+        if gid is None:
+            gid = groups[key] = conn.execute(
+                "INSERT INTO zone_groups (zones, region) VALUES (?, ?)", key).lastrowid
+        conn.execute("UPDATE lead_phones SET zones = ?, region = ?, group_id = ? "
+                     "WHERE lead_id = ? AND slot = ?",
+                     (",".join(phone.zones), phone.region, gid, lead_id, slot))
+        changed.add(lead_id)
+    for lead_id in changed:
+        conn.execute("UPDATE leads SET cur_group = (SELECT group_id FROM lead_phones p "
+                     "WHERE p.lead_id = leads.id AND p.slot = leads.phone_slot) "
+                     "WHERE id = ? AND cur_group IS NOT NULL AND phone_slot IS NOT NULL",
+                     (lead_id,))
