@@ -12,7 +12,7 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
-from dialcli.cli.common import (WIDE, Cell, note, out, print_json, resolve_campaign_id, show,
+from dialcli.cli.common import (WIDE, Cell, note, print_json, resolve_campaign_id, show,
                                 store, success, table_width, write_csv)
 from dialcli.compliance import rules
 from dialcli.errors import InputError, NotFoundError

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from dialcli.cli import common
 from dialcli.compliance import consent
-from dialcli.errors import ExitCode, InputError
+from dialcli.errors import InputError
 from dialcli.models import Campaign, CampaignStatus, LeadStatus, VoicemailAction
 from dialcli.compliance.consent import gate_off_text
 from dialcli.workspace import agents as agents_core

@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import (Cell, note, now, out, print_json, resolve_campaign_id, show,
+from dialcli.cli.common import (Cell, note, now, print_json, resolve_campaign_id, show,
                                 store, success)
 from dialcli.cli.ui import DISPOSITION_STYLE, STATUS_STYLE
 from dialcli.clock import from_iso
