@@ -629,3 +629,34 @@ def test_a_twilio_outage_pauses_and_holds_uncertain_leads(fake, store, created):
         assert not [c for c in fake.calls.values() if c.to.startswith("+1312")]
         assert {r["disposition"] for r in camp.call_rows()} == {"INTERESTED"}
         assert {lead["status"] for lead in camp.lead_rows()} == {"REACHED"}
+
+
+# -- smaller cases ------------------------------------------------------------------------
+
+def test_a_truncated_last_line_is_warned_about(cli, db_path, tmp_path):
+    make_campaign(db_path)
+    csv_path = tmp_path / "cut.csv"
+    csv_path.write_text("name,phone1,phone2,email\nAlex Chen,+1 415 555 0101,,a@x.io\n"
+                        "Jamie Lee,+1 212 555 01")
+    result = cli("import", csv_path, "--campaign", "Spring")
+    assert result.exit_code == 0, result.output
+    assert "cut short" in result.output.replace("\n", " ")
+
+
+def test_a_new_workspace_that_cannot_be_made_leaves_no_file(tmp_path, monkeypatch):
+    from dialcli.store import migrations
+
+    def boom(*a, **k):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(migrations, "m001_foundation", boom, raising=True)
+    migrations.migration_set.cache_clear()
+    monkeypatch.setattr(migrations, "_REGISTERED", [boom] + migrations._REGISTERED[1:])
+    boom.__name__ = "m001_foundation"
+    path = tmp_path / "new.db"
+    try:
+        with pytest.raises(Exception, match="full"):
+            Store(path)
+    finally:
+        migrations.migration_set.cache_clear()
+    assert not path.exists() and not Path(f"{path}-wal").exists()
