@@ -502,6 +502,9 @@ def test_a_full_disk_pauses_the_run_and_resume_finishes_it(db_path):
         made = check.scalar("SELECT COUNT(*) FROM calls")
     assert made > 0
     env = {**os.environ, "DIALCLI_DB": str(db_path)}
+    shown = subprocess.run(DIALCLI + ["status"], env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert shown.returncode == 0 and "full" in shown.stdout + shown.stderr
     done = subprocess.run(DIALCLI + ["resume", "--simulate"], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -601,6 +604,8 @@ def test_a_twilio_outage_pauses_and_holds_uncertain_leads(fake, store, created):
     leads = camp.lead_rows()
     assert {lead["status"] for lead in leads} <= {"DIALING", "PENDING"}
     assert store.scalar("SELECT status FROM campaigns WHERE id = ?", (camp.cid,)) == "PAUSED"
+    assert "held" in store.scalar("SELECT pause_reason FROM campaigns WHERE id = ?",
+                                  (camp.cid,))                  # `status` shows why
     # No second phone of a held lead rang.
     assert not [c for c in fake.calls.values() if c.to.startswith("+1312")]
 
@@ -624,7 +629,7 @@ def test_a_twilio_outage_pauses_and_holds_uncertain_leads(fake, store, created):
         # conversation could not run (dialcli had let go of them), so each lead then
         # moved on to its second phone -- only after the first one's fate was known.
         assert {c.sid for c in before.values()} <= {r["provider_sid"] for r in camp.call_rows()}
-        assert [c.to for c in before.values()] == camp.numbers
+        assert sorted(c.to for c in before.values()) == sorted(camp.numbers)
     else:
         assert not [c for c in fake.calls.values() if c.to.startswith("+1312")]
         assert {r["disposition"] for r in camp.call_rows()} == {"INTERESTED"}
@@ -660,3 +665,28 @@ def test_a_new_workspace_that_cannot_be_made_leaves_no_file(tmp_path, monkeypatc
     finally:
         migrations.migration_set.cache_clear()
     assert not path.exists() and not Path(f"{path}-wal").exists()
+
+
+@pytest.mark.parametrize("message,words,code", [
+    ("database or disk is full", "disk holding the workspace", 1),
+    ("attempt to write a readonly database", "is read-only", 1),
+    ("database is locked", "locked by another program", 1),
+    ("disk I/O error", "The disk reported an error", 1),
+    ("database disk image is malformed", "doctor --repair", 1),
+    ("file is not a database", "not a dialcli workspace", 2),
+])
+def test_sqlite_faults_mid_command_are_messages(cli, db_path, monkeypatch, message, words,
+                                                code):
+    filled_workspace(db_path, leads=2)
+    before = digest(db_path)
+
+    def fault(self):
+        raise sqlite3.OperationalError(message)
+
+    monkeypatch.setattr(Store, "tx", fault)
+    result = cli("dnc", "add", "+14155550199")
+    assert result.exit_code == code, result.output
+    no_traceback(result)
+    assert words in result.output.replace("\n", " ") and str(db_path) in result.output
+    monkeypatch.undo()
+    assert digest(db_path) == before

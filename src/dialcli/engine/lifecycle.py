@@ -108,6 +108,8 @@ def snapshot(store: Store, campaign_id: int, now: datetime) -> Snapshot:
         note = "no runner is alive (it stopped or crashed): `dialcli resume` continues"
     elif runner is not None:
         note = f"runner: {runner.describe(now)}"
+    elif status == "PAUSED" and c["pause_reason"]:
+        note = f"paused by its runner: {c['pause_reason']}"
     return Snapshot(
         campaign=c["name"], status=status, now=now, run=run, pass_no=c["pass_no"],
         max_passes=c["max_attempts"], next_pass_at=from_iso(c["next_pass_at"]),

@@ -181,9 +181,9 @@ def _paused_by_fault(engine: Engine, exc: sqlite3.DatabaseError) -> Exception:
                 store.conn.execute("ROLLBACK")
             with store.tx():
                 store.execute(
-                    "UPDATE campaigns SET status = 'PAUSED', lease_owner = NULL, lease_pid = "
-                    "NULL, lease_host = NULL, heartbeat_at = NULL WHERE id = ? AND status = "
-                    "'RUNNING'", (campaign.id,))
+                    "UPDATE campaigns SET status = 'PAUSED', pause_reason = ?, lease_owner = "
+                    "NULL, lease_pid = NULL, lease_host = NULL, heartbeat_at = NULL WHERE id = ? "
+                    "AND status = 'RUNNING'", (error.message, campaign.id))
             paused = True
             break
         except sqlite3.DatabaseError:
