@@ -293,7 +293,7 @@ def test_a_workspace_made_before_the_schema_record_is_recorded_on_open(db_path):
 
 
 @pytest.mark.parametrize("command", [("start", "--simulate"), ("resume", "--simulate"),
-                                     ("import", "{csv}")])
+                                     ("import", "{csv}"), ("restart", "--yes", "--simulate")])
 def test_a_damaged_workspace_is_refused_before_anything_is_written(cli, db_path, tmp_path,
                                                                   command):
     filled_workspace(db_path)
