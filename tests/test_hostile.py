@@ -308,6 +308,7 @@ def test_a_damaged_workspace_is_refused_before_anything_is_written(cli, db_path,
     no_traceback(result)
     assert "damaged" in result.output and "doctor --repair" in result.output
     assert digest(db_path) == before
+    assert list(outfiles.iter_leftovers(tmp_path)) == []
 
 
 def test_doctor_finds_the_damage_and_repair_copies_what_can_be_read(cli, db_path):

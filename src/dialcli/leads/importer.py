@@ -177,7 +177,6 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
     # --rejects is refused with nothing imported (the file appears only after commit).
     rejects_out = outfiles.AtomicFile(rejects, what="rejects file", option="--rejects")
     store.quick_check()      # never import into a damaged file (refused, nothing written)
-    rejects_out.create()
     tmp_rejects = rejects_out.tmp
     now_iso = to_iso(now)
     assert now_iso is not None
@@ -190,6 +189,7 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
         consent_columns=[header.raw[j] for j in header.consent.values()],
     )
     try:
+        rejects_out.create()     # inside the try: removed on every way out
         with bulk_settings(store, info.estimated_rows >= DEFER_INDEX_MIN_ROWS), \
                 store.tx() as conn:
             import_id = conn.execute(
