@@ -691,3 +691,16 @@ def test_sqlite_faults_mid_command_are_messages(cli, db_path, monkeypatch, messa
     assert words in result.output.replace("\n", " ") and str(db_path) in result.output
     monkeypatch.undo()
     assert digest(db_path) == before
+
+
+def test_sighup_stays_ignored_under_nohup():
+    from dialcli.engine.runner import pause_on_signals
+
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with pause_on_signals():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_IGN, signal.SIG_DFL)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, old)

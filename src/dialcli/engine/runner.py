@@ -215,7 +215,9 @@ def pause_on_signals() -> Iterator[None]:
 
     wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
               if s is not None]
-    previous = {s: signal.signal(s, interrupt) for s in wanted}
+    # A signal the user chose to ignore stays ignored (`nohup dialcli start ...`).
+    previous = {s: signal.signal(s, interrupt) for s in wanted
+                if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield
     finally:
