@@ -3,7 +3,9 @@
 Each case is one the reliability sweep of issue 21 found ending in a traceback or
 breaking a promise. Every case asserts the exit code first, then that no traceback
 was printed, then that the workspace (and the file system) is as it was.
-Quick in CI; ``--runslow`` adds the long variants (more cases per class).
+Quick in CI; ``--runslow`` adds the long variants: a run paused by SIGTERM/SIGHUP at
+random moments until it completes (here), and every workspace state and output path
+against every command (``tests/fuzz/test_fuzz_workspace.py``).
 """
 
 from __future__ import annotations
@@ -704,3 +706,44 @@ def test_sighup_stays_ignored_under_nohup():
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, old)
+
+
+@pytest.mark.slow
+def test_signals_at_random_moments_until_the_campaign_completes(db_path):
+    """Long mode: SIGTERM or SIGHUP at a random moment, resume, again, until done; no
+    attempt is dialed twice and every lead ends final."""
+    import random
+
+    rng = random.Random(21)
+    running_campaign(db_path, n=40)
+    env = {**os.environ, "DIALCLI_DB": str(db_path)}
+    rounds = paused = 0
+    for rounds in range(1, 40):
+        with Store(db_path) as st:
+            made = st.scalar("SELECT COUNT(*) FROM calls")
+        proc = subprocess.Popen(DIALCLI + ["start", "--simulate", "--speed", "200"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60        # the run is under way: it has claimed a call
+        while proc.poll() is None and time.time() < deadline:
+            with Store(db_path) as st:
+                if st.scalar("SELECT COUNT(*) FROM calls") > made:
+                    break
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
+        if proc.poll() is None:
+            proc.send_signal(rng.choice([signal.SIGTERM, signal.SIGHUP]))
+        out, err = proc.communicate(timeout=180)
+        assert "Traceback" not in err, err
+        # Before the run starts (interpreter start-up) a signal still ends the process
+        # the default way: nothing was claimed yet.
+        assert proc.returncode in (0, 130, -signal.SIGTERM, -signal.SIGHUP), err
+        paused += proc.returncode == 130
+        if proc.returncode == 0 and "completed" in err:
+            break
+    with Store(db_path) as st:
+        assert st.scalar("SELECT status FROM campaigns") == "COMPLETED", rounds
+        assert paused >= 3, (rounds, paused)
+        assert st.scalar("SELECT COUNT(*) FROM leads WHERE status IN ('PENDING', 'RETRY', "
+                         "'DIALING', 'CALLBACK')") == 0
+        assert st.scalar("SELECT COUNT(*) FROM (SELECT 1 FROM calls GROUP BY campaign_id, run, "
+                         "lead_id, slot, pass_no, kind HAVING COUNT(*) > 1)") == 0
