@@ -165,13 +165,13 @@ def restart(
     cid = resolve_campaign_id(store, campaign)
     name = store.scalar("SELECT name FROM campaigns WHERE id = ?", (cid,))
     opts = run.options()
+    store.quick_check()      # a damaged workspace is refused before the reset is written
     if not yes:
         leads = store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ?", (cid,))
         if not sys.stdin.isatty():
             raise InputError("restart needs confirmation.", hint="Add --yes to confirm.")
         typer.confirm(f"Restart {name!r}: put all {leads:,} leads back to PENDING and "
                       "dial them again?", abort=True)
-    store.quick_check()      # a damaged workspace is refused before the reset is written
     got = lifecycle.restart(store, cid, st.clock.now(), wall_now=st.clock.now())
     success(f"Campaign {name!r} reset for run {got['run']}: "
             + ", ".join(f"{k} {v:,}" for k, v in sorted(got["leads"].items())))
