@@ -3,7 +3,9 @@
 Each case is one the reliability sweep of issue 21 found ending in a traceback or
 breaking a promise. Every case asserts the exit code first, then that no traceback
 was printed, then that the workspace (and the file system) is as it was.
-Quick in CI; ``--runslow`` adds the long variants (more cases per class).
+Quick in CI; ``--runslow`` adds the long variants: a run paused by SIGTERM/SIGHUP at
+random moments until it completes (here), and every workspace state and output path
+against every command (``tests/fuzz/test_fuzz_workspace.py``).
 """
 
 from __future__ import annotations
@@ -293,7 +295,7 @@ def test_a_workspace_made_before_the_schema_record_is_recorded_on_open(db_path):
 
 
 @pytest.mark.parametrize("command", [("start", "--simulate"), ("resume", "--simulate"),
-                                     ("import", "{csv}")])
+                                     ("import", "{csv}"), ("restart", "--yes", "--simulate")])
 def test_a_damaged_workspace_is_refused_before_anything_is_written(cli, db_path, tmp_path,
                                                                   command):
     filled_workspace(db_path)
@@ -308,6 +310,7 @@ def test_a_damaged_workspace_is_refused_before_anything_is_written(cli, db_path,
     no_traceback(result)
     assert "damaged" in result.output and "doctor --repair" in result.output
     assert digest(db_path) == before
+    assert list(outfiles.iter_leftovers(tmp_path)) == []
 
 
 def test_doctor_finds_the_damage_and_repair_copies_what_can_be_read(cli, db_path):
@@ -502,6 +505,9 @@ def test_a_full_disk_pauses_the_run_and_resume_finishes_it(db_path):
         made = check.scalar("SELECT COUNT(*) FROM calls")
     assert made > 0
     env = {**os.environ, "DIALCLI_DB": str(db_path)}
+    shown = subprocess.run(DIALCLI + ["status"], env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert shown.returncode == 0 and "full" in shown.stdout + shown.stderr
     done = subprocess.run(DIALCLI + ["resume", "--simulate"], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -601,6 +607,8 @@ def test_a_twilio_outage_pauses_and_holds_uncertain_leads(fake, store, created):
     leads = camp.lead_rows()
     assert {lead["status"] for lead in leads} <= {"DIALING", "PENDING"}
     assert store.scalar("SELECT status FROM campaigns WHERE id = ?", (camp.cid,)) == "PAUSED"
+    assert "held" in store.scalar("SELECT pause_reason FROM campaigns WHERE id = ?",
+                                  (camp.cid,))                  # `status` shows why
     # No second phone of a held lead rang.
     assert not [c for c in fake.calls.values() if c.to.startswith("+1312")]
 
@@ -624,8 +632,118 @@ def test_a_twilio_outage_pauses_and_holds_uncertain_leads(fake, store, created):
         # conversation could not run (dialcli had let go of them), so each lead then
         # moved on to its second phone -- only after the first one's fate was known.
         assert {c.sid for c in before.values()} <= {r["provider_sid"] for r in camp.call_rows()}
-        assert [c.to for c in before.values()] == camp.numbers
+        assert sorted(c.to for c in before.values()) == sorted(camp.numbers)
     else:
         assert not [c for c in fake.calls.values() if c.to.startswith("+1312")]
         assert {r["disposition"] for r in camp.call_rows()} == {"INTERESTED"}
         assert {lead["status"] for lead in camp.lead_rows()} == {"REACHED"}
+
+
+# -- smaller cases ------------------------------------------------------------------------
+
+def test_a_truncated_last_line_is_warned_about(cli, db_path, tmp_path):
+    make_campaign(db_path)
+    csv_path = tmp_path / "cut.csv"
+    csv_path.write_text("name,phone1,phone2,email\nAlex Chen,+1 415 555 0101,,a@x.io\n"
+                        "Jamie Lee,+1 212 555 01")
+    result = cli("import", csv_path, "--campaign", "Spring")
+    assert result.exit_code == 0, result.output
+    assert "cut short" in result.output.replace("\n", " ")
+
+
+def test_a_new_workspace_that_cannot_be_made_leaves_no_file(tmp_path, monkeypatch):
+    from dialcli.store import migrations
+
+    def boom(*a, **k):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(migrations, "m001_foundation", boom, raising=True)
+    migrations.migration_set.cache_clear()
+    monkeypatch.setattr(migrations, "_REGISTERED", [boom] + migrations._REGISTERED[1:])
+    boom.__name__ = "m001_foundation"
+    path = tmp_path / "new.db"
+    try:
+        with pytest.raises(Exception, match="full"):
+            Store(path)
+    finally:
+        migrations.migration_set.cache_clear()
+    assert not path.exists() and not Path(f"{path}-wal").exists()
+
+
+@pytest.mark.parametrize("message,words,code", [
+    ("database or disk is full", "disk holding the workspace", 1),
+    ("attempt to write a readonly database", "is read-only", 1),
+    ("database is locked", "locked by another program", 1),
+    ("disk I/O error", "The disk reported an error", 1),
+    ("database disk image is malformed", "doctor --repair", 1),
+    ("file is not a database", "not a dialcli workspace", 2),
+])
+def test_sqlite_faults_mid_command_are_messages(cli, db_path, monkeypatch, message, words,
+                                                code):
+    filled_workspace(db_path, leads=2)
+    before = digest(db_path)
+
+    def fault(self):
+        raise sqlite3.OperationalError(message)
+
+    monkeypatch.setattr(Store, "tx", fault)
+    result = cli("dnc", "add", "+14155550199")
+    assert result.exit_code == code, result.output
+    no_traceback(result)
+    assert words in result.output.replace("\n", " ") and str(db_path) in result.output
+    monkeypatch.undo()
+    assert digest(db_path) == before
+
+
+def test_sighup_stays_ignored_under_nohup():
+    from dialcli.engine.runner import pause_on_signals
+
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with pause_on_signals():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_IGN, signal.SIG_DFL)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, old)
+
+
+@pytest.mark.slow
+def test_signals_at_random_moments_until_the_campaign_completes(db_path):
+    """Long mode: SIGTERM or SIGHUP at a random moment, resume, again, until done; no
+    attempt is dialed twice and every lead ends final."""
+    import random
+
+    rng = random.Random(21)
+    running_campaign(db_path, n=40)
+    env = {**os.environ, "DIALCLI_DB": str(db_path)}
+    rounds = paused = 0
+    for rounds in range(1, 40):
+        with Store(db_path) as st:
+            made = st.scalar("SELECT COUNT(*) FROM calls")
+        proc = subprocess.Popen(DIALCLI + ["start", "--simulate", "--speed", "200"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60        # the run is under way: it has claimed a call
+        while proc.poll() is None and time.time() < deadline:
+            with Store(db_path) as st:
+                if st.scalar("SELECT COUNT(*) FROM calls") > made:
+                    break
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
+        if proc.poll() is None:
+            proc.send_signal(rng.choice([signal.SIGTERM, signal.SIGHUP]))
+        out, err = proc.communicate(timeout=180)
+        assert "Traceback" not in err, err
+        # Before the run starts (interpreter start-up) a signal still ends the process
+        # the default way: nothing was claimed yet.
+        assert proc.returncode in (0, 130, -signal.SIGTERM, -signal.SIGHUP), err
+        paused += proc.returncode == 130
+        if proc.returncode == 0 and "completed" in err:
+            break
+    with Store(db_path) as st:
+        assert st.scalar("SELECT status FROM campaigns") == "COMPLETED", rounds
+        assert paused >= 3, (rounds, paused)
+        assert st.scalar("SELECT COUNT(*) FROM leads WHERE status IN ('PENDING', 'RETRY', "
+                         "'DIALING', 'CALLBACK')") == 0
+        assert st.scalar("SELECT COUNT(*) FROM (SELECT 1 FROM calls GROUP BY campaign_id, run, "
+                         "lead_id, slot, pass_no, kind HAVING COUNT(*) > 1)") == 0

@@ -80,7 +80,7 @@ def check_target(path: str | os.PathLike[str], *, what: str = "output file",
                              "only (it would replace it).", hint=fix)
         # The mode bits, not only access(): root may write anything, but a file its
         # owner made read-only is not one dialcli should replace.
-        if not mode & stat.S_IWUSR or not os.access(target, os.W_OK, follow_symlinks=False):
+        if not mode & stat.S_IWUSR or not os.access(target, os.W_OK):
             raise InputError(f"The {what} {target} is read-only; dialcli will not replace it.",
                              hint=f"Make it writable (chmod u+w) or choose another file. {fix}")
     parent = target.parent

@@ -167,6 +167,7 @@ def restart(
     cid = resolve_campaign_id(store, campaign)
     name = store.scalar("SELECT name FROM campaigns WHERE id = ?", (cid,))
     opts = run.options()
+    store.quick_check()      # a damaged workspace is refused before the reset is written
     if not yes:
         leads = store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ?", (cid,))
         confirm(f"Restart {name!r}: put all {leads:,} leads back to PENDING and dial them "

@@ -338,8 +338,8 @@ class Placer:
             self._hold_or_unclaim(f, exc, now)
             state.stop_requested.set()
             with self.store.tx():
-                self.store.execute("UPDATE campaigns SET status = 'PAUSED' WHERE id = ?",
-                                   (state.campaign.id,))
+                self.store.execute("UPDATE campaigns SET status = 'PAUSED', pause_reason = ? "
+                                   "WHERE id = ?", (message, state.campaign.id))
             return
         ended = CallEvent(f.call_id, EventKind.ENDED, now, status=CallStatus.FAILED,
                           error_code=exc.code, error=str(exc))

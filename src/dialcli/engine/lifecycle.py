@@ -106,6 +106,8 @@ def snapshot(store: Store, campaign_id: int, now: datetime) -> Snapshot:
     reached = sum(n for k, n in disp.items() if Disposition(k).reached)
     status = c["status"]
     note = _runner_note(status, lease, now)
+    if note is None and status == "PAUSED" and c["pause_reason"]:
+        note = f"paused by its runner: {c['pause_reason']}"
     return Snapshot(
         campaign=c["name"], status=status, now=now, run=run, pass_no=c["pass_no"],
         max_passes=c["max_attempts"], next_pass_at=from_iso(c["next_pass_at"]),

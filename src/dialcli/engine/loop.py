@@ -175,7 +175,8 @@ class Engine:
         with self.store.tx():
             self.store.execute(
                 "UPDATE campaigns SET status = 'RUNNING', started_at = COALESCE(started_at, ?), "
-                "updated_at = ? WHERE id = ?", (to_iso(now), to_iso(now), state.campaign.id))
+                "updated_at = ?, pause_reason = NULL WHERE id = ?",
+                (to_iso(now), to_iso(now), state.campaign.id))
         state.reload_campaign(self.store)
         self.provider.bind(self.sink, self.clock)
         if self.tx.group_commit:
@@ -187,8 +188,10 @@ class Engine:
             # The provider cannot say what became of calls left open: dial nothing new
             # (a held lead's other phone must not ring), and leave the campaign PAUSED.
             with self.store.tx():
-                self.store.execute("UPDATE campaigns SET status = 'PAUSED' WHERE id = ? AND "
-                                   "status = 'RUNNING'", (state.campaign.id,))
+                self.store.execute("UPDATE campaigns SET status = 'PAUSED', pause_reason = ? "
+                                   "WHERE id = ? AND status = 'RUNNING'",
+                                   (f"Twilio could not be asked about calls left open: {exc}",
+                                    state.campaign.id))
             raise ProviderError(
                 f"Could not check the calls a previous run left open: {exc.message} Nothing "
                 "new was dialed; the campaign stays paused.",

@@ -184,9 +184,9 @@ def _paused_by_fault(engine: Engine, exc: sqlite3.DatabaseError) -> Exception:
                 store.conn.execute("ROLLBACK")
             with store.tx():
                 store.execute(
-                    "UPDATE campaigns SET status = 'PAUSED', lease_owner = NULL, lease_pid = "
-                    "NULL, lease_host = NULL, heartbeat_at = NULL WHERE id = ? AND status = "
-                    "'RUNNING'", (campaign.id,))
+                    "UPDATE campaigns SET status = 'PAUSED', pause_reason = ?, lease_owner = "
+                    "NULL, lease_pid = NULL, lease_host = NULL, heartbeat_at = NULL WHERE id = ? "
+                    "AND status = 'RUNNING'", (error.message, campaign.id))
             paused = True
             break
         except sqlite3.DatabaseError:
@@ -218,7 +218,9 @@ def pause_on_signals() -> Iterator[None]:
 
     wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
               if s is not None]
-    previous = {s: signal.signal(s, interrupt) for s in wanted}
+    # A signal the user chose to ignore stays ignored (`nohup dialcli start ...`).
+    previous = {s: signal.signal(s, interrupt) for s in wanted
+                if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield
     finally:

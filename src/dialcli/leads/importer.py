@@ -177,19 +177,19 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
     # --rejects is refused with nothing imported (the file appears only after commit).
     rejects_out = outfiles.AtomicFile(rejects, what="rejects file", option="--rejects")
     store.quick_check()      # never import into a damaged file (refused, nothing written)
-    rejects_out.create()
     tmp_rejects = rejects_out.tmp
     now_iso = to_iso(now)
     assert now_iso is not None
     summary = ImportSummary(
         import_id=0, campaign=campaign["name"], source=path_text(source), encoding=info.encoding,
         delimiter=info.delimiter, columns=header.tokens, variables=header.var_tokens,
-        notices=list(info.notices), warnings=list(header.warnings),
+        notices=list(info.notices), warnings=list(header.warnings) + _cut_short(source, info),
         purpose=campaign["purpose"], consent_needed=consent.NEEDS.get(campaign["purpose"]),
         consent_gate=campaign["consent_gate"],
         consent_columns=[header.raw[j] for j in header.consent.values()],
     )
     try:
+        rejects_out.create()     # inside the try: removed on every way out
         with bulk_settings(store, info.estimated_rows >= DEFER_INDEX_MIN_ROWS), \
                 store.tx() as conn:
             import_id = conn.execute(
@@ -523,3 +523,29 @@ def template_csv(*, examples: bool = True) -> str:
     if examples:
         w.writerows(TEMPLATE_EXAMPLES)
     return buf.getvalue()
+
+
+def _cut_short(source: Path, info: csvfile.FileInfo) -> list[str]:
+    """A warning when the file ends in the middle of a row: no line break at the end
+    and fewer columns than the header (a copy or download cut short)."""
+    import csv
+
+    try:
+        with open(source, "rb") as fh:
+            fh.seek(max(0, info.size - 65536))
+            tail = fh.read()
+    except OSError:
+        return []
+    if not tail or tail.endswith((b"\n", b"\r")) or b"\n" not in tail:
+        return []
+    last = tail.rsplit(b"\n", 1)[-1].decode(info.encoding, errors="replace")
+    try:
+        fields = next(csv.reader([last], delimiter=info.delimiter), [])
+    except csv.Error:
+        fields = []
+    if len(fields) >= len(info.header):
+        return []
+    return [f"The file ends in the middle of a row (no line break at the end; its last line "
+            f"has {len(fields)} of {len(info.header)} columns): it may have been cut short "
+            "while copying or downloading. Check the end of the file; that row was imported "
+            "or rejected as it is."]

@@ -32,6 +32,10 @@ BUSY_TIMEOUT_MS = 30_000
 #: (simulated campaigns +7%). Readers find pages in the WAL through its hash index,
 #: so a larger WAL costs them little.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+#: So the WAL is bounded: at most ~40 MB (the threshold plus the transaction that
+#: crossed it; more only while another process holds a read transaction open across
+#: a checkpoint), gone when the last connection closes, and checkpointed to zero by a
+#: runner that hits a full disk before it marks the campaign PAUSED.
 
 
 class _Joined:
@@ -78,6 +82,21 @@ class Store:
                     hint="Create the folder or pass another path with --db.",
                 )
             health.check_path(self.path)       # a folder, a device, not SQLite: exit 2
+        created = self.path != ":memory:" and not os.path.exists(self.path)
+        try:
+            self._open(migrate)
+        except BaseException:
+            if created:
+                # A workspace that could not be made (a full disk, a read-only folder)
+                # leaves no empty file behind to be mistaken for one later.
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    try:
+                        os.unlink(self.path + suffix)
+                    except OSError:
+                        pass
+            raise
+
+    def _open(self, migrate: bool) -> None:
         try:
             self.conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False,
@@ -261,8 +280,10 @@ class Store:
             return self.execute("DELETE FROM settings WHERE key = ?", (key,)).rowcount > 0
 
     def close(self) -> None:
+        conn = getattr(self, "conn", None)      # None: the connection never opened
         try:
-            self.conn.close()
+            if conn is not None:
+                conn.close()
         except sqlite3.Error:
             pass
 

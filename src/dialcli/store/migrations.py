@@ -619,8 +619,13 @@ def m016_schema_record(db: Database) -> None:
     on every open, so a workspace changed by a newer dialcli or by hand (an extra
     table, an extra NOT NULL column) is refused instead of written into, and says
     which dialcli made it. Written by ``Store``, never by a migration's data step.
+
+    ``campaigns.pause_reason``: why a runner paused its campaign by itself (a full disk,
+    a Twilio outage, a placement whose fate is unknown), for ``status``; cleared when
+    the campaign runs again.
     """
     _run(db, """
+    ALTER TABLE campaigns ADD COLUMN pause_reason TEXT;
     CREATE TABLE _dialcli_schema (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         migrations INTEGER NOT NULL,
