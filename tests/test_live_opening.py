@@ -326,3 +326,30 @@ def test_barge_in_at_random_points_of_a_rule_brain_reply(fake, line):
         assert len(cut) == 1 and cut[0]["text"] == said[0]
     finally:
         provider.close()
+
+
+# -- VOICEMAIL means a message was left -------------------------------------------------
+
+def test_a_machine_that_hangs_up_before_the_beep_is_not_voicemail(fake, store):
+    from test_live_path import Campaign
+
+    # The verdict reaches us after the machine hung up: the redirect is refused (21220).
+    scenario = Scenario(answer="machine", machine_wait_s=0.05, amd_delay_s=0.01,
+                        delay={"amd": 0.3, "final": 0.8})
+    camp = Campaign(store, fake, [(scenario, [])])
+    assert camp.run().outcome == "completed"
+    (row,) = camp.call_rows()
+    assert row["answered_by"] == "machine_end_beep"
+    assert row["disposition"] == "NO_ANSWER"            # not reached: tried again later
+    assert "no message was left" in row["error"]
+    camp.provider.close()
+
+
+def test_the_ended_event_says_why_no_voicemail_was_left(fake, live):
+    to = "+14155550240"
+    fake.script(to, Scenario(answer="machine", machine_wait_s=0.05, amd_delay_s=0.01,
+                             delay={"amd": 0.3, "final": 0.8}))
+    dial(live, 40, to)
+    ended = live.sink.ended(40)
+    assert ended.voicemail_left is False and ended.detail["voicemail"] == "missed"
+    assert "hung up before the beep" in ended.error
