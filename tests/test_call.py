@@ -49,6 +49,31 @@ def test_a_test_call_is_recorded_before_it_is_placed_and_never_in_calls(ws):
     assert ws.scalar("SELECT COUNT(*) FROM calls") == 0
 
 
+def test_a_simulated_call_reports_calling_hours_instead_of_refusing(ws):
+    call = testcall.prepare(ws, number=LA, agent_name="Zara", now=OPEN, simulate=True)
+    assert not call.hours_open and "Los_Angeles" in call.hours_note
+    note = ws.scalar("SELECT override_hours FROM test_calls WHERE id = ?", (call.row_id,))
+    assert note.startswith("simulated -- ")
+
+
+def test_a_fresh_workspace_can_rehearse_the_example_agent(store):
+    call = testcall.prepare(store, number=NY, agent_name="zara", now=OPEN, simulate=True)
+    assert call.example_agent and call.missing_tokens == []
+    assert "CASE-7741" in call.ctx.greeting and "$5000" in call.ctx.greeting
+    assert store.scalar("SELECT COUNT(*) FROM agents") == 0
+    with pytest.raises(NotFoundError):             # a real call needs a real agent
+        testcall.prepare(store, number=NY, agent_name="Zara", now=OPEN)
+
+
+def test_tokens_without_a_value_are_reported(ws):
+    ws.execute("UPDATE agents SET greeting = 'Hi {{NAME}}, about case {{CASE_NUMBER}}.'")
+    call = testcall.prepare(ws, number=NY, agent_name="Zara", now=OPEN)
+    assert call.missing_tokens == ["CASE_NUMBER"]
+    call = testcall.prepare(ws, number=NY, agent_name="Zara", now=OPEN,
+                            variables={"case number": "77"})
+    assert call.missing_tokens == [] and call.ctx.greeting == "Hi there, about case 77."
+
+
 def test_calling_hours_apply_unless_overridden_and_the_override_is_recorded(ws):
     with pytest.raises(ConflictError) as info:
         testcall.prepare(ws, number=LA, agent_name="Zara", now=OPEN)

@@ -107,8 +107,16 @@ def call(
         st, number=number, agent_name=agent, now=clock.now(), lead_id=lead, variables=variables,
         simulate=simulate, from_number=from_number, override_hours=override,
         voicemail_action=VoicemailAction.HANGUP if voicemail_hangup else VoicemailAction.MESSAGE)
+    if prepared.example_agent:
+        common.note(f"No agent {agent!r} in this workspace: rehearsing the shipped example agent "
+                    "(dialcli demo's). Create your own with: dialcli agent create ...")
+    if prepared.missing_tokens:
+        common.warn("No value for " + ", ".join("{{" + t + "}}" for t in prepared.missing_tokens)
+                    + ": give --var KEY=VALUE or --lead ID (they are spoken as empty).")
     if not prepared.hours_open:
-        common.warn(f"Outside calling hours ({prepared.hours_note}); calling anyway (--now).")
+        common.warn(f"Outside calling hours ({prepared.hours_note}); "
+                    + ("a real call would be refused now without --now." if simulate
+                       else "calling anyway (--now)."))
     on_line = _printer(prepared.agent.name)
     if simulate:
         from dialcli.conversation.llm import make_brain
