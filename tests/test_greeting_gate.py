@@ -145,3 +145,21 @@ def test_never_greets_twice_and_never_greets_after_a_machine_verdict(events):
             greets += 1
             assert not machine_verdict
     assert greets <= 1
+
+
+# -- partial prompts: each utterance reaches the brain once ------------------------------
+
+from dialcli.providers.twilio.relay import merge_prompt  # noqa: E402
+
+
+@pytest.mark.parametrize("pieces,whole", [
+    (["Hello", "Hello how are", "Hello, how are you?"], "Hello, how are you?"),   # growing
+    (["I'm calling ", "about the ", "bill"], "I'm calling about the bill"),        # pieces
+    (["Yes", "Yes"], "Yes"),                                                      # repeated
+    (["Yes I", ""], "Yes I"),                                                     # empty final
+])
+def test_partial_prompts_merge_into_one_utterance(pieces, whole):
+    text = ""
+    for piece in pieces:
+        text = merge_prompt(text, piece)
+    assert text == whole

@@ -21,8 +21,10 @@ reader task keeps reading while a reply streams. An ``interrupt`` (or an action 
 such as 9) stops the remaining tokens at once and cancels the reply in the brain
 (``BrainSession.cancel``: the LLM's HTTP stream is closed), so the next prompt is
 answered at the brain's own speed; ``on_interrupt`` then trims the agent line to what
-the caller actually heard. A reply that sent no text sends nothing -- not even
-``last: true`` (a keypress that means nothing). When a chunk carries ``end`` the
+the caller actually heard. Nothing more of an interrupted reply is sent -- no
+closing ``last: true`` either: Twilio has already dropped that talk cycle, and the
+next reply starts a new one. A reply that sent no text sends nothing at all (a
+keypress that means nothing). When a chunk carries ``end`` the
 goodbye is spoken, ``end`` is sent with the disposition as handoff data, and the
 conversation is reported. If the caller hangs up first, ``finish`` gives the label.
 
