@@ -25,7 +25,8 @@ from dialcli.conversation.greeting import (
     "Thank you for calling Acme",
     "Hola, ha llamado a Alex. Deje su mensaje después del tono.",
     "El buzón de voz de",
-    "No estoy disponible en este momento",
+    "No estoy disponible en este momento, deje su mensaje",
+    "I'm not available, please leave a message",
     "Google subscriber you are calling",
 ])
 def test_machine_greetings_are_recognised(text):
@@ -36,6 +37,10 @@ def test_machine_greetings_are_recognised(text):
     "Hello?", "Hello, who is this?", "Yes?", "This is Alex.", "Alex speaking",
     "Hi there", "Hola, ¿quién habla?", "Bueno", "Sí, diga", "Who's calling?",
     "I'm available now", "Can you hear me?", "",
+    # A person answering for someone else is not a machine.
+    "Sorry, he's not available right now, can I take a message?",
+    "She can't come to the phone right now", "He is away, who's calling?",
+    "No está disponible, ¿quién habla?", "I'll get back to you on that",
 ])
 def test_what_a_person_says_on_picking_up_is_not_a_machine(text):
     assert not sounds_like_machine(text)

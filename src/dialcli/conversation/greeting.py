@@ -71,20 +71,24 @@ _MACHINE = re.compile("|".join([
     r"\b(?:leave|record) (?:me |us )?(?:a |your )?(?:brief |short |detailed )?"
     r"(?:message|name and number|voice ?mail)\b",
     r"\b(?:after|at) the (?:tone|beep)\b", r"\bvoice ?mail\b", r"\bmailbox\b",
-    r"\b(?:is |am |are )?(?:not available|unavailable)\b",
-    r"\b(?:can(?:'t| ?not)|cannot|unable to) (?:come to|get to|take|answer) (?:the phone|your call)\b",
+    # "not available" alone is also what a person says for someone else ("he's not
+    # available, can I take a message?"): only with a machine's instruction.
+    r"\b(?:not available|unavailable)\b.*\b(?:leave|record|tone|beep)\b",
+    r"\b(?:i|we)(?:'m| am|'re| are)? (?:can't|cannot|can not|unable to) "
+    r"(?:come to|get to|take|answer) (?:the phone|your call)\b",
     r"\bthe (?:person|number|subscriber|party|customer) you (?:are|were|have) "
     r"(?:trying to reach|dialed|called|calling)\b",
-    r"\b(?:is|are) (?:away|out of the office)\b", r"\bget back to you\b",
-    r"\bnot in service\b", r"\bhas been disconnected\b", r"\bplease try again later\b",
+    r"\bget back to you as soon as\b", r"\bnot in service\b",
+    r"\bhas been disconnected\b", r"\bplease try again later\b",
     r"\bpress (?:one|1|pound|star)\b", r"\bwhen you hear the\b",
     r"\bgoogle (?:voice|subscriber)\b", r"\bcall screening\b", r"\bstate your name\b",
     # Spanish (es-US, es-MX)
     r"\bdej(?:e|a|en) (?:su |tu |un )?(?:mensaje|recado)\b", r"\bbuz[oó]n de voz\b",
     r"\bdespu[eé]s del (?:tono|pitido|bip)\b", r"\b(?:ha|has) llamado a(?:l)?\b",
-    r"\bno (?:est[aá]|estoy|puedo) (?:disponible|contestar|atender)\b",
+    r"\bno (?:puedo|podemos) (?:contestar|atender)\b",
+    r"\bno (?:est[aá]|estoy|estamos) disponibles?\b.*\b(?:deje|mensaje|tono)\b",
     r"\bcorreo de voz\b", r"\bse ha comunicado con\b", r"\bgracias por llamar\b",
-    r"\bno se encuentra disponible\b", r"\ble devolver(?:e|é|emos) la llamada\b",
+    r"\ble devolver(?:e|é|emos) la llamada\b",
 ]), re.IGNORECASE)
 
 
