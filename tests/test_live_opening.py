@@ -353,3 +353,35 @@ def test_the_ended_event_says_why_no_voicemail_was_left(fake, live):
     ended = live.sink.ended(40)
     assert ended.voicemail_left is False and ended.detail["voicemail"] == "missed"
     assert "hung up before the beep" in ended.error
+
+
+class VoicemailSpotter(Brain):
+    """Like an LLM that calls end_call(VOICEMAIL) and says the message at once."""
+
+    def open(self, ctx):
+        class Session(BrainSession):
+            def respond(self, caller_text, at_s=0.0):
+                self.transcript.append(Utterance("caller", caller_text, at_s))
+                end = EndCall(Disposition.VOICEMAIL, "a machine", goodbye=ctx.voicemail_message)
+                self.result = end
+                yield Chunk(ctx.voicemail_message, end)
+        return Session(ctx)
+
+
+def test_a_brain_that_spots_a_machine_does_not_speak_the_message_over_its_greeting(fake):
+    provider = start_provider(fake, VoicemailSpotter())
+    try:
+        to = "+14155550250"
+        # Words the gate does not know as a machine's; the brain decides VOICEMAIL.
+        fake.script(to, Scenario(answer="machine",
+                                 machine_greeting="Hi, this is Alex. | Sorry I missed you, "
+                                                  "talk soon.",
+                                 greeting_at_s=0.3, greeting_s=1.5, amd_delay_s=3.0,
+                                 machine_wait_s=6.0))
+        sid = dial(provider, 50, to)
+        ended = provider.sink.ended(50, timeout=20)
+        call = fake.calls[sid]
+        assert call.heard == [GREETING]                 # the message never over the relay
+        assert call.said == [MESSAGE] and ended.voicemail_left is True
+    finally:
+        provider.close()

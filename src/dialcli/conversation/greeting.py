@@ -158,6 +158,16 @@ class GreetingGate:
             return self._greet("the callee spoke")
         return None
 
+    def machine_heard(self, at: float, reason: str) -> str | None:
+        """Something else (the brain) recognised a machine: silent until the verdict or
+        the greeting's end, as for machine words in the transcript."""
+        if self.state == "machine":
+            return None
+        self._machine(at, reason)
+        self.last_speech = at
+        self.state = "held"
+        return STOP
+
     def verdict(self, answered_by: str, at: float) -> str | None:
         """An AMD verdict (``AnsweredBy``)."""
         if self.state == "machine":

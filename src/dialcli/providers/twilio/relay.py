@@ -53,6 +53,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dialcli.conversation.base import Chunk, EndCall, Utterance
 from dialcli.conversation.greeting import GREET, RESUME, STOP, VOICEMAIL, GreetingGate
+from dialcli.models import Disposition
 
 if TYPE_CHECKING:
     from dialcli.providers.twilio.server import CallServer, LiveCall
@@ -380,6 +381,12 @@ class RelaySession:
                 if kind == "done":
                     break
                 chunk: Chunk = value
+                if chunk.end is not None and chunk.end.disposition is Disposition.VOICEMAIL:
+                    # The brain heard a machine: its message must wait for the beep (the
+                    # voicemail action), never be spoken over the greeting.
+                    await self._act(self.gate.machine_heard(
+                        self.at_s(), "the agent recognised a voicemail greeting"), t_recv)
+                    continue
                 if chunk.text and not self.interrupted:
                     await self._send({"type": "text", "token": chunk.text, "last": False})
                     sent = True
