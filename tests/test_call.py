@@ -160,6 +160,7 @@ def test_a_live_test_call_through_the_fake_twilio_prints_every_line(fake, ws, db
     assert result.disposition == "OPT_OUT" and result.status == "completed"
     row = ws.one("SELECT * FROM test_calls WHERE id = ?", (call.row_id,))
     assert row["status"] == "completed" and row["disposition"] == "OPT_OUT"
+    assert row["provider_sid"] == fake.by_to(NY)[0].sid
     assert ws.scalar("SELECT COUNT(*) FROM calls") == 0
 
 

@@ -87,6 +87,7 @@ class TestCallResult:
     voicemail_left: bool = False
     duration_s: int | None = None
     error: str | None = None
+    sid: str | None = None             # Twilio's CallSid (live calls)
 
 
 def parse_vars(pairs: list[str]) -> dict[str, str]:
@@ -238,7 +239,7 @@ def finish(store: Store, call: TestCall, result: TestCallResult, now: datetime) 
             (result.status, result.answered_by, result.disposition, result.summary or None,
              json.dumps(result.transcript) if result.transcript else None,
              int(result.voicemail_left), to_iso(now), result.duration_s, result.error,
-             None, call.row_id))
+             result.sid, call.row_id))
 
 
 def label(transcript: list[dict[str, Any]], end: Any, status: str, answered_by: str | None,
@@ -352,6 +353,7 @@ def run_live(call: TestCall, provider: Any, on_line: OnLine, *, clock: Any,
     provider.server.observer = lambda cid, kind, text, at: (
         on_line(kind, text, time.monotonic() - t0) if cid == call.call_id else None)
     provider.start()
+    sid = None
     try:
         on_line("status", f"calling {call.phone.e164} from {call.ctx.from_}", 0.0)
         sid = provider.place(DialRequest(call.call_id, call.phone.e164, call.ctx.from_, call.ctx,
@@ -384,7 +386,7 @@ def run_live(call: TestCall, provider: Any, on_line: OnLine, *, clock: Any,
     transcript = (conv.transcript if conv is not None else None) or []
     if ended is None:
         return TestCallResult("unknown", None, error="the call's end was never reported",
-                              transcript=transcript)
+                              transcript=transcript, sid=sid)
     status = str(ended.status or CallStatus.FAILED)
     disposition, summary = label(transcript, conv.end if conv is not None else None, status,
                                  ended.answered_by, call.ctx.lead_name)
@@ -394,4 +396,4 @@ def run_live(call: TestCall, provider: Any, on_line: OnLine, *, clock: Any,
                              "(it hung up before the beep)."
     return TestCallResult(status, disposition, ended.answered_by, summary, transcript,
                           voicemail_left=bool(ended.voicemail_left),
-                          duration_s=ended.duration_s, error=ended.error)
+                          duration_s=ended.duration_s, error=ended.error, sid=sid)
