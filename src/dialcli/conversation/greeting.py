@@ -31,10 +31,12 @@ greeting, and caps abandoned calls at 3% per campaign per 30 days. The defaults 
 the silence after the callee's first words well under that: the greeting goes out
 when their first utterance arrives (server-added <= 300 ms p99, measured by
 ``bench/live_bench.py``), and a callee who says nothing hears the agent after
-``GREET_AFTER_SILENCE_S`` = 1.5 s of silence from pick-up -- long enough that an
-answering machine, which starts talking within about a second, is heard first (its
-speech suspends the timer), short enough that the silence plus text-to-speech start
-stays under 2 s.
+``GREET_AFTER_SILENCE_S`` = 1.5 s of silence, counted from the moment the relay
+session opens (a few hundred ms after pick-up) -- long enough that an answering
+machine, which starts talking within about a second, is heard first (its speech,
+reported by partial prompts, suspends the timer), short enough that a silent
+person is not left waiting much beyond the 2 s a person who said "Hello?" is
+guaranteed.
 
 The gate is a plain state machine over injected times (seconds since the relay
 session started), so it is tested without a network; ``providers.twilio.relay``
