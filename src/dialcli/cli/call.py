@@ -101,8 +101,11 @@ def call(
         # Credentials and the tunnel URL are checked before anything is recorded.
         from dialcli.providers.twilio.provider import TwilioProvider
 
-        provider = TwilioProvider.from_env(public_url=public_url, port=port,
-                                           store_path=str(common.state(ctx).db_path))
+        from dialcli.store import settings
+
+        provider = TwilioProvider.from_env(
+            public_url=public_url, port=port, store_path=str(common.state(ctx).db_path),
+            greet_silence_s=settings.get(st, settings.GREET_AFTER_SILENCE))
     prepared = testcall.prepare(
         st, number=number, agent_name=agent, now=clock.now(), lead_id=lead, variables=variables,
         simulate=simulate, from_number=from_number, override_hours=override,
