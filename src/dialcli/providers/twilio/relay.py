@@ -232,7 +232,10 @@ class RelaySession:
 
     def verdict(self, answered_by: str) -> None:
         """An AMD verdict (any thread): stop talking to a machine at once."""
-        self.loop.call_soon_threadsafe(self._verdict_now, answered_by, _mono())
+        try:
+            self.loop.call_soon_threadsafe(self._verdict_now, answered_by, _mono())
+        except RuntimeError:
+            pass                       # the server is stopping: the session is gone
 
     def _verdict_now(self, answered_by: str, t_recv: float) -> None:
         if self.ended or self.session is None:
