@@ -117,7 +117,9 @@ class Agent:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Agent":
-        return cls(**{k: row[k] for k in cls.__slots__})  # type: ignore[attr-defined]
+        # A row from before m011 lacks the voice columns: their defaults apply.
+        keys = set(row.keys())
+        return cls(**{k: row[k] for k in cls.__slots__ if k in keys})  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
