@@ -341,22 +341,26 @@ class RelaySession:
 
         def work() -> None:
             started = _mono()
-            chunks = make()
+            outcome: tuple[str, Any] = ("done", None)
+            chunks = None
             try:
+                chunks = make()
                 for chunk in chunks:
                     put(queue.put_nowait, ("chunk", chunk, started, _mono()))
                     if session.cancelled:
                         break           # barge-in: the rest is not wanted
-                put(queue.put_nowait, ("done", None, started, _mono()))
             except BaseException as exc:  # noqa: BLE001 - reported to the async side
-                put(queue.put_nowait, ("error", exc, started, _mono()))
+                outcome = ("error", exc)
             finally:
+                # The brain's cleanup (an LLM turn records what it said) runs before the
+                # turn is reported done: the next turn must not start beside it.
                 close = getattr(chunks, "close", None)
                 if close is not None:
                     try:
                         close()
                     except Exception:  # noqa: BLE001 - a brain's cleanup must not hang us
                         pass
+            put(queue.put_nowait, (outcome[0], outcome[1], started, _mono()))
 
         self.replying = True
         try:
