@@ -223,7 +223,7 @@ def run_sim(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict]]:
 # -- live ----------------------------------------------------------------------------------
 
 def run_live(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict]]:
-    from chaos_common import SECRET, awake_zone, build_workspace, free_port, write_leads
+    from chaos_common import SECRET, build_workspace, free_port, write_leads
     from chaos_receiver import ChaosReceiver
     from fakes.fake_twilio import FakeTwilio, Scenario, dtmf, hangup, say
 
@@ -240,7 +240,7 @@ def run_live(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict]]:
         Path(str(db) + suffix).unlink(missing_ok=True)
     with FakeTwilio(tunnel={public: f"http://127.0.0.1:{port}"}, seed=args.seed) as fake:
         phones = write_leads(work / "soak_live.csv", args.calls, rng,
-                             timezone_name=awake_zone(), max_phones=1)
+                             awake=True, max_phones=1)
         for (number,) in phones:
             x = rng.random()
             fake.script(number, Scenario(lines=list(rng.choice(people))) if x < 0.6 else

@@ -44,6 +44,7 @@ from dialcli.providers.base import CallEvent, CallState, DialRequest, EventKind,
 from dialcli.compliance import consent as consent_mod
 from dialcli.leads.importer import ImportSummary
 from dialcli.leads.importer import import_csv as _import_csv
+from dialcli.leads.prepare import group_zones
 from dialcli.phones import PhoneParser
 from dialcli.results import webhooks
 from dialcli.store import Store
@@ -190,9 +191,11 @@ def add_leads(store: Store, campaign_id: int, specs: Iterable[dict]) -> list[int
                 else:
                     parsed = parser.parse(p)
                     phones.append((parsed.e164, parsed.zones, parsed.region))
+            # Zones as the importer widens them: the timezone and state columns add.
+            gzones = [group_zones(z, r, tz, state) for _e, z, r in phones]
             if state:
                 phones = [(e, z, r if state in r else f"{r},US-{state}") for e, z, r in phones]
-            groups = [_group(store, (tz,) if tz else z, r) for _e, z, r in phones]
+            groups = [_group(store, gz, r) for gz, (_e, _z, r) in zip(gzones, phones)]
             dead = spec.get("dead", {})
             live = [k for k in range(1, len(phones) + 1) if k not in dead]
             slot = spec.get("slot", live[0] if live else None)
@@ -458,3 +461,91 @@ class EngineParts:
                        duration_s=billed * 60)
         f.sid = ev.sid
         self.settler.complete(f, ev, now)
+
+
+# -- numbers awake now (real-time tests) ----------------------------------------------------------
+
+#: A number prefix (+ 4 digits makes a valid number) whose own zone, per phonenumbers, is
+#: the key: a lead's ``timezone`` column only adds zones, so a real-time test needs a
+#: number that is itself in the middle of its day.
+AWAKE_NUMBERS = {
+    "Pacific/Auckland": "+649300", "Australia/Sydney": "+6129000", "Asia/Tokyo": "+8135000",
+    "Asia/Shanghai": "+86106000", "Asia/Bangkok": "+662100", "Asia/Dubai": "+9714300",
+    "Europe/Athens": "+30210300", "Europe/Paris": "+3314000", "Europe/London": "+44207946",
+    "Atlantic/Azores": "+35129620", "America/Sao_Paulo": "+55113000",
+    "America/New_York": "+1212555", "America/Chicago": "+1312555",
+    "America/Denver": "+1303555", "America/Los_Angeles": "+1415555",
+    "Pacific/Honolulu": "+1808555", "Pacific/Pago_Pago": "+1684633",
+}
+
+
+_AWAKE_PICK: list[str] = []
+
+
+def awake_phone(i: int) -> tuple[str, str]:
+    """(number i, its zone) for a number whose own zone is in the middle of its day.
+
+    The zone picked stays picked while it is 09:00-18:00 there (it is picked at
+    10:00-17:00), so the numbers of one test do not change zone under it."""
+    now = datetime.now(timezone.utc)
+    if not (_AWAKE_PICK and 9 <= now.astimezone(ZoneInfo(_AWAKE_PICK[0])).hour < 18):
+        _AWAKE_PICK[:] = [next(name for name in AWAKE_NUMBERS
+                               if 10 <= now.astimezone(ZoneInfo(name)).hour < 17)]
+    name = _AWAKE_PICK[0]
+    return f"{AWAKE_NUMBERS[name]}{i % 10_000:04d}", name
+
+
+def run_in_pty(args: Sequence[str], *, cwd: str | Path, answers: Sequence[tuple[str, str]] = (),
+               stdout: Path | None = None, env: dict | None = None,
+               timeout: float = 60.0) -> tuple[int, str]:
+    """``python -m dialcli ARGS`` on a real pseudo-terminal, as a person runs it: stdin
+    and stderr are the terminal (stdout too, unless ``stdout`` names a file to redirect
+    it to, as ``> out.txt`` does). Each ``(fragment, text)`` of ``answers`` types
+    ``text`` once ``fragment`` has appeared. The exit code and what the terminal showed.
+    """
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    full_env = {**os.environ, "PYTHONPATH": str(root / "src"), "COLUMNS": "120",
+                "TERM": "dumb", **(env or {})}
+    master, slave = pty.openpty()
+    out_file = open(stdout, "wb") if stdout is not None else None
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "dialcli", *args], cwd=cwd,
+                                env=full_env, stdin=slave, stderr=slave,
+                                stdout=out_file if out_file is not None else slave,
+                                close_fds=True)
+    finally:
+        os.close(slave)
+        if out_file is not None:
+            out_file.close()
+    shown, seen_upto, pending = b"", 0, list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if pending and pending[0][0].encode() in shown[seen_upto:]:
+                seen_upto = len(shown)
+                os.write(master, (pending.pop(0)[1] + "\n").encode())
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"dialcli {' '.join(args)} still running; it showed:\n"
+                                   + shown.decode(errors="replace"))
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:              # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if proc.poll() is None and time.monotonic() > deadline:
+            proc.kill()
+        os.close(master)
+    return proc.wait(timeout=timeout), shown.decode(errors="replace").replace("\r\n", "\n")

@@ -48,6 +48,8 @@ def env_setup(monkeypatch, tmp_path):
                  "DIALCLI_LLM_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DIALCLI_HOME", str(tmp_path))
+    # The upward search for dialcli.db stays inside the test's folder.
+    monkeypatch.setenv("DIALCLI_CEILING_DIRECTORIES", str(tmp_path.parent))
     monkeypatch.setenv("COLUMNS", "120")
 
 

@@ -239,7 +239,7 @@ def test_cli_create_show_list(cli, files):
     assert r.exit_code == 0 and "Zara" in r.stdout and "en-US" in r.stdout
 
 
-def test_cli_list_empty(cli):
+def test_cli_list_empty(cli, store):
     r = cli("agent", "list")
     assert r.exit_code == 0
     assert r.stdout == ""
@@ -248,7 +248,7 @@ def test_cli_list_empty(cli):
     assert r.exit_code == 0 and json.loads(r.stdout) == []
 
 
-def test_cli_create_needs_greeting_and_prompt(cli, files):
+def test_cli_create_needs_greeting_and_prompt(cli, files, db_path):
     r = cli("agent", "create", "Zara", "--prompt", "p")
     assert r.exit_code == 2
     assert said(r.stderr, "greeting is missing")
@@ -259,8 +259,10 @@ def test_cli_create_needs_greeting_and_prompt(cli, files):
     r = cli("agent", "create", "Zara", "--greeting", "g", "--prompt-file", files / "missing.txt")
     assert r.exit_code == 2
     assert said(r.stderr, str(files / "missing.txt"))
+    # A create that fails leaves no workspace behind: the next command finds none.
+    assert not db_path.exists()
     r = cli("agent", "list", "--json")
-    assert json.loads(r.stdout) == []
+    assert r.exit_code == 2 and r.stdout == "" and said(r.stderr, "No dialcli workspace")
 
 
 def test_cli_malformed_template_shows_position(cli):
@@ -287,6 +289,9 @@ def test_cli_edit_and_delete(cli, store):
 
     campaigns.delete_campaign(store, "Spring")
     r = cli("agent", "delete", "Zara Two")
+    assert r.exit_code == 2 and said(r.stderr, "--yes")     # no terminal to ask on
+    assert agents.get_agent(store, "Zara Two")
+    r = cli("agent", "delete", "Zara Two", "--yes")
     assert r.exit_code == 0
     assert said(r.stderr, "Deleted agent 'Zara Two'")
     assert agents.list_agents(store) == []

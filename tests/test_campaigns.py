@@ -441,11 +441,12 @@ def test_list_table_shows_the_purpose_when_wide():
 def test_cli_delete_asks_first(cli, ws):
     c = create(ws)
     add_leads(ws, c.id, 2)
-    r = cli("campaign", "delete", "Spring", input="n\n")
-    assert r.exit_code == 1
-    assert said(r.stderr, "with 2 leads") and said(r.stderr, "Nothing deleted")
-    assert campaigns.get_campaign(ws, "Spring")
+    # No terminal (CliRunner's stdin): an error naming --yes, nothing deleted. The
+    # typed-name question on a terminal is tested in test_cli_prompts.py.
     r = cli("campaign", "delete", "Spring", input="y\n")
+    assert r.exit_code == 2 and said(r.stderr, "Add --yes to confirm")
+    assert campaigns.get_campaign(ws, "Spring")
+    r = cli("campaign", "delete", "Spring", "--yes")
     assert r.exit_code == 0 and said(r.stderr, "Deleted campaign 'Spring': 2 leads")
     create(ws, name="Again")
     r = cli("campaign", "delete", "again", "--yes")

@@ -45,7 +45,10 @@ def test_california_is_not_canada():
     assert not is_canadian("US-CA") and not is_canadian("") and not is_canadian(None)
     group = CallingPolicy(("08:00", "21:00")).window_for(("America/Los_Angeles",), "US-CA")
     assert "CRTC" not in group.rule_names
-    assert group.is_open(datetime(2026, 12, 6, 16, 30, tzinfo=timezone.utc))   # Sun 08:30 PT
+    # Sunday 09:30 PT: the CRTC's weekend 10:00 would close it; California's own
+    # artificial-voice hours (09:00-21:00, PUC 2872(c)) leave it open.
+    assert group.is_open(datetime(2026, 12, 6, 17, 30, tzinfo=timezone.utc))
+    assert not group.is_open(datetime(2026, 12, 6, 16, 30, tzinfo=timezone.utc))  # 08:30 PT
 
 
 def test_the_canadian_rows_carry_their_source_and_confidence():

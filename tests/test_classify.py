@@ -163,3 +163,18 @@ def test_opt_out_is_never_left_to_the_model(fake_llm):
 def test_silent_call_does_not_ask_the_model(fake_llm):
     assert classify_transcript(t(("agent", GREETING)), llm=fake_llm.settings()) is None
     assert fake_llm.chat_requests == []
+
+
+def test_a_yes_to_the_opt_out_question_is_an_opt_out_after_the_call():
+    from dialcli.conversation.classify import classify_by_rules
+    transcript = [
+        {"role": "agent", "text": "Hi Maria, this is Zara from Acme Solar. Do you have a minute?"},
+        {"role": "caller", "text": "why do you keep calling me"},
+        {"role": "agent", "text": "I'm sorry about the calls. Would you like me to stop calling this number?"},
+        {"role": "caller", "text": "yeah"},
+    ]
+    end = classify_by_rules(transcript, lead_name="Maria Lopez")
+    assert end is not None and end.disposition.value == "OPT_OUT"
+    transcript[-1] = {"role": "caller", "text": "no it's fine"}
+    end = classify_by_rules(transcript, lead_name="Maria Lopez")
+    assert end is None or end.disposition.value != "OPT_OUT"

@@ -37,13 +37,13 @@ def test_plan_table_json_and_csv(cli, store, tmp_path, width):
     assert r.exit_code == 0, r.output
     for text in ("Plan for Spring", "+12125550102", "now", "later today", "blocked",
                  "unknown time zone", "Totals", "campaign 09:00-20:00 within federal",
-                 "America/Los_Angeles (number)", "Tue Mar 03 09:00 PST", "03-03 17:00"):
+                 "America/Los_Angeles: number", "Tue Mar 03 09:00 PST", "03-03 17:00"):
         assert text in r.stdout, text
     # On an 80-column terminal the evidence columns give way; numbers stay whole.
     width(80)
     r = cli("plan", "--at", AT, "--no-estimate")
     assert r.exit_code == 0
-    assert "+14155550101" in r.stdout and "America/Los_Angeles (number)" not in r.stdout
+    assert "+14155550101" in r.stdout and "America/Los_Angeles: number" not in r.stdout
     assert "use --csv/--json" in r.stdout
 
     r = cli("plan", "Spring", "--at", AT, "--no-estimate", "--json")
@@ -59,7 +59,7 @@ def test_plan_table_json_and_csv(cli, store, tmp_path, width):
     rows = list(csv.DictReader(target.open()))
     assert [row["category"] for row in rows] == ["now", "later_today", "blocked"]
     assert rows[1]["next_local"] == "America/Los_Angeles=2026-03-03T09:00:00-08:00 Tue"
-    assert rows[0]["zone_source"] == "number (area code/exchange)"
+    assert rows[0]["zone_source"] == "number (area code 212)"
 
 
 def test_plan_blackout_and_bad_input(cli, store, tmp_path):

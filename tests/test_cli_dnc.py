@@ -30,6 +30,9 @@ def test_add_list_remove(cli, store):
     assert r.exit_code == 0 and "+12125550102" in r.stdout and "+13125550199" not in r.stdout
 
     r = cli("dnc", "remove", "+12125550102", "--reason", "typo")
+    assert r.exit_code == 2 and "--yes" in r.stderr            # no terminal to ask on
+    assert store.scalar("SELECT COUNT(*) FROM dnc") == 2
+    r = cli("dnc", "remove", "+12125550102", "--reason", "typo", "--yes")
     assert r.exit_code == 0 and "Removed 1 number(s)" in r.stderr
     assert "dialable again" in r.stderr
     assert store.scalar("SELECT COUNT(*) FROM dnc") == 1
@@ -46,11 +49,15 @@ def test_remove_of_a_call_opt_out_needs_force(cli, store):
     with store.tx() as conn:
         conn.execute("INSERT INTO dnc (e164, reason, source, added_at) VALUES "
                      "('+12125550102', 'asked on a call', 'call', '2026-03-03T15:00:00.000Z')")
-    r = cli("dnc", "remove", "+12125550102")
+    r = cli("dnc", "remove", "+12125550102", "--yes")
     assert r.exit_code == 1 and "asked to be removed on a call" in r.stderr
-    assert "--force" in r.stderr
+    assert "--with-new-consent" in r.stderr
     assert store.scalar("SELECT COUNT(*) FROM dnc") == 1
-    r = cli("dnc", "remove", "+12125550102", "--force")
+    # --force means "overwrite a file" (template); here it is refused with the new name.
+    r = cli("dnc", "remove", "+12125550102", "--force", "--yes")
+    assert r.exit_code == 2 and "--with-new-consent" in r.stderr
+    assert store.scalar("SELECT COUNT(*) FROM dnc") == 1
+    r = cli("dnc", "remove", "+12125550102", "--with-new-consent", "--yes")
     assert r.exit_code == 0 and store.scalar("SELECT COUNT(*) FROM dnc") == 0
 
 

@@ -163,7 +163,7 @@ def test_omitted_campaign_with_several_is_exit_2(cli, ws):
 
 def test_declined_delete_changes_nothing(cli, ws):
     before = snapshot(ws)
-    result = cli("campaign", "delete", "Spring", input="n\n")
-    assert result.exit_code == ExitCode.ERROR and said(result.stderr, "Nothing deleted")
-    assert result.stdout.strip() in ("", "n")      # CliRunner echoes the typed answer
+    result = cli("campaign", "delete", "Spring", input="y\n")
+    assert result.exit_code == ExitCode.USAGE and said(result.stderr, "--yes")
+    assert result.stdout == ""
     assert snapshot(ws) == before

@@ -180,6 +180,10 @@ def test_campaign_required_when_ambiguous(cli, db_path, tmp_path):
     path = tmp_path / "leads.csv"
     path.write_text(LEADS)
     result = cli("import", path)
+    assert result.exit_code == 2 and "No dialcli workspace" in result.stderr
+    assert not db_path.exists()
+    Store(db_path).close()
+    result = cli("import", path)
     assert result.exit_code == 2 and "no campaigns yet" in result.stderr
     make_campaign(db_path, "A")
     make_campaign(db_path, "B")

@@ -139,6 +139,10 @@ def test_report_csv_into_missing_folder(cli, spring, tmp_path):
 
 def test_report_campaign_resolution(cli, db_path):
     result = cli("report")
+    assert result.exit_code == 2 and "No dialcli workspace" in result.stderr
+    assert not db_path.exists()
+    Store(db_path).close()
+    result = cli("report")
     assert result.exit_code == 2 and "no campaigns yet" in result.stderr
     with Store(db_path) as st:
         campaign(st, "Alpha", status="RUNNING")

@@ -38,7 +38,7 @@ def queue_events(db_path, lead_ids, statuses=("DIALING", "RETRY")):
                                                  previous_status=prev)
 
 
-def test_add_prints_secret_once_and_list_shows_fingerprint(cli, db_path):
+def test_add_prints_secret_once_and_list_shows_fingerprint(cli, store):
     result = cli("webhooks", "add", "https://example.com/hooks")
     assert result.exit_code == 0, result.output
     secret = result.stdout.strip()
@@ -54,13 +54,13 @@ def test_add_prints_secret_once_and_list_shows_fingerprint(cli, db_path):
     assert data[0]["active"] is True and data[0]["pending"] == 0
 
 
-def test_add_own_secret_is_not_echoed(cli):
+def test_add_own_secret_is_not_echoed(cli, store):
     result = cli("webhooks", "add", "https://example.com/hooks", "--secret", "my-own-secret-123456")
     assert result.exit_code == 0
     assert "my-own-secret-123456" not in result.output
 
 
-def test_add_json_includes_secret(cli):
+def test_add_json_includes_secret(cli, store):
     result = cli("webhooks", "add", "https://example.com/hooks", "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
@@ -72,22 +72,21 @@ def test_add_json_includes_secret(cli):
     (["https://example.com/x", "--event", "lead.deleted"], 2, "Unknown event type"),
     (["https://example.com/x", "--secret", "short"], 2, "too short"),
 ])
-def test_add_rejects_bad_input_and_writes_nothing(cli, db_path, args, code, message):
+def test_add_rejects_bad_input_and_writes_nothing(cli, store, args, code, message):
     result = cli("webhooks", "add", *args)
     assert result.exit_code == code
     assert message in result.stderr
-    with Store(db_path) as st:
-        assert st.scalar("SELECT COUNT(*) FROM webhook_subscriptions") == 0
+    assert store.scalar("SELECT COUNT(*) FROM webhook_subscriptions") == 0
 
 
-def test_add_duplicate_url(cli):
+def test_add_duplicate_url(cli, store):
     assert cli("webhooks", "add", "https://example.com/x").exit_code == 0
     result = cli("webhooks", "add", "https://example.com/x")
     assert result.exit_code == 1
     assert "already subscribed" in result.stderr
 
 
-def test_test_command(cli, receiver):
+def test_test_command(cli, store, receiver):
     cli("webhooks", "add", receiver.url)
     result = cli("webhooks", "test")
     assert result.exit_code == 0, result.output
@@ -99,7 +98,7 @@ def test_test_command(cli, receiver):
     assert "did not accept the test event: HTTP 500" in result.stderr
 
 
-def test_test_needs_a_choice_with_several(cli):
+def test_test_needs_a_choice_with_several(cli, store):
     cli("webhooks", "add", "https://a.example.com/x")
     cli("webhooks", "add", "https://b.example.com/x")
     result = cli("webhooks", "test")
@@ -152,8 +151,8 @@ def test_retry_dead_letters(cli, db_path, leads, receiver):
 def test_remove_asks_when_events_are_queued(cli, db_path, leads):
     cli("webhooks", "add", "https://example.com/hooks")
     queue_events(db_path, leads[:1], statuses=("DIALING",))
-    result = cli("webhooks", "remove", "1", input="n\n")
-    assert result.exit_code == 1
+    result = cli("webhooks", "remove", "1", input="y\n")
+    assert result.exit_code == 2 and "--yes" in result.stderr     # no terminal to ask on
     with Store(db_path) as st:
         assert st.scalar("SELECT COUNT(*) FROM webhook_subscriptions") == 1
     result = cli("webhooks", "remove", "https://example.com/hooks", "--yes")

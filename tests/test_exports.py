@@ -112,6 +112,7 @@ def test_calls_csv(store):
         "ended_local": "2026-03-01 07:03:05 PST", "recipient_zone": "America/Los_Angeles",
         "answered_by": "human", "disposition": "INTERESTED", "turns": "6", "duration_s": "185",
         "billed_minutes": "4", "cost": "0.056", "cost_source": "final", "call_status": "completed",
+        "summary": "", "callback_text": "", "recording_sid": "", "recording_duration_s": "",
     }
     voicemail = rows[2]
     assert (voicemail["phone_slot"], voicemail["number"], voicemail["disposition"]) == (

@@ -170,7 +170,7 @@ def test_partial_prompts_merge_into_one_utterance(pieces, whole):
     assert text == whole
 
 
-def test_the_silence_is_a_workspace_setting_bounded_by_the_abandonment_limit(cli):
+def test_the_silence_is_a_workspace_setting_bounded_by_the_abandonment_limit(cli, store):
     r = cli("config", "set", "greet_after_silence_s", "2.5")
     assert r.exit_code == 2 and "maximum of 1.8" in r.stderr
     assert cli("config", "set", "greet_after_silence_s", "1.2").exit_code == 0

@@ -228,7 +228,9 @@ def test_multi_zone_area_code_and_groups(store, campaign, tmp_path):
     assert summary.leads_per_zone == {"America/Boise,America/Los_Angeles": 1, "America/New_York": 1}
 
 
-def test_timezone_override(store, campaign, tmp_path):
+def test_timezone_column_adds_to_the_numbers_zones(store, campaign, tmp_path):
+    # The column adds a zone, never replaces the number's: the window must be open in
+    # every zone the person could be in (a 415 number tagged New York is still Pacific).
     path = write(tmp_path, "name,phone1,phone2,timezone\n"
                            "A,208-555-0110,2125550142,america/chicago\n"
                            "B,2125550143,,Mars/Base\n"
@@ -237,7 +239,8 @@ def test_timezone_override(store, campaign, tmp_path):
     a, b, c = leads(store)
     assert a["timezone"] == "America/Chicago"
     assert [group(store, p["group_id"]) for p in phones(store, a["id"])] == \
-        [("America/Chicago", "US-ID"), ("America/Chicago", "US-NY")]
+        [("America/Boise,America/Los_Angeles,America/Chicago", "US-ID"),
+         ("America/New_York,America/Chicago", "US-NY")]
     # The phone's own facts stay on the phone row.
     assert phones(store, a["id"])[0]["zones"] == "America/Boise,America/Los_Angeles"
     assert b["timezone"] is None and group(store, b["cur_group"]) == ("America/New_York", "US-NY")
@@ -253,6 +256,10 @@ def test_state_column_widens_group_region(store, campaign, tmp_path):
     summary = run(store, path, campaign)
     regions = [group(store, lead["cur_group"])[1] for lead in leads(store)]
     assert regions == ["US-GA,US-NY", "US-NY", "US-NY", "US-FL"]
+    # A state the number is not in adds that state's zones too (its hours are local).
+    zones = [group(store, lead["cur_group"])[0] for lead in leads(store)]
+    assert zones == ["America/New_York", "America/New_York", "America/New_York",
+                     "America/New_York,America/Chicago"]
     assert json.loads(leads(store)[0]["vars"]) == {"STATE": "Georgia"}
     assert any("1 state value(s) are not a US state" in w for w in summary.warnings)
 

@@ -296,7 +296,9 @@ def test_barge_in_closes_the_llm_stream(fake):
             # The second prompt was answered at the model's speed, not after the first
             # reply's remaining ~3 s of tokens.
             assert call.turn_ms[-1][0] < 1500
-            assert len(llm.chat_requests) == 2
+            # (a post-call labelling request, if any, is not a turn)
+            assert len([r for r in llm.chat_requests if r.json.get("tools")
+                        and r.json.get("stream")]) >= 2
             conv = conversation(provider, 12)
             agent = [u for u in conv.transcript if u["role"] == "agent"]
             assert agent[1]["text"] == "Our plan" and agent[1].get("interrupted")

@@ -133,6 +133,8 @@ def test_cli_add_list_remove(cli):
     assert "+14155550100" in r.stdout and "Sales" in r.stdout and "not synced" in r.stdout
 
     r = cli("numbers", "remove", "+14155550100")
+    assert r.exit_code == 2 and said(r.stderr, "Add --yes to confirm")
+    r = cli("numbers", "remove", "+14155550100", "--yes")
     assert r.exit_code == 0 and said(r.stderr, "Removed +14155550100.")
     r = cli("numbers", "list", "--json")
     assert [n["e164"] for n in json.loads(r.stdout)] == ["+442079460958"]
@@ -156,6 +158,6 @@ def test_cli_errors(cli, store):
     assert json.loads(r.stdout)[0]["campaigns"] == ["Spring"]
 
 
-def test_cli_list_empty(cli):
+def test_cli_list_empty(cli, store):
     r = cli("numbers", "list")
     assert r.exit_code == 0 and r.stdout == "" and said(r.stderr, "No numbers yet")

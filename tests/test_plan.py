@@ -45,7 +45,7 @@ def test_categories_reasons_and_sources(store, campaign):
 
     ny = p["+12125550102"]
     assert (ny.category, ny.next_utc, ny.reasons) == ("now", T, [])
-    assert ny.zones == ["America/New_York"] and ny.zone_source == "number (area code/exchange)"
+    assert ny.zones == ["America/New_York"] and ny.zone_source == "number (area code 212)"
     assert ny.states == ["NY"] and ny.current and ny.cap_count == 0 and ny.cap_limit == 3
     assert ny.next_local == {"America/New_York": "2026-03-03T10:00:00-05:00 Tue"}
     assert ny.rules == ["campaign 09:00-20:00 within federal 08:00-21:00"]
@@ -54,7 +54,9 @@ def test_categories_reasons_and_sources(store, campaign):
     assert la.category == "later_today"
     assert la.next_utc == datetime(2026, 3, 3, 17, 0, tzinfo=UTC)
     assert la.closes_utc == datetime(2026, 3, 4, 4, 0, tzinfo=UTC)
-    assert la.reasons == ["outside hours: campaign 09:00-20:00 (America/Los_Angeles Tue 07:00)"]
+    # California's artificial-voice hours (PUC 2872(c)) apply as well as the campaign's.
+    assert la.reasons == ["outside hours: campaign 09:00-20:00, CA 09:00-21:00 "
+                          "(America/Los_Angeles Tue 07:00)"]
 
     toll = p["+18005551212"]
     assert toll.category == "blocked" and "unknown time zone" in toll.reasons[0]

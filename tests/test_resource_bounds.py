@@ -24,7 +24,6 @@ import psutil
 sys.path.insert(0, str(Path(__file__).parent / "chaos"))
 
 import builders  # noqa: E402
-from builders import awake_zone  # noqa: E402
 from chaos_common import (  # noqa: E402
     SECRET, child_env, free_port, write_leads,
 )
@@ -76,7 +75,7 @@ def test_live_runner_keeps_no_file_descriptors(tmp_path):
     receiver = ChaosReceiver(SECRET)
     with FakeTwilio(tunnel={public: f"http://127.0.0.1:{port}"}) as fake:
         rng = random.Random(4)
-        phones = write_leads(tmp_path / "leads.csv", calls, rng, timezone_name=awake_zone(),
+        phones = write_leads(tmp_path / "leads.csv", calls, rng, awake=True,
                              max_phones=1)
         lines = ([say("Hello?"), say("No thanks, I'm not interested")],
                  [say("Hi"), say("Yes, I'm interested")], [say("Hello?")])

@@ -97,7 +97,7 @@ def test_simulator_scripts_get_their_labels():
     ("Is this a real person?", Intent.ASK_ROBOT),
     ("How did you get my number?", Intent.ASK_NUMBER_SOURCE),
     ("Sorry, what?", Intent.ASK_REPEAT),
-    ("I'm good, thanks", Intent.UNCLEAR),       # may answer "how are you?": not a decline
+    ("I'm good, thanks", Intent.NOT_INTERESTED),   # a polite decline (after "how are you?" see below)
     ("No, I'm good.", Intent.NOT_INTERESTED),
     ("Hang on a second", Intent.HOLD),
     ("Okay, bye", Intent.GOODBYE),
@@ -275,3 +275,12 @@ def test_rule_brain_never_blocks_and_the_llm_brain_may():
         assert llm.blocking is True
     finally:
         llm.close()
+
+
+def test_fine_thanks_answers_how_are_you_and_declines_otherwise():
+    asks = replace(CTX, greeting="Hi Maria, this is Zara from Acme Solar. How are you today?")
+    session, end, replies = talk(["I'm good, thanks"], ctx=asks)
+    assert end is None and session.result is None     # small talk, the call goes on
+    assert "Acme Solar" in replies[0]
+    _, end, _ = talk(["I'm good, thanks"])              # to "do you have a minute?": a no
+    assert end.disposition is Disposition.NOT_INTERESTED

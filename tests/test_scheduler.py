@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from dialcli.compliance.policy import CallingPolicy
 from dialcli.engine.queue import DialQueue
-from dialcli.engine.schedule import Head, Pacer, choose
+from dialcli.engine.schedule import REAL_TIME_GUARD, Head, Pacer, SendGate, choose
 import builders
 from builders import add_leads
 
@@ -53,6 +55,93 @@ def test_pacer_keeps_the_rate():
             dials += 1
         now += timedelta(milliseconds=70)
     assert 19 <= dials <= 21
+
+
+def most_in_one_second(times) -> int:
+    """The most dials any sliding window ``[t, t + 1 s)`` holds (t over every dial)."""
+    times = sorted(times)
+    most, j = 0, 0
+    for i, t in enumerate(times):
+        while j < len(times) and times[j] - t < timedelta(seconds=1):
+            j += 1
+        most = max(most, j - i)
+    return most
+
+
+@settings(max_examples=200, deadline=None)
+@given(cps=st.sampled_from([0.5, 1, 1.5, 2, 2.5, 3, 7, 10, 50]),
+       jitter=st.lists(st.integers(0, 900), min_size=50, max_size=300),
+       guard=st.sampled_from([0, 30]))
+def test_pacer_never_bursts_whatever_the_wake_ups(cps, jitter, guard):
+    """Wake-ups come late by random amounts (the loop was busy, the OS scheduled it
+    late): no sliding second ever holds more than ceil(cps) dials."""
+    pacer = Pacer(cps, guard=timedelta(milliseconds=guard))
+    now, dials = T0, []
+    for late_ms in jitter:
+        if pacer.ready(now):
+            pacer.took(now)
+            dials.append(now)
+        now = max(now, pacer.next_at or now) + timedelta(milliseconds=late_ms)
+    assert most_in_one_second(dials) <= math.ceil(cps)
+
+
+@pytest.mark.parametrize("cps", [0.5, 1, 2, 2.5, 3, 7, 50])
+def test_pacer_keeps_the_average_rate_within_5_percent(cps):
+    """Woken on time (a virtual clock), a minute holds cps x 60 dials, within 5%; with
+    the real-time guard too."""
+    for guard in (timedelta(0), REAL_TIME_GUARD):
+        pacer = Pacer(cps, guard=guard)
+        now, dials = T0, 0
+        while now < T0 + timedelta(seconds=60):
+            pacer.took(now)
+            dials += 1
+            now = pacer.next_at
+        assert abs(dials - cps * 60) <= 0.05 * cps * 60, (guard, dials)
+
+
+def test_a_slowed_pacer_halves_its_rate_and_its_burst():
+    pacer = Pacer(4.0)
+    pacer.slow_down()
+    assert pacer.burst == 2 and pacer.interval == timedelta(seconds=0.5)
+
+
+def test_the_send_gate_spaces_threads_that_start_together():
+    """Eight placing threads released at once leave no burst on the wire."""
+    import threading
+    import time
+
+    gate = SendGate(4.0, time.monotonic, time.sleep, guard=timedelta(milliseconds=5))
+    sent, lock = [], threading.Lock()
+
+    def send():
+        token = gate.wait()
+        with lock:
+            sent.append(T0 + timedelta(seconds=time.monotonic()))
+        gate.sent(token)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(sent) == 8 and most_in_one_second(sent) <= 4
+
+
+def test_the_send_gate_counts_a_request_held_before_the_wire_from_when_it_left():
+    """A request that spent 170 ms in the client before leaving (the first of a run)
+    arrives late: the request ceil(cps) later waits for a second after that arrival."""
+    clock = {"t": 100.0}
+    gate = SendGate(2.0, lambda: clock["t"], lambda s: clock.__setitem__("t", clock["t"] + s),
+                    guard=timedelta(0))
+    first = gate.wait()                 # leaves the gate at 100.0 ...
+    clock["t"] = 100.175
+    gate.sent(first)                    # ... answered at 100.175: it arrived ~100.17
+    clock["t"] = 100.5
+    second = gate.wait()
+    clock["t"] = 100.505
+    gate.sent(second)                   # a normal round trip: 5 ms
+    gate.wait()
+    assert clock["t"] >= 100.17 + 1.0
 
 
 AREAS = ["212", "415", "808", "602", "208", "907"]

@@ -38,7 +38,7 @@ from dialcli.cli.app import app
 from fakes.webhook_receiver import Receiver
 from fakes.fake_llm import FakeLLM, garbage, http_error, tool_call
 from fakes.fake_twilio import FakeTwilio, Scenario, hangup, say
-from builders import awake_zone
+from builders import awake_phone
 
 RUN = uuid.uuid4().hex[:8]       # names this run's URLs; shares nothing with the secrets
 TOKEN = f"twiliotok{uuid.uuid4().hex[:24]}"
@@ -123,7 +123,8 @@ class Session:
 
 
 def ny(i: int) -> str:
-    return f"+1212555{i:04d}"
+    """Number i in a zone where it is the middle of the day now (the run is real-time)."""
+    return awake_phone(i)[0]
 
 
 def test_no_secret_reaches_disk_output_logs_or_errors(world, caplog, capfd):
@@ -148,7 +149,7 @@ def test_no_secret_reaches_disk_output_logs_or_errors(world, caplog, capfd):
     cli("campaign", "create", "Spring", "--agent", "Zara", "--from", FROM,
         "--purpose", "informational",
         "--max-attempts", "1", "--max-concurrent", "1", "--voicemail", "message")
-    zone = awake_zone()
+    zone = awake_phone(0)[1]
     rows = ["name,phone1,timezone,case number,consent_at,consent_type"]
     for i in range(1, 7):
         rows.append(f"Lead {i},{ny(i)},{zone},CASE-{i},2026-01-02,express")

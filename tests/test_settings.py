@@ -114,7 +114,7 @@ def test_unset(store):
 
 # -- CLI -------------------------------------------------------------------------------
 
-def test_cli_set_get_unset(cli):
+def test_cli_set_get_unset(cli, store):
     result = cli("config", "set", "rate_per_minute", "0.02")
     assert result.exit_code == 0, result.output
     assert "rate_per_minute = 0.02" in result.output
@@ -133,20 +133,20 @@ def test_cli_set_get_unset(cli):
     assert "default" in result.stderr
 
 
-def test_cli_negative_value_is_validated_not_parsed_as_option(cli):
+def test_cli_negative_value_is_validated_not_parsed_as_option(cli, store):
     result = cli("config", "set", "rate_per_minute", "-1")
     assert result.exit_code == 2
     assert "below the minimum of 0" in result.stderr
 
 
-def test_cli_unknown_key(cli):
+def test_cli_unknown_key(cli, store):
     result = cli("config", "set", "colour", "blue")
     assert result.exit_code == 2
     assert "Unknown setting 'colour'" in result.stderr
     assert "rate_per_minute" in result.stderr
 
 
-def test_cli_list(cli):
+def test_cli_list(cli, store):
     result = cli("config", "list")
     assert result.exit_code == 0
     assert "rate_per_minute" in result.stdout

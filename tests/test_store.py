@@ -100,7 +100,7 @@ def test_not_a_database(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError) as exc:
         Store(path)
-    assert "Cannot open workspace" in str(exc.value)
+    assert "is not a dialcli workspace" in str(exc.value)
 
 
 def test_missing_folder(tmp_path):

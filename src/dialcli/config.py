@@ -18,10 +18,87 @@ DEFAULT_DB = "dialcli.db"
 DB_ENV = "DIALCLI_DB"
 
 
+#: Folders the upward search for ``dialcli.db`` does not climb into (``:``-separated),
+#: as git's GIT_CEILING_DIRECTORIES.
+CEILING_ENV = "DIALCLI_CEILING_DIRECTORIES"
+
+
 def resolve_db_path(option: str | None) -> Path:
     """``--db`` beats ``$DIALCLI_DB`` beats ``./dialcli.db``."""
     value = option or os.environ.get(DB_ENV) or DEFAULT_DB
     return Path(value).expanduser()
+
+
+@dataclass(frozen=True)
+class WorkspaceLocation:
+    """Where a command's workspace is, whether it exists yet, and how it was chosen
+    (``option``: --db, ``env``: $DIALCLI_DB, ``found``: ./dialcli.db here or in a parent
+    folder, ``default``: none found, so ./dialcli.db)."""
+
+    path: Path
+    exists: bool
+    how: str
+
+    @property
+    def shown(self) -> str:
+        """The path as a user would type it from here: ./dialcli.db, ../dialcli.db."""
+        return display_path(self.path)
+
+
+def find_workspace(option: str | None, *, cwd: Path | None = None) -> WorkspaceLocation:
+    """The workspace a command means, never created here.
+
+    ``--db`` and ``$DIALCLI_DB`` name a file exactly. Otherwise ``dialcli.db`` is looked
+    for in the current folder, then each parent, as git finds ``.git``: an opt-out typed
+    in a project's subfolder (``leads/``) reaches the project's workspace instead of
+    vanishing into a new one. The search stops at a filesystem boundary and at the
+    folders in $DIALCLI_CEILING_DIRECTORIES; every success message names the workspace
+    used, so a find is never silent.
+    """
+    for how, value in (("option", option), ("env", _env(DB_ENV))):
+        if value:
+            path = Path(value).expanduser()
+            return WorkspaceLocation(path, path.exists(), how)
+    here = Path(cwd) if cwd is not None else Path.cwd()
+    ceilings = {Path(c).expanduser().resolve()
+                for c in os.environ.get(CEILING_ENV, "").split(os.pathsep) if c.strip()}
+    folder = here.resolve()
+    try:
+        device = folder.stat().st_dev
+    except OSError:
+        device = None
+    while True:
+        candidate = folder / DEFAULT_DB
+        if candidate.is_file():
+            path = here / DEFAULT_DB if folder == here.resolve() else candidate
+            return WorkspaceLocation(path, True, "found")
+        parent = folder.parent
+        if parent == folder or parent in ceilings:
+            break
+        try:
+            if device is not None and parent.stat().st_dev != device:
+                break
+        except OSError:
+            break
+        folder = parent
+    return WorkspaceLocation(Path(DEFAULT_DB), False, "default")
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A path relative to the current folder when it is under it or one of its parents
+    (``./dialcli.db``, ``../dialcli.db``), absolute otherwise."""
+    p = Path(path)
+    try:
+        absolute = p.expanduser().resolve()
+        rel = os.path.relpath(absolute, Path.cwd().resolve())
+    except (OSError, ValueError):
+        return str(p)
+    if not rel.startswith(".."):
+        return f".{os.sep}{rel}"
+    parts = Path(rel).parts
+    if len(parts) <= 4 and all(part == ".." for part in parts[:-1]):
+        return rel                         # a parent folder's workspace: ../../dialcli.db
+    return str(absolute)
 
 
 class Secret:
@@ -106,7 +183,22 @@ def path_text(path: str | os.PathLike[str]) -> str:
 
 def public_url(option: str | None) -> str | None:
     value = option or _env("DIALCLI_PUBLIC_URL")
-    return value.rstrip("/") if value else None
+    if not value:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, -1
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or (
+            port is not None and not 1 <= port <= 65535):
+        raise ConfigError(f"The public URL {value!r} is not an http(s) URL with a host and a "
+                          "valid port (1-65535).",
+                          hint="Pass your tunnel's address, e.g. --public-url "
+                               "https://my-tunnel.trycloudflare.com")
+    return value.strip().rstrip("/")
 
 
 def secret_values() -> list[str]:

@@ -112,14 +112,13 @@ class Agent:
     llm_model: str | None
     created_at: str
     updated_at: str
+    fields: str | None = None      # JSON: what to extract from each call (workspace.fields)
     tts_provider: str | None = None      # ConversationRelay ttsProvider (``voice`` is its id)
     voicemail_voice: str | None = None   # <Say> voice for the voicemail message
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Agent":
-        # A row from before m011 lacks the voice columns: their defaults apply.
-        keys = set(row.keys())
-        return cls(**{k: row[k] for k in cls.__slots__ if k in keys})  # type: ignore[attr-defined]
+        return cls(**{k: row[k] for k in cls.__slots__ if k in row.keys()})  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +164,7 @@ class Campaign:
     consent_gate: str = "on"              # off only by the user's explicit choice
     consent_gate_changed_at: str | None = None
     consent_gate_changed_by: str | None = None
+    record: int = 0                       # 1: ask the provider to record (dual channel)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Campaign":

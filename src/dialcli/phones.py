@@ -14,12 +14,22 @@ take the full parse every time.
 
 Zones are () when unknown: invalid-for-zone numbers, toll-free and other
 non-geographic numbers (for which phonenumbers returns the whole country's list).
+
+Zones fail closed (``fail_closed``). phonenumbers knows the zone of most US and
+Canadian exchanges, but an exchange it lacks falls back to one zone for the whole
+area code -- in 219 (Indiana) 673 of 800 exchanges fall back to New York though most
+of the area is on Central time. A +1 number whose exchange the zone data lacks takes
+every zone its area code spans, and every state it spans (``data/zone_overrides.toml``
+lists the multi-state area codes); known errors of the data (850-227 and 850-229,
+Port St. Joe, Eastern time, which the data puts on Central) add the right zone from
+the same versioned file. ``zone_origins`` says where each zone of a number came from.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import tomllib
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -112,8 +122,8 @@ class Phone:
 
     @property
     def state(self) -> str | None:
-        """Two-letter state/province when known (US and Canada)."""
-        if "-" in self.region:
+        """Two-letter state/province when known (US and Canada) and only one."""
+        if "-" in self.region and "," not in self.region:
             return self.region.split("-", 1)[1]
         return None
 
@@ -330,7 +340,7 @@ class PhoneParser:
         if hit is None:
             num = phonenumbers.parse("+1" + national, None)
             try:
-                hit = _describe_nanp(num)
+                hit = fail_closed(_describe_nanp(num))
             except PhoneError as exc:
                 hit = exc
             # Only US and Canadian metadata is uniform below NPA-NXX (checked for
@@ -357,7 +367,7 @@ class PhoneParser:
         k = body[npa * SPAN + nxx]
         if k == NO_ENTRY:
             return None
-        hit = self._cache[prefix] = answers[k]
+        hit = self._cache[prefix] = fail_closed(answers[k], prefix)
         return hit
 
     @staticmethod
@@ -379,7 +389,189 @@ class PhoneParser:
             raise PhoneError("not a phone number") from None
         if num.extension:
             raise PhoneError("has an extension; dialcli cannot dial extensions")
-        return _describe(num)
+        return fail_closed(_describe(num))
+
+
+# -- zones that fail closed -----------------------------------------------------------
+
+#: Versioned corrections and additions to phonenumbers' zone/state data (sources inside).
+ZONE_OVERRIDES = "zone_overrides.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneFix:
+    """One row of ``data/zone_overrides.toml``: zones/states a prefix ALSO has."""
+
+    prefix: str                  # NPA (area code) or NPA-NXX digits
+    zones: tuple[str, ...]
+    states: tuple[str, ...]      # two-letter codes of the prefix's country
+    when: str                    # "always" | "missing": only for exchanges the data lacks
+    source: str
+    confidence: str
+    checked: str
+    note: str = ""
+
+
+def parse_zone_overrides(text: str) -> tuple[str, dict[str, ZoneFix]]:
+    """(version, {prefix: fix}) from the TOML text; raises ValueError on a bad row."""
+    from zoneinfo import available_timezones
+
+    data = tomllib.loads(text)
+    version = str(data.get("version") or "")
+    if not version:
+        raise ValueError("zone overrides: missing version")
+    zones_ok = available_timezones()
+    out: dict[str, ZoneFix] = {}
+    for i, raw in enumerate(data.get("override", []), 1):
+        prefix = str(raw.get("prefix", "")).replace("-", "")
+        where = f"zone overrides row {i} ({prefix or '?'})"
+        extra = set(raw) - {"prefix", "zones", "states", "when", "source", "confidence",
+                            "checked", "note"}
+        if extra:
+            raise ValueError(f"{where}: unknown field(s) {sorted(extra)}")
+        if not re.fullmatch(r"[2-9]\d\d([2-9]\d\d)?", prefix) or prefix in out:
+            raise ValueError(f"{where}: prefix must be a new NPA or NPA-NXX, e.g. 850-227")
+        zones, states = tuple(raw.get("zones", ())), tuple(raw.get("states", ()))
+        if not zones and not states or any(z not in zones_ok for z in zones):
+            raise ValueError(f"{where}: needs zones (IANA names) or states")
+        if any(st not in _STATE_CODES["US"] | _STATE_CODES["CA"] for st in states):
+            raise ValueError(f"{where}: unknown state code in {states}")
+        when = raw.get("when", "always")
+        if when not in ("always", "missing"):
+            raise ValueError(f"{where}: when is 'always' or 'missing'")
+        if not raw.get("source") or not re.fullmatch(r"[HML](/[HML])?", raw.get("confidence", "")) \
+                or not re.fullmatch(r"\d{4}-\d\d-\d\d", str(raw.get("checked", ""))):
+            raise ValueError(f"{where}: needs a source, a confidence H, M or L and a "
+                             "checked date (YYYY-MM-DD)")
+        out[prefix] = ZoneFix(prefix, zones, states, when, raw["source"], raw["confidence"],
+                              str(raw["checked"]), raw.get("note", ""))
+    return version, out
+
+
+@lru_cache(maxsize=1)
+def zone_overrides() -> tuple[str, dict[str, ZoneFix]]:
+    from importlib.resources import files
+
+    return parse_zone_overrides(files("dialcli.data").joinpath(ZONE_OVERRIDES).read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _tz_data() -> dict:
+    from phonenumbers.tzdata import TIMEZONE_DATA
+
+    return TIMEZONE_DATA
+
+
+@lru_cache(maxsize=1)
+def _area_spans() -> dict[str, tuple[str, ...]]:
+    """Area code -> every zone phonenumbers names for it or any of its exchanges."""
+    spans: dict[str, set[str]] = {}
+    for key, zones in _tz_data().items():
+        if key[:1] == "1" and len(key) >= 4:
+            spans.setdefault(key[1:4], set()).update(
+                z for z in zones if z != pn_timezone.UNKNOWN_TIMEZONE)
+    return {npa: tuple(sorted(z)) for npa, z in spans.items()}
+
+
+def exchange_in_zone_data(prefix: str) -> bool:
+    """Does phonenumbers' zone data name this NPA-NXX (or a prefix of it below the
+    area code)? When not, its zone is the area code's fallback: a guess."""
+    data = _tz_data()
+    return any(("1" + prefix[:k]) in data for k in (4, 5, 6))
+
+
+def zone_origins(prefix: str, data_zones: tuple[str, ...]) -> dict[str, str]:
+    """{zone: where it came from} for a US/Canadian exchange whose phonenumbers zones
+    are ``data_zones``: the exchange's own data, its area code's span (an exchange
+    the data lacks), or an override row."""
+    npa, nxx = prefix[:3], prefix[3:6]
+    origins: dict[str, str] = {}
+    if exchange_in_zone_data(prefix):
+        for z in data_zones:
+            origins[z] = f"number (exchange {npa}-{nxx})"
+    else:
+        span = _area_spans().get(npa, ()) or data_zones
+        many = len(span) > 1
+        for z in (*data_zones, *span):
+            origins.setdefault(z, f"area code {npa} span (exchange {npa}-{nxx} not in the "
+                                  "zone data)" if many else f"number (area code {npa})")
+    version, fixes = zone_overrides()
+    missing = not exchange_in_zone_data(prefix)
+    for key in (npa, prefix):
+        fix = fixes.get(key)
+        if fix is not None and (fix.when == "always" or missing):
+            label = key if len(key) == 3 else f"{npa}-{nxx}"
+            for z in fix.zones:
+                origins.setdefault(z, f"override {label} (zone_overrides {version}: "
+                                      f"{fix.note or fix.source})")
+    return origins
+
+
+def fail_closed(phone: Phone, prefix: str | None = None) -> Phone:
+    """``phone`` with every zone and state it could be in (see module docstring):
+    idempotent, and a no-op outside the US and Canada or for non-geographic numbers."""
+    if phone.country not in _PREFIX_CACHEABLE or not phone.zones:
+        return phone
+    prefix = prefix or phone.e164[2:8]
+    origins = zone_origins(prefix, phone.zones)
+    zones = tuple(sorted(origins)) if len(origins) > len(phone.zones) else phone.zones
+    region = phone.region
+    missing = not exchange_in_zone_data(prefix)
+    fixes = zone_overrides()[1]
+    for key in (prefix[:3], prefix):
+        fix = fixes.get(key)
+        if fix is not None and fix.states and (fix.when == "always" or missing):
+            parts = {p for p in region.split(",") if "-" in p}
+            parts.update(f"{phone.country}-{st}" for st in fix.states)
+            region = ",".join(sorted(parts))
+    if zones == phone.zones and region == phone.region:
+        return phone
+    return Phone(phone.e164, zones, region, phone.country)
+
+
+@lru_cache(maxsize=4096)
+def number_zone_origins(e164: str) -> dict[str, str]:
+    """{zone: where it came from} for an E.164 number (what ``plan`` shows): its
+    exchange's data, its area code's span, an override row; {} without zones."""
+    phone = describe_e164(e164)
+    if phone.country not in _PREFIX_CACHEABLE or not phone.zones:
+        return {z: "number" for z in phone.zones}
+    num = phonenumbers.parse(e164, None)
+    data = tuple(z for z in pn_timezone.time_zones_for_geographical_number(num)
+                 if z != pn_timezone.UNKNOWN_TIMEZONE)
+    return zone_origins(e164[2:8], data)
+
+
+#: The time zones of each US state, DC and territory: a lead's ``state`` column adds
+#: them to the number's zones (the person may live anywhere in the state). Zones that
+#: observe a time unofficially (Phenix City AL on Eastern, Kenton OK on Mountain,
+#: West Wendover NV on Mountain) are included: the window must be open there too.
+STATE_ZONES: dict[str, tuple[str, ...]] = {
+    "AL": ("America/Chicago", "America/New_York"), "AK": ("America/Anchorage", "America/Adak"),
+    "AZ": ("America/Phoenix", "America/Denver"), "AR": ("America/Chicago",),
+    "CA": ("America/Los_Angeles",), "CO": ("America/Denver",), "CT": ("America/New_York",),
+    "DE": ("America/New_York",), "DC": ("America/New_York",),
+    "FL": ("America/New_York", "America/Chicago"), "GA": ("America/New_York",),
+    "HI": ("Pacific/Honolulu",), "ID": ("America/Boise", "America/Los_Angeles"),
+    "IL": ("America/Chicago",), "IN": ("America/New_York", "America/Chicago"),
+    "IA": ("America/Chicago",), "KS": ("America/Chicago", "America/Denver"),
+    "KY": ("America/New_York", "America/Chicago"), "LA": ("America/Chicago",),
+    "ME": ("America/New_York",), "MD": ("America/New_York",), "MA": ("America/New_York",),
+    "MI": ("America/New_York", "America/Chicago"), "MN": ("America/Chicago",),
+    "MS": ("America/Chicago",), "MO": ("America/Chicago",), "MT": ("America/Denver",),
+    "NE": ("America/Chicago", "America/Denver"), "NV": ("America/Los_Angeles", "America/Denver"),
+    "NH": ("America/New_York",), "NJ": ("America/New_York",), "NM": ("America/Denver",),
+    "NY": ("America/New_York",), "NC": ("America/New_York",),
+    "ND": ("America/Chicago", "America/Denver"), "OH": ("America/New_York",),
+    "OK": ("America/Chicago", "America/Denver"), "OR": ("America/Los_Angeles", "America/Boise"),
+    "PA": ("America/New_York",), "RI": ("America/New_York",), "SC": ("America/New_York",),
+    "SD": ("America/Chicago", "America/Denver"), "TN": ("America/New_York", "America/Chicago"),
+    "TX": ("America/Chicago", "America/Denver"), "UT": ("America/Denver",),
+    "VT": ("America/New_York",), "VA": ("America/New_York",), "WA": ("America/Los_Angeles",),
+    "WV": ("America/New_York",), "WI": ("America/Chicago",), "WY": ("America/Denver",),
+    "PR": ("America/Puerto_Rico",), "VI": ("America/St_Thomas",), "GU": ("Pacific/Guam",),
+    "AS": ("Pacific/Pago_Pago",), "MP": ("Pacific/Saipan",),
+}
 
 
 @lru_cache(maxsize=4096)

@@ -215,9 +215,24 @@ def check_template(source: str, *, field: str = "template") -> None:
             hint=f"  {text}\n  " + (" " * ((column or 1) - 1)) + "^\n"
                  "Write variables as {{TOKEN}}, e.g. {{NAME}} or {{CASE_NUMBER}}.",
         ) from None
-    _check_private_access(_env.parse(_prepare(source)), source, field)
+    ast = _env.parse(_prepare(source))
+    _check_private_access(ast, source, field)
+    _check_loader_tags(ast, source, field)
+    try:
+        compiled = _compile(source)
+    except TemplateSyntaxError as exc:   # e.g. an unknown filter or test: found at compile
+        line = exc.lineno or 1
+        lines = source.splitlines() or [""]
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        named = re.search(r"No (?:filter|test) named '([^']+)'", exc.message or "")
+        at = text.find(named.group(1)) if named else -1
+        column = at + 1 if at >= 0 else _guess_column(text)
+        problem = TemplateProblem(line, column, (exc.message or "syntax error").rstrip("."))
+        raise InputError(f"The {field} is not a valid template ({problem}).",
+                         hint=f"  {text}\n  " + " " * ((column or 1) - 1) + "^\nUse a built-in Jinja filter or test, e.g. "
+                              "{{NAME|upper}} or {{AMOUNT|default('0')}}.") from None
     try:  # a trial render catches sandbox violations the AST walk cannot see
-        render_bounded(_compile(source), {})
+        render_bounded(compiled, {})
     except SecurityError as exc:
         raise InputError(f"The {field} uses something templates may not: {str(exc).rstrip('.')}.") from None
     except Exception:  # noqa: BLE001 - data-dependent errors surface at render time
@@ -248,6 +263,31 @@ def _check_private_access(ast: nodes.Template, source: str, field: str) -> None:
                 f"attribute {name!r}; names starting with _ are private).",
                 hint=f"  {text}\nWrite variables as {{{{TOKEN}}}}, e.g. {{{{NAME}}}} or {{{{CASE_NUMBER}}}}.",
             )
+
+
+#: Tags that load another template. Templates live in the workspace, not in files: the
+#: sandbox has no loader, so each would fail at render for every lead ("no loader").
+_LOADER_TAGS = {nodes.Include: "include", nodes.Extends: "extends", nodes.Import: "import",
+                nodes.FromImport: "from ... import"}
+
+
+def _check_loader_tags(ast: nodes.Template, source: str, field: str) -> None:
+    """Refuse ``{% include %}``, ``{% extends %}``, ``{% import %}`` and ``{% from %}``
+    at create/edit, with the line and column, instead of skipping every lead at start."""
+    for node in ast.find_all(tuple(_LOADER_TAGS)):
+        tag = _LOADER_TAGS[type(node)]
+        lines = source.splitlines() or [""]
+        text = lines[node.lineno - 1] if 0 < node.lineno <= len(lines) else ""
+        keyword = tag.split()[0]
+        found = re.search(r"\{%-?\s*" + keyword + r"\b", text)
+        column = found.start() + 1 if found else None
+        problem = TemplateProblem(node.lineno, column,
+                                  f"{{% {tag} %}} loads another template, which agent "
+                                  "templates cannot do")
+        raise InputError(
+            f"The {field} is not a valid template ({problem}).",
+            hint=f"  {text}\n  " + " " * ((column or 1) - 1) + "^\n"
+                 "Put the text itself in the template; use {{TOKEN}} for lead values.")
 
 
 _OPENER = re.compile(r"\{[{%#]")

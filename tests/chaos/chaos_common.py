@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import builders
-from builders import awake_zone  # noqa: F401  (bench/soak.py imports it from here)
+from builders import awake_phone, awake_zone  # noqa: F401  (bench/soak.py imports it from here)
 from dialcli.store import Store
 
 FROM = "+14155550100"
@@ -51,12 +51,18 @@ def number(n: int) -> str:
 
 
 def write_leads(path: Path, count: int, rng: random.Random, *, timezone_name: str | None = None,
-                base: int = 0, max_phones: int = 3, shared: float = 0.0) -> list[list[str]]:
+                base: int = 0, max_phones: int = 3, shared: float = 0.0,
+                awake: bool = False) -> list[list[str]]:
     """A leads CSV: 1..max_phones numbers each; returns the phones.
 
     Numbers are unique, except that with probability ``shared`` a lead's last phone is
     another lead's first (a household, a switchboard): the same number in two leads.
+    ``awake``: numbers (at most 10,000) in a zone where it is the middle of the day now,
+    for runs on the real clock (a ``timezone`` column only adds zones to a number's).
     """
+    if awake:
+        timezone_name = awake_phone(0)[1]
+    make = (lambda k: awake_phone(k)[0]) if awake else number
     cols = ["name", "phone1", "phone2", "phone3", "email", "case_number"]
     if timezone_name:
         cols.append("timezone")
@@ -65,7 +71,7 @@ def write_leads(path: Path, count: int, rng: random.Random, *, timezone_name: st
     phones_by_lead = []
     for i in range(count):
         k = min(rng.choice((1, 1, 2, 2, 3)), max_phones)
-        phones = [number(n + j) for j in range(k)]
+        phones = [make(n + j) for j in range(k)]
         n += k
         if k > 1 and phones_by_lead and rng.random() < shared:
             phones[-1] = rng.choice(phones_by_lead)[0]

@@ -33,7 +33,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import builders
-from builders import awake_zone
 from chaos_common import (
     SECRET, Figures, child_env, deliver_rest, free_port, long_mode,
     output_problems, report, spawn, write_leads,
@@ -107,7 +106,7 @@ def run_live_chaos(tmp: Path, seed: int, *, long: bool) -> tuple[Figures, list[s
     try:
         db = tmp / "live.db"
         csv = tmp / "leads.csv"
-        phones = write_leads(csv, leads, rng, timezone_name=awake_zone(), max_phones=2,
+        phones = write_leads(csv, leads, rng, awake=True, max_phones=2,
                              shared=0.05)
         with builders.workspace(db) as st:
             cid = builders.campaign(st, "Chaos", csv=csv, max_attempts=2, retry=1,

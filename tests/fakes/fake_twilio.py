@@ -15,6 +15,7 @@ REST (HTTP Basic auth with the account SID and auth token; otherwise 401/20003):
     POST /2010-04-01/Accounts/{AC}/Calls/{CA}.json       update: Twiml / Url / Status
     GET  /2010-04-01/Accounts/{AC}/IncomingPhoneNumbers.json   (PhoneNumber, paging)
     GET  /2010-04-01/Accounts/{AC}/OutgoingCallerIds.json
+    GET  /2010-04-01/Accounts/{AC}/Recordings/{RE}.wav|.mp3   a Record=true call's audio
     GET  /2010-04-01/Accounts/{AC}.json
 
 The call driver plays a ``Scenario`` chosen by the To number (``fake.script(to, ...)``):
@@ -214,6 +215,7 @@ class FakeTwilio:
         self.account_status = "active"
         self.tunnel_is_down = False
         self._faults: list[dict[str, Any]] = []
+        self.down: dict[str, Any] | None = None     # outage(): every REST request fails
         self._tasks: set[asyncio.Task] = set()
         self._http: httpx.AsyncClient | None = None
         self._lock = threading.Lock()
@@ -227,7 +229,9 @@ class FakeTwilio:
             Route(prefix + "/Calls/{sid}.json", self.r_call_update, methods=["POST"]),
             Route(prefix + "/IncomingPhoneNumbers.json", self.r_numbers, methods=["GET"]),
             Route(prefix + "/OutgoingCallerIds.json", self.r_caller_ids, methods=["GET"]),
+            Route(prefix + "/Recordings/{sid}.{ext}", self.r_recording_media, methods=["GET"]),
         ])
+        self.recordings: dict[str, bytes] = {}    # RecordingSid -> the (fake) audio
 
     # -- control -----------------------------------------------------------------------
     def start(self) -> "FakeTwilio":
@@ -270,6 +274,15 @@ class FakeTwilio:
                                                   500 if code >= 500 and code < 600 else 400),
                              "message": message or f"Fake Twilio error {code}"})
 
+    def outage(self, *, status: int = 500, created: bool = False) -> None:
+        """Every REST request answers ``status`` until ``outage_over``; with ``created``,
+        a create still makes the call before answering it (the worst case: calls ring
+        and nobody can tell)."""
+        self.down = {"status": status, "created": created}
+
+    def outage_over(self) -> None:
+        self.down = None
+
     def add_number(self, e164: str, *, voice: bool = True, label: str | None = None) -> None:
         self.numbers.append({"e164": e164, "voice": voice, "label": label or e164,
                              "sid": "PN" + format(len(self.numbers) + 1, "032x")})
@@ -307,6 +320,10 @@ class FakeTwilio:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         if header != f"Basic {expected}" or request.path_params.get("account") != self.account_sid:
             return self._error(401, 20003, "Authenticate")
+        down = self.down
+        if down is not None and not (down["created"] and request.method == "POST"
+                                     and request.url.path.endswith("/Calls.json")):
+            return self._error(down["status"], 20500, "Internal Server Error")
         return None
 
     async def _form(self, request: Request) -> dict[str, list[str]]:
@@ -370,6 +387,8 @@ class FakeTwilio:
         self._spawn(self._drive(call))
         if fault is not None:
             return self._error(fault["status"], fault["code"], fault["message"])
+        if self.down is not None:
+            return self._error(self.down["status"], 20500, "Internal Server Error")
         return JSONResponse(self._call_json(call), status_code=201)
 
     async def r_calls_list(self, request: Request) -> Response:
@@ -583,7 +602,43 @@ class FakeTwilio:
             call.duration = 0
         call.end_time = _now()
         await self._progress(call, status)
+        if call.p("Record") == "true":
+            await self._recording(call)
         call.done.set()
+
+    async def _recording(self, call: FakeCall) -> None:
+        """Record=true: the recording status callback Twilio sends after an answered
+        call (a recording starts at pick-up, so an unanswered call has none), signed like
+        every callback, when ``completed`` is among the events asked for (the default)."""
+        requested = set(call.params.get("RecordingStatusCallbackEvent", [])) or {"completed"}
+        answered = call.answered_mono is not None and call.status == "completed"
+        if not answered:
+            return
+        status = "completed"
+        rec_sid = "RE" + call.sid[2:]
+        params = {"AccountSid": self.account_sid, "CallSid": call.sid,
+                  "RecordingSid": rec_sid, "RecordingStatus": status,
+                  "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/"
+                                  f"{self.account_sid}/Recordings/{rec_sid}",
+                  "RecordingDuration": str(call.duration or 0) if answered else "0",
+                  "RecordingChannels": "2" if call.p("RecordingChannels") == "dual" else "1",
+                  "RecordingSource": "OutboundAPI", "RecordingStartTime": rfc2822(_now()) or "",
+                  "ErrorCode": "0"}
+        if answered:
+            self.recordings[rec_sid] = b"RIFF" + call.sid.encode() + b"WAVEfmt fake audio"
+        call.log.append(("recording", status))
+        if status in requested:
+            await self.post(call, f"recording:{status}", call.p("RecordingStatusCallback"),
+                            params)
+
+    async def r_recording_media(self, request: Request) -> Response:
+        if (denied := self._auth(request)) is not None:
+            return denied
+        audio = self.recordings.get(request.path_params["sid"])
+        if audio is None or request.path_params["ext"] not in ("wav", "mp3"):
+            return self._error(404, 20404, "The requested resource was not found")
+        kind = "audio/x-wav" if request.path_params["ext"] == "wav" else "audio/mpeg"
+        return Response(audio, media_type=kind)
 
     async def _amd(self, call: FakeCall) -> None:
         sc = call.scenario

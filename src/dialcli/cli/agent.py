@@ -83,6 +83,9 @@ def agent_detail(agent: Agent, campaigns: list[str]) -> RenderableType:
     info.add_row("Voicemail voice", Text(say_voice_label(agent)))
     info.add_row("LLM model", Text(agent.llm_model or "workspace default"))
     info.add_row("Tokens", Text(", ".join(core.agent_tokens(agent)) or "none"))
+    info.add_row("Extracts", Text("; ".join(
+        f"{f['name']} ({f['type']})" + (f": {f['description']}" if f["description"] else "")
+        for f in core.agent_as_dict(agent)["fields"]) or "nothing"))
     info.add_row("Campaigns", Text(", ".join(campaigns) or "none"))
     info.add_row("Updated", agent.updated_at)
     parts: list[RenderableType] = [
@@ -143,9 +146,9 @@ def create(
     vm = core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                option="voicemail-message", required=False)
     agent = core.create_agent(
-        common.store(ctx), name=name, greeting=g or "", prompt=p or "", voice=voice,
-        language=language, voicemail_message=vm, llm_model=llm_model, tts_provider=tts_provider,
-        voicemail_voice=voicemail_voice, now=common.now(ctx),
+        common.store(ctx, create=True), name=name, greeting=g or "", prompt=p or "",
+        voice=voice, language=language, voicemail_message=vm, llm_model=llm_model,
+        tts_provider=tts_provider, voicemail_voice=voicemail_voice, now=common.now(ctx),
     )
     tokens = core.agent_tokens(agent)
     common.success(f"Created agent {escape(repr(agent.name))}"
@@ -223,6 +226,13 @@ def edit(
                                                  help="Read the voicemail message from a file."),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", metavar="MODEL",
                                             help='Chat model ("" = workspace default).'),
+    field: list[str] = typer.Option([], "--field", metavar="NAME:TYPE[:DESCRIPTION]",
+                                    help="Extract this from each call (text, number, bool, "
+                                         "date, datetime); repeatable; same name replaces."),
+    fields_file: Optional[str] = typer.Option(None, "--fields-file", metavar="FILE",
+                                              help="Add the fields of a JSON or TOML schema file."),
+    drop_field: list[str] = typer.Option([], "--drop-field", metavar="NAME",
+                                         help="Stop extracting this field."),
 ) -> None:
     """Change an agent; only the options given are changed.
 
@@ -232,7 +242,14 @@ def edit(
     Example:
       dialcli agent edit Zara --greeting-file greeting-v2.txt
       dialcli agent edit Zara --name "Zara (collections)" --tts-provider Amazon --voice Joanna-Neural
+      dialcli agent edit Zara --field "best_time:text:When they want a call back" \\
+        --field amount_promised:number --field wants_brochure:bool
     """
+    from dialcli.workspace import fields as extracted   # lazy: only edit reads field specs
+
+    added = [extracted.parse_field_option(f) for f in field]
+    if fields_file:
+        added += extracted.load_fields_file(fields_file)
     g = core.read_text_option(greeting, greeting_file, field="greeting", option="greeting", required=False)
     p = core.read_text_option(prompt, prompt_file, field="system prompt", option="prompt", required=False)
     vm = core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
@@ -244,7 +261,7 @@ def edit(
         llm_model=core.UNSET if llm_model is None else llm_model,
         tts_provider=core.UNSET if tts_provider is None else tts_provider,
         voicemail_voice=core.UNSET if voicemail_voice is None else voicemail_voice,
-        now=common.now(ctx),
+        now=common.now(ctx), add_fields=added, drop_fields=drop_field,
     )
     common.success(f"Updated agent {escape(repr(agent.name))}.")
 
@@ -253,6 +270,7 @@ def edit(
 def delete(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="AGENT", help="Agent to delete."),
+    yes: bool = common.YES,
 ) -> None:
     """Delete an agent that no campaign uses.
 
@@ -262,6 +280,16 @@ def delete(
     \b
     Example:
       dialcli agent delete Zara
+      dialcli agent delete Zara --yes
     """
-    agent = core.delete_agent(common.store(ctx), name)
+    st = common.store(ctx)
+    found = core.get_agent(st, name)
+    if not core.campaigns_using(st, found.id):     # else delete_agent says why it can't
+        common.confirm(f"Delete agent {found.name!r}?", yes=yes, action="Deleting an agent")
+    agent = core.delete_agent(st, name)
     common.success(f"Deleted agent {escape(repr(agent.name))}.")
+
+
+from dialcli.cli.agent_eval import register as register_eval_commands  # noqa: E402
+
+register_eval_commands(app)   # dialcli agent test / agent try

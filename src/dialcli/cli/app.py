@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import sqlite3
 import sys
 from collections.abc import Iterator, Mapping
 
@@ -28,6 +29,21 @@ def listed_help(command: Command) -> str:
     return text.split("\n\n")[0].replace("\n", " ").strip()
 
 
+def with_common_options(command: Command) -> Command:
+    """``command`` (and, for a group, each of its commands) with the options every
+    command takes without declaring them: ``-q``, ``-v``/``-vv``, ``--log-file``
+    (``logs.options``). Applied once per loaded command."""
+    from dialcli.cli import logs
+
+    if not getattr(command, "_dialcli_common", False):
+        taken = {o for p in command.params for o in getattr(p, "opts", [])}
+        command.params.extend(o for o in logs.options() if not set(o.opts) & taken)
+        command._dialcli_common = True
+    for sub in getattr(command, "commands", {}).values():
+        with_common_options(sub)
+    return command
+
+
 class LazyCommands(Mapping[str, Command]):
     """``COMMANDS`` as Click commands: the names come from the table, and a command's
     module is imported the first time that command is looked up."""
@@ -38,7 +54,7 @@ class LazyCommands(Mapping[str, Command]):
 
     def __getitem__(self, name: str) -> Command:
         if name not in self.loaded:
-            self.loaded[name] = self.table[name].load(name)
+            self.loaded[name] = with_common_options(self.table[name].load(name))
         return self.loaded[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -56,6 +72,15 @@ class DialcliGroup(TyperGroup):
         super().__init__(**kwargs)
         assert not self.commands, "commands are registered in COMMANDS, not on the root app"
         self.commands = LazyCommands(COMMANDS)
+        from dialcli.cli import logs
+
+        self.params.extend(logs.options())    # dialcli -v start: as start -v
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        from dialcli.cli import logs   # light: no Typer or Rich
+
+        logs.reset()                   # each command line starts from the defaults
+        return super().make_context(info_name, args, parent=parent, **extra)
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
         return list(self.commands)      # names only: TyperGroup's would import every module
@@ -79,8 +104,25 @@ class DialcliGroup(TyperGroup):
         from dialcli.config import scrub
         from dialcli.errors import DialcliError, ExitCode
 
+        from dialcli.cli import logs
+
+        failed = True
         try:
-            return super().invoke(ctx)
+            logs.apply()              # the root's flags and $DIALCLI_LOG_LEVEL
+            try:
+                result = super().invoke(ctx)
+            except sqlite3.DatabaseError as exc:
+                # A fault of the workspace file met mid-command (read-only, disk full,
+                # damaged pages): a message naming the file and the fix, not a traceback.
+                from dialcli.store.health import describe
+
+                path = ctx.obj.db_path if isinstance(ctx.obj, AppState) else "the workspace"
+                raise describe(exc, str(path)) from None
+            failed = False
+            return result
+        except typer.Exit as exc:
+            failed = exc.exit_code != 0
+            raise
         except DialcliError as exc:
             # escape: messages quote user-typed names, which may hold [brackets].
             err.print(f"[bold red]Error:[/bold red] {escape(scrub(exc.message))}", markup=True,
@@ -113,7 +155,9 @@ class DialcliGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         finally:
             if ctx.obj is not None and isinstance(ctx.obj, AppState) and ctx.parent is None:
-                ctx.obj.close()
+                ctx.obj.close(failed=failed)
+            if ctx.parent is None:
+                logs.reset()          # handlers hold this run's stderr and log file
 
 
 app = typer.Typer(

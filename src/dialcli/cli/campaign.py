@@ -124,6 +124,8 @@ def campaign_detail(s: core.CampaignSummary) -> RenderableType:
     else:
         info.add_row("Voicemail", "hang up, no message")
     info.add_row("Pacing", f"up to {c.max_concurrent} calls at once, {c.cps:g} call/s")
+    info.add_row("Recording", "on (two channels; the greeting must announce it)" if c.record
+                 else "off")
     progress = f"run {c.run}, pass {c.pass_no}"
     if c.next_pass_at:
         progress += f", next pass at {c.next_pass_at}"
@@ -187,7 +189,7 @@ def create(
                                                  help="Read the voicemail message from a UTF-8 file."),
     max_concurrent: int = typer.Option(5, "--max-concurrent", metavar="N",
                                        help="Calls in progress at once (1-200)."),
-    cps: float = typer.Option(1.0, "--cps", metavar="RATE", help="New calls per second (0-50]."),
+    cps: float = typer.Option(1.0, "--cps", metavar="RATE", help="New calls per second (0.001-50)."),
     purpose: Optional[str] = typer.Option(
         None, "--purpose", metavar="telemarketing|informational",
         help="What the calls are for: telemarketing (selling; each number needs written "
@@ -218,7 +220,7 @@ def create(
     vm = agents_core.read_text_option(voicemail_message, voicemail_file, field="voicemail message",
                                       option="voicemail-message", required=False)
     action = voicemail if voicemail is not None else ("message" if vm and vm.strip() else "hangup")
-    st = common.store(ctx)
+    st = common.store(ctx, create=True)
     warnings = core.disclosure_check(st, agent, strict=strict)
     c = core.create_campaign(
         st, name=name, agent=agent, from_number=from_number, window=window,
@@ -297,7 +299,7 @@ def edit(
                                                  help="Read the voicemail message from a file."),
     max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent", metavar="N",
                                                  help="Calls at once (1-200)."),
-    cps: Optional[float] = typer.Option(None, "--cps", metavar="RATE", help="New calls per second (0-50]."),
+    cps: Optional[float] = typer.Option(None, "--cps", metavar="RATE", help="New calls per second (0.001-50)."),
     purpose: Optional[str] = typer.Option(
         None, "--purpose", metavar="telemarketing|informational",
         help="What the calls are for: telemarketing needs written consent, informational "
@@ -311,6 +313,9 @@ def edit(
         help="With --consent-gate off: you keep every number's consent in another system."),
     strict: bool = typer.Option(False, "--strict",
                                 help="With --agent: refuse an agent that fails the disclosure check."),
+    record: Optional[bool] = typer.Option(None, "--record/--no-record",
+                                          help="Ask Twilio to record each call (dual channel); "
+                                               "the greeting must announce it."),
 ) -> None:
     """Change a campaign's settings; only the options given are changed.
 
@@ -326,6 +331,7 @@ def edit(
       dialcli campaign edit "Spring outreach" --agent Sam --from +14155550111
       dialcli campaign edit "Spring outreach" --purpose informational
       dialcli campaign edit Renewals --consent-gate off --i-have-consent-records
+      dialcli campaign edit Renewals --record
     """
     if i_have_consent_records and (consent_gate or "").strip().lower() != "off":
         raise InputError(
@@ -337,6 +343,11 @@ def edit(
                                       option="voicemail-message", required=False)
     st = common.store(ctx)
     warnings = core.disclosure_check(st, agent, strict=strict) if agent is not None else []
+    if record:
+        # What start will insist on, said now: only the recording notice, once.
+        named = agent or agents_core.get_agent_by_id(st, core.get_campaign(st, name).agent_id)
+        warnings += [w for w in core.disclosure_check(st, named, record=True)
+                     if w.code == "recording" and w not in warnings]
     c = core.edit_campaign(
         st, name, name=new_name, agent=agent, from_number=from_number,
         window=window, retry_interval=retry_interval, max_attempts=max_attempts,
@@ -344,8 +355,13 @@ def edit(
         max_concurrent=max_concurrent, cps=cps, purpose=purpose, consent_gate=consent_gate,
         i_have_consent_records=i_have_consent_records,
         changed_by=_who() if consent_gate is not None else None, now=common.now(ctx),
+        record=record,
     )
     common.success(f"Updated campaign {_q(c.name)}.")
+    if record is not None:
+        common.note("Recording on: Twilio records each call in two channels; dialcli keeps "
+                    "the recording's SID and length (dialcli calls download ID fetches the "
+                    "audio)." if c.record else "Recording off.")
     if purpose is not None:
         common.note(f"Purpose: {c.purpose}; each number needs {consent.NEEDS[c.purpose]}.")
     if consent_gate is not None and c.consent_gate == "off":
@@ -361,11 +377,12 @@ def edit(
 def delete(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="CAMPAIGN", help="Campaign to delete."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = common.YES,
 ) -> None:
     """Delete a campaign with its leads, calls and imports (not while running).
 
-    The workspace opt-out list and the audit log are kept.
+    The workspace opt-out list and the audit log are kept. On a terminal you type
+    the campaign's name to confirm; with no terminal, --yes is required.
 
     \b
     Example:
@@ -375,12 +392,9 @@ def delete(
     st = common.store(ctx)
     details = core.check_deletable(st, name, now=common.now(ctx))
     c = details.campaign
-    if not yes:
-        question = (f"Delete campaign {c.name!r} with {details.total_leads:,} lead"
-                    f"{'s' if details.total_leads != 1 else ''} and their call history?")
-        if not typer.confirm(question, default=False, err=True):
-            common.note("Nothing deleted.")
-            raise typer.Exit(int(ExitCode.ERROR))
+    question = (f"Delete campaign {c.name!r} with {details.total_leads:,} lead"
+                f"{'s' if details.total_leads != 1 else ''} and their call history?")
+    common.confirm_by_name(question, c.name, yes=yes, action="Deleting a campaign")
     if details.total_leads >= 100_000:
         # ~15-20 us per lead with its phones (300k leads took ~5 s here): say so up front.
         common.note(f"Deleting {details.total_leads:,} leads; this takes a second or two per 100,000.")

@@ -19,9 +19,12 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from dialcli.cli import logs
 from dialcli.clock import SystemClock
-from dialcli.config import resolve_db_path
+from dialcli.config import DEFAULT_DB, WorkspaceLocation, find_workspace, resolve_db_path
+from dialcli.errors import ExitCode, InputError
 from dialcli.store import Store
 
 #: stdout stays parseable for exports; messages and errors go to stderr.
@@ -33,25 +36,86 @@ err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 WIDE = 110
 
 
+#: The running command's AppState (one command per process, or per CliRunner call).
+_CURRENT: list[AppState] = []
+
+
 @dataclass
 class AppState:
     db_option: str | None = None
     clock: SystemClock = field(default_factory=SystemClock)
     _store: Store | None = None
+    #: Where the open store is, as the user would type it (success messages name it).
+    opened: str | None = None
+    #: The workspace this command created: said once, and removed if the command fails.
+    created: Path | None = None
+    announced: bool = False
 
     @property
     def db_path(self) -> Path:
         return resolve_db_path(self.db_option)
 
-    def store(self) -> Store:
+    def __post_init__(self) -> None:
+        _CURRENT[:] = [self]      # the running command's (helpers without a ctx use it)
+
+    def location(self) -> WorkspaceLocation:
+        return find_workspace(self.db_option)
+
+    def store(self, *, create: bool = False) -> Store:
+        """The workspace, which must exist: only a command that makes something a user
+        means to keep passes ``create=True`` (and says it created the file). Anything
+        else run where there is no workspace is a usage error, so an opt-out typed in
+        the wrong folder fails loudly instead of landing in a new, empty file."""
         if self._store is None:
-            self._store = Store(self.db_path)
+            where = self.location()
+            if not where.exists:
+                if not create:
+                    raise no_workspace(where)
+                self._store = Store(where.path)
+                self.opened = where.shown
+                self.created = where.path
+            else:
+                self._store = Store(where.path)
+                self.opened = where.shown
         return self._store
 
-    def close(self) -> None:
+    def announce(self) -> None:
+        """Say, once, that this command created the workspace."""
+        if self.created is not None and not self.announced:
+            self.announced = True
+            note(f"Created workspace {self.opened}")
+
+    def close(self, *, failed: bool = False) -> None:
+        """Close the store. A workspace this command created is removed if it failed
+        (bad input leaves no file behind); otherwise the creation is said."""
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self.created is None:
+            return
+        if failed:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{self.created}{suffix}").unlink(missing_ok=True)
+            self.created = None
+        else:
+            self.announce()
+
+
+def no_workspace(where: WorkspaceLocation) -> InputError:
+    """The error for a command run where no workspace exists (exit 2, nothing created)."""
+    if where.how == "default":
+        return InputError(
+            f"No dialcli workspace here: ./{DEFAULT_DB} does not exist (nor in any parent "
+            "folder).",
+            hint="Use --db PATH or DIALCLI_DB, or run from the folder that holds it. "
+                 "A new workspace is made by dialcli campaign create, agent create, "
+                 "numbers add, import or demo.")
+    source = "--db" if where.how == "option" else "DIALCLI_DB"
+    return InputError(
+        f"No dialcli workspace at {where.path} ({source}): the file does not exist.",
+        hint="Check the path, or run from the folder that holds the workspace. A new "
+             "workspace is made by dialcli campaign create, agent create, numbers add, "
+             "import or demo.")
 
 
 def state(ctx: typer.Context) -> AppState:
@@ -61,8 +125,9 @@ def state(ctx: typer.Context) -> AppState:
     return root.obj
 
 
-def store(ctx: typer.Context) -> Store:
-    return state(ctx).store()
+def store(ctx: typer.Context, *, create: bool = False) -> Store:
+    """The command's workspace (see ``AppState.store``: it must exist unless ``create``)."""
+    return state(ctx).store(create=create)
 
 
 def now(ctx: typer.Context) -> datetime:
@@ -76,8 +141,9 @@ def print_json(data: Any) -> None:
 
 
 def note(message: str) -> None:
-    """A human message on stderr (keeps stdout clean for data)."""
-    err.print(message)
+    """A human message on stderr (keeps stdout clean for data); none under -q."""
+    if not logs.SETTINGS.quiet:
+        err.print(message)
 
 
 def warn(message: str) -> None:
@@ -85,7 +151,66 @@ def warn(message: str) -> None:
 
 
 def success(message: str) -> None:
-    err.print(f"[green]✓[/green] {message}")
+    """A change done: the message, then which workspace holds it when a workspace was
+    opened (a find in a parent folder is never silent)."""
+    if logs.SETTINGS.quiet:
+        return
+    app = _app_state()
+    if app is not None:
+        app.announce()
+    where = app.opened if app is not None and app._store is not None else None
+    suffix = f" [dim](workspace {escape(where)})[/dim]" if where else ""
+    err.print(f"[green]✓[/green] {message}{suffix}")
+
+
+def _app_state() -> AppState | None:
+    return _CURRENT[0] if _CURRENT else None
+
+
+#: The option every destructive command takes (``yes: bool = YES``): skip the question.
+YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (needed when "
+                   "there is no terminal to ask on).")
+
+
+def interactive() -> bool:
+    """A person can answer: stdin is a terminal, and stderr (where prompts go, so
+    ``cmd > out.txt`` still shows them) is one too."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _need_terminal(action: str) -> None:
+    if not interactive():
+        raise InputError(f"{action} needs confirmation, and there is no terminal to ask on.",
+                         hint="Add --yes to confirm.")
+
+
+def confirm(question: str, *, yes: bool, action: str) -> None:
+    """Ask before a destructive change (on stderr); ``--yes`` skips the question.
+
+    With no terminal to ask on, an error that names ``--yes`` (exit 2): a script never
+    hangs on a question nobody sees, and never goes ahead by default. A "no" changes
+    nothing and exits 1.
+    """
+    if yes:
+        return
+    _need_terminal(action)
+    if not typer.confirm(question, default=False, err=True):
+        note("Nothing changed.")
+        raise typer.Exit(int(ExitCode.ERROR))
+
+
+def confirm_by_name(question: str, name: str, *, yes: bool, action: str) -> None:
+    """As ``confirm``, but the user types ``name`` (as GitHub asks before deleting a
+    repository): a reflexive "y" cannot delete the wrong campaign."""
+    if yes:
+        return
+    _need_terminal(action)
+    err.print(question, markup=False)
+    typed = typer.prompt(f"Type the name ({name}) to confirm", default="",
+                         show_default=False, err=True)
+    if typed.strip() != name:
+        note("The name did not match. Nothing changed.")
+        raise typer.Exit(int(ExitCode.ERROR))
 
 
 def write_csv(path: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
@@ -96,7 +221,7 @@ def write_csv(path: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -
     # lazy: the exports module (and what it imports) only for commands that write a file
     from dialcli.results.exports import write_atomically
 
-    with write_atomically(path) as fh:     # a folder, a missing folder: InputError
+    with write_atomically(path, what="CSV file", option="--csv") as fh:  # checked first
         return _write_rows(fh, header, rows)
 
 
@@ -117,3 +242,18 @@ def resolve_campaign_id(st: Store, name: str | None) -> int:
     from dialcli.workspace.campaigns import find_campaign
 
     return find_campaign(st, name).id
+
+
+def bounded(lo: float, hi: float, unit: str = ""):
+    """A Typer ``callback`` refusing a number outside [lo, hi] -- and NaN and infinity,
+    which Click's ranges let through -- as a usage error (exit 2) naming the bounds."""
+    import math
+
+    def check(ctx: typer.Context, param: Any, value: Any) -> Any:
+        if value is None or ctx.resilient_parsing:
+            return value
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise typer.BadParameter(f"{value:g} is out of range: use {lo:g} to {hi:g}{unit}.")
+        return value
+
+    return check

@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from dialcli.cli.common import note, state
+from dialcli.cli.common import bounded, note, state
 from dialcli.cli.start import drive
 from dialcli.engine.demo import DEMO_DB, build_demo
 from dialcli.engine.runner import RunOptions
@@ -27,7 +27,8 @@ def demo(
     ctx: typer.Context,
     seed: int = typer.Option(7, "--seed", help="Seed of the simulated population."),
     speed: Optional[float] = typer.Option(None, "--speed", metavar="N",
-                                          help="Play at N x real time (default 60 on a terminal)."),
+                                          help="Play at N x real time (default 60 on a terminal).",
+                                          callback=bounded(0.01, 100_000)),
     demo_db: Optional[Path] = typer.Option(
         None, "--demo-db", metavar="PATH",
         help=f"Where to build the demo workspace (recreated; default {DEMO_DB}); the same "

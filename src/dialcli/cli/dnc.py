@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dialcli.cli.common import note, now, out, print_json, store, success
+from dialcli.cli.common import YES, confirm, note, now, out, print_json, store, success
 from dialcli.clock import to_iso
 from dialcli.compliance import dnc as core
 from dialcli.errors import InputError
@@ -71,20 +71,34 @@ def add_cmd(
 def remove_cmd(
     ctx: typer.Context,
     numbers: list[str] = typer.Argument(..., help="Phone numbers to take off the list."),
-    force: bool = typer.Option(False, "--force",
-                               help="Also remove numbers whose owner opted out on a call."),
+    new_consent: bool = typer.Option(
+        False, "--with-new-consent",
+        help="Also remove numbers whose owner opted out on a call: only with their new consent."),
     reason: str = typer.Option(None, "--reason", "-r", help="Why (kept as evidence)."),
+    yes: bool = YES,
+    force: bool = typer.Option(False, "--force", hidden=True),
 ) -> None:
-    """Take numbers off the opt-out list (a person's own opt-out needs --force).
+    """Take numbers off the opt-out list (a person's own opt-out needs --with-new-consent).
+
+    Asks first on a terminal; with no terminal, --yes is required.
 
     \b
     Example:
-      dialcli dnc remove +14155550123 --reason "added by mistake"
+      dialcli dnc remove +14155550123 --reason "added by mistake" --yes
     """
+    if force:
+        # --force means "overwrite a file" everywhere else; here it was this, renamed
+        # so that removing a person's own opt-out is never a reflex.
+        raise InputError("dnc remove no longer takes --force.",
+                         hint="To remove a number whose owner opted out on a call (only "
+                              "with their new consent): --with-new-consent")
     st = store(ctx)
     e164s = core.normalize(numbers)
+    confirm(f"Take {len(e164s):,} number(s) off the opt-out list? They can be dialed again.",
+            yes=yes, action="Removing numbers from the opt-out list")
     with st.tx() as conn:
-        result = core.remove(conn, e164s, now_iso=to_iso(now(ctx)), reason=reason, force=force)
+        result = core.remove(conn, e164s, now_iso=to_iso(now(ctx)), reason=reason,
+                             force=new_consent)
     success(f"Removed {result.changed:,} number(s) from the opt-out list"
             + (f" ({result.unchanged:,} were not on it)." if result.unchanged else "."))
     if result.phones:

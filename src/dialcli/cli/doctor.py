@@ -57,8 +57,12 @@ def doctor(
     public_url: Optional[str] = typer.Option(
         None, "--public-url", metavar="URL",
         help="Your tunnel's https URL (default: $DIALCLI_PUBLIC_URL)."),
-    port: int = typer.Option(8765, "--port", help="Local port of the callback server."),
+    port: int = typer.Option(8765, "--port", help="Local port of the callback server.",
+                             min=1, max=65535),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a report."),
+    repair: bool = typer.Option(
+        False, "--repair", help="Copy what can be read of a damaged workspace into a new "
+                                "file beside it (the original is left as it is)."),
 ) -> None:
     """Check that live calls will work from this laptop, and say how to fix what won't.
 
@@ -66,17 +70,28 @@ def doctor(
     and voice-capable, that the public URL reaches this laptop through your tunnel
     (the callback server answers its own health probe), that the LLM answers (if one
     is configured), and how many leads are inside their calling window right now.
+    First of all, checks that the workspace file itself is sound (``PRAGMA
+    quick_check``); --repair copies what can be read of a damaged one into a new file.
     Exits with 1 if any check fails.
 
     \b
     Example:
       cloudflared tunnel --url http://localhost:8765 &
       dialcli doctor --public-url https://example.trycloudflare.com
+      dialcli doctor --repair
     """
+    if repair:
+        _repair(ctx, as_json)
+        return
     st = common.store(ctx)
-    campaigns = _campaigns(ctx, campaign)
-    checks = core.run_checks(st, campaigns, core.DoctorOptions(public_url=public_url, port=port),
-                             now=common.now(ctx))
+    sound = core.check_workspace(st)
+    if sound.status == core.FAIL:
+        checks = [sound]     # nothing else can be read reliably from a damaged file
+    else:
+        campaigns = _campaigns(ctx, campaign)
+        checks = [sound] + core.run_checks(
+            st, campaigns, core.DoctorOptions(public_url=public_url, port=port),
+            now=common.now(ctx))
     if as_json:
         common.print_json({"ok": not any(c.status == core.FAIL for c in checks),
                             "checks": [c.as_dict() for c in checks]})
@@ -84,3 +99,30 @@ def doctor(
         common.out.print(checks_view(checks))
     if any(c.status == core.FAIL for c in checks):
         raise typer.Exit(int(ExitCode.ERROR))
+
+
+def _repair(ctx: typer.Context, as_json: bool) -> None:
+    """``--repair``: the recovered copy, the counts before and after, how to swap."""
+    import shlex
+
+    from dialcli.store.repair import recover
+
+    path = common.state(ctx).db_path
+    common.note(f"Recovering what can be read from {path} ...")
+    got = recover(path, now=common.now(ctx))
+    if as_json:
+        common.print_json(got.as_dict())
+        return
+    table = Table("table", "readable before", "in the copy", box=None)
+    for name, after in got.after.items():
+        before = got.before.get(name)
+        table.add_row(name, "unreadable" if before is None else f"{before:,}", f"{after:,}")
+    common.out.print(table)
+    if got.lost_rows:
+        common.warn(f"{got.lost_rows:,} row(s) whose table could not be told were kept in "
+                    f"{got.lost_file}.")
+    src, dst = shlex.quote(got.source), shlex.quote(got.target)
+    common.success(f"Wrote {got.target} ({got.method}); {path} was not changed.")
+    common.note(f"Check it: dialcli --db {dst} status\nThen keep the damaged file aside and "
+                f"use the copy:\n  mv {src} {src}.damaged && rm -f {src}-wal {src}-shm && "
+                f"mv {dst} {src}")

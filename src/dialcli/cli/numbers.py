@@ -62,7 +62,7 @@ def add(
     Example:
       dialcli numbers add +14155550100 --label "Sales line"
     """
-    added = core.add_number(common.store(ctx), number, label=label, now=common.now(ctx))
+    added = core.add_number(common.store(ctx, create=True), number, label=label, now=common.now(ctx))
     typed = number.strip()
     common.success(f"Added {added.e164}" + (f" (from {escape(repr(typed))})" if typed != added.e164 else "")
                     + (f", label {escape(repr(added.label))}." if added.label else "."))
@@ -96,14 +96,20 @@ def list_(
 def remove(
     ctx: typer.Context,
     number: str = typer.Argument(..., metavar="E164", help="The number to remove."),
+    yes: bool = common.YES,
 ) -> None:
     """Remove a number that no campaign dials from.
 
     \b
     Example:
-      dialcli numbers remove +14155550100
+      dialcli numbers remove +14155550100 --yes
     """
-    removed = core.remove_number(common.store(ctx), number)
+    st = common.store(ctx)
+    found = core.get_number(st, number)
+    if not core.campaigns_using(st, found.e164):   # else remove_number says why it can't
+        common.confirm(f"Remove from-number {found.e164}?", yes=yes,
+                       action="Removing a from-number")
+    removed = core.remove_number(st, number)
     common.success(f"Removed {removed.e164}.")
 
 
@@ -143,7 +149,7 @@ def sync(
     from dialcli.providers.twilio.account import TwilioAccount
 
     account = TwilioAccount(TwilioCredentials.from_env())
-    result = sync_numbers(common.store(ctx), account, now=common.now(ctx))
+    result = sync_numbers(common.store(ctx, create=True), account, now=common.now(ctx))
     if as_json:
         common.print_json([n.as_dict() for n in result.numbers])
         return

@@ -97,13 +97,14 @@ def plan_table(plan: Plan, limit: int, width: int = 200) -> Table:
         table.add_column("St")
     table.add_column("Why", overflow="fold", ratio=1)
     for p in plan.phones[:limit]:
-        source = {"number (area code/exchange)": "number",
-                  "lead timezone column": "lead tz"}.get(p.zone_source, p.zone_source)
+        # "zones: origin", or each origin with its zones when they differ.
+        source = (f"{', '.join(p.zones) or '-'}: {p.zone_source}"
+                  if len(set(p.zone_origins.values())) <= 1 else p.zone_source)
         cells = [f"{p.row} {p.lead}", f"{p.slot}{'*' if p.current else ''}", p.e164,
                  Text(LABELS[p.category], style=STYLES[p.category]), _local(p)]
         if wide:
             cells += [p.next_utc.strftime("%m-%d %H:%M") if p.next_utc else "",
-                      f"{', '.join(p.zones) or '-'} ({source})", ",".join(p.states) or "-"]
+                      source, ",".join(p.states) or "-"]
         table.add_row(*cells, "; ".join(p.reasons))
     table.caption = "* = the lead's next phone in dialing order" + (
         "" if wide else "; zones, states and UTC: widen the terminal or use --csv/--json")

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dialcli.cli import common
+from dialcli.compliance import recording
 from dialcli.cli.agent import say_voice_label, voice_label
 from dialcli.workspace.preview import Preview, build_preview
 
@@ -67,8 +68,38 @@ def preview_view(p: Preview) -> RenderableType:
     return Group(*parts)
 
 
+def recording_notice(p: Preview) -> dict | None:
+    """For a recorded campaign: whether the greeting announces the recording, and
+    which of this lead's numbers are where every party must consent."""
+    if p.campaign is None or not p.campaign.record:
+        return None
+    numbers = {}
+    for phone in (p.lead.phones if p.lead is not None else ()):
+        states = recording.covering(phone.region)
+        if states:
+            numbers[phone.e164] = list(states)
+    return {"notice_in_greeting": recording.has_notice(p.greeting), "all_party_numbers": numbers,
+            "rules_version": recording.table_version()}
+
+
+def recording_line(info: dict) -> Text:
+    text = Text("Recording: on · ", style="bold")
+    text.append("the greeting announces it" if info["notice_in_greeting"]
+                else "the greeting does NOT announce it",
+                style="green" if info["notice_in_greeting"] else "bold red")
+    if info["all_party_numbers"]:
+        where = "; ".join(f"{n} ({', '.join(s)})" for n, s in info["all_party_numbers"].items())
+        text.append(f" · all-party consent needed for {where}")
+    return text
+
+
 def _warnings(p: Preview) -> list[str]:
     out = []
+    info = recording_notice(p)
+    if info and not info["notice_in_greeting"]:
+        out.append("The campaign records calls but the greeting does not say so: start refuses "
+                   "it while any number is where every party must consent. "
+                   + recording.notice_hint())
     if p.unknown_tokens:
         where = f"campaign {p.campaign.name!r}" if p.campaign else "the campaign"
         out.append(
@@ -114,7 +145,10 @@ def preview(
     p = build_preview(st, campaign=target, agent=agent, lead_number=lead, lead_id=lead_id)
     for message in _warnings(p):
         common.warn(escape(message))
+    info = recording_notice(p)
     if as_json:
-        common.print_json(p.as_dict())
+        common.print_json(p.as_dict() | {"recording": info})
         return
     common.out.print(preview_view(p))
+    if info:
+        common.out.print(recording_line(info))

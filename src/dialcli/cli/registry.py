@@ -51,6 +51,8 @@ COMMANDS: dict[str, Entry] = {
     "plan": Entry("plan", "Dry run: when each number may be dialed, and why. Places no "
                           "calls."),
     "audit": Entry("audit", "Export the audit log: one row per dial decision and per skip."),
+    "calls": Entry("calls", "Review calls: the log, each conversation, the transcripts.",
+                   group=True),
     "doctor": Entry("doctor", "Check that live calls will work from this laptop, and say how "
                               "to fix what won't."),
     "call": Entry("call", "Place one test call to your own phone and print the conversation "
@@ -82,6 +84,9 @@ ABOUT = ("Run outbound AI voice-call campaigns from your laptop.\n\n"
 ROOT_OPTIONS = (
     ("--db", "PATH", "Workspace file (default: $DIALCLI_DB or ./dialcli.db)."),
     ("--version", "", "Show the version and exit."),
+    ("--quiet -q", "", "Say less: no per-lead lines or notes."),
+    ("--verbose -v", "", "Say more; -vv: Twilio requests, relay frames."),
+    ("--log-file", "PATH", "Also write the log to PATH."),
     ("--help -h", "", "Show this message and exit."),
 )
 

@@ -22,12 +22,15 @@ import typer
 from rich.live import Live
 from rich.markup import escape
 
-from dialcli.cli import ui
-from dialcli.cli.common import err, note, out, resolve_campaign_id, state, success
+from dialcli.cli import logs, ui
+from dialcli.cli.common import (YES, bounded, confirm, err, note, out, resolve_campaign_id,
+                                state, success)
+from dialcli.compliance import recording
 from dialcli.compliance.disclosure import check_agent, enforce
 from dialcli.engine import doctor, lifecycle, runner
 from dialcli.engine.runner import RunOptions
 from dialcli.errors import ConflictError, ExitCode, InputError, ProviderError
+from dialcli.store.health import StoreError
 from dialcli.models import CampaignStatus
 from dialcli.store import Store
 
@@ -51,11 +54,12 @@ class RunFlags:
         "--sim-profile", metavar="FILE",
         help="Simulated population and pinned scripts (TOML).")] = None
     speed: Annotated[Optional[float], typer.Option(
-        "--speed", metavar="N", help="Play a simulated run at N x real time.")] = None
+        "--speed", metavar="N", help="Play a simulated run at N x real time (0.01-100000).",
+        callback=bounded(0.01, 100_000))] = None
     public_url: Annotated[Optional[str], typer.Option(
         "--public-url", metavar="URL", help="Your tunnel's https URL (live calls).")] = None
     port: Annotated[int, typer.Option(
-        "--port", help="Local port of the callback server.")] = 8765
+        "--port", help="Local port of the callback server.", min=1, max=65535)] = 8765
     strict: Annotated[bool, typer.Option(
         "--strict", help="Refuse to dial if the agent fails the disclosure check.")] = False
     blackout: Annotated[Optional[Path], typer.Option(
@@ -145,7 +149,7 @@ def restart(
     ctx: typer.Context,
     run: RunFlags,
     campaign: CampaignArg = None,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = YES,
     no_start: bool = typer.Option(False, "--no-start", help="Reset only; start later."),
 ) -> None:
     """Restart a campaign from the top: every lead back to PENDING, counters zeroed.
@@ -164,10 +168,8 @@ def restart(
     opts = run.options()
     if not yes:
         leads = store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ?", (cid,))
-        if not sys.stdin.isatty():
-            raise InputError("restart needs confirmation.", hint="Add --yes to confirm.")
-        typer.confirm(f"Restart {name!r}: put all {leads:,} leads back to PENDING and "
-                      "dial them again?", abort=True)
+        confirm(f"Restart {name!r}: put all {leads:,} leads back to PENDING and dial them "
+                "again?", yes=yes, action="Restarting a campaign")
     got = lifecycle.restart(store, cid, st.clock.now(), wall_now=st.clock.now())
     success(f"Campaign {name!r} reset for run {got['run']}: "
             + ", ".join(f"{k} {v:,}" for k, v in sorted(got["leads"].items())))
@@ -185,6 +187,7 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     tty = sys.stdout.isatty() if live_view is None else live_view
     if tty and opts.simulate and opts.speed is None:
         opts.speed = 30.0   # watchable: 30x real time, long waits compressed
+    quiet = quiet or logs.SETTINGS.quiet         # -q: no per-lead lines
     log = None if (tty or quiet) else _log
     _check_disclosure(store, campaign_id, strict)
     for warning in doctor.start_warnings(store, campaign_id, st.clock.now()):
@@ -201,23 +204,18 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     if live:
         live.start()
     try:
-        try:
-            wait()
-        except KeyboardInterrupt:
-            handle.interrupted = True
-            n = len(engine.in_flight)
-            err.print(f"\n[yellow]Pausing:[/yellow] no new dials; waiting for {n} call(s) in "
-                      "progress to finish. Press Ctrl-C again to quit now.")
-            engine.request_stop()
-            try:
-                wait()
-            except KeyboardInterrupt:
-                engine.abort()
-                wait()
+        with runner.pause_on_signals():
+            _wait_or_pause(engine, handle, wait)
     finally:
         if live:
             live.refresh()
             live.stop()
+    if handle.stopped_because:
+        raise StoreError(f"Stopped: {handle.stopped_because} while the campaign ran "
+                         f"({store.path}); nothing more was written.",
+                         hint="Put the workspace file back (or restore a backup) and run "
+                              f"`dialcli resume {shlex.quote(engine.campaign.name)}`: calls "
+                              "left open are settled with the provider first.")
     if handle.error is not None:
         raise handle.error
     result = handle.result
@@ -245,6 +243,23 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     return result
 
 
+def _wait_or_pause(engine: Any, handle: Any, wait: Callable[[], None]) -> None:
+    """Wait for the run; Ctrl-C (or SIGTERM/SIGHUP) pauses it, a second one quits."""
+    try:
+        wait()
+    except KeyboardInterrupt:
+        handle.interrupted = True
+        n = len(engine.in_flight)
+        err.print(f"\n[yellow]Pausing:[/yellow] no new dials; waiting for {n} call(s) in "
+                  "progress to finish. Press Ctrl-C again to quit now.")
+        engine.request_stop()
+        try:
+            wait()
+        except KeyboardInterrupt:
+            engine.abort()
+            wait()
+
+
 def _log(item: dict[str, Any]) -> None:
     """Plain log lines when stdout is not a terminal: one per lead change, pass, and
     stretch with nothing to dial (until when, and why)."""
@@ -256,9 +271,12 @@ def _log(item: dict[str, Any]) -> None:
 
 def _check_disclosure(store: Store, campaign_id: int, strict: bool) -> None:
     """Warn (or with --strict refuse) when the agent does not identify itself / offer opt-out."""
-    row = store.one("SELECT a.greeting, a.system_prompt FROM campaigns c JOIN agents a "
+    row = store.one("SELECT a.greeting, a.system_prompt, c.record FROM campaigns c JOIN agents a "
                     "ON a.id = c.agent_id WHERE c.id = ?", (campaign_id,))
-    for warning in enforce(check_agent(row[0], row[1]), strict=strict):
+    # A recorded campaign whose numbers need all-party consent is refused without the
+    # notice (RecordingNoticeError, exit 2); elsewhere the missing notice is a warning.
+    recording.check_campaign(store.conn, campaign_id, record=bool(row[2]), greeting=row[0])
+    for warning in enforce(check_agent(row[0], row[1], record=bool(row[2])), strict=strict):
         # The message quotes the user's greeting: never read it as markup.
         err.print(f"[yellow]Warning:[/yellow] {escape(warning.message)}", highlight=False)
         err.print(f"  {warning.hint}", markup=False, highlight=False)

@@ -53,8 +53,11 @@ def template(
     if output.exists() and not force:
         raise InputError(f"{output} already exists.",
                          hint="Pass --force to overwrite it, or choose another name with -o.")
-    if not output.parent.exists():
-        raise InputError(f"Cannot write {output}: folder {output.parent} does not exist.")
-    output.write_text(text, encoding="utf-8")
+    # lazy: only when a file is written
+    from dialcli import outfiles
+
+    with outfiles.write_text_atomically(outfiles.AtomicFile(
+            output, what="template file", option="-o")) as fh:
+        fh.write(text)
     common.success(f"Wrote {escape(str(output))}. Fill in one lead per row, then: "
                     f"dialcli import {escape(str(output))}")

@@ -143,9 +143,27 @@ def latest_per_lead(rows: list[dict[str, Any]], limit: int) -> list[dict[str, An
     return out
 
 
+def live_lines(s: "Snapshot") -> Table:
+    """The last lines of the calls in progress, as they are said."""
+    table = Table(title="Live", title_justify="left", expand=True, show_edge=False,
+                  show_header=False, box=None, padding=(0, 1))
+    table.add_column("who", no_wrap=True, style="dim")
+    table.add_column("said", ratio=1, overflow="ellipsis", no_wrap=True)
+    for call in s.live_calls:
+        table.add_row(Text(call["lead"] or call["e164"] or "", style="bold"),
+                      Text(call["e164"] or "", style="dim"))
+        for line in call["lines"]:
+            table.add_row(Text(f"  {line['role']}", style="cyan" if line["role"] == "agent"
+                               else "yellow"), Text(line["text"]))
+    return table
+
+
 def dashboard(s: "Snapshot") -> Group:
-    return Group(status_line(s), kpi_cards(s), disposition_line(s),
-                 lead_table(latest_per_lead(s.recent_leads, 8)), event_table(s.recent_events[:6]))
+    parts = [status_line(s), kpi_cards(s), disposition_line(s),
+             lead_table(latest_per_lead(s.recent_leads, 8)), event_table(s.recent_events[:6])]
+    if s.live_calls:
+        parts.append(live_lines(s))
+    return Group(*parts)
 
 
 def log_line(item: dict[str, Any]) -> str:

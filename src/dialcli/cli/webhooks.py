@@ -14,7 +14,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import note, now, out, print_json, state, store, success, warn
+from dialcli.cli.common import (bounded, confirm, note, now, out, print_json, state, store,
+                                success, warn)
 from dialcli.clock import to_iso
 from dialcli.results import delivery
 from dialcli.results import webhooks as core
@@ -128,7 +129,8 @@ def list_cmd(
 def remove_cmd(
     ctx: typer.Context,
     subscription: str = typer.Argument(..., help="Subscription id or URL."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask, even with events queued."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask, even with events queued "
+                             "(needed when there is no terminal to ask on)."),
 ) -> None:
     """Delete a subscription and its queued events.
 
@@ -139,9 +141,10 @@ def remove_cmd(
     st = store(ctx)
     sub = core.get_subscription(st, subscription)
     pending, _ = core.outbox_counts(st, sub.id)
-    if pending and not yes:
-        typer.confirm(f"{pending:,} event(s) for {sub.display_url} are not delivered yet and "
-                      "will be dropped. Remove anyway?", abort=True, err=True)
+    if pending:
+        confirm(f"{pending:,} event(s) for {sub.display_url} are not delivered yet and "
+                "will be dropped. Remove anyway?", yes=yes,
+                action="Removing a subscription with queued events")
     removed, dropped = core.remove_subscription(st, sub.id)
     success(f"Removed subscription {removed.id} ({removed.display_url})"
             + (f"; dropped {dropped:,} queued event(s)" if dropped else ""))
@@ -152,7 +155,8 @@ def test_cmd(
     ctx: typer.Context,
     subscription: Optional[str] = typer.Argument(None, help="Subscription id or URL "
                                                   "(optional when there is one)."),
-    timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for the endpoint."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for the endpoint.",
+                                  callback=bounded(0.1, 300, " seconds")),
 ) -> None:
     """Send a signed webhook.test event to an endpoint now and show the answer.
 
@@ -177,8 +181,10 @@ def test_cmd(
 def deliver_cmd(
     ctx: typer.Context,
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds",
-                                                help="Stop after this long (default: until done)."),
-    timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait per request."),
+                                                help="Stop after this long (default: until done).",
+                                                callback=bounded(0, 7 * 24 * 3600, " seconds")),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait per request.",
+                                  callback=bounded(0.1, 300, " seconds")),
 ) -> None:
     """Send every queued event now, without a running campaign.
 

@@ -35,6 +35,7 @@ from typing import Any, Iterable, Iterator
 from dateutil import parser as dateparser
 
 from dialcli.clock import UTC, from_iso, to_iso
+from dialcli.compliance import adad
 from dialcli.compliance.rules import zone_info
 from dialcli.config import path_text
 from dialcli.errors import InputError
@@ -218,20 +219,49 @@ class Gate:
     reason: str | None                 # why not (None when ok)
     record: Record | None              # the consent relied on (or the best one found)
     required: str                      # 'written' | 'any' | 'off'
+    state: adad.Verdict | None = None  # the state artificial-voice rules' answer
+
+    @property
+    def state_rule(self) -> bool:
+        """Stopped by a state's artificial-voice rule (not by a missing federal consent)."""
+        return self.state is not None and not self.state.ok
 
     def evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {"required": self.required}
         if self.record is not None:
             out.update(self.record.evidence())
+        if self.state is not None and self.state.applied:
+            out["state_rules"] = self.state.evidence()
         return out
 
 
 def check(conn: sqlite3.Connection, e164: str, *, purpose: str, gate_on: bool,
-          at_iso: str) -> Gate:
+          at_iso: str, states: tuple[str, ...] | None = None) -> Gate:
     """May an AI-voice call of a campaign with ``purpose`` reach ``e164`` at ``at_iso``?
 
-    A campaign whose gate the user turned off is not checked (its runs are warned and
-    audited); an unspecified purpose never dials (``start`` refuses it first)."""
+    The federal rule (consent of the kind the purpose needs), then the artificial-voice
+    rules of every state the number could be in (``adad.verdict``; ``states`` defaults
+    to what the workspace knows of the number, ``adad.number_states``). A state that
+    bans the call, or wants a live operator first, stops it even with the gate off,
+    and its reason comes first: no consent record can lift it.
+
+    A campaign whose gate the user turned off is not checked for consent (its runs are
+    warned and audited); an unspecified purpose never dials (``start`` refuses it first)."""
+    gate = _federal(conn, e164, purpose=purpose, gate_on=gate_on, at_iso=at_iso)
+    if purpose not in PURPOSES:
+        return gate
+    if states is None:
+        states = adad.number_states(conn, e164)
+    verdict = adad.verdict(states, purpose, gate.record.kind if gate.record else None,
+                           gate_on=gate_on)
+    if not verdict.ok and (verdict.rule.blocks_ai or gate.ok):
+        return Gate(False, verdict.reason, gate.record, gate.required, verdict)
+    return Gate(gate.ok, gate.reason, gate.record, gate.required, verdict)
+
+
+def _federal(conn: sqlite3.Connection, e164: str, *, purpose: str, gate_on: bool,
+             at_iso: str) -> Gate:
+    """The federal consent rule alone (47 CFR 64.1200(a)(2)-(3) for an artificial voice)."""
     if not gate_on:
         return Gate(True, None, best(conn, e164, at_iso), "off")
     found = best(conn, e164, at_iso)

@@ -14,6 +14,8 @@ template makes most often, before any call is placed:
 * ``opt_out``: neither the greeting nor the system prompt gives the callee a way to
   stop the calls ("press 9", "say stop", "remove you from our list", "opt out",
   "do not call", the OPT_OUT label).
+* ``recording`` (only for a campaign that records): the greeting does not say the call
+  is recorded (``compliance.recording``).
 
 ``check_agent`` returns warnings; ``enforce(warnings, strict=True)`` turns them into a
 ``DisclosureError`` (exit 2) for ``--strict``.
@@ -24,6 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dialcli.compliance.recording import has_notice as has_recording_notice
+from dialcli.compliance.recording import notice_hint as recording_notice_hint
 from dialcli.errors import InputError
 
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "inc", "co", "corp", "ltd", "llc", "jr",
@@ -113,9 +117,19 @@ def offers_opt_out(*texts: str | None) -> bool:
     return any(t and _OPT_OUT.search(t) for t in texts)
 
 
-def check_agent(greeting: str, prompt: str | None = None) -> list[DisclosureWarning]:
-    """Disclosure warnings for an agent's greeting and system prompt (empty = fine)."""
+def check_agent(greeting: str, prompt: str | None = None, *,
+                record: bool = False) -> list[DisclosureWarning]:
+    """Disclosure warnings for an agent's greeting and system prompt (empty = fine);
+    ``record``: the campaign records, so the greeting must announce it
+    (``compliance.recording``)."""
     warnings = []
+    if record and not has_recording_notice(greeting):
+        warnings.append(DisclosureWarning(
+            "recording",
+            "The campaign records its calls, but the greeting does not say so.",
+            "Where recording needs every party's consent (CA, FL, IL, MD, MA, PA, WA and "
+            "others) the first words must announce it. " + recording_notice_hint(),
+        ))
     if not identifies_caller(greeting or ""):
         shown = first_sentence(greeting or "") or "(empty)"
         warnings.append(DisclosureWarning(

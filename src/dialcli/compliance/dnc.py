@@ -181,7 +181,7 @@ def remove(conn, e164s: Iterable[str], *, now_iso: str, reason: str | None = Non
         raise ConflictError(
             f"{', '.join(protected)} asked to be removed on a call "
             f"(first: {first[0]} on {first[2][:10]}); not taken off the opt-out list.",
-            hint="Only with their new consent: dialcli dnc remove NUMBER --force")
+            hint="Only with their new consent: dialcli dnc remove NUMBER --with-new-consent")
     for e164 in numbers:
         if e164 not in rows:
             result.unchanged += 1

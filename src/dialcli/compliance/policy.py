@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
+from dialcli.compliance.adad import ADAD_VERSION, hour_rows, number_regions
 from dialcli.compliance.rules import (
     CANADA_ROWS, DAY_END, FEDERAL_END, FEDERAL_START, US_STATES, Blackout, BlackoutRule,
     DailyWindow, Interval, Rule, StateRow, StateRule, format_span, is_canadian,
@@ -40,14 +41,16 @@ from dialcli.compliance.rules import (
 )
 from dialcli.clock import from_iso, to_iso
 from dialcli.errors import InputError
-from dialcli.phones import PhoneError, describe_e164
+from dialcli.phones import zone_overrides
 from dialcli.store.settings import Setting, parse_int_range, register
 
 UTC = timezone.utc
 LOOKAHEAD_DAYS = 14
 STATE_RULES_VERSION = shipped_state_rules()[0]
-#: Written into every audit row: which federal + state rule set decided.
-RULES_VERSION = f"federal+states-{STATE_RULES_VERSION}"
+#: Written into every audit row: which federal + state rule set decided -- the calling
+#: rules, the artificial-voice rules and the zone corrections, each by its version.
+RULES_VERSION = (f"federal+states-{STATE_RULES_VERSION}+adad-{ADAD_VERSION}"
+                 f"+zones-{zone_overrides()[0]}")
 
 
 # -- windows -----------------------------------------------------------------------
@@ -285,7 +288,9 @@ class CallingPolicy:
             self.start, self.end, name="campaign",
             text=f"campaign {format_span((start, end))} within federal 08:00-21:00")
         self.rules: tuple[Rule, ...] = (self.base_rule,)
-        rows = shipped_state_rules()[1] if state_rules is None else tuple(state_rules)
+        # The state rows, and the hours state artificial-voice laws set (CA 09:00-21:00).
+        rows = (*shipped_state_rules()[1], *hour_rows()) if state_rules is None \
+            else tuple(state_rules)
         self.state_rows: dict[str, list[StateRow]] = {}
         for row in rows:
             self.state_rows.setdefault(row.state, []).append(row)
@@ -445,21 +450,6 @@ def cap_for_number(conn, e164: str) -> int:
     and state law for every state the number belongs to -- its own (area code) and
     any a lead's ``state`` column gave it in any campaign."""
     return cap_for_regions(_settings(conn), number_regions(conn, e164))
-
-
-def number_regions(conn, e164: str) -> set[str]:
-    """Every region the number has in the workspace: its own (from the area code) and
-    those its leads' ``state`` columns merged into their zone groups."""
-    regions = {r[0] for r in conn.execute(
-        "SELECT p.region FROM lead_phones p WHERE p.e164 = ? UNION "
-        "SELECT g.region FROM lead_phones p JOIN zone_groups g ON g.id = p.group_id "
-        "WHERE p.e164 = ?", (e164, e164)) if r[0]}
-    if not regions:
-        try:
-            regions.add(describe_e164(e164).region)
-        except PhoneError:
-            pass
-    return regions
 
 
 def _workspace_caps(settings: dict[str, str]) -> tuple[int, dict[str, int]]:

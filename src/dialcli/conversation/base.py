@@ -23,9 +23,10 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from dialcli.models import Disposition, VoicemailAction
+from dialcli.workspace.fields import FieldSpec
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class CallContext:
     lead_vars: dict[str, Any] = field(default_factory=dict)
     recipient_tz: str | None = None   # IANA zone used to read "tomorrow at 3"
     llm_model: str | None = None
+    fields: tuple[FieldSpec, ...] = ()   # what the agent extracts from the call
     tts_provider: str | None = None    # ConversationRelay ttsProvider (``voice`` is its id)
     voicemail_voice: str | None = None  # a <Say> voice for the voicemail message
 
@@ -65,6 +67,21 @@ class Utterance:
         return d
 
 
+class Transcript(list):
+    """A session's utterances; ``listener`` (when set) hears each line as it is added,
+    so a live call's dashboard can show the conversation as it happens."""
+
+    listener: "Callable[[Utterance], None] | None" = None
+
+    def append(self, utt: "Utterance") -> None:
+        super().append(utt)
+        if self.listener is not None:
+            try:
+                self.listener(utt)
+            except Exception:  # noqa: BLE001 - a watcher must never break the call
+                pass
+
+
 @dataclass(frozen=True)
 class EndCall:
     """The brain's decision to end the call, with its label."""
@@ -74,6 +91,7 @@ class EndCall:
     callback_text: str | None = None   # what the caller said about when to call back
     callback_at: str | None = None     # ISO-8601 if the brain resolved it itself
     goodbye: str = ""                  # last line to speak before hanging up
+    fields: Any = None                 # the brain's extracted values, unchecked
 
     # The goodbye is also the text of the chunk that carries this EndCall (or the end
     # of that turn's streamed text): consumers speak ``Chunk.text`` only and must not
@@ -94,7 +112,7 @@ class BrainSession(ABC):
 
     def __init__(self, ctx: CallContext):
         self.ctx = ctx
-        self.transcript: list[Utterance] = []
+        self.transcript: list[Utterance] = Transcript()
         self.result: EndCall | None = None
         self._cancel = threading.Event()
 

@@ -223,7 +223,10 @@ def _resolve(spec: TimeSpec, now: datetime, zone: ZoneInfo | timezone,
         step = relativedelta(months=1)
 
     due = _wall(day, at or same_time, zone)
-    if due <= now and spec.part and day == today and spec.clock is None:
+    if due <= now and spec.part and day == today and spec.clock is None and \
+            not (spec.part == "morning" and "this" not in spec.words):
+        # "This afternoon" said at 15:00: within the hour. "In the morning" said at
+        # 10:00 means tomorrow's (rolled below).
         part_end = _wall(day, DAY_PARTS[spec.part][1], zone)
         soon = now + timedelta(hours=1)
         if soon < part_end:

@@ -31,6 +31,7 @@ import httpx
 from dialcli.config import LLMSettings
 from dialcli.conversation.base import EndCall
 from dialcli.conversation.intents import Intent, first_name, read
+from dialcli.conversation.rules import confirms_opt_out
 from dialcli.models import Disposition
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ PREFIX = "Labelled after the call: "
 
 _FOLLOW_UP_Q = re.compile(r"\b(?:follow up|interested|set (?:it|that|you|this) up|sign (?:you )?up|"
                           r"schedule|book|go ahead|move forward|proceed|get started|enroll)\b", re.I)
+_OPT_OUT_Q = re.compile(r"\bstop calling\b|\b(?:take|remove) (?:you|your number)\b|"
+                        r"\bnot (?:to )?(?:be )?call(?:ed)? (?:you )?again\b", re.I)
 _CALLBACK_Q = re.compile(r"\bcall (?:you )?back\b|\bbetter time\b", re.I)
 _IDENTITY_Q = r"\b(?:am i (?:speaking|talking) (?:with|to)|is this {name}|are you {name})\b"
 
@@ -92,6 +95,9 @@ def classify_by_rules(transcript: list[dict[str, Any]], *, lead_name: str = "") 
         yes = r.intent in (Intent.AFFIRM, Intent.CONFIRM_IDENTITY) or (
             r.intent is Intent.ASK_INFO and r.has(Intent.AFFIRM))
         no = r.intent is Intent.DENY
+        if _OPT_OUT_Q.search(_last_sentence(question)) and confirms_opt_out(r):
+            return EndCall(Disposition.OPT_OUT,
+                           PREFIX + "the caller confirmed they do not want to be called again.")
         if r.intent is Intent.CALLBACK or (r.intent is Intent.TIME and decided and
                                            decided[0] is Disposition.CALLBACK):
             decided = (Disposition.CALLBACK, "the caller asked to be called back")

@@ -22,15 +22,17 @@ alone, unclear.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from dialcli.conversation.time_phrases import find_time_phrase
+from dialcli.conversation.time_phrases import scan
 
 
 class Intent(StrEnum):
     OPT_OUT = "opt_out"
+    MAYBE_OPT_OUT = "maybe_opt_out"      # "why do you keep calling me?": ask before removing
     WRONG_NUMBER = "wrong_number"
     VOICEMAIL = "voicemail"              # an answering-machine greeting, not a person
     CALLBACK = "callback"
@@ -83,7 +85,7 @@ def _contractions() -> dict[str, str]:
         table[f"{verb}n't"] = table[f"{verb}nt"] = f"{verb} not"
     for pron, suffixes in (("i", "ve ll d"), ("you", "re ve ll d"), ("we", "re ve ll d"),
                            ("they", "re ve ll d"), ("he", "ll d s"), ("she", "ll d s"),
-                           ("it", "ll s"), ("that", "s"), ("there", "s"), ("who", "s"),
+                           ("it", "ll s"), ("that", "s d ll"), ("there", "s"), ("who", "s"),
                            ("what", "s"), ("here", "s"), ("where", "s"), ("how", "s")):
         for suf in suffixes.split():
             table[f"{pron}'{suf}"] = f"{pron} " + {"re": "are", "ve": "have", "ll": "will",
@@ -96,11 +98,18 @@ _CONTRACTIONS = _contractions()
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
+_AGREEMENT_NOISES = re.compile(r"\b(?:uh[ -]?huh|mm[ -]?hmm+|mhm+|mm[ -]?hm|uh[ -]?hu)\b")
+
+
 def normalize(text: str) -> str:
     """Lowercase, expand contractions, drop fillers and punctuation."""
     s = (text or "").lower().replace("’", "'").replace("‘", "'")
+    if not s.isascii():
+        # Spanish callers: "llámame" and "llamame" are one word to the patterns.
+        s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
     s = _TOKEN.sub(lambda m: _CONTRACTIONS.get(m.group(0), m.group(0)), s)
     s = re.sub(r"[^\w\s']", " ", s).replace("'", "")
+    s = _AGREEMENT_NOISES.sub("yes", s)       # "uh huh" is a yes, not "huh?"
     s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
     return _LEAD_FILLERS.sub("", s)
 
@@ -130,7 +139,89 @@ _OPT_OUT = _any(
     r"\b(?:do not|never) want (?:to be|any more|anymore|more)? ?(?:called|contacted|calls)\b",
     r"\bi will report you\b", r"\bharass(?:ing|ment)?\b",
     r"\bhow (?:do|can) i (?:get|be) (?:removed|taken off)\b",
+    # Any reasonable way of saying it (FCC 24-24: consent is revoked "in any
+    # reasonable manner"): removal, deletion, revocation, a threat to complain,
+    # having said so before, a plain "stop".
+    r"\b(?:be|get|being|getting) (?:removed|taken off|deleted|unsubscribed|erased)\b",
+    r"\b(?:take|get|put|leave|scratch|cross|strike|wipe|delete|erase|remove|drop|clear) "
+    r"(?:me|us|my (?:number|name|info|information|details|data|records?|contact|phone(?: number)?)|"
+    r"this (?:number|phone)|our (?:number|names?)) (?:off|out of|from|of (?:your|the|this|that))\b",
+    r"\b(?:wipe|delete|erase|remove|drop|clear|scratch|cross|strike) (?:me|us|my (?:number|name|info|"
+    r"information|details|data|records?|contact|phone(?: number)?)|this (?:number|phone)|our (?:number|names?))\b",
+    r"\b(?:delete|erase|remove|wipe|purge) (?:all )?(?:my|our) \w+", r"\bdnc\b",
+    r"\bdo not call (?:list|registry)\b", r"\b(?:national )?do not call registry\b",
+    r"\b(?:i|we) (?:already |have |already have )?(?:told|asked) (?:you|y all|them)(?: \w+)?(?: \w+)? "
+    r"(?:not to|to stop|to quit|never to|to not|to take|to remove)\b",
+    r"\b(?:never|do not|did not) (?:ever )?want to hear from (?:you|y all|your)\b",
+    r"\b(?:never|do not) want (?:any more|anymore|more|these|your|any|the|those|you) ?(?:phone )?"
+    r"(?:calls|calling|to call)\b",
+    r"\b(?:do not|never) want (?:you|y all|your company|anyone|anybody) (?:\w+ )?(?:calling|to call|contacting|to contact|bothering)\b",
+    r"\b(?:do not|never) want to be (?:called|contacted|bothered)\b",
+    r"\breport(?:ing)? (?:you|this|your|y all)\b", r"\b(?:ftc|fcc|attorney general|better business bureau|bbb)\b",
+    r"\b(?:sue|suing|lawyer|attorney|lawsuit)\b",
+    r"\b(?:revoke|revoking|withdraw|withdrawing|cancel|take back) (?:my |any |all |the )?(?:consent|permission)\b",
+    r"\b(?:did not|never) (?:consent|agree|sign up|opt in|give (?:you )?(?:my )?(?:consent|permission|my number))\b",
+    r"\b(?:never )?(?:gave|give) (?:you|y all) (?:my )?permission\b",
+    r"\b(?:do not|no longer) have (?:my )?(?:permission|consent)\b",
+    r"\b(?:stop|quit|cease) (?:\w+ )?(?:bothering|pestering|harassing|hounding|spamming|calling)\b",
+    r"\b(?:stop|enough) (?:with )?(?:the|these|your|all the|all these|those) (?:calls|phone calls|calling)\b",
+    r"\benough (?:calls|calling)\b", r"\b(?:no more|not any more) (?:phone )?(?:calls|calling)\b",
+    r"\b(?:sick|tired) (?:and tired )?of (?:these|your|the|you|y all|all the|all these|being)\b",
+    r"\bstop (?:it|that|this)\b", r"(?:^|\b(?:no|please|just|i said|okay|so|now|yeah|oh|hey|"
+    r"alright|all right|seriously|god|man|dude|lady|look|listen) )stop(?: please| now| already)?$",
+    r"\bstop(?: please| now| already)?$", r"\bgo away\b", r"\bdo not (?:ever )?call (?:me |us |here )?\w+ either\b",
+    # Spanish (accents stripped): no me llame, deje de llamar, quiteme de su lista ...
+    r"\bno (?:me |nos )?(?:vuelva|vuelvas|vuelvan|vuelvan a|vuelva a|vuelvas a)? ?(?:a )?"
+    r"(?:llame|llames|llamen|llamar|marque|marquen|molest\w*)\b",
+    r"\b(?:deje|dejen|deja|dejes|dejar) de (?:llamar|molestar|marcar)\w*",
+    r"\bya no (?:me |nos )?(?:llame|llames|llamen|llamar)\b",
+    r"\b(?:borr|quit|saqu|sac|elimin|remuev|remov)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
+    r"(?:mi|mis|nuestro) (?:numero|nombre|informacion|telefono|datos))",
+    r"\bno quiero (?:\w+ )?(?:mas )?llamadas\b", r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:llame|llamen|llames|molest)",
+    r"\bno (?:me )?(?:llame|llamen|llames) (?:mas|nunca)\b", r"\b(?:dejen|deje|deja)(?:me|nos) en paz\b",
+    r"\bdar(?:me|nos)? de baja\b", r"\blista de no llamar\b", r"\bnunca (?:me |mas )?(?:llame|llamen)\b",
+    r"\bno quiero que (?:me |nos )?(?:\w+ ){0,2}(?:llam|molest)\w*",
+    r"\b(?:could|can|would|will) you (?:please |just |kindly )?(?:not|never) (?:call|contact|ring|dial)\b",
+    r"\b(?:did not|would not|do not|not|never) (?:call|contact|ring) (?:me |us |here |this number |this phone )?"
+    r"(?:again|anymore|any more|no more|ever again)\b",
+    r"^(?:please )?remove(?: please| me| it| us)?$", r"\b(?:want|get|be|take me|keep me|stay) off (?:of )?(?:the|your|this|that|ur|y alls) (?:\w+ )?list\b",
+    r"\boff (?:the|your|this|that) (?:calling |call |phone |contact |mailing |dialing )?list\b",
+    r"\b(?:block|blocking|blocked|report) (?:you|this number|your number|this|the number|y all)\b",
+    r"\b(?:you are|you re|i have you|i got you) blocked\b", r"\bno call list\b",
+    r"\b(?:illegal|breaking the law|against the law|tcpa|cease and desist)\b",
+    r"\b(?:call|calling) (?:me |here )?(?:again|one more time) and\b", r"\bkeep calling and\b",
+    r"^(?:no )?no more$", r"\bknock it off\b", r"^never again$", r"\bi am done with (?:these|your|the) calls\b",
+    r"\b(?:make|get) (?:these|the|your) calls (?:to )?stop\b", r"\bstop (?:these|the|your) calls\b",
 )
+#: "Don't call me ma'am" is about a name, not about calling.
+_NAMING = re.compile(
+    r"\bdo not call (?:me|her|him) (?:maam|madam|sir|mister|miss|mrs|ms|mr|honey|sweetie|dear|"
+    r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b")
+
+#: Complaints about being called that may or may not be a revocation: the agent asks
+#: once whether to stop calling ("why do you keep calling me?").
+_MAYBE_OPT_OUT = _any(
+    r"\b(?:why|how come) (?:do|does|are|did|have|is|you)? ?(?:you|y all|you all|you guys|you people|they|"
+    r"u|this number|your company|somebody|someone) (?:\w+ )?(?:keep|keeps|always|still|continue to|"
+    r"constantly|been|keep on|calling)(?: \w+)? ?(?:calling|call|ringing|phoning|me|here)?\b",
+    r"\bwho (?:keeps|is always|keep) calling\b",
+    r"\b(?:you|y all|you guys|you people|they) (?:\w+ )?(?:keep|always|constantly|continually|still) "
+    r"(?:on )?(?:calling|call|ringing|phoning)\b",
+    r"\bhow many times (?:are|is|do|will|have|has|did|you|y all)\b",
+    r"\byou (?:guys |people |all )?(?:already )?(?:called|call) (?:me |here |this number )?"
+    r"(?:yesterday|earlier|before|last week|this morning|already|twice|again|too|every day)\b",
+    r"\b(?:so many|too many|a lot of|all these|all the|all of these|constant|nonstop|non stop) (?:phone )?calls\b",
+    r"\b(?:the|like the|this is the|that is the|it is the) (?:\w+ )?(?:second|third|fourth|fifth|sixth|"
+    r"seventh|tenth|hundredth|millionth|umpteenth|\d+(?:st|nd|rd|th)?) (?:time|call)\b",
+    r"\b(?:\d+|two|three|four|five|six|seven|eight|nine|ten|twenty|a hundred|several|many|multiple) "
+    r"(?:times|calls)\b",
+    r"\b(?:siguen|sigue|sigues) llamando\b", r"\bpor que (?:me )?(?:llaman|llama) tanto\b",
+    r"\bevery (?:day|single day|week)\b.*\bcall", r"\bcall\w*\b.*\bevery (?:single )?(?:day|week|morning|night|hour)\b",
+    r"^(?:(?:ugh|oh|oh god|seriously|man|god|jeez|geez)\s+)*not you (?:guys |people |again)",
+    r"\byou (?:guys |people |all )?(?:just|already) called\b", r"^(?:seriously|really|what) again\b",
+    r"\bcalls? (?:a|per|every) day\b",
+)
+
 
 _VOICEMAIL = _any(
     r"\b(?:leave|record) (?:me |us )?(?:a |your )?(?:brief |short )?(?:message|name and number)\b",
@@ -138,6 +229,20 @@ _VOICEMAIL = _any(
     r"\b(?:not available|unavailable|can not come to the phone|unable to (?:take|answer) your call)\b"
     r".*\b(?:message|tone|beep)\b",
     r"\bthe (?:person|number|subscriber) you (?:are trying to reach|have dialed|called)\b",
+    # Carrier and machine messages.
+    r"\b(?:customer|subscriber|party|person|number|user|mobile|cellular customer) you (?:are |were |have )?"
+    r"(?:calling|called|trying to reach|try to reach|dialed|have dialed|reached)\b",
+    r"\b(?:not|no longer) in service\b", r"\b(?:been|is|was) disconnected\b",
+    r"\bcan not be completed\b", r"\bcall (?:has been |was )?forwarded\b",
+    r"\b(?:automated|automatic) (?:voice|message|messaging)\b", r"\bvoice messag\w*\b",
+    r"\baway from (?:my|the|our) (?:desk|phone)\b", r"^(?:hi |hello |hey )?(?:you have|youve) reached\b",
+    r"\b(?:has|have) reached (?:the )?(?:voicemail|mailbox|residence|office)\b",
+    r"\b(?:can not|unable to|not able to) (?:come to|get to|answer|take) (?:the|my|your) (?:phone|call)\b",
+    r"\bsorry i missed (?:your|the|you)\b.*\b(?:message|get back)\b",
+    r"\bplease try (?:your call )?(?:again )?later\b.*", r"\btry your call again\b",
+    r"\b(?:deje|deja|dejen) (?:su|tu|un) (?:mensaje|recado)\b", r"\bdespues del tono\b",
+    r"\bno (?:esta|se encuentra) disponible\b", r"\bbuzon\b", r"\b(?:ha|has) llamado a\b",
+    r"\bfuera de servicio\b",
 )
 
 
@@ -173,6 +278,8 @@ def _name_patterns(first: str) -> list[str]:
         rf"\b(?:there is|there are) no {n}\b", rf"\bno {n} (?:here|at this number)\b",
         rf"\b(?:this|i) (?:is|am) not {n}\b", rf"\b(?:i do not know|never heard of) (?:a |any )?{n}\b",
         rf"\b{n} does not live here\b", rf"\bno one (?:here )?(?:named|called) {n}\b",
+        rf"^(?:no |nope )?not {n}\b", rf"\b(?:do not know|dunno) (?:no|any|nobody|no one|a) {n}\b",
+        rf"\bwrong {n}\b", rf"\b(?:ninguna?|ningun) {n}\b",
     ]
 
 
@@ -188,6 +295,28 @@ _WRONG_NUMBER = [
     r"\b(?:he|she|they) (?:passed away|died|moved (?:out|away)?)\b",
     r"\b(?:this|it) is (?:a|my) new number\b", r"\bjust got this number\b",
     r"\bthis number (?:belongs|is registered) to\b",
+    r"\b(?:nobody|no one|noone|no body) (?:here |lives here )?(?:named|called|by the name)\b",
+    r"\bthere (?:is|are) no (?:\w+ )?(?:here|at this number|living here|that lives here)\b",
+    r"\b(?:passed away|passed on|is deceased|was deceased|are deceased|deceased|died|is dead)\b",
+    r"\b(?:this|it) is (?:a |my |our )?(?:new|brand new) (?:number|phone)\b",
+    r"\b(?:had|have had|got) (?:this|the) (?:number|phone) (?:for|since)\b", r"\bjust got this (?:phone|line)\b",
+    r"\b(?:this|it) is a (?:business|company|work|office|store|restaurant)(?: line| number| phone)?$",
+    r"\byou (?:have )?reached a (?:business|company|store|restaurant|office)\b",
+    r"^(?:this is|you have reached|you reached) (?:\w+ ){0,2}(?:pizza|restaurant|store|shop|salon|clinic|"
+    r"church|school|hotel|bar|grill|cafe|bakery|garage|dental|law office|auto)\b",
+    r"\b(?:dialed|dialled|called|got) (?:the )?wrong\b", r"\bmisdial\w*\b",
+    r"^(?:that is|this is|it is|that|it) not me\b", r"^not me\b",
+    r"\b(?:i do not know|no idea) who you (?:are )?(?:looking|asking|trying|calling)\b",
+    r"\b(?:cause|because) it (?:is not|ain t|is no) me\b", r"\bit is not me\b",
+    r"\b(?:numero|number) (?:equivocado|incorrecto|wrong)\b", r"\bequivocad[oa]s?\b", r"\bse equivoc\w*\b",
+    r"\b(?:aqui )?no (?:vive|conozco|hay|tenemos) (?:a )?(?:ningun|ninguna|nadie|ningun)\b",
+    r"\baqui no vive\b", r"\bno es aqui\b", r"\bno es (?:el|mi) numero\b", r"\bfallecio\b", r"\bmurio\b",
+    r"\bno vive (?:aqui|aca|en esta casa)\b", r"\bno (?:se encuentra|esta) (?:aqui|aca)\b.*\b(?:nunca|no vive)\b",
+    r"\b(?:she|he|they|mom|dad|mother|father|wife|husband) (?:has |have )?passed\b",
+    r"\b(?:a|an|some|totally|completely) (?:different|other) (?:person|people|family|name)\b",
+    r"\b(?:got|had|have had|have) (?:this|the|that) (?:number|phone|line) (?:a|an|for|since|about|like|only|just) ",
+    r"\b(?:you are|you re) (?:calling|trying) (?:a|the) (?:business|company|store|office|hotel|restaurant)\b",
+    r"\bfront desk\b", r"\bthis is (?:the )?(?:reception|front office|main office)\b",
 ]
 
 _CALLBACK = _any(
@@ -211,9 +340,13 @@ _CALLBACK = _any(
     r"\bi am (?:free|available) (?:tomorrow|later|after|on|at|in|next|this|tonight)\b",
     r"\bin a hurry\b",
     r"(?<!to you )\b(?:talk|speak|chat) (?:more )?(?:later|tomorrow|another time)\b",
+    r"\b(?:estoy|ando) (?:ocupad[oa]|trabajando|manejando|en (?:una reunion|el trabajo|junta|clase))\b",
+    r"\bno puedo (?:hablar|ahorita|ahora)\b", r"\bahorita no\b", r"\bmas tarde\b",
+    r"\bllam(?:e|a|en)(?:me|nos) (?:mas tarde|despues|luego|otro dia|otra vez)\b",
 )
 #: words that make a lone time phrase a callback request ("Friday works better")
-_CALLBACK_HINT = re.compile(r"\b(?:better|works|work|good|prefer|free|available|best|fine|okay|instead|then)\b")
+_CALLBACK_HINT = re.compile(r"\b(?:better|works|work|good|prefer|free|available|best|fine|okay|instead|then|"
+                            r"llam\w*|marc\w*|mejor)\b")
 
 _NOT_INTERESTED = _any(
     r"\bnot (?:\w+ ){0,2}interested\b", r"\bno (?:real )?interest\b", r"\buninterested\b",
@@ -223,12 +356,51 @@ _NOT_INTERESTED = _any(
     r"\b(?:i|we) (?:am|are) all set\b",
     r"\b(?:i|we) (?:am|are) (?:good|fine|okay|covered|happy) (?:with (?:what|my|our|the)|already)\b",
     r"\balready (?:have|got|using|use|with|signed)\b",
-    r"\b(?:do not|does not) (?:really )?(?:want|need)\b(?! to (?:talk|speak) (?:right )?now)",
+    r"\b(?:do not|does not) (?:really )?(?:want|need)\b(?! to (?:talk|speak) (?:right )?now| to think)",
     r"\bno need\b", r"\b(?:i will|i would rather|we will|going to) pass\b", r"\bpass on (?:it|that|this)\b",
     r"\bnot (?:looking|buying|shopping) (?:for|to)?\b", r"\bcan not afford\b",
     r"\bnot something (?:i|we) (?:want|need)\b", r"\bno i am good\b", r"\bno we are good\b",
     r"\bnot happening\b", r"\bforget it\b", r"\bdecline\b",
     r"\b(?:do not|never) bother\b", r"\bnever\b(?! mind)", r"\bcount (?:me|us) out\b",
+    # Polite and oblique declines, "yeah no", sarcasm.
+    r"^(?:(?:yeah|yes|oh|nah|no|well|honestly|um|uh|thanks|thank you)\s+)*(?:i am|we are|i think i am|"
+    r"i think we are) (?:good|fine|okay|all good|set|covered|straight|alright|all right|ok)"
+    r"(?: (?:thanks|thank you|on that|with that|on this|for now|though|here|man|buddy|maam|sir|"
+    r"really|actually|right now|at the moment|no|appreciate it))*$",
+    r"^(?:(?:oh|well)\s+)*(?:no|nah)\s+(?:that is|it is) (?:ok|okay|alright|all right|fine)\b",
+    r"^(?:(?:yeah|oh|no|well|nah)\s+)*(?:that is|it is) (?:ok|okay|alright|all right|fine)"
+    r"(?: (?:thanks|thank you|i am fine|we are fine|i am good|we are good|i am okay|really|no))+$",
+    r"^(?:no |nah |oh )?all good(?: thanks| thank you| here)?$", r"\b(?:i am|we are) (?:set|covered)\b",
+    r"\b(?:hard|gonna|going to|i will|we will|i am going to|i am gonna|have to|got to) pass\b",
+    r"^pass(?: thanks| thank you)?$", r"\bi pass\b",
+    r"\balready (?:did|done|went|bought|switched|installed|taken care)\b",
+    r"\bwent with (?:another|someone|somebody|a different|a competitor|the other)\b",
+    r"\b(?:stick|sticking|staying|stay) with (?:what|my|our|the one)\b",
+    r"\btoo (?:expensive|pricey|much money|costly)\b", r"\bout of (?:my|our) (?:budget|price range)\b",
+    r"\b(?:definitely|absolutely|certainly|of course|hell|heck|oh) not\b", r"\bhell no\b", r"\bheck no\b",
+    r"^no(?: no)+$", r"\b(?:thanks|thank you|appreciate it|appreciate that|appreciate the call|"
+    r"i appreciate it),? but no\b", r"\bbut no(?: thanks| thank you)?$",
+    r"\b(?:satisfied|happy|content|fine) with (?:what|my|our|the one|the current|current)\b",
+    r"\b(?:i|we) (?:rent|are renting|am renting|am a renter|are renters|do not own)\b",
+    r"\bchanged (?:my|our) minds?\b", r"^(?:no |nah )?not (?:anymore|any more)\b",
+    r"\bno longer (?:interested|need|want)\b", r"\b(?:i|we) do not think so\b", r"\bprobably not\b",
+    r"\bi doubt it\b", r"\b(?:do not|never|will not) (?:buy|do business|purchase|sign up for) (?:\w+ )?"
+    r"(?:over the phone|on the phone|from (?:cold )?calls)\b",
+    r"\bnot (?:going to|gonna) (?:buy|sign|do)\b", r"\bzero interest\b",
+    r"\b(?:i am|we are) (?:good|fine|okay|set) (?:on|with) (?:that|this|it)\b",
+    r"\b(?:going to|gonna) say no\b", r"\bthe answer is no\b", r"\bi said no\b",
+    r"\bno means no\b", r"\bno es no\b", r"^(?:no |nah )?not today(?: thanks| thank you| sorry)?$",
+    r"\byeah right\b", r"\boh sure\b.*\b(?:because|cause|right)\b", r"\bmoney to burn\b",
+    r"\banother (?:sales|robo|spam|telemarketing|scam|junk)\w* ?call\b", r"\bjust what i (?:need|needed)\b",
+    r"\blike i need\b", r"\bnot (?:my|our) thing\b", r"\bnot something (?:i|we) need\b",
+    r"\b(?:i|we) am not (?:doing|buying)\b", r"\bi am not doing (?:that|this|it)\b",
+    r"\bno (?:me |nos )?interesa\b", r"\bno (?:estoy|estamos) interesad[oa]s?\b", r"\bno necesit\w+\b",
+    r"\bno,? gracias\b", r"\bya (?:tengo|tenemos)\b", r"\bno quiero\b(?! que)",
+    r"^(?:(?:nah|no|yeah|oh)\s+)*(?:we|i) (?:good|fine|straight|set|cool)(?: (?:thanks|thank you|bro|man|though))*$",
+    r"\bnot at (?:this|the moment|the present) ?(?:time|moment)?(?: (?:thanks|thank you|sorry))*$",
+    r"\bnot (?:right )?now,? (?:thanks|thank you)\b", r"\b(?:so|but|and|says|said) no(?: thanks| thank you)?$",
+    r"\b(?:we|i) am not buying\b", r"\bwe are not buying\b", r"\bnot (?:my|our) cup of tea\b",
+    r"^(?:i|we) do not care\b", r"\bnot (?:for|in) (?:the market|me right now)\b",
 )
 
 _INTERESTED = _any(
@@ -245,6 +417,23 @@ _INTERESTED = _any(
     r"\bwhat (?:do|would) (?:i|we) need to do\b", r"\bi need (?:that|this|help with)\b",
     r"\bthat would be (?:great|helpful|nice|good|perfect|wonderful)\b", r"\byes please\b",
     r"\b(?:sounds|that is|it is) (?:great|perfect|wonderful|amazing|fantastic)\b",
+    r"\b(?:i|we) will (?:take|do) (?:it|one|that|this|them)\b", r"\b(?:book|schedule|sign) (?:me|us)\b",
+    r"\bset (?:me|us) up\b", r"\blet us (?:set up|schedule|book|get started|get it)\b",
+    r"^(?:(?:yes|yeah|okay|ok|well)\s+)*(?:i am|we are) ready\b", r"\bwhere do (?:i|we) sign\b",
+    r"\b(?:send|email|text|mail) (?:me|us) (?:a |an |the |some )?(?:quote|info|information|details|estimate|"
+    r"brochure|offer|proposal)\b",
+    r"\b(?:i|we) would like (?:a|an|the|to get a) (?:quote|estimate|appointment|consultation|visit)\b",
+    r"\bhave (?:someone|somebody|a rep|an agent|him|her|them) (?:call|reach|contact|come|get in touch)\b",
+    r"\b(?:can|could) (?:someone|somebody|you) (?:come out|come by|give me an estimate|send someone)\b",
+    r"\b(?:been|was|were) (?:waiting for|expecting) (?:your|this|you|a)\b", r"\bbeen meaning to\b",
+    r"\b(?:i|we) would love\b", r"\b(?:i|we) (?:want|wanna) to (?:know|hear|learn|see) more\b",
+    r"\b(?:me|nos) interesa\b", r"\b(?:estoy|estamos) interesad[oa]s?\b",
+    r"\bquiero (?:mas )?informacion\b",
+    r"\b(?:was|were) (?:actually |just )?(?:going|about|planning|meaning) to call you\b", r"\bperfect timing\b",
+    r"\b(?:i|we) (?:want|need|would like|would love|could use) (?:a|an|the|some) (?:quote|estimate|appointment|"
+    r"consultation|visit|plan|payment plan)\b", r"\b(?:i|we) could (?:really )?use (?:that|this|it|one|some)\b",
+    r"\b(?:i am|we are) sold\b", r"\byou had me at\b", r"\b(?:mande|mandeme|envie|envieme|mandame) (?:la|mas)? ?informacion\b",
+    r"\bsend (?:me|us) (?:something|it|that|info|details) (?:in writing|by email|by mail|over)\b",
 )
 
 _ASK_WHO_FOR = [
@@ -296,7 +485,8 @@ _AFFIRM = re.compile(
     r"^(?:yes|yeah|yep|yup|ya|yea|yah|sure|okay|alright|all right|of course|certainly|absolutely|"
     r"definitely|go ahead|please do|please|why not|sounds good|sounds great|that works|works for me|"
     r"fine|right|correct|uh huh|mhm|indeed|i guess so|i suppose|that is fine|great|perfect|cool|"
-    r"you bet|totally|yes sir|yes maam)\b|\b(?:yes|yeah|sure) (?:please|definitely|of course)\b")
+    r"you bet|totally|yes sir|yes maam|si|claro|dale|por supuesto|de acuerdo|esta bien|"
+    r"do it|do that)\b|\b(?:yes|yeah|sure) (?:please|definitely|of course)\b")
 _DENY = re.compile(r"^(?:no|nope|nah|negative|no sir|no maam|not really|no no)\b")
 _HESITANT = re.compile(
     r"\b(?:maybe|perhaps|possibly|not sure|i do not know|i am unsure|depends|it depends|"
@@ -347,7 +537,8 @@ def _normalized(raw: str) -> str:
 @lru_cache(maxsize=_MEMO)
 def _reading(raw: str, s: str, first: str) -> Reading:
     flags: set[Intent] = set()
-    time_phrase = find_time_phrase(raw) if s else None
+    spec = scan(raw) if s else None
+    time_phrase = None if spec is None or spec.empty else spec.words
     question = raw.strip().endswith("?") or bool(_QUESTION_START.match(s))
 
     def hit(intent: Intent, pattern: re.Pattern[str], named: re.Pattern[str] | None = None) -> None:
@@ -357,7 +548,12 @@ def _reading(raw: str, s: str, first: str) -> Reading:
 
     with_name = _with_placeholder(s, first)
 
-    hit(Intent.OPT_OUT, _OPT_OUT)
+    if _OPT_OUT.search(_NAMING.sub(" ", s) if "call" in s else s):
+        flags.add(Intent.OPT_OUT)
+    hit(Intent.MAYBE_OPT_OUT, _MAYBE_OPT_OUT)
+    if Intent.MAYBE_OPT_OUT in flags:
+        # "The fourth time you called today" is a complaint, not a date.
+        time_phrase = None
     hit(Intent.WRONG_NUMBER, _WRONG_STATIC, _WRONG_NAME)
     hit(Intent.VOICEMAIL, _VOICEMAIL)
     hit(Intent.CALLBACK, _CALLBACK)
@@ -382,18 +578,39 @@ def _reading(raw: str, s: str, first: str) -> Reading:
         flags.add(Intent.AFFIRM)
     if _GREETING.match(s) and len(s.split()) <= 3:
         flags.add(Intent.GREETING)
-    if time_phrase:
-        flags.add(Intent.TIME)
+    if time_phrase and _only_time(spec.rest):
+        flags.add(Intent.TIME)     # "tomorrow at 3", "how about Friday?" -- not "nice weather today"
     if question and not flags & _QUESTIONS and (_QUESTION_START.match(s) or len(s.split()) >= 3):
         flags.add(Intent.ASK_OTHER)
     # "Not interested" also matches the negated interest patterns' words; the explicit
     # decline wins. A request to stop calling is never just "not interested".
     if Intent.NOT_INTERESTED in flags:
         flags.discard(Intent.INTERESTED)
+        if not time_phrase and _DECLINE_LAST.search(s):
+            flags.discard(Intent.CALLBACK)    # "maybe some other time, but no"
     intent = next((i for i in _PRIORITY if i in flags), Intent.UNCLEAR)
     if intent is Intent.GOODBYE and Intent.DENY in flags:
         intent = Intent.NOT_INTERESTED       # "No. Goodbye."
     return Reading(intent, frozenset(flags), time_phrase, s)
+
+
+#: Words that may stand around a time phrase in a line that is only about when
+#: ("how about Friday?", "maybe tomorrow at 3 then", "el lunes").
+_TIME_FRAME = frozenset(
+    "how about what whats maybe perhaps um uh er hmm well so try call me us back again at on in the "
+    "is good fine okay ok works work better best then sure yeah yes yep i guess would be could you do "
+    "it around ish or and like can we please let lets say that sounds great perfect for just any "
+    "time either free im available should probably sometime no not but instead actually if possible "
+    "give ring a an anytime oh alright all right thats thanks thank el la las a por en de si mejor "
+    "llameme llamame llamenme llamen llame marqueme mas tal vez quizas bueno o to this".split())
+
+
+def _only_time(rest: str) -> bool:
+    return all(w in _TIME_FRAME for w in re.findall(r"[a-z']+", rest.replace("'", "")))
+
+
+_DECLINE_LAST = re.compile(r"\b(?:but|so) no(?: thanks| thank you)?$|\bnot right now,? thank|"
+                           r"\bnot at this time\b")
 
 
 _QUESTIONS = frozenset({Intent.ASK_IDENTITY, Intent.ASK_WHO_FOR, Intent.ASK_PURPOSE,
@@ -401,10 +618,18 @@ _QUESTIONS = frozenset({Intent.ASK_IDENTITY, Intent.ASK_WHO_FOR, Intent.ASK_PURP
                         Intent.ASK_INFO})
 
 _PRIORITY = (
-    Intent.OPT_OUT, Intent.WRONG_NUMBER, Intent.VOICEMAIL, Intent.CALLBACK,
-    Intent.NOT_INTERESTED, Intent.INTERESTED, Intent.ASK_NUMBER_SOURCE, Intent.ASK_ROBOT,
+    Intent.OPT_OUT, Intent.WRONG_NUMBER, Intent.VOICEMAIL, Intent.MAYBE_OPT_OUT, Intent.CALLBACK,
+    Intent.NOT_INTERESTED, Intent.INTERESTED, Intent.TIME, Intent.ASK_NUMBER_SOURCE, Intent.ASK_ROBOT,
     Intent.ASK_WHO_FOR, Intent.ASK_IDENTITY, Intent.ASK_PURPOSE, Intent.ASK_INFO,
     Intent.ASK_REPEAT, Intent.ASK_OTHER, Intent.GOODBYE, Intent.HOLD,
     Intent.CONFIRM_IDENTITY, Intent.DENY, Intent.HESITANT, Intent.ANY_TIME, Intent.AFFIRM,
-    Intent.GREETING, Intent.TIME,
+    Intent.GREETING,
 )
+
+
+def clear_memo() -> None:
+    """Forget remembered readings (benchmarks measure a first reading)."""
+    _normalized.cache_clear()
+    _reading.cache_clear()
+    from dialcli.conversation import time_phrases
+    time_phrases.clear_memo()

@@ -41,11 +41,13 @@ from dialcli.config import LLMSettings, scrub
 from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
 from dialcli.conversation.classify import classify_by_rules
 from dialcli.conversation.callback_time import find_time_phrase, zone_for
-from dialcli.conversation.intents import Intent, first_name, read
+from dialcli.conversation.intents import first_name
+from dialcli.conversation.postcall import label_call
 from dialcli.conversation.rules import (
-    RuleBrain, RuleSession, company_name, goodbye_line, voicemail_end,
+    RuleBrain, RuleSession, company_name, goodbye_line, opt_out_guard, voicemail_end,
 )
 from dialcli.models import Disposition
+from dialcli.workspace.fields import json_schema
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +65,14 @@ in one or two short, plain sentences. No lists, markdown, emoji or stage directi
 - If asked who is calling, give your name{for_whom}, as written above. If sincerely asked \
 whether you are a person, say you are an automated assistant.
 - If the person asks not to be called, to be removed, to stop calling or to be put on a \
-do-not-call list, apologise briefly and call end_call with disposition OPT_OUT at once. \
-Never argue or try to change their mind.
+do-not-call list -- in any words or language ("leave me alone", "I'll report you", "no me \
+llame") -- apologise briefly and call end_call with disposition OPT_OUT at once. Never argue \
+or try to change their mind. If they complain about being called ("why do you keep calling \
+me?") ask once: "Would you like me to stop calling this number?"; a yes is OPT_OUT.
+- If you have reached the wrong person or number (nobody by that name, moved, passed away), \
+apologise, do not discuss the matter with them, and call end_call with WRONG_NUMBER.
+- If they ask to be called another time, ask when if they did not say, then call end_call \
+with CALLBACK. How often they were called ("the fourth time today") is never a callback time.
 - Never invent facts about the person you are calling, their account or their situation. \
 Use only what is written above; when you don't know, say someone will follow up.
 - When the conversation is over, say a short goodbye and call end_call with: INTERESTED \
@@ -228,10 +236,10 @@ class LLMSession(BrainSession):
         self.transcript.append(Utterance("caller", caller_text, at_s))
         if self.result is not None:
             return
-        if read(caller_text, self.first).intent is Intent.OPT_OUT:
-            end = EndCall(Disposition.OPT_OUT, "Caller asked not to be called again.",
-                          goodbye=goodbye_line(Disposition.OPT_OUT, self.company))
-            yield from self._say(end.goodbye, end, at_s)
+        last_agent = next((u.text for u in reversed(self.transcript) if u.role == "agent"), "")
+        forced = opt_out_guard(caller_text, self.first, last_agent, self.company)
+        if forced is not None:      # opt-out, or the question whether to stop calling
+            yield from self._say(forced[0], forced[1], at_s)
             return
         if self.on_rules or not self.brain.breaker.allow():
             yield from self._rules_turn(caller_text, at_s, "")
@@ -326,6 +334,19 @@ class LLMSession(BrainSession):
             return
         self._record(said, at_s)
 
+    def finish(self, at_s: float = 0.0) -> EndCall | None:
+        """A call the model did not end: labelled by the model after the call
+        (``postcall.label_call``: schema-constrained, rules as fallback and opt-out
+        cross-check). Runs in the relay's worker thread, off the engine's write path."""
+        if self.result is not None:
+            return self.result
+        if self.on_rules or not self.brain.breaker.allow():
+            return classify_by_rules(self.transcript_dicts(), lead_name=self.ctx.lead_name)
+        now = self.brain.clock.now() if self.brain.clock is not None else None
+        return label_call(self.transcript_dicts(), self.brain.settings, now=now,
+                          tz=self.ctx.recipient_tz, lead_name=self.ctx.lead_name,
+                          model=self.model, http=self.brain.client)
+
     def _fail(self, reason: str, caller_text: str, said: str, at_s: float) -> Iterator[Chunk]:
         b = self.brain
         b.breaker.record(False)
@@ -394,7 +415,7 @@ class LLMSession(BrainSession):
                 messages: list[dict[str, str]], holder: dict[str, Any] | None = None) -> None:
         b = self.brain
         body = {"model": self.model, "messages": messages, "stream": True,
-                "tools": [END_CALL_TOOL], "tool_choice": "auto",
+                "tools": [end_call_tool(self.ctx.fields)], "tool_choice": "auto",
                 "temperature": b.temperature, "max_tokens": b.max_tokens}
         try:
             with b.client.stream("POST", b.url, json=body, headers=b.headers()) as resp:
@@ -455,9 +476,11 @@ class LLMSession(BrainSession):
             disposition = Disposition(label)
         except ValueError:
             disposition = None
+        guess = classify_by_rules(self.transcript_dicts(), lead_name=self.ctx.lead_name)
         if disposition not in LABELS:
-            guess = classify_by_rules(self.transcript_dicts(), lead_name=self.ctx.lead_name)
             disposition = guess.disposition if guess else Disposition.COMPLETED
+        elif guess is not None and guess.disposition is Disposition.OPT_OUT:
+            disposition = Disposition.OPT_OUT      # the rules heard an opt-out: it is one
         summary = str(args.get("summary") or "")[:500]
         when = args.get("callback_at")
         when = str(when).strip() if when not in (None, "") else None
@@ -474,7 +497,8 @@ class LLMSession(BrainSession):
             return EndCall(disposition, summary, goodbye=voicemail_end(self.ctx).goodbye)
         return EndCall(disposition, summary, callback_text=callback_text, callback_at=callback_at,
                        goodbye=goodbye_line(disposition, self.company,
-                                            find_time_phrase(callback_text) if callback_text else None))
+                                            find_time_phrase(callback_text) if callback_text else None),
+                       fields=args.get("fields"))
 
 
 def _close_quietly(response: httpx.Response | None) -> None:
@@ -489,7 +513,18 @@ def _close_quietly(response: httpx.Response | None) -> None:
 
 
 def _with_goodbye(end: EndCall, goodbye: str) -> EndCall:
-    return EndCall(end.disposition, end.summary, end.callback_text, end.callback_at, goodbye)
+    return EndCall(end.disposition, end.summary, end.callback_text, end.callback_at, goodbye,
+                   end.fields)
+
+
+def end_call_tool(specs) -> dict[str, Any]:
+    """``END_CALL_TOOL`` with the agent's extracted fields as a ``fields`` argument."""
+    if not specs:
+        return END_CALL_TOOL
+    fn = END_CALL_TOOL["function"]
+    params = dict(fn["parameters"])
+    params["properties"] = dict(params["properties"], fields=json_schema(specs))
+    return {"type": "function", "function": dict(fn, parameters=params)}
 
 
 def _looks_iso(text: str) -> bool:

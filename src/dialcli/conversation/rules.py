@@ -103,6 +103,10 @@ class State(Enum):
     ASK_WHEN = "ask_when"
     CONFIRM_IDENTITY = "confirm_identity"
     OFFER_CALLBACK = "offer_callback"
+    CONFIRM_OPT_OUT = "confirm_opt_out"
+
+#: The one confirming question when a line may or may not revoke consent.
+OPT_OUT_QUESTION = "Would you like me to stop calling this number?"
 
 
 # ----------------------------------------------------------------- context reading
@@ -169,6 +173,12 @@ def _asks_identity(ctx: CallContext, first: str) -> bool:
                 or (first and first in last.split()))
 
 
+_HOW_ARE_YOU = re.compile(r"\bhow (?:are you|is it going|are things|have you been|is your day)\b|"
+                         r"\bhow's (?:it going|your day)\b", re.I)
+_FINE = re.compile(r"^(?:(?:oh|yeah|yes|well|um|uh)\s+)*(?:i am|we are|doing|pretty|very)?\s*"
+                   r"(?:good|fine|great|well|okay|alright|all right|not bad)\b")
+
+
 # ------------------------------------------------------------------------- session
 
 class RuleSession(BrainSession):
@@ -191,6 +201,11 @@ class RuleSession(BrainSession):
         if self.result is not None:
             return
         reading = read(caller_text, self.first)
+        if reading.intent is Intent.NOT_INTERESTED and _FINE.match(reading.text) and \
+                _HOW_ARE_YOU.search(self._last_agent_line()):
+            # "I'm good, thanks" answers "how are you?"; it declines nothing.
+            reading = Reading(Intent.GREETING, reading.flags - {Intent.NOT_INTERESTED} | {Intent.GREETING},
+                              reading.time_phrase, reading.text)
         self.readings.append(reading)
         reply, end = self.decide(reading)
         if end is None and self.caller_turns >= MAX_TURNS:
@@ -201,6 +216,9 @@ class RuleSession(BrainSession):
         self.transcript.append(Utterance("agent", reply, at_s))
         yield Chunk(reply, end)
 
+    def _last_agent_line(self) -> str:
+        return next((u.text for u in reversed(self.transcript) if u.role == "agent"), "")
+
     # -- the dialogue --------------------------------------------------------------
 
     def decide(self, r: Reading) -> tuple[str, EndCall | None]:
@@ -208,6 +226,22 @@ class RuleSession(BrainSession):
         i = r.intent
         if i is Intent.OPT_OUT:
             return "", self._end(Disposition.OPT_OUT, "Caller asked not to be called again.")
+        if self.state is State.CONFIRM_OPT_OUT:
+            if confirms_opt_out(r):
+                return "", self._end(Disposition.OPT_OUT,
+                                     "Caller confirmed they do not want to be called again.")
+            if i is Intent.DENY or (r.has(Intent.DENY) and (
+                    i in _CONTINUING or (i is Intent.NOT_INTERESTED and "interest" not in r.text))):
+                # "No, it's fine" -- keep calling; the pitch goes on.
+                self.unclear = 0
+                return self._go_open("Okay, thank you."), None
+            # Anything else: the question stands until it is answered or the caller
+            # says something that settles the call.
+        elif i is Intent.MAYBE_OPT_OUT:
+            # "Why do you keep calling me?" may be a revocation: ask, never pitch on.
+            self.state = State.CONFIRM_OPT_OUT
+            self.unclear = 0
+            return f"I'm sorry about the calls. {OPT_OUT_QUESTION}", None
         if i is Intent.WRONG_NUMBER:
             return "", self._end(Disposition.WRONG_NUMBER, "Caller said this is the wrong number.")
         if i is Intent.VOICEMAIL and self.caller_turns <= VOICEMAIL_TURNS:
@@ -234,7 +268,11 @@ class RuleSession(BrainSession):
     def _by_state(self, r: Reading) -> tuple[str, EndCall | None]:
         i, st = r.intent, self.state
         yes = i in (Intent.AFFIRM, Intent.CONFIRM_IDENTITY, Intent.ASK_INFO)
+        if st is State.CONFIRM_OPT_OUT:
+            return self._unclear(r)
         if st is State.ASK_WHEN:
+            if r.time_phrase:
+                return self._callback(r)
             if i is Intent.DENY:
                 return "", self._end(Disposition.NOT_INTERESTED, "Caller declined a callback.")
             return "", self._end(Disposition.CALLBACK, "Caller asked for a callback; no time given.")
@@ -278,6 +316,7 @@ class RuleSession(BrainSession):
             State.CONFIRM_IDENTITY: (f"Am I speaking with {self.display_first}?" if self.display_first
                                      else "Am I speaking with the right person?"),
             State.OFFER_CALLBACK: "Would you like me to call back at a better time?",
+            State.CONFIRM_OPT_OUT: OPT_OUT_QUESTION,
         }[self.state]
 
     def _go_open(self, lead_in: str) -> str:
@@ -371,6 +410,11 @@ class RuleSession(BrainSession):
                        goodbye=goodbye_line(disposition, self.company, when))
 
 
+#: Readings that carry on a conversation (a "no" said with them answers the question).
+_CONTINUING = frozenset({Intent.DENY, Intent.ASK_PURPOSE, Intent.ASK_OTHER, Intent.ASK_INFO,
+                         Intent.ASK_IDENTITY, Intent.UNCLEAR, Intent.HESITANT, Intent.GREETING,
+                         Intent.ASK_REPEAT})
+
 _ANSWERS = {
     Intent.ASK_IDENTITY: RuleSession._answer_identity,
     Intent.ASK_WHO_FOR: RuleSession._answer_who_for,
@@ -405,6 +449,32 @@ def goodbye_line(disposition: Disposition, company: str = "", when: str | None =
                                 "follow up with you. Thank you, goodbye.",
         Disposition.COMPLETED: "Thanks for your time. Goodbye.",
     }.get(disposition, "Goodbye.")
+
+
+def confirms_opt_out(r: Reading) -> bool:
+    """Is this reading a yes to ``OPT_OUT_QUESTION``? ("yeah", "yes please", "sí",
+    "why do you keep calling, yes" -- not "no, it's fine")."""
+    return (r.has(Intent.AFFIRM, Intent.CONFIRM_IDENTITY) and not r.has(Intent.DENY)) or \
+        r.intent in (Intent.AFFIRM, Intent.MAYBE_OPT_OUT, Intent.OPT_OUT)
+
+
+def opt_out_guard(caller_text: str, first: str, last_agent_line: str,
+                  company: str = "") -> tuple[str, EndCall | None] | None:
+    """What the agent must say to this line whichever brain is talking, or None.
+
+    Not left to a model: a request to stop calling ends the call as OPT_OUT at once;
+    a yes to the confirming question is one; a complaint that may be one ("why do
+    you keep calling me?") gets the confirming question, once.
+    """
+    r = read(caller_text, first)
+    asked = OPT_OUT_QUESTION in (last_agent_line or "")
+    if r.intent is Intent.OPT_OUT or (asked and confirms_opt_out(r)):
+        end = EndCall(Disposition.OPT_OUT, "Caller asked not to be called again.",
+                      goodbye=goodbye_line(Disposition.OPT_OUT, company))
+        return end.goodbye, end
+    if r.intent is Intent.MAYBE_OPT_OUT and not asked:
+        return f"I'm sorry about the calls. {OPT_OUT_QUESTION}", None
+    return None
 
 
 class RuleBrain(Brain):

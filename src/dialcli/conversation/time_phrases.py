@@ -16,6 +16,7 @@ is most of what callers say ("Yes, speaking.").
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from functools import lru_cache
@@ -72,6 +73,7 @@ class TimeSpec:
     day: tuple[Any, ...] | None = None
     clock: tuple[int, int, str] | None = None   # hour, minute, 'exact'|'bare'|'before'
     part: str | None = None
+    rest: str = ""                    # the normalized words that were not read as time
 
     def add(self, m: re.Match[str] | int, text: str | None = None) -> None:
         pos = m if isinstance(m, int) else m.start()
@@ -114,8 +116,55 @@ class _Text:
         self.s = self.s[:start] + " " * (end - start) + self.s[end:]
 
 
+_ES_NUM = {"una": 1, "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7,
+           "ocho": 8, "nueve": 9, "diez": 10, "once": 11, "doce": 12, "quince": 15, "veinte": 20,
+           "treinta": 30}
+_ES_DAYS = {"lunes": "monday", "martes": "tuesday", "miercoles": "wednesday", "jueves": "thursday",
+            "viernes": "friday", "sabado": "saturday", "domingo": "sunday"}
+_ES_WORDS = (   # (pattern, English) in order: longest phrases first
+    (r"\bpasado\s+manana\b", "day after tomorrow"),
+    (r"\b(?:en|por|de)\s+la\s+manana\b", "morning"),
+    (r"\bde\s+la\s+(?:tarde|noche)\b", "pm"),
+    (r"\b(?:en|por)\s+la\s+tarde\b|\besta\s+tarde\b", "afternoon"),
+    (r"\b(?:en|por)\s+la\s+noche\b|\besta\s+noche\b", "tonight"),
+    (r"\bmanana\b", "tomorrow"), (r"\bhoy\b", "today"), (r"\bmas\s+tarde\b|\bluego\b", "later"),
+    (r"\bal\s+rato\b|\bun\s+ratito\b|\bun\s+rato\b", "in a bit"), (r"\bmediodia\b", "noon"),
+    (r"\b(?:la\s+)?(?:proxima\s+semana|semana\s+que\s+viene|otra\s+semana)\b", "next week"),
+    (r"\b(?:el\s+)?(?:proximo|otro)\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"next \1"),
+    (r"\b(?:el|este)\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"\1"),
+    (r"\b(?:despues|luego)\s+de\s+las\b", "after"), (r"\bantes\s+de\s+las\b", "before"),
+    (r"\b(?:despues|luego)\s+de\s+la\s+una\b", "after 1"), (r"\bdespues\s+del?\s+(?:almuerzo|lonche)\b", "after lunch"),
+    (r"\ba\s+la\s+una\b", "at 1"), (r"\ba\s+las\b", "at"), (r"\blas\s+(?=\d)", "at "),
+    (r"\ben\s+(una|un|\d+|dos|tres|cuatro|cinco|diez|quince|veinte|treinta)\s+(hora|horas|minutos?|dias?|semanas?)\b",
+     r"in \1 \2"),
+    (r"\by\s+media\b", ":30"), (r"\by\s+cuarto\b", ":15"),
+)
+_ES_UNITS = {"hora": "hour", "horas": "hours", "minuto": "minute", "minutos": "minutes", "dia": "day",
+             "dias": "days", "semana": "week", "semanas": "weeks"}
+
+
+def _spanish(s: str) -> str:
+    """Spanish time words, accents stripped, rewritten as the English the scanner reads
+    ("mañana a las 3" -> "tomorrow at 3", "el lunes" -> "monday")."""
+    s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+    for pat, eng in _ES_WORDS:
+        s = re.sub(pat, eng, s)
+    s = re.sub(r"\b(at|in)\s+(" + "|".join(_ES_NUM) + r")\b", lambda m: f"{m.group(1)} {_ES_NUM[m.group(2)]}", s)
+    s = re.sub(r"\b(in\s+(?:\d+|un|una))\s+(" + "|".join(_ES_UNITS) + r")\b",
+               lambda m: f"{m.group(1).replace(' una', ' 1').replace(' un', ' 1')} {_ES_UNITS[m.group(2)]}", s)
+    s = re.sub(r"(\d)\s+:(\d\d)", r"\1:\2", s)
+    s = re.sub(r"\b(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", lambda m: _ES_DAYS[m.group(1)], s)
+    return s
+
+
+_ES_GATE = re.compile(r"ma[nñ]ana|\bhoy\b|lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo|"
+                      r"\bhoras?\b|\btarde\b|\bnoche\b|semana|mediod|minutos|\blas\b|\brato\b|\bluego\b|despu[eé]s")
+
+
 def _normalize(raw: str) -> str:
     s = raw.lower().replace("’", "'").replace("\u2009", " ")
+    if _ES_GATE.search(s):
+        s = _spanish(s)
     s = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", s)
     s = re.sub(r"\b(good\s+(?:morning|afternoon|evening|night|day))\b", " ", s)
     s = re.sub(r"\b(tmrw|tmr|tomoz|tomorow|tommorow|tommorrow)\b", "tomorrow", s)
@@ -150,7 +199,7 @@ _GATE = re.compile(
     r"third|ninth|twelfth|tod|ton|tom|tm|morn|after|even|night|noon|midday|lunch|midnight|"
     r"eod|end|week|month|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|"
     r"oct|nov|dec|later|soon|shortly|bit|while|little|hour|min|hr|day|o'?clock|half|"
-    r"quarter|couple|few|first)")
+    r"quarter|couple|few|first|close|cob)")
 
 
 def scan(raw: str) -> TimeSpec:
@@ -166,8 +215,9 @@ def scan(raw: str) -> TimeSpec:
 
 @lru_cache(maxsize=4096)
 def _scan(raw: str) -> TimeSpec:
-    if not _GATE.search(raw.lower()):
-        return TimeSpec()
+    low = raw.lower()
+    if not _GATE.search(low) and not _ES_GATE.search(low):
+        return TimeSpec(rest=low)
     t = _Text(raw)
     spec = TimeSpec()
     _scan_iso(t, spec)
@@ -178,6 +228,7 @@ def _scan(raw: str) -> TimeSpec:
         _scan_part(t, spec)
         if spec.empty:
             _scan_vague(t, spec)
+    spec.rest = " ".join(t.s.split())
     return spec
 
 
@@ -209,12 +260,14 @@ def _scan_relative(t: _Text, spec: TimeSpec) -> None:
         rf"\b(?:in|within|after|give (?:me|it|us))\s+(?:about\s+|around\s+|like\s+|roughly\s+|another\s+|maybe\s+|just\s+)?{n}(?:\s+and\s+a\s+half)?\s+{_UNIT_RE}\b",
         rf"\b{n}(?:\s+and\s+a\s+half)?\s+{_UNIT_RE}\s+(?:from\s+now|from\s+today|later|time)\b",
         rf"\b(?:try|call|ring)(?:\s+(?:me|us|again|back))*\s+(?:in\s+)?{n}\s+{_UNIT_RE}\b",
+        # "call me back in 15": a bare number after "back in" -- minutes from 5 up
+        r"\b(?:back|again|me|us)\s+in\s+(?:like\s+|about\s+)?(5|10|15|20|25|30|40|45)()(?!\s*(?::|\d|am|pm|th|st|nd|rd))\b",
     )
     for pat in patterns:
         m = t.take(pat)
         if not m:
             continue
-        amount, unit = _num(m.group(1)), m.group(m.lastindex)
+        amount, unit = _num(m.group(1)), m.group(m.lastindex) or "minutes"
         half = "and a half" in m.group(0)
         spec.add(m)
         if unit.startswith(("min",)):
@@ -233,6 +286,14 @@ def _scan_relative(t: _Text, spec: TimeSpec) -> None:
         spec.add(m)
         spec.delta = relativedelta(weeks=1) if m.group(1) == "week" else relativedelta(months=1)
         spec.wall_delta = True
+
+
+#: "the 12th" is a date only when what follows does not make it a count ("the fourth
+#: time you called", "the 5th floor", "the second quote").
+_DOM_FOLLOWS = (r"(?=\s*$|\s*[,;]|\s+(?:at|around|about|in|of|or|and|morning|afternoon|evening|night|"
+                r"please|then|works|would|will|is|if|maybe|because|cause|so|okay|ok|instead|sometime|"
+                r"after|before|between|by|for|thanks|thank|i|we|would|could|should|but|is|good|fine|"
+                r"better|this|next|that|be|fine|perhaps|first|early|late|lunch|noon|\d)\b)")
 
 
 def _scan_day(t: _Text, spec: TimeSpec) -> None:
@@ -297,7 +358,7 @@ def _scan_day(t: _Text, spec: TimeSpec) -> None:
             spec.day = ("date", value.month, value.day, year)
             spec.add(m)
             return
-    m = t.take(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b")
+    m = t.take(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b" + _DOM_FOLLOWS)
     if m and 1 <= int(m.group(1)) <= 31:
         spec.day = ("dom", int(m.group(1)))
         spec.add(m)
@@ -331,6 +392,11 @@ def _scan_clock(t: _Text, spec: TimeSpec) -> None:
     if m and 1 <= int(m.group(1)) <= 12:
         hour = int(m.group(1)) % 12 + (12 if m.group(3) == "pm" else 0)
         spec.clock = (hour, int(m.group(2) or 0), "exact")
+        spec.add(m)
+        return
+    m = t.take(r"\bafter\s+(?:lunch\s*time|lunch|noon|midday)\b")
+    if m:
+        spec.clock = (13, 0, "exact")
         spec.add(m)
         return
     m = t.take(r"\b(?:at\s+|around\s+)?(noon|midday|lunch\s*time|lunch|midnight)\b")
@@ -393,6 +459,8 @@ def _scan_clock(t: _Text, spec: TimeSpec) -> None:
 def _scan_part(t: _Text, spec: TimeSpec) -> None:
     for pat, part in (
         (r"\bfirst\s+thing(?:\s+in\s+the\s+morning)?\b", "first thing"),
+        (r"\bbefore\s+(?:noon|lunch|midday)\b", "morning"),
+        (r"\b(?:close|end)\s+of\s+business\b|\bcob\b", "end of day"),
         (r"\b(?:in\s+the\s+|this\s+|tomorrow\s+|the\s+)?(?:early\s+|late\s+|mid\s*)?morning\b", "morning"),
         (r"\b(?:in\s+the\s+|this\s+|the\s+)?(?:early\s+|late\s+|mid\s*)?afternoon\b", "afternoon"),
         (r"\b(?:the\s+)?end\s+of\s+(?:the\s+)?(?:business\s+|work\s*)?day\b|\beod\b", "end of day"),
@@ -427,3 +495,8 @@ def find_time_phrase(text: str | None) -> str | None:
     """The words in ``text`` that say when (e.g. 'tomorrow at 3'), or None."""
     spec = scan(text or "")
     return None if spec.empty else spec.words
+
+
+def clear_memo() -> None:
+    """Forget remembered scans (benchmarks measure a first reading)."""
+    _scan.cache_clear()

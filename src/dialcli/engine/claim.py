@@ -28,7 +28,7 @@ from dialcli.workspace.voices import say_voice_for
 from dialcli.engine.batch import Transactions
 from dialcli.engine.progress import Progress
 from dialcli.engine.queue import DialQueue
-from dialcli.engine.schedule import Pacer
+from dialcli.engine.schedule import Pacer, SendGate
 from dialcli.engine.settle import Settler
 from dialcli.engine.types import InFlight, RunState, Sink, Timing
 from dialcli.errors import InputError, ProviderError
@@ -39,6 +39,9 @@ from dialcli.providers.base import (
 from dialcli.store import Store, transitions
 from dialcli.templates import lead_context, render
 
+#: Placements of one claim retried after a retryable refusal (5xx, 429, no network),
+#: 2 s apart and doubling (about a minute in all); then the campaign pauses.
+PLACE_RETRIES = 5
 
 class Claimer:
     def __init__(self, tx: Transactions, state: RunState, provider: Provider, queue: DialQueue,
@@ -124,7 +127,8 @@ class Claimer:
                                   now_iso=now_iso, detail=detail,
                                   reason="frequency cap" if consumer is None
                                   else "frequency cap (per consumer: every number counts)")
-                self.queue.deferred(not_before)
+                if not is_callback:    # a callback's new due time is read from the lead
+                    self.queue.deferred(not_before)
                 return None
             variables = json.loads(lead["vars"] or "{}")
             try:
@@ -150,7 +154,8 @@ class Claimer:
         ctx = self._context(call_id, e164, lead["name"], variables, tz, texts)
         attempt_key = f"{c.id}:{c.run}:{lead_id}:{slot}:{lead['pass_no']}:{kind}"
         f = InFlight(call_id, lead_id, lead["name"] or "", slot, kind, lead["pass_no"], e164, tz)
-        f.request = DialRequest(call_id, e164, c.from_number, ctx, attempt_key)
+        f.request = DialRequest(call_id, e164, c.from_number, ctx, attempt_key,
+                                record=bool(c.record))
         self.progress.lead_changed(lead_id, f.lead_name, "DIALING", None, slot, lead["pass_no"],
                                    now)
         return f
@@ -190,8 +195,8 @@ class Claimer:
             voicemail_action=VoicemailAction(c.voicemail_action),
             language=a.get("language") or "en-US", voice=a.get("voice"),
             lead_name=name or "", lead_vars=variables, recipient_tz=tz,
-            llm_model=a.get("llm_model"), tts_provider=a.get("tts_provider"),
-            voicemail_voice=say_voice_for(a),
+            llm_model=a.get("llm_model"), fields=self.state.fields,
+            tts_provider=a.get("tts_provider"), voicemail_voice=say_voice_for(a),
         )
 
 
@@ -213,10 +218,14 @@ class Placer:
         self.timing = timing
         self._to_place: list[InFlight] = []
         self._pool: ThreadPoolExecutor | None = None
+        self._gate: SendGate | None = None
 
     def start(self) -> None:
-        """In real time, placements run on a small thread pool."""
+        """In real time, placements run on a small thread pool, each request passing
+        the send gate (the campaign's rate, measured when it leaves) first."""
         if not self.clock.virtual:
+            self._gate = SendGate(self.state.campaign.cps, self.clock.monotonic,
+                                  self.clock.sleep)
             self._pool = ThreadPoolExecutor(max_workers=self.timing.place_threads,
                                             thread_name_prefix="dialcli-place")
 
@@ -242,7 +251,7 @@ class Placer:
         assert f.request is not None
         self.state.in_flight[f.call_id] = f
         if self._pool is not None:
-            future = self._pool.submit(self.provider.place, f.request)
+            future = self._pool.submit(self._send, f.request)
             future.add_done_callback(lambda done, cid=f.call_id: self.sink.emit(
                 CallEvent(cid, EventKind.PLACED, self.clock.now(), detail={"placed": done})))
             return
@@ -252,6 +261,15 @@ class Placer:
             self._failed(f, exc, now)
             return
         self._placed(f, sid, now)
+
+    def _send(self, request: DialRequest) -> str:
+        """On a pool thread: wait for the send gate, then ask the provider."""
+        assert self._gate is not None
+        token = self._gate.wait()
+        try:
+            return self.provider.place(request)
+        finally:
+            self._gate.sent(token)
 
     def finished(self, f: InFlight, done: Future, now: datetime) -> None:
         """A placement from the pool finished."""
@@ -275,23 +293,44 @@ class Placer:
                             else ProviderAction.FAIL_CALL, code=exc.code)
         state = self.state
         action = exc.action
-        if action in (ProviderAction.RETRY, ProviderAction.SLOW_DOWN) and f.retries < 5:
+        retrying = action in (ProviderAction.RETRY, ProviderAction.SLOW_DOWN)
+        if retrying and f.retries < PLACE_RETRIES and state.stop_requested.is_set():
+            # Pausing: not placed now (or, if uncertain, held for the next reconcile).
+            self._hold_or_unclaim(f, exc, now)
+            return
+        if retrying and f.retries < PLACE_RETRIES:
             # Never processed by the provider: place the same claimed call again later.
             f.retries += 1
             if action is ProviderAction.SLOW_DOWN:
                 state.max_concurrent = max(1, min(state.max_concurrent,
                                                   len(state.in_flight)) - 1)
                 self.pacer.slow_down()
+                if self._gate is not None:
+                    self._gate.slow_down()
             delay = self.timing.retry_backoff * (2 ** (f.retries - 1))
             state.slow_until = now + delay
             state.note = f"provider asked us to slow down ({exc.code or 'busy'}); retrying"
             self.sink.schedule(now + delay, CallEvent(f.call_id, EventKind.PLACED, now + delay,
                                                       detail={"retry_place": True}))
             return
-        if action is ProviderAction.PAUSE:
-            state.note = str(exc) + (f"\n{exc.hint}" if exc.hint else "")
+        if action is ProviderAction.PAUSE or retrying or exc.uncertain:
+            # An account problem, or the provider failing placement after placement
+            # (5xx, no network): pause the campaign (`start` exits 3) and say what to check.
+            message, hint = str(exc), exc.hint
+            if retrying:
+                message = (f"Twilio failed {f.retries + 1} times in a row placing the call to "
+                           f"{f.e164} ({exc}).")
+                hint = ("Check https://status.twilio.com and this laptop's internet "
+                        "connection (and TWILIO_API_BASE if set), then: dialcli resume")
+            if exc.uncertain:
+                message += (f" The call to {f.e164} may have been placed: lead "
+                            f"{f.lead_name or f.lead_id} is held (not counted as failed, no "
+                            "other phone of it dialed) until `dialcli resume` asks Twilio "
+                            "what happened to it.")
+                hint = hint or "Check https://status.twilio.com, then: dialcli resume"
+            state.note = message + (f"\n{hint}" if hint else "")
             state.provider_pause = state.note
-            self._unclaim(f, now, reason=f"not placed: {exc}")
+            self._hold_or_unclaim(f, exc, now)
             state.stop_requested.set()
             with self.store.tx():
                 self.store.execute("UPDATE campaigns SET status = 'PAUSED' WHERE id = ?",
@@ -302,6 +341,16 @@ class Placer:
         if action is ProviderAction.DEAD_NUMBER:
             ended.detail["dead_number"] = True
         self.settler.complete(f, ended, now)
+
+    def _hold_or_unclaim(self, f: InFlight, exc: DialError, now: datetime) -> None:
+        """A dial not placed now: undone if the provider surely never placed it; if it
+        may have, its claim stays open (the lead DIALING) for the next start's
+        reconcile to look up -- adopted if Twilio has it, undone if not."""
+        if exc.uncertain:
+            self.state.in_flight.pop(f.call_id, None)
+            self.queue.invalidate()
+            return
+        self._unclaim(f, now, reason=f"not placed: {exc}")
 
     def _unclaim(self, f: InFlight, now: datetime, reason: str) -> None:
         """Undo a claim the provider never placed (it did not happen)."""

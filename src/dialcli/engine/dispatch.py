@@ -83,20 +83,35 @@ class Dispatcher:
         return False
 
     def _dial_callback(self, now: datetime) -> bool:
+        """Claim a callback that is due; False when none can be dialed now.
+
+        Whatever happens to the due ones (claimed, moved into their window, deferred by
+        the frequency cap, retired), the loop is told when the next callback is due
+        before this returns: a declined claim must not leave the clock free to jump to
+        an unrelated wake-up (another number's cap release) past a due callback."""
         state = self.state
         c = state.campaign
-        if not state.callback_fresh:
-            nxt = self.store.scalar(
-                "SELECT MIN(callback_at) FROM leads WHERE campaign_id = ? AND status = 'CALLBACK'",
-                (c.id,))
-            state.next_callback = from_iso(nxt)
-            state.callback_fresh = True
-        if state.next_callback is None:
-            return False
-        if now < state.next_callback:
-            state.wait(state.next_callback, "a callback is due")
-            return False
-        state.callback_fresh = False      # re-read after acting on the due ones
+        for _ in range(MAX_STEPS):
+            if not state.callback_fresh:
+                nxt = self.store.scalar(
+                    "SELECT MIN(callback_at) FROM leads WHERE campaign_id = ? "
+                    "AND status = 'CALLBACK'", (c.id,))
+                state.next_callback = from_iso(nxt)
+                state.callback_fresh = True
+            if state.next_callback is None:
+                return False
+            if now < state.next_callback:
+                state.wait(state.next_callback, "a callback is due")
+                return False
+            state.callback_fresh = False      # re-read after acting on the due ones
+            if self._claim_due_callback(now):
+                return True
+        return False
+
+    def _claim_due_callback(self, now: datetime) -> bool:
+        """Act on the callbacks due now, earliest first: True once one is claimed.
+        Every one declined has moved on (its callback_at later, or no longer a callback)."""
+        c = self.state.campaign
         rows = self.store.all(
             "SELECT id, callback_slot, callback_at FROM leads WHERE campaign_id = ? "
             "AND status = 'CALLBACK' AND callback_at <= ? ORDER BY callback_at LIMIT 20",

@@ -18,7 +18,9 @@ the first call:
    failure: ``start`` refuses it), how many waiting leads lack the consent that
    purpose needs (they will be skipped), and whether the user turned the gate off
    (when, by whom). For telemarketing, the newest National DNC registry import
-   must be at most 31 days old (47 CFR 64.1200(c)(2)(i)(D)).
+   must be at most 31 days old (47 CFR 64.1200(c)(2)(i)(D)). Waiting numbers in a
+   state whose artificial-voice law an AI agent cannot meet for the purpose (a ban,
+   a live operator first: ``compliance.adad``) are counted by state and statute.
 
 ``start_warnings`` is the part of 6 that ``start``, ``resume`` and ``restart`` say
 before dialing.
@@ -37,7 +39,7 @@ from typing import Any, Callable
 import httpx
 
 from dialcli.clock import to_iso
-from dialcli.compliance import consent
+from dialcli.compliance import adad, consent
 from dialcli.compliance import policy as compliance
 from dialcli.compliance.dnc import REGISTRY_PREFIX
 from dialcli.config import LLMSettings, TwilioCredentials, public_url as resolve_public_url
@@ -88,6 +90,9 @@ def run_checks(store: Any, campaigns: list[Campaign], opts: DoctorOptions, *, no
             checks.append(check_voices(store, campaign))
             checks.append(check_window(store, campaign, now))
             checks.append(check_consent(store, campaign, now))
+            state = check_state_rules(store, campaign)
+            if state is not None:
+                checks.append(state)
         if not campaigns:
             checks.append(Check("Calling window", SKIP, "No active campaign to check.",
                                 "Create one with: dialcli campaign create NAME --agent A --from +1..."))
@@ -371,6 +376,25 @@ def check_consent(store: Any, campaign: Campaign, now: datetime) -> Check:
                  "on record; the gate checks it again at each dial.")
 
 
+def check_state_rules(store: Any, campaign: Campaign) -> Check | None:
+    """Waiting numbers a state's artificial-voice law keeps from an AI agent for this
+    campaign's purpose (ban, or a live operator first): they will be skipped, with the
+    statute, whatever consent is on record. None when there are none."""
+    if campaign.purpose not in consent.PURPOSES:
+        return None
+    found = adad.blocked_numbers(store.conn, campaign.id, campaign.purpose,
+                                 ("PENDING", "RETRY", "CALLBACK"))
+    if not found:
+        return None
+    total = sum(n for _rule, n in found)
+    return Check(f"State artificial-voice laws ({campaign.name})", WARN,
+                 f"{total:,} waiting number(s) will be skipped for {campaign.purpose} calls "
+                 "by an AI voice: " + "; ".join(f"{n:,} in {rule.describe()}"
+                                                for rule, n in found) + ".",
+                 "Nothing to fix in dialcli: these states' laws forbid the call (or need a "
+                 "human operator first). Call them with a live agent, or remove the leads.")
+
+
 def registry_imported_at(store: Any) -> str | None:
     """When the newest National DNC registry file came in: the newest registry entry,
     or the newest registry import (re-importing an unchanged list adds no entry but
@@ -441,3 +465,23 @@ def start_warnings(store: Any, campaign_id: int, now: datetime) -> list[str]:
                             f"{consent.NEEDS[campaign.purpose]} on record: they will be "
                             "skipped. Add records with: dialcli consent import FILE")
     return warnings
+
+
+def check_workspace(store: Any) -> Check:
+    """The workspace file is sound: ``PRAGMA quick_check`` within its time budget."""
+    from dialcli.store import health
+
+    if store.path == ":memory:":
+        return Check("Workspace", SKIP, "In-memory workspace: nothing on disk to check.")
+    got = health.quick_check(store.conn)
+    if not got.ok:
+        shown = "; ".join(got.problems[:3])
+        return Check("Workspace", FAIL, f"{store.path} is damaged: {shown}.",
+                     "dialcli doctor --repair (copies what can be read into a new file), "
+                     "or restore a backup.")
+    if not got.finished:
+        return Check("Workspace", WARN, f"Integrity check of {store.path} stopped after "
+                     f"{got.seconds:.0f} s; the part read was sound.",
+                     "Run it without time limit: sqlite3 " + store.path + " 'PRAGMA quick_check'")
+    return Check("Workspace", OK, f"{store.path}: integrity ok (quick_check, "
+                 f"{got.seconds * 1000:,.0f} ms).")

@@ -44,13 +44,13 @@ from dialcli.engine.claim import Claimer, Placer
 from dialcli.engine.dispatch import Dispatcher
 from dialcli.engine.progress import Progress
 from dialcli.engine.queue import DialQueue
-from dialcli.engine.schedule import Pacer, earliest
+from dialcli.engine.schedule import REAL_TIME_GUARD, Pacer, earliest
 from dialcli.engine.settle import (
     CallbackParser, Classifier, Passes, Reconciler, Settler, default_callback_parser,
     default_classifier,
 )
 from dialcli.engine.types import InFlight, RunResult, RunState, Sink, Snapshot, Timing
-from dialcli.errors import ConflictError, InputError
+from dialcli.errors import ConflictError, InputError, ProviderError
 from dialcli.models import Campaign, CallStatus, CampaignStatus
 from dialcli.providers.base import CallEvent, EventKind, Provider
 from dialcli.store import Store, outbox, settings
@@ -96,7 +96,7 @@ class Engine:
         self.progress = Progress(self.tx.notify)
         self.policy = compliance.policy_for_campaign(store.conn, campaign, blackout=blackout)
         self.queue = DialQueue(store, campaign_id, self.policy)
-        self.pacer = Pacer(campaign.cps)
+        self.pacer = Pacer(campaign.cps, guard=timedelta(0) if clock.virtual else REAL_TIME_GUARD)
         self.lease = Lease(store, campaign_id, campaign.name, self.wall)
         self.settler = Settler(store, self.tx, state, self.queue, self.progress, provider,
                                rate=rate, classifier=classifier or default_classifier,
@@ -180,7 +180,19 @@ class Engine:
         if self.tx.group_commit:
             self.provider.defer_journal = True
         self.provider.start()
-        reconciled = self.reconciler.reconcile()
+        try:
+            reconciled = self.reconciler.reconcile()
+        except ProviderError as exc:
+            # The provider cannot say what became of calls left open: dial nothing new
+            # (a held lead's other phone must not ring), and leave the campaign PAUSED.
+            with self.store.tx():
+                self.store.execute("UPDATE campaigns SET status = 'PAUSED' WHERE id = ? AND "
+                                   "status = 'RUNNING'", (state.campaign.id,))
+            raise ProviderError(
+                f"Could not check the calls a previous run left open: {exc.message} Nothing "
+                "new was dialed; the campaign stays paused.",
+                hint=exc.hint or "Check https://status.twilio.com and this laptop's internet "
+                                 "connection, then: dialcli resume") from None
         made_before = self.progress.stats["calls"]
         outcome = "completed"
         spins = 0
@@ -335,8 +347,13 @@ class Engine:
             f.answered_at = ev.at
         elif kind in (EventKind.HUMAN, EventKind.MACHINE):
             f.answered_by = ev.answered_by or f.answered_by
+            f.amd_at = f.amd_at or ev.at
             if f.answered_at is None:
                 f.answered_at = ev.at
+        elif kind is EventKind.LINE:
+            self.progress.call_line(f, ev.detail.get("role", ""), ev.detail.get("text", ""),
+                                    ev.at)
+            return
         elif kind is EventKind.CONVERSATION:
             f.conversation = ev
             if f.ended is not None:
@@ -402,7 +419,7 @@ class Engine:
             cost=p.stats["cost_micro"] / 1_000_000, dispositions=dict(d),
             leads_by_status={}, recent_leads=list(p.recent_leads),
             recent_events=list(p.recent_events), waiting_until=state.waiting_until,
-            waiting_for=state.waiting_for, note=state.note,
+            waiting_for=state.waiting_for, note=state.note, live_calls=p.live_calls(),
         )
 
 

@@ -45,7 +45,8 @@ from dialcli.store import Store
 from dialcli.compliance.policy import RULES_VERSION, cap_for_number, check_cap, policy_for_campaign
 from dialcli.errors import InputError, NotFoundError
 from dialcli.models import Campaign, LeadStatus
-from dialcli.phones import describe_e164, PhoneError
+from dialcli.phones import STATE_ZONES, PhoneError, number_zone_origins
+from dialcli.compliance.rules import states_of
 from dialcli.compliance.consent import gate_off_text
 
 UTC = timezone.utc
@@ -75,6 +76,7 @@ class PhonePlan:
     cap_limit: int | None
     opt_out: bool
     consent: dict | None = None       # the gate's evidence at the planned dial (None: not checked)
+    zone_origins: dict[str, str] = field(default_factory=dict)   # zone -> where it came from
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -124,17 +126,38 @@ class Plan:
                 "notes": self.notes, "phones": [p.as_dict() for p in self.phones]}
 
 
-def _zone_source(e164: str, zones: tuple[str, ...], lead_tz: str | None) -> str:
+def zone_origins(e164: str, zones: tuple[str, ...], lead_tz: str | None,
+                 region: str) -> dict[str, str]:
+    """{zone: where it came from} for one phone of a lead: the number (its exchange, its
+    area code's span when the data lacks the exchange, an override row), the lead's
+    ``timezone`` column, its ``state`` column (every zone of that state)."""
     try:
-        own = describe_e164(e164).zones
+        own = number_zone_origins(e164)
     except PhoneError:
-        own = ()
-    parts = []
-    if lead_tz and lead_tz in zones:
-        parts.append("lead timezone column")
-    if any(z in own for z in zones):
-        parts.append("number (area code/exchange)")
-    return " + ".join(parts) or "unknown"
+        own = {}
+    out: dict[str, str] = {}
+    for zone in zones:
+        found = [own[zone]] if zone in own else []
+        if lead_tz and zone == lead_tz:
+            found.append("lead timezone column")
+        found += [f"state column {st}" for st in states_of(region)
+                  if zone not in own and zone in STATE_ZONES.get(st, ())]
+        out[zone] = " + ".join(found) or "unknown"
+    return out
+
+
+def _zone_source(origins: dict[str, str]) -> str:
+    """The origins in one line: 'number (exchange 212-555)' when they agree, else each
+    origin with its zones: 'number (exchange 415-555) [America/Los_Angeles]; lead
+    timezone column [America/New_York]'."""
+    if not origins:
+        return "unknown"
+    by: dict[str, list[str]] = {}
+    for zone, origin in origins.items():
+        by.setdefault(origin, []).append(zone)
+    if len(by) == 1:
+        return next(iter(by))
+    return "; ".join(f"{origin} [{', '.join(zs)}]" for origin, zs in by.items())
 
 
 def _category(opens: datetime, at: datetime, day_end: datetime) -> str:
@@ -195,9 +218,25 @@ def build_plan(store, campaign_id: int, at: datetime, *, blackout: Blackout | No
     return plan
 
 
+def _state_stop(p: PhonePlan) -> dict | None:
+    """The state artificial-voice rule that blocks ``p``, if one does."""
+    if p.category != "blocked" or not p.consent or not p.consent.get("blocked"):
+        return None
+    return (p.consent.get("state_rules") or {}).get("stopped_by")
+
+
 def _consent_summary(store, campaign: Campaign, phones: list[PhonePlan], at: datetime) -> dict:
     blocked = sum(1 for p in phones if p.category == "blocked" and p.consent is not None
-                  and p.consent.get("blocked"))
+                  and p.consent.get("blocked") and _state_stop(p) is None)
+    # Numbers a state's artificial-voice law keeps from an AI agent, by rule.
+    state_skips: dict[str, int] = {}
+    for p in phones:
+        stop = _state_stop(p)
+        if stop is not None:
+            key = (f"{stop['state']} {stop['rule'].replace('_', ' ')}"
+                   + (f" ({stop['consent']} consent)" if stop.get("consent") else "")
+                   + f": {stop['statute'].split(' (', 1)[0]}, confidence {stop['confidence']}")
+            state_skips[key] = state_skips.get(key, 0) + 1
     lacking = None
     if campaign.purpose in consent.PURPOSES:
         lacking = consent.lacking(store.conn, campaign.id, campaign.purpose, to_iso(at))
@@ -205,7 +244,7 @@ def _consent_summary(store, campaign: Campaign, phones: list[PhonePlan], at: dat
             "gate_changed_at": campaign.consent_gate_changed_at,
             "gate_changed_by": campaign.consent_gate_changed_by,
             "needs": consent.NEEDS.get(campaign.purpose), "numbers_blocked": blocked,
-            "leads_lacking": lacking}
+            "leads_lacking": lacking, "state_skips": state_skips}
 
 
 def _consent_notes(campaign: Campaign, summary: dict) -> list[str]:
@@ -224,6 +263,11 @@ def _consent_notes(campaign: Campaign, summary: dict) -> list[str]:
                      f"consent on record ({summary['needs']}); {summary['leads_lacking']:,} "
                      "waiting lead(s) have no number with it. Add the records: "
                      "dialcli consent import FILE")
+    skips = summary.get("state_skips") or {}
+    if skips:
+        notes.append(f"{sum(skips.values()):,} number(s) skipped by state artificial-voice "
+                     f"laws for {campaign.purpose} calls (an AI voice is an artificial voice): "
+                     + "; ".join(f"{k}: {v:,}" for k, v in sorted(skips.items())))
     return notes
 
 
@@ -234,10 +278,11 @@ def _plan_phone(conn, policy, campaign, lead, status, p, at, day_end, next_pass,
     group = policy.window_for(zones, region)
     e164 = p["e164"]
     opt_out = dnc.is_opted_out(conn, e164)
+    origins = zone_origins(e164, zones, lead["timezone"], region)
     base = dict(lead_id=lead["id"], row=lead["row_number"], lead=lead["name"] or "",
                 lead_status=str(status), slot=p["slot"], e164=e164,
                 current=p["slot"] == current, zones=list(zones),
-                zone_source=_zone_source(e164, zones, lead["timezone"]), region=region,
+                zone_source=_zone_source(origins), zone_origins=origins, region=region,
                 states=list(group.states), rules=[r.text for r in group.rules],
                 opt_out=opt_out)
     cap_limit = cap_for_number(conn, e164)    # what the engine applies at dial time

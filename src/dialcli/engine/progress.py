@@ -16,6 +16,10 @@ from dialcli.models import Campaign, Disposition
 from dialcli.store import Store
 
 
+LIVE_LINES = 4          # lines shown per call in progress
+LIVE_CALLS_KEPT = 64    # calls in progress whose lines are kept
+
+
 class Progress:
     def __init__(self, notify: Callable[[dict[str, Any]], None]):
         self.notify = notify
@@ -23,6 +27,8 @@ class Progress:
         self.dispositions: Counter[str] = Counter()
         self.recent_leads: deque[dict[str, Any]] = deque(maxlen=40)
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=12)
+        # Calls in progress -> their last lines, as they are said (the dashboard's).
+        self.live: dict[int, dict[str, Any]] = {}
 
     def load(self, store: Store, campaign: Campaign) -> None:
         """The run's counters so far (a resumed run goes on counting)."""
@@ -56,7 +62,27 @@ class Progress:
         if disposition is not None:
             self.notify({"type": "lead", **item})
 
+    def call_line(self, f: InFlight, role: str, text: str, now: datetime) -> None:
+        """A line said in a call in progress (kept until the call ends)."""
+        if not text:
+            return
+        call = self.live.get(f.call_id)
+        if call is None:
+            if len(self.live) >= LIVE_CALLS_KEPT:     # a very busy run: keep the newest
+                del self.live[min(self.live, key=lambda k: self.live[k]["at"])]
+            call = self.live[f.call_id] = {"call_id": f.call_id, "lead": f.lead_name,
+                                           "e164": f.e164, "lines": deque(maxlen=LIVE_LINES)}
+        call["at"] = now
+        call["lines"].append({"at": now, "role": role, "text": text})
+
+    def live_calls(self, limit: int = 2) -> list[dict[str, Any]]:
+        """The calls that spoke last, newest first, each with its last lines."""
+        calls = sorted(list(self.live.values()), key=lambda c: c["at"], reverse=True)[:limit]
+        return [dict(c, lines=list(c["lines"])) for c in calls]
+
     def call_event(self, f: InFlight, what: str, now: datetime) -> None:
+        if what.startswith("ended"):
+            self.live.pop(f.call_id, None)
         if what == "placed":
             return
         item = {"at": now, "lead": f.lead_name, "e164": f.e164,

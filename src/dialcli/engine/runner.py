@@ -9,11 +9,14 @@ second: stop waiting (open calls are reconciled on the next start).
 from __future__ import annotations
 
 import random
+import signal
+import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from dialcli.clock import Clock, ScaledClock, SystemClock, VirtualClock, from_iso
 from dialcli.compliance.rules import load_blackout
@@ -22,7 +25,7 @@ from dialcli.conversation.llm import make_brain as llm_make_brain
 from dialcli.engine.loop import Engine, RunResult
 from dialcli.errors import ConfigError
 from dialcli.providers.simulator import SimProfile, SimulatedProvider
-from dialcli.store import Store, settings
+from dialcli.store import Store, health, settings
 
 
 @dataclass
@@ -62,6 +65,8 @@ def journal_path(store: Store) -> str | None:
 
 def build(store: Store, campaign_id: int, opts: RunOptions, *, wall: SystemClock,
           on_event: Callable[[dict[str, Any]], None] | None = None) -> Engine:
+    # A damaged file is refused before the campaign is marked RUNNING or anything dialed.
+    store.quick_check()
     if opts.simulate:
         profile = SimProfile.load(opts.sim_profile) if opts.sim_profile else SimProfile.default()
         provider = SimulatedProvider(make_brain(), seed=opts.seed, profile=profile,
@@ -106,6 +111,11 @@ class RunHandle:
     # Set when the worker is finished. The main thread waits on this, not on
     # Thread.join: a Ctrl-C landing inside join() can leave is_alive() wrongly False.
     done: threading.Event = field(default_factory=threading.Event)
+    #: Why the runner stopped itself (its workspace file or WAL replaced under it).
+    stopped_because: str | None = None
+
+#: How often a runner checks that its workspace file and WAL are still the ones it opened.
+IDENTITY_EVERY_S = 1.0
 
 
 def start_thread(engine: Engine, *, webhooks: bool = False) -> RunHandle:
@@ -122,8 +132,16 @@ def start_thread(engine: Engine, *, webhooks: bool = False) -> RunHandle:
 
             delivery = Deliverer(engine.store, clock=engine.wall, rng=random.Random())
             delivery_thread = delivery.run_in_thread(stop)
+        watch = threading.Thread(target=_watch_identity, args=(engine, handle),
+                                 name="dialcli-identity", daemon=True)
+        watch.start()
         try:
             handle.result = engine.run()
+        except sqlite3.DatabaseError as exc:
+            # A full disk (or another fault of the file) mid-run: the transaction it hit
+            # rolled back; mark the campaign PAUSED so `resume` continues (open calls are
+            # reconciled then), and say so instead of a traceback.
+            handle.error = _paused_by_fault(engine, exc)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             handle.error = exc
         finally:
@@ -138,6 +156,72 @@ def start_thread(engine: Engine, *, webhooks: bool = False) -> RunHandle:
     handle.thread = threading.Thread(target=target, name="dialcli-engine", daemon=True)
     handle.thread.start()
     return handle
+
+
+def _watch_identity(engine: Engine, handle: RunHandle) -> None:
+    """Stop the run if its workspace file or WAL is deleted or replaced: every write
+    after that would go to a file no other dialcli command will ever read."""
+    identity = health.FileIdentity(engine.store.path)
+    while not handle.done.wait(IDENTITY_EVERY_S):
+        why = identity.changed()
+        if why:
+            handle.stopped_because = why
+            engine.abort()
+            return
+
+
+def _paused_by_fault(engine: Engine, exc: sqlite3.DatabaseError) -> Exception:
+    """Best effort: the campaign PAUSED and its lease released; the error to show."""
+    store = engine.store
+    campaign = engine.campaign
+    error = health.describe(exc, store.path)
+    paused = False
+    for _attempt in range(3):
+        try:
+            if store.conn.in_transaction:
+                store.conn.execute("ROLLBACK")
+            with store.tx():
+                store.execute(
+                    "UPDATE campaigns SET status = 'PAUSED', lease_owner = NULL, lease_pid = "
+                    "NULL, lease_host = NULL, heartbeat_at = NULL WHERE id = ? AND status = "
+                    "'RUNNING'", (campaign.id,))
+            paused = True
+            break
+        except sqlite3.DatabaseError:
+            try:
+                store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # frees WAL space
+            except sqlite3.DatabaseError:
+                pass
+    open_calls = len(engine.in_flight)
+    state = ("was paused" if paused else "stopped (it still shows RUNNING; its lease expires "
+             "in 20 s)")
+    error.message = (f"Campaign {campaign.name!r} {state}: {error.message} "
+                     + (f"{open_calls} call(s) in progress are settled with the provider when "
+                        "it resumes." if open_calls else ""))
+    error.hint = (error.hint or "") + f"\nThen continue with: dialcli resume {campaign.name}"
+    return error
+
+
+@contextmanager
+def pause_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal, ``kill``, a service manager) pause like
+    Ctrl-C: they raise ``KeyboardInterrupt`` in the main thread, so the calls in progress
+    finish and are recorded; a second one stops waiting. Only in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+              if s is not None]
+    previous = {s: signal.signal(s, interrupt) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def demo_paths() -> Path:

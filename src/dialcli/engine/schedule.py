@@ -10,9 +10,12 @@ database access lives in ``engine.queue``.
 
 from __future__ import annotations
 
+import math
+import threading
+from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Mapping, Protocol
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Mapping, Protocol
 
 
 class Window(Protocol):
@@ -68,24 +71,125 @@ def choose(heads: Mapping[int, Head | None], spans: Spans, now: datetime) -> Cho
     return Choice(wake_at=wake)
 
 
-class Pacer:
-    """At most ``cps`` dials per second (on the engine's clock)."""
+#: Real time only: the sliding second is widened by this much, so the jitter between
+#: our send and the carrier's clock never lets it count ceil(cps) + 1 dials in a second.
+REAL_TIME_GUARD = timedelta(milliseconds=30)
 
-    def __init__(self, cps: float):
-        self.interval = timedelta(seconds=1.0 / cps) if cps > 0 else timedelta(0)
+
+class Pacer:
+    """At most ``cps`` dials per second on average, and never a burst: no sliding
+    one-second window (``[t, t + 1 s)``) holds more than ``ceil(cps)`` dials.
+
+    Carriers and Twilio count dials per second; a loop that woke late and caught up on
+    its schedule used to put three dials of a ``--cps 2`` campaign inside one second.
+    The schedule is still anchored (a late wake-up does not lower the average rate),
+    but a dial is never allowed before the ``ceil(cps)``-th previous one is a full
+    window (one second, plus ``guard`` in real time) old.
+    """
+
+    def __init__(self, cps: float, guard: timedelta = timedelta(0)):
+        self.guard = guard
         self.next_at: datetime | None = None
+        self._set_rate(cps)
+
+    def _set_rate(self, cps: float) -> None:
+        self.cps = cps
+        self.interval = timedelta(seconds=1.0 / cps) if cps > 0 else timedelta(0)
+        # ceil without float noise: 3.0000000001 dials per second is 3, not 4
+        self.burst = max(1, math.ceil(round(cps, 6))) if cps > 0 else 0
+        old = list(getattr(self, "_recent", ()))
+        self._recent: deque[datetime] = deque(old[-self.burst:] if self.burst else (),
+                                              maxlen=self.burst or None)
 
     def ready(self, now: datetime) -> bool:
         return self.next_at is None or now >= self.next_at
 
     def took(self, now: datetime) -> None:
         # Anchor on the schedule, not on "now", so jitter in wake-ups does not
-        # drift the achieved rate below the configured one.
+        # drift the achieved rate below the configured one ...
         base = self.next_at if self.next_at is not None and now - self.next_at < self.interval else now
-        self.next_at = base + self.interval
+        nxt = base + self.interval
+        if self.burst:
+            # ... but never into a burst: the window of the last ceil(cps) dials.
+            self._recent.append(now)
+            if len(self._recent) == self.burst:
+                nxt = max(nxt, self._recent[0] + timedelta(seconds=1) + self.guard)
+        self.next_at = nxt
 
     def slow_down(self, factor: float = 2.0) -> None:
-        self.interval = self.interval * factor if self.interval else timedelta(seconds=1)
+        self._set_rate(self.cps / factor if self.cps > 0 else 1.0)
+
+
+class SendGate:
+    """The pacer's rule applied where requests leave, across the placing threads.
+
+    In real time the claimed calls are placed from a thread pool; two requests the
+    loop paced 0.5 s apart can leave 0.3 s apart when the first thread starts late,
+    and a request can spend a while in the client before it reaches the wire (the
+    first one of a run: ~170 ms against the local fake, 2-7 ms after). So each placing
+    thread calls ``wait()`` just before it sends and ``sent(token)`` when the answer
+    is back. What the carrier counts is a request's arrival, somewhere between the
+    two; a window entry is placed at ``max(start, answer - fastest round trip)``, the
+    latest the request can have arrived if its way back took as long as the fastest
+    one did -- a request held up before the wire counts from when it left.
+    """
+
+    def __init__(self, cps: float, monotonic: Callable[[], float],
+                 sleep: Callable[[float], None], guard: timedelta = REAL_TIME_GUARD):
+        self._mono = monotonic
+        self._sleep = sleep
+        self._guard = guard.total_seconds()
+        self._lock = threading.Lock()
+        self._fastest: float | None = None       # the fastest round trip seen
+        self._next: float | None = None          # spacing: not before then
+        self._set_rate(cps)
+
+    def _set_rate(self, cps: float) -> None:
+        self._cps = cps
+        self._interval = 1.0 / cps if cps > 0 else 0.0
+        self._burst = max(1, math.ceil(round(cps, 6))) if cps > 0 else 0
+        old = list(getattr(self, "_recent", ()))
+        #: [start, answer or None] of the last ``burst`` requests
+        self._recent: deque[list] = deque(old[-self._burst:] if self._burst else (),
+                                          maxlen=self._burst or None)
+
+    def slow_down(self, factor: float = 2.0) -> None:
+        with self._lock:
+            self._set_rate(self._cps / factor if self._cps > 0 else 1.0)
+
+    def _anchor(self, entry: list) -> float:
+        start, answer = entry
+        if answer is None or self._fastest is None:
+            return start
+        return max(start, answer - self._fastest)
+
+    def wait(self) -> list:
+        """Block until a request may leave; the token to hand to ``sent``."""
+        while True:
+            with self._lock:
+                now = self._mono()
+                at = self._next if self._next is not None else now
+                if self._burst and len(self._recent) == self._burst:
+                    at = max(at, self._anchor(self._recent[0]) + 1.0 + self._guard)
+                if now >= at:
+                    # Anchored spacing, as the loop's pacer (no drift below the rate).
+                    base = self._next if self._next is not None and \
+                        now - self._next < self._interval else now
+                    self._next = base + self._interval
+                    token = [now, None]
+                    if self._burst:
+                        self._recent.append(token)
+                    return token
+                left = at - now
+            self._sleep(max(left, 0.0005))
+
+    def sent(self, token: list) -> None:
+        """The answer to the request of ``token`` is back (success or refusal)."""
+        with self._lock:
+            token[1] = now = self._mono()
+            trip = now - token[0]
+            if self._fastest is None or trip < self._fastest:
+                self._fastest = trip
 
 
 def earliest(*times: datetime | None) -> datetime | None:

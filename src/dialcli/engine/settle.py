@@ -23,6 +23,8 @@ from dialcli.compliance import dnc
 from dialcli.conversation.base import EndCall
 from dialcli.conversation.callback_time import parse_callback_time
 from dialcli.conversation.classify import classify_transcript
+from dialcli.conversation.extract import extract as extract_fields
+from dialcli.conversation.intents import first_name
 from dialcli.engine.batch import Transactions
 from dialcli.engine.progress import Progress
 from dialcli.engine.queue import DialQueue
@@ -87,13 +89,17 @@ class Settler:
                 "summary = ?, callback_text = ?, transcript = ?, answered_at = ?, ended_at = ?, "
                 "duration_s = ?, billed_minutes = ?, price = ?, price_unit = ?, price_final = ?, "
                 "error_code = ?, error = ?, provider_sid = COALESCE(provider_sid, ?), "
-                "placed_at = COALESCE(placed_at, ?) WHERE id = ? AND disposition IS NULL",
+                "placed_at = COALESCE(placed_at, ?), amd_at = ?, voicemail_left = ? "
+                "WHERE id = ? AND disposition IS NULL",
                 (str(status), answered_by, str(disposition), turns,
                  label.summary if label else None, label.callback_text if label else None,
                  json.dumps(transcript) if transcript else None,
                  to_iso(f.answered_at) or ev.detail.get("answered_at"), to_iso(ev.at),
                  ev.duration_s or 0, billed, price, ev.price_unit or "USD", price_final,
-                 ev.error_code, ev.error, f.sid, placed[1] if placed else None, f.call_id),
+                 ev.error_code, ev.error, f.sid, placed[1] if placed else None,
+                 to_iso(f.amd_at) or ev.detail.get("amd_at"),
+                 int(ev.voicemail_left) if answered_by and answered_by.startswith("machine")
+                 else None, f.call_id),
             ).rowcount
             if not done:
                 return   # already applied (duplicate end)
@@ -113,6 +119,14 @@ class Settler:
                     "status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?)",
                     (c.id, f.lead_id, f.call_id, f.slot, to_iso(callback_at),
                      (label.callback_text if label else None) or "callback retry", now_iso))
+            if state.fields and transcript and not (answered_by or "").startswith("machine"):
+                # Extracted fields: the brain's values checked, the rules' where it gave none.
+                found = extract_fields(
+                    state.fields, label.fields if label else None, transcript,
+                    callback_text=label.callback_text if label else None,
+                    callback_at=to_iso(callback_at), first=first_name(f.lead_name))
+                conn.execute("UPDATE calls SET fields = ? WHERE id = ?",
+                             (json.dumps(found, ensure_ascii=False), f.call_id))
             if is_callback:
                 conn.execute("UPDATE appointments SET status = 'done' WHERE lead_id = ? "
                              "AND status = 'open' AND call_id != ?", (f.lead_id, f.call_id))
@@ -238,8 +252,9 @@ class Passes:
                                       opens_iso=to_iso(nxt), now_iso=to_iso(now))
             self.state.reload_campaign(self.store)
             self.queue.invalidate()
-            self.state.waiting_until = nxt
-            self.state.waiting_for = f"pass {c.pass_no + 1} opens"
+            # The earliest wait wins: a callback due before the pass opens is not
+            # skipped by waking only for the pass.
+            self.state.wait(nxt, f"pass {c.pass_no + 1} opens")
             self.tx.notify({"type": "pass", "at": now, "pass": c.pass_no + 1, "opens_at": nxt})
             return False
         if retry:

@@ -15,6 +15,8 @@ from typing import Any
 from dialcli.models import Campaign
 from dialcli.providers.base import CallEvent, DialRequest, EventKind
 from dialcli.store import Store
+from dialcli.workspace.fields import FieldSpec
+from dialcli.workspace.fields import loads as extracted_fields
 
 EVENT_WORDS = {"ringing": "ringing", "answered": "answered", "human": "a person is on the line",
                "machine": "answering machine", "conversation": "conversation over"}
@@ -46,6 +48,7 @@ class InFlight:
     sid: str | None = None
     answered_by: str | None = None
     answered_at: datetime | None = None
+    amd_at: datetime | None = None          # when the answering-machine verdict came
     conversation: CallEvent | None = None
     ended: CallEvent | None = None
     grace_until: datetime | None = None
@@ -78,6 +81,7 @@ class Snapshot:
     waiting_until: datetime | None = None
     waiting_for: str | None = None          # why: "a callback is due", "calling hours open in ..."
     note: str | None = None
+    live_calls: list[dict[str, Any]] = field(default_factory=list)  # the last lines said
     virtual: bool = False
 
 
@@ -146,6 +150,16 @@ class RunState:
     waiting_for: str | None = None               # ... for this reason
     next_callback: datetime | None = None
     callback_fresh: bool = False                 # next_callback was read since the last change
+
+    @property
+    def fields(self) -> tuple[FieldSpec, ...]:
+        """The agent's extracted fields (parsed once per stored text)."""
+        text = self.agent.get("fields")
+        cached = self.__dict__.get("_fields")
+        if cached is None or cached[0] != text:
+            cached = (text, tuple(extracted_fields(text)))
+            self.__dict__["_fields"] = cached
+        return cached[1]
 
     def reload_campaign(self, store: Store) -> Campaign:
         row = store.one("SELECT * FROM campaigns WHERE id = ?", (self.campaign.id,))

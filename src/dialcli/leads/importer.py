@@ -46,6 +46,7 @@ from dialcli.clock import to_iso
 from dialcli.config import path_text
 from dialcli.errors import Interrupted, InputError, NotFoundError
 from dialcli.models import CampaignStatus
+from dialcli import outfiles
 from dialcli.leads.keys import SeenKeys
 from dialcli.leads.prepare import Payload, Preparer, PrepareSpec
 from dialcli.store import Store
@@ -172,10 +173,12 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
     if rejects.resolve() == source.resolve():
         raise InputError("The rejects file would overwrite the CSV being imported.",
                          hint="Pass another path with --rejects.")
-    if not rejects.parent.is_dir():
-        raise InputError(f"Cannot write the rejects file: folder {rejects.parent} does not exist.",
-                         hint="Create it or pass another path with --rejects.")
-    tmp_rejects = rejects.with_name(f".{rejects.name}.{os.getpid()}.tmp")
+    # Checked before the transaction: a folder, device, link or read-only file given as
+    # --rejects is refused with nothing imported (the file appears only after commit).
+    rejects_out = outfiles.AtomicFile(rejects, what="rejects file", option="--rejects")
+    store.quick_check()      # never import into a damaged file (refused, nothing written)
+    rejects_out.create()
+    tmp_rejects = rejects_out.tmp
     now_iso = to_iso(now)
     assert now_iso is not None
     summary = ImportSummary(
@@ -225,10 +228,11 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
                     f"{source.name} has a header but no data rows.",
                     hint="Add one lead per line under the header, then import again.",
                 )
-        # Committed: only now does the rejects file appear.
-        if stats.get("rejects_written"):
-            os.replace(tmp_rejects, rejects)
-            summary.rejects_file = path_text(rejects)
+            # The rejects file is put in place as the transaction's last step: if that
+            # fails, nothing is imported (an error never keeps the leads).
+            if stats.get("rejects_written"):
+                rejects_out.commit()
+                summary.rejects_file = path_text(rejects)
     except KeyboardInterrupt:
         raise Interrupted("Import interrupted: nothing was imported.") from None
     finally:
@@ -236,7 +240,7 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
             from dialcli.leads.worker import stop_worker
 
             stop_worker(proc)   # before the unlink: the worker writes the temp file
-        _unlink(tmp_rejects)
+        rejects_out.discard()
     return summary
 
 
@@ -491,13 +495,6 @@ def _finish(conn, summary: ImportSummary, stats: dict[str, Any], campaign, now_i
             (str(CampaignStatus.PAUSED), now_iso, campaign["id"], str(CampaignStatus.COMPLETED)),
         )
         summary.campaign_reopened = True
-
-
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
 
 
 TEMPLATE_HEADER = ("name", "phone1", "phone2", "phone3", "email", "timezone",

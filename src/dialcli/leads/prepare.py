@@ -32,7 +32,7 @@ from dialcli.leads.csvfile import (HeaderPlan, Memo, canonical_zone, merge_regio
                                   state_code)
 from dialcli.leads.consent_columns import ConsentColumns
 from dialcli.leads.keys import Runs, SeenKeys, to_keys
-from dialcli.phones import PHONE_SLOTS, PhoneParser
+from dialcli.phones import PHONE_SLOTS, STATE_ZONES, PhoneParser
 
 OPTOUT_REASON = "on the opt-out list"
 _encode = json.encoder.encode_basestring  # type: ignore[attr-defined]
@@ -448,7 +448,7 @@ class Preparer:
         gid = self._group_of.get(key)
         if gid is None:
             info = self.parser.infos[info_id]
-            zones = tz or ",".join(info.zones)
+            zones = ",".join(group_zones(info.zones, info.region, tz, state))
             region = merge_region(info.region, state)
             gid = self.groups.get((zones, region))
             if gid is None:
@@ -506,6 +506,21 @@ class Preparer:
         # Tokens are [A-Z0-9_] only, so they are safe inside a %-format.
         fmt = "{" + ",".join(parts) + "}"
         return [fmt % t for t in zip(*columns)]
+
+
+def group_zones(zones: tuple[str, ...], region: str, tz: str | None,
+                state: str | None) -> tuple[str, ...]:
+    """The candidate zones of a lead's phone: the number's own (``phones.fail_closed``),
+    plus the lead's ``timezone`` column, plus every zone of a ``state`` column naming a
+    state the number is not already in. They only add: the window must be open in all
+    of them, so a column can delay a call, never let one through (a 415 number tagged
+    America/New_York is still not dialed at 05:00 Pacific)."""
+    out = list(zones)
+    if tz and tz not in out:
+        out.append(tz)
+    if state and f"US-{state}" not in region.split(","):
+        out.extend(z for z in STATE_ZONES.get(state, ()) if z not in out)
+    return tuple(out)
 
 
 def _plain(values: list[str]) -> bool:

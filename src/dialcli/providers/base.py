@@ -31,6 +31,7 @@ class EventKind(StrEnum):
     ANSWERED = "answered"        # picked up (AMD verdict may follow)
     MACHINE = "machine"          # AMD says machine (answered_by machine_* / fax)
     HUMAN = "human"              # AMD says human
+    LINE = "line"                # one line said in a call in progress (detail: role, text)
     CONVERSATION = "conversation"  # the brain session finished (transcript, label)
     ENDED = "ended"              # final status; the engine applies the outcome
 
@@ -76,6 +77,7 @@ class DialRequest:
     context: CallContext
     attempt_key: str              # "campaign:run:lead:slot:pass:kind", unique per dial
     ring_timeout_s: int = 25
+    record: bool = False          # ask the provider to record the call (dual channel)
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,13 @@ class DialError(ProviderError):
     """A dial the provider refused, with what the engine should do about it."""
 
     def __init__(self, message: str, *, action: ProviderAction, code: int | None = None,
-                 status: int | None = None, hint: str | None = None):
+                 status: int | None = None, hint: str | None = None, uncertain: bool = False):
         super().__init__(message, hint=hint, code=code, status=status,
                          retryable=action in (ProviderAction.RETRY, ProviderAction.SLOW_DOWN))
         self.action = action
+        #: The provider may have placed the call and could not tell: never count it
+        #: FAILED (the lead would move to its next phone while this one may ring).
+        self.uncertain = uncertain
 
 
 class Provider(ABC):

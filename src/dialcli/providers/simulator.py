@@ -499,6 +499,7 @@ class SimulatedProvider(Provider):
             final = self._final(CallStatus.COMPLETED, answered_by, end - answer, 0, t0,
                                 at(answer), at(end))
             final["voicemail_left"] = left
+            final["amd_at"] = to_iso(at(beep))
             if left:
                 final["transcript"] = [{"role": "agent", "text": req.context.voicemail_message,
                                         "at_s": round(beep - answer, 2)}]
@@ -511,7 +512,11 @@ class SimulatedProvider(Provider):
         end = answer + talk
         final = self._final(CallStatus.COMPLETED, "human", talk, convo["turns"], t0,
                             at(answer), at(end))
+        final["amd_at"] = to_iso(at(answer + 0.2))
         final["transcript"] = convo["transcript"]
+        for utt in convo["transcript"]:     # each line when it is said, for a watcher
+            step(answer + utt["at_s"], EventKind.LINE,
+                 detail={"role": utt["role"], "text": utt["text"], "at_s": utt["at_s"]})
         final["label"] = convo["label"]
         when = at(end)
         events.append((when, CallEvent(cid, EventKind.CONVERSATION, when, turns=convo["turns"],
@@ -536,9 +541,17 @@ class SimulatedProvider(Provider):
         end = None
         for line in lines:
             t += _tri(rng, self.profile.timing["reply_delay"])
+            spoke_at = t
             t += _speak(line, wps)
+            said = len(session.transcript)
             text, end = collect(session.respond(line, at_s=t))
-            t += rng.uniform(0.3, 0.9) + _speak(text, wps)
+            t += rng.uniform(0.3, 0.9)
+            # The brain stamps a turn when it hears the words (the end of speech, as a
+            # live relay does); a review reads when each side *began* speaking, so the
+            # network that timed the speech restamps this turn's lines.
+            for utt in session.transcript[said:]:
+                utt.at_s = spoke_at if utt.role == "caller" else t
+            t += _speak(text, wps)
             if end is not None:
                 break
         if end is None:
@@ -567,7 +580,11 @@ class SimulatedProvider(Provider):
             answered_by=final["answered_by"], duration_s=final["duration_s"],
             billed_minutes=final["billed_minutes"], price=final["price"], price_unit="USD",
             voicemail_left=bool(final.get("voicemail_left")), error=final.get("error"),
-            detail={"answered_at": final["start"]} if final.get("start") else {},
+            # A human call's transcript comes with the CONVERSATION event; a machine's
+            # (the voicemail message left) only here.
+            transcript=final.get("transcript") if final["answered_by"] != "human" else None,
+            detail={k: v for k, v in (("answered_at", final["start"]),
+                                      ("amd_at", final.get("amd_at"))) if v},
         )
 
 

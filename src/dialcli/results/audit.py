@@ -36,7 +36,8 @@ def flat(value) -> str:
 
 
 def audit_entries(conn, *, campaign_id: int | None = None, lead_id: int | None = None,
-                  decision: str | None = None, limit: int | None = None):
+                  decision: str | None = None, limit: int | None = None,
+                  call_id: int | None = None):
     """Audit rows oldest first, as dicts with ``AUDIT_COLUMNS`` keys (streamed).
 
     ``detail`` fields are lifted into columns; rows written before ``decision_detail``
@@ -49,6 +50,9 @@ def audit_entries(conn, *, campaign_id: int | None = None, lead_id: int | None =
     if lead_id is not None:
         where.append("a.lead_id = ?")
         params.append(lead_id)
+    if call_id is not None:
+        where.append("a.call_id = ?")
+        params.append(call_id)
     if decision:
         where.append("a.decision = ?")
         params.append(decision)

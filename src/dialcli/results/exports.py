@@ -34,19 +34,18 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
 from dialcli.clock import from_iso
 from dialcli.compliance.rules import zone_info
-from dialcli.errors import InputError
+from dialcli import outfiles
 from dialcli.leads.csvfile import CONSENT_COLUMNS, STRUCTURED
 from dialcli.phones import is_e164
 from dialcli.results.reporting import LEAD_CONSENT_COLUMNS
 from dialcli.store import Store
+from dialcli.workspace import fields as extracted
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -57,8 +56,60 @@ CALL_COLUMNS = [
     "call_id", "run", "lead_id", "lead_row", "lead_name", "phone_slot", "number", "pass",
     "kind", "started_at_utc", "ended_at_utc", "started_local", "ended_local",
     "recipient_zone", "answered_by", "disposition", "turns", "duration_s",
-    "billed_minutes", "cost", "cost_source", "call_status",
+    "billed_minutes", "cost", "cost_source", "call_status", "summary", "callback_text",
+    "recording_sid", "recording_duration_s",
 ]
+#: Extracted fields become columns named with this prefix (``field_best_time``).
+FIELD_PREFIX = "field_"
+
+
+def field_names(store: Store, campaign_id: int) -> list[str]:
+    """The extracted fields of a campaign: its agent's declared ones, in order, then
+    any other name its calls hold (a field since dropped from the agent)."""
+    names = [f.name for f in extracted.loads(store.scalar(
+        "SELECT a.fields FROM campaigns c JOIN agents a ON a.id = c.agent_id WHERE c.id = ?",
+        (campaign_id,)))]
+    for (key,) in store.execute(
+            "SELECT DISTINCT j.key FROM calls c, json_each(c.fields, '$.values') j "
+            "WHERE c.campaign_id = ? AND c.fields IS NOT NULL ORDER BY j.key", (campaign_id,)):
+        if key not in names:
+            names.append(key)
+    return names
+
+
+def field_cell(value: Any) -> str:
+    """An extracted value as a CSV cell: yes/no, plain numbers, safe text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return neutralise(value)
+
+
+def _values(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        return json.loads(text).get("values") or {}
+    except (ValueError, AttributeError):
+        return {}
+
+
+def _latest_fields(store: Store, campaign_id: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(lead id, the latest value of each field over its calls), in lead id order."""
+    current, latest = None, {}
+    for lead_id, text in store.execute(
+            "SELECT lead_id, fields FROM calls WHERE campaign_id = ? AND fields IS NOT NULL "
+            "ORDER BY lead_id, id", (campaign_id,)):
+        if lead_id != current:
+            if current is not None:
+                yield current, latest
+            current, latest = lead_id, {}
+        latest.update({k: v for k, v in _values(text).items() if v is not None})
+    if current is not None:
+        yield current, latest
 
 
 def neutralise(value: Any) -> str:
@@ -122,10 +173,13 @@ def write_leads_csv(store: Store, campaign_id: int, fh: IO[str]) -> int:
     """One row per lead (see the module docstring); returns the number of rows."""
     with store.snapshot():
         columns = lead_columns(store, campaign_id)
+        names = field_names(store, campaign_id)
         writer = csv.writer(fh)
-        writer.writerow(columns + LEAD_TRAILER)
+        writer.writerow(columns + LEAD_TRAILER + [FIELD_PREFIX + n for n in names])
         phones_iter = _phones_by_lead(store, campaign_id)
         pending = next(phones_iter, None)
+        fields_iter = _latest_fields(store, campaign_id) if names else iter(())
+        got = next(fields_iter, None)
         count = 0
         for row in store.execute(
                 "SELECT l.id, l.name, l.email, l.timezone, l.vars, l.status, l.last_disposition, "
@@ -151,9 +205,15 @@ def write_leads_csv(store: Store, campaign_id: int, fh: IO[str]) -> int:
                     value = variables.get(col)
                 cells.append(neutralise(value))
             reached = phones.get(row[11]) if row[11] is not None else None
+            extra = []
+            if names:
+                while got is not None and got[0] < lead_id:
+                    got = next(fields_iter, None)
+                latest = got[1] if got is not None and got[0] == lead_id else {}
+                extra = [field_cell(latest.get(n)) for n in names]
             writer.writerow(cells + [row[5], row[6] or "", row[7], row[8], neutralise(reached),
                                      row[9] or "", row[10] or "", lead_id, row[12] or "none",
-                                     row[13] or "", neutralise(row[14])])
+                                     row[13] or "", neutralise(row[14])] + extra)
             count += 1
     return count
 
@@ -242,18 +302,20 @@ def write_calls_csv(store: Store, campaign_id: int, fh: IO[str], *, rate: float,
         if not all_runs:
             where += " AND c.run = ?"
             params.append(run)
+        names = field_names(store, campaign_id)
         writer = csv.writer(fh)
-        writer.writerow(CALL_COLUMNS)
+        writer.writerow(CALL_COLUMNS + [FIELD_PREFIX + n for n in names])
         count = 0
         for r in store.execute(
                 "SELECT c.id, c.run, c.lead_id, l.row_number, l.name, c.slot, c.e164, c.pass_no, "
                 "c.kind, COALESCE(c.placed_at, c.claimed_at), c.ended_at, c.zone, c.answered_by, "
                 "c.disposition, c.turns, c.duration_s, c.billed_minutes, c.price, c.price_final, "
-                "c.status FROM calls c JOIN leads l ON l.id = c.lead_id "
+                "c.status, c.summary, c.callback_text, c.recording_sid, c.recording_duration_s, "
+                "c.fields FROM calls c JOIN leads l ON l.id = c.lead_id "
                 f"WHERE {where} ORDER BY c.id", params):
             (call_id, run_no, lead_id, row_number, name, slot, e164, pass_no, kind, started,
              ended, zones, answered_by, disposition, turns, duration, billed, price, final,
-             status) = r
+             status, summary, callback_text, rec_sid, rec_duration, fields_text) = r
             if final:
                 cost, source = price or 0.0, "final"
             elif billed is not None:
@@ -267,31 +329,26 @@ def write_calls_csv(store: Store, campaign_id: int, fh: IO[str], *, rate: float,
                 "" if turns is None else turns, "" if duration is None else duration,
                 "" if billed is None else billed,
                 "" if cost is None else f"{cost:.6f}".rstrip("0").rstrip(".") or "0",
-                source, status,
-            ])
+                source, status, neutralise(summary), neutralise(callback_text), rec_sid or "",
+                "" if rec_duration is None else rec_duration,
+            ] + ([field_cell(v.get(n)) for v in (_values(fields_text),) for n in names]
+                 if names else []))
             count += 1
     return count
 
 
 @contextmanager
-def write_atomically(path: str | os.PathLike[str], *, excel: bool = False) -> Iterator[IO[str]]:
-    """A text file that appears at ``path`` only if the block finishes without error."""
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise InputError(f"{target} is a folder; give a file name, e.g. {target / 'leads.csv'}")
-    if not target.parent.is_dir():
-        raise InputError(f"Cannot write {target}: folder {target.parent} does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig" if excel else "utf-8", newline="") as fh:
-            yield fh
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def write_atomically(path: str | os.PathLike[str], *, excel: bool = False,
+                     what: str = "output file", option: str | None = None) -> Iterator[IO[str]]:
+    """A text file that appears at ``path`` only if the block finishes without error.
+
+    The path is checked before anything is written (``outfiles.check_target``: no
+    folder, device, FIFO, link or read-only file); the temp file lives beside it.
+    """
+    target = outfiles.AtomicFile(path, what=what, option=option)
+    with outfiles.write_text_atomically(
+            target, encoding="utf-8-sig" if excel else "utf-8") as fh:
+        yield fh
 
 
 def export(writer: Callable[[IO[str]], int], path: str, *, excel: bool = False,
@@ -308,9 +365,9 @@ def export(writer: Callable[[IO[str]], int], path: str, *, excel: bool = False,
         finally:
             wrapper.flush()
             wrapper.detach()
-    with write_atomically(path, excel=excel) as fh:
+    with write_atomically(path, excel=excel, what="CSV file", option="--csv") as fh:
         return writer(fh)
 
 
-__all__ = ["neutralise", "lead_columns", "write_leads_csv", "write_calls_csv",
+__all__ = ["neutralise", "field_names", "field_cell", "lead_columns", "write_leads_csv", "write_calls_csv",
            "write_atomically", "export"]

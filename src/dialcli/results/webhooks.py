@@ -120,11 +120,25 @@ def validate_url(url: str) -> tuple[str, list[str]]:
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InputError(f"{url!r} is not an http(s) URL with a host.",
                          hint="Use a full URL, e.g. https://example.com/hooks/dialcli")
+    check_port(text)
     warnings = []
     if parsed.scheme == "http" and parsed.host not in ("localhost", "127.0.0.1", "::1"):
         warnings.append("events carry lead names, numbers and variables; "
                         "plain http sends them unencrypted -- prefer https.")
     return text, warnings
+
+
+def check_port(url: str) -> None:
+    """A port written in the URL must be 1-65535 (httpx accepts 99999 and fails later)."""
+    from urllib.parse import urlsplit
+
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise InputError(f"{url!r} has an invalid port: a port is a number from 1 to 65535.",
+                         hint="Fix the port, or leave it out for the default (443 for https).")
 
 
 def validate_events(events: Iterable[str] | None) -> tuple[str, ...]:

@@ -19,8 +19,10 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from dialcli.errors import DialcliError, InputError
+from dialcli.errors import InputError
+from dialcli.store import health
 from dialcli.store import migrations as schema
+from dialcli.store.health import StoreError
 
 BUSY_TIMEOUT_MS = 30_000
 #: Commit-time checkpoints once the WAL holds this many pages (SQLite's default is
@@ -30,10 +32,6 @@ BUSY_TIMEOUT_MS = 30_000
 #: (simulated campaigns +7%). Readers find pages in the WAL through its hash index,
 #: so a larger WAL costs them little.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
-
-
-class StoreError(DialcliError):
-    """The workspace file cannot be opened or is not a dialcli workspace."""
 
 
 class _Joined:
@@ -62,11 +60,21 @@ class Store:
         self.path = str(path)
         if self.path != ":memory:":
             parent = Path(self.path).expanduser().resolve().parent
+            try:
+                os.stat(parent)
+            except PermissionError:
+                raise health.BadWorkspacePath(
+                    f"Cannot open workspace {self.path}: permission denied on folder {parent}.",
+                    hint="Use a folder you may read and write, or pass another path with --db.",
+                ) from None
+            except OSError:
+                pass
             if not parent.is_dir():
                 raise InputError(
                     f"Cannot open workspace {self.path}: folder {parent} does not exist.",
                     hint="Create the folder or pass another path with --db.",
                 )
+            health.check_path(self.path)       # a folder, a device, not SQLite: exit 2
         try:
             self.conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False,
@@ -81,14 +89,16 @@ class Store:
             self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"Cannot open workspace {self.path}: {exc}.",
-                hint="Is it a dialcli workspace? Pass another file with --db.",
-            ) from exc
+            self.close()
+            raise health.describe(exc, self.path) from None
         self._db = None
         self._depth = 0
         if migrate:
-            self.migrate()
+            try:
+                self.migrate()
+            except BaseException:
+                self.close()
+                raise
 
     @property
     def db(self):
@@ -112,19 +122,28 @@ class Store:
 
     def migrate(self) -> None:
         """Apply pending migrations under the write lock (idempotent)."""
+        from dialcli import __version__
+
+        known = schema.names()
         try:
-            if set(schema.names()) <= self._applied_names():
-                return                       # current: no sqlite-utils needed at all
-            migrations = schema.migration_set()
-            with self.tx():
-                # Re-check inside the lock: another process may have migrated.
-                if migrations.pending(self.db):
-                    migrations.apply(self.db)
+            applied = self._applied_names()
+            if not set(known) <= applied:
+                if applied - set(known):
+                    # A newer dialcli's migration: refuse before applying anything.
+                    health.check_schema(self, known, applied, __version__, _now_iso())
+                migrations = schema.migration_set()
+                with self.tx():
+                    # Re-check inside the lock: another process may have migrated.
+                    if migrations.pending(self.db):
+                        migrations.apply(self.db)
+                applied = self._applied_names()
+            health.check_schema(self, known, applied, __version__, _now_iso())
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"Cannot open workspace {self.path}: {exc}.",
-                hint="Is it a dialcli workspace? Pass another file with --db.",
-            ) from exc
+            raise health.describe(exc, self.path) from None
+
+    def quick_check(self, *, budget_s: float = health.QUICK_CHECK_BUDGET_S) -> health.Integrity:
+        """Refuse a damaged workspace (``WorkspaceDamaged``) before writing into it."""
+        return health.require_sound(self, budget_s=budget_s)
 
     def applied_migrations(self) -> list[str]:
         return [m.name for m in schema.migration_set().applied(self.db)]
@@ -245,3 +264,10 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _now_iso() -> str:
+    """When the schema record was written (store-level bookkeeping, not engine time)."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

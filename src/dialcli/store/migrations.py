@@ -583,3 +583,49 @@ def m011_voices_and_test_calls(db: Database) -> None:
     );
     CREATE INDEX test_calls_started ON test_calls (started_at);
     """)
+
+
+@migration()
+def m012_call_review(db: Database) -> None:
+    """Call review (issue 17): what ``calls show`` needs beyond the transcript, the
+    fields an agent extracts from each conversation, and opt-in recordings.
+
+    ``calls.amd_at`` is when the answering-machine verdict came and
+    ``voicemail_left`` whether a message was left; ``calls.fields`` is the JSON object
+    of extracted values (``agents.fields`` declares them: a JSON list of
+    ``{name, type, description}``). A recording is kept by reference only -- the
+    provider's SID, duration, status and resource URL; the audio stays with the
+    provider until ``calls download``. ``campaigns.record`` is the opt-in.
+    """
+    _run(db, """
+    ALTER TABLE calls ADD COLUMN amd_at TEXT;
+    ALTER TABLE calls ADD COLUMN voicemail_left INTEGER;
+    ALTER TABLE calls ADD COLUMN fields TEXT;
+    ALTER TABLE calls ADD COLUMN recording_sid TEXT;
+    ALTER TABLE calls ADD COLUMN recording_status TEXT;
+    ALTER TABLE calls ADD COLUMN recording_duration_s INTEGER;
+    ALTER TABLE calls ADD COLUMN recording_url TEXT;
+    ALTER TABLE agents ADD COLUMN fields TEXT;
+    ALTER TABLE campaigns ADD COLUMN record INTEGER NOT NULL DEFAULT 0 CHECK (record IN (0, 1))
+    """)
+
+
+@migration()
+def m016_schema_record(db: Database) -> None:
+    """What this workspace's schema is, as the dialcli that last migrated it left it.
+
+    One row: how many migrations that dialcli knew, its version, and the tables and
+    columns it saw after migrating (JSON). ``Store`` compares the live schema with it
+    on every open, so a workspace changed by a newer dialcli or by hand (an extra
+    table, an extra NOT NULL column) is refused instead of written into, and says
+    which dialcli made it. Written by ``Store``, never by a migration's data step.
+    """
+    _run(db, """
+    CREATE TABLE _dialcli_schema (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        migrations INTEGER NOT NULL,
+        dialcli_version TEXT NOT NULL,
+        tables TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    );
+    """)

@@ -10,7 +10,8 @@ receivers dedupe on it (delivery is at least once). Delivery is
 
 Each payload carries the consent on record for the lead's current phone at the
 event's instant (``lead.consent``: type, time, source; null when there is none),
-so a receiver keeps the evidence beside the outcome.
+so a receiver keeps the evidence beside the outcome; ``lead.last_call`` carries the
+latest finished call's summary and extracted fields.
 """
 
 from __future__ import annotations
@@ -87,8 +88,28 @@ def lead_payload(conn: sqlite3.Connection, lead_id: int, previous_status: str | 
             "callback_at": row["callback_at"],
             "last_call_at": row["last_call_at"],
             "variables": json.loads(row["vars"] or "{}"),
+            "last_call": last_call(conn, lead_id),
         },
     }
+
+
+def last_call(conn: sqlite3.Connection, lead_id: int) -> dict[str, Any] | None:
+    """The lead's latest finished call: its outcome, summary, the fields its agent
+    extracted (name -> value, null when the call did not say) and its recording
+    reference. Null before the first call ends."""
+    row = conn.execute(
+        "SELECT id, disposition, summary, fields, ended_at, duration_s, recording_sid, "
+        "recording_duration_s FROM calls WHERE lead_id = ? AND disposition IS NOT NULL "
+        "ORDER BY id DESC LIMIT 1", (lead_id,)).fetchone()
+    if row is None:
+        return None
+    try:
+        values = (json.loads(row[3]) or {}).get("values") if row[3] else None
+    except (ValueError, AttributeError):
+        values = None
+    return {"id": row[0], "disposition": row[1], "summary": row[2], "ended_at": row[4],
+            "duration_s": row[5], "fields": values or {},
+            "recording": {"sid": row[6], "duration_s": row[7]} if row[6] else None}
 
 
 def _enqueue(conn: sqlite3.Connection, subs: list[int], payload: dict[str, Any],

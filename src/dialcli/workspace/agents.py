@@ -29,6 +29,7 @@ from dialcli.errors import ConflictError, InputError, NotFoundError
 from dialcli.models import Agent
 from dialcli.store import Store
 from dialcli.templates import check_template, tokens_used
+from dialcli.workspace import fields as extracted
 from dialcli.workspace.voices import check_relay_voice, check_say_voice, clean_tts_provider
 
 MAX_NAME = 80
@@ -189,6 +190,7 @@ def agent_tokens(agent: Agent) -> list[str]:
 def agent_as_dict(agent: Agent, *, campaigns: list[str] | None = None) -> dict[str, Any]:
     data = asdict(agent)
     data["tokens"] = agent_tokens(agent)
+    data["fields"] = [f.as_dict() for f in extracted.loads(agent.fields)]
     if campaigns is not None:
         data["campaigns"] = campaigns
     return data
@@ -206,7 +208,8 @@ def _ensure_name_free(store: Store, name: str, *, except_id: int | None = None) 
 def create_agent(store: Store, *, name: str, greeting: str, prompt: str, voice: str | None = None,
                  language: str = "en-US", voicemail_message: str | None = None,
                  llm_model: str | None = None, tts_provider: str | None = None,
-                 voicemail_voice: str | None = None, now: datetime) -> Agent:
+                 voicemail_voice: str | None = None, now: datetime,
+                 fields: list[extracted.FieldSpec] | None = None) -> Agent:
     """Validate and insert an agent; returns the stored record.
 
     Voices are checked by ``voices``: the conversation voice against its provider's
@@ -226,12 +229,15 @@ def create_agent(store: Store, *, name: str, greeting: str, prompt: str, voice: 
         columns = {"name": name, "greeting": greeting_text, "system_prompt": prompt_text,
                    "voice": voice_name, "language": lang, "voicemail_message": vm_text,
                    "llm_model": model, "created_at": stamp, "updated_at": stamp}
-        # The m011 columns only when set: tests that build a pre-m011 schema through
-        # this function keep working, and NULL is their default anyway.
+        # Later columns only when set: tests that build an older schema through this
+        # function keep working, and NULL is their default anyway.
         if provider is not None:
             columns["tts_provider"] = provider
         if vm_voice is not None:
             columns["voicemail_voice"] = vm_voice
+        extracted_fields = extracted.dumps(extracted.check_set(list(fields or [])))
+        if extracted_fields is not None:
+            columns["fields"] = extracted_fields
         cur = store.execute(
             f"INSERT INTO agents ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             tuple(columns.values()),
@@ -244,11 +250,13 @@ def edit_agent(store: Store, name: str, *, new_name: str | None = None, greeting
                prompt: str | None = None, voice: Any = UNSET, language: str | None = None,
                voicemail_message: Any = UNSET, llm_model: Any = UNSET,
                tts_provider: Any = UNSET, voicemail_voice: Any = UNSET,
-               now: datetime) -> Agent:
+               now: datetime,
+               add_fields: list[extracted.FieldSpec] = (), drop_fields: list[str] = ()) -> Agent:
     """Change only the given fields. ``voice``/``voicemail_message``/``llm_model``/
     ``tts_provider``/``voicemail_voice`` = "" clears them (``UNSET`` leaves them alone).
     The voices are checked again as they will be after the change (a new language
-    must suit the voices kept)."""
+    must suit the voices kept). ``add_fields`` adds or replaces extracted fields by
+    name, ``drop_fields`` removes them."""
     changes: dict[str, Any] = {}
     if new_name is not None:
         changes["name"] = clean_name(new_name, what="agent")
@@ -269,7 +277,7 @@ def edit_agent(store: Store, name: str, *, new_name: str | None = None, greeting
                                                   required=False)
     if llm_model is not UNSET:
         changes["llm_model"] = (llm_model or "").strip() or None
-    if not changes:
+    if not changes and not add_fields and not drop_fields:
         raise InputError("Nothing to change.",
                          hint="Give at least one of --name, --greeting, --prompt, --voice, --language, "
                               "--voicemail-message, --tts-provider, --voicemail-voice.")
@@ -301,6 +309,9 @@ def edit_agent(store: Store, name: str, *, new_name: str | None = None, greeting
                     hint="Give the campaign its own message (dialcli campaign edit NAME "
                          "--voicemail-message TEXT) or set it to --voicemail hangup first.",
                 )
+        if add_fields or drop_fields:
+            changes["fields"] = extracted.dumps(extracted.merge(
+                extracted.loads(agent.fields), list(add_fields), list(drop_fields)))
         sets = ", ".join(f"{col} = ?" for col in changes)
         store.execute(f"UPDATE agents SET {sets}, updated_at = ? WHERE id = ?",
                       (*changes.values(), to_iso(now), agent.id))

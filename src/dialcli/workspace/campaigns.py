@@ -51,6 +51,8 @@ RETRY_INTERVAL_RANGE = (1, 7 * 24 * 60)
 MAX_ATTEMPTS_RANGE = (1, 10)
 MAX_CONCURRENT_RANGE = (1, 200)
 MAX_CPS = 50.0
+#: One new call every 1,000 s: slower pacing is a paused campaign (and 1/cps must fit a timer).
+MIN_CPS = 0.001
 
 
 # -- validation ---------------------------------------------------------------------
@@ -87,9 +89,9 @@ def clean_cps(value: Any) -> float:
         cps = float(value)
     except (TypeError, ValueError):
         raise InputError(f"--cps {value!r} is not a number.") from None
-    if not math.isfinite(cps) or cps <= 0 or cps > MAX_CPS:
-        raise InputError(f"--cps {value} is out of range: calls per second must be above 0 "
-                         f"and at most {MAX_CPS:g}.",
+    if not math.isfinite(cps) or cps < MIN_CPS or cps > MAX_CPS:
+        raise InputError(f"--cps {value} is out of range: calls per second must be at least "
+                         f"{MIN_CPS:g} and at most {MAX_CPS:g}.",
                          hint="Twilio allows 1 call per second by default; e.g. --cps 1 or --cps 0.5.")
     return cps
 
@@ -119,11 +121,13 @@ def _check_voicemail(action: VoicemailAction, campaign_message: str | None, agen
         )
 
 
-def disclosure_check(store: Store, agent: str | Agent, *, strict: bool = False) -> list[DisclosureWarning]:
-    """The agent's disclosure warnings (caller identity, opt-out); with ``strict`` a
-    failing agent raises ``DisclosureError`` (exit 2). Call before writing."""
+def disclosure_check(store: Store, agent: str | Agent, *, strict: bool = False,
+                     record: bool = False) -> list[DisclosureWarning]:
+    """The agent's disclosure warnings (caller identity, opt-out, and the recording
+    notice when the campaign records); with ``strict`` a failing agent raises
+    ``DisclosureError`` (exit 2). Call before writing."""
     rec = _resolve_agent(store, agent)
-    return enforce(check_agent(rec.greeting, rec.system_prompt), strict=strict)
+    return enforce(check_agent(rec.greeting, rec.system_prompt, record=record), strict=strict)
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ class CampaignSummary:
             "effective_voicemail_message": (self.voicemail_message
                                             if c.voicemail_action is VoicemailAction.MESSAGE
                                             else None),
-            "max_concurrent": c.max_concurrent, "cps": c.cps,
+            "max_concurrent": c.max_concurrent, "cps": c.cps, "record": bool(c.record),
             "run": c.run, "pass": c.pass_no, "next_pass_at": c.next_pass_at,
             "created_at": c.created_at, "updated_at": c.updated_at,
             "completed_at": c.completed_at,
@@ -341,7 +345,8 @@ def edit_campaign(store: Store, id_or_name: int | str, *, name: str | None = Non
                   voicemail_message: Any = UNSET, max_concurrent: int | None = None,
                   cps: float | None = None, purpose: str | None = None,
                   consent_gate: str | None = None, i_have_consent_records: bool = False,
-                  changed_by: str | None = None, now: datetime) -> Campaign:
+                  changed_by: str | None = None, now: datetime,
+                  record: bool | None = None) -> Campaign:
     """Change only the given settings (``voicemail_message=""`` clears the campaign's own).
 
     The consent gate goes off only with ``i_have_consent_records`` too: the user says
@@ -381,6 +386,8 @@ def edit_campaign(store: Store, id_or_name: int | str, *, name: str | None = Non
         changes["max_concurrent"] = clean_max_concurrent(max_concurrent)
     if cps is not None:
         changes["cps"] = clean_cps(cps)
+    if record is not None:
+        changes["record"] = 1 if record else 0
     if not changes and agent is None and from_number is None:
         raise InputError("Nothing to change.",
                          hint="Give at least one setting, e.g. --window 10:00-19:00 or --agent NAME.")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import re
 import logging
 import math
 import threading
@@ -219,6 +220,37 @@ class TwilioAccount:
             raise rest_error(exc, f"fetch call {sid}") from None
         except requests.RequestException as exc:
             raise network_error(exc, f"fetch call {sid}") from None
+
+    def download_recording(self, recording_sid: str, fmt: str, fh: Any) -> int:
+        """Write a recording's audio (``wav`` or ``mp3``) to ``fh``; returns bytes written.
+
+        The URL is built from the account and the recording SID, never taken from the
+        workspace: the account's credentials go to Twilio (or TWILIO_API_BASE) only.
+        """
+        if not re.fullmatch(r"RE[0-9a-fA-F]{32}", recording_sid or ""):
+            raise ProviderError(f"{recording_sid!r} is not a Twilio recording SID.")
+        base = (self.credentials.api_base or TWILIO_API).rstrip("/")
+        url = f"{base}/2010-04-01/Accounts/{self.account_sid}/Recordings/{recording_sid}.{fmt}"
+        what = f"download recording {recording_sid}"
+        try:
+            with requests.get(url, auth=(self.account_sid, self.credentials.auth_token.reveal()),
+                              stream=True, timeout=30) as resp:
+                if resp.status_code == 404:
+                    raise ProviderError(f"Twilio has no recording {recording_sid} (deleted, or "
+                                        "not finished processing yet).")
+                if resp.status_code in (401, 403):
+                    raise ProviderError(f"Twilio refused to {what} (HTTP {resp.status_code}): "
+                                        "is it this account's recording?")
+                if resp.status_code != 200:
+                    raise ProviderError(f"Could not {what}: Twilio answered HTTP "
+                                        f"{resp.status_code}.")
+                written = 0
+                for chunk in resp.iter_content(64 * 1024):
+                    fh.write(chunk)
+                    written += len(chunk)
+                return written
+        except requests.RequestException as exc:
+            raise network_error(exc, what) from None
 
     def caller_ids(self) -> list[dict[str, Any]]:
         rows = self._call("list the verified caller IDs", self.client.outgoing_caller_ids.list,

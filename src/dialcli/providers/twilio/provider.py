@@ -211,6 +211,14 @@ class TwilioProvider(Provider):
             machine_detection="DetectMessageEnd", async_amd="true",
             async_amd_status_callback=urls["amd"], async_amd_status_callback_method="POST",
             time_limit=self.time_limit_s)
+        if req.record:
+            # Each party on its own channel; the audio stays at Twilio and only its
+            # reference comes back, on the signed recording status callback.
+            kwargs.update(record=True, recording_channels="dual",
+                          recording_status_callback=urls["recording"],
+                          recording_status_callback_method="POST",
+                          recording_status_callback_event=["in-progress", "completed",
+                                                           "absent"])
         asked_at = self.clock.now()
         t0 = time.monotonic()
         try:
@@ -234,11 +242,13 @@ class TwilioProvider(Provider):
             sid = self._adopt_or_retry(req, asked_at)
             if sid is None:
                 self.server.forget(req.call_id)
-                # Not found *yet* is not proof it was never created: do not retry this
-                # dial in this pass (a double dial is worse than a missed one).
-                raise DialError(f"Twilio did not answer in time placing the call to {req.to}; "
-                                "not retrying it now to avoid calling twice.",
-                                action=ProviderAction.FAIL_CALL) from None
+                # Not found *yet* is not proof it was never created: never dial it again
+                # in this run, and never count it FAILED either (the lead would move to
+                # its next phone while this one may be ringing): the engine holds the
+                # lead until a later lookup -- the next start's reconcile -- says.
+                raise DialError(f"Twilio did not answer in time placing the call to {req.to}, "
+                                "and does not list it yet: it may have been placed.",
+                                action=ProviderAction.PAUSE, uncertain=True) from None
         self.create_latency.append(time.monotonic() - t0)
         return self._record_placed(req, sid)
 
@@ -257,7 +267,7 @@ class TwilioProvider(Provider):
             self._unsure[req.call_id] = asked_at
             raise DialError(f"Could not check with Twilio whether the call to {req.to} was "
                             "placed; checking again before dialing (never twice).",
-                            action=ProviderAction.RETRY) from None
+                            action=ProviderAction.RETRY, uncertain=True) from None
 
     def _adopt(self, req: DialRequest, asked_at: datetime) -> str | None:
         """After an unknown outcome: the call Twilio did create, if any.

@@ -161,6 +161,8 @@ class RelaySession:
                 what = "an unparseable message"
             else:
                 if isinstance(msg, dict):
+                    if log.isEnabledFor(logging.DEBUG):     # -vv: every frame
+                        log.debug("relay call %s <- %s", self.call.call_id, text)
                     return msg
                 what = "a message that is not a JSON object"
         self.ignored += 1
@@ -189,10 +191,17 @@ class RelaySession:
         ctx = self.call.ctx
         assert ctx is not None and self.server.brain is not None
         brain = self.server.brain
+
+        def open_session() -> Any:
+            session = brain.open(ctx)
+            # Each line as it is said, for the live dashboard.
+            session.transcript.listener = lambda u: self.server.emit_line(self.call, u)
+            return session
+
         if brain.blocking:
-            self.session = await self._in_thread(brain.open, ctx)
+            self.session = await self._in_thread(open_session)
         else:
-            self.session = brain.open(ctx)
+            self.session = open_session()
         self.t0 = _mono()
         # From now on AMD verdicts come to ``verdict``; one that came before the
         # socket opened is applied here.
@@ -441,7 +450,10 @@ class RelaySession:
         if self.silenced and msg.get("type") == "text":
             return                       # never a word to a machine
         try:
-            await self.ws.send_text(json.dumps(msg, ensure_ascii=False))
+            text = json.dumps(msg, ensure_ascii=False)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("relay call %s -> %s", self.call.call_id, text)
+            await self.ws.send_text(text)
         except Exception:
             # The caller hung up mid-reply; the reader will see the close.
             pass

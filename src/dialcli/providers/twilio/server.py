@@ -203,6 +203,7 @@ class CallServer:
             Route("/status/{call_id:int}", self.status, methods=["POST"]),
             Route("/amd/{call_id:int}", self.amd, methods=["POST"]),
             Route("/relay-action/{call_id:int}", self.relay_action, methods=["POST"]),
+            Route("/recording/{call_id:int}", self.recording, methods=["POST"]),
             WebSocketRoute("/relay/{call_id:int}", self.relay),
         ])
 
@@ -237,6 +238,7 @@ class CallServer:
         base = self.public_url
         return {"twiml": f"{base}/twiml/{call_id}", "status": f"{base}/status/{call_id}",
                 "amd": f"{base}/amd/{call_id}", "action": f"{base}/relay-action/{call_id}",
+                "recording": f"{base}/recording/{call_id}",
                 "relay": f"{self.ws_base}/relay/{call_id}"}
 
     # -- registry (any thread) ---------------------------------------------------------
@@ -281,6 +283,11 @@ class CallServer:
             self.backend.emit(event)
         except Exception:  # the sink is the engine's; a failure there must not kill the server
             log.exception("event sink failed for call %s (%s)", call.call_id, kind)
+
+    def emit_line(self, call: LiveCall, utt: Any) -> None:
+        """A line of the conversation, as it is said (the live dashboard's)."""
+        self._emit(call, EventKind.LINE, detail={"role": utt.role, "text": utt.text,
+                                                 "at_s": round(utt.at_s, 2)})
 
     def advance(self, call: LiveCall, stage: int) -> None:
         """Move a call forward; out-of-order or late progress is ignored."""
@@ -471,7 +478,8 @@ class CallServer:
             await asyncio.sleep(0.005)
         return call.sid if call.sid_state == "known" else None
 
-    async def _authorize(self, request: Request) -> tuple[LiveCall, ImmutableMultiDict] | Response:
+    async def _signed_form(self, request: Request) -> ImmutableMultiDict | Response:
+        """The callback's form, once its signature and account are checked."""
         body = b""
         async for part in request.stream():
             body += part
@@ -486,6 +494,12 @@ class CallServer:
             return self._reject(request, "missing or invalid X-Twilio-Signature")
         if self.backend is None or form.get("AccountSid") != self.backend.account_sid:
             return self._reject(request, "AccountSid is not this account's")
+        return form
+
+    async def _authorize(self, request: Request) -> tuple[LiveCall, ImmutableMultiDict] | Response:
+        form = await self._signed_form(request)
+        if isinstance(form, Response):
+            return form
         call_id = request.path_params["call_id"]
         call = self.calls.get(call_id)
         if call is None:
@@ -617,6 +631,52 @@ class CallServer:
         if answered_by and await self.first_time(call, f"amd:{answered_by}"):
             self.on_answered_by(call, answered_by)
         return Response(status_code=204)
+
+    async def recording(self, request: Request) -> Response:
+        """Twilio's recording status callback: keep the recording's reference on the
+        call row (SID, status, duration, resource URL), never the audio.
+
+        Signed and account-checked like every callback; it usually arrives after the
+        call has ended and may come after a restart, so it is matched to the row by
+        call id *and* CallSid rather than to a live call. A replayed or late
+        ``in-progress`` never overwrites a ``completed`` recording.
+        """
+        form = await self._signed_form(request)
+        if isinstance(form, Response):
+            return form
+        rec_sid, call_sid = form.get("RecordingSid", ""), form.get("CallSid", "")
+        if not rec_sid.startswith("RE") or not call_sid.startswith("CA"):
+            return Response("RecordingSid and CallSid are required", status_code=400,
+                            media_type="text/plain")
+        if self._db_pool is None:
+            return Response("No workspace", status_code=503, media_type="text/plain")
+        self.stats["callbacks"] += 1
+        status = form.get("RecordingStatus", "") or "completed"
+        try:
+            changed = await asyncio.get_running_loop().run_in_executor(
+                self._db_pool, self._db_recording, request.path_params["call_id"], call_sid,
+                rec_sid, status, _int(form.get("RecordingDuration")), form.get("RecordingUrl"))
+        except Exception as exc:      # Twilio retries a failed callback
+            log.warning("could not store recording %s: %s", rec_sid, exc)
+            return Response("Try again", status_code=503, media_type="text/plain")
+        if changed is None:
+            return self._reject(request, "CallSid does not belong to this call")
+        return Response(status_code=204)
+
+    def _db_recording(self, call_id: int, call_sid: str, rec_sid: str, status: str,
+                      duration: int | None, url: str | None) -> bool | None:
+        store = self._db()
+        with store.tx():
+            if store.scalar("SELECT 1 FROM calls WHERE id = ? AND provider_sid = ?",
+                            (call_id, call_sid)) is None:
+                return None
+            cur = store.execute(
+                "UPDATE calls SET recording_sid = ?, recording_status = ?, "
+                "recording_duration_s = COALESCE(?, recording_duration_s), "
+                "recording_url = COALESCE(?, recording_url) WHERE id = ? AND NOT "
+                "(recording_sid = ? AND recording_status = 'completed' AND ? != 'completed')",
+                (rec_sid, status, duration, url, call_id, rec_sid, status))
+        return cur.rowcount > 0
 
     async def relay_action(self, request: Request) -> Response:
         got = await self._authorize(request)

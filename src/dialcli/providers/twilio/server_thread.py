@@ -9,6 +9,7 @@ clear ``InputError`` here rather than a ``sys.exit`` inside uvicorn's thread, an
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -44,8 +45,12 @@ class ServerThread:
         self._thread: threading.Thread | None = None
 
     def start(self, timeout: float = 10.0) -> "ServerThread":
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=2,
+        # -vv (dialcli's logger at debug): each request answered goes to dialcli's log
+        # handlers; uvicorn then leaves logging's configuration alone (log_config=None).
+        verbose = logging.getLogger("dialcli").isEnabledFor(logging.DEBUG)
+        extra: dict[str, Any] = {"log_config": None} if verbose else {}
+        config = uvicorn.Config(self.app, log_level="info" if verbose else "warning",
+                                access_log=verbose, **extra, lifespan="off", timeout_graceful_shutdown=2,
                                 ws_max_size=1 << 20, backlog=2048)
         self._server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()

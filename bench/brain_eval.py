@@ -1,0 +1,148 @@
+"""Accuracy of the rule brain on the labelled caller corpus (tests/data/brain_corpus_*.csv).
+
+Every row is a scripted conversation (``caller`` turns separated by `` | ``, the
+``expected`` outcome or ``CONTINUE``, an optional ``callback_at``), played through a
+fresh ``RuleSession`` after a real greeting -- exactly what ``dialcli agent test``
+does. The corpus is split by a hash of the caller text: about a quarter is held out
+(``--split heldout``) and is never looked at while tuning the rules; the rest
+(``--split tune``) is where failures are studied (``--failures``).
+
+Prints accuracy per expected label, opt-out recall, false opt-outs (share of the
+lines that are not opt-outs that became one), decisive accuracy (lines expecting a
+disposition), callback-time accuracy, the confusions, and the brain's cost per
+utterance with its memo caches cleared (every line read for the first time).
+
+Usage: ``python bench/brain_eval.py [--split all|tune|heldout] [--failures]
+[--check]`` (``--check`` exits 1 when a target is missed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from dialcli.conversation import intents
+from dialcli.conversation.base import CallContext
+from dialcli.conversation.evaluate import CONTINUE, Case, read_cases, run_cases
+from dialcli.conversation.rules import RuleBrain
+from dialcli.models import VoicemailAction
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+TZ = "America/New_York"
+NOW = datetime(2026, 3, 4, 10, 0, tzinfo=ZoneInfo(TZ))     # a Wednesday morning
+CTX = CallContext(
+    call_id=1, campaign="eval", agent="Zara", to="+14155550101", from_="+14155550199",
+    greeting="Hi Maria, this is Zara from Acme Solar. I'm calling about the solar quote you "
+             "asked for. Do you have a minute?",
+    system_prompt="You are Zara, a friendly assistant for Acme Solar.",
+    voicemail_message="", voicemail_action=VoicemailAction.HANGUP, lead_name="Maria Lopez",
+    recipient_tz=TZ,
+)
+TARGETS = {"opt-out recall": 0.98, "false opt-outs": 0.02, "decisive": 0.90, "times": 0.97}
+
+
+def held_out(case: Case) -> bool:
+    """About one case in four, fixed by the caller text (not by file order)."""
+    return hashlib.sha256(case.caller.encode()).digest()[0] % 4 == 0
+
+
+def load(split: str) -> list[Case]:
+    cases = [c for path in sorted(DATA.glob("brain_corpus_*.csv")) for c in read_cases(path)]
+    if split == "tune":
+        return [c for c in cases if not held_out(c)]
+    if split == "heldout":
+        return [c for c in cases if held_out(c)]
+    return cases
+
+
+def pct(n: int, d: int) -> str:
+    return f"{100.0 * n / d:5.1f}% ({n}/{d})" if d else "   n/a"
+
+
+def evaluate(cases: list[Case], *, failures: bool = False) -> dict[str, float]:
+    """Figures for ``cases``; ``failures`` lists the failed ones (tune split only:
+    held-out lines are judged in aggregate, never read one by one)."""
+    results = run_cases(RuleBrain(), CTX, cases, NOW)
+    by_label: dict[str, list[bool]] = {}
+    confusions: Counter[tuple[str, str]] = Counter()
+    for r in results:
+        by_label.setdefault(r.case.expected, []).append(r.got == r.case.expected)
+        if r.got != r.case.expected:
+            confusions[(r.case.expected, r.got)] += 1
+    print(f"{len(results)} cases")
+    print("\nAccuracy per expected outcome:")
+    for label, oks in sorted(by_label.items()):
+        print(f"  {label:<16} {pct(sum(oks), len(oks))}")
+    opt = [r for r in results if r.case.expected == "OPT_OUT"]
+    other = [r for r in results if r.case.expected != "OPT_OUT"]
+    decisive = [r for r in results if r.case.expected != CONTINUE]
+    timed = [r for r in results if r.case.callback_range is not None]
+    figures = {
+        "opt-out recall": sum(r.got == "OPT_OUT" for r in opt) / max(1, len(opt)),
+        "false opt-outs": sum(r.got == "OPT_OUT" for r in other) / max(1, len(other)),
+        "decisive": sum(r.got == r.case.expected for r in decisive) / max(1, len(decisive)),
+        "times": sum(r.passed for r in timed) / max(1, len(timed)),
+        "all": sum(r.passed for r in results) / max(1, len(results)),
+    }
+    print(f"\nOpt-out recall      {pct(sum(r.got == 'OPT_OUT' for r in opt), len(opt))}   target >= 98%")
+    print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}   target <= 2%")
+    print(f"Decisive outcomes   {pct(sum(r.got == r.case.expected for r in decisive), len(decisive))}   target >= 90%")
+    print(f"Callback times      {pct(sum(r.passed for r in timed), len(timed))}   target >= 97%")
+    print(f"All cases passed    {pct(sum(r.passed for r in results), len(results))}")
+    if confusions:
+        print("\nConfusions (expected -> got):")
+        for (exp, got), n in confusions.most_common():
+            print(f"  {exp:<16} -> {got:<16} {n}")
+    if failures:
+        print("\nFailures:")
+        for r in results:
+            if not r.passed:
+                print(f"  line {r.case.line:>3}  {r.case.caller!r}: {r.why}  | agent: {r.last_reply[:70]!r}")
+    return figures
+
+
+def speed(cases: list[Case]) -> float:
+    """Milliseconds per caller utterance, read for the first time (caches cleared)."""
+    turns = [t for c in cases for t in c.turns]
+    rounds, t0 = 0, time.perf_counter()
+    while rounds < 5 or time.perf_counter() - t0 < 1.0:
+        intents.clear_memo()
+        for t in turns:
+            intents.read(t, "maria")
+        rounds += 1
+    ms = (time.perf_counter() - t0) * 1000 / (rounds * len(turns))
+    return ms
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", choices=("all", "tune", "heldout"), default="all")
+    ap.add_argument("--failures", action="store_true", help="list every failed case")
+    ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = ap.parse_args()
+    splits = ("tune", "heldout") if args.split == "all" else (args.split,)
+    missed = []
+    for split in splits:
+        print(f"\n=== {split} split ===")
+        figures = evaluate(load(split), failures=args.failures and split == "tune")
+        for name, target in TARGETS.items():
+            ok = figures[name] <= target if name == "false opt-outs" else figures[name] >= target
+            if not ok:
+                missed.append(f"{split}: {name} {100 * figures[name]:.1f}%")
+    ms = speed(load("all"))
+    print(f"\nRule brain: {ms:.3f} ms per utterance (first reading, caches cleared)   target <= 1 ms")
+    if ms > 1.0:
+        missed.append(f"speed {ms:.3f} ms")
+    if missed:
+        print("\nTargets missed: " + "; ".join(missed))
+    return 1 if (missed and args.check) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

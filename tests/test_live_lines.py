@@ -1,0 +1,73 @@
+"""The live dashboard shows the last lines of a call in progress, as they are said."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rich.console import Console
+
+import builders
+from builders import add_leads
+from dialcli.cli.ui import dashboard
+from dialcli.clock import VirtualClock
+from dialcli.engine.loop import Engine
+from dialcli.providers.simulator import SimProfile, SimulatedProvider
+from fakes.keyword_brain import KeywordBrain
+
+T0 = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)   # Tue 10:00 New York
+NUMBER = "+12125550100"
+
+
+def test_the_dashboard_shows_a_call_in_progress_line_by_line(store):
+    cid = builders.campaign(store, greeting="Hi {{NAME}}, this is Zara from Acme.")
+    add_leads(store, cid, [{"name": "Alex Chen", "phones": [NUMBER]}])
+    prof = SimProfile.from_dict({"numbers": [{"number": NUMBER, "attempts": ["human"],
+                                              "lines": ["Who is this?", "I'm interested"]}]})
+    seen: list = []
+    engine: Engine
+
+    class Watched(VirtualClock):
+        watched = True      # as when the dashboard plays the run: progress events are made
+
+        def wait(self, inbox, until):
+            snap = engine.snapshot()
+            if snap.live_calls:
+                seen.append(snap)
+            super().wait(inbox, until)
+
+    engine = Engine(store, cid, SimulatedProvider(KeywordBrain(), seed=1, profile=prof),
+                    Watched(T0))
+    assert engine.run().outcome == "completed"
+    assert seen, "no snapshot had a call in progress with lines"
+    # The lines grow one at a time, in the order they were said.
+    said = [[(line["role"], line["text"]) for line in s.live_calls[0]["lines"]] for s in seen]
+    assert said[0] == [("agent", "Hi Alex Chen, this is Zara from Acme.")]
+    assert any(("caller", "Who is this?") in lines for lines in said)
+    assert ("caller", "I'm interested") in said[-1]
+    assert all(len(b) >= len(a) or len(b) == 4 for a, b in zip(said, said[1:]))
+    assert all(s.live_calls[0]["lead"] == "Alex Chen" for s in seen)
+    console = Console(width=100, record=True)
+    console.print(dashboard(seen[-1]))
+    page = console.export_text()
+    assert "Live" in page and "I'm interested" in page and "Alex Chen" in page
+    # Once the call has ended it is not live any more.
+    assert engine.snapshot().live_calls == []
+
+
+def test_a_live_twilio_call_reports_each_line_as_it_is_said(fake):
+    from dialcli.providers.base import EventKind
+    from fakes.fake_twilio import Scenario, say, start_provider
+    from test_live_path import dial
+
+    provider = start_provider(fake, KeywordBrain())
+    try:
+        fake.script(NUMBER, Scenario(lines=[say("Who is this?"), say("I'm interested")]))
+        dial(provider, 1, NUMBER)
+        provider.sink.ended(1, timeout=20)
+        lines = [(e.detail["role"], e.detail["text"])
+                 for e in provider.sink.of(1, EventKind.LINE)]
+        (conv,) = provider.sink.of(1, EventKind.CONVERSATION)
+    finally:
+        provider.close()
+    assert lines == [(u["role"], u["text"]) for u in conv.transcript]
+    assert ("caller", "Who is this?") in lines and lines[0][0] == "agent"
