@@ -178,3 +178,10 @@ def test_a_live_test_call_to_a_machine_leaves_the_message(fake, ws, db_path):
     assert not [t for k, t in lines if k == "agent"]
     assert any(k == "machine" for k, _ in lines)
     assert fake.by_to(NY)[0].said == ["Hi Alex, please call back."]
+
+
+def test_cli_simulate_works_on_a_fresh_install(cli, db_path):
+    assert not db_path.exists()
+    r = cli("call", NY, "--agent", "Zara", "--simulate", "--now", "--yes")
+    assert r.exit_code == 0, r.output
+    assert "Zara: Hi Alex Chen, this is Zara" in r.stdout and "example agent" in r.stderr

@@ -84,7 +84,9 @@ def call(
       dialcli call +14155550123 --agent Zara --var NAME=Alex --public-url https://x.trycloudflare.com
       dialcli call +14155550123 --agent Zara --lead 42 --now
     """
-    st = common.store(ctx)
+    # A rehearsal on a fresh install makes the workspace (its test call is kept there);
+    # a live call needs one already (its agent and from-number live there).
+    st = common.store(ctx, create=simulate)
     clock = common.state(ctx).clock
     variables = testcall.parse_vars(var)
     override = None
