@@ -49,6 +49,31 @@ def test_a_test_call_is_recorded_before_it_is_placed_and_never_in_calls(ws):
     assert ws.scalar("SELECT COUNT(*) FROM calls") == 0
 
 
+def test_a_simulated_call_reports_calling_hours_instead_of_refusing(ws):
+    call = testcall.prepare(ws, number=LA, agent_name="Zara", now=OPEN, simulate=True)
+    assert not call.hours_open and "Los_Angeles" in call.hours_note
+    note = ws.scalar("SELECT override_hours FROM test_calls WHERE id = ?", (call.row_id,))
+    assert note.startswith("simulated -- ")
+
+
+def test_a_fresh_workspace_can_rehearse_the_example_agent(store):
+    call = testcall.prepare(store, number=NY, agent_name="zara", now=OPEN, simulate=True)
+    assert call.example_agent and call.missing_tokens == []
+    assert "CASE-7741" in call.ctx.greeting and "$5000" in call.ctx.greeting
+    assert store.scalar("SELECT COUNT(*) FROM agents") == 0
+    with pytest.raises(NotFoundError):             # a real call needs a real agent
+        testcall.prepare(store, number=NY, agent_name="Zara", now=OPEN)
+
+
+def test_tokens_without_a_value_are_reported(ws):
+    ws.execute("UPDATE agents SET greeting = 'Hi {{NAME}}, about case {{CASE_NUMBER}}.'")
+    call = testcall.prepare(ws, number=NY, agent_name="Zara", now=OPEN)
+    assert call.missing_tokens == ["CASE_NUMBER"]
+    call = testcall.prepare(ws, number=NY, agent_name="Zara", now=OPEN,
+                            variables={"case number": "77"})
+    assert call.missing_tokens == [] and call.ctx.greeting == "Hi there, about case 77."
+
+
 def test_calling_hours_apply_unless_overridden_and_the_override_is_recorded(ws):
     with pytest.raises(ConflictError) as info:
         testcall.prepare(ws, number=LA, agent_name="Zara", now=OPEN)
@@ -135,6 +160,7 @@ def test_a_live_test_call_through_the_fake_twilio_prints_every_line(fake, ws, db
     assert result.disposition == "OPT_OUT" and result.status == "completed"
     row = ws.one("SELECT * FROM test_calls WHERE id = ?", (call.row_id,))
     assert row["status"] == "completed" and row["disposition"] == "OPT_OUT"
+    assert row["provider_sid"] == fake.by_to(NY)[0].sid
     assert ws.scalar("SELECT COUNT(*) FROM calls") == 0
 
 
@@ -152,3 +178,10 @@ def test_a_live_test_call_to_a_machine_leaves_the_message(fake, ws, db_path):
     assert not [t for k, t in lines if k == "agent"]
     assert any(k == "machine" for k, _ in lines)
     assert fake.by_to(NY)[0].said == ["Hi Alex, please call back."]
+
+
+def test_cli_simulate_works_on_a_fresh_install(cli, db_path):
+    assert not db_path.exists()
+    r = cli("call", NY, "--agent", "Zara", "--simulate", "--now", "--yes")
+    assert r.exit_code == 0, r.output
+    assert "Zara: Hi Alex Chen, this is Zara" in r.stdout and "example agent" in r.stderr

@@ -25,7 +25,8 @@ from dialcli.conversation.greeting import (
     "Thank you for calling Acme",
     "Hola, ha llamado a Alex. Deje su mensaje después del tono.",
     "El buzón de voz de",
-    "No estoy disponible en este momento",
+    "No estoy disponible en este momento, deje su mensaje",
+    "I'm not available, please leave a message",
     "Google subscriber you are calling",
 ])
 def test_machine_greetings_are_recognised(text):
@@ -36,6 +37,10 @@ def test_machine_greetings_are_recognised(text):
     "Hello?", "Hello, who is this?", "Yes?", "This is Alex.", "Alex speaking",
     "Hi there", "Hola, ¿quién habla?", "Bueno", "Sí, diga", "Who's calling?",
     "I'm available now", "Can you hear me?", "",
+    # A person answering for someone else is not a machine.
+    "Sorry, he's not available right now, can I take a message?",
+    "She can't come to the phone right now", "He is away, who's calling?",
+    "No está disponible, ¿quién habla?", "I'll get back to you on that",
 ])
 def test_what_a_person_says_on_picking_up_is_not_a_machine(text):
     assert not sounds_like_machine(text)
@@ -145,3 +150,28 @@ def test_never_greets_twice_and_never_greets_after_a_machine_verdict(events):
             greets += 1
             assert not machine_verdict
     assert greets <= 1
+
+
+# -- partial prompts: each utterance reaches the brain once ------------------------------
+
+from dialcli.providers.twilio.relay import merge_prompt  # noqa: E402
+
+
+@pytest.mark.parametrize("pieces,whole", [
+    (["Hello", "Hello how are", "Hello, how are you?"], "Hello, how are you?"),   # growing
+    (["I'm calling ", "about the ", "bill"], "I'm calling about the bill"),        # pieces
+    (["Yes", "Yes"], "Yes"),                                                      # repeated
+    (["Yes I", ""], "Yes I"),                                                     # empty final
+])
+def test_partial_prompts_merge_into_one_utterance(pieces, whole):
+    text = ""
+    for piece in pieces:
+        text = merge_prompt(text, piece)
+    assert text == whole
+
+
+def test_the_silence_is_a_workspace_setting_bounded_by_the_abandonment_limit(cli, store):
+    r = cli("config", "set", "greet_after_silence_s", "2.5")
+    assert r.exit_code == 2 and "maximum of 1.8" in r.stderr
+    assert cli("config", "set", "greet_after_silence_s", "1.2").exit_code == 0
+    assert "greet_after_silence_s" in cli("config", "list").stdout

@@ -119,12 +119,12 @@ def test_edit_rechecks_voices_against_a_new_language(store):
     assert a.voice is None and a.tts_provider is None
 
 
-def test_cli_create_refuses_a_bad_voice_with_exit_2_and_examples(cli, tmp_path):
+def test_cli_create_refuses_a_bad_voice_with_exit_2_and_examples(cli, store):
     r = cli("agent", "create", "Zara", "--greeting", "Hi", "--prompt", "p",
             "--tts-provider", "Google", "--voice", "Joanna")
     assert r.exit_code == 2
     assert "not a Google voice id" in r.stderr and "en-US-Journey-O" in r.stderr
-    assert cli("agent", "list", "--json").stdout.strip() == "[]"     # nothing written
+    assert json.loads(cli("agent", "list", "--json").stdout) == []     # nothing written
     r = cli("agent", "create", "Lupe", "--greeting", "Hola", "--prompt", "p", "--language",
             "es-US", "--voice", "Lupe-Neural", "--voicemail-voice", "Polly.Penelope")
     assert r.exit_code == 0, r.output

@@ -804,8 +804,9 @@ class FakeTwilio:
                 call.greeting_after_s = got[0] - trigger
         for step in sc.lines:
             if step.kind == "say":
-                await ws.send(json.dumps({"type": "prompt", "voicePrompt": step.text,
-                                          "lang": "en-US", "last": True}))
+                # With partialPrompts on, the growing transcript comes first: the
+                # brain must still get the utterance once.
+                await self._speak(call, ws, step.text)
                 call.log.append(("callee-said", step.text))
                 if await self._read(call, ws):
                     return False

@@ -84,7 +84,9 @@ def call(
       dialcli call +14155550123 --agent Zara --var NAME=Alex --public-url https://x.trycloudflare.com
       dialcli call +14155550123 --agent Zara --lead 42 --now
     """
-    st = common.store(ctx)
+    # A rehearsal on a fresh install makes the workspace (its test call is kept there);
+    # a live call needs one already (its agent and from-number live there).
+    st = common.store(ctx, create=simulate)
     clock = common.state(ctx).clock
     variables = testcall.parse_vars(var)
     override = None
@@ -101,14 +103,25 @@ def call(
         # Credentials and the tunnel URL are checked before anything is recorded.
         from dialcli.providers.twilio.provider import TwilioProvider
 
-        provider = TwilioProvider.from_env(public_url=public_url, port=port,
-                                           store_path=str(common.state(ctx).db_path))
+        from dialcli.store import settings
+
+        provider = TwilioProvider.from_env(
+            public_url=public_url, port=port, store_path=str(common.state(ctx).db_path),
+            greet_silence_s=settings.get(st, settings.GREET_AFTER_SILENCE))
     prepared = testcall.prepare(
         st, number=number, agent_name=agent, now=clock.now(), lead_id=lead, variables=variables,
         simulate=simulate, from_number=from_number, override_hours=override,
         voicemail_action=VoicemailAction.HANGUP if voicemail_hangup else VoicemailAction.MESSAGE)
+    if prepared.example_agent:
+        common.note(f"No agent {agent!r} in this workspace: rehearsing the shipped example agent "
+                    "(dialcli demo's). Create your own with: dialcli agent create ...")
+    if prepared.missing_tokens:
+        common.warn("No value for " + ", ".join("{{" + t + "}}" for t in prepared.missing_tokens)
+                    + ": give --var KEY=VALUE or --lead ID (they are spoken as empty).")
     if not prepared.hours_open:
-        common.warn(f"Outside calling hours ({prepared.hours_note}); calling anyway (--now).")
+        common.warn(f"Outside calling hours ({prepared.hours_note}); "
+                    + ("a real call would be refused now without --now." if simulate
+                       else "calling anyway (--now)."))
     on_line = _printer(prepared.agent.name)
     if simulate:
         from dialcli.conversation.llm import make_brain

@@ -31,10 +31,12 @@ greeting, and caps abandoned calls at 3% per campaign per 30 days. The defaults 
 the silence after the callee's first words well under that: the greeting goes out
 when their first utterance arrives (server-added <= 300 ms p99, measured by
 ``bench/live_bench.py``), and a callee who says nothing hears the agent after
-``GREET_AFTER_SILENCE_S`` = 1.5 s of silence from pick-up -- long enough that an
-answering machine, which starts talking within about a second, is heard first (its
-speech suspends the timer), short enough that the silence plus text-to-speech start
-stays under 2 s.
+``GREET_AFTER_SILENCE_S`` = 1.5 s of silence, counted from the moment the relay
+session opens (a few hundred ms after pick-up) -- long enough that an answering
+machine, which starts talking within about a second, is heard first (its speech,
+reported by partial prompts, suspends the timer), short enough that a silent
+person is not left waiting much beyond the 2 s a person who said "Hello?" is
+guaranteed.
 
 The gate is a plain state machine over injected times (seconds since the relay
 session started), so it is tested without a network; ``providers.twilio.relay``
@@ -71,20 +73,24 @@ _MACHINE = re.compile("|".join([
     r"\b(?:leave|record) (?:me |us )?(?:a |your )?(?:brief |short |detailed )?"
     r"(?:message|name and number|voice ?mail)\b",
     r"\b(?:after|at) the (?:tone|beep)\b", r"\bvoice ?mail\b", r"\bmailbox\b",
-    r"\b(?:is |am |are )?(?:not available|unavailable)\b",
-    r"\b(?:can(?:'t| ?not)|cannot|unable to) (?:come to|get to|take|answer) (?:the phone|your call)\b",
+    # "not available" alone is also what a person says for someone else ("he's not
+    # available, can I take a message?"): only with a machine's instruction.
+    r"\b(?:not available|unavailable)\b.*\b(?:leave|record|tone|beep)\b",
+    r"\b(?:i|we)(?:'m| am|'re| are)? (?:can't|cannot|can not|unable to) "
+    r"(?:come to|get to|take|answer) (?:the phone|your call)\b",
     r"\bthe (?:person|number|subscriber|party|customer) you (?:are|were|have) "
     r"(?:trying to reach|dialed|called|calling)\b",
-    r"\b(?:is|are) (?:away|out of the office)\b", r"\bget back to you\b",
-    r"\bnot in service\b", r"\bhas been disconnected\b", r"\bplease try again later\b",
+    r"\bget back to you as soon as\b", r"\bnot in service\b",
+    r"\bhas been disconnected\b", r"\bplease try again later\b",
     r"\bpress (?:one|1|pound|star)\b", r"\bwhen you hear the\b",
     r"\bgoogle (?:voice|subscriber)\b", r"\bcall screening\b", r"\bstate your name\b",
     # Spanish (es-US, es-MX)
     r"\bdej(?:e|a|en) (?:su |tu |un )?(?:mensaje|recado)\b", r"\bbuz[oó]n de voz\b",
     r"\bdespu[eé]s del (?:tono|pitido|bip)\b", r"\b(?:ha|has) llamado a(?:l)?\b",
-    r"\bno (?:est[aá]|estoy|puedo) (?:disponible|contestar|atender)\b",
+    r"\bno (?:puedo|podemos) (?:contestar|atender)\b",
+    r"\bno (?:est[aá]|estoy|estamos) disponibles?\b.*\b(?:deje|mensaje|tono)\b",
     r"\bcorreo de voz\b", r"\bse ha comunicado con\b", r"\bgracias por llamar\b",
-    r"\bno se encuentra disponible\b", r"\ble devolver(?:e|é|emos) la llamada\b",
+    r"\ble devolver(?:e|é|emos) la llamada\b",
 ]), re.IGNORECASE)
 
 
@@ -153,6 +159,16 @@ class GreetingGate:
         if self.waiting and final and not self.machine and text.strip():
             return self._greet("the callee spoke")
         return None
+
+    def machine_heard(self, at: float, reason: str) -> str | None:
+        """Something else (the brain) recognised a machine: silent until the verdict or
+        the greeting's end, as for machine words in the transcript."""
+        if self.state == "machine":
+            return None
+        self._machine(at, reason)
+        self.last_speech = at
+        self.state = "held"
+        return STOP
 
     def verdict(self, answered_by: str, at: float) -> str | None:
         """An AMD verdict (``AnsweredBy``)."""

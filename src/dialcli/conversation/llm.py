@@ -228,12 +228,13 @@ class LLMSession(BrainSession):
         return super().opening(at_s)
 
     def cancel(self) -> None:
-        """Barge-in: wake the turn at once and close the HTTP stream (any thread)."""
+        """Barge-in (any thread; the relay calls it on its event loop): wake the turn
+        at once. The turn's own thread then closes the HTTP stream -- never the
+        caller's, which must not wait on the HTTP client's locks."""
         super().cancel()
         turn = self._turn
         if turn is not None:
             turn[0].put(("cancel", None))
-            _close_quietly(turn[1].get("response"))
 
     # -- a turn --------------------------------------------------------------------
 

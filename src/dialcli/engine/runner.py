@@ -25,7 +25,7 @@ from dialcli.conversation.llm import make_brain as llm_make_brain
 from dialcli.engine.loop import Engine, RunResult
 from dialcli.errors import ConfigError
 from dialcli.providers.simulator import SimProfile, SimulatedProvider
-from dialcli.store import Store, health
+from dialcli.store import Store, health, settings
 
 
 @dataclass
@@ -97,7 +97,8 @@ def _live_provider(store: Store, opts: RunOptions):
     from dialcli.providers.twilio.provider import TwilioProvider
 
     return TwilioProvider(creds, public_url=url, port=opts.port, host=opts.host,
-                          brain=make_brain(), store_path=store.path)
+                          brain=make_brain(), store_path=store.path,
+                          greet_silence_s=settings.get(store, settings.GREET_AFTER_SILENCE))
 
 
 @dataclass

@@ -71,6 +71,9 @@ class Settler:
             label = self.classifier(transcript, f.lead_name)
         disposition = outcomes.disposition_for(
             status, answered_by, label.disposition if label else None, turns)
+        if disposition is Disposition.VOICEMAIL and ev.detail.get("voicemail") in ("missed",
+                                                                                   "failed"):
+            disposition = Disposition.NO_ANSWER   # a machine, but no message was left
         dead_number = bool(ev.detail.get("dead_number"))
         if dead_number:
             disposition = Disposition.FAILED

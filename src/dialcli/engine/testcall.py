@@ -17,9 +17,13 @@ are ``TEST_CALL_BASE + row id``: the callback server's URLs carry the id, and th
 can never meet a campaign call's.
 
 ``simulate`` runs the conversation against a simulated callee (a persona from the
-simulator's scripts) with the real brain: no Twilio account, no phone bill. The
-caller of ``run`` gets every line as it happens through ``on_line`` (the CLI prints
-it); the core never prints.
+simulator's scripts) with the real brain: no Twilio account, no phone bill. Nobody's
+phone rings, so calling hours are reported (a real call would be refused) rather than
+enforced; the opt-out list still refuses. In a workspace without the agent, the
+shipped example agent Zara (``dialcli demo``'s) can be rehearsed: ``dialcli call
++1... --agent Zara --simulate`` works on a fresh install. The caller of ``run`` gets
+every line as it happens through ``on_line`` (the CLI prints it); the core never
+prints.
 """
 
 from __future__ import annotations
@@ -44,8 +48,8 @@ from dialcli.phones import Phone, PhoneError, PhoneParser
 from dialcli.providers.base import CallEvent, DialRequest, EventKind
 from dialcli.providers.simulator import PERSONAS, SCRIPTS
 from dialcli.store import Store
-from dialcli.templates import lead_context, render
-from dialcli.workspace.agents import get_agent
+from dialcli.templates import lead_context, normalize_header, render
+from dialcli.workspace.agents import agent_tokens, get_agent
 from dialcli.workspace.voices import say_voice_for
 
 TEST_CALL_BASE = 1_000_000_000
@@ -69,6 +73,8 @@ class TestCall:
     hours_open: bool
     hours_note: str = ""
     lead_id: int | None = None
+    example_agent: bool = False      # the shipped example agent (not in the workspace)
+    missing_tokens: list[str] = field(default_factory=list)   # {{TOKENS}} with no value
 
 
 @dataclass
@@ -81,6 +87,7 @@ class TestCallResult:
     voicemail_left: bool = False
     duration_s: int | None = None
     error: str | None = None
+    sid: str | None = None             # Twilio's CallSid (live calls)
 
 
 def parse_vars(pairs: list[str]) -> dict[str, str]:
@@ -121,13 +128,23 @@ def prepare(store: Store, *, number: str, agent_name: str, now: datetime,
     except PhoneError as exc:
         raise InputError(f"Cannot call {number!r}: {exc}.",
                          hint="Give the number in E.164 (+14155550123) or as a US number.") from None
-    agent = get_agent(store, agent_name)
+    example = False
+    try:
+        agent = get_agent(store, agent_name)
+    except NotFoundError:
+        if not (simulate and agent_name.strip().lower() == EXAMPLE_AGENT.lower()):
+            raise
+        agent, example = example_agent(now), True
     name, email, lead_vars = ("", None, {})
     if lead_id is not None:
         name, email, lead_vars = _lead(store, lead_id)
-    lead_vars = {**lead_vars, **(variables or {})}
-    name = lead_vars.pop("NAME", None) or lead_vars.pop("name", None) or name
+    if example and lead_id is None:
+        lead_vars = example_values()          # the example leads' first row
+    lead_vars = {**lead_vars, **{normalize_header(k) or k: v for k, v in (variables or {}).items()}}
+    name = lead_vars.pop("NAME", None) or name
     tokens = lead_context(name, email, lead_vars)
+    missing = [t for t in agent_tokens(agent) if t not in ("NAME", "EMAIL")
+               and not str(tokens.get(t, "")).strip()]
     if dnc.is_opted_out(store.conn, phone.e164):
         raise ConflictError(f"{phone.e164} is on the workspace's opt-out list: it is never called, "
                             "not even for a test.",
@@ -142,7 +159,7 @@ def prepare(store: Store, *, number: str, agent_name: str, now: datetime,
         note = "; ".join(reasons) or "outside calling hours"
         if nxt is not None:
             note += f" (next open {to_iso(nxt[0])})"
-        if override_hours is None:
+        if override_hours is None and not simulate:
             raise ConflictError(
                 f"It is outside calling hours for {phone.e164}: {note}.",
                 hint="Call when the window opens, or, for your own phone, add --now (you will "
@@ -161,9 +178,10 @@ def prepare(store: Store, *, number: str, agent_name: str, now: datetime,
         cur = store.execute(
             "INSERT INTO test_calls (agent_id, agent_name, e164, from_number, lead_id, provider, "
             "status, override_hours, started_at) VALUES (?, ?, ?, ?, ?, ?, 'placing', ?, ?)",
-            (agent.id, agent.name, phone.e164, from_number, lead_id,
+            (None if example else agent.id, agent.name, phone.e164, from_number, lead_id,
              "simulator" if simulate else "twilio",
-             (f"{override_hours} -- {note}" if not hours_open else None), to_iso(now)))
+             (f"{override_hours or 'simulated'} -- {note}" if not hours_open else None),
+             to_iso(now)))
         row_id = int(cur.lastrowid)
     call_id = TEST_CALL_BASE + row_id
     ctx = CallContext(
@@ -176,7 +194,39 @@ def prepare(store: Store, *, number: str, agent_name: str, now: datetime,
         lead_vars=lead_vars, recipient_tz=phone.zones[0] if phone.zones else None,
         llm_model=agent.llm_model, tts_provider=agent.tts_provider,
         voicemail_voice=say_voice_for(agent))
-    return TestCall(row_id, call_id, phone, agent, ctx, simulate, hours_open, note, lead_id)
+    return TestCall(row_id, call_id, phone, agent, ctx, simulate, hours_open, note, lead_id,
+                    example, missing)
+
+
+EXAMPLE_AGENT = "Zara"
+
+
+def example_values() -> dict[str, str]:
+    """Token values from the example leads file's first row (``case number`` ->
+    ``CASE_NUMBER``), so the example agent speaks whole sentences."""
+    import csv
+
+    from dialcli.engine.runner import demo_paths
+
+    with open(demo_paths() / "leads.csv", newline="", encoding="utf-8") as fh:
+        row = next(csv.DictReader(fh))
+    return {normalize_header(k) or k: v for k, v in row.items() if v}
+
+
+def example_agent(now: datetime) -> Agent:
+    """The shipped example agent (``dialcli demo``'s Zara), not written anywhere."""
+    from dialcli.engine.runner import demo_paths
+
+    examples = demo_paths()
+    stamp = to_iso(now)
+
+    def text(name: str) -> str:
+        return (examples / name).read_text(encoding="utf-8").strip()
+
+    return Agent(id=0, name=EXAMPLE_AGENT, greeting=text("agent-greeting.txt"),
+                 system_prompt=text("agent-prompt.txt"), voice=None, language="en-US",
+                 voicemail_message=text("voicemail.txt"), llm_model=None, created_at=stamp,
+                 updated_at=stamp)
 
 
 def finish(store: Store, call: TestCall, result: TestCallResult, now: datetime) -> None:
@@ -189,7 +239,7 @@ def finish(store: Store, call: TestCall, result: TestCallResult, now: datetime) 
             (result.status, result.answered_by, result.disposition, result.summary or None,
              json.dumps(result.transcript) if result.transcript else None,
              int(result.voicemail_left), to_iso(now), result.duration_s, result.error,
-             None, call.row_id))
+             result.sid, call.row_id))
 
 
 def label(transcript: list[dict[str, Any]], end: Any, status: str, answered_by: str | None,
@@ -303,6 +353,7 @@ def run_live(call: TestCall, provider: Any, on_line: OnLine, *, clock: Any,
     provider.server.observer = lambda cid, kind, text, at: (
         on_line(kind, text, time.monotonic() - t0) if cid == call.call_id else None)
     provider.start()
+    sid = None
     try:
         on_line("status", f"calling {call.phone.e164} from {call.ctx.from_}", 0.0)
         sid = provider.place(DialRequest(call.call_id, call.phone.e164, call.ctx.from_, call.ctx,
@@ -335,7 +386,7 @@ def run_live(call: TestCall, provider: Any, on_line: OnLine, *, clock: Any,
     transcript = (conv.transcript if conv is not None else None) or []
     if ended is None:
         return TestCallResult("unknown", None, error="the call's end was never reported",
-                              transcript=transcript)
+                              transcript=transcript, sid=sid)
     status = str(ended.status or CallStatus.FAILED)
     disposition, summary = label(transcript, conv.end if conv is not None else None, status,
                                  ended.answered_by, call.ctx.lead_name)
@@ -345,4 +396,4 @@ def run_live(call: TestCall, provider: Any, on_line: OnLine, *, clock: Any,
                              "(it hung up before the beep)."
     return TestCallResult(status, disposition, ended.answered_by, summary, transcript,
                           voicemail_left=bool(ended.voicemail_left),
-                          duration_s=ended.duration_s, error=ended.error)
+                          duration_s=ended.duration_s, error=ended.error, sid=sid)

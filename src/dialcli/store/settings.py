@@ -251,3 +251,19 @@ def rate_per_minute(store: "Store") -> tuple[float, bool]:
     if text is None:
         return DEFAULT_RATE_PER_MINUTE, True
     return float(get(store, RATE_PER_MINUTE)), False
+
+
+#: The greeting gate's silence (conversation/greeting.py): a callee who picks up and
+#: says nothing hears the agent after this long. At most 1.8 s: with text-to-speech
+#: starting, a longer wait nears the 2 s after which 47 CFR 64.1200(a)(7) counts a
+#: call as abandoned; at least 0.5 s, or answering machines (which start talking
+#: within about a second) would be greeted.
+GREET_AFTER_SILENCE = "greet_after_silence_s"
+
+register(Setting(
+    GREET_AFTER_SILENCE,
+    "Seconds of silence after pick-up before the agent greets a callee who says nothing "
+    "(0.5-1.8: under the 2 s abandonment limit, 47 CFR 64.1200(a)(7)).",
+    parse=parse_decimal_range(0.5, 1.8, unit="seconds"), default=1.5, format=format_number,
+    example=f"dialcli config set {GREET_AFTER_SILENCE} 1.2",
+))

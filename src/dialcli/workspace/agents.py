@@ -226,12 +226,21 @@ def create_agent(store: Store, *, name: str, greeting: str, prompt: str, voice: 
     stamp = to_iso(now)
     with store.tx():
         _ensure_name_free(store, name)
+        columns = {"name": name, "greeting": greeting_text, "system_prompt": prompt_text,
+                   "voice": voice_name, "language": lang, "voicemail_message": vm_text,
+                   "llm_model": model, "created_at": stamp, "updated_at": stamp}
+        # Later columns only when set: tests that build an older schema through this
+        # function keep working, and NULL is their default anyway.
+        if provider is not None:
+            columns["tts_provider"] = provider
+        if vm_voice is not None:
+            columns["voicemail_voice"] = vm_voice
+        extracted_fields = extracted.dumps(extracted.check_set(list(fields or [])))
+        if extracted_fields is not None:
+            columns["fields"] = extracted_fields
         cur = store.execute(
-            "INSERT INTO agents (name, greeting, system_prompt, voice, language, voicemail_message, "
-            "llm_model, tts_provider, voicemail_voice, created_at, updated_at, fields) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (name, greeting_text, prompt_text, voice_name, lang, vm_text, model, provider,
-             vm_voice, stamp, stamp, extracted.dumps(extracted.check_set(list(fields or [])))),
+            f"INSERT INTO agents ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            tuple(columns.values()),
         )
         agent_id = cur.lastrowid
     return get_agent_by_id(store, agent_id)

@@ -21,8 +21,10 @@ reader task keeps reading while a reply streams. An ``interrupt`` (or an action 
 such as 9) stops the remaining tokens at once and cancels the reply in the brain
 (``BrainSession.cancel``: the LLM's HTTP stream is closed), so the next prompt is
 answered at the brain's own speed; ``on_interrupt`` then trims the agent line to what
-the caller actually heard. A reply that sent no text sends nothing -- not even
-``last: true`` (a keypress that means nothing). When a chunk carries ``end`` the
+the caller actually heard. Nothing more of an interrupted reply is sent -- no
+closing ``last: true`` either: Twilio has already dropped that talk cycle, and the
+next reply starts a new one. A reply that sent no text sends nothing at all (a
+keypress that means nothing). When a chunk carries ``end`` the
 goodbye is spoken, ``end`` is sent with the disposition as handoff data, and the
 conversation is reported. If the caller hangs up first, ``finish`` gives the label.
 
@@ -51,6 +53,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dialcli.conversation.base import Chunk, EndCall, Utterance
 from dialcli.conversation.greeting import GREET, RESUME, STOP, VOICEMAIL, GreetingGate
+from dialcli.models import Disposition
 
 if TYPE_CHECKING:
     from dialcli.providers.twilio.server import CallServer, LiveCall
@@ -238,7 +241,10 @@ class RelaySession:
 
     def verdict(self, answered_by: str) -> None:
         """An AMD verdict (any thread): stop talking to a machine at once."""
-        self.loop.call_soon_threadsafe(self._verdict_now, answered_by, _mono())
+        try:
+            self.loop.call_soon_threadsafe(self._verdict_now, answered_by, _mono())
+        except RuntimeError:
+            pass                       # the server is stopping: the session is gone
 
     def _verdict_now(self, answered_by: str, t_recv: float) -> None:
         if self.ended or self.session is None:
@@ -344,22 +350,26 @@ class RelaySession:
 
         def work() -> None:
             started = _mono()
-            chunks = make()
+            outcome: tuple[str, Any] = ("done", None)
+            chunks = None
             try:
+                chunks = make()
                 for chunk in chunks:
                     put(queue.put_nowait, ("chunk", chunk, started, _mono()))
                     if session.cancelled:
                         break           # barge-in: the rest is not wanted
-                put(queue.put_nowait, ("done", None, started, _mono()))
             except BaseException as exc:  # noqa: BLE001 - reported to the async side
-                put(queue.put_nowait, ("error", exc, started, _mono()))
+                outcome = ("error", exc)
             finally:
+                # The brain's cleanup (an LLM turn records what it said) runs before the
+                # turn is reported done: the next turn must not start beside it.
                 close = getattr(chunks, "close", None)
                 if close is not None:
                     try:
                         close()
                     except Exception:  # noqa: BLE001 - a brain's cleanup must not hang us
                         pass
+            put(queue.put_nowait, (outcome[0], outcome[1], started, _mono()))
 
         self.replying = True
         try:
@@ -387,6 +397,12 @@ class RelaySession:
                 if kind == "done":
                     break
                 chunk: Chunk = value
+                if chunk.end is not None and chunk.end.disposition is Disposition.VOICEMAIL:
+                    # The brain heard a machine: its message must wait for the beep (the
+                    # voicemail action), never be spoken over the greeting.
+                    await self._act(self.gate.machine_heard(
+                        self.at_s(), "the agent recognised a voicemail greeting"), t_recv)
+                    continue
                 if chunk.text and not self.interrupted:
                     await self._send({"type": "text", "token": chunk.text, "last": False})
                     sent = True

@@ -403,6 +403,14 @@ class CallServer:
             error = (f"ConversationRelay failed (Twilio error {call.relay_error}); check that "
                      "ConversationRelay is enabled in the Twilio Console and that the tunnel "
                      "passes WebSockets")
+        detail: dict[str, Any] = {"source": final.source}
+        if call.machine_sent and call.vm in ("missed", "failed", "pending"):
+            # VOICEMAIL means a message was delivered (or the asked-for hang-up): say
+            # what happened instead; the engine counts this as not reached.
+            detail["voicemail"] = "missed" if call.vm == "pending" else call.vm
+            error = error or ("An answering machine answered but no message was left: "
+                              + ("it hung up before the beep." if call.vm != "failed" else
+                                 "Twilio refused the voicemail redirect."))
         if final.status == CallStatus.COMPLETED and call.stage < ANSWERED:
             with self.lock:
                 call.stage = ANSWERED
@@ -411,7 +419,7 @@ class CallServer:
                    duration_s=final.duration_s, billed_minutes=final.billed_minutes,
                    price=final.price, price_unit=final.price_unit,
                    voicemail_left=call.vm == "left", error_code=error_code, error=error,
-                   detail={"source": final.source})
+                   detail=detail)
         with self.lock:
             call.ended, call.done_at = True, _mono()
             call.ctx = None      # the rendered prompt and lead variables: not needed now
