@@ -146,8 +146,9 @@ def test_state_changes_print_json(ws):
     assert doc["key"] == "rate_per_minute" and doc["value"] == "0.02"
     doc = json.loads(run("dnc", "remove", "+12125550199", "--yes", "--json").stdout)
     assert doc["removed"] == 1 and doc["numbers"] == ["+12125550199"]
-    doc = json.loads(run("agent", "edit", "Zara", "--voice", "Polly.Joanna", "--json").stdout)
-    assert doc["agent"]["voice"] == "Polly.Joanna"
+    doc = json.loads(run("agent", "edit", "Zara", "--tts-provider", "Amazon", "--voice",
+                         "Joanna-Neural", "--json").stdout)
+    assert doc["agent"]["voice"] == "Joanna-Neural"
     r = run("start", "--simulate", "--seed", "1", "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)                     # no per-lead lines around the document

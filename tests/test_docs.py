@@ -17,6 +17,8 @@ ROOT = typer.main.get_command(app)
 def _walk(command, path=()):
     yield path, command
     for name, sub in sorted((getattr(command, "commands", None) or {}).items()):
+        if sub.hidden or (sub.name and sub.name != name):
+            continue        # an old spelling kept as a hidden alias: its command is walked
         yield from _walk(sub, path + (name,))
 
 

@@ -61,7 +61,7 @@ def find_workspace(option: str | None, *, cwd: Path | None = None) -> WorkspaceL
     for how, value in (("option", option), ("env", _env(DB_ENV))):
         if value:
             path = Path(value).expanduser()
-            return WorkspaceLocation(path, path.exists(), how)
+            return WorkspaceLocation(path, _present(path), how)
     here = Path(cwd) if cwd is not None else Path.cwd()
     ceilings = {Path(c).expanduser().resolve()
                 for c in os.environ.get(CEILING_ENV, "").split(os.pathsep) if c.strip()}
@@ -72,7 +72,11 @@ def find_workspace(option: str | None, *, cwd: Path | None = None) -> WorkspaceL
         device = None
     while True:
         candidate = folder / DEFAULT_DB
-        if candidate.is_file():
+        try:
+            found = candidate.is_file()
+        except OSError:      # a folder we may not look into: the search ends here
+            break
+        if found:
             path = here / DEFAULT_DB if folder == here.resolve() else candidate
             return WorkspaceLocation(path, True, "found")
         parent = folder.parent
@@ -85,6 +89,16 @@ def find_workspace(option: str | None, *, cwd: Path | None = None) -> WorkspaceL
             break
         folder = parent
     return WorkspaceLocation(Path(DEFAULT_DB), False, "default")
+
+
+def _present(path: Path) -> bool:
+    """Whether ``path`` exists; a path we may not even look at (a folder without
+    search permission) counts as present, so opening it says "permission denied"
+    instead of a missing workspace being reported, or a traceback."""
+    try:
+        return path.exists()
+    except PermissionError:
+        return True
 
 
 def display_path(path: str | os.PathLike[str]) -> str:
