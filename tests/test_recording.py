@@ -123,6 +123,16 @@ def test_twilio_records_in_two_channels_and_the_reference_is_kept(fake, store, c
                                   (Scenario(answer="no-answer"), [])])
     with store.tx():
         store.execute("UPDATE campaigns SET record = 1 WHERE id = ?", (camp.cid,))
+        # The numbers awake now may be anywhere (a state-less one counts as all-party):
+        # the greeting announces the recording, so every dial may be recorded.
+        store.execute("UPDATE agents SET greeting = 'Hi {{NAME}}, this is Zara from Acme; "
+                      "this call is recorded.'")
+    # The engine reads its campaign when it is built, as `start` builds it after any edit.
+    from dialcli.clock import SystemClock
+    from dialcli.engine.loop import Engine
+    from test_live_path import FAST
+
+    camp.engine = Engine(store, camp.cid, camp.provider, SystemClock(), timing=FAST)
     try:
         assert camp.run().outcome == "completed"
         assert fake.wait_idle()
@@ -249,7 +259,7 @@ def test_a_greeting_edited_after_start_is_caught_at_the_dial(store):
 
     cid = builders.campaign(store, greeting="Hi {{NAME}}, this is Zara from Acme.")
     add_leads(store, cid, [{"phones": ["+14155550101"], "timezone": "America/Los_Angeles"},
-                           {"phones": [ny(7)]}])
+                           {"phones": ["+12125550107"]}])
     with store.tx():
         store.execute("UPDATE campaigns SET record = 1")
     provider = SimulatedProvider(KeywordBrain(), seed=1, profile=SimProfile.from_dict({}),
@@ -258,7 +268,7 @@ def test_a_greeting_edited_after_start_is_caught_at_the_dial(store):
                     VirtualClock(datetime(2026, 3, 3, 18, 0, tzinfo=timezone.utc)))
     engine.run()
     asked = {r.to: r.record for r in provider.placed}
-    assert asked == {"+14155550101": False, ny(7): True}
+    assert asked == {"+14155550101": False, "+12125550107": True}
     detail = {r[0]: json.loads(r[1])["recording"] for r in store.all(
         "SELECT e164, detail FROM audit WHERE decision = 'dial'")}
-    assert detail["+14155550101"]["on"] is False and detail[ny(7)]["on"] is True
+    assert detail["+14155550101"]["on"] is False and detail["+12125550107"]["on"] is True
