@@ -25,7 +25,7 @@ app = typer.Typer()
 @app.command("demo")
 def demo(
     ctx: typer.Context,
-    seed: int = typer.Option(7, "--seed", help="Seed of the simulated population."),
+    seed: int = typer.Option(8, "--seed", help="Seed of the simulated population."),
     speed: Optional[float] = typer.Option(None, "--speed", metavar="N",
                                           help="Play at N x real time (default 60 on a terminal).",
                                           callback=bounded(0.01, 100_000)),
