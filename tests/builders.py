@@ -486,11 +486,19 @@ def awake_phone(i: int) -> tuple[str, str]:
 
     The zone picked stays picked while it is 09:00-18:00 there (it is picked at
     10:00-17:00), so the numbers of one test do not change zone under it."""
+    import os
+
     now = datetime.now(timezone.utc)
+    # A process started by the test (a runner, a CLI) inherits the pick through the
+    # environment: picking afresh there could choose another zone near a boundary.
+    inherited = os.environ.get("DIALCLI_TEST_AWAKE_ZONE")
+    if not _AWAKE_PICK and inherited in AWAKE_NUMBERS:
+        _AWAKE_PICK[:] = [inherited]
     if not (_AWAKE_PICK and 9 <= now.astimezone(ZoneInfo(_AWAKE_PICK[0])).hour < 18):
         _AWAKE_PICK[:] = [next(name for name in AWAKE_NUMBERS
                                if 10 <= now.astimezone(ZoneInfo(name)).hour < 17)]
     name = _AWAKE_PICK[0]
+    os.environ["DIALCLI_TEST_AWAKE_ZONE"] = name
     return f"{AWAKE_NUMBERS[name]}{i % 10_000:04d}", name
 
 
