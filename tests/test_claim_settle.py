@@ -230,3 +230,29 @@ def test_a_duplicate_end_changes_nothing(store):
               label=EndCall(Disposition.INTERESTED, summary="late"))
     assert (lead(store, lead_id), calls(store, cid), len(audit(store))) == before
     assert parts.progress.dispositions == {"NO_ANSWER": 1}
+
+
+def test_an_undone_claim_leaves_no_audit_row_naming_a_reused_call_id(store):
+    """A claim undone by reconcile deletes its call row; SQLite hands its id to the next
+    claim, so the undone dial's audit row must stop naming it (else `calls show` and
+    every audit join read the old number's evidence as the new call's)."""
+    import builders
+    from dialcli.store import transitions
+
+    cid = builders.campaign(store, leads=[{"phones": ["+12125550100", "+12125550101"]}])
+    (lead_id,) = [row["id"] for row in builders.leads(store, cid)]
+
+    def claim(slot: int, e164: str) -> int:
+        return transitions.claim(
+            store.conn, campaign_id=cid, run=1, lead_id=lead_id, slot=slot, e164=e164,
+            from_number="+14155550100", pass_no=1, kind="pass", provider="simulator",
+            now_iso=builders.NOW_ISO, zones="America/New_York", local_time="09:00",
+            previous="PENDING", detail={"e164": e164}, hooks=False)
+
+    with store.tx():
+        first = claim(1, "+12125550100")
+        assert transitions.revert_claim(store.conn, call_id=first, now_iso=builders.NOW_ISO,
+                                        reason="reconcile: never placed")
+        second = claim(2, "+12125550101")
+    dials = store.all("SELECT call_id, e164 FROM audit WHERE decision = 'dial' ORDER BY id")
+    assert [tuple(r) for r in dials] == [(None, "+12125550100"), (second, "+12125550101")]

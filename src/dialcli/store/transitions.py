@@ -106,6 +106,10 @@ def revert_claim(conn: sqlite3.Connection, *, call_id: int, now_iso: str, reason
         return False
     lead_id, kind, campaign_id, e164 = row
     conn.execute("DELETE FROM calls WHERE id = ?", (call_id,))
+    # The next claim may be given this id again (max(id)+1): the undone dial's audit row
+    # keeps its evidence but stops naming it, or it would read as the new call's.
+    conn.execute("UPDATE audit SET call_id = NULL WHERE campaign_id = ? AND lead_id = ? "
+                 "AND call_id = ?", (campaign_id, lead_id, call_id))
     back = "CALLBACK" if kind != "pass" else None
     moved = conn.execute(
         "UPDATE leads SET status = COALESCE(?, CASE WHEN attempts > 1 THEN 'RETRY' "
