@@ -29,7 +29,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Iterable
 
-from dialcli.compliance.rules import US_STATES, StateRow, parse_hhmm, states_of
+from dialcli.compliance.rules import (StateRow, data_version, parse_hhmm,
+                                     state_rows, states_of)
 from dialcli.errors import InputError
 from dialcli.phones import PhoneError, describe_e164
 
@@ -83,18 +84,9 @@ class AdadRule:
 def parse_adad_rules(text: str) -> tuple[str, tuple[AdadRule, ...]]:
     """(version, rows) from the TOML text; raises ValueError naming the bad row."""
     data = tomllib.loads(text)
-    version = str(data.get("version") or "")
-    if not version:
-        raise ValueError("ADAD rules: missing version")
+    version = data_version(data, "ADAD rules")
     rows = []
-    for i, raw in enumerate(data.get("rule", []), 1):
-        where = f"ADAD rules row {i} ({raw.get('state', '?')})"
-        extra = set(raw) - _KEYS
-        if extra:
-            raise ValueError(f"{where}: unknown field(s) {sorted(extra)}")
-        state = str(raw.get("state", "")).upper()
-        if state not in US_STATES:
-            raise ValueError(f"{where}: unknown state")
+    for where, raw, state in state_rows(data, "ADAD rules", _KEYS):
         purposes = tuple(raw.get("purposes") or ())
         if not purposes or any(p not in PURPOSES for p in purposes):
             raise ValueError(f"{where}: purposes must list telemarketing and/or informational")

@@ -28,7 +28,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -496,21 +496,34 @@ def _day_value(value: str | None, where: str):
         raise ValueError(f"{where}: {exc.message}") from None
 
 
-def parse_state_rules(text: str) -> tuple[str, tuple[StateRow, ...]]:
-    """(version, rows) from the TOML text; raises ValueError on a malformed row."""
-    data = tomllib.loads(text)
-    version = str(data.get("version") or "")
-    if not version:
-        raise ValueError("state rules: missing version")
-    rows = []
+def state_rows(data: dict, label: str, keys: frozenset | set) -> Iterator[tuple[str, dict, str]]:
+    """``(where, raw, state)`` for each ``[[rule]]`` of a versioned per-state data file,
+    after the checks every such file shares: known fields only, a US state."""
     for i, raw in enumerate(data.get("rule", []), 1):
-        where = f"state rules row {i} ({raw.get('state', '?')})"
-        extra = set(raw) - _ROW_KEYS
+        where = f"{label} row {i} ({raw.get('state', '?')})"
+        extra = set(raw) - keys
         if extra:
             raise ValueError(f"{where}: unknown field(s) {sorted(extra)}")
         state = str(raw.get("state", "")).upper()
         if state not in US_STATES:
             raise ValueError(f"{where}: unknown state")
+        yield where, raw, state
+
+
+def data_version(data: dict, label: str) -> str:
+    """A data file's ``version``, which every audit row cites: required."""
+    version = str(data.get("version") or "")
+    if not version:
+        raise ValueError(f"{label}: missing version")
+    return version
+
+
+def parse_state_rules(text: str) -> tuple[str, tuple[StateRow, ...]]:
+    """(version, rows) from the TOML text; raises ValueError on a malformed row."""
+    data = tomllib.loads(text)
+    version = data_version(data, "state rules")
+    rows = []
+    for where, raw, state in state_rows(data, "state rules", _ROW_KEYS):
         if not raw.get("source") or not re.fullmatch(r"[HML](/[HML])?", raw.get("confidence", "")):
             raise ValueError(f"{where}: needs a source and a confidence H, M or L")
         basis = raw.get("basis", "local")
