@@ -42,6 +42,7 @@ from dialcli.errors import InputError
 from dialcli.store.outbox import CONSENT_ORDER
 from dialcli.models import TERMINAL_LEAD_STATUSES
 from dialcli.phones import PhoneError, PhoneParser
+from dialcli.store import where
 from dialcli.store.audit import record_decision
 from dialcli.templates import normalize_header
 
@@ -287,13 +288,8 @@ def get(conn: sqlite3.Connection, e164: str) -> list[Record]:
 
 def listing(conn: sqlite3.Connection, *, kind: str | None = None, live_only: bool = False,
             limit: int | None = None) -> list[Record]:
-    where, params = [], []
-    if kind:
-        where.append("kind = ?")
-        params.append(kind)
-    if live_only:
-        where.append("revoked_at IS NULL")
-    sql = "SELECT * FROM consent" + (" WHERE " + " AND ".join(where) if where else "") + \
+    clause, params = where(("kind = ?", kind), ("revoked_at IS NULL", live_only))
+    sql = "SELECT * FROM consent" + clause + \
         " ORDER BY e164, consented_at DESC, id DESC" + (" LIMIT ?" if limit else "")
     if limit:
         params.append(limit)

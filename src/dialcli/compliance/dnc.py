@@ -36,7 +36,7 @@ from typing import Iterable, Iterator, TextIO
 
 from dialcli.compliance import consent
 from dialcli.compliance.policy import RULES_VERSION
-from dialcli.store import transitions
+from dialcli.store import transitions, where
 from dialcli.store.audit import record_decision
 from dialcli.config import path_text
 from dialcli.errors import ConflictError, InputError
@@ -258,15 +258,9 @@ def count(conn) -> int:
 def list_entries(conn, *, search: str | None = None, source: str | None = None,
                  limit: int | None = 100, offset: int = 0) -> tuple[list[Entry], int]:
     """(entries newest first, total matching)."""
-    where, params = [], []
-    if search:
-        digits = re.sub(r"\D", "", search)
-        where.append("d.e164 LIKE ?")
-        params.append(f"%{digits or search}%")
-    if source:
-        where.append("d.source LIKE ?")
-        params.append(f"{source}%")
-    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    digits = re.sub(r"\D", "", search or "")
+    clause, params = where(("d.e164 LIKE ?", search and f"%{digits or search}%"),
+                           ("d.source LIKE ?", source and f"{source}%"))
     total = conn.execute(f"SELECT COUNT(*) FROM dnc d{clause}", params).fetchone()[0]
     sql = (f"SELECT d.e164, d.reason, d.source, c.name, d.lead_id, d.added_at FROM dnc d "
            f"LEFT JOIN campaigns c ON c.id = d.campaign_id{clause} "

@@ -13,6 +13,7 @@ import json
 
 from dialcli.compliance.rules import states_of
 from dialcli.results.exports import neutralise
+from dialcli.store import where
 
 
 AUDIT_COLUMNS = (
@@ -43,25 +44,14 @@ def audit_entries(conn, *, campaign_id: int | None = None, lead_id: int | None =
     ``detail`` fields are lifted into columns; rows written before ``decision_detail``
     existed (keys ``local``, ``on_opt_out_list``) read the same way.
     """
-    where, params = [], []
-    if campaign_id is not None:
-        where.append("a.campaign_id = ?")
-        params.append(campaign_id)
-    if lead_id is not None:
-        where.append("a.lead_id = ?")
-        params.append(lead_id)
-    if call_id is not None:
-        where.append("a.call_id = ?")
-        params.append(call_id)
-    if decision:
-        where.append("a.decision = ?")
-        params.append(decision)
+    clause, params = where(("a.campaign_id = ?", campaign_id), ("a.lead_id = ?", lead_id),
+                           ("a.call_id = ?", call_id), ("a.decision = ?", decision))
     sql = ("SELECT a.id, a.ts, c.name, l.row_number, l.name, a.call_id, a.e164, a.decision, "
            "a.reason, a.detail FROM audit a LEFT JOIN campaigns c ON c.id = a.campaign_id "
            # The campaign too: before migration m008 a deleted campaign's lead ids
            # could be handed out again.
            "LEFT JOIN leads l ON l.id = a.lead_id AND l.campaign_id = a.campaign_id"
-           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.id"
+           + clause + " ORDER BY a.id"
            + (" LIMIT ?" if limit else ""))
     if limit:
         params.append(limit)

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 from dialcli.clock import from_iso, to_iso
 from dialcli.errors import InputError, NotFoundError
 from dialcli.results.audit import audit_entries
-from dialcli.store import Store
+from dialcli.store import Store, where
 
 #: The speakers a transcript names, as a reader calls them.
 SPEAKERS = {"agent": "agent", "caller": "caller", "dtmf": "keypress", "system": "note"}
@@ -106,20 +106,11 @@ def list_calls(store: Store, *, rate: float, campaign_id: int | None = None,
                lead_id: int | None = None, disposition: str | None = None,
                since: datetime | None = None, limit: int | None = 50) -> list[dict[str, Any]]:
     """The call log, newest first (see the module docstring)."""
-    where, params = [], []
-    if campaign_id is not None:
-        where.append("c.campaign_id = ?")
-        params.append(campaign_id)
-    if lead_id is not None:
-        where.append("c.lead_id = ?")
-        params.append(lead_id)
-    if disposition:
-        where.append("c.disposition = ?")
-        params.append(disposition)
-    if since is not None:
-        where.append("COALESCE(c.placed_at, c.claimed_at) >= ?")
-        params.append(to_iso(since))
-    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY c.id DESC"
+    clause, params = where(("c.campaign_id = ?", campaign_id), ("c.lead_id = ?", lead_id),
+                           ("c.disposition = ?", disposition),
+                           ("COALESCE(c.placed_at, c.claimed_at) >= ?",
+                            None if since is None else to_iso(since)))
+    sql = _SELECT + clause + " ORDER BY c.id DESC"
     if limit:
         sql += " LIMIT ?"
         params.append(limit)
@@ -265,13 +256,9 @@ def call_detail(store: Store, call_id: int, *, rate: float) -> dict[str, Any]:
 def call_records(store: Store, *, rate: float, campaign_id: int | None = None,
                  all_runs: bool = True) -> Iterator[dict[str, Any]]:
     """Every call with its whole turn list, oldest first, read in one snapshot."""
-    where, params = [], []
-    if campaign_id is not None:
-        where.append("c.campaign_id = ?")
-        params.append(campaign_id)
-        if not all_runs:
-            where.append("c.run = k.run")
-    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY c.id"
+    clause, params = where(("c.campaign_id = ?", campaign_id),
+                           ("c.run = k.run", campaign_id is not None and not all_runs))
+    sql = _SELECT + clause + " ORDER BY c.id"
     with store.snapshot():
         appointments = _appointments(store, campaign_id)
         for row in store.execute(sql, params):

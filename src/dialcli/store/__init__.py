@@ -299,3 +299,19 @@ def _now_iso() -> str:
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def where(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
+    """A query's ``" WHERE a AND b"`` (or ``""``) and its parameters, from optional
+    filters: each ``(sql, value)`` counts unless ``value`` is None, False or ``""``; its
+    value is a parameter when ``sql`` has a ``?`` (``("revoked_at IS NULL", live_only)``
+    is a switch). Every listing's filters read the same way."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for sql, value in conditions:
+        if value is None or value is False or value == "":
+            continue
+        parts.append(sql)
+        if "?" in sql:
+            params.append(value)
+    return (" WHERE " + " AND ".join(parts) if parts else ""), params
