@@ -239,14 +239,7 @@ def parse_state_holidays(text: str) -> dict[str, tuple[StatuteHoliday, ...]]:
     """{state: holidays} from the ``[[holiday]]`` rows; raises ValueError on a bad row."""
     data = tomllib.loads(text)
     out: dict[str, list[StatuteHoliday]] = {}
-    for i, raw in enumerate(data.get("holiday", []), 1):
-        where = f"state holidays row {i} ({raw.get('state', '?')} {raw.get('name', '?')})"
-        extra = set(raw) - _HOLIDAY_KEYS
-        if extra:
-            raise ValueError(f"{where}: unknown field(s) {sorted(extra)}")
-        state = str(raw.get("state", "")).upper()
-        if state not in US_STATES:
-            raise ValueError(f"{where}: unknown state")
+    for where, raw, state in state_rows(data, "state holidays", _HOLIDAY_KEYS, table="holiday"):
         if not str(raw.get("name", "")).strip():
             raise ValueError(f"{where}: needs a name")
         remove = bool(raw.get("remove", False))
@@ -496,11 +489,14 @@ def _day_value(value: str | None, where: str):
         raise ValueError(f"{where}: {exc.message}") from None
 
 
-def state_rows(data: dict, label: str, keys: frozenset | set) -> Iterator[tuple[str, dict, str]]:
-    """``(where, raw, state)`` for each ``[[rule]]`` of a versioned per-state data file,
-    after the checks every such file shares: known fields only, a US state."""
-    for i, raw in enumerate(data.get("rule", []), 1):
-        where = f"{label} row {i} ({raw.get('state', '?')})"
+def state_rows(data: dict, label: str, keys: frozenset | set,
+               table: str = "rule") -> Iterator[tuple[str, dict, str]]:
+    """``(where, raw, state)`` for each ``[[rule]]`` (or ``[[table]]``) row of a
+    versioned per-state data file, after the checks every such file shares: known fields
+    only, a US state. ``where`` names the row (and its ``name``, when it has one)."""
+    for i, raw in enumerate(data.get(table, []), 1):
+        named = f" {raw['name']}" if "name" in raw else ""
+        where = f"{label} row {i} ({raw.get('state', '?')}{named})"
         extra = set(raw) - keys
         if extra:
             raise ValueError(f"{where}: unknown field(s) {sorted(extra)}")
