@@ -21,8 +21,9 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from dialcli.cli.common import (WIDE, note, out, print_json, resolve_campaign_id, state, store,
-                                success)
+from dialcli import formats
+from dialcli.cli.common import (WIDE, Cell, amount, note, out, print_json, resolve_campaign_id,
+                                state, store, success)
 from dialcli.compliance.rules import zone_info
 from dialcli.errors import InputError, NotFoundError
 from dialcli.models import Disposition
@@ -47,16 +48,6 @@ SPEAKER_STYLE = {"agent": "cyan", "caller": "yellow", "keypress": "magenta", "no
 
 def _rate(st) -> float:
     return settings.rate_per_minute(st)[0]
-
-
-def _money(value: float | None) -> str:
-    return "" if value is None else f"${value:.4f}".rstrip("0").rstrip(".")
-
-
-def _duration(seconds: int | None) -> str:
-    if seconds is None:
-        return ""
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _marks(call: dict[str, Any]) -> str:
@@ -101,9 +92,9 @@ def calls_table(rows: list[dict[str, Any]], width: int = 200) -> Table:
                  "Number": c["number"],
                  "Pass": str(c["pass"]) + ("" if c["kind"] == "pass" else "cb"),
                  "AMD": amd.split("_")[0].replace("machine", "mach"),
-                 "Dur": _duration(c["duration_s"]),
+                 "Dur": Cell(formats.duration(c["duration_s"], none=""), str(c["duration_s"] or "")),
                  "Disposition": c["disposition"] or c["status"],
-                 "Cost": _money(c["cost"]), "": _marks(c)}
+                 "Cost": amount(c["cost"], none=""), "": _marks(c)}
         table.add_row(*(cells[k] for k in cols))
     return table
 
@@ -152,7 +143,7 @@ def call_view(c: dict[str, Any]) -> RenderableType:
         when.append(f" ({c['local_time']} for the recipient)")
     when.append(f" · {c['status']}")
     if c["duration_s"]:
-        when.append(f" · talked {_duration(c['duration_s'])}")
+        when.append(f" · talked {formats.duration(c['duration_s'])}")
     parts.append(when)
     if c["amd"]:
         after = c["amd"]["after_pickup_s"]
@@ -190,11 +181,11 @@ def call_view(c: dict[str, Any]) -> RenderableType:
     if c["cost"] is not None:
         source = ("provider's final price" if c["cost_source"] == "final"
                   else f"estimate, {c['billed_minutes']} min x rate")
-        parts.append(_line("Cost", f"{_money(c['cost'])} ({source})"))
+        parts.append(_line("Cost", f"{formats.money(c['cost'])} ({source})"))
     if c["recording"]:
         r = c["recording"]
         parts.append(_line("Recording", f"{r['sid']} · {r['status'] or '?'}"
-                           + (f" · {_duration(r['duration_s'])}" if r["duration_s"] else "")
+                           + (f" · {formats.duration(r['duration_s'])}" if r["duration_s"] else "")
                            + f" (dialcli calls download {c['id']})"))
     if c["error"]:
         parts.append(_line("Error", f"{c['error']}" + (f" (code {c['error_code']})"
@@ -377,7 +368,7 @@ def export_cmd(
 
     n = exports.export(write, jsonl, stdout=sys.stdout.buffer)
     if jsonl != "-":
-        success(f"Wrote {n:,} call(s) to {jsonl}.")
+        success(f"Wrote {formats.count(n)} call(s) to {jsonl}.")
 
 
 @app.command("download")
@@ -440,4 +431,4 @@ def download_cmd(
         except OSError:
             pass
         raise
-    success(f"Saved recording {row[0]} of call {call_id} to {target} ({size:,} bytes).")
+    success(f"Saved recording {row[0]} of call {call_id} to {target} ({formats.count(size)} bytes).")

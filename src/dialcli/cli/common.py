@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from dialcli import formats
 from dialcli.cli import logs
 from dialcli.clock import SystemClock, to_iso
 from dialcli.config import DEFAULT_DB, WorkspaceLocation, find_workspace, resolve_db_path
@@ -183,33 +184,25 @@ class Cell(Text):
 
 def when(value: datetime | str | None, *, zone: str | None = None, style: str = "") -> Cell:
     """An instant as a cell: on a terminal 'YYYY-MM-DD HH:MM' in ``zone`` (an IANA
-    name: the recipient's where it matters) or UTC, with the zone's abbreviation; in
-    piped output RFC 3339 UTC ('2026-03-03T15:00:00Z')."""
+    name: the recipient's where it matters) or UTC, with the zone's abbreviation
+    (``formats.instant``); in piped output RFC 3339 UTC ('2026-03-03T15:00:00Z')."""
     if value is None or value == "":
-        return Cell("–", "", style=style)
-    dt = value if isinstance(value, datetime) else _parse_instant(value)
-    if dt is None:
+        return Cell(formats.DASH, "", style=style)
+    if formats.parse_instant(value) is None:
         return Cell(str(value), str(value), style=style)
-    utc = dt.astimezone(timezone.utc)
-    raw = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-    shown = utc
-    if zone:
-        try:
-            from zoneinfo import ZoneInfo
-
-            shown = utc.astimezone(ZoneInfo(zone))
-        except (KeyError, ValueError):
-            shown = utc
-    label = shown.strftime("%Z") if shown is not utc else "UTC"
-    return Cell(f"{shown:%Y-%m-%d %H:%M} {label}", raw, style=style)
+    return Cell(formats.instant(value, zone), formats.utc_z(value), style=style)
 
 
-def _parse_instant(text: str) -> datetime | None:
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+def num(n: int | float | None) -> Cell:
+    """A count as a cell: '187,317' to a person (``formats.count``), '187317' to a
+    script (piped tables stay summable with awk)."""
+    return Cell(formats.count(n), "" if n is None else str(round(n)))
+
+
+def amount(dollars: float | None, *, none: str = formats.DASH) -> Cell:
+    """Money as a cell: '$1,234.50' to a person (``formats.money``), '1234.5' piped."""
+    return Cell(formats.money(dollars, none=none),
+                "" if dollars is None else f"{dollars:.6f}".rstrip("0").rstrip("."))
 
 
 def stdout_is_terminal() -> bool:

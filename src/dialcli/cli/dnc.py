@@ -14,7 +14,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dialcli.cli.common import (YES, confirm, note, now, out, print_json, show, store, success,
+from dialcli import formats
+from dialcli.cli.common import (YES, confirm, num, note, now, out, print_json, show, store, success,
                                 when)
 from dialcli.cli.common import result as result_
 from dialcli.clock import to_iso
@@ -33,11 +34,11 @@ app = typer.Typer(
 def _effects(result) -> str:
     bits = []
     if result.phones:
-        bits.append(f"{result.phones:,} lead phone(s) retired")
+        bits.append(f"{formats.count(result.phones)} lead phone(s) retired")
     if result.leads_moved:
-        bits.append(f"{result.leads_moved:,} lead(s) moved to their next phone")
+        bits.append(f"{formats.count(result.leads_moved)} lead(s) moved to their next phone")
     if result.leads_skipped:
-        bits.append(f"{result.leads_skipped:,} lead(s) left with nothing to dial")
+        bits.append(f"{formats.count(result.leads_skipped)} lead(s) left with nothing to dial")
     return ("; ".join(bits) + ".") if bits else ""
 
 
@@ -63,8 +64,8 @@ def add_cmd(
                     "phones_retired": result.phones, "leads_moved": result.leads_moved,
                     "leads_skipped": result.leads_skipped})
         return
-    success(f"Added {result.changed:,} number(s) to the opt-out list"
-            + (f" ({result.unchanged:,} already on it)." if result.unchanged else "."))
+    success(f"Added {formats.count(result.changed)} number(s) to the opt-out list"
+            + (f" ({formats.count(result.unchanged)} already on it)." if result.unchanged else "."))
     if _effects(result):
         note(_effects(result))
 
@@ -96,21 +97,21 @@ def remove_cmd(
                               "with their new consent): --with-new-consent")
     st = store(ctx)
     e164s = core.normalize(numbers)
-    confirm(f"Take {len(e164s):,} number(s) off the opt-out list? They can be dialed again.",
+    confirm(f"Take {formats.count(len(e164s))} number(s) off the opt-out list? They can be dialed again.",
             yes=yes, action="Removing numbers from the opt-out list")
     with st.tx() as conn:
         result = core.remove(conn, e164s, now_iso=to_iso(now(ctx)), reason=reason,
                              force=new_consent)
     result_(numbers=e164s, removed=result.changed, not_listed=result.unchanged,
             phones_dialable_again=result.phones)
-    success(f"Removed {result.changed:,} number(s) from the opt-out list"
-            + (f" ({result.unchanged:,} were not on it)." if result.unchanged else "."))
+    success(f"Removed {formats.count(result.changed)} number(s) from the opt-out list"
+            + (f" ({formats.count(result.unchanged)} were not on it)." if result.unchanged else "."))
     if result.phones:
-        note(f"{result.phones:,} lead phone(s) are dialable again in later passes.")
+        note(f"{formats.count(result.phones)} lead phone(s) are dialable again in later passes.")
 
 
 def dnc_table(entries: list[core.Entry], total: int) -> Table:
-    table = Table(title=f"Opt-out list ({total:,} number(s))", title_justify="left")
+    table = Table(title=f"Opt-out list ({formats.count(total)} number(s))", title_justify="left")
     for col in ("Number", "Added", "Source", "Reason", "Campaign"):
         table.add_column(col, no_wrap=col == "Number", overflow="fold",
                          min_width=12 if col == "Number" else None)
@@ -140,7 +141,7 @@ def list_cmd(
         return
     show(dnc_table(entries, total), rows=len(entries))
     if total > len(entries):
-        note(f"{total - len(entries):,} more: raise --limit, or dialcli dnc export FILE.")
+        note(f"{formats.count(total - len(entries))} more: raise --limit, or dialcli dnc export FILE.")
 
 
 def import_table(report: core.ImportReport) -> Table:
@@ -156,7 +157,7 @@ def import_table(report: core.ImportReport) -> Table:
             ("Leads moved to their next phone", report.leads_moved),
             ("Leads with nothing left to dial", report.leads_skipped)]
     for what, n in rows:
-        table.add_row(what, n if isinstance(n, str) else f"{n:,}")
+        table.add_row(what, n if isinstance(n, str) else num(n))
     return table
 
 
@@ -188,8 +189,8 @@ def import_cmd(
     for lineno, value, why in report.invalid_samples:
         note(f"  line {lineno}: {value!r}: {why}")
     if report.invalid > len(report.invalid_samples):
-        note(f"  ... and {report.invalid - len(report.invalid_samples):,} more invalid line(s).")
-    success(f"{report.added:,} number(s) added to the opt-out list.")
+        note(f"  ... and {formats.count(report.invalid - len(report.invalid_samples))} more invalid line(s).")
+    success(f"{formats.count(report.added)} number(s) added to the opt-out list.")
 
 
 @app.command("export")
@@ -215,4 +216,4 @@ def export_cmd(
         return
     with write_atomically(path) as fh:     # a folder, a missing folder: InputError
         n = core.export(conn, fh, fmt=fmt)
-    success(f"Wrote {n:,} number(s) to {escape(str(Path(path).expanduser()))}.")
+    success(f"Wrote {formats.count(n)} number(s) to {escape(str(Path(path).expanduser()))}.")

@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from dialcli import formats
 from dialcli.cli import common
 from dialcli.engine import doctor as core
 from dialcli.errors import ExitCode
@@ -116,10 +117,10 @@ def _repair(ctx: typer.Context, as_json: bool) -> None:
     table = Table("table", "readable before", "in the copy", box=None)
     for name, after in got.after.items():
         before = got.before.get(name)
-        table.add_row(name, "unreadable" if before is None else f"{before:,}", f"{after:,}")
+        table.add_row(name, "unreadable" if before is None else common.num(before), common.num(after))
     common.out.print(table)
     if got.lost_rows:
-        common.warn(f"{got.lost_rows:,} row(s) whose table could not be told were kept in "
+        common.warn(f"{formats.count(got.lost_rows)} row(s) whose table could not be told were kept in "
                     f"{got.lost_file}.")
     src, dst = shlex.quote(got.source), shlex.quote(got.target)
     common.success(f"Wrote {got.target} ({got.method}); {path} was not changed.")

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from dialcli import formats
 from dialcli.cli import common
 from dialcli.config import TwilioCredentials
 from dialcli.models import Number
@@ -126,7 +127,7 @@ def sync_view(result: SyncResult) -> Group:
     lines = [table]
     if result.missing:
         lines.append(Text(
-            f"{len(result.missing):,} number(s) are not on this Twilio account; campaigns cannot "
+            f"{formats.count(len(result.missing))} number(s) are not on this Twilio account; campaigns cannot "
             "dial from them. Buy or verify them at console.twilio.com.", style="yellow"))
     return Group(*lines)
 
@@ -160,5 +161,5 @@ def sync(
                      "Buy one at console.twilio.com > Phone Numbers.")
         return
     common.out.print(sync_view(result))
-    common.success(escape(f"Synced: {result.count('added'):,} added, {result.count('updated'):,} "
-                          f"updated, {len(result.missing):,} not on the account."))
+    common.success(escape(f"Synced: {formats.count(result.count('added'))} added, {formats.count(result.count('updated'))} "
+                          f"updated, {formats.count(len(result.missing))} not on the account."))

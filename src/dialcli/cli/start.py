@@ -22,6 +22,7 @@ import typer
 from rich.live import Live
 from rich.markup import escape
 
+from dialcli import formats
 from dialcli.cli import logs, ui
 from dialcli.cli.common import result as add_result
 from dialcli.cli.common import (YES, bounded, confirm, err, note, out, resolve_campaign_id,
@@ -170,11 +171,11 @@ def restart(
     store.quick_check()      # a damaged workspace is refused before the reset is written
     if not yes:
         leads = store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ?", (cid,))
-        confirm(f"Restart {name!r}: put all {leads:,} leads back to PENDING and dial them "
+        confirm(f"Restart {name!r}: put all {formats.count(leads)} leads back to PENDING and dial them "
                 "again?", yes=yes, action="Restarting a campaign")
     got = lifecycle.restart(store, cid, st.clock.now(), wall_now=st.clock.now())
     success(f"Campaign {name!r} reset for run {got['run']}: "
-            + ", ".join(f"{k} {v:,}" for k, v in sorted(got["leads"].items())))
+            + ", ".join(f"{k} {formats.count(v)}" for k, v in sorted(got["leads"].items())))
     if no_start:
         note(f"Start it with: dialcli resume {shlex.quote(name)}")
     else:
@@ -233,9 +234,9 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     add_result(outcome=result.outcome, calls_this_session=result.calls,
                snapshot=snapshot_json(snap))
     if result.outcome == "completed":
-        success(f"Campaign {snap.campaign!r} completed: {snap.calls_made:,} calls, "
-                f"{snap.reached:,} reached, {snap.interested:,} interested, "
-                f"{snap.opted_out:,} opted out, {snap.minutes:,} min, ${snap.cost:,.2f}.")
+        success(f"Campaign {snap.campaign!r} completed: {formats.count(snap.calls_made)} calls, "
+                f"{formats.count(snap.reached)} reached, {formats.count(snap.interested)} interested, "
+                f"{formats.count(snap.opted_out)} opted out, {formats.count(snap.minutes)} min, {formats.money(snap.cost)}.")
     elif result.outcome == "lease_lost":
         raise ConflictError(f"Stopped: {result.message}.")
     elif result.provider_pause:
@@ -244,7 +245,7 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
                             hint=f"Fix that, then continue with: {resume_cmd}")
     else:
         why = f" ({result.message})" if result.message else ""
-        note(f"Campaign {snap.campaign!r} paused{why} after {result.calls:,} call(s) this "
+        note(f"Campaign {snap.campaign!r} paused{why} after {formats.count(result.calls)} call(s) this "
              f"session. Continue with: {resume_cmd}")
     if handle.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))

@@ -15,6 +15,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dialcli import formats
+
 if TYPE_CHECKING:
     from dialcli.engine.types import Snapshot
 
@@ -32,9 +34,7 @@ DISPOSITION_STYLE = {
 def _hhmm(dt: datetime | None, *, zone: bool = True) -> str:
     """An instant in this computer's zone, naming it ('Mon 14:03:07 PST'); without the
     zone in table cells whose header names it (``_when_header``)."""
-    if dt is None:
-        return "-"
-    return dt.astimezone().strftime("%a %H:%M:%S %Z" if zone else "%a %H:%M:%S").strip()
+    return formats.local_clock(dt, zone=zone)
 
 
 def _when_header(rows: list[dict[str, Any]]) -> str:
@@ -45,7 +45,7 @@ def _when_header(rows: list[dict[str, Any]]) -> str:
 
 def clock_text(dt: datetime) -> str:
     """The dashboard's clock, in this computer's zone, saying which: 'Mon 14:03:07 PST'."""
-    return dt.astimezone().strftime("%a %H:%M:%S %Z")
+    return formats.local_clock(dt)
 
 
 def _card(label: str, value: str, style: str = "bold") -> Panel:
@@ -56,12 +56,12 @@ def _card(label: str, value: str, style: str = "bold") -> Panel:
 def kpi_cards(s: "Snapshot") -> Columns:
     """The KPI cards; they wrap onto more rows on a narrow terminal."""
     cards = [
-        _card("Calls made", f"{s.calls_made:,}"),
-        _card("Reached", f"{s.reached:,}", "bold green"),
-        _card("Interested", f"{s.interested:,}", "bold green"),
-        _card("Opt-out", f"{s.opted_out:,}", "bold red" if s.opted_out else "bold"),
-        _card("In flight", f"{s.in_flight:,}", "bold cyan"),
-        _card("Minutes · cost", f"{s.minutes:,} · ${s.cost:,.2f}"),
+        _card("Calls made", formats.count(s.calls_made)),
+        _card("Reached", formats.count(s.reached), "bold green"),
+        _card("Interested", formats.count(s.interested), "bold green"),
+        _card("Opt-out", formats.count(s.opted_out), "bold red" if s.opted_out else "bold"),
+        _card("In flight", formats.count(s.in_flight), "bold cyan"),
+        _card("Minutes · cost", f"{formats.count(s.minutes)} · {formats.money(s.cost)}"),
     ]
     return Columns(cards, padding=(0, 1))
 
@@ -126,13 +126,13 @@ def disposition_line(s: "Snapshot") -> Text:
     for i, (k, n) in enumerate(sorted(s.dispositions.items(), key=lambda kv: -kv[1])):
         if i:
             text.append("  ")
-        text.append(f"{k} {n:,}", style=DISPOSITION_STYLE.get(k, ""))
+        text.append(f"{k} {formats.count(n)}", style=DISPOSITION_STYLE.get(k, ""))
     if s.leads_by_status:
         text.append("\nLeads: ", style="dim")
         for i, (k, n) in enumerate(sorted(s.leads_by_status.items())):
             if i:
                 text.append("  ")
-            text.append(f"{k} {n:,}", style=STATUS_STYLE.get(k, ""))
+            text.append(f"{k} {formats.count(n)}", style=STATUS_STYLE.get(k, ""))
     return text
 
 
@@ -176,7 +176,7 @@ def dashboard(s: "Snapshot") -> Group:
 
 def log_line(item: dict[str, Any]) -> str:
     """One plain line per engine event (when stdout is not a terminal)."""
-    at = item["at"].strftime("%Y-%m-%dT%H:%M:%SZ") if item.get("at") else ""
+    at = formats.utc_z(item.get("at"))
     if item["type"] == "lead":
         nxt = ""
         if item["status"] in ("RETRY", "PENDING") and item.get("slot"):
@@ -184,8 +184,8 @@ def log_line(item: dict[str, Any]) -> str:
         return (f"{at} {item['name'] or '(no name)'} {item.get('e164') or ''} pass {item['pass']}: "
                 f"{item['disposition']} -> {item['status']}{nxt}").replace("  ", " ")
     if item["type"] == "pass":
-        return f"{at} pass {item['pass']} opens at {item['opens_at']:%Y-%m-%dT%H:%M:%SZ}"
+        return f"{at} pass {item['pass']} opens at {formats.utc_z(item['opens_at'])}"
     if item["type"] == "idle":
-        return (f"{at} nothing to dial until {item['until']:%Y-%m-%dT%H:%M:%SZ}: "
+        return (f"{at} nothing to dial until {formats.utc_z(item['until'])}: "
                 f"{item['why'] or 'calling hours, callbacks or pacing'}")
     return f"{at} {item.get('lead', '')} {item.get('e164', '')} {item.get('event', '')}"

@@ -15,7 +15,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import (bounded, confirm, note, now, out, print_json, result, show,
+from dialcli import formats
+from dialcli.cli.common import (bounded, confirm, num, note, now, out, print_json, result, show,
                                 state, store, success, warn)
 from dialcli.cli.common import result as result_
 from dialcli.clock import to_iso
@@ -52,8 +53,8 @@ def subscriptions_table(rows: list[core.SubscriptionStatus]) -> Table:
             endpoint.append(f"\nlast error: {r.last_error}", style="yellow")
         state_text = (Text("active", "green") if sub.active
                       else Text(f"off: {sub.disabled_reason or 'disabled'}", "red"))
-        table.add_row(str(sub.id), endpoint, state_text, f"{r.pending:,}", f"{r.delivered:,}",
-                      Text(f"{r.dead:,}", "red" if r.dead else ""), sub.fingerprint)
+        table.add_row(str(sub.id), endpoint, state_text, num(r.pending), num(r.delivered),
+                      Text(formats.count(r.dead), "red" if r.dead else ""), sub.fingerprint)
     if not rows:
         table.add_row("", Text("none -- add one with: dialcli webhooks add URL", "dim"),
                       "", "", "", "", "")
@@ -61,13 +62,13 @@ def subscriptions_table(rows: list[core.SubscriptionStatus]) -> Table:
 
 
 def stats_line(stats: delivery.DeliveryStats) -> str:
-    parts = [f"{stats.delivered:,} delivered"]
+    parts = [f"{formats.count(stats.delivered)} delivered"]
     if stats.failed:
-        parts.append(f"{stats.failed:,} failed (will be retried)")
+        parts.append(f"{formats.count(stats.failed)} failed (will be retried)")
     if stats.dead:
-        parts.append(f"{stats.dead:,} dead-lettered")
+        parts.append(f"{formats.count(stats.dead)} dead-lettered")
     if stats.deferred:
-        parts.append(f"{stats.deferred:,} held back (endpoint failing)")
+        parts.append(f"{formats.count(stats.deferred)} held back (endpoint failing)")
     return ", ".join(parts)
 
 
@@ -158,13 +159,13 @@ def remove_cmd(
     sub = core.get_subscription(st, subscription)
     pending, _ = core.outbox_counts(st, sub.id)
     if pending:
-        confirm(f"{pending:,} event(s) for {sub.display_url} are not delivered yet and "
+        confirm(f"{formats.count(pending)} event(s) for {sub.display_url} are not delivered yet and "
                 "will be dropped. Remove anyway?", yes=yes,
                 action="Removing a subscription with queued events")
     removed, dropped = core.remove_subscription(st, sub.id)
     result(removed={"id": removed.id, "url": removed.display_url}, dropped_events=dropped)
     success(f"Removed subscription {removed.id} ({removed.display_url})"
-            + (f"; dropped {dropped:,} queued event(s)" if dropped else ""))
+            + (f"; dropped {formats.count(dropped)} queued event(s)" if dropped else ""))
 
 
 @app.command("test")
@@ -230,7 +231,7 @@ def deliver_cmd(
     if stats.attempted == 0 and not remaining:
         success("Nothing to deliver.")
         return
-    note(stats_line(stats) + (f"; {remaining:,} still queued" if remaining else ""))
+    note(stats_line(stats) + (f"; {formats.count(remaining)} still queued" if remaining else ""))
     if stats.errors:
         details = "; ".join(f"subscription {sid}: {error}" for sid, error in stats.errors.items())
         raise core.DeliveryError(
@@ -257,7 +258,7 @@ def retry_cmd(
     if not count:
         success("No dead letters to retry.")
         return
-    success(f"Requeued {count:,} event(s); they go out with the running campaign or "
+    success(f"Requeued {formats.count(count)} event(s); they go out with the running campaign or "
             "`dialcli webhooks deliver`.")
 
 
