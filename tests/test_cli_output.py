@@ -172,3 +172,47 @@ def test_a_long_report_on_a_terminal_goes_through_the_pager(tmp_path):
     paged.unlink()
     rc, shown = builders.run_in_pty(["report", "--limit", "3"], cwd=tmp_path, env=env)
     assert rc == 0 and not paged.exists() and "Lead 2" in shown
+
+
+def _tsv(stdout: str) -> list[list[str]]:
+    rows = [line.split("\t") for line in stdout.splitlines() if not line.startswith("# ")]
+    assert rows and all(len(r) == len(rows[0]) for r in rows), stdout
+    return rows
+
+
+def test_import_summaries_piped_are_tab_separated(ws, tmp_path):
+    """dnc import, consent import and import print their counts as TSV with a header
+    and raw numbers (no separators, no box drawing) when piped."""
+    numbers = tmp_path / "dnc.txt"
+    numbers.write_text("".join(f"212556{i:04d}\n" for i in range(1200)) + "oops\n")
+    r = run("dnc", "import", numbers)
+    assert r.exit_code == 0, r.output
+    rows = _tsv(r.stdout)
+    assert rows[0] == ["What", "Count"]
+    assert ["Added", "1200"] in rows and ["Invalid", "1"] in rows
+    optins = tmp_path / "optins.csv"
+    optins.write_text("phone,consent_at,consent_type\n+12125550100,2026-01-02,written\n")
+    r = run("consent", "import", optins)
+    assert r.exit_code == 0, r.output
+    assert ["Records added", "1"] in _tsv(r.stdout)
+    leads = tmp_path / "leads.csv"
+    leads.write_text("name,phone1\nAna,+13125550100\nBo,+13125550101\n")
+    r = run("import", leads, "--campaign", "Spring")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert "What\tCount\tDetail" in lines and any(l.startswith("imported\t2\t") for l in lines)
+    assert "# Leads per time zone" in lines
+    assert not any(ch in r.stdout for ch in "│━─")
+
+
+def test_status_piped_is_field_value_lines(ws):
+    r = run("status", "Spring")
+    assert r.exit_code == 0, r.output
+    page = r.stdout.split("\n# ")
+    rows = _tsv(page[0])
+    assert rows[0] == ["Field", "Value"]
+    fields = dict(rows[1:])
+    assert fields["campaign"] == "Spring" and fields["calls_made"] == "0"
+    assert RFC3339_Z.match(fields["now"]) and fields["cost"] == "0"
+    assert any(p.startswith("Recently changed leads") for p in page[1:])
+    assert not any(ch in r.stdout for ch in "│━─╭")

@@ -250,9 +250,9 @@ def show(renderable: Any, *, rows: int = 0) -> None:
 def write_tsv(table: Table) -> None:
     """``table`` as tab-separated lines: a header, then one line per row."""
     columns = table.columns
-    lines = []
-    if table.show_header:
-        lines.append("\t".join(_tsv_text(c.header) for c in columns))
+    # Always a header, even for a table drawn without one (a key/value summary): a
+    # script reads columns by name.
+    lines = ["\t".join(_tsv_text(c.header) or f"column{i + 1}" for i, c in enumerate(columns))]
     cells = [list(c.cells) for c in columns]
     for row in zip(*cells):
         lines.append("\t".join(_tsv_text(cell) for cell in row))

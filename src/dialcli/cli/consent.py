@@ -75,7 +75,7 @@ def import_cmd(
     if as_json:
         print_json(result.as_dict())
         return
-    out.print(import_table(result))
+    show(import_table(result))
     note("Columns read: " + escape("; ".join(f"{role} {', '.join(names)!r}"
                                              for role, names in result.columns.items() if names)))
     for line, reason in result.rejects[:20]:

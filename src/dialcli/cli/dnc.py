@@ -185,7 +185,7 @@ def import_cmd(
     if as_json:
         print_json(report.as_dict())
         return
-    out.print(import_table(report))
+    show(import_table(report))
     for lineno, value, why in report.invalid_samples:
         note(f"  line {lineno}: {value!r}: {why}")
     if report.invalid > len(report.invalid_samples):

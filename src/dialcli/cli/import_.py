@@ -90,7 +90,7 @@ def import_leads(
     if as_json:
         common.print_json(summary.to_dict())
         return
-    common.out.print(summary_view(summary))
+    common.show(summary_view(summary))
 
 
 def consent_view(s: ImportSummary) -> Text:
@@ -135,10 +135,10 @@ def summary_view(s: ImportSummary) -> RenderableType:
     head.append(s.campaign, style="bold")
     head.append(f" from {Path(s.source).name} (import #{s.import_id})")
     parts.append(head)
-    counts = Table.grid(padding=(0, 2))
-    counts.add_column(style="dim", no_wrap=True)
-    counts.add_column(justify="right", no_wrap=True)
-    counts.add_column()
+    counts = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2))
+    counts.add_column("What", style="dim", no_wrap=True)
+    counts.add_column("Count", justify="right", no_wrap=True)
+    counts.add_column("Detail")
     counts.add_row("rows read", common.num(s.rows), "")
     counts.add_row("imported", common.num(s.imported), "")
     counts.add_row("rejected", common.num(s.rejected), Text(_reasons(s.rejected_by_reason)))
@@ -164,7 +164,8 @@ def summary_view(s: ImportSummary) -> RenderableType:
                             for e in s.dropped_examples[:3]))
         parts.append(ex)
     if s.leads_per_zone:
-        zones = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        zones = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                      title="Leads per time zone", title_justify="left")
         zones.add_column("Time zone(s)")
         zones.add_column("Leads", justify="right")
         for zone, n in s.leads_per_zone.items():

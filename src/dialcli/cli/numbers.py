@@ -160,6 +160,6 @@ def sync(
         common.note("The Twilio account has no phone numbers, and the workspace has none. "
                      "Buy one at console.twilio.com > Phone Numbers.")
         return
-    common.out.print(sync_view(result))
+    common.show(sync_view(result))
     common.success(escape(f"Synced: {formats.count(result.count('added'))} added, {formats.count(result.count('updated'))} "
                           f"updated, {formats.count(len(result.missing))} not on the account."))

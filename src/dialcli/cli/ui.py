@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dialcli import formats
+from dialcli.cli.common import Cell, amount
 
 if TYPE_CHECKING:
     from dialcli.engine.types import Snapshot
@@ -41,6 +42,11 @@ def _when_header(rows: list[dict[str, Any]]) -> str:
     """'When (PST)': the zone of the times in a dashboard table's cells."""
     first = next((r["at"] for r in rows if r.get("at")), None)
     return f"When ({first.astimezone().strftime('%Z')})" if first is not None else "When"
+
+
+def _at(dt: datetime | None) -> Cell:
+    """A dashboard table's time: local, its zone in the header; RFC 3339 UTC piped."""
+    return Cell(_hhmm(dt, zone=False), formats.utc_z(dt))
 
 
 def clock_text(dt: datetime) -> str:
@@ -87,6 +93,32 @@ def status_line(s: "Snapshot") -> Text:
     return text
 
 
+def snapshot_table(s: "Snapshot", extra: dict[str, Any] | None = None) -> Table:
+    """The snapshot as one field per row (``status`` piped: ``field<TAB>value``, raw
+    numbers and RFC 3339 UTC times; ``disposition.X`` and ``leads.X`` per kind)."""
+    table = Table("Field", "Value", title="Campaign", title_justify="left")
+    rows: list[tuple[str, Any]] = [
+        ("campaign", s.campaign), ("status", s.status), ("run", s.run),
+        ("pass", s.pass_no), ("max_passes", s.max_passes),
+        ("now", Cell(formats.instant(s.now), formats.utc_z(s.now))),
+        ("next_pass_at", Cell(formats.instant(s.next_pass_at), formats.utc_z(s.next_pass_at))),
+        ("waiting_until", Cell(formats.instant(s.waiting_until),
+                               formats.utc_z(s.waiting_until))),
+        ("waiting_for", s.waiting_for or ""),
+        ("calls_made", s.calls_made), ("reached", s.reached), ("interested", s.interested),
+        ("opted_out", s.opted_out), ("in_flight", s.in_flight), ("minutes", s.minutes),
+        ("cost", amount(s.cost)),
+    ]
+    rows += [(f"disposition.{k}", n) for k, n in sorted(s.dispositions.items())]
+    rows += [(f"leads.{k}", n) for k, n in sorted(s.leads_by_status.items())]
+    rows += list((extra or {}).items())
+    for name, value in rows:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = Cell(formats.count(value), str(value))
+        table.add_row(name, value if isinstance(value, Text) else str(value))
+    return table
+
+
 def lead_table(rows: list[dict[str, Any]], title: str = "Recently changed leads") -> Table:
     table = Table(title=title, title_justify="left", expand=True, show_edge=False)
     table.add_column(_when_header(rows), style="dim", no_wrap=True)
@@ -99,7 +131,7 @@ def lead_table(rows: list[dict[str, Any]], title: str = "Recently changed leads"
         status = r.get("status") or ""
         disp = r.get("disposition") or ""
         table.add_row(
-            _hhmm(r.get("at"), zone=False), r.get("name") or "(no name)",
+            _at(r.get("at")), r.get("name") or "(no name)",
             Text(status, style=STATUS_STYLE.get(status, "")),
             Text(disp, style=DISPOSITION_STYLE.get(disp, "")),
             f"phone{r['slot']}" if r.get("slot") else "-", str(r.get("pass") or "-"),
@@ -114,7 +146,7 @@ def event_table(rows: list[dict[str, Any]]) -> Table:
     table.add_column("Number", no_wrap=True)
     table.add_column("Event")
     for r in rows:
-        table.add_row(_hhmm(r.get("at"), zone=False), r.get("lead") or "", r.get("e164") or "",
+        table.add_row(_at(r.get("at")), r.get("lead") or "", r.get("e164") or "",
                       r.get("event") or "")
     return table
 
