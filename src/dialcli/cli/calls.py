@@ -22,6 +22,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from dialcli import formats
+from dialcli.cli import progress
 from dialcli.cli.common import (WIDE, Cell, amount, note, out, print_json, resolve_campaign_id,
                                 state, store, success)
 from dialcli.compliance.rules import zone_info
@@ -366,7 +367,9 @@ def export_cmd(
             n += 1
         return n
 
-    n = exports.export(write, jsonl, stdout=sys.stdout.buffer)
+    with progress.bar("Exporting calls") as advance:
+        n = exports.export(lambda fh: write(progress.counting(fh, advance, None)), jsonl,
+                           stdout=sys.stdout.buffer)
     if jsonl != "-":
         success(f"Wrote {formats.count(n)} call(s) to {jsonl}.")
 

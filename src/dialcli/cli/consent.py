@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dialcli import formats
+from dialcli.cli import progress
 from dialcli.cli.common import (note, now, num, out, print_json, show, store, success, warn,
                                 when)
 from dialcli.clock import to_iso
@@ -70,8 +71,10 @@ def import_cmd(
       dialcli consent import web-form-optins.csv
       dialcli consent import crm-export.csv --column "Mobile Phone" --json
     """
-    result = core.import_file(store(ctx), path, now_iso=to_iso(now(ctx)), column=column,
-                              default_region=default_region)
+    st = store(ctx)
+    with progress.file_bar(f"Importing {Path(path).name}") as advance:
+        result = core.import_file(st, path, now_iso=to_iso(now(ctx)), column=column,
+                                  default_region=default_region, progress=advance)
     if as_json:
         print_json(result.as_dict())
         return

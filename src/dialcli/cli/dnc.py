@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dialcli import formats
+from dialcli.cli import progress
 from dialcli.cli.common import (YES, confirm, num, note, now, out, print_json, show, store, success,
                                 when)
 from dialcli.cli.common import result as result_
@@ -180,8 +181,10 @@ def import_cmd(
       dialcli dnc import 2026-11-415.txt
       dialcli dnc import unsubscribes.csv --column "Mobile Phone"
     """
-    report = core.import_file(store(ctx), path, now_iso=to_iso(now(ctx)), column=column,
-                              source=source)
+    st = store(ctx)
+    with progress.file_bar(f"Importing {Path(path).name}") as advance:
+        report = core.import_file(st, path, now_iso=to_iso(now(ctx)), column=column,
+                                  source=source, progress=advance)
     if as_json:
         print_json(report.as_dict())
         return
@@ -214,6 +217,8 @@ def export_cmd(
         core.export(conn, sys.stdout, fmt=fmt)
         sys.stdout.flush()
         return
-    with write_atomically(path) as fh:     # a folder, a missing folder: InputError
-        n = core.export(conn, fh, fmt=fmt)
+    total = core.count(conn)
+    with write_atomically(path) as fh, \
+            progress.bar("Exporting the opt-out list", total=total) as advance:
+        n = core.export(conn, progress.counting(fh, advance, total), fmt=fmt)
     success(f"Wrote {formats.count(n)} number(s) to {escape(str(Path(path).expanduser()))}.")

@@ -19,6 +19,7 @@ from rich.text import Text
 from dialcli import formats
 from dialcli.cli.common import (Cell, note, num, when, now, print_json, resolve_campaign_id, show,
                                 store, success)
+from dialcli.cli import progress
 from dialcli.cli.ui import DISPOSITION_STYLE, STATUS_STYLE
 from dialcli.clock import from_iso
 from dialcli.config import TwilioCredentials
@@ -326,14 +327,20 @@ def report(
             raise InputError("--json and --csv are two different outputs; pick one.")
         if calls:
             rate, _ = settings.rate_per_minute(st)
-            rows = exports.export(
-                lambda fh: exports.write_calls_csv(st, campaign_id, fh, rate=rate,
-                                                   all_runs=all_runs),
-                csv_path, excel=excel, stdout=sys.stdout.buffer)
+            with progress.bar("Exporting calls") as advance:
+                rows = exports.export(
+                    lambda fh: exports.write_calls_csv(
+                        st, campaign_id, progress.counting(fh, advance, None), rate=rate,
+                        all_runs=all_runs),
+                    csv_path, excel=excel, stdout=sys.stdout.buffer)
             what = "call"
         else:
-            rows = exports.export(lambda fh: exports.write_leads_csv(st, campaign_id, fh),
-                                  csv_path, excel=excel, stdout=sys.stdout.buffer)
+            total = exports.lead_total(st, campaign_id)
+            with progress.bar("Exporting leads", total=total) as advance:
+                rows = exports.export(
+                    lambda fh: exports.write_leads_csv(
+                        st, campaign_id, progress.counting(fh, advance, total)),
+                    csv_path, excel=excel, stdout=sys.stdout.buffer)
             what = "lead"
         if csv_path != "-":
             success(f"Wrote {formats.count(rows)} {what} row{'s' if rows != 1 else ''} to {csv_path}")
