@@ -79,3 +79,50 @@ def test_an_export_to_a_pipe_keeps_its_bar_on_the_terminal(tmp_path):
     assert "Exporting leads" in shown and "Lead 2999" not in shown
     text = out.read_text()
     assert text.count("\n") == 3001 and "Exporting" not in text and "\x1b" not in text
+
+
+def test_the_pass_bar_counts_down_the_leads_left_in_the_pass(tmp_path):
+    db = tmp_path / "dialcli.db"
+    with workspace(db) as st:
+        cid = campaign(st, "Spring", leads=[{"phones": [f"+1212555{i:04d}"]} for i in range(10)])
+    tick = [0.0]
+    bar = progress.PassBar(str(db), cid, 3, every=2.0, monotonic=lambda: tick[0])
+    try:
+        bar.poll()
+        (task,) = bar.progress.tasks
+        assert (task.description, task.total, task.completed) == ("Pass 1 of 3", 10, 0)
+        with workspace(db) as st:
+            st.execute("UPDATE leads SET status = 'REACHED' WHERE id IN "
+                       "(SELECT id FROM leads LIMIT 4)")
+            st.execute("UPDATE leads SET pass_done = 1 WHERE status = 'PENDING' AND id IN "
+                       "(SELECT id FROM leads WHERE status = 'PENDING' LIMIT 2)")
+        bar.poll()                                   # within 2 s: not read again
+        assert bar.progress.tasks[0].completed == 0
+        tick[0] = 2.5
+        bar.poll()
+        assert (bar.progress.tasks[0].total, bar.progress.tasks[0].completed) == (10, 6)
+        with workspace(db) as st:                    # the next pass: a new bar from zero
+            st.execute("UPDATE campaigns SET pass_no = 2")
+            st.execute("UPDATE leads SET pass_done = 0")
+        tick[0] = 5.0
+        bar.poll()
+        (task,) = bar.progress.tasks
+        assert (task.description, task.total, task.completed) == ("Pass 2 of 3", 6, 0)
+    finally:
+        bar.close()
+
+
+def test_start_shows_the_pass_bar_on_the_terminal_not_in_the_log(tmp_path):
+    """stdout piped to a file (the log lines), stderr a terminal: the bar is on the
+    terminal with its ETA, and the file holds plain lines only."""
+    with workspace(tmp_path / "dialcli.db") as st:
+        campaign(st, "Spring", max_concurrent=2, cps=5,
+                 leads=[{"phones": [builders.awake_phone(i)[0]]} for i in range(20)])
+    log = tmp_path / "run.log"
+    rc, shown = builders.run_in_pty(["start", "--simulate", "--speed", "20", "--seed", "1"],
+                                    cwd=tmp_path, stdout=log, env=TERMINAL, timeout=120)
+    assert rc == 0, shown
+    assert "Pass 1 of 3" in shown and "ETA" in shown and "/ 20 leads" in shown
+    assert "pass 1:" not in shown                  # the log lines stay in the log
+    text = log.read_text()
+    assert "pass 1:" in text and "Pass 1 of" not in text and "\x1b" not in text

@@ -112,3 +112,63 @@ def counting(fh: IO[str], update: Callback, total: int | None) -> IO[str] | Coun
     if update is _none:
         return fh
     return CountingWriter(fh, lambda rows: update(rows, total))
+
+
+class PassBar:
+    """The pass of a running campaign as a bar with an ETA: 'Pass 2 of 3 ━━━━ 41%
+    1,230 / 3,000 leads ETA 0:04:10'.
+
+    It counts down the leads the pass still has to dial (``lifecycle.pass_left``),
+    read at most every ``every`` seconds through its own connection, so the engine's
+    thread is never touched; the total is what was left when the pass was first seen
+    (leads imported meanwhile raise it). Rendered inside the dashboard, or alone on
+    stderr when stdout is piped.
+    """
+
+    def __init__(self, db_path: str, campaign_id: int, max_passes: int, *,
+                 every: float = 2.0, monotonic: Callable[[], float] | None = None):
+        import time
+
+        self.db_path, self.campaign_id, self.max_passes = db_path, campaign_id, max_passes
+        self.every, self._monotonic = every, monotonic or time.monotonic
+        self.progress = Progress(*columns("leads"), auto_refresh=False)
+        self.task = None
+        self.pass_no = 0
+        self._store: Any = None
+        self._read_at: float | None = None
+
+    def _read(self) -> tuple[int, int]:
+        from dialcli.engine import lifecycle
+        from dialcli.store import Store
+
+        if self._store is None:
+            self._store = Store(self.db_path, migrate=False)
+        return lifecycle.pass_left(self._store, self.campaign_id)
+
+    def poll(self) -> None:
+        """Read the pass's progress if ``every`` seconds have passed since the last read."""
+        now = self._monotonic()
+        if self._read_at is not None and now - self._read_at < self.every:
+            return
+        self._read_at = now
+        pass_no, left = self._read()
+        label = f"Pass {pass_no} of {self.max_passes}"
+        if self.task is None or pass_no != self.pass_no:
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+            self.pass_no = pass_no
+            self.task = self.progress.add_task(label, total=max(left, 1) if left else 1,
+                                               completed=0 if left else 1)
+            return
+        task = self.progress.tasks[self.task]
+        total = max(int(task.total or 0), int(task.completed) + left)
+        self.progress.update(self.task, total=total, completed=total - left)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __rich__(self) -> Any:
+        self.poll()
+        return self.progress.get_renderable()

@@ -13,17 +13,19 @@ from __future__ import annotations
 import functools
 import inspect
 import shlex
+import os
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional, get_type_hints
 
 import typer
+from rich.console import Group
 from rich.live import Live
 from rich.markup import escape
 
 from dialcli import formats
-from dialcli.cli import logs, ui
+from dialcli.cli import logs, progress, ui
 from dialcli.cli.common import result as add_result
 from dialcli.cli.common import (YES, bounded, confirm, err, note, out, resolve_campaign_id,
                                 state, success)
@@ -198,8 +200,19 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
         err.print(f"[yellow]Warning:[/yellow] {escape(warning)}", highlight=False)
     engine = runner.build(store, campaign_id, opts, wall=st.clock, on_event=log)
     handle = runner.start_thread(engine, webhooks=True)
-    live = Live(get_renderable=lambda: ui.dashboard(engine.snapshot()), console=out,
-                refresh_per_second=8, transient=False) if tty else None
+    # The pass's bar with its ETA: in the dashboard, or alone on stderr when stdout is
+    # piped and a person watches stderr (never into a pipe or a log).
+    bar = progress.PassBar(store.path, campaign_id, engine.campaign.max_attempts) \
+        if (tty and not os.environ.get("DIALCLI_NO_PROGRESS")) or progress.enabled() else None
+    if tty:
+        live = Live(get_renderable=lambda: Group(ui.dashboard(engine.snapshot()), bar or ""),
+                    console=out, refresh_per_second=8, transient=False)
+    elif bar is not None:
+        # stdout is the log (a file, a pipe): Live must not take it over.
+        live = Live(bar, console=err, refresh_per_second=4, transient=True,
+                    redirect_stdout=False, redirect_stderr=False)
+    else:
+        live = None
 
     def wait() -> None:
         while not handle.done.wait(0.1):
@@ -214,6 +227,8 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
         if live:
             live.refresh()
             live.stop()
+        if bar is not None:
+            bar.close()
     if handle.stopped_because:
         raise StoreError(f"Stopped: {handle.stopped_because} while the campaign ran "
                          f"({store.path}); nothing more was written.",
