@@ -118,13 +118,13 @@ def no_workspace(where: WorkspaceLocation) -> InputError:
             f"No dialcli workspace here: ./{DEFAULT_DB} does not exist (nor in any parent "
             "folder).",
             hint="Use --db PATH or DIALCLI_DB, or run from the folder that holds it. "
-                 "A new workspace is made by dialcli agent create, numbers add, "
+                 "A new workspace is made by dialcli agent create, number add, "
                  "campaign create or demo.")
     source = "--db" if where.how == "option" else "DIALCLI_DB"
     return InputError(
         f"No dialcli workspace at {where.path} ({source}): the file does not exist.",
         hint="Check the path, or run from the folder that holds the workspace. A new "
-             "workspace is made by dialcli campaign create, agent create, numbers add, "
+             "workspace is made by dialcli campaign create, agent create, number add, "
              "import or demo.")
 
 

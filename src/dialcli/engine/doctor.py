@@ -171,10 +171,10 @@ def check_from_numbers(checks: list[Check], account: Any, campaigns: list[Campai
                                 "every call (error 21210).",
                                 f"Buy or verify {e164} at console.twilio.com, or switch: "
                                 f"dialcli campaign edit {campaigns[0].name} --from +1...; then "
-                                "dialcli numbers sync"))
+                                "dialcli number sync"))
         elif not info["voice"]:
             checks.append(Check(name, FAIL, f"{e164} (campaign {users}) cannot make voice calls.",
-                                "Pick a voice-capable number (dialcli numbers sync shows them)."))
+                                "Pick a voice-capable number (dialcli number sync shows them)."))
         else:
             checks.append(Check(name, OK, f"{e164} ({info['kind']}) can call; used by {users}."))
 
