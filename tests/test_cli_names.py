@@ -32,6 +32,20 @@ def test_a_short_flag_means_one_thing_everywhere():
     assert not clashes, clashes
 
 
+def test_the_same_long_option_has_the_same_short_flag():
+    """--limit is -n (as head -n) wherever it exists, --yes is -y, --campaign is -c:
+    a short flag learnt in one command works in the next."""
+    shorts: dict[str, set[str]] = defaultdict(set)
+    for name, cmd in all_commands():
+        for p in cmd.params:
+            opts = getattr(p, "opts", [])
+            for long in (o for o in opts if o in ("--limit", "--yes", "--campaign")):
+                shorts[long].add(next((o for o in opts if len(o) == 2), "") + " " + name)
+    for long, want in (("--limit", "-n"), ("--yes", "-y"), ("--campaign", "-c")):
+        missing = sorted(s for s in shorts[long] if not s.startswith(want + " "))
+        assert shorts[long] and not missing, (long, missing)
+
+
 def test_every_command_with_a_campaign_argument_takes_campaign_too():
     for name, cmd in all_commands():
         args = [p for p in cmd.params if getattr(p, "param_type_name", "") == "argument"

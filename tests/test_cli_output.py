@@ -216,3 +216,18 @@ def test_status_piped_is_field_value_lines(ws):
     assert RFC3339_Z.match(fields["now"]) and fields["cost"] == "0"
     assert any(p.startswith("Recently changed leads") for p in page[1:])
     assert not any(ch in r.stdout for ch in "│━─╭")
+
+
+def test_calls_list_piped_has_the_instant_raw_seconds_and_price(ws, monkeypatch):
+    st, cid = ws
+    lead = st.scalar("SELECT id FROM leads WHERE campaign_id = ?", (cid,))
+    add_call(st, cid, lead, disposition="INTERESTED", duration_s=125, billed_minutes=3,
+             price=0.056, price_final=1)
+    r = run("calls", "list", "Spring")
+    assert r.exit_code == 0, r.output
+    rows = _tsv(r.stdout)
+    row = dict(zip(rows[0], rows[1]))
+    assert RFC3339_Z.match(row["Started"]) and row["Dur"] == "125" and row["Cost"] == "0.056"
+    builders.as_terminal(monkeypatch, 160)         # a person: 2m 05s, $0.056
+    shown = run("calls", "list", "Spring").stdout
+    assert "2m 05s" in shown and "$0.056" in shown and "Started" not in shown

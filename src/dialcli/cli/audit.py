@@ -74,7 +74,7 @@ def audit_cmd(
                                   help="Every campaign and workspace events (opt-out list)."),
     csv_path: str = typer.Option(None, "--csv", help="Write every row as CSV ('-' = stdout)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    limit: int = typer.Option(200, "--limit", min=1, help="Rows in the table."),
+    limit: int = typer.Option(200, "--limit", "-n", min=1, help="Rows in the table."),
 ) -> None:
     """Export the audit log: one row per dial decision and per skip.
 

@@ -24,7 +24,7 @@ from typer.core import TyperGroup
 from dialcli import formats
 from dialcli.cli import progress
 from dialcli.cli.common import (WIDE, Cell, amount, note, out, print_json, resolve_campaign_id,
-                                state, store, success)
+                                show, state, store, success, table_width)
 from dialcli.compliance.rules import zone_info
 from dialcli.errors import InputError, NotFoundError
 from dialcli.models import Disposition
@@ -72,7 +72,10 @@ def calls_table(rows: list[dict[str, Any]], width: int = 200) -> Table:
                   padding=0)
     cols = ["ID", "Recipient time", "Lead", "Number", "Pass", "AMD", "Dur", "Disposition",
             "Cost"]
-    if wide:
+    if width >= 100_000:              # piped: the instant too, RFC 3339 UTC
+        cols[1:1] = ["Campaign", "Started"]
+        cols.append("")
+    elif wide:
         cols[1:1] = ["Campaign"]
         cols.append("")
     else:
@@ -88,6 +91,7 @@ def calls_table(rows: list[dict[str, Any]], width: int = 200) -> Table:
     for c in rows:
         amd = c["answered_by"] or ""
         cells = {"ID": str(c["id"]), "Campaign": Text(c["campaign"]),
+                 "Started": Cell(formats.utc_z(c["started_at"]), formats.utc_z(c["started_at"])),
                  "Recipient time": _short_local(c["local_time"], c["started_at"], wide),
                  "Lead": Text(f"{c['lead_row']} {c['lead_name'] or ''}".strip()),
                  "Number": c["number"],
@@ -267,7 +271,7 @@ def list_cmd(
                                               help="Only calls with this disposition."),
     since: Optional[str] = typer.Option(None, "--since", help="Only calls placed since WHEN "
                                         "(2h, 3d, today, 2026-03-01)."),
-    limit: int = typer.Option(50, "--limit", min=1, help="At most this many (newest first)."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="At most this many (newest first)."),
     all_campaigns: bool = typer.Option(False, "--all", help="Calls of every campaign."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -300,7 +304,7 @@ def list_cmd(
         note("No calls match." if (lead or disposition or since) else
              "No calls yet: they appear here as the campaign dials (dialcli start).")
         return
-    out.print(calls_table(rows, out.width))
+    show(calls_table(rows, table_width()), rows=len(rows))
     if len(rows) == limit:
         note(f"The newest {limit}: use --limit N for more, or dialcli calls show ID for one.")
     else:

@@ -132,7 +132,8 @@ def list_cmd(
         note("No consent records" + (f" of type {kind}" if kind else "") + ". Add them with a "
              "leads CSV's consent columns or: dialcli consent import FILE")
         return
-    show(records_table(records, title=f"Consent records ({formats.count(len(records))})"))
+    show(records_table(records, title=f"Consent records ({formats.count(len(records))})"),
+         rows=len(records))
 
 
 def records_table(records: list[core.Record], *, title: str) -> Table:

@@ -127,7 +127,7 @@ def list_cmd(
     ctx: typer.Context,
     search: str = typer.Option(None, "--search", help="Digits the number contains."),
     source: str = typer.Option(None, "--source", help="Only this source (call, cli, registry, import)."),
-    limit: int = typer.Option(100, "--limit", min=1, help="Rows to show."),
+    limit: int = typer.Option(100, "--limit", "-n", min=1, help="Rows to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show the opt-out list, newest first.

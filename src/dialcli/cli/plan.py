@@ -183,7 +183,7 @@ def plan_cmd(
     estimate: bool = typer.Option(True, "--estimate/--no-estimate",
                                   help="Simulate the run for calls, minutes, cost, finish."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulated run."),
-    limit: int = typer.Option(200, "--limit", min=1, help="Rows in the table."),
+    limit: int = typer.Option(200, "--limit", "-n", min=1, help="Rows in the table."),
 ) -> None:
     """Dry run: when each number may be dialed, and why. Places no calls.
 
@@ -224,7 +224,7 @@ def plan_cmd(
     if not plan.phones:
         note("This campaign has no leads yet. Import some: dialcli import leads.csv")
     else:
-        show(plan_table(plan, limit, table_width()))
+        show(plan_table(plan, limit, table_width()), rows=min(len(plan.phones), limit) + 12)
         if len(plan.phones) > limit:
             note(f"{formats.count(len(plan.phones) - limit)} more row(s): raise --limit or use --csv FILE.")
     out.print(plan_summary(plan))
