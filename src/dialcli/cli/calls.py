@@ -74,7 +74,7 @@ def calls_table(rows: list[dict[str, Any]], width: int = 200) -> Table:
             "Cost"]
     if width >= 100_000:              # piped: the instant too, RFC 3339 UTC
         cols[1:1] = ["Campaign", "Started"]
-        cols.append("")
+        cols.append("Marks")
     elif wide:
         cols[1:1] = ["Campaign"]
         cols.append("")
@@ -99,7 +99,8 @@ def calls_table(rows: list[dict[str, Any]], width: int = 200) -> Table:
                  "AMD": amd.split("_")[0].replace("machine", "mach"),
                  "Dur": Cell(formats.duration(c["duration_s"], none=""), str(c["duration_s"] or "")),
                  "Disposition": c["disposition"] or c["status"],
-                 "Cost": amount(c["cost"], none=""), "": _marks(c)}
+                 "Cost": amount(c["cost"], none=""), "": _marks(c),
+                 "Marks": _marks(c)}
         table.add_row(*(cells[k] for k in cols))
     return table
 
