@@ -117,4 +117,5 @@ def audit_cmd(
         return
     show(audit_table(rows[-limit:], table_width()), rows=min(len(rows), limit))
     if len(rows) > limit:
-        note(f"Showing the last {formats.count(limit)} of {formats.count(len(rows))}: use --csv FILE for all.")
+        note(f"Showing the last {formats.count(limit)} of {formats.count(len(rows))}: "
+             "use --csv FILE for all.")

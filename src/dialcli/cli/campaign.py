@@ -400,7 +400,8 @@ def delete(
     common.confirm_by_name(question, c.name, yes=yes, action="Deleting a campaign")
     if details.total_leads >= 100_000:
         # ~15-20 us per lead with its phones (300k leads took ~5 s here): say so up front.
-        common.note(f"Deleting {formats.count(details.total_leads)} leads; this takes a second or two per 100,000.")
+        common.note(f"Deleting {formats.count(details.total_leads)} leads; this takes a second "
+                    "or two per 100,000.")
     deleted = core.delete_campaign(st, c.id, now=common.now(ctx))
     common.result(deleted={"id": c.id, "name": c.name, **deleted})
     common.success(f"Deleted campaign {_q(c.name)}: {formats.count(deleted['leads'])} leads, "

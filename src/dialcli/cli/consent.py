@@ -85,7 +85,8 @@ def import_cmd(
         note(escape(f"  line {line}: {reason}"))
     if result.rejected > 20:
         note(f"  ... and {formats.count(result.rejected - 20)} more (all of them: --json).")
-    success(f"{formats.count(result.added)} consent record(s) added for {formats.count(result.numbers)} number(s)"
+    success(f"{formats.count(result.added)} consent record(s) added for "
+            f"{formats.count(result.numbers)} number(s)"
             + (f"; {formats.count(result.already)} were already on file." if result.already else "."))
     if result.revoked_by_optout:
         warn(f"{formats.count(result.revoked_by_optout)} of them are for numbers that opted out later: kept, "

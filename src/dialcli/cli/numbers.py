@@ -129,7 +129,8 @@ def sync_view(result: SyncResult) -> Group:
     lines = [table]
     if result.missing:
         lines.append(Text(
-            f"{formats.count(len(result.missing))} number(s) are not on this Twilio account; campaigns cannot "
+            f"{formats.count(len(result.missing))} number(s) are not on this Twilio account; "
+            "campaigns cannot "
             "dial from them. Buy or verify them at console.twilio.com.", style="yellow"))
     return Group(*lines)
 
@@ -163,5 +164,6 @@ def sync(
                      "Buy one at console.twilio.com > Phone Numbers.")
         return
     common.show(sync_view(result))
-    common.success(escape(f"Synced: {formats.count(result.count('added'))} added, {formats.count(result.count('updated'))} "
+    common.success(escape(f"Synced: {formats.count(result.count('added'))} added, "
+                          f"{formats.count(result.count('updated'))} "
                           f"updated, {formats.count(len(result.missing))} not on the account."))

@@ -145,7 +145,8 @@ def plan_summary(plan: Plan) -> Group:
         else:
             finish = to_iso(est.finish_at)[:16].replace("T", " ") + " UTC" if est.finish_at else "-"
             parts.append(Text(
-                f"Estimate (simulated, seed {est.seed}): {formats.count(est.calls)} calls{_pm(est, 'calls')}, "
+                f"Estimate (simulated, seed {est.seed}): {formats.count(est.calls)} calls"
+                f"{_pm(est, 'calls')}, "
                 f"{formats.count(est.minutes)} billed minutes{_pm(est, 'minutes')}, {formats.money(est.cost)}"
                 f"{_pm(est, 'cost')}, {formats.count(est.reached)} reached{_pm(est, 'reached')}, finishes "
                 f"{finish}{_finish_range(est)}"

@@ -63,12 +63,15 @@ class KpiCards:
     def __init__(self, k: Kpis):
         self.cards = [
             _card("Calls made", formats.count(k.calls_made),
-                  f"{formats.count(k.in_flight)} in flight" if k.in_flight else f"{formats.count(k.calls_finished)} finished"),
-            _card("Reached", formats.count(k.reached), f"{formats.count(k.leads_reached)} of {formats.count(k.leads_total)} leads",
+                  f"{formats.count(k.in_flight)} in flight" if k.in_flight
+                  else f"{formats.count(k.calls_finished)} finished"),
+            _card("Reached", formats.count(k.reached),
+                  f"{formats.count(k.leads_reached)} of {formats.count(k.leads_total)} leads",
                   "bold green"),
             _card("Interested", formats.count(k.interested),
                   formats.pct(k.interested, k.reached, 0) + " of reached", "bold green"),
-            _card("Opt-out", formats.count(k.opted_out), formats.pct(k.opted_out, k.reached, 0) + " of reached",
+            _card("Opt-out", formats.count(k.opted_out),
+                  formats.pct(k.opted_out, k.reached, 0) + " of reached",
                   "bold red" if k.opted_out else "bold"),
             _card("Reach rate", formats.ratio(k.reach_rate),
                   "of finished"),
@@ -95,7 +98,8 @@ def lead_status_line(k: Kpis) -> Text:
     for i, (status, n) in enumerate(parts):
         if i:
             text.append(" · ")
-        text.append(f"{formats.count(n)} {status.lower().replace('_', '-')}", style=STATUS_STYLE.get(status, ""))
+        text.append(f"{formats.count(n)} {status.lower().replace('_', '-')}",
+                    style=STATUS_STYLE.get(status, ""))
     if not parts:
         text.append("none yet -- import some with: dialcli import leads.csv", style="dim")
     return text
@@ -139,7 +143,8 @@ class LeadTable:
         shown = len(report.leads)
         scope = (", ".join(s.lower() for s in report.status_filter)
                  if report.status_filter else "all")
-        table = Table(title=f"Leads ({scope}; {formats.count(shown)} of {formats.count(report.leads_matching)}, "
+        table = Table(title=f"Leads ({scope}; {formats.count(shown)} of "
+                            f"{formats.count(report.leads_matching)}, "
                             f"sorted by {report.sort})", title_justify="left")
         if not compact:
             table.add_column("Row", justify="right")
@@ -363,7 +368,8 @@ def _fetch_prices(st, campaign_id: int) -> None:
     if not done.asked:
         note("No estimated prices to fetch: every answered call has Twilio's own price.")
         return
-    parts = [f"{formats.count(done.finalized)} of {formats.count(done.asked)} estimated call price(s) now Twilio's own"]
+    parts = [f"{formats.count(done.finalized)} of {formats.count(done.asked)} estimated call "
+             "price(s) now Twilio's own"]
     if done.unpublished:
         parts.append(f"{formats.count(done.unpublished)} not published by Twilio yet (try again in a few "
                      "minutes)")

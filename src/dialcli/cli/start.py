@@ -251,7 +251,8 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     if result.outcome == "completed":
         success(f"Campaign {snap.campaign!r} completed: {formats.count(snap.calls_made)} calls, "
                 f"{formats.count(snap.reached)} reached, {formats.count(snap.interested)} interested, "
-                f"{formats.count(snap.opted_out)} opted out, {formats.count(snap.minutes)} min, {formats.money(snap.cost)}.")
+                f"{formats.count(snap.opted_out)} opted out, {formats.count(snap.minutes)} min, "
+                f"{formats.money(snap.cost)}.")
     elif result.outcome == "lease_lost":
         raise ConflictError(f"Stopped: {result.message}.")
     elif result.provider_pause:

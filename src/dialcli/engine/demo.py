@@ -110,7 +110,8 @@ def build_demo(db: Path, now: datetime) -> dict[str, Any]:
         f"Agent 'Zara', from-number {DEMO_NUMBER}, campaign 'Demo' (telemarketing: each number "
         "needs written consent; 09:00-20:00 recipient time, 3 passes, 60 min apart, voicemail: "
         "leave a message).",
-        f"Imported {formats.count(summary.imported)} leads from examples/leads.csv; {formats.count(summary.rejected)} "
+        f"Imported {formats.count(summary.imported)} leads from examples/leads.csv; "
+        f"{formats.count(summary.rejected)} "
         f"rejected" + (f" (see {summary.rejects_file})" if summary.rejects_file else "") + "; "
         f"{formats.count(summary.consent_records)} consent records from its consent columns.",
         f"Consent: {formats.count(len(gated))} lead(s) lack the written consent a telemarketing call needs; "

@@ -369,7 +369,8 @@ def check_consent(store: Any, campaign: Campaign, now: datetime) -> Check:
         "SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status IN ('PENDING', 'RETRY', "
         "'CALLBACK')", (campaign.id,))
     if lacking:
-        return Check(name, WARN, f"{formats.count(lacking)} of {formats.count(waiting)} waiting lead(s) have no number "
+        return Check(name, WARN, f"{formats.count(lacking)} of {formats.count(waiting)} waiting "
+                                 "lead(s) have no number "
                      f"with {needs} on record: they will be skipped ({campaign.purpose}).",
                      "Add the records from your web form or CRM: dialcli consent import FILE "
                      "(or consent_at / consent_type / consent_source columns in the leads CSV)")
