@@ -104,7 +104,7 @@ def snapshot_table(s: "Snapshot", extra: dict[str, Any] | None = None) -> Table:
         ("next_pass_at", Cell(formats.instant(s.next_pass_at), formats.utc_z(s.next_pass_at))),
         ("waiting_until", Cell(formats.instant(s.waiting_until),
                                formats.utc_z(s.waiting_until))),
-        ("waiting_for", s.waiting_for or ""),
+        ("waiting_for", s.waiting_for or ""), ("note", s.note or ""),
         ("calls_made", s.calls_made), ("reached", s.reached), ("interested", s.interested),
         ("opted_out", s.opted_out), ("in_flight", s.in_flight), ("minutes", s.minutes),
         ("cost", amount(s.cost)),
