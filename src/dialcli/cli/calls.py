@@ -60,7 +60,7 @@ def _marks(call: dict[str, Any]) -> str:
 def _short_local(text: str | None, started: str | None, wide: bool) -> str:
     """'2026-12-08 17:00 EST' -> '12-08 17:00 EST' when narrow (the year is the run's)."""
     if not text:
-        return (started or "")[:16].replace("T", " ") + (" UTC" if started else "")
+        return formats.instant(started, none="")
     parts = [p.strip() for p in text.split(";")]
     shown = parts[0] if wide or len(parts) == 1 else parts[0] + " +"
     return shown if wide else shown[5:]
@@ -174,7 +174,8 @@ def call_view(c: dict[str, Any]) -> RenderableType:
         parts.append(_line("Summary", c["summary"]))
     if c["callback"]:
         cb = c["callback"]
-        parts.append(_line("Callback", f"{cb['due_at'][:16].replace('T', ' ')} UTC "
+        # In the recipient's zone: the time they agreed to (formats.instant names it).
+        parts.append(_line("Callback", f"{formats.instant(cb['due_at'], c.get('recipient_zone'))} "
                                        f"({cb['status']})", Text(f' -- "{cb["note"]}"'
                                                                  if cb["note"] else "")))
     if c["fields"]:

@@ -85,7 +85,7 @@ def _local(p) -> str:
 
 def plan_table(plan: Plan, limit: int, width: int = 200) -> Table:
     wide = width >= WIDE
-    table = Table(title=f"Plan for {plan.campaign} as of {to_iso(plan.at)[:16]}Z",
+    table = Table(title=f"Plan for {plan.campaign} as of {formats.instant(plan.at)}",
                   title_justify="left")
     table.add_column("Lead", overflow="fold")
     table.add_column("Ph", justify="right", no_wrap=True)
@@ -143,7 +143,7 @@ def plan_summary(plan: Plan) -> Group:
         if est.outcome == "unavailable":
             parts.append(Text(f"Estimate: {est.note}", style="yellow"))
         else:
-            finish = to_iso(est.finish_at)[:16].replace("T", " ") + " UTC" if est.finish_at else "-"
+            finish = formats.instant(est.finish_at, none="-")
             parts.append(Text(
                 f"Estimate (simulated, seed {est.seed}): {formats.count(est.calls)} calls"
                 f"{_pm(est, 'calls')}, "
@@ -170,7 +170,7 @@ def _pm(est, name: str) -> str:
 def _finish_range(est) -> str:
     if not est.finish_interval or est.finish_interval[1] <= est.finish_interval[0]:
         return ""
-    return " (possibly until " + to_iso(est.finish_interval[1])[:16].replace("T", " ") + " UTC)"
+    return " (possibly until " + formats.instant(est.finish_interval[1]) + ")"
 
 
 @app.command("plan")
