@@ -129,7 +129,7 @@ def campaign_detail(s: core.CampaignSummary) -> RenderableType:
                  else "off")
     progress = f"run {c.run}, pass {c.pass_no}"
     if c.next_pass_at:
-        progress += f", next pass at {c.next_pass_at}"
+        progress += f", next pass at {formats.instant(c.next_pass_at)}"
     info.add_row("Progress", progress)
     info.add_row("Calls", f"{formats.count(s.calls)} this run")
     info.add_row("Imports", common.num(s.imports))
