@@ -108,6 +108,12 @@ def test_the_pass_bar_counts_down_the_leads_left_in_the_pass(tmp_path):
         bar.poll()
         (task,) = bar.progress.tasks
         assert (task.description, task.total, task.completed) == ("Pass 2 of 3", 6, 0)
+        with workspace(db) as st:                    # and it counts on in that pass
+            st.execute("UPDATE leads SET pass_done = 1 WHERE id IN "
+                       "(SELECT id FROM leads WHERE status = 'PENDING' LIMIT 1)")
+        tick[0] = 7.5
+        bar.poll()
+        assert (bar.progress.tasks[0].total, bar.progress.tasks[0].completed) == (6, 1)
     finally:
         bar.close()
 
@@ -126,3 +132,17 @@ def test_start_shows_the_pass_bar_on_the_terminal_not_in_the_log(tmp_path):
     assert "pass 1:" not in shown                  # the log lines stay in the log
     text = log.read_text()
     assert "pass 1:" in text and "Pass 1 of" not in text and "\x1b" not in text
+
+
+def test_the_dashboard_carries_the_pass_bar(tmp_path):
+    with workspace(tmp_path / "dialcli.db") as st:
+        campaign(st, "Spring", max_concurrent=2, cps=5,
+                 leads=[{"phones": [builders.awake_phone(i)[0]]} for i in range(8)])
+    rc, shown = builders.run_in_pty(["start", "--simulate", "--seed", "1"], cwd=tmp_path,
+                                    env=TERMINAL, timeout=120)
+    assert rc == 0, shown
+    assert "Calls made" in shown and "Pass 1 of 3" in shown and "/ 8 leads" in shown
+    rc, shown = builders.run_in_pty(["restart", "Spring", "--yes", "--simulate", "--seed", "1"],
+                                    cwd=tmp_path, env={**TERMINAL, "DIALCLI_NO_PROGRESS": "1"},
+                                    timeout=120)
+    assert rc == 0 and "Calls made" in shown and "/ 8 leads" not in shown, shown

@@ -160,7 +160,7 @@ class PassBar:
             self.task = self.progress.add_task(label, total=max(left, 1) if left else 1,
                                                completed=0 if left else 1)
             return
-        task = self.progress.tasks[self.task]
+        task = next(t for t in self.progress.tasks if t.id == self.task)
         total = max(int(task.total or 0), int(task.completed) + left)
         self.progress.update(self.task, total=total, completed=total - left)
 
