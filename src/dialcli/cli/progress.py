@@ -14,6 +14,7 @@ bar with a percentage, the count and an ETA.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -170,5 +171,8 @@ class PassBar:
             self._store = None
 
     def __rich__(self) -> Any:
-        self.poll()
+        try:
+            self.poll()
+        except Exception:  # noqa: BLE001 -- a bar must never stop the run it shows
+            logging.getLogger("dialcli.progress").debug("pass bar not updated", exc_info=True)
         return self.progress.get_renderable()
