@@ -146,3 +146,18 @@ def test_the_dashboard_carries_the_pass_bar(tmp_path):
                                     cwd=tmp_path, env={**TERMINAL, "DIALCLI_NO_PROGRESS": "1"},
                                     timeout=120)
     assert rc == 0 and "Calls made" in shown and "/ 8 leads" not in shown, shown
+
+
+def test_consent_import_reports_bytes_read(tmp_path):
+    from dialcli.compliance import consent
+
+    path = tmp_path / "optins.csv"
+    path.write_text("phone,consent_at,consent_type\n" + "".join(
+        f"+1212555{i:04d},2026-01-02,written\n" for i in range(2500)))
+    seen: list[tuple[int, int]] = []
+    with workspace(tmp_path) as st:
+        got = consent.import_file(st, path, now_iso=builders.NOW_ISO,
+                                  progress=lambda done, total: seen.append((done, total)))
+    assert got.added == 2500
+    size = path.stat().st_size
+    assert len(seen) == 2 and all(total == size and 0 < done <= size for done, total in seen)
