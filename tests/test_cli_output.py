@@ -87,6 +87,11 @@ def test_report_page_piped_names_each_table(ws):
     st, cid = ws
     page = run("report").stdout
     assert "# Dispositions" in page and "# Leads" in page
+    # The KPI cards are lines too (no boxes): raw value, as shown, the card's detail.
+    kpis = page.split("# KPIs\n", 1)[1].splitlines()
+    assert kpis[0] == "KPI\tValue\tShown\tDetail"
+    assert kpis[1].split("\t")[:2] == ["Calls made", "0"]
+    assert not any(ch in page for ch in "╭╰")
     leads = page.split("# Leads", 1)[1].splitlines()[1:]
     header = leads[0].split("\t")
     assert "Name" in header and "Alex Chen" in leads[1].split("\t")

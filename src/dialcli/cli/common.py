@@ -22,6 +22,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
@@ -243,6 +244,13 @@ def show(renderable: Any, *, rows: int = 0) -> None:
             write_tsv(part)
         elif isinstance(part, (str, Text)) and not str(part).strip():
             continue
+        elif isinstance(part, Panel):
+            # A box is for a person: a script gets its title line and its lines.
+            if part.title:
+                title = part.title.plain if isinstance(part.title, Text) else \
+                    Text.from_markup(str(part.title)).plain
+                sys.stdout.write(f"# {title}\n")
+            out.print(part.renderable, soft_wrap=True)
         else:
             out.print(part, soft_wrap=True)
 

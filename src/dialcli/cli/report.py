@@ -61,6 +61,7 @@ class KpiCards:
     """The product doc's KPI cards; six in a row, or two rows of three when narrow."""
 
     def __init__(self, k: Kpis):
+        self.kpis = k
         self.cards = [
             _card("Calls made", formats.count(k.calls_made),
                   f"{formats.count(k.in_flight)} in flight" if k.in_flight
@@ -77,6 +78,19 @@ class KpiCards:
                   "of finished"),
             _card("Avg talk", formats.duration(k.avg_talk_s), "per reach"),
         ]
+
+    def as_table(self, max_width: int) -> Table:
+        """The cards for scripts (piped): one KPI per line, its raw value, the value as
+        a card shows it, and the card's second line."""
+        k = self.kpis
+        raw = [k.calls_made, k.reached, k.interested, k.opted_out,
+               "" if k.reach_rate is None else round(k.reach_rate, 4),
+               "" if k.avg_talk_s is None else round(k.avg_talk_s, 1)]
+        table = Table("KPI", "Value", "Shown", "Detail", title="KPIs")
+        for card, value in zip(self.cards, raw):
+            body = card.renderable.plain.split("\n")
+            table.add_row(str(card.title), str(value), body[0], body[1] if len(body) > 1 else "")
+        return table
 
     def __rich_console__(self, console, options):
         per_row = 6 if options.max_width >= 100 else 3
