@@ -236,3 +236,19 @@ def test_calls_list_piped_has_the_instant_raw_seconds_and_price(ws, monkeypatch)
     builders.as_terminal(monkeypatch, 160)         # a person: 2m 05s, $0.056
     shown = run("calls", "list", "Spring").stdout
     assert "2m 05s" in shown and "$0.056" in shown and "Started" not in shown
+
+
+@pytest.mark.parametrize("argv", [["campaign", "show", "Spring"], ["agent", "show", "Zara"]],
+                         ids=" ".join)
+def test_detail_views_piped_are_field_value_lines_never_wrapped(ws, argv):
+    r = run(*argv)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Field\tValue"
+    if argv[0] == "agent":
+        assert " ".join(LONG.split()) in r.stdout            # the greeting, whole
+        assert any(l.startswith("Updated\t") and RFC3339_Z.match(l.split("\t")[1])
+                   for l in lines)
+    else:
+        assert any(l.startswith("Agent\tZara") for l in lines) and "# Leads: 1" in lines
+    assert not any(ch in r.stdout for ch in "│━─╭")

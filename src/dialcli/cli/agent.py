@@ -212,7 +212,7 @@ def show(
     if as_json:
         common.print_json(core.agent_as_dict(agent, campaigns=campaigns))
         return
-    common.out.print(agent_detail(agent, campaigns))
+    common.show(agent_detail(agent, campaigns))
 
 
 @app.command("edit")

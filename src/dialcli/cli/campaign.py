@@ -277,7 +277,7 @@ def show(
     if as_json:
         common.print_json(details.as_dict())
         return
-    common.out.print(campaign_detail(details))
+    common.show(campaign_detail(details))
 
 
 @app.command("edit")

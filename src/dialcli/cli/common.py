@@ -260,7 +260,10 @@ def write_tsv(table: Table) -> None:
     columns = table.columns
     # Always a header, even for a table drawn without one (a key/value summary): a
     # script reads columns by name.
-    lines = ["\t".join(_tsv_text(c.header) or f"column{i + 1}" for i, c in enumerate(columns))]
+    names = [_tsv_text(c.header) for c in columns]
+    if not any(names) and len(names) == 2:
+        names = ["Field", "Value"]          # a key/value grid (``campaign show``)
+    lines = ["\t".join(n or f"column{i + 1}" for i, n in enumerate(names))]
     cells = [list(c.cells) for c in columns]
     for row in zip(*cells):
         lines.append("\t".join(_tsv_text(cell) for cell in row))
