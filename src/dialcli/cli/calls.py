@@ -334,7 +334,7 @@ def show_cmd(
     if as_json:
         print_json(call)
         return
-    out.print(call_view(call))
+    show(call_view(call))
 
 
 @app.command("export")

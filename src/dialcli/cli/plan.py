@@ -228,4 +228,4 @@ def plan_cmd(
         show(plan_table(plan, limit, table_width()), rows=min(len(plan.phones), limit) + 12)
         if len(plan.phones) > limit:
             note(f"{formats.count(len(plan.phones) - limit)} more row(s): raise --limit or use --csv FILE.")
-    out.print(plan_summary(plan))
+    show(plan_summary(plan))
