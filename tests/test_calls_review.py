@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -122,6 +123,9 @@ def test_show_voicemail_callback_and_opt_out(cli, ran):
     # The appointment this call made, done since: the callback call followed it.
     assert cb["callback"]["status"] == "done" and "3pm" in cb["callback"]["note"]
     assert cb["decided_by"] == "Call me back tomorrow at 3pm"
+    # On the page the appointment is at 3pm where Jamie is, and says which zone that is.
+    page = " ".join(cli("calls", "show", by[("Jamie Lee", "CALLBACK")]).stdout.split())
+    assert re.search(r"Callback: \d{4}-\d\d-\d\d 15:00 E[SD]T \(done\)", page), page
     out = json.loads(cli("calls", "show", by[("Pat Quinn", "OPT_OUT")], "--json").stdout)
     assert out["disposition"] == "OPT_OUT" and out["decided_by"]
     busy = next(r for r in rows if r["lead_name"] == "Dana Diaz" and r["status"] == "busy")

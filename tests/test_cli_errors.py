@@ -109,7 +109,7 @@ def test_unknown_agent_is_exit_2(cli, ws, argv):
     ((*CREATE, "New", "--agent", "Zara", "--from", FROM, "--window", "18:00-09:00"),
      ExitCode.USAGE, "starts at or after it ends"),
     ((*CREATE, "New", "--agent", "Zara", "--from", "+14155550199"), ExitCode.USAGE,
-     "numbers add +14155550199"),
+     "number add +14155550199"),
     ((*CREATE, "New", "--agent", "Sam", "--from", FROM, "--voicemail", "message"),
      ExitCode.USAGE, "needs a message"),
     ((*CREATE, "New", "--agent", "Zara", "--from", FROM, "--cps", "100"),

@@ -87,6 +87,11 @@ def test_report_page_piped_names_each_table(ws):
     st, cid = ws
     page = run("report").stdout
     assert "# Dispositions" in page and "# Leads" in page
+    # The KPI cards are lines too (no boxes): raw value, as shown, the card's detail.
+    kpis = page.split("# KPIs\n", 1)[1].splitlines()
+    assert kpis[0] == "KPI\tValue\tShown\tDetail"
+    assert kpis[1].split("\t")[:2] == ["Calls made", "0"]
+    assert not any(ch in page for ch in "╭╰")
     leads = page.split("# Leads", 1)[1].splitlines()[1:]
     header = leads[0].split("\t")
     assert "Name" in header and "Alex Chen" in leads[1].split("\t")
@@ -172,3 +177,78 @@ def test_a_long_report_on_a_terminal_goes_through_the_pager(tmp_path):
     paged.unlink()
     rc, shown = builders.run_in_pty(["report", "--limit", "3"], cwd=tmp_path, env=env)
     assert rc == 0 and not paged.exists() and "Lead 2" in shown
+
+
+def _tsv(stdout: str) -> list[list[str]]:
+    rows = [line.split("\t") for line in stdout.splitlines() if not line.startswith("# ")]
+    assert rows and all(len(r) == len(rows[0]) for r in rows), stdout
+    return rows
+
+
+def test_import_summaries_piped_are_tab_separated(ws, tmp_path):
+    """dnc import, consent import and import print their counts as TSV with a header
+    and raw numbers (no separators, no box drawing) when piped."""
+    numbers = tmp_path / "dnc.txt"
+    numbers.write_text("".join(f"212556{i:04d}\n" for i in range(1200)) + "oops\n")
+    r = run("dnc", "import", numbers)
+    assert r.exit_code == 0, r.output
+    rows = _tsv(r.stdout)
+    assert rows[0] == ["What", "Count"]
+    assert ["Added", "1200"] in rows and ["Invalid", "1"] in rows
+    optins = tmp_path / "optins.csv"
+    optins.write_text("phone,consent_at,consent_type\n+12125550100,2026-01-02,written\n")
+    r = run("consent", "import", optins)
+    assert r.exit_code == 0, r.output
+    assert ["Records added", "1"] in _tsv(r.stdout)
+    leads = tmp_path / "leads.csv"
+    leads.write_text("name,phone1\nAna,+13125550100\nBo,+13125550101\n")
+    r = run("import", leads, "--campaign", "Spring")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert "What\tCount\tDetail" in lines and any(l.startswith("imported\t2\t") for l in lines)
+    assert "# Leads per time zone" in lines
+    assert not any(ch in r.stdout for ch in "│━─")
+
+
+def test_status_piped_is_field_value_lines(ws):
+    r = run("status", "Spring")
+    assert r.exit_code == 0, r.output
+    page = r.stdout.split("\n# ")
+    rows = _tsv(page[0])
+    assert rows[0] == ["Field", "Value"]
+    fields = dict(rows[1:])
+    assert fields["campaign"] == "Spring" and fields["calls_made"] == "0"
+    assert RFC3339_Z.match(fields["now"]) and fields["cost"] == "0"
+    assert any(p.startswith("Recently changed leads") for p in page[1:])
+    assert not any(ch in r.stdout for ch in "│━─╭")
+
+
+def test_calls_list_piped_has_the_instant_raw_seconds_and_price(ws, monkeypatch):
+    st, cid = ws
+    lead = st.scalar("SELECT id FROM leads WHERE campaign_id = ?", (cid,))
+    add_call(st, cid, lead, disposition="INTERESTED", duration_s=125, billed_minutes=3,
+             price=0.056, price_final=1)
+    r = run("calls", "list", "Spring")
+    assert r.exit_code == 0, r.output
+    rows = _tsv(r.stdout)
+    row = dict(zip(rows[0], rows[1]))
+    assert RFC3339_Z.match(row["Started"]) and row["Dur"] == "125" and row["Cost"] == "0.056"
+    builders.as_terminal(monkeypatch, 160)         # a person: 2m 05s, $0.056
+    shown = run("calls", "list", "Spring").stdout
+    assert "2m 05s" in shown and "$0.056" in shown and "Started" not in shown
+
+
+@pytest.mark.parametrize("argv", [["campaign", "show", "Spring"], ["agent", "show", "Zara"]],
+                         ids=" ".join)
+def test_detail_views_piped_are_field_value_lines_never_wrapped(ws, argv):
+    r = run(*argv)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Field\tValue"
+    if argv[0] == "agent":
+        assert " ".join(LONG.split()) in r.stdout            # the greeting, whole
+        assert any(l.startswith("Updated\t") and RFC3339_Z.match(l.split("\t")[1])
+                   for l in lines)
+    else:
+        assert any(l.startswith("Agent\tZara") for l in lines) and "# Leads: 1" in lines
+    assert not any(ch in r.stdout for ch in "│━─╭")

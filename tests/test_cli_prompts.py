@@ -20,8 +20,8 @@ from builders import campaign, run_in_pty, workspace
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Every command that destroys or resets something a user kept.
-DESTRUCTIVE = [("campaign", "delete"), ("agent", "delete"), ("numbers", "remove"),
-               ("dnc", "remove"), ("webhooks", "remove"), ("restart",)]
+DESTRUCTIVE = [("campaign", "delete"), ("agent", "delete"), ("number", "remove"),
+               ("dnc", "remove"), ("webhook", "remove"), ("restart",)]
 
 
 def command(path: tuple[str, ...]):

@@ -43,8 +43,12 @@ def test_status_json_and_table(cli, db_path):
     data = json.loads(r.stdout)
     assert data["campaign"] == "Spring" and data["status"] == "COMPLETED"
     assert data["calls_made"] == sum(data["dispositions"].values())
-    r = cli("status")
-    assert r.exit_code == 0 and "Calls made" in r.stdout
+    r = cli("status")                   # piped: field<TAB>value lines, raw numbers
+    assert r.exit_code == 0
+    first = r.stdout.split("\n# ")[0].splitlines()
+    assert first[:2] == ["# Campaign", "Field\tValue"]
+    fields = dict(line.split("\t", 1) for line in first[2:])
+    assert fields["status"] == "COMPLETED" and fields["calls_made"] == str(data["calls_made"])
 
 
 def test_pause_resume_and_restart(cli, db_path):

@@ -208,8 +208,11 @@ def test_start_prints_the_warnings_before_dialing(cli, store):
     assert builders.calls(store) and len({c["e164"] for c in builders.calls(store)}) == 3
 
 
-def test_status_shows_the_purpose_and_the_gate(cli, store):
+def test_status_shows_the_purpose_and_the_gate(cli, store, monkeypatch):
     cid = selling(store)
+    piped = cli("status").stdout.splitlines()
+    assert "purpose\ttelemarketing" in piped and "consent_gate\ton" in piped
+    builders.as_terminal(monkeypatch, 160)
     r = cli("status")
     assert r.exit_code == 0, r.output
     assert "Purpose: telemarketing (needs prior express written consent)" in r.stdout

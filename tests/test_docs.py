@@ -33,7 +33,7 @@ def _id(item) -> str:
 def test_the_tree_has_the_documented_commands():
     names = {" ".join(path) for path, _ in ALL}
     for expected in ("agent create", "agent list", "agent show", "agent edit", "agent delete",
-                     "numbers add", "numbers list", "numbers remove",
+                     "number add", "number list", "number remove",
                      "campaign create", "campaign list", "campaign show", "campaign edit",
                      "campaign delete", "preview"):
         assert expected in names

@@ -89,6 +89,11 @@ def test_numbers_sync_table_says_what_to_do_about_unknown_numbers(fake, cli):
     text = " ".join(r.stdout.split())
     assert "+14155550133" in text and "not on this account" in text
     assert "Buy or verify them" in text and "Synced: 0 added" in r.stderr
+    # Piped, the numbers are tab-separated lines under a header (no box drawing).
+    lines = r.stdout.splitlines()
+    assert lines[0].split("\t") == ["Number", "Label", "Voice", "On Twilio as", "Change"]
+    assert any(line.startswith("+14155550133\t") for line in lines)
+    assert not any(ch in r.stdout for ch in "│━─")
 
 
 def test_numbers_sync_without_credentials_is_a_usage_error(cli):
@@ -180,7 +185,23 @@ def test_doctor_text_report_and_exit_code(fake, cli, store):
     # Public URL == the local URL: reachable but plain http (a warning, not a failure).
     r = cli("doctor", "--public-url", f"http://127.0.0.1:{port}", "--port", port)
     assert r.exit_code == 0, r.output
+    # Piped: one check per line, tab-separated under a header; the verdict on stderr.
+    lines = [line.split("\t") for line in r.stdout.splitlines()]
+    assert lines[0] == ["Status", "Check", "Message", "Fix"]
+    assert all(len(row) == 4 and row[0] in ("ok", "warn", "fail", "skip") for row in lines[1:])
+    assert any(row[0] == "warn" and "plain http" in row[2] for row in lines[1:])
+    assert "Ready for live calls" in r.stderr
+
+
+def test_doctor_on_a_terminal_draws_marks_and_fixes(fake, cli, store, monkeypatch):
+    fake.add_number(FROM)
+    builders.campaign(store)
+    port = free_port()
+    builders.as_terminal(monkeypatch, 160)
+    r = cli("doctor", "--public-url", f"http://127.0.0.1:{port}", "--port", port)
+    assert r.exit_code == 0, r.output
     assert "✓" in r.stdout and "plain http" in r.stdout and "Ready for live calls" in r.stdout
+    assert "\t" not in r.stdout
 
 
 def test_doctor_fails_when_the_tunnel_reaches_something_else(fake, store):

@@ -577,7 +577,7 @@ def test_rate_limited_creates_are_retried_once_placed(fake, store):
 
 
 @pytest.mark.parametrize("code,words", [(21219, "Verified Caller IDs"),
-                                        (21210, "dialcli numbers sync")])
+                                        (21210, "dialcli number sync")])
 def test_account_problems_pause_the_campaign_with_a_fix(fake, store, code, words):
     fake.fail_creates(code, times=5)
     camp = Campaign(store, fake, [(Scenario(), []), (Scenario(), [])])

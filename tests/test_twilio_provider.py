@@ -87,7 +87,7 @@ def test_pause_messages_say_what_to_do(fake, live):
     with pytest.raises(DialError) as info:
         dial(live, 2, TO)
     assert f"From-number {FROM}" in info.value.message
-    assert "dialcli numbers sync" in info.value.hint
+    assert "dialcli number sync" in info.value.hint
 
 
 def test_rate_limit_then_success_places_exactly_one_call(fake, live):

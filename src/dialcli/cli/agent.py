@@ -87,7 +87,7 @@ def agent_detail(agent: Agent, campaigns: list[str]) -> RenderableType:
         f"{f['name']} ({f['type']})" + (f": {f['description']}" if f["description"] else "")
         for f in core.agent_as_dict(agent)["fields"]) or "nothing"))
     info.add_row("Campaigns", Text(", ".join(campaigns) or "none"))
-    info.add_row("Updated", agent.updated_at)
+    info.add_row("Updated", common.when(agent.updated_at))
     parts: list[RenderableType] = [
         info,
         Panel(Text(agent.greeting), title="Greeting", title_align="left", box=box.ROUNDED),
@@ -212,7 +212,7 @@ def show(
     if as_json:
         common.print_json(core.agent_as_dict(agent, campaigns=campaigns))
         return
-    common.out.print(agent_detail(agent, campaigns))
+    common.show(agent_detail(agent, campaigns))
 
 
 @app.command("edit")

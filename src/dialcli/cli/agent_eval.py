@@ -180,7 +180,7 @@ def try_(
     lead: Optional[int] = typer.Option(None, "--lead", metavar="N",
                                        help="Render the agent for lead N (1 = first) of a "
                                             "campaign using this agent."),
-    campaign: Optional[str] = typer.Option(None, "--campaign", metavar="NAME",
+    campaign: Optional[str] = typer.Option(None, "--campaign", "-c", metavar="NAME",
                                            help="The campaign --lead counts in (default: the "
                                                 "first one using the agent)."),
     lead_name: str = typer.Option("", "--lead-name", metavar="NAME",

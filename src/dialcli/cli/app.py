@@ -31,9 +31,13 @@ def listed_help(command: Command) -> str:
     return text.split("\n\n")[0].replace("\n", " ").strip()
 
 
-#: Group names in the other number (singular/plural), accepted but not listed.
-GROUP_ALIASES = {"agents": "agent", "campaigns": "campaign", "number": "numbers",
-                 "webhook": "webhooks", "consents": "consent"}
+#: Groups are singular nouns, as gh (``gh repo``, ``gh pr``) and docker (``docker
+#: image``) name theirs, and as most of ours already were: ``dialcli number add``
+#: reads "number: add". The plural spellings are accepted but not listed. ``calls``
+#: stays plural: it is the call log (list, show, export), and ``call`` is the command
+#: that places a test call.
+GROUP_ALIASES = {"agents": "agent", "campaigns": "campaign", "numbers": "number",
+                 "webhooks": "webhook", "consents": "consent"}
 #: Verbs that mean the same, accepted but not listed: create/add, delete/remove.
 VERB_ALIASES = {"create": "add", "add": "create", "delete": "remove", "remove": "delete"}
 

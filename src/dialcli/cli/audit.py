@@ -12,6 +12,7 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
+from dialcli import formats
 from dialcli.cli.common import (WIDE, Cell, note, print_json, resolve_campaign_id, show,
                                 store, success, table_width, write_csv)
 from dialcli.compliance import rules
@@ -73,7 +74,7 @@ def audit_cmd(
                                   help="Every campaign and workspace events (opt-out list)."),
     csv_path: str = typer.Option(None, "--csv", help="Write every row as CSV ('-' = stdout)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    limit: int = typer.Option(200, "--limit", min=1, help="Rows in the table."),
+    limit: int = typer.Option(200, "--limit", "-n", min=1, help="Rows in the table."),
 ) -> None:
     """Export the audit log: one row per dial decision and per skip.
 
@@ -105,7 +106,7 @@ def audit_cmd(
         n = write_csv(csv_path, audit.AUDIT_COLUMNS,
                        (audit.audit_csv_row(e) for e in entries))
         if csv_path != "-":
-            success(f"Wrote {n:,} audit row(s) to {csv_path}.")
+            success(f"Wrote {formats.count(n)} audit row(s) to {csv_path}.")
         return
     rows = list(entries)
     if as_json:
@@ -116,4 +117,5 @@ def audit_cmd(
         return
     show(audit_table(rows[-limit:], table_width()), rows=min(len(rows), limit))
     if len(rows) > limit:
-        note(f"Showing the last {limit:,} of {len(rows):,}: use --csv FILE for all.")
+        note(f"Showing the last {formats.count(limit)} of {formats.count(len(rows))}: "
+             "use --csv FILE for all.")

@@ -60,7 +60,7 @@ def call(
                                      "opt_out, wrong_number, one_word."),
     now: bool = typer.Option(False, "--now", help="Call even outside calling hours (asks to "
                                                   "confirm; recorded on the test call)."),
-    yes: bool = typer.Option(False, "--yes", help="Confirm --now without asking."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Confirm --now without asking."),
     voicemail_hangup: bool = typer.Option(False, "--voicemail-hangup",
                                           help="Hang up on a machine instead of leaving the "
                                                "agent's voicemail message."),

@@ -21,8 +21,10 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from dialcli.cli.common import (WIDE, note, out, print_json, resolve_campaign_id, state, store,
-                                success)
+from dialcli import formats
+from dialcli.cli import progress
+from dialcli.cli.common import (WIDE, Cell, amount, note, out, print_json, resolve_campaign_id,
+                                show, state, store, success, table_width)
 from dialcli.compliance.rules import zone_info
 from dialcli.errors import InputError, NotFoundError
 from dialcli.models import Disposition
@@ -49,16 +51,6 @@ def _rate(st) -> float:
     return settings.rate_per_minute(st)[0]
 
 
-def _money(value: float | None) -> str:
-    return "" if value is None else f"${value:.4f}".rstrip("0").rstrip(".")
-
-
-def _duration(seconds: int | None) -> str:
-    if seconds is None:
-        return ""
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
 def _marks(call: dict[str, Any]) -> str:
     marks = [m for m, on in (("sim", call["simulated"]), ("test", call["test"]),
                              ("rec", call["recorded"])) if on]
@@ -68,7 +60,7 @@ def _marks(call: dict[str, Any]) -> str:
 def _short_local(text: str | None, started: str | None, wide: bool) -> str:
     """'2026-12-08 17:00 EST' -> '12-08 17:00 EST' when narrow (the year is the run's)."""
     if not text:
-        return (started or "")[:16].replace("T", " ") + (" UTC" if started else "")
+        return formats.instant(started, none="")
     parts = [p.strip() for p in text.split(";")]
     shown = parts[0] if wide or len(parts) == 1 else parts[0] + " +"
     return shown if wide else shown[5:]
@@ -80,7 +72,10 @@ def calls_table(rows: list[dict[str, Any]], width: int = 200) -> Table:
                   padding=0)
     cols = ["ID", "Recipient time", "Lead", "Number", "Pass", "AMD", "Dur", "Disposition",
             "Cost"]
-    if wide:
+    if width >= 100_000:              # piped: the instant too, RFC 3339 UTC
+        cols[1:1] = ["Campaign", "Started"]
+        cols.append("Marks")
+    elif wide:
         cols[1:1] = ["Campaign"]
         cols.append("")
     else:
@@ -96,14 +91,16 @@ def calls_table(rows: list[dict[str, Any]], width: int = 200) -> Table:
     for c in rows:
         amd = c["answered_by"] or ""
         cells = {"ID": str(c["id"]), "Campaign": Text(c["campaign"]),
+                 "Started": Cell(formats.utc_z(c["started_at"]), formats.utc_z(c["started_at"])),
                  "Recipient time": _short_local(c["local_time"], c["started_at"], wide),
                  "Lead": Text(f"{c['lead_row']} {c['lead_name'] or ''}".strip()),
                  "Number": c["number"],
                  "Pass": str(c["pass"]) + ("" if c["kind"] == "pass" else "cb"),
                  "AMD": amd.split("_")[0].replace("machine", "mach"),
-                 "Dur": _duration(c["duration_s"]),
+                 "Dur": Cell(formats.duration(c["duration_s"], none=""), str(c["duration_s"] or "")),
                  "Disposition": c["disposition"] or c["status"],
-                 "Cost": _money(c["cost"]), "": _marks(c)}
+                 "Cost": amount(c["cost"], none=""), "": _marks(c),
+                 "Marks": _marks(c)}
         table.add_row(*(cells[k] for k in cols))
     return table
 
@@ -152,7 +149,7 @@ def call_view(c: dict[str, Any]) -> RenderableType:
         when.append(f" ({c['local_time']} for the recipient)")
     when.append(f" · {c['status']}")
     if c["duration_s"]:
-        when.append(f" · talked {_duration(c['duration_s'])}")
+        when.append(f" · talked {formats.duration(c['duration_s'])}")
     parts.append(when)
     if c["amd"]:
         after = c["amd"]["after_pickup_s"]
@@ -177,7 +174,8 @@ def call_view(c: dict[str, Any]) -> RenderableType:
         parts.append(_line("Summary", c["summary"]))
     if c["callback"]:
         cb = c["callback"]
-        parts.append(_line("Callback", f"{cb['due_at'][:16].replace('T', ' ')} UTC "
+        # In the recipient's zone: the time they agreed to (formats.instant names it).
+        parts.append(_line("Callback", f"{formats.instant(cb['due_at'], c.get('recipient_zone'))} "
                                        f"({cb['status']})", Text(f' -- "{cb["note"]}"'
                                                                  if cb["note"] else "")))
     if c["fields"]:
@@ -190,11 +188,11 @@ def call_view(c: dict[str, Any]) -> RenderableType:
     if c["cost"] is not None:
         source = ("provider's final price" if c["cost_source"] == "final"
                   else f"estimate, {c['billed_minutes']} min x rate")
-        parts.append(_line("Cost", f"{_money(c['cost'])} ({source})"))
+        parts.append(_line("Cost", f"{formats.money(c['cost'])} ({source})"))
     if c["recording"]:
         r = c["recording"]
         parts.append(_line("Recording", f"{r['sid']} · {r['status'] or '?'}"
-                           + (f" · {_duration(r['duration_s'])}" if r["duration_s"] else "")
+                           + (f" · {formats.duration(r['duration_s'])}" if r["duration_s"] else "")
                            + f" (dialcli calls download {c['id']})"))
     if c["error"]:
         parts.append(_line("Error", f"{c['error']}" + (f" (code {c['error_code']})"
@@ -275,7 +273,7 @@ def list_cmd(
                                               help="Only calls with this disposition."),
     since: Optional[str] = typer.Option(None, "--since", help="Only calls placed since WHEN "
                                         "(2h, 3d, today, 2026-03-01)."),
-    limit: int = typer.Option(50, "--limit", min=1, help="At most this many (newest first)."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="At most this many (newest first)."),
     all_campaigns: bool = typer.Option(False, "--all", help="Calls of every campaign."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -308,7 +306,7 @@ def list_cmd(
         note("No calls match." if (lead or disposition or since) else
              "No calls yet: they appear here as the campaign dials (dialcli start).")
         return
-    out.print(calls_table(rows, out.width))
+    show(calls_table(rows, table_width()), rows=len(rows))
     if len(rows) == limit:
         note(f"The newest {limit}: use --limit N for more, or dialcli calls show ID for one.")
     else:
@@ -336,7 +334,7 @@ def show_cmd(
     if as_json:
         print_json(call)
         return
-    out.print(call_view(call))
+    show(call_view(call))
 
 
 @app.command("export")
@@ -375,9 +373,11 @@ def export_cmd(
             n += 1
         return n
 
-    n = exports.export(write, jsonl, stdout=sys.stdout.buffer)
+    with progress.bar("Exporting calls") as advance:
+        n = exports.export(lambda fh: write(progress.counting(fh, advance, None)), jsonl,
+                           stdout=sys.stdout.buffer)
     if jsonl != "-":
-        success(f"Wrote {n:,} call(s) to {jsonl}.")
+        success(f"Wrote {formats.count(n)} call(s) to {jsonl}.")
 
 
 @app.command("download")
@@ -440,4 +440,4 @@ def download_cmd(
         except OSError:
             pass
         raise
-    success(f"Saved recording {row[0]} of call {call_id} to {target} ({size:,} bytes).")
+    success(f"Saved recording {row[0]} of call {call_id} to {target} ({formats.count(size)} bytes).")

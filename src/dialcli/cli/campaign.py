@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from dialcli import formats
 from dialcli.cli import common
 from dialcli.compliance import consent
 from dialcli.errors import InputError
@@ -71,11 +72,11 @@ def campaigns_table(rows: list[core.CampaignSummary], *, width: int | None = Non
         reached = sum(s.leads[x] for x in _REACHED)
         status = Text(c.status.value, style=_STATUS_STYLE[c.status])
         if narrow:
-            table.add_row(Text(c.name), status, f"{s.total_leads:,}", f"{reached:,}")
+            table.add_row(Text(c.name), status, common.num(s.total_leads), common.num(reached))
         else:
             table.add_row(Text(c.name), status, *([_purpose_cell(c)] if wide else []),
-                          Text(s.agent.name), c.from_number, f"{s.total_leads:,}",
-                          f"{to_call:,}", f"{reached:,}", f"{c.pass_no}/{c.max_attempts}")
+                          Text(s.agent.name), c.from_number, common.num(s.total_leads),
+                          common.num(to_call), common.num(reached), f"{c.pass_no}/{c.max_attempts}")
     return table
 
 
@@ -128,19 +129,19 @@ def campaign_detail(s: core.CampaignSummary) -> RenderableType:
                  else "off")
     progress = f"run {c.run}, pass {c.pass_no}"
     if c.next_pass_at:
-        progress += f", next pass at {c.next_pass_at}"
+        progress += f", next pass at {formats.instant(c.next_pass_at)}"
     info.add_row("Progress", progress)
-    info.add_row("Calls", f"{s.calls:,} this run")
-    info.add_row("Imports", f"{s.imports:,}")
+    info.add_row("Calls", f"{formats.count(s.calls)} this run")
+    info.add_row("Imports", common.num(s.imports))
 
-    leads = Table(box=box.SIMPLE_HEAD, show_edge=False, title=f"Leads: {s.total_leads:,}",
+    leads = Table(box=box.SIMPLE_HEAD, show_edge=False, title=f"Leads: {formats.count(s.total_leads)}",
                   title_justify="left")
     leads.add_column("Status")
     leads.add_column("Leads", justify="right")
     for status in LeadStatus:
         n = s.leads[status]
         leads.add_row(Text(status.value, style="" if n else "dim"),
-                      Text(f"{n:,}", style="" if n else "dim"))
+                      Text(formats.count(n), style="" if n else "dim"))
     return Group(info, Text(""), leads)
 
 
@@ -276,7 +277,7 @@ def show(
     if as_json:
         common.print_json(details.as_dict())
         return
-    common.out.print(campaign_detail(details))
+    common.show(campaign_detail(details))
 
 
 @app.command("edit")
@@ -394,13 +395,14 @@ def delete(
     st = common.store(ctx)
     details = core.check_deletable(st, name, now=common.now(ctx))
     c = details.campaign
-    question = (f"Delete campaign {c.name!r} with {details.total_leads:,} lead"
+    question = (f"Delete campaign {c.name!r} with {formats.count(details.total_leads)} lead"
                 f"{'s' if details.total_leads != 1 else ''} and their call history?")
     common.confirm_by_name(question, c.name, yes=yes, action="Deleting a campaign")
     if details.total_leads >= 100_000:
         # ~15-20 us per lead with its phones (300k leads took ~5 s here): say so up front.
-        common.note(f"Deleting {details.total_leads:,} leads; this takes a second or two per 100,000.")
+        common.note(f"Deleting {formats.count(details.total_leads)} leads; this takes a second "
+                    "or two per 100,000.")
     deleted = core.delete_campaign(st, c.id, now=common.now(ctx))
     common.result(deleted={"id": c.id, "name": c.name, **deleted})
-    common.success(f"Deleted campaign {_q(c.name)}: {deleted['leads']:,} leads, "
-                    f"{deleted['calls']:,} calls. Opt-outs are kept.")
+    common.success(f"Deleted campaign {_q(c.name)}: {formats.count(deleted['leads'])} leads, "
+                    f"{formats.count(deleted['calls'])} calls. Opt-outs are kept.")

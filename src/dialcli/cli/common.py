@@ -15,16 +15,18 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dialcli import formats
 from dialcli.cli import logs
 from dialcli.clock import SystemClock, to_iso
 from dialcli.config import DEFAULT_DB, WorkspaceLocation, find_workspace, resolve_db_path
@@ -117,13 +119,13 @@ def no_workspace(where: WorkspaceLocation) -> InputError:
             f"No dialcli workspace here: ./{DEFAULT_DB} does not exist (nor in any parent "
             "folder).",
             hint="Use --db PATH or DIALCLI_DB, or run from the folder that holds it. "
-                 "A new workspace is made by dialcli agent create, numbers add, "
+                 "A new workspace is made by dialcli agent create, number add, "
                  "campaign create or demo.")
     source = "--db" if where.how == "option" else "DIALCLI_DB"
     return InputError(
         f"No dialcli workspace at {where.path} ({source}): the file does not exist.",
         hint="Check the path, or run from the folder that holds the workspace. A new "
-             "workspace is made by dialcli campaign create, agent create, numbers add, "
+             "workspace is made by dialcli campaign create, agent create, number add, "
              "import or demo.")
 
 
@@ -183,33 +185,25 @@ class Cell(Text):
 
 def when(value: datetime | str | None, *, zone: str | None = None, style: str = "") -> Cell:
     """An instant as a cell: on a terminal 'YYYY-MM-DD HH:MM' in ``zone`` (an IANA
-    name: the recipient's where it matters) or UTC, with the zone's abbreviation; in
-    piped output RFC 3339 UTC ('2026-03-03T15:00:00Z')."""
+    name: the recipient's where it matters) or UTC, with the zone's abbreviation
+    (``formats.instant``); in piped output RFC 3339 UTC ('2026-03-03T15:00:00Z')."""
     if value is None or value == "":
-        return Cell("–", "", style=style)
-    dt = value if isinstance(value, datetime) else _parse_instant(value)
-    if dt is None:
+        return Cell(formats.DASH, "", style=style)
+    if formats.parse_instant(value) is None:
         return Cell(str(value), str(value), style=style)
-    utc = dt.astimezone(timezone.utc)
-    raw = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-    shown = utc
-    if zone:
-        try:
-            from zoneinfo import ZoneInfo
-
-            shown = utc.astimezone(ZoneInfo(zone))
-        except (KeyError, ValueError):
-            shown = utc
-    label = shown.strftime("%Z") if shown is not utc else "UTC"
-    return Cell(f"{shown:%Y-%m-%d %H:%M} {label}", raw, style=style)
+    return Cell(formats.instant(value, zone), formats.utc_z(value), style=style)
 
 
-def _parse_instant(text: str) -> datetime | None:
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+def num(n: int | float | None) -> Cell:
+    """A count as a cell: '187,317' to a person (``formats.count``), '187317' to a
+    script (piped tables stay summable with awk)."""
+    return Cell(formats.count(n), "" if n is None else str(round(n)))
+
+
+def amount(dollars: float | None, *, none: str = formats.DASH) -> Cell:
+    """Money as a cell: '$1,234.50' to a person (``formats.money``), '1234.5' piped."""
+    return Cell(formats.money(dollars, none=none),
+                "" if dollars is None else f"{dollars:.6f}".rstrip("0").rstrip("."))
 
 
 def stdout_is_terminal() -> bool:
@@ -250,6 +244,13 @@ def show(renderable: Any, *, rows: int = 0) -> None:
             write_tsv(part)
         elif isinstance(part, (str, Text)) and not str(part).strip():
             continue
+        elif isinstance(part, Panel):
+            # A box is for a person: a script gets its title line and its lines.
+            if part.title:
+                title = part.title.plain if isinstance(part.title, Text) else \
+                    Text.from_markup(str(part.title)).plain
+                sys.stdout.write(f"# {title}\n")
+            out.print(part.renderable, soft_wrap=True)
         else:
             out.print(part, soft_wrap=True)
 
@@ -257,9 +258,12 @@ def show(renderable: Any, *, rows: int = 0) -> None:
 def write_tsv(table: Table) -> None:
     """``table`` as tab-separated lines: a header, then one line per row."""
     columns = table.columns
-    lines = []
-    if table.show_header:
-        lines.append("\t".join(_tsv_text(c.header) for c in columns))
+    # Always a header, even for a table drawn without one (a key/value summary): a
+    # script reads columns by name.
+    names = [_tsv_text(c.header) for c in columns]
+    if not any(names) and len(names) == 2:
+        names = ["Field", "Value"]          # a key/value grid (``campaign show``)
+    lines = ["\t".join(n or f"column{i + 1}" for i, n in enumerate(names))]
     cells = [list(c.cells) for c in columns]
     for row in zip(*cells):
         lines.append("\t".join(_tsv_text(cell) for cell in row))

@@ -16,7 +16,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import note, now, out, print_json, show, store, success, warn, when
+from dialcli import formats
+from dialcli.cli import progress
+from dialcli.cli.common import (note, now, num, out, print_json, show, store, success, warn,
+                                when)
 from dialcli.clock import to_iso
 from dialcli.compliance import consent as core
 from dialcli.errors import InputError
@@ -31,7 +34,7 @@ app = typer.Typer(
 
 
 def _when(iso: str | None) -> str:
-    return (iso or "")[:16].replace("T", " ") + (" UTC" if iso else "")
+    return formats.instant(iso, none="")
 
 
 def _state(r: core.Record) -> Text:
@@ -68,28 +71,31 @@ def import_cmd(
       dialcli consent import web-form-optins.csv
       dialcli consent import crm-export.csv --column "Mobile Phone" --json
     """
-    result = core.import_file(store(ctx), path, now_iso=to_iso(now(ctx)), column=column,
-                              default_region=default_region)
+    st = store(ctx)
+    with progress.file_bar(f"Importing {Path(path).name}") as advance:
+        result = core.import_file(st, path, now_iso=to_iso(now(ctx)), column=column,
+                                  default_region=default_region, progress=advance)
     if as_json:
         print_json(result.as_dict())
         return
-    out.print(import_table(result))
+    show(import_table(result))
     note("Columns read: " + escape("; ".join(f"{role} {', '.join(names)!r}"
                                              for role, names in result.columns.items() if names)))
     for line, reason in result.rejects[:20]:
         note(escape(f"  line {line}: {reason}"))
     if result.rejected > 20:
-        note(f"  ... and {result.rejected - 20:,} more (all of them: --json).")
-    success(f"{result.added:,} consent record(s) added for {result.numbers:,} number(s)"
-            + (f"; {result.already:,} were already on file." if result.already else "."))
+        note(f"  ... and {formats.count(result.rejected - 20)} more (all of them: --json).")
+    success(f"{formats.count(result.added)} consent record(s) added for "
+            f"{formats.count(result.numbers)} number(s)"
+            + (f"; {formats.count(result.already)} were already on file." if result.already else "."))
     if result.revoked_by_optout:
-        warn(f"{result.revoked_by_optout:,} of them are for numbers that opted out later: kept, "
+        warn(f"{formats.count(result.revoked_by_optout)} of them are for numbers that opted out later: kept, "
              "but revoked (a later opt-out always wins).")
     if result.phones_revived:
-        note(f"{result.phones_revived:,} lead phone(s) skipped for want of consent are "
+        note(f"{formats.count(result.phones_revived)} lead phone(s) skipped for want of consent are "
              "dialable again.")
     if result.leads_to_restart:
-        note(f"{result.leads_to_restart:,} of their lead(s) were already done (SKIPPED or "
+        note(f"{formats.count(result.leads_to_restart)} of their lead(s) were already done (SKIPPED or "
              "EXHAUSTED): `dialcli restart CAMPAIGN` dials them.")
 
 
@@ -101,7 +107,7 @@ def import_table(r: core.ImportResult) -> Table:
     for what, n in (("Rows read", r.rows), ("Records added", r.added),
                     ("Already on file", r.already), ("Rows skipped (bad)", r.rejected),
                     ("Lead phones dialable again", r.phones_revived)):
-        table.add_row(what, f"{n:,}")
+        table.add_row(what, num(n))
     return table
 
 
@@ -127,7 +133,8 @@ def list_cmd(
         note("No consent records" + (f" of type {kind}" if kind else "") + ". Add them with a "
              "leads CSV's consent columns or: dialcli consent import FILE")
         return
-    show(records_table(records, title=f"Consent records ({len(records):,})"))
+    show(records_table(records, title=f"Consent records ({formats.count(len(records))})"),
+         rows=len(records))
 
 
 def records_table(records: list[core.Record], *, title: str) -> Table:

@@ -14,7 +14,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dialcli.cli.common import (YES, confirm, note, now, out, print_json, show, store, success,
+from dialcli import formats
+from dialcli.cli import progress
+from dialcli.cli.common import (YES, confirm, num, note, now, out, print_json, show, store, success,
                                 when)
 from dialcli.cli.common import result as result_
 from dialcli.clock import to_iso
@@ -33,11 +35,11 @@ app = typer.Typer(
 def _effects(result) -> str:
     bits = []
     if result.phones:
-        bits.append(f"{result.phones:,} lead phone(s) retired")
+        bits.append(f"{formats.count(result.phones)} lead phone(s) retired")
     if result.leads_moved:
-        bits.append(f"{result.leads_moved:,} lead(s) moved to their next phone")
+        bits.append(f"{formats.count(result.leads_moved)} lead(s) moved to their next phone")
     if result.leads_skipped:
-        bits.append(f"{result.leads_skipped:,} lead(s) left with nothing to dial")
+        bits.append(f"{formats.count(result.leads_skipped)} lead(s) left with nothing to dial")
     return ("; ".join(bits) + ".") if bits else ""
 
 
@@ -63,8 +65,8 @@ def add_cmd(
                     "phones_retired": result.phones, "leads_moved": result.leads_moved,
                     "leads_skipped": result.leads_skipped})
         return
-    success(f"Added {result.changed:,} number(s) to the opt-out list"
-            + (f" ({result.unchanged:,} already on it)." if result.unchanged else "."))
+    success(f"Added {formats.count(result.changed)} number(s) to the opt-out list"
+            + (f" ({formats.count(result.unchanged)} already on it)." if result.unchanged else "."))
     if _effects(result):
         note(_effects(result))
 
@@ -96,21 +98,21 @@ def remove_cmd(
                               "with their new consent): --with-new-consent")
     st = store(ctx)
     e164s = core.normalize(numbers)
-    confirm(f"Take {len(e164s):,} number(s) off the opt-out list? They can be dialed again.",
+    confirm(f"Take {formats.count(len(e164s))} number(s) off the opt-out list? They can be dialed again.",
             yes=yes, action="Removing numbers from the opt-out list")
     with st.tx() as conn:
         result = core.remove(conn, e164s, now_iso=to_iso(now(ctx)), reason=reason,
                              force=new_consent)
     result_(numbers=e164s, removed=result.changed, not_listed=result.unchanged,
             phones_dialable_again=result.phones)
-    success(f"Removed {result.changed:,} number(s) from the opt-out list"
-            + (f" ({result.unchanged:,} were not on it)." if result.unchanged else "."))
+    success(f"Removed {formats.count(result.changed)} number(s) from the opt-out list"
+            + (f" ({formats.count(result.unchanged)} were not on it)." if result.unchanged else "."))
     if result.phones:
-        note(f"{result.phones:,} lead phone(s) are dialable again in later passes.")
+        note(f"{formats.count(result.phones)} lead phone(s) are dialable again in later passes.")
 
 
 def dnc_table(entries: list[core.Entry], total: int) -> Table:
-    table = Table(title=f"Opt-out list ({total:,} number(s))", title_justify="left")
+    table = Table(title=f"Opt-out list ({formats.count(total)} number(s))", title_justify="left")
     for col in ("Number", "Added", "Source", "Reason", "Campaign"):
         table.add_column(col, no_wrap=col == "Number", overflow="fold",
                          min_width=12 if col == "Number" else None)
@@ -125,7 +127,7 @@ def list_cmd(
     ctx: typer.Context,
     search: str = typer.Option(None, "--search", help="Digits the number contains."),
     source: str = typer.Option(None, "--source", help="Only this source (call, cli, registry, import)."),
-    limit: int = typer.Option(100, "--limit", min=1, help="Rows to show."),
+    limit: int = typer.Option(100, "--limit", "-n", min=1, help="Rows to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show the opt-out list, newest first.
@@ -140,7 +142,7 @@ def list_cmd(
         return
     show(dnc_table(entries, total), rows=len(entries))
     if total > len(entries):
-        note(f"{total - len(entries):,} more: raise --limit, or dialcli dnc export FILE.")
+        note(f"{formats.count(total - len(entries))} more: raise --limit, or dialcli dnc export FILE.")
 
 
 def import_table(report: core.ImportReport) -> Table:
@@ -156,7 +158,7 @@ def import_table(report: core.ImportReport) -> Table:
             ("Leads moved to their next phone", report.leads_moved),
             ("Leads with nothing left to dial", report.leads_skipped)]
     for what, n in rows:
-        table.add_row(what, n if isinstance(n, str) else f"{n:,}")
+        table.add_row(what, n if isinstance(n, str) else num(n))
     return table
 
 
@@ -179,17 +181,19 @@ def import_cmd(
       dialcli dnc import 2026-11-415.txt
       dialcli dnc import unsubscribes.csv --column "Mobile Phone"
     """
-    report = core.import_file(store(ctx), path, now_iso=to_iso(now(ctx)), column=column,
-                              source=source)
+    st = store(ctx)
+    with progress.file_bar(f"Importing {Path(path).name}") as advance:
+        report = core.import_file(st, path, now_iso=to_iso(now(ctx)), column=column,
+                                  source=source, progress=advance)
     if as_json:
         print_json(report.as_dict())
         return
-    out.print(import_table(report))
+    show(import_table(report))
     for lineno, value, why in report.invalid_samples:
         note(f"  line {lineno}: {value!r}: {why}")
     if report.invalid > len(report.invalid_samples):
-        note(f"  ... and {report.invalid - len(report.invalid_samples):,} more invalid line(s).")
-    success(f"{report.added:,} number(s) added to the opt-out list.")
+        note(f"  ... and {formats.count(report.invalid - len(report.invalid_samples))} more invalid line(s).")
+    success(f"{formats.count(report.added)} number(s) added to the opt-out list.")
 
 
 @app.command("export")
@@ -213,6 +217,8 @@ def export_cmd(
         core.export(conn, sys.stdout, fmt=fmt)
         sys.stdout.flush()
         return
-    with write_atomically(path) as fh:     # a folder, a missing folder: InputError
-        n = core.export(conn, fh, fmt=fmt)
-    success(f"Wrote {n:,} number(s) to {escape(str(Path(path).expanduser()))}.")
+    total = core.count(conn)
+    with write_atomically(path) as fh, \
+            progress.bar("Exporting the opt-out list", total=total) as advance:
+        n = core.export(conn, progress.counting(fh, advance, total), fmt=fmt)
+    success(f"Wrote {formats.count(n)} number(s) to {escape(str(Path(path).expanduser()))}.")

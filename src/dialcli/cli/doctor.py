@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from dialcli import formats
 from dialcli.cli import common
 from dialcli.engine import doctor as core
 from dialcli.errors import ExitCode
@@ -33,12 +34,24 @@ def checks_view(checks: list[core.Check]) -> Group:
         if c.fix and c.status in (core.FAIL, core.WARN):
             body.append("\n→ " + c.fix, style="cyan")
         table.add_row(Text(mark, style=style), c.name, body)
+    return Group(table, Text(""), summary_line(checks))
+
+
+def checks_table(checks: list[core.Check]) -> Table:
+    """The findings for scripts (piped): status, check, message, fix -- one per line."""
+    table = Table("Status", "Check", "Message", "Fix")
+    for c in checks:
+        table.add_row(c.status, c.name, c.message,
+                      c.fix if c.fix and c.status in (core.FAIL, core.WARN) else "")
+    return table
+
+
+def summary_line(checks: list[core.Check]) -> Text:
     failed = sum(c.status == core.FAIL for c in checks)
     warned = sum(c.status == core.WARN for c in checks)
-    summary = (Text(f"{failed} problem(s) to fix before calling.", style="bold red") if failed
-               else Text("Ready for live calls" + (f" ({warned} warning(s))." if warned else "."),
-                         style="bold green"))
-    return Group(table, Text(""), summary)
+    return (Text(f"{failed} problem(s) to fix before calling.", style="bold red") if failed
+            else Text("Ready for live calls" + (f" ({warned} warning(s))." if warned else "."),
+                      style="bold green"))
 
 
 def _campaigns(ctx: typer.Context, name: Optional[str]) -> list[Campaign]:
@@ -95,8 +108,11 @@ def doctor(
     if as_json:
         common.print_json({"ok": not any(c.status == core.FAIL for c in checks),
                             "checks": [c.as_dict() for c in checks]})
-    else:
+    elif common.stdout_is_terminal():
         common.out.print(checks_view(checks))
+    else:
+        common.show(checks_table(checks))
+        common.err.print(summary_line(checks))
     if any(c.status == core.FAIL for c in checks):
         raise typer.Exit(int(ExitCode.ERROR))
 
@@ -113,13 +129,13 @@ def _repair(ctx: typer.Context, as_json: bool) -> None:
     if as_json:
         common.print_json(got.as_dict())
         return
-    table = Table("table", "readable before", "in the copy", box=None)
+    table = Table("Table", "Readable before", "In the copy", box=None)
     for name, after in got.after.items():
         before = got.before.get(name)
-        table.add_row(name, "unreadable" if before is None else f"{before:,}", f"{after:,}")
-    common.out.print(table)
+        table.add_row(name, "unreadable" if before is None else common.num(before), common.num(after))
+    common.show(table)
     if got.lost_rows:
-        common.warn(f"{got.lost_rows:,} row(s) whose table could not be told were kept in "
+        common.warn(f"{formats.count(got.lost_rows)} row(s) whose table could not be told were kept in "
                     f"{got.lost_file}.")
     src, dst = shlex.quote(got.source), shlex.quote(got.target)
     common.success(f"Wrote {got.target} ({got.method}); {path} was not changed.")

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
+from dialcli import formats
 from dialcli.cli import common
 from dialcli.leads import importer
 from dialcli.leads.importer import ImportSummary
@@ -89,7 +90,7 @@ def import_leads(
     if as_json:
         common.print_json(summary.to_dict())
         return
-    common.out.print(summary_view(summary))
+    common.show(summary_view(summary))
 
 
 def consent_view(s: ImportSummary) -> Text:
@@ -105,7 +106,7 @@ def consent_view(s: ImportSummary) -> Text:
         return Text(f"Consent: every lead to dial has {s.consent_needed} on record "
                     f"({s.purpose} campaign).")
     lacking = s.lacking_consent
-    return Text(f"Consent: {lacking:,} lead{'s' if lacking != 1 else ''} to dial "
+    return Text(f"Consent: {formats.count(lacking)} lead{'s' if lacking != 1 else ''} to dial "
                 f"{'have' if lacking != 1 else 'has'} no {s.consent_needed} on record "
                 f"({s.purpose} campaign) and will be skipped. Add the records with the "
                 "consent_at, consent_type and consent_source columns, or: "
@@ -119,7 +120,7 @@ def _progress() -> Progress:
 
 def _reasons(counts: dict[str, int]) -> str:
     items = list(counts.items())
-    text = ", ".join(f"{reason}: {n:,}" for reason, n in items[:_TOP_REASONS])
+    text = ", ".join(f"{reason}: {formats.count(n)}" for reason, n in items[:_TOP_REASONS])
     if len(items) > _TOP_REASONS:
         text += f", and {len(items) - _TOP_REASONS} more"
     return text
@@ -130,31 +131,31 @@ def summary_view(s: ImportSummary) -> RenderableType:
     parts: list[RenderableType] = []
     head = Text()
     head.append("✓ " if s.imported else "! ", style="green" if s.imported else "yellow")
-    head.append(f"Imported {s.imported:,} lead{'s' if s.imported != 1 else ''} into campaign ")
+    head.append(f"Imported {formats.count(s.imported)} lead{'s' if s.imported != 1 else ''} into campaign ")
     head.append(s.campaign, style="bold")
     head.append(f" from {Path(s.source).name} (import #{s.import_id})")
     parts.append(head)
-    counts = Table.grid(padding=(0, 2))
-    counts.add_column(style="dim", no_wrap=True)
-    counts.add_column(justify="right", no_wrap=True)
-    counts.add_column()
-    counts.add_row("rows read", f"{s.rows:,}", "")
-    counts.add_row("imported", f"{s.imported:,}", "")
-    counts.add_row("rejected", f"{s.rejected:,}", Text(_reasons(s.rejected_by_reason)))
-    counts.add_row("duplicates", f"{s.duplicates:,}",
+    counts = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2))
+    counts.add_column("What", style="dim", no_wrap=True)
+    counts.add_column("Count", justify="right", no_wrap=True)
+    counts.add_column("Detail")
+    counts.add_row("rows read", common.num(s.rows), "")
+    counts.add_row("imported", common.num(s.imported), "")
+    counts.add_row("rejected", common.num(s.rejected), Text(_reasons(s.rejected_by_reason)))
+    counts.add_row("duplicates", common.num(s.duplicates),
                    "skipped (same phone already in the campaign or earlier in the file)"
                    if s.duplicates else "")
     optout = ""
     if s.optout_phones:
         optout = "phones on the opt-out list: imported, never dialed"
         if s.optout_leads_skipped:
-            optout += f" ({s.optout_leads_skipped:,} leads have no other phone: SKIPPED)"
-    counts.add_row("opt-out marked", f"{s.optout_phones:,}", optout)
+            optout += f" ({formats.count(s.optout_leads_skipped)} leads have no other phone: SKIPPED)"
+    counts.add_row("opt-out marked", common.num(s.optout_phones), optout)
     if s.consent_columns:
-        counts.add_row("consent records", f"{s.consent_records:,}",
+        counts.add_row("consent records", common.num(s.consent_records),
                        Text("one per phone, from " + ", ".join(s.consent_columns)))
     if s.dropped_phones:
-        counts.add_row("phones dropped", f"{s.dropped_phones:,}",
+        counts.add_row("phones dropped", common.num(s.dropped_phones),
                        Text("invalid, lead kept: " + _reasons(s.dropped_by_reason)))
     parts.append(counts)
     if s.dropped_examples:
@@ -163,11 +164,12 @@ def summary_view(s: ImportSummary) -> RenderableType:
                             for e in s.dropped_examples[:3]))
         parts.append(ex)
     if s.leads_per_zone:
-        zones = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        zones = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                      title="Leads per time zone", title_justify="left")
         zones.add_column("Time zone(s)")
         zones.add_column("Leads", justify="right")
         for zone, n in s.leads_per_zone.items():
-            zones.add_row(Text(zone.replace(",", " + ")), f"{n:,}")
+            zones.add_row(Text(zone.replace(",", " + ")), common.num(n))
         parts.append(zones)
     if s.rejects_file:
         parts.append(Text(f"Rejected rows (line, reason, original values): {s.rejects_file}"))

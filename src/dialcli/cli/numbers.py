@@ -1,4 +1,4 @@
-"""Commands: ``dialcli numbers add|list|remove|sync`` (the numbers campaigns dial from)."""
+"""Commands: ``dialcli number add|list|remove|sync`` (the numbers campaigns dial from)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from dialcli import formats
 from dialcli.cli import common
 from dialcli.config import TwilioCredentials
 from dialcli.models import Number
@@ -18,8 +19,10 @@ from dialcli.providers.twilio.numbers import SyncResult, sync_numbers
 from dialcli.workspace import numbers as core
 
 app = typer.Typer(
-    name="numbers",
-    help="Manage the phone numbers campaigns dial from.",
+    name="number",
+    help="Manage the phone numbers campaigns dial from.\n\n"
+         "\b\nExample:\n  dialcli number add +14155550100 --label \"Main line\"\n"
+         "  dialcli number sync",
     no_args_is_help=True,
 )
 
@@ -54,13 +57,13 @@ def add(
     """Add a phone number that campaigns can dial from.
 
     The number should be one your Twilio account owns (or a verified caller ID);
-    dialcli numbers sync checks that with Twilio. Numbers are stored in E.164:
+    dialcli number sync checks that with Twilio. Numbers are stored in E.164:
     "(415) 555-0100" is +14155550100. Without a + only US/Canada numbers are
     understood.
 
     \b
     Example:
-      dialcli numbers add +14155550100 --label "Sales line"
+      dialcli number add +14155550100 --label "Sales line"
     """
     added = core.add_number(common.store(ctx, create=True), number, label=label, now=common.now(ctx))
     typed = number.strip()
@@ -78,8 +81,8 @@ def list_(
 
     \b
     Example:
-      dialcli numbers list
-      dialcli numbers list --json
+      dialcli number list
+      dialcli number list --json
     """
     st = common.store(ctx)
     numbers = core.list_numbers(st)
@@ -88,7 +91,7 @@ def list_(
         common.print_json([core.number_as_dict(n, campaigns=usage.get(n.e164, [])) for n in numbers])
         return
     if not numbers:
-        common.note("No numbers yet. Add one with: dialcli numbers add +14155550100")
+        common.note("No numbers yet. Add one with: dialcli number add +14155550100")
         return
     common.show(numbers_table(numbers, usage))
 
@@ -103,7 +106,7 @@ def remove(
 
     \b
     Example:
-      dialcli numbers remove +14155550100 --yes
+      dialcli number remove +14155550100 --yes
     """
     st = common.store(ctx)
     found = core.get_number(st, number)
@@ -126,7 +129,8 @@ def sync_view(result: SyncResult) -> Group:
     lines = [table]
     if result.missing:
         lines.append(Text(
-            f"{len(result.missing):,} number(s) are not on this Twilio account; campaigns cannot "
+            f"{formats.count(len(result.missing))} number(s) are not on this Twilio account; "
+            "campaigns cannot "
             "dial from them. Buy or verify them at console.twilio.com.", style="yellow"))
     return Group(*lines)
 
@@ -145,7 +149,7 @@ def sync(
 
     \b
     Example:
-      dialcli numbers sync
+      dialcli number sync
     """
     # lazy: the Twilio SDK only for the one command of the group that talks to Twilio
     from dialcli.providers.twilio.account import TwilioAccount
@@ -159,6 +163,7 @@ def sync(
         common.note("The Twilio account has no phone numbers, and the workspace has none. "
                      "Buy one at console.twilio.com > Phone Numbers.")
         return
-    common.out.print(sync_view(result))
-    common.success(escape(f"Synced: {result.count('added'):,} added, {result.count('updated'):,} "
-                          f"updated, {len(result.missing):,} not on the account."))
+    common.show(sync_view(result))
+    common.success(escape(f"Synced: {formats.count(result.count('added'))} added, "
+                          f"{formats.count(result.count('updated'))} "
+                          f"updated, {formats.count(len(result.missing))} not on the account."))

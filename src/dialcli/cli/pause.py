@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from dialcli import formats
 from dialcli.cli.common import note, resolve_campaign_id, result, state, success
 from dialcli.engine import lifecycle
 
@@ -42,6 +43,6 @@ def pause(
         return
     if got.get("runner"):
         success(f"Pausing {name!r}: its runner ({got['runner']}) stops dispatching and "
-                f"exits after {got['in_flight']:,} call(s) in progress finish.")
+                f"exits after {formats.count(got['in_flight'])} call(s) in progress finish.")
     else:
         success(f"Campaign {name!r} paused. Continue with: dialcli resume {shlex.quote(name)}")

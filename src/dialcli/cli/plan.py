@@ -16,7 +16,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import (WIDE, note, now, out, print_json, resolve_campaign_id, show,
+from dialcli import formats
+from dialcli.cli.common import (WIDE, Cell, note, num, now, out, print_json, resolve_campaign_id, show,
                                 store, success, table_width, write_csv)
 from dialcli.clock import to_iso
 from dialcli.compliance import policy as compliance
@@ -84,7 +85,7 @@ def _local(p) -> str:
 
 def plan_table(plan: Plan, limit: int, width: int = 200) -> Table:
     wide = width >= WIDE
-    table = Table(title=f"Plan for {plan.campaign} as of {to_iso(plan.at)[:16]}Z",
+    table = Table(title=f"Plan for {plan.campaign} as of {formats.instant(plan.at)}",
                   title_justify="left")
     table.add_column("Lead", overflow="fold")
     table.add_column("Ph", justify="right", no_wrap=True)
@@ -103,7 +104,8 @@ def plan_table(plan: Plan, limit: int, width: int = 200) -> Table:
         cells = [f"{p.row} {p.lead}", f"{p.slot}{'*' if p.current else ''}", p.e164,
                  Text(LABELS[p.category], style=STYLES[p.category]), _local(p)]
         if wide:
-            cells += [p.next_utc.strftime("%m-%d %H:%M") if p.next_utc else "",
+            cells += [Cell(formats.instant(p.next_utc, none="", fmt="%m-%d %H:%M"),
+                           formats.utc_z(p.next_utc)),
                       source, ",".join(p.states) or "-"]
         table.add_row(*cells, "; ".join(p.reasons))
     table.caption = "* = the lead's next phone in dialing order" + (
@@ -116,8 +118,8 @@ def totals_table(plan: Plan) -> Table:
     table.add_column("")
     for c in CATEGORIES:
         table.add_column(LABELS[c], justify="right", style=STYLES[c])
-    table.add_row("numbers", *(f"{plan.totals[c]:,}" for c in CATEGORIES))
-    table.add_row("leads (next dial)", *(f"{plan.lead_totals[c]:,}" for c in CATEGORIES))
+    table.add_row("numbers", *(num(plan.totals[c]) for c in CATEGORIES))
+    table.add_row("leads (next dial)", *(num(plan.lead_totals[c]) for c in CATEGORIES))
     return table
 
 
@@ -141,11 +143,12 @@ def plan_summary(plan: Plan) -> Group:
         if est.outcome == "unavailable":
             parts.append(Text(f"Estimate: {est.note}", style="yellow"))
         else:
-            finish = to_iso(est.finish_at)[:16].replace("T", " ") + " UTC" if est.finish_at else "-"
+            finish = formats.instant(est.finish_at, none="-")
             parts.append(Text(
-                f"Estimate (simulated, seed {est.seed}): {est.calls:,} calls{_pm(est, 'calls')}, "
-                f"{est.minutes:,} billed minutes{_pm(est, 'minutes')}, ${est.cost:,.2f}"
-                f"{_pm(est, 'cost')}, {est.reached:,} reached{_pm(est, 'reached')}, finishes "
+                f"Estimate (simulated, seed {est.seed}): {formats.count(est.calls)} calls"
+                f"{_pm(est, 'calls')}, "
+                f"{formats.count(est.minutes)} billed minutes{_pm(est, 'minutes')}, {formats.money(est.cost)}"
+                f"{_pm(est, 'cost')}, {formats.count(est.reached)} reached{_pm(est, 'reached')}, finishes "
                 f"{finish}{_finish_range(est)}"
                 + (f" ({est.note})" if est.outcome == "partial" else "") + "."))
             if est.sampled:
@@ -167,7 +170,7 @@ def _pm(est, name: str) -> str:
 def _finish_range(est) -> str:
     if not est.finish_interval or est.finish_interval[1] <= est.finish_interval[0]:
         return ""
-    return " (possibly until " + to_iso(est.finish_interval[1])[:16].replace("T", " ") + " UTC)"
+    return " (possibly until " + formats.instant(est.finish_interval[1]) + ")"
 
 
 @app.command("plan")
@@ -181,7 +184,7 @@ def plan_cmd(
     estimate: bool = typer.Option(True, "--estimate/--no-estimate",
                                   help="Simulate the run for calls, minutes, cost, finish."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulated run."),
-    limit: int = typer.Option(200, "--limit", min=1, help="Rows in the table."),
+    limit: int = typer.Option(200, "--limit", "-n", min=1, help="Rows in the table."),
 ) -> None:
     """Dry run: when each number may be dialed, and why. Places no calls.
 
@@ -213,7 +216,7 @@ def plan_cmd(
                 for p in plan.phones)
         n = write_csv(csv_path, PLAN_CSV, rows)
         if csv_path != "-":
-            success(f"Wrote {n:,} row(s) to {csv_path}.")
+            success(f"Wrote {formats.count(n)} row(s) to {csv_path}.")
     if as_json:
         print_json(plan.as_dict())
         return
@@ -222,7 +225,7 @@ def plan_cmd(
     if not plan.phones:
         note("This campaign has no leads yet. Import some: dialcli import leads.csv")
     else:
-        show(plan_table(plan, limit, table_width()))
+        show(plan_table(plan, limit, table_width()), rows=min(len(plan.phones), limit) + 12)
         if len(plan.phones) > limit:
-            note(f"{len(plan.phones) - limit:,} more row(s): raise --limit or use --csv FILE.")
-    out.print(plan_summary(plan))
+            note(f"{formats.count(len(plan.phones) - limit)} more row(s): raise --limit or use --csv FILE.")
+    show(plan_summary(plan))

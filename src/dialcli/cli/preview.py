@@ -16,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dialcli import formats
 from dialcli.cli import common
 from dialcli.compliance import recording
 from dialcli.cli.agent import say_voice_label, voice_label
@@ -34,7 +35,7 @@ def _lead_line(p: Preview) -> Text:
     lead = p.lead
     phone = lead.phones[0].e164 if lead.phones else "no phone"
     return Text.assemble(
-        ("Lead ", "dim"), (f"{p.position:,} of {p.lead_total:,}", "bold"),
+        ("Lead ", "dim"), (f"{formats.count(p.position)} of {formats.count(p.lead_total)}", "bold"),
         ("  row ", "dim"), str(lead.row_number), ("  ", ""), (lead.name or "(no name)", "bold"),
         ("  ", ""), phone, ("  id ", "dim"), str(lead.id),
     )

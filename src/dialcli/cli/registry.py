@@ -75,14 +75,14 @@ COMMANDS: dict[str, Entry] = {
                           "live."),
     "agent": Entry("agent", "Create and manage voice agents (greeting, system prompt, voice, "
                             "voicemail message).", group=True),
-    "numbers": Entry("numbers", "Manage the phone numbers campaigns dial from.", group=True),
+    "number": Entry("numbers", "Manage the phone numbers campaigns dial from.", group=True),
     "campaign": Entry("campaign", "Create and manage campaigns: agent, from-number, calling "
                                   "hours, retries, pacing.", group=True),
     "dnc": Entry("dnc", "The workspace opt-out (do-not-call) list: never dialed by any "
                         "campaign.", group=True),
     "consent": Entry("consent", "Consent records: whose numbers may get AI-voice calls, and "
                                 "the proof.", group=True),
-    "webhooks": Entry("webhooks", "Send campaign.lead.updated events to your endpoint, signed, "
+    "webhook": Entry("webhooks", "Send campaign.lead.updated events to your endpoint, signed, "
                                   "with retries.", group=True),
     "config": Entry("config", "Workspace settings (rate per minute, compliance options, ...).",
                     group=True),

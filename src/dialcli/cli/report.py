@@ -16,8 +16,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import (Cell, note, now, print_json, resolve_campaign_id, show,
+from dialcli import formats
+from dialcli.cli.common import (Cell, note, num, when, now, print_json, resolve_campaign_id, show,
                                 store, success)
+from dialcli.cli import progress
 from dialcli.cli.ui import DISPOSITION_STYLE, STATUS_STYLE
 from dialcli.clock import from_iso
 from dialcli.config import TwilioCredentials
@@ -33,32 +35,6 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 
 # -- renderables -------------------------------------------------------------------------
 
-def _pct(part: float, whole: float, digits: int = 1) -> str:
-    return f"{100 * part / whole:.{digits}f}%" if whole else "–"
-
-
-def money(amount: float) -> str:
-    """Dollars: cents for big amounts, up to 4 decimals below a dollar ($0.056)."""
-    if abs(amount) >= 1 or amount == 0:
-        return f"${amount:,.2f}"
-    text = f"{amount:.4f}".rstrip("0")
-    if len(text.split(".")[1]) < 2:
-        text = f"{amount:.2f}"
-    return "$" + text
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def _when(iso: str | None) -> str:
-    dt = from_iso(iso)
-    return dt.strftime("%Y-%m-%d %H:%M") if dt else "–"
-
-
 def _card(title: str, value: str, sub: str, style: str = "bold") -> Panel:
     body = Text(value, style=style, justify="center")
     body.append("\n" + sub, style="dim")
@@ -73,7 +49,7 @@ def header(k: Kpis) -> Text:
     text.append(f"  ·  run {k.current_run}" if k.run is not None else "  ·  all runs")
     text.append(f"  ·  pass {k.current_pass} of {k.max_passes}")
     if k.next_pass_at:
-        text.append(f"  ·  next pass {_when(k.next_pass_at)} UTC")
+        text.append(f"  ·  next pass {formats.instant(k.next_pass_at)}")
     text.append(f"  ·  {k.purpose}" if k.purpose != "unspecified" else "  ·  purpose not set",
                 style="" if k.purpose != "unspecified" else "red")
     if k.gate_off:
@@ -85,19 +61,36 @@ class KpiCards:
     """The product doc's KPI cards; six in a row, or two rows of three when narrow."""
 
     def __init__(self, k: Kpis):
+        self.kpis = k
         self.cards = [
-            _card("Calls made", f"{k.calls_made:,}",
-                  f"{k.in_flight:,} in flight" if k.in_flight else f"{k.calls_finished:,} finished"),
-            _card("Reached", f"{k.reached:,}", f"{k.leads_reached:,} of {k.leads_total:,} leads",
+            _card("Calls made", formats.count(k.calls_made),
+                  f"{formats.count(k.in_flight)} in flight" if k.in_flight
+                  else f"{formats.count(k.calls_finished)} finished"),
+            _card("Reached", formats.count(k.reached),
+                  f"{formats.count(k.leads_reached)} of {formats.count(k.leads_total)} leads",
                   "bold green"),
-            _card("Interested", f"{k.interested:,}",
-                  _pct(k.interested, k.reached, 0) + " of reached", "bold green"),
-            _card("Opt-out", f"{k.opted_out:,}", _pct(k.opted_out, k.reached, 0) + " of reached",
+            _card("Interested", formats.count(k.interested),
+                  formats.pct(k.interested, k.reached, 0) + " of reached", "bold green"),
+            _card("Opt-out", formats.count(k.opted_out),
+                  formats.pct(k.opted_out, k.reached, 0) + " of reached",
                   "bold red" if k.opted_out else "bold"),
-            _card("Reach rate", "–" if k.reach_rate is None else f"{100 * k.reach_rate:.1f}%",
+            _card("Reach rate", formats.ratio(k.reach_rate),
                   "of finished"),
-            _card("Avg talk", _duration(k.avg_talk_s), "per reach"),
+            _card("Avg talk", formats.duration(k.avg_talk_s), "per reach"),
         ]
+
+    def as_table(self, max_width: int) -> Table:
+        """The cards for scripts (piped): one KPI per line, its raw value, the value as
+        a card shows it, and the card's second line."""
+        k = self.kpis
+        raw = [k.calls_made, k.reached, k.interested, k.opted_out,
+               "" if k.reach_rate is None else round(k.reach_rate, 4),
+               "" if k.avg_talk_s is None else round(k.avg_talk_s, 1)]
+        table = Table("KPI", "Value", "Shown", "Detail", title="KPIs")
+        for card, value in zip(self.cards, raw):
+            body = card.renderable.plain.split("\n")
+            table.add_row(str(card.title), str(value), body[0], body[1] if len(body) > 1 else "")
+        return table
 
     def __rich_console__(self, console, options):
         per_row = 6 if options.max_width >= 100 else 3
@@ -114,12 +107,13 @@ def kpi_cards(k: Kpis) -> KpiCards:
 
 
 def lead_status_line(k: Kpis) -> Text:
-    text = Text(f"Leads {k.leads_total:,}: ", style="bold")
+    text = Text(f"Leads {formats.count(k.leads_total)}: ", style="bold")
     parts = [(s, n) for s, n in k.leads_by_status.items() if n]
     for i, (status, n) in enumerate(parts):
         if i:
             text.append(" · ")
-        text.append(f"{n:,} {status.lower().replace('_', '-')}", style=STATUS_STYLE.get(status, ""))
+        text.append(f"{formats.count(n)} {status.lower().replace('_', '-')}",
+                    style=STATUS_STYLE.get(status, ""))
     if not parts:
         text.append("none yet -- import some with: dialcli import leads.csv", style="dim")
     return text
@@ -136,10 +130,10 @@ def disposition_table(k: Kpis) -> Table:
         if not n:
             continue
         bar = "█" * max(1, round(20 * n / top)) if top else ""
-        table.add_row(Text(disp, style=DISPOSITION_STYLE.get(disp, "")), f"{n:,}",
-                      _pct(n, k.calls_finished), Text(bar, style=DISPOSITION_STYLE.get(disp, "")))
+        table.add_row(Text(disp, style=DISPOSITION_STYLE.get(disp, "")), num(n),
+                      formats.pct(n, k.calls_finished), Text(bar, style=DISPOSITION_STYLE.get(disp, "")))
     if k.in_flight:
-        table.add_row(Text("in flight", style="cyan"), f"{k.in_flight:,}", "", "")
+        table.add_row(Text("in flight", style="cyan"), num(k.in_flight), "", "")
     if not k.calls_made:
         table.add_row(Text("no calls yet", style="dim"), "", "", "")
     return table
@@ -163,7 +157,8 @@ class LeadTable:
         shown = len(report.leads)
         scope = (", ".join(s.lower() for s in report.status_filter)
                  if report.status_filter else "all")
-        table = Table(title=f"Leads ({scope}; {shown:,} of {report.leads_matching:,}, "
+        table = Table(title=f"Leads ({scope}; {formats.count(shown)} of "
+                            f"{formats.count(report.leads_matching)}, "
                             f"sorted by {report.sort})", title_justify="left")
         if not compact:
             table.add_column("Row", justify="right")
@@ -172,32 +167,38 @@ class LeadTable:
         table.add_column("Last outcome" if compact else "Last disposition", no_wrap=not compact,
                          overflow="fold")
         table.add_column("Phone", no_wrap=True)
+        callbacks = not compact and (max_width >= 100_000 or
+                                     any(r.callback_at for r in report.leads))
         if compact:
             table.add_column("Pass / tries", justify="right")
             table.add_column("Last call", no_wrap=True)
         else:
             table.add_column("Pass", justify="right")
             table.add_column("Attempts", justify="right")
-            table.add_column("Last call (UTC)", no_wrap=True)
+            table.add_column("Last call", no_wrap=True)
+            if callbacks:
+                table.add_column("Callback (their time)", no_wrap=True)
         table.add_column("Consent", no_wrap=True)
         for r in report.leads:
-            shown_at = _when(r.last_call_at)
-            raw_at = r.last_call_at or ""
-            last = Cell(shown_at, raw_at)
+            # Times in the lead's own zone, named (a callback was agreed in it).
             if compact:
+                short = formats.instant(r.last_call_at, r.zone, fmt="%m-%d %H:%M")
                 cells = [Text(r.name), Text(r.status, STATUS_STYLE.get(r.status, "")),
                          Text(r.last_disposition or "–",
                               DISPOSITION_STYLE.get(r.last_disposition or "", "dim")),
                          r.phone or "–", f"{r.pass_no}/{r.attempts}",
-                         Cell(shown_at[5:] if shown_at != "–" else shown_at, raw_at),
+                         Cell(short, formats.utc_z(r.last_call_at)),
                          _consent(r, short=True)]
             else:
-                cells = [str(r.row_number), Text(r.name),
+                cells = [formats.count(r.row_number), Text(r.name),
                          Text(r.status, STATUS_STYLE.get(r.status, "")),
                          Text(r.last_disposition or "–",
                               DISPOSITION_STYLE.get(r.last_disposition or "", "dim")),
                          f"{r.phone_slot}: {r.phone}" if r.phone else "–",
-                         str(r.pass_no), str(r.attempts), last, _consent(r, short=not dated)]
+                         str(r.pass_no), str(r.attempts), when(r.last_call_at, zone=r.zone)]
+                if callbacks:
+                    cells.append(when(r.callback_at, zone=r.zone, style="magenta"))
+                cells.append(_consent(r, short=not dated))
             table.add_row(*cells)
         if not report.leads:
             blanks = [""] * (len(table.columns) - 1)
@@ -224,11 +225,11 @@ def trend_chart(cost: CostReport, height: int = 6) -> Text:
     """Daily cost as vertical bars, one column per day, zeros drawn as a baseline."""
     values = [d.cost for d in cost.days]
     top = max(values, default=0.0)
-    label_w = max(len(money(top)), 3)
+    label_w = max(len(formats.money(top)), 3)
     lines = Text()
     rows = range(height, 0, -1) if top else range(1, 0, -1)
     for row in rows:
-        label = money(top) if row == height else ("$0" if row == 1 else "")
+        label = formats.money(top) if row == height else ("$0" if row == 1 else "")
         lines.append(f"{label:>{label_w}} ┤", style="dim")
         for value in values:
             eighths = round(8 * height * value / top) if top else 0
@@ -249,26 +250,26 @@ def trend_chart(cost: CostReport, height: int = 6) -> Text:
 def cost_panel(cost: CostReport) -> Panel:
     text = Text()
     text.append("Rate ", style="bold")
-    text.append(f"${cost.rate:g}/min")
+    text.append(formats.rate(cost.rate))
     if cost.rate_is_default:
         text.append(" (default; set yours with: dialcli config set rate_per_minute 0.014)",
                     style="yellow")
     text.append("\nBilled minutes ", style="bold")
-    text.append(f"{cost.billed_minutes:,}")
+    text.append(formats.count(cost.billed_minutes))
     text.append("   Cost ", style="bold")
-    text.append(money(cost.cost))
+    text.append(formats.money(cost.cost))
     if cost.cost_final and cost.cost_estimated:
-        text.append(f"  (provider price {money(cost.cost_final)} + estimated "
-                    f"{money(cost.cost_estimated)})", style="dim")
+        text.append(f"  (provider price {formats.money(cost.cost_final)} + estimated "
+                    f"{formats.money(cost.cost_estimated)})", style="dim")
     elif cost.cost_final:
         text.append("  (provider prices)", style="dim")
     elif cost.billed_minutes:
         text.append("  (estimated: minutes x rate)", style="dim")
     if cost.other_runs_cost is not None:
-        text.append(f"\nEarlier runs: {cost.other_runs_minutes:,} min, "
-                    f"{money(cost.other_runs_cost)} (see --all-runs)", style="dim")
-    text.append(f"\n\nLast {len(cost.days)} days (UTC): {cost.trend_minutes:,} min, "
-                f"{money(cost.trend_cost)}", style="bold")
+        text.append(f"\nEarlier runs: {formats.count(cost.other_runs_minutes)} min, "
+                    f"{formats.money(cost.other_runs_cost)} (see --all-runs)", style="dim")
+    text.append(f"\n\nLast {len(cost.days)} days (UTC): {formats.count(cost.trend_minutes)} min, "
+                f"{formats.money(cost.trend_cost)}", style="bold")
     if not cost.trend_minutes and not cost.trend_cost:
         text.append("  no billed calls in these days", style="dim")
     text.append("\n")
@@ -345,17 +346,23 @@ def report(
             raise InputError("--json and --csv are two different outputs; pick one.")
         if calls:
             rate, _ = settings.rate_per_minute(st)
-            rows = exports.export(
-                lambda fh: exports.write_calls_csv(st, campaign_id, fh, rate=rate,
-                                                   all_runs=all_runs),
-                csv_path, excel=excel, stdout=sys.stdout.buffer)
+            with progress.bar("Exporting calls") as advance:
+                rows = exports.export(
+                    lambda fh: exports.write_calls_csv(
+                        st, campaign_id, progress.counting(fh, advance, None), rate=rate,
+                        all_runs=all_runs),
+                    csv_path, excel=excel, stdout=sys.stdout.buffer)
             what = "call"
         else:
-            rows = exports.export(lambda fh: exports.write_leads_csv(st, campaign_id, fh),
-                                  csv_path, excel=excel, stdout=sys.stdout.buffer)
+            total = exports.lead_total(st, campaign_id)
+            with progress.bar("Exporting leads", total=total) as advance:
+                rows = exports.export(
+                    lambda fh: exports.write_leads_csv(
+                        st, campaign_id, progress.counting(fh, advance, total)),
+                    csv_path, excel=excel, stdout=sys.stdout.buffer)
             what = "lead"
         if csv_path != "-":
-            success(f"Wrote {rows:,} {what} row{'s' if rows != 1 else ''} to {csv_path}")
+            success(f"Wrote {formats.count(rows)} {what} row{'s' if rows != 1 else ''} to {csv_path}")
         return
     result = reporting.campaign_report(
         st, campaign_id, today=now(ctx).date(), all_runs=all_runs, status=status, sort=sort,
@@ -375,10 +382,11 @@ def _fetch_prices(st, campaign_id: int) -> None:
     if not done.asked:
         note("No estimated prices to fetch: every answered call has Twilio's own price.")
         return
-    parts = [f"{done.finalized:,} of {done.asked:,} estimated call price(s) now Twilio's own"]
+    parts = [f"{formats.count(done.finalized)} of {formats.count(done.asked)} estimated call "
+             "price(s) now Twilio's own"]
     if done.unpublished:
-        parts.append(f"{done.unpublished:,} not published by Twilio yet (try again in a few "
+        parts.append(f"{formats.count(done.unpublished)} not published by Twilio yet (try again in a few "
                      "minutes)")
     if done.missing:
-        parts.append(f"{done.missing:,} unknown to this Twilio account (left estimated)")
+        parts.append(f"{formats.count(done.missing)} unknown to this Twilio account (left estimated)")
     note("; ".join(parts) + ".")

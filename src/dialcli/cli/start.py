@@ -13,16 +13,19 @@ from __future__ import annotations
 import functools
 import inspect
 import shlex
+import os
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional, get_type_hints
 
 import typer
+from rich.console import Group
 from rich.live import Live
 from rich.markup import escape
 
-from dialcli.cli import logs, ui
+from dialcli import formats
+from dialcli.cli import logs, progress, ui
 from dialcli.cli.common import result as add_result
 from dialcli.cli.common import (YES, bounded, confirm, err, note, out, resolve_campaign_id,
                                 state, success)
@@ -170,11 +173,11 @@ def restart(
     store.quick_check()      # a damaged workspace is refused before the reset is written
     if not yes:
         leads = store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ?", (cid,))
-        confirm(f"Restart {name!r}: put all {leads:,} leads back to PENDING and dial them "
+        confirm(f"Restart {name!r}: put all {formats.count(leads)} leads back to PENDING and dial them "
                 "again?", yes=yes, action="Restarting a campaign")
     got = lifecycle.restart(store, cid, st.clock.now(), wall_now=st.clock.now())
     success(f"Campaign {name!r} reset for run {got['run']}: "
-            + ", ".join(f"{k} {v:,}" for k, v in sorted(got["leads"].items())))
+            + ", ".join(f"{k} {formats.count(v)}" for k, v in sorted(got["leads"].items())))
     if no_start:
         note(f"Start it with: dialcli resume {shlex.quote(name)}")
     else:
@@ -197,8 +200,19 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
         err.print(f"[yellow]Warning:[/yellow] {escape(warning)}", highlight=False)
     engine = runner.build(store, campaign_id, opts, wall=st.clock, on_event=log)
     handle = runner.start_thread(engine, webhooks=True)
-    live = Live(get_renderable=lambda: ui.dashboard(engine.snapshot()), console=out,
-                refresh_per_second=8, transient=False) if tty else None
+    # The pass's bar with its ETA: in the dashboard, or alone on stderr when stdout is
+    # piped and a person watches stderr (never into a pipe or a log).
+    bar = progress.PassBar(store.path, campaign_id, engine.campaign.max_attempts) \
+        if (tty and not os.environ.get("DIALCLI_NO_PROGRESS")) or progress.enabled() else None
+    if tty:
+        live = Live(get_renderable=lambda: Group(ui.dashboard(engine.snapshot()), bar or ""),
+                    console=out, refresh_per_second=8, transient=False)
+    elif bar is not None:
+        # stdout is the log (a file, a pipe): Live must not take it over.
+        live = Live(bar, console=err, refresh_per_second=4, transient=True,
+                    redirect_stdout=False, redirect_stderr=False)
+    else:
+        live = None
 
     def wait() -> None:
         while not handle.done.wait(0.1):
@@ -213,6 +227,8 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
         if live:
             live.refresh()
             live.stop()
+        if bar is not None:
+            bar.close()
     if handle.stopped_because:
         raise StoreError(f"Stopped: {handle.stopped_because} while the campaign ran "
                          f"({store.path}); nothing more was written.",
@@ -233,9 +249,10 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     add_result(outcome=result.outcome, calls_this_session=result.calls,
                snapshot=snapshot_json(snap))
     if result.outcome == "completed":
-        success(f"Campaign {snap.campaign!r} completed: {snap.calls_made:,} calls, "
-                f"{snap.reached:,} reached, {snap.interested:,} interested, "
-                f"{snap.opted_out:,} opted out, {snap.minutes:,} min, ${snap.cost:,.2f}.")
+        success(f"Campaign {snap.campaign!r} completed: {formats.count(snap.calls_made)} calls, "
+                f"{formats.count(snap.reached)} reached, {formats.count(snap.interested)} interested, "
+                f"{formats.count(snap.opted_out)} opted out, {formats.count(snap.minutes)} min, "
+                f"{formats.money(snap.cost)}.")
     elif result.outcome == "lease_lost":
         raise ConflictError(f"Stopped: {result.message}.")
     elif result.provider_pause:
@@ -244,7 +261,7 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
                             hint=f"Fix that, then continue with: {resume_cmd}")
     else:
         why = f" ({result.message})" if result.message else ""
-        note(f"Campaign {snap.campaign!r} paused{why} after {result.calls:,} call(s) this "
+        note(f"Campaign {snap.campaign!r} paused{why} after {formats.count(result.calls)} call(s) this "
              f"session. Continue with: {resume_cmd}")
     if handle.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))

@@ -11,10 +11,12 @@ from dataclasses import asdict
 from typing import Any, Optional
 
 import typer
+from rich.console import Group
 from rich.text import Text
 
 from dialcli.cli import ui
-from dialcli.cli.common import note, out, print_json, resolve_campaign_id, state
+from dialcli.cli.common import (note, out, print_json, resolve_campaign_id, show, state,
+                                stdout_is_terminal)
 from dialcli.engine import lifecycle
 from dialcli.engine.types import Snapshot
 from dialcli.models import CampaignStatus
@@ -47,6 +49,15 @@ def status(
     hint = next_step(snap)
     if as_json:
         print_json(snapshot_json(snap) | {"consent": gate, "hint": hint})
+        return
+    if not stdout_is_terminal():
+        # Scripts get field<TAB>value lines, then the recent leads and calls tables.
+        show(Group(ui.snapshot_table(snap, {"purpose": gate["purpose"] or "",
+                                            "consent_gate": gate["gate"]}),
+                   ui.lead_table(ui.latest_per_lead(snap.recent_leads, 8)),
+                   ui.event_table(snap.recent_events[:6])))
+        if hint:
+            note(hint)
         return
     out.print(ui.dashboard(snap))
     out.print(consent_line(gate, snap.campaign))

@@ -15,6 +15,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dialcli import formats
+from dialcli.cli.common import Cell, amount
+
 if TYPE_CHECKING:
     from dialcli.engine.types import Snapshot
 
@@ -32,9 +35,7 @@ DISPOSITION_STYLE = {
 def _hhmm(dt: datetime | None, *, zone: bool = True) -> str:
     """An instant in this computer's zone, naming it ('Mon 14:03:07 PST'); without the
     zone in table cells whose header names it (``_when_header``)."""
-    if dt is None:
-        return "-"
-    return dt.astimezone().strftime("%a %H:%M:%S %Z" if zone else "%a %H:%M:%S").strip()
+    return formats.local_clock(dt, zone=zone)
 
 
 def _when_header(rows: list[dict[str, Any]]) -> str:
@@ -43,9 +44,14 @@ def _when_header(rows: list[dict[str, Any]]) -> str:
     return f"When ({first.astimezone().strftime('%Z')})" if first is not None else "When"
 
 
+def _at(dt: datetime | None) -> Cell:
+    """A dashboard table's time: local, its zone in the header; RFC 3339 UTC piped."""
+    return Cell(_hhmm(dt, zone=False), formats.utc_z(dt))
+
+
 def clock_text(dt: datetime) -> str:
     """The dashboard's clock, in this computer's zone, saying which: 'Mon 14:03:07 PST'."""
-    return dt.astimezone().strftime("%a %H:%M:%S %Z")
+    return formats.local_clock(dt)
 
 
 def _card(label: str, value: str, style: str = "bold") -> Panel:
@@ -56,12 +62,12 @@ def _card(label: str, value: str, style: str = "bold") -> Panel:
 def kpi_cards(s: "Snapshot") -> Columns:
     """The KPI cards; they wrap onto more rows on a narrow terminal."""
     cards = [
-        _card("Calls made", f"{s.calls_made:,}"),
-        _card("Reached", f"{s.reached:,}", "bold green"),
-        _card("Interested", f"{s.interested:,}", "bold green"),
-        _card("Opt-out", f"{s.opted_out:,}", "bold red" if s.opted_out else "bold"),
-        _card("In flight", f"{s.in_flight:,}", "bold cyan"),
-        _card("Minutes · cost", f"{s.minutes:,} · ${s.cost:,.2f}"),
+        _card("Calls made", formats.count(s.calls_made)),
+        _card("Reached", formats.count(s.reached), "bold green"),
+        _card("Interested", formats.count(s.interested), "bold green"),
+        _card("Opt-out", formats.count(s.opted_out), "bold red" if s.opted_out else "bold"),
+        _card("In flight", formats.count(s.in_flight), "bold cyan"),
+        _card("Minutes · cost", f"{formats.count(s.minutes)} · {formats.money(s.cost)}"),
     ]
     return Columns(cards, padding=(0, 1))
 
@@ -87,6 +93,32 @@ def status_line(s: "Snapshot") -> Text:
     return text
 
 
+def snapshot_table(s: "Snapshot", extra: dict[str, Any] | None = None) -> Table:
+    """The snapshot as one field per row (``status`` piped: ``field<TAB>value``, raw
+    numbers and RFC 3339 UTC times; ``disposition.X`` and ``leads.X`` per kind)."""
+    table = Table("Field", "Value", title="Campaign", title_justify="left")
+    rows: list[tuple[str, Any]] = [
+        ("campaign", s.campaign), ("status", s.status), ("run", s.run),
+        ("pass", s.pass_no), ("max_passes", s.max_passes),
+        ("now", Cell(formats.instant(s.now), formats.utc_z(s.now))),
+        ("next_pass_at", Cell(formats.instant(s.next_pass_at), formats.utc_z(s.next_pass_at))),
+        ("waiting_until", Cell(formats.instant(s.waiting_until),
+                               formats.utc_z(s.waiting_until))),
+        ("waiting_for", s.waiting_for or ""), ("note", s.note or ""),
+        ("calls_made", s.calls_made), ("reached", s.reached), ("interested", s.interested),
+        ("opted_out", s.opted_out), ("in_flight", s.in_flight), ("minutes", s.minutes),
+        ("cost", amount(s.cost)),
+    ]
+    rows += [(f"disposition.{k}", n) for k, n in sorted(s.dispositions.items())]
+    rows += [(f"leads.{k}", n) for k, n in sorted(s.leads_by_status.items())]
+    rows += list((extra or {}).items())
+    for name, value in rows:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = Cell(formats.count(value), str(value))
+        table.add_row(name, value if isinstance(value, Text) else str(value))
+    return table
+
+
 def lead_table(rows: list[dict[str, Any]], title: str = "Recently changed leads") -> Table:
     table = Table(title=title, title_justify="left", expand=True, show_edge=False)
     table.add_column(_when_header(rows), style="dim", no_wrap=True)
@@ -99,7 +131,7 @@ def lead_table(rows: list[dict[str, Any]], title: str = "Recently changed leads"
         status = r.get("status") or ""
         disp = r.get("disposition") or ""
         table.add_row(
-            _hhmm(r.get("at"), zone=False), r.get("name") or "(no name)",
+            _at(r.get("at")), r.get("name") or "(no name)",
             Text(status, style=STATUS_STYLE.get(status, "")),
             Text(disp, style=DISPOSITION_STYLE.get(disp, "")),
             f"phone{r['slot']}" if r.get("slot") else "-", str(r.get("pass") or "-"),
@@ -114,7 +146,7 @@ def event_table(rows: list[dict[str, Any]]) -> Table:
     table.add_column("Number", no_wrap=True)
     table.add_column("Event")
     for r in rows:
-        table.add_row(_hhmm(r.get("at"), zone=False), r.get("lead") or "", r.get("e164") or "",
+        table.add_row(_at(r.get("at")), r.get("lead") or "", r.get("e164") or "",
                       r.get("event") or "")
     return table
 
@@ -126,13 +158,13 @@ def disposition_line(s: "Snapshot") -> Text:
     for i, (k, n) in enumerate(sorted(s.dispositions.items(), key=lambda kv: -kv[1])):
         if i:
             text.append("  ")
-        text.append(f"{k} {n:,}", style=DISPOSITION_STYLE.get(k, ""))
+        text.append(f"{k} {formats.count(n)}", style=DISPOSITION_STYLE.get(k, ""))
     if s.leads_by_status:
         text.append("\nLeads: ", style="dim")
         for i, (k, n) in enumerate(sorted(s.leads_by_status.items())):
             if i:
                 text.append("  ")
-            text.append(f"{k} {n:,}", style=STATUS_STYLE.get(k, ""))
+            text.append(f"{k} {formats.count(n)}", style=STATUS_STYLE.get(k, ""))
     return text
 
 
@@ -176,7 +208,7 @@ def dashboard(s: "Snapshot") -> Group:
 
 def log_line(item: dict[str, Any]) -> str:
     """One plain line per engine event (when stdout is not a terminal)."""
-    at = item["at"].strftime("%Y-%m-%dT%H:%M:%SZ") if item.get("at") else ""
+    at = formats.utc_z(item.get("at"))
     if item["type"] == "lead":
         nxt = ""
         if item["status"] in ("RETRY", "PENDING") and item.get("slot"):
@@ -184,8 +216,8 @@ def log_line(item: dict[str, Any]) -> str:
         return (f"{at} {item['name'] or '(no name)'} {item.get('e164') or ''} pass {item['pass']}: "
                 f"{item['disposition']} -> {item['status']}{nxt}").replace("  ", " ")
     if item["type"] == "pass":
-        return f"{at} pass {item['pass']} opens at {item['opens_at']:%Y-%m-%dT%H:%M:%SZ}"
+        return f"{at} pass {item['pass']} opens at {formats.utc_z(item['opens_at'])}"
     if item["type"] == "idle":
-        return (f"{at} nothing to dial until {item['until']:%Y-%m-%dT%H:%M:%SZ}: "
+        return (f"{at} nothing to dial until {formats.utc_z(item['until'])}: "
                 f"{item['why'] or 'calling hours, callbacks or pacing'}")
     return f"{at} {item.get('lead', '')} {item.get('e164', '')} {item.get('event', '')}"

@@ -1,4 +1,4 @@
-"""Commands: ``dialcli webhooks add|list|remove|test|deliver|retry|enable``.
+"""Commands: ``dialcli webhook add|list|remove|test|deliver|retry|enable``.
 
 The outbox, signing and delivery rules live in ``dialcli.results.webhooks`` and
 ``dialcli.results.delivery``. Secrets are printed exactly once, by ``add``; everything
@@ -15,7 +15,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dialcli.cli.common import (bounded, confirm, note, now, out, print_json, result, show,
+from dialcli import formats
+from dialcli.cli.common import (bounded, confirm, num, note, now, out, print_json, result, show,
                                 state, store, success, warn)
 from dialcli.cli.common import result as result_
 from dialcli.clock import to_iso
@@ -24,9 +25,9 @@ from dialcli.results import delivery
 from dialcli.results import webhooks as core
 
 app = typer.Typer(
-    name="webhooks",
+    name="webhook",
     help="Send campaign.lead.updated events to your endpoint, signed, with retries.\n\n"
-         "\b\nExample:\n  dialcli webhooks add https://example.com/hooks/dialcli",
+         "\b\nExample:\n  dialcli webhook add https://example.com/hooks/dialcli",
     no_args_is_help=True,
 )
 
@@ -52,22 +53,22 @@ def subscriptions_table(rows: list[core.SubscriptionStatus]) -> Table:
             endpoint.append(f"\nlast error: {r.last_error}", style="yellow")
         state_text = (Text("active", "green") if sub.active
                       else Text(f"off: {sub.disabled_reason or 'disabled'}", "red"))
-        table.add_row(str(sub.id), endpoint, state_text, f"{r.pending:,}", f"{r.delivered:,}",
-                      Text(f"{r.dead:,}", "red" if r.dead else ""), sub.fingerprint)
+        table.add_row(str(sub.id), endpoint, state_text, num(r.pending), num(r.delivered),
+                      Text(formats.count(r.dead), "red" if r.dead else ""), sub.fingerprint)
     if not rows:
-        table.add_row("", Text("none -- add one with: dialcli webhooks add URL", "dim"),
+        table.add_row("", Text("none -- add one with: dialcli webhook add URL", "dim"),
                       "", "", "", "", "")
     return table
 
 
 def stats_line(stats: delivery.DeliveryStats) -> str:
-    parts = [f"{stats.delivered:,} delivered"]
+    parts = [f"{formats.count(stats.delivered)} delivered"]
     if stats.failed:
-        parts.append(f"{stats.failed:,} failed (will be retried)")
+        parts.append(f"{formats.count(stats.failed)} failed (will be retried)")
     if stats.dead:
-        parts.append(f"{stats.dead:,} dead-lettered")
+        parts.append(f"{formats.count(stats.dead)} dead-lettered")
     if stats.deferred:
-        parts.append(f"{stats.deferred:,} held back (endpoint failing)")
+        parts.append(f"{formats.count(stats.deferred)} held back (endpoint failing)")
     return ", ".join(parts)
 
 
@@ -87,14 +88,14 @@ def add_cmd(
 
     \b
     Example:
-      dialcli webhooks add https://example.com/hooks/dialcli
-      dialcli webhooks add https://example.com/hooks/dialcli --secret - < secret.txt
+      dialcli webhook add https://example.com/hooks/dialcli
+      dialcli webhook add https://example.com/hooks/dialcli --secret - < secret.txt
     """
     if secret == "-":
         lines = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
         if len(lines) != 1:
             raise InputError("--secret - reads one line from stdin: the signing secret.",
-                             hint="e.g. dialcli webhooks add URL --secret - < secret.txt")
+                             hint="e.g. dialcli webhook add URL --secret - < secret.txt")
         secret = lines[0]
     elif secret is not None:
         # An argument is visible to every user in `ps` and kept in shell history.
@@ -113,7 +114,7 @@ def add_cmd(
         note("Signing secret (shown only now; store it where your receiver can read it):")
         out.print(sub.secret, markup=False)
     note("Verify the Dialcli-Signature header as shown in the README (Webhooks), then: "
-         f"dialcli webhooks test {sub.id}")
+         f"dialcli webhook test {sub.id}")
 
 
 @app.command("list")
@@ -125,7 +126,7 @@ def list_cmd(
 
     \b
     Example:
-      dialcli webhooks list
+      dialcli webhook list
     """
     rows = core.list_subscriptions(store(ctx))
     if as_json:
@@ -152,19 +153,19 @@ def remove_cmd(
 
     \b
     Example:
-      dialcli webhooks remove 1 --yes
+      dialcli webhook remove 1 --yes
     """
     st = store(ctx)
     sub = core.get_subscription(st, subscription)
     pending, _ = core.outbox_counts(st, sub.id)
     if pending:
-        confirm(f"{pending:,} event(s) for {sub.display_url} are not delivered yet and "
+        confirm(f"{formats.count(pending)} event(s) for {sub.display_url} are not delivered yet and "
                 "will be dropped. Remove anyway?", yes=yes,
                 action="Removing a subscription with queued events")
     removed, dropped = core.remove_subscription(st, sub.id)
     result(removed={"id": removed.id, "url": removed.display_url}, dropped_events=dropped)
     success(f"Removed subscription {removed.id} ({removed.display_url})"
-            + (f"; dropped {dropped:,} queued event(s)" if dropped else ""))
+            + (f"; dropped {formats.count(dropped)} queued event(s)" if dropped else ""))
 
 
 @app.command("test")
@@ -179,7 +180,7 @@ def test_cmd(
 
     \b
     Example:
-      dialcli webhooks test 1
+      dialcli webhook test 1
     """
     st = store(ctx)
     sub = (core.get_subscription(st, subscription) if _ref(subscription)
@@ -212,7 +213,7 @@ def deliver_cmd(
 
     \b
     Example:
-      dialcli webhooks deliver
+      dialcli webhook deliver
     """
     st = store(ctx)
     deliverer = delivery.Deliverer(st, clock=state(ctx).clock, rng=random.Random(),
@@ -230,13 +231,13 @@ def deliver_cmd(
     if stats.attempted == 0 and not remaining:
         success("Nothing to deliver.")
         return
-    note(stats_line(stats) + (f"; {remaining:,} still queued" if remaining else ""))
+    note(stats_line(stats) + (f"; {formats.count(remaining)} still queued" if remaining else ""))
     if stats.errors:
         details = "; ".join(f"subscription {sid}: {error}" for sid, error in stats.errors.items())
         raise core.DeliveryError(
             f"Some endpoints failed: {details}",
             hint="Their events stay queued and are retried by the running campaign or the "
-                 "next `dialcli webhooks deliver`.")
+                 "next `dialcli webhook deliver`.")
     success("Delivered.")
 
 
@@ -250,15 +251,15 @@ def retry_cmd(
 
     \b
     Example:
-      dialcli webhooks retry && dialcli webhooks deliver
+      dialcli webhook retry && dialcli webhook deliver
     """
     count = delivery.retry_dead(store(ctx), subscription=_ref(subscription), event_id=event_id)
     result(requeued=count)
     if not count:
         success("No dead letters to retry.")
         return
-    success(f"Requeued {count:,} event(s); they go out with the running campaign or "
-            "`dialcli webhooks deliver`.")
+    success(f"Requeued {formats.count(count)} event(s); they go out with the running campaign or "
+            "`dialcli webhook deliver`.")
 
 
 @app.command("enable")
@@ -270,7 +271,7 @@ def enable_cmd(
 
     \b
     Example:
-      dialcli webhooks enable 1
+      dialcli webhook enable 1
     """
     sub = core.enable_subscription(store(ctx), subscription)
     result(subscription={"id": sub.id, "url": sub.display_url, "active": True})

@@ -30,7 +30,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from dateutil import parser as dateparser
 
@@ -375,7 +375,8 @@ class ImportResult:
 
 
 def import_file(store: Any, path: str | Path, *, now_iso: str, column: str | None = None,
-                default_region: str = "US") -> ImportResult:
+                default_region: str = "US",
+                progress: Callable[[int, int], None] | None = None) -> ImportResult:
     """Add the consents of a CSV (a phone column, ``consent_at``, ``consent_type``, and
     ``consent_source`` if present), all in one transaction.
 
@@ -383,6 +384,7 @@ def import_file(store: Any, path: str | Path, *, now_iso: str, column: str | Non
     and reported with its line; a naive time is read in the number's zone(s) (or the
     row's ``timezone`` column), the latest reading kept. Lead phones the gate retired
     for want of consent are revived for numbers that now pass their campaign's gate.
+    ``progress(bytes_read, bytes_total)`` is called as the file is read.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -393,8 +395,11 @@ def import_file(store: Any, path: str | Path, *, now_iso: str, column: str | Non
     with store.tx() as conn, path.open(encoding=encoding, newline="") as fh:
         rows = _rows(fh, path, column, result)
         parser = PhoneParser(default_region)
+        size = path.stat().st_size
         for line, values in rows:
             result.rows += 1
+            if progress is not None and result.rows % 1000 == 0:
+                progress(min(fh.buffer.tell(), size), size)
             try:
                 numbers, kind, at_text, source, tz = values
                 phones = [_phone(parser, n) for n in numbers]

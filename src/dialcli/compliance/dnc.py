@@ -32,7 +32,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, TextIO
+from typing import Callable, Iterable, Iterator, TextIO
 
 from dialcli.compliance import consent
 from dialcli.compliance.policy import RULES_VERSION
@@ -295,19 +295,36 @@ def export(conn, out: TextIO, *, fmt: str = "csv") -> int:
 MAX_LINE = 1 << 20
 
 
-def _open_texts(path: Path) -> Iterator[tuple[str, TextIO]]:
-    """(name, text stream) for a plain file or each text member of a zip download."""
+#: ``progress(done, total)``: bytes of the input read so far, and in all (for a bar).
+Progress = Callable[[int, int], None]
+
+
+def _open_texts(path: Path, progress: Progress | None = None
+                ) -> Iterator[tuple[str, TextIO, Callable[[], None]]]:
+    """(name, text stream, report) for a plain file or each text member of a zip
+    download; ``report()`` tells ``progress`` (if any) how many bytes have been read."""
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             members = [m for m in zf.infolist() if not m.is_dir()]
             if not members:
                 raise InputError(f"{path} is an empty zip file.")
+            total, before = sum(m.file_size for m in members), 0
             for member in members:
                 with zf.open(member) as raw:
-                    yield member.filename, io.TextIOWrapper(raw, "utf-8-sig", errors="replace")
+                    yield (member.filename,
+                           io.TextIOWrapper(raw, "utf-8-sig", errors="replace"),
+                           _reporter(lambda raw=raw, b=before: b + raw.tell(), total, progress))
+                before += member.file_size
         return
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-        yield path.name, fh
+        yield path.name, fh, _reporter(fh.buffer.tell, path.stat().st_size, progress)
+
+
+def _reporter(where: Callable[[], int], total: int,
+              progress: Progress | None) -> Callable[[], None]:
+    if progress is None:
+        return lambda: None
+    return lambda: progress(min(where(), total), total)
 
 
 def _header_columns(first: str, column: str | None) -> list[int] | None:
@@ -370,12 +387,15 @@ def _lines(name: str, stream: TextIO) -> Iterator[tuple[int, str]]:
         yield lineno, raw
 
 
-def _parse(path: Path, column: str | None, report: ImportReport) -> Iterator[tuple[str, str]]:
+def _parse(path: Path, column: str | None, report: ImportReport,
+           progress: Progress | None = None) -> Iterator[tuple[str, str]]:
     parser = PhoneParser("US")
-    for name, stream in _open_texts(path):
+    for name, stream, report_read in _open_texts(path, progress):
         columns: list[int] | None = None
         started = False
         for lineno, raw in _lines(name, stream):
+            if lineno % _BATCH == 0:
+                report_read()
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
@@ -421,8 +441,9 @@ def _invalid(report: ImportReport, lineno: int, value: str, why: str) -> None:
 
 
 def import_file(store, path: str | Path, *, now_iso: str, column: str | None = None,
-                source: str | None = None) -> ImportReport:
-    """Stream a registry download or a CSV into the list, in one transaction."""
+                source: str | None = None, progress: Progress | None = None) -> ImportReport:
+    """Stream a registry download or a CSV into the list, in one transaction
+    (``progress(bytes_read, bytes_total)`` is called as the file is read)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise InputError(f"{path} does not exist or is not a file.")
@@ -433,7 +454,7 @@ def import_file(store, path: str | Path, *, now_iso: str, column: str | None = N
         conn.execute("DELETE FROM temp.dnc_batch")
         batch: list[tuple[str, str]] = []
         add_lines = 0
-        for item in _parse(path, column, report):
+        for item in _parse(path, column, report, progress):
             batch.append(item)
             add_lines += item[1] == "add"
             if len(batch) >= _BATCH:

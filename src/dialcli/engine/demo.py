@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dialcli import formats
 from dialcli.clock import to_iso
 from dialcli.compliance import consent
 from dialcli.engine.runner import demo_paths, journal_path
@@ -102,17 +103,18 @@ def build_demo(db: Path, now: datetime) -> dict[str, Any]:
         assert journal_path(store)
     finally:
         store.close()
-    zones = ", ".join(f"{z} {n:,}" for z, n in sorted(summary.leads_per_zone.items(),
+    zones = ", ".join(f"{z} {formats.count(n)}" for z, n in sorted(summary.leads_per_zone.items(),
                                                      key=lambda kv: -kv[1])[:6])
     lines = [
         f"Demo workspace: {db} (recreated). No real calls: the phone network is simulated.",
         f"Agent 'Zara', from-number {DEMO_NUMBER}, campaign 'Demo' (telemarketing: each number "
         "needs written consent; 09:00-20:00 recipient time, 3 passes, 60 min apart, voicemail: "
         "leave a message).",
-        f"Imported {summary.imported:,} leads from examples/leads.csv; {summary.rejected:,} "
+        f"Imported {formats.count(summary.imported)} leads from examples/leads.csv; "
+        f"{formats.count(summary.rejected)} "
         f"rejected" + (f" (see {summary.rejects_file})" if summary.rejects_file else "") + "; "
-        f"{summary.consent_records:,} consent records from its consent columns.",
-        f"Consent: {len(gated):,} lead(s) lack the written consent a telemarketing call needs; "
+        f"{formats.count(summary.consent_records)} consent records from its consent columns.",
+        f"Consent: {formats.count(len(gated))} lead(s) lack the written consent a telemarketing call needs; "
         "the gate skips them with the reason: " + "; ".join(gated) + ".",
         f"Leads per time zone: {zones}.",
     ]

@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 import httpx
 
+from dialcli import formats
 from dialcli.clock import to_iso
 from dialcli.compliance import adad, consent
 from dialcli.compliance import policy as compliance
@@ -170,10 +171,10 @@ def check_from_numbers(checks: list[Check], account: Any, campaigns: list[Campai
                                 "every call (error 21210).",
                                 f"Buy or verify {e164} at console.twilio.com, or switch: "
                                 f"dialcli campaign edit {campaigns[0].name} --from +1...; then "
-                                "dialcli numbers sync"))
+                                "dialcli number sync"))
         elif not info["voice"]:
             checks.append(Check(name, FAIL, f"{e164} (campaign {users}) cannot make voice calls.",
-                                "Pick a voice-capable number (dialcli numbers sync shows them)."))
+                                "Pick a voice-capable number (dialcli number sync shows them)."))
         else:
             checks.append(Check(name, OK, f"{e164} ({info['kind']}) can call; used by {users}."))
 
@@ -360,7 +361,7 @@ def check_consent(store: Any, campaign: Campaign, now: datetime) -> Check:
     if campaign.consent_gate == "off":
         return Check(name, WARN, gate_off_text(campaign.consent_gate_changed_at,
                                                campaign.consent_gate_changed_by, sentence=True)
-                     + f" ({campaign.purpose}: {needs}; {lacking:,} waiting lead(s) have "
+                     + f" ({campaign.purpose}: {needs}; {formats.count(lacking)} waiting lead(s) have "
                      "no such record here).",
                      f"Import the records (dialcli consent import FILE) and turn it back on: "
                      f"dialcli campaign edit {campaign.name} --consent-gate on")
@@ -368,11 +369,12 @@ def check_consent(store: Any, campaign: Campaign, now: datetime) -> Check:
         "SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status IN ('PENDING', 'RETRY', "
         "'CALLBACK')", (campaign.id,))
     if lacking:
-        return Check(name, WARN, f"{lacking:,} of {waiting:,} waiting lead(s) have no number "
+        return Check(name, WARN, f"{formats.count(lacking)} of {formats.count(waiting)} waiting "
+                                 "lead(s) have no number "
                      f"with {needs} on record: they will be skipped ({campaign.purpose}).",
                      "Add the records from your web form or CRM: dialcli consent import FILE "
                      "(or consent_at / consent_type / consent_source columns in the leads CSV)")
-    return Check(name, OK, f"{campaign.purpose}: every waiting lead ({waiting:,}) has {needs} "
+    return Check(name, OK, f"{campaign.purpose}: every waiting lead ({formats.count(waiting)}) has {needs} "
                  "on record; the gate checks it again at each dial.")
 
 
@@ -388,8 +390,8 @@ def check_state_rules(store: Any, campaign: Campaign) -> Check | None:
         return None
     total = sum(n for _rule, n in found)
     return Check(f"State artificial-voice laws ({campaign.name})", WARN,
-                 f"{total:,} waiting number(s) will be skipped for {campaign.purpose} calls "
-                 "by an AI voice: " + "; ".join(f"{n:,} in {rule.describe()}"
+                 f"{formats.count(total)} waiting number(s) will be skipped for {campaign.purpose} calls "
+                 "by an AI voice: " + "; ".join(f"{formats.count(n)} in {rule.describe()}"
                                                 for rule, n in found) + ".",
                  "Nothing to fix in dialcli: these states' laws forbid the call (or need a "
                  "human operator first). Call them with a live agent, or remove the leads.")
@@ -461,7 +463,7 @@ def start_warnings(store: Any, campaign_id: int, now: datetime) -> list[str]:
     if campaign.consent_gate == "on":
         lacking = consent.lacking(store.conn, campaign.id, campaign.purpose, to_iso(now))
         if lacking:
-            warnings.append(f"{lacking:,} waiting lead(s) have no number with "
+            warnings.append(f"{formats.count(lacking)} waiting lead(s) have no number with "
                             f"{consent.NEEDS[campaign.purpose]} on record: they will be "
                             "skipped. Add records with: dialcli consent import FILE")
     return warnings

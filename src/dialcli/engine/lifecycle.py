@@ -76,6 +76,17 @@ def restart(store: Store, campaign_id: int, now: datetime, *, wall_now: datetime
     return {"campaign": name, "run": run + 1, "leads": counts}
 
 
+def pass_left(store: Store, campaign_id: int) -> tuple[int, int]:
+    """(the campaign's pass, leads still to be dialed or in a call in it): what a
+    progress bar of the pass counts down (the same leads ``_pass_over`` waits for)."""
+    with store.snapshot():
+        pass_no = store.scalar("SELECT pass_no FROM campaigns WHERE id = ?", (campaign_id,))
+        left = store.scalar(
+            "SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND ((status IN ('PENDING', "
+            "'RETRY') AND pass_done = 0) OR status = 'DIALING')", (campaign_id,))
+    return int(pass_no or 0), int(left or 0)
+
+
 def snapshot(store: Store, campaign_id: int, now: datetime) -> Snapshot:
     """The dashboard's snapshot, read from the database."""
     with store.snapshot():

@@ -292,7 +292,7 @@ class Engine:
         return wake
 
     def _check_external(self, now: datetime) -> None:
-        """Another process committed (pause, dnc add, import, webhooks add)?"""
+        """Another process committed (pause, dnc add, import, webhook add)?"""
         tx = self.tx
         if tx.open and tx.external_checked:
             return     # checked since we took the write lock: nobody else can commit now

@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 
+from dialcli import formats
 from dialcli.compliance import consent, dnc
 from dialcli.compliance.rules import Blackout
 from dialcli.clock import from_iso, to_iso
@@ -238,18 +239,18 @@ def _consent_notes(campaign: Campaign, summary: dict) -> list[str]:
     if campaign.consent_gate == "off":
         notes.append(gate_off_text(campaign.consent_gate_changed_at,
                                    campaign.consent_gate_changed_by, sentence=True)
-                     + (f" ({summary['leads_lacking']:,} waiting lead(s) have none)."
+                     + (f" ({formats.count(summary['leads_lacking'])} waiting lead(s) have none)."
                         if summary["leads_lacking"] else "."))
     elif summary["numbers_blocked"]:
-        notes.append(f"{summary['numbers_blocked']:,} number(s) blocked: no {campaign.purpose} "
-                     f"consent on record ({summary['needs']}); {summary['leads_lacking']:,} "
+        notes.append(f"{formats.count(summary['numbers_blocked'])} number(s) blocked: no {campaign.purpose} "
+                     f"consent on record ({summary['needs']}); {formats.count(summary['leads_lacking'])} "
                      "waiting lead(s) have no number with it. Add the records: "
                      "dialcli consent import FILE")
     skips = summary.get("state_skips") or {}
     if skips:
-        notes.append(f"{sum(skips.values()):,} number(s) skipped by state artificial-voice "
+        notes.append(f"{formats.count(sum(skips.values()))} number(s) skipped by state artificial-voice "
                      f"laws for {campaign.purpose} calls (an AI voice is an artificial voice): "
-                     + "; ".join(f"{k}: {v:,}" for k, v in sorted(skips.items())))
+                     + "; ".join(f"{k}: {formats.count(v)}" for k, v in sorted(skips.items())))
     return notes
 
 

@@ -2,7 +2,7 @@
 
 ``Deliverer`` works on the wall clock (a simulated campaign's virtual clock can be
 days ahead): it claims a batch of due chain heads in one transaction (a lease, so a
-second deliverer -- the ``webhooks deliver`` command next to a running engine --
+second deliverer -- the ``webhook deliver`` command next to a running engine --
 does not send them too), sends them concurrently over one ``httpx.Client`` without
 holding any lock, and records the outcomes in one transaction. The claim scans one
 range of the ``outbox_pending`` index per subscription, in due order, so a backlog of
@@ -19,7 +19,7 @@ dropped; its queued events wait, and no new ones are recorded, until
 due for it waits for that attempt's retry time (a circuit breaker), so a dead
 endpoint costs one probe per backoff step instead of one timeout per lead; the 24
 hours run per event from its own first attempt, so an endpoint that is down for a
-day loses (to the dead letters, recoverable with ``webhooks retry``) only the
+day loses (to the dead letters, recoverable with ``webhook retry``) only the
 events that were probing it.
 """
 
@@ -327,7 +327,7 @@ class Deliverer:
         """Send up to ``max_events`` due chain heads once; returns what happened.
 
         ``force_since``: also send events waiting in backoff that were not attempted
-        since that instant (``webhooks deliver`` uses it to flush after a fix).
+        since that instant (``webhook deliver`` uses it to flush after a fix).
         """
         stats = DeliveryStats()
         jobs = self._claim(self.clock.now(), max_events,
@@ -368,7 +368,7 @@ class Deliverer:
         """Deliver in a daemon thread (with its own Store connection) until ``stop_event``.
 
         After the stop, events already due get ``final_drain_s`` seconds to go out;
-        whatever remains stays in the outbox for the next run or ``webhooks deliver``.
+        whatever remains stays in the outbox for the next run or ``webhook deliver``.
         """
         def loop() -> None:
             store = Store(self.store.path)
@@ -419,7 +419,7 @@ def prune_delivered(store: Store, now: datetime, *, keep: timedelta = KEEP_DELIV
     every lead change of every campaign forever; returns how many.
 
     Queued and dead-lettered events are never removed. Each subscription keeps its
-    newest delivered event (``webhooks list``'s "last delivered") and counts the
+    newest delivered event (``webhook list``'s "last delivered") and counts the
     removed ones in ``delivered_pruned``. Batches of ``batch`` rows, one transaction
     each, so a first prune of a large outbox never holds the write lock for long.
     """
@@ -466,7 +466,7 @@ def retry_dead(store: Store, *, subscription: int | str | None = None,
                             f"{' AND '.join(where)}", params).fetchall()
         if event_id is not None and not rows:
             raise NotFoundError(f"No dead-lettered event {event_id!r}.",
-                                hint="See dead letters with: dialcli webhooks list")
+                                hint="See dead letters with: dialcli webhook list")
         conn.executemany(
             "UPDATE outbox SET dead_at = NULL, attempts = 0, first_attempt_at = NULL, "
             "last_attempt_at = NULL, lease_until = NULL, next_attempt_at = ? WHERE id = ?",

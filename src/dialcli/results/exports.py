@@ -169,6 +169,11 @@ def _phones_by_lead(store: Store, campaign_id: int) -> Iterator[tuple[int, dict[
         yield current, phones
 
 
+def lead_total(store: Store, campaign_id: int) -> int:
+    """The rows ``write_leads_csv`` writes (a progress bar's total)."""
+    return store.scalar("SELECT COUNT(*) FROM leads WHERE campaign_id = ?", (campaign_id,))
+
+
 def write_leads_csv(store: Store, campaign_id: int, fh: IO[str]) -> int:
     """One row per lead (see the module docstring); returns the number of rows."""
     with store.snapshot():
@@ -369,5 +374,6 @@ def export(writer: Callable[[IO[str]], int], path: str, *, excel: bool = False,
         return writer(fh)
 
 
-__all__ = ["neutralise", "field_names", "field_cell", "lead_columns", "write_leads_csv", "write_calls_csv",
+__all__ = ["neutralise", "field_names", "field_cell", "lead_columns", "lead_total",
+           "write_leads_csv", "write_calls_csv",
            "write_atomically", "export"]

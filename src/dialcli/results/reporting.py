@@ -160,6 +160,9 @@ class LeadRow:
     consent_type: str | None = None     # written | express | None (no live record)
     consent_at: str | None = None
     consent_source: str | None = None
+    #: The recipient's IANA zone (the lead's override, else its current phone's; an
+    #: area code spanning two zones gives both, comma-separated): its times are shown in it.
+    zone: str | None = None
 
     @property
     def consent(self) -> str:
@@ -375,9 +378,11 @@ def lead_rows(store: Store, campaign_id: int, *, status: Iterable[str] = (), sor
     rows = store.all(
         "SELECT l.id, l.row_number, l.name, l.status, l.last_disposition, l.phone_slot, "
         "p.e164, l.pass_no, l.attempts, l.last_call_at, l.callback_at, "
-        + ", ".join(LEAD_CONSENT_COLUMNS) + " FROM ("
+        + ", ".join(LEAD_CONSENT_COLUMNS) + ", COALESCE(l.timezone, (SELECT NULLIF(zones, '') "
+        "FROM zone_groups WHERE id = l.cur_group)) FROM ("
         "SELECT l.id, l.row_number, l.name, l.status, l.last_disposition, l.phone_slot, "
-        "l.reached_slot, l.pass_no, l.attempts, l.last_call_at, l.callback_at FROM leads l "
+        "l.reached_slot, l.pass_no, l.attempts, l.last_call_at, l.callback_at, l.timezone, "
+        "l.cur_group FROM leads l "
         f"WHERE {where} ORDER BY {order}{page}) l "
         "LEFT JOIN lead_phones p ON p.lead_id = l.id AND p.slot = l.phone_slot "
         f"ORDER BY {order}", params)

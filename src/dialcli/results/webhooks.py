@@ -14,7 +14,7 @@ anyway, so a mistake in promotion can delay but never reorder.
 "<t>.<raw body>")>``, plus ``Dialcli-Event-Id`` and ``Dialcli-Event-Type``; receivers
 verify with ``verify_signature`` (same code as the README snippet) and reject stale
 timestamps. Secrets are stored (they are needed to sign) but never printed after
-``webhooks add``; listings show a fingerprint.
+``webhook add``; listings show a fingerprint.
 
 Delivery (``Deliverer``, ``retry_dead``, ``send_test``) is ``dialcli.results.delivery``.
 """
@@ -165,7 +165,7 @@ def add_subscription(store: Store, url: str, *, now_iso: str, events: Iterable[s
     with store.tx() as conn:
         if conn.execute("SELECT 1 FROM webhook_subscriptions WHERE url = ?", (url,)).fetchone():
             raise ConflictError(f"{redact_url(url)} is already subscribed.",
-                                hint="See it with: dialcli webhooks list")
+                                hint="See it with: dialcli webhook list")
         cur = conn.execute(
             "INSERT INTO webhook_subscriptions (url, events, secret, active, created_at) "
             "VALUES (?, ?, ?, 1, ?)", (url, ",".join(chosen), secret, now_iso))
@@ -182,7 +182,7 @@ def get_subscription(store: Store, ref: int | str) -> Subscription:
         row = store.one("SELECT * FROM webhook_subscriptions WHERE url = ?", (str(ref),))
     if row is None:
         raise NotFoundError(f"No webhook subscription {ref!r}.",
-                            hint="See the subscriptions with: dialcli webhooks list")
+                            hint="See the subscriptions with: dialcli webhook list")
     return Subscription.from_row(row)
 
 
@@ -227,9 +227,9 @@ def only_subscription(store: Store) -> Subscription:
         return Subscription.from_row(rows[0])
     if not rows:
         raise InputError("There are no webhook subscriptions.",
-                         hint="Add one with: dialcli webhooks add https://example.com/hooks")
+                         hint="Add one with: dialcli webhook add https://example.com/hooks")
     raise InputError(f"There are {len(rows)} webhook subscriptions; which one?",
-                     hint="Give its id (see dialcli webhooks list).")
+                     hint="Give its id (see dialcli webhook list).")
 
 
 def remove_subscription(store: Store, ref: int | str) -> tuple[Subscription, int]:

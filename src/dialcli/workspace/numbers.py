@@ -15,7 +15,7 @@ is treated:
   premium-rate numbers and extensions are refused.
 
 Whether the number is voice-capable and owned by the Twilio account is learned by
-``numbers sync`` (live-calls work): ``voice_capable`` is NULL until then. A number
+``number sync`` (live-calls work): ``voice_capable`` is NULL until then. A number
 that sync marked as not voice-capable cannot be a campaign's from-number.
 
 A number a campaign dials from cannot be removed (the schema also forbids it with
@@ -81,7 +81,7 @@ def get_number(store: Store, text: str) -> Number:
         raise NotFoundError(
             f"{e164} is not one of this workspace's numbers.",
             hint=("Numbers here: " + ", ".join(have)) if have else
-            f"Add it with: dialcli numbers add {e164}",
+            f"Add it with: dialcli number add {e164}",
         )
     return Number.from_row(row)
 
@@ -120,14 +120,14 @@ def require_dialable(store: Store, text: str) -> Number:
         have = [r[0] for r in store.all("SELECT e164 FROM numbers ORDER BY e164")]
         raise InputError(
             f"From-number {e164} is not one of this workspace's numbers.",
-            hint=(f"Add it first: dialcli numbers add {e164}" + (
+            hint=(f"Add it first: dialcli number add {e164}" + (
                 "\nNumbers here: " + ", ".join(have) if have else "")),
         )
     number = Number.from_row(row)
     if number.voice_capable == 0:
         raise InputError(
             f"From-number {e164} cannot make voice calls (your Twilio account says so).",
-            hint="Pick a voice-capable number; dialcli numbers list shows them.",
+            hint="Pick a voice-capable number; dialcli number list shows them.",
         )
     return number
 
@@ -141,7 +141,7 @@ def add_number(store: Store, e164: str, *, label: str | None = None, now: dateti
     with store.tx():
         if store.one("SELECT 1 FROM numbers WHERE e164 = ?", (number,)) is not None:
             raise InputError(f"{number} is already in this workspace.",
-                             hint="dialcli numbers list shows the numbers and their labels.")
+                             hint="dialcli number list shows the numbers and their labels.")
         cur = store.execute("INSERT INTO numbers (e164, label, added_at) VALUES (?, ?, ?)",
                             (number, label_text, to_iso(now)))
         number_id = cur.lastrowid

@@ -4,5 +4,5 @@
 - ``server``         the callback server (status, AMD, TwiML), signature checks
 - ``relay``          one ConversationRelay WebSocket session <-> a ``BrainSession``
 - ``server_thread``  uvicorn on a background thread
-- ``numbers``        ``numbers sync``: the workspace's from-numbers as Twilio sees them
+- ``numbers``        ``number sync``: the workspace's from-numbers as Twilio sees them
 """

@@ -122,7 +122,7 @@ def classify(exc: TwilioException, to: str, from_: str) -> DialError:
         return DialError(f"From-number {from_} cannot place calls on this Twilio account"
                          + tail, action=ProviderAction.PAUSE, code=code, status=status,
                          hint=f"Buy {from_} or verify it as a caller ID at {_CONSOLE}, then run "
-                              "`dialcli numbers sync` and `dialcli resume`; or switch the "
+                              "`dialcli number sync` and `dialcli resume`; or switch the "
                               "campaign to a number you own (dialcli campaign edit C --from +1...).")
     if code == 21215:
         return DialError(f"Your Twilio geo permissions do not allow calls to {to}" + tail,
@@ -180,7 +180,7 @@ def call_state(c: Any) -> CallState:
 
 
 class TwilioAccount:
-    """Account-level look-ups (doctor, numbers sync); REST only, no server."""
+    """Account-level look-ups (doctor, number sync); REST only, no server."""
 
     def __init__(self, credentials: TwilioCredentials, client: Client | None = None,
                  timeout: float = 10.0):

@@ -1,4 +1,4 @@
-"""``dialcli numbers sync``: the workspace's from-numbers as Twilio sees them.
+"""``dialcli number sync``: the workspace's from-numbers as Twilio sees them.
 
 Twilio is asked first (owned numbers with their voice capability, and verified
 caller IDs, which may also be used as a From); then one transaction updates the
