@@ -252,3 +252,26 @@ def test_detail_views_piped_are_field_value_lines_never_wrapped(ws, argv):
     else:
         assert any(l.startswith("Agent\tZara") for l in lines) and "# Leads: 1" in lines
     assert not any(ch in r.stdout for ch in "│━─╭")
+
+
+@pytest.mark.parametrize("argv", [["preview", "--agent", "Zara"], ["config", "get", "blackout_file"]],
+                         ids=" ".join)
+def test_text_views_in_a_real_pipe_never_wrap_or_draw_boxes(ws, tmp_path, argv):
+    """``preview`` and ``config get`` printed text straight through Rich, which word-wraps
+    at 80 columns and draws panels when stdout is a pipe: a script got half a greeting."""
+    st, _ = ws
+    long_value = "/home/ops/lists/[2026]/" + "holidays-" * 12 + ".txt"
+    if argv[0] == "config":
+        st.execute("INSERT OR REPLACE INTO settings (key, value, updated_at) "
+                   "VALUES ('blackout_file', ?, '2026-03-03T15:00:00.000Z')", (long_value,))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "80"}
+    proc = subprocess.run([sys.executable, "-m", "dialcli", *argv], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    if argv[0] == "config":
+        assert proc.stdout.strip() == long_value
+        return
+    assert not any(ch in proc.stdout for ch in "│━─╭╰")
+    greeting = [line for line in proc.stdout.splitlines() if line.startswith("Hi ")]
+    assert len(greeting) == 1 and greeting[0].endswith("in any table cell")
+    assert any(line.startswith("Agent\tZara") for line in proc.stdout.splitlines())

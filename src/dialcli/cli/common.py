@@ -34,8 +34,10 @@ from dialcli.errors import ExitCode, InputError
 from dialcli.store import Store
 from dialcli.workspace.lease import continue_frozen
 
-#: stdout stays parseable for exports; messages and errors go to stderr.
-out = Console(highlight=False, soft_wrap=False)
+#: stdout stays parseable for exports; messages and errors go to stderr. Piped, a line
+#: of text is never word-wrapped at 80 columns (``config get``, ``preview``, verdicts):
+#: a script reads whole values.
+out = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
 # Piped or logged output is not word-wrapped at 80 columns (a log line stays one line).
 err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 

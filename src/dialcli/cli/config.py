@@ -74,10 +74,11 @@ def get_cmd(
         print_json({"key": setting.key, "value": stored, "default": setting.default_text(),
                     "effective": stored if stored is not None else setting.default_text()})
         return
+    # A value is data, not Rich markup: a path like ``~/lists/[2026]/x.txt`` prints whole.
     if stored is not None:
-        out.print(stored)
+        out.print(stored, markup=False)
     elif setting.default is not None:
-        out.print(setting.default_text())
+        out.print(setting.default_text(), markup=False)
         note(f"{setting.key} is not set; that is the default.")
     else:
         note(f"{setting.key} is not set.")

@@ -150,6 +150,6 @@ def preview(
     if as_json:
         common.print_json(p.as_dict() | {"recording": info})
         return
-    common.out.print(preview_view(p))
+    common.show(preview_view(p))
     if info:
         common.out.print(recording_line(info))
