@@ -46,8 +46,10 @@ def features(normalized: str) -> list[str]:
 #: through it" reads as "take me off"); an outcome is believed only on a line with a
 #: word people use to say it.
 ANCHORS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
-    "OPT_OUT": "stop call calls calling called calle list remove removed delete deleted number "
-               "contact contacting bother bothering quit off report reporting reported block "
+    # Not "number", "list" or "off" alone: "how'd you get this number", "a waiting
+    # list", "off the grid" are questions, not requests.
+    "OPT_OUT": "stop call calls calling called calle remove removed delete deleted "
+               "contact contacting bother bothering quit report reporting reported block "
                "blocked unsubscribe harass harassing harassment spam scam solicitation consent "
                "permission again anymore never llame llamen llamar llames llamando llamadas "
                "lista baja molesten molestar paz borren quiten numero enough done",
@@ -71,6 +73,15 @@ _THIRD_PARTY = re.compile(r"\b(?:my|our|his|her) (?:\w+ )?(?:boss|mom|mother|dad
 _FINE_WITH_IT = re.compile(r"\b(?:do not|dont) mind\b|\byou can (?:keep )?(?:call|calling)\b|"
                            r"\bpay (?:\w+ )?off\b|\b(?:miss|missed|missing) (?:your|the|a|this) call|"
                            r"\b(?:it is|that is|its) (?:fine|okay|ok)\b")
+
+
+#: Lines about something other than our calls, whatever words they share with an
+#: opt-out: removing a thing ("remove the charge"), leaving a service of one's own
+#: ("unsubscribe from my cable"), the caller's own habits ("we don't call companies").
+_SOMETHING_ELSE = re.compile(
+    r"\b(?:remove|delete|take off|cancel|drop) (?:the|that|a|an|this) (?!(?:number|list|calls?|phone|line)\b)\w+|"
+    r"\bunsubscribe from (?:my|our|his|her)\b|"
+    r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")
 
 
 class Model:
@@ -110,7 +121,8 @@ class Model:
         words = set(normalized.split())
         if not words & ANCHORS[label]:
             return None
-        if label == "OPT_OUT" and _THIRD_PARTY.search(normalized) or _FINE_WITH_IT.search(normalized):
+        if label == "OPT_OUT" and (_THIRD_PARTY.search(normalized) or _SOMETHING_ELSE.search(normalized)) \
+                or _FINE_WITH_IT.search(normalized):
             return None
         return label
 

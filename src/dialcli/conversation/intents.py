@@ -151,7 +151,7 @@ _OPT_OUT = _any(
     r"\b(?:take|get|put|leave) (?:me|us|my (?:number|name)|this number) (?:off|out of|from)\b",
     r"\b(?:put|add|place) (?:me|us|my number|this number) on (?:the |your |a )?do not call\b",
     r"\bdo not call list\b", r"\bdnc list\b",
-    r"\bunsubscribe\b", r"\bopt (?:me )?out\b", r"\bopting out\b",
+    r"\bunsubscribe\b(?! from (?:my|our|his|her) )", r"\bopt (?:me )?out\b", r"\bopting out\b",
     r"\blose my number\b", r"\bleave (?:me|us|her|him|them|my \w+) (?:alone|be)\b",
     r"\b(?:do not|never) want (?:to be|any more|anymore|more)? ?(?:called|contacted|calls)\b",
     r"\bi will report you\b", r"\bharass(?:ing|ment)?\b",
@@ -178,7 +178,50 @@ _OPT_OUT = _any(
     r"\b(?:do not|never) want (?:you|y all|your company|anyone|anybody) (?:\w+ )?(?:calling|to call|contacting|to contact|bothering)\b",
     r"\b(?:do not|never) want to be (?:called|contacted|bothered)\b",
     r"\breport(?:ing)? (?:you|this|your|y all)\b", r"\b(?:ftc|fcc|attorney general|better business bureau|bbb)\b",
-    r"\b(?:sue|suing|lawyer|attorney|lawsuit)\b",
+    # Legal threats -- a threat, not any mention of a lawyer ("my lawyer read the lease").
+    r"\b(?:sue|suing|lawsuit|legal action|take (?:you|y all|your company|you people|you guys) to court|"
+    r"see you in court)\b",
+    r"\b(?:call|calling|contact|contacting|get|getting|involve|involving|talk to|talking to|speak to|"
+    r"phone|hear from|hearing from|sic) (?:my|our|an?) (?:lawyer|attorney|abogado)\b",
+    r"\b(?:my|our) (?:lawyer|attorney) (?:will|is going to|would|can|is gonna|shall|going to)\b"
+    r"(?! (?:look|review|read|check|go over|handle|explain))",
+    r"(?<!not )\b(?:call|calling|get|getting|contact|phone|phoning|sic) (?:the )?(?:police|cops)\b",
+    r"\bif (?:you|y all|you guys|you people|anyone|anybody|somebody|someone|your company) (?:\w+ ){0,2}"
+    r"(?:call|calls|ring|rings|contact|contacts|dial|dials|bother|bothers)\w* (?:me |us |here |this number |"
+    r"this phone |my \w+ )?(?:again|one more time|ever again|anymore|any more)\b",
+    r"\b(?:been|being|be|getting|get|got) reported\b",
+    r"\b(?:i|we) (?:have |already |just |already have )?reported (?:you|this|your|y all|the number|it)\b",
+    # Spanish threats and refusals of consent.
+    r"\b(?:voy|vamos) a (?:reportar|denunciar|demandar|llamar a (?:la policia|mi abogado|un abogado))\w*",
+    r"\b(?:los|la|lo|les) (?:voy|vamos) a (?:reportar|denunciar|demandar)\b", r"\bacoso\b",
+    r"\bno (?:tienen|tiene|tienes) (?:mi )?(?:permiso|derecho|autorizacion|consentimiento)\b",
+    r"\bno (?:les|le|te) (?:di|dimos|he dado|hemos dado) (?:mi )?(?:permiso|autorizacion|consentimiento)\b",
+    r"\b(?:retiro|revoco|cancelo|quito) (?:mi |el )?(?:consentimiento|permiso|autorizacion)\b",
+    # Letting go of the number, or refusing ever again.
+    r"\b(?:lose|forget|toss|trash|burn|shred|ditch|throw (?:away|out)) (?:the|my|our|this|that) "
+    r"(?:number|phone number|info|information|details|contact info)\b",
+    r"\bforget (?:you |that you )?(?:ever )?(?:had|have|got) (?:this|my|our) number\b",
+    r"^(?:(?:no|and|just|so)\s+)*never again\b(?: (?:ok|okay|please|thanks|alright|all right|got it))*$",
+    r"\bnot now (?:and |or )?(?:not )?ever\b", r"\bnot now not ever\b",
+    # Having asked before, in any tense ("I keep telling you to stop").
+    r"\b(?:i|we) (?:\w+ ){0,2}(?:told|tell|telling|asked|ask|asking|begged|begging|said) (?:you|y all|them|"
+    r"you people|you guys|your \w+)(?: \w+){0,2} (?:to stop|not to|to quit|never to|to not|to take|to remove|"
+    r"to leave)\b",
+    r"\bi am begging you\b.*\bstop\b",
+    # "Again" said another way: going forward, from now on, in the future, ever.
+    r"\b(?:do not|never|not) (?:ever )?(?:call|contact|ring|phone|text|dial)\w* (?:me |us |here |this number |"
+    r"this phone |this line )?(?:going forward|in the future|from now on|ever)\b",
+    r"\b(?:going forward|from now on|in the future),? (?:please )?(?:do not|never) (?:call|contact|ring|phone)\b",
+    r"\b(?:stop|quit|cut|knock|enough)(?: it| that)?(?: out| off)? with (?:the|these|your|all the|all these|those) "
+    r"(?:phone )?(?:calls|calling)\b", r"\b(?:enough|stop|done) with (?:the )?calling\b",
+    r"\bcut (?:out|off) (?:the|these|your) (?:phone )?calls\b",
+    r"\b(?:take|get|pull) (?:my|our|this) (?:number|name|info\w*|details|data|phone number) (?:out|off|away)\b",
+    r"\b(?:cancel|rid of|ditch|scrap) (?:my|our|this) (?:number|name|info\w*|details|data|phone number)\b",
+    r"\bleave (?:this|our|my) (?:number|phone|line|house|family) alone\b",
+    r"\b(?:had|have had|fed up with|done with) (?:enough of )?(?:these|your|the|all these|all the|all your|"
+    r"you and your) (?:\w+ )?(?:calls|calling)\b",
+    r"\b(?:do not|never|not supposed to|should not|no longer) (?:want to |wish to )?be on (?:your|any|the|this|"
+    r"that|ur) (?:\w+ )?list\b",
     r"\b(?:revoke|revoking|withdraw|withdrawing|cancel|take back) (?:my |any |all |the )?(?:consent|permission)\b",
     r"\b(?:did not|never) (?:consent|agree|sign up|opt in|give (?:you )?(?:my )?(?:consent|permission|my number))\b",
     r"\b(?:never )?(?:gave|give) (?:you|y all) (?:my )?permission\b",
@@ -202,7 +245,7 @@ _OPT_OUT = _any(
     r"\bgo away\b", r"\bdo not (?:ever )?call (?:me |us |here )?\w+ either\b",
     # Spanish (accents stripped): no me llame, deje de llamar, quiteme de su lista ...
     r"\bno (?:me |nos )?(?:vuelva|vuelvas|vuelvan|vuelvan a|vuelva a|vuelvas a)? ?(?:a )?"
-    r"(?:llame|llames|llamen|llamar|marque|marquen|molest\w*)\b",
+    r"(?:llame|llames|llamen|llamar|llamarme|llamarnos|marque|marquen|marques|marcar|marcarme|molest\w*)\b",
     r"\b(?:deje|dejen|deja|dejes|dejar) de (?:llamar|molestar|marcar)\w*",
     r"\bya no (?:me |nos )?(?:llame|llames|llamen|llamar)\b",
     r"\b(?:borr|quit|saqu|sac|elimin|remuev|remov)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
@@ -241,7 +284,11 @@ _OPT_OUT = _any(
 #: "Don't call me ma'am" is about a name, not about calling.
 _NAMING = re.compile(
     r"\bdo not call (?:me|her|him) (?:maam|madam|sir|mister|miss|mrs|ms|mr|honey|sweetie|dear|"
-    r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b")
+    r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b|"
+    r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell)\b)\w+|"
+    r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|asi|por mi nombre|\w+ llamame)\b|"
+    # The caller's own habits: "I don't call back numbers I don't know", "we never call companies".
+    r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely|usually do not) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")
 
 #: Complaints about being called that may or may not be a revocation: the agent asks
 #: once whether to stop calling ("why do you keep calling me?").
@@ -265,6 +312,10 @@ _MAYBE_OPT_OUT = _any(
     r"^(?:(?:ugh|oh|oh god|seriously|man|god|jeez|geez)\s+)*not you (?:guys |people |again)",
     r"\byou (?:guys |people |all )?(?:just|already) called\b", r"^(?:seriously|really|what) again\b",
     r"\bcalls? (?:a|per|every) day\b",
+    r"\b(?:tired|sick|fed up|had enough|exhausted) (?:of|with) (?:this|it|you|all this|these)\b",
+    r"\b(?:getting|i am getting) (?:tired|sick|fed up|annoyed)\b",
+    r"\b(?:company|people|guys|number|ones|same \w+) (?:that|who) (?:keeps? calling|called|calls|were calling)"
+    r"(?: me| us| here)?(?: yesterday| earlier| before| last \w+| this morning| again| every day| all the time)\b",
 )
 
 
@@ -624,7 +675,7 @@ def _reading(raw: str, s: str, first: str) -> Reading:
 
     with_name = _with_placeholder(s, first)
 
-    if _OPT_OUT.search(_NAMING.sub(" ", s) if "call" in s else s):
+    if _OPT_OUT.search(_NAMING.sub(" ", s) if "call" in s or "llam" in s else s):
         flags.add(Intent.OPT_OUT)
     hit(Intent.MAYBE_OPT_OUT, _MAYBE_OPT_OUT)
     if Intent.MAYBE_OPT_OUT in flags:
