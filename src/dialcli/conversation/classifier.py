@@ -48,7 +48,7 @@ def features(normalized: str) -> list[str]:
 ANCHORS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
     # Not "number", "list" or "off" alone: "how'd you get this number", "a waiting
     # list", "off the grid" are questions, not requests.
-    "OPT_OUT": "stop call calls calling called calle remove removed delete deleted "
+    "OPT_OUT": "stop call calls calling calle remove removed delete deleted "
                "contact contacting bother bothering quit report reporting reported block "
                "blocked unsubscribe harass harassing harassment spam scam solicitation consent "
                "permission again anymore never llame llamen llamar llames llamando llamadas "
