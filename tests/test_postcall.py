@@ -191,7 +191,9 @@ def test_a_yes_to_the_models_own_opt_out_question_is_one_whatever_label_it_picks
     # The model asks in its own words, then ignores the answer and calls it interest.
     fake_llm.enqueue(reply("Sorry about that. Should I take you off our list?"),
                      tool_call("INTERESTED", "Keen!", text=["Great, someone will call you."]))
-    collect(s.respond("you guys are relentless"))
+    # (A line the rule guard lets through: "you guys are relentless" now gets the
+    # guard's own question before the model is asked.)
+    collect(s.respond("you guys again huh"))
     _, end = collect(s.respond("yes please"))
     assert end.disposition is Disposition.OPT_OUT
     assert len(fake_llm.chat_requests) == 2

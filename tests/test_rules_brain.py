@@ -284,3 +284,16 @@ def test_fine_thanks_answers_how_are_you_and_declines_otherwise():
     assert "Acme Solar" in replies[0]
     _, end, _ = talk(["I'm good, thanks"])              # to "do you have a minute?": a no
     assert end.disposition is Disposition.NOT_INTERESTED
+
+
+@pytest.mark.parametrize("line", ["could you guys not", "no more of this please",
+                                  "i need you to forget about this number entirely"])
+def test_a_likely_opt_out_no_rule_knows_gets_the_question_and_a_yes_opts_out(line):
+    """The model finds 'stop calling' likeliest but is not sure enough to act: ask once."""
+    r = read(line, "maria")
+    assert r.intent is Intent.MAYBE_OPT_OUT and r.rule_intent is not None
+    _, end, replies = talk([line, "yes"])
+    assert replies[0].endswith("Would you like me to stop calling this number?")
+    assert end.disposition is Disposition.OPT_OUT
+    _, end, replies = talk([line, "no no, go on"])
+    assert end is None or end.disposition is not Disposition.OPT_OUT

@@ -127,6 +127,24 @@ class Model:
         return label
 
 
+    def doubts_opt_out(self, normalized: str) -> bool:
+        """An opt-out is the likeliest reading (at least ``DOUBT``) but not believed --
+        below its threshold, or on a line without a word opt-outs are said with ("no
+        more of this please", "could you guys not") -- and not about something else:
+        worth the one question."""
+        label, p = self.predict(normalized)
+        if label != "OPT_OUT" or p < DOUBT or " " not in normalized:
+            return False
+        if p >= self.thresholds.get(label, 1.01) and set(normalized.split()) & ANCHORS[label]:
+            return False          # believed outright (``believed``), not doubted
+        return not (
+            _THIRD_PARTY.search(normalized) or _SOMETHING_ELSE.search(normalized)
+            or _FINE_WITH_IT.search(normalized))
+
+
+#: The least probability at which a likeliest-but-unsure opt-out gets the question.
+DOUBT = 0.5
+
 #: Training (bench/train_brain_model.py) puts a fold's model here to evaluate it.
 MODEL_OVERRIDE: Model | None = None
 
@@ -144,3 +162,8 @@ def model() -> Model | None:
 def believed(normalized: str) -> str | None:
     m = MODEL_OVERRIDE or model()
     return m.believed(normalized) if m is not None else None
+
+
+def doubts_opt_out(normalized: str) -> bool:
+    m = MODEL_OVERRIDE or model()
+    return m.doubts_opt_out(normalized) if m is not None else False

@@ -724,11 +724,16 @@ def _reading(raw: str, s: str, first: str) -> Reading:
         # most likely a way of saying "stop calling" that no pattern has yet.
         rule_intent, intent = intent, Intent.OPT_OUT
         flags.add(intent)
-    elif intent in _SECOND_OPINION and (intent not in _SHORT_OK or s.count(" ") >= 4):
+    elif intent in _SECOND_OPINION:
         # The rules found nothing decisive: ask the trained model (classifier.py).
-        guess = classifier.believed(s)
+        guess = classifier.believed(s) if intent not in _SHORT_OK or s.count(" ") >= 4 else None
         if guess == "OPT_OUT" or (guess and intent not in _OPT_OUT_ONLY):
             rule_intent, intent = intent, Intent(guess.lower())
+            flags.add(intent)
+        elif guess is None and intent not in _OPT_OUT_ONLY and classifier.doubts_opt_out(s):
+            # Most likely a way of saying "stop calling" no rule knows, but not sure
+            # enough to act on: the agent asks its one question, and a yes opts out.
+            rule_intent, intent = intent, Intent.MAYBE_OPT_OUT
             flags.add(intent)
     return Reading(intent, frozenset(flags), time_phrase, s, rule_intent)
 
