@@ -95,7 +95,10 @@ def _contractions() -> dict[str, str]:
              # What speech-to-text and thumbs make of the words that matter most.
              "caling": "calling", "callin": "calling", "colling": "calling",
              "cawling": "calling", "calliing": "calling", "stap": "stop", "stahp": "stop",
-             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe"}
+             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe",
+             # Texting shorthand, as some speech-to-text and chat front ends give it.
+             "u": "you", "ur": "your", "yall": "you all", "plz": "please", "pls": "please",
+             "thx": "thanks", "ty": "thank you"}
     for verb in ("do", "does", "did", "is", "are", "was", "were", "have", "has", "had",
                  "would", "could", "should", "must", "need"):
         table[f"{verb}n't"] = table[f"{verb}nt"] = f"{verb} not"
@@ -215,6 +218,25 @@ _OPT_OUT = _any(
     r"\b(?:stop|quit|cut|knock|enough)(?: it| that)?(?: out| off)? with (?:the|these|your|all the|all these|those) "
     r"(?:phone )?(?:calls|calling)\b", r"\b(?:enough|stop|done) with (?:the )?calling\b",
     r"\bcut (?:out|off) (?:the|these|your) (?:phone )?calls\b",
+    # Wanting the calls over, in any words: "I want them stopped", "the calls to end".
+    r"\b(?:want|need|would like) (?:the calls |these calls |these phone calls |the phone calls |them |it |this |"
+    r"(?:it )?all )?(?:to )?(?:stopped|to stop|ended|to end|to be over|over with)\b",
+    r"\b(?:stop|quit|cease) (?:\w+ing )?(?:and \w+ing )?(?:me )?(?:these |the |your |those )?(?:phone )?calls\b",
+    r"\b(?:stop|quit|cease) (?:ringing|phoning|texting|dialing|dialling|contacting)\b",
+    # Off any record of theirs.
+    r"\b(?:off|out of|from) (?:your|the|ur|all your|all of your) (?:books|records|roster|rolodex|files|database|"
+    r"system|systems|lists|call list|calling list|contact list)\b",
+    r"\b(?:on|registered on|registered with|signed up for) (?:the|a) (?:national |federal |state )?(?:do not call|dnc)\b",
+    r"\b(?:are|is) not to (?:be )?(?:call|contact|ring|dial|phone)\w*\b",
+    r"\b(?:request|requesting|requested|process|processing) (?:my |for |the )?(?:removal|deletion|opt out)\b",
+    r"\b(?:request|requesting|asking) (?:to be|that i be|that we be) (?:removed|taken off|deleted)\b",
+    r"\b(?:get|stay|keep) off (?:my|our|this) (?:phone|line|cell)\b",
+    r"\b(?:take|get) it off(?: now| right now| please| immediately)?$",
+    r"\b(?:remove|delete) it(?: now| right now| please| immediately)?$",
+    r"\bno (?:me |nos )?(?:sigan|siga|sigas) (?:llamando|marcando|molestando)\b",
+    r"\b(?:quit|saqu|sac|borr|elimin)\w* de (?:su|sus|la|las|esta|tu|tus) (?:lista|listas|llamadas|base de datos|"
+    r"sistema|registros?)\b",
+    r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:contact|marqu)\w*", r"\bno (?:me |nos )?contacten\b",
     r"\b(?:take|get|pull) (?:my|our|this) (?:number|name|info\w*|details|data|phone number) (?:out|off|away)\b",
     r"\b(?:cancel|rid of|ditch|scrap) (?:my|our|this) (?:number|name|info\w*|details|data|phone number)\b",
     r"\bleave (?:this|our|my) (?:number|phone|line|house|family) alone\b",
@@ -719,11 +741,20 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     if intent is Intent.GOODBYE and Intent.DENY in flags:
         intent = Intent.NOT_INTERESTED       # "No. Goodbye."
     rule_intent = None
-    if intent in _SECOND_OPINION and _CESSATION_CALLING.search(s) and not _NOT_ABOUT_US.search(s):
-        # A word for ending next to a word for calling, in a line the rules did not read:
-        # most likely a way of saying "stop calling" that no pattern has yet.
+    if intent in _OPT_OUT_LOOK and _CESSATION_CALLING.search(s) and not _NOT_ABOUT_US.search(s):
+        # A word for ending next to a word for calling, in a line the rules did not read
+        # as an opt-out: most likely a way of saying "stop calling" that no pattern has
+        # yet -- also inside a question or a complaint ("who gave you my number? take
+        # it off").
         rule_intent, intent = intent, Intent.OPT_OUT
         flags.add(intent)
+    elif intent in _OPT_OUT_LOOK and intent not in _SECOND_OPINION:
+        # A question the rules read: only a sure opt-out replaces it (a complaint
+        # that may be one keeps its question).
+        if intent is not Intent.MAYBE_OPT_OUT and s.count(" ") >= 3 and \
+                classifier.believed(s) == "OPT_OUT":
+            rule_intent, intent = intent, Intent.OPT_OUT
+            flags.add(intent)
     elif intent in _SECOND_OPINION:
         # The rules found nothing decisive: ask the trained model (classifier.py).
         guess = classifier.believed(s) if intent not in _SHORT_OK or s.count(" ") >= 4 else None
@@ -757,6 +788,10 @@ def _only_time(rest: str) -> bool:
 #: decline only by an opt-out; a complaint about calls never: it gets the question).
 _SECOND_OPINION = frozenset({Intent.UNCLEAR, Intent.ASK_OTHER, Intent.AFFIRM,
                              Intent.DENY, Intent.GREETING, Intent.NOT_INTERESTED})
+#: Readings an opt-out the rules missed may still replace (the safety net): all but
+#: the decisive ones, whose own words say what the caller wants.
+_OPT_OUT_LOOK = frozenset(Intent) - {Intent.OPT_OUT, Intent.CALLBACK, Intent.INTERESTED,
+                                     Intent.WRONG_NUMBER, Intent.VOICEMAIL, Intent.TIME}
 _SHORT_OK = frozenset({Intent.AFFIRM, Intent.DENY, Intent.GREETING})
 _OPT_OUT_ONLY = frozenset({Intent.NOT_INTERESTED})
 
