@@ -56,7 +56,7 @@ ANCHORS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
     "WRONG_NUMBER": "wrong name number live lives living moved passed died deceased know who "
                     "person nobody one here not named called equivocado equivocada vive "
                     "conozco nadie business owner",
-    "VOICEMAIL": "message tone beep reached available leave mailbox voicemail number call "
+    "VOICEMAIL": "message tone beep reached leave mailbox voicemail number call "
                  "record recording unavailable service dialed mensaje tono disponible",
     "INTERESTED": "yes yeah sure interested sign want like love quote set schedule book great "
                   "sounds go ahead ready please okay ok definitely absolutely interesa quiero "

@@ -353,6 +353,8 @@ _VOICEMAIL = _any(
     # Carrier and machine messages.
     r"\b(?:customer|subscriber|party|person|number|user|mobile|cellular customer) you (?:are |were |have )?"
     r"(?:calling|called|trying to reach|try to reach|dialed|have dialed|reached)\b",
+    r"\bthe (?:person|party|subscriber|customer|user|extension|wireless customer)\b.*"
+    r"\b(?:is not available|is unavailable|is not reachable)\b",
     r"\b(?:not|no longer) in service\b", r"\b(?:been|is|was) disconnected\b",
     r"\b(?:can not|could not|cannot) be completed\b", r"\bcall (?:has been |was )?forwarded\b",
     r"\b(?:automated|automatic) (?:voice|message|messaging)\b", r"\bvoice messag\w*\b",
