@@ -98,7 +98,9 @@ def _contractions() -> dict[str, str]:
              "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe",
              # Texting shorthand, as some speech-to-text and chat front ends give it.
              "u": "you", "ur": "your", "yall": "you all", "plz": "please", "pls": "please",
-             "thx": "thanks", "ty": "thank you"}
+             "thx": "thanks", "ty": "thank you", "unsub": "unsubscribe", "harrass": "harass",
+             "harrassing": "harassing", "harrassment": "harassment", "harrased": "harassed",
+             "harassement": "harassment"}
     for verb in ("do", "does", "did", "is", "are", "was", "were", "have", "has", "had",
                  "would", "could", "should", "must", "need"):
         table[f"{verb}n't"] = table[f"{verb}nt"] = f"{verb} not"
@@ -237,6 +239,20 @@ _OPT_OUT = _any(
     r"\b(?:quit|saqu|sac|borr|elimin)\w* de (?:su|sus|la|las|esta|tu|tus) (?:lista|listas|llamadas|base de datos|"
     r"sistema|registros?)\b",
     r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:contact|marqu)\w*", r"\bno (?:me |nos )?contacten\b",
+    r"^(?:(?:please|just|now|so|okay)\s+)*(?:cease|desist|cease and desist)(?: now| please| immediately)?$",
+    r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:calls?|calling)\b",
+    r"\bno (?:more|further) (?:phone )?(?:calls?|calling|contact)\b",
+    r"\bnot (?:be )?on (?:your|the|any|ur) (?:\w+ )?list (?:anymore|any more|again|no more)\b",
+    r"^(?:(?:please|seriously|just|like|okay|so)\s+)*(?:can|could|would) you (?:please |just |like |kindly )?not"
+    r"(?: (?:call|ring|contact|phone|dial))?(?: me| us| here)?(?: please| anymore| any more)?$",
+    r"\b(?:could|can|would|will) you (?:like |just like )(?:not|never) (?:call|contact|ring|dial)\b",
+    r"\breport(?:ing)? (?:it|that|the call|this call|the number|this number)\b",
+    r"\b(?:call|letter|visit|email) from (?:my|our) (?:lawyer|attorney)\b",
+    r"\b(?:get|getting|be|being|got) (?:you )?sued\b",
+    r"^(?:(?:oh|just|well|and|so|now)\s+)*(?:shove off|buzz off|bug off|get bent|take a hike|beat it|drop dead|"
+    r"sod off|screw off|back off|get off my back)\b",
+    r"\b(?:dejen|deje|deja|dejes)(?:me|nos)? (?:en paz|tranquil[oa]s?)\b", r"\b(?:dejenme|dejeme|dejame|dejanos|dejennos) tranquil[oa]s?\b",
+    r"\bno mas (?:calls|llamadas|llamados)\b",
     r"\b(?:take|get|pull) (?:my|our|this) (?:number|name|info\w*|details|data|phone number) (?:out|off|away)\b",
     r"\b(?:cancel|rid of|ditch|scrap) (?:my|our|this) (?:number|name|info\w*|details|data|phone number)\b",
     r"\bleave (?:this|our|my) (?:number|phone|line|house|family) alone\b",
@@ -309,6 +325,8 @@ _NAMING = re.compile(
     r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b|"
     r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell)\b)\w+|"
     r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|asi|por mi nombre|\w+ llamame)\b|"
+    r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
+    r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
     # The caller's own habits: "I don't call back numbers I don't know", "we never call companies".
     r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely|usually do not) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")
 
@@ -699,7 +717,10 @@ def _reading(raw: str, s: str, first: str) -> Reading:
 
     with_name = _with_placeholder(s, first)
 
-    if _OPT_OUT.search(_NAMING.sub(" ", s) if "call" in s or "llam" in s else s):
+    # "Don't call me ma'am", "I never call back numbers I don't know": about a name or
+    # the caller's own habits, not about our calls -- for the rules and the model alike.
+    plain = _NAMING.sub(" ", s) if "call" in s or "llam" in s else s
+    if _OPT_OUT.search(plain):
         flags.add(Intent.OPT_OUT)
     hit(Intent.MAYBE_OPT_OUT, _MAYBE_OPT_OUT)
     if Intent.MAYBE_OPT_OUT in flags:
@@ -743,7 +764,7 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     if intent is Intent.GOODBYE and Intent.DENY in flags:
         intent = Intent.NOT_INTERESTED       # "No. Goodbye."
     rule_intent = None
-    if intent in _OPT_OUT_LOOK and _CESSATION_CALLING.search(s) and not _NOT_ABOUT_US.search(s):
+    if intent in _OPT_OUT_LOOK and _CESSATION_CALLING.search(plain) and not _NOT_ABOUT_US.search(s):
         # A word for ending next to a word for calling, in a line the rules did not read
         # as an opt-out: most likely a way of saying "stop calling" that no pattern has
         # yet -- also inside a question or a complaint ("who gave you my number? take
@@ -754,16 +775,18 @@ def _reading(raw: str, s: str, first: str) -> Reading:
         # A question the rules read: only a sure opt-out replaces it (a complaint
         # that may be one keeps its question).
         if intent is not Intent.MAYBE_OPT_OUT and s.count(" ") >= 3 and \
-                classifier.believed(s) == "OPT_OUT":
+                classifier.believed(plain) == "OPT_OUT":
             rule_intent, intent = intent, Intent.OPT_OUT
             flags.add(intent)
     elif intent in _SECOND_OPINION:
         # The rules found nothing decisive: ask the trained model (classifier.py).
         guess = classifier.believed(s) if intent not in _SHORT_OK or s.count(" ") >= 4 else None
+        if guess == "OPT_OUT" and plain != s:
+            guess = classifier.believed(plain)
         if guess == "OPT_OUT" or (guess and intent not in _OPT_OUT_ONLY):
             rule_intent, intent = intent, Intent(guess.lower())
             flags.add(intent)
-        elif guess is None and intent not in _OPT_OUT_ONLY and classifier.doubts_opt_out(s):
+        elif guess is None and intent not in _OPT_OUT_ONLY and classifier.doubts_opt_out(plain):
             # Most likely a way of saying "stop calling" no rule knows, but not sure
             # enough to act on: the agent asks its one question, and a yes opts out.
             rule_intent, intent = intent, Intent.MAYBE_OPT_OUT
