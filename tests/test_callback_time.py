@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialcli.conversation.callback_time import (
-    MAX_AHEAD, callback_due, find_time_phrase, parse_callback_time,
+    MAX_AHEAD, callback_due, find_time_phrase, parse_callback_time, spoken,
 )
 
 UTC = timezone.utc
@@ -190,6 +190,15 @@ def test_the_past_books_nothing(past):
     """A past reference is never read as the next such day: no time, the default."""
     assert find_time_phrase(past) is None
     assert parse_callback_time(past, T0, NY).source == "default"
+
+
+@pytest.mark.parametrize("words, said", [
+    ("tonight at 2", "tonight at 7 PM"), ("this evening at 3", "this evening at 6 PM"),
+    ("tonight at 8", "tonight at 8"), ("tomorrow at 3", "tomorrow at 3"),
+    ("tomorrow morning at 7", "tomorrow morning at 7"), ("tonight before 9", "tonight before 9"),
+])
+def test_the_words_repeated_to_the_caller_name_the_booked_time(words, said):
+    assert spoken(words) == said
 
 
 def test_callback_due_prefers_the_resolved_time():

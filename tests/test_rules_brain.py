@@ -297,3 +297,11 @@ def test_a_likely_opt_out_no_rule_knows_gets_the_question_and_a_yes_opts_out(lin
     assert end.disposition is Disposition.OPT_OUT
     _, end, replies = talk([line, "no no, go on"])
     assert end is None or end.disposition is not Disposition.OPT_OUT
+
+
+def test_the_agent_repeats_the_time_it_booked_when_the_hour_gave_way_to_the_day_part():
+    _, end, replies = talk(["call me tonight at 2"])
+    assert end.disposition is Disposition.CALLBACK
+    assert "tonight at 7 PM" in replies[-1]
+    _, end, replies = talk(["call me tonight at 8"])
+    assert "tonight at 8" in replies[-1]

@@ -48,6 +48,7 @@ Choices (the phrases people actually use on the phone):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
@@ -127,6 +128,35 @@ def callback_due(callback_at: str | None, callback_text: str | None, now: dateti
 
 # -------------------------------------------------------------------------- resolving
 
+def _part_hour(part: str, hour: int, minute: int) -> time:
+    bias = DAY_PARTS[part][2]
+    if bias == "pm" and hour < 12:
+        return time(hour + 12, minute)
+    return time(0 if (bias == "am" and hour == 12) else hour, minute)
+
+
+def _fits(part: str, at: time) -> bool:
+    lo, hi = _PART_SPAN[part]
+    return lo <= at <= hi
+
+
+def spoken(phrase: str) -> str:
+    """The caller's time words as the agent should repeat them: unchanged, unless the
+    hour was dropped for its day part ("tonight at 2" -> "tonight at 7 PM"), so the
+    caller hears what was booked and can correct it."""
+    spec = scan(phrase)
+    if spec.empty or spec.clock is None or not spec.part or spec.clock[2] == "exact":
+        return phrase
+    hour, minute, kind = spec.clock
+    if kind == "before":
+        hour = hour - 1 or 12
+    if hour > 12 or _fits(spec.part, _part_hour(spec.part, hour, minute)):
+        return phrase
+    at = DAY_PARTS[spec.part][0]
+    words = re.sub(r"\s*\b(?:at|around|about)?\s*\d{1,2}(?::\d{2})?\s*(?:am|pm|ish)?\b", "", spec.words).strip()
+    return f"{words} at {at.hour % 12 or 12}{at.strftime(':%M') if at.minute else ''} {'AM' if at.hour < 12 else 'PM'}"
+
+
 def _wall(day: date, at: time, zone: ZoneInfo | timezone) -> datetime:
     """Local wall time on ``day``; a time inside a DST gap maps forward (zoneinfo)."""
     naive = datetime.combine(day, at)
@@ -164,16 +194,11 @@ def _clock_time(spec: TimeSpec, window: tuple[str, str] | None) -> time | None:
     if kind == "before":
         hour = hour - 1 or 12
     if spec.part:
-        bias = DAY_PARTS[spec.part][2]
-        if bias == "pm" and hour < 12:
-            at = time(hour + 12, minute)
-        else:
-            at = time(0 if (bias == "am" and hour == 12) else hour, minute)
-        lo, hi = _PART_SPAN[spec.part]
         # "Tonight at 2", "this evening at 3", "morning at 12": the hour does not fit
         # the day part (2 am and noon are no evening): the day part, which is
         # what the caller surely meant, wins over an hour that contradicts it.
-        return at if lo <= at <= hi else DAY_PARTS[spec.part][0]
+        at = _part_hour(spec.part, hour, minute)
+        return at if _fits(spec.part, at) else DAY_PARTS[spec.part][0]
     if hour == 12:
         return time(12, minute)
     am, pm = time(hour, minute), time(hour + 12, minute)
