@@ -100,7 +100,10 @@ def _contractions() -> dict[str, str]:
              "u": "you", "ur": "your", "yall": "you all", "plz": "please", "pls": "please",
              "thx": "thanks", "ty": "thank you", "unsub": "unsubscribe", "harrass": "harass",
              "harrassing": "harassing", "harrassment": "harassment", "harrased": "harassed",
-             "harassement": "harassment"}
+             "harassement": "harassment",
+             # Spanish "ll" heard as "y": "no me yame".
+             "yame": "llame", "yamen": "llamen", "yames": "llames", "yamar": "llamar",
+             "yamarme": "llamarme", "yamando": "llamando", "yamadas": "llamadas", "yameme": "llameme"}
     for verb in ("do", "does", "did", "is", "are", "was", "were", "have", "has", "had",
                  "would", "could", "should", "must", "need"):
         table[f"{verb}n't"] = table[f"{verb}nt"] = f"{verb} not"
@@ -131,6 +134,8 @@ def normalize(text: str) -> str:
     s = _TOKEN.sub(lambda m: _CONTRACTIONS.get(m.group(0), m.group(0)), s)
     s = re.sub(r"[^\w\s']", " ", s).replace("'", "")
     s = _AGREEMENT_NOISES.sub("yes", s)       # "uh huh" is a yes, not "huh?"
+    if "call in " in s:       # speech-to-text splits "calling" ("stop call in me")
+        s = re.sub(r"\bcall in (me|us|here|this|my)\b", r"calling \1", s)
     s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
     return _LEAD_FILLERS.sub("", s)
 
@@ -253,6 +258,17 @@ _OPT_OUT = _any(
     r"sod off|screw off|back off|get off my back)\b",
     r"\b(?:dejen|deje|deja|dejes)(?:me|nos)? (?:en paz|tranquil[oa]s?)\b", r"\b(?:dejenme|dejeme|dejame|dejanos|dejennos) tranquil[oa]s?\b",
     r"\bno mas (?:calls|llamadas|llamados)\b",
+    # "Never" as the time to call.
+    r"\bcall (?:me |us )?(?:back )?never\b", r"\b(?:time|day|when) (?:\w+ ){0,4}is never\b",
+    r"^(?:(?:oh|so|well|yeah)\s+)*(?:how about|what about|try) never\b",
+    r"^(?:i|we) (?:want|wanna|would like|need) off(?: please| now)?$",
+    # Having opted out before.
+    r"\b(?:already |have |had |i |we )(?:opted out|unsubscribed|been removed|asked to be removed|"
+    r"was removed|were removed|asked not to be called)\b",
+    # Mexican Spanish "hablar" for calling, in requests to stop.
+    r"\bno (?:me |nos )?(?:vuelva|vuelvan|vuelvas) a hablar\b", r"\b(?:dejen|deje|deja|dejes) de hablar(?:me|nos)\b",
+    r"\bya no (?:me |nos )?(?:hable|hablen|hables)\b", r"\bno (?:me |nos )?(?:hable|hablen|hables) (?:mas|nunca)\b",
+    r"\bno quiero que (?:me |nos )?(?:vuelvan a |sigan )?(?:hablen|hable|hablar|hablando)\b",
     r"\b(?:take|get|pull) (?:my|our|this) (?:number|name|info\w*|details|data|phone number) (?:out|off|away)\b",
     r"\b(?:cancel|rid of|ditch|scrap) (?:my|our|this) (?:number|name|info\w*|details|data|phone number)\b",
     r"\bleave (?:this|our|my) (?:number|phone|line|house|family) alone\b",
@@ -578,6 +594,7 @@ _INTERESTED = _any(
     r"\b(?:send|email|text|mail) (?:me|us) (?:a |an |the |some )?(?:quote|info|information|details|estimate|"
     r"brochure|offer|proposal)\b",
     r"\b(?:i|we) would like (?:a|an|the|to get a) (?:quote|estimate|appointment|consultation|visit)\b",
+    r"\b(?:a way|how) to get (?:a|an|my) (?:free )?(?:quote|estimate)\b",
     r"\bhave (?:someone|somebody|a rep|an agent|him|her|them) (?:call|reach|contact|come|get in touch)\b",
     r"\b(?:can|could) (?:someone|somebody|you) (?:come out|come by|give me an estimate|send someone)\b",
     r"\b(?:been|was|were) (?:waiting for|expecting) (?:your|this|you|a)\b", r"\bbeen meaning to\b",
