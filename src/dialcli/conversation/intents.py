@@ -94,7 +94,8 @@ def _contractions() -> dict[str, str]:
              "dunno": "do not know", "ok": "okay",
              # What speech-to-text and thumbs make of the words that matter most.
              "caling": "calling", "callin": "calling", "colling": "calling",
-             "cawling": "calling", "calliing": "calling", "stap": "stop", "stahp": "stop",
+             "cawling": "calling", "calliing": "calling", "cauling": "calling", "kalling": "calling",
+             "calin": "calling", "callling": "calling", "stap": "stop", "stahp": "stop",
              "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe",
              # Texting shorthand, as some speech-to-text and chat front ends give it.
              "u": "you", "ur": "your", "yall": "you all", "plz": "please", "pls": "please",
@@ -122,6 +123,9 @@ _CONTRACTIONS = _contractions()
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
+_RING_AS_CALL = {"ring": "call", "rings": "calls", "ringing": "calling", "rang": "called",
+                 "rung": "called"}
+_RING = re.compile(r"\b(?:ring|rings|ringing|rang|rung)\b")
 _AGREEMENT_NOISES = re.compile(r"\b(?:uh[ -]?huh|mm[ -]?hmm+|mhm+|mm[ -]?hm|uh[ -]?hu)\b")
 
 
@@ -134,10 +138,26 @@ def normalize(text: str) -> str:
     s = _TOKEN.sub(lambda m: _CONTRACTIONS.get(m.group(0), m.group(0)), s)
     s = re.sub(r"[^\w\s']", " ", s).replace("'", "")
     s = _AGREEMENT_NOISES.sub("yes", s)       # "uh huh" is a yes, not "huh?"
+    if "ring" in s or "rang" in s or "rung" in s:    # "don't ring me": one verb for calling
+        s = _RING.sub(lambda m: _RING_AS_CALL[m.group(0)], s)
     if "call in " in s:       # speech-to-text splits "calling" ("stop call in me")
         s = re.sub(r"\bcall in (me|us|here|this|my)\b", r"calling \1", s)
     s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
     return _LEAD_FILLERS.sub("", s)
+
+
+_LEAD_COURTESY = re.compile(
+    r"^(?:(?:hi|hello|hey|yes|yeah|yep|okay|so|no|nope|nah|sir|maam|miss|listen|look|honestly|seriously|buddy|lady|man|"
+    r"dude|bro|well|and|oh|i said|alright|all right|senora|senor|senorita|oiga|mira)\s+)+")
+_TRAIL_COURTESY = re.compile(
+    r"(?:\s+(?:okay|thanks|thank you|bye|bye bye|goodbye|please|right now|for real|seriously|alright|"
+    r"all right|already|man|dude|bro|lady|sir|maam|buddy|gracias|por favor|adios|have a (?:good|nice) (?:day|one)))+$")
+
+
+def _core(s: str) -> str:
+    """``s`` without the courtesies and sign-offs around what was asked ("hi yes ...",
+    "... okay thanks bye"), so an opt-out said whole still reads as one."""
+    return _TRAIL_COURTESY.sub("", _LEAD_COURTESY.sub("", s))
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
@@ -210,7 +230,7 @@ _OPT_OUT = _any(
     # Letting go of the number, or refusing ever again.
     r"\b(?:lose|forget|toss|trash|burn|shred|ditch|throw (?:away|out)) (?:the|my|our|this|that) "
     r"(?:number|phone number|info|information|details|contact info)\b",
-    r"\bforget (?:you |that you )?(?:ever )?(?:had|have|got) (?:this|my|our) number\b",
+    r"\bforget (?:you |that you )?(?:\w+ )?(?:ever )?(?:had|have|got) (?:this|my|our) (?:phone )?number\b",
     r"^(?:(?:no|and|just|so)\s+)*never again\b(?: (?:ok|okay|please|thanks|alright|all right|got it))*$",
     r"\bnot now (?:and |or )?(?:not )?ever\b", r"\bnot now not ever\b",
     # Having asked before, in any tense ("I keep telling you to stop").
@@ -227,7 +247,9 @@ _OPT_OUT = _any(
     r"\bcut (?:out|off) (?:the|these|your) (?:phone )?calls\b",
     # Wanting the calls over, in any words: "I want them stopped", "the calls to end".
     r"\b(?:want|need|would like) (?:the calls |these calls |these phone calls |the phone calls |them |it |this |"
-    r"(?:it )?all )?(?:to )?(?:stopped|to stop|ended|to end|to be over|over with)\b",
+    r"(?:it )?all )?(?:to )?(?:stopped|to stop|to quit|ended|to end|to be over|over with)\b",
+    r"\b(?:not interested|no thanks|no thank you|nope)\s+(?:please\s+)?(?:remove|delete|unsubscribe)\b",
+    r"\b(?:remove|delete|pull|drop|erase) (?:this|that) (?:number|phone(?: number)?|line)\b",
     r"\b(?:stop|quit|cease) (?:\w+ing )?(?:and \w+ing )?(?:me )?(?:these |the |your |those )?(?:phone )?calls\b",
     r"\b(?:stop|quit|cease) (?:ringing|phoning|texting|dialing|dialling|contacting)\b",
     # Off any record of theirs.
@@ -245,7 +267,7 @@ _OPT_OUT = _any(
     r"sistema|registros?)\b",
     r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:contact|marqu)\w*", r"\bno (?:me |nos )?contacten\b",
     r"^(?:(?:please|just|now|so|okay)\s+)*(?:cease|desist|cease and desist)(?: now| please| immediately)?$",
-    r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:calls?|calling)\b",
+    r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:calls?|calling)\b(?! (?:me|us|back)\b)",
     r"\bno (?:more|further) (?:phone )?(?:calls?|calling|contact)\b",
     r"\bnot (?:be )?on (?:your|the|any|ur) (?:\w+ )?list (?:anymore|any more|again|no more)\b",
     r"^(?:(?:please|seriously|just|like|okay|so)\s+)*(?:can|could|would) you (?:please |just |like |kindly )?not"
@@ -271,7 +293,10 @@ _OPT_OUT = _any(
     r"\bno quiero que (?:me |nos )?(?:vuelvan a |sigan )?(?:hablen|hable|hablar|hablando)\b",
     r"\b(?:take|get|pull) (?:my|our|this) (?:number|name|info\w*|details|data|phone number) (?:out|off|away)\b",
     r"\b(?:cancel|rid of|ditch|scrap) (?:my|our|this) (?:number|name|info\w*|details|data|phone number)\b",
-    r"\bleave (?:this|our|my) (?:number|phone|line|house|family) alone\b",
+    r"\bleave (?:this|our|my) (?:phone number|number|phone|line|house|family) alone\b",
+    r"\b(?:do not|does not|no longer) consent\b", r"\bsee (?:you|y all) (?:\w+ )?in court\b",
+    r"\bget (?:you|y all) (?:\w+ )?sued\b",
+    r"\bstop (?:robo ?calling|spam calling|spamming|telemarketing)\b",
     r"\b(?:had|have had|fed up with|done with) (?:enough of )?(?:these|your|the|all these|all the|all your|"
     r"you and your) (?:\w+ )?(?:calls|calling)\b",
     r"\b(?:do not|never|not supposed to|should not|no longer) (?:want to |wish to )?be on (?:your|any|the|this|"
@@ -293,9 +318,12 @@ _OPT_OUT = _any(
     r"\bdo not (?:ever )?(?:call|contact) (?:me|us|here) at all\b",
     r"\benough (?:calls|calling)\b", r"\b(?:no more|not any more) (?:phone )?(?:calls|calling)\b",
     r"\b(?:sick|tired) (?:and tired )?of (?:these|your|the|you|y all|all the|all these|being)\b",
-    r"\bstop (?:it|that|this)\b", r"(?:^|\b(?:no|please|just|i said|okay|so|now|yeah|oh|hey|"
-    r"alright|all right|seriously|god|man|dude|lady|look|listen) )stop(?: please| now| already)?$",
-    r"^(?!.*\b(?:hold on|hang on|wait|one sec|one second|talking|so fast)\b).*\bstop(?: please| now| already)?$",
+    r"(?<!not )\b(?:stop|quit) (?:it|that|this)\b", r"(?:^|\b(?:no|please|just|i said|okay|so|now|yeah|oh|hey|"
+    r"alright|all right|seriously|god|man|dude|lady|look|listen) )(?:stop|quit)(?: please| now| already)?$",
+    r"^(?!.*\b(?:hold on|hang on|wait|one sec|one second|talking|so fast)\b).*(?<!not )\bstop(?: please| now| already)?$",
+    r"^(?!.*\b(?:hold on|hang on|wait|one sec|one second|talking|so fast|job|smoking|drinking)\b).*"
+    r"(?<!not )(?<!i )(?<!to )(?<!going )\bquit(?: it)?(?: please| now| already)?$",
+    r"\b(?:keep|keeps) (?:calling|call) (?:me |us |here )?(?:and|or)\b.*\b(?:stop|quit)\b",
     r"\bgo away\b", r"\bdo not (?:ever )?call (?:me |us |here )?\w+ either\b",
     # Spanish (accents stripped): no me llame, deje de llamar, quiteme de su lista ...
     r"\bno (?:me |nos )?(?:vuelva|vuelvas|vuelvan|vuelvan a|vuelva a|vuelvas a)? ?(?:a )?"
@@ -737,7 +765,7 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     # "Don't call me ma'am", "I never call back numbers I don't know": about a name or
     # the caller's own habits, not about our calls -- for the rules and the model alike.
     plain = _NAMING.sub(" ", s) if "call" in s or "llam" in s else s
-    if _OPT_OUT.search(plain):
+    if _OPT_OUT.search(plain) or ((core := _core(plain)) != plain and _OPT_OUT.search(core)):
         flags.add(Intent.OPT_OUT)
     hit(Intent.MAYBE_OPT_OUT, _MAYBE_OPT_OUT)
     if Intent.MAYBE_OPT_OUT in flags:
@@ -797,7 +825,10 @@ def _reading(raw: str, s: str, first: str) -> Reading:
             flags.add(intent)
     elif intent in _SECOND_OPINION:
         # The rules found nothing decisive: ask the trained model (classifier.py).
-        guess = classifier.believed(s) if intent not in _SHORT_OK or s.count(" ") >= 4 else None
+        # A short yes, no or question ("what calling list?") is too little to go on.
+        words = s.count(" ") + 1
+        guess = classifier.believed(s) if (
+            words >= 5 if intent in _SHORT_OK else words >= 4 if intent is Intent.ASK_OTHER else True) else None
         if guess == "OPT_OUT" and plain != s:
             guess = classifier.believed(plain)
         if guess == "OPT_OUT" or (guess and intent not in _OPT_OUT_ONLY):
