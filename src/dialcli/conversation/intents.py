@@ -126,6 +126,8 @@ _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _RING_AS_CALL = {"ring": "call", "rings": "calls", "ringing": "calling", "rang": "called",
                  "rung": "called"}
 _RING = re.compile(r"\b(?:ring|rings|ringing|rang|rung)\b")
+_TELEPHONE = re.compile(r"\b(telephone|telephoning|telephoned)\b(?= (?:me|us|here|this|that|my|our|again|"
+                        r"anymore|any more|at all|before|after|ever|back)\b|$)")
 _AGREEMENT_NOISES = re.compile(r"\b(?:uh[ -]?huh|mm[ -]?hmm+|mhm+|mm[ -]?hm|uh[ -]?hu)\b")
 
 
@@ -140,6 +142,9 @@ def normalize(text: str) -> str:
     s = _AGREEMENT_NOISES.sub("yes", s)       # "uh huh" is a yes, not "huh?"
     if "ring" in s or "rang" in s or "rung" in s:    # "don't ring me": one verb for calling
         s = _RING.sub(lambda m: _RING_AS_CALL[m.group(0)], s)
+    if "telephon" in s:       # "don't telephone me": the verb is "call"
+        s = _TELEPHONE.sub(lambda m: {"telephone": "call", "telephoning": "calling",
+                                      "telephoned": "called"}[m.group(1)], s)
     if "call in " in s:       # speech-to-text splits "calling" ("stop call in me")
         s = re.sub(r"\bcall in (me|us|here|this|my)\b", r"calling \1", s)
     s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
@@ -297,6 +302,14 @@ _OPT_OUT = _any(
     r"\b(?:do not|does not|no longer) consent\b", r"\bsee (?:you|y all) (?:\w+ )?in court\b",
     r"\bget (?:you|y all) (?:\w+ )?sued\b",
     r"\bstop (?:robo ?calling|spam calling|spamming|telemarketing)\b",
+    r"\bdo not solicit\b", r"\bno soliciting\b",
+    r"\b(?:would rather|rather|prefer|prefer that|would prefer|would appreciate it if|wish) (?:you|y all|that you|if you) "
+    r"(?:\w+ )?(?:did not|do not|would not|never|not|wouldnt|didnt) (?:call|contact|phone|bother)\w*\b",
+    r"\b(?:add|put|place|keep) (?:me|us|my number|this number|our number|my name) (?:on|to|in) (?:your|the|a) "
+    r"(?:\w+ )?(?:do not call|dnc|do not contact|suppression|no call|opt out)\b",
+    r"^(?:(?:you are|you re|youre|number|this number is|you have been)\s+)?blocked$",
+    r"\btell (?:you|y all|them|your \w+) (?:not to|to stop|to quit|never to)\b",
+    r"\bbloque(?:ar|o|e|are|ado|ados|amos|arlos|arte)\b", r"\b(?:los|lo|la|te|les) (?:voy a |vamos a )?bloque\w*",
     r"\b(?:had|have had|fed up with|done with) (?:enough of )?(?:these|your|the|all these|all the|all your|"
     r"you and your) (?:\w+ )?(?:calls|calling)\b",
     r"\b(?:do not|never|not supposed to|should not|no longer) (?:want to |wish to )?be on (?:your|any|the|this|"
