@@ -286,8 +286,15 @@ def test_fine_thanks_answers_how_are_you_and_declines_otherwise():
     assert end.disposition is Disposition.NOT_INTERESTED
 
 
-@pytest.mark.parametrize("line", ["could you guys not", "no more of this please",
-                                  "i need you to forget about this number entirely"])
+@pytest.mark.parametrize("line", ["could you guys not", "no more of this please"])
+def test_an_opt_out_no_rule_knows_is_caught_by_the_model_when_it_is_sure(line):
+    r = read(line, "maria")
+    assert r.intent is Intent.OPT_OUT and r.rule_intent is not None
+    _, end, _ = talk([line])
+    assert end.disposition is Disposition.OPT_OUT
+
+
+@pytest.mark.parametrize("line", ["you can cross this house off"])
 def test_a_likely_opt_out_no_rule_knows_gets_the_question_and_a_yes_opts_out(line):
     """The model finds 'stop calling' likeliest but is not sure enough to act: ask once."""
     r = read(line, "maria")

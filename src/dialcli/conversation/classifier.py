@@ -121,7 +121,7 @@ class Model:
         if label == "CONTINUE" or p < self.thresholds.get(label, 1.01):
             return None
         words = set(normalized.split())
-        if not words & ANCHORS[label]:
+        if not words & ANCHORS[label] and not (label == "OPT_OUT" and p >= UNANCHORED_OPT_OUT):
             return None
         if label == "OPT_OUT" and (_THIRD_PARTY.search(normalized) or _SOMETHING_ELSE.search(normalized)) \
                 or _FINE_WITH_IT.search(normalized):
@@ -137,12 +137,20 @@ class Model:
         label, p = self.predict(normalized)
         if label != "OPT_OUT" or p < DOUBT or " " not in normalized:
             return False
-        if p >= self.thresholds.get(label, 1.01) and set(normalized.split()) & ANCHORS[label]:
+        if p >= self.thresholds.get(label, 1.01) and (set(normalized.split()) & ANCHORS[label]
+                                                     or p >= UNANCHORED_OPT_OUT):
             return False          # believed outright (``believed``), not doubted
         return not (
             _THIRD_PARTY.search(normalized) or _SOMETHING_ELSE.search(normalized)
             or _FINE_WITH_IT.search(normalized))
 
+
+#: An opt-out this sure is believed even on a line without an anchor word ("could
+#: you guys not"); below it such a line gets the confirming question. Chosen, like
+#: the other thresholds, on the held-out split's aggregate figures: against the
+#: question alone it took recall from 97.2% to 98.0% and false opt-outs from 1.1%
+#: to 1.6% (0.9999: 97.6% and 1.1%).
+UNANCHORED_OPT_OUT = 0.99
 
 #: The least probability at which a likeliest-but-unsure opt-out gets the question.
 DOUBT = 0.5
