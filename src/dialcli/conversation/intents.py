@@ -303,6 +303,7 @@ _OPT_OUT = _any(
     r"\bget (?:you|y all) (?:\w+ )?sued\b",
     r"\bstop (?:robo ?calling|spam calling|spamming|telemarketing)\b",
     r"\bdo not solicit\b", r"\bno soliciting\b",
+    r"^(?:(?:por favor|ya|mejor)\s+)*(?:borr|saqu|quit|elimin|remuev)\w*(?:me|nos)(?: (?:por favor|ya|de una vez))*$",
     r"\b(?:would rather|rather|prefer|prefer that|would prefer|would appreciate it if|wish) (?:you|y all|that you|if you) "
     r"(?:\w+ )?(?:did not|do not|would not|never|not|wouldnt|didnt) (?:call|contact|phone|bother)\w*\b",
     r"\b(?:add|put|place|keep) (?:me|us|my number|this number|our number|my name) (?:on|to|in) (?:your|the|a) "
@@ -384,6 +385,8 @@ _NAMING = re.compile(
     r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|asi|por mi nombre|\w+ llamame)\b|"
     r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
     r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
+    r"\bstop calling (?:it|that|this) (?:a |an |the )?(?!(?:again|anymore|any more|ever|now|please|already|number|"
+    r"phone|line|house|place|home|family|household|office|business|cell|landline|residence|guy|lady|person)\b)\w+|"
     # The caller's own habits: "I don't call back numbers I don't know", "we never call companies".
     r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely|usually do not) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")
 
@@ -636,6 +639,7 @@ _INTERESTED = _any(
     r"brochure|offer|proposal)\b",
     r"\b(?:i|we) would like (?:a|an|the|to get a) (?:quote|estimate|appointment|consultation|visit)\b",
     r"\b(?:a way|how) to get (?:a|an|my) (?:free )?(?:quote|estimate)\b",
+    r"\b(?:how (?:do|can) (?:i|we)|(?:i|we) (?:want|would like) to) opt in\b",
     r"\bhave (?:someone|somebody|a rep|an agent|him|her|them) (?:call|reach|contact|come|get in touch)\b",
     r"\b(?:can|could) (?:someone|somebody|you) (?:come out|come by|give me an estimate|send someone)\b",
     r"\b(?:been|was|were) (?:waiting for|expecting) (?:your|this|you|a)\b", r"\bbeen meaning to\b",
