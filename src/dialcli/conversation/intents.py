@@ -212,7 +212,10 @@ _OPT_OUT = _any(
     r"(?:calls|calling|to call)\b",
     r"\b(?:do not|never) want (?:you|y all|your company|anyone|anybody) (?:\w+ )?(?:calling|to call|contacting|to contact|bothering)\b",
     r"\b(?:do not|never) want to be (?:called|contacted|bothered)\b",
-    r"\breport(?:ing)? (?:you|this|your|y all)\b", r"\b(?:ftc|fcc|attorney general|better business bureau|bbb)\b",
+    r"\breport(?:ing)? (?:you|this|your|y all)\b", r"\b(?:report|reporting|reported|complain|complaining|complaint|call|calling|contact|contacting|tell|telling|"
+    r"go to|going to|goes to|file|filing|notify|notifying|write to|writing to|email) (?:\w+ ){0,4}(?:the )?"
+    r"(?:ftc|fcc|attorney general|better business bureau|bbb|federal trade commission)\b",
+    r"\b(?:ftc|fcc|bbb) (?:complaint|report|about (?:you|this))\b",
     # Legal threats -- a threat, not any mention of a lawyer ("my lawyer read the lease").
     r"\b(?:sue|suing|lawsuit|legal action|take (?:you|y all|your company|you people|you guys) to court|"
     r"see you in court)\b",
@@ -291,7 +294,7 @@ _OPT_OUT = _any(
     r"^(?:i|we) (?:want|wanna|would like|need) off(?: please| now)?$",
     # Having opted out before.
     r"\b(?:already |have |had |i |we )(?:opted out|unsubscribed|been removed|asked to be removed|"
-    r"was removed|were removed|asked not to be called)\b",
+    r"was removed|were removed|asked not to be called)\b(?! from (?!(?:you|your|y all|these|this|the calls|calls|it)\b))",
     # Mexican Spanish "hablar" for calling, in requests to stop.
     r"\bno (?:me |nos )?(?:vuelva|vuelvan|vuelvas) a hablar\b", r"\b(?:dejen|deje|deja|dejes) de hablar(?:me|nos)\b",
     r"\bya no (?:me |nos )?(?:hable|hablen|hables)\b", r"\bno (?:me |nos )?(?:hable|hablen|hables) (?:mas|nunca)\b",
@@ -385,6 +388,8 @@ _NAMING = re.compile(
     r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|asi|por mi nombre|\w+ llamame)\b|"
     r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
     r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
+    r"\bstop calling me (?:maam|madam|sir|miss|mrs|ms|mr|mister|honey|sweetie|dear|hon|babe|buddy|pal|that)"
+    r"(?= (?:i am|it is|call me|my name|just|im)\b)|"
     r"\bstop calling (?:it|that|this) (?:a |an |the )?(?!(?:again|anymore|any more|ever|now|please|already|number|"
     r"phone|line|house|place|home|family|household|office|business|cell|landline|residence|guy|lady|person)\b)\w+|"
     # The caller's own habits: "I don't call back numbers I don't know", "we never call companies".
