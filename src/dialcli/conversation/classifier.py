@@ -81,6 +81,8 @@ _FINE_WITH_IT = re.compile(r"\b(?:do not|dont) mind\b|\byou can (?:keep )?(?:cal
 _SOMETHING_ELSE = re.compile(
     r"\b(?:remove|delete|take off|cancel|drop) (?:the|that|a|an|this) (?!(?:number|list|calls?|phone|line)\b)\w+|"
     r"\bunsubscribe from (?:my|our|his|her)\b|"
+    r"\b(?:talking|speaking|talk|speak|hablar|hablando|habla|hable) (?:so |tan |too |muy )?(?:fast|quick|quickly|"
+    r"rapido|recio|alto|loud)\b|"
     r"\b(?:the|my|our|this|that) (?!(?:calls?|calling|phone calls?|ringing|dialing)\b)\w+ (?:\w+ )?"
     r"(?:to stop|stopped|to end|ended)\b|"
     r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")

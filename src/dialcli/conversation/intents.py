@@ -128,6 +128,9 @@ _RING_AS_CALL = {"ring": "call", "rings": "calls", "ringing": "calling", "rang":
 _RING = re.compile(r"\b(?:ring|rings|ringing|rang|rung)\b")
 _TELEPHONE = re.compile(r"\b(telephone|telephoning|telephoned)\b(?= (?:me|us|here|this|that|my|our|again|"
                         r"anymore|any more|at all|before|after|ever|back)\b|$)")
+_SLANG_CALL = re.compile(
+    r"\bhit(ting)? (?:(me|us) up|up (my \w+|this \w+)|(my (?:line|phone|cell)))\b|"
+    r"\bblow(?:ing)? (?:up )?(my (?:phone|line|cell))(?: up)?\b")
 _AGREEMENT_NOISES = re.compile(r"\b(?:uh[ -]?huh|mm[ -]?hmm+|mhm+|mm[ -]?hm|uh[ -]?hu)\b")
 
 
@@ -145,6 +148,9 @@ def normalize(text: str) -> str:
     if "telephon" in s:       # "don't telephone me": the verb is "call"
         s = _TELEPHONE.sub(lambda m: {"telephone": "call", "telephoning": "calling",
                                       "telephoned": "called"}[m.group(1)], s)
+    if "hit" in s or "blow" in s:     # slang for calling: "stop hitting me up", "blowing up my phone"
+        s = _SLANG_CALL.sub(lambda m: ("calling" if m.group(1) or m.group(0).startswith("blowing") else "call")
+                            + " " + (m.group(2) or m.group(3) or m.group(4) or m.group(5)), s)
     if "call in " in s:       # speech-to-text splits "calling" ("stop call in me")
         s = re.sub(r"\bcall in (me|us|here|this|my)\b", r"calling \1", s)
     s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
