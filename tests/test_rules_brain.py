@@ -312,3 +312,8 @@ def test_the_agent_repeats_the_time_it_booked_when_the_hour_gave_way_to_the_day_
     assert "tonight at 7 PM" in replies[-1]
     _, end, replies = talk(["call me tonight at 8"])
     assert "tonight at 8" in replies[-1]
+
+
+@pytest.mark.parametrize("line", ["no thanks please", "we don't want it please", "no me interesa alright"])
+def test_a_decline_the_rules_read_is_never_made_an_opt_out_by_an_unanchored_guess(line):
+    assert read(line, "maria").intent is Intent.NOT_INTERESTED

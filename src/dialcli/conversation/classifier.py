@@ -116,14 +116,16 @@ class Model:
         label = max(probs, key=probs.__getitem__)
         return label, probs[label]
 
-    def believed(self, normalized: str) -> str | None:
+    def believed(self, normalized: str, *, unanchored: bool = True) -> str | None:
         """The outcome when its probability clears its threshold and the line has a
-        word that outcome is said with, else None."""
+        word that outcome is said with, else None. ``unanchored``: a near-certain
+        opt-out needs no such word (not over a decline the rules read: "no thanks
+        please" is no opt-out)."""
         label, p = self.predict(normalized)
         if label == "CONTINUE" or p < self.thresholds.get(label, 1.01):
             return None
         words = set(normalized.split())
-        if not words & ANCHORS[label] and not (label == "OPT_OUT" and p >= UNANCHORED_OPT_OUT):
+        if not words & ANCHORS[label] and not (unanchored and label == "OPT_OUT" and p >= UNANCHORED_OPT_OUT):
             return None
         if label == "OPT_OUT" and (_THIRD_PARTY.search(normalized) or _SOMETHING_ELSE.search(normalized)) \
                 or _FINE_WITH_IT.search(normalized):
@@ -171,9 +173,9 @@ def model() -> Model | None:
         return None
 
 
-def believed(normalized: str) -> str | None:
+def believed(normalized: str, *, unanchored: bool = True) -> str | None:
     m = MODEL_OVERRIDE or model()
-    return m.believed(normalized) if m is not None else None
+    return m.believed(normalized, unanchored=unanchored) if m is not None else None
 
 
 def doubts_opt_out(normalized: str) -> bool:

@@ -279,7 +279,7 @@ _OPT_OUT = _any(
     r"\bno (?:me |nos )?(?:sigan|siga|sigas) (?:llamando|marcando|molestando)\b",
     r"\b(?:quit|saqu|sac|borr|elimin)\w* de (?:su|sus|la|las|esta|tu|tus) (?:lista|listas|llamadas|base de datos|"
     r"sistema|registros?)\b",
-    r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:contact|marqu)\w*", r"\bno (?:me |nos )?contacten\b",
+    r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:contact|marqu|marc|llam|molest|habl)\w*", r"\bno (?:me |nos )?contacten\b",
     r"^(?:(?:please|just|now|so|okay)\s+)*(?:cease|desist|cease and desist)(?: now| please| immediately)?$",
     r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:calls?|calling)\b(?! (?:me|us|back)\b)",
     r"\bno (?:more|further) (?:phone )?(?:calls?|calling|contact)\b",
@@ -855,10 +855,11 @@ def _reading(raw: str, s: str, first: str) -> Reading:
         # The rules found nothing decisive: ask the trained model (classifier.py).
         # A short yes, no or question ("what calling list?") is too little to go on.
         words = s.count(" ") + 1
-        guess = classifier.believed(s) if (
+        sure = intent not in _OPT_OUT_ONLY      # over a decline the rules read, an anchor is needed
+        guess = classifier.believed(s, unanchored=sure) if (
             words >= 5 if intent in _SHORT_OK else words >= 4 if intent is Intent.ASK_OTHER else True) else None
         if guess == "OPT_OUT" and plain != s:
-            guess = classifier.believed(plain)
+            guess = classifier.believed(plain, unanchored=sure)
         if guess == "OPT_OUT" or (guess and intent not in _OPT_OUT_ONLY):
             rule_intent, intent = intent, Intent(guess.lower())
             flags.add(intent)
