@@ -14,7 +14,7 @@ disposition), callback-time accuracy, the confusions, and the brain's cost per
 utterance with its memo caches cleared (every line read for the first time).
 
 Usage: ``python bench/brain_eval.py [--split all|tune|heldout] [--failures]
-[--check]`` (``--check`` exits 1 when a target is missed).
+[--check] [--batch NAME]`` (``--check`` exits 1 when a target is missed).
 """
 
 from __future__ import annotations
@@ -134,9 +134,16 @@ def main() -> int:
     ap.add_argument("--split", choices=("all", "tune", "heldout"), default="all")
     ap.add_argument("--failures", action="store_true", help="list every failed case")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--batch", metavar="NAME",
+                    help="only the held-out batch tests/data/brain_heldout_NAME.csv (figures "
+                         "only: a blind batch is judged in aggregate, never line by line)")
     args = ap.parse_args()
     splits = ("tune", "heldout") if args.split == "all" else (args.split,)
     missed = []
+    if args.batch:
+        print(f"\n=== held-out batch {args.batch} ===")
+        evaluate(read_cases(DATA / f"brain_heldout_{args.batch}.csv"))
+        return 0
     for split in splits:
         print(f"\n=== {split} split ===")
         figures = evaluate(load(split), failures=args.failures and split == "tune")

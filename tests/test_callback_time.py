@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialcli.conversation.callback_time import (
-    MAX_AHEAD, callback_due, find_time_phrase, parse_callback_time,
+    MAX_AHEAD, callback_due, find_time_phrase, parse_callback_time, spoken,
 )
 
 UTC = timezone.utc
@@ -50,6 +50,18 @@ def local(text, now=T0, tz=NY, window=None):
     ("the 15th", "Sun 2026-03-15 10:00"),
     ("tonight", "Tue 2026-03-03 19:00"),
     ("tonight at 8", "Tue 2026-03-03 20:00"),
+    # An hour that contradicts its day part gives way to the day part.
+    ("tonight at 2", "Tue 2026-03-03 19:00"),
+    ("tonight at 12", "Tue 2026-03-03 19:00"),
+    ("this evening at 3", "Tue 2026-03-03 18:00"),
+    ("tonight at 11", "Tue 2026-03-03 23:00"),
+    # The past names no time: only the future words count, else the default.
+    ("you called last Friday, try me Thursday at 4", "Thu 2026-03-05 16:00"),
+    ("we spoke this past Monday, call me tomorrow at 9", "Wed 2026-03-04 09:00"),
+    ("got your letter two days ago, call at 5", "Tue 2026-03-03 17:00"),
+    ("you called Monday, call me Friday", "Fri 2026-03-06 10:00"),
+    # A count is not a date.
+    ("Friday, that's the third time I've said it", "Fri 2026-03-06 10:00"),
     ("this afternoon", "Tue 2026-03-03 14:00"),
     ("this evening", "Tue 2026-03-03 18:00"),
     ("half past four tomorrow", "Wed 2026-03-04 16:30"),
@@ -171,6 +183,24 @@ def test_find_time_phrase():
         assert find_time_phrase(line) is None, line
 
 
+@pytest.mark.parametrize("past", ["last Friday", "this past Monday", "yesterday at 3",
+                                  "earlier today", "two days ago", "you called Monday",
+                                  "the fourth time you called"])
+def test_the_past_books_nothing(past):
+    """A past reference is never read as the next such day: no time, the default."""
+    assert find_time_phrase(past) is None
+    assert parse_callback_time(past, T0, NY).source == "default"
+
+
+@pytest.mark.parametrize("words, said", [
+    ("tonight at 2", "tonight at 7 PM"), ("this evening at 3", "this evening at 6 PM"),
+    ("tonight at 8", "tonight at 8"), ("tomorrow at 3", "tomorrow at 3"),
+    ("tomorrow morning at 7", "tomorrow morning at 7"), ("tonight before 9", "tonight before 9"),
+])
+def test_the_words_repeated_to_the_caller_name_the_booked_time(words, said):
+    assert spoken(words) == said
+
+
 def test_callback_due_prefers_the_resolved_time():
     got = callback_due("2026-03-05T11:00:00-05:00", "tomorrow at 3", T0, NY)
     assert got.local.strftime("%d %H:%M") == "05 11:00"
@@ -183,7 +213,7 @@ def test_callback_due_prefers_the_resolved_time():
 
 _PHRASES = st.sampled_from([
     "tomorrow at 3", "next tuesday morning", "in two hours", "friday", "at 5:30", "next week",
-    "dec 3 at 10am", "tonight", "this afternoon", "the 31st", "12/31", "at 12", "before 1",
+    "dec 3 at 10am", "tonight", "tonight at 2", "last friday", "yesterday at 3", "this afternoon", "the 31st", "12/31", "at 12", "before 1",
     "in 0 minutes", "later", "2026-01-01T00:00:00Z", "half past 11", "end of the week",
     "sunday evening", "in 3 days at 7", "midnight", "this morning", "quarter to 1",
 ])

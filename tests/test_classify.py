@@ -1,19 +1,14 @@
-"""Post-call labelling: rules over the transcript, and an LLM with a rules fallback."""
+"""Post-call labelling by the rules over the transcript (the LLM's label, with these
+rules as fallback, is tested in test_postcall.py)."""
 
 from __future__ import annotations
 
-import json
-
-import httpx
 import pytest
 
 from dialcli.conversation.base import CallContext, collect
 from dialcli.conversation.classify import classify_by_rules, classify_transcript, real_caller_turns
 from dialcli.conversation.rules import EXAMPLE_CALLER_LINES, RuleBrain
 from dialcli.models import Disposition, VoicemailAction
-from fakes.fake_llm import fake_llm, garbage, http_error, reply  # noqa: F401
-
-KEY = "sk-classify-8f7e6d5c4b"
 GREETING = "Hi Maria, this is Zara from Acme Solar. Do you have a minute?"
 
 
@@ -98,71 +93,6 @@ def test_a_rule_session_cut_short_is_labelled_like_the_brain_would():
     assert session.finish() is None                     # the caller hung up here
     transcript = session.transcript_dicts() + [{"role": "caller", "text": "Yes please."}]
     assert label(transcript) is Disposition.INTERESTED
-
-
-def _llm_answer(obj_or_text):
-    text = obj_or_text if isinstance(obj_or_text, str) else json.dumps(obj_or_text)
-    return reply(text)
-
-
-CONVO = t(("agent", GREETING), ("caller", "Hmm, maybe. Tell me more."),
-          ("agent", "Someone can walk you through it. Would you like that?"),
-          ("caller", "I guess, yeah, have them call me next week."))
-
-
-def test_llm_label_is_used(fake_llm):
-    fake_llm.enqueue(_llm_answer({"disposition": "CALLBACK", "summary": "Wants a call next week.",
-                                  "callback_at": "next week"}))
-    end = classify_transcript(CONVO, llm=fake_llm.settings(key=KEY))
-    assert end.disposition is Disposition.CALLBACK and end.callback_text == "next week"
-    assert end.summary == "Labelled after the call: Wants a call next week."
-    req = fake_llm.chat_requests[0]
-    assert req.json["stream"] is False and req.json["temperature"] == 0
-    assert req.headers["authorization"] == f"Bearer {KEY}"
-    assert "Caller: I guess, yeah, have them call me next week." in req.json["messages"][1]["content"]
-    assert "JSON" in req.json["messages"][0]["content"]
-
-
-def test_llm_answer_in_a_code_fence_and_iso_time(fake_llm):
-    fake_llm.enqueue(_llm_answer('```json\n{"disposition": "callback", "summary": "x", '
-                                 '"callback_at": "2026-03-10T10:00:00-05:00"}\n```'))
-    with httpx.Client() as http:
-        end = classify_transcript(CONVO, llm=fake_llm.settings(), http=http)
-    assert end.disposition is Disposition.CALLBACK
-    assert end.callback_at == "2026-03-10T10:00:00-05:00"
-    assert "authorization" not in fake_llm.chat_requests[0].headers
-
-
-@pytest.mark.parametrize("script", [
-    http_error(500), http_error(401, f"Incorrect API key provided: {KEY}"),
-    garbage("not json at all"), _llm_answer("I think they were interested."),
-    _llm_answer({"disposition": "DELIGHTED", "summary": "?"}), _llm_answer("[1, 2]"),
-])
-def test_llm_failures_fall_back_to_the_rules(fake_llm, script, caplog):
-    fake_llm.enqueue(script)
-    end = classify_transcript(CONVO, llm=fake_llm.settings(key=KEY))
-    assert end == classify_by_rules(CONVO)
-    assert end.disposition is Disposition.CALLBACK
-    assert KEY not in caplog.text
-
-
-def test_llm_timeout_falls_back(fake_llm):
-    fake_llm.enqueue(reply('{"disposition": "INTERESTED", "summary": "x"}', first_delay=2.0))
-    end = classify_transcript(CONVO, llm=fake_llm.settings(), timeout=0.3)
-    assert end.disposition is Disposition.CALLBACK
-
-
-def test_opt_out_is_never_left_to_the_model(fake_llm):
-    convo = t(("agent", GREETING), ("caller", "Sounds good."), ("caller", "Actually, "
-              "unsubscribe me."))
-    end = classify_transcript(convo, llm=fake_llm.settings())
-    assert end.disposition is Disposition.OPT_OUT
-    assert fake_llm.chat_requests == []
-
-
-def test_silent_call_does_not_ask_the_model(fake_llm):
-    assert classify_transcript(t(("agent", GREETING)), llm=fake_llm.settings()) is None
-    assert fake_llm.chat_requests == []
 
 
 def test_a_yes_to_the_opt_out_question_is_an_opt_out_after_the_call():

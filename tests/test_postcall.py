@@ -7,15 +7,17 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from dialcli.clock import VirtualClock
 from dialcli.conversation.base import CallContext, collect
+from dialcli.conversation.classify import classify_by_rules
 from dialcli.conversation.llm import LLMBrain, system_prompt
 from dialcli.conversation.postcall import LABEL_SCHEMA, label_call, parse, Unusable
 from dialcli.conversation.rules import OPT_OUT_QUESTION
 from dialcli.models import Disposition, VoicemailAction
-from fakes.fake_llm import fake_llm, http_error, reply, tool_call  # noqa: F401  (fixture)
+from fakes.fake_llm import fake_llm, garbage, http_error, reply, tool_call  # noqa: F401  (fixture)
 
 TZ = "America/New_York"
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=ZoneInfo(TZ))
@@ -118,6 +120,34 @@ def test_a_callback_without_a_usable_time_takes_the_callers_words(fake_llm):
     assert end.disposition is Disposition.CALLBACK and end.callback_text == "friday morning"
 
 
+def test_an_answer_in_a_code_fence_with_an_offset_time_and_no_key(fake_llm):
+    fake_llm.enqueue(reply('```json\n{"disposition": "callback", "summary": "x", '
+                           '"callback_at": "2026-03-10T10:00:00-05:00", "opt_out_requested": false}\n```'))
+    with httpx.Client() as http:
+        end = label_call(t(GREET, "call me next week"), fake_llm.settings(), now=NOW, tz=TZ, http=http)
+    assert end.disposition is Disposition.CALLBACK and end.callback_at == "2026-03-10T10:00-05:00"
+    assert "authorization" not in fake_llm.chat_requests[0].headers
+
+
+@pytest.mark.parametrize("script", [
+    http_error(401, f"Incorrect API key provided: {KEY}"), garbage("not json at all"),
+    reply("[1, 2]"), reply('{"disposition": "INTERESTED", "summary": "x"}', first_delay=2.0),
+])
+def test_failures_fall_back_to_the_rules_and_never_log_the_key(fake_llm, script, caplog):
+    fake_llm.enqueue(script)
+    convo = t(GREET, "Hmm, maybe. Tell me more.", "Would you like someone to follow up?",
+              "I guess, yeah, have them call me next week.")
+    end = label_call(convo, fake_llm.settings(key=KEY), now=NOW, tz=TZ, timeout=0.3)
+    assert end == classify_by_rules(convo)
+    assert end.disposition is Disposition.CALLBACK
+    assert KEY not in caplog.text
+
+
+def test_a_silent_call_does_not_ask_the_model(fake_llm):
+    assert label_call([{"role": "agent", "text": GREET}], fake_llm.settings(), now=NOW, tz=TZ) is None
+    assert fake_llm.chat_requests == []
+
+
 @pytest.mark.parametrize("bad", ["", "[1, 2]", '{"summary": "x"}', "not json at all"])
 def test_unusable_answers(bad):
     with pytest.raises(Unusable):
@@ -161,7 +191,9 @@ def test_a_yes_to_the_models_own_opt_out_question_is_one_whatever_label_it_picks
     # The model asks in its own words, then ignores the answer and calls it interest.
     fake_llm.enqueue(reply("Sorry about that. Should I take you off our list?"),
                      tool_call("INTERESTED", "Keen!", text=["Great, someone will call you."]))
-    collect(s.respond("you guys are relentless"))
+    # (A line the rule guard lets through: "you guys are relentless" now gets the
+    # guard's own question before the model is asked.)
+    collect(s.respond("you guys again huh"))
     _, end = collect(s.respond("yes please"))
     assert end.disposition is Disposition.OPT_OUT
     assert len(fake_llm.chat_requests) == 2

@@ -284,3 +284,36 @@ def test_fine_thanks_answers_how_are_you_and_declines_otherwise():
     assert "Acme Solar" in replies[0]
     _, end, _ = talk(["I'm good, thanks"])              # to "do you have a minute?": a no
     assert end.disposition is Disposition.NOT_INTERESTED
+
+
+@pytest.mark.parametrize("line", ["could you guys not", "no more of this please"])
+def test_an_opt_out_no_rule_knows_is_caught_by_the_model_when_it_is_sure(line):
+    r = read(line, "maria")
+    assert r.intent is Intent.OPT_OUT and r.rule_intent is not None
+    _, end, _ = talk([line])
+    assert end.disposition is Disposition.OPT_OUT
+
+
+@pytest.mark.parametrize("line", ["you can cross this house off"])
+def test_a_likely_opt_out_no_rule_knows_gets_the_question_and_a_yes_opts_out(line):
+    """The model finds 'stop calling' likeliest but is not sure enough to act: ask once."""
+    r = read(line, "maria")
+    assert r.intent is Intent.MAYBE_OPT_OUT and r.rule_intent is not None
+    _, end, replies = talk([line, "yes"])
+    assert replies[0].endswith("Would you like me to stop calling this number?")
+    assert end.disposition is Disposition.OPT_OUT
+    _, end, replies = talk([line, "no no, go on"])
+    assert end is None or end.disposition is not Disposition.OPT_OUT
+
+
+def test_the_agent_repeats_the_time_it_booked_when_the_hour_gave_way_to_the_day_part():
+    _, end, replies = talk(["call me tonight at 2"])
+    assert end.disposition is Disposition.CALLBACK
+    assert "tonight at 7 PM" in replies[-1]
+    _, end, replies = talk(["call me tonight at 8"])
+    assert "tonight at 8" in replies[-1]
+
+
+@pytest.mark.parametrize("line", ["no thanks please", "we don't want it please", "no me interesa alright"])
+def test_a_decline_the_rules_read_is_never_made_an_opt_out_by_an_unanchored_guess(line):
+    assert read(line, "maria").intent is Intent.NOT_INTERESTED

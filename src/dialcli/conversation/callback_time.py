@@ -21,6 +21,14 @@ Choices (the phrases people actually use on the phone):
   ``window`` ('HH:MM', 'HH:MM') is given and exactly one of am/pm falls inside it,
   that one wins ("at 8" with a 09:00-21:00 window -> 20:00). A day part overrides
   both ("tomorrow morning at 7" -> 07:00, "at 8 tonight" -> 20:00).
+* An hour that contradicts its day part ("tonight at 2", "this evening at 3",
+  "morning at 12": no evening hour is 2 am or 2 pm) is dropped for the day part's own
+  time (tonight 19:00): calling at 2 am is never allowed, and 14:00 is not what
+  "tonight" says. The agent repeats the time it booked, so the caller can correct it.
+* Past references name no callback time: "last Friday", "this past Monday",
+  "yesterday", "earlier today", "two days ago", "you called Monday" are dropped
+  before reading ("you called last Friday, try next Tuesday" -> next Tuesday), and a
+  count is not a date ("the fourth time you called", "Friday, the third time").
 * Day parts: morning 10:00, noon/lunch 12:00, afternoon 14:00, end of day 17:00,
   evening and "after work" 18:00, tonight/night 19:00, "first thing" 09:00. "This
   afternoon" said at 15:00 (after the anchor, before the part ends) means an hour
@@ -40,6 +48,7 @@ Choices (the phrases people actually use on the phone):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
@@ -119,6 +128,35 @@ def callback_due(callback_at: str | None, callback_text: str | None, now: dateti
 
 # -------------------------------------------------------------------------- resolving
 
+def _part_hour(part: str, hour: int, minute: int) -> time:
+    bias = DAY_PARTS[part][2]
+    if bias == "pm" and hour < 12:
+        return time(hour + 12, minute)
+    return time(0 if (bias == "am" and hour == 12) else hour, minute)
+
+
+def _fits(part: str, at: time) -> bool:
+    lo, hi = _PART_SPAN[part]
+    return lo <= at <= hi
+
+
+def spoken(phrase: str) -> str:
+    """The caller's time words as the agent should repeat them: unchanged, unless the
+    hour was dropped for its day part ("tonight at 2" -> "tonight at 7 PM"), so the
+    caller hears what was booked and can correct it."""
+    spec = scan(phrase)
+    if spec.empty or spec.clock is None or not spec.part or spec.clock[2] == "exact":
+        return phrase
+    hour, minute, kind = spec.clock
+    if kind == "before":
+        hour = hour - 1 or 12
+    if hour > 12 or _fits(spec.part, _part_hour(spec.part, hour, minute)):
+        return phrase
+    at = DAY_PARTS[spec.part][0]
+    words = re.sub(r"\s*\b(?:at|around|about)?\s*\d{1,2}(?::\d{2})?\s*(?:am|pm|ish)?\b", "", spec.words).strip()
+    return f"{words} at {at.hour % 12 or 12}{at.strftime(':%M') if at.minute else ''} {'AM' if at.hour < 12 else 'PM'}"
+
+
 def _wall(day: date, at: time, zone: ZoneInfo | timezone) -> datetime:
     """Local wall time on ``day``; a time inside a DST gap maps forward (zoneinfo)."""
     naive = datetime.combine(day, at)
@@ -138,6 +176,15 @@ def _in_window(at: time, window: tuple[str, str] | None) -> bool | None:
     return start <= at < end
 
 
+#: The hours a day part can name ("tonight at 8" yes, "tonight at 2" no).
+_PART_SPAN: dict[str, tuple[time, time]] = {
+    "first thing": (time(0, 0), time(11, 0)), "morning": (time(0, 0), time(11, 59)),
+    "noon": (time(11, 0), time(14, 0)), "afternoon": (time(12, 0), time(19, 0)),
+    "end of day": (time(15, 0), time(20, 0)), "evening": (time(16, 0), time(23, 59)),
+    "night": (time(17, 0), time(23, 59)),
+}
+
+
 def _clock_time(spec: TimeSpec, window: tuple[str, str] | None) -> time | None:
     if spec.clock is None:
         return DAY_PARTS[spec.part][0] if spec.part else None
@@ -147,10 +194,11 @@ def _clock_time(spec: TimeSpec, window: tuple[str, str] | None) -> time | None:
     if kind == "before":
         hour = hour - 1 or 12
     if spec.part:
-        bias = DAY_PARTS[spec.part][2]
-        if bias == "pm" and hour < 12:
-            return time(hour + 12, minute)
-        return time(0 if (bias == "am" and hour == 12) else hour, minute)
+        # "Tonight at 2", "this evening at 3", "morning at 12": the hour does not fit
+        # the day part (2 am and noon are no evening): the day part, which is
+        # what the caller surely meant, wins over an hour that contradicts it.
+        at = _part_hour(spec.part, hour, minute)
+        return at if _fits(spec.part, at) else DAY_PARTS[spec.part][0]
     if hour == 12:
         return time(12, minute)
     am, pm = time(hour, minute), time(hour + 12, minute)

@@ -46,15 +46,17 @@ def features(normalized: str) -> list[str]:
 #: through it" reads as "take me off"); an outcome is believed only on a line with a
 #: word people use to say it.
 ANCHORS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
-    "OPT_OUT": "stop call calls calling called calle list remove removed delete deleted number "
-               "contact contacting bother bothering quit off report reporting reported block "
+    # Not "number", "list" or "off" alone: "how'd you get this number", "a waiting
+    # list", "off the grid" are questions, not requests.
+    "OPT_OUT": "stop call calls calling calle remove removed delete deleted "
+               "contact contacting bother bothering quit report reporting reported block "
                "blocked unsubscribe harass harassing harassment spam scam solicitation consent "
                "permission again anymore never llame llamen llamar llames llamando llamadas "
                "lista baja molesten molestar paz borren quiten numero enough done",
     "WRONG_NUMBER": "wrong name number live lives living moved passed died deceased know who "
                     "person nobody one here not named called equivocado equivocada vive "
                     "conozco nadie business owner",
-    "VOICEMAIL": "message tone beep reached available leave mailbox voicemail number call "
+    "VOICEMAIL": "message tone beep reached leave mailbox voicemail number call "
                  "record recording unavailable service dialed mensaje tono disponible",
     "INTERESTED": "yes yeah sure interested sign want like love quote set schedule book great "
                   "sounds go ahead ready please okay ok definitely absolutely interesa quiero "
@@ -71,6 +73,19 @@ _THIRD_PARTY = re.compile(r"\b(?:my|our|his|her) (?:\w+ )?(?:boss|mom|mother|dad
 _FINE_WITH_IT = re.compile(r"\b(?:do not|dont) mind\b|\byou can (?:keep )?(?:call|calling)\b|"
                            r"\bpay (?:\w+ )?off\b|\b(?:miss|missed|missing) (?:your|the|a|this) call|"
                            r"\b(?:it is|that is|its) (?:fine|okay|ok)\b")
+
+
+#: Lines about something other than our calls, whatever words they share with an
+#: opt-out: removing a thing ("remove the charge"), leaving a service of one's own
+#: ("unsubscribe from my cable"), the caller's own habits ("we don't call companies").
+_SOMETHING_ELSE = re.compile(
+    r"\b(?:remove|delete|take off|cancel|drop) (?:the|that|a|an|this) (?!(?:number|list|calls?|phone|line)\b)\w+|"
+    r"\bunsubscribe from (?:my|our|his|her)\b|"
+    r"\b(?:talking|speaking|talk|speak|hablar|hablando|habla|hable) (?:so |tan |too |muy )?(?:fast|quick|quickly|"
+    r"rapido|recio|alto|loud)\b|"
+    r"\b(?:the|my|our|this|that) (?!(?:calls?|calling|phone calls?|ringing|dialing)\b)\w+ (?:\w+ )?"
+    r"(?:to stop|stopped|to end|ended)\b|"
+    r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")
 
 
 class Model:
@@ -101,19 +116,48 @@ class Model:
         label = max(probs, key=probs.__getitem__)
         return label, probs[label]
 
-    def believed(self, normalized: str) -> str | None:
+    def believed(self, normalized: str, *, unanchored: bool = True) -> str | None:
         """The outcome when its probability clears its threshold and the line has a
-        word that outcome is said with, else None."""
+        word that outcome is said with, else None. ``unanchored``: a near-certain
+        opt-out needs no such word (not over a decline the rules read: "no thanks
+        please" is no opt-out)."""
         label, p = self.predict(normalized)
         if label == "CONTINUE" or p < self.thresholds.get(label, 1.01):
             return None
         words = set(normalized.split())
-        if not words & ANCHORS[label]:
+        if not words & ANCHORS[label] and not (unanchored and label == "OPT_OUT" and p >= UNANCHORED_OPT_OUT):
             return None
-        if label == "OPT_OUT" and _THIRD_PARTY.search(normalized) or _FINE_WITH_IT.search(normalized):
+        if label == "OPT_OUT" and (_THIRD_PARTY.search(normalized) or _SOMETHING_ELSE.search(normalized)) \
+                or _FINE_WITH_IT.search(normalized):
             return None
         return label
 
+
+    def doubts_opt_out(self, normalized: str) -> bool:
+        """An opt-out is the likeliest reading (at least ``DOUBT``) but not believed --
+        below its threshold, or on a line without a word opt-outs are said with ("no
+        more of this please", "could you guys not") -- and not about something else:
+        worth the one question."""
+        label, p = self.predict(normalized)
+        if label != "OPT_OUT" or p < DOUBT or " " not in normalized:
+            return False
+        if p >= self.thresholds.get(label, 1.01) and (set(normalized.split()) & ANCHORS[label]
+                                                     or p >= UNANCHORED_OPT_OUT):
+            return False          # believed outright (``believed``), not doubted
+        return not (
+            _THIRD_PARTY.search(normalized) or _SOMETHING_ELSE.search(normalized)
+            or _FINE_WITH_IT.search(normalized))
+
+
+#: An opt-out this sure is believed even on a line without an anchor word ("could
+#: you guys not"); below it such a line gets the confirming question. Chosen, like
+#: the other thresholds, on the held-out split's aggregate figures: against the
+#: question alone it took recall from 97.2% to 98.0% and false opt-outs from 1.1%
+#: to 1.6% (0.9999: 97.6% and 1.1%).
+UNANCHORED_OPT_OUT = 0.99
+
+#: The least probability at which a likeliest-but-unsure opt-out gets the question.
+DOUBT = 0.5
 
 #: Training (bench/train_brain_model.py) puts a fold's model here to evaluate it.
 MODEL_OVERRIDE: Model | None = None
@@ -129,6 +173,11 @@ def model() -> Model | None:
         return None
 
 
-def believed(normalized: str) -> str | None:
+def believed(normalized: str, *, unanchored: bool = True) -> str | None:
     m = MODEL_OVERRIDE or model()
-    return m.believed(normalized) if m is not None else None
+    return m.believed(normalized, unanchored=unanchored) if m is not None else None
+
+
+def doubts_opt_out(normalized: str) -> bool:
+    m = MODEL_OVERRIDE or model()
+    return m.doubts_opt_out(normalized) if m is not None else False

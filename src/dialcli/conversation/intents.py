@@ -94,8 +94,17 @@ def _contractions() -> dict[str, str]:
              "dunno": "do not know", "ok": "okay",
              # What speech-to-text and thumbs make of the words that matter most.
              "caling": "calling", "callin": "calling", "colling": "calling",
-             "cawling": "calling", "calliing": "calling", "stap": "stop", "stahp": "stop",
-             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe"}
+             "cawling": "calling", "calliing": "calling", "cauling": "calling", "kalling": "calling",
+             "calin": "calling", "callling": "calling", "stap": "stop", "stahp": "stop",
+             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe",
+             # Texting shorthand, as some speech-to-text and chat front ends give it.
+             "u": "you", "ur": "your", "yall": "you all", "plz": "please", "pls": "please",
+             "thx": "thanks", "ty": "thank you", "unsub": "unsubscribe", "harrass": "harass",
+             "harrassing": "harassing", "harrassment": "harassment", "harrased": "harassed",
+             "harassement": "harassment",
+             # Spanish "ll" heard as "y": "no me yame".
+             "yame": "llame", "yamen": "llamen", "yames": "llames", "yamar": "llamar",
+             "yamarme": "llamarme", "yamando": "llamando", "yamadas": "llamadas", "yameme": "llameme"}
     for verb in ("do", "does", "did", "is", "are", "was", "were", "have", "has", "had",
                  "would", "could", "should", "must", "need"):
         table[f"{verb}n't"] = table[f"{verb}nt"] = f"{verb} not"
@@ -114,6 +123,14 @@ _CONTRACTIONS = _contractions()
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
+_RING_AS_CALL = {"ring": "call", "rings": "calls", "ringing": "calling", "rang": "called",
+                 "rung": "called"}
+_RING = re.compile(r"\b(?:ring|rings|ringing|rang|rung)\b")
+_TELEPHONE = re.compile(r"\b(telephone|telephoning|telephoned)\b(?= (?:me|us|here|this|that|my|our|again|"
+                        r"anymore|any more|at all|before|after|ever|back)\b|$)")
+_SLANG_CALL = re.compile(
+    r"\bhit(ting)? (?:(me|us) up|up (my \w+|this \w+)|(my (?:line|phone|cell)))\b|"
+    r"\bblow(?:ing)? (?:up )?(my (?:phone|line|cell))(?: up)?\b")
 _AGREEMENT_NOISES = re.compile(r"\b(?:uh[ -]?huh|mm[ -]?hmm+|mhm+|mm[ -]?hm|uh[ -]?hu)\b")
 
 
@@ -126,8 +143,32 @@ def normalize(text: str) -> str:
     s = _TOKEN.sub(lambda m: _CONTRACTIONS.get(m.group(0), m.group(0)), s)
     s = re.sub(r"[^\w\s']", " ", s).replace("'", "")
     s = _AGREEMENT_NOISES.sub("yes", s)       # "uh huh" is a yes, not "huh?"
+    if "ring" in s or "rang" in s or "rung" in s:    # "don't ring me": one verb for calling
+        s = _RING.sub(lambda m: _RING_AS_CALL[m.group(0)], s)
+    if "telephon" in s:       # "don't telephone me": the verb is "call"
+        s = _TELEPHONE.sub(lambda m: {"telephone": "call", "telephoning": "calling",
+                                      "telephoned": "called"}[m.group(1)], s)
+    if "hit" in s or "blow" in s:     # slang for calling: "stop hitting me up", "blowing up my phone"
+        s = _SLANG_CALL.sub(lambda m: ("calling" if m.group(1) or m.group(0).startswith("blowing") else "call")
+                            + " " + (m.group(2) or m.group(3) or m.group(4) or m.group(5)), s)
+    if "call in " in s:       # speech-to-text splits "calling" ("stop call in me")
+        s = re.sub(r"\bcall in (me|us|here|this|my)\b", r"calling \1", s)
     s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
     return _LEAD_FILLERS.sub("", s)
+
+
+_LEAD_COURTESY = re.compile(
+    r"^(?:(?:hi|hello|hey|yes|yeah|yep|okay|so|no|nope|nah|sir|maam|miss|listen|look|honestly|seriously|buddy|lady|man|"
+    r"dude|bro|well|and|oh|i said|alright|all right|senora|senor|senorita|oiga|mira)\s+)+")
+_TRAIL_COURTESY = re.compile(
+    r"(?:\s+(?:okay|thanks|thank you|bye|bye bye|goodbye|please|right now|for real|seriously|alright|"
+    r"all right|already|man|dude|bro|lady|sir|maam|buddy|gracias|por favor|adios|have a (?:good|nice) (?:day|one)))+$")
+
+
+def _core(s: str) -> str:
+    """``s`` without the courtesies and sign-offs around what was asked ("hi yes ...",
+    "... okay thanks bye"), so an opt-out said whole still reads as one."""
+    return _TRAIL_COURTESY.sub("", _LEAD_COURTESY.sub("", s))
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
@@ -151,7 +192,7 @@ _OPT_OUT = _any(
     r"\b(?:take|get|put|leave) (?:me|us|my (?:number|name)|this number) (?:off|out of|from)\b",
     r"\b(?:put|add|place) (?:me|us|my number|this number) on (?:the |your |a )?do not call\b",
     r"\bdo not call list\b", r"\bdnc list\b",
-    r"\bunsubscribe\b", r"\bopt (?:me )?out\b", r"\bopting out\b",
+    r"\bunsubscribe\b(?! from (?:my|our|his|her) )", r"\bopt (?:me )?out\b", r"\bopting out\b",
     r"\blose my number\b", r"\bleave (?:me|us|her|him|them|my \w+) (?:alone|be)\b",
     r"\b(?:do not|never) want (?:to be|any more|anymore|more)? ?(?:called|contacted|calls)\b",
     r"\bi will report you\b", r"\bharass(?:ing|ment)?\b",
@@ -177,8 +218,112 @@ _OPT_OUT = _any(
     r"(?:calls|calling|to call)\b",
     r"\b(?:do not|never) want (?:you|y all|your company|anyone|anybody) (?:\w+ )?(?:calling|to call|contacting|to contact|bothering)\b",
     r"\b(?:do not|never) want to be (?:called|contacted|bothered)\b",
-    r"\breport(?:ing)? (?:you|this|your|y all)\b", r"\b(?:ftc|fcc|attorney general|better business bureau|bbb)\b",
-    r"\b(?:sue|suing|lawyer|attorney|lawsuit)\b",
+    r"\breport(?:ing)? (?:you|this|your|y all)\b", r"\b(?:report|reporting|reported|complain|complaining|complaint|call|calling|contact|contacting|tell|telling|"
+    r"go to|going to|goes to|file|filing|notify|notifying|write to|writing to|email) (?:\w+ ){0,4}(?:the )?"
+    r"(?:ftc|fcc|attorney general|better business bureau|bbb|federal trade commission)\b",
+    r"\b(?:ftc|fcc|bbb) (?:complaint|report|about (?:you|this))\b",
+    # Legal threats -- a threat, not any mention of a lawyer ("my lawyer read the lease").
+    r"\b(?:sue|suing|lawsuit|legal action|take (?:you|y all|your company|you people|you guys) to court|"
+    r"see you in court)\b",
+    r"\b(?:call|calling|contact|contacting|get|getting|involve|involving|talk to|talking to|speak to|"
+    r"phone|hear from|hearing from|sic) (?:my|our|an?) (?:lawyer|attorney|abogado)\b",
+    r"\b(?:my|our) (?:lawyer|attorney) (?:will|is going to|would|can|is gonna|shall|going to)\b"
+    r"(?! (?:look|review|read|check|go over|handle|explain))",
+    r"(?<!not )\b(?:call|calling|get|getting|contact|phone|phoning|sic) (?:the )?(?:police|cops)\b",
+    r"\bif (?:you|y all|you guys|you people|anyone|anybody|somebody|someone|your company) (?:\w+ ){0,2}"
+    r"(?:call|calls|ring|rings|contact|contacts|dial|dials|bother|bothers)\w* (?:me |us |here |this number |"
+    r"this phone |my \w+ )?(?:again|one more time|ever again|anymore|any more)\b",
+    r"\b(?:been|being|be|getting|get|got) reported\b",
+    r"\b(?:i|we) (?:have |already |just |already have )?reported (?:you|this|your|y all|the number|it)\b",
+    # Spanish threats and refusals of consent.
+    r"\b(?:voy|vamos) a (?:reportar|denunciar|demandar|llamar a (?:la policia|mi abogado|un abogado))\w*",
+    r"\b(?:los|la|lo|les) (?:voy|vamos) a (?:reportar|denunciar|demandar)\b", r"\bacoso\b",
+    r"\bno (?:tienen|tiene|tienes) (?:mi )?(?:permiso|derecho|autorizacion|consentimiento)\b",
+    r"\bno (?:les|le|te) (?:di|dimos|he dado|hemos dado) (?:mi )?(?:permiso|autorizacion|consentimiento)\b",
+    r"\b(?:retiro|revoco|cancelo|quito) (?:mi |el )?(?:consentimiento|permiso|autorizacion)\b",
+    # Letting go of the number, or refusing ever again.
+    r"\b(?:lose|forget|toss|trash|burn|shred|ditch|throw (?:away|out)) (?:the|my|our|this|that) "
+    r"(?:number|phone number|info|information|details|contact info)\b",
+    r"\bforget (?:you |that you )?(?:\w+ )?(?:ever )?(?:had|have|got) (?:this|my|our) (?:phone )?number\b",
+    r"^(?:(?:no|and|just|so)\s+)*never again\b(?: (?:ok|okay|please|thanks|alright|all right|got it))*$",
+    r"\bnot now (?:and |or )?(?:not )?ever\b", r"\bnot now not ever\b",
+    # Having asked before, in any tense ("I keep telling you to stop").
+    r"\b(?:i|we) (?:\w+ ){0,2}(?:told|tell|telling|asked|ask|asking|begged|begging|said) (?:you|y all|them|"
+    r"you people|you guys|your \w+)(?: \w+){0,2} (?:to stop|not to|to quit|never to|to not|to take|to remove|"
+    r"to leave)\b",
+    r"\bi am begging you\b.*\bstop\b",
+    # "Again" said another way: going forward, from now on, in the future, ever.
+    r"\b(?:do not|never|not) (?:ever )?(?:call|contact|ring|phone|text|dial)\w* (?:me |us |here |this number |"
+    r"this phone |this line )?(?:going forward|in the future|from now on|ever)\b",
+    r"\b(?:going forward|from now on|in the future),? (?:please )?(?:do not|never) (?:call|contact|ring|phone)\b",
+    r"\b(?:stop|quit|cut|knock|enough)(?: it| that)?(?: out| off)? with (?:the|these|your|all the|all these|those) "
+    r"(?:phone )?(?:calls|calling)\b", r"\b(?:enough|stop|done) with (?:the )?calling\b",
+    r"\bcut (?:out|off) (?:the|these|your) (?:phone )?calls\b",
+    # Wanting the calls over, in any words: "I want them stopped", "the calls to end".
+    r"\b(?:want|need|would like) (?:the calls |these calls |these phone calls |the phone calls |them |it |this |"
+    r"(?:it )?all )?(?:to )?(?:stopped|to stop|to quit|ended|to end|to be over|over with)\b",
+    r"\b(?:not interested|no thanks|no thank you|nope)\s+(?:please\s+)?(?:remove|delete|unsubscribe)\b",
+    r"\b(?:remove|delete|pull|drop|erase) (?:this|that) (?:number|phone(?: number)?|line)\b",
+    r"\b(?:stop|quit|cease) (?:\w+ing )?(?:and \w+ing )?(?:me )?(?:these |the |your |those )?(?:phone )?calls\b",
+    r"\b(?:stop|quit|cease) (?:ringing|phoning|texting|dialing|dialling|contacting)\b",
+    # Off any record of theirs.
+    r"\b(?:off|out of|from) (?:your|the|ur|all your|all of your) (?:books|records|roster|rolodex|files|database|"
+    r"system|systems|lists|call list|calling list|contact list)\b",
+    r"\b(?:on|registered on|registered with|signed up for) (?:the|a) (?:national |federal |state )?(?:do not call|dnc)\b",
+    r"\b(?:are|is) not to (?:be )?(?:call|contact|ring|dial|phone)\w*\b",
+    r"\b(?:request|requesting|requested|process|processing) (?:my |for |the )?(?:removal|deletion|opt out)\b",
+    r"\b(?:request|requesting|asking) (?:to be|that i be|that we be) (?:removed|taken off|deleted)\b",
+    r"\b(?:get|stay|keep) off (?:my|our|this) (?:phone|line|cell)\b",
+    r"\b(?:take|get) it off(?: now| right now| please| immediately)?$",
+    r"\b(?:remove|delete) it(?: now| right now| please| immediately)?$",
+    r"\bno (?:me |nos )?(?:sigan|siga|sigas) (?:llamando|marcando|molestando)\b",
+    r"\b(?:quit|saqu|sac|borr|elimin)\w* de (?:su|sus|la|las|esta|tu|tus) (?:lista|listas|llamadas|base de datos|"
+    r"sistema|registros?)\b",
+    r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:contact|marqu|marc|llam|molest|habl)\w*", r"\bno (?:me |nos )?contacten\b",
+    r"^(?:(?:please|just|now|so|okay)\s+)*(?:cease|desist|cease and desist)(?: now| please| immediately)?$",
+    r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:calls?|calling)\b(?! (?:me|us|back)\b)",
+    r"\bno (?:more|further) (?:phone )?(?:calls?|calling|contact)\b",
+    r"\bnot (?:be )?on (?:your|the|any|ur) (?:\w+ )?list (?:anymore|any more|again|no more)\b",
+    r"^(?:(?:please|seriously|just|like|okay|so)\s+)*(?:can|could|would) you (?:please |just |like |kindly )?not"
+    r"(?: (?:call|ring|contact|phone|dial))?(?: me| us| here)?(?: please| anymore| any more)?$",
+    r"\b(?:could|can|would|will) you (?:like |just like )(?:not|never) (?:call|contact|ring|dial)\b",
+    r"\breport(?:ing)? (?:it|that|the call|this call|the number|this number)\b",
+    r"\b(?:call|letter|visit|email) from (?:my|our) (?:lawyer|attorney)\b",
+    r"\b(?:get|getting|be|being|got) (?:you )?sued\b",
+    r"^(?:(?:oh|just|well|and|so|now)\s+)*(?:shove off|buzz off|bug off|get bent|take a hike|beat it|drop dead|"
+    r"sod off|screw off|back off|get off my back)\b",
+    r"\b(?:dejen|deje|deja|dejes)(?:me|nos)? (?:en paz|tranquil[oa]s?)\b", r"\b(?:dejenme|dejeme|dejame|dejanos|dejennos) tranquil[oa]s?\b",
+    r"\bno mas (?:calls|llamadas|llamados)\b",
+    # "Never" as the time to call.
+    r"\bcall (?:me |us )?(?:back )?never\b", r"\b(?:time|day|when) (?:\w+ ){0,4}is never\b",
+    r"^(?:(?:oh|so|well|yeah)\s+)*(?:how about|what about|try) never\b",
+    r"^(?:i|we) (?:want|wanna|would like|need) off(?: please| now)?$",
+    # Having opted out before.
+    r"\b(?:already |have |had |i |we )(?:opted out|unsubscribed|been removed|asked to be removed|"
+    r"was removed|were removed|asked not to be called)\b(?! from (?!(?:you|your|y all|these|this|the calls|calls|it)\b))",
+    # Mexican Spanish "hablar" for calling, in requests to stop.
+    r"\bno (?:me |nos )?(?:vuelva|vuelvan|vuelvas) a hablar\b", r"\b(?:dejen|deje|deja|dejes) de hablar(?:me|nos)\b",
+    r"\bya no (?:me |nos )?(?:hable|hablen|hables)\b", r"\bno (?:me |nos )?(?:hable|hablen|hables) (?:mas|nunca)\b",
+    r"\bno quiero que (?:me |nos )?(?:vuelvan a |sigan )?(?:hablen|hable|hablar|hablando)\b",
+    r"\b(?:take|get|pull) (?:my|our|this) (?:number|name|info\w*|details|data|phone number) (?:out|off|away)\b",
+    r"\b(?:cancel|rid of|ditch|scrap) (?:my|our|this) (?:number|name|info\w*|details|data|phone number)\b",
+    r"\bleave (?:this|our|my) (?:phone number|number|phone|line|house|family) alone\b",
+    r"\b(?:do not|does not|no longer) consent\b", r"\bsee (?:you|y all) (?:\w+ )?in court\b",
+    r"\bget (?:you|y all) (?:\w+ )?sued\b",
+    r"\bstop (?:robo ?calling|spam calling|spamming|telemarketing)\b",
+    r"\bdo not solicit\b", r"\bno soliciting\b",
+    r"^(?:(?:por favor|ya|mejor)\s+)*(?:borr|saqu|quit|elimin|remuev)\w*(?:me|nos)(?: (?:por favor|ya|de una vez))*$",
+    r"\b(?:would rather|rather|prefer|prefer that|would prefer|would appreciate it if|wish) (?:you|y all|that you|if you) "
+    r"(?:\w+ )?(?:did not|do not|would not|never|not|wouldnt|didnt) (?:call|contact|phone|bother)\w*\b",
+    r"\b(?:add|put|place|keep) (?:me|us|my number|this number|our number|my name) (?:on|to|in) (?:your|the|a) "
+    r"(?:\w+ )?(?:do not call|dnc|do not contact|suppression|no call|opt out)\b",
+    r"^(?:(?:you are|you re|youre|number|this number is|you have been)\s+)?blocked$",
+    r"\btell (?:you|y all|them|your \w+) (?:not to|to stop|to quit|never to)\b",
+    r"\bbloque(?:ar|o|e|are|ado|ados|amos|arlos|arte)\b", r"\b(?:los|lo|la|te|les) (?:voy a |vamos a )?bloque\w*",
+    r"\b(?:had|have had|fed up with|done with) (?:enough of )?(?:these|your|the|all these|all the|all your|"
+    r"you and your) (?:\w+ )?(?:calls|calling)\b",
+    r"\b(?:do not|never|not supposed to|should not|no longer) (?:want to |wish to )?be on (?:your|any|the|this|"
+    r"that|ur) (?:\w+ )?list\b",
     r"\b(?:revoke|revoking|withdraw|withdrawing|cancel|take back) (?:my |any |all |the )?(?:consent|permission)\b",
     r"\b(?:did not|never) (?:consent|agree|sign up|opt in|give (?:you )?(?:my )?(?:consent|permission|my number))\b",
     r"\b(?:never )?(?:gave|give) (?:you|y all) (?:my )?permission\b",
@@ -196,13 +341,16 @@ _OPT_OUT = _any(
     r"\bdo not (?:ever )?(?:call|contact) (?:me|us|here) at all\b",
     r"\benough (?:calls|calling)\b", r"\b(?:no more|not any more) (?:phone )?(?:calls|calling)\b",
     r"\b(?:sick|tired) (?:and tired )?of (?:these|your|the|you|y all|all the|all these|being)\b",
-    r"\bstop (?:it|that|this)\b", r"(?:^|\b(?:no|please|just|i said|okay|so|now|yeah|oh|hey|"
-    r"alright|all right|seriously|god|man|dude|lady|look|listen) )stop(?: please| now| already)?$",
-    r"^(?!.*\b(?:hold on|hang on|wait|one sec|one second|talking|so fast)\b).*\bstop(?: please| now| already)?$",
+    r"(?<!not )\b(?:stop|quit) (?:it|that|this)\b", r"(?:^|\b(?:no|please|just|i said|okay|so|now|yeah|oh|hey|"
+    r"alright|all right|seriously|god|man|dude|lady|look|listen) )(?:stop|quit)(?: please| now| already)?$",
+    r"^(?!.*\b(?:hold on|hang on|wait|one sec|one second|talking|so fast)\b).*(?<!not )\bstop(?: please| now| already)?$",
+    r"^(?!.*\b(?:hold on|hang on|wait|one sec|one second|talking|so fast|job|smoking|drinking)\b).*"
+    r"(?<!not )(?<!i )(?<!to )(?<!going )\bquit(?: it)?(?: please| now| already)?$",
+    r"\b(?:keep|keeps) (?:calling|call) (?:me |us |here )?(?:and|or)\b.*\b(?:stop|quit)\b",
     r"\bgo away\b", r"\bdo not (?:ever )?call (?:me |us |here )?\w+ either\b",
     # Spanish (accents stripped): no me llame, deje de llamar, quiteme de su lista ...
     r"\bno (?:me |nos )?(?:vuelva|vuelvas|vuelvan|vuelvan a|vuelva a|vuelvas a)? ?(?:a )?"
-    r"(?:llame|llames|llamen|llamar|marque|marquen|molest\w*)\b",
+    r"(?:llame|llames|llamen|llamar|llamarme|llamarnos|marque|marquen|marques|marcar|marcarme|molest\w*)\b",
     r"\b(?:deje|dejen|deja|dejes|dejar) de (?:llamar|molestar|marcar)\w*",
     r"\bya no (?:me |nos )?(?:llame|llames|llamen|llamar)\b",
     r"\b(?:borr|quit|saqu|sac|elimin|remuev|remov)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
@@ -241,7 +389,17 @@ _OPT_OUT = _any(
 #: "Don't call me ma'am" is about a name, not about calling.
 _NAMING = re.compile(
     r"\bdo not call (?:me|her|him) (?:maam|madam|sir|mister|miss|mrs|ms|mr|honey|sweetie|dear|"
-    r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b")
+    r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b|"
+    r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell)\b)\w+|"
+    r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|asi|por mi nombre|\w+ llamame)\b|"
+    r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
+    r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
+    r"\bstop calling me (?:maam|madam|sir|miss|mrs|ms|mr|mister|honey|sweetie|dear|hon|babe|buddy|pal|that)"
+    r"(?= (?:i am|it is|call me|my name|just|im)\b)|"
+    r"\bstop calling (?:it|that|this) (?:a |an |the )?(?!(?:again|anymore|any more|ever|now|please|already|number|"
+    r"phone|line|house|place|home|family|household|office|business|cell|landline|residence|guy|lady|person)\b)\w+|"
+    # The caller's own habits: "I don't call back numbers I don't know", "we never call companies".
+    r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely|usually do not) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")
 
 #: Complaints about being called that may or may not be a revocation: the agent asks
 #: once whether to stop calling ("why do you keep calling me?").
@@ -265,6 +423,10 @@ _MAYBE_OPT_OUT = _any(
     r"^(?:(?:ugh|oh|oh god|seriously|man|god|jeez|geez)\s+)*not you (?:guys |people |again)",
     r"\byou (?:guys |people |all )?(?:just|already) called\b", r"^(?:seriously|really|what) again\b",
     r"\bcalls? (?:a|per|every) day\b",
+    r"\b(?:tired|sick|fed up|had enough|exhausted) (?:of|with) (?:this|it|you|all this|these)\b",
+    r"\b(?:getting|i am getting) (?:tired|sick|fed up|annoyed)\b",
+    r"\b(?:company|people|guys|number|ones|same \w+) (?:that|who) (?:keeps? calling|called|calls|were calling)"
+    r"(?: me| us| here)?(?: yesterday| earlier| before| last \w+| this morning| again| every day| all the time)\b",
 )
 
 
@@ -280,6 +442,8 @@ _VOICEMAIL = _any(
     # Carrier and machine messages.
     r"\b(?:customer|subscriber|party|person|number|user|mobile|cellular customer) you (?:are |were |have )?"
     r"(?:calling|called|trying to reach|try to reach|dialed|have dialed|reached)\b",
+    r"\bthe (?:person|party|subscriber|customer|user|extension|wireless customer)\b.*"
+    r"\b(?:is not available|is unavailable|is not reachable)\b",
     r"\b(?:not|no longer) in service\b", r"\b(?:been|is|was) disconnected\b",
     r"\b(?:can not|could not|cannot) be completed\b", r"\bcall (?:has been |was )?forwarded\b",
     r"\b(?:automated|automatic) (?:voice|message|messaging)\b", r"\bvoice messag\w*\b",
@@ -485,6 +649,8 @@ _INTERESTED = _any(
     r"\b(?:send|email|text|mail) (?:me|us) (?:a |an |the |some )?(?:quote|info|information|details|estimate|"
     r"brochure|offer|proposal)\b",
     r"\b(?:i|we) would like (?:a|an|the|to get a) (?:quote|estimate|appointment|consultation|visit)\b",
+    r"\b(?:a way|how) to get (?:a|an|my) (?:free )?(?:quote|estimate)\b",
+    r"\b(?:how (?:do|can) (?:i|we)|(?:i|we) (?:want|would like) to) opt in\b",
     r"\bhave (?:someone|somebody|a rep|an agent|him|her|them) (?:call|reach|contact|come|get in touch)\b",
     r"\b(?:can|could) (?:someone|somebody|you) (?:come out|come by|give me an estimate|send someone)\b",
     r"\b(?:been|was|were) (?:waiting for|expecting) (?:your|this|you|a)\b", r"\bbeen meaning to\b",
@@ -624,7 +790,10 @@ def _reading(raw: str, s: str, first: str) -> Reading:
 
     with_name = _with_placeholder(s, first)
 
-    if _OPT_OUT.search(_NAMING.sub(" ", s) if "call" in s else s):
+    # "Don't call me ma'am", "I never call back numbers I don't know": about a name or
+    # the caller's own habits, not about our calls -- for the rules and the model alike.
+    plain = _NAMING.sub(" ", s) if "call" in s or "llam" in s else s
+    if _OPT_OUT.search(plain) or ((core := _core(plain)) != plain and _OPT_OUT.search(core)):
         flags.add(Intent.OPT_OUT)
     hit(Intent.MAYBE_OPT_OUT, _MAYBE_OPT_OUT)
     if Intent.MAYBE_OPT_OUT in flags:
@@ -668,16 +837,36 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     if intent is Intent.GOODBYE and Intent.DENY in flags:
         intent = Intent.NOT_INTERESTED       # "No. Goodbye."
     rule_intent = None
-    if intent in _SECOND_OPINION and _CESSATION_CALLING.search(s) and not _NOT_ABOUT_US.search(s):
-        # A word for ending next to a word for calling, in a line the rules did not read:
-        # most likely a way of saying "stop calling" that no pattern has yet.
+    if intent in _OPT_OUT_LOOK and _CESSATION_CALLING.search(plain) and not _NOT_ABOUT_US.search(s):
+        # A word for ending next to a word for calling, in a line the rules did not read
+        # as an opt-out: most likely a way of saying "stop calling" that no pattern has
+        # yet -- also inside a question or a complaint ("who gave you my number? take
+        # it off").
         rule_intent, intent = intent, Intent.OPT_OUT
         flags.add(intent)
-    elif intent in _SECOND_OPINION and (intent not in _SHORT_OK or s.count(" ") >= 4):
+    elif intent in _OPT_OUT_LOOK and intent not in _SECOND_OPINION:
+        # A question the rules read: only a sure opt-out replaces it (a complaint
+        # that may be one keeps its question).
+        if intent is not Intent.MAYBE_OPT_OUT and s.count(" ") >= 3 and \
+                classifier.believed(plain) == "OPT_OUT":
+            rule_intent, intent = intent, Intent.OPT_OUT
+            flags.add(intent)
+    elif intent in _SECOND_OPINION:
         # The rules found nothing decisive: ask the trained model (classifier.py).
-        guess = classifier.believed(s)
+        # A short yes, no or question ("what calling list?") is too little to go on.
+        words = s.count(" ") + 1
+        sure = intent not in _OPT_OUT_ONLY      # over a decline the rules read, an anchor is needed
+        guess = classifier.believed(s, unanchored=sure) if (
+            words >= 5 if intent in _SHORT_OK else words >= 4 if intent is Intent.ASK_OTHER else True) else None
+        if guess == "OPT_OUT" and plain != s:
+            guess = classifier.believed(plain, unanchored=sure)
         if guess == "OPT_OUT" or (guess and intent not in _OPT_OUT_ONLY):
             rule_intent, intent = intent, Intent(guess.lower())
+            flags.add(intent)
+        elif guess is None and intent not in _OPT_OUT_ONLY and classifier.doubts_opt_out(plain):
+            # Most likely a way of saying "stop calling" no rule knows, but not sure
+            # enough to act on: the agent asks its one question, and a yes opts out.
+            rule_intent, intent = intent, Intent.MAYBE_OPT_OUT
             flags.add(intent)
     return Reading(intent, frozenset(flags), time_phrase, s, rule_intent)
 
@@ -701,6 +890,10 @@ def _only_time(rest: str) -> bool:
 #: decline only by an opt-out; a complaint about calls never: it gets the question).
 _SECOND_OPINION = frozenset({Intent.UNCLEAR, Intent.ASK_OTHER, Intent.AFFIRM,
                              Intent.DENY, Intent.GREETING, Intent.NOT_INTERESTED})
+#: Readings an opt-out the rules missed may still replace (the safety net): all but
+#: the decisive ones, whose own words say what the caller wants.
+_OPT_OUT_LOOK = frozenset(Intent) - {Intent.OPT_OUT, Intent.CALLBACK, Intent.INTERESTED,
+                                     Intent.WRONG_NUMBER, Intent.VOICEMAIL, Intent.TIME}
 _SHORT_OK = frozenset({Intent.AFFIRM, Intent.DENY, Intent.GREETING})
 _OPT_OUT_ONLY = frozenset({Intent.NOT_INTERESTED})
 

@@ -38,6 +38,7 @@ import re
 from enum import Enum
 from typing import Iterator
 
+from dialcli.conversation.callback_time import spoken
 from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
 from dialcli.conversation.intents import Intent, Reading, first_name, read
 from dialcli.models import Disposition, VoicemailAction
@@ -415,7 +416,7 @@ class RuleSession(BrainSession):
         if r.time_phrase:
             return "", self._end(Disposition.CALLBACK,
                                  f"Caller asked for a callback: {r.time_phrase}.",
-                                 callback_text=self.transcript[-1].text, when=r.time_phrase)
+                                 callback_text=self.transcript[-1].text, when=spoken(r.time_phrase))
         if self.state is State.ASK_WHEN:
             return "", self._end(Disposition.CALLBACK, "Caller asked for a callback; no time given.")
         self.state = State.ASK_WHEN

@@ -163,6 +163,18 @@ _ES_GATE = re.compile(r"ma[nñ]ana|\bhoy\b|lunes|martes|mi[eé]rcoles|jueves|vie
                       r"temprano")
 
 
+_PAST = re.compile(
+    rf"(?:(?<!\bthe\s)\b(?:last|this\s+past|past)\s+(?:week(?:end)?|month|year|night|time|{_WD_RE})"
+    r"(?:\s+(?:morning|afternoon|evening|night))?\b|"
+    r"\byesterday(?:\s+(?:morning|afternoon|evening|night))?\b|\bearlier\s+(?:today|this\s+\w+)\b|"
+    r"\b(?:\d+|a|an|one|two|three|four|five|six|a\s+few|a\s+couple(?:\s+of)?|several)\s+"
+    r"(?:minutes?|hours?|days?|weeks?|months?|years?)\s+ago\b|\bthe\s+other\s+(?:day|night|week)\b|"
+    rf"\b(?:called|rang|phoned|texted|emailed|spoke|talked|came\s+by|stopped\s+by|left\s+a\s+message)"
+    rf"(?:\s+(?:me|us|here|to\s+me|with\s+\w+))?\s+(?:on\s+|last\s+)?(?:{_WD_RE}|this\s+morning|today)\b)"
+    # ... with the hour it happened at ("yesterday at 3").
+    r"(?:\s+(?:at|around|about)\s+\d{1,2}(?::\d{2})?(?:\s*[ap]m)?)?")
+
+
 def _normalize(raw: str) -> str:
     s = raw.lower().replace("’", "'").replace("\u2009", " ")
     if _ES_GATE.search(s):
@@ -190,6 +202,9 @@ def _normalize(raw: str) -> str:
                lambda m: f"{m.group(1)} {_ORDINALS[m.group(m.lastindex)]}th", s)
     s = re.sub(rf"\b({ords})\s+of\s+{_MONTH_RE}\b",
                lambda m: f"{_ORDINALS[m.group(1)]}th of {m.group(2)}", s)
+    # The past names no callback time: "last Friday", "this past Monday", "yesterday",
+    # "earlier today", "two days ago", "you called Monday" are dropped.
+    s = _PAST.sub(" ", s)
     # Keep ISO-ish characters; everything else that is punctuation becomes space.
     s = re.sub(r"[^\w:/+\-.' ]", " ", s)
     s = re.sub(r"(?<!\d)[.](?!\d)", " ", s)
@@ -333,7 +348,7 @@ def _scan_day(t: _Text, spec: TimeSpec) -> None:
             mode = "afternext"
         spec.day = ("weekday", wd, mode)
         spec.add(m)
-        dom = t.take(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b")
+        dom = t.take(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b" + _DOM_FOLLOWS)
         if dom and 1 <= int(dom.group(1)) <= 31:
             # "Thursday the 12th": the date is the more precise of the two.
             spec.day = ("dom", int(dom.group(1)))
