@@ -209,6 +209,29 @@ def summary(values: list[float]) -> dict[str, float]:
             "p99": round(pct(values, 99), 3), "max": round(max(values), 3) if values else 0.0}
 
 
+def sample_threads(seen: dict[int, tuple[str, float]]) -> None:
+    """Add each live thread's CPU seconds so far to ``seen`` (tid -> (name, seconds)),
+    the pool index dropped from its name (``dialcli-brain_12`` -> ``dialcli-brain``).
+    Called every half second: a thread's figure goes when it ends (the engine stops
+    the server's pools before ``run`` returns). Linux only (nothing elsewhere)."""
+    import re
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return
+    for tid in map(int, tasks):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue                            # the thread just ended
+        name = re.sub(r"_\d+$", "", names.get(tid, "other"))
+        seen[tid] = (name, (int(fields[11]) + int(fields[12])) / tick)
+
+
 def run(args: argparse.Namespace) -> dict:
     import httpx
 
@@ -263,19 +286,42 @@ def run(args: argparse.Namespace) -> dict:
                 lag.append((time.monotonic() - t - 0.005) * 1000)
 
         import asyncio
+        profiler = None
+        if args.profile_loop:
+            # cProfile of the server's event-loop thread only (enabled from inside it).
+            import cProfile
+            profiler = cProfile.Profile()
+            provider.server.loop.call_soon_threadsafe(profiler.enable)
         asyncio.run_coroutine_threadsafe(loop_lag(), provider.server.loop)
         started = time.monotonic()
         cpu_started = time.process_time()
+        threads_at_start: dict[int, tuple[str, float]] = {}
+        sample_threads(threads_at_start)
+        threads: dict[int, tuple[str, float]] = dict(threads_at_start)
+        next_sample = 0.0
         box: dict = {}
         t = threading.Thread(target=lambda: box.update(result=engine.run()), daemon=True)
         t.start()
         peak_in_flight = 0
         while t.is_alive() and time.monotonic() - started < args.timeout:
             peak_in_flight = max(peak_in_flight, len(engine.in_flight))
+            if time.monotonic() >= next_sample:
+                sample_threads(threads)
+                next_sample = time.monotonic() + 0.5
             t.join(0.05)
         elapsed = time.monotonic() - started
         cpu = time.process_time() - cpu_started
+        threads_cpu: dict[str, float] = {}
+        for tid, (name, seconds) in threads.items():
+            before = threads_at_start.get(tid, (name, 0.0))[1]
+            threads_cpu[name] = round(threads_cpu.get(name, 0.0) + seconds - before, 2)
         stop_lag.set()
+        if profiler is not None:
+            if provider.server.loop is not None and provider.server.loop.is_running():
+                done = threading.Event()
+                provider.server.loop.call_soon_threadsafe(lambda: (profiler.disable(), done.set()))
+                done.wait(5)
+            profiler.dump_stats(args.profile_loop)
         if t.is_alive():
             engine.abort()
             t.join(10)
@@ -296,6 +342,8 @@ def run(args: argparse.Namespace) -> dict:
             else "worker thread (like the LLM brain)",
             "elapsed_s": round(elapsed, 1), "outcome": box.get("result") and box["result"].outcome,
             "laptop_cpu_s": round(cpu, 2), "laptop_cpu_share": round(cpu / elapsed, 3),
+            "laptop_cpu_ms_per_call": round(cpu / max(1, args.calls) * 1000, 1),
+            "laptop_cpu_s_by_thread": {k: v for k, v in threads_cpu.items() if v >= 0.01},
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "peak_relay_sessions": server.stats["relay_peak"],
             "peak_calls_in_flight": peak_in_flight,
@@ -343,6 +391,8 @@ def main() -> int:
     parser.add_argument("--inline", action="store_true",
                         help="brain declared non-blocking (rule-brain path: no thread hop)")
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--profile-loop", metavar="FILE",
+                        help="write a cProfile of the server's event-loop thread (pstats)")
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_fake:
