@@ -58,6 +58,9 @@ def call(
     persona: str = typer.Option("interested", "--persona", metavar="P",
                                 help="Simulated callee: interested, not_interested, callback, "
                                      "opt_out, wrong_number, one_word."),
+    purpose: str = typer.Option("telemarketing", "--purpose", metavar="PURPOSE",
+                                help="What the consent gate checks, as for a campaign: "
+                                     "telemarketing (written consent) or informational."),
     now: bool = typer.Option(False, "--now", help="Call even outside calling hours (asks to "
                                                   "confirm; recorded on the test call)."),
     yes: bool = typer.Option(False, "--yes", help="Confirm --now without asking."),
@@ -75,7 +78,9 @@ def call(
 
     The call goes through the whole live path -- the agent's greeting (to a person, never
     to a machine), brain, voices, answering-machine detection and voicemail -- and the
-    same gates as a campaign: the opt-out list, and calling hours unless you pass --now.
+    same gates as a campaign: the opt-out list, consent and the state artificial-voice
+    rules (no override: record your own consent with `dialcli consent import`), and
+    calling hours unless you pass --now.
     It is recorded as a test call, never in any campaign's numbers.
 
     \b
@@ -111,13 +116,16 @@ def call(
     prepared = testcall.prepare(
         st, number=number, agent_name=agent, now=clock.now(), lead_id=lead, variables=variables,
         simulate=simulate, from_number=from_number, override_hours=override,
-        voicemail_action=VoicemailAction.HANGUP if voicemail_hangup else VoicemailAction.MESSAGE)
+        voicemail_action=VoicemailAction.HANGUP if voicemail_hangup else VoicemailAction.MESSAGE,
+        purpose=purpose.strip().lower())
     if prepared.example_agent:
         common.note(f"No agent {agent!r} in this workspace: rehearsing the shipped example agent "
                     "(dialcli demo's). Create your own with: dialcli agent create ...")
     if prepared.missing_tokens:
         common.warn("No value for " + ", ".join("{{" + t + "}}" for t in prepared.missing_tokens)
                     + ": give --var KEY=VALUE or --lead ID (they are spoken as empty).")
+    if prepared.consent_refusal:
+        common.warn(f"A real call would be refused: {prepared.consent_refusal}.")
     if not prepared.hours_open:
         common.warn(f"Outside calling hours ({prepared.hours_note}); "
                     + ("a real call would be refused now without --now." if simulate
