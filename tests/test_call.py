@@ -250,3 +250,24 @@ def test_cli_simulate_works_on_a_fresh_install(cli, db_path):
     r = cli("call", NY, "--agent", "Zara", "--simulate", "--now", "--yes")
     assert r.exit_code == 0, r.output
     assert "Zara: Hi Alex Chen, this is Zara" in r.stdout and "example agent" in r.stderr
+
+
+def test_call_list_shows_past_test_calls_newest_first(cli, ws):
+    r = cli("call", "list")
+    assert r.exit_code == 0 and "No test calls yet" in r.stderr
+    assert cli("call", NY, "--agent", "Zara", "--simulate", "--persona", "opt_out",
+               "--var", "NAME=Alex", "--now", "--yes").exit_code == 0
+    assert cli("call", LA, "--agent", "Zara", "--simulate", "--now", "--yes").exit_code == 0
+    r = cli("call", "list")                     # piped: TSV with a header, full values
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].split("\t")[:6] == ["ID", "Started", "To", "Agent", "How", "Outcome"]
+    assert [line.split("\t")[2] for line in lines[1:]] == [LA, NY]
+    first = lines[2].split("\t")
+    assert first[0] == "1" and first[4] == "simulated" and first[5] == "OPT_OUT"
+    assert first[1].endswith("Z")
+    data = json.loads(cli("call", "list", "--json", "--limit", "1").stdout)
+    assert len(data) == 1 and data[0]["e164"] == LA and data[0]["simulated"] is True
+    assert data[0]["purpose"] == "telemarketing" and data[0]["consent"]["type"] == "written"
+    assert data[0]["transcript"][0]["text"] == "Hello?"
+    assert ws.scalar("SELECT COUNT(*) FROM calls") == 0

@@ -274,6 +274,26 @@ def finish(store: Store, call: TestCall, result: TestCallResult, now: datetime) 
              result.sid, call.row_id))
 
 
+def list_test_calls(store: Store, *, limit: int | None = None) -> list[dict[str, Any]]:
+    """Past test calls, newest first (``dialcli call list``); the transcript and the
+    consent evidence as parsed JSON."""
+    rows = store.all(
+        "SELECT id, started_at, ended_at, e164, from_number, agent_name, lead_id, provider, "
+        "provider_sid, status, answered_by, disposition, summary, voicemail_left, duration_s, "
+        "override_hours, purpose, consent, error, transcript FROM test_calls "
+        "ORDER BY started_at DESC, id DESC" + (" LIMIT ?" if limit else ""),
+        (limit,) if limit else ())
+    out = []
+    for row in rows:
+        item = dict(row)
+        item["simulated"] = item["provider"] == "simulator"
+        item["voicemail_left"] = bool(item["voicemail_left"])
+        for key in ("consent", "transcript"):
+            item[key] = json.loads(item[key]) if item[key] else None
+        out.append(item)
+    return out
+
+
 def label(transcript: list[dict[str, Any]], end: Any, status: str, answered_by: str | None,
           lead_name: str) -> tuple[str, str]:
     """(disposition, summary) the way a campaign call is labelled (outcomes)."""
