@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -334,6 +335,14 @@ def run(args: argparse.Namespace) -> dict:
         whole = [b * 1000 for _, b in server.turn_latency]
         creates = sorted(stats["creates"])
         achieved = (len(creates) - 1) / (creates[-1] - creates[0]) if len(creates) > 1 else 0.0
+        # The burst rule, as the carrier counts: no sliding second holds more than
+        # ceil(cps) creates; and how long each run of ceil(cps) + 1 took (1 s is the floor).
+        import bisect
+        burst = max(1, math.ceil(round(args.cps, 6)))
+        most_in_a_second = max((bisect.bisect_left(creates, t + 1.0) - i
+                                for i, t in enumerate(creates)), default=0)
+        spans = [(creates[i + burst] - creates[i]) * 1000
+                 for i in range(len(creates) - burst)]
         dispositions = dict(store.all("SELECT disposition, COUNT(*) FROM calls GROUP BY 1"))
         stuck = store.scalar("SELECT COUNT(*) FROM leads WHERE status = 'DIALING'")
         result = {
@@ -361,6 +370,8 @@ def run(args: argparse.Namespace) -> dict:
             "calls_create_round_trip_ms": summary([x * 1000 for x in provider.create_latency]),
             "pacing_cps": round(achieved, 3),
             "pacing_error_pct": round((achieved - args.cps) / args.cps * 100, 2),
+            "pacing_most_creates_in_a_sliding_second": most_in_a_second,
+            "pacing_window_span_ms": summary(spans),
             "dispositions": dispositions, "stuck_dialing": stuck,
             "fake_call_statuses": stats["statuses"],
             "rejected_requests": server.stats["rejected"],
@@ -404,6 +415,8 @@ def main() -> int:
         "server-added first-token latency p99 <= 20 ms":
             result["server_added_first_token_ms"]["p99"] <= 20,
         "pacing within 5% of the configured CPS": abs(result["pacing_error_pct"]) <= 5,
+        "no sliding second holds more than ceil(cps) creates":
+            result["pacing_most_creates_in_a_sliding_second"] <= math.ceil(round(args.cps, 6)),
         "greeting first token p99 <= 300 ms server-added":
             result["greeting_server_added_ms"]["p99"] <= 300,
         "barge-in reaction p99 <= 50 ms server-added":
