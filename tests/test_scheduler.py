@@ -187,3 +187,25 @@ def test_the_send_gate_does_not_trust_the_fastest_of_a_runs_first_trips():
     gate.sent(second)
     gate.wait()
     assert clock["t"] >= 100.3 + 1.0
+
+
+def test_the_send_gate_waits_for_the_answer_of_a_request_still_on_its_way():
+    """A request still unanswered a second after it left may arrive at any moment:
+    the one ceil(cps) later waits for its answer (seen under load: a 0.9 s round trip
+    let 21 creates into one second at cps 20)."""
+    clock = {"t": 100.0}
+    box: dict = {}
+
+    def sleep(s):
+        clock["t"] += s
+        if clock["t"] >= 101.6 and box["first"][1] is None:
+            gate.sent(box["first"])      # its answer comes at last: it left at ~101.59
+
+    gate = SendGate(2.0, lambda: clock["t"], sleep, guard=timedelta(0))
+    box["first"] = gate.wait()          # leaves at 100.0 and hangs
+    clock["t"] = 100.5
+    second = gate.wait()
+    clock["t"] = 100.505
+    gate.sent(second)
+    gate.wait()
+    assert clock["t"] >= 101.6 + 1.0 - 0.01

@@ -127,6 +127,11 @@ class Pacer:
 
 #: Round trips a send gate sees before it trusts the fastest one as their floor.
 TRUST_FASTEST_AFTER = 8
+#: How often a send gate looks again for the answer it waits for, and how long it waits
+#: for one at most (past the HTTP client's timeout the request failed: it counts from
+#: its start).
+POLL_S = 0.002
+UNANSWERED_LIMIT_S = 15.0
 
 
 class SendGate:
@@ -185,8 +190,19 @@ class SendGate:
             with self._lock:
                 now = self._mono()
                 at = self._next if self._next is not None else now
+                poll = False
                 if self._burst and len(self._recent) == self._burst:
-                    at = max(at, self._anchor(self._recent[0]) + 1.0 + self._guard)
+                    oldest = self._recent[0]
+                    floor = self._anchor(oldest) + 1.0 + self._guard
+                    if oldest[1] is None and now >= floor \
+                            and now - oldest[0] < UNANSWERED_LIMIT_S:
+                        # Still on its way a second after it left: it may arrive at any
+                        # moment, so nothing may leave until its answer says when it
+                        # did (it used to count from its start: 21 creates in one
+                        # second under load).
+                        at, poll = max(at, now + POLL_S), True
+                    else:
+                        at = max(at, floor)
                 if now >= at:
                     # Anchored spacing, as the loop's pacer (no drift below the rate).
                     base = self._next if self._next is not None and \
@@ -196,7 +212,7 @@ class SendGate:
                     if self._burst:
                         self._recent.append(token)
                     return token
-                left = at - now
+                left = POLL_S if poll else at - now
             self._sleep(max(left, 0.0005))
 
     def sent(self, token: list) -> None:
