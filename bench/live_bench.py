@@ -52,6 +52,31 @@ p99 78 ms; barge-in reaction p50 2.9 ms, p99 164 ms; DTMF 9 goodbye p50 7.8 ms, 
 100 ms; ordinary turns p99 164 ms; pacing +2.7%; 0 agent tokens to the 60 machines,
 a message left on each. At load 22 the tails (and pacing) double again; the p50s,
 not the load-bound p99s, are dialcli's own cost.
+
+Where the CPU goes (``laptop_cpu_s_by_thread``, ``--profile-loop FILE``): about two
+thirds is the callback server's event loop, ~40 ms per call -- per WebSocket frame
+(each a send syscall, uvicorn's pause/resume of reading, and, until issue 14's second
+pass, permessage-deflate's zlib on every 50-byte JSON message) and per signed HTTP
+callback; then the engine thread (which woke for every conversation line), the
+placing threads and the brain threads. Against the code before that pass, run
+alternately on the same box at load 6 (two runs each): CPU per call 69.5 / 69.0 ms ->
+64.9 / 63.2 ms; event-loop thread 13.3 / 13.7 s -> 12.4 / 12.6 s; engine thread 2.4 /
+2.3 s -> 1.9 / 1.7 s; with ``--inline`` (the rule brain's path, a whole reply now
+one message) 56.2 -> 52.7 ms per call. At that load the p99s are the box's (first token 73-209 ms, loop
+timer lag p99 19-40 ms, Calls.create round trip p50 60-100 ms), in both versions alike:
+the 20 ms / 50 ms targets can only be shown on an idle machine. ``gc_pause_ms_by_generation``
+shows the collector's share (gen-1 pauses ~12 ms, one gen-2 of ~70 ms per run at load
+6; larger thresholds traded them for fewer, longer pauses, no better p99).
+
+Pacing: at an integer cps the ceil(cps) window is exactly full at the configured rate,
+so every millisecond by which the send gate dates a request's arrival late is lost
+rate: the guard (30 ms -> 10 ms, 3% -> 1%), and the round trip beyond the fastest one
+(the gate counts an arrival as its answer less the fastest trip). On an idle box that
+left -6%; under load, where the fake's and our own queueing stretch round trips to
+50-100 ms p50, -10% to -18%. ``pacing_most_creates_in_a_sliding_second`` checks the
+burst rule itself on the fake's clock; it once showed 21 at load 6 (a request
+unanswered for 0.9 s was counted from its start), now held: the gate waits for the
+answer of a request still on its way.
 """
 
 from __future__ import annotations
@@ -294,6 +319,19 @@ def run(args: argparse.Namespace) -> dict:
             profiler = cProfile.Profile()
             provider.server.loop.call_soon_threadsafe(profiler.enable)
         asyncio.run_coroutine_threadsafe(loop_lag(), provider.server.loop)
+        # Garbage-collector pauses stop every thread (the event loop's too): time each.
+        import gc
+        gc_pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        gc_started: list[float] = []
+
+        def on_gc(phase: str, info: dict) -> None:
+            if phase == "start":
+                gc_started.append(time.perf_counter())
+            elif gc_started:
+                gc_pauses[info["generation"]].append(
+                    (time.perf_counter() - gc_started.pop()) * 1000)
+
+        gc.callbacks.append(on_gc)
         started = time.monotonic()
         cpu_started = time.process_time()
         threads_at_start: dict[int, tuple[str, float]] = {}
@@ -317,6 +355,7 @@ def run(args: argparse.Namespace) -> dict:
             before = threads_at_start.get(tid, (name, 0.0))[1]
             threads_cpu[name] = round(threads_cpu.get(name, 0.0) + seconds - before, 2)
         stop_lag.set()
+        gc.callbacks.remove(on_gc)
         if profiler is not None:
             if provider.server.loop is not None and provider.server.loop.is_running():
                 done = threading.Event()
@@ -367,6 +406,7 @@ def run(args: argparse.Namespace) -> dict:
             "machines": stats["machines"], "voicemails_left": stats["voicemails_left"],
             "agent_tokens_spoken_to_machines": stats["spoke_to_machine"],
             "event_loop_timer_lag_ms": summary(lag),
+            "gc_pause_ms_by_generation": {g: summary(v) for g, v in gc_pauses.items() if v},
             "calls_create_round_trip_ms": summary([x * 1000 for x in provider.create_latency]),
             "pacing_cps": round(achieved, 3),
             "pacing_error_pct": round((achieved - args.cps) / args.cps * 100, 2),
