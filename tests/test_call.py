@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from dialcli.clock import SystemClock
-from dialcli.compliance import dnc
+from dialcli.compliance import consent, dnc
 from dialcli.conversation.rules import RuleBrain
 from dialcli.engine import testcall
 from dialcli.errors import ConflictError, InputError, NotFoundError
@@ -20,6 +20,13 @@ import builders
 # 16:00 UTC on a Tuesday: 11:00 in New York, 08:00 in Los Angeles (before 09:00).
 OPEN = datetime(2026, 3, 3, 16, 0, tzinfo=timezone.utc)
 NY, LA = "+12125550123", "+14155550123"
+WA = "+12065550123"            # Washington: telemarketing by artificial voice is banned
+
+
+def consent_for(store, e164, kind="written", at="2026-01-05T12:00:00Z"):
+    with store.tx():
+        consent.record(store.conn, e164=e164, kind=kind, consented_at=at, source="web form",
+                       origin="test", now_iso=at)
 
 
 @pytest.fixture
@@ -27,6 +34,8 @@ def ws(store):
     builders.agent(store, greeting="Hi {{NAME}}, this is Zara from Acme.",
                    prompt="You are Zara.", voicemail_message="Hi {{NAME}}, please call back.")
     builders.number(store)
+    for e164 in (NY, LA):      # the tester's own phones, with their written consent
+        consent_for(store, e164)
     return store
 
 
@@ -92,6 +101,62 @@ def test_the_opt_out_list_is_never_overridden(ws):
     with pytest.raises(ConflictError, match="opt-out list"):
         testcall.prepare(ws, number=NY, agent_name="Zara", now=OPEN, override_hours="--now")
     assert ws.scalar("SELECT COUNT(*) FROM test_calls") == 0
+
+
+def test_a_test_call_passes_the_consent_gate_of_a_campaign_dial(ws):
+    other = "+12125550199"
+    with pytest.raises(ConflictError) as info:
+        testcall.prepare(ws, number=other, agent_name="Zara", now=OPEN, override_hours="--now")
+    assert "no written consent on record for +12125550199" in info.value.message
+    assert "consent import" in info.value.hint
+    consent_for(ws, other, kind="express")
+    with pytest.raises(ConflictError, match="only express consent"):
+        testcall.prepare(ws, number=other, agent_name="Zara", now=OPEN)
+    assert ws.scalar("SELECT COUNT(*) FROM test_calls") == 0
+    call = testcall.prepare(ws, number=other, agent_name="Zara", now=OPEN,
+                            purpose="informational")          # any consent will do
+    row = ws.one("SELECT purpose, consent FROM test_calls WHERE id = ?", (call.row_id,))
+    evidence = json.loads(row["consent"])
+    assert row["purpose"] == "informational" and evidence["type"] == "express"
+    assert evidence["required"] == "any" and call.consent_refusal is None
+    # Consent given after the moment of the call does not count.
+    later = "+12125550177"
+    consent_for(ws, later, at="2026-03-04T00:00:00Z")
+    with pytest.raises(ConflictError, match="no written consent"):
+        testcall.prepare(ws, number=later, agent_name="Zara", now=OPEN)
+
+
+def test_a_state_ban_on_ai_voice_stops_a_test_call_whatever_the_consent(ws):
+    consent_for(ws, WA)
+    with pytest.raises(ConflictError) as info:
+        testcall.prepare(ws, number=WA, agent_name="Zara", now=OPEN, override_hours="--now")
+    assert "state rule WA" in info.value.message and "bans" in info.value.message
+    assert "No consent record lifts" in info.value.hint
+    assert ws.scalar("SELECT COUNT(*) FROM test_calls") == 0
+    # Informational calls are not what WA bans.
+    testcall.prepare(ws, number=WA, agent_name="Zara", now=OPEN, override_hours="--now",
+                     purpose="informational")
+    with pytest.raises(InputError, match="Unknown purpose"):
+        testcall.prepare(ws, number=WA, agent_name="Zara", now=OPEN, purpose="sales")
+
+
+def test_a_simulated_call_reports_the_consent_gate_instead_of_refusing(ws):
+    call = testcall.prepare(ws, number=WA, agent_name="Zara", now=OPEN, simulate=True)
+    assert "state rule WA" in call.consent_refusal
+    evidence = json.loads(ws.scalar("SELECT consent FROM test_calls WHERE id = ?",
+                                    (call.row_id,)))
+    assert evidence["refused"] == call.consent_refusal
+
+
+def test_cli_refuses_a_live_call_without_consent_and_warns_on_a_rehearsal(cli, ws, monkeypatch):
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "x" * 32)
+    r = cli("call", "+12125550199", "--agent", "Zara", "--now", "--yes",
+            "--public-url", "https://example.trycloudflare.com")
+    assert r.exit_code == 1 and "no written consent on record" in r.stderr
+    assert ws.scalar("SELECT COUNT(*) FROM test_calls") == 0
+    r = cli("call", "+12125550199", "--agent", "Zara", "--simulate", "--now", "--yes")
+    assert r.exit_code == 0 and "A real call would be refused: no written consent" in r.stderr
 
 
 @pytest.mark.parametrize("kw,error", [
@@ -185,3 +250,24 @@ def test_cli_simulate_works_on_a_fresh_install(cli, db_path):
     r = cli("call", NY, "--agent", "Zara", "--simulate", "--now", "--yes")
     assert r.exit_code == 0, r.output
     assert "Zara: Hi Alex Chen, this is Zara" in r.stdout and "example agent" in r.stderr
+
+
+def test_call_list_shows_past_test_calls_newest_first(cli, ws):
+    r = cli("call", "list")
+    assert r.exit_code == 0 and "No test calls yet" in r.stderr
+    assert cli("call", NY, "--agent", "Zara", "--simulate", "--persona", "opt_out",
+               "--var", "NAME=Alex", "--now", "--yes").exit_code == 0
+    assert cli("call", LA, "--agent", "Zara", "--simulate", "--now", "--yes").exit_code == 0
+    r = cli("call", "list")                     # piped: TSV with a header, full values
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].split("\t")[:6] == ["ID", "Started", "To", "Agent", "How", "Outcome"]
+    assert [line.split("\t")[2] for line in lines[1:]] == [LA, NY]
+    first = lines[2].split("\t")
+    assert first[0] == "1" and first[4] == "simulated" and first[5] == "OPT_OUT"
+    assert first[1].endswith("Z")
+    data = json.loads(cli("call", "list", "--json", "--limit", "1").stdout)
+    assert len(data) == 1 and data[0]["e164"] == LA and data[0]["simulated"] is True
+    assert data[0]["purpose"] == "telemarketing" and data[0]["consent"]["type"] == "written"
+    assert data[0]["transcript"][0]["text"] == "Hello?"
+    assert ws.scalar("SELECT COUNT(*) FROM calls") == 0

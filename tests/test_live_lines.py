@@ -71,3 +71,31 @@ def test_a_live_twilio_call_reports_each_line_as_it_is_said(fake):
         provider.close()
     assert lines == [(u["role"], u["text"]) for u in conv.transcript]
     assert ("caller", "Who is this?") in lines and lines[0][0] == "agent"
+
+
+def test_a_line_waits_for_the_loops_next_wake_up_instead_of_waking_it(store):
+    # A live call says a dozen lines or more; each used to wake the engine thread (a
+    # loop turn and its transaction, on the GIL the callback server needs). They wait
+    # for the next wake-up, which a watched live run makes every LINE_EVERY.
+    from datetime import timedelta
+
+    from dialcli.clock import SystemClock
+    from dialcli.engine.types import LINE_EVERY, InFlight, Sink
+    from dialcli.providers.base import CallEvent, EventKind
+
+    sink = Sink()
+    line = CallEvent(call_id=7, kind=EventKind.LINE, at=T0,
+                     detail={"role": "caller", "text": "Who is this?", "at_s": 1.0})
+    sink.emit(line)
+    assert sink.inbox.empty() and list(sink.lines) == [line]
+    sink.emit(CallEvent(call_id=7, kind=EventKind.RINGING, at=T0))
+    assert sink.inbox.qsize() == 1          # everything else still wakes the loop
+
+    cid = builders.campaign(store)
+    add_leads(store, cid, [{"name": "Alex Chen", "phones": [NUMBER]}])
+    engine = Engine(store, cid, SimulatedProvider(KeywordBrain(), seed=1), SystemClock())
+    now = SystemClock().now()
+    assert engine._next_wake(now) <= now + timedelta(seconds=1)
+    engine.state.in_flight[7] = object.__new__(InFlight)     # a call in progress
+    engine.pacer.next_at = None
+    assert engine._next_wake(now) <= now + LINE_EVERY

@@ -169,3 +169,43 @@ def test_dial_queue_agrees_with_choose(tmp_path_factory, seed, hour):
         store.execute("UPDATE leads SET status = 'DIALING' WHERE id = ?", (got.head.lead_id,))
         queue.taken(got.group, now)
     store.close()
+
+
+def test_the_send_gate_does_not_trust_the_fastest_of_a_runs_first_trips():
+    """Early in a run the fastest round trip may be mostly the way *there* (a loaded
+    carrier or a cold client): subtracting it would date an arrival before it
+    happened. Seen live at cps 2 under load: three creates inside one second."""
+    clock = {"t": 100.0}
+    gate = SendGate(2.0, lambda: clock["t"], lambda s: clock.__setitem__("t", clock["t"] + s),
+                    guard=timedelta(0))
+    first = gate.wait()                 # leaves at 100.0, may arrive as late as 100.299
+    clock["t"] = 100.3
+    gate.sent(first)
+    clock["t"] = 100.5
+    second = gate.wait()
+    clock["t"] = 100.8                  # another slow trip: the fastest so far is 300 ms
+    gate.sent(second)
+    gate.wait()
+    assert clock["t"] >= 100.3 + 1.0
+
+
+def test_the_send_gate_waits_for_the_answer_of_a_request_still_on_its_way():
+    """A request still unanswered a second after it left may arrive at any moment:
+    the one ceil(cps) later waits for its answer (seen under load: a 0.9 s round trip
+    let 21 creates into one second at cps 20)."""
+    clock = {"t": 100.0}
+    box: dict = {}
+
+    def sleep(s):
+        clock["t"] += s
+        if clock["t"] >= 101.6 and box["first"][1] is None:
+            gate.sent(box["first"])      # its answer comes at last: it left at ~101.59
+
+    gate = SendGate(2.0, lambda: clock["t"], sleep, guard=timedelta(0))
+    box["first"] = gate.wait()          # leaves at 100.0 and hangs
+    clock["t"] = 100.5
+    second = gate.wait()
+    clock["t"] = 100.505
+    gate.sent(second)
+    gate.wait()
+    assert clock["t"] >= 101.6 + 1.0 - 0.01

@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from dialcli.conversation.base import Chunk
 from dialcli.errors import ConfigError, InputError
 from dialcli.models import CallStatus
 from dialcli.providers.base import EventKind
@@ -302,6 +303,47 @@ def test_relay_session_talks_and_a_replayed_handshake_is_refused(live):
         assert json.loads(msgs[-1]["handoffData"])["disposition"] == "INTERESTED"
     conv = live.sink.of(1, EventKind.CONVERSATION)
     assert len(conv) == 1 and conv[0].turns == 2
+
+
+class _ThreeChunkBrain(KeywordBrain):
+    """Non-blocking (answers on the event loop, as the rule brain does), three chunks."""
+
+    blocking = False
+
+    def open(self, ctx):
+        session = super().open(ctx)
+
+        def respond(caller_text, at_s=0.0):
+            for part in ("One, ", "two, ", "three."):
+                yield Chunk(part)
+        session.respond = respond
+        return session
+
+
+def test_a_reply_already_complete_goes_out_as_one_message_without_compression(fake, db_path):
+    # Each message is one frame and one send on the event loop: tokens the brain has
+    # already produced when the loop gets to them go out together, and a complete
+    # reply carries ``last: true`` itself instead of an empty closing message. Relay
+    # messages are tiny: permessage-deflate (offered by the client) is declined.
+    Store(db_path).close()
+    provider = start_provider(fake, _ThreeChunkBrain(), store_path=str(db_path))
+    try:
+        provider.server.register(ctx(1, TO))
+        provider.server.set_sid(1, SID)
+        headers = {"X-Twilio-Signature": ws_signature(provider)}
+        with ws_connect(ws_url(provider), additional_headers=headers, proxy=None) as ws:
+            assert "permessage-deflate" not in (
+                ws.response.headers.get("Sec-WebSocket-Extensions") or "")
+            ws.send(setup_msg())
+            ws.send(json.dumps({"type": "prompt", "voicePrompt": "Who is this?", "last": True}))
+            ws.send(json.dumps({"type": "prompt", "voicePrompt": "And then?", "last": True}))
+            texts = []                  # the greeting, then the reply
+            while len([m for m in texts if m["last"]]) < 2:
+                texts.append(json.loads(ws.recv(timeout=5)))
+        assert len(texts) == 2 and texts[0]["last"] and texts[0]["token"]
+        assert texts[1] == {"type": "text", "token": "One, two, three.", "last": True}
+    finally:
+        provider.close()
 
 
 def test_relay_trailing_slash_signature_is_accepted(live):

@@ -1,4 +1,5 @@
-"""Command: ``dialcli call NUMBER --agent A`` -- one test call, printed live.
+"""Commands: ``dialcli call NUMBER --agent A`` -- one test call, printed live -- and
+``dialcli call list``, the test calls made so far.
 
 Thin: ``engine.testcall`` validates, gates, records and runs the call; this module
 parses the options, asks for confirmation where the user overrides calling hours,
@@ -12,14 +13,27 @@ import threading
 from typing import List, Optional
 
 import typer
+from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from dialcli.cli import common
 from dialcli.engine import testcall
 from dialcli.errors import InputError
 from dialcli.models import VoicemailAction
 
-app = typer.Typer()
+class CallGroup(TyperGroup):
+    """``dialcli call NUMBER ...`` places a call (the ``place`` command, named or not);
+    ``dialcli call list`` lists the past ones."""
+
+    def parse_args(self, ctx, args):
+        if not args or args[0] not in self.commands:
+            args = ["place", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(name="call", cls=CallGroup, no_args_is_help=False,
+                  help="Place one test call to your own phone and print the conversation live.")
 
 _STYLE = {"agent": ("Agent", "bold cyan"), "caller": ("Callee", "bold green"),
           "machine": ("Machine", "magenta"), "dtmf": ("Keypress", "yellow"),
@@ -44,7 +58,7 @@ def _printer(ctx_agent: str):
     return on_line
 
 
-@app.command("call")
+@app.command("place")
 def call(
     ctx: typer.Context,
     number: str = typer.Argument(..., metavar="NUMBER", help="The number to call (your own phone)."),
@@ -58,6 +72,9 @@ def call(
     persona: str = typer.Option("interested", "--persona", metavar="P",
                                 help="Simulated callee: interested, not_interested, callback, "
                                      "opt_out, wrong_number, one_word."),
+    purpose: str = typer.Option("telemarketing", "--purpose", metavar="PURPOSE",
+                                help="What the consent gate checks, as for a campaign: "
+                                     "telemarketing (written consent) or informational."),
     now: bool = typer.Option(False, "--now", help="Call even outside calling hours (asks to "
                                                   "confirm; recorded on the test call)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Confirm --now without asking."),
@@ -75,7 +92,9 @@ def call(
 
     The call goes through the whole live path -- the agent's greeting (to a person, never
     to a machine), brain, voices, answering-machine detection and voicemail -- and the
-    same gates as a campaign: the opt-out list, and calling hours unless you pass --now.
+    same gates as a campaign: the opt-out list, consent and the state artificial-voice
+    rules (no override: record your own consent with `dialcli consent import`), and
+    calling hours unless you pass --now.
     It is recorded as a test call, never in any campaign's numbers.
 
     \b
@@ -83,6 +102,8 @@ def call(
       dialcli call +14155550123 --agent Zara --simulate
       dialcli call +14155550123 --agent Zara --var NAME=Alex --public-url https://x.trycloudflare.com
       dialcli call +14155550123 --agent Zara --lead 42 --now
+      dialcli call place +14155550123 --agent Zara --simulate   (the same: "place" may be left out)
+      dialcli call list
     """
     # A rehearsal on a fresh install makes the workspace (its test call is kept there);
     # a live call needs one already (its agent and from-number live there).
@@ -111,13 +132,16 @@ def call(
     prepared = testcall.prepare(
         st, number=number, agent_name=agent, now=clock.now(), lead_id=lead, variables=variables,
         simulate=simulate, from_number=from_number, override_hours=override,
-        voicemail_action=VoicemailAction.HANGUP if voicemail_hangup else VoicemailAction.MESSAGE)
+        voicemail_action=VoicemailAction.HANGUP if voicemail_hangup else VoicemailAction.MESSAGE,
+        purpose=purpose.strip().lower())
     if prepared.example_agent:
         common.note(f"No agent {agent!r} in this workspace: rehearsing the shipped example agent "
                     "(dialcli demo's). Create your own with: dialcli agent create ...")
     if prepared.missing_tokens:
         common.warn("No value for " + ", ".join("{{" + t + "}}" for t in prepared.missing_tokens)
                     + ": give --var KEY=VALUE or --lead ID (they are spoken as empty).")
+    if prepared.consent_refusal:
+        common.warn(f"A real call would be refused: {prepared.consent_refusal}.")
     if not prepared.hours_open:
         common.warn(f"Outside calling hours ({prepared.hours_note}); "
                     + ("a real call would be refused now without --now." if simulate
@@ -146,3 +170,52 @@ def call(
     if result.error:
         common.warn(result.error)
     common.success(message + " (recorded as a test call; not in any campaign's numbers).")
+
+
+@app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    limit: int = typer.Option(50, "--limit", min=1, help="At most this many (newest first)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (with each transcript)."),
+) -> None:
+    """List the test calls made so far, newest first (never in any campaign's numbers).
+
+    \b
+    Example:
+      dialcli call list
+      dialcli call list --json
+      dialcli call list | cut -f1,3,6
+    """
+    rows = testcall.list_test_calls(common.store(ctx), limit=limit)
+    if as_json:
+        common.print_json(rows)
+        return
+    if not rows:
+        common.note("No test calls yet. Make one with: dialcli call +1... --agent NAME --simulate")
+        return
+    common.show(test_calls_table(rows), rows=len(rows) + 4)
+    if len(rows) == limit:
+        common.note(f"The newest {limit}: use --limit N for more.")
+
+
+def test_calls_table(rows: list[dict]) -> Table:
+    table = Table(title=f"Test calls ({len(rows):,})", title_justify="left")
+    for col in ("ID", "Started", "To", "Agent", "How", "Outcome", "Duration", "Notes"):
+        table.add_column(col, no_wrap=col in ("ID", "To", "How"), overflow="fold")
+    for r in rows:
+        notes = []
+        if r["override_hours"]:
+            notes.append("outside calling hours: " + r["override_hours"])
+        if r["voicemail_left"]:
+            notes.append("voicemail left")
+        if r["error"]:
+            notes.append(r["error"])
+        if r["summary"]:
+            notes.append(r["summary"])
+        duration = r["duration_s"]
+        table.add_row(str(r["id"]), common.when(r["started_at"]), r["e164"],
+                      Text(r["agent_name"]), "simulated" if r["simulated"] else "live",
+                      r["disposition"] or r["status"],
+                      "–" if duration is None else f"{duration // 60}:{duration % 60:02d}",
+                      Text("; ".join(notes)))
+    return table

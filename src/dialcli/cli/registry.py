@@ -72,7 +72,7 @@ COMMANDS: dict[str, Entry] = {
     "doctor": Entry("doctor", "Check that live calls will work from this laptop, and say how "
                               "to fix what won't."),
     "call": Entry("call", "Place one test call to your own phone and print the conversation "
-                          "live."),
+                          "live.", group=True),
     "agent": Entry("agent", "Create and manage voice agents (greeting, system prompt, voice, "
                             "voicemail message).", group=True),
     "number": Entry("numbers", "Manage the phone numbers campaigns dial from.", group=True),

@@ -49,7 +49,8 @@ from dialcli.engine.settle import (
     CallbackParser, Classifier, Passes, Reconciler, Settler, default_callback_parser,
     default_classifier,
 )
-from dialcli.engine.types import InFlight, RunResult, RunState, Sink, Snapshot, Timing
+from dialcli.engine.types import (LINE_EVERY, InFlight, RunResult, RunState, Sink, Snapshot,
+                                  Timing)
 from dialcli.errors import ConflictError, InputError, ProviderError
 from dialcli.models import Campaign, CallStatus, CampaignStatus
 from dialcli.providers.base import CallEvent, EventKind, Provider
@@ -286,9 +287,11 @@ class Engine:
         if self._next_poll is not None and state.in_flight and self.provider.polls:
             candidates.append(self._next_poll)
         wake = earliest(*candidates)
-        # Never sleep past the next lease heartbeat in real time.
+        # Never sleep past the next lease heartbeat in real time; and a watched live
+        # run shows the lines of its calls (which do not wake the loop) soon enough.
         if not self.clock.virtual:
-            wake = earliest(wake, now + timedelta(seconds=1))
+            wake = earliest(wake, now + (LINE_EVERY if state.in_flight and self.clock.watched
+                                         else timedelta(seconds=1)))
         return wake
 
     def _check_external(self, now: datetime) -> None:
@@ -324,6 +327,9 @@ class Engine:
 
     # -- events ----------------------------------------------------------------------
     def _drain(self, now: datetime) -> None:
+        lines = self.sink.lines
+        while lines:
+            self._handle(lines.popleft(), now)
         while True:
             try:
                 event = self.sink.inbox.get_nowait()

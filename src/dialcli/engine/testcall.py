@@ -7,6 +7,12 @@ brain, answering-machine detection and the greeting gate, the voicemail action, 
 voices -- and through the gates that protect a callee:
 
 * the workspace opt-out list: a number on it is never called (no override);
+* consent and the state artificial-voice rules, exactly as a campaign dial's claim
+  checks them (``compliance.consent.check``): the consent record of the kind the
+  purpose needs (``--purpose``; telemarketing, the strict reading, by default) and
+  every state rule of the states the number could be in (a ban or a live-operator
+  rule stops it whatever is on record). No override: for your own phone, record your
+  consent with ``dialcli consent import``. The evidence relied on is kept on the row;
 * calling hours: the federal 08:00-21:00 window in every zone the number may be in,
   narrowed by state law (compliance.policy), unless the user overrides it (``--now``,
   confirmed, and recorded on the row with the reason shown).
@@ -18,8 +24,8 @@ can never meet a campaign call's.
 
 ``simulate`` runs the conversation against a simulated callee (a persona from the
 simulator's scripts) with the real brain: no Twilio account, no phone bill. Nobody's
-phone rings, so calling hours are reported (a real call would be refused) rather than
-enforced; the opt-out list still refuses. In a workspace without the agent, the
+phone rings, so calling hours and consent are reported (a real call would be refused)
+rather than enforced; the opt-out list still refuses. In a workspace without the agent, the
 shipped example agent Zara (``dialcli demo``'s) can be rehearsed: ``dialcli call
 +1... --agent Zara --simulate`` works on a fresh install. The caller of ``run`` gets
 every line as it happens through ``on_line`` (the CLI prints it); the core never
@@ -37,7 +43,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from dialcli.clock import to_iso
-from dialcli.compliance import dnc
+from dialcli.compliance import consent, dnc
 from dialcli.compliance.policy import CallingPolicy
 from dialcli.conversation.base import Brain, CallContext, collect
 from dialcli.conversation.classify import classify_by_rules
@@ -74,6 +80,8 @@ class TestCall:
     hours_note: str = ""
     lead_id: int | None = None
     example_agent: bool = False      # the shipped example agent (not in the workspace)
+    purpose: str = consent.TELEMARKETING
+    consent_refusal: str | None = None   # simulated: why a real call would be refused
     missing_tokens: list[str] = field(default_factory=list)   # {{TOKENS}} with no value
 
 
@@ -116,9 +124,13 @@ def prepare(store: Store, *, number: str, agent_name: str, now: datetime,
             lead_id: int | None = None, variables: dict[str, str] | None = None,
             simulate: bool = False, from_number: str | None = None,
             override_hours: str | None = None,
-            voicemail_action: VoicemailAction = VoicemailAction.MESSAGE) -> TestCall:
+            voicemail_action: VoicemailAction = VoicemailAction.MESSAGE,
+            purpose: str = consent.TELEMARKETING) -> TestCall:
     """Validate, apply the gates, and record the test call; raises before anything is
     written when a gate says no (``ConflictError``) or the input is wrong (``InputError``).
+
+    ``purpose`` is what the consent gate checks, as a campaign's would: telemarketing
+    (written consent) or informational (any consent).
 
     ``override_hours`` is the user's reason for calling outside calling hours (``--now``);
     None keeps the hours.
@@ -150,6 +162,24 @@ def prepare(store: Store, *, number: str, agent_name: str, now: datetime,
                             "not even for a test.",
                             hint=f"If it is your own number and you want it back: dialcli dnc remove "
                                  f"{phone.e164}")
+    if purpose not in consent.PURPOSES:
+        raise InputError(f"Unknown purpose {purpose!r}.",
+                         hint=f"Use one of: {', '.join(consent.PURPOSES)}.")
+    now_iso = to_iso(now)
+    gate = consent.check(store.conn, phone.e164, purpose=purpose, gate_on=True, at_iso=now_iso)
+    refusal = None
+    if not gate.ok:
+        refusal = gate.reason or "no consent"
+        if not simulate:
+            if gate.state_rule:
+                hint = ("No consent record lifts a state's ban or live-operator rule; "
+                        "test with a number outside that state, or --simulate.")
+            else:
+                hint = (f"If it is your own phone, record your {consent.NEEDS[purpose]}: "
+                        "dialcli consent import FILE (phone,consent_at,consent_type,"
+                        "consent_source); or rehearse with --simulate.")
+            raise ConflictError(f"A {purpose} call by an AI voice may not reach {phone.e164}: "
+                                f"{refusal}.", hint=hint)
     group = CallingPolicy(TEST_WINDOW).window_for(phone.zones, phone.region)
     hours_open = group.is_open(now)
     note = ""
@@ -177,11 +207,13 @@ def prepare(store: Store, *, number: str, agent_name: str, now: datetime,
     with store.tx():
         cur = store.execute(
             "INSERT INTO test_calls (agent_id, agent_name, e164, from_number, lead_id, provider, "
-            "status, override_hours, started_at) VALUES (?, ?, ?, ?, ?, ?, 'placing', ?, ?)",
+            "status, override_hours, started_at, purpose, consent) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'placing', ?, ?, ?, ?)",
             (None if example else agent.id, agent.name, phone.e164, from_number, lead_id,
              "simulator" if simulate else "twilio",
              (f"{override_hours or 'simulated'} -- {note}" if not hours_open else None),
-             to_iso(now)))
+             now_iso, purpose,
+             json.dumps({**gate.evidence(), **({"refused": refusal} if refusal else {})})))
         row_id = int(cur.lastrowid)
     call_id = TEST_CALL_BASE + row_id
     ctx = CallContext(
@@ -195,7 +227,7 @@ def prepare(store: Store, *, number: str, agent_name: str, now: datetime,
         llm_model=agent.llm_model, tts_provider=agent.tts_provider,
         voicemail_voice=say_voice_for(agent))
     return TestCall(row_id, call_id, phone, agent, ctx, simulate, hours_open, note, lead_id,
-                    example, missing)
+                    example, purpose=purpose, consent_refusal=refusal, missing_tokens=missing)
 
 
 EXAMPLE_AGENT = "Zara"
@@ -240,6 +272,26 @@ def finish(store: Store, call: TestCall, result: TestCallResult, now: datetime) 
              json.dumps(result.transcript) if result.transcript else None,
              int(result.voicemail_left), to_iso(now), result.duration_s, result.error,
              result.sid, call.row_id))
+
+
+def list_test_calls(store: Store, *, limit: int | None = None) -> list[dict[str, Any]]:
+    """Past test calls, newest first (``dialcli call list``); the transcript and the
+    consent evidence as parsed JSON."""
+    rows = store.all(
+        "SELECT id, started_at, ended_at, e164, from_number, agent_name, lead_id, provider, "
+        "provider_sid, status, answered_by, disposition, summary, voicemail_left, duration_s, "
+        "override_hours, purpose, consent, error, transcript FROM test_calls "
+        "ORDER BY started_at DESC, id DESC" + (" LIMIT ?" if limit else ""),
+        (limit,) if limit else ())
+    out = []
+    for row in rows:
+        item = dict(row)
+        item["simulated"] = item["provider"] == "simulator"
+        item["voicemail_left"] = bool(item["voicemail_left"])
+        for key in ("consent", "transcript"):
+            item[key] = json.loads(item[key]) if item[key] else None
+        out.append(item)
+    return out
 
 
 def label(transcript: list[dict[str, Any]], end: Any, status: str, answered_by: str | None,

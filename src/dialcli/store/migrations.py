@@ -696,3 +696,19 @@ def m017_zones_fail_closed(db: Database) -> None:
                      "WHERE p.lead_id = leads.id AND p.slot = leads.phone_slot) "
                      "WHERE id = ? AND cur_group IS NOT NULL AND phone_slot IS NOT NULL",
                      (lead_id,))
+
+
+@migration()
+def m018_test_call_consent(db: Database) -> None:
+    """A test call passes the consent gate of a campaign dial (issue 14).
+
+    ``test_calls.purpose`` is the purpose it was checked for (``telemarketing`` or
+    ``informational``, ``dialcli call --purpose``); ``test_calls.consent`` the gate's
+    evidence as JSON (the consent record relied on, the state artificial-voice rules
+    applied), as a campaign dial's audit row keeps it. NULL on rows from before, and on
+    simulated calls with nothing on record (nobody's phone rang).
+    """
+    _run(db, """
+    ALTER TABLE test_calls ADD COLUMN purpose TEXT;
+    ALTER TABLE test_calls ADD COLUMN consent TEXT;
+    """)

@@ -46,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -379,40 +380,63 @@ class RelaySession:
                 self.loop.run_in_executor(self.server.brain_pool, work)
             end: EndCall | None = None
             first_overhead: float | None = None
-            brain_first = 0.0
-            sent = False
+            sent = closed = done = False
             spoken: list[str] = []
-            while True:
-                try:
-                    async with asyncio.timeout(self.server.turn_timeout_s):
-                        kind, value, started, produced = await queue.get()
-                except TimeoutError:
-                    await self._fail("the agent did not answer in time")
-                    return
-                if kind == "error":
-                    log.warning("brain failed on call %s: %s", self.call.call_id,
-                                type(value).__name__)
-                    await self._fail(f"agent error: {type(value).__name__}")
-                    return
-                if kind == "done":
-                    break
-                chunk: Chunk = value
-                if chunk.end is not None and chunk.end.disposition is Disposition.VOICEMAIL:
-                    # The brain heard a machine: its message must wait for the beep (the
-                    # voicemail action), never be spoken over the greeting.
-                    await self._act(self.gate.machine_heard(
-                        self.at_s(), "the agent recognised a voicemail greeting"), t_recv)
-                    continue
-                if chunk.text and not self.interrupted:
-                    await self._send({"type": "text", "token": chunk.text, "last": False})
-                    sent = True
-                    spoken.append(chunk.text)
-                if first_overhead is None and chunk.text:
-                    brain_first = produced - started
-                    first_overhead = (_mono() - t_recv) - brain_first
-                if chunk.end is not None:
-                    end = chunk.end
-            if sent and not self.interrupted:
+            pending: list[str] = []
+            first_produced: float | None = None
+
+            async def flush(last: bool) -> None:
+                """Send the tokens gathered so far as one ``text`` message."""
+                nonlocal sent, closed, first_overhead
+                if pending and not self.interrupted:
+                    token = "".join(pending)
+                    await self._send({"type": "text", "token": token, "last": last})
+                    sent, closed = True, last
+                    spoken.append(token)
+                if first_overhead is None and first_produced is not None:
+                    first_overhead = (_mono() - t_recv) - (first_produced - started)
+                pending.clear()
+
+            while not done:
+                if queue.empty():
+                    try:
+                        async with asyncio.timeout(self.server.turn_timeout_s):
+                            batch = [await queue.get()]
+                    except TimeoutError:
+                        await self._fail("the agent did not answer in time")
+                        return
+                else:
+                    batch = []
+                # What the brain produced meanwhile goes out together: one message (one
+                # frame, one send) instead of one per token when the loop is behind,
+                # and a reply already complete goes out with ``last: true`` in it.
+                while not queue.empty():
+                    batch.append(queue.get_nowait())
+                for kind, value, started, produced in batch:
+                    if kind == "error":
+                        log.warning("brain failed on call %s: %s", self.call.call_id,
+                                    type(value).__name__)
+                        await self._fail(f"agent error: {type(value).__name__}")
+                        return
+                    if kind == "done":
+                        done = True
+                        break
+                    chunk: Chunk = value
+                    if chunk.end is not None and chunk.end.disposition is Disposition.VOICEMAIL:
+                        # The brain heard a machine: its message must wait for the beep
+                        # (the voicemail action), never be spoken over the greeting.
+                        await flush(False)
+                        await self._act(self.gate.machine_heard(
+                            self.at_s(), "the agent recognised a voicemail greeting"), t_recv)
+                        continue
+                    if chunk.text:
+                        pending.append(chunk.text)
+                        if first_produced is None:
+                            first_produced = produced
+                    if chunk.end is not None:
+                        end = chunk.end
+                await flush(done)
+            if sent and not closed and not self.interrupted:
                 await self._send({"type": "text", "token": "", "last": True})
             if spoken and not self.silenced:
                 self.server.observe(self.call, "agent", "".join(spoken).strip(), self.at_s())
@@ -493,8 +517,12 @@ def merge_prompt(before: str, piece: str) -> str:
     return before + piece
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _norm(text: str) -> str:
-    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+    """Lower-case words separated by single spaces (punctuation and spacing ignored)."""
+    return _NOT_ALNUM.sub(" ", text.lower()).strip()
 
 
 def encode_handoff(data: dict[str, Any]) -> str:

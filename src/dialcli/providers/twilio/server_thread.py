@@ -49,9 +49,11 @@ class ServerThread:
         # handlers; uvicorn then leaves logging's configuration alone (log_config=None).
         verbose = logging.getLogger("dialcli").isEnabledFor(logging.DEBUG)
         extra: dict[str, Any] = {"log_config": None} if verbose else {}
+        # No permessage-deflate: relay messages are a few dozen bytes of JSON, and
+        # compressing each one cost more of the event loop than anything else per frame.
         config = uvicorn.Config(self.app, log_level="info" if verbose else "warning",
                                 access_log=verbose, **extra, lifespan="off", timeout_graceful_shutdown=2,
-                                ws_max_size=1 << 20, backlog=2048)
+                                ws_max_size=1 << 20, ws_per_message_deflate=False, backlog=2048)
         self._server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
