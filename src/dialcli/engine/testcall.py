@@ -202,7 +202,7 @@ def prepare(store: Store, *, number: str, agent_name: str, now: datetime,
             from_number = store.scalar("SELECT e164 FROM numbers ORDER BY id LIMIT 1")
             if from_number is None:
                 raise InputError("No from-number to call from.",
-                                 hint="Add one with: dialcli numbers add +1..., or pass --from.")
+                                 hint="Add one with: dialcli number add +1..., or pass --from.")
     vm_source = agent.voicemail_message or ""
     with store.tx():
         cur = store.execute(
