@@ -44,11 +44,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from dialcli.clock import Clock, VirtualClock, cpu_seconds, from_iso, to_iso
-from dialcli.compliance.rules import Blackout
+from dialcli.compliance import adad
+from dialcli.compliance.rules import Blackout, states_of
 from dialcli.conversation.rules import RuleBrain
 from dialcli.engine.loop import Engine
 from dialcli.engine.types import Timing
 from dialcli.errors import InputError
+from dialcli.models import Disposition, LeadStatus
+from dialcli.outcomes import LeadView, next_state, skip_phone
 from dialcli.providers.base import DialRequest
 from dialcli.providers.simulator import SimulatedProvider
 from dialcli.store import Store
@@ -58,8 +61,12 @@ from dialcli.store import Store
 HORIZON = timedelta(days=60)
 #: Up to this many leads to dial, the whole campaign is simulated.
 FULL_UP_TO = 3000
-#: Above it, a random sample of about this many leads (post-stratified by status).
+#: Above it, a sample of about this many leads is played (stratified, see ``_pick``).
 SAMPLE_LEADS = 2000
+#: Phase one: at most this many leads are foreseen to stratify the sample (``_foresee``).
+FORESEE_LEADS = 20_000
+#: Fewest played leads in a stratum (thinner ones merge into a coarser one).
+MIN_STRATUM = 3
 #: Interval: about 95% (normal approximation).
 Z95 = 1.96
 OPEN_STATUSES = ("PENDING", "RETRY", "CALLBACK", "DIALING")
@@ -213,33 +220,147 @@ class _SampleProvider(SimulatedProvider):
         return sid
 
 
-# -- a random sample, post-stratified by status ------------------------------------------------
+# -- a sample stratified by what its dials will meet -----------------------------------
 
-#: A lead is sampled when a hash of its id falls under the sampling fraction: one pass
-#: over the campaign's leads in SQLite (a quarter of a second at a million), no sort.
-_SAMPLE_SQL = """
-SELECT id, status FROM leads WHERE campaign_id = ? AND status IN ({marks})
-AND ((id * 2654435761 + ?) % 2147483648) < ?
+#: A lead is in phase one when a hash of its id falls under the phase's fraction: one
+#: pass over the campaign's leads in SQLite (a quarter of a second at a million), no
+#: sort. The hash also orders the leads of a stratum for phase two.
+_HASH = "((l.id * 2654435761 + ?) % 2147483648)"
+_PHASE1_SQL = f"""
+SELECT l.id, l.status, l.phone_slot, l.pass_no, {_HASH} AS h, p.slot, p.e164, p.dead_reason,
+       COALESCE(p.region, '') || ',' || COALESCE(g.region, '')
+FROM leads l JOIN lead_phones p ON p.lead_id = l.id LEFT JOIN zone_groups g ON g.id = p.group_id
+WHERE l.campaign_id = ? AND l.status IN ({{marks}}) AND {_HASH} < ?
+ORDER BY l.id, p.slot
 """
 
+#: What a simulated callee's persona makes of a call a person answers (``outcomes``:
+#: one word is no reach), and what the other outcomes are.
+_PERSONA_DISPOSITION = {
+    "interested": Disposition.INTERESTED, "not_interested": Disposition.NOT_INTERESTED,
+    "callback": Disposition.CALLBACK, "opt_out": Disposition.OPT_OUT,
+    "wrong_number": Disposition.WRONG_NUMBER, "one_word": Disposition.NO_ANSWER}
+_OUTCOME_DISPOSITION = {"voicemail": Disposition.VOICEMAIL, "no_answer": Disposition.NO_ANSWER,
+                        "busy": Disposition.NO_ANSWER, "failed": Disposition.FAILED}
 
-def _pick(store: Store, campaign_id: int, size: int, seed: int):
-    """(sampled lead ids, stratum of each, leads per stratum): about ``size`` leads,
-    each with the same chance, post-stratified by status (counted on its index)."""
+
+@dataclass
+class _Design:
+    """The two-phase sample: ``phase1`` leads foreseen (of ``population``), each in a
+    stratum; ``picked`` (a subset) played."""
+    population: int
+    phase1: int
+    stratum_of: dict[int, tuple]        # every phase-one lead -> its stratum
+    picked: list[int]
+
+
+def _foresee(sim: SimulatedProvider, prefix: str, lead_id: int, status: str, slot: int | None,
+             pass_no: int, phones: list[tuple[int, str, str | None]],
+             max_attempts: int) -> tuple:
+    """What the lead's retry passes will come to, as the simulator will draw them --
+    (how it ends, pass dials, answered dials) -- without playing the campaign: each
+    dial's outcome is the simulator's first draw for its attempt key, a person's answer
+    their number's persona, the lead's next state ``outcomes.next_state``. Callbacks,
+    caps, consent records and windows are left out (a state rule that bans the call
+    is in: ``phones`` marks those numbers dead): this only sorts the leads into strata (a wrong
+    guess costs precision, never correctness)."""
+    if status not in ("PENDING", "RETRY") or slot is None:
+        return (status,)
+    numbers = {s: e for s, e, dead in phones}
+    live = tuple(s for s, _e, dead in phones if dead is None)
+    lead_status, calls, answered = LeadStatus(status), 0, 0
+    while calls < 4 * max_attempts:
+        e164 = numbers.get(slot)
+        if e164 is None:
+            break
+        if slot not in live:        # retired, or banned by a state rule: the claim skips it
+            tr = skip_phone(LeadView(lead_status, slot, pass_no, 0, live + (slot,)), slot,
+                            max_attempts=max_attempts, reason="")
+            if tr.status not in (LeadStatus.PENDING, LeadStatus.RETRY) or tr.phone_slot is None:
+                return (str(tr.status), calls, answered)
+            lead_status, slot = tr.status, tr.phone_slot
+            pass_no += tr.pass_done
+            continue
+        outcome = sim.outcome_for(f"{prefix}:{lead_id}:{slot}:{pass_no}:pass", e164)
+        if outcome is None:
+            return ("pinned",)
+        calls += 1
+        if outcome == "human":
+            answered += 1
+            disposition = _PERSONA_DISPOSITION[sim.persona_for(e164)]
+        else:
+            answered += outcome == "voicemail"
+            disposition = _OUTCOME_DISPOSITION[outcome]
+        tr = next_state(LeadView(lead_status, slot, pass_no, 0, live), slot, disposition,
+                        is_callback=False, max_attempts=max_attempts)
+        if tr.kill_slot is not None:
+            live = tuple(s for s in live if s != tr.kill_slot)
+        if tr.status not in (LeadStatus.PENDING, LeadStatus.RETRY) or tr.phone_slot is None:
+            return (str(tr.status), calls, answered)
+        lead_status, slot = tr.status, tr.phone_slot
+        pass_no += tr.pass_done
+    return ("open", calls, answered)
+
+
+def _pick(store: Store, campaign_id: int, size: int, seed: int,
+          foresee: int = FORESEE_LEADS) -> _Design:
+    """The two-phase sample: about ``foresee`` leads (each lead with the same chance)
+    foreseen and stratified by ``_foresee``; then about ``size`` of them, allotted to
+    the strata in proportion (at least ``MIN_STRATUM`` each, the first in hash order),
+    to play. Strata too thin to be sampled are merged into coarser ones."""
     marks = ", ".join("?" * len(OPEN_STATUSES))
-    sizes = {(status,): n for status, n in store.conn.execute(
-        f"SELECT status, COUNT(*) FROM leads WHERE campaign_id = ? AND status IN ({marks}) "
-        "GROUP BY status", (campaign_id, *OPEN_STATUSES))}
-    population = sum(sizes.values())
+    population = store.scalar(
+        f"SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status IN ({marks})",
+        (campaign_id, *OPEN_STATUSES))
+    c = store.one("SELECT run, max_attempts, purpose FROM campaigns WHERE id = ?",
+                  (campaign_id,))
+    banned: dict[str, bool] = {}        # region -> a state's artificial-voice rule stops it
+    prefix = f"{campaign_id}:{c['run']}"
+    sim = SimulatedProvider(RuleBrain(), seed=seed)
     salt = random.Random(f"plan-sample|{seed}").randrange(2 ** 31)
-    threshold = int(min(1.0, size / population) * 2 ** 31)
+    threshold = int(min(1.0, max(foresee, size) / max(population, 1)) * 2 ** 31) + 1
+    leads: dict[int, list] = {}
+    for lead_id, status, slot, pass_no, h, pslot, e164, dead, region in store.conn.execute(
+            _PHASE1_SQL.format(marks=marks),
+            (salt, campaign_id, *OPEN_STATUSES, salt, threshold)):
+        if dead is None:
+            stop = banned.get(region)
+            if stop is None:
+                stop = banned[region] = any(r.blocks_ai for r in adad.rules_for(
+                    states_of(region), c["purpose"] or ""))
+            dead = "state rule" if stop else None
+        row = leads.get(lead_id)
+        if row is None:
+            row = leads[lead_id] = [status, slot, pass_no, h, []]
+        row[4].append((pslot, e164, dead))
+    stratum_of = {lead_id: _foresee(sim, prefix, lead_id, status, slot, pass_no or 1, phones,
+                                    c["max_attempts"])
+                  for lead_id, (status, slot, pass_no, _h, phones) in leads.items()}
+    members: dict[tuple, list[int]] = {}
+    for lead_id, key in stratum_of.items():
+        members.setdefault(key, []).append(lead_id)
+    share = size / max(len(leads), 1)
     picked: list[int] = []
-    stratum_of: dict[int, tuple] = {}
-    for lead_id, status in store.conn.execute(_SAMPLE_SQL.format(marks=marks),
-                                              (campaign_id, *OPEN_STATUSES, salt, threshold)):
-        picked.append(lead_id)
-        stratum_of[lead_id] = (status,)
-    return picked, stratum_of, sizes
+    for key, ids in members.items():
+        ids.sort(key=lambda i: leads[i][3])
+        picked.extend(ids[:max(MIN_STRATUM, round(share * len(ids)))])
+    _merge_thin(stratum_of, set(picked))
+    return _Design(population, len(leads), stratum_of, picked)
+
+
+def _merge_thin(stratum_of: dict[int, tuple], picked: set[int]) -> None:
+    """Strata with fewer than ``MIN_STRATUM`` played leads join the stratum one level
+    coarser (the key without its last part), until each has enough or is the root."""
+    while True:
+        played: dict[tuple, int] = {}
+        for lead_id, key in stratum_of.items():
+            played[key] = played.get(key, 0) + (lead_id in picked)
+        thin = {k for k, n in played.items() if n < MIN_STRATUM and k}
+        if not thin:
+            return
+        for lead_id, key in stratum_of.items():
+            if key in thin:
+                stratum_of[lead_id] = key[:-1]
 
 
 _SKIP_TABLES = {"audit", "outbox", "provider_events", "webhook_subscriptions", "call_stats"}
@@ -297,7 +418,8 @@ def _build_sample(store: Store, path: Path, campaign_id: int, picked: list[int])
 def _sampled(store: Store, campaign_id: int, at: datetime, seed: int,
              blackout: Blackout | None, path: Path, tmp: str, size: int,
              population: int, budget_s: float) -> Estimate:
-    picked, stratum_of, sizes = _pick(store, campaign_id, size, seed)
+    design = _pick(store, campaign_id, size, seed)
+    picked = design.picked
     fraction = len(picked) / population
     _build_sample(store, path, campaign_id, picked)
     copy = Store(path)
@@ -321,10 +443,10 @@ def _sampled(store: Store, campaign_id: int, at: datetime, seed: int,
             figures[2] += price
             figures[3] += 1 if reached else 0
             ends.append((from_iso(ended), lead_id))
-        totals, intervals = _scale(per_lead, stratum_of, sizes)
+        totals, intervals = _scale(per_lead, design)
         finish = max((t for t, _ in ends), default=None)
-        note = (f"simulated {len(picked):,} of {population:,} leads (a random sample) at "
-                "the campaign's pace, scaled")
+        note = (f"simulated {len(picked):,} of {population:,} leads (a stratified random "
+                "sample) at the campaign's pace, scaled")
         if clock.hit:
             note += "; " + clock.hit
         return Estimate(
@@ -338,33 +460,39 @@ def _sampled(store: Store, campaign_id: int, at: datetime, seed: int,
         copy.close()
 
 
-def _scale(per_lead: dict[int, list[float]], stratum_of: dict[int, tuple],
-           sizes: dict[tuple, int]) -> tuple[list[float], list[tuple[float, float]]]:
-    """Stratified totals of the per-lead figures and their 95% intervals."""
-    by_stratum: dict[tuple, list[list[float]]] = {}
-    for lead_id, figures in per_lead.items():
-        key = stratum_of.get(lead_id)
-        if key is not None:
-            by_stratum.setdefault(key, []).append(figures)
+def _scale(per_lead: dict[int, list[float]],
+           design: _Design) -> tuple[list[float], list[tuple[float, float]]]:
+    """Totals of the per-lead figures and their 95% intervals: the two-phase
+    stratified estimator (Cochran, *Sampling Techniques*, 12.2). Each stratum's mean
+    over its played leads, weighted by its share ``w_h`` of phase one, times the
+    population; the variance adds phase one's (the strata's shares are themselves
+    estimated, unless phase one is every lead) to phase two's within the strata."""
     width = 4
-    everyone = [f for rows in by_stratum.values() for f in rows]
-    overall_mean = [sum(f[i] for f in everyone) / len(everyone) for i in range(width)]
-    overall_var = [_var([f[i] for f in everyone]) for i in range(width)]
-    totals = [0.0] * width
-    variance = [0.0] * width
-    for key, n_h in sizes.items():
-        rows = by_stratum.get(key, [])
-        if not rows:                # a stratum too small to be sampled: the overall mean
-            for i in range(width):
-                totals[i] += n_h * overall_mean[i]
-                variance[i] += n_h * n_h * overall_var[i]
-            continue
-        k = len(rows)
-        for i in range(width):
+    big_n, n1 = design.population, design.phase1
+    members: dict[tuple, int] = {}
+    for key in design.stratum_of.values():
+        members[key] = members.get(key, 0) + 1
+    played: dict[tuple, list[list[float]]] = {}
+    for lead_id in design.picked:
+        played.setdefault(design.stratum_of[lead_id], []).append(per_lead[lead_id])
+    totals, variance = [0.0] * width, [0.0] * width
+    for i in range(width):
+        mean = within = between = 0.0
+        stats = []
+        for key, n1_h in members.items():
+            rows = played.get(key)
+            if not rows:
+                continue            # (cannot happen: every stratum is played)
             values = [f[i] for f in rows]
-            totals[i] += n_h * sum(values) / k
-            s2 = _var(values) if k > 1 else overall_var[i]
-            variance[i] += n_h * n_h * max(0.0, 1 - k / n_h) * s2 / k
+            m_h, s2_h = sum(values) / len(values), _var(values)
+            stats.append((n1_h / n1, m_h, s2_h, len(values), n1_h))
+            mean += n1_h / n1 * m_h
+        for w_h, m_h, s2_h, n2_h, n1_h in stats:
+            within += w_h * s2_h * max(0.0, n1_h / n2_h - 1) / n1
+            between += w_h * (m_h - mean) ** 2
+        s2 = between + sum(w_h * s2_h for w_h, _m, s2_h, _n2, _n1 in stats)
+        totals[i] = big_n * mean
+        variance[i] = big_n * big_n * (s2 * max(0.0, 1 / n1 - 1 / big_n) + within)
     intervals = [(max(0.0, t - Z95 * math.sqrt(v)), t + Z95 * math.sqrt(v))
                  for t, v in zip(totals, variance)]
     return totals, intervals
