@@ -62,9 +62,9 @@ HORIZON = timedelta(days=60)
 #: Up to this many leads to dial, the whole campaign is simulated.
 FULL_UP_TO = 3000
 #: Above it, a sample of about this many leads is played (stratified, see ``_pick``).
-SAMPLE_LEADS = 2000
+SAMPLE_LEADS = 700
 #: Phase one: at most this many leads are foreseen to stratify the sample (``_foresee``).
-FORESEE_LEADS = 20_000
+FORESEE_LEADS = 16_000
 #: Fewest played leads in a stratum (thinner ones merge into a coarser one).
 MIN_STRATUM = 3
 #: Interval: about 95% (normal approximation).
@@ -339,7 +339,12 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
     members: dict[tuple, list[int]] = {}
     for lead_id, key in stratum_of.items():
         members.setdefault(key, []).append(lead_id)
+    # In proportion, at least MIN_STRATUM each, about ``size`` in all: the strata
+    # at their floor are counted out before the share of the others is set.
     share = size / max(len(leads), 1)
+    floored = [ids for ids in members.values() if share * len(ids) < MIN_STRATUM]
+    rest = len(leads) - sum(len(ids) for ids in floored)
+    share = max(0.0, size - MIN_STRATUM * len(floored)) / max(rest, 1)
     picked: list[int] = []
     for key, ids in members.items():
         ids.sort(key=lambda i: leads[i][3])
@@ -444,7 +449,8 @@ def _sampled(store: Store, campaign_id: int, at: datetime, seed: int,
             figures[3] += 1 if reached else 0
             ends.append((from_iso(ended), lead_id))
         totals, intervals = _scale(per_lead, design)
-        finish = max((t for t, _ in ends), default=None)
+        finish, finish_interval = _finish(copy, clock.engine, campaign_id, before, ends,
+                                          population / len(picked))
         note = (f"simulated {len(picked):,} of {population:,} leads (a stratified random "
                 "sample) at the campaign's pace, scaled")
         if clock.hit:
@@ -454,7 +460,7 @@ def _sampled(store: Store, campaign_id: int, at: datetime, seed: int,
             round(totals[3]), "partial" if clock.hit else result.outcome, seed, note,
             intervals={name: intervals[i] for i, name in
                        enumerate(("calls", "minutes", "cost", "reached"))},
-            finish_interval=_finish_interval(ends, fraction), sampled=len(picked),
+            finish_interval=finish_interval, sampled=len(picked),
             population=population)
     finally:
         copy.close()
@@ -506,29 +512,79 @@ def _var(values: list[float]) -> float:
     return sum((v - mean) ** 2 for v in values) / (n - 1)
 
 
-def _finish_interval(ends: list[tuple[datetime, int]],
-                     fraction: float) -> tuple[datetime, datetime] | None:
-    """From the sample's last call end to the latest the whole campaign's could be.
+def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
+            ends: list[tuple[datetime, int]], scale: float):
+    """(finish time, (earliest, latest)) of the whole campaign, from the sample's run
+    and the campaign's pass/callback structure.
 
-    The whole campaign's last call is the latest of ``1/f`` times as many leads' last
-    calls as the sample has. Its excess over the sample's latest is estimated as for
-    the maximum of an exponential tail: the mean spacing between the sample's latest
-    per-lead finishes (its top 20) times ``ln(1/f)``. A late callback chain (a callee
-    who asked for next week, reached in the last pass) is the kind of rare lead this
-    bound is for: the point estimate is the sample's own last call."""
+    The sample's last call is not the campaign's: its last call is the end of the
+    latest callback chain, and the whole campaign has ``scale`` times as many. A
+    chain's due time is a step function of when the callee asked ("next Tuesday
+    morning" asked on a Tuesday is a week later than asked on the Monday), and the
+    last request the whole campaign hears comes at the end of its last pass, where the
+    sample's last pass dial is (the rates are scaled, so the pass ends when the
+    campaign's would). So each request the sample heard is asked again at that
+    instant (the engine's own callback parser, and the number's window); where its
+    due time moves later, the whole campaign likely has such a request after the
+    step: ``lam``, the expected count -- the sample's rate of the same words in the
+    last pass, times ``scale``, times the time left after the step. The chain then
+    ends as late after its new due time as the sampled one did after its own.
+    More likely than not (``lam`` >= ln 2): in the finish; possible (>= 0.05): in the
+    interval's latest end. The earliest is the sample's last call."""
     if not ends:
-        return None
-    last_per_lead: dict[int, datetime] = {}
+        return None, None
+    last: dict[int, datetime] = {}
     for t, lead_id in ends:
-        if lead_id not in last_per_lead or t > last_per_lead[lead_id]:
-            last_per_lead[lead_id] = t
-    times = sorted(last_per_lead.values())
-    top = times[-1]
-    tail = times[-min(len(times), 20):]
-    if len(tail) < 2:
-        return (top, top)
-    spacing = (tail[-1] - tail[0]) / (len(tail) - 1)
-    return (top, top + spacing * math.log(1 / max(fraction, 1e-9)))
+        if lead_id not in last or t > last[lead_id]:
+            last[lead_id] = t
+    sample_last = max(last.values())
+    finish = latest = sample_last
+    row = copy.one("SELECT MIN(claimed_at), MAX(claimed_at) FROM calls WHERE id > ? AND "
+                   "campaign_id = ? AND kind = 'pass' AND pass_no = (SELECT MAX(pass_no) "
+                   "FROM calls WHERE id > ? AND campaign_id = ? AND kind = 'pass')",
+                   (before, campaign_id, before, campaign_id))
+    if row is None or row[1] is None:
+        return finish, (sample_last, latest)
+    pass_start, pass_end = from_iso(row[0]), from_iso(row[1])
+    span = max((pass_end - pass_start).total_seconds(), 3600.0)
+    asked = copy.all(
+        "SELECT a.lead_id, a.slot, a.due_at, a.note, c.ended_at, l.timezone "
+        "FROM appointments a JOIN calls c ON c.id = a.call_id JOIN leads l ON l.id = a.lead_id "
+        "WHERE a.call_id > ? AND a.campaign_id = ? AND c.kind = 'pass'", (before, campaign_id))
+    in_last_pass: dict[str, int] = {}
+    for *_x, note, when, _tz in asked:
+        if from_iso(when) >= pass_start:
+            in_last_pass[note] = in_last_pass.get(note, 0) + 1
+    parser, queue = engine.settler.callback_parser, engine.queue
+    for lead_id, slot, due_iso, note, when, tz in asked:
+        window = queue.window_for_slot(lead_id, slot)
+        if window is None or lead_id not in last:
+            continue
+        tz = tz or (window.zones[0] if window.zones else None)
+
+        def due_if_asked(t: datetime) -> datetime:
+            due = parser(note, t, tz)
+            opens = window.next_open(max(due, t))
+            return due if opens is None else opens[0]
+
+        due = from_iso(due_iso)
+        late = due_if_asked(pass_end)
+        if late <= due:
+            continue
+        lo, hi = from_iso(when), pass_end          # the step: bisection (due is monotone)
+        while hi - lo > timedelta(minutes=1):
+            mid = lo + (hi - lo) / 2
+            if due_if_asked(mid) >= late:
+                hi = mid
+            else:
+                lo = mid
+        lam = in_last_pass.get(note, 1) * scale * (pass_end - hi).total_seconds() / span
+        end = late + (last[lead_id] - due)
+        if lam >= 0.05:
+            latest = max(latest, end)
+        if lam >= math.log(2):
+            finish = max(finish, end)
+    return finish, (sample_last, latest)
 
 
 class _HorizonClock(Clock):
