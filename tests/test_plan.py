@@ -213,7 +213,7 @@ def test_a_sampled_estimate_agrees_with_the_full_simulation(big_campaign):
         assert abs(got - want) <= 0.04 * want, (name, got, want)
         assert lo <= want <= hi, (name, lo, want, hi)
     lo, hi = sampled.finish_interval
-    assert lo == sampled.finish_at and hi >= lo
+    assert lo <= sampled.finish_at <= hi
     assert abs(sampled.finish_at - full.finish_at) <= timedelta(hours=6), (sampled.finish_at,
                                                                            full.finish_at)
 
@@ -232,7 +232,8 @@ def test_a_sampled_estimate_writes_nothing_and_reads_only_the_sample(big_campaig
     assert before == after and est.calls > 0
     data = est.as_dict()
     assert set(data["intervals"]) == {"calls", "minutes", "cost", "reached"}
-    assert abs(data["sampled"] - 300) <= 55 and data["finish_interval"][0] == data["finish_at"]
+    assert abs(data["sampled"] - 300) <= 55
+    assert data["finish_interval"][0] <= data["finish_at"] <= data["finish_interval"][1]
 
 
 def test_the_sample_is_stratified_by_what_its_dials_will_meet(big_campaign, tmp_path):
