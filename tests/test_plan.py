@@ -254,7 +254,7 @@ def test_the_sample_is_stratified_by_what_its_dials_will_meet(big_campaign, tmp_
         estimate._build_sample(store, copy_path, cid, design.picked)
     with Store(copy_path) as copy:
         estimate._prepare(copy, cid, T, None, str(tmp_path))
-        result, clock = estimate._play(copy, cid, T, 3, scale=len(design.picked) / 2400)
+        result, clock = estimate._play(copy, cid, T, 3, weights=design.weights)
         assert result.outcome == "completed" and clock.hit is None
         dials = dict(copy.all("SELECT lead_id, COUNT(*) FROM calls WHERE kind = 'pass' "
                               "GROUP BY lead_id"))
@@ -272,11 +272,11 @@ def test_the_two_phase_totals_are_exact_when_every_lead_is_played():
 
     per = {i: [i % 3, 2 * (i % 3), 0.5 * (i % 3), i % 2] for i in range(1, 41)}
     strata = {i: ("REACHED", i % 3) for i in per}
-    totals, intervals = _scale(per, _Design(40, 40, strata, list(per)))
+    totals, intervals = _scale(per, _Design(40, 40, strata, list(per), dict.fromkeys(per, 1.0)))
     assert totals == [sum(f[k] for f in per.values()) for k in range(4)]
     assert all(lo == hi == t for (lo, hi), t in zip(intervals, totals))
     half = [i for i in per if i <= 20 or i % 3 == 0]
-    totals, intervals = _scale(per, _Design(400, 40, strata, half))
+    totals, intervals = _scale(per, _Design(400, 40, strata, half, dict.fromkeys(half, 10.0)))
     assert totals[0] == 400 * sum(f[0] for f in per.values()) / 40    # stratum means exact
     assert all(lo < t < hi for (lo, hi), t in zip(intervals, totals) if t)
 

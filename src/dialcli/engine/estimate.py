@@ -46,6 +46,7 @@ simulation at 100,000 leads.
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 import sqlite3
@@ -184,9 +185,10 @@ def _prepare(copy: Store, campaign_id: int, at: datetime, blackout: Blackout | N
 
 
 def _play(copy: Store, campaign_id: int, at: datetime, seed: int, *,
-          scale: float | None = None, budget_s: float = 120.0):
+          weights: dict[int, float] | None = None, budget_s: float = 120.0):
     """Run the engine on ``copy``; (result, clock), or an Estimate saying why not.
-    With ``scale`` (the sampling fraction) the rates are the whole campaign's x scale."""
+    With ``weights`` (a sample: lead -> how many leads it stands for) each dial
+    spends the whole campaign's lines and rate for that many."""
     # The offline rule brain: a rehearsal never calls an LLM (cost, speed).
     provider = _SampleProvider(RuleBrain(), seed=seed)
     clock = _HorizonClock(at, at + HORIZON, budget_s)
@@ -195,15 +197,26 @@ def _play(copy: Store, campaign_id: int, at: datetime, seed: int, *,
     copy.conn.execute("PRAGMA synchronous = OFF")
     engine = Engine(copy, campaign_id, provider, clock, timing=Timing(group_commit_gap_s=0.0))
     clock.engine = engine
-    if scale is not None:
+    if weights is not None:
+        # A sampled dial of a lead standing for ``w`` leads stands for ``w`` dials: of
+        # ``d`` seconds each, on the campaign's ``max_concurrent`` lines and at its
+        # ``cps``, they take ``w x max(d / lines, 1 / cps)`` of the campaign's time
+        # (a fluid budget), so the next sampled dial waits that long. The sample's
+        # strata are drawn with unequal chances: a fixed fraction would play the
+        # leads that need many passes too slowly (their stratum is oversampled) and
+        # end the last pass days late.
         campaign = engine.state.campaign
-        engine.pacer._set_rate(campaign.cps * scale)
-        engine.state.max_concurrent = 10 ** 9       # lines: the fluid budget below
-        lines = campaign.max_concurrent * scale
+        # The rate is in the budget below; the pacer keeps one claim a turn (a
+        # millisecond apart), so each dial's budget is spent before the next claim.
+        engine.pacer._set_rate(1000.0)
+        engine.state.max_concurrent = 10 ** 9       # lines: the budget below
+        per_line = 1.0 / max(campaign.max_concurrent, 1)
+        gap = 1.0 / campaign.cps if campaign.cps > 0 else 0.0
         pacer = engine.pacer
 
-        def hold(now: datetime, seconds: float) -> None:
-            held = now + timedelta(seconds=seconds / lines)
+        def hold(now: datetime, seconds: float, lead_id: int) -> None:
+            held = now + timedelta(seconds=weights.get(lead_id, 1.0)
+                                   * max(seconds * per_line, gap))
             if pacer.next_at is None or held > pacer.next_at:
                 pacer.next_at = held
 
@@ -227,7 +240,8 @@ class _SampleProvider(SimulatedProvider):
         sid = super().place(req)
         if self.on_placed is not None and self.last_plan is not None:
             start, end = self.last_plan
-            self.on_placed(start, (end - start).total_seconds())
+            lead_id = int(req.attempt_key.split(":")[2])    # campaign:run:lead:...
+            self.on_placed(start, (end - start).total_seconds(), lead_id)
         return sid
 
 
@@ -263,6 +277,7 @@ class _Design:
     phase1: int
     stratum_of: dict[int, tuple]        # every phase-one lead -> its stratum
     picked: list[int]
+    weights: dict[int, float]           # each played lead -> the leads it stands for
 
 
 def _foresee(sim: SimulatedProvider, prefix: str, lead_id: int, status: str, slot: int | None,
@@ -357,11 +372,15 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
     rest = len(leads) - sum(len(ids) for ids in floored)
     share = max(0.0, size - MIN_STRATUM * len(floored)) / max(rest, 1)
     picked: list[int] = []
+    weights: dict[int, float] = {}
     for key, ids in members.items():
         ids.sort(key=lambda i: leads[i][3])
-        picked.extend(ids[:max(MIN_STRATUM, round(share * len(ids)))])
+        taken = ids[:max(MIN_STRATUM, round(share * len(ids)))]
+        picked.extend(taken)
+        for lead_id in taken:
+            weights[lead_id] = population / len(leads) * len(ids) / len(taken)
     _merge_thin(stratum_of, set(picked))
-    return _Design(population, len(leads), stratum_of, picked)
+    return _Design(population, len(leads), stratum_of, picked, weights)
 
 
 def _merge_thin(stratum_of: dict[int, tuple], picked: set[int]) -> None:
@@ -442,7 +461,7 @@ def _sampled(store: Store, campaign_id: int, at: datetime, seed: int,
     try:
         _prepare(copy, campaign_id, at, blackout, tmp)
         before = copy.scalar("SELECT COALESCE(MAX(id), 0) FROM calls")
-        run = _play(copy, campaign_id, at, seed, scale=fraction, budget_s=budget_s)
+        run = _play(copy, campaign_id, at, seed, weights=design.weights, budget_s=budget_s)
         if isinstance(run, Estimate):
             return run
         result, clock = run
@@ -461,7 +480,7 @@ def _sampled(store: Store, campaign_id: int, at: datetime, seed: int,
             ends.append((from_iso(ended), lead_id))
         totals, intervals = _scale(per_lead, design)
         finish, finish_interval = _finish(copy, clock.engine, campaign_id, before, ends,
-                                          population / len(picked))
+                                          design.weights)
         note = (f"simulated {len(picked):,} of {population:,} leads (a stratified random "
                 "sample) at the campaign's pace, scaled")
         if clock.hit:
@@ -524,24 +543,25 @@ def _var(values: list[float]) -> float:
 
 
 def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
-            ends: list[tuple[datetime, int]], scale: float):
-    """(finish time, (earliest, latest)) of the whole campaign, from the sample's run
-    and the campaign's pass/callback structure.
+            ends: list[tuple[datetime, int]], weights: dict[int, float]):
+    """(finish time, (earliest, latest)) of the whole campaign: the median and the
+    5%-95% range of its last call, from the sample's run and the campaign's
+    pass/callback structure.
 
-    The sample's last call is not the campaign's: its last call is the end of the
-    latest callback chain, and the whole campaign has ``scale`` times as many. A
-    chain's due time is a step function of when the callee asked ("next Tuesday
-    morning" asked on a Tuesday is a week later than asked on the Monday), and the
-    last request the whole campaign hears comes at the end of its last pass, where the
-    sample's last pass dial is (the rates are scaled, so the pass ends when the
-    campaign's would). So each request the sample heard is asked again at that
-    instant (the engine's own callback parser, and the number's window); where its
-    due time moves later, the whole campaign likely has such a request after the
-    step: ``lam``, the expected count -- the sample's rate of the same words in the
-    last pass, times ``scale``, times the time left after the step. The chain then
-    ends as late after its new due time as the sampled one did after its own.
-    More likely than not (``lam`` >= ln 2): in the finish; possible (>= 0.05): in the
-    interval's latest end. The earliest is the sample's last call."""
+    The whole campaign's last call ends its latest callback chain, and it has many
+    more chains than the sample played. A chain's due time is a step function of when
+    and where the callee asked ("tomorrow at 3" asked after local midnight is a day
+    later; "next Tuesday" asked on the Tuesday a week later). So for each form of
+    words the sample's callees used and each zone group the last pass dialed, the
+    latest due time it can have (asked at the group's last dial, through the engine's
+    own callback parser and the group's window) and ``lam``, how many such requests
+    the whole campaign makes after the step: the words' share of the last pass's
+    (weighted) dials times that group's weighted dials after the step (a pass ends
+    in a trickle, in a few zones). A chain ends a *tail* after its due time, drawn
+    from the tails of the sample's chains in the same words (the same local hour: a
+    chain due at 15:00 can run into the night, one due at 09:00 cannot). The chains
+    being a Poisson process, P(last call <= x) = exp(-sum lam x P(tail > x - due)),
+    and never before the sample's own last call."""
     if not ends:
         return None, None
     last: dict[int, datetime] = {}
@@ -549,53 +569,77 @@ def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
         if lead_id not in last or t > last[lead_id]:
             last[lead_id] = t
     sample_last = max(last.values())
-    finish = latest = sample_last
-    row = copy.one("SELECT MIN(claimed_at), MAX(claimed_at) FROM calls WHERE id > ? AND "
-                   "campaign_id = ? AND kind = 'pass' AND pass_no = (SELECT MAX(pass_no) "
-                   "FROM calls WHERE id > ? AND campaign_id = ? AND kind = 'pass')",
-                   (before, campaign_id, before, campaign_id))
-    if row is None or row[1] is None:
-        return finish, (sample_last, latest)
-    pass_start, pass_end = from_iso(row[0]), from_iso(row[1])
-    span = max((pass_end - pass_start).total_seconds(), 3600.0)
-    asked = copy.all(
-        "SELECT a.lead_id, a.slot, a.due_at, a.note, c.ended_at, l.timezone "
-        "FROM appointments a JOIN calls c ON c.id = a.call_id JOIN leads l ON l.id = a.lead_id "
-        "WHERE a.call_id > ? AND a.campaign_id = ? AND c.kind = 'pass'", (before, campaign_id))
-    in_last_pass: dict[str, int] = {}
-    for *_x, note, when, _tz in asked:
+    top = copy.scalar("SELECT MAX(pass_no) FROM calls WHERE id > ? AND campaign_id = ? "
+                      "AND kind = 'pass'", (before, campaign_id))
+    by_group: dict[int, list[tuple[datetime, float]]] = {}
+    for t, lead_id, group in copy.all(
+            "SELECT c.claimed_at, c.lead_id, p.group_id FROM calls c JOIN lead_phones p "
+            "ON p.lead_id = c.lead_id AND p.slot = c.slot WHERE c.id > ? AND c.campaign_id = ? "
+            "AND c.kind = 'pass' AND c.pass_no = ? AND p.group_id IS NOT NULL",
+            (before, campaign_id, top)):
+        by_group.setdefault(group, []).append((from_iso(t), weights.get(lead_id, 1.0)))
+    total = sum(w for dials in by_group.values() for _t, w in dials)
+    if not total:
+        return sample_last, (sample_last, sample_last)
+    pass_start = min(t for dials in by_group.values() for t, _w in dials)
+    heard: dict[str, float] = {}        # words -> weighted requests in the last pass
+    tails: dict[str, list[float]] = {}  # words -> every sampled chain's tail (s)
+    for lead_id, due, note, when in copy.all(
+            "SELECT a.lead_id, a.due_at, a.note, c.ended_at FROM appointments a "
+            "JOIN calls c ON c.id = a.call_id WHERE a.call_id > ? AND a.campaign_id = ? "
+            "AND c.kind = 'pass'", (before, campaign_id)):
+        if lead_id not in last:
+            continue
+        tails.setdefault(note, []).append((last[lead_id] - from_iso(due)).total_seconds())
         if from_iso(when) >= pass_start:
-            in_last_pass[note] = in_last_pass.get(note, 0) + 1
+            heard[note] = heard.get(note, 0.0) + weights.get(lead_id, 1.0)
     parser, queue = engine.settler.callback_parser, engine.queue
-    for lead_id, slot, due_iso, note, when, tz in asked:
-        window = queue.window_for_slot(lead_id, slot)
-        if window is None or lead_id not in last:
-            continue
-        tz = tz or (window.zones[0] if window.zones else None)
+    levels: list[tuple[datetime, float, list[float]]] = []     # (due, lam, tails)
+    for note, count in heard.items():
+        mine = sorted(tails[note])
+        for group, dials in by_group.items():
+            window = queue.window(group)
+            tz = window.zones[0] if window.zones else None
+            end_g = max(t for t, _w in dials)
 
-        def due_if_asked(t: datetime) -> datetime:
-            due = parser(note, t, tz)
-            opens = window.next_open(max(due, t))
-            return due if opens is None else opens[0]
+            def due_if_asked(t: datetime) -> datetime:
+                got = parser(note, t, tz)
+                opens = window.next_open(max(got, t))
+                return got if opens is None else opens[0]
 
-        due = from_iso(due_iso)
-        late = due_if_asked(pass_end)
-        if late <= due:
-            continue
-        lo, hi = from_iso(when), pass_end          # the step: bisection (due is monotone)
-        while hi - lo > timedelta(minutes=1):
-            mid = lo + (hi - lo) / 2
-            if due_if_asked(mid) >= late:
-                hi = mid
-            else:
-                lo = mid
-        lam = in_last_pass.get(note, 1) * scale * (pass_end - hi).total_seconds() / span
-        end = late + (last[lead_id] - due)
-        if lam >= 0.05:
-            latest = max(latest, end)
-        if lam >= math.log(2):
-            finish = max(finish, end)
-    return finish, (sample_last, latest)
+            late = due_if_asked(end_g)
+            lo, hi = pass_start, end_g      # the step: bisection (the due time is monotone)
+            if due_if_asked(lo) >= late:
+                hi = lo
+            while hi - lo > timedelta(minutes=1):
+                mid = lo + (hi - lo) / 2
+                if due_if_asked(mid) >= late:
+                    hi = mid
+                else:
+                    lo = mid
+            lam = count / total * sum(w for t, w in dials if t >= hi)
+            if lam >= 0.01:
+                levels.append((late, lam, mine))
+
+    def p_by(x: datetime) -> float:
+        """P(the campaign's last call ends by ``x``)."""
+        expected = 0.0
+        for due, lam, mine in levels:
+            later = len(mine) - bisect.bisect_right(mine, (x - due).total_seconds())
+            expected += lam * later / len(mine)
+        return math.exp(-expected)
+
+    candidates = sorted({sample_last} | {due + timedelta(seconds=t) for due, _l, mine in levels
+                                         for t in mine if due + timedelta(seconds=t) > sample_last})
+    point = high = candidates[-1]
+    for x in candidates:
+        p = p_by(x)
+        if p >= 0.5 and point == candidates[-1]:
+            point = x
+        if p >= 0.95:
+            high = x
+            break
+    return point, (sample_last, max(point, high))
 
 
 class _HorizonClock(Clock):
