@@ -386,16 +386,22 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
 def _merge_thin(stratum_of: dict[int, tuple], picked: set[int]) -> None:
     """Strata with fewer than ``MIN_STRATUM`` played leads join the stratum one level
     coarser (the key without its last part), until each has enough or is the root."""
+    played: dict[tuple, int] = {}
+    for lead_id, key in stratum_of.items():
+        played[key] = played.get(key, 0) + (lead_id in picked)
+    into = {key: key for key in played}         # stratum -> the one it merged into
     while True:
-        played: dict[tuple, int] = {}
-        for lead_id, key in stratum_of.items():
-            played[key] = played.get(key, 0) + (lead_id in picked)
         thin = {k for k, n in played.items() if n < MIN_STRATUM and k}
         if not thin:
-            return
-        for lead_id, key in stratum_of.items():
-            if key in thin:
-                stratum_of[lead_id] = key[:-1]
+            break
+        for key in thin:
+            n = played.pop(key)
+            played[key[:-1]] = played.get(key[:-1], 0) + n
+        for key, now in into.items():
+            if now in thin:
+                into[key] = now[:-1]
+    for lead_id, key in stratum_of.items():
+        stratum_of[lead_id] = into[key]
 
 
 _SKIP_TABLES = {"audit", "outbox", "provider_events", "webhook_subscriptions", "call_stats"}
@@ -542,6 +548,10 @@ def _var(values: list[float]) -> float:
     return sum((v - mean) ** 2 for v in values) / (n - 1)
 
 
+#: Request instants are tried on this grid (a due time's step is found to within it).
+_GRID = timedelta(minutes=15)
+
+
 def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
             ends: list[tuple[datetime, int]], weights: dict[int, float]):
     """(finish time, (earliest, latest)) of the whole campaign: the median and the
@@ -595,29 +605,47 @@ def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
             heard[note] = heard.get(note, 0.0) + weights.get(lead_id, 1.0)
     parser, queue = engine.settler.callback_parser, engine.queue
     levels: list[tuple[datetime, float, list[float]]] = []     # (due, lam, tails)
+    windows: dict[int, list[tuple[datetime, datetime]]] = {}
+    parsed: dict[tuple, datetime] = {}
     for note, count in heard.items():
         mine = sorted(tails[note])
         for group, dials in by_group.items():
             window = queue.window(group)
             tz = window.zones[0] if window.zones else None
             end_g = max(t for t, _w in dials)
+            spans = windows.get(group)
+            if spans is None:
+                # The group's open spans from the pass's start, once: the bisection
+                # below asks back and forth in time, which the window's own cache
+                # (built forward from the last instant asked) would rebuild each time.
+                spans = windows[group] = window.intervals(
+                    pass_start, days=(end_g - pass_start).days + 16)  # > a week ahead
 
-            def due_if_asked(t: datetime) -> datetime:
-                got = parser(note, t, tz)
-                opens = window.next_open(max(got, t))
+            def due_if_asked(k: int) -> datetime:
+                """The due time of the words asked at grid instant ``k`` of the pass
+                (the parse shared by every group of the zone)."""
+                t = pass_start + k * _GRID
+                got = parsed.get((note, tz, k))
+                if got is None:
+                    got = parsed[note, tz, k] = max(parser(note, t, tz), t)
+                i = bisect.bisect_right(spans, (got,))
+                for lo_, hi_ in spans[max(0, i - 1):]:
+                    if hi_ > got:
+                        return max(lo_, got)
+                opens = window.next_open(got)
                 return got if opens is None else opens[0]
 
-            late = due_if_asked(end_g)
-            lo, hi = pass_start, end_g      # the step: bisection (the due time is monotone)
-            if due_if_asked(lo) >= late:
-                hi = lo
-            while hi - lo > timedelta(minutes=1):
-                mid = lo + (hi - lo) / 2
+            k_end = int((end_g - pass_start) / _GRID)
+            late = due_if_asked(k_end)
+            lo, hi = -1, k_end      # the step: bisection (the due time is monotone)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
                 if due_if_asked(mid) >= late:
                     hi = mid
                 else:
                     lo = mid
-            lam = count / total * sum(w for t, w in dials if t >= hi)
+            step = pass_start + hi * _GRID
+            lam = count / total * sum(w for t, w in dials if t >= step)
             if lam >= 0.01:
                 levels.append((late, lam, mine))
 
@@ -631,15 +659,20 @@ def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
 
     candidates = sorted({sample_last} | {due + timedelta(seconds=t) for due, _l, mine in levels
                                          for t in mine if due + timedelta(seconds=t) > sample_last})
-    point = high = candidates[-1]
-    for x in candidates:
-        p = p_by(x)
-        if p >= 0.5 and point == candidates[-1]:
-            point = x
-        if p >= 0.95:
-            high = x
-            break
-    return point, (sample_last, max(point, high))
+
+    def first_with(p: float) -> datetime:
+        """The earliest candidate by which the last call has ended with chance >= p
+        (``p_by`` grows with x: bisection)."""
+        lo, hi = 0, len(candidates) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if p_by(candidates[mid]) >= p:
+                hi = mid
+            else:
+                lo = mid + 1
+        return candidates[lo]
+
+    return first_with(0.5), (sample_last, first_with(0.95))
 
 
 class _HorizonClock(Clock):
