@@ -548,6 +548,31 @@ def _var(values: list[float]) -> float:
     return sum((v - mean) ** 2 for v in values) / (n - 1)
 
 
+def _queued(copy: Store, queue, campaign_id: int, before: int) -> dict[int, float]:
+    """lead -> seconds its callback dials waited after their window allowed them.
+
+    A sampled dial spends the budget of every dial it stands for (``_play``), so a
+    callback due just after a heavy lead's dial waits that dial's whole budget -- up
+    to an hour, where the whole campaign would find a line within seconds. The wait
+    is the fluid pace's, not the chain's: a chain's tail is counted without it."""
+    waits: dict[int, float] = {}
+    rows = copy.all(
+        "SELECT a.lead_id, a.slot, a.due_at, (SELECT MIN(c.claimed_at) FROM calls c WHERE "
+        "c.lead_id = a.lead_id AND c.kind LIKE 'callback:%' AND c.claimed_at >= a.due_at "
+        "AND c.id > ?) FROM appointments a WHERE a.campaign_id = ? AND a.call_id > ?",
+        (before, campaign_id, before))
+    for lead_id, slot, due, claimed in rows:
+        window = queue.window_for_slot(lead_id, slot)
+        if claimed is None or window is None:
+            continue
+        opens = window.next_open(from_iso(due))
+        if opens is not None:
+            wait = (from_iso(claimed) - opens[0]).total_seconds()
+            if wait > 0:
+                waits[lead_id] = waits.get(lead_id, 0.0) + wait
+    return waits
+
+
 #: Request instants are tried on this grid (a due time's step is found to within it).
 _GRID = timedelta(minutes=15)
 
@@ -592,18 +617,20 @@ def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
     if not total:
         return sample_last, (sample_last, sample_last)
     pass_start = min(t for dials in by_group.values() for t, _w in dials)
+    parser, queue = engine.settler.callback_parser, engine.queue
+    waited = _queued(copy, queue, campaign_id, before)
     heard: dict[str, float] = {}        # words -> weighted requests in the last pass
-    tails: dict[str, list[float]] = {}  # words -> every sampled chain's tail (s)
+    tails: dict[str, list[float]] = {}  # words -> the sampled chains' tails (s)
     for lead_id, due, note, when in copy.all(
             "SELECT a.lead_id, a.due_at, a.note, c.ended_at FROM appointments a "
             "JOIN calls c ON c.id = a.call_id WHERE a.call_id > ? AND a.campaign_id = ? "
             "AND c.kind = 'pass'", (before, campaign_id)):
         if lead_id not in last:
             continue
-        tails.setdefault(note, []).append((last[lead_id] - from_iso(due)).total_seconds())
+        tail = (last[lead_id] - from_iso(due)).total_seconds() - waited.get(lead_id, 0.0)
+        tails.setdefault(note, []).append(max(0.0, tail))
         if from_iso(when) >= pass_start:
             heard[note] = heard.get(note, 0.0) + weights.get(lead_id, 1.0)
-    parser, queue = engine.settler.callback_parser, engine.queue
     levels: list[tuple[datetime, float, list[float]]] = []     # (due, lam, tails)
     windows: dict[int, list[tuple[datetime, datetime]]] = {}
     parsed: dict[tuple, datetime] = {}
