@@ -47,6 +47,7 @@ simulation at 100,000 leads.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import random
 import sqlite3
@@ -253,7 +254,7 @@ class _SampleProvider(SimulatedProvider):
 _HASH = "((l.id * 2654435761 + ?) % 2147483648)"
 _PHASE1_SQL = f"""
 SELECT l.id, l.status, l.phone_slot, l.pass_no, {_HASH} AS h, p.slot, p.e164, p.dead_reason,
-       COALESCE(p.region, '') || ',' || COALESCE(g.region, '')
+       COALESCE(p.region, '') || ',' || COALESCE(g.region, ''), p.group_id
 FROM leads l JOIN lead_phones p ON p.lead_id = l.id LEFT JOIN zone_groups g ON g.id = p.group_id
 WHERE l.campaign_id = ? AND l.status IN ({{marks}}) AND {_HASH} < ?
 ORDER BY l.id, p.slot
@@ -278,6 +279,7 @@ class _Design:
     stratum_of: dict[int, tuple]        # every phase-one lead -> its stratum
     picked: list[int]
     weights: dict[int, float]           # each played lead -> the leads it stands for
+    groups: dict[int, float] = field(default_factory=dict)  # zone group -> share of phones
 
 
 def _foresee(sim: SimulatedProvider, prefix: str, lead_id: int, status: str, slot: int | None,
@@ -346,9 +348,12 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
     salt = random.Random(f"plan-sample|{seed}").randrange(2 ** 31)
     threshold = int(min(1.0, max(foresee, size) / max(population, 1)) * 2 ** 31) + 1
     leads: dict[int, list] = {}
-    for lead_id, status, slot, pass_no, h, pslot, e164, dead, region in store.conn.execute(
+    groups: dict[int, float] = {}
+    for lead_id, status, slot, pass_no, h, pslot, e164, dead, region, group in store.conn.execute(
             _PHASE1_SQL.format(marks=marks),
             (salt, campaign_id, *OPEN_STATUSES, salt, threshold)):
+        if group is not None:
+            groups[group] = groups.get(group, 0) + 1
         if dead is None:
             stop = banned.get(region)
             if stop is None:
@@ -380,7 +385,9 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
         for lead_id in taken:
             weights[lead_id] = population / len(leads) * len(ids) / len(taken)
     _merge_thin(stratum_of, set(picked))
-    return _Design(population, len(leads), stratum_of, picked, weights)
+    phones = sum(groups.values()) or 1
+    return _Design(population, len(leads), stratum_of, picked, weights,
+                   {g: n / phones for g, n in groups.items()})
 
 
 def _merge_thin(stratum_of: dict[int, tuple], picked: set[int]) -> None:
@@ -486,7 +493,7 @@ def _sampled(store: Store, campaign_id: int, at: datetime, seed: int,
             ends.append((from_iso(ended), lead_id))
         totals, intervals = _scale(per_lead, design)
         finish, finish_interval = _finish(copy, clock.engine, campaign_id, before, ends,
-                                          design.weights)
+                                          design.weights, design.groups)
         note = (f"simulated {len(picked):,} of {population:,} leads (a stratified random "
                 "sample) at the campaign's pace, scaled")
         if clock.hit:
@@ -578,7 +585,8 @@ _GRID = timedelta(minutes=15)
 
 
 def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
-            ends: list[tuple[datetime, int]], weights: dict[int, float]):
+            ends: list[tuple[datetime, int]], weights: dict[int, float],
+            shares: dict[int, float] | None = None):
     """(finish time, (earliest, latest)) of the whole campaign: the median and the
     5%-95% range of its last call, from the sample's run and the campaign's
     pass/callback structure.
@@ -634,12 +642,25 @@ def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
     levels: list[tuple[datetime, float, list[float]]] = []     # (due, lam, tails)
     windows: dict[int, list[tuple[datetime, datetime]]] = {}
     parsed: dict[tuple, datetime] = {}
+    everyone = sorted(t for dials in by_group.values() for t in dials)
+    pass_end = everyone[-1][0]
+    times = [t for t, _w in everyone]
+    after_at = list(itertools.accumulate(reversed([w for _t, w in everyone])))[::-1] + [0.0]
+    # Zone groups the sample did not dial in its last pass still have leads there in
+    # the whole campaign (a rare group -- Honolulu with Chicago -- can hold its last
+    # chain): their share of the phones, of every pass dial, to the pass's end. Groups
+    # of the same zones are one.
+    unseen: dict[tuple, list] = {}
+    for g, share in (shares or {}).items():
+        if g not in by_group:
+            zones = queue.window(g).zones
+            unseen.setdefault(zones, [g, 0.0])[1] += share
     for note, count in heard.items():
         mine = sorted(tails[note])
-        for group, dials in by_group.items():
+        for group, dials in [*by_group.items(), *((g, share) for g, share in unseen.values())]:
             window = queue.window(group)
             tz = window.zones[0] if window.zones else None
-            end_g = max(t for t, _w in dials)
+            end_g = max(t for t, _w in dials) if group in by_group else pass_end
             spans = windows.get(group)
             if spans is None:
                 # The group's open spans from the pass's start, once: the bisection
@@ -672,7 +693,11 @@ def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
                 else:
                     lo = mid
             step = pass_start + hi * _GRID
-            lam = count / total * sum(w for t, w in dials if t >= step)
+            if group in by_group:
+                later = sum(w for t, w in dials if t >= step)
+            else:
+                later = dials * after_at[bisect.bisect_left(times, step)]
+            lam = count / total * later
             if lam >= 0.01:
                 levels.append((late, lam, mine))
 
