@@ -180,3 +180,33 @@ def test_plan_summary_prints_big_figures_with_thousands_separators():
     assert "249,956 calls, 612,345 billed minutes, $8,572.83, 100,234 reached" in text
     assert "123,456" in text and "98,765" in text
     assert "249956" not in text and "123456" not in text
+
+
+def test_a_sampled_estimate_prints_an_interval_beside_each_figure_and_the_finish():
+    """Each figure of a sampled estimate has its 95% half-width beside it, and the
+    finish time the span from the sample's last call to the latest chain it stands for."""
+    from datetime import datetime, timezone
+
+    from rich.console import Console
+
+    from dialcli.cli.plan import plan_summary
+    from dialcli.engine.plan import CATEGORIES, Estimate, Plan
+
+    utc = timezone.utc
+    est = Estimate(250_000, 176_000, 2_470.0, datetime(2026, 4, 7, 19, 36, tzinfo=utc), 79_000,
+                   "completed", 1, "simulated 700 of 99,960 leads",
+                   intervals={"calls": (247_500, 252_500), "minutes": (174_240, 177_760),
+                              "cost": (2_445.3, 2_494.7), "reached": (77_815, 80_185)},
+                   finish_interval=(datetime(2026, 4, 7, 17, 49, tzinfo=utc),
+                                    datetime(2026, 4, 8, 10, 41, tzinfo=utc)),
+                   sampled=700, population=99_960)
+    plan = Plan(campaign="Big", campaign_status="DRAFT", at=from_iso(AT), rules_version="r1",
+                policy={"cap_per_24h": 3, "state_caps": {}}, phones=[],
+                totals=dict.fromkeys(CATEGORIES, 1), lead_totals=dict.fromkeys(CATEGORIES, 1),
+                estimate=est)
+    console = Console(width=250, record=True)
+    console.print(plan_summary(plan))
+    text = " ".join(console.export_text().split())
+    assert ("250,000 calls (+-1.0%), 176,000 billed minutes (+-1.0%), $2,470.00 (+-1.0%), "
+            "79,000 reached (+-1.5%)") in text
+    assert "finishes 2026-04-07 19:36 UTC (between 04-07 17:49 UTC and 04-08 10:41 UTC)" in text

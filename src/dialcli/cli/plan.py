@@ -168,9 +168,12 @@ def _pm(est, name: str) -> str:
 
 
 def _finish_range(est) -> str:
+    """' (between 04-07 17:49 UTC and 04-08 10:41 UTC)': from the sample's last call to the
+    latest a callback chain it did not play could end (``engine.estimate._finish``)."""
     if not est.finish_interval or est.finish_interval[1] <= est.finish_interval[0]:
         return ""
-    return " (possibly until " + formats.instant(est.finish_interval[1]) + ")"
+    lo, hi = (formats.instant(t, fmt="%m-%d %H:%M") for t in est.finish_interval)
+    return f" (between {lo} and {hi})"
 
 
 @app.command("plan")

@@ -443,6 +443,14 @@ class SimulatedProvider(Provider):
             return pinned.persona
         return _pick(random.Random(f"{self.seed}|persona|{e164}"), self.profile.personas)
 
+    def outcome_for(self, attempt_key: str, e164: str) -> str | None:
+        """What the dial keyed ``attempt_key`` would meet (human, voicemail, no_answer,
+        busy, failed) -- the first draw ``_plan`` makes -- or None for a pinned number.
+        Cheap (one seeded draw): ``plan`` stratifies its sample by it."""
+        if e164 in self.profile.numbers:
+            return None
+        return _pick(random.Random(f"{self.seed}|{attempt_key}"), self.profile.outcomes)
+
     def _plan(self, req: DialRequest, nth: int, t0: datetime, *,
               progress: bool = True) -> dict[str, Any]:
         rng = random.Random(f"{self.seed}|{req.attempt_key}")
