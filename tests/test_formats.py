@@ -68,10 +68,12 @@ AD_HOC = [
     (re.compile(r'f"\$\{'), "a dollar amount formatted by hand (formats.money)"),
     (re.compile(r"\{[^{}\"]+:,\.\d+f\}"), "money or a figure formatted by hand"),
     (re.compile(r"^def _?(money|duration|_duration)\(", re.M), "a formatter of its own"),
+    # (M:SS.d offsets inside one transcript are timestamps, not durations: allowed.)
+    (re.compile(r'// ?60\}:\{[^{}]*% ?60:02d\}"'),
+     "a duration formatted by hand as M:SS (formats.duration)"),
 ]
-SCREENS = ["cli/ui.py", "cli/report.py", "cli/status.py", "cli/plan.py", "cli/start.py",
-           "cli/calls.py", "cli/campaign.py", "cli/import_.py", "cli/dnc.py",
-           "cli/consent.py", "cli/numbers.py", "cli/webhooks.py", "cli/doctor.py"]
+#: Every screen: a new command's module is checked without being listed here.
+SCREENS = sorted(str(p.relative_to(SRC)) for p in (SRC / "cli").glob("*.py"))
 
 
 @pytest.mark.parametrize("path", SCREENS)

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from dialcli import formats
 from dialcli.cli import common
 from dialcli.engine import testcall
 from dialcli.errors import InputError
@@ -199,7 +200,7 @@ def list_cmd(
 
 
 def test_calls_table(rows: list[dict]) -> Table:
-    table = Table(title=f"Test calls ({len(rows):,})", title_justify="left")
+    table = Table(title=f"Test calls ({formats.count(len(rows))})", title_justify="left")
     for col in ("ID", "Started", "To", "Agent", "How", "Outcome", "Duration", "Notes"):
         table.add_column(col, no_wrap=col in ("ID", "To", "How"), overflow="fold")
     for r in rows:
@@ -216,6 +217,6 @@ def test_calls_table(rows: list[dict]) -> Table:
         table.add_row(str(r["id"]), common.when(r["started_at"]), r["e164"],
                       Text(r["agent_name"]), "simulated" if r["simulated"] else "live",
                       r["disposition"] or r["status"],
-                      "–" if duration is None else f"{duration // 60}:{duration % 60:02d}",
+                      common.Cell(formats.duration(duration), "" if duration is None else str(duration)),
                       Text("; ".join(notes)))
     return table
