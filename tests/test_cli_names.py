@@ -103,6 +103,6 @@ def test_groups_are_singular_nouns():
 
     groups = {name for name, entry in COMMANDS.items() if entry.group}
     assert groups - {"calls"} == {"agent", "number", "campaign", "dnc", "consent", "webhook",
-                                  "config", "auth", "completion"}
+                                  "config", "auth", "completion", "call"}
     assert all(not g.endswith("s") for g in groups - {"calls"})
     assert all(alias == real + "s" for alias, real in GROUP_ALIASES.items())

@@ -176,7 +176,7 @@ def call(
 @app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    limit: int = typer.Option(50, "--limit", min=1, help="At most this many (newest first)."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="At most this many (newest first)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (with each transcript)."),
 ) -> None:
     """List the test calls made so far, newest first (never in any campaign's numbers).
