@@ -125,11 +125,11 @@ def child_run(db: str, seed: int, max_calls: int | None) -> None:
                 engine.request_stop()
 
     engine = Engine(store, 1, provider, VirtualClock(START), wall=SystemClock(), on_event=on_event)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     result = engine.run()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     calls = store.scalar("SELECT COUNT(*) FROM calls")
-    print(json.dumps({"outcome": result.outcome, "calls": calls, "wall_s": wall,
+    print(json.dumps({"outcome": result.outcome, "calls": calls, "wall_s": wall, "cpu_s": cpu,
                       "virtual_days": (engine.clock.now() - START).total_seconds() / 86400}))
 
 
