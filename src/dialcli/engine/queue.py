@@ -37,6 +37,17 @@ _NEXT_GROUP_HEAD_SQL = (
     "ORDER BY cur_group, phone_slot, id LIMIT 1"
 )
 
+# Both read the ``leads_deferred`` index (m019): the held-back leads only.
+_NEXT_DEFERRED_SQL = (
+    "SELECT MIN(next_try_at) FROM leads WHERE campaign_id = ? "
+    "AND status IN ('PENDING', 'RETRY') AND pass_done = 0 AND next_try_at > ?"
+)
+_RELEASED_GROUPS_SQL = (
+    "SELECT DISTINCT cur_group FROM leads WHERE campaign_id = ? "
+    "AND status IN ('PENDING', 'RETRY') AND pass_done = 0 AND next_try_at IS NOT NULL "
+    "AND next_try_at <= ?"
+)
+
 
 class DialQueue:
     """Heads per zone group, and a heap of the heads whose window is open now.
@@ -124,14 +135,21 @@ class DialQueue:
                 self._load_groups()
             self.heads[last] = Head(row[1], row[2])
         # Deferred leads (e.g. frequency cap) become eligible at their time.
-        nxt = self.store.scalar(
-            "SELECT MIN(next_try_at) FROM leads WHERE campaign_id = ? "
-            "AND status IN ('PENDING', 'RETRY') AND pass_done = 0 AND next_try_at > ?",
-            (self.campaign_id, now_iso),
-        )
-        self._deferred_until = from_iso(nxt)
+        self._deferred_until = from_iso(self.store.scalar(_NEXT_DEFERRED_SQL,
+                                                          (self.campaign_id, now_iso)))
         self._fresh = True
         self._classify(now)
+
+    def _release_deferred(self, now: datetime) -> None:
+        """Leads held back (``next_try_at``) until now may be dialed: re-read the heads of
+        just their groups -- an expired hold only adds candidates, so every other
+        group's head stands -- instead of every group's (``refresh``)."""
+        now_iso = to_iso(now)
+        for (group,) in self.store.all(_RELEASED_GROUPS_SQL, (self.campaign_id, now_iso)):
+            if group is not None:
+                self._refill(group, now)
+        self._deferred_until = from_iso(self.store.scalar(_NEXT_DEFERRED_SQL,
+                                                          (self.campaign_id, now_iso)))
 
     def _classify(self, now: datetime) -> None:
         self._open, self._never, self._heap = set(), set(), []
@@ -166,10 +184,13 @@ class DialQueue:
                 self._next_open, self._next_open_group = opens, group
 
     def next(self, now: datetime) -> Choice:
-        if not self._fresh or (self._deferred_until is not None and now >= self._deferred_until):
+        if not self._fresh:
             self.refresh(now)
-        elif self._next_change is not None and now >= self._next_change:
-            self._classify(now)
+        else:
+            if self._deferred_until is not None and now >= self._deferred_until:
+                self._release_deferred(now)
+            if self._next_change is not None and now >= self._next_change:
+                self._classify(now)
         for group in list(self._never):
             head = self.heads.get(group)
             if head is not None:

@@ -30,8 +30,8 @@ class Timing:
     conversation_grace: timedelta = timedelta(seconds=5)  # after ENDED, for the transcript
     poll_every: timedelta = timedelta(seconds=15)         # ask a polling provider this often
     retry_backoff: timedelta = timedelta(seconds=2)       # first wait before placing again
-    group_commit_s: float = 0.05        # an unwatched simulation commits this often (wall)
-    group_commit_gap_s: float = 0.001   # and then leaves the write lock free this long
+    group_commit_s: float = 0.2         # an unwatched simulation commits this often (wall)
+    group_commit_gap_s: float = 0.004   # and then leaves the write lock free this long
     place_threads: int = 8              # concurrent create requests in real time
     busy_patience_s: float = 900.0      # wait this long for another writer's lock
     stale_after_s: float | None = None  # a batch open longer is rolled back (None: the lease's)

@@ -73,6 +73,9 @@ from dialcli.providers.base import (
     CallEvent, CallState, DialRequest, EventKind, Provider,
 )
 
+#: ``json.dumps(x, separators=(",", ":"))`` with one encoder for every journal line.
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
 OUTCOMES = ("human", "voicemail", "no_answer", "busy", "failed")
 MAX_TIMING_S = 3600.0       # any one timing of a simulated call (Twilio rings 600 s at most)
 PERSONAS = ("interested", "not_interested", "callback", "opt_out", "wrong_number", "one_word")
@@ -367,7 +370,7 @@ class SimulatedProvider(Provider):
     def _append(self, entry: dict[str, Any]) -> None:
         if not self.journal_path:
             return
-        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        line = (_compact(entry) + "\n").encode()
         if self.defer_journal:
             self._pending.append(line)
             return

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 
+#: ``json.dumps(x, separators=(",", ":"), default=str)`` without building an encoder
+#: for every row (the same text; an audit row is written for every dial).
+_compact = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
 
 def record_decision(conn, *, ts: str, campaign_id: int | None, lead_id: int | None,
                     call_id: int | None, e164: str | None, decision: str,
@@ -16,5 +20,5 @@ def record_decision(conn, *, ts: str, campaign_id: int | None, lead_id: int | No
         "INSERT INTO audit (ts, campaign_id, lead_id, call_id, e164, decision, reason, detail) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (ts, campaign_id, lead_id, call_id, e164, decision, reason,
-         json.dumps(detail or {}, separators=(",", ":"), default=str)),
+         _compact(detail or {})),
     )

@@ -712,3 +712,15 @@ def m018_test_call_consent(db: Database) -> None:
     ALTER TABLE test_calls ADD COLUMN purpose TEXT;
     ALTER TABLE test_calls ADD COLUMN consent TEXT;
     """)
+
+
+@migration()
+def m019_leads_deferred_index(db: Database) -> None:
+    """The earliest deferred lead of a pass (``next_try_at``: held back by the frequency
+    cap) in one index seek. The dial queue asks for it at every refresh -- each time a
+    deferral expires -- and without this index that read visited every queued lead
+    (12 ms at 10,000 leads, linear in the campaign; issue 18)."""
+    _run(db, """
+    CREATE INDEX IF NOT EXISTS leads_deferred ON leads (campaign_id, next_try_at)
+        WHERE status IN ('PENDING', 'RETRY') AND pass_done = 0 AND next_try_at IS NOT NULL
+    """)
