@@ -317,3 +317,19 @@ def test_the_agent_repeats_the_time_it_booked_when_the_hour_gave_way_to_the_day_
 @pytest.mark.parametrize("line", ["no thanks please", "we don't want it please", "no me interesa alright"])
 def test_a_decline_the_rules_read_is_never_made_an_opt_out_by_an_unanchored_guess(line):
     assert read(line, "maria").intent is Intent.NOT_INTERESTED
+
+
+@pytest.mark.parametrize("notice", [
+    "You can press 9 at any time to stop these calls.",
+    "Say stop and we will remove you from our list.",
+    "This call may be recorded.",
+])
+def test_a_legal_notice_in_the_greeting_is_not_the_calls_purpose(notice):
+    """The example greeting ends with its opt-out notice: read as the purpose, the first
+    answer to "this is me" repeated it ("Great, thank you. You can press 9 ...")."""
+    ctx = replace(CTX, greeting="Hi Maria, this is Zara from Acme Solar. I'm calling about "
+                                f"the solar quote you asked for. {notice} Do you have a minute?")
+    assert purpose_line(ctx) == "I'm calling about the solar quote you asked for."
+    bare = replace(CTX, greeting=f"Hi Maria, this is Zara from Acme Solar. {notice} "
+                                 "Do you have a minute?")
+    assert purpose_line(bare) == ""

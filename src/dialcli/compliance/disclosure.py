@@ -54,6 +54,12 @@ _SALUTATION = re.compile(
     r"(?:[^\s.!?]+[,\s]*){0,3}$", re.I)   # a greeting and at most a name: "Hi Mr Smith"
 
 
+def is_notice(sentence: str) -> bool:
+    """Whether ``sentence`` is a notice the law asks for -- how to stop the calls, or
+    that the call is recorded -- rather than what the call is about."""
+    return bool(_OPT_OUT.search(sentence)) or has_recording_notice(sentence)
+
+
 @dataclass(frozen=True)
 class DisclosureWarning:
     code: str          # 'identity' | 'opt_out'

@@ -38,6 +38,7 @@ import re
 from enum import Enum
 from typing import Iterator
 
+from dialcli.compliance import disclosure
 from dialcli.conversation.callback_time import spoken
 from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
 from dialcli.conversation.intents import Intent, Reading, first_name, read
@@ -159,6 +160,10 @@ def purpose_line(ctx: CallContext) -> str:
                 len(low.split()) <= 3:
             continue
         if "this is" in low or "my name is" in low or (ctx.agent and ctx.agent.lower() in low):
+            continue
+        # "You can press 9 at any time to stop these calls." was said once, in the
+        # greeting: repeated as the call's purpose it made the first answer echo it.
+        if disclosure.is_notice(sentence):
             continue
         if sentence.endswith("?"):
             if not _GENERIC_Q.search(sentence):
