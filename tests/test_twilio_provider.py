@@ -334,3 +334,23 @@ def test_fetch_prices_finalizes_the_estimates_a_stopped_runner_left(fake, live, 
     with pytest.raises(ProviderError, match="TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN"):
         finalize_prices(store, wrong, cid)
     assert store.all("SELECT id, price, price_final FROM calls ORDER BY id") == before
+
+
+def test_a_live_run_makes_full_collections_rare_and_gives_the_thresholds_back(fake):
+    """A full collection stopped every thread for 120-180 ms once per 45 s of peak load,
+    inside the turns of every call in flight; during a run they come 10x less often,
+    and the process's own thresholds are back once the provider closes."""
+    import gc
+
+    from dialcli.providers.twilio.provider import FULL_GC_EVERY
+
+    before = gc.get_threshold()
+    creds = TwilioCredentials(ACCOUNT_SID, Secret(AUTH_TOKEN), fake.base_url)
+    provider = TwilioProvider(creds, public_url="https://x.example", port=0, brain=KeywordBrain())
+    provider.start()
+    try:
+        assert gc.get_threshold() == (before[0], before[1], max(before[2], FULL_GC_EVERY))
+    finally:
+        provider.close()
+        gc.unfreeze()
+    assert gc.get_threshold() == before
