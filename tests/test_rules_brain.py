@@ -184,6 +184,13 @@ def test_company_name(greeting, prompt, company):
     assert company_name(replace(CTX, greeting=greeting, system_prompt=prompt)) == company
 
 
+def test_a_line_of_words_the_model_never_saw_is_no_evidence_of_an_opt_out():
+    """Half the corpus is opt-outs, so the model's prior leans that way: a line with
+    no word it knows must not get the opt-out question on that prior alone."""
+    assert read("blue elephant", "maria").intent is Intent.UNCLEAR
+    assert read("gronk zib", "maria").intent is Intent.UNCLEAR
+
+
 def test_unclear_turns_end_the_call_politely():
     session, end, replies = talk(["Blue elephant.", "Purple.", "Gronk."])
     assert replies[0].startswith("Sorry, I didn't quite catch that.")
@@ -294,7 +301,7 @@ def test_an_opt_out_no_rule_knows_is_caught_by_the_model_when_it_is_sure(line):
     assert end.disposition is Disposition.OPT_OUT
 
 
-@pytest.mark.parametrize("line", ["you can cross this house off"])
+@pytest.mark.parametrize("line", ["spare me the calls", "this house is a no call zone"])
 def test_a_likely_opt_out_no_rule_knows_gets_the_question_and_a_yes_opts_out(line):
     """The model finds 'stop calling' likeliest but is not sure enough to act: ask once."""
     r = read(line, "maria")

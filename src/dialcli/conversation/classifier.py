@@ -111,6 +111,12 @@ class Model:
         total = sum(exp)
         return {c: e / total for c, e in zip(self.classes, exp)}
 
+    def knows(self, normalized: str) -> bool:
+        """Whether the line has a word (or pair) the model was trained on. Without one
+        its reading is only the corpus's share of each outcome -- about half of the
+        corpus is opt-outs, so "blue elephant" would be "most likely" an opt-out."""
+        return any(f in self.weights for f in features(normalized))
+
     def predict(self, normalized: str) -> tuple[str, float]:
         probs = self.probabilities(normalized)
         label = max(probs, key=probs.__getitem__)
@@ -122,7 +128,7 @@ class Model:
         opt-out needs no such word (not over a decline the rules read: "no thanks
         please" is no opt-out)."""
         label, p = self.predict(normalized)
-        if label == "CONTINUE" or p < self.thresholds.get(label, 1.01):
+        if label == "CONTINUE" or p < self.thresholds.get(label, 1.01) or not self.knows(normalized):
             return None
         words = set(normalized.split())
         if not words & ANCHORS[label] and not (unanchored and label == "OPT_OUT" and p >= UNANCHORED_OPT_OUT):
@@ -139,7 +145,7 @@ class Model:
         more of this please", "could you guys not") -- and not about something else:
         worth the one question."""
         label, p = self.predict(normalized)
-        if label != "OPT_OUT" or p < DOUBT or " " not in normalized:
+        if label != "OPT_OUT" or p < DOUBT or " " not in normalized or not self.knows(normalized):
             return False
         if p >= self.thresholds.get(label, 1.01) and (set(normalized.split()) & ANCHORS[label]
                                                      or p >= UNANCHORED_OPT_OUT):

@@ -151,6 +151,9 @@ def normalize(text: str) -> str:
     if "hit" in s or "blow" in s:     # slang for calling: "stop hitting me up", "blowing up my phone"
         s = _SLANG_CALL.sub(lambda m: ("calling" if m.group(1) or m.group(0).startswith("blowing") else "call")
                             + " " + (m.group(2) or m.group(3) or m.group(4) or m.group(5)), s)
+    if " a g" in s:      # speech-to-text splits "again" ("don't call me a game")
+        s = re.sub(r"\b((?:call|calling|contact|dial|ring)\w* (?:me|us|here|this number|this phone|my \w+)) "
+                   r"(?:a game|a gain|a gin)\b", r"\1 again", s)
     if "call in " in s:       # speech-to-text splits "calling" ("stop call in me")
         s = re.sub(r"\bcall in (me|us|here|this|my)\b", r"calling \1", s)
     s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
@@ -217,7 +220,7 @@ _OPT_OUT = _any(
     r"\b(?:never|do not|does not|did not) want (?:any more|anymore|more|these|your|any|the|those|you) ?(?:phone )?"
     r"(?:calls|calling|to call)\b",
     r"\b(?:do not|never) want (?:you|y all|your company|anyone|anybody) (?:\w+ )?(?:calling|to call|contacting|to contact|bothering)\b",
-    r"\b(?:do not|never) want to be (?:called|contacted|bothered)\b",
+    r"\b(?:do not|does not|never) want to be (?:called|contacted|bothered)\b",
     r"\breport(?:ing)? (?:you|this|your|y all)\b", r"\b(?:report|reporting|reported|complain|complaining|complaint|call|calling|contact|contacting|tell|telling|"
     r"go to|going to|goes to|file|filing|notify|notifying|write to|writing to|email) (?:\w+ ){0,4}(?:the )?"
     r"(?:ftc|fcc|attorney general|better business bureau|bbb|federal trade commission)\b",
@@ -293,8 +296,23 @@ _OPT_OUT = _any(
     r"^(?:(?:oh|just|well|and|so|now)\s+)*(?:shove off|buzz off|bug off|get bent|take a hike|beat it|drop dead|"
     r"sod off|screw off|back off|get off my back)\b",
     r"\b(?:dejen|deje|deja|dejes)(?:me|nos)? (?:en paz|tranquil[oa]s?)\b", r"\b(?:dejenme|dejeme|dejame|dejanos|dejennos) tranquil[oa]s?\b",
-    r"\bno mas (?:calls|llamadas|llamados)\b",
+    r"\bno mas (?:calls|llamadas|llamados)\b", r"\bno (?:me|nos) (?:call|calles|callen|calls|calling)\b",
     # "Never" as the time to call.
+    # "Don't phone this house again": a verb for calling, whatever it is aimed at, then "again".
+    # Said to us, not about someone else ("the last guy never called again").
+    r"(?:\bdo not|(?:^|\b(?:please|you|and|so|just|now|okay|i said|but) )(?:never|not)) (?:ever )?"
+    r"(?:call|contact|phone|ring|dial|text)\w* (?:\w+ ){0,3}(?:again|anymore|any more|no more|ever again)\b",
+    # ESL and telegraphic: "no call again", "please no calling me anymore".
+    r"\bno (?:call|calling|calls)(?: me| us| here| this number)? (?:again|anymore|any more|no more|more|ever)\b",
+    # Formal: "please discontinue", "refrain from calling", "kindly discontinue contact".
+    r"\bdiscontinue(?: (?:all |these |the |your |any |further )*(?:calls|calling|contact|contacting|phone calls))?"
+    r"(?: please| now| immediately)?$",
+    r"\brefrain from (?:\w+ ){0,2}(?:call|contact|phon|dial|ring|reach|solicit|bother)\w*",
+    # The last call wished for: "this is the last time I want to hear from you".
+    r"\blast (?:time|call) (?:\w+ ){0,2}(?:want|wish|will|going to|ever) (?:\w+ ){0,2}(?:hear|get|call|talk)\w*\b",
+    r"\b(?:want|wish|need|better|should|has to|going to) (?:\w+ ){0,3}(?:the )?last (?:time|call)\b"
+    r"(?! (?:you|we|i) (?:called|talked|spoke))",
+    r"\b(?:done|finished|through) (?:being|getting) (?:called|contacted|bothered|phoned)\b",
     r"\bcall (?:me |us )?(?:back )?never\b", r"\b(?:time|day|when) (?:\w+ ){0,4}is never\b",
     r"^(?:(?:oh|so|well|yeah)\s+)*(?:how about|what about|try) never\b",
     r"^(?:i|we) (?:want|wanna|would like|need) off(?: please| now)?$",
@@ -541,7 +559,7 @@ _CALLBACK = _any(
     # "Thanks for calling back" is gratitude, not a request.
     r"(?<!for )\bcall(?:ing)? (?:me |us |her |him )?(?:back|again|later|another time|some other time)\b",
     rf"\bcall (?:me |us )?(?:back )?(?:{_TIME_WORDS}|in the|first thing|after work|around|sometime)\b",
-    r"\b(?:try|ring|phone|reach|catch|contact|get back to|call back) (?:me |us )?"
+    r"\b(?:try|ring|phone|reach|reach out to|catch|contact|get back to|call back) (?:me |us )?"
     r"(?:again |back )?(?:later|back|again|another|some other|tomorrow|tonight|next|this|on|at|in |"
     r"after|around|monday|tuesday|wednesday|thursday|friday|saturday|sunday|the)",
     r"\bi am (?:really |kind of |a bit |a little )?(?:busy|driving|at work|working|in a meeting|"
