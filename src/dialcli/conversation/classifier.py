@@ -81,6 +81,8 @@ _FINE_WITH_IT = re.compile(r"\b(?:do not|dont) mind\b|\byou can (?:keep )?(?:cal
 _SOMETHING_ELSE = re.compile(
     r"\b(?:remove|delete|take off|cancel|drop) (?:the|that|a|an|this) (?!(?:number|list|calls?|phone|line)\b)\w+|"
     r"\bunsubscribe from (?:my|our|his|her)\b|"
+    # A story about a past contact: "the last time I talked to you guys you quoted me 90".
+    r"\blast time (?:i|we|you|they|he|she) (?!(?:\w+ )?(?:want|wish|will|need))\w+ed\b|"
     r"\b(?:talking|speaking|talk|speak|hablar|hablando|habla|hable) (?:so |tan |too |muy )?(?:fast|quick|quickly|"
     r"rapido|recio|alto|loud)\b|"
     r"\b(?:the|my|our|this|that) (?!(?:calls?|calling|phone calls?|ringing|dialing)\b)\w+ (?:\w+ )?"

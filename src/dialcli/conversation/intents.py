@@ -96,7 +96,7 @@ def _contractions() -> dict[str, str]:
              "caling": "calling", "callin": "calling", "colling": "calling",
              "cawling": "calling", "calliing": "calling", "cauling": "calling", "kalling": "calling",
              "calin": "calling", "callling": "calling", "stap": "stop", "stahp": "stop",
-             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe",
+             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe", "nummer": "number", "numbr": "number",
              # Texting shorthand, as some speech-to-text and chat front ends give it.
              "u": "you", "ur": "your", "yall": "you all", "plz": "please", "pls": "please",
              "thx": "thanks", "ty": "thank you", "unsub": "unsubscribe", "harrass": "harass",
@@ -188,7 +188,7 @@ _OPT_OUT = _any(
     rf"\b(?:do not|never) (?:ever )?(?:call|contact|phone|ring|text|bother|dial)"
     rf"(?: me| us| this number| here| my number| this phone| this line| anymore| again| back)*+"
     rf"\b(?! (?:back )?(?:{_TIME_WORDS})\b)",
-    r"\bstop (?:calling|contacting|ringing|phoning|bothering|texting|dialing)\b",
+    r"(?<!never )(?<!not )\bstop (?:calling|contacting|ringing|phoning|bothering|texting|dialing)\b",
     r"\b(?:quit|cease) (?:calling|contacting)\b",
     r"\bno more calls?\b",
     r"\b(?:remove|delete|erase|drop) (?:me|us|my (?:number|name|details|info)|this number|my phone)\b",
@@ -312,6 +312,14 @@ _OPT_OUT = _any(
     r"\blast (?:time|call) (?:\w+ ){0,2}(?:want|wish|will|going to|ever) (?:\w+ ){0,2}(?:hear|get|call|talk)\w*\b",
     r"\b(?:want|wish|need|better|should|has to|going to) (?:\w+ ){0,3}(?:the )?last (?:time|call)\b"
     r"(?! (?:you|we|i) (?:called|talked|spoke))",
+    r"\b(?:no need|no reason) (?:for you |for anyone )?to (?:ever )?(?:call|contact|ring|phone|dial)\w* (?:\w+ ){0,2}"
+    r"(?:again|anymore|any more|ever|this number|here|this phone)\b",
+    r"\bno need (?:for you |for anyone )?to ever (?:call|contact|ring|phone|dial)\w*",
+    r"\bon (?:the|a) (?:national |federal |state )?registry\b",
+    # ESL: "i am not needing calls", "not wanting more calls".
+    r"\b(?:am not|not) (?:needing|wanting|want|need) (?:any |more |these |your |the |no )*(?:phone )?calls\b",
+    r"\byou (?:can|could) (?:please |just )?not (?:call|contact|ring|phone|dial)\w*\b",
+    r"\b(?:never|did not|have not) (?:opted in|signed up|agreed|consented)\b(?! (?:for|to) (?!(?:calls|this|these|you|your|any|be)\b))",
     r"\b(?:done|finished|through) (?:being|getting) (?:called|contacted|bothered|phoned)\b",
     r"\bcall (?:me |us )?(?:back )?never\b", r"\b(?:time|day|when) (?:\w+ ){0,4}is never\b",
     r"^(?:(?:oh|so|well|yeah)\s+)*(?:how about|what about|try) never\b",
@@ -346,7 +354,7 @@ _OPT_OUT = _any(
     r"\b(?:did not|never) (?:consent|agree|sign up|opt in|give (?:you )?(?:my )?(?:consent|permission|my number))\b",
     r"\b(?:never )?(?:gave|give) (?:you|y all) (?:my )?permission\b",
     r"\b(?:do not|no longer) have (?:my )?(?:permission|consent)\b",
-    r"\b(?:stop|quit|cease) (?:\w+ )?(?:bothering|pestering|harassing|hounding|spamming|calling)\b",
+    r"(?<!never )(?<!not )\b(?:stop|quit|cease) (?:\w+ )?(?:bothering|pestering|harassing|hounding|spamming|calling)\b",
     r"\b(?:stop|enough|quit|done) (?:with )?(?:the|these|your|all the|all these|those) (?:calls|phone calls|calling)\b",
     r"\bno mas (?:llamadas|llamen|me llamen)\b",
     r"\b(?:last|final) time (?:you|y all|you guys|you people) (?:call|ring|contact)\b",
@@ -408,7 +416,8 @@ _OPT_OUT = _any(
 _NAMING = re.compile(
     r"\bdo not call (?:me|her|him) (?:maam|madam|sir|mister|miss|mrs|ms|mr|honey|sweetie|dear|"
     r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b|"
-    r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell)\b)\w+|"
+    r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell|old|young|"
+    r"poor|lady|man|woman|guy|person|family|household|residence|address|elderly|sick)\b)\w+|"
     r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|asi|por mi nombre|\w+ llamame)\b|"
     r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
     r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
