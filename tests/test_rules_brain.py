@@ -324,3 +324,24 @@ def test_the_agent_repeats_the_time_it_booked_when_the_hour_gave_way_to_the_day_
 @pytest.mark.parametrize("line", ["no thanks please", "we don't want it please", "no me interesa alright"])
 def test_a_decline_the_rules_read_is_never_made_an_opt_out_by_an_unanchored_guess(line):
     assert read(line, "maria").intent is Intent.NOT_INTERESTED
+
+
+@pytest.mark.parametrize("line", [
+    "sorry i was in the shower and f off my husband said the same thing",
+    "well i was just making dinner and anyway make it stop please i'm sorry but yeah",
+    "oh it's you again ya basta thanks have a good one",
+    "yeah hello i'm at work right now and no calls because we're not interested in solar",
+])
+def test_an_opt_out_said_as_one_clause_of_a_ramble_is_heard(line):
+    assert read(line, "maria").intent is Intent.OPT_OUT
+
+
+@pytest.mark.parametrize("line", [
+    "okay so listen stop stop i'm interested alright",
+    "look i don't mean to be rude but hold on stop alright",
+    "ma'am i quit my gym so money is free now because we're not interested in solar",
+    "sorry i was in the shower and i need to unsubscribe from my cable first",
+    "okay so stop i have a quick question first alright",
+])
+def test_a_clause_next_to_interest_a_question_or_the_callers_own_affairs_is_no_opt_out(line):
+    assert read(line, "maria").intent is not Intent.OPT_OUT

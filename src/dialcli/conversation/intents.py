@@ -96,7 +96,7 @@ def _contractions() -> dict[str, str]:
              "caling": "calling", "callin": "calling", "colling": "calling",
              "cawling": "calling", "calliing": "calling", "cauling": "calling", "kalling": "calling",
              "calin": "calling", "callling": "calling", "stap": "stop", "stahp": "stop",
-             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe", "nummer": "number", "numbr": "number",
+             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe", "estop": "stop", "nummer": "number", "numbr": "number",
              # Texting shorthand, as some speech-to-text and chat front ends give it.
              "u": "you", "ur": "your", "yall": "you all", "plz": "please", "pls": "please",
              "thx": "thanks", "ty": "thank you", "unsub": "unsubscribe", "harrass": "harass",
@@ -222,7 +222,7 @@ _OPT_OUT = _any(
     r"\b(?:do not|never) want (?:you|y all|your company|anyone|anybody) (?:\w+ )?(?:calling|to call|contacting|to contact|bothering)\b",
     r"\b(?:do not|does not|never) want to be (?:called|contacted|bothered)\b",
     r"\breport(?:ing)? (?:you|this|your|y all)\b", r"\b(?:report|reporting|reported|complain|complaining|complaint|call|calling|contact|contacting|tell|telling|"
-    r"go to|going to|goes to|file|filing|notify|notifying|write to|writing to|email) (?:\w+ ){0,4}(?:the )?"
+    r"go to|going to(?! be)|goes to|file|filing|notify|notifying|write to|writing to|email) (?:\w+ ){0,4}(?:the )?"
     r"(?:ftc|fcc|attorney general|better business bureau|bbb|federal trade commission)\b",
     r"\b(?:ftc|fcc|bbb) (?:complaint|report|about (?:you|this))\b",
     # Legal threats -- a threat, not any mention of a lawyer ("my lawyer read the lease").
@@ -320,6 +320,21 @@ _OPT_OUT = _any(
     r"\b(?:am not|not) (?:needing|wanting|want|need) (?:any |more |these |your |the |no )*(?:phone )?calls\b",
     r"\byou (?:can|could) (?:please |just )?not (?:call|contact|ring|phone|dial)\w*\b",
     r"\b(?:never|did not|have not) (?:opted in|signed up|agreed|consented)\b(?! (?:for|to) (?!(?:calls|this|these|you|your|any|be)\b))",
+    # Found by saying tune opt-outs inside a longer ramble.
+    r"\b(?:screw you|go to hell|piss off|bugger off|f off|fuck off|eff off|fuck you|shove off|buzz off|"
+    r"bug off|sod off|screw off)\b",
+    r"\b(?:tell|let) (?:you|y all|them|the company|your company|your boss|your manager|your people|whoever|"
+    r"everyone|everybody) (?:know )?(?:not to|to stop|to quit|never to|i want no|we want no)\b",
+    r"\bwant no (?:more |further )?(?:phone )?calls\b", r"\bno want (?:more |any )?calls?\b",
+    r"\b(?:put an end to|end) (?:these|the|your|all these|all the|all) (?:phone )?calls\b",
+    r"\b(?:nobody|no one) (?:\w+ ){0,3}wants? (?:your|these|the|any) (?:phone )?calls\b",
+    r"\b(?:do not|does not|will not) accept (?:\w+ )?(?:calls|solicitation\w*)\b",
+    r"\b(?:stop|quit|cease) reaching out\b", r"\bwant to be left alone\b",
+    r"\b(?:requested|asked for|said) no (?:more )?(?:phone )?calls\b",
+    r"\bnot (?:get|receive|have) (?:these|your|any|the|more|any more) (?:\w+ )?calls\b",
+    r"\bthis is (?:a )?(?:spam|scam)(?: call| likely)?\b", r"\bdo not be (?:calling|contacting|ringing|bothering)\b",
+    r"\bmake (?:this|it) the last (?:call|time)\b", r"\bcancel\w* (?:las|sus|estas) llamadas\b",
+    r"\bya basta\b|\bbasta ya\b", r"\b(?:delete|remove|erase) (?:the |this |my )?number\b",
     r"\b(?:done|finished|through) (?:being|getting) (?:called|contacted|bothered|phoned)\b",
     r"\bcall (?:me |us )?(?:back )?never\b", r"\b(?:time|day|when) (?:\w+ ){0,4}is never\b",
     r"^(?:(?:oh|so|well|yeah)\s+)*(?:how about|what about|try) never\b",
@@ -820,7 +835,8 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     # "Don't call me ma'am", "I never call back numbers I don't know": about a name or
     # the caller's own habits, not about our calls -- for the rules and the model alike.
     plain = _NAMING.sub(" ", s) if "call" in s or "llam" in s else s
-    if _OPT_OUT.search(plain) or ((core := _core(plain)) != plain and _OPT_OUT.search(core)):
+    if _OPT_OUT.search(plain) or ((core := _core(plain)) != plain and _OPT_OUT.search(core)) or \
+            _opt_out_in_a_clause(plain):
         flags.add(Intent.OPT_OUT)
     hit(Intent.MAYBE_OPT_OUT, _MAYBE_OPT_OUT)
     if Intent.MAYBE_OPT_OUT in flags:
@@ -871,7 +887,7 @@ def _reading(raw: str, s: str, first: str) -> Reading:
         # it off").
         rule_intent, intent = intent, Intent.OPT_OUT
         flags.add(intent)
-    elif intent in _OPT_OUT_LOOK and intent not in _SECOND_OPINION:
+    elif intent in _OPT_OUT_LOOK and intent not in _SECOND_OPINION and intent is not Intent.HOLD:
         # A question the rules read: only a sure opt-out replaces it (a complaint
         # that may be one keeps its question).
         if intent is not Intent.MAYBE_OPT_OUT and s.count(" ") >= 3 and \
@@ -896,6 +912,48 @@ def _reading(raw: str, s: str, first: str) -> Reading:
             rule_intent, intent = intent, Intent.MAYBE_OPT_OUT
             flags.add(intent)
     return Reading(intent, frozenset(flags), time_phrase, s, rule_intent)
+
+
+#: Words that start a new clause in unpunctuated speech ("i was in the shower and |
+#: stop calling | i have got a newborn"). Patterns written for a whole utterance
+#: ("enough", "f off", "make it stop please") then also read it said mid-ramble.
+_CLAUSE_BREAK = re.compile(r" (?:and|but|because|cause|so|okay|alright|anyway|anyways|well|oh|thanks|"
+                           r"thank you|sorry|i am sorry|yeah|yes|hello|hi|you know|look|listen|honestly|"
+                           r"seriously)(?= )| (?=(?:i|we|she|he|they) )")
+#: A clause said next to these is not a request to stop calling ("stop, I'm
+#: interested", "stop, I have a question", "hold on, stop").
+_NOT_A_CLAUSE_OPT_OUT = re.compile(r"(?<!not )(?<!no )\b(?:interested|question|hold on|hang on|wait|one sec|one second|"
+                                   r"how much|tell me|go on|keep going|sign me up)\b")
+
+
+#: Cheap test first: a line with none of these words has no opt-out clause to find.
+_CLAUSE_GATE = re.compile(r"\b(?:stop\w*|quit|cease|enough|call\w*|contact\w*|remov\w*|delet\w*|eras\w*|off|"
+                          r"never|more|basta|llam\w*|marc\w*|block\w*|report\w*|alone|spam|scam|sue|lawyer|"
+                          r"attorney|police|consent|list|number|hell|lost|away|unsubscribe|opt|dnc|end|done|"
+                          r"molest\w*|saq\w*|quit\w*|borr\w*|bother\w*|harass\w*)\b")
+
+
+def _opt_out_in_a_clause(s: str) -> bool:
+    """An opt-out said as one clause of a longer line: every run of one to three
+    clauses is read as if said alone (without its courtesies); a one-word clause
+    ("enough") only at the end of the line."""
+    if s.count(" ") < 5 or not _CLAUSE_GATE.search(s) or _NOT_A_CLAUSE_OPT_OUT.search(s):
+        return False
+    parts = [p.strip() for p in _CLAUSE_BREAK.split(f" {s} ")]
+    if len(parts) < 2:
+        return False
+    last = max((k for k, p in enumerate(parts) if _core(p)), default=0)
+    for i in range(len(parts)):
+        for j in range(i + 1, min(i + 4, len(parts) + 1)):
+            span = " ".join(p for p in parts[i:j] if p)
+            if not span or span == s:
+                continue
+            core = _core(span)
+            if " " not in core and j <= last:
+                continue
+            if _OPT_OUT.search(span) or _OPT_OUT.search(core):
+                return True
+    return False
 
 
 #: Words that may stand around a time phrase in a line that is only about when
