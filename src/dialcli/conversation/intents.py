@@ -154,6 +154,9 @@ def normalize(text: str) -> str:
     if " a g" in s:      # speech-to-text splits "again" ("don't call me a game")
         s = re.sub(r"\b((?:call|calling|contact|dial|ring)\w* (?:me|us|here|this number|this phone|my \w+)) "
                    r"(?:a game|a gain|a gin)\b", r"\1 again", s)
+    if "col" in s or "cool" in s:     # speech-to-text for "calling" and "call"
+        s = re.sub(r"\b(stop|quit|keep|keeps|stopped) (?:colin|cold in|coling|collin|colling|cullin)\b", r"\1 calling", s)
+        s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull) (me|us|here|this|again)\b", r"\1 call \2", s)
     if "call in " in s:       # speech-to-text splits "calling" ("stop call in me")
         s = re.sub(r"\bcall in (me|us|here|this|my)\b", r"calling \1", s)
     s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
@@ -246,7 +249,7 @@ _OPT_OUT = _any(
     r"\b(?:retiro|revoco|cancelo|quito) (?:mi |el )?(?:consentimiento|permiso|autorizacion)\b",
     # Letting go of the number, or refusing ever again.
     r"\b(?:lose|forget|toss|trash|burn|shred|ditch|throw (?:away|out)) (?:the|my|our|this|that) "
-    r"(?:number|phone number|info|information|details|contact info)\b",
+    r"(?:number|phone number|info|information|details|contact info|digits)\b",
     r"\bforget (?:you |that you )?(?:\w+ )?(?:ever )?(?:had|have|got) (?:this|my|our) (?:phone )?number\b",
     r"^(?:(?:no|and|just|so)\s+)*never again\b(?: (?:ok|okay|please|thanks|alright|all right|got it))*$",
     r"\bnot now (?:and |or )?(?:not )?ever\b", r"\bnot now not ever\b",
@@ -335,6 +338,18 @@ _OPT_OUT = _any(
     r"\bthis is (?:a )?(?:spam|scam)(?: call| likely)?\b", r"\bdo not be (?:calling|contacting|ringing|bothering)\b",
     r"\bmake (?:this|it) the last (?:call|time)\b", r"\bcancel\w* (?:las|sus|estas) llamadas\b",
     r"\bya basta\b|\bbasta ya\b", r"\b(?:delete|remove|erase) (?:the |this |my )?number\b",
+    r"\b(?:stop|quit) (?:to )?call (?:me|us|here|this)\b", r"\b(?:stop|quit|cease) (?:\w+ )?(?:bugging|pestering)\b",
+    r"\bconsent (?:is |has been )?(?:revoked|withdrawn|rescinded)\b",
+    r"\b(?:you|y all|you guys|you people|your company) (?:were|have been|was|has been) told not to\b",
+    r"\b(?:nobody|no one) (?:here )?(?:asked|wants|wanted|told|invited) (?:you|y all) to (?:call|contact|ring|phone)\b",
+    r"\b(?:do not|never|does not) want to (?:get|receive|have) (?:any |these |your )?(?:more |further )?(?:\w+ )?calls\b",
+    r"\bdo not want that you (?:call|contact|ring|phone)\b",
+    r"\bni (?:me |nos )?(?:llame|llamen|llames|marquen|marque)\b",
+    r"\b(?:fregando|chingando|molestando|jodiendo) con (?:\w+ )?llamadas\b",
+    r"\bparen(?:le)? (?:con )?(?:las|sus|estas|tantas) llamadas\b",
+    r"\bdej\w* de (?:estar )?(?:llam|molest|marc|freg)\w*", r"\bsalir(?:me)? de (?:su|sus|la|esta|tu) lista\b",
+    r"\bya estuvo (?:bueno )?(?:de|con) (?:las |sus |tantas )?llamadas\b",
+    r"\bno (?:me |nos )?(?:vuelva|vuelvan|vuelvas) a (?:contactar|buscar)\b",
     r"\b(?:done|finished|through) (?:being|getting) (?:called|contacted|bothered|phoned)\b",
     r"\bcall (?:me |us )?(?:back )?never\b", r"\b(?:time|day|when) (?:\w+ ){0,4}is never\b",
     r"^(?:(?:oh|so|well|yeah)\s+)*(?:how about|what about|try) never\b",
@@ -394,7 +409,7 @@ _OPT_OUT = _any(
     r"(?:llame|llames|llamen|llamar|llamarme|llamarnos|marque|marquen|marques|marcar|marcarme|molest\w*)\b",
     r"\b(?:deje|dejen|deja|dejes|dejar) de (?:llamar|molestar|marcar)\w*",
     r"\bya no (?:me |nos )?(?:llame|llames|llamen|llamar)\b",
-    r"\b(?:borr|quit|saqu|sac|elimin|remuev|remov)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
+    r"\b(?:borr|quit|saqu|sac|elimin|remuev|remov|tach)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
     r"(?:mi|mis|nuestro) (?:numero|nombre|informacion|telefono|datos))",
     r"\bno quiero (?:\w+ )?(?:mas )?llamadas\b", r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:llame|llamen|llames|molest)",
     r"\bno (?:me )?(?:llame|llamen|llames) (?:mas|nunca)\b", r"\b(?:dejen|deje|deja)(?:me|nos) en paz\b",
@@ -836,7 +851,7 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     # the caller's own habits, not about our calls -- for the rules and the model alike.
     plain = _NAMING.sub(" ", s) if "call" in s or "llam" in s else s
     if _OPT_OUT.search(plain) or ((core := _core(plain)) != plain and _OPT_OUT.search(core)) or \
-            _opt_out_in_a_clause(plain):
+            _opt_out_in_a_clause(_NAMING.sub(" xnamedx ", s) if plain != s else s):
         flags.add(Intent.OPT_OUT)
     hit(Intent.MAYBE_OPT_OUT, _MAYBE_OPT_OUT)
     if Intent.MAYBE_OPT_OUT in flags:
@@ -919,7 +934,11 @@ def _reading(raw: str, s: str, first: str) -> Reading:
 #: ("enough", "f off", "make it stop please") then also read it said mid-ramble.
 _CLAUSE_BREAK = re.compile(r" (?:and|but|because|cause|so|okay|alright|anyway|anyways|well|oh|thanks|"
                            r"thank you|sorry|i am sorry|yeah|yes|hello|hi|you know|look|listen|honestly|"
-                           r"seriously)(?= )| (?=(?:i|we|she|he|they) )")
+                           r"seriously)(?= )| (?=(?:i|we|she|he|they) )|"
+                           # "... | my husband said the same": not "unsubscribe from my cable".
+                           r"(?<!from)(?<!with)(?<! to)(?<! of)(?<!for)(?<! at)(?<! on)(?<! in)(?<!off)(?<!call)"
+                           r"(?<!bout)(?<!into)(?<!ling)(?<!move)(?<!lete)(?<!lose)(?<!take)(?<!rase) "
+                           r"(?=my (?:husband|wife|son|daughter|mom|mother|dad|father|kids|family|boss|partner) )")
 #: A clause said next to these is not a request to stop calling ("stop, I'm
 #: interested", "stop, I have a question", "hold on, stop").
 _NOT_A_CLAUSE_OPT_OUT = re.compile(r"(?<!not )(?<!no )\b(?:interested|question|hold on|hang on|wait|one sec|one second|"
@@ -935,8 +954,8 @@ _CLAUSE_GATE = re.compile(r"\b(?:stop\w*|quit|cease|enough|call\w*|contact\w*|re
 
 def _opt_out_in_a_clause(s: str) -> bool:
     """An opt-out said as one clause of a longer line: every run of one to three
-    clauses is read as if said alone (without its courtesies); a one-word clause
-    ("enough") only at the end of the line."""
+    clauses is read as if said alone (without its courtesies); a bare "stop" only at
+    the end of the line."""
     if s.count(" ") < 5 or not _CLAUSE_GATE.search(s) or _NOT_A_CLAUSE_OPT_OUT.search(s):
         return False
     parts = [p.strip() for p in _CLAUSE_BREAK.split(f" {s} ")]
@@ -949,8 +968,8 @@ def _opt_out_in_a_clause(s: str) -> bool:
             if not span or span == s:
                 continue
             core = _core(span)
-            if " " not in core and j <= last:
-                continue
+            if core in ("stop", "quit") and core == span and j <= last:
+                continue         # "stop, let me think": a bare stop mid-line may mean "wait"
             if _OPT_OUT.search(span) or _OPT_OUT.search(core):
                 return True
     return False
