@@ -141,22 +141,32 @@ RAMBLE_AFTER = (" because i have a lot going on right now you know",
                 " my husband said the same thing", " i'm sorry but yeah")
 
 
-def ramble(split: str) -> None:
+#: The same, as a speech-to-text service that punctuates gives it.
+SENTENCES_BEFORE = ("Sorry, I was in the shower. ", "Hello? Yes. ", "Okay, look. ", "Who is this? Oh. ",
+                    "Hi, this is her daughter. ", "I'm at work right now. ", "Ugh. ", "Listen to me. ",
+                    "Yes, hello, I just got home. ", "Hey. I know you're just doing your job. ")
+SENTENCES_AFTER = (". I have a lot going on.", ". Thank you.", "! Bye.", ". My husband agrees.",
+                   ". We're not interested.", ". Seriously.", ". I'm very busy today.", ". Have a nice day.")
+
+
+def ramble(split: str, punctuated: bool = False) -> None:
     """Every one-turn line of ``split`` said inside a ramble (a fixed, seeded choice of
     opening and ending): is an opt-out still heard, does anything else become one?"""
     import random
     from dataclasses import replace
 
-    rnd = random.Random(7)
+    rnd = random.Random(3 if punctuated else 7)
+    before, after = (SENTENCES_BEFORE, SENTENCES_AFTER) if punctuated else (RAMBLE_BEFORE, RAMBLE_AFTER)
     cases = [c for c in load(split) if len(c.turns) == 1]
     said = []
     for c in cases:
-        line = rnd.choice(RAMBLE_BEFORE) + c.turns[0] + rnd.choice(RAMBLE_AFTER)
+        words = c.turns[0][:1].upper() + c.turns[0][1:] if punctuated else c.turns[0]
+        line = rnd.choice(before) + words + rnd.choice(after)
         said.append(replace(c, caller=line, turns=(line,)))
     results = run_cases(RuleBrain(), CTX, said, NOW)
     opt = [r for r in results if r.case.expected == "OPT_OUT"]
     other = [r for r in results if r.case.expected != "OPT_OUT"]
-    print(f"\n=== {split} split, each line inside a ramble ===")
+    print(f"\n=== {split} split, each line inside a {'punctuated ' if punctuated else ''}ramble ===")
     print(f"Opt-out recall      {pct(sum(r.got == 'OPT_OUT' for r in opt), len(opt))}")
     print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}")
 
@@ -188,6 +198,7 @@ def main() -> int:
     if args.ramble:
         for split in splits:
             ramble(split)
+            ramble(split, punctuated=True)
     ms = speed(load("all"))
     print(f"\nRule brain: {ms:.3f} ms CPU per utterance (first reading, caches cleared)   "
           "target <= 1 ms")

@@ -345,3 +345,18 @@ def test_an_opt_out_said_as_one_clause_of_a_ramble_is_heard(line):
 ])
 def test_a_clause_next_to_interest_a_question_or_the_callers_own_affairs_is_no_opt_out(line):
     assert read(line, "maria").intent is not Intent.OPT_OUT
+
+
+@pytest.mark.parametrize("line", [
+    "Sorry, I was in the shower. Would you mind not calling me. Seriously.",
+    "I'm at work right now. Nunca más me llamen. Have a nice day.",
+    "Hello? Yes. Enough! Bye.",
+])
+def test_an_opt_out_said_as_one_sentence_of_several_is_heard(line):
+    assert read(line, "maria").intent is Intent.OPT_OUT
+
+
+@pytest.mark.parametrize("line", ["Stop. I'm interested, tell me more.", "Hold on. Stop. Let me get a pen.",
+                                  "I'm at work right now. Call me tomorrow at 5."])
+def test_a_sentence_next_to_interest_or_a_pause_is_no_opt_out(line):
+    assert read(line, "maria").intent is not Intent.OPT_OUT

@@ -822,7 +822,18 @@ def read(text: str, first: str = "") -> Reading:
     s = _normalized(raw)
     if first and first not in s.split(" "):
         first = ""           # the name only matters where it is said
-    return _reading(raw, s, first)
+    r = _reading(raw, s, first)
+    if r.intent not in (Intent.OPT_OUT, Intent.WRONG_NUMBER, Intent.VOICEMAIL) and \
+            _SENTENCE_END.search(raw.strip()[:-1]) and _CLAUSE_GATE.search(s) \
+            and not _NOT_A_CLAUSE_OPT_OUT.search(s):
+        # Several sentences ("Sorry, I was in the shower. Can you not. Seriously."):
+        # one that alone reads as an opt-out (rules, safety net or model) is one.
+        for sentence in _SENTENCE_END.split(raw.strip()):
+            if sentence.strip() and sentence.strip() != raw.strip() and \
+                    read(sentence, first).intent is Intent.OPT_OUT:
+                return Reading(Intent.OPT_OUT, r.flags | {Intent.OPT_OUT}, r.time_phrase, r.text,
+                               r.rule_intent or r.intent)
+    return r
 
 
 _MEMO = 8192
@@ -851,7 +862,7 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     # the caller's own habits, not about our calls -- for the rules and the model alike.
     plain = _NAMING.sub(" ", s) if "call" in s or "llam" in s else s
     if _OPT_OUT.search(plain) or ((core := _core(plain)) != plain and _OPT_OUT.search(core)) or \
-            _opt_out_in_a_clause(_NAMING.sub(" xnamedx ", s) if plain != s else s):
+            _opt_out_in_a_clause(s, raw):
         flags.add(Intent.OPT_OUT)
     hit(Intent.MAYBE_OPT_OUT, _MAYBE_OPT_OUT)
     if Intent.MAYBE_OPT_OUT in flags:
@@ -952,12 +963,40 @@ _CLAUSE_GATE = re.compile(r"\b(?:stop\w*|quit|cease|enough|call\w*|contact\w*|re
                           r"molest\w*|saq\w*|quit\w*|borr\w*|bother\w*|harass\w*)\b")
 
 
-def _opt_out_in_a_clause(s: str) -> bool:
+_SENTENCE_END = re.compile(r"[.!?;]+(?:\s+|$)")
+
+
+def _unnamed(s: str) -> str:
+    """``s`` with "don't call me ma'am" and its kind marked, not cut out: what is left
+    on either side is not a clause of its own ("don't call it a scam" is no "scam")."""
+    return _NAMING.sub(" xnamedx ", s) if "call" in s or "llam" in s else s
+
+
+def _opt_out_in_a_clause(s: str, raw: str = "") -> bool:
     """An opt-out said as one clause of a longer line: every run of one to three
-    clauses is read as if said alone (without its courtesies); a bare "stop" only at
-    the end of the line."""
-    if s.count(" ") < 5 or not _CLAUSE_GATE.search(s) or _NOT_A_CLAUSE_OPT_OUT.search(s):
+    clauses (cut at the line's own sentence ends and at discourse words) is read as
+    if said alone, without its courtesies; a bare "stop" only at the end of the line."""
+    if s.count(" ") < 3 or not _CLAUSE_GATE.search(s) or _NOT_A_CLAUSE_OPT_OUT.search(s):
         return False
+    sentences = [t for t in _SENTENCE_END.split(raw.strip()) if t.strip()] if raw else []
+    said = [_unnamed(normalize(t)) for t in sentences] if len(sentences) > 1 else [_unnamed(s)]
+    if len(said) == 1 and s.count(" ") < 5:
+        return False
+    parts = [p.strip() for t in said for p in _CLAUSE_BREAK.split(f" {t} ")]
+    if len(parts) < 2:
+        return False
+    last = max((k for k, p in enumerate(parts) if _core(p)), default=0)
+    for i in range(len(parts)):
+        for j in range(i + 1, min(i + 4, len(parts) + 1)):
+            span = " ".join(p for p in parts[i:j] if p)
+            if not span or span == s:
+                continue
+            core = _core(span)
+            if core in ("stop", "quit") and core == span and j <= last:
+                continue         # "stop, let me think": a bare stop mid-line may mean "wait"
+            if _OPT_OUT.search(span) or _OPT_OUT.search(core):
+                return True
+    return False
     parts = [p.strip() for p in _CLAUSE_BREAK.split(f" {s} ")]
     if len(parts) < 2:
         return False
