@@ -824,11 +824,16 @@ def read(text: str, first: str = "") -> Reading:
         first = ""           # the name only matters where it is said
     r = _reading(raw, s, first)
     if r.intent not in (Intent.OPT_OUT, Intent.WRONG_NUMBER, Intent.VOICEMAIL) and \
-            _SENTENCE_END.search(raw.strip()[:-1]) and _CLAUSE_GATE.search(s) \
+            (_SENTENCE_END.search(raw.strip()[:-1]) or s.count(" ") >= 5) and _CLAUSE_GATE.search(s) \
             and not _NOT_A_CLAUSE_OPT_OUT.search(s):
-        # Several sentences ("Sorry, I was in the shower. Can you not. Seriously."):
-        # one that alone reads as an opt-out (rules, safety net or model) is one.
-        for sentence in _SENTENCE_END.split(raw.strip()):
+        # Several sentences ("Sorry, I was in the shower. Can you not. Seriously."), or
+        # unpunctuated clauses of three words or more: one that alone reads as an
+        # opt-out (rules, safety net or model) makes the line one.
+        sentences = _SENTENCE_END.split(raw.strip())
+        if len([t for t in sentences if t.strip()]) < 2 and s.count(" ") >= 5:
+            sentences = [p for p in _CLAUSE_BREAK.split(f" {_unnamed(s)} ")
+                         if p.count(" ") >= 2 and _CLAUSE_GATE.search(p)]
+        for sentence in sentences:
             if sentence.strip() and sentence.strip() != raw.strip() and \
                     read(sentence, first).intent is Intent.OPT_OUT:
                 return Reading(Intent.OPT_OUT, r.flags | {Intent.OPT_OUT}, r.time_phrase, r.text,
