@@ -14,7 +14,7 @@ disposition), callback-time accuracy, the confusions, and the brain's cost per
 utterance with its memo caches cleared (every line read for the first time).
 
 Usage: ``python bench/brain_eval.py [--split all|tune|heldout] [--failures]
-[--check] [--batch NAME]`` (``--check`` exits 1 when a target is missed).
+[--check] [--batch NAME] [--ramble]`` (``--check`` exits 1 when a target is missed).
 """
 
 from __future__ import annotations
@@ -129,11 +129,55 @@ def speed(cases: list[Case]) -> float:
     return ms
 
 
+#: Openings and endings of a rambling caller, for ``--ramble``.
+RAMBLE_BEFORE = ("well i was just making dinner and the kids are screaming and anyway ",
+                 "okay so listen i'm gonna be honest with you ", "hi um sorry who is this oh okay well ",
+                 "yeah hello i'm at work right now and ", "look i don't mean to be rude but ",
+                 "oh it's you again ", "sorry i was in the shower and ", "yes hello this is her son ",
+                 "ma'am with all due respect ", "i'm gonna say this once ")
+RAMBLE_AFTER = (" because i have a lot going on right now you know",
+                " i've got a newborn and the phone keeps waking her up", " thanks have a good one",
+                " okay bye", " alright", " because we're not interested in solar or anything",
+                " my husband said the same thing", " i'm sorry but yeah")
+
+
+#: The same, as a speech-to-text service that punctuates gives it.
+SENTENCES_BEFORE = ("Sorry, I was in the shower. ", "Hello? Yes. ", "Okay, look. ", "Who is this? Oh. ",
+                    "Hi, this is her daughter. ", "I'm at work right now. ", "Ugh. ", "Listen to me. ",
+                    "Yes, hello, I just got home. ", "Hey. I know you're just doing your job. ")
+SENTENCES_AFTER = (". I have a lot going on.", ". Thank you.", "! Bye.", ". My husband agrees.",
+                   ". We're not interested.", ". Seriously.", ". I'm very busy today.", ". Have a nice day.")
+
+
+def ramble(split: str, punctuated: bool = False) -> None:
+    """Every one-turn line of ``split`` said inside a ramble (a fixed, seeded choice of
+    opening and ending): is an opt-out still heard, does anything else become one?"""
+    import random
+    from dataclasses import replace
+
+    rnd = random.Random(3 if punctuated else 7)
+    before, after = (SENTENCES_BEFORE, SENTENCES_AFTER) if punctuated else (RAMBLE_BEFORE, RAMBLE_AFTER)
+    cases = [c for c in load(split) if len(c.turns) == 1]
+    said = []
+    for c in cases:
+        words = c.turns[0][:1].upper() + c.turns[0][1:] if punctuated else c.turns[0]
+        line = rnd.choice(before) + words + rnd.choice(after)
+        said.append(replace(c, caller=line, turns=(line,)))
+    results = run_cases(RuleBrain(), CTX, said, NOW)
+    opt = [r for r in results if r.case.expected == "OPT_OUT"]
+    other = [r for r in results if r.case.expected != "OPT_OUT"]
+    print(f"\n=== {split} split, each line inside a {'punctuated ' if punctuated else ''}ramble ===")
+    print(f"Opt-out recall      {pct(sum(r.got == 'OPT_OUT' for r in opt), len(opt))}")
+    print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("all", "tune", "heldout"), default="all")
     ap.add_argument("--failures", action="store_true", help="list every failed case")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--ramble", action="store_true",
+                    help="also say every line inside a longer ramble (recall and false opt-outs only)")
     ap.add_argument("--batch", metavar="NAME",
                     help="only the held-out batch tests/data/brain_heldout_NAME.csv (figures "
                          "only: a blind batch is judged in aggregate, never line by line)")
@@ -151,6 +195,10 @@ def main() -> int:
             ok = figures[name] <= target if name == "false opt-outs" else figures[name] >= target
             if not ok:
                 missed.append(f"{split}: {name} {100 * figures[name]:.1f}%")
+    if args.ramble:
+        for split in splits:
+            ramble(split)
+            ramble(split, punctuated=True)
     ms = speed(load("all"))
     print(f"\nRule brain: {ms:.3f} ms CPU per utterance (first reading, caches cleared)   "
           "target <= 1 ms")

@@ -96,7 +96,7 @@ def _contractions() -> dict[str, str]:
              "caling": "calling", "callin": "calling", "colling": "calling",
              "cawling": "calling", "calliing": "calling", "cauling": "calling", "kalling": "calling",
              "calin": "calling", "callling": "calling", "stap": "stop", "stahp": "stop",
-             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe",
+             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe", "estop": "stop", "nummer": "number", "numbr": "number",
              # Texting shorthand, as some speech-to-text and chat front ends give it.
              "u": "you", "ur": "your", "yall": "you all", "plz": "please", "pls": "please",
              "thx": "thanks", "ty": "thank you", "unsub": "unsubscribe", "harrass": "harass",
@@ -151,6 +151,12 @@ def normalize(text: str) -> str:
     if "hit" in s or "blow" in s:     # slang for calling: "stop hitting me up", "blowing up my phone"
         s = _SLANG_CALL.sub(lambda m: ("calling" if m.group(1) or m.group(0).startswith("blowing") else "call")
                             + " " + (m.group(2) or m.group(3) or m.group(4) or m.group(5)), s)
+    if " a g" in s:      # speech-to-text splits "again" ("don't call me a game")
+        s = re.sub(r"\b((?:call|calling|contact|dial|ring)\w* (?:me|us|here|this number|this phone|my \w+)) "
+                   r"(?:a game|a gain|a gin)\b", r"\1 again", s)
+    if "col" in s or "cool" in s:     # speech-to-text for "calling" and "call"
+        s = re.sub(r"\b(stop|quit|keep|keeps|stopped) (?:colin|cold in|coling|collin|colling|cullin)\b", r"\1 calling", s)
+        s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull) (me|us|here|this|again)\b", r"\1 call \2", s)
     if "call in " in s:       # speech-to-text splits "calling" ("stop call in me")
         s = re.sub(r"\bcall in (me|us|here|this|my)\b", r"calling \1", s)
     s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
@@ -185,7 +191,7 @@ _OPT_OUT = _any(
     rf"\b(?:do not|never) (?:ever )?(?:call|contact|phone|ring|text|bother|dial)"
     rf"(?: me| us| this number| here| my number| this phone| this line| anymore| again| back)*+"
     rf"\b(?! (?:back )?(?:{_TIME_WORDS})\b)",
-    r"\bstop (?:calling|contacting|ringing|phoning|bothering|texting|dialing)\b",
+    r"(?<!never )(?<!not )\bstop (?:calling|contacting|ringing|phoning|bothering|texting|dialing)\b",
     r"\b(?:quit|cease) (?:calling|contacting)\b",
     r"\bno more calls?\b",
     r"\b(?:remove|delete|erase|drop) (?:me|us|my (?:number|name|details|info)|this number|my phone)\b",
@@ -217,9 +223,9 @@ _OPT_OUT = _any(
     r"\b(?:never|do not|does not|did not) want (?:any more|anymore|more|these|your|any|the|those|you) ?(?:phone )?"
     r"(?:calls|calling|to call)\b",
     r"\b(?:do not|never) want (?:you|y all|your company|anyone|anybody) (?:\w+ )?(?:calling|to call|contacting|to contact|bothering)\b",
-    r"\b(?:do not|never) want to be (?:called|contacted|bothered)\b",
+    r"\b(?:do not|does not|never) want to be (?:called|contacted|bothered)\b",
     r"\breport(?:ing)? (?:you|this|your|y all)\b", r"\b(?:report|reporting|reported|complain|complaining|complaint|call|calling|contact|contacting|tell|telling|"
-    r"go to|going to|goes to|file|filing|notify|notifying|write to|writing to|email) (?:\w+ ){0,4}(?:the )?"
+    r"go to|going to(?! be)|goes to|file|filing|notify|notifying|write to|writing to|email) (?:\w+ ){0,4}(?:the )?"
     r"(?:ftc|fcc|attorney general|better business bureau|bbb|federal trade commission)\b",
     r"\b(?:ftc|fcc|bbb) (?:complaint|report|about (?:you|this))\b",
     # Legal threats -- a threat, not any mention of a lawyer ("my lawyer read the lease").
@@ -243,7 +249,7 @@ _OPT_OUT = _any(
     r"\b(?:retiro|revoco|cancelo|quito) (?:mi |el )?(?:consentimiento|permiso|autorizacion)\b",
     # Letting go of the number, or refusing ever again.
     r"\b(?:lose|forget|toss|trash|burn|shred|ditch|throw (?:away|out)) (?:the|my|our|this|that) "
-    r"(?:number|phone number|info|information|details|contact info)\b",
+    r"(?:number|phone number|info|information|details|contact info|digits)\b",
     r"\bforget (?:you |that you )?(?:\w+ )?(?:ever )?(?:had|have|got) (?:this|my|our) (?:phone )?number\b",
     r"^(?:(?:no|and|just|so)\s+)*never again\b(?: (?:ok|okay|please|thanks|alright|all right|got it))*$",
     r"\bnot now (?:and |or )?(?:not )?ever\b", r"\bnot now not ever\b",
@@ -293,8 +299,58 @@ _OPT_OUT = _any(
     r"^(?:(?:oh|just|well|and|so|now)\s+)*(?:shove off|buzz off|bug off|get bent|take a hike|beat it|drop dead|"
     r"sod off|screw off|back off|get off my back)\b",
     r"\b(?:dejen|deje|deja|dejes)(?:me|nos)? (?:en paz|tranquil[oa]s?)\b", r"\b(?:dejenme|dejeme|dejame|dejanos|dejennos) tranquil[oa]s?\b",
-    r"\bno mas (?:calls|llamadas|llamados)\b",
+    r"\bno mas (?:calls|llamadas|llamados)\b", r"\bno (?:me|nos) (?:call|calles|callen|calls|calling)\b",
     # "Never" as the time to call.
+    # "Don't phone this house again": a verb for calling, whatever it is aimed at, then "again".
+    # Said to us, not about someone else ("the last guy never called again").
+    r"(?:\bdo not|(?:^|\b(?:please|you|and|so|just|now|okay|i said|but) )(?:never|not)) (?:ever )?"
+    r"(?:call|contact|phone|ring|dial|text)\w* (?:\w+ ){0,3}(?:again|anymore|any more|no more|ever again)\b",
+    # ESL and telegraphic: "no call again", "please no calling me anymore".
+    r"\bno (?:call|calling|calls)(?: me| us| here| this number)? (?:again|anymore|any more|no more|more|ever)\b",
+    # Formal: "please discontinue", "refrain from calling", "kindly discontinue contact".
+    r"\bdiscontinue(?: (?:all |these |the |your |any |further )*(?:calls|calling|contact|contacting|phone calls))?"
+    r"(?: please| now| immediately)?$",
+    r"\brefrain from (?:\w+ ){0,2}(?:call|contact|phon|dial|ring|reach|solicit|bother)\w*",
+    # The last call wished for: "this is the last time I want to hear from you".
+    r"\blast (?:time|call) (?:\w+ ){0,2}(?:want|wish|will|going to|ever) (?:\w+ ){0,2}(?:hear|get|call|talk)\w*\b",
+    r"\b(?:want|wish|need|better|should|has to|going to) (?:\w+ ){0,3}(?:the )?last (?:time|call)\b"
+    r"(?! (?:you|we|i) (?:called|talked|spoke))",
+    r"\b(?:no need|no reason) (?:for you |for anyone )?to (?:ever )?(?:call|contact|ring|phone|dial)\w* (?:\w+ ){0,2}"
+    r"(?:again|anymore|any more|ever|this number|here|this phone)\b",
+    r"\bno need (?:for you |for anyone )?to ever (?:call|contact|ring|phone|dial)\w*",
+    r"\bon (?:the|a) (?:national |federal |state )?registry\b",
+    # ESL: "i am not needing calls", "not wanting more calls".
+    r"\b(?:am not|not) (?:needing|wanting|want|need) (?:any |more |these |your |the |no )*(?:phone )?calls\b",
+    r"\byou (?:can|could) (?:please |just )?not (?:call|contact|ring|phone|dial)\w*\b",
+    r"\b(?:never|did not|have not) (?:opted in|signed up|agreed|consented)\b(?! (?:for|to) (?!(?:calls|this|these|you|your|any|be)\b))",
+    # Found by saying tune opt-outs inside a longer ramble.
+    r"\b(?:screw you|go to hell|piss off|bugger off|f off|fuck off|eff off|fuck you|shove off|buzz off|"
+    r"bug off|sod off|screw off)\b",
+    r"\b(?:tell|let) (?:you|y all|them|the company|your company|your boss|your manager|your people|whoever|"
+    r"everyone|everybody) (?:know )?(?:not to|to stop|to quit|never to|i want no|we want no)\b",
+    r"\bwant no (?:more |further )?(?:phone )?calls\b", r"\bno want (?:more |any )?calls?\b",
+    r"\b(?:put an end to|end) (?:these|the|your|all these|all the|all) (?:phone )?calls\b",
+    r"\b(?:nobody|no one) (?:\w+ ){0,3}wants? (?:your|these|the|any) (?:phone )?calls\b",
+    r"\b(?:do not|does not|will not) accept (?:\w+ )?(?:calls|solicitation\w*)\b",
+    r"\b(?:stop|quit|cease) reaching out\b", r"\bwant to be left alone\b",
+    r"\b(?:requested|asked for|said) no (?:more )?(?:phone )?calls\b",
+    r"\bnot (?:get|receive|have) (?:these|your|any|the|more|any more) (?:\w+ )?calls\b",
+    r"\bthis is (?:a )?(?:spam|scam)(?: call| likely)?\b", r"\bdo not be (?:calling|contacting|ringing|bothering)\b",
+    r"\bmake (?:this|it) the last (?:call|time)\b", r"\bcancel\w* (?:las|sus|estas) llamadas\b",
+    r"\bya basta\b|\bbasta ya\b", r"\b(?:delete|remove|erase) (?:the |this |my )?number\b",
+    r"\b(?:stop|quit) (?:to )?call (?:me|us|here|this)\b", r"\b(?:stop|quit|cease) (?:\w+ )?(?:bugging|pestering)\b",
+    r"\bconsent (?:is |has been )?(?:revoked|withdrawn|rescinded)\b",
+    r"\b(?:you|y all|you guys|you people|your company) (?:were|have been|was|has been) told not to\b",
+    r"\b(?:nobody|no one) (?:here )?(?:asked|wants|wanted|told|invited) (?:you|y all) to (?:call|contact|ring|phone)\b",
+    r"\b(?:do not|never|does not) want to (?:get|receive|have) (?:any |these |your )?(?:more |further )?(?:\w+ )?calls\b",
+    r"\bdo not want that you (?:call|contact|ring|phone)\b",
+    r"\bni (?:me |nos )?(?:llame|llamen|llames|marquen|marque)\b",
+    r"\b(?:fregando|chingando|molestando|jodiendo) con (?:\w+ )?llamadas\b",
+    r"\bparen(?:le)? (?:con )?(?:las|sus|estas|tantas) llamadas\b",
+    r"\bdej\w* de (?:estar )?(?:llam|molest|marc|freg)\w*", r"\bsalir(?:me)? de (?:su|sus|la|esta|tu) lista\b",
+    r"\bya estuvo (?:bueno )?(?:de|con) (?:las |sus |tantas )?llamadas\b",
+    r"\bno (?:me |nos )?(?:vuelva|vuelvan|vuelvas) a (?:contactar|buscar)\b",
+    r"\b(?:done|finished|through) (?:being|getting) (?:called|contacted|bothered|phoned)\b",
     r"\bcall (?:me |us )?(?:back )?never\b", r"\b(?:time|day|when) (?:\w+ ){0,4}is never\b",
     r"^(?:(?:oh|so|well|yeah)\s+)*(?:how about|what about|try) never\b",
     r"^(?:i|we) (?:want|wanna|would like|need) off(?: please| now)?$",
@@ -328,7 +384,7 @@ _OPT_OUT = _any(
     r"\b(?:did not|never) (?:consent|agree|sign up|opt in|give (?:you )?(?:my )?(?:consent|permission|my number))\b",
     r"\b(?:never )?(?:gave|give) (?:you|y all) (?:my )?permission\b",
     r"\b(?:do not|no longer) have (?:my )?(?:permission|consent)\b",
-    r"\b(?:stop|quit|cease) (?:\w+ )?(?:bothering|pestering|harassing|hounding|spamming|calling)\b",
+    r"(?<!never )(?<!not )\b(?:stop|quit|cease) (?:\w+ )?(?:bothering|pestering|harassing|hounding|spamming|calling)\b",
     r"\b(?:stop|enough|quit|done) (?:with )?(?:the|these|your|all the|all these|those) (?:calls|phone calls|calling)\b",
     r"\bno mas (?:llamadas|llamen|me llamen)\b",
     r"\b(?:last|final) time (?:you|y all|you guys|you people) (?:call|ring|contact)\b",
@@ -353,7 +409,7 @@ _OPT_OUT = _any(
     r"(?:llame|llames|llamen|llamar|llamarme|llamarnos|marque|marquen|marques|marcar|marcarme|molest\w*)\b",
     r"\b(?:deje|dejen|deja|dejes|dejar) de (?:llamar|molestar|marcar)\w*",
     r"\bya no (?:me |nos )?(?:llame|llames|llamen|llamar)\b",
-    r"\b(?:borr|quit|saqu|sac|elimin|remuev|remov)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
+    r"\b(?:borr|quit|saqu|sac|elimin|remuev|remov|tach)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
     r"(?:mi|mis|nuestro) (?:numero|nombre|informacion|telefono|datos))",
     r"\bno quiero (?:\w+ )?(?:mas )?llamadas\b", r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:llame|llamen|llames|molest)",
     r"\bno (?:me )?(?:llame|llamen|llames) (?:mas|nunca)\b", r"\b(?:dejen|deje|deja)(?:me|nos) en paz\b",
@@ -390,7 +446,8 @@ _OPT_OUT = _any(
 _NAMING = re.compile(
     r"\bdo not call (?:me|her|him) (?:maam|madam|sir|mister|miss|mrs|ms|mr|honey|sweetie|dear|"
     r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b|"
-    r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell)\b)\w+|"
+    r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell|old|young|"
+    r"poor|lady|man|woman|guy|person|family|household|residence|address|elderly|sick)\b)\w+|"
     r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|asi|por mi nombre|\w+ llamame)\b|"
     r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
     r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
@@ -541,7 +598,7 @@ _CALLBACK = _any(
     # "Thanks for calling back" is gratitude, not a request.
     r"(?<!for )\bcall(?:ing)? (?:me |us |her |him )?(?:back|again|later|another time|some other time)\b",
     rf"\bcall (?:me |us )?(?:back )?(?:{_TIME_WORDS}|in the|first thing|after work|around|sometime)\b",
-    r"\b(?:try|ring|phone|reach|catch|contact|get back to|call back) (?:me |us )?"
+    r"\b(?:try|ring|phone|reach|reach out to|catch|contact|get back to|call back) (?:me |us )?"
     r"(?:again |back )?(?:later|back|again|another|some other|tomorrow|tonight|next|this|on|at|in |"
     r"after|around|monday|tuesday|wednesday|thursday|friday|saturday|sunday|the)",
     r"\bi am (?:really |kind of |a bit |a little )?(?:busy|driving|at work|working|in a meeting|"
@@ -765,7 +822,23 @@ def read(text: str, first: str = "") -> Reading:
     s = _normalized(raw)
     if first and first not in s.split(" "):
         first = ""           # the name only matters where it is said
-    return _reading(raw, s, first)
+    r = _reading(raw, s, first)
+    if r.intent not in (Intent.OPT_OUT, Intent.WRONG_NUMBER, Intent.VOICEMAIL) and \
+            (_SENTENCE_END.search(raw.strip()[:-1]) or s.count(" ") >= 5) and _CLAUSE_GATE.search(s) \
+            and not _NOT_A_CLAUSE_OPT_OUT.search(s):
+        # Several sentences ("Sorry, I was in the shower. Can you not. Seriously."), or
+        # unpunctuated clauses of three words or more: one that alone reads as an
+        # opt-out (rules, safety net or model) makes the line one.
+        sentences = _SENTENCE_END.split(raw.strip())
+        if len([t for t in sentences if t.strip()]) < 2 and s.count(" ") >= 5:
+            sentences = [p for p in _CLAUSE_BREAK.split(f" {_unnamed(s)} ")
+                         if p.count(" ") >= 2 and _CLAUSE_GATE.search(p)]
+        for sentence in sentences:
+            if sentence.strip() and sentence.strip() != raw.strip() and \
+                    read(sentence, first).intent is Intent.OPT_OUT:
+                return Reading(Intent.OPT_OUT, r.flags | {Intent.OPT_OUT}, r.time_phrase, r.text,
+                               r.rule_intent or r.intent)
+    return r
 
 
 _MEMO = 8192
@@ -793,7 +866,8 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     # "Don't call me ma'am", "I never call back numbers I don't know": about a name or
     # the caller's own habits, not about our calls -- for the rules and the model alike.
     plain = _NAMING.sub(" ", s) if "call" in s or "llam" in s else s
-    if _OPT_OUT.search(plain) or ((core := _core(plain)) != plain and _OPT_OUT.search(core)):
+    if _OPT_OUT.search(plain) or ((core := _core(plain)) != plain and _OPT_OUT.search(core)) or \
+            _opt_out_in_a_clause(s, raw):
         flags.add(Intent.OPT_OUT)
     hit(Intent.MAYBE_OPT_OUT, _MAYBE_OPT_OUT)
     if Intent.MAYBE_OPT_OUT in flags:
@@ -844,7 +918,7 @@ def _reading(raw: str, s: str, first: str) -> Reading:
         # it off").
         rule_intent, intent = intent, Intent.OPT_OUT
         flags.add(intent)
-    elif intent in _OPT_OUT_LOOK and intent not in _SECOND_OPINION:
+    elif intent in _OPT_OUT_LOOK and intent not in _SECOND_OPINION and intent is not Intent.HOLD:
         # A question the rules read: only a sure opt-out replaces it (a complaint
         # that may be one keeps its question).
         if intent is not Intent.MAYBE_OPT_OUT and s.count(" ") >= 3 and \
@@ -869,6 +943,80 @@ def _reading(raw: str, s: str, first: str) -> Reading:
             rule_intent, intent = intent, Intent.MAYBE_OPT_OUT
             flags.add(intent)
     return Reading(intent, frozenset(flags), time_phrase, s, rule_intent)
+
+
+#: Words that start a new clause in unpunctuated speech ("i was in the shower and |
+#: stop calling | i have got a newborn"). Patterns written for a whole utterance
+#: ("enough", "f off", "make it stop please") then also read it said mid-ramble.
+_CLAUSE_BREAK = re.compile(r" (?:and|but|because|cause|so|okay|alright|anyway|anyways|well|oh|thanks|"
+                           r"thank you|sorry|i am sorry|yeah|yes|hello|hi|you know|look|listen|honestly|"
+                           r"seriously)(?= )| (?=(?:i|we|she|he|they) )|"
+                           # "... | my husband said the same": not "unsubscribe from my cable".
+                           r"(?<!from)(?<!with)(?<! to)(?<! of)(?<!for)(?<! at)(?<! on)(?<! in)(?<!off)(?<!call)"
+                           r"(?<!bout)(?<!into)(?<!ling)(?<!move)(?<!lete)(?<!lose)(?<!take)(?<!rase) "
+                           r"(?=my (?:husband|wife|son|daughter|mom|mother|dad|father|kids|family|boss|partner) )")
+#: A clause said next to these is not a request to stop calling ("stop, I'm
+#: interested", "stop, I have a question", "hold on, stop").
+_NOT_A_CLAUSE_OPT_OUT = re.compile(r"(?<!not )(?<!no )\b(?:interested|question|hold on|hang on|wait|one sec|one second|"
+                                   r"how much|tell me|go on|keep going|sign me up)\b")
+
+
+#: Cheap test first: a line with none of these words has no opt-out clause to find.
+_CLAUSE_GATE = re.compile(r"\b(?:stop\w*|quit|cease|enough|call\w*|contact\w*|remov\w*|delet\w*|eras\w*|off|"
+                          r"never|more|basta|llam\w*|marc\w*|block\w*|report\w*|alone|spam|scam|sue|lawyer|"
+                          r"attorney|police|consent|list|number|hell|lost|away|unsubscribe|opt|dnc|end|done|"
+                          r"molest\w*|saq\w*|quit\w*|borr\w*|bother\w*|harass\w*)\b")
+
+
+_SENTENCE_END = re.compile(r"[.!?;]+(?:\s+|$)")
+
+
+def _unnamed(s: str) -> str:
+    """``s`` with "don't call me ma'am" and its kind marked, not cut out: what is left
+    on either side is not a clause of its own ("don't call it a scam" is no "scam")."""
+    return _NAMING.sub(" xnamedx ", s) if "call" in s or "llam" in s else s
+
+
+def _opt_out_in_a_clause(s: str, raw: str = "") -> bool:
+    """An opt-out said as one clause of a longer line: every run of one to three
+    clauses (cut at the line's own sentence ends and at discourse words) is read as
+    if said alone, without its courtesies; a bare "stop" only at the end of the line."""
+    if s.count(" ") < 3 or not _CLAUSE_GATE.search(s) or _NOT_A_CLAUSE_OPT_OUT.search(s):
+        return False
+    sentences = [t for t in _SENTENCE_END.split(raw.strip()) if t.strip()] if raw else []
+    said = [_unnamed(normalize(t)) for t in sentences] if len(sentences) > 1 else [_unnamed(s)]
+    if len(said) == 1 and s.count(" ") < 5:
+        return False
+    parts = [p.strip() for t in said for p in _CLAUSE_BREAK.split(f" {t} ")]
+    if len(parts) < 2:
+        return False
+    last = max((k for k, p in enumerate(parts) if _core(p)), default=0)
+    for i in range(len(parts)):
+        for j in range(i + 1, min(i + 4, len(parts) + 1)):
+            span = " ".join(p for p in parts[i:j] if p)
+            if not span or span == s:
+                continue
+            core = _core(span)
+            if core in ("stop", "quit") and core == span and j <= last:
+                continue         # "stop, let me think": a bare stop mid-line may mean "wait"
+            if _OPT_OUT.search(span) or _OPT_OUT.search(core):
+                return True
+    return False
+    parts = [p.strip() for p in _CLAUSE_BREAK.split(f" {s} ")]
+    if len(parts) < 2:
+        return False
+    last = max((k for k, p in enumerate(parts) if _core(p)), default=0)
+    for i in range(len(parts)):
+        for j in range(i + 1, min(i + 4, len(parts) + 1)):
+            span = " ".join(p for p in parts[i:j] if p)
+            if not span or span == s:
+                continue
+            core = _core(span)
+            if core in ("stop", "quit") and core == span and j <= last:
+                continue         # "stop, let me think": a bare stop mid-line may mean "wait"
+            if _OPT_OUT.search(span) or _OPT_OUT.search(core):
+                return True
+    return False
 
 
 #: Words that may stand around a time phrase in a line that is only about when
