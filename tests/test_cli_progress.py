@@ -23,15 +23,22 @@ def _registry(path: Path, n: int) -> Path:
     return path
 
 
-def test_the_core_reports_bytes_read_up_to_the_whole_file(tmp_path):
-    path = _registry(tmp_path / "dnc.txt", 12_000)
+def _import_watched(import_file, tmp_path: Path, path: Path):
+    """(result, progress calls) of an import core run with a progress callback; every
+    call says bytes read so far, out of the file's whole size."""
     seen: list[tuple[int, int]] = []
     with workspace(tmp_path) as st:
-        got = dnc.import_file(st, path, now_iso=builders.NOW_ISO,
-                              progress=lambda done, total: seen.append((done, total)))
-    assert got.added == 12_000
+        got = import_file(st, path, now_iso=builders.NOW_ISO,
+                          progress=lambda done, total: seen.append((done, total)))
     size = path.stat().st_size
-    assert seen and all(total == size and 0 < done <= size for done, total in seen)
+    assert all(total == size and 0 < done <= size for done, total in seen)
+    return got, seen
+
+
+def test_the_core_reports_bytes_read_up_to_the_whole_file(tmp_path):
+    path = _registry(tmp_path / "dnc.txt", 12_000)
+    got, seen = _import_watched(dnc.import_file, tmp_path, path)
+    assert got.added == 12_000 and seen
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
@@ -154,10 +161,5 @@ def test_consent_import_reports_bytes_read(tmp_path):
     path = tmp_path / "optins.csv"
     path.write_text("phone,consent_at,consent_type\n" + "".join(
         f"+1212555{i:04d},2026-01-02,written\n" for i in range(2500)))
-    seen: list[tuple[int, int]] = []
-    with workspace(tmp_path) as st:
-        got = consent.import_file(st, path, now_iso=builders.NOW_ISO,
-                                  progress=lambda done, total: seen.append((done, total)))
-    assert got.added == 2500
-    size = path.stat().st_size
-    assert len(seen) == 2 and all(total == size and 0 < done <= size for done, total in seen)
+    got, seen = _import_watched(consent.import_file, tmp_path, path)
+    assert got.added == 2500 and len(seen) == 2

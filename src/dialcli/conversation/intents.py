@@ -1002,21 +1002,6 @@ def _opt_out_in_a_clause(s: str, raw: str = "") -> bool:
             if _OPT_OUT.search(span) or _OPT_OUT.search(core):
                 return True
     return False
-    parts = [p.strip() for p in _CLAUSE_BREAK.split(f" {s} ")]
-    if len(parts) < 2:
-        return False
-    last = max((k for k, p in enumerate(parts) if _core(p)), default=0)
-    for i in range(len(parts)):
-        for j in range(i + 1, min(i + 4, len(parts) + 1)):
-            span = " ".join(p for p in parts[i:j] if p)
-            if not span or span == s:
-                continue
-            core = _core(span)
-            if core in ("stop", "quit") and core == span and j <= last:
-                continue         # "stop, let me think": a bare stop mid-line may mean "wait"
-            if _OPT_OUT.search(span) or _OPT_OUT.search(core):
-                return True
-    return False
 
 
 #: Words that may stand around a time phrase in a line that is only about when
