@@ -12,8 +12,7 @@ from dialcli.compliance import consent, dnc
 from dialcli.conversation.rules import RuleBrain
 from dialcli.engine import testcall
 from dialcli.errors import ConflictError, InputError, NotFoundError
-from dialcli.models import VoicemailAction
-from fakes.fake_twilio import Scenario, dtmf, say, say_interrupting, start_provider
+from fakes.fake_twilio import Scenario, dtmf, say_interrupting, start_provider
 from fakes.keyword_brain import KeywordBrain
 import builders
 

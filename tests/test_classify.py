@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dialcli.conversation.base import CallContext, collect
-from dialcli.conversation.classify import classify_by_rules, classify_transcript, real_caller_turns
+from dialcli.conversation.classify import classify_transcript, real_caller_turns
 from dialcli.conversation.rules import EXAMPLE_CALLER_LINES, RuleBrain
 from dialcli.models import Disposition, VoicemailAction
 GREETING = "Hi Maria, this is Zara from Acme Solar. Do you have a minute?"

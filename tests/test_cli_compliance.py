@@ -10,7 +10,6 @@ import pytest
 from dialcli.store import audit as store_audit
 from dialcli.results import audit as results_audit
 from dialcli.compliance import policy as compliance
-from dialcli.cli import common
 from dialcli.compliance.policy import CallingPolicy, decision_detail
 from dialcli.clock import from_iso
 

@@ -17,7 +17,7 @@ import pytest
 from dialcli.conversation.base import Brain, BrainSession, Chunk, EndCall, Utterance
 from dialcli.conversation.llm import LLMBrain
 from dialcli.conversation.rules import RuleBrain
-from dialcli.models import CallStatus, Disposition, VoicemailAction
+from dialcli.models import Disposition, VoicemailAction
 from dialcli.providers.base import EventKind
 from fakes.fake_llm import FakeLLM, reply
 from fakes.fake_twilio import Scenario, dtmf, say, say_interrupting, start_provider, wait

@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 
 from dialcli import formats
 from dialcli.cli import progress
-from dialcli.cli.common import (WIDE, Cell, amount, note, out, print_json, resolve_campaign_id,
+from dialcli.cli.common import (WIDE, Cell, amount, note, print_json, resolve_campaign_id,
                                 show, state, store, success, table_width)
 from dialcli.compliance.rules import zone_info
 from dialcli.errors import InputError, NotFoundError

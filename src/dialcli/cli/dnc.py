@@ -16,7 +16,7 @@ from rich.table import Table
 
 from dialcli import formats
 from dialcli.cli import progress
-from dialcli.cli.common import (YES, confirm, num, note, now, out, print_json, show, store, success,
+from dialcli.cli.common import (YES, confirm, num, note, now, print_json, show, store, success,
                                 when)
 from dialcli.cli.common import result as result_
 from dialcli.clock import to_iso

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dialcli import formats
-from dialcli.cli.common import (WIDE, Cell, note, num, now, out, print_json, resolve_campaign_id, show,
+from dialcli.cli.common import (WIDE, Cell, note, num, now, print_json, resolve_campaign_id, show,
                                 store, success, table_width, write_csv)
 from dialcli.clock import to_iso
 from dialcli.compliance import policy as compliance

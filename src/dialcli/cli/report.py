@@ -21,7 +21,6 @@ from dialcli.cli.common import (Cell, note, num, when, now, print_json, resolve_
                                 store, success)
 from dialcli.cli import progress
 from dialcli.cli.ui import DISPOSITION_STYLE, STATUS_STYLE
-from dialcli.clock import from_iso
 from dialcli.config import TwilioCredentials
 from dialcli.errors import InputError
 from dialcli.results import exports, reporting

@@ -468,7 +468,6 @@ def _sampled(store: Store, campaign_id: int, at: datetime, seed: int,
              population: int, budget_s: float) -> Estimate:
     design = _pick(store, campaign_id, size, seed)
     picked = design.picked
-    fraction = len(picked) / population
     _build_sample(store, path, campaign_id, picked)
     copy = Store(path)
     try:
