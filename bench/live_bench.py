@@ -92,9 +92,13 @@ barge-in reaction p99 57.0 / 37.0 -> 27.6 / 29.2 ms; DTMF 9 goodbye p99 110 / 8.
 12.7 / 7.0 ms; loop timer lag max 190 / 138 -> 36 / 21 ms; pacing -6.4% / -8.3% ->
 -3.8% / -3.7% (never more than 20 creates in a sliding second); greeting p99 25 / 14
 ms; 256-269 relay sessions at once; 56-62 ms of CPU per call; 0 agent tokens to the 60
-machines, a message left on each. The first-token p99 is the one target still missed
-(by 2-5 ms): what is left of the tail is middle collections (p50 5 ms, max 16 ms) and
-the loop's own CPU per frame.
+machines, a message left on each. Four more idle runs of the same code: first-token
+p99 45.9 / 15.8 / 16.7 / 13.6 ms, barge-in p99 49.9 / 21.1 / 17.5 / 20.5 ms, DTMF 9 p99
+6.1 / 5.0 / 16.0 / 2.8 ms, pacing -4.5% / -4.1% / -4.0% / -3.7%. So the first-token
+p99 <= 20 ms holds in half the idle runs (13.6-45.9 ms over six): the tail is the box's
+scheduling of five busy threads (the fake Twilio and its callees run in this process
+too), middle collections (p50 5 ms, max 16 ms) and the loop's CPU per frame. A 2 ms
+thread switch interval gave 10.1-29.6 ms over five runs: no better, not adopted.
 """
 
 from __future__ import annotations
