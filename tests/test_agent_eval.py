@@ -163,3 +163,34 @@ def test_try_renders_the_agent_for_a_lead_of_a_campaign(cli, store):
     assert "Disposition: CALLBACK" in r.output and "15:00 EST" in r.output
     r = cli("agent", "try", "Zara", "--lead", "9", input="/hangup\n")
     assert r.exit_code == 2
+
+
+def test_piped_results_are_one_tab_separated_line_per_case(tmp_path):
+    """Piped, the results table is TSV with a header (grep FAIL finds the failing cases)
+    and the agent's last line whole; the callback time names its zone."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cases = tmp_path / "cases.csv"
+    cases.write_text("caller,expected,callback_at\n"
+                     "call me back tomorrow at 3 please,CALLBACK,\n"
+                     "yes I'm very interested tell me more,NOT_INTERESTED,\n")
+    env = {**os.environ, "PYTHONPATH": str(root / "src"), "COLUMNS": "80"}
+    subprocess.run([sys.executable, "-m", "dialcli", "agent", "create", "Zara", "--greeting",
+                    "Hi {{NAME}}, this is Zara from Acme Solar about your quote. Press 9 to "
+                    "stop these calls. Do you have a minute?", "--prompt", "You are Zara from Acme Solar."],
+                   cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=True)
+    proc = subprocess.run([sys.executable, "-m", "dialcli", "agent", "test", "Zara", str(cases),
+                           "--now", "2026-03-03T15:00:00Z", "--tz", "America/New_York"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split("\t")[:5] == ["Line", "Result", "Caller", "Expected", "Got"]
+    assert len(lines) == 3 and all(line.count("\t") == 6 for line in lines)
+    assert [line.split("\t")[1] for line in lines[1:]] == ["PASS", "FAIL"]
+    callback = lines[1].split("\t")[5]
+    assert callback.startswith("Wed 03-04 15:00") and callback.endswith("EST")
+    assert not any(ch in proc.stdout for ch in "│━─…")

@@ -134,7 +134,7 @@ def test(
         else:
             with common.err.status(f"Running {len(suite)} cases ({which})…"):
                 results = evaluate.run_cases(brain, call, suite, now)
-            common.out.print(_table(results, common.out.width))
+            common.show(_table(results, common.table_width()), rows=len(results) + 4)
     finally:
         brain.close()
     failed = sum(not r.passed for r in results)
@@ -150,9 +150,10 @@ def _table(results, width: int) -> Table:
     """One row per case; below ``common.WIDE`` columns the agent's last line is left
     out for passing cases (a failing case shows why instead)."""
     wide = width >= common.WIDE
+    whole = not common.stdout_is_terminal()      # piped: one case per line, nothing cut
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, expand=True)
     table.add_column("Line", justify="right", style="dim", no_wrap=True)
-    table.add_column("", no_wrap=True)
+    table.add_column("Result", no_wrap=True)
     table.add_column("Caller", ratio=3, overflow="fold")
     table.add_column("Expected", no_wrap=True)
     table.add_column("Got", no_wrap=True)
@@ -160,13 +161,14 @@ def _table(results, width: int) -> Table:
     table.add_column("Agent said last" if wide else "Detail", ratio=3 if wide else 2,
                      overflow="fold")
     for r in results:
-        at = r.callback_local.strftime("%a %m-%d %H:%M") if r.callback_local else ""
+        at = r.callback_local.strftime("%a %m-%d %H:%M %Z").strip() if r.callback_local else ""
         verdict = Text("PASS", style="green") if r.passed else Text("FAIL", style="bold red")
         got = Text(r.got, style="" if r.got == r.case.expected else "red")
         if r.why and r.got == r.case.expected:
             detail = Text(r.why, style="red")
         elif wide or not r.passed:
-            detail = Text(_one_line(r.last_reply, 90 if wide else 50))
+            detail = Text(" ".join((r.last_reply or "").split()) if whole
+                          else _one_line(r.last_reply, 90 if wide else 50))
         else:
             detail = Text("")
         table.add_row(str(r.case.line), verdict, Text(r.case.caller), r.case.expected, got,
