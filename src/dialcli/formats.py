@@ -22,6 +22,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dialcli.clock import from_iso
+
 DASH = "–"
 
 
@@ -94,10 +96,9 @@ def parse_instant(value: datetime | str | None) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return from_iso(value)
     except ValueError:
         return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
 
 
 def instant(value: datetime | str | None, zone: str | None = None, *, none: str = DASH,

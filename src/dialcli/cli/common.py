@@ -240,21 +240,22 @@ def show(renderable: Any, *, rows: int = 0) -> None:
         if isinstance(part, Table):
             # A page holds several tables: a '# title' line says which one follows.
             if page and part.title:
-                title = part.title.plain if isinstance(part.title, Text) else \
-                    Text.from_markup(str(part.title)).plain
-                sys.stdout.write(f"# {title}\n")
+                sys.stdout.write(f"# {_plain(part.title)}\n")
             write_tsv(part)
         elif isinstance(part, (str, Text)) and not str(part).strip():
             continue
         elif isinstance(part, Panel):
             # A box is for a person: a script gets its title line and its lines.
             if part.title:
-                title = part.title.plain if isinstance(part.title, Text) else \
-                    Text.from_markup(str(part.title)).plain
-                sys.stdout.write(f"# {title}\n")
+                sys.stdout.write(f"# {_plain(part.title)}\n")
             out.print(part.renderable, soft_wrap=True)
         else:
             out.print(part, soft_wrap=True)
+
+
+def _plain(title: Any) -> str:
+    """A table's or panel's title (Text, or a string with Rich markup) as plain text."""
+    return title.plain if isinstance(title, Text) else Text.from_markup(str(title)).plain
 
 
 def write_tsv(table: Table) -> None:

@@ -58,6 +58,7 @@ ADOPT_SKEW = timedelta(seconds=10)      # laptop vs Twilio clock
 #: (CPython's default is 10): see ``TwilioProvider.start``.
 FULL_GC_EVERY = 100
 
+
 class TwilioProvider(Provider):
     name = "twilio"
     polls = True            # the engine calls poll() for calls in flight
