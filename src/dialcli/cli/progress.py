@@ -158,7 +158,7 @@ class PassBar:
             if self.task is not None:
                 self.progress.remove_task(self.task)
             self.pass_no = pass_no
-            self.task = self.progress.add_task(label, total=max(left, 1) if left else 1,
+            self.task = self.progress.add_task(label, total=max(left, 1),
                                                completed=0 if left else 1)
             return
         task = next(t for t in self.progress.tasks if t.id == self.task)

@@ -132,14 +132,11 @@ class Model:
         label, p = self.predict(normalized)
         if label == "CONTINUE" or p < self.thresholds.get(label, 1.01) or not self.knows(normalized):
             return None
-        words = set(normalized.split())
-        if not words & ANCHORS[label] and not (unanchored and label == "OPT_OUT" and p >= UNANCHORED_OPT_OUT):
+        if not _anchored(label, p, normalized, unanchored=unanchored):
             return None
-        if label == "OPT_OUT" and (_THIRD_PARTY.search(normalized) or _SOMETHING_ELSE.search(normalized)) \
-                or _FINE_WITH_IT.search(normalized):
+        if label == "OPT_OUT" and _about_something_else(normalized) or _FINE_WITH_IT.search(normalized):
             return None
         return label
-
 
     def doubts_opt_out(self, normalized: str) -> bool:
         """An opt-out is the likeliest reading (at least ``DOUBT``) but not believed --
@@ -149,12 +146,21 @@ class Model:
         label, p = self.predict(normalized)
         if label != "OPT_OUT" or p < DOUBT or " " not in normalized or not self.knows(normalized):
             return False
-        if p >= self.thresholds.get(label, 1.01) and (set(normalized.split()) & ANCHORS[label]
-                                                     or p >= UNANCHORED_OPT_OUT):
+        if p >= self.thresholds.get(label, 1.01) and _anchored(label, p, normalized):
             return False          # believed outright (``believed``), not doubted
-        return not (
-            _THIRD_PARTY.search(normalized) or _SOMETHING_ELSE.search(normalized)
-            or _FINE_WITH_IT.search(normalized))
+        return not (_about_something_else(normalized) or _FINE_WITH_IT.search(normalized))
+
+
+def _anchored(label: str, p: float, normalized: str, *, unanchored: bool = True) -> bool:
+    """The line has a word ``label`` is said with -- or, for a near-certain opt-out
+    (``UNANCHORED_OPT_OUT``) where ``unanchored`` allows it, needs none."""
+    return bool(set(normalized.split()) & ANCHORS[label]) or (
+        unanchored and label == "OPT_OUT" and p >= UNANCHORED_OPT_OUT)
+
+
+def _about_something_else(normalized: str) -> bool:
+    """Opt-out words about someone else's calls or something other than ours."""
+    return bool(_THIRD_PARTY.search(normalized) or _SOMETHING_ELSE.search(normalized))
 
 
 #: An opt-out this sure is believed even on a line without an anchor word ("could
