@@ -224,8 +224,12 @@ class Gate:
 
     @property
     def state_rule(self) -> bool:
-        """Stopped by a state's artificial-voice rule (not by a missing federal consent)."""
-        return self.state is not None and not self.state.ok
+        """Stopped by a state's artificial-voice rule (not by a missing federal consent).
+
+        A state rule that only adds to the federal one (Utah's, say) can fail beside a
+        missing record; ``check`` then gives the federal reason, and so does this."""
+        return (not self.ok and self.state is not None and not self.state.ok
+                and self.reason == self.state.reason)
 
     def evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {"required": self.required}
