@@ -140,10 +140,13 @@ def create(
 
     \b
     Example:
-      dialcli agent create Zara --greeting-file greeting.txt --prompt-file prompt.txt
+      dialcli agent create Zara --greeting-file greeting.txt \\
+        --prompt-file prompt.txt
       dialcli agent create Sam --greeting "Hi {{NAME}}, this is Sam from Acme." \\
-        --prompt "You are Sam, a polite assistant." --voicemail-message "Please call us back."
-      dialcli agent create Lupe --language es-US --tts-provider Amazon --voice Lupe-Neural \\
+        --prompt "You are Sam, a polite assistant." \\
+        --voicemail-message "Please call us back."
+      dialcli agent create Lupe --language es-US --tts-provider Amazon \\
+        --voice Lupe-Neural \\
         --greeting-file saludo.txt --prompt-file prompt.txt
     """
     g = core.read_text_option(greeting, greeting_file, field="greeting", option="greeting", required=True)
@@ -253,8 +256,10 @@ def edit(
     \b
     Example:
       dialcli agent edit Zara --greeting-file greeting-v2.txt
-      dialcli agent edit Zara --name "Zara (collections)" --tts-provider Amazon --voice Joanna-Neural
-      dialcli agent edit Zara --field "best_time:text:When they want a call back" \\
+      dialcli agent edit Zara --name "Zara (collections)" \\
+        --tts-provider Amazon --voice Joanna-Neural
+      dialcli agent edit Zara \\
+        --field "best_time:text:When they want a call back" \\
         --field amount_promised:number --field wants_brochure:bool
     """
     from dialcli.workspace import fields as extracted   # lazy: only edit reads field specs
