@@ -126,9 +126,9 @@ def create(
                                                  help="Read the voicemail message from a UTF-8 file."),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", metavar="MODEL",
                                             help="Chat model for this agent (default: $DIALCLI_LLM_MODEL)."),
-    field: list[str] = typer.Option([], "--field", metavar="NAME:TYPE[:DESCRIPTION]",
-                                    help="Extract this from each call (text, number, bool, "
-                                         "date, datetime); repeatable."),
+    field: list[str] = typer.Option([], "--field", metavar="SPEC",
+                                    help="Extract a field from each call: NAME:TYPE[:DESCRIPTION], "
+                                         "TYPE text, number, bool, date or datetime; repeatable."),
     fields_file: Optional[str] = typer.Option(None, "--fields-file", metavar="FILE",
                                               help="The fields of a JSON or TOML schema file."),
 ) -> None:
@@ -241,9 +241,10 @@ def edit(
                                                  help="Read the voicemail message from a file."),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", metavar="MODEL",
                                             help='Chat model ("" = workspace default).'),
-    field: list[str] = typer.Option([], "--field", metavar="NAME:TYPE[:DESCRIPTION]",
-                                    help="Extract this from each call (text, number, bool, "
-                                         "date, datetime); repeatable; same name replaces."),
+    field: list[str] = typer.Option([], "--field", metavar="SPEC",
+                                    help="Extract a field from each call: NAME:TYPE[:DESCRIPTION], "
+                                         "TYPE text, number, bool, date or datetime; repeatable; "
+                                         "the same NAME replaces."),
     fields_file: Optional[str] = typer.Option(None, "--fields-file", metavar="FILE",
                                               help="Add the fields of a JSON or TOML schema file."),
     drop_field: list[str] = typer.Option([], "--drop-field", metavar="NAME",
