@@ -4,6 +4,7 @@ terminal conversation, through the brain a live call uses."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -160,9 +161,20 @@ def test_try_renders_the_agent_for_a_lead_of_a_campaign(cli, store):
     r = cli("agent", "try", "Zara", "--lead", "2", input="call me tomorrow at 3\n")
     assert r.exit_code == 0, r.output
     assert "agent> Hi Bo Chen, this is Zara from Acme about case B2." in r.output
-    assert "Disposition: CALLBACK" in r.output and "15:00 EST" in r.output
+    assert "Disposition: CALLBACK" in r.output and re.search(r"15:00 E[SD]T", r.output)
     r = cli("agent", "try", "Zara", "--lead", "9", input="/hangup\n")
     assert r.exit_code == 2
+
+
+def test_try_reads_times_in_the_zone_of_the_leads_phone(cli, store):
+    # No time zone column: the engine reads a callback time in the zone of the lead's
+    # phone, and so does try (it said 15:00 UTC, five hours early for Chicago).
+    import builders
+
+    builders.campaign(store, "Spring", leads=[{"name": "Priya Patel", "phones": ["+13125550103"]}])
+    r = cli("agent", "try", "Zara", "--lead", "1", input="call me tomorrow at 3\n")
+    assert r.exit_code == 0, r.output
+    assert "Disposition: CALLBACK" in r.output and re.search(r"15:00 C[SD]T", r.output), r.output
 
 
 def test_piped_results_are_one_tab_separated_line_per_case(tmp_path):

@@ -139,6 +139,19 @@ def test_a_state_ban_on_ai_voice_stops_a_test_call_whatever_the_consent(ws):
         testcall.prepare(ws, number=WA, agent_name="Zara", now=OPEN, purpose="sales")
 
 
+def test_a_state_rule_beside_a_missing_record_is_fixed_by_the_record_and_says_so(ws):
+    # Utah wants written consent too: with only express consent on record, the call is
+    # stopped by the missing federal record, and a written record is the fix.
+    utah = "+18015550121"
+    consent_for(ws, utah, kind="express")
+    with pytest.raises(ConflictError) as info:
+        testcall.prepare(ws, number=utah, agent_name="Zara", now=OPEN, override_hours="--now")
+    assert "only express consent" in info.value.message
+    assert "consent import" in info.value.hint and "No consent record lifts" not in info.value.hint
+    consent_for(ws, utah, kind="written")
+    testcall.prepare(ws, number=utah, agent_name="Zara", now=OPEN, override_hours="--now")
+
+
 def test_a_simulated_call_reports_the_consent_gate_instead_of_refusing(ws):
     call = testcall.prepare(ws, number=WA, agent_name="Zara", now=OPEN, simulate=True)
     assert "state rule WA" in call.consent_refusal

@@ -106,3 +106,25 @@ def test_groups_are_singular_nouns():
                                   "config", "auth", "completion", "call"}
     assert all(not g.endswith("s") for g in groups - {"calls"})
     assert all(alias == real + "s" for alias, real in GROUP_ALIASES.items())
+
+
+def test_help_reads_as_prose_on_an_80_column_terminal():
+    """Typer keeps a docstring's line breaks: a line wider than the terminal broke into
+    a long line and a stub ("...to a        \\n person, never\\n to a machine"). Paragraphs
+    are joined, and example lines fit; a flag shows no '<bool>' as if it took a value."""
+    import re
+
+    for name, _ in all_commands():
+        r = CliRunner().invoke(app, [*name.split(), "--help"], terminal_width=80,
+                               env={"COLUMNS": "80"})
+        assert r.exit_code == 0, (name, r.output)
+        out = r.output
+        assert "<bool>" not in out and "<str>" not in out, name
+        description = out.split("╭")[0]        # the prose above the option panels
+        lines = [line.rstrip() for line in description.splitlines()]
+        for line, following in zip(lines, lines[1:]):
+            if line.strip() and following.strip() and not following.startswith("   "):
+                # A line is never cut short while the next word would have fitted.
+                word = following.split()[0]
+                assert len(line) + 1 + len(word) > 79 or line.endswith(":") or re.match(
+                    r"\s*(?:[-*\u2022]|\d+[.)])\s", following), (name, line, following)

@@ -97,6 +97,17 @@ def test_report_page_piped_names_each_table(ws):
     assert "Name" in header and "Alex Chen" in leads[1].split("\t")
 
 
+def test_piped_tables_name_every_column_and_draw_no_bars(ws):
+    st, cid = ws
+    lead = st.scalar("SELECT id FROM leads WHERE campaign_id = ?", (cid,))
+    add_call(st, cid, lead, disposition="NOT_INTERESTED")
+    page = run("report").stdout + run("plan", "Spring").stdout
+    dispositions = page.split("# Dispositions\n", 1)[1].splitlines()
+    assert dispositions[0] == "Disposition\tCalls\tShare"
+    assert dispositions[1].split("\t")[0] == "NOT_INTERESTED"
+    assert "█" not in page and not re.search(r"(^|\t)column\d", page, re.M), page
+
+
 def test_grep_finds_a_disposition_in_a_real_pipe(ws, tmp_path):
     """A real process with stdout on a pipe, the way `dialcli dnc list | grep` runs."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "80"}

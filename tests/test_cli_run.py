@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -181,6 +182,13 @@ def test_demo_builds_and_runs_the_example_campaign(cli, tmp_path):
     assert r.exit_code == 0, r.output
     assert "No real calls" in r.stderr and "completed" in r.stderr
     assert f"dialcli --db {tmp_path / 'demo.db'} report" in r.stderr     # where to look next
+    # The leads it says lack written consent are the ones start then warns of; a state's
+    # ban is named apart (no record lifts it).
+    lacking = re.search(r"(\d+) lacks? the written consent", r.stderr)
+    warned = re.search(r"Warning: (\d+) waiting lead\(s\) have no number with prior express "
+                       r"written consent", r.stderr)
+    assert lacking and warned and lacking.group(1) == warned.group(1), r.stderr
+    assert re.search(r"1 lives in a state whose law stops.*Emma Wilson \(state rule WA", r.stderr)
     with Store(tmp_path / "demo.db") as st:
         assert st.scalar("SELECT COUNT(*) FROM leads") >= 25
         assert st.scalar("SELECT status FROM campaigns") == "COMPLETED"

@@ -123,8 +123,8 @@ def test_reimport_of_records_without_a_source_keeps_one(store, tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("name,email\nA,a@x\n", "no a phone column and no consent_at and no consent_type"),
-    ("phone,consent_type\n2125550142,written\n", "no consent_at"),
+    ("name,email\nA,a@x\n", "lacks the phone, consent_at and consent_type columns"),
+    ("phone,consent_type\n2125550142,written\n", "lacks the consent_at column:"),
     ("", "is empty"),
     ("phone,consent_at,consent_type\n\n", "has a header but no rows"),
 ])
@@ -132,6 +132,26 @@ def test_unusable_files_are_refused(store, tmp_path, text, message):
     with pytest.raises(InputError, match=message):
         consent.import_file(store, write(tmp_path, text), now_iso=NOW_ISO)
     assert store.scalar("SELECT COUNT(*) FROM consent") == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "cp1252", "utf-8-sig"])
+def test_a_consent_file_is_read_in_the_encodings_a_spreadsheet_writes(store, tmp_path, encoding):
+    # The leads importer's reading, shared: Excel's "Unicode text" (UTF-16, with its
+    # byte-order mark), Windows CSV (cp1252), CSV UTF-8 (a BOM).
+    text = "phone,consent_at,consent_type,consent_source\r\n" \
+           "2125550142,2026-03-01,written,formulaire signé\r\n"
+    path = tmp_path / "consent.csv"
+    path.write_bytes((b"\xfe\xff" if encoding == "utf-16-be" else b"") + text.encode(encoding))
+    r = consent.import_file(store, path, now_iso=NOW_ISO)
+    assert (r.added, r.rejected) == (1, 0)
+    assert store.scalar("SELECT source FROM consent") == "formulaire signé"
+
+
+def test_a_registry_in_utf16_counts_its_lines(store, tmp_path):
+    path = tmp_path / "registry.txt"
+    path.write_bytes("2125550140\r\n4155550141\r\n".encode("utf-16"))
+    got = dnc.import_file(store, path, now_iso=NOW_ISO)
+    assert (got.lines, got.numbers, got.added) == (2, 2, 2)
 
 
 def test_column_option_names_the_phone_column(store, tmp_path):

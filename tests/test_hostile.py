@@ -660,6 +660,21 @@ def test_a_truncated_last_line_is_warned_about(cli, db_path, tmp_path):
     assert "cut short" in result.output.replace("\n", " ")
 
 
+def test_the_end_of_a_utf16_file_is_read_as_text(cli, db_path, tmp_path):
+    # Excel's "Unicode text" export: UTF-16, tab-separated. Its last line break is two
+    # bytes ending in a zero, which read as bytes looked like a row cut short.
+    make_campaign(db_path)
+    rows = "name\tphone1\tnotes\r\nJosé Núñez\t(212) 555-0140\tx\r\nAna\t+1 415 555 0141\ty\r\n"
+    for order in ("utf-16", "utf-16-be"):
+        path = tmp_path / f"{order}.txt"
+        path.write_bytes((b"\xfe\xff" if order == "utf-16-be" else b"") + rows.encode(order))
+        result = cli("import", path, "--campaign", "Spring", "--allow-duplicates")
+        assert result.exit_code == 0 and "cut short" not in result.output, result.output
+        path.write_bytes(path.read_bytes()[:-8])                 # 'y\r\n' and a digit gone
+        result = cli("import", path, "--campaign", "Spring", "--allow-duplicates")
+        assert "cut short" in result.output.replace("\n", " "), result.output
+
+
 def test_a_new_workspace_that_cannot_be_made_leaves_no_file(tmp_path, monkeypatch):
     from dialcli.store import migrations
 

@@ -99,3 +99,29 @@ def test_a_line_waits_for_the_loops_next_wake_up_instead_of_waking_it(store):
     engine.state.in_flight[7] = object.__new__(InFlight)     # a call in progress
     engine.pacer.next_at = None
     assert engine._next_wake(now) <= now + LINE_EVERY
+
+
+def test_the_tally_lines_break_between_items_never_inside_one():
+    from dialcli.cli.ui import disposition_line
+    from dialcli.engine.types import Snapshot
+
+    counts = {"NO_ANSWER": 25, "VOICEMAIL": 18, "INTERESTED": 7, "NOT_INTERESTED": 7,
+              "CALLBACK": 6, "FAILED": 6, "WRONG_NUMBER": 4, "OPT_OUT": 3}
+    snap = Snapshot(campaign="Demo", status="RUNNING", now=T0, run=1, pass_no=1, max_passes=3,
+                    next_pass_at=None, calls_made=76, reached=23, interested=7, opted_out=3,
+                    in_flight=0, minutes=49, cost=0.686, dispositions=counts,
+                    leads_by_status={"EXHAUSTED": 9, "REACHED": 23}, recent_leads=[],
+                    recent_events=[])
+    for width in (40, 60, 100, 120):
+        console = Console(width=width, record=True)
+        console.print(disposition_line(snap))
+        lines = console.export_text().splitlines()
+        assert all(len(line) <= width for line in lines)
+        words = " ".join(lines).split()
+        for name, n in counts.items():      # every name is followed by its own count
+            assert words[words.index(name) + 1] == str(n), (width, lines)
+        assert not any(line.strip().isdigit() for line in lines), lines
+    # A console that does not wrap (a pipe) keeps each tally on one line.
+    piped = Console(width=40, record=True, soft_wrap=True)
+    piped.print(disposition_line(snap))
+    assert piped.export_text().splitlines()[0].endswith("OPT_OUT 3")

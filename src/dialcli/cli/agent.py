@@ -126,9 +126,9 @@ def create(
                                                  help="Read the voicemail message from a UTF-8 file."),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", metavar="MODEL",
                                             help="Chat model for this agent (default: $DIALCLI_LLM_MODEL)."),
-    field: list[str] = typer.Option([], "--field", metavar="NAME:TYPE[:DESCRIPTION]",
-                                    help="Extract this from each call (text, number, bool, "
-                                         "date, datetime); repeatable."),
+    field: list[str] = typer.Option([], "--field", metavar="SPEC",
+                                    help="Extract a field from each call: NAME:TYPE[:DESCRIPTION], "
+                                         "TYPE text, number, bool, date or datetime; repeatable."),
     fields_file: Optional[str] = typer.Option(None, "--fields-file", metavar="FILE",
                                               help="The fields of a JSON or TOML schema file."),
 ) -> None:
@@ -140,10 +140,13 @@ def create(
 
     \b
     Example:
-      dialcli agent create Zara --greeting-file greeting.txt --prompt-file prompt.txt
+      dialcli agent create Zara --greeting-file greeting.txt \\
+        --prompt-file prompt.txt
       dialcli agent create Sam --greeting "Hi {{NAME}}, this is Sam from Acme." \\
-        --prompt "You are Sam, a polite assistant." --voicemail-message "Please call us back."
-      dialcli agent create Lupe --language es-US --tts-provider Amazon --voice Lupe-Neural \\
+        --prompt "You are Sam, a polite assistant." \\
+        --voicemail-message "Please call us back."
+      dialcli agent create Lupe --language es-US --tts-provider Amazon \\
+        --voice Lupe-Neural \\
         --greeting-file saludo.txt --prompt-file prompt.txt
     """
     g = core.read_text_option(greeting, greeting_file, field="greeting", option="greeting", required=True)
@@ -238,9 +241,10 @@ def edit(
                                                  help="Read the voicemail message from a file."),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", metavar="MODEL",
                                             help='Chat model ("" = workspace default).'),
-    field: list[str] = typer.Option([], "--field", metavar="NAME:TYPE[:DESCRIPTION]",
-                                    help="Extract this from each call (text, number, bool, "
-                                         "date, datetime); repeatable; same name replaces."),
+    field: list[str] = typer.Option([], "--field", metavar="SPEC",
+                                    help="Extract a field from each call: NAME:TYPE[:DESCRIPTION], "
+                                         "TYPE text, number, bool, date or datetime; repeatable; "
+                                         "the same NAME replaces."),
     fields_file: Optional[str] = typer.Option(None, "--fields-file", metavar="FILE",
                                               help="Add the fields of a JSON or TOML schema file."),
     drop_field: list[str] = typer.Option([], "--drop-field", metavar="NAME",
@@ -253,8 +257,10 @@ def edit(
     \b
     Example:
       dialcli agent edit Zara --greeting-file greeting-v2.txt
-      dialcli agent edit Zara --name "Zara (collections)" --tts-provider Amazon --voice Joanna-Neural
-      dialcli agent edit Zara --field "best_time:text:When they want a call back" \\
+      dialcli agent edit Zara --name "Zara (collections)" \\
+        --tts-provider Amazon --voice Joanna-Neural
+      dialcli agent edit Zara \\
+        --field "best_time:text:When they want a call back" \\
         --field amount_promised:number --field wants_brochure:bool
     """
     from dialcli.workspace import fields as extracted   # lazy: only edit reads field specs

@@ -217,7 +217,7 @@ def try_(
         p = build_preview(st, campaign=campaign or names[0], agent=rec.name, lead_number=lead)
         name = p.lead.name if p.lead else ""
         variables = dict(p.lead.vars) if p.lead else {}
-        zone = zone or (p.lead.timezone if p.lead else None)
+        zone = zone or (_lead_zone(p.lead) if p.lead else None)
     else:
         name, variables = lead_name.strip(), {}
     now = common.now(ctx)
@@ -260,6 +260,15 @@ def try_(
     finally:
         brain.close()
     _show_end(end, now, zone)
+
+
+def _lead_zone(lead) -> str | None:
+    """The zone a live call to ``lead`` reads times in, as the engine picks it: the lead's
+    own time zone column, else the first zone of its first phone still dialable."""
+    if lead.timezone:
+        return lead.timezone
+    phone = next((p for p in lead.phones if p.live and p.zones), None)
+    return phone.zones[0] if phone else None
 
 
 def _agent_says(text: str) -> None:

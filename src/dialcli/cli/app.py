@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import re
 import sqlite3
 import sys
 from collections.abc import Iterator, Mapping
@@ -42,6 +43,68 @@ GROUP_ALIASES = {"agents": "agent", "campaigns": "campaign", "numbers": "number"
 VERB_ALIASES = {"create": "add", "add": "create", "delete": "remove", "remove": "delete"}
 
 
+_ITEM = re.compile(r"\s*(?:[-*\u2022]|\d+[.)])\s")
+
+
+def reflowed(help_text: str | None) -> str | None:
+    """``help_text`` with each paragraph's single line breaks joined, as Click joins them:
+    Typer keeps them, so a docstring line wider than the terminal wrapped into a long
+    line and a short one. Paragraphs marked ``\\b`` (examples) keep their lines; a list
+    item starts its own line."""
+    if not help_text:
+        return help_text
+    paragraphs = []
+    for para in inspect.cleandoc(help_text).split("\n\n"):
+        if para.startswith("\b"):
+            paragraphs.append(para)
+            continue
+        lines: list[str] = []
+        for line in para.split("\n"):
+            if lines and not _ITEM.match(line):
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line.rstrip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
+#: What the help's type column says for a value of each Python type: Click's words,
+#: not Typer's ``<str>``.
+_TYPE_WORDS = {"<str>": "TEXT", "<int>": "INTEGER", "<float>": "NUMBER",
+               "<list[str]>": "TEXT", "<list[int]>": "INTEGER", "<int range>": "INTEGER",
+               "<path>": "PATH"}
+
+
+def _plain_types(command: Command) -> None:
+    """The help's type column in a user's words: a flag takes no value, so it shows
+    none (Typer shows ``<bool>``, which reads as if ``--json true`` were wanted), and
+    a value is TEXT, INTEGER or NUMBER as Click names them. Only the help's column
+    changes: usage lines and parsing are Typer's."""
+    import click
+
+    def plain(param) -> None:
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.display_type_rich = lambda ctx: None
+            return
+        if param.param_type_name == "option" and param.metavar is not None:
+            return                          # an option's metavar is its type column
+        shown = type(param).display_type_rich(param, click.Context(command))
+        if shown in _TYPE_WORDS:
+            param.display_type_rich = lambda ctx, word=_TYPE_WORDS[shown]: word
+
+    for param in command.params:
+        plain(param)
+    made = command.get_help_option          # Click makes --help per context: a flag too
+
+    def get_help_option(ctx):
+        option = made(ctx)
+        if option is not None:
+            plain(option)
+        return option
+
+    command.get_help_option = get_help_option
+
+
 def with_common_options(command: Command) -> Command:
     """``command`` (and, for a group, each of its commands) with the options every
     command takes without declaring them: ``-q``, ``-v``/``-vv``, ``--log-file``
@@ -59,6 +122,8 @@ def with_common_options(command: Command) -> Command:
         command.params.extend(o for o in extra if not set(o.opts) & taken)
         _campaign_option(command, taken)
         _complete_names(command)
+        command.help = reflowed(command.help)
+        _plain_types(command)
         command._dialcli_common = True
     subs = getattr(command, "commands", None)
     if subs is not None:

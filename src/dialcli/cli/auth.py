@@ -69,7 +69,8 @@ def login(
     \b
     Example:
       dialcli auth login
-      printf '%s\\n' "$TOKEN" | dialcli auth login --sid AC0123456789abcdef0123456789abcdef
+      printf '%s\\n' "$TOKEN" | \\
+        dialcli auth login --sid AC0123456789abcdef0123456789abcdef
       dialcli auth login --llm
     """
     values: dict[str, str] = {}

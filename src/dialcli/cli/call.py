@@ -101,9 +101,10 @@ def call(
     \b
     Example:
       dialcli call +14155550123 --agent Zara --simulate
-      dialcli call +14155550123 --agent Zara --var NAME=Alex --public-url https://x.trycloudflare.com
+      dialcli call +14155550123 --agent Zara --var NAME=Alex \\
+        --public-url https://x.trycloudflare.com
       dialcli call +14155550123 --agent Zara --lead 42 --now
-      dialcli call place +14155550123 --agent Zara --simulate   (the same: "place" may be left out)
+      dialcli call place +14155550123 --agent Zara --simulate   (the same)
       dialcli call list
     """
     # A rehearsal on a fresh install makes the workspace (its test call is kept there);

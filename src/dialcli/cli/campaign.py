@@ -212,8 +212,10 @@ def create(
     Example:
       dialcli campaign create "Spring outreach" --agent Zara --from +14155550100 \\
         --purpose telemarketing
-      dialcli campaign create Renewals --agent Zara --from +14155550100 --purpose informational \\
-        --window 10:00-19:00 --retry-interval 120 --max-attempts 2 --voicemail message
+      dialcli campaign create Renewals --agent Zara --from +14155550100 \\
+        --purpose informational \\
+        --window 10:00-19:00 --retry-interval 120 --max-attempts 2 \\
+        --voicemail message
     """
     if purpose is None:
         raise InputError("A campaign needs --purpose: telemarketing or informational.",
@@ -329,7 +331,8 @@ def edit(
 
     \b
     Example:
-      dialcli campaign edit "Spring outreach" --window 10:00-19:00 --max-attempts 2
+      dialcli campaign edit "Spring outreach" --window 10:00-19:00 \\
+        --max-attempts 2
       dialcli campaign edit "Spring outreach" --agent Sam --from +14155550111
       dialcli campaign edit "Spring outreach" --purpose informational
       dialcli campaign edit Renewals --consent-gate off --i-have-consent-records

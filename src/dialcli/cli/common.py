@@ -260,7 +260,8 @@ def _plain(title: Any) -> str:
 
 def write_tsv(table: Table) -> None:
     """``table`` as tab-separated lines: a header, then one line per row."""
-    columns = table.columns
+    # A column of bars (the report's share bars) is a picture for a person: left out.
+    columns = [c for c in table.columns if c.header or not _drawing(c.cells)]
     # Always a header, even for a table drawn without one (a key/value summary): a
     # script reads columns by name.
     names = [_tsv_text(c.header) for c in columns]
@@ -272,6 +273,14 @@ def write_tsv(table: Table) -> None:
         lines.append("\t".join(_tsv_text(cell) for cell in row))
     sys.stdout.write("\n".join(lines) + ("\n" if lines else ""))
     sys.stdout.flush()
+
+
+_GLYPHS = set("█▉▊▋▌▍▎▏▁▂▃▄▅▆▇ ")
+
+
+def _drawing(cells: Any) -> bool:
+    texts = [_tsv_text(cell) for cell in cells]
+    return any(texts) and all(set(t) <= _GLYPHS for t in texts)
 
 
 def _tsv_text(cell: Any) -> str:

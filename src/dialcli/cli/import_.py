@@ -57,12 +57,12 @@ def import_leads(
     record per phone of the row. Headers are normalized (uppercase,
     non-alphanumerics -> _): 'case number' becomes {{CASE_NUMBER}}. Phones may be
     written with spaces, dashes, dots or parentheses; each is stored as E.164
-    with its time zones. Rows without a
-    valid phone, and duplicates, go to a rejects CSV with their line number and
-    the reason, as do rows whose consent columns are incomplete or unreadable;
-    numbers on the opt-out list are imported but never dialed. Says how many
-    leads lack the consent the campaign's purpose needs. If the import fails or
-    you press Ctrl-C, nothing is imported.
+    with its time zones. Rows without a valid phone, and duplicates, go to a
+    rejects CSV with their line number and the reason, as do rows whose consent
+    columns are incomplete or unreadable; numbers on the opt-out list are
+    imported but never dialed. Says how many leads lack the consent the
+    campaign's purpose needs. If the import fails or you press Ctrl-C, nothing
+    is imported.
 
     \b
     Example:

@@ -115,7 +115,7 @@ def plan_table(plan: Plan, limit: int, width: int = 200) -> Table:
 
 def totals_table(plan: Plan) -> Table:
     table = Table(title="Totals", title_justify="left")
-    table.add_column("")
+    table.add_column("Count")
     for c in CATEGORIES:
         table.add_column(LABELS[c], justify="right", style=STYLES[c])
     table.add_row("numbers", *(num(plan.totals[c]) for c in CATEGORIES))

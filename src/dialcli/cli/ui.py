@@ -151,21 +151,37 @@ def event_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def disposition_line(s: "Snapshot") -> Text:
-    text = Text("Dispositions: ", style="dim")
-    if not s.dispositions:
-        text.append("none yet", style="dim")
-    for i, (k, n) in enumerate(sorted(s.dispositions.items(), key=lambda kv: -kv[1])):
-        if i:
-            text.append("  ")
-        text.append(f"{k} {formats.count(n)}", style=DISPOSITION_STYLE.get(k, ""))
+class Tally:
+    """Lines of 'Label: NAME count  NAME count ...' that break between items only, never
+    between a name and its count; a continued line is indented under the first item.
+    On a console that does not wrap (piped output), each line stays whole."""
+
+    def __init__(self, rows: list[tuple[str, list[tuple[str, str]]]]) -> None:
+        self.rows = rows            # (label, [(item text, style)])
+
+    def __rich_console__(self, console: Any, options: Any):
+        width = options.max_width
+        for label, items in self.rows:
+            line = Text(label, style="dim")
+            for i, (word, style) in enumerate(items):
+                gap = "  " if i else ""
+                if (i and not options.no_wrap
+                        and line.cell_len + len(gap) + Text(word).cell_len > width):
+                    yield line
+                    line, gap = Text(" " * len(label)), ""
+                line.append(gap)
+                line.append(word, style=style)
+            yield line
+
+
+def disposition_line(s: "Snapshot") -> Tally:
+    items = [(f"{k} {formats.count(n)}", DISPOSITION_STYLE.get(k, ""))
+             for k, n in sorted(s.dispositions.items(), key=lambda kv: -kv[1])]
+    rows = [("Dispositions: ", items or [("none yet", "dim")])]
     if s.leads_by_status:
-        text.append("\nLeads: ", style="dim")
-        for i, (k, n) in enumerate(sorted(s.leads_by_status.items())):
-            if i:
-                text.append("  ")
-            text.append(f"{k} {formats.count(n)}", style=STATUS_STYLE.get(k, ""))
-    return text
+        rows.append(("Leads: ", [(f"{k} {formats.count(n)}", STATUS_STYLE.get(k, ""))
+                                 for k, n in sorted(s.leads_by_status.items())]))
+    return Tally(rows)
 
 
 def latest_per_lead(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

@@ -89,7 +89,8 @@ def add_cmd(
     \b
     Example:
       dialcli webhook add https://example.com/hooks/dialcli
-      dialcli webhook add https://example.com/hooks/dialcli --secret - < secret.txt
+      dialcli webhook add https://example.com/hooks/dialcli \\
+        --secret - < secret.txt
     """
     if secret == "-":
         lines = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]

@@ -23,7 +23,6 @@ the number off the opt-out list later does not restore them, only a newer consen
 
 from __future__ import annotations
 
-import codecs
 import csv
 import re
 import sqlite3
@@ -34,6 +33,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from dateutil import parser as dateparser
 
+from dialcli import textfiles
 from dialcli.clock import UTC, from_iso, to_iso
 from dialcli.compliance import adad
 from dialcli.compliance.rules import zone_info
@@ -224,8 +224,12 @@ class Gate:
 
     @property
     def state_rule(self) -> bool:
-        """Stopped by a state's artificial-voice rule (not by a missing federal consent)."""
-        return self.state is not None and not self.state.ok
+        """Stopped by a state's artificial-voice rule (not by a missing federal consent).
+
+        A state rule that only adds to the federal one (Utah's, say) can fail beside a
+        missing record; ``check`` then gives the federal reason, and so does this."""
+        return (not self.ok and self.state is not None and not self.state.ok
+                and self.reason == self.state.reason)
 
     def evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {"required": self.required}
@@ -390,7 +394,7 @@ def import_file(store: Any, path: str | Path, *, now_iso: str, column: str | Non
     if not path.is_file():
         raise InputError(f"{path} does not exist or is not a file.")
     result = ImportResult(source=f"consent-import:{path.name}")
-    encoding = _encoding(path)
+    encoding = textfiles.sniff(path)[0]
     touched: set[str] = set()
     with store.tx() as conn, path.open(encoding=encoding, newline="") as fh:
         rows = _rows(fh, path, column, result)
@@ -447,17 +451,9 @@ def _reject(result: ImportResult, line: int, exc: InputError) -> None:
         result.rejects.append((line, exc.message.rstrip(".")))
 
 
-def _encoding(path: Path) -> str:
-    """UTF-8 (a BOM dropped) if every byte is, else Windows-1252 (Excel on Windows)."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    try:
-        with path.open("rb") as f:
-            while block := f.read(1 << 20):
-                decoder.decode(block)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "cp1252"
-    return "utf-8-sig"
+def _and(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _rows(fh: Any, path: Path, column: str | None, result: ImportResult) -> Iterator[
@@ -482,12 +478,13 @@ def _rows(fh: Any, path: Path, column: str | None, result: ImportResult) -> Iter
         phones = [tokens.index(normalize_header(column))]
     else:
         phones = phone_columns(tokens)
-    missing = [name for name, found in (("a phone column", phones),
+    missing = [name for name, found in (("phone", phones),
                                         ("consent_at", "CONSENT_AT" in tokens),
                                         ("consent_type", "CONSENT_TYPE" in tokens)) if not found]
     if missing:
         raise InputError(
-            f"{path.name} has no {' and no '.join(missing)}: its header is "
+            f"{path.name} lacks the {_and(missing)} column{'s' if len(missing) > 1 else ''}: "
+            "its header is "
             f"{', '.join(header)}.",
             hint="A consent file has a phone column (phone, mobile, ... or name it with "
                  "--column), consent_at (date or date-time), consent_type (written or "

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
 
+from dialcli import textfiles
 from dialcli.compliance import consent
 from dialcli.compliance.policy import RULES_VERSION
 from dialcli.store import transitions, where
@@ -316,7 +317,8 @@ def _open_texts(path: Path, progress: Progress | None = None
                            _reporter(lambda raw=raw, b=before: b + raw.tell(), total, progress))
                 before += member.file_size
         return
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+    encoding = textfiles.sniff(path)[0]
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
         yield path.name, fh, _reporter(fh.buffer.tell, path.stat().st_size, progress)
 
 

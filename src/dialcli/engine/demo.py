@@ -63,16 +63,34 @@ def _remove_workspace(db: Path) -> None:
             path.unlink()
 
 
-def _gated(store: Store, campaign_id: int, at_iso: str) -> list[str]:
-    """'Name (why)' of each lead whose first phone the consent gate will skip."""
-    out = []
+def _gated(store: Store, campaign_id: int, at_iso: str) -> tuple[list[str], list[str]]:
+    """'Name (why)' of each lead whose first phone the gate will skip, in two lists: those
+    lacking the written consent (what ``start`` then warns of, and ``consent import``
+    fixes) and those a state's artificial-voice law stops (no record lifts that)."""
+    lacking, by_state = [], []
     for name, e164 in store.conn.execute(
             "SELECT name, phone1 FROM leads WHERE campaign_id = ? ORDER BY id", (campaign_id,)):
         gate = consent.check(store.conn, e164, purpose=consent.TELEMARKETING, gate_on=True,
                              at_iso=at_iso)
         if not gate.ok:
-            out.append(f"{name} ({gate.reason})")
-    return out
+            (by_state if gate.state_rule else lacking).append(f"{name} ({gate.reason})")
+    return lacking, by_state
+
+
+def _gate_line(lacking: list[str], by_state: list[str]) -> str:
+    """The demo's sentence on the leads the gate skips, counted as ``start`` counts them."""
+    if not lacking and not by_state:
+        return "Consent: every lead has the written consent a telemarketing call needs."
+    parts = []
+    if lacking:
+        parts.append(f"{formats.count(len(lacking))} {'lacks' if len(lacking) == 1 else 'lack'} "
+                     "the written consent a telemarketing call needs: " + "; ".join(lacking))
+    if by_state:
+        parts.append(f"{formats.count(len(by_state))} {'lives' if len(by_state) == 1 else 'live'} "
+                     "in a state whose law stops an AI-voice telemarketing call: "
+                     + "; ".join(by_state))
+    return (f"Consent: the gate skips {formats.count(len(lacking) + len(by_state))} lead(s). "
+            + ". ".join(parts) + ".")
 
 
 def build_demo(db: Path, now: datetime) -> dict[str, Any]:
@@ -114,8 +132,7 @@ def build_demo(db: Path, now: datetime) -> dict[str, Any]:
         f"{formats.count(summary.rejected)} "
         f"rejected" + (f" (see {summary.rejects_file})" if summary.rejects_file else "") + "; "
         f"{formats.count(summary.consent_records)} consent records from its consent columns.",
-        f"Consent: {formats.count(len(gated))} lead(s) lack the written consent a telemarketing call needs; "
-        "the gate skips them with the reason: " + "; ".join(gated) + ".",
+        _gate_line(*gated),
         f"Leads per time zone: {zones}.",
     ]
     return {"campaign_id": campaign.id, "lines": lines, "summary": summary}

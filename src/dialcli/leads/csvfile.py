@@ -34,6 +34,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterator
 
+from dialcli import textfiles
 from dialcli.errors import InputError
 from dialcli.phones import PHONE_SLOTS, US_STATES
 from dialcli.templates import normalize_header
@@ -48,7 +49,6 @@ STRUCTURED = frozenset({"NAME", "EMAIL", "TIMEZONE", *CONSENT_COLUMNS}
 _PHONE_TOKEN = re.compile(r"PHONE(\d+)")
 _LOOKS_LIKE_PHONE = re.compile(r"(PHONE|MOBILE|CELL|TEL|NUMBER)", re.I)
 _DELIMITERS = (",", ";", "\t", "|")
-_BLOCK = 1 << 20
 FIELD_LIMIT = 1 << 20
 csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
 
@@ -86,53 +86,6 @@ class HeaderPlan:
         return [t for t, _ in self.variables]
 
 
-def _sniff_encoding(path: Path, head: bytes) -> tuple[str, list[str], int]:
-    """(encoding, notices, newline count) after checking every byte of the file."""
-    if head.startswith(codecs.BOM_UTF8):
-        candidates = ["utf-8-sig"]
-    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ["utf-16"]
-    else:
-        candidates = ["utf-8", "cp1252", "latin-1"]
-    for encoding in candidates:
-        decoder = codecs.getincrementaldecoder(encoding)()
-        newlines = done = 0
-        try:
-            with path.open("rb") as f:
-                while block := f.read(_BLOCK):
-                    decoder.decode(block)
-                    newlines += block.count(b"\n")
-                    done += len(block)
-                decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
-            if len(candidates) > 1:
-                continue
-            # A byte-order mark names the encoding; bytes that contradict it mean a
-            # file pasted together from two encodings, and guessing would garble one.
-            pending = len(exc.object) - (len(block) if block else 0)
-            at = done - pending + exc.start + 1
-            label = "UTF-8" if encoding == "utf-8-sig" else "UTF-16"
-            raise InputError(
-                f"{path.name} starts with a {label} byte-order mark, but byte {at:,} is not "
-                f"valid {label}: the file mixes encodings.",
-                hint="Open it in your spreadsheet and save it as 'CSV UTF-8', then import again.",
-            ) from None
-        if encoding == "utf-16":
-            newlines = max(1, done // 200)   # '\n' bytes say nothing in UTF-16
-        notices = []
-        if encoding == "cp1252":
-            notices.append(
-                f"{path.name} is not UTF-8; read it as Windows-1252 (cp1252), the usual "
-                "encoding of Excel CSVs on Windows. If names look wrong, save the file as "
-                "'CSV UTF-8' and import again.")
-        elif encoding == "latin-1":
-            notices.append(
-                f"{path.name} is neither UTF-8 nor Windows-1252; read it as Latin-1. If names "
-                "look wrong, save the file as 'CSV UTF-8' and import again.")
-        return encoding, notices, newlines
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
-
-
 def _sniff_delimiter(first_line: str) -> str:
     """The separator of the header line: the most frequent of , ; TAB |."""
     counts = {d: first_line.count(d) for d in _DELIMITERS}
@@ -158,7 +111,7 @@ def inspect(path: Path) -> FileInfo:
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise InputError(f"{path.name} contains NUL bytes, so it is not a text CSV.",
                          hint="Save it as 'CSV UTF-8' from your spreadsheet and import again.")
-    encoding, notices, newlines = _sniff_encoding(path, head)
+    encoding, notices, newlines = textfiles.sniff(path, head)
     with path.open("r", encoding=encoding, newline="") as f:
         first = ""
         for _ in range(100):

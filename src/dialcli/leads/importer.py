@@ -528,17 +528,25 @@ def template_csv(*, examples: bool = True) -> str:
 def _cut_short(source: Path, info: csvfile.FileInfo) -> list[str]:
     """A warning when the file ends in the middle of a row: no line break at the end
     and fewer columns than the header (a copy or download cut short)."""
+    import codecs
     import csv
 
+    # Read the end as text: in UTF-16 a line break is two bytes, and '\n' is not last.
+    encoding, start = info.encoding, max(0, info.size - 65536)
     try:
         with open(source, "rb") as fh:
-            fh.seek(max(0, info.size - 65536))
-            tail = fh.read()
+            if encoding == "utf-16":
+                encoding = "utf-16-be" if fh.read(2) == codecs.BOM_UTF16_BE else "utf-16-le"
+                start = max(2, start - start % 2)        # after the mark, on a code unit
+            elif encoding == "utf-8-sig" and start:
+                encoding = "utf-8"
+            fh.seek(start)
+            tail = fh.read().decode(encoding, errors="replace")
     except OSError:
         return []
-    if not tail or tail.endswith((b"\n", b"\r")) or b"\n" not in tail:
+    if not tail or tail.endswith(("\n", "\r")) or "\n" not in tail:
         return []
-    last = tail.rsplit(b"\n", 1)[-1].decode(info.encoding, errors="replace")
+    last = tail.rsplit("\n", 1)[-1]
     try:
         fields = next(csv.reader([last], delimiter=info.delimiter), [])
     except csv.Error:
