@@ -156,7 +156,16 @@ def normalize(text: str) -> str:
                    r"(?:a game|a gain|a gin)\b", r"\1 again", s)
     if "col" in s or "cool" in s:     # speech-to-text for "calling" and "call"
         s = re.sub(r"\b(stop|quit|keep|keeps|stopped) (?:colin|cold in|coling|collin|colling|cullin)\b", r"\1 calling", s)
-        s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull) (me|us|here|this|again)\b", r"\1 call \2", s)
+        s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull|cul) (me|us|here|this|again)\b", r"\1 call \2", s)
+    if " cal " in s or " knot " in s:     # speech-to-text: "do knot call", "don't cal me"
+        s = re.sub(r"\b(do|does|did) knot\b", r"\1 not", s)
+        s = re.sub(r"\b(do not|never|not|no|stop|quit) cal (me|us|here|this|again)\b", r"\1 call \2", s)
+    if "reach" in s:     # "don't reach out to me again": a verb for calling
+        s = re.sub(r"\breach(ing)? out (?:to )?(me|us|this|here|my|again|anymore)\b",
+                   lambda m: ("contacting " if m.group(1) else "contact ") + m.group(2), s)
+    if " or " in s or " and " in s or " nor " in s:   # "don't text or call me": one verb for the request
+        s = re.sub(r"\b(?:text|message|email|mail|e mail|write|txt|sms)(?:ing)? (?:or|and|nor) "
+                   r"(?=(?:call|calling|contact|contacting|phone|phoning)\b)", "", s)
     if "call in " in s:       # speech-to-text splits "calling" ("stop call in me")
         s = re.sub(r"\bcall in (me|us|here|this|my)\b", r"calling \1", s)
     s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
@@ -269,7 +278,7 @@ _OPT_OUT = _any(
     r"\b(?:want|need|would like) (?:the calls |these calls |these phone calls |the phone calls |them |it |this |"
     r"(?:it )?all )?(?:to )?(?:stopped|to stop|to quit|ended|to end|to be over|over with)\b",
     r"\b(?:not interested|no thanks|no thank you|nope)\s+(?:please\s+)?(?:remove|delete|unsubscribe)\b",
-    r"\b(?:remove|delete|pull|drop|erase) (?:this|that) (?:number|phone(?: number)?|line)\b",
+    r"\b(?:remove|delete|pull|drop|erase|purge|scrub|wipe|strike|clear) (?:this|that) (?:number|phone(?: number)?|line)\b",
     r"\b(?:stop|quit|cease) (?:\w+ing )?(?:and \w+ing )?(?:me )?(?:these |the |your |those )?(?:phone )?calls\b",
     r"\b(?:stop|quit|cease) (?:ringing|phoning|texting|dialing|dialling|contacting)\b",
     # Off any record of theirs.
@@ -368,6 +377,15 @@ _OPT_OUT = _any(
     r"\bget (?:you|y all) (?:\w+ )?sued\b",
     r"\bstop (?:robo ?calling|spam calling|spamming|telemarketing)\b",
     r"\bdo not solicit\b", r"\bno soliciting\b",
+    # Found by tune probes (brain_tune_stop10.csv), each a class: no need to call ever,
+    # the police set on us, the TCPA by its name, someone else having asked before.
+    r"\b(?:do not|does not|will not) need to (?:ever )?(?:call|contact|ring|phone|dial)\w* (?:\w+ ){0,3}"
+    r"(?:again|anymore|any more|ever)\b",
+    r"\b(?:have|get|put|sic|send|set) (?:the )?(?:police|cops) (?:on|after) (?:you|y all|your)\b",
+    r"\b(?:telephone )?consumer protection (?:act|law)\b|\bviolat\w* (?:of )?(?:the )?(?:tcpa|do not call|"
+    r"telephone consumer)\b",
+    r"\b(?:he|she|they|my \w+|our \w+) (?:\w+ ){0,2}(?:told|asked|begged|said to) (?:you|y all|them|you people|"
+    r"you guys|your \w+)(?: \w+){0,2} (?:to stop|not to|to quit|never to|to not|to take|to remove)\b",
     r"^(?:(?:por favor|ya|mejor)\s+)*(?:borr|saqu|quit|elimin|remuev)\w*(?:me|nos)(?: (?:por favor|ya|de una vez))*$",
     r"\b(?:would rather|rather|prefer|prefer that|would prefer|would appreciate it if|wish) (?:you|y all|that you|if you) "
     r"(?:\w+ )?(?:did not|do not|would not|never|not|wouldnt|didnt) (?:call|contact|phone|bother)\w*\b",
@@ -411,7 +429,7 @@ _OPT_OUT = _any(
     r"\bya no (?:me |nos )?(?:llame|llames|llamen|llamar)\b",
     r"\b(?:borr|quit|saqu|sac|elimin|remuev|remov|tach)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
     r"(?:mi|mis|nuestro) (?:numero|nombre|informacion|telefono|datos))",
-    r"\bno quiero (?:\w+ )?(?:mas )?llamadas\b", r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:llame|llamen|llames|molest)",
+    r"\bno (?:quiero|queremos|quiere|quieren) (?:\w+ )?(?:mas )?llamadas\b", r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:llame|llamen|llames|molest)",
     r"\bno (?:me )?(?:llame|llamen|llames) (?:mas|nunca)\b", r"\b(?:dejen|deje|deja)(?:me|nos) en paz\b",
     r"\bdar(?:me|nos)? de baja\b", r"\blista de no llamar\b", r"\bnunca (?:me |mas )?(?:llame|llamen)\b",
     r"\bno quiero que (?:me |nos )?(?:\w+ ){0,2}(?:llam|molest)\w*",
@@ -448,13 +466,18 @@ _NAMING = re.compile(
     r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b|"
     r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell|old|young|"
     r"poor|lady|man|woman|guy|person|family|household|residence|address|elderly|sick)\b)\w+|"
-    r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|asi|por mi nombre|\w+ llamame)\b|"
+    r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|mami|papi|mija|mijo|amor|asi|por mi nombre|"
+    r"\w+ llamame)\b|"
     r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
     r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
     r"\bstop calling me (?:maam|madam|sir|miss|mrs|ms|mr|mister|honey|sweetie|dear|hon|babe|buddy|pal|that)"
     r"(?= (?:i am|it is|call me|my name|just|im)\b)|"
     r"\bstop calling (?:it|that|this) (?:a |an |the )?(?!(?:again|anymore|any more|ever|now|please|already|number|"
     r"phone|line|house|place|home|family|household|office|business|cell|landline|residence|guy|lady|person)\b)\w+|"
+    # A question about the list, not a request to be put on it ("is this a do not call registry thing?").
+    r"^(?:is|are|am|was|were) (?:this|that|it|i|we)(?: \w+){0,3} (?:the |a |your |on the )?(?:national )?"
+    r"do not call (?:list|registry)(?: \w+){0,2}$|"
+    r"^(?:i am|we are|i am not|we are not) on (?:the|a|any|your) (?:\w+ ){0,4}list (?:am i|are we|right|is it)$|"
     # The caller's own habits: "I don't call back numbers I don't know", "we never call companies".
     r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely|usually do not) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")
 
