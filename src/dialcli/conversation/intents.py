@@ -204,7 +204,9 @@ _OPT_OUT = _any(
     r"\b(?:quit|cease) (?:calling|contacting)\b",
     r"\bno more calls?\b",
     r"\b(?:remove|delete|erase|drop) (?:me|us|my (?:number|name|details|info)|this number|my phone)\b",
-    r"\b(?:take|get|put|leave) (?:me|us|my (?:number|name)|this number) (?:off|out of|from)\b",
+    # "Get ... from" is where they got it ("what list did you get my number from"), not removal.
+    r"\b(?:take|put|leave) (?:me|us|my (?:number|name)|this number) (?:off|out of|from)\b",
+    r"\bget (?:me|us|my (?:number|name)|this number) (?:off|out of)\b",
     r"\b(?:put|add|place) (?:me|us|my number|this number) on (?:the |your |a )?do not call\b",
     r"\bdo not call list\b", r"\bdnc list\b",
     r"\bunsubscribe\b(?! from (?:my|our|his|her) )", r"\bopt (?:me )?out\b", r"\bopting out\b",
@@ -218,7 +220,10 @@ _OPT_OUT = _any(
     r"\b(?:be|get|being|getting) (?:removed|taken off|deleted|unsubscribed|erased)\b",
     r"\b(?:take|get|put|leave|scratch|cross|strike|wipe|delete|erase|remove|drop|clear) "
     r"(?:me|us|my (?:number|name|info|information|details|data|records?|contact|phone(?: number)?)|"
-    r"this (?:number|phone)|our (?:number|names?)) (?:off|out of|from|of (?:your|the|this|that))\b",
+    r"this (?:number|phone)|our (?:number|names?)) (?:off|out of|(?<!get me )(?<!get us )(?<!number )(?<!name )"
+    r"(?<!info )(?<!information )(?<!details )(?<!data )(?<!record )(?<!records )(?<!contact )(?<!phone )from|"
+    r"of (?:your|the|this|that))\b",
+    r"\b(?:take|put|leave|scratch|cross|strike|wipe|delete|erase|remove|drop|clear) (?:my|our|this) \w+(?: number)? from\b",
     r"\b(?:wipe|delete|erase|remove|drop|clear|scratch|cross|strike) (?:me|us|my (?:number|name|info|"
     r"information|details|data|records?|contact|phone(?: number)?)|this (?:number|phone)|our (?:number|names?))\b",
     r"\b(?:delete|erase|remove|wipe|purge|pull|drop) (?:all )?(?:my|our) \w+", r"\bdnc\b",
@@ -271,12 +276,16 @@ _OPT_OUT = _any(
     r"\b(?:do not|never|not) (?:ever )?(?:call|contact|ring|phone|text|dial)\w* (?:me |us |here |this number |"
     r"this phone |this line )?(?:going forward|in the future|from now on|ever)\b",
     r"\b(?:going forward|from now on|in the future),? (?:please )?(?:do not|never) (?:call|contact|ring|phone)\b",
-    r"\b(?:stop|quit|cut|knock|enough)(?: it| that)?(?: out| off)? with (?:the|these|your|all the|all these|those) "
+    r"\b(?:stop|quit|cut|knock|enough|give it a rest|lay off|ease up|cool it|let up)(?: it| that)?(?: out| off)? "
+    r"with (?:the|these|your|all the|all these|those) "
     r"(?:phone )?(?:calls|calling)\b", r"\b(?:enough|stop|done) with (?:the )?calling\b",
     r"\bcut (?:out|off) (?:the|these|your) (?:phone )?calls\b",
     # Wanting the calls over, in any words: "I want them stopped", "the calls to end".
     r"\b(?:want|need|would like) (?:the calls |these calls |these phone calls |the phone calls |them |it |this |"
-    r"(?:it )?all )?(?:to )?(?:stopped|to stop|to quit|ended|to end|to be over|over with)\b",
+    r"(?:it )?all )?(?:to )?(?:stopped|to stop|to quit|ended|to end|to be over|over with)\b"
+    # "I'd like to stop paying so much": stopping something else.
+    r"(?! (?!(?:receiving|getting|being|hearing|the|these|this|your|them|it|all|calls|calling|please|now|already|"
+    r"immediately|right|today|for|and|so|because|okay|thanks|thank)\b)\w+)",
     r"\b(?:not interested|no thanks|no thank you|nope)\s+(?:please\s+)?(?:remove|delete|unsubscribe)\b",
     r"\b(?:remove|delete|pull|drop|erase|purge|scrub|wipe|strike|clear) (?:this|that) (?:number|phone(?: number)?|line)\b",
     r"\b(?:stop|quit|cease) (?:\w+ing )?(?:and \w+ing )?(?:me )?(?:these |the |your |those )?(?:phone )?calls\b",
@@ -294,9 +303,9 @@ _OPT_OUT = _any(
     r"\bno (?:me |nos )?(?:sigan|siga|sigas) (?:llamando|marcando|molestando)\b",
     r"\b(?:quit|saqu|sac|borr|elimin)\w* de (?:su|sus|la|las|esta|tu|tus) (?:lista|listas|llamadas|base de datos|"
     r"sistema|registros?)\b",
-    r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:contact|marqu|marc|llam|molest|habl)\w*", r"\bno (?:me |nos )?contacten\b",
+    r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:contact|marqu|marc|llam|molest|habl)\w*", r"\bno (?:me |nos )?contact(?:e|en|es|ar|arme|arnos)\b",
     r"^(?:(?:please|just|now|so|okay)\s+)*(?:cease|desist|cease and desist)(?: now| please| immediately)?$",
-    r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:calls?|calling)\b(?! (?:me|us|back)\b)",
+    r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:phone )?(?:calls?|calling|contact)\b(?! (?:me|us|back)\b)",
     r"\bno (?:more|further) (?:phone )?(?:calls?|calling|contact)\b",
     r"\bnot (?:be )?on (?:your|the|any|ur) (?:\w+ )?list (?:anymore|any more|again|no more)\b",
     r"^(?:(?:please|seriously|just|like|okay|so)\s+)*(?:can|could|would) you (?:please |just |like |kindly )?not"
@@ -377,6 +386,9 @@ _OPT_OUT = _any(
     r"\bget (?:you|y all) (?:\w+ )?sued\b",
     r"\bstop (?:robo ?calling|spam calling|spamming|telemarketing)\b",
     r"\bdo not solicit\b", r"\bno soliciting\b",
+    r"\b(?:unlist|delist|de list)\w* (?:me|us|my|this|our)\b|^(?:please )?(?:list |number |call list )?removal(?: please| now)?$",
+    r"\b(?:poner|levantar|presentar|hacer|meter) (?:una |la )?(?:queja|denuncia|demanda|reporte)\b",
+    r"\bno (?:autorizo|acepto|deseo|quiero|aceptamos|deseamos) (?:\w+ ){0,2}llamadas\b|\bno deseo que (?:me |nos )?(?:\w+ )?llam",
     # Found by tune probes (brain_tune_stop10.csv), each a class: no need to call ever,
     # the police set on us, the TCPA by its name, someone else having asked before.
     r"\b(?:do not|does not|will not) need to (?:ever )?(?:call|contact|ring|phone|dial)\w* (?:\w+ ){0,3}"
@@ -466,6 +478,8 @@ _NAMING = re.compile(
     r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b|"
     r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell|old|young|"
     r"poor|lady|man|woman|guy|person|family|household|residence|address|elderly|sick)\b)\w+|"
+    # "No llames a mi esposo ... háblame a mí": a redirect, as "don't call the landline, call the cell".
+    r"\bno (?:le )?llames? a (?:mi|su|tu) \w+\b(?= .*\b(?:hablame|llamame|marcame|hableme|llameme)\b)|"
     r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|mami|papi|mija|mijo|amor|asi|por mi nombre|"
     r"\w+ llamame)\b|"
     r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
