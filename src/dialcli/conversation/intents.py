@@ -131,6 +131,8 @@ _TELEPHONE = re.compile(r"\b(telephone|telephoning|telephoned)\b(?= (?:me|us|her
 _SLANG_CALL = re.compile(
     r"\bhit(ting)? (?:(me|us) up|up (my \w+|this \w+)|(my (?:line|phone|cell)))\b|"
     r"\bblow(?:ing)? (?:up )?(my (?:phone|line|cell))(?: up)?\b")
+_STAMMER = re.compile(r"\b(?!(?:no|yes|yeah|bye|stop|please|very|really|ha|okay|so|that|had|nah|nope)\b)"
+                      r"([a-z]+)(?: \1\b)+")
 _AGREEMENT_NOISES = re.compile(r"\b(?:uh[ -]?huh|mm[ -]?hmm+|mhm+|mm[ -]?hm|uh[ -]?hu)\b")
 
 
@@ -143,6 +145,11 @@ def normalize(text: str) -> str:
     s = _TOKEN.sub(lambda m: _CONTRACTIONS.get(m.group(0), m.group(0)), s)
     s = re.sub(r"[^\w\s']", " ", s).replace("'", "")
     s = _AGREEMENT_NOISES.sub("yes", s)       # "uh huh" is a yes, not "huh?"
+    # Fillers out before the speech-to-text repairs below ("don't call uh me a game"), and
+    # a stammered word said once ("i i i want to be removed"; not "no no", a decline of its own).
+    s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
+    if " " in s:
+        s = _STAMMER.sub(r"\1", s)
     if "ring" in s or "rang" in s or "rung" in s:    # "don't ring me": one verb for calling
         s = _RING.sub(lambda m: _RING_AS_CALL[m.group(0)], s)
     if "telephon" in s:       # "don't telephone me": the verb is "call"
@@ -168,12 +175,13 @@ def normalize(text: str) -> str:
                    r"(?=(?:call|calling|contact|contacting|phone|phoning)\b)", "", s)
     if "call in " in s:       # speech-to-text splits "calling" ("stop call in me")
         s = re.sub(r"\bcall in (me|us|here|this|my)\b", r"calling \1", s)
-    s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
+    s = re.sub(r"\s+", " ", s).strip()
     return _LEAD_FILLERS.sub("", s)
 
 
 _LEAD_COURTESY = re.compile(
-    r"^(?:(?:hi|hello|hey|yes|yeah|yep|okay|so|no|nope|nah|sir|maam|miss|listen|look|honestly|seriously|buddy|lady|man|"
+    r"^(?:(?:hi|hello|hey|yes|yeah|yep|okay|so|no(?! (?:more|further|calls?|calling|contact|solicit\w*|mas|"
+    r"me|nos|llam\w*|molest\w*|marqu\w*)\b)|nope|nah|sir|maam|miss|listen|look|honestly|seriously|buddy|lady|man|"
     r"dude|bro|well|and|oh|i said|alright|all right|senora|senor|senorita|oiga|mira)\s+)+")
 _TRAIL_COURTESY = re.compile(
     r"(?:\s+(?:okay|thanks|thank you|bye|bye bye|goodbye|please|right now|for real|seriously|alright|"
@@ -386,6 +394,14 @@ _OPT_OUT = _any(
     r"\bget (?:you|y all) (?:\w+ )?sued\b",
     r"\bstop (?:robo ?calling|spam calling|spamming|telemarketing)\b",
     r"\bdo not solicit\b", r"\bno soliciting\b",
+    # A request cut off by the recogniser where nothing else could follow ("don't call this",
+    # "put me on do not", "i want off this", "i don't want any more").
+    r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone|dial|text)\w* (?:this|that|my|our)$",
+    r"\b(?:put|add|place) (?:me|us|my number|this number|our number) on (?:the |your |a )?do not$",
+    r"\b(?:i|we) (?:want|need|would like) off (?:this|the|your|that)$",
+    r"\b(?:i|we) (?:do not|never) want (?:any more|anymore|these|those|your|more|no more)$",
+    r"^(?:(?:please|just|okay|so|and)\s+)+no more$", r"\b(?:want|like|need) to opt$",
+    r"\b(?:i|we) (?:hereby )?(?:revoke|withdraw)\b", r"\bstop llam\w*",
     r"\b(?:unlist|delist|de list)\w* (?:me|us|my|this|our)\b|^(?:please )?(?:list |number |call list )?removal(?: please| now)?$",
     r"\b(?:poner|levantar|presentar|hacer|meter) (?:una |la )?(?:queja|denuncia|demanda|reporte)\b",
     r"\bno (?:autorizo|acepto|deseo|quiero|aceptamos|deseamos) (?:\w+ ){0,2}llamadas\b|\bno deseo que (?:me |nos )?(?:\w+ )?llam",
