@@ -455,7 +455,8 @@ _OPT_OUT = _any(
     r"(?:llame|llames|llamen|llamar|llamarme|llamarnos|marque|marquen|marques|marcar|marcarme|molest\w*)\b",
     r"\b(?:deje|dejen|deja|dejes|dejar) de (?:llamar|molestar|marcar)\w*",
     r"\bya no (?:me |nos )?(?:llame|llames|llamen|llamar)\b",
-    r"\b(?:borr|quit|saqu|sac|elimin|remuev|remov|tach)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
+    # Not "¿de dónde sacaron mi número?" (where did you get it).
+    r"\b(?:borr|quit|saqu|sac(?!aron|aste|o\b|an\b|amos)|elimin|remuev|remov|tach)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
     r"(?:mi|mis|nuestro) (?:numero|nombre|informacion|telefono|datos))",
     r"\bno (?:quiero|queremos|quiere|quieren) (?:\w+ )?(?:mas )?llamadas\b", r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:llame|llamen|llames|molest)",
     r"\bno (?:me )?(?:llame|llamen|llames) (?:mas|nunca)\b", r"\b(?:dejen|deje|deja)(?:me|nos) en paz\b",
@@ -480,7 +481,9 @@ _OPT_OUT = _any(
     r"\b(?:file|filing|make|making|lodge|submit) a complaint\b",
     r"\bno (?:me |nos )?(?:este|esten|estes) (?:llamando|molestando)\b",
     r"\b(?:want|need|like) (?:my|our|this) (?:name|number|info\w*|data|details|phone number) "
-    r"(?:removed|deleted|taken off|erased|off)\b", r"^enough(?: already| is enough| of this)?$",
+    r"(?:removed|deleted|taken off|erased|off|gone)\b",
+    r"\b(?:want|need|like) (?:it|that|them) (?:gone|removed|deleted|erased|taken off)\b",
+    r"\b(?:do not|never) want (?:to (?:get|receive|have) )?any more of (?:these|those|them|this|you|your calls)$", r"^enough(?: already| is enough| of this)?$",
     r"\b(?:i am|we are) (?:done|finished|through) with (?:you|y all|this|these|your)\b",
     r"\bbetter not (?:get|call|hear|receive)\b", r"\b(?:one more|another) call (?:and|from you)\b",
     r"\bdo not call (?:this|my|our) (?:house|home|residence|line|cell|phone|household)\b",
@@ -497,7 +500,7 @@ _NAMING = re.compile(
     # "No llames a mi esposo ... háblame a mí": a redirect, as "don't call the landline, call the cell".
     r"\bno (?:le )?llames? a (?:mi|su|tu) \w+\b(?= .*\b(?:hablame|llamame|marcame|hableme|llameme)\b)|"
     r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|mami|papi|mija|mijo|amor|asi|por mi nombre|"
-    r"\w+ llamame)\b|"
+    r"\w+ llamame)\b|\bno (?:me )?llames? \w+(?: \w+)? (?:dime|llamame|soy)\b|"
     r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
     r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
     r"\bstop calling me (?:maam|madam|sir|miss|mrs|ms|mr|mister|honey|sweetie|dear|hon|babe|buddy|pal|that)"
@@ -508,6 +511,9 @@ _NAMING = re.compile(
     r"^(?:is|are|am|was|were) (?:this|that|it|i|we)(?: \w+){0,3} (?:the |a |your |on the )?(?:national )?"
     r"do not call (?:list|registry)(?: \w+){0,2}$|"
     r"^(?:i am|we are|i am not|we are not) on (?:the|a|any|your) (?:\w+ ){0,4}list (?:am i|are we|right|is it)$|"
+    # Told to stop calling someone: "my sister told me to stop calling companies back".
+    r"\b(?:told|tell|tells|telling|asked|asks|wants|want) me (?:to )?(?:stop|quit|not) (?:to )?(?:call|calling|contact|"
+    r"contacting)\w*\b(?! (?:me|us)\b)|"
     # The caller's own habits: "I don't call back numbers I don't know", "we never call companies".
     r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely|usually do not) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")
 
@@ -886,8 +892,16 @@ def read(text: str, first: str = "") -> Reading:
         if len([t for t in sentences if t.strip()]) < 2 and s.count(" ") >= 5:
             sentences = [p for p in _CLAUSE_BREAK.split(f" {_unnamed(s)} ")
                          if p.count(" ") >= 2 and _CLAUSE_GATE.search(p)]
-        for sentence in sentences:
-            if sentence.strip() and sentence.strip() != raw.strip() and \
+        said = [t for t in sentences if t.strip()]
+        # What the whole line shows to be a name or a redirect ("Don't call my cell. Call
+        # my office line.") is not an opt-out in a sentence of its own either.
+        named = [m.group(0) for m in _NAMING.finditer(s)] if "call" in s or "llam" in s else []
+        for k, sentence in enumerate(said):
+            if named and any(n in normalize(sentence) for n in named):
+                continue
+            if k < len(said) - 1 and _BARE_STOP.match(_core(normalize(sentence))):
+                continue         # "Stop, stop. Let me grab a pen.": a bare stop mid-line may mean "wait"
+            if sentence.strip() != raw.strip() and \
                     read(sentence, first).intent is Intent.OPT_OUT:
                 return Reading(Intent.OPT_OUT, r.flags | {Intent.OPT_OUT}, r.time_phrase, r.text,
                                r.rule_intent or r.intent)
@@ -895,6 +909,7 @@ def read(text: str, first: str = "") -> Reading:
 
 
 _MEMO = 8192
+_BARE_STOP = re.compile(r"^(?:stop|quit|wait)(?: (?:stop|quit|wait))*$")
 
 
 @lru_cache(maxsize=_MEMO)
@@ -1037,7 +1052,17 @@ def _opt_out_in_a_clause(s: str, raw: str = "") -> bool:
     if s.count(" ") < 3 or not _CLAUSE_GATE.search(s) or _NOT_A_CLAUSE_OPT_OUT.search(s):
         return False
     sentences = [t for t in _SENTENCE_END.split(raw.strip()) if t.strip()] if raw else []
-    said = [_unnamed(normalize(t)) for t in sentences] if len(sentences) > 1 else [_unnamed(s)]
+    if len(sentences) > 1:
+        # Names and redirects as the whole line shows them ("Don't call my cell. Call my office line.").
+        named = [m.group(0) for m in _NAMING.finditer(s)] if "call" in s or "llam" in s else []
+        said = []
+        for t in sentences:
+            t = _unnamed(normalize(t))
+            for n in named:
+                t = t.replace(n, " xnamedx ")
+            said.append(t)
+    else:
+        said = [_unnamed(s)]
     if len(said) == 1 and s.count(" ") < 5:
         return False
     parts = [p.strip() for t in said for p in _CLAUSE_BREAK.split(f" {t} ")]
@@ -1050,7 +1075,7 @@ def _opt_out_in_a_clause(s: str, raw: str = "") -> bool:
             if not span or span == s:
                 continue
             core = _core(span)
-            if core in ("stop", "quit") and core == span and j <= last:
+            if _BARE_STOP.match(core) and core == span and j <= last:
                 continue         # "stop, let me think": a bare stop mid-line may mean "wait"
             if _OPT_OUT.search(span) or _OPT_OUT.search(core):
                 return True
