@@ -284,7 +284,8 @@ _OPT_OUT = _any(
     r"\b(?:do not|never|not) (?:ever )?(?:call|contact|ring|phone|text|dial)\w* (?:me |us |here |this number |"
     r"this phone |this line )?(?:going forward|in the future|from now on|ever)\b",
     r"\b(?:going forward|from now on|in the future),? (?:please )?(?:do not|never) (?:call|contact|ring|phone)\b",
-    r"\b(?:stop|quit|cut|knock|enough|give it a rest|lay off|ease up|cool it|let up)(?: it| that)?(?: out| off)? "
+    r"\b(?:stop|quit|cut|knock|enough|give it a rest|give me a break|lay off|ease up|cool it|let up)(?: it| that)?"
+    r"(?: out| off)? "
     r"with (?:the|these|your|all the|all these|those) "
     r"(?:phone )?(?:calls|calling)\b", r"\b(?:enough|stop|done) with (?:the )?calling\b",
     r"\bcut (?:out|off) (?:the|these|your) (?:phone )?calls\b",
@@ -402,11 +403,24 @@ _OPT_OUT = _any(
     r"\b(?:i|we) (?:do not|never) want (?:any more|anymore|these|those|your|more|no more)$",
     r"^(?:(?:please|just|okay|so|and)\s+)+no more$", r"\b(?:want|like|need) to opt$",
     r"\b(?:i|we) (?:hereby )?(?:revoke|withdraw)\b", r"\bstop llam\w*",
-    r"\b(?:unlist|delist|de list)\w* (?:me|us|my|this|our)\b|^(?:please )?(?:list |number |call list )?removal(?: please| now)?$",
+    r"\b(?:unlist|delist|de list|unenroll|disenroll)\w* (?:me|us|my|this|our)\b|^(?:please )?(?:list |number |call list )?removal(?: please| now)?$",
     r"\b(?:poner|levantar|presentar|hacer|meter) (?:una |la )?(?:queja|denuncia|demanda|reporte)\b",
     r"\bno (?:autorizo|acepto|deseo|quiero|aceptamos|deseamos) (?:\w+ ){0,2}llamadas\b|\bno deseo que (?:me |nos )?(?:\w+ )?llam",
     # Found by tune probes (brain_tune_stop10.csv), each a class: no need to call ever,
     # the police set on us, the TCPA by its name, someone else having asked before.
+    # Oblique refusals (brain_tune_stop10d.csv): a call-free home, a number not for sales,
+    # calls saved for someone else, not wanting to see the number again.
+    r"\b(?:call|calls|solicitation|telemarketing|sales call) free (?:home|house|zone|household|number|line|phone)\b",
+    r"\bsave (?:your|the|these|those) (?:phone )?calls\b",
+    r"\b(?:number|phone|line|cell) is not (?:for|taking|accepting) (?:\w+ )?(?:telemarket\w*|sales|solicit\w*|marketing|"
+    r"calls)\b",
+    r"\b(?:do not|never) waste (?:another|any more|more|a|one more) (?:\w+ )?call\b|\bwaste your time calling (?:me|us|here|"
+    r"this|again)\b",
+    r"\bforget (?:about )?(?:calling|contacting|ringing|dialing) (?:me|us|here|this|my)\b",
+    r"\b(?:do not|never|not) (?:\w+ ){0,3}(?:see|hear) (?:this|your|that) (?:number|name|company|voice)\b",
+    r"\bdo not call (?:on|in|to) (?:my|the|this|our) (?:file|account|record|records|number|profile)\b|"
+    r"\b(?:put|add|mark|note|flag|set) do not call\b|\bdo not call status\b",
+    r"\bno (?:quiero|queremos) saber (?:nada )?(?:mas )?de (?:ustedes|usted|ti|su \w+|esta \w+)\b",
     r"\b(?:do not|does not|will not) need to (?:ever )?(?:call|contact|ring|phone|dial)\w* (?:\w+ ){0,3}"
     r"(?:again|anymore|any more|ever)\b",
     r"\b(?:have|get|put|sic|send|set) (?:the )?(?:police|cops) (?:on|after) (?:you|y all|your)\b",
@@ -422,7 +436,7 @@ _OPT_OUT = _any(
     r"^(?:(?:you are|you re|youre|number|this number is|you have been)\s+)?blocked$",
     r"\btell (?:you|y all|them|your \w+) (?:not to|to stop|to quit|never to)\b",
     r"\bbloque(?:ar|o|e|are|ado|ados|amos|arlos|arte)\b", r"\b(?:los|lo|la|te|les) (?:voy a |vamos a )?bloque\w*",
-    r"\b(?:had|have had|fed up with|done with) (?:enough of )?(?:these|your|the|all these|all the|all your|"
+    r"\b(?:had|have had|had it with|fed up with|done with) (?:enough of )?(?:these|your|the|all these|all the|all your|"
     r"you and your) (?:\w+ )?(?:calls|calling)\b",
     r"\b(?:do not|never|not supposed to|should not|no longer) (?:want to |wish to )?be on (?:your|any|the|this|"
     r"that|ur) (?:\w+ )?list\b",
@@ -891,7 +905,7 @@ def read(text: str, first: str = "") -> Reading:
         sentences = _SENTENCE_END.split(raw.strip())
         if len([t for t in sentences if t.strip()]) < 2 and s.count(" ") >= 5:
             sentences = [p for p in _CLAUSE_BREAK.split(f" {_unnamed(s)} ")
-                         if p.count(" ") >= 2 and _CLAUSE_GATE.search(p)]
+                         if p.strip().count(" ") >= 2 and _CLAUSE_GATE.search(p)]
         said = [t for t in sentences if t.strip()]
         # What the whole line shows to be a name or a redirect ("Don't call my cell. Call
         # my office line.") is not an opt-out in a sentence of its own either.
