@@ -301,7 +301,7 @@ def test_an_opt_out_no_rule_knows_is_caught_by_the_model_when_it_is_sure(line):
     assert end.disposition is Disposition.OPT_OUT
 
 
-@pytest.mark.parametrize("line", ["spare me the calls", "consider this number retired"])
+@pytest.mark.parametrize("line", ["my phone is for family only", "consider this number retired"])
 def test_a_likely_opt_out_no_rule_knows_gets_the_question_and_a_yes_opts_out(line):
     """The model finds 'stop calling' likeliest but is not sure enough to act: ask once."""
     r = read(line, "maria")
