@@ -858,7 +858,11 @@ _AFFIRM = re.compile(
     r"definitely|go ahead|please do|please|why not|sounds good|sounds great|that works|works for me|"
     r"fine|right|correct|uh huh|mhm|indeed|i guess so|i suppose|that is fine|great|perfect|cool|"
     r"you bet|totally|yes sir|yes maam|si|claro|dale|por supuesto|de acuerdo|esta bien|"
-    r"do it|do that)\b|\b(?:yes|yeah|sure) (?:please|definitely|of course)\b")
+    r"do it|do that|exactly|obviously|duh|that is what i (?:want|said|asked for|am saying)|i said yes|"
+    # A glad yes ("that would be great", to "would you like me to stop calling?").
+    r"that would be (?:great|nice|good|perfect|wonderful|lovely|helpful|appreciated|best)|"
+    r"i would (?:like|love|appreciate) (?:that|it)|would love (?:that|it)|i would appreciate)\b|"
+    r"\b(?:yes|yeah|sure) (?:please|definitely|of course)\b")
 _DENY = re.compile(r"^(?:no|nope|nah|negative|no sir|no maam|not really|no no)\b")
 _HESITANT = re.compile(
     r"\b(?:maybe|perhaps|possibly|not sure|i do not know|i am unsure|depends|it depends|"
