@@ -96,7 +96,7 @@ def _contractions() -> dict[str, str]:
              "caling": "calling", "callin": "calling", "colling": "calling",
              "cawling": "calling", "calliing": "calling", "cauling": "calling", "kalling": "calling",
              "calin": "calling", "callling": "calling", "stap": "stop", "stahp": "stop",
-             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe", "estop": "stop", "nummer": "number", "numbr": "number",
+             "stopp": "stop", "cll": "call", "calll": "call", "callng": "calling", "cllng": "calling", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe", "estop": "stop", "nummer": "number", "numbr": "number",
              # Texting shorthand, as some speech-to-text and chat front ends give it.
              "u": "you", "ur": "your", "yall": "you all", "plz": "please", "pls": "please",
              "thx": "thanks", "ty": "thank you", "unsub": "unsubscribe", "harrass": "harass",
@@ -167,6 +167,10 @@ def normalize(text: str) -> str:
     if " cal " in s or " knot " in s:     # speech-to-text: "do knot call", "don't cal me"
         s = re.sub(r"\b(do|does|did) knot\b", r"\1 not", s)
         s = re.sub(r"\b(do not|never|not|no|stop|quit) cal (me|us|here|this|again)\b", r"\1 call \2", s)
+    if " a again" in s:     # speech-to-text doubles the article: "don't call me a again"
+        s = s.replace(" a again", " again")
+    if "d n c" in s:       # spelled out: "d n c"
+        s = re.sub(r"\bd n c\b", "dnc", s)
     if "reach" in s:     # "don't reach out to me again": a verb for calling
         s = re.sub(r"\breach(ing)? out (?:to )?(me|us|this|here|my|again|anymore)\b",
                    lambda m: ("contacting " if m.group(1) else "contact ") + m.group(2), s)
@@ -421,6 +425,13 @@ _OPT_OUT = _any(
     r"\bdo not call (?:on|in|to) (?:my|the|this|our) (?:file|account|record|records|number|profile)\b|"
     r"\b(?:put|add|mark|note|flag|set) do not call\b|\bdo not call status\b",
     r"\bno (?:quiero|queremos) saber (?:nada )?(?:mas )?de (?:ustedes|usted|ti|su \w+|esta \w+)\b",
+    r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone)\w* (?:me |us |here |back |this number )*at all\b",
+    r"\bno need (?:for you )?(?:to )?(?:call|calling|contact)\w* (?:\w+ )?(?:again|anymore|any more|no more)\b",
+    r"\bya no (?:call|calling|calls|llamadas|llamen|llamar)\b",
+    r"\b(?:would|do) you mind (?:not (?:calling|contacting|ringing|phoning)|removing|deleting|taking (?:me|us|my|this) off|"
+    r"taking (?:me|us|my \w+|this \w+) (?:off|out))\b|^mind not calling\b",
+    r"\b(?:be|is) (?:great|nice|good|best|appreciated|wonderful|lovely) if (?:you|y all|you guys) (?:\w+ )?(?:stopped|"
+    r"stop|quit|did not call|would not call|never called|never call|took (?:me|us|my \w+) off|removed)\b",
     r"\b(?:do not|does not|will not) need to (?:ever )?(?:call|contact|ring|phone|dial)\w* (?:\w+ ){0,3}"
     r"(?:again|anymore|any more|ever)\b",
     r"\b(?:have|get|put|sic|send|set) (?:the )?(?:police|cops) (?:on|after) (?:you|y all|your)\b",
@@ -1044,7 +1055,7 @@ _CLAUSE_BREAK = re.compile(r" (?:and|but|because|cause|so|okay|alright|anyway|an
 #: A clause said next to these is not a request to stop calling ("stop, I'm
 #: interested", "stop, I have a question", "hold on, stop").
 _NOT_A_CLAUSE_OPT_OUT = re.compile(r"(?<!not )(?<!no )\b(?:interested|question|hold on|hang on|wait|one sec|one second|"
-                                   r"how much|tell me|go on|keep going|sign me up)\b")
+                                   r"how much|tell me|go on|keep going|sign me up|go ahead(?! and))\b")
 
 
 #: Cheap test first: a line with none of these words has no opt-out clause to find.
