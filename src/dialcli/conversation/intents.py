@@ -525,6 +525,7 @@ _NAMING = re.compile(
     r"\bdo not call (?:me|her|him) (?:maam|madam|sir|mister|miss|mrs|ms|mr|honey|sweetie|dear|"
     r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b|"
     r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell|old|young|"
+    r"okay|thanks|thank|bye|goodbye|please|alright|right|man|dude|sir|maam|now|or|and|i|we|you|ever|"
     r"poor|lady|man|woman|guy|person|family|household|residence|address|elderly|sick)\b)\w+|"
     # "No llames a mi esposo ... háblame a mí": a redirect, as "don't call the landline, call the cell".
     r"\bno (?:le )?llames? a (?:mi|su|tu) \w+\b(?= .*\b(?:hablame|llamame|marcame|hableme|llameme)\b)|"
@@ -535,6 +536,7 @@ _NAMING = re.compile(
     r"\bstop calling me (?:maam|madam|sir|miss|mrs|ms|mr|mister|honey|sweetie|dear|hon|babe|buddy|pal|that)"
     r"(?= (?:i am|it is|call me|my name|just|im)\b)|"
     r"\bstop calling (?:it|that|this) (?:a |an |the )?(?!(?:again|anymore|any more|ever|now|please|already|number|"
+    r"okay|thanks|thank|bye|goodbye|alright|right|man|dude|sir|maam|or|and|i|we|you|"
     r"phone|line|house|place|home|family|household|office|business|cell|landline|residence|guy|lady|person)\b)\w+|"
     # A question about the list, not a request to be put on it ("is this a do not call registry thing?").
     r"^(?:is|are|am|was|were) (?:this|that|it|i|we)(?: \w+){0,3} (?:the |a |your |on the )?(?:national )?"
