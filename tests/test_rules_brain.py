@@ -301,7 +301,7 @@ def test_an_opt_out_no_rule_knows_is_caught_by_the_model_when_it_is_sure(line):
     assert end.disposition is Disposition.OPT_OUT
 
 
-@pytest.mark.parametrize("line", ["spare me the calls", "this house is a no call zone"])
+@pytest.mark.parametrize("line", ["my phone is for family only", "consider this number retired"])
 def test_a_likely_opt_out_no_rule_knows_gets_the_question_and_a_yes_opts_out(line):
     """The model finds 'stop calling' likeliest but is not sure enough to act: ask once."""
     r = read(line, "maria")
@@ -376,3 +376,26 @@ def test_an_opt_out_said_as_one_sentence_of_several_is_heard(line):
                                   "I'm at work right now. Call me tomorrow at 5."])
 def test_a_sentence_next_to_interest_or_a_pause_is_no_opt_out(line):
     assert read(line, "maria").intent is not Intent.OPT_OUT
+
+
+@pytest.mark.parametrize("answer", ["that would be great", "I'd appreciate that", "exactly",
+                                    "that's what I want", "yes please", "sí"])
+def test_a_glad_yes_to_the_stop_question_is_an_opt_out_not_interest(answer):
+    """'That would be great' answers 'would you like me to stop calling?': not a sale."""
+    _, end, replies = talk(["why do you keep calling me", answer])
+    assert replies[0].endswith("Would you like me to stop calling this number?")
+    assert end.disposition is Disposition.OPT_OUT
+
+
+@pytest.mark.parametrize("line", ["Stop, stop. Let me grab a pen.", "Don't call my cell. Call my office line.",
+                                  "what list did you get my number from", "i'm not on the do not call list am i",
+                                  "my sister told me to stop calling companies back but go ahead"])
+def test_look_alikes_found_by_the_tenth_probes_are_not_opt_outs(line):
+    assert read(line, "maria").intent is not Intent.OPT_OUT
+
+
+@pytest.mark.parametrize("line", ["i i i want to be removed", "don't call uh me a game", "yeah hi um no more calls",
+                                  "don't call this", "do knot call", "don't text or call me",
+                                  "Who gave you this number? I want it removed.", "we're a call free home"])
+def test_opt_outs_said_with_speech_to_text_noise_or_cut_off(line):
+    assert read(line, "maria").intent is Intent.OPT_OUT

@@ -52,7 +52,7 @@ ANCHORS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
                "contact contacting bother bothering quit report reporting reported block "
                "blocked unsubscribe harass harassing harassment spam scam solicitation consent "
                "permission again anymore never llame llamen llamar llames llamando llamadas "
-               "lista baja molesten molestar paz borren quiten numero enough done",
+               "lista baja molesten molestar paz borren quiten enough done",
     "WRONG_NUMBER": "wrong name number live lives living moved passed died deceased know who "
                     "person nobody one here not named called equivocado equivocada vive "
                     "conozco nadie business owner",

@@ -96,7 +96,7 @@ def _contractions() -> dict[str, str]:
              "caling": "calling", "callin": "calling", "colling": "calling",
              "cawling": "calling", "calliing": "calling", "cauling": "calling", "kalling": "calling",
              "calin": "calling", "callling": "calling", "stap": "stop", "stahp": "stop",
-             "stopp": "stop", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe", "estop": "stop", "nummer": "number", "numbr": "number",
+             "stopp": "stop", "cll": "call", "calll": "call", "callng": "calling", "cllng": "calling", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe", "estop": "stop", "nummer": "number", "numbr": "number",
              # Texting shorthand, as some speech-to-text and chat front ends give it.
              "u": "you", "ur": "your", "yall": "you all", "plz": "please", "pls": "please",
              "thx": "thanks", "ty": "thank you", "unsub": "unsubscribe", "harrass": "harass",
@@ -131,6 +131,8 @@ _TELEPHONE = re.compile(r"\b(telephone|telephoning|telephoned)\b(?= (?:me|us|her
 _SLANG_CALL = re.compile(
     r"\bhit(ting)? (?:(me|us) up|up (my \w+|this \w+)|(my (?:line|phone|cell)))\b|"
     r"\bblow(?:ing)? (?:up )?(my (?:phone|line|cell))(?: up)?\b")
+_STAMMER = re.compile(r"\b(?!(?:no|yes|yeah|bye|stop|please|very|really|ha|okay|so|that|had|nah|nope)\b)"
+                      r"([a-z]+)(?: \1\b)+")
 _AGREEMENT_NOISES = re.compile(r"\b(?:uh[ -]?huh|mm[ -]?hmm+|mhm+|mm[ -]?hm|uh[ -]?hu)\b")
 
 
@@ -143,6 +145,11 @@ def normalize(text: str) -> str:
     s = _TOKEN.sub(lambda m: _CONTRACTIONS.get(m.group(0), m.group(0)), s)
     s = re.sub(r"[^\w\s']", " ", s).replace("'", "")
     s = _AGREEMENT_NOISES.sub("yes", s)       # "uh huh" is a yes, not "huh?"
+    # Fillers out before the speech-to-text repairs below ("don't call uh me a game"), and
+    # a stammered word said once ("i i i want to be removed"; not "no no", a decline of its own).
+    s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
+    if " " in s:
+        s = _STAMMER.sub(r"\1", s)
     if "ring" in s or "rang" in s or "rung" in s:    # "don't ring me": one verb for calling
         s = _RING.sub(lambda m: _RING_AS_CALL[m.group(0)], s)
     if "telephon" in s:       # "don't telephone me": the verb is "call"
@@ -156,15 +163,29 @@ def normalize(text: str) -> str:
                    r"(?:a game|a gain|a gin)\b", r"\1 again", s)
     if "col" in s or "cool" in s:     # speech-to-text for "calling" and "call"
         s = re.sub(r"\b(stop|quit|keep|keeps|stopped) (?:colin|cold in|coling|collin|colling|cullin)\b", r"\1 calling", s)
-        s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull) (me|us|here|this|again)\b", r"\1 call \2", s)
+        s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull|cul) (me|us|here|this|again)\b", r"\1 call \2", s)
+    if " cal " in s or " knot " in s:     # speech-to-text: "do knot call", "don't cal me"
+        s = re.sub(r"\b(do|does|did) knot\b", r"\1 not", s)
+        s = re.sub(r"\b(do not|never|not|no|stop|quit) cal (me|us|here|this|again)\b", r"\1 call \2", s)
+    if " a again" in s:     # speech-to-text doubles the article: "don't call me a again"
+        s = s.replace(" a again", " again")
+    if "d n c" in s:       # spelled out: "d n c"
+        s = re.sub(r"\bd n c\b", "dnc", s)
+    if "reach" in s:     # "don't reach out to me again": a verb for calling
+        s = re.sub(r"\breach(ing)? out (?:to )?(me|us|this|here|my|again|anymore)\b",
+                   lambda m: ("contacting " if m.group(1) else "contact ") + m.group(2), s)
+    if " or " in s or " and " in s or " nor " in s:   # "don't text or call me": one verb for the request
+        s = re.sub(r"\b(?:text|message|email|mail|e mail|write|txt|sms)(?:ing)? (?:or|and|nor) "
+                   r"(?=(?:call|calling|contact|contacting|phone|phoning)\b)", "", s)
     if "call in " in s:       # speech-to-text splits "calling" ("stop call in me")
         s = re.sub(r"\bcall in (me|us|here|this|my)\b", r"calling \1", s)
-    s = re.sub(r"\s+", " ", _FILLERS.sub(" ", s)).strip()
+    s = re.sub(r"\s+", " ", s).strip()
     return _LEAD_FILLERS.sub("", s)
 
 
 _LEAD_COURTESY = re.compile(
-    r"^(?:(?:hi|hello|hey|yes|yeah|yep|okay|so|no|nope|nah|sir|maam|miss|listen|look|honestly|seriously|buddy|lady|man|"
+    r"^(?:(?:hi|hello|hey|yes|yeah|yep|okay|so|no(?! (?:more|further|calls?|calling|contact|solicit\w*|mas|"
+    r"me|nos|llam\w*|molest\w*|marqu\w*)\b)|nope|nah|sir|maam|miss|listen|look|honestly|seriously|buddy|lady|man|"
     r"dude|bro|well|and|oh|i said|alright|all right|senora|senor|senorita|oiga|mira)\s+)+")
 _TRAIL_COURTESY = re.compile(
     r"(?:\s+(?:okay|thanks|thank you|bye|bye bye|goodbye|please|right now|for real|seriously|alright|"
@@ -195,7 +216,9 @@ _OPT_OUT = _any(
     r"\b(?:quit|cease) (?:calling|contacting)\b",
     r"\bno more calls?\b",
     r"\b(?:remove|delete|erase|drop) (?:me|us|my (?:number|name|details|info)|this number|my phone)\b",
-    r"\b(?:take|get|put|leave) (?:me|us|my (?:number|name)|this number) (?:off|out of|from)\b",
+    # "Get ... from" is where they got it ("what list did you get my number from"), not removal.
+    r"\b(?:take|put|leave) (?:me|us|my (?:number|name)|this number) (?:off|out of|from)\b",
+    r"\bget (?:me|us|my (?:number|name)|this number) (?:off|out of)\b",
     r"\b(?:put|add|place) (?:me|us|my number|this number) on (?:the |your |a )?do not call\b",
     r"\bdo not call list\b", r"\bdnc list\b",
     r"\bunsubscribe\b(?! from (?:my|our|his|her) )", r"\bopt (?:me )?out\b", r"\bopting out\b",
@@ -209,7 +232,10 @@ _OPT_OUT = _any(
     r"\b(?:be|get|being|getting) (?:removed|taken off|deleted|unsubscribed|erased)\b",
     r"\b(?:take|get|put|leave|scratch|cross|strike|wipe|delete|erase|remove|drop|clear) "
     r"(?:me|us|my (?:number|name|info|information|details|data|records?|contact|phone(?: number)?)|"
-    r"this (?:number|phone)|our (?:number|names?)) (?:off|out of|from|of (?:your|the|this|that))\b",
+    r"this (?:number|phone)|our (?:number|names?)) (?:off|out of|(?<!get me )(?<!get us )(?<!number )(?<!name )"
+    r"(?<!info )(?<!information )(?<!details )(?<!data )(?<!record )(?<!records )(?<!contact )(?<!phone )from|"
+    r"of (?:your|the|this|that))\b",
+    r"\b(?:take|put|leave|scratch|cross|strike|wipe|delete|erase|remove|drop|clear) (?:my|our|this) \w+(?: number)? from\b",
     r"\b(?:wipe|delete|erase|remove|drop|clear|scratch|cross|strike) (?:me|us|my (?:number|name|info|"
     r"information|details|data|records?|contact|phone(?: number)?)|this (?:number|phone)|our (?:number|names?))\b",
     r"\b(?:delete|erase|remove|wipe|purge|pull|drop) (?:all )?(?:my|our) \w+", r"\bdnc\b",
@@ -262,14 +288,19 @@ _OPT_OUT = _any(
     r"\b(?:do not|never|not) (?:ever )?(?:call|contact|ring|phone|text|dial)\w* (?:me |us |here |this number |"
     r"this phone |this line )?(?:going forward|in the future|from now on|ever)\b",
     r"\b(?:going forward|from now on|in the future),? (?:please )?(?:do not|never) (?:call|contact|ring|phone)\b",
-    r"\b(?:stop|quit|cut|knock|enough)(?: it| that)?(?: out| off)? with (?:the|these|your|all the|all these|those) "
+    r"\b(?:stop|quit|cut|knock|enough|give it a rest|give me a break|lay off|ease up|cool it|let up)(?: it| that)?"
+    r"(?: out| off)? "
+    r"with (?:the|these|your|all the|all these|those) "
     r"(?:phone )?(?:calls|calling)\b", r"\b(?:enough|stop|done) with (?:the )?calling\b",
     r"\bcut (?:out|off) (?:the|these|your) (?:phone )?calls\b",
     # Wanting the calls over, in any words: "I want them stopped", "the calls to end".
     r"\b(?:want|need|would like) (?:the calls |these calls |these phone calls |the phone calls |them |it |this |"
-    r"(?:it )?all )?(?:to )?(?:stopped|to stop|to quit|ended|to end|to be over|over with)\b",
+    r"(?:it )?all )?(?:to )?(?:stopped|to stop|to quit|ended|to end|to be over|over with)\b"
+    # "I'd like to stop paying so much": stopping something else.
+    r"(?! (?!(?:receiving|getting|being|hearing|the|these|this|your|them|it|all|calls|calling|please|now|already|"
+    r"immediately|right|today|for|and|so|because|okay|thanks|thank)\b)\w+)",
     r"\b(?:not interested|no thanks|no thank you|nope)\s+(?:please\s+)?(?:remove|delete|unsubscribe)\b",
-    r"\b(?:remove|delete|pull|drop|erase) (?:this|that) (?:number|phone(?: number)?|line)\b",
+    r"\b(?:remove|delete|pull|drop|erase|purge|scrub|wipe|strike|clear) (?:this|that) (?:number|phone(?: number)?|line)\b",
     r"\b(?:stop|quit|cease) (?:\w+ing )?(?:and \w+ing )?(?:me )?(?:these |the |your |those )?(?:phone )?calls\b",
     r"\b(?:stop|quit|cease) (?:ringing|phoning|texting|dialing|dialling|contacting)\b",
     # Off any record of theirs.
@@ -285,9 +316,9 @@ _OPT_OUT = _any(
     r"\bno (?:me |nos )?(?:sigan|siga|sigas) (?:llamando|marcando|molestando)\b",
     r"\b(?:quit|saqu|sac|borr|elimin)\w* de (?:su|sus|la|las|esta|tu|tus) (?:lista|listas|llamadas|base de datos|"
     r"sistema|registros?)\b",
-    r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:contact|marqu|marc|llam|molest|habl)\w*", r"\bno (?:me |nos )?contacten\b",
+    r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:contact|marqu|marc|llam|molest|habl)\w*", r"\bno (?:me |nos )?contact(?:e|en|es|ar|arme|arnos)\b",
     r"^(?:(?:please|just|now|so|okay)\s+)*(?:cease|desist|cease and desist)(?: now| please| immediately)?$",
-    r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:calls?|calling)\b(?! (?:me|us|back)\b)",
+    r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:phone )?(?:calls?|calling|contact)\b(?! (?:me|us|back)\b)",
     r"\bno (?:more|further) (?:phone )?(?:calls?|calling|contact)\b",
     r"\bnot (?:be )?on (?:your|the|any|ur) (?:\w+ )?list (?:anymore|any more|again|no more)\b",
     r"^(?:(?:please|seriously|just|like|okay|so)\s+)*(?:can|could|would) you (?:please |just |like |kindly )?not"
@@ -368,6 +399,46 @@ _OPT_OUT = _any(
     r"\bget (?:you|y all) (?:\w+ )?sued\b",
     r"\bstop (?:robo ?calling|spam calling|spamming|telemarketing)\b",
     r"\bdo not solicit\b", r"\bno soliciting\b",
+    # A request cut off by the recogniser where nothing else could follow ("don't call this",
+    # "put me on do not", "i want off this", "i don't want any more").
+    r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone|dial|text)\w* (?:this|that|my|our)$",
+    r"\b(?:put|add|place) (?:me|us|my number|this number|our number) on (?:the |your |a )?do not$",
+    r"\b(?:i|we) (?:want|need|would like) off (?:this|the|your|that)$",
+    r"\b(?:i|we) (?:do not|never) want (?:any more|anymore|these|those|your|more|no more)$",
+    r"^(?:(?:please|just|okay|so|and)\s+)+no more$", r"\b(?:want|like|need) to opt$",
+    r"\b(?:i|we) (?:hereby )?(?:revoke|withdraw)\b", r"\bstop llam\w*",
+    r"\b(?:unlist|delist|de list|unenroll|disenroll)\w* (?:me|us|my|this|our)\b|^(?:please )?(?:list |number |call list )?removal(?: please| now)?$",
+    r"\b(?:poner|levantar|presentar|hacer|meter) (?:una |la )?(?:queja|denuncia|demanda|reporte)\b",
+    r"\bno (?:autorizo|acepto|deseo|quiero|aceptamos|deseamos) (?:\w+ ){0,2}llamadas\b|\bno deseo que (?:me |nos )?(?:\w+ )?llam",
+    # Found by tune probes (brain_tune_stop10.csv), each a class: no need to call ever,
+    # the police set on us, the TCPA by its name, someone else having asked before.
+    # Oblique refusals (brain_tune_stop10d.csv): a call-free home, a number not for sales,
+    # calls saved for someone else, not wanting to see the number again.
+    r"\b(?:call|calls|solicitation|telemarketing|sales call) free (?:home|house|zone|household|number|line|phone)\b",
+    r"\bsave (?:your|the|these|those) (?:phone )?calls\b",
+    r"\b(?:number|phone|line|cell) is not (?:for|taking|accepting) (?:\w+ )?(?:telemarket\w*|sales|solicit\w*|marketing|"
+    r"calls)\b",
+    r"\b(?:do not|never) waste (?:another|any more|more|a|one more) (?:\w+ )?call\b|\bwaste your time calling (?:me|us|here|"
+    r"this|again)\b",
+    r"\bforget (?:about )?(?:calling|contacting|ringing|dialing) (?:me|us|here|this|my)\b",
+    r"\b(?:do not|never|not) (?:\w+ ){0,3}(?:see|hear) (?:this|your|that) (?:number|name|company|voice)\b",
+    r"\bdo not call (?:on|in|to) (?:my|the|this|our) (?:file|account|record|records|number|profile)\b|"
+    r"\b(?:put|add|mark|note|flag|set) do not call\b|\bdo not call status\b",
+    r"\bno (?:quiero|queremos) saber (?:nada )?(?:mas )?de (?:ustedes|usted|ti|su \w+|esta \w+)\b",
+    r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone)\w* (?:me |us |here |back |this number )*at all\b",
+    r"\bno need (?:for you )?(?:to )?(?:call|calling|contact)\w* (?:\w+ )?(?:again|anymore|any more|no more)\b",
+    r"\bya no (?:call|calling|calls|llamadas|llamen|llamar)\b",
+    r"\b(?:would|do) you mind (?:not (?:calling|contacting|ringing|phoning)|removing|deleting|taking (?:me|us|my|this) off|"
+    r"taking (?:me|us|my \w+|this \w+) (?:off|out))\b|^mind not calling\b",
+    r"\b(?:be|is) (?:great|nice|good|best|appreciated|wonderful|lovely) if (?:you|y all|you guys) (?:\w+ )?(?:stopped|"
+    r"stop|quit|did not call|would not call|never called|never call|took (?:me|us|my \w+) off|removed)\b",
+    r"\b(?:do not|does not|will not) need to (?:ever )?(?:call|contact|ring|phone|dial)\w* (?:\w+ ){0,3}"
+    r"(?:again|anymore|any more|ever)\b",
+    r"\b(?:have|get|put|sic|send|set) (?:the )?(?:police|cops) (?:on|after) (?:you|y all|your)\b",
+    r"\b(?:telephone )?consumer protection (?:act|law)\b|\bviolat\w* (?:of )?(?:the )?(?:tcpa|do not call|"
+    r"telephone consumer)\b",
+    r"\b(?:he|she|they|my \w+|our \w+) (?:\w+ ){0,2}(?:told|asked|begged|said to) (?:you|y all|them|you people|"
+    r"you guys|your \w+)(?: \w+){0,2} (?:to stop|not to|to quit|never to|to not|to take|to remove)\b",
     r"^(?:(?:por favor|ya|mejor)\s+)*(?:borr|saqu|quit|elimin|remuev)\w*(?:me|nos)(?: (?:por favor|ya|de una vez))*$",
     r"\b(?:would rather|rather|prefer|prefer that|would prefer|would appreciate it if|wish) (?:you|y all|that you|if you) "
     r"(?:\w+ )?(?:did not|do not|would not|never|not|wouldnt|didnt) (?:call|contact|phone|bother)\w*\b",
@@ -376,7 +447,7 @@ _OPT_OUT = _any(
     r"^(?:(?:you are|you re|youre|number|this number is|you have been)\s+)?blocked$",
     r"\btell (?:you|y all|them|your \w+) (?:not to|to stop|to quit|never to)\b",
     r"\bbloque(?:ar|o|e|are|ado|ados|amos|arlos|arte)\b", r"\b(?:los|lo|la|te|les) (?:voy a |vamos a )?bloque\w*",
-    r"\b(?:had|have had|fed up with|done with) (?:enough of )?(?:these|your|the|all these|all the|all your|"
+    r"\b(?:had|have had|had it with|fed up with|done with) (?:enough of )?(?:these|your|the|all these|all the|all your|"
     r"you and your) (?:\w+ )?(?:calls|calling)\b",
     r"\b(?:do not|never|not supposed to|should not|no longer) (?:want to |wish to )?be on (?:your|any|the|this|"
     r"that|ur) (?:\w+ )?list\b",
@@ -409,9 +480,10 @@ _OPT_OUT = _any(
     r"(?:llame|llames|llamen|llamar|llamarme|llamarnos|marque|marquen|marques|marcar|marcarme|molest\w*)\b",
     r"\b(?:deje|dejen|deja|dejes|dejar) de (?:llamar|molestar|marcar)\w*",
     r"\bya no (?:me |nos )?(?:llame|llames|llamen|llamar)\b",
-    r"\b(?:borr|quit|saqu|sac|elimin|remuev|remov|tach)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
+    # Not "¿de dónde sacaron mi número?" (where did you get it).
+    r"\b(?:borr|quit|saqu|sac(?!aron|aste|o\b|an\b|amos)|elimin|remuev|remov|tach)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
     r"(?:mi|mis|nuestro) (?:numero|nombre|informacion|telefono|datos))",
-    r"\bno quiero (?:\w+ )?(?:mas )?llamadas\b", r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:llame|llamen|llames|molest)",
+    r"\bno (?:quiero|queremos|quiere|quieren) (?:\w+ )?(?:mas )?llamadas\b", r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:llame|llamen|llames|molest)",
     r"\bno (?:me )?(?:llame|llamen|llames) (?:mas|nunca)\b", r"\b(?:dejen|deje|deja)(?:me|nos) en paz\b",
     r"\bdar(?:me|nos)? de baja\b", r"\blista de no llamar\b", r"\bnunca (?:me |mas )?(?:llame|llamen)\b",
     r"\bno quiero que (?:me |nos )?(?:\w+ ){0,2}(?:llam|molest)\w*",
@@ -422,7 +494,7 @@ _OPT_OUT = _any(
     r"\boff (?:the|your|this|that) (?:calling |call |phone |contact |mailing |dialing )?list\b",
     r"\b(?:block|blocking|blocked|report) (?:you|this number|your number|this|the number|y all)\b",
     r"\b(?:you are|you re|i have you|i got you) blocked\b", r"\bno call list\b",
-    r"\b(?:illegal|breaking the law|against the law|tcpa|cease and desist)\b",
+    r"\b(?:illegal\w*|breaking the law|against the law|tcpa|cease and desist)\b",
     r"\b(?:call|calling) (?:me |here )?(?:again|one more time) and\b", r"\bkeep calling and\b",
     r"^(?:no )?no more$", r"\bknock it off\b", r"^never again$", r"\bi am done with (?:these|your|the) calls\b",
     r"\b(?:make|get) (?:these|the|your) calls (?:to )?stop\b", r"\bstop (?:these|the|your) calls\b",
@@ -432,9 +504,15 @@ _OPT_OUT = _any(
     r"\bdo not (?:\w+ ){0,4}call(?:ing)? (?:me |us |here )?(?:again|anymore|any more)\b",
     r"\b(?:not|never) to be (?:called|contacted)\b", r"\bto not be (?:called|contacted)\b",
     r"\b(?:file|filing|make|making|lodge|submit) a complaint\b",
-    r"\bno (?:me |nos )?(?:este|esten|estes) (?:llamando|molestando)\b",
+    r"\bno (?:me |nos )?(?:este|esten|estes) (?:llamando|molestando|chingando|fregando|jodiendo|marcando)\b",
+    r"\bsi (?:me |nos )?(?:vuelven|vuelve|vuelves|siguen|sigue|sigues) (?:a )?(?:llam|marc|molest)\w*",
+    r"\b(?:me|nos) (?:estan|esta|estas) acosando\b|\bacos(?:ando|an|ar|adores?)\b", r"^(?:ya )?no mas(?: por favor)?$",
+    r"\b(?:last|final) time i am (?:asking|telling|saying)\b|\bi dare you to (?:call|contact|ring|dial)\b",
+    r"\bhow many (?:more )?times (?:do|will|must|should|have) i (?:have to |need to |got to )?(?:ask|tell|say|told|asked)\b",
     r"\b(?:want|need|like) (?:my|our|this) (?:name|number|info\w*|data|details|phone number) "
-    r"(?:removed|deleted|taken off|erased|off)\b", r"^enough(?: already| is enough| of this)?$",
+    r"(?:removed|deleted|taken off|erased|off|gone)\b",
+    r"\b(?:want|need|like) (?:it|that|them) (?:gone|removed|deleted|erased|taken off)\b",
+    r"\b(?:do not|never) want (?:to (?:get|receive|have) )?any more of (?:these|those|them|this|you|your calls)$", r"^enough(?: already| is enough| of this)?$",
     r"\b(?:i am|we are) (?:done|finished|through) with (?:you|y all|this|these|your)\b",
     r"\bbetter not (?:get|call|hear|receive)\b", r"\b(?:one more|another) call (?:and|from you)\b",
     r"\bdo not call (?:this|my|our) (?:house|home|residence|line|cell|phone|household)\b",
@@ -447,14 +525,26 @@ _NAMING = re.compile(
     r"\bdo not call (?:me|her|him) (?:maam|madam|sir|mister|miss|mrs|ms|mr|honey|sweetie|dear|"
     r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b|"
     r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell|old|young|"
+    r"okay|thanks|thank|bye|goodbye|please|alright|right|man|dude|sir|maam|now|or|and|i|we|you|ever|"
     r"poor|lady|man|woman|guy|person|family|household|residence|address|elderly|sick)\b)\w+|"
-    r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|asi|por mi nombre|\w+ llamame)\b|"
+    # "No llames a mi esposo ... háblame a mí": a redirect, as "don't call the landline, call the cell".
+    r"\bno (?:le )?llames? a (?:mi|su|tu) \w+\b(?= .*\b(?:hablame|llamame|marcame|hableme|llameme)\b)|"
+    r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|mami|papi|mija|mijo|amor|asi|por mi nombre|"
+    r"\w+ llamame)\b|\bno (?:me )?llames? \w+(?: \w+)? (?:dime|llamame|soy)\b|"
     r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
     r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
     r"\bstop calling me (?:maam|madam|sir|miss|mrs|ms|mr|mister|honey|sweetie|dear|hon|babe|buddy|pal|that)"
     r"(?= (?:i am|it is|call me|my name|just|im)\b)|"
     r"\bstop calling (?:it|that|this) (?:a |an |the )?(?!(?:again|anymore|any more|ever|now|please|already|number|"
+    r"okay|thanks|thank|bye|goodbye|alright|right|man|dude|sir|maam|or|and|i|we|you|"
     r"phone|line|house|place|home|family|household|office|business|cell|landline|residence|guy|lady|person)\b)\w+|"
+    # A question about the list, not a request to be put on it ("is this a do not call registry thing?").
+    r"^(?:is|are|am|was|were) (?:this|that|it|i|we)(?: \w+){0,3} (?:the |a |your |on the )?(?:national )?"
+    r"do not call (?:list|registry)(?: \w+){0,2}$|"
+    r"^(?:i am|we are|i am not|we are not) on (?:the|a|any|your) (?:\w+ ){0,4}list (?:am i|are we|right|is it)$|"
+    # Told to stop calling someone: "my sister told me to stop calling companies back".
+    r"\b(?:told|tell|tells|telling|asked|asks|wants|want) me (?:to )?(?:stop|quit|not) (?:to )?(?:call|calling|contact|"
+    r"contacting)\w*\b(?! (?:me|us)\b)|"
     # The caller's own habits: "I don't call back numbers I don't know", "we never call companies".
     r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely|usually do not) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")
 
@@ -714,6 +804,7 @@ _INTERESTED = _any(
     r"\b(?:i|we) would love\b", r"\b(?:i|we) (?:want|wanna) to (?:know|hear|learn|see) more\b",
     r"\b(?:me|nos) interesa\b", r"\b(?:estoy|estamos) interesad[oa]s?\b",
     r"\bquiero (?:mas )?informacion\b",
+    r"\bme (?:gustaria|interesaria) (?:saber|conocer|recibir|tener|escuchar) (?:mas|informacion|una cotizacion)\b",
     r"\b(?:was|were) (?:actually |just )?(?:going|about|planning|meaning) to call you\b", r"\bperfect timing\b",
     r"\b(?:i|we) (?:want|need|would like|would love|could use) (?:a|an|the|some) (?:quote|estimate|appointment|"
     r"consultation|visit|plan|payment plan)\b", r"\b(?:i|we) could (?:really )?use (?:that|this|it|one|some)\b",
@@ -785,7 +876,11 @@ _AFFIRM = re.compile(
     r"definitely|go ahead|please do|please|why not|sounds good|sounds great|that works|works for me|"
     r"fine|right|correct|uh huh|mhm|indeed|i guess so|i suppose|that is fine|great|perfect|cool|"
     r"you bet|totally|yes sir|yes maam|si|claro|dale|por supuesto|de acuerdo|esta bien|"
-    r"do it|do that)\b|\b(?:yes|yeah|sure) (?:please|definitely|of course)\b")
+    r"do it|do that|exactly|obviously|duh|that is what i (?:want|said|asked for|am saying)|i said yes|"
+    # A glad yes ("that would be great", to "would you like me to stop calling?").
+    r"that would be (?:great|nice|good|perfect|wonderful|lovely|helpful|appreciated|best)|"
+    r"i would (?:like|love|appreciate) (?:that|it)|would love (?:that|it)|i would appreciate)\b|"
+    r"\b(?:yes|yeah|sure) (?:please|definitely|of course)\b")
 _DENY = re.compile(r"^(?:no|nope|nah|negative|no sir|no maam|not really|no no)\b")
 _HESITANT = re.compile(
     r"\b(?:maybe|perhaps|possibly|not sure|i do not know|i am unsure|depends|it depends|"
@@ -832,9 +927,17 @@ def read(text: str, first: str = "") -> Reading:
         sentences = _SENTENCE_END.split(raw.strip())
         if len([t for t in sentences if t.strip()]) < 2 and s.count(" ") >= 5:
             sentences = [p for p in _CLAUSE_BREAK.split(f" {_unnamed(s)} ")
-                         if p.count(" ") >= 2 and _CLAUSE_GATE.search(p)]
-        for sentence in sentences:
-            if sentence.strip() and sentence.strip() != raw.strip() and \
+                         if p.strip().count(" ") >= 2 and _CLAUSE_GATE.search(p)]
+        said = [t for t in sentences if t.strip()]
+        # What the whole line shows to be a name or a redirect ("Don't call my cell. Call
+        # my office line.") is not an opt-out in a sentence of its own either.
+        named = [m.group(0) for m in _NAMING.finditer(s)] if "call" in s or "llam" in s else []
+        for k, sentence in enumerate(said):
+            if named and any(n in normalize(sentence) for n in named):
+                continue
+            if k < len(said) - 1 and _BARE_STOP.match(_core(normalize(sentence))):
+                continue         # "Stop, stop. Let me grab a pen.": a bare stop mid-line may mean "wait"
+            if sentence.strip() != raw.strip() and \
                     read(sentence, first).intent is Intent.OPT_OUT:
                 return Reading(Intent.OPT_OUT, r.flags | {Intent.OPT_OUT}, r.time_phrase, r.text,
                                r.rule_intent or r.intent)
@@ -842,6 +945,7 @@ def read(text: str, first: str = "") -> Reading:
 
 
 _MEMO = 8192
+_BARE_STOP = re.compile(r"^(?:stop|quit|wait)(?: (?:stop|quit|wait))*$")
 
 
 @lru_cache(maxsize=_MEMO)
@@ -958,7 +1062,7 @@ _CLAUSE_BREAK = re.compile(r" (?:and|but|because|cause|so|okay|alright|anyway|an
 #: A clause said next to these is not a request to stop calling ("stop, I'm
 #: interested", "stop, I have a question", "hold on, stop").
 _NOT_A_CLAUSE_OPT_OUT = re.compile(r"(?<!not )(?<!no )\b(?:interested|question|hold on|hang on|wait|one sec|one second|"
-                                   r"how much|tell me|go on|keep going|sign me up)\b")
+                                   r"how much|tell me|go on|keep going|sign me up|go ahead(?! and))\b")
 
 
 #: Cheap test first: a line with none of these words has no opt-out clause to find.
@@ -984,7 +1088,17 @@ def _opt_out_in_a_clause(s: str, raw: str = "") -> bool:
     if s.count(" ") < 3 or not _CLAUSE_GATE.search(s) or _NOT_A_CLAUSE_OPT_OUT.search(s):
         return False
     sentences = [t for t in _SENTENCE_END.split(raw.strip()) if t.strip()] if raw else []
-    said = [_unnamed(normalize(t)) for t in sentences] if len(sentences) > 1 else [_unnamed(s)]
+    if len(sentences) > 1:
+        # Names and redirects as the whole line shows them ("Don't call my cell. Call my office line.").
+        named = [m.group(0) for m in _NAMING.finditer(s)] if "call" in s or "llam" in s else []
+        said = []
+        for t in sentences:
+            t = _unnamed(normalize(t))
+            for n in named:
+                t = t.replace(n, " xnamedx ")
+            said.append(t)
+    else:
+        said = [_unnamed(s)]
     if len(said) == 1 and s.count(" ") < 5:
         return False
     parts = [p.strip() for t in said for p in _CLAUSE_BREAK.split(f" {t} ")]
@@ -997,7 +1111,7 @@ def _opt_out_in_a_clause(s: str, raw: str = "") -> bool:
             if not span or span == s:
                 continue
             core = _core(span)
-            if core in ("stop", "quit") and core == span and j <= last:
+            if _BARE_STOP.match(core) and core == span and j <= last:
                 continue         # "stop, let me think": a bare stop mid-line may mean "wait"
             if _OPT_OUT.search(span) or _OPT_OUT.search(core):
                 return True
