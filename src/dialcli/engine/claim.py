@@ -61,6 +61,7 @@ class Claimer:
         """Another process committed: the cap settings may have changed."""
         self._caps.clear()
         self._cap_settings = None
+        self.state.consent_memo.clear()
 
     def claim(self, lead_id: int, slot: int, kind: str, now: datetime) -> InFlight | None:
         """Record the dial (call row + lead DIALING) in one transaction, or decline."""
@@ -114,7 +115,7 @@ class Claimer:
                                           decision="skip", callback=is_callback, detail=detail)
                 return None
             gate = consent.check(conn, e164, purpose=c.purpose, gate_on=c.consent_gate == "on",
-                                 at_iso=now_iso)
+                                 at_iso=now_iso, memo=self.state.consent_memo)
             detail["consent"] = gate.evidence()
             if not gate.ok:
                 # A gate that will not open by waiting: the phone is skipped with the
