@@ -77,7 +77,10 @@ load average 8.7-9.8; 10,000 leads, 25,295 calls, main then branch back to back)
 
 - before (main 8d8349d): 188 calls/s beside a floor of 4,426 (1/23.5); per CPU second
   555 beside 10,173 (1/18.3). After: 190 beside 2,371 (1/12.5); per CPU second 588
-  beside 6,135 (1/10.4). The floor's code is the same in both runs, so at this load the
+  beside 6,135 (1/10.4). A second pair (load 7.6-8.1): before 542 beside 7,047 per CPU
+  second (1/13.0), after 675 beside 6,200 (1/9.2); CPU per call over alternating
+  3,000-lead runs, 1,853 us before, 1,548 after (means of three, spread ~15%).
+  The floor's code is the same in both runs, so at this load the wall
   ratios measure the load, not the code. On the idle machine, main gave 901 beside
   11,062 (1/12.3), 950 beside 11,070 per CPU second (1/11.7).
 - What changed: a run reads each number's consent records and states once
