@@ -72,6 +72,32 @@ average 5-8; 10,000 leads, 25,295 calls, both codes run back to back):
   rows for every dial of a number), and a rule-brain session that does not rebuild its
   per-lead state.
 
+Third pass (issue 18 item 4, eng18, 2026-12-07, 2 cores shared with four other sessions,
+load average 8.7-9.8; 10,000 leads, 25,295 calls, main then branch back to back):
+
+- before (main 8d8349d): 188 calls/s beside a floor of 4,426 (1/23.5); per CPU second
+  555 beside 10,173 (1/18.3). After: 190 beside 2,371 (1/12.5); per CPU second 588
+  beside 6,135 (1/10.4). A second pair (load 7.6-8.1): before 542 beside 7,047 per CPU
+  second (1/13.0), after 675 beside 6,200 (1/9.2); CPU per call over alternating
+  3,000-lead runs, 1,853 us before, 1,548 after (means of three, spread ~15%).
+  The floor's code is the same in both runs, so at this load the wall
+  ratios measure the load, not the code. On the idle machine, main gave 901 beside
+  11,062 (1/12.3), 950 beside 11,070 per CPU second (1/11.7).
+- What changed: a run reads each number's consent records and states once
+  (``consent.Memo``, cleared when another process commits, dropped for numbers the run
+  opts out, bounded); the claim reads the opt-out entry with the lead (one statement
+  fewer per dial: ~12.5 statements per call, was 13.7); the policy's zone groups share
+  each day's permitted spans; local-time texts come from one ``isoformat``; the
+  artificial-voice verdict under the shipped rules is remembered. Every durable row is
+  the same (``--dump-rows`` at 2,000 and 5,000 leads against main: identical).
+- Why 1/3 stays out of reach from the engine: the floor is ~90 us of CPU per call, so
+  1/3 is ~270 us; the simulated network and rule brain alone take ~20% of a call's
+  ~1,050 us (~200 us), and the engine's statements cost 3-4x the floor's same
+  statements (UPDATE calls 103 vs 25 us, INSERT calls 67 vs 24, the lead read 31 vs 8,
+  thread CPU at 3,000 leads): the floor runs them back to back with hot CPU caches, the
+  engine between ~1 ms of Python. Statement cache (93 texts < 128), GC (1.5%) and page
+  cache size (128 MB: -3% SQL time) were ruled out.
+
 ``--dump-rows FILE`` checks that an engine change keeps every durable row: diff two.
 """
 

@@ -179,6 +179,43 @@ def test_a_registry_entry_does_not_revoke_consent_but_blocks_the_number(store):
     assert phones(store, lead_id)[0]["dead_reason"] == "on the opt-out list"
 
 
+# -- a running campaign reads each number's consent once ------------------------------------
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(st.sampled_from(consent.KINDS), st.integers(0, 4), st.booleans()),
+                     max_size=6),
+       at_days=st.integers(-1, 5))
+def test_a_runs_memo_picks_the_record_best_picks_at_every_instant(store, rows, at_days):
+    with store.tx() as conn:
+        conn.execute("DELETE FROM consent")
+        for i, (kind, days, revoked) in enumerate(rows):
+            consent.record(conn, e164=NY1, kind=kind, consented_at=to_iso(NOW - timedelta(days=days)),
+                           source=f"form {i}", origin="test", now_iso=to_iso(NOW))
+            if revoked:
+                conn.execute("UPDATE consent SET revoked_at = ? WHERE source = ?",
+                             (to_iso(NOW), f"form {i}"))
+    at = to_iso(NOW - timedelta(days=at_days))
+    memo = consent.Memo()
+    assert memo.best(store.conn, NY1, at) == consent.best(store.conn, NY1, at)
+    assert memo.best(store.conn, NY1, at) == consent.best(store.conn, NY1, at)   # remembered
+    assert memo.states(store.conn, NY1) == ("NY",)
+
+
+def test_a_running_claimer_reads_consent_again_after_another_process_commits(store):
+    """The claimer remembers a number's consent for the run; a commit by another
+    process (``consent import``) makes it read again (the loop calls ``forget`` when
+    ``PRAGMA data_version`` moves)."""
+    cid = builders.campaign(store, purpose="telemarketing", consent=None)
+    first, second = add_leads(store, cid, [{"name": "Alex", "phones": [NY1], "consent": None},
+                                           {"name": "Sam", "phones": [NY1], "consent": None}])
+    parts = EngineParts(store, cid)
+    assert parts.claim(first) is None
+    assert phones(store, first)[0]["dead_reason"] == f"no written consent on record for {NY1}"
+    _record(store, NY1, "written")
+    parts.claimer.forget()
+    assert parts.claim(second) is not None
+
+
 # -- the campaign's purpose and the escape hatch ---------------------------------------------
 
 def test_a_new_campaign_must_say_its_purpose(store):

@@ -163,7 +163,21 @@ def verdict(states: Iterable[str], purpose: str, consent_kind: str | None, *,
     Bans and live-operator rules stop the call whatever the consent, even with the
     consent gate off (the gate is about consent records; these cannot be met by any).
     A stronger consent kind than the federal gate's is required only when the gate is on.
+    Under the shipped rules the answer is remembered (the engine asks at every dial).
     """
+    if rules is None:
+        return _shipped_verdict(tuple(states), purpose, consent_kind, gate_on)
+    return _verdict(states, purpose, consent_kind, gate_on, rules)
+
+
+@lru_cache(maxsize=4096)
+def _shipped_verdict(states: tuple[str, ...], purpose: str, consent_kind: str | None,
+                     gate_on: bool) -> Verdict:
+    return _verdict(states, purpose, consent_kind, gate_on, None)
+
+
+def _verdict(states: Iterable[str], purpose: str, consent_kind: str | None, gate_on: bool,
+             rules: Iterable[AdadRule] | None) -> Verdict:
     applied = tuple(sorted(rules_for(states, purpose, rules),
                            key=lambda r: (not r.blocks_ai, r.state)))
     for row in applied:

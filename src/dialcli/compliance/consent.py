@@ -240,8 +240,57 @@ class Gate:
         return out
 
 
+class Memo:
+    """A run's per-number reads for ``check``: each number's live consent records and
+    the states it could be in, read once per number instead of at every dial of it.
+
+    The holder calls ``clear`` when another process has committed (``PRAGMA
+    data_version``: a ``consent import``, an import that adds a lead's state) and
+    ``drop`` for the numbers its own writes touch (an opt-out revokes their consent).
+    At most ``limit`` numbers are kept (then it starts over), so memory stays flat in
+    the campaign's size."""
+
+    def __init__(self, limit: int = 32_768):
+        self.limit = limit
+        self._live: dict[str, tuple[Record, ...]] = {}
+        self._states: dict[str, tuple[str, ...]] = {}
+
+    def clear(self) -> None:
+        self._live.clear()
+        self._states.clear()
+
+    def drop(self, numbers: Iterable[str]) -> None:
+        for e164 in numbers:
+            self._live.pop(e164, None)
+            self._states.pop(e164, None)
+
+    def best(self, conn: sqlite3.Connection, e164: str, at_iso: str) -> Record | None:
+        """``best``: the first live record in ``CONSENT_ORDER`` given by ``at_iso``."""
+        live = self._live.get(e164)
+        if live is None:
+            if len(self._live) >= self.limit:
+                self._live.clear()
+            live = self._live[e164] = tuple(Record.from_row(r) for r in conn.execute(
+                f"SELECT * FROM consent WHERE e164 = ? AND revoked_at IS NULL "
+                f"ORDER BY {CONSENT_ORDER}", (e164,)))
+        for found in live:
+            if found.consented_at is not None and found.consented_at <= at_iso:
+                return found
+        return None
+
+    def states(self, conn: sqlite3.Connection, e164: str) -> tuple[str, ...]:
+        """``adad.number_states``."""
+        got = self._states.get(e164)
+        if got is None:
+            if len(self._states) >= self.limit:
+                self._states.clear()
+            got = self._states[e164] = adad.number_states(conn, e164)
+        return got
+
+
 def check(conn: sqlite3.Connection, e164: str, *, purpose: str, gate_on: bool,
-          at_iso: str, states: tuple[str, ...] | None = None) -> Gate:
+          at_iso: str, states: tuple[str, ...] | None = None,
+          memo: Memo | None = None) -> Gate:
     """May an AI-voice call of a campaign with ``purpose`` reach ``e164`` at ``at_iso``?
 
     The federal rule (consent of the kind the purpose needs), then the artificial-voice
@@ -251,12 +300,14 @@ def check(conn: sqlite3.Connection, e164: str, *, purpose: str, gate_on: bool,
     and its reason comes first: no consent record can lift it.
 
     A campaign whose gate the user turned off is not checked for consent (its runs are
-    warned and audited); an unspecified purpose never dials (``start`` refuses it first)."""
-    gate = _federal(conn, e164, purpose=purpose, gate_on=gate_on, at_iso=at_iso)
+    warned and audited); an unspecified purpose never dials (``start`` refuses it first).
+    A running campaign passes its ``memo`` (the same answers, read once per number)."""
+    found = best(conn, e164, at_iso) if memo is None else memo.best(conn, e164, at_iso)
+    gate = _federal(e164, found, purpose=purpose, gate_on=gate_on)
     if purpose not in PURPOSES:
         return gate
     if states is None:
-        states = adad.number_states(conn, e164)
+        states = adad.number_states(conn, e164) if memo is None else memo.states(conn, e164)
     verdict = adad.verdict(states, purpose, gate.record.kind if gate.record else None,
                            gate_on=gate_on)
     if not verdict.ok and (verdict.rule.blocks_ai or gate.ok):
@@ -264,12 +315,11 @@ def check(conn: sqlite3.Connection, e164: str, *, purpose: str, gate_on: bool,
     return Gate(gate.ok, gate.reason, gate.record, gate.required, verdict)
 
 
-def _federal(conn: sqlite3.Connection, e164: str, *, purpose: str, gate_on: bool,
-             at_iso: str) -> Gate:
-    """The federal consent rule alone (47 CFR 64.1200(a)(2)-(3) for an artificial voice)."""
+def _federal(e164: str, found: Record | None, *, purpose: str, gate_on: bool) -> Gate:
+    """The federal consent rule alone (47 CFR 64.1200(a)(2)-(3) for an artificial voice),
+    given the number's ``best`` record at the instant."""
     if not gate_on:
-        return Gate(True, None, best(conn, e164, at_iso), "off")
-    found = best(conn, e164, at_iso)
+        return Gate(True, None, found, "off")
     if purpose == TELEMARKETING:
         if found is not None and found.kind == WRITTEN:
             return Gate(True, None, found, WRITTEN)

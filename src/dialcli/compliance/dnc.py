@@ -113,7 +113,17 @@ def is_opted_out(conn, e164: str, *, simulated: bool = False) -> bool:
     runs only, so a rehearsal never blocks a real lead.
     """
     row = conn.execute("SELECT source FROM dnc WHERE e164 = ?", (e164,)).fetchone()
-    return row is not None and (simulated or row[0] != SIMULATOR_SOURCE)
+    return listed(row[0] if row is not None else None, simulated=simulated)
+
+
+#: The opt-out list's source for a number, as a column of another read (``{}`` is the
+#: number): the engine's claim reads it with the lead instead of in a query of its own.
+SOURCE_OF = "(SELECT source FROM dnc WHERE e164 = {})"
+
+
+def listed(source: str | None, *, simulated: bool = False) -> bool:
+    """``is_opted_out`` given the number's list entry's ``source`` (None: not listed)."""
+    return source is not None and (simulated or source != SIMULATOR_SOURCE)
 
 
 def normalize(values: Iterable[str], default_region: str = "US") -> list[str]:

@@ -44,6 +44,15 @@ from dialcli.templates import lead_context, render
 #: 2 s apart and doubling (about a minute in all); then the campaign pauses.
 PLACE_RETRIES = 5
 
+#: The claim's one read of the lead, the phone it dials and that number's opt-out entry.
+_LEAD_SQL = (
+    "SELECT l.status, l.phone_slot, l.pass_done, l.pass_no, l.name, l.email, l.vars, "
+    "l.timezone, l.callback_slot, p.e164, p.group_id, p.dead_reason, "
+    f"{dnc.SOURCE_OF.format('p.e164')} AS dnc_source "
+    "FROM leads l LEFT JOIN lead_phones p ON p.lead_id = l.id AND p.slot = ? "
+    "WHERE l.id = ?")
+
+
 class Claimer:
     def __init__(self, tx: Transactions, state: RunState, provider: Provider, queue: DialQueue,
                  settler: Settler, progress: Progress):
@@ -61,6 +70,7 @@ class Claimer:
         """Another process committed: the cap settings may have changed."""
         self._caps.clear()
         self._cap_settings = None
+        self.state.consent_memo.clear()
 
     def claim(self, lead_id: int, slot: int, kind: str, now: datetime) -> InFlight | None:
         """Record the dial (call row + lead DIALING) in one transaction, or decline."""
@@ -68,11 +78,7 @@ class Claimer:
         now_iso = to_iso(now)
         is_callback = kind != "pass"
         with self.tx.tx() as conn:
-            lead = conn.execute(
-                "SELECT l.status, l.phone_slot, l.pass_done, l.pass_no, l.name, l.email, l.vars, "
-                "l.timezone, l.callback_slot, p.e164, p.group_id, p.dead_reason "
-                "FROM leads l LEFT JOIN lead_phones p ON p.lead_id = l.id AND p.slot = ? "
-                "WHERE l.id = ?", (slot, lead_id)).fetchone()
+            lead = conn.execute(_LEAD_SQL, (slot, lead_id)).fetchone()
             if lead is None:
                 return None
             if is_callback:
@@ -92,7 +98,7 @@ class Claimer:
             if not window.is_open(now):
                 return None   # closed since the head was chosen (clock moved): try later
             simulated = self.provider.simulated
-            opted_out = dnc.is_opted_out(conn, e164, simulated=simulated)
+            opted_out = dnc.listed(lead["dnc_source"], simulated=simulated)
             limit = self._cap_for(conn, e164)
             cap_count, not_before = (None, None) if opted_out else compliance.check_cap(
                 conn, e164, now, limit=limit, simulated=simulated)
@@ -114,7 +120,7 @@ class Claimer:
                                           decision="skip", callback=is_callback, detail=detail)
                 return None
             gate = consent.check(conn, e164, purpose=c.purpose, gate_on=c.consent_gate == "on",
-                                 at_iso=now_iso)
+                                 at_iso=now_iso, memo=self.state.consent_memo)
             detail["consent"] = gate.evidence()
             if not gate.ok:
                 # A gate that will not open by waiting: the phone is skipped with the

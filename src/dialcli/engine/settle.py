@@ -180,6 +180,7 @@ class Settler:
         dnc.add(conn, numbers, source=dnc.SIMULATOR_SOURCE if self.provider.simulated else "call",
                 reason="asked to be removed on a call", now_iso=now_iso,
                 campaign_id=self.state.campaign.id, lead_id=lead_id)
+        self.state.consent_memo.drop(numbers)     # their consent is revoked
 
     def callback_due(self, f: InFlight, label: EndCall | None, now: datetime, *,
                      retry: bool) -> datetime:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dialcli.compliance.consent import Memo as ConsentMemo
 from dialcli.models import Campaign
 from dialcli.providers.base import CallEvent, DialRequest, EventKind
 from dialcli.store import Store
@@ -165,6 +166,9 @@ class RunState:
     waiting_for: str | None = None               # ... for this reason
     next_callback: datetime | None = None
     callback_fresh: bool = False                 # next_callback was read since the last change
+    # Per-number consent records and states, read once per number (cleared when another
+    # process commits; an opt-out drops its numbers).
+    consent_memo: ConsentMemo = field(default_factory=ConsentMemo)
 
     @property
     def fields(self) -> tuple[FieldSpec, ...]:
