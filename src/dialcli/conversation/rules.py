@@ -150,8 +150,13 @@ def company_name(ctx: CallContext) -> str:
     return ""
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+_SALUTATION = re.compile(r"^(?:hi|hello|hey|good (?:morning|afternoon|evening)|dear)\b")
+_ASKS_FOR_SOMEONE = re.compile(r"\bis this\b|\bam i (?:speaking|talking) (?:to|with)\b|\bspeaking with\b")
+
+
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", (text or "").strip()) if s.strip()]
+    return [s.strip() for s in _SENTENCE_BREAK.split((text or "").strip()) if s.strip()]
 
 
 _GENERIC_Q = re.compile(
@@ -165,8 +170,7 @@ def purpose_line(ctx: CallContext) -> str:
     questions: list[str] = []
     for sentence in _sentences(ctx.greeting):
         low = sentence.lower()
-        if re.match(r"^(?:hi|hello|hey|good (?:morning|afternoon|evening)|dear)\b", low) and \
-                len(low.split()) <= 3:
+        if _SALUTATION.match(low) and len(low.split()) <= 3:
             continue
         if "this is" in low or "my name is" in low or (ctx.agent and ctx.agent.lower() in low):
             continue
@@ -189,7 +193,7 @@ def _asks_identity(ctx: CallContext, first: str) -> bool:
     if not sentences or not sentences[-1].endswith("?"):
         return False
     last = sentences[-1].lower()
-    return bool(re.search(r"\bis this\b|\bam i (?:speaking|talking) (?:to|with)\b|\bspeaking with\b", last)
+    return bool(_ASKS_FOR_SOMEONE.search(last)
                 or (first and first in last.split()))
 
 
