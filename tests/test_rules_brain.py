@@ -10,7 +10,8 @@ import pytest
 from dialcli.conversation.base import CallContext, collect
 from dialcli.conversation.intents import Intent, read
 from dialcli.conversation.rules import (
-    EXAMPLE_CALLER_LINES, MAX_TURNS, PERSONA_FOLLOW_UP, RuleBrain, company_name, purpose_line,
+    EXAMPLE_CALLER_LINES, MAX_TURNS, PERSONA_FOLLOW_UP, RuleBrain, clear_memo, company_name,
+    purpose_line,
 )
 from dialcli.models import Disposition, VoicemailAction
 
@@ -270,6 +271,19 @@ def test_deterministic():
     a, _, _ = talk(lines)
     b, _, _ = talk(lines)
     assert a.transcript_dicts() == b.transcript_dicts()
+
+
+def test_a_remembered_reading_is_the_one_for_this_lead():
+    """Readings are remembered across calls; one that depends on the lead's name is
+    never lent to a call for someone else, warm or cold."""
+    john = replace(CTX, greeting="Hi John, this is Zara from Acme Solar. I'm calling about "
+                   "the solar quote you asked for.", lead_name="John Smith")
+    clear_memo()
+    _, cold, _ = talk(["Maria here."], john)
+    _, for_maria, _ = talk(["Maria here."])           # now remembered for Maria ...
+    _, warm, _ = talk(["Maria here."], john)          # ... and asked again for John
+    assert for_maria is None or for_maria.disposition is not Disposition.WRONG_NUMBER
+    assert cold.disposition is warm.disposition is Disposition.WRONG_NUMBER
 
 
 def test_rule_brain_never_blocks_and_the_llm_brain_may():

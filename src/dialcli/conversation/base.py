@@ -20,7 +20,6 @@ A call the brain did not label is labelled afterwards by ``classify.classify_tra
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -114,21 +113,25 @@ class BrainSession(ABC):
         self.ctx = ctx
         self.transcript: list[Utterance] = Transcript()
         self.result: EndCall | None = None
-        self._cancel = threading.Event()
+        # A flag, not a ``threading.Event``: nothing waits on it (a session that blocks
+        # overrides ``cancel`` to wake its own wait), and setting or reading one
+        # attribute is atomic across threads. An Event cost a lock and a condition per
+        # session -- a tenth of a simulated conversation's opening.
+        self._cancelled = False
 
     # -- barge-in -------------------------------------------------------------------
     @property
     def cancelled(self) -> bool:
         """True once ``cancel`` was called for the reply in progress."""
-        return self._cancel.is_set()
+        return self._cancelled
 
     def cancel(self) -> None:
         """Stop the reply in progress (any thread). Overridden to wake a blocked wait."""
-        self._cancel.set()
+        self._cancelled = True
 
     def begin_turn(self) -> None:
         """A new reply starts: forget an earlier ``cancel``."""
-        self._cancel.clear()
+        self._cancelled = False
 
     #: Keys that end the call mid-reply (the relay cancels the reply at once for them).
     action_digits: frozenset[str] = frozenset({"9"})

@@ -36,11 +36,13 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import cached_property, lru_cache
 from typing import Iterator
 
 from dialcli.compliance import disclosure
 from dialcli.conversation.callback_time import spoken
 from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
+from dialcli.conversation import intents
 from dialcli.conversation.intents import Intent, Reading, first_name, read
 from dialcli.models import Disposition, VoicemailAction
 
@@ -121,19 +123,26 @@ _COMPANY = rf"({_NAME_WORD}(?:\s+(?:{_NAME_WORD}|&|of|and|de|the)){{0,5}})"
 _STOP_TAIL = re.compile(r"\s+(?:of|and|de|the|&)$")
 
 
-def company_name(ctx: CallContext) -> str:
-    """The business the agent calls for, as the greeting (or prompt) names it."""
-    agent = re.escape(ctx.agent) if ctx.agent else r"\w+"
-    patterns = (
+@lru_cache(maxsize=64)
+def _company_patterns(agent_name: str) -> tuple[re.Pattern[str], ...]:
+    """``company_name``'s patterns for one agent name, compiled once: the greeting's
+    three, then the prompt's two more."""
+    agent = re.escape(agent_name) if agent_name else r"\w+"
+    return tuple(re.compile(p) for p in (
         rf"\b{agent}\b,?\s+(?:here\s+)?(?:from|with|at|of|calling from|calling on behalf of)\s+{_COMPANY}",
         rf"\b(?:calling|call)\s+(?:from|on behalf of)\s+{_COMPANY}",
         rf"\b(?:on behalf of|here at|from|with)\s+{_COMPANY}",
-    )
+        rf"\b(?:work|works|working) for\s+{_COMPANY}",
+        rf"\brepresent(?:ing|s)?\s+{_COMPANY}",
+    ))
+
+
+def company_name(ctx: CallContext) -> str:
+    """The business the agent calls for, as the greeting (or prompt) names it."""
+    patterns = _company_patterns(ctx.agent or "")
     for source in (ctx.greeting, ctx.system_prompt):
-        for pat in patterns + ((rf"\b(?:work|works|working) for\s+{_COMPANY}",
-                                rf"\brepresent(?:ing|s)?\s+{_COMPANY}")
-                               if source is ctx.system_prompt else ()):
-            m = re.search(pat, source or "")
+        for pat in patterns if source is ctx.system_prompt else patterns[:3]:
+            m = pat.search(source or "")
             if m:
                 name = _STOP_TAIL.sub("", m.group(1)).strip()
                 if name and name.lower() not in (ctx.lead_name or "").lower().split():
@@ -141,8 +150,13 @@ def company_name(ctx: CallContext) -> str:
     return ""
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+_SALUTATION = re.compile(r"^(?:hi|hello|hey|good (?:morning|afternoon|evening)|dear)\b")
+_ASKS_FOR_SOMEONE = re.compile(r"\bis this\b|\bam i (?:speaking|talking) (?:to|with)\b|\bspeaking with\b")
+
+
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", (text or "").strip()) if s.strip()]
+    return [s.strip() for s in _SENTENCE_BREAK.split((text or "").strip()) if s.strip()]
 
 
 _GENERIC_Q = re.compile(
@@ -156,8 +170,7 @@ def purpose_line(ctx: CallContext) -> str:
     questions: list[str] = []
     for sentence in _sentences(ctx.greeting):
         low = sentence.lower()
-        if re.match(r"^(?:hi|hello|hey|good (?:morning|afternoon|evening)|dear)\b", low) and \
-                len(low.split()) <= 3:
+        if _SALUTATION.match(low) and len(low.split()) <= 3:
             continue
         if "this is" in low or "my name is" in low or (ctx.agent and ctx.agent.lower() in low):
             continue
@@ -174,11 +187,13 @@ def purpose_line(ctx: CallContext) -> str:
 
 
 def _asks_identity(ctx: CallContext, first: str) -> bool:
+    if not (ctx.greeting or "").rstrip().endswith("?"):
+        return False            # the last sentence is not a question (most greetings)
     sentences = _sentences(ctx.greeting)
     if not sentences or not sentences[-1].endswith("?"):
         return False
     last = sentences[-1].lower()
-    return bool(re.search(r"\bis this\b|\bam i (?:speaking|talking) (?:to|with)\b|\bspeaking with\b", last)
+    return bool(_ASKS_FOR_SOMEONE.search(last)
                 or (first and first in last.split()))
 
 
@@ -194,18 +209,41 @@ _FINE = re.compile(r"^(?:(?:oh|yeah|yes|well|um|uh)\s+)*(?:i am|we are|doing|pre
 
 # ------------------------------------------------------------------------- session
 
+#: A simulated population says the same few lines to leads who share first names, and
+#: ``read`` is a pure function of its two arguments: a reading (or a lead's first name)
+#: is worked out once and remembered, bounded. ``clear_memo`` forgets them.
+_MEMO = 16384
+_read = lru_cache(maxsize=_MEMO)(read)
+_first_name = lru_cache(maxsize=4096)(first_name)
+
+
+def clear_memo() -> None:
+    """Forget remembered readings, here and in ``intents``."""
+    _read.cache_clear()
+    _first_name.cache_clear()
+    intents.clear_memo()
+
+
 class RuleSession(BrainSession):
     """One conversation driven by intent rules (see the module docstring)."""
 
     def __init__(self, ctx: CallContext):
         super().__init__(ctx)
-        self.first = first_name(ctx.lead_name or str(ctx.lead_vars.get("NAME", "")))
+        self.first = _first_name(ctx.lead_name or str(ctx.lead_vars.get("NAME", "")))
         self.display_first = (ctx.lead_name or "").split()[0] if ctx.lead_name else ""
-        self.company = company_name(ctx)
-        self.purpose = purpose_line(ctx)
         self.state = State.CONFIRM_IDENTITY if _asks_identity(ctx, self.first) else State.OPEN
         self.unclear = 0
         self.readings: list[Reading] = []
+
+    # What the call's context says, worked out when a reply first needs it: many
+    # conversations end before one does.
+    @cached_property
+    def company(self) -> str:
+        return company_name(self.ctx)
+
+    @cached_property
+    def purpose(self) -> str:
+        return purpose_line(self.ctx)
 
     # -- the interface -------------------------------------------------------------
 
@@ -213,7 +251,7 @@ class RuleSession(BrainSession):
         self.transcript.append(Utterance("caller", caller_text, at_s))
         if self.result is not None:
             return
-        reading = read(caller_text, self.first)
+        reading = _read(caller_text, self.first)
         if reading.intent is Intent.NOT_INTERESTED and _FINE.match(reading.text) and \
                 _HOW_ARE_YOU.search(self._last_agent_line()):
             # "I'm good, thanks" answers "how are you?"; it declines nothing.
@@ -339,15 +377,13 @@ class RuleSession(BrainSession):
         return f" from {self.company}" if self.company else ""
 
     def _pending_question(self) -> str:
-        return {
-            State.OPEN: "Would you like to hear more?",
-            State.CONFIRM_INTEREST: f"Would you like someone{self._from} to follow up with you?",
-            State.ASK_WHEN: "When would be a better time to call you back?",
-            State.CONFIRM_IDENTITY: (f"Am I speaking with {self.display_first}?" if self.display_first
-                                     else "Am I speaking with the right person?"),
-            State.OFFER_CALLBACK: "Would you like me to call back at a better time?",
-            State.CONFIRM_OPT_OUT: OPT_OUT_QUESTION,
-        }[self.state]
+        st = self.state           # only the question asked is built
+        if st is State.CONFIRM_INTEREST:
+            return f"Would you like someone{self._from} to follow up with you?"
+        if st is State.CONFIRM_IDENTITY:
+            return (f"Am I speaking with {self.display_first}?" if self.display_first
+                    else "Am I speaking with the right person?")
+        return _PLAIN_QUESTIONS[st]
 
     def _go_open(self, lead_in: str) -> str:
         self.state = State.OPEN
@@ -436,11 +472,21 @@ class RuleSession(BrainSession):
 
     def _end(self, disposition: Disposition, summary: str, *, callback_text: str | None = None,
              when: str | None = None) -> EndCall:
+        # Only the INTERESTED goodbye names the company: the others need not find it.
+        company = self.company if disposition == Disposition.INTERESTED else ""
         return EndCall(disposition, summary, callback_text=callback_text,
-                       goodbye=goodbye_line(disposition, self.company, when))
+                       goodbye=goodbye_line(disposition, company, when))
 
 
 _ANSWERING = frozenset({Intent.AFFIRM, Intent.DENY, Intent.CONFIRM_IDENTITY})
+
+#: ``_pending_question`` for the states whose question names nobody.
+_PLAIN_QUESTIONS = {
+    State.OPEN: "Would you like to hear more?",
+    State.ASK_WHEN: "When would be a better time to call you back?",
+    State.OFFER_CALLBACK: "Would you like me to call back at a better time?",
+    State.CONFIRM_OPT_OUT: OPT_OUT_QUESTION,
+}
 
 #: Readings that carry on a conversation (a "no" said with them answers the question).
 _CONTINUING = frozenset({Intent.DENY, Intent.ASK_PURPOSE, Intent.ASK_OTHER, Intent.ASK_INFO,
@@ -465,22 +511,28 @@ def voicemail_end(ctx: CallContext) -> EndCall:
     return EndCall(Disposition.VOICEMAIL, "Reached a voicemail greeting.", goodbye=message or "")
 
 
+_GOODBYES = {
+    Disposition.OPT_OUT: "Understood, I'm sorry to have bothered you. I'll make sure you "
+                         "aren't called again. Goodbye.",
+    Disposition.WRONG_NUMBER: "Oh, I'm sorry about that. I'll update our records. "
+                              "Have a good day. Goodbye.",
+    Disposition.NOT_INTERESTED: "I understand. Thank you for your time, and have a great day. "
+                                "Goodbye.",
+    Disposition.COMPLETED: "Thanks for your time. Goodbye.",
+}
+
+
 def goodbye_line(disposition: Disposition, company: str = "", when: str | None = None) -> str:
-    """The last thing the agent says for each label."""
-    team = f"someone from {company}" if company else "someone from our team"
-    return {
-        Disposition.OPT_OUT: "Understood, I'm sorry to have bothered you. I'll make sure you "
-                             "aren't called again. Goodbye.",
-        Disposition.WRONG_NUMBER: "Oh, I'm sorry about that. I'll update our records. "
-                                  "Have a good day. Goodbye.",
-        Disposition.CALLBACK: (f"No problem, I'll call you back {when}. Thanks, goodbye." if when
-                               else "No problem, I'll try you again tomorrow. Thanks, goodbye."),
-        Disposition.NOT_INTERESTED: "I understand. Thank you for your time, and have a great day. "
-                                    "Goodbye.",
-        Disposition.INTERESTED: f"Wonderful! I'll note that you're interested, and {team} will "
-                                "follow up with you. Thank you, goodbye.",
-        Disposition.COMPLETED: "Thanks for your time. Goodbye.",
-    }.get(disposition, "Goodbye.")
+    """The last thing the agent says for each label. Only INTERESTED's names the
+    company, only CALLBACK's the time."""
+    if disposition == Disposition.INTERESTED:
+        team = f"someone from {company}" if company else "someone from our team"
+        return (f"Wonderful! I'll note that you're interested, and {team} will "
+                "follow up with you. Thank you, goodbye.")
+    if disposition == Disposition.CALLBACK:
+        return (f"No problem, I'll call you back {when}. Thanks, goodbye." if when
+                else "No problem, I'll try you again tomorrow. Thanks, goodbye.")
+    return _GOODBYES.get(disposition, "Goodbye.")
 
 
 def confirms_opt_out(r: Reading) -> bool:
@@ -498,7 +550,7 @@ def opt_out_guard(caller_text: str, first: str, last_agent_line: str,
     a yes to the confirming question is one; a complaint that may be one ("why do
     you keep calling me?") gets the confirming question, once.
     """
-    r = read(caller_text, first)
+    r = _read(caller_text, first)
     asked = OPT_OUT_QUESTION in (last_agent_line or "")
     if r.intent is Intent.OPT_OUT or (asked and confirms_opt_out(r)):
         end = EndCall(Disposition.OPT_OUT, "Caller asked not to be called again.",

@@ -55,6 +55,7 @@ at least one above 0). ``[timing]`` settings replace the defaults one key at a t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -146,8 +147,8 @@ SCRIPTS: dict[str, list[list[str]]] = {
 def _tri(rng: random.Random, spec: Any) -> float:
     if isinstance(spec, (int, float)):
         return float(spec)
-    lo, mode, hi = (float(x) for x in spec)
-    return rng.triangular(lo, hi, mode)
+    lo, mode, hi = spec
+    return rng.triangular(float(lo), float(hi), float(mode))
 
 
 def _number(value: Any, where: str) -> float:
@@ -475,29 +476,28 @@ class SimulatedProvider(Provider):
                 when = at(seconds)
                 events.append((when, CallEvent(cid, kind, when, **fields)))
 
-        def last(seconds: float, final: dict[str, Any]) -> None:
-            when = at(seconds)
+        def last(when: datetime, final: dict[str, Any]) -> None:
             events.append((when, self._ended(cid, when, final)))
 
         step(0, EventKind.PLACED, status=CallStatus.QUEUED)
         if outcome == "failed":
-            end = rng.uniform(0.5, 3)
-            final = self._final(CallStatus.FAILED, None, 0, 0, t0, None, at(end))
+            ended = at(rng.uniform(0.5, 3))
+            final = self._final(CallStatus.FAILED, None, 0, 0, t0, None, ended)
             final["error"] = "simulated network failure"
-            last(end, final)
+            last(ended, final)
             return {"final": final, "events": events}
         ring_start = rng.uniform(0.8, 2.5)
         step(ring_start, EventKind.RINGING, status=CallStatus.RINGING)
         if outcome == "busy":
-            end = ring_start + rng.uniform(1, 4)
-            final = self._final(CallStatus.BUSY, None, 0, 0, t0, None, at(end))
-            last(end, final)
+            ended = at(ring_start + rng.uniform(1, 4))
+            final = self._final(CallStatus.BUSY, None, 0, 0, t0, None, ended)
+            last(ended, final)
             return {"final": final, "events": events}
         timeout = float(timing.get("ring_timeout", 25))
         if outcome == "no_answer":
-            end = ring_start + timeout + rng.uniform(0, 5)
-            final = self._final(CallStatus.NO_ANSWER, None, 0, 0, t0, None, at(end))
-            last(end, final)
+            ended = at(ring_start + timeout + rng.uniform(0, 5))
+            final = self._final(CallStatus.NO_ANSWER, None, 0, 0, t0, None, ended)
+            last(ended, final)
             return {"final": final, "events": events}
         answer = ring_start + min(_tri(rng, timing["ring"]), timeout - 0.5)
         step(answer, EventKind.ANSWERED, status=CallStatus.IN_PROGRESS)
@@ -510,32 +510,34 @@ class SimulatedProvider(Provider):
                     and bool(req.context.voicemail_message))
             end = beep + (0.6 + _speak(req.context.voicemail_message, wps) if left
                           else rng.uniform(0.3, 1.0))
+            ended = at(end)
             final = self._final(CallStatus.COMPLETED, answered_by, end - answer, 0, t0,
-                                at(answer), at(end))
+                                at(answer), ended)
             final["voicemail_left"] = left
             final["amd_at"] = to_iso(at(beep))
             if left:
                 final["transcript"] = [{"role": "agent", "text": req.context.voicemail_message,
                                         "at_s": round(beep - answer, 2)}]
-            last(end, final)
+            last(ended, final)
             return {"final": final, "events": events}
         # A human answers: AMD (DetectMessageEnd) says "human" almost at once.
         step(answer + 0.2, EventKind.HUMAN, answered_by="human")
         followup = ":callback:" in req.attempt_key
         talk, convo = self._converse(req.context, req.to, rng, wps, followup)
         end = answer + talk
+        when = at(end)
         final = self._final(CallStatus.COMPLETED, "human", talk, convo["turns"], t0,
-                            at(answer), at(end))
+                            at(answer), when)
         final["amd_at"] = to_iso(at(answer + 0.2))
         final["transcript"] = convo["transcript"]
-        for utt in convo["transcript"]:     # each line when it is said, for a watcher
-            step(answer + utt["at_s"], EventKind.LINE,
-                 detail={"role": utt["role"], "text": utt["text"], "at_s": utt["at_s"]})
+        if progress:
+            for utt in convo["transcript"]:     # each line when it is said, for a watcher
+                step(answer + utt["at_s"], EventKind.LINE,
+                     detail={"role": utt["role"], "text": utt["text"], "at_s": utt["at_s"]})
         final["label"] = convo["label"]
-        when = at(end)
         events.append((when, CallEvent(cid, EventKind.CONVERSATION, when, turns=convo["turns"],
                                        transcript=convo["transcript"], end=convo["end"])))
-        last(end, final)
+        last(when, final)
         return {"final": final, "events": events}
 
     def _converse(self, ctx: CallContext, e164: str, rng: random.Random, wps: float,
@@ -608,8 +610,6 @@ def _speak(text: str, wps: float) -> float:
 
 
 def _stable_hex(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
