@@ -59,7 +59,7 @@ from pathlib import Path
 from dialcli.clock import Clock, VirtualClock, cpu_seconds, from_iso, to_iso
 from dialcli.compliance import adad
 from dialcli.compliance.policy import policy_for_campaign
-from dialcli.compliance.rules import Blackout, states_of
+from dialcli.compliance.rules import Blackout, StateRule, states_of
 from dialcli.conversation.rules import RuleBrain
 from dialcli.engine.loop import Engine, _load_campaign
 from dialcli.engine.types import Timing
@@ -187,7 +187,8 @@ def _prepare(copy: Store, campaign_id: int, at: datetime, blackout: Blackout | N
 
 
 def _play(copy: Store, campaign_id: int, at: datetime, seed: int, *,
-          weights: dict[int, float] | None = None, budget_s: float = 120.0):
+          weights: dict[int, float] | None = None, budget_s: float = 120.0,
+          design: _Design | None = None):
     """Run the engine on ``copy``; (result, clock), or an Estimate saying why not.
     With ``weights`` (a sample: lead -> how many leads it stands for) each dial
     spends the whole campaign's lines and rate for that many."""
@@ -223,6 +224,25 @@ def _play(copy: Store, campaign_id: int, at: datetime, seed: int, *,
                 pacer.next_at = held
 
         provider.on_placed = hold
+    if design is not None and design.holds:
+        # A pass of the sample ends where the whole campaign's would: not before the
+        # day-closed leads it does not hold are dialed (``_hold``).
+        passes, finished = engine.passes, engine.passes.finished
+        first = copy.scalar("SELECT COALESCE(MAX(id), 0) FROM calls")
+
+        def held_finished(now: datetime) -> bool:
+            c = engine.state.campaign
+            if c.pass_no not in design.held and not engine.queue.waiting \
+                    and passes._pass_over(c.id):
+                design.held[c.pass_no] = _hold(copy, engine, first, c.pass_no, now,
+                                               design.holds.get(c.pass_no, []))
+            until = design.held.get(c.pass_no)
+            if until is not None and now < until:
+                engine.state.wait(until, f"pass {c.pass_no}: the whole campaign's is not over")
+                return False
+            return finished(now)
+
+        passes.finished = held_finished
     try:
         return engine.run(), clock
     except InputError as exc:
@@ -285,6 +305,11 @@ class _Design:
     #: foreseen to ask for a callback in the last pass (``_late_callbacks``); and those groups.
     certain: list[int] = field(default_factory=list)
     late: frozenset[int] = frozenset()
+    #: pass -> (slot, lead, zone group) of the dials foreseen on numbers a state closes
+    #: whole days (``_day_closed``): the whole campaign's pass waits for them (``_hold``).
+    holds: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
+    #: pass -> when the whole campaign's pass is over, set by the play (``_hold``)
+    held: dict[int, datetime] = field(default_factory=dict)
 
 
 def _foresee(sim: SimulatedProvider, prefix: str, lead_id: int, status: str, slot: int | None,
@@ -371,6 +396,7 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
         c["purpose"], groups)
     certain: list[int] = []
     late: frozenset[int] = frozenset()
+    holds: dict[int, list[tuple[int, int, int]]] = {}
     if at is not None and leads:
         certain, late = _late_callbacks(store, campaign_id, at, blackout, groups,
                                         size / len(leads), sim, prefix, c["max_attempts"],
@@ -378,6 +404,8 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
         for lead_id in certain:
             leads.pop(lead_id, None)
         population -= len(certain)
+        holds = _day_closed(store, campaign_id, groups, population, sim, prefix,
+                            c["max_attempts"], c["purpose"], salt)
     stratum_of = {lead_id: _foresee(sim, prefix, lead_id, status, slot, pass_no or 1, phones,
                                     c["max_attempts"])
                   for lead_id, (status, slot, pass_no, _h, phones) in leads.items()}
@@ -401,7 +429,7 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
     _merge_thin(stratum_of, set(picked))
     phones = sum(groups.values()) or 1
     return _Design(population, len(leads), stratum_of, picked, weights,
-                   {g: n / phones for g, n in groups.items()}, certain, late)
+                   {g: n / phones for g, n in groups.items()}, certain, late, holds)
 
 
 def _lead_rows(rows, purpose: str | None, groups: dict[int, float] | None = None,
@@ -502,6 +530,89 @@ def _late_callbacks(store: Store, campaign_id: int, at: datetime, blackout: Blac
     return [lead_id for _h, lead_id in sorted(asked)[:CERTAIN_MAX]], late
 
 
+#: At most this many leads of the day-closed groups are foreseen (``_day_closed``).
+HOLD_LEADS = 8000
+
+
+def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], population: int,
+                sim: SimulatedProvider, prefix: str, max_attempts: int,
+                purpose: str | None, salt: int) -> dict[int, list[tuple[int, int, int]]]:
+    """pass -> (slot, lead, zone group) of each dial foreseen on a number whose state
+    closes whole days (a Saturday or Sunday "closed" row).
+
+    A pass opens when the last one is over: one lead of South Dakota whose second number
+    was not reached by Saturday's close holds the whole campaign's next pass to Monday,
+    and the last pass then ends a day later (a "next Tuesday" asked on a Tuesday is due
+    a week after one asked on a Monday). Those leads are too many to play, and too rare
+    at the end of a pass for a sample; they are foreseen here and their dials placed on
+    the sample's run by ``_hold``. At most ``HOLD_LEADS`` (a hash sample beyond)."""
+    policy = policy_for_campaign(store.conn, _load_campaign(store, campaign_id))
+    closes: dict[str, bool] = {}
+    closed: set[int] = set()
+    for gid, region in store.conn.execute("SELECT id, region FROM zone_groups"):
+        shut = closes.get(region or "")
+        if shut is None:
+            shut = closes[region or ""] = any(
+                isinstance(r, StateRule) and "closed" in (r.row.saturday, r.row.sunday)
+                for r in policy.rules_for(region or ""))
+        if shut:
+            closed.add(gid)
+    if not closed:
+        return {}
+    share = sum(n for g, n in phones.items() if g in closed) / max(sum(phones.values()), 1)
+    fraction = min(1.0, HOLD_LEADS / max(population * share, 1))
+    marks = ", ".join("?" * len(OPEN_STATUSES))
+    sql = _PHASE1_SQL.format(marks=marks).replace(
+        "ORDER BY", "AND l.id IN (SELECT lead_id FROM lead_phones WHERE group_id IN "
+        f"({', '.join(str(int(g)) for g in sorted(closed))})) ORDER BY")
+    group_of: dict[tuple[int, int], int] = {}
+    leads = _lead_rows(store.conn.execute(sql, (salt, campaign_id, *OPEN_STATUSES, salt,
+                                                int(fraction * 2 ** 31) + 1)),
+                       purpose, group_of=group_of)
+    holds: dict[int, list[tuple[int, int, int]]] = {}
+    for lead_id, (status, slot, pass_no, _h, numbers) in leads.items():
+        path: list[tuple[int, int]] = []
+        _foresee_ends(sim, prefix, lead_id, status, slot, pass_no or 1, numbers,
+                      max_attempts, path)
+        for k, s in path:
+            g = group_of.get((lead_id, s))
+            if g in closed:
+                holds.setdefault(k, []).append((s, lead_id, g))
+    return holds
+
+
+def _hold(copy: Store, engine: Engine, before: int, pass_no: int, now: datetime,
+          dials: list[tuple[int, int, int]]) -> datetime | None:
+    """When the whole campaign's pass ``pass_no`` is over, the sample's being over at
+    ``now``: the last of ``dials`` (foreseen on day-closed numbers). The queue dials in
+    (slot, lead) order among the open groups, so a dial happens when the sample's
+    dials of that pass first reach its place, or at its window's next opening if it is
+    shut then (a Sunday). None: no later than ``now``."""
+    claims = sorted((slot, lead_id, from_iso(t)) for slot, lead_id, t in copy.conn.execute(
+        "SELECT slot, lead_id, claimed_at FROM calls WHERE id > ? AND kind = 'pass' "
+        "AND pass_no = ?", (before, pass_no)))
+    if not claims:
+        return None
+    first_after: list[datetime] = []         # earliest claim at or after each place
+    soonest = now
+    for _s, _i, t in reversed(claims):
+        soonest = min(soonest, t)
+        first_after.append(soonest)
+    first_after.reverse()
+    places = [(s, i) for s, i, _t in claims]
+    latest = None
+    horizon = now - timedelta(days=3)        # dialed days before the end: no hold
+    for slot, lead_id, group in dials:
+        k = bisect.bisect_left(places, (slot, lead_id))
+        reached = first_after[k] if k < len(first_after) else now
+        if reached < horizon:
+            continue
+        span = engine.queue.window(group).next_open(reached)
+        if span is not None and span[0] > now and (latest is None or span[0] > latest):
+            latest = span[0]
+    return latest
+
+
 def _merge_thin(stratum_of: dict[int, tuple], picked: set[int]) -> None:
     """Strata with fewer than ``MIN_STRATUM`` played leads join the stratum one level
     coarser (the key without its last part), until each has enough or is the root."""
@@ -585,7 +696,8 @@ def _sampled(store: Store, campaign_id: int, at: datetime, seed: int,
     try:
         _prepare(copy, campaign_id, at, blackout, tmp)
         before = copy.scalar("SELECT COALESCE(MAX(id), 0) FROM calls")
-        run = _play(copy, campaign_id, at, seed, weights=design.weights, budget_s=budget_s)
+        run = _play(copy, campaign_id, at, seed, weights=design.weights, budget_s=budget_s,
+                    design=design)
         if isinstance(run, Estimate):
             return run
         result, clock = run
@@ -732,7 +844,7 @@ def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
     for t, lead_id in ends:
         if lead_id not in last or t > last[lead_id]:
             last[lead_id] = t
-    sample_last = max(last.values())
+    sample_last = max([*last.values(), *(t for t in design.held.values() if t)])
     top = copy.scalar("SELECT MAX(pass_no) FROM calls WHERE id > ? AND campaign_id = ? "
                       "AND kind = 'pass'", (before, campaign_id))
     by_group: dict[int, list[tuple[datetime, float]]] = {}
