@@ -329,6 +329,33 @@ def test_callbacks_asked_late_in_a_rare_late_window_are_played_whole(rare_honolu
     assert lo_hi[0][1] - lo_hi[0][0] == pytest.approx(base_lo_hi[0][1] - base_lo_hi[0][0])
 
 
+def test_a_pass_waits_for_the_day_closed_leads_the_sample_does_not_hold():
+    """The whole campaign's pass is over when its last lead is dialed: a foreseen dial
+    on a number whose state closes Sundays, placed past every dial the sample made
+    before Saturday's close, waits for Monday's opening; one the sample's dials passed
+    while its window was open was dialed then (no hold); a window open at the end
+    holds nothing."""
+    from dialcli.compliance.policy import CallingPolicy
+    from dialcli.compliance.rules import StateRow, StateRule
+    from dialcli.engine.estimate import _hold
+
+    policy = CallingPolicy(("09:00", "20:00"))
+    weekend = StateRule(StateRow(state="SD", source="test", confidence="high",
+                                 saturday="closed", sunday="closed"))
+    shut = policy.window_for(("America/Chicago",), "US-SD")
+    shut.rules = (*shut.rules, weekend)
+    windows = {1: shut, 2: policy.window_for(("America/New_York",), "")}
+    friday = datetime(2026, 3, 6, 20, 0, tzinfo=UTC)      # 14:00 in Chicago
+    end = datetime(2026, 3, 7, 23, 0, tzinfo=UTC)         # Saturday, New York open
+    claims = [(1, i, friday + timedelta(minutes=i)) for i in range(1, 60)] + \
+             [(2, i, end - timedelta(hours=2) + timedelta(minutes=i)) for i in range(1, 60)]
+    monday = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)      # 09:00 CDT
+    assert _hold(claims, end, [(2, 70, 1)], windows.get) == monday
+    assert _hold(claims, end, [(1, 30, 1)], windows.get) is None
+    assert _hold(claims, end, [(2, 70, 2)], windows.get) is None
+    assert _hold(claims, end, [], windows.get) is None
+
+
 def test_the_two_phase_totals_are_exact_when_every_lead_is_played():
     """Every lead foreseen and played: each total is the sum, with no width; a
     sample of each stratum scales by the stratum's share and has an interval."""

@@ -234,8 +234,11 @@ def _play(copy: Store, campaign_id: int, at: datetime, seed: int, *,
             c = engine.state.campaign
             if c.pass_no not in design.held and not engine.queue.waiting \
                     and passes._pass_over(c.id):
-                design.held[c.pass_no] = _hold(copy, engine, first, c.pass_no, now,
-                                               design.holds.get(c.pass_no, []))
+                claims = [(slot, lead_id, from_iso(t)) for slot, lead_id, t in copy.conn.execute(
+                    "SELECT slot, lead_id, claimed_at FROM calls WHERE id > ? AND kind = 'pass' "
+                    "AND pass_no = ?", (first, c.pass_no))]
+                design.held[c.pass_no] = _hold(claims, now, design.holds.get(c.pass_no, []),
+                                               engine.queue.window)
             until = design.held.get(c.pass_no)
             if until is not None and now < until:
                 engine.state.wait(until, f"pass {c.pass_no}: the whole campaign's is not over")
@@ -581,16 +584,15 @@ def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], popula
     return holds
 
 
-def _hold(copy: Store, engine: Engine, before: int, pass_no: int, now: datetime,
-          dials: list[tuple[int, int, int]]) -> datetime | None:
+def _hold(claims: list[tuple[int, int, datetime]], now: datetime,
+          dials: list[tuple[int, int, int]], window) -> datetime | None:
     """When the whole campaign's pass ``pass_no`` is over, the sample's being over at
     ``now``: the last of ``dials`` (foreseen on day-closed numbers). The queue dials in
     (slot, lead) order among the open groups, so a dial happens when the sample's
-    dials of that pass first reach its place, or at its window's next opening if it is
-    shut then (a Sunday). None: no later than ``now``."""
-    claims = sorted((slot, lead_id, from_iso(t)) for slot, lead_id, t in copy.conn.execute(
-        "SELECT slot, lead_id, claimed_at FROM calls WHERE id > ? AND kind = 'pass' "
-        "AND pass_no = ?", (before, pass_no)))
+    ``claims`` (slot, lead, when) of that pass first reach its place, or at its
+    window's next opening (``window(group)``) if it is shut then (a Sunday). None: no
+    later than ``now``."""
+    claims = sorted(claims)
     if not claims:
         return None
     first_after: list[datetime] = []         # earliest claim at or after each place
@@ -607,7 +609,7 @@ def _hold(copy: Store, engine: Engine, before: int, pass_no: int, now: datetime,
         reached = first_after[k] if k < len(first_after) else now
         if reached < horizon:
             continue
-        span = engine.queue.window(group).next_open(reached)
+        span = window(group).next_open(reached)
         if span is not None and span[0] > now and (latest is None or span[0] > latest):
             latest = span[0]
     return latest
