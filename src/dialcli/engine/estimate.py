@@ -402,8 +402,8 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
     holds: dict[int, list[tuple[int, int, int]]] = {}
     if at is not None and leads:
         certain, late = _late_callbacks(store, campaign_id, at, blackout, groups,
-                                        size / len(leads), sim, prefix, c["max_attempts"],
-                                        c["purpose"], salt)
+                                        size / len(leads), population, sim, prefix,
+                                        c["max_attempts"], c["purpose"], salt)
         for lead_id in certain:
             leads.pop(lead_id, None)
         population -= len(certain)
@@ -473,7 +473,8 @@ RARE_PLAYED = 10
 
 
 def _late_callbacks(store: Store, campaign_id: int, at: datetime, blackout: Blackout | None,
-                    phones: dict[int, float], share: float, sim: SimulatedProvider,
+                    phones: dict[int, float], share: float, population: int,
+                    sim: SimulatedProvider,
                     prefix: str, max_attempts: int, purpose: str | None,
                     salt: int) -> tuple[list[int], frozenset[int]]:
     """(the leads to play whole, the late zone groups).
@@ -487,8 +488,9 @@ def _late_callbacks(store: Store, campaign_id: int, at: datetime, blackout: Blac
     ``phones``) are *late*; every lead still to dial with a number in one is foreseen
     (``_foresee_ends``), and those foreseen to ask for a callback in the last pass on
     that number are played whole (weight 1, outside the strata; at most
-    ``CERTAIN_MAX``, in hash order). Windows are compared by their zones over the first
-    two days from ``at`` (a state rule that only narrows a window is not looked at)."""
+    ``CERTAIN_MAX``, in hash order; past ``HOLD_LEADS`` late leads, a hash sample of
+    them is foreseen). Windows are compared by their zones over the first two days
+    from ``at`` (a state rule that only narrows a window is not looked at)."""
     policy = policy_for_campaign(store.conn, _load_campaign(store, campaign_id),
                                  blackout=blackout)
     night = at.replace(hour=_NIGHT_UTC, minute=0, second=0, microsecond=0)
@@ -514,14 +516,11 @@ def _late_callbacks(store: Store, campaign_id: int, at: datetime, blackout: Blac
                      and (shapes[z][0] > opens or shapes[z][1] > closes))
     if not late:
         return [], late
-    marks = ", ".join("?" * len(OPEN_STATUSES))
-    sql = _PHASE1_SQL.format(marks=marks).replace(
-        f"AND {_HASH} < ?",
-        "AND l.id IN (SELECT lead_id FROM lead_phones WHERE group_id IN "
-        f"({', '.join(str(int(g)) for g in sorted(late))}))")
+    late_share = sum(n for g, n in phones.items() if g in late) / max(sum(phones.values()), 1)
     group_of: dict[tuple[int, int], int] = {}
-    leads = _lead_rows(store.conn.execute(sql, (salt, campaign_id, *OPEN_STATUSES)), purpose,
-                       group_of=group_of)
+    leads = _leads_in(store, campaign_id, late,
+                      min(1.0, HOLD_LEADS / max(population * late_share, 1)), salt, purpose,
+                      group_of)
     asked = []
     for lead_id, (status, slot, pass_no, h, numbers) in leads.items():
         path: list[tuple[int, int]] = []
@@ -533,8 +532,22 @@ def _late_callbacks(store: Store, campaign_id: int, at: datetime, blackout: Blac
     return [lead_id for _h, lead_id in sorted(asked)[:CERTAIN_MAX]], late
 
 
-#: At most this many leads of the day-closed groups are foreseen (``_day_closed``).
+#: At most about this many leads of the late groups, and of the day-closed groups, are
+#: foreseen (a hash sample beyond: ``_late_callbacks``, ``_day_closed``).
 HOLD_LEADS = 8000
+
+
+def _leads_in(store: Store, campaign_id: int, groups, fraction: float, salt: int,
+              purpose: str | None, group_of: dict[tuple[int, int], int]) -> dict[int, list]:
+    """``_lead_rows`` of the leads still to dial with a number in one of ``groups``
+    (a hash sample of ``fraction`` of them); ``group_of`` gets each number's group."""
+    marks = ", ".join("?" * len(OPEN_STATUSES))
+    sql = _PHASE1_SQL.format(marks=marks).replace(
+        "ORDER BY", "AND l.id IN (SELECT lead_id FROM lead_phones WHERE group_id IN "
+        f"({', '.join(str(int(g)) for g in sorted(groups))})) ORDER BY")
+    return _lead_rows(store.conn.execute(sql, (salt, campaign_id, *OPEN_STATUSES, salt,
+                                               int(fraction * 2 ** 31) + 1)),
+                      purpose, group_of=group_of)
 
 
 def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], population: int,
@@ -563,15 +576,9 @@ def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], popula
     if not closed:
         return {}
     share = sum(n for g, n in phones.items() if g in closed) / max(sum(phones.values()), 1)
-    fraction = min(1.0, HOLD_LEADS / max(population * share, 1))
-    marks = ", ".join("?" * len(OPEN_STATUSES))
-    sql = _PHASE1_SQL.format(marks=marks).replace(
-        "ORDER BY", "AND l.id IN (SELECT lead_id FROM lead_phones WHERE group_id IN "
-        f"({', '.join(str(int(g)) for g in sorted(closed))})) ORDER BY")
     group_of: dict[tuple[int, int], int] = {}
-    leads = _lead_rows(store.conn.execute(sql, (salt, campaign_id, *OPEN_STATUSES, salt,
-                                                int(fraction * 2 ** 31) + 1)),
-                       purpose, group_of=group_of)
+    leads = _leads_in(store, campaign_id, closed,
+                      min(1.0, HOLD_LEADS / max(population * share, 1)), salt, purpose, group_of)
     holds: dict[int, list[tuple[int, int, int]]] = {}
     for lead_id, (status, slot, pass_no, _h, numbers) in leads.items():
         path: list[tuple[int, int]] = []
