@@ -36,9 +36,15 @@ Where the play time goes is the engine (~1.5 ms of CPU a simulated call, about 2
 calls a lead): the cost is the played sample's, whatever the campaign's size, and the
 strata let 700 played leads do what 2,000 unstratified did at half the width.
 
-The finish time is the sample's last call moved by the campaign's callback
-structure: the whole campaign's last callbacks are asked at the end of its last pass,
-and a "next Tuesday" asked a day later can be due a week later (``_finish``).
+The finish time is a maximum, and so is every pass's end (a pass opens when the last
+lead of the one before is dialed), which no scaling estimates. So the leads that can
+decide them are not stood for: the dials of the leads whose state closes whole days
+are foreseen and placed on the sample's run, which holds each pass until the whole
+campaign's would be over (``_day_closed``, ``_hold``); the leads of rare, late windows
+(Honolulu) foreseen to ask for a callback in the last pass are played whole
+(``_late_callbacks``); the other chains come from the campaign's callback structure:
+its last callbacks are asked at the end of its last pass, and a "next Tuesday" asked
+a day later can be due a week later (``_finish``).
 
 Accuracy and speed are measured by ``bench/plan_bench.py`` against the full
 simulation at 100,000 leads.
@@ -78,7 +84,7 @@ FULL_UP_TO = 3000
 #: Above it, a sample of about this many leads is played (stratified, see ``_pick``).
 SAMPLE_LEADS = 700
 #: Phase one: at most this many leads are foreseen to stratify the sample (``_foresee``).
-FORESEE_LEADS = 16_000
+FORESEE_LEADS = 10_000
 #: Fewest played leads in a stratum (thinner ones merge into a coarser one).
 MIN_STRATUM = 3
 #: Interval: about 95% (normal approximation).
@@ -408,7 +414,8 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
             leads.pop(lead_id, None)
         population -= len(certain)
         holds = _day_closed(store, campaign_id, groups, population, sim, prefix,
-                            c["max_attempts"], c["purpose"], salt)
+                            c["max_attempts"], c["purpose"], salt,
+                            top_slot=max(p[0] for row in leads.values() for p in row[4]))
     stratum_of = {lead_id: _foresee(sim, prefix, lead_id, status, slot, pass_no or 1, phones,
                                     c["max_attempts"])
                   for lead_id, (status, slot, pass_no, _h, phones) in leads.items()}
@@ -466,7 +473,7 @@ def _lead_rows(rows, purpose: str | None, groups: dict[int, float] | None = None
 _NIGHT_UTC = 10
 #: The leads taken whole (``_late_callbacks``), at most: past it, a late group is common
 #: enough for the sample's own share of it.
-CERTAIN_MAX = 250
+CERTAIN_MAX = 100
 #: A zone set is common when at least this many of its phones are expected among the
 #: played leads (``_late_callbacks``).
 RARE_PLAYED = 10
@@ -534,17 +541,20 @@ def _late_callbacks(store: Store, campaign_id: int, at: datetime, blackout: Blac
 
 #: At most about this many leads of the late groups, and of the day-closed groups, are
 #: foreseen (a hash sample beyond: ``_late_callbacks``, ``_day_closed``).
-HOLD_LEADS = 8000
+HOLD_LEADS = 4000
 
 
 def _leads_in(store: Store, campaign_id: int, groups, fraction: float, salt: int,
-              purpose: str | None, group_of: dict[tuple[int, int], int]) -> dict[int, list]:
-    """``_lead_rows`` of the leads still to dial with a number in one of ``groups``
-    (a hash sample of ``fraction`` of them); ``group_of`` gets each number's group."""
+              purpose: str | None, group_of: dict[tuple[int, int], int],
+              min_slot: int = 1) -> dict[int, list]:
+    """``_lead_rows`` of the leads still to dial with a number in one of ``groups`` in
+    a slot from ``min_slot`` (a hash sample of ``fraction`` of them); ``group_of`` gets
+    each number's group."""
     marks = ", ".join("?" * len(OPEN_STATUSES))
     sql = _PHASE1_SQL.format(marks=marks).replace(
         "ORDER BY", "AND l.id IN (SELECT lead_id FROM lead_phones WHERE group_id IN "
-        f"({', '.join(str(int(g)) for g in sorted(groups))})) ORDER BY")
+        f"({', '.join(str(int(g)) for g in sorted(groups))}) AND slot >= {int(min_slot)}) "
+        "ORDER BY")
     return _lead_rows(store.conn.execute(sql, (salt, campaign_id, *OPEN_STATUSES, salt,
                                                int(fraction * 2 ** 31) + 1)),
                       purpose, group_of=group_of)
@@ -552,7 +562,8 @@ def _leads_in(store: Store, campaign_id: int, groups, fraction: float, salt: int
 
 def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], population: int,
                 sim: SimulatedProvider, prefix: str, max_attempts: int,
-                purpose: str | None, salt: int) -> dict[int, list[tuple[int, int, int]]]:
+                purpose: str | None, salt: int,
+                top_slot: int = 1) -> dict[int, list[tuple[int, int, int]]]:
     """pass -> (slot, lead, zone group) of each dial foreseen on a number whose state
     closes whole days (a Saturday or Sunday "closed" row).
 
@@ -561,7 +572,10 @@ def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], popula
     and the last pass then ends a day later (a "next Tuesday" asked on a Tuesday is due
     a week after one asked on a Monday). Those leads are too many to play, and too rare
     at the end of a pass for a sample; they are foreseen here and their dials placed on
-    the sample's run by ``_hold``. At most ``HOLD_LEADS`` (a hash sample beyond)."""
+    the sample's run by ``_hold``. At most ``HOLD_LEADS`` (a hash sample beyond). Only
+    the dials on the last phone slot in use (``top_slot``): the queue dials a pass in
+    (slot, lead) order, after a retry interval for each next number, so a pass ends
+    in its last slot's dials."""
     policy = policy_for_campaign(store.conn, _load_campaign(store, campaign_id))
     closes: dict[str, bool] = {}
     closed: set[int] = set()
@@ -578,7 +592,8 @@ def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], popula
     share = sum(n for g, n in phones.items() if g in closed) / max(sum(phones.values()), 1)
     group_of: dict[tuple[int, int], int] = {}
     leads = _leads_in(store, campaign_id, closed,
-                      min(1.0, HOLD_LEADS / max(population * share, 1)), salt, purpose, group_of)
+                      min(1.0, HOLD_LEADS / max(population * share, 1)), salt, purpose, group_of,
+                      min_slot=top_slot)
     holds: dict[int, list[tuple[int, int, int]]] = {}
     for lead_id, (status, slot, pass_no, _h, numbers) in leads.items():
         path: list[tuple[int, int]] = []
@@ -586,7 +601,7 @@ def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], popula
                       max_attempts, path)
         for k, s in path:
             g = group_of.get((lead_id, s))
-            if g in closed:
+            if g in closed and s >= top_slot:
                 holds.setdefault(k, []).append((s, lead_id, g))
     return holds
 
@@ -841,11 +856,11 @@ def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
     in the last pass count by their share of phase one's phones; a tail is counted
     without the waits the fluid pace adds (``_queued``).
 
-    Measured against the full simulation at 100,000 leads (``bench/plan_bench.py``):
-    its last call was one Honolulu+Chicago lead's chain, three hours after every
-    other; the median lands at the usual last chains (0-3 h before it), the latest
-    end reaches it in most samples. A finish hangs on one lead of the whole campaign:
-    the interval is the figure to read, not the point."""
+    The groups of ``design.late`` are left out here: their chains in the last pass are
+    played whole (``_late_callbacks``), and the finish is never before the last pass's
+    hold (``_hold``). Measured against the full simulation (``bench/plan_bench.py``):
+    at 100,000 leads its last call is one Honolulu+Chicago lead's chain, three hours
+    after every other; the sample plays that lead whole and lands on it."""
     if not ends:
         return None, None
     weights, shares, certain = design.weights, design.groups, set(design.certain)
