@@ -265,6 +265,97 @@ def test_the_sample_is_stratified_by_what_its_dials_will_meet(big_campaign, tmp_
     assert same >= 0.97 * len(foreseen), (same, len(foreseen))
 
 
+@pytest.fixture(scope="module")
+def rare_honolulu(tmp_path_factory):
+    """1,500 leads, one in 25 of them with a Honolulu (808) number: rare in a sample
+    of 150, where the other zones are common."""
+    import random
+
+    from dialcli.store import Store
+
+    path = tmp_path_factory.mktemp("plan-rare") / "rare.db"
+    store = Store(path)
+    cid = builders.campaign(store, max_attempts=2, retry=120, max_concurrent=3, cps=1)
+    rng = random.Random(7)
+    areas = ["212", "415", "312"]
+    builders.add_leads(store, cid, [
+        {"name": f"L{i}",
+         "phones": [f"+1{'808' if rng.random() < 0.04 else rng.choice(areas)}555{i:04d}"]}
+        for i in range(1500)])
+    store.close()
+    return path, cid
+
+
+def test_callbacks_asked_late_in_a_rare_late_window_are_played_whole(rare_honolulu, tmp_path):
+    """A finish is a maximum: with a sample too small to hold Honolulu (area 808) as a
+    common zone, its window (opening after every other) is late, and every lead foreseen
+    to ask for a callback in the last pass on such a number is played whole, outside the
+    strata -- and does ask for it when played. Its figures enter the totals as they are."""
+    from dialcli.engine import estimate
+    from dialcli.store import Store
+
+    path, cid = rare_honolulu
+    with Store(path) as store:
+        design = estimate._pick(store, cid, 150, 3, at=T)
+        zones = {g: z for g, z in store.all("SELECT id, zones FROM zone_groups")}
+        late_leads = store.scalar(
+            "SELECT COUNT(DISTINCT lead_id) FROM lead_phones WHERE e164 LIKE '+1808%'")
+    assert design.late and all("Pacific/Honolulu" in zones[g] for g in design.late)
+    assert 0 < len(design.certain) < 0.2 * late_leads
+    assert not set(design.certain) & set(design.stratum_of)
+    assert all(design.weights[i] == 1.0 for i in design.certain)
+    assert design.population + len(design.certain) == 1500
+    copy_path = tmp_path / "sample.db"
+    with Store(path) as store:
+        estimate._build_sample(store, copy_path, cid, design.picked + design.certain)
+    with Store(copy_path) as copy:
+        estimate._prepare(copy, cid, T, None, str(tmp_path))
+        result, _clock = estimate._play(copy, cid, T, 3, weights=design.weights)
+        asked = {i for (i,) in copy.all(
+            "SELECT lead_id FROM calls WHERE kind = 'pass' AND pass_no = 2 "
+            "AND disposition = 'CALLBACK'")}
+        per = {i: [n, 0, 0.0, 0] for i, n in copy.all(
+            "SELECT lead_id, COUNT(*) FROM calls GROUP BY lead_id")}
+    assert result.outcome == "completed"
+    assert len(asked & set(design.certain)) >= 0.9 * len(design.certain)
+    exact = estimate._Design(design.population, design.phase1, design.stratum_of,
+                             design.picked, design.weights, certain=design.certain)
+    without = estimate._Design(design.population, design.phase1, design.stratum_of,
+                               design.picked, design.weights)
+    per.update({i: [0, 0, 0.0, 0] for i in design.picked + design.certain if i not in per})
+    got, lo_hi = estimate._scale(per, exact)
+    base, base_lo_hi = estimate._scale(per, without)
+    assert got[0] - base[0] == sum(per[i][0] for i in design.certain)
+    assert lo_hi[0][1] - lo_hi[0][0] == pytest.approx(base_lo_hi[0][1] - base_lo_hi[0][0])
+
+
+def test_a_pass_waits_for_the_day_closed_leads_the_sample_does_not_hold():
+    """The whole campaign's pass is over when its last lead is dialed: a foreseen dial
+    on a number whose state closes Sundays, placed past every dial the sample made
+    before Saturday's close, waits for Monday's opening; one the sample's dials passed
+    while its window was open was dialed then (no hold); a window open at the end
+    holds nothing."""
+    from dialcli.compliance.policy import CallingPolicy
+    from dialcli.compliance.rules import StateRow, StateRule
+    from dialcli.engine.estimate import _hold
+
+    policy = CallingPolicy(("09:00", "20:00"))
+    weekend = StateRule(StateRow(state="SD", source="test", confidence="high",
+                                 saturday="closed", sunday="closed"))
+    shut = policy.window_for(("America/Chicago",), "US-SD")
+    shut.rules = (*shut.rules, weekend)
+    windows = {1: shut, 2: policy.window_for(("America/New_York",), "")}
+    friday = datetime(2026, 3, 6, 20, 0, tzinfo=UTC)      # 14:00 in Chicago
+    end = datetime(2026, 3, 7, 23, 0, tzinfo=UTC)         # Saturday, New York open
+    claims = [(1, i, friday + timedelta(minutes=i)) for i in range(1, 60)] + \
+             [(2, i, end - timedelta(hours=2) + timedelta(minutes=i)) for i in range(1, 60)]
+    monday = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)      # 09:00 CDT
+    assert _hold(claims, end, [(2, 70, 1)], windows.get) == monday
+    assert _hold(claims, end, [(1, 30, 1)], windows.get) is None
+    assert _hold(claims, end, [(2, 70, 2)], windows.get) is None
+    assert _hold(claims, end, [], windows.get) is None
+
+
 def test_the_two_phase_totals_are_exact_when_every_lead_is_played():
     """Every lead foreseen and played: each total is the sum, with no width; a
     sample of each stratum scales by the stratum's share and has an interval."""

@@ -36,9 +36,15 @@ Where the play time goes is the engine (~1.5 ms of CPU a simulated call, about 2
 calls a lead): the cost is the played sample's, whatever the campaign's size, and the
 strata let 700 played leads do what 2,000 unstratified did at half the width.
 
-The finish time is the sample's last call moved by the campaign's callback
-structure: the whole campaign's last callbacks are asked at the end of its last pass,
-and a "next Tuesday" asked a day later can be due a week later (``_finish``).
+The finish time is a maximum, and so is every pass's end (a pass opens when the last
+lead of the one before is dialed), which no scaling estimates. So the leads that can
+decide them are not stood for: the dials of the leads whose state closes whole days
+are foreseen and placed on the sample's run, which holds each pass until the whole
+campaign's would be over (``_day_closed``, ``_hold``); the leads of rare, late windows
+(Honolulu) foreseen to ask for a callback in the last pass are played whole
+(``_late_callbacks``); the other chains come from the campaign's callback structure:
+its last callbacks are asked at the end of its last pass, and a "next Tuesday" asked
+a day later can be due a week later (``_finish``).
 
 Accuracy and speed are measured by ``bench/plan_bench.py`` against the full
 simulation at 100,000 leads.
@@ -58,9 +64,10 @@ from pathlib import Path
 
 from dialcli.clock import Clock, VirtualClock, cpu_seconds, from_iso, to_iso
 from dialcli.compliance import adad
-from dialcli.compliance.rules import Blackout, states_of
+from dialcli.compliance.policy import policy_for_campaign
+from dialcli.compliance.rules import Blackout, StateRule, states_of
 from dialcli.conversation.rules import RuleBrain
-from dialcli.engine.loop import Engine
+from dialcli.engine.loop import Engine, _load_campaign
 from dialcli.engine.types import Timing
 from dialcli.errors import InputError
 from dialcli.models import Disposition, LeadStatus
@@ -77,7 +84,7 @@ FULL_UP_TO = 3000
 #: Above it, a sample of about this many leads is played (stratified, see ``_pick``).
 SAMPLE_LEADS = 700
 #: Phase one: at most this many leads are foreseen to stratify the sample (``_foresee``).
-FORESEE_LEADS = 16_000
+FORESEE_LEADS = 10_000
 #: Fewest played leads in a stratum (thinner ones merge into a coarser one).
 MIN_STRATUM = 3
 #: Interval: about 95% (normal approximation).
@@ -186,7 +193,8 @@ def _prepare(copy: Store, campaign_id: int, at: datetime, blackout: Blackout | N
 
 
 def _play(copy: Store, campaign_id: int, at: datetime, seed: int, *,
-          weights: dict[int, float] | None = None, budget_s: float = 120.0):
+          weights: dict[int, float] | None = None, budget_s: float = 120.0,
+          design: _Design | None = None):
     """Run the engine on ``copy``; (result, clock), or an Estimate saying why not.
     With ``weights`` (a sample: lead -> how many leads it stands for) each dial
     spends the whole campaign's lines and rate for that many."""
@@ -222,6 +230,28 @@ def _play(copy: Store, campaign_id: int, at: datetime, seed: int, *,
                 pacer.next_at = held
 
         provider.on_placed = hold
+    if design is not None and design.holds:
+        # A pass of the sample ends where the whole campaign's would: not before the
+        # day-closed leads it does not hold are dialed (``_hold``).
+        passes, finished = engine.passes, engine.passes.finished
+        first = copy.scalar("SELECT COALESCE(MAX(id), 0) FROM calls")
+
+        def held_finished(now: datetime) -> bool:
+            c = engine.state.campaign
+            if c.pass_no not in design.held and not engine.queue.waiting \
+                    and passes._pass_over(c.id):
+                claims = [(slot, lead_id, from_iso(t)) for slot, lead_id, t in copy.conn.execute(
+                    "SELECT slot, lead_id, claimed_at FROM calls WHERE id > ? AND kind = 'pass' "
+                    "AND pass_no = ?", (first, c.pass_no))]
+                design.held[c.pass_no] = _hold(claims, now, design.holds.get(c.pass_no, []),
+                                               engine.queue.window)
+            until = design.held.get(c.pass_no)
+            if until is not None and now < until:
+                engine.state.wait(until, f"pass {c.pass_no}: the whole campaign's is not over")
+                return False
+            return finished(now)
+
+        passes.finished = held_finished
     try:
         return engine.run(), clock
     except InputError as exc:
@@ -280,20 +310,38 @@ class _Design:
     picked: list[int]
     weights: dict[int, float]           # each played lead -> the leads it stands for
     groups: dict[int, float] = field(default_factory=dict)  # zone group -> share of phones
+    #: Played whole, outside the strata (weight 1): every lead of a late zone group
+    #: foreseen to ask for a callback in the last pass (``_late_callbacks``); and those groups.
+    certain: list[int] = field(default_factory=list)
+    late: frozenset[int] = frozenset()
+    #: pass -> (slot, lead, zone group) of the dials foreseen on numbers a state closes
+    #: whole days (``_day_closed``): the whole campaign's pass waits for them (``_hold``).
+    holds: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
+    #: pass -> when the whole campaign's pass is over, set by the play (``_hold``)
+    held: dict[int, datetime] = field(default_factory=dict)
 
 
 def _foresee(sim: SimulatedProvider, prefix: str, lead_id: int, status: str, slot: int | None,
              pass_no: int, phones: list[tuple[int, str, str | None]],
              max_attempts: int) -> tuple:
+    """The lead's stratum: ``_foresee_ends(...)[0]``."""
+    return _foresee_ends(sim, prefix, lead_id, status, slot, pass_no, phones, max_attempts)[0]
+
+
+def _foresee_ends(sim: SimulatedProvider, prefix: str, lead_id: int, status: str,
+                  slot: int | None, pass_no: int, phones: list[tuple[int, str, str | None]],
+                  max_attempts: int, path: list | None = None) -> tuple[tuple, int]:
     """What the lead's retry passes will come to, as the simulator will draw them --
     (how it ends, pass dials, answered dials) -- without playing the campaign: each
     dial's outcome is the simulator's first draw for its attempt key, a person's answer
     their number's persona, the lead's next state ``outcomes.next_state``. Callbacks,
     caps, consent records and windows are left out (a state rule that bans the call
     is in: ``phones`` marks those numbers dead): this only sorts the leads into strata (a wrong
-    guess costs precision, never correctness)."""
+    guess costs precision, never correctness). Also the pass it ends in (a callback
+    asked in the last pass can decide the finish, see ``_late_callbacks``); ``path`` gets the
+    (pass, slot) of each dial."""
     if status not in ("PENDING", "RETRY") or slot is None:
-        return (status,)
+        return (status,), pass_no
     numbers = {s: e for s, e, dead in phones}
     live = tuple(s for s, _e, dead in phones if dead is None)
     lead_status, calls, answered = LeadStatus(status), 0, 0
@@ -305,14 +353,16 @@ def _foresee(sim: SimulatedProvider, prefix: str, lead_id: int, status: str, slo
             tr = skip_phone(LeadView(lead_status, slot, pass_no, 0, live + (slot,)), slot,
                             max_attempts=max_attempts, reason="")
             if tr.status not in (LeadStatus.PENDING, LeadStatus.RETRY) or tr.phone_slot is None:
-                return (str(tr.status), calls, answered)
+                return (str(tr.status), calls, answered), pass_no
             lead_status, slot = tr.status, tr.phone_slot
             pass_no += tr.pass_done
             continue
         outcome = sim.outcome_for(f"{prefix}:{lead_id}:{slot}:{pass_no}:pass", e164)
         if outcome is None:
-            return ("pinned",)
+            return ("pinned",), pass_no
         calls += 1
+        if path is not None:
+            path.append((pass_no, slot))
         if outcome == "human":
             answered += 1
             disposition = _PERSONA_DISPOSITION[sim.persona_for(e164)]
@@ -324,46 +374,48 @@ def _foresee(sim: SimulatedProvider, prefix: str, lead_id: int, status: str, slo
         if tr.kill_slot is not None:
             live = tuple(s for s in live if s != tr.kill_slot)
         if tr.status not in (LeadStatus.PENDING, LeadStatus.RETRY) or tr.phone_slot is None:
-            return (str(tr.status), calls, answered)
+            return (str(tr.status), calls, answered), pass_no
         lead_status, slot = tr.status, tr.phone_slot
         pass_no += tr.pass_done
-    return ("open", calls, answered)
+    return ("open", calls, answered), pass_no
 
 
 def _pick(store: Store, campaign_id: int, size: int, seed: int,
-          foresee: int = FORESEE_LEADS) -> _Design:
+          foresee: int = FORESEE_LEADS, *, at: datetime | None = None,
+          blackout: Blackout | None = None) -> _Design:
     """The two-phase sample: about ``foresee`` leads (each lead with the same chance)
     foreseen and stratified by ``_foresee``; then about ``size`` of them, allotted to
     the strata in proportion (at least ``MIN_STRATUM`` each, the first in hash order),
-    to play. Strata too thin to be sampled are merged into coarser ones."""
+    to play. Strata too thin to be sampled are merged into coarser ones. With ``at``
+    (the run's start), the leads that can decide the finish are taken whole, out of
+    the strata (``_late_callbacks``)."""
     marks = ", ".join("?" * len(OPEN_STATUSES))
     population = store.scalar(
         f"SELECT COUNT(*) FROM leads WHERE campaign_id = ? AND status IN ({marks})",
         (campaign_id, *OPEN_STATUSES))
     c = store.one("SELECT run, max_attempts, purpose FROM campaigns WHERE id = ?",
                   (campaign_id,))
-    banned: dict[str, bool] = {}        # region -> a state's artificial-voice rule stops it
     prefix = f"{campaign_id}:{c['run']}"
     sim = SimulatedProvider(RuleBrain(), seed=seed)
     salt = random.Random(f"plan-sample|{seed}").randrange(2 ** 31)
     threshold = int(min(1.0, max(foresee, size) / max(population, 1)) * 2 ** 31) + 1
-    leads: dict[int, list] = {}
     groups: dict[int, float] = {}
-    for lead_id, status, slot, pass_no, h, pslot, e164, dead, region, group in store.conn.execute(
-            _PHASE1_SQL.format(marks=marks),
-            (salt, campaign_id, *OPEN_STATUSES, salt, threshold)):
-        if group is not None:
-            groups[group] = groups.get(group, 0) + 1
-        if dead is None:
-            stop = banned.get(region)
-            if stop is None:
-                stop = banned[region] = any(r.blocks_ai for r in adad.rules_for(
-                    states_of(region), c["purpose"] or ""))
-            dead = "state rule" if stop else None
-        row = leads.get(lead_id)
-        if row is None:
-            row = leads[lead_id] = [status, slot, pass_no, h, []]
-        row[4].append((pslot, e164, dead))
+    leads = _lead_rows(store.conn.execute(
+        _PHASE1_SQL.format(marks=marks), (salt, campaign_id, *OPEN_STATUSES, salt, threshold)),
+        c["purpose"], groups)
+    certain: list[int] = []
+    late: frozenset[int] = frozenset()
+    holds: dict[int, list[tuple[int, int, int]]] = {}
+    if at is not None and leads:
+        certain, late = _late_callbacks(store, campaign_id, at, blackout, groups,
+                                        size / len(leads), population, sim, prefix,
+                                        c["max_attempts"], c["purpose"], salt)
+        for lead_id in certain:
+            leads.pop(lead_id, None)
+        population -= len(certain)
+        holds = _day_closed(store, campaign_id, groups, population, sim, prefix,
+                            c["max_attempts"], c["purpose"], salt,
+                            top_slot=max(p[0] for row in leads.values() for p in row[4]))
     stratum_of = {lead_id: _foresee(sim, prefix, lead_id, status, slot, pass_no or 1, phones,
                                     c["max_attempts"])
                   for lead_id, (status, slot, pass_no, _h, phones) in leads.items()}
@@ -377,7 +429,7 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
     rest = len(leads) - sum(len(ids) for ids in floored)
     share = max(0.0, size - MIN_STRATUM * len(floored)) / max(rest, 1)
     picked: list[int] = []
-    weights: dict[int, float] = {}
+    weights: dict[int, float] = dict.fromkeys(certain, 1.0)
     for key, ids in members.items():
         ids.sort(key=lambda i: leads[i][3])
         taken = ids[:max(MIN_STRATUM, round(share * len(ids)))]
@@ -387,7 +439,202 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
     _merge_thin(stratum_of, set(picked))
     phones = sum(groups.values()) or 1
     return _Design(population, len(leads), stratum_of, picked, weights,
-                   {g: n / phones for g, n in groups.items()})
+                   {g: n / phones for g, n in groups.items()}, certain, late, holds)
+
+
+def _lead_rows(rows, purpose: str | None, groups: dict[int, float] | None = None,
+               banned: dict[str, bool] | None = None,
+               group_of: dict[tuple[int, int], int] | None = None) -> dict[int, list]:
+    """lead -> [status, slot, pass_no, hash, [(slot, e164, dead reason)]] from
+    ``_PHASE1_SQL``'s rows; a number a state's artificial-voice rule bans counts as
+    dead. ``groups`` counts the phones of each zone group."""
+    banned = {} if banned is None else banned      # region -> a state rule stops it
+    leads: dict[int, list] = {}
+    for lead_id, status, slot, pass_no, h, pslot, e164, dead, region, group in rows:
+        if group is not None and groups is not None:
+            groups[group] = groups.get(group, 0) + 1
+        if group is not None and group_of is not None:
+            group_of[lead_id, pslot] = group
+        if dead is None:
+            stop = banned.get(region)
+            if stop is None:
+                stop = banned[region] = any(r.blocks_ai for r in adad.rules_for(
+                    states_of(region), purpose or ""))
+            dead = "state rule" if stop else None
+        row = leads.get(lead_id)
+        if row is None:
+            row = leads[lead_id] = [status, slot, pass_no, h, []]
+        row[4].append((pslot, e164, dead))
+    return leads
+
+
+#: Hours of a day are counted from this UTC hour when windows are compared: 10:00Z is
+#: night from Newfoundland to Hawaii, so no calling window spans it.
+_NIGHT_UTC = 10
+#: The leads taken whole (``_late_callbacks``), at most: past it, a late group is common
+#: enough for the sample's own share of it.
+CERTAIN_MAX = 100
+#: A zone set is common when at least this many of its phones are expected among the
+#: played leads (``_late_callbacks``).
+RARE_PLAYED = 10
+
+
+def _late_callbacks(store: Store, campaign_id: int, at: datetime, blackout: Blackout | None,
+                    phones: dict[int, float], share: float, population: int,
+                    sim: SimulatedProvider,
+                    prefix: str, max_attempts: int, purpose: str | None,
+                    salt: int) -> tuple[list[int], frozenset[int]]:
+    """(the leads to play whole, the late zone groups).
+
+    A finish is a maximum: the whole campaign's last call can be one chain in a rare,
+    late window -- "next Tuesday morning", asked by one callee in Honolulu in the last
+    pass, then two callback retries an hour apart -- and a group that rare has no
+    lead among a sample of hundreds. So the zone groups whose window opens or closes
+    later (UTC) than that of every zone set common in the sample (``RARE_PLAYED``
+    phones or more expected among the played leads, counted from phase one's
+    ``phones``) are *late*; every lead still to dial with a number in one is foreseen
+    (``_foresee_ends``), and those foreseen to ask for a callback in the last pass on
+    that number are played whole (weight 1, outside the strata; at most
+    ``CERTAIN_MAX``, in hash order; past ``HOLD_LEADS`` late leads, a hash sample of
+    them is foreseen). Windows are compared by their zones over the first two days
+    from ``at`` (a state rule that only narrows a window is not looked at)."""
+    policy = policy_for_campaign(store.conn, _load_campaign(store, campaign_id),
+                                 blackout=blackout)
+    night = at.replace(hour=_NIGHT_UTC, minute=0, second=0, microsecond=0)
+    zones_of: dict[int, tuple[str, ...]] = {}
+    shapes: dict[tuple[str, ...], tuple[float, float] | None] = {}
+    for gid, zones in store.conn.execute("SELECT id, zones FROM zone_groups"):
+        key = zones_of[gid] = tuple(sorted(z for z in zones.split(",") if z))
+        if key not in shapes:
+            spans = policy.window_for(key).intervals(at, days=2)
+            # Opening and closing of each span as hours of the day counted from
+            # ``_NIGHT_UTC`` (night across North America): the latest over two days.
+            shapes[key] = None if not spans else (
+                max(((lo - night).total_seconds() / 3600) % 24 for lo, _hi in spans),
+                max(((hi - night).total_seconds() / 3600) % 24 for _lo, hi in spans))
+    per_zones: dict[tuple[str, ...], float] = {}
+    for g, n in phones.items():
+        per_zones[zones_of.get(g, ())] = per_zones.get(zones_of.get(g, ()), 0) + n
+    common = [shapes[z] for z, n in per_zones.items() if n * share >= RARE_PLAYED and shapes.get(z)]
+    if not common:
+        return [], frozenset()
+    opens, closes = max(o for o, _c in common), max(c for _o, c in common)
+    late = frozenset(g for g, z in zones_of.items() if shapes[z] is not None
+                     and (shapes[z][0] > opens or shapes[z][1] > closes))
+    if not late:
+        return [], late
+    late_share = sum(n for g, n in phones.items() if g in late) / max(sum(phones.values()), 1)
+    group_of: dict[tuple[int, int], int] = {}
+    leads = _leads_in(store, campaign_id, late,
+                      min(1.0, HOLD_LEADS / max(population * late_share, 1)), salt, purpose,
+                      group_of)
+    asked = []
+    for lead_id, (status, slot, pass_no, h, numbers) in leads.items():
+        path: list[tuple[int, int]] = []
+        key, ends = _foresee_ends(sim, prefix, lead_id, status, slot, pass_no or 1, numbers,
+                                  max_attempts, path)
+        if key[0] == str(LeadStatus.CALLBACK) and ends >= max_attempts and path \
+                and group_of.get((lead_id, path[-1][1])) in late:
+            asked.append((h, lead_id))
+    return [lead_id for _h, lead_id in sorted(asked)[:CERTAIN_MAX]], late
+
+
+#: At most about this many leads of the late groups, and of the day-closed groups, are
+#: foreseen (a hash sample beyond: ``_late_callbacks``, ``_day_closed``).
+HOLD_LEADS = 4000
+
+
+def _leads_in(store: Store, campaign_id: int, groups, fraction: float, salt: int,
+              purpose: str | None, group_of: dict[tuple[int, int], int],
+              min_slot: int = 1) -> dict[int, list]:
+    """``_lead_rows`` of the leads still to dial with a number in one of ``groups`` in
+    a slot from ``min_slot`` (a hash sample of ``fraction`` of them); ``group_of`` gets
+    each number's group."""
+    marks = ", ".join("?" * len(OPEN_STATUSES))
+    sql = _PHASE1_SQL.format(marks=marks).replace(
+        "ORDER BY", "AND l.id IN (SELECT lead_id FROM lead_phones WHERE group_id IN "
+        f"({', '.join(str(int(g)) for g in sorted(groups))}) AND slot >= {int(min_slot)}) "
+        "ORDER BY")
+    return _lead_rows(store.conn.execute(sql, (salt, campaign_id, *OPEN_STATUSES, salt,
+                                               int(fraction * 2 ** 31) + 1)),
+                      purpose, group_of=group_of)
+
+
+def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], population: int,
+                sim: SimulatedProvider, prefix: str, max_attempts: int,
+                purpose: str | None, salt: int,
+                top_slot: int = 1) -> dict[int, list[tuple[int, int, int]]]:
+    """pass -> (slot, lead, zone group) of each dial foreseen on a number whose state
+    closes whole days (a Saturday or Sunday "closed" row).
+
+    A pass opens when the last one is over: one lead of South Dakota whose second number
+    was not reached by Saturday's close holds the whole campaign's next pass to Monday,
+    and the last pass then ends a day later (a "next Tuesday" asked on a Tuesday is due
+    a week after one asked on a Monday). Those leads are too many to play, and too rare
+    at the end of a pass for a sample; they are foreseen here and their dials placed on
+    the sample's run by ``_hold``. At most ``HOLD_LEADS`` (a hash sample beyond). Only
+    the dials on the last phone slot in use (``top_slot``): the queue dials a pass in
+    (slot, lead) order, after a retry interval for each next number, so a pass ends
+    in its last slot's dials."""
+    policy = policy_for_campaign(store.conn, _load_campaign(store, campaign_id))
+    closes: dict[str, bool] = {}
+    closed: set[int] = set()
+    for gid, region in store.conn.execute("SELECT id, region FROM zone_groups"):
+        shut = closes.get(region or "")
+        if shut is None:
+            shut = closes[region or ""] = any(
+                isinstance(r, StateRule) and "closed" in (r.row.saturday, r.row.sunday)
+                for r in policy.rules_for(region or ""))
+        if shut:
+            closed.add(gid)
+    if not closed:
+        return {}
+    share = sum(n for g, n in phones.items() if g in closed) / max(sum(phones.values()), 1)
+    group_of: dict[tuple[int, int], int] = {}
+    leads = _leads_in(store, campaign_id, closed,
+                      min(1.0, HOLD_LEADS / max(population * share, 1)), salt, purpose, group_of,
+                      min_slot=top_slot)
+    holds: dict[int, list[tuple[int, int, int]]] = {}
+    for lead_id, (status, slot, pass_no, _h, numbers) in leads.items():
+        path: list[tuple[int, int]] = []
+        _foresee_ends(sim, prefix, lead_id, status, slot, pass_no or 1, numbers,
+                      max_attempts, path)
+        for k, s in path:
+            g = group_of.get((lead_id, s))
+            if g in closed and s >= top_slot:
+                holds.setdefault(k, []).append((s, lead_id, g))
+    return holds
+
+
+def _hold(claims: list[tuple[int, int, datetime]], now: datetime,
+          dials: list[tuple[int, int, int]], window) -> datetime | None:
+    """When the whole campaign's pass ``pass_no`` is over, the sample's being over at
+    ``now``: the last of ``dials`` (foreseen on day-closed numbers). The queue dials in
+    (slot, lead) order among the open groups, so a dial happens when the sample's
+    ``claims`` (slot, lead, when) of that pass first reach its place, or at its
+    window's next opening (``window(group)``) if it is shut then (a Sunday). None: no
+    later than ``now``."""
+    claims = sorted(claims)
+    if not claims:
+        return None
+    first_after: list[datetime] = []         # earliest claim at or after each place
+    soonest = now
+    for _s, _i, t in reversed(claims):
+        soonest = min(soonest, t)
+        first_after.append(soonest)
+    first_after.reverse()
+    places = [(s, i) for s, i, _t in claims]
+    latest = None
+    horizon = now - timedelta(days=3)        # dialed days before the end: no hold
+    for slot, lead_id, group in dials:
+        k = bisect.bisect_left(places, (slot, lead_id))
+        reached = first_after[k] if k < len(first_after) else now
+        if reached < horizon:
+            continue
+        span = window(group).next_open(reached)
+        if span is not None and span[0] > now and (latest is None or span[0] > latest):
+            latest = span[0]
+    return latest
 
 
 def _merge_thin(stratum_of: dict[int, tuple], picked: set[int]) -> None:
@@ -466,14 +713,15 @@ def _build_sample(store: Store, path: Path, campaign_id: int, picked: list[int])
 def _sampled(store: Store, campaign_id: int, at: datetime, seed: int,
              blackout: Blackout | None, path: Path, tmp: str, size: int,
              population: int, budget_s: float) -> Estimate:
-    design = _pick(store, campaign_id, size, seed)
-    picked = design.picked
+    design = _pick(store, campaign_id, size, seed, at=at, blackout=blackout)
+    picked = design.picked + design.certain
     _build_sample(store, path, campaign_id, picked)
     copy = Store(path)
     try:
         _prepare(copy, campaign_id, at, blackout, tmp)
         before = copy.scalar("SELECT COALESCE(MAX(id), 0) FROM calls")
-        run = _play(copy, campaign_id, at, seed, weights=design.weights, budget_s=budget_s)
+        run = _play(copy, campaign_id, at, seed, weights=design.weights, budget_s=budget_s,
+                    design=design)
         if isinstance(run, Estimate):
             return run
         result, clock = run
@@ -492,7 +740,7 @@ def _sampled(store: Store, campaign_id: int, at: datetime, seed: int,
             ends.append((from_iso(ended), lead_id))
         totals, intervals = _scale(per_lead, design)
         finish, finish_interval = _finish(copy, clock.engine, campaign_id, before, ends,
-                                          design.weights, design.groups)
+                                          design)
         note = (f"simulated {len(picked):,} of {population:,} leads (a stratified random "
                 "sample) at the campaign's pace, scaled")
         if clock.hit:
@@ -514,7 +762,9 @@ def _scale(per_lead: dict[int, list[float]],
     stratified estimator (Cochran, *Sampling Techniques*, 12.2). Each stratum's mean
     over its played leads, weighted by its share ``w_h`` of phase one, times the
     population; the variance adds phase one's (the strata's shares are themselves
-    estimated, unless phase one is every lead) to phase two's within the strata."""
+    estimated, unless phase one is every lead) to phase two's within the strata. The
+    leads taken whole (``design.certain``, outside the strata's population) add their
+    own figures, with no width."""
     width = 4
     big_n, n1 = design.population, design.phase1
     members: dict[tuple, int] = {}
@@ -539,7 +789,7 @@ def _scale(per_lead: dict[int, list[float]],
             within += w_h * s2_h * max(0.0, n1_h / n2_h - 1) / n1
             between += w_h * (m_h - mean) ** 2
         s2 = between + sum(w_h * s2_h for w_h, _m, s2_h, _n2, _n1 in stats)
-        totals[i] = big_n * mean
+        totals[i] = big_n * mean + sum(per_lead[lead_id][i] for lead_id in design.certain)
         variance[i] = big_n * big_n * (s2 * max(0.0, 1 / n1 - 1 / big_n) + within)
     intervals = [(max(0.0, t - Z95 * math.sqrt(v)), t + Z95 * math.sqrt(v))
                  for t, v in zip(totals, variance)]
@@ -584,8 +834,7 @@ _GRID = timedelta(minutes=15)
 
 
 def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
-            ends: list[tuple[datetime, int]], weights: dict[int, float],
-            shares: dict[int, float] | None = None):
+            ends: list[tuple[datetime, int]], design: _Design):
     """(finish time, (earliest, latest)) of the whole campaign: the median of its
     last call's end, from the sample's last call (earliest) to its 95th percentile
     (latest), from the sample's run and the campaign's pass/callback structure.
@@ -607,18 +856,19 @@ def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
     in the last pass count by their share of phase one's phones; a tail is counted
     without the waits the fluid pace adds (``_queued``).
 
-    Measured against the full simulation at 100,000 leads (``bench/plan_bench.py``):
-    its last call was one Honolulu+Chicago lead's chain, three hours after every
-    other; the median lands at the usual last chains (0-3 h before it), the latest
-    end reaches it in most samples. A finish hangs on one lead of the whole campaign:
-    the interval is the figure to read, not the point."""
+    The groups of ``design.late`` are left out here: their chains in the last pass are
+    played whole (``_late_callbacks``), and the finish is never before the last pass's
+    hold (``_hold``). Measured against the full simulation (``bench/plan_bench.py``):
+    at 100,000 leads its last call is one Honolulu+Chicago lead's chain, three hours
+    after every other; the sample plays that lead whole and lands on it."""
     if not ends:
         return None, None
+    weights, shares, certain = design.weights, design.groups, set(design.certain)
     last: dict[int, datetime] = {}
     for t, lead_id in ends:
         if lead_id not in last or t > last[lead_id]:
             last[lead_id] = t
-    sample_last = max(last.values())
+    sample_last = max([*last.values(), *(t for t in design.held.values() if t)])
     top = copy.scalar("SELECT MAX(pass_no) FROM calls WHERE id > ? AND campaign_id = ? "
                       "AND kind = 'pass'", (before, campaign_id))
     by_group: dict[int, list[tuple[datetime, float]]] = {}
@@ -627,7 +877,8 @@ def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
             "ON p.lead_id = c.lead_id AND p.slot = c.slot WHERE c.id > ? AND c.campaign_id = ? "
             "AND c.kind = 'pass' AND c.pass_no = ? AND p.group_id IS NOT NULL",
             (before, campaign_id, top)):
-        by_group.setdefault(group, []).append((from_iso(t), weights.get(lead_id, 1.0)))
+        if lead_id not in certain:
+            by_group.setdefault(group, []).append((from_iso(t), weights.get(lead_id, 1.0)))
     total = sum(w for dials in by_group.values() for _t, w in dials)
     if not total:
         return sample_last, (sample_last, sample_last)
@@ -640,7 +891,7 @@ def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
             "SELECT a.lead_id, a.due_at, a.note, c.ended_at FROM appointments a "
             "JOIN calls c ON c.id = a.call_id WHERE a.call_id > ? AND a.campaign_id = ? "
             "AND c.kind = 'pass'", (before, campaign_id)):
-        if lead_id not in last:
+        if lead_id not in last or lead_id in certain:
             continue
         tail = (last[lead_id] - from_iso(due)).total_seconds() - waited.get(lead_id, 0.0)
         tails.setdefault(note, []).append(max(0.0, tail))
@@ -658,13 +909,15 @@ def _finish(copy: Store, engine: Engine, campaign_id: int, before: int,
     # chain): their share of the phones, of every pass dial, to the pass's end. Groups
     # of the same zones are one.
     unseen: dict[tuple, list] = {}
-    for g, share in (shares or {}).items():
-        if g not in by_group:
+    for g, share in shares.items():
+        if g not in by_group and g not in design.late:
             zones = queue.window(g).zones
             unseen.setdefault(zones, [g, 0.0])[1] += share
     for note, count in heard.items():
         mine = sorted(tails[note])
         for group, dials in [*by_group.items(), *((g, share) for g, share in unseen.values())]:
+            if group in design.late:
+                continue        # its chains in the last pass are played whole
             window = queue.window(group)
             tz = window.zones[0] if window.zones else None
             end_g = max(t for t, _w in dials) if group in by_group else pass_end
