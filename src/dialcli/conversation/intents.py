@@ -84,6 +84,8 @@ class Reading:
 _FILLERS = re.compile(r"\b(?:u+m+|u+h+|e+r+m*|h+m+|a+h+|mm+)\b")
 # Only at the start: "like" and "so" carry meaning mid-sentence ("I'd like to").
 _LEAD_FILLERS = re.compile(r"^(?:(?:well|oh|so|you know|i mean|look|listen|ok so|okay so)\s+)+")
+
+
 def _contractions() -> dict[str, str]:
     """Spoken/typed contraction -> expansion, with and without the apostrophe where
     the bare form is not itself a word ("dont" yes, "ill"/"its"/"were" no)."""
@@ -904,6 +906,11 @@ def first_name(full: str | None) -> str:
     """The first word of a lead's name, normalized ('' when unknown)."""
     words = normalize(full or "").split()
     return words[0] if words and words[0] != "there" else ""
+
+
+def prepare() -> None:
+    """Read what reading a line needs (the opt-out model) once, now."""
+    classifier.model()
 
 
 def read(text: str, first: str = "") -> Reading:

@@ -567,5 +567,11 @@ class RuleBrain(Brain):
     name = "rules"
     blocking = False
 
+    def __init__(self) -> None:
+        # The opt-out model is read now, with the brain, not inside the first reply of
+        # the first call (a few hundred ms of a live caller's silence). The LLM brain
+        # makes one of these for its opt-out guard, so it is read there too.
+        intents.prepare()
+
     def open(self, ctx: CallContext) -> RuleSession:
         return RuleSession(ctx)
