@@ -112,6 +112,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
@@ -414,6 +415,11 @@ def run(args: argparse.Namespace) -> dict:
             "laptop_cpu_s": round(cpu, 2), "laptop_cpu_share": round(cpu / elapsed, 3),
             "laptop_cpu_ms_per_call": round(cpu / max(1, args.calls) * 1000, 1),
             "laptop_cpu_s_by_thread": {k: v for k, v in threads_cpu.items() if v >= 0.01},
+            # threads the run created (a pool's thread started mid-run is a loop stall)
+            "threads_started_by_name": {
+                name: n for name, n in Counter(
+                    name for tid, (name, _) in threads.items()
+                    if tid not in threads_at_start).items()},
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "peak_relay_sessions": server.stats["relay_peak"],
             "peak_calls_in_flight": peak_in_flight,
@@ -428,6 +434,11 @@ def run(args: argparse.Namespace) -> dict:
             "machines": stats["machines"], "voicemails_left": stats["voicemails_left"],
             "agent_tokens_spoken_to_machines": stats["spoke_to_machine"],
             "event_loop_timer_lag_ms": summary(lag),
+            # Loop stalls by size (a 5 ms timer late by more than 10 / 20 / 50 / 100 ms)
+            # and the loop time lost to those over 10 ms: countable where p99s swing.
+            "event_loop_stalls": {**{f"over_{ms}ms": sum(x > ms for x in lag)
+                                     for ms in (10, 20, 50, 100)},
+                                  "ms_lost_over_10ms": round(sum(x for x in lag if x > 10))},
             "gc_pause_ms_by_generation": {g: summary(v) for g, v in gc_pauses.items() if v},
             "calls_create_round_trip_ms": summary([x * 1000 for x in provider.create_latency]),
             "pacing_cps": round(achieved, 3),
