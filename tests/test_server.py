@@ -427,3 +427,30 @@ def test_the_listening_socket_says_tcp_so_asyncio_disables_nagle():
         assert server.sock.proto == socket.IPPROTO_TCP
     finally:
         server.sock.close()
+
+
+
+@pytest.mark.parametrize("brain_blocking, warm_threads, expected_brain",
+                         [(True, 5, 5), (False, None, 8)])
+def test_the_server_starts_its_pool_threads_before_any_call(brain_blocking, warm_threads,
+                                                            expected_brain):
+    # A pool thread started mid-run is started by submit() on the event loop, inside the
+    # turn that needed it; start() starts them up front instead (a rule brain needs few).
+    brain = KeywordBrain()
+    brain.blocking = brain_blocking
+    server = CallServer(None, public_url="https://x.example", brain=brain, port=0,
+                        warm_threads=warm_threads)
+    before = set(threading.enumerate())
+
+    def started() -> dict[str, int]:
+        names = [t.name.rsplit("_", 1)[0] for t in set(threading.enumerate()) - before]
+        return {p: names.count(p) for p in ("dialcli-brain", "dialcli-rest")}
+
+    server.start()
+    try:
+        assert started() == {"dialcli-brain": expected_brain, "dialcli-rest": 8}
+        # and a turn submitted now finds an idle thread: no new one is started
+        server.brain_pool.submit(lambda: None).result(5)
+        assert started() == {"dialcli-brain": expected_brain, "dialcli-rest": 8}
+    finally:
+        server.stop()
