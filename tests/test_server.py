@@ -346,6 +346,33 @@ def test_a_reply_already_complete_goes_out_as_one_message_without_compression(fa
         provider.close()
 
 
+def test_words_that_came_during_a_stall_count_before_the_silence_timer(fake, db_path):
+    # The event loop was busy past the greeting's silence deadline while a machine's
+    # first words arrived: they are read before the timer acts (uvloop runs due timers
+    # before it polls the sockets), so the agent says nothing to the machine.
+    Store(db_path).close()
+    provider = start_provider(fake, KeywordBrain(), store_path=str(db_path),
+                              greet_silence_s=0.5)
+    try:
+        provider.server.register(ctx(1, TO))
+        provider.server.set_sid(1, SID)
+        headers = {"X-Twilio-Signature": ws_signature(provider)}
+        with ws_connect(ws_url(provider), additional_headers=headers, proxy=None) as ws:
+            ws.send(setup_msg())
+            time.sleep(0.2)                 # the session is open, its 0.5 s timer armed
+            stalled = threading.Event()
+            provider.server.loop.call_soon_threadsafe(
+                lambda: (stalled.set(), time.sleep(1.0)))
+            assert stalled.wait(5)
+            ws.send(json.dumps({"type": "prompt", "last": True, "voicePrompt":
+                                "Hi, you've reached Alex. Please leave a message after the tone."}))
+            with pytest.raises(TimeoutError):
+                said = ws.recv(timeout=2.0)
+                pytest.fail(f"the agent spoke to the machine: {said}")
+    finally:
+        provider.close()
+
+
 def test_relay_trailing_slash_signature_is_accepted(live):
     headers = {"X-Twilio-Signature": ws_signature(live, suffix="/")}
     with ws_connect(ws_url(live), additional_headers=headers, proxy=None) as ws:
