@@ -99,6 +99,28 @@ p99 <= 20 ms holds in half the idle runs (13.6-45.9 ms over six): the tail is th
 scheduling of five busy threads (the fake Twilio and its callees run in this process
 too), middle collections (p50 5 ms, max 16 ms) and the loop's CPU per frame. A 2 ms
 thread switch interval gave 10.1-29.6 ms over five runs: no better, not adopted.
+
+Issue 14, third pass (2026-12-07 afternoon; the box shared with four other engineers'
+suites, load 5-16 throughout, so no idle run). ``threads_started_by_name`` showed
+44-78 brain threads started mid-run: ``ThreadPoolExecutor.submit`` starts one on the
+event loop when none is idle, and ``Thread.start`` waits for it to get the GIL,
+inside the turn that needed it (~3% of the 2,500 turns, inside the p99).
+``CallServer.start`` now starts them first (96 for a blocking brain): 0-16 mid-run.
+The bench's /proc sampling of those idle threads adds ~0.8 s to MainThread, so compare
+the server's threads (``laptop_cpu_s_by_thread`` without MainThread). A loaded run
+could also greet a machine: the greeting's silence timer fired before the reader had
+read the machine's first words that came during a stall (2 tokens to machines in one
+run of main at load 9.6); the relay now reads such frames first (test_server).
+uvloop was tried and not adopted. Alternating with the same code on asyncio's loop,
+three pairs at load 5-8.5: server CPU per call 47.7 / 47.6 / 55.8 against 63.7 / 62.1 /
+57.7 ms, loop stalls over 50 ms 26 against 29, pacing -10.0% against -12.6% (means),
+but first-token p99 85.6 / 170.7 / 88.8 against 78.1 / 125.8 / 73.9 ms -- worse in each
+pair, and that p99 is the figure that is open; the wire-pacing test
+(test_live_dials_never_burst_on_the_wire) failed 4 of 18 cases with it, 2 of 20
+without, at load 4-12. uvloop takes the GIL back for every libuv callback, where
+asyncio's loop takes it once per poll; the brain, engine and placing threads compete.
+At these loads the first-token p99 was 74-706 ms in every version: the p99 <= 20 ms
+target can only be judged on an idle box.
 """
 
 from __future__ import annotations
