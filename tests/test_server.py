@@ -481,3 +481,26 @@ def test_the_server_starts_its_pool_threads_before_any_call(brain_blocking, warm
         assert started() == {"dialcli-brain": expected_brain, "dialcli-rest": 8}
     finally:
         server.stop()
+
+
+def test_the_server_loop_is_uvloops_when_installed_else_asyncios(monkeypatch):
+    import asyncio
+
+    from dialcli.providers.twilio import server_thread
+
+    uvloop = pytest.importorskip("uvloop")
+    app = CallServer(None, public_url="https://x.example").app
+    fast = ServerThread(app).start()
+    try:
+        assert isinstance(fast.loop, uvloop.Loop)
+        assert httpx.get(fast.local_url + "/health").status_code == 200
+    finally:
+        fast.stop()
+    monkeypatch.setattr(server_thread, "_uvloop", None)
+    plain = ServerThread(app).start()
+    try:
+        assert not isinstance(plain.loop, uvloop.Loop)
+        assert isinstance(plain.loop, asyncio.BaseEventLoop)
+        assert httpx.get(plain.local_url + "/health").status_code == 200
+    finally:
+        plain.stop()
