@@ -346,6 +346,33 @@ def test_a_reply_already_complete_goes_out_as_one_message_without_compression(fa
         provider.close()
 
 
+def test_words_that_came_during_a_stall_count_before_the_silence_timer(fake, db_path):
+    # The event loop was busy past the greeting's silence deadline while a machine's
+    # first words arrived: they are read before the timer acts (uvloop runs due timers
+    # before it polls the sockets), so the agent says nothing to the machine.
+    Store(db_path).close()
+    provider = start_provider(fake, KeywordBrain(), store_path=str(db_path),
+                              greet_silence_s=0.5)
+    try:
+        provider.server.register(ctx(1, TO))
+        provider.server.set_sid(1, SID)
+        headers = {"X-Twilio-Signature": ws_signature(provider)}
+        with ws_connect(ws_url(provider), additional_headers=headers, proxy=None) as ws:
+            ws.send(setup_msg())
+            time.sleep(0.2)                 # the session is open, its 0.5 s timer armed
+            stalled = threading.Event()
+            provider.server.loop.call_soon_threadsafe(
+                lambda: (stalled.set(), time.sleep(1.0)))
+            assert stalled.wait(5)
+            ws.send(json.dumps({"type": "prompt", "last": True, "voicePrompt":
+                                "Hi, you've reached Alex. Please leave a message after the tone."}))
+            with pytest.raises(TimeoutError):
+                said = ws.recv(timeout=2.0)
+                pytest.fail(f"the agent spoke to the machine: {said}")
+    finally:
+        provider.close()
+
+
 def test_relay_trailing_slash_signature_is_accepted(live):
     headers = {"X-Twilio-Signature": ws_signature(live, suffix="/")}
     with ws_connect(ws_url(live), additional_headers=headers, proxy=None) as ws:
@@ -427,3 +454,53 @@ def test_the_listening_socket_says_tcp_so_asyncio_disables_nagle():
         assert server.sock.proto == socket.IPPROTO_TCP
     finally:
         server.sock.close()
+
+
+
+@pytest.mark.parametrize("brain_blocking, warm_threads, expected_brain",
+                         [(True, 5, 5), (False, None, 8)])
+def test_the_server_starts_its_pool_threads_before_any_call(brain_blocking, warm_threads,
+                                                            expected_brain):
+    # A pool thread started mid-run is started by submit() on the event loop, inside the
+    # turn that needed it; start() starts them up front instead (a rule brain needs few).
+    brain = KeywordBrain()
+    brain.blocking = brain_blocking
+    server = CallServer(None, public_url="https://x.example", brain=brain, port=0,
+                        warm_threads=warm_threads)
+    before = set(threading.enumerate())
+
+    def started() -> dict[str, int]:
+        names = [t.name.rsplit("_", 1)[0] for t in set(threading.enumerate()) - before]
+        return {p: names.count(p) for p in ("dialcli-brain", "dialcli-rest")}
+
+    server.start()
+    try:
+        assert started() == {"dialcli-brain": expected_brain, "dialcli-rest": 8}
+        # and a turn submitted now finds an idle thread: no new one is started
+        server.brain_pool.submit(lambda: None).result(5)
+        assert started() == {"dialcli-brain": expected_brain, "dialcli-rest": 8}
+    finally:
+        server.stop()
+
+
+def test_the_server_loop_is_uvloops_when_installed_else_asyncios(monkeypatch):
+    import asyncio
+
+    from dialcli.providers.twilio import server_thread
+
+    uvloop = pytest.importorskip("uvloop")
+    app = CallServer(None, public_url="https://x.example").app
+    fast = ServerThread(app).start()
+    try:
+        assert isinstance(fast.loop, uvloop.Loop)
+        assert httpx.get(fast.local_url + "/health").status_code == 200
+    finally:
+        fast.stop()
+    monkeypatch.setattr(server_thread, "_uvloop", None)
+    plain = ServerThread(app).start()
+    try:
+        assert not isinstance(plain.loop, uvloop.Loop)
+        assert isinstance(plain.loop, asyncio.BaseEventLoop)
+        assert httpx.get(plain.local_url + "/health").status_code == 200
+    finally:
+        plain.stop()

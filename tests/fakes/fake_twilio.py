@@ -1028,6 +1028,7 @@ def start_provider(fake: FakeTwilio, brain: Any, *, store_path: str | None = Non
     creds = TwilioCredentials(fake.account_sid, Secret(fake.auth_token), fake.base_url)
     kwargs.setdefault("finish_grace_s", 2.0)
     kwargs.setdefault("freeze_gc", False)     # many providers per test process
+    kwargs.setdefault("warm_threads", 0)      # (threads start as needed)
     provider = TwilioProvider(creds, public_url=public, port=0, brain=brain,
                               store_path=store_path, **kwargs)
     provider.bind(sink if sink is not None else EventRecorder(), clock or SystemClock())

@@ -71,7 +71,7 @@ class TwilioProvider(Provider):
                  time_limit_s: int = 900, price_backoff: Sequence[float] = PRICE_BACKOFF_S,
                  freeze_gc: bool = True, client: Client | None = None,
                  greet_silence_s: float = GREET_AFTER_SILENCE_S,
-                 machine_quiet_s: float = MACHINE_QUIET_S):
+                 machine_quiet_s: float = MACHINE_QUIET_S, warm_threads: int | None = None):
         self.credentials = credentials
         self.account_sid = credentials.account_sid
         self._own_client = client is None
@@ -87,7 +87,7 @@ class TwilioProvider(Provider):
                                  store_path=self.store_path, host=host, port=port,
                                  finish_grace_s=finish_grace_s, turn_timeout_s=turn_timeout_s,
                                  greet_silence_s=greet_silence_s,
-                                 machine_quiet_s=machine_quiet_s)
+                                 machine_quiet_s=machine_quiet_s, warm_threads=warm_threads)
         self.prices = PriceWatcher(self, self.store_path, price_backoff)
         self.sink: Any = None
         self.clock: Any = SystemClock()

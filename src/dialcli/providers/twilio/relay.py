@@ -66,6 +66,8 @@ FALLBACK_LINE = ("I'm sorry, I'm having trouble on my end. We'll try you again a
                  "Goodbye.")
 SETUP_TIMEOUT_S = 15.0
 CLOSE_WAIT_S = 5.0
+#: A gate timer that fires waits this long for frames already on the socket (one poll).
+SETTLE_S = 0.005
 #: A caller's words in one turn (a minute of speech is ~1 KB); more is not speech.
 MAX_PROMPT = 64 * 1024
 _LOG_IGNORED = 3          # log the first few ignored frames of a session, then count
@@ -112,8 +114,14 @@ class RelaySession:
                             item = await asyncio.wait_for(
                                 self.inbox.get(), max(0.0, deadline - self.at_s()))
                     except (asyncio.TimeoutError, TimeoutError):
-                        await self._act(self.gate.due(self.at_s()), _mono())
-                        continue
+                        # After a stall (the loop busy, the box loaded) the timer is due
+                        # before the reader has read what came meanwhile: a machine's
+                        # first words must count before the silence does.
+                        await asyncio.sleep(SETTLE_S)
+                        if self.inbox.empty():
+                            await self._act(self.gate.due(self.at_s()), _mono())
+                            continue
+                        item = self.inbox.get_nowait()
                     if item is None:
                         break
                     await self._handle(*item)

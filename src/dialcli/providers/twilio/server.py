@@ -75,6 +75,11 @@ MACHINE_VERDICTS = ("machine_end_beep", "machine_end_silence", "machine_end_othe
 # Short enough that memory is flat at 50 calls/s: ~6,000 small records at most.
 PURGE_AFTER_S = 120.0
 LATENCY_SAMPLES = 5_000
+#: Brain threads started with the server (``CallServer.start``): live_bench's 250
+#: sessions, their turns in a worker thread like an LLM's, had up to ~80 turns at once;
+#: a brain that never blocks (rules) uses the pool only to close sessions.
+WARM_BRAIN_THREADS, WARM_BRAIN_THREADS_NONBLOCKING = 96, 8
+REST_THREADS = 8          # voicemail redirects and hang-ups
 MAX_BODY = 64 * 1024
 TWIML_HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
 TWIML_HOLD = ('<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="10"/><Hangup/>'
@@ -160,7 +165,7 @@ class CallServer:
                  store_path: str | None = None, clock: Any = None, host: str = "127.0.0.1",
                  port: int = 8765, finish_grace_s: float = 3.0, turn_timeout_s: float = 20.0,
                  brain_threads: int = 256, greet_silence_s: float = GREET_AFTER_SILENCE_S,
-                 machine_quiet_s: float = MACHINE_QUIET_S):
+                 machine_quiet_s: float = MACHINE_QUIET_S, warm_threads: int | None = None):
         self.backend = backend
         self.public_url = check_public_url(public_url)
         self.ws_base = "ws" + self.public_url[4:]    # http->ws, https->wss
@@ -174,6 +179,10 @@ class CallServer:
         self.lock = threading.Lock()
         self.calls: dict[int, LiveCall] = {}
         self.brain_threads = brain_threads
+        if warm_threads is None:
+            warm_threads = (WARM_BRAIN_THREADS if brain is None or brain.blocking
+                            else WARM_BRAIN_THREADS_NONBLOCKING)
+        self.warm_threads = min(warm_threads, brain_threads)
         self.brain_pool = self.rest_pool = ThreadPoolExecutor(1)   # replaced by start()
         self._db_pool: ThreadPoolExecutor | None = None
         self._registered = 0
@@ -212,9 +221,17 @@ class CallServer:
         # Threads are created lazily by the pools; a brain turn may block on an LLM for
         # seconds, so the brain pool is sized for every concurrent call.
         self.brain_pool = ThreadPoolExecutor(self.brain_threads, thread_name_prefix="dialcli-brain")
-        self.rest_pool = ThreadPoolExecutor(8, thread_name_prefix="dialcli-rest")
+        self.rest_pool = ThreadPoolExecutor(REST_THREADS, thread_name_prefix="dialcli-rest")
         if self.store_path:
             self._db_pool = ThreadPoolExecutor(1, thread_name_prefix="dialcli-dedupe")
+        if self.warm_threads:
+            # A pool starts a thread inside ``submit`` when none is idle -- on the event
+            # loop, whose ``Thread.start`` then waits for the new thread to get the GIL
+            # (milliseconds on a busy box), inside the turn that needed it. Start them now.
+            warm(self.brain_pool, self.warm_threads)
+            warm(self.rest_pool, REST_THREADS)
+            if self._db_pool is not None:
+                warm(self._db_pool, 1)
         self.thread = ServerThread(self.app, self.host, self.port, name="callback server").start()
         self.port = self.thread.port
         return self
@@ -722,6 +739,17 @@ class CallServer:
             with self.lock:
                 call.relay, call.relay_ws = "done", None
                 self.stats["relay_active"] -= 1
+
+
+def warm(pool: ThreadPoolExecutor, count: int, timeout_s: float = 10.0) -> None:
+    """Start ``count`` of ``pool``'s threads now, on the calling thread: each task waits
+    until all have been submitted, so every submit finds no idle thread and starts one."""
+    release = threading.Event()
+    try:
+        for _ in range(count):
+            pool.submit(release.wait, timeout_s)
+    finally:
+        release.set()
 
 
 def _int(value: str | None) -> int | None:

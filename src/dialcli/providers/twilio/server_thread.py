@@ -4,6 +4,12 @@ The socket is bound by the caller's thread before uvicorn starts, so a busy port
 clear ``InputError`` here rather than a ``sys.exit`` inside uvicorn's thread, and
 ``port=0`` gives a free port (tests, benchmarks). The server has its own event loop
 (``loop``), which other threads use through ``asyncio.run_coroutine_threadsafe``.
+
+The loop is uvloop's when uvloop is installed (it is a dependency on the platforms it
+supports; uvicorn's own "standard" choice), else asyncio's: the callback server's loop
+does a socket send, a wake-up from another thread or a timer for every relay frame, and
+uvloop does each in C (live_bench: ~15% less CPU on the loop's thread, ~12% less per
+call, loads 6-12). Nothing here depends on which loop it is.
 """
 
 from __future__ import annotations
@@ -18,6 +24,16 @@ from typing import Any
 import uvicorn
 
 from dialcli.errors import InputError
+
+try:                        # optional: a faster event loop where it is installed
+    import uvloop as _uvloop
+except ImportError:         # pragma: no cover - the platforms uvloop has no wheel for
+    _uvloop = None
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop if it is installed, else asyncio's."""
+    return _uvloop.new_event_loop() if _uvloop is not None else asyncio.new_event_loop()
 
 
 class ServerThread:
@@ -55,7 +71,7 @@ class ServerThread:
                                 access_log=verbose, **extra, lifespan="off", timeout_graceful_shutdown=2,
                                 ws_max_size=1 << 20, ws_per_message_deflate=False, backlog=2048)
         self._server = uvicorn.Server(config)
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         ready = threading.Event()
 
         def run() -> None:
