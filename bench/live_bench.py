@@ -248,6 +248,18 @@ def make_brain(inline: bool = False):
     from dialcli.models import Disposition
 
     class Session(BrainSession):
+        def __init__(self, ctx):
+            super().__init__(ctx)
+            self._wake = threading.Event()      # a blocking session's wait, woken by cancel
+
+        def cancel(self) -> None:
+            super().cancel()
+            self._wake.set()
+
+        def begin_turn(self) -> None:
+            super().begin_turn()
+            self._wake.clear()
+
         def respond(self, caller_text: str, at_s: float = 0.0) -> Iterator[Chunk]:
             self.transcript.append(Utterance("caller", caller_text, at_s))
             if "interested" in caller_text:
@@ -260,7 +272,7 @@ def make_brain(inline: bool = False):
             line = Utterance("agent", "", at_s)
             self.transcript.append(line)
             for i, part in enumerate(parts):
-                if i and not inline and self._cancel.wait(0.04):
+                if i and not inline and self._wake.wait(0.04):
                     return
                 line.text += part
                 yield Chunk(part)
