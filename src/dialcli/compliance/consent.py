@@ -250,7 +250,7 @@ class Memo:
     At most ``limit`` numbers are kept (then it starts over), so memory stays flat in
     the campaign's size."""
 
-    def __init__(self, limit: int = 32_768):
+    def __init__(self, limit: int = 4_096):
         self.limit = limit
         self._live: dict[str, tuple[Record, ...]] = {}
         self._states: dict[str, tuple[str, ...]] = {}

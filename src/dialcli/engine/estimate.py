@@ -67,7 +67,7 @@ from dialcli.compliance import adad
 from dialcli.compliance.policy import policy_for_campaign
 from dialcli.compliance.rules import Blackout, StateRule, states_of
 from dialcli.conversation.rules import RuleBrain
-from dialcli.engine.loop import Engine, _load_campaign
+from dialcli.engine.loop import Engine, load_campaign
 from dialcli.engine.types import Timing
 from dialcli.errors import InputError
 from dialcli.models import Disposition, LeadStatus
@@ -498,7 +498,7 @@ def _late_callbacks(store: Store, campaign_id: int, at: datetime, blackout: Blac
     ``CERTAIN_MAX``, in hash order; past ``HOLD_LEADS`` late leads, a hash sample of
     them is foreseen). Windows are compared by their zones over the first two days
     from ``at`` (a state rule that only narrows a window is not looked at)."""
-    policy = policy_for_campaign(store.conn, _load_campaign(store, campaign_id),
+    policy = policy_for_campaign(store.conn, load_campaign(store, campaign_id),
                                  blackout=blackout)
     night = at.replace(hour=_NIGHT_UTC, minute=0, second=0, microsecond=0)
     zones_of: dict[int, tuple[str, ...]] = {}
@@ -576,7 +576,7 @@ def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], popula
     the dials on the last phone slot in use (``top_slot``): the queue dials a pass in
     (slot, lead) order, after a retry interval for each next number, so a pass ends
     in its last slot's dials."""
-    policy = policy_for_campaign(store.conn, _load_campaign(store, campaign_id))
+    policy = policy_for_campaign(store.conn, load_campaign(store, campaign_id))
     closes: dict[str, bool] = {}
     closed: set[int] = set()
     for gid, region in store.conn.execute("SELECT id, region FROM zone_groups"):

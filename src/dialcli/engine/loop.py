@@ -78,7 +78,7 @@ class Engine:
         self.clock = clock
         self.wall = wall or SystemClock()
         self.sink = Sink()
-        campaign = _load_campaign(store, campaign_id)
+        campaign = load_campaign(store, campaign_id)
         agent = store.one("SELECT * FROM agents WHERE id = ?", (campaign.agent_id,))
         assert agent is not None
         self.state = state = RunState(campaign, dict(agent), campaign.max_concurrent,
@@ -445,7 +445,7 @@ class Engine:
         )
 
 
-def _load_campaign(store: Store, campaign_id: int) -> Campaign:
+def load_campaign(store: Store, campaign_id: int) -> Campaign:
     row = store.one("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
     if row is None:
         raise InputError(f"Campaign {campaign_id} does not exist.")
