@@ -924,6 +924,16 @@ def read(text: str, first: str = "") -> Reading:
     s = _normalized(raw)
     if first and first not in s.split(" "):
         first = ""           # the name only matters where it is said
+    return _read_line(raw, s, first)
+
+
+_MEMO = 8192
+_BARE_STOP = re.compile(r"^(?:stop|quit|wait)(?: (?:stop|quit|wait))*$")
+
+
+@lru_cache(maxsize=_MEMO)
+def _read_line(raw: str, s: str, first: str) -> Reading:
+    """``read`` of one line, its clauses included, remembered whole."""
     r = _reading(raw, s, first)
     if r.intent not in (Intent.OPT_OUT, Intent.WRONG_NUMBER, Intent.VOICEMAIL) and \
             (_SENTENCE_END.search(raw.strip()[:-1]) or s.count(" ") >= 5) and _CLAUSE_GATE.search(s) \
@@ -951,16 +961,11 @@ def read(text: str, first: str = "") -> Reading:
     return r
 
 
-_MEMO = 8192
-_BARE_STOP = re.compile(r"^(?:stop|quit|wait)(?: (?:stop|quit|wait))*$")
-
-
 @lru_cache(maxsize=_MEMO)
 def _normalized(raw: str) -> str:
     return normalize(raw)
 
 
-@lru_cache(maxsize=_MEMO)
 def _reading(raw: str, s: str, first: str) -> Reading:
     flags: set[Intent] = set()
     spec = scan(raw) if s else None
@@ -1180,6 +1185,6 @@ _PRIORITY = (
 def clear_memo() -> None:
     """Forget remembered readings (benchmarks measure a first reading)."""
     _normalized.cache_clear()
-    _reading.cache_clear()
+    _read_line.cache_clear()
     from dialcli.conversation import time_phrases
     time_phrases.clear_memo()

@@ -189,10 +189,7 @@ def purpose_line(ctx: CallContext) -> str:
 def _asks_identity(ctx: CallContext, first: str) -> bool:
     if not (ctx.greeting or "").rstrip().endswith("?"):
         return False            # the last sentence is not a question (most greetings)
-    sentences = _sentences(ctx.greeting)
-    if not sentences or not sentences[-1].endswith("?"):
-        return False
-    last = sentences[-1].lower()
+    last = _sentences(ctx.greeting)[-1].lower()
     return bool(_ASKS_FOR_SOMEONE.search(last)
                 or (first and first in last.split()))
 
@@ -209,17 +206,14 @@ _FINE = re.compile(r"^(?:(?:oh|yeah|yes|well|um|uh)\s+)*(?:i am|we are|doing|pre
 
 # ------------------------------------------------------------------------- session
 
-#: A simulated population says the same few lines to leads who share first names, and
-#: ``read`` is a pure function of its two arguments: a reading (or a lead's first name)
-#: is worked out once and remembered, bounded. ``clear_memo`` forgets them.
-_MEMO = 16384
-_read = lru_cache(maxsize=_MEMO)(read)
+#: A simulated population's leads share first names: each is worked out once and
+#: remembered, bounded (``intents.read`` remembers whole readings). ``clear_memo``
+#: forgets them.
 _first_name = lru_cache(maxsize=4096)(first_name)
 
 
 def clear_memo() -> None:
-    """Forget remembered readings, here and in ``intents``."""
-    _read.cache_clear()
+    """Forget remembered first names, and the readings in ``intents``."""
     _first_name.cache_clear()
     intents.clear_memo()
 
@@ -251,7 +245,7 @@ class RuleSession(BrainSession):
         self.transcript.append(Utterance("caller", caller_text, at_s))
         if self.result is not None:
             return
-        reading = _read(caller_text, self.first)
+        reading = read(caller_text, self.first)
         if reading.intent is Intent.NOT_INTERESTED and _FINE.match(reading.text) and \
                 _HOW_ARE_YOU.search(self._last_agent_line()):
             # "I'm good, thanks" answers "how are you?"; it declines nothing.
@@ -550,7 +544,7 @@ def opt_out_guard(caller_text: str, first: str, last_agent_line: str,
     a yes to the confirming question is one; a complaint that may be one ("why do
     you keep calling me?") gets the confirming question, once.
     """
-    r = _read(caller_text, first)
+    r = read(caller_text, first)
     asked = OPT_OUT_QUESTION in (last_agent_line or "")
     if r.intent is Intent.OPT_OUT or (asked and confirms_opt_out(r)):
         end = EndCall(Disposition.OPT_OUT, "Caller asked not to be called again.",
