@@ -266,13 +266,9 @@ class Memo:
 
     def best(self, conn: sqlite3.Connection, e164: str, at_iso: str) -> Record | None:
         """``best``: the first live record in ``CONSENT_ORDER`` given by ``at_iso``."""
-        live = self._live.get(e164)
-        if live is None:
-            if len(self._live) >= self.limit:
-                self._live.clear()
-            live = self._live[e164] = tuple(Record.from_row(r) for r in conn.execute(
-                f"SELECT * FROM consent WHERE e164 = ? AND revoked_at IS NULL "
-                f"ORDER BY {CONSENT_ORDER}", (e164,)))
+        live = self._kept(self._live, e164, lambda: tuple(Record.from_row(r) for r in conn.execute(
+            f"SELECT * FROM consent WHERE e164 = ? AND revoked_at IS NULL "
+            f"ORDER BY {CONSENT_ORDER}", (e164,))))
         for found in live:
             if found.consented_at is not None and found.consented_at <= at_iso:
                 return found
@@ -280,11 +276,14 @@ class Memo:
 
     def states(self, conn: sqlite3.Connection, e164: str) -> tuple[str, ...]:
         """``adad.number_states``."""
-        got = self._states.get(e164)
+        return self._kept(self._states, e164, lambda: adad.number_states(conn, e164))
+
+    def _kept(self, table: dict, e164: str, read: Callable[[], Any]) -> Any:
+        got = table.get(e164)
         if got is None:
-            if len(self._states) >= self.limit:
-                self._states.clear()
-            got = self._states[e164] = adad.number_states(conn, e164)
+            if len(table) >= self.limit:
+                table.clear()
+            got = table[e164] = read()
         return got
 
 
