@@ -214,11 +214,14 @@ def test_an_oversized_frame_closes_the_socket_and_the_server_carries_on(live, ca
     with ws_connect(ws_url(live, call_id), additional_headers=headers, proxy=None,
                     max_size=None) as ws:
         ws.send(setup_msg(sid))
-        ws.send(json.dumps({"type": "prompt", "voicePrompt": "x" * 3_000_000, "last": True}))
-        with pytest.raises(ConnectionClosed) as info:
+        # The server may close while the 3 MB are still going out: the send then meets
+        # a reset connection (seen with uvloop's faster close) instead of a close frame.
+        with pytest.raises((ConnectionClosed, ConnectionResetError, BrokenPipeError)) as info:
+            ws.send(json.dumps({"type": "prompt", "voicePrompt": "x" * 3_000_000, "last": True}))
             for _ in range(10):
                 ws.recv(timeout=5)
-        assert info.value.rcvd is None or info.value.rcvd.code in (1009, 1000, 1011)
+        if isinstance(info.value, ConnectionClosed):
+            assert info.value.rcvd is None or info.value.rcvd.code in (1009, 1000, 1011)
     assert session_over(live, call_id)
     assert httpx.get(live.server.thread.local_url + "/health").status_code == 200
     clean_logs(caplog, capfd)
