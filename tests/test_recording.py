@@ -203,6 +203,20 @@ def _params(**extra):
     return base
 
 
+def test_a_recording_that_arrives_before_the_engine_wrote_the_sid_is_kept(live, store):
+    """The engine records a placed call's SID in its next turn; on a busy machine a short
+    answered call's recording callback can come first. Twilio does not retry it, so the
+    reference is kept; a callback naming another SID than the one written is still refused."""
+    _row(store, sid=None)
+    assert _post(live, "/recording/7", _params()).status_code == 204
+    assert store.scalar("SELECT recording_sid FROM calls WHERE id = 7") == REC
+    with store.tx():
+        store.execute("UPDATE calls SET provider_sid = ?, recording_sid = NULL WHERE id = 7",
+                      ("CA" + "2" * 32,))
+    assert _post(live, "/recording/7", _params()).status_code == 403
+    assert store.scalar("SELECT recording_sid FROM calls WHERE id = 7") is None
+
+
 @pytest.mark.parametrize("forgery", ["unsigned", "wrong token", "foreign account",
                                      "another call's sid", "tampered"])
 def test_forged_recording_callbacks_are_refused_and_change_nothing(live, store, forgery):

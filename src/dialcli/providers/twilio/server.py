@@ -684,7 +684,12 @@ class CallServer:
                       duration: int | None, url: str | None) -> bool | None:
         store = self._db()
         with store.tx():
-            if store.scalar("SELECT 1 FROM calls WHERE id = ? AND provider_sid = ?",
+            # The engine writes a placed call's SID with its next turn's transaction, so a
+            # short answered call's recording may arrive while the row has none yet (the
+            # signed URL names this call, so Twilio placed it). Twilio does not retry a
+            # refused recording callback: refusing it would lose the reference for good.
+            if store.scalar("SELECT 1 FROM calls WHERE id = ? AND "
+                            "(provider_sid = ? OR provider_sid IS NULL)",
                             (call_id, call_sid)) is None:
                 return None
             cur = store.execute(
