@@ -407,13 +407,16 @@ def _pick(store: Store, campaign_id: int, size: int, seed: int,
     late: frozenset[int] = frozenset()
     holds: dict[int, list[tuple[int, int, int]]] = {}
     if at is not None and leads:
-        certain, late = _late_callbacks(store, campaign_id, at, blackout, groups,
+        # One policy serves both looks ahead (the blackout matters to the windows only).
+        policy = policy_for_campaign(store.conn, load_campaign(store, campaign_id),
+                                     blackout=blackout)
+        certain, late = _late_callbacks(store, campaign_id, at, policy, groups,
                                         size / len(leads), population, sim, prefix,
                                         c["max_attempts"], c["purpose"], salt)
         for lead_id in certain:
             leads.pop(lead_id, None)
         population -= len(certain)
-        holds = _day_closed(store, campaign_id, groups, population, sim, prefix,
+        holds = _day_closed(store, campaign_id, policy, groups, population, sim, prefix,
                             c["max_attempts"], c["purpose"], salt,
                             top_slot=max(p[0] for row in leads.values() for p in row[4]))
     stratum_of = {lead_id: _foresee(sim, prefix, lead_id, status, slot, pass_no or 1, phones,
@@ -479,7 +482,7 @@ CERTAIN_MAX = 100
 RARE_PLAYED = 10
 
 
-def _late_callbacks(store: Store, campaign_id: int, at: datetime, blackout: Blackout | None,
+def _late_callbacks(store: Store, campaign_id: int, at: datetime, policy,
                     phones: dict[int, float], share: float, population: int,
                     sim: SimulatedProvider,
                     prefix: str, max_attempts: int, purpose: str | None,
@@ -498,8 +501,6 @@ def _late_callbacks(store: Store, campaign_id: int, at: datetime, blackout: Blac
     ``CERTAIN_MAX``, in hash order; past ``HOLD_LEADS`` late leads, a hash sample of
     them is foreseen). Windows are compared by their zones over the first two days
     from ``at`` (a state rule that only narrows a window is not looked at)."""
-    policy = policy_for_campaign(store.conn, load_campaign(store, campaign_id),
-                                 blackout=blackout)
     night = at.replace(hour=_NIGHT_UTC, minute=0, second=0, microsecond=0)
     zones_of: dict[int, tuple[str, ...]] = {}
     shapes: dict[tuple[str, ...], tuple[float, float] | None] = {}
@@ -523,16 +524,11 @@ def _late_callbacks(store: Store, campaign_id: int, at: datetime, blackout: Blac
                      and (shapes[z][0] > opens or shapes[z][1] > closes))
     if not late:
         return [], late
-    late_share = sum(n for g, n in phones.items() if g in late) / max(sum(phones.values()), 1)
     group_of: dict[tuple[int, int], int] = {}
-    leads = _leads_in(store, campaign_id, late,
-                      min(1.0, HOLD_LEADS / max(population * late_share, 1)), salt, purpose,
-                      group_of)
     asked = []
-    for lead_id, (status, slot, pass_no, h, numbers) in leads.items():
-        path: list[tuple[int, int]] = []
-        key, ends = _foresee_ends(sim, prefix, lead_id, status, slot, pass_no or 1, numbers,
-                                  max_attempts, path)
+    for lead_id, h, key, ends, path in _foreseen(store, campaign_id, late, phones, population,
+                                                 group_of, sim, prefix, max_attempts, purpose,
+                                                 salt):
         if key[0] == str(LeadStatus.CALLBACK) and ends >= max_attempts and path \
                 and group_of.get((lead_id, path[-1][1])) in late:
             asked.append((h, lead_id))
@@ -560,8 +556,27 @@ def _leads_in(store: Store, campaign_id: int, groups, fraction: float, salt: int
                       purpose, group_of=group_of)
 
 
-def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], population: int,
-                sim: SimulatedProvider, prefix: str, max_attempts: int,
+def _foreseen(store: Store, campaign_id: int, groups: frozenset[int] | set[int],
+              phones: dict[int, float], population: int, group_of: dict[tuple[int, int], int],
+              sim: SimulatedProvider, prefix: str, max_attempts: int, purpose: str | None,
+              salt: int, min_slot: int = 1):
+    """Each lead still to dial with a number in ``groups`` in a slot from ``min_slot``
+    (at most about ``HOLD_LEADS`` of them, a hash sample beyond), foreseen to its last
+    dial: (lead id, its hash, ``_foresee_ends``'s key and attempts, the dials' path);
+    ``group_of`` gets each number's group."""
+    share = sum(n for g, n in phones.items() if g in groups) / max(sum(phones.values()), 1)
+    leads = _leads_in(store, campaign_id, groups,
+                      min(1.0, HOLD_LEADS / max(population * share, 1)), salt, purpose,
+                      group_of, min_slot=min_slot)
+    for lead_id, (status, slot, pass_no, h, numbers) in leads.items():
+        path: list[tuple[int, int]] = []
+        key, ends = _foresee_ends(sim, prefix, lead_id, status, slot, pass_no or 1, numbers,
+                                  max_attempts, path)
+        yield lead_id, h, key, ends, path
+
+
+def _day_closed(store: Store, campaign_id: int, policy, phones: dict[int, float],
+                population: int, sim: SimulatedProvider, prefix: str, max_attempts: int,
                 purpose: str | None, salt: int,
                 top_slot: int = 1) -> dict[int, list[tuple[int, int, int]]]:
     """pass -> (slot, lead, zone group) of each dial foreseen on a number whose state
@@ -576,7 +591,6 @@ def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], popula
     the dials on the last phone slot in use (``top_slot``): the queue dials a pass in
     (slot, lead) order, after a retry interval for each next number, so a pass ends
     in its last slot's dials."""
-    policy = policy_for_campaign(store.conn, load_campaign(store, campaign_id))
     closes: dict[str, bool] = {}
     closed: set[int] = set()
     for gid, region in store.conn.execute("SELECT id, region FROM zone_groups"):
@@ -589,16 +603,11 @@ def _day_closed(store: Store, campaign_id: int, phones: dict[int, float], popula
             closed.add(gid)
     if not closed:
         return {}
-    share = sum(n for g, n in phones.items() if g in closed) / max(sum(phones.values()), 1)
     group_of: dict[tuple[int, int], int] = {}
-    leads = _leads_in(store, campaign_id, closed,
-                      min(1.0, HOLD_LEADS / max(population * share, 1)), salt, purpose, group_of,
-                      min_slot=top_slot)
     holds: dict[int, list[tuple[int, int, int]]] = {}
-    for lead_id, (status, slot, pass_no, _h, numbers) in leads.items():
-        path: list[tuple[int, int]] = []
-        _foresee_ends(sim, prefix, lead_id, status, slot, pass_no or 1, numbers,
-                      max_attempts, path)
+    for lead_id, _h, _key, _ends, path in _foreseen(store, campaign_id, closed, phones,
+                                                    population, group_of, sim, prefix,
+                                                    max_attempts, purpose, salt, top_slot):
         for k, s in path:
             g = group_of.get((lead_id, s))
             if g in closed and s >= top_slot:
