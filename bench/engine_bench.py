@@ -121,9 +121,9 @@ sessions, load average 3-4.4; main e3c796e against the branch, run back to back)
   queue ~6% -- cProfile shares at 5,000 leads), the floor dials leads in id order, so
   consecutive calls touch the same leads pages; the engine dials across ~430 zone
   groups, so its updates land on scattered leads and index pages. ``strace -c`` over a
-  3,000-lead run: 9.2 WAL page writes (pwrite) and 2.1 page reads (pread) per call,
-  ~537 dirty pages per group commit -- the same statements cost more because they touch
-  more pages, which the dial order (a durable decision) fixes.
+  3,000-lead run: 9.2 pwrite and 2.1 pread calls per call (~1,070 WAL writes per
+  group commit). The same statements cost more because they touch more pages, and the
+  dial order is a durable decision this pass may not change.
 
 ``--dump-rows FILE`` checks that an engine change keeps every durable row: diff two.
 """
