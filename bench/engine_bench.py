@@ -105,7 +105,10 @@ sessions, load average 3-4.4; main e3c796e against the branch, run back to back)
   CPU second 730 beside 5,836 (1/8.0); branch 525 beside 5,868 (1/11.2), per CPU
   second 769 beside 8,836 (1/11.5). The floor's own CPU rate moved 5,836 -> 8,836
   between the two runs of identical floor code: at this load the ratios measure the
-  load. Engine calls per CPU second +5% here; three alternating 5,000-lead pairs gave
+  load. A second pair (18:53 UTC, load 2.4-2.7, branch first): branch 607 calls/s
+  beside 4,583 (1/7.6), per CPU second 799 beside 6,453 (1/8.1); main 468 beside
+  4,860 (1/10.4), 721 beside 6,668 (1/9.2). Engine calls per CPU second +5% and +11%
+  in the two pairs; three alternating 5,000-lead pairs gave
   1,398/1,193/1,694 us per call (main) against 1,270/1,281/1,628 (branch), a mean of
   -2.5% inside a +-20% spread.
 - Deterministic counts (5,000 leads, 12,607 calls): statements per call 12.2 -> 10.4;
