@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialcli.compliance.rules import FEDERAL_END, FEDERAL_START, parse_blackout
-from dialcli.compliance.policy import CallingPolicy, check_cap
+from dialcli.compliance.policy import CallingPolicy, cap_bounds, cap_count_sql, check_cap
 from dialcli.compliance.rules import zone_info
 
 import builders
@@ -104,3 +104,32 @@ def test_a_dialer_obeying_check_cap_never_exceeds_it(store, limit, gaps):
             assert check_cap(store.conn, "+12125550102", not_before, limit=limit)[1] is None
     for d in dialed:
         assert sum(1 for x in dialed if d - timedelta(hours=24) < x <= d) <= limit
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(limit=st.integers(1, 4),
+       calls=st.lists(st.tuples(st.integers(-2000, 200), st.booleans(),
+                                st.sampled_from(["completed", "canceled", "claimed"])),
+                      max_size=12),
+       simulated=st.sampled_from([None, True, False]))
+def test_the_cap_count_a_claim_folds_into_its_read_is_check_caps(store, limit, calls, simulated):
+    """The claim counts a number's dials with the lead (``cap_count_sql``) and hands the
+    count to ``check_cap``: the count and the answer are those ``check_cap`` reads
+    itself, whichever calls (simulated or real, canceled, in or out of the window)."""
+    store.execute("DELETE FROM calls")
+    cid = store.scalar("SELECT id FROM campaigns LIMIT 1") or builders.campaign(store)
+    lid = store.scalar("SELECT id FROM leads LIMIT 1") or \
+        builders.add_leads(store, cid, [{"phones": ["2125550102"]}])[0]
+    at = datetime(2026, 3, 3, 15, tzinfo=UTC)
+    for k, (minutes, sim, status) in enumerate(calls):
+        call_id = builders.add_call(store, cid, lid, e164="+12125550102", status=status,
+                                    claimed_at=at + timedelta(minutes=minutes), pass_no=k + 1)
+        if not sim:
+            with store.tx():
+                store.execute("UPDATE calls SET provider = 'twilio' WHERE id = ?", (call_id,))
+    folded = store.conn.execute(f"SELECT {cap_count_sql('?', simulated)}",
+                                ("+12125550102", *cap_bounds(at))).fetchone()[0]
+    full = check_cap(store.conn, "+12125550102", at, limit=limit, simulated=simulated)
+    assert folded == full[0]
+    assert check_cap(store.conn, "+12125550102", at, limit=limit, simulated=simulated,
+                     count=folded) == full

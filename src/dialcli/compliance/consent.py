@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import re
 import sqlite3
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -248,43 +249,66 @@ class Memo:
     data_version``: a ``consent import``, an import that adds a lead's state) and
     ``drop`` for the numbers its own writes touch (an opt-out revokes their consent).
     At most ``limit`` numbers are kept (then it starts over), so memory stays flat in
-    the campaign's size."""
+    the campaign's size.
 
-    def __init__(self, limit: int = 4_096):
+    An entry is compact, about 250 bytes a number (a ``Record`` object with its own
+    strings was ~800): one flat tuple -- the number's states (one shared tuple per
+    set of states), then each live record's fields in ``CONSENT_ORDER`` -- with the
+    repeated texts (kind, dates, source, origin) interned. The ``Record`` a dial relies
+    on is built when it is asked for. That lets the bound cover a campaign's numbers
+    (a 10,000-lead campaign has ~14,000) within the runner's memory budget."""
+
+    #: Fields kept per live record (``e164`` is the key; ``revoked_at`` is None).
+    _WIDTH = 8
+
+    def __init__(self, limit: int = 16_384):
         self.limit = limit
-        self._live: dict[str, tuple[Record, ...]] = {}
-        self._states: dict[str, tuple[str, ...]] = {}
+        self._entries: dict[str, tuple] = {}
+        self._state_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def clear(self) -> None:
-        self._live.clear()
-        self._states.clear()
+        self._entries.clear()
+        self._state_sets.clear()
 
     def drop(self, numbers: Iterable[str]) -> None:
         for e164 in numbers:
-            self._live.pop(e164, None)
-            self._states.pop(e164, None)
+            self._entries.pop(e164, None)
 
     def best(self, conn: sqlite3.Connection, e164: str, at_iso: str) -> Record | None:
         """``best``: the first live record in ``CONSENT_ORDER`` given by ``at_iso``."""
-        live = self._kept(self._live, e164, lambda: tuple(Record.from_row(r) for r in conn.execute(
-            f"SELECT * FROM consent WHERE e164 = ? AND revoked_at IS NULL "
-            f"ORDER BY {CONSENT_ORDER}", (e164,))))
-        for found in live:
-            if found.consented_at is not None and found.consented_at <= at_iso:
-                return found
+        entry = self._entry(conn, e164)
+        w = self._WIDTH
+        for i in range(1, len(entry), w):
+            consented_at = entry[i + 2]
+            if consented_at is not None and consented_at <= at_iso:
+                rid, kind, consented_at, source, origin, lead_id, recorded_at, reason = \
+                    entry[i:i + w]
+                return Record(rid, e164, kind, consented_at, source, origin, lead_id,
+                              recorded_at, None, reason)
         return None
 
     def states(self, conn: sqlite3.Connection, e164: str) -> tuple[str, ...]:
         """``adad.number_states``."""
-        return self._kept(self._states, e164, lambda: adad.number_states(conn, e164))
+        return self._entry(conn, e164)[0]
 
-    def _kept(self, table: dict, e164: str, read: Callable[[], Any]) -> Any:
-        got = table.get(e164)
-        if got is None:
-            if len(table) >= self.limit:
-                table.clear()
-            got = table[e164] = read()
-        return got
+    def _entry(self, conn: sqlite3.Connection, e164: str) -> tuple:
+        entry = self._entries.get(e164)
+        if entry is None:
+            if len(self._entries) >= self.limit:
+                self.clear()
+            states = adad.number_states(conn, e164)
+            flat: list[Any] = [self._state_sets.setdefault(states, states)]
+            for r in conn.execute(
+                    "SELECT id, kind, consented_at, source, origin, lead_id, recorded_at, "
+                    f"revoked_reason FROM consent WHERE e164 = ? AND revoked_at IS NULL "
+                    f"ORDER BY {CONSENT_ORDER}", (e164,)):
+                flat.extend(_interned(v) for v in r)
+            entry = self._entries[e164] = tuple(flat)
+        return entry
+
+
+def _interned(value: Any) -> Any:
+    return sys.intern(value) if type(value) is str else value
 
 
 def check(conn: sqlite3.Connection, e164: str, *, purpose: str, gate_on: bool,

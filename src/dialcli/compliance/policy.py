@@ -507,24 +507,45 @@ def settings_snapshot(conn) -> dict[str, str]:
     return _settings(conn)
 
 
+def _which(simulated: bool | None) -> str:
+    return "" if simulated is None else (
+        " AND provider = 'simulator'" if simulated else " AND provider != 'simulator'")
+
+
+def cap_count_sql(e164_expr: str, simulated: bool | None = None) -> str:
+    """A subquery counting the dials ``check_cap`` counts, to the number ``e164_expr``
+    names, for a caller that folds the count into a read it makes anyway; its
+    parameters are ``cap_bounds(at)``. Pass the count to ``check_cap(count=)``."""
+    return (f"(SELECT COUNT(*) FROM calls WHERE e164 = {e164_expr} AND claimed_at > ? "
+            f"AND claimed_at <= ? AND status != 'canceled'{_which(simulated)})")
+
+
+def cap_bounds(at: datetime) -> tuple[str, str]:
+    """The frequency-cap window ending at ``at``: (after, up to and including)."""
+    return to_iso(at - CAP_WINDOW), to_iso(at)
+
+
 def check_cap(conn, e164: str, at: datetime, *, limit: int | None = None,
-              simulated: bool | None = None) -> tuple[int, datetime | None]:
+              simulated: bool | None = None, count: int | None = None
+              ) -> tuple[int, datetime | None]:
     """(dials to ``e164`` in the last 24 h, earliest instant another dial is allowed).
 
     The second item is None when a dial is allowed now. Without ``limit`` the number's
     own cap applies (``cap_for_number``: workspace settings and state law).
     ``simulated`` counts only simulated (True) or only real (False) dials: a rehearsal
     on the virtual clock, days ahead of real time, must not cap real calls.
+    ``count``, when the caller read it already (``cap_count_sql``, same transaction and
+    instant), spares the read while it is under the cap.
     """
     if limit is None:
         limit = cap_for_number(conn, e164)
-    since = to_iso(at - CAP_WINDOW)
-    which = "" if simulated is None else (
-        " AND provider = 'simulator'" if simulated else " AND provider != 'simulator'")
+    if count is not None and count < limit:
+        return count, None
+    since, until = cap_bounds(at)
     rows = conn.execute(
         "SELECT claimed_at FROM calls WHERE e164 = ? AND claimed_at > ? AND claimed_at <= ? "
-        "AND status != 'canceled'" + which + " ORDER BY claimed_at",
-        (e164, since, to_iso(at)),
+        "AND status != 'canceled'" + _which(simulated) + " ORDER BY claimed_at",
+        (e164, since, until),
     ).fetchall()
     count = len(rows)
     if count < limit:
@@ -549,14 +570,12 @@ def check_consumer_cap(conn, lead_id: int, at: datetime, *, limit: int,
     """``check_cap`` over every number of the consumer (``consumer_numbers``): (dials in
     the last 24 h, earliest instant another is allowed or None, the numbers counted)."""
     numbers = consumer_numbers(conn, lead_id)
-    since = to_iso(at - CAP_WINDOW)
-    which = "" if simulated is None else (
-        " AND provider = 'simulator'" if simulated else " AND provider != 'simulator'")
+    since, until = cap_bounds(at)
     marks = ", ".join("?" * len(numbers))
     rows = conn.execute(
         f"SELECT claimed_at FROM calls WHERE e164 IN ({marks}) AND claimed_at > ? "
-        "AND claimed_at <= ? AND status != 'canceled'" + which + " ORDER BY claimed_at",
-        (*numbers, since, to_iso(at))).fetchall()
+        "AND claimed_at <= ? AND status != 'canceled'" + _which(simulated) +
+        " ORDER BY claimed_at", (*numbers, since, until)).fetchall()
     count = len(rows)
     if count < limit:
         return count, None, numbers

@@ -44,13 +44,17 @@ from dialcli.templates import lead_context, render
 #: 2 s apart and doubling (about a minute in all); then the campaign pauses.
 PLACE_RETRIES = 5
 
-#: The claim's one read of the lead, the phone it dials and that number's opt-out entry.
-_LEAD_SQL = (
-    "SELECT l.status, l.phone_slot, l.pass_done, l.pass_no, l.name, l.email, l.vars, "
-    "l.timezone, l.callback_slot, p.e164, p.group_id, p.dead_reason, "
-    f"{dnc.SOURCE_OF.format('p.e164')} AS dnc_source "
-    "FROM leads l LEFT JOIN lead_phones p ON p.lead_id = l.id AND p.slot = ? "
-    "WHERE l.id = ?")
+def _lead_sql(simulated: bool) -> str:
+    """The claim's one read of the lead, the phone it dials, that number's opt-out entry
+    and its dials inside the frequency-cap window (parameters: ``cap_bounds``, slot,
+    lead id)."""
+    return (
+        "SELECT l.status, l.phone_slot, l.pass_done, l.pass_no, l.name, l.email, l.vars, "
+        "l.timezone, l.callback_slot, p.e164, p.group_id, p.dead_reason, "
+        f"{dnc.SOURCE_OF.format('p.e164')} AS dnc_source, "
+        f"{compliance.cap_count_sql('p.e164', simulated)} AS cap_count "
+        "FROM leads l LEFT JOIN lead_phones p ON p.lead_id = l.id AND p.slot = ? "
+        "WHERE l.id = ?")
 
 
 class Claimer:
@@ -65,6 +69,7 @@ class Claimer:
         self._caps: dict[frozenset[str], int] = {}
         self._cap_settings: dict[str, str] | None = None
         self._uniform_cap: int | None = None    # valid while _cap_settings is set
+        self._lead_sql = _lead_sql(provider.simulated)
 
     def forget(self) -> None:
         """Another process committed: the cap settings may have changed."""
@@ -78,7 +83,8 @@ class Claimer:
         now_iso = to_iso(now)
         is_callback = kind != "pass"
         with self.tx.tx() as conn:
-            lead = conn.execute(_LEAD_SQL, (slot, lead_id)).fetchone()
+            lead = conn.execute(self._lead_sql,
+                                (*compliance.cap_bounds(now), slot, lead_id)).fetchone()
             if lead is None:
                 return None
             if is_callback:
@@ -101,7 +107,7 @@ class Claimer:
             opted_out = dnc.listed(lead["dnc_source"], simulated=simulated)
             limit = self._cap_for(conn, e164)
             cap_count, not_before = (None, None) if opted_out else compliance.check_cap(
-                conn, e164, now, limit=limit, simulated=simulated)
+                conn, e164, now, limit=limit, simulated=simulated, count=lead["cap_count"])
             consumer = None
             if not opted_out and not_before is None and \
                     compliance.CONSUMER_CAP_STATES.intersection(window.states):
