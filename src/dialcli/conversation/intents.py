@@ -219,7 +219,8 @@ _OPT_OUT = _any(
     r"\bno more calls?\b",
     r"\b(?:remove|delete|erase|drop) (?:me|us|my (?:number|name|details|info)|this number|my phone)\b",
     # "Get ... from" is where they got it ("what list did you get my number from"), not removal.
-    r"\b(?:take|put|leave) (?:me|us|my (?:number|name)|this number) (?:off|out of|from)\b",
+    # Not "take me off hold" or "off speaker": the phone's own buttons.
+    r"\b(?:take|put|leave) (?:me|us|my (?:number|name)|this number) (?:off|out of|from)\b(?! (?:hold|speaker|mute)\b)",
     r"\bget (?:me|us|my (?:number|name)|this number) (?:off|out of)\b",
     r"\b(?:put|add|place) (?:me|us|my number|this number) on (?:the |your |a )?do not call\b",
     r"\bdo not call list\b", r"\bdnc list\b",
@@ -236,7 +237,7 @@ _OPT_OUT = _any(
     r"(?:me|us|my (?:number|name|info|information|details|data|records?|contact|phone(?: number)?)|"
     r"this (?:number|phone)|our (?:number|names?)) (?:off|out of|(?<!get me )(?<!get us )(?<!number )(?<!name )"
     r"(?<!info )(?<!information )(?<!details )(?<!data )(?<!record )(?<!records )(?<!contact )(?<!phone )from|"
-    r"of (?:your|the|this|that))\b",
+    r"of (?:your|the|this|that))\b(?! (?:hold|speaker|mute)\b)",
     r"\b(?:take|put|leave|scratch|cross|strike|wipe|delete|erase|remove|drop|clear) (?:my|our|this) \w+(?: number)? from\b",
     r"\b(?:wipe|delete|erase|remove|drop|clear|scratch|cross|strike) (?:me|us|my (?:number|name|info|"
     r"information|details|data|records?|contact|phone(?: number)?)|this (?:number|phone)|our (?:number|names?))\b",
@@ -389,7 +390,8 @@ _OPT_OUT = _any(
     r"^(?:i|we) (?:want|wanna|would like|need) off(?: please| now)?$",
     # Having opted out before.
     r"\b(?:already |have |had |i |we )(?:opted out|unsubscribed|been removed|asked to be removed|"
-    r"was removed|were removed|asked not to be called)\b(?! from (?!(?:you|your|y all|these|this|the calls|calls|it)\b))",
+    r"was removed|were removed|asked not to be called)\b(?! from (?:(?!(?:you|your|y all|these|this|the calls|calls|it)\b)|"
+    r"your (?:e ?mails?|newsletters?|mailing|texts?|magazine|app)\b))",
     # Mexican Spanish "hablar" for calling, in requests to stop.
     r"\bno (?:me |nos )?(?:vuelva|vuelvan|vuelvas) a hablar\b", r"\b(?:dejen|deje|deja|dejes) de hablar(?:me|nos)\b",
     r"\bya no (?:me |nos )?(?:hable|hablen|hables)\b", r"\bno (?:me |nos )?(?:hable|hablen|hables) (?:mas|nunca)\b",
@@ -479,7 +481,10 @@ _OPT_OUT = _any(
     r"\bgo away\b", r"\bdo not (?:ever )?call (?:me |us |here )?\w+ either\b",
     # Spanish (accents stripped): no me llame, deje de llamar, quiteme de su lista ...
     r"\bno (?:me |nos )?(?:vuelva|vuelvas|vuelvan|vuelvan a|vuelva a|vuelvas a)? ?(?:a )?"
-    r"(?:llame|llames|llamen|llamar|llamarme|llamarnos|marque|marquen|marques|marcar|marcarme|molest\w*)\b",
+    r"(?:llame|llames|llamen|llamar|llamarme|llamarnos|marque|marquen|marques|marcar|marcarme|molest\w*)\b"
+    # "No llames ahorita, mejor mañana": not now, not never.
+    r"(?! (?:ahorita|ahora|hoy|manana|en la (?:manana|tarde|noche)|por la (?:manana|tarde|noche)|tan temprano|"
+    r"tan tarde|temprano|antes de|despues de|hasta)\b)",
     r"\b(?:deje|dejen|deja|dejes|dejar) de (?:llamar|molestar|marcar)\w*",
     r"\bya no (?:me |nos )?(?:llame|llames|llamen|llamar)\b",
     # Not "¿de dónde sacaron mi número?" (where did you get it).
@@ -521,6 +526,28 @@ _OPT_OUT = _any(
     r"\bout of (?:your|the|this|that) (?:system|database|records|list|files)\b",
     r"\b(?:do not|never|no longer) (?:wish|care|desire) to be (?:called|contacted|bothered|phoned)\b",
     r"\b(?:do not|never|no longer) (?:wish|care) to (?:receive|get|have) (?:\w+ )?(?:calls|phone calls)\b",
+    # Found by tune probes (brain_tune_stop11.csv), each a class: formal cessation of
+    # communication, "best not to call again", no callback wanted, "don't you ever call",
+    # Spain's vosotros forms, sarcasm ("call me again, said nobody ever").
+    r"\b(?:cease|discontinue|stop|end|halt) (?:all |any |further |any further |these |the )*"
+    r"(?:communications?|contact|correspondence|calls)\b",
+    r"\b(?:best|better|wise|smart|wiser) (?:not to|to not|if you did not|if you do not|if you never|you do not) "
+    r"(?:ever )?(?:call|contact|ring|phone|dial)\w* (?:me |us |here |this number )?(?:again|anymore|any more|ever)\b",
+    r"\b(?:do not|never) want (?:a|any|another|your|no) (?:call back|callback|follow up call|return call)s?\b",
+    r"\bdo not you (?:ever |dare |even )+(?:\w+ )?(?:call|contact|ring|phone|dial|text)\w*",
+    r"\bno (?:me |nos )?(?:volvais a )?(?:llameis|marqueis|molesteis)\b|\bdejad de (?:llamar|molestar|marcar)\w*",
+    r"\b(?:call|calls|calling|contact)\w* (?:\w+ ){0,4}said (?:nobody|no one|noone) ever\b",
+    r"\bopt (?:us|this number|my number|our number|this phone) out\b",
+    # brain_tune_stop11b.csv: someone else's name off the list, a note not to call,
+    # "no quiero volver a recibir", "no vuelvan a contactarme".
+    r"\b(?:take|remove|delete|get|scratch|cross|strike) (?:his|her|their) (?:name|number|info\w*|details|phone)"
+    r"(?: number)? (?:off|from|out)\b",
+    r"\bnot to (?:ever )?(?:call|contact|ring|phone|dial)\w* (?:me|us|here|this number)(?: \w+)? "
+    r"(?:again|anymore|any more|ever)\b",
+    r"\bno (?:quiero|queremos|deseo|deseamos) (?:volver a )?(?:recibir|tener) (?:\w+ ){0,2}llamadas?\b",
+    r"\bno (?:me |nos )?(?:vuelva|vuelvan|vuelvas) a (?:contact|llam|marc|molest|habl)\w*",
+    # Letting go of the number, in Spanish: "pierdan/boten/retire/olviden mi número".
+    r"\b(?:retir|pierd|bot|tir|olvid)\w* (?:mi|nuestro|este|el) (?:numero|telefono|nombre|datos)\b",
 )
 #: "Don't call me ma'am" is about a name, not about calling.
 _NAMING = re.compile(
@@ -1074,7 +1101,8 @@ _CLAUSE_BREAK = re.compile(r" (?:and|but|because|cause|so|okay|alright|anyway|an
 #: A clause said next to these is not a request to stop calling ("stop, I'm
 #: interested", "stop, I have a question", "hold on, stop").
 _NOT_A_CLAUSE_OPT_OUT = re.compile(r"(?<!not )(?<!no )\b(?:interested|question|hold on|hang on|wait|one sec|one second|"
-                                   r"how much|tell me|go on|keep going|sign me up|go ahead(?! and))\b")
+                                   r"how much|tell me|go on|keep going|sign me up|go ahead(?! and)|hear the rest|hear more|"
+                                   r"but (?:okay|ok|fine|alright|all right|sure)(?: then)? (?:what|tell me|shoot|how))\b")
 
 
 #: Cheap test first: a line with none of these words has no opt-out clause to find.
