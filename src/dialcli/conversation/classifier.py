@@ -86,6 +86,9 @@ _SOMETHING_ELSE = re.compile(
     r"\bunsubscribe from (?:my|our|his|her)\b|"
     # The phone's own buttons: "take me off hold", "off speaker".
     r"\b(?:off|on) (?:hold|speaker|speakerphone|mute)\b|"
+    # How the call is going, not that it happens: "stop rushing me", "quit pushing".
+    r"\b(?:stop|quit) (?:rushing|pushing|pressuring|interrupting|yelling|shouting|talking|rambling|mumbling|"
+    r"repeating|reading)\b|"
     # A story about a past contact: "the last time I talked to you guys you quoted me 90".
     r"\blast time (?:i|we|you|they|he|she) (?!(?:\w+ )?(?:want|wish|will|need))\w+ed\b|"
     r"\b(?:talking|speaking|talk|speak|hablar|hablando|habla|hable) (?:so |tan |too |muy )?(?:fast|quick|quickly|"

@@ -321,7 +321,9 @@ _OPT_OUT = _any(
     r"sistema|registros?)\b",
     r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:contact|marqu|marc|llam|molest|habl)\w*", r"\bno (?:me |nos )?contact(?:e|en|es|ar|arme|arnos)\b",
     r"^(?:(?:please|just|now|so|okay)\s+)*(?:cease|desist|cease and desist)(?: now| please| immediately)?$",
-    r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:phone )?(?:calls?|calling|contact)\b(?! (?:me|us|back)\b)",
+    r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:phone )?(?:calls?|calling|contact)\b(?! (?:me|us|back)\b)"
+    r"(?! (?:during|before|after|until|till|between|at (?:work|night)|on (?:weekends?|sundays?|saturdays?)|"
+    r"in the (?:morning|evening)|while)\b)",
     r"\bno (?:more|further) (?:phone )?(?:calls?|calling|contact)\b",
     r"\bnot (?:be )?on (?:your|the|any|ur) (?:\w+ )?list (?:anymore|any more|again|no more)\b",
     r"^(?:(?:please|seriously|just|like|okay|so)\s+)*(?:can|could|would) you (?:please |just |like |kindly )?not"
@@ -484,11 +486,11 @@ _OPT_OUT = _any(
     r"(?:llame|llames|llamen|llamar|llamarme|llamarnos|marque|marquen|marques|marcar|marcarme|molest\w*)\b"
     # "No llames ahorita, mejor mañana": not now, not never.
     r"(?! (?:ahorita|ahora|hoy|manana|en la (?:manana|tarde|noche)|por la (?:manana|tarde|noche)|tan temprano|"
-    r"tan tarde|temprano|antes de|despues de|hasta)\b)",
+    r"tan tarde|temprano|antes de|despues de|hasta|a esta hora|a estas horas|en el trabajo|al trabajo)\b)",
     r"\b(?:deje|dejen|deja|dejes|dejar) de (?:llamar|molestar|marcar)\w*",
     r"\bya no (?:me |nos )?(?:llame|llames|llamen|llamar)\b",
     # Not "¿de dónde sacaron mi número?" (where did you get it).
-    r"\b(?:borr|quit|saqu|sac(?!aron|aste|o\b|an\b|amos)|elimin|remuev|remov|tach)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
+    r"\b(?:borr|quit|saqu|sac(?!aron|aste|o\b|an\b|amos)|elimin|remuev|remov|tach)\w* (?:\w+ ){0,2}(?:de (?:su|la|sus|tu|esta|esa) lista|"
     r"(?:mi|mis|nuestro) (?:numero|nombre|informacion|telefono|datos))",
     r"\bno (?:quiero|queremos|quiere|quieren) (?:\w+ )?(?:mas )?llamadas\b", r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:llame|llamen|llames|molest)",
     r"\bno (?:me )?(?:llame|llamen|llames) (?:mas|nunca)\b", r"\b(?:dejen|deje|deja)(?:me|nos) en paz\b",
@@ -505,13 +507,14 @@ _OPT_OUT = _any(
     r"\b(?:call|calling) (?:me |here )?(?:again|one more time) and\b", r"\bkeep calling and\b",
     r"^(?:no )?no more$", r"\bknock it off\b", r"^never again$", r"\bi am done with (?:these|your|the) calls\b",
     r"\b(?:make|get) (?:these|the|your) calls (?:to )?stop\b", r"\bstop (?:these|the|your) calls\b",
-    r"^(?:please )?no (?:more )?calls\b", r"\bno (?:solicit\w*|telemarket\w*|sales calls|robocalls)\b",
+    r"^(?:please )?no (?:more )?calls\b(?! (?:during|before|after|until|till|between|at (?:work|night)|"
+    r"on (?:weekends?|sundays?|saturdays?)|in the (?:morning|evening)|while)\b)", r"\bno (?:solicit\w*|telemarket\w*|sales calls|robocalls)\b",
     r"\b(?:do not|never|will not) (?:take|accept|want|allow|answer) (?:\w+ ){0,3}(?:calls|solicit\w*|telemarket\w*)\b",
     r"^(?:this is |that is |it is )?(?:spam|a scam|scam)(?: call| likely)?$",
     r"\bdo not (?:\w+ ){0,4}call(?:ing)? (?:me |us |here )?(?:again|anymore|any more)\b",
     r"\b(?:not|never) to be (?:called|contacted)\b", r"\bto not be (?:called|contacted)\b",
     r"\b(?:file|filing|make|making|lodge|submit) a complaint\b",
-    r"\bno (?:me |nos )?(?:este|esten|estes) (?:llamando|molestando|chingando|fregando|jodiendo|marcando)\b",
+    r"\bno (?:me |nos )?(?:este|esten|estes) (?:llamando|molestando|chingando|fregando|jodiendo|marcando|hablando)\b",
     r"\bsi (?:me |nos )?(?:vuelven|vuelve|vuelves|siguen|sigue|sigues) (?:a )?(?:llam|marc|molest)\w*",
     r"\b(?:me|nos) (?:estan|esta|estas) acosando\b|\bacos(?:ando|an|ar|adores?)\b", r"^(?:ya )?no mas(?: por favor)?$",
     r"\b(?:last|final) time i am (?:asking|telling|saying)\b|\bi dare you to (?:call|contact|ring|dial)\b",
@@ -548,6 +551,16 @@ _OPT_OUT = _any(
     r"\bno (?:me |nos )?(?:vuelva|vuelvan|vuelvas) a (?:contact|llam|marc|molest|habl)\w*",
     # Letting go of the number, in Spanish: "pierdan/boten/retire/olviden mi número".
     r"\b(?:retir|pierd|bot|tir|olvid)\w* (?:mi|nuestro|este|el) (?:numero|telefono|nombre|datos)\b",
+    # brain_tune_stop11c.csv: not using the number, pretending never to have had it, a plain
+    # ESL "please not call me", calling again called a mistake.
+    r"\b(?:stop|quit|do not|never) (?:ever )?us(?:e|ing) (?:my|this|our) (?:phone )?(?:number|phone|info\w*|data|details)\b|"
+    r"\bnumber\b.* (?:stop|quit) using it\b|\b(?:permission|consent|right) to use (?:my|this|our) (?:phone )?"
+    r"(?:number|phone|info\w*)\b",
+    r"\b(?:act like|act as if|pretend|pretend that) (?:you )?(?:never|did not ever) (?:had|have|got) (?:my|this|our) "
+    r"(?:phone )?number\b",
+    r"\b(?:do not|never) want to get (?:called|contacted|bothered)\b",
+    r"\b(?:call|calling|contact)\w* (?:me|us|here) again (?:would be|is|will be) (?:a )?(?:big |huge )?(?:mistake|bad idea)\b",
+    r"^(?:(?:please|just|so)\s+)+(?:do )?not (?:call|contact|ring|phone|dial)\w* (?:me|us|here|this number)(?: please)?$",
 )
 #: "Don't call me ma'am" is about a name, not about calling.
 _NAMING = re.compile(
@@ -559,13 +572,13 @@ _NAMING = re.compile(
     # "No llames a mi esposo ... háblame a mí": a redirect, as "don't call the landline, call the cell".
     r"\bno (?:le )?llames? a (?:mi|su|tu) \w+\b(?= .*\b(?:hablame|llamame|marcame|hableme|llameme)\b)|"
     r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|mami|papi|mija|mijo|amor|asi|por mi nombre|"
-    r"\w+ llamame)\b|\bno (?:me )?llames? \w+(?: \w+)? (?:dime|llamame|soy)\b|"
+    r"\w+ llamame)\b|\bno (?:me )?llames? (?:\w+ ){1,3}(?:dime|digame|llamame|llameme|soy)\b|"
     r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
     r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
     r"\bstop calling me (?:maam|madam|sir|miss|mrs|ms|mr|mister|honey|sweetie|dear|hon|babe|buddy|pal|that)"
     r"(?= (?:i am|it is|call me|my name|just|im)\b)|"
     r"\bstop calling (?:it|that|this) (?:a |an |the )?(?!(?:again|anymore|any more|ever|now|please|already|number|"
-    r"okay|thanks|thank|bye|goodbye|alright|right|man|dude|sir|maam|or|and|i|we|you|"
+    r"okay|thanks|thank|bye|goodbye|alright|right|man|dude|sir|maam|or|and|i|we|you|because|cause|since|so|if|"
     r"phone|line|house|place|home|family|household|office|business|cell|landline|residence|guy|lady|person)\b)\w+|"
     # A question about the list, not a request to be put on it ("is this a do not call registry thing?").
     r"^(?:is|are|am|was|were) (?:this|that|it|i|we)(?: \w+){0,3} (?:the |a |your |on the )?(?:national )?"
