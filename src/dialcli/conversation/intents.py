@@ -163,7 +163,7 @@ def normalize(text: str) -> str:
     if " a g" in s:      # speech-to-text splits "again" ("don't call me a game")
         s = re.sub(r"\b((?:call|calling|contact|dial|ring)\w* (?:me|us|here|this number|this phone|my \w+)) "
                    r"(?:a game|a gain|a gin)\b", r"\1 again", s)
-    if "col" in s or "cool" in s:     # speech-to-text for "calling" and "call"
+    if "col" in s or "cool" in s or "cul" in s:     # speech-to-text for "calling" and "call"
         s = re.sub(r"\b(stop|quit|keep|keeps|stopped) (?:colin|cold in|coling|collin|colling|cullin)\b", r"\1 calling", s)
         s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull|cul) (me|us|here|this|again)\b", r"\1 call \2", s)
     if " cal " in s or " knot " in s:     # speech-to-text: "do knot call", "don't cal me"
@@ -550,7 +550,13 @@ _OPT_OUT = _any(
     r"\bno (?:quiero|queremos|deseo|deseamos) (?:volver a )?(?:recibir|tener) (?:\w+ ){0,2}llamadas?\b",
     r"\bno (?:me |nos )?(?:vuelva|vuelvan|vuelvas) a (?:contact|llam|marc|molest|habl)\w*",
     # Letting go of the number, in Spanish: "pierdan/boten/retire/olviden mi número".
-    r"\b(?:retir|pierd|bot|tir|olvid)\w* (?:mi|nuestro|este|el) (?:numero|telefono|nombre|datos)\b",
+    r"\b(?:retir|pierd|bot|tir|olvid)\w* (?:de )?(?:mi|nuestro|este|el) (?:numero|telefono|nombre|datos)\b",
+    # Perturbed tune opt-outs (a sign-off after, a ramble around): found as classes.
+    r"\bdo not make me (?:tell|ask|say)\w* (?:you |it |this |that )?again\b",
+    r"\b(?:hearing|hear) from (?:the |my |our )?(?:ftc|fcc|attorney general|lawyer|attorney|bbb|abogado)\b",
+    r"\b(?:den|de|da|dan)(?:me|nos) de baja\b",
+    r"\bno (?:quiero|queremos|deseo|deseamos) (?:estar|seguir|aparecer|quedar) en (?:su|sus|la|esa|esta|tu) "
+    r"(?:\w+ )?lista\b",
     # brain_tune_stop11c.csv: not using the number, pretending never to have had it, a plain
     # ESL "please not call me", calling again called a mistake.
     r"\b(?:stop|quit|do not|never) (?:ever )?us(?:e|ing) (?:my|this|our) (?:phone )?(?:number|phone|info\w*|data|details)\b|"
@@ -581,9 +587,13 @@ _NAMING = re.compile(
     r"okay|thanks|thank|bye|goodbye|alright|right|man|dude|sir|maam|or|and|i|we|you|because|cause|since|so|if|"
     r"phone|line|house|place|home|family|household|office|business|cell|landline|residence|guy|lady|person)\b)\w+|"
     # A question about the list, not a request to be put on it ("is this a do not call registry thing?").
-    r"^(?:is|are|am|was|were) (?:this|that|it|i|we)(?: \w+){0,3} (?:the |a |your |on the )?(?:national )?"
-    r"do not call (?:list|registry)(?: \w+){0,2}$|"
-    r"^(?:i am|we are|i am not|we are not) on (?:the|a|any|your) (?:\w+ ){0,4}list (?:am i|are we|right|is it)$|"
+    # (With a greeting before or a sign-off after: "yeah hi is this a do not call thing okay bye".)
+    r"^(?:(?:hi|hello|hey|yes|yeah|okay|ok|so|wait|and|well|oh)\s+)*(?:is|are|am|was|were) (?:this|that|it|i|we)"
+    r"(?: \w+){0,3} (?:the |a |your |on the )?(?:national )?do not call (?:list|registry)(?: \w+){0,2}"
+    r"(?: (?:okay|ok|thanks|thank you|bye|bye bye|goodbye|alright|all right|have a (?:good|nice) (?:one|day)))*$|"
+    r"^(?:(?:hi|hello|hey|yes|yeah|okay|ok|so|wait|and|well|oh)\s+)*(?:i am|we are|i am not|we are not) on "
+    r"(?:the|a|any|your) (?:\w+ ){0,4}list (?:am i|are we|right|is it)"
+    r"(?: (?:okay|ok|thanks|thank you|bye|bye bye|goodbye|alright|all right|have a (?:good|nice) (?:one|day)))*$|"
     # Told to stop calling someone: "my sister told me to stop calling companies back".
     r"\b(?:told|tell|tells|telling|asked|asks|wants|want) me (?:to )?(?:stop|quit|not) (?:to )?(?:call|calling|contact|"
     r"contacting)\w*\b(?! (?:me|us)\b)|"
