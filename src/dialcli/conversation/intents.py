@@ -407,12 +407,15 @@ _OPT_OUT = _any(
     r"\bdo not solicit\b", r"\bno soliciting\b",
     # A request cut off by the recogniser where nothing else could follow ("don't call this",
     # "put me on do not", "i want off this", "i don't want any more").
-    r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone|dial|text)\w* (?:this|that|my|our)$",
+    r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone|dial|text)\w* (?:this|that|my|our)"
+    r"(?: num| numb| numbe| numer| phon| nu)?$",
+    r"\b(?:want|like|need|wish) to be (?:remo|remov|rem|re|taken|taken of|tak|delet|dele)$",
+    r"^(?:(?:please|just|so|okay)\s+)*(?:remove|delete|erase) (?:my|our)$",
     r"\b(?:put|add|place) (?:me|us|my number|this number|our number) on (?:the |your |a )?do not$",
     r"\b(?:i|we) (?:want|need|would like) off (?:this|the|your|that)$",
     r"\b(?:i|we) (?:do not|never) want (?:any more|anymore|these|those|your|more|no more)$",
     r"^(?:(?:please|just|okay|so|and)\s+)+no more$", r"\b(?:want|like|need) to opt$",
-    r"\b(?:i|we) (?:hereby )?(?:revoke|withdraw)\b", r"\bstop llam\w*",
+    r"\b(?:i|we) (?:hereby )?(?:revoke|withdraw)\b", r"\b(?:stop|quit) (?:llam|marc|molest)\w*",
     r"\b(?:unlist|delist|de list|unenroll|disenroll)\w* (?:me|us|my|this|our)\b|^(?:please )?(?:list |number |call list )?removal(?: please| now)?$",
     r"\b(?:poner|levantar|presentar|hacer|meter) (?:una |la )?(?:queja|denuncia|demanda|reporte)\b",
     r"\bno (?:autorizo|acepto|deseo|quiero|aceptamos|deseamos) (?:\w+ ){0,2}llamadas\b|\bno deseo que (?:me |nos )?(?:\w+ )?llam",
@@ -557,6 +560,18 @@ _OPT_OUT = _any(
     r"\b(?:den|de|da|dan)(?:me|nos) de baja\b",
     r"\bno (?:quiero|queremos|deseo|deseamos) (?:estar|seguir|aparecer|quedar) en (?:su|sus|la|esa|esta|tu) "
     r"(?:\w+ )?lista\b",
+    # brain_tune_stop11d.csv: excluded or suppressed, any of their lists, "this ends now",
+    # "not okay to keep calling", Mexican "párenle".
+    r"\b(?:exclude|suppress|omit|blacklist)\w* (?:me|us|my (?:number|name|phone)|this number|our number)\b|"
+    r"\bexcluded from (?:your|the|these|all) (?:\w+ )?(?:calls|lists?|calling|campaigns?)\b",
+    r"\b(?:do not|never|no longer) (?:want to |wish to )?be on (?:any|all) (?:of )?(?:your|ur|these|those) (?:\w+ )?lists?\b",
+    r"\b(?:this|it|that|the calling|these calls) (?:ends|stops) (?:now|today|here)\b",
+    r"\b(?:do not|never) (?:put|keep|add|store|save|enter) (?:me|us|my (?:number|name|info\w*|details)|this number) "
+    r"(?:in|on|into|onto) (?:your|the|any) (?:system|database|list|records|files|lists)\b",
+    r"\bnot (?:okay|ok|alright|acceptable|cool|right) (?:for (?:you|y all|you guys|your company) )?to keep "
+    r"(?:call|contact|ring|phon|dial)\w*",
+    r"^(?:ya )?(?:parenle|parale|parele)(?: ya| por favor| con las llamadas)*$|"
+    r"\b(?:parenle|parale|parele) (?:con|de) (?:las llamadas|llamar|marcar)",
     # brain_tune_stop11c.csv: not using the number, pretending never to have had it, a plain
     # ESL "please not call me", calling again called a mistake.
     r"\b(?:stop|quit|do not|never) (?:ever )?us(?:e|ing) (?:my|this|our) (?:phone )?(?:number|phone|info\w*|data|details)\b|"
@@ -598,7 +613,12 @@ _NAMING = re.compile(
     r"\b(?:told|tell|tells|telling|asked|asks|wants|want) me (?:to )?(?:stop|quit|not) (?:to )?(?:call|calling|contact|"
     r"contacting)\w*\b(?! (?:me|us)\b)|"
     # The caller's own habits: "I don't call back numbers I don't know", "we never call companies".
-    r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely|usually do not) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")
+    r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely|usually do not) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)|"
+    r"\b(?:i|we) (?:usually |always |normally |just |often )?(?:block|screen|ignore|report) (?:most|all|every|any|"
+    r"unknown|spam|these kinds of|those)(?: \w+)? calls\b|"
+    # "No me llame al celular, llame a la casa": a redirect.
+    r"\bno (?:me )?(?:llame|llames|llamen) (?:al|a la|a mi|en el|en la) (?:celular|cel|casa|trabajo|oficina|telefono|"
+    r"numero|fijo)\b(?= .*\b(?:llam|marqu|habl)\w*)")
 
 #: Complaints about being called that may or may not be a revocation: the agent asks
 #: once whether to stop calling ("why do you keep calling me?").
