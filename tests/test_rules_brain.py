@@ -413,3 +413,34 @@ def test_look_alikes_found_by_the_tenth_probes_are_not_opt_outs(line):
                                   "Who gave you this number? I want it removed.", "we're a call free home"])
 def test_opt_outs_said_with_speech_to_text_noise_or_cut_off(line):
     assert read(line, "maria").intent is Intent.OPT_OUT
+
+
+@pytest.mark.parametrize("line", ["please discontinue all communication", "it would be best not to call me again",
+                                  "don't you ever contact me again", "no me llaméis más", "dejad de llamarme",
+                                  "oh please call me again said nobody ever", "i don't want a callback",
+                                  "please make a note not to call me again", "no vuelvan a contactarme",
+                                  "stop using my number", "please not call me", "suppress my number",
+                                  "i don't want to be on any of your lists", "ya párenle", "stop marcando",
+                                  "don't cul me again alright have a good one", "don't ever call this num",
+                                  "i want to be remo", "olvídense de mi número okay thank you bye"])
+def test_opt_outs_found_by_the_eleventh_probes(line):
+    assert read(line, "maria").intent is Intent.OPT_OUT
+
+
+@pytest.mark.parametrize("line", ["take me off hold please", "take me off speaker phone", "stop rushing me",
+                                  "i unsubscribed from your newsletter but i want the quote",
+                                  "these calls are annoying but okay what do you have",
+                                  "no stop i want to hear the rest", "no me llame al celular llame a la casa",
+                                  "no me llame por mi apellido dígame ana",
+                                  "i block most calls but yours got through what do you want",
+                                  "yeah hi is this a do not call registry thing okay thank you bye"])
+def test_look_alikes_found_by_the_eleventh_probes_are_not_opt_outs(line):
+    assert read(line, "maria").intent is not Intent.OPT_OUT
+
+
+@pytest.mark.parametrize("line", ["no calls during work hours please call me after five",
+                                  "no llames ahorita mejor mañana a las diez",
+                                  "no me llames a esta hora llámame a las ocho de la noche"])
+def test_a_restriction_on_when_to_call_is_a_callback_not_an_opt_out(line):
+    r = read(line, "maria")
+    assert r.intent is not Intent.OPT_OUT and Intent.CALLBACK in r.flags and r.time_phrase

@@ -72,7 +72,10 @@ _THIRD_PARTY = re.compile(r"\b(?:my|our|his|her) (?:\w+ )?(?:boss|mom|mother|dad
 
 _FINE_WITH_IT = re.compile(r"\b(?:do not|dont) mind\b|\byou can (?:keep )?(?:call|calling)\b|"
                            r"\bpay (?:\w+ )?off\b|\b(?:miss|missed|missing) (?:your|the|a|this) call|"
-                           r"\b(?:it is|that is|its) (?:fine|okay|ok)\b")
+                           r"\b(?:it is|that is|its) (?:fine|okay|ok)\b|"
+                           # A complaint conceded: "these calls are annoying but okay, what do you have".
+                           r"\bbut (?:okay|ok|fine|alright|all right|sure|go ahead)(?: then)? (?:what|go ahead|tell me|"
+                           r"shoot|make it quick|how|let s hear)\b")
 
 
 #: Lines about something other than our calls, whatever words they share with an
@@ -81,6 +84,11 @@ _FINE_WITH_IT = re.compile(r"\b(?:do not|dont) mind\b|\byou can (?:keep )?(?:cal
 _SOMETHING_ELSE = re.compile(
     r"\b(?:remove|delete|take off|cancel|drop) (?:the|that|a|an|this) (?!(?:number|list|calls?|phone|line)\b)\w+|"
     r"\bunsubscribe from (?:my|our|his|her)\b|"
+    # The phone's own buttons: "take me off hold", "off speaker".
+    r"\b(?:off|on) (?:hold|speaker|speakerphone|mute)\b|"
+    # How the call is going, not that it happens: "stop rushing me", "quit pushing".
+    r"\b(?:stop|quit) (?:rushing|pushing|pressuring|interrupting|yelling|shouting|talking|rambling|mumbling|"
+    r"repeating|reading)\b|"
     # A story about a past contact: "the last time I talked to you guys you quoted me 90".
     r"\blast time (?:i|we|you|they|he|she) (?!(?:\w+ )?(?:want|wish|will|need))\w+ed\b|"
     r"\b(?:talking|speaking|talk|speak|hablar|hablando|habla|hable) (?:so |tan |too |muy )?(?:fast|quick|quickly|"

@@ -163,7 +163,7 @@ def normalize(text: str) -> str:
     if " a g" in s:      # speech-to-text splits "again" ("don't call me a game")
         s = re.sub(r"\b((?:call|calling|contact|dial|ring)\w* (?:me|us|here|this number|this phone|my \w+)) "
                    r"(?:a game|a gain|a gin)\b", r"\1 again", s)
-    if "col" in s or "cool" in s:     # speech-to-text for "calling" and "call"
+    if "col" in s or "cool" in s or "cul" in s:     # speech-to-text for "calling" and "call"
         s = re.sub(r"\b(stop|quit|keep|keeps|stopped) (?:colin|cold in|coling|collin|colling|cullin)\b", r"\1 calling", s)
         s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull|cul) (me|us|here|this|again)\b", r"\1 call \2", s)
     if " cal " in s or " knot " in s:     # speech-to-text: "do knot call", "don't cal me"
@@ -219,7 +219,8 @@ _OPT_OUT = _any(
     r"\bno more calls?\b",
     r"\b(?:remove|delete|erase|drop) (?:me|us|my (?:number|name|details|info)|this number|my phone)\b",
     # "Get ... from" is where they got it ("what list did you get my number from"), not removal.
-    r"\b(?:take|put|leave) (?:me|us|my (?:number|name)|this number) (?:off|out of|from)\b",
+    # Not "take me off hold" or "off speaker": the phone's own buttons.
+    r"\b(?:take|put|leave) (?:me|us|my (?:number|name)|this number) (?:off|out of|from)\b(?! (?:hold|speaker|mute)\b)",
     r"\bget (?:me|us|my (?:number|name)|this number) (?:off|out of)\b",
     r"\b(?:put|add|place) (?:me|us|my number|this number) on (?:the |your |a )?do not call\b",
     r"\bdo not call list\b", r"\bdnc list\b",
@@ -236,7 +237,7 @@ _OPT_OUT = _any(
     r"(?:me|us|my (?:number|name|info|information|details|data|records?|contact|phone(?: number)?)|"
     r"this (?:number|phone)|our (?:number|names?)) (?:off|out of|(?<!get me )(?<!get us )(?<!number )(?<!name )"
     r"(?<!info )(?<!information )(?<!details )(?<!data )(?<!record )(?<!records )(?<!contact )(?<!phone )from|"
-    r"of (?:your|the|this|that))\b",
+    r"of (?:your|the|this|that))\b(?! (?:hold|speaker|mute)\b)",
     r"\b(?:take|put|leave|scratch|cross|strike|wipe|delete|erase|remove|drop|clear) (?:my|our|this) \w+(?: number)? from\b",
     r"\b(?:wipe|delete|erase|remove|drop|clear|scratch|cross|strike) (?:me|us|my (?:number|name|info|"
     r"information|details|data|records?|contact|phone(?: number)?)|this (?:number|phone)|our (?:number|names?))\b",
@@ -320,7 +321,9 @@ _OPT_OUT = _any(
     r"sistema|registros?)\b",
     r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:contact|marqu|marc|llam|molest|habl)\w*", r"\bno (?:me |nos )?contact(?:e|en|es|ar|arme|arnos)\b",
     r"^(?:(?:please|just|now|so|okay)\s+)*(?:cease|desist|cease and desist)(?: now| please| immediately)?$",
-    r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:phone )?(?:calls?|calling|contact)\b(?! (?:me|us|back)\b)",
+    r"^(?:(?:please|just|no|okay|so)\s+)*no (?:more |further )?(?:phone )?(?:calls?|calling|contact)\b(?! (?:me|us|back)\b)"
+    r"(?! (?:during|before|after|until|till|between|at (?:work|night)|on (?:weekends?|sundays?|saturdays?)|"
+    r"in the (?:morning|evening)|while)\b)",
     r"\bno (?:more|further) (?:phone )?(?:calls?|calling|contact)\b",
     r"\bnot (?:be )?on (?:your|the|any|ur) (?:\w+ )?list (?:anymore|any more|again|no more)\b",
     r"^(?:(?:please|seriously|just|like|okay|so)\s+)*(?:can|could|would) you (?:please |just |like |kindly )?not"
@@ -389,7 +392,8 @@ _OPT_OUT = _any(
     r"^(?:i|we) (?:want|wanna|would like|need) off(?: please| now)?$",
     # Having opted out before.
     r"\b(?:already |have |had |i |we )(?:opted out|unsubscribed|been removed|asked to be removed|"
-    r"was removed|were removed|asked not to be called)\b(?! from (?!(?:you|your|y all|these|this|the calls|calls|it)\b))",
+    r"was removed|were removed|asked not to be called)\b(?! from (?:(?!(?:you|your|y all|these|this|the calls|calls|it)\b)|"
+    r"your (?:e ?mails?|newsletters?|mailing|texts?|magazine|app)\b))",
     # Mexican Spanish "hablar" for calling, in requests to stop.
     r"\bno (?:me |nos )?(?:vuelva|vuelvan|vuelvas) a hablar\b", r"\b(?:dejen|deje|deja|dejes) de hablar(?:me|nos)\b",
     r"\bya no (?:me |nos )?(?:hable|hablen|hables)\b", r"\bno (?:me |nos )?(?:hable|hablen|hables) (?:mas|nunca)\b",
@@ -403,12 +407,15 @@ _OPT_OUT = _any(
     r"\bdo not solicit\b", r"\bno soliciting\b",
     # A request cut off by the recogniser where nothing else could follow ("don't call this",
     # "put me on do not", "i want off this", "i don't want any more").
-    r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone|dial|text)\w* (?:this|that|my|our)$",
+    r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone|dial|text)\w* (?:this|that|my|our)"
+    r"(?: num| numb| numbe| numer| phon| nu)?$",
+    r"\b(?:want|like|need|wish) to be (?:remo|remov|rem|re|taken|taken of|tak|delet|dele)$",
+    r"^(?:(?:please|just|so|okay)\s+)*(?:remove|delete|erase) (?:my|our)$",
     r"\b(?:put|add|place) (?:me|us|my number|this number|our number) on (?:the |your |a )?do not$",
     r"\b(?:i|we) (?:want|need|would like) off (?:this|the|your|that)$",
     r"\b(?:i|we) (?:do not|never) want (?:any more|anymore|these|those|your|more|no more)$",
     r"^(?:(?:please|just|okay|so|and)\s+)+no more$", r"\b(?:want|like|need) to opt$",
-    r"\b(?:i|we) (?:hereby )?(?:revoke|withdraw)\b", r"\bstop llam\w*",
+    r"\b(?:i|we) (?:hereby )?(?:revoke|withdraw)\b", r"\b(?:stop|quit) (?:llam|marc|molest)\w*",
     r"\b(?:unlist|delist|de list|unenroll|disenroll)\w* (?:me|us|my|this|our)\b|^(?:please )?(?:list |number |call list )?removal(?: please| now)?$",
     r"\b(?:poner|levantar|presentar|hacer|meter) (?:una |la )?(?:queja|denuncia|demanda|reporte)\b",
     r"\bno (?:autorizo|acepto|deseo|quiero|aceptamos|deseamos) (?:\w+ ){0,2}llamadas\b|\bno deseo que (?:me |nos )?(?:\w+ )?llam",
@@ -479,11 +486,14 @@ _OPT_OUT = _any(
     r"\bgo away\b", r"\bdo not (?:ever )?call (?:me |us |here )?\w+ either\b",
     # Spanish (accents stripped): no me llame, deje de llamar, quiteme de su lista ...
     r"\bno (?:me |nos )?(?:vuelva|vuelvas|vuelvan|vuelvan a|vuelva a|vuelvas a)? ?(?:a )?"
-    r"(?:llame|llames|llamen|llamar|llamarme|llamarnos|marque|marquen|marques|marcar|marcarme|molest\w*)\b",
+    r"(?:llame|llames|llamen|llamar|llamarme|llamarnos|marque|marquen|marques|marcar|marcarme|molest\w*)\b"
+    # "No llames ahorita, mejor mañana": not now, not never.
+    r"(?! (?:ahorita|ahora|hoy|manana|en la (?:manana|tarde|noche)|por la (?:manana|tarde|noche)|tan temprano|"
+    r"tan tarde|temprano|antes de|despues de|hasta|a esta hora|a estas horas|en el trabajo|al trabajo)\b)",
     r"\b(?:deje|dejen|deja|dejes|dejar) de (?:llamar|molestar|marcar)\w*",
     r"\bya no (?:me |nos )?(?:llame|llames|llamen|llamar)\b",
     # Not "¿de dónde sacaron mi número?" (where did you get it).
-    r"\b(?:borr|quit|saqu|sac(?!aron|aste|o\b|an\b|amos)|elimin|remuev|remov|tach)\w* (?:\w+ )?(?:de (?:su|la|sus|tu|esta|esa) lista|"
+    r"\b(?:borr|quit|saqu|sac(?!aron|aste|o\b|an\b|amos)|elimin|remuev|remov|tach)\w* (?:\w+ ){0,2}(?:de (?:su|la|sus|tu|esta|esa) lista|"
     r"(?:mi|mis|nuestro) (?:numero|nombre|informacion|telefono|datos))",
     r"\bno (?:quiero|queremos|quiere|quieren) (?:\w+ )?(?:mas )?llamadas\b", r"\bno quiero que (?:me |nos )?(?:\w+ )?(?:llame|llamen|llames|molest)",
     r"\bno (?:me )?(?:llame|llamen|llames) (?:mas|nunca)\b", r"\b(?:dejen|deje|deja)(?:me|nos) en paz\b",
@@ -500,13 +510,14 @@ _OPT_OUT = _any(
     r"\b(?:call|calling) (?:me |here )?(?:again|one more time) and\b", r"\bkeep calling and\b",
     r"^(?:no )?no more$", r"\bknock it off\b", r"^never again$", r"\bi am done with (?:these|your|the) calls\b",
     r"\b(?:make|get) (?:these|the|your) calls (?:to )?stop\b", r"\bstop (?:these|the|your) calls\b",
-    r"^(?:please )?no (?:more )?calls\b", r"\bno (?:solicit\w*|telemarket\w*|sales calls|robocalls)\b",
+    r"^(?:please )?no (?:more )?calls\b(?! (?:during|before|after|until|till|between|at (?:work|night)|"
+    r"on (?:weekends?|sundays?|saturdays?)|in the (?:morning|evening)|while)\b)", r"\bno (?:solicit\w*|telemarket\w*|sales calls|robocalls)\b",
     r"\b(?:do not|never|will not) (?:take|accept|want|allow|answer) (?:\w+ ){0,3}(?:calls|solicit\w*|telemarket\w*)\b",
     r"^(?:this is |that is |it is )?(?:spam|a scam|scam)(?: call| likely)?$",
     r"\bdo not (?:\w+ ){0,4}call(?:ing)? (?:me |us |here )?(?:again|anymore|any more)\b",
     r"\b(?:not|never) to be (?:called|contacted)\b", r"\bto not be (?:called|contacted)\b",
     r"\b(?:file|filing|make|making|lodge|submit) a complaint\b",
-    r"\bno (?:me |nos )?(?:este|esten|estes) (?:llamando|molestando|chingando|fregando|jodiendo|marcando)\b",
+    r"\bno (?:me |nos )?(?:este|esten|estes) (?:llamando|molestando|chingando|fregando|jodiendo|marcando|hablando)\b",
     r"\bsi (?:me |nos )?(?:vuelven|vuelve|vuelves|siguen|sigue|sigues) (?:a )?(?:llam|marc|molest)\w*",
     r"\b(?:me|nos) (?:estan|esta|estas) acosando\b|\bacos(?:ando|an|ar|adores?)\b", r"^(?:ya )?no mas(?: por favor)?$",
     r"\b(?:last|final) time i am (?:asking|telling|saying)\b|\bi dare you to (?:call|contact|ring|dial)\b",
@@ -521,6 +532,56 @@ _OPT_OUT = _any(
     r"\bout of (?:your|the|this|that) (?:system|database|records|list|files)\b",
     r"\b(?:do not|never|no longer) (?:wish|care|desire) to be (?:called|contacted|bothered|phoned)\b",
     r"\b(?:do not|never|no longer) (?:wish|care) to (?:receive|get|have) (?:\w+ )?(?:calls|phone calls)\b",
+    # Found by tune probes (brain_tune_stop11.csv), each a class: formal cessation of
+    # communication, "best not to call again", no callback wanted, "don't you ever call",
+    # Spain's vosotros forms, sarcasm ("call me again, said nobody ever").
+    r"\b(?:cease|discontinue|stop|end|halt) (?:all |any |further |any further |these |the )*"
+    r"(?:communications?|contact|correspondence|calls)\b",
+    r"\b(?:best|better|wise|smart|wiser) (?:not to|to not|if you did not|if you do not|if you never|you do not) "
+    r"(?:ever )?(?:call|contact|ring|phone|dial)\w* (?:me |us |here |this number )?(?:again|anymore|any more|ever)\b",
+    r"\b(?:do not|never) want (?:a|any|another|your|no) (?:call back|callback|follow up call|return call)s?\b",
+    r"\bdo not you (?:ever |dare |even )+(?:\w+ )?(?:call|contact|ring|phone|dial|text)\w*",
+    r"\bno (?:me |nos )?(?:volvais a )?(?:llameis|marqueis|molesteis)\b|\bdejad de (?:llamar|molestar|marcar)\w*",
+    r"\b(?:call|calls|calling|contact)\w* (?:\w+ ){0,4}said (?:nobody|no one|noone) ever\b",
+    r"\bopt (?:us|this number|my number|our number|this phone) out\b",
+    # brain_tune_stop11b.csv: someone else's name off the list, a note not to call,
+    # "no quiero volver a recibir", "no vuelvan a contactarme".
+    r"\b(?:take|remove|delete|get|scratch|cross|strike) (?:his|her|their) (?:name|number|info\w*|details|phone)"
+    r"(?: number)? (?:off|from|out)\b",
+    r"\bnot to (?:ever )?(?:call|contact|ring|phone|dial)\w* (?:me|us|here|this number)(?: \w+)? "
+    r"(?:again|anymore|any more|ever)\b",
+    r"\bno (?:quiero|queremos|deseo|deseamos) (?:volver a )?(?:recibir|tener) (?:\w+ ){0,2}llamadas?\b",
+    r"\bno (?:me |nos )?(?:vuelva|vuelvan|vuelvas) a (?:contact|llam|marc|molest|habl)\w*",
+    # Letting go of the number, in Spanish: "pierdan/boten/retire/olviden mi número".
+    r"\b(?:retir|pierd|bot|tir|olvid)\w* (?:de )?(?:mi|nuestro|este|el) (?:numero|telefono|nombre|datos)\b",
+    # Perturbed tune opt-outs (a sign-off after, a ramble around): found as classes.
+    r"\bdo not make me (?:tell|ask|say)\w* (?:you |it |this |that )?again\b",
+    r"\b(?:hearing|hear) from (?:the |my |our )?(?:ftc|fcc|attorney general|lawyer|attorney|bbb|abogado)\b",
+    r"\b(?:den|de|da|dan)(?:me|nos) de baja\b",
+    r"\bno (?:quiero|queremos|deseo|deseamos) (?:estar|seguir|aparecer|quedar) en (?:su|sus|la|esa|esta|tu) "
+    r"(?:\w+ )?lista\b",
+    # brain_tune_stop11d.csv: excluded or suppressed, any of their lists, "this ends now",
+    # "not okay to keep calling", Mexican "párenle".
+    r"\b(?:exclude|suppress|omit|blacklist)\w* (?:me|us|my (?:number|name|phone)|this number|our number)\b|"
+    r"\bexcluded from (?:your|the|these|all) (?:\w+ )?(?:calls|lists?|calling|campaigns?)\b",
+    r"\b(?:do not|never|no longer) (?:want to |wish to )?be on (?:any|all) (?:of )?(?:your|ur|these|those) (?:\w+ )?lists?\b",
+    r"\b(?:this|it|that|the calling|these calls) (?:ends|stops) (?:now|today|here)\b",
+    r"\b(?:do not|never) (?:put|keep|add|store|save|enter) (?:me|us|my (?:number|name|info\w*|details)|this number) "
+    r"(?:in|on|into|onto) (?:your|the|any) (?:system|database|list|records|files|lists)\b",
+    r"\bnot (?:okay|ok|alright|acceptable|cool|right) (?:for (?:you|y all|you guys|your company) )?to keep "
+    r"(?:call|contact|ring|phon|dial)\w*",
+    r"^(?:ya )?(?:parenle|parale|parele)(?: ya| por favor| con las llamadas)*$|"
+    r"\b(?:parenle|parale|parele) (?:con|de) (?:las llamadas|llamar|marcar)",
+    # brain_tune_stop11c.csv: not using the number, pretending never to have had it, a plain
+    # ESL "please not call me", calling again called a mistake.
+    r"\b(?:stop|quit|do not|never) (?:ever )?us(?:e|ing) (?:my|this|our) (?:phone )?(?:number|phone|info\w*|data|details)\b|"
+    r"\bnumber\b.* (?:stop|quit) using it\b|\b(?:permission|consent|right) to use (?:my|this|our) (?:phone )?"
+    r"(?:number|phone|info\w*)\b",
+    r"\b(?:act like|act as if|pretend|pretend that) (?:you )?(?:never|did not ever) (?:had|have|got) (?:my|this|our) "
+    r"(?:phone )?number\b",
+    r"\b(?:do not|never) want to get (?:called|contacted|bothered)\b",
+    r"\b(?:call|calling|contact)\w* (?:me|us|here) again (?:would be|is|will be) (?:a )?(?:big |huge )?(?:mistake|bad idea)\b",
+    r"^(?:(?:please|just|so)\s+)+(?:do )?not (?:call|contact|ring|phone|dial)\w* (?:me|us|here|this number)(?: please)?$",
 )
 #: "Don't call me ma'am" is about a name, not about calling.
 _NAMING = re.compile(
@@ -532,23 +593,32 @@ _NAMING = re.compile(
     # "No llames a mi esposo ... háblame a mí": a redirect, as "don't call the landline, call the cell".
     r"\bno (?:le )?llames? a (?:mi|su|tu) \w+\b(?= .*\b(?:hablame|llamame|marcame|hableme|llameme)\b)|"
     r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|mami|papi|mija|mijo|amor|asi|por mi nombre|"
-    r"\w+ llamame)\b|\bno (?:me )?llames? \w+(?: \w+)? (?:dime|llamame|soy)\b|"
+    r"\w+ llamame)\b|\bno (?:me )?llames? (?:\w+ ){1,3}(?:dime|digame|llamame|llameme|soy)\b|"
     r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
     r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
     r"\bstop calling me (?:maam|madam|sir|miss|mrs|ms|mr|mister|honey|sweetie|dear|hon|babe|buddy|pal|that)"
     r"(?= (?:i am|it is|call me|my name|just|im)\b)|"
     r"\bstop calling (?:it|that|this) (?:a |an |the )?(?!(?:again|anymore|any more|ever|now|please|already|number|"
-    r"okay|thanks|thank|bye|goodbye|alright|right|man|dude|sir|maam|or|and|i|we|you|"
+    r"okay|thanks|thank|bye|goodbye|alright|right|man|dude|sir|maam|or|and|i|we|you|because|cause|since|so|if|"
     r"phone|line|house|place|home|family|household|office|business|cell|landline|residence|guy|lady|person)\b)\w+|"
     # A question about the list, not a request to be put on it ("is this a do not call registry thing?").
-    r"^(?:is|are|am|was|were) (?:this|that|it|i|we)(?: \w+){0,3} (?:the |a |your |on the )?(?:national )?"
-    r"do not call (?:list|registry)(?: \w+){0,2}$|"
-    r"^(?:i am|we are|i am not|we are not) on (?:the|a|any|your) (?:\w+ ){0,4}list (?:am i|are we|right|is it)$|"
+    # (With a greeting before or a sign-off after: "yeah hi is this a do not call thing okay bye".)
+    r"^(?:(?:hi|hello|hey|yes|yeah|okay|ok|so|wait|and|well|oh)\s+)*(?:is|are|am|was|were) (?:this|that|it|i|we)"
+    r"(?: \w+){0,3} (?:the |a |your |on the )?(?:national )?do not call (?:list|registry)(?: \w+){0,2}"
+    r"(?: (?:okay|ok|thanks|thank you|bye|bye bye|goodbye|alright|all right|have a (?:good|nice) (?:one|day)))*$|"
+    r"^(?:(?:hi|hello|hey|yes|yeah|okay|ok|so|wait|and|well|oh)\s+)*(?:i am|we are|i am not|we are not) on "
+    r"(?:the|a|any|your) (?:\w+ ){0,4}list (?:am i|are we|right|is it)"
+    r"(?: (?:okay|ok|thanks|thank you|bye|bye bye|goodbye|alright|all right|have a (?:good|nice) (?:one|day)))*$|"
     # Told to stop calling someone: "my sister told me to stop calling companies back".
     r"\b(?:told|tell|tells|telling|asked|asks|wants|want) me (?:to )?(?:stop|quit|not) (?:to )?(?:call|calling|contact|"
     r"contacting)\w*\b(?! (?:me|us)\b)|"
     # The caller's own habits: "I don't call back numbers I don't know", "we never call companies".
-    r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely|usually do not) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")
+    r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely|usually do not) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)|"
+    r"\b(?:i|we) (?:usually |always |normally |just |often )?(?:block|screen|ignore|report) (?:most|all|every|any|"
+    r"unknown|spam|these kinds of|those)(?: \w+)? calls\b|"
+    # "No me llame al celular, llame a la casa": a redirect.
+    r"\bno (?:me )?(?:llame|llames|llamen) (?:al|a la|a mi|en el|en la) (?:celular|cel|casa|trabajo|oficina|telefono|"
+    r"numero|fijo)\b(?= .*\b(?:llam|marqu|habl)\w*)")
 
 #: Complaints about being called that may or may not be a revocation: the agent asks
 #: once whether to stop calling ("why do you keep calling me?").
@@ -1074,7 +1144,8 @@ _CLAUSE_BREAK = re.compile(r" (?:and|but|because|cause|so|okay|alright|anyway|an
 #: A clause said next to these is not a request to stop calling ("stop, I'm
 #: interested", "stop, I have a question", "hold on, stop").
 _NOT_A_CLAUSE_OPT_OUT = re.compile(r"(?<!not )(?<!no )\b(?:interested|question|hold on|hang on|wait|one sec|one second|"
-                                   r"how much|tell me|go on|keep going|sign me up|go ahead(?! and))\b")
+                                   r"how much|tell me|go on|keep going|sign me up|go ahead(?! and)|hear the rest|hear more|"
+                                   r"but (?:okay|ok|fine|alright|all right|sure)(?: then)? (?:what|tell me|shoot|how))\b")
 
 
 #: Cheap test first: a line with none of these words has no opt-out clause to find.
