@@ -309,6 +309,47 @@ def test_barge_in_closes_the_llm_stream(fake):
             brain.close()
 
 
+def test_an_llm_turn_on_the_live_path_runs_on_the_event_loop(fake, monkeypatch):
+    """No thread per turn and no brain-pool hop: the request is made, and its stream
+    read, on the callback server's loop (the threaded path made it on a brain-pool
+    thread, which read a queue fed by a new ``llm-call-*`` thread)."""
+    import threading
+    from dialcli.conversation.llm import LLMSession
+
+    where: list[str] = []
+    started: list[str] = []
+    real_messages, real_start = LLMSession._messages, threading.Thread.start
+
+    def spy_messages(self):
+        where.append(threading.current_thread().name)
+        return real_messages(self)
+
+    def spy_start(self):
+        started.append(self.name)
+        return real_start(self)
+
+    monkeypatch.setattr(LLMSession, "_messages", spy_messages)
+    with FakeLLM() as llm:
+        llm.enqueue(reply("Hi, ", "it's Zara ", "from Acme.", token_delay=0.05),
+                    reply("Great, ", "talk soon."))
+        brain = LLMBrain(llm.settings(key="sk-test"))
+        provider = start_provider(fake, brain)
+        monkeypatch.setattr(threading.Thread, "start", spy_start)
+        try:
+            to = "+14155550213"
+            fake.script(to, Scenario(lines=[say("Who is this?"), say("Sounds good")],
+                                     stay_s=0.5))
+            sid = dial(provider, 13, to)
+            provider.sink.ended(13, timeout=20)
+            assert fake.calls[sid].heard[1:3] == ["Hi, it's Zara from Acme.", "Great, talk soon."]
+        finally:
+            monkeypatch.setattr(threading.Thread, "start", real_start)
+            provider.close()
+            brain.close()
+    assert where == ["dialcli-callback server"] * 2
+    assert not [n for n in started if n.startswith("llm-call")]
+
+
 @pytest.mark.parametrize("line", ["Who is this?", "What is this about?", "How much is it?",
                                   "Why are you calling me?"])
 def test_barge_in_at_random_points_of_a_rule_brain_reply(fake, line):
