@@ -393,13 +393,16 @@ class RelaySession:
                         pass
             put(queue.put_nowait, (outcome[0], outcome[1], started, _mono()))
 
-        async def awork(started: float) -> None:
+        async def awork() -> None:
+            # As a thread's ``work``: the brain's time starts when its task first runs,
+            # so waiting for the loop to schedule it counts as the server's.
+            began = _mono()
             outcome: tuple[str, Any] = ("done", None)
             chunks = None
             try:
                 chunks = amake()
                 async for chunk in chunks:
-                    queue.put_nowait(("chunk", chunk, started, _mono()))
+                    queue.put_nowait(("chunk", chunk, began, _mono()))
                     if session.cancelled:
                         break           # barge-in: the rest is not wanted
             except asyncio.CancelledError:
@@ -414,18 +417,16 @@ class RelaySession:
                         await chunks.aclose()
                     except BaseException:  # noqa: BLE001 - cleanup must not hang us
                         pass
-            queue.put_nowait((outcome[0], outcome[1], started, _mono()))
+            queue.put_nowait((outcome[0], outcome[1], began, _mono()))
 
         self.replying = True
         try:
             if asynchronous:
-                # ``started`` before the task is scheduled: its first step is ours.
-                started = _mono()
-                task = self.reply_task = self.loop.create_task(awork(started))
+                task = self.reply_task = self.loop.create_task(awork())
                 # A task cancelled before its first step never runs ``awork``'s
                 # ``finally``: the turn is still reported done.
                 task.add_done_callback(lambda t: t.cancelled() and queue.put_nowait(
-                    ("done", None, started, _mono())))
+                    ("done", None, _mono(), _mono())))
             elif inline:
                 work()
             else:
