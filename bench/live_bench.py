@@ -246,17 +246,36 @@ def number(i: int) -> str:
     return awake_phone(i)[0]
 
 
-def make_brain(inline: bool = False):
+def make_brain(path: str = "async"):
     """A scripted brain: the first chunk at once, the rest 40 ms apart (an LLM's pace),
     stopping as soon as the reply is cancelled (a barge-in), as the LLM session does.
 
-    By default it is treated like an LLM brain (its turns run in a worker thread);
-    ``inline`` declares it non-blocking like the rule brain (turns on the event loop).
+    ``async`` (the default) runs like the LLM brain: ``arespond`` on the callback
+    server's loop, the pace kept with ``asyncio.sleep`` (a barge-in cancels its task);
+    sessions are opened and labelled in the brain pool (``blocking``), as the LLM's are.
+    ``threaded``: a blocking sync brain, each turn on a brain-pool thread handing its
+    chunks back to the loop (the LLM brain's path before issue 14's fourth pass).
+    ``inline``: a brain declared non-blocking, so nothing of it touches a thread (its
+    sessions are opened and finished on the loop too), streaming like ``async``. A sync
+    session cannot pace itself on the loop without blocking it: the rule brain's inline
+    path (one chunk per reply) is covered by the tests, not measured here.
     """
+    import asyncio
+
     from dialcli.conversation.base import Brain, BrainSession, Chunk, EndCall, Utterance
     from dialcli.models import Disposition
 
-    class Session(BrainSession):
+    parts = ["Sure. ", "Our plan ", "cuts the bill ", "by about ", "a third, ", "with no fees."]
+
+    def goodbye(session, caller_text: str, at_s: float) -> Chunk | None:
+        session.transcript.append(Utterance("caller", caller_text, at_s))
+        if "interested" not in caller_text:
+            return None
+        end = EndCall(Disposition.INTERESTED, "wants details", goodbye="Great, talk soon!")
+        session.transcript.append(Utterance("agent", end.goodbye, at_s))
+        return Chunk(end.goodbye, end)
+
+    class ThreadedSession(BrainSession):
         def __init__(self, ctx):
             super().__init__(ctx)
             self._wake = threading.Event()      # a blocking session's wait, woken by cancel
@@ -270,30 +289,45 @@ def make_brain(inline: bool = False):
             self._wake.clear()
 
         def respond(self, caller_text: str, at_s: float = 0.0) -> Iterator[Chunk]:
-            self.transcript.append(Utterance("caller", caller_text, at_s))
-            if "interested" in caller_text:
-                end = EndCall(Disposition.INTERESTED, "wants details", goodbye="Great, talk soon!")
-                self.transcript.append(Utterance("agent", end.goodbye, at_s))
-                yield Chunk(end.goodbye, end)
+            last = goodbye(self, caller_text, at_s)
+            if last is not None:
+                yield last
                 return
-            parts = ["Sure. ", "Our plan ", "cuts the bill ", "by about ", "a third, ",
-                     "with no fees."]
             line = Utterance("agent", "", at_s)
             self.transcript.append(line)
             for i, part in enumerate(parts):
-                if i and not inline and self._wake.wait(0.04):
+                if i and self._wake.wait(0.04):
                     return
                 line.text += part
                 yield Chunk(part)
 
-    class Instant(Brain):
-        name = "instant"
-        blocking = not inline
+    class AsyncSession(BrainSession):
+        def respond(self, caller_text: str, at_s: float = 0.0) -> Iterator[Chunk]:
+            raise NotImplementedError("the live path uses arespond")
+
+        async def arespond(self, caller_text: str, at_s: float = 0.0):
+            last = goodbye(self, caller_text, at_s)
+            if last is not None:
+                yield last
+                return
+            line = Utterance("agent", "", at_s)
+            self.transcript.append(line)
+            for i, part in enumerate(parts):
+                if i:
+                    await asyncio.sleep(0.04)   # a barge-in cancels the task here
+                if self.cancelled:
+                    return
+                line.text += part
+                yield Chunk(part)
+
+    class Scripted(Brain):
+        name = "scripted"
+        blocking = path != "inline"
 
         def open(self, ctx):
-            return Session(ctx)
+            return ThreadedSession(ctx) if path == "threaded" else AsyncSession(ctx)
 
-    return Instant()
+    return Scripted()
 
 
 def pct(values: list[float], p: float) -> float:
@@ -378,7 +412,7 @@ def run(args: argparse.Namespace) -> dict:
         add_leads(store, cid, [{"name": f"Lead {i}", "phones": [number(i)]}
                                for i in range(args.calls)])
         creds = TwilioCredentials(ACCOUNT_SID, Secret(AUTH_TOKEN), fake_url)
-        provider = TwilioProvider(creds, public_url=PUBLIC, port=0, brain=make_brain(args.inline),
+        provider = TwilioProvider(creds, public_url=PUBLIC, port=0, brain=make_brain(args.brain_path),
                                   store_path=store.path, price_backoff=())
         provider.start()
         httpx.post(fake_url + "/bench/tunnel", json={PUBLIC: provider.server.thread.local_url})
@@ -472,8 +506,9 @@ def run(args: argparse.Namespace) -> dict:
         stuck = store.scalar("SELECT COUNT(*) FROM leads WHERE status = 'DIALING'")
         result = {
             "calls": args.calls, "cps": args.cps, "turns_per_call": args.turns + 1,
-            "brain_path": "event loop (non-blocking brain)" if args.inline
-            else "worker thread (like the LLM brain)",
+            "brain_path": {"async": "async session on the event loop (like the LLM brain)",
+                           "threaded": "worker thread (a blocking sync brain)",
+                           "inline": "event loop, brain declared non-blocking"}[args.brain_path],
             "elapsed_s": round(elapsed, 1), "outcome": box.get("result") and box["result"].outcome,
             "laptop_cpu_s": round(cpu, 2), "laptop_cpu_share": round(cpu / elapsed, 3),
             "laptop_cpu_ms_per_call": round(cpu / max(1, args.calls) * 1000, 1),
@@ -535,8 +570,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7, help="callee timings")
     parser.add_argument("--machines", type=int, default=5,
                         help="every Nth callee is an answering machine (0: none)")
-    parser.add_argument("--inline", action="store_true",
-                        help="brain declared non-blocking (rule-brain path: no thread hop)")
+    path = parser.add_mutually_exclusive_group()
+    path.add_argument("--threaded", dest="brain_path", action="store_const", const="threaded",
+                      help="a blocking sync brain: each turn in a brain-pool thread")
+    path.add_argument("--inline", dest="brain_path", action="store_const", const="inline",
+                      help="brain declared non-blocking: nothing of it on a thread")
+    parser.set_defaults(brain_path="async")
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--profile-loop", metavar="FILE",
                         help="write a cProfile of the server's event-loop thread (pstats)")
