@@ -138,6 +138,32 @@ DTMF 9 4.7-13.4 (<= 100), pacing -3.7..-4.3%, 20 creates at most in a sliding se
 268-270 sessions, no word to a machine, CPU 52-57 ms per call. The loop's own timer lag
 p99 was 4.3-6.8 ms and it never stalled past 20 ms more than once a run: the tail
 left is the hop to a brain thread and back under the GIL, not the loop.
+
+Issue 14, fourth pass (2026-12-07 evening): the LLM brain's live turns now run on the
+callback server's loop (``LLMSession.arespond``: an ``httpx.AsyncClient`` stream read by
+a task there; the old path started a thread per turn feeding a queue read by a pool
+thread, two hops per token), and this bench's scripted brain runs that way by default
+(``--threaded`` keeps the blocking sync brain of the earlier figures). Measured on the
+shared box, never idle (load 2.3-4.4, two other engineers' suites running), runs
+alternating back to back. Defaults (300 calls, 20 cps), sessions opened in the brain
+pool as the LLM brain's then were: async first-token p99 57.7 / 140.3 / 115.4 / 97.5 /
+144.1 ms against threaded 88.4 / 77.8 / 93.4 ms; p50 1.5-4.7 vs 3.0-4.3 ms; loop timer
+lag p99 18.5-26.6 vs 10.9-15.7 ms; CPU per call 57.5-63.8 vs 56.3-66.0 ms; and the
+callee saw the first token later (p50 90-119 vs 35-55 ms; runs lasted 55-67 vs 47-49 s,
+with fewer sessions at once, 174-208 vs 229-251). At 150 calls / 10 cps / 30 machines:
+async with sessions opened in the pool 35.9 / 108.8 / 30.5 / 42.1 ms; opened on the loop
+(``LLMBrain.blocking`` is now False, as ``--inline``) 16.3 / 49.1 / 11.2 / 19.3 / 42.8
+ms; threaded 20.2 / 20.4 / 13.8 / 20.9 / 10.2 ms; loop lag p99 5.9-14.0 (on the loop)
+vs 3.1-7.5 ms (threaded); CPU per call 53.7-58.8 vs 63.0-70.5 ms. In all fourteen: 0
+words to machines, DTMF 9 p99 1.9-33 ms, greeting p99 6.6-56 ms; barge-in p99 22-74 ms
+and pacing -3.4..-5.8% (over target only in two async runs opened in the pool). At the
+defaults the threaded runs missed barge-in too (78-94 ms). So on this loaded box the async path costs 10-15% less CPU per
+call but does not yet beat the threaded one at p99: the same loop CPU arrives in
+bigger bursts (the scripted brain's 40 ms ``asyncio.sleep`` timers fire together, where
+threads woke the loop one ``call_soon_threadsafe`` at a time), and the threaded
+scripted brain has one hop per token where the old LLM path had two. A real model's
+tokens arrive as socket reads, not timers; the lead's idle re-measurement decides the
+20 ms target.
 """
 
 from __future__ import annotations
@@ -251,18 +277,20 @@ def make_brain(path: str = "async"):
     stopping as soon as the reply is cancelled (a barge-in), as the LLM session does.
 
     ``async`` (the default) runs like the LLM brain: ``arespond`` on the callback
-    server's loop, the pace kept with ``asyncio.sleep`` (a barge-in cancels its task);
-    sessions are opened and labelled in the brain pool (``blocking``), as the LLM's are.
+    server's loop, the pace kept with ``asyncio.sleep`` (a barge-in cancels its task),
+    sessions opened where ``LLMBrain.blocking`` says (on the loop).
     ``threaded``: a blocking sync brain, each turn on a brain-pool thread handing its
     chunks back to the loop (the LLM brain's path before issue 14's fourth pass).
-    ``inline``: a brain declared non-blocking, so nothing of it touches a thread (its
-    sessions are opened and finished on the loop too), streaming like ``async``. A sync
-    session cannot pace itself on the loop without blocking it: the rule brain's inline
-    path (one chunk per reply) is covered by the tests, not measured here.
+    ``inline``: a brain declared non-blocking, streaming like ``async`` -- now the same
+    as the default. (Until then it yielded a whole reply at once, one message per turn
+    instead of six, so its figures were not comparable and DTMF 9 mid-reply had no
+    samples.) A sync session cannot pace itself on the loop without blocking it: the
+    rule brain's inline path (one chunk per reply) is covered by the tests.
     """
     import asyncio
 
     from dialcli.conversation.base import Brain, BrainSession, Chunk, EndCall, Utterance
+    from dialcli.conversation.llm import LLMBrain
     from dialcli.models import Disposition
 
     parts = ["Sure. ", "Our plan ", "cuts the bill ", "by about ", "a third, ", "with no fees."]
@@ -322,7 +350,9 @@ def make_brain(path: str = "async"):
 
     class Scripted(Brain):
         name = "scripted"
-        blocking = path != "inline"
+        # "async" opens sessions wherever the LLM brain's are opened (on the loop since
+        # issue 14's fourth pass); "inline" always on the loop; "threaded" in the pool.
+        blocking = path == "threaded" or (path == "async" and LLMBrain.blocking)
 
         def open(self, ctx):
             return ThreadedSession(ctx) if path == "threaded" else AsyncSession(ctx)

@@ -199,8 +199,10 @@ class Brain(ABC):
     """Creates sessions. Implementations: ``rules.RuleBrain``, ``llm.LLMBrain``."""
 
     name = "brain"
-    #: False when sessions never wait on I/O (the rule brain): the relay server may
-    #: then run them on its event loop instead of a worker thread.
+    #: False when the relay server may run the brain's sessions on its event loop
+    #: instead of a worker thread: opening one never waits on I/O, and each turn either
+    #: never does (the rule brain) or is offered as ``arespond`` (the LLM brain). The
+    #: post-call ``finish`` always runs in a worker thread.
     blocking = True
 
     @abstractmethod

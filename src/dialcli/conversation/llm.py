@@ -170,6 +170,13 @@ class LLMBrain(Brain):
     """Opens ``LLMSession``s sharing one HTTP connection pool."""
 
     name = "llm"
+    #: Live turns are ``arespond`` on the relay's loop and opening a session is CPU
+    #: only, so nothing of a live call's turn path needs the brain pool (only the
+    #: post-call label, which the relay always runs in a thread), and the server warms
+    #: 8 pool threads, not 96. live_bench, 150 calls at 10 cps, shared box at load
+    #: 2.3-4.4: first-token p99 11-49 ms over five runs with sessions opened on the
+    #: loop, 30-109 ms over four with them opened in the pool (see its docstring).
+    blocking = False
 
     def __init__(self, settings: LLMSettings, *, client: httpx.Client | None = None,
                  first_token_s: float = 1.2, total_s: float = 6.0, stall_s: float = 4.0,
