@@ -421,9 +421,11 @@ def test_an_llm_turn_on_the_live_path_runs_on_the_event_loop(fake, monkeypatch):
             sid = dial(provider, 13, to)
             provider.sink.ended(13, timeout=20)
             assert fake.calls[sid].heard[1:3] == ["Hi, it's Zara from Acme.", "Great, talk soon."]
+            assert len(brain._aclients) == 1          # one AsyncClient, the server loop's
         finally:
             monkeypatch.setattr(threading.Thread, "start", real_start)
             provider.close()
+            assert brain._aclients == {}              # closed on its loop as the server stopped
             brain.close()
     assert where == ["dialcli-callback server"] * 2
     assert not [n for n in started if n.startswith("llm-call")]
