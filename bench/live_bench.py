@@ -164,17 +164,18 @@ threads woke the loop one ``call_soon_threadsafe`` at a time), and the threaded
 scripted brain has one hop per token where the old LLM path had two. A real model's
 tokens arrive as socket reads, not timers.
 
-Then the box went quiet (19:00-19:07, load 0.6-1.8): the final code (sessions opened on
-the loop), defaults, ten runs alternating async / threaded. First-token p99: async 32.0
-/ 17.9 / 13.7 / 16.9 / 8.8 ms (<= 20 ms in 4 of 5), threaded 37.0 / 11.4 / 36.6 / 46.5
-/ 24.3 ms (1 of 5); p50 0.73-1.33 vs 1.09-3.18 ms; whole turn p99 7.9-23.8 vs 10.6-32.9;
-barge-in p99 8.3-26.8 vs 16.7-44.9; DTMF 9 p99 3.6-6.7 vs 4.1-12.8; greeting p99 3.9-21.0
-vs 9.0-35.0; loop timer lag p99 3.7-8.4 vs 3.7-9.1 ms; CPU per call 44.8-53.1 vs
-52.1-61.4 ms; pacing -3.6..-4.3% vs -3.5..-5.3%; 268-270 sessions at once, 20 creates at
-most in a sliding second, no word to a machine and a message left on each, in all ten.
-So on the quiet box the loop path is the better one at every percentile, and the 20 ms
-p99 holds in 4 of 5 runs (the first, 32.0 ms, right after the load dropped); under load
-3-4 it is the threaded path that keeps the tighter tail.
+Then the box went quiet (19:00-19:11, load 0.6-1.8): the final code (sessions opened on
+the loop), defaults, fourteen runs alternating async / threaded. First-token p99: async
+32.0 / 17.9 / 13.7 / 16.9 / 8.8 / 29.0 / 14.1 ms (<= 20 ms in 5 of 7), threaded 37.0 /
+11.4 / 36.6 / 46.5 / 24.3 / 76.3 / 28.3 ms (1 of 7); p50 0.73-1.72 vs 1.09-4.61 ms; whole
+turn p99 7.9-24.9 vs 10.6-57.1; barge-in p99 8.3-26.8 vs 16.7-76.2; DTMF 9 p99 3.6-11.4
+vs 4.1-17.7; greeting p99 3.9-21.3 vs 9.0-61.6; loop timer lag p99 3.7-9.8 vs 3.7-16.8
+ms; CPU per call 44.8-54.9 vs 52.1-62.0 ms; pacing -3.6..-5.0% vs -3.5..-9.1% (one run
+each past 5%); 260-270 sessions at once, 20 creates at most in a sliding second, no word
+to a machine and a message left on each, in all fourteen. So on the quiet box the loop
+path is the better one at every percentile and meets the 20 ms p99 in 5 of 7 runs (the
+misses, 32.0 and 29.0 ms, had loop lag p99 8.4 and 9.8 ms); under load 3-4 it is the
+threaded path that keeps the tighter tail.
 """
 
 from __future__ import annotations
