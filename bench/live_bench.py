@@ -138,6 +138,44 @@ DTMF 9 4.7-13.4 (<= 100), pacing -3.7..-4.3%, 20 creates at most in a sliding se
 268-270 sessions, no word to a machine, CPU 52-57 ms per call. The loop's own timer lag
 p99 was 4.3-6.8 ms and it never stalled past 20 ms more than once a run: the tail
 left is the hop to a brain thread and back under the GIL, not the loop.
+
+Issue 14, fourth pass (2026-12-07 evening): the LLM brain's live turns now run on the
+callback server's loop (``LLMSession.arespond``: an ``httpx.AsyncClient`` stream read by
+a task there; the old path started a thread per turn feeding a queue read by a pool
+thread, two hops per token), and this bench's scripted brain runs that way by default
+(``--threaded`` keeps the blocking sync brain of the earlier figures). Measured on the
+shared box, never idle (load 2.3-4.4, two other engineers' suites running), runs
+alternating back to back. Defaults (300 calls, 20 cps), sessions opened in the brain
+pool as the LLM brain's then were: async first-token p99 57.7 / 140.3 / 115.4 / 97.5 /
+144.1 ms against threaded 88.4 / 77.8 / 93.4 ms; p50 1.5-4.7 vs 3.0-4.3 ms; loop timer
+lag p99 18.5-26.6 vs 10.9-15.7 ms; CPU per call 57.5-63.8 vs 56.3-66.0 ms; and the
+callee saw the first token later (p50 90-119 vs 35-55 ms; runs lasted 55-67 vs 47-49 s,
+with fewer sessions at once, 174-208 vs 229-251). At 150 calls / 10 cps / 30 machines:
+async with sessions opened in the pool 35.9 / 108.8 / 30.5 / 42.1 ms; opened on the loop
+(``LLMBrain.blocking`` is now False, as ``--inline``) 16.3 / 49.1 / 11.2 / 19.3 / 42.8
+ms; threaded 20.2 / 20.4 / 13.8 / 20.9 / 10.2 ms; loop lag p99 5.9-14.0 (on the loop)
+vs 3.1-7.5 ms (threaded); CPU per call 53.7-58.8 vs 63.0-70.5 ms. In all fourteen: 0
+words to machines, DTMF 9 p99 1.9-33 ms, greeting p99 6.6-56 ms; barge-in p99 22-74 ms
+and pacing -3.4..-5.8% (over target only in two async runs opened in the pool). At the
+defaults the threaded runs missed barge-in too (78-94 ms). So on this loaded box the async path costs 10-15% less CPU per
+call but does not yet beat the threaded one at p99: the same loop CPU arrives in
+bigger bursts (the scripted brain's 40 ms ``asyncio.sleep`` timers fire together, where
+threads woke the loop one ``call_soon_threadsafe`` at a time), and the threaded
+scripted brain has one hop per token where the old LLM path had two. A real model's
+tokens arrive as socket reads, not timers.
+
+Then the box went quiet (19:00-19:11, load 0.6-1.8): the final code (sessions opened on
+the loop), defaults, fourteen runs alternating async / threaded. First-token p99: async
+32.0 / 17.9 / 13.7 / 16.9 / 8.8 / 29.0 / 14.1 ms (<= 20 ms in 5 of 7), threaded 37.0 /
+11.4 / 36.6 / 46.5 / 24.3 / 76.3 / 28.3 ms (1 of 7); p50 0.73-1.72 vs 1.09-4.61 ms; whole
+turn p99 7.9-24.9 vs 10.6-57.1; barge-in p99 8.3-26.8 vs 16.7-76.2; DTMF 9 p99 3.6-11.4
+vs 4.1-17.7; greeting p99 3.9-21.3 vs 9.0-61.6; loop timer lag p99 3.7-9.8 vs 3.7-16.8
+ms; CPU per call 44.8-54.9 vs 52.1-62.0 ms; pacing -3.6..-5.0% vs -3.5..-9.1% (one run
+each past 5%); 260-270 sessions at once, 20 creates at most in a sliding second, no word
+to a machine and a message left on each, in all fourteen. So on the quiet box the loop
+path is the better one at every percentile and meets the 20 ms p99 in 5 of 7 runs (the
+misses, 32.0 and 29.0 ms, had loop lag p99 8.4 and 9.8 ms); under load 3-4 it is the
+threaded path that keeps the tighter tail.
 """
 
 from __future__ import annotations
@@ -246,17 +284,38 @@ def number(i: int) -> str:
     return awake_phone(i)[0]
 
 
-def make_brain(inline: bool = False):
+def make_brain(path: str = "async"):
     """A scripted brain: the first chunk at once, the rest 40 ms apart (an LLM's pace),
     stopping as soon as the reply is cancelled (a barge-in), as the LLM session does.
 
-    By default it is treated like an LLM brain (its turns run in a worker thread);
-    ``inline`` declares it non-blocking like the rule brain (turns on the event loop).
+    ``async`` (the default) runs like the LLM brain: ``arespond`` on the callback
+    server's loop, the pace kept with ``asyncio.sleep`` (a barge-in cancels its task),
+    sessions opened where ``LLMBrain.blocking`` says (on the loop).
+    ``threaded``: a blocking sync brain, each turn on a brain-pool thread handing its
+    chunks back to the loop (the LLM brain's path before issue 14's fourth pass).
+    ``inline``: a brain declared non-blocking, streaming like ``async`` -- now the same
+    as the default. (Until then it yielded a whole reply at once, one message per turn
+    instead of six, so its figures were not comparable and DTMF 9 mid-reply had no
+    samples.) A sync session cannot pace itself on the loop without blocking it: the
+    rule brain's inline path (one chunk per reply) is covered by the tests.
     """
+    import asyncio
+
     from dialcli.conversation.base import Brain, BrainSession, Chunk, EndCall, Utterance
+    from dialcli.conversation.llm import LLMBrain
     from dialcli.models import Disposition
 
-    class Session(BrainSession):
+    parts = ["Sure. ", "Our plan ", "cuts the bill ", "by about ", "a third, ", "with no fees."]
+
+    def goodbye(session, caller_text: str, at_s: float) -> Chunk | None:
+        session.transcript.append(Utterance("caller", caller_text, at_s))
+        if "interested" not in caller_text:
+            return None
+        end = EndCall(Disposition.INTERESTED, "wants details", goodbye="Great, talk soon!")
+        session.transcript.append(Utterance("agent", end.goodbye, at_s))
+        return Chunk(end.goodbye, end)
+
+    class ThreadedSession(BrainSession):
         def __init__(self, ctx):
             super().__init__(ctx)
             self._wake = threading.Event()      # a blocking session's wait, woken by cancel
@@ -270,30 +329,47 @@ def make_brain(inline: bool = False):
             self._wake.clear()
 
         def respond(self, caller_text: str, at_s: float = 0.0) -> Iterator[Chunk]:
-            self.transcript.append(Utterance("caller", caller_text, at_s))
-            if "interested" in caller_text:
-                end = EndCall(Disposition.INTERESTED, "wants details", goodbye="Great, talk soon!")
-                self.transcript.append(Utterance("agent", end.goodbye, at_s))
-                yield Chunk(end.goodbye, end)
+            last = goodbye(self, caller_text, at_s)
+            if last is not None:
+                yield last
                 return
-            parts = ["Sure. ", "Our plan ", "cuts the bill ", "by about ", "a third, ",
-                     "with no fees."]
             line = Utterance("agent", "", at_s)
             self.transcript.append(line)
             for i, part in enumerate(parts):
-                if i and not inline and self._wake.wait(0.04):
+                if i and self._wake.wait(0.04):
                     return
                 line.text += part
                 yield Chunk(part)
 
-    class Instant(Brain):
-        name = "instant"
-        blocking = not inline
+    class AsyncSession(BrainSession):
+        def respond(self, caller_text: str, at_s: float = 0.0) -> Iterator[Chunk]:
+            raise NotImplementedError("the live path uses arespond")
+
+        async def arespond(self, caller_text: str, at_s: float = 0.0):
+            last = goodbye(self, caller_text, at_s)
+            if last is not None:
+                yield last
+                return
+            line = Utterance("agent", "", at_s)
+            self.transcript.append(line)
+            for i, part in enumerate(parts):
+                if i:
+                    await asyncio.sleep(0.04)   # a barge-in cancels the task here
+                if self.cancelled:
+                    return
+                line.text += part
+                yield Chunk(part)
+
+    class Scripted(Brain):
+        name = "scripted"
+        # "async" opens sessions wherever the LLM brain's are opened (on the loop since
+        # issue 14's fourth pass); "inline" always on the loop; "threaded" in the pool.
+        blocking = path == "threaded" or (path == "async" and LLMBrain.blocking)
 
         def open(self, ctx):
-            return Session(ctx)
+            return ThreadedSession(ctx) if path == "threaded" else AsyncSession(ctx)
 
-    return Instant()
+    return Scripted()
 
 
 def pct(values: list[float], p: float) -> float:
@@ -378,7 +454,7 @@ def run(args: argparse.Namespace) -> dict:
         add_leads(store, cid, [{"name": f"Lead {i}", "phones": [number(i)]}
                                for i in range(args.calls)])
         creds = TwilioCredentials(ACCOUNT_SID, Secret(AUTH_TOKEN), fake_url)
-        provider = TwilioProvider(creds, public_url=PUBLIC, port=0, brain=make_brain(args.inline),
+        provider = TwilioProvider(creds, public_url=PUBLIC, port=0, brain=make_brain(args.brain_path),
                                   store_path=store.path, price_backoff=())
         provider.start()
         httpx.post(fake_url + "/bench/tunnel", json={PUBLIC: provider.server.thread.local_url})
@@ -472,8 +548,9 @@ def run(args: argparse.Namespace) -> dict:
         stuck = store.scalar("SELECT COUNT(*) FROM leads WHERE status = 'DIALING'")
         result = {
             "calls": args.calls, "cps": args.cps, "turns_per_call": args.turns + 1,
-            "brain_path": "event loop (non-blocking brain)" if args.inline
-            else "worker thread (like the LLM brain)",
+            "brain_path": {"async": "async session on the event loop (like the LLM brain)",
+                           "threaded": "worker thread (a blocking sync brain)",
+                           "inline": "event loop, brain declared non-blocking"}[args.brain_path],
             "elapsed_s": round(elapsed, 1), "outcome": box.get("result") and box["result"].outcome,
             "laptop_cpu_s": round(cpu, 2), "laptop_cpu_share": round(cpu / elapsed, 3),
             "laptop_cpu_ms_per_call": round(cpu / max(1, args.calls) * 1000, 1),
@@ -535,8 +612,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7, help="callee timings")
     parser.add_argument("--machines", type=int, default=5,
                         help="every Nth callee is an answering machine (0: none)")
-    parser.add_argument("--inline", action="store_true",
-                        help="brain declared non-blocking (rule-brain path: no thread hop)")
+    path = parser.add_mutually_exclusive_group()
+    path.add_argument("--threaded", dest="brain_path", action="store_const", const="threaded",
+                      help="a blocking sync brain: each turn in a brain-pool thread")
+    path.add_argument("--inline", dest="brain_path", action="store_const", const="inline",
+                      help="brain declared non-blocking: nothing of it on a thread")
+    parser.set_defaults(brain_path="async")
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--profile-loop", metavar="FILE",
                         help="write a cProfile of the server's event-loop thread (pstats)")

@@ -9,6 +9,8 @@ greeting after their first words (``greeting_after_s``).
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from typing import Iterator
 
@@ -215,16 +217,42 @@ class SlowSession(BrainSession):
                 self.brain.stopped.append(time.monotonic())
 
 
+class AsyncSlowSession(SlowSession):
+    """The same reply from ``arespond`` (the LLM session's live path): paced with
+    ``asyncio.sleep`` on the server's loop; a barge-in cancels its task."""
+
+    async def arespond(self, caller_text: str, at_s: float = 0.0):
+        if "bye" in caller_text:
+            for chunk in self.respond(caller_text, at_s):
+                yield chunk
+            return
+        self.transcript.append(Utterance("caller", caller_text, at_s))
+        self.brain.threads.add(threading.current_thread().name)
+        line = Utterance("agent", "", at_s)
+        self.transcript.append(line)
+        try:
+            for word in self.words:
+                await asyncio.sleep(0.1)
+                line.text = (line.text + " " + word).strip()
+                yield Chunk(word + " ")
+        finally:
+            if self.cancelled:
+                self.brain.stopped.append(time.monotonic())
+
+
 class SlowBrain(Brain):
-    def __init__(self):
+    def __init__(self, asynchronous: bool = False):
         self.stopped: list[float] = []
+        self.threads: set[str] = set()
+        self.asynchronous = asynchronous
 
     def open(self, ctx):
-        return SlowSession(ctx, self)
+        return (AsyncSlowSession if self.asynchronous else SlowSession)(ctx, self)
 
 
-def test_barge_in_cancels_the_reply_and_the_next_prompt_is_answered_at_once(fake):
-    brain = SlowBrain()
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["thread", "async"])
+def test_barge_in_cancels_the_reply_and_the_next_prompt_is_answered_at_once(fake, asynchronous):
+    brain = SlowBrain(asynchronous)
     provider = start_provider(fake, brain)
     try:
         to = "+14155550209"
@@ -243,12 +271,15 @@ def test_barge_in_cancels_the_reply_and_the_next_prompt_is_answered_at_once(fake
         assert agent[1]["text"] == "Our plan saves" and agent[1]["interrupted"]
         tokens = [m.get("token") for m in call.relay_messages if m["type"] == "text"]
         assert "bill " not in tokens
+        if asynchronous:
+            assert brain.threads == {"dialcli-callback server"}    # on the loop
     finally:
         provider.close()
 
 
-def test_dtmf_9_mid_reply_ends_with_the_opt_out_goodbye_at_once(fake):
-    brain = SlowBrain()
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["thread", "async"])
+def test_dtmf_9_mid_reply_ends_with_the_opt_out_goodbye_at_once(fake, asynchronous):
+    brain = SlowBrain(asynchronous)
     provider = start_provider(fake, brain)
     try:
         to = "+14155550210"
@@ -262,6 +293,54 @@ def test_dtmf_9_mid_reply_ends_with_the_opt_out_goodbye_at_once(fake):
         conv = conversation(provider, 10)
         assert conv.end.disposition == Disposition.OPT_OUT
         assert call.heard[-1] == "You've been removed from our list. Goodbye."
+        assert brain.stopped, "the reply was never cancelled"
+    finally:
+        provider.close()
+
+
+class FailingAsyncBrain(Brain):
+    """``arespond`` that stalls (sleeps past the turn timeout) or raises."""
+
+    def __init__(self, how: str):
+        self.how = how
+        self.cancelled: list[str] = []
+
+    def open(self, ctx):
+        brain = self
+
+        class Session(BrainSession):
+            def respond(self, caller_text, at_s=0.0):
+                raise AssertionError("the live path uses arespond")
+
+            async def arespond(self, caller_text, at_s=0.0):
+                self.transcript.append(Utterance("caller", caller_text, at_s))
+                if brain.how == "raise":
+                    raise RuntimeError("the model's client broke")
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    brain.cancelled.append(caller_text)
+                    raise
+                yield Chunk("too late")
+        return Session(ctx)
+
+
+@pytest.mark.parametrize("how,error", [("stall", "did not answer in time"),
+                                       ("raise", "agent error: RuntimeError")])
+def test_an_async_reply_that_stalls_or_fails_gets_the_apology(fake, how, error):
+    brain = FailingAsyncBrain(how)
+    provider = start_provider(fake, brain, turn_timeout_s=0.3)
+    try:
+        to = "+14155550214"
+        fake.script(to, Scenario(lines=[say("Who is this?"), wait(1.0)]))
+        sid = dial(provider, 14, to)
+        provider.sink.ended(14)
+        conv = conversation(provider, 14)
+        assert conv.end is None and error in conv.detail["error"]
+        assert fake.calls[sid].handoff["reasonCode"] == "agent-error"
+        assert "trouble on my end" in fake.calls[sid].heard[-1]
+        if how == "stall":
+            assert brain.cancelled == ["Who is this?"]    # its task was stopped, not left
     finally:
         provider.close()
 
@@ -307,6 +386,49 @@ def test_barge_in_closes_the_llm_stream(fake):
         finally:
             provider.close()
             brain.close()
+
+
+def test_an_llm_turn_on_the_live_path_runs_on_the_event_loop(fake, monkeypatch):
+    """No thread per turn and no brain-pool hop: the request is made, and its stream
+    read, on the callback server's loop (the threaded path made it on a brain-pool
+    thread, which read a queue fed by a new ``llm-call-*`` thread)."""
+    import threading
+    from dialcli.conversation.llm import LLMSession
+
+    where: list[str] = []
+    started: list[str] = []
+    real_messages, real_start = LLMSession._messages, threading.Thread.start
+
+    def spy_messages(self):
+        where.append(threading.current_thread().name)
+        return real_messages(self)
+
+    def spy_start(self):
+        started.append(self.name)
+        return real_start(self)
+
+    monkeypatch.setattr(LLMSession, "_messages", spy_messages)
+    with FakeLLM() as llm:
+        llm.enqueue(reply("Hi, ", "it's Zara ", "from Acme.", token_delay=0.05),
+                    reply("Great, ", "talk soon."))
+        brain = LLMBrain(llm.settings(key="sk-test"))
+        provider = start_provider(fake, brain)
+        monkeypatch.setattr(threading.Thread, "start", spy_start)
+        try:
+            to = "+14155550213"
+            fake.script(to, Scenario(lines=[say("Who is this?"), say("Sounds good")],
+                                     stay_s=0.5))
+            sid = dial(provider, 13, to)
+            provider.sink.ended(13, timeout=20)
+            assert fake.calls[sid].heard[1:3] == ["Hi, it's Zara from Acme.", "Great, talk soon."]
+            assert len(brain._aclients) == 1          # one AsyncClient, the server loop's
+        finally:
+            monkeypatch.setattr(threading.Thread, "start", real_start)
+            provider.close()
+            assert brain._aclients == {}              # closed on its loop as the server stopped
+            brain.close()
+    assert where == ["dialcli-callback server"] * 2
+    assert not [n for n in started if n.startswith("llm-call")]
 
 
 @pytest.mark.parametrize("line", ["Who is this?", "What is this about?", "How much is it?",

@@ -286,14 +286,19 @@ def test_a_remembered_reading_is_the_one_for_this_lead():
     assert cold.disposition is warm.disposition is Disposition.WRONG_NUMBER
 
 
-def test_rule_brain_never_blocks_and_the_llm_brain_may():
+def test_rule_brain_never_blocks_and_the_llm_brain_answers_asynchronously():
     from dialcli.config import LLMSettings
     from dialcli.conversation.llm import make_brain
 
     assert RuleBrain().blocking is False
     llm = make_brain(LLMSettings("http://127.0.0.1:9/v1", "m", None))
     try:
-        assert llm.blocking is True
+        # Its sessions open without I/O and offer ``arespond``: the relay runs them on
+        # its loop (no thread), never the blocking ``respond``.
+        from dialcli.conversation.base import BrainSession
+        from dialcli.conversation.llm import LLMSession
+        assert llm.blocking is False
+        assert BrainSession.arespond is None and LLMSession.arespond is not None
     finally:
         llm.close()
 

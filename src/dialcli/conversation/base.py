@@ -8,7 +8,11 @@ and may finish with an ``EndCall`` carrying the disposition. The live relay serv
 and the simulator drive sessions the same way, so a rehearsal exercises the same
 code as a real call.
 
-Sessions are synchronous; the async relay server runs them in a worker thread.
+Sessions are synchronous; the async relay server runs a blocking one in a worker
+thread. A session whose turns wait on network I/O may also offer ``arespond`` (an async
+generator run on the relay server's event loop, the LLM session's live path): the
+relay then iterates it on the loop, with no thread per turn and no hop per token, and
+cancels its task on barge-in. ``respond`` stays for the simulator and rehearsals.
 Barge-in: the relay calls ``cancel()`` (from another thread) when the caller
 interrupts or presses an action key mid-reply; a ``respond`` that waits on I/O must
 notice ``cancelled`` promptly and return (the LLM session closes its HTTP stream),
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
 from dialcli.models import Disposition, VoicemailAction
 from dialcli.workspace.fields import FieldSpec
@@ -154,6 +158,16 @@ class BrainSession(ABC):
     def respond(self, caller_text: str, at_s: float = 0.0) -> Iterator[Chunk]:
         """React to the caller's words; yield reply chunks (last may carry ``end``)."""
 
+    #: Optional async ``respond``: ``async def arespond(caller_text, at_s) ->
+    #: AsyncIterator[Chunk]``, run on the caller's event loop (None: not offered). It
+    #: must stop promptly when its task is cancelled, keeping what it said.
+    arespond: Callable[[str, float], AsyncIterator[Chunk]] | None = None
+
+    async def aon_dtmf(self, digit: str, at_s: float = 0.0) -> AsyncIterator[Chunk]:
+        """``on_dtmf`` for a session that offers ``arespond`` (CPU only by default)."""
+        for chunk in self.on_dtmf(digit, at_s):
+            yield chunk
+
     def on_dtmf(self, digit: str, at_s: float = 0.0) -> Iterator[Chunk]:
         """A keypress. Default: 9 means opt-out (the standard keypress opt-out)."""
         self.transcript.append(Utterance("dtmf", digit, at_s))
@@ -185,8 +199,10 @@ class Brain(ABC):
     """Creates sessions. Implementations: ``rules.RuleBrain``, ``llm.LLMBrain``."""
 
     name = "brain"
-    #: False when sessions never wait on I/O (the rule brain): the relay server may
-    #: then run them on its event loop instead of a worker thread.
+    #: False when the relay server may run the brain's sessions on its event loop
+    #: instead of a worker thread: opening one never waits on I/O, and each turn either
+    #: never does (the rule brain) or is offered as ``arespond`` (the LLM brain). The
+    #: post-call ``finish`` always runs in a worker thread.
     blocking = True
 
     @abstractmethod
@@ -195,6 +211,10 @@ class Brain(ABC):
 
     def close(self) -> None:
         """Release clients (HTTP pools)."""
+
+    async def aclose(self) -> None:
+        """Release what async sessions opened on the running loop (the callback server
+        calls it on its loop as it stops)."""
 
 
 def collect(chunks: Iterator[Chunk]) -> tuple[str, EndCall | None]:

@@ -14,12 +14,16 @@ from the callback server (``verdict``); the gate's timers run in the session's l
 Partial prompts (``partialPrompts``) only tell the gate that someone is speaking; the
 brain gets each utterance once, when its final prompt arrives.
 
-For each caller prompt the brain's ``respond`` runs in a worker thread (sessions are
-synchronous and an LLM call blocks for seconds) and its chunks are forwarded as
-``text`` tokens the moment they exist, then ``last: true`` closes the talk cycle. A
+For each caller prompt the session's reply is forwarded as ``text`` tokens the
+moment they exist, then ``last: true`` closes the talk cycle. Where the reply runs:
+a session that offers ``arespond`` (the LLM session) is iterated by a task on this
+event loop -- the model's stream is read here, no thread per turn, no hop per token;
+a blocking sync session's ``respond`` runs in a brain-pool thread (its chunks come
+back with ``call_soon_threadsafe``); a non-blocking brain's (rules) runs inline. A
 reader task keeps reading while a reply streams. An ``interrupt`` (or an action key
 such as 9) stops the remaining tokens at once and cancels the reply in the brain
-(``BrainSession.cancel``: the LLM's HTTP stream is closed), so the next prompt is
+(``BrainSession.cancel``, and the async reply's task is cancelled: the LLM's HTTP
+stream is closed), so the next prompt is
 answered at the brain's own speed; ``on_interrupt`` then trims the agent line to what
 the caller actually heard. Nothing more of an interrupted reply is sent -- no
 closing ``last: true`` either: Twilio has already dropped that talk cycle, and the
@@ -28,8 +32,6 @@ keypress that means nothing). When a chunk carries ``end`` the
 goodbye is spoken, ``end`` is sent with the disposition as handoff data, and the
 conversation is reported. If the caller hangs up first, ``finish`` gives the label.
 
-A brain that declares ``blocking = False`` (CPU-only, like the rule brain) runs on the
-event loop instead, saving two thread hops per turn.
 
 Frames that are not JSON objects (binary frames, invalid JSON, arrays) are ignored
 and counted, never fatal; a turn's caller text is capped at ``MAX_PROMPT``, so a
@@ -48,7 +50,7 @@ import json
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -93,6 +95,8 @@ class RelaySession:
         #: what the next reply answers: "barge" (a prompt after an interrupt) or "dtmf"
         #: (an action key mid-reply) -- its latency is also kept apart for live_bench
         self.pending_tag: str | None = None
+        #: the task running an async session's reply (cancelled on barge-in)
+        self.reply_task: asyncio.Task | None = None
         self.gate = GreetingGate(silence_s=server.greet_silence_s,
                                  machine_quiet_s=server.machine_quiet_s)
 
@@ -247,6 +251,8 @@ class RelaySession:
         self.interrupted = True
         if self.replying and self.session is not None:
             self.session.cancel()
+            if self.reply_task is not None:
+                self.reply_task.cancel()
 
     def verdict(self, answered_by: str) -> None:
         """An AMD verdict (any thread): stop talking to a machine at once."""
@@ -323,7 +329,8 @@ class RelaySession:
                 at = self.at_s()
                 self.answered += 1
                 self.server.observe(self.call, "caller", text, at)
-                await self._reply(lambda: session.respond(text, at), t_recv)
+                await self._reply(lambda: session.respond(text, at), t_recv,
+                                  lambda: session.arespond(text, at))
         elif kind == "dtmf":
             digit, at = str(msg.get("digit", ""))[:8], self.at_s()
             if not digit or self.silenced:
@@ -335,7 +342,8 @@ class RelaySession:
                 self.gate.state, self.gate.reason = "greeted", "a keypress"
                 if digit not in session.action_digits:
                     await self._greet(t_recv)
-            await self._reply(lambda: session.on_dtmf(digit, at), t_recv)
+            await self._reply(lambda: session.on_dtmf(digit, at), t_recv,
+                              lambda: session.aon_dtmf(digit, at))
         elif kind == "interrupt":
             heard = str(msg.get("utteranceUntilInterrupt", ""))[:MAX_PROMPT]
             session.on_interrupt(heard)
@@ -345,17 +353,22 @@ class RelaySession:
                         str(msg.get("description"))[:300])
 
     # -- output ------------------------------------------------------------------
-    async def _reply(self, make: Callable[[], Iterator[Chunk]], t_recv: float) -> None:
+    async def _reply(self, make: Callable[[], Iterator[Chunk]], t_recv: float,
+                     amake: Callable[[], AsyncIterator[Chunk]] | None = None) -> None:
         """Stream one reply; returns when the brain is done with this turn."""
         self.interrupted = False
         tag, self.pending_tag = self.pending_tag, None
         queue: asyncio.Queue = asyncio.Queue()
         session = self.session
         session.begin_turn()
-        # A brain that never blocks (``blocking = False``, e.g. rules) answers on the
-        # loop itself: two thread hops cost more than its whole turn.
-        inline = not self.server.brain.blocking
-        put = (lambda fn, *args: fn(*args)) if inline else self.loop.call_soon_threadsafe
+        # A session with an async API (the LLM's) answers on this loop: its waits are
+        # the model's I/O, not a thread. A brain that never blocks (``blocking =
+        # False``, e.g. rules) answers on the loop itself: two thread hops cost more
+        # than its whole turn. Anything else, in a brain-pool thread.
+        asynchronous = amake is not None and getattr(session, "arespond", None) is not None
+        inline = not asynchronous and not self.server.brain.blocking
+        put = ((lambda fn, *args: fn(*args)) if inline or asynchronous
+               else self.loop.call_soon_threadsafe)
 
         def work() -> None:
             started = _mono()
@@ -380,9 +393,41 @@ class RelaySession:
                         pass
             put(queue.put_nowait, (outcome[0], outcome[1], started, _mono()))
 
+        async def awork() -> None:
+            # As a thread's ``work``: the brain's time starts when its task first runs,
+            # so waiting for the loop to schedule it counts as the server's.
+            began = _mono()
+            outcome: tuple[str, Any] = ("done", None)
+            chunks = None
+            try:
+                chunks = amake()
+                async for chunk in chunks:
+                    queue.put_nowait(("chunk", chunk, began, _mono()))
+                    if session.cancelled:
+                        break           # barge-in: the rest is not wanted
+            except asyncio.CancelledError:
+                pass                    # barge-in (``_stop_reply``) or the turn gave up
+            except Exception as exc:  # noqa: BLE001 - reported like a thread's
+                outcome = ("error", exc)
+            finally:
+                # The session's cleanup (what an LLM turn said is recorded, its stream
+                # closed) runs before the turn is reported done.
+                if chunks is not None:
+                    try:
+                        await chunks.aclose()
+                    except BaseException:  # noqa: BLE001 - cleanup must not hang us
+                        pass
+            queue.put_nowait((outcome[0], outcome[1], began, _mono()))
+
         self.replying = True
         try:
-            if inline:
+            if asynchronous:
+                task = self.reply_task = self.loop.create_task(awork())
+                # A task cancelled before its first step never runs ``awork``'s
+                # ``finally``: the turn is still reported done.
+                task.add_done_callback(lambda t: t.cancelled() and queue.put_nowait(
+                    ("done", None, _mono(), _mono())))
+            elif inline:
                 work()
             else:
                 self.loop.run_in_executor(self.server.brain_pool, work)
@@ -450,6 +495,9 @@ class RelaySession:
                 self.server.observe(self.call, "agent", "".join(spoken).strip(), self.at_s())
         finally:
             self.replying = False
+            task, self.reply_task = self.reply_task, None
+            if task is not None and not task.done():
+                task.cancel()           # the turn timed out or failed: stop the brain
         whole = (_mono() - t_recv) - (produced - started)
         if first_overhead is None:
             first_overhead = whole

@@ -238,6 +238,13 @@ class CallServer:
 
     def stop(self) -> None:
         self.stopping = True
+        loop = self.loop
+        if self.brain is not None and loop is not None and loop.is_running():
+            # The brain's async clients belong to this loop: closed on it.
+            try:
+                asyncio.run_coroutine_threadsafe(self.brain.aclose(), loop).result(2.0)
+            except Exception:  # noqa: BLE001 - stopping: a stuck close must not hang us
+                log.debug("closing the brain's async clients failed", exc_info=True)
         if self.thread is not None:
             self.thread.stop()
             self.thread = None
