@@ -176,6 +176,29 @@ to a machine and a message left on each, in all fourteen. So on the quiet box th
 path is the better one at every percentile and meets the 20 ms p99 in 5 of 7 runs (the
 misses, 32.0 and 29.0 ms, had loop lag p99 8.4 and 9.8 ms); under load 3-4 it is the
 threaded path that keeps the tighter tail.
+
+The merged code on the idle box (19:12-19:18, load 0.9-1.5), six runs of the defaults:
+first-token p99 24.5 / 14.5 / 11.9 / 25.2 / 14.9 / 23.8 ms (3 of 6), max 160 ms. Every
+turn of one run logged (2,472; 76 over 10 ms) showed two kinds of tail. About twelve
+turns a run took ~150 ms: the fake callee spoke its next line while the agent's reply
+was still streaming, with no ``interrupt`` -- mostly when AMD's human verdict had
+greeted before the callee's "Hello?" arrived, so the brain answered the "Hello?" while
+the callee went on -- and the new prompt waited for that reply to finish. Twilio sends
+``interrupt`` when a caller talks over the agent; the fake did not, so those turns
+counted the old reply's brain time as the server's. The callee now listens for 20 ms
+before each line (``Scenario.talk_over_s``) and, if the agent's talk cycle is still
+open, sends the interrupt first, as Twilio would: those turns are barge-ins now (about
+251 a run instead of 240). The rest are bursts: ten or so prompts read in one
+millisecond after a loop stall, 10-18 ms each; generation-1 collections (12 a run, p50
+5-7 ms) are part of them, but collecting generation 1 three times as often halved its
+pauses and left the p99 where it was (24.2 / 11.7 / 10.3 / 20.2 vs 24.8 / 13.7 / 17.0 /
+15.6 ms, alternating), so it was not adopted. With the faithful talk-over, six runs on
+the idle box (20:11-20:17, load 0.9-1.7): first-token p99 14.1 / 34.4 / 11.4 / 9.1 / 8.2
+/ 6.1 ms (5 of 6; the miss had loop timer lag p99 14.3 ms against 4.3-5.7 in the others,
+and its pacing, -7.6%, and barge-in p99, 54 ms, missed with it: the box was busy then),
+max 30-40 ms outside that run; barge-in p99 5.2-25.0 ms; DTMF 9 p99 2.0-4.9 ms; greeting
+p99 6.5-22.2 ms; pacing -3.7..-4.3%; 268 sessions at once, 20 creates at most in a
+sliding second, no word to a machine, CPU 47-51 ms per call.
 """
 
 from __future__ import annotations
@@ -236,7 +259,7 @@ def serve_fake(args: argparse.Namespace) -> None:
             continue
         fake.script(number(n), Scenario(
             lines=lines, ring_s=0.2, hello="Hello?", hello_at_s=rng.uniform(0.5, 1.5),
-            amd_delay_s=rng.uniform(1.0, 4.0), reply_timeout_s=15))
+            amd_delay_s=rng.uniform(1.0, 4.0), reply_timeout_s=15, talk_over_s=0.02))
 
     async def stats(request):
         calls = list(fake.calls.values())

@@ -144,6 +144,11 @@ class Scenario:
     greeting_s: float = 1.0
     greet_timeout_s: float = 5.0
     lang: str = "en-US"
+    # A callee who starts a line while the agent's reply is still coming talks over the
+    # agent: Twilio then sends ``interrupt`` before the prompt (interruptible speech).
+    # The fake notices the reply by reading for ``talk_over_s`` before it speaks; off
+    # by default (most scenarios script their interruptions with say_interrupting).
+    talk_over_s: float = 0.0
 
 
 @dataclass(eq=False)
@@ -170,6 +175,8 @@ class FakeCall:
     turn_ms: list[tuple[float, float]] = field(default_factory=list)  # (first token, last)
     relay_messages: list[dict] = field(default_factory=list)
     relay_attrs: dict[str, str] = field(default_factory=dict)   # the <ConversationRelay>
+    #: the agent's talk cycle is open (a text token came, its ``last: true`` not yet)
+    agent_talking: str | None = None
     #: seconds from the callee's first words (or the verdict) to the greeting's first token
     greeting_after_s: float | None = None
     #: agent text tokens that arrived while a machine was answering, before its verdict
@@ -803,6 +810,15 @@ class FakeTwilio:
             if got:
                 call.greeting_after_s = got[0] - trigger
         for step in sc.lines:
+            if step.kind == "say" and sc.talk_over_s:
+                if await self._read(call, ws, until_last=False, timeout=sc.talk_over_s):
+                    return False
+                if call.agent_talking is not None:
+                    await ws.send(json.dumps({"type": "interrupt", "utteranceUntilInterrupt":
+                                              call.agent_talking,
+                                              "durationUntilInterruptMs": 300}))
+                    call.log.append(("callee-talked-over", call.agent_talking))
+                    call.agent_talking = None
             if step.kind == "say":
                 # With partialPrompts on, the growing transcript comes first: the
                 # brain must still get the utterance once.
@@ -933,6 +949,8 @@ class FakeTwilio:
             msg = json.loads(raw)
             call.relay_messages.append(msg)
             if msg.get("type") == "text":
+                call.agent_talking = None if msg.get("last") else \
+                    (call.agent_talking or "") + msg.get("token", "")
                 if first is None:
                     first = time.monotonic()
                     if first_at is not None:
