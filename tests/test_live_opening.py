@@ -277,6 +277,32 @@ def test_barge_in_cancels_the_reply_and_the_next_prompt_is_answered_at_once(fake
         provider.close()
 
 
+def test_a_callee_who_talks_over_a_streaming_reply_interrupts_it(fake):
+    """AMD's verdict greets first, the person's "Hello?" then gets a (slow) reply, and
+    they go on talking over it: Twilio sends ``interrupt`` before their words (the fake
+    does too, with ``talk_over_s``), so the reply stops and their words are answered at
+    once rather than after the rest of it."""
+    brain = SlowBrain(asynchronous=True)
+    provider = start_provider(fake, brain)
+    try:
+        to = "+14155550214"
+        fake.script(to, Scenario(hello="Hello?", hello_at_s=1.4, amd_delay_s=1.0,
+                                 talk_over_s=1.0, lines=[say("ok bye")]))
+        sid = dial(provider, 14, to)
+        provider.sink.ended(14, timeout=20)
+        call = fake.calls[sid]
+        (heard,) = [text for what, text in call.log if what == "callee-talked-over"]
+        assert heard.startswith("Our plan")
+        assert brain.stopped, "the reply talked over was never cancelled"
+        assert call.turn_ms[-1][0] < 1000          # not the ~2 s the reply had left
+        conv = conversation(provider, 14)
+        agent = [u for u in conv.transcript if u["role"] == "agent"]
+        assert agent[0]["text"] == GREETING and agent[1]["interrupted"]
+        assert agent[-1]["text"] == "Goodbye!"
+    finally:
+        provider.close()
+
+
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["thread", "async"])
 def test_dtmf_9_mid_reply_ends_with_the_opt_out_goodbye_at_once(fake, asynchronous):
     brain = SlowBrain(asynchronous)
