@@ -512,12 +512,17 @@ def _which(simulated: bool | None) -> str:
         " AND provider = 'simulator'" if simulated else " AND provider != 'simulator'")
 
 
+def _counted(simulated: bool | None) -> str:
+    """The dials a frequency cap counts, after ``e164 = ?`` or ``e164 IN (...)``: those
+    claimed inside the window (parameters ``cap_bounds(at)``) and not canceled."""
+    return "claimed_at > ? AND claimed_at <= ? AND status != 'canceled'" + _which(simulated)
+
+
 def cap_count_sql(e164_expr: str, simulated: bool | None = None) -> str:
     """A subquery counting the dials ``check_cap`` counts, to the number ``e164_expr``
     names, for a caller that folds the count into a read it makes anyway; its
     parameters are ``cap_bounds(at)``. Pass the count to ``check_cap(count=)``."""
-    return (f"(SELECT COUNT(*) FROM calls WHERE e164 = {e164_expr} AND claimed_at > ? "
-            f"AND claimed_at <= ? AND status != 'canceled'{_which(simulated)})")
+    return f"(SELECT COUNT(*) FROM calls WHERE e164 = {e164_expr} AND {_counted(simulated)})"
 
 
 def cap_bounds(at: datetime) -> tuple[str, str]:
@@ -543,8 +548,8 @@ def check_cap(conn, e164: str, at: datetime, *, limit: int | None = None,
         return count, None
     since, until = cap_bounds(at)
     rows = conn.execute(
-        "SELECT claimed_at FROM calls WHERE e164 = ? AND claimed_at > ? AND claimed_at <= ? "
-        "AND status != 'canceled'" + _which(simulated) + " ORDER BY claimed_at",
+        f"SELECT claimed_at FROM calls WHERE e164 = ? AND {_counted(simulated)} "
+        "ORDER BY claimed_at",
         (e164, since, until),
     ).fetchall()
     count = len(rows)
@@ -573,9 +578,8 @@ def check_consumer_cap(conn, lead_id: int, at: datetime, *, limit: int,
     since, until = cap_bounds(at)
     marks = ", ".join("?" * len(numbers))
     rows = conn.execute(
-        f"SELECT claimed_at FROM calls WHERE e164 IN ({marks}) AND claimed_at > ? "
-        "AND claimed_at <= ? AND status != 'canceled'" + _which(simulated) +
-        " ORDER BY claimed_at", (*numbers, since, until)).fetchall()
+        f"SELECT claimed_at FROM calls WHERE e164 IN ({marks}) AND {_counted(simulated)} "
+        "ORDER BY claimed_at", (*numbers, since, until)).fetchall()
     count = len(rows)
     if count < limit:
         return count, None, numbers
