@@ -208,6 +208,18 @@ def test_cli_simulate_shows_a_whole_conversation(cli, ws):
     assert ws.scalar("SELECT COUNT(*) FROM calls") == 0
 
 
+def test_the_help_shows_the_command_as_it_is_typed(cli, ws):
+    """``call NUMBER`` is the ``place`` command unnamed: its help and usage errors show
+    ``dialcli call [OPTIONS] NUMBER``, not a ``place`` the user never typed."""
+    r = cli("call", "--help")
+    assert r.exit_code == 0 and "dialcli call [OPTIONS]" in r.stdout, r.stdout
+    assert "call place" not in r.stdout.split("Example")[0]
+    r = cli("call")
+    assert r.exit_code == 2 and "dialcli call [OPTIONS]" in r.stderr and "NUMBER" in r.stderr
+    assert "dialcli call place [OPTIONS]" in cli("call", "place", "--help").stdout
+    assert "dialcli call list [OPTIONS]" in cli("call", "list", "--help").stdout
+
+
 @pytest.mark.parametrize("args,words", [
     (["12", "--agent", "Zara", "--simulate"], "Cannot call"),
     ([NY, "--agent", "Zara", "--simulate", "--var", "NAME"], "KEY=VALUE"),

@@ -15,7 +15,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 from rich.text import Text
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from dialcli import formats
 from dialcli.cli import common
@@ -23,14 +23,37 @@ from dialcli.engine import testcall
 from dialcli.errors import InputError
 from dialcli.models import VoicemailAction
 
+
 class CallGroup(TyperGroup):
     """``dialcli call NUMBER ...`` places a call (the ``place`` command, named or not);
     ``dialcli call list`` lists the past ones."""
 
     def parse_args(self, ctx, args):
         if not args or args[0] not in self.commands:
-            args = ["place", *args]
+            args = [_IMPLICIT, *args]
         return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] == _IMPLICIT:
+            # Named for what the user typed: its help reads "dialcli call NUMBER", not
+            # "dialcli call place NUMBER".
+            return "", self.commands["place"], args[1:]
+        return super().resolve_command(ctx, args)
+
+
+#: Stands for the ``place`` command the user did not name (never typed: a NUL).
+_IMPLICIT = "\0place"
+
+
+class _PlaceContext(TyperCommand.context_class):  # typer carries its own click
+    @property
+    def command_path(self) -> str:
+        # Unnamed, the command adds an empty word: "dialcli call  [OPTIONS]".
+        return " ".join(super().command_path.split())
+
+
+class PlaceCommand(TyperCommand):
+    context_class = _PlaceContext
 
 
 app = typer.Typer(name="call", cls=CallGroup, no_args_is_help=False,
@@ -59,7 +82,7 @@ def _printer(ctx_agent: str):
     return on_line
 
 
-@app.command("place")
+@app.command("place", cls=PlaceCommand)
 def call(
     ctx: typer.Context,
     number: str = typer.Argument(..., metavar="NUMBER", help="The number to call (your own phone)."),
