@@ -228,7 +228,7 @@ def test_demo_uses_the_global_db_and_never_replaces_other_work(cli, tmp_path, mo
 
 
 def test_the_dashboard_clock_names_its_zone(monkeypatch):
-    """'simulated time Tue 07:00:00 PST': the clock says which zone it is in."""
+    """'simulated time Tue 03-03 07:00:00 PST': the clock says which zone it is in."""
     import time as time_mod
     from datetime import datetime, timezone
 
@@ -243,10 +243,10 @@ def test_the_dashboard_clock_names_its_zone(monkeypatch):
     monkeypatch.setenv("TZ", "America/Los_Angeles")
     time_mod.tzset()
     try:
-        assert "simulated time Tue 07:00:00 PST" in status_line(snap).plain
+        assert "simulated time Tue 03-03 07:00:00 PST" in status_line(snap).plain
         snap.virtual = False
         snap.now = datetime(2026, 7, 7, 15, 0, tzinfo=timezone.utc)
-        assert "now Tue 08:00:00 PDT" in status_line(snap).plain
+        assert "now Tue 07-07 08:00:00 PDT" in status_line(snap).plain
     finally:
         monkeypatch.undo()
         time_mod.tzset()

@@ -115,11 +115,14 @@ def instant(value: datetime | str | None, zone: str | None = None, *, none: str 
 
 
 def local_clock(dt: datetime | None, *, none: str = "-", zone: bool = True) -> str:
-    """An instant in this computer's zone, naming it (``'Mon 14:03:07 PST'``): the
-    dashboard's clock; ``zone=False`` where a column header names it."""
+    """An instant in this computer's zone, naming it (``'Mon 12-07 14:03:07 PST'``):
+    the dashboard's clock; ``zone=False`` where a column header names it. The date is
+    there because a simulated week passes in a minute: a callback dialed a week on
+    read "Tue 20:00" above "Wed 01:01", as if time had run backwards."""
     if dt is None:
         return none
-    return dt.astimezone().strftime("%a %H:%M:%S %Z" if zone else "%a %H:%M:%S").strip()
+    return dt.astimezone().strftime("%a %m-%d %H:%M:%S %Z" if zone
+                                    else "%a %m-%d %H:%M:%S").strip()
 
 
 def utc_z(value: datetime | str | None) -> str:
