@@ -416,10 +416,10 @@ def test_the_dashboard_says_why_nothing_is_dialed(store):
     at, why, line = seen[0]
     assert T0 + timedelta(hours=2) < at < T0 + timedelta(hours=2, minutes=1)
     assert why == "a callback is due"
-    assert line.endswith("Nothing to dial until Tue 17:00:21 UTC: a callback is due")
+    assert line.endswith("Nothing to dial until Tue 03-03 17:00:21 UTC: a callback is due")
     hawaii = [s for s in seen if s[0] == T0.replace(hour=19)]
     assert hawaii and hawaii[0][1] == "calling hours open for numbers in Pacific/Honolulu"
-    assert "Nothing to dial until Tue 19:00:00 UTC: calling hours open for numbers in " \
+    assert "Nothing to dial until Tue 03-03 19:00:00 UTC: calling hours open for numbers in " \
         "Pacific/Honolulu" in hawaii[0][2]
     assert seen[-1][1] == "pass 2 opens" and "Next pass opens" in seen[-1][2]
 
@@ -475,7 +475,7 @@ def test_status_in_another_terminal_says_what_an_idle_live_runner_waits_for(stor
     snap = seen[0]
     assert snap.waiting_until == T0.replace(hour=19)
     assert snap.waiting_for == "calling hours open for numbers in Pacific/Honolulu"
-    assert "Nothing to dial until Tue 19:00:00 UTC: calling hours open for numbers in " \
+    assert "Nothing to dial until Tue 03-03 19:00:00 UTC: calling hours open for numbers in " \
         "Pacific/Honolulu" in status_line(snap).plain
     # Stopped, the runner no longer speaks for the campaign.
     after = lifecycle.snapshot(store, cid, clock.now())
