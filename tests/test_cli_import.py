@@ -140,6 +140,28 @@ def test_import_json(cli, db_path, tmp_path):
     assert data["leads_per_zone"] == {"America/Los_Angeles": 1, "America/New_York": 1}
 
 
+def test_import_map_reads_a_crm_export_without_editing_it(cli, db_path, tmp_path):
+    """The hint names the --map that fixes the file; with it the file imports; a --map
+    naming no column, or not KEY=VALUE, exits 2 and writes nothing."""
+    make_campaign(db_path)
+    path = tmp_path / "crm.csv"
+    path.write_text("First Name,Last Name,Mobile Phone\nAlex,Chen,4155550123\n")
+    result = cli("import", path)
+    assert result.exit_code == 2 and "--map 'Mobile Phone=phone1'" in result.stderr
+    assert "--map 'First Name=name'" in result.stderr
+    for bad, words in ((["--map", "Cell=phone1"], "no column 'Cell'"),
+                       (["--map", "Mobile Phone"], "is not CSV_COLUMN=COLUMN")):
+        result = cli("import", path, "--map", "First Name=name", *bad)
+        assert result.exit_code == 2 and words in result.stderr, result.stderr
+    assert count(db_path) == 0
+    result = cli("import", path, "--map", "First Name=name", "--map", "Mobile Phone=phone1",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["imported"] == 1 and data["variables"] == ["LAST_NAME"]
+    assert count(db_path) == 1
+
+
 def test_import_allow_duplicates(cli, db_path, tmp_path):
     make_campaign(db_path)
     path = tmp_path / "leads.csv"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from rich import box
@@ -21,7 +21,7 @@ from rich.text import Text
 
 from dialcli import formats
 from dialcli.cli import common
-from dialcli.leads import importer
+from dialcli.leads import csvfile, importer
 from dialcli.leads.importer import ImportSummary
 
 #: Below this size an import is over before a progress bar would be readable.
@@ -48,6 +48,10 @@ def import_leads(
     allow_duplicates: bool = typer.Option(
         False, "--allow-duplicates",
         help="Import leads whose phone is already in the campaign or earlier in the file."),
+    column_map: List[str] = typer.Option(
+        [], "--map", metavar="CSV_COLUMN=COLUMN",
+        help="Read a column of the file as another, e.g. --map 'Mobile Phone=phone1' "
+             "(repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Import leads from a CSV into a campaign, all or nothing.
@@ -55,7 +59,10 @@ def import_leads(
     Required columns: name, phone1. Optional: phone2..phone10, email, timezone,
     and consent_at, consent_type (written|express), consent_source: one consent
     record per phone of the row. Headers are normalized (uppercase,
-    non-alphanumerics -> _): 'case number' becomes {{CASE_NUMBER}}. Phones may be
+    non-alphanumerics -> _): 'case number' becomes {{CASE_NUMBER}}; 'Phone 1' and
+    'E-mail' are phone1 and email, and a lone 'phone' column is phone1. A file
+    with other names needs no editing: --map 'Mobile Phone=phone1' --map
+    'First Name=name' says what its columns are. Phones may be
     written with spaces, dashes, dots or parentheses; each is stored as E.164
     with its time zones. Rows without a valid phone, and duplicates, go to a
     rejects CSV with their line number and the reason, as do rows whose consent
@@ -68,13 +75,15 @@ def import_leads(
     Example:
       dialcli import leads.csv --campaign Spring
       dialcli import export.csv --default-region CA --rejects bad.csv --json
+      dialcli import crm.csv --map 'First Name=name' --map 'Mobile Phone=phone1'
     """
+    columns = csvfile.parse_column_map(column_map)
     st = common.store(ctx)
     campaign_id = common.resolve_campaign_id(st, campaign)
     size = csv_path.stat().st_size if csv_path.is_file() else 0
     show_bar = not as_json and common.err.is_terminal and size >= PROGRESS_MIN_BYTES
     kwargs = dict(campaign_id=campaign_id, now=common.now(ctx), default_region=default_region,
-                  allow_duplicates=allow_duplicates, rejects_path=rejects)
+                  allow_duplicates=allow_duplicates, rejects_path=rejects, columns=columns)
     if show_bar:
         with _progress() as bar:
             task = bar.add_task(f"Importing {csv_path.name}", total=size)

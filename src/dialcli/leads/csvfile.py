@@ -27,12 +27,13 @@ import codecs
 import csv
 import io
 import re
+import shlex
 from dataclasses import dataclass, field
 from bisect import bisect_right
 from itertools import accumulate, chain, islice, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from dialcli import textfiles
 from dialcli.errors import InputError
@@ -47,7 +48,13 @@ CONSENT_COLUMNS = (CONSENT_AT, CONSENT_TYPE, CONSENT_SOURCE)
 STRUCTURED = frozenset({"NAME", "EMAIL", "TIMEZONE", *CONSENT_COLUMNS}
                        | {f"PHONE{i}" for i in range(1, PHONE_SLOTS + 1)})
 _PHONE_TOKEN = re.compile(r"PHONE(\d+)")
+#: A structured column's name without its underscores -> that column: 'Phone 1',
+#: 'phone_1', 'E-mail', 'Time zone' and 'Consent type' name the columns they read as.
+_STRUCTURED_KEYS = {t.replace("_", ""): t for t in STRUCTURED}
+#: A lone phone column, read as phone1 when no column is phone1.
+_PHONE1_ALIASES = frozenset({"PHONE", "PHONE_NUMBER", "PHONENUMBER"})
 _LOOKS_LIKE_PHONE = re.compile(r"(PHONE|MOBILE|CELL|TEL|NUMBER)", re.I)
+_LOOKS_LIKE_NAME = re.compile(r"(NAME|CONTACT|CUSTOMER|CLIENT|NOMBRE)", re.I)
 _DELIMITERS = (",", ";", "\t", "|")
 FIELD_LIMIT = 1 << 20
 csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
@@ -344,10 +351,77 @@ def record_starts(rows: list[list[str]], before: int, after: int) -> list[int]:
     return [before + 1 + i + e for i, e in enumerate(accumulate(extra[:n]))]
 
 
-def plan_header(cells: list[str], line: int) -> HeaderPlan:
-    """Normalize the header; raise ``InputError`` for missing or colliding columns."""
+def _aliased(tokens: list[str]) -> list[str]:
+    """Structured columns written another way (``PHONE_1``, ``E_MAIL``) read as the
+    column they name -- unless the file also has that column as such, or two columns
+    claim it: those stay variables, as before."""
+    present = set(tokens)
+    claims: dict[str, list[int]] = {}
+    for i, token in enumerate(tokens):
+        column = _structured(token)
+        if column != token and column not in present:
+            claims.setdefault(column, []).append(i)
+    out = list(tokens)
+    for column, where in claims.items():
+        if len(where) == 1:
+            out[where[0]] = column
+    return out
+
+
+def _structured(token: str) -> str:
+    """``token``, or the structured column it names written another way (``PHONE_1``)."""
+    return _STRUCTURED_KEYS.get(token.replace("_", ""), token) if token else token
+
+
+def parse_column_map(pairs: Iterable[str]) -> dict[str, str]:
+    """``['Mobile Phone=phone1', ...]`` (``import --map``) -> {CSV column: column}."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        source, sep, target = pair.rpartition("=")
+        source, target = source.strip(), target.strip()
+        if not sep or not source or not normalize_header(target):
+            raise InputError(
+                f"--map {pair!r} is not CSV_COLUMN=COLUMN.",
+                hint="Name a column of the file and what it is, e.g. --map 'Mobile Phone=phone1' "
+                     "--map 'First Name=name'.")
+        if source in out:
+            raise InputError(f"--map names the column {source!r} twice.")
+        out[source] = target
+    return out
+
+
+def _mapped(raw: list[str], tokens: list[str], columns: Mapping[str, str]) -> list[str]:
+    """The tokens with the user's ``--map`` applied: each named CSV column (as written,
+    in any case, or by its normalized name) is read as the column it maps to."""
+    tokens = list(tokens)
+    for source, target in columns.items():
+        wanted = source.strip().casefold()
+        hits = [i for i, c in enumerate(raw) if c.casefold() == wanted] or \
+            [i for i, t in enumerate(tokens) if t and t == normalize_header(source)]
+        if not hits:
+            found = ", ".join(repr(c) for c in raw if c) or "(none)"
+            raise InputError(f"--map {source}={target}: the file has no column {source!r}.",
+                             hint=f"Its columns: {found}.")
+        tokens[hits[0]] = _structured(normalize_header(target))
+    return tokens
+
+
+def plan_header(cells: list[str], line: int,
+                columns: Mapping[str, str] | None = None) -> HeaderPlan:
+    """Normalize the header; raise ``InputError`` for missing or colliding columns.
+
+    A structured column may be written with separators (``Phone 1``, ``E-mail``); a
+    lone ``phone`` column is phone1 when no column is; ``columns`` (``import --map``)
+    says what other columns are."""
     raw = [c.replace("\ufeff", "").strip() for c in cells]
-    tokens = [normalize_header(c) for c in raw]
+    tokens = _aliased([normalize_header(c) for c in raw])
+    if "PHONE1" not in tokens and not (columns and any(
+            _structured(normalize_header(t)) == "PHONE1" for t in columns.values())):
+        lone = [i for i, t in enumerate(tokens) if t in _PHONE1_ALIASES]
+        if len(lone) == 1:
+            tokens[lone[0]] = "PHONE1"
+    if columns:
+        tokens = _mapped(raw, tokens, columns)
     warnings: list[str] = []
     seen: dict[str, int] = {}
     ignored = []
@@ -362,7 +436,9 @@ def plan_header(cells: list[str], line: int) -> HeaderPlan:
             j = seen[token]
             raise InputError(
                 f"Columns {raw[j]!r} (column {j + 1}) and {raw[i]!r} (column {i + 1}) both "
-                f"become {token} after normalization (uppercase, non-alphanumerics -> _).",
+                f"become {token} after normalization (uppercase, non-alphanumerics -> _"
+                + (", separators in a lead's own column ignored" if token in STRUCTURED
+                   else "") + " and --map applied).",
                 hint="Rename or remove one of them so every column has its own name, "
                      "then import again.",
             )
@@ -377,7 +453,13 @@ def plan_header(cells: list[str], line: int) -> HeaderPlan:
         if "PHONE1" not in seen:
             like = [c for c, t in zip(raw, tokens) if t and _LOOKS_LIKE_PHONE.search(c)]
             if like:
-                hint.append(f"Did you mean {like[0]!r}? Rename it to phone1.")
+                hint.append(f"Did you mean {like[0]!r}? Import with --map {_q(like[0] + '=phone1')} "
+                            "(or rename the column to phone1).")
+        if "NAME" not in seen:
+            like = [c for c, t in zip(raw, tokens) if t and _LOOKS_LIKE_NAME.search(c)]
+            if like:
+                hint.append(f"Did you mean {like[0]!r}? Import with --map {_q(like[0] + '=name')} "
+                            "(or rename the column to name).")
         hint.append("Start from the template: dialcli template -o leads.csv")
         raise InputError(
             f"The CSV is missing the required column{'s' if len(missing) > 1 else ''} "
@@ -411,6 +493,11 @@ def plan_header(cells: list[str], line: int) -> HeaderPlan:
         phones=phones, variables=variables, ignored=ignored, warnings=warnings,
         consent=consent,
     )
+
+
+def _q(text: str) -> str:
+    """A column name as a shell word (``'Mobile Phone'``)."""
+    return shlex.quote(text)
 
 
 # -- values -------------------------------------------------------------------------

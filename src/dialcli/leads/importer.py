@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from dialcli.compliance import consent
 from dialcli.leads import csvfile
@@ -112,16 +112,18 @@ def import_csv(store: Store, path: str | os.PathLike[str], *, campaign_id: int, 
                default_region: str = "US", allow_duplicates: bool = False,
                rejects_path: str | os.PathLike[str] | None = None,
                progress: Progress | None = None, workers: int | None = None,
-               chunk_rows: int = 20_000) -> ImportSummary:
+               chunk_rows: int = 20_000, columns: Mapping[str, str] | None = None
+               ) -> ImportSummary:
     """Import ``path`` into the campaign in one transaction; return the summary.
 
     ``workers``: None = decide by file size, 0 = prepare in this process,
-    1 = prepare in a second process. Raises ``InputError`` for an unusable file
+    1 = prepare in a second process. ``columns``: what named CSV columns are
+    (``import --map``: {'Mobile Phone': 'phone1'}). Raises ``InputError`` for an unusable file
     (nothing written), ``Interrupted`` on Ctrl-C (nothing written).
     """
     args = dict(campaign_id=campaign_id, now=now, default_region=default_region,
                 allow_duplicates=allow_duplicates, rejects_path=rejects_path,
-                progress=progress, workers=workers, chunk_rows=chunk_rows)
+                progress=progress, workers=workers, chunk_rows=chunk_rows, columns=columns)
     try:
         return _import(store, Path(path), reader="pandas", **args)
     except csvfile.ReaderFallback:
@@ -153,9 +155,9 @@ def _import(store: Store, source: Path, *, workers: int | None, **kwargs) -> Imp
 def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
                  default_region: str, allow_duplicates: bool, rejects_path,
                  progress: Progress | None, chunk_rows: int, reader: str,
-                 proc) -> ImportSummary:
+                 proc, columns: Mapping[str, str] | None = None) -> ImportSummary:
     info = csvfile.inspect(source)               # file, encoding, delimiter, header
-    header = csvfile.plan_header(info.header, info.header_line)
+    header = csvfile.plan_header(info.header, info.header_line, columns)
     campaign = store.one("SELECT id, name, status, pass_no, window_start, window_end, purpose, "
                          "consent_gate FROM campaigns WHERE id = ?", (campaign_id,))
     if campaign is None:
