@@ -36,6 +36,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from dialcli.conversation import classifier
+from dialcli.conversation.anyof import AnyOf
 from dialcli.conversation.time_phrases import scan
 
 
@@ -200,8 +201,10 @@ def _core(s: str) -> str:
     return _TRAIL_COURTESY.sub("", _LEAD_COURTESY.sub("", s))
 
 
-def _any(*patterns: str) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
+def _any(*patterns: str) -> AnyOf:
+    """Whether any of ``patterns`` matches; each runs only when the words it needs are
+    in the line (``anyof``: the long lists cost ~4x less, with the same answers)."""
+    return AnyOf(patterns)
 
 
 _TIME_WORDS = (r"today|tomorrow|tonight|later|again later|this|next|on|at|in|until|before|"
