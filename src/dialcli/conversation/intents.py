@@ -538,6 +538,10 @@ _OPT_OUT = _any(
     r"never|not) (?:ever )?(?:call|contact|ring|phone|dial|bother)\w*\b"
     rf"(?! (?:me |us |here |this number )?{_LIMITS})",
     r"\bor at all\b(?: really)?$",
+    r"\b(?:appreciate it|be grateful|be happy|be happier|prefer it|like it|be nice|be great) if you (?:would |could |just |all |guys )?"
+    r"(?:stopped|stop|ceased|cease|quit|discontinued|discontinue) (?:calling|contacting|phoning|ringing|dialing|texting|"
+    r"bothering|bugging|pestering|harassing|(?:these|the|your|all|those|with the) (?:\w+ )?(?:calls|calling|contact))\b",
+    r"\b(?:please|kindly) (?:refrain|desist)(?: please| now| immediately)?$",
     r"\b(?:did not|would not|do not|not|never) (?:call|contact|ring) (?:me |us |here |this number |this phone )?"
     r"(?:again|anymore|any more|no more|ever again)\b",
     r"^(?:please )?remove(?: please| me| it| us)?$", r"\b(?:want|get|be|take me|keep me|stay) off (?:of )?(?:the|your|this|that|ur|y alls) (?:\w+ )?list\b",
