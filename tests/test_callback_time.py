@@ -196,6 +196,8 @@ def test_the_past_books_nothing(past):
     ("tonight at 2", "tonight at 7 PM"), ("this evening at 3", "this evening at 6 PM"),
     ("tonight at 8", "tonight at 8"), ("tomorrow at 3", "tomorrow at 3"),
     ("tomorrow morning at 7", "tomorrow morning at 7"), ("tonight before 9", "tonight before 9"),
+    ("not this friday but next", "the friday after this one"),
+    ("not this tuesday, next tuesday at 3", "the tuesday after this one at 3"),
 ])
 def test_the_words_repeated_to_the_caller_name_the_booked_time(words, said):
     assert spoken(words) == said

@@ -166,6 +166,9 @@ def spoken(phrase: str) -> str:
     """The caller's time words as the agent should repeat them: unchanged, unless the
     hour was dropped for its day part ("tonight at 2" -> "tonight at 7 PM"), so the
     caller hears what was booked and can correct it."""
+    # "Not this Friday but next" is said back as what was booked: "the Friday after this one".
+    phrase = re.sub(r"^not (?:this|the) (?:coming )?(\w+)\s*,?\s*(?:but )?(?:the )?next(?: one| \w+day| \w+)?\b",
+                    r"the \1 after this one", phrase)
     spec = scan(phrase)
     if spec.empty or spec.clock is None or not spec.part or spec.clock[2] == "exact":
         return phrase
