@@ -725,7 +725,7 @@ _VOICEMAIL = _any(
 _NAME = "xleadnamex"
 
 
-def _named_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+def _named_patterns() -> tuple[AnyOf, AnyOf, AnyOf, AnyOf]:
     n = _NAME
     return (
         _any(*_WRONG_NUMBER), _any(*_name_patterns(n)),
@@ -1085,7 +1085,8 @@ def _reading(raw: str, s: str, first: str) -> Reading:
     time_phrase = None if spec is None or spec.empty else spec.words
     question = raw.strip().endswith("?") or bool(_QUESTION_START.match(s))
 
-    def hit(intent: Intent, pattern: re.Pattern[str], named: re.Pattern[str] | None = None) -> None:
+    def hit(intent: Intent, pattern: AnyOf | re.Pattern[str],
+            named: AnyOf | re.Pattern[str] | None = None) -> None:
         if pattern.search(s) or (named is not None and with_name is not None
                                  and named.search(with_name)):
             flags.add(intent)
