@@ -14,7 +14,9 @@ disposition), callback-time accuracy, the confusions, and the brain's cost per
 utterance with its memo caches cleared (every line read for the first time).
 
 Usage: ``python bench/brain_eval.py [--split all|tune|heldout] [--failures]
-[--check] [--batch NAME] [--ramble]`` (``--check`` exits 1 when a target is missed).
+[--check] [--batch NAME] [--ramble] [--dump FILE]`` (``--check`` exits 1 when a target is
+missed; ``--dump`` writes every line's outcome -- file, line, got, callback time -- so
+two versions of the rules can be diffed verdict by verdict).
 """
 
 from __future__ import annotations
@@ -53,14 +55,27 @@ def held_out(case: Case) -> bool:
     return hashlib.sha256(case.caller.encode()).digest()[0] % 4 == 0
 
 
+#: id(case) -> the file it was read from (for ``--dump``).
+SOURCE: dict[int, str] = {}
+
+
+def _read(pattern: str) -> list[Case]:
+    cases = []
+    for path in sorted(DATA.glob(pattern)):
+        for c in read_cases(path):
+            SOURCE[id(c)] = path.name
+            cases.append(c)
+    return cases
+
+
 def load(split: str) -> list[Case]:
     """tune: the corpus minus its held-out quarter; heldout: that quarter plus every
     ``brain_heldout_*.csv`` (batches written before a round of tuning, never read
     line by line); all: both."""
-    cases = [c for path in sorted(DATA.glob("brain_corpus_*.csv")) for c in read_cases(path)]
-    fresh = [c for path in sorted(DATA.glob("brain_heldout_*.csv")) for c in read_cases(path)]
+    cases = _read("brain_corpus_*.csv")
+    fresh = _read("brain_heldout_*.csv")
     # Probe lines written and checked one by one while fixing the rules: tune only.
-    seen = [c for path in sorted(DATA.glob("brain_tune_*.csv")) for c in read_cases(path)]
+    seen = _read("brain_tune_*.csv")
     if split == "tune":
         return [c for c in cases if not held_out(c)] + seen
     if split == "heldout":
@@ -72,10 +87,15 @@ def pct(n: int, d: int) -> str:
     return f"{100.0 * n / d:5.1f}% ({n}/{d})" if d else "   n/a"
 
 
-def evaluate(cases: list[Case], *, failures: bool = False) -> dict[str, float]:
+def evaluate(cases: list[Case], *, failures: bool = False, dump: list[str] | None = None) -> dict[str, float]:
     """Figures for ``cases``; ``failures`` lists the failed ones (tune split only:
-    held-out lines are judged in aggregate, never read one by one)."""
+    held-out lines are judged in aggregate, never read one by one); ``dump`` collects
+    one line per case (its source, what it came to), for diffing two versions."""
     results = run_cases(RuleBrain(), CTX, cases, NOW)
+    if dump is not None:
+        for r in results:
+            at = r.callback_local.strftime("%Y-%m-%d %H:%M") if r.callback_local else "-"
+            dump.append(f"{SOURCE.get(id(r.case), '?')}:{r.case.line}\t{r.got}\t{at}\t{r.case.caller}")
     by_label: dict[str, list[bool]] = {}
     confusions: Counter[tuple[str, str]] = Counter()
     for r in results:
@@ -181,7 +201,11 @@ def main() -> int:
     ap.add_argument("--batch", metavar="NAME",
                     help="only the held-out batch tests/data/brain_heldout_NAME.csv (figures "
                          "only: a blind batch is judged in aggregate, never line by line)")
+    ap.add_argument("--dump", metavar="FILE",
+                    help="write every line's outcome (source:line, got, callback time, caller), "
+                         "to diff the verdicts of two versions of the rules")
     args = ap.parse_args()
+    dumped: list[str] | None = [] if args.dump else None
     splits = ("tune", "heldout") if args.split == "all" else (args.split,)
     missed = []
     if args.batch:
@@ -190,11 +214,13 @@ def main() -> int:
         return 0
     for split in splits:
         print(f"\n=== {split} split ===")
-        figures = evaluate(load(split), failures=args.failures and split == "tune")
+        figures = evaluate(load(split), failures=args.failures and split == "tune", dump=dumped)
         for name, target in TARGETS.items():
             ok = figures[name] <= target if name == "false opt-outs" else figures[name] >= target
             if not ok:
                 missed.append(f"{split}: {name} {100 * figures[name]:.1f}%")
+    if args.dump and dumped is not None:
+        Path(args.dump).write_text("\n".join(dumped) + "\n", encoding="utf-8")
     if args.ramble:
         for split in splits:
             ramble(split)

@@ -196,6 +196,8 @@ def test_the_past_books_nothing(past):
     ("tonight at 2", "tonight at 7 PM"), ("this evening at 3", "this evening at 6 PM"),
     ("tonight at 8", "tonight at 8"), ("tomorrow at 3", "tomorrow at 3"),
     ("tomorrow morning at 7", "tomorrow morning at 7"), ("tonight before 9", "tonight before 9"),
+    ("not this friday but next", "the friday after this one"),
+    ("not this tuesday, next tuesday at 3", "the tuesday after this one at 3"),
 ])
 def test_the_words_repeated_to_the_caller_name_the_booked_time(words, said):
     assert spoken(words) == said
@@ -234,3 +236,101 @@ def test_always_future_and_aware(text, now, tz, window):
     assert now < got.due_utc <= now + MAX_AHEAD + timedelta(days=1)
     assert got.source in ("parsed", "default")
     assert (got.matched == "") == (got.source == "default")
+
+
+# ------------------------------------------------------- relative weekday words
+# The rule (module doc): bare "Tuesday" is the first Tuesday after today, "this
+# Tuesday" may be today, "next Tuesday" is the Tuesday of next calendar week (weeks
+# start Monday). Checked on every day of one week, for every named day, against a
+# plain oracle -- so the rule is tested whole, not one example.
+
+WEEK = [datetime(2026, 12, 7 + i, 10, 0, tzinfo=ZoneInfo(NY)) for i in range(7)]   # Mon..Sun
+NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+ES_NAMES = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
+
+
+def _on(text, now):
+    got = parse_callback_time(text, now, NY)
+    assert got.source == "parsed", text
+    return got.local
+
+
+def _coming(now, wd):
+    return now.date() + timedelta(days=(wd - now.weekday()) % 7 or 7)
+
+
+def _next(now, wd):
+    return now.date() - timedelta(days=now.weekday()) + timedelta(days=7 + wd)
+
+
+@pytest.mark.parametrize("now", WEEK, ids=lambda d: d.strftime("%a"))
+@pytest.mark.parametrize("wd", range(7), ids=lambda i: NAMES[i])
+def test_next_weekday_is_the_one_of_next_calendar_week(now, wd):
+    name = NAMES[wd]
+    want = _next(now, wd)
+    # The stated rule, in words: a day still ahead this week is skipped for the
+    # following week's; otherwise "next" is simply the first one ahead.
+    assert want == (_coming(now, wd) + timedelta(days=7) if wd > now.weekday() else _coming(now, wd))
+    for text in (f"call me next {name}", f"next {name.capitalize()}", f"{name} next week",
+                 f"next week {name}", f"next week on {name}", f"try next {name[:3]}"):
+        assert _on(text, now).date() == want, text
+        assert _on(text, now).time() == now.time().replace(tzinfo=None), text   # same time
+    assert _on(f"next {name} afternoon", now).replace(tzinfo=None) == datetime.combine(want, datetime.min.time()).replace(hour=14)
+    assert _on(f"call me next {name} at 3", now).replace(tzinfo=None) == datetime.combine(want, datetime.min.time()).replace(hour=15)
+    assert _on(f"next {name} morning at 9:30", now).strftime("%Y-%m-%d %H:%M") == f"{want} 09:30"
+    # Spanish, through the same words.
+    es = ES_NAMES[wd]
+    for text in (f"llámame el próximo {es}", f"el {es} que viene", f"el {es} de la semana que viene"):
+        assert _on(text, now).date() == want, text
+    assert _on(f"el próximo {es} a las 3", now).strftime("%Y-%m-%d %H:%M") == f"{want} 15:00"
+
+
+@pytest.mark.parametrize("now", WEEK, ids=lambda d: d.strftime("%a"))
+@pytest.mark.parametrize("wd", range(7), ids=lambda i: NAMES[i])
+def test_bare_this_and_week_from_weekday(now, wd):
+    name, coming = NAMES[wd], _coming(now, wd)
+    for text in (name, f"on {name}", f"this coming {name}", f"coming {name}", f"el {ES_NAMES[wd]}"):
+        assert _on(text, now).date() == coming, text
+    this = now.date() if wd == now.weekday() else coming
+    assert _on(f"this {name} at 3", now).strftime("%Y-%m-%d %H:%M") == f"{this} 15:00"
+    assert _on(f"este {ES_NAMES[wd]} a las 3", now).strftime("%Y-%m-%d %H:%M") == f"{this} 15:00"
+    week = timedelta(days=7)
+    cases = {
+        f"a week from {name}": coming + week, f"call me a week from {name} at 3": coming + week,
+        f"one week from {name}": coming + week, f"a week on {name}": coming + week,
+        f"two weeks from {name}": coming + 2 * week, f"2 weeks from {name}": coming + 2 * week,
+        f"a week from this {name}": this + week,     # said on that day: a week from today
+        f"a week from next {name}": _next(now, wd) + week,
+        f"{name} after next": _next(now, wd) + week,
+        f"the {name} after next": _next(now, wd) + week,
+        f"not this {name} but next": coming + week,
+        f"not this {name}, next {name}": coming + week,
+    }
+    for text, want in cases.items():
+        assert _on(text, now).date() == want, text
+    assert _on(f"a week from {name} at 3", now).hour == 15
+
+
+@pytest.mark.parametrize("now", WEEK, ids=lambda d: d.strftime("%a"))
+def test_week_from_today_and_tomorrow(now):
+    today = now.date()
+    for text, days in (("a week from today", 7), ("a week from tomorrow", 8),
+                       ("two weeks from today", 14), ("two weeks from tomorrow", 15),
+                       ("call me a week from tomorrow at 3", 8)):
+        got = _on(text, now)
+        assert got.date() == today + timedelta(days=days), text
+    assert _on("a week from tomorrow at 3", now).hour == 15
+    monday = today - timedelta(days=today.weekday())
+    assert _on("next weekend", now).date() == monday + timedelta(days=12)
+    assert _on("the weekend after next", now).date() == monday + timedelta(days=19)
+
+
+def test_next_weekday_examples_said_on_a_monday_and_a_saturday():
+    mon, sat = WEEK[0], WEEK[5]
+    assert _on("call me next Tuesday", mon).date() == datetime(2026, 12, 15).date()
+    assert _on("a week from Tuesday", mon).date() == datetime(2026, 12, 15).date()
+    assert _on("next Monday", mon).date() == datetime(2026, 12, 14).date()
+    assert _on("Tuesday", mon).date() == datetime(2026, 12, 8).date()
+    assert _on("this Tuesday", mon).date() == datetime(2026, 12, 8).date()
+    assert _on("next Monday", sat).date() == datetime(2026, 12, 14).date()    # the day after tomorrow
+    assert _on("next Sunday", sat).date() == datetime(2026, 12, 20).date()    # tomorrow is "this Sunday"

@@ -312,7 +312,8 @@ def test_fine_thanks_answers_how_are_you_and_declines_otherwise():
     assert end.disposition is Disposition.NOT_INTERESTED
 
 
-@pytest.mark.parametrize("line", ["could you guys not", "no more of this please"])
+# ("could you guys not" was the first example; a rule reads it now, batch 4d.)
+@pytest.mark.parametrize("line", ["would you folks mind not", "no more of this please"])
 def test_an_opt_out_no_rule_knows_is_caught_by_the_model_when_it_is_sure(line):
     r = read(line, "maria")
     assert r.intent is Intent.OPT_OUT and r.rule_intent is not None
@@ -449,3 +450,29 @@ def test_look_alikes_found_by_the_eleventh_probes_are_not_opt_outs(line):
 def test_a_restriction_on_when_to_call_is_a_callback_not_an_opt_out(line):
     r = read(line, "maria")
     assert r.intent is not Intent.OPT_OUT and Intent.CALLBACK in r.flags and r.time_phrase
+
+
+@pytest.mark.parametrize("line", [
+    "well i was just sitting down for dinner and honestly please discontinue",
+    "discontinue these please i've asked before",
+    "you people call every day can you not do this",
+    "Can you not? I'm busy and I've told you people before.",
+    "can you not keep calling me", "oh my god can you not", "could you guys not",
+    "This is her son. Please discontinue calling her.",
+    "i had a long day and i'd rather you didn't call",
+    "I'm at work. Could you not call me during the day, or at all really?",
+])
+def test_polite_stop_requests_inside_rambles_opt_out(line):
+    assert read(line, "maria").intent is Intent.OPT_OUT, line
+
+
+@pytest.mark.parametrize("line", [
+    "can you not hear me", "Hello? Can you not hear me?", "could you not tell me the price first",
+    "could you not do it cheaper than that", "don't discontinue my service i still need it",
+    "they discontinued my old plan so i'm looking", "i can't stop thinking about solar actually",
+    "i'd rather you didn't mention the price yet", "kindly tell me who you are calling from",
+    # A limit on when, not a stop: the agent asks for a better time.
+    "can you guys not call me at work", "Can you not call me tomorrow instead? Like at 3?",
+])
+def test_look_alikes_of_polite_stop_requests_do_not(line):
+    assert read(line, "maria").intent is not Intent.OPT_OUT, line

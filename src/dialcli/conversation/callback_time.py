@@ -33,9 +33,31 @@ Choices (the phrases people actually use on the phone):
   evening and "after work" 18:00, tonight/night 19:00, "first thing" 09:00. "This
   afternoon" said at 15:00 (after the anchor, before the part ends) means an hour
   from now.
-* Weekdays: "Friday" and "next Friday" are the first Friday after today; "this
-  Friday" may be today; "Friday next week" is the Friday of next calendar week
-  (weeks start Monday). "Next week" alone is the same weekday next week.
+* Weekdays (weeks start Monday, as the rest of this module counts them):
+
+  - "Friday", "on Friday", "this coming Friday": the first Friday after today.
+  - "This Friday": the same, except that it may be today.
+  - "Next Friday", "Friday next week", "next week Friday": the Friday of the next
+    calendar week. Said on a Monday, "next Tuesday" is eight days away, not
+    tomorrow; "next Monday" is a week away; said on a Saturday, "next Monday" is
+    the day after tomorrow. Why: a caller who means the coming Tuesday says
+    "Tuesday" or "this Tuesday" (or "tomorrow"); adding "next" to a day still ahead
+    this week is how US English points past it to the following week's, and where
+    the named day is already past this week (or is today) the following week's is
+    also the first one ahead, so the two readings agree. This is the reading of
+    "next Tuesday" as "Tuesday next week", one rule for both phrases. It is still
+    ambiguous to some callers, which is why the agent says back what it booked.
+  - "A week from Friday" / "a week on Friday": bare "Friday" plus seven days;
+    "two weeks from Friday" plus fourteen; "a week from this/next Friday" likewise
+    from those. "Friday after next", "the Friday after next": next Friday plus a
+    week. "Not this Friday but next (one)": the coming Friday plus a week.
+  - "A week from today" / "from tomorrow", "two weeks from today": days, keeping
+    the local time. "Next week" alone is the same weekday next week. "Next
+    weekend" is the Saturday of next calendar week, "the weekend after next" the
+    one after that.
+  - Spanish says the same through the same words: "el próximo martes" and "el
+    martes que viene" read as "next Tuesday", "el martes de la semana que viene" as
+    "Tuesday next week", "este martes" as "this Tuesday".
 * A day without a time keeps the current local time ("Friday" -> Friday, same time).
   "Today"/"later" alone -> in two hours; "in a bit"/"shortly" -> in one hour.
 * Month-day dates ("Dec 3", "3rd of December", "12/3", US month/day) are read by
@@ -144,6 +166,9 @@ def spoken(phrase: str) -> str:
     """The caller's time words as the agent should repeat them: unchanged, unless the
     hour was dropped for its day part ("tonight at 2" -> "tonight at 7 PM"), so the
     caller hears what was booked and can correct it."""
+    # "Not this Friday but next" is said back as what was booked: "the Friday after this one".
+    phrase = re.sub(r"^not (?:this|the) (?:coming )?(\w+)\s*,?\s*(?:but )?(?:the )?next(?: one| \w+day| \w+)?\b",
+                    r"the \1 after this one", phrase)
     spec = scan(phrase)
     if spec.empty or spec.clock is None or not spec.part or spec.clock[2] == "exact":
         return phrase
@@ -237,14 +262,16 @@ def _resolve(spec: TimeSpec, now: datetime, zone: ZoneInfo | timezone,
     elif kind == "months":
         day = today + relativedelta(months=spec.day[1])
     elif kind == "weekday":
-        _, wd, mode = spec.day
+        _, wd, mode, *more = spec.day
         ahead = (wd - today.weekday()) % 7
+        monday = today - timedelta(days=today.weekday())
         if mode == "nextweek":
-            day = today - timedelta(days=today.weekday()) + timedelta(days=7 + wd)
+            day = monday + timedelta(days=7 + wd)
         elif mode == "afternext":
-            day = today - timedelta(days=today.weekday()) + timedelta(days=14 + wd)
+            day = monday + timedelta(days=14 + wd)
         else:
             day = today + timedelta(days=ahead if (ahead or mode == "this") else 7)
+        day += timedelta(weeks=more[0] if more else 0)     # "a week from Tuesday"
         step = relativedelta(weeks=1)
     elif kind == "date":
         _, month, dom, year = spec.day

@@ -95,7 +95,9 @@ _SOMETHING_ELSE = re.compile(
     r"rapido|recio|alto|loud)\b|"
     r"\b(?:the|my|our|this|that) (?!(?:calls?|calling|phone calls?|ringing|dialing)\b)\w+ (?:\w+ )?"
     r"(?:to stop|stopped|to end|ended)\b|"
-    r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)")
+    r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)|"
+    # Who is calling, not that they should stop: "kindly tell me who you are calling from".
+    r"\b(?:who|where) (?:you are|are you|is this|is) calling (?:from|for|with|about|on behalf)\b")
 
 
 class Model:

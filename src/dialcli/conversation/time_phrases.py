@@ -68,8 +68,8 @@ class TimeSpec:
     iso: datetime | None = None
     delta: relativedelta | None = None
     wall_delta: bool = False          # days/weeks/months: keep the local wall time
-    # ('offset', days) | ('today',) | ('months', n) | ('weekday', 0-6, 'this'|'next'|
-    # 'nextweek'|'afternext') | ('date', month, day, year|None) | ('dom', day)
+    # ('offset', days) | ('today',) | ('months', n) | ('weekday', 0-6, 'this'|'coming'|
+    # 'nextweek'|'afternext'[, weeks added]) | ('date', month, day, year|None) | ('dom', day)
     day: tuple[Any, ...] | None = None
     clock: tuple[int, int, str] | None = None   # hour, minute, 'exact'|'bare'|'before'
     part: str | None = None
@@ -132,7 +132,10 @@ _ES_WORDS = (   # (pattern, English) in order: longest phrases first
     (r"\b(?:la\s+)?(?:proxima\s+semana|semana\s+que\s+viene|otra\s+semana)\b", "next week"),
     (r"\b(?:el\s+|este\s+)?fin\s+de\s+semana\b", "weekend"), (r"\btemprano\b", "morning"),
     (r"\b(?:el\s+)?(?:proximo|otro)\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"next \1"),
-    (r"\b(?:el|este)\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"\1"),
+    (r"\b(?:el\s+)?(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\s+(?:proximo|que\s+viene)\b", r"next \1"),
+    (r"\bdentro\s+de\s+(?=(?:una|un|\d+|dos|tres|cuatro)\s+(?:hora|horas|minutos?|dias?|semanas?)\b)", "en "),
+    (r"\beste\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"this \1"),
+    (r"\bel\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"\1"),
     (r"\b(?:despues|luego)\s+de\s+las\b", "after"), (r"\bantes\s+de\s+las\b", "before"),
     (r"\b(?:despues|luego)\s+de\s+la\s+una\b", "after 1"), (r"\bdespues\s+del?\s+(?:almuerzo|lonche)\b", "after lunch"),
     (r"\ba\s+la\s+una\b", "at 1"), (r"\ba\s+las\b", "at"), (r"\blas\s+(?=\d)", "at "),
@@ -280,7 +283,8 @@ def _scan_relative(t: _Text, spec: TimeSpec) -> None:
     patterns = (
         rf"\b(?:in|within|after|give (?:me|it|us))\s+(?:about\s+|around\s+|like\s+|roughly\s+|another\s+|maybe\s+|just\s+)?{n}(?:\s+and\s+a\s+half)?\s+{_UNIT_RE}\b",
         rf"\b{n}(?:\s+and\s+a\s+half)?\s+{_UNIT_RE}\s+(?:from\s+now|from\s+today|later|time)\b",
-        rf"\b(?:try|call|ring)(?:\s+(?:me|us|again|back))*\s+(?:in\s+)?{n}\s+{_UNIT_RE}\b",
+        # ... not "call me a week from Tuesday" (a day, read below)
+        rf"\b(?:try|call|ring)(?:\s+(?:me|us|again|back))*\s+(?:in\s+)?{n}\s+{_UNIT_RE}\b(?!\s+(?:from|after|on)\b)",
         # "call me back in 15": a bare number after "back in" -- minutes from 5 up
         r"\b(?:back|again|me|us)\s+in\s+(?:like\s+|about\s+)?(5|10|15|20|25|30|40|45)()(?!\s*(?::|\d|am|pm|th|st|nd|rd))\b",
     )
@@ -318,6 +322,12 @@ _DOM_FOLLOWS = (r"(?=\s*$|\s*[,;]|\s+(?:at|around|about|in|of|or|and|morning|aft
 
 
 def _scan_day(t: _Text, spec: TimeSpec) -> None:
+    # "A week from tomorrow", "two weeks after tomorrow": before "tomorrow" alone.
+    m = t.take(r"\b(an?|one|\d{1,2})\s+weeks?\s+(?:from|after)\s+tomorrow\b")
+    if m:
+        spec.day = ("offset", 1 + 7 * _num(m.group(1)))
+        spec.add(m)
+        return
     m = t.take(r"\b(?:the\s+)?day\s+after\s+tomorrow\b")
     if m:
         spec.day = ("offset", 2)
@@ -334,19 +344,32 @@ def _scan_day(t: _Text, spec: TimeSpec) -> None:
         spec.add(m)
     if spec.day:
         return
-    m = t.take(rf"\b(?:(this|next|on|coming)\s+)?{_WD_RE}(?:\s+(next\s+week|this\s+week|after\s+next))?\b")
+    # "Not this Tuesday but next (one)": the one after the coming one.
+    m = t.take(rf"\bnot\s+(?:this|the\s+coming|this\s+coming)\s+{_WD_RE}\s*,?\s*(?:but\s+)?(?:the\s+)?"
+               rf"next(?:\s+one|\s+{_WD_RE})?\b")
     if m:
-        wd = _weekday(m.group(2))
-        qualifier, suffix = m.group(1) or "", m.group(3) or ""
-        mode = "this" if qualifier == "this" or "this" in suffix else "next"
-        if "next week" in suffix:
+        spec.day = ("weekday", _weekday(m.group(1)), "coming", 1)
+        spec.add(m)
+        return
+    m = t.take(rf"\b(?:(an?|one|\d{{1,2}})\s+weeks?\s+(?:from|after|on)\s+)?"
+               rf"(?:(this\s+coming|this|next|on|coming)\s+)?{_WD_RE}"
+               r"(?:\s+(next\s+week|this\s+week|after\s+next))?\b")
+    if m:
+        wd = _weekday(m.group(3))
+        weeks = _num(m.group(1)) if m.group(1) else 0
+        qualifier, suffix = m.group(2) or "", m.group(4) or ""
+        # See callback_time's doc: bare "Tuesday" and "this coming Tuesday" are the
+        # first Tuesday after today, "this Tuesday" may be today, "next Tuesday" and
+        # "Tuesday next week" are the Tuesday of next calendar week.
+        mode = "this" if qualifier == "this" or "this" in suffix else "coming"
+        if "after next" in suffix:
+            mode = "afternext"
+        elif qualifier == "next" or "next week" in suffix:
             mode = "nextweek"
         elif nw := t.take(r"\bnext\s+week\b"):
             mode = "nextweek"
             spec.add(nw)
-        elif "after next" in suffix:
-            mode = "afternext"
-        spec.day = ("weekday", wd, mode)
+        spec.day = ("weekday", wd, mode, weeks)
         spec.add(m)
         dom = t.take(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b" + _DOM_FOLLOWS)
         if dom and 1 <= int(dom.group(1)) <= 31:
@@ -387,7 +410,9 @@ def _scan_day(t: _Text, spec: TimeSpec) -> None:
     for pat, day in (
         (r"\b(?:the\s+)?(?:end|back\s+half)\s+of\s+next\s+week\b", ("weekday", 4, "nextweek")),
         (r"\b(?:early|beginning\s+of|start\s+of|first\s+thing)\s+next\s+week\b", ("weekday", 0, "nextweek")),
-        (r"\bafter\s+the\s+weekend\b", ("weekday", 0, "next")),
+        (r"\bafter\s+the\s+weekend\b", ("weekday", 0, "coming")),
+        (r"\b(?:the\s+)?weekend\s+after\s+next\b", ("weekday", 5, "afternext")),
+        (r"\bnext\s+weekend\b", ("weekday", 5, "nextweek")),
         (r"\b(?:the\s+)?week\s+after\s+next\b", ("offset", 14)),
         (r"\b(?:sometime\s+)?next\s+week\b", ("offset", 7)),
         (r"\bnext\s+month\b", ("months", 1)),
