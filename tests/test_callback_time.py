@@ -301,8 +301,8 @@ def test_bare_this_and_week_from_weekday(now, wd):
         f"two weeks from {name}": coming + 2 * week, f"2 weeks from {name}": coming + 2 * week,
         f"a week from this {name}": this + week,     # said on that day: a week from today
         f"a week from next {name}": _next(now, wd) + week,
-        f"{name} after next": _next(now, wd) + week,
-        f"the {name} after next": _next(now, wd) + week,
+        f"{name} after next": coming + week,
+        f"the {name} after next": coming + week,
         f"not this {name} but next": coming + week,
         f"not this {name}, next {name}": coming + week,
     }

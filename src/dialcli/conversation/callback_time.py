@@ -49,8 +49,10 @@ Choices (the phrases people actually use on the phone):
     ambiguous to some callers, which is why the agent says back what it booked.
   - "A week from Friday" / "a week on Friday": bare "Friday" plus seven days;
     "two weeks from Friday" plus fourteen; "a week from this/next Friday" likewise
-    from those. "Friday after next", "the Friday after next": next Friday plus a
-    week. "Not this Friday but next (one)": the coming Friday plus a week.
+    from those. "Friday after next", "the Friday after next": the second Friday
+    ahead, the coming one skipped (said on a Tuesday, ten days away; on a Saturday,
+    thirteen) -- the reading of Duckling's English corpus ("wednesday after next"
+    said on Tuesday 2013-02-12 is 2013-02-20), where it may fall on "next Friday". "Not this Friday but next (one)": the coming Friday plus a week.
   - "A week from today" / "from tomorrow", "two weeks from today": days, keeping
     the local time. "Next week" alone is the same weekday next week. "Next
     weekend" is the Saturday of next calendar week, "the weekend after next" the
@@ -267,8 +269,12 @@ def _resolve(spec: TimeSpec, now: datetime, zone: ZoneInfo | timezone,
         monday = today - timedelta(days=today.weekday())
         if mode == "nextweek":
             day = monday + timedelta(days=7 + wd)
-        elif mode == "afternext":
+        elif mode == "weekafternext":     # "the weekend after next": by calendar weeks
             day = monday + timedelta(days=14 + wd)
+        elif mode == "afternext":
+            # The second one ahead: the coming one skipped (said on a Tuesday, "Friday
+            # after next" is ten days away), as Duckling's corpus reads it.
+            day = today + timedelta(days=(ahead or 7) + 7)
         else:
             day = today + timedelta(days=ahead if (ahead or mode == "this") else 7)
         day += timedelta(weeks=more[0] if more else 0)     # "a week from Tuesday"

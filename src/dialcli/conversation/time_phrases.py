@@ -411,7 +411,7 @@ def _scan_day(t: _Text, spec: TimeSpec) -> None:
         (r"\b(?:the\s+)?(?:end|back\s+half)\s+of\s+next\s+week\b", ("weekday", 4, "nextweek")),
         (r"\b(?:early|beginning\s+of|start\s+of|first\s+thing)\s+next\s+week\b", ("weekday", 0, "nextweek")),
         (r"\bafter\s+the\s+weekend\b", ("weekday", 0, "coming")),
-        (r"\b(?:the\s+)?weekend\s+after\s+next\b", ("weekday", 5, "afternext")),
+        (r"\b(?:the\s+)?weekend\s+after\s+next\b", ("weekday", 5, "weekafternext")),
         (r"\bnext\s+weekend\b", ("weekday", 5, "nextweek")),
         (r"\b(?:the\s+)?week\s+after\s+next\b", ("offset", 14)),
         (r"\b(?:sometime\s+)?next\s+week\b", ("offset", 7)),
