@@ -408,6 +408,15 @@ def test_system_prompt_knows_the_recipients_local_time():
     assert system_prompt(replace(CTX, system_prompt="")).startswith("## Call rules")
 
 
+def test_a_brain_without_a_clock_takes_the_calls_instant(brain):
+    """A campaign's LLM brain has no clock of its own: the dial's instant (placed_at)
+    tells it the date, so "next Tuesday" can be said back as a date."""
+    placed = replace(CTX, placed_at=datetime(2026, 12, 7, 15, 0, tzinfo=timezone.utc))
+    assert brain.clock is None
+    assert "It is now Monday 7 December 2026, 10:00" in brain.open(placed).system
+    assert "It is now" not in brain.open(CTX).system
+
+
 def test_make_brain():
     assert isinstance(make_brain(None), RuleBrain)
     brain = make_brain(LLMSettings("http://127.0.0.1:9/v1", "m", None), first_token_s=0.5)

@@ -121,6 +121,27 @@ def test_callback_with_a_time_ends_at_once_with_the_callers_words():
     assert end.callback_at is None     # the engine resolves it with its own clock
 
 
+def test_a_day_named_by_its_weekday_is_said_back_with_its_date():
+    """'Next Tuesday' means different days to different callers: a call that knows when
+    it was placed says back the date it booked, so the caller can correct it; the words
+    alone when the call does not know (or they already give the date)."""
+    from datetime import datetime, timezone
+
+    monday = datetime(2026, 12, 7, 15, 0, tzinfo=timezone.utc)       # 10:00 in New York
+    placed = replace(CTX, placed_at=monday)
+    _, end, _ = talk(["Yes, this is me.", "call me next tuesday morning"], placed)
+    assert end.disposition is Disposition.CALLBACK
+    assert "next tuesday morning, that's Tuesday, December 15." in end.goodbye
+    _, end, _ = talk(["Yes, this is me.", "call me next tuesday morning"])
+    assert "next tuesday morning." in end.goodbye and "December" not in end.goodbye
+    for line in ("call me back tomorrow at 3", "try me on the 18th", "call me in an hour"):
+        _, end, _ = talk(["Yes, this is me.", line], placed)
+        assert "December" not in end.goodbye, end.goodbye
+    spanish = replace(placed, language="es-US")
+    _, end, _ = talk(["Yes, this is me.", "call me next tuesday morning"], spanish)
+    assert "December" not in end.goodbye
+
+
 def test_callback_without_a_time_asks_when_once():
     session, end, replies = talk(["I'm driving right now.", "Try me Friday afternoon."])
     assert replies[0] == "No problem. When would be a better time to call you back?"

@@ -121,7 +121,7 @@ def test(
     if now.tzinfo is None:
         now = now.replace(tzinfo=ZoneInfo(zone or "UTC"))
     rec = core.get_agent(common.store(ctx), agent)
-    call = evaluate.agent_context(rec, lead_name=lead_name.strip(), tz=zone)
+    call = evaluate.agent_context(rec, lead_name=lead_name.strip(), tz=zone, now=now)
     brain, which = _brain(now)
     if shipped is not None and not as_json:
         common.note(f"Using the shipped example {shipped.name} ({shipped}).")
@@ -221,7 +221,7 @@ def try_(
     else:
         name, variables = lead_name.strip(), {}
     now = common.now(ctx)
-    call = evaluate.agent_context(rec, lead_name=name, tz=zone, lead_vars=variables)
+    call = evaluate.agent_context(rec, lead_name=name, tz=zone, lead_vars=variables, now=now)
     brain, which = _brain(now)
     common.note(f"[dim]Talking to {escape(rec.name)} ({escape(which)}) as "
                 f"{escape(name or 'an unnamed lead')}. Type what you'd say; /9 presses 9, "

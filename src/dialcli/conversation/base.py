@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from dialcli.models import Disposition, VoicemailAction
@@ -54,6 +55,7 @@ class CallContext:
     fields: tuple[FieldSpec, ...] = ()   # what the agent extracts from the call
     tts_provider: str | None = None    # ConversationRelay ttsProvider (``voice`` is its id)
     voicemail_voice: str | None = None  # a <Say> voice for the voicemail message
+    placed_at: datetime | None = None   # when the dial went out: the brain's "now" at pick-up
 
 
 @dataclass

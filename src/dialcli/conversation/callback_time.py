@@ -184,6 +184,32 @@ def spoken(phrase: str) -> str:
     return f"{words} at {at.hour % 12 or 12}{at.strftime(':%M') if at.minute else ''} {'AM' if at.hour < 12 else 'PM'}"
 
 
+#: Words that name a day by its weekday or by weeks: what a caller may mean otherwise
+#: ("next Tuesday"), so the agent says the date it booked.
+_DAY_BY_NAME = re.compile(
+    r"\b(?:mon|tues?|wed|thu(?:rs)?|fri|sat|sun)(?:day)?\b|\bweek(?:end)?s?\b", re.I)
+#: Words that already give the date.
+_DATED = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\b|\d/\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
+                    r"oct|nov|dec)[a-z]*\s+\d", re.I)
+
+
+def said_back(phrase: str, now: datetime | None, tz: str | None) -> str:
+    """``spoken(phrase)``, and the date it was read as when the words name a day past
+    tomorrow by its weekday or by weeks: "next tuesday morning, that's Tuesday,
+    December 15". "Next Tuesday" means different days to different callers; hearing
+    the date, the caller can correct it before the call ends. ``now`` is the instant
+    the words were said (None: the words alone, as before)."""
+    words = spoken(phrase)
+    if now is None or not _DAY_BY_NAME.search(phrase) or _DATED.search(phrase):
+        return words
+    got = parse_callback_time(phrase, now, tz)
+    if got.source != "parsed" or got.local is None:
+        return words
+    if (got.local.date() - now.astimezone(got.local.tzinfo).date()).days < 2:
+        return words
+    return f"{words}, that's {got.local:%A}, {got.local:%B} {got.local.day}"
+
+
 def _wall(day: date, at: time, zone: ZoneInfo | timezone) -> datetime:
     """Local wall time on ``day``; a time inside a DST gap maps forward (zoneinfo)."""
     naive = datetime.combine(day, at)

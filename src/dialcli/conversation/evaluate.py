@@ -152,8 +152,10 @@ def read_cases(source: str | Path | Iterable[str], *, name: str = "the cases fil
 # ------------------------------------------------------------------------ running
 
 def agent_context(agent: Agent, *, lead_name: str = "", tz: str | None = None,
-                  lead_vars: dict[str, object] | None = None) -> CallContext:
-    """The call context a live call to this lead would have (texts rendered for it)."""
+                  lead_vars: dict[str, object] | None = None,
+                  now: datetime | None = None) -> CallContext:
+    """The call context a live call to this lead would have (texts rendered for it),
+    placed at ``now``."""
     tokens = lead_context(lead_name or None, None, lead_vars or {})
     return CallContext(
         call_id=0, campaign="agent-test", agent=agent.name, to="+10000000000", from_="+10000000000",
@@ -163,6 +165,7 @@ def agent_context(agent: Agent, *, lead_name: str = "", tz: str | None = None,
                           else VoicemailAction.HANGUP),
         language=agent.language or "en-US", voice=agent.voice, lead_name=lead_name,
         lead_vars=dict(lead_vars or {}), recipient_tz=tz, llm_model=agent.llm_model,
+        placed_at=now,
     )
 
 

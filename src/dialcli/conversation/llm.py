@@ -260,7 +260,7 @@ class LLMSession(BrainSession):
         super().__init__(ctx)
         self.brain = brain
         self.model = ctx.llm_model or brain.settings.model
-        now = brain.clock.now() if brain.clock is not None else None
+        now = brain.clock.now() if brain.clock is not None else ctx.placed_at
         self.system = system_prompt(ctx, now)
         self.company = company_name(ctx)
         self.first = first_name(ctx.lead_name)

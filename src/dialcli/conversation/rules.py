@@ -35,12 +35,13 @@ each is labelled right, and the simulator may reuse them.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from enum import Enum
 from functools import cached_property, lru_cache
 from typing import Iterator
 
 from dialcli.compliance import disclosure
-from dialcli.conversation.callback_time import spoken
+from dialcli.conversation.callback_time import said_back, spoken
 from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
 from dialcli.conversation import intents
 from dialcli.conversation.intents import Intent, Reading, first_name, read
@@ -451,12 +452,22 @@ class RuleSession(BrainSession):
         if r.time_phrase:
             return "", self._end(Disposition.CALLBACK,
                                  f"Caller asked for a callback: {r.time_phrase}.",
-                                 callback_text=self.transcript[-1].text, when=spoken(r.time_phrase))
+                                 callback_text=self.transcript[-1].text, when=self._when(r))
         if self.state is State.ASK_WHEN:
             return "", self._end(Disposition.CALLBACK, "Caller asked for a callback; no time given.")
         self.state = State.ASK_WHEN
         self.unclear = 0
         return "No problem. When would be a better time to call you back?", None
+
+    def _when(self, r: Reading) -> str:
+        """The caller's time words as said back, with the date they were read as when
+        the call knows when it is and speaks English ("next tuesday, that's Tuesday,
+        December 15")."""
+        placed = self.ctx.placed_at
+        if placed is None or not (self.ctx.language or "en").lower().startswith("en"):
+            return spoken(r.time_phrase)
+        said = placed + timedelta(seconds=self.transcript[-1].at_s if self.transcript else 0)
+        return said_back(r.time_phrase, said, self.ctx.recipient_tz)
 
     def _interested(self) -> EndCall:
         return self._end(Disposition.INTERESTED, "Caller is interested and wants a follow-up.")

@@ -168,7 +168,7 @@ class Claimer:
                 local_time=window.local_label(now), previous=lead["status"], detail=detail,
                 hooks=self.state.hooks)
         tz = lead["timezone"] or (window.zones[0] if window.zones else None)
-        ctx = self._context(call_id, e164, lead["name"], variables, tz, texts)
+        ctx = self._context(call_id, e164, lead["name"], variables, tz, texts, now)
         attempt_key = f"{c.id}:{c.run}:{lead_id}:{slot}:{lead['pass_no']}:{kind}"
         f = InFlight(call_id, lead_id, lead["name"] or "", slot, kind, lead["pass_no"], e164, tz)
         f.request = DialRequest(call_id, e164, c.from_number, ctx, attempt_key,
@@ -203,7 +203,7 @@ class Claimer:
                 render(vm_source, tokens) if vm_source else "")
 
     def _context(self, call_id: int, e164: str, name: str | None, variables: dict[str, Any],
-                 tz: str | None, texts: tuple[str, str, str]) -> CallContext:
+                 tz: str | None, texts: tuple[str, str, str], now: datetime) -> CallContext:
         a, c = self.state.agent, self.state.campaign
         greeting, prompt, voicemail = texts
         return CallContext(
@@ -214,6 +214,7 @@ class Claimer:
             lead_name=name or "", lead_vars=variables, recipient_tz=tz,
             llm_model=a.get("llm_model"), fields=self.state.fields,
             tts_provider=a.get("tts_provider"), voicemail_voice=say_voice_for(a),
+            placed_at=now,
         )
 
 

@@ -225,7 +225,7 @@ def prepare(store: Store, *, number: str, agent_name: str, now: datetime,
         language=agent.language, voice=agent.voice, lead_name=name or "",
         lead_vars=lead_vars, recipient_tz=phone.zones[0] if phone.zones else None,
         llm_model=agent.llm_model, tts_provider=agent.tts_provider,
-        voicemail_voice=say_voice_for(agent))
+        voicemail_voice=say_voice_for(agent), placed_at=now)
     return TestCall(row_id, call_id, phone, agent, ctx, simulate, hours_open, note, lead_id,
                     example, purpose=purpose, consent_refusal=refusal, missing_tokens=missing)
 
