@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import replace
 
 import pytest
@@ -142,6 +143,50 @@ def test_a_day_named_by_its_weekday_is_said_back_with_its_date():
     assert "December" not in end.goodbye
 
 
+#: Words of dialcli's English lines that no Spanish line of ``lines.ES`` has.
+_ENGLISH = re.compile(r"\b(?:would|you|sorry|thank|thanks|goodbye|I'm|I'll|don't|calling|"
+                      r"someone|speaking|great|problem|pressure|moment|this is|hi)\b", re.I)
+_SPANISH_PROBES = [
+    ["¿Quién habla?", "¿De qué se trata?", "¿Cómo consiguió mi número?", "¿Es usted un robot?",
+     "¿Qué?", "¿Cuánto cuesta?", "hmm", "espere un momento", "no entiendo", "hola"],
+    ["Sí, soy yo.", "¿por qué me siguen llamando?", "no, está bien", "no gracias"],
+    ["Sí, soy yo.", "¿por qué me siguen llamando?", "sí"],
+    ["Sí, soy yo.", "no", "sí", "el martes que viene por la mañana"],
+    ["Sí, soy yo.", "claro, cuénteme más", "sí"],
+    ["Sí, soy yo.", "no me llame más"],
+    ["No, número equivocado."],
+    ["hmm", "eh", "qué", "mmm"],
+    ["Sí, soy yo.", "ahora no puedo", "no"],
+]
+
+
+@pytest.mark.parametrize("turns", _SPANISH_PROBES, ids=lambda t: t[-1][:20])
+def test_a_spanish_agent_speaks_spanish_to_the_end(turns):
+    """An es-US agent's rule brain answers, asks and says goodbye in Spanish: a Spanish
+    greeting followed by "Sorry, I didn't quite catch that" loses the caller."""
+    ctx = replace(CTX, language="es-US", greeting="Hola Maria, le habla Zara de Acme Solar. "
+                  "Le llamo por la cotización solar que pidió. ¿Tiene un minuto?",
+                  system_prompt="Eres Zara, de Acme Solar.")
+    session, end, replies = talk(turns, ctx)
+    said = [u.text for u in session.transcript if u.role == "agent" and u.text]
+    assert said and end is not None
+    for text in said[1:]:                     # the first is the user's own greeting
+        assert not _ENGLISH.search(text), text
+    assert end.goodbye and not _ENGLISH.search(end.goodbye), end.goodbye
+
+
+def test_every_line_has_its_spanish_and_keeps_its_fields():
+    from string import Formatter
+
+    from dialcli.conversation.lines import ES, say
+
+    for english, spanish in ES.items():
+        fields = {f for _, f, _, _ in Formatter().parse(english) if f}
+        assert fields == {f for _, f, _, _ in Formatter().parse(spanish) if f}, english
+    assert say("Goodbye.", "es-MX") == "Adiós." and say("Goodbye.", "fr-FR") == "Goodbye."
+    assert say("Am I speaking with {name}?", "es", name="Ana") == "¿Hablo con Ana?"
+
+
 def test_callback_without_a_time_asks_when_once():
     session, end, replies = talk(["I'm driving right now.", "Try me Friday afternoon."])
     assert replies[0] == "No problem. When would be a better time to call you back?"
@@ -201,6 +246,9 @@ def test_without_a_company_the_agent_does_not_invent_one():
     ("Hi, I'm calling on behalf of Greenway Loans.", "", "Greenway Loans"),
     ("Hi there, this is Zara.", "You work for Bright Dental & Co. Be brief.", "Bright Dental & Co"),
     ("Hi, this is Zara.", "Keep it short.", ""),
+    ("Hola Maria, le habla Zara de Acme Solar. ¿Tiene un minuto?", "", "Acme Solar"),
+    ("Hola, soy Zara y llamo de parte de Acme Recovery.", "", "Acme Recovery"),
+    ("Hola, le habla Zara. ¿Tiene un minuto?", "Sé breve.", ""),
 ])
 def test_company_name(greeting, prompt, company):
     assert company_name(replace(CTX, greeting=greeting, system_prompt=prompt)) == company

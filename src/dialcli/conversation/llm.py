@@ -51,6 +51,7 @@ from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, E
 from dialcli.conversation.classify import classify_by_rules
 from dialcli.conversation.callback_time import find_time_phrase, zone_for
 from dialcli.conversation.intents import first_name
+from dialcli.conversation.lines import say
 from dialcli.conversation.postcall import label_call
 from dialcli.conversation.rules import (
     RuleBrain, RuleSession, company_name, goodbye_line, opt_out_guard, voicemail_end,
@@ -310,7 +311,8 @@ class LLMSession(BrainSession):
         if self.result is not None:
             return iter(())
         last_agent = next((u.text for u in reversed(self.transcript) if u.role == "agent"), "")
-        forced = opt_out_guard(caller_text, self.first, last_agent, self.company)
+        forced = opt_out_guard(caller_text, self.first, last_agent, self.company,
+                               self.ctx.language)
         if forced is not None:      # opt-out, or the question whether to stop calling
             return self._say(forced[0], forced[1], at_s)
         if self.on_rules or not self.brain.breaker.allow():
@@ -583,7 +585,8 @@ class LLMSession(BrainSession):
             return EndCall(disposition, summary, goodbye=voicemail_end(self.ctx).goodbye)
         return EndCall(disposition, summary, callback_text=callback_text, callback_at=callback_at,
                        goodbye=goodbye_line(disposition, self.company,
-                                            find_time_phrase(callback_text) if callback_text else None),
+                                            find_time_phrase(callback_text) if callback_text else None,
+                                            self.ctx.language),
                        fields=args.get("fields"))
 
 
@@ -601,6 +604,7 @@ class _Turn:
         self.spoken: list[str] = []
         self.tools: dict[int, dict[str, Any]] = {}
         self.held = self.progressed = self.stopped = self.over = False
+        self.holding = say(HOLDING_LINE, session.ctx.language) + " "   # in the agent's language
         self.stream_over = False      # the stream itself ended (done or error)
         self.failure: str | None = None
 
@@ -617,8 +621,8 @@ class _Turn:
         """Nothing came in time: the holding line once, then the turn has failed."""
         if not self.progressed and not self.held:
             self.held = True
-            self.spoken.append(HOLDING_LINE + " ")
-            return Chunk(HOLDING_LINE + " ")
+            self.spoken.append(self.holding)
+            return Chunk(self.holding)
         self.failure = "no reply in time" if not self.progressed else "the reply stalled"
         self.over = True
         return None
@@ -663,7 +667,7 @@ class _Turn:
             return
         s, b, at_s = self.session, self.brain, self.at_s
         said = "".join(self.spoken)
-        real_text = said[len(HOLDING_LINE) + 1:] if self.held else said
+        real_text = said[len(self.holding):] if self.held else said
         end_tool = next((t for t in self.tools.values() if t["name"] == "end_call"), None)
         failure = self.failure
         if failure is None and end_tool is None and not real_text.strip():

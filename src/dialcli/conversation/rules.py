@@ -42,6 +42,7 @@ from typing import Iterator
 
 from dialcli.compliance import disclosure
 from dialcli.conversation.callback_time import said_back, spoken
+from dialcli.conversation.lines import every, say, speaks
 from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
 from dialcli.conversation import intents
 from dialcli.conversation.intents import Intent, Reading, first_name, read
@@ -130,8 +131,10 @@ def _company_patterns(agent_name: str) -> tuple[re.Pattern[str], ...]:
     three, then the prompt's two more."""
     agent = re.escape(agent_name) if agent_name else r"\w+"
     return tuple(re.compile(p) for p in (
-        rf"\b{agent}\b,?\s+(?:here\s+)?(?:from|with|at|of|calling from|calling on behalf of)\s+{_COMPANY}",
-        rf"\b(?:calling|call)\s+(?:from|on behalf of)\s+{_COMPANY}",
+        rf"\b{agent}\b,?\s+(?:here\s+)?(?:from|with|at|of|calling from|calling on behalf of|"
+        rf"de parte de|desde|de)\s+{_COMPANY}",
+        rf"\b(?:calling|call|llamo|llamamos|llamando)\s+(?:from|on behalf of|de parte de|"
+        rf"en nombre de|desde)\s+{_COMPANY}",
         rf"\b(?:on behalf of|here at|from|with)\s+{_COMPANY}",
         rf"\b(?:work|works|working) for\s+{_COMPANY}",
         rf"\brepresent(?:ing|s)?\s+{_COMPANY}",
@@ -297,14 +300,15 @@ class RuleSession(BrainSession):
                     i in _CONTINUING or (i is Intent.NOT_INTERESTED and "interest" not in r.text))):
                 # "No, it's fine" -- keep calling; the pitch goes on.
                 self.unclear = 0
-                return self._go_open("Okay, thank you."), None
+                return self._go_open(self._t("Okay, thank you.")), None
             # Anything else: the question stands until it is answered or the caller
             # says something that settles the call.
         elif i is Intent.MAYBE_OPT_OUT:
             # "Why do you keep calling me?" may be a revocation: ask, never pitch on.
             self.state = State.CONFIRM_OPT_OUT
             self.unclear = 0
-            return f"I'm sorry about the calls. {OPT_OUT_QUESTION}", None
+            return self._t("I'm sorry about the calls. {question}",
+                           question=self._t(OPT_OUT_QUESTION)), None
         if i is Intent.WRONG_NUMBER:
             return "", self._end(Disposition.WRONG_NUMBER, "Caller said this is the wrong number.")
         if i is Intent.VOICEMAIL and self.caller_turns <= VOICEMAIL_TURNS:
@@ -325,7 +329,7 @@ class RuleSession(BrainSession):
                 return "", self._end(Disposition.CALLBACK, "Caller asked for a callback; no time given.")
             return "", self._end(Disposition.COMPLETED, "Caller ended the conversation.")
         if i is Intent.HOLD:
-            return "Sure, take your time.", None
+            return self._t("Sure, take your time."), None
         return self._by_state(r)
 
     def _by_state(self, r: Reading) -> tuple[str, EndCall | None]:
@@ -348,75 +352,96 @@ class RuleSession(BrainSession):
             if i is Intent.DENY:
                 return "", self._end(Disposition.WRONG_NUMBER, "Caller is not the person we called for.")
             if yes:
-                return self._go_open("Great, thank you."), None
+                return self._go_open(self._t("Great, thank you.")), None
         elif st is State.OFFER_CALLBACK:
             if yes:
                 self.state = State.ASK_WHEN
-                return "Of course. When would be a better time to call you back?", None
+                return self._t("Of course. When would be a better time to call you back?"), None
             if i is Intent.DENY:
                 return "", self._end(Disposition.NOT_INTERESTED, "Caller declined.")
         else:  # OPEN
             if i is Intent.CONFIRM_IDENTITY:
-                return self._go_open("Great, thank you."), None
+                return self._go_open(self._t("Great, thank you.")), None
             if i in (Intent.AFFIRM, Intent.HESITANT):
-                return self._offer_follow_up("Great." if i is Intent.AFFIRM else "No pressure."), None
+                return self._offer_follow_up(
+                    self._t("Great." if i is Intent.AFFIRM else "No pressure.")), None
             if i is Intent.DENY:
                 self.state = State.OFFER_CALLBACK
-                return "No problem. Would you like me to call back at a better time?", None
+                return self._t("No problem. Would you like me to call back at a better time?"), None
         return self._unclear(r)
 
     # -- replies -------------------------------------------------------------------
 
+    def _t(self, template: str, **values: object) -> str:
+        """``template`` in the agent's language (``lines.say``)."""
+        return say(template, self.ctx.language, **values)
+
     @property
     def _from(self) -> str:
-        return f" from {self.company}" if self.company else ""
+        return self._t(" from {company}", company=self.company) if self.company else ""
 
     def _pending_question(self) -> str:
         st = self.state           # only the question asked is built
         if st is State.CONFIRM_INTEREST:
-            return f"Would you like someone{self._from} to follow up with you?"
+            return self._t("Would you like someone{from_} to follow up with you?",
+                           from_=self._from)
         if st is State.CONFIRM_IDENTITY:
-            return (f"Am I speaking with {self.display_first}?" if self.display_first
-                    else "Am I speaking with the right person?")
-        return _PLAIN_QUESTIONS[st]
+            return (self._t("Am I speaking with {name}?", name=self.display_first)
+                    if self.display_first else self._t("Am I speaking with the right person?"))
+        return self._t(_PLAIN_QUESTIONS[st])
 
     def _go_open(self, lead_in: str) -> str:
         self.state = State.OPEN
         purpose = f" {self.purpose}" if self.purpose else ""
-        return f"{lead_in}{purpose} Would you like to hear more?"
+        return self._t("{lead_in}{purpose} Would you like to hear more?", lead_in=lead_in,
+                       purpose=purpose)
 
     def _offer_follow_up(self, lead_in: str) -> str:
         self.state = State.CONFIRM_INTEREST
-        who = f"someone{self._from}" if self.company else "someone from our team"
-        return (f"{lead_in} I don't have all the details with me, but {who} can walk you "
-                f"through them. Would you like them to follow up with you?")
+        who = self._t("someone{from_}", from_=self._from) if self.company \
+            else self._t("someone from our team")
+        return self._t("{lead_in} I don't have all the details with me, but {who} can walk you "
+                       "through them. Would you like them to follow up with you?",
+                       lead_in=lead_in, who=who)
 
     def _answer_identity(self) -> str:
-        intro = f"This is {self.ctx.agent}{', calling' + self._from if self.company else ''}."
-        return f"{intro} {self._pending_question()}"
+        if self.company:
+            return self._t("This is {agent}, calling{from_}. {question}", agent=self.ctx.agent,
+                           from_=self._from, question=self._pending_question())
+        return self._t("This is {agent}. {question}", agent=self.ctx.agent,
+                       question=self._pending_question())
 
     def _answer_purpose(self) -> str:
         if self.purpose:
             return f"{self.purpose} {self._pending_question()}"
         if self.company:
-            return f"I'm calling on behalf of {self.company}. {self._pending_question()}"
-        return f"This is {self.ctx.agent}. {self._pending_question()}"
+            return self._t("I'm calling on behalf of {company}. {question}", company=self.company,
+                           question=self._pending_question())
+        return self._t("This is {agent}. {question}", agent=self.ctx.agent,
+                       question=self._pending_question())
 
     def _answer_who_for(self) -> str:
         if not self.ctx.lead_name:
             return self._answer_identity()
         self.state = State.CONFIRM_IDENTITY
         first = self.display_first or self.ctx.lead_name
-        return f"I'm trying to reach {self.ctx.lead_name}. Am I speaking with {first}?"
+        return self._t("I'm trying to reach {lead}. Am I speaking with {first}?",
+                       lead=self.ctx.lead_name, first=first)
 
     def _answer_number_source(self) -> str:
-        owner = f"{self.company}'s" if self.company else "our"
-        return (f"Your number is on {owner} contact list for this call. If you'd rather not be "
-                f"called, just say so and I'll take you off the list. {self._pending_question()}")
+        if self.company:
+            return self._t("Your number is on {company}'s contact list for this call. If you'd "
+                           "rather not be called, just say so and I'll take you off the list. "
+                           "{question}", company=self.company, question=self._pending_question())
+        return self._t("Your number is on our contact list for this call. If you'd rather not "
+                       "be called, just say so and I'll take you off the list. {question}",
+                       question=self._pending_question())
 
     def _answer_robot(self) -> str:
-        for_whom = f" calling on behalf of {self.company}" if self.company else ""
-        return f"I'm an automated assistant{for_whom}. {self._pending_question()}"
+        if self.company:
+            return self._t("I'm an automated assistant calling on behalf of {company}. {question}",
+                           company=self.company, question=self._pending_question())
+        return self._t("I'm an automated assistant. {question}", question=self._pending_question())
 
     def _answer_repeat(self) -> str:
         for utt in reversed(self.transcript[:-1]):
@@ -426,25 +451,29 @@ class RuleSession(BrainSession):
 
     def _answer_info(self) -> str:
         if self.state in (State.OPEN, State.CONFIRM_INTEREST):
-            return self._offer_follow_up("Happy to help.")
-        return f"I don't have those details with me, I'm afraid. {self._pending_question()}"
+            return self._offer_follow_up(self._t("Happy to help."))
+        return self._t("I don't have those details with me, I'm afraid. {question}",
+                       question=self._pending_question())
 
     def _answer_other(self) -> str:
         if self.state in (State.OPEN, State.CONFIRM_INTEREST):
-            return self._offer_follow_up("That's a good question.")
-        return f"I'm not able to answer that, I'm afraid. {self._pending_question()}"
+            return self._offer_follow_up(self._t("That's a good question."))
+        return self._t("I'm not able to answer that, I'm afraid. {question}",
+                       question=self._pending_question())
 
     def _unclear(self, r: Reading) -> tuple[str, EndCall | None]:
         self.unclear += 1
         if self.unclear >= MAX_UNCLEAR:
             return "", self._end(Disposition.COMPLETED, "Could not understand the caller.")
         if r.intent is Intent.GREETING:
-            intro = f"Hi, this is {self.ctx.agent}{self._from}."
             purpose = f"{self.purpose} " if self.purpose and self.state is State.OPEN else ""
-            return f"{intro} {purpose}{self._pending_question()}", None
+            return self._t("Hi, this is {agent}{from_}. {purpose}{question}", agent=self.ctx.agent,
+                           from_=self._from, purpose=purpose,
+                           question=self._pending_question()), None
         if r.intent is Intent.HESITANT:
-            return f"No pressure. {self._pending_question()}", None
-        return f"Sorry, I didn't quite catch that. {self._pending_question()}", None
+            return self._t("No pressure. {question}", question=self._pending_question()), None
+        return self._t("Sorry, I didn't quite catch that. {question}",
+                       question=self._pending_question()), None
 
     # -- endings -------------------------------------------------------------------
 
@@ -457,14 +486,14 @@ class RuleSession(BrainSession):
             return "", self._end(Disposition.CALLBACK, "Caller asked for a callback; no time given.")
         self.state = State.ASK_WHEN
         self.unclear = 0
-        return "No problem. When would be a better time to call you back?", None
+        return self._t("No problem. When would be a better time to call you back?"), None
 
     def _when(self, r: Reading) -> str:
         """The caller's time words as said back, with the date they were read as when
         the call knows when it is and speaks English ("next tuesday, that's Tuesday,
         December 15")."""
         placed = self.ctx.placed_at
-        if placed is None or not (self.ctx.language or "en").lower().startswith("en"):
+        if placed is None or speaks(self.ctx.language) != "en":
             return spoken(r.time_phrase)
         said = placed + timedelta(seconds=self.transcript[-1].at_s if self.transcript else 0)
         return said_back(r.time_phrase, said, self.ctx.recipient_tz)
@@ -480,7 +509,7 @@ class RuleSession(BrainSession):
         # Only the INTERESTED goodbye names the company: the others need not find it.
         company = self.company if disposition == Disposition.INTERESTED else ""
         return EndCall(disposition, summary, callback_text=callback_text,
-                       goodbye=goodbye_line(disposition, company, when))
+                       goodbye=goodbye_line(disposition, company, when, self.ctx.language))
 
 
 _ANSWERING = frozenset({Intent.AFFIRM, Intent.DENY, Intent.CONFIRM_IDENTITY})
@@ -527,17 +556,20 @@ _GOODBYES = {
 }
 
 
-def goodbye_line(disposition: Disposition, company: str = "", when: str | None = None) -> str:
-    """The last thing the agent says for each label. Only INTERESTED's names the
-    company, only CALLBACK's the time."""
+def goodbye_line(disposition: Disposition, company: str = "", when: str | None = None,
+                 language: str | None = None) -> str:
+    """The last thing the agent says for each label, in the agent's ``language``. Only
+    INTERESTED's names the company, only CALLBACK's the time."""
     if disposition == Disposition.INTERESTED:
-        team = f"someone from {company}" if company else "someone from our team"
-        return (f"Wonderful! I'll note that you're interested, and {team} will "
-                "follow up with you. Thank you, goodbye.")
+        team = say("someone from {company}", language, company=company) if company \
+            else say("someone from our team", language)
+        return say("Wonderful! I'll note that you're interested, and {team} will "
+                   "follow up with you. Thank you, goodbye.", language, team=team)
     if disposition == Disposition.CALLBACK:
-        return (f"No problem, I'll call you back {when}. Thanks, goodbye." if when
-                else "No problem, I'll try you again tomorrow. Thanks, goodbye.")
-    return _GOODBYES.get(disposition, "Goodbye.")
+        return (say("No problem, I'll call you back {when}. Thanks, goodbye.", language,
+                    when=when) if when
+                else say("No problem, I'll try you again tomorrow. Thanks, goodbye.", language))
+    return say(_GOODBYES.get(disposition, "Goodbye."), language)
 
 
 def confirms_opt_out(r: Reading) -> bool:
@@ -548,7 +580,8 @@ def confirms_opt_out(r: Reading) -> bool:
 
 
 def opt_out_guard(caller_text: str, first: str, last_agent_line: str,
-                  company: str = "") -> tuple[str, EndCall | None] | None:
+                  company: str = "", language: str | None = None
+                  ) -> tuple[str, EndCall | None] | None:
     """What the agent must say to this line whichever brain is talking, or None.
 
     Not left to a model: a request to stop calling ends the call as OPT_OUT at once;
@@ -556,13 +589,14 @@ def opt_out_guard(caller_text: str, first: str, last_agent_line: str,
     you keep calling me?") gets the confirming question, once.
     """
     r = read(caller_text, first)
-    asked = OPT_OUT_QUESTION in (last_agent_line or "")
+    asked = any(q in (last_agent_line or "") for q in every(OPT_OUT_QUESTION))
     if r.intent is Intent.OPT_OUT or (asked and confirms_opt_out(r)):
         end = EndCall(Disposition.OPT_OUT, "Caller asked not to be called again.",
-                      goodbye=goodbye_line(Disposition.OPT_OUT, company))
+                      goodbye=goodbye_line(Disposition.OPT_OUT, company, language=language))
         return end.goodbye, end
     if r.intent is Intent.MAYBE_OPT_OUT and not asked:
-        return f"I'm sorry about the calls. {OPT_OUT_QUESTION}", None
+        return say("I'm sorry about the calls. {question}", language,
+                   question=say(OPT_OUT_QUESTION, language)), None
     return None
 
 

@@ -56,6 +56,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dialcli.conversation.base import Chunk, EndCall, Utterance
 from dialcli.conversation.greeting import GREET, RESUME, STOP, VOICEMAIL, GreetingGate
+from dialcli.conversation.lines import say
 from dialcli.models import Disposition
 
 if TYPE_CHECKING:
@@ -519,8 +520,9 @@ class RelaySession:
 
     async def _fail(self, reason: str) -> None:
         self.error = reason
-        self.session.transcript.append(Utterance("agent", FALLBACK_LINE, self.at_s()))
-        await self._send({"type": "text", "token": FALLBACK_LINE, "last": True})
+        line = say(FALLBACK_LINE, getattr(getattr(self.session, "ctx", None), "language", None))
+        self.session.transcript.append(Utterance("agent", line, self.at_s()))
+        await self._send({"type": "text", "token": line, "last": True})
         await self._send({"type": "end", "handoffData": encode_handoff(
             {"reasonCode": "agent-error", "reason": reason})})
         self.ended = True
