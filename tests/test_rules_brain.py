@@ -175,6 +175,21 @@ def test_a_spanish_agent_speaks_spanish_to_the_end(turns):
     assert end.goodbye and not _ENGLISH.search(end.goodbye), end.goodbye
 
 
+@pytest.mark.parametrize("line,intent", [
+    ("¿Quién habla?", Intent.ASK_IDENTITY), ("¿con quién hablo?", Intent.ASK_IDENTITY),
+    ("¿De dónde me llama?", Intent.ASK_IDENTITY), ("¿de parte de quién?", Intent.ASK_IDENTITY),
+    ("¿De qué se trata?", Intent.ASK_PURPOSE), ("¿para qué me llama?", Intent.ASK_PURPOSE),
+    ("¿Cómo consiguió mi número?", Intent.ASK_NUMBER_SOURCE),
+    ("¿quién le dio mi teléfono?", Intent.ASK_NUMBER_SOURCE),
+    ("¿Es usted un robot?", Intent.ASK_ROBOT), ("¿hablo con una persona real?", Intent.ASK_ROBOT),
+    ("¿Qué?", Intent.ASK_REPEAT), ("¿puede repetir?", Intent.ASK_REPEAT),
+    ("no le entiendo", Intent.ASK_REPEAT), ("espere un momento", Intent.HOLD),
+    ("¿Cuánto cuesta?", Intent.ASK_INFO), ("¿cómo funciona?", Intent.ASK_INFO),
+])
+def test_spanish_questions_are_read(line, intent):
+    assert read(line, "Maria").intent is intent
+
+
 def test_every_line_has_its_spanish_and_keeps_its_fields():
     from string import Formatter
 

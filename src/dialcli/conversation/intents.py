@@ -952,6 +952,11 @@ _ASK_IDENTITY = _any(
     r"\bwho you (?:are|work for|represent)\b",
     r"\bwho do you (?:represent|work for)\b", r"\bwho is calling\b", r"\bmay i ask who\b",
     r"\bwith who(?:m)?\b", r"\bwho am i (?:talking|speaking) (?:to|with)\b",
+    # Spanish (accents are folded): "¿quién habla?", "¿con quién hablo?", "¿de dónde llama?"
+    r"\bquien (?:habla|llama|me llama|es usted|eres|son ustedes)\b", r"^(?:y )?quien es\b",
+    r"\bcon quien (?:hablo|estoy hablando)\b", r"\bde parte de quien\b",
+    r"\bde donde (?:me )?(?:llama|llaman|habla|hablan)\b",
+    r"\bde (?:que|cual) (?:compania|empresa)\b",
 )
 _ASK_PURPOSE = _any(
     r"\bwhat (?:is|was) (?:this|it|that|the call) (?:about|regarding|for|concerning|in regards to)\b",
@@ -959,25 +964,36 @@ _ASK_PURPOSE = _any(
     r"\bwhat (?:are|were) you (?:calling about|selling|offering|calling for)\b",
     r"\breason (?:for|of) (?:the|your|this) call\b", r"\bwhat (?:can|may) i (?:do|help) (?:for )?you\b",
     r"\bwhat is this\b", r"\bhow can i help\b", r"\bwhat is going on\b", r"^why$",
+    r"\bde que se trata\b", r"\bpara que (?:me )?(?:llama|llaman|es)\b",
+    r"\bcual es el motivo\b", r"^(?:que|en que) (?:desea|quiere|necesita|se le ofrece)\b",
+    r"\bque (?:vende|venden|ofrece|ofrecen)\b",
 )
 _ASK_NUMBER_SOURCE = re.compile(
     r"\b(?:how|where) (?:did|do) you get (?:my|this|our) (?:number|phone|info|information|details|name)\b"
-    r"|\bwho gave you (?:my|this) (?:number|info)\b")
+    r"|\bwho gave you (?:my|this) (?:number|info)\b"
+    r"|\b(?:como|de donde) (?:consiguio|consiguieron|obtuvo|obtuvieron|saco|sacaron|tiene|tienen) "
+    r"(?:mi|este) (?:numero|telefono)\b|\bquien (?:le|les) dio mi (?:numero|telefono)\b")
 _ASK_ROBOT = re.compile(
     r"\b(?:are you|is this|am i (?:talking|speaking) (?:to|with)|is that) (?:a |an )?(?:real )?"
     r"(?:robot|bot|machine|computer|ai|artificial|human|person|recording|automated|real person|"
-    r"live person)\b")
+    r"live person)\b"
+    r"|\b(?:es usted|eres|es esto|es esta|estoy hablando con|hablo con) (?:un |una )?"
+    r"(?:robot|maquina|grabacion|computadora|inteligencia artificial|persona real|persona de verdad)\b")
 _ASK_REPEAT = re.compile(
     r"\b(?:say|repeat) (?:that|it|this)(?: again)?\b|\bwhat did you (?:say|just say)\b|\bpardon\b|"
     r"\bcome again\b|\bi (?:did not|could not) (?:catch|hear|get|understand) (?:that|you|what)\b|"
     r"^(?:sorry |excuse me )?what\??$|^(?:sorry|excuse me|huh)\??$|\bcan not hear you\b|"
-    r"\byou are breaking up\b")
+    r"\byou are breaking up\b"
+    r"|^(?:perdon |disculpe )?(?:que|como)$|\b(?:puede|podria) repetir\b|\bcomo dice\b"
+    r"|^no (?:le )?(?:entiendo|entendi|escucho|escuche|oigo)$")
 _ASK_INFO = re.compile(
     r"\btell me (?:more|about)\b|\bwhat are (?:my|the|your) options\b|\bhow does (?:it|this|that) work\b|"
     r"\bgo on\b|\bi am listening\b|\b(?:more|any) (?:info|information|details)\b|"
     r"\bwhat (?:do|can) you (?:offer|have|do)\b|\bwhat is the (?:deal|offer|catch|price|cost|rate)\b|"
     r"\bhow much\b|\bexplain\b|\bwhat kind of\b|\bi am all ears\b|\bwhat would (?:it|that|i)\b|"
-    r"\bkeep going\b|\bcontinue\b")
+    r"\bkeep going\b|\bcontinue\b"
+    r"|\bcuanto (?:cuesta|cobran|sale|seria|me costaria)\b|\bcomo funciona\b|\bexpliqueme\b"
+    r"|\bque (?:opciones|planes) (?:hay|tienen|tengo)\b")
 _GOODBYE = re.compile(
     r"\b(?:good ?bye|bye(?: bye)?|see you|see ya|take care|cheers|have a (?:good|nice|great) "
     r"(?:day|one|night|evening|afternoon|weekend)|talk (?:to you )?(?:later|soon|then)|"
@@ -985,7 +1001,8 @@ _GOODBYE = re.compile(
 _HOLD = re.compile(
     r"\b(?:hold on|hang on|wait(?: a)?(?: sec(?:ond)?| minute| moment)?|one (?:sec|second|moment|minute)|"
     r"just a (?:sec|second|moment|minute)|give me (?:a|one) (?:sec|second|moment|minute)|"
-    r"bear with me)\b")
+    r"bear with me)\b"
+    r"|^(?:espere|espereme|espera|un momento|un segundo|un momentito|momentito|permitame)\b")
 _AFFIRM = re.compile(
     r"^(?:yes|yeah|yep|yup|ya|yea|yah|sure|okay|alright|all right|of course|certainly|absolutely|"
     r"definitely|go ahead|please do|please|why not|sounds good|sounds great|that works|works for me|"
