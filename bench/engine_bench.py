@@ -132,6 +132,20 @@ sessions, load average 3-4.4; main e3c796e against the branch, run back to back)
   audit evidence) and the Python between statements. The dial order is a durable
   decision this pass may not change.
 
+Measured again (2026-12-07 23:40 UTC, the same 2 cores idle at load 0.6-0.9, main
+with the rule brain's pattern prefilter): 1,339 and 1,270 calls/s beside floors of 9,931
+and 11,434 (1/7.4, 1/9.0); per CPU second 1,381 and 1,316 beside 9,938 and 11,693. The
+brain's 3x cheaper reading of a line did not move the engine's figure (a simulated call
+reads ~2 caller lines). Every statement timed over a 5,000-lead run (12,607 calls,
+130,398 statements, 2.64 s of SQL, ~210 us a call): the outcome's UPDATE calls 47 us
+(transcript, four indexes touched), INSERT calls 28, the outcome's lead UPDATE 23, the
+claim's lead read with the cap count 18, the lead to DIALING 16, the first read of a
+number's regions 19 and consent 18 (half the numbers, once each), the audit row 9, the
+lead-and-phones read 8, the queue refill 8, group COMMITs 4 ms each (52). The floor's
+whole call costs ~100 us of CPU: the engine's SQL alone is twice that, so 1/3 of the
+floor (~300 us a call) would leave ~90 us for all of a call's Python -- the claim's
+checks and evidence, the simulated conversation, the outcome -- which take ~450 us now.
+
 ``--dump-rows FILE`` checks that an engine change keeps every durable row: diff two.
 """
 
