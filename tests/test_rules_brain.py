@@ -139,8 +139,14 @@ def test_a_day_named_by_its_weekday_is_said_back_with_its_date():
         _, end, _ = talk(["Yes, this is me.", line], placed)
         assert "December" not in end.goodbye, end.goodbye
     spanish = replace(placed, language="es-US")
-    _, end, _ = talk(["Yes, this is me.", "call me next tuesday morning"], spanish)
-    assert "December" not in end.goodbye
+    _, end, _ = talk(["Sí, soy yo.", "llámeme el martes que viene por la mañana"], spanish)
+    assert end.disposition is Disposition.CALLBACK
+    assert end.goodbye == ("No hay problema, le llamaremos el martes 15 de diciembre a las 10 "
+                           "de la mañana. Gracias, adiós."), end.goodbye
+    _, end, _ = talk(["Sí, soy yo.", "mejor mañana a la 1 y media"], spanish)
+    assert "el martes 8 de diciembre a la 1:30 de la tarde" in end.goodbye, end.goodbye
+    _, end, _ = talk(["Sí, soy yo.", "llámeme mañana a las 3"], replace(CTX, language="es-US"))
+    assert "le llamaremos cuando nos indicó." in end.goodbye     # no instant: no English words
 
 
 #: Words of dialcli's English lines that no Spanish line of ``lines.ES`` has.
@@ -158,6 +164,8 @@ _SPANISH_PROBES = [
     ["No, número equivocado."],
     ["hmm", "eh", "qué", "mmm"],
     ["Sí, soy yo.", "ahora no puedo", "no"],
+    ["Sí, soy yo.", "ahora no puedo, llámeme el viernes por la tarde"],
+    ["Sí, soy yo.", "ahora no puedo", "sí", "mañana a las 3"],
 ]
 
 

@@ -210,6 +210,27 @@ def said_back(phrase: str, now: datetime | None, tz: str | None) -> str:
     return f"{words}, that's {got.local:%A}, {got.local:%B} {got.local.day}"
 
 
+_ES_DAYS = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
+_ES_MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+              "septiembre", "octubre", "noviembre", "diciembre")
+
+
+def dicho_en_espanol(phrase: str, now: datetime | None, tz: str | None) -> str:
+    """The callback time as a Spanish agent says it back: the day and hour the words
+    were read as ("el martes 15 de diciembre a las 10 de la mañana"). The rules read
+    Spanish through English words ("el martes que viene" is "next tuesday"), which
+    must not reach a Spanish caller; without the call's instant, "cuando nos indicó"."""
+    got = parse_callback_time(phrase, now, tz) if now is not None else None
+    if got is None or got.source != "parsed" or got.local is None:
+        return "cuando nos indicó"
+    at = got.local
+    hour = at.hour % 12 or 12
+    clock = f"{hour}:{at.minute:02d}" if at.minute else str(hour)
+    part = "de la mañana" if at.hour < 12 else "de la tarde" if at.hour < 20 else "de la noche"
+    return (f"el {_ES_DAYS[at.weekday()]} {at.day} de {_ES_MONTHS[at.month - 1]} "
+            f"{'a la' if hour == 1 else 'a las'} {clock} {part}")
+
+
 def _wall(day: date, at: time, zone: ZoneInfo | timezone) -> datetime:
     """Local wall time on ``day``; a time inside a DST gap maps forward (zoneinfo)."""
     naive = datetime.combine(day, at)

@@ -41,7 +41,7 @@ from functools import cached_property, lru_cache
 from typing import Iterator
 
 from dialcli.compliance import disclosure
-from dialcli.conversation.callback_time import said_back, spoken
+from dialcli.conversation.callback_time import dicho_en_espanol, said_back, spoken
 from dialcli.conversation.lines import every, say, speaks
 from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
 from dialcli.conversation import intents
@@ -490,12 +490,15 @@ class RuleSession(BrainSession):
 
     def _when(self, r: Reading) -> str:
         """The caller's time words as said back, with the date they were read as when
-        the call knows when it is and speaks English ("next tuesday, that's Tuesday,
-        December 15")."""
+        the call knows when it is ("next tuesday, that's Tuesday, December 15"); in
+        Spanish the day and hour booked (the rules read Spanish through English words)."""
         placed = self.ctx.placed_at
-        if placed is None or speaks(self.ctx.language) != "en":
+        said = None if placed is None else \
+            placed + timedelta(seconds=self.transcript[-1].at_s if self.transcript else 0)
+        if speaks(self.ctx.language) == "es":
+            return dicho_en_espanol(r.time_phrase, said, self.ctx.recipient_tz)
+        if said is None:
             return spoken(r.time_phrase)
-        said = placed + timedelta(seconds=self.transcript[-1].at_s if self.transcript else 0)
         return said_back(r.time_phrase, said, self.ctx.recipient_tz)
 
     def _interested(self) -> EndCall:
