@@ -136,6 +136,19 @@ def test_callback_words_and_iso_times(fake_llm, brain, drive):
     assert end.callback_text == "I'm busy, try me Friday morning"
 
 
+def test_a_spanish_calls_spoken_goodbye_names_the_day_in_spanish(fake_llm, brain, drive):
+    """The model ended a Spanish call without a word: the goodbye is dialcli's own, in
+    Spanish, with the day booked -- not the English words the rules read it into."""
+    ctx = replace(CTX, language="es-US",
+                  placed_at=datetime(2026, 12, 7, 15, 0, tzinfo=timezone.utc))
+    fake_llm.enqueue(tool_call("CALLBACK", "Ocupada.", "el martes que viene por la mañana"))
+    session = brain.open(ctx)
+    session.opening()
+    _, end = collect(drive(session, "Llámeme el martes que viene por la mañana"))
+    assert end.goodbye == ("No hay problema, le llamaremos el martes 15 de diciembre a las 10 "
+                           "de la mañana. Gracias, adiós."), end.goodbye
+
+
 def test_unknown_disposition_is_labelled_from_the_transcript(fake_llm, brain, drive):
     fake_llm.enqueue(tool_call("MAYBE", "?", text=["Okay, bye."]))
     _, end = collect(drive(start(brain), "You have the wrong number."))

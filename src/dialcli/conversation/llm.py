@@ -49,9 +49,9 @@ import httpx
 from dialcli.config import LLMSettings, scrub
 from dialcli.conversation.base import Brain, BrainSession, CallContext, Chunk, EndCall, Utterance
 from dialcli.conversation.classify import classify_by_rules
-from dialcli.conversation.callback_time import find_time_phrase, zone_for
+from dialcli.conversation.callback_time import dicho_en_espanol, find_time_phrase, zone_for
 from dialcli.conversation.intents import first_name
-from dialcli.conversation.lines import say
+from dialcli.conversation.lines import say, speaks
 from dialcli.conversation.postcall import label_call
 from dialcli.conversation.rules import (
     RuleBrain, RuleSession, company_name, goodbye_line, opt_out_guard, voicemail_end,
@@ -583,10 +583,13 @@ class LLMSession(BrainSession):
                                       if u.role == "caller" and find_time_phrase(u.text)), None)
         if disposition is Disposition.VOICEMAIL:
             return EndCall(disposition, summary, goodbye=voicemail_end(self.ctx).goodbye)
+        phrase = find_time_phrase(callback_text) if callback_text else None
+        if phrase and speaks(self.ctx.language) == "es":
+            # The phrase is read into English words: a Spanish caller hears the day booked.
+            now = self.brain.clock.now() if self.brain.clock is not None else self.ctx.placed_at
+            phrase = dicho_en_espanol(phrase, now, self.ctx.recipient_tz)
         return EndCall(disposition, summary, callback_text=callback_text, callback_at=callback_at,
-                       goodbye=goodbye_line(disposition, self.company,
-                                            find_time_phrase(callback_text) if callback_text else None,
-                                            self.ctx.language),
+                       goodbye=goodbye_line(disposition, self.company, phrase, self.ctx.language),
                        fields=args.get("fields"))
 
 
