@@ -111,6 +111,22 @@ def test_tokens_no_lead_has_are_reported(ws):
     assert build_preview(ws, campaign="Spring").unknown_tokens == ["CITY"]
 
 
+def test_an_unknown_token_names_the_column_it_most_likely_means(ws):
+    """{{CASE_NUMBER}} beside a CASE column: the preview says which column the agent's
+    text probably meant; nothing for a token with no near column ({{CITY}} is no word
+    of TOWN_CITY's start, {{AMOUNT}} near nothing)."""
+    from dialcli.workspace.preview import _nearest
+
+    add_import(ws, ["NAME", "PHONE1", "CASE", "TOWN_CITY"],
+               [("Alex", None, "+14155551200", {"CASE": "A-1", "TOWN_CITY": "LA"})])
+    p = build_preview(ws, campaign="Spring")
+    assert p.unknown_tokens == ["AMOUNT", "CASE_NUMBER", "CITY"]
+    assert p.near_tokens == {"CASE_NUMBER": "CASE"}
+    assert _nearest("AMOUNT", {"AMOUNT_DUE", "NAME"}) == "AMOUNT_DUE"
+    assert _nearest("CASE_NUMER", {"CASE_NUMBER", "NAME"}) == "CASE_NUMBER"
+    assert _nearest("CITY", {"STATE", "NAME", "EMAIL"}) is None
+
+
 def test_structured_columns_are_not_variables(ws):
     add_import(ws, COLUMNS, LEADS)
     p = build_preview(ws, campaign="Spring", agent="Sam")     # another agent on these leads

@@ -107,6 +107,8 @@ def _warnings(p: Preview) -> list[str]:
             f"The agent uses {', '.join('{{' + t + '}}' for t in p.unknown_tokens)}, which no lead in "
             f"{where} has: {'it renders' if len(p.unknown_tokens) == 1 else 'they render'} empty "
             "for every lead. Check the CSV column names (e.g. 'case number' is {{CASE_NUMBER}})."
+            + "".join(f" The leads have {m}: write {{{{{m}}}}} for {{{{{t}}}}} in the agent's "
+                      "texts (dialcli agent edit)." for t, m in p.near_tokens.items())
         )
     empty = [t for t in p.empty_tokens if t != "NAME"]
     if p.lead is not None and empty:

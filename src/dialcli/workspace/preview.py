@@ -17,6 +17,7 @@ are listed separately.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,8 @@ class Preview:
     voicemail_played: bool            # False when the campaign hangs up on machines
     tokens: list[str] = field(default_factory=list)
     unknown_tokens: list[str] = field(default_factory=list)
+    #: An unknown token -> the leads' column it most likely means (AMOUNT -> AMOUNT_DUE).
+    near_tokens: dict[str, str] = field(default_factory=dict)
     empty_tokens: list[str] = field(default_factory=list)
     columns_known: bool = False       # False: no leads imported, nothing to compare
 
@@ -72,6 +75,7 @@ class Preview:
             "voicemail_played": self.voicemail_played,
             "tokens": self.tokens,
             "unknown_tokens": self.unknown_tokens if self.columns_known else None,
+            "near_tokens": self.near_tokens,
             "empty_tokens": self.empty_tokens,
         }
 
@@ -103,6 +107,18 @@ def _load_lead(store: Store, campaign_id: int, *, lead_number: int | None, lead_
     phones = tuple(LeadPhone.from_row(p) for p in store.all(
         "SELECT * FROM lead_phones WHERE lead_id = ? ORDER BY slot", (row["id"],)))
     return Lead.from_row(row, phones), position
+
+
+def _nearest(token: str, columns: set[str]) -> str | None:
+    """The leads' column a template's unknown ``token`` most likely means: one that
+    begins with it or that it begins with, at a word break (AMOUNT / AMOUNT_DUE,
+    CASE_NUMBER / CASE), else a close spelling (CASE_NUMER / CASE_NUMBER); None when
+    none is close."""
+    by_word = sorted(c for c in columns if c.startswith(token + "_") or token.startswith(c + "_"))
+    if by_word:
+        return by_word[0]
+    close = difflib.get_close_matches(token, sorted(columns), n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def known_tokens(store: Store, campaign_id: int, *, total: int | None = None) -> set[str] | None:
@@ -185,6 +201,7 @@ def build_preview(store: Store, *, campaign: int | str | None = None, agent: str
     for text in (agent_rec.greeting, agent_rec.system_prompt, vm_text):
         used |= tokens_used(text or "")
     unknown = sorted(used - known) if known is not None else []
+    near = {t: m for t in unknown if (m := _nearest(t, known or set()))}
     empty = sorted(
         t for t in used - set(unknown)
         if (t == "NAME" and ctx["NAME"] == NAME_FALLBACK and not (lead and lead.name.strip()))
@@ -196,6 +213,6 @@ def build_preview(store: Store, *, campaign: int | str | None = None, agent: str
         system_prompt=_render(agent_rec.system_prompt, ctx, what="system prompt", lead=lead),
         voicemail_message=_render(vm_text, ctx, what="voicemail message", lead=lead),
         voicemail_source=vm_source, voicemail_played=played,
-        tokens=sorted(used), unknown_tokens=unknown, empty_tokens=empty,
+        tokens=sorted(used), unknown_tokens=unknown, near_tokens=near, empty_tokens=empty,
         columns_known=known is not None,
     )
