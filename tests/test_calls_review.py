@@ -224,3 +224,15 @@ def test_show_marks_what_the_caller_heard_and_keypresses(cli, db_path):
     page = cli("calls", "show", call).stdout
     assert "the caller heard only this" in page and "keypress" in page
     assert "0:06.2" in page and "SIMULATED" not in page
+
+
+def test_a_calls_local_times_are_each_said_once():
+    """Adak and Honolulu both read 10:00 HST, Anchorage and Juneau 11:00 AKST: the
+    call's header says each local time once."""
+    from dialcli.cli.calls import _distinct_local, _short_local
+
+    text = ("2026-12-15 10:00 HST; 2026-12-15 11:00 AKST; 2026-12-15 11:00 AKST; "
+            "2026-12-15 10:00 HST")
+    assert _distinct_local(text) == ["2026-12-15 10:00 HST", "2026-12-15 11:00 AKST"]
+    assert _short_local("2026-12-15 10:00 HST; 2026-12-15 10:00 HST", None, False) == \
+        "12-15 10:00 HST"

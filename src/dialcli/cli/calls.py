@@ -57,11 +57,17 @@ def _marks(call: dict[str, Any]) -> str:
     return ",".join(marks)
 
 
+def _distinct_local(text: str) -> list[str]:
+    """A call's local times, each said once: Adak and Honolulu both read '10:00 HST',
+    Anchorage and Juneau '11:00 AKST' -- four zones, two times."""
+    return list(dict.fromkeys(p.strip() for p in text.split(";") if p.strip()))
+
+
 def _short_local(text: str | None, started: str | None, wide: bool) -> str:
     """'2026-12-08 17:00 EST' -> '12-08 17:00 EST' when narrow (the year is the run's)."""
     if not text:
         return formats.instant(started, none="")
-    parts = [p.strip() for p in text.split(";")]
+    parts = _distinct_local(text)
     shown = parts[0] if wide or len(parts) == 1 else parts[0] + " +"
     return shown if wide else shown[5:]
 
@@ -146,7 +152,7 @@ def call_view(c: dict[str, Any]) -> RenderableType:
     parts: list[RenderableType] = [head]
     when = Text(f"Placed {(c['started_at'] or '')[:19].replace('T', ' ')} UTC")
     if c["local_time"]:
-        when.append(f" ({c['local_time']} for the recipient)")
+        when.append(f" ({'; '.join(_distinct_local(c['local_time']))} for the recipient)")
     when.append(f" · {c['status']}")
     if c["duration_s"]:
         when.append(f" · talked {formats.duration(c['duration_s'])}")
