@@ -334,3 +334,19 @@ def test_next_weekday_examples_said_on_a_monday_and_a_saturday():
     assert _on("this Tuesday", mon).date() == datetime(2026, 12, 8).date()
     assert _on("next Monday", sat).date() == datetime(2026, 12, 14).date()    # the day after tomorrow
     assert _on("next Sunday", sat).date() == datetime(2026, 12, 20).date()    # tomorrow is "this Sunday"
+
+
+@pytest.mark.parametrize("text,want", [
+    ("tuesday december 15 at 3", "2026-12-15 15:00"),
+    ("on tuesday, december 15th", "2026-12-15 10:00"),
+    ("el 15 de diciembre", "2026-12-15 10:00"),
+    ("llámeme el 3 de enero a las 4", "2027-01-03 16:00"),
+    ("el martes 15 de diciembre por la tarde", "2026-12-15 14:00"),
+    ("tuesday may be better", "2026-12-08 10:00"),
+])
+def test_a_weekday_with_its_date_books_the_date(text, want):
+    """'Tuesday, December 15th' and 'el 15 de diciembre': the date is the more precise
+    (the weekday alone booked tomorrow, and Spanish month names were not read)."""
+    now = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)           # Monday, 10:00 in New York
+    got = parse_callback_time(text, now, "America/New_York")
+    assert got.local.strftime("%Y-%m-%d %H:%M") == want, got

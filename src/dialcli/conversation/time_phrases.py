@@ -134,6 +134,10 @@ _ES_WORDS = (   # (pattern, English) in order: longest phrases first
     (r"\b(?:el\s+)?(?:proximo|otro)\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"next \1"),
     (r"\b(?:el\s+)?(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\s+(?:proximo|que\s+viene)\b", r"next \1"),
     (r"\bdentro\s+de\s+(?=(?:una|un|\d+|dos|tres|cuatro)\s+(?:hora|horas|minutos?|dias?|semanas?)\b)", "en "),
+    # "el 15 de diciembre" -> "december 15" (before "de la ..." and the bare day rules)
+    (r"\b(?:el\s+)?(\d{1,2})\s+de\s+(enero|febrero|marzo|abril|mayo|junio|julio|agosto|"
+     r"se?ptiembre|octubre|noviembre|diciembre)\b",
+     lambda m: f"{_ES_MONTHS[m.group(2)]} {m.group(1)}"),
     (r"\beste\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"this \1"),
     (r"\bel\s+(lunes|martes|miercoles|jueves|viernes|sabado|domingo)\b", r"\1"),
     (r"\b(?:despues|luego)\s+de\s+las\b", "after"), (r"\bantes\s+de\s+las\b", "before"),
@@ -143,6 +147,10 @@ _ES_WORDS = (   # (pattern, English) in order: longest phrases first
      r"in \1 \2"),
     (r"\by\s+media\b", ":30"), (r"\by\s+cuarto\b", ":15"),
 )
+_ES_MONTHS = {"enero": "january", "febrero": "february", "marzo": "march", "abril": "april",
+              "mayo": "may", "junio": "june", "julio": "july", "agosto": "august",
+              "septiembre": "september", "setiembre": "september", "octubre": "october",
+              "noviembre": "november", "diciembre": "december"}
 _ES_UNITS = {"hora": "hour", "horas": "hours", "minuto": "minute", "minutos": "minutes", "dia": "day",
              "dias": "days", "semana": "week", "semanas": "weeks"}
 
@@ -163,7 +171,8 @@ def _spanish(s: str) -> str:
 
 _ES_GATE = re.compile(r"ma[nñ]ana|\bhoy\b|lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo|"
                       r"\bhoras?\b|\btarde\b|\bnoche\b|semana|mediod|minutos|\blas\b|\brato\b|\bluego\b|despu[eé]s|"
-                      r"temprano")
+                      r"temprano|enero|febrero|marzo|abril|mayo|junio|julio|agosto|se?ptiembre|octubre|"
+                      r"noviembre|diciembre")
 
 
 _PAST = re.compile(
@@ -376,6 +385,17 @@ def _scan_day(t: _Text, spec: TimeSpec) -> None:
             # "Thursday the 12th": the date is the more precise of the two.
             spec.day = ("dom", int(dom.group(1)))
             spec.add(dom)
+            return
+        md = t.take(rf"\b{_MONTH_RE}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b")
+        if md:
+            # "Tuesday, December 15th" ("el martes 15 de diciembre"): the date, too.
+            try:
+                value = du_parser.parse(md.group(0), default=datetime(2000, 1, 1))
+            except (ValueError, OverflowError):
+                value = None
+            if value is not None:
+                spec.day = ("date", value.month, value.day, None)
+                spec.add(md)
         return
     m = t.take(rf"\b{_MONTH_RE}\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b")
     m2 = m or t.take(rf"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_RE}(?:,?\s+(\d{{4}}))?\b")
