@@ -195,7 +195,10 @@ def test_structured_columns_and_variables(store, campaign, tmp_path):
 
 FORMATS = ["+14155550123", "(415) 555-0123", "415-555-0123", "415.555.0123", "4155550123",
            "1 415 555 0123", "+1 (415) 555-0123", "1-415-555-0123", " 415 555 0123 ",
-           "415/555-0123"]
+           "415/555-0123",
+           # as CRM and spreadsheet exports write them: a label, a float's ".0"
+           "415-555-0123 (cell)", "Mobile: (415) 555-0123", "(415) 555-0123 - home",
+           "4155550123.0", "(415) 555-0123 (celular)", "Home 415 555 0123", "415-555-0123 cell"]
 
 
 @pytest.mark.parametrize("text", FORMATS)
@@ -207,6 +210,21 @@ def test_each_phone_format_becomes_e164(store, campaign, tmp_path, text):
     assert (p["e164"], p["zones"], p["region"], p["dead_reason"]) == \
         ("+14155550123", "America/Los_Angeles", "US-CA", None)
     assert lead["phone1"] == "+14155550123"
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("415-555-0123 (fax)", "labelled as a fax number"),
+    ("415-555-0123; 415-555-0124", "two numbers in one cell"),
+    ("415-555-0123 / 415-555-0124", "two numbers in one cell"),
+    ("415-555-0123 or 415-555-0124", "two numbers in one cell"),
+])
+def test_a_cell_that_is_not_one_dialable_number_says_why(store, campaign, tmp_path, text,
+                                                         reason):
+    path = write(tmp_path, f'name,phone1,phone2\nAlex,"{text}",\nBo,"{text}",2125550199\n')
+    summary = run(store, path, campaign)
+    assert summary.imported == 1 and summary.rejected == 1       # Bo keeps phone2
+    rejects = (tmp_path / "leads.rejects.csv").read_text(encoding="utf-8-sig")
+    assert reason in rejects
 
 
 def test_international_number_and_default_region(store, campaign, tmp_path):

@@ -45,6 +45,17 @@ NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 _STRIP = re.compile(r"[\s\-.()/\u00a0\u2010-\u2015]")
 _DIGITS = re.compile(r"\+?[0-9]+")
 _EXCEL_SCI = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
+#: A number a spreadsheet exported as a float ("4155550123.0"): the digits are whole.
+_EXCEL_FLOAT = re.compile(r"^(\+?\d{7,15})\.0+$")
+#: A label written with the number ("(cell)", "mobile:", "(casa)"): not part of it.
+_LABEL_WORDS = (r"cell|cellphone|cell phone|mobile|home|work|office|main|personal|business|"
+                r"direct|landline|other|primary|cel|celular|movil|casa|trabajo|oficina")
+_LABEL = re.compile(rf"\(\s*(?:{_LABEL_WORDS})\s*\)|^\s*(?:{_LABEL_WORDS})\b\s*[:#\-]?\s*|"
+                    rf"\s*[\-:]?\s*\b(?:{_LABEL_WORDS})\s*$", re.I)
+_FAX = re.compile(r"\bfax\b", re.I)
+#: Two numbers in one cell: separators between runs of seven or more digits.
+_TWO_NUMBERS = re.compile(r"\d[\d\s().\-]{5,}\d\s*(?:[;,|/&\n]|\s+(?:or|and|o|y)\s+)\s*\+?[\d(]"
+                          r"[\d\s().\-]{5,}\d")
 _NON_GEO_TYPES = frozenset({
     PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST,
     PhoneNumberType.VOIP, PhoneNumberType.PERSONAL_NUMBER, PhoneNumberType.PAGER,
@@ -254,12 +265,28 @@ class PhoneParser:
                 f"looks like Excel scientific notation ({text}): the last digits are lost. "
                 "Format the phone columns as Text in the spreadsheet and export again"
             )
+        if not text[0].isdigit() or not text[-1].isdigit():
+            text = self._unlabelled(text)
+        whole = _EXCEL_FLOAT.match(text)
+        if whole:
+            text = whole.group(1)
         cleaned = _STRIP.sub("", text)
         if _DIGITS.fullmatch(cleaned):
             national = self._nanp_national(cleaned)
             if national is not None:
                 return self._nanp(national)
+        if _TWO_NUMBERS.search(text):
+            raise PhoneError("two numbers in one cell: put each in its own phone column "
+                             "(phone1, phone2, ...)")
         return self._slow(text)
+
+    @staticmethod
+    def _unlabelled(text: str) -> str:
+        """``text`` without a label written with the number ("(cell)", "mobile:"); a
+        number labelled fax is refused with the reason."""
+        if _FAX.search(text):
+            raise PhoneError("labelled as a fax number; dialcli does not call fax lines")
+        return _LABEL.sub("", text).strip() or text
 
     def info_id(self, phone: Phone) -> int:
         """A small int naming ``phone``'s (zones, region, country); see ``infos``."""
