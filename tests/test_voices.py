@@ -188,3 +188,27 @@ def test_spanish_works_end_to_end_on_the_fake(fake):
         assert 'language="es-US"' in update["Twiml"]
     finally:
         provider.close()
+
+
+def test_a_spanish_call_with_the_rule_brain_is_spanish_to_the_goodbye(fake):
+    """No LLM: the rule brain holds a Spanish call. After the user's Spanish greeting the
+    callee hears Spanish answers and a Spanish goodbye, never dialcli's English lines."""
+    from dialcli.conversation.rules import RuleBrain
+
+    provider = start_provider(fake, RuleBrain())
+    try:
+        person = "+14155550303"
+        fake.script(person, Scenario(hello="¿Bueno?", hello_at_s=0.4, amd_delay_s=2.0,
+                                     lang="es-US", lines=[say("¿Quién habla?"),
+                                                          say("No me interesa, gracias.")]))
+        sid = provider.place(DialRequest(3, person, "+14155550100", spanish_ctx(3, person),
+                                         "1:1:3:1:1:pass", ring_timeout_s=20))
+        provider.sink.ended(3, timeout=20)
+        heard = fake.calls[sid].heard
+        assert heard[0] == "Hola Ana, habla Lupe de Acme."
+        assert heard[1].startswith("Le habla Lupe, de parte de Acme."), heard
+        assert heard[-1] == "Entiendo. Gracias por su tiempo y que tenga un buen día. Adiós."
+        conv = provider.sink.of(3, EventKind.CONVERSATION)[0]
+        assert conv.end.disposition == Disposition.NOT_INTERESTED
+    finally:
+        provider.close()
