@@ -133,6 +133,11 @@ def test_a_day_named_by_its_weekday_is_said_back_with_its_date():
     _, end, _ = talk(["Yes, this is me.", "call me next tuesday morning"], placed)
     assert end.disposition is Disposition.CALLBACK
     assert "next tuesday morning, that's Tuesday, December 15." in end.goodbye
+    for line, said in (("try me next wednesday", "next wednesday, that's Wednesday, December 16."),
+                       ("call me next saturday", "next saturday, that's Saturday, December 19."),
+                       ("call me thurs", "thurs, that's Thursday, December 10.")):
+        _, end, _ = talk(["Yes, this is me.", line], placed)
+        assert said in end.goodbye, end.goodbye
     _, end, _ = talk(["Yes, this is me.", "call me next tuesday morning"])
     assert "next tuesday morning." in end.goodbye and "December" not in end.goodbye
     for line in ("call me back tomorrow at 3", "try me on the 18th", "call me in an hour"):

@@ -52,7 +52,8 @@ Choices (the phrases people actually use on the phone):
     from those. "Friday after next", "the Friday after next": the second Friday
     ahead, the coming one skipped (said on a Tuesday, ten days away; on a Saturday,
     thirteen) -- the reading of Duckling's English corpus ("wednesday after next"
-    said on Tuesday 2013-02-12 is 2013-02-20), where it may fall on "next Friday". "Not this Friday but next (one)": the coming Friday plus a week.
+    said on Tuesday 2013-02-12 is 2013-02-20), where it may fall on "next Friday".
+    "Not this Friday but next (one)": the coming Friday plus a week.
   - "A week from today" / "from tomorrow", "two weeks from today": days, keeping
     the local time. "Next week" alone is the same weekday next week. "Next
     weekend" is the Saturday of next calendar week, "the weekend after next" the
@@ -80,7 +81,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 
-from dialcli.conversation.time_phrases import DAY_PARTS, TimeSpec, find_time_phrase, scan
+from dialcli.conversation.time_phrases import (
+    _MONTH_RE, _WD_RE, DAY_PARTS, TimeSpec, find_time_phrase, scan)
 
 __all__ = ["CallbackTime", "MAX_AHEAD", "callback_due", "find_time_phrase",
            "parse_callback_time", "zone_for"]
@@ -186,11 +188,9 @@ def spoken(phrase: str) -> str:
 
 #: Words that name a day by its weekday or by weeks: what a caller may mean otherwise
 #: ("next Tuesday"), so the agent says the date it booked.
-_DAY_BY_NAME = re.compile(
-    r"\b(?:mon|tues?|wed|thu(?:rs)?|fri|sat|sun)(?:day)?\b|\bweek(?:end)?s?\b", re.I)
+_DAY_BY_NAME = re.compile(rf"\b{_WD_RE}\b|\bweek(?:end)?s?\b", re.I)
 #: Words that already give the date.
-_DATED = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\b|\d/\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
-                    r"oct|nov|dec)[a-z]*\s+\d", re.I)
+_DATED = re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)\b|\d/\d|\b{_MONTH_RE}\s+\d", re.I)
 
 
 def said_back(phrase: str, now: datetime | None, tz: str | None) -> str:
