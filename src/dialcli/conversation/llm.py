@@ -261,8 +261,7 @@ class LLMSession(BrainSession):
         super().__init__(ctx)
         self.brain = brain
         self.model = ctx.llm_model or brain.settings.model
-        now = brain.clock.now() if brain.clock is not None else ctx.placed_at
-        self.system = system_prompt(ctx, now)
+        self.system = system_prompt(ctx, self._now())
         self.company = company_name(ctx)
         self.first = first_name(ctx.lead_name)
         self.fallback: RuleSession = brain.rules.open(ctx)
@@ -273,6 +272,10 @@ class LLMSession(BrainSession):
         self._turn: tuple[queue.Queue, dict[str, Any]] | None = None
         #: (loop, events queue, stream task) of an async turn in progress
         self._aturn: tuple[asyncio.AbstractEventLoop, asyncio.Queue, asyncio.Task] | None = None
+
+    def _now(self) -> datetime | None:
+        """The brain's clock, else the dial's instant (a campaign's brain has no clock)."""
+        return self.brain.clock.now() if self.brain.clock is not None else self.ctx.placed_at
 
     def opening(self, at_s: float = 0.0) -> str:
         self.fallback.opening(at_s)
@@ -586,8 +589,7 @@ class LLMSession(BrainSession):
         phrase = find_time_phrase(callback_text) if callback_text else None
         if phrase and speaks(self.ctx.language) == "es":
             # The phrase is read into English words: a Spanish caller hears the day booked.
-            now = self.brain.clock.now() if self.brain.clock is not None else self.ctx.placed_at
-            phrase = dicho_en_espanol(phrase, now, self.ctx.recipient_tz)
+            phrase = dicho_en_espanol(phrase, self._now(), self.ctx.recipient_tz)
         return EndCall(disposition, summary, callback_text=callback_text, callback_at=callback_at,
                        goodbye=goodbye_line(disposition, self.company, phrase, self.ctx.language),
                        fields=args.get("fields"))

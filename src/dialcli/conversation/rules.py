@@ -307,8 +307,7 @@ class RuleSession(BrainSession):
             # "Why do you keep calling me?" may be a revocation: ask, never pitch on.
             self.state = State.CONFIRM_OPT_OUT
             self.unclear = 0
-            return self._t("I'm sorry about the calls. {question}",
-                           question=self._t(OPT_OUT_QUESTION)), None
+            return sorry_and_ask(self.ctx.language), None
         if i is Intent.WRONG_NUMBER:
             return "", self._end(Disposition.WRONG_NUMBER, "Caller said this is the wrong number.")
         if i is Intent.VOICEMAIL and self.caller_turns <= VOICEMAIL_TURNS:
@@ -598,9 +597,14 @@ def opt_out_guard(caller_text: str, first: str, last_agent_line: str,
                       goodbye=goodbye_line(Disposition.OPT_OUT, company, language=language))
         return end.goodbye, end
     if r.intent is Intent.MAYBE_OPT_OUT and not asked:
-        return say("I'm sorry about the calls. {question}", language,
-                   question=say(OPT_OUT_QUESTION, language)), None
+        return sorry_and_ask(language), None
     return None
+
+
+def sorry_and_ask(language: str | None) -> str:
+    """The answer to a line that may revoke consent: an apology and ``OPT_OUT_QUESTION``."""
+    return say("I'm sorry about the calls. {question}", language,
+               question=say(OPT_OUT_QUESTION, language))
 
 
 class RuleBrain(Brain):
