@@ -520,7 +520,7 @@ class RelaySession:
 
     async def _fail(self, reason: str) -> None:
         self.error = reason
-        line = say(FALLBACK_LINE, getattr(getattr(self.session, "ctx", None), "language", None))
+        line = say(FALLBACK_LINE, self.session.ctx.language)
         self.session.transcript.append(Utterance("agent", line, self.at_s()))
         await self._send({"type": "text", "token": line, "last": True})
         await self._send({"type": "end", "handoffData": encode_handoff(
