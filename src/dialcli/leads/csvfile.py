@@ -438,7 +438,7 @@ def plan_header(cells: list[str], line: int,
                 f"Columns {raw[j]!r} (column {j + 1}) and {raw[i]!r} (column {i + 1}) both "
                 f"become {token} after normalization (uppercase, non-alphanumerics -> _"
                 + (", separators in a lead's own column ignored" if token in STRUCTURED
-                   else "") + " and --map applied).",
+                   else "") + (", --map applied" if columns else "") + ").",
                 hint="Rename or remove one of them so every column has its own name, "
                      "then import again.",
             )
@@ -450,16 +450,14 @@ def plan_header(cells: list[str], line: int,
                 f"Every lead needs a 'name' and a 'phone1' column; phone2..phone{PHONE_SLOTS}, "
                 "email, timezone and consent_at/consent_type/consent_source are optional and "
                 "every other column becomes a {{VARIABLE}}."]
-        if "PHONE1" not in seen:
-            like = [c for c, t in zip(raw, tokens) if t and _LOOKS_LIKE_PHONE.search(c)]
+        for token, looks_like in (("PHONE1", _LOOKS_LIKE_PHONE), ("NAME", _LOOKS_LIKE_NAME)):
+            like = [] if token in seen else \
+                [c for c, t in zip(raw, tokens) if t and looks_like.search(c)]
             if like:
-                hint.append(f"Did you mean {like[0]!r}? Import with --map {_q(like[0] + '=phone1')} "
-                            "(or rename the column to phone1).")
-        if "NAME" not in seen:
-            like = [c for c, t in zip(raw, tokens) if t and _LOOKS_LIKE_NAME.search(c)]
-            if like:
-                hint.append(f"Did you mean {like[0]!r}? Import with --map {_q(like[0] + '=name')} "
-                            "(or rename the column to name).")
+                column = token.lower()
+                hint.append(f"Did you mean {like[0]!r}? Import with --map "
+                            f"{shlex.quote(like[0] + '=' + column)} (or rename the column to "
+                            f"{column}).")
         hint.append("Start from the template: dialcli template -o leads.csv")
         raise InputError(
             f"The CSV is missing the required column{'s' if len(missing) > 1 else ''} "
@@ -493,11 +491,6 @@ def plan_header(cells: list[str], line: int,
         phones=phones, variables=variables, ignored=ignored, warnings=warnings,
         consent=consent,
     )
-
-
-def _q(text: str) -> str:
-    """A column name as a shell word (``'Mobile Phone'``)."""
-    return shlex.quote(text)
 
 
 # -- values -------------------------------------------------------------------------
