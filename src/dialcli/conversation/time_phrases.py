@@ -386,17 +386,10 @@ def _scan_day(t: _Text, spec: TimeSpec) -> None:
             spec.day = ("dom", int(dom.group(1)))
             spec.add(dom)
             return
-        md = t.take(rf"\b{_MONTH_RE}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b")
-        if md:
-            # "Tuesday, December 15th" ("el martes 15 de diciembre"): the date, too.
-            try:
-                value = du_parser.parse(md.group(0), default=datetime(2000, 1, 1))
-            except (ValueError, OverflowError):
-                value = None
-            if value is not None:
-                spec.day = ("date", value.month, value.day, None)
-                spec.add(md)
-        return
+        if not re.search(rf"\b{_MONTH_RE}\s+\d", t.s):
+            return
+        # "Tuesday, December 15th" ("el martes 15 de diciembre"): the date named with
+        # the day is read below, and it is the more precise of the two.
     m = t.take(rf"\b{_MONTH_RE}\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b")
     m2 = m or t.take(rf"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_RE}(?:,?\s+(\d{{4}}))?\b")
     if m2:
