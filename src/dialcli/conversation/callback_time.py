@@ -82,7 +82,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil.relativedelta import relativedelta
 
 from dialcli.conversation.time_phrases import (
-    _MONTH_RE, _WD_RE, DAY_PARTS, TimeSpec, find_time_phrase, scan)
+    DAY_PARTS, MONTH_RE, WEEKDAY_RE, TimeSpec, find_time_phrase, scan)
 
 __all__ = ["CallbackTime", "MAX_AHEAD", "callback_due", "find_time_phrase",
            "parse_callback_time", "zone_for"]
@@ -188,9 +188,9 @@ def spoken(phrase: str) -> str:
 
 #: Words that name a day by its weekday or by weeks: what a caller may mean otherwise
 #: ("next Tuesday"), so the agent says the date it booked.
-_DAY_BY_NAME = re.compile(rf"\b{_WD_RE}\b|\bweek(?:end)?s?\b", re.I)
+_DAY_BY_NAME = re.compile(rf"\b{WEEKDAY_RE}\b|\bweek(?:end)?s?\b", re.I)
 #: Words that already give the date.
-_DATED = re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)\b|\d/\d|\b{_MONTH_RE}\s+\d", re.I)
+_DATED = re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)\b|\d/\d|\b{MONTH_RE}\s+\d", re.I)
 
 
 def said_back(phrase: str, now: datetime | None, tz: str | None) -> str:

@@ -40,9 +40,11 @@ DAY_PARTS: dict[str, tuple[time, time, str]] = {
 }
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_WD_RE = (r"(mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:rs(?:day)?)?|"
+#: A weekday's name or abbreviation (one group), and a month's: shared with
+#: ``callback_time``, which says back a day named this way.
+WEEKDAY_RE = (r"(mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:rs(?:day)?)?|"
           r"fri(?:day)?|sat(?:urday)?|sun(?:day)?)")
-_MONTH_RE = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"
+MONTH_RE = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"
              r"aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 _UNIT_RE = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|months?)"
 
@@ -176,13 +178,13 @@ _ES_GATE = re.compile(r"ma[nñ]ana|\bhoy\b|lunes|martes|mi[eé]rcoles|jueves|vie
 
 
 _PAST = re.compile(
-    rf"(?:(?<!\bthe\s)\b(?:last|this\s+past|past)\s+(?:week(?:end)?|month|year|night|time|{_WD_RE})"
+    rf"(?:(?<!\bthe\s)\b(?:last|this\s+past|past)\s+(?:week(?:end)?|month|year|night|time|{WEEKDAY_RE})"
     r"(?:\s+(?:morning|afternoon|evening|night))?\b|"
     r"\byesterday(?:\s+(?:morning|afternoon|evening|night))?\b|\bearlier\s+(?:today|this\s+\w+)\b|"
     r"\b(?:\d+|a|an|one|two|three|four|five|six|a\s+few|a\s+couple(?:\s+of)?|several)\s+"
     r"(?:minutes?|hours?|days?|weeks?|months?|years?)\s+ago\b|\bthe\s+other\s+(?:day|night|week)\b|"
     rf"\b(?:called|rang|phoned|texted|emailed|spoke|talked|came\s+by|stopped\s+by|left\s+a\s+message)"
-    rf"(?:\s+(?:me|us|here|to\s+me|with\s+\w+))?\s+(?:on\s+|last\s+)?(?:{_WD_RE}|this\s+morning|today)\b)"
+    rf"(?:\s+(?:me|us|here|to\s+me|with\s+\w+))?\s+(?:on\s+|last\s+)?(?:{WEEKDAY_RE}|this\s+morning|today)\b)"
     # ... with the hour it happened at ("yesterday at 3").
     r"(?:\s+(?:at|around|about)\s+\d{1,2}(?::\d{2})?(?:\s*[ap]m)?)?")
 
@@ -210,9 +212,9 @@ def _normalize(raw: str) -> str:
     s = re.sub(r"\b(" + "|".join(_NUMBERS) + r")\b", lambda m: str(_NUMBERS[m.group(1)]), s)
     # Ordinals only next to a month or after "the", so "first thing" stays words.
     ords = "|".join(_ORDINALS)
-    s = re.sub(rf"\b(the|{_MONTH_RE})\s+({ords})\b",
+    s = re.sub(rf"\b(the|{MONTH_RE})\s+({ords})\b",
                lambda m: f"{m.group(1)} {_ORDINALS[m.group(m.lastindex)]}th", s)
-    s = re.sub(rf"\b({ords})\s+of\s+{_MONTH_RE}\b",
+    s = re.sub(rf"\b({ords})\s+of\s+{MONTH_RE}\b",
                lambda m: f"{_ORDINALS[m.group(1)]}th of {m.group(2)}", s)
     # The past names no callback time: "last Friday", "this past Monday", "yesterday",
     # "earlier today", "two days ago", "you called Monday" are dropped.
@@ -354,14 +356,14 @@ def _scan_day(t: _Text, spec: TimeSpec) -> None:
     if spec.day:
         return
     # "Not this Tuesday but next (one)": the one after the coming one.
-    m = t.take(rf"\bnot\s+(?:this|the\s+coming|this\s+coming)\s+{_WD_RE}\s*,?\s*(?:but\s+)?(?:the\s+)?"
-               rf"next(?:\s+one|\s+{_WD_RE})?\b")
+    m = t.take(rf"\bnot\s+(?:this|the\s+coming|this\s+coming)\s+{WEEKDAY_RE}\s*,?\s*(?:but\s+)?(?:the\s+)?"
+               rf"next(?:\s+one|\s+{WEEKDAY_RE})?\b")
     if m:
         spec.day = ("weekday", _weekday(m.group(1)), "coming", 1)
         spec.add(m)
         return
     m = t.take(rf"\b(?:(an?|one|\d{{1,2}})\s+weeks?\s+(?:from|after|on)\s+)?"
-               rf"(?:(this\s+coming|this|next|on|coming)\s+)?{_WD_RE}"
+               rf"(?:(this\s+coming|this|next|on|coming)\s+)?{WEEKDAY_RE}"
                r"(?:\s+(next\s+week|this\s+week|after\s+next))?\b")
     if m:
         wd = _weekday(m.group(3))
@@ -386,12 +388,12 @@ def _scan_day(t: _Text, spec: TimeSpec) -> None:
             spec.day = ("dom", int(dom.group(1)))
             spec.add(dom)
             return
-        if not re.search(rf"\b{_MONTH_RE}\s+\d", t.s):
+        if not re.search(rf"\b{MONTH_RE}\s+\d", t.s):
             return
         # "Tuesday, December 15th" ("el martes 15 de diciembre"): the date named with
         # the day is read below, and it is the more precise of the two.
-    m = t.take(rf"\b{_MONTH_RE}\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b")
-    m2 = m or t.take(rf"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_RE}(?:,?\s+(\d{{4}}))?\b")
+    m = t.take(rf"\b{MONTH_RE}\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b")
+    m2 = m or t.take(rf"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH_RE}(?:,?\s+(\d{{4}}))?\b")
     if m2:
         fragment = m2.group(0)
         try:
@@ -512,7 +514,7 @@ def _scan_clock(t: _Text, spec: TimeSpec) -> None:
         spec.clock = (hour, minute, kind)
         spec.add(m)
         return
-    m = t.take_after(rf"\b(?:tomorrow|today|tonight|morning|afternoon|evening|{_WD_RE})\s+(\d{{1,2}})(?:ish)?\b"
+    m = t.take_after(rf"\b(?:tomorrow|today|tonight|morning|afternoon|evening|{WEEKDAY_RE})\s+(\d{{1,2}})(?:ish)?\b"
                      r"(?!\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?|th|st|nd|rd|:))")
     if m:
         hour = int(m.group(m.lastindex))
