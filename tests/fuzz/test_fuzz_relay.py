@@ -78,9 +78,16 @@ def session_over(live, call_id, timeout=10.0):
     return False
 
 
-def clean_logs(caplog, capfd):
+def clean_logs(caplog, capfd, cut_mid_send=False):
+    """No exception, unretrieved task or error logged by the server side.
+
+    With `cut_mid_send` the server closed the socket while the test's client was still
+    writing, so the client library's own reader may log the half-read stream
+    ("unexpected internal error", EOFError): that is the harness, not dialcli."""
     bad = [r for r in caplog.records if r.exc_info or "never retrieved" in r.getMessage()
            or r.levelno >= logging.ERROR]
+    if cut_mid_send:
+        bad = [r for r in bad if not r.name.startswith("websockets.client")]
     assert not bad, [(r.name, r.getMessage(), r.exc_info and r.exc_info[0]) for r in bad]
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err and "Exception in ASGI" not in out + err, err[-3000:]
@@ -224,7 +231,7 @@ def test_an_oversized_frame_closes_the_socket_and_the_server_carries_on(live, ca
             assert info.value.rcvd is None or info.value.rcvd.code in (1009, 1000, 1011)
     assert session_over(live, call_id)
     assert httpx.get(live.server.thread.local_url + "/health").status_code == 200
-    clean_logs(caplog, capfd)
+    clean_logs(caplog, capfd, cut_mid_send=True)
 
 
 def test_a_flood_of_partial_prompts_is_bounded(live, caplog, capfd):
