@@ -172,8 +172,9 @@ def test_timeout_falls_back_to_the_rules_never_silence(fake_llm, brain, drive):
     session = start(brain)
     t0 = time.monotonic()
     chunks = list(drive(session, "Who is this?"))
-    elapsed = time.monotonic() - t0
-    assert 0.9 <= elapsed < 2.5
+    # It waited out the turn timeout; that it did not wait for the slow reply is shown by
+    # who answered (an upper bound on wall time would only measure the machine's load).
+    assert time.monotonic() - t0 >= 0.9
     assert chunks[0].text == HOLDING_LINE + " "
     assert chunks[1].text == "This is Zara, calling from Acme Solar. Would you like to hear more?"
     assert session.failure_notes == ["LLM turn failed (no reply in time); the rule brain answered."]

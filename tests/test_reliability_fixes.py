@@ -344,7 +344,9 @@ def test_a_callback_waiting_for_a_lost_create_ends_when_the_runner_stops(fake, d
         started = time.monotonic()
         provider.close()
         assert pending.result(timeout=5).status_code == 503
-    assert time.monotonic() - started < 2.0       # well inside uvicorn's graceful timeout
+    # The 503 shows the stop ended the wait (a cancelled request gets no answer at all);
+    # this bound only says it did not sit out the 15 s wait, with room for a loaded machine.
+    assert time.monotonic() - started < 10.0
 
 
 def test_turn_latencies_are_a_ring_not_a_log(fake):
