@@ -121,6 +121,10 @@ def test_the_pass_bar_counts_down_the_leads_left_in_the_pass(tmp_path):
         tick[0] = 7.5
         bar.poll()
         assert (bar.progress.tasks[0].total, bar.progress.tasks[0].completed) == (6, 1)
+        with workspace(db) as st:                    # the run ends within the 2 s ...
+            st.execute("UPDATE leads SET pass_done = 1")
+        bar.last_read()                              # ... and its last frame shows it
+        assert (bar.progress.tasks[0].total, bar.progress.tasks[0].completed) == (6, 6)
     finally:
         bar.close()
 

@@ -146,10 +146,11 @@ class PassBar:
             self._store = Store(self.db_path, migrate=False)
         return lifecycle.pass_left(self._store, self.campaign_id)
 
-    def poll(self) -> None:
-        """Read the pass's progress if ``every`` seconds have passed since the last read."""
+    def poll(self, *, force: bool = False) -> None:
+        """Read the pass's progress if ``every`` seconds have passed since the last read
+        (or now, with ``force``: the last frame of a run shows where it ended)."""
         now = self._monotonic()
-        if self._read_at is not None and now - self._read_at < self.every:
+        if not force and self._read_at is not None and now - self._read_at < self.every:
             return
         self._read_at = now
         pass_no, left = self._read()
@@ -170,9 +171,16 @@ class PassBar:
             self._store.close()
             self._store = None
 
-    def __rich__(self) -> Any:
+    def last_read(self) -> None:
+        """Read now, for the run's last frame (else it may be ``every`` s stale)."""
+        self._poll_safely(force=True)
+
+    def _poll_safely(self, *, force: bool = False) -> None:
         try:
-            self.poll()
+            self.poll(force=force)
         except Exception:  # noqa: BLE001 -- a bar must never stop the run it shows
             logging.getLogger("dialcli.progress").debug("pass bar not updated", exc_info=True)
+
+    def __rich__(self) -> Any:
+        self._poll_safely()
         return self.progress.get_renderable()

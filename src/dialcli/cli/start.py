@@ -225,6 +225,8 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
             _wait_or_pause(engine, handle, wait)
     finally:
         if live:
+            if bar is not None:
+                bar.last_read()
             live.refresh()
             live.stop()
         if bar is not None:
