@@ -281,6 +281,30 @@ def test_report_consent_is_the_reached_phones(store):
     assert (row.id, row.consent, row.consent_source) == (lead, "written 2026-01-05", "doc-17")
 
 
+def test_report_consent_of_a_lead_whose_numbers_are_used_up_is_its_last_calls(store):
+    """An EXHAUSTED lead has no current phone; it was still dialed, on the consent of
+    the number its last call rang -- the report must not say "none" for it."""
+    cid = builders.campaign(store)
+    lead = builders.add_lead(store, cid, phones=[NY_NONE, NY_WRITTEN], consent=None)
+    builders.add_call(store, cid, lead, slot=1, disposition="NO_ANSWER")
+    builders.add_call(store, cid, lead, slot=2, disposition="WRONG_NUMBER")
+    _record(store, NY_WRITTEN, "written", "2026-01-05T10:00:00.000Z", source="doc-18")
+    with store.tx():
+        store.execute("UPDATE leads SET status = 'EXHAUSTED', phone_slot = NULL, "
+                      "cur_group = NULL WHERE id = ?", (lead,))
+    (row,) = reporting.lead_rows(store, cid)
+    assert (row.status, row.phone_slot) == ("EXHAUSTED", None)
+    assert (row.consent, row.consent_source) == ("written 2026-01-05", "doc-18")
+    buf = io.StringIO(newline="")
+    exports.write_leads_csv(store, cid, buf)
+    (got,) = csv.DictReader(io.StringIO(buf.getvalue()))
+    assert (got["consent"], got["consent_source"]) == ("written", "doc-18")
+    body = outbox.lead_payload(store.conn, lead, "DIALING", event_id="evt_3", created_at=NOW_ISO)
+    assert body["lead"]["current_phone"] is None
+    assert body["lead"]["consent"] == {"type": "written", "at": "2026-01-05T10:00:00.000Z",
+                                       "source": "doc-18"}
+
+
 def test_webhook_payload_carries_the_current_phones_consent(store):
     cid = builders.campaign(store)
     with_one = builders.add_lead(store, cid, phones=[NY_WRITTEN], consent=None)

@@ -31,7 +31,9 @@ other orders read the leads table once (about 0.3 s per million leads).
 - *Runs*: ``restart`` starts a new run; figures are for the current run unless
   ``all_runs``. Lead statuses are always the current ones.
 - *Consent* of a lead: the best live (not revoked) record of the phone that reached
-  it, else of its current phone -- written before express, then the newest, as the
+  it, else of its current phone, else of the phone its last call dialed (a lead whose
+  numbers are all used up was still dialed on the consent of one of them) -- written
+  before express, then the newest, as the
   gate picks it (``compliance.consent``); "none" when there is no record. The KPIs
   carry the campaign's purpose and consent gate, and ``gate_off_text`` says, in the
   words every command uses, that the user turned the gate off.
@@ -200,10 +202,12 @@ class Report:
 # -- helpers ---------------------------------------------------------------------------
 
 #: The consent of each lead (see the module docstring): three columns, from the phone
-#: that reached it, else its current one; the index ``consent_live`` finds each.
+#: that reached it, else its current one, else its last call's; the index
+#: ``consent_live`` finds each.
 LEAD_CONSENT_COLUMNS = tuple(
-    f"(SELECT {col} FROM consent WHERE e164 = (SELECT e164 FROM lead_phones WHERE "
-    "lead_id = l.id AND slot = COALESCE(l.reached_slot, l.phone_slot)) "
+    f"(SELECT {col} FROM consent WHERE e164 = COALESCE((SELECT e164 FROM lead_phones WHERE "
+    "lead_id = l.id AND slot = COALESCE(l.reached_slot, l.phone_slot)), "
+    "(SELECT e164 FROM calls WHERE lead_id = l.id ORDER BY id DESC LIMIT 1)) "
     f"AND revoked_at IS NULL ORDER BY {CONSENT_ORDER} LIMIT 1)"
     for col in ("kind", "consented_at", "source"))
 

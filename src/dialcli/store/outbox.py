@@ -8,8 +8,10 @@ Each event has a stable id (``evt_`` + 32 hex) shared by every subscription's co
 receivers dedupe on it (delivery is at least once). Delivery is
 ``dialcli.results.delivery``.
 
-Each payload carries the consent on record for the lead's current phone at the
-event's instant (``lead.consent``: type, time, source; null when there is none),
+Each payload carries the consent on record at the event's instant for the number the
+lead's outcome rests on (``consent_phone``: the phone that reached it, else its
+current phone, else its last call's; ``lead.consent``: type, time, source; null when
+there is none),
 so a receiver keeps the evidence beside the outcome; ``lead.last_call`` carries the
 latest finished call's summary and extracted fields.
 """
@@ -59,11 +61,12 @@ def lead_payload(conn: sqlite3.Connection, lead_id: int, previous_status: str | 
     if row is None:
         return None
     consent = None
-    if row["phone_e164"]:
+    relied_on = consent_phone(conn, lead_id, row["reached_slot"], row["phone_slot"])
+    if relied_on:
         found = conn.execute(
             "SELECT kind, consented_at, source FROM consent WHERE e164 = ? AND revoked_at IS "
             f"NULL AND consented_at <= ? ORDER BY {CONSENT_ORDER} LIMIT 1",
-            (row["phone_e164"], created_at)).fetchone()
+            (relied_on, created_at)).fetchone()
         if found is not None:
             consent = {"type": found[0], "at": found[1], "source": found[2]}
     return {
@@ -91,6 +94,22 @@ def lead_payload(conn: sqlite3.Connection, lead_id: int, previous_status: str | 
             "last_call": last_call(conn, lead_id),
         },
     }
+
+
+def consent_phone(conn: sqlite3.Connection, lead_id: int, reached_slot: int | None,
+                  phone_slot: int | None) -> str | None:
+    """The number whose consent a lead's outcome rests on: the phone that reached it,
+    else its current phone, else the one its last call dialed (a lead whose numbers are
+    all used up was still dialed on one of them)."""
+    for slot in (reached_slot, phone_slot):
+        if slot is not None:
+            found = conn.execute("SELECT e164 FROM lead_phones WHERE lead_id = ? AND slot = ?",
+                                 (lead_id, slot)).fetchone()
+            if found is not None:
+                return found[0]
+    found = conn.execute("SELECT e164 FROM calls WHERE lead_id = ? ORDER BY id DESC LIMIT 1",
+                         (lead_id,)).fetchone()
+    return found[0] if found is not None else None
 
 
 def last_call(conn: sqlite3.Connection, lead_id: int) -> dict[str, Any] | None:
