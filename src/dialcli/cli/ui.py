@@ -125,8 +125,10 @@ def lead_table(rows: list[dict[str, Any]], title: str = "Recently changed leads"
     table.add_column("Lead", overflow="ellipsis", no_wrap=True)
     table.add_column("Status", no_wrap=True)
     table.add_column("Last disposition", no_wrap=True)
-    table.add_column("Phone", justify="right")
-    table.add_column("Pass", justify="right")
+    # On a narrow terminal the lead's name gives way, never "phone2" or the pass (they
+    # read "ph…" and "Pa…" at 80 columns).
+    table.add_column("Phone", justify="right", no_wrap=True, min_width=6)
+    table.add_column("Pass", justify="right", no_wrap=True, min_width=4)
     for r in rows:
         status = r.get("status") or ""
         disp = r.get("disposition") or ""
