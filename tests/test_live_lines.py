@@ -125,3 +125,48 @@ def test_the_tally_lines_break_between_items_never_inside_one():
     piped = Console(width=40, record=True, soft_wrap=True)
     piped.print(disposition_line(snap))
     assert piped.export_text().splitlines()[0].endswith("OPT_OUT 3")
+
+
+def _busy_snapshot(live_calls=()):
+    from dialcli.engine.types import Snapshot
+
+    leads = [{"at": T0, "lead_id": i, "name": f"Lead number {i}", "status": "RETRY",
+              "disposition": "NO_ANSWER", "slot": 2, "pass": 1} for i in range(12)]
+    events = [{"at": T0, "lead": f"Lead number {i}", "e164": NUMBER, "event": "ringing"}
+              for i in range(12)]
+    return Snapshot(campaign="Demo", status="RUNNING", now=T0, run=1, pass_no=1, max_passes=3,
+                    next_pass_at=None, calls_made=76, reached=23, interested=7, opted_out=3,
+                    in_flight=len(live_calls), minutes=49, cost=0.686,
+                    dispositions={"NO_ANSWER": 25, "VOICEMAIL": 18, "INTERESTED": 7},
+                    leads_by_status={}, recent_leads=leads, recent_events=events,
+                    live_calls=list(live_calls))
+
+
+def test_the_dashboard_fits_a_small_terminal_tables_giving_way_first():
+    """80x24: the page (one line is kept for the pass bar below it) fits, so the status,
+    the cards and the live call lines stay on screen; the tables lose rows instead."""
+    from dialcli.cli.ui import EVENT_ROWS, LEAD_ROWS, dashboard, fit_rows
+
+    call = {"lead": "Alex Chen", "e164": NUMBER,
+            "lines": [{"role": "agent", "text": "Hi Alex"}, {"role": "caller", "text": "Who?"}]}
+    for live in ((), (call,)):
+        snap = _busy_snapshot(live)
+        small = Console(width=80, height=24, record=True)
+        small.print(dashboard(snap, console=small, height=23))
+        lines = small.export_text().splitlines()
+        assert len(lines) <= 23, "\n".join(lines)
+        page = "\n".join(lines)
+        assert "Demo" in page and "Calls made" in page and "NO_ANSWER 25" in page
+        assert ("Who?" in page) == bool(live)
+        assert "Recently changed leads" in page
+        tall = Console(width=80, height=60, record=True)
+        tall.print(dashboard(snap, console=tall, height=59))
+        text = tall.export_text()
+        assert text.count("Lead numb") == LEAD_ROWS + EVENT_ROWS, text
+    # The order tables give way in: events to 2 rows, leads to 3, events gone, leads gone.
+    assert fit_rows(20, 8, 6) == (8, 6)
+    assert fit_rows(16, 8, 6) == (8, 2)
+    assert fit_rows(11, 8, 6) == (3, 2)
+    assert fit_rows(10, 8, 6) == (7, 0)
+    assert fit_rows(6, 8, 6) == (3, 0)
+    assert fit_rows(3, 8, 6) == (0, 0)

@@ -205,7 +205,10 @@ def drive(ctx: typer.Context, campaign_id: int, opts: RunOptions, *,
     bar = progress.PassBar(store.path, campaign_id, engine.campaign.max_attempts) \
         if (tty and not os.environ.get("DIALCLI_NO_PROGRESS")) or progress.enabled() else None
     if tty:
-        live = Live(get_renderable=lambda: Group(ui.dashboard(engine.snapshot()), bar or ""),
+        # The page fits the terminal's height, the pass bar's line below it included.
+        live = Live(get_renderable=lambda: Group(
+                        ui.dashboard(engine.snapshot(), console=out,
+                                     height=out.size.height - (1 if bar else 0)), bar or ""),
                     console=out, refresh_per_second=8, transient=False)
     elif bar is not None:
         # stdout is the log (a file, a pipe): Live must not take it over.

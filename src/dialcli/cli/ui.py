@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.columns import Columns
-from rich.console import Group
+from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -121,9 +121,11 @@ def snapshot_table(s: "Snapshot", extra: dict[str, Any] | None = None) -> Table:
 
 def lead_table(rows: list[dict[str, Any]], title: str = "Recently changed leads") -> Table:
     table = Table(title=title, title_justify="left", expand=True, show_edge=False)
-    table.add_column(_when_header(rows), style="dim", no_wrap=True)
-    table.add_column("Lead", overflow="ellipsis", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
+    table.add_column(_when_header(rows), style="dim", no_wrap=True, min_width=18)
+    # The name takes what the others leave (ratio): on a narrow terminal it is the one
+    # cut short, never the time, the status, "phone2" or the pass.
+    table.add_column("Lead", overflow="ellipsis", no_wrap=True, ratio=1)
+    table.add_column("Status", no_wrap=True, min_width=9)     # EXHAUSTED, OPTED_OUT
     table.add_column("Last disposition", no_wrap=True)
     # On a narrow terminal the lead's name gives way, never "phone2" or the pass (they
     # read "ph…" and "Pa…" at 80 columns).
@@ -143,7 +145,7 @@ def lead_table(rows: list[dict[str, Any]], title: str = "Recently changed leads"
 
 def event_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Recent call events", title_justify="left", expand=True, show_edge=False)
-    table.add_column(_when_header(rows), style="dim", no_wrap=True)
+    table.add_column(_when_header(rows), style="dim", no_wrap=True, min_width=18)
     table.add_column("Lead", overflow="ellipsis", no_wrap=True)
     table.add_column("Number", no_wrap=True)
     table.add_column("Event")
@@ -216,12 +218,41 @@ def live_lines(s: "Snapshot") -> Table:
     return table
 
 
-def dashboard(s: "Snapshot") -> Group:
-    parts = [status_line(s), kpi_cards(s), disposition_line(s),
-             lead_table(latest_per_lead(s.recent_leads, 8)), event_table(s.recent_events[:6])]
-    if s.live_calls:
-        parts.append(live_lines(s))
-    return Group(*parts)
+#: Rows of the two tables on a terminal tall enough for them.
+LEAD_ROWS, EVENT_ROWS = 8, 6
+
+
+def dashboard(s: "Snapshot", *, height: int | None = None,
+              console: Console | None = None) -> Group:
+    """The live page. With ``height`` (the lines it may fill on ``console``) the tables
+    give way first -- call events, then leads -- so the status, the cards, the live call
+    lines and whatever is drawn below (the pass bar) stay on screen."""
+    head = [status_line(s), kpi_cards(s), disposition_line(s)]
+    tail = [live_lines(s)] if s.live_calls else []
+    leads, events = LEAD_ROWS, EVENT_ROWS
+    if height is not None and console is not None:
+        used = sum(len(console.render_lines(part, console.options, pad=False))
+                   for part in head + tail)
+        leads, events = fit_rows(height - used, leads, events)
+    parts: list[Any] = list(head)
+    if leads:
+        parts.append(lead_table(latest_per_lead(s.recent_leads, leads)))
+    if events:
+        parts.append(event_table(s.recent_events[:events]))
+    return Group(*parts, *tail)
+
+
+def fit_rows(budget: int, leads: int, events: int) -> tuple[int, int]:
+    """Rows of the leads and events tables that fit in ``budget`` lines (each table
+    takes 3 lines of title and header): the events shrink to 2 rows, then the leads to
+    3; below that the events table goes and the leads take what is left."""
+    if (3 + leads) + (3 + events) <= budget:
+        return leads, events
+    if (room := budget - (3 + leads) - 3) >= 2:
+        return leads, min(events, room)
+    if (room := budget - 3 - (3 + 2)) >= 3:
+        return min(leads, room), 2
+    return max(0, min(leads, budget - 3)), 0
 
 
 def log_line(item: dict[str, Any]) -> str:
