@@ -1036,14 +1036,16 @@ class EventRecorder:
 
 def start_provider(fake: FakeTwilio, brain: Any, *, store_path: str | None = None,
                    public_url: str | None = None, sink: Any = None, clock: Any = None,
-                   **kwargs: Any) -> Any:
-    """A started TwilioProvider aimed at ``fake``, reached through a fake tunnel."""
+                   webhook_key: str | None = None, **kwargs: Any) -> Any:
+    """A started TwilioProvider aimed at ``fake``, reached through a fake tunnel
+    (``webhook_key``: the SharedKey secret of a Webhooks Rule, if any)."""
     from dialcli.clock import SystemClock
     from dialcli.config import Secret, TwilioCredentials
     from dialcli.providers.twilio.provider import TwilioProvider
 
     public = public_url or public_url_for(0)
-    creds = TwilioCredentials(fake.account_sid, Secret(fake.auth_token), fake.base_url)
+    creds = TwilioCredentials(fake.account_sid, Secret(fake.auth_token), fake.base_url,
+                              Secret(webhook_key) if webhook_key else None)
     kwargs.setdefault("finish_grace_s", 2.0)
     kwargs.setdefault("freeze_gc", False)     # many providers per test process
     kwargs.setdefault("warm_threads", 0)      # (threads start as needed)

@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 import requests
 from twilio.base.exceptions import TwilioException
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -78,6 +78,8 @@ class TwilioProvider(Provider):
         self.client = client or make_client(credentials, http_timeout)
         self.account = TwilioAccount(credentials, self.client)
         self._validator = RequestValidator(credentials.auth_token.reveal())
+        self._key_validator = (RequestValidator(credentials.webhook_key.reveal())
+                               if credentials.webhook_key else None)
         self.quiet_s, self.poll_every_s = quiet_s, poll_every_s
         self.time_limit_s = time_limit_s
         self.freeze_gc = freeze_gc
@@ -167,8 +169,20 @@ class TwilioProvider(Provider):
             self.prices.add(row[0], delay=0.2 * i)
 
     # -- backend for the server ---------------------------------------------------------
-    def validate(self, url: str, params: Any, signature: str) -> bool:
-        return self._validator.validate(url, params, signature)
+    def validate(self, url: str, params: Any, signature: str,
+                 settings: str | None = None) -> bool:
+        """Twilio's own check of ``X-Twilio-Signature`` (port variants, ``bodySHA256``).
+
+        ``settings`` is the request's ``X-Twilio-Webhooks-Signature-Settings``: a
+        Webhooks Rule makes Twilio sign with a SharedKey (TWILIO_WEBHOOK_SHARED_KEY) and
+        the algorithm it names. A signature keyed by the auth token is Twilio's in
+        either algorithm; an algorithm the validator does not know fails.
+        """
+        algorithm = get_signature_algorithm(settings) if settings else None
+        if algorithm and self._key_validator is not None and \
+                self._key_validator.validate(url, params, signature, algorithm):
+            return True
+        return self._validator.validate(url, params, signature, algorithm)
 
     def relay_twiml(self, ctx: CallContext, relay_url: str, action_url: str) -> str:
         # No welcomeGreeting: Twilio would speak it before the AMD verdict, to machines

@@ -38,6 +38,7 @@ reported its conversation and the voicemail action has run (bounded wait).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -45,7 +46,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from starlette.applications import Starlette
 from starlette.datastructures import ImmutableMultiDict
@@ -81,6 +82,8 @@ LATENCY_SAMPLES = 5_000
 WARM_BRAIN_THREADS, WARM_BRAIN_THREADS_NONBLOCKING = 96, 8
 REST_THREADS = 8          # voicemail redirects and hang-ups
 MAX_BODY = 64 * 1024
+#: Present when a Webhooks Rule makes Twilio sign with a SharedKey: ``key=...,algorithm=...``
+SIGNATURE_SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
 TWIML_HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
 TWIML_HOLD = ('<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="10"/><Hangup/>'
               '</Response>')
@@ -91,7 +94,8 @@ class Backend(Protocol):
 
     account_sid: str
 
-    def validate(self, url: str, params: Any, signature: str) -> bool: ...
+    def validate(self, url: str, params: Any, signature: str,
+                 settings: str | None = None) -> bool: ...
     def relay_twiml(self, ctx: CallContext, relay_url: str, action_url: str) -> str: ...
     def voicemail_twiml(self, ctx: CallContext) -> str: ...
     def redirect(self, sid: str, twiml: str) -> bool: ...
@@ -206,6 +210,7 @@ class CallServer:
         self.observer: Callable[[int, str, str, float], None] | None = None
         self.thread: ServerThread | None = None
         self.stopping = False     # set by stop(): requests stop waiting on place()
+        self._shared_key_hinted = False
         self.app = Starlette(routes=[
             Route("/health", self.health, methods=["GET"]),
             Route("/twiml/{call_id:int}", self.twiml, methods=["POST"]),
@@ -487,13 +492,31 @@ class CallServer:
                         client, reason, n)
         return Response("Forbidden", status_code=403, media_type="text/plain")
 
-    def valid_signature(self, url: str, params: Any, signature: str | None) -> bool:
+    def valid_signature(self, url: str, params: Any, signature: str | None,
+                        settings: str | None = None) -> bool:
+        """Twilio's validator over ``url``; ``settings`` is the request's
+        ``X-Twilio-Webhooks-Signature-Settings`` (a SharedKey's algorithm), if any.
+
+        The URL is tried as dialcli gave it to Twilio and with its host in lower case
+        (what a client normalises a URL to); Twilio's validator tries each with and
+        without the default port.
+        """
         if not signature or self.backend is None:
             return False
+        lowered = _lower_host(url)
         try:
-            return bool(self.backend.validate(url, params, signature))
+            return any(self.backend.validate(u, params, signature, settings)
+                       for u in dict.fromkeys((url, lowered)))
         except Exception:
             return False
+
+    def signed_url(self, request: Request | WebSocket) -> str:
+        """The URL Twilio requested and signed: the public base (never the local
+        address the tunnel delivers to), the path as sent, the query string as sent."""
+        raw = request.scope.get("raw_path")
+        path = raw.decode("latin-1") if raw else request.url.path
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        return self.public_url + path + ("?" + query if query else "")
 
     async def _await_sid(self, call: LiveCall, timeout: float = 15.0) -> str | None:
         # A callback can overtake the Calls.create response; wait for place() to finish.
@@ -509,12 +532,24 @@ class CallServer:
             body += part
             if len(body) > MAX_BODY:         # Twilio's callbacks are a few hundred bytes
                 return self._reject(request, "oversized body")
-        body = body.decode("utf-8", "replace")
-        form = ImmutableMultiDict(parse_qsl(body, keep_blank_values=True))
-        url = self.public_url + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
-        if not self.valid_signature(url, form, request.headers.get("x-twilio-signature")):
+        text = body.decode("utf-8", "replace")
+        url = self.signed_url(request)
+        signature = request.headers.get("x-twilio-signature")
+        settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+        if "bodySHA256" in parse_qs(urlsplit(url).query):
+            # A JSON body: the signature covers the URL, whose bodySHA256 covers the
+            # raw body (Twilio's validator checks both when given the body as text).
+            form = json_form(text)
+            valid = self.valid_signature(url, text, signature, settings)
+        else:
+            form = ImmutableMultiDict(parse_qsl(text, keep_blank_values=True))
+            valid = self.valid_signature(url, form, signature, settings)
+        if not valid:
+            if settings and not self._shared_key_hinted:
+                self._shared_key_hinted = True
+                log.warning("Twilio signed a callback with a SharedKey (a Webhooks Rule "
+                            "matches the public URL): set TWILIO_WEBHOOK_SHARED_KEY to its "
+                            "secret, or remove the rule")
             return self._reject(request, "missing or invalid X-Twilio-Signature")
         if self.backend is None or form.get("AccountSid") != self.backend.account_sid:
             return self._reject(request, "AccountSid is not this account's")
@@ -722,10 +757,15 @@ class CallServer:
 
     async def relay(self, ws: WebSocket) -> None:
         call_id = ws.path_params["call_id"]
+        # Twilio signs the wss:// URL of the TwiML's ``url`` attribute, with no body.
         url = f"{self.ws_base}/relay/{call_id}"
+        query = ws.scope.get("query_string", b"").decode("latin-1")
+        if query:
+            url += "?" + query
         signature = ws.headers.get("x-twilio-signature")
-        if not (self.valid_signature(url, {}, signature)
-                or self.valid_signature(url + "/", {}, signature)):
+        settings = ws.headers.get(SIGNATURE_SETTINGS_HEADER)
+        if not (self.valid_signature(url, {}, signature, settings)
+                or self.valid_signature(url + "/", {}, signature, settings)):
             self._reject(ws, "WebSocket handshake without a valid X-Twilio-Signature")
             await ws.close(1008)
             return
@@ -762,6 +802,31 @@ def warm(pool: ThreadPoolExecutor, count: int, timeout_s: float = 10.0) -> None:
             pool.submit(release.wait, timeout_s)
     finally:
         release.set()
+
+
+def json_form(text: str) -> ImmutableMultiDict:
+    """A JSON callback body as form fields (strings, like a form-encoded one's);
+    anything but a JSON object gives no fields."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ImmutableMultiDict()
+    if not isinstance(data, dict):
+        return ImmutableMultiDict()
+
+    def as_text(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if value is None:
+            return ""
+        return json.dumps(value, separators=(",", ":"))   # true/false, numbers, objects
+
+    return ImmutableMultiDict([(str(k), as_text(v)) for k, v in data.items()])
+
+
+def _lower_host(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
 
 
 def _int(value: str | None) -> int | None:

@@ -1,0 +1,189 @@
+"""dialcli against Twilio's documented wire protocol, message by message.
+
+Every request here is built the way Twilio builds it and signed with twilio's own
+``RequestValidator`` (the library Twilio publishes for exactly this check); each
+test names the documentation page the shape comes from. The callback server runs
+for real on 127.0.0.1 behind a made-up public tunnel URL, as in a live run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from starlette.datastructures import ImmutableMultiDict
+from twilio.request_validator import RequestValidator
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as ws_connect
+
+from dialcli.providers.base import EventKind
+from dialcli.store import Store
+from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, start_provider
+from fakes.keyword_brain import KeywordBrain
+from test_live_path import ctx
+
+SID = "CA" + "1" * 32
+TO = "+14155550123"
+SIGN = RequestValidator(AUTH_TOKEN)
+SETTINGS = "X-Twilio-Webhooks-Signature-Settings"
+
+
+@pytest.fixture
+def live(fake, db_path):
+    Store(db_path).close()
+    provider = start_provider(fake, KeywordBrain(), store_path=str(db_path))
+    provider.server.register(ctx(1, TO))
+    provider.server.set_sid(1, SID)
+    yield provider
+    provider.close()
+
+
+def callback(**extra: str) -> dict[str, str]:
+    """A status callback's fields (https://www.twilio.com/docs/voice/api/call-resource,
+    "StatusCallback" parameters)."""
+    base = {"AccountSid": ACCOUNT_SID, "CallSid": SID, "From": "+14155550100", "To": TO,
+            "Direction": "outbound-api", "ApiVersion": "2010-04-01", "CallStatus": "ringing",
+            "CallbackSource": "call-progress-events", "SequenceNumber": "0",
+            "Timestamp": "Tue, 08 Dec 2026 01:00:00 +0000", "Called": TO,
+            "Caller": "+14155550100", "ForwardedFrom": "", "CallerName": "",
+            "ParentCallSid": ""}
+    base.update(extra)
+    return base
+
+
+def send(provider, path: str, body: bytes | str, signature: str | None, *,
+         content_type: str = "application/x-www-form-urlencoded; charset=UTF-8",
+         headers: dict[str, str] | None = None) -> httpx.Response:
+    """POST to the local server as the tunnel delivers what Twilio sent the public URL."""
+    all_headers = {"Content-Type": content_type, **(headers or {})}
+    if signature is not None:
+        all_headers["X-Twilio-Signature"] = signature
+    return httpx.post(provider.server.thread.local_url + path, content=body,
+                      headers=all_headers, timeout=30)
+
+
+def signed_form(provider, path: str, fields, **kw) -> httpx.Response:
+    url = provider.server.public_url + path
+    return send(provider, path, urlencode(list(_items(fields))),
+                SIGN.compute_signature(url, fields), **kw)
+
+
+def _items(fields):
+    return fields.multi_items() if isinstance(fields, ImmutableMultiDict) else fields.items()
+
+
+# -- webhook security (https://www.twilio.com/docs/usage/webhooks/webhooks-security) ----
+
+@pytest.mark.parametrize("value", ["Zoë Ñandú", "日本語の名前", "emoji 📞 ☎", "a+b&c=d%20e",
+                                   "", "  leading and trailing  ", "line\nbreak"])
+def test_any_field_value_twilio_signs_is_accepted(live, value):
+    # Every received parameter goes to the validator untrimmed; empty values included.
+    r = signed_form(live, "/status/1", callback(CallerName=value, ForwardedFrom=value))
+    assert r.status_code == 204
+    assert [e.kind for e in live.sink.events] == [EventKind.RINGING]
+
+
+def test_repeated_parameters_are_signed_as_twilio_signs_them(live):
+    fields = ImmutableMultiDict(list(callback().items()) + [("StirVerstat", "B"),
+                                                           ("StirVerstat", "A")])
+    assert signed_form(live, "/status/1", fields).status_code == 204
+
+
+def test_a_parameter_twilio_adds_later_is_signed_and_accepted(live):
+    # "Twilio occasionally adds parameters": they are signed, so none may be dropped.
+    assert signed_form(live, "/status/1", callback(BrandNewField="x")).status_code == 204
+
+
+def test_the_query_string_is_part_of_the_signed_url_exactly_as_sent(live):
+    path = "/status/1?attempt=2&note=a%2Bb%20c"
+    assert signed_form(live, path, callback()).status_code == 204
+    # The same body signed without the query string is a forgery.
+    url = live.server.public_url + "/status/1"
+    assert send(live, path, urlencode(callback(SequenceNumber="1")),
+                SIGN.compute_signature(url, callback(SequenceNumber="1"))).status_code == 403
+
+
+@pytest.mark.parametrize("port", [":443", ""])
+def test_the_url_is_valid_with_or_without_the_default_port(live, port):
+    # Twilio's validator accepts either form of an https URL; so does the server.
+    public = live.server.public_url
+    url = public.replace(".example", ".example" + port) + "/status/1"
+    fields = callback()
+    assert send(live, "/status/1", urlencode(fields),
+                SIGN.compute_signature(url, fields)).status_code == 204
+
+
+def test_https_behind_a_tunnel_is_checked_against_the_public_url(live):
+    # The tunnel delivers plain http to 127.0.0.1 with X-Forwarded-* headers; Twilio
+    # signed the public https URL: that is what is checked, never the local address.
+    fields = callback()
+    public_sig = SIGN.compute_signature(live.server.public_url + "/status/1", fields)
+    forwarded = {"X-Forwarded-Proto": "https",
+                 "X-Forwarded-Host": live.server.public_url.split("://")[1]}
+    assert send(live, "/status/1", urlencode(fields), public_sig,
+                headers=forwarded).status_code == 204
+    local_sig = SIGN.compute_signature(live.server.thread.local_url + "/status/1",
+                                       callback(SequenceNumber="1"))
+    assert send(live, "/status/1", urlencode(callback(SequenceNumber="1")), local_sig,
+                headers=forwarded).status_code == 403
+
+
+def test_a_json_body_is_checked_through_its_body_sha256(live):
+    # JSON webhooks: the URL carries bodySHA256 of the raw body, the signature covers
+    # the URL with no parameters (https://www.twilio.com/docs/api/errors/57012).
+    body = json.dumps(callback(CallStatus="in-progress"))
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    path = f"/status/1?bodySHA256={digest}"
+    sig = SIGN.compute_signature(live.server.public_url + path, {})
+    r = send(live, path, body, sig, content_type="application/json")
+    assert r.status_code == 204
+    assert [e.kind for e in live.sink.events] == [EventKind.ANSWERED]
+    tampered = body.replace("in-progress", "completed")
+    assert send(live, path, tampered, sig, content_type="application/json").status_code == 403
+
+
+def test_a_webhooks_rule_signature_is_checked_with_its_algorithm_and_shared_key(fake, db_path):
+    # X-Twilio-Webhooks-Signature-Settings names the SharedKey and the algorithm
+    # (https://www.twilio.com/docs/usage/webhooks/webhook-shared-keys).
+    Store(db_path).close()
+    keyed = start_provider(fake, KeywordBrain(), store_path=str(db_path),
+                           webhook_key="shared-key-secret")
+    try:
+        keyed.server.register(ctx(1, TO))
+        keyed.server.set_sid(1, SID)
+        url = keyed.server.public_url + "/status/1"
+        header = {SETTINGS: "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256"}
+        fields = callback()
+        by_key = RequestValidator("shared-key-secret").compute_signature(url, fields,
+                                                                         "HMAC_SHA256")
+        assert send(keyed, "/status/1", urlencode(fields), by_key,
+                    headers=header).status_code == 204
+        other = callback(SequenceNumber="1", CallStatus="in-progress")
+        wrong = RequestValidator("another-secret").compute_signature(url, other, "HMAC_SHA256")
+        assert send(keyed, "/status/1", urlencode(other), wrong,
+                    headers=header).status_code == 403
+        unknown = {SETTINGS: "key=k,algorithm=HMAC_MD5"}
+        assert send(keyed, "/status/1", urlencode(other),
+                    SIGN.compute_signature(url, other), headers=unknown).status_code == 403
+        assert [e.kind for e in keyed.sink.events] == [EventKind.RINGING]
+    finally:
+        keyed.close()
+
+
+@pytest.mark.parametrize("forgery", ["no header", "empty header", "garbage", "sha1 of the body",
+                                     "signed by another token"])
+def test_rejections_are_a_bare_403_that_leaks_nothing(live, db_path, forgery):
+    fields = callback()
+    body = urlencode(fields)
+    sig = {"no header": None, "empty header": "", "garbage": "not base64 at all",
+           "sha1 of the body": hashlib.sha1(body.encode()).hexdigest(),
+           "signed by another token": RequestValidator("x" * 32).compute_signature(
+               live.server.public_url + "/status/1", fields)}[forgery]
+    r = send(live, "/status/1", body, sig)
+    assert (r.status_code, r.text) == (403, "Forbidden")
+    assert r.headers["content-type"].startswith("text/plain")
+    assert AUTH_TOKEN not in r.text and SID not in r.text and "signature" not in r.text.lower()
+    assert live.sink.events == []
