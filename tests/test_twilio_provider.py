@@ -76,6 +76,52 @@ def test_refusals_map_to_what_the_engine_should_do(fake, live, code, action):
     assert 1 not in live.server.calls            # and the server forgot the call id
 
 
+@pytest.mark.parametrize("status,action", [(429, ProviderAction.RETRY),
+                                           (503, ProviderAction.RETRY),
+                                           (401, ProviderAction.PAUSE)])
+def test_a_bare_http_error_without_a_twilio_code_maps_by_its_status(fake, live, status, action):
+    # A body without Twilio's error JSON: the SDK puts the HTTP status where the code
+    # goes; it is not reported as a Twilio error code.
+    fake.fail_creates(None, status=status, message="Too Many Requests")
+    with pytest.raises(DialError) as info:
+        dial(live, 1, TO)
+    assert info.value.action == action and info.value.status == status
+    assert info.value.code is None and f"Twilio error {status}" not in info.value.message
+    assert fake.calls == {}
+
+
+@pytest.mark.parametrize("code,says", [
+    (21211, "is not a valid phone number"), (21214, "cannot be reached"),
+    (21216, "blocked"), (21610, "unsubscribed"), (13224, "not a valid phone number"),
+])
+def test_a_dead_number_refusal_says_what_is_wrong_with_the_number(fake, live, code, says):
+    # Twilio's error JSON: {code, message, more_info, status}
+    # (https://www.twilio.com/docs/usage/twilios-response#response-formats-exceptions).
+    fake.fail_creates(code, message=f"Twilio says {code}")
+    with pytest.raises(DialError) as info:
+        dial(live, 1, TO)
+    err = info.value
+    assert err.action == ProviderAction.DEAD_NUMBER and says in err.message
+    assert TO in err.message and f"Twilio error {code}: Twilio says {code}" in err.message
+
+
+def test_geo_permissions_at_create_or_call_time_pause_with_the_console_path(fake, live):
+    for call_id, code in ((1, 21215), (2, 13227)):
+        fake.fail_creates(code)
+        with pytest.raises(DialError) as info:
+            dial(live, call_id, TO)
+        assert info.value.action == ProviderAction.PAUSE
+        assert "Geo permissions" in info.value.hint and "dialcli resume" in info.value.hint
+
+
+def test_an_unknown_refusal_fails_the_call_and_points_at_twilios_page(fake, live):
+    fake.fail_creates(21201, message="No 'To' number is specified")
+    with pytest.raises(DialError) as info:
+        dial(live, 1, TO)
+    assert info.value.action == ProviderAction.FAIL_CALL
+    assert "https://www.twilio.com/docs/errors/21201" in info.value.hint
+
+
 def test_pause_messages_say_what_to_do(fake, live):
     fake.fail_creates(21219, message=f"The number {TO} is unverified. Trial accounts may only "
                                      "make calls to verified numbers.")

@@ -269,13 +269,17 @@ class FakeTwilio:
     def script(self, to: str, scenario: Scenario) -> None:
         self.scenarios[to] = scenario
 
-    def fail_creates(self, code: int, *, times: int = 1, to: str | None = None,
+    def fail_creates(self, code: int | None, *, times: int = 1, to: str | None = None,
                      status: int | None = None, created: bool = False,
                      message: str | None = None) -> None:
-        """The next ``times`` creates (to ``to``, or any) fail with Twilio error ``code``.
+        """The next ``times`` creates (to ``to``, or any) fail with Twilio error ``code``
+        (None: a bare HTTP ``status`` with a plain-text body, as a proxy in front of
+        Twilio answers).
 
         ``created=True`` makes a real call *and* answers 500: the ambiguous case.
         """
+        if code is None:
+            assert status is not None, "a bare HTTP error needs its status"
         self._faults.append({"code": code, "times": times, "to": to, "created": created,
                              "status": status or (429 if code == 20429 else
                                                   500 if code >= 500 and code < 600 else 400),
@@ -316,7 +320,9 @@ class FakeTwilio:
         return [c for c in self.calls.values() if c.to == to]
 
     # -- REST --------------------------------------------------------------------------
-    def _error(self, status: int, code: int, message: str) -> JSONResponse:
+    def _error(self, status: int, code: int | None, message: str) -> Response:
+        if code is None:
+            return Response(message, status_code=status, media_type="text/plain")
         return JSONResponse({"code": code, "message": message, "status": status,
                              "more_info": f"https://www.twilio.com/docs/errors/{code}"},
                             status_code=status)
