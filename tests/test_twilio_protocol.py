@@ -19,6 +19,7 @@ from twilio.request_validator import RequestValidator
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from dialcli.models import CallStatus
 from dialcli.providers.base import EventKind
 from dialcli.store import Store
 from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, start_provider
@@ -187,3 +188,106 @@ def test_rejections_are_a_bare_403_that_leaks_nothing(live, db_path, forgery):
     assert r.headers["content-type"].startswith("text/plain")
     assert AUTH_TOKEN not in r.text and SID not in r.text and "signature" not in r.text.lower()
     assert live.sink.events == []
+
+
+# -- status callbacks (https://www.twilio.com/docs/voice/api/call-resource, StatusCallback) --
+
+@pytest.mark.parametrize("status,kinds", [
+    ("queued", []), ("initiated", []), ("ringing", [EventKind.RINGING]),
+    ("in-progress", [EventKind.ANSWERED]),
+])
+def test_each_progress_status_is_accepted_and_moves_the_call_forward(live, status, kinds):
+    assert signed_form(live, "/status/1", callback(CallStatus=status)).status_code == 204
+    assert [e.kind for e in live.sink.events] == kinds
+
+
+@pytest.mark.parametrize("status,extra", [
+    ("completed", {"CallDuration": "42", "Duration": "1", "SipResponseCode": "200"}),
+    ("busy", {"CallDuration": "0", "SipResponseCode": "486"}),
+    ("no-answer", {"CallDuration": "0", "SipResponseCode": "487"}),
+    ("canceled", {"CallDuration": "0", "SipResponseCode": "487"}),
+    ("failed", {"CallDuration": "0", "SipResponseCode": "404", "ErrorCode": "13224"}),
+])
+def test_each_final_status_ends_the_call_with_its_fields(live, status, extra):
+    fields = callback(CallStatus=status, SequenceNumber="3", **extra)
+    assert signed_form(live, "/status/1", fields).status_code == 204
+    ended = live.sink.ended(1)
+    assert ended.status == CallStatus(status)
+    # CallDuration is seconds; Duration is billed minutes (completed only).
+    assert ended.duration_s == int(extra["CallDuration"])
+    assert ended.billed_minutes == (1 if status == "completed" else None)
+    assert ended.detail["sip_response_code"] == int(extra["SipResponseCode"])
+    if "ErrorCode" in extra:
+        assert ended.error_code == 13224
+        assert ended.error.startswith("Twilio error 13224: ") and "valid phone number" in ended.error
+    else:
+        assert ended.error_code is None and ended.error is None
+
+
+def test_out_of_order_and_repeated_callbacks_apply_once_in_call_order(live):
+    # "Requests can arrive out of order" (SequenceNumber); Twilio retries repeat one.
+    order = [("in-progress", "2"), ("ringing", "1"), ("initiated", "0"), ("in-progress", "2"),
+             ("completed", "3"), ("ringing", "1"), ("completed", "3")]
+    for status, seq in order:
+        extra = {"CallDuration": "7", "Duration": "1"} if status == "completed" else {}
+        r = signed_form(live, "/status/1", callback(CallStatus=status, SequenceNumber=seq,
+                                                    **extra))
+        assert r.status_code == 204
+    live.sink.ended(1)
+    assert [str(e.kind) for e in live.sink.events] == ["answered", "ended"]
+    assert live.server.stats["duplicates"] == 3
+
+
+AMD_VERDICTS = [("human", EventKind.HUMAN), ("machine_end_beep", EventKind.MACHINE),
+                ("machine_end_silence", EventKind.MACHINE),
+                ("machine_end_other", EventKind.MACHINE), ("fax", EventKind.MACHINE),
+                ("unknown", EventKind.HUMAN)]
+
+
+@pytest.mark.parametrize("answered_by,kind", AMD_VERDICTS)
+def test_every_async_amd_verdict_is_applied_once(live, answered_by, kind):
+    # Async AMD callback: CallSid, AccountSid, AnsweredBy, MachineDetectionDuration
+    # (https://www.twilio.com/docs/voice/answering-machine-detection).
+    fields = {"AccountSid": ACCOUNT_SID, "CallSid": SID, "AnsweredBy": answered_by,
+              "MachineDetectionDuration": "2650"}
+    for _ in range(2):
+        assert signed_form(live, "/amd/1", fields).status_code == 204
+    verdicts = [e for e in live.sink.events if e.kind in (EventKind.HUMAN, EventKind.MACHINE)]
+    assert [(e.kind, e.answered_by) for e in verdicts] == [(kind, answered_by)]
+
+
+def test_machine_start_then_the_message_end_verdict(live):
+    # DetectMessageEnd may report machine_start first, then machine_end_* after the beep.
+    for verdict in ("machine_start", "machine_end_beep"):
+        fields = {"AccountSid": ACCOUNT_SID, "CallSid": SID, "AnsweredBy": verdict,
+                  "MachineDetectionDuration": "1200"}
+        assert signed_form(live, "/amd/1", fields).status_code == 204
+    assert [(str(e.kind), e.answered_by) for e in live.sink.events
+            if e.kind in (EventKind.HUMAN, EventKind.MACHINE)] == [("machine", "machine_end_beep")]
+
+
+@pytest.mark.parametrize("answered_by,kind", AMD_VERDICTS)
+def test_a_synchronous_amd_verdict_on_the_answer_url_is_applied(live, answered_by, kind):
+    # Sync AMD: Twilio requests the Url with AnsweredBy once detection is done.
+    r = signed_form(live, "/twiml/1", callback(CallStatus="in-progress",
+                                               AnsweredBy=answered_by))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
+    assert [(e.kind, e.answered_by) for e in live.sink.events
+            if e.kind in (EventKind.HUMAN, EventKind.MACHINE)] == [(kind, answered_by)]
+
+
+def test_a_verdict_riding_on_the_answered_status_callback_is_applied(live):
+    fields = callback(CallStatus="in-progress", SequenceNumber="2", AnsweredBy="human")
+    assert signed_form(live, "/status/1", fields).status_code == 204
+    assert [str(e.kind) for e in live.sink.events] == ["answered", "human"]
+    # ... once, though the async callback says it again.
+    assert signed_form(live, "/amd/1", {"AccountSid": ACCOUNT_SID, "CallSid": SID,
+                                        "AnsweredBy": "human"}).status_code == 204
+    assert [str(e.kind) for e in live.sink.events] == ["answered", "human"]
+
+
+def test_a_final_status_with_answered_by_records_it(live):
+    fields = callback(CallStatus="completed", SequenceNumber="4", CallDuration="31",
+                      Duration="1", AnsweredBy="machine_end_silence")
+    assert signed_form(live, "/status/1", fields).status_code == 204
+    assert live.sink.ended(1).answered_by == "machine_end_silence"

@@ -22,8 +22,9 @@ looked up, so whoever lacks the auth token gets the same 403 for every path and
 learns nothing about which calls exist; a CallSid that is not the call's is a 403
 too, and each gets a log line (never the token). A correctly signed request for a
 call id with no open call here (finished and forgotten, or never placed) is
-Twilio's, not a forgery: it gets 404 (a TwiML request gets a hang-up, so the caller
-is not left with an application error) and changes nothing. Valid callbacks are
+Twilio's, not a forgery: it gets 404 (a TwiML request -- the answer URL, the
+``<Connect action>`` -- gets a hang-up, so the caller is not left with an application
+error) and changes nothing. Valid callbacks are
 deduplicated on (CallSid, event, SequenceNumber) -- in memory per call and in the
 ``provider_events`` table -- so a replay or a Twilio retry changes nothing.
 
@@ -59,6 +60,7 @@ from dialcli.clock import SystemClock, to_iso
 from dialcli.conversation.base import Brain, CallContext
 from dialcli.conversation.greeting import GREET_AFTER_SILENCE_S, MACHINE_QUIET_S
 from dialcli.errors import ConfigError
+from dialcli.providers.twilio.codes import call_error
 from dialcli.providers.twilio.relay import RelaySession
 from dialcli.providers.twilio.server_thread import ServerThread
 from dialcli.models import CallStatus, VoicemailAction
@@ -70,6 +72,7 @@ log = logging.getLogger("dialcli.providers.twilio.server")
 _mono = time.monotonic
 
 PLACED, RINGING, ANSWERED = 0, 1, 2
+FINAL_STATUSES = frozenset(s.value for s in CallStatus if s.final)
 MACHINE_VERDICTS = ("machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 # A finished call is remembered this long so that late and repeated callbacks are
 # recognised in memory; after that they get a 404 (the dedupe table still has them).
@@ -115,6 +118,7 @@ class Final:
     price: float | None = None
     price_unit: str | None = None
     error_code: int | None = None
+    sip_response_code: int | None = None
     source: str = "callback"
 
 
@@ -425,7 +429,7 @@ class CallServer:
             end_wait = _mono() + 1.0
             while call.relay == "active" and _mono() < end_wait:
                 await asyncio.sleep(0.02)
-        error_code, error = final.error_code, None
+        error_code, error = final.error_code, call_error(final.error_code)
         if call.relay_error and call.relay != "done":
             # The conversation never started: say why instead of a silent NO_ANSWER.
             error_code = error_code or call.relay_error
@@ -433,6 +437,8 @@ class CallServer:
                      "ConversationRelay is enabled in the Twilio Console and that the tunnel "
                      "passes WebSockets")
         detail: dict[str, Any] = {"source": final.source}
+        if final.sip_response_code:
+            detail["sip_response_code"] = final.sip_response_code
         if call.machine_sent and call.vm in ("missed", "failed", "pending"):
             # VOICEMAIL means a message was delivered (or the asked-for hang-up): say
             # what happened instead; the engine counts this as not reached.
@@ -669,15 +675,20 @@ class CallServer:
         raw = form.get("CallStatus", "")
         if not await self.first_time(call, f"status:{raw}", form.get("SequenceNumber", "")):
             return Response(status_code=204)
+        # queued and initiated change nothing here: the call was PLACED by the create.
         if raw == "ringing":
             self.advance(call, RINGING)
         elif raw == "in-progress":
             self.advance(call, ANSWERED)
-        elif raw in {s.value for s in CallStatus if s.final}:
+            answered_by = form.get("AnsweredBy", "")
+            if answered_by and await self.first_time(call, f"amd:{answered_by}"):
+                self.on_answered_by(call, answered_by)     # AMD's verdict rode along
+        elif raw in FINAL_STATUSES:
             final = Final(CallStatus(raw), duration_s=_int(form.get("CallDuration")),
                           billed_minutes=_int(form.get("Duration")),
                           answered_by=form.get("AnsweredBy") or None,
-                          error_code=_int(form.get("ErrorCode")))
+                          error_code=_int(form.get("ErrorCode")),
+                          sip_response_code=_int(form.get("SipResponseCode")))
             self.spawn(self.finish_async(call, final))
         return Response(status_code=204)
 
@@ -745,6 +756,8 @@ class CallServer:
     async def relay_action(self, request: Request) -> Response:
         got = await self._authorize(request)
         if isinstance(got, Response):
+            if got.status_code == 404:   # TwiML is expected: a call we no longer know ends
+                return Response(TWIML_HANGUP, media_type="text/xml")
             return got
         call, form = got
         if form.get("ErrorCode"):
