@@ -291,3 +291,150 @@ def test_a_final_status_with_answered_by_records_it(live):
                       Duration="1", AnsweredBy="machine_end_silence")
     assert signed_form(live, "/status/1", fields).status_code == 204
     assert live.sink.ended(1).answered_by == "machine_end_silence"
+
+
+# -- TwiML (https://www.twilio.com/docs/voice/twiml/connect/conversationrelay) -------------
+
+def test_the_answer_is_valid_twiml_with_documented_conversation_relay_attributes(live):
+    import xml.etree.ElementTree as ET
+
+    r = signed_form(live, "/twiml/1", callback(CallStatus="in-progress"))
+    assert r.status_code == 200
+    assert r.headers["content-type"].split(";")[0] in ("text/xml", "application/xml")
+    root = ET.fromstring(r.text)
+    assert root.tag == "Response" and [v.tag for v in root] == ["Connect"]
+    connect = root[0]
+    assert connect.get("action") == live.server.public_url + "/relay-action/1"
+    assert connect.get("method") == "POST"
+    (relay,) = list(connect)
+    assert relay.tag == "ConversationRelay"
+    documented = {"url", "welcomeGreeting", "welcomeGreetingInterruptible", "language",
+                  "ttsLanguage", "ttsProvider", "voice", "transcriptionLanguage",
+                  "transcriptionProvider", "speechModel", "interruptible", "dtmfDetection",
+                  "reportInputDuringAgentSpeech", "preemptible", "hints", "debug",
+                  "elevenlabsTextNormalization", "intelligenceService", "partialPrompts",
+                  "interruptSensitivity"}
+    assert set(relay.attrib) <= documented, set(relay.attrib) - documented
+    assert relay.get("url") == "wss://" + live.server.public_url.split("://")[1] + "/relay/1"
+    assert relay.get("interruptible") in ("none", "dtmf", "speech", "any")
+    assert relay.get("dtmfDetection") in ("true", "false")
+    assert relay.get("partialPrompts") in ("true", "false")
+    # No welcomeGreeting: Twilio would speak it before the AMD verdict, to machines too.
+    assert relay.get("welcomeGreeting") is None
+    params = [(p.tag, p.get("name"), p.get("value")) for p in relay]
+    assert params == [("Parameter", "call_id", "1")]
+
+
+# -- ConversationRelay messages (https://www.twilio.com/docs/voice/conversationrelay/
+#    websocket-messages) ---------------------------------------------------------------
+
+#: What the app may send Twilio, and each message's documented fields.
+OUTBOUND = {"text": {"type", "token", "last", "lang", "interruptible", "preemptible"},
+            "play": {"type", "source", "loop", "preemptible", "interruptible"},
+            "sendDigits": {"type", "digits"},
+            "language": {"type", "ttsLanguage", "transcriptionLanguage"},
+            "end": {"type", "handoffData"}}
+
+
+def documented_setup(**extra) -> str:
+    msg = {"type": "setup", "sessionId": "VX" + "0" * 32, "accountSid": ACCOUNT_SID,
+           "parentCallSid": "", "callSid": SID, "from": "+14155550100", "to": TO,
+           "forwardedFrom": "", "callType": "PSTN", "callerName": "", "direction": "outbound",
+           "callStatus": "IN-PROGRESS", "customParameters": {"call_id": "1"}}
+    msg.update(extra)
+    return json.dumps(msg)
+
+
+def relay_socket(provider):
+    public = "wss://" + provider.server.public_url.split("://")[1] + "/relay/1"
+    local = provider.server.thread.local_url.replace("http", "ws") + "/relay/1"
+    return ws_connect(local, proxy=None,
+                      additional_headers={"X-Twilio-Signature": SIGN.compute_signature(public, {})})
+
+
+def read_until(ws, stop, seen: list[dict]) -> list[dict]:
+    """Messages from the app until ``stop(msg)``; each checked against the documented set."""
+    got = []
+    while True:
+        msg = json.loads(ws.recv(timeout=20))
+        assert msg.get("type") in OUTBOUND, msg
+        assert set(msg) <= OUTBOUND[msg["type"]], msg
+        if msg["type"] == "text":
+            assert isinstance(msg["token"], str) and isinstance(msg.get("last", False), bool)
+        if msg["type"] == "end":
+            assert isinstance(msg["handoffData"], str)
+        got.append(msg)
+        seen.append(msg)
+        if stop(msg):
+            return got
+
+
+def prompt(text, last=True, **extra) -> str:
+    return json.dumps({"type": "prompt", "voicePrompt": text, "lang": "en-US", "last": last,
+                       **extra})
+
+
+def test_a_conversation_in_documented_messages_both_ways(live):
+    seen: list[dict] = []
+    with relay_socket(live) as ws:
+        ws.send(documented_setup())
+        # With partialPrompts the transcript grows, then comes the final prompt.
+        ws.send(prompt("Hello", last=False))
+        ws.send(prompt("Hello who is this", last=True))
+        greeting = read_until(ws, lambda m: m["type"] == "text" and m["last"], seen)
+        assert "".join(m["token"] for m in greeting).strip()
+        ws.send(prompt("Tell me more"))
+        read_until(ws, lambda m: m["type"] == "text" and m["last"], seen)
+        ws.send(json.dumps({"type": "interrupt", "utteranceUntilInterrupt": "I see. Could",
+                            "durationUntilInterruptMs": 460}))
+        ws.send(json.dumps({"type": "dtmf", "digit": "1"}))
+        ws.send(json.dumps({"type": "error", "description": "Invalid message received: x"}))
+        ws.send(prompt("Yes I'm interested"))
+        end = read_until(ws, lambda m: m["type"] == "end", seen)[-1]
+    handoff = json.loads(end["handoffData"])
+    assert handoff["disposition"] == "INTERESTED"
+    conv = live.sink.of(1, EventKind.CONVERSATION)
+    assert len(conv) == 1 and conv[0].end.disposition.value == "INTERESTED"
+    caller = [u["text"] for u in conv[0].transcript if u["role"] == "caller"]
+    assert caller[0] == "Hello who is this"        # the growing partial counted once
+
+
+def test_unknown_message_types_and_fields_are_tolerated(live):
+    seen: list[dict] = []
+    with relay_socket(live) as ws:
+        ws.send(documented_setup(someNewField={"nested": True}, callerCountry="US"))
+        ws.send(json.dumps({"type": "info", "name": "tokensPlayed", "value": "x"}))
+        ws.send(json.dumps({"type": "somethingTwilioAddsLater", "payload": [1, 2]}))
+        ws.send(prompt("Hello who is this", confidence=0.93, extra={"a": 1}))
+        read_until(ws, lambda m: m["type"] == "text" and m["last"], seen)
+        ws.send(prompt("I'm interested"))
+        read_until(ws, lambda m: m["type"] == "end", seen)
+    assert live.sink.of(1, EventKind.CONVERSATION)[0].end.disposition.value == "INTERESTED"
+
+
+def test_null_or_missing_fields_read_as_empty_never_as_text(live):
+    seen: list[dict] = []
+    with relay_socket(live) as ws:
+        ws.send(documented_setup())
+        ws.send(prompt("Hello who is this"))
+        read_until(ws, lambda m: m["type"] == "text" and m["last"], seen)
+        ws.send(json.dumps({"type": "dtmf", "digit": None}))
+        ws.send(json.dumps({"type": "interrupt", "utteranceUntilInterrupt": None}))
+        ws.send(json.dumps({"type": "prompt", "voicePrompt": None, "last": True}))
+        ws.send(json.dumps({"type": "error"}))
+        ws.send(prompt("I'm interested"))
+        read_until(ws, lambda m: m["type"] == "end", seen)
+    transcript = live.sink.of(1, EventKind.CONVERSATION)[0].transcript
+    assert not any("None" in u["text"] for u in transcript), transcript
+    assert [u["text"] for u in transcript if u["role"] == "caller"] == \
+        ["Hello who is this", "I'm interested"]
+
+
+def test_a_handshake_without_twilios_signature_is_a_403_before_any_message(live):
+    local = live.server.thread.local_url.replace("http", "ws") + "/relay/1"
+    public_https = live.server.public_url + "/relay/1"      # the wrong scheme
+    for headers in ({}, {"X-Twilio-Signature": SIGN.compute_signature(public_https, {})}):
+        with pytest.raises(InvalidStatus) as info:
+            ws_connect(local, proxy=None, additional_headers=headers)
+        assert info.value.response.status_code == 403
+    assert live.sink.events == []
