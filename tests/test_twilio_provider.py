@@ -400,3 +400,39 @@ def test_a_live_run_makes_full_collections_rare_and_gives_the_thresholds_back(fa
         provider.close()
         gc.unfreeze()
     assert gc.get_threshold() == before
+
+
+def test_create_parameters_are_twilios_names_and_documented_values(fake, live):
+    # Calls.create (https://www.twilio.com/docs/voice/api/call-resource#create-a-call-resource):
+    # the fake refuses a value outside the documented set (fakes.fake_twilio.invalid_create),
+    # and every parameter sent is one the API defines.
+    from dialcli.providers.base import DialRequest
+    from fakes.fake_twilio import CREATE_ENUMS, invalid_create
+    from test_live_path import ctx
+
+    fake.script(TO, Scenario(answer="busy"))
+    sid = live.place(DialRequest(1, TO, FROM, ctx(1, TO), "1:1:1:1:1:pass",
+                                 ring_timeout_s=5000, record=True))
+    sent = fake.creates[0]
+    assert invalid_create(sent) is None and sid in fake.calls
+    documented = {"To", "From", "Url", "Method", "StatusCallback", "StatusCallbackMethod",
+                  "StatusCallbackEvent", "Timeout", "TimeLimit", "MachineDetection",
+                  "AsyncAmd", "AsyncAmdStatusCallback", "AsyncAmdStatusCallbackMethod",
+                  "Record", "RecordingChannels", "RecordingStatusCallback",
+                  "RecordingStatusCallbackMethod", "RecordingStatusCallbackEvent"}
+    assert set(sent) == documented
+    assert sent["Timeout"] == ["600"]                # Twilio's maximum ring time
+    assert sent["Record"] == ["true"] and sent["RecordingChannels"] == ["dual"]
+    assert set(sent["RecordingStatusCallbackEvent"]) <= CREATE_ENUMS["RecordingStatusCallbackEvent"]
+    assert live.sink.ended(1).status == CallStatus.BUSY
+
+
+@pytest.mark.parametrize("name,value", [("MachineDetection", "DetectMessageEnd "),
+                                        ("AsyncAmd", "True"), ("Timeout", "601"),
+                                        ("StatusCallbackEvent", "in-progress"),
+                                        ("Url", "/twiml/1")])
+def test_the_fake_refuses_what_twilio_refuses(name, value):
+    from fakes.fake_twilio import invalid_create
+
+    form = {"To": [TO], "From": [FROM], "Url": ["https://x.example/twiml/1"], name: [value]}
+    assert invalid_create(form) is not None

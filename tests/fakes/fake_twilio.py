@@ -394,6 +394,9 @@ class FakeTwilio:
             return self._error(400, 21211, f"Invalid 'To' Phone Number: {to}")
         if not (form.get("Url") or form.get("Twiml")):
             return self._error(400, 21205, "Url or Twiml is required")
+        invalid = invalid_create(form)
+        if invalid is not None:
+            return self._error(400, *invalid)
         sid = "CA" + format(self.rng.getrandbits(128), "032x")
         call = FakeCall(sid, to, from_, form, self.scenarios.get(to, self.default))
         self.calls[sid] = call
@@ -982,6 +985,52 @@ class FakeTwilio:
         if record and tokens:
             call.heard.append("".join(tokens))
         return False
+
+
+#: Calls.create parameters whose values Twilio enumerates (twilio-oai
+#: spec/json/twilio_api_v2010.json, CreateCallRequest; research/twilio.md section 1).
+CREATE_ENUMS = {
+    "Method": {"GET", "POST"}, "StatusCallbackMethod": {"GET", "POST"},
+    "AsyncAmdStatusCallbackMethod": {"GET", "POST"},
+    "RecordingStatusCallbackMethod": {"GET", "POST"},
+    "StatusCallbackEvent": {"initiated", "ringing", "answered", "completed"},
+    "MachineDetection": {"Enable", "DetectMessageEnd"},
+    "AsyncAmd": {"true", "false"}, "Record": {"true", "false"},
+    "RecordingChannels": {"mono", "dual"},
+    "RecordingStatusCallbackEvent": {"in-progress", "completed", "absent"},
+    "Trim": {"trim-silence", "do-not-trim"},
+}
+#: Integer parameters and their documented range.
+CREATE_RANGES = {"Timeout": (1, 600), "TimeLimit": (1, 86400),
+                 "MachineDetectionTimeout": (3, 59),
+                 "MachineDetectionSpeechThreshold": (1000, 6000),
+                 "MachineDetectionSpeechEndThreshold": (500, 5000),
+                 "MachineDetectionSilenceTimeout": (2000, 10000)}
+URL_PARAMS = ("Url", "StatusCallback", "AsyncAmdStatusCallback", "RecordingStatusCallback",
+              "FallbackUrl")
+
+
+def invalid_create(form: dict[str, list[str]]) -> tuple[int, str] | None:
+    """Twilio's refusal of a create whose parameters break the documented values, as
+    (error code, message); None when the values are valid. The codes are the fake's
+    choice except 21234 (invalid Machine Detection configuration) and 21205 (Url)."""
+    for name, allowed in CREATE_ENUMS.items():
+        for value in form.get(name, []):
+            if value not in allowed:
+                code = 21234 if name in ("MachineDetection", "AsyncAmd") else 21200
+                return code, f"Invalid {name}: {value!r} (one of {sorted(allowed)})"
+    for name, (low, high) in CREATE_RANGES.items():
+        for value in form.get(name, []):
+            if not value.isdigit() or not low <= int(value) <= high:
+                code = 21234 if name.startswith("MachineDetection") else 21200
+                return code, f"Invalid {name}: {value!r} ({low}..{high})"
+    for name in URL_PARAMS:
+        for value in form.get(name, []):
+            if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
+                return 21205, f"Invalid {name}: {value!r}"
+    if len((form.get("Twiml") or [""])[0]) > 4000:
+        return 21200, "Twiml is longer than 4000 characters"
+    return None
 
 
 _counter = itertools.count(1)

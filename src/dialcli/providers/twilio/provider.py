@@ -53,6 +53,7 @@ from dialcli.providers.twilio.server import ANSWERED, LATENCY_SAMPLES, RINGING, 
 log = logging.getLogger("dialcli.twilio")
 
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+MAX_RING_TIMEOUT_S = 600
 ADOPT_SKEW = timedelta(seconds=10)      # laptop vs Twilio clock
 #: A live run collects the oldest generation once per this many middle collections
 #: (CPython's default is 10): see ``TwilioProvider.start``.
@@ -237,7 +238,7 @@ class TwilioProvider(Provider):
         kwargs = dict(
             to=req.to, from_=req.from_, url=urls["twiml"], method="POST",
             status_callback=urls["status"], status_callback_method="POST",
-            status_callback_event=STATUS_EVENTS, timeout=req.ring_timeout_s,
+            status_callback_event=STATUS_EVENTS, timeout=ring_timeout(req.ring_timeout_s),
             machine_detection="DetectMessageEnd", async_amd="true",
             async_amd_status_callback=urls["amd"], async_amd_status_callback_method="POST",
             time_limit=self.time_limit_s)
@@ -393,6 +394,11 @@ class TwilioProvider(Provider):
                                            price_unit=state.price_unit, source="poll"))
         if (call.stage, call.ending) != before or state.status.final:
             self.polled_events += 1
+
+
+def ring_timeout(seconds: float) -> int:
+    """Calls.create ``Timeout``: whole seconds, at most Twilio's 600 (default 60)."""
+    return max(1, min(MAX_RING_TIMEOUT_S, int(seconds)))
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:
