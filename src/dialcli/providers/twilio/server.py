@@ -22,9 +22,10 @@ looked up, so whoever lacks the auth token gets the same 403 for every path and
 learns nothing about which calls exist; a CallSid that is not the call's is a 403
 too, and each gets a log line (never the token). A correctly signed request for a
 call id with no open call here (finished and forgotten, or never placed) is
-Twilio's, not a forgery: it gets 404 (a TwiML request -- the answer URL, the
-``<Connect action>`` -- gets a hang-up, so the caller is not left with an application
-error) and changes nothing. Valid callbacks are
+Twilio's, not a forgery: it is acknowledged (204; a TwiML request -- the answer URL,
+the ``<Connect action>`` -- gets a hang-up, so the caller is not left with an
+application error) and changes nothing: a non-2xx answer would only put warnings in
+the user's Twilio debugger. Valid callbacks are
 deduplicated on (CallSid, event, SequenceNumber) -- in memory per call and in the
 ``provider_events`` table -- so a replay or a Twilio retry changes nothing.
 
@@ -561,7 +562,10 @@ class CallServer:
             return self._reject(request, "AccountSid is not this account's")
         return form
 
-    async def _authorize(self, request: Request) -> tuple[LiveCall, ImmutableMultiDict] | Response:
+    async def _authorize(self, request: Request
+                         ) -> tuple[LiveCall, ImmutableMultiDict] | Response | None:
+        """The call and form of a signed callback; a Response refusing it; or None for
+        Twilio's callback about a call that is not open here (acknowledged, ignored)."""
         form = await self._signed_form(request)
         if isinstance(form, Response):
             return form
@@ -571,7 +575,7 @@ class CallServer:
             open_sid = await self._open_sid(call_id)
             if open_sid is None:
                 log.info("callback for unknown call %s ignored", call_id)
-                return Response("Unknown call", status_code=404, media_type="text/plain")
+                return None
             if open_sid != form.get("CallSid"):
                 return self._reject(request, f"CallSid does not belong to call {call_id}")
             call = self.set_sid(call_id, open_sid)    # placed before a restart: adopt it
@@ -650,9 +654,9 @@ class CallServer:
 
     async def twiml(self, request: Request) -> Response:
         got = await self._authorize(request)
+        if got is None:                  # a call we no longer know: end it politely
+            return Response(TWIML_HANGUP, media_type="text/xml")
         if isinstance(got, Response):
-            if got.status_code == 404:   # a call we no longer know: end it politely
-                return Response(TWIML_HANGUP, media_type="text/xml")
             return got
         call, form = got
         answered_by = form.get("AnsweredBy")
@@ -669,6 +673,8 @@ class CallServer:
 
     async def status(self, request: Request) -> Response:
         got = await self._authorize(request)
+        if got is None:
+            return Response(status_code=204)
         if isinstance(got, Response):
             return got
         call, form = got
@@ -694,6 +700,8 @@ class CallServer:
 
     async def amd(self, request: Request) -> Response:
         got = await self._authorize(request)
+        if got is None:
+            return Response(status_code=204)
         if isinstance(got, Response):
             return got
         call, form = got
@@ -755,9 +763,9 @@ class CallServer:
 
     async def relay_action(self, request: Request) -> Response:
         got = await self._authorize(request)
+        if got is None:                  # TwiML is expected: a call we no longer know ends
+            return Response(TWIML_HANGUP, media_type="text/xml")
         if isinstance(got, Response):
-            if got.status_code == 404:   # TwiML is expected: a call we no longer know ends
-                return Response(TWIML_HANGUP, media_type="text/xml")
             return got
         call, form = got
         if form.get("ErrorCode"):
