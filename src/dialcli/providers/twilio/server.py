@@ -521,8 +521,8 @@ class CallServer:
         """The URL Twilio requested and signed: the public base (never the local
         address the tunnel delivers to), the path as sent, the query string as sent."""
         raw = request.scope.get("raw_path")
-        path = raw.decode("latin-1") if raw else request.url.path
-        query = request.scope.get("query_string", b"").decode("latin-1")
+        path = raw.decode("utf-8", "replace") if raw else request.url.path
+        query = request.scope.get("query_string", b"").decode("utf-8", "replace")
         return self.public_url + path + ("?" + query if query else "")
 
     async def _await_sid(self, call: LiveCall, timeout: float = 15.0) -> str | None:
@@ -780,7 +780,7 @@ class CallServer:
         call_id = ws.path_params["call_id"]
         # Twilio signs the wss:// URL of the TwiML's ``url`` attribute, with no body.
         url = f"{self.ws_base}/relay/{call_id}"
-        query = ws.scope.get("query_string", b"").decode("latin-1")
+        query = ws.scope.get("query_string", b"").decode("utf-8", "replace")
         if query:
             url += "?" + query
         signature = ws.headers.get("x-twilio-signature")
