@@ -436,3 +436,12 @@ def test_the_fake_refuses_what_twilio_refuses(name, value):
 
     form = {"To": [TO], "From": [FROM], "Url": ["https://x.example/twiml/1"], name: [value]}
     assert invalid_create(form) is not None
+
+
+def test_a_call_that_fails_with_an_error_code_says_why(fake, live):
+    # The failed status callback carries ErrorCode and SipResponseCode.
+    fake.script(TO, Scenario(answer="failed", error_code="13224"))
+    dial(live, 1, TO)
+    ended = live.sink.ended(1)
+    assert ended.status == CallStatus.FAILED and ended.error_code == 13224
+    assert ended.error.startswith("Twilio error 13224") and ended.detail["sip_response_code"] == 404

@@ -125,6 +125,7 @@ class Scenario:
     amd_two_step: bool = False        # machine_start first, then the machine_end_* verdict
     amd_delay_s: float = 0.03
     talk_s: int | None = None         # CallDuration to report (default: measured)
+    error_code: str | None = None     # ErrorCode of a failed call's final callback
     drop: frozenset = frozenset()     # events whose delivery is lost: initiated, ringing,
     duplicate: frozenset = frozenset()  # in-progress, completed (or any final), amd, twiml, relay
     delay: dict = field(default_factory=dict)   # event -> extra seconds (out of order)
@@ -575,6 +576,8 @@ class FakeTwilio:
                 params["Duration"] = str(math.ceil((call.duration or 0) / 60))
             if call.answered_by:
                 params["AnsweredBy"] = call.answered_by
+            if status == "failed" and call.scenario.error_code:
+                params["ErrorCode"] = call.scenario.error_code
         await self.post(call, status, call.p("StatusCallback"), params)
 
     # -- the call driver ----------------------------------------------------------------
