@@ -241,7 +241,8 @@ def test_out_of_order_and_repeated_callbacks_apply_once_in_call_order(live):
 AMD_VERDICTS = [("human", EventKind.HUMAN), ("machine_end_beep", EventKind.MACHINE),
                 ("machine_end_silence", EventKind.MACHINE),
                 ("machine_end_other", EventKind.MACHINE), ("fax", EventKind.MACHINE),
-                ("unknown", EventKind.HUMAN)]
+                ("unknown", EventKind.HUMAN),
+                ("machine", EventKind.MACHINE)]       # the Call resource's older value
 
 
 @pytest.mark.parametrize("answered_by,kind", AMD_VERDICTS)

@@ -348,7 +348,7 @@ class CallServer:
                 if call.answered_by is None:
                     call.answered_by = answered_by
                 return
-            machine = answered_by in MACHINE_VERDICTS or answered_by.startswith("machine_end")
+            machine = is_machine(answered_by)
             call.answered_by = answered_by
             if machine:
                 call.machine_sent, call.vm = True, "pending"
@@ -823,6 +823,13 @@ def warm(pool: ThreadPoolExecutor, count: int, timeout_s: float = 10.0) -> None:
             pool.submit(release.wait, timeout_s)
     finally:
         release.set()
+
+
+def is_machine(answered_by: str) -> bool:
+    """An AMD verdict that means no person: ``machine_end_*``, ``fax``, and the Call
+    resource's older plain ``machine``; ``machine_start`` is not a verdict yet."""
+    return answered_by in MACHINE_VERDICTS or (answered_by.startswith("machine")
+                                               and answered_by != "machine_start")
 
 
 def json_form(text: str) -> ImmutableMultiDict:
