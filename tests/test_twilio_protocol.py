@@ -439,3 +439,15 @@ def test_a_handshake_without_twilios_signature_is_a_403_before_any_message(live)
             ws_connect(local, proxy=None, additional_headers=headers)
         assert info.value.response.status_code == 403
     assert live.sink.events == []
+
+
+@pytest.mark.parametrize("suffix", ["", "/"])
+def test_the_handshake_is_signed_over_the_wss_url_as_requested(live, suffix):
+    public = "wss://" + live.server.public_url.split("://")[1] + "/relay/1" + suffix
+    local = live.server.thread.local_url.replace("http", "ws") + "/relay/1" + suffix
+    headers = {"X-Twilio-Signature": SIGN.compute_signature(public, {})}
+    seen: list[dict] = []
+    with ws_connect(local, proxy=None, additional_headers=headers) as ws:
+        ws.send(documented_setup())
+        ws.send(prompt("Hello who is this"))
+        assert read_until(ws, lambda m: m["type"] == "text" and m["last"], seen)

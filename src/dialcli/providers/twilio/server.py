@@ -224,6 +224,7 @@ class CallServer:
             Route("/relay-action/{call_id:int}", self.relay_action, methods=["POST"]),
             Route("/recording/{call_id:int}", self.recording, methods=["POST"]),
             WebSocketRoute("/relay/{call_id:int}", self.relay),
+            WebSocketRoute("/relay/{call_id:int}/", self.relay),   # (no slash redirect for WS)
         ])
 
     # -- lifecycle -------------------------------------------------------------------
@@ -779,14 +780,13 @@ class CallServer:
     async def relay(self, ws: WebSocket) -> None:
         call_id = ws.path_params["call_id"]
         # Twilio signs the wss:// URL of the TwiML's ``url`` attribute, with no body.
-        url = f"{self.ws_base}/relay/{call_id}"
+        base = f"{self.ws_base}/relay/{call_id}"
         query = ws.scope.get("query_string", b"").decode("utf-8", "replace")
-        if query:
-            url += "?" + query
+        tail = "?" + query if query else ""
         signature = ws.headers.get("x-twilio-signature")
         settings = ws.headers.get(SIGNATURE_SETTINGS_HEADER)
-        if not (self.valid_signature(url, {}, signature, settings)
-                or self.valid_signature(url + "/", {}, signature, settings)):
+        if not (self.valid_signature(base + tail, {}, signature, settings)
+                or self.valid_signature(base + "/" + tail, {}, signature, settings)):
             self._reject(ws, "WebSocket handshake without a valid X-Twilio-Signature")
             await ws.close(1008)
             return
