@@ -18,6 +18,10 @@ REST (HTTP Basic auth with the account SID and auth token; otherwise 401/20003):
     GET  /2010-04-01/Accounts/{AC}/Recordings/{RE}.wav|.mp3   a Record=true call's audio
     GET  /2010-04-01/Accounts/{AC}.json
 
+A create whose parameter values fall outside Twilio's documented sets and ranges is
+refused as Twilio refuses it (``invalid_create``), so every test that places a call
+checks what dialcli sends.
+
 The call driver plays a ``Scenario`` chosen by the To number (``fake.script(to, ...)``):
 status callbacks for the requested events (initiated, ringing, answered ->
 ``in-progress``, and the final status with CallDuration/Duration/SequenceNumber/
