@@ -76,7 +76,7 @@ PLACED, RINGING, ANSWERED = 0, 1, 2
 FINAL_STATUSES = frozenset(s.value for s in CallStatus if s.final)
 MACHINE_VERDICTS = ("machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 # A finished call is remembered this long so that late and repeated callbacks are
-# recognised in memory; after that they get a 404 (the dedupe table still has them).
+# recognised in memory; after that they are acknowledged and ignored (unknown call).
 # Short enough that memory is flat at 50 calls/s: ~6,000 small records at most.
 PURGE_AFTER_S = 120.0
 LATENCY_SAMPLES = 5_000
