@@ -76,6 +76,52 @@ def test_refusals_map_to_what_the_engine_should_do(fake, live, code, action):
     assert 1 not in live.server.calls            # and the server forgot the call id
 
 
+@pytest.mark.parametrize("status,action", [(429, ProviderAction.RETRY),
+                                           (503, ProviderAction.RETRY),
+                                           (401, ProviderAction.PAUSE)])
+def test_a_bare_http_error_without_a_twilio_code_maps_by_its_status(fake, live, status, action):
+    # A body without Twilio's error JSON: the SDK puts the HTTP status where the code
+    # goes; it is not reported as a Twilio error code.
+    fake.fail_creates(None, status=status, message="Too Many Requests")
+    with pytest.raises(DialError) as info:
+        dial(live, 1, TO)
+    assert info.value.action == action and info.value.status == status
+    assert info.value.code is None and f"Twilio error {status}" not in info.value.message
+    assert fake.calls == {}
+
+
+@pytest.mark.parametrize("code,says", [
+    (21211, "is not a valid phone number"), (21214, "cannot be reached"),
+    (21216, "blocked"), (21610, "unsubscribed"), (13224, "not a valid phone number"),
+])
+def test_a_dead_number_refusal_says_what_is_wrong_with_the_number(fake, live, code, says):
+    # Twilio's error JSON: {code, message, more_info, status}
+    # (https://www.twilio.com/docs/usage/twilios-response#response-formats-exceptions).
+    fake.fail_creates(code, message=f"Twilio says {code}")
+    with pytest.raises(DialError) as info:
+        dial(live, 1, TO)
+    err = info.value
+    assert err.action == ProviderAction.DEAD_NUMBER and says in err.message
+    assert TO in err.message and f"Twilio error {code}: Twilio says {code}" in err.message
+
+
+def test_geo_permissions_at_create_or_call_time_pause_with_the_console_path(fake, live):
+    for call_id, code in ((1, 21215), (2, 13227)):
+        fake.fail_creates(code)
+        with pytest.raises(DialError) as info:
+            dial(live, call_id, TO)
+        assert info.value.action == ProviderAction.PAUSE
+        assert "Geo permissions" in info.value.hint and "dialcli resume" in info.value.hint
+
+
+def test_an_unknown_refusal_fails_the_call_and_points_at_twilios_page(fake, live):
+    fake.fail_creates(21201, message="No 'To' number is specified")
+    with pytest.raises(DialError) as info:
+        dial(live, 1, TO)
+    assert info.value.action == ProviderAction.FAIL_CALL
+    assert "https://www.twilio.com/docs/errors/21201" in info.value.hint
+
+
 def test_pause_messages_say_what_to_do(fake, live):
     fake.fail_creates(21219, message=f"The number {TO} is unverified. Trial accounts may only "
                                      "make calls to verified numbers.")
@@ -354,3 +400,48 @@ def test_a_live_run_makes_full_collections_rare_and_gives_the_thresholds_back(fa
         provider.close()
         gc.unfreeze()
     assert gc.get_threshold() == before
+
+
+def test_create_parameters_are_twilios_names_and_documented_values(fake, live):
+    # Calls.create (https://www.twilio.com/docs/voice/api/call-resource#create-a-call-resource):
+    # the fake refuses a value outside the documented set (fakes.fake_twilio.invalid_create),
+    # and every parameter sent is one the API defines.
+    from dialcli.providers.base import DialRequest
+    from fakes.fake_twilio import CREATE_ENUMS, invalid_create
+    from test_live_path import ctx
+
+    fake.script(TO, Scenario(answer="busy"))
+    sid = live.place(DialRequest(1, TO, FROM, ctx(1, TO), "1:1:1:1:1:pass",
+                                 ring_timeout_s=5000, record=True))
+    sent = fake.creates[0]
+    assert invalid_create(sent) is None and sid in fake.calls
+    documented = {"To", "From", "Url", "Method", "StatusCallback", "StatusCallbackMethod",
+                  "StatusCallbackEvent", "Timeout", "TimeLimit", "MachineDetection",
+                  "AsyncAmd", "AsyncAmdStatusCallback", "AsyncAmdStatusCallbackMethod",
+                  "Record", "RecordingChannels", "RecordingStatusCallback",
+                  "RecordingStatusCallbackMethod", "RecordingStatusCallbackEvent"}
+    assert set(sent) == documented
+    assert sent["Timeout"] == ["600"]                # Twilio's maximum ring time
+    assert sent["Record"] == ["true"] and sent["RecordingChannels"] == ["dual"]
+    assert set(sent["RecordingStatusCallbackEvent"]) <= CREATE_ENUMS["RecordingStatusCallbackEvent"]
+    assert live.sink.ended(1).status == CallStatus.BUSY
+
+
+@pytest.mark.parametrize("name,value", [("MachineDetection", "DetectMessageEnd "),
+                                        ("AsyncAmd", "True"), ("Timeout", "601"),
+                                        ("StatusCallbackEvent", "in-progress"),
+                                        ("Url", "/twiml/1")])
+def test_the_fake_refuses_what_twilio_refuses(name, value):
+    from fakes.fake_twilio import invalid_create
+
+    form = {"To": [TO], "From": [FROM], "Url": ["https://x.example/twiml/1"], name: [value]}
+    assert invalid_create(form) is not None
+
+
+def test_a_call_that_fails_with_an_error_code_says_why(fake, live):
+    # The failed status callback carries ErrorCode and SipResponseCode.
+    fake.script(TO, Scenario(answer="failed", error_code="13224"))
+    dial(live, 1, TO)
+    ended = live.sink.ended(1)
+    assert ended.status == CallStatus.FAILED and ended.error_code == 13224
+    assert ended.error.startswith("Twilio error 13224") and ended.detail["sip_response_code"] == 404

@@ -167,6 +167,9 @@ class TwilioCredentials:
     account_sid: str
     auth_token: Secret
     api_base: str | None = None   # TWILIO_API_BASE: a compatible server (tests)
+    #: TWILIO_WEBHOOK_SHARED_KEY: the secret of a SharedKey, for an account whose Webhooks
+    #: Rule makes Twilio sign callbacks with it instead of the auth token
+    webhook_key: Secret | None = None
 
     @classmethod
     def from_env(cls) -> "TwilioCredentials":
@@ -186,7 +189,9 @@ class TwilioCredentials:
             raise ConfigError(
                 "TWILIO_ACCOUNT_SID does not look like an Account SID (AC + 32 characters).",
             )
-        return cls(sid, Secret(token), _env("TWILIO_API_BASE"))
+        shared = _env("TWILIO_WEBHOOK_SHARED_KEY")
+        return cls(sid, Secret(token), _env("TWILIO_API_BASE"),
+                   Secret(shared) if shared else None)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,10 @@ REST (HTTP Basic auth with the account SID and auth token; otherwise 401/20003):
     GET  /2010-04-01/Accounts/{AC}/Recordings/{RE}.wav|.mp3   a Record=true call's audio
     GET  /2010-04-01/Accounts/{AC}.json
 
+A create whose parameter values fall outside Twilio's documented sets and ranges is
+refused as Twilio refuses it (``invalid_create``), so every test that places a call
+checks what dialcli sends.
+
 The call driver plays a ``Scenario`` chosen by the To number (``fake.script(to, ...)``):
 status callbacks for the requested events (initiated, ringing, answered ->
 ``in-progress``, and the final status with CallDuration/Duration/SequenceNumber/
@@ -125,6 +129,7 @@ class Scenario:
     amd_two_step: bool = False        # machine_start first, then the machine_end_* verdict
     amd_delay_s: float = 0.03
     talk_s: int | None = None         # CallDuration to report (default: measured)
+    error_code: str | None = None     # ErrorCode of a failed call's final callback
     drop: frozenset = frozenset()     # events whose delivery is lost: initiated, ringing,
     duplicate: frozenset = frozenset()  # in-progress, completed (or any final), amd, twiml, relay
     delay: dict = field(default_factory=dict)   # event -> extra seconds (out of order)
@@ -269,13 +274,17 @@ class FakeTwilio:
     def script(self, to: str, scenario: Scenario) -> None:
         self.scenarios[to] = scenario
 
-    def fail_creates(self, code: int, *, times: int = 1, to: str | None = None,
+    def fail_creates(self, code: int | None, *, times: int = 1, to: str | None = None,
                      status: int | None = None, created: bool = False,
                      message: str | None = None) -> None:
-        """The next ``times`` creates (to ``to``, or any) fail with Twilio error ``code``.
+        """The next ``times`` creates (to ``to``, or any) fail with Twilio error ``code``
+        (None: a bare HTTP ``status`` with a plain-text body, as a proxy in front of
+        Twilio answers).
 
         ``created=True`` makes a real call *and* answers 500: the ambiguous case.
         """
+        if code is None:
+            assert status is not None, "a bare HTTP error needs its status"
         self._faults.append({"code": code, "times": times, "to": to, "created": created,
                              "status": status or (429 if code == 20429 else
                                                   500 if code >= 500 and code < 600 else 400),
@@ -316,7 +325,9 @@ class FakeTwilio:
         return [c for c in self.calls.values() if c.to == to]
 
     # -- REST --------------------------------------------------------------------------
-    def _error(self, status: int, code: int, message: str) -> JSONResponse:
+    def _error(self, status: int, code: int | None, message: str) -> Response:
+        if code is None:
+            return Response(message, status_code=status, media_type="text/plain")
         return JSONResponse({"code": code, "message": message, "status": status,
                              "more_info": f"https://www.twilio.com/docs/errors/{code}"},
                             status_code=status)
@@ -388,6 +399,9 @@ class FakeTwilio:
             return self._error(400, 21211, f"Invalid 'To' Phone Number: {to}")
         if not (form.get("Url") or form.get("Twiml")):
             return self._error(400, 21205, "Url or Twiml is required")
+        invalid = invalid_create(form)
+        if invalid is not None:
+            return self._error(400, *invalid)
         sid = "CA" + format(self.rng.getrandbits(128), "032x")
         call = FakeCall(sid, to, from_, form, self.scenarios.get(to, self.default))
         self.calls[sid] = call
@@ -566,6 +580,8 @@ class FakeTwilio:
                 params["Duration"] = str(math.ceil((call.duration or 0) / 60))
             if call.answered_by:
                 params["AnsweredBy"] = call.answered_by
+            if status == "failed" and call.scenario.error_code:
+                params["ErrorCode"] = call.scenario.error_code
         await self.post(call, status, call.p("StatusCallback"), params)
 
     # -- the call driver ----------------------------------------------------------------
@@ -978,6 +994,52 @@ class FakeTwilio:
         return False
 
 
+#: Calls.create parameters whose values Twilio enumerates (twilio-oai
+#: spec/json/twilio_api_v2010.json, CreateCallRequest; research/twilio.md section 1).
+CREATE_ENUMS = {
+    "Method": {"GET", "POST"}, "StatusCallbackMethod": {"GET", "POST"},
+    "AsyncAmdStatusCallbackMethod": {"GET", "POST"},
+    "RecordingStatusCallbackMethod": {"GET", "POST"},
+    "StatusCallbackEvent": {"initiated", "ringing", "answered", "completed"},
+    "MachineDetection": {"Enable", "DetectMessageEnd"},
+    "AsyncAmd": {"true", "false"}, "Record": {"true", "false"},
+    "RecordingChannels": {"mono", "dual"},
+    "RecordingStatusCallbackEvent": {"in-progress", "completed", "absent"},
+    "Trim": {"trim-silence", "do-not-trim"},
+}
+#: Integer parameters and their documented range.
+CREATE_RANGES = {"Timeout": (1, 600), "TimeLimit": (1, 86400),
+                 "MachineDetectionTimeout": (3, 59),
+                 "MachineDetectionSpeechThreshold": (1000, 6000),
+                 "MachineDetectionSpeechEndThreshold": (500, 5000),
+                 "MachineDetectionSilenceTimeout": (2000, 10000)}
+URL_PARAMS = ("Url", "StatusCallback", "AsyncAmdStatusCallback", "RecordingStatusCallback",
+              "FallbackUrl")
+
+
+def invalid_create(form: dict[str, list[str]]) -> tuple[int, str] | None:
+    """Twilio's refusal of a create whose parameters break the documented values, as
+    (error code, message); None when the values are valid. The codes are the fake's
+    choice except 21234 (invalid Machine Detection configuration) and 21205 (Url)."""
+    for name, allowed in CREATE_ENUMS.items():
+        for value in form.get(name, []):
+            if value not in allowed:
+                code = 21234 if name in ("MachineDetection", "AsyncAmd") else 21200
+                return code, f"Invalid {name}: {value!r} (one of {sorted(allowed)})"
+    for name, (low, high) in CREATE_RANGES.items():
+        for value in form.get(name, []):
+            if not value.isdigit() or not low <= int(value) <= high:
+                code = 21234 if name.startswith("MachineDetection") else 21200
+                return code, f"Invalid {name}: {value!r} ({low}..{high})"
+    for name in URL_PARAMS:
+        for value in form.get(name, []):
+            if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
+                return 21205, f"Invalid {name}: {value!r}"
+    if len((form.get("Twiml") or [""])[0]) > 4000:
+        return 21200, "Twiml is longer than 4000 characters"
+    return None
+
+
 _counter = itertools.count(1)
 
 
@@ -1036,14 +1098,16 @@ class EventRecorder:
 
 def start_provider(fake: FakeTwilio, brain: Any, *, store_path: str | None = None,
                    public_url: str | None = None, sink: Any = None, clock: Any = None,
-                   **kwargs: Any) -> Any:
-    """A started TwilioProvider aimed at ``fake``, reached through a fake tunnel."""
+                   webhook_key: str | None = None, **kwargs: Any) -> Any:
+    """A started TwilioProvider aimed at ``fake``, reached through a fake tunnel
+    (``webhook_key``: the SharedKey secret of a Webhooks Rule, if any)."""
     from dialcli.clock import SystemClock
     from dialcli.config import Secret, TwilioCredentials
     from dialcli.providers.twilio.provider import TwilioProvider
 
     public = public_url or public_url_for(0)
-    creds = TwilioCredentials(fake.account_sid, Secret(fake.auth_token), fake.base_url)
+    creds = TwilioCredentials(fake.account_sid, Secret(fake.auth_token), fake.base_url,
+                              Secret(webhook_key) if webhook_key else None)
     kwargs.setdefault("finish_grace_s", 2.0)
     kwargs.setdefault("freeze_gc", False)     # many providers per test process
     kwargs.setdefault("warm_threads", 0)      # (threads start as needed)

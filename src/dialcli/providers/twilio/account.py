@@ -35,6 +35,8 @@ from dialcli.config import TwilioCredentials, scrub
 from dialcli.errors import ProviderError
 from dialcli.models import CallStatus
 from dialcli.providers.base import CallState, DialError, Provider, ProviderAction
+from dialcli.providers.twilio.codes import (DEAD_NUMBER, FROM_CODES, GEO_CODES, PAUSE_CODES,
+                                            RETRY_CODES, SLOW_CODES)
 from dialcli.store import Store
 
 log = logging.getLogger("dialcli.twilio")
@@ -43,10 +45,6 @@ log = logging.getLogger("dialcli.twilio")
 TWILIO_API = "https://api.twilio.com"
 PRICE_BACKOFF_S = (10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
 
-RETRY_CODES = {20429}
-DEAD_CODES = {21211, 21214, 21216, 21217, 13224}
-PAUSE_CODES = {21219, 21210, 21212, 21215, 20003, 20005, 10001, 21606}
-SLOW_CODES = {10004, 64109, 86008, 22005}
 
 _CONSOLE = "console.twilio.com"
 
@@ -80,6 +78,8 @@ def error_details(exc: TwilioException) -> tuple[int | None, int | None, str]:
     code and message are then read from the response body ourselves.
     """
     code, status = getattr(exc, "code", None), getattr(exc, "status", None)
+    if isinstance(code, int) and code < 1000:
+        code = None     # the SDK puts the HTTP status there when the body had no code
     text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
     response = exc.args[1] if len(exc.args) > 1 else None
     if code is None and status is None and hasattr(response, "status_code"):
@@ -99,13 +99,13 @@ def classify(exc: TwilioException, to: str, from_: str) -> DialError:
     code, status, said = error_details(exc)
     ref = f"Twilio error {code}" if code else f"Twilio HTTP {status}"
     tail = f" ({ref}: {said})" if said else f" ({ref})"
-    if code in RETRY_CODES:
+    if code in RETRY_CODES or status == 429:
+        # "never processed and always safe to retry" (error 20429)
         return DialError("Twilio is rate-limiting API requests; backing off and retrying" + tail,
                          action=ProviderAction.RETRY, code=code, status=status)
-    if code in DEAD_CODES:
-        return DialError(f"Twilio cannot call {to}: the number is invalid, unreachable or "
-                         "blocked" + tail, action=ProviderAction.DEAD_NUMBER, code=code,
-                         status=status)
+    if code in DEAD_NUMBER:
+        return DialError(f"Twilio cannot call {to}: the number {DEAD_NUMBER[code]}" + tail,
+                         action=ProviderAction.DEAD_NUMBER, code=code, status=status)
     if code in SLOW_CODES:
         return DialError("Twilio's concurrent-call limit for this account was reached; "
                          "slowing down" + tail, action=ProviderAction.SLOW_DOWN, code=code,
@@ -118,13 +118,13 @@ def classify(exc: TwilioException, to: str, from_: str) -> DialError:
                          status=status,
                          hint=f"Verify {to} at {_CONSOLE} > Phone Numbers > Verified Caller "
                               "IDs, or upgrade the account, then: dialcli resume")
-    if code in (21210, 21212, 21606):
+    if code in FROM_CODES:
         return DialError(f"From-number {from_} cannot place calls on this Twilio account"
                          + tail, action=ProviderAction.PAUSE, code=code, status=status,
                          hint=f"Buy {from_} or verify it as a caller ID at {_CONSOLE}, then run "
                               "`dialcli number sync` and `dialcli resume`; or switch the "
                               "campaign to a number you own (dialcli campaign edit C --from +1...).")
-    if code == 21215:
+    if code in GEO_CODES:
         return DialError(f"Your Twilio geo permissions do not allow calls to {to}" + tail,
                          action=ProviderAction.PAUSE, code=code, status=status,
                          hint=f"Enable the destination country at {_CONSOLE} > Voice > "
@@ -138,7 +138,9 @@ def classify(exc: TwilioException, to: str, from_: str) -> DialError:
         return DialError("Twilio had a server error; retrying later" + tail,
                          action=ProviderAction.RETRY, code=code, status=status)
     return DialError(f"Twilio refused the call to {to}" + tail, action=ProviderAction.FAIL_CALL,
-                     code=code, status=status)
+                     code=code, status=status,
+                     hint=f"What it means: https://www.twilio.com/docs/errors/{code}"
+                     if code else None)
 
 
 def rest_error(exc: TwilioException, what: str) -> ProviderError:
@@ -150,7 +152,7 @@ def rest_error(exc: TwilioException, what: str) -> ProviderError:
     ref = f"error {code}" if code else f"HTTP {status}" if status else str(exc.args[0] if exc.args else "")
     return ProviderError(f"Twilio refused to {what} ({ref}" + (f": {said}" if said else "") + ").",
                          hint=hint, code=code, status=status,
-                         retryable=status == 429 or (status or 0) >= 500)
+                         retryable=status == 429 or code in RETRY_CODES or (status or 0) >= 500)
 
 
 def network_error(exc: Exception, what: str) -> ProviderError:

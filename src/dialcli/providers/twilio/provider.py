@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 import requests
 from twilio.base.exceptions import TwilioException
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -53,6 +53,7 @@ from dialcli.providers.twilio.server import ANSWERED, LATENCY_SAMPLES, RINGING, 
 log = logging.getLogger("dialcli.twilio")
 
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+MAX_RING_TIMEOUT_S = 600
 ADOPT_SKEW = timedelta(seconds=10)      # laptop vs Twilio clock
 #: A live run collects the oldest generation once per this many middle collections
 #: (CPython's default is 10): see ``TwilioProvider.start``.
@@ -78,6 +79,8 @@ class TwilioProvider(Provider):
         self.client = client or make_client(credentials, http_timeout)
         self.account = TwilioAccount(credentials, self.client)
         self._validator = RequestValidator(credentials.auth_token.reveal())
+        self._key_validator = (RequestValidator(credentials.webhook_key.reveal())
+                               if credentials.webhook_key else None)
         self.quiet_s, self.poll_every_s = quiet_s, poll_every_s
         self.time_limit_s = time_limit_s
         self.freeze_gc = freeze_gc
@@ -167,8 +170,20 @@ class TwilioProvider(Provider):
             self.prices.add(row[0], delay=0.2 * i)
 
     # -- backend for the server ---------------------------------------------------------
-    def validate(self, url: str, params: Any, signature: str) -> bool:
-        return self._validator.validate(url, params, signature)
+    def validate(self, url: str, params: Any, signature: str,
+                 settings: str | None = None) -> bool:
+        """Twilio's own check of ``X-Twilio-Signature`` (port variants, ``bodySHA256``).
+
+        ``settings`` is the request's ``X-Twilio-Webhooks-Signature-Settings``: a
+        Webhooks Rule makes Twilio sign with a SharedKey (TWILIO_WEBHOOK_SHARED_KEY) and
+        the algorithm it names. A signature keyed by the auth token is Twilio's in
+        either algorithm; an algorithm the validator does not know fails.
+        """
+        algorithm = get_signature_algorithm(settings) if settings else None
+        if algorithm and self._key_validator is not None and \
+                self._key_validator.validate(url, params, signature, algorithm):
+            return True
+        return self._validator.validate(url, params, signature, algorithm)
 
     def relay_twiml(self, ctx: CallContext, relay_url: str, action_url: str) -> str:
         # No welcomeGreeting: Twilio would speak it before the AMD verdict, to machines
@@ -223,7 +238,7 @@ class TwilioProvider(Provider):
         kwargs = dict(
             to=req.to, from_=req.from_, url=urls["twiml"], method="POST",
             status_callback=urls["status"], status_callback_method="POST",
-            status_callback_event=STATUS_EVENTS, timeout=req.ring_timeout_s,
+            status_callback_event=STATUS_EVENTS, timeout=ring_timeout(req.ring_timeout_s),
             machine_detection="DetectMessageEnd", async_amd="true",
             async_amd_status_callback=urls["amd"], async_amd_status_callback_method="POST",
             time_limit=self.time_limit_s)
@@ -379,6 +394,11 @@ class TwilioProvider(Provider):
                                            price_unit=state.price_unit, source="poll"))
         if (call.stage, call.ending) != before or state.status.final:
             self.polled_events += 1
+
+
+def ring_timeout(seconds: float) -> int:
+    """Calls.create ``Timeout``: whole seconds, at most Twilio's 600 (default 60)."""
+    return max(1, min(MAX_RING_TIMEOUT_S, int(seconds)))
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:

@@ -3,8 +3,12 @@
 Twilio does speech-to-text and text-to-speech; this side only exchanges JSON text
 messages (research/twilio.md section 2):
 
-  in:  setup, prompt {voicePrompt, last}, dtmf {digit}, interrupt {utteranceUntilInterrupt}, error
-  out: text {token, last}, end {handoffData}
+  in:  setup, prompt {voicePrompt, lang, last}, dtmf {digit},
+       interrupt {utteranceUntilInterrupt, durationUntilInterruptMs}, error {description}
+  out: text {token, last}, end {handoffData: a string}
+
+Any other message type (``info``, types Twilio adds later) and any field not named
+here are ignored; a field that is missing or null reads as empty.
 
 The greeting is sent from this side, not as Twilio's ``welcomeGreeting`` (which is
 spoken before any answering-machine verdict): ``conversation.greeting.GreetingGate``
@@ -201,7 +205,7 @@ class RelaySession:
                         self.call.call_id)
             await self.ws.close(1008)
             return False
-        self.session_id = str(msg.get("sessionId", ""))[:64]
+        self.session_id = text_field(msg, "sessionId")[:64]
         ctx = self.call.ctx
         assert ctx is not None and self.server.brain is not None
         brain = self.server.brain
@@ -238,7 +242,7 @@ class RelaySession:
                     self._stop_reply()
                     self.pending_tag = "barge"
                 elif kind == "dtmf" and self.replying and self.session is not None \
-                        and str(msg.get("digit", "")) in self.session.action_digits:
+                        and text_field(msg, "digit") in self.session.action_digits:
                     self._stop_reply()     # 9 mid-reply: the goodbye, not the rest
                     self.pending_tag = "dtmf"
                 self.inbox.put_nowait((_mono(), msg))
@@ -305,9 +309,9 @@ class RelaySession:
         if kind == "_act":
             await self._act(msg["action"], t_recv)
         elif kind == "prompt":
-            piece = str(msg.get("voicePrompt", ""))[:MAX_PROMPT]
+            piece = text_field(msg, "voicePrompt")[:MAX_PROMPT]
             self.partial = merge_prompt(self.partial, piece)[:MAX_PROMPT]
-            final = msg.get("last", True) is not False
+            final = msg.get("last", True) not in (False, "false")
             text = self.partial.strip()
             if final:
                 self.partial = ""
@@ -333,7 +337,7 @@ class RelaySession:
                 await self._reply(lambda: session.respond(text, at), t_recv,
                                   lambda: session.arespond(text, at))
         elif kind == "dtmf":
-            digit, at = str(msg.get("digit", ""))[:8], self.at_s()
+            digit, at = text_field(msg, "digit")[:8], self.at_s()
             if not digit or self.silenced:
                 return
             self.server.observe(self.call, "dtmf", digit, at)
@@ -346,12 +350,12 @@ class RelaySession:
             await self._reply(lambda: session.on_dtmf(digit, at), t_recv,
                               lambda: session.aon_dtmf(digit, at))
         elif kind == "interrupt":
-            heard = str(msg.get("utteranceUntilInterrupt", ""))[:MAX_PROMPT]
+            heard = text_field(msg, "utteranceUntilInterrupt")[:MAX_PROMPT]
             session.on_interrupt(heard)
             self.server.observe(self.call, "interrupted", heard, self.at_s())
         elif kind == "error":
             log.warning("ConversationRelay error on call %s: %s", self.call.call_id,
-                        str(msg.get("description"))[:300])
+                        text_field(msg, "description")[:300])
 
     # -- output ------------------------------------------------------------------
     async def _reply(self, make: Callable[[], Iterator[Chunk]], t_recv: float,
@@ -581,6 +585,17 @@ _NOT_ALNUM = re.compile(r"[\W_]+")
 def _norm(text: str) -> str:
     """Lower-case words separated by single spaces (punctuation and spacing ignored)."""
     return _NOT_ALNUM.sub(" ", text.lower()).strip()
+
+
+def text_field(msg: dict, name: str) -> str:
+    """A message's text field; "" when it is missing, null or not text (a digit
+    sent as a number is still the key pressed)."""
+    value = msg.get(name)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return ""
 
 
 def encode_handoff(data: dict[str, Any]) -> str:

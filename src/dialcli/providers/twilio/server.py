@@ -22,8 +22,10 @@ looked up, so whoever lacks the auth token gets the same 403 for every path and
 learns nothing about which calls exist; a CallSid that is not the call's is a 403
 too, and each gets a log line (never the token). A correctly signed request for a
 call id with no open call here (finished and forgotten, or never placed) is
-Twilio's, not a forgery: it gets 404 (a TwiML request gets a hang-up, so the caller
-is not left with an application error) and changes nothing. Valid callbacks are
+Twilio's, not a forgery: it is acknowledged (204; a TwiML request -- the answer URL,
+the ``<Connect action>`` -- gets a hang-up, so the caller is not left with an
+application error) and changes nothing: a non-2xx answer would only put warnings in
+the user's Twilio debugger. Valid callbacks are
 deduplicated on (CallSid, event, SequenceNumber) -- in memory per call and in the
 ``provider_events`` table -- so a replay or a Twilio retry changes nothing.
 
@@ -38,6 +40,7 @@ reported its conversation and the voicemail action has run (bounded wait).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -45,7 +48,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from starlette.applications import Starlette
 from starlette.datastructures import ImmutableMultiDict
@@ -58,6 +61,7 @@ from dialcli.clock import SystemClock, to_iso
 from dialcli.conversation.base import Brain, CallContext
 from dialcli.conversation.greeting import GREET_AFTER_SILENCE_S, MACHINE_QUIET_S
 from dialcli.errors import ConfigError
+from dialcli.providers.twilio.codes import call_error
 from dialcli.providers.twilio.relay import RelaySession
 from dialcli.providers.twilio.server_thread import ServerThread
 from dialcli.models import CallStatus, VoicemailAction
@@ -69,9 +73,10 @@ log = logging.getLogger("dialcli.providers.twilio.server")
 _mono = time.monotonic
 
 PLACED, RINGING, ANSWERED = 0, 1, 2
+FINAL_STATUSES = frozenset(s.value for s in CallStatus if s.final)
 MACHINE_VERDICTS = ("machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 # A finished call is remembered this long so that late and repeated callbacks are
-# recognised in memory; after that they get a 404 (the dedupe table still has them).
+# recognised in memory; after that they are acknowledged and ignored (unknown call).
 # Short enough that memory is flat at 50 calls/s: ~6,000 small records at most.
 PURGE_AFTER_S = 120.0
 LATENCY_SAMPLES = 5_000
@@ -81,6 +86,8 @@ LATENCY_SAMPLES = 5_000
 WARM_BRAIN_THREADS, WARM_BRAIN_THREADS_NONBLOCKING = 96, 8
 REST_THREADS = 8          # voicemail redirects and hang-ups
 MAX_BODY = 64 * 1024
+#: Present when a Webhooks Rule makes Twilio sign with a SharedKey: ``key=...,algorithm=...``
+SIGNATURE_SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
 TWIML_HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
 TWIML_HOLD = ('<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="10"/><Hangup/>'
               '</Response>')
@@ -91,7 +98,8 @@ class Backend(Protocol):
 
     account_sid: str
 
-    def validate(self, url: str, params: Any, signature: str) -> bool: ...
+    def validate(self, url: str, params: Any, signature: str,
+                 settings: str | None = None) -> bool: ...
     def relay_twiml(self, ctx: CallContext, relay_url: str, action_url: str) -> str: ...
     def voicemail_twiml(self, ctx: CallContext) -> str: ...
     def redirect(self, sid: str, twiml: str) -> bool: ...
@@ -111,6 +119,7 @@ class Final:
     price: float | None = None
     price_unit: str | None = None
     error_code: int | None = None
+    sip_response_code: int | None = None
     source: str = "callback"
 
 
@@ -206,6 +215,7 @@ class CallServer:
         self.observer: Callable[[int, str, str, float], None] | None = None
         self.thread: ServerThread | None = None
         self.stopping = False     # set by stop(): requests stop waiting on place()
+        self._shared_key_hinted = False
         self.app = Starlette(routes=[
             Route("/health", self.health, methods=["GET"]),
             Route("/twiml/{call_id:int}", self.twiml, methods=["POST"]),
@@ -214,6 +224,7 @@ class CallServer:
             Route("/relay-action/{call_id:int}", self.relay_action, methods=["POST"]),
             Route("/recording/{call_id:int}", self.recording, methods=["POST"]),
             WebSocketRoute("/relay/{call_id:int}", self.relay),
+            WebSocketRoute("/relay/{call_id:int}/", self.relay),   # (no slash redirect for WS)
         ])
 
     # -- lifecycle -------------------------------------------------------------------
@@ -338,7 +349,7 @@ class CallServer:
                 if call.answered_by is None:
                     call.answered_by = answered_by
                 return
-            machine = answered_by in MACHINE_VERDICTS or answered_by.startswith("machine_end")
+            machine = is_machine(answered_by)
             call.answered_by = answered_by
             if machine:
                 call.machine_sent, call.vm = True, "pending"
@@ -420,7 +431,7 @@ class CallServer:
             end_wait = _mono() + 1.0
             while call.relay == "active" and _mono() < end_wait:
                 await asyncio.sleep(0.02)
-        error_code, error = final.error_code, None
+        error_code, error = final.error_code, call_error(final.error_code)
         if call.relay_error and call.relay != "done":
             # The conversation never started: say why instead of a silent NO_ANSWER.
             error_code = error_code or call.relay_error
@@ -428,6 +439,8 @@ class CallServer:
                      "ConversationRelay is enabled in the Twilio Console and that the tunnel "
                      "passes WebSockets")
         detail: dict[str, Any] = {"source": final.source}
+        if final.sip_response_code:
+            detail["sip_response_code"] = final.sip_response_code
         if call.machine_sent and call.vm in ("missed", "failed", "pending"):
             # VOICEMAIL means a message was delivered (or the asked-for hang-up): say
             # what happened instead; the engine counts this as not reached.
@@ -487,13 +500,31 @@ class CallServer:
                         client, reason, n)
         return Response("Forbidden", status_code=403, media_type="text/plain")
 
-    def valid_signature(self, url: str, params: Any, signature: str | None) -> bool:
+    def valid_signature(self, url: str, params: Any, signature: str | None,
+                        settings: str | None = None) -> bool:
+        """Twilio's validator over ``url``; ``settings`` is the request's
+        ``X-Twilio-Webhooks-Signature-Settings`` (a SharedKey's algorithm), if any.
+
+        The URL is tried as dialcli gave it to Twilio and with its host in lower case
+        (what a client normalises a URL to); Twilio's validator tries each with and
+        without the default port.
+        """
         if not signature or self.backend is None:
             return False
+        lowered = _lower_host(url)
         try:
-            return bool(self.backend.validate(url, params, signature))
+            return any(self.backend.validate(u, params, signature, settings)
+                       for u in dict.fromkeys((url, lowered)))
         except Exception:
             return False
+
+    def signed_url(self, request: Request | WebSocket) -> str:
+        """The URL Twilio requested and signed: the public base (never the local
+        address the tunnel delivers to), the path as sent, the query string as sent."""
+        raw = request.scope.get("raw_path")
+        path = raw.decode("utf-8", "replace") if raw else request.url.path
+        query = request.scope.get("query_string", b"").decode("utf-8", "replace")
+        return self.public_url + path + ("?" + query if query else "")
 
     async def _await_sid(self, call: LiveCall, timeout: float = 15.0) -> str | None:
         # A callback can overtake the Calls.create response; wait for place() to finish.
@@ -509,18 +540,33 @@ class CallServer:
             body += part
             if len(body) > MAX_BODY:         # Twilio's callbacks are a few hundred bytes
                 return self._reject(request, "oversized body")
-        body = body.decode("utf-8", "replace")
-        form = ImmutableMultiDict(parse_qsl(body, keep_blank_values=True))
-        url = self.public_url + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
-        if not self.valid_signature(url, form, request.headers.get("x-twilio-signature")):
+        text = body.decode("utf-8", "replace")
+        url = self.signed_url(request)
+        signature = request.headers.get("x-twilio-signature")
+        settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+        if "bodySHA256" in parse_qs(urlsplit(url).query):
+            # A JSON body: the signature covers the URL, whose bodySHA256 covers the
+            # raw body (Twilio's validator checks both when given the body as text).
+            form = json_form(text)
+            valid = self.valid_signature(url, text, signature, settings)
+        else:
+            form = ImmutableMultiDict(parse_qsl(text, keep_blank_values=True))
+            valid = self.valid_signature(url, form, signature, settings)
+        if not valid:
+            if settings and not self._shared_key_hinted:
+                self._shared_key_hinted = True
+                log.warning("Twilio signed a callback with a SharedKey (a Webhooks Rule "
+                            "matches the public URL): set TWILIO_WEBHOOK_SHARED_KEY to its "
+                            "secret, or remove the rule")
             return self._reject(request, "missing or invalid X-Twilio-Signature")
         if self.backend is None or form.get("AccountSid") != self.backend.account_sid:
             return self._reject(request, "AccountSid is not this account's")
         return form
 
-    async def _authorize(self, request: Request) -> tuple[LiveCall, ImmutableMultiDict] | Response:
+    async def _authorize(self, request: Request
+                         ) -> tuple[LiveCall, ImmutableMultiDict] | Response | None:
+        """The call and form of a signed callback; a Response refusing it; or None for
+        Twilio's callback about a call that is not open here (acknowledged, ignored)."""
         form = await self._signed_form(request)
         if isinstance(form, Response):
             return form
@@ -530,7 +576,7 @@ class CallServer:
             open_sid = await self._open_sid(call_id)
             if open_sid is None:
                 log.info("callback for unknown call %s ignored", call_id)
-                return Response("Unknown call", status_code=404, media_type="text/plain")
+                return None
             if open_sid != form.get("CallSid"):
                 return self._reject(request, f"CallSid does not belong to call {call_id}")
             call = self.set_sid(call_id, open_sid)    # placed before a restart: adopt it
@@ -609,9 +655,9 @@ class CallServer:
 
     async def twiml(self, request: Request) -> Response:
         got = await self._authorize(request)
+        if got is None:                  # a call we no longer know: end it politely
+            return Response(TWIML_HANGUP, media_type="text/xml")
         if isinstance(got, Response):
-            if got.status_code == 404:   # a call we no longer know: end it politely
-                return Response(TWIML_HANGUP, media_type="text/xml")
             return got
         call, form = got
         answered_by = form.get("AnsweredBy")
@@ -628,26 +674,35 @@ class CallServer:
 
     async def status(self, request: Request) -> Response:
         got = await self._authorize(request)
+        if got is None:
+            return Response(status_code=204)
         if isinstance(got, Response):
             return got
         call, form = got
         raw = form.get("CallStatus", "")
         if not await self.first_time(call, f"status:{raw}", form.get("SequenceNumber", "")):
             return Response(status_code=204)
+        # queued and initiated change nothing here: the call was PLACED by the create.
         if raw == "ringing":
             self.advance(call, RINGING)
         elif raw == "in-progress":
             self.advance(call, ANSWERED)
-        elif raw in {s.value for s in CallStatus if s.final}:
+            answered_by = form.get("AnsweredBy", "")
+            if answered_by and await self.first_time(call, f"amd:{answered_by}"):
+                self.on_answered_by(call, answered_by)     # AMD's verdict rode along
+        elif raw in FINAL_STATUSES:
             final = Final(CallStatus(raw), duration_s=_int(form.get("CallDuration")),
                           billed_minutes=_int(form.get("Duration")),
                           answered_by=form.get("AnsweredBy") or None,
-                          error_code=_int(form.get("ErrorCode")))
+                          error_code=_int(form.get("ErrorCode")),
+                          sip_response_code=_int(form.get("SipResponseCode")))
             self.spawn(self.finish_async(call, final))
         return Response(status_code=204)
 
     async def amd(self, request: Request) -> Response:
         got = await self._authorize(request)
+        if got is None:
+            return Response(status_code=204)
         if isinstance(got, Response):
             return got
         call, form = got
@@ -709,6 +764,8 @@ class CallServer:
 
     async def relay_action(self, request: Request) -> Response:
         got = await self._authorize(request)
+        if got is None:                  # TwiML is expected: a call we no longer know ends
+            return Response(TWIML_HANGUP, media_type="text/xml")
         if isinstance(got, Response):
             return got
         call, form = got
@@ -722,10 +779,14 @@ class CallServer:
 
     async def relay(self, ws: WebSocket) -> None:
         call_id = ws.path_params["call_id"]
-        url = f"{self.ws_base}/relay/{call_id}"
+        # Twilio signs the wss:// URL of the TwiML's ``url`` attribute, with no body.
+        base = f"{self.ws_base}/relay/{call_id}"
+        query = ws.scope.get("query_string", b"").decode("utf-8", "replace")
+        tail = "?" + query if query else ""
         signature = ws.headers.get("x-twilio-signature")
-        if not (self.valid_signature(url, {}, signature)
-                or self.valid_signature(url + "/", {}, signature)):
+        settings = ws.headers.get(SIGNATURE_SETTINGS_HEADER)
+        if not (self.valid_signature(base + tail, {}, signature, settings)
+                or self.valid_signature(base + "/" + tail, {}, signature, settings)):
             self._reject(ws, "WebSocket handshake without a valid X-Twilio-Signature")
             await ws.close(1008)
             return
@@ -762,6 +823,38 @@ def warm(pool: ThreadPoolExecutor, count: int, timeout_s: float = 10.0) -> None:
             pool.submit(release.wait, timeout_s)
     finally:
         release.set()
+
+
+def is_machine(answered_by: str) -> bool:
+    """An AMD verdict that means no person: ``machine_end_*``, ``fax``, and the Call
+    resource's older plain ``machine``; ``machine_start`` is not a verdict yet."""
+    return answered_by in MACHINE_VERDICTS or (answered_by.startswith("machine")
+                                               and answered_by != "machine_start")
+
+
+def json_form(text: str) -> ImmutableMultiDict:
+    """A JSON callback body as form fields (strings, like a form-encoded one's);
+    anything but a JSON object gives no fields."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ImmutableMultiDict()
+    if not isinstance(data, dict):
+        return ImmutableMultiDict()
+
+    def as_text(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if value is None:
+            return ""
+        return json.dumps(value, separators=(",", ":"))   # true/false, numbers, objects
+
+    return ImmutableMultiDict([(str(k), as_text(v)) for k, v in data.items()])
+
+
+def _lower_host(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
 
 
 def _int(value: str | None) -> int | None:
