@@ -61,7 +61,7 @@ def demo(
     db_arg = shlex.quote(str(db))
     note("")
     note("Next:")
-    note(f"  dialcli --db {db_arg} report          the campaign page: KPIs, leads, cost")
+    note(f"  dialcli --db {db_arg} report          KPIs, leads and cost")
     note(f"  dialcli --db {db_arg} status          the final snapshot")
     note(f"  dialcli --db {db_arg} report --csv -  every lead as CSV")
     note("  Real calls: see README, 'Real calls'.")
