@@ -56,6 +56,9 @@ _FAX = re.compile(r"\bfax\b", re.I)
 #: Two numbers in one cell: separators between runs of seven or more digits.
 _TWO_NUMBERS = re.compile(r"\d[\d\s().\-]{5,}\d\s*(?:[;,|/&\n]|\s+(?:or|and|o|y)\s+)\s*\+?[\d(]"
                           r"[\d\s().\-]{5,}\d")
+#: What a spreadsheet holds where there is no number: treated as a blank cell.
+NO_NUMBER = frozenset({"n/a", "na", "n.a.", "-", "--", "---", ".", "none", "null", "nil",
+                       "#n/a", "tbd", "unknown", "0", "x", "?", "no", "no phone", "-none-"})
 _NON_GEO_TYPES = frozenset({
     PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST,
     PhoneNumberType.VOIP, PhoneNumberType.PERSONAL_NUMBER, PhoneNumberType.PAGER,
@@ -275,6 +278,14 @@ class PhoneParser:
             national = self._nanp_national(cleaned)
             if national is not None:
                 return self._nanp(national)
+            if self._nanp_default and cleaned.startswith("00") and len(cleaned) > 9:
+                # '00' is how most of the world dials out ('00 44 20 ...'); a US or
+                # Canadian number never starts with 0, so it can only mean '+'.
+                text = "+" + cleaned[2:]
+            elif self._nanp_default and cleaned[0] == "0" and not cleaned.startswith("011"):
+                raise PhoneError(
+                    "starts with 0, so it is not a US or Canadian number: write it with its "
+                    "country code (+44 ...) or import with --default-region (e.g. GB, DE)")
         if _TWO_NUMBERS.search(text):
             raise PhoneError("two numbers in one cell: put each in its own phone column "
                              "(phone1, phone2, ...)")
@@ -330,7 +341,7 @@ class PhoneParser:
                     continue
             else:
                 prefix = None
-            if value.isspace():
+            if value.isspace() or value.strip().lstrip("'").casefold() in NO_NUMBER:
                 continue
             try:
                 phone = self.parse(value)
