@@ -21,7 +21,7 @@ from rich.text import Text
 
 from dialcli import formats
 from dialcli.cli import common
-from dialcli.leads import csvfile, importer
+from dialcli.leads import header, importer
 from dialcli.leads.importer import ImportSummary
 
 #: Below this size an import is over before a progress bar would be readable.
@@ -77,7 +77,7 @@ def import_leads(
       dialcli import export.csv --default-region CA --rejects bad.csv --json
       dialcli import crm.csv --map 'First Name=name' --map 'Mobile Phone=phone1'
     """
-    columns = csvfile.parse_column_map(column_map)
+    columns = header.parse_column_map(column_map)
     st = common.store(ctx)
     campaign_id = common.resolve_campaign_id(st, campaign)
     size = csv_path.stat().st_size if csv_path.is_file() else 0

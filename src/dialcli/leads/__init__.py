@@ -1,7 +1,8 @@
 """Leads in: a CSV file becomes a campaign's leads, all or nothing.
 
 - ``importer``  ``import_csv``: read -> prepare -> write in one transaction, rejects file
-- ``csvfile``   reading the file: encoding, delimiter, header plan, records with line numbers
+- ``csvfile``   reading the file: encoding, delimiter, records with line numbers
+- ``header``    the header row: which row it is, what each column is (CRM names too)
 - ``prepare``   ``Preparer``: validation, phones and their zones, duplicates, opt-outs
 - ``worker``    the preparer in a second process for big files
 

@@ -28,10 +28,12 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from dialcli.leads.csvfile import (HeaderPlan, Memo, canonical_zone, merge_region, read_columns,
+from dialcli.leads.header import HeaderPlan
+from dialcli.leads.csvfile import (Memo, canonical_zone, merge_region, read_columns,
                                   state_code)
 from dialcli.leads.consent_columns import ConsentColumns
 from dialcli.leads.keys import Runs, SeenKeys, to_keys
+from dialcli.outfiles import neutralise
 from dialcli.phones import PHONE_SLOTS, PhoneParser, group_zones
 
 OPTOUT_REASON = "on the opt-out list"
@@ -156,6 +158,7 @@ class Preparer:
         self.dropped_by_reason: Counter[str] = Counter()
         self.dropped_examples: list[dict[str, Any]] = []
         self.per_group: Counter[int | None] = Counter()
+        self.repeated_headers: list[int] = []
         self._enc_caches = [_Encoded() for _ in self.h.variables]
         self.consent = (ConsentColumns(self.h.consent, self.h.timezone)
                         if self.h.consent else None)
@@ -164,7 +167,8 @@ class Preparer:
     def run(self) -> Iterator[Payload]:
         s = self.spec
         for cols, starts, pos in read_columns(Path(s.path), s.encoding, s.delimiter,
-                                              self.h.width, s.chunk_rows, s.reader):
+                                              self.h.width, s.chunk_rows, s.reader,
+                                              after=self.h.line):
             yield self.prepare(cols, starts, pos)
         yield Payload(final=self.final_stats())
 
@@ -189,6 +193,13 @@ class Preparer:
         if st["ignored_values"]:
             warnings.append(f"{st['ignored_values']} row(s) have values in columns without a "
                             "header; those values were not imported.")
+        if self.repeated_headers:
+            lines = ", ".join(map(str, self.repeated_headers[:5]))
+            more = len(self.repeated_headers) - 5
+            warnings.append(
+                f"{len(self.repeated_headers)} line(s) repeat the header (files pasted "
+                f"together?) and were skipped: line {lines}" + (f" and {more} more" if more > 0
+                                                                else "") + ".")
         if st["no_zone"]:
             warnings.append(
                 f"{st['no_zone']} lead(s) have no known time zone (e.g. toll-free or "
@@ -213,7 +224,9 @@ class Preparer:
                                       encoding="utf-8-sig")
             self._rejects = csv.writer(self._rejects_file)
             self._rejects.writerow(["line", "reason", *self.h.raw])
-        self._rejects.writerow([line, reason, *row])
+        # The rejects file is opened in a spreadsheet to be fixed: a value that
+        # would run there as a formula is written so that it shows as text.
+        self._rejects.writerow([line, reason, *map(neutralise, row)])
         self.stats["rejects_written"] += 1
         if duplicate:
             self.stats["duplicates"] += 1
@@ -227,14 +240,16 @@ class Preparer:
         h = self.h
         n = len(starts)
         self.stats["rows"] += n
+        _drop_nuls(cols)
         row = lambda i: _row(cols, i, h.width)  # noqa: E731 - only for rejects
         if h.ignored:
             self._ignored_values(cols)
-        bad = self._extras(cols, starts, row)
+        bad = self._extras(cols, starts, row) | self._repeated_headers(cols, starts)
         parsed = []
         for slot, j in h.phones:
             e164s, info, errors = self.parser.parse_column(cols[j])
             parsed.append((slot, j, e164s, info, errors))
+        self._same_number_twice(parsed)
         first = list(parsed[0][2])
         for _slot, _j, e164s, _info, _errors in parsed[1:]:
             first = [a if a is not None else b for a, b in zip(first, e164s)]
@@ -284,6 +299,34 @@ class Preparer:
                          f"has {len(values)} values but the header has {width} columns "
                          "(a comma inside a value that is not in quotes?)")
         return flagged
+
+    def _repeated_headers(self, cols, starts) -> set[int]:
+        """Rows that repeat the header (files pasted together, each with its header):
+        skipped, not leads and not rejects; a warning says where."""
+        h = self.h
+        j = h.phones[0][1]
+        want = h.raw[j].casefold()
+        hits = [i for i, v in enumerate(cols[j]) if v.strip().casefold() == want]
+        same = {i for i in hits
+                if all(cols[k][i].strip().casefold() == c.casefold() for k, c in enumerate(h.raw))}
+        if same:
+            self.stats["rows"] -= len(same)
+            self.repeated_headers.extend(starts[i] for i in sorted(same))
+        return same
+
+    @staticmethod
+    def _same_number_twice(parsed) -> None:
+        """A number written in two phone columns of one row is dialed once, from the
+        first: the later slot is dropped with the reason (counted like an invalid
+        phone), so a pass never calls the same line twice."""
+        for k in range(1, len(parsed)):
+            _slot, _j, e164s, info, errors = parsed[k]
+            for earlier_slot, _j2, earlier, _i, _e in parsed[:k]:
+                for i in [i for i, (a, b) in enumerate(zip(e164s, earlier))
+                          if a is not None and a == b]:
+                    e164s[i] = None
+                    info[i] = -1
+                    errors[i] = f"the same number as phone{earlier_slot}"
 
     def _ignored_values(self, cols) -> None:
         filled: set[int] = set()
@@ -410,7 +453,7 @@ class Preparer:
             self.stats["no_zone"] += sum(1 for g in cgroup if g in self._zoneless)
         emails = self._emails(col(h.email)) if h.email is not None else [""] * n
         leads = LeadColumns(
-            first_id=lead0, lines=starts, names=list(map(str.strip, col(h.name))),
+            first_id=lead0, lines=starts, names=self._names(col),
             emails=emails, phone1=first, vars=self._vars(col, n),
             timezones=[t or "" for t in tzs] if tzs is not None else None,
             status=status, phone_slot=pslot, cur_group=cgroup, skip_reason=skip,
@@ -474,6 +517,16 @@ class Preparer:
             self.stats[stat] += sum(map(cache.bad.__contains__, values))
         return out
 
+    def _names(self, col) -> list[str]:
+        """Each lead's name on one line: runs of spaces, tabs, line breaks and
+        non-breaking spaces are one space (a name is said, and shown in tables);
+        first and last name are joined when the file has no name column."""
+        parts = [col(j) for j in (self.h.name_parts or [self.h.name])]
+        values = parts[0] if len(parts) == 1 else [" ".join(p) for p in zip(*parts)]
+        if _plain(values):
+            return values
+        return [" ".join(v.split()) for v in values]
+
     def _emails(self, values: list[str]) -> list[str]:
         out = list(map(str.strip, values))
         self.stats["bad_email"] += sum(1 for v in out if v and "@" not in v)
@@ -506,6 +559,14 @@ class Preparer:
         # Tokens are [A-Z0-9_] only, so they are safe inside a %-format.
         fmt = "{" + ",".join(parts) + "}"
         return [fmt % t for t in zip(*columns)]
+
+
+def _drop_nuls(cols: list[list[str]]) -> None:
+    """Remove NUL characters from every value, in place: in a text export they are
+    damage (a file padded or half-overwritten), never data."""
+    for c in cols:
+        if "\x00" in "\n".join(c):
+            c[:] = [v.replace("\x00", "") for v in c]
 
 
 def _plain(values: list[str]) -> bool:
