@@ -154,7 +154,8 @@ CASES = [
          vars={2: {"PHONE_1_TYPE": "Mobile"}}),
     Case("outlook", b"First Name,Last Name,Business Phone,Business Fax,Home Phone,Mobile Phone,"
          b"E-mail Address\nAlex,Chen,(415) 555-0143,(415) 555-0199,,415 555 0144,a@x.io\n",
-         leads=[(2, "Alex Chen", [P + "0143", None, P + "0144"])]),
+         leads=[(2, "Alex Chen", [P + "0143", None, P + "0144"])],
+         says=["'E-mail Address' as the email"]),
     Case("cell-and-full-name", b"Full Name,Cell\nAlex Chen,4155550145\n",
          leads=[(2, "Alex Chen", [P + "0145"])]),
     Case("first-name-only", b"first_name,phone\nAlex,4155550146\n",

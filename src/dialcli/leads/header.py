@@ -73,13 +73,16 @@ _QUALIFIER = (r"MOBILE|CELL|CELLULAR|HOME|WORK|BUSINESS|OFFICE|PRIMARY|MAIN|OTHE
               r"PERSONAL|CONTACT|DAY|DAYTIME|EVENING|NIGHT|ALT|ALTERNATE|ALTERNATIVE|"
               r"SECONDARY|LANDLINE|COMPANY|CALLBACK|BEST|LEAD|PREFERRED|CUSTOMER|CLIENT|"
               r"PRIVATE|DEFAULT|DIRECTDIAL")
+#: Words that make 'number' a phone number ('Contact Number'; a 'Customer Number' is an id).
+_NUMBER_QUALIFIER = (r"MOBILE|CELL|CELLULAR|HOME|WORK|BUSINESS|OFFICE|CONTACT|DAYTIME|DAY|"
+                     r"EVENING|ALT|ALTERNATE|LANDLINE|DIRECT|CALLBACK|BEST|PHONE|TELEPHONE")
 #: A phone column, underscores removed: qualifiers, a phone word, then an optional
 #: 'number' word, an ordinal and Google's '- Value'.
 PHONE_COLUMN = re.compile(
     rf"(?:{_QUALIFIER})*(?:PHONE|TELEPHONE|TEL|MOBILE|CELL|CELLPHONE|CELLULAR|TELEFONO|"
     rf"TELEFON|TELEFONE|TELEFONNUMMER|HANDY|MOVIL|CELULAR|PORTABLE)"
     rf"(?:NUMBER|NO|NUM|NR|NBR)?\d{{0,2}}(?:VALUE)?"
-    rf"|(?:{_QUALIFIER}|PHONE)+(?:NUMBER|NO|NUM|NBR)\d{{0,2}}"
+    rf"|(?:{_NUMBER_QUALIFIER})+(?:NUMBER|NO|NUM|NBR)\d{{0,2}}"
 )
 #: A column holding the whole name.
 FULL_NAME = frozenset({"FULLNAME", "CONTACTNAME", "CONTACT", "CUSTOMERNAME", "CUSTOMER",
@@ -87,7 +90,9 @@ FULL_NAME = frozenset({"FULLNAME", "CONTACTNAME", "CONTACT", "CUSTOMERNAME", "CU
                        "PERSONNAME", "RECIPIENTNAME", "RECIPIENT", "NOMBRECOMPLETO",
                        "NOMBRE", "ACCOUNTNAME", "CONTACTFULLNAME", "LEADFULLNAME"})
 FIRST_NAME = frozenset({"FIRSTNAME", "FIRST", "GIVENNAME", "FNAME", "FORENAME", "FIRSTNAMES",
-                        "CONTACTFIRSTNAME", "LEADFIRSTNAME", "PRIMERNOMBRE"})
+                        "CONTACTFIRSTNAME", "LEADFIRSTNAME", "PRIMERNOMBRE", "NOMBRE"})
+EMAIL_COLUMN = re.compile(r"(?:PRIMARY|PERSONAL|HOME|WORK|BUSINESS|CONTACT|LEAD)?EMAIL"
+                          r"(?:ADDRESS)?(?:1)?(?:VALUE)?|CORREO(?:ELECTRONICO)?")
 LAST_NAME = frozenset({"LASTNAME", "LAST", "SURNAME", "FAMILYNAME", "LNAME", "APELLIDO",
                        "APELLIDOS", "CONTACTLASTNAME", "LEADLASTNAME"})
 
@@ -107,18 +112,25 @@ def phone_columns(tokens: list[str], taken: set[int]) -> list[int]:
     return [i for i, t in enumerate(tokens) if i not in taken and is_phone_column(t)]
 
 
-def name_columns(tokens: list[str]) -> list[int]:
-    """The columns a lead's name is read from when no column is called name: one
-    full-name column, else a first name and, when there is one, a last name."""
+def name_columns(tokens: list[str]) -> tuple[list[int], bool]:
+    """The columns a lead's name is read from when no column is called name, and
+    whether that is one full-name column; else a first name and, when there is one,
+    a last name ('Nombre' with 'Apellido' is a first name; alone, the whole name)."""
     compact = [_compact(t) for t in tokens]
+    last = next((i for i, t in enumerate(compact) if t in LAST_NAME), None)
     for i, t in enumerate(compact):
-        if t in FULL_NAME:
-            return [i]
+        if t in FULL_NAME and not (t == "NOMBRE" and last is not None):
+            return [i], True
     first = next((i for i, t in enumerate(compact) if t in FIRST_NAME), None)
     if first is None:
-        return []
-    last = next((i for i, t in enumerate(compact) if t in LAST_NAME), None)
-    return [first] if last is None else [first, last]
+        return [], False
+    return ([first] if last is None else [first, last]), False
+
+
+def email_column(tokens: list[str]) -> int | None:
+    """The column that holds the email when none is called email ('Email Address',
+    Outlook's 'E-mail Address', Google's 'E-mail 1 - Value')."""
+    return next((i for i, t in enumerate(tokens) if EMAIL_COLUMN.fullmatch(_compact(t))), None)
 
 
 def _aliased(tokens: list[str]) -> list[str]:
@@ -179,28 +191,41 @@ def _mapped(raw: list[str], tokens: list[str], columns: Mapping[str, str]) -> li
 _UNNAMED = re.compile(r"Unnamed: \d+(?:_level_\d+)?")   # pandas' name for a nameless column
 
 
+_PLAIN_PHONE = frozenset({"PHONE", "PHONENUMBER", "TELEPHONE"})
+
+
 def _recognized(raw: list[str], tokens: list[str], notices: list[str]) -> list[int]:
     """Read CRM and address-book columns as the lead's own (``aliases``), in place:
-    phone columns take the free phone slots when no column is phone1; a full-name
-    column becomes the name. Returns the columns whose values are joined into the
-    name (first and last name; they stay variables too), or []."""
+    phone columns take the free phone slots when no column is phone1; an email
+    address column is the email; a full-name column becomes the name. Returns the
+    columns whose values are joined into the name (a first and a last name, or a
+    first name alone; they stay variables too), or []."""
     if "PHONE1" not in tokens:
         taken = {i for i, t in enumerate(tokens) if t in STRUCTURED}
         free = [s for s in range(1, PHONE_SLOTS + 1) if f"PHONE{s}" not in tokens]
         found = phone_columns(tokens, taken)
         for slot, i in zip(free, found):
             tokens[i] = f"PHONE{slot}"
-        if found:
+        plain = len(found) == 1 and _compact(normalize_header(raw[found[0]])) in _PLAIN_PHONE
+        if found and not plain:     # a lone 'Phone' column is phone1, as it always was
             read = ", ".join(f"{raw[i]!r} as phone{s}" for s, i in zip(free, found))
             notices.append(f"Read {read} (no column is called phone1).")
+    if "EMAIL" not in tokens:
+        email = email_column(tokens)
+        if email is not None:
+            tokens[email] = "EMAIL"
+            notices.append(f"Read {raw[email]!r} as the email (no column is called email).")
     if "NAME" in tokens:
         return []
-    parts = name_columns(tokens)
-    if len(parts) == 1:
+    parts, full = name_columns(tokens)
+    if full:
         tokens[parts[0]] = "NAME"
         notices.append(f"Read {raw[parts[0]]!r} as the name (no column is called name).")
         return []
-    if parts:
+    if len(parts) == 1:
+        notices.append(f"Read {raw[parts[0]]!r} as the name (no column is called name); "
+                       f"{{{{{tokens[parts[0]]}}}}} is there too.")
+    elif parts:
         notices.append(f"The name is {raw[parts[0]]!r} and {raw[parts[1]]!r} joined (no "
                        f"column is called name); {{{{{tokens[parts[0]]}}}}} and "
                        f"{{{{{tokens[parts[1]]}}}}} are there too.")
