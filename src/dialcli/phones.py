@@ -45,6 +45,7 @@ NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 _STRIP = re.compile(r"[\s\-.()/\u00a0\u2010-\u2015]")
 _DIGITS = re.compile(r"\+?[0-9]+")
 _EXCEL_SCI = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
+_THOUSANDS = re.compile(r"\+?\d{1,3}(?:,\d{3}){2,4}")
 #: A number a spreadsheet exported as a float ("4155550123.0"): the digits are whole.
 _EXCEL_FLOAT = re.compile(r"^(\+?\d{7,15})\.0+$")
 #: A label written with the number ("(cell)", "mobile:", "(casa)"): not part of it.
@@ -121,6 +122,19 @@ def _exchange_table() -> "tuple[bytes, list[Phone]] | None":
     except (OSError, ValueError, KeyError, TypeError, zlib.error):
         return None
     return body, answers
+
+
+def _exact_sci(text: str) -> str | None:
+    """The digits of a number written in scientific notation when it holds them all
+    ('1.4155550123E+10' -> '14155550123'); None when digits were cut ('4.15555E+09')."""
+    mantissa, _, exp = text.upper().partition("E")
+    sign = "+" if mantissa.startswith("+") else ""
+    whole, _, frac = mantissa.lstrip("+-").replace(",", ".").partition(".")
+    # Every digit written, none made up: as many after the point as the exponent.
+    # Fewer means the spreadsheet rounded ('4.15555E+09' is not 4155550000).
+    if mantissa.startswith("-") or len(frac) != int(exp):
+        return None
+    return sign + whole + frac
 
 
 class PhoneError(ValueError):
@@ -264,10 +278,15 @@ class PhoneParser:
         if not text:
             raise PhoneError("empty")
         if _EXCEL_SCI.match(text):
-            raise PhoneError(
-                f"looks like Excel scientific notation ({text}): the last digits are lost. "
-                "Format the phone columns as Text in the spreadsheet and export again"
-            )
+            whole = _exact_sci(text)
+            if whole is None:
+                raise PhoneError(
+                    f"looks like Excel scientific notation ({text}): the last digits are "
+                    "lost. Format the phone columns as Text in the spreadsheet and export again"
+                )
+            text = whole
+        if _THOUSANDS.fullmatch(text):   # a number formatted '4,155,550,123'
+            text = text.replace(",", "")
         if not text[0].isdigit() or not text[-1].isdigit():
             text = self._unlabelled(text)
         whole = _EXCEL_FLOAT.match(text)
