@@ -118,6 +118,11 @@ CASES = [
          leads=[(2, "Alex Chen", [P + "0128"])]),
     Case("very-long-value", b"name,phone1,notes\nAlex,4155550129," + b"x" * 300_000 + b"\n",
          leads=[(2, "Alex", [P + "0129"])]),
+    Case("excel-error-values", b"name,phone1,amount,case number\nAlex,4155550131,#N/A,C1\n"
+         b"#REF!,4155550132,5,#VALUE!\n",
+         leads=[(2, "Alex", [P + "0131"]), (3, "", [P + "0132"])],
+         vars={2: {"AMOUNT": "", "CASE_NUMBER": "C1"}, 3: {"CASE_NUMBER": ""}},
+         says=["3 value(s) are Excel errors"]),
     # -- headers ---------------------------------------------------------------------
     Case("header-spaces-case-bom", codecs.BOM_UTF8 + b' Name , PHONE1 ,"  Case Number "\n'
          b"Alex,4155550130,C9\n",

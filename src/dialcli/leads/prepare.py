@@ -193,6 +193,9 @@ class Preparer:
         if st["ignored_values"]:
             warnings.append(f"{st['ignored_values']} row(s) have values in columns without a "
                             "header; those values were not imported.")
+        if st["excel_errors"]:
+            warnings.append(f"{st['excel_errors']} value(s) are Excel errors (#N/A, #REF!, "
+                            "...); they were imported as empty.")
         if self.repeated_headers:
             lines = ", ".join(map(str, self.repeated_headers[:5]))
             more = len(self.repeated_headers) - 5
@@ -241,6 +244,7 @@ class Preparer:
         n = len(starts)
         self.stats["rows"] += n
         _drop_nuls(cols)
+        self.stats["excel_errors"] += _drop_excel_errors(cols)
         row = lambda i: _row(cols, i, h.width)  # noqa: E731 - only for rejects
         if h.ignored:
             self._ignored_values(cols)
@@ -567,6 +571,25 @@ def _drop_nuls(cols: list[list[str]]) -> None:
     for c in cols:
         if "\x00" in "\n".join(c):
             c[:] = [v.replace("\x00", "") for v in c]
+
+
+#: What Excel writes in a cell whose formula failed: no value, never words to say.
+EXCEL_ERRORS = frozenset({"#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!",
+                          "#SPILL!", "#CALC!", "#FIELD!", "#GETTING_DATA", "#ERROR!"})
+
+
+def _drop_excel_errors(cols: list[list[str]]) -> int:
+    """Empty, in place, the cells that hold an Excel error ('#N/A', '#REF!'), so
+    ``{{AMOUNT}}`` falls back to nothing instead of being read out; returns how many."""
+    count = 0
+    for c in cols:
+        if "#" in "\n".join(c):
+            hits = [i for i, v in enumerate(c)
+                    if v[:1] in "# " and v.strip().upper() in EXCEL_ERRORS]
+            for i in hits:
+                c[i] = ""
+            count += len(hits)
+    return count
 
 
 def _plain(values: list[str]) -> bool:
