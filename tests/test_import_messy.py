@@ -161,6 +161,11 @@ CASES = [
          b"E-mail Address\nAlex,Chen,(415) 555-0143,(415) 555-0199,,415 555 0144,a@x.io\n",
          leads=[(2, "Alex Chen", [P + "0143", None, P + "0144"])],
          says=["'E-mail Address' as the email"]),
+    Case("pipedrive", b"Person - Name,Organization - Name,Person - Phone - Work,"
+         b"Person - Phone - Mobile,Person - Email - Work\n"
+         b"Alex Chen,Acme,415-555-0147,415-555-0148,a@x.io\n",
+         leads=[(2, "Alex Chen", [P + "0147", P + "0148"])],
+         vars={2: {"ORGANIZATION_NAME": "Acme"}}),
     Case("cell-and-full-name", b"Full Name,Cell\nAlex Chen,4155550145\n",
          leads=[(2, "Alex Chen", [P + "0145"])]),
     Case("first-name-only", b"first_name,phone\nAlex,4155550146\n",

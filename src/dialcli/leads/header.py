@@ -72,15 +72,16 @@ class HeaderPlan:
 _QUALIFIER = (r"MOBILE|CELL|CELLULAR|HOME|WORK|BUSINESS|OFFICE|PRIMARY|MAIN|OTHER|DIRECT|"
               r"PERSONAL|CONTACT|DAY|DAYTIME|EVENING|NIGHT|ALT|ALTERNATE|ALTERNATIVE|"
               r"SECONDARY|LANDLINE|COMPANY|CALLBACK|BEST|LEAD|PREFERRED|CUSTOMER|CLIENT|"
-              r"PRIVATE|DEFAULT|DIRECTDIAL")
+              r"PRIVATE|DEFAULT|DIRECTDIAL|PERSON")
 #: Words that make 'number' a phone number ('Contact Number'; a 'Customer Number' is an id).
 _NUMBER_QUALIFIER = (r"MOBILE|CELL|CELLULAR|HOME|WORK|BUSINESS|OFFICE|CONTACT|DAYTIME|DAY|"
                      r"EVENING|ALT|ALTERNATE|LANDLINE|DIRECT|CALLBACK|BEST|PHONE|TELEPHONE")
-#: A phone column, underscores removed: qualifiers, a phone word, then an optional
-#: 'number' word, an ordinal and Google's '- Value'.
+#: A phone column, underscores removed: qualifiers, a phone word, more qualifiers
+#: (Pipedrive's 'Person - Phone - Mobile'), an optional 'number' word, an ordinal and
+#: Google's '- Value'.
 PHONE_COLUMN = re.compile(
     rf"(?:{_QUALIFIER})*(?:PHONE|TELEPHONE|TEL|MOBILE|CELL|CELLPHONE|CELLULAR|TELEFONO|"
-    rf"TELEFON|TELEFONE|TELEFONNUMMER|HANDY|MOVIL|CELULAR|PORTABLE)"
+    rf"TELEFON|TELEFONE|TELEFONNUMMER|HANDY|MOVIL|CELULAR|PORTABLE)(?:{_QUALIFIER})*"
     rf"(?:NUMBER|NO|NUM|NR|NBR)?\d{{0,2}}(?:VALUE)?"
     rf"|(?:{_NUMBER_QUALIFIER})+(?:NUMBER|NO|NUM|NBR)\d{{0,2}}"
 )
@@ -91,7 +92,8 @@ FULL_NAME = frozenset({"FULLNAME", "CONTACTNAME", "CONTACT", "CUSTOMERNAME", "CU
                        "NOMBRE", "ACCOUNTNAME", "CONTACTFULLNAME", "LEADFULLNAME"})
 FIRST_NAME = frozenset({"FIRSTNAME", "FIRST", "GIVENNAME", "FNAME", "FORENAME", "FIRSTNAMES",
                         "CONTACTFIRSTNAME", "LEADFIRSTNAME", "PRIMERNOMBRE", "NOMBRE"})
-EMAIL_COLUMN = re.compile(r"(?:PRIMARY|PERSONAL|HOME|WORK|BUSINESS|CONTACT|LEAD)?EMAIL"
+_EMAIL_QUALIFIER = r"PRIMARY|PERSONAL|HOME|WORK|BUSINESS|CONTACT|LEAD|PERSON|OTHER|MAIN"
+EMAIL_COLUMN = re.compile(rf"(?:{_EMAIL_QUALIFIER})*EMAIL(?:{_EMAIL_QUALIFIER})*"
                           r"(?:ADDRESS)?(?:1)?(?:VALUE)?|CORREO(?:ELECTRONICO)?")
 LAST_NAME = frozenset({"LASTNAME", "LAST", "SURNAME", "FAMILYNAME", "LNAME", "APELLIDO",
                        "APELLIDOS", "CONTACTLASTNAME", "LEADLASTNAME"})
