@@ -145,16 +145,16 @@ def test_import_map_reads_a_crm_export_without_editing_it(cli, db_path, tmp_path
     naming no column, or not KEY=VALUE, exits 2 and writes nothing."""
     make_campaign(db_path)
     path = tmp_path / "crm.csv"
-    path.write_text("Attendee Name,Surname,Phone (best)\nAlex,Chen,4155550123\n")
+    path.write_text("Attendee Name,Surname,Tel/WhatsApp\nAlex,Chen,4155550123\n")
     result = cli("import", path)
-    assert result.exit_code == 2 and "--map 'Phone (best)=phone1'" in result.stderr
+    assert result.exit_code == 2 and "--map Tel/WhatsApp=phone1" in result.stderr
     assert "--map 'Attendee Name=name'" in result.stderr
     for bad, words in ((["--map", "Cell=phone1"], "no column 'Cell'"),
-                       (["--map", "Phone (best)"], "is not CSV_COLUMN=COLUMN")):
+                       (["--map", "Tel/WhatsApp"], "is not CSV_COLUMN=COLUMN")):
         result = cli("import", path, "--map", "Attendee Name=name", *bad)
         assert result.exit_code == 2 and words in result.stderr, result.stderr
     assert count(db_path) == 0
-    result = cli("import", path, "--map", "Attendee Name=name", "--map", "Phone (best)=phone1",
+    result = cli("import", path, "--map", "Attendee Name=name", "--map", "Tel/WhatsApp=phone1",
                  "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

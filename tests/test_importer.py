@@ -90,11 +90,11 @@ def test_missing_required_columns_lists_headers_and_writes_nothing(store, campai
     assert "Did you mean 'Attendee Name'? Import with --map 'Attendee Name=name'" in text
     assert exc.value.exit_code == 2
     assert nothing_written(store)
-    path = write(tmp_path, "Attendee Name,Phone (best),email\nAlex,4155550123,a@x.io\n")
+    path = write(tmp_path, "Attendee Name,Tel/WhatsApp,email\nAlex,4155550123,a@x.io\n")
     with pytest.raises(InputError) as exc:
         run(store, path, campaign)
     assert "'name' and 'phone1'" in str(exc.value)
-    assert "Did you mean 'Phone (best)'? Import with --map 'Phone (best)=phone1'" in str(exc.value)
+    assert "Did you mean 'Tel/WhatsApp'? Import with --map Tel/WhatsApp=phone1" in str(exc.value)
     assert nothing_written(store)
 
 
