@@ -952,3 +952,20 @@ def test_bulk_import_with_a_dangling_reference_rolls_back(store, campaign, tmp_p
         run(store, write(tmp_path, "name,phone1\nA,2125550142\n"), campaign)
     assert nothing_written(store)
     assert store.scalar("PRAGMA foreign_keys") == 1
+
+
+@pytest.mark.parametrize("rows", [3, 100])
+def test_one_number_in_two_phone_columns_is_one_phone(store, campaign, tmp_path, rows):
+    """Few or many shared numbers (two ways of finding the rows): the later slot goes,
+    counted with its reason; a number shared with another row's phone2 is not a repeat."""
+    lines = ["name,phone1,phone2,phone3"]
+    for i in range(rows):
+        n = f"415555{i:04d}"
+        lines.append(f"L{i},{n},({n[:3]}) {n[3:6]}-{n[6:]},415666{i:04d}")
+    lines.append(f"X,2125550000,4155550001,{'4155550001' if rows else ''}")
+    summary = run(store, write(tmp_path, "\n".join(lines) + "\n"), campaign, allow_duplicates=True)
+    assert summary.imported == rows + 1
+    assert summary.dropped_by_reason == {"the same number as phone1": rows,
+                                         "the same number as phone2": 1}
+    got = [[p["slot"] for p in phones(store, lead["id"])] for lead in leads(store)]
+    assert got == [[1, 3]] * rows + [[1, 2]]

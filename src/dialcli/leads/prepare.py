@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -243,8 +244,7 @@ class Preparer:
         h = self.h
         n = len(starts)
         self.stats["rows"] += n
-        _drop_nuls(cols)
-        self.stats["excel_errors"] += _drop_excel_errors(cols)
+        self.stats["excel_errors"] += _clean_cells(cols)
         row = lambda i: _row(cols, i, h.width)  # noqa: E731 - only for rejects
         if h.ignored:
             self._ignored_values(cols)
@@ -310,6 +310,8 @@ class Preparer:
         h = self.h
         j = h.phones[0][1]
         want = h.raw[j].casefold()
+        if not want or want not in "\n".join(cols[j]).casefold():   # the usual chunk
+            return set()
         hits = [i for i, v in enumerate(cols[j]) if v.strip().casefold() == want]
         same = {i for i in hits
                 if all(cols[k][i].strip().casefold() == c.casefold() for k, c in enumerate(h.raw))}
@@ -326,8 +328,11 @@ class Preparer:
         for k in range(1, len(parsed)):
             _slot, _j, e164s, info, errors = parsed[k]
             for earlier_slot, _j2, earlier, _i, _e in parsed[:k]:
-                for i in [i for i, (a, b) in enumerate(zip(e164s, earlier))
-                          if a is not None and a == b]:
+                common = set(e164s).intersection(earlier)
+                common.discard(None)
+                if not common:
+                    continue    # no number of this column in that one (most chunks)
+                for i in _same_rows(e164s, earlier, common):
                     e164s[i] = None
                     info[i] = -1
                     errors[i] = f"the same number as phone{earlier_slot}"
@@ -565,31 +570,31 @@ class Preparer:
         return [fmt % t for t in zip(*columns)]
 
 
-def _drop_nuls(cols: list[list[str]]) -> None:
-    """Remove NUL characters from every value, in place: in a text export they are
-    damage (a file padded or half-overwritten), never data."""
-    for c in cols:
-        if "\x00" in "\n".join(c):
-            c[:] = [v.replace("\x00", "") for v in c]
-
-
 #: What Excel writes in a cell whose formula failed: no value, never words to say.
 EXCEL_ERRORS = frozenset({"#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!",
                           "#SPILL!", "#CALC!", "#FIELD!", "#GETTING_DATA", "#ERROR!"})
+_EXCEL_ERROR = re.compile("(?:^|\n)[ \t]*(?:" + "|".join(map(re.escape, EXCEL_ERRORS))
+                          + ")[ \t]*(?:\n|$)", re.I)
 
 
-def _drop_excel_errors(cols: list[list[str]]) -> int:
-    """Empty, in place, the cells that hold an Excel error ('#N/A', '#REF!'), so
-    ``{{AMOUNT}}`` falls back to nothing instead of being read out; returns how many."""
-    count = 0
+def _clean_cells(cols: list[list[str]]) -> int:
+    """Drop the damage a spreadsheet leaves in cells, in place; returns how many cells
+    held an Excel error. NUL characters go (a file padded or half-overwritten: never
+    data), and a cell holding an Excel error ('#N/A', '#REF!') becomes empty, so
+    ``{{AMOUNT}}`` falls back to nothing instead of being read out. One scan of each
+    column's joined text finds both; only a column that has one is walked."""
+    errors = 0
     for c in cols:
-        if "#" in "\n".join(c):
+        text = "\n".join(c)
+        if "\x00" in text:
+            c[:] = [v.replace("\x00", "") for v in c]
+        if "#" in text and _EXCEL_ERROR.search(text):
             hits = [i for i, v in enumerate(c)
-                    if v[:1] in "# " and v.strip().upper() in EXCEL_ERRORS]
+                    if v[:1] in "# \t" and v.strip().upper() in EXCEL_ERRORS]
             for i in hits:
                 c[i] = ""
-            count += len(hits)
-    return count
+            errors += len(hits)
+    return errors
 
 
 def _plain(values: list[str]) -> bool:
@@ -612,6 +617,24 @@ class _Encoded(dict):
     def __missing__(self, value: str) -> str:
         out = self[value] = _encode(value.strip())
         return out
+
+
+def _same_rows(column: list, other: list, common: set) -> list[int]:
+    """Rows where ``column`` and ``other`` hold the same number, given the numbers the
+    two columns share (a few, usually: each is found with C-speed ``list.index``)."""
+    if len(common) > 64:
+        return [i for i, (a, b) in enumerate(zip(column, other)) if a is not None and a == b]
+    rows = []
+    for number in common:
+        at = -1
+        try:
+            while True:
+                at = column.index(number, at + 1)
+                if other[at] == number:
+                    rows.append(at)
+        except ValueError:
+            pass
+    return sorted(rows)
 
 
 def _row(cols: list[list[str]], i: int, width: int) -> list[str]:
