@@ -79,6 +79,9 @@ CASES = [
          leads=[(2, "Alex", [P + "0106"])], suffix=".txt"),
     Case("utf16-without-bom", u16("name\tphone1\nAlex\t4155550107\n", bom=False),
          leads=[(2, "Alex", [P + "0107"])], suffix=".txt"),
+    Case("excel-csv-macintosh-mac-roman-cr", "name,phone1\rJosé Ñúñez,4155550193\r"
+         .encode("mac_roman"),
+         leads=[(2, "José Ñúñez", [P + "0193"])], says=["Mac Roman"]),
     Case("latin1-with-c1-bytes", "name,phone1\nJosé,4155550108\n".encode("latin-1")
          + b"Ren\x81e,4155550109\n",
          leads=[(2, "José", [P + "0108"]), (3, "Ren\x81e", [P + "0109"])], says=["Latin-1"]),

@@ -16,18 +16,21 @@ def sniff(path: Path, head: bytes | None = None) -> tuple[str, list[str], int]:
     """(encoding, notices, newline count) after checking every byte of the file.
 
     A byte-order mark names the encoding (UTF-8 or UTF-16, either order: Excel's
-    "Unicode text"); without one, UTF-8 if every byte is, else Windows-1252 (Excel's
-    CSV on Windows), else Latin-1, with a notice saying so. ``head`` is the file's
-    first bytes, when the caller has read them."""
+    "Unicode text"); without one, UTF-16 if every other byte is zero, UTF-8 if every
+    byte is, else Mac Roman when lines end in a lone CR (Excel's "CSV (Macintosh)"),
+    else Windows-1252 (Excel's CSV on Windows), else Latin-1, with a notice saying so.
+    ``head`` is the file's first bytes, when the caller has read them."""
     if head is None:
         with path.open("rb") as f:
-            head = f.read(4)
+            head = f.read(65536)
     if head.startswith(codecs.BOM_UTF8):
         candidates = ["utf-8-sig"]
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         candidates = ["utf-16"]
     elif utf16 := utf16_without_bom(head):
         candidates = [utf16]
+    elif b"\r" in head and b"\n" not in head:
+        candidates = ["utf-8", "mac_roman"]
     else:
         candidates = ["utf-8", "cp1252", "latin-1"]
     for encoding in candidates:
@@ -63,6 +66,11 @@ def sniff(path: Path, head: bytes | None = None) -> tuple[str, list[str], int]:
                 f"{path.name} is not UTF-8; read it as Windows-1252 (cp1252), the usual "
                 "encoding of Excel CSVs on Windows. If names look wrong, save the file as "
                 "'CSV UTF-8' and import again.")
+        elif encoding == "mac_roman":
+            notices.append(
+                f"{path.name} is not UTF-8 and its lines end the old Mac way; read it as Mac "
+                "Roman, the encoding of Excel's 'CSV (Macintosh)'. If names look wrong, save "
+                "the file as 'CSV UTF-8' and import again.")
         elif encoding == "latin-1":
             notices.append(
                 f"{path.name} is neither UTF-8 nor Windows-1252; read it as Latin-1. If names "

@@ -227,7 +227,7 @@ class Preparer:
             self._rejects_file = open(self.spec.rejects_path, "w", newline="",
                                       encoding="utf-8-sig")
             self._rejects = csv.writer(self._rejects_file)
-            self._rejects.writerow(["line", "reason", *self.h.raw])
+            self._rejects.writerow(["line", "reason", *map(neutralise, self.h.raw)])
         # The rejects file is opened in a spreadsheet to be fixed: a value that
         # would run there as a formula is written so that it shows as text.
         self._rejects.writerow([line, reason, *map(neutralise, row)])
