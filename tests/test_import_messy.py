@@ -151,10 +151,10 @@ CASES = [
          leads=[(2, "Alex Chen", [P + "0138"])],
          vars={2: {"FIRST_NAME": "Alex", "COMPANY_NAME": "Acme"}},
          says=["'Mobile Phone Number' as phone1", "'First Name' and 'Last Name' joined"]),
-    Case("salesforce", b"FirstName,LastName,MobilePhone,Phone,Email,NumberOfEmployees\n"
-         b"Alex,Chen,4155550139,4155550140,a@x.io,250\n",
+    Case("salesforce", b"FirstName,LastName,Account Name,MobilePhone,Phone,Email,"
+         b"NumberOfEmployees\nAlex,Chen,Acme Inc,4155550139,4155550140,a@x.io,250\n",
          leads=[(2, "Alex Chen", [P + "0139", P + "0140"])],
-         vars={2: {"NUMBEROFEMPLOYEES": "250"}}),
+         vars={2: {"NUMBEROFEMPLOYEES": "250", "ACCOUNT_NAME": "Acme Inc"}}),
     Case("google-contacts",
          b"Name,Given Name,Family Name,Phone 1 - Type,Phone 1 - Value,Phone 2 - Type,"
          b"Phone 2 - Value\nAlex Chen,Alex,Chen,Mobile,+1 415-555-0141,Work,415-555-0142\n",

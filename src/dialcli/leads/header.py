@@ -85,11 +85,11 @@ PHONE_COLUMN = re.compile(
     rf"(?:NUMBER|NO|NUM|NR|NBR)?\d{{0,2}}(?:VALUE)?"
     rf"|(?:{_NUMBER_QUALIFIER})+(?:NUMBER|NO|NUM|NBR)\d{{0,2}}"
 )
-#: A column holding the whole name.
+#: A column holding the whole name of the person ('Account Name' is a company's).
 FULL_NAME = frozenset({"FULLNAME", "CONTACTNAME", "CONTACT", "CUSTOMERNAME", "CUSTOMER",
                        "CLIENTNAME", "CLIENT", "LEADNAME", "DISPLAYNAME", "NAMEFULL",
                        "PERSONNAME", "RECIPIENTNAME", "RECIPIENT", "NOMBRECOMPLETO",
-                       "NOMBRE", "ACCOUNTNAME", "CONTACTFULLNAME", "LEADFULLNAME"})
+                       "NOMBRE", "CONTACTFULLNAME", "LEADFULLNAME"})
 FIRST_NAME = frozenset({"FIRSTNAME", "FIRST", "GIVENNAME", "FNAME", "FORENAME", "FIRSTNAMES",
                         "CONTACTFIRSTNAME", "LEADFIRSTNAME", "PRIMERNOMBRE", "NOMBRE"})
 _EMAIL_QUALIFIER = r"PRIMARY|PERSONAL|HOME|WORK|BUSINESS|CONTACT|LEAD|PERSON|OTHER|MAIN"
