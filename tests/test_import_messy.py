@@ -296,3 +296,18 @@ def test_preview_renders_the_tokens_of_a_crm_export(ws, tmp_path):
     data = json.loads(result.stdout)
     assert data["greeting"].startswith("Hi Alex Chen, this is Zara from Acme about case C-77.")
     assert data["unknown_tokens"] == [] and data["lead"]["vars"]["FIRST_NAME"] == "Alex"
+
+
+def test_time_zones_as_lead_lists_write_them(ws, db_path, tmp_path):
+    """'EST', 'Pacific', 'Central Time' are the places whose clocks they mean, with
+    daylight saving time (the tz database's fixed 'EST' is an hour off all summer)."""
+    path = tmp_path / "tz.csv"
+    path.write_text("name,phone1,Time Zone\nA,4155550190,EST\nB,4155550191,Pacific\n"
+                    "C,4155550192,central time\nD,4155550193,America/denver\nE,4155550194,Mars\n")
+    result = ws("import", path)
+    assert result.exit_code == 0, result.output
+    assert "1 timezone value(s) are not IANA zone names" in " ".join(result.output.split())
+    with Store(db_path) as st:
+        got = [r[0] for r in st.all("SELECT timezone FROM leads ORDER BY id")]
+    assert got == ["America/New_York", "America/Los_Angeles", "America/Chicago",
+                   "America/Denver", None]

@@ -395,11 +395,34 @@ class Memo(dict):
 _TZ_NAMES: dict[str, str] = {}
 
 
+#: How lead lists write US and Canadian zones: the place whose clock they mean (with
+#: its daylight saving time; the tz database's fixed 'EST' and 'MST' are an hour off
+#: all summer).
+ZONE_WORDS = {
+    **dict.fromkeys(("est", "edt", "et", "eastern", "eastern time", "us eastern"),
+                    "America/New_York"),
+    **dict.fromkeys(("cst", "cdt", "ct", "central", "central time", "us central"),
+                    "America/Chicago"),
+    **dict.fromkeys(("mst", "mdt", "mt", "mountain", "mountain time", "us mountain"),
+                    "America/Denver"),
+    **dict.fromkeys(("pst", "pdt", "pt", "pacific", "pacific time", "us pacific"),
+                    "America/Los_Angeles"),
+    **dict.fromkeys(("akst", "akdt", "alaska", "alaska time"), "America/Anchorage"),
+    **dict.fromkeys(("hst", "hawaii", "hawaii time"), "Pacific/Honolulu"),
+    **dict.fromkeys(("ast", "adt", "atlantic", "atlantic time"), "America/Halifax"),
+    "arizona": "America/Phoenix",
+}
+
+
 def canonical_zone(value: str) -> str | None:
-    """An IANA zone name, matched case-insensitively ('america/chicago'); else None."""
+    """An IANA zone name, matched case-insensitively ('america/chicago'), or the zone a
+    lead list means by 'EST', 'Pacific', 'Central Time' (``ZONE_WORDS``); else None."""
     text = value.strip()
     if not text:
         return None
+    word = ZONE_WORDS.get(" ".join(text.lower().replace("(", " ").replace(")", " ").split()))
+    if word:
+        return word
     if not _TZ_NAMES:
         import zoneinfo
 
