@@ -141,6 +141,11 @@ CASES = [
     Case("excel-title-and-blank-rows-above-header",
          b"Leads export 2026-03-01,,\n,,\nname,phone1,amount\nAlex,4155550135,5\n",
          leads=[(4, "Alex", [P + "0135"])], says=["line 1-2 above it"]),
+    Case("two-excel-files-pasted-together",
+         codecs.BOM_UTF8 + b"phone1,name\r\n4155550138,Alex\r\n" + codecs.BOM_UTF8
+         + b"phone1,name\r\n4155550139,Bea\r\n",
+         leads=[(2, "Alex", [P + "0138"]), (4, "Bea", [P + "0139"])],
+         says=["repeat the header", "line 3"]),
     Case("header-repeated-mid-file",
          b"name,phone1\nAlex,4155550136\nname,phone1\nBea,4155550137\n",
          leads=[(2, "Alex", [P + "0136"]), (4, "Bea", [P + "0137"])],

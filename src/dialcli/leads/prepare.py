@@ -580,14 +580,17 @@ _EXCEL_ERROR = re.compile("(?:^|\n)[ \t]*(?:" + "|".join(map(re.escape, EXCEL_ER
 def _clean_cells(cols: list[list[str]]) -> int:
     """Drop the damage a spreadsheet leaves in cells, in place; returns how many cells
     held an Excel error. NUL characters go (a file padded or half-overwritten: never
-    data), and a cell holding an Excel error ('#N/A', '#REF!') becomes empty, so
+    data), as does a byte-order mark that starts a line (files pasted together
+    leave the second file's mark there), and a cell holding an Excel error ('#N/A', '#REF!') becomes empty, so
     ``{{AMOUNT}}`` falls back to nothing instead of being read out. One scan of each
     column's joined text finds both; only a column that has one is walked."""
     errors = 0
-    for c in cols:
+    for j, c in enumerate(cols):
         text = "\n".join(c)
         if "\x00" in text:
             c[:] = [v.replace("\x00", "") for v in c]
+        if j == 0 and "\ufeff" in text:
+            c[:] = [v[1:] if v[:1] == "\ufeff" else v for v in c]
         if "#" in text and _EXCEL_ERROR.search(text):
             hits = [i for i, v in enumerate(c)
                     if v[:1] in "# \t" and v.strip().upper() in EXCEL_ERRORS]
