@@ -310,8 +310,9 @@ def plan_header(cells: list[str], line: int,
                 phones.append((int(m.group(1)), i))
         else:
             if m:
-                warnings.append(f"Column {raw[i]!r} is not dialed (only phone1..phone{PHONE_SLOTS} are "
-                                f"phones); it was imported as the variable {token}.")
+                warnings.append(f"Column {raw[i]!r} is not dialed (only phone1..phone"
+                                f"{PHONE_SLOTS} are phones); it was imported as the "
+                                f"variable {token}.")
             variables.append((token, i))
     phones.sort()
     variables.sort(key=lambda tv: tv[1])

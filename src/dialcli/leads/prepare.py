@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -32,6 +31,7 @@ import numpy as np
 from dialcli.leads.header import HeaderPlan
 from dialcli.leads.csvfile import (Memo, canonical_zone, merge_region, read_columns,
                                   state_code)
+from dialcli.leads.cells import clean_cells, same_number_once
 from dialcli.leads.consent_columns import ConsentColumns
 from dialcli.leads.keys import Runs, SeenKeys, to_keys
 from dialcli.outfiles import neutralise
@@ -244,7 +244,7 @@ class Preparer:
         h = self.h
         n = len(starts)
         self.stats["rows"] += n
-        self.stats["excel_errors"] += _clean_cells(cols)
+        self.stats["excel_errors"] += clean_cells(cols)
         row = lambda i: _row(cols, i, h.width)  # noqa: E731 - only for rejects
         if h.ignored:
             self._ignored_values(cols)
@@ -253,7 +253,7 @@ class Preparer:
         for slot, j in h.phones:
             e164s, info, errors = self.parser.parse_column(cols[j])
             parsed.append((slot, j, e164s, info, errors))
-        self._same_number_twice(parsed)
+        same_number_once(parsed)
         first = list(parsed[0][2])
         for _slot, _j, e164s, _info, _errors in parsed[1:]:
             first = [a if a is not None else b for a, b in zip(first, e164s)]
@@ -319,23 +319,6 @@ class Preparer:
             self.stats["rows"] -= len(same)
             self.repeated_headers.extend(starts[i] for i in sorted(same))
         return same
-
-    @staticmethod
-    def _same_number_twice(parsed) -> None:
-        """A number written in two phone columns of one row is dialed once, from the
-        first: the later slot is dropped with the reason (counted like an invalid
-        phone), so a pass never calls the same line twice."""
-        for k in range(1, len(parsed)):
-            _slot, _j, e164s, info, errors = parsed[k]
-            for earlier_slot, _j2, earlier, _i, _e in parsed[:k]:
-                common = set(e164s).intersection(earlier)
-                common.discard(None)
-                if not common:
-                    continue    # no number of this column in that one (most chunks)
-                for i in _same_rows(e164s, earlier, common):
-                    e164s[i] = None
-                    info[i] = -1
-                    errors[i] = f"the same number as phone{earlier_slot}"
 
     def _ignored_values(self, cols) -> None:
         filled: set[int] = set()
@@ -570,36 +553,6 @@ class Preparer:
         return [fmt % t for t in zip(*columns)]
 
 
-#: What Excel writes in a cell whose formula failed: no value, never words to say.
-EXCEL_ERRORS = frozenset({"#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!",
-                          "#SPILL!", "#CALC!", "#FIELD!", "#GETTING_DATA", "#ERROR!"})
-_EXCEL_ERROR = re.compile("(?:^|\n)[ \t]*(?:" + "|".join(map(re.escape, EXCEL_ERRORS))
-                          + ")[ \t]*(?:\n|$)", re.I)
-
-
-def _clean_cells(cols: list[list[str]]) -> int:
-    """Drop the damage a spreadsheet leaves in cells, in place; returns how many cells
-    held an Excel error. NUL characters go (a file padded or half-overwritten: never
-    data), as does a byte-order mark that starts a line (files pasted together
-    leave the second file's mark there), and a cell holding an Excel error ('#N/A', '#REF!') becomes empty, so
-    ``{{AMOUNT}}`` falls back to nothing instead of being read out. One scan of each
-    column's joined text finds both; only a column that has one is walked."""
-    errors = 0
-    for j, c in enumerate(cols):
-        text = "\n".join(c)
-        if "\x00" in text:
-            c[:] = [v.replace("\x00", "") for v in c]
-        if j == 0 and "\ufeff" in text:
-            c[:] = [v[1:] if v[:1] == "\ufeff" else v for v in c]
-        if "#" in text and _EXCEL_ERROR.search(text):
-            hits = [i for i, v in enumerate(c)
-                    if v[:1] in "# \t" and v.strip().upper() in EXCEL_ERRORS]
-            for i in hits:
-                c[i] = ""
-            errors += len(hits)
-    return errors
-
-
 def _plain(values: list[str]) -> bool:
     """True when no value needs JSON escaping or stripping (so it can be quoted as is).
 
@@ -620,24 +573,6 @@ class _Encoded(dict):
     def __missing__(self, value: str) -> str:
         out = self[value] = _encode(value.strip())
         return out
-
-
-def _same_rows(column: list, other: list, common: set) -> list[int]:
-    """Rows where ``column`` and ``other`` hold the same number, given the numbers the
-    two columns share (a few, usually: each is found with C-speed ``list.index``)."""
-    if len(common) > 64:
-        return [i for i, (a, b) in enumerate(zip(column, other)) if a is not None and a == b]
-    rows = []
-    for number in common:
-        at = -1
-        try:
-            while True:
-                at = column.index(number, at + 1)
-                if other[at] == number:
-                    rows.append(at)
-        except ValueError:
-            pass
-    return sorted(rows)
 
 
 def _row(cols: list[list[str]], i: int, width: int) -> list[str]:
