@@ -145,20 +145,20 @@ def test_import_map_reads_a_crm_export_without_editing_it(cli, db_path, tmp_path
     naming no column, or not KEY=VALUE, exits 2 and writes nothing."""
     make_campaign(db_path)
     path = tmp_path / "crm.csv"
-    path.write_text("First Name,Last Name,Mobile Phone\nAlex,Chen,4155550123\n")
+    path.write_text("Attendee Name,Surname,Tel/WhatsApp\nAlex,Chen,4155550123\n")
     result = cli("import", path)
-    assert result.exit_code == 2 and "--map 'Mobile Phone=phone1'" in result.stderr
-    assert "--map 'First Name=name'" in result.stderr
+    assert result.exit_code == 2 and "--map Tel/WhatsApp=phone1" in result.stderr
+    assert "--map 'Attendee Name=name'" in result.stderr
     for bad, words in ((["--map", "Cell=phone1"], "no column 'Cell'"),
-                       (["--map", "Mobile Phone"], "is not CSV_COLUMN=COLUMN")):
-        result = cli("import", path, "--map", "First Name=name", *bad)
+                       (["--map", "Tel/WhatsApp"], "is not CSV_COLUMN=COLUMN")):
+        result = cli("import", path, "--map", "Attendee Name=name", *bad)
         assert result.exit_code == 2 and words in result.stderr, result.stderr
     assert count(db_path) == 0
-    result = cli("import", path, "--map", "First Name=name", "--map", "Mobile Phone=phone1",
+    result = cli("import", path, "--map", "Attendee Name=name", "--map", "Tel/WhatsApp=phone1",
                  "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["imported"] == 1 and data["variables"] == ["LAST_NAME"]
+    assert data["imported"] == 1 and data["variables"] == ["SURNAME"]
     assert count(db_path) == 1
 
 
@@ -174,11 +174,11 @@ def test_import_allow_duplicates(cli, db_path, tmp_path):
 def test_missing_columns_exit_2_lists_headers(cli, db_path, tmp_path):
     make_campaign(db_path)
     path = tmp_path / "leads.csv"
-    path.write_text("Full Name,Mobile\nAlex,4155550101\n")
+    path.write_text("Person,Fax\nAlex,4155550101\n")
     result = cli("import", path)
     assert result.exit_code == 2
     assert "missing the required columns 'name' and 'phone1'" in result.stderr
-    assert "'Full Name', 'Mobile'" in result.stderr
+    assert "'Person', 'Fax'" in result.stderr
     assert count(db_path) == 0 and count(db_path, "SELECT COUNT(*) FROM imports") == 0
 
 

@@ -9,7 +9,8 @@ from hypothesis import example, given, strategies as st
 from dialcli.results import exports
 from dialcli.clock import to_iso
 from dialcli.errors import InputError
-from dialcli.results.exports import neutralise
+from dialcli.outfiles import FORMULA_PREFIXES, neutralise
+from dialcli.phones import is_e164
 
 import builders
 from builders import COLUMNS, add_call, add_import, add_lead, spring_campaign
@@ -42,7 +43,7 @@ def test_neutralise(value, expected):
 @given(st.text())
 def test_neutralised_cells_never_start_a_formula(text):
     out = neutralise(text)
-    assert not out.startswith(exports.FORMULA_PREFIXES) or exports.is_e164(out)
+    assert not out.startswith(FORMULA_PREFIXES) or is_e164(out)
     assert out in (text, "'" + text)
 
 

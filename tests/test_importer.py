@@ -81,20 +81,20 @@ def test_normalize_header_examples():
 
 
 def test_missing_required_columns_lists_headers_and_writes_nothing(store, campaign, tmp_path):
-    path = write(tmp_path, "Full Name,Phone,email\nAlex,4155550123,a@x.io\n")
+    path = write(tmp_path, "Attendee Name,Phone,email\nAlex,4155550123,a@x.io\n")
     with pytest.raises(InputError) as exc:
         run(store, path, campaign)
     text = str(exc.value)
     assert "'name'" in text and "phone1" not in text.split("\n")[0]
-    assert "'Full Name', 'Phone', 'email'" in text
-    assert "Did you mean 'Full Name'? Import with --map 'Full Name=name'" in text
+    assert "'Attendee Name', 'Phone', 'email'" in text
+    assert "Did you mean 'Attendee Name'? Import with --map 'Attendee Name=name'" in text
     assert exc.value.exit_code == 2
     assert nothing_written(store)
-    path = write(tmp_path, "Full Name,Mobile,email\nAlex,4155550123,a@x.io\n")
+    path = write(tmp_path, "Attendee Name,Tel/WhatsApp,email\nAlex,4155550123,a@x.io\n")
     with pytest.raises(InputError) as exc:
         run(store, path, campaign)
     assert "'name' and 'phone1'" in str(exc.value)
-    assert "Did you mean 'Mobile'? Import with --map Mobile=phone1" in str(exc.value)
+    assert "Did you mean 'Tel/WhatsApp'? Import with --map Tel/WhatsApp=phone1" in str(exc.value)
     assert nothing_written(store)
 
 
@@ -159,7 +159,7 @@ def test_a_bad_map_is_refused_and_writes_nothing(store, campaign, tmp_path, colu
     (["Mobile Phone"], None), (["=phone1"], None), (["x="], None), (["x=1", "x=2"], None),
 ])
 def test_parse_column_map(pairs, ok):
-    from dialcli.leads.csvfile import parse_column_map
+    from dialcli.leads.header import parse_column_map
 
     if ok is None:
         with pytest.raises(InputError):
@@ -168,11 +168,23 @@ def test_parse_column_map(pairs, ok):
         assert parse_column_map(pairs) == ok
 
 
-def test_colliding_headers_are_an_error(store, campaign, tmp_path):
-    path = write(tmp_path, "name,phone1,Case Number,case-number\nA,4155550123,1,2\n")
-    with pytest.raises(InputError, match="'Case Number' .* and 'case-number' .* both become CASE_NUMBER"):
+def test_colliding_lead_columns_are_an_error(store, campaign, tmp_path):
+    path = write(tmp_path, "name,phone1,Name\nA,4155550123,B\n")
+    with pytest.raises(InputError, match="'name' .* and 'Name' .* both become NAME"):
         run(store, path, campaign)
     assert nothing_written(store)
+
+
+def test_two_variable_columns_of_one_name_both_keep_their_values(store, campaign, tmp_path):
+    """Two 'Notes' columns (or 'Case Number' and 'case-number'): the second is NOTES_2,
+    with a warning, instead of refusing a file its CRM wrote that way."""
+    path = write(tmp_path, "name,phone1,Case Number,case-number,notes,notes,NOTES_2\n"
+                           "A,4155550123,1,2,x,y,z\n")
+    summary = run(store, path, campaign)
+    (lead,) = leads(store)
+    assert json.loads(lead["vars"]) == {"CASE_NUMBER": "1", "CASE_NUMBER_2": "2", "NOTES": "x",
+                                        "NOTES_3": "y", "NOTES_2": "z"}
+    assert any("{{CASE_NUMBER_2}}" in w for w in summary.warnings)
 
 
 def test_structured_columns_and_variables(store, campaign, tmp_path):
@@ -940,3 +952,20 @@ def test_bulk_import_with_a_dangling_reference_rolls_back(store, campaign, tmp_p
         run(store, write(tmp_path, "name,phone1\nA,2125550142\n"), campaign)
     assert nothing_written(store)
     assert store.scalar("PRAGMA foreign_keys") == 1
+
+
+@pytest.mark.parametrize("rows", [3, 100])
+def test_one_number_in_two_phone_columns_is_one_phone(store, campaign, tmp_path, rows):
+    """Few or many shared numbers (two ways of finding the rows): the later slot goes,
+    counted with its reason; a number shared with another row's phone2 is not a repeat."""
+    lines = ["name,phone1,phone2,phone3"]
+    for i in range(rows):
+        n = f"415555{i:04d}"
+        lines.append(f"L{i},{n},({n[:3]}) {n[3:6]}-{n[6:]},415666{i:04d}")
+    lines.append(f"X,2125550000,4155550001,{'4155550001' if rows else ''}")
+    summary = run(store, write(tmp_path, "\n".join(lines) + "\n"), campaign, allow_duplicates=True)
+    assert summary.imported == rows + 1
+    assert summary.dropped_by_reason == {"the same number as phone1": rows,
+                                         "the same number as phone2": 1}
+    got = [[p["slot"] for p in phones(store, lead["id"])] for lead in leads(store)]
+    assert got == [[1, 3]] * rows + [[1, 2]]

@@ -45,6 +45,7 @@ NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 _STRIP = re.compile(r"[\s\-.()/\u00a0\u2010-\u2015]")
 _DIGITS = re.compile(r"\+?[0-9]+")
 _EXCEL_SCI = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
+_THOUSANDS = re.compile(r"\+?\d{1,3}(?:,\d{3}){2,4}")
 #: A number a spreadsheet exported as a float ("4155550123.0"): the digits are whole.
 _EXCEL_FLOAT = re.compile(r"^(\+?\d{7,15})\.0+$")
 #: A label written with the number ("(cell)", "mobile:", "(casa)"): not part of it.
@@ -56,6 +57,9 @@ _FAX = re.compile(r"\bfax\b", re.I)
 #: Two numbers in one cell: separators between runs of seven or more digits.
 _TWO_NUMBERS = re.compile(r"\d[\d\s().\-]{5,}\d\s*(?:[;,|/&\n]|\s+(?:or|and|o|y)\s+)\s*\+?[\d(]"
                           r"[\d\s().\-]{5,}\d")
+#: What a spreadsheet holds where there is no number: treated as a blank cell.
+NO_NUMBER = frozenset({"n/a", "na", "n.a.", "-", "--", "---", ".", "none", "null", "nil",
+                       "#n/a", "tbd", "unknown", "0", "x", "?", "no", "no phone", "-none-"})
 _NON_GEO_TYPES = frozenset({
     PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST,
     PhoneNumberType.VOIP, PhoneNumberType.PERSONAL_NUMBER, PhoneNumberType.PAGER,
@@ -118,6 +122,19 @@ def _exchange_table() -> "tuple[bytes, list[Phone]] | None":
     except (OSError, ValueError, KeyError, TypeError, zlib.error):
         return None
     return body, answers
+
+
+def _exact_sci(text: str) -> str | None:
+    """The digits of a number written in scientific notation when it holds them all
+    ('1.4155550123E+10' -> '14155550123'); None when digits were cut ('4.15555E+09')."""
+    mantissa, _, exp = text.upper().partition("E")
+    sign = "+" if mantissa.startswith("+") else ""
+    whole, _, frac = mantissa.lstrip("+-").replace(",", ".").partition(".")
+    # Every digit written, none made up: as many after the point as the exponent.
+    # Fewer means the spreadsheet rounded ('4.15555E+09' is not 4155550000).
+    if mantissa.startswith("-") or len(frac) != int(exp):
+        return None
+    return sign + whole + frac
 
 
 class PhoneError(ValueError):
@@ -261,10 +278,15 @@ class PhoneParser:
         if not text:
             raise PhoneError("empty")
         if _EXCEL_SCI.match(text):
-            raise PhoneError(
-                f"looks like Excel scientific notation ({text}): the last digits are lost. "
-                "Format the phone columns as Text in the spreadsheet and export again"
-            )
+            whole = _exact_sci(text)
+            if whole is None:
+                raise PhoneError(
+                    f"looks like Excel scientific notation ({text}): the last digits are "
+                    "lost. Format the phone columns as Text in the spreadsheet and export again"
+                )
+            text = whole
+        if _THOUSANDS.fullmatch(text):   # a number formatted '4,155,550,123'
+            text = text.replace(",", "")
         if not text[0].isdigit() or not text[-1].isdigit():
             text = self._unlabelled(text)
         whole = _EXCEL_FLOAT.match(text)
@@ -275,6 +297,14 @@ class PhoneParser:
             national = self._nanp_national(cleaned)
             if national is not None:
                 return self._nanp(national)
+            if self._nanp_default and cleaned.startswith("00") and len(cleaned) > 9:
+                # '00' is how most of the world dials out ('00 44 20 ...'); a US or
+                # Canadian number never starts with 0, so it can only mean '+'.
+                text = "+" + cleaned[2:]
+            elif self._nanp_default and cleaned[0] == "0" and not cleaned.startswith("011"):
+                raise PhoneError(
+                    "starts with 0, so it is not a US or Canadian number: write it with its "
+                    "country code (+44 ...) or import with --default-region (e.g. GB, DE)")
         if _TWO_NUMBERS.search(text):
             raise PhoneError("two numbers in one cell: put each in its own phone column "
                              "(phone1, phone2, ...)")
@@ -330,7 +360,7 @@ class PhoneParser:
                     continue
             else:
                 prefix = None
-            if value.isspace():
+            if value.isspace() or value.strip().lstrip("'").casefold() in NO_NUMBER:
                 continue
             try:
                 phone = self.parse(value)

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from dialcli import formats
 from dialcli.cli import common
-from dialcli.leads import csvfile, importer
+from dialcli.leads import header, importer
 from dialcli.leads.importer import ImportSummary
 
 #: Below this size an import is over before a progress bar would be readable.
@@ -60,9 +60,11 @@ def import_leads(
     and consent_at, consent_type (written|express), consent_source: one consent
     record per phone of the row. Headers are normalized (uppercase,
     non-alphanumerics -> _): 'case number' becomes {{CASE_NUMBER}}; 'Phone 1' and
-    'E-mail' are phone1 and email, and a lone 'phone' column is phone1. A file
-    with other names needs no editing: --map 'Mobile Phone=phone1' --map
-    'First Name=name' says what its columns are. Phones may be
+    'E-mail' are phone1 and email. CRM exports import as they are: without a
+    phone1 column, 'Phone', 'Mobile Phone', 'Cell', 'Phone 1 - Value' take the
+    phone slots; without a name column, 'Full Name', or 'First Name' and 'Last
+    Name' joined, is the name. Other names: --map 'Attendee=name' says what a
+    column is. A title row above the header is skipped. Phones may be
     written with spaces, dashes, dots or parentheses; each is stored as E.164
     with its time zones. Rows without a valid phone, and duplicates, go to a
     rejects CSV with their line number and the reason, as do rows whose consent
@@ -75,9 +77,9 @@ def import_leads(
     Example:
       dialcli import leads.csv --campaign Spring
       dialcli import export.csv --default-region CA --rejects bad.csv --json
-      dialcli import crm.csv --map 'First Name=name' --map 'Mobile Phone=phone1'
+      dialcli import crm.csv --map 'Attendee=name' --map 'Reach at=phone1'
     """
-    columns = csvfile.parse_column_map(column_map)
+    columns = header.parse_column_map(column_map)
     st = common.store(ctx)
     campaign_id = common.resolve_campaign_id(st, campaign)
     size = csv_path.stat().st_size if csv_path.is_file() else 0

@@ -1,4 +1,4 @@
-"""Reading a lead CSV: encoding, delimiter, header plan, and records with line numbers.
+"""Reading a lead CSV: encoding, delimiter, the top rows, and records with line numbers.
 
 Two readers give the same records (``tests/test_importer.py`` checks it on a file
 of edge cases). The default is pandas' C tokenizer (``read_columns``): it hands
@@ -15,30 +15,31 @@ values (CR, LF or CRLF), and blank lines are records too. pandas does not report
 lines, so they are counted from the values; the csv reader cross-checks its
 count against ``reader.line_num``.
 
-Encoding: UTF-8 (a BOM is dropped), UTF-16 with a BOM (Excel's "Unicode text"),
-otherwise Windows-1252, then Latin-1, with a notice. The whole file is checked
+Encoding: UTF-8 (a BOM is dropped), UTF-16 with a BOM (Excel's "Unicode text") or
+without one, otherwise Windows-1252, then Latin-1, with a notice (``textfiles``).
+A few NUL bytes (a damaged export) are dropped from the values; a file that is
+mostly NULs is refused as not text. The delimiter is what Excel's ``sep=;`` first
+line names, else the most frequent of , ; TAB | on the first line that has one; the
+header is chosen among the first rows (``header.choose_header``). The whole file is checked
 before the first row is read, so a late invalid byte cannot switch encodings
 halfway through an import.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
-import shlex
 from dataclasses import dataclass, field
 from bisect import bisect_right
 from itertools import accumulate, chain, islice, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator
 
 from dialcli import textfiles
 from dialcli.errors import InputError
 from dialcli.phones import PHONE_SLOTS, US_STATES
-from dialcli.templates import normalize_header
 
 ISO_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 #: A lead's consent columns (normalized tokens): when, what kind, the proof's source.
@@ -47,14 +48,6 @@ CONSENT_COLUMNS = (CONSENT_AT, CONSENT_TYPE, CONSENT_SOURCE)
 #: Columns that become a lead's own fields, not template variables (normalized tokens).
 STRUCTURED = frozenset({"NAME", "EMAIL", "TIMEZONE", *CONSENT_COLUMNS}
                        | {f"PHONE{i}" for i in range(1, PHONE_SLOTS + 1)})
-_PHONE_TOKEN = re.compile(r"PHONE(\d+)")
-#: A structured column's name without its underscores -> that column: 'Phone 1',
-#: 'phone_1', 'E-mail', 'Time zone' and 'Consent type' name the columns they read as.
-_STRUCTURED_KEYS = {t.replace("_", ""): t for t in STRUCTURED}
-#: A lone phone column, read as phone1 when no column is phone1.
-_PHONE1_ALIASES = frozenset({"PHONE", "PHONE_NUMBER", "PHONENUMBER"})
-_LOOKS_LIKE_PHONE = re.compile(r"(PHONE|MOBILE|CELL|TEL|NUMBER)", re.I)
-_LOOKS_LIKE_NAME = re.compile(r"(NAME|CONTACT|CUSTOMER|CLIENT|NOMBRE)", re.I)
 _DELIMITERS = (",", ";", "\t", "|")
 FIELD_LIMIT = 1 << 20
 csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
@@ -69,28 +62,9 @@ class FileInfo:
     header_line: int
     estimated_rows: int
     notices: list[str] = field(default_factory=list)
-
-
-@dataclass
-class HeaderPlan:
-    """Where each kind of column is; built once per import from the header row."""
-
-    raw: list[str]                     # header cells as written (BOM stripped)
-    width: int
-    tokens: list[str]                  # normalized tokens of used columns, file order
-    name: int
-    email: int | None
-    timezone: int | None
-    state: int | None
-    phones: list[tuple[int, int]]      # (slot, column index), by slot
-    variables: list[tuple[str, int]]   # (token, column index), file order
-    ignored: list[int] = field(default_factory=list)  # columns without a usable name
-    warnings: list[str] = field(default_factory=list)
-    consent: dict[str, int] = field(default_factory=dict)  # CONSENT_* token -> column index
-
-    @property
-    def var_tokens(self) -> list[str]:
-        return [t for t, _ in self.variables]
+    #: The first non-blank rows (cells, start line): the header is the first that
+    #: names the lead's columns; rows above it are a title or notes.
+    candidates: list[tuple[list[str], int]] = field(default_factory=list)
 
 
 def _sniff_delimiter(first_line: str) -> str:
@@ -115,45 +89,82 @@ def inspect(path: Path) -> FileInfo:
     if head.startswith(b"PK\x03\x04"):
         raise InputError(f"{path.name} looks like an Excel workbook (.xlsx), not a CSV.",
                          hint="In Excel use File > Save As > 'CSV UTF-8 (Comma delimited)'.")
-    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    encoding, notices, newlines = textfiles.sniff(path, head)
+    if not encoding.startswith("utf-16") and head.count(0) * 10 > len(head):
         raise InputError(f"{path.name} contains NUL bytes, so it is not a text CSV.",
                          hint="Save it as 'CSV UTF-8' from your spreadsheet and import again.")
-    encoding, notices, newlines = textfiles.sniff(path, head)
-    with path.open("r", encoding=encoding, newline="") as f:
-        first = ""
-        for _ in range(100):
-            first = f.readline(65536)
-            if first.strip() or not first:
-                break
-    delimiter = _sniff_delimiter(first)
-    header, header_line = None, 0
-    for rows, starts, _pos in read_records(path, encoding, delimiter, 64, header=True):
-        for row, start in zip(rows, starts):
-            if any(cell.strip() for cell in row):
-                header, header_line = row, start
-                break
+    delimiter, sep_line = _first_lines(path, encoding, head)
+    candidates: list[tuple[list[str], int]] = []
+    for rows, starts, _pos in read_records(path, encoding, delimiter, 64, after=0):
+        candidates = [(row, start) for row, start in zip(rows, starts)
+                      if start > sep_line and any(cell.strip() for cell in row)]
         break
-    if header is None:
+    if not candidates:
         raise InputError(f"{path.name} has no header row (only blank lines).",
                          hint="Start from the template: dialcli template -o leads.csv")
+    header, header_line = candidates[0]
     return FileInfo(size, encoding, delimiter, header, header_line,
-                    max(0, newlines - header_line), notices)
+                    max(0, newlines - header_line), notices,
+                    candidates=candidates[:HEADER_SEARCH_ROWS])
+
+
+#: How many non-blank rows at the top may be a title or notes above the header row.
+HEADER_SEARCH_ROWS = 10
+_SEP_LINE = re.compile(r"\s*sep=(.)\s*", re.I)
+
+
+def _first_lines(path: Path, encoding: str, head: bytes) -> tuple[str, int]:
+    """(delimiter, line of Excel's ``sep=;`` line or 0).
+
+    The delimiter is the one Excel's ``sep=`` line names, else the most frequent of
+    , ; TAB | on the first non-blank line that has any of them: a title above the
+    header (Numbers' 'Table 1') has none."""
+    lines = []
+    with path.open("r", encoding=encoding, newline="") as f:
+        for _ in range(200):
+            line = f.readline(65536)
+            if not line:
+                break
+            lines.append(line)
+            if len([x for x in lines if x.strip()]) > HEADER_SEARCH_ROWS:
+                break
+    text = [x.lstrip("\ufeff") for x in lines]
+    first = next((x.strip() for x in text if x.strip()), "")
+    if re.match(r"<(!doctype|html|\?xml|head|body)\b", first, re.I):
+        raise InputError(f"{path.name} is a web page (HTML or XML), not a CSV: the download "
+                         "may have failed or needed a sign-in.",
+                         hint="Open it to see what it says, then export the leads as CSV again.")
+    if first[:1] and first[:1] in "[{" and first[1:2] in ('"', "{", "[", "") and not any(
+            d in first.split('"', 1)[0] for d in _DELIMITERS):
+        raise InputError(f"{path.name} looks like JSON, not a CSV.",
+                         hint="Export the leads as CSV (one row per lead, a header row with "
+                              "name and phone1), then import again.")
+    for number, line in enumerate(text, 1):
+        if not line.strip():
+            continue
+        m = _SEP_LINE.fullmatch(line)
+        if m and m.group(1) in _DELIMITERS:
+            return m.group(1), number
+        break
+    for line in text:
+        if any(d in line for d in _DELIMITERS):
+            return _sniff_delimiter(line), 0
+    return ",", 0
 
 
 def read_records(path: Path, encoding: str, delimiter: str, chunk_rows: int, *,
-                 header: bool = False) -> Iterator[tuple[list[list[str]], list[int], int]]:
+                 after: int) -> Iterator[tuple[list[list[str]], list[int], int]]:
     """Chunks of ``(rows, start line of each row, bytes read so far)``.
 
     Blank lines come back as empty rows (so callers can skip them while the line
-    count stays right). Without ``header=True`` the first non-blank record (the
-    header) is not returned.
+    count stays right). Records that start on or before line ``after`` (the header
+    and any title above it) are not returned.
     """
     raw = path.open("rb")
     try:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
         reader = csv.reader(text, delimiter=delimiter)
         last = 0
-        skipping = not header
         # Small first chunks get the writer going while the reader is still warming
         # the phone cache (most new exchanges show up early in a file).
         sizes = chain((min(chunk_rows, 1_000), min(chunk_rows, 5_000)), repeat(chunk_rows))
@@ -176,15 +187,10 @@ def read_records(path: Path, encoding: str, delimiter: str, chunk_rows: int, *,
             starts = record_starts(rows, last, reader.line_num)
             last = reader.line_num
             final = rows[-1], starts[-1]
-            if skipping:
-                for i, row in enumerate(rows):
-                    if any(cell.strip() for cell in row):
-                        del rows[: i + 1]
-                        del starts[: i + 1]
-                        skipping = False
-                        break
-                else:
-                    continue
+            if starts[0] <= after:
+                keep = bisect_right(starts, after)
+                del rows[:keep]
+                del starts[:keep]
             if rows:
                 yield rows, starts, raw.tell()
     finally:
@@ -235,8 +241,10 @@ EXTRA_COLUMNS = 8
 
 
 def read_columns(path: Path, encoding: str, delimiter: str, width: int, chunk_rows: int,
-                 reader: str = "pandas") -> Iterator[tuple[list[list[str]], list[int], int]]:
-    """Chunks of ``(columns, start line of each record, bytes read so far)``, header skipped.
+                 reader: str = "pandas", *, after: int
+                 ) -> Iterator[tuple[list[list[str]], list[int], int]]:
+    """Chunks of ``(columns, start line of each record, bytes read so far)`` of the
+    records after line ``after`` (the header's).
 
     ``columns`` has at least ``width`` columns; short records are padded with ''
     and blank lines are records of ''. The pandas reader (C tokenizer, columns
@@ -244,7 +252,8 @@ def read_columns(path: Path, encoding: str, delimiter: str, width: int, chunk_ro
     the same records, and the csv reader is the exact fallback.
     """
     if reader == "csv":
-        for rows, starts, pos in read_records(path, encoding, delimiter, chunk_rows):
+        for rows, starts, pos in read_records(path, encoding, delimiter, chunk_rows,
+                                              after=after):
             w = max(width, max(map(len, rows)))
             for r in rows:
                 if len(r) < w:
@@ -264,7 +273,6 @@ def read_columns(path: Path, encoding: str, delimiter: str, width: int, chunk_ro
         except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
             raise ReaderFallback(str(exc)) from None
         line = 1
-        skipping = True
         sizes = chain((min(chunk_rows, 1_000), min(chunk_rows, 5_000)), repeat(chunk_rows))
         for size in sizes:
             try:
@@ -282,13 +290,10 @@ def read_columns(path: Path, encoding: str, delimiter: str, width: int, chunk_ro
                 raise too_long(path, starts[long])
             n = len(starts)
             line = starts[-1] + 1 + _breaks_in_record(cols, n - 1)
-            if skipping:
-                first = next((i for i in range(n) if any(c[i].strip() for c in cols)), None)
-                if first is None:
-                    continue
-                cols = [c[first + 1:] for c in cols]
-                starts = starts[first + 1:]
-                skipping = False
+            if starts[0] <= after:
+                keep = bisect_right(starts, after)
+                cols = [c[keep:] for c in cols]
+                starts = starts[keep:]
             if starts:
                 yield cols, starts, raw.tell()
     finally:
@@ -351,148 +356,6 @@ def record_starts(rows: list[list[str]], before: int, after: int) -> list[int]:
     return [before + 1 + i + e for i, e in enumerate(accumulate(extra[:n]))]
 
 
-def _aliased(tokens: list[str]) -> list[str]:
-    """Structured columns written another way (``PHONE_1``, ``E_MAIL``) read as the
-    column they name -- unless the file also has that column as such, or two columns
-    claim it: those stay variables, as before."""
-    present = set(tokens)
-    claims: dict[str, list[int]] = {}
-    for i, token in enumerate(tokens):
-        column = _structured(token)
-        if column != token and column not in present:
-            claims.setdefault(column, []).append(i)
-    out = list(tokens)
-    for column, where in claims.items():
-        if len(where) == 1:
-            out[where[0]] = column
-    return out
-
-
-def _structured(token: str) -> str:
-    """``token``, or the structured column it names written another way (``PHONE_1``)."""
-    return _STRUCTURED_KEYS.get(token.replace("_", ""), token) if token else token
-
-
-def parse_column_map(pairs: Iterable[str]) -> dict[str, str]:
-    """``['Mobile Phone=phone1', ...]`` (``import --map``) -> {CSV column: column}."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        source, sep, target = pair.rpartition("=")
-        source, target = source.strip(), target.strip()
-        if not sep or not source or not normalize_header(target):
-            raise InputError(
-                f"--map {pair!r} is not CSV_COLUMN=COLUMN.",
-                hint="Name a column of the file and what it is, e.g. --map 'Mobile Phone=phone1' "
-                     "--map 'First Name=name'.")
-        if source in out:
-            raise InputError(f"--map names the column {source!r} twice.")
-        out[source] = target
-    return out
-
-
-def _mapped(raw: list[str], tokens: list[str], columns: Mapping[str, str]) -> list[str]:
-    """The tokens with the user's ``--map`` applied: each named CSV column (as written,
-    in any case, or by its normalized name) is read as the column it maps to."""
-    tokens = list(tokens)
-    for source, target in columns.items():
-        wanted = source.strip().casefold()
-        hits = [i for i, c in enumerate(raw) if c.casefold() == wanted] or \
-            [i for i, t in enumerate(tokens) if t and t == normalize_header(source)]
-        if not hits:
-            found = ", ".join(repr(c) for c in raw if c) or "(none)"
-            raise InputError(f"--map {source}={target}: the file has no column {source!r}.",
-                             hint=f"Its columns: {found}.")
-        tokens[hits[0]] = _structured(normalize_header(target))
-    return tokens
-
-
-def plan_header(cells: list[str], line: int,
-                columns: Mapping[str, str] | None = None) -> HeaderPlan:
-    """Normalize the header; raise ``InputError`` for missing or colliding columns.
-
-    A structured column may be written with separators (``Phone 1``, ``E-mail``); a
-    lone ``phone`` column is phone1 when no column is; ``columns`` (``import --map``)
-    says what other columns are."""
-    raw = [c.replace("\ufeff", "").strip() for c in cells]
-    tokens = _aliased([normalize_header(c) for c in raw])
-    if "PHONE1" not in tokens and not (columns and any(
-            _structured(normalize_header(t)) == "PHONE1" for t in columns.values())):
-        lone = [i for i, t in enumerate(tokens) if t in _PHONE1_ALIASES]
-        if len(lone) == 1:
-            tokens[lone[0]] = "PHONE1"
-    if columns:
-        tokens = _mapped(raw, tokens, columns)
-    warnings: list[str] = []
-    seen: dict[str, int] = {}
-    ignored = []
-    for i, token in enumerate(tokens):
-        if not token:
-            ignored.append(i)
-            if raw[i]:
-                warnings.append(f"Column {i + 1} ({raw[i]!r}) has no letters or digits in "
-                                "its name; its values were not imported.")
-            continue
-        if token in seen:
-            j = seen[token]
-            raise InputError(
-                f"Columns {raw[j]!r} (column {j + 1}) and {raw[i]!r} (column {i + 1}) both "
-                f"become {token} after normalization (uppercase, non-alphanumerics -> _"
-                + (", separators in a lead's own column ignored" if token in STRUCTURED
-                   else "") + (", --map applied" if columns else "") + ").",
-                hint="Rename or remove one of them so every column has its own name, "
-                     "then import again.",
-            )
-        seen[token] = i
-    missing = [t.lower() for t in ("NAME", "PHONE1") if t not in seen]
-    if missing:
-        found = ", ".join(repr(c) for c in raw if c) or "(none)"
-        hint = [f"Columns found on line {line}: {found}.",
-                f"Every lead needs a 'name' and a 'phone1' column; phone2..phone{PHONE_SLOTS}, "
-                "email, timezone and consent_at/consent_type/consent_source are optional and "
-                "every other column becomes a {{VARIABLE}}."]
-        for token, looks_like in (("PHONE1", _LOOKS_LIKE_PHONE), ("NAME", _LOOKS_LIKE_NAME)):
-            like = [] if token in seen else \
-                [c for c, t in zip(raw, tokens) if t and looks_like.search(c)]
-            if like:
-                column = token.lower()
-                hint.append(f"Did you mean {like[0]!r}? Import with --map "
-                            f"{shlex.quote(like[0] + '=' + column)} (or rename the column to "
-                            f"{column}).")
-        hint.append("Start from the template: dialcli template -o leads.csv")
-        raise InputError(
-            f"The CSV is missing the required column{'s' if len(missing) > 1 else ''} "
-            + " and ".join(repr(m) for m in missing) + ".",
-            hint="\n".join(hint),
-        )
-    phones, variables = [], []
-    for token, i in seen.items():
-        m = _PHONE_TOKEN.fullmatch(token)
-        if token in STRUCTURED:
-            if m:
-                phones.append((int(m.group(1)), i))
-        else:
-            if m:
-                warnings.append(f"Column {raw[i]!r} is not dialed (only phone1..phone{PHONE_SLOTS} are "
-                                f"phones); it was imported as the variable {token}.")
-            variables.append((token, i))
-    phones.sort()
-    variables.sort(key=lambda tv: tv[1])
-    consent = {t: seen[t] for t in CONSENT_COLUMNS if t in seen}
-    if consent and not {CONSENT_AT, CONSENT_TYPE} <= set(consent):
-        have = " and ".join(repr(raw[i]) for i in consent.values())
-        raise InputError(
-            f"The CSV has {have} but not both 'consent_at' and 'consent_type': a consent "
-            "record needs when it was given and whether it was written.",
-            hint="Add the missing column (consent_type is 'written' or 'express'; consent_at "
-                 "a date or date-time), or remove the consent columns, then import again.")
-    return HeaderPlan(
-        raw=raw, width=len(raw), tokens=[t for t in tokens if t], name=seen["NAME"],
-        email=seen.get("EMAIL"), timezone=seen.get("TIMEZONE"), state=seen.get("STATE"),
-        phones=phones, variables=variables, ignored=ignored, warnings=warnings,
-        consent=consent,
-    )
-
-
 # -- values -------------------------------------------------------------------------
 
 _STATE_CODES = {name.upper(): code for name, code in US_STATES.items()}
@@ -532,11 +395,34 @@ class Memo(dict):
 _TZ_NAMES: dict[str, str] = {}
 
 
+#: How lead lists write US and Canadian zones: the place whose clock they mean (with
+#: its daylight saving time; the tz database's fixed 'EST' and 'MST' are an hour off
+#: all summer).
+ZONE_WORDS = {
+    **dict.fromkeys(("est", "edt", "et", "eastern", "eastern time", "us eastern"),
+                    "America/New_York"),
+    **dict.fromkeys(("cst", "cdt", "ct", "central", "central time", "us central"),
+                    "America/Chicago"),
+    **dict.fromkeys(("mst", "mdt", "mt", "mountain", "mountain time", "us mountain"),
+                    "America/Denver"),
+    **dict.fromkeys(("pst", "pdt", "pt", "pacific", "pacific time", "us pacific"),
+                    "America/Los_Angeles"),
+    **dict.fromkeys(("akst", "akdt", "alaska", "alaska time"), "America/Anchorage"),
+    **dict.fromkeys(("hst", "hawaii", "hawaii time"), "Pacific/Honolulu"),
+    **dict.fromkeys(("ast", "adt", "atlantic", "atlantic time"), "America/Halifax"),
+    "arizona": "America/Phoenix",
+}
+
+
 def canonical_zone(value: str) -> str | None:
-    """An IANA zone name, matched case-insensitively ('america/chicago'); else None."""
+    """An IANA zone name, matched case-insensitively ('america/chicago'), or the zone a
+    lead list means by 'EST', 'Pacific', 'Central Time' (``ZONE_WORDS``); else None."""
     text = value.strip()
     if not text:
         return None
+    word = ZONE_WORDS.get(" ".join(text.lower().replace("(", " ").replace(")", " ").split()))
+    if word:
+        return word
     if not _TZ_NAMES:
         import zoneinfo
 

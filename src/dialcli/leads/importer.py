@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from dialcli.compliance import consent
 from dialcli.leads import csvfile
+from dialcli.leads.header import choose_header
 from dialcli.clock import to_iso
 from dialcli.config import path_text
 from dialcli.errors import Interrupted, InputError, NotFoundError
@@ -157,7 +158,7 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
                  progress: Progress | None, chunk_rows: int, reader: str,
                  proc, columns: Mapping[str, str] | None = None) -> ImportSummary:
     info = csvfile.inspect(source)               # file, encoding, delimiter, header
-    header = csvfile.plan_header(info.header, info.header_line, columns)
+    header = choose_header(info, columns)
     campaign = store.one("SELECT id, name, status, pass_no, window_start, window_end, purpose, "
                          "consent_gate FROM campaigns WHERE id = ?", (campaign_id,))
     if campaign is None:
@@ -185,7 +186,7 @@ def _import_with(store: Store, source: Path, *, campaign_id: int, now: datetime,
     summary = ImportSummary(
         import_id=0, campaign=campaign["name"], source=path_text(source), encoding=info.encoding,
         delimiter=info.delimiter, columns=header.tokens, variables=header.var_tokens,
-        notices=list(info.notices), warnings=list(header.warnings) + _cut_short(source, info),
+        notices=list(info.notices) + header.notices, warnings=list(header.warnings) + _cut_short(source, info),
         purpose=campaign["purpose"], consent_needed=consent.NEEDS.get(campaign["purpose"]),
         consent_gate=campaign["consent_gate"],
         consent_columns=[header.raw[j] for j in header.consent.values()],
@@ -540,15 +541,19 @@ def _cut_short(source: Path, info: csvfile.FileInfo) -> list[str]:
             if encoding == "utf-16":
                 encoding = "utf-16-be" if fh.read(2) == codecs.BOM_UTF16_BE else "utf-16-le"
                 start = max(2, start - start % 2)        # after the mark, on a code unit
+            elif encoding.startswith("utf-16"):
+                start -= start % 2
             elif encoding == "utf-8-sig" and start:
                 encoding = "utf-8"
             fh.seek(start)
             tail = fh.read().decode(encoding, errors="replace")
     except OSError:
         return []
-    if not tail or tail.endswith(("\n", "\r")) or "\n" not in tail:
+    # Any line break counts: old Mac files end their lines with CR alone.
+    lines = tail.replace("\r\n", "\n").replace("\r", "\n")
+    if not lines or lines.endswith("\n") or "\n" not in lines:
         return []
-    last = tail.rsplit("\n", 1)[-1]
+    last = lines.rsplit("\n", 1)[-1]
     try:
         fields = next(csv.reader([last], delimiter=info.delimiter), [])
     except csv.Error:

@@ -28,10 +28,13 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from dialcli.leads.csvfile import (HeaderPlan, Memo, canonical_zone, merge_region, read_columns,
+from dialcli.leads.header import HeaderPlan
+from dialcli.leads.csvfile import (Memo, canonical_zone, merge_region, read_columns,
                                   state_code)
+from dialcli.leads.cells import clean_cells, same_number_once
 from dialcli.leads.consent_columns import ConsentColumns
 from dialcli.leads.keys import Runs, SeenKeys, to_keys
+from dialcli.outfiles import neutralise
 from dialcli.phones import PHONE_SLOTS, PhoneParser, group_zones
 
 OPTOUT_REASON = "on the opt-out list"
@@ -156,6 +159,7 @@ class Preparer:
         self.dropped_by_reason: Counter[str] = Counter()
         self.dropped_examples: list[dict[str, Any]] = []
         self.per_group: Counter[int | None] = Counter()
+        self.repeated_headers: list[int] = []
         self._enc_caches = [_Encoded() for _ in self.h.variables]
         self.consent = (ConsentColumns(self.h.consent, self.h.timezone)
                         if self.h.consent else None)
@@ -164,7 +168,8 @@ class Preparer:
     def run(self) -> Iterator[Payload]:
         s = self.spec
         for cols, starts, pos in read_columns(Path(s.path), s.encoding, s.delimiter,
-                                              self.h.width, s.chunk_rows, s.reader):
+                                              self.h.width, s.chunk_rows, s.reader,
+                                              after=self.h.line):
             yield self.prepare(cols, starts, pos)
         yield Payload(final=self.final_stats())
 
@@ -189,6 +194,16 @@ class Preparer:
         if st["ignored_values"]:
             warnings.append(f"{st['ignored_values']} row(s) have values in columns without a "
                             "header; those values were not imported.")
+        if st["excel_errors"]:
+            warnings.append(f"{st['excel_errors']} value(s) are Excel errors (#N/A, #REF!, "
+                            "...); they were imported as empty.")
+        if self.repeated_headers:
+            lines = ", ".join(map(str, self.repeated_headers[:5]))
+            more = len(self.repeated_headers) - 5
+            warnings.append(
+                f"{len(self.repeated_headers)} line(s) repeat the header (files pasted "
+                f"together?) and were skipped: line {lines}" + (f" and {more} more" if more > 0
+                                                                else "") + ".")
         if st["no_zone"]:
             warnings.append(
                 f"{st['no_zone']} lead(s) have no known time zone (e.g. toll-free or "
@@ -212,8 +227,10 @@ class Preparer:
             self._rejects_file = open(self.spec.rejects_path, "w", newline="",
                                       encoding="utf-8-sig")
             self._rejects = csv.writer(self._rejects_file)
-            self._rejects.writerow(["line", "reason", *self.h.raw])
-        self._rejects.writerow([line, reason, *row])
+            self._rejects.writerow(["line", "reason", *map(neutralise, self.h.raw)])
+        # The rejects file is opened in a spreadsheet to be fixed: a value that
+        # would run there as a formula is written so that it shows as text.
+        self._rejects.writerow([line, reason, *map(neutralise, row)])
         self.stats["rejects_written"] += 1
         if duplicate:
             self.stats["duplicates"] += 1
@@ -227,14 +244,16 @@ class Preparer:
         h = self.h
         n = len(starts)
         self.stats["rows"] += n
+        self.stats["excel_errors"] += clean_cells(cols)
         row = lambda i: _row(cols, i, h.width)  # noqa: E731 - only for rejects
         if h.ignored:
             self._ignored_values(cols)
-        bad = self._extras(cols, starts, row)
+        bad = self._extras(cols, starts, row) | self._repeated_headers(cols, starts)
         parsed = []
         for slot, j in h.phones:
             e164s, info, errors = self.parser.parse_column(cols[j])
             parsed.append((slot, j, e164s, info, errors))
+        same_number_once(parsed)
         first = list(parsed[0][2])
         for _slot, _j, e164s, _info, _errors in parsed[1:]:
             first = [a if a is not None else b for a, b in zip(first, e164s)]
@@ -284,6 +303,22 @@ class Preparer:
                          f"has {len(values)} values but the header has {width} columns "
                          "(a comma inside a value that is not in quotes?)")
         return flagged
+
+    def _repeated_headers(self, cols, starts) -> set[int]:
+        """Rows that repeat the header (files pasted together, each with its header):
+        skipped, not leads and not rejects; a warning says where."""
+        h = self.h
+        j = h.phones[0][1]
+        want = h.raw[j].casefold()
+        if not want or want not in "\n".join(cols[j]).casefold():   # the usual chunk
+            return set()
+        hits = [i for i, v in enumerate(cols[j]) if v.strip().casefold() == want]
+        same = {i for i in hits
+                if all(cols[k][i].strip().casefold() == c.casefold() for k, c in enumerate(h.raw))}
+        if same:
+            self.stats["rows"] -= len(same)
+            self.repeated_headers.extend(starts[i] for i in sorted(same))
+        return same
 
     def _ignored_values(self, cols) -> None:
         filled: set[int] = set()
@@ -410,7 +445,7 @@ class Preparer:
             self.stats["no_zone"] += sum(1 for g in cgroup if g in self._zoneless)
         emails = self._emails(col(h.email)) if h.email is not None else [""] * n
         leads = LeadColumns(
-            first_id=lead0, lines=starts, names=list(map(str.strip, col(h.name))),
+            first_id=lead0, lines=starts, names=self._names(col),
             emails=emails, phone1=first, vars=self._vars(col, n),
             timezones=[t or "" for t in tzs] if tzs is not None else None,
             status=status, phone_slot=pslot, cur_group=cgroup, skip_reason=skip,
@@ -473,6 +508,16 @@ class Preparer:
         if cache.bad:
             self.stats[stat] += sum(map(cache.bad.__contains__, values))
         return out
+
+    def _names(self, col) -> list[str]:
+        """Each lead's name on one line: runs of spaces, tabs, line breaks and
+        non-breaking spaces are one space (a name is said, and shown in tables);
+        first and last name are joined when the file has no name column."""
+        parts = [col(j) for j in (self.h.name_parts or [self.h.name])]
+        values = parts[0] if len(parts) == 1 else [" ".join(p) for p in zip(*parts)]
+        if _plain(values):
+            return values
+        return [" ".join(v.split()) for v in values]
 
     def _emails(self, values: list[str]) -> list[str]:
         out = list(map(str.strip, values))

@@ -22,11 +22,9 @@ has several zones that disagree, each is shown), answered by, disposition, turns
 duration, billed minutes and cost (the provider's price when final, else minutes x
 rate).
 
-**Excel safety.** A cell from lead data (names, emails, variables, numbers) that
-starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return would be run as a
-formula by spreadsheet programs (CSV injection); such cells get a leading ``'``.
-Valid E.164 numbers (``+14155551200``) are left as they are. ``excel=True`` writes
-UTF-8 with a byte-order mark so Excel detects the encoding.
+**Excel safety.** Cells from lead data go through ``outfiles.neutralise`` (CSV
+injection); ``excel=True`` writes UTF-8 with a byte-order mark so Excel detects the
+encoding.
 """
 
 from __future__ import annotations
@@ -41,13 +39,11 @@ from typing import IO, Any, Callable, Iterator
 from dialcli.clock import from_iso
 from dialcli.compliance.rules import zone_info
 from dialcli import outfiles
+from dialcli.outfiles import neutralise
 from dialcli.leads.csvfile import CONSENT_COLUMNS, STRUCTURED
-from dialcli.phones import is_e164
 from dialcli.results.reporting import LEAD_CONSENT_COLUMNS
 from dialcli.store import Store
 from dialcli.workspace import fields as extracted
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 LEAD_TRAILER = ["status", "last_disposition", "attempts", "pass", "reached_phone",
                 "callback_at_utc", "last_call_at_utc", "lead_id", "consent", "consent_at_utc",
@@ -110,16 +106,6 @@ def _latest_fields(store: Store, campaign_id: int) -> Iterator[tuple[int, dict[s
         latest.update({k: v for k, v in _values(text).items() if v is not None})
     if current is not None:
         yield current, latest
-
-
-def neutralise(value: Any) -> str:
-    """A lead-data cell made safe for spreadsheets (see the module docstring)."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text.startswith(FORMULA_PREFIXES) and not is_e164(text):
-        return "'" + text
-    return text
 
 
 def lead_columns(store: Store, campaign_id: int) -> list[str]:
@@ -374,6 +360,6 @@ def export(writer: Callable[[IO[str]], int], path: str, *, excel: bool = False,
         return writer(fh)
 
 
-__all__ = ["neutralise", "field_names", "field_cell", "lead_columns", "lead_total",
+__all__ = ["field_names", "field_cell", "lead_columns", "lead_total",
            "write_leads_csv", "write_calls_csv",
            "write_atomically", "export"]
