@@ -14,7 +14,7 @@ disposition), callback-time accuracy, the confusions, and the brain's cost per
 utterance with its memo caches cleared (every line read for the first time).
 
 Usage: ``python bench/brain_eval.py [--split all|tune|heldout] [--failures]
-[--check] [--batch NAME] [--ramble] [--dump FILE]`` (``--check`` exits 1 when a target is
+[--check] [--batch NAME] [--ramble] [--dump FILE] [--asr]`` (``--check`` exits 1 when a target is
 missed; ``--dump`` writes every line's outcome -- file, line, got, callback time -- so
 two versions of the rules can be diffed verdict by verdict).
 """
@@ -81,6 +81,25 @@ def load(split: str) -> list[Case]:
     if split == "heldout":
         return [c for c in cases if held_out(c)] + fresh
     return cases + seen + fresh
+
+
+#: The second held-out set: realistic speech-to-text lines (lowercase, fillers, cut-offs,
+#: mis-heard words, screeners), written apart from the corpus. Half of it (fixed by the
+#: caller text) may be studied while tuning; the other half is only ever scored.
+ASR_FILE = DATA / "brain_asr_callers.csv"
+
+
+def asr_half(case: Case) -> str:
+    """'tune' or 'untouched': one line in two, by a hash of the caller text."""
+    return "tune" if hashlib.sha256(case.caller.encode()).digest()[1] % 2 == 0 else "untouched"
+
+
+def load_asr(half: str) -> list[Case]:
+    """The speech-to-text set's ``half`` ('tune', 'untouched' or 'all')."""
+    cases = read_cases(ASR_FILE)
+    for c in cases:
+        SOURCE[id(c)] = ASR_FILE.name
+    return [c for c in cases if half == "all" or asr_half(c) == half]
 
 
 def pct(n: int, d: int) -> str:
@@ -204,10 +223,21 @@ def main() -> int:
     ap.add_argument("--dump", metavar="FILE",
                     help="write every line's outcome (source:line, got, callback time, caller), "
                          "to diff the verdicts of two versions of the rules")
+    ap.add_argument("--asr", action="store_true",
+                    help="score the speech-to-text set instead (tests/data/brain_asr_callers.csv): "
+                         "its tune half (with --failures, its failures) and its untouched half")
     args = ap.parse_args()
     dumped: list[str] | None = [] if args.dump else None
     splits = ("tune", "heldout") if args.split == "all" else (args.split,)
     missed = []
+    if args.asr:
+        dumped_asr: list[str] | None = [] if args.dump else None
+        for half in ("tune", "untouched"):
+            print(f"\n=== speech-to-text set, {half} half ===")
+            evaluate(load_asr(half), failures=args.failures and half == "tune", dump=dumped_asr)
+        if args.dump and dumped_asr is not None:
+            Path(args.dump).write_text("\n".join(dumped_asr) + "\n", encoding="utf-8")
+        return 0
     if args.batch:
         print(f"\n=== held-out batch {args.batch} ===")
         evaluate(read_cases(DATA / f"brain_heldout_{args.batch}.csv"))
