@@ -350,3 +350,21 @@ def test_a_weekday_with_its_date_books_the_date(text, want):
     now = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)           # Monday, 10:00 in New York
     got = parse_callback_time(text, now, "America/New_York")
     assert got.local.strftime("%Y-%m-%d %H:%M") == want, got
+
+
+@pytest.mark.parametrize("text, expected, said", [
+    # A speaker who corrects the time is booked for the correction (T0 is a Tuesday).
+    ("can you call me back tues- no thursday", "Thu 2026-03-05 10:00", "thursday"),
+    ("call me back friday no wait saturday morning", "Sat 2026-03-07 10:00", "saturday morning"),
+    ("tomorrow at 3, no wait, 4", "Wed 2026-03-04 16:00", "tomorrow at 4"),
+    ("call me tomorrow at 3 I mean 4", "Wed 2026-03-04 16:00", "tomorrow at 4"),
+    ("friday morning, no, saturday", "Sat 2026-03-07 10:00", "morning saturday"),
+    ("in an hour, no, make it two hours", "Tue 2026-03-03 12:00", "in 2 hours"),
+    ("Monday, actually Tuesday would be better", "Tue 2026-03-10 10:00", "tuesday"),
+    # Not corrections: "no" before the only time, or after it, or "no later than".
+    ("no, tomorrow at 3", "Wed 2026-03-04 15:00", "tomorrow at 3"),
+    ("tomorrow, no problem", "Wed 2026-03-04 10:00", "tomorrow"),
+])
+def test_a_corrected_time_is_the_correction(text, expected, said):
+    when, got = local(text)
+    assert (when, got.matched) == (expected, said)

@@ -248,11 +248,61 @@ def scan(raw: str) -> TimeSpec:
     return replace(spec, matched=list(spec.matched))
 
 
+#: A speaker correcting the time just said ("tues- no, thursday", "friday, no wait,
+#: saturday morning", "at 3, I mean 4"). Not "no later than", "no earlier", "no more".
+_REPAIR = re.compile(r"(?:(?<=\w)-\s*|\b)(?:no(?:\s+no)?(?:\s+wait)?|wait(?:\s+no)?|sorry|i\s+mean|actually|"
+                     r"make\s+(?:it|that)|scratch\s+that|or\s+rather|rather)\b"
+                     r"(?!\s+(?:later|earlier|sooner|more|longer|good|way|problem|thanks|thank)\b)[\s,.;!-]*",
+                     re.IGNORECASE)
+
+
+def _repaired(raw: str) -> TimeSpec | None:
+    """The time of a line that corrects itself: what follows the last correction that
+    has a time both before and after it, with what it leaves unsaid (the day, or the
+    hour) taken from before; None when the line corrects no time."""
+    for m in reversed(list(_REPAIR.finditer(raw))):
+        before, after = raw[:m.start()], raw[m.end():]
+        if not before.strip() or not after.strip():
+            continue
+        early = _scan(before)
+        if early.empty:
+            continue
+        late = _scan(after)
+        if late.empty and early.clock and _BARE_HOUR.match(after):
+            late = _scan(f"at {after}")          # "at 3, no, 4"
+        elif late.empty and early.delta and not early.day:
+            late = _scan(f"in {after}")          # "in an hour, no, make it two hours"
+        if late.empty:
+            continue
+        spec = replace(late, matched=[(p + 10_000, w) for p, w in late.matched])
+        keep_day = not (late.iso or late.day or late.delta)
+        keep_hour = not (late.iso or late.clock or late.part or late.delta)
+        if keep_day:
+            spec.day, spec.delta, spec.wall_delta = early.day, early.delta, early.wall_delta
+        if keep_hour:
+            spec.clock, spec.part = early.clock, early.part
+        for p, w in early.matched:
+            said = _scan(w)
+            if (keep_day and (said.day or said.delta)) or (keep_hour and (said.clock or said.part)):
+                spec.matched.append((p, w))
+        spec.rest = f"{early.rest} {late.rest}".strip()
+        return spec
+    return None
+
+
+_BARE_HOUR = re.compile(r"^\s*(?:\d{1,2}(?::\d{2})?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+                        r"twelve)\b", re.IGNORECASE)
+
+
 @lru_cache(maxsize=4096)
 def _scan(raw: str) -> TimeSpec:
     low = raw.lower()
     if not _GATE.search(low) and not _ES_GATE.search(low):
         return TimeSpec(rest=low)
+    if _REPAIR.search(low):
+        fixed = _repaired(raw)
+        if fixed is not None:
+            return fixed
     t = _Text(raw)
     spec = TimeSpec()
     _scan_iso(t, spec)
