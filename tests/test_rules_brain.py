@@ -114,6 +114,45 @@ def test_intents(line, intent):
     assert read(line, "maria").intent is intent
 
 
+@pytest.mark.parametrize("line, intent", [
+    # What speech-to-text makes of phone speech (brain_asr_callers.csv, tune half), by class.
+    ("please say your name and why you're calling", Intent.VOICEMAIL),        # a call screener
+    ("Hi, this is Google's call screening service.", Intent.VOICEMAIL),
+    ("please state your name and the reason for your call", Intent.VOICEMAIL),
+    ("what's the reason for your call", Intent.ASK_PURPOSE),                  # a person asking
+    ("el número que usted marcó no existe", Intent.VOICEMAIL),                # a carrier, in Spanish
+    ("do not call me at this number anymore", Intent.OPT_OUT),                # not "call me at ..."
+    ("never ring us on this line", Intent.OPT_OUT),
+    ("don't call me on this number call my cell", Intent.CALLBACK),           # a redirect
+    ("don't call my cell call my house phone", Intent.UNCLEAR),
+    ("no more robocalls", Intent.OPT_OUT),
+    ("enough with the spam calls", Intent.OPT_OUT),
+    ("put me on the do not cold list", Intent.OPT_OUT),                       # "call" misheard
+    ("i'm not saying stop calling i'm just busy", Intent.CALLBACK),           # words taken back
+    ("no don't remove me i just can't talk", Intent.CALLBACK),
+    ("i'm interest it", Intent.INTERESTED),                                   # "interested" misheard
+    ("i'm not interest", Intent.NOT_INTERESTED),
+    ("what is the interest rate", Intent.ASK_OTHER),
+    ("yeah can you have someone call me back about the quote", Intent.INTERESTED),
+    ("have someone call me back tomorrow", Intent.CALLBACK),                  # a time: a callback
+    ("yeah shoot me an email", Intent.INTERESTED),
+    ("can you email me instead", Intent.INTERESTED),
+    ("reach out tomorrow", Intent.CALLBACK),
+    ("ahorita no gracias", Intent.NOT_INTERESTED),                            # not "later"
+    ("is this for maria", Intent.ASK_WHO_FOR),
+])
+def test_speech_to_text_forms(line, intent):
+    assert read(line, "maria").intent is intent
+
+
+def test_a_screener_is_a_machine_and_who_it_is_for_then_no_is_a_wrong_number():
+    _, end, _ = talk(["Hi, if you record your name and reason for calling, I'll see if this person is available."])
+    assert end.disposition is Disposition.VOICEMAIL
+    _, end, replies = talk(["is this for maria", "no"])
+    assert "Am I speaking with Maria" in replies[0]
+    assert end.disposition is Disposition.WRONG_NUMBER
+
+
 def test_callback_with_a_time_ends_at_once_with_the_callers_words():
     _, end, replies = talk(["Yes, this is me.", "I'm busy, call me back tomorrow at 3."])
     assert end.disposition is Disposition.CALLBACK

@@ -167,6 +167,13 @@ def normalize(text: str) -> str:
     if "col" in s or "cool" in s or "cul" in s:     # speech-to-text for "calling" and "call"
         s = re.sub(r"\b(stop|quit|keep|keeps|stopped) (?:colin|cold in|coling|collin|colling|cullin)\b", r"\1 calling", s)
         s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull|cul) (me|us|here|this|again)\b", r"\1 call \2", s)
+    if "do not c" in s:     # speech-to-text: "put me on the do not cold list", "do not called list"
+        s = re.sub(r"\bdo not (?:cold|called|col|cool|coal|cull|cul|cal|kol|caul) (list|lists|registry)\b",
+                   r"do not call \1", s)
+    if "interest " in s or s.endswith("interest"):     # "i'm interest it", "not interest"
+        s = re.sub(r"\binterest (?:it|ed|id|did)\b", "interested", s)
+        s = re.sub(r"\b(am|are|not|really|very|so|definitely|be) interest\b(?! (?:rates?|free|charges?|payments?|only)\b)",
+                   r"\1 interested", s)
     if " cal " in s or " knot " in s:     # speech-to-text: "do knot call", "don't cal me"
         s = re.sub(r"\b(do|does|did) knot\b", r"\1 not", s)
         s = re.sub(r"\b(do not|never|not|no|stop|quit) cal (me|us|here|this|again)\b", r"\1 call \2", s)
@@ -418,6 +425,14 @@ _OPT_OUT = _any(
     r"\bget (?:you|y all) (?:\w+ )?sued\b",
     r"\bstop (?:robo ?calling|spam calling|spamming|telemarketing)\b",
     r"\bdo not solicit\b", r"\bno soliciting\b",
+    # Calls of a kind: "no more robocalls", "stop with the spam calls".
+    r"\b(?:no more|no|stop|quit|enough|done|sick of|tired of)(?: with)? (?:the |these |your |all the |all these )?"
+    r"(?:robo ?|spam |sales |telemarketing |junk |scam |marketing )(?:calls?|calling)\b",
+    # The number itself as the object: "don't call me at this number (anymore)".
+    r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone|dial|text)\w* (?:me |us |her |him )?(?:at|on) "
+    r"(?:this|that) (?:\w+ )?(?:number|phone|line|cell|cellphone|landline)\b",
+    r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone|dial|text)\w* (?:me |us |her |him )?(?:at|on) "
+    r"(?:my|our|her|his) (?:\w+ ){1,2}(?:again|anymore|any more|no more|ever again)\b",
     # A request cut off by the recogniser where nothing else could follow ("don't call this",
     # "put me on do not", "i want off this", "i don't want any more").
     r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone|dial|text)\w* (?:this|that|my|our)"
@@ -625,8 +640,21 @@ _OPT_OUT = _any(
     r"\b(?:call|calling|contact)\w* (?:me|us|here) again (?:would be|is|will be) (?:a )?(?:big |huge )?(?:mistake|bad idea)\b",
     r"^(?:(?:please|just|so)\s+)+(?:do )?not (?:call|contact|ring|phone|dial)\w* (?:me|us|here|this number)(?: please)?$",
 )
-#: "Don't call me ma'am" is about a name, not about calling.
+
+
+def _may_name(s: str) -> bool:
+    """Cheap test first: could ``_NAMING`` find anything in ``s``?"""
+    return "call" in s or "llam" in s or "not " in s
+
+
+#: "Don't call me ma'am" is about a name, not about calling; "I'm not saying stop
+#: calling", "no, don't remove me" take back the words of a request.
 _NAMING = re.compile(
+    r"\b(?:am|was|is|are) not (?:saying|asking|telling (?:you|y all)|asking (?:you|y all)|trying to (?:say|get you to)|"
+    r"going to (?:say|ask))(?: (?:you|y all))?(?: to)? (?:stop|quit|not|never|remove|take|cease)\w*"
+    r"(?: (?:calling|call|contacting|me|us|it|that|off|the calls))*\b|"
+    r"(?:^|\b(?:no|please|but) )(?:do not|you do not have to|no need to) (?:remove|delete|unsubscribe|block|take) "
+    r"(?:me|us|my number|this number)(?: (?:off|from|out)(?: (?:the|your) list)?)?\b|"
     r"\bdo not call (?:me|her|him) (?:maam|madam|sir|mister|miss|mrs|ms|mr|honey|sweetie|dear|"
     r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b|"
     r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell|old|young|"
@@ -636,8 +664,8 @@ _NAMING = re.compile(
     r"\bno (?:le )?llames? a (?:mi|su|tu) \w+\b(?= .*\b(?:hablame|llamame|marcame|hableme|llameme)\b)|"
     r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|mami|papi|mija|mijo|amor|asi|por mi nombre|"
     r"\w+ llamame)\b|\bno (?:me )?llames? (?:\w+ ){1,3}(?:dime|digame|llamame|llameme|soy)\b|"
-    r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
-    r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
+    r"\bdo not call (?:back )?(?:(?:me|us) (?:at|on) )?(?:the|my|that|this) (?:\w+ )?(?:landline|home|house|office|"
+    r"work|cell|number|phone|line)\b(?= .*\b(?:call|try|reach) (?:me )?(?:on |at )?(?:the|my|me on|me at)\b)|"
     r"\bstop calling me (?:maam|madam|sir|miss|mrs|ms|mr|mister|honey|sweetie|dear|hon|babe|buddy|pal|that)"
     r"(?= (?:i am|it is|call me|my name|just|im)\b)|"
     r"\bstop calling (?:it|that|this) (?:a |an |the )?(?!(?:again|anymore|any more|ever|now|please|already|number|"
@@ -716,6 +744,15 @@ _VOICEMAIL = _any(
     r"\b(?:deje|deja|dejen) (?:su|tu|un) (?:mensaje|recado)\b", r"\bdespues del tono\b",
     r"\bno (?:esta|se encuentra) disponible\b", r"\bbuzon\b", r"\b(?:ha|has) llamado a\b",
     r"\bfuera de servicio\b", r"\b(?:esta apagado|fuera del area)\b",
+    # Call screeners (Google Call Screen, iPhone call screening): a machine asking who
+    # calls and why, heard before any person.
+    r"\b(?:say|state|record|leave) (?:your|their) (?:full )?name and (?:the )?(?:reason|why|what)\b",
+    r"^(?:(?:hi|hello|please)\s+)*(?:say|state|record) your name\b",
+    r"\bscreening (?:service|their calls|your call|this call)\b|\bcall screen(?:ing|er)?\b|\bbeing screened\b|"
+    r"\b(?:is|are) screening (?:their|his|her|the|this|your) call",
+    r"\bsee if (?:this person|the person|they|he|she|the user|your party) (?:is|are) available\b",
+    r"\bel numero (?:que )?(?:usted )?(?:marco|ha marcado|llamo|esta llamando|solicitado)\b",
+    r"\bnumero\b.*\bno existe\b",
 )
 
 
@@ -729,7 +766,9 @@ def _named_patterns() -> tuple[AnyOf, AnyOf, AnyOf, AnyOf]:
     n = _NAME
     return (
         _any(*_WRONG_NUMBER), _any(*_name_patterns(n)),
-        _any(*_ASK_WHO_FOR), _any(rf"\bwho is {n}\b", rf"\b{n} who\b"),
+        _any(*_ASK_WHO_FOR), _any(rf"\bwho is {n}\b", rf"\b{n} who\b",
+                                  rf"^(?:(?:um|so|wait|oh|hi|hello|yes|yeah)\s+)*(?:is (?:this|it|that)|this is|"
+                                  rf"you are|are you) (?:a call |calling |looking |asking )?for {n}\b"),
     )
 
 
@@ -802,10 +841,10 @@ _CALLBACK = _any(
     # "Thanks for calling back" is gratitude, not a request.
     r"(?<!for )\bcall(?:ing)? (?:me |us |her |him )?(?:back|again|later|another time|some other time)\b",
     rf"\bcall (?:me |us )?(?:back )?(?:{_TIME_WORDS}|in the|first thing|after work|around|sometime)\b",
-    r"\b(?:try|ring|phone|reach|reach out to|catch|contact|get back to|call back) (?:me |us )?"
+    r"\b(?:try|ring|phone|reach|reach (?:back )?out(?: to)?|catch|contact|get back to|call back) (?:me |us )?"
     r"(?:again |back )?(?:later|back|again|another|some other|tomorrow|tonight|next|this|on|at|in |"
     r"after|around|monday|tuesday|wednesday|thursday|friday|saturday|sunday|the)",
-    r"\bi am (?:really |kind of |a bit |a little )?(?:busy|driving|at work|working|in a meeting|"
+    r"\bi am (?:really |kind of |a bit |a little |just |so |very |pretty )?(?:busy|driving|at work|working|in a meeting|"
     r"in class|at the doctor|on my way|about to|eating|cooking|in the middle of|with (?:a |my )?"
     r"(?:customer|client|patient|kids|family|someone)|on (?:the other line|another call|a call)|"
     r"not (?:free|available) (?:right )?now|out|outside|away|running late|headed out|on the road)\b",
@@ -913,6 +952,9 @@ _INTERESTED = _any(
     r"\b(?:a way|how) to get (?:a|an|my) (?:free )?(?:quote|estimate)\b",
     r"\b(?:how (?:do|can) (?:i|we)|(?:i|we) (?:want|would like) to) opt in\b",
     r"\bhave (?:someone|somebody|a rep|an agent|him|her|them) (?:call|reach|contact|come|get in touch)\b",
+    # Information in writing instead of the call: "shoot me an email", "can you email me instead".
+    r"(?<!not )(?<!never )\b(?:send|shoot|drop|fire) (?:me|us) (?:an? )?(?:e ?mail|email|text|message)\b",
+    r"(?<!not )(?<!never )(?<!do you )(?<!did you )(?<!to )\be ?mail (?:me|us)(?: (?:instead|please|then|something|about it))*$",
     r"\b(?:can|could) (?:someone|somebody|you) (?:come out|come by|give me an estimate|send someone)\b",
     r"\b(?:been|was|were) (?:waiting for|expecting) (?:your|this|you|a)\b", r"\bbeen meaning to\b",
     r"\b(?:i|we) would love\b", r"\b(?:i|we) (?:want|wanna) to (?:know|hear|learn|see) more\b",
@@ -1073,12 +1115,16 @@ def _read_line(raw: str, s: str, first: str) -> Reading:
         # opt-out (rules, safety net or model) makes the line one.
         sentences = _SENTENCE_END.split(raw.strip())
         if len([t for t in sentences if t.strip()]) < 2 and s.count(" ") >= 5:
+            # A part that is the whole line, its names marked ("don't call my cell, call my
+            # house phone"), was read above with them understood: not again without.
+            whole = " ".join(_unnamed(s).split())
             sentences = [p for p in _CLAUSE_BREAK.split(f" {_unnamed(s)} ")
-                         if p.strip().count(" ") >= 2 and _CLAUSE_GATE.search(p)]
+                         if p.strip().count(" ") >= 2 and _CLAUSE_GATE.search(p)
+                         and " ".join(p.split()) != whole]
         said = [t for t in sentences if t.strip()]
         # What the whole line shows to be a name or a redirect ("Don't call my cell. Call
         # my office line.") is not an opt-out in a sentence of its own either.
-        named = [m.group(0) for m in _NAMING.finditer(s)] if "call" in s or "llam" in s else []
+        named = [m.group(0) for m in _NAMING.finditer(s)] if _may_name(s) else []
         for k, sentence in enumerate(said):
             if named and any(n in normalize(sentence) for n in named):
                 continue
@@ -1112,7 +1158,7 @@ def _reading(raw: str, s: str, first: str) -> Reading:
 
     # "Don't call me ma'am", "I never call back numbers I don't know": about a name or
     # the caller's own habits, not about our calls -- for the rules and the model alike.
-    plain = _NAMING.sub(" ", s) if "call" in s or "llam" in s else s
+    plain = _NAMING.sub(" ", s) if _may_name(s) else s
     if _OPT_OUT.search(plain) or ((core := _core(plain)) != plain and _OPT_OUT.search(core)) or \
             _opt_out_in_a_clause(s, raw):
         flags.add(Intent.OPT_OUT)
@@ -1150,6 +1196,9 @@ def _reading(raw: str, s: str, first: str) -> Reading:
         flags.add(Intent.ASK_OTHER)
     # "Not interested" also matches the negated interest patterns' words; the explicit
     # decline wins. A request to stop calling is never just "not interested".
+    if Intent.INTERESTED in flags and Intent.CALLBACK in flags and not time_phrase and _SOMEONE_TO_CALL.search(s):
+        # "Can you have someone call me back about the quote": a follow-up asked for.
+        flags.discard(Intent.CALLBACK)
     if Intent.NOT_INTERESTED in flags:
         flags.discard(Intent.INTERESTED)
         if not time_phrase and _DECLINE_LAST.search(s):
@@ -1222,7 +1271,7 @@ _SENTENCE_END = re.compile(r"[.!?;]+(?:\s+|$)")
 def _unnamed(s: str) -> str:
     """``s`` with "don't call me ma'am" and its kind marked, not cut out: what is left
     on either side is not a clause of its own ("don't call it a scam" is no "scam")."""
-    return _NAMING.sub(" xnamedx ", s) if "call" in s or "llam" in s else s
+    return _NAMING.sub(" xnamedx ", s) if _may_name(s) else s
 
 
 def _opt_out_in_a_clause(s: str, raw: str = "") -> bool:
@@ -1234,7 +1283,7 @@ def _opt_out_in_a_clause(s: str, raw: str = "") -> bool:
     sentences = [t for t in _SENTENCE_END.split(raw.strip()) if t.strip()] if raw else []
     if len(sentences) > 1:
         # Names and redirects as the whole line shows them ("Don't call my cell. Call my office line.").
-        named = [m.group(0) for m in _NAMING.finditer(s)] if "call" in s or "llam" in s else []
+        named = [m.group(0) for m in _NAMING.finditer(s)] if _may_name(s) else []
         said = []
         for t in sentences:
             t = _unnamed(normalize(t))
@@ -1296,7 +1345,10 @@ _NOT_ABOUT_US = re.compile(r"\b(?:my|our|his|her) (?:\w+ )?(?:boss|mom|mother|da
                            r"daughter|kids?|friend|sister|brother|work|job|bank|doctor|ex)\b|\bstop by\b|"
                            r"\b(?:do not|dont) mind\b|\bcall (?:me|us) back\b|\bthe call dropped\b")
 
+_SOMEONE_TO_CALL = re.compile(r"\bhave (?:someone|somebody|a rep\w*|an agent|a specialist|one of your \w+) "
+                              r"(?:call|reach|contact|get in touch)")
 _DECLINE_LAST = re.compile(r"\b(?:but|so) no(?: thanks| thank you)?$|\bnot right now,? thank|"
+                           r"\b(?:ahorita|ahora|por ahora) no,? gracias\b|"
                            r"\bnot at this time\b")
 
 
