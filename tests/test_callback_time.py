@@ -359,7 +359,7 @@ def test_a_weekday_with_its_date_books_the_date(text, want):
     ("tomorrow at 3, no wait, 4", "Wed 2026-03-04 16:00", "tomorrow at 4"),
     ("call me tomorrow at 3 I mean 4", "Wed 2026-03-04 16:00", "tomorrow at 4"),
     ("friday morning, no, saturday", "Sat 2026-03-07 10:00", "morning saturday"),
-    ("in an hour, no, make it two hours", "Tue 2026-03-03 12:00", "in 2 hours"),
+    ("in an hour, no, make it two hours", "Tue 2026-03-03 12:00", "2 hours"),
     ("Monday, actually Tuesday would be better", "Tue 2026-03-10 10:00", "tuesday"),
     # Not corrections: "no" before the only time, or after it, or "no later than".
     ("no, tomorrow at 3", "Wed 2026-03-04 15:00", "tomorrow at 3"),
@@ -368,3 +368,23 @@ def test_a_weekday_with_its_date_books_the_date(text, want):
 def test_a_corrected_time_is_the_correction(text, expected, said):
     when, got = local(text)
     assert (when, got.matched) == (expected, said)
+
+
+@pytest.mark.parametrize("text, expected", [
+    # Minutes before or after the hour said as words, as speech-to-text writes them.
+    ("call me at ten to five", "Tue 2026-03-03 16:50"),
+    ("call me at twenty past three", "Tue 2026-03-03 15:20"),
+    ("around 20 after 4", "Tue 2026-03-03 16:20"),
+    # A bare duration, the answer to "when?".
+    ("couple of hours", "Tue 2026-03-03 12:00"),
+    ("2 hrs", "Tue 2026-03-03 12:00"),
+    ("maybe an hour", "Tue 2026-03-03 11:00"),
+])
+def test_minutes_to_the_hour_and_bare_durations(text, expected):
+    assert local(text)[0] == expected
+
+
+@pytest.mark.parametrize("text", ["anytime from 10 to 5", "between 10 to 5", "3 weeks ago",
+                                  "the couple of days we spent"])
+def test_spans_and_the_past_are_no_minutes_and_no_duration(text):
+    assert local(text)[1].source == "default"

@@ -422,6 +422,7 @@ _OPT_OUT = _any(
     r"\b(?:cancel|rid of|ditch|scrap) (?:my|our|this) (?:number|name|info\w*|details|data|phone number)\b",
     r"\bleave (?:this|our|my) (?:phone number|number|phone|line|house|family) alone\b",
     r"\b(?:do not|does not|no longer) consent\b", r"\bsee (?:you|y all) (?:\w+ )?in court\b",
+    r"\b(?:i am|we are|i feel|i am being|we are being|i have been|we have been) (?:\w+ )?harassed\b(?! (?:by|at)\b(?! (?:you|y all|your|these|this|the calls)\b))",
     r"\bget (?:you|y all) (?:\w+ )?sued\b",
     r"\bstop (?:robo ?calling|spam calling|spamming|telemarketing)\b",
     r"\bdo not solicit\b", r"\bno soliciting\b",
@@ -766,7 +767,7 @@ def _named_patterns() -> tuple[AnyOf, AnyOf, AnyOf, AnyOf]:
     n = _NAME
     return (
         _any(*_WRONG_NUMBER), _any(*_name_patterns(n)),
-        _any(*_ASK_WHO_FOR), _any(rf"\bwho is {n}\b", rf"\b{n} who\b",
+        _any(*_ASK_WHO_FOR), _any(rf"\bwho (?:the hell |the heck |on earth )?is {n}\b", rf"\b{n} who\b",
                                   rf"^(?:(?:um|so|wait|oh|hi|hello|yes|yeah)\s+)*(?:is (?:this|it|that)|this is|"
                                   rf"you are|are you) (?:a call |calling |looking |asking )?for {n}\b"),
     )
@@ -777,9 +778,10 @@ def _with_placeholder(s: str, first: str) -> str | None:
     if not first or first not in s:
         return None
     words = s.split(" ")
-    if first not in words:
+    possessive = f"{first}s"         # "maria's phone" (the apostrophe is gone)
+    if first not in words and possessive not in words:
         return None
-    return " ".join(_NAME if w == first else w for w in words)
+    return " ".join(_NAME if w == first else f"{_NAME}s" if w == possessive else w for w in words)
 
 
 def _name_patterns(first: str) -> list[str]:
@@ -792,6 +794,8 @@ def _name_patterns(first: str) -> list[str]:
         rf"\b{n} does not live here\b", rf"\bno one (?:here )?(?:named|called) {n}\b",
         rf"^(?:no |nope )?not {n}\b", rf"\b(?:do not know|dunno) (?:no|any|nobody|no one|a) {n}\b",
         rf"\bwrong {n}\b", rf"\b(?:ninguna?|ningun) {n}\b",
+        rf"\b(?:this|that|it) is not {n}s (?:phone|number|cell|line|house)\b", rf"\bno soy {n}\b",
+        rf"\b(?:no|este no|esta no) es (?:el (?:numero|telefono|celular) de )?{n}\b",
     ]
 
 
@@ -1094,8 +1098,8 @@ def read(text: str, first: str = "") -> Reading:
     """
     raw = text or ""
     s = _normalized(raw)
-    if first and first not in s.split(" "):
-        first = ""           # the name only matters where it is said
+    if first and first not in s.split(" ") and f"{first}s" not in s.split(" "):
+        first = ""           # the name only matters where it is said ("maria", "maria's")
     return _read_line(raw, s, first)
 
 

@@ -204,7 +204,8 @@ def _normalize(raw: str) -> str:
     s = re.sub(r"\b(?:a\s+)?quarter\s+(?:of\s+an?\s+)?hour\b", "15 minutes", s)
     s = re.sub(r"\bhalf\s+(?:an?\s+)?hour\b", "30 minutes", s)
     s = re.sub(r"\b(?:an?|one)\s+hour\s+and\s+a\s+half\b", "90 minutes", s)
-    s = re.sub(r"\ba\s+couple(?:\s+of)?\b", "2", s)
+    s = re.sub(r"\b(?:a\s+)?couple(?:\s+of)?(?=\s+(?:minutes?|mins?|hours?|hrs?|days?|weeks?|months?)\b)|\ba\s+couple(?:\s+of)?\b",
+               "2", s)
     s = re.sub(r"\ba\s+few\b", "3", s)
     # "twenty five" / "twenty-five" -> 25, then single number words.
     s = re.sub(r"\b(twenty|thirty|forty|fifty)[\s-](one|two|three|four|five|six|seven|eight|nine)\b",
@@ -348,6 +349,9 @@ def _scan_relative(t: _Text, spec: TimeSpec) -> None:
         rf"\b(?:try|call|ring)(?:\s+(?:me|us|again|back))*\s+(?:in\s+)?{n}\s+{_UNIT_RE}\b(?!\s+(?:from|after|on)\b)",
         # "call me back in 15": a bare number after "back in" -- minutes from 5 up
         r"\b(?:back|again|me|us)\s+in\s+(?:like\s+|about\s+)?(5|10|15|20|25|30|40|45)()(?!\s*(?::|\d|am|pm|th|st|nd|rd))\b",
+        # A duration and nothing else, the answer to "when?": "couple of hours", "2 hrs".
+        rf"^(?:(?:like|maybe|about|around|say|probably|oh|well|um|uh)\s+)*{n}(?:\s+and\s+a\s+half)?\s+{_UNIT_RE}"
+        r"(?:\s+(?:or so|maybe|tops|please|thanks|from now))?$",
     )
     for pat in patterns:
         m = t.take(pat)
@@ -526,9 +530,13 @@ def _scan_clock(t: _Text, spec: TimeSpec) -> None:
         spec.clock = (0, 0, "exact") if m.group(1) == "midnight" else (12, 0, "exact")
         spec.add(m)
         return
-    m = t.take(r"\b(?:at\s+|around\s+)?(half|quarter)\s+(past|after|to|till|of)\s+(\d{1,2})\b")
+    # "half past 2", "quarter to 5", and minutes said the same way: "ten to five",
+    # "twenty past three" (not "from 10 to 5", a span of hours).
+    m = t.take(r"(?<!from\s)(?<!between\s)(?<!\d\s)\b(?:at\s+|around\s+)?(half|quarter|5|10|20|25)(?:\s+minutes)?"
+               r"\s+(past|after|to|till|of)\s+(\d{1,2})\b(?!:|\s*[ap]m\b|\s+\d)")
     if m and 1 <= int(m.group(3)) <= 12:
-        hour, minute = int(m.group(3)), 30 if m.group(1) == "half" else 15
+        hour = int(m.group(3))
+        minute = {"half": 30, "quarter": 15}.get(m.group(1)) or int(m.group(1))
         if m.group(2) in ("to", "till", "of"):
             hour, minute = (hour - 1) or 12, 60 - minute
         spec.clock = (hour, minute, "bare")
