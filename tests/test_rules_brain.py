@@ -140,6 +140,15 @@ def test_intents(line, intent):
     ("reach out tomorrow", Intent.CALLBACK),
     ("ahorita no gracias", Intent.NOT_INTERESTED),                            # not "later"
     ("is this for maria", Intent.ASK_WHO_FOR),
+    ("i'm being harassed", Intent.OPT_OUT),
+    ("i feel harassed by my boss", Intent.UNCLEAR),                           # not by us
+    ("this isn't maria's phone", Intent.WRONG_NUMBER),
+    ("no soy maria", Intent.WRONG_NUMBER),
+    ("call me back tomor", Intent.CALLBACK),                                  # cut off
+    ("uh not really a good time", Intent.CALLBACK),                           # not a decline
+    ("no not really", Intent.NOT_INTERESTED),
+    ("yeah i'm still interested", Intent.INTERESTED),
+    ("we're moving", Intent.NOT_INTERESTED),
 ])
 def test_speech_to_text_forms(line, intent):
     assert read(line, "maria").intent is intent

@@ -852,7 +852,7 @@ _CALLBACK = _any(
     r"in class|at the doctor|on my way|about to|eating|cooking|in the middle of|with (?:a |my )?"
     r"(?:customer|client|patient|kids|family|someone)|on (?:the other line|another call|a call)|"
     r"not (?:free|available) (?:right )?now|out|outside|away|running late|headed out|on the road)\b",
-    r"\b(?:not|bad|terrible|awkward) (?:a )?(?:good |great |convenient )?time\b",
+    r"\b(?:not|bad|terrible|awkward) (?:really |exactly |quite |the )?(?:a )?(?:good |great |convenient |best |right )?time\b",
     r"\bnot a good moment\b", r"\bbad moment\b",
     r"\b(?:can not|unable to|not able to) (?:really )?(?:talk|speak|chat)\b",
     r"\bnot (?:right )?now\b", r"\bnow is not\b",
@@ -873,7 +873,9 @@ _CALLBACK_HINT = re.compile(r"\b(?:better|works|work|good|prefer|free|available|
 _NOT_INTERESTED = _any(
     r"\bnot (?:\w+ ){0,2}interested\b", r"\bno (?:real )?interest\b", r"\buninterested\b",
     r"\bno,? (?:thanks|thank you|thankyou)\b", r"\bno thanks\b", r"\bthanks but no\b",
-    r"\bnot for (?:me|us)\b", r"\bnot really\b", r"\bnot at all\b", r"\bno way\b",
+    r"\bnot for (?:me|us)\b", r"\bnot at all\b", r"\bno way\b",
+    # Not "not really a good time", "not really sure": there it says how much, not no.
+    r"\bnot really\b(?! (?:a |the )?(?:good|great|best|right|convenient|sure|certain|free|available|now)\b)",
     # "I'm good" alone may answer "how are you?"; only a clear decline counts.
     r"\b(?:i|we) (?:am|are) all set\b",
     r"\b(?:i|we) (?:am|are) (?:good|fine|okay|covered|happy) (?:with (?:what|my|our|the)|already)\b",
@@ -925,6 +927,8 @@ _NOT_INTERESTED = _any(
     r"\b(?:we|i) am not buying\b", r"\bwe are not buying\b", r"\bnot (?:my|our) cup of tea\b",
     r"^(?:i|we) do not care\b", r"\bnot (?:for|in) (?:the market|me right now)\b",
     r"\b(?:selling|sold|moving|about to move|relocating)\b.*\b(?:house|home|soon|out|place)\b",
+    r"^(?:(?:oh|well|no|yeah|actually|sorry)\s+)*(?:we are|i am) (?:moving|relocating|selling)"
+    r"(?: (?:soon|away|out|next month|this year|anyway))?$",
     r"\b(?:does not|would not|do not think it would) make sense\b", r"\bno (?:lo|la|los|las) necesit\w+\b",
     r"\b(?:do not|dont) think (?:i am|we are|i would be|we would be|i will be) interested\b",
     r"^(?:no |nope |okay |ok )?(?:thanks|thank you) (?:anyway|anyways|though)$",
@@ -936,7 +940,8 @@ _NOT_INTERESTED = _any(
 _INTERESTED = _any(
     # "not interested" never reaches here: the decline wins in ``read``.
     r"\b(?:i am|we are|i would be|i might be|"
-    r"definitely|very|really|sounds) interest(?:ed|ing)\b",
+    r"definitely|very|really|sounds) (?:still |also |actually |definitely |really |very |so |kind of |kinda |"
+    r"somewhat |quite |pretty |super )?interest(?:ed|ing)\b",
     r"\b(?:i|we) (?:would|do) like to (?!know (?:who|how|why|what))(?:set|sign|get|start|enroll|"
     r"schedule|book|go|move|hear|learn|know more|try|apply|buy|do|make|talk|speak|see)\w*\b",
     r"\b(?:i|we) want (?:to (?:set|sign|get|start|enroll|schedule|book|go ahead|move|apply|buy|try|"

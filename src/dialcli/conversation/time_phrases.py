@@ -199,7 +199,7 @@ def _normalize(raw: str) -> str:
     s = re.sub(r"\b(?:don'?t|do\s+not|never)\s+call(?:\s+(?:me|us|here))?\s+(?:after|past|later\s+than|before|"
                r"earlier\s+than)\s+\S+(?:\s*[ap]m)?", " ", s)
     s = re.sub(r"\b(good\s+(?:morning|afternoon|evening|night|day))\b", " ", s)
-    s = re.sub(r"\b(tmrw|tmr|tomoz|tomorow|tommorow|tommorrow)\b", "tomorrow", s)
+    s = re.sub(r"\b(tmrw|tmr|tomoz|tomorow|tommorow|tommorrow)\b|\btomorr?o?$|\btomor\b", "tomorrow", s)
     s = re.sub(r"\bo'?\s?clock\b", "oclock", s)
     s = re.sub(r"\b(?:a\s+)?quarter\s+(?:of\s+an?\s+)?hour\b", "15 minutes", s)
     s = re.sub(r"\bhalf\s+(?:an?\s+)?hour\b", "30 minutes", s)
