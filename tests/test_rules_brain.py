@@ -149,6 +149,13 @@ def test_intents(line, intent):
     ("no not really", Intent.NOT_INTERESTED),
     ("yeah i'm still interested", Intent.INTERESTED),
     ("we're moving", Intent.NOT_INTERESTED),
+    ("stock calling me", Intent.OPT_OUT),                                     # "stop" misheard
+    ("stop kolling me", Intent.OPT_OUT),
+    ("don't cole me again", Intent.OPT_OUT),
+    ("hi um sorry who is this oh okay well take my name and number off i've got a newborn", Intent.OPT_OUT),
+    # A redirect inside a ramble stays a redirect.
+    ("yeah hello i'm at work right now and don't call my cell call my house phone my husband said the same thing",
+     Intent.CALLBACK),
 ])
 def test_speech_to_text_forms(line, intent):
     assert read(line, "maria").intent is intent

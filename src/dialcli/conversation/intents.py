@@ -98,7 +98,8 @@ def _contractions() -> dict[str, str]:
              # What speech-to-text and thumbs make of the words that matter most.
              "caling": "calling", "callin": "calling", "colling": "calling",
              "cawling": "calling", "calliing": "calling", "cauling": "calling", "kalling": "calling",
-             "calin": "calling", "callling": "calling", "stap": "stop", "stahp": "stop",
+             "calin": "calling", "callling": "calling", "kolling": "calling", "koling": "calling",
+             "coaling": "calling", "stap": "stop", "stahp": "stop",
              "stopp": "stop", "cll": "call", "calll": "call", "callng": "calling", "cllng": "calling", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe", "estop": "stop", "nummer": "number", "numbr": "number",
              # Texting shorthand, as some speech-to-text and chat front ends give it.
              "u": "you", "ur": "your", "yall": "you all", "plz": "please", "pls": "please",
@@ -166,7 +167,9 @@ def normalize(text: str) -> str:
                    r"(?:a game|a gain|a gin)\b", r"\1 again", s)
     if "col" in s or "cool" in s or "cul" in s:     # speech-to-text for "calling" and "call"
         s = re.sub(r"\b(stop|quit|keep|keeps|stopped) (?:colin|cold in|coling|collin|colling|cullin)\b", r"\1 calling", s)
-        s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull|cul) (me|us|here|this|again)\b", r"\1 call \2", s)
+        s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull|cul|cole|kol|caul) (me|us|here|this|again)\b", r"\1 call \2", s)
+    if "stock call" in s or "top call" in s:     # speech-to-text for "stop calling"
+        s = re.sub(r"(?<!on )\b(?:stock|top) (calling|call) (me|us|here|this|my|our)\b", r"stop \1 \2", s)
     if "do not c" in s:     # speech-to-text: "put me on the do not cold list", "do not called list"
         s = re.sub(r"\bdo not (?:cold|called|col|cool|coal|cull|cul|cal|kol|caul) (list|lists|registry)\b",
                    r"do not call \1", s)
@@ -419,6 +422,9 @@ _OPT_OUT = _any(
     r"\bya no (?:me |nos )?(?:hable|hablen|hables)\b", r"\bno (?:me |nos )?(?:hable|hablen|hables) (?:mas|nunca)\b",
     r"\bno quiero que (?:me |nos )?(?:vuelvan a |sigan )?(?:hablen|hable|hablar|hablando)\b",
     r"\b(?:take|get|pull) (?:my|our|this) (?:number|name|info\w*|details|data|phone number) (?:out|off|away)\b",
+    r"\b(?:take|get|pull|remove|delete|erase|scratch|cross|strike) (?:my|our|this|the) (?:name|number|info\w*|details|"
+    r"phone number|data)(?: and (?:my |our |the )?(?:name|number|info\w*|details|phone number|data|address))+ "
+    r"(?:off|out|from)\b",
     r"\b(?:cancel|rid of|ditch|scrap) (?:my|our|this) (?:number|name|info\w*|details|data|phone number)\b",
     r"\bleave (?:this|our|my) (?:phone number|number|phone|line|house|family) alone\b",
     r"\b(?:do not|does not|no longer) consent\b", r"\bsee (?:you|y all) (?:\w+ )?in court\b",
@@ -1139,8 +1145,12 @@ def _read_line(raw: str, s: str, first: str) -> Reading:
                 continue
             if k < len(said) - 1 and _BARE_STOP.match(_core(normalize(sentence))):
                 continue         # "Stop, stop. Let me grab a pen.": a bare stop mid-line may mean "wait"
-            if sentence.strip() != raw.strip() and \
-                    read(sentence, first).intent is Intent.OPT_OUT:
+            if sentence.strip() == raw.strip():
+                continue
+            part = read(sentence, first)
+            # A clause around a name or redirect the line made ("xnamedx call my house
+            # phone") is the rules' to judge: the model never saw the marker.
+            if part.intent is Intent.OPT_OUT and not ("xnamedx" in sentence and part.rule_intent is not None):
                 return Reading(Intent.OPT_OUT, r.flags | {Intent.OPT_OUT}, r.time_phrase, r.text,
                                r.rule_intent or r.intent)
     return r
