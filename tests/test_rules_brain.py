@@ -153,6 +153,11 @@ def test_intents(line, intent):
     ("stop kolling me", Intent.OPT_OUT),
     ("don't cole me again", Intent.OPT_OUT),
     ("hi um sorry who is this oh okay well take my name and number off i've got a newborn", Intent.OPT_OUT),
+    ("op out please", Intent.OPT_OUT),
+    ("uh we don't do phone sales", Intent.OPT_OUT),
+    ("stop calling so early", Intent.MAYBE_OPT_OUT),                          # when, or whether: ask
+    ("stop calling me so late please", Intent.MAYBE_OPT_OUT),
+    ("stop calling so early, actually just stop calling", Intent.OPT_OUT),
     # A redirect inside a ramble stays a redirect.
     ("yeah hello i'm at work right now and don't call my cell call my house phone my husband said the same thing",
      Intent.CALLBACK),

@@ -182,6 +182,8 @@ def normalize(text: str) -> str:
         s = re.sub(r"\b(do not|never|not|no|stop|quit) cal (me|us|here|this|again)\b", r"\1 call \2", s)
     if " a again" in s:     # speech-to-text doubles the article: "don't call me a again"
         s = s.replace(" a again", " again")
+    if "op out" in s:      # speech-to-text drops the t: "op out"
+        s = re.sub(r"\bop out\b", "opt out", s)
     if "d n c" in s:       # spelled out: "d n c"
         s = re.sub(r"\bd n c\b", "dnc", s)
     if "reach" in s:     # "don't reach out to me again": a verb for calling
@@ -432,6 +434,8 @@ _OPT_OUT = _any(
     r"\bget (?:you|y all) (?:\w+ )?sued\b",
     r"\bstop (?:robo ?calling|spam calling|spamming|telemarketing)\b",
     r"\bdo not solicit\b", r"\bno soliciting\b",
+    r"\b(?:i|we) (?:do not|never) (?:do|take|accept|answer|deal with) (?:phone |telephone |any )?(?:sales|solicitations?|"
+    r"telemarketing|soliciting|marketing)(?: calls)?\b",
     # Calls of a kind: "no more robocalls", "stop with the spam calls".
     r"\b(?:no more|no|stop|quit|enough|done|sick of|tired of)(?: with)? (?:the |these |your |all the |all these )?"
     r"(?:robo ?|spam |sales |telemarketing |junk |scam |marketing )(?:calls?|calling)\b",
@@ -1222,6 +1226,10 @@ def _reading(raw: str, s: str, first: str) -> Reading:
         flags.discard(Intent.INTERESTED)
         if not time_phrase and _DECLINE_LAST.search(s):
             flags.discard(Intent.CALLBACK)    # "maybe some other time, but no"
+    if Intent.OPT_OUT in flags and _TIMING_ONLY.match(s):
+        # "Stop calling so early": about when, or maybe about whether -- the agent asks.
+        flags.discard(Intent.OPT_OUT)
+        flags.add(Intent.MAYBE_OPT_OUT)
     intent = next((i for i in _PRIORITY if i in flags), Intent.UNCLEAR)
     if intent is Intent.GOODBYE and Intent.DENY in flags:
         intent = Intent.NOT_INTERESTED       # "No. Goodbye."
@@ -1274,7 +1282,8 @@ _CLAUSE_BREAK = re.compile(r" (?:and|but|because|cause|so|okay|alright|anyway|an
 #: interested", "stop, I have a question", "hold on, stop").
 _NOT_A_CLAUSE_OPT_OUT = re.compile(r"(?<!not )(?<!no )\b(?:interested|question|hold on|hang on|wait|one sec|one second|"
                                    r"how much|tell me|go on|keep going|sign me up|go ahead(?! and)|hear the rest|hear more|"
-                                   r"but (?:okay|ok|fine|alright|all right|sure)(?: then)? (?:what|tell me|shoot|how))\b")
+                                   r"but (?:okay|ok|fine|alright|all right|sure)(?: then)? (?:what|tell me|shoot|how)|"
+                                   r"calling (?:me |us |here )?(?:so|this) (?:early|late))\b")
 
 
 #: Cheap test first: a line with none of these words has no opt-out clause to find.
@@ -1362,8 +1371,12 @@ _CESSATION_CALLING = re.compile(
     r"llamadas|llamar)\b")
 _NOT_ABOUT_US = re.compile(r"\b(?:my|our|his|her) (?:\w+ )?(?:boss|mom|mother|dad|father|wife|husband|son|"
                            r"daughter|kids?|friend|sister|brother|work|job|bank|doctor|ex)\b|\bstop by\b|"
-                           r"\b(?:do not|dont) mind\b|\bcall (?:me|us) back\b|\bthe call dropped\b")
+                           r"\b(?:do not|dont) mind\b|\bcall (?:me|us) back\b|\bthe call dropped\b|"
+                           r"^(?:(?:please|just|can you|could you|would you)\s+)*(?:stop|quit) calling (?:me |us |here )?"
+                           r"(?:so|this|that) (?:early|late)\b")
 
+_TIMING_ONLY = re.compile(r"^(?:(?:please|just|can you|could you|would you)\s+)*(?:stop|quit) calling (?:me |us |here )?"
+                          r"(?:so|this|that) (?:early|late)(?: in the (?:morning|day|evening))?(?: please)?$")
 _SOMEONE_TO_CALL = re.compile(r"\bhave (?:someone|somebody|a rep\w*|an agent|a specialist|one of your \w+) "
                               r"(?:call|reach|contact|get in touch)")
 _DECLINE_LAST = re.compile(r"\b(?:but|so) no(?: thanks| thank you)?$|\bnot right now,? thank|"
