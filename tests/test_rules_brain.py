@@ -158,6 +158,16 @@ def test_intents(line, intent):
     ("stop calling so early", Intent.MAYBE_OPT_OUT),                          # when, or whether: ask
     ("stop calling me so late please", Intent.MAYBE_OPT_OUT),
     ("stop calling so early, actually just stop calling", Intent.OPT_OUT),
+    ("are you calling from acme", Intent.ASK_IDENTITY),                      # the model knew "acme"
+    ("is this acme calling", Intent.ASK_OTHER),                               # ... from opt-out lines
+    ("she's not here", Intent.CALLBACK),                                      # away, not wrong
+    ("she's not here anymore", Intent.WRONG_NUMBER),
+    ("maria moved to texas", Intent.WRONG_NUMBER),
+    ("this is a cell phone i just got", Intent.WRONG_NUMBER),
+    ("send it to my email", Intent.INTERESTED),
+    ("oh good i was hoping you'd call", Intent.INTERESTED),
+    ("sí mándenme la información", Intent.INTERESTED),
+    ("i'm too old for that", Intent.NOT_INTERESTED),
     # A redirect inside a ramble stays a redirect.
     ("yeah hello i'm at work right now and don't call my cell call my house phone my husband said the same thing",
      Intent.CALLBACK),

@@ -806,6 +806,8 @@ def _name_patterns(first: str) -> list[str]:
         rf"\bwrong {n}\b", rf"\b(?:ninguna?|ningun) {n}\b",
         rf"\b(?:this|that|it) is not {n}s (?:phone|number|cell|line|house)\b", rf"\bno soy {n}\b",
         rf"\b(?:no|este no|esta no) es (?:el (?:numero|telefono|celular) de )?{n}\b",
+        rf"\b{n} (?:passed away|passed|died|moved|moved out|moved away|is deceased|no longer lives|does not have "
+        rf"this number)\b",
     ]
 
 
@@ -825,6 +827,8 @@ _WRONG_NUMBER = [
     r"\bthere (?:is|are) no (?:\w+ )?(?:here|at this number|living here|that lives here)\b",
     r"\b(?:passed away|passed on|is deceased|was deceased|are deceased|deceased|died|is dead)\b",
     r"\b(?:this|it) is (?:a |my |our )?(?:new|brand new) (?:number|phone)\b",
+    r"\b(?:number|phone|cell phone|cell|line) i (?:just|recently) got\b|\bi (?:just|recently) got (?:this|the|a new) "
+    r"(?:number|phone|cell phone|cell|line)\b",
     r"\b(?:had|have had|got) (?:this|the) (?:number|phone) (?:for|since)\b", r"\bjust got this (?:phone|line)\b",
     r"\b(?:this|it) is a (?:business|company|work|office|store|restaurant)(?: line| number| phone)?$",
     r"\byou (?:have )?reached a (?:business|company|store|restaurant|office)\b",
@@ -871,6 +875,9 @@ _CALLBACK = _any(
     r"\b(?:i will|i would) be (?:free|available|around|home|back)\b",
     r"\bi am (?:free|available) (?:tomorrow|later|after|on|at|in|next|this|tonight)\b",
     r"\bin a hurry\b",
+    # The lead is away: "she's not here", "he's at work right now" (not "not here anymore").
+    r"^(?:(?:no|sorry|oh|um|well|uh)\s+)*(?:she|he) is (?:not (?:here|home|in|available|around)|out|away|at work|"
+    r"busy|sleeping|asleep|in the shower|at school)(?: (?:right now|at the moment|now|today|yet))?$",
     r"(?<!to you )\b(?:talk|speak|chat) (?:more )?(?:later|tomorrow|another time)\b",
     r"\b(?:estoy|ando) (?:ocupad[oa]|trabajando|manejando|en (?:una reunion|el trabajo|junta|clase))\b",
     r"\bno puedo (?:hablar|ahorita|ahora)\b", r"\bahorita no\b", r"\bmas tarde\b",
@@ -943,7 +950,7 @@ _NOT_INTERESTED = _any(
     r"\b(?:do not|dont) think (?:i am|we are|i would be|we would be|i will be) interested\b",
     r"^(?:no |nope |okay |ok )?(?:thanks|thank you) (?:anyway|anyways|though)$",
     r"\b(?:it is|that is|thats|its) a (?:no|hard no|pass)\b", r"^(?:no sorry|sorry no|no no sorry)$",
-    r"\bdecided (?:against|not to)\b", r"^nope (?:i am|we are) (?:fine|good|okay|ok|set)\b",
+    r"\bdecided (?:against|not to)\b", r"\b(?:i am|we are) (?:too old|too busy|retired) for (?:that|this|it)\b", r"^nope (?:i am|we are) (?:fine|good|okay|ok|set)\b",
     r"^not today,? not tomorrow\b",
 )
 
@@ -976,6 +983,10 @@ _INTERESTED = _any(
     r"(?<!not )(?<!never )(?<!do you )(?<!did you )(?<!to )\be ?mail (?:me|us)(?: (?:instead|please|then|something|about it))*$",
     r"\b(?:can|could) (?:someone|somebody|you) (?:come out|come by|give me an estimate|send someone)\b",
     r"\b(?:been|was|were) (?:waiting for|expecting) (?:your|this|you|a)\b", r"\bbeen meaning to\b",
+    r"\b(?:hoping|waiting for) (?:you|someone|somebody|y all) (?:would |to |will )?call\b",
+    r"(?<!not )\bsend (?:it|that|them|everything|the (?:info|information|details|quote|estimate)) (?:over )?(?:to|by) "
+    r"(?:my )?(?:e ?mail|email|inbox)\b",
+    r"\b(?:i|we) (?:want|would like|need|would love) to save\b",
     r"\b(?:i|we) would love\b", r"\b(?:i|we) (?:want|wanna) to (?:know|hear|learn|see) more\b",
     r"\b(?:me|nos) interesa\b", r"\b(?:estoy|estamos) interesad[oa]s?\b",
     r"\bquiero (?:mas )?informacion\b",
@@ -983,7 +994,7 @@ _INTERESTED = _any(
     r"\b(?:was|were) (?:actually |just )?(?:going|about|planning|meaning) to call you\b", r"\bperfect timing\b",
     r"\b(?:i|we) (?:want|need|would like|would love|could use) (?:a|an|the|some) (?:quote|estimate|appointment|"
     r"consultation|visit|plan|payment plan)\b", r"\b(?:i|we) could (?:really )?use (?:that|this|it|one|some)\b",
-    r"\b(?:i am|we are) sold\b", r"\byou had me at\b", r"\b(?:mande|mandeme|envie|envieme|mandame) (?:la|mas)? ?informacion\b",
+    r"\b(?:i am|we are) sold\b", r"\byou had me at\b", r"\b(?:mande|mandeme|mandenme|envie|envieme|envienme|mandame) (?:la|mas)? ?informacion\b",
     r"\bsend (?:me|us) (?:something|it|that|info|details) (?:in writing|by email|by mail|over)\b",
     r"\bput (?:me|us) down\b", r"\b(?:exactly|just) what (?:i|we) (?:need|want|were looking for)\b",
     r"\b(?:pay|settle|take care of|clear) (?:it|this|that|the balance|my balance|the debt|the bill|"
@@ -1011,6 +1022,8 @@ _ASK_IDENTITY = _any(
     r"\bwhat is your name\b", r"\bwho (?:do you|are you) (?:work|calling) (?:for|with|from)\b",
     r"\bwhere (?:are you|is this|you) calling from\b", r"\bwhat company\b",
     r"\bwho you (?:are|work for|represent)\b",
+    r"^(?:(?:so|wait|oh|um|hi|hello|yes|yeah|okay)\s+)*(?:are you|is this|is that)(?: guys| people)? (?:calling )?"
+    r"(?:from|with|on behalf of) \w+(?: \w+){0,2}$",
     r"\bwho do you (?:represent|work for)\b", r"\bwho is calling\b", r"\bmay i ask who\b",
     r"\bwith who(?:m)?\b", r"\bwho am i (?:talking|speaking) (?:to|with)\b",
     # Spanish (accents are folded): "¿quién habla?", "¿con quién hablo?", "¿de dónde llama?"
