@@ -14,7 +14,7 @@ disposition), callback-time accuracy, the confusions, and the brain's cost per
 utterance with its memo caches cleared (every line read for the first time).
 
 Usage: ``python bench/brain_eval.py [--split all|tune|heldout] [--failures]
-[--check] [--batch NAME] [--ramble] [--dump FILE] [--asr]`` (``--check`` exits 1 when a target is
+[--check] [--batch NAME] [--ramble] [--cut-off] [--dump FILE] [--asr]`` (``--check`` exits 1 when a target is
 missed; ``--dump`` writes every line's outcome -- file, line, got, callback time -- so
 two versions of the rules can be diffed verdict by verdict).
 """
@@ -210,6 +210,31 @@ def ramble(split: str, punctuated: bool = False) -> None:
     print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}")
 
 
+def cut_off(split: str) -> None:
+    """Every one-turn line of ``split`` of three words or more, cut inside its last word
+    as a speech-to-text service cuts a caller who hangs up (a fixed, seeded cut): is an
+    opt-out still heard from what is left, does anything else become one?"""
+    import random
+    from dataclasses import replace
+
+    rnd = random.Random(5)
+    said = []
+    for c in load(split):
+        words = c.turns[0].rstrip(" .!?").split() if len(c.turns) == 1 else []
+        if len(words) < 3:
+            continue
+        last = words[-1]
+        cut = last[:-rnd.randint(1, max(1, len(last) - 1))] if len(last) > 2 else ""
+        line = " ".join(words[:-1] + ([cut] if cut else []))
+        said.append(replace(c, caller=line, turns=(line,)))
+    results = run_cases(RuleBrain(), CTX, said, NOW)
+    opt = [r for r in results if r.case.expected == "OPT_OUT"]
+    other = [r for r in results if r.case.expected != "OPT_OUT"]
+    print(f"\n=== {split} split, each line cut off inside its last word ===")
+    print(f"Opt-out recall      {pct(sum(r.got == 'OPT_OUT' for r in opt), len(opt))}")
+    print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("all", "tune", "heldout"), default="all")
@@ -226,6 +251,8 @@ def main() -> int:
     ap.add_argument("--asr", action="store_true",
                     help="score the speech-to-text set instead (tests/data/brain_asr_callers.csv): "
                          "its tune half (with --failures, its failures) and its untouched half")
+    ap.add_argument("--cut-off", action="store_true",
+                    help="also cut every line off inside its last word (recall and false opt-outs only)")
     args = ap.parse_args()
     dumped: list[str] | None = [] if args.dump else None
     splits = ("tune", "heldout") if args.split == "all" else (args.split,)
@@ -255,6 +282,9 @@ def main() -> int:
         for split in splits:
             ramble(split)
             ramble(split, punctuated=True)
+    if args.cut_off:
+        for split in splits:
+            cut_off(split)
     ms = speed(load("all"))
     print(f"\nRule brain: {ms:.3f} ms CPU per utterance (first reading, caches cleared)   "
           "target <= 1 ms")

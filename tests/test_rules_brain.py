@@ -176,6 +176,24 @@ def test_speech_to_text_forms(line, intent):
     assert read(line, "maria").intent is intent
 
 
+@pytest.mark.parametrize("line, intent", [
+    # Cut off inside the last word: what is left completes to a request only one way.
+    ("no and stop calli", Intent.OPT_OUT),
+    ("please don't call me agai", Intent.OPT_OUT),
+    ("please take me off your lis", Intent.OPT_OUT),
+    ("i want to opt ou", Intent.MAYBE_OPT_OUT),                              # two letters: ask
+    ("put me on your do not call regis", Intent.OPT_OUT),
+    # ... and not when the start of a word could be anything, or is a word of its own.
+    ("who dis", Intent.ASK_OTHER),
+    ("stop let me t", Intent.UNCLEAR),
+    ("i don't want to miss your cal", Intent.UNCLEAR),
+    ("i don't want to miss your calls", Intent.UNCLEAR),
+    ("can you call me back tomorrow at fi", Intent.CALLBACK),
+])
+def test_a_line_cut_off_in_its_last_word(line, intent):
+    assert read(line, "maria").intent is intent
+
+
 def test_a_screener_is_a_machine_and_who_it_is_for_then_no_is_a_wrong_number():
     _, end, _ = talk(["Hi, if you record your name and reason for calling, I'll see if this person is available."])
     assert end.disposition is Disposition.VOICEMAIL

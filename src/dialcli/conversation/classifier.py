@@ -207,6 +207,12 @@ def believed(normalized: str, *, unanchored: bool = True) -> str | None:
     return m.believed(normalized, unanchored=unanchored) if m is not None else None
 
 
+def is_word(word: str) -> bool:
+    """Whether callers were heard saying ``word`` (a word the model was trained on)."""
+    m = MODEL_OVERRIDE or model()
+    return m is not None and word in m.weights
+
+
 def doubts_opt_out(normalized: str) -> bool:
     m = MODEL_OVERRIDE or model()
     return m.doubts_opt_out(normalized) if m is not None else False

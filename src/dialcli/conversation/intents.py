@@ -580,7 +580,9 @@ _OPT_OUT = _any(
     r"\b(?:make|get) (?:these|the|your) calls (?:to )?stop\b", r"\bstop (?:these|the|your) calls\b",
     r"^(?:please )?no (?:more )?calls\b(?! (?:during|before|after|until|till|between|at (?:work|night)|"
     r"on (?:weekends?|sundays?|saturdays?)|in the (?:morning|evening)|while)\b)", r"\bno (?:solicit\w*|telemarket\w*|sales calls|robocalls)\b",
-    r"\b(?:do not|never|will not) (?:take|accept|want|allow|answer) (?:\w+ ){0,3}(?:calls|solicit\w*|telemarket\w*)\b",
+    # Not "I don't want to miss your calls".
+    r"\b(?:do not|never|will not) (?:take|accept|want|allow|answer) (?!(?:\w+ ){0,2}miss)(?:\w+ ){0,3}"
+    r"(?:calls|solicit\w*|telemarket\w*)\b",
     r"^(?:this is |that is |it is )?(?:spam|a scam|scam)(?: call| likely)?$",
     r"\bdo not (?:\w+ ){0,4}call(?:ing)? (?:me |us |here )?(?:again|anymore|any more)\b",
     r"\b(?:not|never) to be (?:called|contacted)\b", r"\bto not be (?:called|contacted)\b",
@@ -1128,7 +1130,41 @@ def read(text: str, first: str = "") -> Reading:
     s = _normalized(raw)
     if first and first not in s.split(" ") and f"{first}s" not in s.split(" "):
         first = ""           # the name only matters where it is said ("maria", "maria's")
-    return _read_line(raw, s, first)
+    r = _read_line(raw, s, first)
+    if r.intent not in (Intent.OPT_OUT, Intent.WRONG_NUMBER, Intent.VOICEMAIL) and _cut_off_opt_out(s, first):
+        return Reading(Intent.OPT_OUT, r.flags | {Intent.OPT_OUT}, r.time_phrase, r.text, r.rule_intent or r.intent)
+    return r
+
+
+#: Words a request to stop calling ends with, whose start is all that speech-to-text
+#: may give of them when the line is cut off ("no and stop calli", "take me off your l").
+_KEY_WORDS = tuple(
+    "calling call calls called stop list lists number remove removed delete contact contacted contacting "
+    "again anymore alone unsubscribe complaint court legal lawyer attorney permission consent harassing "
+    "harassment bothering phone house registry reported report discontinue desist cease opted records "
+    "database system out ever either robocalls sales solicit soliciting action general scam spam stopped "
+    "removal tcpa llamar llamen llame llames llamando llamadas lista marquen marcar molestar molestando "
+    "permiso numero".split())
+_FRAGMENT = re.compile(r" ([a-z]{3,9})$")
+
+
+@lru_cache(maxsize=8192)
+def _cut_off_opt_out(s: str, first: str) -> bool:
+    """Does the line, cut off in its last word, complete to a request the rules read as
+    an opt-out ("stop calli" -> "stop calling")? The fragment must be no word callers
+    say, and the start of exactly the words tried."""
+    m = _FRAGMENT.search(s)
+    if not m or m.group(1) in _KEY_WORDS or classifier.is_word(m.group(1)) or (
+            s.count(" ") < 2 and _QUESTION_START.match(s)):      # "who dis" is no "who discontinue"
+        return False
+    frag, head = m.group(1), s[:m.start(1)]
+    for word in _KEY_WORDS:
+        if word.startswith(frag):
+            line = head + word
+            done = _read_line(line, line, first)
+            if done.intent is Intent.OPT_OUT and done.rule_intent is None:
+                return True
+    return False
 
 
 _MEMO = 8192
@@ -1415,5 +1451,6 @@ def clear_memo() -> None:
     """Forget remembered readings (benchmarks measure a first reading)."""
     _normalized.cache_clear()
     _read_line.cache_clear()
+    _cut_off_opt_out.cache_clear()
     from dialcli.conversation import time_phrases
     time_phrases.clear_memo()
