@@ -168,6 +168,11 @@ def test_intents(line, intent):
     ("oh good i was hoping you'd call", Intent.INTERESTED),
     ("sí mándenme la información", Intent.INTERESTED),
     ("i'm too old for that", Intent.NOT_INTERESTED),
+    ("what's the next step", Intent.INTERESTED),
+    ("can you guys come out this week", Intent.INTERESTED),
+    ("you can email me at maria at gmail dot com", Intent.INTERESTED),
+    ("yes email is fine", Intent.INTERESTED),
+    ("email is fine but don't call", Intent.OPT_OUT),
     # A redirect inside a ramble stays a redirect.
     ("yeah hello i'm at work right now and don't call my cell call my house phone my husband said the same thing",
      Intent.CALLBACK),

@@ -983,7 +983,11 @@ _INTERESTED = _any(
     # Information in writing instead of the call: "shoot me an email", "can you email me instead".
     r"(?<!not )(?<!never )\b(?:send|shoot|drop|fire) (?:me|us) (?:an? )?(?:e ?mail|email|text|message)\b",
     r"(?<!not )(?<!never )(?<!do you )(?<!did you )(?<!to )\be ?mail (?:me|us)(?: (?:instead|please|then|something|about it))*$",
-    r"\b(?:can|could) (?:someone|somebody|you) (?:come out|come by|give me an estimate|send someone)\b",
+    r"\b(?:can|could|when can|when could|when will) (?:someone|somebody|you)(?: guys| all| people)? (?:come out|come by|"
+    r"come over|give me an estimate|send someone)\b",
+    r"\bwhat (?:is|are) (?:the )?next steps?\b|\bhow do (?:we|i) (?:move forward|proceed|go about (?:it|that|this))\b",
+    r"(?<!not )\b(?:you can|you could|just) (?:e ?mail|text|send) (?:me|us)\b",
+    r"\b(?:e ?mail|email|text|texting|emailing) (?:is|would be|works|sounds) (?:fine|good|great|better|best|okay|perfect)\b",
     r"\b(?:been|was|were) (?:waiting for|expecting) (?:your|this|you|a)\b", r"\bbeen meaning to\b",
     r"\b(?:hoping|waiting for) (?:you|someone|somebody|y all) (?:would |to |will )?call\b",
     r"(?<!not )\bsend (?:it|that|them|everything|the (?:info|information|details|quote|estimate)) (?:over )?(?:to|by) "
