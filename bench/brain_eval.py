@@ -14,7 +14,8 @@ disposition), callback-time accuracy, the confusions, and the brain's cost per
 utterance with its memo caches cleared (every line read for the first time).
 
 Usage: ``python bench/brain_eval.py [--split all|tune|heldout] [--failures]
-[--check] [--batch NAME] [--ramble] [--cut-off] [--dump FILE] [--asr]`` (``--check`` exits 1 when a target is
+[--check] [--batch NAME] [--ramble] [--cut-off] [--split-turns] [--dump FILE]
+[--asr]`` (``--check`` exits 1 when a target is
 missed; ``--dump`` writes every line's outcome -- file, line, got, callback time -- so
 two versions of the rules can be diffed verdict by verdict).
 """
@@ -235,6 +236,30 @@ def cut_off(split: str) -> None:
     print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}")
 
 
+def split_turns(split: str) -> None:
+    """Every one-turn line of ``split`` of four words or more, said as two turns cut at a
+    word fixed by its text (a recogniser's endpointing cutting a pause): is an opt-out
+    still heard, does anything else become one?"""
+    import random
+    from dataclasses import replace
+
+    said = []
+    for c in load(split):
+        words = c.turns[0].rstrip(" .!?").split() if len(c.turns) == 1 else []
+        if len(words) < 4:
+            continue
+        k = random.Random(c.caller).randint(1, len(words) - 1)
+        turns = (" ".join(words[:k]), " ".join(words[k:]))
+        said.append(replace(c, caller=" | ".join(turns), turns=turns))
+    results = run_cases(RuleBrain(), CTX, said, NOW)
+    opt = [r for r in results if r.case.expected == "OPT_OUT"]
+    other = [r for r in results if r.case.expected != "OPT_OUT"]
+    print(f"\n=== {split} split, each line said as two turns ===")
+    print(f"Opt-out recall      {pct(sum(r.got == 'OPT_OUT' for r in opt), len(opt))}")
+    print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}   "
+          "(some first halves are opt-outs said alone: \"don't call me | at work\")")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("all", "tune", "heldout"), default="all")
@@ -253,6 +278,8 @@ def main() -> int:
                          "its tune half (with --failures, its failures) and its untouched half")
     ap.add_argument("--cut-off", action="store_true",
                     help="also cut every line off inside its last word (recall and false opt-outs only)")
+    ap.add_argument("--split-turns", action="store_true",
+                    help="also say every line as two turns (recall and false opt-outs only)")
     args = ap.parse_args()
     dumped: list[str] | None = [] if args.dump else None
     splits = ("tune", "heldout") if args.split == "all" else (args.split,)
@@ -285,6 +312,9 @@ def main() -> int:
     if args.cut_off:
         for split in splits:
             cut_off(split)
+    if args.split_turns:
+        for split in splits:
+            split_turns(split)
     ms = speed(load("all"))
     print(f"\nRule brain: {ms:.3f} ms CPU per utterance (first reading, caches cleared)   "
           "target <= 1 ms")

@@ -199,6 +199,25 @@ def test_a_line_cut_off_in_its_last_word(line, intent):
     assert read(line, "maria").intent is intent
 
 
+@pytest.mark.parametrize("turns, disposition", [
+    # The end of a turn the recogniser cut off at a pause, heard as the next turn.
+    (["i asked not to", "be called"], Disposition.OPT_OUT),
+    (["enough with", "the calls"], Disposition.OPT_OUT),
+    (["this number is on the do", "not call"], Disposition.OPT_OUT),
+    # A fragment alone is no request: "call" may be the start of "call me back".
+    (["call", "me back tomorrow at 3"], Disposition.CALLBACK),
+    (["why do you keep calling", "no it's fine", "tell me more", "yes"], Disposition.INTERESTED),
+])
+def test_a_turn_cut_in_two_is_read_as_one(turns, disposition):
+    _, end, _ = talk(turns)
+    assert end is not None and end.disposition is disposition
+
+
+@pytest.mark.parametrize("fragment", ["call", "calling", "calls", "again", "you again"])
+def test_a_fragment_with_no_word_for_stopping_is_no_opt_out(fragment):
+    assert read(fragment, "maria").intent is not Intent.OPT_OUT
+
+
 def test_a_screener_is_a_machine_and_who_it_is_for_then_no_is_a_wrong_number():
     _, end, _ = talk(["Hi, if you record your name and reason for calling, I'll see if this person is available."])
     assert end.disposition is Disposition.VOICEMAIL

@@ -1140,6 +1140,25 @@ def read(text: str, first: str = "") -> Reading:
     return r
 
 
+#: Readings a short turn may have and still be the end of the caller's previous one
+#: ("i asked not to | be called", "enough with | the calls").
+_FRAGMENT_READINGS = frozenset({Intent.UNCLEAR, Intent.ASK_OTHER, Intent.AFFIRM, Intent.DENY, Intent.GREETING,
+                                Intent.HESITANT, Intent.MAYBE_OPT_OUT, Intent.TIME, Intent.ANY_TIME})
+_CONTINUATION_WORDS = 4
+
+
+def continued_opt_out(previous: str, text: str, first: str = "") -> bool:
+    """Is ``text`` -- a short turn the speech-to-text service cut from the caller's
+    ``previous`` one ("i asked not to" | "be called") -- with it an opt-out, where neither
+    alone is one? The joined line is read as if said at once."""
+    if not previous or not text or len(text.split()) > _CONTINUATION_WORDS:
+        return False
+    r = read(text, first)
+    if r.intent not in _FRAGMENT_READINGS or read(previous, first).intent is Intent.OPT_OUT:
+        return False
+    return read(f"{previous.rstrip(' .!?,;')} {text}", first).intent is Intent.OPT_OUT
+
+
 #: Words a request to stop calling ends with, whose start is all that speech-to-text
 #: may give of them when the line is cut off ("no and stop calli", "take me off your l").
 _KEY_WORDS = tuple(
@@ -1310,6 +1329,10 @@ def _reading(raw: str, s: str, first: str) -> Reading:
             words >= 5 if intent in _SHORT_OK else words >= 4 if intent is Intent.ASK_OTHER else True) else None
         if guess == "OPT_OUT" and plain != s:
             guess = classifier.believed(plain, unanchored=sure)
+        if guess == "OPT_OUT" and words <= 2 and not _SHORT_OPT_OUT.search(s):
+            # "Call." "Again?" "You again": a fragment the recogniser cut from a longer
+            # turn ("call | me back tomorrow") is no request -- the agent asks instead.
+            guess = None
         if guess == "OPT_OUT" or (guess and intent not in _OPT_OUT_ONLY):
             rule_intent, intent = intent, Intent(guess.lower())
             flags.add(intent)
@@ -1428,6 +1451,10 @@ _NOT_ABOUT_US = re.compile(r"\b(?:my|our|his|her) (?:\w+ )?(?:boss|mom|mother|da
                            r"^(?:(?:please|just|can you|could you|would you)\s+)*(?:stop|quit) calling (?:me |us |here )?"
                            r"(?:so|this|that) (?:early|late)\b")
 
+#: What a line of one or two words must say for the model's opt-out to be believed.
+_SHORT_OPT_OUT = re.compile(r"\b(?:stop\w*|remov\w*|unsub\w*|quit\w*|delet\w*|eras\w*|enough|basta|block\w*|report\w*|spam|"
+                            r"scam|opt|dnc|harass\w*|sue|lawyer|attorney|police|never|off|leave|alone|list|lista|"
+                            r"llam\w*|marc\w*|borr\w*|quit\w*|saq\w*|molest\w*)\b")
 _TIMING_ONLY = re.compile(r"^(?:(?:please|just|can you|could you|would you)\s+)*(?:stop|quit) calling (?:me |us |here )?"
                           r"(?:so|this|that) (?:early|late)(?: in the (?:morning|day|evening))?(?: please)?$")
 _SOMEONE_TO_CALL = re.compile(r"\bhave (?:someone|somebody|a rep\w*|an agent|a specialist|one of your \w+) "
