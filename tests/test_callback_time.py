@@ -388,3 +388,19 @@ def test_minutes_to_the_hour_and_bare_durations(text, expected):
                                   "the couple of days we spent"])
 def test_spans_and_the_past_are_no_minutes_and_no_duration(text):
     assert local(text)[1].source == "default"
+
+
+@pytest.mark.parametrize("text, expected", [
+    # An hour said just before its day part, without "at" (T0 is Tuesday 10:00).
+    ("8 tonight", "Tue 2026-03-03 20:00"),
+    ("call me 7:30 tonight", "Tue 2026-03-03 19:30"),
+    ("call me 9 in the morning", "Wed 2026-03-04 09:00"),
+    # Where the caller will be, said for when.
+    ("after I get off work", "Tue 2026-03-03 18:00"),
+    ("when i get home", "Tue 2026-03-03 18:00"),
+    # The day named after "any day but" is the one not to call: nothing is booked for it.
+    ("any day but monday", "Wed 2026-03-04 10:00"),
+    ("don't call me on sundays but saturday morning works", "Sat 2026-03-07 10:00"),
+])
+def test_hours_before_day_parts_and_days_excluded(text, expected):
+    assert local(text)[0] == expected

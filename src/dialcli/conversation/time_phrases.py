@@ -194,6 +194,16 @@ def _normalize(raw: str) -> str:
     if _ES_GATE.search(s):
         s = _spanish(s)
     s = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", s)
+    # Where the caller will be, said for when: "after I get off work", "when I get home".
+    s = re.sub(r"\b(?:after|when|once) i (?:get (?:off|out of|done with|home from)|finish|am (?:off|done with|out of)) work\b|"
+               r"\b(?:when|once|after) i (?:get|am) (?:back )?home\b", "after work", s)
+    # An hour said just before its day part, without "at": "8 tonight", "3 in the afternoon".
+    s = re.sub(r"(?<![\w:/.])(?<!at )(?<!in )(?<!by )(\d{1,2}(?::\d{2})?)(?=\s+(?:tonight|this\s+(?:morning|afternoon|"
+               r"evening)|in\s+the\s+(?:morning|afternoon|evening)|at\s+night|tomorrow\s+(?:morning|afternoon|evening|"
+               r"night))\b)", r"at \1", s)
+    # "Any day but Monday": the day named is the one not to call.
+    s = re.sub(rf"\b(?:(?:any\s*day|any\s*time|whenever)\s+but|except|other\s+than|besides)\s+(?:on\s+)?{WEEKDAY_RE}s?\b",
+               " ", s)
     # "Not before noon" is after it; "don't call after 8" limits, it names no time.
     s = re.sub(r"\bnot\s+before\b", "after", s)
     s = re.sub(r"\b(?:don'?t|do\s+not|never)\s+call(?:\s+(?:me|us|here))?\s+(?:after|past|later\s+than|before|"
@@ -235,7 +245,7 @@ _GATE = re.compile(
     r"third|ninth|twelfth|tod|ton|tom|tm|morn|after|even|night|noon|midday|lunch|midnight|"
     r"eod|end|week|month|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|"
     r"oct|nov|dec|later|soon|shortly|bit|while|little|hour|min|hr|day|o'?clock|half|"
-    r"quarter|couple|few|first|close|cob|dinn|supper|school)")
+    r"quarter|couple|few|first|close|cob|dinn|supper|school|home|work)")
 
 
 def scan(raw: str) -> TimeSpec:
