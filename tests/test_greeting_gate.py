@@ -33,6 +33,9 @@ from dialcli.conversation.greeting import (
     "your name and why you're calling.",
     "Hi, if you record your name and reason for calling, I'll see if this person is available.",
     "El número que usted marcó no existe",
+    "Hello, I'm an assistant answering this call. How can I help you?",
+    "Your call could not be completed as dialed.", "To leave a callback number, press 5.",
+    "Su llamada está siendo transferida a un buzón de mensajes de voz",
 ])
 def test_machine_greetings_are_recognised(text):
     assert sounds_like_machine(text)

@@ -759,7 +759,9 @@ _VOICEMAIL = _any(
     r"\bfuera de servicio\b", r"\b(?:esta apagado|fuera del area)\b",
     # Call screeners (Google Call Screen, iPhone call screening): a machine asking who
     # calls and why, heard before any person.
-    r"\b(?:say|state|record|leave) (?:your|their) (?:full )?name and (?:the )?(?:reason|why|what)\b",
+    r"\b(?:say|state|record|leave|tell me) (?:your|their) (?:full )?name and (?:the )?(?:reason|why|what)\b",
+    # Phone assistants that answer for their owner ("I'm an assistant answering this call").
+    r"\b(?:virtual|automated|ai|digital) assistant\b|\bassistant (?:answering|screening|taking) (?:this|the|your) call\b",
     r"^(?:(?:hi|hello|please)\s+)*(?:say|state|record) your name\b",
     r"\bscreening (?:service|their calls|your call|this call)\b|\bcall screen(?:ing|er)?\b|\bbeing screened\b|"
     r"\b(?:is|are) screening (?:their|his|her|the|this|your) call",
