@@ -173,6 +173,12 @@ def test_intents(line, intent):
     ("you can email me at maria at gmail dot com", Intent.INTERESTED),
     ("yes email is fine", Intent.INTERESTED),
     ("email is fine but don't call", Intent.OPT_OUT),
+    ("you're a bot aren't you", Intent.ASK_ROBOT),
+    ("are you chatgpt", Intent.ASK_ROBOT),
+    ("can i speak to a human", Intent.ASK_ROBOT),                             # answered, not "stop?"
+    ("representative", Intent.ASK_ROBOT),
+    ("can i talk to a real person stop calling", Intent.OPT_OUT),
+    ("Hello, I'm an assistant answering this call. How can I help you?", Intent.VOICEMAIL),
     # A redirect inside a ramble stays a redirect.
     ("yeah hello i'm at work right now and don't call my cell call my house phone my husband said the same thing",
      Intent.CALLBACK),

@@ -1059,6 +1059,14 @@ _ASK_ROBOT = re.compile(
     r"\b(?:are you|is this|am i (?:talking|speaking) (?:to|with)|is that) (?:a |an )?(?:real )?"
     r"(?:robot|bot|machine|computer|ai|artificial|human|person|recording|automated|real person|"
     r"live person)\b"
+    r"|\b(?:you are|you re|youre) (?:just )?(?:a |an )?(?:robot|bot|machine|computer|ai|recording)\b"
+    r"|\b(?:are you|is this|is that) (?:chat ?gpt|siri|alexa|an? (?:ai|artificial intelligence|chat ?bot))\b"
+    # Asking for a person is asking what is on the line: the answer says so, and offers one.
+    r"|\b(?:talk|speak) (?:to|with) (?:a |an |some )?(?:real |live |actual )?(?:person|human|human being|representative|"
+    r"agent|operator|somebody real|someone real)\b"
+    r"|\b(?:transfer|connect|put) (?:me )?(?:to |through to |on with )?(?:a |an )?(?:real |live )?(?:person|human|"
+    r"representative|agent|operator)\b(?! (?:on|in) the line)|\bput (?:a|an) (?:real |live )?(?:person|human) on\b"
+    r"|^(?:operator|representative|agent|human|real person|live person)(?: please)?$"
     r"|\b(?:es usted|eres|es esto|es esta|estoy hablando con|hablo con) (?:un |una )?"
     r"(?:robot|maquina|grabacion|computadora|inteligencia artificial|persona real|persona de verdad)\b")
 _ASK_REPEAT = re.compile(
