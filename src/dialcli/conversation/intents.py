@@ -25,6 +25,12 @@ A time phrase makes a line a callback only when the line is about when ("tomorro
 fourth time you called"). Where the rules find nothing decisive, a word for ending
 next to a word for calling is an opt-out, and the trained model (``classifier``)
 gives a second opinion; ``Reading.rule_intent`` keeps the rules' own reading then.
+
+What a recogniser does to a request is undone where it can be told: a line cut off
+inside its last word that completes only to a request the rules read ("no and stop
+calli") is one; a short turn that ends the caller's previous one ("i asked not to" |
+"be called") is read with it (``continued_opt_out``); a fragment of one or two words
+with no word for stopping ("call", "again") is never made an opt-out by the model.
 """
 
 from __future__ import annotations
