@@ -404,3 +404,14 @@ def test_spans_and_the_past_are_no_minutes_and_no_duration(text):
 ])
 def test_hours_before_day_parts_and_days_excluded(text, expected):
     assert local(text)[0] == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # A phone number said digit by digit is no time; a time said with it still is.
+    ("call me at five five five one two three four", None),
+    ("call me at five five five one two three four tomorrow at two", "Wed 2026-03-04 14:00"),
+])
+def test_a_phone_number_said_digit_by_digit_is_no_time(text, expected):
+    when, got = local(text)
+    assert (got.source, when) == (("default", got.local.strftime("%a %Y-%m-%d %H:%M")) if expected is None
+                                  else ("parsed", expected))

@@ -194,6 +194,9 @@ def _normalize(raw: str) -> str:
     if _ES_GATE.search(s):
         s = _spanish(s)
     s = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", s)
+    # A phone number said digit by digit ("five five five one two three four") is no time.
+    s = re.sub(r"\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)[\s,-]+){3,}"
+               r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)\b", " ", s)
     # Where the caller will be, said for when: "after I get off work", "when I get home".
     s = re.sub(r"\b(?:after|when|once) i (?:get (?:off|out of|done with|home from)|finish|am (?:off|done with|out of)) work\b|"
                r"\b(?:when|once|after) i (?:get|am) (?:back )?home\b", "after work", s)
