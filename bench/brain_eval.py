@@ -14,7 +14,8 @@ disposition), callback-time accuracy, the confusions, and the brain's cost per
 utterance with its memo caches cleared (every line read for the first time).
 
 Usage: ``python bench/brain_eval.py [--split all|tune|heldout] [--failures]
-[--check] [--batch NAME] [--ramble] [--dump FILE]`` (``--check`` exits 1 when a target is
+[--check] [--batch NAME] [--ramble] [--cut-off] [--split-turns] [--dump FILE]
+[--asr]`` (``--check`` exits 1 when a target is
 missed; ``--dump`` writes every line's outcome -- file, line, got, callback time -- so
 two versions of the rules can be diffed verdict by verdict).
 """
@@ -81,6 +82,25 @@ def load(split: str) -> list[Case]:
     if split == "heldout":
         return [c for c in cases if held_out(c)] + fresh
     return cases + seen + fresh
+
+
+#: The second held-out set: realistic speech-to-text lines (lowercase, fillers, cut-offs,
+#: mis-heard words, screeners), written apart from the corpus. Half of it (fixed by the
+#: caller text) may be studied while tuning; the other half is only ever scored.
+ASR_FILE = DATA / "brain_asr_callers.csv"
+
+
+def asr_half(case: Case) -> str:
+    """'tune' or 'untouched': one line in two, by a hash of the caller text."""
+    return "tune" if hashlib.sha256(case.caller.encode()).digest()[1] % 2 == 0 else "untouched"
+
+
+def load_asr(half: str) -> list[Case]:
+    """The speech-to-text set's ``half`` ('tune', 'untouched' or 'all')."""
+    cases = read_cases(ASR_FILE)
+    for c in cases:
+        SOURCE[id(c)] = ASR_FILE.name
+    return [c for c in cases if half == "all" or asr_half(c) == half]
 
 
 def pct(n: int, d: int) -> str:
@@ -191,6 +211,55 @@ def ramble(split: str, punctuated: bool = False) -> None:
     print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}")
 
 
+def cut_off(split: str) -> None:
+    """Every one-turn line of ``split`` of three words or more, cut inside its last word
+    as a speech-to-text service cuts a caller who hangs up (a fixed, seeded cut): is an
+    opt-out still heard from what is left, does anything else become one?"""
+    import random
+    from dataclasses import replace
+
+    rnd = random.Random(5)
+    said = []
+    for c in load(split):
+        words = c.turns[0].rstrip(" .!?").split() if len(c.turns) == 1 else []
+        if len(words) < 3:
+            continue
+        last = words[-1]
+        cut = last[:-rnd.randint(1, max(1, len(last) - 1))] if len(last) > 2 else ""
+        line = " ".join(words[:-1] + ([cut] if cut else []))
+        said.append(replace(c, caller=line, turns=(line,)))
+    results = run_cases(RuleBrain(), CTX, said, NOW)
+    opt = [r for r in results if r.case.expected == "OPT_OUT"]
+    other = [r for r in results if r.case.expected != "OPT_OUT"]
+    print(f"\n=== {split} split, each line cut off inside its last word ===")
+    print(f"Opt-out recall      {pct(sum(r.got == 'OPT_OUT' for r in opt), len(opt))}")
+    print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}")
+
+
+def split_turns(split: str) -> None:
+    """Every one-turn line of ``split`` of four words or more, said as two turns cut at a
+    word fixed by its text (a recogniser's endpointing cutting a pause): is an opt-out
+    still heard, does anything else become one?"""
+    import random
+    from dataclasses import replace
+
+    said = []
+    for c in load(split):
+        words = c.turns[0].rstrip(" .!?").split() if len(c.turns) == 1 else []
+        if len(words) < 4:
+            continue
+        k = random.Random(c.caller).randint(1, len(words) - 1)
+        turns = (" ".join(words[:k]), " ".join(words[k:]))
+        said.append(replace(c, caller=" | ".join(turns), turns=turns))
+    results = run_cases(RuleBrain(), CTX, said, NOW)
+    opt = [r for r in results if r.case.expected == "OPT_OUT"]
+    other = [r for r in results if r.case.expected != "OPT_OUT"]
+    print(f"\n=== {split} split, each line said as two turns ===")
+    print(f"Opt-out recall      {pct(sum(r.got == 'OPT_OUT' for r in opt), len(opt))}")
+    print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}   "
+          "(some first halves are opt-outs said alone: \"don't call me | at work\")")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("all", "tune", "heldout"), default="all")
@@ -204,10 +273,25 @@ def main() -> int:
     ap.add_argument("--dump", metavar="FILE",
                     help="write every line's outcome (source:line, got, callback time, caller), "
                          "to diff the verdicts of two versions of the rules")
+    ap.add_argument("--asr", action="store_true",
+                    help="score the speech-to-text set instead (tests/data/brain_asr_callers.csv): "
+                         "its tune half (with --failures, its failures) and its untouched half")
+    ap.add_argument("--cut-off", action="store_true",
+                    help="also cut every line off inside its last word (recall and false opt-outs only)")
+    ap.add_argument("--split-turns", action="store_true",
+                    help="also say every line as two turns (recall and false opt-outs only)")
     args = ap.parse_args()
     dumped: list[str] | None = [] if args.dump else None
     splits = ("tune", "heldout") if args.split == "all" else (args.split,)
     missed = []
+    if args.asr:
+        dumped_asr: list[str] | None = [] if args.dump else None
+        for half in ("tune", "untouched"):
+            print(f"\n=== speech-to-text set, {half} half ===")
+            evaluate(load_asr(half), failures=args.failures and half == "tune", dump=dumped_asr)
+        if args.dump and dumped_asr is not None:
+            Path(args.dump).write_text("\n".join(dumped_asr) + "\n", encoding="utf-8")
+        return 0
     if args.batch:
         print(f"\n=== held-out batch {args.batch} ===")
         evaluate(read_cases(DATA / f"brain_heldout_{args.batch}.csv"))
@@ -225,6 +309,12 @@ def main() -> int:
         for split in splits:
             ramble(split)
             ramble(split, punctuated=True)
+    if args.cut_off:
+        for split in splits:
+            cut_off(split)
+    if args.split_turns:
+        for split in splits:
+            split_turns(split)
     ms = speed(load("all"))
     print(f"\nRule brain: {ms:.3f} ms CPU per utterance (first reading, caches cleared)   "
           "target <= 1 ms")

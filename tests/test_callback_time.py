@@ -350,3 +350,68 @@ def test_a_weekday_with_its_date_books_the_date(text, want):
     now = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)           # Monday, 10:00 in New York
     got = parse_callback_time(text, now, "America/New_York")
     assert got.local.strftime("%Y-%m-%d %H:%M") == want, got
+
+
+@pytest.mark.parametrize("text, expected, said", [
+    # A speaker who corrects the time is booked for the correction (T0 is a Tuesday).
+    ("can you call me back tues- no thursday", "Thu 2026-03-05 10:00", "thursday"),
+    ("call me back friday no wait saturday morning", "Sat 2026-03-07 10:00", "saturday morning"),
+    ("tomorrow at 3, no wait, 4", "Wed 2026-03-04 16:00", "tomorrow at 4"),
+    ("call me tomorrow at 3 I mean 4", "Wed 2026-03-04 16:00", "tomorrow at 4"),
+    ("friday morning, no, saturday", "Sat 2026-03-07 10:00", "morning saturday"),
+    ("in an hour, no, make it two hours", "Tue 2026-03-03 12:00", "2 hours"),
+    ("Monday, actually Tuesday would be better", "Tue 2026-03-10 10:00", "tuesday"),
+    # Not corrections: "no" before the only time, or after it, or "no later than".
+    ("no, tomorrow at 3", "Wed 2026-03-04 15:00", "tomorrow at 3"),
+    ("tomorrow, no problem", "Wed 2026-03-04 10:00", "tomorrow"),
+])
+def test_a_corrected_time_is_the_correction(text, expected, said):
+    when, got = local(text)
+    assert (when, got.matched) == (expected, said)
+
+
+@pytest.mark.parametrize("text, expected", [
+    # Minutes before or after the hour said as words, as speech-to-text writes them.
+    ("call me at ten to five", "Tue 2026-03-03 16:50"),
+    ("call me at twenty past three", "Tue 2026-03-03 15:20"),
+    ("around 20 after 4", "Tue 2026-03-03 16:20"),
+    # A bare duration, the answer to "when?".
+    ("couple of hours", "Tue 2026-03-03 12:00"),
+    ("2 hrs", "Tue 2026-03-03 12:00"),
+    ("maybe an hour", "Tue 2026-03-03 11:00"),
+])
+def test_minutes_to_the_hour_and_bare_durations(text, expected):
+    assert local(text)[0] == expected
+
+
+@pytest.mark.parametrize("text", ["anytime from 10 to 5", "between 10 to 5", "3 weeks ago",
+                                  "the couple of days we spent"])
+def test_spans_and_the_past_are_no_minutes_and_no_duration(text):
+    assert local(text)[1].source == "default"
+
+
+@pytest.mark.parametrize("text, expected", [
+    # An hour said just before its day part, without "at" (T0 is Tuesday 10:00).
+    ("8 tonight", "Tue 2026-03-03 20:00"),
+    ("call me 7:30 tonight", "Tue 2026-03-03 19:30"),
+    ("call me 9 in the morning", "Wed 2026-03-04 09:00"),
+    # Where the caller will be, said for when.
+    ("after I get off work", "Tue 2026-03-03 18:00"),
+    ("when i get home", "Tue 2026-03-03 18:00"),
+    # The day named after "any day but" is the one not to call: nothing is booked for it.
+    ("any day but monday", "Wed 2026-03-04 10:00"),
+    ("don't call me on sundays but saturday morning works", "Sat 2026-03-07 10:00"),
+])
+def test_hours_before_day_parts_and_days_excluded(text, expected):
+    assert local(text)[0] == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # A phone number said digit by digit is no time; a time said with it still is.
+    ("call me at five five five one two three four", None),
+    ("call me at five five five one two three four tomorrow at two", "Wed 2026-03-04 14:00"),
+])
+def test_a_phone_number_said_digit_by_digit_is_no_time(text, expected):
+    when, got = local(text)
+    assert (got.source, when) == (("default", got.local.strftime("%a %Y-%m-%d %H:%M")) if expected is None
+                                  else ("parsed", expected))

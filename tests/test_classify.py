@@ -57,6 +57,11 @@ def test_keypad_nine_is_an_opt_out_even_in_silence():
      Disposition.NOT_INTERESTED),
     ([("caller", "No."), ("agent", "No problem. Would you like me to call back at a better "
       "time?"), ("caller", "Yeah.")], Disposition.CALLBACK),
+    # A request the recogniser cut in two turns is still one.
+    ([("caller", "i asked not to"), ("agent", "Sorry, I didn't quite catch that."),
+      ("caller", "be called")], Disposition.OPT_OUT),
+    ([("caller", "call"), ("agent", "Sorry, I didn't quite catch that."),
+      ("caller", "me back tomorrow please")], Disposition.COMPLETED),    # a fragment is no opt-out
 ])
 def test_rules(pairs, expected):
     assert label(t(("agent", GREETING), *pairs)) is expected

@@ -28,6 +28,14 @@ from dialcli.conversation.greeting import (
     "No estoy disponible en este momento, deje su mensaje",
     "I'm not available, please leave a message",
     "Google subscriber you are calling",
+    # Call screeners ask who calls and why before any person hears it.
+    "Hi, the person you're calling is using a screening service from Google. Go ahead and say "
+    "your name and why you're calling.",
+    "Hi, if you record your name and reason for calling, I'll see if this person is available.",
+    "El número que usted marcó no existe",
+    "Hello, I'm an assistant answering this call. How can I help you?",
+    "Your call could not be completed as dialed.", "To leave a callback number, press 5.",
+    "Su llamada está siendo transferida a un buzón de mensajes de voz",
 ])
 def test_machine_greetings_are_recognised(text):
     assert sounds_like_machine(text)
@@ -41,6 +49,7 @@ def test_machine_greetings_are_recognised(text):
     "Sorry, he's not available right now, can I take a message?",
     "She can't come to the phone right now", "He is away, who's calling?",
     "No está disponible, ¿quién habla?", "I'll get back to you on that",
+    "What's the reason for your call?", "Who is this and why are you calling?",
 ])
 def test_what_a_person_says_on_picking_up_is_not_a_machine(text):
     assert not sounds_like_machine(text)

@@ -195,7 +195,10 @@ def test_failures_fall_back_to_the_rules(fake_llm, brain, script, reason, drive)
     fake_llm.enqueue(script)
     session = start(brain)
     text, end = collect(drive(session, "Who is this?"))
-    assert text == "This is Zara, calling from Acme Solar. Would you like to hear more?"
+    # On a loaded machine the failure may come after the holding line's deadline: the
+    # holding line first is the brain keeping time, not part of what is tested here.
+    assert text.removeprefix(HOLDING_LINE + " ") == \
+        "This is Zara, calling from Acme Solar. Would you like to hear more?"
     assert end is None
     assert reason in session.failure_notes[0]
 

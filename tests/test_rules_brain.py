@@ -114,6 +114,124 @@ def test_intents(line, intent):
     assert read(line, "maria").intent is intent
 
 
+@pytest.mark.parametrize("line, intent", [
+    # What speech-to-text makes of phone speech (brain_asr_callers.csv, tune half), by class.
+    ("please say your name and why you're calling", Intent.VOICEMAIL),        # a call screener
+    ("Hi, this is Google's call screening service.", Intent.VOICEMAIL),
+    ("please state your name and the reason for your call", Intent.VOICEMAIL),
+    ("what's the reason for your call", Intent.ASK_PURPOSE),                  # a person asking
+    ("el número que usted marcó no existe", Intent.VOICEMAIL),                # a carrier, in Spanish
+    ("do not call me at this number anymore", Intent.OPT_OUT),                # not "call me at ..."
+    ("never ring us on this line", Intent.OPT_OUT),
+    ("don't call me on this number call my cell", Intent.CALLBACK),           # a redirect
+    ("don't call my cell call my house phone", Intent.UNCLEAR),
+    ("no more robocalls", Intent.OPT_OUT),
+    ("enough with the spam calls", Intent.OPT_OUT),
+    ("put me on the do not cold list", Intent.OPT_OUT),                       # "call" misheard
+    ("i'm not saying stop calling i'm just busy", Intent.CALLBACK),           # words taken back
+    ("no don't remove me i just can't talk", Intent.CALLBACK),
+    ("i'm interest it", Intent.INTERESTED),                                   # "interested" misheard
+    ("i'm not interest", Intent.NOT_INTERESTED),
+    ("what is the interest rate", Intent.ASK_OTHER),
+    ("yeah can you have someone call me back about the quote", Intent.INTERESTED),
+    ("have someone call me back tomorrow", Intent.CALLBACK),                  # a time: a callback
+    ("yeah shoot me an email", Intent.INTERESTED),
+    ("can you email me instead", Intent.INTERESTED),
+    ("reach out tomorrow", Intent.CALLBACK),
+    ("ahorita no gracias", Intent.NOT_INTERESTED),                            # not "later"
+    ("is this for maria", Intent.ASK_WHO_FOR),
+    ("i'm being harassed", Intent.OPT_OUT),
+    ("i feel harassed by my boss", Intent.UNCLEAR),                           # not by us
+    ("this isn't maria's phone", Intent.WRONG_NUMBER),
+    ("no soy maria", Intent.WRONG_NUMBER),
+    ("call me back tomor", Intent.CALLBACK),                                  # cut off
+    ("uh not really a good time", Intent.CALLBACK),                           # not a decline
+    ("no not really", Intent.NOT_INTERESTED),
+    ("yeah i'm still interested", Intent.INTERESTED),
+    ("we're moving", Intent.NOT_INTERESTED),
+    ("stock calling me", Intent.OPT_OUT),                                     # "stop" misheard
+    ("stop kolling me", Intent.OPT_OUT),
+    ("don't cole me again", Intent.OPT_OUT),
+    ("hi um sorry who is this oh okay well take my name and number off i've got a newborn", Intent.OPT_OUT),
+    ("op out please", Intent.OPT_OUT),
+    ("uh we don't do phone sales", Intent.OPT_OUT),
+    ("stop calling so early", Intent.MAYBE_OPT_OUT),                          # when, or whether: ask
+    ("stop calling me so late please", Intent.MAYBE_OPT_OUT),
+    ("stop calling so early, actually just stop calling", Intent.OPT_OUT),
+    ("are you calling from acme", Intent.ASK_IDENTITY),                      # the model knew "acme"
+    ("is this acme calling", Intent.ASK_OTHER),                               # ... from opt-out lines
+    ("she's not here", Intent.CALLBACK),                                      # away, not wrong
+    ("she's not here anymore", Intent.WRONG_NUMBER),
+    ("maria moved to texas", Intent.WRONG_NUMBER),
+    ("this is a cell phone i just got", Intent.WRONG_NUMBER),
+    ("send it to my email", Intent.INTERESTED),
+    ("oh good i was hoping you'd call", Intent.INTERESTED),
+    ("sí mándenme la información", Intent.INTERESTED),
+    ("i'm too old for that", Intent.NOT_INTERESTED),
+    ("what's the next step", Intent.INTERESTED),
+    ("can you guys come out this week", Intent.INTERESTED),
+    ("you can email me at maria at gmail dot com", Intent.INTERESTED),
+    ("yes email is fine", Intent.INTERESTED),
+    ("email is fine but don't call", Intent.OPT_OUT),
+    ("you're a bot aren't you", Intent.ASK_ROBOT),
+    ("are you chatgpt", Intent.ASK_ROBOT),
+    ("can i speak to a human", Intent.ASK_ROBOT),                             # answered, not "stop?"
+    ("representative", Intent.ASK_ROBOT),
+    ("can i talk to a real person stop calling", Intent.OPT_OUT),
+    ("Hello, I'm an assistant answering this call. How can I help you?", Intent.VOICEMAIL),
+    # A redirect inside a ramble stays a redirect.
+    ("yeah hello i'm at work right now and don't call my cell call my house phone my husband said the same thing",
+     Intent.CALLBACK),
+])
+def test_speech_to_text_forms(line, intent):
+    assert read(line, "maria").intent is intent
+
+
+@pytest.mark.parametrize("line, intent", [
+    # Cut off inside the last word: what is left completes to a request only one way.
+    ("no and stop calli", Intent.OPT_OUT),
+    ("please don't call me agai", Intent.OPT_OUT),
+    ("please take me off your lis", Intent.OPT_OUT),
+    ("i want to opt ou", Intent.MAYBE_OPT_OUT),                              # two letters: ask
+    ("put me on your do not call regis", Intent.OPT_OUT),
+    # ... and not when the start of a word could be anything, or is a word of its own.
+    ("who dis", Intent.ASK_OTHER),
+    ("stop let me t", Intent.UNCLEAR),
+    ("i don't want to miss your cal", Intent.UNCLEAR),
+    ("i don't want to miss your calls", Intent.UNCLEAR),
+    ("can you call me back tomorrow at fi", Intent.CALLBACK),
+])
+def test_a_line_cut_off_in_its_last_word(line, intent):
+    assert read(line, "maria").intent is intent
+
+
+@pytest.mark.parametrize("turns, disposition", [
+    # The end of a turn the recogniser cut off at a pause, heard as the next turn.
+    (["i asked not to", "be called"], Disposition.OPT_OUT),
+    (["enough with", "the calls"], Disposition.OPT_OUT),
+    (["this number is on the do", "not call"], Disposition.OPT_OUT),
+    # A fragment alone is no request: "call" may be the start of "call me back".
+    (["call", "me back tomorrow at 3"], Disposition.CALLBACK),
+    (["why do you keep calling", "no it's fine", "tell me more", "yes"], Disposition.INTERESTED),
+])
+def test_a_turn_cut_in_two_is_read_as_one(turns, disposition):
+    _, end, _ = talk(turns)
+    assert end is not None and end.disposition is disposition
+
+
+@pytest.mark.parametrize("fragment", ["call", "calling", "calls", "again", "you again"])
+def test_a_fragment_with_no_word_for_stopping_is_no_opt_out(fragment):
+    assert read(fragment, "maria").intent is not Intent.OPT_OUT
+
+
+def test_a_screener_is_a_machine_and_who_it_is_for_then_no_is_a_wrong_number():
+    _, end, _ = talk(["Hi, if you record your name and reason for calling, I'll see if this person is available."])
+    assert end.disposition is Disposition.VOICEMAIL
+    _, end, replies = talk(["is this for maria", "no"])
+    assert "Am I speaking with Maria" in replies[0]
+    assert end.disposition is Disposition.WRONG_NUMBER
+
+
 def test_callback_with_a_time_ends_at_once_with_the_callers_words():
     _, end, replies = talk(["Yes, this is me.", "I'm busy, call me back tomorrow at 3."])
     assert end.disposition is Disposition.CALLBACK

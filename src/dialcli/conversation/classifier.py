@@ -97,7 +97,12 @@ _SOMETHING_ELSE = re.compile(
     r"(?:to stop|stopped|to end|ended)\b|"
     r"\b(?:i|we) (?:\w+ )?(?:do not|never|rarely) (?:call|ring|phone|contact|answer)\b(?! (?:me|us)\b)|"
     # Who is calling, not that they should stop: "kindly tell me who you are calling from".
-    r"\b(?:who|where) (?:you are|are you|is this|is) calling (?:from|for|with|about|on behalf)\b")
+    r"\b(?:who|where) (?:you are|are you|is this|is) calling (?:from|for|with|about|on behalf)\b|"
+    # Asking whether it is some business calling ("are you calling from acme?"): the
+    # corpus's company names are no evidence of an opt-out.
+    r"^(?:(?:so|wait|oh|hi|hello|yes|yeah|okay)\s+)*(?:are you|is this|is that|is it|are y all)(?: guys| people| all)? "
+    r"(?:calling |the |a )?(?:from|with|on behalf of)\b(?!.*\b(?:stop|remove|off|again|anymore|any more)\b)|"
+    r"^(?:(?:so|wait|oh|hi|hello|yes|yeah|okay)\s+)*is (?:this|that|it) (?:\w+ ){1,3}calling$")
 
 
 class Model:
@@ -200,6 +205,12 @@ def model() -> Model | None:
 def believed(normalized: str, *, unanchored: bool = True) -> str | None:
     m = MODEL_OVERRIDE or model()
     return m.believed(normalized, unanchored=unanchored) if m is not None else None
+
+
+def is_word(word: str) -> bool:
+    """Whether callers were heard saying ``word`` (a word the model was trained on)."""
+    m = MODEL_OVERRIDE or model()
+    return m is not None and word in m.weights
 
 
 def doubts_opt_out(normalized: str) -> bool:

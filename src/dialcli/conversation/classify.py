@@ -8,7 +8,8 @@ happened, even in silence.
 
 Without an LLM the rules decide (``classify_by_rules``): each caller line is read
 with the rule brain's intent patterns, in order, with the agent line before it as
-context -- an opt-out anywhere wins, then a wrong number, then a voicemail greeting
+context -- an opt-out anywhere wins (also one a recogniser cut in two turns: "i asked
+not to" | "be called"), then a wrong number, then a voicemail greeting
 as the first thing "said", then the caller's last decisive intent (callback, not
 interested, interested); a bare yes/no counts when it answers the agent's question
 about a follow-up, a callback or the caller's identity. Anything else -> COMPLETED.
@@ -25,7 +26,7 @@ import re
 from typing import Any
 
 from dialcli.conversation.base import EndCall
-from dialcli.conversation.intents import Intent, first_name, read
+from dialcli.conversation.intents import Intent, continued_opt_out, first_name, read
 from dialcli.conversation.rules import confirms_opt_out
 from dialcli.models import Disposition
 
@@ -63,7 +64,8 @@ def classify_by_rules(transcript: list[dict[str, Any]], *, lead_name: str = "") 
         elif role == "caller" and re.search(r"\w", text):
             readings.append((text, read(text, first), asked))
     flags = [r.intent for _, r, _ in readings]
-    if Intent.OPT_OUT in flags:
+    if Intent.OPT_OUT in flags or any(continued_opt_out(a, b, first) for (a, _, _), (b, _, _)
+                                      in zip(readings, readings[1:])):
         return EndCall(Disposition.OPT_OUT, PREFIX + "the caller asked not to be called again.")
     if Intent.WRONG_NUMBER in flags:
         return EndCall(Disposition.WRONG_NUMBER, PREFIX + "the caller said it was the wrong number.")

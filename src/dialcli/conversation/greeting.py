@@ -84,12 +84,20 @@ _MACHINE = re.compile("|".join([
     r"\bhas been disconnected\b", r"\bplease try again later\b",
     r"\bpress (?:one|1|pound|star)\b", r"\bwhen you hear the\b",
     r"\bgoogle (?:voice|subscriber)\b", r"\bcall screening\b", r"\bstate your name\b",
+    # Call screeners (Google Call Screen, iPhone): "say your name and why you're calling".
+    r"\b(?:say|state|record|leave|tell me) (?:your|their) (?:full )?name and (?:the )?(?:reason|why|what)\b",
+    r"\b(?:virtual|automated|ai|digital) assistant\b|\bassistant (?:answering|screening|taking) (?:this|the|your) call\b",
+    r"\b(?:can ?not|could not|couldn't) be completed\b", r"\bpress (?:[0-9]|two|three|four|five|six|seven|eight|nine|zero)\b",
+    r"\bsuscriptor\b", r"\bbuz[oó]n de mensajes\b",
+    r"\bscreening (?:service|their calls|your call|this call)\b|\bbeing screened\b",
+    r"\bsee if (?:this person|the person|they|he|she) (?:is|are) available\b",
     # Spanish (es-US, es-MX)
     r"\bdej(?:e|a|en) (?:su |tu |un )?(?:mensaje|recado)\b", r"\bbuz[oó]n de voz\b",
     r"\bdespu[eé]s del (?:tono|pitido|bip)\b", r"\b(?:ha|has) llamado a(?:l)?\b",
     r"\bno (?:puedo|podemos) (?:contestar|atender)\b",
     r"\bno (?:est[aá]|estoy|estamos) disponibles?\b.*\b(?:deje|mensaje|tono)\b",
     r"\bcorreo de voz\b", r"\bse ha comunicado con\b", r"\bgracias por llamar\b",
+    r"\bel n[uú]mero (?:que )?(?:usted )?(?:marc[oó]|ha marcado|llam[oó])\b",
     r"\ble devolver(?:e|é|emos) la llamada\b",
 ]), re.IGNORECASE)
 

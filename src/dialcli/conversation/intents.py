@@ -25,6 +25,12 @@ A time phrase makes a line a callback only when the line is about when ("tomorro
 fourth time you called"). Where the rules find nothing decisive, a word for ending
 next to a word for calling is an opt-out, and the trained model (``classifier``)
 gives a second opinion; ``Reading.rule_intent`` keeps the rules' own reading then.
+
+What a recogniser does to a request is undone where it can be told: a line cut off
+inside its last word that completes only to a request the rules read ("no and stop
+calli") is one; a short turn that ends the caller's previous one ("i asked not to" |
+"be called") is read with it (``continued_opt_out``); a fragment of one or two words
+with no word for stopping ("call", "again") is never made an opt-out by the model.
 """
 
 from __future__ import annotations
@@ -98,7 +104,8 @@ def _contractions() -> dict[str, str]:
              # What speech-to-text and thumbs make of the words that matter most.
              "caling": "calling", "callin": "calling", "colling": "calling",
              "cawling": "calling", "calliing": "calling", "cauling": "calling", "kalling": "calling",
-             "calin": "calling", "callling": "calling", "stap": "stop", "stahp": "stop",
+             "calin": "calling", "callling": "calling", "kolling": "calling", "koling": "calling",
+             "coaling": "calling", "stap": "stop", "stahp": "stop",
              "stopp": "stop", "cll": "call", "calll": "call", "callng": "calling", "cllng": "calling", "remvoe": "remove", "romove": "remove", "unsubcribe": "unsubscribe", "estop": "stop", "nummer": "number", "numbr": "number",
              # Texting shorthand, as some speech-to-text and chat front ends give it.
              "u": "you", "ur": "your", "yall": "you all", "plz": "please", "pls": "please",
@@ -166,12 +173,23 @@ def normalize(text: str) -> str:
                    r"(?:a game|a gain|a gin)\b", r"\1 again", s)
     if "col" in s or "cool" in s or "cul" in s:     # speech-to-text for "calling" and "call"
         s = re.sub(r"\b(stop|quit|keep|keeps|stopped) (?:colin|cold in|coling|collin|colling|cullin)\b", r"\1 calling", s)
-        s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull|cul) (me|us|here|this|again)\b", r"\1 call \2", s)
+        s = re.sub(r"\b(do not|never|not|no) (?:col|cool|coal|cull|cul|cole|kol|caul) (me|us|here|this|again)\b", r"\1 call \2", s)
+    if "stock call" in s or "top call" in s:     # speech-to-text for "stop calling"
+        s = re.sub(r"(?<!on )\b(?:stock|top) (calling|call) (me|us|here|this|my|our)\b", r"stop \1 \2", s)
+    if "do not c" in s:     # speech-to-text: "put me on the do not cold list", "do not called list"
+        s = re.sub(r"\bdo not (?:cold|called|col|cool|coal|cull|cul|cal|kol|caul) (list|lists|registry)\b",
+                   r"do not call \1", s)
+    if "interest " in s or s.endswith("interest"):     # "i'm interest it", "not interest"
+        s = re.sub(r"\binterest (?:it|ed|id|did)\b", "interested", s)
+        s = re.sub(r"\b(am|are|not|really|very|so|definitely|be) interest\b(?! (?:rates?|free|charges?|payments?|only)\b)",
+                   r"\1 interested", s)
     if " cal " in s or " knot " in s:     # speech-to-text: "do knot call", "don't cal me"
         s = re.sub(r"\b(do|does|did) knot\b", r"\1 not", s)
         s = re.sub(r"\b(do not|never|not|no|stop|quit) cal (me|us|here|this|again)\b", r"\1 call \2", s)
     if " a again" in s:     # speech-to-text doubles the article: "don't call me a again"
         s = s.replace(" a again", " again")
+    if "op out" in s:      # speech-to-text drops the t: "op out"
+        s = re.sub(r"\bop out\b", "opt out", s)
     if "d n c" in s:       # spelled out: "d n c"
         s = re.sub(r"\bd n c\b", "dnc", s)
     if "reach" in s:     # "don't reach out to me again": a verb for calling
@@ -412,12 +430,26 @@ _OPT_OUT = _any(
     r"\bya no (?:me |nos )?(?:hable|hablen|hables)\b", r"\bno (?:me |nos )?(?:hable|hablen|hables) (?:mas|nunca)\b",
     r"\bno quiero que (?:me |nos )?(?:vuelvan a |sigan )?(?:hablen|hable|hablar|hablando)\b",
     r"\b(?:take|get|pull) (?:my|our|this) (?:number|name|info\w*|details|data|phone number) (?:out|off|away)\b",
+    r"\b(?:take|get|pull|remove|delete|erase|scratch|cross|strike) (?:my|our|this|the) (?:name|number|info\w*|details|"
+    r"phone number|data)(?: and (?:my |our |the )?(?:name|number|info\w*|details|phone number|data|address))+ "
+    r"(?:off|out|from)\b",
     r"\b(?:cancel|rid of|ditch|scrap) (?:my|our|this) (?:number|name|info\w*|details|data|phone number)\b",
     r"\bleave (?:this|our|my) (?:phone number|number|phone|line|house|family) alone\b",
     r"\b(?:do not|does not|no longer) consent\b", r"\bsee (?:you|y all) (?:\w+ )?in court\b",
+    r"\b(?:i am|we are|i feel|i am being|we are being|i have been|we have been) (?:\w+ )?harassed\b(?! (?:by|at)\b(?! (?:you|y all|your|these|this|the calls)\b))",
     r"\bget (?:you|y all) (?:\w+ )?sued\b",
     r"\bstop (?:robo ?calling|spam calling|spamming|telemarketing)\b",
     r"\bdo not solicit\b", r"\bno soliciting\b",
+    r"\b(?:i|we) (?:do not|never) (?:do|take|accept|answer|deal with) (?:phone |telephone |any )?(?:sales|solicitations?|"
+    r"telemarketing|soliciting|marketing)(?: calls)?\b",
+    # Calls of a kind: "no more robocalls", "stop with the spam calls".
+    r"\b(?:no more|no|stop|quit|enough|done|sick of|tired of)(?: with)? (?:the |these |your |all the |all these )?"
+    r"(?:robo ?|spam |sales |telemarketing |junk |scam |marketing )(?:calls?|calling)\b",
+    # The number itself as the object: "don't call me at this number (anymore)".
+    r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone|dial|text)\w* (?:me |us |her |him )?(?:at|on) "
+    r"(?:this|that) (?:\w+ )?(?:number|phone|line|cell|cellphone|landline)\b",
+    r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone|dial|text)\w* (?:me |us |her |him )?(?:at|on) "
+    r"(?:my|our|her|his) (?:\w+ ){1,2}(?:again|anymore|any more|no more|ever again)\b",
     # A request cut off by the recogniser where nothing else could follow ("don't call this",
     # "put me on do not", "i want off this", "i don't want any more").
     r"\b(?:do not|never) (?:ever )?(?:call|contact|ring|phone|dial|text)\w* (?:this|that|my|our)"
@@ -554,7 +586,9 @@ _OPT_OUT = _any(
     r"\b(?:make|get) (?:these|the|your) calls (?:to )?stop\b", r"\bstop (?:these|the|your) calls\b",
     r"^(?:please )?no (?:more )?calls\b(?! (?:during|before|after|until|till|between|at (?:work|night)|"
     r"on (?:weekends?|sundays?|saturdays?)|in the (?:morning|evening)|while)\b)", r"\bno (?:solicit\w*|telemarket\w*|sales calls|robocalls)\b",
-    r"\b(?:do not|never|will not) (?:take|accept|want|allow|answer) (?:\w+ ){0,3}(?:calls|solicit\w*|telemarket\w*)\b",
+    # Not "I don't want to miss your calls".
+    r"\b(?:do not|never|will not) (?:take|accept|want|allow|answer) (?!(?:\w+ ){0,2}miss)(?:\w+ ){0,3}"
+    r"(?:calls|solicit\w*|telemarket\w*)\b",
     r"^(?:this is |that is |it is )?(?:spam|a scam|scam)(?: call| likely)?$",
     r"\bdo not (?:\w+ ){0,4}call(?:ing)? (?:me |us |here )?(?:again|anymore|any more)\b",
     r"\b(?:not|never) to be (?:called|contacted)\b", r"\bto not be (?:called|contacted)\b",
@@ -625,8 +659,21 @@ _OPT_OUT = _any(
     r"\b(?:call|calling|contact)\w* (?:me|us|here) again (?:would be|is|will be) (?:a )?(?:big |huge )?(?:mistake|bad idea)\b",
     r"^(?:(?:please|just|so)\s+)+(?:do )?not (?:call|contact|ring|phone|dial)\w* (?:me|us|here|this number)(?: please)?$",
 )
-#: "Don't call me ma'am" is about a name, not about calling.
+
+
+def _may_name(s: str) -> bool:
+    """Cheap test first: could ``_NAMING`` find anything in ``s``?"""
+    return "call" in s or "llam" in s or "not " in s
+
+
+#: "Don't call me ma'am" is about a name, not about calling; "I'm not saying stop
+#: calling", "no, don't remove me" take back the words of a request.
 _NAMING = re.compile(
+    r"\b(?:am|was|is|are) not (?:saying|asking|telling (?:you|y all)|asking (?:you|y all)|trying to (?:say|get you to)|"
+    r"going to (?:say|ask))(?: (?:you|y all))?(?: to)? (?:stop|quit|not|never|remove|take|cease)\w*"
+    r"(?: (?:calling|call|contacting|me|us|it|that|off|the calls))*\b|"
+    r"(?:^|\b(?:no|please|but) )(?:do not|you do not have to|no need to) (?:remove|delete|unsubscribe|block|take) "
+    r"(?:me|us|my number|this number)(?: (?:off|from|out)(?: (?:the|your) list)?)?\b|"
     r"\bdo not call (?:me|her|him) (?:maam|madam|sir|mister|miss|mrs|ms|mr|honey|sweetie|dear|"
     r"buddy|hon|babe|that|by (?:my|that)|a \w+)\b|\bdo not call me \w+(?: \w+)? call me\b|"
     r"\bdo not call (?:it|that|this) (?!(?:again|anymore|any more|ever|number|phone|line|house|home|cell|old|young|"
@@ -636,8 +683,8 @@ _NAMING = re.compile(
     r"\bno (?:le )?llames? a (?:mi|su|tu) \w+\b(?= .*\b(?:hablame|llamame|marcame|hableme|llameme)\b)|"
     r"\bno (?:me )?llames? (?:senora|senor|senorita|don|dona|doctora?|mami|papi|mija|mijo|amor|asi|por mi nombre|"
     r"\w+ llamame)\b|\bno (?:me )?llames? (?:\w+ ){1,3}(?:dime|digame|llamame|llameme|soy)\b|"
-    r"\bdo not call (?:back )?(?:the|my|that) (?:\w+ )?(?:landline|home|house|office|work|cell|number|phone|line)\b"
-    r"(?= .*\bcall (?:the|my|me on|me at)\b)|"
+    r"\bdo not call (?:back )?(?:(?:me|us) (?:at|on) )?(?:the|my|that|this) (?:\w+ )?(?:landline|home|house|office|"
+    r"work|cell|number|phone|line)\b(?= .*\b(?:call|try|reach) (?:me )?(?:on |at )?(?:the|my|me on|me at)\b)|"
     r"\bstop calling me (?:maam|madam|sir|miss|mrs|ms|mr|mister|honey|sweetie|dear|hon|babe|buddy|pal|that)"
     r"(?= (?:i am|it is|call me|my name|just|im)\b)|"
     r"\bstop calling (?:it|that|this) (?:a |an |the )?(?!(?:again|anymore|any more|ever|now|please|already|number|"
@@ -716,6 +763,17 @@ _VOICEMAIL = _any(
     r"\b(?:deje|deja|dejen) (?:su|tu|un) (?:mensaje|recado)\b", r"\bdespues del tono\b",
     r"\bno (?:esta|se encuentra) disponible\b", r"\bbuzon\b", r"\b(?:ha|has) llamado a\b",
     r"\bfuera de servicio\b", r"\b(?:esta apagado|fuera del area)\b",
+    # Call screeners (Google Call Screen, iPhone call screening): a machine asking who
+    # calls and why, heard before any person.
+    r"\b(?:say|state|record|leave|tell me) (?:your|their) (?:full )?name and (?:the )?(?:reason|why|what)\b",
+    # Phone assistants that answer for their owner ("I'm an assistant answering this call").
+    r"\b(?:virtual|automated|ai|digital) assistant\b|\bassistant (?:answering|screening|taking) (?:this|the|your) call\b",
+    r"^(?:(?:hi|hello|please)\s+)*(?:say|state|record) your name\b",
+    r"\bscreening (?:service|their calls|your call|this call)\b|\bcall screen(?:ing|er)?\b|\bbeing screened\b|"
+    r"\b(?:is|are) screening (?:their|his|her|the|this|your) call",
+    r"\bsee if (?:this person|the person|they|he|she|the user|your party) (?:is|are) available\b",
+    r"\bel numero (?:que )?(?:usted )?(?:marco|ha marcado|llamo|esta llamando|solicitado)\b",
+    r"\bnumero\b.*\bno existe\b",
 )
 
 
@@ -729,7 +787,9 @@ def _named_patterns() -> tuple[AnyOf, AnyOf, AnyOf, AnyOf]:
     n = _NAME
     return (
         _any(*_WRONG_NUMBER), _any(*_name_patterns(n)),
-        _any(*_ASK_WHO_FOR), _any(rf"\bwho is {n}\b", rf"\b{n} who\b"),
+        _any(*_ASK_WHO_FOR), _any(rf"\bwho (?:the hell |the heck |on earth )?is {n}\b", rf"\b{n} who\b",
+                                  rf"^(?:(?:um|so|wait|oh|hi|hello|yes|yeah)\s+)*(?:is (?:this|it|that)|this is|"
+                                  rf"you are|are you) (?:a call |calling |looking |asking )?for {n}\b"),
     )
 
 
@@ -738,9 +798,10 @@ def _with_placeholder(s: str, first: str) -> str | None:
     if not first or first not in s:
         return None
     words = s.split(" ")
-    if first not in words:
+    possessive = f"{first}s"         # "maria's phone" (the apostrophe is gone)
+    if first not in words and possessive not in words:
         return None
-    return " ".join(_NAME if w == first else w for w in words)
+    return " ".join(_NAME if w == first else f"{_NAME}s" if w == possessive else w for w in words)
 
 
 def _name_patterns(first: str) -> list[str]:
@@ -753,6 +814,10 @@ def _name_patterns(first: str) -> list[str]:
         rf"\b{n} does not live here\b", rf"\bno one (?:here )?(?:named|called) {n}\b",
         rf"^(?:no |nope )?not {n}\b", rf"\b(?:do not know|dunno) (?:no|any|nobody|no one|a) {n}\b",
         rf"\bwrong {n}\b", rf"\b(?:ninguna?|ningun) {n}\b",
+        rf"\b(?:this|that|it) is not {n}s (?:phone|number|cell|line|house)\b", rf"\bno soy {n}\b",
+        rf"\b(?:no|este no|esta no) es (?:el (?:numero|telefono|celular) de )?{n}\b",
+        rf"\b{n} (?:passed away|passed|died|moved|moved out|moved away|is deceased|no longer lives|does not have "
+        rf"this number)\b",
     ]
 
 
@@ -772,6 +837,8 @@ _WRONG_NUMBER = [
     r"\bthere (?:is|are) no (?:\w+ )?(?:here|at this number|living here|that lives here)\b",
     r"\b(?:passed away|passed on|is deceased|was deceased|are deceased|deceased|died|is dead)\b",
     r"\b(?:this|it) is (?:a |my |our )?(?:new|brand new) (?:number|phone)\b",
+    r"\b(?:number|phone|cell phone|cell|line) i (?:just|recently) got\b|\bi (?:just|recently) got (?:this|the|a new) "
+    r"(?:number|phone|cell phone|cell|line)\b",
     r"\b(?:had|have had|got) (?:this|the) (?:number|phone) (?:for|since)\b", r"\bjust got this (?:phone|line)\b",
     r"\b(?:this|it) is a (?:business|company|work|office|store|restaurant)(?: line| number| phone)?$",
     r"\byou (?:have )?reached a (?:business|company|store|restaurant|office)\b",
@@ -802,14 +869,14 @@ _CALLBACK = _any(
     # "Thanks for calling back" is gratitude, not a request.
     r"(?<!for )\bcall(?:ing)? (?:me |us |her |him )?(?:back|again|later|another time|some other time)\b",
     rf"\bcall (?:me |us )?(?:back )?(?:{_TIME_WORDS}|in the|first thing|after work|around|sometime)\b",
-    r"\b(?:try|ring|phone|reach|reach out to|catch|contact|get back to|call back) (?:me |us )?"
+    r"\b(?:try|ring|phone|reach|reach (?:back )?out(?: to)?|catch|contact|get back to|call back) (?:me |us )?"
     r"(?:again |back )?(?:later|back|again|another|some other|tomorrow|tonight|next|this|on|at|in |"
     r"after|around|monday|tuesday|wednesday|thursday|friday|saturday|sunday|the)",
-    r"\bi am (?:really |kind of |a bit |a little )?(?:busy|driving|at work|working|in a meeting|"
+    r"\bi am (?:really |kind of |a bit |a little |just |so |very |pretty )?(?:busy|driving|at work|working|in a meeting|"
     r"in class|at the doctor|on my way|about to|eating|cooking|in the middle of|with (?:a |my )?"
     r"(?:customer|client|patient|kids|family|someone)|on (?:the other line|another call|a call)|"
     r"not (?:free|available) (?:right )?now|out|outside|away|running late|headed out|on the road)\b",
-    r"\b(?:not|bad|terrible|awkward) (?:a )?(?:good |great |convenient )?time\b",
+    r"\b(?:not|bad|terrible|awkward) (?:really |exactly |quite |the )?(?:a )?(?:good |great |convenient |best |right )?time\b",
     r"\bnot a good moment\b", r"\bbad moment\b",
     r"\b(?:can not|unable to|not able to) (?:really )?(?:talk|speak|chat)\b",
     r"\bnot (?:right )?now\b", r"\bnow is not\b",
@@ -818,6 +885,9 @@ _CALLBACK = _any(
     r"\b(?:i will|i would) be (?:free|available|around|home|back)\b",
     r"\bi am (?:free|available) (?:tomorrow|later|after|on|at|in|next|this|tonight)\b",
     r"\bin a hurry\b",
+    # The lead is away: "she's not here", "he's at work right now" (not "not here anymore").
+    r"^(?:(?:no|sorry|oh|um|well|uh)\s+)*(?:she|he) is (?:not (?:here|home|in|available|around)|out|away|at work|"
+    r"busy|sleeping|asleep|in the shower|at school)(?: (?:right now|at the moment|now|today|yet))?$",
     r"(?<!to you )\b(?:talk|speak|chat) (?:more )?(?:later|tomorrow|another time)\b",
     r"\b(?:estoy|ando) (?:ocupad[oa]|trabajando|manejando|en (?:una reunion|el trabajo|junta|clase))\b",
     r"\bno puedo (?:hablar|ahorita|ahora)\b", r"\bahorita no\b", r"\bmas tarde\b",
@@ -830,7 +900,9 @@ _CALLBACK_HINT = re.compile(r"\b(?:better|works|work|good|prefer|free|available|
 _NOT_INTERESTED = _any(
     r"\bnot (?:\w+ ){0,2}interested\b", r"\bno (?:real )?interest\b", r"\buninterested\b",
     r"\bno,? (?:thanks|thank you|thankyou)\b", r"\bno thanks\b", r"\bthanks but no\b",
-    r"\bnot for (?:me|us)\b", r"\bnot really\b", r"\bnot at all\b", r"\bno way\b",
+    r"\bnot for (?:me|us)\b", r"\bnot at all\b", r"\bno way\b",
+    # Not "not really a good time", "not really sure": there it says how much, not no.
+    r"\bnot really\b(?! (?:a |the )?(?:good|great|best|right|convenient|sure|certain|free|available|now)\b)",
     # "I'm good" alone may answer "how are you?"; only a clear decline counts.
     r"\b(?:i|we) (?:am|are) all set\b",
     r"\b(?:i|we) (?:am|are) (?:good|fine|okay|covered|happy) (?:with (?:what|my|our|the)|already)\b",
@@ -882,18 +954,21 @@ _NOT_INTERESTED = _any(
     r"\b(?:we|i) am not buying\b", r"\bwe are not buying\b", r"\bnot (?:my|our) cup of tea\b",
     r"^(?:i|we) do not care\b", r"\bnot (?:for|in) (?:the market|me right now)\b",
     r"\b(?:selling|sold|moving|about to move|relocating)\b.*\b(?:house|home|soon|out|place)\b",
+    r"^(?:(?:oh|well|no|yeah|actually|sorry)\s+)*(?:we are|i am) (?:moving|relocating|selling)"
+    r"(?: (?:soon|away|out|next month|this year|anyway))?$",
     r"\b(?:does not|would not|do not think it would) make sense\b", r"\bno (?:lo|la|los|las) necesit\w+\b",
     r"\b(?:do not|dont) think (?:i am|we are|i would be|we would be|i will be) interested\b",
     r"^(?:no |nope |okay |ok )?(?:thanks|thank you) (?:anyway|anyways|though)$",
     r"\b(?:it is|that is|thats|its) a (?:no|hard no|pass)\b", r"^(?:no sorry|sorry no|no no sorry)$",
-    r"\bdecided (?:against|not to)\b", r"^nope (?:i am|we are) (?:fine|good|okay|ok|set)\b",
+    r"\bdecided (?:against|not to)\b", r"\b(?:i am|we are) (?:too old|too busy|retired) for (?:that|this|it)\b", r"^nope (?:i am|we are) (?:fine|good|okay|ok|set)\b",
     r"^not today,? not tomorrow\b",
 )
 
 _INTERESTED = _any(
     # "not interested" never reaches here: the decline wins in ``read``.
     r"\b(?:i am|we are|i would be|i might be|"
-    r"definitely|very|really|sounds) interest(?:ed|ing)\b",
+    r"definitely|very|really|sounds) (?:still |also |actually |definitely |really |very |so |kind of |kinda |"
+    r"somewhat |quite |pretty |super )?interest(?:ed|ing)\b",
     r"\b(?:i|we) (?:would|do) like to (?!know (?:who|how|why|what))(?:set|sign|get|start|enroll|"
     r"schedule|book|go|move|hear|learn|know more|try|apply|buy|do|make|talk|speak|see)\w*\b",
     r"\b(?:i|we) want (?:to (?:set|sign|get|start|enroll|schedule|book|go ahead|move|apply|buy|try|"
@@ -913,8 +988,19 @@ _INTERESTED = _any(
     r"\b(?:a way|how) to get (?:a|an|my) (?:free )?(?:quote|estimate)\b",
     r"\b(?:how (?:do|can) (?:i|we)|(?:i|we) (?:want|would like) to) opt in\b",
     r"\bhave (?:someone|somebody|a rep|an agent|him|her|them) (?:call|reach|contact|come|get in touch)\b",
-    r"\b(?:can|could) (?:someone|somebody|you) (?:come out|come by|give me an estimate|send someone)\b",
+    # Information in writing instead of the call: "shoot me an email", "can you email me instead".
+    r"(?<!not )(?<!never )\b(?:send|shoot|drop|fire) (?:me|us) (?:an? )?(?:e ?mail|email|text|message)\b",
+    r"(?<!not )(?<!never )(?<!do you )(?<!did you )(?<!to )\be ?mail (?:me|us)(?: (?:instead|please|then|something|about it))*$",
+    r"\b(?:can|could|when can|when could|when will) (?:someone|somebody|you)(?: guys| all| people)? (?:come out|come by|"
+    r"come over|give me an estimate|send someone)\b",
+    r"\bwhat (?:is|are) (?:the )?next steps?\b|\bhow do (?:we|i) (?:move forward|proceed|go about (?:it|that|this))\b",
+    r"(?<!not )\b(?:you can|you could|just) (?:e ?mail|text|send) (?:me|us)\b",
+    r"\b(?:e ?mail|email|text|texting|emailing) (?:is|would be|works|sounds) (?:fine|good|great|better|best|okay|perfect)\b",
     r"\b(?:been|was|were) (?:waiting for|expecting) (?:your|this|you|a)\b", r"\bbeen meaning to\b",
+    r"\b(?:hoping|waiting for) (?:you|someone|somebody|y all) (?:would |to |will )?call\b",
+    r"(?<!not )\bsend (?:it|that|them|everything|the (?:info|information|details|quote|estimate)) (?:over )?(?:to|by) "
+    r"(?:my )?(?:e ?mail|email|inbox)\b",
+    r"\b(?:i|we) (?:want|would like|need|would love) to save\b",
     r"\b(?:i|we) would love\b", r"\b(?:i|we) (?:want|wanna) to (?:know|hear|learn|see) more\b",
     r"\b(?:me|nos) interesa\b", r"\b(?:estoy|estamos) interesad[oa]s?\b",
     r"\bquiero (?:mas )?informacion\b",
@@ -922,7 +1008,7 @@ _INTERESTED = _any(
     r"\b(?:was|were) (?:actually |just )?(?:going|about|planning|meaning) to call you\b", r"\bperfect timing\b",
     r"\b(?:i|we) (?:want|need|would like|would love|could use) (?:a|an|the|some) (?:quote|estimate|appointment|"
     r"consultation|visit|plan|payment plan)\b", r"\b(?:i|we) could (?:really )?use (?:that|this|it|one|some)\b",
-    r"\b(?:i am|we are) sold\b", r"\byou had me at\b", r"\b(?:mande|mandeme|envie|envieme|mandame) (?:la|mas)? ?informacion\b",
+    r"\b(?:i am|we are) sold\b", r"\byou had me at\b", r"\b(?:mande|mandeme|mandenme|envie|envieme|envienme|mandame) (?:la|mas)? ?informacion\b",
     r"\bsend (?:me|us) (?:something|it|that|info|details) (?:in writing|by email|by mail|over)\b",
     r"\bput (?:me|us) down\b", r"\b(?:exactly|just) what (?:i|we) (?:need|want|were looking for)\b",
     r"\b(?:pay|settle|take care of|clear) (?:it|this|that|the balance|my balance|the debt|the bill|"
@@ -950,6 +1036,8 @@ _ASK_IDENTITY = _any(
     r"\bwhat is your name\b", r"\bwho (?:do you|are you) (?:work|calling) (?:for|with|from)\b",
     r"\bwhere (?:are you|is this|you) calling from\b", r"\bwhat company\b",
     r"\bwho you (?:are|work for|represent)\b",
+    r"^(?:(?:so|wait|oh|um|hi|hello|yes|yeah|okay)\s+)*(?:are you|is this|is that)(?: guys| people)? (?:calling )?"
+    r"(?:from|with|on behalf of) \w+(?: \w+){0,2}$",
     r"\bwho do you (?:represent|work for)\b", r"\bwho is calling\b", r"\bmay i ask who\b",
     r"\bwith who(?:m)?\b", r"\bwho am i (?:talking|speaking) (?:to|with)\b",
     # Spanish (accents are folded): "¿quién habla?", "¿con quién hablo?", "¿de dónde llama?"
@@ -977,6 +1065,14 @@ _ASK_ROBOT = re.compile(
     r"\b(?:are you|is this|am i (?:talking|speaking) (?:to|with)|is that) (?:a |an )?(?:real )?"
     r"(?:robot|bot|machine|computer|ai|artificial|human|person|recording|automated|real person|"
     r"live person)\b"
+    r"|\b(?:you are|you re|youre) (?:just )?(?:a |an )?(?:robot|bot|machine|computer|ai|recording)\b"
+    r"|\b(?:are you|is this|is that) (?:chat ?gpt|siri|alexa|an? (?:ai|artificial intelligence|chat ?bot))\b"
+    # Asking for a person is asking what is on the line: the answer says so, and offers one.
+    r"|\b(?:talk|speak) (?:to|with) (?:a |an |some )?(?:real |live |actual )?(?:person|human|human being|representative|"
+    r"agent|operator|somebody real|someone real)\b"
+    r"|\b(?:transfer|connect|put) (?:me )?(?:to |through to |on with )?(?:a |an )?(?:real |live )?(?:person|human|"
+    r"representative|agent|operator)\b(?! (?:on|in) the line)|\bput (?:a|an) (?:real |live )?(?:person|human) on\b"
+    r"|^(?:operator|representative|agent|human|real person|live person)(?: please)?$"
     r"|\b(?:es usted|eres|es esto|es esta|estoy hablando con|hablo con) (?:un |una )?"
     r"(?:robot|maquina|grabacion|computadora|inteligencia artificial|persona real|persona de verdad)\b")
 _ASK_REPEAT = re.compile(
@@ -1052,9 +1148,62 @@ def read(text: str, first: str = "") -> Reading:
     """
     raw = text or ""
     s = _normalized(raw)
-    if first and first not in s.split(" "):
-        first = ""           # the name only matters where it is said
-    return _read_line(raw, s, first)
+    if first and first not in s.split(" ") and f"{first}s" not in s.split(" "):
+        first = ""           # the name only matters where it is said ("maria", "maria's")
+    r = _read_line(raw, s, first)
+    if r.intent not in (Intent.OPT_OUT, Intent.WRONG_NUMBER, Intent.VOICEMAIL) and _cut_off_opt_out(s, first):
+        return Reading(Intent.OPT_OUT, r.flags | {Intent.OPT_OUT}, r.time_phrase, r.text, r.rule_intent or r.intent)
+    return r
+
+
+#: Readings a short turn may have and still be the end of the caller's previous one
+#: ("i asked not to | be called", "enough with | the calls").
+_FRAGMENT_READINGS = frozenset({Intent.UNCLEAR, Intent.ASK_OTHER, Intent.AFFIRM, Intent.DENY, Intent.GREETING,
+                                Intent.HESITANT, Intent.MAYBE_OPT_OUT, Intent.TIME, Intent.ANY_TIME})
+_CONTINUATION_WORDS = 4
+
+
+def continued_opt_out(previous: str, text: str, first: str = "") -> bool:
+    """Is ``text`` -- a short turn the speech-to-text service cut from the caller's
+    ``previous`` one ("i asked not to" | "be called") -- with it an opt-out, where neither
+    alone is one? The joined line is read as if said at once."""
+    if not previous or not text or len(text.split()) > _CONTINUATION_WORDS:
+        return False
+    r = read(text, first)
+    if r.intent not in _FRAGMENT_READINGS or read(previous, first).intent is Intent.OPT_OUT:
+        return False
+    return read(f"{previous.rstrip(' .!?,;')} {text}", first).intent is Intent.OPT_OUT
+
+
+#: Words a request to stop calling ends with, whose start is all that speech-to-text
+#: may give of them when the line is cut off ("no and stop calli", "take me off your l").
+_KEY_WORDS = tuple(
+    "calling call calls called stop list lists number remove removed delete contact contacted contacting "
+    "again anymore alone unsubscribe complaint court legal lawyer attorney permission consent harassing "
+    "harassment bothering phone house registry reported report discontinue desist cease opted records "
+    "database system out ever either robocalls sales solicit soliciting action general scam spam stopped "
+    "removal tcpa llamar llamen llame llames llamando llamadas lista marquen marcar molestar molestando "
+    "permiso numero".split())
+_FRAGMENT = re.compile(r" ([a-z]{3,9})$")
+
+
+@lru_cache(maxsize=8192)
+def _cut_off_opt_out(s: str, first: str) -> bool:
+    """Does the line, cut off in its last word, complete to a request the rules read as
+    an opt-out ("stop calli" -> "stop calling")? The fragment must be no word callers
+    say, and the start of exactly the words tried."""
+    m = _FRAGMENT.search(s)
+    if not m or m.group(1) in _KEY_WORDS or classifier.is_word(m.group(1)) or (
+            s.count(" ") < 2 and _QUESTION_START.match(s)):      # "who dis" is no "who discontinue"
+        return False
+    frag, head = m.group(1), s[:m.start(1)]
+    for word in _KEY_WORDS:
+        if word.startswith(frag):
+            line = head + word
+            done = _read_line(line, line, first)
+            if done.intent is Intent.OPT_OUT and done.rule_intent is None:
+                return True
+    return False
 
 
 _MEMO = 8192
@@ -1073,19 +1222,27 @@ def _read_line(raw: str, s: str, first: str) -> Reading:
         # opt-out (rules, safety net or model) makes the line one.
         sentences = _SENTENCE_END.split(raw.strip())
         if len([t for t in sentences if t.strip()]) < 2 and s.count(" ") >= 5:
+            # A part that is the whole line, its names marked ("don't call my cell, call my
+            # house phone"), was read above with them understood: not again without.
+            whole = " ".join(_unnamed(s).split())
             sentences = [p for p in _CLAUSE_BREAK.split(f" {_unnamed(s)} ")
-                         if p.strip().count(" ") >= 2 and _CLAUSE_GATE.search(p)]
+                         if p.strip().count(" ") >= 2 and _CLAUSE_GATE.search(p)
+                         and " ".join(p.split()) != whole]
         said = [t for t in sentences if t.strip()]
         # What the whole line shows to be a name or a redirect ("Don't call my cell. Call
         # my office line.") is not an opt-out in a sentence of its own either.
-        named = [m.group(0) for m in _NAMING.finditer(s)] if "call" in s or "llam" in s else []
+        named = [m.group(0) for m in _NAMING.finditer(s)] if _may_name(s) else []
         for k, sentence in enumerate(said):
             if named and any(n in normalize(sentence) for n in named):
                 continue
             if k < len(said) - 1 and _BARE_STOP.match(_core(normalize(sentence))):
                 continue         # "Stop, stop. Let me grab a pen.": a bare stop mid-line may mean "wait"
-            if sentence.strip() != raw.strip() and \
-                    read(sentence, first).intent is Intent.OPT_OUT:
+            if sentence.strip() == raw.strip():
+                continue
+            part = read(sentence, first)
+            # A clause around a name or redirect the line made ("xnamedx call my house
+            # phone") is the rules' to judge: the model never saw the marker.
+            if part.intent is Intent.OPT_OUT and not ("xnamedx" in sentence and part.rule_intent is not None):
                 return Reading(Intent.OPT_OUT, r.flags | {Intent.OPT_OUT}, r.time_phrase, r.text,
                                r.rule_intent or r.intent)
     return r
@@ -1112,7 +1269,7 @@ def _reading(raw: str, s: str, first: str) -> Reading:
 
     # "Don't call me ma'am", "I never call back numbers I don't know": about a name or
     # the caller's own habits, not about our calls -- for the rules and the model alike.
-    plain = _NAMING.sub(" ", s) if "call" in s or "llam" in s else s
+    plain = _NAMING.sub(" ", s) if _may_name(s) else s
     if _OPT_OUT.search(plain) or ((core := _core(plain)) != plain and _OPT_OUT.search(core)) or \
             _opt_out_in_a_clause(s, raw):
         flags.add(Intent.OPT_OUT)
@@ -1150,10 +1307,17 @@ def _reading(raw: str, s: str, first: str) -> Reading:
         flags.add(Intent.ASK_OTHER)
     # "Not interested" also matches the negated interest patterns' words; the explicit
     # decline wins. A request to stop calling is never just "not interested".
+    if Intent.INTERESTED in flags and Intent.CALLBACK in flags and not time_phrase and _SOMEONE_TO_CALL.search(s):
+        # "Can you have someone call me back about the quote": a follow-up asked for.
+        flags.discard(Intent.CALLBACK)
     if Intent.NOT_INTERESTED in flags:
         flags.discard(Intent.INTERESTED)
         if not time_phrase and _DECLINE_LAST.search(s):
             flags.discard(Intent.CALLBACK)    # "maybe some other time, but no"
+    if Intent.OPT_OUT in flags and _TIMING_ONLY.match(s):
+        # "Stop calling so early": about when, or maybe about whether -- the agent asks.
+        flags.discard(Intent.OPT_OUT)
+        flags.add(Intent.MAYBE_OPT_OUT)
     intent = next((i for i in _PRIORITY if i in flags), Intent.UNCLEAR)
     if intent is Intent.GOODBYE and Intent.DENY in flags:
         intent = Intent.NOT_INTERESTED       # "No. Goodbye."
@@ -1181,6 +1345,10 @@ def _reading(raw: str, s: str, first: str) -> Reading:
             words >= 5 if intent in _SHORT_OK else words >= 4 if intent is Intent.ASK_OTHER else True) else None
         if guess == "OPT_OUT" and plain != s:
             guess = classifier.believed(plain, unanchored=sure)
+        if guess == "OPT_OUT" and words <= 2 and not _SHORT_OPT_OUT.search(s):
+            # "Call." "Again?" "You again": a fragment the recogniser cut from a longer
+            # turn ("call | me back tomorrow") is no request -- the agent asks instead.
+            guess = None
         if guess == "OPT_OUT" or (guess and intent not in _OPT_OUT_ONLY):
             rule_intent, intent = intent, Intent(guess.lower())
             flags.add(intent)
@@ -1206,7 +1374,8 @@ _CLAUSE_BREAK = re.compile(r" (?:and|but|because|cause|so|okay|alright|anyway|an
 #: interested", "stop, I have a question", "hold on, stop").
 _NOT_A_CLAUSE_OPT_OUT = re.compile(r"(?<!not )(?<!no )\b(?:interested|question|hold on|hang on|wait|one sec|one second|"
                                    r"how much|tell me|go on|keep going|sign me up|go ahead(?! and)|hear the rest|hear more|"
-                                   r"but (?:okay|ok|fine|alright|all right|sure)(?: then)? (?:what|tell me|shoot|how))\b")
+                                   r"but (?:okay|ok|fine|alright|all right|sure)(?: then)? (?:what|tell me|shoot|how)|"
+                                   r"calling (?:me |us |here )?(?:so|this) (?:early|late))\b")
 
 
 #: Cheap test first: a line with none of these words has no opt-out clause to find.
@@ -1222,7 +1391,7 @@ _SENTENCE_END = re.compile(r"[.!?;]+(?:\s+|$)")
 def _unnamed(s: str) -> str:
     """``s`` with "don't call me ma'am" and its kind marked, not cut out: what is left
     on either side is not a clause of its own ("don't call it a scam" is no "scam")."""
-    return _NAMING.sub(" xnamedx ", s) if "call" in s or "llam" in s else s
+    return _NAMING.sub(" xnamedx ", s) if _may_name(s) else s
 
 
 def _opt_out_in_a_clause(s: str, raw: str = "") -> bool:
@@ -1234,7 +1403,7 @@ def _opt_out_in_a_clause(s: str, raw: str = "") -> bool:
     sentences = [t for t in _SENTENCE_END.split(raw.strip()) if t.strip()] if raw else []
     if len(sentences) > 1:
         # Names and redirects as the whole line shows them ("Don't call my cell. Call my office line.").
-        named = [m.group(0) for m in _NAMING.finditer(s)] if "call" in s or "llam" in s else []
+        named = [m.group(0) for m in _NAMING.finditer(s)] if _may_name(s) else []
         said = []
         for t in sentences:
             t = _unnamed(normalize(t))
@@ -1294,9 +1463,20 @@ _CESSATION_CALLING = re.compile(
     r"llamadas|llamar)\b")
 _NOT_ABOUT_US = re.compile(r"\b(?:my|our|his|her) (?:\w+ )?(?:boss|mom|mother|dad|father|wife|husband|son|"
                            r"daughter|kids?|friend|sister|brother|work|job|bank|doctor|ex)\b|\bstop by\b|"
-                           r"\b(?:do not|dont) mind\b|\bcall (?:me|us) back\b|\bthe call dropped\b")
+                           r"\b(?:do not|dont) mind\b|\bcall (?:me|us) back\b|\bthe call dropped\b|"
+                           r"^(?:(?:please|just|can you|could you|would you)\s+)*(?:stop|quit) calling (?:me |us |here )?"
+                           r"(?:so|this|that) (?:early|late)\b")
 
+#: What a line of one or two words must say for the model's opt-out to be believed.
+_SHORT_OPT_OUT = re.compile(r"\b(?:stop\w*|remov\w*|unsub\w*|quit\w*|delet\w*|eras\w*|enough|basta|block\w*|report\w*|spam|"
+                            r"scam|opt|dnc|harass\w*|sue|lawyer|attorney|police|never|off|leave|alone|list|lista|"
+                            r"llam\w*|marc\w*|borr\w*|quit\w*|saq\w*|molest\w*)\b")
+_TIMING_ONLY = re.compile(r"^(?:(?:please|just|can you|could you|would you)\s+)*(?:stop|quit) calling (?:me |us |here )?"
+                          r"(?:so|this|that) (?:early|late)(?: in the (?:morning|day|evening))?(?: please)?$")
+_SOMEONE_TO_CALL = re.compile(r"\bhave (?:someone|somebody|a rep\w*|an agent|a specialist|one of your \w+) "
+                              r"(?:call|reach|contact|get in touch)")
 _DECLINE_LAST = re.compile(r"\b(?:but|so) no(?: thanks| thank you)?$|\bnot right now,? thank|"
+                           r"\b(?:ahorita|ahora|por ahora) no,? gracias\b|"
                            r"\bnot at this time\b")
 
 
@@ -1318,5 +1498,6 @@ def clear_memo() -> None:
     """Forget remembered readings (benchmarks measure a first reading)."""
     _normalized.cache_clear()
     _read_line.cache_clear()
+    _cut_off_opt_out.cache_clear()
     from dialcli.conversation import time_phrases
     time_phrases.clear_memo()

@@ -194,17 +194,31 @@ def _normalize(raw: str) -> str:
     if _ES_GATE.search(s):
         s = _spanish(s)
     s = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", s)
+    # A phone number said digit by digit ("five five five one two three four") is no time.
+    s = re.sub(r"\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)[\s,-]+){3,}"
+               r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)\b", " ", s)
+    # Where the caller will be, said for when: "after I get off work", "when I get home".
+    s = re.sub(r"\b(?:after|when|once) i (?:get (?:off|out of|done with|home from)|finish|am (?:off|done with|out of)) work\b|"
+               r"\b(?:when|once|after) i (?:get|am) (?:back )?home\b", "after work", s)
+    # An hour said just before its day part, without "at": "8 tonight", "3 in the afternoon".
+    s = re.sub(r"(?<![\w:/.])(?<!at )(?<!in )(?<!by )(\d{1,2}(?::\d{2})?)(?=\s+(?:tonight|this\s+(?:morning|afternoon|"
+               r"evening)|in\s+the\s+(?:morning|afternoon|evening)|at\s+night|tomorrow\s+(?:morning|afternoon|evening|"
+               r"night))\b)", r"at \1", s)
+    # "Any day but Monday": the day named is the one not to call.
+    s = re.sub(rf"\b(?:(?:any\s*day|any\s*time|whenever)\s+but|except|other\s+than|besides)\s+(?:on\s+)?{WEEKDAY_RE}s?\b",
+               " ", s)
     # "Not before noon" is after it; "don't call after 8" limits, it names no time.
     s = re.sub(r"\bnot\s+before\b", "after", s)
     s = re.sub(r"\b(?:don'?t|do\s+not|never)\s+call(?:\s+(?:me|us|here))?\s+(?:after|past|later\s+than|before|"
                r"earlier\s+than)\s+\S+(?:\s*[ap]m)?", " ", s)
     s = re.sub(r"\b(good\s+(?:morning|afternoon|evening|night|day))\b", " ", s)
-    s = re.sub(r"\b(tmrw|tmr|tomoz|tomorow|tommorow|tommorrow)\b", "tomorrow", s)
+    s = re.sub(r"\b(tmrw|tmr|tomoz|tomorow|tommorow|tommorrow)\b|\btomorr?o?$|\btomor\b", "tomorrow", s)
     s = re.sub(r"\bo'?\s?clock\b", "oclock", s)
     s = re.sub(r"\b(?:a\s+)?quarter\s+(?:of\s+an?\s+)?hour\b", "15 minutes", s)
     s = re.sub(r"\bhalf\s+(?:an?\s+)?hour\b", "30 minutes", s)
     s = re.sub(r"\b(?:an?|one)\s+hour\s+and\s+a\s+half\b", "90 minutes", s)
-    s = re.sub(r"\ba\s+couple(?:\s+of)?\b", "2", s)
+    s = re.sub(r"\b(?:a\s+)?couple(?:\s+of)?(?=\s+(?:minutes?|mins?|hours?|hrs?|days?|weeks?|months?)\b)|\ba\s+couple(?:\s+of)?\b",
+               "2", s)
     s = re.sub(r"\ba\s+few\b", "3", s)
     # "twenty five" / "twenty-five" -> 25, then single number words.
     s = re.sub(r"\b(twenty|thirty|forty|fifty)[\s-](one|two|three|four|five|six|seven|eight|nine)\b",
@@ -234,7 +248,7 @@ _GATE = re.compile(
     r"third|ninth|twelfth|tod|ton|tom|tm|morn|after|even|night|noon|midday|lunch|midnight|"
     r"eod|end|week|month|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|"
     r"oct|nov|dec|later|soon|shortly|bit|while|little|hour|min|hr|day|o'?clock|half|"
-    r"quarter|couple|few|first|close|cob|dinn|supper|school)")
+    r"quarter|couple|few|first|close|cob|dinn|supper|school|home|work)")
 
 
 def scan(raw: str) -> TimeSpec:
@@ -248,11 +262,61 @@ def scan(raw: str) -> TimeSpec:
     return replace(spec, matched=list(spec.matched))
 
 
+#: A speaker correcting the time just said ("tues- no, thursday", "friday, no wait,
+#: saturday morning", "at 3, I mean 4"). Not "no later than", "no earlier", "no more".
+_REPAIR = re.compile(r"(?:(?<=\w)-\s*|\b)(?:no(?:\s+no)?(?:\s+wait)?|wait(?:\s+no)?|sorry|i\s+mean|actually|"
+                     r"make\s+(?:it|that)|scratch\s+that|or\s+rather|rather)\b"
+                     r"(?!\s+(?:later|earlier|sooner|more|longer|good|way|problem|thanks|thank)\b)[\s,.;!-]*",
+                     re.IGNORECASE)
+
+
+def _repaired(raw: str) -> TimeSpec | None:
+    """The time of a line that corrects itself: what follows the last correction that
+    has a time both before and after it, with what it leaves unsaid (the day, or the
+    hour) taken from before; None when the line corrects no time."""
+    for m in reversed(list(_REPAIR.finditer(raw))):
+        before, after = raw[:m.start()], raw[m.end():]
+        if not before.strip() or not after.strip():
+            continue
+        early = _scan(before)
+        if early.empty:
+            continue
+        late = _scan(after)
+        if late.empty and early.clock and _BARE_HOUR.match(after):
+            late = _scan(f"at {after}")          # "at 3, no, 4"
+        elif late.empty and early.delta and not early.day:
+            late = _scan(f"in {after}")          # "in an hour, no, make it two hours"
+        if late.empty:
+            continue
+        spec = replace(late, matched=[(p + 10_000, w) for p, w in late.matched])
+        keep_day = not (late.iso or late.day or late.delta)
+        keep_hour = not (late.iso or late.clock or late.part or late.delta)
+        if keep_day:
+            spec.day, spec.delta, spec.wall_delta = early.day, early.delta, early.wall_delta
+        if keep_hour:
+            spec.clock, spec.part = early.clock, early.part
+        for p, w in early.matched:
+            said = _scan(w)
+            if (keep_day and (said.day or said.delta)) or (keep_hour and (said.clock or said.part)):
+                spec.matched.append((p, w))
+        spec.rest = f"{early.rest} {late.rest}".strip()
+        return spec
+    return None
+
+
+_BARE_HOUR = re.compile(r"^\s*(?:\d{1,2}(?::\d{2})?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+                        r"twelve)\b", re.IGNORECASE)
+
+
 @lru_cache(maxsize=4096)
 def _scan(raw: str) -> TimeSpec:
     low = raw.lower()
     if not _GATE.search(low) and not _ES_GATE.search(low):
         return TimeSpec(rest=low)
+    if _REPAIR.search(low):
+        fixed = _repaired(raw)
+        if fixed is not None:
+            return fixed
     t = _Text(raw)
     spec = TimeSpec()
     _scan_iso(t, spec)
@@ -298,6 +362,9 @@ def _scan_relative(t: _Text, spec: TimeSpec) -> None:
         rf"\b(?:try|call|ring)(?:\s+(?:me|us|again|back))*\s+(?:in\s+)?{n}\s+{_UNIT_RE}\b(?!\s+(?:from|after|on)\b)",
         # "call me back in 15": a bare number after "back in" -- minutes from 5 up
         r"\b(?:back|again|me|us)\s+in\s+(?:like\s+|about\s+)?(5|10|15|20|25|30|40|45)()(?!\s*(?::|\d|am|pm|th|st|nd|rd))\b",
+        # A duration and nothing else, the answer to "when?": "couple of hours", "2 hrs".
+        rf"^(?:(?:like|maybe|about|around|say|probably|oh|well|um|uh)\s+)*{n}(?:\s+and\s+a\s+half)?\s+{_UNIT_RE}"
+        r"(?:\s+(?:or so|maybe|tops|please|thanks|from now))?$",
     )
     for pat in patterns:
         m = t.take(pat)
@@ -476,9 +543,13 @@ def _scan_clock(t: _Text, spec: TimeSpec) -> None:
         spec.clock = (0, 0, "exact") if m.group(1) == "midnight" else (12, 0, "exact")
         spec.add(m)
         return
-    m = t.take(r"\b(?:at\s+|around\s+)?(half|quarter)\s+(past|after|to|till|of)\s+(\d{1,2})\b")
+    # "half past 2", "quarter to 5", and minutes said the same way: "ten to five",
+    # "twenty past three" (not "from 10 to 5", a span of hours).
+    m = t.take(r"(?<!from\s)(?<!between\s)(?<!\d\s)\b(?:at\s+|around\s+)?(half|quarter|5|10|20|25)(?:\s+minutes)?"
+               r"\s+(past|after|to|till|of)\s+(\d{1,2})\b(?!:|\s*[ap]m\b|\s+\d)")
     if m and 1 <= int(m.group(3)) <= 12:
-        hour, minute = int(m.group(3)), 30 if m.group(1) == "half" else 15
+        hour = int(m.group(3))
+        minute = {"half": 30, "quarter": 15}.get(m.group(1)) or int(m.group(1))
         if m.group(2) in ("to", "till", "of"):
             hour, minute = (hour - 1) or 12, 60 - minute
         spec.clock = (hour, minute, "bare")
