@@ -146,6 +146,11 @@ whole call costs ~100 us of CPU: the engine's SQL alone is twice that, so 1/3 of
 floor (~300 us a call) would leave ~90 us for all of a call's Python -- the claim's
 checks and evidence, the simulated conversation, the outcome -- which take ~450 us now.
 
+Measured again 2026-12-08 (the same 2 cores idle, load 0.7-0.8): 1,034 calls/s beside a
+floor of 13,696 (1/13.2) before that day's changes (none in the engine) and 1,084 beside
+14,396 (1/13.3) after them; per CPU second 1,117 beside 14,404. The floor rose and the
+engine fell against the day before on the same code: the host, not the code, moved.
+
 ``--dump-rows FILE`` checks that an engine change keeps every durable row: diff two.
 """
 
