@@ -204,11 +204,18 @@ def ramble(split: str, punctuated: bool = False) -> None:
         line = rnd.choice(before) + words + rnd.choice(after)
         said.append(replace(c, caller=line, turns=(line,)))
     results = run_cases(RuleBrain(), CTX, said, NOW)
+    print_opt_outs(results, f"{split} split, each line inside a "
+                            f"{'punctuated ' if punctuated else ''}ramble")
+
+
+def print_opt_outs(results, title: str, note: str = "") -> None:
+    """The two opt-out figures of a transformed set: recall, and false opt-outs."""
     opt = [r for r in results if r.case.expected == "OPT_OUT"]
     other = [r for r in results if r.case.expected != "OPT_OUT"]
-    print(f"\n=== {split} split, each line inside a {'punctuated ' if punctuated else ''}ramble ===")
+    print(f"\n=== {title} ===")
     print(f"Opt-out recall      {pct(sum(r.got == 'OPT_OUT' for r in opt), len(opt))}")
-    print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}")
+    print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}"
+          + (f"   {note}" if note else ""))
 
 
 def cut_off(split: str) -> None:
@@ -229,11 +236,7 @@ def cut_off(split: str) -> None:
         line = " ".join(words[:-1] + ([cut] if cut else []))
         said.append(replace(c, caller=line, turns=(line,)))
     results = run_cases(RuleBrain(), CTX, said, NOW)
-    opt = [r for r in results if r.case.expected == "OPT_OUT"]
-    other = [r for r in results if r.case.expected != "OPT_OUT"]
-    print(f"\n=== {split} split, each line cut off inside its last word ===")
-    print(f"Opt-out recall      {pct(sum(r.got == 'OPT_OUT' for r in opt), len(opt))}")
-    print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}")
+    print_opt_outs(results, f"{split} split, each line cut off inside its last word")
 
 
 def split_turns(split: str) -> None:
@@ -252,12 +255,8 @@ def split_turns(split: str) -> None:
         turns = (" ".join(words[:k]), " ".join(words[k:]))
         said.append(replace(c, caller=" | ".join(turns), turns=turns))
     results = run_cases(RuleBrain(), CTX, said, NOW)
-    opt = [r for r in results if r.case.expected == "OPT_OUT"]
-    other = [r for r in results if r.case.expected != "OPT_OUT"]
-    print(f"\n=== {split} split, each line said as two turns ===")
-    print(f"Opt-out recall      {pct(sum(r.got == 'OPT_OUT' for r in opt), len(opt))}")
-    print(f"False opt-outs      {pct(sum(r.got == 'OPT_OUT' for r in other), len(other))}   "
-          "(some first halves are opt-outs said alone: \"don't call me | at work\")")
+    print_opt_outs(results, f"{split} split, each line said as two turns",
+                   note="(some first halves are opt-outs said alone: \"don't call me | at work\")")
 
 
 def main() -> int:

@@ -24,22 +24,16 @@ from dialcli.providers.base import EventKind
 from dialcli.store import Store
 from fakes.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, start_provider
 from fakes.keyword_brain import KeywordBrain
+import test_server
 from test_live_path import ctx
+from test_server import SID, TO
 
-SID = "CA" + "1" * 32
-TO = "+14155550123"
 SIGN = RequestValidator(AUTH_TOKEN)
+#: The server with call 1 open (SID, TO): the same fixture as test_server's.
+live = test_server.live
 SETTINGS = "X-Twilio-Webhooks-Signature-Settings"
 
 
-@pytest.fixture
-def live(fake, db_path):
-    Store(db_path).close()
-    provider = start_provider(fake, KeywordBrain(), store_path=str(db_path))
-    provider.server.register(ctx(1, TO))
-    provider.server.set_sid(1, SID)
-    yield provider
-    provider.close()
 
 
 def callback(**extra: str) -> dict[str, str]:
