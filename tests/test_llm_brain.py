@@ -471,3 +471,21 @@ def test_voicemail_leaves_the_campaign_message_only_when_asked(fake_llm, brain, 
     assert chunks == ["Hello!", " " + ctx.voicemail_message]
     assert session.result.goodbye == ctx.voicemail_message
     assert session.transcript[-1].text == "Hello! " + ctx.voicemail_message
+
+
+def test_a_request_to_stop_cut_in_two_turns_is_heard_without_the_model(fake_llm, brain, drive):
+    """The recogniser cut "enough with the calls" at a pause: the model answered the
+    first half; the second half completes an opt-out, which the guard (not the model)
+    settles -- as the rule brain does."""
+    fake_llm.enqueue(reply("Sorry, could you say that again?"))
+    session = start(brain)
+    collect(drive(session, "enough with"))
+    _, end = collect(drive(session, "the calls"))
+    assert end is not None and end.disposition is Disposition.OPT_OUT
+    assert len(fake_llm.chat_requests) == 1          # the second half never reached it
+    # A fragment that completes nothing is the model's to answer.
+    fake_llm.enqueue(reply("Sure."), reply("Happy to."))
+    other = start(brain)
+    collect(drive(other, "call"))
+    _, end = collect(drive(other, "me back tomorrow at 3"))
+    assert end is None and len(fake_llm.chat_requests) == 3

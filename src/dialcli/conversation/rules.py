@@ -593,17 +593,20 @@ def confirms_opt_out(r: Reading) -> bool:
 
 
 def opt_out_guard(caller_text: str, first: str, last_agent_line: str,
-                  company: str = "", language: str | None = None
+                  company: str = "", language: str | None = None, previous: str = ""
                   ) -> tuple[str, EndCall | None] | None:
     """What the agent must say to this line whichever brain is talking, or None.
 
-    Not left to a model: a request to stop calling ends the call as OPT_OUT at once;
-    a yes to the confirming question is one; a complaint that may be one ("why do
-    you keep calling me?") gets the confirming question, once.
+    Not left to a model: a request to stop calling ends the call as OPT_OUT at once
+    (also when this line ends the caller's ``previous`` turn, cut in two by the
+    recogniser: "i asked not to" | "be called"); a yes to the confirming question is
+    one; a complaint that may be one ("why do you keep calling me?") gets the
+    confirming question, once.
     """
     r = read(caller_text, first)
     asked = any(q in (last_agent_line or "") for q in every(OPT_OUT_QUESTION))
-    if r.intent is Intent.OPT_OUT or (asked and confirms_opt_out(r)):
+    if r.intent is Intent.OPT_OUT or (asked and confirms_opt_out(r)) or \
+            intents.continued_opt_out(previous, caller_text, first):
         end = EndCall(Disposition.OPT_OUT, "Caller asked not to be called again.",
                       goodbye=goodbye_line(Disposition.OPT_OUT, company, language=language))
         return end.goodbye, end
