@@ -86,6 +86,22 @@ def test_phrases_new_york(text, expected):
     assert got.source == "parsed" and got.matched
 
 
+@pytest.mark.parametrize("text, expected", [
+    # "tonight" with a named day is that day's night, not today's (T0 is Tue Mar 3).
+    ("the 15th at 8 tonight", "Sun 2026-03-15 20:00"),
+    ("march 15th at 8 tonight", "Sun 2026-03-15 20:00"),
+    ("friday at 8 tonight", "Fri 2026-03-06 20:00"),
+    ("tomorrow at 8 tonight", "Wed 2026-03-04 20:00"),
+    ("tonight at 8", "Tue 2026-03-03 20:00"),
+    # A night refused is no time at all: the day said after it is the callback.
+    ("not tonight, call me friday", "Fri 2026-03-06 10:00"),
+    ("can't do tonight, try tomorrow", "Wed 2026-03-04 10:00"),
+])
+def test_tonight_is_the_night_of_the_day_named(text, expected):
+    when, got = local(text)
+    assert when == expected, got
+
+
 def test_same_phrase_two_zones_gives_local_times():
     ny, _ = local("tomorrow at 3", tz=NY)
     hnl, _ = local("tomorrow at 3", tz=HNL)

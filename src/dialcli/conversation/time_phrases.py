@@ -415,13 +415,19 @@ def _scan_day(t: _Text, spec: TimeSpec) -> None:
     if m:
         spec.day = ("offset", 1)
         spec.add(m)
-    m = t.take(r"\btonight\b")
-    if m:
+    t.take(r"\b(?:not|can'?t\s+do|cannot\s+do|no(?:t)?\s+good)\s+tonight\b")   # a refused night
+    tonight = t.take(r"\btonight\b")
+    if tonight:
         spec.part = "night"
-        spec.day = spec.day or ("offset", 0)
-        spec.add(m)
-    if spec.day:
-        return
+        spec.add(tonight)
+    if not spec.day:
+        _scan_named_day(t, spec)
+    if tonight and not spec.day:
+        spec.day = ("offset", 0)     # "tonight" alone is today; with a day, its night
+
+
+def _scan_named_day(t: _Text, spec: TimeSpec) -> None:
+    """A day named by weekday, date or week: "Friday", "the 15th", "next week"."""
     # "Not this Tuesday but next (one)": the one after the coming one.
     m = t.take(rf"\bnot\s+(?:this|the\s+coming|this\s+coming)\s+{WEEKDAY_RE}\s*,?\s*(?:but\s+)?(?:the\s+)?"
                rf"next(?:\s+one|\s+{WEEKDAY_RE})?\b")
