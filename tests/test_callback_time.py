@@ -102,6 +102,24 @@ def test_tonight_is_the_night_of_the_day_named(text, expected):
     assert when == expected, got
 
 
+@pytest.mark.parametrize("text, expected", [
+    # "early" and "late" move the anchor inside the day part (T0 is Tue 10:00).
+    ("tomorrow early morning", "Wed 2026-03-04 09:00"),
+    ("tomorrow late morning", "Wed 2026-03-04 11:00"),
+    ("tomorrow mid-morning", "Wed 2026-03-04 10:00"),
+    ("tomorrow early afternoon", "Wed 2026-03-04 13:00"),
+    ("tomorrow afternoon", "Wed 2026-03-04 14:00"),
+    ("late afternoon tomorrow", "Wed 2026-03-04 16:00"),
+    ("tomorrow early evening", "Wed 2026-03-04 18:00"),
+    ("tomorrow late evening", "Wed 2026-03-04 20:00"),
+    ("late morning", "Tue 2026-03-03 11:00"),            # still ahead today
+    ("in the late afternoon around 3", "Tue 2026-03-03 15:00"),   # the hour said wins
+])
+def test_early_and_late_day_parts(text, expected):
+    when, got = local(text)
+    assert when == expected, got
+
+
 def test_same_phrase_two_zones_gives_local_times():
     ny, _ = local("tomorrow at 3", tz=NY)
     hnl, _ = local("tomorrow at 3", tz=HNL)

@@ -252,10 +252,12 @@ def _in_window(at: time, window: tuple[str, str] | None) -> bool | None:
 
 #: The hours a day part can name ("tonight at 8" yes, "tonight at 2" no).
 _PART_SPAN: dict[str, tuple[time, time]] = {
-    "first thing": (time(0, 0), time(11, 0)), "morning": (time(0, 0), time(11, 59)),
-    "noon": (time(11, 0), time(14, 0)), "afternoon": (time(12, 0), time(19, 0)),
+    "first thing": (time(0, 0), time(11, 0)), "early morning": (time(0, 0), time(10, 0)),
+    "morning": (time(0, 0), time(11, 59)), "late morning": (time(9, 0), time(12, 0)),
+    "noon": (time(11, 0), time(14, 0)), "early afternoon": (time(12, 0), time(16, 0)),
+    "afternoon": (time(12, 0), time(19, 0)), "late afternoon": (time(14, 0), time(19, 0)),
     "end of day": (time(15, 0), time(20, 0)), "evening": (time(16, 0), time(23, 59)),
-    "night": (time(17, 0), time(23, 59)),
+    "late evening": (time(18, 0), time(23, 59)), "night": (time(17, 0), time(23, 59)),
 }
 
 
@@ -352,7 +354,7 @@ def _resolve(spec: TimeSpec, now: datetime, zone: ZoneInfo | timezone,
 
     due = _wall(day, at or same_time, zone)
     if due <= now and spec.part and day == today and spec.clock is None and \
-            not (spec.part == "morning" and "this" not in spec.words):
+            not (spec.part.endswith("morning") and "this" not in spec.words):
         # "This afternoon" said at 15:00: within the hour. "In the morning" said at
         # 10:00 means tomorrow's (rolled below).
         part_end = _wall(day, DAY_PARTS[spec.part][1], zone)

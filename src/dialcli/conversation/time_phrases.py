@@ -31,11 +31,16 @@ END_OF_DAY, EVENING, TONIGHT, FIRST_THING = time(17, 0), time(18, 0), time(19, 0
 #: day part -> (anchor time, end of the part, am/pm bias for a bare hour)
 DAY_PARTS: dict[str, tuple[time, time, str]] = {
     "first thing": (FIRST_THING, time(11, 0), "am"),
+    "early morning": (FIRST_THING, time(10, 0), "am"),
     "morning": (MORNING, time(12, 0), "am"),
+    "late morning": (time(11, 0), time(12, 0), "am"),
     "noon": (NOON, time(13, 0), "pm"),
+    "early afternoon": (time(13, 0), time(15, 0), "pm"),
     "afternoon": (AFTERNOON, time(17, 0), "pm"),
+    "late afternoon": (time(16, 0), time(17, 30), "pm"),
     "end of day": (END_OF_DAY, time(18, 0), "pm"),
     "evening": (EVENING, time(21, 0), "pm"),
+    "late evening": (time(20, 0), time(21, 0), "pm"),
     "night": (TONIGHT, time(21, 0), "pm"),
 }
 
@@ -616,10 +621,16 @@ def _scan_part(t: _Text, spec: TimeSpec) -> None:
         (r"\bfirst\s+thing(?:\s+in\s+the\s+morning)?\b", "first thing"),
         (r"\bbefore\s+(?:noon|lunch|midday)\b", "morning"),
         (r"\b(?:close|end)\s+of\s+business\b|\bcob\b", "end of day"),
-        (r"\b(?:in\s+the\s+|this\s+|tomorrow\s+|the\s+)?(?:early\s+|late\s+|mid\s*)?morning\b", "morning"),
-        (r"\b(?:in\s+the\s+|this\s+|the\s+)?(?:early\s+|late\s+|mid\s*)?afternoon\b", "afternoon"),
+        # "early"/"late" move the anchor within the part ("late afternoon" is ~16:00).
+        (r"\b(?:in\s+the\s+|this\s+|tomorrow\s+|the\s+)?early\s+morning\b", "early morning"),
+        (r"\b(?:in\s+the\s+|this\s+|tomorrow\s+|the\s+)?late\s+morning\b", "late morning"),
+        (r"\b(?:in\s+the\s+|this\s+|tomorrow\s+|the\s+)?(?:mid\s*-?\s*)?morning\b", "morning"),
+        (r"\b(?:in\s+the\s+|this\s+|the\s+)?early\s+afternoon\b", "early afternoon"),
+        (r"\b(?:in\s+the\s+|this\s+|the\s+)?late\s+afternoon\b", "late afternoon"),
+        (r"\b(?:in\s+the\s+|this\s+|the\s+)?(?:mid\s*-?\s*)?afternoon\b", "afternoon"),
         (r"\b(?:the\s+)?end\s+of\s+(?:the\s+)?(?:business\s+|work\s*)?day\b|\beod\b", "end of day"),
-        (r"\b(?:in\s+the\s+|this\s+|the\s+)?(?:early\s+|late\s+)?evening\b|\bafter\s+work\b", "evening"),
+        (r"\b(?:in\s+the\s+|this\s+|the\s+)?late\s+evening\b", "late evening"),
+        (r"\b(?:in\s+the\s+|this\s+|the\s+)?(?:early\s+)?evening\b|\bafter\s+work\b", "evening"),
         (r"\b(?:at\s+|this\s+|tomorrow\s+|the\s+)?night\b", "night"),
     ):
         m = t.take(pat)
