@@ -47,7 +47,7 @@ from typing import Any, Iterable
 
 from dialcli.store import settings
 from dialcli.compliance.consent import gate_off_text
-from dialcli.store.outbox import CONSENT_ORDER
+from dialcli.store.outbox import CONSENT_ORDER, CONSENT_PHONE
 from dialcli.errors import InputError, NotFoundError
 from dialcli.models import Disposition, LeadStatus, NOT_REACHED
 from dialcli.store import Store
@@ -205,9 +205,7 @@ class Report:
 #: that reached it, else its current one, else its last call's; the index
 #: ``consent_live`` finds each.
 LEAD_CONSENT_COLUMNS = tuple(
-    f"(SELECT {col} FROM consent WHERE e164 = COALESCE((SELECT e164 FROM lead_phones WHERE "
-    "lead_id = l.id AND slot = COALESCE(l.reached_slot, l.phone_slot)), "
-    "(SELECT e164 FROM calls WHERE lead_id = l.id ORDER BY id DESC LIMIT 1)) "
+    f"(SELECT {col} FROM consent WHERE e164 = {CONSENT_PHONE} "
     f"AND revoked_at IS NULL ORDER BY {CONSENT_ORDER} LIMIT 1)"
     for col in ("kind", "consented_at", "source"))
 

@@ -9,7 +9,7 @@ receivers dedupe on it (delivery is at least once). Delivery is
 ``dialcli.results.delivery``.
 
 Each payload carries the consent on record at the event's instant for the number the
-lead's outcome rests on (``consent_phone``: the phone that reached it, else its
+lead's outcome rests on (``CONSENT_PHONE``: the phone that reached it, else its
 current phone, else its last call's; ``lead.consent``: type, time, source; null when
 there is none),
 so a receiver keeps the evidence beside the outcome; ``lead.last_call`` carries the
@@ -37,6 +37,14 @@ BLOCKED = "9999-12-31T23:59:59.999Z"
 #: sits below compliance, so the results and the outbox read it from here).
 CONSENT_ORDER = "kind = 'written' DESC, consented_at DESC, id DESC"
 
+#: The number whose consent a lead's outcome rests on, for a lead aliased ``l``: the
+#: phone that reached it, else its current phone, else the one its last call dialed (a
+#: lead whose numbers are all used up was still dialed on one of them). The report and
+#: the lead export read a lead's consent through it too.
+CONSENT_PHONE = ("COALESCE((SELECT e164 FROM lead_phones WHERE lead_id = l.id AND "
+                 "slot = COALESCE(l.reached_slot, l.phone_slot)), "
+                 "(SELECT e164 FROM calls WHERE lead_id = l.id ORDER BY id DESC LIMIT 1))")
+
 
 def new_event_id() -> str:
     # The one source of randomness for ids: unique across processes without coordination.
@@ -54,14 +62,14 @@ def lead_payload(conn: sqlite3.Connection, lead_id: int, previous_status: str | 
                  event_id: str, created_at: str) -> dict[str, Any] | None:
     """The ``campaign.lead.updated`` body for a lead as it is now (None: no such lead)."""
     row = conn.execute(
-        "SELECT l.*, c.name AS campaign_name, c.run AS campaign_run, p.e164 AS phone_e164 "
-        "FROM leads l JOIN campaigns c ON c.id = l.campaign_id "
+        "SELECT l.*, c.name AS campaign_name, c.run AS campaign_run, p.e164 AS phone_e164, "
+        f"{CONSENT_PHONE} AS consent_e164 FROM leads l JOIN campaigns c ON c.id = l.campaign_id "
         "LEFT JOIN lead_phones p ON p.lead_id = l.id AND p.slot = l.phone_slot "
         "WHERE l.id = ?", (lead_id,)).fetchone()
     if row is None:
         return None
     consent = None
-    relied_on = consent_phone(conn, lead_id, row["reached_slot"], row["phone_slot"])
+    relied_on = row["consent_e164"]
     if relied_on:
         found = conn.execute(
             "SELECT kind, consented_at, source FROM consent WHERE e164 = ? AND revoked_at IS "
@@ -94,22 +102,6 @@ def lead_payload(conn: sqlite3.Connection, lead_id: int, previous_status: str | 
             "last_call": last_call(conn, lead_id),
         },
     }
-
-
-def consent_phone(conn: sqlite3.Connection, lead_id: int, reached_slot: int | None,
-                  phone_slot: int | None) -> str | None:
-    """The number whose consent a lead's outcome rests on: the phone that reached it,
-    else its current phone, else the one its last call dialed (a lead whose numbers are
-    all used up was still dialed on one of them)."""
-    for slot in (reached_slot, phone_slot):
-        if slot is not None:
-            found = conn.execute("SELECT e164 FROM lead_phones WHERE lead_id = ? AND slot = ?",
-                                 (lead_id, slot)).fetchone()
-            if found is not None:
-                return found[0]
-    found = conn.execute("SELECT e164 FROM calls WHERE lead_id = ? ORDER BY id DESC LIMIT 1",
-                         (lead_id,)).fetchone()
-    return found[0] if found is not None else None
 
 
 def last_call(conn: sqlite3.Connection, lead_id: int) -> dict[str, Any] | None:
