@@ -9,7 +9,7 @@ from hypothesis import example, given, strategies as st
 from dialcli.results import exports
 from dialcli.clock import to_iso
 from dialcli.errors import InputError
-from dialcli.outfiles import FORMULA_PREFIXES, neutralise
+from dialcli.leads.cells import FORMULA_PREFIXES, neutralise
 from dialcli.phones import is_e164
 
 import builders

@@ -15,11 +15,6 @@ the same promises hold everywhere:
   a rejects file holds names and phone numbers) and removes it on every exit path but
   SIGKILL. What a SIGKILL leaves behind, the next write to the same folder removes
   (``sweep``): a temp file whose pid is no longer alive on this host.
-- **Safe in a spreadsheet.** A cell from lead data (names, emails, variables,
-  numbers) that starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return would
-  be run as a formula by spreadsheet programs (CSV injection); ``neutralise`` gives
-  it a leading ``'``, which spreadsheets hide and drop when they save. A number
-  written ``+14155551200`` is left as it is: a spreadsheet reads it as a number.
 - **Faults are messages.** A full disk, a quota or a permission change between the
   check and the write becomes an ``InputError``/``DialcliError`` naming the file,
   never a traceback.
@@ -29,26 +24,13 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Iterator
 
 from dialcli.errors import DialcliError, InputError
 
 SUFFIX = ".dialcli-tmp"
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_PLUS_NUMBER = re.compile(r"\+[1-9]\d{6,14}")
-
-
-def neutralise(value: Any) -> str:
-    """A lead-data cell made safe for spreadsheets (see the module docstring)."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text.startswith(FORMULA_PREFIXES) and not _PLUS_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
 
 
 class OutputError(DialcliError):

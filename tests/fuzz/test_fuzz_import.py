@@ -24,7 +24,7 @@ from hypothesis import strategies as hs
 
 from dialcli.leads import importer
 from dialcli.errors import InputError
-from dialcli.outfiles import FORMULA_PREFIXES
+from dialcli.leads.cells import FORMULA_PREFIXES
 from dialcli.phones import is_e164
 from dialcli.store import Store
 from dialcli.templates import render_for_lead

@@ -6,11 +6,33 @@ Excel error ('#N/A', '#REF!') is an empty cell. ``same_number_once`` keeps one n
 written in two phone columns of a row in the first of them. Both work a column at a
 time and walk a column only when one scan of its text says there is something to do
 (see ``prepare`` on why per-row Python work is avoided).
+
+The other way, **safe in a spreadsheet**: a cell from lead data (names, emails,
+variables, numbers) written to any output file -- an export, the audit, a rejects
+file -- that starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return would be
+run as a formula by spreadsheet programs (CSV injection); ``neutralise`` gives it a
+leading ``'``, which spreadsheets hide and drop when they save. A number written
+``+14155551200`` is left as it is: a spreadsheet reads it as a number.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from dialcli.phones import is_e164
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> str:
+    """A lead-data cell made safe for spreadsheets (see the module docstring)."""
+    if value is None:
+        return ""
+    text = str(value)
+    if text.startswith(FORMULA_PREFIXES) and not is_e164(text):
+        return "'" + text
+    return text
 
 
 #: What Excel writes in a cell whose formula failed: no value, never words to say.

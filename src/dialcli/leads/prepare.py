@@ -31,10 +31,9 @@ import numpy as np
 from dialcli.leads.header import HeaderPlan
 from dialcli.leads.csvfile import (Memo, canonical_zone, merge_region, read_columns,
                                   state_code)
-from dialcli.leads.cells import clean_cells, same_number_once
+from dialcli.leads.cells import clean_cells, neutralise, same_number_once
 from dialcli.leads.consent_columns import ConsentColumns
 from dialcli.leads.keys import Runs, SeenKeys, to_keys
-from dialcli.outfiles import neutralise
 from dialcli.phones import PHONE_SLOTS, PhoneParser, group_zones
 
 OPTOUT_REASON = "on the opt-out list"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from dialcli.compliance.rules import states_of
-from dialcli.outfiles import neutralise
+from dialcli.leads.cells import neutralise
 from dialcli.store import where
 
 

@@ -22,7 +22,7 @@ has several zones that disagree, each is shown), answered by, disposition, turns
 duration, billed minutes and cost (the provider's price when final, else minutes x
 rate).
 
-**Excel safety.** Cells from lead data go through ``outfiles.neutralise`` (CSV
+**Excel safety.** Cells from lead data go through ``leads.cells.neutralise`` (CSV
 injection); ``excel=True`` writes UTF-8 with a byte-order mark so Excel detects the
 encoding.
 """
@@ -39,7 +39,7 @@ from typing import IO, Any, Callable, Iterator
 from dialcli.clock import from_iso
 from dialcli.compliance.rules import zone_info
 from dialcli import outfiles
-from dialcli.outfiles import neutralise
+from dialcli.leads.cells import neutralise
 from dialcli.leads.csvfile import CONSENT_COLUMNS, STRUCTURED
 from dialcli.results.reporting import LEAD_CONSENT_COLUMNS
 from dialcli.store import Store
