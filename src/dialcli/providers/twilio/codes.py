@@ -31,8 +31,7 @@ SLOW_CODES = {10004, 64109, 86008, 22005}
 #: What a failed call's ``ErrorCode`` means, for the call row's ``error``.
 CALL_ERRORS = {
     **{code: f"the number {what}" for code, what in DEAD_NUMBER.items()},
-    21215: "Twilio geo permissions do not allow calls to this country",
-    13227: "Twilio geo permissions do not allow calls to this country",
+    **{code: "Twilio geo permissions do not allow calls to this country" for code in GEO_CODES},
     21219: "trial accounts may only call verified numbers",
     21210: "the From number is not a Twilio number or verified caller ID on this account",
     64105: "ConversationRelay closed the session after repeated invalid messages",
