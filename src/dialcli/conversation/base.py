@@ -146,6 +146,16 @@ class BrainSession(ABC):
     def caller_turns(self) -> int:
         return sum(1 for u in self.transcript if u.role == "caller")
 
+    def last_agent_line(self) -> str:
+        """What the agent said last ('' before the greeting)."""
+        return next((u.text for u in reversed(self.transcript) if u.role == "agent"), "")
+
+    def previous_caller_line(self) -> str:
+        """The caller's turn before the one just added ('' if none): the first half of
+        a turn the recogniser may have cut in two."""
+        said = [u.text for u in self.transcript if u.role == "caller"]
+        return said[-2] if len(said) >= 2 else ""
+
     def opening(self, at_s: float = 0.0) -> str:
         """The first line (the rendered greeting), recorded in the transcript."""
         self.transcript.append(Utterance("agent", self.ctx.greeting, at_s))

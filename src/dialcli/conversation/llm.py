@@ -313,10 +313,8 @@ class LLMSession(BrainSession):
         self.transcript.append(Utterance("caller", caller_text, at_s))
         if self.result is not None:
             return iter(())
-        last_agent = next((u.text for u in reversed(self.transcript) if u.role == "agent"), "")
-        said = [u.text for u in self.transcript if u.role == "caller"]
-        forced = opt_out_guard(caller_text, self.first, last_agent, self.company,
-                               self.ctx.language, previous=said[-2] if len(said) > 1 else "")
+        forced = opt_out_guard(caller_text, self.first, self.last_agent_line(), self.company,
+                               self.ctx.language, previous=self.previous_caller_line())
         if forced is not None:      # opt-out, or the question whether to stop calling
             return self._say(forced[0], forced[1], at_s)
         if self.on_rules or not self.brain.breaker.allow():

@@ -250,14 +250,14 @@ class RuleSession(BrainSession):
         if self.result is not None:
             return
         reading = read(caller_text, self.first)
-        previous = self._previous_caller_line()
+        previous = self.previous_caller_line()
         if reading.intent is not Intent.OPT_OUT and intents.continued_opt_out(previous, caller_text, self.first):
             # The end of the caller's last turn, cut off by the recogniser ("i asked not
             # to" | "be called"): read as one.
             reading = Reading(Intent.OPT_OUT, reading.flags | {Intent.OPT_OUT}, reading.time_phrase,
                               reading.text, reading.intent)
         if reading.intent is Intent.NOT_INTERESTED and _FINE.match(reading.text) and \
-                _HOW_ARE_YOU.search(self._last_agent_line()):
+                _HOW_ARE_YOU.search(self.last_agent_line()):
             # "I'm good, thanks" answers "how are you?"; it declines nothing.
             reading = Reading(Intent.GREETING, reading.flags - {Intent.NOT_INTERESTED} | {Intent.GREETING},
                               reading.time_phrase, reading.text)
@@ -287,14 +287,6 @@ class RuleSession(BrainSession):
             return False
         name = m.group(1)
         return name != self.first and name not in _NOT_NAMES and not name.startswith(self.first[:3])
-
-    def _previous_caller_line(self) -> str:
-        """The caller's turn before the one just added ('' if none)."""
-        said = [u.text for u in self.transcript if u.role == "caller"]
-        return said[-2] if len(said) >= 2 else ""
-
-    def _last_agent_line(self) -> str:
-        return next((u.text for u in reversed(self.transcript) if u.role == "agent"), "")
 
     # -- the dialogue --------------------------------------------------------------
 
